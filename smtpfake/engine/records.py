@@ -1,0 +1,82 @@
+"""What a session leaves behind: transcript entries, violations, messages. Frozen data."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    time: float
+    side: Literal["client", "server"]
+    text: str
+    rule: str | None = None  # the rule that shaped this reply, if any
+
+    def __str__(self) -> str:
+        arrow = "C:" if self.side == "client" else "S:"
+        tag = f"   [{self.rule}]" if self.rule else ""
+        return f"{arrow} {self.text}{tag}"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """Something the client did that a real server would hold against it."""
+
+    kind: str  # e.g. "bad-sequence", "no-helo"
+    detail: str
+    command: str
+    time: float
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.detail} (on {self.command!r})"
+
+
+@dataclass(frozen=True)
+class Message:
+    """An accepted message, exactly as received (after dot-unstuffing)."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+    session: int  # the index of the connection it came on
+    time: float
+    queue_id: str
+    _parsed: list[EmailMessage] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def message(self) -> EmailMessage:
+        """The data parsed as an email.message.EmailMessage (parsed once, on first use)."""
+        if not self._parsed:
+            parsed = email.message_from_bytes(self.data, policy=email.policy.default)
+            assert isinstance(parsed, EmailMessage)
+            self._parsed.append(parsed)
+        return self._parsed[0]
+
+    @property
+    def subject(self) -> str:
+        return str(self.message.get("Subject", ""))
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    index: int  # 1-based connection number since the last reset
+    peer: str
+    started: float
+
+
+class Observer(Protocol):
+    """Where a session reports what happened (the journal, one layer up)."""
+
+    def started(self, info: SessionInfo) -> None: ...
+
+    def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None: ...
+
+    def violation(self, info: SessionInfo, violation: Violation) -> None: ...
+
+    def message(self, info: SessionInfo, message: Message) -> None: ...
+
+    def ended(self, info: SessionInfo, time: float) -> None: ...

@@ -1,0 +1,57 @@
+"""The SMTP transaction state machine as a table (RFC 5321 §4.1.4, §3.3).
+
+Phases track the mail transaction only; whether HELO/EHLO was seen is a separate flag, because
+§4.1.4 lets NOOP, RSET, VRFY, HELP and a new EHLO come at any time.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"  # no transaction open
+    MAIL = "mail"  # MAIL accepted, no recipient yet
+    RCPT = "rcpt"  # at least one RCPT accepted
+
+
+class Mode(enum.Enum):
+    COMMAND = "command"
+    DATA = "data"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A 503: the command is out of order; the state does not change."""
+
+    text: str
+    detail: str
+
+
+_NEED_MAIL = Refusal("Error: need MAIL command", "{cmd} before MAIL")
+_NEED_RCPT = Refusal("Error: need RCPT command", "DATA before any accepted RCPT")
+_NESTED = Refusal("Error: nested MAIL command", "MAIL inside an open transaction")
+HELO_FIRST = Refusal("Error: send HELO first", "{cmd} before HELO/EHLO")
+
+#: (command, phase) -> the phase after acceptance, or the refusal. Commands not listed are
+#: allowed in every phase (HELO, EHLO, RSET, NOOP, VRFY, HELP, EXPN, QUIT).
+TRANSITIONS: dict[tuple[str, Phase], Phase | Refusal] = {
+    ("MAIL", Phase.IDLE): Phase.MAIL,
+    ("MAIL", Phase.MAIL): _NESTED,
+    ("MAIL", Phase.RCPT): _NESTED,
+    ("RCPT", Phase.IDLE): _NEED_MAIL,
+    ("RCPT", Phase.MAIL): Phase.RCPT,
+    ("RCPT", Phase.RCPT): Phase.RCPT,
+    ("DATA", Phase.IDLE): _NEED_MAIL,
+    ("DATA", Phase.MAIL): _NEED_RCPT,
+    ("DATA", Phase.RCPT): Phase.IDLE,  # after the message the transaction is over
+}
+
+#: commands that need HELO/EHLO first when the server is strict (RFC 5321 §4.1.4)
+NEEDS_HELO = frozenset({"MAIL", "RCPT", "DATA"})
+
+
+def transition(command: str, phase: Phase) -> Phase | Refusal:
+    return TRANSITIONS.get((command, phase), phase)

@@ -1,0 +1,145 @@
+"""The journal: every session and accepted message, bounded, safe to read from any thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A snapshot of one session: its transcript, violations and accepted messages."""
+
+    index: int
+    peer: str
+    started: float
+    ended: float | None
+    transcript: tuple[TranscriptEntry, ...]
+    violations: tuple[Violation, ...]
+    messages: tuple[Message, ...]
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """What the client sent, in order."""
+        return tuple(e.text for e in self.transcript if e.side == "client")
+
+    @property
+    def replies(self) -> tuple[str, ...]:
+        return tuple(e.text for e in self.transcript if e.side == "server")
+
+    @property
+    def reply_codes(self) -> tuple[int, ...]:
+        return tuple(int(r[:3]) for r in self.replies if r[:3].isdigit())
+
+    def format(self) -> str:
+        head = f"session {self.index} from {self.peer or '?'}"
+        lines = [head, *(f"  {e}" for e in self.transcript)]
+        lines += [f"  ! {v}" for v in self.violations]
+        return "\n".join(lines)
+
+
+@dataclass
+class _Live:
+    info: SessionInfo
+    transcript: deque[TranscriptEntry]
+    violations: list[Violation] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    ended: float | None = None
+
+    def snapshot(self) -> SessionRecord:
+        return SessionRecord(
+            index=self.info.index,
+            peer=self.info.peer,
+            started=self.info.started,
+            ended=self.ended,
+            transcript=tuple(self.transcript),
+            violations=tuple(self.violations),
+            messages=tuple(self.messages),
+        )
+
+
+class Journal:
+    """Implements the engine's Observer. Writers are the server loop; readers are any thread."""
+
+    def __init__(
+        self, max_sessions: int = 10_000, max_messages: int = 10_000, max_entries: int = 10_000
+    ) -> None:
+        self._cond = threading.Condition()
+        self._sessions: OrderedDict[int, _Live] = OrderedDict()
+        self._messages: deque[Message] = deque(maxlen=max_messages)
+        self._max_sessions = max_sessions
+        self._max_entries = max_entries
+        self._generation = 0  # bumps on clear(), so stale sessions cannot write into a new test
+
+    # -- Observer --------------------------------------------------------------------------------
+
+    def started(self, info: SessionInfo) -> None:
+        with self._cond:
+            self._sessions[info.index] = _Live(info, deque(maxlen=self._max_entries))
+            while len(self._sessions) > self._max_sessions:
+                self._sessions.popitem(last=False)
+            self._cond.notify_all()
+
+    def _live(self, info: SessionInfo) -> _Live | None:
+        live = self._sessions.get(info.index)
+        return live if live is not None and live.info is info else None
+
+    def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
+        with self._cond:
+            if live := self._live(info):
+                live.transcript.append(entry)
+
+    def violation(self, info: SessionInfo, violation: Violation) -> None:
+        with self._cond:
+            if live := self._live(info):
+                live.violations.append(violation)
+
+    def message(self, info: SessionInfo, message: Message) -> None:
+        with self._cond:
+            if live := self._live(info):
+                live.messages.append(message)
+                self._messages.append(message)
+                self._cond.notify_all()
+
+    def ended(self, info: SessionInfo, time: float) -> None:
+        with self._cond:
+            if live := self._live(info):
+                live.ended = time
+                self._cond.notify_all()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def sessions(self) -> tuple[SessionRecord, ...]:
+        with self._cond:
+            return tuple(s.snapshot() for s in self._sessions.values())
+
+    def messages(self) -> tuple[Message, ...]:
+        with self._cond:
+            return tuple(self._messages)
+
+    def clear(self) -> None:
+        with self._cond:
+            self._sessions.clear()
+            self._messages.clear()
+            self._generation += 1
+            self._cond.notify_all()
+
+    def wait(self, predicate: Callable[[Journal], T], timeout: float) -> T:
+        """Block until ``predicate(self)`` is truthy or ``timeout`` passes; return its value."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                value = predicate(self)
+                remaining = deadline - time.monotonic()
+                if value or remaining <= 0:
+                    return value
+                # Condition.wait releases the lock; readers inside predicate re-take it (RLock).
+                self._cond.wait(min(remaining, 0.5))

@@ -1,0 +1,6 @@
+"""The fault vocabulary. Importing this package registers every fault."""
+
+from smtpfake.scenario.faults import close, delay, reply
+from smtpfake.scenario.faults.base import REGISTRY, Fault, FaultContext, register
+
+__all__ = ["REGISTRY", "Fault", "FaultContext", "close", "delay", "register", "reply"]

@@ -1,0 +1,55 @@
+"""The fault unit: a frozen dataclass whose fields are its YAML parameters, plus one method.
+
+A fault is registered under the YAML key that names it in a rule. Adding a fault means adding one
+small module here and importing it in ``__init__``; neither the loader nor the engine changes.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, ClassVar, Protocol
+
+from smtpfake.scenario.plan import Plan
+
+
+class FaultContext(Protocol):
+    """What a fault may look at when it fires: the seeded RNG and the injectable clock."""
+
+    @property
+    def rng(self) -> random.Random: ...
+
+    def now(self) -> float: ...
+
+
+class Fault:
+    """Base for fault units. Subclasses are frozen dataclasses."""
+
+    name: ClassVar[str]
+    #: the field a scalar shorthand sets (``delay: 2`` -> ``Delay(seconds=2)``)
+    primary: ClassVar[str | None] = None
+    #: faults of one rule apply in this order (lower first), whatever order the YAML has
+    order: ClassVar[int] = 50
+    #: one line for the schema and the docs
+    doc: ClassVar[str] = ""
+
+    @classmethod
+    def shorthand(cls, value: Any) -> dict[str, Any]:
+        """Turn the scalar form into fields; override for richer shorthands."""
+        if cls.primary is None:
+            raise ValueError(f"'{cls.name}' needs a mapping of parameters")
+        return {cls.primary: value}
+
+    def check(self) -> list[tuple[str, str]]:
+        """Problems beyond types, as (field, message)."""
+        return []
+
+    def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
+        raise NotImplementedError  # each subclass defines it; the base is never registered
+
+
+REGISTRY: dict[str, type[Fault]] = {}
+
+
+def register(cls: type[Fault]) -> type[Fault]:
+    REGISTRY[cls.name] = cls
+    return cls

@@ -1,0 +1,54 @@
+"""Ending the connection: after the reply, instead of it, or with a TCP reset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smtpfake.scenario.faults.base import Fault, FaultContext, register
+from smtpfake.scenario.plan import Close, Plan, Reset
+
+
+@register
+@dataclass(frozen=True)
+class CloseAfter(Fault):
+    name = "close"
+    primary = "enabled"
+    order = 90
+    doc = "Close the connection (FIN) after sending the reply."
+
+    enabled: bool = True
+
+    def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
+        return plan.with_(after=(*plan.after, Close())) if self.enabled else plan
+
+
+@register
+@dataclass(frozen=True)
+class Disconnect(Fault):
+    name = "disconnect"
+    primary = "enabled"
+    order = 91
+    doc = "Close the connection (FIN) without sending any reply."
+
+    enabled: bool = True
+
+    def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
+        if not self.enabled:
+            return plan
+        return plan.with_(reply=None, raw=None, after=(Close(),))
+
+
+@register
+@dataclass(frozen=True)
+class ResetConnection(Fault):
+    name = "reset"
+    primary = "enabled"
+    order = 92
+    doc = "Abort the connection with a TCP reset (RST), without a reply."
+
+    enabled: bool = True
+
+    def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
+        if not self.enabled:
+            return plan
+        return plan.with_(reply=None, raw=None, after=(Reset(),))

@@ -1,0 +1,41 @@
+"""``reply``: answer with this code, enhanced code and text instead of the normal reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from smtpfake.scenario.faults.base import Fault, FaultContext, register
+from smtpfake.scenario.plan import Plan
+from smtpfake.scenario.reply import Reply, check_reply, parse_reply_string
+
+
+@register
+@dataclass(frozen=True)
+class ReplyWith(Fault):
+    name = "reply"
+    order = 10
+    doc = (
+        'Reply with CODE [ENHANCED] TEXT, e.g. "421 4.3.2 Going down"; text may be a list of lines.'
+    )
+
+    code: int
+    text: str | tuple[str, ...] = ""
+    enhanced: str | None = None
+
+    @classmethod
+    def shorthand(cls, value: Any) -> dict[str, Any]:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"code": value}
+        code, enhanced, text = parse_reply_string(str(value))
+        return {"code": code if code is not None else value, "enhanced": enhanced, "text": text}
+
+    def check(self) -> list[tuple[str, str]]:
+        return check_reply(self.code, self.enhanced)
+
+    def as_reply(self) -> Reply:
+        lines = (self.text,) if isinstance(self.text, str) else tuple(self.text)
+        return Reply(code=self.code, lines=lines or ("",), enhanced=self.enhanced)
+
+    def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
+        return plan.with_(reply=self.as_reply())

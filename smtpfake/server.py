@@ -1,0 +1,211 @@
+"""Server lifecycle: the engine and journal behind a listening socket.
+
+``start()``/``stop()`` run it in a background thread (tests, the pytest plugin); ``serve()`` runs it
+in the caller's loop (``smtpfake serve``). aiosmtpd's Controller is not used: it makes a real
+connection to itself on start (which would count as a session) and cannot bind port 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smtpfake.engine import Clock, Message, Session, Shared, SystemClock
+from smtpfake.journal import Journal, SessionRecord
+from smtpfake.scenario import Scenario, ScenarioRef, resolve
+from smtpfake.wire import EngineSMTP
+
+
+@dataclass(frozen=True)
+class ServerError:
+    """An exception raised inside smtpfake while serving; it is never dropped."""
+
+    error: BaseException
+    session: int | None
+    traceback: str
+
+    def __str__(self) -> str:
+        where = f" in session {self.session}" if self.session is not None else ""
+        return f"smtpfake server error{where}:\n{self.traceback}"
+
+
+class Server:
+    def __init__(
+        self,
+        scenario: ScenarioRef = "default",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        scenario_dirs: Sequence[str | Path] = (),
+        clock: Clock | None = None,
+        idle_timeout: float = 300.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.seed = seed
+        self.scenario_dirs = tuple(scenario_dirs)
+        self.clock = clock or SystemClock()
+        self.idle_timeout = idle_timeout
+        self.journal = Journal()
+        self.errors: list[ServerError] = []
+        self.scenario: Scenario = resolve(scenario, self.scenario_dirs)
+        self._shared = Shared(seed=seed)
+        self._lock = threading.Lock()
+        self._live: set[EngineSMTP] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.on_error: Callable[[ServerError], None] | None = None
+
+    # -- the Hub the wire adapter talks to -----------------------------------------------------
+
+    def new_session(self, peer: str) -> Session:
+        with self._lock:
+            scenario, shared = self.scenario, self._shared
+        return Session(scenario, shared, self.journal, peer=peer, clock=self.clock)
+
+    def register(self, protocol: EngineSMTP) -> None:
+        self._live.add(protocol)
+
+    def unregister(self, protocol: EngineSMTP) -> None:
+        self._live.discard(protocol)
+
+    def report_error(self, error: BaseException, session: Session | None) -> None:
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        record = ServerError(error, session.index if session else None, text)
+        with self._lock:
+            self.errors.append(record)
+        if self.on_error is not None:
+            self.on_error(record)
+
+    # -- control ---------------------------------------------------------------------------------
+
+    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> Scenario:
+        """Switch scenario: connections made after this returns meet it; counters restart."""
+        resolved = resolve(scenario, self.scenario_dirs)
+        with self._lock:
+            if seed is not None:
+                self.seed = seed
+            self.scenario = resolved
+            self._shared = Shared(seed=self.seed)
+        return resolved
+
+    def reset(self) -> None:
+        """Forget everything: journal, counters, errors; drop live connections."""
+        self._call_in_loop(self._abort_all)
+        with self._lock:
+            self._shared = Shared(seed=self.seed)
+            self.errors.clear()
+        self.journal.clear()
+
+    @property
+    def sessions(self) -> tuple[SessionRecord, ...]:
+        return self.journal.sessions()
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        return self.journal.messages()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+
+        def factory() -> EngineSMTP:
+            return EngineSMTP(self, loop=loop, timeout=self.idle_timeout)
+
+        self._server = await loop.create_server(factory, host=self.host, port=self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._abort_all()
+            # a connection that outlives abort() must not hang shutdown (3.12+)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), timeout=2.0)
+            self._server = None
+
+    def _abort_all(self) -> None:
+        for protocol in list(self._live):
+            protocol.abort()
+
+    async def serve(self, stop: asyncio.Event, ready: Callable[[], None] | None = None) -> None:
+        """Serve in the running loop until ``stop`` is set."""
+        await self._listen()
+        if ready is not None:
+            ready()
+        try:
+            await stop.wait()
+        finally:
+            await self._close()
+
+    def start(self) -> Server:
+        """Listen in a background thread; returns once the socket accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("server already started")
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._listen())
+            except BaseException as exc:
+                started.set_exception(exc)
+                loop.close()
+                return
+            started.set_result(None)
+            loop.run_forever()
+            loop.run_until_complete(self._close())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="smtpfake-server", daemon=True)
+        self._thread.start()
+        started.result(timeout=10)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        self._thread = None
+        self._loop = None
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _call_in_loop(self, fn: Callable[[], None]) -> None:
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            fn()
+            return
+        if self._thread is threading.current_thread():
+            fn()
+            return
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def call() -> None:
+            try:
+                fn()
+                done.set_result(None)
+            except BaseException as exc:  # handed to the caller's thread, not dropped
+                done.set_exception(exc)
+
+        loop.call_soon_threadsafe(call)
+        done.result(timeout=5)

@@ -1,0 +1,158 @@
+"""The aiosmtpd adapter: socket traffic in, engine events; engine actions out, on the socket.
+
+Everything that depends on aiosmtpd's internals is in this file. aiosmtpd hard-codes the 220
+greeting and runs its own 503 checks before any hook, so the engine cannot sit behind handler
+hooks: this subclass keeps aiosmtpd's protocol plumbing (stream reader/writer, idle timeout,
+connection lifecycle) and replaces its command loop with one that asks the engine.
+Written against aiosmtpd 1.4.6; tests/wire/test_aiosmtpd_contract.py fails loudly if the
+internals used here change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from aiosmtpd.smtp import SMTP
+
+from smtpfake.engine import Session
+from smtpfake.engine.state import Mode
+from smtpfake.scenario.plan import Action, Close, Reset, Send, Sleep
+
+#: readuntil() gives up on a line longer than this (RFC 5321 §4.5.3.1.6: 1000 octets + dot)
+LINE_LIMIT = 1001
+
+
+class Hub(Protocol):
+    """What the adapter needs from the server that owns it."""
+
+    def new_session(self, peer: str) -> Session: ...
+
+    def register(self, protocol: EngineSMTP) -> None: ...
+
+    def unregister(self, protocol: EngineSMTP) -> None: ...
+
+    def report_error(self, error: BaseException, session: Session | None) -> None: ...
+
+
+class EngineSMTP(SMTP):
+    def __init__(self, hub: Hub, *, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        # hostname given so aiosmtpd does not call getfqdn() per connection; the engine names it.
+        super().__init__(None, hostname="smtpfake", loop=loop, timeout=timeout)
+        self._hub = hub
+        self.engine_session: Session | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._hub.register(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._hub.unregister(self)
+        super().connection_lost(error)
+
+    def eof_received(self) -> bool | None:
+        # aiosmtpd cancels its command loop here, dropping lines still buffered. Feed EOF to the
+        # reader instead and let the loop drain them (the transport stays half-open meanwhile).
+        return asyncio.StreamReaderProtocol.eof_received(self)
+
+    async def _handle_client(self) -> None:
+        peer = self.session.peer if self.session is not None else None
+        session = self._hub.new_session(_peer_text(peer))
+        self.engine_session = session
+        try:
+            await self._perform(session.connect())
+            while session.mode is not Mode.CLOSED and self.transport is not None:
+                actions = await self._next(session)
+                if actions is None:
+                    break
+                self._reset_timeout()
+                await self._perform(actions)
+        except asyncio.CancelledError:
+            # Python 3.12+: a writer left open here keeps Server.wait_closed() waiting forever.
+            self._close_transport()
+            raise
+        except (ConnectionError, OSError):
+            pass  # the client went away mid-write: the session ends, nothing is wrong with us
+        except Exception as error:
+            # A bug in smtpfake: report it (it reaches the test or the log), tell the client.
+            self._hub.report_error(error, session)
+            self._write_quietly(b"451 4.3.0 smtpfake internal error, see the test report\r\n")
+            self._close_transport()
+        finally:
+            session.disconnected()
+            if session.mode is Mode.CLOSED:
+                self._close_transport()
+
+    async def _next(self, session: Session) -> tuple[Action, ...] | None:
+        """Read one line and hand it to the engine; None at end of input."""
+        try:
+            line = await self._reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as eof:
+            # A last line without its newline still counts as sent.
+            return session.receive(eof.partial) if eof.partial else None
+        except asyncio.LimitOverrunError as over:
+            chunk = await self._reader.read(over.consumed)
+            if session.mode is Mode.DATA:
+                return session.receive(chunk, partial=True)
+            await self._discard_line()
+            return session.line_too_long()
+        return session.receive(line)
+
+    async def _discard_line(self) -> None:
+        while True:
+            try:
+                await self._reader.readuntil(b"\n")
+                return
+            except asyncio.LimitOverrunError as over:
+                await self._reader.read(over.consumed)
+            except asyncio.IncompleteReadError:
+                return
+
+    async def _perform(self, actions: Iterable[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                self._writer.write(action.data)
+                await self._writer.drain()
+            elif isinstance(action, Sleep):
+                await asyncio.sleep(action.seconds)
+            elif isinstance(action, Close):
+                self._close_transport()
+                return
+            elif isinstance(action, Reset):
+                self._abort_with_rst()
+                return
+
+    def _abort_with_rst(self) -> None:
+        transport: Any = self.transport
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # SO_LINGER (on, 0 s): close() then sends RST instead of FIN.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+    def _write_quietly(self, data: bytes) -> None:
+        transport: Any = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def _close_transport(self) -> None:
+        transport: Any = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection now (server stop or reset)."""
+        transport: Any = self.transport
+        if transport is not None:
+            transport.abort()
+
+
+def _peer_text(peer: Any) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer or "")
