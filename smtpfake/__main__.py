@@ -1,0 +1,5 @@
+import sys
+
+from smtpfake.cli import main
+
+sys.exit(main())

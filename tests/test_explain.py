@@ -1,0 +1,301 @@
+"""The reply-code knowledge base and the ``explain`` formatter (not the CLI wiring)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from smtpfake.explain import (
+    DEFAULT_WIDTH,
+    ExplainError,
+    explain,
+    key_difference,
+    reply_code_table_markdown,
+)
+from smtpfake.replycodes import (
+    REPLY_CODES,
+    ReplyCode,
+    describe,
+    describe_unknown,
+    kind_of,
+    lookup,
+)
+
+# The codes the feature promises to cover.
+PROMISED = (
+    211, 214, 220, 221, 235, 250, 251, 252, 334, 354, 421, 450, 451, 452, 454, 455, 500, 501,
+    502, 503, 504, 521, 530, 534, 535, 538, 550, 551, 552, 553, 554, 555, 556,
+)  # fmt: skip
+# The failure codes a fault-injection user is most likely to ask about.
+FAILURES = (421, 450, 451, 452, 454, 500, 501, 502, 503, 504, 530, 535, 550, 551, 552, 553, 554)
+
+ENHANCED_RE = re.compile(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}")
+
+
+def flat(text: str) -> str:
+    """Lower-cased with all whitespace collapsed, so phrases survive line wrapping."""
+    return " ".join(text.split()).lower()
+
+
+# --- single-code explanations -------------------------------------------------------------------
+
+
+def test_421_is_transient_server_closes_connection_client_retries_later() -> None:
+    out = explain(["421"])
+    text = flat(out)
+    assert out.startswith("421 Service not available\n")
+    assert "transient" in text
+    assert "closes the connection" in text
+    assert "retry later" in text
+    assert "do not bounce" in text
+    assert "4.3.2" in text
+    assert "rfc 5321 §3.8" in text
+
+
+def test_503_is_permanent_and_says_to_fix_the_command_order() -> None:
+    out = explain(["503"])
+    text = flat(out)
+    assert out.startswith("503 Bad sequence of commands\n")
+    assert "permanent" in text
+    assert "command order" in text
+    assert "retrying the same sequence unchanged is pointless" in text
+    for command in ("EHLO/HELO", "MAIL", "RCPT", "DATA", "RSET"):
+        assert command in out
+    assert "transient" not in text
+
+
+def test_single_block_has_every_labelled_field() -> None:
+    out = explain(["550"])
+    for label in ("Class:", "Meaning:", "When:", "Client should:", "RFC:", "Enhanced codes:"):
+        assert re.search(rf"^{re.escape(label)}\s", out, re.MULTILINE), label
+    assert "5.1.1" in out
+
+
+def test_452_and_552_too_many_recipients_follow_rfc5321_4_5_3_1_10() -> None:
+    text452 = flat(explain(["452"]))
+    assert "too many recipients" in text452
+    assert "remaining recipients in another transaction" in text452
+    assert "§4.5.3.1.10" in text452
+    text552 = flat(explain(["552"]))
+    assert "treated like 452" in text552
+    assert "§4.5.3.1.10" in text552
+
+
+def test_intermediate_codes_have_no_enhanced_codes() -> None:
+    # RFC 2034 §4: 3xx replies carry no enhanced status code.
+    assert REPLY_CODES[334].enhanced == ()
+    assert REPLY_CODES[354].enhanced == ()
+    assert "none (3xx" in explain(["354"])
+
+
+def test_argument_is_stripped_and_a_bare_string_is_one_code() -> None:
+    assert explain([" 421\n"]) == explain(["421"])
+    assert explain("421") == explain(["421"])
+
+
+def test_single_block_respects_width() -> None:
+    for code in PROMISED:
+        for line in explain([str(code)]).splitlines():
+            assert len(line) <= DEFAULT_WIDTH, (code, line)
+
+
+# --- side-by-side comparisons -------------------------------------------------------------------
+
+
+def test_421_503_side_by_side_names_share_a_line_and_key_difference() -> None:
+    out = explain(["421", "503"])
+    lines = out.splitlines()
+    name421, name503 = REPLY_CODES[421].name, REPLY_CODES[503].name
+    # Columns: both names (and both codes) appear on the same physical line.
+    name_row = next(line for line in lines if line.startswith("Name "))
+    assert name421 in name_row and name503 in name_row
+    assert name_row.index(name421) < name_row.index(name503)
+    assert any(re.search(r"\b421\b.*\|.*\b503\b", line) for line in lines)
+    assert any("transient" in line and "permanent" in line for line in lines)
+    assert (
+        "Key difference: 421 is transient (4xx): retry later; "
+        "503 is permanent (5xx): do not retry unchanged"
+    ) in lines
+
+
+def test_comparison_rows_cover_each_field() -> None:
+    out = explain(["421", "503"])
+    for label in ("Meaning", "Class", "When", "Client should", "RFC", "Enhanced codes"):
+        assert re.search(rf"^{re.escape(label)}\s+\|", out, re.MULTILINE), label
+
+
+def test_comparison_columns_are_aligned_and_within_width() -> None:
+    out = explain(["421", "503"])
+    table = [line for line in out.splitlines() if " | " in line or "-+-" in line]
+    assert table
+    # Every table line has its column separators at the same offsets as the rule lines.
+    rule = next(line for line in table if "-+-" in line)
+    offsets = [m.start() for m in re.finditer(r"\+", rule)]
+    for line in table:
+        if "-+-" in line:
+            continue
+        assert [i for i in offsets if i < len(line)] == [
+            m.start() + 1 for m in re.finditer(r" \| ", line)
+        ], line
+    for line in out.splitlines():
+        if not line.startswith("Key difference:"):
+            assert len(line) <= DEFAULT_WIDTH, line
+
+
+def test_many_codes_are_split_into_tables_of_at_most_three_columns() -> None:
+    codes = ["250", "354", "421", "450", "503", "550", "554"]
+    out = explain(codes)
+    header_rows = [line for line in out.splitlines() if line.startswith("Code ")]
+    assert len(header_rows) == 3
+    assert all(line.count(" | ") <= 3 for line in header_rows)
+    for code in codes:
+        assert REPLY_CODES[int(code)].name.split()[0] in out
+    # Grouped by class; 2xx/3xx do not dilute the transient-vs-permanent line.
+    assert (
+        "Key difference: 421 and 450 are transient (4xx): retry later; "
+        "503, 550 and 554 are permanent (5xx): do not retry unchanged"
+    ) in out.splitlines()
+
+
+def test_no_key_difference_without_both_transient_and_permanent() -> None:
+    assert "Key difference" not in explain(["550", "553"])
+    assert "Key difference" not in explain(["421", "450"])
+    assert "Key difference" not in explain(["250", "550"])
+    assert key_difference([REPLY_CODES[250], REPLY_CODES[354]]) is None
+
+
+def test_duplicate_codes_collapse() -> None:
+    assert explain(["421", "421"]) == explain(["421"])
+
+
+# --- the data -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", PROMISED)
+def test_promised_code_is_present_and_complete(code: int) -> None:
+    info = lookup(code)
+    assert info is not None
+    assert info.code == code
+    for field in ("name", "meaning", "when", "client_should", "rfc"):
+        value = getattr(info, field)
+        assert isinstance(value, str)
+        assert value.strip(), field
+    assert info.rfc.startswith("RFC ")
+    assert info.kind == kind_of(code)
+    for enhanced in info.enhanced:
+        # RFC 2034 §4: the enhanced class must agree with the reply's first digit.
+        assert ENHANCED_RE.fullmatch(enhanced), enhanced
+        assert int(enhanced[0]) == code // 100
+    if code // 100 != 3:
+        assert info.enhanced
+
+
+@pytest.mark.parametrize("code", FAILURES)
+def test_failure_code_explains_non_empty(code: int) -> None:
+    out = explain([str(code)])
+    info = REPLY_CODES[code]
+    assert info.kind in {"transient", "permanent"}
+    assert info.kind in out
+    assert flat(info.client_should) in flat(out)
+
+
+def test_kind_is_derived_from_the_first_digit_not_stored() -> None:
+    assert "kind" not in {f.name for f in dataclasses.fields(ReplyCode)}
+    assert REPLY_CODES[250].kind == "positive completion"
+    assert REPLY_CODES[354].kind == "positive intermediate"
+    assert REPLY_CODES[421].kind == "transient"
+    assert REPLY_CODES[503].kind == "permanent"
+    assert REPLY_CODES[421].is_transient and not REPLY_CODES[421].is_permanent
+
+
+def test_reply_code_is_frozen_and_rejects_impossible_codes() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        REPLY_CODES[421].code = 422  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        ReplyCode(code=621, name="x", meaning="x", when="x", client_should="x", rfc="x")
+
+
+def test_registry_is_read_only_and_keyed_by_code() -> None:
+    assert all(code == info.code for code, info in REPLY_CODES.items())
+    with pytest.raises(TypeError):
+        REPLY_CODES[999] = REPLY_CODES[250]  # type: ignore[index]
+
+
+# --- bad input and unknown codes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arg", ["42", "abc", "621", "", "4210", "199", "099", "4.2.1", "\u0664\u0662\u0661"]
+)
+def test_bad_argument_raises_explain_error_naming_it(arg: str) -> None:
+    with pytest.raises(ExplainError) as excinfo:
+        explain([arg])
+    assert repr(arg) in str(excinfo.value)
+    assert isinstance(excinfo.value, ValueError)
+
+
+def test_every_bad_argument_is_named_even_among_good_ones() -> None:
+    with pytest.raises(ExplainError) as excinfo:
+        explain(["421", "abc", "503", "621"])
+    message = str(excinfo.value)
+    assert "'abc'" in message and "'621'" in message
+    assert "'421'" not in message
+
+
+def test_no_arguments_raise() -> None:
+    with pytest.raises(ExplainError, match="no reply code"):
+        explain([])
+
+
+def test_unknown_but_valid_code_gets_class_generic_text() -> None:
+    assert lookup(459) is None
+    info = describe(459)
+    assert info == describe_unknown(459)
+    assert info.kind == "transient"
+    assert info.enhanced == ("4.0.0",)
+    text = flat(explain(["459"]))
+    assert "not a standard smtp reply code" in text
+    assert "first digit" in text
+    assert "transient" in text
+    assert "retry later" in text
+    assert "mail system" in text  # second digit 5 (RFC 5321 §4.2.1)
+
+
+def test_unknown_codes_in_every_class() -> None:
+    assert "success" in flat(describe_unknown(299).client_should)
+    assert "0-5" in describe_unknown(299).meaning  # second digit outside the §4.2 grammar
+    assert describe_unknown(399).enhanced == ()
+    permanent = describe_unknown(599)
+    assert permanent.kind == "permanent"
+    assert "do not repeat the same request unchanged" in flat(permanent.client_should)
+    with pytest.raises(ValueError):
+        describe_unknown(600)
+
+
+def test_unknown_code_in_a_comparison() -> None:
+    out = explain(["459", "550"])
+    assert "Non-standard 4xx reply" in out
+    assert "Key difference: 459 is transient (4xx)" in out
+
+
+def test_describe_prefers_the_standard_entry() -> None:
+    assert describe(421) is REPLY_CODES[421]
+
+
+# --- README table -------------------------------------------------------------------------------
+
+
+def test_markdown_table_has_one_row_per_code_with_four_cells() -> None:
+    md = reply_code_table_markdown()
+    lines = md.splitlines()
+    assert lines[0] == "| Code | Class | Meaning | Client should |"
+    rows = [line for line in lines[2:] if line.startswith("| ")]
+    assert [int(row.split(" | ")[0][2:]) for row in rows] == sorted(REPLY_CODES)
+    for row in rows:
+        # Unescaped pipes delimit cells: 4 cells -> 5 pipes.
+        assert len(re.findall(r"(?<!\\)\|", row)) == 5, row
+        # "<domain>" must not be swallowed as an HTML tag.
+        assert not re.search(r"(?<!\\)<", row), row
+    assert "| 421 | 4xx transient | **Service not available**" in md
