@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,50 @@ def builtin_dir() -> Path:
     return installed if installed.is_dir() else here.parent / "scenarios"
 
 
+_BUILTIN_DIR = builtin_dir()
+
+
 def scenario_files(dirs: Iterable[str | Path] = ()) -> dict[str, Path]:
     """Name -> file, built-ins first; a later directory's file overrides an earlier one's."""
     found: dict[str, Path] = {}
-    for d in (builtin_dir(), *(Path(x) for x in dirs)):
-        if d.is_dir():
-            for path in sorted([*d.glob("*.yaml"), *d.glob("*.yml")]):
-                found[path.stem] = path
+    for d in (_BUILTIN_DIR, *(Path(x) for x in dirs)):
+        found.update(_listing(d))
     return found
+
+
+_LISTINGS: dict[Path, tuple[int, dict[str, Path]]] = {}
+
+
+def _listing(d: Path) -> dict[str, Path]:
+    """A directory's scenario files, re-read only when the directory changes."""
+    try:
+        mtime = d.stat().st_mtime_ns
+    except OSError:
+        return {}
+    cached = _LISTINGS.get(d)
+    if cached is None or cached[0] != mtime:
+        files = sorted([*d.glob("*.yaml"), *d.glob("*.yml")])
+        cached = (mtime, {p.stem: p for p in files})
+        _LISTINGS[d] = cached
+    return cached[1]
+
+
+_CACHE: dict[tuple[str, int, int], Scenario] = {}
+
+
+def load_cached(path: str | Path) -> Scenario:
+    """load_file, remembered while the file is unchanged: a fixture switching to the same scenario
+    in every test must not parse YAML every time. Scenarios are frozen, so sharing is safe."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return load_file(path)  # reports the problem as a ScenarioError
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _CACHE:
+        if len(_CACHE) > 256:
+            _CACHE.clear()
+        _CACHE[key] = load_file(path)
+    return _CACHE[key]
 
 
 def resolve(ref: ScenarioRef, dirs: Sequence[str | Path] = ()) -> Scenario:
@@ -38,10 +75,10 @@ def resolve(ref: ScenarioRef, dirs: Sequence[str | Path] = ()) -> Scenario:
         return load_mapping(ref)
     text = str(ref)
     if isinstance(ref, Path) or text.endswith((".yaml", ".yml")) or "/" in text:
-        return load_file(text)
+        return load_cached(text)
     files = scenario_files(dirs)
     if text in files:
-        return load_file(files[text])
+        return load_cached(files[text])
     raise ScenarioError(
         [
             Problem(

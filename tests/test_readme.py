@@ -1,0 +1,80 @@
+"""The README's examples run as tests, and its generated tables match the code.
+
+Run ``python tests/test_readme.py`` to regenerate the tables after adding a scenario or code.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from smtpfake.explain import reply_code_table_markdown
+from smtpfake.scenario import load_file, load_text, scenario_files
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
+
+
+def blocks(lang: str) -> list[str]:
+    return [body for kind, body in BLOCK.findall(README.read_text()) if kind == lang]
+
+
+def scenario_table() -> str:
+    rows = ["| scenario | what it does | a correct client |", "| --- | --- | --- |"]
+    for name, path in sorted(scenario_files().items()):
+        sc = load_file(path)
+        rows.append(f"| `{name}` | {sc.summary} | {sc.expect} |")
+    return "\n".join(rows)
+
+
+def generated() -> dict[str, str]:
+    return {"scenarios": scenario_table(), "reply-codes": reply_code_table_markdown()}
+
+
+def section(text: str, name: str) -> str:
+    m = re.search(rf"<!-- {name}:start -->\n(.*?)<!-- {name}:end -->", text, re.S)
+    assert m, f"README lacks the {name} markers"
+    return m.group(1).strip()
+
+
+def regenerate() -> None:
+    text = README.read_text()
+    for name, body in generated().items():
+        text = re.sub(
+            rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)",
+            lambda m, body=body: f"{m.group(1)}{body}\n{m.group(2)}",
+            text,
+            flags=re.S,
+        )
+    README.write_text(text)
+
+
+@pytest.mark.parametrize("name", ["scenarios", "reply-codes"])
+def test_generated_tables_are_current(name: str) -> None:
+    assert section(README.read_text(), name) == generated()[name].strip(), (
+        "README table out of date: run `python tests/test_readme.py`"
+    )
+
+
+def test_python_examples_pass(pytester: pytest.Pytester) -> None:
+    examples = [b for b in blocks("python") if "def test_" in b]
+    assert len(examples) >= 2
+    for i, body in enumerate(examples):
+        pytester.makepyfile(**{f"test_readme_{i}": body})
+    expected = sum(len(re.findall(r"^def test_", b, re.M)) for b in examples)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    # the indirect example expands to two tests
+    result.assert_outcomes(passed=expected + 1)
+
+
+def test_yaml_examples_load() -> None:
+    examples = blocks("yaml")
+    assert examples
+    for i, body in enumerate(examples):
+        load_text(body, source=f"README yaml block {i + 1}")
+
+
+if __name__ == "__main__":
+    regenerate()
