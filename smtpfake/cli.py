@@ -4,33 +4,118 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
+import io
+import json
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from smtpfake import __version__
 from smtpfake.scenario import ScenarioError, load_file, resolve, scenario_files
 
+#: serve option -> (environment variable, type, default); a flag on the command line wins
+SERVE_ENV: dict[str, tuple[str, type, object]] = {
+    "scenario": ("SMTPFAKE_SCENARIO", str, "default"),
+    "host": ("SMTPFAKE_HOST", str, "127.0.0.1"),
+    "port": ("SMTPFAKE_PORT", int, 2525),
+    "seed": ("SMTPFAKE_SEED", int, 0),
+    "api_host": ("SMTPFAKE_API_HOST", str, "127.0.0.1"),
+    "api_port": ("SMTPFAKE_API_PORT", int, None),
+    "api_token": ("SMTPFAKE_API_TOKEN", str, None),
+    "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
+}
+SCENARIO_DIRS_ENV = "SMTPFAKE_SCENARIO_DIRS"
+
+
+def _now_iso() -> str:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _ConfigError(Exception):
+    pass
+
+
+def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
+    """Each serve option from its flag, else its environment variable, else its default."""
+    out: dict[str, Any] = {}
+    for key, (var, kind, default) in SERVE_ENV.items():
+        value = getattr(args, key)
+        if value is None and env.get(var, "") != "":
+            text = env[var]
+            try:
+                value = kind(text)
+            except ValueError:
+                raise _ConfigError(f"{var}={text!r}: expected a whole number") from None
+        out[key] = default if value is None else value
+    for key in ("port", "api_port"):
+        port = out[key]
+        if port is not None and not 0 <= port <= 65535:
+            flag = "--" + key.replace("_", "-")
+            raise _ConfigError(f"{flag}/{SERVE_ENV[key][0]}: {port} is not a port (0-65535)")
+    if out["log_format"] not in ("text", "json"):
+        raise _ConfigError(
+            f"--log-format/SMTPFAKE_LOG_FORMAT: {out['log_format']!r} is not text or json"
+        )
+    dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
+    out["scenario_dirs"] = dirs
+    return out
+
 
 def _serve(args: argparse.Namespace) -> int:
+    from smtpfake.http_api import ApiServer
+    from smtpfake.logging_observer import EventLog, LoggingJournal
     from smtpfake.server import Server
 
     try:
+        cfg = _serve_settings(args, os.environ)
+    except _ConfigError as exc:
+        print(f"smtpfake serve: {exc}", file=sys.stderr)
+        return 2
+    try:
         server = Server(
-            args.scenario,
-            host=args.host,
-            port=args.port,
-            seed=args.seed,
-            scenario_dirs=args.scenario_dir,
+            cfg["scenario"],
+            host=cfg["host"],
+            port=cfg["port"],
+            seed=cfg["seed"],
+            scenario_dirs=cfg["scenario_dirs"],
         )
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
 
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # an ASCII-only console (LANG=C in a container) must not turn a log line into an error
+        sys.stdout.reconfigure(errors="backslashreplace")
+    log = EventLog(sys.stdout, cfg["log_format"])
+    server.journal = LoggingJournal(log)  # before serving: every session event becomes a line
+
     def report(error: object) -> None:
         print(error, file=sys.stderr, flush=True)
 
     server.on_error = report
+
+    api: ApiServer | None = None
+    if cfg["api_port"] is not None:
+        api = ApiServer(
+            server, host=cfg["api_host"], port=cfg["api_port"], token=cfg["api_token"], log=log
+        )
+        try:
+            api.start()  # before SMTP listens, so /api/health can say 503 until it does
+        except OSError as exc:
+            where = f"{cfg['api_host']}:{cfg['api_port']}"
+            print(f"smtpfake: cannot listen for the API on {where}: {exc}", file=sys.stderr)
+            return 1
+        if not cfg["api_token"] and not api.guard_host:
+            print(
+                f"smtpfake: warning: the control API on {api.url} has no token; anyone who can "
+                "reach it can read every message (set SMTPFAKE_API_TOKEN)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -40,20 +125,46 @@ def _serve(args: argparse.Namespace) -> int:
 
         def ready() -> None:
             sc = server.scenario
+            if log.format == "json":
+                print(
+                    json.dumps(
+                        {
+                            "time": _now_iso(),
+                            "event": "listening",
+                            "version": __version__,
+                            "smtp": {"host": server.host, "port": server.port},
+                            "api": api.url if api is not None else None,
+                            "scenario": sc.name,
+                            "source": sc.source,
+                            "summary": sc.summary,
+                        }
+                    ),
+                    flush=True,
+                )
+                return
             print(
                 f"smtpfake {__version__} listening on {server.host}:{server.port}, "
                 f"playing '{sc.name}' ({sc.source}): {sc.summary}",
                 flush=True,
             )
+            if api is not None:
+                guarded = " (bearer token required)" if cfg["api_token"] else ""
+                print(f"smtpfake: control API on {api.url}/api/{guarded}", flush=True)
 
         await server.serve(stop, ready)
 
     try:
         asyncio.run(main())
     except OSError as exc:
-        print(f"smtpfake: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"smtpfake: cannot listen on {cfg['host']}:{cfg['port']}: {exc}", file=sys.stderr)
         return 1
-    print("smtpfake: stopped", flush=True)
+    finally:
+        if api is not None:
+            api.stop()
+    if log.format == "json":
+        print(json.dumps({"time": _now_iso(), "event": "stopped"}), flush=True)
+    else:
+        print("smtpfake: stopped", flush=True)
     return 0
 
 
@@ -123,11 +234,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="also load scenarios (*.yaml) from DIR; repeatable",
     )
 
-    serve = sub.add_parser("serve", parents=[dirs], help="run the fake SMTP server")
-    serve.add_argument("--scenario", default="default", help="built-in name or YAML path")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=2525, help="SMTP port (default 2525)")
-    serve.add_argument("--seed", type=int, default=0, help="seed for every random choice")
+    serve = sub.add_parser(
+        "serve",
+        parents=[dirs],
+        help="run the fake SMTP server (and its HTTP control API with --api-port)",
+        description="Every option can also be set in the environment variable named in its help "
+        "(a flag wins); --scenario-dir as SMTPFAKE_SCENARIO_DIRS, separated by "
+        f"'{os.pathsep}'.",
+    )
+    # defaults are None here: _serve_settings fills them from the environment, then the default
+    serve.add_argument(
+        "--scenario", help="built-in name or YAML path (SMTPFAKE_SCENARIO; default: default)"
+    )
+    serve.add_argument("--host", help="SMTP address to bind (SMTPFAKE_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="SMTP port (SMTPFAKE_PORT; default 2525)")
+    serve.add_argument("--seed", type=int, help="seed for every random choice (SMTPFAKE_SEED)")
+    serve.add_argument(
+        "--api-port", type=int, help="serve the HTTP control API on this port (SMTPFAKE_API_PORT)"
+    )
+    serve.add_argument(
+        "--api-host", help="address the API binds (SMTPFAKE_API_HOST; default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--api-token",
+        help="require 'Authorization: Bearer TOKEN' on the API (SMTPFAKE_API_TOKEN, which "
+        "keeps it out of the process list)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="session events on stdout as text or JSON lines (SMTPFAKE_LOG_FORMAT; default text)",
+    )
     serve.set_defaults(func=_serve)
 
     lst = sub.add_parser("list", parents=[dirs], help="list scenarios with their summaries")

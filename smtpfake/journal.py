@@ -83,13 +83,15 @@ class Journal:
 
     def started(self, info: SessionInfo) -> None:
         with self._cond:
-            self._sessions[info.index] = _Live(info, deque(maxlen=self._max_entries))
+            # Keyed by the info object, not its index: use() restarts connection numbers, so two
+            # sessions in one journal can share an index. The entry holds info, so ids stay unique.
+            self._sessions[id(info)] = _Live(info, deque(maxlen=self._max_entries))
             while len(self._sessions) > self._max_sessions:
                 self._sessions.popitem(last=False)
             self._cond.notify_all()
 
     def _live(self, info: SessionInfo) -> _Live | None:
-        live = self._sessions.get(info.index)
+        live = self._sessions.get(id(info))
         return live if live is not None and live.info is info else None
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:

@@ -100,11 +100,23 @@ class Server:
 
     def reset(self) -> None:
         """Forget everything: journal, counters, errors; drop live connections."""
-        self._call_in_loop(self._abort_all)
-        with self._lock:
-            self._shared = Shared(seed=self.seed)
-            self.errors.clear()
-        self.journal.clear()
+
+        def forget() -> None:
+            self._abort_all()
+            with self._lock:
+                self._shared = Shared(seed=self.seed)
+                self.errors.clear()
+            self.journal.clear()
+
+        # All in the loop thread: no connection can start between the drop and the clear, where
+        # it would count on the old counters and be missing from the new journal.
+        self._call_in_loop(forget)
+
+    @property
+    def listening(self) -> bool:
+        """True while the SMTP socket accepts connections (the sidecar's readiness)."""
+        srv = self._server
+        return srv is not None and srv.is_serving()
 
     @property
     def sessions(self) -> tuple[SessionRecord, ...]:

@@ -1,11 +1,26 @@
-"""Which rule fires: the first whose stage and conditions all hold."""
+"""Which rule fires: the first whose stage and conditions all hold.
+
+A rule's conditions are checked in three steps, so that the same seed and the same client traffic
+give the same faults run after run:
+
+1. filters: stage, ``match``, ``nth``, ``connection``, ``state``. An occurrence that passes them is
+   *counted* by the rule (under its ``per`` key), whether or not this or an earlier rule answers it:
+   "the first 2 attempts" means attempts, not answers.
+2. counters: ``first``, ``after``, ``every`` (over all time, or over a ``window``), ``within`` and
+   ``times``.
+3. ``probability``: one draw from the session's seeded RNG, made only for a rule that passed all
+   the rest and only until one rule fires, so draws depend on nothing but the traffic.
+"""
 
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
+import random
+from collections import deque
 from dataclasses import dataclass
 
-from smtpfake.engine.shared import Shared
+from smtpfake.engine.shared import KeyCounter, Shared
 from smtpfake.scenario.model import Rule, Stage
 
 
@@ -17,22 +32,109 @@ class Occurrence:
     argument: str  # address for MAIL/RCPT, domain for HELO/EHLO, the raw argument otherwise
     nth: int  # how many times this stage has occurred in the session, this one included
     connection: int
+    peer: str = ""  # the client as the wire gives it: "ip:port"
+    sender: str = ""  # MAIL FROM of the open transaction (at MAIL, the argument is the sender)
+    recipients: tuple[str, ...] = ()  # accepted RCPT TOs so far (at RCPT, the argument is one)
+    time: float = 0.0  # the session clock's now()
+
+    def part(self, name: str) -> str:
+        """One part of a ``per`` key."""
+        if name == "connection":
+            return str(self.connection)
+        if name == "client":
+            return client_ip(self.peer)
+        if name == "sender":
+            return (self.argument if self.stage is Stage.MAIL else self.sender).lower()
+        if name == "recipient":
+            if self.stage is Stage.RCPT:
+                return self.argument.lower()
+            return ",".join(sorted(r.lower() for r in self.recipients))
+        raise ValueError(f"unknown per-key part {name!r}")  # the loader lets no other through
 
 
-def matches(rule: Rule, occ: Occurrence, shared: Shared) -> bool:
+def client_ip(peer: str) -> str:
+    """The address without the port: greylisting keys on the IP, and every connection of one
+    client comes from a different port. Accepts "ip:port", "[v6]:port" and a bare IPv4."""
+    if peer.startswith("["):
+        return peer[1:].partition("]")[0]
+    try:
+        return str(ipaddress.IPv4Address(peer))
+    except ValueError:
+        pass
+    host, sep, port = peer.rpartition(":")
+    return host if sep and port.isdigit() else peer
+
+
+def passes_filters(rule: Rule, occ: Occurrence, shared: Shared) -> bool:
     if occ.stage not in rule.stages and Stage.ANY not in rule.stages:
         return False
     if rule.nth is not None and occ.nth not in rule.nth:
         return False
     if rule.connection is not None and occ.connection not in rule.connection:
         return False
-    if rule.match is not None and not fnmatch.fnmatchcase(occ.argument.lower(), rule.match.lower()):
+    if rule.state is not None and shared.state not in rule.state:
         return False
-    return rule.times is None or shared.fired[rule.index] < rule.times
+    return rule.match is None or fnmatch.fnmatchcase(occ.argument.lower(), rule.match.lower())
 
 
-def first_match(rules: tuple[Rule, ...], occ: Occurrence, shared: Shared) -> Rule | None:
+def count(rule: Rule, occ: Occurrence, shared: Shared) -> tuple[KeyCounter, int]:
+    """Count the occurrence for the rule; returns its counters and the count ``first``/``after``/
+    ``every`` look at (within the window if there is one), this occurrence included."""
+    key = tuple(occ.part(p) for p in rule.per) if rule.per else ()
+    counter = shared.counter(rule.index, key)
+    counter.seen += 1
+    if counter.first_time is None:
+        counter.first_time = occ.time
+    if rule.window is not None:
+        recent = counter.recent if counter.recent is not None else deque()
+        counter.recent = recent
+        while recent and recent[0] <= occ.time - rule.window:
+            recent.popleft()
+        recent.append(occ.time)
+        return counter, len(recent)
+    if rule.fixed_window is not None:
+        start = counter.window_start
+        if start is None or occ.time >= start + rule.fixed_window:
+            counter.window_start, counter.window_seen = occ.time, 0
+        counter.window_seen += 1
+        return counter, counter.window_seen
+    return counter, counter.seen
+
+
+def passes_counters(rule: Rule, occ: Occurrence, counter: KeyCounter, n: int) -> bool:
+    if rule.first is not None and n > rule.first:
+        return False
+    if rule.after is not None and n <= rule.after:
+        return False
+    if rule.every is not None and n % rule.every:
+        return False
+    if rule.within is not None:
+        assert counter.first_time is not None  # set by count()
+        if occ.time - counter.first_time >= rule.within:
+            return False
+    return rule.times is None or counter.fired < rule.times
+
+
+def select(
+    rules: tuple[Rule, ...], occ: Occurrence, shared: Shared, rng: random.Random
+) -> Rule | None:
+    """The rule that fires for this occurrence, if any, with its firing recorded: counters, the
+    rule's firing count and the server's state move on."""
+    chosen: tuple[Rule, KeyCounter] | None = None
     for rule in rules:
-        if matches(rule, occ, shared):
-            return rule
-    return None
+        if not passes_filters(rule, occ, shared):
+            continue
+        counter, n = count(rule, occ, shared)
+        if chosen is not None or not passes_counters(rule, occ, counter, n):
+            continue
+        if rule.probability is not None and not rng.random() < rule.probability:
+            continue
+        chosen = (rule, counter)
+    if chosen is None:
+        return None
+    rule, counter = chosen
+    counter.fired += 1
+    shared.fired[rule.index] += 1
+    if rule.next_state is not None:
+        shared.state = rule.next_state
+    return rule

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from smtpfake.engine.clock import Clock, SystemClock
-from smtpfake.engine.matching import Occurrence, first_match
+from smtpfake.engine.matching import Occurrence, select
 from smtpfake.engine.records import (
     Message,
     Observer,
@@ -23,7 +23,7 @@ from smtpfake.engine.records import (
 from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import HELO_FIRST, NEEDS_HELO, Mode, Phase, Refusal, transition
 from smtpfake.scenario.model import Scenario, Stage
-from smtpfake.scenario.plan import Action, Close, Plan, Reset
+from smtpfake.scenario.plan import Action, Close, Plan, Reset, Send
 from smtpfake.scenario.reply import Reply
 
 #: RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF
@@ -104,8 +104,9 @@ class Session:
         return self._respond(Stage.CONNECT, "", Plan(greeting))
 
     def receive(self, line: bytes, *, partial: bool = False) -> tuple[Action, ...]:
-        """One line from the client, with its line ending (``partial``: a piece of an over-long
-        data line)."""
+        """One line from the client, with its line ending. ``partial``: this continues a data
+        line begun in an earlier call (an over-long line arrives in pieces; only the first piece
+        starts the line, so only it is dot-unstuffed or can be the final ".")."""
         if self.mode is Mode.DATA:
             return self._data_line(line, partial)
         text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
@@ -120,7 +121,9 @@ class Session:
         verb, _, arg = text.partition(" ")
         handler = self._commands.get(verb.upper())
         if handler is None:
-            what = "Error: bad syntax" if not verb else f'Error: command "{verb}" not recognized'
+            # The echo is sanitised: a reply must stay one line of text whatever the client sent.
+            shown = "".join(c if " " < c < "\x7f" else "?" for c in verb[:64])
+            what = "Error: bad syntax" if not verb else f'Error: command "{shown}" not recognized'
             return self._respond(Stage.UNKNOWN, text, self._reply(500, "5.5.2", what))
         return handler(arg.strip())
 
@@ -128,6 +131,26 @@ class Session:
         """The client sent a command line longer than the reader would hold (already discarded)."""
         self._record("client", "(over-long line, discarded)")
         return self._respond(Stage.UNKNOWN, "", self._reply(500, "5.5.6", "Line too long"))
+
+    def internal_error(self) -> tuple[Action, ...]:
+        """smtpfake itself failed (the wire layer reports the exception): a 451 and the close, so
+        the client sees a transient failure, not a hang. No rule applies to it."""
+        if self.mode is Mode.CLOSED:
+            return ()
+        self.mode = Mode.CLOSED  # first: the server ended it, the client is not blamed
+        reply = self._reply(451, "4.3.0", "smtpfake internal error, see the test report")
+        self._record("server", reply.text())
+        self._record("server", "(connection closed)")
+        return (Send(reply.render()), Close())
+
+    def timed_out(self) -> tuple[Action, ...]:
+        """The idle timer ran out: the server closes, silently as aiosmtpd does. The server hung
+        up, so the client is not blamed for a missing QUIT."""
+        if self.mode is Mode.CLOSED:
+            return ()
+        self.mode = Mode.CLOSED
+        self._record("server", "(connection closed: idle timeout)")
+        return (Close(),)
 
     def disconnected(self) -> None:
         if self.mode is not Mode.CLOSED and not self.quit_seen:
@@ -143,11 +166,20 @@ class Session:
         if isinstance(plan, Reply):
             plan = Plan(plan)
         self.counts[stage] += 1
-        occurrence = Occurrence(stage, argument, self.counts[stage], self.index)
-        rule = first_match(self.scenario.rules, occurrence, self.shared)
+        occurrence = Occurrence(
+            stage,
+            argument,
+            self.counts[stage],
+            self.index,
+            peer=self.info.peer,
+            sender=self.mail_from,
+            recipients=tuple(self.rcpt_tos),
+            time=self.now(),
+        )
+        # select() also records the firing: per-rule counters, times, next_state
+        rule = select(self.scenario.rules, occurrence, self.shared, self.rng)
         label = None
         if rule is not None:
-            self.shared.fired[rule.index] += 1
             label = rule.label
             for fault in rule.faults:
                 plan = fault.apply(plan, self)

@@ -1,12 +1,27 @@
-"""State shared by all sessions of one server: connection numbers, rule firings, queue ids.
+"""State shared by all sessions of one server: connection numbers, rule firings and counters,
+the named state, queue ids.
 
 It lives as long as the scenario is in force; switching scenario or resetting starts a new one.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
+
+from smtpfake.scenario.model import INITIAL_STATE
+
+
+@dataclass
+class KeyCounter:
+    """One rule's counters for one ``per`` key (or for the whole server without ``per``)."""
+
+    seen: int = 0  # occurrences counted, all time
+    fired: int = 0  # times the rule fired for this key
+    first_time: float | None = None  # when the first occurrence was counted (``within``)
+    recent: deque[float] | None = None  # times inside the sliding window (``window`` only)
+    window_start: float | None = None  # the current fixed window (``fixed_window`` only)
+    window_seen: int = 0
 
 
 @dataclass
@@ -15,6 +30,10 @@ class Shared:
     connections: int = 0
     messages: int = 0
     fired: Counter[int] = field(default_factory=Counter)  # rule index -> times it fired
+    #: the named state rules may require (``state:``) and move to (``next_state:``)
+    state: str = INITIAL_STATE
+    #: (rule index, key) -> that rule's counters for that key
+    counters: dict[tuple[int, tuple[str, ...]], KeyCounter] = field(default_factory=dict)
 
     def next_connection(self) -> int:
         self.connections += 1
@@ -23,3 +42,9 @@ class Shared:
     def next_queue_id(self) -> str:
         self.messages += 1
         return f"SF{self.messages:06d}"
+
+    def counter(self, rule: int, key: tuple[str, ...]) -> KeyCounter:
+        found = self.counters.get((rule, key))
+        if found is None:
+            found = self.counters[(rule, key)] = KeyCounter()
+        return found

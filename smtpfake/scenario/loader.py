@@ -18,7 +18,15 @@ import yaml
 
 from smtpfake.scenario.errors import Problem, ScenarioError
 from smtpfake.scenario.faults import REGISTRY, Fault
-from smtpfake.scenario.model import Location, Rule, Scenario, ServerSettings, Stage
+from smtpfake.scenario.model import (
+    INITIAL_STATE,
+    PER_PARTS,
+    Location,
+    Rule,
+    Scenario,
+    ServerSettings,
+    Stage,
+)
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -29,9 +37,35 @@ _SCALAR_TAGS = {
 }
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_YAML_TAG_PREFIX = "tag:yaml.org,2002:"
+# Marks a scalar whose tag was already reported, so the walk skips it instead of reporting again.
+_REJECTED_TAG = "!smtpfake/rejected"
 
 TOP_KEYS = ("name", "summary", "expect", "description", "seed", "server", "rules")
-RULE_KEYS = ("on", "name", "match", "nth", "connection", "times")
+# The conditions for counting, chance and state, read by _Walker.condition.
+_CONDITIONS = (
+    "per",
+    "first",
+    "after",
+    "every",
+    "window",
+    "fixed_window",
+    "within",
+    "probability",
+    "state",
+    "next_state",
+)
+RULE_KEYS = ("on", "name", "match", "nth", "connection", "times", *_CONDITIONS)
+_COUNTERS = ("first", "after", "every")
+_SECONDS = ("window", "fixed_window", "within")
+# Where a per-key part has a value: no sender before MAIL, no recipient before RCPT.
+_PER_STAGES = {
+    "sender": frozenset({Stage.MAIL, Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.ANY}),
+    "recipient": frozenset({Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.ANY}),
+}
 SERVER_KEYS = tuple(f.name for f in dataclasses.fields(ServerSettings))
 STAGES = tuple(s.value for s in Stage)
 
@@ -61,6 +95,9 @@ class _Walker:
         self.source = source
         self.problems: list[Problem] = []
         self._constructor = yaml.SafeLoader("")
+        # state names rules require (with where) and move to; checked once all rules are read
+        self.states_required: list[tuple[str, yaml.Node, str]] = []
+        self.states_entered: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -70,10 +107,54 @@ class _Walker:
     def problem(self, node: yaml.Node, message: str) -> None:
         self.problems.append(Problem(self.loc(node), message))
 
+    def tags(self, root: yaml.Node) -> yaml.Node:
+        """Report every tag a scenario may not use (``!!python/...``, ``!!set``, ``!custom``) once.
+
+        A node with such a tag is replaced by a stand-in that the walk skips silently, so each
+        one gives one problem; the rest of the file is still walked. Returns the (new) root.
+        """
+        stand_ins: dict[int, yaml.Node] = {}  # by id: an alias is the same node again
+
+        def checked(node: yaml.Node) -> yaml.Node:
+            if isinstance(node, yaml.ScalarNode):
+                if node.tag == _TIMESTAMP_TAG:
+                    node.tag = _STR_TAG  # an unquoted date is read as written
+                elif node.tag not in _SCALAR_TAGS and node.tag != _REJECTED_TAG:
+                    self.problem(node, _tag_message(node.tag))
+                    node.tag = _REJECTED_TAG
+                return node
+            plain = _MAP_TAG if isinstance(node, yaml.MappingNode) else _SEQ_TAG
+            if node.tag == plain:
+                return node
+            if id(node) not in stand_ins:
+                self.problem(node, _tag_message(node.tag))
+                stand_ins[id(node)] = yaml.ScalarNode(
+                    _REJECTED_TAG, "", node.start_mark, node.end_mark
+                )
+            return stand_ins[id(node)]
+
+        root = checked(root)
+        seen: set[int] = set()
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen or isinstance(node, yaml.ScalarNode):
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.MappingNode):
+                node.value = [(checked(k), checked(v)) for k, v in node.value]
+                stack.extend(n for pair in node.value for n in pair)
+            else:
+                node.value = [checked(n) for n in node.value]
+                stack.extend(node.value)
+        return root
+
     def scalar(self, node: yaml.Node, what: str) -> Any:
         """The Python value of a scalar node; problems for anything else."""
         if isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_TAGS:
             return self._constructor.construct_object(node)
+        if _rejected(node):
+            return _INVALID  # reported by tags()
         if isinstance(node, yaml.ScalarNode | yaml.MappingNode | yaml.SequenceNode) and (
             node.tag not in _SCALAR_TAGS | {_MAP_TAG, _SEQ_TAG}
         ):
@@ -83,6 +164,8 @@ class _Walker:
         return _INVALID
 
     def mapping(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        if _rejected(node):
+            return []  # reported by tags()
         if not isinstance(node, yaml.MappingNode) or node.tag != _MAP_TAG:
             self.problem(node, f"{what}: expected a mapping, got {_kind(node)}")
             return []
@@ -93,6 +176,8 @@ class _Walker:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problem(key_node, f"{what}: a key must be a plain word, got {_kind(key_node)}")
                 continue
+            if _rejected(key_node):
+                continue  # reported by tags()
             key = str(key_node.value)
             if key in seen:
                 self.problem(key_node, f"{what}: duplicate key '{key}'")
@@ -133,6 +218,7 @@ class _Walker:
     # -- the document ----------------------------------------------------------------------------
 
     def scenario(self, root: yaml.Node, name: str, require_docs: bool) -> Scenario | None:
+        root = self.tags(root)
         fields: dict[str, Any] = {}
         for key, key_node, value in self.mapping(root, "scenario"):
             if key == "name":
@@ -178,6 +264,9 @@ class _Walker:
             if key in ("hostname", "greeting"):
                 kw[key] = self.string(value, what)
             elif key == "extensions":
+                if _rejected(value):
+                    kw[key] = _INVALID
+                    continue
                 if not isinstance(value, yaml.SequenceNode):
                     self.problem(
                         value, f"{what}: expected a list of EHLO keywords, got {_kind(value)}"
@@ -200,17 +289,32 @@ class _Walker:
         return ServerSettings(**kw)
 
     def rules(self, node: yaml.Node) -> Any:
+        if _rejected(node):
+            return _INVALID
         if not isinstance(node, yaml.SequenceNode):
             self.problem(node, f"rules: expected a list of rules, got {_kind(node)}")
             return _INVALID
-        return tuple(self.rule(n, i + 1) for i, n in enumerate(node.value))
+        rules = tuple(self.rule(n, i + 1) for i, n in enumerate(node.value))
+        # A required state no rule moves to is a typo or a rule that can never fire.
+        entered = {INITIAL_STATE, *self.states_entered}
+        for name, state_node, what in self.states_required:
+            if name not in entered:
+                self.problem(
+                    state_node,
+                    f"{what}: state '{name}' is never entered: the server starts in "
+                    f"'{INITIAL_STATE}' and no rule has next_state: {name}"
+                    f"{did_you_mean(name, sorted(entered))}",
+                )
+        return rules
 
     def rule(self, node: yaml.Node, index: int) -> Any:
         where = f"rules[{index}]"
         kw: dict[str, Any] = {}
         faults: list[Fault] = []
-        fault_keys = [k for k, _, _ in self.mapping(node, where) if k in REGISTRY]
-        for key, key_node, value in self.mapping(node, where):
+        entries = self.mapping(node, where)  # once: each call reports the mapping's problems
+        fault_keys = [k for k, _, _ in entries if k in REGISTRY]
+        suggested: set[str] = set()  # what misspelt keys were probably meant to be
+        for key, key_node, value in entries:
             what = f"{where}.{key}"
             if key == "on":
                 kw["stages"] = self.stages(value, what)
@@ -220,34 +324,140 @@ class _Walker:
                 kw[key] = self.int_list(value, what)
             elif key == "times":
                 kw[key] = self.integer(value, what, 1)
+            elif key in _CONDITIONS:
+                kw[key] = self.condition(key, value, what)
             elif key in REGISTRY:
                 fault = self.fault(REGISTRY[key], key_node, value, what)
                 if fault is not None:
                     faults.append(fault)
             else:
                 allowed = (*RULE_KEYS, *REGISTRY)
+                suggested.update(difflib.get_close_matches(key, allowed, n=1, cutoff=0.6))
                 self.problem(
                     key_node,
                     f"{where}: unknown key '{key}'{did_you_mean(key, allowed)} "
                     f"(conditions: {', '.join(RULE_KEYS)}; faults: {', '.join(sorted(REGISTRY))})",
                 )
         if isinstance(node, yaml.MappingNode):
-            if "stages" not in kw:
+            # A misspelt 'on' or fault is reported once, as the unknown key with its did-you-mean.
+            if "stages" not in kw and "on" not in suggested:
                 self.problem(
                     node, f"{where}: missing 'on' (where the rule fires: {', '.join(STAGES)})"
                 )
-            if not fault_keys and "stages" in kw:
+            no_effect = not fault_keys and "next_state" not in kw  # moving state is an effect
+            if no_effect and "stages" in kw and not suggested & REGISTRY.keys():
                 self.problem(
                     node,
                     f"{where}: the rule does nothing; add a fault ({', '.join(sorted(REGISTRY))})",
                 )
         if any(v is _INVALID for v in kw.values()) or "stages" not in kw:
             return _INVALID
+        if not self.conditions_agree(kw, {k: v for k, _, v in entries}, where):
+            return _INVALID
         faults.sort(key=lambda f: f.order)
         return Rule(index=index, faults=tuple(faults), location=self.loc(node), **kw)
 
+    def condition(self, key: str, node: yaml.Node, what: str) -> Any:
+        """A counting, chance or state condition (see Rule and engine/matching.py)."""
+        if key == "per":
+            return self.per_key(node, what)
+        if key in _COUNTERS:
+            return self.integer(node, what, 1)
+        if key in _SECONDS:
+            value = self.typed(node, what, _is_number, "a number of seconds")
+            if value is not _INVALID and value <= 0:
+                self.problem(node, f"{what}: must be more than 0 seconds, got {value}")
+                return _INVALID
+            return value if value is _INVALID else float(value)
+        if key == "probability":
+            value = self.typed(node, what, _is_number, "a number from 0 to 1")
+            if value is not _INVALID and not 0 <= value <= 1:
+                self.problem(node, f"{what}: must be from 0 to 1 (0.3 = 30%), got {value}")
+                return _INVALID
+            return value if value is _INVALID else float(value)
+        if key == "state":
+            nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
+            names = [self.state_name(n, what, required=True) for n in nodes]
+            if not names:
+                self.problem(node, f"{what}: expected at least one state name")
+            return _INVALID if _INVALID in names or not names else tuple(names)
+        assert key == "next_state", key
+        return self.state_name(node, what, required=False)
+
+    def state_name(self, node: yaml.Node, what: str, *, required: bool) -> Any:
+        name = self.typed(node, what, _is_text, "a state name")
+        if name is _INVALID:
+            return _INVALID
+        name = str(name).strip()
+        if not name:
+            self.problem(node, f"{what}: a state name must not be empty")
+            return _INVALID
+        if required:
+            self.states_required.append((name, node, what))
+        else:
+            self.states_entered.add(name)
+        return name
+
+    def per_key(self, node: yaml.Node, what: str) -> Any:
+        """``client``, ``sender``, ``recipient`` joined with ``+``, or ``connection`` alone."""
+        text = self.string(node, what)
+        if text is _INVALID:
+            return _INVALID
+        parts = [p.strip() for p in text.split("+")]
+        for part in parts:
+            if part not in PER_PARTS:
+                self.problem(
+                    node,
+                    f"{what}: unknown key part '{part}'{did_you_mean(part, PER_PARTS)} "
+                    f"(allowed: {', '.join(PER_PARTS)}; join client, sender and recipient "
+                    "with '+', e.g. sender+recipient)",
+                )
+                return _INVALID
+        if len(set(parts)) != len(parts) or ("connection" in parts and len(parts) > 1):
+            self.problem(node, f"{what}: each part once, and 'connection' alone (got '{text}')")
+            return _INVALID
+        return tuple(p for p in PER_PARTS if p in parts)
+
+    def conditions_agree(self, kw: dict[str, Any], nodes: dict[str, yaml.Node], where: str) -> bool:
+        """Problems only visible across keys: conditions that can never hold or do nothing."""
+        before = len(self.problems)
+        if "window" in kw and "fixed_window" in kw:
+            self.problem(nodes["fixed_window"], f"{where}: give window or fixed_window, not both")
+        for key in ("window", "fixed_window"):
+            if key in kw and not any(k in kw for k in _COUNTERS):
+                self.problem(
+                    nodes[key],
+                    f"{where}.{key}: it bounds what first, after and every count; add one of them",
+                )
+        if "first" in kw and "after" in kw and kw["first"] <= kw["after"]:
+            self.problem(
+                nodes["first"],
+                f"{where}: first: {kw['first']} with after: {kw['after']} can never hold "
+                "(first must be more than after)",
+            )
+        if "per" in kw:
+            counted = ("times", "within", *_COUNTERS)
+            if not any(k in kw for k in counted):
+                self.problem(
+                    nodes["per"],
+                    f"{where}.per: it keys the counters, so add one of: {', '.join(counted)}",
+                )
+            for part in kw["per"]:
+                wrong = sorted(s.value for s in kw["stages"] - _PER_STAGES.get(part, kw["stages"]))
+                if wrong:
+                    self.problem(
+                        nodes["per"],
+                        f"{where}.per: there is no {part} yet on {', '.join(wrong)} "
+                        f"(a {part} is known on: "
+                        f"{', '.join(sorted(s.value for s in _PER_STAGES[part]))})",
+                    )
+        return len(self.problems) == before
+
     def stages(self, node: yaml.Node, what: str) -> Any:
         nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        if not nodes:
+            self.problem(node, f"{what}: expected at least one stage ({', '.join(STAGES)})")
+            return _INVALID
         out: set[Stage] = set()
         for n in nodes:
             value = self.string(n, what)
@@ -369,8 +579,25 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
 def _is_text(v: Any) -> bool:
     return isinstance(v, str | int) and not isinstance(v, bool)
+
+
+def _rejected(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _REJECTED_TAG
+
+
+def _tag_message(tag: str) -> str:
+    if tag == _YAML_TAG_PREFIX + "merge":
+        return "merge keys (<<) are not supported in a scenario; write the keys out"
+    short = "!!" + tag[len(_YAML_TAG_PREFIX) :] if tag.startswith(_YAML_TAG_PREFIX) else tag
+    return (
+        f"YAML tag '{short}' is not allowed in a scenario (only plain values, lists and mappings)"
+    )
 
 
 def _kind(node: yaml.Node) -> str:
@@ -387,6 +614,16 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+    problem = exc.problem or str(exc)
+    if not exc.context:
+        return problem
+    # "expected a single document in the stream" + "but found another document"
+    if problem.startswith("but "):
+        return f"{exc.context}, {problem}"
+    return f"{problem} ({exc.context})"
+
+
 def load_text(
     text: str, *, source: str = "<string>", name: str = "inline", require_docs: bool = True
 ) -> Scenario:
@@ -397,11 +634,14 @@ def load_text(
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise ScenarioError(
-            [Problem(Location(source, line, col), f"invalid YAML: {exc.problem or exc}")]
+            [Problem(Location(source, line, col), f"invalid YAML: {_yaml_message(exc)}")]
         ) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(Location(source, 1, 1), f"invalid YAML: {exc}")]) from None
-    if root is None:
+    if root is None or (
+        isinstance(root, yaml.ScalarNode) and root.tag == _NULL_TAG and not root.value
+    ):
+        # Nothing, comments only, or a bare "---".
         raise ScenarioError([Problem(Location(source, 1, 1), "the file is empty")])
     walker = _Walker(source)
     scenario = walker.scenario(root, name, require_docs)
@@ -421,5 +661,19 @@ def load_file(path: str | Path) -> Scenario:
 
 def load_mapping(data: dict[str, Any], *, name: str = "inline") -> Scenario:
     """A scenario given as a Python dict (e.g. ``smtpfake.use({...})``); summary/expect optional."""
-    text = yaml.safe_dump(data, sort_keys=False)
-    return load_text(text, source=f"<{name}>", name=str(data.get("name", name)), require_docs=False)
+    source = f"<{name}>"
+    try:
+        # Tuples are lists here (``extensions=("PIPELINING",)``); anything else YAML cannot
+        # represent is the caller's mistake, reported like any other scenario problem.
+        text = yaml.safe_dump(_plain(data), sort_keys=False)
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(Location(source, 1, 1), f"cannot read: {exc}")]) from None
+    return load_text(text, source=source, name=str(data.get("name", name)), require_docs=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -43,9 +43,21 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+#: the state every server starts in (and returns to on reset/use), as WireMock's "Started"
+INITIAL_STATE = "started"
+
+#: what ``per:`` may key a rule's counters on; client/sender/recipient combine with ``+``
+PER_PARTS: tuple[str, ...] = ("connection", "client", "sender", "recipient")
+
+
 @dataclass(frozen=True)
 class Rule:
-    """WHERE (stages), WHEN (match, nth, connection, times) and WHAT (faults, applied in order)."""
+    """WHERE (stages), WHEN (conditions) and WHAT (faults, applied in order; a state change).
+
+    Conditions come in three groups, checked in this order (see engine/matching.py):
+    filters (stages, match, nth, connection, state); counters, kept per rule and per ``per`` key
+    (first, after, every, within, times); and last, probability, drawn only when all else holds.
+    """
 
     index: int  # 1-based position in the scenario
     stages: frozenset[Stage]
@@ -54,7 +66,19 @@ class Rule:
     match: str | None = None  # glob on the address (MAIL/RCPT), domain (HELO/EHLO) or argument
     nth: tuple[int, ...] | None = None  # nth occurrence of the stage within the session
     connection: tuple[int, ...] | None = None  # nth connection to the server (1-based)
-    times: int | None = None  # fire at most this many times, counted across connections
+    times: int | None = None  # fire at most this many times (per key if ``per``, else overall)
+    #: keep the counters separately for each value of these parts (in PER_PARTS order);
+    #: None means one set of counters for the whole server
+    per: tuple[str, ...] | None = None
+    first: int | None = None  # only the first N counted occurrences
+    after: int | None = None  # only after N counted occurrences (the N+1th on)
+    every: int | None = None  # every Nth counted occurrence
+    window: float | None = None  # first/after/every count only the last SECONDS (sliding)
+    fixed_window: float | None = None  # ... or back-to-back windows of SECONDS
+    within: float | None = None  # only within SECONDS of the key's first occurrence (greylisting)
+    probability: float | None = None  # fire with this chance, from the session's seeded RNG
+    state: tuple[str, ...] | None = None  # only while the server is in one of these states
+    next_state: str | None = None  # when the rule fires, the server moves to this state
     location: Location | None = field(default=None, compare=False)
 
     @property

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-ENHANCED_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
+# ASCII digits only, whole string (``\d`` would take non-ASCII digits, ``$`` a trailing newline).
+ENHANCED_RE = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})")
+# A first word that was meant as an enhanced code ("4.3", "4.x.2", "4.3.2.1"), well-formed or not.
+_ENHANCED_LIKE_RE = re.compile(r"[0-9]+(\.[0-9A-Za-z]*)+")
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def check_reply(code: object, enhanced: object) -> list[tuple[str, str]]:
         return problems
     if enhanced is None:
         return problems
-    m = ENHANCED_RE.match(str(enhanced))
+    m = ENHANCED_RE.fullmatch(str(enhanced))
     if not m:
         problems.append(
             ("enhanced", f"enhanced status code must look like 5.1.1 (RFC 3463), got {enhanced!r}")
@@ -79,10 +82,12 @@ def parse_reply_string(value: str) -> tuple[int | None, str | None, str]:
     parts = value.strip().split(" ", 1)
     head = parts[0]
     rest = parts[1] if len(parts) > 1 else ""
-    if not head.isdigit():
+    if not re.fullmatch(r"[0-9]+", head):
         return None, None, value
     enhanced: str | None = None
     first, _, tail = rest.partition(" ")
-    if re.match(r"^\d+\.\d+\.\d+$", first):
+    # Taken as the enhanced code even when malformed, so check_reply reports it instead of it
+    # going out silently as part of the text.
+    if _ENHANCED_LIKE_RE.fullmatch(first):
         enhanced, rest = first, tail
     return int(head), enhanced, rest

@@ -25,6 +25,9 @@ from smtpfake.scenario.plan import Action, Close, Reset, Send, Sleep
 #: readuntil() gives up on a line longer than this (RFC 5321 §4.5.3.1.6: 1000 octets + dot)
 LINE_LIMIT = 1001
 
+#: what the client gets when smtpfake itself fails and the engine cannot say it
+INTERNAL_ERROR = b"451 4.3.0 smtpfake internal error, see the test report\r\n"
+
 
 class Hub(Protocol):
     """What the adapter needs from the server that owns it."""
@@ -44,6 +47,7 @@ class EngineSMTP(SMTP):
         super().__init__(None, hostname="smtpfake", loop=loop, timeout=timeout)
         self._hub = hub
         self.engine_session: Session | None = None
+        self._mid_line = False  # the last piece read ended inside an over-long data line
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -59,47 +63,87 @@ class EngineSMTP(SMTP):
         return asyncio.StreamReaderProtocol.eof_received(self)
 
     async def _handle_client(self) -> None:
-        peer = self.session.peer if self.session is not None else None
-        session = self._hub.new_session(_peer_text(peer))
-        self.engine_session = session
+        session: Session | None = None
         try:
+            peer = self.session.peer if self.session is not None else None
+            session = self._hub.new_session(_peer_text(peer))
+            self.engine_session = session
             await self._perform(session.connect())
+            lines = 0
             while session.mode is not Mode.CLOSED and self.transport is not None:
                 actions = await self._next(session)
                 if actions is None:
                     break
                 self._reset_timeout()
                 await self._perform(actions)
+                lines += 1
+                if actions or lines % 256 == 0:
+                    # Neither readuntil() on buffered input nor drain() below the high-water mark
+                    # yields: without this, one flooding client holds the loop (other sessions,
+                    # stop()) until its input runs out.
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             # Python 3.12+: a writer left open here keeps Server.wait_closed() waiting forever.
             self._close_transport()
             raise
-        except (ConnectionError, OSError):
+        except ConnectionError:
             pass  # the client went away mid-write: the session ends, nothing is wrong with us
         except Exception as error:
             # A bug in smtpfake: report it (it reaches the test or the log), tell the client.
             self._hub.report_error(error, session)
-            self._write_quietly(b"451 4.3.0 smtpfake internal error, see the test report\r\n")
-            self._close_transport()
+            self._fail(session)
         finally:
-            session.disconnected()
-            if session.mode is Mode.CLOSED:
-                self._close_transport()
+            if session is not None:
+                try:
+                    session.disconnected()
+                except Exception as error:  # reported, never lost in the loop's log
+                    self._hub.report_error(error, session)
+            self._close_transport()
+
+    def _timeout_cb(self) -> None:
+        # aiosmtpd's version closes without a word; the engine records who hung up, then we close.
+        session = self.engine_session
+        if session is not None:
+            try:
+                session.timed_out()
+            except Exception as error:  # a loop callback: it would only reach the asyncio log
+                self._hub.report_error(error, session)
+        self._close_transport()
+
+    def _fail(self, session: Session | None) -> None:
+        """After an internal error: a 451 (recorded by the engine when it can) and the close."""
+        actions: tuple[Action, ...] = (Send(INTERNAL_ERROR), Close())
+        if session is not None:
+            try:
+                actions = session.internal_error()
+            except Exception as error:  # the engine is broken too: still answer the client
+                self._hub.report_error(error, session)
+        for action in actions:
+            if isinstance(action, Send):
+                self._write_quietly(action.data)
+        self._close_transport()
 
     async def _next(self, session: Session) -> tuple[Action, ...] | None:
         """Read one line and hand it to the engine; None at end of input."""
         try:
             line = await self._reader.readuntil(b"\n")
         except asyncio.IncompleteReadError as eof:
-            # A last line without its newline still counts as sent.
-            return session.receive(eof.partial) if eof.partial else None
+            if not eof.partial:
+                return None
+            line = eof.partial  # a last line without its newline still counts as sent
         except asyncio.LimitOverrunError as over:
             chunk = await self._reader.read(over.consumed)
             if session.mode is Mode.DATA:
-                return session.receive(chunk, partial=True)
+                # An over-long data line goes to the engine in pieces. Only the first piece starts
+                # a line: the others must not be dot-unstuffed or taken for the final ".".
+                actions = session.receive(chunk, partial=self._mid_line)
+                self._mid_line = True
+                return actions
             await self._discard_line()
             return session.line_too_long()
-        return session.receive(line)
+        actions = session.receive(line, partial=self._mid_line)
+        self._mid_line = False
+        return actions
 
     async def _discard_line(self) -> None:
         while True:

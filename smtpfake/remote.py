@@ -1,0 +1,240 @@
+"""A Python client for a sidecar's HTTP API, offering the same methods as :class:`SmtpFake`.
+
+A suite written against the ``smtpfake`` fixture runs unchanged against a sidecar started by CI
+(or by ``docker run``): ``RemoteSmtpFake("http://127.0.0.1:8025")`` answers ``messages``,
+``sessions``, ``use``, ``reset`` and the waits with the same dataclasses, rebuilt from JSON by
+:mod:`smtpfake.serialize`. urllib only: nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from smtpfake.control import ControlHelpers
+from smtpfake.engine.records import Message
+from smtpfake.journal import SessionRecord
+from smtpfake.scenario import Location, Problem, Scenario, ScenarioError, ScenarioRef
+from smtpfake.serialize import JSON, message_from_json, problems_from_json, session_from_json
+
+
+class RemoteError(RuntimeError):
+    """The sidecar answered with an error (or could not be reached)."""
+
+    def __init__(self, status: int, message: str, body: JSON | None = None) -> None:
+        super().__init__(f"smtpfake sidecar: {status}: {message}" if status else message)
+        self.status = status
+        self.body = body or {}
+
+
+def _wildcard(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return host == ""
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, so a dict written for ``SmtpFake.use`` dumps as YAML the same way."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class RemoteSmtpFake(ControlHelpers):
+    """Control of a sidecar over HTTP. ``url`` is the API's base (``http://host:8025``).
+
+    ``host``/``port`` are where to send mail: the SMTP address the sidecar reports, except that
+    a sidecar bound to all interfaces (0.0.0.0, in a container) is reached at the API's host.
+    Give ``smtp_host``/``smtp_port`` when a port mapping makes them differ from what it reports.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 10.0,
+        smtp_host: str | None = None,
+        smtp_port: int | None = None,
+    ) -> None:
+        base = url.rstrip("/")
+        if base.endswith("/api"):
+            base = base[: -len("/api")]
+        parts = urllib.parse.urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"expected the sidecar's API URL like http://127.0.0.1:8025, got {url!r}"
+            )
+        self.url = base
+        self.token = token
+        self.timeout = timeout
+        self._api_host = parts.hostname
+        self._smtp_host = smtp_host
+        self._smtp_port = smtp_port
+
+    # -- transport -------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: JSON | bytes | None = None,
+        *,
+        content_type: str = "application/json",
+        query: dict[str, str] | None = None,
+        timeout: float | None = None,
+        ok: Sequence[int] = (200,),
+    ) -> tuple[int, JSON]:
+        """One API call; returns (status, JSON body). A status outside ``ok`` raises RemoteError
+        (400 from a scenario upload raises ScenarioError, as the in-process ``use`` does)."""
+        url = self.url + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = content_type
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise RemoteError(0, f"cannot reach the smtpfake sidecar at {self.url}: {exc}") from exc
+        try:
+            answer = json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            raise RemoteError(status, f"not JSON from {method} {path}: {raw[:200]!r}") from None
+        if not isinstance(answer, dict):
+            raise RemoteError(status, f"unexpected answer from {method} {path}: {answer!r}")
+        if status not in ok:
+            if status == 400 and "problems" in answer:
+                raise problems_from_json(answer)
+            raise RemoteError(status, str(answer.get("error", raw[:200])), answer)
+        return status, answer
+
+    def health(self) -> JSON:
+        """The readiness answer (``status`` "ready" when SMTP is listening); never raises on 503."""
+        return self.request("GET", "/api/health", ok=(200, 503))[1]
+
+    # -- the Control interface -------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        if self._smtp_host is None:
+            reported = str(self.health()["smtp"]["host"])
+            self._smtp_host = self._api_host if _wildcard(reported) else reported
+        return self._smtp_host
+
+    @property
+    def port(self) -> int:
+        if self._smtp_port is None:
+            self._smtp_port = int(self.health()["smtp"]["port"])
+        return self._smtp_port
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    @property
+    def scenario_name(self) -> str:
+        return str(self.scenario()["name"])
+
+    def scenario(self) -> JSON:
+        """The active scenario as the API describes it (name, summary, expect, rules, ...)."""
+        return self.request("GET", "/api/scenario")[1]
+
+    def scenarios(self) -> list[JSON]:
+        return list(self.request("GET", "/api/scenarios")[1]["scenarios"])
+
+    @property
+    def messages(self) -> Sequence[Message]:
+        return tuple(
+            message_from_json(m) for m in self.request("GET", "/api/messages")[1]["messages"]
+        )
+
+    @property
+    def sessions(self) -> Sequence[SessionRecord]:
+        return tuple(
+            session_from_json(s) for s in self.request("GET", "/api/sessions")[1]["sessions"]
+        )
+
+    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> None:
+        """A name switches to the sidecar's scenario; a path or a dict is uploaded as YAML."""
+        if isinstance(scenario, Scenario):
+            raise TypeError(
+                "a Scenario object cannot be sent to a sidecar; give a name, a YAML path or a dict"
+            )
+        query: dict[str, str] = {} if seed is None else {"seed": str(seed)}
+        if isinstance(scenario, dict):
+            # as load_mapping does in-process: summary/expect optional, problems at <name>
+            name = str(scenario.get("name", "inline"))
+            try:
+                text = yaml.safe_dump(_plain(scenario), sort_keys=False)
+            except yaml.YAMLError as exc:
+                where = Location(f"<{name}>", 1, 1)
+                raise ScenarioError([Problem(where, f"cannot read: {exc}")]) from None
+            extra = {"name": name, "source": f"<{name}>", "require_docs": "false"}
+            self._upload(text, query | extra)
+            return
+        ref = str(scenario)
+        if isinstance(scenario, Path) or ref.endswith((".yaml", ".yml")) or "/" in ref:
+            path = Path(ref)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ScenarioError([Problem(Location(ref, 1, 1), f"cannot read: {exc}")]) from None
+            # the file's own name in problems, so file:line:col points at the caller's file
+            self._upload(text, query | {"name": path.stem, "source": ref})
+            return
+        body: JSON = {"name": ref} if seed is None else {"name": ref, "seed": seed}
+        try:
+            self.request("PUT", "/api/scenario", body)
+        except RemoteError as exc:
+            if exc.status == 404 and "problems" in exc.body:
+                raise problems_from_json(exc.body) from None
+            raise
+
+    def _upload(self, text: str, query: dict[str, str]) -> None:
+        self.request(
+            "PUT", "/api/scenario", text.encode(), content_type="application/yaml", query=query
+        )
+
+    def reset(self) -> None:
+        self.request("POST", "/api/reset")
+
+    def _wait(self, kind: str, count: int, timeout: float) -> list[Any]:
+        status, body = self.request(
+            "POST",
+            "/api/wait",
+            {kind: count, "timeout": timeout},
+            timeout=timeout + self.timeout,
+            ok=(200, 408),
+        )
+        if status == 408:
+            raise TimeoutError(f"{body.get('error', 'timed out')}\n{self.transcript()}")
+        return list(body[kind])
+
+    def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> Sequence[Message]:
+        return tuple(message_from_json(m) for m in self._wait("messages", count, timeout))
+
+    def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> Sequence[SessionRecord]:
+        """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
+        return tuple(session_from_json(s) for s in self._wait("sessions", count, timeout))
+
+    def __repr__(self) -> str:
+        return f"<RemoteSmtpFake {self.url}>"

@@ -1,0 +1,69 @@
+"""Going silent: stop answering and reading (``hang``), or answer then fall silent and abort
+(``abort``, Postfix smtp-sink ``-A``).
+
+Both are plain Sleep/Close/Reset actions: while the wire performs a Sleep it reads nothing, so the
+client's further commands (or message data) pile up unread in the socket buffers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smtpfake.scenario.faults.base import Fault, FaultContext, register
+from smtpfake.scenario.plan import Close, Plan, Reset, Sleep
+
+HOW = ("reset", "close")
+
+
+@register
+@dataclass(frozen=True)
+class Hang(Fault):
+    name = "hang"
+    primary = "seconds"
+    # after everything that shapes the reply (it is dropped), before the closing faults
+    order = 85
+    doc = "Send nothing and read nothing for SECONDS (default 3600), then close without a reply."
+
+    seconds: float = 3600.0
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.seconds <= 0:
+            return [("seconds", f"seconds must be more than 0, got {self.seconds}")]
+        return []
+
+    def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
+        # No reply at all: the server never acts on the command (a hang at end_of_data does not
+        # accept the message). Delays before it still happen, so the silence only grows.
+        return plan.with_(
+            reply=None,
+            raw=None,
+            before=(*plan.before, Sleep(self.seconds)),
+            after=(Close(),),
+        )
+
+
+@register
+@dataclass(frozen=True)
+class Abort(Fault):
+    name = "abort"
+    primary = "seconds"
+    order = 88
+    doc = (
+        "After the reply, read nothing for SECONDS, then reset (how: close for FIN); smtp-sink -A."
+    )
+
+    seconds: float = 0.0
+    how: str = "reset"
+
+    def check(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if self.seconds < 0:
+            problems.append(("seconds", f"seconds must not be negative, got {self.seconds}"))
+        if self.how not in HOW:
+            problems.append(("how", f"how must be one of: {', '.join(HOW)}; got {self.how!r}"))
+        return problems
+
+    def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
+        end = Reset() if self.how == "reset" else Close()
+        pause = (Sleep(self.seconds),) if self.seconds else ()
+        return plan.with_(after=(*plan.after, *pause, end))

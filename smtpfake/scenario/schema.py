@@ -1,0 +1,409 @@
+"""The JSON Schema (draft 2020-12) of the scenario format, generated from the code.
+
+Top-level keys come from ``loader.TOP_KEYS``, server settings from the ServerSettings dataclass,
+rule conditions from ``loader.RULE_KEYS``, stages from the Stage enum and faults from the fault
+REGISTRY (their dataclass fields, types and ``doc``), so a new fault or setting shows up here by
+itself. The loader reads top-level keys and rule conditions by hand, so their types are two small
+tables below; a test checks that their keys equal TOP_KEYS and RULE_KEYS.
+
+``python -m smtpfake.scenario.schema`` prints the schema; the repo keeps a copy next to this
+module (scenario.schema.json) for editors, and a test checks that it is up to date.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from smtpfake.scenario.faults import REGISTRY, Fault
+from smtpfake.scenario.loader import RULE_KEYS, TOP_KEYS
+from smtpfake.scenario.model import PER_PARTS, ServerSettings, Stage
+from smtpfake.scenario.reply import ENHANCED_RE
+
+SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
+REGENERATE = "python -m smtpfake.scenario.schema > smtpfake/scenario/scenario.schema.json"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+JSON = dict[str, Any]
+
+_POSITIVE_INT: JSON = {"type": "integer", "minimum": 1}
+_POSITIVE_INTS: JSON = {
+    "anyOf": [_POSITIVE_INT, {"type": "array", "items": _POSITIVE_INT, "minItems": 1}]
+}
+_STATE_NAME: JSON = {"type": ["string", "integer"], "minLength": 1}
+_SECONDS: JSON = {"type": "number", "exclusiveMinimum": 0}
+
+
+def _per_pattern() -> str:
+    # "connection" alone, or client/sender/recipient joined with "+" (see loader.per_key).
+    joinable = "|".join(p for p in PER_PARTS if p != "connection")
+    return rf"^\s*(connection|({joinable})(\s*\+\s*({joinable}))*)\s*$"
+
+
+def top_level_table() -> dict[str, JSON]:
+    """The top-level keys, as ``_Walker.scenario`` reads them."""
+    return {
+        "name": {
+            "type": "string",
+            "description": "The scenario's name; defaults to the file stem.",
+        },
+        "summary": {
+            "type": "string",
+            "description": "One line saying what this scenario does (required in a file).",
+        },
+        "expect": {
+            "type": "string",
+            "description": "What a correct client is expected to do (required in a file).",
+        },
+        "description": {"type": "string", "description": "More detail, for people."},
+        "seed": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Seed for every random choice (delays, probability): repeatable runs.",
+        },
+        "server": {"$ref": "#/$defs/server"},
+        "rules": {
+            "type": "array",
+            "items": {"$ref": "#/$defs/rule"},
+            "description": "Ordered rules; the first whose stage and conditions hold fires.",
+        },
+    }
+
+
+def rule_condition_table() -> dict[str, JSON]:
+    """The rule's conditions, as ``_Walker.rule`` reads them. Extend this with RULE_KEYS."""
+    return {
+        "on": {
+            "anyOf": [
+                {"$ref": "#/$defs/stage"},
+                {"type": "array", "items": {"$ref": "#/$defs/stage"}, "minItems": 1},
+            ],
+            "description": "Where the rule fires: a stage or a list of stages.",
+        },
+        "name": {"type": "string", "description": "A label for the transcript and reports."},
+        "match": {
+            "type": "string",
+            "description": "Glob on the address (MAIL/RCPT), the domain (HELO/EHLO) or the "
+            "argument; compared without case.",
+        },
+        "nth": {
+            **_POSITIVE_INTS,
+            "description": "Only the nth occurrence(s) of the stage within a session (1-based).",
+        },
+        "connection": {
+            **_POSITIVE_INTS,
+            "description": "Only on the nth connection(s) to the server (1-based).",
+        },
+        "times": {
+            **_POSITIVE_INT,
+            "description": "Fire at most this many times (per key with per, else overall).",
+        },
+        "per": {
+            "type": "string",
+            "pattern": _per_pattern(),
+            "description": "Keep the counters separately per connection, or per client, sender "
+            "and/or recipient joined with '+' (e.g. sender+recipient).",
+        },
+        "first": {**_POSITIVE_INT, "description": "Only the first N counted occurrences."},
+        "after": {**_POSITIVE_INT, "description": "Only after N counted occurrences."},
+        "every": {**_POSITIVE_INT, "description": "Every Nth counted occurrence."},
+        "window": {
+            **_SECONDS,
+            "description": "first/after/every count only the last SECONDS (sliding window).",
+        },
+        "fixed_window": {
+            **_SECONDS,
+            "description": "first/after/every count in back-to-back windows of SECONDS.",
+        },
+        "within": {
+            **_SECONDS,
+            "description": "Only within SECONDS of the key's first occurrence (greylisting).",
+        },
+        "probability": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "description": "Fire with this chance (0.3 = 30%), from the seeded RNG.",
+        },
+        "state": {
+            "anyOf": [
+                _STATE_NAME,
+                {"type": "array", "items": _STATE_NAME, "minItems": 1},
+            ],
+            "description": "Only while the server is in one of these named states.",
+        },
+        "next_state": {
+            **_STATE_NAME,
+            "description": "When the rule fires, the server moves to this named state.",
+        },
+    }
+
+
+# Descriptions of server settings (a field's metadata "doc" wins); a new setting without one
+# still gets a plain description.
+_SERVER_DOCS = {
+    "hostname": "The name the server gives in its greeting and EHLO reply.",
+    "greeting": "The greeting text after the hostname (220 HOSTNAME GREETING).",
+    "extensions": "The EHLO keywords advertised, with their parameters (e.g. SIZE 1000000); "
+    "without ENHANCEDSTATUSCODES, replies carry no enhanced codes.",
+    "require_helo": "RFC 5321 strictness: MAIL, RCPT and DATA before HELO/EHLO get 503 "
+    "(otherwise MAIL is accepted and recorded as a violation).",
+    "max_recipients": "RCPT beyond this many in one transaction gets 452 4.5.3.",
+    "max_message_bytes": "Bodies beyond this size get 552 and are not kept in memory.",
+}
+
+# Conditions that count as the rule doing something, like a fault (loader: "does nothing").
+_EFFECT_CONDITIONS = ("next_state",)
+
+# Refinements the field types cannot say (what Fault.check() enforces), by fault and field.
+# The generator fails if one names a fault or field that does not exist.
+_FAULT_FIELD_EXTRAS: dict[str, dict[str, JSON]] = {
+    "reply": {
+        "code": {"minimum": 200, "maximum": 599},
+        "enhanced": {"pattern": f"^{ENHANCED_RE.pattern}$"},
+    },
+}
+# The scalar shorthand, for faults whose shorthand the field types do not describe well.
+_SHORTHANDS: dict[str, JSON] = {
+    "reply": {
+        "anyOf": [
+            {"type": "integer", "minimum": 200, "maximum": 599},
+            {"type": "string", "pattern": "^\\s*[2-5][0-9]{2}( |$)"},
+        ],
+        "description": 'CODE [ENHANCED] TEXT, e.g. "421 4.3.2 Going down", or just the code.',
+    },
+}
+
+
+# -- types to schemas ---------------------------------------------------------------------------
+
+
+def _options(hint: Any) -> list[Any]:
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        return [o for a in typing.get_args(hint) for o in _options(a)]
+    return [hint]
+
+
+def _merge(schemas: list[JSON]) -> JSON:
+    """One schema accepting any of these: a type list when they are plain types, else anyOf."""
+    if len(schemas) == 1:
+        return schemas[0]
+    if all(set(s) == {"type"} for s in schemas):
+        names: list[str] = []
+        for s in schemas:
+            for name in s["type"] if isinstance(s["type"], list) else [s["type"]]:
+                if name not in names:
+                    names.append(name)
+        return {"type": names if len(names) > 1 else names[0]}
+    return {"anyOf": schemas}
+
+
+def type_schema(hint: Any, where: str, *, lenient: bool = False) -> JSON:
+    """The schema of a dataclass field type.
+
+    ``lenient`` follows the loader's fault parameters: a string parameter also takes a number
+    (read as its text) and a float one an integer.
+    """
+    options = _options(hint)
+    if len(options) > 1:
+        return _merge([type_schema(o, where, lenient=lenient) for o in options])
+    if hint is bool:
+        return {"type": "boolean"}
+    if hint is int:
+        return {"type": "integer"}
+    if hint is float:
+        return {"type": "number"}
+    if hint is str:
+        return {"type": ["string", "number"]} if lenient else {"type": "string"}
+    if hint is type(None):
+        return {"type": "null"}
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        return {"type": "array", "items": type_schema(item, where, lenient=lenient)}
+    if origin is Literal:
+        return {"enum": list(typing.get_args(hint))}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return {"enum": [m.value for m in hint]}
+    raise TypeError(
+        f"{where}: schema.py cannot express the type {hint!r}; extend type_schema() for it"
+    )
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def _default(f: dataclasses.Field[Any]) -> tuple[bool, Any]:
+    if f.default is not dataclasses.MISSING:
+        return True, _json_value(f.default)
+    if f.default_factory is not dataclasses.MISSING:
+        return True, _json_value(f.default_factory())
+    return False, None
+
+
+def _scalar_types(schema: JSON) -> list[str]:
+    """The JSON scalar types a schema accepts (for a shorthand built from several fields)."""
+    found: list[str] = []
+    for part in schema.get("anyOf", [schema]):
+        kinds = part.get("type", [])
+        for kind in kinds if isinstance(kinds, list) else [kinds]:
+            if kind in ("string", "number", "integer", "boolean") and kind not in found:
+                found.append(kind)
+    return found
+
+
+# -- the pieces -----------------------------------------------------------------------------------
+
+
+def server_schema() -> JSON:
+    hints = typing.get_type_hints(ServerSettings)
+    props: dict[str, JSON] = {}
+    for f in dataclasses.fields(ServerSettings):
+        schema = type_schema(hints[f.name], f"server.{f.name}")
+        if schema.get("type") == "integer":
+            schema["minimum"] = 1  # the loader takes no zero limits
+        has_default, default = _default(f)
+        if has_default:
+            schema["default"] = default
+        doc = f.metadata.get("doc") or _SERVER_DOCS.get(f.name) or f"Server setting {f.name}."
+        props[f.name] = {"description": doc, **schema}
+    return {
+        "type": "object",
+        "description": "How the server presents itself and its limits.",
+        "properties": props,
+        "additionalProperties": False,
+    }
+
+
+def _has_custom_shorthand(cls: type[Fault]) -> bool:
+    return cls.shorthand.__func__ is not Fault.shorthand.__func__  # type: ignore[attr-defined]
+
+
+def fault_schema(key: str, cls: type[Fault]) -> JSON:
+    hints = typing.get_type_hints(cls)
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    names = {f.name for f in fields}
+    extras = _FAULT_FIELD_EXTRAS.get(key, {})
+    stale = sorted(set(extras) - names)
+    if stale:
+        raise KeyError(f"schema.py _FAULT_FIELD_EXTRAS['{key}'] names missing fields: {stale}")
+    props: dict[str, JSON] = {}
+    required: list[str] = []
+    for f in fields:
+        schema = type_schema(hints[f.name], f"{key}.{f.name}", lenient=True)
+        if f.name in extras:
+            schema = _refine(schema, extras[f.name])
+        has_default, default = _default(f)
+        if has_default:
+            schema["default"] = default
+        else:
+            required.append(f.name)
+        doc = f.metadata.get("doc") or f"Parameter '{f.name}' of {key}."
+        props[f.name] = {"description": doc, **schema}
+    mapping: JSON = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        mapping["required"] = required
+    forms = [mapping]
+    if key in _SHORTHANDS:
+        forms.insert(0, _SHORTHANDS[key])
+    elif _has_custom_shorthand(cls):
+        # The scalar ends up in the fields, so it has one of their scalar types.
+        kinds = list(dict.fromkeys(k for p in props.values() for k in _scalar_types(p)))
+        if kinds:
+            forms.insert(0, {"type": kinds if len(kinds) > 1 else kinds[0]})
+    elif cls.primary is not None:
+        primary = {k: v for k, v in props[cls.primary].items() if k != "default"}
+        primary["description"] = f"Shorthand for {{{cls.primary}: VALUE}}."
+        forms.insert(0, primary)
+    doc = cls.doc or f"The {key} fault."
+    return (
+        {"description": doc, "anyOf": forms} if len(forms) > 1 else {"description": doc, **mapping}
+    )
+
+
+def _refine(schema: JSON, extra: JSON) -> JSON:
+    # JSON Schema keywords only bind their own type (pattern strings, minimum numbers), so the
+    # extras can go on every branch.
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [{**b, **extra} for b in schema["anyOf"]]}
+    return {**schema, **extra}
+
+
+def rule_schema() -> JSON:
+    conditions = rule_condition_table()
+    if set(conditions) != set(RULE_KEYS):
+        raise KeyError(
+            "schema.py rule_condition_table() is out of step with loader.RULE_KEYS: "
+            f"missing {sorted(set(RULE_KEYS) - set(conditions))}, "
+            f"extra {sorted(set(conditions) - set(RULE_KEYS))}"
+        )
+    props: dict[str, JSON] = {k: conditions[k] for k in RULE_KEYS}
+    faults = sorted(REGISTRY)
+    effects = [k for k in _EFFECT_CONDITIONS if k in props]
+    for key in faults:
+        if key in props:
+            raise KeyError(f"fault '{key}' has the name of a rule condition")
+        props[key] = fault_schema(key, REGISTRY[key])
+    return {
+        "type": "object",
+        "description": "WHERE (on), WHEN (conditions) and WHAT (one or more faults).",
+        "properties": props,
+        "required": ["on"],
+        # a rule that does nothing is an error (a state change counts as doing something)
+        "anyOf": [{"required": [k]} for k in [*faults, *effects]],
+        "additionalProperties": False,
+    }
+
+
+def build_schema() -> JSON:
+    top = top_level_table()
+    if set(top) != set(TOP_KEYS):
+        raise KeyError(
+            "schema.py top_level_table() is out of step with loader.TOP_KEYS: "
+            f"missing {sorted(set(TOP_KEYS) - set(top))}, extra {sorted(set(top) - set(TOP_KEYS))}"
+        )
+    return {
+        "$schema": DIALECT,
+        "title": "smtpfake scenario",
+        "description": f"A smtpfake scenario file. Generated by: {REGENERATE}",
+        "type": "object",
+        "properties": {k: top[k] for k in TOP_KEYS},
+        "required": ["summary", "expect"],
+        "additionalProperties": False,
+        "$defs": {
+            "stage": {
+                "description": "Where a rule fires; connect is the greeting, end_of_data the "
+                "final dot.",
+                "enum": [s.value for s in Stage],
+            },
+            "server": server_schema(),
+            "rule": rule_schema(),
+        },
+    }
+
+
+def render() -> str:
+    """The schema as the committed file holds it."""
+    return json.dumps(build_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    # UTF-8 whatever the locale, so `> scenario.schema.json` always gives the committed bytes.
+    sys.stdout.buffer.write(render().encode("utf-8"))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

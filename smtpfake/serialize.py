@@ -1,0 +1,185 @@
+"""JSON <-> the journal's frozen records, for the HTTP API and its Python client.
+
+Both directions live here so the server and ``remote`` cannot drift apart: whatever
+``session_to_json`` writes, ``session_from_json`` reads back into an equal ``SessionRecord``.
+Message data travels twice: as text (for people and ``jq``) and as base64 (exact bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+from collections.abc import Mapping
+from typing import Any, Literal, cast
+
+from smtpfake.engine.records import Message, TranscriptEntry, Violation
+from smtpfake.journal import SessionRecord
+from smtpfake.scenario import Scenario, ScenarioError
+from smtpfake.scenario.errors import Problem
+from smtpfake.scenario.model import Location
+
+JSON = dict[str, Any]
+
+
+# -- records -> JSON -------------------------------------------------------------------------------
+
+
+def entry_to_json(entry: TranscriptEntry) -> JSON:
+    return {"time": entry.time, "side": entry.side, "text": entry.text, "rule": entry.rule}
+
+
+def violation_to_json(violation: Violation) -> JSON:
+    return {
+        "kind": violation.kind,
+        "detail": violation.detail,
+        "command": violation.command,
+        "time": violation.time,
+    }
+
+
+def message_to_json(message: Message) -> JSON:
+    parsed = message.message
+    return {
+        "queue_id": message.queue_id,
+        "session": message.session,
+        "time": message.time,
+        "mail_from": message.mail_from,
+        "rcpt_tos": list(message.rcpt_tos),
+        "subject": message.subject,
+        # as received, in order, repeats kept (Received:, DKIM-Signature: ...)
+        "headers": [[name, str(value)] for name, value in parsed.items()],
+        "size": len(message.data),
+        "data": message.data.decode("utf-8", "replace"),
+        "data_base64": base64.b64encode(message.data).decode("ascii"),
+    }
+
+
+def session_to_json(record: SessionRecord) -> JSON:
+    return {
+        "index": record.index,
+        "peer": record.peer,
+        "started": record.started,
+        "ended": record.ended,
+        "transcript": [entry_to_json(e) for e in record.transcript],
+        "violations": [violation_to_json(v) for v in record.violations],
+        "messages": [message_to_json(m) for m in record.messages],
+    }
+
+
+def problems_to_json(error: ScenarioError) -> JSON:
+    """The 400 body for a scenario that does not load: strings for people, parts for programs."""
+    return {
+        "error": f"the scenario is invalid ({len(error.problems)} problem(s))",
+        "problems": [str(p) for p in error.problems],
+        "details": [
+            {
+                "file": p.location.file,
+                "line": p.location.line,
+                "column": p.location.column,
+                "message": p.message,
+            }
+            for p in error.problems
+        ],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A fault parameter as JSON: dataclasses to objects, tuples to lists, the rest as text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list | frozenset | set):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, frozenset | set) else items
+    return str(value)
+
+
+def scenario_to_json(scenario: Scenario) -> JSON:
+    return {
+        "name": scenario.name,
+        "summary": scenario.summary,
+        "expect": scenario.expect,
+        "description": scenario.description,
+        "source": scenario.source,
+        "seed": scenario.seed,
+        "server": _plain(scenario.server),
+        "rules": [
+            {
+                "index": rule.index,
+                "label": rule.label,
+                "on": sorted(s.value for s in rule.stages),
+                "match": rule.match,
+                "nth": list(rule.nth) if rule.nth is not None else None,
+                "connection": list(rule.connection) if rule.connection is not None else None,
+                "times": rule.times,
+                "faults": [{"type": f.name, "params": _plain(f)} for f in rule.faults],
+            }
+            for rule in scenario.rules
+        ],
+    }
+
+
+# -- JSON -> records -------------------------------------------------------------------------------
+
+
+def entry_from_json(data: JSON) -> TranscriptEntry:
+    side = data["side"]
+    if side not in ("client", "server"):
+        raise ValueError(f"transcript side must be 'client' or 'server', got {side!r}")
+    return TranscriptEntry(
+        time=float(data["time"]),
+        side=cast(Literal["client", "server"], side),
+        text=str(data["text"]),
+        rule=data.get("rule"),
+    )
+
+
+def violation_from_json(data: JSON) -> Violation:
+    return Violation(
+        kind=str(data["kind"]),
+        detail=str(data["detail"]),
+        command=str(data["command"]),
+        time=float(data["time"]),
+    )
+
+
+def message_from_json(data: JSON) -> Message:
+    return Message(
+        mail_from=str(data["mail_from"]),
+        rcpt_tos=tuple(str(r) for r in data["rcpt_tos"]),
+        data=base64.b64decode(data["data_base64"], validate=True),
+        session=int(data["session"]),
+        time=float(data["time"]),
+        queue_id=str(data["queue_id"]),
+    )
+
+
+def session_from_json(data: JSON) -> SessionRecord:
+    ended = data.get("ended")
+    return SessionRecord(
+        index=int(data["index"]),
+        peer=str(data["peer"]),
+        started=float(data["started"]),
+        ended=float(ended) if ended is not None else None,
+        transcript=tuple(entry_from_json(e) for e in data["transcript"]),
+        violations=tuple(violation_from_json(v) for v in data["violations"]),
+        messages=tuple(message_from_json(m) for m in data["messages"]),
+    )
+
+
+def problems_from_json(data: JSON) -> ScenarioError:
+    """Rebuild the ScenarioError a 400 answer describes, so remote callers see the same error."""
+    details = data.get("details") or []
+    problems = [
+        Problem(Location(str(d["file"]), int(d["line"]), int(d["column"])), str(d["message"]))
+        for d in details
+    ]
+    if not problems:
+        problems = [Problem(Location("<remote>", 1, 1), str(data.get("error", "invalid")))]
+    return ScenarioError(problems)

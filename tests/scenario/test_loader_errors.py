@@ -1,0 +1,536 @@
+"""The loader: one test per kind of error, each at its exact file:line:col, all reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smtpfake.scenario import (
+    Scenario,
+    ScenarioError,
+    Stage,
+    load_file,
+    load_mapping,
+    load_text,
+    resolve,
+)
+
+DOCS = "summary: s\nexpect: e\n"  # lines 1 and 2 of most documents below
+
+
+def _problems(tmp_path: Path, text: str) -> list[tuple[str, str]]:
+    """Load text from a file; return each problem as ("line:col", message), in order."""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    out = []
+    for problem in info.value.problems:
+        rendered = str(problem)
+        assert rendered.startswith(f"{path}:"), rendered
+        assert problem.location.file == str(path)
+        line_col, message = rendered[len(f"{path}:") :].split(": ", 1)
+        assert line_col == f"{problem.location.line}:{problem.location.column}"
+        out.append((line_col, message))
+    # The exception's text is every problem, one per line, in the same order.
+    assert str(info.value).splitlines() == [str(p) for p in info.value.problems]
+    return out
+
+
+def _one(tmp_path: Path, text: str) -> tuple[str, str]:
+    found = _problems(tmp_path, text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _rule(*lines: str) -> str:
+    """A document with one rule; the rule's first key is at line 4, column 5."""
+    return DOCS + "rules:\n  - " + "\n    ".join(lines) + "\n"
+
+
+# -- YAML itself ----------------------------------------------------------------------------------
+
+
+def test_invalid_yaml_syntax(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, "summary: s\nexpect: [unclosed\nrules: []\n")
+    assert pos == "3:6"
+    assert message.startswith("invalid YAML: ")
+
+
+def test_invalid_yaml_bad_indentation(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, "summary: s\n  expect: e\n")
+    assert pos == "2:9"
+    assert message == "invalid YAML: mapping values are not allowed here"
+
+
+def test_more_than_one_document(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, DOCS + "---\n" + DOCS)
+    assert pos == "3:1"
+    assert "invalid YAML" in message and "single document" in message
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# just a comment\n", "---\n"])
+def test_empty_file(tmp_path: Path, text: str) -> None:
+    assert _one(tmp_path, text) == ("1:1", "the file is empty")
+
+
+@pytest.mark.parametrize(
+    ("text", "got"),
+    [
+        ("- a\n- b\n", "a list"),
+        ("just words\n", "the value 'just words'"),
+        ("42\n", "the value '42'"),
+    ],
+)
+def test_top_level_not_a_mapping(tmp_path: Path, text: str, got: str) -> None:
+    assert _one(tmp_path, text) == ("1:1", f"scenario: expected a mapping, got {got}")
+
+
+def test_duplicate_top_level_key(tmp_path: Path) -> None:
+    assert _one(tmp_path, DOCS + "summary: again\n") == ("3:1", "scenario: duplicate key 'summary'")
+
+
+def test_duplicate_rule_key(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("on: rcpt", "reply: 421 x", "on: mail"))
+    assert (pos, message) == ("6:5", "rules[1]: duplicate key 'on'")
+
+
+@pytest.mark.parametrize(
+    "tag",
+    ["!!python/object/apply:os.system", "!!python/name:os.system", "!!python/object:os.Foo"],
+)
+def test_unsafe_yaml_tag_on_a_value(tmp_path: Path, tag: str) -> None:
+    pos, message = _one(tmp_path, f"summary: {tag} ['echo pwned']\nexpect: e\n")
+    assert pos == "1:10"
+    assert message == (
+        f"YAML tag '{tag}' is not allowed in a scenario (only plain values, lists and mappings)"
+    )
+
+
+def test_unsafe_yaml_tag_on_the_rules_list(tmp_path: Path) -> None:
+    text = DOCS + "rules: !!python/object/apply:os.system ['echo pwned']\n"
+    pos, message = _one(tmp_path, text)
+    assert pos == "3:8"
+    assert "'!!python/object/apply:os.system' is not allowed" in message
+
+
+def test_unsafe_yaml_tag_is_never_constructed(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    text = f"summary: !!python/object/apply:os.system ['touch {marker}']\nexpect: e\n"
+    _one(tmp_path, text)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "pos", "short"),
+    [
+        (DOCS + "seed: !!python/int 5\n", "3:7", "!!python/int"),
+        (DOCS + "server: !!set {hostname}\n", "3:9", "!!set"),
+        (_rule("on: !custom rcpt", "reply: 421 x"), "4:9", "!custom"),
+        (_rule("on: rcpt", "reply: !!binary NDIx"), "5:12", "!!binary"),
+    ],
+)
+def test_other_tags_are_refused_once(tmp_path: Path, text: str, pos: str, short: str) -> None:
+    assert _one(tmp_path, text) == (
+        pos,
+        f"YAML tag '{short}' is not allowed in a scenario (only plain values, lists and mappings)",
+    )
+
+
+def test_on_key_is_read_as_the_word_on_not_true(tmp_path: Path) -> None:
+    # YAML 1.1 reads a bare `on` as the boolean True; a scenario must read it as the key "on".
+    path = tmp_path / "on.yaml"
+    path.write_text(_rule("on: rcpt", "reply: 421 4.3.2 bye"), encoding="utf-8")
+    (rule,) = load_file(path).rules
+    assert rule.stages == frozenset({Stage.RCPT})
+
+
+@pytest.mark.parametrize("spelling", ["On", "ON", "yes", "true"])
+def test_other_spellings_of_on_are_unknown_keys(tmp_path: Path, spelling: str) -> None:
+    found = _problems(tmp_path, _rule(f"{spelling}: rcpt", "reply: 421 x"))
+    assert ("4:5", "rules[1]: missing 'on'") in [(p, m.split(" (")[0]) for p, m in found] or any(
+        f"unknown key '{spelling}'" in m for _, m in found
+    )
+    assert any(f"unknown key '{spelling}'" in m and p == "4:5" for p, m in found), found
+
+
+def test_unquoted_date_is_read_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "d.yaml"
+    path.write_text(DOCS + "name: 2024-01-02\n", encoding="utf-8")
+    assert load_file(path).name == "2024-01-02"
+
+
+# -- required fields ------------------------------------------------------------------------------
+
+
+def test_missing_summary(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, "expect: e\n")
+    assert pos == "1:1"
+    assert message.startswith("missing 'summary'")
+
+
+def test_missing_expect(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, "# a comment first\nsummary: s\n")
+    assert pos == "2:1"
+    assert message.startswith("missing 'expect'")
+
+
+def test_missing_both_gives_two_problems(tmp_path: Path) -> None:
+    found = _problems(tmp_path, "description: d\n")
+    assert [m.split(":")[0] for _, m in found] == ["missing 'summary'", "missing 'expect'"]
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+def test_unknown_top_level_key_with_did_you_mean(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, DOCS + "rulez: []\n")
+    assert pos == "3:1"
+    assert message.startswith("unknown key 'rulez'; did you mean 'rules'? (allowed: ")
+    assert "summary" in message and "server" in message
+
+
+def test_unknown_top_level_key_without_a_close_match(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, DOCS + "zzz: 1\n")
+    assert pos == "3:1"
+    assert message.startswith("unknown key 'zzz' (allowed: ")
+
+
+def test_unknown_rule_key_with_did_you_mean(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("on: rcpt", "repyl: 421 4.3.2 bye"))
+    assert pos == "5:5"
+    assert message.startswith("rules[1]: unknown key 'repyl'; did you mean 'reply'?")
+    assert "conditions: on, " in message and "faults: " in message
+
+
+def test_misspelt_on_is_reported_once(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("onn: rcpt", "reply: 421 x"))
+    assert pos == "4:5"
+    assert message.startswith("rules[1]: unknown key 'onn'; did you mean 'on'?")
+
+
+def test_unknown_server_key_with_did_you_mean(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, DOCS + "server:\n  hostnme: mx.test\n")
+    assert pos == "4:3"
+    assert message.startswith("server: unknown key 'hostnme'; did you mean 'hostname'?")
+
+
+def test_unknown_fault_parameter_with_did_you_mean(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("on: rcpt", "reply: {code: 421, txt: bye}"))
+    assert pos == "5:24"
+    assert message.startswith("rules[1].reply: unknown parameter 'txt'; did you mean 'text'?")
+
+
+def test_rule_without_on(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("reply: 421 4.3.2 bye"))
+    assert pos == "4:5"
+    assert message.startswith("rules[1]: missing 'on' (where the rule fires: connect, ")
+
+
+def test_rule_without_any_fault(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("on: rcpt", "nth: 1"))
+    assert pos == "4:5"
+    assert message.startswith("rules[1]: the rule does nothing; add a fault (")
+    assert "reply" in message and "delay" in message
+
+
+def test_second_rule_is_numbered(tmp_path: Path) -> None:
+    text = DOCS + "rules:\n  - on: rcpt\n    reply: 421 x\n  - on: mail\n"
+    pos, message = _one(tmp_path, text)
+    assert pos == "6:5"
+    assert message.startswith("rules[2]: the rule does nothing")
+
+
+# -- types ---------------------------------------------------------------------------------------
+
+
+def test_seed_wrong_type(tmp_path: Path) -> None:
+    assert _one(tmp_path, DOCS + 'seed: "x"\n') == (
+        "3:7",
+        "seed: expected a whole number, got str 'x'",
+    )
+
+
+def test_nth_wrong_type(tmp_path: Path) -> None:
+    assert _one(tmp_path, _rule("on: rcpt", "nth: first", "reply: 421 x")) == (
+        "5:10",
+        "rules[1].nth: expected a whole number, got str 'first'",
+    )
+
+
+def test_nth_list_item_wrong_type(tmp_path: Path) -> None:
+    assert _one(tmp_path, _rule("on: rcpt", "nth: [1, two]", "reply: 421 x")) == (
+        "5:14",
+        "rules[1].nth: expected a whole number, got str 'two'",
+    )
+
+
+def test_times_zero(tmp_path: Path) -> None:
+    assert _one(tmp_path, _rule("on: rcpt", "times: 0", "reply: 421 x")) == (
+        "5:12",
+        "rules[1].times: must be at least 1, got 0",
+    )
+
+
+def test_times_is_not_a_boolean(tmp_path: Path) -> None:
+    assert _one(tmp_path, _rule("on: rcpt", "times: yes", "reply: 421 x")) == (
+        "5:12",
+        "rules[1].times: expected a whole number, got bool True",
+    )
+
+
+def test_rules_not_a_list(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, DOCS + "rules:\n  on: rcpt\n")
+    assert pos == "4:3"
+    assert message == "rules: expected a list of rules, got a mapping"
+
+
+def test_server_setting_wrong_types(tmp_path: Path) -> None:
+    text = DOCS + "server:\n  require_helo: maybe\n  max_recipients: 0\n  extensions: SIZE\n"
+    assert _problems(tmp_path, text) == [
+        ("4:17", "server.require_helo: expected true or false, got str 'maybe'"),
+        ("5:19", "server.max_recipients: must be at least 1, got 0"),
+        ("6:15", "server.extensions: expected a list of EHLO keywords, got the value 'SIZE'"),
+    ]
+
+
+def test_fault_parameter_wrong_type(tmp_path: Path) -> None:
+    assert _one(tmp_path, _rule("on: rcpt", "delay: soon")) == (
+        "5:12",
+        "rules[1].delay.seconds: expected a number or null, got str 'soon'",
+    )
+
+
+def test_fault_without_its_required_parameter(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("on: rcpt", "reply: {text: hi}"))
+    assert (pos, message) == ("5:12", "rules[1].reply: missing parameter(s): code")
+
+
+# -- stages ---------------------------------------------------------------------------------------
+
+
+def test_unknown_stage_with_did_you_mean(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("on: rcp", "reply: 421 x"))
+    assert pos == "4:9"
+    assert message.startswith("rules[1].on: unknown stage 'rcp'; did you mean 'rcpt'? (allowed: ")
+
+
+def test_unknown_stage_in_a_list(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("on: [mail, greeting]", "reply: 421 x"))
+    assert pos == "4:16"
+    assert "unknown stage 'greeting'; did you mean 'connect'?" in message
+
+
+def test_empty_stage_list(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("on: []", "reply: 421 x"))
+    assert pos == "4:9"
+    assert message.startswith("rules[1].on: expected at least one stage")
+
+
+# -- reply codes ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "got"),
+    [("621 Nope", "621"), ("42 Nope", "42"), ("199 Nope", "199"), ("4210 Nope", "4210")],
+)
+def test_reply_code_not_three_digits_2_to_5(tmp_path: Path, reply: str, got: str) -> None:
+    assert _one(tmp_path, _rule("on: rcpt", f"reply: {reply}")) == (
+        "5:12",
+        f"rules[1].reply: reply code must be three digits starting with 2 to 5, got {got}",
+    )
+
+
+@pytest.mark.parametrize("reply", ["{code: 621}", "{code: 42, text: x}", "600"])
+def test_reply_code_out_of_range_in_other_forms(tmp_path: Path, reply: str) -> None:
+    pos, message = _one(tmp_path, _rule("on: rcpt", f"reply: {reply}"))
+    assert pos.startswith("5:")
+    assert "reply code must be three digits starting with 2 to 5" in message
+
+
+def test_reply_code_not_a_number(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("on: rcpt", "reply: abc Nope"))
+    assert pos == "5:12"
+    assert message.startswith("rules[1].reply.code: expected a whole number, got str 'abc")
+
+
+def test_enhanced_class_disagrees_with_code(tmp_path: Path) -> None:
+    assert _one(tmp_path, _rule("on: rcpt", "reply: 421 5.3.2 Going down")) == (
+        "5:12",
+        "rules[1].reply: enhanced code 5.3.2 has class 5 but reply 421 has class 4 "
+        "(RFC 3463 §2: they must agree)",
+    )
+
+
+def test_enhanced_on_an_intermediate_reply(tmp_path: Path) -> None:
+    pos, message = _one(tmp_path, _rule("on: data", "reply: 354 2.0.0 go ahead"))
+    assert (pos, message) == (
+        "5:12",
+        "rules[1].reply: 354 is intermediate: it takes no enhanced status code",
+    )
+
+
+@pytest.mark.parametrize("enhanced", ["4.3", "4.x.2", "4.3.2.1", "4.1234.1"])
+def test_malformed_enhanced_code_in_the_string_form(tmp_path: Path, enhanced: str) -> None:
+    assert _one(tmp_path, _rule("on: rcpt", f"reply: 421 {enhanced} text")) == (
+        "5:12",
+        f"rules[1].reply: enhanced status code must look like 5.1.1 (RFC 3463), got '{enhanced}'",
+    )
+
+
+@pytest.mark.parametrize("enhanced", ['"4.3"', '"6.0.0"', '"4.3.2 "', "x"])
+def test_malformed_enhanced_code_in_the_mapping_form(tmp_path: Path, enhanced: str) -> None:
+    pos, message = _one(tmp_path, _rule("on: rcpt", f"reply: {{code: 421, enhanced: {enhanced}}}"))
+    assert pos == "5:34"
+    assert message.startswith("rules[1].reply: enhanced status code must look like 5.1.1")
+
+
+def test_well_formed_replies_load(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        DOCS
+        + "rules:\n"
+        + "  - on: rcpt\n    reply: 421 4.3.2 Going down\n"
+        + "  - on: mail\n    reply: 250\n"
+        + "  - on: data\n    reply: {code: 550, enhanced: 5.1.1, text: [one, two]}\n",
+        encoding="utf-8",
+    )
+    first, second, third = load_file(path).rules
+    assert [f.name for f in first.faults] == ["reply"]
+    reply: Any = first.faults[0]
+    assert (reply.code, reply.enhanced, reply.text) == (421, "4.3.2", "Going down")
+    assert second.faults[0].code == 250  # type: ignore[attr-defined]
+    assert third.faults[0].text == ("one", "two")  # type: ignore[attr-defined]
+    assert first.location is not None and (first.location.line, first.location.column) == (4, 5)
+
+
+# -- all at once, nothing half-loaded --------------------------------------------------------------
+
+
+def test_all_problems_in_a_file_are_reported_at_once_in_order(tmp_path: Path) -> None:
+    text = (
+        "summary: s\n"
+        "expect: e\n"
+        "seed: x\n"  # 3:7 wrong type
+        "rules:\n"
+        "  - on: rcp\n"  # 5:9 unknown stage
+        "    reply: 421 x\n"
+        "  - on: mail\n"
+        "    repyl: 421 x\n"  # 8:5 unknown key
+    )
+    found = _problems(tmp_path, text)
+    assert [pos for pos, _ in found] == ["3:7", "5:9", "8:5"]
+    assert "seed: expected a whole number" in found[0][1]
+    assert "unknown stage 'rcp'" in found[1][1]
+    assert "unknown key 'repyl'; did you mean 'reply'?" in found[2][1]
+
+
+def test_problems_across_sections_come_in_file_order(tmp_path: Path) -> None:
+    text = (
+        "rules:\n"
+        "  - on: rcpt\n"
+        "    times: 0\n"  # 3:12
+        "    reply: 621\n"  # 4:12
+        "server:\n"
+        "  max_recipients: x\n"  # 6:19
+        "summaryy: s\n"  # 7:1
+    )
+    found = _problems(tmp_path, text)
+    assert [pos for pos, _ in found] == ["1:1", "1:1", "3:12", "4:12", "6:19", "7:1"]
+    assert found[0][1].startswith("missing 'summary'")
+    assert found[1][1].startswith("missing 'expect'")
+    assert "did you mean 'summary'?" in found[5][1]
+
+
+def test_nothing_is_half_loaded(tmp_path: Path) -> None:
+    text = _rule("on: rcpt", "reply: 421 x") + "  - on: rcp\n    reply: 421 x\n"
+    path = tmp_path / "half.yaml"
+    path.write_text(text, encoding="utf-8")
+    result: Scenario | None = None
+    with pytest.raises(ScenarioError) as info:
+        result = load_file(path)
+    assert result is None
+    assert len(info.value.problems) == 1
+    with pytest.raises(ScenarioError):
+        resolve(path)
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.yaml"
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    (problem,) = info.value.problems
+    assert str(problem).startswith(f"{path}:1:1: cannot read: ")
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("summary: caf\xe9\nexpect: e\n".encode("latin-1"))
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    assert str(info.value).startswith(f"{path}:1:1: cannot read: ")
+
+
+def test_load_text_reports_its_source() -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_text("summary: s\n", source="<pasted>")
+    assert (
+        str(info.value) == "<pasted>:1:1: missing 'expect': what a correct client is expected to do"
+    )
+
+
+def test_unknown_builtin_name_with_did_you_mean() -> None:
+    with pytest.raises(ScenarioError) as info:
+        resolve("421-at-greting")
+    (problem,) = info.value.problems
+    assert "no scenario named '421-at-greting'; did you mean '421-at-greeting" in problem.message
+
+
+# -- the dict form ---------------------------------------------------------------------------------
+
+
+def test_load_mapping_needs_no_summary_or_expect() -> None:
+    scenario = load_mapping({"rules": [{"on": "rcpt", "nth": 1, "reply": "421 4.3.2 bye"}]})
+    (rule,) = scenario.rules
+    assert rule.stages == frozenset({Stage.RCPT})
+    assert rule.nth == (1,)
+    assert scenario.name == "inline"
+    assert scenario.summary  # a default one-liner
+    assert scenario.source == "<inline>"
+
+
+def test_load_mapping_empty_dict_is_the_default_behaviour() -> None:
+    scenario = load_mapping({})
+    assert scenario.rules == ()
+
+
+def test_load_mapping_takes_the_name_and_tuples() -> None:
+    scenario = load_mapping(
+        {"name": "mine", "server": {"extensions": ("PIPELINING", "SIZE 10")}},
+    )
+    assert scenario.name == "mine"
+    assert scenario.server.extensions == ("PIPELINING", "SIZE 10")
+
+
+def test_load_mapping_reports_problems_like_a_file() -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_mapping({"rules": [{"on": "rcp", "repyl": "421 x"}]}, name="mine")
+    messages = [p.message for p in info.value.problems]
+    assert all(str(p).startswith("<mine>:") for p in info.value.problems)
+    assert any("did you mean 'rcpt'?" in m for m in messages)
+    assert any("did you mean 'reply'?" in m for m in messages)
+
+
+def test_load_mapping_with_a_value_yaml_cannot_hold() -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_mapping({"summary": object()})
+    assert str(info.value).startswith("<inline>:1:1: cannot read: ")
+
+
+def test_load_mapping_does_not_read_true_as_on() -> None:
+    # A dict written in Python has the key "on"; True (what PyYAML 1.1 makes of `on`) is not it.
+    with pytest.raises(ScenarioError) as info:
+        load_mapping({"rules": [{True: "rcpt", "reply": "421 x"}]})
+    assert any("unknown key 'true'" in p.message for p in info.value.problems)

@@ -1,0 +1,480 @@
+"""The HTTP control API over an in-process server: every endpoint, its errors and its guards."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import smtplib
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+
+import pytest
+
+from smtpfake.http_api import MAX_BODY, ApiServer
+from smtpfake.server import Server
+
+from .conftest import TIMEOUT, Answer, call
+
+
+def send_one(server: Server, *, subject: str = "hello", body: bytes = b"Hi there.\r\n") -> None:
+    data = f"From: a@x.test\r\nTo: b@y.test\r\nSubject: {subject}\r\n\r\n".encode() + body
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test", "c@y.test"], data)
+
+
+def greeting(server: Server) -> bytes:
+    with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as sock:
+        return sock.makefile("rb").readline(1000)
+
+
+def get(api: ApiServer, path: str, **kw: object) -> Answer:
+    return call(api.url, "GET", path, **kw)  # type: ignore[arg-type]
+
+
+# -- health and scenario ---------------------------------------------------------------------------
+
+
+def test_health_is_ready_with_the_smtp_address(api: ApiServer) -> None:
+    got = get(api, "/api/health")
+    assert got.status == 200
+    assert got.body["status"] == "ready"
+    assert got.body["smtp"] == {"host": api.server.host, "port": api.server.port}
+    assert got.body["scenario"] == "default"
+
+
+def test_health_is_503_until_smtp_listens() -> None:
+    server = Server("default")  # not started
+    with ApiServer(server) as api:
+        got = get(api, "/api/health")
+        assert (got.status, got.body["status"]) == (503, "unavailable")
+        server.start()
+        try:
+            assert get(api, "/api/health").status == 200
+        finally:
+            server.stop()
+        assert get(api, "/api/health").status == 503
+
+
+def test_get_scenario_describes_the_active_one(api: ApiServer) -> None:
+    got = get(api, "/api/scenario")
+    assert got.status == 200
+    assert got.body["name"] == "default"
+    assert got.body["summary"].startswith("An RFC-correct server")
+    assert got.body["expect"]
+    assert got.body["source"].endswith("default.yaml")
+    assert got.body["smtp"]["port"] == api.server.port
+    assert got.body["rules"] == []
+
+
+def test_put_scenario_by_name_is_in_force_when_the_call_returns(api: ApiServer) -> None:
+    for _ in range(3):  # no window where the old scenario still answers
+        got = call(api.url, "PUT", "/api/scenario", {"name": "421-at-greeting", "seed": 7})
+        assert got.status == 200, got
+        assert got.body["name"] == "421-at-greeting"
+        assert got.body["seed"] == 7
+        assert greeting(api.server).startswith(b"421 ")
+        assert call(api.url, "PUT", "/api/scenario", {"name": "default"}).status == 200
+        assert greeting(api.server).startswith(b"220 ")
+    rules = call(api.url, "PUT", "/api/scenario", {"name": "421-at-greeting"}).body["rules"]
+    assert rules[0]["on"] == ["connect"]
+    assert rules[0]["faults"][0]["type"] == "reply"
+    assert rules[0]["faults"][0]["params"]["code"] == 421
+
+
+def test_put_unknown_name_is_404_with_a_suggestion(api: ApiServer) -> None:
+    got = call(api.url, "PUT", "/api/scenario", {"name": "421-at-greetin"})
+    assert got.status == 404
+    assert "did you mean '421-at-greeting'" in got.body["error"]
+    assert api.server.scenario.name == "default"
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../x.yaml", "mine.yml", "a\\b"])
+def test_put_refuses_paths_on_the_sidecars_disk(api: ApiServer, name: str) -> None:
+    got = call(api.url, "PUT", "/api/scenario", {"name": name})
+    assert got.status == 400
+    assert "is a path, not a name" in got.body["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"name": 3}, "'name' must be a scenario name"),
+        ({}, "'name' must be a scenario name"),
+        ({"name": "default", "seed": "x"}, "'seed' must be a whole number"),
+        ({"name": "default", "seed": True}, "'seed' must be a whole number"),
+        ({"name": "default", "nmae": 1}, "unknown field(s): nmae"),
+    ],
+)
+def test_put_json_checks_its_fields(api: ApiServer, body: dict[str, object], needle: str) -> None:
+    got = call(api.url, "PUT", "/api/scenario", body)
+    assert got.status == 400, got
+    assert needle in got.body["error"]
+
+
+def test_put_bad_json_and_non_objects(api: ApiServer) -> None:
+    assert call(api.url, "PUT", "/api/scenario", raw=b"{nope").status == 400
+    got = call(api.url, "PUT", "/api/scenario", raw=b'["default"]')
+    assert (got.status, got.body["error"]) == (400, "expected a JSON object, got list")
+
+
+def test_put_other_content_types_is_415(api: ApiServer) -> None:
+    got = call(api.url, "PUT", "/api/scenario", raw=b"name=default", content_type="text/plain")
+    assert got.status == 415
+    assert "application/json" in got.body["error"]
+
+
+YAML = b"""\
+summary: Refuse one recipient.
+expect: The client reports the refusal.
+rules:
+  - on: rcpt
+    match: "bad@*"
+    reply: 550 5.1.1 no such user
+"""
+
+
+@pytest.mark.parametrize("ctype", ["application/yaml", "text/yaml", "application/x-yaml"])
+def test_put_yaml_body(api: ApiServer, ctype: str) -> None:
+    got = call(api.url, "PUT", "/api/scenario?name=refuse-bad", raw=YAML, content_type=ctype)
+    assert got.status == 200, got
+    assert got.body["name"] == "refuse-bad"
+    assert got.body["source"] == "request-body"
+    with smtplib.SMTP(api.server.host, api.server.port, timeout=TIMEOUT) as client:
+        client.ehlo("x.test")
+        client.mail("a@x.test")
+        assert client.rcpt("bad@y.test")[0] == 550
+        assert client.rcpt("good@y.test")[0] == 250
+
+
+def test_put_invalid_yaml_answers_every_problem_and_keeps_the_scenario(api: ApiServer) -> None:
+    text = b"summary: x\nexpect: y\nrules:\n  - on: rcptt\n    reply: 550 no\n  - on: mail\n"
+    query = "?source=" + urllib.parse.quote("mine.yaml")
+    got = call(api.url, "PUT", "/api/scenario" + query, raw=text, content_type="application/yaml")
+    assert got.status == 400, got
+    problems = got.body["problems"]
+    assert len(problems) >= 2
+    assert any(p.startswith("mine.yaml:4:9: ") and "did you mean 'rcpt'" in p for p in problems)
+    assert any(p.startswith("mine.yaml:6:") for p in problems)
+    assert got.body["details"][0]["file"] == "mine.yaml"
+    assert api.server.scenario.name == "default"
+    assert greeting(api.server).startswith(b"220 ")
+
+
+def test_put_yaml_that_is_not_yaml(api: ApiServer) -> None:
+    got = call(
+        api.url, "PUT", "/api/scenario", raw=b"summary: [unclosed\n", content_type="text/yaml"
+    )
+    assert got.status == 400
+    assert got.body["problems"][0].startswith("request-body:")
+    assert "invalid YAML" in got.body["problems"][0]
+
+
+def test_yaml_without_docs_when_asked(api: ApiServer) -> None:
+    text = b"rules:\n  - on: connect\n    reply: 554 go away\n"
+    strict = call(api.url, "PUT", "/api/scenario", raw=text, content_type="text/yaml")
+    assert strict.status == 400
+    assert any("summary" in p for p in strict.body["problems"])
+    loose = call(
+        api.url,
+        "PUT",
+        "/api/scenario?require_docs=false&seed=5",
+        raw=text,
+        content_type="text/yaml",
+    )
+    assert loose.status == 200, loose
+    assert loose.body["seed"] == 5
+    assert greeting(api.server).startswith(b"554 ")
+
+
+def test_list_scenarios(api: ApiServer) -> None:
+    got = get(api, "/api/scenarios")
+    assert got.status == 200
+    names = {s["name"]: s for s in got.body["scenarios"]}
+    assert {"default", "421-at-greeting", "strict-503-ordering"} <= set(names)
+    assert names["421-at-greeting"]["summary"].startswith("Every connection is greeted with 421")
+    assert got.body["active"] == "default"
+
+
+def test_list_scenarios_shows_invalid_files(tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    (folder / "broken.yaml").write_text("summary: x\nrules: 3\n")
+    with Server("default", scenario_dirs=[folder]) as server, ApiServer(server) as api:
+        items = {s["name"]: s for s in get(api, "/api/scenarios").body["scenarios"]}
+        assert items["broken"]["summary"] is None
+        assert items["broken"]["problems"][0].startswith(str(folder / "broken.yaml") + ":")
+        got = call(api.url, "PUT", "/api/scenario", {"name": "broken"})
+        assert got.status == 400
+        assert got.body["problems"]
+
+
+# -- the journal -----------------------------------------------------------------------------------
+
+
+def test_sessions_have_transcripts_violations_and_times(api: ApiServer) -> None:
+    call(api.url, "PUT", "/api/scenario", {"name": "strict-503-ordering"})
+    with socket.create_connection((api.server.host, api.server.port), timeout=TIMEOUT) as sock:
+        f = sock.makefile("rb")
+        f.readline()
+        sock.sendall(b"MAIL FROM:<a@x.test>\r\n")
+        assert f.readline().startswith(b"503 ")
+        sock.sendall(b"QUIT\r\n")
+        assert f.readline().startswith(b"221 ")
+    got = call(api.url, "POST", "/api/wait", {"sessions": 1, "timeout": 2})
+    assert got.status == 200, got
+    (session,) = got.body["sessions"]
+    assert session["peer"].startswith("127.0.0.1:")
+    assert session["started"] <= session["ended"]
+    sides = [(e["side"], e["text"][:4]) for e in session["transcript"]]
+    assert sides[:3] == [("server", "220 "), ("client", "MAIL"), ("server", "503 ")]
+    assert all(isinstance(e["time"], float) for e in session["transcript"])
+    assert [v["kind"] for v in session["violations"]] == ["bad-sequence"]
+    assert session["violations"][0]["command"] == "MAIL"
+
+
+def test_transcript_names_the_rule_that_fired(api: ApiServer) -> None:
+    call(api.url, "PUT", "/api/scenario", {"name": "421-at-greeting"})
+    greeting(api.server)
+    (session,) = call(api.url, "POST", "/api/wait", {"sessions": 1, "timeout": 2}).body["sessions"]
+    first = session["transcript"][0]
+    assert first["text"].startswith("421 ")
+    assert first["rule"]
+
+
+def test_messages_carry_envelope_headers_and_exact_bytes(api: ApiServer) -> None:
+    body = "Grüße, caf\xe9.\r\n".encode("latin-1")  # not UTF-8: only base64 keeps it exact
+    send_one(api.server, subject="=?utf-8?q?h=C3=A9llo?=", body=body)
+    got = call(api.url, "POST", "/api/wait", {"messages": 1, "timeout": 2})
+    assert got.status == 200, got
+    assert got.body["count"] == 1
+    (msg,) = got.body["messages"]
+    assert msg["mail_from"] == "a@x.test"
+    assert msg["rcpt_tos"] == ["b@y.test", "c@y.test"]
+    assert msg["subject"] == "héllo"
+    assert ["To", "b@y.test"] in msg["headers"]
+    raw = base64.b64decode(msg["data_base64"])
+    assert raw == api.server.messages[0].data
+    assert raw.endswith(body)
+    assert msg["size"] == len(raw)
+    assert msg["data"].startswith("From: a@x.test\r\n")
+    assert msg["queue_id"] == api.server.messages[0].queue_id
+    assert msg["session"] == 1
+    assert get(api, "/api/messages").body == got.body
+
+
+def test_reset_forgets_journal_and_counters(api: ApiServer) -> None:
+    call(api.url, "PUT", "/api/scenario", {"name": "421-at-greeting-once"})
+    assert greeting(api.server).startswith(b"421 ")
+    assert greeting(api.server).startswith(b"220 ")
+    send_one(api.server)
+    assert len(get(api, "/api/sessions").body["sessions"]) >= 2
+    got = call(api.url, "POST", "/api/reset")
+    assert got.status == 200
+    assert got.body == {"status": "reset", "scenario": "421-at-greeting-once"}
+    assert get(api, "/api/sessions").body == {"count": 0, "sessions": []}
+    assert get(api, "/api/messages").body == {"count": 0, "messages": []}
+    assert greeting(api.server).startswith(b"421 ")  # connection counter back at 1
+
+
+def test_wait_returns_as_soon_as_the_message_arrives(api: ApiServer) -> None:
+    sender = threading.Timer(0.2, send_one, args=(api.server,))
+    sender.start()
+    started = time.monotonic()
+    try:
+        got = call(api.url, "POST", "/api/wait", {"messages": 1, "timeout": 5})
+    finally:
+        sender.join(5)
+    assert got.status == 200, got
+    assert time.monotonic() - started < 2.0
+    assert got.body["messages"][0]["subject"] == "hello"
+
+
+def test_wait_times_out_with_408(api: ApiServer) -> None:
+    send_one(api.server)
+    started = time.monotonic()
+    got = call(api.url, "POST", "/api/wait", {"messages": 2, "timeout": 0.3})
+    elapsed = time.monotonic() - started
+    assert got.status == 408
+    assert "for 2 message(s), got 1" in got.body["error"]
+    assert got.body["count"] == 1
+    assert 0.25 < elapsed < 2.0
+    got = call(api.url, "POST", "/api/wait", {"sessions": 3, "timeout": 0})
+    assert got.status == 408
+    assert "3 finished session(s), got 1" in got.body["error"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"messages": 1, "sessions": 1},
+        {"messages": -1},
+        {"messages": 1.5},
+        {"messages": 1, "timeout": -1},
+        {"messages": 1, "timeout": "5"},
+        {"messages": 1, "timeout": 301},
+        {"messages": 1, "until": 3},
+    ],
+)
+def test_wait_checks_its_arguments(api: ApiServer, body: dict[str, object]) -> None:
+    got = call(api.url, "POST", "/api/wait", body)
+    assert got.status == 400, got
+    assert got.body["error"]
+
+
+def test_a_pending_wait_does_not_block_other_calls(api: ApiServer) -> None:
+    results: list[Answer] = []
+    waiter = threading.Thread(
+        target=lambda: results.append(
+            call(api.url, "POST", "/api/wait", {"messages": 1, "timeout": 3})
+        )
+    )
+    waiter.start()
+    try:
+        time.sleep(0.1)
+        started = time.monotonic()
+        assert get(api, "/api/health").status == 200
+        assert time.monotonic() - started < 0.5
+        send_one(api.server)
+    finally:
+        waiter.join(5)
+    assert results[0].status == 200
+
+
+# -- errors and guards -----------------------------------------------------------------------------
+
+
+def test_unknown_path_is_404_and_lists_the_endpoints(api: ApiServer) -> None:
+    got = get(api, "/api/nope")
+    assert got.status == 404
+    assert "/api/messages" in got.body["error"]
+    assert get(api, "/").status == 404
+
+
+def test_trailing_slash_and_query_are_tolerated(api: ApiServer) -> None:
+    assert get(api, "/api/health/").status == 200
+    assert get(api, "/api/sessions?x=1").status == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("DELETE", "/api/reset", "POST"), ("POST", "/api/scenario", "GET, PUT")],
+)
+def test_wrong_method_is_405_with_allow(api: ApiServer, method: str, path: str, allow: str) -> None:
+    got = call(api.url, method, path, {})
+    assert got.status == 405
+    assert got.headers["Allow"] == allow
+
+
+def test_origin_is_refused(api: ApiServer) -> None:
+    for method, path in (("GET", "/api/messages"), ("POST", "/api/reset"), ("GET", "/api/health")):
+        got = call(api.url, method, path, headers={"Origin": "https://evil.example"})
+        assert got.status == 403, (method, path)
+        assert "Origin" in got.body["error"]
+    got = call(api.url, "OPTIONS", "/api/reset", headers={"Origin": "http://localhost:3000"})
+    assert got.status == 403
+
+
+def test_dns_names_are_refused_on_loopback(api: ApiServer) -> None:
+    got = get(api, "/api/messages", headers={"Host": f"evil.example:{api.port}"})
+    assert got.status == 403
+    assert "DNS rebinding" in got.body["error"]
+    for host in (f"localhost:{api.port}", f"127.0.0.1:{api.port}", "127.0.0.1"):
+        assert get(api, "/api/messages", headers={"Host": host}).status == 200
+
+
+@pytest.fixture
+def token_api(shared_server: Server) -> Iterator[ApiServer]:
+    with ApiServer(shared_server, token="s3cret") as api:
+        yield api
+
+
+def test_token_is_required_except_for_health(token_api: ApiServer) -> None:
+    got = get(token_api, "/api/messages")
+    assert got.status == 401
+    assert got.headers["WWW-Authenticate"].startswith("Bearer")
+    assert get(token_api, "/api/messages", token="wrong").status == 401
+    assert get(token_api, "/api/messages", token="s3cret").status == 200
+    assert call(token_api.url, "POST", "/api/reset").status == 401
+    basic = {"Authorization": "Basic czNjcmV0"}
+    assert get(token_api, "/api/messages", headers=basic).status == 401
+    assert get(token_api, "/api/health").status == 200
+    # Origin is refused even with the right token
+    assert get(token_api, "/api/messages", token="s3cret", headers={"Origin": "x"}).status == 403
+
+
+def raw_http(api: ApiServer, data: bytes) -> tuple[int, bytes]:
+    with socket.create_connection(("127.0.0.1", api.port), timeout=TIMEOUT) as sock:
+        sock.sendall(data)
+        out = b""
+        for _ in range(100):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    head, _, body = out.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def test_body_limits(api: ApiServer) -> None:
+    big = b"x" * (MAX_BODY + 1)
+    status, body = raw_http(
+        api,
+        b"PUT /api/scenario HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/yaml\r\n"
+        + f"Content-Length: {len(big)}\r\n\r\n".encode()
+        + big,
+    )
+    assert status == 413
+    assert b"too large" in body
+
+
+def chunked(api: ApiServer, path: str, pieces: list[bytes]) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=TIMEOUT)
+    try:
+        headers = {"Content-Type": "application/json"}
+        conn.request("POST", path, body=iter(pieces), headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_chunked_bodies_are_read(api: ApiServer) -> None:
+    status, body = chunked(api, "/api/wait", [b'{"sessions": ', b'0, "timeout": 1}'])
+    assert (status, body.count(b'"count": 0')) == (200, 1)
+    status, body = chunked(api, "/api/reset", [b"x" * 65536] * (MAX_BODY // 65536 + 1))
+    assert status == 413
+    assert b"too large" in body
+    status, body = raw_http(
+        api,
+        b"POST /api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz\r\n{}\r\n0\r\n\r\n",
+    )
+    assert (status, b"bad chunked body" in body) == (400, True)
+
+
+def test_malformed_requests_get_json_errors(api: ApiServer) -> None:
+    status, body = raw_http(api, b"GET /a b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert status == 400
+    assert body.startswith(b"{")
+    status, body = raw_http(api, b"BREW /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert status == 501
+    assert b'"error"' in body
+
+
+def test_a_bug_in_a_handler_is_a_500_and_reaches_the_server_errors() -> None:
+    with Server("default") as server, ApiServer(server) as api:
+
+        def broken(request: object) -> object:
+            raise ZeroDivisionError("boom")
+
+        api.control.sessions = broken  # type: ignore[method-assign, assignment]
+        got = get(api, "/api/sessions")
+        assert got.status == 500
+        assert "ZeroDivisionError: boom" in got.body["error"]
+        assert len(server.errors) == 1
+        assert "boom" in server.errors[0].traceback

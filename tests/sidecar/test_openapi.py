@@ -1,0 +1,207 @@
+"""openapi.yaml against the running API: the same routes, and every answer as documented.
+
+Each request below gets an answer whose status the spec lists for that operation and whose JSON
+body validates against the schema the spec gives for that status. Every documented status of
+every operation must be produced at least once, and the server has no route the spec lacks.
+"""
+
+from __future__ import annotations
+
+import copy
+import http.client
+import json
+import smtplib
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from smtpfake.http_api import MAX_BODY, ROUTES, ApiServer
+from smtpfake.server import Server
+
+from .conftest import REPO, TIMEOUT, Answer, call
+
+TOKEN = "spec-token"
+SPEC: dict[str, Any] = yaml.safe_load((REPO / "openapi.yaml").read_text(encoding="utf-8"))
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def resolve(node: Any) -> Any:
+    """Inline every local $ref (the spec has no cycles)."""
+    if isinstance(node, list):
+        return [resolve(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        ref = node["$ref"]
+        assert ref.startswith("#/"), ref
+        target: Any = SPEC
+        for part in ref[2:].split("/"):
+            target = target[part]
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return resolve({**copy.deepcopy(target), **rest})
+    return {k: resolve(v) for k, v in node.items()}
+
+
+def operations() -> dict[tuple[str, str], Any]:
+    return {
+        (path, method.upper()): resolve(op)
+        for path, item in SPEC["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    }
+
+
+OPS = operations()
+
+
+def test_the_spec_is_openapi_3_1_with_valid_schemas() -> None:
+    assert SPEC["openapi"].startswith("3.1.")
+    for schema in SPEC["components"]["schemas"].values():
+        jsonschema.Draft202012Validator.check_schema(resolve(schema))
+    for (path, method), op in OPS.items():
+        assert op.get("operationId"), (path, method)
+        assert op["responses"], (path, method)
+        for status, response in op["responses"].items():
+            assert status.isdigit(), (path, method, status)
+            schema = response["content"]["application/json"]["schema"]
+            jsonschema.Draft202012Validator.check_schema(schema)
+            example = response["content"]["application/json"].get("example")
+            if example is not None:
+                jsonschema.validate(example, schema)
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if body and "example" in body:
+            jsonschema.validate(body["example"], body["schema"])
+
+
+def test_every_route_is_in_the_spec_and_every_spec_path_is_served() -> None:
+    served = {(path, method) for path, methods in ROUTES.items() for method in methods}
+    assert served == set(OPS)
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[ApiServer, ApiServer]]:
+    """A token-guarded API over a live server, and one over a server that is not listening."""
+    live = Server("default").start()
+    idle = Server("default")
+    try:
+        with ApiServer(live, token=TOKEN) as api, ApiServer(idle) as down:
+            yield api, down
+    finally:
+        live.stop()
+
+
+def example(path: str, method: str, ctype: str = "application/json") -> Any:
+    return OPS[(path, method)]["requestBody"]["content"][ctype]["example"]
+
+
+def send_mail(server: Server) -> None:
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: spec\r\n\r\nbody\r\n")
+
+
+def chunked(api: ApiServer, method: str, path: str) -> Answer:
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=TIMEOUT)
+    try:
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+        conn.request(method, path, body=iter([b"{}"]), headers=headers)
+        resp = conn.getresponse()
+        return Answer(resp.status, dict(resp.getheaders()), json.loads(resp.read()))
+    finally:
+        conn.close()
+
+
+def test_every_answer_is_documented_and_matches_its_schema(
+    servers: tuple[ApiServer, ApiServer],
+) -> None:
+    api, down = servers
+    server = api.server
+    url = api.url
+    auth: dict[str, Any] = {"token": TOKEN}
+    seen: set[tuple[str, str, str]] = set()
+
+    def check(path: str, method: str, answer: Answer, status: int) -> None:
+        assert answer.status == status, (path, method, answer)
+        op = OPS[(path, method)]
+        documented = op["responses"]
+        assert str(answer.status) in documented, f"{method} {path} -> {answer} not in the spec"
+        schema = documented[str(answer.status)]["content"]["application/json"]["schema"]
+        jsonschema.validate(answer.body, schema)
+        seen.add((path, method, str(answer.status)))
+
+    server.reset()
+    # guards on every operation
+    for path, method in OPS:
+        if "401" in OPS[(path, method)]["responses"]:
+            check(path, method, call(url, method, path), 401)
+        got = call(url, method, path, headers={"Origin": "https://page.example"}, **auth)
+        check(path, method, got, 403)
+        responses = OPS[(path, method)]["responses"]
+        if "413" in responses:
+            big = b"{" + b" " * MAX_BODY + b"}"
+            check(path, method, call(url, method, path, raw=big, **auth), 413)
+        if "415" in responses:
+            got = call(url, method, path, raw=b"a=1", content_type="text/plain", **auth)
+            check(path, method, got, 415)
+        if "400" in responses:
+            check(path, method, call(url, method, path, raw=b"{not json", **auth), 400)
+
+    check("/api/health", "GET", call(url, "GET", "/api/health"), 200)
+    check("/api/health", "GET", call(down.url, "GET", "/api/health"), 503)
+    check("/api/scenario", "GET", call(url, "GET", "/api/scenario", **auth), 200)
+
+    put = ("/api/scenario", "PUT")
+    check(*put, call(url, "PUT", put[0], example(*put), **auth), 200)
+    yaml_body = example(*put, "application/yaml").encode()
+    got = call(url, "PUT", put[0], raw=yaml_body, content_type="application/yaml", **auth)
+    check(*put, got, 200)
+    got = call(
+        url,
+        "PUT",
+        put[0],
+        raw=b"summary: x\nexpect: y\nrules: [{on: rcptt, reply: 550}]\n",
+        content_type="text/yaml",
+        **auth,
+    )
+    check(*put, got, 400)
+    assert got.body["problems"]
+    check(*put, call(url, "PUT", put[0], {"name": "no-such-scenario"}, **auth), 404)
+    check(*put, call(url, "PUT", put[0], {"name": "default"}, **auth), 200)
+
+    check("/api/scenarios", "GET", call(url, "GET", "/api/scenarios", **auth), 200)
+
+    send_mail(server)
+    wait = ("/api/wait", "POST")
+    check(*wait, call(url, "POST", wait[0], example(*wait), **auth), 200)
+    check(*wait, call(url, "POST", wait[0], {"sessions": 1, "timeout": 2}, **auth), 200)
+    check(*wait, call(url, "POST", wait[0], {"messages": 5, "timeout": 0}, **auth), 408)
+    check("/api/sessions", "GET", call(url, "GET", "/api/sessions", **auth), 200)
+    check("/api/messages", "GET", call(url, "GET", "/api/messages", **auth), 200)
+    got = call(url, "GET", "/api/sessions", **auth)
+    assert got.body["sessions"][0]["messages"], "a session with a message was validated"
+    check("/api/reset", "POST", call(url, "POST", "/api/reset", **auth), 200)
+    check("/api/reset", "POST", call(url, "POST", "/api/reset", {}, **auth), 200)
+    check("/api/reset", "POST", chunked(api, "POST", "/api/reset"), 200)
+
+    documented = {
+        (path, method, status) for (path, method), op in OPS.items() for status in op["responses"]
+    }
+    assert documented - seen == set(), "documented answers this test never produced"
+    assert not server.errors, server.errors
+
+
+def test_undocumented_paths_and_methods_answer_with_the_error_schema(
+    servers: tuple[ApiServer, ApiServer],
+) -> None:
+    api, _ = servers
+    error = resolve({"$ref": "#/components/schemas/Error"})
+    for method, path, status in (
+        ("GET", "/api/unknown", 404),
+        ("DELETE", "/api/messages", 405),
+        ("PUT", "/api/wait", 405),
+    ):
+        got = call(api.url, method, path, token=TOKEN)
+        assert got.status == status
+        jsonschema.validate(got.body, error)

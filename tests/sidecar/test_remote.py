@@ -1,0 +1,169 @@
+"""One control interface, two transports: the same test bodies against an in-process server and
+against a sidecar process driven over HTTP by RemoteSmtpFake."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from smtpfake.control import SmtpFake
+from smtpfake.engine.records import Message
+from smtpfake.journal import SessionRecord
+from smtpfake.remote import RemoteError, RemoteSmtpFake
+from smtpfake.scenario import ScenarioError
+from smtpfake.server import Server
+
+from .conftest import TIMEOUT, Sidecar
+
+Fake = SmtpFake | RemoteSmtpFake
+
+
+@pytest.fixture(params=["in-process", "sidecar"])
+def fake(request: pytest.FixtureRequest, shared_server: Server) -> Iterator[Fake]:
+    control: Fake
+    if request.param == "in-process":
+        control = SmtpFake(shared_server)
+    else:
+        car: Sidecar = request.getfixturevalue("shared_sidecar")
+        control = RemoteSmtpFake(car.url)
+    control.use("default", seed=0)
+    control.reset()
+    yield control
+    control.use("default", seed=0)
+    control.reset()
+
+
+def deliver(fake: Fake, subject: str = "parity", to: tuple[str, ...] = ("b@y.test",)) -> None:
+    data = f"From: a@x.test\r\nSubject: {subject}\r\n\r\nSame body either way.\r\n".encode()
+    with smtplib.SMTP(fake.host, fake.port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", list(to), data)
+
+
+# -- the same bodies, both transports --------------------------------------------------------------
+
+
+def test_delivery_is_recorded(fake: Fake) -> None:
+    assert fake.scenario_name == "default"
+    deliver(fake, to=("b@y.test", "c@y.test"))
+    (msg,) = fake.wait_for_messages(1, timeout=2)
+    assert isinstance(msg, Message)
+    assert (msg.mail_from, msg.rcpt_tos) == ("a@x.test", ("b@y.test", "c@y.test"))
+    assert msg.subject == "parity"
+    assert msg.message.get_content().strip() == "Same body either way."
+    assert msg.data.endswith(b"Same body either way.\r\n")
+    fake.assert_delivered(1)
+    (session,) = fake.wait_for_sessions(1, timeout=2)
+    assert isinstance(session, SessionRecord)
+    assert session.commands[0].lower().startswith("ehlo")
+    assert session.commands[-1] == "QUIT"
+    assert session.reply_codes[:2] == (220, 250)
+    assert session.messages == (msg,)
+    fake.assert_no_violations()
+    assert "C: QUIT" in fake.transcript()
+
+
+def test_switching_scenario_by_name(fake: Fake) -> None:
+    fake.use("421-at-greeting")
+    assert fake.scenario_name == "421-at-greeting"
+    with pytest.raises(smtplib.SMTPConnectError) as caught:
+        smtplib.SMTP(fake.host, fake.port, timeout=TIMEOUT)
+    assert caught.value.smtp_code == 421
+    (session,) = fake.wait_for_sessions(1, timeout=2)
+    assert session.reply_codes == (421,)
+    assert session.transcript[0].rule
+    assert fake.messages == ()
+
+
+def test_violations_and_the_assertion_helpers(fake: Fake) -> None:
+    fake.use("strict-503-ordering")
+    with smtplib.SMTP(fake.host, fake.port, timeout=TIMEOUT) as client:
+        assert client.docmd("MAIL", "FROM:<a@x.test>")[0] == 503
+    fake.wait_for_sessions(1, timeout=2)
+    assert [v.kind for v in fake.violations] == ["bad-sequence"]
+    with pytest.raises(AssertionError, match="1 protocol violation"):
+        fake.assert_no_violations()
+    with pytest.raises(AssertionError, match="expected 1 accepted message"):
+        fake.assert_delivered(1)
+
+
+def test_inline_dict_and_yaml_file(fake: Fake, tmp_path: Path) -> None:
+    fake.use({"rules": [{"on": "rcpt", "match": "bad@*", "reply": "550 5.1.1 no"}]})
+    with smtplib.SMTP(fake.host, fake.port, timeout=TIMEOUT) as client:
+        client.ehlo("x.test")
+        client.mail("a@x.test")
+        assert client.rcpt("bad@y.test")[0] == 550
+    path = tmp_path / "greet-554.yaml"
+    path.write_text(
+        "summary: No service.\nexpect: Give up.\nrules:\n  - on: connect\n    reply: 554 no\n"
+    )
+    fake.use(path, seed=3)
+    assert fake.scenario_name == "greet-554"
+    with pytest.raises(smtplib.SMTPConnectError) as caught:
+        smtplib.SMTP(fake.host, fake.port, timeout=TIMEOUT)
+    assert caught.value.smtp_code == 554
+
+
+def test_scenario_errors_point_at_the_callers_file(fake: Fake, tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("summary: x\nexpect: y\nrules:\n  - on: rcptt\n    reply: 550 no\n")
+    with pytest.raises(ScenarioError) as caught:
+        fake.use(str(path))
+    assert str(caught.value.problems[0]).startswith(f"{path}:4:9: ")
+    with pytest.raises(ScenarioError, match="did you mean '421-at-greeting'"):
+        fake.use("421-at-greetin")
+    assert fake.scenario_name == "default"
+
+
+def test_wait_times_out(fake: Fake) -> None:
+    deliver(fake)
+    with pytest.raises(TimeoutError, match="2 message"):
+        fake.wait_for_messages(2, timeout=0.2)
+
+
+def test_reset_forgets(fake: Fake) -> None:
+    deliver(fake)
+    fake.wait_for_sessions(1, timeout=2)
+    fake.reset()
+    assert fake.messages == ()
+    assert fake.sessions == ()
+    assert fake.transcript() == "(no sessions)"
+
+
+# -- what only the remote client has ---------------------------------------------------------------
+
+
+def test_remote_url_forms_and_errors(shared_sidecar: Sidecar) -> None:
+    remote = RemoteSmtpFake(shared_sidecar.url + "/api/")
+    assert remote.url == shared_sidecar.url
+    assert remote.address == (shared_sidecar.smtp_host, shared_sidecar.smtp_port)
+    assert remote.health()["status"] == "ready"
+    assert "default" in {s["name"] for s in remote.scenarios()}
+    with pytest.raises(ValueError, match="API URL"):
+        RemoteSmtpFake("127.0.0.1:8025")
+    with pytest.raises(TypeError, match="Scenario object"):
+        remote.use(Server("default").scenario)
+
+
+def test_remote_unreachable() -> None:
+    remote = RemoteSmtpFake("http://127.0.0.1:9", timeout=2)
+    with pytest.raises(RemoteError, match="cannot reach"):
+        remote.reset()
+
+
+def test_remote_with_token_and_a_wildcard_bind(sidecar_factory: Callable[..., Sidecar]) -> None:
+    car = sidecar_factory(
+        "--host", "0.0.0.0", "--port", "0", "--api-port", "0", env={"SMTPFAKE_API_TOKEN": "tok"}
+    )
+    with pytest.raises(RemoteError) as caught:
+        RemoteSmtpFake(car.url).reset()
+    assert caught.value.status == 401
+    remote = RemoteSmtpFake(car.url, token="tok")
+    # bound to all interfaces: mail goes to the host the API was reached at
+    assert remote.host == "127.0.0.1"
+    assert remote.port == car.smtp_port
+    deliver(remote)
+    assert remote.wait_for_messages(1, timeout=2)[0].subject == "parity"
+    assert RemoteSmtpFake(car.url, token="tok", smtp_host="h", smtp_port=1).address == ("h", 1)

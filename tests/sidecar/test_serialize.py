@@ -1,0 +1,94 @@
+"""JSON round trips: what the API writes, the remote client reads back into equal records."""
+
+from __future__ import annotations
+
+import json
+
+from smtpfake.engine.records import Message, TranscriptEntry, Violation
+from smtpfake.journal import SessionRecord
+from smtpfake.scenario import ScenarioError, load_text
+from smtpfake.serialize import (
+    message_from_json,
+    message_to_json,
+    problems_from_json,
+    problems_to_json,
+    scenario_to_json,
+    session_from_json,
+    session_to_json,
+)
+
+
+def wire(data: object) -> object:
+    return json.loads(json.dumps(data))  # what survives a trip through JSON text
+
+
+MESSAGE = Message(
+    mail_from="a@x.test",
+    rcpt_tos=("b@y.test", "c@y.test"),
+    data=b"Subject: =?utf-8?q?caf=C3=A9?=\r\nX-A: 1\r\nX-A: 2\r\n\r\n\xff\xfe not utf-8\r\n",
+    session=2,
+    time=1_800_000_000.25,
+    queue_id="SF000007",
+)
+
+
+def test_message_round_trip_keeps_every_byte() -> None:
+    out = wire(message_to_json(MESSAGE))
+    assert isinstance(out, dict)
+    assert out["subject"] == "café"
+    assert out["headers"] == [["Subject", "café"], ["X-A", "1"], ["X-A", "2"]]
+    assert "\ufffd" in out["data"]  # the text form replaces what is not UTF-8
+    back = message_from_json(out)
+    assert back == MESSAGE
+    assert back.data == MESSAGE.data
+
+
+def test_session_round_trip() -> None:
+    record = SessionRecord(
+        index=3,
+        peer="127.0.0.1:5000",
+        started=1.5,
+        ended=None,
+        transcript=(
+            TranscriptEntry(1.5, "server", "220 hi"),
+            TranscriptEntry(1.6, "client", "MAIL FROM:<\udcff@x>"),  # surrogate-escaped input
+            TranscriptEntry(1.7, "server", "503 5.5.1 no", rule="rule 1 (on mail)"),
+        ),
+        violations=(Violation("bad-sequence", "MAIL before EHLO", "MAIL", 1.6),),
+        messages=(MESSAGE,),
+    )
+    assert session_from_json(wire(session_to_json(record))) == record  # type: ignore[arg-type]
+    ended = SessionRecord(3, "p", 1.0, 2.0, (), (), ())
+    assert session_from_json(wire(session_to_json(ended))) == ended  # type: ignore[arg-type]
+
+
+def test_problems_round_trip() -> None:
+    try:
+        load_text("summary: x\nexpect: y\nrules:\n  - on: rcptt\n    reply: 550 no\n", source="f")
+    except ScenarioError as exc:
+        error = exc
+    else:
+        raise AssertionError("the scenario should not load")
+    body = wire(problems_to_json(error))
+    assert isinstance(body, dict)
+    assert body["problems"] == [str(p) for p in error.problems]
+    assert problems_from_json(body).problems == error.problems
+
+
+def test_scenario_to_json_is_plain_json() -> None:
+    scenario = load_text(
+        "summary: s\nexpect: e\nrules:\n  - on: [mail, rcpt]\n    nth: [1, 2]\n"
+        "    delay: 0.5\n    reply: 451 4.3.0 later\n",
+        source="x.yaml",
+        name="x",
+    )
+    out = scenario_to_json(scenario)
+    assert wire(out) == out
+    (rule,) = out["rules"]
+    assert rule["on"] == ["mail", "rcpt"]
+    assert rule["nth"] == [1, 2]
+    types = [f["type"] for f in rule["faults"]]
+    assert set(types) == {"delay", "reply"}
+    reply = next(f for f in rule["faults"] if f["type"] == "reply")
+    assert reply["params"]["code"] == 451
+    assert out["server"]["hostname"]

@@ -1,0 +1,234 @@
+"""``smtpfake serve`` as a process: the API beside SMTP, environment variables, logs, signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, TIMEOUT, Answer, Sidecar, call
+
+Start = Callable[..., Sidecar]
+
+
+def mail(car: Sidecar, subject: str = "logged") -> None:
+    with smtplib.SMTP(car.smtp_host, car.smtp_port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test"], f"Subject: {subject}\r\n\r\nhi\r\n".encode())
+
+
+def until(car: Sidecar, needle: str, timeout: float = 3.0) -> list[str]:
+    """stdout lines so far, once one contains ``needle``."""
+    deadline = time.monotonic() + timeout
+    while not any(needle in line for line in car.stdout):
+        assert time.monotonic() < deadline, f"no {needle!r} in the log; {car.output()}"
+        time.sleep(0.01)
+    return list(car.stdout)
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``smtpfake serve`` expected to exit by itself (a configuration error)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SMTPFAKE_")} | (env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "smtpfake", "serve", *args],
+        env=full,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_text_log_has_one_line_per_session_event(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0")
+    assert car.stdout[0].startswith("smtpfake 0.1.0 listening on 127.0.0.1:")
+    assert car.stdout[1].strip() == f"smtpfake: control API on {car.url}/api/"
+    mail(car)
+    lines = until(car, "session 1 closed")
+    log = "".join(lines[2:])
+    assert " session 1 connect from 127.0.0.1:" in log
+    assert " session 1 S: 220 " in log
+    assert re.search(r" session 1 C: (?i:ehlo) ", log)
+    assert " session 1 accepted message SF" in log
+    assert "from <a@x.test> to b@y.test" in log
+    assert " session 1 C: QUIT" in log
+    assert lines[-1].rstrip().endswith("session 1 closed")
+    # the switch made over the API is in the log too
+    call(car.url, "PUT", "/api/scenario", {"name": "strict-503-ordering"})
+    until(car, "api PUT /api/scenario -> 200")
+
+
+def test_json_log_lines(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0", "--log-format", "json")
+    call(car.url, "PUT", "/api/scenario", {"name": "strict-503-ordering"})
+    with smtplib.SMTP(car.smtp_host, car.smtp_port, timeout=TIMEOUT) as client:
+        assert client.docmd("MAIL", "FROM:<a@x.test>")[0] == 503
+    until(car, '"close"')
+    events = [json.loads(line) for line in car.stdout]  # every line is JSON
+    assert events[0]["event"] == "listening"
+    assert events[0]["api"] == car.url
+    assert events[1] == {**events[1], "event": "api", "method": "PUT", "status": 200}
+    session = [e for e in events[2:] if e.get("session") == 1]
+    kinds = [e["event"] for e in session]
+    assert kinds[:2] == ["connect", "reply"]
+    assert "violation" in kinds
+    assert kinds[-1] == "close"
+    violation = next(e for e in session if e["event"] == "violation")
+    assert (violation["kind"], violation["command"]) == ("bad-sequence", "MAIL")
+    reply = next(e for e in session if e["event"] == "reply" and e["text"].startswith("503"))
+    assert reply["side"] == "server"
+    command = next(e for e in session if e["event"] == "command")
+    assert command["text"] == "MAIL FROM:<a@x.test>"
+    assert all(e["time"].endswith("Z") and isinstance(e["ts"], float) for e in session)
+
+
+def test_invalid_utf8_from_a_client_is_logged_escaped(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--log-format", "json")
+    with socket.create_connection((car.smtp_host, car.smtp_port), timeout=TIMEOUT) as sock:
+        f = sock.makefile("rb")
+        f.readline()
+        sock.sendall(b"EHLO caf\xe9.test\r\n")
+        for _ in range(20):
+            if f.readline().startswith(b"250 "):
+                break
+        sock.sendall(b"QUIT\r\n")
+        assert f.readline().startswith(b"221 ")
+    until(car, '"close"')
+    line = next(x for x in car.stdout if "EHLO" in x)
+    assert "EHLO caf\\udce9.test" in line  # escaped in the log, still valid JSON
+    assert json.loads(line)["text"] == "EHLO caf\udce9.test"  # the API's string, exactly
+    assert not car.stderr, car.output()
+
+
+def test_every_option_from_the_environment(sidecar_factory: Start, tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    doc = "summary: Mine.\nexpect: Anything.\n"
+    (one / "mine-one.yaml").write_text(doc)
+    (two / "mine-two.yaml").write_text(doc)
+    car = sidecar_factory(
+        env={
+            "SMTPFAKE_SCENARIO": "mine-two",
+            "SMTPFAKE_HOST": "127.0.0.2",
+            "SMTPFAKE_PORT": "0",
+            "SMTPFAKE_SEED": "42",
+            "SMTPFAKE_SCENARIO_DIRS": f"{one}:{two}",
+            "SMTPFAKE_API_HOST": "127.0.0.3",
+            "SMTPFAKE_API_PORT": "0",
+            "SMTPFAKE_API_TOKEN": "env-token",
+            "SMTPFAKE_LOG_FORMAT": "json",
+        }
+    )
+    assert car.url.startswith("http://127.0.0.3:")
+    assert car.smtp_host == "127.0.0.2"
+    assert call(car.url, "GET", "/api/scenario").status == 401
+    got = call(car.url, "GET", "/api/scenario", token="env-token")
+    assert (got.body["name"], got.body["seed"]) == ("mine-two", 42)
+    assert got.body["smtp"]["host"] == "127.0.0.2"
+    listed = call(car.url, "GET", "/api/scenarios", token="env-token").body["scenarios"]
+    names = {s["name"] for s in listed}
+    assert {"mine-one", "mine-two", "default"} <= names
+    mail(car)
+    until(car, '"event": "message"')
+
+
+def test_flags_win_over_the_environment(sidecar_factory: Start, tmp_path: Path) -> None:
+    (tmp_path / "flagged.yaml").write_text("summary: F.\nexpect: F.\n")
+    env = {
+        "SMTPFAKE_SCENARIO": "421-at-greeting",
+        "SMTPFAKE_SEED": "1",
+        "SMTPFAKE_LOG_FORMAT": "json",
+        "SMTPFAKE_API_TOKEN": "env",
+        "SMTPFAKE_SCENARIO_DIRS": "/nonexistent",
+        "SMTPFAKE_PORT": "1",  # privileged: the flag must win or this fails to bind
+    }
+    car = sidecar_factory(
+        "--scenario", "flagged", "--seed", "9", "--log-format", "text", "--api-token", "flag",
+        "--scenario-dir", str(tmp_path), "--port", "0", "--api-port", "0",
+        env=env,
+    )  # fmt: skip
+    assert car.stdout[0].startswith("smtpfake ")  # text, not JSON
+    assert "(bearer token required)" in car.stdout[1]
+    got = call(car.url, "GET", "/api/scenario", token="flag")
+    assert (got.status, got.body["name"], got.body["seed"]) == (200, "flagged", 9)
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"SMTPFAKE_PORT": "smtp"}, "SMTPFAKE_PORT='smtp': expected a whole number"),
+        ({"SMTPFAKE_API_PORT": "70000"}, "70000 is not a port"),
+        ({"SMTPFAKE_LOG_FORMAT": "xml"}, "'xml' is not text or json"),
+        ({"SMTPFAKE_SCENARIO": "nope"}, "no scenario named 'nope'"),
+    ],
+)
+def test_bad_configuration_exits_2(env: dict[str, str], needle: str) -> None:
+    done = run(env={"SMTPFAKE_PORT": "0", **env})
+    assert done.returncode == 2, done
+    assert needle in done.stderr
+
+
+def test_api_port_in_use_exits_1() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run("--port", "0", "--api-port", str(port))
+    assert done.returncode == 1
+    assert "cannot listen for the API" in done.stderr
+
+
+def test_without_api_port_there_is_no_api(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0")
+    assert not car.url
+    mail(car)
+    until(car, "closed")
+    assert not any("control API" in line for line in car.stdout)
+
+
+def test_an_open_api_without_token_warns(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0", "--api-host", "0.0.0.0")
+    assert "has no token" in "".join(car.stderr)
+    # bound to all interfaces, a DNS name in Host is fine (a container's service name)
+    got = call(car.url, "GET", "/api/sessions", headers={"Host": "smtpfake:8025"})
+    assert got.status == 200
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signals_stop_everything_within_a_second(sidecar_factory: Start, sig: int) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0")
+    waiting: list[Answer | BaseException] = []
+
+    def wait() -> None:
+        try:
+            waiting.append(call(car.url, "POST", "/api/wait", {"messages": 1, "timeout": 30}))
+        except BaseException as exc:  # the process is going away under it: that is the point
+            waiting.append(exc)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    idle = socket.create_connection((car.smtp_host, car.smtp_port), timeout=TIMEOUT)
+    try:
+        assert idle.makefile("rb").readline().startswith(b"220 ")
+        time.sleep(0.1)  # let the wait reach the server
+        elapsed = car.signal(sig)
+    finally:
+        idle.close()
+    assert car.proc.returncode == 0, car.output()
+    assert elapsed < 1.0, f"took {elapsed:.2f}s to stop"
+    assert car.stdout[-1].strip() == "smtpfake: stopped"
+    assert "Traceback" not in "".join(car.stderr), car.output()
+    waiter.join(5)
+    assert waiting, "the pending wait call never returned"

@@ -1,0 +1,52 @@
+"""Shared fixtures for the wire tests: one real server for the whole run, isolated per test."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from smtpfake.server import Server
+
+from .helpers import Raw
+
+
+@pytest.fixture(scope="session")
+def shared_server() -> Iterator[Server]:
+    server = Server("default").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def server(shared_server: Server, caplog: pytest.LogCaptureFixture) -> Iterator[Server]:
+    """The shared server, back to ``default`` with an empty journal. Afterwards neither
+    server.errors nor the loop thread's asyncio log may hold anything (lost task errors)."""
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    shared_server.use("default")
+    shared_server.reset()
+    yield shared_server
+    errors = list(shared_server.errors)
+    shared_server.use("default")
+    shared_server.reset()
+    assert not errors, "\n".join(str(e) for e in errors)
+    noisy = [r.getMessage() for r in caplog.records if r.name.startswith("asyncio")]
+    assert not noisy, noisy
+
+
+@pytest.fixture
+def raw(server: Server) -> Iterator[Callable[[], Raw]]:
+    """Open raw connections; all are closed after the test."""
+    opened: list[Raw] = []
+
+    def connect() -> Raw:
+        conn = Raw(server)
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        conn.close()

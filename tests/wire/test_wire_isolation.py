@@ -1,0 +1,114 @@
+"""server.reset(): nothing survives it, and connections from before cannot write into the new
+journal."""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+from collections.abc import Callable
+
+from smtpfake.server import Server
+
+from .helpers import TIMEOUT, Raw, ended_sessions, scenario
+
+MESSAGE = "Subject: iso\r\n\r\nbody\r\n"
+
+
+def send_one(server: Server) -> None:
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@x.test"], MESSAGE)
+
+
+def test_reset_forgets_sessions_and_messages(server: Server) -> None:
+    send_one(server)
+    send_one(server)
+    before = (ended_sessions(server, 2), server.messages)
+    assert [len(x) for x in before] == [2, 2]
+    server.reset()
+    assert (server.sessions, server.messages, server.errors) == ((), (), [])
+    send_one(server)
+    (session,) = ended_sessions(server, 1)
+    assert session.index == 1  # connection numbering restarts
+    (message,) = server.messages
+    assert message.session == 1
+    assert message.queue_id == "SF000001"
+
+
+def test_reset_restarts_connection_counting(server: Server, raw: Callable[[], Raw]) -> None:
+    server.use("421-at-greeting-once")
+    assert raw().code() == 421
+    assert raw().code() == 220
+    server.reset()
+    assert raw().code() == 421  # connection 1 again
+    assert raw().code() == 220
+
+
+def test_reset_restarts_times(server: Server, raw: Callable[[], Raw]) -> None:
+    server.use(scenario({"on": "noop", "times": 1, "reply": "250 2.0.0 special"}))
+    conn = raw()
+    conn.reply()
+    assert conn.command("NOOP") == [b"250 2.0.0 special\r\n"]
+    assert conn.command("NOOP") == [b"250 2.0.0 Ok\r\n"]
+    server.reset()
+    conn = raw()
+    conn.reply()
+    assert conn.command("NOOP") == [b"250 2.0.0 special\r\n"]
+
+
+def test_reset_keeps_the_scenario(server: Server, raw: Callable[[], Raw]) -> None:
+    server.use("421-at-greeting")
+    server.reset()
+    assert raw().code() == 421
+
+
+def test_use_restarts_counters_but_keeps_the_journal(
+    server: Server, raw: Callable[[], Raw]
+) -> None:
+    server.use("421-at-greeting-once")
+    assert raw().code() == 421
+    server.use("421-at-greeting-once")
+    assert raw().code() == 421
+    # both are kept, though both are connection 1 of their scenario
+    assert [s.index for s in ended_sessions(server, 2)] == [1, 1]
+
+
+def test_live_connections_are_dropped(server: Server, raw: Callable[[], Raw]) -> None:
+    old = raw()
+    old.reply()
+    old.command("EHLO client.test")
+    old.command("MAIL FROM:<old@x.test>")
+    old.command("RCPT TO:<b@x.test>")
+    old.command("DATA")
+    old.send(b"Subject: half\r\n\r\n")
+    idle = raw()
+    idle.reply()
+    assert [s.ended for s in server.sessions] == [None, None]
+    server.reset()
+    assert old.eof()
+    assert idle.eof()
+    assert server.sessions == ()
+    # a new session is numbered 1 and is alone in the journal
+    new = raw()
+    new.reply()
+    new.command("NOOP")
+    new.command("QUIT")
+    assert new.eof()
+    (session,) = ended_sessions(server, 1)
+    assert session.index == 1
+    assert session.commands == ("NOOP", "QUIT")
+    assert server.messages == ()
+
+
+def test_stale_connection_cannot_write_after_reset(server: Server, raw: Callable[[], Raw]) -> None:
+    # The old client keeps sending after the reset; nothing of it reaches the new journal.
+    old = raw()
+    old.reply()
+    old.command("EHLO client.test")
+    server.reset()
+    with contextlib.suppress(OSError):  # the server may already have dropped it: also fine
+        old.send(b"MAIL FROM:<old@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\nx\r\n.\r\n")
+    assert old.eof()
+    send_one(server)
+    (session,) = ended_sessions(server, 1)
+    assert session.index == 1
+    assert [m.mail_from for m in server.messages] == ["a@x.test"]
