@@ -382,8 +382,9 @@ class _Handler(BaseHTTPRequestHandler):
             # a bug in smtpfake: the caller gets a 500 and the server's error list gets the trace
             api.server.report_error(exc, None)
             response = Response(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
-        self._send(response)
+        # logged before answering, so the line comes before anything the caller does next
         api.log_request(self.command, path, response.status)
+        self._send(response)
 
     def _response(
         self, api: ApiServer, path: str, query: dict[str, str], headers: dict[str, str]

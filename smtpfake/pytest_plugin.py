@@ -7,13 +7,15 @@ is both an ini key and a command-line flag, and shows in the report header.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from smtpfake.control import SmtpFake
+from smtpfake.control import Control, SmtpFake
+from smtpfake.remote import RemoteError, RemoteSmtpFake
 from smtpfake.scenario import ScenarioError
 from smtpfake.server import Server
 
@@ -22,8 +24,10 @@ _OPTIONS = {
     "scenario": ("scenario a test gets when it names none", "default"),
     "host": ("address the server binds", "127.0.0.1"),
     "seed": ("seed for every random choice (an integer)", "0"),
+    "remote": ("API URL of a running sidecar to use instead of an in-process server", ""),
+    "remote_token": ("bearer token for the sidecar's API", ""),
 }
-_HANDLE = pytest.StashKey[SmtpFake]()
+_HANDLE = pytest.StashKey["SmtpFake | RemoteSmtpFake"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("smtpfake_scenario_dirs", "extra scenario directories", type="paths")
     for name, (text, default) in _OPTIONS.items():
         group.addoption(
-            f"--smtpfake-{name}",
+            f"--smtpfake-{name.replace('_', '-')}",
             dest=f"smtpfake_{name}",
             metavar=name.upper(),
             help=f"{text} (ini: smtpfake_{name}; default {default})",
@@ -74,6 +78,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     dirs = ", ".join(str(d) for d in _scenario_dirs(config)) or "none"
+    remote = _setting(config, "remote")
+    if remote:
+        return f"smtpfake: scenario={_setting(config, 'scenario')} remote={remote}"
     return (
         f"smtpfake: scenario={_setting(config, 'scenario')} host={_setting(config, 'host')} "
         f"seed={_setting(config, 'seed')} scenario_dirs={dirs}"
@@ -97,8 +104,25 @@ def smtpfake_server(pytestconfig: pytest.Config) -> Iterator[Server]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def smtpfake_remote(pytestconfig: pytest.Config) -> RemoteSmtpFake | None:
+    """The sidecar behind the ``smtpfake`` fixture when ``--smtpfake-remote URL`` is given."""
+    url = _setting(pytestconfig, "remote")
+    if not url:
+        return None
+    token = _setting(pytestconfig, "remote_token") or os.environ.get("SMTPFAKE_API_TOKEN")
+    remote = RemoteSmtpFake(url, token or None)
+    try:
+        remote.health()
+    except RemoteError as exc:
+        raise pytest.UsageError(f"smtpfake: --smtpfake-remote {url}: {exc}") from None
+    return remote
+
+
 @pytest.fixture
-def smtpfake(request: pytest.FixtureRequest, smtpfake_server: Server) -> Iterator[SmtpFake]:
+def smtpfake(
+    request: pytest.FixtureRequest, smtpfake_remote: RemoteSmtpFake | None
+) -> Iterator[Control]:
     """A running fake SMTP server on 127.0.0.1 for this test alone: nothing leaks between tests.
 
     The scenario comes from, in order: indirect parametrization, ``@pytest.mark.smtpfake(...)``,
@@ -113,7 +137,17 @@ def smtpfake(request: pytest.FixtureRequest, smtpfake_server: Server) -> Iterato
         seed = int(marker.kwargs.get("seed", seed))
     if hasattr(request, "param"):
         scenario = request.param
-    server = smtpfake_server
+    if smtpfake_remote is not None:
+        # The same test body runs against a sidecar: one control interface, two transports.
+        smtpfake_remote.reset()
+        try:
+            smtpfake_remote.use(scenario, seed=seed)
+        except ScenarioError as exc:
+            pytest.fail(f"smtpfake: cannot load scenario {scenario!r}:\n{exc}", pytrace=False)
+        request.node.stash[_HANDLE] = smtpfake_remote
+        yield smtpfake_remote
+        return
+    server: Server = request.getfixturevalue("smtpfake_server")
     server.reset()
     try:
         server.use(scenario, seed=seed)

@@ -15,11 +15,11 @@ import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from smtpfake.control import ControlHelpers
+from smtpfake.control import Control, ControlHelpers
 from smtpfake.engine.records import Message
 from smtpfake.journal import SessionRecord
 from smtpfake.scenario import Location, Problem, Scenario, ScenarioError, ScenarioRef
@@ -238,3 +238,9 @@ class RemoteSmtpFake(ControlHelpers):
 
     def __repr__(self) -> str:
         return f"<RemoteSmtpFake {self.url}>"
+
+
+if TYPE_CHECKING:
+    # mypy holds the two transports to one interface
+    def _same_interface(remote: RemoteSmtpFake) -> Control:
+        return remote

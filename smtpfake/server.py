@@ -60,6 +60,7 @@ class Server:
         self._shared = Shared(seed=seed)
         self._lock = threading.Lock()
         self._live: set[EngineSMTP] = set()
+        self._pristine = False  # True from a reset until the next session starts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
@@ -70,6 +71,7 @@ class Server:
     def new_session(self, peer: str) -> Session:
         with self._lock:
             scenario, shared = self.scenario, self._shared
+            self._pristine = False
         return Session(scenario, shared, self.journal, peer=peer, clock=self.clock)
 
     def register(self, protocol: EngineSMTP) -> None:
@@ -106,8 +108,11 @@ class Server:
             with self._lock:
                 self._shared = Shared(seed=self.seed)
                 self.errors.clear()
+                self._pristine = True
             self.journal.clear()
 
+        if self._pristine and not self._live and not self.errors:
+            return  # nothing happened since the last reset: skip the thread round trip
         # All in the loop thread: no connection can start between the drop and the clear, where
         # it would count on the old counters and be missing from the new journal.
         self._call_in_loop(forget)

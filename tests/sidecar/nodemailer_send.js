@@ -1,12 +1,12 @@
 // Send one message with nodemailer, then read the sidecar's journal with fetch: what a Node suite
-// does against a smtpfake sidecar. Usage: node nodemailer_send.js SMTP_PORT API_URL SUBJECT
+// does against a smtpfake sidecar. Usage: node nodemailer_send.js SMTP_PORT API_URL SUBJECT FROM TO
 // Prints one JSON line: {"sent": bool, "error": {...} | null, "api_messages": N}; exit 0 unless
 // the script itself breaks (a refused delivery is a result, not a crash).
 "use strict";
 const nodemailer = require("nodemailer");
 
 async function main() {
-  const [port, api, subject] = process.argv.slice(2);
+  const [port, api, subject, from, to] = process.argv.slice(2);
   const transport = nodemailer.createTransport({
     host: "127.0.0.1",
     port: Number(port),
@@ -19,8 +19,8 @@ async function main() {
   const out = { sent: false, error: null, api_messages: null };
   try {
     const info = await transport.sendMail({
-      from: "a@x.test",
-      to: "b@y.test",
+      from,
+      to,
       subject,
       text: "Sent by nodemailer.",
     });

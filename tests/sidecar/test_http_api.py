@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -198,10 +199,8 @@ def test_list_scenarios(api: ApiServer) -> None:
     assert got.body["active"] == "default"
 
 
-def test_list_scenarios_shows_invalid_files(tmp_path: object) -> None:
-    from pathlib import Path
-
-    folder = Path(str(tmp_path))
+def test_list_scenarios_shows_invalid_files(tmp_path: Path) -> None:
+    folder = tmp_path
     (folder / "broken.yaml").write_text("summary: x\nrules: 3\n")
     with Server("default", scenario_dirs=[folder]) as server, ApiServer(server) as api:
         items = {s["name"]: s for s in get(api, "/api/scenarios").body["scenarios"]}

@@ -1,0 +1,70 @@
+"""``--smtpfake-remote URL``: the same test file runs unchanged against a sidecar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from smtpfake.http_api import ApiServer
+from smtpfake.server import Server
+
+pytest_plugins = ["pytester"]
+
+SUITE = """
+import smtplib
+import pytest
+
+def test_delivers(smtpfake):
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as c:
+        c.sendmail("a@x.test", ["b@y.test"], b"Subject: remote\\r\\n\\r\\nbody\\r\\n")
+    (m,) = smtpfake.wait_for_messages(1)
+    assert (m.mail_from, m.rcpt_tos, m.message["Subject"]) == ("a@x.test", ("b@y.test",), "remote")
+    smtpfake.wait_for_sessions(1)
+    smtpfake.assert_no_violations()
+
+def test_isolated(smtpfake):
+    assert list(smtpfake.messages) == [] and list(smtpfake.sessions) == []
+
+@pytest.mark.smtpfake(scenario="421-at-greeting")
+def test_marker(smtpfake):
+    with pytest.raises(smtplib.SMTPConnectError):
+        smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5)
+
+def test_inline(smtpfake):
+    smtpfake.use({"rules": [{"on": "mail", "reply": "451 4.3.0 later"}]})
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as c:
+        c.ehlo()
+        assert c.mail("a@x.test")[0] == 451
+"""
+
+
+@pytest.fixture
+def sidecar() -> Iterator[tuple[Server, ApiServer]]:
+    server = Server("default").start()
+    try:
+        with ApiServer(server) as api:
+            yield server, api
+    finally:
+        server.stop()
+
+
+def test_same_suite_in_process_and_against_a_sidecar(
+    pytester: pytest.Pytester, sidecar: tuple[Server, ApiServer]
+) -> None:
+    server, api = sidecar
+    pytester.makepyfile(test_suite=SUITE)
+    local = pytester.runpytest("-p", "no:cacheprovider")
+    local.assert_outcomes(passed=4)
+    remote = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url)
+    remote.assert_outcomes(passed=4)
+    remote.stdout.fnmatch_lines([f"smtpfake: scenario=default remote={api.url}"])
+    # the remote run really went to the sidecar: its journal saw the inline scenario's session
+    assert server.scenario.name != "default"
+
+
+def test_unreachable_sidecar_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", "http://127.0.0.1:9")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*cannot reach the smtpfake sidecar*"])
