@@ -5,7 +5,8 @@ baseline), ``smtpfake``, and smtpdfix's ``smtpd`` (a fresh server per test). Two
 - wall clock: (run time - baseline run time) / N, median of repeated runs; this includes pytest's
   own per-fixture bookkeeping and the one-off server start, amortised;
 - setup+teardown: the mean of pytest's own setup and teardown phase durations per test, i.e. what
-  the fixture itself costs a test.
+  the fixture itself costs a test; also shown beyond a no-op fixture (pytest's own price for any
+  fixture).
 Needs smtpdfix (``pip install '.[test]'``). Usage: python bench/per_test_overhead.py [N]
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 KINDS = {
     # the same assert in every body, so assertion rewriting costs all three alike
     "baseline": "def test_{i}():\n    port = 1\n    assert port\n",
+    "noop_fixture": "def test_{i}(noop):\n    assert noop\n",
     "smtpfake": "def test_{i}(smtpfake):\n    assert smtpfake.port\n",
     "smtpdfix": "def test_{i}(smtpd):\n    assert smtpd.port\n",
 }
@@ -30,6 +32,12 @@ KINDS = {
 
 CONFTEST = """
 import json, os
+import pytest
+
+@pytest.fixture
+def noop():
+    yield 1
+
 _phases = []
 def pytest_runtest_logreport(report):
     if report.when in ("setup", "teardown"):
@@ -78,14 +86,20 @@ def main() -> None:
     phase_ms = {k: statistics.median(p) / n * 1000 for k, p in phases.items()}
     print(f"{n} tests per run, median of {repeats} runs each")
     print(
-        f"{'':10s}{'pytest run':>12s}{'wall/test over baseline':>26s}{'setup+teardown/test':>22s}"
+        f"{'':13s}{'pytest run':>12s}{'wall/test over baseline':>26s}{'setup+teardown/test':>22s}"
     )
     for kind in KINDS:
-        print(f"{kind:10s}{median[kind]:10.3f} s{wall_ms[kind]:23.3f} ms{phase_ms[kind]:19.3f} ms")
+        print(f"{kind:13s}{median[kind]:10.3f} s{wall_ms[kind]:23.3f} ms{phase_ms[kind]:19.3f} ms")
     for label, ms in (("wall clock", wall_ms), ("setup+teardown", phase_ms)):
         if ms["smtpfake"] > 0:
             ratio = ms["smtpdfix"] / ms["smtpfake"]
             print(f"ratio ({label}): smtpfake costs 1/{ratio:.1f} of smtpdfix per test")
+    net = {k: phase_ms[k] - phase_ms["noop_fixture"] for k in ("smtpfake", "smtpdfix")}
+    if net["smtpfake"] > 0:
+        print(
+            f"ratio (setup+teardown beyond a no-op fixture): smtpfake {net['smtpfake']:.3f} ms, "
+            f"smtpdfix {net['smtpdfix']:.3f} ms, 1/{net['smtpdfix'] / net['smtpfake']:.1f}"
+        )
     print("target: at most 1/10 of smtpdfix's per-test cost")
 
 

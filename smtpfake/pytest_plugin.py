@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,80 +88,113 @@ def pytest_report_header(config: pytest.Config) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The plugin's settings, read once per test session. Override the ``smtpfake_settings``
+    fixture in a conftest.py to set them in code."""
+
+    scenario: str = "default"
+    host: str = "127.0.0.1"
+    seed: int = 0
+    scenario_dirs: tuple[Path, ...] = ()
+    remote: str = ""
+    remote_token: str | None = None
+
+
 @pytest.fixture(scope="session")
-def smtpfake_server(pytestconfig: pytest.Config) -> Iterator[Server]:
-    """The one server behind the ``smtpfake`` fixture; started on first use."""
+def smtpfake_settings(pytestconfig: pytest.Config) -> Settings:
+    token = _setting(pytestconfig, "remote_token") or os.environ.get("SMTPFAKE_API_TOKEN")
+    return Settings(
+        scenario=_setting(pytestconfig, "scenario"),
+        host=_setting(pytestconfig, "host"),
+        seed=_seed(pytestconfig),
+        scenario_dirs=tuple(_scenario_dirs(pytestconfig)),
+        remote=_setting(pytestconfig, "remote"),
+        remote_token=token or None,
+    )
+
+
+@dataclass(frozen=True)
+class _Session:
+    backend: SmtpFake | RemoteSmtpFake
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[SmtpFake | RemoteSmtpFake]:
+    """What the ``smtpfake`` fixture drives: an in-process server started once per test session,
+    or the sidecar named by ``--smtpfake-remote``."""
+    settings = smtpfake_settings
+    if settings.remote:
+        remote = RemoteSmtpFake(settings.remote, settings.remote_token)
+        try:
+            remote.health()
+        except RemoteError as exc:
+            raise pytest.UsageError(
+                f"smtpfake: --smtpfake-remote {settings.remote}: {exc}"
+            ) from None
+        yield remote
+        return
     try:
         server = Server(
-            _setting(pytestconfig, "scenario"),
-            host=_setting(pytestconfig, "host"),
-            seed=_seed(pytestconfig),
-            scenario_dirs=_scenario_dirs(pytestconfig),
+            settings.scenario,
+            host=settings.host,
+            seed=settings.seed,
+            scenario_dirs=settings.scenario_dirs,
         )
     except ScenarioError as exc:
         raise pytest.UsageError(f"smtpfake: bad default scenario:\n{exc}") from None
     server.start()
-    yield server
+    yield SmtpFake(server)
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def smtpfake_remote(pytestconfig: pytest.Config) -> RemoteSmtpFake | None:
-    """The sidecar behind the ``smtpfake`` fixture when ``--smtpfake-remote URL`` is given."""
-    url = _setting(pytestconfig, "remote")
-    if not url:
-        return None
-    token = _setting(pytestconfig, "remote_token") or os.environ.get("SMTPFAKE_API_TOKEN")
-    remote = RemoteSmtpFake(url, token or None)
-    try:
-        remote.health()
-    except RemoteError as exc:
-        raise pytest.UsageError(f"smtpfake: --smtpfake-remote {url}: {exc}") from None
-    return remote
+def _smtpfake_session(
+    smtpfake_backend: SmtpFake | RemoteSmtpFake, smtpfake_settings: Settings
+) -> _Session:
+    # One session-scoped dependency for the per-test fixture: each one costs every test a lookup.
+    return _Session(smtpfake_backend, smtpfake_settings)
+
+
+@pytest.fixture(scope="session")
+def smtpfake_server(smtpfake_backend: SmtpFake | RemoteSmtpFake) -> Server:
+    """The in-process server behind the ``smtpfake`` fixture (not with ``--smtpfake-remote``)."""
+    if not isinstance(smtpfake_backend, SmtpFake):
+        raise pytest.UsageError("smtpfake_server is in-process only; --smtpfake-remote is set")
+    return smtpfake_backend.server
 
 
 @pytest.fixture
-def smtpfake(
-    request: pytest.FixtureRequest, smtpfake_remote: RemoteSmtpFake | None
-) -> Iterator[Control]:
+def smtpfake(request: pytest.FixtureRequest, _smtpfake_session: _Session) -> Iterator[Control]:
     """A running fake SMTP server on 127.0.0.1 for this test alone: nothing leaks between tests.
 
     The scenario comes from, in order: indirect parametrization, ``@pytest.mark.smtpfake(...)``,
     the ``smtpfake_scenario`` setting. Change it inside the test with ``smtpfake.use(...)``.
+    With ``--smtpfake-remote`` the same methods drive a sidecar over HTTP.
     """
-    config = request.config
-    scenario: Any = _setting(config, "scenario")
-    seed = _seed(config)
+    scenario: Any = _smtpfake_session.settings.scenario
+    seed = _smtpfake_session.settings.seed
     marker = request.node.get_closest_marker("smtpfake")
     if marker is not None:
         scenario = marker.kwargs.get("scenario", marker.args[0] if marker.args else scenario)
         seed = int(marker.kwargs.get("seed", seed))
     if hasattr(request, "param"):
         scenario = request.param
-    if smtpfake_remote is not None:
-        # The same test body runs against a sidecar: one control interface, two transports.
-        smtpfake_remote.reset()
-        try:
-            smtpfake_remote.use(scenario, seed=seed)
-        except ScenarioError as exc:
-            pytest.fail(f"smtpfake: cannot load scenario {scenario!r}:\n{exc}", pytrace=False)
-        request.node.stash[_HANDLE] = smtpfake_remote
-        yield smtpfake_remote
-        return
-    server: Server = request.getfixturevalue("smtpfake_server")
-    server.reset()
+    backend = _smtpfake_session.backend
+    backend.reset()
     try:
-        server.use(scenario, seed=seed)
+        backend.use(scenario, seed=seed)
     except ScenarioError as exc:
         pytest.fail(f"smtpfake: cannot load scenario {scenario!r}:\n{exc}", pytrace=False)
-    handle = SmtpFake(server)
-    request.node.stash[_HANDLE] = handle
-    yield handle
-    errors = list(server.errors)
-    server.reset()  # drop this test's connections now, not at the next test
-    if errors:
-        # A bug inside smtpfake while serving this test: it fails here, never lost in a thread.
-        pytest.fail("\n".join(str(e) for e in errors), pytrace=False)
+    request.node.stash[_HANDLE] = backend
+    yield backend
+    if isinstance(backend, SmtpFake):
+        errors = list(backend.server.errors)
+        backend.reset()  # drop this test's connections now, not at the next test
+        if errors:
+            # A bug inside smtpfake while serving this test: it fails here, never lost in a thread.
+            pytest.fail("\n".join(str(e) for e in errors), pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)
