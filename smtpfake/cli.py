@@ -21,7 +21,7 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "scenario": ("SMTPFAKE_SCENARIO", str, "default"),
     "host": ("SMTPFAKE_HOST", str, "127.0.0.1"),
     "port": ("SMTPFAKE_PORT", int, 2525),
-    "seed": ("SMTPFAKE_SEED", int, 0),
+    "seed": ("SMTPFAKE_SEED", int, None),  # None: the scenario's own seed, else 0
     "api_host": ("SMTPFAKE_API_HOST", str, "127.0.0.1"),
     "api_port": ("SMTPFAKE_API_PORT", int, None),
     "api_token": ("SMTPFAKE_API_TOKEN", str, None),

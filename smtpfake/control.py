@@ -7,6 +7,7 @@ WireMock's ``Admin`` works both in-process and over HTTP.
 from __future__ import annotations
 
 import abc
+import ssl
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -99,6 +100,16 @@ class SmtpFake(ControlHelpers):
     @property
     def address(self) -> tuple[str, int]:
         return (self.host, self.port)
+
+    @property
+    def ca_file(self) -> str:
+        """The CA certificate (PEM file) that issued the server's generated TLS certificates."""
+        return self.server.tls_ca_file
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts :attr:`ca_file`, hostname checks on: pass it to
+        ``smtplib.SMTP.starttls(context=...)`` or aiosmtplib's ``tls_context``."""
+        return self.server.tls_client_context()
 
     @property
     def scenario_name(self) -> str:

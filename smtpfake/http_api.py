@@ -195,7 +195,7 @@ class ControlApi:
     def _scenario(self) -> JSON:
         scenario = self.server.scenario
         body = scenario_to_json(scenario)
-        body["seed"] = scenario.seed if scenario.seed is not None else self.server.seed
+        body["seed"] = self.server.effective_seed
         body["smtp"] = self._smtp()
         return body
 

@@ -25,6 +25,10 @@ class SessionRecord:
     transcript: tuple[TranscriptEntry, ...]
     violations: tuple[Violation, ...]
     messages: tuple[Message, ...]
+    #: who AUTH succeeded for (RFC 4954); "" when a rule accepted it with no name given
+    auth_user: str | None = None
+    #: the session ran over TLS (STARTTLS or implicit); version and cipher are in the transcript
+    tls: bool = False
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -41,6 +45,10 @@ class SessionRecord:
 
     def format(self) -> str:
         head = f"session {self.index} from {self.peer or '?'}"
+        if self.tls:
+            head += ", over TLS"
+        if self.auth_user is not None:
+            head += f", authenticated as {self.auth_user!r}"
         lines = [head, *(f"  {e}" for e in self.transcript)]
         lines += [f"  ! {v}" for v in self.violations]
         return "\n".join(lines)
@@ -53,6 +61,8 @@ class _Live:
     violations: list[Violation] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     ended: float | None = None
+    auth_user: str | None = None
+    tls: bool = False
 
     def snapshot(self) -> SessionRecord:
         return SessionRecord(
@@ -63,6 +73,8 @@ class _Live:
             transcript=tuple(self.transcript),
             violations=tuple(self.violations),
             messages=tuple(self.messages),
+            auth_user=self.auth_user,
+            tls=self.tls,
         )
 
 
@@ -109,6 +121,18 @@ class Journal:
             if live := self._live(info):
                 live.messages.append(message)
                 self._messages.append(message)
+                self._cond.notify_all()
+
+    def authenticated(self, info: SessionInfo, user: str) -> None:
+        with self._cond:
+            if live := self._live(info):
+                live.auth_user = user
+                self._cond.notify_all()
+
+    def secured(self, info: SessionInfo, version: str, cipher: str) -> None:
+        with self._cond:
+            if live := self._live(info):
+                live.tls = True
                 self._cond.notify_all()
 
     def ended(self, info: SessionInfo, time: float) -> None:

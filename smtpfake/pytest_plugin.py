@@ -24,7 +24,7 @@ _OPTIONS = {
     # name: (help, default)
     "scenario": ("scenario a test gets when it names none", "default"),
     "host": ("address the server binds", "127.0.0.1"),
-    "seed": ("seed for every random choice (an integer)", "0"),
+    "seed": ("seed for every random choice (an integer; default: the scenario's)", ""),
     "remote": ("API URL of a running sidecar to use instead of an in-process server", ""),
     "remote_token": ("bearer token for the sidecar's API", ""),
 }
@@ -62,8 +62,10 @@ def _scenario_dirs(config: pytest.Config) -> list[Path]:
     return [Path(d) for d in (*ini, *cli)]
 
 
-def _seed(config: pytest.Config) -> int:
+def _seed(config: pytest.Config) -> int | None:
     raw = _setting(config, "seed")
+    if raw == "":
+        return None
     try:
         return int(raw)
     except ValueError:
@@ -95,7 +97,7 @@ class Settings:
 
     scenario: str = "default"
     host: str = "127.0.0.1"
-    seed: int = 0
+    seed: int | None = None
     scenario_dirs: tuple[Path, ...] = ()
     remote: str = ""
     remote_token: str | None = None
@@ -178,7 +180,8 @@ def smtpfake(request: pytest.FixtureRequest, _smtpfake_session: _Session) -> Ite
     marker = request.node.get_closest_marker("smtpfake")
     if marker is not None:
         scenario = marker.kwargs.get("scenario", marker.args[0] if marker.args else scenario)
-        seed = int(marker.kwargs.get("seed", seed))
+        if "seed" in marker.kwargs:
+            seed = int(marker.kwargs["seed"])
     if hasattr(request, "param"):
         scenario = request.param
     backend = _smtpfake_session.backend

@@ -64,6 +64,7 @@ def session_to_json(record: SessionRecord) -> JSON:
         "transcript": [entry_to_json(e) for e in record.transcript],
         "violations": [violation_to_json(v) for v in record.violations],
         "messages": [message_to_json(m) for m in record.messages],
+        "tls": record.tls,
     }
 
 
@@ -170,6 +171,7 @@ def session_from_json(data: JSON) -> SessionRecord:
         transcript=tuple(entry_from_json(e) for e in data["transcript"]),
         violations=tuple(violation_from_json(v) for v in data["violations"]),
         messages=tuple(message_from_json(m) for m in data["messages"]),
+        tls=bool(data.get("tls", False)),
     )
 
 

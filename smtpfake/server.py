@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ssl
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from typing import Any
 from smtpfake.engine import Clock, Message, Session, Shared, SystemClock
 from smtpfake.journal import Journal, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioRef, resolve
+from smtpfake.tls import TlsContexts
 from smtpfake.wire import EngineSMTP
 
 
@@ -43,7 +45,7 @@ class Server:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        seed: int = 0,
+        seed: int | None = None,
         scenario_dirs: Sequence[str | Path] = (),
         clock: Clock | None = None,
         idle_timeout: float = 300.0,
@@ -57,7 +59,10 @@ class Server:
         self.journal = Journal()
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs)
-        self._shared = Shared(seed=seed)
+        self._tls = TlsContexts(host)
+        self._tls.context(self.scenario.server)  # a TLS scenario's certificate, made or loaded
+        self._use_seed: int | None = None
+        self._shared = Shared(seed=self._seed_for(self.scenario))
         self._lock = threading.Lock()
         self._live: set[EngineSMTP] = set()
         self._pristine = False  # True from a reset until the next session starts
@@ -73,6 +78,12 @@ class Server:
             scenario, shared = self.scenario, self._shared
             self._pristine = False
         return Session(scenario, shared, self.journal, peer=peer, clock=self.clock)
+
+    def tls_context(self, session: Session) -> ssl.SSLContext:
+        context = self._tls.context(session.settings)
+        if context is None:
+            raise RuntimeError("the engine asked for TLS in a scenario without server.tls")
+        return context
 
     def register(self, protocol: EngineSMTP) -> None:
         self._live.add(protocol)
@@ -90,14 +101,27 @@ class Server:
 
     # -- control ---------------------------------------------------------------------------------
 
-    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> Scenario:
-        """Switch scenario: connections made after this returns meet it; counters restart."""
-        resolved = resolve(scenario, self.scenario_dirs)
-        with self._lock:
+    def _seed_for(self, scenario: Scenario) -> int:
+        """The most specific seed wins: use(seed=), then the server's (command line), then the
+        scenario file's, then 0."""
+        for seed in (self._use_seed, self.seed, scenario.seed):
             if seed is not None:
-                self.seed = seed
+                return seed
+        return 0
+
+    @property
+    def effective_seed(self) -> int:
+        return self._seed_for(self.scenario)
+
+    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> Scenario:
+        """Switch scenario: connections made after this returns meet it; counters restart.
+        ``seed`` applies to this scenario only (None: the server's seed, else the file's)."""
+        resolved = resolve(scenario, self.scenario_dirs)
+        self._tls.context(resolved.server)  # before the switch: a TLS problem leaves it undone
+        with self._lock:
+            self._use_seed = seed
             self.scenario = resolved
-            self._shared = Shared(seed=self.seed)
+            self._shared = Shared(seed=self._seed_for(resolved))
         return resolved
 
     def reset(self) -> None:
@@ -106,7 +130,7 @@ class Server:
         def forget() -> None:
             self._abort_all()
             with self._lock:
-                self._shared = Shared(seed=self.seed)
+                self._shared = Shared(seed=self._seed_for(self.scenario))
                 self.errors.clear()
                 self._pristine = True
             self.journal.clear()
@@ -122,6 +146,21 @@ class Server:
         """True while the SMTP socket accepts connections (the sidecar's readiness)."""
         srv = self._server
         return srv is not None and srv.is_serving()
+
+    @property
+    def tls_ca_pem(self) -> str:
+        """The PEM certificate of the throwaway CA that issues generated server certificates
+        (made on first use; needs trustme)."""
+        return self._tls.authority.ca_pem
+
+    @property
+    def tls_ca_file(self) -> str:
+        """A file holding :attr:`tls_ca_pem`, for ``ssl.create_default_context(cafile=...)``."""
+        return self._tls.authority.ca_file
+
+    def tls_client_context(self) -> ssl.SSLContext:
+        """A client context that trusts the generated certificates, hostname checks on."""
+        return self._tls.authority.client_context()
 
     @property
     def sessions(self) -> tuple[SessionRecord, ...]:

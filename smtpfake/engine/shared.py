@@ -26,7 +26,7 @@ class KeyCounter:
 
 @dataclass
 class Shared:
-    seed: int = 0
+    seed: int | None = None  # None: the scenario's own seed (the server always sets one)
     connections: int = 0
     messages: int = 0
     fired: Counter[int] = field(default_factory=Counter)  # rule index -> times it fired
@@ -34,6 +34,8 @@ class Shared:
     state: str = INITIAL_STATE
     #: (rule index, key) -> that rule's counters for that key
     counters: dict[tuple[int, tuple[str, ...]], KeyCounter] = field(default_factory=dict)
+    #: client IP -> when it may connect again (``server.retry_after`` after a 4xx reply)
+    retry_not_before: dict[str, float] = field(default_factory=dict)
 
     def next_connection(self) -> int:
         self.connections += 1

@@ -19,6 +19,7 @@ class Phase(enum.Enum):
 class Mode(enum.Enum):
     COMMAND = "command"
     DATA = "data"
+    AUTH = "auth"  # inside an AUTH exchange: lines are SASL responses, not commands
     CLOSED = "closed"
 
 
@@ -34,6 +35,12 @@ _NEED_MAIL = Refusal("Error: need MAIL command", "{cmd} before MAIL")
 _NEED_RCPT = Refusal("Error: need RCPT command", "DATA before any accepted RCPT")
 _NESTED = Refusal("Error: nested MAIL command", "MAIL inside an open transaction")
 HELO_FIRST = Refusal("Error: send HELO first", "{cmd} before HELO/EHLO")
+# RFC 4954 §4: AUTH is an EHLO extension, once per session, never inside a transaction.
+EHLO_FIRST = Refusal("Error: send EHLO first", "{cmd} before EHLO")
+AUTH_TWICE = Refusal("Already authenticated", "AUTH after a successful AUTH")
+_AUTH_IN_TRANSACTION = Refusal(
+    "Error: AUTH not permitted during a mail transaction", "AUTH inside a mail transaction"
+)
 
 #: (command, phase) -> the phase after acceptance, or the refusal. Commands not listed are
 #: allowed in every phase (HELO, EHLO, RSET, NOOP, VRFY, HELP, EXPN, QUIT).
@@ -47,6 +54,8 @@ TRANSITIONS: dict[tuple[str, Phase], Phase | Refusal] = {
     ("DATA", Phase.IDLE): _NEED_MAIL,
     ("DATA", Phase.MAIL): _NEED_RCPT,
     ("DATA", Phase.RCPT): Phase.IDLE,  # after the message the transaction is over
+    ("AUTH", Phase.MAIL): _AUTH_IN_TRANSACTION,
+    ("AUTH", Phase.RCPT): _AUTH_IN_TRANSACTION,
 }
 
 #: commands that need HELO/EHLO first when the server is strict (RFC 5321 §4.1.4)

@@ -19,13 +19,17 @@ import yaml
 from smtpfake.scenario.errors import Problem, ScenarioError
 from smtpfake.scenario.faults import REGISTRY, Fault
 from smtpfake.scenario.model import (
+    AUTH_MECHANISMS,
     INITIAL_STATE,
     PER_PARTS,
+    AuthSettings,
     Location,
     Rule,
     Scenario,
     ServerSettings,
     Stage,
+    TlsSettings,
+    ehlo_keyword,
 )
 
 _SCALAR_TAGS = {
@@ -67,6 +71,14 @@ _PER_STAGES = {
     "recipient": frozenset({Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.ANY}),
 }
 SERVER_KEYS = tuple(f.name for f in dataclasses.fields(ServerSettings))
+AUTH_KEYS = tuple(f.name for f in dataclasses.fields(AuthSettings))
+#: EHLO keywords of registered SMTP extensions (IANA), for typos in extensions_remove
+KNOWN_KEYWORDS = (
+    *("PIPELINING", "SIZE", "STARTTLS", "AUTH", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"),
+    *("DSN", "HELP", "CHUNKING", "BINARYMIME", "ETRN", "VRFY", "EXPN", "DELIVERBY", "REQUIRETLS"),
+    *("MT-PRIORITY", "FUTURERELEASE", "LIMITS", "ATRN", "BURL", "CHECKPOINT", "RRVS", "TURN"),
+)
+TLS_KEYS = tuple(f.name for f in dataclasses.fields(TlsSettings) if f.name != "location")
 STAGES = tuple(s.value for s in Stage)
 
 
@@ -259,11 +271,12 @@ class _Walker:
 
     def server(self, node: yaml.Node) -> Any:
         kw: dict[str, Any] = {}
+        removals: list[tuple[yaml.Node, str]] = []
         for key, key_node, value in self.mapping(node, "server"):
             what = f"server.{key}"
             if key in ("hostname", "greeting"):
                 kw[key] = self.string(value, what)
-            elif key == "extensions":
+            elif key in ("extensions", "extensions_add", "extensions_remove"):
                 if _rejected(value):
                     kw[key] = _INVALID
                     continue
@@ -274,10 +287,18 @@ class _Walker:
                     continue
                 exts = [self.typed(n, what, _is_text, "an EHLO keyword") for n in value.value]
                 kw[key] = tuple(str(e).strip() for e in exts)
+                if key == "extensions_remove":
+                    removals = list(zip(value.value, kw[key], strict=True))
             elif key == "require_helo":
                 kw[key] = self.typed(value, what, lambda v: isinstance(v, bool), "true or false")
             elif key in ("max_recipients", "max_message_bytes"):
                 kw[key] = self.integer(value, what, 1)
+            elif key in ("idle_timeout", "close_after", "retry_after"):
+                kw[key] = self.timer_seconds(value, what)
+            elif key == "auth":
+                kw[key] = self.auth(value, what)
+            elif key == "tls":
+                kw[key] = self.tls(value, what)
             else:
                 self.problem(
                     key_node,
@@ -286,7 +307,168 @@ class _Walker:
                 )
         if any(v is _INVALID for v in kw.values()):
             return _INVALID
-        return ServerSettings(**kw)
+        settings = ServerSettings(**kw)
+        self.removals(settings, removals)
+        return settings
+
+    def removals(self, settings: ServerSettings, removals: list[tuple[yaml.Node, str]]) -> None:
+        """``extensions_remove`` names keywords. Removing one that is not advertised does
+        nothing (``[STARTTLS]`` says "no TLS here" even on the default list), but one that is
+        neither advertised nor a known keyword and looks like one of them is a typo."""
+        every = dataclasses.replace(settings, extensions_remove=())
+        offered = [
+            ehlo_keyword(e)
+            for tls_active in (False, True)
+            for e in every.advertised(tls_active=tls_active)
+        ]
+        for node, keyword in removals:
+            word = keyword.upper()
+            hint = did_you_mean(word, dict.fromkeys([*offered, *KNOWN_KEYWORDS]))
+            if " " in keyword:
+                self.problem(
+                    node,
+                    f"server.extensions_remove: expected a keyword alone, got '{keyword}' "
+                    f"(write '{ehlo_keyword(keyword)}')",
+                )
+            elif word not in offered and word not in KNOWN_KEYWORDS and hint:
+                self.problem(
+                    node,
+                    f"server.extensions_remove: '{keyword}' is not an EHLO keyword{hint} "
+                    f"(advertised: {', '.join(dict.fromkeys(offered)) or 'nothing'})",
+                )
+
+    def tls(self, node: yaml.Node, what: str) -> Any:
+        """``server.tls``: true/false, or a mapping of TlsSettings fields (enabled by default)."""
+        if isinstance(node, yaml.ScalarNode):
+            on = self.typed(node, what, lambda v: isinstance(v, bool), "true, false or a mapping")
+            return _INVALID if on is _INVALID else TlsSettings(on, location=self.loc(node))
+        kw: dict[str, Any] = {"enabled": True}
+        nodes: dict[str, yaml.Node] = {}
+        for key, key_node, value in self.mapping(node, what):
+            where = f"{what}.{key}"
+            nodes[key] = value
+            if key in ("enabled", "required", "implicit"):
+                kw[key] = self.typed(value, where, lambda v: isinstance(v, bool), "true or false")
+            elif key in ("certificate", "key"):
+                kw[key] = self.pem_file(value, where)
+            else:
+                self.problem(
+                    key_node,
+                    f"{what}: unknown key '{key}'{did_you_mean(key, TLS_KEYS)} "
+                    f"(allowed: {', '.join(TLS_KEYS)})",
+                )
+        if "key" in kw and "certificate" not in kw:
+            self.problem(nodes["key"], f"{what}.key: a key needs its certificate (certificate:)")
+            return _INVALID
+        if not isinstance(node, yaml.MappingNode) or any(v is _INVALID for v in kw.values()):
+            return _INVALID
+        return TlsSettings(**kw, location=self.loc(node))
+
+    def pem_file(self, node: yaml.Node, what: str) -> Any:
+        """A PEM file path, relative to the scenario file's folder; it must exist."""
+        name = self.string(node, what)
+        if name is _INVALID:
+            return _INVALID
+        source = Path(self.source)
+        path = Path(name).expanduser()
+        if not path.is_absolute() and source.is_file():
+            path = source.parent / path
+        if not path.is_file():
+            self.problem(node, f"{what}: no such file: {str(path)!r}")
+            return _INVALID
+        return str(path.resolve())
+
+    def auth(self, node: yaml.Node, what: str) -> Any:
+        """``server.auth``: null (no AUTH) or a mapping of AuthSettings fields."""
+        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
+            return None
+        kw: dict[str, Any] = {}
+        for key, key_node, value in self.mapping(node, what):
+            where = f"{what}.{key}"
+            if key == "mechanisms":
+                kw[key] = self.mechanisms(value, where)
+            elif key == "users":
+                kw[key] = self.users(value, where)
+            elif key in ("required", "require_tls"):
+                kw[key] = self.typed(value, where, lambda v: isinstance(v, bool), "true or false")
+            else:
+                self.problem(
+                    key_node,
+                    f"{what}: unknown key '{key}'{did_you_mean(key, AUTH_KEYS)} "
+                    f"(allowed: {', '.join(AUTH_KEYS)})",
+                )
+        if not isinstance(node, yaml.MappingNode) or any(v is _INVALID for v in kw.values()):
+            return _INVALID
+        return AuthSettings(**kw)
+
+    def mechanisms(self, node: yaml.Node, what: str) -> Any:
+        if _rejected(node):
+            return _INVALID
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            got = "an empty list" if isinstance(node, yaml.SequenceNode) else _kind(node)
+            self.problem(
+                node,
+                f"{what}: expected a list of one or more of {', '.join(AUTH_MECHANISMS)}, "
+                f"got {got}",
+            )
+            return _INVALID
+        out: list[str] = []
+        for item in node.value:
+            name = self.string(item, what)
+            if name is _INVALID:
+                return _INVALID
+            if name not in AUTH_MECHANISMS:
+                hint = (
+                    f"; write it in capitals: '{name.upper()}'"
+                    if name.upper() in AUTH_MECHANISMS
+                    else did_you_mean(name.upper(), AUTH_MECHANISMS)
+                )
+                self.problem(
+                    item,
+                    f"{what}: unknown mechanism '{name}'{hint} "
+                    f"(smtpfake implements: {', '.join(AUTH_MECHANISMS)})",
+                )
+                return _INVALID
+            if name in out:
+                self.problem(item, f"{what}: '{name}' is listed twice")
+                return _INVALID
+            out.append(name)
+        return tuple(out)
+
+    def users(self, node: yaml.Node, what: str) -> Any:
+        """A mapping of username to password, both strings (a number must be quoted, since
+        YAML would read 0123 as 83)."""
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
+            pairs: list[tuple[str, str]] = []
+            # Usernames are read as written, as every key is (YAML 1.1 would make `yes` True).
+            for name, _, value in self.mapping(node, what):
+                password = self.scalar(value, f"{what}.{name}")
+                if password is _INVALID:
+                    return _INVALID
+                if not isinstance(password, str):
+                    self.problem(
+                        value,
+                        f"{what}.{name}: a password must be a string, got {_describe(password)} "
+                        f"(quote it: '{value.value}')",
+                    )
+                    return _INVALID
+                pairs.append((name, password))
+            return tuple(pairs)
+        if not _rejected(node):
+            self.problem(
+                node, f"{what}: expected a mapping of username to password, got {_kind(node)}"
+            )
+        return _INVALID
+
+    def timer_seconds(self, node: yaml.Node, what: str) -> Any:
+        """A number of seconds above 0, or null (unset)."""
+        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
+            return None
+        value = self.typed(node, what, _is_number, "a number of seconds")
+        if value is not _INVALID and value <= 0:
+            self.problem(node, f"{what}: must be more than 0 seconds, got {value}")
+            return _INVALID
+        return value if value is _INVALID else float(value)
 
     def rules(self, node: yaml.Node) -> Any:
         if _rejected(node):
@@ -352,6 +534,17 @@ class _Walker:
                 )
         if any(v is _INVALID for v in kw.values()) or "stages" not in kw:
             return _INVALID
+        for key, key_node, _ in entries:
+            # A fault that only acts on some stages (cut_body: data) would silently do nothing.
+            only = REGISTRY[key].stages if key in REGISTRY else None
+            wrong = sorted(s.value for s in kw["stages"] if only and s.value not in only)
+            if wrong:
+                self.problem(
+                    key_node,
+                    f"{where}.{key}: works only on {', '.join(sorted(only or ()))}, "
+                    f"not on {', '.join(wrong)}",
+                )
+                return _INVALID
         if not self.conditions_agree(kw, {k: v for k, _, v in entries}, where):
             return _INVALID
         faults.sort(key=lambda f: f.order)

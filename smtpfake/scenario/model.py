@@ -99,6 +99,64 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (
 )
 
 
+#: SASL mechanisms the engine implements: PLAIN (RFC 4616) and LOGIN (the de-facto one)
+AUTH_MECHANISMS: tuple[str, ...] = ("PLAIN", "LOGIN")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """SMTP AUTH (RFC 4954), run by the engine: what EHLO advertises and who may log in."""
+
+    mechanisms: tuple[str, ...] = AUTH_MECHANISMS  # in the order EHLO lists them
+    users: tuple[tuple[str, str], ...] = ()  # (username, password) pairs; none: every login fails
+    required: bool = False  # MAIL before a successful AUTH gets 530 5.7.0
+    #: AUTH outside TLS gets 538 5.7.11, and EHLO leaves AUTH out until TLS (RFC 4954 §6)
+    require_tls: bool = False
+
+    @property
+    def keyword(self) -> str:
+        """The EHLO line: ``AUTH PLAIN LOGIN``."""
+        return " ".join(("AUTH", *self.mechanisms))
+
+    def valid(self, user: str, password: str) -> bool:
+        return (user, password) in self.users
+
+
+def ehlo_keyword(extension: str) -> str:
+    """The keyword of an EHLO line (``SIZE 1000`` -> ``SIZE``), upper case."""
+    return extension.split(" ", 1)[0].upper()
+
+
+_TLS_SCHEMA_PROPS = {
+    "enabled": {"type": "boolean", "default": True},
+    "certificate": {"type": ["string", "null"], "default": None},
+    "key": {"type": ["string", "null"], "default": None},
+    "required": {"type": "boolean", "default": False},
+    "implicit": {"type": "boolean", "default": False},
+}
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """TLS (RFC 3207 STARTTLS, or implicit TLS from the first byte, RFC 8314). The wire does the
+    handshake; the engine decides when (a 220 to STARTTLS, or before the greeting)."""
+
+    enabled: bool = False
+    #: PEM certificate (chain) file; None: one generated at start, issued by a throwaway CA
+    certificate: str | None = None
+    key: str | None = None  # PEM private key file; None: the key is in the certificate file
+    #: RFC 3207 §4: before TLS, every command but NOOP, EHLO, STARTTLS and QUIT gets 530 5.7.0
+    required: bool = False
+    #: SMTPS: the handshake comes first, before the greeting; STARTTLS is not offered
+    implicit: bool = False
+    location: Location | None = field(default=None, compare=False)  # where it was configured
+
+    @property
+    def starttls(self) -> bool:
+        """STARTTLS is offered (and advertised unless removed)."""
+        return self.enabled and not self.implicit
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     hostname: str = "smtpfake.test"
@@ -109,17 +167,150 @@ class ServerSettings:
     max_recipients: int = 1000
     #: bound on what a message body may take in memory, whatever the client sends
     max_message_bytes: int = 33554432
+    #: EHLO lines added to the list (one with a keyword already listed replaces it in place)
+    extensions_add: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "doc": "EHLO lines added to the advertised list (e.g. DSN, SIZE 1000); one whose "
+            "keyword is already listed replaces it in place."
+        },
+    )
+    #: keywords taken off the list, case-insensitive (also automatic ones: STARTTLS, AUTH)
+    extensions_remove: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "doc": "EHLO keywords removed from the advertised list, case-insensitive (also "
+            "STARTTLS and AUTH, which are otherwise added when TLS or AUTH is set up)."
+        },
+    )
+    tls: TlsSettings = field(
+        default=TlsSettings(),
+        metadata={
+            "doc": "TLS: true, or {enabled, certificate, key, required, implicit}. STARTTLS is "
+            "advertised and performed with a real handshake; with no certificate one is "
+            "generated for the hostname, localhost and 127.0.0.1 by a throwaway CA "
+            "(Server.tls_ca_file). required: 530 5.7.0 before TLS (RFC 3207 §4); implicit: "
+            "TLS from the first byte (SMTPS).",
+            "schema": {
+                "anyOf": [
+                    {"type": "boolean"},
+                    {
+                        "type": "object",
+                        "properties": _TLS_SCHEMA_PROPS,
+                        "additionalProperties": False,
+                    },
+                ],
+                "default": False,
+            },
+        },
+    )
+    #: RFC 5321 §3.8: after this many seconds without a line from the client, the server sends
+    #: "421 4.4.2" and closes (the engine's "idle" timer; the wire arms it)
+    idle_timeout: float | None = field(
+        default=None,
+        metadata={
+            "doc": "Seconds without a line from the client after which the server sends "
+            '"421 4.4.2 ... timeout exceeded" and closes (RFC 5321 §3.8). Unset: the '
+            "server's own idle timeout (300 s), which closes silently.",
+            "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None},
+        },
+    )
+    #: RFC 5321 §3.8: this many seconds into the session the server sends "421 4.3.2" and closes,
+    #: whatever the client is doing (the engine's "close_after" timer)
+    close_after: float | None = field(
+        default=None,
+        metadata={
+            "doc": "Seconds into the session after which the server sends, unasked, "
+            '"421 4.3.2 ... closing transmission channel" and closes (RFC 5321 §3.8), '
+            "even in the middle of a command or the message data.",
+            "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None},
+        },
+    )
+    #: after any 4xx reply, the client's IP should stay away this long; a new connection from
+    #: it sooner is recorded as a ``retry-too-soon`` violation
+    retry_after: float | None = field(
+        default=None,
+        metadata={
+            "doc": "Seconds a client must wait after a 4xx reply (421, 450, 451, ...) before it "
+            "connects again from the same IP address; an earlier connection is recorded as a "
+            "retry-too-soon violation. Unset: not checked.",
+            "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None},
+        },
+    )
+    #: SMTP AUTH; None: not advertised, and AUTH gets 502
+    auth: AuthSettings | None = field(
+        default=None,
+        metadata={
+            "doc": "SMTP AUTH (RFC 4954): mechanisms (PLAIN, LOGIN), users (name: password), "
+            "required (MAIL before AUTH gets 530 5.7.0), require_tls (AUTH before TLS gets "
+            "538 5.7.11 and is not advertised). Unset: AUTH is not advertised and gets 502.",
+            "schema": {
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "mechanisms": {
+                                "type": "array",
+                                "items": {"enum": list(AUTH_MECHANISMS)},
+                                "minItems": 1,
+                                "uniqueItems": True,
+                                "default": list(AUTH_MECHANISMS),
+                            },
+                            "users": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                                "default": {},
+                            },
+                            "required": {"type": "boolean", "default": False},
+                            "require_tls": {"type": "boolean", "default": False},
+                        },
+                        "additionalProperties": False,
+                    },
+                ]
+            },
+        },
+    )
+
+    def advertised(self, *, tls_active: bool = False) -> tuple[str, ...]:
+        """What EHLO lists after the hostname, in order: ``extensions``; STARTTLS when offered,
+        but never once TLS is active (RFC 3207 §4.2); AUTH when set up, but not before TLS if it
+        needs TLS (RFC 4954 §6); then ``extensions_add``; less ``extensions_remove``. STARTTLS
+        and AUTH listed by hand in ``extensions`` stay as written."""
+        lines = list(self.extensions)
+        if self.tls.starttls:
+            _put(lines, "STARTTLS", replace=False)
+        if self.auth is not None and (tls_active or not self.auth.require_tls):
+            _put(lines, self.auth.keyword, replace=False)
+        for line in self.extensions_add:
+            _put(lines, line, replace=True)
+        removed = {ehlo_keyword(k) for k in self.extensions_remove}
+        if tls_active:
+            removed.add("STARTTLS")
+        return tuple(e for e in lines if ehlo_keyword(e) not in removed)
 
     def has_extension(self, keyword: str) -> bool:
+        """Whether EHLO advertises this keyword (before TLS)."""
         keyword = keyword.upper()
-        return any(e.split(" ", 1)[0].upper() == keyword for e in self.extensions)
+        return any(ehlo_keyword(e) == keyword for e in self.advertised())
 
     def size_limit(self) -> int | None:
-        for ext in self.extensions:
+        for ext in self.advertised():
             word, _, arg = ext.partition(" ")
             if word.upper() == "SIZE" and arg.strip().isdigit() and int(arg) > 0:
                 return int(arg)
         return None
+
+
+def _put(lines: list[str], line: str, *, replace: bool) -> None:
+    """Add an EHLO line; one with the same keyword is replaced in place (or kept)."""
+    keyword = ehlo_keyword(line)
+    for i, existing in enumerate(lines):
+        if ehlo_keyword(existing) == keyword:
+            if replace:
+                lines[i] = line
+            return
+    lines.append(line)
 
 
 @dataclass(frozen=True)

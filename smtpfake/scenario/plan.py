@@ -33,7 +33,26 @@ class Reset:
     """Abort the connection with a TCP RST."""
 
 
-Action = Send | Sleep | Close | Reset
+@dataclass(frozen=True)
+class StartTLS:
+    """Upgrade the connection to TLS now (server side), after what was sent before it; the wire
+    reports the outcome to the session. ``cut_after``: send only this many bytes of the server's
+    handshake, then close (a handshake cut short)."""
+
+    cut_after: int | None = None
+
+
+Action = Send | Sleep | Close | Reset | StartTLS
+
+
+@dataclass(frozen=True)
+class BodyCut:
+    """Armed by an accepted DATA: once the message body reaches ``after_bytes`` octets, the
+    session returns ``actions`` (e.g. Reset) instead of reading on."""
+
+    after_bytes: int
+    actions: tuple[Action, ...]
+    label: str | None = None  # the rule that armed it, for the transcript
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,7 @@ class Plan:
     raw: bytes | None = None  # exact bytes instead of the rendered reply (malformed replies)
     chunk: int | None = None  # pacing: send this many bytes at a time ...
     interval: float = 0.0  # ... with this pause between chunks
+    body_cut: BodyCut | None = None  # on DATA: end the connection part-way through the body
 
     def with_(self, **changes: object) -> Plan:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -271,11 +271,12 @@ def server_schema() -> JSON:
     hints = typing.get_type_hints(ServerSettings)
     props: dict[str, JSON] = {}
     for f in dataclasses.fields(ServerSettings):
-        schema = type_schema(hints[f.name], f"server.{f.name}")
+        # A setting the field type cannot describe (a nested mapping) gives its own schema.
+        schema = dict(f.metadata.get("schema") or type_schema(hints[f.name], f"server.{f.name}"))
         if schema.get("type") == "integer":
             schema["minimum"] = 1  # the loader takes no zero limits
         has_default, default = _default(f)
-        if has_default:
+        if has_default and "default" not in schema:  # a given schema says its default as YAML
             schema["default"] = default
         doc = f.metadata.get("doc") or _SERVER_DOCS.get(f.name) or f"Server setting {f.name}."
         props[f.name] = {"description": doc, **schema}

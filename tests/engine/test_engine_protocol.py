@@ -56,7 +56,7 @@ def test_helo_is_a_single_line_without_enhanced_code(engine: Engine) -> None:
 def test_full_transaction_records_the_message_exactly(engine: Engine) -> None:
     d = engine.open()
     d.greet()
-    assert d.reply("MAIL FROM:<alice@example.test> SIZE=100") == b"250 2.1.0 Ok\r\n"
+    assert d.reply("MAIL FROM:<alice@example.test> SIZE=147") == b"250 2.1.0 Ok\r\n"
     assert d.reply("RCPT TO:<bob@example.test>") == b"250 2.1.5 Ok\r\n"
     assert d.reply("RCPT TO:<carol@example.test>") == b"250 2.1.5 Ok\r\n"
     assert d.reply("DATA") == b"354 End data with <CR><LF>.<CR><LF>\r\n"

@@ -20,7 +20,9 @@ from .helpers import scenario
 NEW_FAULTS = ("hang", "abort", "drip", "fragment", "truncate", "malformed")
 
 
-def open_session(data: dict[str, Any], seed: int = 0, shared: Shared | None = None) -> Session:
+def open_session(
+    data: dict[str, Any], seed: int | None = None, shared: Shared | None = None
+) -> Session:
     return Session(
         load_mapping(data), shared or Shared(seed=seed), Journal(), peer="t", clock=FakeClock()
     )
@@ -257,7 +259,7 @@ DELAYS = {
 
 
 def draws(
-    delay: dict[str, Any], *, seed: int | None, server_seed: int = 0, n: int = 20
+    delay: dict[str, Any], *, seed: int | None, server_seed: int | None = None, n: int = 20
 ) -> list[float]:
     """The delays a session sleeps before each of n NOOP replies (no time passes)."""
     data = scenario({"on": "noop", "delay": delay})
@@ -286,8 +288,11 @@ def test_the_server_seed_applies_when_the_scenario_has_none(kind: str) -> None:
     first = draws(DELAYS[kind], seed=None, server_seed=3)
     assert draws(DELAYS[kind], seed=None, server_seed=3) == first
     assert draws(DELAYS[kind], seed=None, server_seed=4) != first
-    # a seed in the scenario wins over the server's
-    assert draws(DELAYS[kind], seed=3, server_seed=99) == draws(DELAYS[kind], seed=3)
+    # an explicit server seed wins over the scenario's own (--seed, use(seed=), the fixture)
+    assert draws(DELAYS[kind], seed=3, server_seed=99) == draws(
+        DELAYS[kind], seed=None, server_seed=99
+    )
+    assert draws(DELAYS[kind], seed=3, server_seed=99) != draws(DELAYS[kind], seed=3)
 
 
 def test_uniform_delays_stay_in_range() -> None:

@@ -271,6 +271,8 @@ def test_every_server_setting_in_the_schema_is_read_by_the_loader(
     field: dataclasses.Field[Any], validator: jsonschema.protocols.Validator
 ) -> None:
     value = getattr(ServerSettings(), field.name)
+    if dataclasses.is_dataclass(value):  # a nested setting (tls) is written as its YAML default
+        value = field.metadata["schema"]["default"]
     value = list(value) if isinstance(value, tuple) else value
     text = yaml.safe_dump({"summary": "s", "expect": "e", "server": {field.name: value}})
     assert [e.message for e in validator.iter_errors(_document(text))] == []

@@ -26,7 +26,7 @@ def rules(*rules: dict[str, Any], seed: int | None = None) -> Scenario:
 
 
 class Fake:
-    def __init__(self, scenario: Scenario | str, *, seed: int = 0) -> None:
+    def __init__(self, scenario: Scenario | str, *, seed: int | None = None) -> None:
         self.scenario = resolve(scenario) if isinstance(scenario, str) else scenario
         self.shared = Shared(seed=seed)
         self.journal = Journal()

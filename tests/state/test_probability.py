@@ -10,7 +10,7 @@ from .driver import Fake, rules
 FLAKY_RCPT = {"on": "rcpt", "probability": 0.3, "reply": "451 4.3.0 Try again"}
 
 
-def pattern(scenario: Scenario, seed: int = 0, sessions: int = 200) -> list[int]:
+def pattern(scenario: Scenario, seed: int | None = None, sessions: int = 200) -> list[int]:
     """The RCPT reply code of each of ``sessions`` identical sessions."""
     fake = Fake(scenario, seed=seed)
     out = []
@@ -101,10 +101,13 @@ def test_draws_depend_on_the_connection_not_on_interleaving() -> None:
     assert run(interleaved=True) == run(interleaved=False)
 
 
-def test_the_scenario_seed_wins_over_the_server_seed() -> None:
+def test_an_explicit_seed_wins_over_the_scenarios_own() -> None:
     seeded = rules(FLAKY_RCPT, seed=11)
-    assert pattern(seeded, seed=1, sessions=100) == pattern(seeded, seed=2, sessions=100)
-    assert pattern(seeded, seed=1, sessions=100) == pattern(rules(FLAKY_RCPT), 11, sessions=100)
+    # without an explicit seed the scenario's own applies
+    assert pattern(seeded, sessions=100) == pattern(rules(FLAKY_RCPT), 11, sessions=100)
+    # an explicit one (server, --seed, use(seed=), fixture) overrides it
+    assert pattern(seeded, seed=1, sessions=100) != pattern(seeded, seed=2, sessions=100)
+    assert pattern(seeded, seed=1, sessions=100) == pattern(rules(FLAKY_RCPT), 1, sessions=100)
 
 
 def server_pattern(server: Server, sessions: int = 100) -> list[int]:
@@ -132,4 +135,4 @@ def test_server_seed_and_use_seed_are_honoured() -> None:
     with_22 = server_pattern(server)
     assert with_22 != with_21
     server.use(flaky)
-    assert server_pattern(server) == with_22  # use() without a seed keeps the last one
+    assert server_pattern(server) == with_21  # use()'s seed is for that use only; then the server's

@@ -220,7 +220,9 @@ def test_many_concurrent_sessions(server: Server, raw: Callable[[], Raw]) -> Non
         assert conn.reply()[0][:3] == b"221"
         assert conn.eof()
     assert sorted(m.mail_from for m in server.messages) == sorted(f"s{i}@x.test" for i in range(20))
-    assert all(s.violations == () for s in ended_sessions(server, 20))
+    # HELO offers no PIPELINING, so sending all four commands at once is the client's mistake
+    kinds = [{v.kind for v in s.violations} for s in ended_sessions(server, 20)]
+    assert kinds == [{"pipelining-without-extension"}] * 20
 
 
 def test_a_flooding_client_does_not_starve_others(server: Server, raw: Callable[[], Raw]) -> None:

@@ -1,12 +1,13 @@
 """The fault vocabulary. Importing this package registers every fault."""
 
-from smtpfake.scenario.faults import close, delay, mangle, pacing, reply, silence
+from smtpfake.scenario.faults import body, close, delay, mangle, pacing, reply, silence, tls
 from smtpfake.scenario.faults.base import REGISTRY, Fault, FaultContext, register
 
 __all__ = [
     "REGISTRY",
     "Fault",
     "FaultContext",
+    "body",
     "close",
     "delay",
     "mangle",
@@ -14,4 +15,5 @@ __all__ = [
     "register",
     "reply",
     "silence",
+    "tls",
 ]

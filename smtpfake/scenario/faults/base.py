@@ -31,6 +31,8 @@ class Fault:
     order: ClassVar[int] = 50
     #: one line for the schema and the docs
     doc: ClassVar[str] = ""
+    #: the stages (Stage values) where it has an effect; None: any (the loader checks rules)
+    stages: ClassVar[frozenset[str] | None] = None
 
     @classmethod
     def shorthand(cls, value: Any) -> dict[str, Any]:

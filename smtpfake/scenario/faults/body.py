@@ -1,0 +1,45 @@
+"""``cut_body``: on DATA, end the connection part-way through the message body.
+
+The fault only arms the cut (a :class:`BodyCut` on the DATA plan); the session counts the body
+as it arrives and returns the cut's actions once ``after_bytes`` octets are in. A cut message is
+never recorded: the server did not answer the final ".", so a correct client still owns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smtpfake.scenario.faults.base import Fault, FaultContext, register
+from smtpfake.scenario.plan import BodyCut, Close, Plan, Reset
+
+HOW = ("reset", "close")
+
+
+@register
+@dataclass(frozen=True)
+class CutBody(Fault):
+    name = "cut_body"
+    primary = "after_bytes"
+    order = 75
+    stages = frozenset({"data"})  # it arms on the 354; anywhere else it would do nothing
+    doc = (
+        "On data: once AFTER_BYTES of the message body arrived, reset (RST; how: close for FIN) "
+        "without a reply."
+    )
+
+    after_bytes: int
+    how: str = "reset"
+
+    def check(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if self.after_bytes < 1:
+            problems.append(
+                ("after_bytes", f"after_bytes must be at least 1, got {self.after_bytes}")
+            )
+        if self.how not in HOW:
+            problems.append(("how", f"how must be one of: {', '.join(HOW)}; got {self.how!r}"))
+        return problems
+
+    def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
+        end = Reset() if self.how == "reset" else Close()
+        return plan.with_(body_cut=BodyCut(self.after_bytes, (end,)))
