@@ -2,7 +2,11 @@
 #   docker build -t smtpfake .
 #   docker run --rm -p 127.0.0.1:2525:2525 -p 127.0.0.1:8025:8025 smtpfake
 # Offline builds (no package index reachable from the build): put wheels in .wheelhouse/ first,
-#   pip wheel --wheel-dir .wheelhouse . hatchling
+# built for the image's Python and platform (not the host's), e.g. for python:3.12-slim on x86-64:
+#   pip wheel --no-deps --wheel-dir dist .
+#   pip download --only-binary=:all: --python-version 3.12 --implementation cp --abi cp312 \
+#     --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 --dest .wheelhouse \
+#     "$(ls dist/smtpfake-*.whl)[tls]" hatchling
 #   docker build --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/src/.wheelhouse .
 ARG BASE=python:3.12-slim
 FROM ${BASE}
@@ -18,8 +22,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # .dockerignore keeps the context to what the package needs (and .wheelhouse/ when present)
 COPY . /src
-# the wheel carries the built-in scenarios (pyproject force-includes scenarios/)
-RUN python3 -m pip install /src \
+# the wheel carries the built-in scenarios (pyproject force-includes scenarios/); the tls extra
+# (trustme) generates certificates for TLS scenarios, whose CA GET /api/tls/ca hands out
+RUN python3 -m pip install '/src[tls]' \
     && rm -rf /src \
     && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin smtpfake \

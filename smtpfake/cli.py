@@ -125,6 +125,9 @@ def _serve(args: argparse.Namespace) -> int:
 
         def ready() -> None:
             sc = server.scenario
+            # a generated certificate's CA: what a client on this machine trusts to verify it
+            tls = sc.server.tls
+            ca = server.tls_ca_file if tls.enabled and tls.certificate is None else None
             if log.format == "json":
                 print(
                     json.dumps(
@@ -137,6 +140,7 @@ def _serve(args: argparse.Namespace) -> int:
                             "scenario": sc.name,
                             "source": sc.source,
                             "summary": sc.summary,
+                            "tls_ca": ca,
                         }
                     ),
                     flush=True,
@@ -150,6 +154,9 @@ def _serve(args: argparse.Namespace) -> int:
             if api is not None:
                 guarded = " (bearer token required)" if cfg["api_token"] else ""
                 print(f"smtpfake: control API on {api.url}/api/{guarded}", flush=True)
+            if ca is not None:
+                fetch = " (or GET /api/tls/ca)" if api is not None else ""
+                print(f"smtpfake: TLS certificates issued by the CA in {ca}{fetch}", flush=True)
 
         await server.serve(stop, ready)
 

@@ -90,6 +90,9 @@ class Response:
     status: int
     body: JSON
     headers: dict[str, str] = field(default_factory=dict)
+    #: a non-JSON answer (the CA's PEM): sent as is, with ``content_type``, instead of ``body``
+    raw: bytes | None = None
+    content_type: str = "application/json"
 
 
 Handler = Callable[["ControlApi", Request], Response]
@@ -103,6 +106,7 @@ ROUTES: dict[str, dict[str, str]] = {
     "/api/messages": {"GET": "messages"},
     "/api/reset": {"POST": "reset"},
     "/api/wait": {"POST": "wait"},
+    "/api/tls/ca": {"GET": "tls_ca"},
 }
 #: answered without the token: container health checks do not know it, and it reveals nothing
 PUBLIC = frozenset({"/api/health"})
@@ -282,6 +286,31 @@ class ControlApi:
         found = self.server.messages
         return Response(200, {"count": len(found), "messages": [message_to_json(m) for m in found]})
 
+    def tls_ca(self, request: Request) -> Response:
+        """The PEM of the throwaway CA behind the active scenario's generated certificate.
+
+        404 when there is nothing a client could trust from us: the scenario has no TLS, or it
+        names its own certificate file (whose issuer smtpfake does not know)."""
+        scenario = self.server.scenario
+        tls = scenario.server.tls
+        if not tls.enabled:
+            raise ApiError(
+                404,
+                f"the active scenario '{scenario.name}' has no server.tls, so there is no CA to "
+                "trust; switch to a TLS scenario (e.g. tls-required) first",
+                reason="no-tls",
+            )
+        if tls.certificate is not None:
+            raise ApiError(
+                404,
+                f"the active scenario '{scenario.name}' uses its own certificate "
+                f"({tls.certificate}); smtpfake does not know its CA: trust that certificate's "
+                "issuer instead",
+                reason="own-certificate",
+            )
+        pem = self.server.tls_ca_pem.encode("ascii")
+        return Response(200, {}, raw=pem, content_type="application/x-pem-file")
+
     def reset(self, request: Request) -> Response:
         request.json()  # an empty or JSON body only, so a form post cannot pass for a reset
         self.server.reset()
@@ -455,9 +484,12 @@ class _Handler(BaseHTTPRequestHandler):
         return too_big if len(body) > MAX_BODY else bytes(body)
 
     def _send(self, response: Response) -> None:
-        payload = json.dumps(response.body, indent=1).encode("ascii") + b"\n"
+        if response.raw is not None:
+            payload = response.raw
+        else:
+            payload = json.dumps(response.body, indent=1).encode("ascii") + b"\n"
         self.send_response(response.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Cache-Control", "no-store")
         for name, value in response.headers.items():

@@ -1,9 +1,9 @@
 """One log line per session event, so a CI log shows what the client did.
 
 ``LoggingJournal`` is a :class:`Journal` that also writes each event it records: connect, every
-command and reply, violations, accepted messages, close. ``smtpfake serve`` puts it in place of the
-server's journal before serving. Text for people by default; JSON lines (``--log-format json``)
-for log collectors.
+command and reply, violations, accepted messages, AUTH success, the TLS handshake, close.
+``smtpfake serve`` puts it in place of the server's journal before serving. Text for people by
+default; JSON lines (``--log-format json``) for log collectors.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import threading
+import time
 from typing import Any, Literal, TextIO
 
 from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
@@ -110,6 +111,24 @@ class LoggingJournal(Journal):
             rcpt_tos=list(message.rcpt_tos),
             size=len(message.data),
             subject=message.subject,
+        )
+
+    def authenticated(self, info: SessionInfo, user: str) -> None:
+        super().authenticated(info, user)
+        # the observer call carries no time: the wall clock, as the event happens now
+        self.log.event(
+            "auth", time.time(), f"authenticated as {user!r}", session=info.index, user=user
+        )
+
+    def secured(self, info: SessionInfo, version: str, cipher: str) -> None:
+        super().secured(info, version, cipher)
+        self.log.event(
+            "tls",
+            time.time(),
+            f"TLS started: {version} {cipher}",
+            session=info.index,
+            version=version,
+            cipher=cipher,
         )
 
     def ended(self, info: SessionInfo, time: float) -> None:

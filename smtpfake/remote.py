@@ -3,16 +3,22 @@
 A suite written against the ``smtpfake`` fixture runs unchanged against a sidecar started by CI
 (or by ``docker run``): ``RemoteSmtpFake("http://127.0.0.1:8025")`` answers ``messages``,
 ``sessions``, ``use``, ``reset`` and the waits with the same dataclasses, rebuilt from JSON by
-:mod:`smtpfake.serialize`. urllib only: nothing beyond the standard library.
+:mod:`smtpfake.serialize`, and ``ca_file``/``client_ssl_context()`` for TLS scenarios. urllib
+only: nothing beyond the standard library.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import shutil
+import ssl
+import tempfile
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +88,8 @@ class RemoteSmtpFake(ControlHelpers):
         self._api_host = parts.hostname
         self._smtp_host = smtp_host
         self._smtp_port = smtp_port
+        self._ca_lock = threading.Lock()
+        self._ca_file: str | None = None
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -98,23 +106,9 @@ class RemoteSmtpFake(ControlHelpers):
     ) -> tuple[int, JSON]:
         """One API call; returns (status, JSON body). A status outside ``ok`` raises RemoteError
         (400 from a scenario upload raises ScenarioError, as the in-process ``use`` does)."""
-        url = self.url + path
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
-        data = json.dumps(body).encode() if isinstance(body, dict) else body
-        headers = {"Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = content_type
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        except (urllib.error.URLError, OSError) as exc:
-            raise RemoteError(0, f"cannot reach the smtpfake sidecar at {self.url}: {exc}") from exc
+        status, _, raw = self._fetch(
+            method, path, body, content_type=content_type, query=query, timeout=timeout
+        )
         try:
             answer = json.loads(raw) if raw else {}
         except json.JSONDecodeError:
@@ -126,6 +120,36 @@ class RemoteSmtpFake(ControlHelpers):
                 raise problems_from_json(answer)
             raise RemoteError(status, str(answer.get("error", raw[:200])), answer)
         return status, answer
+
+    def _fetch(
+        self,
+        method: str,
+        path: str,
+        body: JSON | bytes | None = None,
+        *,
+        content_type: str = "application/json",
+        query: dict[str, str] | None = None,
+        timeout: float | None = None,
+        accept: str = "application/json",
+    ) -> tuple[int, str, bytes]:
+        """One HTTP exchange: (status, Content-Type, raw body), whatever the status."""
+        url = self.url + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        headers = {"Accept": accept}
+        if data is not None:
+            headers["Content-Type"] = content_type
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                return resp.status, resp.headers.get_content_type(), resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get_content_type(), exc.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise RemoteError(0, f"cannot reach the smtpfake sidecar at {self.url}: {exc}") from exc
 
     def health(self) -> JSON:
         """The readiness answer (``status`` "ready" when SMTP is listening); never raises on 503."""
@@ -149,6 +173,40 @@ class RemoteSmtpFake(ControlHelpers):
     @property
     def address(self) -> tuple[str, int]:
         return (self.host, self.port)
+
+    @property
+    def ca_file(self) -> str:
+        """The CA certificate (PEM file) that issued the sidecar's generated TLS certificates.
+
+        Downloaded once (``GET /api/tls/ca``) into a temporary file removed with this object: the
+        sidecar keeps one CA for its lifetime. The first read needs a scenario with ``server.tls``
+        and no certificate of its own in force; otherwise it raises RemoteError (404)."""
+        with self._ca_lock:
+            if self._ca_file is None:
+                self._ca_file = self._download_ca()
+            return self._ca_file
+
+    def _download_ca(self) -> str:
+        status, ctype, raw = self._fetch("GET", "/api/tls/ca", accept="application/x-pem-file")
+        if status != 200:
+            try:
+                answer = json.loads(raw)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                answer = {"error": repr(raw[:200])}
+            body = answer if isinstance(answer, dict) else {"error": repr(answer)}
+            raise RemoteError(status, str(body.get("error", "no CA")), body)
+        if ctype != "application/x-pem-file" or b"-----BEGIN CERTIFICATE-----" not in raw:
+            raise RemoteError(status, f"not a PEM certificate from GET /api/tls/ca: {raw[:200]!r}")
+        folder = tempfile.mkdtemp(prefix="smtpfake-remote-ca-")
+        weakref.finalize(self, shutil.rmtree, folder, True)
+        path = Path(folder) / "ca.pem"
+        path.write_bytes(raw)
+        return str(path)
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts :attr:`ca_file`, hostname checks on: pass it to
+        ``smtplib.SMTP.starttls(context=...)`` or aiosmtplib's ``tls_context``."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
     @property
     def scenario_name(self) -> str:

@@ -64,6 +64,7 @@ def session_to_json(record: SessionRecord) -> JSON:
         "transcript": [entry_to_json(e) for e in record.transcript],
         "violations": [violation_to_json(v) for v in record.violations],
         "messages": [message_to_json(m) for m in record.messages],
+        "auth_user": record.auth_user,
         "tls": record.tls,
     }
 
@@ -163,6 +164,7 @@ def message_from_json(data: JSON) -> Message:
 
 def session_from_json(data: JSON) -> SessionRecord:
     ended = data.get("ended")
+    auth_user = data.get("auth_user")
     return SessionRecord(
         index=int(data["index"]),
         peer=str(data["peer"]),
@@ -171,6 +173,7 @@ def session_from_json(data: JSON) -> SessionRecord:
         transcript=tuple(entry_from_json(e) for e in data["transcript"]),
         violations=tuple(violation_from_json(v) for v in data["violations"]),
         messages=tuple(message_from_json(m) for m in data["messages"]),
+        auth_user=str(auth_user) if auth_user is not None else None,
         tls=bool(data.get("tls", False)),
     )
 

@@ -45,6 +45,14 @@ class Shared:
         self.messages += 1
         return f"SF{self.messages:06d}"
 
+    def hold_off(self, ip: str, until: float, now: float) -> None:
+        """``server.retry_after``: this client IP should not connect again before ``until``."""
+        retry = self.retry_not_before
+        if len(retry) > 10_000:  # bounded: forget the clients already free to come back
+            for free in [free for free, t in retry.items() if t <= now]:
+                del retry[free]
+        retry[ip] = max(retry.get(ip, 0.0), until)
+
     def counter(self, rule: int, key: tuple[str, ...]) -> KeyCounter:
         found = self.counters.get((rule, key))
         if found is None:

@@ -11,7 +11,8 @@ from smtpfake.engine.session import AUTH_LINE_LIMIT
 from smtpfake.engine.state import Mode
 from smtpfake.scenario.plan import Close
 
-from .helpers import Conn, Fake, auth_scenario, b64, plain, sent
+from ..support.engine import Driver, Engine, sent
+from .helpers import auth_scenario, b64, plain
 
 OK = b"235 2.7.0 Authentication successful\r\n"
 INVALID = b"535 5.7.8 Authentication credentials invalid\r\n"
@@ -19,13 +20,13 @@ USERNAME = b"334 VXNlcm5hbWU6\r\n"
 PASSWORD = b"334 UGFzc3dvcmQ6\r\n"
 
 
-def conn(*rules: dict[str, Any], **auth: Any) -> Conn:
-    c = Fake(auth_scenario(*rules, **auth)).open()
+def conn(*rules: dict[str, Any], **auth: Any) -> Driver:
+    c = Engine(auth_scenario(*rules, **auth)).open()
     c.greet()
     return c
 
 
-def assert_secret_free(c: Conn, *secrets: str) -> None:
+def assert_secret_free(c: Driver, *secrets: str) -> None:
     text = c.record.format()
     for secret in secrets:
         assert secret not in text, text
@@ -35,7 +36,7 @@ def assert_secret_free(c: Conn, *secrets: str) -> None:
 
 
 def test_without_auth_settings_ehlo_has_no_auth_and_auth_gets_502() -> None:
-    c = Fake("default").open()
+    c = Engine("default").open()
     assert b"AUTH" not in c.greet()
     assert c.reply(f"AUTH PLAIN {plain('alice', 'secret')}") == (
         b"502 5.5.1 Error: authentication not enabled\r\n"
@@ -45,22 +46,22 @@ def test_without_auth_settings_ehlo_has_no_auth_and_auth_gets_502() -> None:
 
 def test_ehlo_advertises_the_configured_mechanisms_in_order() -> None:
     assert conn().session.settings.auth is not None
-    c = Fake(auth_scenario()).open()
+    c = Engine(auth_scenario()).open()
     assert c.greet().endswith(b"250 AUTH PLAIN LOGIN\r\n")
-    c = Fake(auth_scenario(mechanisms=["LOGIN"])).open()
+    c = Engine(auth_scenario(mechanisms=["LOGIN"])).open()
     assert b"250 AUTH LOGIN\r\n" in c.greet()
 
 
 def test_an_auth_line_listed_by_hand_is_not_doubled() -> None:
     data = auth_scenario()
     data["server"]["extensions"] = ["AUTH LOGIN PLAIN", "PIPELINING"]
-    reply = Fake(data).open().greet()
+    reply = Engine(data).open().greet()
     assert reply.count(b"AUTH") == 1
     assert b"250-AUTH LOGIN PLAIN\r\n" in reply
 
 
 def test_helo_reply_carries_no_extensions_and_auth_after_helo_is_refused() -> None:
-    c = Fake(auth_scenario()).open()
+    c = Engine(auth_scenario()).open()
     assert c.greet("HELO client.test") == b"250 smtpfake.test\r\n"
     assert c.reply(f"AUTH PLAIN {plain('alice', 'secret')}") == (
         b"503 5.5.1 Error: send EHLO first\r\n"
@@ -69,7 +70,7 @@ def test_helo_reply_carries_no_extensions_and_auth_after_helo_is_refused() -> No
 
 
 def test_require_tls_hides_auth_until_tls_and_refuses_it_with_538() -> None:
-    f = Fake(auth_scenario(require_tls=True))
+    f = Engine(auth_scenario(require_tls=True))
     c = f.open()
     assert b"AUTH" not in c.greet()
     assert c.reply(f"AUTH PLAIN {plain('alice', 'secret')}") == (
@@ -244,7 +245,7 @@ def test_auth_without_a_mechanism_is_a_syntax_error() -> None:
 
 
 def test_auth_before_ehlo_gets_503() -> None:
-    c = Fake(auth_scenario()).open()
+    c = Engine(auth_scenario()).open()
     sent(c.session.connect())
     assert c.reply(f"AUTH PLAIN {plain('alice', 'secret')}") == (
         b"503 5.5.1 Error: send EHLO first\r\n"
@@ -302,7 +303,7 @@ def test_auth_not_required_lets_mail_through() -> None:
 def test_no_enhanced_codes_unless_advertised() -> None:
     data = auth_scenario()
     data["server"]["extensions"] = ["PIPELINING"]
-    c = Fake(data).open()
+    c = Engine(data).open()
     c.greet()
     assert c.reply(f"AUTH PLAIN {plain('alice', 'x')}") == (
         b"535 Authentication credentials invalid\r\n"
@@ -364,7 +365,7 @@ def test_a_rule_replying_235_authenticates_even_bad_credentials() -> None:
 
 
 def test_a_rule_replying_235_works_without_auth_settings() -> None:
-    c = Fake(
+    c = Engine(
         {"summary": "s", "expect": "e", "rules": [{"on": "auth", "reply": "235 2.7.0 Ok"}]}
     ).open()
     c.greet()
@@ -408,7 +409,7 @@ def test_a_rule_on_auth_also_answers_refusals() -> None:
 
 
 def test_builtin_530_auth_required() -> None:
-    f = Fake("530-auth-required")
+    f = Engine("530-auth-required")
     c = f.open()
     assert c.greet().endswith(b"250 AUTH PLAIN LOGIN\r\n")
     assert c.code("MAIL FROM:<a@x.test>") == 530
@@ -417,7 +418,7 @@ def test_builtin_530_auth_required() -> None:
 
 
 def test_builtin_535_refuses_even_the_right_password() -> None:
-    f = Fake("535-auth-failed")
+    f = Engine("535-auth-failed")
     for _ in range(2):
         c = f.open()
         c.greet()
@@ -430,7 +431,7 @@ def test_builtin_535_refuses_even_the_right_password() -> None:
 
 
 def test_builtin_454_fails_the_first_connection_only() -> None:
-    f = Fake("454-auth-temporary")
+    f = Engine("454-auth-temporary")
     c = f.open()
     c.greet()
     temporary = b"454 4.7.0 Temporary authentication failure\r\n"

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import socket
-import time
 from collections.abc import Callable
 from email.message import EmailMessage
-from typing import Any
 
 import aiosmtplib
 import pytest
@@ -17,31 +14,12 @@ import pytest
 from smtpfake.journal import SessionRecord
 from smtpfake.server import Server
 
-from .helpers import TIMEOUT, auth_scenario, b64, plain
+from ..support import TIMEOUT
+from ..support.raw import Raw
+from ..support.waits import ended_sessions
+from .helpers import auth_scenario, b64, plain
 
 BODY = b"Subject: hello\r\n\r\nhi there\r\n"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 2.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {predicate}"
-        time.sleep(0.005)
-
-
-def ended(server: Server, count: int) -> tuple[SessionRecord, ...]:
-    """Exactly ``count`` sessions, all ended."""
-
-    def done() -> tuple[SessionRecord, ...] | None:
-        s = server.sessions
-        return s if len(s) >= count and all(x.ended is not None for x in s) else None
-
-    sessions: tuple[SessionRecord, ...] = wait_until(done)
-    assert len(sessions) == count, [s.format() for s in sessions]
-    return sessions
 
 
 def auth_verbs(record: SessionRecord) -> list[str]:
@@ -52,50 +30,17 @@ def client(server: Server) -> smtplib.SMTP:
     return smtplib.SMTP(server.host, server.port, timeout=TIMEOUT)
 
 
-class Raw:
-    """Exact bytes in and out, bounded by a timeout."""
-
-    def __init__(self, server: Server) -> None:
-        self.sock = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
-        self.file = self.sock.makefile("rb")
-
-    def line(self) -> bytes:
-        return self.file.readline(4096)
-
-    def reply(self) -> bytes:
-        """One whole reply (all its lines)."""
-        out = b""
-        for _ in range(50):
-            line = self.line()
-            assert line.endswith(b"\r\n"), (out, line)
-            out += line
-            if line[3:4] != b"-":
-                return out
-        raise AssertionError(f"reply too long: {out[:200]!r}")
-
-    def command(self, text: str | bytes) -> bytes:
-        self.sock.sendall((text.encode() if isinstance(text, str) else text) + b"\r\n")
-        return self.reply()
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
-
-
 @pytest.fixture
-def raw(server: Server) -> Any:
-    opened: list[Raw] = []
+def raw(raw: Callable[..., Raw]) -> Callable[[], Raw]:
+    """The shared ``raw`` fixture's connections, greeted and past EHLO."""
 
     def connect() -> Raw:
-        conn = Raw(server)
-        opened.append(conn)
-        assert conn.reply().startswith(b"220 ")
-        assert conn.command("EHLO client.test").startswith(b"250-")
+        conn = raw()
+        assert conn.reply_bytes().startswith(b"220 ")
+        assert conn.command_bytes("EHLO client.test").startswith(b"250-")
         return conn
 
-    yield connect
-    for conn in opened:
-        conn.close()
+    return connect
 
 
 # -- smtplib ---------------------------------------------------------------------------------------
@@ -109,7 +54,7 @@ def test_smtplib_login_then_send(server: Server) -> None:
         assert smtp.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
         assert smtp.login("alice", "secret") == (235, b"2.7.0 Authentication successful")
         assert smtp.sendmail("alice@x.test", ["b@x.test"], BODY) == {}
-    (record,) = ended(server, 1)
+    (record,) = ended_sessions(server, 1)
     assert record.auth_user == "alice"
     assert auth_verbs(record) == ["PLAIN"]  # smtplib prefers PLAIN with an initial response
     assert "secret" not in record.format() and plain("alice", "secret") not in record.format()
@@ -125,7 +70,7 @@ def test_smtplib_auth_login(server: Server, initial: bool) -> None:
         smtp.user, smtp.password = "bob", "hunter2"
         code, _ = smtp.auth("LOGIN", smtp.auth_login, initial_response_ok=initial)
         assert code == 235
-    (record,) = ended(server, 1)
+    (record,) = ended_sessions(server, 1)
     assert record.auth_user == "bob"
     prompts = [r for r in record.replies if r.startswith("334")]
     assert prompts == (
@@ -142,7 +87,7 @@ def test_smtplib_auth_plain(server: Server, initial: bool) -> None:
         smtp.user, smtp.password = "alice", "secret"
         code, _ = smtp.auth("PLAIN", smtp.auth_plain, initial_response_ok=initial)
         assert code == 235
-    (record,) = ended(server, 1)
+    (record,) = ended_sessions(server, 1)
     assert record.auth_user == "alice"
     assert [r for r in record.replies if r.startswith("334")] == ([] if initial else ["334 "])
 
@@ -157,7 +102,7 @@ def test_smtplib_wrong_password_is_refused_once_per_mechanism(server: Server) ->
         with pytest.raises(smtplib.SMTPSenderRefused) as mail:
             smtp.sendmail("alice@x.test", ["b@x.test"], BODY)
         assert mail.value.smtp_code == 530
-    (record,) = ended(server, 1)
+    (record,) = ended_sessions(server, 1)
     assert record.auth_user is None
     assert auth_verbs(record) == ["PLAIN", "LOGIN"]
     assert server.messages == ()
@@ -189,7 +134,7 @@ def test_aiosmtplib_login_then_send(server: Server) -> None:
             await smtp.send_message(_message())
 
     asyncio.run(run())
-    (record,) = ended(server, 1)
+    (record,) = ended_sessions(server, 1)
     assert record.auth_user == "bob"
     assert len(server.messages) == 1
 
@@ -209,7 +154,7 @@ def test_aiosmtplib_each_mechanism(server: Server, mechanism: str) -> None:
             assert (await method("alice", "secret")).code == 235
 
     asyncio.run(run())
-    (record,) = ended(server, 1)
+    (record,) = ended_sessions(server, 1)
     assert record.auth_user == "alice"
     assert auth_verbs(record) == [mechanism.upper()] * 2
 
@@ -220,19 +165,19 @@ def test_aiosmtplib_each_mechanism(server: Server, mechanism: str) -> None:
 def test_raw_exchange_bytes(server: Server, raw: Callable[[], Raw]) -> None:
     server.use(auth_scenario())
     conn = raw()
-    assert conn.command("AUTH PLAIN") == b"334 \r\n"  # RFC 4954 §4: the space is there
-    assert conn.command("*") == b"501 5.0.0 Authentication cancelled\r\n"
-    assert conn.command("AUTH LOGIN") == b"334 VXNlcm5hbWU6\r\n"
-    assert conn.command("@@@") == b"501 5.5.2 Cannot decode response\r\n"
-    assert conn.command("AUTH CRAM-MD5") == b"504 5.5.4 Unrecognized authentication type\r\n"
-    assert conn.command("MAIL FROM:<a@x.test>") == b"250 2.1.0 Ok\r\n"
-    assert conn.command(f"AUTH PLAIN {plain('alice', 'secret')}") == (
+    assert conn.command_bytes("AUTH PLAIN") == b"334 \r\n"  # RFC 4954 §4: the space is there
+    assert conn.command_bytes("*") == b"501 5.0.0 Authentication cancelled\r\n"
+    assert conn.command_bytes("AUTH LOGIN") == b"334 VXNlcm5hbWU6\r\n"
+    assert conn.command_bytes("@@@") == b"501 5.5.2 Cannot decode response\r\n"
+    assert conn.command_bytes("AUTH CRAM-MD5") == b"504 5.5.4 Unrecognized authentication type\r\n"
+    assert conn.command_bytes("MAIL FROM:<a@x.test>") == b"250 2.1.0 Ok\r\n"
+    assert conn.command_bytes(f"AUTH PLAIN {plain('alice', 'secret')}") == (
         b"503 5.5.1 Error: AUTH not permitted during a mail transaction\r\n"
     )
-    assert conn.command("RSET").startswith(b"250")
-    assert conn.command(f"AUTH PLAIN {plain('alice', 'secret')}").startswith(b"235 ")
-    assert conn.command("AUTH LOGIN") == b"503 5.5.1 Already authenticated\r\n"
-    assert conn.command("QUIT").startswith(b"221")
+    assert conn.command_bytes("RSET").startswith(b"250")
+    assert conn.command_bytes(f"AUTH PLAIN {plain('alice', 'secret')}").startswith(b"235 ")
+    assert conn.command_bytes("AUTH LOGIN") == b"503 5.5.1 Already authenticated\r\n"
+    assert conn.command_bytes("QUIT").startswith(b"221")
 
 
 def test_raw_responses_sent_ahead_are_read_as_responses(
@@ -242,12 +187,12 @@ def test_raw_responses_sent_ahead_are_read_as_responses(
     server.use(auth_scenario())
     conn = raw()
     conn.sock.sendall(f"AUTH LOGIN\r\n{b64('alice')}\r\n{b64('secret')}\r\nNOOP\r\n".encode())
-    assert conn.reply() == b"334 VXNlcm5hbWU6\r\n"
-    assert conn.reply() == b"334 UGFzc3dvcmQ6\r\n"
-    assert conn.reply().startswith(b"235 ")
-    assert conn.reply().startswith(b"250 ")
-    assert conn.command("QUIT").startswith(b"221 ")
-    (record,) = ended(server, 1)
+    assert conn.reply_bytes() == b"334 VXNlcm5hbWU6\r\n"
+    assert conn.reply_bytes() == b"334 UGFzc3dvcmQ6\r\n"
+    assert conn.reply_bytes().startswith(b"235 ")
+    assert conn.reply_bytes().startswith(b"250 ")
+    assert conn.command_bytes("QUIT").startswith(b"221 ")
+    (record,) = ended_sessions(server, 1)
     assert record.auth_user == "alice"
     # The client did not wait for the 334 challenges (RFC 4954 §4): told once.
     assert [v.kind for v in record.violations if "AUTH response" in v.detail] == ["bad-pipelining"]
@@ -258,9 +203,12 @@ def test_raw_over_long_response_line_ends_the_exchange(
 ) -> None:
     server.use(auth_scenario())
     conn = raw()
-    assert conn.command("AUTH PLAIN") == b"334 \r\n"
-    assert conn.command(b"A" * 20000) == b"500 5.5.6 Authentication Exchange line is too long\r\n"
-    assert conn.command("NOOP").startswith(b"250 ")
+    assert conn.command_bytes("AUTH PLAIN") == b"334 \r\n"
+    assert (
+        conn.command_bytes(b"A" * 20000)
+        == b"500 5.5.6 Authentication Exchange line is too long\r\n"
+    )
+    assert conn.command_bytes("NOOP").startswith(b"250 ")
 
 
 def test_require_tls_in_clear_text(server: Server, raw: Callable[[], Raw]) -> None:
@@ -268,7 +216,7 @@ def test_require_tls_in_clear_text(server: Server, raw: Callable[[], Raw]) -> No
     with client(server) as smtp, pytest.raises(smtplib.SMTPNotSupportedError):
         smtp.login("alice", "secret")  # not advertised before TLS, so smtplib does not try
     conn = raw()
-    assert conn.command(f"AUTH PLAIN {plain('alice', 'secret')}") == (
+    assert conn.command_bytes(f"AUTH PLAIN {plain('alice', 'secret')}") == (
         b"538 5.7.11 Encryption required for requested authentication mechanism\r\n"
     )
 
@@ -288,7 +236,7 @@ def test_builtin_530_auth_required(server: Server) -> None:
     with client(server) as smtp:
         smtp.login("alice", "secret")
         assert smtp.sendmail("alice@x.test", ["b@x.test"], BODY) == {}
-    first, second = ended(server, 2)
+    first, second = ended_sessions(server, 2)
     assert first.auth_user is None and second.auth_user == "alice"
     assert [m.session for m in server.messages] == [second.index]
 
@@ -299,7 +247,7 @@ def test_builtin_535_auth_failed(server: Server) -> None:
         with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
             smtp.login("alice", "secret")  # the right password, refused all the same
         assert refused.value.smtp_code == 535
-    (record,) = ended(server, 1)
+    (record,) = ended_sessions(server, 1)
     # smtplib tries each advertised mechanism once and gives up: no loop, no MAIL.
     assert auth_verbs(record) == ["PLAIN", "LOGIN"]
     assert not any(c.upper().startswith("MAIL") for c in record.commands)
@@ -323,6 +271,6 @@ def test_builtin_454_auth_temporary(server: Server) -> None:
     assert temporary.value.code == 454
     assert server.messages == ()
     asyncio.run(attempt())  # the retry, on connection 2
-    first, second = ended(server, 2)
+    first, second = ended_sessions(server, 2)
     assert first.auth_user is None and second.auth_user == "alice"
     assert len(server.messages) == 1 and server.messages[0].session == second.index

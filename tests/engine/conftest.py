@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import Engine
+from ..support.engine import Engine
 
 
 @pytest.fixture

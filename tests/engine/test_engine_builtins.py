@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from smtpfake.scenario import builtin_dir, load_file, resolve
-from smtpfake.scenario.plan import Action
+from smtpfake.scenario.plan import Action, Close, Reset, Send
 
-from .helpers import Close, Engine, Reset, Send, sent
+from ..support.engine import Engine, sent
 
 BUILTINS = sorted(p.stem for p in builtin_dir().glob("*.yaml"))
 REQUIRED = {

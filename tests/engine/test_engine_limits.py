@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 
-from .helpers import Engine
+from ..support.engine import Engine
 
 
 def test_declared_size_over_the_limit_gets_552_and_no_transaction() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from .helpers import Driver, Engine
+from ..support.engine import Driver, Engine
 
 STRICT = "strict-503-ordering"
 

@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from .helpers import Close, Engine, Send, sent
+from smtpfake.scenario.plan import Close, Send
+
+from ..support.engine import Engine, sent
 
 ENHANCED = re.compile(rb"[245]\.[0-9]{1,3}\.[0-9]{1,3}\b")
 

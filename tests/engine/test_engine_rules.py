@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from .helpers import Close, Driver, Engine, Reset, Send, Sleep, sent
+from smtpfake.scenario.plan import Close, Reset, Send, Sleep
+
+from ..support.engine import Driver, Engine, sent
 
 
 def _rules(*rules: dict[str, Any], **server: Any) -> Engine:

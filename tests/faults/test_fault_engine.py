@@ -15,7 +15,8 @@ from smtpfake.scenario import ScenarioError, load_mapping, load_text
 from smtpfake.scenario.faults import REGISTRY
 from smtpfake.scenario.plan import Action, Close, Reset, Send, Sleep
 
-from .helpers import scenario
+from ..support import scenario
+from ..support.engine import sent
 
 NEW_FAULTS = ("hang", "abort", "drip", "fragment", "truncate", "malformed")
 
@@ -26,10 +27,6 @@ def open_session(
     return Session(
         load_mapping(data), shared or Shared(seed=seed), Journal(), peer="t", clock=FakeClock()
     )
-
-
-def sent(actions: tuple[Action, ...]) -> bytes:
-    return b"".join(a.data for a in actions if isinstance(a, Send))
 
 
 def greeted(data: dict[str, Any]) -> Session:

@@ -13,7 +13,9 @@ import pytest
 
 from smtpfake.server import Server
 
-from .helpers import Raw, ended_sessions, scenario, wait_until
+from ..support import scenario
+from ..support.raw import Raw
+from ..support.waits import ended_sessions, wait_until
 
 # -- hang ----------------------------------------------------------------------------------------
 
@@ -44,8 +46,8 @@ def test_after_the_hang_the_server_closes_without_a_reply(
 ) -> None:
     server.use(scenario({"on": "mail", "hang": 0.3}))
     conn = raw()
-    assert conn.reply().startswith(b"220 ")
-    assert conn.command("EHLO c.test").startswith(b"250-")
+    assert conn.reply_bytes().startswith(b"220 ")
+    assert conn.command_bytes("EHLO c.test").startswith(b"250-")
     started = time.monotonic()
     conn.send(b"MAIL FROM:<a@x.test>\r\n")
     # Pipelined while the server hangs: never read, never answered.
@@ -75,9 +77,9 @@ def test_a_hang_does_not_hold_up_other_sessions(server: Server, raw: Callable[..
 
 
 def open_data(conn: Raw) -> None:
-    assert conn.reply().startswith(b"220 ")
+    assert conn.reply_bytes().startswith(b"220 ")
     for command in ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@x.test>"):
-        assert conn.command(command).startswith(b"250")
+        assert conn.command_bytes(command).startswith(b"250")
 
 
 def test_abort_after_354_resets_without_reading_the_data(
@@ -86,7 +88,7 @@ def test_abort_after_354_resets_without_reading_the_data(
     server.use(scenario({"on": "data", "abort": 0.2}))
     conn = raw()
     open_data(conn)
-    assert conn.command("DATA").startswith(b"354 ")
+    assert conn.command_bytes("DATA").startswith(b"354 ")
     started = time.monotonic()
     conn.send(b"Subject: t\r\n\r\nbody\r\n.\r\n")
     with pytest.raises(ConnectionResetError):
@@ -103,9 +105,9 @@ def test_abort_after_354_resets_without_reading_the_data(
 def test_abort_with_close_sends_fin(server: Server, raw: Callable[..., Raw]) -> None:
     server.use(scenario({"on": "mail", "abort": {"how": "close"}}))
     conn = raw()
-    assert conn.reply().startswith(b"220 ")
-    conn.command("EHLO c.test")
-    assert conn.command("MAIL FROM:<a@x.test>") == b"250 2.1.0 Ok\r\n"
+    assert conn.reply_bytes().startswith(b"220 ")
+    conn.command_bytes("EHLO c.test")
+    assert conn.command_bytes("MAIL FROM:<a@x.test>") == b"250 2.1.0 Ok\r\n"
     assert conn.sock.recv(100) == b""  # EOF, not ECONNRESET
 
 
@@ -153,11 +155,11 @@ def test_drip_passes_per_read_timeouts_and_fails_whole_reply_timeouts(server: Se
 
 def test_fragment_splits_the_reply_into_segments(server: Server, raw: Callable[..., Raw]) -> None:
     plain = raw()
-    assert plain.reply().startswith(b"220 ")
-    expected = plain.command("EHLO c.test")
+    assert plain.reply_bytes().startswith(b"220 ")
+    expected = plain.command_bytes("EHLO c.test")
     server.use(scenario({"on": "ehlo", "fragment": {"bytes": 10, "interval": 0.01}}))
     conn = raw()
-    assert conn.reply().startswith(b"220 ")
+    assert conn.reply_bytes().startswith(b"220 ")
     conn.send(b"EHLO c.test\r\n")
     data, pieces = conn.until(b"250 HELP\r\n")
     assert data == expected
@@ -183,8 +185,8 @@ def test_truncate_cuts_the_reply_mid_line_then_closes(
 ) -> None:
     server.use(scenario({"on": "mail", "truncate": 6}))
     conn = raw()
-    assert conn.reply().startswith(b"220 ")
-    conn.command("EHLO c.test")
+    assert conn.reply_bytes().startswith(b"220 ")
+    conn.command_bytes("EHLO c.test")
     conn.send(b"MAIL FROM:<a@x.test>\r\n")
     assert conn.rest() == b"250 2."
     (session,) = ended_sessions(server, 1)
@@ -198,7 +200,7 @@ def test_a_truncated_250_after_the_data_has_accepted_the_message(
     server.use(scenario({"on": "end_of_data", "truncate": 2}))
     conn = raw()
     open_data(conn)
-    assert conn.command("DATA").startswith(b"354 ")
+    assert conn.command_bytes("DATA").startswith(b"354 ")
     conn.send(b"Subject: t\r\n\r\nhi\r\n.\r\n")
     assert conn.rest() == b"25"
     (session,) = ended_sessions(server, 1)
@@ -221,14 +223,14 @@ def test_malformed_replies_are_these_exact_bytes(
 ) -> None:
     server.use(scenario({"on": "noop", "malformed": kind}))
     conn = raw()
-    assert conn.reply().startswith(b"220 ")
+    assert conn.reply_bytes().startswith(b"220 ")
     conn.send(b"NOOP\r\n")
     data, _ = conn.until(MALFORMED[kind][-6:])
     assert data == MALFORMED[kind]
     if kind == "long-line":
         assert len(data) == 1024  # the default length, over RFC 5321's 512
     # the session goes on normally after it
-    assert conn.command("RSET") == b"250 2.0.0 Ok\r\n"
+    assert conn.command_bytes("RSET") == b"250 2.0.0 Ok\r\n"
 
 
 def test_smtplib_accepts_a_bare_code_and_misreads_a_bad_one(server: Server) -> None:

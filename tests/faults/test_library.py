@@ -19,7 +19,9 @@ from smtpfake.scenario.faults.pacing import Drip
 from smtpfake.scenario.faults.silence import Hang
 from smtpfake.server import Server
 
-from .helpers import Raw, ended_sessions, kinds, retimed
+from ..support.raw import Raw
+from ..support.waits import ended_sessions, kinds
+from .helpers import retimed
 
 LIBRARY = (
     "450-mailbox-busy",
@@ -61,8 +63,8 @@ def sendmail(
 
 
 def greet(conn: Raw) -> None:
-    assert conn.reply().startswith(b"220 ")
-    assert conn.command("EHLO c.test").startswith(b"250-")
+    assert conn.reply_bytes().startswith(b"220 ")
+    assert conn.command_bytes("EHLO c.test").startswith(b"250-")
 
 
 # -- transient and permanent replies -------------------------------------------------------------
@@ -160,14 +162,16 @@ def test_554_at_greeting_refuses_the_session_and_waits_for_quit(
         smtplib.SMTP(server.host, server.port, timeout=2)
     assert err.value.smtp_code == 554
     polite = raw()  # what a correct client does: QUIT, and nothing else
-    assert polite.reply() == b"554 smtpfake.test No SMTP service here\r\n"
-    assert polite.command("QUIT") == b"221 2.0.0 Bye\r\n"
+    assert polite.reply_bytes() == b"554 smtpfake.test No SMTP service here\r\n"
+    assert polite.command_bytes("QUIT") == b"221 2.0.0 Bye\r\n"
     assert polite.rest() == b""
     pushy = raw()  # §3.1: anything else gets 503 until QUIT
-    assert pushy.reply().startswith(b"554 ")
+    assert pushy.reply_bytes().startswith(b"554 ")
     for command in ("EHLO c.test", "HELO c.test", "MAIL FROM:<a@x.test>", "NOOP", "RSET"):
-        assert pushy.command(command) == b"503 5.5.1 Error: no SMTP service here, send QUIT\r\n"
-    assert pushy.command("QUIT") == b"221 2.0.0 Bye\r\n"
+        assert (
+            pushy.command_bytes(command) == b"503 5.5.1 Error: no SMTP service here, send QUIT\r\n"
+        )
+    assert pushy.command_bytes("QUIT") == b"221 2.0.0 Bye\r\n"
     assert pushy.rest() == b""
     first, second, _ = ended_sessions(server, 3)
     assert kinds(first) == ["no-quit"]  # smtplib hangs up without QUIT: it fails the RFC here
@@ -250,8 +254,8 @@ def test_hang_after_data_ends_in_a_close_without_reply(
     conn = raw()
     greet(conn)
     for command in ("MAIL FROM:<a@x.test>", "RCPT TO:<b@x.test>"):
-        assert conn.command(command).startswith(b"250 ")
-    assert conn.command("DATA").startswith(b"354 ")
+        assert conn.command_bytes(command).startswith(b"250 ")
+    assert conn.command_bytes("DATA").startswith(b"354 ")
     started = time.monotonic()
     conn.send(BODY + b".\r\n")
     assert conn.rest() == b""

@@ -28,6 +28,7 @@ from smtpfake.http_api import ApiServer
 from smtpfake.server import Server
 
 TIMEOUT = 5.0
+PEM_TYPE = "application/x-pem-file"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -35,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 class Answer:
     status: int
     headers: Mapping[str, str]
-    body: Any  # the JSON value
+    body: Any  # the JSON value (text for the PEM of GET /api/tls/ca)
 
     def __repr__(self) -> str:
         return f"<{self.status} {json.dumps(self.body)[:300]}>"
@@ -53,7 +54,8 @@ def call(
     content_type: str = "application/json",
     timeout: float = TIMEOUT,
 ) -> Answer:
-    """One HTTP request; any status comes back as an Answer (no raising on 4xx/5xx)."""
+    """One HTTP request; any status comes back as an Answer (no raising on 4xx/5xx). Every answer
+    is JSON but a PEM certificate (which comes back as text)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     sent = dict(headers or {})
     if data is not None:
@@ -66,6 +68,8 @@ def call(
             status, got, text = resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as exc:
         status, got, text = exc.code, dict(exc.headers), exc.read()
+    if got.get("Content-Type") == PEM_TYPE:
+        return Answer(status, got, text.decode("ascii"))
     assert got.get("Content-Type") == "application/json", (status, got, text[:200])
     return Answer(status, got, json.loads(text))
 

@@ -197,3 +197,28 @@ def test_curl_drives_the_api_as_the_readme_shows(sidecar: Sidecar) -> None:
     )  # fmt: skip
     assert timed_out.returncode == 22  # --fail-with-body: HTTP >= 400
     assert "waited" in json.loads(timed_out.stdout)["error"]
+
+
+def test_curl_fetches_the_ca_and_swaks_verifies_tls_as_the_readme_shows(
+    sidecar: Sidecar, tmp_path: Path
+) -> None:
+    """The README's TLS lines: the CA from GET /api/tls/ca lets swaks verify the certificate."""
+    for tool in ("curl", "swaks"):
+        if reason := _missing(tool):
+            skip_or_fail(reason)
+    url = sidecar.url
+    assert call(url, "PUT", "/api/scenario", {"name": "tls-required"}).status == 200
+    ca = tmp_path / "smtpfake-ca.pem"
+    fetched = _run(["curl", "-fsS", "--max-time", "10", "-o", str(ca), f"{url}/api/tls/ca"])
+    assert fetched.ok, fetched.detail
+    assert ca.read_text(encoding="ascii").startswith("-----BEGIN CERTIFICATE-----")
+    base = ["swaks", "--server", sidecar.smtp_host, "--port", str(sidecar.smtp_port),
+            "--from", FROM, "--to", TO, "--timeout", "5", "--tls", "--tls-verify"]  # fmt: skip
+    refused = _run(base)  # the system's CAs only: the throwaway CA is not among them
+    assert not refused.ok
+    assert "certificate verify failed" in refused.detail, refused.detail
+    sent = _run([*base, "--tls-ca-path", str(ca)])
+    assert sent.ok, sent.detail
+    sessions = call(url, "POST", "/api/wait", {"sessions": 2, "timeout": 5}).body["sessions"]
+    assert [s["tls"] for s in sessions] == [False, True]
+    assert call(url, "GET", "/api/messages").body["count"] == 1

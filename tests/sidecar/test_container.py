@@ -2,12 +2,16 @@
 
 Needs a container engine. ``eval "$(../shared/tools/container-env)"`` sets one up and exports
 CONTAINER_ENGINE and SMTPFAKE_BASE_IMAGE (``.ci/run`` does it); without them this test is skipped,
-saying so. No package index is reachable from inside a build here, so the test builds wheels on the
-host and hands them to pip in the build (the Dockerfile's PIP_NO_INDEX/PIP_FIND_LINKS arguments).
+saying so. No package index is reachable from inside a build here, so the test fills a wheelhouse on
+the host and hands it to pip in the build (the Dockerfile's PIP_NO_INDEX/PIP_FIND_LINKS arguments).
+The wheels must suit the image's Python, not the one running pytest (CI runs 3.10 to 3.13; the base
+image has its own): the test asks the image for its interpreter and platform tags and downloads
+binary wheels for those (``pip download --python-version --abi --platform``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import smtplib
@@ -15,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +51,56 @@ def engine(*args: str, timeout: float = 60, check: bool = True) -> subprocess.Co
     return done
 
 
+#: run by the base image's python3: its version, interpreter/ABI tags and the platforms it accepts
+#: (pip's own copy of `packaging`, present wherever pip is, which the Dockerfile needs anyway)
+IMAGE_TAGS = """
+import json, sys
+from pip._vendor.packaging import tags
+found = list(tags.sys_tags())
+print(json.dumps({
+    "version": "%d.%d" % sys.version_info[:2],
+    "interpreter": found[0].interpreter,
+    "abi": found[0].abi,
+    "platforms": sorted({t.platform for t in found}),
+}))
+"""
+
+
+def pip(*args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", *args],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, f"pip {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+
+
+def fill_wheelhouse(context: Path, build: Path) -> None:
+    """Wheels for smtpfake's dependencies (with the ``tls`` extra) and its build backend, for the
+    image's interpreter and platform, whatever Python runs this test."""
+    target = json.loads(engine("run", "--rm", BASE, "python3", "-c", IMAGE_TAGS).stdout)
+    # portable binary wheels only: a linux_<arch> wheel is built for one distribution
+    platforms = [p for p in target["platforms"] if p.startswith(("manylinux", "musllinux"))]
+    assert platforms, f"no manylinux/musllinux platform in the image's tags: {target}"
+    # smtpfake itself is pure Python: any interpreter builds the same wheel; it only serves to
+    # name the dependencies (from pyproject, extras and markers included) to `pip download`
+    pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(build), str(context))
+    (wheel,) = build.glob("smtpfake-*.whl")
+    house = context / ".wheelhouse"
+    pip(
+        "download", "--quiet", "--only-binary=:all:", "--dest", str(house),
+        "--python-version", target["version"],
+        "--implementation", target["interpreter"][:2],
+        "--abi", target["abi"],
+        *(arg for p in platforms for arg in ("--platform", p)),
+        f"{wheel}[tls]", "hatchling",
+    )  # fmt: skip
+    # the image installs smtpfake from the copied source, as `docker build .` does
+    for built in house.glob("smtpfake-*.whl"):
+        built.unlink()
+    names = {w.name.split("-", 1)[0].lower() for w in house.glob("*.whl")}
+    assert {"pyyaml", "trustme", "cryptography", "hatchling"} <= names, sorted(names)
+
+
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Build the image from a copy of the repo's build inputs plus a wheelhouse."""
@@ -56,12 +111,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> str:
         shutil.copytree(
             REPO / folder, context / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
-    wheels = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir",
-         str(context / ".wheelhouse"), str(context), "hatchling"],
-        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert wheels.returncode == 0, wheels.stderr
+    fill_wheelhouse(context, tmp_path_factory.mktemp("build"))
     engine(
         "build", "--format", "docker", "--build-arg", f"BASE={BASE}",
         "--build-arg", "PIP_NO_INDEX=1", "--build-arg", "PIP_FIND_LINKS=/src/.wheelhouse",
@@ -115,6 +165,16 @@ def test_image_serves_mail_and_the_api_and_stops_on_sigterm(container: str) -> N
     fake.wait_for_sessions(1, timeout=5)
     fake.assert_no_violations()
     assert call(api, "GET", "/api/messages").status == 401  # the token holds
+
+    # TLS with a generated certificate (trustme in the image), verified through the published
+    # port with the CA from GET /api/tls/ca, hostname checks on (the certificate names 127.0.0.1)
+    fake.use("tls-required")
+    with smtplib.SMTP(fake.host, smtp_port, timeout=TIMEOUT) as client:
+        client.starttls(context=fake.client_ssl_context())
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: over tls\r\n\r\nhi\r\n")
+    (_, over_tls) = fake.wait_for_sessions(2, timeout=5)
+    assert over_tls.tls
+    assert fake.messages[-1].subject == "over tls"
 
     started = time.monotonic()
     engine("stop", "--time", "10", container)

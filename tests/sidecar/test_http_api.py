@@ -6,6 +6,7 @@ import base64
 import http.client
 import smtplib
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -17,7 +18,7 @@ import pytest
 from smtpfake.http_api import MAX_BODY, ApiServer
 from smtpfake.server import Server
 
-from .conftest import TIMEOUT, Answer, call
+from .conftest import PEM_TYPE, TIMEOUT, Answer, call
 
 
 def send_one(server: Server, *, subject: str = "hello", body: bytes = b"Hi there.\r\n") -> None:
@@ -404,6 +405,44 @@ def test_token_is_required_except_for_health(token_api: ApiServer) -> None:
     assert get(token_api, "/api/health").status == 200
     # Origin is refused even with the right token
     assert get(token_api, "/api/messages", token="s3cret", headers={"Origin": "x"}).status == 403
+
+
+# -- the CA of a TLS scenario ----------------------------------------------------------------------
+
+
+def test_tls_ca_is_the_pem_that_verifies_the_generated_certificate(api: ApiServer) -> None:
+    api.server.use("tls-required")
+    got = get(api, "/api/tls/ca")
+    assert got.status == 200
+    assert got.headers["Content-Type"] == PEM_TYPE
+    assert got.headers["Cache-Control"] == "no-store"
+    assert got.body == api.server.tls_ca_pem
+    assert got.body.startswith("-----BEGIN CERTIFICATE-----")
+    # trusting only this PEM, a client verifies the server, hostname checks on
+    context = ssl.create_default_context(cadata=got.body)
+    assert context.check_hostname
+    with smtplib.SMTP(api.server.host, api.server.port, timeout=TIMEOUT) as client:
+        client.starttls(context=context)
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: tls\r\n\r\nhi\r\n")
+    (session,) = api.server.journal.wait(lambda j: [s for s in j.sessions() if s.ended], TIMEOUT)
+    assert session.tls
+    assert get(api, "/api/sessions").body["sessions"][0]["tls"] is True
+
+
+def test_tls_ca_is_404_without_tls(api: ApiServer) -> None:
+    got = get(api, "/api/tls/ca")
+    assert (got.status, got.body["reason"]) == (404, "no-tls")
+    assert "'default' has no server.tls" in got.body["error"]
+
+
+def test_tls_ca_is_404_with_the_scenarios_own_certificate(api: ApiServer, tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme")
+    cert = trustme.CA().issue_cert("localhost", "127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    api.server.use({"server": {"tls": {"certificate": str(tmp_path / "server.pem")}}})
+    got = get(api, "/api/tls/ca")
+    assert (got.status, got.body["reason"]) == (404, "own-certificate")
+    assert str(tmp_path / "server.pem") in got.body["error"]
 
 
 def raw_http(api: ApiServer, data: bytes) -> tuple[int, bytes]:

@@ -66,11 +66,12 @@ def test_the_spec_is_openapi_3_1_with_valid_schemas() -> None:
         assert op["responses"], (path, method)
         for status, response in op["responses"].items():
             assert status.isdigit(), (path, method, status)
-            schema = response["content"]["application/json"]["schema"]
-            jsonschema.Draft202012Validator.check_schema(schema)
-            example = response["content"]["application/json"].get("example")
-            if example is not None:
-                jsonschema.validate(example, schema)
+            assert response["content"], (path, method, status)
+            for content in response["content"].values():
+                schema = content["schema"]
+                jsonschema.Draft202012Validator.check_schema(schema)
+                if "example" in content:
+                    jsonschema.validate(content["example"], schema)
         body = op.get("requestBody", {}).get("content", {}).get("application/json")
         if body and "example" in body:
             jsonschema.validate(body["example"], body["schema"])
@@ -127,8 +128,10 @@ def test_every_answer_is_documented_and_matches_its_schema(
         op = OPS[(path, method)]
         documented = op["responses"]
         assert str(answer.status) in documented, f"{method} {path} -> {answer} not in the spec"
-        schema = documented[str(answer.status)]["content"]["application/json"]["schema"]
-        jsonschema.validate(answer.body, schema)
+        content = documented[str(answer.status)]["content"]
+        ctype = answer.headers["Content-Type"]
+        assert ctype in content, f"{method} {path} -> {answer.status} as {ctype} not in the spec"
+        jsonschema.validate(answer.body, content[ctype]["schema"])
         seen.add((path, method, str(answer.status)))
 
     server.reset()
@@ -171,6 +174,12 @@ def test_every_answer_is_documented_and_matches_its_schema(
     check(*put, call(url, "PUT", put[0], {"name": "default"}, **auth), 200)
 
     check("/api/scenarios", "GET", call(url, "GET", "/api/scenarios", **auth), 200)
+
+    ca = ("/api/tls/ca", "GET")
+    check(*ca, call(url, "GET", ca[0], **auth), 404)  # default: no TLS
+    server.use("tls-required")
+    check(*ca, call(url, "GET", ca[0], **auth), 200)
+    server.use("default")
 
     send_mail(server)
     wait = ("/api/wait", "POST")

@@ -3,7 +3,9 @@ against a sidecar process driven over HTTP by RemoteSmtpFake."""
 
 from __future__ import annotations
 
+import gc
 import smtplib
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from smtpfake.remote import RemoteError, RemoteSmtpFake
 from smtpfake.scenario import ScenarioError
 from smtpfake.server import Server
 
-from .conftest import TIMEOUT, Sidecar
+from .conftest import TIMEOUT, Sidecar, call
 
 Fake = SmtpFake | RemoteSmtpFake
 
@@ -132,6 +134,47 @@ def test_reset_forgets(fake: Fake) -> None:
     assert fake.transcript() == "(no sessions)"
 
 
+def test_starttls_verifies_the_certificate_with_the_fakes_ca(fake: Fake) -> None:
+    fake.use("tls-required")
+    context = fake.client_ssl_context()
+    assert context.check_hostname
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    with smtplib.SMTP(fake.host, fake.port, timeout=TIMEOUT) as client:
+        client.ehlo("client.test")
+        # a hostname check against fake.host (127.0.0.1): the certificate must name it
+        client.starttls(context=context)
+        client.ehlo("client.test")
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: over tls\r\n\r\nhi\r\n")
+    (session,) = fake.wait_for_sessions(1, timeout=2)
+    assert session.tls
+    assert fake.messages[0].subject == "over tls"
+    pem = Path(fake.ca_file).read_text(encoding="ascii")
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+    fake.assert_no_violations()
+
+
+def test_a_client_that_does_not_trust_the_ca_fails_the_handshake(fake: Fake) -> None:
+    fake.use("tls-required")
+    with smtplib.SMTP(fake.host, fake.port, timeout=TIMEOUT) as client:
+        client.ehlo("client.test")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            client.starttls(context=ssl.create_default_context())  # the system CAs only
+    (session,) = fake.wait_for_sessions(1, timeout=2)
+    assert not session.tls
+    assert fake.messages == ()
+
+
+def test_auth_user_is_recorded(fake: Fake) -> None:
+    fake.use("530-auth-required")
+    with smtplib.SMTP(fake.host, fake.port, timeout=TIMEOUT) as client:
+        client.login("alice", "secret")
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: authed\r\n\r\nhi\r\n")
+    (session,) = fake.wait_for_sessions(1, timeout=2)
+    assert session.auth_user == "alice"
+    assert not session.tls
+    assert "authenticated as 'alice'" in fake.transcript()
+
+
 # -- what only the remote client has ---------------------------------------------------------------
 
 
@@ -145,6 +188,29 @@ def test_remote_url_forms_and_errors(shared_sidecar: Sidecar) -> None:
         RemoteSmtpFake("127.0.0.1:8025")
     with pytest.raises(TypeError, match="Scenario object"):
         remote.use(Server("default").scenario)
+
+
+def test_remote_ca_is_downloaded_once(shared_sidecar: Sidecar) -> None:
+    url = shared_sidecar.url
+    remote = RemoteSmtpFake(url)
+    remote.use("default")
+    with pytest.raises(RemoteError, match=r"no server\.tls") as caught:
+        _ = remote.ca_file
+    assert (caught.value.status, caught.value.body["reason"]) == (404, "no-tls")
+    try:
+        remote.use("tls-required")
+        path = remote.ca_file
+        assert Path(path).read_text(encoding="ascii") == call(url, "GET", "/api/tls/ca").body
+        remote.use("default")
+        # the sidecar keeps its CA: the file stays valid and is not fetched again
+        assert remote.ca_file == path
+        remote.client_ssl_context()
+    finally:
+        remote.use("default")
+    folder = Path(path).parent
+    del remote, caught  # the error's traceback holds the client too
+    gc.collect()
+    assert not folder.exists(), "the temporary CA file outlived its client"
 
 
 def test_remote_unreachable() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from smtpfake.engine.records import Message, TranscriptEntry, Violation
 from smtpfake.journal import SessionRecord
 from smtpfake.scenario import ScenarioError, load_text
@@ -60,6 +62,17 @@ def test_session_round_trip() -> None:
     assert session_from_json(wire(session_to_json(record))) == record  # type: ignore[arg-type]
     ended = SessionRecord(3, "p", 1.0, 2.0, (), (), ())
     assert session_from_json(wire(session_to_json(ended))) == ended  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("user", ["alice", "", None])
+def test_session_round_trip_keeps_auth_user_and_tls(user: str | None) -> None:
+    record = SessionRecord(1, "p", 1.0, 2.0, (), (), (), auth_user=user, tls=True)
+    out = wire(session_to_json(record))
+    assert isinstance(out, dict)
+    assert (out["auth_user"], out["tls"]) == (user, True)
+    assert session_from_json(out) == record
+    plain = SessionRecord(1, "p", 1.0, 2.0, (), (), ())
+    assert session_from_json(wire(session_to_json(plain))) == plain  # type: ignore[arg-type]
 
 
 def test_problems_round_trip() -> None:

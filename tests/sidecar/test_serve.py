@@ -8,6 +8,7 @@ import re
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -78,6 +79,7 @@ def test_json_log_lines(sidecar_factory: Start) -> None:
     events = [json.loads(line) for line in car.stdout]  # every line is JSON
     assert events[0]["event"] == "listening"
     assert events[0]["api"] == car.url
+    assert events[0]["tls_ca"] is None  # default has no TLS
     assert events[1] == {**events[1], "event": "api", "method": "PUT", "status": 200}
     session = [e for e in events[2:] if e.get("session") == 1]
     kinds = [e["event"] for e in session]
@@ -91,6 +93,55 @@ def test_json_log_lines(sidecar_factory: Start) -> None:
     command = next(e for e in session if e["event"] == "command")
     assert command["text"] == "MAIL FROM:<a@x.test>"
     assert all(e["time"].endswith("Z") and isinstance(e["ts"], float) for e in session)
+
+
+def tls_and_auth_sessions(car: Sidecar, ca_file: str) -> None:
+    """Session 1 over STARTTLS (tls-required), then, after a switch, a session 1 with AUTH."""
+    with smtplib.SMTP(car.smtp_host, car.smtp_port, timeout=TIMEOUT) as client:
+        client.starttls(context=ssl.create_default_context(cafile=ca_file))
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: tls\r\n\r\nhi\r\n")
+    until(car, "closed")
+    call(car.url, "PUT", "/api/scenario", {"name": "530-auth-required"})
+    with smtplib.SMTP(car.smtp_host, car.smtp_port, timeout=TIMEOUT) as client:
+        client.login("alice", "secret")
+    until(car, "authenticated as 'alice'")
+
+
+def test_a_tls_scenario_prints_its_ca_and_the_log_shows_tls_and_auth(
+    sidecar_factory: Start,
+) -> None:
+    car = sidecar_factory("--scenario", "tls-required", "--port", "0", "--api-port", "0")
+    (line,) = [x for x in until(car, "TLS certificates") if "TLS certificates" in x]
+    m = re.fullmatch(
+        r"smtpfake: TLS certificates issued by the CA in (\S+) \(or GET /api/tls/ca\)", line.strip()
+    )
+    assert m, line
+    ca_file = m[1]
+    assert Path(ca_file).read_text(encoding="ascii") == call(car.url, "GET", "/api/tls/ca").body
+    tls_and_auth_sessions(car, ca_file)
+    log = "".join(car.stdout)
+    assert re.search(r" session 1 TLS started: TLSv1\.[23] \S+\n", log), log
+    assert " session 1 authenticated as 'alice'\n" in log
+    car.signal()
+    assert not Path(ca_file).exists(), "the CA's temporary folder outlived the process"
+
+
+def test_json_log_has_tls_and_auth_events(sidecar_factory: Start) -> None:
+    car = sidecar_factory(
+        "--scenario", "tls-required", "--port", "0", "--api-port", "0", "--log-format", "json"
+    )
+    listening = json.loads(car.stdout[0])
+    assert Path(listening["tls_ca"]).is_file()
+    tls_and_auth_sessions(car, listening["tls_ca"])
+    events = [json.loads(line) for line in car.stdout]
+    tls = next(e for e in events if e["event"] == "tls")
+    assert tls["session"] == 1
+    assert tls["version"].startswith("TLSv1.")
+    assert tls["cipher"]
+    assert tls["text"] == f"TLS started: {tls['version']} {tls['cipher']}"
+    auth = next(e for e in events if e["event"] == "auth")
+    assert (auth["session"], auth["user"]) == (1, "alice")
+    assert auth["time"].endswith("Z")
 
 
 def test_invalid_utf8_from_a_client_is_logged_escaped(sidecar_factory: Start) -> None:

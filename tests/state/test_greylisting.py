@@ -11,18 +11,18 @@ from smtpfake.engine import FakeClock
 from smtpfake.scenario import resolve
 from smtpfake.server import Server
 
-from .driver import Fake
+from ..support.engine import Engine
 
 TIMEOUT = 5.0
 
 
 def attempt(
-    fake: Fake, sender: str = "a@x.test", rcpt: str = "b@y.test", peer: str = "192.0.2.1:5000"
+    fake: Engine, sender: str = "a@x.test", rcpt: str = "b@y.test", peer: str = "192.0.2.1:5000"
 ) -> int:
     """One delivery attempt on a new connection; the RCPT reply code."""
     conn = fake.connect(peer)
     conn.ehlo()
-    codes = conn.send(sender, rcpt)
+    codes = conn.deliver(sender, rcpt)
     conn.quit()
     return codes[1]
 
@@ -33,7 +33,7 @@ def test_the_builtin_is_documented_and_says_451_4_7_1() -> None:
     (rule,) = scenario.rules
     assert rule.per == ("client", "sender", "recipient")
     assert rule.within == 300
-    fake = Fake(scenario)
+    fake = Engine(scenario)
     conn = fake.connect()
     conn.ehlo()
     conn.mail()
@@ -42,7 +42,7 @@ def test_the_builtin_is_documented_and_says_451_4_7_1() -> None:
 
 
 def test_first_attempt_refused_early_retry_refused_late_retry_accepted() -> None:
-    fake = Fake("greylisting")
+    fake = Engine("greylisting")
     assert attempt(fake) == 451
     fake.advance(10)
     assert attempt(fake) == 451  # too early: refused again
@@ -54,7 +54,7 @@ def test_first_attempt_refused_early_retry_refused_late_retry_accepted() -> None
 
 
 def test_exactly_at_the_delay_is_accepted() -> None:
-    fake = Fake("greylisting")
+    fake = Engine("greylisting")
     assert attempt(fake) == 451
     fake.advance(299.999)
     assert attempt(fake) == 451
@@ -63,7 +63,7 @@ def test_exactly_at_the_delay_is_accepted() -> None:
 
 
 def test_the_early_retry_does_not_restart_the_wait() -> None:
-    fake = Fake("greylisting")
+    fake = Engine("greylisting")
     assert attempt(fake) == 451
     fake.advance(299)
     assert attempt(fake) == 451
@@ -81,7 +81,7 @@ def test_the_early_retry_does_not_restart_the_wait() -> None:
     ids=["sender", "recipient", "client"],
 )
 def test_a_different_triple_is_greylisted_on_its_own(other: dict[str, str]) -> None:
-    fake = Fake("greylisting")
+    fake = Engine("greylisting")
     assert attempt(fake) == 451
     fake.advance(200)
     assert attempt(fake, **other) == 451  # a new triple: its own first attempt
@@ -93,19 +93,19 @@ def test_a_different_triple_is_greylisted_on_its_own(other: dict[str, str]) -> N
 
 
 def test_the_port_is_not_part_of_the_client() -> None:
-    fake = Fake("greylisting")
+    fake = Engine("greylisting")
     assert attempt(fake, peer="192.0.2.1:5000") == 451
     fake.advance(300)
     assert attempt(fake, peer="192.0.2.1:6123") == 250
 
 
 def test_each_recipient_of_one_message_is_its_own_triple() -> None:
-    fake = Fake("greylisting")
+    fake = Engine("greylisting")
     conn = fake.connect()
     conn.ehlo()
-    assert conn.send("a@x.test", "b@y.test", "c@y.test") == (250, 451, 451)
+    assert conn.deliver("a@x.test", "b@y.test", "c@y.test") == (250, 451, 451)
     fake.advance(300)
-    assert conn.send("a@x.test", "b@y.test", "new@y.test", "c@y.test") == (
+    assert conn.deliver("a@x.test", "b@y.test", "new@y.test", "c@y.test") == (
         250,
         250,
         451,

@@ -5,14 +5,15 @@ from __future__ import annotations
 from smtpfake.scenario import Scenario
 from smtpfake.server import Server
 
-from .driver import Fake, rules
+from ..support.engine import Engine
+from .driver import rules
 
 FLAKY_RCPT = {"on": "rcpt", "probability": 0.3, "reply": "451 4.3.0 Try again"}
 
 
 def pattern(scenario: Scenario, seed: int | None = None, sessions: int = 200) -> list[int]:
     """The RCPT reply code of each of ``sessions`` identical sessions."""
-    fake = Fake(scenario, seed=seed)
+    fake = Engine(scenario, seed=seed)
     out = []
     for _ in range(sessions):
         conn = fake.connect()
@@ -38,7 +39,7 @@ def test_a_different_seed_gives_different_faults() -> None:
 def test_the_rate_is_near_p() -> None:
     # 4000 draws at p=0.3 (NOOPs, cheaper than sessions): the standard deviation of the count is
     # about 29, so 1050..1350 is over 5 sigma either side.
-    fake = Fake(rules({"on": "noop", "probability": 0.3, "reply": "451 4.3.0 Try again"}), seed=7)
+    fake = Engine(rules({"on": "noop", "probability": 0.3, "reply": "451 4.3.0 Try again"}), seed=7)
     codes = []
     for _ in range(4):
         conn = fake.connect()
@@ -67,7 +68,7 @@ def test_no_draw_after_a_rule_has_fired() -> None:
     # the RNG right after is the same as with no later rule at all.
     def delays(*extra: dict[str, object]) -> list[float]:
         first = {"on": "mail", "delay": {"min": 0, "max": 1}}
-        fake = Fake(rules(first, *extra), seed=9)
+        fake = Engine(rules(first, *extra), seed=9)
         out = []
         for _ in range(20):
             conn = fake.connect()
@@ -86,7 +87,7 @@ def test_draws_depend_on_the_connection_not_on_interleaving() -> None:
     scenario = rules({**FLAKY_RCPT, "probability": 0.5})
 
     def run(interleaved: bool) -> list[list[int]]:
-        fake = Fake(scenario, seed=5)
+        fake = Engine(scenario, seed=5)
         a, b = fake.connect(), fake.connect()
         for conn in (a, b):
             conn.ehlo()

@@ -11,17 +11,17 @@ from smtpfake.engine import FakeClock
 from smtpfake.scenario.plan import Close, Send
 from smtpfake.server import Server
 
-from .driver import Fake
+from ..support.engine import Engine
 
 TIMEOUT = 5.0
 MSG = "From: a@x.test\r\nTo: b@y.test\r\nSubject: rate\r\n\r\nhello\r\n"
 
 
 def test_421_and_close_after_three_messages_in_a_connection() -> None:
-    fake = Fake("rate-limit")
+    fake = Engine("rate-limit")
     conn = fake.connect()
     conn.ehlo()
-    assert [conn.send()[-1] for _ in range(3)] == [250, 250, 250]
+    assert [conn.deliver()[-1] for _ in range(3)] == [250, 250, 250]
     actions = conn.session.receive(b"MAIL FROM:<a@x.test>\r\n")
     assert isinstance(actions[0], Send)
     assert actions[0].data.startswith(b"421 4.7.0 ")
@@ -30,16 +30,16 @@ def test_421_and_close_after_three_messages_in_a_connection() -> None:
     # a new connection has its own count
     conn = fake.connect()
     conn.ehlo()
-    assert conn.send()[-1] == 250
+    assert conn.deliver()[-1] == 250
 
 
 def test_ten_mails_a_minute_across_connections() -> None:
-    fake = Fake("rate-limit")
+    fake = Engine("rate-limit")
     codes = []
     for _ in range(5):  # 5 connections x 2 messages = 10 MAILs in the same second
         conn = fake.connect()
         conn.ehlo()
-        codes += [conn.send()[-1], conn.send()[-1]]
+        codes += [conn.deliver()[-1], conn.deliver()[-1]]
         conn.quit()
     assert codes == [250] * 10
     late = fake.connect()
@@ -52,12 +52,12 @@ def test_ten_mails_a_minute_across_connections() -> None:
     fake.advance(1)  # all at 0 s leave the window; the refused one at 59 s remains
     conn = fake.connect()
     conn.ehlo()
-    assert conn.send()[-1] == 250
+    assert conn.deliver()[-1] == 250
 
 
 @pytest.mark.parametrize("messages", [0, 2])
 def test_refused_attempts_count_too(messages: int) -> None:
-    fake = Fake("rate-limit")
+    fake = Engine("rate-limit")
     for _ in range(10 - messages):
         conn = fake.connect()
         conn.ehlo()
@@ -65,7 +65,7 @@ def test_refused_attempts_count_too(messages: int) -> None:
         conn.cmd("RSET")
     conn = fake.connect()
     conn.ehlo()
-    assert [conn.send()[-1] for _ in range(messages)] == [250] * messages
+    assert [conn.deliver()[-1] for _ in range(messages)] == [250] * messages
     assert conn.mail() == 421
 
 

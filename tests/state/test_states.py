@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from smtpfake.server import Server
 
-from .driver import Fake, rules
+from ..support.engine import Engine
+from .driver import rules
 
 # The first message is accepted and moves the server to "full"; from then on every MAIL gets 452
 # until some client sends NOOP, which "empties the disk".
@@ -17,32 +18,32 @@ DISK = (
 
 
 def test_a_rule_moves_the_state_and_others_require_it() -> None:
-    fake = Fake(rules(*DISK))
+    fake = Engine(rules(*DISK))
     conn = fake.connect()
     conn.ehlo()
-    assert conn.send()[-1] == 250
+    assert conn.deliver()[-1] == 250
     assert fake.shared.state == "full"
-    assert conn.send() == (452,)
+    assert conn.deliver() == (452,)
     assert conn.cmd("NOOP") == 250
     assert fake.shared.state == "started"
-    assert conn.send()[-1] == 250
+    assert conn.deliver()[-1] == 250
     assert fake.shared.state == "full"
 
 
 def test_the_state_is_shared_across_connections() -> None:
-    fake = Fake(rules(*DISK))
+    fake = Engine(rules(*DISK))
     first = fake.connect()
     first.ehlo()
     second = fake.connect()
     second.ehlo()
-    assert first.send()[-1] == 250
-    assert second.send() == (452,)  # the other connection moved the server
+    assert first.deliver()[-1] == 250
+    assert second.deliver() == (452,)  # the other connection moved the server
     assert fake.connect().greeting == 220
 
 
 def test_a_rule_without_a_fault_may_just_move_the_state() -> None:
     old = {"on": "mail", "state": "old-client", "reply": "550 5.7.1 Use EHLO"}
-    fake = Fake(rules({"on": "helo", "next_state": "old-client"}, old))
+    fake = Engine(rules({"on": "helo", "next_state": "old-client"}, old))
     conn = fake.connect()
     assert conn.cmd("HELO c.test") == 250  # the normal reply: the rule only moved the state
     assert fake.shared.state == "old-client"
@@ -50,7 +51,7 @@ def test_a_rule_without_a_fault_may_just_move_the_state() -> None:
 
 
 def test_state_lists_and_the_first_matching_rule_moves() -> None:
-    fake = Fake(
+    fake = Engine(
         rules(
             {"on": "noop", "state": "started", "next_state": "a", "reply": "250 2.0.0 to a"},
             {"on": "noop", "state": "a", "next_state": "b", "reply": "250 2.0.0 to b"},
@@ -65,7 +66,7 @@ def test_state_lists_and_the_first_matching_rule_moves() -> None:
 
 def test_a_rule_in_another_state_does_not_count() -> None:
     # Counters see only occurrences in the rule's state: "after 1" means after 1 NOOP in state x.
-    fake = Fake(
+    fake = Engine(
         rules(
             {"on": "helo", "next_state": "x"},
             {"on": "noop", "state": "x", "after": 1, "reply": 421},

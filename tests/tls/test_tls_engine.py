@@ -10,61 +10,20 @@ from typing import Any
 
 import pytest
 
-from smtpfake.engine import FakeClock, Session, Shared
 from smtpfake.engine.state import Mode
-from smtpfake.journal import Journal, SessionRecord
-from smtpfake.scenario import resolve
 from smtpfake.scenario.faults.tls import GARBAGE
 from smtpfake.scenario.model import DEFAULT_EXTENSIONS, ServerSettings, TlsSettings
 from smtpfake.scenario.plan import Action, Close, Reset, Send, Sleep, StartTLS
 
-from .helpers import scenario
+from ..support import scenario
+from ..support.engine import Driver, Engine, sent
 
 TLS = {"tls": True}
 
 
-class Driver:
-    def __init__(self, ref: Any = "default") -> None:
-        self.journal = Journal()
-        self.session = Session(
-            resolve(ref), Shared(), self.journal, peer="127.0.0.1:40000", clock=FakeClock()
-        )
-
-    def send(self, line: str) -> tuple[Action, ...]:
-        return self.session.receive(line.encode() + b"\r\n")
-
-    def reply(self, line: str) -> bytes:
-        return sent(self.send(line))
-
-    def code(self, line: str) -> int:
-        return int(self.reply(line)[:3])
-
-    def ehlo(self) -> list[str]:
-        data = self.reply("EHLO client.test")
-        lines = data.decode().split("\r\n")[:-1]
-        assert all(line.startswith("250") for line in lines), data
-        return [line[4:] for line in lines[1:]]
-
-    def secure(self) -> tuple[Action, ...]:
-        """STARTTLS accepted and the handshake done, as the wire reports it."""
-        actions = self.send("STARTTLS")
-        assert sent(actions) == b"220 2.0.0 Ready to start TLS\r\n"
-        assert actions[-1] == StartTLS()
-        return self.session.tls_started("TLSv1.3", "TLS_AES_256_GCM_SHA384")
-
-    @property
-    def record(self) -> SessionRecord:
-        (found,) = self.journal.sessions()
-        return found
-
-
-def sent(actions: tuple[Action, ...]) -> bytes:
-    return b"".join(a.data for a in actions if isinstance(a, Send))
-
-
 def opened(ref: Any = "default") -> Driver:
-    d = Driver(ref)
-    assert sent(d.session.connect()).startswith(b"220 ")
+    d = Engine(ref).open()
+    assert sent(d.connect()).startswith(b"220 ")
     return d
 
 
@@ -72,15 +31,15 @@ def opened(ref: Any = "default") -> Driver:
 
 
 def test_the_default_list_is_unchanged_and_has_no_starttls() -> None:
-    assert opened().ehlo() == list(DEFAULT_EXTENSIONS)
+    assert opened().ehlo_keywords() == list(DEFAULT_EXTENSIONS)
 
 
 def test_starttls_is_advertised_when_tls_is_on_and_not_after_the_handshake() -> None:
     d = opened(scenario(**TLS))
-    assert d.ehlo() == [*DEFAULT_EXTENSIONS, "STARTTLS"]
+    assert d.ehlo_keywords() == [*DEFAULT_EXTENSIONS, "STARTTLS"]
     assert d.secure() == ()
     # RFC 3207 §4.2: the post-TLS EHLO must not list STARTTLS; the rest is unchanged
-    assert d.ehlo() == list(DEFAULT_EXTENSIONS)
+    assert d.ehlo_keywords() == list(DEFAULT_EXTENSIONS)
 
 
 def test_implicit_tls_never_advertises_starttls() -> None:
@@ -91,7 +50,7 @@ def test_implicit_tls_never_advertises_starttls() -> None:
 
 def test_extensions_add_appends_and_replaces_by_keyword_in_place() -> None:
     d = opened(scenario(extensions_add=["DSN", "size 1000", "AUTH PLAIN"]))
-    listed = d.ehlo()
+    listed = d.ehlo_keywords()
     assert listed[1] == "size 1000"  # in SIZE's place
     assert listed[-2:] == ["DSN", "AUTH PLAIN"]
     assert d.session.settings.size_limit() == 1000
@@ -99,7 +58,7 @@ def test_extensions_add_appends_and_replaces_by_keyword_in_place() -> None:
 
 def test_extensions_remove_is_by_keyword_and_case_insensitive() -> None:
     d = opened(scenario(extensions_remove=["pipelining", "Size", "HELP"], **TLS))
-    assert d.ehlo() == ["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "STARTTLS"]
+    assert d.ehlo_keywords() == ["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "STARTTLS"]
     assert d.session.settings.size_limit() is None
 
 
@@ -109,17 +68,17 @@ EACH = ("PIPELINING", "SIZE", "STARTTLS", "AUTH", "8BITMIME", "SMTPUTF8", "ENHAN
 @pytest.mark.parametrize("keyword", [*EACH, "DSN"])
 def test_each_extension_can_be_present_or_absent(keyword: str) -> None:
     present = {"extensions_add": ["DSN"], "auth": {"users": {"u": "p"}}, **TLS}
-    listed = [line.split(" ")[0] for line in opened(scenario(**present)).ehlo()]
+    listed = [line.split(" ")[0] for line in opened(scenario(**present)).ehlo_keywords()]
     assert keyword in listed
     absent = {**present, "extensions_remove": [keyword]}
-    listed = [line.split(" ")[0] for line in opened(scenario(**absent)).ehlo()]
+    listed = [line.split(" ")[0] for line in opened(scenario(**absent)).ehlo_keywords()]
     assert keyword not in listed
     assert len(listed) == 9 - 1  # only that one went
 
 
 def test_without_enhancedstatuscodes_no_reply_carries_an_enhanced_code() -> None:
     d = opened(scenario(extensions_remove=["ENHANCEDSTATUSCODES"], **TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.reply("MAIL FROM:<a@x.test>") == b"250 Ok\r\n"
     assert d.reply("STARTTLS STARTTLS") == b"501 Syntax: STARTTLS (no parameters allowed)\r\n"
     assert sent(d.send("STARTTLS")) == b"220 Ready to start TLS\r\n"
@@ -136,7 +95,7 @@ def test_starttls_listed_by_hand_is_kept_once() -> None:
 
 def test_starttls_answers_220_then_asks_the_wire_for_the_handshake() -> None:
     d = opened(scenario(**TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     actions = d.send("STARTTLS")
     assert actions == (Send(b"220 2.0.0 Ready to start TLS\r\n"), StartTLS())
     assert d.session.mode is Mode.COMMAND and not d.session.tls_active
@@ -144,13 +103,13 @@ def test_starttls_answers_220_then_asks_the_wire_for_the_handshake() -> None:
 
 def test_after_the_handshake_the_session_starts_over() -> None:
     d = opened(scenario(require_helo=True, **TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.code("MAIL FROM:<a@x.test>") == 250  # a transaction open before TLS ...
     d.secure()
     assert d.session.tls_active and not d.session.greeted
     assert d.session.mail_from == ""  # ... is forgotten (RFC 3207 §4.2)
     assert d.reply("MAIL FROM:<a@x.test>") == b"503 5.5.1 Error: send HELO first\r\n"
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.code("MAIL FROM:<a@x.test>") == 250
     record = d.record
     assert record.tls
@@ -159,44 +118,44 @@ def test_after_the_handshake_the_session_starts_over() -> None:
 
 def test_the_session_record_says_no_tls_without_a_handshake() -> None:
     d = opened(scenario(**TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     d.send("STARTTLS")
     assert not d.record.tls
 
 
 def test_starttls_twice_gets_503_and_is_a_violation() -> None:
     d = opened(scenario(**TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     d.secure()
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.send("STARTTLS") == (Send(b"503 5.5.1 Error: TLS already active\r\n"),)
     assert [v.kind for v in d.record.violations] == ["tls-already-active"]
 
 
 def test_starttls_with_an_argument_gets_501_and_no_handshake() -> None:
     d = opened(scenario(**TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     actions = d.send("STARTTLS now")
     assert actions == (Send(b"501 5.5.4 Syntax: STARTTLS (no parameters allowed)\r\n"),)
 
 
 def test_starttls_without_tls_is_502_unless_advertised_by_hand_then_454() -> None:
     d = opened()
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.reply("STARTTLS") == b"502 5.5.1 Error: command not implemented\r\n"
     d = opened(scenario(extensions=["STARTTLS"]))
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.reply("STARTTLS") == b"454 TLS not available due to temporary reason\r\n"
     d = opened("454-tls-not-available")
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.reply("STARTTLS") == b"454 4.7.0 TLS not available due to temporary reason\r\n"
 
 
 def test_a_rule_that_refuses_starttls_means_no_handshake() -> None:
     d = opened(scenario({"on": "starttls", "reply": "454 4.7.0 Not now"}, **TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.send("STARTTLS") == (Send(b"454 4.7.0 Not now\r\n"),)
-    assert d.ehlo()[-1] == "STARTTLS"  # still on offer
+    assert d.ehlo_keywords()[-1] == "STARTTLS"  # still on offer
 
 
 @pytest.mark.parametrize(
@@ -211,7 +170,7 @@ def test_a_fault_that_ends_the_connection_means_no_handshake(
     rule: dict[str, Any], tail: tuple[Action, ...]
 ) -> None:
     d = opened(scenario({"on": "starttls", **rule}, **TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     actions = d.send("STARTTLS")
     assert not any(isinstance(a, StartTLS) for a in actions)
     assert actions[-len(tail) :] == tail
@@ -219,7 +178,7 @@ def test_a_fault_that_ends_the_connection_means_no_handshake(
 
 def test_a_delay_on_starttls_comes_before_the_220_and_the_handshake() -> None:
     d = opened(scenario({"on": "starttls", "delay": 2}, **TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     actions = d.send("STARTTLS")
     assert actions == (Sleep(2.0), Send(b"220 2.0.0 Ready to start TLS\r\n"), StartTLS())
 
@@ -235,7 +194,7 @@ def test_a_delay_on_starttls_comes_before_the_220_and_the_handshake() -> None:
 )
 def test_tls_fail_replaces_the_handshake(how: Any, tail: tuple[Action, ...]) -> None:
     d = opened(scenario({"on": "starttls", "tls_fail": how}, **TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     actions = d.send("STARTTLS")
     assert actions == (Send(b"220 2.0.0 Ready to start TLS\r\n"), *tail)
     assert StartTLS() not in actions
@@ -243,7 +202,7 @@ def test_tls_fail_replaces_the_handshake(how: Any, tail: tuple[Action, ...]) -> 
 
 def test_a_failed_handshake_closes_the_session_without_blaming_the_client() -> None:
     d = opened(scenario(**TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     d.send("STARTTLS")
     d.session.tls_failed("WRONG_VERSION_NUMBER")
     assert d.session.mode is Mode.CLOSED
@@ -256,7 +215,7 @@ def test_a_failed_handshake_closes_the_session_without_blaming_the_client() -> N
 
 def test_plain_text_sent_before_the_handshake_is_a_violation() -> None:
     d = opened(scenario(**TLS))
-    d.ehlo()
+    d.ehlo_keywords()
     d.send("STARTTLS")
     d.session.discarded_before_tls(24)
     assert [v.kind for v in d.record.violations] == ["sent-before-tls"]
@@ -283,7 +242,7 @@ REQUIRED = {"tls": {"required": True}}
 )
 def test_tls_required_refuses_with_530_before_tls(line: str) -> None:
     d = opened(scenario(**REQUIRED))
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.reply(line) == b"530 5.7.0 Must issue a STARTTLS command first\r\n"
     assert d.record.violations == ()  # the server's policy, not the client's mistake
 
@@ -291,20 +250,20 @@ def test_tls_required_refuses_with_530_before_tls(line: str) -> None:
 @pytest.mark.parametrize("line", ["NOOP", "EHLO client.test", "QUIT"])
 def test_tls_required_still_answers_noop_ehlo_and_quit(line: str) -> None:
     d = opened(scenario(**REQUIRED))
-    assert d.code(line) in (221, 250)
+    assert d.cmd(line) in (221, 250)
 
 
 def test_tls_required_accepts_mail_after_the_handshake() -> None:
     d = opened(scenario(**REQUIRED))
-    d.ehlo()
+    d.ehlo_keywords()
     d.secure()
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.reply("MAIL FROM:<a@x.test>") == b"250 2.1.0 Ok\r\n"
 
 
 def test_the_530_can_be_shaped_by_a_rule_on_its_stage() -> None:
     d = opened(scenario({"on": "mail", "delay": 1}, **REQUIRED))
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.send("MAIL FROM:<a@x.test>")[0] == Sleep(1.0)
 
 
@@ -314,7 +273,7 @@ IMPLICIT = {"tls": {"implicit": True}}
 
 
 def test_implicit_tls_handshakes_first_and_greets_after_it() -> None:
-    d = Driver(scenario(**IMPLICIT))
+    d = Engine(scenario(**IMPLICIT)).open()
     assert d.session.connect() == (StartTLS(),)
     assert d.record.transcript == ()  # nothing said yet
     greeting = d.session.tls_started("TLSv1.3", "TLS_AES_128_GCM_SHA256")
@@ -323,20 +282,22 @@ def test_implicit_tls_handshakes_first_and_greets_after_it() -> None:
         "(TLS established: TLSv1.3, TLS_AES_128_GCM_SHA256)",
         "220 smtpfake.test ESMTP smtpfake",
     ]
-    assert "STARTTLS" not in d.ehlo()
+    assert "STARTTLS" not in d.ehlo_keywords()
     assert d.reply("STARTTLS") == b"503 5.5.1 Error: TLS already active\r\n"
 
 
 def test_implicit_tls_handshake_is_the_starttls_stage_for_rules() -> None:
-    d = Driver(scenario({"on": "starttls", "connection": 1, "tls_fail": "reset"}, **IMPLICIT))
+    d = Engine(
+        scenario({"on": "starttls", "connection": 1, "tls_fail": "reset"}, **IMPLICIT)
+    ).open()
     assert d.session.connect() == (Reset(),)
-    again = Driver(scenario({"on": "starttls", "tls_fail": "close"}, **IMPLICIT))
+    again = Engine(scenario({"on": "starttls", "tls_fail": "close"}, **IMPLICIT)).open()
     assert again.session.connect() == (Close(),)
 
 
 def test_rules_on_connect_shape_the_greeting_after_an_implicit_handshake() -> None:
     rule = {"on": "connect", "reply": "421 4.3.2 Not today"}
-    d = Driver(scenario(rule, **IMPLICIT))
+    d = Engine(scenario(rule, **IMPLICIT)).open()
     assert d.session.connect() == (StartTLS(),)
     actions = d.session.tls_started("TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256")
     assert actions == (Send(b"421 4.3.2 Not today\r\n"), Close())
@@ -345,5 +306,5 @@ def test_rules_on_connect_shape_the_greeting_after_an_implicit_handshake() -> No
 
 def test_required_without_tls_enabled_requires_nothing() -> None:
     d = opened(scenario(tls={"enabled": False, "required": True}))
-    d.ehlo()
+    d.ehlo_keywords()
     assert d.code("MAIL FROM:<a@x.test>") == 250

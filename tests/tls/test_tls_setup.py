@@ -18,7 +18,10 @@ from smtpfake.scenario import ScenarioError
 from smtpfake.server import Server
 from smtpfake.tls import TlsUnavailable
 
-from .helpers import BODY, TIMEOUT, Raw, ended_sessions, scenario, wait_until
+from ..support import TIMEOUT, scenario
+from ..support.raw import Raw
+from ..support.waits import ended_sessions, wait_until
+from .helpers import BODY
 
 TLS = {"tls": True}
 
@@ -63,7 +66,7 @@ def test_a_scenario_can_bring_its_own_certificate(server: Server, tmp_path: Path
         pytest.raises(ssl.SSLCertVerificationError),
     ):
         client.starttls(context=server.tls_client_context())
-    ended_sessions(server, 2)
+    ended_sessions(server, 2, timeout=3.0)
 
 
 def test_a_certificate_with_its_key_in_the_same_file(server: Server, tmp_path: Path) -> None:

@@ -17,7 +17,10 @@ import pytest
 
 from smtpfake.server import Server
 
-from .helpers import BODY, TIMEOUT, Raw, ended_sessions, keywords, scenario, server_notes
+from ..support import TIMEOUT, scenario
+from ..support.raw import Raw
+from ..support.waits import ended_sessions
+from .helpers import BODY, keywords, server_notes
 
 TLS = {"tls": True}
 
@@ -45,7 +48,7 @@ def test_smtplib_starttls_verifies_the_generated_certificate(
         client.ehlo("client.test")
         assert not client.has_extn("starttls")  # RFC 3207 §4.2
         assert client.sendmail("a@x.test", ["b@x.test"], BODY) == {}
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert record.tls
     assert established(server_notes(record))
     assert record.violations == ()
@@ -81,7 +84,7 @@ def test_after_tls_the_session_starts_over(server: Server, trusted: ssl.SSLConte
         assert conn.command_code("RCPT TO:<b@x.test>") == 503  # no MAIL survived
         assert conn.command_code("MAIL FROM:<a@x.test>") == 250
         assert conn.command_code("QUIT") == 221
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert record.tls
 
 
@@ -102,7 +105,7 @@ def test_aiosmtplib_start_tls_delivers(server: Server, trusted: ssl.SSLContext) 
         await client.quit()
 
     asyncio.run(asyncio.wait_for(send(), 10))
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert record.tls and record.violations == ()
     assert len(server.messages) == 1
 
@@ -113,7 +116,7 @@ def test_a_client_that_does_not_trust_the_ca_refuses_the_certificate(server: Ser
         client.ehlo("client.test")
         with pytest.raises(ssl.SSLCertVerificationError):
             client.starttls(context=ssl.create_default_context())  # the system's CAs only
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert not record.tls
     assert any(n.startswith("(TLS handshake failed: ") for n in server_notes(record))
     assert record.violations == ()
@@ -129,7 +132,7 @@ def test_hostname_checking_refuses_a_name_the_certificate_lacks(
         assert conn.command_code("STARTTLS") == 220
         with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
             conn.tls(trusted, hostname="mail.example.test")
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert not record.tls
 
 
@@ -154,7 +157,7 @@ def test_implicit_tls_with_smtplib_smtp_ssl(server: Server, trusted: ssl.SSLCont
         client.ehlo("client.test")
         assert not client.has_extn("starttls")
         assert client.sendmail("a@x.test", ["b@x.test"], BODY) == {}
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert record.tls
     assert record.transcript[0].text.startswith("(TLS established: ")
     assert record.transcript[1].text == "220 smtpfake.test ESMTP smtpfake"
@@ -177,7 +180,7 @@ def test_implicit_tls_with_aiosmtplib_use_tls(server: Server, trusted: ssl.SSLCo
         await client.quit()
 
     asyncio.run(asyncio.wait_for(send(), 10))
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert record.tls and len(server.messages) == 1
 
 
@@ -187,8 +190,8 @@ def test_a_plain_text_client_on_an_implicit_tls_server_fails_the_handshake(
     server.use(scenario(tls={"implicit": True}))
     with Raw(server) as conn:
         conn.send(b"EHLO client.test\r\n")
-        assert conn.closed()
-    (record,) = ended_sessions(server, 1)
+        assert conn.eof()
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert not record.tls
     (note,) = server_notes(record)
     assert note.startswith("(TLS handshake failed: ")
@@ -224,7 +227,7 @@ def test_no_starttls_makes_tls_requiring_clients_refuse_to_send(server: Server) 
         client.close()
 
     asyncio.run(asyncio.wait_for(send(), 10))
-    sessions = ended_sessions(server, 2)
+    sessions = ended_sessions(server, 2, timeout=3.0)
     assert all("STARTTLS" not in " ".join(s.commands).upper() for s in sessions)
     assert server.messages == ()
     with Raw(server) as conn:
@@ -247,7 +250,7 @@ def test_starttls_twice_and_with_an_argument(server: Server, trusted: ssl.SSLCon
         assert conn.command("STARTTLS") == [b"503 5.5.1 Error: TLS already active\r\n"]
         assert conn.command_code("NOOP") == 250  # still usable, still over TLS
         assert conn.command_code("QUIT") == 221
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert [v.kind for v in record.violations] == ["tls-already-active"]
 
 
@@ -264,7 +267,7 @@ def test_plain_text_pipelined_after_starttls_is_discarded(
         conn.tls(trusted)
         conn.command("EHLO client.test")
         assert conn.command_code("RCPT TO:<b@x.test>") == 503  # the MAIL never ran
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert record.tls
     assert "sent-before-tls" in [v.kind for v in record.violations]
     assert not any("evil" in c for c in record.commands)
@@ -278,7 +281,7 @@ def test_454_tls_not_available_still_works(server: Server) -> None:
             client.starttls()
         assert refused.value.smtp_code == 454
         assert client.sendmail("a@x.test", ["b@x.test"], BODY) == {}  # in clear text
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert not record.tls
 
 
@@ -320,7 +323,7 @@ def test_tls_required_delivers_after_starttls(server: Server, trusted: ssl.SSLCo
         )
 
     asyncio.run(asyncio.wait_for(send(), 10))
-    sessions = ended_sessions(server, 2)
+    sessions = ended_sessions(server, 2, timeout=3.0)
     assert all(s.tls and s.violations == () for s in sessions)
     assert sorted(m.rcpt_tos[0] for m in server.messages) == ["b@x.test", "c@x.test"]
 
@@ -342,7 +345,7 @@ def test_smtplib_sees_the_handshake_fail(server: Server, trusted: ssl.SSLContext
         with pytest.raises((ssl.SSLError, OSError, smtplib.SMTPServerDisconnected)):
             client.starttls(context=trusted)
         client.close()
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert not record.tls
     assert record.violations == ()  # the server broke it: no missing QUIT is held against anyone
     assert server.messages == ()
@@ -371,7 +374,7 @@ def test_aiosmtplib_sees_the_handshake_fail(
         client.close()
 
     asyncio.run(asyncio.wait_for(send(), 10))
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert not record.tls and server.messages == ()
 
 
@@ -383,7 +386,7 @@ def test_the_tls_handshake_failure_scenario(server: Server, trusted: ssl.SSLCont
             with pytest.raises(ssl.SSLError):
                 client.starttls(context=trusted)
             client.close()
-    for record in ended_sessions(server, 2):
+    for record in ended_sessions(server, 2, timeout=3.0):
         assert record.replies[-3:] == (
             "220 2.0.0 Ready to start TLS",
             "smtpfake: this is not a TLS handshake",
@@ -400,7 +403,7 @@ def test_an_implicit_handshake_can_fail_on_the_first_connection_only(
         smtplib.SMTP_SSL("localhost", server.port, timeout=TIMEOUT, context=trusted)
     with smtplib.SMTP_SSL("localhost", server.port, timeout=TIMEOUT, context=trusted) as client:
         assert client.sendmail("a@x.test", ["b@x.test"], BODY) == {}
-    first, second = ended_sessions(server, 2)
+    first, second = ended_sessions(server, 2, timeout=3.0)
     assert not first.tls and second.tls
     assert server_notes(first)[0].startswith("(TLS handshake failed: cut by the scenario after 5")
     assert len(server.messages) == 1
@@ -417,7 +420,7 @@ def test_a_reset_after_tls_is_a_tcp_reset(server: Server, trusted: ssl.SSLContex
         with pytest.raises((ConnectionResetError, smtplib.SMTPServerDisconnected)):
             client.mail("a@x.test")
         client.close()
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert record.tls and record.replies[-1] == "(connection reset)"
     assert record.format().startswith("session 1 from 127.0.0.1:")
     assert ", over TLS" in record.format().splitlines()[0]
@@ -435,8 +438,8 @@ def test_a_421_after_tls_goes_out_encrypted_then_closes(
         conn.command("EHLO client.test")
         assert conn.command_code("MAIL FROM:<a@x.test>") == 250
         assert conn.command("RCPT TO:<b@x.test>") == [b"421 4.3.2 Going down\r\n"]
-        assert conn.closed()
-    (record,) = ended_sessions(server, 1)
+        assert conn.eof()
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert record.tls and record.violations == ()
 
 
@@ -452,5 +455,5 @@ def test_auth_that_requires_tls_is_offered_and_works_after_starttls(
         assert client.has_extn("auth") and not client.has_extn("starttls")
         assert client.login("alice", "secret")[0] == 235
         assert client.sendmail("a@x.test", ["b@x.test"], BODY) == {}
-    (record,) = ended_sessions(server, 1)
+    (record,) = ended_sessions(server, 1, timeout=3.0)
     assert record.tls and record.auth_user == "alice" and record.violations == ()

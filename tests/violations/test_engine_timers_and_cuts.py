@@ -10,7 +10,8 @@ from smtpfake.scenario import ScenarioError, load_text, resolve
 from smtpfake.scenario.faults.body import CutBody
 from smtpfake.scenario.plan import Close, Reset, Send
 
-from .helpers import Engine, scenario
+from ..support import scenario
+from ..support.engine import MAIL, Engine
 
 # -- timers --------------------------------------------------------------------------------------
 
@@ -31,7 +32,7 @@ def test_idle_timeout_sends_421_and_closes() -> None:
     ]
     assert {e.rule for e in last} == {"server.idle"}
     assert c.session.timer_fired(IDLE_TIMER) == ()  # already closed
-    assert c.send("NOOP") == b""
+    assert c.reply("NOOP") == b""
 
 
 def test_without_idle_timeout_the_idle_close_is_silent() -> None:
@@ -44,7 +45,7 @@ def test_without_idle_timeout_the_idle_close_is_silent() -> None:
 def test_close_after_sends_421_whatever_the_client_is_doing() -> None:
     c = Engine(scenario(close_after=5)).open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
+    c.reply("MAIL FROM:<a@x.test>")
     assert c.session.timer_fired(CLOSE_AFTER_TIMER) == (
         Send(b"421 4.3.2 smtpfake.test Service not available, closing transmission channel\r\n"),
         Close(),
@@ -55,13 +56,13 @@ def test_close_after_sends_421_whatever_the_client_is_doing() -> None:
 def test_a_timer_in_the_middle_of_the_data_delivers_nothing() -> None:
     c = Engine(scenario(close_after=5)).open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>")
-    c.send("DATA")
-    c.send(b"Subject: half\r\n")
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>")
+    c.reply("DATA")
+    c.reply(b"Subject: half\r\n")
     (bye, _) = c.session.timer_fired(CLOSE_AFTER_TIMER)
     assert isinstance(bye, Send) and bye.data.startswith(b"421 4.3.2 ")
-    assert c.send(".") == b""
+    assert c.reply(".") == b""
     assert c.engine.journal.messages() == ()
     assert "(message data, 15 bytes, unfinished)" in c.record.commands
 
@@ -122,9 +123,9 @@ CUT = scenario({"on": "data", "cut_body": 20})
 def test_the_cut_comes_once_the_body_reaches_after_bytes() -> None:
     c = Engine(CUT).open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>")
-    assert c.send("DATA")[:3] == b"354"
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>")
+    assert c.reply("DATA")[:3] == b"354"
     s = c.session
     assert s.receive(b"Subject: 123456\r\n") == ()  # 17 octets
     assert s.receive(b"\r\n") == ()  # 19
@@ -143,17 +144,17 @@ def test_the_cut_comes_once_the_body_reaches_after_bytes() -> None:
 def test_a_shorter_message_is_not_cut() -> None:
     c = Engine(scenario({"on": "data", "cut_body": 1000})).open()
     c.greet()
-    assert c.message()[:3] == b"250"
+    assert c.transaction(body=MAIL)[:3] == b"250"
     assert len(c.engine.journal.messages()) == 1
-    assert c.message()[:3] == b"250"  # the cut is armed per DATA, and never fired here
+    assert c.transaction(body=MAIL)[:3] == b"250"  # the cut is armed per DATA, and never fired here
 
 
 def test_the_cut_can_close_instead() -> None:
     c = Engine(scenario({"on": "data", "cut_body": {"after_bytes": 1, "how": "close"}})).open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>")
-    c.send("DATA")
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>")
+    c.reply("DATA")
     assert c.session.receive(b"x\r\n") == (Close(),)
     assert c.record.transcript[-1].text == "(connection closed)"
 
@@ -161,10 +162,10 @@ def test_the_cut_can_close_instead() -> None:
 def test_a_refused_data_arms_no_cut() -> None:
     c = Engine(scenario({"on": "data", "cut_body": 1})).open()
     c.greet()
-    assert c.send("DATA")[:3] == b"503"
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>")
-    c.send("DATA")
+    assert c.reply("DATA")[:3] == b"503"
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>")
+    c.reply("DATA")
     assert c.session.receive(b"x\r\n") == (Reset(),)
 
 
@@ -173,14 +174,14 @@ def test_the_cut_fires_on_the_connection_the_rule_names() -> None:
     body = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 2 + b"y\r\n"  # 1016, 2016, ...
     first = engine.open()
     first.greet()
-    first.send("MAIL FROM:<a@x.test>")
-    first.send("RCPT TO:<b@x.test>")
-    first.send("DATA")
+    first.reply("MAIL FROM:<a@x.test>")
+    first.reply("RCPT TO:<b@x.test>")
+    first.reply("DATA")
     replies = [first.session.receive(line) for line in body.splitlines(keepends=True)]
     assert replies[-2:] == [(Reset(),), ()]
     second = engine.open()
     second.greet()
-    assert second.message(body)[:3] == b"250"
+    assert second.transaction(body=body)[:3] == b"250"
     assert len(engine.journal.messages()) == 1
 
 

@@ -8,7 +8,8 @@ import pytest
 from smtpfake.engine.session import COMMAND_LINE_LIMIT, TEXT_LINE_LIMIT
 from smtpfake.scenario.plan import Close, Sleep
 
-from .helpers import MAIL, Engine, scenario, sent
+from ..support import scenario
+from ..support.engine import MAIL, Engine, sent
 
 NO_PIPELINING = ["SIZE 100000", "8BITMIME", "ENHANCEDSTATUSCODES"]
 NO_8BITMIME = ["PIPELINING", "SIZE 100000", "ENHANCEDSTATUSCODES"]
@@ -17,10 +18,10 @@ NO_8BITMIME = ["PIPELINING", "SIZE 100000", "ENHANCEDSTATUSCODES"]
 def test_a_correct_session_has_no_violations() -> None:
     c = Engine().open()
     c.greet()
-    assert c.message(mail="MAIL FROM:<a@x.test> SIZE=52").startswith(b"250 2.0.0 Ok")
+    assert c.transaction(body=MAIL, mail="MAIL FROM:<a@x.test> SIZE=52").startswith(b"250 2.0.0 Ok")
     eight_bit = b"Subject: caf\xc3\xa9\r\n\r\n\xc3\xa9\r\n"
-    assert c.message(eight_bit, "MAIL FROM:<a@x.test> BODY=8BITMIME")[:3] == b"250"
-    c.send("QUIT")
+    assert c.transaction(body=eight_bit, mail="MAIL FROM:<a@x.test> BODY=8BITMIME")[:3] == b"250"
+    c.reply("QUIT", only_send=False)
     c.session.disconnected()
     assert c.kinds() == []
 
@@ -31,7 +32,7 @@ def test_a_correct_session_has_no_violations() -> None:
 def test_a_line_that_was_waiting_before_the_greeting_is_early_talk() -> None:
     c = Engine().open()
     c.session.connect()
-    assert c.send("EHLO client.test", pipelined=True)[:3] == b"250"  # still served
+    assert c.reply("EHLO client.test", pipelined=True)[:3] == b"250"  # still served
     assert c.kinds() == ["early-talker"]
     (violation,) = c.record.violations
     assert violation.command == "EHLO" and "greeting" in violation.detail
@@ -40,14 +41,14 @@ def test_a_line_that_was_waiting_before_the_greeting_is_early_talk() -> None:
 def test_early_talk_during_a_greeting_that_never_comes() -> None:
     c = Engine(scenario({"on": "connect", "hang": 5})).open()
     assert c.session.connect() == (Sleep(5.0), Close())
-    assert c.send("EHLO client.test", pipelined=True) == b""
+    assert c.reply("EHLO client.test", pipelined=True) == b""
     assert c.kinds() == ["early-talker"]  # sent before the close, so not sent-after-close
 
 
 def test_a_line_after_the_close_that_was_not_waiting_is_sent_after_close() -> None:
     c = Engine(scenario({"on": "connect", "reply": "421 4.3.2 go away"})).open()
     c.session.connect()
-    c.send("EHLO client.test")
+    c.reply("EHLO client.test")
     assert c.kinds() == ["sent-after-close"]
 
 
@@ -57,9 +58,9 @@ def test_a_line_after_the_close_that_was_not_waiting_is_sent_after_close() -> No
 def test_pipelining_without_the_extension() -> None:
     c = Engine(scenario(extensions=NO_PIPELINING)).open()
     c.greet()
-    assert c.send("MAIL FROM:<a@x.test>")[:3] == b"250"
-    assert c.send("RCPT TO:<b@x.test>", pipelined=True)[:3] == b"250"
-    assert c.send("RCPT TO:<c@x.test>", pipelined=True)[:3] == b"250"
+    assert c.reply("MAIL FROM:<a@x.test>")[:3] == b"250"
+    assert c.reply("RCPT TO:<b@x.test>", pipelined=True)[:3] == b"250"
+    assert c.reply("RCPT TO:<c@x.test>", pipelined=True)[:3] == b"250"
     assert c.kinds() == ["pipelining-without-extension"]  # once per session
     (violation,) = c.record.violations
     assert "RCPT was sent before the reply to MAIL" in violation.detail
@@ -68,21 +69,23 @@ def test_pipelining_without_the_extension() -> None:
 def test_helo_offers_no_pipelining_even_when_configured() -> None:
     c = Engine().open()
     c.greet("HELO client.test")
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>", pipelined=True)
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>", pipelined=True)
     assert c.kinds() == ["pipelining-without-extension"]
 
 
 def test_pipelining_as_rfc_2920_allows_it_is_fine() -> None:
     c = Engine().open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>", pipelined=True)
-    assert c.send("DATA", pipelined=True)[:3] == b"354"
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>", pipelined=True)
+    assert c.reply("DATA", pipelined=True)[:3] == b"354"
     for line in MAIL.splitlines(keepends=True):
-        c.send(line)
-    c.send(".")
-    c.send("QUIT", pipelined=True)  # the content and "." may be followed in the same group
+        c.reply(line)
+    c.reply(".")
+    c.reply(
+        "QUIT", pipelined=True, only_send=False
+    )  # the content and "." may be followed in the same group
     assert c.kinds() == []
 
 
@@ -90,8 +93,8 @@ def test_pipelining_as_rfc_2920_allows_it_is_fine() -> None:
 def test_nothing_may_follow_a_group_ender_unanswered(previous: str) -> None:
     c = Engine().open()
     c.greet()
-    c.send(previous)
-    c.send("MAIL FROM:<a@x.test>", pipelined=True)
+    c.reply(previous)
+    c.reply("MAIL FROM:<a@x.test>", pipelined=True)
     assert c.kinds() == ["bad-pipelining"]
     assert "RFC 2920" in c.record.violations[0].detail
 
@@ -99,10 +102,10 @@ def test_nothing_may_follow_a_group_ender_unanswered(previous: str) -> None:
 def test_message_data_before_the_354() -> None:
     c = Engine().open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>")
-    c.send("DATA")
-    c.send(b"Subject: early\r\n", pipelined=True)
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>")
+    c.reply("DATA")
+    c.reply(b"Subject: early\r\n", pipelined=True)
     assert c.kinds() == ["bad-pipelining"]
     assert "before the reply to DATA" in c.record.violations[0].detail
 
@@ -110,21 +113,21 @@ def test_message_data_before_the_354() -> None:
 def test_message_data_before_the_354_without_pipelining() -> None:
     c = Engine(scenario(extensions=NO_PIPELINING)).open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>")
-    c.send("DATA")
-    c.send(b"Subject: early\r\n", pipelined=True)
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>")
+    c.reply("DATA")
+    c.reply(b"Subject: early\r\n", pipelined=True)
     assert c.kinds() == ["pipelining-without-extension"]
 
 
 def test_a_later_data_line_is_never_pipelining() -> None:
     c = Engine(scenario(extensions=NO_PIPELINING)).open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>")
-    c.send("DATA")
-    c.send(b"Subject: x\r\n")
-    c.send(b"\r\n", pipelined=True)  # lines of the body are sent together by design
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>")
+    c.reply("DATA")
+    c.reply(b"Subject: x\r\n")
+    c.reply(b"\r\n", pipelined=True)  # lines of the body are sent together by design
     assert c.kinds() == []
 
 
@@ -144,7 +147,7 @@ def test_bare_line_endings_in_the_message(line: bytes, kind: str) -> None:
     c = Engine().open()
     c.greet()
     body = b"Subject: x\r\n\r\n" + line + line  # twice: told once per message
-    assert c.message(body)[:3] == b"250"  # accepted all the same, as received
+    assert c.transaction(body=body)[:3] == b"250"  # accepted all the same, as received
     assert c.kinds() == [kind]
     assert c.record.violations[0].command == "(message data)"
     (message,) = c.engine.journal.messages()
@@ -154,28 +157,28 @@ def test_bare_line_endings_in_the_message(line: bytes, kind: str) -> None:
 def test_bare_line_endings_are_told_again_for_the_next_message() -> None:
     c = Engine().open()
     c.greet()
-    c.message(b"Subject: x\n\nbody\n")
-    c.message(b"Subject: y\n\nbody\n")
+    c.transaction(body=b"Subject: x\n\nbody\n")
+    c.transaction(body=b"Subject: y\n\nbody\n")
     assert c.kinds() == ["bare-lf", "bare-lf"]
 
 
 def test_a_bare_lf_final_dot() -> None:
     c = Engine().open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>")
-    c.send("DATA")
-    c.send(b"Subject: x\r\n\r\nbody\r\n")
-    assert c.send(b".\n")[:3] == b"250"
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>")
+    c.reply("DATA")
+    c.reply(b"Subject: x\r\n\r\nbody\r\n")
+    assert c.reply(b".\n")[:3] == b"250"
     assert c.kinds() == ["bare-lf"]
 
 
 def test_a_crlf_split_across_pieces_of_an_over_long_line_is_fine() -> None:
     c = Engine().open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>")
-    c.send("DATA")
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>")
+    c.reply("DATA")
     s = c.session
     assert s.receive(b"x" * 500 + b"\r") == ()
     assert s.receive(b"\n", partial=True) == ()
@@ -188,8 +191,8 @@ def test_a_crlf_split_across_pieces_of_an_over_long_line_is_fine() -> None:
 def test_bare_line_endings_in_a_command(line: bytes, kind: str) -> None:
     c = Engine().open()
     c.greet()
-    c.send(line)
-    c.send(line)
+    c.reply(line)
+    c.reply(line)
     assert c.kinds() == [kind]
     assert "in a command" in c.record.violations[0].detail
 
@@ -205,14 +208,14 @@ EIGHT_BIT = b"Subject: caf\xc3\xa9\r\n\r\n\xc3\xa9t\xc3\xa9\r\n"
 def test_8bit_with_body_8bitmime_is_fine(mail: str) -> None:
     c = Engine().open()
     c.greet()
-    assert c.message(EIGHT_BIT, mail)[:3] == b"250"
+    assert c.transaction(body=EIGHT_BIT, mail=mail)[:3] == b"250"
     assert c.kinds() == []
 
 
 def test_8bit_without_body_8bitmime() -> None:
     c = Engine().open()
     c.greet()
-    assert c.message(EIGHT_BIT)[:3] == b"250"  # accepted as received
+    assert c.transaction(body=EIGHT_BIT)[:3] == b"250"  # accepted as received
     assert c.kinds() == ["8bit-without-8bitmime"]  # once for the message
     assert "did not declare BODY=8BITMIME" in c.record.violations[0].detail
 
@@ -220,7 +223,7 @@ def test_8bit_without_body_8bitmime() -> None:
 def test_8bit_when_8bitmime_was_not_offered() -> None:
     c = Engine(scenario(extensions=NO_8BITMIME)).open()
     c.greet()
-    c.message(EIGHT_BIT, "MAIL FROM:<a@x.test> BODY=8BITMIME")
+    c.transaction(body=EIGHT_BIT, mail="MAIL FROM:<a@x.test> BODY=8BITMIME")
     assert c.kinds() == ["8bit-without-8bitmime"]
     assert "8BITMIME was not offered" in c.record.violations[0].detail
 
@@ -228,15 +231,15 @@ def test_8bit_when_8bitmime_was_not_offered() -> None:
 def test_8bit_after_helo() -> None:
     c = Engine().open()
     c.greet("HELO client.test")
-    c.message(EIGHT_BIT, "MAIL FROM:<a@x.test> BODY=8BITMIME")
+    c.transaction(body=EIGHT_BIT, mail="MAIL FROM:<a@x.test> BODY=8BITMIME")
     assert c.kinds() == ["8bit-without-8bitmime"]
 
 
 def test_8bit_declaration_is_per_transaction() -> None:
     c = Engine().open()
     c.greet()
-    c.message(EIGHT_BIT, "MAIL FROM:<a@x.test> BODY=8BITMIME")
-    c.message(EIGHT_BIT)
+    c.transaction(body=EIGHT_BIT, mail="MAIL FROM:<a@x.test> BODY=8BITMIME")
+    c.transaction(body=EIGHT_BIT)
     assert c.kinds() == ["8bit-without-8bitmime"]
 
 
@@ -248,7 +251,7 @@ def test_a_message_bigger_than_its_declared_size(declared: int, told: bool) -> N
     assert len(MAIL) == 52  # RFC 1870 §5: with the CRLFs, without the final "."
     c = Engine().open()
     c.greet()
-    assert c.message(mail=f"MAIL FROM:<a@x.test> SIZE={declared}")[:3] == b"250"
+    assert c.transaction(body=MAIL, mail=f"MAIL FROM:<a@x.test> SIZE={declared}")[:3] == b"250"
     assert c.kinds() == (["size-exceeded"] if told else [])
     if told:
         assert f"SIZE={declared}" in c.record.violations[0].detail
@@ -258,7 +261,7 @@ def test_size_counts_after_dot_unstuffing() -> None:
     c = Engine().open()
     c.greet()
     body = b"..x\r\n" * 10  # 40 octets once unstuffed, 50 on the wire
-    assert c.message(body, "MAIL FROM:<a@x.test> SIZE=40")[:3] == b"250"
+    assert c.transaction(body=body, mail="MAIL FROM:<a@x.test> SIZE=40")[:3] == b"250"
     assert c.kinds() == []
 
 
@@ -270,8 +273,8 @@ def test_a_command_line_over_512_octets() -> None:
     c.greet()
     line = b"NOOP " + b"x" * (COMMAND_LINE_LIMIT - 6) + b"\r\n"
     assert len(line) == COMMAND_LINE_LIMIT + 1
-    assert c.send(line) == b"500 5.5.6 Line too long\r\n"
-    assert c.send(b"NOOP " + b"x" * (COMMAND_LINE_LIMIT - 7) + b"\r\n")[:3] == b"250"
+    assert c.reply(line) == b"500 5.5.6 Line too long\r\n"
+    assert c.reply(b"NOOP " + b"x" * (COMMAND_LINE_LIMIT - 7) + b"\r\n")[:3] == b"250"
     assert c.kinds() == ["line-too-long"]
 
 
@@ -286,9 +289,11 @@ def test_a_text_line_over_1000_octets() -> None:
     ok = b"x" * (TEXT_LINE_LIMIT - 2) + b"\r\n"
     c = Engine().open()
     c.greet()
-    assert c.message(b"Subject: x\r\n\r\n" + b"." + ok)[:3] == b"250"  # a stuffed dot is free
+    assert (
+        c.transaction(body=b"Subject: x\r\n\r\n" + b"." + ok)[:3] == b"250"
+    )  # a stuffed dot is free
     assert c.kinds() == []
-    assert c.message(b"Subject: x\r\n\r\nx" + ok + b"x" + ok)[:3] == b"250"
+    assert c.transaction(body=b"Subject: x\r\n\r\nx" + ok + b"x" + ok)[:3] == b"250"
     assert c.kinds() == ["line-too-long"]
     assert "RFC 5321 §4.5.3.1.6" in c.record.violations[0].detail
 
@@ -296,9 +301,9 @@ def test_a_text_line_over_1000_octets() -> None:
 def test_an_over_long_text_line_in_pieces() -> None:
     c = Engine().open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
-    c.send("RCPT TO:<b@x.test>")
-    c.send("DATA")
+    c.reply("MAIL FROM:<a@x.test>")
+    c.reply("RCPT TO:<b@x.test>")
+    c.reply("DATA")
     s = c.session
     s.receive(b"y" * 600)
     s.receive(b"y" * 600, partial=True)
@@ -318,9 +323,9 @@ def test_a_retry_before_retry_after_ran_out() -> None:
     engine = Engine(GREYLIST)
     first = engine.open("127.0.0.1:40000")
     first.greet()
-    first.send("MAIL FROM:<a@x.test>")
-    assert first.send("RCPT TO:<b@x.test>")[:3] == b"451"
-    first.send("QUIT")
+    first.reply("MAIL FROM:<a@x.test>")
+    assert first.reply("RCPT TO:<b@x.test>")[:3] == b"451"
+    first.reply("QUIT", only_send=False)
     engine.clock.advance(10)
     second = engine.open("127.0.0.1:40001")  # same IP, new port
     second.greet()
@@ -336,8 +341,8 @@ def test_retry_after_is_per_client_address() -> None:
     engine = Engine(GREYLIST)
     first = engine.open("127.0.0.1:40000")
     first.greet()
-    first.send("MAIL FROM:<a@x.test>")
-    first.send("RCPT TO:<b@x.test>")
+    first.reply("MAIL FROM:<a@x.test>")
+    first.reply("RCPT TO:<b@x.test>")
     other = engine.open("127.0.0.2:40000")
     other.greet()
     assert other.kinds() == []
@@ -396,9 +401,9 @@ def test_the_new_kinds_are_documented_in_the_readme() -> None:
 def refused_rcpt_then_data(engine: Engine, *, pipelined: bool) -> list[str]:
     c = engine.open()
     c.greet()
-    c.send("MAIL FROM:<a@x.test>")
-    assert c.send("RCPT TO:<b@x.test>", pipelined=pipelined)[:3] == b"451"
-    assert c.send("DATA", pipelined=pipelined)[:3] == b"503"
+    c.reply("MAIL FROM:<a@x.test>")
+    assert c.reply("RCPT TO:<b@x.test>", pipelined=pipelined)[:3] == b"451"
+    assert c.reply("DATA", pipelined=pipelined)[:3] == b"503"
     return c.kinds()
 
 
@@ -427,5 +432,5 @@ def test_pipelining_without_the_extension_excuses_nothing() -> None:
 def test_a_pipelined_command_out_of_order_anyway_is_a_bad_sequence() -> None:
     c = Engine().open()
     c.greet()
-    assert c.send("DATA", pipelined=True)[:3] == b"503"  # after EHLO's 250: no excuse
+    assert c.reply("DATA", pipelined=True)[:3] == b"503"  # after EHLO's 250: no excuse
     assert c.kinds() == ["bad-pipelining", "bad-sequence"]

@@ -15,7 +15,9 @@ import pytest
 from smtpfake.scenario import resolve
 from smtpfake.server import Server
 
-from .helpers import TIMEOUT, Raw, ended_sessions, kinds, scenario
+from ..support import TIMEOUT, scenario
+from ..support.raw import Raw
+from ..support.waits import ended_sessions, kinds
 
 IDLE_421 = b"421 4.4.2 smtpfake.test Error: timeout exceeded\r\n"
 CLOSING_421 = b"421 4.3.2 smtpfake.test Service not available, closing transmission channel\r\n"
@@ -28,8 +30,8 @@ BIG = b"Subject: big\r\n\r\n" + (b"x" * 98 + b"\r\n") * 1000  # 100 KB
 def test_idle_timeout_sends_421_then_closes(server: Server, raw: Callable[..., Raw]) -> None:
     server.use(scenario(idle_timeout=0.2))
     conn = raw()
-    conn.reply()
-    conn.command("EHLO client.test")
+    conn.reply_bytes()
+    conn.command_bytes("EHLO client.test")
     start = time.monotonic()
     assert conn.rest() == IDLE_421  # then EOF
     assert 0.15 <= time.monotonic() - start < 2.0
@@ -42,16 +44,16 @@ def test_idle_timeout_sends_421_then_closes(server: Server, raw: Callable[..., R
 def test_the_idle_timer_restarts_on_every_line(server: Server, raw: Callable[..., Raw]) -> None:
     server.use(scenario(idle_timeout=0.2))
     conn = raw()
-    conn.reply()
-    conn.command("EHLO client.test")
-    conn.command("MAIL FROM:<a@x.test>")
-    conn.command("RCPT TO:<b@x.test>")
-    conn.command("DATA")
+    conn.reply_bytes()
+    conn.command_bytes("EHLO client.test")
+    conn.command_bytes("MAIL FROM:<a@x.test>")
+    conn.command_bytes("RCPT TO:<b@x.test>")
+    conn.command_bytes("DATA")
     for _ in range(4):  # 0.4 s in all, never 0.2 s silent: message data counts
         time.sleep(0.1)
         conn.send(b"line\r\n")
     conn.send(b".\r\n")
-    assert conn.reply()[:3] == b"250"
+    assert conn.reply_bytes()[:3] == b"250"
     assert conn.rest() == IDLE_421
     assert len(server.messages) == 1
 
@@ -61,8 +63,8 @@ def test_the_idle_timer_stops_while_the_server_takes_its_time(
 ) -> None:
     server.use(scenario({"on": "noop", "delay": 0.4}, idle_timeout=0.2))
     conn = raw()
-    conn.reply()
-    assert conn.command("NOOP") == b"250 2.0.0 Ok\r\n"  # not a 421 at 0.2 s
+    conn.reply_bytes()
+    assert conn.command_bytes("NOOP") == b"250 2.0.0 Ok\r\n"  # not a 421 at 0.2 s
     start = time.monotonic()
     assert conn.rest() == IDLE_421  # counted from the reply
     assert time.monotonic() - start >= 0.15
@@ -73,7 +75,7 @@ def test_a_hang_is_not_cut_short_by_the_scenarios_idle_timeout(
 ) -> None:
     server.use(scenario({"on": "noop", "hang": 0.4}, idle_timeout=0.1))
     conn = raw()
-    conn.reply()
+    conn.reply_bytes()
     start = time.monotonic()
     conn.send(b"NOOP\r\n")
     assert conn.rest() == b""  # the hang's silent close, no 421 in the middle of it
@@ -84,7 +86,7 @@ def test_the_servers_own_idle_timeout_still_bounds_a_hang() -> None:
     with Server(scenario({"on": "noop", "hang": 30}), idle_timeout=0.2) as server:
         conn = Raw(server)
         try:
-            conn.reply()
+            conn.reply_bytes()
             start = time.monotonic()
             conn.send(b"NOOP\r\n")
             assert conn.rest() == b""
@@ -101,11 +103,11 @@ def test_an_idle_421_in_the_middle_of_the_data_delivers_nothing(
 ) -> None:
     server.use(scenario(idle_timeout=0.2))
     conn = raw()
-    conn.reply()
-    conn.command("EHLO client.test")
-    conn.command("MAIL FROM:<a@x.test>")
-    conn.command("RCPT TO:<b@x.test>")
-    conn.command("DATA")
+    conn.reply_bytes()
+    conn.command_bytes("EHLO client.test")
+    conn.command_bytes("MAIL FROM:<a@x.test>")
+    conn.command_bytes("RCPT TO:<b@x.test>")
+    conn.command_bytes("DATA")
     conn.send(b"Subject: stalled\r\n")
     assert conn.rest() == IDLE_421
     (session,) = ended_sessions(server, 1)
@@ -141,10 +143,10 @@ def test_close_after_interrupts_a_busy_client(server: Server, raw: Callable[...,
     server.use(scenario(close_after=0.3))
     conn = raw()
     start = time.monotonic()
-    conn.reply()
+    conn.reply_bytes()
     replies = []
     for _ in range(50):  # busy all along: a NOOP every 0.05 s
-        reply = conn.command("NOOP")
+        reply = conn.command_bytes("NOOP")
         replies.append(reply)
         if reply.startswith(b"421"):
             break
@@ -215,11 +217,11 @@ async def test_reset_mid_data_aiosmtplib(server: Server) -> None:
 def test_cut_body_with_a_close(server: Server, raw: Callable[..., Raw]) -> None:
     server.use(scenario({"on": "data", "cut_body": {"after_bytes": 10, "how": "close"}}))
     conn = raw()
-    conn.reply()
-    conn.command("EHLO client.test")
-    conn.command("MAIL FROM:<a@x.test>")
-    conn.command("RCPT TO:<b@x.test>")
-    assert conn.command("DATA")[:3] == b"354"
+    conn.reply_bytes()
+    conn.command_bytes("EHLO client.test")
+    conn.command_bytes("MAIL FROM:<a@x.test>")
+    conn.command_bytes("RCPT TO:<b@x.test>")
+    assert conn.command_bytes("DATA")[:3] == b"354"
     conn.send(b"Subject: twelve\r\n")
     assert conn.rest() == b""  # FIN, no reply
     (session,) = ended_sessions(server, 1)

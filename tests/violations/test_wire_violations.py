@@ -15,7 +15,9 @@ import pytest
 
 from smtpfake.server import Server
 
-from .helpers import TIMEOUT, Raw, ended_sessions, kinds, scenario
+from ..support import TIMEOUT, scenario
+from ..support.raw import Raw
+from ..support.waits import ended_sessions, kinds
 
 
 def message(text: str = "hello\n") -> EmailMessage:
@@ -76,12 +78,12 @@ def test_smtplib_without_pipelining_or_8bitmime_makes_no_violation(server: Serve
 def test_pipelining_when_it_was_not_offered(server: Server, raw: Callable[..., Raw]) -> None:
     server.use(scenario(extensions=["SIZE 100000", "8BITMIME"]))
     conn = raw()
-    conn.reply()
-    conn.command("EHLO client.test")
+    conn.reply_bytes()
+    conn.command_bytes("EHLO client.test")
     conn.send(b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n")  # one write: RCPT did not wait
-    assert conn.reply() == b"250 Ok\r\n"
-    assert conn.reply() == b"250 Ok\r\n"
-    conn.command("QUIT")
+    assert conn.reply_bytes() == b"250 Ok\r\n"
+    assert conn.reply_bytes() == b"250 Ok\r\n"
+    conn.command_bytes("QUIT")
     (session,) = ended_sessions(server, 1)
     assert kinds(session) == ["pipelining-without-extension"]
     assert "RCPT was sent before the reply to MAIL" in session.violations[0].detail
@@ -89,28 +91,28 @@ def test_pipelining_when_it_was_not_offered(server: Server, raw: Callable[..., R
 
 def test_pipelining_when_it_was_offered(server: Server, raw: Callable[..., Raw]) -> None:
     conn = raw()
-    conn.reply()
-    conn.command("EHLO client.test")
+    conn.reply_bytes()
+    conn.command_bytes("EHLO client.test")
     conn.send(b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nDATA\r\n")
-    codes = [conn.reply()[:3] for _ in range(4)]
+    codes = [conn.reply_bytes()[:3] for _ in range(4)]
     assert codes == [b"250", b"250", b"250", b"354"]
     conn.send(b"Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n")  # content, ".", QUIT in one group
-    assert conn.reply()[:3] == b"250"
-    assert conn.reply()[:3] == b"221"
+    assert conn.reply_bytes()[:3] == b"250"
+    assert conn.reply_bytes()[:3] == b"221"
     (session,) = ended_sessions(server, 1)
     assert session.violations == (), session.format()
 
 
 def test_message_data_sent_before_the_354(server: Server, raw: Callable[..., Raw]) -> None:
     conn = raw()
-    conn.reply()
-    conn.command("EHLO client.test")
+    conn.reply_bytes()
+    conn.command_bytes("EHLO client.test")
     conn.send(
         b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n"
     )
-    codes = [conn.reply()[:3] for _ in range(4)]
+    codes = [conn.reply_bytes()[:3] for _ in range(4)]
     assert codes == [b"250", b"250", b"354", b"250"]
-    conn.command("QUIT")
+    conn.command_bytes("QUIT")
     (session,) = ended_sessions(server, 1)
     assert kinds(session) == ["bad-pipelining"]
     assert "before the reply to DATA" in session.violations[0].detail
@@ -118,11 +120,11 @@ def test_message_data_sent_before_the_354(server: Server, raw: Callable[..., Raw
 
 def test_a_command_after_ehlo_unanswered(server: Server, raw: Callable[..., Raw]) -> None:
     conn = raw()
-    conn.reply()
+    conn.reply_bytes()
     conn.send(b"EHLO client.test\r\nMAIL FROM:<a@x.test>\r\n")
-    assert conn.reply().startswith(b"250-smtpfake.test")
-    assert conn.reply()[:3] == b"250"
-    conn.command("QUIT")
+    assert conn.reply_bytes().startswith(b"250-smtpfake.test")
+    assert conn.reply_bytes()[:3] == b"250"
+    conn.command_bytes("QUIT")
     (session,) = ended_sessions(server, 1)
     assert kinds(session) == ["bad-pipelining"]
 
@@ -134,9 +136,9 @@ def test_early_talk_during_a_slow_greeting(server: Server, raw: Callable[..., Ra
     server.use(scenario({"on": "connect", "delay": 0.2}))
     conn = raw()
     conn.send(b"EHLO client.test\r\n")  # without waiting for the 220
-    assert conn.reply().startswith(b"220 ")
-    assert conn.reply().startswith(b"250-")  # still served
-    conn.command("QUIT")
+    assert conn.reply_bytes().startswith(b"220 ")
+    assert conn.reply_bytes().startswith(b"250-")  # still served
+    conn.command_bytes("QUIT")
     (session,) = ended_sessions(server, 1)
     assert kinds(session) == ["early-talker"]
 
@@ -184,15 +186,15 @@ def test_a_client_that_waits_out_a_hang_at_connect(server: Server, raw: Callable
 
 def test_bare_lf_and_8bit_over_the_wire(server: Server, raw: Callable[..., Raw]) -> None:
     conn = raw()
-    conn.reply()
-    conn.command("EHLO client.test")
-    conn.command("MAIL FROM:<a@x.test> SIZE=10")
-    conn.command("RCPT TO:<b@x.test>")
-    conn.command("DATA")
+    conn.reply_bytes()
+    conn.command_bytes("EHLO client.test")
+    conn.command_bytes("MAIL FROM:<a@x.test> SIZE=10")
+    conn.command_bytes("RCPT TO:<b@x.test>")
+    conn.command_bytes("DATA")
     conn.send(b"Subject: caf\xc3\xa9\n\nbody\r\n" + b"x" * 1200 + b"\r\n.\r\n")
-    assert conn.reply()[:3] == b"250"
+    assert conn.reply_bytes()[:3] == b"250"
     conn.send(b"QUIT\n")
-    assert conn.reply()[:3] == b"221"
+    assert conn.reply_bytes()[:3] == b"221"
     (session,) = ended_sessions(server, 1)
     assert kinds(session) == [
         "bare-lf",  # in the message: once for it, whatever the count

@@ -11,7 +11,9 @@ import pytest
 
 from smtpfake.server import Server
 
-from .helpers import TIMEOUT, Raw, ended_sessions, kinds
+from ..support import TIMEOUT
+from ..support.raw import Raw
+from ..support.waits import ended_sessions, kinds
 
 REQUIRED = ("pipelining", "size", "8bitmime", "enhancedstatuscodes")
 

@@ -12,7 +12,9 @@ from smtpfake.scenario.faults.reply import ReplyWith
 from smtpfake.scenario.plan import Plan
 from smtpfake.server import Server, ServerError
 
-from .helpers import TIMEOUT, Raw, ended_sessions, kinds, scenario, wait_until
+from ..support import TIMEOUT, scenario
+from ..support.raw import Raw
+from ..support.waits import ended_sessions, kinds, wait_until
 
 INTERNAL = b"451 4.3.0 smtpfake internal error, see the test report\r\n"
 

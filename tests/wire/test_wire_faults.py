@@ -12,7 +12,9 @@ import pytest
 
 from smtpfake.server import Server
 
-from .helpers import TIMEOUT, Raw, ended_sessions, kinds, scenario, wait_until
+from ..support import TIMEOUT, scenario
+from ..support.raw import Raw
+from ..support.waits import ended_sessions, kinds, wait_until
 
 TRANSACTION = [
     ("helo", "HELO client.test"),

@@ -9,7 +9,9 @@ from collections.abc import Callable
 
 from smtpfake.server import Server
 
-from .helpers import TIMEOUT, Raw, ended_sessions, scenario
+from ..support import TIMEOUT, scenario
+from ..support.raw import Raw
+from ..support.waits import ended_sessions
 
 MESSAGE = "Subject: iso\r\n\r\nbody\r\n"
 

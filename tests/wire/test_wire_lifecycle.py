@@ -14,7 +14,9 @@ import pytest
 
 from smtpfake.server import Server
 
-from .helpers import TIMEOUT, Raw, scenario, wait_until
+from ..support import TIMEOUT, scenario
+from ..support.raw import Raw
+from ..support.waits import wait_until
 
 # The promise is 2 s; a clean stop takes milliseconds, and a leaked transport costs the full
 # 2 s wait in Server._close, so 1 s tells the two apart with margin.

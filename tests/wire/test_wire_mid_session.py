@@ -10,7 +10,9 @@ import pytest
 
 from smtpfake.server import Server
 
-from .helpers import TIMEOUT, Raw, ended_sessions, kinds
+from ..support import TIMEOUT
+from ..support.raw import Raw
+from ..support.waits import ended_sessions, kinds
 
 MESSAGE = "From: a@x.test\r\nTo: b@x.test\r\nSubject: mid\r\n\r\nhello\r\n"
 RCPT_421 = b"421 4.3.2 Service shutting down, closing transmission channel\r\n"

@@ -13,7 +13,8 @@ import pytest
 from smtpfake.journal import SessionRecord
 from smtpfake.server import Server
 
-from .helpers import Raw, ended_sessions, kinds, wait_until
+from ..support.raw import Raw
+from ..support.waits import ended_sessions, kinds, wait_until
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Shared fixtures for the wire tests: one real server for the whole run, isolated per test."""
+"""The shared server fixtures for every test package that needs a real server: one server for the
+whole run, isolated per test (reset, and checked for server errors and asyncio noise)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 from smtpfake.server import Server
 
-from .helpers import Raw
+from .support import TIMEOUT
+from .support.raw import Raw
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +25,8 @@ def shared_server() -> Iterator[Server]:
 
 @pytest.fixture
 def server(shared_server: Server, caplog: pytest.LogCaptureFixture) -> Iterator[Server]:
-    """The shared server, back to ``default`` with an empty journal. Afterwards neither
+    """The shared server, back to ``default`` with an empty journal. reset() also drops live
+    connections, so a hang left by one test never reaches the next. Afterwards neither
     server.errors nor the loop thread's asyncio log may hold anything (lost task errors)."""
     caplog.set_level(logging.WARNING, logger="asyncio")
     shared_server.use("default")
@@ -38,12 +41,12 @@ def server(shared_server: Server, caplog: pytest.LogCaptureFixture) -> Iterator[
 
 
 @pytest.fixture
-def raw(server: Server) -> Iterator[Callable[[], Raw]]:
-    """Open raw connections; all are closed after the test."""
+def raw(server: Server) -> Iterator[Callable[..., Raw]]:
+    """Open raw connections (``raw()`` or ``raw(timeout)``); all are closed after the test."""
     opened: list[Raw] = []
 
-    def connect() -> Raw:
-        conn = Raw(server)
+    def connect(timeout: float = TIMEOUT) -> Raw:
+        conn = Raw(server, timeout)
         opened.append(conn)
         return conn
 

@@ -1,0 +1,69 @@
+"""The message body: what MAIL FROM declared about it, and its text as DATA brings it in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smtpfake.scenario.plan import BodyCut
+
+#: the line that ends the message (RFC 5321 §4.1.1.4; a bare LF or none is tolerated here)
+END_LINES = (b".\r\n", b".\n", b".")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What MAIL FROM's parameters said about the message to come."""
+
+    size: int | None = None  # SIZE= (RFC 1870)
+    eight_bit: bool = False  # the message may hold 8-bit text
+
+    @classmethod
+    def parse(cls, params: str) -> Declared:
+        """8-bit text is allowed by BODY=8BITMIME (RFC 6152), BODY=BINARYMIME (RFC 3030) and
+        SMTPUTF8 (RFC 6531: UTF-8 mail is 8-bit)."""
+        size: int | None = None
+        eight_bit = False
+        for word in params.split():
+            key, _, value = word.partition("=")
+            key, upper = key.upper(), value.upper()
+            if key == "SIZE" and value.isdigit() and size is None:
+                size = int(value)
+            if (key == "BODY" and upper in ("8BITMIME", "BINARYMIME")) or key == "SMTPUTF8":
+                eight_bit = True
+        return cls(size, eight_bit)
+
+
+class Body:
+    """One message's text: dot-unstuffed, counted in full, kept only up to ``cap`` octets so it is
+    bounded in memory whatever the client sends."""
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self.data = bytearray()
+        self.size = 0  # octets received (after unstuffing), kept or not
+        self.lines = 0  # lines (not pieces) so far
+        self.cut: BodyCut | None = None  # armed by a cut_body rule on DATA
+
+    @staticmethod
+    def is_end(line: bytes, partial: bool) -> bool:
+        """Only a whole line can be the final "." (a piece of a long line never is)."""
+        return not partial and line in END_LINES
+
+    def add(self, line: bytes, partial: bool) -> bytes:
+        """A line, or a later piece of one (``partial``); returns the text it adds."""
+        if not partial:
+            self.lines += 1
+            if line.startswith(b"."):
+                line = line[1:]  # RFC 5321 §4.5.2 transparency
+        self.size += len(line)
+        if len(self.data) + len(line) <= self._cap:
+            self.data += line
+        return line
+
+    def cut_due(self) -> BodyCut | None:
+        """The armed cut, once the body has reached its size (then disarmed)."""
+        cut = self.cut
+        if cut is None or self.size < cut.after_bytes:
+            return None
+        self.cut = None
+        return cut

@@ -1,0 +1,290 @@
+"""The SMTP commands: one handler each, found in :data:`COMMANDS` by verb.
+
+A handler gets the session and the command's argument and returns the actions. It computes the
+normal reply and hands it to ``Session.respond``, where rules may change it; what the command
+changes in the session happens in its ``accept``, only if the reply sent is positive.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from smtpfake.engine import auth as sasl
+from smtpfake.engine.body import Body, Declared
+from smtpfake.engine.state import AUTH_TWICE, EHLO_FIRST, HELO_FIRST, Mode, Phase, Refusal
+from smtpfake.scenario.model import Stage
+from smtpfake.scenario.plan import Action, Close, Plan, Reset, Send, StartTLS
+from smtpfake.scenario.reply import Reply
+
+if TYPE_CHECKING:
+    from smtpfake.engine.session import Session
+
+Handler = Callable[["Session", str], tuple[Action, ...]]
+
+_PATH_RE = re.compile(r"^(FROM|TO):\s*<([^<>]*)>\s*(.*)$", re.IGNORECASE)
+
+
+def _path(arg: str, keyword: str) -> tuple[str, str | None]:
+    """``FROM:<address> parameters`` (``keyword`` FROM or TO): the address and the parameters;
+    when the argument does not parse, the whole argument and None (a 501 follows)."""
+    m = _PATH_RE.match(arg)
+    if m is None or m.group(1).upper() != keyword:
+        return arg, None
+    return m.group(2), m.group(3)
+
+
+def _simple(stage: Stage, code: int, enhanced: str, text: str) -> Handler:
+    """A command that always gets the same reply and changes nothing."""
+
+    def handle(session: Session, arg: str) -> tuple[Action, ...]:
+        return session.respond(stage, arg, session.reply(code, enhanced, text))
+
+    return handle
+
+
+def _greet(session: Session, esmtp: bool) -> None:
+    session.greeted = True
+    session.esmtp = esmtp
+    session.reset_transaction()
+
+
+def _helo(session: Session, arg: str) -> tuple[Action, ...]:
+    if not arg:
+        return session.respond(Stage.HELO, arg, Reply(501, ("Syntax: HELO hostname",)))
+    ok = Reply(250, (session.settings.hostname,))
+    return session.respond(Stage.HELO, arg, ok, lambda: _greet(session, False))
+
+
+def _ehlo(session: Session, arg: str) -> tuple[Action, ...]:
+    if not arg:
+        return session.respond(Stage.EHLO, arg, Reply(501, ("Syntax: EHLO hostname",)))
+    ok = Reply(250, (session.settings.hostname, *session.ehlo_keywords()))
+    return session.respond(Stage.EHLO, arg, ok, lambda: _greet(session, True))
+
+
+def _mail(session: Session, arg: str) -> tuple[Action, ...]:
+    after = session.sequence("MAIL")
+    address, params = _path(arg, "FROM")
+    if isinstance(after, Refusal):
+        return session.refuse(Stage.MAIL, address, after)
+    auth = session.settings.auth
+    if auth is not None and auth.required and session.auth_user is None:
+        # The server's policy, not the client's mistake: no violation (RFC 4954 §6).
+        needed = session.reply(530, "5.7.0", "Authentication required")
+        return session.respond(Stage.MAIL, address, needed)
+    if params is None:
+        syntax = session.reply(501, "5.5.4", "Syntax: MAIL FROM:<address>")
+        return session.respond(Stage.MAIL, address, syntax)
+    limit = session.settings.size_limit()
+    declared = Declared.parse(params)
+    if limit is not None and declared.size is not None and declared.size > limit:
+        big = session.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
+        return session.respond(Stage.MAIL, address, big)
+
+    def accept() -> None:
+        session.phase = Phase.MAIL
+        session.mail_from = address
+        session.rcpt_tos = []
+        session.declared = declared
+
+    return session.respond(Stage.MAIL, address, session.reply(250, "2.1.0", "Ok"), accept)
+
+
+def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
+    after = session.sequence("RCPT")
+    address, params = _path(arg, "TO")
+    if isinstance(after, Refusal):
+        return session.refuse(Stage.RCPT, address, after)
+    if params is None:
+        syntax = session.reply(501, "5.5.4", "Syntax: RCPT TO:<address>")
+        return session.respond(Stage.RCPT, address, syntax)
+    if len(session.rcpt_tos) >= session.settings.max_recipients:
+        many = session.reply(452, "4.5.3", "Error: too many recipients")
+        return session.respond(Stage.RCPT, address, many)
+
+    def accept() -> None:
+        session.phase = Phase.RCPT
+        session.rcpt_tos.append(address)
+
+    return session.respond(Stage.RCPT, address, session.reply(250, "2.1.5", "Ok"), accept)
+
+
+def _data(session: Session, arg: str) -> tuple[Action, ...]:
+    after = session.sequence("DATA")
+    if isinstance(after, Refusal):
+        return session.refuse(Stage.DATA, arg, after)
+    if arg:
+        return session.respond(Stage.DATA, arg, session.reply(501, "5.5.4", "Syntax: DATA"))
+
+    def accept() -> None:
+        session.phase = Phase.IDLE
+        session.mode = Mode.DATA
+        session.body = Body(session.settings.max_message_bytes)
+        session.conduct.new_message()
+
+    go = Reply(354, ("End data with <CR><LF>.<CR><LF>",))
+    return session.respond(Stage.DATA, arg, go, accept)
+
+
+def _rset(session: Session, arg: str) -> tuple[Action, ...]:
+    ok = session.reply(250, "2.0.0", "Ok")
+    return session.respond(Stage.RSET, arg, ok, session.reset_transaction)
+
+
+def _vrfy(session: Session, arg: str) -> tuple[Action, ...]:
+    if not arg:
+        syntax = session.reply(501, "5.5.4", "Syntax: VRFY <address>")
+        return session.respond(Stage.VRFY, arg, syntax)
+    text = "Cannot VRFY user, but will accept message and attempt delivery"
+    return session.respond(Stage.VRFY, arg, session.reply(252, "2.0.0", text))
+
+
+def _quit(session: Session, arg: str) -> tuple[Action, ...]:
+    session.quit_seen = True
+    bye = Plan(session.reply(221, "2.0.0", "Bye"), after=(Close(),))
+    return session.respond(Stage.QUIT, arg, bye)
+
+
+def _starttls(session: Session, arg: str) -> tuple[Action, ...]:
+    if not session.settings.tls.enabled:
+        if session.settings.has_extension("STARTTLS"):  # advertised by hand, never performed
+            busy = session.reply(454, "4.7.0", "TLS not available due to temporary reason")
+            return session.respond(Stage.STARTTLS, arg, busy)
+        off = session.reply(502, "5.5.1", "Error: command not implemented")
+        return session.respond(Stage.STARTTLS, arg, off)
+    if session.tls_active:
+        detail = "STARTTLS with TLS already active (RFC 3207 §4.2)"
+        session.violate("tls-already-active", detail, "STARTTLS")
+        again = session.reply(503, "5.5.1", "Error: TLS already active")
+        return session.respond(Stage.STARTTLS, arg, again)
+    if arg:
+        syntax = session.reply(501, "5.5.4", "Syntax: STARTTLS (no parameters allowed)")
+        return session.respond(Stage.STARTTLS, arg, syntax)
+    if session.settings.require_helo and not session.greeted:
+        return session.refuse(Stage.STARTTLS, arg, HELO_FIRST)
+    accepted: list[bool] = []
+    ready = session.reply(220, "2.0.0", "Ready to start TLS")
+    actions = session.respond(Stage.STARTTLS, arg, ready, lambda: accepted.append(True))
+    # The upgrade follows a 220 that was sent whole, unless a fault already ended the
+    # connection or shaped the handshake (tls_fail).
+    if accepted and not any(isinstance(a, Close | Reset | StartTLS) for a in actions):
+        actions = (*actions, StartTLS())
+    return actions
+
+
+# -- AUTH (RFC 4954): the engine runs the SASL exchange (auth.py), the wire only carries lines --
+#
+# Each AUTH command gets exactly one reply that rules see (stage auth, argument the mechanism):
+# its verdict. The 334 challenges before it are the exchange itself. A positive verdict
+# authenticates, whether the credentials or a rule made it so.
+
+
+def _auth(session: Session, arg: str) -> tuple[Action, ...]:
+    word, _, initial = arg.partition(" ")
+    mechanism, initial = word.upper(), initial.strip()
+    auth = session.settings.auth
+    if auth is None:
+        off = session.reply(502, "5.5.1", "Error: authentication not enabled")
+        return _verdict(session, mechanism, None, off)
+    if not session.esmtp:
+        return session.refuse(Stage.AUTH, mechanism, EHLO_FIRST)
+    if session.auth_user is not None:
+        return session.refuse(Stage.AUTH, mechanism, AUTH_TWICE)
+    after = session.sequence("AUTH")
+    if isinstance(after, Refusal):
+        return session.refuse(Stage.AUTH, mechanism, after)
+    if not mechanism:
+        syntax = session.reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]")
+        return _verdict(session, mechanism, None, syntax)
+    if mechanism not in auth.mechanisms:
+        unknown = session.reply(504, "5.5.4", "Unrecognized authentication type")
+        return _verdict(session, mechanism, None, unknown)
+    if auth.require_tls and not session.tls_active:
+        # Not advertised before TLS, so the client sent credentials it was not offered to.
+        detail = f"AUTH {mechanism} in clear text; the server requires TLS"
+        session.violate("auth-without-tls", detail, "AUTH")
+        text = "Encryption required for requested authentication mechanism"
+        return _verdict(session, mechanism, None, session.reply(538, "5.7.11", text))
+    exchange = sasl.Exchange(mechanism)
+    if not initial:
+        return _challenge(session, exchange, sasl.first_challenge(mechanism))
+    return _step(session, exchange, sasl.initial_response(initial))
+
+
+def auth_line(session: Session, line: bytes, pipelined: bool) -> tuple[Action, ...]:
+    """A line inside the exchange (Mode.AUTH): a SASL response or "*", never a command."""
+    exchange = session.exchange
+    assert exchange is not None, "Mode.AUTH without an exchange"
+    text = line.rstrip(b"\r\n").decode("ascii", "replace").strip()
+    session.record("client", "*" if text == "*" else sasl.AUTH_MASK)
+    if pipelined:
+        session.conduct.tell(
+            "bad-pipelining",
+            "an AUTH response was sent before the server's 334 challenge (RFC 4954 §4: AUTH "
+            "ends a pipelined group, but for PLAIN with an initial response)",
+            "AUTH",
+        )
+    if len(line) > sasl.AUTH_LINE_LIMIT:
+        return auth_too_long(session)
+    if text == "*":
+        return _end(session, exchange, sasl.CANCELLED)
+    return _step(session, exchange, text)
+
+
+def auth_too_long(session: Session) -> tuple[Action, ...]:
+    """An exchange line over the limit ends the exchange."""
+    return _end(session, session.exchange or sasl.Exchange(""), sasl.TOO_LONG)
+
+
+def _step(session: Session, exchange: sasl.Exchange, response: str) -> tuple[Action, ...]:
+    auth = session.settings.auth
+    assert auth is not None, "an exchange only starts when AUTH is set up"
+    exchange, outcome = sasl.step(exchange, response, auth)
+    if isinstance(outcome, str):
+        return _challenge(session, exchange, outcome)
+    return _end(session, exchange, outcome)
+
+
+def _challenge(session: Session, exchange: sasl.Exchange, challenge: str) -> tuple[Action, ...]:
+    session.exchange = exchange
+    session.mode = Mode.AUTH
+    line = f"334 {challenge}"  # "334 " for an empty challenge (RFC 4954 §4)
+    session.record("server", line)
+    return (Send(f"{line}\r\n".encode("ascii")),)
+
+
+def _end(session: Session, exchange: sasl.Exchange, verdict: sasl.Verdict) -> tuple[Action, ...]:
+    session.exchange = None
+    if session.mode is Mode.AUTH:
+        session.mode = Mode.COMMAND
+    reply = session.reply(verdict.code, verdict.enhanced, verdict.text)
+    return _verdict(session, exchange.mechanism, exchange.user, reply)
+
+
+def _verdict(
+    session: Session, mechanism: str, user: str | None, reply: Reply
+) -> tuple[Action, ...]:
+    def accept() -> None:
+        session.auth_user = user or ""
+        session.observer.authenticated(session.info, session.auth_user)
+
+    return session.respond(Stage.AUTH, mechanism, reply, accept)
+
+
+COMMANDS: dict[str, Handler] = {
+    "HELO": _helo,
+    "EHLO": _ehlo,
+    "MAIL": _mail,
+    "RCPT": _rcpt,
+    "DATA": _data,
+    "RSET": _rset,
+    "NOOP": _simple(Stage.NOOP, 250, "2.0.0", "Ok"),
+    "VRFY": _vrfy,
+    "EXPN": _simple(Stage.EXPN, 502, "5.5.1", "Error: EXPN not implemented"),
+    "HELP": _simple(Stage.HELP, 214, "2.0.0", "See RFC 5321; smtpfake is a test double"),
+    "QUIT": _quit,
+    "STARTTLS": _starttls,
+    "AUTH": _auth,
+}

@@ -1,0 +1,179 @@
+"""What the client did wrong, as a real server would hold it against it: pipelining out of turn,
+bare CR or LF, over-long lines, 8-bit text nobody agreed to, more octets than SIZE= declared, a
+retry before the server's hint ran out.
+
+The session feeds it what it sees; it tells violations through the ``violate`` it was given.
+Nothing here changes a reply: the client is judged, not answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+#: RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF
+COMMAND_LINE_LIMIT = 512
+#: RFC 5321 §4.5.3.1.6: a line of message text is at most 1000 octets with its CRLF
+TEXT_LINE_LIMIT = 1000
+#: RFC 1870 §5 counts the CRLF ending the last line; smtplib and aiosmtplib add it to a message
+#: that lacks one after computing SIZE=, so an excess this small is not held against the client
+SIZE_SLACK = 2
+#: RFC 2920 §3.1 (and RFC 3207 §4 for STARTTLS): commands that may only end a pipelined group
+GROUP_ENDERS = frozenset({"EHLO", "DATA", "VRFY", "EXPN", "TURN", "QUIT", "NOOP", "STARTTLS"})
+
+#: what a lone CR or LF is told as, by the character
+_BARE = (
+    ("bare-lf", b"\n", "a bare LF (no CR before it) in {where} (RFC 5321 §2.3.8, §4.1.1.4)"),
+    ("bare-cr", b"\r", "a bare CR (no LF after it) in {where} (RFC 5321 §2.3.8)"),
+)
+
+MESSAGE = "(message data)"  # the command a violation in the message text is told against
+
+Violate = Callable[[str, str, str], None]  # (kind, detail, command)
+
+
+class Conduct:
+    """One session's judge of the client. ``advertised(keyword)``: whether the client was offered
+    that extension in an EHLO reply (what it may do depends on it)."""
+
+    def __init__(self, violate: Violate, advertised: Callable[[str], bool]) -> None:
+        self._violate = violate
+        self._advertised = advertised
+        # Told once per session (or per message for the text), so a flooding client cannot
+        # grow the journal without bound.
+        self._told: set[str] = set()
+        self.previous: str | None = None  # the last command's verb; None before any line
+        self.pipelined = False  # the command at hand was sent before the previous reply
+        self.previous_ok = True  # the previous reply was positive
+        self._line_size = 0  # octets of the current text line so far (over-long lines: pieces)
+        self._cr_pending = False  # a piece ended in CR; its LF may start the next piece
+
+    def tell(self, kind: str, detail: str, command: str, *, per_message: bool = False) -> None:
+        """A violation told once per session (or once per message): floods stay bounded."""
+        key = f"message:{kind}" if per_message else kind
+        if key not in self._told:
+            self._told.add(key)
+            self._violate(kind, detail, command)
+
+    def new_message(self) -> None:
+        """DATA was accepted: what is told once per message may be told again."""
+        self._told = {k for k in self._told if not k.startswith("message:")}
+        self._line_size = 0
+        self._cr_pending = False
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def command(self, verb: str, pipelined: bool) -> None:
+        """A command line arrived (``pipelined``: before the reply to the previous one)."""
+        self.pipelining(verb, pipelined)
+        self.pipelined = pipelined
+
+    def pipelining(self, verb: str, pipelined: bool, after: str | None = None) -> None:
+        """RFC 5321 §4.3.1: the client waits for each reply (the greeting first) unless
+        PIPELINING was offered; RFC 2920 §3.1: and even then not after a group's last command."""
+        previous = after if after is not None else self.previous
+        if after is None:
+            self.previous = verb
+        if not pipelined:
+            return
+        if previous is None:
+            self.tell(
+                "early-talker",
+                "the client sent before the server's greeting (RFC 5321 §4.3.1)",
+                verb,
+            )
+            return
+        what = "the final '.'" if previous == "." else previous or "an empty line"
+        sent = f"{verb or 'an empty line'} was sent before the reply to {what}"
+        if not self._advertised("PIPELINING"):
+            self.tell(
+                "pipelining-without-extension",
+                f"{sent}, and PIPELINING was not advertised (RFC 5321 §4.3.1, RFC 2920)",
+                verb,
+            )
+        elif previous in GROUP_ENDERS:
+            self.tell(
+                "bad-pipelining",
+                f"{sent}, which must end a pipelined group (RFC 2920 §3.1)",
+                verb,
+            )
+
+    def refusal_expected(self) -> bool:
+        """RFC 2920 §3.1: a pipelining client sends DATA (RCPT) before it learns that its RCPT
+        (MAIL) was refused; the 503 that follows is the expected outcome, not its mistake."""
+        return self.pipelined and not self.previous_ok and self._advertised("PIPELINING")
+
+    def command_too_long(self, verb: str, size: int | None = None) -> None:
+        """A command line over the limit; ``size`` None: the reader discarded it unmeasured."""
+        if size is None:
+            detail = f"a command line over {COMMAND_LINE_LIMIT} octets"
+        else:
+            detail = (
+                f"a command line of {size} octets; the limit is {COMMAND_LINE_LIMIT} with its CRLF"
+            )
+        self.tell("line-too-long", f"{detail} (RFC 5321 §4.5.3.1.4)", verb)
+
+    def line_endings(self, data: bytes, command: str, *, message: bool) -> None:
+        """RFC 5321 §2.3.8: CR and LF only as a CRLF pair. ``data`` is a line or, in the message,
+        a piece of one (a CR ending one piece may pair with an LF starting the next)."""
+        if message:
+            if self._cr_pending:
+                data = b"\r" + data
+            self._cr_pending = data.endswith(b"\r")
+            if self._cr_pending:
+                data = data[:-1]
+        pairs = data.count(b"\r\n")
+        where = "the message" if message else "a command"
+        for kind, char, detail in _BARE:
+            if data.count(char) != pairs:
+                self.tell(kind, detail.format(where=where), command, per_message=message)
+
+    # -- the message ---------------------------------------------------------------------------
+
+    def text_line(self, piece: bytes, *, partial: bool, declared_8bit: bool) -> None:
+        """One piece of message text (a line, or part of one when ``partial``), dot-unstuffed.
+        ``declared_8bit``: MAIL allowed 8-bit text (see body.Declared)."""
+        if not partial:
+            self._line_size = 0
+        self.line_endings(piece, MESSAGE, message=True)
+        self._line_size += len(piece)
+        if self._line_size > TEXT_LINE_LIMIT:
+            self.tell(
+                "line-too-long",
+                f"a line of message text over {TEXT_LINE_LIMIT} octets with its CRLF "
+                "(RFC 5321 §4.5.3.1.6)",
+                MESSAGE,
+                per_message=True,
+            )
+        if piece.isascii() or "message:8bit-without-8bitmime" in self._told:
+            return
+        # RFC 6152 §3: 8-bit text needs both the extension and BODY=8BITMIME on MAIL.
+        offered = self._advertised("8BITMIME")
+        if not (offered and declared_8bit):
+            how = "MAIL did not declare BODY=8BITMIME" if offered else "8BITMIME was not offered"
+            self.tell(
+                "8bit-without-8bitmime",
+                f"8-bit octets in the message, but {how} (RFC 6152 §3)",
+                MESSAGE,
+                per_message=True,
+            )
+
+    def message_size(self, size: int, declared: int | None) -> None:
+        """The whole message against the SIZE= that MAIL declared (RFC 1870 §5)."""
+        if declared is not None and size > declared + SIZE_SLACK:
+            self._violate(
+                "size-exceeded",
+                f"the message has {size} octets; MAIL FROM declared SIZE={declared} (RFC 1870 §5)",
+                ".",
+            )
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def reconnected(self, now: float, not_before: float | None) -> None:
+        """A new connection from a client that a 4xx with ``server.retry_after`` told to wait
+        until ``not_before``."""
+        if not_before is not None and now < not_before:
+            self._violate(
+                "retry-too-soon",
+                f"connected again {not_before - now:.1f} s before the server's retry_after ran out",
+                "",
+            )
