@@ -45,6 +45,11 @@ class Control(Protocol):
         self, count: int = 1, timeout: float = 5.0
     ) -> Sequence[SessionRecord]: ...
 
+    @property
+    def ca_file(self) -> str: ...
+
+    def client_ssl_context(self) -> ssl.SSLContext: ...
+
 
 class ControlHelpers(abc.ABC):
     """Assertion helpers shared by both transports; they only use the Control methods."""

@@ -26,7 +26,7 @@ class Declared:
         for word in params.split():
             key, _, value = word.partition("=")
             key, upper = key.upper(), value.upper()
-            if key == "SIZE" and value.isdigit() and size is None:
+            if key == "SIZE" and value.isascii() and value.isdigit() and size is None:
                 size = int(value)
             if (key == "BODY" and upper in ("8BITMIME", "BINARYMIME")) or key == "SMTPUTF8":
                 eight_bit = True

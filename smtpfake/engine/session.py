@@ -15,12 +15,14 @@ from collections import Counter
 from collections.abc import Callable
 
 from smtpfake.engine import commands
-from smtpfake.engine.auth import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT  # re-exported
+
+# AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
+from smtpfake.engine.auth import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
 from smtpfake.engine.auth import Exchange, masked
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.clock import Clock, SystemClock
-from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, Conduct
-from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT  # re-exported
+from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
+from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
 from smtpfake.engine.matching import Occurrence, client_ip, select
 from smtpfake.engine.records import (
     Message,
@@ -49,6 +51,9 @@ Accept = Callable[[], None] | None
 
 
 class Session:
+    """One connection. Its public attributes are what the command handlers (commands.py) and
+    the tests read and change; the wire only calls the event methods."""
+
     def __init__(
         self,
         scenario: Scenario,
@@ -352,7 +357,7 @@ class Session:
         body = self.body
         if not partial and body.lines == 0 and pipelined:
             # RFC 2920 §3.1: DATA ends a group; the content waits for the 354.
-            self.conduct.pipelining("(message data)", pipelined, after="DATA")
+            self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
         if body.is_end(line, partial):
             self.conduct.line_endings(line, ".", message=True)
             self.record("client", f"(message data, {body.size} bytes)")

@@ -297,7 +297,8 @@ class ServerSettings:
     def size_limit(self) -> int | None:
         for ext in self.advertised():
             word, _, arg = ext.partition(" ")
-            if word.upper() == "SIZE" and arg.strip().isdigit() and int(arg) > 0:
+            arg = arg.strip()
+            if word.upper() == "SIZE" and arg.isascii() and arg.isdigit() and int(arg) > 0:
                 return int(arg)
         return None
 

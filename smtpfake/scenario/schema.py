@@ -41,7 +41,7 @@ _SECONDS: JSON = {"type": "number", "exclusiveMinimum": 0}
 
 
 def _per_pattern() -> str:
-    # "connection" alone, or client/sender/recipient joined with "+" (see loader.per_key).
+    # "connection" alone, or client/sender/recipient joined with "+" (see RuleReader.per_key).
     joinable = "|".join(p for p in PER_PARTS if p != "connection")
     return rf"^\s*(connection|({joinable})(\s*\+\s*({joinable}))*)\s*$"
 

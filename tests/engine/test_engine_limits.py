@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import tracemalloc
 
+from smtpfake.engine import FakeClock, Session, Shared
+from smtpfake.journal import Journal
+from smtpfake.scenario import resolve
+from smtpfake.scenario.plan import Send
+
 from ..support.engine import Engine
 
 
@@ -88,3 +93,12 @@ def test_too_many_recipients_gets_452_4_5_3() -> None:
     d.send(b"hi\r\n")
     assert d.code(".") == 250
     assert engine.journal.messages()[0].rcpt_tos == ("1@x.test", "2@x.test")
+
+
+def test_a_non_ascii_digit_in_size_is_not_a_size() -> None:
+    # "²".isdigit() is true but int("²") raises: the parameter must be ignored, not crash
+    session = Session(resolve("default"), Shared(), Journal(), clock=FakeClock())
+    session.connect()
+    session.receive(b"EHLO c.test\r\n")
+    (reply,) = session.receive("MAIL FROM:<a@x.test> SIZE=²\r\n".encode())
+    assert reply == Send(b"250 2.1.0 Ok\r\n")

@@ -534,3 +534,13 @@ def test_load_mapping_does_not_read_true_as_on() -> None:
     with pytest.raises(ScenarioError) as info:
         load_mapping({"rules": [{True: "rcpt", "reply": "421 x"}]})
     assert any("unknown key 'true'" in p.message for p in info.value.problems)
+
+
+@pytest.mark.parametrize("fault", ["hang", "abort", "delay", "reply", "close"])
+def test_a_fault_without_a_value_is_a_problem_not_a_crash(fault: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"summary: s\nexpect: e\nrules:\n  - on: data\n    {fault}:\n")
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    assert "s.yaml:5:" in str(info.value)
+    assert "needs a value" in str(info.value)

@@ -1,0 +1,116 @@
+"""Reading one fault's parameters, checked generically against the types of its dataclass
+fields (a fault module declares its YAML parameters just by its fields)."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Union
+
+import yaml
+
+from smtpfake.scenario.faults import Fault
+from smtpfake.scenario.yamlwalk import INVALID, Walker, describe, did_you_mean, is_int
+
+
+class FaultReader(Walker):
+    def fault(
+        self, cls: type[Fault], key_node: yaml.Node, node: yaml.Node, what: str
+    ) -> Fault | None:
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        raw: dict[str, Any] = {}
+        nodes: dict[str, yaml.Node] = {}
+        if isinstance(node, yaml.MappingNode):
+            for key, knode, vnode in self.mapping(node, what):
+                if key not in fields:
+                    self.problem(
+                        knode,
+                        f"{what}: unknown parameter '{key}'{did_you_mean(key, fields)} "
+                        f"(allowed: {', '.join(fields)})",
+                    )
+                    continue
+                raw[key] = self.field_value(vnode, f"{what}.{key}", hints[key])
+                nodes[key] = vnode
+        else:
+            value = self.scalar(node, what)
+            if value is INVALID:
+                return None
+            if value is None:
+                self.problem(node, f"{what}: needs a value (or a mapping of its parameters)")
+                return None
+            try:
+                short = cls.shorthand(value)
+            except ValueError as exc:
+                self.problem(node, f"{what}: {exc}")
+                return None
+            for key, v in short.items():
+                if v is None:
+                    continue  # the shorthand left it out: the field's default applies
+                raw[key] = self.check_type(v, node, f"{what}.{key}", hints[key])
+                nodes[key] = node
+        if any(v is INVALID for v in raw.values()):
+            return None
+        missing = [
+            f.name
+            for f in fields.values()
+            if f.name not in raw
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            self.problem(node, f"{what}: missing parameter(s): {', '.join(missing)}")
+            return None
+        fault = cls(**raw)
+        problems = fault.check()
+        for field, message in problems:
+            self.problem(nodes.get(field, node), f"{what}: {message}")
+        return None if problems else fault
+
+    def field_value(self, node: yaml.Node, what: str, hint: Any) -> Any:
+        if isinstance(node, yaml.SequenceNode) and _allows_tuple(hint):
+            items = [self.scalar(n, what) for n in node.value]
+            if INVALID in items:
+                return INVALID
+            return tuple(str(i) for i in items)
+        value = self.scalar(node, what)
+        return INVALID if value is INVALID else self.check_type(value, node, what, hint)
+
+    def check_type(self, value: Any, node: yaml.Node, what: str, hint: Any) -> Any:
+        options = _options(hint)
+        if value is None and type(None) in options:
+            return None
+        if bool in options and isinstance(value, bool):
+            return value
+        if int in options and is_int(value):
+            return value
+        if float in options and (isinstance(value, float) or is_int(value)):
+            return float(value)
+        if str in options and isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
+        want = " or ".join(_NAMES.get(o, str(o)) for o in options)
+        self.problem(node, f"{what}: expected {want}, got {describe(value)}")
+        return INVALID
+
+
+_NAMES: dict[Any, str] = {
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+    type(None): "null",
+}
+
+
+def _options(hint: Any) -> tuple[Any, ...]:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return tuple(o for a in typing.get_args(hint) for o in _options(a))
+    if origin is tuple:
+        return (tuple,)
+    return (hint,)
+
+
+def _allows_tuple(hint: Any) -> bool:
+    return tuple in _options(hint)

@@ -1,0 +1,220 @@
+"""Reading ``server:``: the ServerSettings of a scenario, with its ``tls:`` and ``auth:``.
+
+A new ServerSettings field is read in :meth:`SettingsReader.server`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from smtpfake.scenario.model import (
+    AUTH_MECHANISMS,
+    AuthSettings,
+    ServerSettings,
+    TlsSettings,
+    ehlo_keyword,
+)
+from smtpfake.scenario.yamlwalk import (
+    INVALID,
+    MAP_TAG,
+    Walker,
+    describe,
+    did_you_mean,
+    is_null,
+    is_text,
+    kind,
+    rejected,
+)
+
+SERVER_KEYS = tuple(f.name for f in dataclasses.fields(ServerSettings))
+AUTH_KEYS = tuple(f.name for f in dataclasses.fields(AuthSettings))
+#: EHLO keywords of registered SMTP extensions (IANA), for typos in extensions_remove
+KNOWN_KEYWORDS = (
+    *("PIPELINING", "SIZE", "STARTTLS", "AUTH", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"),
+    *("DSN", "HELP", "CHUNKING", "BINARYMIME", "ETRN", "VRFY", "EXPN", "DELIVERBY", "REQUIRETLS"),
+    *("MT-PRIORITY", "FUTURERELEASE", "LIMITS", "ATRN", "BURL", "CHECKPOINT", "RRVS", "TURN"),
+)
+TLS_KEYS = tuple(f.name for f in dataclasses.fields(TlsSettings) if f.name != "location")
+
+
+class SettingsReader(Walker):
+    def server(self, node: yaml.Node) -> Any:
+        kw: dict[str, Any] = {}
+        removals: list[tuple[yaml.Node, str]] = []
+        for key, key_node, value in self.mapping(node, "server"):
+            what = f"server.{key}"
+            if key in ("hostname", "greeting"):
+                kw[key] = self.string(value, what)
+            elif key in ("extensions", "extensions_add", "extensions_remove"):
+                if rejected(value):
+                    kw[key] = INVALID
+                    continue
+                if not isinstance(value, yaml.SequenceNode):
+                    self.problem(
+                        value, f"{what}: expected a list of EHLO keywords, got {kind(value)}"
+                    )
+                    continue
+                exts = [self.typed(n, what, is_text, "an EHLO keyword") for n in value.value]
+                kw[key] = tuple(str(e).strip() for e in exts)
+                if key == "extensions_remove":
+                    removals = list(zip(value.value, kw[key], strict=True))
+            elif key == "require_helo":
+                kw[key] = self.boolean(value, what)
+            elif key in ("max_recipients", "max_message_bytes"):
+                kw[key] = self.integer(value, what, 1)
+            elif key in ("idle_timeout", "close_after", "retry_after"):
+                kw[key] = self.timer_seconds(value, what)
+            elif key == "auth":
+                kw[key] = self.auth(value, what)
+            elif key == "tls":
+                kw[key] = self.tls(value, what)
+            else:
+                self.unknown_key(key_node, key, SERVER_KEYS, "server")
+        if any(v is INVALID for v in kw.values()):
+            return INVALID
+        settings = ServerSettings(**kw)
+        self.removals(settings, removals)
+        return settings
+
+    def removals(self, settings: ServerSettings, removals: list[tuple[yaml.Node, str]]) -> None:
+        """``extensions_remove`` names keywords. Removing one that is not advertised does
+        nothing (``[STARTTLS]`` says "no TLS here" even on the default list), but one that is
+        neither advertised nor a known keyword and looks like one of them is a typo."""
+        every = dataclasses.replace(settings, extensions_remove=())
+        offered = [
+            ehlo_keyword(e)
+            for tls_active in (False, True)
+            for e in every.advertised(tls_active=tls_active)
+        ]
+        for node, keyword in removals:
+            word = keyword.upper()
+            hint = did_you_mean(word, dict.fromkeys([*offered, *KNOWN_KEYWORDS]))
+            if " " in keyword:
+                self.problem(
+                    node,
+                    f"server.extensions_remove: expected a keyword alone, got '{keyword}' "
+                    f"(write '{ehlo_keyword(keyword)}')",
+                )
+            elif word not in offered and word not in KNOWN_KEYWORDS and hint:
+                self.problem(
+                    node,
+                    f"server.extensions_remove: '{keyword}' is not an EHLO keyword{hint} "
+                    f"(advertised: {', '.join(dict.fromkeys(offered)) or 'nothing'})",
+                )
+
+    def tls(self, node: yaml.Node, what: str) -> Any:
+        """``server.tls``: true/false, or a mapping of TlsSettings fields (enabled by default)."""
+        if isinstance(node, yaml.ScalarNode):
+            on = self.typed(node, what, lambda v: isinstance(v, bool), "true, false or a mapping")
+            return INVALID if on is INVALID else TlsSettings(on, location=self.loc(node))
+        readers = {
+            "enabled": self.boolean,
+            "required": self.boolean,
+            "implicit": self.boolean,
+            "certificate": self.pem_file,
+            "key": self.pem_file,
+        }
+        read, nodes = self.fields(node, what, readers, TLS_KEYS)
+        kw = {"enabled": True, **read}
+        if "key" in kw and "certificate" not in kw:
+            self.problem(nodes["key"], f"{what}.key: a key needs its certificate (certificate:)")
+            return INVALID
+        if not isinstance(node, yaml.MappingNode) or any(v is INVALID for v in kw.values()):
+            return INVALID
+        return TlsSettings(**kw, location=self.loc(node))
+
+    def pem_file(self, node: yaml.Node, what: str) -> Any:
+        """A PEM file path, relative to the scenario file's folder; it must exist."""
+        name = self.string(node, what)
+        if name is INVALID:
+            return INVALID
+        source = Path(self.source)
+        path = Path(name).expanduser()
+        if not path.is_absolute() and source.is_file():
+            path = source.parent / path
+        if not path.is_file():
+            self.problem(node, f"{what}: no such file: {str(path)!r}")
+            return INVALID
+        return str(path.resolve())
+
+    def auth(self, node: yaml.Node, what: str) -> Any:
+        """``server.auth``: null (no AUTH) or a mapping of AuthSettings fields."""
+        if is_null(node):
+            return None
+        readers = {
+            "mechanisms": self.mechanisms,
+            "users": self.users,
+            "required": self.boolean,
+            "require_tls": self.boolean,
+        }
+        kw, _ = self.fields(node, what, readers, AUTH_KEYS)
+        if not isinstance(node, yaml.MappingNode) or any(v is INVALID for v in kw.values()):
+            return INVALID
+        return AuthSettings(**kw)
+
+    def mechanisms(self, node: yaml.Node, what: str) -> Any:
+        if rejected(node):
+            return INVALID
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            got = "an empty list" if isinstance(node, yaml.SequenceNode) else kind(node)
+            self.problem(
+                node,
+                f"{what}: expected a list of one or more of {', '.join(AUTH_MECHANISMS)}, "
+                f"got {got}",
+            )
+            return INVALID
+        out: list[str] = []
+        for item in node.value:
+            name = self.string(item, what)
+            if name is INVALID:
+                return INVALID
+            if name not in AUTH_MECHANISMS:
+                hint = (
+                    f"; write it in capitals: '{name.upper()}'"
+                    if name.upper() in AUTH_MECHANISMS
+                    else did_you_mean(name.upper(), AUTH_MECHANISMS)
+                )
+                self.problem(
+                    item,
+                    f"{what}: unknown mechanism '{name}'{hint} "
+                    f"(smtpfake implements: {', '.join(AUTH_MECHANISMS)})",
+                )
+                return INVALID
+            if name in out:
+                self.problem(item, f"{what}: '{name}' is listed twice")
+                return INVALID
+            out.append(name)
+        return tuple(out)
+
+    def users(self, node: yaml.Node, what: str) -> Any:
+        """A mapping of username to password, both strings (a number must be quoted, since
+        YAML would read 0123 as 83)."""
+        if isinstance(node, yaml.MappingNode) and node.tag == MAP_TAG:
+            pairs: list[tuple[str, str]] = []
+            # Usernames are read as written, as every key is (YAML 1.1 would make `yes` True).
+            for name, _, value in self.mapping(node, what):
+                password = self.scalar(value, f"{what}.{name}")
+                if password is INVALID:
+                    return INVALID
+                if not isinstance(password, str):
+                    self.problem(
+                        value,
+                        f"{what}.{name}: a password must be a string, got {describe(password)} "
+                        f"(quote it: '{value.value}')",
+                    )
+                    return INVALID
+                pairs.append((name, password))
+            return tuple(pairs)
+        if not rejected(node):
+            self.problem(
+                node, f"{what}: expected a mapping of username to password, got {kind(node)}"
+            )
+        return INVALID
+
+    def timer_seconds(self, node: yaml.Node, what: str) -> Any:
+        """A number of seconds above 0, or null (unset)."""
+        return None if is_null(node) else self.seconds(node, what)

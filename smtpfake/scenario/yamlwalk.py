@@ -1,0 +1,272 @@
+"""The generic half of reading a scenario: YAML nodes walked by hand, typed values read from
+them, every problem kept with its ``file:line:col``.
+
+The YAML is composed into nodes (no object construction, so no arbitrary tags). A reader that
+finds a problem records it and returns :data:`INVALID`, so the walk goes on and reports every
+problem of a file at once. The scenario's own keys are read by the readers built on
+:class:`Walker` (settings_reader.py, rule_reader.py, fault_reader.py, loader.py).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from smtpfake.scenario.errors import Problem
+from smtpfake.scenario.model import Location
+
+SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+MAP_TAG = "tag:yaml.org,2002:map"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+_STR_TAG = "tag:yaml.org,2002:str"
+NULL_TAG = "tag:yaml.org,2002:null"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_YAML_TAG_PREFIX = "tag:yaml.org,2002:"
+# Marks a scalar whose tag was already reported, so the walk skips it instead of reporting again.
+_REJECTED_TAG = "!smtpfake/rejected"
+
+Reader = Callable[[yaml.Node, str], Any]  # (node, what to call it in a problem) -> value
+
+
+# Words people reach for (in ``on:``) that are not the stage's name.
+_HINTS = {
+    "greeting": "connect",
+    "banner": "connect",
+    "eod": "end_of_data",
+    "dot": "end_of_data",
+    "message": "end_of_data",
+    "mail_from": "mail",
+    "rcpt_to": "rcpt",
+}
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice, or "" when none is close."""
+    options = list(choices)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close and _HINTS.get(word.lower()) in options:
+        close = [_HINTS[word.lower()]]
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+class Walker:
+    """Walks the nodes of one source; its readers take a node and what to call it in a problem
+    (e.g. ``server.tls.key``) and return the value, or INVALID once the problem is recorded."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+        self._constructor = yaml.SafeLoader("")
+
+    def loc(self, node: yaml.Node) -> Location:
+        return Location(self.source, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def problem(self, node: yaml.Node, message: str) -> None:
+        self.problems.append(Problem(self.loc(node), message))
+
+    def tags(self, root: yaml.Node) -> yaml.Node:
+        """Report every tag a scenario may not use (``!!python/...``, ``!!set``, ``!custom``) once.
+
+        A node with such a tag is replaced by a stand-in that the walk skips silently, so each
+        one gives one problem; the rest of the file is still walked. Returns the (new) root.
+        """
+        stand_ins: dict[int, yaml.Node] = {}  # by id: an alias is the same node again
+
+        def checked(node: yaml.Node) -> yaml.Node:
+            if isinstance(node, yaml.ScalarNode):
+                if node.tag == _TIMESTAMP_TAG:
+                    node.tag = _STR_TAG  # an unquoted date is read as written
+                elif node.tag not in SCALAR_TAGS and node.tag != _REJECTED_TAG:
+                    self.problem(node, _tag_message(node.tag))
+                    node.tag = _REJECTED_TAG
+                return node
+            plain = MAP_TAG if isinstance(node, yaml.MappingNode) else SEQ_TAG
+            if node.tag == plain:
+                return node
+            if id(node) not in stand_ins:
+                self.problem(node, _tag_message(node.tag))
+                stand_ins[id(node)] = yaml.ScalarNode(
+                    _REJECTED_TAG, "", node.start_mark, node.end_mark
+                )
+            return stand_ins[id(node)]
+
+        root = checked(root)
+        seen: set[int] = set()
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen or isinstance(node, yaml.ScalarNode):
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.MappingNode):
+                node.value = [(checked(k), checked(v)) for k, v in node.value]
+                stack.extend(n for pair in node.value for n in pair)
+            else:
+                node.value = [checked(n) for n in node.value]
+                stack.extend(node.value)
+        return root
+
+    def scalar(self, node: yaml.Node, what: str) -> Any:
+        """The Python value of a scalar node; problems for anything else."""
+        if isinstance(node, yaml.ScalarNode) and node.tag in SCALAR_TAGS:
+            return self._constructor.construct_object(node)
+        if rejected(node):
+            return INVALID  # reported by tags()
+        if isinstance(node, yaml.ScalarNode | yaml.MappingNode | yaml.SequenceNode) and (
+            node.tag not in SCALAR_TAGS | {MAP_TAG, SEQ_TAG}
+        ):
+            self.problem(node, f"{what}: YAML tag {node.tag!r} is not allowed in a scenario")
+            return INVALID
+        self.problem(node, f"{what}: expected a single value, got {kind(node)}")
+        return INVALID
+
+    def mapping(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        if rejected(node):
+            return []  # reported by tags()
+        if not isinstance(node, yaml.MappingNode) or node.tag != MAP_TAG:
+            self.problem(node, f"{what}: expected a mapping, got {kind(node)}")
+            return []
+        out: list[tuple[str, yaml.Node, yaml.Node]] = []
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            # Keys are read as written: YAML 1.1 would turn the key `on` into True.
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problem(key_node, f"{what}: a key must be a plain word, got {kind(key_node)}")
+                continue
+            if rejected(key_node):
+                continue  # reported by tags()
+            key = str(key_node.value)
+            if key in seen:
+                self.problem(key_node, f"{what}: duplicate key '{key}'")
+                continue
+            seen.add(key)
+            out.append((key, key_node, value_node))
+        return out
+
+    def fields(
+        self, node: yaml.Node, what: str, readers: Mapping[str, Reader], allowed: Sequence[str]
+    ) -> tuple[dict[str, Any], dict[str, yaml.Node]]:
+        """A mapping read by a table: each key's value by its reader (named ``what.key`` in a
+        problem), and each key's value node; a key the table lacks is reported."""
+        values: dict[str, Any] = {}
+        nodes: dict[str, yaml.Node] = {}
+        for key, key_node, value in self.mapping(node, what):
+            nodes[key] = value
+            reader = readers.get(key)
+            if reader is None:
+                self.unknown_key(key_node, key, allowed, what)
+            else:
+                values[key] = reader(value, f"{what}.{key}")
+        return values, nodes
+
+    def unknown_key(
+        self, key_node: yaml.Node, key: str, allowed: Sequence[str], what: str = ""
+    ) -> None:
+        prefix = f"{what}: " if what else ""
+        self.problem(
+            key_node,
+            f"{prefix}unknown key '{key}'{did_you_mean(key, allowed)} "
+            f"(allowed: {', '.join(allowed)})",
+        )
+
+    def typed(self, node: yaml.Node, what: str, check: Callable[[Any], bool], want: str) -> Any:
+        value = self.scalar(node, what)
+        if value is INVALID:
+            return INVALID
+        if not check(value):
+            self.problem(node, f"{what}: expected {want}, got {describe(value)}")
+            return INVALID
+        return value
+
+    def string(self, node: yaml.Node, what: str) -> Any:
+        return self.typed(node, what, lambda v: isinstance(v, str), "a string")
+
+    def boolean(self, node: yaml.Node, what: str) -> Any:
+        return self.typed(node, what, lambda v: isinstance(v, bool), "true or false")
+
+    def integer(self, node: yaml.Node, what: str, minimum: int = 0) -> Any:
+        value = self.typed(node, what, is_int, "a whole number")
+        if value is not INVALID and value < minimum:
+            self.problem(node, f"{what}: must be at least {minimum}, got {value}")
+            return INVALID
+        return value
+
+    def int_list(self, node: yaml.Node, what: str) -> Any:
+        """A positive whole number or a list of them."""
+        if isinstance(node, yaml.SequenceNode):
+            items = [self.integer(n, what, 1) for n in node.value]
+            if not items:
+                self.problem(node, f"{what}: expected at least one number")
+            return INVALID if INVALID in items or not items else tuple(items)
+        value = self.integer(node, what, 1)
+        return INVALID if value is INVALID else (value,)
+
+    def seconds(self, node: yaml.Node, what: str) -> Any:
+        """A number of seconds above 0, as a float."""
+        value = self.typed(node, what, is_number, "a number of seconds")
+        if value is not INVALID and value <= 0:
+            self.problem(node, f"{what}: must be more than 0 seconds, got {value}")
+            return INVALID
+        return value if value is INVALID else float(value)
+
+
+class _Invalid:
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
+#: what a reader returns for a value it reported a problem with
+INVALID: Any = _Invalid()
+
+
+def is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def is_text(v: Any) -> bool:
+    return isinstance(v, str | int) and not isinstance(v, bool)
+
+
+def rejected(node: yaml.Node) -> bool:
+    """A node whose tag Walker.tags() already reported: readers skip it silently."""
+    return isinstance(node, yaml.ScalarNode) and node.tag == _REJECTED_TAG
+
+
+def is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG
+
+
+def _tag_message(tag: str) -> str:
+    if tag == _YAML_TAG_PREFIX + "merge":
+        return "merge keys (<<) are not supported in a scenario; write the keys out"
+    short = "!!" + tag[len(_YAML_TAG_PREFIX) :] if tag.startswith(_YAML_TAG_PREFIX) else tag
+    return (
+        f"YAML tag '{short}' is not allowed in a scenario (only plain values, lists and mappings)"
+    )
+
+
+def kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return f"the value {node.value!r}"
+
+
+def describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return f"{type(value).__name__} {value!r}"
