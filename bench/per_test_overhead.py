@@ -66,7 +66,7 @@ def run(path: Path) -> tuple[float, float]:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    repeats = 3
+    repeats = 5
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "conftest.py").write_text(CONFTEST)
         files = {}
