@@ -94,6 +94,13 @@ def main() -> None:
         if ms["smtpfake"] > 0:
             ratio = ms["smtpdfix"] / ms["smtpfake"]
             print(f"ratio ({label}): smtpfake costs 1/{ratio:.1f} of smtpdfix per test")
+    over = {k: phase_ms[k] - phase_ms["baseline"] for k in ("smtpfake", "smtpdfix")}
+    if over["smtpfake"] > 0:
+        print(
+            f"ratio (setup+teardown over the no-fixture baseline): smtpfake "
+            f"{over['smtpfake']:.3f} ms, smtpdfix {over['smtpdfix']:.3f} ms, "
+            f"1/{over['smtpdfix'] / over['smtpfake']:.1f}"
+        )
     net = {k: phase_ms[k] - phase_ms["noop_fixture"] for k in ("smtpfake", "smtpdfix")}
     if net["smtpfake"] > 0:
         print(

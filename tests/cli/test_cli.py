@@ -1,0 +1,152 @@
+"""The ``smtpfake`` command as people use it: real processes, exit codes, what they print."""
+
+from __future__ import annotations
+
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from smtpfake.scenario import scenario_files
+
+PROBLEM = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<col>\d+): (?P<message>.+)$")
+
+
+def smtpfake(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smtpfake", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_list_shows_every_built_in_with_its_summary() -> None:
+    done = smtpfake("list")
+    assert done.returncode == 0, done.stderr
+    listed = dict(line.split(None, 1) for line in done.stdout.splitlines())
+    assert set(listed) == set(scenario_files())
+    assert listed["421-at-greeting-once"].startswith("The first connection is greeted with 421")
+
+
+def test_list_adds_a_scenario_directory(tmp_path: Path) -> None:
+    (tmp_path / "mine.yaml").write_text("summary: My own.\nexpect: Nothing special.\n")
+    done = smtpfake("list", "--scenario-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^mine\s+My own\.$", done.stdout, re.M)
+
+
+def test_validate_accepts_valid_files() -> None:
+    files = [str(p) for p in sorted(scenario_files().values())]
+    done = smtpfake("validate", *files)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(": ok") == len(files)
+
+
+def test_validate_reports_every_problem_at_file_line_col_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "summary: s\n"
+        "expect: e\n"
+        "rules:\n"
+        "  - on: rcp\n"  # line 4: unknown stage
+        "    reply: 421 5.3.2 wrong class\n"  # line 5: enhanced class disagrees
+        "  - on: mail\n"
+        "    repyl: 250 ok\n"  # line 7: misspelt fault
+    )
+    good = tmp_path / "good.yaml"
+    good.write_text("summary: s\nexpect: e\n")
+    done = smtpfake("validate", str(good), str(bad))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    problems = [PROBLEM.match(line) for line in done.stdout.splitlines() if "bad.yaml" in line]
+    assert all(problems), done.stdout
+    where = [(m["line"], m["col"]) for m in problems if m]
+    assert where == [("4", "9"), ("5", "12"), ("7", "5")], done.stdout
+    assert "did you mean 'rcpt'" in done.stdout and "did you mean 'reply'" in done.stdout
+    assert f"{good}: ok" in done.stdout
+
+
+def test_validate_a_missing_file_is_a_clear_problem(tmp_path: Path) -> None:
+    done = smtpfake("validate", str(tmp_path / "nope.yaml"))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert PROBLEM.match(done.stdout.strip()), done.stdout
+
+
+def test_explain_puts_421_and_503_side_by_side() -> None:
+    done = smtpfake("explain", "421", "503")
+    assert done.returncode == 0, done.stderr
+    name_row = next(line for line in done.stdout.splitlines() if line.startswith("Name"))
+    assert "Service not available" in name_row and "Bad sequence of commands" in name_row
+    assert "421 is transient" in done.stdout and "503 is permanent" in done.stdout
+
+
+def test_explain_rejects_what_is_not_a_reply_code() -> None:
+    done = smtpfake("explain", "42")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "'42'" in done.stderr
+
+
+def test_show_prints_a_scenarios_rules() -> None:
+    done = smtpfake("show", "421-mid-session")
+    assert done.returncode == 0, done.stderr
+    assert "expect:" in done.stdout and "rule 1 (on rcpt)" in done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_plays_default_and_exits_0_on_sigint_within_a_second() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpfake", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # blocks until it listens (or the process dies)
+        assert f"listening on 127.0.0.1:{port}" in first and "'default'" in first, first
+        with smtplib.SMTP("127.0.0.1", port, timeout=5) as smtp:
+            assert smtp.ehlo()[0] == 250 and smtp.has_extn("pipelining")
+            assert smtp.sendmail("a@x.test", ["b@y.test"], b"Subject: hi\r\n\r\nx\r\n") == {}
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=5) == 0
+        assert time.monotonic() - start < 1.0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def test_serve_with_a_bad_scenario_exits_non_zero_with_the_problems(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("summary: s\nexpect: e\nrules:\n  - on: helo\n    reply: 621 no\n")
+    done = smtpfake("serve", "--scenario", str(bad), "--port", str(free_port()), timeout=10)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stdout + done.stderr
+    assert re.search(rf"^{re.escape(str(bad))}:5:12: .*621", done.stderr, re.M), done.stderr
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"]])
+def test_version_and_help(args: list[str]) -> None:
+    done = smtpfake(*args)
+    assert done.returncode == 0
+    assert "smtpfake" in done.stdout
