@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import serverproc  # bench/ is the script's directory, so first on sys.path
+
 HOST = "127.0.0.1"
 STEP_TIMEOUT = 10.0  # any one reply
 RUN_TIMEOUT = 120.0  # one server's whole measurement
@@ -201,18 +203,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def run_server(kind: str, delay: float, fds: int) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--delay", str(delay), "--fds", str(fds)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()  # the child prints its port once it listens
-    if not line.startswith("PORT "):
-        proc.kill()
-        raise RuntimeError(f"{kind} server did not start (got {line!r})")
-    return proc, int(line.split()[1])
+    return serverproc.start(__file__, kind, "--delay", str(delay), "--fds", str(fds))
 
 
 def stop_server(proc: subprocess.Popen[str]) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiosmtplib
+import serverproc  # bench/ is the script's directory, so first on sys.path
 
 HOST = "127.0.0.1"
 SERVERS = ("smtpfake-busy", "smtpfake-default", "aiosmtpd-sink")
@@ -167,18 +168,7 @@ class Result:
 
 
 def run_server(kind: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()  # the child prints its port once it listens
-    if not line.startswith("PORT "):
-        proc.kill()
-        raise RuntimeError(f"{kind} server did not start (got {line!r})")
-    return proc, int(line.split()[1])
+    return serverproc.start(__file__, kind)
 
 
 def stop_server(proc: subprocess.Popen[str]) -> int:

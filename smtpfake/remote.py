@@ -29,6 +29,7 @@ from smtpfake.control import Control, ControlHelpers
 from smtpfake.engine.records import Message
 from smtpfake.journal import SessionRecord
 from smtpfake.scenario import Location, Problem, Scenario, ScenarioError, ScenarioRef
+from smtpfake.scenario.loader import plain
 from smtpfake.serialize import JSON, message_from_json, problems_from_json, session_from_json
 
 
@@ -46,15 +47,6 @@ def _wildcard(host: str) -> bool:
         return ipaddress.ip_address(host).is_unspecified
     except ValueError:
         return host == ""
-
-
-def _plain(value: Any) -> Any:
-    """Tuples as lists, so a dict written for ``SmtpFake.use`` dumps as YAML the same way."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 class RemoteSmtpFake(ControlHelpers):
@@ -242,7 +234,7 @@ class RemoteSmtpFake(ControlHelpers):
             # as load_mapping does in-process: summary/expect optional, problems at <name>
             name = str(scenario.get("name", "inline"))
             try:
-                text = yaml.safe_dump(_plain(scenario), sort_keys=False)
+                text = yaml.safe_dump(plain(scenario), sort_keys=False)
             except yaml.YAMLError as exc:
                 where = Location(f"<{name}>", 1, 1)
                 raise ScenarioError([Problem(where, f"cannot read: {exc}")]) from None

@@ -40,6 +40,7 @@ __all__ = [
     "load_file",
     "load_mapping",
     "load_text",
+    "plain",
 ]
 
 TOP_KEYS = ("name", "summary", "expect", "description", "seed", "server", "rules")
@@ -134,15 +135,16 @@ def load_mapping(data: dict[str, Any], *, name: str = "inline") -> Scenario:
     try:
         # Tuples are lists here (``extensions=("PIPELINING",)``); anything else YAML cannot
         # represent is the caller's mistake, reported like any other scenario problem.
-        text = yaml.safe_dump(_plain(data), sort_keys=False)
+        text = yaml.safe_dump(plain(data), sort_keys=False)
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(Location(source, 1, 1), f"cannot read: {exc}")]) from None
     return load_text(text, source=source, name=str(data.get("name", name)), require_docs=False)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """Tuples as lists, so a dict given for ``use()`` dumps as YAML the same way anywhere."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
