@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime
 import io
 import json
@@ -11,10 +12,18 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+import yaml
 
 from smtpfake import __version__
 from smtpfake.scenario import ScenarioError, load_file, resolve, scenario_files
+from smtpfake.scenario.faults.reply import ReplyWith
+from smtpfake.scenario.model import Rule, ServerSettings
+from smtpfake.scenario.rule_reader import RULE_KEYS
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 #: serve option -> (environment variable, type, default); a flag on the command line wins
 SERVE_ENV: dict[str, tuple[str, type, object]] = {
@@ -30,9 +39,13 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
 SCENARIO_DIRS_ENV = "SMTPFAKE_SCENARIO_DIRS"
 
 
-def _now_iso() -> str:
+def _stamp() -> dict[str, Any]:
+    """``time`` and ``ts``, as on every other JSON log line (logging_observer.EventLog)."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "time": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "ts": now.timestamp(),
+    }
 
 
 class _ConfigError(Exception):
@@ -117,6 +130,8 @@ def _serve(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
+    listening = False  # past this point an OSError is not a failure to listen
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -124,6 +139,8 @@ def _serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
 
         def ready() -> None:
+            nonlocal listening
+            listening = True
             sc = server.scenario
             # a generated certificate's CA: what a client on this machine trusts to verify it
             tls = sc.server.tls
@@ -132,7 +149,7 @@ def _serve(args: argparse.Namespace) -> int:
                 print(
                     json.dumps(
                         {
-                            "time": _now_iso(),
+                            **_stamp(),
                             "event": "listening",
                             "version": __version__,
                             "smtp": {"host": server.host, "port": server.port},
@@ -163,13 +180,15 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         asyncio.run(main())
     except OSError as exc:
+        if listening:
+            raise  # smtpfake's own failure while serving: loud, with its traceback
         print(f"smtpfake: cannot listen on {cfg['host']}:{cfg['port']}: {exc}", file=sys.stderr)
         return 1
     finally:
         if api is not None:
             api.stop()
     if log.format == "json":
-        print(json.dumps({"time": _now_iso(), "event": "stopped"}), flush=True)
+        print(json.dumps({**_stamp(), "event": "stopped"}), flush=True)
     else:
         print("smtpfake: stopped", flush=True)
     return 0
@@ -221,10 +240,59 @@ def _show(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     print(f"{sc.name} ({sc.source})\n  summary: {sc.summary}\n  expect:  {sc.expect}")
+    if sc.seed is not None:
+        print(f"  seed: {sc.seed}")
+    defaults = ServerSettings()
+    for f in dataclasses.fields(ServerSettings):
+        value = getattr(sc.server, f.name)
+        if value != getattr(defaults, f.name):
+            print(f"  server.{f.name}: {_show_value(value)}")
     for rule in sc.rules:
-        faults = ", ".join(type(f).__name__ for f in rule.faults)
-        print(f"  {rule.label}: {faults}")
+        print(f"  {rule.label}: {_show_rule(rule)}")
     return 0
+
+
+def _show_value(value: Any) -> str:
+    """A setting or parameter as it would be written in YAML flow style."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = [f for f in dataclasses.fields(value) if f.compare]  # not where it was written
+        value = {f.name: getattr(value, f.name) for f in fields}
+    if isinstance(value, tuple):
+        value = [_plain_tuple(v) for v in value]
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000)
+    return text.strip().removesuffix("...").strip()
+
+
+def _plain_tuple(value: Any) -> Any:
+    return [_plain_tuple(v) for v in value] if isinstance(value, tuple) else value
+
+
+def _show_rule(rule: Rule) -> str:
+    """``on STAGE, CONDITION VALUE...: FAULT PARAMETERS; ...`` with the conditions that are set."""
+    parts = [f"on {','.join(sorted(s.value for s in rule.stages))}"]
+    for key in RULE_KEYS:
+        if key in ("on", "name"):
+            continue
+        value = getattr(rule, key)
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            value = ("+" if key == "per" else ",").join(str(v) for v in value)
+        elif isinstance(value, float):
+            value = f"{value:g}"
+        parts.append(f"{key} {value}")
+    faults = []
+    for fault in rule.faults:
+        if isinstance(fault, ReplyWith):
+            lines = fault.as_reply().render().decode(errors="replace").splitlines()
+            faults.append("reply " + " | ".join(lines))  # one line, as the log shows replies
+            continue
+        fields = dataclasses.fields(cast("DataclassInstance", fault))  # every fault is one
+        params = {
+            f.name: getattr(fault, f.name) for f in fields if getattr(fault, f.name) != f.default
+        }
+        faults.append(f"{fault.name} {_show_value(params)}" if params else fault.name)
+    return ", ".join(parts) + (": " + "; ".join(faults) if faults else "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -293,7 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    status: int = args.func(args)
+    try:
+        status: int = args.func(args)
+    except BrokenPipeError:
+        # the reader went away (`smtpfake list | head`): stop quietly, as other tools do; point
+        # stdout at devnull so the interpreter's final flush does not fail on the pipe again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     return status
 
 

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
@@ -57,9 +57,10 @@ class SessionRecord:
 @dataclass
 class _Live:
     info: SessionInfo
+    # each bounded like the journal itself: one client can keep a session going for ever
     transcript: deque[TranscriptEntry]
-    violations: list[Violation] = field(default_factory=list)
-    messages: list[Message] = field(default_factory=list)
+    violations: deque[Violation]
+    messages: deque[Message]
     ended: float | None = None
     auth_user: str | None = None
     tls: bool = False
@@ -89,7 +90,7 @@ class Journal:
         self._messages: deque[Message] = deque(maxlen=max_messages)
         self._max_sessions = max_sessions
         self._max_entries = max_entries
-        self._generation = 0  # bumps on clear(), so stale sessions cannot write into a new test
+        self._max_messages = max_messages
 
     # -- Observer --------------------------------------------------------------------------------
 
@@ -97,7 +98,12 @@ class Journal:
         with self._cond:
             # Keyed by the info object, not its index: use() restarts connection numbers, so two
             # sessions in one journal can share an index. The entry holds info, so ids stay unique.
-            self._sessions[id(info)] = _Live(info, deque(maxlen=self._max_entries))
+            self._sessions[id(info)] = _Live(
+                info,
+                deque(maxlen=self._max_entries),
+                deque(maxlen=self._max_entries),
+                deque(maxlen=self._max_messages),
+            )
             while len(self._sessions) > self._max_sessions:
                 self._sessions.popitem(last=False)
             self._cond.notify_all()
@@ -155,7 +161,6 @@ class Journal:
         with self._cond:
             self._sessions.clear()
             self._messages.clear()
-            self._generation += 1
             self._cond.notify_all()
 
     def wait(self, predicate: Callable[[Journal], T], timeout: float) -> T:

@@ -17,7 +17,7 @@ from smtpfake.engine.records import Message, TranscriptEntry, Violation
 from smtpfake.journal import SessionRecord
 from smtpfake.scenario import Scenario, ScenarioError
 from smtpfake.scenario.errors import Problem
-from smtpfake.scenario.model import Location
+from smtpfake.scenario.model import Location, Rule
 
 JSON = dict[str, Any]
 
@@ -102,6 +102,31 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+# Rule fields shown on their own above, or not conditions at all.
+_NOT_CONDITIONS = {
+    "index",
+    "stages",
+    "faults",
+    "name",
+    "location",
+    "match",
+    "nth",
+    "connection",
+    "times",
+}
+
+
+def _conditions(rule: Rule) -> JSON:
+    """Every other condition the rule sets (per, first, window, probability, state, ...), by
+    its YAML key, so a new condition shows up here without a change."""
+    out: JSON = {}
+    for f in dataclasses.fields(rule):
+        value = getattr(rule, f.name)
+        if f.name not in _NOT_CONDITIONS and value is not None:
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
 def scenario_to_json(scenario: Scenario) -> JSON:
     return {
         "name": scenario.name,
@@ -120,6 +145,7 @@ def scenario_to_json(scenario: Scenario) -> JSON:
                 "nth": list(rule.nth) if rule.nth is not None else None,
                 "connection": list(rule.connection) if rule.connection is not None else None,
                 "times": rule.times,
+                "conditions": _conditions(rule),
                 "faults": [{"type": f.name, "params": _plain(f)} for f in rule.faults],
             }
             for rule in scenario.rules

@@ -226,9 +226,16 @@ class Server:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-        self._thread = threading.Thread(target=run, name="smtpfake-server", daemon=True)
-        self._thread.start()
-        started.result(timeout=10)
+        thread = threading.Thread(target=run, name="smtpfake-server", daemon=True)
+        self._thread = thread
+        thread.start()
+        try:
+            started.result(timeout=10)
+        except BaseException:
+            thread.join(timeout=1.0)
+            if not thread.is_alive():  # it could not listen: nothing is left to stop
+                self._thread, self._loop = None, None
+            raise
         return self
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -14,6 +14,14 @@ from .support import TIMEOUT
 from .support.raw import Raw
 
 
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester, with the project's pytest-asyncio setting for the runs it starts: they have no
+    pyproject.toml, and pytest-asyncio warns when the setting is missing (noise in every run)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+    return pytester
+
+
 @pytest.fixture(scope="session")
 def shared_server() -> Iterator[Server]:
     server = Server("default").start()

@@ -5,6 +5,7 @@ Run ``python tests/test_readme.py`` to regenerate the tables after adding a scen
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pytest
 
 from smtpfake.explain import reply_code_table_markdown
 from smtpfake.scenario import load_file, load_text, scenario_files
+from smtpfake.scenario.faults import REGISTRY
+from smtpfake.scenario.model import ServerSettings
+from smtpfake.scenario.rule_reader import RULE_KEYS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
@@ -67,6 +71,21 @@ def test_python_examples_pass(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider")
     # the indirect example expands to two tests
     result.assert_outcomes(passed=expected + 1)
+
+
+def documented_keys() -> set[str]:
+    """The names in the first column of the "Format reference" tables (`a` / `b` counts both)."""
+    text = README.read_text()
+    start = text.index("### Format reference")
+    reference = text[start : text.index("\n### ", start + 1)]
+    firsts = re.findall(r"^\| ([^|]*?) \|", reference, re.M)
+    return {name for cell in firsts for name in re.findall(r"`([^`]+)`", cell)}
+
+
+def test_every_rule_key_fault_and_server_setting_is_documented() -> None:
+    keys = {*RULE_KEYS, *REGISTRY, *(f.name for f in dataclasses.fields(ServerSettings))}
+    missing = sorted(keys - documented_keys())
+    assert not missing, f"add a row to the README's Format reference for: {', '.join(missing)}"
 
 
 def test_yaml_examples_load() -> None:

@@ -60,11 +60,14 @@ def load_cached(path: str | Path) -> Scenario:
     except OSError:
         return load_file(path)  # reports the problem as a ScenarioError
     key = (str(path), st.st_mtime_ns, st.st_size)
-    if key not in _CACHE:
-        if len(_CACHE) > 256:
+    found = _CACHE.get(key)
+    if found is None:
+        # kept in a local: another thread (an API request) may clear the cache meanwhile
+        found = load_file(path)
+        if len(_CACHE) >= 256:
             _CACHE.clear()
-        _CACHE[key] = load_file(path)
-    return _CACHE[key]
+        _CACHE[key] = found
+    return found
 
 
 def resolve(ref: ScenarioRef, dirs: Sequence[str | Path] = ()) -> Scenario:

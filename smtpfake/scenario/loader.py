@@ -93,7 +93,11 @@ def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
     # "expected a single document in the stream" + "but found another document"
     if problem.startswith("but "):
         return f"{exc.context}, {problem}"
-    return f"{problem} ({exc.context})"
+    context, start, end = exc.context, exc.context_mark, exc.problem_mark
+    if start is not None and end is not None and start.line != end.line:
+        # an unclosed quote or bracket is found at the end of the file: say where it opened
+        context = f"{context} that starts at {start.line + 1}:{start.column + 1}"
+    return f"{problem} ({context})"
 
 
 def load_text(

@@ -324,10 +324,3 @@ class Scenario:
     description: str = ""
     seed: int | None = None
     source: str = "<built-in>"  # where it was loaded from
-
-
-DEFAULT_SCENARIO = Scenario(
-    name="default",
-    summary="An RFC-correct server that accepts and records everything.",
-    expect="Deliver normally.",
-)

@@ -7,6 +7,7 @@ The wire layer carries these out in order and never special-cases one fault: a f
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from smtpfake.scenario.reply import Reply
 
@@ -67,8 +68,8 @@ class Plan:
     interval: float = 0.0  # ... with this pause between chunks
     body_cut: BodyCut | None = None  # on DATA: end the connection part-way through the body
 
-    def with_(self, **changes: object) -> Plan:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_(self, **changes: Any) -> Plan:
+        return replace(self, **changes)
 
     @property
     def closes(self) -> bool:

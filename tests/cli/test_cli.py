@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import smtplib
@@ -150,3 +151,55 @@ def test_version_and_help(args: list[str]) -> None:
     done = smtpfake(*args)
     assert done.returncode == 0
     assert "smtpfake" in done.stdout
+
+
+def test_serve_json_log_has_time_and_ts_on_every_line_listening_and_stopped_too() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpfake", "serve", "--port", str(port), "--log-format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # blocks until it listens (or the process dies)
+        with smtplib.SMTP("127.0.0.1", port, timeout=5) as smtp:
+            assert smtp.noop()[0] == 250
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    events = [json.loads(line) for line in [first, *rest.splitlines()]]
+    assert [events[0]["event"], events[-1]["event"]] == ["listening", "stopped"]
+    for event in events:
+        assert event["time"].endswith("Z") and isinstance(event["ts"], float), event
+
+
+def test_list_into_a_pipe_closed_early_exits_quietly() -> None:
+    # `smtpfake list | head -1`: head closes the pipe after one line
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpfake", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        bufsize=0,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before it writes: every write hits a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) != 0
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_show_prints_each_rules_conditions_and_faults_and_the_server_settings() -> None:
+    done = smtpfake("show", "greylisting")
+    assert done.returncode == 0, done.stderr
+    assert "greylisted: on rcpt, per client+sender+recipient, within 300" in done.stdout
+    assert "reply 451 4.7.1 Greylisted" in done.stdout
+    done = smtpfake("show", "strict-503-ordering")
+    assert done.returncode == 0, done.stderr
+    assert "require_helo: true" in done.stdout

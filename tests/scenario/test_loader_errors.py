@@ -59,6 +59,17 @@ def test_invalid_yaml_syntax(tmp_path: Path) -> None:
     assert message.startswith("invalid YAML: ")
 
 
+def test_invalid_yaml_unclosed_quote_says_where_it_opened(tmp_path: Path) -> None:
+    # PyYAML notices at the end of the file; the message points back at the opening quote
+    text = _rule("on: rcpt", 'reply: "550 5.1.1 unclosed', "- on: mail") + "# end\n"
+    pos, message = _one(tmp_path, text)
+    assert pos == "8:1"
+    assert message == (
+        "invalid YAML: found unexpected end of stream "
+        "(while scanning a quoted scalar that starts at 5:12)"
+    )
+
+
 def test_invalid_yaml_bad_indentation(tmp_path: Path) -> None:
     pos, message = _one(tmp_path, "summary: s\n  expect: e\n")
     assert pos == "2:9"

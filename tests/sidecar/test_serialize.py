@@ -105,3 +105,15 @@ def test_scenario_to_json_is_plain_json() -> None:
     reply = next(f for f in rule["faults"] if f["type"] == "reply")
     assert reply["params"]["code"] == 451
     assert out["server"]["hostname"]
+
+
+def test_scenario_json_shows_every_condition_a_rule_sets() -> None:
+    from smtpfake.scenario import resolve
+    from smtpfake.serialize import scenario_to_json
+
+    rules = scenario_to_json(resolve("greylisting"))["rules"]
+    conditions = rules[0]["conditions"]
+    assert conditions["per"] == ["client", "sender", "recipient"]
+    assert conditions["within"] == 300
+    chaos = scenario_to_json(resolve("seeded-chaos"))["rules"]
+    assert all("probability" in r["conditions"] for r in chaos)

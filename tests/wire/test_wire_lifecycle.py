@@ -154,6 +154,23 @@ def test_start_on_a_busy_port_raises() -> None:
             second.start()
 
 
+def test_a_failed_start_leaves_nothing_to_stop_and_can_be_retried() -> None:
+    with Server("default") as first:
+        second = Server("default", port=first.port)
+        with pytest.raises(OSError):
+            second.start()
+        second.port = 0
+        with second:  # not "server already started"
+            assert second.port not in (0, first.port)
+            conn = Raw(second)
+            assert conn.code() == 220
+            conn.close()
+        third = Server("default", port=first.port)
+        with pytest.raises(OSError):
+            third.start()
+        third.stop()  # a no-op, not "Event loop is closed"
+
+
 def test_many_start_stop_cycles_are_fast() -> None:
     start = time.monotonic()
     for _ in range(10):

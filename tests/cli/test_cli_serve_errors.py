@@ -1,0 +1,44 @@
+"""``smtpfake serve`` tells "cannot listen" (the user's problem: exit 1, one line) apart from an
+OSError inside smtpfake once it is serving (a bug: it propagates with its traceback)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+
+import pytest
+
+from smtpfake import cli
+from smtpfake.server import Server
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var, *_ in cli.SERVE_ENV.values():
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_a_busy_port_is_reported_as_cannot_listen(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert cli.main(["serve", "--port", str(port)]) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_an_oserror_while_serving_is_not_called_a_listen_failure(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def serve_then_fail(
+        self: Server, stop: asyncio.Event, ready: Callable[[], None] | None = None
+    ) -> None:
+        assert ready is not None
+        ready()  # listening
+        raise OSError(5, "a failure inside smtpfake")
+
+    monkeypatch.setattr(Server, "serve", serve_then_fail)
+    with pytest.raises(OSError, match="a failure inside smtpfake"):
+        cli.main(["serve", "--port", "0"])
+    assert "cannot listen" not in capsys.readouterr().err

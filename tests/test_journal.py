@@ -1,0 +1,33 @@
+"""The journal's bounds hold inside one session too: a client that keeps one connection open and
+sends message after message (or mistake after mistake) must not grow it without limit."""
+
+from __future__ import annotations
+
+from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
+from smtpfake.journal import Journal
+
+
+def test_one_long_session_keeps_only_the_latest_entries_violations_and_messages() -> None:
+    journal = Journal(max_sessions=2, max_messages=3, max_entries=4)
+    info = SessionInfo(index=1, peer="127.0.0.1:1", started=0.0)
+    journal.started(info)
+    for i in range(10):
+        journal.transcript(info, TranscriptEntry(float(i), "client", f"NOOP {i}"))
+        journal.violation(info, Violation("bad-sequence", f"#{i}", "RCPT TO:<a@x.test>", float(i)))
+        journal.message(info, Message("a@x.test", ("b@x.test",), b"x", 1, float(i), f"Q{i}"))
+    (record,) = journal.sessions()
+    assert [e.text for e in record.transcript] == ["NOOP 6", "NOOP 7", "NOOP 8", "NOOP 9"]
+    assert [v.detail for v in record.violations] == ["#6", "#7", "#8", "#9"]
+    assert [m.queue_id for m in record.messages] == ["Q7", "Q8", "Q9"]
+    assert [m.queue_id for m in journal.messages()] == ["Q7", "Q8", "Q9"]
+
+
+def test_a_session_from_before_clear_writes_nothing_after_it() -> None:
+    journal = Journal()
+    old = SessionInfo(index=1, peer="127.0.0.1:1", started=0.0)
+    journal.started(old)
+    journal.clear()
+    journal.message(old, Message("a@x.test", ("b@x.test",), b"x", 1, 0.0, "Q1"))
+    journal.violation(old, Violation("no-helo", "d", "MAIL FROM:<a@x.test>", 0.0))
+    journal.ended(old, 1.0)
+    assert journal.sessions() == () and journal.messages() == ()
