@@ -60,8 +60,8 @@ async def serve_smtpfake(delay: float) -> None:
     }
     server = Server(scenario, idle_timeout=3600.0)
     stop = asyncio.Event()
-    task = asyncio.create_task(server.serve(stop, ready=lambda: announce(server.port)))
-    await wait_for_stdin_eof()
+    task = asyncio.create_task(server.serve(stop, ready=lambda: serverproc.announce(server.port)))
+    await serverproc.wait_for_stdin_eof()
     stop.set()
     await task
     if server.errors:
@@ -88,18 +88,9 @@ async def serve_aiosmtpd(delay: float) -> None:
     listener = await loop.create_server(
         lambda: SMTP(handler, hostname="aiosmtpd.test", timeout=3600), HOST, 0
     )
-    announce(listener.sockets[0].getsockname()[1])
-    await wait_for_stdin_eof()
+    serverproc.announce(listener.sockets[0].getsockname()[1])
+    await serverproc.wait_for_stdin_eof()
     listener.close()
-
-
-def announce(port: int) -> None:
-    print(f"PORT {port}", flush=True)
-
-
-async def wait_for_stdin_eof() -> None:
-    """The parent closes our stdin to stop us."""
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
 def serve(kind: str, delay: float, fds: int) -> None:

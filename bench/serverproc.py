@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -20,3 +21,16 @@ def start(script: str, *args: str) -> tuple[subprocess.Popen[str], int]:
         proc.kill()
         raise RuntimeError(f"{' '.join(args)} server did not start (got {line!r})")
     return proc, int(line.split()[1])
+
+
+# -- in the child ----------------------------------------------------------------------------------
+
+
+def announce(port: int) -> None:
+    """Tell the parent where we listen (what start() reads)."""
+    print(f"PORT {port}", flush=True)
+
+
+async def wait_for_stdin_eof() -> None:
+    """The parent closes our stdin to stop us."""
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)

@@ -59,8 +59,8 @@ async def serve_smtpfake(busy: bool) -> int:
     if busy:
         assert len(server.scenario.rules) == 50
     stop = asyncio.Event()
-    task = asyncio.create_task(server.serve(stop, ready=lambda: announce(server.port)))
-    await wait_for_stdin_eof()
+    task = asyncio.create_task(server.serve(stop, ready=lambda: serverproc.announce(server.port)))
+    await serverproc.wait_for_stdin_eof()
     stop.set()
     await task
     if server.errors:
@@ -86,19 +86,10 @@ async def serve_aiosmtpd() -> int:
     listener = await loop.create_server(
         lambda: SMTP(sink, hostname="aiosmtpd.test", timeout=60), HOST, 0
     )
-    announce(listener.sockets[0].getsockname()[1])
-    await wait_for_stdin_eof()
+    serverproc.announce(listener.sockets[0].getsockname()[1])
+    await serverproc.wait_for_stdin_eof()
     listener.close()
     return sink.count
-
-
-def announce(port: int) -> None:
-    print(f"PORT {port}", flush=True)
-
-
-async def wait_for_stdin_eof() -> None:
-    """The parent closes our stdin to stop us."""
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
 def serve(kind: str) -> None:

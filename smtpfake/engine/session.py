@@ -33,7 +33,7 @@ from smtpfake.engine.records import (
 )
 from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import HELO_FIRST, NEEDS_HELO, Mode, Phase, Refusal, transition
-from smtpfake.scenario.model import Scenario, Stage
+from smtpfake.scenario.model import Scenario, Stage, ehlo_keyword
 from smtpfake.scenario.plan import Action, BodyCut, Close, Plan, Reset, Send, StartTLS
 from smtpfake.scenario.reply import Reply
 
@@ -347,9 +347,7 @@ class Session:
     def advertised(self, keyword: str) -> bool:
         """Whether the client was offered this extension in an EHLO reply."""
         keyword = keyword.upper()
-        return self.esmtp and any(
-            k.split(" ", 1)[0].upper() == keyword for k in self.ehlo_keywords()
-        )
+        return self.esmtp and any(ehlo_keyword(k) == keyword for k in self.ehlo_keywords())
 
     # -- the message body ----------------------------------------------------------------------
 

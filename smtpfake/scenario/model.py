@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 
 from smtpfake.scenario.faults.base import Fault
@@ -277,6 +278,14 @@ class ServerSettings:
         but never once TLS is active (RFC 3207 §4.2); AUTH when set up, but not before TLS if it
         needs TLS (RFC 4954 §6); then ``extensions_add``; less ``extensions_remove``. STARTTLS
         and AUTH listed by hand in ``extensions`` stay as written."""
+        return self._advertised_lists[tls_active]
+
+    @functools.cached_property
+    def _advertised_lists(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        # Settings are frozen, so both lists are made once, not on every command that asks.
+        return (self._advertise(tls_active=False), self._advertise(tls_active=True))
+
+    def _advertise(self, *, tls_active: bool) -> tuple[str, ...]:
         lines = list(self.extensions)
         if self.tls.starttls:
             _put(lines, "STARTTLS", replace=False)
