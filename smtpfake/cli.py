@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any, cast
 import yaml
 
 from smtpfake import __version__
-from smtpfake.scenario import ScenarioError, load_file, resolve, scenario_files
+from smtpfake.scenario import Scenario, ScenarioError, load_file, resolve, scenario_files
 from smtpfake.scenario.faults.reply import ReplyWith
 from smtpfake.scenario.model import Rule, ServerSettings
 from smtpfake.scenario.rule_reader import RULE_KEYS
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
+
+    from smtpfake.http import ApiServer
 
 #: serve option -> (environment variable, type, default); a flag on the command line wins
 SERVE_ENV: dict[str, tuple[str, type, object]] = {
@@ -34,6 +36,7 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "api_host": ("SMTPFAKE_API_HOST", str, "127.0.0.1"),
     "api_port": ("SMTPFAKE_API_PORT", int, None),
     "api_token": ("SMTPFAKE_API_TOKEN", str, None),
+    "server_ports": ("SMTPFAKE_SERVER_PORTS", str, None),  # servers on demand: 2600-2699
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
 }
 SCENARIO_DIRS_ENV = "SMTPFAKE_SCENARIO_DIRS"
@@ -49,6 +52,10 @@ def _stamp() -> dict[str, Any]:
 
 
 class _ConfigError(Exception):
+    pass
+
+
+class _ApiListenError(Exception):
     pass
 
 
@@ -69,6 +76,13 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         if port is not None and not 0 <= port <= 65535:
             flag = "--" + key.replace("_", "-")
             raise _ConfigError(f"{flag}/{SERVE_ENV[key][0]}: {port} is not a port (0-65535)")
+    if out["server_ports"] is not None:
+        from smtpfake.http.fleet import parse_ports
+
+        try:
+            out["server_ports"] = parse_ports(out["server_ports"])
+        except ValueError as exc:
+            raise _ConfigError(f"--server-ports/SMTPFAKE_SERVER_PORTS: {exc}") from None
     if out["log_format"] not in ("text", "json"):
         raise _ConfigError(
             f"--log-format/SMTPFAKE_LOG_FORMAT: {out['log_format']!r} is not text or json"
@@ -79,7 +93,6 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from smtpfake.http_api import ApiServer
     from smtpfake.logging_observer import EventLog, LoggingJournal
     from smtpfake.server import Server
 
@@ -88,6 +101,16 @@ def _serve(args: argparse.Namespace) -> int:
     except _ConfigError as exc:
         print(f"smtpfake serve: {exc}", file=sys.stderr)
         return 2
+    if cfg["api_port"] is not None:
+        try:
+            from smtpfake.http import ApiServer
+        except ImportError as exc:
+            print(
+                f"smtpfake serve: --api-port needs the sidecar extra ({exc}): "
+                "pip install 'smtpfake[sidecar]'",
+                file=sys.stderr,
+            )
+            return 2
     try:
         server = Server(
             cfg["scenario"],
@@ -113,15 +136,15 @@ def _serve(args: argparse.Namespace) -> int:
 
     api: ApiServer | None = None
     if cfg["api_port"] is not None:
+        # the API publishes the journal's events: it takes the logging journal over
         api = ApiServer(
-            server, host=cfg["api_host"], port=cfg["api_port"], token=cfg["api_token"], log=log
+            server,
+            host=cfg["api_host"],
+            port=cfg["api_port"],
+            token=cfg["api_token"],
+            log=log,
+            server_ports=cfg["server_ports"],
         )
-        try:
-            api.start()  # before SMTP listens, so /api/health can say 503 until it does
-        except OSError as exc:
-            where = f"{cfg['api_host']}:{cfg['api_port']}"
-            print(f"smtpfake: cannot listen for the API on {where}: {exc}", file=sys.stderr)
-            return 1
         if not cfg["api_token"] and not api.guard_host:
             print(
                 f"smtpfake: warning: the control API on {api.url} has no token; anyone who can "
@@ -137,6 +160,12 @@ def _serve(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if api is not None:
+            try:
+                await api.open()  # before SMTP listens, so /api/health can say 503 until it does
+            except OSError as exc:
+                where = f"{cfg['api_host']}:{cfg['api_port']}"
+                raise _ApiListenError(f"smtpfake: cannot listen for the API on {where}: {exc}")
 
         def ready() -> None:
             nonlocal listening
@@ -175,18 +204,22 @@ def _serve(args: argparse.Namespace) -> int:
                 fetch = " (or GET /api/tls/ca)" if api is not None else ""
                 print(f"smtpfake: TLS certificates issued by the CA in {ca}{fetch}", flush=True)
 
-        await server.serve(stop, ready)
+        try:
+            await server.serve(stop, ready)
+        finally:
+            if api is not None:
+                await api.aclose()
 
     try:
         asyncio.run(main())
+    except _ApiListenError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     except OSError as exc:
         if listening:
             raise  # smtpfake's own failure while serving: loud, with its traceback
         print(f"smtpfake: cannot listen on {cfg['host']}:{cfg['port']}: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if api is not None:
-            api.stop()
     if log.format == "json":
         print(json.dumps({**_stamp(), "event": "stopped"}), flush=True)
     else:
@@ -239,17 +272,22 @@ def _show(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"{sc.name} ({sc.source})\n  summary: {sc.summary}\n  expect:  {sc.expect}")
+    print(show_text(sc))
+    return 0
+
+
+def show_text(sc: Scenario) -> str:
+    """What ``smtpfake show`` prints for a scenario (the sidecar's page shows it too)."""
+    lines = [f"{sc.name} ({sc.source})", f"  summary: {sc.summary}", f"  expect:  {sc.expect}"]
     if sc.seed is not None:
-        print(f"  seed: {sc.seed}")
+        lines.append(f"  seed: {sc.seed}")
     defaults = ServerSettings()
     for f in dataclasses.fields(ServerSettings):
         value = getattr(sc.server, f.name)
         if value != getattr(defaults, f.name):
-            print(f"  server.{f.name}: {_show_value(value)}")
-    for rule in sc.rules:
-        print(f"  {rule.label}: {_show_rule(rule)}")
-    return 0
+            lines.append(f"  server.{f.name}: {_show_value(value)}")
+    lines += [f"  {rule.label}: {_show_rule(rule)}" for rule in sc.rules]
+    return "\n".join(lines)
 
 
 def _show_value(value: Any) -> str:
@@ -329,6 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--api-host", help="address the API binds (SMTPFAKE_API_HOST; default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--server-ports",
+        help="SMTP ports for servers on demand (POST /api/servers), e.g. 2600-2699 "
+        "(SMTPFAKE_SERVER_PORTS; default: any free port)",
     )
     serve.add_argument(
         "--api-token",

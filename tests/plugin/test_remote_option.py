@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from smtpfake.http_api import ApiServer
+from smtpfake.http import ApiServer
 from smtpfake.server import Server
 
 pytest_plugins = ["pytester"]

@@ -18,7 +18,8 @@ import jsonschema
 import pytest
 import yaml
 
-from smtpfake.http_api import MAX_BODY, ROUTES, ApiServer
+from smtpfake.http import ApiServer
+from smtpfake.http.app import FLEET_ROUTES, MAX_BODY, ROUTES
 from smtpfake.server import Server
 
 from .conftest import REPO, TIMEOUT, Answer, call
