@@ -38,6 +38,7 @@ class EventHub:
         self._subscribers: set[asyncio.Queue[Event | None]] = set()
         self._ids = itertools.count(1)
         self._changed: asyncio.Event | None = None
+        self.closed = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Deliver in ``loop`` (call from its thread, before the first subscriber)."""
@@ -78,7 +79,10 @@ class EventHub:
         self._subscribers.discard(queue)
 
     def close(self) -> None:
-        """End every stream (shutdown)."""
+        """End every stream and wake every wait (shutdown)."""
+        self.closed = True
+        if self._changed is not None:
+            self._changed.set()
         for queue in list(self._subscribers):
             if queue.full():
                 queue.get_nowait()
@@ -91,7 +95,7 @@ class EventHub:
         deadline = time.monotonic() + timeout
         while not predicate():
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or self._changed is None:
+            if remaining <= 0 or self._changed is None or self.closed:
                 return False
             changed = self._changed
             try:

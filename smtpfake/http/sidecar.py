@@ -101,6 +101,7 @@ class ApiServer:
             access_log=None,
             logger=client_log,  # a client's unparsable request: a 400 or a close, no traceback
             keepalive_timeout=self.header_timeout,
+            shutdown_timeout=1.0,  # what is still running after the waits are woken: cut off
         )
         await runner.setup()
         site = web.TCPSite(

@@ -90,7 +90,7 @@ function timeline(session) {
       if (found) cell.append(el("span", { class: "rfc" }, found[1]));
       grid.append(cell);
     } else if (row.kind === "client") {
-      grid.append(el("div", { class: "client" }, `C: ${row.entry.text}`));
+      grid.append(el("div", { class: "client" }, `C: ${row.entry.text}`), el("div", { class: "server" }));
     } else {
       const cell = el("div", { class: "server" }, `S: ${row.entry.text}`);
       if (row.entry.rule) cell.append(el("span", { class: "rule", title: "the rule behind this reply" }, row.entry.rule));

@@ -1,0 +1,149 @@
+"""The web page at / in a real headless Chromium (Debian's chromium + chromedriver, via selenium).
+
+Open the page, send mail over SMTP, watch the session and the message appear without a reload,
+look at the message (text, HTML in a sandboxed frame, raw), switch the scenario from the page and
+see the next session follow it. Bounded: every wait has a deadline (WebDriverWait).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import smtplib
+import tempfile
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from smtpfake.http import ApiServer
+from smtpfake.server import Server
+
+from .conftest import REPO, TIMEOUT
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+#: where the README's screenshot is written when SMTPFAKE_SCREENSHOT=1
+SCREENSHOT = REPO / "docs" / "sidecar-page.png"
+
+
+def _need_browser() -> None:
+    if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
+        return
+    why = "Debian's chromium and chromium-driver are not installed (bash .ci/chromium-deps)"
+    if os.environ.get("SMTPFAKE_REQUIRE_EXTERNAL") == "1":
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+@pytest.fixture
+def browser() -> Iterator[webdriver.Chrome]:
+    _need_browser()
+    profile = tempfile.mkdtemp(prefix="smtpfake-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,900",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(TIMEOUT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def sidecar() -> Iterator[ApiServer]:
+    server = Server("default").start()
+    try:
+        with ApiServer(server) as api:
+            yield api
+    finally:
+        server.stop()
+
+
+def mail(server: Server, subject: str) -> None:
+    msg = EmailMessage()
+    msg["From"] = "app@x.test"
+    msg["To"] = "user@y.test"
+    msg["Subject"] = subject
+    msg.set_content("Plain words.\n")
+    # a script in the HTML must never run in the page: it would set the title
+    msg.add_alternative(
+        "<p id='hi'>Hello <b>HTML</b></p><script>parent.document.title='pwned'</script>",
+        subtype="html",
+    )
+    msg.add_attachment(b"%PDF-1.4 x", maintype="application", subtype="pdf", filename="a.pdf")
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.send_message(msg)
+
+
+def test_the_page_follows_sessions_messages_and_the_scenario(
+    browser: webdriver.Chrome, sidecar: ApiServer
+) -> None:
+    server = sidecar.server
+    wait = WebDriverWait(browser, TIMEOUT)
+    browser.get(sidecar.url + "/")
+    wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+    assert browser.find_element(By.ID, "scenario-name").text == "default"
+
+    mail(server, "From the test")
+    # no reload: the event stream brings both
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sessions .session"))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#messages li.message"))
+    timeline = browser.find_element(By.CSS_SELECTOR, "#sessions .session .timeline").text
+    assert "C: EHLO" in timeline or "C: ehlo" in timeline
+    assert "S: 250" in timeline
+    item = browser.find_element(By.CSS_SELECTOR, "#messages li.message")
+    assert "From the test" in item.text
+
+    item.click()
+    wait.until(lambda d: d.find_element(By.ID, "message-subject").text == "From the test")
+    assert "Plain words." in browser.find_element(By.ID, "message-text").text
+    assert "a.pdf" in browser.find_element(By.ID, "message-attachments").text
+    browser.find_element(By.CSS_SELECTOR, "button.view[data-view='html']").click()
+    frame = browser.find_element(By.ID, "message-html")
+    assert frame.get_attribute("sandbox") == ""  # no scripts, no same-origin
+    browser.switch_to.frame(frame)
+    assert wait.until(lambda d: d.find_element(By.ID, "hi")).text == "Hello HTML"
+    browser.switch_to.default_content()
+    assert browser.title == "smtpfake"  # the message's script did not run
+    browser.find_element(By.CSS_SELECTOR, "button.view[data-view='raw']").click()
+    assert "Subject: From the test" in browser.find_element(By.ID, "message-raw").text
+
+    if os.environ.get("SMTPFAKE_SCREENSHOT") == "1":
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOT))
+
+    # switch the scenario from the page: the next session meets it
+    Select(browser.find_element(By.ID, "scenario-select")).select_by_value("421-at-greeting")
+    browser.find_element(By.ID, "use-scenario").click()
+    wait.until(lambda d: d.find_element(By.ID, "scenario-name").text == "421-at-greeting")
+    assert server.scenario.name == "421-at-greeting"
+    with pytest.raises(smtplib.SMTPConnectError):
+        smtplib.SMTP(server.host, server.port, timeout=TIMEOUT)
+    wait.until(lambda d: "S: 421" in d.find_element(By.ID, "sessions").text)
+    assert "421-at-greeting" in browser.find_element(By.ID, "scenario-show").text
+
+    # reset from the page empties both lists
+    browser.find_element(By.ID, "reset").click()
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#sessions .session"))
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#messages li.message"))
+    assert not server.errors
