@@ -10,6 +10,7 @@ only: nothing beyond the standard library.
 from __future__ import annotations
 
 import ipaddress
+import re
 import json
 import shutil
 import ssl
@@ -66,15 +67,21 @@ class RemoteSmtpFake(ControlHelpers):
         smtp_host: str | None = None,
         smtp_port: int | None = None,
     ) -> None:
-        base = url.rstrip("/")
-        if base.endswith("/api"):
-            base = base[: -len("/api")]
-        parts = urllib.parse.urlsplit(base)
+        parts = urllib.parse.urlsplit(url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
                 f"expected the sidecar's API URL like http://127.0.0.1:8025, got {url!r}"
             )
-        self.url = base
+        path = parts.path.removesuffix("/api")
+        if path and not re.fullmatch(r"/api/servers/[^/]+", path):
+            raise ValueError(
+                f"expected the sidecar's API URL (http://host:port) or a server's URL "
+                f"(http://host:port/api/servers/ID), got {url!r}"
+            )
+        #: the API's base; ``prefix`` is where this server's endpoints are (``/api`` for the
+        #: sidecar's own, ``/api/servers/ID`` for a server on demand)
+        self.url = f"{parts.scheme}://{parts.netloc}"
+        self.prefix = path or "/api"
         self.token = token
         self.timeout = timeout
         self._api_host = parts.hostname
@@ -124,8 +131,9 @@ class RemoteSmtpFake(ControlHelpers):
         timeout: float | None = None,
         accept: str = "application/json",
     ) -> tuple[int, str, bytes]:
-        """One HTTP exchange: (status, Content-Type, raw body), whatever the status."""
-        url = self.url + path
+        """One HTTP exchange: (status, Content-Type, raw body), whatever the status. ``path`` is
+        an endpoint of this server (``/api/wait``), sent under :attr:`prefix`."""
+        url = self.url + self.prefix + path.removeprefix("/api")
         if query:
             url += "?" + urllib.parse.urlencode(query)
         data = json.dumps(body).encode() if isinstance(body, dict) else body
@@ -287,7 +295,7 @@ class RemoteSmtpFake(ControlHelpers):
         return tuple(session_from_json(s) for s in self._wait("sessions", count, timeout))
 
     def __repr__(self) -> str:
-        return f"<RemoteSmtpFake {self.url}>"
+        return f"<RemoteSmtpFake {self.url}{self.prefix}>"
 
 
 if TYPE_CHECKING:

@@ -173,7 +173,7 @@ class Publishing(Journal):
             "message",
             info,
             message.time,
-            id=number,
+            message_id=number,
             queue_id=message.queue_id,
             mail_from=message.mail_from,
             rcpt_tos=list(message.rcpt_tos),

@@ -1,0 +1,190 @@
+"""Server-Sent Events, from curl and from Python; servers on demand, isolated from each other."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import smtplib
+import subprocess
+import threading
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from smtpfake.http import ApiServer
+from smtpfake.remote import RemoteSmtpFake
+from smtpfake.server import Server
+
+from .conftest import TIMEOUT, call
+
+
+def read_events(url: str, count: int, into: list[dict[str, Any]]) -> None:
+    """Read ``count`` events (after the hello) from an SSE stream, bounded by TIMEOUT."""
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        kind = ""
+        for raw in resp:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                kind = line[len("event: ") :]
+            elif line.startswith("data: ") and kind != "hello":
+                into.append(json.loads(line[len("data: ") :]))
+                if len(into) >= count or into[-1]["event"] == "closed":
+                    return
+
+
+def start_reader(url: str, count: int) -> tuple[threading.Thread, list[dict[str, Any]]]:
+    got: list[dict[str, Any]] = []
+    reader = threading.Thread(target=read_events, args=(url, count, got), daemon=True)
+    reader.start()
+    return reader, got
+
+
+def wait_subscribed(api: ApiServer, n: int = 1) -> None:
+    import time
+
+    deadline = time.monotonic() + TIMEOUT
+    while len(api.hub._subscribers) < n:  # our own hub: its subscriber count
+        assert time.monotonic() < deadline, "the stream never subscribed"
+        time.sleep(0.01)
+
+
+def test_events_tell_a_whole_session(api: ApiServer) -> None:
+    reader, got = start_reader(api.url + "/api/events", 100)
+    wait_subscribed(api)
+    server = api.server
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: ev\r\n\r\nbody\r\n")
+    reader.join(TIMEOUT)
+    kinds = [e["event"] for e in got]
+    assert kinds[:3] == ["connected", "reply", "command"]
+    assert "message" in kinds
+    message = next(e for e in got if e["event"] == "message")
+    assert (message["subject"], message["rcpt_tos"]) == ("ev", ["b@y.test"])
+    assert all(e["server"] == "main" and e["session"] == 1 for e in got)
+    ids = [e["id"] for e in got]
+    assert ids == sorted(ids)
+
+
+def test_events_carry_rules_and_violations(api: ApiServer) -> None:
+    api.server.use({"rules": [{"name": "no-mail", "on": "mail", "reply": "451 4.3.0 later"}]})
+    reader, got = start_reader(api.url + "/api/events", 100)
+    wait_subscribed(api)
+    server = api.server
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.ehlo()
+        assert client.mail("a@x.test")[0] == 451
+        client.rcpt("b@y.test")  # out of order: a violation
+        client.quit()
+    reader.join(TIMEOUT)
+    reply = next(e for e in got if e["event"] == "reply" and e["code"] == 451)
+    assert reply["rule"] == "no-mail"
+    violation = next(e for e in got if e["event"] == "violation")
+    assert violation["kind"] and violation["command"].upper().startswith("RCPT")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_events_from_curl(api: ApiServer) -> None:
+    curl = subprocess.Popen(
+        ["curl", "-sN", "--max-time", str(TIMEOUT), api.url + "/api/events"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert curl.stdout is not None
+        assert curl.stdout.readline().startswith("retry:")
+        server = api.server
+        with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+            client.noop()
+        lines = []
+        for line in curl.stdout:
+            lines.append(line)
+            if line.startswith("event: closed"):
+                break
+        assert "event: connected\n" in lines
+    finally:
+        curl.kill()
+        curl.wait(TIMEOUT)
+
+
+# -- servers on demand -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fleet_api() -> Iterator[ApiServer]:
+    server = Server("default").start()
+    try:
+        with ApiServer(server) as api:
+            yield api
+    finally:
+        server.stop()
+
+
+def test_servers_on_demand_are_isolated(fleet_api: ApiServer) -> None:
+    url = fleet_api.url
+    made = call(url, "POST", "/api/servers", {"scenario": "421-at-greeting", "seed": 3})
+    assert made.status == 201, made
+    assert set(made.body) >= {"id", "smtp_port", "host", "url"}
+    assert made.body["url"] == f"{url}/api/servers/{made.body['id']}"
+    other = call(url, "POST", "/api/servers", {}).body
+    assert other["smtp_port"] != made.body["smtp_port"]
+
+    # the on-demand server plays its scenario; the main one is untouched
+    with pytest.raises(smtplib.SMTPConnectError):
+        smtplib.SMTP(made.body["host"], made.body["smtp_port"], timeout=TIMEOUT)
+    with smtplib.SMTP(other["host"], other["smtp_port"], timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: s2\r\n\r\nx\r\n")
+
+    # the remote client is a plain client of the per-server URL: every endpoint is there
+    remote = RemoteSmtpFake(other["url"])
+    (m,) = remote.wait_for_messages(1)
+    assert m.message["Subject"] == "s2"
+    assert remote.port == other["smtp_port"]
+    assert call(made.body["url"], "GET", "/messages").body["total"] == 0
+    assert call(url, "GET", "/api/messages").body["total"] == 0
+    assert fleet_api.server.sessions == ()
+    remote.use("421-at-greeting")
+    assert call(url, "GET", "/api/scenario").body["name"] == "default"
+
+    listed = call(url, "GET", "/api/servers").body
+    assert [s["id"] for s in listed["servers"]] == ["main", made.body["id"], other["id"]]
+    assert call(url, "DELETE", f"/api/servers/{made.body['id']}").status == 200
+    assert call(made.body["url"], "GET", "/health").status == 404
+    with pytest.raises(OSError):
+        smtplib.SMTP(made.body["host"], made.body["smtp_port"], timeout=TIMEOUT)
+    assert call(url, "DELETE", "/api/servers/main").status == 400
+
+
+def test_server_requests_are_checked(fleet_api: ApiServer) -> None:
+    url = fleet_api.url
+    for body, status, named in (
+        ({"scenario": "no-such"}, 404, "no-such"),
+        ({"scenario": "../etc/passwd"}, 400, "path"),
+        ({"seed": float("nan")}, 400, "seed"),
+        ({"seed": 10**30}, 400, "seed"),
+        ({"params": {"delay": 5}}, 400, "params"),
+        ({"colour": "red"}, 400, "colour"),
+    ):
+        got = call(url, "POST", "/api/servers", body)
+        assert got.status == status, (body, got)
+        assert named in got.body["error"], (body, got)
+
+
+def test_port_range_is_used_and_bounded() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    server = Server("default").start()
+    try:
+        with ApiServer(server, server_ports=range(free, free + 1)) as api:
+            made = call(api.url, "POST", "/api/servers", {})
+            assert made.body["smtp_port"] == free
+            full = call(api.url, "POST", "/api/servers", {})
+            assert full.status == 503
+            assert "DELETE one first" in full.body["error"]
+    finally:
+        server.stop()
