@@ -146,6 +146,8 @@ def make_errors(
             elif exc.status == 405:
                 message = f"{request.method} is not allowed on {request.path}"
             return json_error(exc.status, {"error": message}, headers)
+        except ConnectionResetError:
+            raise  # the client left mid-request: aiohttp closes quietly (its log is ours, muted)
         except web.RequestPayloadError as exc:  # a broken chunked body, a short gzip stream
             return json_error(400, {"error": f"bad request body: {exc}"}, {"Connection": "close"})
         except Exception as exc:

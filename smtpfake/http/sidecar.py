@@ -68,6 +68,7 @@ class ApiServer:
         self.port = port
         self.backlog = backlog
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self.hub = EventHub()
         self.fleet = Fleet(server, self.hub, ports=server_ports)
         # Bound to loopback, only a local caller can reach us, and only a browser tricked by
@@ -101,6 +102,9 @@ class ApiServer:
             access_log=None,
             logger=client_log,  # a client's unparsable request: a 400 or a close, no traceback
             keepalive_timeout=self.header_timeout,
+            # after an early answer (413, 408) what is left of a body is read away for at most
+            # this long, so the client sees the answer rather than a reset; then the close
+            lingering_time=self.body_timeout,
             shutdown_timeout=1.0,  # what is still running after the waits are woken: cut off
         )
         await runner.setup()
