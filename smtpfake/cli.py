@@ -165,7 +165,9 @@ def _serve(args: argparse.Namespace) -> int:
                 await api.open()  # before SMTP listens, so /api/health can say 503 until it does
             except OSError as exc:
                 where = f"{cfg['api_host']}:{cfg['api_port']}"
-                raise _ApiListenError(f"smtpfake: cannot listen for the API on {where}: {exc}")
+                raise _ApiListenError(
+                    f"smtpfake: cannot listen for the API on {where}: {exc}"
+                ) from None
 
         def ready() -> None:
             nonlocal listening

@@ -10,8 +10,8 @@ only: nothing beyond the standard library.
 from __future__ import annotations
 
 import ipaddress
-import re
 import json
+import re
 import shutil
 import ssl
 import tempfile

@@ -82,9 +82,13 @@ async def read_body(request: web.Request, settings: Settings) -> bytes:
 
 async def read_json(request: web.Request, settings: Settings) -> JSON:
     body = await read_body(request, settings)
-    if body.strip() and request.content_type not in ("application/json", "application/octet-stream"):
+    if body.strip() and request.content_type not in (
+        "application/json",
+        "application/octet-stream",
+    ):
         raise ApiError(
-            415, f"expected a JSON body (Content-Type: application/json), got {request.content_type!r}"
+            415,
+            f"expected a JSON body (Content-Type: application/json), got {request.content_type!r}",
         )
     return parse_json(body)
 
@@ -116,11 +120,15 @@ def scenario_body(instance: Instance) -> JSON:
     return body
 
 
-async def get_scenario(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+async def get_scenario(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
     return answer(scenario_body(instance))
 
 
-async def put_scenario(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+async def put_scenario(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
     if request.content_type in YAML_TYPES:
         body = await read_body(request, settings)
         _use_yaml(instance, dict(request.query), body)
@@ -129,8 +137,12 @@ async def put_scenario(request: web.Request, settings: Settings, instance: Insta
         data = await read_json(request, settings)
         use_named(instance, data)
     settings.hub.publish(
-        {"event": "scenario", "server": instance.id, "name": instance.server.scenario.name,
-         "time": time.time()}
+        {
+            "event": "scenario",
+            "server": instance.id,
+            "name": instance.server.scenario.name,
+            "time": time.time(),
+        }
     )
     return answer(scenario_body(instance))
 
@@ -188,7 +200,9 @@ def _unknown_name(instance: Instance, name: str) -> None:
         raise ApiError(404, exc.problems[0].message, **body) from None
 
 
-async def list_scenarios(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+async def list_scenarios(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
     items: list[JSON] = []
     for name, path in sorted(scenario_files(instance.server.scenario_dirs).items()):
         try:
@@ -220,7 +234,9 @@ async def messages(request: web.Request, settings: Settings, instance: Instance)
     return answer(listing(instance.numbered(), request.query))
 
 
-async def delete_messages(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+async def delete_messages(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
     only(request.query, (), "query parameter")
     found = instance.numbered()
     instance.deleted.update(n.id for n in found)
@@ -245,7 +261,9 @@ async def message_raw(request: web.Request, settings: Settings, instance: Instan
     )
 
 
-async def delete_message(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+async def delete_message(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
     numbered = find(instance.numbered(), request.match_info["mid"])
     instance.deleted.add(numbered.id)
     return answer({"deleted": 1})
@@ -320,7 +338,9 @@ async def tls_ca(request: web.Request, settings: Settings, instance: Instance) -
 # -- events ------------------------------------------------------------------------------------
 
 
-async def events(request: web.Request, settings: Settings, instance: Instance) -> web.StreamResponse:
+async def events(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.StreamResponse:
     """Server-Sent Events: one ``event: TYPE`` / ``data: JSON`` block per session event of this
     server (``connected``, ``command``, ``reply``, ``violation``, ``message``, ``auth``,
     ``tls``, ``closed``; ``scenario`` and ``reset`` from the API), until the client leaves."""
@@ -348,7 +368,9 @@ async def events(request: web.Request, settings: Settings, instance: Instance) -
             if event.get("server") != instance.id:
                 continue
             data = json.dumps(event, ensure_ascii=True)  # one line: no raw LF can split it
-            await response.write(f"id: {event['id']}\nevent: {event['event']}\ndata: {data}\n\n".encode())
+            await response.write(
+                f"id: {event['id']}\nevent: {event['event']}\ndata: {data}\n\n".encode()
+            )
     except (ConnectionResetError, asyncio.CancelledError):
         pass  # the client left (aiohttp cancels the handler): a normal end for a stream
     finally:
@@ -374,7 +396,9 @@ def _server_body(request: web.Request, instance: Instance) -> JSON:
     }
 
 
-async def create_server(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+async def create_server(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
     only(request.query, (), "query parameter")
     data = await read_json(request, settings)
     only(data, ("scenario", "seed", "params"))
@@ -392,7 +416,9 @@ async def create_server(request: web.Request, settings: Settings, instance: Inst
     return answer(body, 201, {"Location": body["url"]})
 
 
-async def list_servers(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+async def list_servers(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
     only(request.query, (), "query parameter")
     found = [_server_body(request, i) for i in settings.fleet.instances.values()]
     return answer({"count": len(found), "capacity": settings.fleet.capacity, "servers": found})
@@ -402,9 +428,13 @@ async def get_server(request: web.Request, settings: Settings, instance: Instanc
     return answer(_server_body(request, instance))
 
 
-async def delete_server(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+async def delete_server(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
     await settings.fleet.delete(instance.id)
-    settings.hub.publish({"event": "server", "server": MAIN, "id": instance.id, "time": time.time()})
+    settings.hub.publish(
+        {"event": "server", "server": MAIN, "id": instance.id, "time": time.time()}
+    )
     return answer({"deleted": instance.id})
 
 
@@ -446,7 +476,7 @@ def _bind(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
 
 
 def _static(name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:
-    data = resources.files("smtpfake.http").joinpath("static", name).read_bytes()
+    data = resources.files("smtpfake.http").joinpath("static").joinpath(name).read_bytes()
 
     async def handle(request: web.Request) -> web.Response:
         return web.Response(
@@ -476,7 +506,9 @@ STATIC = {
 }
 
 
-def build_app(settings: Settings, report: Callable[[BaseException], None], guard_host: bool) -> web.Application:
+def build_app(
+    settings: Settings, report: Callable[[BaseException], None], guard_host: bool
+) -> web.Application:
     app = web.Application(
         client_max_size=MAX_BODY,
         middlewares=[

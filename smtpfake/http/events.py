@@ -9,6 +9,7 @@ is mixed into), then published, so a client that reacts to an event always finds
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import threading
 import time
@@ -98,10 +99,9 @@ class EventHub:
             if remaining <= 0 or self._changed is None or self.closed:
                 return False
             changed = self._changed
-            try:
+            # at most a second between checks: a journal cleared without an event still counts
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(changed.wait(), min(remaining, 1.0))
-            except asyncio.TimeoutError:
-                pass  # re-check: a journal written without an event (reset) still counts
         return True
 
 

@@ -122,7 +122,8 @@ class Fleet:
             scenario_dirs=self.scenario_dirs,
             idle_timeout=main.idle_timeout,
         )
-        server.journal = publishing(Journal(), self.hub, server_id)
+        journal = publishing(Journal(), self.hub, server_id)
+        server.journal = journal
         server.on_error = main.on_error
         taken = {i.server.port for i in self.instances.values()}
         for port in self.ports if self.ports is not None else [0]:
@@ -135,9 +136,13 @@ class Fleet:
                 continue  # something else holds it: the next one
             break
         else:
-            raise ApiError(503, f"no free SMTP port in {self.ports.start}-{self.ports.stop - 1}"
-                           if self.ports is not None else "cannot listen")
-        instance = Instance(server_id, server, server.journal)  # type: ignore[arg-type]
+            raise ApiError(
+                503,
+                f"no free SMTP port in {self.ports.start}-{self.ports.stop - 1}"
+                if self.ports is not None
+                else "cannot listen",
+            )
+        instance = Instance(server_id, server, journal)
         self.instances[server_id] = instance
         return instance
 

@@ -9,12 +9,13 @@ both are checked.
 from __future__ import annotations
 
 import hmac
-import json
 import ipaddress
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from yarl import URL
 
 from smtpfake.http.inputs import ApiError
@@ -77,17 +78,15 @@ def _target_authority(request: web.Request) -> str | None:
     return url.raw_authority if url.is_absolute() else ""
 
 
-def make_guard(
-    *, guard_host: bool, token: str | None
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_guard(*, guard_host: bool, token: str | None) -> Middleware:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = request.headers.get("Host", "")
         target = _target_authority(request)
         if target is not None and target.lower() != host.lower():
             raise ApiError(
-                400, "the request target's authority does not match its Host header "
-                "(RFC 9112 §3.2.2)"
+                400,
+                "the request target's authority does not match its Host header (RFC 9112 §3.2.2)",
             )
         if guard_host and not local_name(host):
             raise ApiError(
@@ -121,9 +120,7 @@ def authorize(request: web.Request, token: str) -> None:
         raise error
 
 
-def make_errors(
-    report: Callable[[BaseException], None], endpoints: Sequence[str]
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_errors(report: Callable[[BaseException], None], endpoints: Sequence[str]) -> Middleware:
     """The outermost middleware: every answer but a stream is JSON; a bug is a 500 and reported."""
 
     @web.middleware
@@ -140,7 +137,9 @@ def make_errors(
             headers = {k: v for k, v in exc.headers.items() if k == "Connection"}
             if "Allow" in exc.headers:
                 headers["Allow"] = ", ".join(sorted(exc.headers["Allow"].split(",")))
-            message = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
+            message = (
+                exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
+            )
             if exc.status == 404:
                 message = f"no endpoint {request.path} (endpoints: {', '.join(endpoints)})"
             elif exc.status == 405:

@@ -60,9 +60,7 @@ def parse_json(body: bytes) -> JSON:
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"the body is not UTF-8: {exc}") from None
     try:
-        data = json.loads(
-            text, parse_constant=_Bad, parse_int=_bad_int, parse_float=_bad_float
-        )
+        data = json.loads(text, parse_constant=_Bad, parse_int=_bad_int, parse_float=_bad_float)
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
     except RecursionError:
@@ -83,8 +81,9 @@ def _check_tree(data: Any) -> None:
         if isinstance(value, _Bad):
             field = path or "the body"
             raise ApiError(
-                400, f"'{field}' must be a finite number of at most {MAX_DIGITS} digits, "
-                f"got {value.text}"
+                400,
+                f"'{field}' must be a finite number of at most {MAX_DIGITS} digits, "
+                f"got {value.text}",
             )
         if isinstance(value, dict):
             todo += [(f"{path}.{k}" if path else k, v, depth + 1) for k, v in value.items()]
@@ -173,7 +172,9 @@ def check_uploaded_files(text: str, source: str, scenario_dirs: Sequence[str | P
         raise ScenarioError(problems)
 
 
-def _tls_files(tls: yaml.MappingNode, base: Path, folders: Sequence[Path], source: str) -> list[Problem]:
+def _tls_files(
+    tls: yaml.MappingNode, base: Path, folders: Sequence[Path], source: str
+) -> list[Problem]:
     found = []
     for key, value in tls.value:
         if key.value not in ("certificate", "key") or not isinstance(value, yaml.ScalarNode):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage, Message as MimePart
+from email.message import EmailMessage
+from email.message import Message as MimePart
 
 from smtpfake.engine.records import Message
 from smtpfake.http.inputs import ApiError, only, whole

@@ -108,9 +108,7 @@ class ApiServer:
             shutdown_timeout=1.0,  # what is still running after the waits are woken: cut off
         )
         await runner.setup()
-        site = web.TCPSite(
-            runner, self.host, self.port, backlog=self.backlog, reuse_address=True
-        )
+        site = web.TCPSite(runner, self.host, self.port, backlog=self.backlog, reuse_address=True)
         try:
             await site.start()
         except BaseException:

@@ -74,14 +74,18 @@ def test_a_content_length_larger_than_the_body_is_a_408(quick: ApiServer) -> Non
 def test_clients_that_leave_early_leave_no_trace(quick: ApiServer) -> None:
     for _ in range(50):
         with socket.create_connection(("127.0.0.1", quick.port), timeout=TIMEOUT) as sock:
-            sock.sendall(b"POST /api/wait HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 30\r\n\r\n")
+            sock.sendall(
+                b"POST /api/wait HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 30\r\n\r\n"
+            )
     assert call(quick.url, "GET", "/api/health").status == 200
     assert not quick.server.errors
 
 
 def test_many_concurrent_clients_are_all_answered(quick: ApiServer) -> None:
     with concurrent.futures.ThreadPoolExecutor(50) as pool:
-        statuses = list(pool.map(lambda _: call(quick.url, "GET", "/api/health").status, range(400)))
+        statuses = list(
+            pool.map(lambda _: call(quick.url, "GET", "/api/health").status, range(400))
+        )
     assert statuses == [200] * 400
 
 
@@ -106,8 +110,12 @@ def test_the_host_guard_reads_one_host_and_the_target(
 def test_an_absolute_target_naming_us_is_served(quick: ApiServer) -> None:
     host = f"127.0.0.1:{quick.port}".encode()
     got = exchange(
-        quick, b"GET http://" + host + b"/api/health HTTP/1.1\r\nHost: " + host
-        + b"\r\nConnection: close\r\n\r\n"
+        quick,
+        b"GET http://"
+        + host
+        + b"/api/health HTTP/1.1\r\nHost: "
+        + host
+        + b"\r\nConnection: close\r\n\r\n",
     )
     assert got.startswith(b"HTTP/1.1 200 ")
 
@@ -140,7 +148,10 @@ def test_bad_json_numbers_and_shapes_are_400_naming_the_field(
 @pytest.mark.parametrize("query", ["seed=" + "9" * 4301, "seed=nan", "seed=1e3"])
 def test_bad_query_numbers_are_400_naming_the_field(quick: ApiServer, query: str) -> None:
     got = call(
-        quick.url, "PUT", f"/api/scenario?{query}", raw=b"rules: []\n",
+        quick.url,
+        "PUT",
+        f"/api/scenario?{query}",
+        raw=b"rules: []\n",
         content_type="application/yaml",
     )
     assert got.status == 400, got
@@ -160,7 +171,10 @@ def test_an_upload_cannot_probe_files_outside_the_scenario_dirs(tmp_path: Path) 
                     f"    certificate: {path}\n    key: {path}\nrules: []\n"
                 )
                 got = call(
-                    api.url, "PUT", "/api/scenario", raw=text.encode(),
+                    api.url,
+                    "PUT",
+                    "/api/scenario",
+                    raw=text.encode(),
                     content_type="application/yaml",
                 )
                 assert got.status == 400, got

@@ -37,8 +37,13 @@ def test_one_message_in_detail(api: ApiServer) -> None:
     assert body["text"].splitlines() == ["the text part"]  # CRLF, as on the wire
     assert body["html"].strip() == "<p>the <b>html</b> part</p>"
     assert body["attachments"] == [
-        {"name": "r.pdf", "type": "application/pdf", "size": 10, "inline": False,
-         "content_id": None}
+        {
+            "name": "r.pdf",
+            "type": "application/pdf",
+            "size": 10,
+            "inline": False,
+            "content_id": None,
+        }
     ]
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 import http.client
 import json
-import urllib.request
 import smtplib
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
