@@ -67,9 +67,9 @@ class Instance:
 
 def parse_ports(text: str) -> range:
     """``2600-2699`` (inclusive) or a single port: the SMTP ports for servers on demand."""
-    low, _, high = text.partition("-")
+    low, dash, high = text.strip().partition("-")
     try:
-        first, last = int(low), int(high or low)
+        first, last = int(low), int(high if dash else low)
     except ValueError:
         raise ValueError(f"expected a port range like 2600-2699, got {text!r}") from None
     if not 1 <= first <= last <= 65535:

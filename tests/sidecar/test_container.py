@@ -15,9 +15,11 @@ import json
 import os
 import shutil
 import smtplib
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,7 +77,7 @@ def pip(*args: str) -> None:
 
 
 def fill_wheelhouse(context: Path, build: Path) -> None:
-    """Wheels for smtpfake's dependencies (with the ``tls`` extra) and its build backend, for the
+    """Wheels for smtpfake's dependencies (``tls`` and ``sidecar`` extras) and its build backend, for the
     image's interpreter and platform, whatever Python runs this test."""
     target = json.loads(engine("run", "--rm", BASE, "python3", "-c", IMAGE_TAGS).stdout)
     # portable binary wheels only: a linux_<arch> wheel is built for one distribution
@@ -92,13 +94,13 @@ def fill_wheelhouse(context: Path, build: Path) -> None:
         "--implementation", target["interpreter"][:2],
         "--abi", target["abi"],
         *(arg for p in platforms for arg in ("--platform", p)),
-        f"{wheel}[tls]", "hatchling",
+        f"{wheel}[tls,sidecar]", "hatchling",
     )  # fmt: skip
     # the image installs smtpfake from the copied source, as `docker build .` does
     for built in house.glob("smtpfake-*.whl"):
         built.unlink()
     names = {w.name.split("-", 1)[0].lower() for w in house.glob("*.whl")}
-    assert {"pyyaml", "trustme", "cryptography", "hatchling"} <= names, sorted(names)
+    assert {"pyyaml", "trustme", "cryptography", "aiohttp", "hatchling"} <= names, sorted(names)
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +128,21 @@ def published(container: str, port: int) -> int:
     return int(out.rsplit(":", 1)[1])
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+#: one port for servers on demand, published with the same number inside and out
+ON_DEMAND = free_port()
+
+
 @pytest.fixture
 def container(image: str) -> Iterator[str]:
     cid = engine(
         "run", "-d", "-p", "127.0.0.1::2525", "-p", "127.0.0.1::8025",
+        "-p", f"127.0.0.1:{ON_DEMAND}:{ON_DEMAND}", "-e", f"SMTPFAKE_SERVER_PORTS={ON_DEMAND}",
         "-e", "SMTPFAKE_API_TOKEN=box", image,
     ).stdout.strip()  # fmt: skip
     try:
@@ -175,6 +188,18 @@ def test_image_serves_mail_and_the_api_and_stops_on_sigterm(container: str) -> N
     (_, over_tls) = fake.wait_for_sessions(2, timeout=5)
     assert over_tls.tls
     assert fake.messages[-1].subject == "over tls"
+
+    # the page and a server on demand, through the published ports
+    page = urllib.request.urlopen(api + "/", timeout=TIMEOUT)
+    assert b"<title>smtpfake</title>" in page.read()
+    made = fake.request("POST", "/api/servers", {"scenario": "default"}, ok=(201,))[1]
+    assert made["smtp_port"] == ON_DEMAND
+    own = RemoteSmtpFake(made["url"], token="box")
+    with smtplib.SMTP(own.host, own.port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: on demand\r\n\r\nhi\r\n")
+    (mine,) = own.wait_for_messages(1, timeout=5)
+    assert mine.subject == "on demand"
+    assert len(fake.messages) == 2  # the main server's, untouched
 
     started = time.monotonic()
     engine("stop", "--time", "10", container)

@@ -382,6 +382,18 @@ def test_origin_is_refused(api: ApiServer) -> None:
         assert "Origin" in got.body["error"]
     got = call(api.url, "OPTIONS", "/api/reset", headers={"Origin": "http://localhost:3000"})
     assert got.status == 403
+    # another port on the same host is another origin, and "null" (a sandboxed frame) is none
+    for origin in (f"http://127.0.0.1:{api.port + 1}", "null", f"https://127.0.0.1:{api.port}"):
+        got = call(api.url, "POST", "/api/reset", headers={"Origin": origin})
+        assert got.status == 403, origin
+
+
+def test_the_sidecars_own_page_may_call_it(api: ApiServer) -> None:
+    own = f"http://127.0.0.1:{api.port}"
+    got = call(api.url, "POST", "/api/reset", headers={"Origin": own})
+    assert got.status == 200
+    got = call(api.url, "PUT", "/api/scenario", {"name": "default"}, headers={"Origin": own})
+    assert got.status == 200
 
 
 def test_dns_names_are_refused_on_loopback(api: ApiServer) -> None:

@@ -8,6 +8,7 @@ import re
 import signal
 import smtplib
 import socket
+import urllib.request
 import ssl
 import subprocess
 import sys
@@ -223,6 +224,8 @@ def test_flags_win_over_the_environment(sidecar_factory: Start, tmp_path: Path) 
         ({"SMTPFAKE_API_PORT": "70000"}, "70000 is not a port"),
         ({"SMTPFAKE_LOG_FORMAT": "xml"}, "'xml' is not text or json"),
         ({"SMTPFAKE_SCENARIO": "nope"}, "no scenario named 'nope'"),
+        ({"SMTPFAKE_SERVER_PORTS": "2600-"}, "SMTPFAKE_SERVER_PORTS: expected a port range"),
+        ({"SMTPFAKE_SERVER_PORTS": "2700-2600"}, "low to high"),
     ],
 )
 def test_bad_configuration_exits_2(env: dict[str, str], needle: str) -> None:
@@ -283,3 +286,36 @@ def test_signals_stop_everything_within_a_second(sidecar_factory: Start, sig: in
     assert "Traceback" not in "".join(car.stderr), car.output()
     waiter.join(5)
     assert waiting, "the pending wait call never returned"
+
+
+def test_api_port_without_the_sidecar_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    # an aiohttp that cannot be imported, first on the path: as if the extra were not installed
+    (tmp_path / "aiohttp").mkdir()
+    (tmp_path / "aiohttp" / "__init__.py").write_text(
+        "raise ImportError('No module named aiohttp')\n"
+    )
+    done = run("--port", "0", "--api-port", "0", env={"PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 2, done
+    assert "pip install 'smtpfake[sidecar]'" in done.stderr
+    assert "Traceback" not in done.stderr
+    # without --api-port, serve never imports it
+    assert (
+        "No module named aiohttp"
+        not in run("--scenario", "nope", env={"PYTHONPATH": str(tmp_path)}).stderr
+    )
+
+
+def test_sigterm_with_servers_on_demand_and_event_streams_is_quick(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0")
+    made = [call(car.url, "POST", "/api/servers", {}).body for _ in range(3)]
+    streams = [urllib.request.urlopen(m["url"] + "/events", timeout=TIMEOUT) for m in made]
+    try:
+        for stream in streams:
+            assert stream.readline().startswith(b"retry:")
+        elapsed = car.signal(signal.SIGTERM)
+    finally:
+        for stream in streams:
+            stream.close()
+    assert car.proc.returncode == 0, car.output()
+    assert elapsed < 1.0, f"took {elapsed:.2f}s to stop"
+    assert "Traceback" not in "".join(car.stderr), car.output()
