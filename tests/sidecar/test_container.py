@@ -77,7 +77,7 @@ def pip(*args: str) -> None:
 
 
 def fill_wheelhouse(context: Path, build: Path) -> None:
-    """Wheels for smtpfake's dependencies (``tls`` and ``sidecar`` extras) and its build backend, for the
+    """Wheels for smtpfake's dependencies (``tls``, ``sidecar`` extras) and build backend, for the
     image's interpreter and platform, whatever Python runs this test."""
     target = json.loads(engine("run", "--rm", BASE, "python3", "-c", IMAGE_TAGS).stdout)
     # portable binary wheels only: a linux_<arch> wheel is built for one distribution

@@ -8,12 +8,12 @@ import re
 import signal
 import smtplib
 import socket
-import urllib.request
 import ssl
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
