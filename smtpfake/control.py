@@ -12,9 +12,20 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from smtpfake.engine.records import Message, Violation
-from smtpfake.journal import SessionRecord
+from smtpfake.journal import Journal, SessionRecord
 from smtpfake.scenario import ScenarioRef
 from smtpfake.server import Server
+
+
+def wait_count(kind: str, messages: Sequence[Message], sessions: Sequence[SessionRecord]) -> int:
+    """What the waits count, for every transport (``wait_for_messages``/``wait_for_sessions``
+    here, ``POST /api/wait`` on the sidecar): ``messages`` accepted, or ``sessions`` ended (so
+    their transcripts are whole). Raises KeyError for another kind."""
+    counters = {
+        "messages": lambda: len(messages),
+        "sessions": lambda: sum(1 for s in sessions if s.ended is not None),
+    }
+    return counters[kind]()
 
 
 class Control(Protocol):
@@ -135,7 +146,9 @@ class SmtpFake(ControlHelpers):
         self.server.reset()
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> Sequence[Message]:
-        got = self.server.journal.wait(lambda j: len(j.messages()) >= count, timeout)
+        got = self.server.journal.wait(
+            lambda j: wait_count("messages", j.messages(), ()) >= count, timeout
+        )
         if not got:
             raise TimeoutError(
                 f"waited {timeout}s for {count} message(s), got {len(self.messages)}\n"
@@ -146,9 +159,8 @@ class SmtpFake(ControlHelpers):
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> Sequence[SessionRecord]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
 
-        def ended(j: object) -> bool:
-            done = [s for s in self.server.journal.sessions() if s.ended is not None]
-            return len(done) >= count
+        def ended(j: Journal) -> bool:
+            return wait_count("sessions", (), j.sessions()) >= count
 
         if not self.server.journal.wait(ended, timeout):
             raise TimeoutError(

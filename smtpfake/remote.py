@@ -102,11 +102,13 @@ class RemoteSmtpFake(ControlHelpers):
         query: dict[str, str] | None = None,
         timeout: float | None = None,
         ok: Sequence[int] = (200,),
+        top: bool = False,
     ) -> tuple[int, JSON]:
         """One API call; returns (status, JSON body). A status outside ``ok`` raises RemoteError
-        (400 from a scenario upload raises ScenarioError, as the in-process ``use`` does)."""
+        (400 from a scenario upload raises ScenarioError, as the in-process ``use`` does).
+        ``top``: a path of the sidecar itself (``/api/servers``), not of this server."""
         status, _, raw = self._fetch(
-            method, path, body, content_type=content_type, query=query, timeout=timeout
+            method, path, body, content_type=content_type, query=query, timeout=timeout, top=top
         )
         try:
             answer = json.loads(raw) if raw else {}
@@ -130,10 +132,11 @@ class RemoteSmtpFake(ControlHelpers):
         query: dict[str, str] | None = None,
         timeout: float | None = None,
         accept: str = "application/json",
+        top: bool = False,
     ) -> tuple[int, str, bytes]:
         """One HTTP exchange: (status, Content-Type, raw body), whatever the status. ``path`` is
-        an endpoint of this server (``/api/wait``), sent under :attr:`prefix`."""
-        url = self.url + self.prefix + path.removeprefix("/api")
+        an endpoint of this server (``/api/wait``), sent under :attr:`prefix` (unless ``top``)."""
+        url = self.url + (path if top else self.prefix + path.removeprefix("/api"))
         if query:
             url += "?" + urllib.parse.urlencode(query)
         data = json.dumps(body).encode() if isinstance(body, dict) else body
@@ -293,6 +296,38 @@ class RemoteSmtpFake(ControlHelpers):
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> Sequence[SessionRecord]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
         return tuple(session_from_json(s) for s in self._wait("sessions", count, timeout))
+
+    # -- servers on demand -----------------------------------------------------------------------
+
+    def new_server(self, scenario: str = "default", *, seed: int | None = None) -> RemoteSmtpFake:
+        """A fresh, isolated server of this sidecar (``POST /api/servers``), and a client of it
+        with the same token: its own SMTP port, journal, counters and state. Close it with
+        :meth:`delete_server` when done (a test session's end)."""
+        body: JSON = (
+            {"scenario": scenario} if seed is None else {"scenario": scenario, "seed": seed}
+        )
+        try:
+            made = self.request("POST", "/api/servers", body, ok=(201,), top=True)[1]
+        except RemoteError as exc:
+            if exc.status == 404 and "problems" in exc.body:
+                raise problems_from_json(exc.body) from None
+            raise
+        server = RemoteSmtpFake(
+            f"{self.url}/api/servers/{made['id']}", self.token, timeout=self.timeout
+        )
+        server._smtp_host = self._api_host if _wildcard(str(made["host"])) else str(made["host"])
+        server._smtp_port = int(made["smtp_port"])
+        return server
+
+    @property
+    def server_id(self) -> str:
+        """``main`` for the sidecar's own server, else the id of a server on demand."""
+        return self.prefix.rsplit("/", 1)[1] if self.prefix != "/api" else "main"
+
+    def delete_server(self) -> None:
+        """Close this server on demand (``DELETE /api/servers/{id}``); a no-op for ``main``."""
+        if self.prefix != "/api":
+            self.request("DELETE", self.prefix, top=True)
 
     def __repr__(self) -> str:
         return f"<RemoteSmtpFake {self.url}{self.prefix}>"

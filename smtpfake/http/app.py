@@ -19,6 +19,7 @@ from aiohttp import web
 
 from smtpfake import __version__
 from smtpfake.cli import show_text
+from smtpfake.control import wait_count
 from smtpfake.http.events import EventHub
 from smtpfake.http.fleet import MAIN, Fleet, Instance
 from smtpfake.http.guards import json_error, make_errors, make_guard
@@ -276,18 +277,19 @@ async def reset(request: web.Request, settings: Settings, instance: Instance) ->
     return answer({"status": "reset", "scenario": instance.server.scenario.name})
 
 
-#: what POST /api/wait can wait for: kind -> how many there are now
-COUNTS: dict[str, Callable[[Instance], int]] = {
-    "messages": lambda i: len(i.numbered()),
-    # as SmtpFake.wait_for_sessions: sessions that have ended, so transcripts are whole
-    "sessions": lambda i: sum(1 for s in i.server.sessions if s.ended is not None),
-}
+#: what POST /api/wait can wait for (counted as the in-process waits count: control.wait_count)
+KINDS = ("messages", "sessions")
+
+
+def _count(kind: str, instance: Instance) -> int:
+    # the messages the API shows (not deleted), as the fixture's waits see theirs
+    return wait_count(kind, [n.message for n in instance.numbered()], instance.server.sessions)
 
 
 async def wait(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
     data = await read_json(request, settings)
-    only(data, (*COUNTS, "timeout"))
-    kinds = [k for k in COUNTS if k in data]
+    only(data, (*KINDS, "timeout"))
+    kinds = [k for k in KINDS if k in data]
     if len(kinds) != 1:
         raise ApiError(
             400, 'give exactly one of "messages": N or "sessions": N (with "timeout": seconds)'
@@ -295,10 +297,9 @@ async def wait(request: web.Request, settings: Settings, instance: Instance) -> 
     kind = kinds[0]
     count = whole(data[kind], kind, high=10**6)
     timeout = seconds(data.get("timeout", 5.0), "timeout", high=MAX_WAIT)
-    counter = COUNTS[kind]
     started = time.monotonic()
-    if not await settings.hub.until(lambda: counter(instance) >= count, timeout):
-        got = counter(instance)
+    if not await settings.hub.until(lambda: _count(kind, instance) >= count, timeout):
+        got = _count(kind, instance)
         what = "message(s)" if kind == "messages" else "finished session(s)"
         waited = time.monotonic() - started
         error = ApiError(408, f"waited {waited:.1f}s for {count} {what}, got {got}", count=got)

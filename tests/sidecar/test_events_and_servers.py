@@ -15,6 +15,7 @@ import pytest
 
 from smtpfake.http import ApiServer
 from smtpfake.remote import RemoteSmtpFake
+from smtpfake.scenario import ScenarioError
 from smtpfake.server import Server
 
 from .conftest import TIMEOUT, call
@@ -188,3 +189,21 @@ def test_port_range_is_used_and_bounded() -> None:
             assert "DELETE one first" in full.body["error"]
     finally:
         server.stop()
+
+
+def test_the_remote_client_makes_and_closes_servers(fleet_api: ApiServer) -> None:
+    main = RemoteSmtpFake(fleet_api.url)
+    mine = main.new_server("421-at-greeting-once", seed=2)
+    assert mine.server_id.startswith("s") and main.server_id == "main"
+    assert mine.port != fleet_api.server.port
+    with pytest.raises(smtplib.SMTPConnectError):
+        smtplib.SMTP(mine.host, mine.port, timeout=TIMEOUT)
+    with smtplib.SMTP(mine.host, mine.port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: mine\r\n\r\nx\r\n")
+    mine.wait_for_messages(1)
+    mine.assert_delivered(1)
+    main.assert_delivered(0)
+    mine.delete_server()
+    assert call(fleet_api.url, "GET", "/api/servers").body["count"] == 1
+    with pytest.raises(ScenarioError):
+        main.new_server("no-such-scenario")
