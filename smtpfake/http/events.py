@@ -20,6 +20,7 @@ from typing import Any
 from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
 from smtpfake.journal import Journal
 from smtpfake.logging_observer import LoggingJournal
+from smtpfake.serialize import VIOLATION_REFERENCES
 
 Event = dict[str, Any]
 
@@ -158,6 +159,7 @@ class Publishing(Journal):
             kind=violation.kind,
             detail=violation.detail,
             command=violation.command,
+            rfc=VIOLATION_REFERENCES.get(violation.kind),
         )
 
     def message(self, info: SessionInfo, message: Message) -> None:

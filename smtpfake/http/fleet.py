@@ -13,18 +13,32 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from smtpfake.control import SmtpFake
 from smtpfake.http.events import EventHub, EventJournal, LoggingEventJournal, Publishing
 from smtpfake.http.inputs import ApiError
 from smtpfake.http.messages import Numbered
 from smtpfake.journal import Journal
-from smtpfake.logging_observer import LoggingJournal
+from smtpfake.logging_observer import EventLog, LoggingJournal
 from smtpfake.server import Server
 
 MAIN = "main"
 #: servers on demand at once when no port range bounds them
 MAX_SERVERS = 100
+
+
+class ServerLog(EventLog):
+    """The sidecar's log, its lines tagged with a server on demand's id (``server`` in JSON)."""
+
+    def __init__(self, log: EventLog, server_id: str) -> None:
+        super().__init__(log.stream, log.format)
+        self.base = log
+        self.server_id = server_id
+
+    def event(self, event: str, time: float, line: str, **fields: Any) -> None:
+        # through the sidecar's own log (and its lock): lines of all servers never interleave
+        self.base.event(event, time, f"[{self.server_id}] {line}", server=self.server_id, **fields)
 
 
 def publishing(journal: Journal, hub: EventHub, server_id: str) -> Publishing:
@@ -87,8 +101,10 @@ class Fleet:
         *,
         ports: range | None = None,
         scenario_dirs: Sequence[str | Path] = (),
+        log: EventLog | None = None,
     ) -> None:
         self.hub = hub
+        self.log = log
         self.ports = ports
         self.scenario_dirs = tuple(scenario_dirs) or main.scenario_dirs
         main.journal = publishing(main.journal, hub, MAIN)
@@ -122,7 +138,8 @@ class Fleet:
             scenario_dirs=self.scenario_dirs,
             idle_timeout=main.idle_timeout,
         )
-        journal = publishing(Journal(), self.hub, server_id)
+        fresh = Journal() if self.log is None else LoggingJournal(ServerLog(self.log, server_id))
+        journal = publishing(fresh, self.hub, server_id)
         server.journal = journal
         server.on_error = main.on_error
         taken = {i.server.port for i in self.instances.values()}

@@ -70,7 +70,7 @@ class ApiServer:
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self.hub = EventHub()
-        self.fleet = Fleet(server, self.hub, ports=server_ports)
+        self.fleet = Fleet(server, self.hub, ports=server_ports, log=log)
         # Bound to loopback, only a local caller can reach us, and only a browser tricked by
         # DNS rebinding would name us by a DNS name: refuse those.
         self.guard_host = is_loopback(host)

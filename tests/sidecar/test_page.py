@@ -128,9 +128,13 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     browser.find_element(By.CSS_SELECTOR, "button.view[data-view='raw']").click()
     assert "Subject: From the test" in browser.find_element(By.ID, "message-raw").text
 
-    if os.environ.get("SMTPFAKE_SCREENSHOT") == "1":
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        browser.save_screenshot(str(SCREENSHOT))
+    # a violation is shown with its RFC section
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.docmd("MAIL FROM:<a@x.test>")  # no EHLO first
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".violation[data-kind='no-helo']"))
+    flagged = browser.find_element(By.CSS_SELECTOR, ".violation[data-kind='no-helo']")
+    assert "MAIL before HELO/EHLO" in flagged.text
+    assert flagged.find_element(By.CSS_SELECTOR, ".rfc").text == "RFC 5321 §4.1.4"
 
     # switch the scenario from the page: the next session meets it
     Select(browser.find_element(By.ID, "scenario-select")).select_by_value("421-at-greeting")
@@ -140,9 +144,15 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     with pytest.raises(smtplib.SMTPConnectError):
         smtplib.SMTP(server.host, server.port, timeout=TIMEOUT)
     wait.until(lambda d: "S: 421" in d.find_element(By.ID, "sessions").text)
+    # the rule behind the reply, and its fault, tagged on it
+    tags = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#sessions .rule")]
+    assert "rule 1 (on connect): reply" in tags
+
+    if os.environ.get("SMTPFAKE_SCREENSHOT") == "1":
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOT))
     assert "421-at-greeting" in browser.find_element(By.ID, "scenario-show").text
 
-    # reset from the page empties both lists
     browser.find_element(By.ID, "reset").click()
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#sessions .session"))
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#messages li.message"))

@@ -319,3 +319,12 @@ def test_sigterm_with_servers_on_demand_and_event_streams_is_quick(sidecar_facto
     assert car.proc.returncode == 0, car.output()
     assert elapsed < 1.0, f"took {elapsed:.2f}s to stop"
     assert "Traceback" not in "".join(car.stderr), car.output()
+
+
+def test_servers_on_demand_log_their_sessions_tagged(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0")
+    made = call(car.url, "POST", "/api/servers", {}).body
+    with smtplib.SMTP("127.0.0.1", made["smtp_port"], timeout=TIMEOUT) as client:
+        client.noop()
+    lines = until(car, "] closed")
+    assert any(line.endswith(f"session 1 [{made['id']}] closed\n") for line in lines), lines

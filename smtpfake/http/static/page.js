@@ -3,7 +3,7 @@
 "use strict";
 
 const state = { server: "main", token: sessionStorage.getItem("smtpfake-token") || "",
-  selected: null, view: "text", stream: null, timer: null };
+  selected: null, view: "text", stream: null, timer: null, faults: {} };
 
 const $ = (id) => document.getElementById(id);
 
@@ -57,6 +57,8 @@ async function loadScenario() {
   $("scenario-name").textContent = sc.name;
   $("scenario-summary").textContent = sc.summary || "";
   $("scenario-show").textContent = sc.show || "";
+  // rule label -> its faults, to name the fault behind each reply the rule shaped
+  state.faults = Object.fromEntries(sc.rules.map((r) => [r.label, r.faults.map((f) => f.type).join(", ")]));
   $("smtp-address").textContent = `SMTP ${sc.smtp.host}:${sc.smtp.port}`;
   const list = await api(`${base()}/scenarios`);
   const select = $("scenario-select");
@@ -85,15 +87,19 @@ function timeline(session) {
     grid.append(el("div", { class: "t" }, clock(row.time, session.started)));
     if (row.kind === "violation") {
       const v = row.entry;
-      const found = RFC.exec(v.detail);
+      const found = v.rfc || (RFC.exec(v.detail) || [])[1];
       const cell = el("div", { class: "violation", "data-kind": v.kind }, `! ${v.kind}: ${v.detail}`);
-      if (found) cell.append(el("span", { class: "rfc" }, found[1]));
+      if (found) cell.append(el("span", { class: "rfc" }, found));
       grid.append(cell);
     } else if (row.kind === "client") {
       grid.append(el("div", { class: "client" }, `C: ${row.entry.text}`), el("div", { class: "server" }));
     } else {
       const cell = el("div", { class: "server" }, `S: ${row.entry.text}`);
-      if (row.entry.rule) cell.append(el("span", { class: "rule", title: "the rule behind this reply" }, row.entry.rule));
+      if (row.entry.rule) {
+        const faults = state.faults[row.entry.rule];
+        cell.append(el("span", { class: "rule", title: "the rule behind this reply, and its faults" },
+          faults ? `${row.entry.rule}: ${faults}` : row.entry.rule));
+      }
       // the server column: an empty client cell before it keeps the two sides apart
       grid.append(el("div", { class: "client" }), cell);
     }
