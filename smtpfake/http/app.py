@@ -33,7 +33,7 @@ from smtpfake.http.inputs import (
     seed,
     whole,
 )
-from smtpfake.http.messages import detail, find, listing
+from smtpfake.http.messages import FILTERS, PAGING, detail, find, listing
 from smtpfake.logging_observer import EventLog
 from smtpfake.scenario import ScenarioError, load_file, load_text, resolve, scenario_files
 from smtpfake.serialize import problems_to_json, scenario_to_json, session_to_json
@@ -45,9 +45,11 @@ MAX_WAIT = 300.0
 #: an SSE stream sends a comment this often (seconds) so proxies and clients see it alive
 HEARTBEAT = 15.0
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+#: PUT /api/scenario's query, with a YAML body
+YAML_QUERY = ("name", "seed", "source", "require_docs")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
     """What the endpoints need besides the servers."""
 
@@ -149,7 +151,6 @@ async def put_scenario(
 
 
 def _use_yaml(instance: Instance, query: dict[str, str], body: bytes) -> None:
-    only(query, ("name", "seed", "source", "require_docs"), "query parameter")
     chosen = seed(query.get("seed"))
     docs = query.get("require_docs", "true").lower()
     if docs not in ("true", "false"):
@@ -227,7 +228,6 @@ def _sessions(instance: Instance) -> JSON:
 
 
 async def sessions(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
-    only(request.query, (), "query parameter")
     return answer(_sessions(instance))
 
 
@@ -238,7 +238,6 @@ async def messages(request: web.Request, settings: Settings, instance: Instance)
 async def delete_messages(
     request: web.Request, settings: Settings, instance: Instance
 ) -> web.Response:
-    only(request.query, (), "query parameter")
     found = instance.numbered()
     instance.deleted.update(n.id for n in found)
     return answer({"deleted": len(found)})
@@ -345,7 +344,6 @@ async def events(
     """Server-Sent Events: one ``event: TYPE`` / ``data: JSON`` block per session event of this
     server (``connected``, ``command``, ``reply``, ``violation``, ``message``, ``auth``,
     ``tls``, ``closed``; ``scenario`` and ``reset`` from the API), until the client leaves."""
-    only(request.query, (), "query parameter")
     queue = settings.hub.subscribe()
     response = web.StreamResponse(
         headers={
@@ -400,7 +398,6 @@ def _server_body(request: web.Request, instance: Instance) -> JSON:
 async def create_server(
     request: web.Request, settings: Settings, instance: Instance
 ) -> web.Response:
-    only(request.query, (), "query parameter")
     data = await read_json(request, settings)
     only(data, ("scenario", "seed", "params"))
     name = check_name(data.get("scenario", "default"), "scenario")
@@ -420,7 +417,6 @@ async def create_server(
 async def list_servers(
     request: web.Request, settings: Settings, instance: Instance
 ) -> web.Response:
-    only(request.query, (), "query parameter")
     found = [_server_body(request, i) for i in settings.fleet.instances.values()]
     return answer({"count": len(found), "capacity": settings.fleet.capacity, "servers": found})
 
@@ -466,9 +462,20 @@ FLEET_ROUTES: dict[str, dict[str, Endpoint]] = {
 ENDPOINTS = sorted(["/api" + p for p in ROUTES] + ["/api" + p for p in FLEET_ROUTES])
 
 
+#: the query parameters an endpoint takes; any other is a 400, never silently ignored
+QUERY: dict[Endpoint, tuple[str, ...]] = {
+    messages: FILTERS + PAGING,
+    message_raw: ("download",),
+    put_scenario: YAML_QUERY,  # for a YAML upload; a JSON body takes none (put_scenario checks)
+}
+
+
 def _bind(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    allowed = QUERY.get(endpoint, ())
+
     async def handle(request: web.Request) -> web.StreamResponse:
         settings = request.app[SETTINGS]
+        only(request.query, allowed, "query parameter")
         instance = settings.fleet.get(request.match_info.get("sid", MAIN))
         return await endpoint(request, settings, instance)
 

@@ -50,7 +50,7 @@ def publishing(journal: Journal, hub: EventHub, server_id: str) -> Publishing:
     return EventJournal(hub=hub, server=server_id)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Instance:
     """One server as the API sees it: the control object tests also get, and its messages."""
 

@@ -207,3 +207,30 @@ def test_the_remote_client_makes_and_closes_servers(fleet_api: ApiServer) -> Non
     assert call(fleet_api.url, "GET", "/api/servers").body["count"] == 1
     with pytest.raises(ScenarioError):
         main.new_server("no-such-scenario")
+
+
+def test_every_endpoint_answers_per_server(fleet_api: ApiServer) -> None:
+    from smtpfake.http.app import ROUTES
+
+    made = call(fleet_api.url, "POST", "/api/servers", {}).body
+    for path, methods in ROUTES.items():
+        if "GET" not in methods or "{" in path or path == "/events":
+            continue
+        top = call(fleet_api.url, "GET", "/api" + path)
+        mine = call(made["url"], "GET", path)
+        main = call(fleet_api.url, "GET", "/api/servers/main" + path)
+        assert mine.status == top.status == main.status, (path, top, mine)
+        assert main.body == top.body or path == "/health", path
+    assert call(made["url"], "GET", "/health").body["smtp"]["port"] == made["smtp_port"]
+
+
+def test_unknown_query_parameters_are_refused_everywhere(fleet_api: ApiServer) -> None:
+    from smtpfake.http.app import FLEET_ROUTES, ROUTES
+
+    for table in (ROUTES, FLEET_ROUTES):
+        for path, methods in table.items():
+            for method in methods:
+                at = "/api" + path.replace("{mid}", "1").replace("{sid}", "main")
+                got = call(fleet_api.url, method, at + "?colour=red")
+                assert got.status == 400, (method, at, got)
+                assert "colour" in got.body["error"]
