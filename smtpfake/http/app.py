@@ -520,7 +520,6 @@ def build_app(
     app = web.Application(
         client_max_size=MAX_BODY,
         middlewares=[
-            web.normalize_path_middleware(append_slash=False, remove_slash=True),
             make_errors(report, ENDPOINTS),
             make_guard(guard_host=guard_host, token=settings.token),
         ],
@@ -530,7 +529,11 @@ def build_app(
         for path, methods in table.items():
             for prefix in prefixes:
                 for method, endpoint in methods.items():
-                    app.router.add_route(method, prefix + path, _bind(endpoint))
+                    handler = _bind(endpoint)
+                    # a trailing slash names the same endpoint (answered, not redirected: not
+                    # every client follows a 308)
+                    for variant in (prefix + path, prefix + path + "/"):
+                        app.router.add_route(method, variant, handler)
     for path, (name, content_type) in STATIC.items():
         app.router.add_get(path, _static(name, content_type))
     return app

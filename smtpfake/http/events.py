@@ -26,6 +26,8 @@ Event = dict[str, Any]
 
 #: events a slow subscriber may fall behind by before it is dropped (its stream ends)
 QUEUE_SIZE = 10_000
+#: message ids kept beyond the journal's own messages before the forgotten ones are pruned
+MAX_IDS = 10_000
 
 
 class EventHub:
@@ -166,11 +168,12 @@ class Publishing(Journal):
         with self._ids_lock:
             number = next(self._numbers)
             self._ids[id(message)] = (number, message)
-            if len(self._ids) > 2 * QUEUE_SIZE:  # the journal drops old ones: so do we
-                kept = {id(m) for m in self.messages()}
+        super().message(info, message)
+        if len(self._ids) > 2 * MAX_IDS:  # the journal drops old messages: so do we, now and then
+            kept = {id(m) for m in self.messages()}
+            with self._ids_lock:
                 for key in [k for k in self._ids if k not in kept]:
                     del self._ids[key]
-        super().message(info, message)
         self._publish(
             "message",
             info,

@@ -7,6 +7,8 @@ import time
 import urllib.request
 from email.message import EmailMessage
 
+import pytest
+
 from smtpfake.http import ApiServer
 
 from .conftest import TIMEOUT, call
@@ -118,3 +120,22 @@ def test_bad_filters_are_400_naming_them(api: ApiServer) -> None:
         got = call(api.url, "GET", "/api/messages?" + query)
         assert got.status == 400, (query, got)
         assert named in got.body["error"], (query, got)
+
+
+def test_message_ids_outlive_the_pruning_of_dropped_messages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from smtpfake.engine.records import Message, SessionInfo
+    from smtpfake.http import events
+
+    monkeypatch.setattr(events, "MAX_IDS", 2)
+    hub = events.EventHub()
+    journal = events.EventJournal(hub=hub, max_messages=3)
+    info = SessionInfo(1, "peer", 0.0)
+    journal.started(info)
+    made = [Message("a@x", ("b@y",), b"x", 1, float(n), f"Q{n}") for n in range(10)]
+    for message in made:
+        journal.message(info, message)
+    # the journal keeps the last 3; each keeps the id it was given, the newest included
+    assert [journal.message_id(m) for m in journal.messages()] == [8, 9, 10]
+    assert journal.message_id(made[0]) == 0
