@@ -343,7 +343,8 @@ async def events(
 ) -> web.StreamResponse:
     """Server-Sent Events: one ``event: TYPE`` / ``data: JSON`` block per session event of this
     server (``connected``, ``command``, ``reply``, ``violation``, ``message``, ``auth``,
-    ``tls``, ``closed``; ``scenario`` and ``reset`` from the API), until the client leaves."""
+    ``tls``, ``closed``; ``scenario``, ``reset``, ``server`` and ``deleted`` from the API),
+    until the client leaves or the server is deleted."""
     queue = settings.hub.subscribe()
     response = web.StreamResponse(
         headers={
@@ -370,6 +371,8 @@ async def events(
             await response.write(
                 f"id: {event['id']}\nevent: {event['event']}\ndata: {data}\n\n".encode()
             )
+            if event["event"] == "deleted":
+                break  # this server is gone: so is its stream
     except (ConnectionResetError, asyncio.CancelledError):
         pass  # the client left (aiohttp cancels the handler): a normal end for a stream
     finally:
@@ -429,9 +432,9 @@ async def delete_server(
     request: web.Request, settings: Settings, instance: Instance
 ) -> web.Response:
     await settings.fleet.delete(instance.id)
-    settings.hub.publish(
-        {"event": "server", "server": MAIN, "id": instance.id, "time": time.time()}
-    )
+    now = time.time()
+    settings.hub.publish({"event": "deleted", "server": instance.id, "time": now})
+    settings.hub.publish({"event": "server", "server": MAIN, "id": instance.id, "time": now})
     return answer({"deleted": instance.id})
 
 

@@ -21,8 +21,9 @@ from smtpfake.server import Server
 from .conftest import TIMEOUT, call
 
 
-def read_events(url: str, count: int, into: list[dict[str, Any]]) -> None:
-    """Read ``count`` events (after the hello) from an SSE stream, bounded by TIMEOUT."""
+def read_events(url: str, count: int, into: list[dict[str, Any]], ready: threading.Event) -> None:
+    """Read ``count`` events (after the hello, which sets ``ready``) from an SSE stream, or up to
+    a ``closed`` or ``deleted`` one; bounded by TIMEOUT."""
     with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:
         assert resp.headers["Content-Type"] == "text/event-stream"
         kind = ""
@@ -30,31 +31,26 @@ def read_events(url: str, count: int, into: list[dict[str, Any]]) -> None:
             line = raw.decode().rstrip("\n")
             if line.startswith("event: "):
                 kind = line[len("event: ") :]
-            elif line.startswith("data: ") and kind != "hello":
+            elif line.startswith("data: ") and kind == "hello":
+                ready.set()  # subscribed: what happens from now on is ours
+            elif line.startswith("data: "):
                 into.append(json.loads(line[len("data: ") :]))
-                if len(into) >= count or into[-1]["event"] == "closed":
+                if len(into) >= count or into[-1]["event"] in ("closed", "deleted"):
                     return
 
 
 def start_reader(url: str, count: int) -> tuple[threading.Thread, list[dict[str, Any]]]:
+    """A thread reading the stream; returns once it is subscribed."""
     got: list[dict[str, Any]] = []
-    reader = threading.Thread(target=read_events, args=(url, count, got), daemon=True)
+    ready = threading.Event()
+    reader = threading.Thread(target=read_events, args=(url, count, got, ready), daemon=True)
     reader.start()
+    assert ready.wait(TIMEOUT), "the stream never said hello"
     return reader, got
-
-
-def wait_subscribed(api: ApiServer, n: int = 1) -> None:
-    import time
-
-    deadline = time.monotonic() + TIMEOUT
-    while len(api.hub._subscribers) < n:  # our own hub: its subscriber count
-        assert time.monotonic() < deadline, "the stream never subscribed"
-        time.sleep(0.01)
 
 
 def test_events_tell_a_whole_session(api: ApiServer) -> None:
     reader, got = start_reader(api.url + "/api/events", 100)
-    wait_subscribed(api)
     server = api.server
     with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
         client.sendmail("a@x.test", ["b@y.test"], b"Subject: ev\r\n\r\nbody\r\n")
@@ -72,7 +68,6 @@ def test_events_tell_a_whole_session(api: ApiServer) -> None:
 def test_events_carry_rules_and_violations(api: ApiServer) -> None:
     api.server.use({"rules": [{"name": "no-mail", "on": "mail", "reply": "451 4.3.0 later"}]})
     reader, got = start_reader(api.url + "/api/events", 100)
-    wait_subscribed(api)
     server = api.server
     with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
         client.ehlo()
@@ -149,8 +144,16 @@ def test_servers_on_demand_are_isolated(fleet_api: ApiServer) -> None:
     remote.use("421-at-greeting")
     assert call(url, "GET", "/api/scenario").body["name"] == "default"
 
+    # deleting a server ends its event stream, with a last "deleted" event
+    reader, got = start_reader(made.body["url"] + "/events", 100)
+    assert call(url, "DELETE", f"/api/servers/{made.body['id']}").status == 200
+    reader.join(TIMEOUT)
+    assert not reader.is_alive()
+    assert [e["event"] for e in got] == ["deleted"]
+    made = type(made)(made.status, made.headers, call(url, "POST", "/api/servers", {}).body)
+
     listed = call(url, "GET", "/api/servers").body
-    assert [s["id"] for s in listed["servers"]] == ["main", made.body["id"], other["id"]]
+    assert [s["id"] for s in listed["servers"]] == ["main", other["id"], made.body["id"]]
     assert call(url, "DELETE", f"/api/servers/{made.body['id']}").status == 200
     assert call(made.body["url"], "GET", "/health").status == 404
     with pytest.raises(OSError):
