@@ -20,7 +20,7 @@ import pytest
 from smtpfake.http import ApiServer
 from smtpfake.server import Server
 
-from .conftest import REPO, TIMEOUT
+from .conftest import REPO, TIMEOUT, call
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -157,3 +157,37 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#sessions .session"))
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#messages li.message"))
     assert not server.errors
+
+
+def test_the_page_asks_for_the_token_and_follows_a_server_on_demand(
+    browser: webdriver.Chrome,
+) -> None:
+    server = Server("default").start()
+    try:
+        with ApiServer(server, token="sesame") as api:
+            wait = WebDriverWait(browser, TIMEOUT)
+            browser.get(api.url + "/")
+            wait.until(lambda d: d.find_element(By.ID, "token-bar").is_displayed())
+            browser.find_element(By.ID, "token").send_keys("sesame")
+            browser.find_element(By.ID, "token-save").click()
+            wait.until(lambda d: d.find_element(By.ID, "scenario-name").text == "default")
+            wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+
+            made = call(
+                api.url, "POST", "/api/servers", {"scenario": "421-at-greeting-once"},
+                token="sesame",
+            ).body  # fmt: skip
+            # the switcher learns of it from the event stream, then follows it
+            option = f"#server-select option[value='{made['id']}']"
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, option))
+            Select(browser.find_element(By.ID, "server-select")).select_by_value(made["id"])
+            wait.until(
+                lambda d: d.find_element(By.ID, "scenario-name").text == "421-at-greeting-once"
+            )
+            wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+            with pytest.raises(smtplib.SMTPConnectError):
+                smtplib.SMTP(made["host"], made["smtp_port"], timeout=TIMEOUT)
+            wait.until(lambda d: "S: 421" in d.find_element(By.ID, "sessions").text)
+            assert server.sessions == ()  # the main server saw none of it
+    finally:
+        server.stop()

@@ -244,7 +244,9 @@ async function follow() {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
         const type = (/^event: (.*)$/m.exec(block) || [])[1];
-        if (!type || type === "hello") continue;
+        if (!type) continue;
+        // subscribed: refresh once, for what happened between the first load and now
+        if (type === "hello") { soon(refresh); continue; }
         if (type === "scenario" || type === "reset") loadScenario().catch((e) => showError(e.message));
         if (type === "server") loadServers().catch((e) => showError(e.message));
         soon(refresh);
@@ -260,6 +262,8 @@ async function follow() {
 
 async function switchServer(id) {
   state.server = id;
+  $("live").textContent = "connecting";
+  $("live").classList.remove("on");
   state.selected = null;
   $("message").hidden = true;
   if (state.stream) state.stream.abort();
