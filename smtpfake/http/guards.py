@@ -57,7 +57,7 @@ def local_name(authority: str) -> bool:
     return True
 
 
-def json_error(
+def json_answer(
     status: int, body: dict[str, object], headers: dict[str, str] | None = None
 ) -> web.Response:
     """A JSON answer (ASCII, so no charset parameter is needed: RFC 8259 §8.1)."""
@@ -128,9 +128,9 @@ def make_errors(report: Callable[[BaseException], None], endpoints: Sequence[str
         try:
             return await handler(request)
         except ApiError as exc:
-            return json_error(exc.status, exc.body, exc.headers)
+            return json_answer(exc.status, exc.body, exc.headers)
         except ScenarioError as exc:
-            return json_error(400, problems_to_json(exc))
+            return json_answer(400, problems_to_json(exc))
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -144,14 +144,14 @@ def make_errors(report: Callable[[BaseException], None], endpoints: Sequence[str
                 message = f"no endpoint {request.path} (endpoints: {', '.join(endpoints)})"
             elif exc.status == 405:
                 message = f"{request.method} is not allowed on {request.path}"
-            return json_error(exc.status, {"error": message}, headers)
+            return json_answer(exc.status, {"error": message}, headers)
         except ConnectionResetError:
             raise  # the client left mid-request: aiohttp closes quietly (its log is ours, muted)
         except web.RequestPayloadError as exc:  # a broken chunked body, a short gzip stream
-            return json_error(400, {"error": f"bad request body: {exc}"}, {"Connection": "close"})
+            return json_answer(400, {"error": f"bad request body: {exc}"}, {"Connection": "close"})
         except Exception as exc:
             # a bug in smtpfake: the caller gets a 500, and the server's error list the trace
             report(exc)
-            return json_error(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
+            return json_answer(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
 
     return errors

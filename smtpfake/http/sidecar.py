@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from smtpfake.http.app import SETTINGS, Settings, build_app
+from smtpfake.http.app import build_app
+from smtpfake.http.context import SETTINGS, Settings
 from smtpfake.http.events import EventHub
 from smtpfake.http.fleet import Fleet
 from smtpfake.http.guards import client_log, is_loopback

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from smtpfake.control import SmtpFake
-from smtpfake.http import ApiServer, app
+from smtpfake.http import ApiServer, journal_api
 from smtpfake.http.app import MAX_BODY
 from smtpfake.server import Server
 
@@ -534,7 +534,7 @@ def test_a_bug_in_a_handler_is_a_500_and_reaches_the_server_errors(
         with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
             client.noop()
         SmtpFake(server).wait_for_sessions(1)
-        monkeypatch.setattr(app, "session_to_json", broken)
+        monkeypatch.setattr(journal_api, "session_to_json", broken)
         got = get(api, "/api/sessions")
         assert got.status == 500
         assert "ZeroDivisionError: boom" in got.body["error"]
