@@ -49,8 +49,8 @@ async def events(
             )
             if event["event"] == "deleted":
                 break  # this server is gone: so is its stream
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass  # the client left (aiohttp cancels the handler): a normal end for a stream
+    except ConnectionResetError:
+        pass  # the client left: a normal end for a stream
     finally:
         settings.hub.unsubscribe(queue)
     return response
