@@ -121,7 +121,10 @@ def build_app(
                     # a trailing slash names the same endpoint (answered, not redirected: not
                     # every client follows a 308)
                     for variant in (prefix + path, prefix + path + "/"):
-                        app.router.add_route(method, variant, handler)
+                        if method == "GET":  # and HEAD, as curl -I asks
+                            app.router.add_get(variant, handler)
+                        else:
+                            app.router.add_route(method, variant, handler)
     for path, (name, content_type) in STATIC.items():
         app.router.add_get(path, _static(name, content_type))
     return app

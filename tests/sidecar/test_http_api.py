@@ -367,7 +367,7 @@ def test_trailing_slash_is_tolerated_and_unknown_query_parameters_are_not(api: A
 
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
-    [("DELETE", "/api/reset", "POST"), ("POST", "/api/scenario", "GET, PUT")],
+    [("DELETE", "/api/reset", "POST"), ("POST", "/api/scenario", "GET, HEAD, PUT")],
 )
 def test_wrong_method_is_405_with_allow(api: ApiServer, method: str, path: str, allow: str) -> None:
     got = call(api.url, method, path, {})
@@ -540,3 +540,14 @@ def test_a_bug_in_a_handler_is_a_500_and_reaches_the_server_errors(
         assert "ZeroDivisionError: boom" in got.body["error"]
         assert len(server.errors) == 1
         assert "boom" in server.errors[0].traceback
+
+
+def test_head_answers_like_get_without_a_body(api: ApiServer) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=TIMEOUT)
+    try:
+        conn.request("HEAD", "/api/health")
+        resp = conn.getresponse()
+        assert (resp.status, resp.headers["Content-Type"]) == (200, "application/json")
+        assert resp.read() == b""
+    finally:
+        conn.close()
