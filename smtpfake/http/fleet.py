@@ -68,14 +68,14 @@ class Instance:
     def numbered(self) -> list[Numbered]:
         """The messages the API shows, with their ids, oldest first."""
         out = []
-        for message in self.server.messages:
+        for message in self.fake.messages:
             number = self.journal.message_id(message)
             if number and number not in self.deleted:
                 out.append(Numbered(number, message))
         return out
 
     def reset(self) -> None:
-        self.server.reset()
+        self.fake.reset()
         self.deleted.clear()
 
 
