@@ -20,7 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +153,35 @@ class RemoteSmtpFake(ControlHelpers):
             return exc.code, exc.headers.get_content_type(), exc.read()
         except (urllib.error.URLError, OSError) as exc:
             raise RemoteError(0, f"cannot reach the smtpfake sidecar at {self.url}: {exc}") from exc
+
+    def events(self, timeout: float = 30.0) -> Generator[JSON, None, None]:
+        """This server's events as they happen (``GET /api/events``, Server-Sent Events), each
+        the JSON object of one ``data:`` line. Returns once the sidecar has subscribed the
+        stream, so every event after the call is in it; iterate until you have what you wait
+        for, then close the iterator. ``timeout`` bounds the wait for each line (the sidecar
+        sends one at least every 15 s); past it, TimeoutError."""
+        headers = {"Accept": "text/event-stream"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(self.url + self.prefix + "/events", headers=headers)
+        try:
+            resp = urllib.request.urlopen(req, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            raise RemoteError(exc.code, f"GET {self.prefix}/events: {exc.read()[:200]!r}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise RemoteError(0, f"cannot reach the smtpfake sidecar at {self.url}: {exc}") from exc
+        lines = (raw.decode("utf-8").rstrip("\r\n") for raw in resp)
+        for line in lines:  # up to the hello: the stream is subscribed
+            if line.startswith("data: "):
+                break
+        return self._events(resp, lines)
+
+    @staticmethod
+    def _events(resp: Any, lines: Iterator[str]) -> Generator[JSON, None, None]:
+        with resp:
+            for line in lines:
+                if line.startswith("data: "):
+                    yield json.loads(line[len("data: ") :])
 
     def health(self) -> JSON:
         """The readiness answer (``status`` "ready" when SMTP is listening); never raises on 503."""

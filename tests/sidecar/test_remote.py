@@ -13,6 +13,7 @@ import pytest
 
 from smtpfake.control import SmtpFake
 from smtpfake.engine.records import Message
+from smtpfake.http import ApiServer
 from smtpfake.journal import SessionRecord
 from smtpfake.remote import RemoteError, RemoteSmtpFake
 from smtpfake.scenario import ScenarioError
@@ -233,3 +234,19 @@ def test_remote_with_token_and_a_wildcard_bind(sidecar_factory: Callable[..., Si
     deliver(remote)
     assert remote.wait_for_messages(1, timeout=2)[0].subject == "parity"
     assert RemoteSmtpFake(car.url, token="tok", smtp_host="h", smtp_port=1).address == ("h", 1)
+
+
+def test_events_from_the_remote_client(api: ApiServer) -> None:
+    remote = RemoteSmtpFake(api.url)
+    stream = remote.events(timeout=5)
+    server = api.server
+    with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+        client.noop()
+    seen = []
+    for event in stream:
+        seen.append(event["event"])
+        if event["event"] == "closed":
+            break
+    stream.close()
+    assert seen[0] == "connected" and seen[-1] == "closed"
+    assert "command" in seen and "reply" in seen
