@@ -49,6 +49,8 @@ FACES = frozenset(
         "smtpfake.http_api",
         "smtpfake.logging_observer",
         "smtpfake.pytest_plugin",
+        "smtpfake.queries",
+        "smtpfake.servers_on_demand",
         "smtpfake.remote",
         "smtpfake.serialize",
     }

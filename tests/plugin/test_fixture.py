@@ -105,7 +105,7 @@ def test_options_ini_cli_and_header(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-scenario", "default")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["smtpfake: scenario=default host=127.0.0.1 seed=7 scenario_dirs=*myscenarios"]
+        ["smtpfake: scenario=default host=127.0.0.1 port=free seed=7 scenario_dirs=*myscenarios"]
     )
     bad = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-seed", "x")
     assert bad.ret != 0
@@ -124,7 +124,7 @@ def test_failure_report_has_transcript(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*smtpfake transcript (default)*", "*C: noop*", "*S: 250 2.0.0 Ok*"]
+        ["*smtpfake transcript (default, 127.0.0.1:*)*", "*C: noop*", "*S: 250 2.0.0 Ok*"]
     )
 
 

@@ -58,13 +58,24 @@ def test_same_suite_in_process_and_against_a_sidecar(
     local.assert_outcomes(passed=4)
     remote = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url)
     remote.assert_outcomes(passed=4)
-    remote.stdout.fnmatch_lines([f"smtpfake: scenario=default remote={api.url}"])
+    remote.stdout.fnmatch_lines([f"smtpfake: scenario=default remote={api.url} *"])
     # the remote run really went to the sidecar: its journal saw the inline scenario's session
     assert server.scenario.name != "default"
 
 
 def test_unreachable_sidecar_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
-    result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", "http://127.0.0.1:9")
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(["*cannot reach the smtpfake sidecar*"])
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--smtpfake-remote",
+        "http://127.0.0.1:9",
+        "--smtpfake-remote-wait",
+        "0.3",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    # one line naming the setting, no traceback, before any test ran
+    result.stderr.fnmatch_lines(
+        ["ERROR: smtpfake: --smtpfake-remote http://127.0.0.1:9: cannot reach*(waited 0.3s*"]
+    )
+    assert "Traceback" not in result.stderr.str() and "test_x" not in result.stdout.str()
