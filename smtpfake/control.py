@@ -383,7 +383,19 @@ class SmtpFake(ControlHelpers):
         return bool(journal.wait(ended, limit))
 
     def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> None:
-        self.server.use(scenario, seed=seed)
+        """Switch scenario (a name, a YAML path, a dict); ScenarioError lists every problem.
+        A dict's problems name the key path (``rules[1].reply``), with no line:col: the YAML
+        those would point into is an internal copy the user never wrote."""
+        from smtpfake.scenario import ScenarioError
+
+        try:
+            self.server.use(scenario, seed=seed)
+        except ScenarioError as exc:
+            if not isinstance(scenario, dict):
+                raise
+            error = ScenarioError(exc.problems)
+            error.args = ("\n".join(p.message for p in exc.problems),)
+            raise error from None
 
     def reset(self) -> None:
         self.server.reset()

@@ -335,16 +335,16 @@ def smtpfake(
         scenario = request.param
     backend = smtpfake_backend
     backend.reset()
+    problem = ""
     try:
         backend.use(scenario, seed=seed)
     except ScenarioError as exc:
         # a file keeps file:line:col; a name or a dict has no file, so only the key path
         is_file = isinstance(scenario, Path) or str(scenario).endswith((".yaml", ".yml"))
         shown = scenario if not isinstance(scenario, dict) else "(inline dict)"
-        pytest.fail(
-            f"smtpfake: cannot load scenario {shown}: {_problems(exc, positions=is_file)}",
-            pytrace=False,
-        )
+        problem = f"smtpfake: cannot load scenario {shown}: {_problems(exc, positions=is_file)}"
+    if problem:
+        pytest.fail(problem, pytrace=False)  # outside the except: no chained exception shown
     request.node.stash[_HANDLE] = backend
     yield backend
     errors = list(getattr(getattr(backend, "server", None), "errors", ()))

@@ -148,16 +148,3 @@ def test_server_side_error_reaches_the_test(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*RuntimeError: bug inside smtpfake*"])
 
-
-def test_bad_scenario_is_a_clear_failure(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        import pytest
-        @pytest.mark.smtpfake(scenario="421-at-greting")
-        def test_typo(smtpfake):
-            pass
-        """
-    )
-    result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*did you mean '421-at-greeting'*"])
