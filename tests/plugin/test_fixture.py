@@ -147,4 +147,3 @@ def test_server_side_error_reaches_the_test(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*RuntimeError: bug inside smtpfake*"])
-
