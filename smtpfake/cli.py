@@ -234,7 +234,7 @@ def _explain(args: argparse.Namespace) -> int:
     from smtpfake.explain import ExplainError, explain
 
     try:
-        print(explain(args.codes))
+        print(explain(args.codes, lang=args.lang))
     except ExplainError as exc:
         print(f"smtpfake explain: {exc}", file=sys.stderr)
         return 2
@@ -376,8 +376,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(func=_validate)
 
-    explain = sub.add_parser("explain", help="what SMTP reply codes mean and what a client does")
+    explain = sub.add_parser(
+        "explain",
+        help="what SMTP reply codes (421) and enhanced status codes (5.7.1) mean and what a "
+        "client does; several side by side",
+    )
     explain.add_argument("codes", nargs="+", metavar="CODE")
+    explain.add_argument(
+        "--lang", choices=("en", "zh"), default="en", help="language of the text (default: en)"
+    )
     explain.set_defaults(func=_explain)
     return parser
 

@@ -137,6 +137,8 @@ def layer_of(module: str) -> str | None:
         "smtpfake.journal": "journal",
         "smtpfake.server": "server",
         "smtpfake.replycodes": "reference",
+        "smtpfake.replycodes_zh": "reference",
+        "smtpfake.enhancedcodes": "reference",
     }.get(module)
 
 
