@@ -79,3 +79,31 @@ def test_unreachable_sidecar_is_a_usage_error(pytester: pytest.Pytester) -> None
         ["ERROR: smtpfake: --smtpfake-remote http://127.0.0.1:9: cannot reach*(waited 0.3s*"]
     )
     assert "Traceback" not in result.stderr.str() and "test_x" not in result.stdout.str()
+
+
+def test_start_up_waits_for_a_sidecar_still_starting(pytester: pytest.Pytester) -> None:
+    import socket
+    import threading
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = Server("default")
+    api = ApiServer(server, port=port)
+
+    def start_late() -> None:
+        api.start()  # the API answers 503 until SMTP listens
+        server.start()
+
+    late = threading.Timer(0.5, start_late)
+    late.start()
+    try:
+        pytester.makepyfile(test_suite="def test_x(smtpfake):\n    assert smtpfake.port > 0\n")
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "--smtpfake-remote", api.url, "--smtpfake-remote-wait", "20"
+        )
+        result.assert_outcomes(passed=1)
+    finally:
+        late.join()
+        api.stop()
+        server.stop()
