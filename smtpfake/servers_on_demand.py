@@ -18,20 +18,28 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from smtpfake.remote import RemoteError, RemoteSmtpFake, _wildcard
 
 if TYPE_CHECKING:
+    from smtpfake.journal import SessionRecord
     from smtpfake.pytest_plugin import Settings
     from smtpfake.serialize import JSON
 
 
 class OwnServer(RemoteSmtpFake):
     """A :class:`RemoteSmtpFake` for one server made on demand: every ``/api/X`` call goes to
-    ``{url}/X``, the server's own API base."""
+    ``{url}/X``, the server's own API base. Its ``sessions`` settle first, as in-process."""
+
+    def _journal_sessions(self) -> Sequence[SessionRecord]:
+        return super().sessions
+
+    @property
+    def sessions(self) -> Sequence[SessionRecord]:
+        return tuple(self._settled_sessions())
 
     def _fetch(self, method: str, path: str, *args: Any, **kwargs: Any) -> tuple[int, str, bytes]:
         own = path.removeprefix("/api")

@@ -71,3 +71,21 @@ def test_a_sidecar_without_servers_on_demand_is_shared_with_a_warning(
     # one warning per worker that ran a test (xdist may give both tests to one worker)
     assert outcomes["passed"] == 2 and outcomes["warnings"] in (1, 2)
     result.stdout.fnmatch_lines(["*cannot make a server per worker*reset each other*"])
+
+
+def test_remote_reads_settle_too(pytester: pytest.Pytester, sidecar: ServersSidecar) -> None:
+    pytester.makepyfile(
+        test_suite="""
+import smtplib, pytest
+
+@pytest.mark.parametrize("i", range(20))
+def test_no_quit(smtpfake, i):
+    s = smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5)
+    s.ehlo()
+    s.close()
+    assert [v.kind for v in smtpfake.violations] == ["no-quit"]
+    assert smtpfake.sessions[0].ended is not None
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", sidecar.url)
+    result.assert_outcomes(passed=20)
