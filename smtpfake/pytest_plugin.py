@@ -132,7 +132,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SETTINGS] = settings
     if settings.remote:
         _wait_for_sidecar(settings)
-    elif settings.scenario != "default" or settings.scenario_dirs:
+        return
+    if settings.port:
+        _check_port(settings.host, _port_for_this_process(settings.port))
+    if settings.scenario != "default" or settings.scenario_dirs:
         from smtpfake.scenario import ScenarioError, resolve
 
         try:
@@ -141,6 +144,25 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 f"smtpfake: --smtpfake-scenario (ini smtpfake_scenario): {_problems(exc)}"
             ) from None
+
+
+def _port_for_this_process(port: int) -> int:
+    """A fixed port as given; under pytest-xdist worker gwN listens on ``port + N``."""
+    worker = _worker()
+    return port + int(worker[2:]) if port and worker.startswith("gw") else port
+
+
+def _check_port(host: str, port: int) -> None:
+    """UsageError at start-up if ``host:port`` is taken (rather than an error in every test)."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"smtpfake: --smtpfake-port (ini smtpfake_port): cannot listen on {host}:{port}: {exc}"
+        ) from None
 
 
 def _wait_for_sidecar(settings: Settings) -> None:
@@ -248,7 +270,7 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
         server = Server(
             settings.scenario,
             host=settings.host,
-            port=settings.port,
+            port=_port_for_this_process(settings.port),
             seed=settings.seed,
             scenario_dirs=settings.scenario_dirs,
         )
@@ -257,7 +279,7 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
     try:
         server.start()
     except OSError as exc:
-        where = f"{settings.host}:{settings.port}"
+        where = f"{settings.host}:{_port_for_this_process(settings.port)}"
         raise pytest.UsageError(
             f"smtpfake: --smtpfake-port: cannot listen on {where}: {exc}"
         ) from None

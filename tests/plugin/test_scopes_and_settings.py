@@ -185,3 +185,29 @@ def test_inline_dict_errors_name_the_key_path(pytester: pytest.Pytester) -> None
     )
     assert "<inline>:" not in out
     result.stdout.fnmatch_lines(["*ScenarioError: rules[[]1[]].reply.code: expected a whole*"])
+
+
+def test_a_taken_port_is_one_usage_error(pytester: pytest.Pytester) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        pytester.makepyfile("def test_a(smtpfake):\n    pass\n")
+        result = pytester.runpytest("-p", "no:cacheprovider", f"--smtpfake-port={port}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: smtpfake: --smtpfake-port *cannot listen on 127.0.0.1:{port}*"]
+    )
+
+
+def test_fixed_port_under_xdist_is_offset_per_worker(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    base = free_port()
+    pytester.makepyfile(
+        f"""
+        import os
+        def test_port(smtpfake):
+            worker = int(os.environ["PYTEST_XDIST_WORKER"][2:])
+            assert smtpfake.port == {base} + worker
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-n", "2", f"--smtpfake-port={base}")
+    result.assert_outcomes(passed=1)
