@@ -349,6 +349,7 @@ def smtpfake(
     the ``smtpfake_scenario`` setting. Change it inside the test with ``smtpfake.use(...)``.
     With ``--smtpfake-remote`` the same methods drive a sidecar over HTTP.
     """
+    from smtpfake.control import SETTLE_TIMEOUT
     from smtpfake.scenario import ScenarioError
 
     settings = smtpfake_settings
@@ -357,6 +358,7 @@ def smtpfake(
         scenario = request.param
     backend = smtpfake_backend
     backend.reset()
+    backend.settle_timeout = SETTLE_TIMEOUT  # a test's own setting ends with the test
     problem = ""
     try:
         backend.use(scenario, seed=seed)

@@ -87,3 +87,16 @@ def test_the_fixture_settles_too(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=50)
+
+
+def test_settle_timeout_set_in_a_test_ends_with_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_a(smtpfake):
+            smtpfake.settle_timeout = 0.01
+
+        def test_b(smtpfake):
+            assert smtpfake.settle_timeout == 2.0
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
