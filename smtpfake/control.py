@@ -14,8 +14,9 @@ session whole. A session still open after the wait is reported as it stands.
 from __future__ import annotations
 
 import abc
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from smtpfake.queries import (
@@ -131,6 +132,22 @@ class Control(Protocol):
     def assert_retried(
         self, times: int | None = None, *, min_delay: float = 0.0
     ) -> tuple[Retry, ...]: ...
+
+
+@contextlib.contextmanager
+def key_paths_for_dicts(scenario: object) -> Iterator[None]:
+    """Around ``use(scenario)``: a dict's ScenarioError names key paths (``rules[1].reply``)
+    without line:col, which would point into an internal YAML copy the user never wrote."""
+    from smtpfake.scenario import ScenarioError
+
+    try:
+        yield
+    except ScenarioError as exc:
+        if not isinstance(scenario, dict):
+            raise
+        error = ScenarioError(exc.problems)
+        error.args = ("\n".join(p.message for p in exc.problems),)
+        raise error from None
 
 
 def _key(s: SessionRecord) -> tuple[int, float, str]:
@@ -386,16 +403,8 @@ class SmtpFake(ControlHelpers):
         """Switch scenario (a name, a YAML path, a dict); ScenarioError lists every problem.
         A dict's problems name the key path (``rules[1].reply``), with no line:col: the YAML
         those would point into is an internal copy the user never wrote."""
-        from smtpfake.scenario import ScenarioError
-
-        try:
+        with key_paths_for_dicts(scenario):
             self.server.use(scenario, seed=seed)
-        except ScenarioError as exc:
-            if not isinstance(scenario, dict):
-                raise
-            error = ScenarioError(exc.problems)
-            error.args = ("\n".join(p.message for p in exc.problems),)
-            raise error from None
 
     def reset(self) -> None:
         self.server.reset()

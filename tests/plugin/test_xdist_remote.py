@@ -89,3 +89,18 @@ def test_no_quit(smtpfake, i):
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", sidecar.url)
     result.assert_outcomes(passed=20)
+
+
+def test_remote_inline_dict_errors_name_the_key_path(
+    pytester: pytest.Pytester, sidecar: ServersSidecar
+) -> None:
+    pytester.makepyfile(
+        test_suite="""
+def test_bad(smtpfake):
+    smtpfake.use({"rules": [{"on": "rcpt", "reply": "45x nope"}]})
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", sidecar.url)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ScenarioError: rules[[]1[]].reply.code: expected a whole*"])
+    assert "<inline>:" not in result.stdout.str()
