@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -53,23 +54,28 @@ def test_transcript_printed_once_and_helper_frames_hidden(pytester: pytest.Pytes
 
 def test_xdist_workers_each_have_a_server(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        base = s.getsockname()[1]
     pytester.makepyfile(
-        """
+        f"""
         import os, smtplib, pytest
 
         @pytest.mark.parametrize("i", range(8))
         def test_isolated(smtpfake, i):
+            # a fixed port is offset per worker: gw0 on BASE, gw1 on BASE + 1
+            assert smtpfake.port == {base} + int(os.environ["PYTEST_XDIST_WORKER"][2:])
             with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as c:
-                c.sendmail("a@x.test", [f"n{i}@y.test"], b"Subject: x\\r\\n\\r\\nx\\r\\n")
+                c.sendmail("a@x.test", [f"n{{i}}@y.test"], b"Subject: x\\r\\n\\r\\nx\\r\\n")
             (m,) = smtpfake.assert_delivered(1)
-            assert m.rcpt_tos == (f"n{i}@y.test",)
+            assert m.rcpt_tos == (f"n{{i}}@y.test",)
 
         def test_fails_with_worker_in_title(smtpfake):
             smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5).quit()
             assert False
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider", "-n", "2")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-n", "2", f"--smtpfake-port={base}")
     result.assert_outcomes(passed=8, failed=1)
     result.stdout.fnmatch_lines(
         [

@@ -196,18 +196,3 @@ def test_a_taken_port_is_one_usage_error(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(
         [f"ERROR: smtpfake: --smtpfake-port *cannot listen on 127.0.0.1:{port}*"]
     )
-
-
-def test_fixed_port_under_xdist_is_offset_per_worker(pytester: pytest.Pytester) -> None:
-    pytest.importorskip("xdist")
-    base = free_port()
-    pytester.makepyfile(
-        f"""
-        import os
-        def test_port(smtpfake):
-            worker = int(os.environ["PYTEST_XDIST_WORKER"][2:])
-            assert smtpfake.port == {base} + worker
-        """
-    )
-    result = pytester.runpytest("-p", "no:cacheprovider", "-n", "2", f"--smtpfake-port={base}")
-    result.assert_outcomes(passed=1)
