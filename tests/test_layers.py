@@ -49,6 +49,8 @@ FACES = frozenset(
         "smtpfake.http_api",
         "smtpfake.logging_observer",
         "smtpfake.pytest_plugin",
+        "smtpfake.queries",
+        "smtpfake.servers_on_demand",
         "smtpfake.remote",
         "smtpfake.serialize",
     }
@@ -135,6 +137,8 @@ def layer_of(module: str) -> str | None:
         "smtpfake.journal": "journal",
         "smtpfake.server": "server",
         "smtpfake.replycodes": "reference",
+        "smtpfake.replycodes_zh": "reference",
+        "smtpfake.enhancedcodes": "reference",
     }.get(module)
 
 
