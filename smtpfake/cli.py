@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import dataclasses
-import datetime
-import io
-import json
 import os
-import signal
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from smtpfake import __version__
-from smtpfake.scenario import Scenario, ScenarioError, load_file, resolve, scenario_files
-from smtpfake.scenario.faults.reply import ReplyWith
-from smtpfake.scenario.model import Rule, ServerSettings
-from smtpfake.scenario.rule_reader import RULE_KEYS
 
+# Start-up cost: `smtpfake --help` and every subcommand load only argparse here; each command
+# imports what it needs (the scenario loader, yaml, asyncio, the server) when it runs.
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
     from smtpfake.http import ApiServer
+    from smtpfake.scenario import Scenario
+    from smtpfake.scenario.model import Rule
 
 #: serve option -> (environment variable, type, default); a flag on the command line wins
 SERVE_ENV: dict[str, tuple[str, type, object]] = {
@@ -44,6 +36,8 @@ SCENARIO_DIRS_ENV = "SMTPFAKE_SCENARIO_DIRS"
 
 def _stamp() -> dict[str, Any]:
     """``time`` and ``ts``, as on every other JSON log line (logging_observer.EventLog)."""
+    import datetime
+
     now = datetime.datetime.now(datetime.timezone.utc)
     return {
         "time": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -93,7 +87,13 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import io
+    import json
+    import signal
+
     from smtpfake.logging_observer import EventLog, LoggingJournal
+    from smtpfake.scenario import ScenarioError
     from smtpfake.server import Server
 
     try:
@@ -230,6 +230,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from smtpfake.scenario import ScenarioError, load_file, scenario_files
+
     files = scenario_files(args.scenario_dir)
     status = 0
     width = max((len(n) for n in files), default=0)
@@ -244,6 +246,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from smtpfake.scenario import ScenarioError, load_file
+
     status = 0
     for path in args.files:
         try:
@@ -261,7 +265,7 @@ def _explain(args: argparse.Namespace) -> int:
     from smtpfake.explain import ExplainError, explain
 
     try:
-        print(explain(args.codes))
+        print(explain(args.codes, lang=args.lang))
     except ExplainError as exc:
         print(f"smtpfake explain: {exc}", file=sys.stderr)
         return 2
@@ -269,6 +273,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from smtpfake.scenario import ScenarioError, resolve
+
     try:
         sc = resolve(args.scenario, args.scenario_dir)
     except ScenarioError as exc:
@@ -280,6 +286,10 @@ def _show(args: argparse.Namespace) -> int:
 
 def show_text(sc: Scenario) -> str:
     """What ``smtpfake show`` prints for a scenario (the sidecar's page shows it too)."""
+    import dataclasses
+
+    from smtpfake.scenario.model import ServerSettings
+
     lines = [f"{sc.name} ({sc.source})", f"  summary: {sc.summary}", f"  expect:  {sc.expect}"]
     if sc.seed is not None:
         lines.append(f"  seed: {sc.seed}")
@@ -294,6 +304,10 @@ def show_text(sc: Scenario) -> str:
 
 def _show_value(value: Any) -> str:
     """A setting or parameter as it would be written in YAML flow style."""
+    import dataclasses
+
+    import yaml
+
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = [f for f in dataclasses.fields(value) if f.compare]  # not where it was written
         value = {f.name: getattr(value, f.name) for f in fields}
@@ -309,6 +323,12 @@ def _plain_tuple(value: Any) -> Any:
 
 def _show_rule(rule: Rule) -> str:
     """``on STAGE, CONDITION VALUE...: FAULT PARAMETERS; ...`` with the conditions that are set."""
+    import dataclasses
+    from typing import cast
+
+    from smtpfake.scenario.faults.reply import ReplyWith
+    from smtpfake.scenario.rule_reader import RULE_KEYS
+
     parts = [f"on {','.join(sorted(s.value for s in rule.stages))}"]
     for key in RULE_KEYS:
         if key in ("on", "name"):
@@ -398,8 +418,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(func=_validate)
 
-    explain = sub.add_parser("explain", help="what SMTP reply codes mean and what a client does")
+    explain = sub.add_parser(
+        "explain",
+        help="what SMTP reply codes (421) and enhanced status codes (5.7.1) mean and what a "
+        "client does; several side by side",
+    )
     explain.add_argument("codes", nargs="+", metavar="CODE")
+    explain.add_argument(
+        "--lang", choices=("en", "zh"), default="en", help="language of the text (default: en)"
+    )
     explain.set_defaults(func=_explain)
     return parser
 

@@ -1,20 +1,47 @@
 """The control interface: one set of methods, in-process (this module) or over HTTP (``remote``).
 
 A test suite written against :class:`SmtpFake` runs unchanged against a sidecar, the way
-WireMock's ``Admin`` works both in-process and over HTTP.
+WireMock's ``Admin`` works both in-process and over HTTP. :class:`Control` is the type of the
+``smtpfake`` fixture: annotate a test's argument with it (``smtpfake: Control``) and mypy checks
+every documented method. Importing this module is cheap (types only; the server is not loaded).
+
+Reads settle first: ``sessions``, ``violations`` and every query and assertion helper wait
+(at most :attr:`ControlHelpers.settle_timeout` seconds, 2.0 by default) until the sessions open
+at the moment of the read have ended, so a read right after a client's ``close()`` sees that
+session whole. A session still open after the wait is reported as it stands.
 """
 
 from __future__ import annotations
 
 import abc
-import ssl
-from collections.abc import Sequence
-from typing import Protocol
+import contextlib
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
-from smtpfake.engine.records import Message, Violation
-from smtpfake.journal import Journal, SessionRecord
-from smtpfake.scenario import ScenarioRef
-from smtpfake.server import Server
+from smtpfake.queries import (
+    MessageQuery,
+    Retry,
+    Want,
+    find_messages,
+    fired_rules,
+    near_misses,
+    retries,
+    sessions_where,
+)
+
+if TYPE_CHECKING:
+    import ssl
+
+    from smtpfake.engine.records import Message, Violation
+    from smtpfake.journal import Journal, SessionRecord
+    from smtpfake.scenario import ScenarioRef
+    from smtpfake.server import Server
+
+#: seconds a read waits for the sessions open at that moment to end (see the module docstring)
+SETTLE_TIMEOUT = 2.0
+# how often the remote transport re-reads while settling; the in-process one is woken instead
+_POLL = 0.01
 
 
 def wait_count(kind: str, messages: Sequence[Message], sessions: Sequence[SessionRecord]) -> int:
@@ -29,13 +56,18 @@ def wait_count(kind: str, messages: Sequence[Message], sessions: Sequence[Sessio
 
 
 class Control(Protocol):
-    """What both transports offer."""
+    """Everything the ``smtpfake`` fixture offers, in-process or against a sidecar."""
+
+    settle_timeout: float
 
     @property
     def host(self) -> str: ...
 
     @property
     def port(self) -> int: ...
+
+    @property
+    def address(self) -> tuple[str, int]: ...
 
     @property
     def scenario_name(self) -> str: ...
@@ -46,9 +78,14 @@ class Control(Protocol):
     @property
     def sessions(self) -> Sequence[SessionRecord]: ...
 
+    @property
+    def violations(self) -> tuple[Violation, ...]: ...
+
     def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> None: ...
 
     def reset(self) -> None: ...
+
+    def settle(self, timeout: float | None = None) -> bool: ...
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> Sequence[Message]: ...
 
@@ -61,9 +98,84 @@ class Control(Protocol):
 
     def client_ssl_context(self) -> ssl.SSLContext: ...
 
+    def transcript(self) -> str: ...
+
+    def find_messages(
+        self,
+        *,
+        to: Want | None = None,
+        sender: Want | None = None,
+        subject: Want | None = None,
+        headers: Mapping[str, Want] | None = None,
+    ) -> tuple[Message, ...]: ...
+
+    def sessions_where(
+        self, *, rule: str | None = None, code: int | None = None
+    ) -> tuple[SessionRecord, ...]: ...
+
+    def retries(self) -> tuple[Retry, ...]: ...
+
+    def assert_no_violations(self) -> None: ...
+
+    def assert_delivered(
+        self,
+        count: int | None = None,
+        *,
+        to: Want | None = None,
+        sender: Want | None = None,
+        subject: Want | None = None,
+        headers: Mapping[str, Want] | None = None,
+    ) -> tuple[Message, ...]: ...
+
+    def assert_not_delivered(
+        self,
+        *,
+        to: Want | None = None,
+        sender: Want | None = None,
+        subject: Want | None = None,
+        headers: Mapping[str, Want] | None = None,
+    ) -> None: ...
+
+    def assert_sent(
+        self, *, rule: str | None = None, code: int | None = None
+    ) -> tuple[SessionRecord, ...]: ...
+
+    def assert_retried(
+        self, times: int | None = None, *, min_delay: float = 0.0
+    ) -> tuple[Retry, ...]: ...
+
+
+@contextlib.contextmanager
+def key_paths_for_dicts(scenario: object) -> Iterator[None]:
+    """Around ``use(scenario)``: a dict's ScenarioError names key paths (``rules[1].reply``)
+    without line:col, which would point into an internal YAML copy the user never wrote."""
+    from smtpfake.scenario import ScenarioError
+
+    try:
+        yield
+    except ScenarioError as exc:
+        if not isinstance(scenario, dict):
+            raise
+        error = ScenarioError(exc.problems)
+        error.args = ("\n".join(p.message for p in exc.problems),)
+        raise error from None
+
+
+def _key(s: SessionRecord) -> tuple[int, float, str]:
+    # index alone restarts after use(); with the start time and peer it names one connection
+    return (s.index, s.started, s.peer)
+
 
 class ControlHelpers(abc.ABC):
-    """Assertion helpers shared by both transports; they only use the Control methods."""
+    """Settling, queries and assertion helpers shared by both transports.
+
+    A transport provides ``messages`` and ``sessions`` (what the journal holds now); the helpers
+    settle before reading them. ``transcript_in_errors`` False leaves the transcript out of
+    assertion messages (the pytest plugin prints it once, in the report's own section).
+    """
+
+    settle_timeout: float = SETTLE_TIMEOUT
+    transcript_in_errors: bool = True
 
     @property
     @abc.abstractmethod
@@ -73,30 +185,171 @@ class ControlHelpers(abc.ABC):
     @abc.abstractmethod
     def sessions(self) -> Sequence[SessionRecord]: ...
 
+    # -- settling ------------------------------------------------------------------------------
+
+    def _journal_sessions(self) -> Sequence[SessionRecord]:
+        """What the journal holds now, without settling (a transport whose ``sessions`` settles
+        overrides this with its raw read)."""
+        return self.sessions
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until every session open now has ended; at most ``timeout`` seconds (default
+        :attr:`settle_timeout`). True when they all ended, False when the wait ran out."""
+        limit = self.settle_timeout if timeout is None else timeout
+        open_now = {_key(s) for s in self._journal_sessions() if s.ended is None}
+        deadline = time.monotonic() + limit
+        while open_now:
+            ended = {_key(s) for s in self._journal_sessions() if s.ended is not None}
+            open_now -= ended
+            if not open_now:
+                break
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL)
+        return True
+
+    def _settled_sessions(self) -> Sequence[SessionRecord]:
+        self.settle()
+        return self._journal_sessions()
+
+    # -- reading -------------------------------------------------------------------------------
+
     @property
-    def violations(self) -> list[Violation]:
-        return [v for s in self.sessions for v in s.violations]
+    def violations(self) -> tuple[Violation, ...]:
+        """Every protocol violation of every session, in order (settled first)."""
+        return tuple(v for s in self._settled_sessions() for v in s.violations)
 
     def transcript(self) -> str:
-        """Every session's transcript, for failure messages."""
-        return "\n".join(s.format() for s in self.sessions) or "(no sessions)"
+        """Every session's transcript, for failure messages (settled first)."""
+        return "\n".join(s.format() for s in self._settled_sessions()) or "(no sessions)"
+
+    def _with_transcript(self, text: str) -> str:
+        return f"{text}\n{self.transcript()}" if self.transcript_in_errors else text
+
+    def find_messages(
+        self,
+        *,
+        to: Want | None = None,
+        sender: Want | None = None,
+        subject: Want | None = None,
+        headers: Mapping[str, Want] | None = None,
+    ) -> tuple[Message, ...]:
+        """Accepted messages with every field given: ``to`` any one recipient, ``sender`` the
+        MAIL FROM address (both case-insensitive), ``subject`` and ``headers`` exact; any value
+        may be an ``re.compile(...)`` pattern, which must match somewhere (``re.search``)."""
+        self.settle()
+        return find_messages(self.messages, MessageQuery(to, sender, subject, headers))
+
+    def sessions_where(
+        self, *, rule: str | None = None, code: int | None = None
+    ) -> tuple[SessionRecord, ...]:
+        """Sessions where the rule named ``rule`` shaped a reply and/or reply ``code`` was sent."""
+        return sessions_where(self._settled_sessions(), rule=rule, code=code)
+
+    def retries(self) -> tuple[Retry, ...]:
+        """Connections that followed a session with a 4xx reply, each with ``delay`` seconds
+        between the end of the failed session and the start of the retry."""
+        return retries(self._settled_sessions())
+
+    # -- assertions ----------------------------------------------------------------------------
 
     def assert_no_violations(self) -> None:
+        __tracebackhide__ = True
         found = self.violations
         if found:
             lines = "\n".join(f"  {v}" for v in found)
             raise AssertionError(
-                f"the client made {len(found)} protocol violation(s):\n{lines}\n{self.transcript()}"
+                self._with_transcript(
+                    f"the client made {len(found)} protocol violation(s):\n{lines}"
+                )
             )
 
-    def assert_delivered(self, count: int) -> Sequence[Message]:
-        """Exactly ``count`` messages were accepted (e.g. 1: delivered once, not duplicated)."""
-        got = self.messages
-        if len(got) != count:
+    def assert_delivered(
+        self,
+        count: int | None = None,
+        *,
+        to: Want | None = None,
+        sender: Want | None = None,
+        subject: Want | None = None,
+        headers: Mapping[str, Want] | None = None,
+    ) -> tuple[Message, ...]:
+        """The matching messages (fields as in :meth:`find_messages`); fails unless there are
+        exactly ``count`` of them (None: at least one). ``assert_delivered(1)``: delivered once,
+        not duplicated. A failure lists the closest messages and what differed."""
+        __tracebackhide__ = True
+        query = MessageQuery(to, sender, subject, headers)
+        self.settle()
+        everything = self.messages
+        got = find_messages(everything, query)
+        if (count is None and got) or len(got) == count:
+            return got
+        wanted = "at least 1" if count is None else str(count)
+        text = f"expected {wanted} accepted message(s) matching {query.describe()}, got {len(got)}"
+        if not got:
+            text += "\n" + near_misses(everything, query)
+        raise AssertionError(self._with_transcript(text))
+
+    def assert_not_delivered(
+        self,
+        *,
+        to: Want | None = None,
+        sender: Want | None = None,
+        subject: Want | None = None,
+        headers: Mapping[str, Want] | None = None,
+    ) -> None:
+        """No accepted message matches (fields as in :meth:`find_messages`)."""
+        __tracebackhide__ = True
+        query = MessageQuery(to, sender, subject, headers)
+        got = self.find_messages(to=to, sender=sender, subject=subject, headers=headers)
+        if got:
+            ids = ", ".join(m.queue_id for m in got)
             raise AssertionError(
-                f"expected {count} accepted message(s), got {len(got)}\n{self.transcript()}"
+                self._with_transcript(
+                    f"expected no message matching {query.describe()}, got {len(got)}: {ids}"
+                )
             )
-        return got
+
+    def assert_sent(
+        self, *, rule: str | None = None, code: int | None = None
+    ) -> tuple[SessionRecord, ...]:
+        """The sessions where ``rule`` fired and/or ``code`` was sent; fails if there are none,
+        naming the rules that did fire and the codes that were sent."""
+        __tracebackhide__ = True
+        found = self.sessions_where(rule=rule, code=code)
+        if found:
+            return found
+        sessions = self._journal_sessions()
+        asked = " and ".join(
+            p for p in (f"rule {rule!r}" if rule else "", f"code {code}" if code else "") if p
+        )
+        fired = ", ".join(fired_rules(sessions)) or "none"
+        codes = ", ".join(str(c) for c in dict.fromkeys(c for s in sessions for c in s.reply_codes))
+        raise AssertionError(
+            self._with_transcript(
+                f"no session where {asked or 'anything'} was sent, of {len(sessions)} "
+                f"session(s); rules that fired: {fired}; codes sent: {codes or 'none'}"
+            )
+        )
+
+    def assert_retried(
+        self, times: int | None = None, *, min_delay: float = 0.0
+    ) -> tuple[Retry, ...]:
+        """The client reconnected after each transient (4xx) failure: exactly ``times`` retries
+        (None: at least one), each at least ``min_delay`` seconds after the failed session."""
+        __tracebackhide__ = True
+        found = self.retries()
+        problems = []
+        if (times is None and not found) or (times is not None and len(found) != times):
+            problems.append(f"expected {times or 'at least 1'} retry(ies), got {len(found)}")
+        early = [r for r in found if r.delay < min_delay]
+        problems += [
+            f"session {r.retry.index} came {r.delay:.3f}s after the {r.code} in session "
+            f"{r.failed.index}; wanted at least {min_delay}s"
+            for r in early
+        ]
+        if problems:
+            raise AssertionError(self._with_transcript("\n".join(problems)))
+        return found
 
 
 class SmtpFake(ControlHelpers):
@@ -132,31 +385,54 @@ class SmtpFake(ControlHelpers):
         return self.server.scenario.name
 
     @property
-    def messages(self) -> Sequence[Message]:
+    def messages(self) -> tuple[Message, ...]:
         return self.server.messages
 
     @property
-    def sessions(self) -> Sequence[SessionRecord]:
+    def sessions(self) -> tuple[SessionRecord, ...]:
+        """One record per connection, settled first (see the module docstring)."""
+        return tuple(self._settled_sessions())
+
+    def _journal_sessions(self) -> tuple[SessionRecord, ...]:
         return self.server.sessions
 
+    def settle(self, timeout: float | None = None) -> bool:
+        limit = self.settle_timeout if timeout is None else timeout
+        journal = self.server.journal
+        open_now = {_key(s) for s in journal.sessions() if s.ended is None}
+        if not open_now:
+            return True
+
+        def ended(j: Journal) -> bool:
+            still = {_key(s) for s in j.sessions() if s.ended is None}
+            return not (open_now & still)
+
+        # woken by the journal on every session end: no polling in-process
+        return bool(journal.wait(ended, limit))
+
     def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> None:
-        self.server.use(scenario, seed=seed)
+        """Switch scenario (a name, a YAML path, a dict); ScenarioError lists every problem.
+        A dict's problems name the key path (``rules[1].reply``), with no line:col: the YAML
+        those would point into is an internal copy the user never wrote."""
+        with key_paths_for_dicts(scenario):
+            self.server.use(scenario, seed=seed)
 
     def reset(self) -> None:
         self.server.reset()
 
-    def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> Sequence[Message]:
+    def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
         got = self.server.journal.wait(
             lambda j: wait_count("messages", j.messages(), ()) >= count, timeout
         )
         if not got:
             raise TimeoutError(
-                f"waited {timeout}s for {count} message(s), got {len(self.messages)}\n"
-                f"{self.transcript()}"
+                self._with_transcript(
+                    f"waited {timeout}s for {count} message(s), got {len(self.messages)}"
+                )
             )
         return self.messages
 
-    def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> Sequence[SessionRecord]:
+    def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> tuple[SessionRecord, ...]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
 
         def ended(j: Journal) -> bool:
@@ -164,9 +440,18 @@ class SmtpFake(ControlHelpers):
 
         if not self.server.journal.wait(ended, timeout):
             raise TimeoutError(
-                f"waited {timeout}s for {count} finished session(s)\n{self.transcript()}"
+                self._with_transcript(f"waited {timeout}s for {count} finished session(s)")
             )
         return self.sessions
 
     def __repr__(self) -> str:
         return f"<SmtpFake {self.host}:{self.port} scenario={self.scenario_name!r}>"
+
+
+if TYPE_CHECKING:
+    # mypy holds the in-process transport to the documented interface
+    def _same_interface(fake: SmtpFake) -> Control:
+        return fake
+
+
+__all__ = ["SETTLE_TIMEOUT", "Control", "ControlHelpers", "Retry", "SmtpFake", "Want"]

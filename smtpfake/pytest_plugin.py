@@ -1,8 +1,12 @@
-"""The pytest plugin (entry point ``pytest11``): the ``smtpfake`` fixture and friends.
+"""The pytest plugin (entry point ``pytest11``): the ``smtpfake`` fixtures, marker and options.
 
 One server per test session (started on first use), reset before each test that uses it, so a
 test pays microseconds rather than a server start (the pytest-httpserver pattern). Every option
 is both an ini key and a command-line flag, and shows in the report header.
+
+Import cost: pytest loads this module in every run where smtpfake is installed, used or not. It
+imports nothing beyond what pytest already loaded; the server stack (asyncio, aiosmtpd, yaml, the
+engine, the HTTP client) is imported inside the fixtures, on first use.
 """
 
 from __future__ import annotations
@@ -11,24 +15,30 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from smtpfake.control import Control, SmtpFake
-from smtpfake.remote import RemoteError, RemoteSmtpFake
-from smtpfake.scenario import ScenarioError
-from smtpfake.server import Server
+if TYPE_CHECKING:
+    from smtpfake.control import Control
+    from smtpfake.scenario import ScenarioError
+    from smtpfake.server import Server
 
-_OPTIONS = {
-    # name: (help, default)
-    "scenario": ("scenario a test gets when it names none", "default"),
-    "host": ("address the server binds", "127.0.0.1"),
-    "seed": ("seed for every random choice (an integer; default: the scenario's)", ""),
-    "remote": ("API URL of a running sidecar to use instead of an in-process server", ""),
-    "remote_token": ("bearer token for the sidecar's API", ""),
+# name: (help, default, how the default reads in --help)
+_OPTIONS: dict[str, tuple[str, str, str]] = {
+    "scenario": ("scenario a test gets when it names none", "default", "the built-in 'default'"),
+    "host": ("address the in-process server binds", "127.0.0.1", "127.0.0.1"),
+    "port": ("port the in-process server listens on", "0", "a free port"),
+    "seed": ("seed for every random choice, an integer", "", "the scenario's own"),
+    "remote": ("API URL of a running sidecar to use instead of an in-process server", "", "none"),
+    "remote_token": ("bearer token for the sidecar's API", "", "$SMTPFAKE_API_TOKEN"),
+    "remote_wait": ("seconds to wait for a sidecar that is still starting", "10", "10"),
 }
-_HANDLE = pytest.StashKey["SmtpFake | RemoteSmtpFake"]()
+_HANDLE = pytest.StashKey["Control"]()
+
+
+class SmtpfakeWarning(pytest.PytestWarning):
+    """A setting or marker smtpfake ignores (e.g. the marker on a test without the fixture)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,53 +51,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also load scenarios (*.yaml) from DIR; repeatable (ini: smtpfake_scenario_dirs)",
     )
     parser.addini("smtpfake_scenario_dirs", "extra scenario directories", type="paths")
-    for name, (text, default) in _OPTIONS.items():
+    for name, (text, default, shown) in _OPTIONS.items():
         group.addoption(
             f"--smtpfake-{name.replace('_', '-')}",
             dest=f"smtpfake_{name}",
             metavar=name.upper(),
-            help=f"{text} (ini: smtpfake_{name}; default {default})",
+            help=f"{text} (ini: smtpfake_{name}; default: {shown})",
         )
         parser.addini(f"smtpfake_{name}", text, default=default)
 
 
 def _setting(config: pytest.Config, name: str) -> str:
     value = config.getoption(f"smtpfake_{name}")
-    return str(value if value is not None else config.getini(f"smtpfake_{name}"))
+    return str(value if value is not None else config.getini(f"smtpfake_{name}")).strip()
 
 
-def _scenario_dirs(config: pytest.Config) -> list[Path]:
+def _scenario_dirs(config: pytest.Config) -> tuple[Path, ...]:
     cli = config.getoption("smtpfake_scenario_dirs") or []
     ini = config.getini("smtpfake_scenario_dirs") or []
-    return [Path(d) for d in (*ini, *cli)]
+    return tuple(Path(d) for d in (*ini, *cli))
 
 
-def _seed(config: pytest.Config) -> int | None:
-    raw = _setting(config, "seed")
-    if raw == "":
-        return None
+def _number(config: pytest.Config, name: str, kind: type[int] | type[float], what: str) -> Any:
+    raw = _setting(config, name)
     try:
-        return int(raw)
+        return kind(raw) if raw != "" else None
     except ValueError:
-        raise pytest.UsageError(f"smtpfake: seed must be an integer, got {raw!r}") from None
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "smtpfake(scenario=NAME|PATH|DICT, seed=INT): the scenario the smtpfake fixture plays",
-    )
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    dirs = ", ".join(str(d) for d in _scenario_dirs(config)) or "none"
-    remote = _setting(config, "remote")
-    if remote:
-        return f"smtpfake: scenario={_setting(config, 'scenario')} remote={remote}"
-    return (
-        f"smtpfake: scenario={_setting(config, 'scenario')} host={_setting(config, 'host')} "
-        f"seed={_setting(config, 'seed')} scenario_dirs={dirs}"
-    )
+        flag = f"--smtpfake-{name.replace('_', '-')}"
+        raise pytest.UsageError(
+            f"smtpfake: {flag} (ini smtpfake_{name}): expected {what}, got {raw!r}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -97,116 +90,310 @@ class Settings:
 
     scenario: str = "default"
     host: str = "127.0.0.1"
+    port: int = 0
     seed: int | None = None
     scenario_dirs: tuple[Path, ...] = ()
     remote: str = ""
     remote_token: str | None = None
+    remote_wait: float = 10.0
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Settings from flags, else ini keys; pytest.UsageError naming the first bad one."""
+    port = _number(config, "port", int, "a port number 0-65535")
+    if port is not None and not 0 <= port <= 65535:
+        raise pytest.UsageError(f"smtpfake: --smtpfake-port: {port} is not a port (0-65535)")
+    wait = _number(config, "remote_wait", float, "seconds")
+    token = _setting(config, "remote_token") or os.environ.get("SMTPFAKE_API_TOKEN")
+    return Settings(
+        scenario=_setting(config, "scenario") or "default",
+        host=_setting(config, "host") or "127.0.0.1",
+        port=port or 0,
+        seed=_number(config, "seed", int, "an integer"),
+        scenario_dirs=_scenario_dirs(config),
+        remote=_setting(config, "remote"),
+        remote_token=token or None,
+        remote_wait=10.0 if wait is None else wait,
+    )
+
+
+_SETTINGS = pytest.StashKey[Settings]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "smtpfake(scenario=NAME|PATH|DICT, seed=INT): the scenario the smtpfake fixture plays",
+    )
+    # One bad setting, one usage error at start-up (not a traceback in every test). Checks that
+    # need the scenario loader or the network run only when that setting was given, so a suite
+    # that never names smtpfake does not import them.
+    settings = read_settings(config)
+    config.stash[_SETTINGS] = settings
+    if settings.remote:
+        _wait_for_sidecar(settings)
+        return
+    if settings.port:
+        _check_port(settings.host, _port_for_this_process(settings.port))
+    if settings.scenario != "default" or settings.scenario_dirs:
+        from smtpfake.scenario import ScenarioError, resolve
+
+        try:
+            resolve(settings.scenario, settings.scenario_dirs)
+        except ScenarioError as exc:
+            raise pytest.UsageError(
+                f"smtpfake: --smtpfake-scenario (ini smtpfake_scenario): {_problems(exc)}"
+            ) from None
+
+
+def _port_for_this_process(port: int) -> int:
+    """A fixed port as given; under pytest-xdist worker gwN listens on ``port + N``."""
+    worker = _worker()
+    return port + int(worker[2:]) if port and worker.startswith("gw") else port
+
+
+def _check_port(host: str, port: int) -> None:
+    """UsageError at start-up if ``host:port`` is taken (rather than an error in every test)."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"smtpfake: --smtpfake-port (ini smtpfake_port): cannot listen on {host}:{port}: {exc}"
+        ) from None
+
+
+def _wait_for_sidecar(settings: Settings) -> None:
+    """Poll the sidecar's health until it says ready, for at most ``remote_wait`` seconds."""
+    import time
+
+    from smtpfake.remote import RemoteError, RemoteSmtpFake
+
+    try:
+        remote = RemoteSmtpFake(settings.remote, settings.remote_token, timeout=2.0)
+    except ValueError as exc:
+        raise pytest.UsageError(f"smtpfake: --smtpfake-remote: {exc}") from None
+    deadline = time.monotonic() + settings.remote_wait
+    while True:
+        try:
+            status = remote.health().get("status")
+            problem = "" if status == "ready" else f"the sidecar is not ready (status {status!r})"
+        except RemoteError as exc:
+            if exc.status in (401, 403):
+                raise pytest.UsageError(
+                    f"smtpfake: --smtpfake-remote-token: {settings.remote} refused it: {exc}"
+                ) from None
+            problem = str(exc)
+        if not problem:
+            return
+        if time.monotonic() >= deadline:
+            raise pytest.UsageError(
+                f"smtpfake: --smtpfake-remote {settings.remote}: {problem} "
+                f"(waited {settings.remote_wait:g}s, see --smtpfake-remote-wait)"
+            )
+        time.sleep(0.1)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    s = config.stash[_SETTINGS]
+    parts = [f"scenario={s.scenario}"]
+    if s.remote:
+        parts.append(f"remote={s.remote} (one server per pytest process, made on the sidecar)")
+    else:
+        parts.append(f"host={s.host} port={s.port or 'free'}")
+        if config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses", None):
+            parts.append("(one server per xdist worker; the worker id heads each transcript)")
+    parts.append(f"seed={s.seed if s.seed is not None else 'per scenario'}")
+    if s.scenario_dirs:
+        parts.append("scenario_dirs=" + ", ".join(str(d) for d in s.scenario_dirs))
+    return "smtpfake: " + " ".join(parts)
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Readable ids for scenarios given indirectly: a dict by its ``name`` or its rules
+    (``rcpt-452``), a path by its stem."""
+    if argname not in ("smtpfake", "smtpfake_session"):
+        return None
+    if isinstance(val, Path):
+        return val.stem
+    if not isinstance(val, dict):
+        return None
+    if "name" in val:
+        return str(val["name"])
+    parts = []
+    for rule in val.get("rules") or ():
+        if isinstance(rule, dict):
+            on = rule.get("on", "any")
+            reply = str(rule.get("reply", "")).split(" ")[0]
+            parts.append("-".join(str(p) for p in (on, reply) if p))
+    return "+".join(parts) or "inline"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("smtpfake") is None:
+            continue
+        if "smtpfake" not in getattr(item, "fixturenames", ()):
+            item.warn(
+                SmtpfakeWarning(
+                    "@pytest.mark.smtpfake has no effect: the test does not use the smtpfake "
+                    "fixture (add it as an argument)"
+                )
+            )
 
 
 @pytest.fixture(scope="session")
 def smtpfake_settings(pytestconfig: pytest.Config) -> Settings:
-    token = _setting(pytestconfig, "remote_token") or os.environ.get("SMTPFAKE_API_TOKEN")
-    return Settings(
-        scenario=_setting(pytestconfig, "scenario"),
-        host=_setting(pytestconfig, "host"),
-        seed=_seed(pytestconfig),
-        scenario_dirs=tuple(_scenario_dirs(pytestconfig)),
-        remote=_setting(pytestconfig, "remote"),
-        remote_token=token or None,
-    )
-
-
-@dataclass(frozen=True)
-class _Session:
-    backend: SmtpFake | RemoteSmtpFake
-    settings: Settings
+    """The settings read at start-up; override this fixture to set them in code."""
+    return pytestconfig.stash.get(_SETTINGS, None) or read_settings(pytestconfig)
 
 
 @pytest.fixture(scope="session")
-def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[SmtpFake | RemoteSmtpFake]:
-    """What the ``smtpfake`` fixture drives: an in-process server started once per test session,
-    or the sidecar named by ``--smtpfake-remote``."""
+def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
+    """What the ``smtpfake`` fixtures drive: an in-process server started once per test session,
+    or a server of its own on the sidecar named by ``--smtpfake-remote``."""
     settings = smtpfake_settings
     if settings.remote:
-        remote = RemoteSmtpFake(settings.remote, settings.remote_token)
-        try:
-            remote.health()
-        except RemoteError as exc:
-            raise pytest.UsageError(
-                f"smtpfake: --smtpfake-remote {settings.remote}: {exc}"
-            ) from None
-        yield remote
+        yield from _remote_backend(settings)
         return
+    from smtpfake.control import SmtpFake
+    from smtpfake.scenario import ScenarioError
+    from smtpfake.server import Server
+
     try:
         server = Server(
             settings.scenario,
             host=settings.host,
+            port=_port_for_this_process(settings.port),
             seed=settings.seed,
             scenario_dirs=settings.scenario_dirs,
         )
     except ScenarioError as exc:
-        raise pytest.UsageError(f"smtpfake: bad default scenario:\n{exc}") from None
-    server.start()
-    yield SmtpFake(server)
+        raise pytest.UsageError(f"smtpfake: --smtpfake-scenario: {_problems(exc)}") from None
+    try:
+        server.start()
+    except OSError as exc:
+        where = f"{settings.host}:{_port_for_this_process(settings.port)}"
+        raise pytest.UsageError(
+            f"smtpfake: --smtpfake-port: cannot listen on {where}: {exc}"
+        ) from None
+    fake = SmtpFake(server)
+    fake.transcript_in_errors = False  # the report's own section carries it, once
+    yield fake
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def _smtpfake_session(
-    smtpfake_backend: SmtpFake | RemoteSmtpFake, smtpfake_settings: Settings
-) -> _Session:
-    # One session-scoped dependency for the per-test fixture: each one costs every test a lookup.
-    return _Session(smtpfake_backend, smtpfake_settings)
+def _remote_backend(settings: Settings) -> Iterator[Control]:
+    from smtpfake.servers_on_demand import own_server
+
+    with own_server(settings) as remote:
+        remote.transcript_in_errors = False
+        yield remote
 
 
 @pytest.fixture(scope="session")
-def smtpfake_server(smtpfake_backend: SmtpFake | RemoteSmtpFake) -> Server:
-    """The in-process server behind the ``smtpfake`` fixture (not with ``--smtpfake-remote``)."""
-    if not isinstance(smtpfake_backend, SmtpFake):
+def smtpfake_session(smtpfake_backend: Control) -> Control:
+    """The same server for the whole test session: its ``host``/``port`` never change, and it
+    is not reset between tests (use it from session- or module-scoped fixtures). Tests that
+    take ``smtpfake`` still get it reset for them."""
+    return smtpfake_backend
+
+
+@pytest.fixture(scope="session")
+def smtpfake_server(smtpfake_backend: Control) -> Server:
+    """The in-process :class:`Server` behind the fixtures (not with ``--smtpfake-remote``)."""
+    server: Server | None = getattr(smtpfake_backend, "server", None)
+    if server is None:
         raise pytest.UsageError("smtpfake_server is in-process only; --smtpfake-remote is set")
-    return smtpfake_backend.server
+    return server
+
+
+def _problems(exc: ScenarioError, *, positions: bool = True) -> str:
+    """Problems one per line; without positions for dicts and names, which have no file."""
+    lines = [str(p) if positions else p.message for p in exc.problems]
+    return lines[0] if len(lines) == 1 else "\n" + "\n".join(lines)
+
+
+def _marker_scenario(
+    request: pytest.FixtureRequest, scenario: Any, seed: int | None
+) -> tuple[Any, int | None]:
+    """The scenario and seed ``@pytest.mark.smtpfake(...)`` names, else the ones given."""
+    marker = request.node.get_closest_marker("smtpfake")
+    if marker is None:
+        return scenario, seed
+    scenario = marker.kwargs.get("scenario", marker.args[0] if marker.args else scenario)
+    if "seed" in marker.kwargs:
+        raw = marker.kwargs["seed"]
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            pytest.fail(
+                f"@pytest.mark.smtpfake(seed={raw!r}): the seed must be an integer",
+                pytrace=False,
+            )
+        seed = raw
+    return scenario, seed
 
 
 @pytest.fixture
-def smtpfake(request: pytest.FixtureRequest, _smtpfake_session: _Session) -> Iterator[Control]:
+def smtpfake(
+    request: pytest.FixtureRequest, smtpfake_backend: Control, smtpfake_settings: Settings
+) -> Iterator[Control]:
     """A running fake SMTP server on 127.0.0.1 for this test alone: nothing leaks between tests.
 
     The scenario comes from, in order: indirect parametrization, ``@pytest.mark.smtpfake(...)``,
     the ``smtpfake_scenario`` setting. Change it inside the test with ``smtpfake.use(...)``.
     With ``--smtpfake-remote`` the same methods drive a sidecar over HTTP.
     """
-    scenario: Any = _smtpfake_session.settings.scenario
-    seed = _smtpfake_session.settings.seed
-    marker = request.node.get_closest_marker("smtpfake")
-    if marker is not None:
-        scenario = marker.kwargs.get("scenario", marker.args[0] if marker.args else scenario)
-        if "seed" in marker.kwargs:
-            seed = int(marker.kwargs["seed"])
+    from smtpfake.control import SETTLE_TIMEOUT
+    from smtpfake.scenario import ScenarioError
+
+    settings = smtpfake_settings
+    scenario, seed = _marker_scenario(request, settings.scenario, settings.seed)
     if hasattr(request, "param"):
         scenario = request.param
-    backend = _smtpfake_session.backend
+    backend = smtpfake_backend
     backend.reset()
+    backend.settle_timeout = SETTLE_TIMEOUT  # a test's own setting ends with the test
+    problem = ""
     try:
         backend.use(scenario, seed=seed)
     except ScenarioError as exc:
-        pytest.fail(f"smtpfake: cannot load scenario {scenario!r}:\n{exc}", pytrace=False)
+        # a file keeps file:line:col; a name or a dict has no file, so only the key path
+        is_file = isinstance(scenario, Path) or str(scenario).endswith((".yaml", ".yml"))
+        shown = scenario if not isinstance(scenario, dict) else "(inline dict)"
+        problem = f"smtpfake: cannot load scenario {shown}: {_problems(exc, positions=is_file)}"
+    if problem:
+        pytest.fail(problem, pytrace=False)  # outside the except: no chained exception shown
     request.node.stash[_HANDLE] = backend
     yield backend
-    if isinstance(backend, SmtpFake):
-        errors = list(backend.server.errors)
-        backend.reset()  # drop this test's connections now, not at the next test
-        if errors:
-            # A bug inside smtpfake while serving this test: it fails here, never lost in a thread.
-            pytest.fail("\n".join(str(e) for e in errors), pytrace=False)
+    errors = list(getattr(getattr(backend, "server", None), "errors", ()))
+    backend.reset()  # drop this test's connections now, not at the next test
+    if errors:
+        # A bug inside smtpfake while serving this test: it fails here, never lost in a thread.
+        pytest.fail("\n".join(str(e) for e in errors), pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    if report.when != "call" or not report.failed:
+        return report
     handle = item.stash.get(_HANDLE, None)
+    if handle is None:
+        return report
     # The "call" report is made before teardown resets the journal, so the transcript is whole.
-    if handle is not None and report.when == "call" and report.failed:
-        report.sections.append(
-            (f"smtpfake transcript ({handle.scenario_name})", handle.transcript())
-        )
+    worker = f", worker {_worker()}" if _worker() else ""
+    title = f"smtpfake transcript ({handle.scenario_name}, {handle.host}:{handle.port}{worker})"
+    text = handle.transcript()
+    add = getattr(report.longrepr, "addsection", None)
+    if add is not None:
+        # in the failure itself: shown once in the terminal and kept in JUnit XML's <failure>
+        add(title, text)
+    else:
+        report.sections.append((title, text))
     return report

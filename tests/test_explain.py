@@ -227,7 +227,8 @@ def test_registry_is_read_only_and_keyed_by_code() -> None:
 
 
 @pytest.mark.parametrize(
-    "arg", ["42", "abc", "621", "", "4210", "199", "099", "4.2.1", "\u0664\u0662\u0661"]
+    "arg",
+    ["42", "abc", "621", "", "4210", "199", "099", "3.2.1", "4.2", "5.7.1.1", "\u0664\u0662\u0661"],
 )
 def test_bad_argument_raises_explain_error_naming_it(arg: str) -> None:
     with pytest.raises(ExplainError) as excinfo:
@@ -299,3 +300,100 @@ def test_markdown_table_has_one_row_per_code_with_four_cells() -> None:
         # "<domain>" must not be swallowed as an HTML tag.
         assert not re.search(r"(?<!\\)<", row), row
     assert "| 421 | 4xx transient | **Service not available**" in md
+
+
+# --- enhanced status codes and the Chinese text ---------------------------------------------------
+
+from smtpfake.enhancedcodes import CLASSES, ENHANCED_CODES, SUBJECTS  # noqa: E402
+from smtpfake.explain import LANGS, entry  # noqa: E402
+from smtpfake.replycodes_zh import REPLY_CODES_ZH  # noqa: E402
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# The RFC 5248 §2.4 initial registry: RFC 3463 §3.1-3.8, RFC 3886, RFC 4468, RFC 4954, RFC 5248.
+REGISTRY = (
+    ["0.0"]
+    + [f"1.{d}" for d in range(10)]
+    + [f"2.{d}" for d in range(5)]
+    + [f"3.{d}" for d in range(6)]
+    + [f"4.{d}" for d in range(8)]
+    + [f"5.{d}" for d in range(7)]
+    + [f"6.{d}" for d in range(7)]
+    + [f"7.{d}" for d in range(15)]
+)
+
+
+def test_the_registry_is_complete() -> None:
+    assert sorted(ENHANCED_CODES) == sorted(REGISTRY)
+
+
+def test_5_7_1_and_4_7_1_side_by_side() -> None:
+    out = explain(["5.7.1", "4.7.1"])
+    name_row = next(line for line in out.splitlines() if line.startswith("Name "))
+    assert name_row.count("Delivery not authorized, message refused") == 2
+    assert "Key difference: 4.7.1 is transient (4.X.X): retry later; 5.7.1 is permanent " in out
+    transient, permanent = flat(explain(["4.7.1"])), flat(explain(["5.7.1"]))
+    assert "x.7.x security or policy status" in transient
+    assert "of class 4: 451, 454" in transient
+    assert "of class 5: 502, 503, 533, 550, 551" in permanent
+    assert "greylisting" in transient and "rfc 3463 §3.8; rfc 5248" in permanent
+
+
+def test_enhanced_and_reply_codes_mix() -> None:
+    out = explain(["421", "4.4.2"])
+    assert "Comparing SMTP status codes 421 and 4.4.2" in out
+    assert "Bad connection" in out and "Service not available" in out
+
+
+def test_unregistered_enhanced_code_is_explained_by_class_and_subject() -> None:
+    text = flat(explain(["4.7.99"]))
+    assert "not in the rfc 5248 registry" in text and "x.7.x security or policy status" in text
+    assert "8 is not a defined subject" in flat(explain(["5.8.1"]))
+    assert explain(["5.07.001"]) == explain(["5.7.1"])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_code_has_every_field_in_both_languages(lang: str) -> None:
+    keys = [str(c) for c in REPLY_CODES] + [f"{c}.{k}" for k in ENHANCED_CODES for c in (4, 5)]
+    for key in keys:
+        item = entry(key, lang)
+        assert item.name.strip(), key
+        for label, value in item.fields:
+            assert value.strip(), (key, label)
+            if lang == "zh" and label not in ("RFC", "增强状态码"):
+                assert CJK.search(value), (key, label, value)
+            if lang == "en":
+                assert not CJK.search(value), (key, label, value)
+        if lang == "zh":
+            assert CJK.search(item.name), key
+
+
+def test_the_chinese_tables_cover_exactly_the_english_ones() -> None:
+    assert set(REPLY_CODES_ZH) == set(REPLY_CODES)
+    for code in ENHANCED_CODES.values():
+        for text in (code.name, code.description, code.client_should):
+            assert text.en and CJK.search(text.zh) and not CJK.search(text.en)
+    for table in (CLASSES, SUBJECTS):
+        assert all(CJK.search(t.zh) and t.en for t in table.values())
+
+
+def test_chinese_uses_the_seed_page_headings() -> None:
+    single = explain(["421"], lang="zh")
+    for heading in ("描述：", "何时出现：", "如何修复："):
+        assert heading in single
+    pair = explain(["421", "503"], lang="zh")
+    assert "主要区别：421 是 4xx" in pair and "503 是 5xx" in pair
+    assert "何时使用哪个：对于 421（服务不可用）：" in pair and "对于 503（命令顺序错误）：" in pair
+    assert "服务器会关闭连接" in pair and "RSET" in pair
+
+
+def test_chinese_lines_fit_the_width_in_display_columns() -> None:
+    from smtpfake.explain import _width
+
+    for codes in (["421"], ["421", "503"], ["5.7.1", "4.7.1"], ["250", "354", "421", "503"]):
+        for line in explain(codes, lang="zh").splitlines():
+            assert _width(line) <= DEFAULT_WIDTH, line
+
+
+def test_unknown_language_is_refused() -> None:
+    with pytest.raises(ExplainError, match="unknown language 'fr'"):
+        explain(["421"], lang="fr")

@@ -61,6 +61,8 @@ FACES = frozenset(
         "smtpfake.http.sidecar",
         "smtpfake.logging_observer",
         "smtpfake.pytest_plugin",
+        "smtpfake.queries",
+        "smtpfake.servers_on_demand",
         "smtpfake.remote",
         "smtpfake.serialize",
     }
@@ -147,6 +149,8 @@ def layer_of(module: str) -> str | None:
         "smtpfake.journal": "journal",
         "smtpfake.server": "server",
         "smtpfake.replycodes": "reference",
+        "smtpfake.replycodes_zh": "reference",
+        "smtpfake.enhancedcodes": "reference",
     }.get(module)
 
 

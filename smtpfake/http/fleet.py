@@ -110,6 +110,8 @@ class Fleet:
         main.journal = publishing(main.journal, hub, MAIN)
         self.main = Instance(MAIN, main, main.journal)
         self.instances: dict[str, Instance] = {MAIN: self.main}
+        #: servers on demand made since the start (deleted ones included)
+        self.made = 0
         self._ids = itertools.count(1)
 
     def get(self, server_id: str) -> Instance:
@@ -161,6 +163,7 @@ class Fleet:
             )
         instance = Instance(server_id, server, journal)
         self.instances[server_id] = instance
+        self.made += 1
         return instance
 
     async def delete(self, server_id: str) -> None:

@@ -203,3 +203,14 @@ def test_show_prints_each_rules_conditions_and_faults_and_the_server_settings() 
     done = smtpfake("show", "strict-503-ordering")
     assert done.returncode == 0, done.stderr
     assert "require_helo: true" in done.stdout
+
+
+def test_explain_enhanced_codes_and_chinese() -> None:
+    done = smtpfake("explain", "5.7.1", "4.7.1")
+    assert done.returncode == 0, done.stderr
+    assert "Key difference: 4.7.1 is transient (4.X.X)" in done.stdout
+    zh = smtpfake("explain", "--lang", "zh", "421", "503")
+    assert zh.returncode == 0, zh.stderr
+    assert "主要区别" in zh.stdout and "何时使用哪个" in zh.stdout
+    bad = smtpfake("explain", "6.1.1")
+    assert bad.returncode == 2 and "is not an enhanced status code" in bad.stderr

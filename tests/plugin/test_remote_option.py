@@ -58,13 +58,54 @@ def test_same_suite_in_process_and_against_a_sidecar(
     local.assert_outcomes(passed=4)
     remote = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url)
     remote.assert_outcomes(passed=4)
-    remote.stdout.fnmatch_lines([f"smtpfake: scenario=default remote={api.url}"])
-    # the remote run really went to the sidecar: its journal saw the inline scenario's session
-    assert server.scenario.name != "default"
+    remote.stdout.fnmatch_lines([f"smtpfake: scenario=default remote={api.url} *"])
+    # the remote run really went to the sidecar, on a server of its own made on demand (and
+    # deleted at the end), so the sidecar's own server saw none of it
+    assert (api.fleet.made, list(api.fleet.instances)) == (1, ["main"])
+    assert server.sessions == ()
 
 
 def test_unreachable_sidecar_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
-    result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", "http://127.0.0.1:9")
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(["*cannot reach the smtpfake sidecar*"])
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--smtpfake-remote",
+        "http://127.0.0.1:9",
+        "--smtpfake-remote-wait",
+        "0.3",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    # one line naming the setting, no traceback, before any test ran
+    result.stderr.fnmatch_lines(
+        ["ERROR: smtpfake: --smtpfake-remote http://127.0.0.1:9: cannot reach*(waited 0.3s*"]
+    )
+    assert "Traceback" not in result.stderr.str() and "test_x" not in result.stdout.str()
+
+
+def test_start_up_waits_for_a_sidecar_still_starting(pytester: pytest.Pytester) -> None:
+    import socket
+    import threading
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = Server("default")
+    api = ApiServer(server, port=port)
+
+    def start_late() -> None:
+        api.start()  # the API answers 503 until SMTP listens
+        server.start()
+
+    late = threading.Timer(0.5, start_late)
+    late.start()
+    try:
+        pytester.makepyfile(test_suite="def test_x(smtpfake):\n    assert smtpfake.port > 0\n")
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "--smtpfake-remote", api.url, "--smtpfake-remote-wait", "20"
+        )
+        result.assert_outcomes(passed=1)
+    finally:
+        late.join()
+        api.stop()
+        server.stop()

@@ -1,0 +1,156 @@
+"""What installing smtpfake costs a pytest run that never uses it, and how fast the CLI starts.
+
+Two measures, each side by side with its baseline in the same run, rounds interleaved so that
+noise from other work on the machine hits both sides alike:
+
+1. plugin: N trivial tests (no fixture) run by pytest with the plugin loaded, and with
+   ``-p no:smtpfake`` (as if smtpfake were not installed). CPU time (user+sys) of the pytest
+   process, median of R rounds; the target is a ratio of at most 1.05.
+2. CLI: ``smtpfake --help`` (process exit) and ``smtpfake serve --port 0`` (until the
+   "listening" line) for this checkout and a baseline checkout of an earlier revision
+   (``--before REV``, default the revision before the start-up work; extracted with
+   ``git archive``). Wall time, median of R rounds; the target is a ratio of at least 2.
+
+Usage: python bench/startup_cost.py [--tests N] [--rounds R] [--before REV]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# the last revision before the plugin and CLI imported lazily
+BEFORE = "5bfa501"
+
+
+def cpu_of(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """CPU seconds (user+sys) of one child process run to completion."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True, timeout=300)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def wall_of_help(env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "smtpfake", "--help"],
+        cwd=tempfile.gettempdir(),  # `-m` puts the cwd first on sys.path: not this checkout
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return time.perf_counter() - start
+
+
+def wall_of_serve(env: dict[str, str]) -> float:
+    """Seconds from exec to the "listening" line; the server is then stopped with SIGINT."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpfake", "serve", "--port", "0"],
+        cwd=tempfile.gettempdir(),
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    took = time.perf_counter() - start
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    if "listening" not in line:
+        raise RuntimeError(f"serve did not start: {line!r}")
+    return took
+
+
+def checkout(rev: str, into: Path) -> Path:
+    """The package of ``rev`` extracted under ``into`` (importable from there)."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = into / "before.tar"
+    with archive.open("wb") as f:
+        subprocess.run(
+            ["git", "archive", rev, "smtpfake", "scenarios"], cwd=REPO, stdout=f, check=True
+        )
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def rounds(r: int, sides: dict[str, Callable[[], float]]) -> dict[str, float]:
+    times: dict[str, list[float]] = {k: [] for k in sides}
+    for _ in range(r):
+        for name, measure in sides.items():  # interleaved
+            times[name].append(measure())
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tests", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--before", default=BEFORE, help="baseline git revision for the CLI")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        suite = Path(tmp) / "suite"
+        suite.mkdir()
+        body = "".join(
+            f"def test_{i}():\n    x = {i}\n    assert x == {i}\n" for i in range(args.tests)
+        )
+        (suite / "test_trivial.py").write_text(body)
+        (suite / "pytest.ini").write_text("[pytest]\n")
+        env = dict(os.environ)
+        old = checkout(args.before, Path(tmp) / "before")
+        old_env = {**env, "PYTHONPATH": str(old)}
+        base = [sys.executable, "-m", "pytest", "-q"]
+        without = [*base, "-p", "no:smtpfake"]
+        plugin = rounds(
+            args.rounds,
+            {
+                "with smtpfake": lambda: cpu_of(base, suite, env),
+                "-p no:smtpfake": lambda: cpu_of(without, suite, env),
+                # the baseline revision's plugin, loaded by module name instead of entry point
+                f"smtpfake @ {args.before}": lambda: cpu_of(
+                    [*without, "-p", "smtpfake.pytest_plugin"], suite, old_env
+                ),
+            },
+        )
+        print(f"1. pytest, {args.tests} trivial tests, CPU time, median of {args.rounds} rounds")
+        for name, t in plugin.items():
+            print(f"   {name:16s} {t * 1000:8.1f} ms")
+        for name in ("with smtpfake", f"smtpfake @ {args.before}"):
+            ratio = plugin[name] / plugin["-p no:smtpfake"]
+            print(f"   ratio {name} / -p no:smtpfake: {ratio:.3f} (target: at most 1.05)")
+
+        now_env = {**env, "PYTHONPATH": str(REPO)}
+        cli = rounds(
+            args.rounds,
+            {
+                f"--help @ {args.before}": lambda: wall_of_help(old_env),
+                "--help @ this checkout": lambda: wall_of_help(now_env),
+                f"serve @ {args.before}": lambda: wall_of_serve(old_env),
+                "serve @ this checkout": lambda: wall_of_serve(now_env),
+            },
+        )
+        print(f"2. smtpfake start-up, wall time, median of {args.rounds} rounds")
+        for name, t in cli.items():
+            print(f"   {name:28s} {t * 1000:8.1f} ms")
+        for what in ("--help", "serve"):
+            speedup = cli[f"{what} @ {args.before}"] / cli[f"{what} @ this checkout"]
+            print(f"   {what}: {speedup:.2f}x faster (target: at least 2x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""A server of one's own on a shared sidecar, so parallel pytest processes never reset each other.
+
+The contract with the sidecar (``POST /api/servers``, Toxiproxy's "create a proxy" idea):
+
+- ``POST {base}/api/servers`` with ``{"scenario": NAME, "seed": INT|null}`` answers 201 (or 200)
+  with ``{"id": ID, "smtp_port": PORT, "url": URL}``; ``url`` (optional) is the new server's API
+  base, by default ``{base}/api/servers/{id}``; ``smtp_host`` (optional) where it listens.
+- Under that base the server answers the usual API with the ``/api`` prefix dropped:
+  ``{url}/health``, ``{url}/scenario``, ``{url}/messages``, ``{url}/sessions``, ``{url}/reset``,
+  ``{url}/wait``, ``{url}/tls/ca``.
+- ``DELETE {url}`` removes it; the plugin does so when its test session ends.
+
+A sidecar without the endpoint (404 or 405) is shared as before: a pytest-xdist worker then gets
+a warning that workers may reset each other.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from smtpfake.control import key_paths_for_dicts
+from smtpfake.remote import RemoteError, RemoteSmtpFake, _wildcard
+
+if TYPE_CHECKING:
+    from smtpfake.journal import SessionRecord
+    from smtpfake.pytest_plugin import Settings
+    from smtpfake.scenario import ScenarioRef
+    from smtpfake.serialize import JSON
+
+
+class OwnServer(RemoteSmtpFake):
+    """A :class:`RemoteSmtpFake` for one server made on demand: every ``/api/X`` call goes to
+    ``{url}/X``, the server's own API base. Its ``sessions`` settle first, as in-process."""
+
+    def _journal_sessions(self) -> Sequence[SessionRecord]:
+        return super().sessions
+
+    @property
+    def sessions(self) -> Sequence[SessionRecord]:
+        return tuple(self._settled_sessions())
+
+    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> None:
+        with key_paths_for_dicts(scenario):
+            super().use(scenario, seed=seed)
+
+    def _fetch(self, method: str, path: str, *args: Any, **kwargs: Any) -> tuple[int, str, bytes]:
+        own = path.removeprefix("/api")
+        return super()._fetch(method, own, *args, **kwargs)
+
+
+def create(shared: RemoteSmtpFake, scenario: str, seed: int | None) -> OwnServer | None:
+    """A new server on the sidecar behind ``shared``; None when it cannot make servers."""
+    body: JSON = {"scenario": scenario, "seed": seed}
+    try:
+        _, answer = shared.request("POST", "/api/servers", body, ok=(200, 201))
+    except RemoteError as exc:
+        if exc.status in (404, 405):
+            return None
+        raise
+    url = str(answer.get("url") or f"{shared.url}/api/servers/{answer['id']}")
+    if url.startswith("/"):
+        url = shared.url + url
+    reported = str(answer.get("smtp_host") or shared.address[0])
+    host = shared.address[0] if _wildcard(reported) else reported
+    return OwnServer(
+        url,
+        shared.token,
+        timeout=shared.timeout,
+        smtp_host=host,
+        smtp_port=int(answer["smtp_port"]),
+    )
+
+
+@contextmanager
+def own_server(settings: Settings) -> Iterator[RemoteSmtpFake]:
+    """A server of this process's own on ``settings.remote`` for the ``with`` block (deleted at
+    its end), or the shared one when the sidecar cannot make servers."""
+    shared = RemoteSmtpFake(settings.remote, settings.remote_token)
+    # a path cannot travel in JSON; each test's use() uploads the scenario it plays anyway
+    name = settings.scenario if "/" not in settings.scenario else "default"
+    own = create(shared, name, settings.seed)
+    if own is None:
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            warnings.warn(
+                f"smtpfake: the sidecar at {settings.remote} cannot make a server per worker "
+                "(no POST /api/servers): xdist workers share one server and reset each other",
+                stacklevel=1,
+            )
+        yield shared
+        return
+    try:
+        yield own
+    finally:
+        own.request("DELETE", "", ok=(200, 204, 404))

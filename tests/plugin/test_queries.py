@@ -1,0 +1,128 @@
+"""Item 8: asking the journal questions; near misses when nothing matches."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from smtpfake.control import SmtpFake
+from smtpfake.server import Server
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with Server("default") as s:
+        yield s
+
+
+@pytest.fixture
+def fake(server: Server) -> SmtpFake:
+    server.reset()
+    server.use("default")
+    return SmtpFake(server)
+
+
+def send(fake: SmtpFake, sender: str, to: list[str], subject: str, extra: str = "") -> None:
+    body = f"Subject: {subject}\r\n{extra}\r\nhello\r\n".encode()
+    with smtplib.SMTP(fake.host, fake.port, timeout=5) as c:
+        c.sendmail(sender, to, body)
+
+
+def test_find_messages_by_each_field(fake: SmtpFake) -> None:
+    send(fake, "app@x.test", ["ann@y.test", "bob@y.test"], "Welcome", "X-Kind: signup\r\n")
+    send(fake, "billing@x.test", ["ann@y.test"], "Invoice 7", "X-Kind: invoice\r\n")
+    assert [m.subject for m in fake.find_messages(to="ANN@y.test")] == ["Welcome", "Invoice 7"]
+    assert [m.subject for m in fake.find_messages(to="bob@y.test")] == ["Welcome"]
+    assert [m.mail_from for m in fake.find_messages(sender="billing@x.test")] == ["billing@x.test"]
+    assert len(fake.find_messages(subject=re.compile(r"Invoice \d+"))) == 1
+    assert fake.find_messages(subject="welcome") == ()  # subjects compare exactly
+    (m,) = fake.find_messages(headers={"X-Kind": "invoice"}, to="ann@y.test")
+    assert m.subject == "Invoice 7"
+    (signup,) = fake.assert_delivered(to="bob@y.test", subject="Welcome")
+    assert signup.rcpt_tos == ("ann@y.test", "bob@y.test")
+    fake.assert_not_delivered(to="eve@y.test")
+    with pytest.raises(AssertionError, match=r"expected no message matching to='ann@y\.test'"):
+        fake.assert_not_delivered(to="ann@y.test")
+
+
+def test_no_match_lists_the_closest_candidates(fake: SmtpFake) -> None:
+    send(fake, "app@x.test", ["ann@y.test"], "Welcome aboard")
+    send(fake, "app@x.test", ["bob@y.test"], "Invoice")
+    with pytest.raises(AssertionError) as info:
+        fake.assert_delivered(to="ann@y.test", subject="Welcome")
+    text = str(info.value)
+    assert (
+        "expected at least 1 accepted message(s) matching to='ann@y.test', subject='Welcome'"
+        in text
+    )
+    assert "closest of 2 accepted message(s):" in text
+    # the nearer one (right recipient) first, with only the field that differs
+    first = text.index("'Welcome aboard'")
+    assert first < text.index("subject 'Invoice'")
+    assert "subject: wanted 'Welcome', got 'Welcome aboard'" in text
+    assert "to: wanted 'ann@y.test', got 'bob@y.test'" in text
+    assert "S: 250" in text  # not under the plugin: the transcript comes with it
+
+
+def test_count_mismatch_and_empty_journal(fake: SmtpFake) -> None:
+    with pytest.raises(AssertionError, match="no message was accepted at all"):
+        fake.assert_delivered(subject="x")
+    send(fake, "a@x.test", ["b@y.test"], "same")
+    send(fake, "a@x.test", ["b@y.test"], "same")
+    with pytest.raises(AssertionError, match=r"expected 1 accepted message\(s\).*got 2"):
+        fake.assert_delivered(1, subject="same")  # delivered twice: a duplicate
+    assert len(fake.assert_delivered(2)) == 2
+
+
+def test_sessions_where_a_rule_fired_or_a_code_was_sent(fake: SmtpFake) -> None:
+    fake.use(
+        {
+            "rules": [
+                {
+                    "name": "full",
+                    "on": "rcpt",
+                    "match": "*@full.test",
+                    "reply": "452 4.2.2 Mailbox full",
+                }
+            ]
+        }
+    )
+    send(fake, "a@x.test", ["b@ok.test", "c@full.test"], "s")
+    send(fake, "a@x.test", ["b@ok.test"], "s")
+    (hit,) = fake.sessions_where(rule="full")
+    assert hit.index == 1 and fake.sessions_where(rule="full", code=452) == (hit,)
+    assert len(fake.sessions_where(code=250)) == 2
+    assert fake.assert_sent(code=452) == (hit,)
+    with pytest.raises(AssertionError) as info:
+        fake.assert_sent(rule="ful")
+    assert "no session where rule 'ful' was sent, of 2 session(s); rules that fired: full" in str(
+        info.value
+    )
+    assert "codes sent: 220, 250, 452, 354, 221" in str(info.value)
+
+
+def test_retries_and_their_delays(fake: SmtpFake) -> None:
+    fake.use("421-at-greeting-once")
+    with pytest.raises(smtplib.SMTPConnectError):
+        smtplib.SMTP(fake.host, fake.port, timeout=5)
+    time.sleep(0.05)  # the client under test waits before retrying
+    send(fake, "a@x.test", ["b@y.test"], "s")
+    (retry,) = fake.assert_retried(1, min_delay=0.04)
+    assert retry.code == 421 and retry.failed.index == 1 and retry.retry.index == 2
+    assert retry.delay >= 0.04
+    with pytest.raises(AssertionError, match=r"session 2 came 0\.\d+s after the 421 in session 1"):
+        fake.assert_retried(1, min_delay=60)
+    with pytest.raises(AssertionError, match=r"expected 2 retry\(ies\), got 1"):
+        fake.assert_retried(2)
+
+
+def test_no_retry_when_nothing_failed(fake: SmtpFake) -> None:
+    send(fake, "a@x.test", ["b@y.test"], "s")
+    send(fake, "a@x.test", ["b@y.test"], "s")
+    assert fake.retries() == ()
+    with pytest.raises(AssertionError, match=r"expected at least 1 retry\(ies\), got 0"):
+        fake.assert_retried()

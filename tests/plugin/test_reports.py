@@ -1,0 +1,85 @@
+"""Item 3 and 7: the transcript in the failure (terminal once, JUnit XML), the header."""
+
+from __future__ import annotations
+
+import socket
+import xml.etree.ElementTree as ET
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+FAILING = """
+import smtplib
+
+def test_fails(smtpfake):
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as c:
+        c.noop()
+    smtpfake.assert_delivered(1, subject="Welcome")
+
+def test_passes(smtpfake):
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as c:
+        c.noop()
+"""
+
+
+@pytest.mark.parametrize("family", ["xunit1", "xunit2"])
+def test_transcript_reaches_junit_xml(pytester: pytest.Pytester, family: str) -> None:
+    pytester.makepyfile(FAILING)
+    xml = pytester.path / "out.xml"
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--junitxml={xml}", "-o", f"junit_family={family}"
+    )
+    result.assert_outcomes(failed=1, passed=1)
+    cases = {c.get("name"): c for c in ET.parse(xml).getroot().iter("testcase")}
+    failure = cases["test_fails"].find("failure")
+    assert failure is not None
+    text = failure.text or ""
+    assert "smtpfake transcript (default, 127.0.0.1:" in text
+    assert "C: noop" in text and "S: 250 2.0.0 Ok" in text
+    assert "expected 1 accepted message(s) matching subject='Welcome', got 0" in text
+    assert cases["test_passes"].find("failure") is None
+
+
+def test_transcript_printed_once_and_helper_frames_hidden(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(FAILING)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    out = result.stdout.str()
+    assert out.count("C: noop") == 1
+    assert "smtpfake transcript (default, 127.0.0.1:" in out
+    # the failure points at the test's line, not inside smtpfake/control.py
+    assert "control.py" not in out
+    result.stdout.fnmatch_lines(['*smtpfake.assert_delivered(1, subject="Welcome")*'])
+
+
+def test_xdist_workers_each_have_a_server(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        base = s.getsockname()[1]
+    pytester.makepyfile(
+        f"""
+        import os, smtplib, pytest
+
+        @pytest.mark.parametrize("i", range(8))
+        def test_isolated(smtpfake, i):
+            # a fixed port is offset per worker: gw0 on BASE, gw1 on BASE + 1
+            assert smtpfake.port == {base} + int(os.environ["PYTEST_XDIST_WORKER"][2:])
+            with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as c:
+                c.sendmail("a@x.test", [f"n{{i}}@y.test"], b"Subject: x\\r\\n\\r\\nx\\r\\n")
+            (m,) = smtpfake.assert_delivered(1)
+            assert m.rcpt_tos == (f"n{{i}}@y.test",)
+
+        def test_fails_with_worker_in_title(smtpfake):
+            smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5).quit()
+            assert False
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-n", "2", f"--smtpfake-port={base}")
+    result.assert_outcomes(passed=8, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "smtpfake: * (one server per xdist worker; the worker id heads each transcript)*",
+            "*smtpfake transcript (default, 127.0.0.1:*, worker gw*)*",
+        ]
+    )

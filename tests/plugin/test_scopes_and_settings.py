@@ -1,0 +1,198 @@
+"""Items 5, 6 and 9: scopes and ports; one usage error per bad setting; small things."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_session_and_module_scoped_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def app_settings(smtpfake_session):
+            # an app that reads its SMTP settings once, at start-up
+            return {"EMAIL_HOST": smtpfake_session.host, "EMAIL_PORT": smtpfake_session.port}
+
+        def test_one(app_settings, smtpfake):
+            assert app_settings["EMAIL_PORT"] == smtpfake.port
+            with smtplib.SMTP(app_settings["EMAIL_HOST"], app_settings["EMAIL_PORT"]) as c:
+                c.noop()
+            assert len(smtpfake.sessions) == 1
+
+        def test_two_is_reset_but_same_port(app_settings, smtpfake):
+            assert smtpfake.sessions == () and app_settings["EMAIL_PORT"] == smtpfake.port
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_fixed_port_flag_and_ini(pytester: pytest.Pytester) -> None:
+    port = free_port()
+    pytester.makepyfile(f"def test_p(smtpfake):\n    assert smtpfake.port == {port}\n")
+    flag = pytester.runpytest("-p", "no:cacheprovider", f"--smtpfake-port={port}")
+    flag.assert_outcomes(passed=1)
+    flag.stdout.fnmatch_lines([f"smtpfake: * port={port} *"])
+    pytester.makeini(f"[pytest]\nsmtpfake_port = {port}\n")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--smtpfake-seed", "x"],
+            "smtpfake: --smtpfake-seed (ini smtpfake_seed): expected an integer, got 'x'",
+        ),
+        (["--smtpfake-port", "70000"], "smtpfake: --smtpfake-port: 70000 is not a port (0-65535)"),
+        (
+            ["--smtpfake-scenario", "421-at-greting"],
+            "smtpfake: --smtpfake-scenario (ini smtpfake_scenario): *did you mean '421-at-gree*",
+        ),
+        (
+            ["--smtpfake-remote", "ftp://x"],
+            "smtpfake: --smtpfake-remote: expected the sidecar's API URL*",
+        ),
+    ],
+)
+def test_bad_setting_is_one_usage_error(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
+    pytester.makepyfile("def test_a(smtpfake):\n    pass\n\ndef test_b(smtpfake):\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert result.stderr.str().count("ERROR:") == 1
+
+
+def test_help_shows_defaults_in_words(pytester: pytest.Pytester) -> None:
+    out = pytester.runpytest("--help").stdout.str()
+    assert "default default" not in out and "default: the built-in 'default'" in out
+    assert "--smtpfake-port" in out
+
+
+def test_header_without_seed_says_per_scenario(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        ["smtpfake: scenario=default host=127.0.0.1 port=free seed=per scenario"]
+    )
+    assert "seed= " not in result.stdout.str()
+
+
+def test_marker_typo_reported_once_without_a_made_up_position(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.smtpfake(scenario="421-at-greting")
+        def test_typo(smtpfake):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert out.count("no scenario named '421-at-greting'") == 1
+    assert "421-at-greting:1:1" not in out
+    result.stdout.fnmatch_lines(
+        ["*smtpfake: cannot load scenario 421-at-greting: no scenario named*did you mean*"]
+    )
+
+
+def test_non_integer_marker_seed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.smtpfake(seed="x")
+        def test_seed(smtpfake):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.smtpfake(seed='x'): the seed must be an integer*"])
+    assert "ValueError" not in result.stdout.str()
+
+
+def test_dict_parameters_get_readable_ids(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        FULL = {"rules": [{"on": "rcpt", "reply": "452 4.2.2 full"}]}
+        NAMED = {"name": "greylist", "rules": [{"on": "rcpt", "reply": "451 later"}]}
+
+        @pytest.mark.parametrize("smtpfake", [FULL, NAMED, "default"], indirect=True)
+        def test_ids(smtpfake):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_ids[[]rcpt-452[]] PASSED*",
+            "*test_ids[[]greylist[]] PASSED*",
+            "*test_ids[[]default[]] PASSED*",
+        ]
+    )
+
+
+def test_marker_without_the_fixture_warns(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.smtpfake(scenario="421-at-greeting")
+        def test_forgot():
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*SmtpfakeWarning: @pytest.mark.smtpfake has no effect*"])
+
+
+def test_inline_dict_errors_name_the_key_path(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_bad(smtpfake):
+            smtpfake.use({"rules": [{"on": "rcpt", "reply": "45x nope"}]})
+
+        import pytest
+        BAD = {"rules": [{"on": "rcpt", "rply": "452 x"}]}
+        @pytest.mark.parametrize("smtpfake", [BAD], indirect=True)
+        def test_bad_param(smtpfake):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, errors=1)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*cannot load scenario (inline dict): rules[[]1[]]: unknown key 'rply'; did you mean*"]
+    )
+    assert "<inline>:" not in out
+    result.stdout.fnmatch_lines(["*ScenarioError: rules[[]1[]].reply.code: expected a whole*"])
+
+
+def test_a_taken_port_is_one_usage_error(pytester: pytest.Pytester) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        pytester.makepyfile("def test_a(smtpfake):\n    pass\n")
+        result = pytester.runpytest("-p", "no:cacheprovider", f"--smtpfake-port={port}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: smtpfake: --smtpfake-port *cannot listen on 127.0.0.1:{port}*"]
+    )
