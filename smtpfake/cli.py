@@ -71,8 +71,6 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
             flag = "--" + key.replace("_", "-")
             raise _ConfigError(f"{flag}/{SERVE_ENV[key][0]}: {port} is not a port (0-65535)")
     if out["server_ports"] is not None:
-        from smtpfake.http.fleet import parse_ports
-
         try:
             out["server_ports"] = parse_ports(out["server_ports"])
         except ValueError as exc:
@@ -84,6 +82,18 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
     dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
     out["scenario_dirs"] = dirs
     return out
+
+
+def parse_ports(text: str) -> range:
+    """``2600-2699`` (inclusive) or a single port: the SMTP ports for servers on demand."""
+    low, dash, high = text.strip().partition("-")
+    try:
+        first, last = int(low), int(high if dash else low)
+    except ValueError:
+        raise ValueError(f"expected a port range like 2600-2699, got {text!r}") from None
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(f"expected ports from 1 to 65535, low to high, got {text!r}")
+    return range(first, last + 1)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -79,18 +79,6 @@ class Instance:
         self.deleted.clear()
 
 
-def parse_ports(text: str) -> range:
-    """``2600-2699`` (inclusive) or a single port: the SMTP ports for servers on demand."""
-    low, dash, high = text.strip().partition("-")
-    try:
-        first, last = int(low), int(high if dash else low)
-    except ValueError:
-        raise ValueError(f"expected a port range like 2600-2699, got {text!r}") from None
-    if not 1 <= first <= last <= 65535:
-        raise ValueError(f"expected ports from 1 to 65535, low to high, got {text!r}")
-    return range(first, last + 1)
-
-
 class Fleet:
     """The servers by id; on-demand ones are opened and closed in the running loop."""
 

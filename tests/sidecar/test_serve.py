@@ -298,6 +298,9 @@ def test_api_port_without_the_sidecar_extra_says_how_to_install_it(tmp_path: Pat
     assert done.returncode == 2, done
     assert "pip install 'smtpfake[sidecar]'" in done.stderr
     assert "Traceback" not in done.stderr
+    # a port range is checked without it too
+    done = run("--server-ports", "x", env={"PYTHONPATH": str(tmp_path)})
+    assert (done.returncode, "Traceback" in done.stderr) == (2, False), done
     # without --api-port, serve never imports it
     assert (
         "No module named aiohttp"
