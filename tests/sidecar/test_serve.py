@@ -331,3 +331,16 @@ def test_servers_on_demand_log_their_sessions_tagged(sidecar_factory: Start) -> 
         client.noop()
     lines = until(car, "] closed")
     assert any(line.endswith(f"session 1 [{made['id']}] closed\n") for line in lines), lines
+
+
+def test_reading_sessions_never_waits_for_open_ones(sidecar_factory: Start) -> None:
+    # one event loop serves SMTP and HTTP: a read that waited for open sessions to end would
+    # hold up the very sessions it waits for
+    car = sidecar_factory("--port", "0", "--api-port", "0")
+    with socket.create_connection((car.smtp_host, car.smtp_port), timeout=TIMEOUT) as sock:
+        assert sock.makefile("rb").readline().startswith(b"220 ")
+        for _ in range(3):
+            got = call(car.url, "GET", "/api/sessions", timeout=1.0)
+            assert [s["ended"] for s in got.body["sessions"]] == [None]
+        sock.sendall(b"QUIT\r\n")
+        assert sock.makefile("rb").readline().startswith(b"221 ")
