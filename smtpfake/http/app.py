@@ -16,8 +16,8 @@ from smtpfake.http import journal_api, scenario_api, servers_api, stream
 from smtpfake.http.context import MAX_BODY, SETTINGS, Endpoint, Settings
 from smtpfake.http.fleet import MAIN
 from smtpfake.http.guards import make_errors, make_guard
-from smtpfake.http.inputs import only
-from smtpfake.http.messages import FILTERS, PAGING
+from smtpfake.http.inputs import PAGING, only
+from smtpfake.http.messages import FILTERS
 
 __all__ = ["FLEET_ROUTES", "MAX_BODY", "ROUTES", "build_app"]
 
@@ -52,6 +52,7 @@ ENDPOINTS = sorted(["/api" + p for p in ROUTES] + ["/api" + p for p in FLEET_ROU
 #: the query parameters an endpoint takes; any other is a 400, never silently ignored
 QUERY: dict[Endpoint, tuple[str, ...]] = {
     journal_api.messages: FILTERS + PAGING,
+    journal_api.sessions: PAGING,
     journal_api.message_raw: ("download",),
     # for a YAML upload; with a JSON body it takes none (put_scenario checks)
     scenario_api.put_scenario: scenario_api.YAML_QUERY,

@@ -11,13 +11,14 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from smtpfake.scenario import Location, Problem, ScenarioError
 
 JSON = dict[str, Any]
+T = TypeVar("T")
 
 #: the deepest nesting a JSON body may have (the API's own bodies are 2 levels deep)
 MAX_DEPTH = 32
@@ -123,6 +124,24 @@ def seconds(value: Any, name: str, *, high: float) -> float:
     if not math.isfinite(value) or not 0 <= value <= high:
         raise ApiError(400, f"'{name}' must be a number of seconds from 0 to {high:g}, got {value}")
     return float(value)
+
+
+#: the paging parameters of the lists (sessions, messages)
+PAGING = ("limit", "offset", "order")
+#: the most one page may hold (the journal keeps at most 10,000 of each by default)
+MAX_LIMIT = 10_000
+
+
+def page(items: Sequence[T], query: Mapping[str, str]) -> tuple[list[T], int, int]:
+    """``items`` (oldest first) paged by ``?order=oldest|newest&offset=N&limit=N``: the page,
+    its offset and its limit. Offsets count in the order asked for."""
+    order = query.get("order", "oldest")
+    if order not in ("oldest", "newest"):
+        raise ApiError(400, f"'order' must be oldest or newest, got {order[:20]!r}")
+    offset = whole(query.get("offset", "0"), "offset", high=MAX_LIMIT * 100)
+    limit = whole(query.get("limit", str(MAX_LIMIT)), "limit", high=MAX_LIMIT)
+    ordered = list(items) if order == "oldest" else list(reversed(items))
+    return ordered[offset : offset + limit], offset, limit
 
 
 def seed(value: Any, name: str = "seed") -> int | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from aiohttp import web
 
 from smtpfake.control import wait_count
 from smtpfake.http.context import Settings, answer, read_json
 from smtpfake.http.fleet import Instance
-from smtpfake.http.inputs import JSON, ApiError, only, seconds, whole
+from smtpfake.http.inputs import JSON, ApiError, only, page, seconds, whole
 from smtpfake.http.messages import detail, find, listing
 from smtpfake.serialize import session_to_json
 
@@ -17,15 +18,22 @@ from smtpfake.serialize import session_to_json
 MAX_WAIT = 300.0
 
 
-def _sessions(instance: Instance) -> JSON:
+def _sessions(instance: Instance, query: Mapping[str, str]) -> JSON:
     # as recorded, open sessions included (ended: null): never the fixture's settling read,
     # which would hold this event loop, and with it the SMTP sessions it waits for
     records = instance.server.sessions
-    return {"count": len(records), "sessions": [session_to_json(s) for s in records]}
+    shown, offset, limit = page(records, query)
+    return {
+        "count": len(shown),
+        "total": len(records),
+        "offset": offset,
+        "limit": limit,
+        "sessions": [session_to_json(s) for s in shown],
+    }
 
 
 async def sessions(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
-    return answer(_sessions(instance))
+    return answer(_sessions(instance, request.query))
 
 
 async def messages(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
@@ -103,4 +111,4 @@ async def wait(request: web.Request, settings: Settings, instance: Instance) -> 
         raise error
     if kind == "messages":
         return answer(listing(instance.numbered(), {}))
-    return answer(_sessions(instance))
+    return answer(_sessions(instance, {}))

@@ -15,14 +15,11 @@ from email.message import EmailMessage
 from email.message import Message as MimePart
 
 from smtpfake.engine.records import Message
-from smtpfake.http.inputs import ApiError, only, whole
+from smtpfake.http.inputs import PAGING, ApiError, only, page, whole
 from smtpfake.serialize import JSON, message_to_json
 
 #: the list filters (all must match; text matches are case-insensitive substrings)
 FILTERS = ("to", "from", "subject", "session", "since")
-PAGING = ("limit", "offset")
-#: the most a page may hold (the journal keeps at most 10,000 messages by default)
-MAX_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -89,16 +86,14 @@ def listing(found: Sequence[Numbered], query: Mapping[str, str]) -> JSON:
     only(query, FILTERS + PAGING, "query parameter")
     tests = _tests(query)
     matching = [n for n in found if all(t(n) for t in tests)]
-    offset = whole(query.get("offset", "0"), "offset", high=MAX_LIMIT * 100)
-    limit = whole(query.get("limit", str(MAX_LIMIT)), "limit", high=MAX_LIMIT)
-    page = matching[offset : offset + limit]
+    shown, offset, limit = page(matching, query)
     return {
-        "count": len(page),
+        "count": len(shown),
         "matching": len(matching),
         "total": len(found),
         "offset": offset,
         "limit": limit,
-        "messages": [summary(n) for n in page],
+        "messages": [summary(n) for n in shown],
     }
 
 

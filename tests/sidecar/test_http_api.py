@@ -277,7 +277,7 @@ def test_reset_forgets_journal_and_counters(api: ApiServer) -> None:
     got = call(api.url, "POST", "/api/reset")
     assert got.status == 200
     assert got.body == {"status": "reset", "scenario": "421-at-greeting-once"}
-    assert get(api, "/api/sessions").body == {"count": 0, "sessions": []}
+    assert get(api, "/api/sessions").body["sessions"] == []
     assert get(api, "/api/messages").body["messages"] == []
     assert get(api, "/api/messages").body["total"] == 0
     assert greeting(api.server).startswith(b"421 ")  # connection counter back at 1

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from smtpfake.control import SmtpFake
 from smtpfake.http import ApiServer
 
 from .conftest import TIMEOUT, call
@@ -139,3 +140,15 @@ def test_message_ids_outlive_the_pruning_of_dropped_messages(
     # the journal keeps the last 3; each keeps the id it was given, the newest included
     assert [journal.message_id(m) for m in journal.messages()] == [8, 9, 10]
     assert journal.message_id(made[0]) == 0
+
+
+def test_sessions_and_messages_page_newest_first(api: ApiServer) -> None:
+    for n in range(3):
+        send(api, f"m{n}")
+    got = call(api.url, "GET", "/api/messages?order=newest&limit=2").body
+    assert [m["subject"] for m in got["messages"]] == ["m2", "m1"]
+    SmtpFake(api.server).wait_for_sessions(3)
+    got = call(api.url, "GET", "/api/sessions?order=newest&offset=1&limit=1").body
+    assert (got["count"], got["total"], got["offset"], got["limit"]) == (1, 3, 1, 1)
+    assert got["sessions"][0]["index"] == 2
+    assert call(api.url, "GET", "/api/sessions?order=up").status == 400

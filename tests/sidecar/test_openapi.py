@@ -202,6 +202,7 @@ def test_every_answer_is_documented_and_matches_its_schema(
     check(*wait, call(url, "POST", wait[0], {"sessions": 1, "timeout": 2}, **auth), 200)
     check(*wait, call(url, "POST", wait[0], {"messages": 5, "timeout": 0}, **auth), 408)
     check("/api/sessions", "GET", call(url, "GET", "/api/sessions", **auth), 200)
+    check("/api/sessions", "GET", call(url, "GET", "/api/sessions?order=sideways", **auth), 400)
     check("/api/messages", "GET", call(url, "GET", "/api/messages", **auth), 200)
     got = call(url, "GET", "/api/sessions", **auth)
     assert got.body["sessions"][0]["messages"], "a session with a message was validated"

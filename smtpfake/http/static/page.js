@@ -6,6 +6,8 @@ const state = { server: "main", token: sessionStorage.getItem("smtpfake-token") 
   selected: null, view: "text", stream: null, timer: null, faults: {} };
 
 const $ = (id) => document.getElementById(id);
+// sessions and messages listed at most (the newest); the API pages the rest
+const SHOWN = 200;
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -108,9 +110,10 @@ function timeline(session) {
 }
 
 async function loadSessions() {
-  const got = await api(`${base()}/sessions`);
-  $("session-count").textContent = String(got.count);
-  const items = got.sessions.slice().reverse().map((s) => {
+  // the newest first, and only as many as a page can show quickly
+  const got = await api(`${base()}/sessions?order=newest&limit=${SHOWN}`);
+  $("session-count").textContent = got.total > got.count ? `latest ${got.count} of ${got.total}` : String(got.total);
+  const items = got.sessions.map((s) => {
     const extra = [s.tls ? "TLS" : "", s.auth_user !== null ? `AUTH ${s.auth_user}` : ""].filter(Boolean).join(", ");
     const when = new Date(s.started * 1000).toLocaleTimeString();
     const box = el("div", { class: `session${s.ended === null ? " open" : ""}`, "data-index": String(s.index) },
@@ -124,9 +127,9 @@ async function loadSessions() {
 // -- messages -----------------------------------------------------------------------------------
 
 async function loadMessages() {
-  const got = await api(`${base()}/messages`);
-  $("message-count").textContent = String(got.total);
-  const items = got.messages.slice().reverse().map((m) => {
+  const got = await api(`${base()}/messages?order=newest&limit=${SHOWN}`);
+  $("message-count").textContent = got.total > got.count ? `latest ${got.count} of ${got.total}` : String(got.total);
+  const items = got.messages.map((m) => {
     const li = el("li", { class: "message", "data-id": String(m.id) },
       m.subject || "(no subject)",
       el("small", {}, `${m.mail_from || "<>"} → ${m.rcpt_tos.join(", ")} · ${m.size} bytes · session ${m.session}`));
