@@ -9,8 +9,8 @@ noise from other work on the machine falls on both:
 1. burst: CONCURRENCY clients send REQUESTS ``GET /api/health`` in all (one connection each, as
    curl in a loop would); unanswered within 10 s, and latency percentiles;
 2. slowloris: SLOW connections each send half a request and stop; then 20 health checks, timed;
-3. shutdown (smtpfake only): with SLOW idle connections open and an event stream, SIGTERM to
-   ``smtpfake serve``; time until it exits.
+3. shutdown (smtpfake only): with SLOW idle HTTP connections, SLOW open SMTP sessions and an
+   event stream, SIGTERM to ``smtpfake serve``; time until it exits.
 Loopback only; every wait is bounded.
 
 Usage: python bench/sidecar_http.py [--concurrency 200] [--requests 2000] [--slow 1000]
@@ -160,7 +160,8 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
 
 async def shutdown_time(slow: int) -> float:
-    """``smtpfake serve`` with ``slow`` idle connections and one event stream: SIGTERM -> exit."""
+    """``smtpfake serve`` with ``slow`` idle HTTP connections, as many open SMTP sessions and one
+    event stream: SIGTERM -> exit."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "smtpfake", "serve", "--port", "0", "--api-port", "0",
         "--log-format", "json",
@@ -169,8 +170,20 @@ async def shutdown_time(slow: int) -> float:
     assert proc.stdout is not None
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), STEP_TIMEOUT)
-        port = int(json.loads(line)["api"].rsplit(":", 1)[1])
+        listening = json.loads(line)
+        port = int(listening["api"].rsplit(":", 1)[1])
+        # its log (a line per session event) must be read, or a full pipe would stop it
+        drain = asyncio.ensure_future(proc.stdout.read())
         held = await hold_slow(port, slow)
+        for _ in range(slow):  # SMTP sessions, greeted and left open
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(HOST, listening["smtp"]["port"]), STEP_TIMEOUT
+                )
+                await asyncio.wait_for(reader.readline(), STEP_TIMEOUT)
+            except (OSError, asyncio.TimeoutError):
+                break
+            held.append(writer)
         _, events = await asyncio.open_connection(HOST, port)
         events.write(f"GET /api/events HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
         await asyncio.sleep(0.2)
@@ -180,6 +193,7 @@ async def shutdown_time(slow: int) -> float:
         elapsed = time.monotonic() - started
         for writer in [*held, events]:
             writer.close()
+        await drain
         return elapsed
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -217,6 +231,7 @@ def main() -> None:
             print(f"{test + ' ' + name:34}{cells[0]:>12.1f}{cells[1]:>12.1f}")
     stops = [asyncio.run(shutdown_time(args.slow)) for _ in range(args.rounds)]
     print(f"{'SIGTERM to exit, s (smtpfake)':34}{statistics.median(stops):>12.2f}")
+    print(f"  (with {args.slow} idle HTTP connections, {args.slow} open SMTP sessions, one stream)")
 
 
 if __name__ == "__main__":
