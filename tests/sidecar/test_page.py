@@ -96,9 +96,11 @@ def mail(server: Server, subject: str) -> None:
 
 
 def test_the_page_follows_sessions_messages_and_the_scenario(
-    browser: webdriver.Chrome, sidecar: ApiServer
+    browser: webdriver.Chrome, sidecar: ApiServer, tmp_path: Path
 ) -> None:
     server = sidecar.server
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
     wait = WebDriverWait(browser, TIMEOUT)
     browser.get(sidecar.url + "/")
     wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
@@ -127,6 +129,16 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     assert browser.title == "smtpfake"  # the message's script did not run
     browser.find_element(By.CSS_SELECTOR, "button.view[data-view='raw']").click()
     assert "Subject: From the test" in browser.find_element(By.ID, "message-raw").text
+
+    # Download .eml: the exact bytes received
+    browser.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    browser.find_element(By.ID, "download").click()
+    (received,) = server.messages
+    shown = browser.find_element(By.ID, "message").get_attribute("data-id")
+    saved = downloads / f"message-{shown}.eml"
+    wait.until(lambda d: saved.exists() and saved.read_bytes() == received.data)
 
     # a violation is shown with its RFC section
     with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
