@@ -23,6 +23,7 @@ from smtpfake.server import Server
 from .conftest import REPO, TIMEOUT, call
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -101,23 +102,25 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     server = sidecar.server
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    wait = WebDriverWait(browser, TIMEOUT)
+    wait = WebDriverWait(browser, TIMEOUT, ignored_exceptions=[StaleElementReferenceException])
     browser.get(sidecar.url + "/")
     wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
     assert browser.find_element(By.ID, "scenario-name").text == "default"
 
     mail(server, "From the test")
     # no reload: the event stream brings both
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sessions .session"))
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#messages li.message"))
-    timeline = browser.find_element(By.CSS_SELECTOR, "#sessions .session .timeline").text
-    assert "C: EHLO" in timeline or "C: ehlo" in timeline
-    assert "S: 250" in timeline
-    item = browser.find_element(By.CSS_SELECTOR, "#messages li.message")
-    assert "From the test" in item.text
+    # (the lists are drawn anew on each event: an element found a moment ago may be gone, so
+    # each read or click is retried until it holds)
+    wait.until(lambda d: "S: 221" in d.find_element(By.CSS_SELECTOR, "#sessions .timeline").text)
+    timeline = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#sessions .timeline").text)
+    assert "C: EHLO" in timeline.upper() and "S: 250" in timeline
+    wait.until(lambda d: "From the test" in d.find_element(By.ID, "messages").text)
 
-    item.click()
-    wait.until(lambda d: d.find_element(By.ID, "message-subject").text == "From the test")
+    def open_it(d: webdriver.Chrome) -> bool:
+        d.find_element(By.CSS_SELECTOR, "#messages li.message").click()
+        return bool(d.find_element(By.ID, "message-subject").text == "From the test")
+
+    wait.until(open_it)
     assert "Plain words." in browser.find_element(By.ID, "message-text").text
     assert "a.pdf" in browser.find_element(By.ID, "message-attachments").text
     browser.find_element(By.CSS_SELECTOR, "button.view[data-view='html']").click()
@@ -143,10 +146,11 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     # a violation is shown with its RFC section
     with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
         client.docmd("MAIL FROM:<a@x.test>")  # no EHLO first
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".violation[data-kind='no-helo']"))
-    flagged = browser.find_element(By.CSS_SELECTOR, ".violation[data-kind='no-helo']")
-    assert "MAIL before HELO/EHLO" in flagged.text
-    assert flagged.find_element(By.CSS_SELECTOR, ".rfc").text == "RFC 5321 §4.1.4"
+    flagged = wait.until(
+        lambda d: d.find_element(By.CSS_SELECTOR, ".violation[data-kind='no-helo']").text
+    )
+    assert "MAIL before HELO/EHLO" in flagged
+    assert flagged.endswith("RFC 5321 §4.1.4")  # the .rfc part, last in the line
 
     # switch the scenario from the page: the next session meets it
     Select(browser.find_element(By.ID, "scenario-select")).select_by_value("421-at-greeting")
@@ -157,8 +161,7 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
         smtplib.SMTP(server.host, server.port, timeout=TIMEOUT)
     wait.until(lambda d: "S: 421" in d.find_element(By.ID, "sessions").text)
     # the rule behind the reply, and its fault, tagged on it
-    tags = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#sessions .rule")]
-    assert "rule 1 (on connect): reply" in tags
+    wait.until(lambda d: "rule 1 (on connect): reply" in d.find_element(By.ID, "sessions").text)
 
     if os.environ.get("SMTPFAKE_SCREENSHOT") == "1":
         SCREENSHOT.parent.mkdir(exist_ok=True)
