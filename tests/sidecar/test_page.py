@@ -180,7 +180,9 @@ def test_the_page_asks_for_the_token_and_follows_a_server_on_demand(
     server = Server("default").start()
     try:
         with ApiServer(server, token="sesame") as api:
-            wait = WebDriverWait(browser, TIMEOUT)
+            wait = WebDriverWait(
+                browser, TIMEOUT, ignored_exceptions=[StaleElementReferenceException]
+            )
             browser.get(api.url + "/")
             wait.until(lambda d: d.find_element(By.ID, "token-bar").is_displayed())
             browser.find_element(By.ID, "token").send_keys("sesame")
@@ -195,7 +197,12 @@ def test_the_page_asks_for_the_token_and_follows_a_server_on_demand(
             # the switcher learns of it from the event stream, then follows it
             option = f"#server-select option[value='{made['id']}']"
             wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, option))
-            Select(browser.find_element(By.ID, "server-select")).select_by_value(made["id"])
+
+            def choose(d: webdriver.Chrome) -> bool:  # the options are redrawn on events too
+                Select(d.find_element(By.ID, "server-select")).select_by_value(made["id"])
+                return True
+
+            wait.until(choose)
             wait.until(
                 lambda d: d.find_element(By.ID, "scenario-name").text == "421-at-greeting-once"
             )
