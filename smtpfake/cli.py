@@ -116,8 +116,8 @@ def _serve(args: argparse.Namespace) -> int:
             from smtpfake.http import ApiServer
         except ImportError as exc:
             print(
-                f"smtpfake serve: --api-port needs the sidecar extra ({exc}): "
-                "pip install 'smtpfake[sidecar]'",
+                f"smtpfake serve: --api-port needs the sidecar extra ({exc}): install "
+                "smtpfake with [sidecar], e.g. pip install '.[sidecar]' in a checkout",
                 file=sys.stderr,
             )
             return 2

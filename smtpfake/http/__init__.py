@@ -1,6 +1,6 @@
 """The sidecar's HTTP face: the control API, message API, event stream and web page (aiohttp).
 
-``pip install 'smtpfake[sidecar]'`` brings aiohttp; the pytest plugin and the CLI without
+The ``sidecar`` extra (``pip install '.[sidecar]'``) brings aiohttp; the pytest plugin and the CLI without
 ``--api-port`` never import this package.
 """
 

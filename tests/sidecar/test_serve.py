@@ -296,7 +296,7 @@ def test_api_port_without_the_sidecar_extra_says_how_to_install_it(tmp_path: Pat
     )
     done = run("--port", "0", "--api-port", "0", env={"PYTHONPATH": str(tmp_path)})
     assert done.returncode == 2, done
-    assert "pip install 'smtpfake[sidecar]'" in done.stderr
+    assert "install smtpfake with [sidecar], e.g. pip install '.[sidecar]'" in done.stderr
     assert "Traceback" not in done.stderr
     # a port range is checked without it too
     done = run("--server-ports", "x", env={"PYTHONPATH": str(tmp_path)})
