@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import smtplib
+import socket
 import tempfile
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -80,14 +81,35 @@ def sidecar() -> Iterator[ApiServer]:
         server.stop()
 
 
-def mail(server: Server, subject: str) -> None:
+class Tripwire:
+    """A listener that must see no connection: remote content in a message's HTML points here."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def touched(self, within: float) -> bool:
+        self.sock.settimeout(within)
+        try:
+            self.sock.accept()[0].close()
+        except TimeoutError:
+            return False
+        return True
+
+
+def mail(server: Server, subject: str, tripwire: str = "http://127.0.0.1:9") -> None:
     msg = EmailMessage()
     msg["From"] = "app@x.test"
     msg["To"] = "user@y.test"
     msg["Subject"] = subject
     msg.set_content("Plain words.\n")
-    # a script in the HTML must never run in the page: it would set the title
+    # a script in the HTML must never run in the page (it would set the title), and nothing may
+    # be fetched for it: not an image, a style sheet, nor a page it refreshes to
     msg.add_alternative(
+        f"<meta http-equiv='refresh' content='0;url={tripwire}/refresh'>"
+        f"<link rel='stylesheet' href='{tripwire}/css'><img src='{tripwire}/pixel'>"
         "<p id='hi'>Hello <b>HTML</b></p><script>parent.document.title='pwned'</script>",
         subtype="html",
     )
@@ -107,7 +129,8 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
     assert browser.find_element(By.ID, "scenario-name").text == "default"
 
-    mail(server, "From the test")
+    tripwire = Tripwire()
+    mail(server, "From the test", tripwire.url)
     # no reload: the event stream brings both
     # (the lists are drawn anew on each event: an element found a moment ago may be gone, so
     # each read or click is retried until it holds)
@@ -130,6 +153,8 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     assert wait.until(lambda d: d.find_element(By.ID, "hi")).text == "Hello HTML"
     browser.switch_to.default_content()
     assert browser.title == "smtpfake"  # the message's script did not run
+    assert not tripwire.touched(within=1.0)  # nor was anything fetched for it
+    tripwire.sock.close()
     browser.find_element(By.CSS_SELECTOR, "button.view[data-view='raw']").click()
     assert "Subject: From the test" in browser.find_element(By.ID, "message-raw").text
 
