@@ -344,3 +344,22 @@ def test_reading_sessions_never_waits_for_open_ones(sidecar_factory: Start) -> N
             assert [s["ended"] for s in got.body["sessions"]] == [None]
         sock.sendall(b"QUIT\r\n")
         assert sock.makefile("rb").readline().startswith(b"221 ")
+
+
+def test_misbehaving_http_clients_leave_stderr_empty(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0")
+    port = int(car.url.rsplit(":", 1)[1])
+    garbage = (
+        b"POST /api/wait HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 40\r\n\r\n{",  # leaves
+        b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: x\r\n\r\n",  # two Hosts
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # a TLS hello
+        b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  # a stream, then gone
+        b"BREW / HTTP/1.1\r\n\r\n",
+    )
+    for data in garbage * 10:
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+            sock.sendall(data)
+    assert call(car.url, "GET", "/api/health").status == 200
+    car.signal(signal.SIGTERM)
+    assert car.proc.returncode == 0
+    assert "".join(car.stderr) == "", car.output()
