@@ -65,6 +65,28 @@ def test_events_tell_a_whole_session(api: ApiServer) -> None:
     assert ids == sorted(ids)
 
 
+def test_events_match_the_openapi_event_schema(api: ApiServer) -> None:
+    import jsonschema
+    import yaml
+
+    from .conftest import REPO
+
+    spec = yaml.safe_load((REPO / "openapi.yaml").read_text(encoding="utf-8"))
+    schema = spec["components"]["schemas"]["Event"]
+    reader, got = start_reader(api.url + "/api/events", 100)
+    server = api.server
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.docmd("MAIL FROM:<a@x.test>")  # a violation
+        client.ehlo()
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: ev\r\n\r\nbody\r\n")
+    reader.join(TIMEOUT)
+    assert {"connected", "command", "reply", "violation", "message", "closed"} <= {
+        e["event"] for e in got
+    }
+    for event in got:
+        jsonschema.validate(event, schema)
+
+
 def test_events_carry_rules_and_violations(api: ApiServer) -> None:
     api.server.use({"rules": [{"name": "no-mail", "on": "mail", "reply": "451 4.3.0 later"}]})
     reader, got = start_reader(api.url + "/api/events", 100)
