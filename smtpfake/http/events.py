@@ -56,8 +56,12 @@ class EventHub:
             return  # nobody can be listening before the API runs
         if threading.get_ident() == self._thread:
             self._deliver(event)
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(self._deliver, event)
+            return
+        # RuntimeError: the API's loop closed (after its stop) between the check and the call;
+        # with no loop, nobody is listening, and a session must not fail for it
+        with contextlib.suppress(RuntimeError):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._deliver, event)
 
     def _deliver(self, event: Event) -> None:
         event = {"id": next(self._ids), **event}
