@@ -551,3 +551,21 @@ def test_head_answers_like_get_without_a_body(api: ApiServer) -> None:
         assert resp.read() == b""
     finally:
         conn.close()
+
+
+def test_a_tls_scenario_without_trustme_is_a_problem_not_a_bug(
+    api: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "trustme", None)  # as if not installed
+    server = Server("default").start()
+    try:
+        with ApiServer(server) as fresh:  # a fresh CA: none made yet
+            got = call(fresh.url, "PUT", "/api/scenario", {"name": "tls-required"})
+            assert got.status == 400, got
+            assert "trustme" in got.body["problems"][0]
+            assert server.scenario.name == "default"
+            assert not server.errors
+    finally:
+        server.stop()
