@@ -554,7 +554,7 @@ def test_head_answers_like_get_without_a_body(api: ApiServer) -> None:
 
 
 def test_a_tls_scenario_without_trustme_is_a_problem_not_a_bug(
-    api: ApiServer, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import sys
 
