@@ -34,9 +34,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def _access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     log = request.app[SETTINGS].log
-    quiet = request.path.endswith("/health") and response.status == 200
+    # what changed something, or failed: successful reads (health checks every few seconds, the
+    # page refreshing on every event) would drown the session events
+    quiet = request.method in ("GET", "HEAD") and response.status < 400
     if log is not None and not quiet and request.path.startswith("/api/"):
-        # health checks every few seconds would drown the session events
         log.event(
             "api",
             time.time(),

@@ -363,3 +363,17 @@ def test_misbehaving_http_clients_leave_stderr_empty(sidecar_factory: Start) -> 
     car.signal(signal.SIGTERM)
     assert car.proc.returncode == 0
     assert "".join(car.stderr) == "", car.output()
+
+
+def test_the_log_has_api_writes_and_failures_not_reads(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0", "--log-format", "json")
+    for path in ("/api/sessions", "/api/messages", "/api/health", "/api/scenario"):
+        assert call(car.url, "GET", path).status == 200
+    assert call(car.url, "GET", "/api/nope").status == 404
+    assert call(car.url, "POST", "/api/reset").status == 200
+    until(car, '"POST"')
+    api = [json.loads(line) for line in car.stdout if '"event": "api"' in line]
+    assert [(e["method"], e["path"], e["status"]) for e in api] == [
+        ("GET", "/api/nope", 404),
+        ("POST", "/api/reset", 200),
+    ]
