@@ -28,6 +28,8 @@ from selenium.common.exceptions import StaleElementReferenceException  # noqa: E
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
+#: the longest the browser may take to show a change (generous: a loaded CI machine)
+PAGE_TIMEOUT = 15.0
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 #: where the README's screenshot is written when SMTPFAKE_SCREENSHOT=1
@@ -63,7 +65,7 @@ def browser() -> Iterator[webdriver.Chrome]:
         options.add_argument(flag)
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
     driver = webdriver.Chrome(options=options, service=service)
-    driver.set_page_load_timeout(TIMEOUT)
+    driver.set_page_load_timeout(PAGE_TIMEOUT)
     try:
         yield driver
     finally:
@@ -124,7 +126,7 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     server = sidecar.server
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    wait = WebDriverWait(browser, TIMEOUT, ignored_exceptions=[StaleElementReferenceException])
+    wait = WebDriverWait(browser, PAGE_TIMEOUT, ignored_exceptions=[StaleElementReferenceException])
     browser.get(sidecar.url + "/")
     wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
     assert browser.find_element(By.ID, "scenario-name").text == "default"
@@ -206,7 +208,7 @@ def test_the_page_asks_for_the_token_and_follows_a_server_on_demand(
     try:
         with ApiServer(server, token="sesame") as api:
             wait = WebDriverWait(
-                browser, TIMEOUT, ignored_exceptions=[StaleElementReferenceException]
+                browser, PAGE_TIMEOUT, ignored_exceptions=[StaleElementReferenceException]
             )
             browser.get(api.url + "/")
             wait.until(lambda d: d.find_element(By.ID, "token-bar").is_displayed())
