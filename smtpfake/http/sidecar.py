@@ -15,20 +15,15 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
 from smtpfake.http.app import build_app
 from smtpfake.http.context import SETTINGS, Settings
 from smtpfake.http.events import EventHub
 from smtpfake.http.fleet import Fleet
-from smtpfake.http.guards import client_log, is_loopback
+from smtpfake.http.guards import Handler, client_log, is_loopback
 from smtpfake.logging_observer import EventLog
 from smtpfake.server import Server
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 
 @web.middleware
 async def _access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
