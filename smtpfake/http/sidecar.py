@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import threading
 import time
+
 from aiohttp import web
 
 from smtpfake.http.app import build_app
@@ -24,6 +25,7 @@ from smtpfake.http.fleet import Fleet
 from smtpfake.http.guards import Handler, client_log, is_loopback
 from smtpfake.logging_observer import EventLog
 from smtpfake.server import Server
+
 
 @web.middleware
 async def _access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
