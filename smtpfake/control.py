@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import abc
 import ssl
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from smtpfake.engine.records import Message, Violation
 from smtpfake.journal import SessionRecord
@@ -128,11 +128,23 @@ class SmtpFake(ControlHelpers):
     def sessions(self) -> Sequence[SessionRecord]:
         return self.server.sessions
 
-    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> None:
-        self.server.use(scenario, seed=seed)
+    def use(
+        self,
+        scenario: ScenarioRef,
+        *,
+        seed: int | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Switch scenario; ``params`` sets its parameters by name (``{"delay": 5}``)."""
+        self.server.use(scenario, seed=seed, params=params)
 
     def reset(self) -> None:
         self.server.reset()
+
+    def advance(self, seconds: float) -> float:
+        """Move the server's clock forward (greylisting, rate-limit windows, retry_after) instead
+        of sleeping; returns its new time. The waits on the wire (delay, hang) stay real."""
+        return self.server.advance(seconds)
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> Sequence[Message]:
         got = self.server.journal.wait(lambda j: len(j.messages()) >= count, timeout)

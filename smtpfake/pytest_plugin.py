@@ -75,7 +75,8 @@ def _seed(config: pytest.Config) -> int | None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "smtpfake(scenario=NAME|PATH|DICT, seed=INT): the scenario the smtpfake fixture plays",
+        "smtpfake(scenario=NAME|PATH|DICT, seed=INT, params=DICT): the scenario the smtpfake "
+        "fixture plays, with its parameters set by name",
     )
 
 
@@ -182,12 +183,18 @@ def smtpfake(request: pytest.FixtureRequest, _smtpfake_session: _Session) -> Ite
         scenario = marker.kwargs.get("scenario", marker.args[0] if marker.args else scenario)
         if "seed" in marker.kwargs:
             seed = int(marker.kwargs["seed"])
+    params = marker.kwargs.get("params") if marker is not None else None
     if hasattr(request, "param"):
         scenario = request.param
     backend = _smtpfake_session.backend
     backend.reset()
     try:
-        backend.use(scenario, seed=seed)
+        if params and isinstance(backend, SmtpFake):
+            backend.use(scenario, seed=seed, params=params)  # the scenario's ${name} values
+        elif params:
+            pytest.fail("smtpfake: marker params= needs the in-process server", pytrace=False)
+        else:
+            backend.use(scenario, seed=seed)
     except ScenarioError as exc:
         pytest.fail(f"smtpfake: cannot load scenario {scenario!r}:\n{exc}", pytrace=False)
     request.node.stash[_HANDLE] = backend

@@ -323,6 +323,33 @@ def _put(lines: list[str], line: str, *, replace: bool) -> None:
     lines.append(line)
 
 
+#: what a parameter may hold (scenario/params.py reads and converts them)
+PARAM_TYPES: tuple[str, ...] = ("int", "number", "string", "bool", "duration")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One ``params:`` entry: a named value rules and settings refer to as ``${name}``.
+
+    ``value`` is the one in force: ``default`` unless the user set it (``use(params=)``,
+    ``--param``, the marker, the API). A duration is in seconds (a float); ``minimum`` and
+    ``maximum`` bound int, number and duration values, both inclusive."""
+
+    name: str
+    type: str  # one of PARAM_TYPES
+    default: int | float | str | bool
+    value: int | float | str | bool
+    minimum: float | None = None
+    maximum: float | None = None
+    doc: str = ""
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def is_set(self) -> bool:
+        """The user gave a value other than the default."""
+        return self.value != self.default
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -333,3 +360,9 @@ class Scenario:
     description: str = ""
     seed: int | None = None
     source: str = "<built-in>"  # where it was loaded from
+    params: tuple[Param, ...] = ()  # in declaration order, with the values in force
+    #: the YAML it was read from: loading it again with other parameter values (with_params)
+    document: str = field(default="", compare=False, repr=False)
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)

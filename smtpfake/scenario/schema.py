@@ -23,7 +23,7 @@ from typing import Any, Literal, Union
 
 from smtpfake.scenario.faults import REGISTRY, Fault
 from smtpfake.scenario.loader import RULE_KEYS, TOP_KEYS
-from smtpfake.scenario.model import PER_PARTS, ServerSettings, Stage
+from smtpfake.scenario.model import PARAM_TYPES, PER_PARTS, ServerSettings, Stage
 from smtpfake.scenario.reply import ENHANCED_RE
 
 SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
@@ -66,6 +66,13 @@ def top_level_table() -> dict[str, JSON]:
             "type": "integer",
             "minimum": 0,
             "description": "Seed for every random choice (delays, probability): repeatable runs.",
+        },
+        "params": {
+            "type": "object",
+            "description": "Named values the rest of the scenario refers to as ${name} (a whole "
+            "value, typed, or inside text); a user sets them by name (use(params=), --param).",
+            "propertyNames": {"pattern": PARAM_NAME_PATTERN},
+            "additionalProperties": {"$ref": "#/$defs/param"},
         },
         "server": {"$ref": "#/$defs/server"},
         "rules": {
@@ -389,10 +396,55 @@ def build_schema() -> JSON:
                 "final dot.",
                 "enum": [s.value for s in Stage],
             },
-            "server": server_schema(),
-            "rule": rule_schema(),
+            "server": with_param_refs(server_schema()),
+            "rule": with_param_refs(rule_schema()),
+            "param": param_schema(),
         },
     }
+
+
+PARAM_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$"
+#: a whole value taken from a parameter, where a number or true/false goes
+PARAM_REF_PATTERN = r"^\$\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}$"
+_TYPED = {"integer", "number", "boolean"}
+
+
+def param_schema() -> JSON:
+    """One ``params:`` entry, as scenario/params.py reads it."""
+    return {
+        "type": "object",
+        "description": "A parameter: its type, default, range (int, number, duration) and doc.",
+        "properties": {
+            "type": {"enum": list(PARAM_TYPES), "description": "What values it takes."},
+            "default": {
+                "type": ["integer", "number", "string", "boolean"],
+                "description": "The value unless the user sets one (a duration: seconds, or "
+                "250ms, 30s, 5m, 1h).",
+            },
+            "min": {"type": "number", "description": "Smallest value allowed (inclusive)."},
+            "max": {"type": "number", "description": "Largest value allowed (inclusive)."},
+            "doc": {"type": "string", "description": "What it sets, for list and show."},
+        },
+        "required": ["type", "default"],
+        "additionalProperties": False,
+    }
+
+
+def with_param_refs(schema: Any) -> Any:
+    """Every number, integer or boolean value in ``schema`` may also be ``${name}`` (strings
+    already accept one). A ``pattern`` only constrains strings and ``minimum`` only numbers, so
+    adding the string type with the reference's pattern keeps every other check as it was."""
+    if isinstance(schema, list):
+        return [with_param_refs(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: with_param_refs(v) for k, v in schema.items()}
+    kinds = schema.get("type")
+    names = list(kinds) if isinstance(kinds, list) else [kinds]
+    if set(names) & _TYPED and "string" not in names:
+        out["type"] = [*names, "string"]
+        out["pattern"] = PARAM_REF_PATTERN
+    return out
 
 
 def render() -> str:

@@ -245,6 +245,11 @@ def rejected(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == _REJECTED_TAG
 
 
+def stand_in(node: yaml.Node) -> yaml.Node:
+    """A node for a value whose problem is already reported: readers skip it silently."""
+    return yaml.ScalarNode(_REJECTED_TAG, "", node.start_mark, node.end_mark)
+
+
 def is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG
 

@@ -1,0 +1,109 @@
+"""Scenario parameters from the command line: ``list`` and ``show`` print them, ``--param`` sets
+them, and a bad value is a usage error naming the parameter at its declaration."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import smtplib
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from smtpfake import cli
+from smtpfake.server import Server
+
+from .test_cli import free_port, smtpfake
+
+
+def test_list_prints_the_parameters_in_force() -> None:
+    done = smtpfake("list")
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("greylisting "))
+    assert "300 seconds or more" in line and line.endswith("[params: delay=300]")
+
+
+def test_show_prints_parameters_and_sets_them() -> None:
+    done = smtpfake("show", "rate-limit", "--param", "count=4", "--param", "window=2m")
+    assert done.returncode == 0, done.stderr
+    assert "  param count = 4 (int, default 10, >= 1): MAIL commands allowed" in done.stdout
+    assert "  param window = 120 (duration, default 60, >= 0.001)" in done.stdout
+    assert "  param per_connection = 3 (int, >= 1): messages allowed on one connection" in (
+        done.stdout
+    )
+    assert "per-minute limit: on mail, after 4, window 120:" in done.stdout
+
+
+def test_a_bad_param_is_a_usage_error_naming_it() -> None:
+    done = smtpfake("show", "greylisting", "--param", "delay=soon")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert re.search(
+        r"greylisting\.yaml:\d+:3: parameter 'delay' set to 'soon': expected a duration",
+        done.stderr,
+    ), done.stderr
+    done = smtpfake("serve", "--port", str(free_port()), "--param", "nope=1", timeout=10)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "default.yaml:1:1: params: this scenario declares no parameters named 'nope'" in (
+        done.stderr
+    )
+    done = smtpfake("serve", "--param", "delay")
+    assert done.returncode == 2
+    assert "argument --param: expected NAME=VALUE (e.g. delay=5), got 'delay'" in done.stderr
+
+
+def test_serve_with_a_param_greylists_for_that_long() -> None:
+    port = free_port()
+    args = ["serve", "--port", str(port), "--scenario", "greylisting", "--param", "delay=7"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpfake", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # blocks until it listens (or the process dies)
+        assert f"listening on 127.0.0.1:{port}" in first, first + proc.stderr.read()  # type: ignore[union-attr]
+        with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+            client.ehlo()
+            client.mail("a@x.test")
+            assert client.rcpt("b@y.test") == (
+                451,
+                b"4.7.1 Greylisted, please try again in 7 seconds",
+            )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+def test_params_and_clock_from_the_environment() -> None:
+    args = cli.build_parser().parse_args(["serve"])
+    env = {"SMTPFAKE_PARAMS": "delay=5 count=3", "SMTPFAKE_CLOCK": "manual"}
+    cfg = cli._serve_settings(args, env)
+    assert (cfg["params"], cfg["clock"]) == ({"delay": "5", "count": "3"}, "manual")
+    flagged = cli.build_parser().parse_args(["serve", "--param", "delay=9", "--clock", "system"])
+    cfg = cli._serve_settings(flagged, env)  # a flag wins
+    assert (cfg["params"], cfg["clock"]) == ({"delay": "9"}, "system")
+    for bad in ({"SMTPFAKE_PARAMS": "delay"}, {"SMTPFAKE_CLOCK": "fast"}):
+        with pytest.raises(cli._ConfigError):
+            cli._serve_settings(args, bad)
+
+
+def test_serve_with_a_manual_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Server] = []
+
+    async def serve(
+        self: Server, stop: asyncio.Event, ready: Callable[[], None] | None = None
+    ) -> None:
+        seen.append(self)
+
+    monkeypatch.delenv("SMTPFAKE_CLOCK", raising=False)
+    monkeypatch.setattr(Server, "serve", serve)
+    assert cli.main(["serve", "--port", "0", "--clock", "manual"]) == 0
+    (server,) = seen
+    before = server.now()
+    assert server.now() == before  # stands still
+    assert server.advance(300) == before + 300
