@@ -4,7 +4,14 @@ Nothing here imports asyncio, sockets or aiosmtpd.
 """
 
 from smtpfake.engine.clock import AdvanceableClock, Clock, FakeClock, ManualClock, SystemClock
-from smtpfake.engine.records import Message, Observer, SessionInfo, TranscriptEntry, Violation
+from smtpfake.engine.records import (
+    Message,
+    Observer,
+    Outcome,
+    SessionInfo,
+    TranscriptEntry,
+    Violation,
+)
 from smtpfake.engine.session import Session
 from smtpfake.engine.shared import Shared
 
@@ -15,6 +22,7 @@ __all__ = [
     "ManualClock",
     "Message",
     "Observer",
+    "Outcome",
     "Session",
     "SessionInfo",
     "Shared",

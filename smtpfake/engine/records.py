@@ -23,6 +23,24 @@ class TranscriptEntry:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """How the rules met one command (or the greeting): which one fired, and why each rule on
+    that stage before it did not (near misses: ``rule 1 (on rcpt): within 300 s: 12 s elapsed``).
+    Recorded only when the scenario has rules on the stage."""
+
+    time: float
+    stage: str  # the Stage value
+    argument: str  # as rules saw it (address, domain, argument)
+    fired: str | None  # the label of the rule that fired
+    misses: tuple[str, ...] = ()  # "LABEL: why", in rule order
+
+    def __str__(self) -> str:
+        what = f"{self.stage.upper()} {self.argument}".rstrip()
+        head = f"{what}: {self.fired} fired" if self.fired else f"{what}: no rule fired"
+        return head + "".join(f"\n    not {m}" for m in self.misses)
+
+
+@dataclass(frozen=True)
 class Violation:
     """Something the client did that a real server would hold against it."""
 
@@ -84,3 +102,5 @@ class Observer(Protocol):
     def secured(self, info: SessionInfo, version: str, cipher: str) -> None: ...
 
     def ended(self, info: SessionInfo, time: float) -> None: ...
+
+    def outcome(self, info: SessionInfo, outcome: Outcome) -> None: ...

@@ -23,10 +23,11 @@ from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
-from smtpfake.engine.matching import Occurrence, client_ip, select
+from smtpfake.engine.matching import Miss, Occurrence, client_ip, select_explained
 from smtpfake.engine.records import (
     Message,
     Observer,
+    Outcome,
     SessionInfo,
     TranscriptEntry,
     Violation,
@@ -87,6 +88,10 @@ class Session:
         self.exchange: Exchange | None = None  # the AUTH exchange under way, in Mode.AUTH
         self.quit_seen = False
         self.counts: Counter[Stage] = Counter()
+        self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
+        # stages some rule is on: only those record an Outcome (who fired, near misses)
+        self._ruled = {s for r in scenario.rules for s in r.stages}
+        self._labels = {r.index: r.label for r in scenario.rules}
         self.mail_from = ""
         self.rcpt_tos: list[str] = []
         self.declared = Declared()  # what the last accepted MAIL said about its message
@@ -282,15 +287,26 @@ class Session:
             sender=self.mail_from,
             recipients=tuple(self.rcpt_tos),
             time=self.now(),
+            # the facts rules may look at (matching.filter_miss)
+            greeted=("ehlo" if self.esmtp else "helo") if self.greeted else "none",
+            tls=self.tls_active,
+            auth_user=self.auth_user,
+            message=self.transactions + (stage is Stage.MAIL),
+            size=self.declared.size,
+            body=self.declared.body,
         )
-        # select() also records the firing: per-rule counters, times, next_state
-        rule = select(self.scenario.rules, occurrence, self.shared, self.rng)
+        # select_explained() also records the firing: per-rule counters, times, next_state
+        rule, misses = select_explained(self.scenario.rules, occurrence, self.shared, self.rng)
         label = None
         if rule is not None:
             label = rule.label
             for fault in rule.faults:
                 plan = fault.apply(plan, self)
+        if stage in self._ruled or Stage.ANY in self._ruled:
+            self._explain(occurrence, label, misses)
         if accept is not None and plan.reply is not None and plan.reply.is_positive:
+            if stage is Stage.MAIL:
+                self.transactions += 1
             accept()
             if self.mode is Mode.DATA and plan.body_cut is not None:
                 self.body.cut = BodyCut(plan.body_cut.after_bytes, plan.body_cut.actions, label)
@@ -303,6 +319,11 @@ class Session:
             self._transient(plan.reply)
             self.conduct.previous_ok = plan.reply.is_positive
         return self._ending(actions, label)
+
+    def _explain(self, occ: Occurrence, label: str | None, misses: tuple[Miss, ...]) -> None:
+        why = tuple(f"{self._labels[m.rule]}: {m}" for m in misses)
+        outcome = Outcome(occ.time, occ.stage.value, occ.argument, label, why)
+        self.observer.outcome(self.info, outcome)
 
     def _ending(self, actions: tuple[Action, ...], label: str | None) -> tuple[Action, ...]:
         """Record (and enter) the close or reset among the actions."""

@@ -51,6 +51,35 @@ INITIAL_STATE = "started"
 PER_PARTS: tuple[str, ...] = ("connection", "client", "sender", "recipient")
 
 
+#: how a connection greeted before a command (the ``greeted:`` condition)
+GREETINGS: tuple[str, ...] = ("helo", "ehlo", "none")
+#: what MAIL's BODY= may say (RFC 6152, RFC 3030), and "none" for no BODY= at all
+BODY_TYPES: tuple[str, ...] = ("7bit", "8bitmime", "binarymime", "none")
+
+
+@dataclass(frozen=True)
+class SizeBounds:
+    """The ``size:`` condition on MAIL's declared SIZE= (RFC 1870): ``none`` (no SIZE= given),
+    or ``{min, max}`` octets, both inclusive (then a MAIL without SIZE= never matches)."""
+
+    declared: bool = True
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def holds(self, size: int | None) -> bool:
+        if size is None or not self.declared:
+            return size is None and not self.declared
+        low, high = self.minimum, self.maximum
+        return (low is None or size >= low) and (high is None or size <= high)
+
+    def __str__(self) -> str:
+        if not self.declared:
+            return "none"
+        low = "" if self.minimum is None else str(self.minimum)
+        high = "" if self.maximum is None else str(self.maximum)
+        return f"{low}..{high}"
+
+
 @dataclass(frozen=True)
 class Rule:
     """WHERE (stages), WHEN (conditions) and WHAT (faults, applied in order; a state change).
@@ -78,8 +107,17 @@ class Rule:
     fixed_window: float | None = None  # ... or back-to-back windows of SECONDS
     within: float | None = None  # only within SECONDS of the key's first occurrence (greylisting)
     probability: float | None = None  # fire with this chance, from the session's seeded RNG
-    state: tuple[str, ...] | None = None  # only while the server is in one of these states
-    next_state: str | None = None  # when the rule fires, the server moves to this state
+    #: only while the server (or, with ``per``, that key) is in one of these states
+    state: tuple[str, ...] | None = None
+    next_state: str | None = None  # when the rule fires, the server (or the key) moves here
+    # Facts about the connection (see engine/matching.py Occurrence):
+    greeted: tuple[str, ...] | None = None  # how it greeted so far: GREETINGS
+    tls: bool | None = None  # TLS is active (STARTTLS done, or implicit TLS)
+    #: True/False: AUTH succeeded (or not); a string: succeeded as a user matching this glob
+    authenticated: bool | str | None = None
+    message: tuple[int, ...] | None = None  # the nth mail transaction of the session (1-based)
+    size: SizeBounds | None = None  # what MAIL declared with SIZE=
+    body: tuple[str, ...] | None = None  # what MAIL declared with BODY=: BODY_TYPES
     location: Location | None = field(default=None, compare=False)
 
     @property

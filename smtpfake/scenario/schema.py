@@ -23,7 +23,14 @@ from typing import Any, Literal, Union
 
 from smtpfake.scenario.faults import REGISTRY, Fault
 from smtpfake.scenario.loader import RULE_KEYS, TOP_KEYS
-from smtpfake.scenario.model import PARAM_TYPES, PER_PARTS, ServerSettings, Stage
+from smtpfake.scenario.model import (
+    BODY_TYPES,
+    GREETINGS,
+    PARAM_TYPES,
+    PER_PARTS,
+    ServerSettings,
+    Stage,
+)
 from smtpfake.scenario.reply import ENHANCED_RE
 
 SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
@@ -148,6 +155,53 @@ def rule_condition_table() -> dict[str, JSON]:
         "next_state": {
             **_STATE_NAME,
             "description": "When the rule fires, the server moves to this named state.",
+        },
+        **facts_condition_table(),
+    }
+
+
+def _words(allowed: tuple[str, ...]) -> JSON:
+    # the loader compares without case; the schema takes the words as documented
+    word = {"enum": list(allowed)}
+    return {"anyOf": [word, {"type": "array", "items": word, "minItems": 1}]}
+
+
+def facts_condition_table() -> JSON:
+    """Conditions on facts about the connection, as scenario/facts_reader.py reads them."""
+    octets = {"type": "integer", "minimum": 0}
+    return {
+        "greeted": {
+            **_words(GREETINGS),
+            "description": "Only when the connection greeted with HELO, EHLO or not at all "
+            "(before this command).",
+        },
+        "tls": {"type": "boolean", "description": "Only when TLS is (true) or is not active."},
+        "authenticated": {
+            "type": ["boolean", "string"],
+            "description": "Only when AUTH succeeded (true), did not (false), or succeeded for "
+            "a user matching this glob.",
+        },
+        "message": {
+            **_POSITIVE_INTS,
+            "description": "Only in the nth mail transaction(s) of the session (1-based; at "
+            "MAIL, the one it would begin).",
+        },
+        "size": {
+            "anyOf": [
+                {"const": "none"},
+                {
+                    "type": "object",
+                    "properties": {"min": octets, "max": octets},
+                    "minProperties": 1,
+                    "additionalProperties": False,
+                },
+            ],
+            "description": "What MAIL declared with SIZE=: none, or {min, max} octets.",
+        },
+        "body": {
+            **_words(BODY_TYPES),
+            "description": "What MAIL declared with BODY= (7bit, 8bitmime, binarymime), or "
+            "none for no BODY=.",
         },
     }
 
