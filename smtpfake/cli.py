@@ -37,6 +37,7 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "api_token": ("SMTPFAKE_API_TOKEN", str, None),
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
     "clock": ("SMTPFAKE_CLOCK", str, "system"),
+    "idle_timeout": ("SMTPFAKE_IDLE_TIMEOUT", float, 300.0),
 }
 #: --param NAME=VALUE ... in the environment: assignments separated by whitespace
 PARAMS_ENV = "SMTPFAKE_PARAMS"
@@ -66,7 +67,8 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
             try:
                 value = kind(text)
             except ValueError:
-                raise _ConfigError(f"{var}={text!r}: expected a whole number") from None
+                want = "a number" if kind is float else "a whole number"
+                raise _ConfigError(f"{var}={text!r}: expected {want}") from None
         out[key] = default if value is None else value
     for key in ("port", "api_port"):
         port = out[key]
@@ -76,6 +78,10 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
     if out["log_format"] not in ("text", "json"):
         raise _ConfigError(
             f"--log-format/SMTPFAKE_LOG_FORMAT: {out['log_format']!r} is not text or json"
+        )
+    if not out["idle_timeout"] > 0:
+        raise _ConfigError(
+            f"--idle-timeout/SMTPFAKE_IDLE_TIMEOUT: must be more than 0, got {out['idle_timeout']}"
         )
     if out["clock"] not in ("system", "manual"):
         raise _ConfigError(f"--clock/SMTPFAKE_CLOCK: {out['clock']!r} is not system or manual")
@@ -109,6 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
             scenario_dirs=cfg["scenario_dirs"],
             params=cfg["params"],
             clock=ManualClock() if cfg["clock"] == "manual" else None,
+            idle_timeout=cfg["idle_timeout"],
         )
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
@@ -387,6 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the server's clock: system time, or manual (stands still until moved by "
         "POST /api/clock; rule windows, greylisting and retry_after follow it) (SMTPFAKE_CLOCK; "
         "default system)",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="the server's own idle timeout: a connection silent this long is closed without a "
+        "reply (SMTPFAKE_IDLE_TIMEOUT; default 300); a scenario's server.idle_timeout and "
+        "idle_close choose a 421 or a reset instead",
     )
     serve.add_argument(
         "--api-port", type=int, help="serve the HTTP control API on this port (SMTPFAKE_API_PORT)"

@@ -245,9 +245,14 @@ class Session:
         if self.mode is Mode.CLOSED:
             return ()
         host = self.settings.hostname
+        end: Close | Reset = Close()
         if name == IDLE_TIMER:
             if self.settings.idle_timeout is None:
                 return self.timed_out()
+            style = self.settings.idle_close
+            end = Reset() if style.endswith("reset") else Close()
+            if style in ("close", "reset"):
+                return self._idle_drop(end)
             reply = self.reply(421, "4.4.2", f"{host} Error: timeout exceeded")
         elif name == CLOSE_AFTER_TIMER:
             text = f"{host} Service not available, closing transmission channel"
@@ -259,8 +264,18 @@ class Session:
         self.mode = Mode.CLOSED
         self._transient(reply)
         self.record("server", reply.text(), f"server.{name}")
-        self.record("server", "(connection closed)", f"server.{name}")
-        return (Send(reply.render()), Close())
+        how = "reset" if isinstance(end, Reset) else "closed"
+        self.record("server", f"(connection {how})", f"server.{name}")
+        return (Send(reply.render()), end)
+
+    def _idle_drop(self, end: Close | Reset) -> tuple[Action, ...]:
+        """``idle_close: close|reset``: the idle connection is dropped without a word."""
+        if self.mode is Mode.DATA:
+            self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
+        self.mode = Mode.CLOSED
+        how = "reset" if isinstance(end, Reset) else "closed"
+        self.record("server", f"(connection {how}: idle, no reply)", f"server.{IDLE_TIMER}")
+        return (end,)
 
     def disconnected(self) -> None:
         if self.mode is not Mode.CLOSED and not self.quit_seen:

@@ -51,6 +51,9 @@ INITIAL_STATE = "started"
 PER_PARTS: tuple[str, ...] = ("connection", "client", "sender", "recipient")
 
 
+#: how ``server.idle_close`` ends an idle connection: a 421 or none, then FIN or RST
+IDLE_CLOSES: tuple[str, ...] = ("reply", "reply-reset", "close", "reset")
+
 #: how a connection greeted before a command (the ``greeted:`` condition)
 GREETINGS: tuple[str, ...] = ("helo", "ehlo", "none")
 #: what MAIL's BODY= may say (RFC 6152, RFC 3030), and "none" for no BODY= at all
@@ -252,6 +255,16 @@ class ServerSettings:
             '"421 4.4.2 ... timeout exceeded" and closes (RFC 5321 §3.8). Unset: the '
             "server's own idle timeout (300 s), which closes silently.",
             "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None},
+        },
+    )
+    #: how the idle_timeout ends the connection: IDLE_CLOSES (421 then FIN by default)
+    idle_close: str = field(
+        default="reply",
+        metadata={
+            "doc": "How idle_timeout ends a connection: reply (421 4.4.2, then FIN), "
+            "reply-reset (421 4.4.2, then RST), close (no reply, FIN) or reset (no reply, RST), "
+            "as providers drop kept-open connections without a word.",
+            "schema": {"enum": ["reply", "reply-reset", "close", "reset"], "default": "reply"},
         },
     )
     #: RFC 5321 §3.8: this many seconds into the session the server sends "421 4.3.2" and closes,

@@ -493,6 +493,11 @@ def with_param_refs(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {k: with_param_refs(v) for k, v in schema.items()}
+    if "enum" in out and "type" not in out:
+        # an enumeration takes ${name} too (a string parameter, checked at load)
+        outer = {k: v for k, v in out.items() if k in ("description", "default")}
+        ref = {"type": "string", "pattern": PARAM_REF_PATTERN}
+        return {**outer, "anyOf": [{"enum": out["enum"]}, ref]}
     kinds = schema.get("type")
     names = list(kinds) if isinstance(kinds, list) else [kinds]
     if set(names) & _TYPED and "string" not in names:

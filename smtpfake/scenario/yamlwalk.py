@@ -200,6 +200,18 @@ class Walker:
             return INVALID
         return value
 
+    def choice(self, node: yaml.Node, what: str, allowed: Sequence[str]) -> Any:
+        """One of ``allowed``, as written."""
+        value = self.string(node, what)
+        if value is not INVALID and value not in allowed:
+            self.problem(
+                node,
+                f"{what}: unknown value '{value}'{did_you_mean(value, allowed)} "
+                f"(allowed: {', '.join(allowed)})",
+            )
+            return INVALID
+        return value
+
     def int_list(self, node: yaml.Node, what: str) -> Any:
         """A positive whole number or a list of them."""
         if isinstance(node, yaml.SequenceNode):

@@ -4,11 +4,13 @@ them, and a bad value is a usage error naming the parameter at its declaration."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import smtplib
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -53,11 +55,12 @@ def test_a_bad_param_is_a_usage_error_naming_it() -> None:
     assert "argument --param: expected NAME=VALUE (e.g. delay=5), got 'delay'" in done.stderr
 
 
-def test_serve_with_a_param_greylists_for_that_long() -> None:
+@contextlib.contextmanager
+def serving(*args: str) -> Iterator[int]:
+    """``smtpfake serve`` on a free port, until the block ends; yields the port."""
     port = free_port()
-    args = ["serve", "--port", str(port), "--scenario", "greylisting", "--param", "delay=7"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "smtpfake", *args],
+        [sys.executable, "-m", "smtpfake", "serve", "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -66,17 +69,21 @@ def test_serve_with_a_param_greylists_for_that_long() -> None:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # blocks until it listens (or the process dies)
-        assert f"listening on 127.0.0.1:{port}" in first, first + proc.stderr.read()  # type: ignore[union-attr]
-        with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
-            client.ehlo()
-            client.mail("a@x.test")
-            assert client.rcpt("b@y.test") == (
-                451,
-                b"4.7.1 Greylisted, please try again in 7 seconds",
-            )
+        assert f"listening on 127.0.0.1:{port}" in first, first
+        yield port
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_serve_with_a_param_greylists_for_that_long() -> None:
+    with (
+        serving("--scenario", "greylisting", "--param", "delay=7") as port,
+        smtplib.SMTP("127.0.0.1", port, timeout=5) as client,
+    ):
+        client.ehlo()
+        client.mail("a@x.test")
+        assert client.rcpt("b@y.test") == (451, b"4.7.1 Greylisted, please try again in 7 seconds")
 
 
 def test_params_and_clock_from_the_environment() -> None:
@@ -107,3 +114,35 @@ def test_serve_with_a_manual_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     before = server.now()
     assert server.now() == before  # stands still
     assert server.advance(300) == before + 300
+
+
+def test_serve_idle_timeout_flag_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    args = cli.build_parser().parse_args(["serve", "--idle-timeout", "0.5"])
+    assert cli._serve_settings(args, {})["idle_timeout"] == 0.5
+    plain = cli.build_parser().parse_args(["serve"])
+    assert cli._serve_settings(plain, {})["idle_timeout"] == 300.0
+    assert cli._serve_settings(plain, {"SMTPFAKE_IDLE_TIMEOUT": "2.5"})["idle_timeout"] == 2.5
+    for bad in ("soon", "0"):
+        with pytest.raises(cli._ConfigError, match="SMTPFAKE_IDLE_TIMEOUT"):
+            cli._serve_settings(plain, {"SMTPFAKE_IDLE_TIMEOUT": bad})
+    seen: list[Server] = []
+
+    async def serve(
+        self: Server, stop: asyncio.Event, ready: Callable[[], None] | None = None
+    ) -> None:
+        seen.append(self)
+
+    monkeypatch.setattr(Server, "serve", serve)
+    assert cli.main(["serve", "--port", "0", "--idle-timeout", "7"]) == 0
+    assert seen[0].idle_timeout == 7.0
+
+
+def test_serve_silent_idle_drop_on_the_wire() -> None:
+    with (
+        serving("--scenario", "silent-idle-drop", "--param", "seconds=0.2") as port,
+        smtplib.SMTP("127.0.0.1", port, timeout=5) as client,
+    ):
+        assert client.ehlo()[0] == 250
+        time.sleep(0.4)  # longer than the idle time: the server drops the connection
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.noop()
