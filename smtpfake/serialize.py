@@ -89,7 +89,7 @@ def outcome_from_json(data: JSON) -> Outcome:
         stage=str(data["stage"]),
         argument=str(data["argument"]),
         fired=str(fired) if fired is not None else None,
-        misses=tuple(str(m) for m in data.get("misses", ())),
+        why=tuple(str(m) for m in data.get("misses", ())),
     )
 
 

@@ -19,40 +19,16 @@ import functools
 import ipaddress
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from smtpfake.engine.shared import KeyCounter, Shared
 from smtpfake.scenario.model import Rule, Stage
 
-
-@dataclass(frozen=True)
-class Miss:
-    """Why a rule on this stage did not fire: the first condition that did not hold, with what
-    it wanted and what it found (a near miss, as WireMock reports them). Formatted on demand."""
-
-    rule: int  # the rule's index
-    condition: str
-    wanted: Any
-    was: Any
-
-    def __str__(self) -> str:
-        wanted, was = _shown(self.wanted), _shown(self.was)
-        if self.condition == "within":
-            return f"within {wanted} s: {was} s elapsed"
-        return f"{self.condition}: wanted {wanted}, was {was}"
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, tuple):
-        return " or ".join(_shown(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+#: a near miss: (rule, condition, wanted, was), a plain tuple since one is made for every rule
+#: a command passes by; records.describe_miss() words it when it is read
+Miss = tuple[Rule, str, Any, Any]
 
 
 @dataclass(frozen=True)
@@ -111,39 +87,90 @@ def state_key(rule: Rule, occ: Occurrence) -> tuple[tuple[str, ...], tuple[str, 
     return rule.per, tuple(occ.part(p) for p in rule.per)
 
 
-def _authenticated(rule: Rule, user: str | None) -> bool:
-    wanted = rule.authenticated
+def _nth(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.nth is not None
+    return None if occ.nth in rule.nth else (rule, "nth", rule.nth, occ.nth)
+
+
+def _connection(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.connection is not None
+    if occ.connection in rule.connection:
+        return None
+    return (rule, "connection", rule.connection, occ.connection)
+
+
+def _match(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.match is not None
+    if fnmatch.fnmatchcase(occ.argument.lower(), rule.match.lower()):
+        return None
+    return (rule, "match", rule.match, occ.argument or "(nothing)")
+
+
+def _greeted(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.greeted is not None
+    return None if occ.greeted in rule.greeted else (rule, "greeted", rule.greeted, occ.greeted)
+
+
+def _tls(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    return None if occ.tls is rule.tls else (rule, "tls", rule.tls, occ.tls)
+
+
+def _auth(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    wanted, user = rule.authenticated, occ.auth_user
     if isinstance(wanted, bool):
-        return (user is not None) is wanted
-    return user is not None and fnmatch.fnmatchcase(user.lower(), str(wanted).lower())
+        holds = (user is not None) is wanted
+    else:
+        holds = user is not None and fnmatch.fnmatchcase(user.lower(), str(wanted).lower())
+    return None if holds else (rule, "authenticated", wanted, user if user is not None else False)
+
+
+def _message(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.message is not None
+    return None if occ.message in rule.message else (rule, "message", rule.message, occ.message)
+
+
+def _size(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.size is not None
+    return None if rule.size.holds(occ.size) else (rule, "size", rule.size, occ.size)
+
+
+def _body(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.body is not None
+    body = (occ.body or "none").lower()
+    return None if body in rule.body else (rule, "body", rule.body, body)
+
+
+def _state(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.state is not None
+    state = shared.state_of(state_key(rule, occ))
+    return None if state in rule.state else (rule, "state", rule.state, state)
+
+
+Check = Callable[[Rule, Occurrence, Shared], "Miss | None"]
+
+#: the filters, by the Rule field that sets them, in model.FILTER_FIELDS order (the cheap ones
+#: first, the state last: it may key on the client)
+FILTERS: dict[str, Check] = {
+    "nth": _nth,
+    "connection": _connection,
+    "match": _match,
+    "greeted": _greeted,
+    "tls": _tls,
+    "authenticated": _auth,
+    "message": _message,
+    "size": _size,
+    "body": _body,
+    "state": _state,
+}
 
 
 def filter_miss(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
-    """The first filter (after the stage, which the caller checks) that does not hold."""
-    i = rule.index
-    if rule.nth is not None and occ.nth not in rule.nth:
-        return Miss(i, "nth", rule.nth, occ.nth)
-    if rule.connection is not None and occ.connection not in rule.connection:
-        return Miss(i, "connection", rule.connection, occ.connection)
-    if rule.match is not None and not fnmatch.fnmatchcase(occ.argument.lower(), rule.match.lower()):
-        return Miss(i, "match", rule.match, occ.argument or "(nothing)")
-    if rule.greeted is not None and occ.greeted not in rule.greeted:
-        return Miss(i, "greeted", rule.greeted, occ.greeted)
-    if rule.tls is not None and occ.tls is not rule.tls:
-        return Miss(i, "tls", rule.tls, occ.tls)
-    if rule.authenticated is not None and not _authenticated(rule, occ.auth_user):
-        was = occ.auth_user if occ.auth_user is not None else False
-        return Miss(i, "authenticated", rule.authenticated, was)
-    if rule.message is not None and occ.message not in rule.message:
-        return Miss(i, "message", rule.message, occ.message)
-    if rule.size is not None and not rule.size.holds(occ.size):
-        return Miss(i, "size", str(rule.size), occ.size)
-    if rule.body is not None and (occ.body or "none").lower() not in rule.body:
-        return Miss(i, "body", rule.body, (occ.body or "none").lower())
-    if rule.state is not None:
-        state = shared.state_of(state_key(rule, occ))
-        if state not in rule.state:
-            return Miss(i, "state", rule.state, state)
+    """The first filter (after the stage, which the caller checks) that does not hold. Only the
+    filters the rule sets are checked (Rule.conditions_set, made once per rule)."""
+    for name in rule.conditions_set:
+        miss = FILTERS[name](rule, occ, shared)
+        if miss is not None:
+            return miss
     return None
 
 
@@ -179,20 +206,19 @@ def count(rule: Rule, occ: Occurrence, shared: Shared) -> tuple[KeyCounter, int]
 
 def counter_miss(rule: Rule, occ: Occurrence, counter: KeyCounter, n: int) -> Miss | None:
     """The first counter condition that does not hold (``n``: the count count() returned)."""
-    i = rule.index
     if rule.first is not None and n > rule.first:
-        return Miss(i, "first", f"at most {rule.first}", n)
+        return (rule, "first", rule.first, n)
     if rule.after is not None and n <= rule.after:
-        return Miss(i, "after", f"more than {rule.after}", n)
+        return (rule, "after", rule.after, n)
     if rule.every is not None and n % rule.every:
-        return Miss(i, "every", f"a multiple of {rule.every}", n)
+        return (rule, "every", rule.every, n)
     if rule.within is not None:
         assert counter.first_time is not None  # set by count()
         elapsed = occ.time - counter.first_time
         if elapsed >= rule.within:
-            return Miss(i, "within", rule.within, round(elapsed, 3))
+            return (rule, "within", rule.within, elapsed)
     if rule.times is not None and counter.fired >= rule.times:
-        return Miss(i, "times", f"fewer than {rule.times} firings", counter.fired)
+        return (rule, "times", rule.times, counter.fired)
     return None
 
 
@@ -205,23 +231,24 @@ def select(
 ) -> Rule | None:
     """The rule that fires for this occurrence, if any, with its firing recorded: counters, the
     rule's firing count and the server's (or the key's) state move on."""
-    return select_explained(rules, occ, shared, rng)[0]
+    on_stage = tuple(r for r in rules if occ.stage in r.stages or Stage.ANY in r.stages)
+    return select_explained(on_stage, occ, shared, rng)[0]
 
 
 def select_explained(
     rules: tuple[Rule, ...], occ: Occurrence, shared: Shared, rng: random.Random
-) -> tuple[Rule | None, tuple[Miss, ...]]:
-    """select(), and why each rule on this stage before the one that fired (every one, if none
-    fired) did not fire."""
+) -> tuple[Rule | None, tuple[Any, ...]]:
+    """select() over ``rules``, the scenario's rules on the occurrence's stage (Scenario.
+    rules_by_stage), and why each of them before the one that fired (all, if none fired) did
+    not fire: the near misses flat, four items each (rule, condition, wanted, was), since a
+    journal keeps them for every command and one container is far cheaper to keep than many."""
     chosen: tuple[Rule, KeyCounter] | None = None
-    misses: list[Miss] = []
+    misses: list[Any] = []
     for rule in rules:
-        if occ.stage not in rule.stages and Stage.ANY not in rule.stages:
-            continue
         miss = filter_miss(rule, occ, shared)
         if miss is not None:
             if chosen is None:
-                misses.append(miss)
+                misses += miss
             continue
         counter, n = count(rule, occ, shared)
         if chosen is not None:
@@ -230,9 +257,9 @@ def select_explained(
         if miss is None and rule.probability is not None:
             draw = rng.random()
             if not draw < rule.probability:
-                miss = Miss(rule.index, "probability", f"a draw below {rule.probability:g}", draw)
+                miss = (rule, "probability", rule.probability, draw)
         if miss is not None:
-            misses.append(miss)
+            misses += miss
             continue
         chosen = (rule, counter)
     if chosen is None:

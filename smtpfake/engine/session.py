@@ -23,7 +23,7 @@ from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
-from smtpfake.engine.matching import Miss, Occurrence, client_ip, select_explained
+from smtpfake.engine.matching import Occurrence, client_ip, select_explained
 from smtpfake.engine.records import (
     Message,
     Observer,
@@ -89,9 +89,6 @@ class Session:
         self.quit_seen = False
         self.counts: Counter[Stage] = Counter()
         self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
-        # stages some rule is on: only those record an Outcome (who fired, near misses)
-        self._ruled = {s for r in scenario.rules for s in r.stages}
-        self._labels = {r.index: r.label for r in scenario.rules}
         self.mail_from = ""
         self.rcpt_tos: list[str] = []
         self.declared = Declared()  # what the last accepted MAIL said about its message
@@ -311,13 +308,14 @@ class Session:
             body=self.declared.body,
         )
         # select_explained() also records the firing: per-rule counters, times, next_state
-        rule, misses = select_explained(self.scenario.rules, occurrence, self.shared, self.rng)
+        rules = self.scenario.rules_by_stage[stage]
+        rule, misses = select_explained(rules, occurrence, self.shared, self.rng)
         label = None
         if rule is not None:
             label = rule.label
             for fault in rule.faults:
                 plan = fault.apply(plan, self)
-        if stage in self._ruled or Stage.ANY in self._ruled:
+        if rules:  # only a stage with rules records how they met it
             self._explain(occurrence, label, misses)
         if accept is not None and plan.reply is not None and plan.reply.is_positive:
             if stage is Stage.MAIL:
@@ -335,9 +333,8 @@ class Session:
             self.conduct.previous_ok = plan.reply.is_positive
         return self._ending(actions, label)
 
-    def _explain(self, occ: Occurrence, label: str | None, misses: tuple[Miss, ...]) -> None:
-        why = tuple(f"{self._labels[m.rule]}: {m}" for m in misses)
-        outcome = Outcome(occ.time, occ.stage.value, occ.argument, label, why)
+    def _explain(self, occ: Occurrence, label: str | None, misses: tuple[object, ...]) -> None:
+        outcome = Outcome(occ.time, occ.stage.value, occ.argument, label, misses)
         self.observer.outcome(self.info, outcome)
 
     def _ending(self, actions: tuple[Action, ...], label: str | None) -> tuple[Action, ...]:

@@ -83,6 +83,21 @@ class SizeBounds:
         return f"{low}..{high}"
 
 
+#: the rule fields that filter occurrences, in the order the engine checks them
+FILTER_FIELDS = (
+    "nth",
+    "connection",
+    "match",
+    "greeted",
+    "tls",
+    "authenticated",
+    "message",
+    "size",
+    "body",
+    "state",
+)
+
+
 @dataclass(frozen=True)
 class Rule:
     """WHERE (stages), WHEN (conditions) and WHAT (faults, applied in order; a state change).
@@ -122,6 +137,12 @@ class Rule:
     size: SizeBounds | None = None  # what MAIL declared with SIZE=
     body: tuple[str, ...] | None = None  # what MAIL declared with BODY=: BODY_TYPES
     location: Location | None = field(default=None, compare=False)
+
+    @functools.cached_property
+    def conditions_set(self) -> tuple[str, ...]:
+        """The fields this rule sets, in the engine's filter order (FILTERS in
+        engine/matching.py), made once: a command checks only those, not every field."""
+        return tuple(n for n in FILTER_FIELDS if getattr(self, n) is not None)
 
     @property
     def label(self) -> str:
@@ -414,6 +435,15 @@ class Scenario:
     params: tuple[Param, ...] = ()  # in declaration order, with the values in force
     #: the YAML it was read from: loading it again with other parameter values (with_params)
     document: str = field(default="", compare=False, repr=False)
+
+    @functools.cached_property
+    def rules_by_stage(self) -> dict[Stage, tuple[Rule, ...]]:
+        """The rules that may fire on each stage (its own and ``any``), in order: made once, so
+        a command does not walk the rules of other stages."""
+        return {
+            stage: tuple(r for r in self.rules if stage in r.stages or Stage.ANY in r.stages)
+            for stage in Stage
+        }
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

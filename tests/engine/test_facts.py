@@ -273,3 +273,10 @@ def test_503_after_helo_with_parallel_real_clients() -> None:
             old.quit()
             new.quit()
         assert len(server.messages) == 1
+
+
+def test_every_filter_field_has_its_check_in_order() -> None:
+    from smtpfake.engine.matching import FILTERS
+    from smtpfake.scenario.model import FILTER_FIELDS
+
+    assert tuple(FILTERS) == FILTER_FIELDS

@@ -101,7 +101,9 @@ def test_the_journal_json_round_trips_and_format_lists_them() -> None:
     record = c.record
     data = session_to_json(record)
     assert data["rule_hits"] == {"greylisted": 1}
-    assert session_from_json(data) == record
+    again = session_from_json(data)
+    assert again.format() == record.format()
+    assert again.near_misses == record.near_misses and again.rule_hits == record.rule_hits
     text = record.format()
     assert "  rules fired: greylisted x1" in text
 
@@ -139,6 +141,6 @@ def test_near_misses_on_the_wire_and_in_the_failure_report(pytester: pytest.Pyte
     result.stdout.fnmatch_lines(
         [
             "*rules fired: greylisted x1*",
-            "*? RCPT b@y.test: greylisted: within 300 s: 400 s elapsed*",
+            "*? RCPT b@y.test: greylisted: within 300 s: 400* s elapsed*",  # and real ms
         ]
     )
