@@ -25,6 +25,8 @@ _PER_STAGES = {
     "recipient": frozenset({Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.ANY}),
 }
 STAGES = tuple(s.value for s in Stage)
+#: what ``per`` keys: a rule with ``per`` sets at least one of these
+PER_NEEDS = ("times", "within", *_COUNTERS, "state", "next_state")
 
 
 class RuleReader(FaultReader, FactsReader):
@@ -193,12 +195,11 @@ class RuleReader(FaultReader, FactsReader):
             )
         self.facts_agree(kw, nodes, where)
         if "per" in kw:
-            counted = ("times", "within", *_COUNTERS)
-            if not any(k in kw for k in (*counted, "state", "next_state")):
+            if not any(k in kw for k in PER_NEEDS):
                 self.problem(
                     nodes["per"],
                     f"{where}.per: it keys the counters and the state, so add one of: "
-                    f"{', '.join(counted)}, state, next_state",
+                    f"{', '.join(PER_NEEDS)}",
                 )
             for part in kw["per"]:
                 wrong = sorted(s.value for s in kw["stages"] - _PER_STAGES.get(part, kw["stages"]))

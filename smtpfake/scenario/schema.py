@@ -32,6 +32,7 @@ from smtpfake.scenario.model import (
     Stage,
 )
 from smtpfake.scenario.reply import ENHANCED_RE
+from smtpfake.scenario.rule_reader import PER_NEEDS
 
 SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
 REGENERATE = "python -m smtpfake.scenario.schema > smtpfake/scenario/scenario.schema.json"
@@ -367,6 +368,8 @@ def fault_schema(key: str, cls: type[Fault]) -> JSON:
         schema = type_schema(hints[f.name], f"{key}.{f.name}", lenient=True)
         if f.name in extras:
             schema = _refine(schema, extras[f.name])
+        if "choices" in f.metadata:  # the values check() allows, declared on the field
+            schema = _refine(schema, {"enum": list(f.metadata["choices"])})
         has_default, default = _default(f)
         if has_default:
             schema["default"] = default
@@ -423,10 +426,30 @@ def rule_schema() -> JSON:
         "description": "WHERE (on), WHEN (conditions) and WHAT (one or more faults).",
         "properties": props,
         "required": ["on"],
+        # what the loader checks across keys: per keys something; a fault's own stages
+        "allOf": [
+            {
+                "if": {"required": ["per"]},
+                "then": {"anyOf": [{"required": [k]} for k in PER_NEEDS]},
+            },
+            *(
+                {
+                    "if": {"required": [key]},
+                    "then": {"properties": {"on": _only_stages(REGISTRY[key].stages or ())}},
+                }
+                for key in faults
+                if REGISTRY[key].stages
+            ),
+        ],
         # a rule that does nothing is an error (a state change counts as doing something)
         "anyOf": [{"required": [k]} for k in [*faults, *effects]],
         "additionalProperties": False,
     }
+
+
+def _only_stages(stages: frozenset[str] | tuple[()]) -> JSON:
+    only = {"enum": sorted(stages)}
+    return {"anyOf": [only, {"type": "array", "items": only, "minItems": 1}]}
 
 
 def build_schema() -> JSON:
@@ -493,11 +516,11 @@ def with_param_refs(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {k: with_param_refs(v) for k, v in schema.items()}
-    if "enum" in out and "type" not in out:
+    if "enum" in out:
         # an enumeration takes ${name} too (a string parameter, checked at load)
         outer = {k: v for k, v in out.items() if k in ("description", "default")}
-        ref = {"type": "string", "pattern": PARAM_REF_PATTERN}
-        return {**outer, "anyOf": [{"enum": out["enum"]}, ref]}
+        inner = {k: v for k, v in out.items() if k not in outer}
+        return {**outer, "anyOf": [inner, {"type": "string", "pattern": PARAM_REF_PATTERN}]}
     kinds = schema.get("type")
     names = list(kinds) if isinstance(kinds, list) else [kinds]
     if set(names) & _TYPED and "string" not in names:
