@@ -278,6 +278,8 @@ class Session:
         if self.mode is not Mode.CLOSED and not self.quit_seen:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = Mode.CLOSED
+        per_connection = tuple(r.index for r in self.scenario.rules if r.per == ("connection",))
+        self.shared.connection_ended(self.index, per_connection)
         self.observer.ended(self.info, self.now())
 
     # -- the core: rules first, then the normal reply (what the command handlers call) -----------

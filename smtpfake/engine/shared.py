@@ -67,6 +67,14 @@ class Shared:
         else:
             self.states[key] = state
 
+    def connection_ended(self, connection: int, rules: tuple[int, ...]) -> None:
+        """Forget what was kept for one connection (``per: connection`` state and the counters
+        of these rules), so a server that runs for days does not grow with every connection."""
+        key = (str(connection),)
+        self.states.pop((("connection",), key), None)
+        for rule in rules:
+            self.counters.pop((rule, key), None)
+
     def counter(self, rule: int, key: tuple[str, ...]) -> KeyCounter:
         found = self.counters.get((rule, key))
         if found is None:

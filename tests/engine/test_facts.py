@@ -280,3 +280,35 @@ def test_every_filter_field_has_its_check_in_order() -> None:
     from smtpfake.scenario.model import FILTER_FIELDS
 
     assert tuple(FILTERS) == FILTER_FIELDS
+
+
+def test_a_connections_state_and_counters_are_forgotten_when_it_ends() -> None:
+    fake = engine(
+        {"on": "helo", "per": "connection", "next_state": "old-client"},
+        {"on": "mail", "per": "connection", "after": 1, "reply": "421 4.7.0 one per connection"},
+    )
+    c = fake.connect()
+    assert c.cmd("HELO x") == 250
+    assert c.deliver() == (250, 250, 354, 250)
+    assert fake.shared.states and fake.shared.counters
+    c.quit()
+    assert fake.shared.states == {}
+    assert (2, ("1",)) not in fake.shared.counters
+
+
+def test_tls_and_authenticated_facts_with_smtplib() -> None:
+    rules = [
+        {"on": "mail", "tls": False, "reply": "530 5.7.0 Must issue a STARTTLS command first"},
+        {"on": "mail", "authenticated": "bot-*", "reply": "550 5.7.1 bots may not send"},
+    ]
+    server_settings = {"tls": True, "auth": {"users": {"alice": "a", "bot-1": "b"}}}
+    with Server({"server": server_settings, "rules": rules}) as server:
+        for user, password, code in (("alice", "a", 250), ("bot-1", "b", 550)):
+            with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+                client.ehlo()
+                assert client.mail("a@x.test")[0] == 530
+                client.rset()
+                client.starttls(context=server.tls_client_context())
+                client.ehlo()
+                client.login(user, password)
+                assert client.mail("a@x.test")[0] == code
