@@ -322,6 +322,8 @@ def _show_rule(rule: Rule) -> str:
             continue
         if isinstance(value, tuple):
             value = ("+" if key == "per" else ",").join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
         elif isinstance(value, float):
             value = f"{value:g}"
         parts.append(f"{key} {value}")
