@@ -3,13 +3,18 @@
 A rule's conditions are checked in three steps, so that the same seed and the same client traffic
 give the same faults run after run:
 
-1. filters: stage, ``match``, ``nth``, ``connection``, ``state``. An occurrence that passes them is
-   *counted* by the rule (under its ``per`` key), whether or not this or an earlier rule answers it:
-   "the first 2 attempts" means attempts, not answers.
+1. filters: stage, ``nth``, ``connection``, ``match``, the facts of the connection (``greeted``,
+   ``tls``, ``authenticated``, ``message``, ``size``, ``body``) and ``state`` (the server's, or
+   with ``per`` the key's). An occurrence that passes them is *counted* by the rule (under its
+   ``per`` key), whether or not this or an earlier rule answers it: "the first 2 attempts" means
+   attempts, not answers.
 2. counters: ``first``, ``after``, ``every`` (over all time, or over a ``window``), ``within`` and
    ``times``.
 3. ``probability``: one draw from the session's seeded RNG, made only for a rule that passed all
    the rest and only until one rule fires, so draws depend on nothing but the traffic.
+
+For every rule on the stage that does not fire before the one that does, the first condition
+that failed is kept as a near miss (``Miss``): the journal shows them when a test fails.
 """
 
 from __future__ import annotations

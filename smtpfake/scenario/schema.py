@@ -473,7 +473,17 @@ def build_schema() -> JSON:
                 "final dot.",
                 "enum": [s.value for s in Stage],
             },
-            "server": with_param_refs(server_schema()),
+            "server": with_param_refs(
+                {
+                    **server_schema(),
+                    # the loader: a silent or resetting idle close needs the idle time
+                    "if": {
+                        "required": ["idle_close"],
+                        "properties": {"idle_close": {"not": {"const": "reply"}}},
+                    },
+                    "then": {"required": ["idle_timeout"]},
+                }
+            ),
             "rule": with_param_refs(rule_schema()),
             "param": param_schema(),
         },

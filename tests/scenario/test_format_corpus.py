@@ -57,6 +57,8 @@ CORPUS: dict[str, tuple[str, bool]] = {
     # idle_close
     "idle_close reset": (f"{HEAD}server: {{idle_timeout: 2, idle_close: reset}}\n", True),
     "idle_close fin": (f"{HEAD}server: {{idle_timeout: 2, idle_close: fin}}\n", False),
+    "idle_close without idle_timeout": (f"{HEAD}server: {{idle_close: close}}\n", False),
+    "idle_close reply alone": (f"{HEAD}server: {{idle_close: reply}}\n", True),
     # params
     "param used whole and in text": (
         f"{HEAD}params:\n  d: {{type: duration, default: 5, min: 1}}\n"
