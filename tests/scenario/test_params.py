@@ -221,3 +221,19 @@ def test_use_with_params_on_the_wire() -> None:
         with pytest.raises(ScenarioError, match="parameter 'delay' set to -1"):
             server.use("greylisting", params={"delay": -1})
         assert server.scenario.param("delay").value == 5.0  # type: ignore[union-attr]
+
+
+def test_a_dict_scenario_takes_params_and_files_are_cached_per_value() -> None:
+    inline = {
+        "params": {"code": {"type": "int", "default": 451, "min": 400, "max": 599}},
+        "rules": [{"on": "rcpt", "reply": "${code} try later"}],
+    }
+    sc = resolve(inline, params={"code": "452"})
+    assert sc.rules[0].faults[0].code == 452  # type: ignore[attr-defined]
+    assert resolve(inline).rules[0].faults[0].code == 451  # type: ignore[attr-defined]
+    five, again = (
+        resolve("greylisting", params={"delay": 5}),
+        resolve("greylisting", params={"delay": 5}),
+    )
+    assert five is again  # the same file and values: parsed once
+    assert resolve("greylisting", params={"delay": 6}).rules[0].within == 6.0
