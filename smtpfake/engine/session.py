@@ -278,8 +278,9 @@ class Session:
         if self.mode is not Mode.CLOSED and not self.quit_seen:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = Mode.CLOSED
-        per_connection = tuple(r.index for r in self.scenario.rules if r.per == ("connection",))
-        self.shared.connection_ended(self.index, per_connection)
+        if self.scenario.rules:
+            per_connection = tuple(r.index for r in self.scenario.rules if r.per == ("connection",))
+            self.shared.connection_ended(self.index, per_connection)
         self.observer.ended(self.info, self.now())
 
     # -- the core: rules first, then the normal reply (what the command handlers call) -----------
@@ -292,32 +293,16 @@ class Session:
         if isinstance(plan, Reply):
             plan = Plan(plan)
         self.counts[stage] += 1
-        occurrence = Occurrence(
-            stage,
-            argument,
-            self.counts[stage],
-            self.index,
-            peer=self.info.peer,
-            sender=self.mail_from,
-            recipients=tuple(self.rcpt_tos),
-            time=self.now(),
-            # the facts rules may look at (matching.filter_miss)
-            greeted=("ehlo" if self.esmtp else "helo") if self.greeted else "none",
-            tls=self.tls_active,
-            auth_user=self.auth_user,
-            message=self.transactions + (stage is Stage.MAIL),
-            size=self.declared.size,
-            body=self.declared.body,
-        )
-        # select_explained() also records the firing: per-rule counters, times, next_state
-        rules = self.scenario.rules_by_stage[stage]
-        rule, misses = select_explained(rules, occurrence, self.shared, self.rng)
         label = None
-        if rule is not None:
-            label = rule.label
-            for fault in rule.faults:
-                plan = fault.apply(plan, self)
-        if rules:  # only a stage with rules records how they met it
+        rules = self.scenario.rules_by_stage[stage]
+        if rules:  # a stage no rule is on needs no occurrence and keeps no outcome
+            occurrence = self.occurrence(stage, argument)
+            # select_explained() also records the firing: per-rule counters, times, next_state
+            rule, misses = select_explained(rules, occurrence, self.shared, self.rng)
+            if rule is not None:
+                label = rule.label
+                for fault in rule.faults:
+                    plan = fault.apply(plan, self)
             self._explain(occurrence, label, misses)
         if accept is not None and plan.reply is not None and plan.reply.is_positive:
             if stage is Stage.MAIL:
@@ -334,6 +319,25 @@ class Session:
             self._transient(plan.reply)
             self.conduct.previous_ok = plan.reply.is_positive
         return self._ending(actions, label)
+
+    def occurrence(self, stage: Stage, argument: str) -> Occurrence:
+        """This command as rules see it, with the facts of the connection before it."""
+        return Occurrence(
+            stage,
+            argument,
+            self.counts[stage],
+            self.index,
+            peer=self.info.peer,
+            sender=self.mail_from,
+            recipients=tuple(self.rcpt_tos),
+            time=self.now(),
+            greeted=("ehlo" if self.esmtp else "helo") if self.greeted else "none",
+            tls=self.tls_active,
+            auth_user=self.auth_user,
+            message=self.transactions + (stage is Stage.MAIL),
+            size=self.declared.size,
+            body=self.declared.body,
+        )
 
     def _explain(self, occ: Occurrence, label: str | None, misses: tuple[object, ...]) -> None:
         outcome = Outcome(occ.time, occ.stage.value, occ.argument, label, misses)
