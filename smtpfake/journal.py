@@ -13,6 +13,9 @@ from smtpfake.engine.records import Message, Outcome, SessionInfo, TranscriptEnt
 
 T = TypeVar("T")
 
+#: near misses a session's format() lists (a failure report stays readable with many rules)
+NEAR_MISSES_SHOWN = 20
+
 
 @dataclass(frozen=True)
 class SessionRecord:
@@ -71,7 +74,12 @@ class SessionRecord:
         hits = self.rule_hits
         if hits:
             lines.append("  rules fired: " + ", ".join(f"{k} x{n}" for k, n in hits.items()))
-        lines += [f"  ? {m}" for m in self.near_misses]
+        misses = self.near_misses
+        lines += [f"  ? {m}" for m in misses[:NEAR_MISSES_SHOWN]]
+        if len(misses) > NEAR_MISSES_SHOWN:
+            lines.append(
+                f"  ? ... and {len(misses) - NEAR_MISSES_SHOWN} more (session.near_misses)"
+            )
         return "\n".join(lines)
 
 

@@ -144,3 +144,14 @@ def test_near_misses_on_the_wire_and_in_the_failure_report(pytester: pytest.Pyte
             "*? RCPT b@y.test: greylisted: within 300 s: 400* s elapsed*",  # and real ms
         ]
     )
+
+
+def test_format_lists_the_first_near_misses_only() -> None:
+    fake = Engine(load_mapping({"rules": [{"on": "noop", "nth": 99, "close": True}]}))
+    c = fake.connect()
+    for _ in range(25):
+        c.cmd("NOOP")
+    text = c.record.format()
+    assert text.count("? NOOP: rule 1 (on noop): nth: wanted 99") == 20
+    assert text.endswith("  ? ... and 5 more (session.near_misses)")
+    assert len(c.record.near_misses) == 25
