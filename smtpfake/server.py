@@ -144,6 +144,15 @@ class Server:
         with self._lock:  # the test's thread and API requests may both advance it
             return clock.advance(seconds)
 
+    @property
+    def rule_hits(self) -> dict[str, int]:
+        """Rule label -> times it fired, over all sessions since the scenario was put in force
+        (or reset); each session's own are in ``SessionRecord.rule_hits``."""
+        with self._lock:
+            shared, scenario = self._shared, self.scenario
+        fired = dict(shared.fired)  # one C-level copy: the loop thread may be counting
+        return {r.label: fired[r.index] for r in scenario.rules if fired.get(r.index)}
+
     def now(self) -> float:
         """The server's clock: seconds since the epoch, advances included."""
         return self.clock.now()

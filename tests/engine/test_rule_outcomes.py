@@ -155,3 +155,20 @@ def test_format_lists_the_first_near_misses_only() -> None:
     assert text.count("? NOOP: rule 1 (on noop): nth: wanted 99") == 20
     assert text.endswith("  ? ... and 5 more (session.near_misses)")
     assert len(c.record.near_misses) == 25
+
+
+def test_server_wide_hits() -> None:
+    with Server("503-after-helo") as server:
+        for hello in ("HELO", "EHLO", "HELO"):
+            with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+                client.docmd(hello, "client.test")
+                client.mail("a@x.test")
+        server.journal.wait(lambda j: sum(s.ended is not None for s in j.sessions()) == 3, 5)
+        assert server.rule_hits == {"helo is not enough": 2}
+        assert [s.rule_hits for s in server.sessions] == [
+            {"helo is not enough": 1},
+            {},
+            {"helo is not enough": 1},
+        ]
+        server.reset()
+        assert server.rule_hits == {}
