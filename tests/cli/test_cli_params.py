@@ -73,7 +73,7 @@ def serving(*args: str) -> Iterator[int]:
         yield port
     finally:
         proc.terminate()
-        proc.wait(timeout=5)
+        proc.communicate(timeout=5)  # waits, and closes the pipes
 
 
 def test_serve_with_a_param_greylists_for_that_long() -> None:
