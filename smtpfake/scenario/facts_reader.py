@@ -102,22 +102,26 @@ class FactsReader(Walker):
     def state_scopes(self, rules: tuple[Any, ...]) -> None:
         """A state a rule requires under a ``per`` key must be entered under the same key: the
         states of ``per: connection`` are each connection's own, apart from the server's."""
-        entered = {(r.next_state, r.per) for r in rules if isinstance(r, Rule) and r.next_state}
+        scopes: dict[str, set[tuple[str, ...] | None]] = {}  # state -> the pers it is entered in
+        for r in rules:
+            if isinstance(r, Rule) and r.next_state:
+                scopes.setdefault(r.next_state, set()).add(r.per)
         for rule in rules:
             if not isinstance(rule, Rule) or rule.state is None or rule.location is None:
                 continue
             for name in rule.state:
-                if name == INITIAL_STATE or (name, rule.per) in entered:
+                kept = scopes.get(name)
+                # the initial state is everyone's; a state never entered at all is reported
+                # by RuleReader.rules
+                if name == INITIAL_STATE or not kept or rule.per in kept:
                     continue
-                if not any(n == name for n, _ in entered):
-                    continue  # reported as never entered at all
                 scope = "+".join(rule.per) if rule.per else "the server"
-                kept = sorted("+".join(p) if p else "the server" for n, p in entered if n == name)
+                where = sorted("+".join(p) if p else "the server" for p in kept)
                 self.problems.append(
                     Problem(
                         rule.location,
                         f"rules[{rule.index}].state: '{name}' is never entered for {scope}: the "
-                        f"rules with next_state: {name} keep it for {', '.join(kept)} (give "
+                        f"rules with next_state: {name} keep it for {', '.join(where)} (give "
                         "them the same per:)",
                     )
                 )
