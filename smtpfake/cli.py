@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from smtpfake.http import ApiServer
     from smtpfake.scenario import Scenario
-    from smtpfake.scenario.model import Rule
+    from smtpfake.scenario.model import Param, Rule
 
 #: serve option -> (environment variable, type, default); a flag on the command line wins
 SERVE_ENV: dict[str, tuple[str, type, object]] = {
@@ -30,7 +30,11 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "api_token": ("SMTPFAKE_API_TOKEN", str, None),
     "server_ports": ("SMTPFAKE_SERVER_PORTS", str, None),  # servers on demand: 2600-2699
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
+    "clock": ("SMTPFAKE_CLOCK", str, "system"),
+    "idle_timeout": ("SMTPFAKE_IDLE_TIMEOUT", float, 300.0),
 }
+#: --param NAME=VALUE ... in the environment: assignments separated by whitespace
+PARAMS_ENV = "SMTPFAKE_PARAMS"
 SCENARIO_DIRS_ENV = "SMTPFAKE_SCENARIO_DIRS"
 
 
@@ -63,7 +67,8 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
             try:
                 value = kind(text)
             except ValueError:
-                raise _ConfigError(f"{var}={text!r}: expected a whole number") from None
+                want = "a number" if kind is float else "a whole number"
+                raise _ConfigError(f"{var}={text!r}: expected {want}") from None
         out[key] = default if value is None else value
     for key in ("port", "api_port"):
         port = out[key]
@@ -79,6 +84,19 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         raise _ConfigError(
             f"--log-format/SMTPFAKE_LOG_FORMAT: {out['log_format']!r} is not text or json"
         )
+    if not out["idle_timeout"] > 0:
+        raise _ConfigError(
+            f"--idle-timeout/SMTPFAKE_IDLE_TIMEOUT: must be more than 0, got {out['idle_timeout']}"
+        )
+    if out["clock"] not in ("system", "manual"):
+        raise _ConfigError(f"--clock/SMTPFAKE_CLOCK: {out['clock']!r} is not system or manual")
+    from smtpfake.scenario.params import parse_assignment
+
+    try:
+        env_params = [parse_assignment(a) for a in env.get(PARAMS_ENV, "").split()]
+    except ValueError as exc:
+        raise _ConfigError(f"{PARAMS_ENV}: {exc}") from None
+    out["params"] = dict(args.param or env_params)
     dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
     out["scenario_dirs"] = dirs
     return out
@@ -102,6 +120,7 @@ def _serve(args: argparse.Namespace) -> int:
     import json
     import signal
 
+    from smtpfake.engine.clock import ManualClock
     from smtpfake.logging_observer import EventLog, LoggingJournal
     from smtpfake.scenario import ScenarioError
     from smtpfake.server import Server
@@ -128,6 +147,9 @@ def _serve(args: argparse.Namespace) -> int:
             port=cfg["port"],
             seed=cfg["seed"],
             scenario_dirs=cfg["scenario_dirs"],
+            params=cfg["params"],
+            clock=ManualClock() if cfg["clock"] == "manual" else None,
+            idle_timeout=cfg["idle_timeout"],
         )
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
@@ -241,13 +263,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from smtpfake.scenario import ScenarioError, load_file, scenario_files
+    from smtpfake.scenario.params import text_of
 
     files = scenario_files(args.scenario_dir)
     status = 0
     width = max((len(n) for n in files), default=0)
     for name, path in sorted(files.items()):
         try:
-            summary = load_file(path).summary
+            sc = load_file(path)
+            summary = sc.summary
+            if sc.params:
+                summary += (
+                    " [params: "
+                    + ", ".join(f"{p.name}={text_of(p.value)}" for p in sc.params)
+                    + "]"
+                )
         except ScenarioError as exc:
             summary = f"(invalid: {exc.problems[0]})"
             status = 1
@@ -286,7 +316,7 @@ def _show(args: argparse.Namespace) -> int:
     from smtpfake.scenario import ScenarioError, resolve
 
     try:
-        sc = resolve(args.scenario, args.scenario_dir)
+        sc = resolve(args.scenario, args.scenario_dir, dict(args.param))
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -303,6 +333,7 @@ def show_text(sc: Scenario) -> str:
     lines = [f"{sc.name} ({sc.source})", f"  summary: {sc.summary}", f"  expect:  {sc.expect}"]
     if sc.seed is not None:
         lines.append(f"  seed: {sc.seed}")
+    lines += [f"  param {_show_param(param)}" for param in sc.params]
     defaults = ServerSettings()
     for f in dataclasses.fields(ServerSettings):
         value = getattr(sc.server, f.name)
@@ -310,6 +341,22 @@ def show_text(sc: Scenario) -> str:
             lines.append(f"  server.{f.name}: {_show_value(value)}")
     lines += [f"  {rule.label}: {_show_rule(rule)}" for rule in sc.rules]
     return "\n".join(lines)
+
+
+def _show_param(param: Param) -> str:
+    """``delay = 5 (duration, default 300, 1..86400): what it sets``"""
+    from smtpfake.scenario.params import text_of
+
+    extra = [param.type]
+    if param.is_set:
+        extra.append(f"default {text_of(param.default)}")
+    low, high = param.minimum, param.maximum
+    if low is not None and high is not None:
+        extra.append(f"{text_of(low)}..{text_of(high)}")
+    elif low is not None or high is not None:
+        extra.append(f">= {text_of(low)}" if low is not None else f"<= {text_of(high)}")
+    doc = f": {param.doc}" if param.doc else ""
+    return f"{param.name} = {text_of(param.value)} ({', '.join(extra)}){doc}"
 
 
 def _show_value(value: Any) -> str:
@@ -348,6 +395,8 @@ def _show_rule(rule: Rule) -> str:
             continue
         if isinstance(value, tuple):
             value = ("+" if key == "per" else ",").join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
         elif isinstance(value, float):
             value = f"{value:g}"
         parts.append(f"{key} {value}")
@@ -363,6 +412,27 @@ def _show_rule(rule: Rule) -> str:
         }
         faults.append(f"{fault.name} {_show_value(params)}" if params else fault.name)
     return ", ".join(parts) + (": " + "; ".join(faults) if faults else "")
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    from smtpfake.scenario.params import parse_assignment
+
+    try:
+        return parse_assignment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _param_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        type=_assignment,
+        metavar="NAME=VALUE",
+        help="set one of the scenario's parameters (repeatable), e.g. --param delay=5m "
+        f"(serve: {PARAMS_ENV}, assignments separated by spaces)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -394,6 +464,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="SMTP address to bind (SMTPFAKE_HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="SMTP port (SMTPFAKE_PORT; default 2525)")
     serve.add_argument("--seed", type=int, help="seed for every random choice (SMTPFAKE_SEED)")
+    _param_option(serve)
+    serve.add_argument(
+        "--clock",
+        choices=("system", "manual"),
+        help="the server's clock: system time, or manual (stands still until moved by "
+        "POST /api/clock; rule windows, greylisting and retry_after follow it) (SMTPFAKE_CLOCK; "
+        "default system)",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="the server's own idle timeout: a connection silent this long is closed without a "
+        "reply (SMTPFAKE_IDLE_TIMEOUT; default 300); a scenario's server.idle_timeout and "
+        "idle_close choose a 421 or a reset instead",
+    )
     serve.add_argument(
         "--api-port", type=int, help="serve the HTTP control API on this port (SMTPFAKE_API_PORT)"
     )
@@ -422,6 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", parents=[dirs], help="show one scenario's rules")
     show.add_argument("scenario")
+    _param_option(show)
     show.set_defaults(func=_show)
 
     validate = sub.add_parser("validate", help="check scenario files; file:line:col per problem")

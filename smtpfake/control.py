@@ -17,7 +17,7 @@ import abc
 import contextlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from smtpfake.queries import (
     MessageQuery,
@@ -410,15 +410,27 @@ class SmtpFake(ControlHelpers):
         # woken by the journal on every session end: no polling in-process
         return bool(journal.wait(ended, limit))
 
-    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> None:
-        """Switch scenario (a name, a YAML path, a dict); ScenarioError lists every problem.
-        A dict's problems name the key path (``rules[1].reply``), with no line:col: the YAML
-        those would point into is an internal copy the user never wrote."""
+    def use(
+        self,
+        scenario: ScenarioRef,
+        *,
+        seed: int | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Switch scenario (a name, a YAML path, a dict); ``params`` sets its parameters by name
+        (``{"delay": 5}``); ScenarioError lists every problem. A dict's problems name the key
+        path (``rules[1].reply``), with no line:col: the YAML those would point into is an
+        internal copy the user never wrote."""
         with key_paths_for_dicts(scenario):
-            self.server.use(scenario, seed=seed)
+            self.server.use(scenario, seed=seed, params=params)
 
     def reset(self) -> None:
         self.server.reset()
+
+    def advance(self, seconds: float) -> float:
+        """Move the server's clock forward (greylisting, rate-limit windows, retry_after) instead
+        of sleeping; returns its new time. The waits on the wire (delay, hang) stay real."""
+        return self.server.advance(seconds)
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
         got = self.server.journal.wait(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
-from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
+from smtpfake.engine.records import Message, Outcome, SessionInfo, TranscriptEntry, Violation
 
 T = TypeVar("T")
+
+#: near misses a session's format() lists (a failure report stays readable with many rules)
+NEAR_MISSES_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,23 @@ class SessionRecord:
     auth_user: str | None = None
     #: the session ran over TLS (STARTTLS or implicit); version and cipher are in the transcript
     tls: bool = False
+    #: how the rules met each command on a stage that has rules (which fired, near misses)
+    outcomes: tuple[Outcome, ...] = ()
+
+    @property
+    def rule_hits(self) -> dict[str, int]:
+        """Rule label -> how many times it fired in this session (rules that never fired are
+        left out)."""
+        return dict(Counter(o.fired for o in self.outcomes if o.fired is not None))
+
+    @property
+    def near_misses(self) -> tuple[str, ...]:
+        """``COMMAND: LABEL: why`` for every rule on a command's stage that did not fire."""
+        return tuple(
+            f"{o.stage.upper()} {o.argument}".rstrip() + f": {m}"
+            for o in self.outcomes
+            for m in o.misses
+        )
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -51,6 +71,15 @@ class SessionRecord:
             head += f", authenticated as {self.auth_user!r}"
         lines = [head, *(f"  {e}" for e in self.transcript)]
         lines += [f"  ! {v}" for v in self.violations]
+        hits = self.rule_hits
+        if hits:
+            lines.append("  rules fired: " + ", ".join(f"{k} x{n}" for k, n in hits.items()))
+        misses = self.near_misses
+        lines += [f"  ? {m}" for m in misses[:NEAR_MISSES_SHOWN]]
+        if len(misses) > NEAR_MISSES_SHOWN:
+            lines.append(
+                f"  ? ... and {len(misses) - NEAR_MISSES_SHOWN} more (session.near_misses)"
+            )
         return "\n".join(lines)
 
 
@@ -64,6 +93,7 @@ class _Live:
     ended: float | None = None
     auth_user: str | None = None
     tls: bool = False
+    outcomes: deque[Outcome] = field(default_factory=deque)
 
     def snapshot(self) -> SessionRecord:
         return SessionRecord(
@@ -76,6 +106,7 @@ class _Live:
             messages=tuple(self.messages),
             auth_user=self.auth_user,
             tls=self.tls,
+            outcomes=tuple(self.outcomes),
         )
 
 
@@ -103,6 +134,7 @@ class Journal:
                 deque(maxlen=self._max_entries),
                 deque(maxlen=self._max_entries),
                 deque(maxlen=self._max_messages),
+                outcomes=deque(maxlen=self._max_entries),
             )
             while len(self._sessions) > self._max_sessions:
                 self._sessions.popitem(last=False)
@@ -140,6 +172,11 @@ class Journal:
             if live := self._live(info):
                 live.tls = True
                 self._cond.notify_all()
+
+    def outcome(self, info: SessionInfo, outcome: Outcome) -> None:
+        with self._cond:
+            if live := self._live(info):
+                live.outcomes.append(outcome)
 
     def ended(self, info: SessionInfo, time: float) -> None:
         with self._cond:

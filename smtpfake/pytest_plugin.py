@@ -123,7 +123,8 @@ _SETTINGS = pytest.StashKey[Settings]()
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "smtpfake(scenario=NAME|PATH|DICT, seed=INT): the scenario the smtpfake fixture plays",
+        "smtpfake(scenario=NAME|PATH|DICT, seed=INT, params=DICT): the scenario the smtpfake "
+        "fixture plays, with its parameters set by name",
     )
     # One bad setting, one usage error at start-up (not a traceback in every test). Checks that
     # need the scenario loader or the network run only when that setting was given, so a suite
@@ -315,8 +316,12 @@ def smtpfake_server(smtpfake_backend: Control) -> Server:
 
 
 def _problems(exc: ScenarioError, *, positions: bool = True) -> str:
-    """Problems one per line; without positions for dicts and names, which have no file."""
-    lines = [str(p) if positions else p.message for p in exc.problems]
+    """Problems one per line; a position only where it points into a real file (a dict, or a
+    name that resolves to nothing, has none)."""
+    lines = [
+        str(p) if positions or Path(p.location.file).is_file() else p.message
+        for p in exc.problems
+    ]
     return lines[0] if len(lines) == 1 else "\n" + "\n".join(lines)
 
 
@@ -349,11 +354,13 @@ def smtpfake(
     the ``smtpfake_scenario`` setting. Change it inside the test with ``smtpfake.use(...)``.
     With ``--smtpfake-remote`` the same methods drive a sidecar over HTTP.
     """
-    from smtpfake.control import SETTLE_TIMEOUT
+    from smtpfake.control import SETTLE_TIMEOUT, SmtpFake
     from smtpfake.scenario import ScenarioError
 
     settings = smtpfake_settings
     scenario, seed = _marker_scenario(request, settings.scenario, settings.seed)
+    marker = request.node.get_closest_marker("smtpfake")
+    params = marker.kwargs.get("params") if marker is not None else None
     if hasattr(request, "param"):
         scenario = request.param
     backend = smtpfake_backend
@@ -361,7 +368,12 @@ def smtpfake(
     backend.settle_timeout = SETTLE_TIMEOUT  # a test's own setting ends with the test
     problem = ""
     try:
-        backend.use(scenario, seed=seed)
+        if params and isinstance(backend, SmtpFake):
+            backend.use(scenario, seed=seed, params=params)  # the scenario's ${name} values
+        elif params:
+            pytest.fail("smtpfake: marker params= needs the in-process server", pytrace=False)
+        else:
+            backend.use(scenario, seed=seed)
     except ScenarioError as exc:
         # a file keeps file:line:col; a name or a dict has no file, so only the key path
         is_file = isinstance(scenario, Path) or str(scenario).endswith((".yaml", ".yml"))

@@ -13,7 +13,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
-from smtpfake.engine.records import Message, TranscriptEntry, Violation
+from smtpfake.engine.records import Message, Outcome, TranscriptEntry, Violation
 from smtpfake.journal import SessionRecord
 from smtpfake.scenario import Scenario, ScenarioError
 from smtpfake.scenario.errors import Problem
@@ -88,7 +88,31 @@ def session_to_json(record: SessionRecord) -> JSON:
         "messages": [message_to_json(m) for m in record.messages],
         "auth_user": record.auth_user,
         "tls": record.tls,
+        "outcomes": [outcome_to_json(o) for o in record.outcomes],
+        "rule_hits": record.rule_hits,
+        "near_misses": list(record.near_misses),
     }
+
+
+def outcome_to_json(outcome: Outcome) -> JSON:
+    return {
+        "time": outcome.time,
+        "stage": outcome.stage,
+        "argument": outcome.argument,
+        "fired": outcome.fired,
+        "misses": list(outcome.misses),
+    }
+
+
+def outcome_from_json(data: JSON) -> Outcome:
+    fired = data.get("fired")
+    return Outcome(
+        time=float(data["time"]),
+        stage=str(data["stage"]),
+        argument=str(data["argument"]),
+        fired=str(fired) if fired is not None else None,
+        why=tuple(str(m) for m in data.get("misses", ())),
+    )
 
 
 def problems_to_json(error: ScenarioError) -> JSON:
@@ -145,7 +169,7 @@ def _conditions(rule: Rule) -> JSON:
     for f in dataclasses.fields(rule):
         value = getattr(rule, f.name)
         if f.name not in _NOT_CONDITIONS and value is not None:
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+            out[f.name] = _plain(value)
     return out
 
 
@@ -157,6 +181,18 @@ def scenario_to_json(scenario: Scenario) -> JSON:
         "description": scenario.description,
         "source": scenario.source,
         "seed": scenario.seed,
+        "params": [
+            {
+                "name": p.name,
+                "type": p.type,
+                "value": p.value,
+                "default": p.default,
+                "min": p.minimum,
+                "max": p.maximum,
+                "doc": p.doc,
+            }
+            for p in scenario.params
+        ],
         "server": _plain(scenario.server),
         "rules": [
             {
@@ -223,6 +259,7 @@ def session_from_json(data: JSON) -> SessionRecord:
         messages=tuple(message_from_json(m) for m in data["messages"]),
         auth_user=str(auth_user) if auth_user is not None else None,
         tls=bool(data.get("tls", False)),
+        outcomes=tuple(outcome_from_json(o) for o in data.get("outcomes", ())),
     )
 
 

@@ -13,12 +13,12 @@ import contextlib
 import ssl
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smtpfake.engine import Clock, Message, Session, Shared, SystemClock
+from smtpfake.engine import AdvanceableClock, Clock, Message, Session, Shared, SystemClock
 from smtpfake.journal import Journal, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioRef, resolve
 from smtpfake.tls import TlsContexts
@@ -56,6 +56,7 @@ class Server:
         scenario_dirs: Sequence[str | Path] = (),
         clock: Clock | None = None,
         idle_timeout: float = 300.0,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -65,7 +66,7 @@ class Server:
         self.idle_timeout = idle_timeout
         self.journal = Journal()
         self.errors: list[ServerError] = []
-        self.scenario: Scenario = resolve(scenario, self.scenario_dirs)
+        self.scenario: Scenario = resolve(scenario, self.scenario_dirs, params)
         self._tls = TlsContexts(host)
         self._tls.context(self.scenario.server)  # a TLS scenario's certificate, made or loaded
         self._use_seed: int | None = None
@@ -120,16 +121,48 @@ class Server:
     def effective_seed(self) -> int:
         return self._seed_for(self.scenario)
 
-    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> Scenario:
+    def use(
+        self,
+        scenario: ScenarioRef,
+        *,
+        seed: int | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Scenario:
         """Switch scenario: connections made after this returns meet it; counters restart.
-        ``seed`` applies to this scenario only (None: the server's seed, else the file's)."""
-        resolved = resolve(scenario, self.scenario_dirs)
+        ``seed`` applies to this scenario only (None: the server's seed, else the file's);
+        ``params`` sets its parameters by name (ScenarioError for a bad one; see
+        scenario/params.py)."""
+        resolved = resolve(scenario, self.scenario_dirs, params)
         self._tls.context(resolved.server)  # before the switch: a TLS problem leaves it undone
         with self._lock:
             self._use_seed = seed
             self.scenario = resolved
             self._shared = Shared(seed=self._seed_for(resolved))
         return resolved
+
+    def advance(self, seconds: float) -> float:
+        """Move the server's clock forward by ``seconds`` (what rule windows, greylisting, rate
+        limits and ``retry_after`` measure; not the waits on the wire: see engine/clock.py).
+        Returns the clock's new time. ValueError for a negative amount; TypeError when the
+        server was given a clock that cannot be moved."""
+        clock = self.clock
+        if not isinstance(clock, AdvanceableClock):
+            raise TypeError(f"the server's clock ({type(clock).__name__}) cannot be advanced")
+        with self._lock:  # the test's thread and API requests may both advance it
+            return clock.advance(seconds)
+
+    @property
+    def rule_hits(self) -> dict[str, int]:
+        """Rule label -> times it fired, over all sessions since the scenario was put in force
+        (or reset); each session's own are in ``SessionRecord.rule_hits``."""
+        with self._lock:
+            shared, scenario = self._shared, self.scenario
+        fired = dict(shared.fired)  # one C-level copy: the loop thread may be counting
+        return {r.label: fired[r.index] for r in scenario.rules if fired.get(r.index)}
+
+    def now(self) -> float:
+        """The server's clock: seconds since the epoch, advances included."""
+        return self.clock.now()
 
     def reset(self) -> None:
         """Forget everything: journal, counters, errors; drop live connections."""

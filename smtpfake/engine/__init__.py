@@ -3,16 +3,26 @@
 Nothing here imports asyncio, sockets or aiosmtpd.
 """
 
-from smtpfake.engine.clock import Clock, FakeClock, SystemClock
-from smtpfake.engine.records import Message, Observer, SessionInfo, TranscriptEntry, Violation
+from smtpfake.engine.clock import AdvanceableClock, Clock, FakeClock, ManualClock, SystemClock
+from smtpfake.engine.records import (
+    Message,
+    Observer,
+    Outcome,
+    SessionInfo,
+    TranscriptEntry,
+    Violation,
+)
 from smtpfake.engine.session import Session
 from smtpfake.engine.shared import Shared
 
 __all__ = [
+    "AdvanceableClock",
     "Clock",
     "FakeClock",
+    "ManualClock",
     "Message",
     "Observer",
+    "Outcome",
     "Session",
     "SessionInfo",
     "Shared",

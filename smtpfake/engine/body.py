@@ -16,6 +16,7 @@ class Declared:
 
     size: int | None = None  # SIZE= (RFC 1870)
     eight_bit: bool = False  # the message may hold 8-bit text
+    body: str | None = None  # BODY= as given, upper case (7BIT, 8BITMIME, BINARYMIME; RFC 6152)
 
     @classmethod
     def parse(cls, params: str) -> Declared:
@@ -23,14 +24,17 @@ class Declared:
         SMTPUTF8 (RFC 6531: UTF-8 mail is 8-bit)."""
         size: int | None = None
         eight_bit = False
+        body: str | None = None
         for word in params.split():
             key, _, value = word.partition("=")
             key, upper = key.upper(), value.upper()
+            if key == "BODY" and body is None:
+                body = upper
             if key == "SIZE" and value.isascii() and value.isdigit() and size is None:
                 size = int(value)
             if (key == "BODY" and upper in ("8BITMIME", "BINARYMIME")) or key == "SMTPUTF8":
                 eight_bit = True
-        return cls(size, eight_bit)
+        return cls(size, eight_bit, body)
 
 
 class Body:

@@ -79,6 +79,9 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         return session.respond(Stage.MAIL, address, syntax)
     limit = session.settings.size_limit()
     declared = Declared.parse(params)
+    # Known before the reply, so rules on this MAIL can look at it (size:, body:); a refused
+    # MAIL opens no transaction, so nothing else reads it until the next MAIL.
+    session.declared = declared
     if limit is not None and declared.size is not None and declared.size > limit:
         big = session.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
         return session.respond(Stage.MAIL, address, big)
@@ -87,7 +90,6 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         session.phase = Phase.MAIL
         session.mail_from = address
         session.rcpt_tos = []
-        session.declared = declared
 
     return session.respond(Stage.MAIL, address, session.reply(250, "2.1.0", "Ok"), accept)
 

@@ -3,13 +3,18 @@
 A rule's conditions are checked in three steps, so that the same seed and the same client traffic
 give the same faults run after run:
 
-1. filters: stage, ``match``, ``nth``, ``connection``, ``state``. An occurrence that passes them is
-   *counted* by the rule (under its ``per`` key), whether or not this or an earlier rule answers it:
-   "the first 2 attempts" means attempts, not answers.
+1. filters: stage, ``nth``, ``connection``, ``match``, the facts of the connection (``greeted``,
+   ``tls``, ``authenticated``, ``message``, ``size``, ``body``) and ``state`` (the server's, or
+   with ``per`` the key's). An occurrence that passes them is *counted* by the rule (under its
+   ``per`` key), whether or not this or an earlier rule answers it: "the first 2 attempts" means
+   attempts, not answers.
 2. counters: ``first``, ``after``, ``every`` (over all time, or over a ``window``), ``within`` and
    ``times``.
 3. ``probability``: one draw from the session's seeded RNG, made only for a rule that passed all
    the rest and only until one rule fires, so draws depend on nothing but the traffic.
+
+For every rule on the stage that does not fire before the one that does, the first condition
+that failed is kept as a near miss (``Miss``): the journal shows them when a test fails.
 """
 
 from __future__ import annotations
@@ -19,10 +24,16 @@ import functools
 import ipaddress
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from smtpfake.engine.shared import KeyCounter, Shared
 from smtpfake.scenario.model import Rule, Stage
+
+#: a near miss: (rule, condition, wanted, was), a plain tuple since one is made for every rule
+#: a command passes by; records.describe_miss() words it when it is read
+Miss = tuple[Rule, str, Any, Any]
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,13 @@ class Occurrence:
     sender: str = ""  # MAIL FROM of the open transaction (at MAIL, the argument is the sender)
     recipients: tuple[str, ...] = ()  # accepted RCPT TOs so far (at RCPT, the argument is one)
     time: float = 0.0  # the session clock's now()
+    # Facts about the connection before this command (the rule conditions of the same names):
+    greeted: str = "none"  # "helo", "ehlo" or "none" (TLS starts the session over)
+    tls: bool = False  # TLS is active
+    auth_user: str | None = None  # who AUTH succeeded for; None: not authenticated
+    message: int = 0  # the mail transaction: at MAIL the one it would begin, then the one open
+    size: int | None = None  # SIZE= of this transaction's MAIL
+    body: str | None = None  # BODY= of this transaction's MAIL, upper case
 
     def part(self, name: str) -> str:
         """One part of a ``per`` key."""
@@ -67,16 +85,104 @@ def client_ip(peer: str) -> str:
     return host if sep and port.isdigit() else peer
 
 
+def state_key(rule: Rule, occ: Occurrence) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """Whose state the rule reads and moves: the server's (None), or its ``per`` key's."""
+    if rule.per is None:
+        return None
+    return rule.per, tuple(occ.part(p) for p in rule.per)
+
+
+def _nth(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.nth is not None
+    return None if occ.nth in rule.nth else (rule, "nth", rule.nth, occ.nth)
+
+
+def _connection(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.connection is not None
+    if occ.connection in rule.connection:
+        return None
+    return (rule, "connection", rule.connection, occ.connection)
+
+
+def _match(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.match is not None
+    if fnmatch.fnmatchcase(occ.argument.lower(), rule.match.lower()):
+        return None
+    return (rule, "match", rule.match, occ.argument or "(nothing)")
+
+
+def _greeted(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.greeted is not None
+    return None if occ.greeted in rule.greeted else (rule, "greeted", rule.greeted, occ.greeted)
+
+
+def _tls(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    return None if occ.tls is rule.tls else (rule, "tls", rule.tls, occ.tls)
+
+
+def _auth(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    wanted, user = rule.authenticated, occ.auth_user
+    if isinstance(wanted, bool):
+        holds = (user is not None) is wanted
+    else:
+        holds = user is not None and fnmatch.fnmatchcase(user.lower(), str(wanted).lower())
+    return None if holds else (rule, "authenticated", wanted, user if user is not None else False)
+
+
+def _message(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.message is not None
+    return None if occ.message in rule.message else (rule, "message", rule.message, occ.message)
+
+
+def _size(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.size is not None
+    return None if rule.size.holds(occ.size) else (rule, "size", rule.size, occ.size)
+
+
+def _body(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.body is not None
+    body = (occ.body or "none").lower()
+    return None if body in rule.body else (rule, "body", rule.body, body)
+
+
+def _state(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    assert rule.state is not None
+    state = shared.state_of(state_key(rule, occ))
+    return None if state in rule.state else (rule, "state", rule.state, state)
+
+
+Check = Callable[[Rule, Occurrence, Shared], "Miss | None"]
+
+#: the filters, by the Rule field that sets them, in model.FILTER_FIELDS order (the cheap ones
+#: first, the state last: it may key on the client)
+FILTERS: dict[str, Check] = {
+    "nth": _nth,
+    "connection": _connection,
+    "match": _match,
+    "greeted": _greeted,
+    "tls": _tls,
+    "authenticated": _auth,
+    "message": _message,
+    "size": _size,
+    "body": _body,
+    "state": _state,
+}
+
+
+def filter_miss(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+    """The first filter (after the stage, which the caller checks) that does not hold. Only the
+    filters the rule sets are checked (Rule.conditions_set, made once per rule)."""
+    for name in rule.conditions_set:
+        miss = FILTERS[name](rule, occ, shared)
+        if miss is not None:
+            return miss
+    return None
+
+
 def passes_filters(rule: Rule, occ: Occurrence, shared: Shared) -> bool:
     if occ.stage not in rule.stages and Stage.ANY not in rule.stages:
         return False
-    if rule.nth is not None and occ.nth not in rule.nth:
-        return False
-    if rule.connection is not None and occ.connection not in rule.connection:
-        return False
-    if rule.state is not None and shared.state not in rule.state:
-        return False
-    return rule.match is None or fnmatch.fnmatchcase(occ.argument.lower(), rule.match.lower())
+    return filter_miss(rule, occ, shared) is None
 
 
 def count(rule: Rule, occ: Occurrence, shared: Shared) -> tuple[KeyCounter, int]:
@@ -103,40 +209,69 @@ def count(rule: Rule, occ: Occurrence, shared: Shared) -> tuple[KeyCounter, int]
     return counter, counter.seen
 
 
-def passes_counters(rule: Rule, occ: Occurrence, counter: KeyCounter, n: int) -> bool:
+def counter_miss(rule: Rule, occ: Occurrence, counter: KeyCounter, n: int) -> Miss | None:
+    """The first counter condition that does not hold (``n``: the count count() returned)."""
     if rule.first is not None and n > rule.first:
-        return False
+        return (rule, "first", rule.first, n)
     if rule.after is not None and n <= rule.after:
-        return False
+        return (rule, "after", rule.after, n)
     if rule.every is not None and n % rule.every:
-        return False
+        return (rule, "every", rule.every, n)
     if rule.within is not None:
         assert counter.first_time is not None  # set by count()
-        if occ.time - counter.first_time >= rule.within:
-            return False
-    return rule.times is None or counter.fired < rule.times
+        elapsed = occ.time - counter.first_time
+        if elapsed >= rule.within:
+            return (rule, "within", rule.within, elapsed)
+    if rule.times is not None and counter.fired >= rule.times:
+        return (rule, "times", rule.times, counter.fired)
+    return None
+
+
+def passes_counters(rule: Rule, occ: Occurrence, counter: KeyCounter, n: int) -> bool:
+    return counter_miss(rule, occ, counter, n) is None
 
 
 def select(
     rules: tuple[Rule, ...], occ: Occurrence, shared: Shared, rng: random.Random
 ) -> Rule | None:
     """The rule that fires for this occurrence, if any, with its firing recorded: counters, the
-    rule's firing count and the server's state move on."""
+    rule's firing count and the server's (or the key's) state move on."""
+    on_stage = tuple(r for r in rules if occ.stage in r.stages or Stage.ANY in r.stages)
+    return select_explained(on_stage, occ, shared, rng)[0]
+
+
+def select_explained(
+    rules: tuple[Rule, ...], occ: Occurrence, shared: Shared, rng: random.Random
+) -> tuple[Rule | None, tuple[Any, ...]]:
+    """select() over ``rules``, the scenario's rules on the occurrence's stage (Scenario.
+    rules_by_stage), and why each of them before the one that fired (all, if none fired) did
+    not fire: the near misses flat, four items each (rule, condition, wanted, was), since a
+    journal keeps them for every command and one container is far cheaper to keep than many."""
     chosen: tuple[Rule, KeyCounter] | None = None
+    misses: list[Any] = []
     for rule in rules:
-        if not passes_filters(rule, occ, shared):
+        miss = filter_miss(rule, occ, shared)
+        if miss is not None:
+            if chosen is None:
+                misses += miss
             continue
         counter, n = count(rule, occ, shared)
-        if chosen is not None or not passes_counters(rule, occ, counter, n):
+        if chosen is not None:
             continue
-        if rule.probability is not None and not rng.random() < rule.probability:
+        miss = counter_miss(rule, occ, counter, n)
+        if miss is None and rule.probability is not None:
+            draw = rng.random()
+            if not draw < rule.probability:
+                miss = (rule, "probability", rule.probability, draw)
+        if miss is not None:
+            misses += miss
             continue
         chosen = (rule, counter)
     if chosen is None:
-        return None
+        return None, tuple(misses)
     rule, counter = chosen
     counter.fired += 1
     shared.fired[rule.index] += 1
     if rule.next_state is not None:
-        shared.state = rule.next_state
-    return rule
+        shared.move(state_key(rule, occ), rule.next_state)
+    return rule, tuple(misses)

@@ -23,6 +23,67 @@ class TranscriptEntry:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """How the rules met one command (or the greeting): which one fired, and why each rule on
+    that stage before it did not (near misses: ``rule 1 (on rcpt): within 300 s: 12 s elapsed``).
+    Recorded only when the scenario has rules on the stage."""
+
+    time: float
+    stage: str  # the Stage value
+    argument: str  # as rules saw it (address, domain, argument)
+    fired: str | None  # the label of the rule that fired
+    #: why each rule did not fire, in rule order: flat, four items per rule (rule, condition,
+    #: wanted, was; engine/matching.py), worded only when read; or the words, read from JSON
+    why: tuple[object, ...] = ()
+
+    @property
+    def misses(self) -> tuple[str, ...]:
+        why = self.why
+        if why and isinstance(why[0], str):
+            return tuple(str(w) for w in why)
+        return tuple(describe_miss(tuple(why[i : i + 4])) for i in range(0, len(why), 4))
+
+    def __str__(self) -> str:
+        what = f"{self.stage.upper()} {self.argument}".rstrip()
+        head = f"{what}: {self.fired} fired" if self.fired else f"{what}: no rule fired"
+        return head + "".join(f"\n    not {m}" for m in self.misses)
+
+
+#: how each condition's near miss reads: "{wanted}" and "{was}" are filled in
+_MISS_WORDING = {
+    "within": "within {wanted} s: {was} s elapsed",
+    "first": "first: wanted at most {wanted}, was {was}",
+    "after": "after: wanted more than {wanted}, was {was}",
+    "every": "every: wanted a multiple of {wanted}, was {was}",
+    "times": "times: wanted fewer than {wanted} firings, was {was}",
+    "probability": "probability: wanted a draw below {wanted}, was {was}",
+}
+
+
+def describe_miss(miss: object) -> str:
+    """``LABEL: why`` for a near miss: the engine's (rule, condition, wanted, was) tuple
+    (engine/matching.py), or text as read back from JSON."""
+    if not isinstance(miss, tuple):
+        return str(miss)
+    rule, condition, wanted, was = miss
+    label: str = rule.label
+    wording = _MISS_WORDING.get(str(condition), f"{condition}: wanted {{wanted}}, was {{was}}")
+    return f"{label}: " + wording.format(wanted=_shown(wanted), was=_shown(was))
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return " or ".join(_shown(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True)
 class Violation:
     """Something the client did that a real server would hold against it."""
 
@@ -84,3 +145,5 @@ class Observer(Protocol):
     def secured(self, info: SessionInfo, version: str, cipher: str) -> None: ...
 
     def ended(self, info: SessionInfo, time: float) -> None: ...
+
+    def outcome(self, info: SessionInfo, outcome: Outcome) -> None: ...

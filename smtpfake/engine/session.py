@@ -23,10 +23,11 @@ from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
-from smtpfake.engine.matching import Occurrence, client_ip, select
+from smtpfake.engine.matching import Occurrence, client_ip, select_explained
 from smtpfake.engine.records import (
     Message,
     Observer,
+    Outcome,
     SessionInfo,
     TranscriptEntry,
     Violation,
@@ -87,6 +88,7 @@ class Session:
         self.exchange: Exchange | None = None  # the AUTH exchange under way, in Mode.AUTH
         self.quit_seen = False
         self.counts: Counter[Stage] = Counter()
+        self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
         self.mail_from = ""
         self.rcpt_tos: list[str] = []
         self.declared = Declared()  # what the last accepted MAIL said about its message
@@ -240,9 +242,14 @@ class Session:
         if self.mode is Mode.CLOSED:
             return ()
         host = self.settings.hostname
+        end: Close | Reset = Close()
         if name == IDLE_TIMER:
             if self.settings.idle_timeout is None:
                 return self.timed_out()
+            style = self.settings.idle_close
+            end = Reset() if style.endswith("reset") else Close()
+            if style in ("close", "reset"):
+                return self._idle_drop(end)
             reply = self.reply(421, "4.4.2", f"{host} Error: timeout exceeded")
         elif name == CLOSE_AFTER_TIMER:
             text = f"{host} Service not available, closing transmission channel"
@@ -254,13 +261,26 @@ class Session:
         self.mode = Mode.CLOSED
         self._transient(reply)
         self.record("server", reply.text(), f"server.{name}")
-        self.record("server", "(connection closed)", f"server.{name}")
-        return (Send(reply.render()), Close())
+        how = "reset" if isinstance(end, Reset) else "closed"
+        self.record("server", f"(connection {how})", f"server.{name}")
+        return (Send(reply.render()), end)
+
+    def _idle_drop(self, end: Close | Reset) -> tuple[Action, ...]:
+        """``idle_close: close|reset``: the idle connection is dropped without a word."""
+        if self.mode is Mode.DATA:
+            self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
+        self.mode = Mode.CLOSED
+        how = "reset" if isinstance(end, Reset) else "closed"
+        self.record("server", f"(connection {how}: idle, no reply)", f"server.{IDLE_TIMER}")
+        return (end,)
 
     def disconnected(self) -> None:
         if self.mode is not Mode.CLOSED and not self.quit_seen:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = Mode.CLOSED
+        if self.scenario.rules:
+            per_connection = tuple(r.index for r in self.scenario.rules if r.per == ("connection",))
+            self.shared.connection_ended(self.index, per_connection)
         self.observer.ended(self.info, self.now())
 
     # -- the core: rules first, then the normal reply (what the command handlers call) -----------
@@ -273,24 +293,20 @@ class Session:
         if isinstance(plan, Reply):
             plan = Plan(plan)
         self.counts[stage] += 1
-        occurrence = Occurrence(
-            stage,
-            argument,
-            self.counts[stage],
-            self.index,
-            peer=self.info.peer,
-            sender=self.mail_from,
-            recipients=tuple(self.rcpt_tos),
-            time=self.now(),
-        )
-        # select() also records the firing: per-rule counters, times, next_state
-        rule = select(self.scenario.rules, occurrence, self.shared, self.rng)
         label = None
-        if rule is not None:
-            label = rule.label
-            for fault in rule.faults:
-                plan = fault.apply(plan, self)
+        rules = self.scenario.rules_by_stage[stage]
+        if rules:  # a stage no rule is on needs no occurrence and keeps no outcome
+            occurrence = self.occurrence(stage, argument)
+            # select_explained() also records the firing: per-rule counters, times, next_state
+            rule, misses = select_explained(rules, occurrence, self.shared, self.rng)
+            if rule is not None:
+                label = rule.label
+                for fault in rule.faults:
+                    plan = fault.apply(plan, self)
+            self._explain(occurrence, label, misses)
         if accept is not None and plan.reply is not None and plan.reply.is_positive:
+            if stage is Stage.MAIL:
+                self.transactions += 1
             accept()
             if self.mode is Mode.DATA and plan.body_cut is not None:
                 self.body.cut = BodyCut(plan.body_cut.after_bytes, plan.body_cut.actions, label)
@@ -303,6 +319,29 @@ class Session:
             self._transient(plan.reply)
             self.conduct.previous_ok = plan.reply.is_positive
         return self._ending(actions, label)
+
+    def occurrence(self, stage: Stage, argument: str) -> Occurrence:
+        """This command as rules see it, with the facts of the connection before it."""
+        return Occurrence(
+            stage,
+            argument,
+            self.counts[stage],
+            self.index,
+            peer=self.info.peer,
+            sender=self.mail_from,
+            recipients=tuple(self.rcpt_tos),
+            time=self.now(),
+            greeted=("ehlo" if self.esmtp else "helo") if self.greeted else "none",
+            tls=self.tls_active,
+            auth_user=self.auth_user,
+            message=self.transactions + (stage is Stage.MAIL),
+            size=self.declared.size,
+            body=self.declared.body,
+        )
+
+    def _explain(self, occ: Occurrence, label: str | None, misses: tuple[object, ...]) -> None:
+        outcome = Outcome(occ.time, occ.stage.value, occ.argument, label, misses)
+        self.observer.outcome(self.info, outcome)
 
     def _ending(self, actions: tuple[Action, ...], label: str | None) -> tuple[Action, ...]:
         """Record (and enter) the close or reset among the actions."""

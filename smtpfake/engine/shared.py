@@ -34,6 +34,8 @@ class Shared:
     state: str = INITIAL_STATE
     #: (rule index, key) -> that rule's counters for that key
     counters: dict[tuple[int, tuple[str, ...]], KeyCounter] = field(default_factory=dict)
+    #: (per parts, key) -> that key's named state, for rules with ``per`` (see matching.state_key)
+    states: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = field(default_factory=dict)
     #: client IP -> when it may connect again (``server.retry_after`` after a 4xx reply)
     retry_not_before: dict[str, float] = field(default_factory=dict)
 
@@ -52,6 +54,26 @@ class Shared:
             for free in [free for free, t in retry.items() if t <= now]:
                 del retry[free]
         retry[ip] = max(retry.get(ip, 0.0), until)
+
+    def state_of(self, key: tuple[tuple[str, ...], tuple[str, ...]] | None) -> str:
+        """The server's state (key None), or one ``per`` key's (``started`` until moved)."""
+        if key is None:
+            return self.state
+        return self.states.get(key, INITIAL_STATE)
+
+    def move(self, key: tuple[tuple[str, ...], tuple[str, ...]] | None, state: str) -> None:
+        if key is None:
+            self.state = state
+        else:
+            self.states[key] = state
+
+    def connection_ended(self, connection: int, rules: tuple[int, ...]) -> None:
+        """Forget what was kept for one connection (``per: connection`` state and the counters
+        of these rules), so a server that runs for days does not grow with every connection."""
+        key = (str(connection),)
+        self.states.pop((("connection",), key), None)
+        for rule in rules:
+            self.counters.pop((rule, key), None)
 
     def counter(self, rule: int, key: tuple[str, ...]) -> KeyCounter:
         found = self.counters.get((rule, key))

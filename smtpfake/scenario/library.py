@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from smtpfake.scenario.errors import Problem, ScenarioError
-from smtpfake.scenario.loader import did_you_mean, load_file, load_mapping
+from smtpfake.scenario.loader import did_you_mean, load_file, load_mapping, with_params
 from smtpfake.scenario.model import Location, Scenario
 
 ScenarioRef = str | Path | dict[str, Any] | Scenario
@@ -49,39 +49,44 @@ def _listing(d: Path) -> dict[str, Path]:
     return cached[1]
 
 
-_CACHE: dict[tuple[str, int, int], Scenario] = {}
+_CACHE: dict[tuple[str, int, int, str], Scenario] = {}
 
 
-def load_cached(path: str | Path) -> Scenario:
+def load_cached(path: str | Path, params: Mapping[str, Any] | None = None) -> Scenario:
     """load_file, remembered while the file is unchanged: a fixture switching to the same scenario
     in every test must not parse YAML every time. Scenarios are frozen, so sharing is safe."""
     try:
         st = os.stat(path)
     except OSError:
-        return load_file(path)  # reports the problem as a ScenarioError
-    key = (str(path), st.st_mtime_ns, st.st_size)
+        return load_file(path, params=params)  # reports the problem as a ScenarioError
+    key = (str(path), st.st_mtime_ns, st.st_size, repr(sorted((params or {}).items())))
     found = _CACHE.get(key)
     if found is None:
         # kept in a local: another thread (an API request) may clear the cache meanwhile
-        found = load_file(path)
+        found = load_file(path, params=params)
         if len(_CACHE) >= 256:
             _CACHE.clear()
         _CACHE[key] = found
     return found
 
 
-def resolve(ref: ScenarioRef, dirs: Sequence[str | Path] = ()) -> Scenario:
-    """A built-in or configured name, a path to a YAML file, a dict, or a Scenario."""
+def resolve(
+    ref: ScenarioRef,
+    dirs: Sequence[str | Path] = (),
+    params: Mapping[str, Any] | None = None,
+) -> Scenario:
+    """A built-in or configured name, a path to a YAML file, a dict, or a Scenario; ``params``
+    sets its parameters by name (a problem with one is a ScenarioError like any other)."""
     if isinstance(ref, Scenario):
-        return ref
+        return with_params(ref, params or {})
     if isinstance(ref, dict):
-        return load_mapping(ref)
+        return load_mapping(ref, params=params)
     text = str(ref)
     if isinstance(ref, Path) or text.endswith((".yaml", ".yml")) or "/" in text:
-        return load_cached(text)
+        return load_cached(text, params)
     files = scenario_files(dirs)
     if text in files:
-        return load_cached(files[text])
+        return load_cached(files[text], params)
     raise ScenarioError(
         [
             Problem(

@@ -10,6 +10,8 @@ yamlwalk.py (nodes and typed values), settings_reader.py (``server:``), rule_rea
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import yaml
 
 from smtpfake.scenario.errors import Problem, ScenarioError
 from smtpfake.scenario.model import Location, Scenario, ServerSettings
+from smtpfake.scenario.params import ParamReader, Substitution
 from smtpfake.scenario.rule_reader import RULE_KEYS, STAGES, RuleReader
 from smtpfake.scenario.settings_reader import (
     AUTH_KEYS,
@@ -41,19 +44,36 @@ __all__ = [
     "load_mapping",
     "load_text",
     "plain",
+    "with_params",
 ]
 
-TOP_KEYS = ("name", "summary", "expect", "description", "seed", "server", "rules")
+TOP_KEYS = ("name", "summary", "expect", "description", "seed", "params", "server", "rules")
+
+Params = Mapping[str, Any]
 
 
-class _Walker(SettingsReader, RuleReader):
-    """The whole document: its top-level keys here, ``server:`` and ``rules:`` inherited."""
+class _Walker(SettingsReader, RuleReader, ParamReader):
+    """The whole document: its top-level keys here; ``params:``, ``server:`` and ``rules:``
+    inherited."""
 
-    def scenario(self, root: yaml.Node, name: str, require_docs: bool) -> Scenario | None:
+    def scenario(
+        self, root: yaml.Node, name: str, require_docs: bool, overrides: Params
+    ) -> Scenario | None:
         root = self.tags(root)
         fields: dict[str, Any] = {}
-        for key, key_node, value in self.mapping(root, "scenario"):
-            if key == "name":
+        entries = self.mapping(root, "scenario")
+        # Parameters first: every other value may refer to them (see params.py).
+        params_node = next((v for k, _, v in entries if k == "params"), None)
+        if params_node is None and overrides:
+            params_node = yaml.MappingNode("tag:yaml.org,2002:map", [], root.start_mark)
+        declared = self.params(params_node, overrides) if params_node is not None else {}
+        subst = Substitution(self, {n: p for n, (p, _) in declared.items()})
+        for key, key_node, value in entries:
+            if key != "params":
+                value = subst.node(value)
+            if key == "params":
+                fields["params"] = tuple(p for p, _ in declared.values())
+            elif key == "name":
                 fields["name"] = self.string(value, "name")
             elif key in ("summary", "expect", "description"):
                 fields[key] = self.string(value, key)
@@ -72,6 +92,14 @@ class _Walker(SettingsReader, RuleReader):
             ):
                 if key not in fields:
                     self.problem(root, f"missing '{key}': {why}")
+        for pname, (_, key_node) in declared.items():
+            if pname not in subst.used:
+                self.problem(
+                    key_node,
+                    f"params.{pname}: declared but never used (write ${{{pname}}} where its "
+                    "value goes)",
+                )
+        self.problems = subst.annotate(self.problems)
         if self.problems or not isinstance(root, yaml.MappingNode):
             return None
         return Scenario(
@@ -83,6 +111,7 @@ class _Walker(SettingsReader, RuleReader):
             server=fields.get("server", ServerSettings()),
             rules=fields.get("rules", ()),
             source=self.source,
+            params=fields.get("params", ()),
         )
 
 
@@ -101,9 +130,15 @@ def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
 
 
 def load_text(
-    text: str, *, source: str = "<string>", name: str = "inline", require_docs: bool = True
+    text: str,
+    *,
+    source: str = "<string>",
+    name: str = "inline",
+    require_docs: bool = True,
+    params: Params | None = None,
 ) -> Scenario:
-    """Parse and validate one scenario document."""
+    """Parse and validate one scenario document; ``params`` sets its parameters by name
+    (values as Python values or as text, e.g. ``{"delay": "5m"}``)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -118,22 +153,48 @@ def load_text(
         # Nothing, comments only, or a bare "---".
         raise ScenarioError([Problem(Location(source, 1, 1), "the file is empty")])
     walker = _Walker(source)
-    scenario = walker.scenario(root, name, require_docs)
+    scenario = walker.scenario(root, name, require_docs, params or {})
     if walker.problems or scenario is None:
         raise ScenarioError(walker.problems)
-    return scenario
+    return dataclasses.replace(scenario, document=text)
 
 
-def load_file(path: str | Path) -> Scenario:
+def load_file(path: str | Path, *, params: Params | None = None) -> Scenario:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem(Location(str(path), 1, 1), f"cannot read: {exc}")]) from None
-    return load_text(text, source=str(path), name=path.stem)
+    return load_text(text, source=str(path), name=path.stem, params=params)
 
 
-def load_mapping(data: dict[str, Any], *, name: str = "inline") -> Scenario:
+def with_params(scenario: Scenario, params: Params) -> Scenario:
+    """The scenario again with these parameter values (read again from its document)."""
+    if not params:
+        return scenario
+    if not scenario.document:
+        raise ScenarioError(
+            [
+                Problem(
+                    Location(scenario.source, 1, 1),
+                    f"scenario '{scenario.name}' was not loaded from YAML, so its parameters "
+                    "cannot be set",
+                )
+            ]
+        )
+    require_docs = not scenario.source.startswith("<")
+    return load_text(
+        scenario.document,
+        source=scenario.source,
+        name=scenario.name,
+        require_docs=require_docs,
+        params=params,
+    )
+
+
+def load_mapping(
+    data: dict[str, Any], *, name: str = "inline", params: Params | None = None
+) -> Scenario:
     """A scenario given as a Python dict (e.g. ``smtpfake.use({...})``); summary/expect optional."""
     source = f"<{name}>"
     try:
@@ -142,7 +203,9 @@ def load_mapping(data: dict[str, Any], *, name: str = "inline") -> Scenario:
         text = yaml.safe_dump(plain(data), sort_keys=False)
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(Location(source, 1, 1), f"cannot read: {exc}")]) from None
-    return load_text(text, source=source, name=str(data.get("name", name)), require_docs=False)
+    return load_text(
+        text, source=source, name=str(data.get("name", name)), require_docs=False, params=params
+    )
 
 
 def plain(value: Any) -> Any:

@@ -51,6 +51,53 @@ INITIAL_STATE = "started"
 PER_PARTS: tuple[str, ...] = ("connection", "client", "sender", "recipient")
 
 
+#: how ``server.idle_close`` ends an idle connection: a 421 or none, then FIN or RST
+IDLE_CLOSES: tuple[str, ...] = ("reply", "reply-reset", "close", "reset")
+
+#: how a connection greeted before a command (the ``greeted:`` condition)
+GREETINGS: tuple[str, ...] = ("helo", "ehlo", "none")
+#: what MAIL's BODY= may say (RFC 6152, RFC 3030), and "none" for no BODY= at all
+BODY_TYPES: tuple[str, ...] = ("7bit", "8bitmime", "binarymime", "none")
+
+
+@dataclass(frozen=True)
+class SizeBounds:
+    """The ``size:`` condition on MAIL's declared SIZE= (RFC 1870): ``none`` (no SIZE= given),
+    or ``{min, max}`` octets, both inclusive (then a MAIL without SIZE= never matches)."""
+
+    declared: bool = True
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def holds(self, size: int | None) -> bool:
+        if size is None or not self.declared:
+            return size is None and not self.declared
+        low, high = self.minimum, self.maximum
+        return (low is None or size >= low) and (high is None or size <= high)
+
+    def __str__(self) -> str:
+        if not self.declared:
+            return "none"
+        low = "" if self.minimum is None else str(self.minimum)
+        high = "" if self.maximum is None else str(self.maximum)
+        return f"{low}..{high}"
+
+
+#: the rule fields that filter occurrences, in the order the engine checks them
+FILTER_FIELDS = (
+    "nth",
+    "connection",
+    "match",
+    "greeted",
+    "tls",
+    "authenticated",
+    "message",
+    "size",
+    "body",
+    "state",
+)
+
+
 @dataclass(frozen=True)
 class Rule:
     """WHERE (stages), WHEN (conditions) and WHAT (faults, applied in order; a state change).
@@ -78,9 +125,24 @@ class Rule:
     fixed_window: float | None = None  # ... or back-to-back windows of SECONDS
     within: float | None = None  # only within SECONDS of the key's first occurrence (greylisting)
     probability: float | None = None  # fire with this chance, from the session's seeded RNG
-    state: tuple[str, ...] | None = None  # only while the server is in one of these states
-    next_state: str | None = None  # when the rule fires, the server moves to this state
+    #: only while the server (or, with ``per``, that key) is in one of these states
+    state: tuple[str, ...] | None = None
+    next_state: str | None = None  # when the rule fires, the server (or the key) moves here
+    # Facts about the connection (see engine/matching.py Occurrence):
+    greeted: tuple[str, ...] | None = None  # how it greeted so far: GREETINGS
+    tls: bool | None = None  # TLS is active (STARTTLS done, or implicit TLS)
+    #: True/False: AUTH succeeded (or not); a string: succeeded as a user matching this glob
+    authenticated: bool | str | None = None
+    message: tuple[int, ...] | None = None  # the nth mail transaction of the session (1-based)
+    size: SizeBounds | None = None  # what MAIL declared with SIZE=
+    body: tuple[str, ...] | None = None  # what MAIL declared with BODY=: BODY_TYPES
     location: Location | None = field(default=None, compare=False)
+
+    @functools.cached_property
+    def conditions_set(self) -> tuple[str, ...]:
+        """The fields this rule sets, in the engine's filter order (FILTERS in
+        engine/matching.py), made once: a command checks only those, not every field."""
+        return tuple(n for n in FILTER_FIELDS if getattr(self, n) is not None)
 
     @property
     def label(self) -> str:
@@ -216,6 +278,16 @@ class ServerSettings:
             "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None},
         },
     )
+    #: how the idle_timeout ends the connection: IDLE_CLOSES (421 then FIN by default)
+    idle_close: str = field(
+        default="reply",
+        metadata={
+            "doc": "How idle_timeout ends a connection: reply (421 4.4.2, then FIN), "
+            "reply-reset (421 4.4.2, then RST), close (no reply, FIN) or reset (no reply, RST), "
+            "as providers drop kept-open connections without a word.",
+            "schema": {"enum": ["reply", "reply-reset", "close", "reset"], "default": "reply"},
+        },
+    )
     #: RFC 5321 §3.8: this many seconds into the session the server sends "421 4.3.2" and closes,
     #: whatever the client is doing (the engine's "close_after" timer)
     close_after: float | None = field(
@@ -323,6 +395,33 @@ def _put(lines: list[str], line: str, *, replace: bool) -> None:
     lines.append(line)
 
 
+#: what a parameter may hold (scenario/params.py reads and converts them)
+PARAM_TYPES: tuple[str, ...] = ("int", "number", "string", "bool", "duration")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One ``params:`` entry: a named value rules and settings refer to as ``${name}``.
+
+    ``value`` is the one in force: ``default`` unless the user set it (``use(params=)``,
+    ``--param``, the marker, the API). A duration is in seconds (a float); ``minimum`` and
+    ``maximum`` bound int, number and duration values, both inclusive."""
+
+    name: str
+    type: str  # one of PARAM_TYPES
+    default: int | float | str | bool
+    value: int | float | str | bool
+    minimum: float | None = None
+    maximum: float | None = None
+    doc: str = ""
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def is_set(self) -> bool:
+        """The user gave a value other than the default."""
+        return self.value != self.default
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -333,3 +432,18 @@ class Scenario:
     description: str = ""
     seed: int | None = None
     source: str = "<built-in>"  # where it was loaded from
+    params: tuple[Param, ...] = ()  # in declaration order, with the values in force
+    #: the YAML it was read from: loading it again with other parameter values (with_params)
+    document: str = field(default="", compare=False, repr=False)
+
+    @functools.cached_property
+    def rules_by_stage(self) -> dict[Stage, tuple[Rule, ...]]:
+        """The rules that may fire on each stage (its own and ``any``), in order: made once, so
+        a command does not walk the rules of other stages."""
+        return {
+            stage: tuple(r for r in self.rules if stage in r.stages or Stage.ANY in r.stages)
+            for stage in Stage
+        }
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from smtpfake.scenario.facts_reader import FactsReader
 from smtpfake.scenario.fault_reader import FaultReader
 from smtpfake.scenario.faults import REGISTRY, Fault
 from smtpfake.scenario.model import INITIAL_STATE, PER_PARTS, Rule, Stage
@@ -24,9 +25,11 @@ _PER_STAGES = {
     "recipient": frozenset({Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.ANY}),
 }
 STAGES = tuple(s.value for s in Stage)
+#: what ``per`` keys: a rule with ``per`` sets at least one of these
+PER_NEEDS = ("times", "within", *_COUNTERS, "state", "next_state")
 
 
-class RuleReader(FaultReader):
+class RuleReader(FaultReader, FactsReader):
     def __init__(self, source: str) -> None:
         super().__init__(source)
         # state names rules require (with where) and move to; checked once all rules are read
@@ -50,6 +53,7 @@ class RuleReader(FaultReader):
                     f"'{INITIAL_STATE}' and no rule has next_state: {name}"
                     f"{did_you_mean(name, sorted(entered))}",
                 )
+        self.state_scopes(rules)
         return rules
 
     def rule(self, node: yaml.Node, index: int) -> Any:
@@ -189,12 +193,13 @@ class RuleReader(FaultReader):
                 f"{where}: first: {kw['first']} with after: {kw['after']} can never hold "
                 "(first must be more than after)",
             )
+        self.facts_agree(kw, nodes, where)
         if "per" in kw:
-            counted = ("times", "within", *_COUNTERS)
-            if not any(k in kw for k in counted):
+            if not any(k in kw for k in PER_NEEDS):
                 self.problem(
                     nodes["per"],
-                    f"{where}.per: it keys the counters, so add one of: {', '.join(counted)}",
+                    f"{where}.per: it keys the counters and the state, so add one of: "
+                    f"{', '.join(PER_NEEDS)}",
                 )
             for part in kw["per"]:
                 wrong = sorted(s.value for s in kw["stages"] - _PER_STAGES.get(part, kw["stages"]))
@@ -240,5 +245,11 @@ _CONDITIONS: dict[str, Callable[[RuleReader, yaml.Node, str], Any]] = {
     "probability": RuleReader.probability,
     "state": RuleReader.required_states,
     "next_state": RuleReader.next_state,
+    "greeted": RuleReader.greeted,
+    "tls": RuleReader.boolean,
+    "authenticated": RuleReader.authenticated,
+    "message": RuleReader.int_list,
+    "size": RuleReader.size_bounds,
+    "body": RuleReader.body_types,
 }
 RULE_KEYS = ("on", "name", "match", "nth", "connection", "times", *_CONDITIONS)

@@ -23,8 +23,16 @@ from typing import Any, Literal, Union
 
 from smtpfake.scenario.faults import REGISTRY, Fault
 from smtpfake.scenario.loader import RULE_KEYS, TOP_KEYS
-from smtpfake.scenario.model import PER_PARTS, ServerSettings, Stage
+from smtpfake.scenario.model import (
+    BODY_TYPES,
+    GREETINGS,
+    PARAM_TYPES,
+    PER_PARTS,
+    ServerSettings,
+    Stage,
+)
 from smtpfake.scenario.reply import ENHANCED_RE
+from smtpfake.scenario.rule_reader import PER_NEEDS
 
 SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
 REGENERATE = "python -m smtpfake.scenario.schema > smtpfake/scenario/scenario.schema.json"
@@ -66,6 +74,13 @@ def top_level_table() -> dict[str, JSON]:
             "type": "integer",
             "minimum": 0,
             "description": "Seed for every random choice (delays, probability): repeatable runs.",
+        },
+        "params": {
+            "type": "object",
+            "description": "Named values the rest of the scenario refers to as ${name} (a whole "
+            "value, typed, or inside text); a user sets them by name (use(params=), --param).",
+            "propertyNames": {"pattern": PARAM_NAME_PATTERN},
+            "additionalProperties": {"$ref": "#/$defs/param"},
         },
         "server": {"$ref": "#/$defs/server"},
         "rules": {
@@ -141,6 +156,53 @@ def rule_condition_table() -> dict[str, JSON]:
         "next_state": {
             **_STATE_NAME,
             "description": "When the rule fires, the server moves to this named state.",
+        },
+        **facts_condition_table(),
+    }
+
+
+def _words(allowed: tuple[str, ...]) -> JSON:
+    # the loader compares without case; the schema takes the words as documented
+    word = {"enum": list(allowed)}
+    return {"anyOf": [word, {"type": "array", "items": word, "minItems": 1}]}
+
+
+def facts_condition_table() -> JSON:
+    """Conditions on facts about the connection, as scenario/facts_reader.py reads them."""
+    octets = {"type": "integer", "minimum": 0}
+    return {
+        "greeted": {
+            **_words(GREETINGS),
+            "description": "Only when the connection greeted with HELO, EHLO or not at all "
+            "(before this command).",
+        },
+        "tls": {"type": "boolean", "description": "Only when TLS is (true) or is not active."},
+        "authenticated": {
+            "type": ["boolean", "string"],
+            "description": "Only when AUTH succeeded (true), did not (false), or succeeded for "
+            "a user matching this glob.",
+        },
+        "message": {
+            **_POSITIVE_INTS,
+            "description": "Only in the nth mail transaction(s) of the session (1-based; at "
+            "MAIL, the one it would begin).",
+        },
+        "size": {
+            "anyOf": [
+                {"const": "none"},
+                {
+                    "type": "object",
+                    "properties": {"min": octets, "max": octets},
+                    "minProperties": 1,
+                    "additionalProperties": False,
+                },
+            ],
+            "description": "What MAIL declared with SIZE=: none, or {min, max} octets.",
+        },
+        "body": {
+            **_words(BODY_TYPES),
+            "description": "What MAIL declared with BODY= (7bit, 8bitmime, binarymime), or "
+            "none for no BODY=.",
         },
     }
 
@@ -306,6 +368,8 @@ def fault_schema(key: str, cls: type[Fault]) -> JSON:
         schema = type_schema(hints[f.name], f"{key}.{f.name}", lenient=True)
         if f.name in extras:
             schema = _refine(schema, extras[f.name])
+        if "choices" in f.metadata:  # the values check() allows, declared on the field
+            schema = _refine(schema, {"enum": list(f.metadata["choices"])})
         has_default, default = _default(f)
         if has_default:
             schema["default"] = default
@@ -362,10 +426,30 @@ def rule_schema() -> JSON:
         "description": "WHERE (on), WHEN (conditions) and WHAT (one or more faults).",
         "properties": props,
         "required": ["on"],
+        # what the loader checks across keys: per keys something; a fault's own stages
+        "allOf": [
+            {
+                "if": {"required": ["per"]},
+                "then": {"anyOf": [{"required": [k]} for k in PER_NEEDS]},
+            },
+            *(
+                {
+                    "if": {"required": [key]},
+                    "then": {"properties": {"on": _only_stages(REGISTRY[key].stages or ())}},
+                }
+                for key in faults
+                if REGISTRY[key].stages
+            ),
+        ],
         # a rule that does nothing is an error (a state change counts as doing something)
         "anyOf": [{"required": [k]} for k in [*faults, *effects]],
         "additionalProperties": False,
     }
+
+
+def _only_stages(stages: frozenset[str] | tuple[()]) -> JSON:
+    only = {"enum": sorted(stages)}
+    return {"anyOf": [only, {"type": "array", "items": only, "minItems": 1}]}
 
 
 def build_schema() -> JSON:
@@ -389,10 +473,70 @@ def build_schema() -> JSON:
                 "final dot.",
                 "enum": [s.value for s in Stage],
             },
-            "server": server_schema(),
-            "rule": rule_schema(),
+            "server": with_param_refs(
+                {
+                    **server_schema(),
+                    # the loader: a silent or resetting idle close needs the idle time
+                    "if": {
+                        "required": ["idle_close"],
+                        "properties": {"idle_close": {"not": {"const": "reply"}}},
+                    },
+                    "then": {"required": ["idle_timeout"]},
+                }
+            ),
+            "rule": with_param_refs(rule_schema()),
+            "param": param_schema(),
         },
     }
+
+
+PARAM_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$"
+#: a whole value taken from a parameter, where a number or true/false goes
+PARAM_REF_PATTERN = r"^\$\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}$"
+_TYPED = {"integer", "number", "boolean"}
+
+
+def param_schema() -> JSON:
+    """One ``params:`` entry, as scenario/params.py reads it."""
+    return {
+        "type": "object",
+        "description": "A parameter: its type, default, range (int, number, duration) and doc.",
+        "properties": {
+            "type": {"enum": list(PARAM_TYPES), "description": "What values it takes."},
+            "default": {
+                "type": ["integer", "number", "string", "boolean"],
+                "description": "The value unless the user sets one (a duration: seconds, or "
+                "250ms, 30s, 5m, 1h).",
+            },
+            "min": {"type": "number", "description": "Smallest value allowed (inclusive)."},
+            "max": {"type": "number", "description": "Largest value allowed (inclusive)."},
+            "doc": {"type": "string", "description": "What it sets, for list and show."},
+        },
+        "required": ["type", "default"],
+        "additionalProperties": False,
+    }
+
+
+def with_param_refs(schema: Any) -> Any:
+    """Every number, integer or boolean value in ``schema`` may also be ``${name}`` (strings
+    already accept one). A ``pattern`` only constrains strings and ``minimum`` only numbers, so
+    adding the string type with the reference's pattern keeps every other check as it was."""
+    if isinstance(schema, list):
+        return [with_param_refs(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: with_param_refs(v) for k, v in schema.items()}
+    if "enum" in out:
+        # an enumeration takes ${name} too (a string parameter, checked at load)
+        outer = {k: v for k, v in out.items() if k in ("description", "default")}
+        inner = {k: v for k, v in out.items() if k not in outer}
+        return {**outer, "anyOf": [inner, {"type": "string", "pattern": PARAM_REF_PATTERN}]}
+    kinds = schema.get("type")
+    names = list(kinds) if isinstance(kinds, list) else [kinds]
+    if set(names) & _TYPED and "string" not in names:
+        out["type"] = [*names, "string"]
+        out["pattern"] = PARAM_REF_PATTERN
+    return out
 
 
 def render() -> str:

@@ -13,6 +13,7 @@ import yaml
 
 from smtpfake.scenario.model import (
     AUTH_MECHANISMS,
+    IDLE_CLOSES,
     AuthSettings,
     ServerSettings,
     TlsSettings,
@@ -45,7 +46,8 @@ class SettingsReader(Walker):
     def server(self, node: yaml.Node) -> Any:
         kw: dict[str, Any] = {}
         removals: list[tuple[yaml.Node, str]] = []
-        for key, key_node, value in self.mapping(node, "server"):
+        entries = self.mapping(node, "server")
+        for key, key_node, value in entries:
             what = f"server.{key}"
             if key in ("hostname", "greeting"):
                 kw[key] = self.string(value, what)
@@ -68,6 +70,10 @@ class SettingsReader(Walker):
                 kw[key] = self.integer(value, what, 1)
             elif key in ("idle_timeout", "close_after", "retry_after"):
                 kw[key] = self.timer_seconds(value, what)
+            elif key == "idle_close":
+                kw[key] = self.choice(value, what, IDLE_CLOSES)
+                if kw[key] != "reply" and "idle_timeout" not in {k for k, _, _ in entries}:
+                    self.problem(value, f"{what}: set idle_timeout too (the seconds of silence)")
             elif key == "auth":
                 kw[key] = self.auth(value, what)
             elif key == "tls":

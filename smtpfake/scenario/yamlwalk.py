@@ -200,6 +200,18 @@ class Walker:
             return INVALID
         return value
 
+    def choice(self, node: yaml.Node, what: str, allowed: Sequence[str]) -> Any:
+        """One of ``allowed``, as written."""
+        value = self.string(node, what)
+        if value is not INVALID and value not in allowed:
+            self.problem(
+                node,
+                f"{what}: unknown value '{value}'{did_you_mean(value, allowed)} "
+                f"(allowed: {', '.join(allowed)})",
+            )
+            return INVALID
+        return value
+
     def int_list(self, node: yaml.Node, what: str) -> Any:
         """A positive whole number or a list of them."""
         if isinstance(node, yaml.SequenceNode):
@@ -243,6 +255,11 @@ def is_text(v: Any) -> bool:
 def rejected(node: yaml.Node) -> bool:
     """A node whose tag Walker.tags() already reported: readers skip it silently."""
     return isinstance(node, yaml.ScalarNode) and node.tag == _REJECTED_TAG
+
+
+def stand_in(node: yaml.Node) -> yaml.Node:
+    """A node for a value whose problem is already reported: readers skip it silently."""
+    return yaml.ScalarNode(_REJECTED_TAG, "", node.start_mark, node.end_mark)
 
 
 def is_null(node: yaml.Node) -> bool:

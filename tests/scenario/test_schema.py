@@ -123,14 +123,17 @@ def test_schema_follows_the_code(schema: dict[str, Any]) -> None:
 def test_fault_forms(schema: dict[str, Any]) -> None:
     props = schema["$defs"]["rule"]["properties"]
     close = props["close"]["anyOf"]
-    assert close[0]["type"] == "boolean"  # the primary field's shorthand
+    assert close[0]["type"] == ["boolean", "string"]  # the primary field's shorthand, or ${param}
+    ref = schema_module.PARAM_REF_PATTERN
     assert close[1]["properties"]["enabled"] == {
         "description": "Parameter 'enabled' of close.",
-        "type": "boolean",
+        "type": ["boolean", "string"],
+        "pattern": ref,
         "default": True,
     }
     delay = props["delay"]["anyOf"]
-    assert delay[0] == {"type": "number"}  # the custom shorthand, from the fields' types
+    # the custom shorthand, from the fields' types
+    assert delay[0] == {"type": ["number", "string"], "pattern": ref}
     assert delay[1]["additionalProperties"] is False
     reply_map = props["reply"]["anyOf"][1]
     assert reply_map["required"] == ["code"]
@@ -159,13 +162,13 @@ def test_a_new_fault_is_picked_up_without_touching_the_schema_module(
     wobble = generated["$defs"]["rule"]["properties"]["wobble"]
     assert wobble["description"] == "Wobble the reply."
     shorthand, mapping = wobble["anyOf"]
-    assert shorthand["type"] == "number"
+    assert shorthand["type"] == ["number", "string"]  # a number, or ${param}
     assert mapping["required"] == ["amount"]
     assert mapping["additionalProperties"] is False
     assert mapping["properties"]["style"]["type"] == ["string", "number"]
     assert mapping["properties"]["style"]["default"] == "gentle"
     assert mapping["properties"]["lines"]["type"] == "array"
-    assert mapping["properties"]["flag"]["type"] == ["boolean", "null"]
+    assert mapping["properties"]["flag"]["type"] == ["boolean", "null", "string"]
     assert {"required": ["wobble"]} in generated["$defs"]["rule"]["anyOf"]
     # ... so the committed file no longer matches: the sync test would fail.
     assert schema_module.render() != schema_module.SCHEMA_PATH.read_text(encoding="utf-8")

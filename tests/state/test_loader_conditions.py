@@ -111,7 +111,10 @@ def test_the_state_may_be_entered_by_a_later_rule() -> None:
             "on: [mail, rcpt]\n  per: client+recipient\n  first: 1",
             "t.yaml:6:8: rules[1].per: there is no recipient yet on mail",
         ),
-        ("on: rcpt\n  per: recipient", "rules[1].per: it keys the counters, so add one of"),
+        (
+            "on: rcpt\n  per: recipient",
+            "rules[1].per: it keys the counters and the state, so add one of",
+        ),
         ("on: rcpt\n  window: 60", "t.yaml:6:11: rules[1].window: it bounds what first"),
         (
             "on: rcpt\n  after: 1\n  window: 60\n  fixed_window: 60",

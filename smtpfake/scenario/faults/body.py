@@ -7,7 +7,7 @@ never recorded: the server did not answer the final ".", so a correct client sti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import BodyCut, Close, Plan, Reset
@@ -28,7 +28,7 @@ class CutBody(Fault):
     )
 
     after_bytes: int
-    how: str = "reset"
+    how: str = field(default="reset", metadata={"choices": HOW})
 
     def check(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

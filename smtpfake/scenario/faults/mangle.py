@@ -7,7 +7,7 @@ whose connection broke would have).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Close, Plan
@@ -61,7 +61,7 @@ class Malformed(Fault):
     order = 60
     doc = "Send the reply malformed: KIND bad-code, mixed-codes, bare-lf, long-line or no-space."
 
-    kind: str
+    kind: str = field(metadata={"choices": KINDS})
     #: mixed-codes: the code the last line carries (default 451 after a 2xx/3xx, else 250)
     code: int | None = None
     #: long-line: the last line's length in octets with its CRLF

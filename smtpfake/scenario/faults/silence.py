@@ -7,7 +7,7 @@ client's further commands (or message data) pile up unread in the socket buffers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Close, Plan, Reset, Sleep
@@ -53,7 +53,7 @@ class Abort(Fault):
     )
 
     seconds: float = 0.0
-    how: str = "reset"
+    how: str = field(default="reset", metadata={"choices": HOW})
 
     def check(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

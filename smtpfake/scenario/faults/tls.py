@@ -7,7 +7,7 @@ and cuts off after a few bytes of the server's answer (a StartTLS action with ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Action, Close, Plan, Reset, Send, StartTLS
@@ -32,7 +32,7 @@ class TlsFail(Fault):
         "server's handshake, then close)."
     )
 
-    how: str = "garbage"
+    how: str = field(default="garbage", metadata={"choices": HOW})
     bytes: int = 16  # for cut: how much of the server's handshake goes out before the close
 
     def check(self) -> list[tuple[str, str]]:

@@ -1,0 +1,148 @@
+"""Scenario parameters from the command line: ``list`` and ``show`` print them, ``--param`` sets
+them, and a bad value is a usage error naming the parameter at its declaration."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import smtplib
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from smtpfake import cli
+from smtpfake.server import Server
+
+from .test_cli import free_port, smtpfake
+
+
+def test_list_prints_the_parameters_in_force() -> None:
+    done = smtpfake("list")
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("greylisting "))
+    assert "300 seconds or more" in line and line.endswith("[params: delay=300]")
+
+
+def test_show_prints_parameters_and_sets_them() -> None:
+    done = smtpfake("show", "rate-limit", "--param", "count=4", "--param", "window=2m")
+    assert done.returncode == 0, done.stderr
+    assert "  param count = 4 (int, default 10, >= 1): MAIL commands allowed" in done.stdout
+    assert "  param window = 120 (duration, default 60, >= 0.001)" in done.stdout
+    assert "  param per_connection = 3 (int, >= 1): messages allowed on one connection" in (
+        done.stdout
+    )
+    assert "per-minute limit: on mail, after 4, window 120:" in done.stdout
+
+
+def test_a_bad_param_is_a_usage_error_naming_it() -> None:
+    done = smtpfake("show", "greylisting", "--param", "delay=soon")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert re.search(
+        r"greylisting\.yaml:\d+:3: parameter 'delay' set to 'soon': expected a duration",
+        done.stderr,
+    ), done.stderr
+    done = smtpfake("serve", "--port", str(free_port()), "--param", "nope=1", timeout=10)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "default.yaml:1:1: params: this scenario declares no parameters named 'nope'" in (
+        done.stderr
+    )
+    done = smtpfake("serve", "--param", "delay")
+    assert done.returncode == 2
+    assert "argument --param: expected NAME=VALUE (e.g. delay=5), got 'delay'" in done.stderr
+
+
+@contextlib.contextmanager
+def serving(*args: str) -> Iterator[int]:
+    """``smtpfake serve`` on a free port, until the block ends; yields the port."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpfake", "serve", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # blocks until it listens (or the process dies)
+        assert f"listening on 127.0.0.1:{port}" in first, first
+        yield port
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=5)  # waits, and closes the pipes
+
+
+def test_serve_with_a_param_greylists_for_that_long() -> None:
+    with (
+        serving("--scenario", "greylisting", "--param", "delay=7") as port,
+        smtplib.SMTP("127.0.0.1", port, timeout=5) as client,
+    ):
+        client.ehlo()
+        client.mail("a@x.test")
+        assert client.rcpt("b@y.test") == (451, b"4.7.1 Greylisted, please try again in 7 seconds")
+
+
+def test_params_and_clock_from_the_environment() -> None:
+    args = cli.build_parser().parse_args(["serve"])
+    env = {"SMTPFAKE_PARAMS": "delay=5 count=3", "SMTPFAKE_CLOCK": "manual"}
+    cfg = cli._serve_settings(args, env)
+    assert (cfg["params"], cfg["clock"]) == ({"delay": "5", "count": "3"}, "manual")
+    flagged = cli.build_parser().parse_args(["serve", "--param", "delay=9", "--clock", "system"])
+    cfg = cli._serve_settings(flagged, env)  # a flag wins
+    assert (cfg["params"], cfg["clock"]) == ({"delay": "9"}, "system")
+    for bad in ({"SMTPFAKE_PARAMS": "delay"}, {"SMTPFAKE_CLOCK": "fast"}):
+        with pytest.raises(cli._ConfigError):
+            cli._serve_settings(args, bad)
+
+
+def test_serve_with_a_manual_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Server] = []
+
+    async def serve(
+        self: Server, stop: asyncio.Event, ready: Callable[[], None] | None = None
+    ) -> None:
+        seen.append(self)
+
+    monkeypatch.delenv("SMTPFAKE_CLOCK", raising=False)
+    monkeypatch.setattr(Server, "serve", serve)
+    assert cli.main(["serve", "--port", "0", "--clock", "manual"]) == 0
+    (server,) = seen
+    before = server.now()
+    assert server.now() == before  # stands still
+    assert server.advance(300) == before + 300
+
+
+def test_serve_idle_timeout_flag_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    args = cli.build_parser().parse_args(["serve", "--idle-timeout", "0.5"])
+    assert cli._serve_settings(args, {})["idle_timeout"] == 0.5
+    plain = cli.build_parser().parse_args(["serve"])
+    assert cli._serve_settings(plain, {})["idle_timeout"] == 300.0
+    assert cli._serve_settings(plain, {"SMTPFAKE_IDLE_TIMEOUT": "2.5"})["idle_timeout"] == 2.5
+    for bad in ("soon", "0"):
+        with pytest.raises(cli._ConfigError, match="SMTPFAKE_IDLE_TIMEOUT"):
+            cli._serve_settings(plain, {"SMTPFAKE_IDLE_TIMEOUT": bad})
+    seen: list[Server] = []
+
+    async def serve(
+        self: Server, stop: asyncio.Event, ready: Callable[[], None] | None = None
+    ) -> None:
+        seen.append(self)
+
+    monkeypatch.setattr(Server, "serve", serve)
+    assert cli.main(["serve", "--port", "0", "--idle-timeout", "7"]) == 0
+    assert seen[0].idle_timeout == 7.0
+
+
+def test_serve_silent_idle_drop_on_the_wire() -> None:
+    with (
+        serving("--scenario", "silent-idle-drop", "--param", "seconds=0.2") as port,
+        smtplib.SMTP("127.0.0.1", port, timeout=5) as client,
+    ):
+        assert client.ehlo()[0] == 250
+        time.sleep(0.4)  # longer than the idle time: the server drops the connection
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.noop()
