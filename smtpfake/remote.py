@@ -20,7 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,13 @@ class RemoteError(RuntimeError):
         super().__init__(f"smtpfake sidecar: {status}: {message}" if status else message)
         self.status = status
         self.body = body or {}
+
+
+def _param_text(value: Any) -> str:
+    """A parameter's value as YAML writes it (true, 5, 2.5, 5m), for a query string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _wildcard(host: str) -> bool:
@@ -263,13 +270,22 @@ class RemoteSmtpFake(ControlHelpers):
             session_from_json(s) for s in self.request("GET", "/api/sessions")[1]["sessions"]
         )
 
-    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> None:
-        """A name switches to the sidecar's scenario; a path or a dict is uploaded as YAML."""
+    def use(
+        self,
+        scenario: ScenarioRef,
+        *,
+        seed: int | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A name switches to the sidecar's scenario; a path or a dict is uploaded as YAML.
+        ``params`` sets the scenario's parameters by name (``{"delay": "5m"}``)."""
         if isinstance(scenario, Scenario):
             raise TypeError(
                 "a Scenario object cannot be sent to a sidecar; give a name, a YAML path or a dict"
             )
         query: dict[str, str] = {} if seed is None else {"seed": str(seed)}
+        # an upload's parameters travel as param.NAME=VALUE, in their YAML spelling
+        query |= {f"param.{k}": _param_text(v) for k, v in (params or {}).items()}
         if isinstance(scenario, dict):
             # as load_mapping does in-process: summary/expect optional, problems at <name>
             name = str(scenario.get("name", "inline"))
@@ -292,6 +308,8 @@ class RemoteSmtpFake(ControlHelpers):
             self._upload(text, query | {"name": path.stem, "source": ref})
             return
         body: JSON = {"name": ref} if seed is None else {"name": ref, "seed": seed}
+        if params is not None:
+            body["params"] = dict(params)
         try:
             self.request("PUT", "/api/scenario", body)
         except RemoteError as exc:
@@ -306,6 +324,10 @@ class RemoteSmtpFake(ControlHelpers):
 
     def reset(self) -> None:
         self.request("POST", "/api/reset")
+
+    def advance(self, seconds: float) -> float:
+        """Move the sidecar server's clock forward (``POST /api/clock``); returns its new time."""
+        return float(self.request("POST", "/api/clock", {"advance": seconds})[1]["now"])
 
     def _wait(self, kind: str, count: int, timeout: float) -> list[Any]:
         status, body = self.request(

@@ -48,6 +48,7 @@ FACES = frozenset(
         "smtpfake.explain",
         "smtpfake.http",
         "smtpfake.http.app",
+        "smtpfake.http.clock_api",
         "smtpfake.http.context",
         "smtpfake.http.journal_api",
         "smtpfake.http.scenario_api",

@@ -12,7 +12,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from smtpfake.http import journal_api, scenario_api, servers_api, stream
+from smtpfake.http import clock_api, journal_api, scenario_api, servers_api, stream
 from smtpfake.http.context import MAX_BODY, SETTINGS, Endpoint, Settings
 from smtpfake.http.fleet import MAIN
 from smtpfake.http.guards import make_errors, make_guard
@@ -37,6 +37,7 @@ ROUTES: dict[str, dict[str, Endpoint]] = {
     "/wait": {"POST": journal_api.wait},
     "/tls/ca": {"GET": scenario_api.tls_ca},
     "/events": {"GET": stream.events},
+    "/clock": {"GET": clock_api.get_clock, "POST": clock_api.advance_clock},
 }
 #: only at the top: servers are made and listed there
 FLEET_ROUTES: dict[str, dict[str, Endpoint]] = {
@@ -50,12 +51,12 @@ ENDPOINTS = sorted(["/api" + p for p in ROUTES] + ["/api" + p for p in FLEET_ROU
 
 
 #: the query parameters an endpoint takes; any other is a 400, never silently ignored
-QUERY: dict[Endpoint, tuple[str, ...]] = {
+QUERY: dict[Endpoint, tuple[str, ...] | None] = {
     journal_api.messages: FILTERS + PAGING,
     journal_api.sessions: PAGING,
     journal_api.message_raw: ("download",),
-    # for a YAML upload; with a JSON body it takes none (put_scenario checks)
-    scenario_api.put_scenario: scenario_api.YAML_QUERY,
+    # checks its own: YAML_QUERY and param.NAME for an upload, none with a JSON body
+    scenario_api.put_scenario: None,
 }
 
 
@@ -64,7 +65,8 @@ def _bind(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
 
     async def handle(request: web.Request) -> web.StreamResponse:
         settings = request.app[SETTINGS]
-        only(request.query, allowed, "query parameter")
+        if allowed is not None:
+            only(request.query, allowed, "query parameter")
         instance = settings.fleet.get(request.match_info.get("sid", MAIN))
         return await endpoint(request, settings, instance)
 

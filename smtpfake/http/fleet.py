@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from smtpfake.control import SmtpFake
+from smtpfake.engine.clock import ManualClock
 from smtpfake.http.events import EventHub, EventJournal, LoggingEventJournal, Publishing
 from smtpfake.http.inputs import ApiError
 from smtpfake.http.messages import Numbered
@@ -112,7 +113,9 @@ class Fleet:
     def capacity(self) -> int:
         return len(self.ports) if self.ports is not None else MAX_SERVERS
 
-    async def create(self, scenario: str, seed: int | None) -> Instance:
+    async def create(
+        self, scenario: str, seed: int | None, params: Mapping[str, Any] | None = None
+    ) -> Instance:
         """A new server playing ``scenario`` on a free port of the range (any port without one).
         Raises ScenarioError for a bad name, ApiError(503) when the range is used up."""
         if len(self.instances) - 1 >= self.capacity:
@@ -127,6 +130,9 @@ class Fleet:
             seed=seed,
             scenario_dirs=self.scenario_dirs,
             idle_timeout=main.idle_timeout,
+            params=params,
+            # a clock of its own, of the sidecar's kind (manual with serve --clock manual)
+            clock=ManualClock() if isinstance(main.clock, ManualClock) else None,
         )
         fresh = Journal() if self.log is None else LoggingJournal(ServerLog(self.log, server_id))
         journal = publishing(fresh, self.hub, server_id)

@@ -16,8 +16,9 @@ from smtpfake.scenario import ScenarioError, load_file, load_text, resolve, scen
 from smtpfake.serialize import problems_to_json, scenario_to_json
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-#: PUT /api/scenario's query, with a YAML body
+#: PUT /api/scenario's query, with a YAML body (and param.NAME=VALUE for its parameters)
 YAML_QUERY = ("name", "seed", "source", "require_docs")
+PARAM_PREFIX = "param."
 
 
 def _smtp(instance: Instance) -> JSON:
@@ -55,7 +56,14 @@ async def put_scenario(
 ) -> web.Response:
     if request.content_type in YAML_TYPES:
         body = await read_body(request, settings)
-        _use_yaml(instance, dict(request.query), body)
+        query = dict(request.query)
+        # param.NAME=VALUE sets a parameter the uploaded scenario declares
+        chosen_params = {
+            k.removeprefix(PARAM_PREFIX): v for k, v in query.items() if k.startswith(PARAM_PREFIX)
+        }
+        only({k: v for k, v in query.items() if not k.startswith(PARAM_PREFIX)}, YAML_QUERY,
+             "query parameter")  # fmt: skip
+        _use_yaml(instance, query, body, chosen_params or None)
     else:
         only(request.query, (), "query parameter")
         data = await read_json(request, settings)
@@ -71,7 +79,9 @@ async def put_scenario(
     return answer(scenario_body(instance))
 
 
-def _use_yaml(instance: Instance, query: dict[str, str], body: bytes) -> None:
+def _use_yaml(
+    instance: Instance, query: dict[str, str], body: bytes, chosen_params: dict[str, str] | None
+) -> None:
     chosen = seed(query.get("seed"))
     docs = query.get("require_docs", "true").lower()
     if docs not in ("true", "false"):
@@ -85,17 +95,29 @@ def _use_yaml(instance: Instance, query: dict[str, str], body: bytes) -> None:
     server = instance.server
     check_uploaded_files(text, source, server.scenario_dirs)
     # the same loader as files, so the same file:line:col problems
-    scenario = load_text(text, source=source, name=name, require_docs=docs == "true")
+    scenario = load_text(
+        text, source=source, name=name, require_docs=docs == "true", params=chosen_params
+    )
     instance.fake.use(scenario, seed=chosen)
 
 
 def use_named(instance: Instance, data: JSON) -> None:
-    """Switch to a scenario of the sidecar's library by name (``{"name", "seed"}``)."""
-    only(data, ("name", "seed"))
+    """Switch to a scenario of the sidecar's library by name (``{"name", "seed", "params"}``)."""
+    only(data, ("name", "seed", "params"))
     name = check_name(data.get("name"), "name")
     chosen = seed(data.get("seed"))
     known_name(instance, name)
-    instance.fake.use(name, seed=chosen)
+    instance.fake.use(name, seed=chosen, params=params(data.get("params")))
+
+
+def params(value: Any) -> dict[str, Any] | None:
+    """A scenario's parameters by name (``{"delay": "5m"}``); each value is checked by the
+    scenario's own declaration (a bad one is a 400 with its problem)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ApiError(400, f"'params' must be an object of NAME: VALUE, got {value!r:.80}")
+    return value
 
 
 def check_name(name: Any, field: str) -> str:

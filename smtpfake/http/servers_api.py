@@ -8,8 +8,8 @@ from aiohttp import web
 
 from smtpfake.http.context import Settings, answer, read_json
 from smtpfake.http.fleet import MAIN, Instance
-from smtpfake.http.inputs import JSON, ApiError, only, seed
-from smtpfake.http.scenario_api import check_name, known_name
+from smtpfake.http.inputs import JSON, only, seed
+from smtpfake.http.scenario_api import check_name, known_name, params
 
 
 def _server_body(request: web.Request, instance: Instance) -> JSON:
@@ -34,13 +34,8 @@ async def create_server(
     only(data, ("scenario", "seed", "params"))
     name = check_name(data.get("scenario", "default"), "scenario")
     chosen = seed(data.get("seed"))
-    params = data.get("params")
-    if params not in (None, {}):
-        raise ApiError(
-            400, "'params': this smtpfake's scenarios take no parameters yet; leave it out"
-        )
     known_name(settings.fleet.main, name)
-    created = await settings.fleet.create(name, chosen)
+    created = await settings.fleet.create(name, chosen, params(data.get("params")))
     settings.hub.publish({"event": "server", "server": MAIN, "id": created.id, "time": time.time()})
     body = _server_body(request, created)
     return answer(body, 201, {"Location": body["url"]})

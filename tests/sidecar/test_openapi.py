@@ -247,6 +247,12 @@ def test_every_answer_is_documented_and_matches_its_schema(
         assert resp.readline().startswith(b"retry:")
         seen.add((*ev, "200"))
 
+    # the clock
+    check("/api/clock", "GET", call(url, "GET", "/api/clock", **auth), 200)
+    clock = ("/api/clock", "POST")
+    check(*clock, call(url, "POST", "/api/clock", example(*clock), **auth), 200)
+    check(*clock, call(url, "POST", "/api/clock", {"advance": -1}, **auth), 400)
+
     # servers on demand
     made = ("/api/servers", "POST")
     got = call(url, "POST", "/api/servers", example(*made), **auth)
