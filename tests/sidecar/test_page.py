@@ -190,11 +190,27 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     # the rule behind the reply, and its fault, tagged on it
     wait.until(lambda d: "rule 1 (on connect): reply" in d.find_element(By.ID, "sessions").text)
 
-    if os.environ.get("SMTPFAKE_SCREENSHOT") == "1":
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        browser.save_screenshot(str(SCREENSHOT))
     assert "421-at-greeting" in browser.find_element(By.ID, "scenario-show").text
 
+    # the clock: moved forward from the page
+    before = server.now()
+    field = browser.find_element(By.ID, "clock-seconds")
+    field.clear()
+    field.send_keys("300")
+    browser.find_element(By.ID, "clock-advance").click()
+    wait.until(lambda d: server.now() >= before + 300)
+    wait.until(
+        lambda d: (
+            float(d.find_element(By.ID, "clock-now").get_attribute("data-now")) >= before + 300
+        )
+    )
+    assert not browser.find_element(By.ID, "error").is_displayed()
+    if os.environ.get("SMTPFAKE_SCREENSHOT") == "1":
+        browser.find_element(By.CSS_SELECTOR, "button.view[data-view='text']").click()
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOT))
+
+    # reset from the page empties both lists
     browser.find_element(By.ID, "reset").click()
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#sessions .session"))
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#messages li.message"))

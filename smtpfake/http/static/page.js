@@ -69,6 +69,24 @@ async function loadScenario() {
   select.value = sc.name;
 }
 
+// -- clock --------------------------------------------------------------------------------------
+
+function showClock(clock) {
+  $("clock-now").textContent = new Date(clock.now * 1000).toISOString().replace(".000Z", "Z");
+  $("clock-now").dataset.now = String(clock.now);
+  $("clock-kind").textContent = clock.kind;
+}
+
+async function loadClock() {
+  showClock(await api(`${base()}/clock`));
+}
+
+async function advanceClock() {
+  const advance = Number($("clock-seconds").value);
+  showClock(await api(`${base()}/clock`, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ advance }) }));
+}
+
 async function useScenario() {
   const name = $("scenario-select").value;
   await api(`${base()}/scenario`, { method: "PUT", headers: { "Content-Type": "application/json" },
@@ -252,6 +270,7 @@ async function follow() {
         if (type === "hello") { soon(refresh); continue; }
         if (type === "scenario" || type === "reset") loadScenario().catch((e) => showError(e.message));
         if (type === "server") loadServers().catch((e) => showError(e.message));
+        if (type === "clock") loadClock().catch((e) => showError(e.message));
         soon(refresh);
       }
     }
@@ -276,7 +295,7 @@ async function switchServer(id) {
 async function start() {
   try {
     await loadServers();
-    await Promise.all([loadScenario(), refresh()]);
+    await Promise.all([loadScenario(), loadClock(), refresh()]);
     showError("");
   } catch (e) {
     showError(e.message);
@@ -292,6 +311,7 @@ document.addEventListener("DOMContentLoaded", () => {
     api(`${base()}/messages`, { method: "DELETE" }).then(refresh).catch((e) => showError(e.message)));
   $("server-select").addEventListener("change", (e) => switchServer(e.target.value));
   $("download").addEventListener("click", () => download().catch((e) => showError(e.message)));
+  $("clock-advance").addEventListener("click", () => advanceClock().catch((e) => showError(e.message)));
   for (const button of document.querySelectorAll("button.view")) {
     button.addEventListener("click", () => setView(button.dataset.view));
   }
