@@ -186,3 +186,14 @@ def test_an_upload_cannot_probe_files_outside_the_scenario_dirs(tmp_path: Path) 
             assert server.scenario.name == "default"
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"advance": NaN}', b'{"advance": 1e999}', b'{"advance": "5"}', b'{"advance": -1}']
+)
+def test_the_clock_moves_only_by_a_finite_amount(quick: ApiServer, body: bytes) -> None:
+    before = quick.server.now()
+    got = call(quick.url, "POST", "/api/clock", raw=body)
+    assert got.status == 400, got
+    assert "'advance'" in got.body["error"]
+    assert quick.server.now() < before + 1  # not moved
