@@ -68,12 +68,28 @@ print(json.dumps({
 """
 
 
-def pip(*args: str) -> None:
+def pip(*args: str, python: str = sys.executable) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pip", *args],
+        [python, "-m", "pip", *args],
         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert done.returncode == 0, f"pip {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+
+
+def python_of(version: str) -> str:
+    """An interpreter of the image's Python version on this machine, else the one running.
+
+    ``pip download --python-version`` picks wheels for the target but evaluates dependency
+    markers (aiohttp's ``typing_extensions; python_version < "3.13"``) for the interpreter
+    that runs it: only one of the image's version resolves exactly what the image needs."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = [shutil.which(f"python{version}")]
+    candidates += [str(p) for p in sorted(pyenv.glob(f"{version}.*/bin/python{version}"))]
+    for found in filter(None, candidates):
+        works = subprocess.run([found, "-m", "pip", "--version"], capture_output=True, timeout=60)
+        if works.returncode == 0:  # (a pyenv shim for a version not selected fails here)
+            return found
+    return sys.executable
 
 
 def fill_wheelhouse(context: Path, build: Path) -> None:
@@ -95,6 +111,10 @@ def fill_wheelhouse(context: Path, build: Path) -> None:
         "--abi", target["abi"],
         *(arg for p in platforms for arg in ("--platform", p)),
         f"{wheel}[tls,sidecar]", "hatchling",
+        # what aiohttp needs on some Pythons only, in case no interpreter of the image's
+        # version is here to evaluate its markers (small universal wheels: harmless if unused)
+        "typing-extensions", "async-timeout",
+        python=python_of(target["version"]),
     )  # fmt: skip
     # the image installs smtpfake from the copied source, as `docker build .` does
     for built in house.glob("smtpfake-*.whl"):
