@@ -1,4 +1,5 @@
-# smtpfake as a sidecar: SMTP on 2525, the HTTP control API on 8025.
+# smtpfake as a sidecar: SMTP on 2525, the HTTP API and web page on 8025, servers on demand on
+# 2600-2699 (POST /api/servers; publish the part of the range you use, same numbers inside and out).
 #   docker build -t smtpfake .
 #   docker run --rm -p 127.0.0.1:2525:2525 -p 127.0.0.1:8025:8025 smtpfake
 # Offline builds (no package index reachable from the build): put wheels in .wheelhouse/ first,
@@ -6,7 +7,7 @@
 #   pip wheel --no-deps --wheel-dir dist .
 #   pip download --only-binary=:all: --python-version 3.12 --implementation cp --abi cp312 \
 #     --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 --dest .wheelhouse \
-#     "$(ls dist/smtpfake-*.whl)[tls]" hatchling
+#     "$(ls dist/smtpfake-*.whl)[tls,sidecar]" hatchling
 #   docker build --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/src/.wheelhouse .
 ARG BASE=python:3.12-slim
 FROM ${BASE}
@@ -22,9 +23,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # .dockerignore keeps the context to what the package needs (and .wheelhouse/ when present)
 COPY . /src
-# the wheel carries the built-in scenarios (pyproject force-includes scenarios/); the tls extra
-# (trustme) generates certificates for TLS scenarios, whose CA GET /api/tls/ca hands out
-RUN python3 -m pip install '/src[tls]' \
+# the wheel carries the built-in scenarios (pyproject force-includes scenarios/) and the web page;
+# the tls extra (trustme) generates certificates for TLS scenarios, whose CA GET /api/tls/ca hands
+# out; the sidecar extra (aiohttp) serves the API
+RUN python3 -m pip install '/src[tls,sidecar]' \
     && rm -rf /src \
     && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin smtpfake \
@@ -38,8 +40,9 @@ ENV SMTPFAKE_HOST=0.0.0.0 \
     SMTPFAKE_PORT=2525 \
     SMTPFAKE_API_HOST=0.0.0.0 \
     SMTPFAKE_API_PORT=8025 \
+    SMTPFAKE_SERVER_PORTS=2600-2699 \
     SMTPFAKE_SCENARIO_DIRS=/scenarios
-EXPOSE 2525 8025
+EXPOSE 2525 8025 2600-2699
 
 # readiness: the scenario is loaded and SMTP listens (no token needed for /api/health)
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \

@@ -2,7 +2,7 @@
 
 Layers (each imports only the ones before it): ``scenario`` (model, fault vocabulary, loader) ->
 ``engine`` (sans-I/O SMTP sessions) -> ``wire`` (the aiosmtpd adapter) -> ``journal``/``server`` ->
-the faces (``pytest_plugin``, ``cli``, ``http_api``).
+the faces (``pytest_plugin``, ``cli``, ``http``).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from smtpfake import __version__
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
+    from smtpfake.http import ApiServer
+    from smtpfake.scenario import Scenario
     from smtpfake.scenario.model import Param, Rule
 
 #: serve option -> (environment variable, type, default); a flag on the command line wins
@@ -26,6 +28,7 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "api_host": ("SMTPFAKE_API_HOST", str, "127.0.0.1"),
     "api_port": ("SMTPFAKE_API_PORT", int, None),
     "api_token": ("SMTPFAKE_API_TOKEN", str, None),
+    "server_ports": ("SMTPFAKE_SERVER_PORTS", str, None),  # servers on demand: 2600-2699
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
     "clock": ("SMTPFAKE_CLOCK", str, "system"),
     "idle_timeout": ("SMTPFAKE_IDLE_TIMEOUT", float, 300.0),
@@ -50,6 +53,10 @@ class _ConfigError(Exception):
     pass
 
 
+class _ApiListenError(Exception):
+    pass
+
+
 def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
     """Each serve option from its flag, else its environment variable, else its default."""
     out: dict[str, Any] = {}
@@ -68,6 +75,11 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         if port is not None and not 0 <= port <= 65535:
             flag = "--" + key.replace("_", "-")
             raise _ConfigError(f"{flag}/{SERVE_ENV[key][0]}: {port} is not a port (0-65535)")
+    if out["server_ports"] is not None:
+        try:
+            out["server_ports"] = parse_ports(out["server_ports"])
+        except ValueError as exc:
+            raise _ConfigError(f"--server-ports/SMTPFAKE_SERVER_PORTS: {exc}") from None
     if out["log_format"] not in ("text", "json"):
         raise _ConfigError(
             f"--log-format/SMTPFAKE_LOG_FORMAT: {out['log_format']!r} is not text or json"
@@ -90,6 +102,18 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
     return out
 
 
+def parse_ports(text: str) -> range:
+    """``2600-2699`` (inclusive) or a single port: the SMTP ports for servers on demand."""
+    low, dash, high = text.strip().partition("-")
+    try:
+        first, last = int(low), int(high if dash else low)
+    except ValueError:
+        raise ValueError(f"expected a port range like 2600-2699, got {text!r}") from None
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(f"expected ports from 1 to 65535, low to high, got {text!r}")
+    return range(first, last + 1)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import io
@@ -101,14 +125,21 @@ def _serve(args: argparse.Namespace) -> int:
     from smtpfake.scenario import ScenarioError
     from smtpfake.server import Server
 
-    if TYPE_CHECKING:
-        from smtpfake.http_api import ApiServer
-
     try:
         cfg = _serve_settings(args, os.environ)
     except _ConfigError as exc:
         print(f"smtpfake serve: {exc}", file=sys.stderr)
         return 2
+    if cfg["api_port"] is not None:
+        try:
+            from smtpfake.http import ApiServer
+        except ImportError as exc:
+            print(
+                f"smtpfake serve: --api-port needs the sidecar extra ({exc}): install "
+                "smtpfake with [sidecar], e.g. pip install '.[sidecar]' in a checkout",
+                file=sys.stderr,
+            )
+            return 2
     try:
         server = Server(
             cfg["scenario"],
@@ -137,17 +168,15 @@ def _serve(args: argparse.Namespace) -> int:
 
     api: ApiServer | None = None
     if cfg["api_port"] is not None:
-        from smtpfake.http_api import ApiServer
-
+        # the API publishes the journal's events: it takes the logging journal over
         api = ApiServer(
-            server, host=cfg["api_host"], port=cfg["api_port"], token=cfg["api_token"], log=log
+            server,
+            host=cfg["api_host"],
+            port=cfg["api_port"],
+            token=cfg["api_token"],
+            log=log,
+            server_ports=cfg["server_ports"],
         )
-        try:
-            api.start()  # before SMTP listens, so /api/health can say 503 until it does
-        except OSError as exc:
-            where = f"{cfg['api_host']}:{cfg['api_port']}"
-            print(f"smtpfake: cannot listen for the API on {where}: {exc}", file=sys.stderr)
-            return 1
         if not cfg["api_token"] and not api.guard_host:
             print(
                 f"smtpfake: warning: the control API on {api.url} has no token; anyone who can "
@@ -163,6 +192,14 @@ def _serve(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if api is not None:
+            try:
+                await api.open()  # before SMTP listens, so /api/health can say 503 until it does
+            except OSError as exc:
+                where = f"{cfg['api_host']}:{cfg['api_port']}"
+                raise _ApiListenError(
+                    f"smtpfake: cannot listen for the API on {where}: {exc}"
+                ) from None
 
         def ready() -> None:
             nonlocal listening
@@ -201,18 +238,22 @@ def _serve(args: argparse.Namespace) -> int:
                 fetch = " (or GET /api/tls/ca)" if api is not None else ""
                 print(f"smtpfake: TLS certificates issued by the CA in {ca}{fetch}", flush=True)
 
-        await server.serve(stop, ready)
+        try:
+            await server.serve(stop, ready)
+        finally:
+            if api is not None:
+                await api.aclose()
 
     try:
         asyncio.run(main())
+    except _ApiListenError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     except OSError as exc:
         if listening:
             raise  # smtpfake's own failure while serving: loud, with its traceback
         print(f"smtpfake: cannot listen on {cfg['host']}:{cfg['port']}: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if api is not None:
-            api.stop()
     if log.format == "json":
         print(json.dumps({**_stamp(), "event": "stopped"}), flush=True)
     else:
@@ -272,29 +313,34 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from smtpfake.scenario import ScenarioError, resolve
-    from smtpfake.scenario.model import ServerSettings
 
     try:
         sc = resolve(args.scenario, args.scenario_dir, dict(args.param))
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"{sc.name} ({sc.source})\n  summary: {sc.summary}\n  expect:  {sc.expect}")
+    print(show_text(sc))
+    return 0
+
+
+def show_text(sc: Scenario) -> str:
+    """What ``smtpfake show`` prints for a scenario (the sidecar's page shows it too)."""
+    import dataclasses
+
+    from smtpfake.scenario.model import ServerSettings
+
+    lines = [f"{sc.name} ({sc.source})", f"  summary: {sc.summary}", f"  expect:  {sc.expect}"]
     if sc.seed is not None:
-        print(f"  seed: {sc.seed}")
-    for param in sc.params:
-        print(f"  param {_show_param(param)}")
+        lines.append(f"  seed: {sc.seed}")
+    lines += [f"  param {_show_param(param)}" for param in sc.params]
     defaults = ServerSettings()
     for f in dataclasses.fields(ServerSettings):
         value = getattr(sc.server, f.name)
         if value != getattr(defaults, f.name):
-            print(f"  server.{f.name}: {_show_value(value)}")
-    for rule in sc.rules:
-        print(f"  {rule.label}: {_show_rule(rule)}")
-    return 0
+            lines.append(f"  server.{f.name}: {_show_value(value)}")
+    lines += [f"  {rule.label}: {_show_rule(rule)}" for rule in sc.rules]
+    return "\n".join(lines)
 
 
 def _show_param(param: Param) -> str:
@@ -439,6 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--api-host", help="address the API binds (SMTPFAKE_API_HOST; default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--server-ports",
+        help="SMTP ports for servers on demand (POST /api/servers), e.g. 2600-2699 "
+        "(SMTPFAKE_SERVER_PORTS; default: any free port)",
     )
     serve.add_argument(
         "--api-token",

@@ -44,6 +44,17 @@ SETTLE_TIMEOUT = 2.0
 _POLL = 0.01
 
 
+def wait_count(kind: str, messages: Sequence[Message], sessions: Sequence[SessionRecord]) -> int:
+    """What the waits count, for every transport (``wait_for_messages``/``wait_for_sessions``
+    here, ``POST /api/wait`` on the sidecar): ``messages`` accepted, or ``sessions`` ended (so
+    their transcripts are whole). Raises KeyError for another kind."""
+    counters = {
+        "messages": lambda: len(messages),
+        "sessions": lambda: sum(1 for s in sessions if s.ended is not None),
+    }
+    return counters[kind]()
+
+
 class Control(Protocol):
     """Everything the ``smtpfake`` fixture offers, in-process or against a sidecar."""
 
@@ -70,9 +81,17 @@ class Control(Protocol):
     @property
     def violations(self) -> tuple[Violation, ...]: ...
 
-    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> None: ...
+    def use(
+        self,
+        scenario: ScenarioRef,
+        *,
+        seed: int | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None: ...
 
     def reset(self) -> None: ...
+
+    def advance(self, seconds: float) -> float: ...
 
     def settle(self, timeout: float | None = None) -> bool: ...
 
@@ -422,7 +441,9 @@ class SmtpFake(ControlHelpers):
         return self.server.advance(seconds)
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
-        got = self.server.journal.wait(lambda j: len(j.messages()) >= count, timeout)
+        got = self.server.journal.wait(
+            lambda j: wait_count("messages", j.messages(), ()) >= count, timeout
+        )
         if not got:
             raise TimeoutError(
                 self._with_transcript(
@@ -435,7 +456,7 @@ class SmtpFake(ControlHelpers):
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
 
         def ended(j: Journal) -> bool:
-            return sum(1 for s in j.sessions() if s.ended is not None) >= count
+            return wait_count("sessions", (), j.sessions()) >= count
 
         if not self.server.journal.wait(ended, timeout):
             raise TimeoutError(

@@ -319,8 +319,7 @@ def _problems(exc: ScenarioError, *, positions: bool = True) -> str:
     """Problems one per line; a position only where it points into a real file (a dict, or a
     name that resolves to nothing, has none)."""
     lines = [
-        str(p) if positions or Path(p.location.file).is_file() else p.message
-        for p in exc.problems
+        str(p) if positions or Path(p.location.file).is_file() else p.message for p in exc.problems
     ]
     return lines[0] if len(lines) == 1 else "\n" + "\n".join(lines)
 
@@ -354,7 +353,7 @@ def smtpfake(
     the ``smtpfake_scenario`` setting. Change it inside the test with ``smtpfake.use(...)``.
     With ``--smtpfake-remote`` the same methods drive a sidecar over HTTP.
     """
-    from smtpfake.control import SETTLE_TIMEOUT, SmtpFake
+    from smtpfake.control import SETTLE_TIMEOUT
     from smtpfake.scenario import ScenarioError
 
     settings = smtpfake_settings
@@ -368,12 +367,8 @@ def smtpfake(
     backend.settle_timeout = SETTLE_TIMEOUT  # a test's own setting ends with the test
     problem = ""
     try:
-        if params and isinstance(backend, SmtpFake):
-            backend.use(scenario, seed=seed, params=params)  # the scenario's ${name} values
-        elif params:
-            pytest.fail("smtpfake: marker params= needs the in-process server", pytrace=False)
-        else:
-            backend.use(scenario, seed=seed)
+        # params: the scenario's ${name} values (in-process, or sent to the sidecar)
+        backend.use(scenario, seed=seed, params=params or None)
     except ScenarioError as exc:
         # a file keeps file:line:col; a name or a dict has no file, so only the key path
         is_file = isinstance(scenario, Path) or str(scenario).endswith((".yaml", ".yml"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import shutil
 import ssl
 import tempfile
@@ -19,7 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,13 @@ class RemoteError(RuntimeError):
         super().__init__(f"smtpfake sidecar: {status}: {message}" if status else message)
         self.status = status
         self.body = body or {}
+
+
+def _param_text(value: Any) -> str:
+    """A parameter's value as YAML writes it (true, 5, 2.5, 5m), for a query string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _wildcard(host: str) -> bool:
@@ -66,15 +74,21 @@ class RemoteSmtpFake(ControlHelpers):
         smtp_host: str | None = None,
         smtp_port: int | None = None,
     ) -> None:
-        base = url.rstrip("/")
-        if base.endswith("/api"):
-            base = base[: -len("/api")]
-        parts = urllib.parse.urlsplit(base)
+        parts = urllib.parse.urlsplit(url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
                 f"expected the sidecar's API URL like http://127.0.0.1:8025, got {url!r}"
             )
-        self.url = base
+        path = parts.path.removesuffix("/api")
+        if path and not re.fullmatch(r"/api/servers/[^/]+", path):
+            raise ValueError(
+                f"expected the sidecar's API URL (http://host:port) or a server's URL "
+                f"(http://host:port/api/servers/ID), got {url!r}"
+            )
+        #: the API's base; ``prefix`` is where this server's endpoints are (``/api`` for the
+        #: sidecar's own, ``/api/servers/ID`` for a server on demand)
+        self.url = f"{parts.scheme}://{parts.netloc}"
+        self.prefix = path or "/api"
         self.token = token
         self.timeout = timeout
         self._api_host = parts.hostname
@@ -95,11 +109,13 @@ class RemoteSmtpFake(ControlHelpers):
         query: dict[str, str] | None = None,
         timeout: float | None = None,
         ok: Sequence[int] = (200,),
+        top: bool = False,
     ) -> tuple[int, JSON]:
         """One API call; returns (status, JSON body). A status outside ``ok`` raises RemoteError
-        (400 from a scenario upload raises ScenarioError, as the in-process ``use`` does)."""
+        (400 from a scenario upload raises ScenarioError, as the in-process ``use`` does).
+        ``top``: a path of the sidecar itself (``/api/servers``), not of this server."""
         status, _, raw = self._fetch(
-            method, path, body, content_type=content_type, query=query, timeout=timeout
+            method, path, body, content_type=content_type, query=query, timeout=timeout, top=top
         )
         try:
             answer = json.loads(raw) if raw else {}
@@ -123,9 +139,11 @@ class RemoteSmtpFake(ControlHelpers):
         query: dict[str, str] | None = None,
         timeout: float | None = None,
         accept: str = "application/json",
+        top: bool = False,
     ) -> tuple[int, str, bytes]:
-        """One HTTP exchange: (status, Content-Type, raw body), whatever the status."""
-        url = self.url + path
+        """One HTTP exchange: (status, Content-Type, raw body), whatever the status. ``path`` is
+        an endpoint of this server (``/api/wait``), sent under :attr:`prefix` (unless ``top``)."""
+        url = self.url + (path if top else self.prefix + path.removeprefix("/api"))
         if query:
             url += "?" + urllib.parse.urlencode(query)
         data = json.dumps(body).encode() if isinstance(body, dict) else body
@@ -142,6 +160,35 @@ class RemoteSmtpFake(ControlHelpers):
             return exc.code, exc.headers.get_content_type(), exc.read()
         except (urllib.error.URLError, OSError) as exc:
             raise RemoteError(0, f"cannot reach the smtpfake sidecar at {self.url}: {exc}") from exc
+
+    def events(self, timeout: float = 30.0) -> Generator[JSON, None, None]:
+        """This server's events as they happen (``GET /api/events``, Server-Sent Events), each
+        the JSON object of one ``data:`` line. Returns once the sidecar has subscribed the
+        stream, so every event after the call is in it; iterate until you have what you wait
+        for, then close the iterator. ``timeout`` bounds the wait for each line (the sidecar
+        sends one at least every 15 s); past it, TimeoutError."""
+        headers = {"Accept": "text/event-stream"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(self.url + self.prefix + "/events", headers=headers)
+        try:
+            resp = urllib.request.urlopen(req, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            raise RemoteError(exc.code, f"GET {self.prefix}/events: {exc.read()[:200]!r}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise RemoteError(0, f"cannot reach the smtpfake sidecar at {self.url}: {exc}") from exc
+        lines = (raw.decode("utf-8").rstrip("\r\n") for raw in resp)
+        for line in lines:  # up to the hello: the stream is subscribed
+            if line.startswith("data: "):
+                break
+        return self._events(resp, lines)
+
+    @staticmethod
+    def _events(resp: Any, lines: Iterator[str]) -> Generator[JSON, None, None]:
+        with resp:
+            for line in lines:
+                if line.startswith("data: "):
+                    yield json.loads(line[len("data: ") :])
 
     def health(self) -> JSON:
         """The readiness answer (``status`` "ready" when SMTP is listening); never raises on 503."""
@@ -223,13 +270,22 @@ class RemoteSmtpFake(ControlHelpers):
             session_from_json(s) for s in self.request("GET", "/api/sessions")[1]["sessions"]
         )
 
-    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> None:
-        """A name switches to the sidecar's scenario; a path or a dict is uploaded as YAML."""
+    def use(
+        self,
+        scenario: ScenarioRef,
+        *,
+        seed: int | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A name switches to the sidecar's scenario; a path or a dict is uploaded as YAML.
+        ``params`` sets the scenario's parameters by name (``{"delay": "5m"}``)."""
         if isinstance(scenario, Scenario):
             raise TypeError(
                 "a Scenario object cannot be sent to a sidecar; give a name, a YAML path or a dict"
             )
         query: dict[str, str] = {} if seed is None else {"seed": str(seed)}
+        # an upload's parameters travel as param.NAME=VALUE, in their YAML spelling
+        query |= {f"param.{k}": _param_text(v) for k, v in (params or {}).items()}
         if isinstance(scenario, dict):
             # as load_mapping does in-process: summary/expect optional, problems at <name>
             name = str(scenario.get("name", "inline"))
@@ -252,6 +308,8 @@ class RemoteSmtpFake(ControlHelpers):
             self._upload(text, query | {"name": path.stem, "source": ref})
             return
         body: JSON = {"name": ref} if seed is None else {"name": ref, "seed": seed}
+        if params is not None:
+            body["params"] = dict(params)
         try:
             self.request("PUT", "/api/scenario", body)
         except RemoteError as exc:
@@ -266,6 +324,10 @@ class RemoteSmtpFake(ControlHelpers):
 
     def reset(self) -> None:
         self.request("POST", "/api/reset")
+
+    def advance(self, seconds: float) -> float:
+        """Move the sidecar server's clock forward (``POST /api/clock``); returns its new time."""
+        return float(self.request("POST", "/api/clock", {"advance": seconds})[1]["now"])
 
     def _wait(self, kind: str, count: int, timeout: float) -> list[Any]:
         status, body = self.request(
@@ -286,8 +348,40 @@ class RemoteSmtpFake(ControlHelpers):
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
         return tuple(session_from_json(s) for s in self._wait("sessions", count, timeout))
 
+    # -- servers on demand -----------------------------------------------------------------------
+
+    def new_server(self, scenario: str = "default", *, seed: int | None = None) -> RemoteSmtpFake:
+        """A fresh, isolated server of this sidecar (``POST /api/servers``), and a client of it
+        with the same token: its own SMTP port, journal, counters and state. Close it with
+        :meth:`delete_server` when done (a test session's end)."""
+        body: JSON = (
+            {"scenario": scenario} if seed is None else {"scenario": scenario, "seed": seed}
+        )
+        try:
+            made = self.request("POST", "/api/servers", body, ok=(201,), top=True)[1]
+        except RemoteError as exc:
+            if exc.status == 404 and "problems" in exc.body:
+                raise problems_from_json(exc.body) from None
+            raise
+        server = RemoteSmtpFake(
+            f"{self.url}/api/servers/{made['id']}", self.token, timeout=self.timeout
+        )
+        server._smtp_host = self._api_host if _wildcard(str(made["host"])) else str(made["host"])
+        server._smtp_port = int(made["smtp_port"])
+        return server
+
+    @property
+    def server_id(self) -> str:
+        """``main`` for the sidecar's own server, else the id of a server on demand."""
+        return self.prefix.rsplit("/", 1)[1] if self.prefix != "/api" else "main"
+
+    def delete_server(self) -> None:
+        """Close this server on demand (``DELETE /api/servers/{id}``); a no-op for ``main``."""
+        if self.prefix != "/api":
+            self.request("DELETE", self.prefix, top=True)
+
     def __repr__(self) -> str:
-        return f"<RemoteSmtpFake {self.url}>"
+        return f"<RemoteSmtpFake {self.url}{self.prefix}>"
 
 
 if TYPE_CHECKING:

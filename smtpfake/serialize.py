@@ -22,6 +22,27 @@ from smtpfake.scenario.model import Location, Rule
 JSON = dict[str, Any]
 
 
+#: violation kind -> the RFC sections it breaks (the README's Violations table; a test holds the
+#: two together), for people reading a violation in the API or on the page
+VIOLATION_REFERENCES: dict[str, str] = {
+    "bad-sequence": "RFC 5321 §4.1.4, §3.3",
+    "no-helo": "RFC 5321 §4.1.4",
+    "no-quit": "RFC 5321 §3.8, §4.1.1.10",
+    "sent-after-close": "RFC 5321 §3.8",
+    "early-talker": "RFC 5321 §4.3.1",
+    "pipelining-without-extension": "RFC 5321 §4.3.1, RFC 2920",
+    "bad-pipelining": "RFC 2920 §3.1, RFC 3207 §4",
+    "bare-lf": "RFC 5321 §2.3.8, §4.1.1.4",
+    "bare-cr": "RFC 5321 §2.3.8",
+    "8bit-without-8bitmime": "RFC 6152 §3",
+    "size-exceeded": "RFC 1870 §5, §6.1",
+    "retry-too-soon": "RFC 5321 §4.5.4.1",
+    "line-too-long": "RFC 5321 §4.5.3.1.4, §4.5.3.1.6",
+    "auth-without-tls": "RFC 4954 §6",
+    "sent-before-tls": "RFC 3207 §4",
+    "tls-already-active": "RFC 3207 §4.2",
+}
+
 # -- records -> JSON -------------------------------------------------------------------------------
 
 
@@ -35,6 +56,7 @@ def violation_to_json(violation: Violation) -> JSON:
         "detail": violation.detail,
         "command": violation.command,
         "time": violation.time,
+        "rfc": VIOLATION_REFERENCES.get(violation.kind),
     }
 
 

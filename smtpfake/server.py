@@ -38,6 +38,13 @@ class ServerError:
         return f"smtpfake server error{where}:\n{self.traceback}"
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class Server:
     def __init__(
         self,
@@ -228,15 +235,26 @@ class Server:
         for protocol in list(self._live):
             protocol.abort()
 
+    async def open(self) -> None:
+        """Listen in the running loop and return; several Servers may share one loop (the
+        sidecar's servers on demand). Pair with :meth:`aclose`."""
+        if self._server is not None or self._thread is not None:
+            raise RuntimeError("server already started")
+        await self._listen()
+
+    async def aclose(self) -> None:
+        """Stop listening and drop live connections (the end of :meth:`open`)."""
+        await self._close()
+
     async def serve(self, stop: asyncio.Event, ready: Callable[[], None] | None = None) -> None:
         """Serve in the running loop until ``stop`` is set."""
-        await self._listen()
+        await self.open()
         if ready is not None:
             ready()
         try:
             await stop.wait()
         finally:
-            await self._close()
+            await self.aclose()
 
     def start(self) -> Server:
         """Listen in a background thread; returns once the socket accepts connections."""
@@ -291,8 +309,8 @@ class Server:
         if loop is None or not loop.is_running():
             fn()
             return
-        if self._thread is threading.current_thread():
-            fn()
+        if self._thread is threading.current_thread() or _running_loop() is loop:
+            fn()  # already in the loop's thread (serve()/open()): waiting on it would deadlock
             return
         done: concurrent.futures.Future[None] = concurrent.futures.Future()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +43,15 @@ class OwnServer(RemoteSmtpFake):
     def sessions(self) -> Sequence[SessionRecord]:
         return tuple(self._settled_sessions())
 
-    def use(self, scenario: ScenarioRef, *, seed: int | None = None) -> None:
+    def use(
+        self,
+        scenario: ScenarioRef,
+        *,
+        seed: int | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
         with key_paths_for_dicts(scenario):
-            super().use(scenario, seed=seed)
+            super().use(scenario, seed=seed, params=params)
 
     def _fetch(self, method: str, path: str, *args: Any, **kwargs: Any) -> tuple[int, str, bytes]:
         own = path.removeprefix("/api")

@@ -1,68 +1,57 @@
-"""A sidecar front that makes servers on demand, per the contract in smtpfake/servers_on_demand.py.
+"""The real sidecar (a Server and its ApiServer, which makes servers on demand) for the plugin's
+remote-mode tests, and a front that plays an older sidecar without ``POST /api/servers``.
 
-For the plugin's tests until the real sidecar grows ``POST /api/servers``: each POST starts a real
-:class:`Server` with its own real :class:`ApiServer`; ``/api/servers/{id}/X`` is forwarded to that
-API's ``/api/X``; ``DELETE /api/servers/{id}`` stops both. Everything else goes to a shared one.
+``ServersSidecar.url`` is the sidecar's API; ``made`` counts the servers on demand it made,
+``servers`` holds those still open, ``shared`` is the API of its own (``main``) server.
+``without_servers_url`` forwards everything to the same API but answers 404 on ``/api/servers``,
+as a sidecar from before servers on demand did.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import threading
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from smtpfake.http_api import ApiServer
+from smtpfake.http import ApiServer
+from smtpfake.http.fleet import MAIN, Instance
 from smtpfake.server import Server
 
 
 class ServersSidecar:
     def __init__(self) -> None:
         self.shared = ApiServer(Server("default").start()).start()
-        self.servers: dict[str, ApiServer] = {}
-        self.made = 0
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.sidecar = self  # type: ignore[attr-defined]
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Older)
+        self._httpd.target = self.shared.url  # type: ignore[attr-defined]
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
+        return self.shared.url
+
+    @property
+    def without_servers_url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
-    def create(self, body: dict[str, object]) -> dict[str, object]:
-        seed = body.get("seed")
-        server = Server(
-            str(body.get("scenario") or "default"), seed=seed if isinstance(seed, int) else None
-        )
-        api = ApiServer(server.start()).start()
-        with self._lock:
-            sid = str(next(self._ids))
-            self.servers[sid] = api
-            self.made += 1
-        return {"id": sid, "smtp_port": server.port, "url": f"{self.url}/api/servers/{sid}"}
+    @property
+    def made(self) -> int:
+        return self.shared.fleet.made
 
-    def delete(self, sid: str) -> bool:
-        with self._lock:
-            api = self.servers.pop(sid, None)
-        if api is None:
-            return False
-        api.stop()
-        api.server.stop()
-        return True
+    @property
+    def servers(self) -> dict[str, Instance]:
+        return {k: v for k, v in self.shared.fleet.instances.items() if k != MAIN}
 
     def close(self) -> None:
-        for sid in list(self.servers):
-            self.delete(sid)
         self._httpd.shutdown()
+        self._httpd.server_close()
         self.shared.stop()
         self.shared.server.stop()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Older(BaseHTTPRequestHandler):
+    """Forwards to the real API, but knows nothing of servers on demand."""
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -74,29 +63,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _route(self) -> None:
-        sidecar: ServersSidecar = self.server.sidecar  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length) if length else None
-        parts = self.path.split("?")[0].strip("/").split("/")
-        if parts[:2] == ["api", "servers"] and len(parts) == 2 and self.command == "POST":
-            answer = sidecar.create(json.loads(data or b"{}"))
-            self._answer(201, json.dumps(answer).encode())
+        if self.path.split("?")[0].startswith("/api/servers"):
+            self._answer(404, b'{"error": "no endpoint /api/servers"}')
             return
-        if parts[:2] == ["api", "servers"] and len(parts) == 3 and self.command == "DELETE":
-            found = sidecar.delete(parts[2])
-            self._answer(200 if found else 404, b"{}")
-            return
-        if parts[:2] == ["api", "servers"] and len(parts) >= 4:
-            api = sidecar.servers.get(parts[2])
-            if api is None:
-                self._answer(404, b'{"error": "no such server"}')
-                return
-            rest = "/".join(parts[3:]) + (
-                ("?" + self.path.split("?", 1)[1]) if "?" in self.path else ""
-            )
-            target = f"{api.url}/api/{rest}"
-        else:
-            target = sidecar.shared.url + self.path
+        target = self.server.target + self.path  # type: ignore[attr-defined]
         headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept")}
         req = urllib.request.Request(target, data=data, method=self.command, headers=headers)
         try:

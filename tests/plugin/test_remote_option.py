@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from smtpfake.http_api import ApiServer
+from smtpfake.http import ApiServer
 from smtpfake.server import Server
 
 pytest_plugins = ["pytester"]
@@ -59,8 +59,10 @@ def test_same_suite_in_process_and_against_a_sidecar(
     remote = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url)
     remote.assert_outcomes(passed=4)
     remote.stdout.fnmatch_lines([f"smtpfake: scenario=default remote={api.url} *"])
-    # the remote run really went to the sidecar: its journal saw the inline scenario's session
-    assert server.scenario.name != "default"
+    # the remote run really went to the sidecar, on a server of its own made on demand (and
+    # deleted at the end), so the sidecar's own server saw none of it
+    assert (api.fleet.made, list(api.fleet.instances)) == (1, ["main"])
+    assert server.sessions == ()
 
 
 def test_unreachable_sidecar_is_a_usage_error(pytester: pytest.Pytester) -> None:

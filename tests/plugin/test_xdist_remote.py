@@ -65,7 +65,7 @@ def test_a_sidecar_without_servers_on_demand_is_shared_with_a_warning(
     pytester.makepyfile(
         test_suite="def test_a(smtpfake):\n    pass\n\ndef test_b(smtpfake):\n    pass\n"
     )
-    plain = sidecar.shared.url  # the real sidecar's API: no POST /api/servers (yet)
+    plain = sidecar.without_servers_url  # as a sidecar from before POST /api/servers
     result = pytester.runpytest("-p", "no:cacheprovider", "-n", "2", "--smtpfake-remote", plain)
     outcomes = result.parseoutcomes()
     # one warning per worker that ran a test (xdist may give both tests to one worker)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from smtpfake.http_api import ApiServer
+from smtpfake.http import ApiServer
 from smtpfake.server import Server
 
 TIMEOUT = 5.0

@@ -15,9 +15,11 @@ import json
 import os
 import shutil
 import smtplib
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,16 +68,32 @@ print(json.dumps({
 """
 
 
-def pip(*args: str) -> None:
+def pip(*args: str, python: str = sys.executable) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pip", *args],
+        [python, "-m", "pip", *args],
         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert done.returncode == 0, f"pip {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
 
 
+def python_of(version: str) -> str:
+    """An interpreter of the image's Python version on this machine, else the one running.
+
+    ``pip download --python-version`` picks wheels for the target but evaluates dependency
+    markers (aiohttp's ``typing_extensions; python_version < "3.13"``) for the interpreter
+    that runs it: only one of the image's version resolves exactly what the image needs."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = [shutil.which(f"python{version}")]
+    candidates += [str(p) for p in sorted(pyenv.glob(f"{version}.*/bin/python{version}"))]
+    for found in filter(None, candidates):
+        works = subprocess.run([found, "-m", "pip", "--version"], capture_output=True, timeout=60)
+        if works.returncode == 0:  # (a pyenv shim for a version not selected fails here)
+            return found
+    return sys.executable
+
+
 def fill_wheelhouse(context: Path, build: Path) -> None:
-    """Wheels for smtpfake's dependencies (with the ``tls`` extra) and its build backend, for the
+    """Wheels for smtpfake's dependencies (``tls``, ``sidecar`` extras) and build backend, for the
     image's interpreter and platform, whatever Python runs this test."""
     target = json.loads(engine("run", "--rm", BASE, "python3", "-c", IMAGE_TAGS).stdout)
     # portable binary wheels only: a linux_<arch> wheel is built for one distribution
@@ -92,13 +110,17 @@ def fill_wheelhouse(context: Path, build: Path) -> None:
         "--implementation", target["interpreter"][:2],
         "--abi", target["abi"],
         *(arg for p in platforms for arg in ("--platform", p)),
-        f"{wheel}[tls]", "hatchling",
+        f"{wheel}[tls,sidecar]", "hatchling",
+        # what aiohttp needs on some Pythons only, in case no interpreter of the image's
+        # version is here to evaluate its markers (small universal wheels: harmless if unused)
+        "typing-extensions", "async-timeout",
+        python=python_of(target["version"]),
     )  # fmt: skip
     # the image installs smtpfake from the copied source, as `docker build .` does
     for built in house.glob("smtpfake-*.whl"):
         built.unlink()
     names = {w.name.split("-", 1)[0].lower() for w in house.glob("*.whl")}
-    assert {"pyyaml", "trustme", "cryptography", "hatchling"} <= names, sorted(names)
+    assert {"pyyaml", "trustme", "cryptography", "aiohttp", "hatchling"} <= names, sorted(names)
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +148,21 @@ def published(container: str, port: int) -> int:
     return int(out.rsplit(":", 1)[1])
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+#: one port for servers on demand, published with the same number inside and out
+ON_DEMAND = free_port()
+
+
 @pytest.fixture
 def container(image: str) -> Iterator[str]:
     cid = engine(
         "run", "-d", "-p", "127.0.0.1::2525", "-p", "127.0.0.1::8025",
+        "-p", f"127.0.0.1:{ON_DEMAND}:{ON_DEMAND}", "-e", f"SMTPFAKE_SERVER_PORTS={ON_DEMAND}",
         "-e", "SMTPFAKE_API_TOKEN=box", image,
     ).stdout.strip()  # fmt: skip
     try:
@@ -175,6 +208,18 @@ def test_image_serves_mail_and_the_api_and_stops_on_sigterm(container: str) -> N
     (_, over_tls) = fake.wait_for_sessions(2, timeout=5)
     assert over_tls.tls
     assert fake.messages[-1].subject == "over tls"
+
+    # the page and a server on demand, through the published ports
+    page = urllib.request.urlopen(api + "/", timeout=TIMEOUT)
+    assert b"<title>smtpfake</title>" in page.read()
+    made = fake.request("POST", "/api/servers", {"scenario": "default"}, ok=(201,))[1]
+    assert made["smtp_port"] == ON_DEMAND
+    own = RemoteSmtpFake(made["url"], token="box")
+    with smtplib.SMTP(own.host, own.port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: on demand\r\n\r\nhi\r\n")
+    (mine,) = own.wait_for_messages(1, timeout=5)
+    assert mine.subject == "on demand"
+    assert len(fake.messages) == 2  # the main server's, untouched
 
     started = time.monotonic()
     engine("stop", "--time", "10", container)

@@ -11,6 +11,7 @@ import copy
 import http.client
 import json
 import smtplib
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,8 @@ import jsonschema
 import pytest
 import yaml
 
-from smtpfake.http_api import MAX_BODY, ROUTES, ApiServer
+from smtpfake.http import ApiServer
+from smtpfake.http.app import FLEET_ROUTES, MAX_BODY, ROUTES
 from smtpfake.server import Server
 
 from .conftest import REPO, TIMEOUT, Answer, call
@@ -78,7 +80,12 @@ def test_the_spec_is_openapi_3_1_with_valid_schemas() -> None:
 
 
 def test_every_route_is_in_the_spec_and_every_spec_path_is_served() -> None:
-    served = {(path, method) for path, methods in ROUTES.items() for method in methods}
+    served = {
+        ("/api" + path.replace("{mid}", "{id}").replace("{sid}", "{id}"), method)
+        for table in (ROUTES, FLEET_ROUTES)
+        for path, methods in table.items()
+        for method in methods
+    }
     assert served == set(OPS)
 
 
@@ -134,21 +141,29 @@ def test_every_answer_is_documented_and_matches_its_schema(
         jsonschema.validate(answer.body, content[ctype]["schema"])
         seen.add((path, method, str(answer.status)))
 
+    def concrete(path: str) -> str:
+        return path.replace("{id}", "main" if path.startswith("/api/servers") else "1")
+
+    def check_at(path: str, method: str, answer: Answer, status: int, at: str) -> None:
+        check(path, method, answer, status)
+        assert at  # the concrete path asked
+
     server.reset()
     # guards on every operation
     for path, method in OPS:
+        at = concrete(path)
         if "401" in OPS[(path, method)]["responses"]:
-            check(path, method, call(url, method, path), 401)
-        got = call(url, method, path, headers={"Origin": "https://page.example"}, **auth)
+            check(path, method, call(url, method, at), 401)
+        got = call(url, method, at, headers={"Origin": "https://page.example"}, **auth)
         check(path, method, got, 403)
         responses = OPS[(path, method)]["responses"]
         if "413" in responses:
             big = b"{" + b" " * MAX_BODY + b"}"
-            check(path, method, call(url, method, path, raw=big, **auth), 413)
+            check(path, method, call(url, method, at, raw=big, **auth), 413)
         if "415" in responses:
-            got = call(url, method, path, raw=b"a=1", content_type="text/plain", **auth)
+            got = call(url, method, at, raw=b"a=1", content_type="text/plain", **auth)
             check(path, method, got, 415)
-        if "400" in responses:
+        if "400" in responses and "requestBody" in OPS[(path, method)]:
             check(path, method, call(url, method, path, raw=b"{not json", **auth), 400)
 
     check("/api/health", "GET", call(url, "GET", "/api/health"), 200)
@@ -187,12 +202,74 @@ def test_every_answer_is_documented_and_matches_its_schema(
     check(*wait, call(url, "POST", wait[0], {"sessions": 1, "timeout": 2}, **auth), 200)
     check(*wait, call(url, "POST", wait[0], {"messages": 5, "timeout": 0}, **auth), 408)
     check("/api/sessions", "GET", call(url, "GET", "/api/sessions", **auth), 200)
+    check("/api/sessions", "GET", call(url, "GET", "/api/sessions?order=sideways", **auth), 400)
     check("/api/messages", "GET", call(url, "GET", "/api/messages", **auth), 200)
     got = call(url, "GET", "/api/sessions", **auth)
     assert got.body["sessions"][0]["messages"], "a session with a message was validated"
     check("/api/reset", "POST", call(url, "POST", "/api/reset", **auth), 200)
     check("/api/reset", "POST", call(url, "POST", "/api/reset", {}, **auth), 200)
     check("/api/reset", "POST", chunked(api, "POST", "/api/reset"), 200)
+
+    # messages: list filters, one, raw, delete
+    msgs = ("/api/messages", "GET")
+    check(*msgs, call(url, "GET", "/api/messages?colour=red", **auth), 400)
+    send_mail(server)
+    (first,) = call(url, "GET", "/api/messages", **auth).body["messages"]
+    one = ("/api/messages/{id}", "GET")
+    check(*one, call(url, "GET", f"/api/messages/{first['id']}", **auth), 200)
+    check(*one, call(url, "GET", "/api/messages/x", **auth), 400)
+    check(*one, call(url, "GET", "/api/messages/999", **auth), 404)
+    raw = ("/api/messages/{id}/raw", "GET")
+    check(*raw, call(url, "GET", "/api/messages/x/raw", **auth), 400)
+    check(*raw, call(url, "GET", "/api/messages/999/raw", **auth), 404)
+    with urllib.request.urlopen(
+        urllib.request.Request(
+            f"{url}/api/messages/{first['id']}/raw", headers={"Authorization": f"Bearer {TOKEN}"}
+        ),
+        timeout=TIMEOUT,
+    ) as resp:
+        assert resp.headers["Content-Type"] in OPS[raw]["responses"]["200"]["content"]
+        seen.add((*raw, "200"))
+    dele = ("/api/messages/{id}", "DELETE")
+    check(*dele, call(url, "DELETE", f"/api/messages/{first['id']}", **auth), 200)
+    check(*dele, call(url, "DELETE", "/api/messages/x", **auth), 400)
+    check(*dele, call(url, "DELETE", f"/api/messages/{first['id']}", **auth), 404)
+    check("/api/messages", "DELETE", call(url, "DELETE", "/api/messages", **auth), 200)
+
+    # events: a stream; its 200 is read as one
+    ev = ("/api/events", "GET")
+    check(*ev, call(url, "GET", "/api/events?x=1", **auth), 400)
+    with urllib.request.urlopen(
+        urllib.request.Request(f"{url}/api/events", headers={"Authorization": f"Bearer {TOKEN}"}),
+        timeout=TIMEOUT,
+    ) as resp:
+        assert resp.headers["Content-Type"] in OPS[ev]["responses"]["200"]["content"]
+        assert resp.readline().startswith(b"retry:")
+        seen.add((*ev, "200"))
+
+    # the clock
+    check("/api/clock", "GET", call(url, "GET", "/api/clock", **auth), 200)
+    clock = ("/api/clock", "POST")
+    check(*clock, call(url, "POST", "/api/clock", example(*clock), **auth), 200)
+    check(*clock, call(url, "POST", "/api/clock", {"advance": -1}, **auth), 400)
+
+    # servers on demand
+    made = ("/api/servers", "POST")
+    got = call(url, "POST", "/api/servers", example(*made), **auth)
+    check(*made, got, 201)
+    sid = got.body["id"]
+    check(*made, call(url, "POST", "/api/servers", {"scenario": "nope"}, **auth), 404)
+    check("/api/servers", "GET", call(url, "GET", "/api/servers", **auth), 200)
+    one_server = ("/api/servers/{id}", "GET")
+    check(*one_server, call(url, "GET", f"/api/servers/{sid}", **auth), 200)
+    check(*one_server, call(url, "GET", "/api/servers/zz", **auth), 404)
+    gone = ("/api/servers/{id}", "DELETE")
+    check(*gone, call(url, "DELETE", "/api/servers/main", **auth), 400)
+    check(*gone, call(url, "DELETE", f"/api/servers/{sid}", **auth), 200)
+    check(*gone, call(url, "DELETE", f"/api/servers/{sid}", **auth), 404)
+    api.fleet.ports = range(0)  # no port left: the 503
+    check(*made, call(url, "POST", "/api/servers", {}, **auth), 503)
+    api.fleet.ports = None
 
     documented = {
         (path, method, status) for (path, method), op in OPS.items() for status in op["responses"]
@@ -208,7 +285,7 @@ def test_undocumented_paths_and_methods_answer_with_the_error_schema(
     error = resolve({"$ref": "#/components/schemas/Error"})
     for method, path, status in (
         ("GET", "/api/unknown", 404),
-        ("DELETE", "/api/messages", 405),
+        ("PATCH", "/api/messages", 405),
         ("PUT", "/api/wait", 405),
     ):
         got = call(api.url, method, path, token=TOKEN)

@@ -13,6 +13,7 @@ import pytest
 
 from smtpfake.control import SmtpFake
 from smtpfake.engine.records import Message
+from smtpfake.http import ApiServer
 from smtpfake.journal import SessionRecord
 from smtpfake.remote import RemoteError, RemoteSmtpFake
 from smtpfake.scenario import ScenarioError
@@ -233,3 +234,57 @@ def test_remote_with_token_and_a_wildcard_bind(sidecar_factory: Callable[..., Si
     deliver(remote)
     assert remote.wait_for_messages(1, timeout=2)[0].subject == "parity"
     assert RemoteSmtpFake(car.url, token="tok", smtp_host="h", smtp_port=1).address == ("h", 1)
+
+
+def test_events_from_the_remote_client(api: ApiServer) -> None:
+    remote = RemoteSmtpFake(api.url)
+    stream = remote.events(timeout=5)
+    server = api.server
+    with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+        client.noop()
+    seen = []
+    for event in stream:
+        seen.append(event["event"])
+        if event["event"] == "closed":
+            break
+    stream.close()
+    assert seen[0] == "connected" and seen[-1] == "closed"
+    assert "command" in seen and "reply" in seen
+
+
+def test_greylisting_in_milliseconds_over_http(api: ApiServer) -> None:
+    """Parameters and the clock, through the sidecar: the README's greylisting test, remote."""
+    remote = RemoteSmtpFake(api.url)
+    server = api.server
+
+    def try_rcpt() -> int:
+        with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as smtp:
+            smtp.ehlo()
+            smtp.mail("app@example.test")
+            return int(smtp.rcpt("user@example.test")[0])
+
+    remote.use("greylisting", params={"delay": "5m"})
+    assert remote.scenario()["params"][0]["value"] == 300
+    assert try_rcpt() == 451
+    before = remote.advance(0)
+    assert remote.advance(299) == pytest.approx(before + 299, abs=1.0)
+    assert try_rcpt() == 451  # too soon: still greylisted
+    remote.advance(1)
+    assert try_rcpt() == 250
+
+
+def test_upload_with_parameters(api: ApiServer, tmp_path: Path) -> None:
+    remote = RemoteSmtpFake(api.url)
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "summary: s\nexpect: e\nparams:\n  code: {type: int, default: 451}\n"
+        "rules:\n  - {on: mail, reply: '${code} later'}\n"
+    )
+    remote.use(mine, params={"code": 452})
+    with smtplib.SMTP(api.server.host, api.server.port, timeout=TIMEOUT) as smtp:
+        smtp.ehlo()
+        assert smtp.mail("a@x.test")[0] == 452
+    with pytest.raises(ScenarioError):
+        remote.use(mine, params={"code": "many"})
+    with pytest.raises(ScenarioError):
+        remote.use("greylisting", params={"nope": 1})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -10,6 +11,7 @@ from smtpfake.engine.records import Message, TranscriptEntry, Violation
 from smtpfake.journal import SessionRecord
 from smtpfake.scenario import ScenarioError, load_text
 from smtpfake.serialize import (
+    VIOLATION_REFERENCES,
     message_from_json,
     message_to_json,
     problems_from_json,
@@ -18,6 +20,7 @@ from smtpfake.serialize import (
     session_from_json,
     session_to_json,
 )
+from tests.sidecar.conftest import REPO
 
 
 def wire(data: object) -> object:
@@ -117,3 +120,10 @@ def test_scenario_json_shows_every_condition_a_rule_sets() -> None:
     assert conditions["within"] == 300
     chaos = scenario_to_json(resolve("seeded-chaos"))["rules"]
     assert all("probability" in r["conditions"] for r in chaos)
+
+
+def test_violation_references_are_the_readmes() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Violations") : readme.index("### AUTH")]
+    rows = dict(re.findall(r"^\| `([a-z0-9-]+)` \| .* \| (RFC[^|]*?) \|$", table, re.M))
+    assert rows == VIOLATION_REFERENCES

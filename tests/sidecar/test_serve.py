@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -223,6 +224,8 @@ def test_flags_win_over_the_environment(sidecar_factory: Start, tmp_path: Path) 
         ({"SMTPFAKE_API_PORT": "70000"}, "70000 is not a port"),
         ({"SMTPFAKE_LOG_FORMAT": "xml"}, "'xml' is not text or json"),
         ({"SMTPFAKE_SCENARIO": "nope"}, "no scenario named 'nope'"),
+        ({"SMTPFAKE_SERVER_PORTS": "2600-"}, "SMTPFAKE_SERVER_PORTS: expected a port range"),
+        ({"SMTPFAKE_SERVER_PORTS": "2700-2600"}, "low to high"),
     ],
 )
 def test_bad_configuration_exits_2(env: dict[str, str], needle: str) -> None:
@@ -283,3 +286,94 @@ def test_signals_stop_everything_within_a_second(sidecar_factory: Start, sig: in
     assert "Traceback" not in "".join(car.stderr), car.output()
     waiter.join(5)
     assert waiting, "the pending wait call never returned"
+
+
+def test_api_port_without_the_sidecar_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    # an aiohttp that cannot be imported, first on the path: as if the extra were not installed
+    (tmp_path / "aiohttp").mkdir()
+    (tmp_path / "aiohttp" / "__init__.py").write_text(
+        "raise ImportError('No module named aiohttp')\n"
+    )
+    done = run("--port", "0", "--api-port", "0", env={"PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 2, done
+    assert "install smtpfake with [sidecar], e.g. pip install '.[sidecar]'" in done.stderr
+    assert "Traceback" not in done.stderr
+    # a port range is checked without it too
+    done = run("--server-ports", "x", env={"PYTHONPATH": str(tmp_path)})
+    assert (done.returncode, "Traceback" in done.stderr) == (2, False), done
+    # without --api-port, serve never imports it
+    assert (
+        "No module named aiohttp"
+        not in run("--scenario", "nope", env={"PYTHONPATH": str(tmp_path)}).stderr
+    )
+
+
+def test_sigterm_with_servers_on_demand_and_event_streams_is_quick(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0")
+    made = [call(car.url, "POST", "/api/servers", {}).body for _ in range(3)]
+    streams = [urllib.request.urlopen(m["url"] + "/events", timeout=TIMEOUT) for m in made]
+    try:
+        for stream in streams:
+            assert stream.readline().startswith(b"retry:")
+        elapsed = car.signal(signal.SIGTERM)
+    finally:
+        for stream in streams:
+            stream.close()
+    assert car.proc.returncode == 0, car.output()
+    assert elapsed < 1.0, f"took {elapsed:.2f}s to stop"
+    assert "Traceback" not in "".join(car.stderr), car.output()
+
+
+def test_servers_on_demand_log_their_sessions_tagged(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0")
+    made = call(car.url, "POST", "/api/servers", {}).body
+    with smtplib.SMTP("127.0.0.1", made["smtp_port"], timeout=TIMEOUT) as client:
+        client.noop()
+    lines = until(car, "] closed")
+    assert any(line.endswith(f"session 1 [{made['id']}] closed\n") for line in lines), lines
+
+
+def test_reading_sessions_never_waits_for_open_ones(sidecar_factory: Start) -> None:
+    # one event loop serves SMTP and HTTP: a read that waited for open sessions to end would
+    # hold up the very sessions it waits for
+    car = sidecar_factory("--port", "0", "--api-port", "0")
+    with socket.create_connection((car.smtp_host, car.smtp_port), timeout=TIMEOUT) as sock:
+        assert sock.makefile("rb").readline().startswith(b"220 ")
+        for _ in range(3):
+            got = call(car.url, "GET", "/api/sessions", timeout=1.0)
+            assert [s["ended"] for s in got.body["sessions"]] == [None]
+        sock.sendall(b"QUIT\r\n")
+        assert sock.makefile("rb").readline().startswith(b"221 ")
+
+
+def test_misbehaving_http_clients_leave_stderr_empty(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0")
+    port = int(car.url.rsplit(":", 1)[1])
+    garbage = (
+        b"POST /api/wait HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 40\r\n\r\n{",  # leaves
+        b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: x\r\n\r\n",  # two Hosts
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # a TLS hello
+        b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  # a stream, then gone
+        b"BREW / HTTP/1.1\r\n\r\n",
+    )
+    for data in garbage * 10:
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+            sock.sendall(data)
+    assert call(car.url, "GET", "/api/health").status == 200
+    car.signal(signal.SIGTERM)
+    assert car.proc.returncode == 0
+    assert "".join(car.stderr) == "", car.output()
+
+
+def test_the_log_has_api_writes_and_failures_not_reads(sidecar_factory: Start) -> None:
+    car = sidecar_factory("--port", "0", "--api-port", "0", "--log-format", "json")
+    for path in ("/api/sessions", "/api/messages", "/api/health", "/api/scenario"):
+        assert call(car.url, "GET", path).status == 200
+    assert call(car.url, "GET", "/api/nope").status == 404
+    assert call(car.url, "POST", "/api/reset").status == 200
+    until(car, '"POST"')
+    api = [json.loads(line) for line in car.stdout if '"event": "api"' in line]
+    assert [(e["method"], e["path"], e["status"]) for e in api] == [
+        ("GET", "/api/nope", 404),
+        ("POST", "/api/reset", 200),
+    ]

@@ -1,0 +1,65 @@
+"""What every endpoint shares: its settings, the body read within limits, a JSON answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from smtpfake.http.events import EventHub
+from smtpfake.http.fleet import Fleet, Instance
+from smtpfake.http.guards import json_answer
+from smtpfake.http.inputs import JSON, ApiError, parse_json
+from smtpfake.logging_observer import EventLog
+
+#: bodies larger than this are refused with 413 (a scenario is a few kB)
+MAX_BODY = 1 << 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the endpoints need besides the servers."""
+
+    fleet: Fleet
+    hub: EventHub
+    token: str | None
+    body_timeout: float
+    log: EventLog | None
+
+
+SETTINGS = web.AppKey("settings", Settings)
+Endpoint = Callable[[web.Request, Settings, Instance], Awaitable[web.StreamResponse]]
+
+
+def answer(body: JSON, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return json_answer(status, body, headers)
+
+
+async def read_body(request: web.Request, settings: Settings) -> bytes:
+    """The whole body, within ``body_timeout`` seconds (a Content-Length larger than what is
+    sent is a 408, not a request held for ever)."""
+    try:
+        return await asyncio.wait_for(request.read(), settings.body_timeout)
+    except asyncio.TimeoutError:
+        error = ApiError(408, f"the request body did not arrive within {settings.body_timeout:g}s")
+        error.headers["Connection"] = "close"
+        raise error from None
+    except web.HTTPRequestEntityTooLarge:
+        error = ApiError(413, f"body too large (at most {MAX_BODY} bytes)")
+        error.headers["Connection"] = "close"
+        raise error from None
+
+
+async def read_json(request: web.Request, settings: Settings) -> JSON:
+    body = await read_body(request, settings)
+    if body.strip() and request.content_type not in (
+        "application/json",
+        "application/octet-stream",
+    ):
+        raise ApiError(
+            415,
+            f"expected a JSON body (Content-Type: application/json), got {request.content_type!r}",
+        )
+    return parse_json(body)

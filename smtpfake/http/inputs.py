@@ -1,0 +1,215 @@
+"""What a request may carry: JSON bodies, query parameters and uploaded scenario files, checked.
+
+Every number is finite and in range, or a 400 that names the field (``'timeout' must be ...``);
+a body nested past :data:`MAX_DEPTH` or not UTF-8 JSON is a 400, never a RecursionError or a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from smtpfake.scenario import Location, Problem, ScenarioError
+
+JSON = dict[str, Any]
+T = TypeVar("T")
+
+#: the deepest nesting a JSON body may have (the API's own bodies are 2 levels deep)
+MAX_DEPTH = 32
+#: integers longer than this (in digits) are refused before Python converts them
+MAX_DIGITS = 19
+
+
+class ApiError(Exception):
+    """An answer other than 2xx: ``status`` and a JSON body ``{"error": message, **extra}``."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: JSON = {"error": message, **extra}
+        self.headers: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class _Bad:
+    """A number JSON allows Python to read but the API does not: NaN, Infinity, 4,301 digits."""
+
+    text: str
+
+
+def _bad_int(text: str) -> int | _Bad:
+    return _Bad(text[:20] + "...") if len(text.lstrip("-")) > MAX_DIGITS else int(text)
+
+
+def _bad_float(text: str) -> float | _Bad:
+    value = float(text)
+    return value if math.isfinite(value) else _Bad(text[:20])
+
+
+def parse_json(body: bytes) -> JSON:
+    """The body as a JSON object (an empty body is ``{}``); ApiError(400) when it is not one."""
+    if not body.strip():
+        return {}
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"the body is not UTF-8: {exc}") from None
+    try:
+        data = json.loads(text, parse_constant=_Bad, parse_int=_bad_int, parse_float=_bad_float)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, f"the JSON body is nested too deeply (at most {MAX_DEPTH})") from None
+    _check_tree(data)
+    if not isinstance(data, dict):
+        raise ApiError(400, f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _check_tree(data: Any) -> None:
+    """Depth and numbers, walked without recursion; the first bad value is named by its path."""
+    todo: list[tuple[str, Any, int]] = [("", data, 1)]
+    while todo:
+        path, value, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise ApiError(400, f"the JSON body is nested too deeply (at most {MAX_DEPTH})")
+        if isinstance(value, _Bad):
+            field = path or "the body"
+            raise ApiError(
+                400,
+                f"'{field}' must be a finite number of at most {MAX_DIGITS} digits, "
+                f"got {value.text}",
+            )
+        if isinstance(value, dict):
+            todo += [(f"{path}.{k}" if path else k, v, depth + 1) for k, v in value.items()]
+        elif isinstance(value, list):
+            todo += [(f"{path}[{i}]", v, depth + 1) for i, v in enumerate(value)]
+
+
+def only(data: Mapping[str, Any], allowed: Iterable[str], what: str = "field") -> None:
+    """Refuse names outside ``allowed``: an unknown filter or field is never silently ignored."""
+    known = set(allowed)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ApiError(
+            400,
+            f"unknown {what}(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+        )
+
+
+def whole(value: Any, name: str, *, low: int = 0, high: int = 10**9) -> int:
+    """A whole number in [low, high], from JSON or a query string."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("-").isdigit() or len(text.lstrip("-")) > MAX_DIGITS:
+            raise ApiError(400, f"'{name}' must be a whole number, got {value[:40]!r}")
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, f"'{name}' must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ApiError(400, f"'{name}' must be from {low} to {high}, got {value}")
+    return value
+
+
+def seconds(value: Any, name: str, *, high: float) -> float:
+    """A finite number of seconds in [0, high] (a JSON number; text is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ApiError(400, f"'{name}' must be a number of seconds, got {value!r}")
+    if not math.isfinite(value) or not 0 <= value <= high:
+        raise ApiError(400, f"'{name}' must be a number of seconds from 0 to {high:g}, got {value}")
+    return float(value)
+
+
+#: the paging parameters of the lists (sessions, messages)
+PAGING = ("limit", "offset", "order")
+#: the most one page may hold (the journal keeps at most 10,000 of each by default)
+MAX_LIMIT = 10_000
+
+
+def page(items: Sequence[T], query: Mapping[str, str]) -> tuple[list[T], int, int]:
+    """``items`` (oldest first) paged by ``?order=oldest|newest&offset=N&limit=N``: the page,
+    its offset and its limit. Offsets count in the order asked for."""
+    order = query.get("order", "oldest")
+    if order not in ("oldest", "newest"):
+        raise ApiError(400, f"'order' must be oldest or newest, got {order[:20]!r}")
+    offset = whole(query.get("offset", "0"), "offset", high=MAX_LIMIT * 100)
+    limit = whole(query.get("limit", str(MAX_LIMIT)), "limit", high=MAX_LIMIT)
+    ordered = list(items) if order == "oldest" else list(reversed(items))
+    return ordered[offset : offset + limit], offset, limit
+
+
+def seed(value: Any, name: str = "seed") -> int | None:
+    """A scenario seed: null, or a whole number that fits in 64 bits."""
+    if value is None:
+        return None
+    return whole(value, name, low=-(2**63), high=2**63 - 1)
+
+
+# -- files named by uploaded scenarios -------------------------------------------------------------
+
+
+def _within(path: Path, folders: Sequence[Path]) -> bool:
+    return any(path == folder or folder in path.parents for folder in folders)
+
+
+def check_uploaded_files(text: str, source: str, scenario_dirs: Sequence[str | Path]) -> None:
+    """An uploaded scenario may name TLS files (``tls: {certificate, key}``) only inside the
+    sidecar's scenario directories, so an upload cannot probe which files exist on the sidecar.
+
+    Checked on the YAML before it is loaded (loading checks that the files exist, which is the
+    probe); resolved as the loader will: relative to ``source``'s folder when that is a file,
+    else to the current directory. Raises ScenarioError (file:line:col) naming each such key."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return  # not YAML: the loader reports it, with its place
+    folders = [Path(d).resolve() for d in scenario_dirs]
+    origin = Path(source)
+    base = origin.parent if origin.is_file() else Path.cwd()
+    problems: list[Problem] = []
+    seen: set[int] = set()
+    todo: list[yaml.Node] = [root] if root is not None else []
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:  # an alias is one node however often it is used
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == "tls" and isinstance(value, yaml.MappingNode):
+                    problems += _tls_files(value, base, folders, source)
+                todo.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            todo += node.value
+    if problems:
+        raise ScenarioError(problems)
+
+
+def _tls_files(
+    tls: yaml.MappingNode, base: Path, folders: Sequence[Path], source: str
+) -> list[Problem]:
+    found = []
+    for key, value in tls.value:
+        if key.value not in ("certificate", "key") or not isinstance(value, yaml.ScalarNode):
+            continue
+        path = Path(str(value.value)).expanduser()
+        full = (path if path.is_absolute() else base / path).resolve()
+        if not folders or not _within(full, folders):
+            mark = value.start_mark
+            where = Location(source, mark.line + 1, mark.column + 1)
+            dirs = ", ".join(str(f) for f in folders) or "none configured"
+            found.append(
+                Problem(
+                    where,
+                    f"tls.{key.value}: an uploaded scenario may only name files inside the "
+                    f"sidecar's scenario directories ({dirs}); put the PEM files there, or "
+                    "drop certificate:/key: to have one generated",
+                )
+            )
+    return found

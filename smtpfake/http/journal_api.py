@@ -1,0 +1,114 @@
+"""Endpoints about what happened: sessions, messages (list, one, raw, delete), reset, wait."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from smtpfake.control import wait_count
+from smtpfake.http.context import Settings, answer, read_json
+from smtpfake.http.fleet import Instance
+from smtpfake.http.inputs import JSON, ApiError, only, page, seconds, whole
+from smtpfake.http.messages import detail, find, listing
+from smtpfake.serialize import session_to_json
+
+#: the longest POST /api/wait may block
+MAX_WAIT = 300.0
+
+
+def _sessions(instance: Instance, query: Mapping[str, str]) -> JSON:
+    # as recorded, open sessions included (ended: null): never the fixture's settling read,
+    # which would hold this event loop, and with it the SMTP sessions it waits for
+    records = instance.server.sessions
+    shown, offset, limit = page(records, query)
+    return {
+        "count": len(shown),
+        "total": len(records),
+        "offset": offset,
+        "limit": limit,
+        "sessions": [session_to_json(s) for s in shown],
+    }
+
+
+async def sessions(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+    return answer(_sessions(instance, request.query))
+
+
+async def messages(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+    return answer(listing(instance.numbered(), request.query))
+
+
+async def delete_messages(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
+    found = instance.numbered()
+    instance.deleted.update(n.id for n in found)
+    return answer({"deleted": len(found)})
+
+
+async def message(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+    return answer(detail(find(instance.numbered(), request.match_info["mid"])))
+
+
+async def message_raw(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+    numbered = find(instance.numbered(), request.match_info["mid"])
+    disposition = "attachment" if request.query.get("download") == "1" else "inline"
+    return web.Response(
+        body=numbered.message.data,
+        content_type="message/rfc822",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'{disposition}; filename="message-{numbered.id}.eml"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+async def delete_message(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
+    numbered = find(instance.numbered(), request.match_info["mid"])
+    instance.deleted.add(numbered.id)
+    return answer({"deleted": 1})
+
+
+async def reset(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+    await read_json(request, settings)  # an empty or JSON body only: a form post is no reset
+    instance.reset()
+    settings.hub.publish({"event": "reset", "server": instance.id, "time": time.time()})
+    return answer({"status": "reset", "scenario": instance.server.scenario.name})
+
+
+#: what POST /api/wait can wait for (counted as the in-process waits count: control.wait_count)
+KINDS = ("messages", "sessions")
+
+
+def _count(kind: str, instance: Instance) -> int:
+    # the messages the API shows (not deleted), as the fixture's waits see theirs
+    return wait_count(kind, [n.message for n in instance.numbered()], instance.server.sessions)
+
+
+async def wait(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+    data = await read_json(request, settings)
+    only(data, (*KINDS, "timeout"))
+    kinds = [k for k in KINDS if k in data]
+    if len(kinds) != 1:
+        raise ApiError(
+            400, 'give exactly one of "messages": N or "sessions": N (with "timeout": seconds)'
+        )
+    kind = kinds[0]
+    count = whole(data[kind], kind, high=10**6)
+    timeout = seconds(data.get("timeout", 5.0), "timeout", high=MAX_WAIT)
+    started = time.monotonic()
+    if not await settings.hub.until(lambda: _count(kind, instance) >= count, timeout):
+        got = _count(kind, instance)
+        what = "message(s)" if kind == "messages" else "finished session(s)"
+        waited = time.monotonic() - started
+        error = ApiError(408, f"waited {waited:.1f}s for {count} {what}, got {got}", count=got)
+        error.headers["Connection"] = "close"  # RFC 9110 §15.5.9
+        raise error
+    if kind == "messages":
+        return answer(listing(instance.numbered(), {}))
+    return answer(_sessions(instance, {}))

@@ -1,0 +1,62 @@
+"""Endpoints for servers on demand: make, list, look at, close."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from smtpfake.http.context import Settings, answer, read_json
+from smtpfake.http.fleet import MAIN, Instance
+from smtpfake.http.inputs import JSON, only, seed
+from smtpfake.http.scenario_api import check_name, known_name, params
+
+
+def _server_body(request: web.Request, instance: Instance) -> JSON:
+    base = f"{request.scheme}://{request.host}"
+    return {
+        "id": instance.id,
+        "host": instance.server.host,
+        "smtp_port": instance.server.port,
+        "url": f"{base}/api/servers/{instance.id}",
+        "scenario": instance.server.scenario.name,
+        "seed": instance.server.effective_seed,
+        "created": instance.created,
+        "sessions": len(instance.server.sessions),
+        "messages": len(instance.numbered()),
+    }
+
+
+async def create_server(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
+    data = await read_json(request, settings)
+    only(data, ("scenario", "seed", "params"))
+    name = check_name(data.get("scenario", "default"), "scenario")
+    chosen = seed(data.get("seed"))
+    known_name(settings.fleet.main, name)
+    created = await settings.fleet.create(name, chosen, params(data.get("params")))
+    settings.hub.publish({"event": "server", "server": MAIN, "id": created.id, "time": time.time()})
+    body = _server_body(request, created)
+    return answer(body, 201, {"Location": body["url"]})
+
+
+async def list_servers(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
+    found = [_server_body(request, i) for i in settings.fleet.instances.values()]
+    return answer({"count": len(found), "capacity": settings.fleet.capacity, "servers": found})
+
+
+async def get_server(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+    return answer(_server_body(request, instance))
+
+
+async def delete_server(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.Response:
+    await settings.fleet.delete(instance.id)
+    now = time.time()
+    settings.hub.publish({"event": "deleted", "server": instance.id, "time": now})
+    settings.hub.publish({"event": "server", "server": MAIN, "id": instance.id, "time": now})
+    return answer({"deleted": instance.id})

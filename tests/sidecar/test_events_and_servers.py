@@ -1,0 +1,262 @@
+"""Server-Sent Events, from curl and from Python; servers on demand, isolated from each other."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import smtplib
+import subprocess
+import threading
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from smtpfake.http import ApiServer
+from smtpfake.remote import RemoteSmtpFake
+from smtpfake.scenario import ScenarioError
+from smtpfake.server import Server
+
+from .conftest import TIMEOUT, call
+
+
+def read_events(url: str, count: int, into: list[dict[str, Any]], ready: threading.Event) -> None:
+    """Read ``count`` events (after the hello, which sets ``ready``) from an SSE stream, or up to
+    a ``closed`` or ``deleted`` one; bounded by TIMEOUT."""
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        kind = ""
+        for raw in resp:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                kind = line[len("event: ") :]
+            elif line.startswith("data: ") and kind == "hello":
+                ready.set()  # subscribed: what happens from now on is ours
+            elif line.startswith("data: "):
+                into.append(json.loads(line[len("data: ") :]))
+                if len(into) >= count or into[-1]["event"] in ("closed", "deleted"):
+                    return
+
+
+def start_reader(url: str, count: int) -> tuple[threading.Thread, list[dict[str, Any]]]:
+    """A thread reading the stream; returns once it is subscribed."""
+    got: list[dict[str, Any]] = []
+    ready = threading.Event()
+    reader = threading.Thread(target=read_events, args=(url, count, got, ready), daemon=True)
+    reader.start()
+    assert ready.wait(TIMEOUT), "the stream never said hello"
+    return reader, got
+
+
+def test_events_tell_a_whole_session(api: ApiServer) -> None:
+    reader, got = start_reader(api.url + "/api/events", 100)
+    server = api.server
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: ev\r\n\r\nbody\r\n")
+    reader.join(TIMEOUT)
+    kinds = [e["event"] for e in got]
+    assert kinds[:3] == ["connected", "reply", "command"]
+    assert "message" in kinds
+    message = next(e for e in got if e["event"] == "message")
+    assert (message["subject"], message["rcpt_tos"]) == ("ev", ["b@y.test"])
+    assert all(e["server"] == "main" and e["session"] == 1 for e in got)
+    ids = [e["id"] for e in got]
+    assert ids == sorted(ids)
+
+
+def test_events_match_the_openapi_event_schema(api: ApiServer) -> None:
+    import jsonschema
+    import yaml
+
+    from .conftest import REPO
+
+    spec = yaml.safe_load((REPO / "openapi.yaml").read_text(encoding="utf-8"))
+    schema = spec["components"]["schemas"]["Event"]
+    reader, got = start_reader(api.url + "/api/events", 100)
+    server = api.server
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.docmd("MAIL FROM:<a@x.test>")  # a violation
+        client.ehlo()
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: ev\r\n\r\nbody\r\n")
+    reader.join(TIMEOUT)
+    assert {"connected", "command", "reply", "violation", "message", "closed"} <= {
+        e["event"] for e in got
+    }
+    for event in got:
+        jsonschema.validate(event, schema)
+
+
+def test_events_carry_rules_and_violations(api: ApiServer) -> None:
+    api.server.use({"rules": [{"name": "no-mail", "on": "mail", "reply": "451 4.3.0 later"}]})
+    reader, got = start_reader(api.url + "/api/events", 100)
+    server = api.server
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.ehlo()
+        assert client.mail("a@x.test")[0] == 451
+        client.rcpt("b@y.test")  # out of order: a violation
+        client.quit()
+    reader.join(TIMEOUT)
+    reply = next(e for e in got if e["event"] == "reply" and e["code"] == 451)
+    assert reply["rule"] == "no-mail"
+    violation = next(e for e in got if e["event"] == "violation")
+    assert violation["kind"] and violation["command"].upper().startswith("RCPT")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_events_from_curl(api: ApiServer) -> None:
+    curl = subprocess.Popen(
+        ["curl", "-sN", "--max-time", str(TIMEOUT), api.url + "/api/events"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert curl.stdout is not None
+        assert curl.stdout.readline().startswith("retry:")
+        server = api.server
+        with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+            client.noop()
+        lines = []
+        for line in curl.stdout:
+            lines.append(line)
+            if line.startswith("event: closed"):
+                break
+        assert "event: connected\n" in lines
+    finally:
+        curl.kill()
+        curl.wait(TIMEOUT)
+
+
+# -- servers on demand -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fleet_api() -> Iterator[ApiServer]:
+    server = Server("default").start()
+    try:
+        with ApiServer(server) as api:
+            yield api
+    finally:
+        server.stop()
+
+
+def test_servers_on_demand_are_isolated(fleet_api: ApiServer) -> None:
+    url = fleet_api.url
+    made = call(url, "POST", "/api/servers", {"scenario": "421-at-greeting", "seed": 3})
+    assert made.status == 201, made
+    assert set(made.body) >= {"id", "smtp_port", "host", "url"}
+    assert made.body["url"] == f"{url}/api/servers/{made.body['id']}"
+    other = call(url, "POST", "/api/servers", {}).body
+    assert other["smtp_port"] != made.body["smtp_port"]
+
+    # the on-demand server plays its scenario; the main one is untouched
+    with pytest.raises(smtplib.SMTPConnectError):
+        smtplib.SMTP(made.body["host"], made.body["smtp_port"], timeout=TIMEOUT)
+    with smtplib.SMTP(other["host"], other["smtp_port"], timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: s2\r\n\r\nx\r\n")
+
+    # the remote client is a plain client of the per-server URL: every endpoint is there
+    remote = RemoteSmtpFake(other["url"])
+    (m,) = remote.wait_for_messages(1)
+    assert m.message["Subject"] == "s2"
+    assert remote.port == other["smtp_port"]
+    assert call(made.body["url"], "GET", "/messages").body["total"] == 0
+    assert call(url, "GET", "/api/messages").body["total"] == 0
+    assert fleet_api.server.sessions == ()
+    remote.use("421-at-greeting")
+    assert call(url, "GET", "/api/scenario").body["name"] == "default"
+
+    # deleting a server ends its event stream, with a last "deleted" event
+    reader, got = start_reader(made.body["url"] + "/events", 100)
+    assert call(url, "DELETE", f"/api/servers/{made.body['id']}").status == 200
+    reader.join(TIMEOUT)
+    assert not reader.is_alive()
+    assert [e["event"] for e in got] == ["deleted"]
+    made = type(made)(made.status, made.headers, call(url, "POST", "/api/servers", {}).body)
+
+    listed = call(url, "GET", "/api/servers").body
+    assert [s["id"] for s in listed["servers"]] == ["main", other["id"], made.body["id"]]
+    assert call(url, "DELETE", f"/api/servers/{made.body['id']}").status == 200
+    assert call(made.body["url"], "GET", "/health").status == 404
+    with pytest.raises(OSError):
+        smtplib.SMTP(made.body["host"], made.body["smtp_port"], timeout=TIMEOUT)
+    assert call(url, "DELETE", "/api/servers/main").status == 400
+
+
+def test_server_requests_are_checked(fleet_api: ApiServer) -> None:
+    url = fleet_api.url
+    for body, status, named in (
+        ({"scenario": "no-such"}, 404, "no-such"),
+        ({"scenario": "../etc/passwd"}, 400, "path"),
+        ({"seed": float("nan")}, 400, "seed"),
+        ({"seed": 10**30}, 400, "seed"),
+        ({"params": {"delay": 5}}, 400, "params"),  # default declares none
+        ({"params": [1]}, 400, "params"),
+        ({"colour": "red"}, 400, "colour"),
+    ):
+        got = call(url, "POST", "/api/servers", body)
+        assert got.status == status, (body, got)
+        assert named in got.body["error"] + " ".join(got.body.get("problems", [])), (body, got)
+
+
+def test_port_range_is_used_and_bounded() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    server = Server("default").start()
+    try:
+        with ApiServer(server, server_ports=range(free, free + 1)) as api:
+            made = call(api.url, "POST", "/api/servers", {})
+            assert made.body["smtp_port"] == free
+            full = call(api.url, "POST", "/api/servers", {})
+            assert full.status == 503
+            assert "DELETE one first" in full.body["error"]
+    finally:
+        server.stop()
+
+
+def test_the_remote_client_makes_and_closes_servers(fleet_api: ApiServer) -> None:
+    main = RemoteSmtpFake(fleet_api.url)
+    mine = main.new_server("421-at-greeting-once", seed=2)
+    assert mine.server_id.startswith("s") and main.server_id == "main"
+    assert mine.port != fleet_api.server.port
+    with pytest.raises(smtplib.SMTPConnectError):
+        smtplib.SMTP(mine.host, mine.port, timeout=TIMEOUT)
+    with smtplib.SMTP(mine.host, mine.port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: mine\r\n\r\nx\r\n")
+    mine.wait_for_messages(1)
+    mine.assert_delivered(1)
+    main.assert_delivered(0)
+    mine.delete_server()
+    assert call(fleet_api.url, "GET", "/api/servers").body["count"] == 1
+    with pytest.raises(ScenarioError):
+        main.new_server("no-such-scenario")
+
+
+def test_every_endpoint_answers_per_server(fleet_api: ApiServer) -> None:
+    from smtpfake.http.app import ROUTES
+
+    made = call(fleet_api.url, "POST", "/api/servers", {}).body
+    for path, methods in ROUTES.items():
+        if "GET" not in methods or "{" in path or path == "/events":
+            continue
+        top = call(fleet_api.url, "GET", "/api" + path)
+        mine = call(made["url"], "GET", path)
+        main = call(fleet_api.url, "GET", "/api/servers/main" + path)
+        assert mine.status == top.status == main.status, (path, top, mine)
+        assert main.body == top.body or path in ("/health", "/clock"), path
+    assert call(made["url"], "GET", "/health").body["smtp"]["port"] == made["smtp_port"]
+
+
+def test_unknown_query_parameters_are_refused_everywhere(fleet_api: ApiServer) -> None:
+    from smtpfake.http.app import FLEET_ROUTES, ROUTES
+
+    for table in (ROUTES, FLEET_ROUTES):
+        for path, methods in table.items():
+            for method in methods:
+                at = "/api" + path.replace("{mid}", "1").replace("{sid}", "main")
+                got = call(fleet_api.url, method, at + "?colour=red")
+                assert got.status == 400, (method, at, got)
+                assert "colour" in got.body["error"]

@@ -1,0 +1,258 @@
+"""The web page at / in a real headless Chromium (Debian's chromium + chromedriver, via selenium).
+
+Open the page, send mail over SMTP, watch the session and the message appear without a reload,
+look at the message (text, HTML in a sandboxed frame, raw), switch the scenario from the page and
+see the next session follow it. Bounded: every wait has a deadline (WebDriverWait).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import smtplib
+import socket
+import tempfile
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from smtpfake.http import ApiServer
+from smtpfake.server import Server
+
+from .conftest import REPO, TIMEOUT, call
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+#: the longest the browser may take to show a change (generous: a loaded CI machine)
+PAGE_TIMEOUT = 15.0
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+#: where the README's screenshot is written when SMTPFAKE_SCREENSHOT=1
+SCREENSHOT = REPO / "docs" / "sidecar-page.png"
+
+
+def _need_browser() -> None:
+    if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
+        return
+    why = "Debian's chromium and chromium-driver are not installed (bash .ci/chromium-deps)"
+    if os.environ.get("SMTPFAKE_REQUIRE_EXTERNAL") == "1":
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+@pytest.fixture
+def browser() -> Iterator[webdriver.Chrome]:
+    _need_browser()
+    profile = tempfile.mkdtemp(prefix="smtpfake-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,900",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(PAGE_TIMEOUT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def sidecar() -> Iterator[ApiServer]:
+    server = Server("default").start()
+    try:
+        with ApiServer(server) as api:
+            yield api
+    finally:
+        server.stop()
+
+
+class Tripwire:
+    """A listener that must see no connection: remote content in a message's HTML points here."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def touched(self, within: float) -> bool:
+        self.sock.settimeout(within)
+        try:
+            self.sock.accept()[0].close()
+        except TimeoutError:
+            return False
+        return True
+
+
+def mail(server: Server, subject: str, tripwire: str = "http://127.0.0.1:9") -> None:
+    msg = EmailMessage()
+    msg["From"] = "app@x.test"
+    msg["To"] = "user@y.test"
+    msg["Subject"] = subject
+    msg.set_content("Plain words.\n")
+    # a script in the HTML must never run in the page (it would set the title), and nothing may
+    # be fetched for it: not an image, a style sheet, nor a page it refreshes to
+    msg.add_alternative(
+        f"<meta http-equiv='refresh' content='0;url={tripwire}/refresh'>"
+        f"<link rel='stylesheet' href='{tripwire}/css'><img src='{tripwire}/pixel'>"
+        "<p id='hi'>Hello <b>HTML</b></p><script>parent.document.title='pwned'</script>",
+        subtype="html",
+    )
+    msg.add_attachment(b"%PDF-1.4 x", maintype="application", subtype="pdf", filename="a.pdf")
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.send_message(msg)
+
+
+def test_the_page_follows_sessions_messages_and_the_scenario(
+    browser: webdriver.Chrome, sidecar: ApiServer, tmp_path: Path
+) -> None:
+    server = sidecar.server
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    wait = WebDriverWait(browser, PAGE_TIMEOUT, ignored_exceptions=[StaleElementReferenceException])
+    browser.get(sidecar.url + "/")
+    wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+    assert browser.find_element(By.ID, "scenario-name").text == "default"
+
+    tripwire = Tripwire()
+    mail(server, "From the test", tripwire.url)
+    # no reload: the event stream brings both
+    # (the lists are drawn anew on each event: an element found a moment ago may be gone, so
+    # each read or click is retried until it holds)
+    wait.until(lambda d: "S: 221" in d.find_element(By.CSS_SELECTOR, "#sessions .timeline").text)
+    timeline = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#sessions .timeline").text)
+    assert "C: EHLO" in timeline.upper() and "S: 250" in timeline
+    wait.until(lambda d: "From the test" in d.find_element(By.ID, "messages").text)
+
+    def open_it(d: webdriver.Chrome) -> bool:
+        d.find_element(By.CSS_SELECTOR, "#messages li.message").click()
+        return bool(d.find_element(By.ID, "message-subject").text == "From the test")
+
+    wait.until(open_it)
+    assert "Plain words." in browser.find_element(By.ID, "message-text").text
+    assert "a.pdf" in browser.find_element(By.ID, "message-attachments").text
+    browser.find_element(By.CSS_SELECTOR, "button.view[data-view='html']").click()
+    frame = browser.find_element(By.ID, "message-html")
+    assert frame.get_attribute("sandbox") == ""  # no scripts, no same-origin
+    browser.switch_to.frame(frame)
+    assert wait.until(lambda d: d.find_element(By.ID, "hi")).text == "Hello HTML"
+    browser.switch_to.default_content()
+    assert browser.title == "smtpfake"  # the message's script did not run
+    assert not tripwire.touched(within=1.0)  # nor was anything fetched for it
+    tripwire.sock.close()
+    browser.find_element(By.CSS_SELECTOR, "button.view[data-view='raw']").click()
+    assert "Subject: From the test" in browser.find_element(By.ID, "message-raw").text
+
+    # Download .eml: the exact bytes received
+    browser.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    browser.find_element(By.ID, "download").click()
+    (received,) = server.messages
+    shown = browser.find_element(By.ID, "message").get_attribute("data-id")
+    saved = downloads / f"message-{shown}.eml"
+    wait.until(lambda d: saved.exists() and saved.read_bytes() == received.data)
+
+    # a violation is shown with its RFC section
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.docmd("MAIL FROM:<a@x.test>")  # no EHLO first
+    flagged = wait.until(
+        lambda d: d.find_element(By.CSS_SELECTOR, ".violation[data-kind='no-helo']").text
+    )
+    assert "MAIL before HELO/EHLO" in flagged
+    assert flagged.endswith("RFC 5321 §4.1.4")  # the .rfc part, last in the line
+
+    # switch the scenario from the page: the next session meets it
+    Select(browser.find_element(By.ID, "scenario-select")).select_by_value("421-at-greeting")
+    browser.find_element(By.ID, "use-scenario").click()
+    wait.until(lambda d: d.find_element(By.ID, "scenario-name").text == "421-at-greeting")
+    assert server.scenario.name == "421-at-greeting"
+    with pytest.raises(smtplib.SMTPConnectError):
+        smtplib.SMTP(server.host, server.port, timeout=TIMEOUT)
+    wait.until(lambda d: "S: 421" in d.find_element(By.ID, "sessions").text)
+    # the rule behind the reply, and its fault, tagged on it
+    wait.until(lambda d: "rule 1 (on connect): reply" in d.find_element(By.ID, "sessions").text)
+
+    assert "421-at-greeting" in browser.find_element(By.ID, "scenario-show").text
+
+    # the clock: moved forward from the page
+    before = server.now()
+    field = browser.find_element(By.ID, "clock-seconds")
+    field.clear()
+    field.send_keys("300")
+    browser.find_element(By.ID, "clock-advance").click()
+    wait.until(lambda d: server.now() >= before + 300)
+    wait.until(
+        lambda d: (
+            float(d.find_element(By.ID, "clock-now").get_attribute("data-now")) >= before + 300
+        )
+    )
+    assert not browser.find_element(By.ID, "error").is_displayed()
+    if os.environ.get("SMTPFAKE_SCREENSHOT") == "1":
+        browser.find_element(By.CSS_SELECTOR, "button.view[data-view='text']").click()
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOT))
+
+    # reset from the page empties both lists
+    browser.find_element(By.ID, "reset").click()
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#sessions .session"))
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#messages li.message"))
+    assert not server.errors
+
+
+def test_the_page_asks_for_the_token_and_follows_a_server_on_demand(
+    browser: webdriver.Chrome,
+) -> None:
+    server = Server("default").start()
+    try:
+        with ApiServer(server, token="sesame") as api:
+            wait = WebDriverWait(
+                browser, PAGE_TIMEOUT, ignored_exceptions=[StaleElementReferenceException]
+            )
+            browser.get(api.url + "/")
+            wait.until(lambda d: d.find_element(By.ID, "token-bar").is_displayed())
+            browser.find_element(By.ID, "token").send_keys("sesame")
+            browser.find_element(By.ID, "token-save").click()
+            wait.until(lambda d: d.find_element(By.ID, "scenario-name").text == "default")
+            wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+
+            made = call(
+                api.url, "POST", "/api/servers", {"scenario": "421-at-greeting-once"},
+                token="sesame",
+            ).body  # fmt: skip
+            # the switcher learns of it from the event stream, then follows it
+            option = f"#server-select option[value='{made['id']}']"
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, option))
+
+            def choose(d: webdriver.Chrome) -> bool:  # the options are redrawn on events too
+                Select(d.find_element(By.ID, "server-select")).select_by_value(made["id"])
+                return True
+
+            wait.until(choose)
+            wait.until(
+                lambda d: d.find_element(By.ID, "scenario-name").text == "421-at-greeting-once"
+            )
+            wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+            with pytest.raises(smtplib.SMTPConnectError):
+                smtplib.SMTP(made["host"], made["smtp_port"], timeout=TIMEOUT)
+            wait.until(lambda d: "S: 421" in d.find_element(By.ID, "sessions").text)
+            assert server.sessions == ()  # the main server saw none of it
+    finally:
+        server.stop()

@@ -1,0 +1,67 @@
+"""The plugin's parameters and clock against a sidecar (``--smtpfake-remote``), on a server of
+its own made on demand: the marker's ``params=``, ``use(..., params=)`` and ``advance()``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from smtpfake.http import ApiServer
+from smtpfake.server import Server
+
+pytest_plugins = ["pytester"]
+
+SUITE = """
+import smtplib
+import pytest
+
+def rcpt(smtpfake):
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as c:
+        c.ehlo()
+        c.mail("a@x.test")
+        return c.rcpt("b@y.test")
+
+@pytest.mark.smtpfake("greylisting", params={"delay": "2m"})
+def test_marker(smtpfake):
+    assert rcpt(smtpfake) == (451, b"4.7.1 Greylisted, please try again in 120 seconds")
+    smtpfake.advance(119)
+    assert rcpt(smtpfake)[0] == 451
+    smtpfake.advance(1)
+    assert rcpt(smtpfake)[0] == 250
+
+def test_use(smtpfake):
+    smtpfake.use("greylisting", params={"delay": 10})
+    assert rcpt(smtpfake)[0] == 451
+    smtpfake.advance(10)
+    assert rcpt(smtpfake)[0] == 250
+
+@pytest.mark.smtpfake("greylisting", params={"delay": -5})
+def test_bad_param(smtpfake):
+    pass
+
+def test_advance_backwards(smtpfake):
+    with pytest.raises(Exception, match="advance"):
+        smtpfake.advance(-1)
+"""
+
+
+@pytest.fixture
+def sidecar() -> Iterator[ApiServer]:
+    server = Server("default").start()
+    try:
+        with ApiServer(server) as api:
+            yield api
+    finally:
+        server.stop()
+
+
+def test_params_and_the_clock_against_a_sidecar(
+    pytester: pytest.Pytester, sidecar: ApiServer
+) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", sidecar.url)
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*greylisting.yaml:*: parameter 'delay' set to -5: must be*"])
+    # all on a server of its own, deleted at the end
+    assert (sidecar.fleet.made, list(sidecar.fleet.instances)) == (1, ["main"])
