@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from smtpfake.engine import Clock, Message, Session, Shared, SystemClock
+from smtpfake.engine.connection import GRACE_PERIOD, Connection
 from smtpfake.journal import Journal, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioRef, resolve
 from smtpfake.tls import TlsContexts
-from smtpfake.wire import EngineSMTP
+from smtpfake.wire import Wire
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,19 @@ class Server:
         scenario_dirs: Sequence[str | Path] = (),
         clock: Clock | None = None,
         idle_timeout: float = 300.0,
+        grace_period: float = GRACE_PERIOD,
     ) -> None:
+        """``idle_timeout``: seconds of silence (either side's) after which the server closes
+        without a word (a scenario's ``server.idle_timeout`` answers 421 sooner).
+        ``grace_period``: seconds the server keeps reading after its last reply (221, 421, a
+        close fault), recording what the client still sends; it ends early at the client's EOF."""
         self.host = host
         self.port = port
         self.seed = seed
         self.scenario_dirs = tuple(scenario_dirs)
         self.clock = clock or SystemClock()
         self.idle_timeout = idle_timeout
+        self.grace_period = grace_period
         self.journal = Journal()
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs)
@@ -64,20 +71,21 @@ class Server:
         self._use_seed: int | None = None
         self._shared = Shared(seed=self._seed_for(self.scenario))
         self._lock = threading.Lock()
-        self._live: set[EngineSMTP] = set()
+        self._live: set[Wire] = set()
         self._pristine = False  # True from a reset until the next session starts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
         self.on_error: Callable[[ServerError], None] | None = None
 
-    # -- the Hub the wire adapter talks to -----------------------------------------------------
+    # -- the Hub the wire talks to ---------------------------------------------------------------
 
-    def new_session(self, peer: str) -> Session:
+    def new_connection(self, peer: str) -> Connection:
         with self._lock:
             scenario, shared = self.scenario, self._shared
             self._pristine = False
-        return Session(scenario, shared, self.journal, peer=peer, clock=self.clock)
+        session = Session(scenario, shared, self.journal, peer=peer, clock=self.clock)
+        return Connection(session, idle=self.idle_timeout, grace=self.grace_period)
 
     def tls_context(self, session: Session) -> ssl.SSLContext:
         context = self._tls.context(session.settings)
@@ -85,11 +93,11 @@ class Server:
             raise RuntimeError("the engine asked for TLS in a scenario without server.tls")
         return context
 
-    def register(self, protocol: EngineSMTP) -> None:
-        self._live.add(protocol)
+    def register(self, wire: Wire) -> None:
+        self._live.add(wire)
 
-    def unregister(self, protocol: EngineSMTP) -> None:
-        self._live.discard(protocol)
+    def unregister(self, wire: Wire) -> None:
+        self._live.discard(wire)
 
     def report_error(self, error: BaseException, session: Session | None) -> None:
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
@@ -176,8 +184,8 @@ class Server:
         loop = asyncio.get_running_loop()
         self._loop = loop
 
-        def factory() -> EngineSMTP:
-            return EngineSMTP(self, loop=loop, timeout=self.idle_timeout)
+        def factory() -> Wire:
+            return Wire(self, loop)
 
         self._server = await loop.create_server(factory, host=self.host, port=self.port)
         self.port = self._server.sockets[0].getsockname()[1]

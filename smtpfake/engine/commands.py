@@ -15,7 +15,7 @@ from smtpfake.engine import auth as sasl
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.state import AUTH_TWICE, EHLO_FIRST, HELO_FIRST, Mode, Phase, Refusal
 from smtpfake.scenario.model import Stage
-from smtpfake.scenario.plan import Action, Close, Plan, Reset, Send, StartTLS
+from smtpfake.scenario.plan import Action, Close, Note, Plan, Reset, Send, StartTLS
 from smtpfake.scenario.reply import Reply
 
 if TYPE_CHECKING:
@@ -251,8 +251,7 @@ def _challenge(session: Session, exchange: sasl.Exchange, challenge: str) -> tup
     session.exchange = exchange
     session.mode = Mode.AUTH
     line = f"334 {challenge}"  # "334 " for an empty challenge (RFC 4954 §4)
-    session.record("server", line)
-    return (Send(f"{line}\r\n".encode("ascii")),)
+    return (Send(f"{line}\r\n".encode("ascii"), Note(line)),)
 
 
 def _end(session: Session, exchange: sasl.Exchange, verdict: sasl.Verdict) -> tuple[Action, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from collections.abc import Callable
 
 from smtpfake.engine import commands
@@ -34,7 +35,18 @@ from smtpfake.engine.records import (
 from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import HELO_FIRST, NEEDS_HELO, Mode, Phase, Refusal, transition
 from smtpfake.scenario.model import Scenario, Stage, ehlo_keyword
-from smtpfake.scenario.plan import Action, BodyCut, Close, Plan, Reset, Send, StartTLS
+from smtpfake.scenario.plan import (
+    Action,
+    BodyCut,
+    Close,
+    HalfClose,
+    Note,
+    Plan,
+    Reset,
+    Send,
+    StartTLS,
+    wire_text,
+)
 from smtpfake.scenario.reply import Reply
 
 #: RFC 3207 §4: what a server requiring TLS still answers before it (the rest get 530 5.7.0)
@@ -42,6 +54,9 @@ TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
 #: the engine's timers (the wire arms them; see Session.timer_fired)
 IDLE_TIMER = "idle"
 CLOSE_AFTER_TIMER = "close_after"
+
+#: RFC 2034 §3: the replies that never carry an enhanced code
+_NO_ENHANCED = frozenset({Stage.CONNECT, Stage.HELO, Stage.EHLO})
 
 _STAGE_OF = {
     s.value.upper(): s for s in Stage if s not in (Stage.CONNECT, Stage.END_OF_DATA, Stage.ANY)
@@ -86,6 +101,9 @@ class Session:
         self.auth_user: str | None = None  # who AUTH succeeded for ("" if no name was given)
         self.exchange: Exchange | None = None  # the AUTH exchange under way, in Mode.AUTH
         self.quit_seen = False
+        # RFC 5321 §3.8: after an unsolicited 421 the client "will normally read the 421
+        # response code after sending its next command": that one is not held against it.
+        self.unsolicited_close = False
         self.counts: Counter[Stage] = Counter()
         self.mail_from = ""
         self.rcpt_tos: list[str] = []
@@ -175,6 +193,8 @@ class Session:
             if self.conduct.previous is None and pipelined:
                 # Sent during a greeting that never came (a hang or a close at connect).
                 self.conduct.pipelining(verb, pipelined)
+            elif self.unsolicited_close:
+                self.unsolicited_close = False  # RFC 5321 §3.8: the one command it may send
             elif not pipelined:
                 self.violate(
                     "sent-after-close",
@@ -214,10 +234,8 @@ class Session:
         if self.mode is Mode.CLOSED:
             return ()
         self.mode = Mode.CLOSED  # first: the server ended it, the client is not blamed
-        reply = self.reply(451, "4.3.0", "smtpfake internal error, see the test report")
-        self.record("server", reply.text())
-        self.record("server", "(connection closed)")
-        return (Send(reply.render()), Close())
+        data = self.reply(451, "4.3.0", "smtpfake internal error, see the test report").render()
+        return (Send(data, Note(wire_text(data))), Close(Note("(connection closed)")))
 
     def timed_out(self) -> tuple[Action, ...]:
         """The server's own idle timeout ran out: it closes, silently as aiosmtpd does. The
@@ -225,8 +243,7 @@ class Session:
         if self.mode is Mode.CLOSED:
             return ()
         self.mode = Mode.CLOSED
-        self.record("server", "(connection closed: idle timeout)")
-        return (Close(),)
+        return (Close(Note("(connection closed: idle timeout)")),)
 
     def timer_fired(self, name: str) -> tuple[Action, ...]:
         """A timer the wire armed ran out; the server speaks on its own (RFC 5321 §3.8).
@@ -252,16 +269,35 @@ class Session:
         if self.mode is Mode.DATA:
             self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
         self.mode = Mode.CLOSED
+        self.unsolicited_close = True
         self._transient(reply)
-        self.record("server", reply.text(), f"server.{name}")
-        self.record("server", "(connection closed)", f"server.{name}")
-        return (Send(reply.render()), Close())
+        data, rule = reply.render(), f"server.{name}"
+        return (Send(data, Note(wire_text(data), rule)), Close(Note("(connection closed)", rule)))
 
-    def disconnected(self) -> None:
-        if self.mode is not Mode.CLOSED and not self.quit_seen:
+    def disconnected(self, *, waiting: bool = False) -> None:
+        """The connection is over. ``waiting``: the client left while a reply to it was still
+        due, so it is not blamed for a missing QUIT (RFC 5321 §4.5.3.2: a client gives up on a
+        server that does not answer)."""
+        if self.mode is not Mode.CLOSED and not self.quit_seen and not waiting:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = Mode.CLOSED
         self.observer.ended(self.info, self.now())
+
+    def undelivered(self, note: Note, written: int) -> None:
+        """A reply the client left before receiving whole: ``written`` of its octets had been
+        handed to the socket."""
+        self.record("server", note.text, note.rule, delivered=False, written=written)
+
+    def client_closed(self, text: str, when: float | None) -> None:
+        """The client closed or reset the connection (at ``when``; None: now)."""
+        self.record("client", text, time=when)
+
+    def performed(self, action: Action) -> None:
+        """The wire carried out ``action`` (for a Send: handed its last byte to the socket):
+        what it carries for the transcript is recorded now, so the times are the wire's."""
+        note = getattr(action, "note", None)
+        if note is not None:
+            self.record("server", note.text, note.rule)
 
     # -- the core: rules first, then the normal reply (what the command handlers call) -----------
 
@@ -290,28 +326,39 @@ class Session:
             label = rule.label
             for fault in rule.faults:
                 plan = fault.apply(plan, self)
+            plan = self._enhanced_default(stage, plan)
         if accept is not None and plan.reply is not None and plan.reply.is_positive:
             accept()
             if self.mode is Mode.DATA and plan.body_cut is not None:
                 self.body.cut = BodyCut(plan.body_cut.after_bytes, plan.body_cut.actions, label)
-        actions = plan.actions()
-        if plan.raw is not None:
-            self.record("server", plan.raw.decode("utf-8", "replace").rstrip("\r\n"), label)
-        elif plan.reply is not None:
-            self.record("server", plan.reply.text(), label)
+        actions = plan.actions(label)
         if plan.reply is not None:
             self._transient(plan.reply)
             self.conduct.previous_ok = plan.reply.is_positive
         return self._ending(actions, label)
 
+    def _enhanced_default(self, stage: Stage, plan: Plan) -> Plan:
+        """RFC 2034 §3: with ENHANCEDSTATUSCODES advertised every 2xx/4xx/5xx reply carries an
+        enhanced code (the greeting and the HELO/EHLO replies excepted); a rule reply without
+        one gets its class default (X.0.0) unless its ``reply`` says ``enhanced: none``."""
+        reply = plan.reply
+        if (
+            reply is None
+            or reply.enhanced is not None
+            or not plan.enhanced_default
+            or not self._enhanced
+            or reply.code // 100 == 3
+            or stage in _NO_ENHANCED
+        ):
+            return plan
+        return plan.with_(reply=replace(reply, enhanced=f"{reply.code // 100}.0.0"))
+
     def _ending(self, actions: tuple[Action, ...], label: str | None) -> tuple[Action, ...]:
-        """Record (and enter) the close or reset among the actions."""
-        for action in actions:
-            if isinstance(action, Close | Reset):
-                what = "closed" if isinstance(action, Close) else "reset"
-                self.record("server", f"(connection {what})", label)
-                self.mode = Mode.CLOSED
-        return actions
+        """Enter the close or reset among the actions; each carries its transcript note."""
+        if not any(isinstance(a, Close | Reset | HalfClose) for a in actions):
+            return actions
+        self.mode = Mode.CLOSED
+        return tuple(_noted(a, label) for a in actions)
 
     def reply(self, code: int, enhanced: str | None, *lines: str) -> Reply:
         # RFC 2034: enhanced codes only when advertised, never on the greeting or HELO/EHLO.
@@ -399,8 +446,24 @@ class Session:
 
     # -- the record ----------------------------------------------------------------------------
 
-    def record(self, side: str, text: str, rule: str | None = None) -> None:
-        entry = TranscriptEntry(self.now(), "client" if side == "client" else "server", text, rule)
+    def record(
+        self,
+        side: str,
+        text: str,
+        rule: str | None = None,
+        *,
+        time: float | None = None,
+        delivered: bool = True,
+        written: int | None = None,
+    ) -> None:
+        entry = TranscriptEntry(
+            self.now() if time is None else time,
+            "client" if side == "client" else "server",
+            text,
+            rule,
+            delivered,
+            written,
+        )
         self.observer.transcript(self.info, entry)
 
     def violate(self, kind: str, detail: str, command: str) -> None:
@@ -412,3 +475,12 @@ class Session:
         if wait is not None and 400 <= reply.code < 500:
             now = self.now()
             self.shared.hold_off(client_ip(self.info.peer), now + wait, now)
+
+
+def _noted(action: Action, label: str | None) -> Action:
+    """A close or reset with the transcript note saying so."""
+    if isinstance(action, Close | HalfClose) and action.note is None:
+        return replace(action, note=Note("(connection closed)", label))
+    if isinstance(action, Reset) and action.note is None:
+        return replace(action, note=Note("(connection reset)", label))
+    return action
