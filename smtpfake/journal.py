@@ -32,8 +32,8 @@ class SessionRecord:
 
     @property
     def commands(self) -> tuple[str, ...]:
-        """What the client sent, in order."""
-        return tuple(e.text for e in self.transcript if e.side == "client")
+        """What the client sent, in order (its close is in the transcript, not here)."""
+        return tuple(e.text for e in self.transcript if e.side == "client" and not e.event)
 
     @property
     def replies(self) -> tuple[str, ...]:

@@ -26,7 +26,13 @@ JSON = dict[str, Any]
 
 
 def entry_to_json(entry: TranscriptEntry) -> JSON:
-    return {"time": entry.time, "side": entry.side, "text": entry.text, "rule": entry.rule}
+    out: JSON = {"time": entry.time, "side": entry.side, "text": entry.text, "rule": entry.rule}
+    # only when set: an undelivered reply, the client's close
+    if not entry.delivered:
+        out.update(delivered=False, written=entry.written)
+    if entry.event:
+        out["event"] = True
+    return out
 
 
 def violation_to_json(violation: Violation) -> JSON:
@@ -165,6 +171,9 @@ def entry_from_json(data: JSON) -> TranscriptEntry:
         side=cast(Literal["client", "server"], side),
         text=str(data["text"]),
         rule=data.get("rule"),
+        delivered=bool(data.get("delivered", True)),
+        written=data.get("written"),
+        event=bool(data.get("event", False)),
     )
 
 

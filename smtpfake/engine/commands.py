@@ -166,7 +166,12 @@ def _starttls(session: Session, arg: str) -> tuple[Action, ...]:
         return session.refuse(Stage.STARTTLS, arg, HELO_FIRST)
     accepted: list[bool] = []
     ready = session.reply(220, "2.0.0", "Ready to start TLS")
-    actions = session.respond(Stage.STARTTLS, arg, ready, lambda: accepted.append(True))
+
+    def accept() -> None:
+        accepted.append(True)
+        session.tls_pending = True
+
+    actions = session.respond(Stage.STARTTLS, arg, ready, accept)
     # The upgrade follows a 220 that was sent whole, unless a fault already ended the
     # connection or shaped the handshake (tls_fail).
     if accepted and not any(isinstance(a, Close | Reset | StartTLS) for a in actions):

@@ -41,6 +41,9 @@ from smtpfake.scenario.plan import (
 #: the longest command or AUTH line read whole, and the size of the pieces an over-long line of
 #: message text is handed on in (RFC 5321 §4.5.3.1.6: 1000 octets with CRLF, plus a dot)
 LINE_LIMIT = 1001
+#: at most this many lines still buffered when the connection ends are recorded (a flood must
+#: not hold up the end of the session, the server's stop, or the journal)
+DRAIN_LINES = 100
 #: the timer of the grace period after the server's last reply
 GRACE_TIMER = "grace"
 #: the server's own limit on silence (either side's) when the scenario sets none, in seconds
@@ -113,6 +116,10 @@ class Connection:
             self._written += len(action.data)
             if action.note is not None:
                 self._written = 0
+        elif isinstance(action, _ENDS):
+            self._over = True
+        elif isinstance(action, HalfClose):
+            self._closing = True  # the grace period: what the client sends now is after the close
         elif isinstance(action, StartTLS) and action.cut_after is None:
             self._before_tls()
         self.session.performed(action)
@@ -169,15 +176,20 @@ class Connection:
             self.session.client_closed(text, None)
         self._over = True
         self._busy = False
+        self._drain()
         self.session.disconnected(waiting=self._client_left)
 
     def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
         """The handshake the batch ended with completed; it counts as the batch done."""
         actions = self.session.tls_started(version, cipher)
-        if actions:
-            self._busy = False
+        self._busy = False
+        self._batch = ()
+        if actions:  # implicit TLS: the greeting
             return self._start(actions)
-        return self.done()
+        # The client speaks first after the handshake: nothing it sent can be ahead of a reply.
+        self._ahead = 0
+        actions = self._pump()
+        return actions if self._busy or self._over else (self._client_idle, *actions)
 
     def tls_failed(self, reason: str) -> tuple[Action, ...]:
         """The handshake failed or was cut: the connection is closed without a grace period."""
@@ -214,16 +226,14 @@ class Connection:
         out: list[Action] = []
         for action in actions:
             if isinstance(action, Close):
-                if self._eof is not None:  # the client has gone already: no grace period
+                if self._eof is not None or self.session.tls_pending:
+                    # The client has gone already, or it speaks TLS now, not SMTP: no grace.
                     out.append(action)
-                    self._over = True
                 else:
                     out += (HalfClose(action.note), ArmTimer(GRACE_TIMER, self._grace))
-                    self._closing = True
                 break
             out.append(action)
             if isinstance(action, Reset):
-                self._over = True
                 break
         self._batch, self._cursor, self._written = tuple(out), 0, 0
         self._busy = True
@@ -313,6 +323,23 @@ class Connection:
         ahead = self._took(end + 1)
         partial, self._mid_line = self._mid_line, False
         return session.receive(line, partial=partial, pipelined=ahead)
+
+    def _drain(self) -> None:
+        """What the client sent and the server never got to (a reset, a close that did not wait)
+        is still recorded, and judged, before the session ends."""
+        self._eof = self._eof or self.session.now()
+        if self.session.closed_in_message:
+            return  # the rest of a message the server cut off: not lines to judge
+        for _ in range(DRAIN_LINES):
+            if not self._buffer:
+                return
+            before = len(self._buffer)
+            self._next_piece()
+            if len(self._buffer) == before:  # a last line without its LF
+                line, self._buffer = bytes(self._buffer), bytearray()
+                self.session.receive(line, partial=self._mid_line, pipelined=self._took(len(line)))
+        if self._buffer:
+            self.session.record("client", f"({len(self._buffer)} more octets, not read)")
 
     def _took(self, size: int) -> bool:
         """``size`` octets leave the buffer; whether any of them had come ahead of the reply."""

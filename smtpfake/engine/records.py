@@ -22,6 +22,8 @@ class TranscriptEntry:
     #: False for a reply the client left before it was written whole (``written`` octets were)
     delivered: bool = True
     written: int | None = None
+    #: a connection event (the client's close or reset), not a line the client sent
+    event: bool = False
 
     @property
     def lines(self) -> tuple[str, ...]:

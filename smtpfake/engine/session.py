@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 
 from smtpfake.engine import commands
 
@@ -95,6 +95,7 @@ class Session:
         self.greeted = False
         self.esmtp = False  # greeted with EHLO: extensions such as AUTH may be used
         self.tls_active = False  # set once TLS is up; AUTH with require_tls waits for it
+        self.tls_pending = False  # a handshake is due: the client speaks TLS now, not SMTP
         self._tls = self.settings.tls
         self._tls_required = self._tls.enabled and self._tls.required
         self._greet_after_tls = False  # implicit TLS: the greeting waits for the handshake
@@ -104,6 +105,7 @@ class Session:
         # RFC 5321 §3.8: after an unsolicited 421 the client "will normally read the 421
         # response code after sending its next command": that one is not held against it.
         self.unsolicited_close = False
+        self.closed_in_message = False  # the server ended it in the middle of a message
         self.counts: Counter[Stage] = Counter()
         self.mail_from = ""
         self.rcpt_tos: list[str] = []
@@ -132,6 +134,7 @@ class Session:
             # Implicit TLS: the handshake comes first. It is the occurrence of the starttls stage
             # (so rules there can break it); the greeting follows in tls_started().
             self._greet_after_tls = True
+            self.tls_pending = True
             return self.respond(Stage.STARTTLS, "", Plan(None, after=(StartTLS(),)))
         return self._greeting()
 
@@ -144,6 +147,7 @@ class Session:
         the greeting, and nothing learnt from the client before TLS is kept (HELO/EHLO, AUTH, an
         open transaction). With implicit TLS, the greeting goes out now."""
         self.tls_active = True
+        self.tls_pending = False
         self.greeted = False
         self.esmtp = False
         self.auth_user = None
@@ -158,6 +162,7 @@ class Session:
     def tls_failed(self, reason: str) -> None:
         """The TLS handshake did not complete; the wire has closed the connection. The client
         could not have sent QUIT, so none is expected."""
+        self.tls_pending = False
         if self.mode is Mode.CLOSED:
             return
         self.mode = Mode.CLOSED
@@ -239,9 +244,8 @@ class Session:
 
     def timed_out(self) -> tuple[Action, ...]:
         """The server's own idle timeout ran out: it closes, silently as aiosmtpd does. The
-        server hung up, so the client is not blamed for a missing QUIT."""
-        if self.mode is Mode.CLOSED:
-            return ()
+        server hung up, so the client is not blamed for a missing QUIT. It also ends a hang
+        (which decided on its close already), so it answers even when the session is closed."""
         self.mode = Mode.CLOSED
         return (Close(Note("(connection closed: idle timeout)")),)
 
@@ -290,7 +294,7 @@ class Session:
 
     def client_closed(self, text: str, when: float | None) -> None:
         """The client closed or reset the connection (at ``when``; None: now)."""
-        self.record("client", text, time=when)
+        self.record("client", text, time=when, event=True)
 
     def performed(self, action: Action) -> None:
         """The wire carried out ``action`` (for a Send: handed its last byte to the socket):
@@ -357,6 +361,7 @@ class Session:
         """Enter the close or reset among the actions; each carries its transcript note."""
         if not any(isinstance(a, Close | Reset | HalfClose) for a in actions):
             return actions
+        self.closed_in_message = self.mode is Mode.DATA
         self.mode = Mode.CLOSED
         return tuple(_noted(a, label) for a in actions)
 
@@ -455,6 +460,7 @@ class Session:
         time: float | None = None,
         delivered: bool = True,
         written: int | None = None,
+        event: bool = False,
     ) -> None:
         entry = TranscriptEntry(
             self.now() if time is None else time,
@@ -463,6 +469,7 @@ class Session:
             rule,
             delivered,
             written,
+            event,
         )
         self.observer.transcript(self.info, entry)
 

@@ -80,8 +80,9 @@ class Wire(asyncio.Protocol):
         self._cut_done: asyncio.Future[str] | None = None
         self._tls = False
         self._lost = False
+        self._failing = False
 
-    # -- asyncio.Protocol -------------------------------------------------------------------------
+    # -- asyncio.Protocol --------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -156,14 +157,14 @@ class Wire(asyncio.Protocol):
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
-    # -- server control -----------------------------------------------------------------------------
+    # -- server control ----------------------------------------------------------------------------
 
     def abort(self) -> None:
         """Drop the connection now (server stop or reset)."""
         if self._transport is not None:
             self._transport.abort()
 
-    # -- carrying out actions -------------------------------------------------------------------
+    # -- carrying out actions ----------------------------------------------------------------------
 
     def _call(self, event: Any) -> None:
         """Ask the engine (``event()``) and carry out what it answers; its errors are reported."""
@@ -293,7 +294,7 @@ class Wire(asyncio.Protocol):
             self._read_paused = False
             self._transport.resume_reading()
 
-    # -- timers -------------------------------------------------------------------------------------
+    # -- timers ------------------------------------------------------------------------------------
 
     def _timer_action(self, action: Action) -> None:
         if isinstance(action, ArmTimer):
@@ -324,7 +325,7 @@ class Wire(asyncio.Protocol):
         conn = self._conn
         self._call(lambda: conn.timer_fired(name))
 
-    # -- TLS -----------------------------------------------------------------------------------------
+    # -- TLS ---------------------------------------------------------------------------------------
 
     async def _start_tls(self, action: StartTLS) -> None:
         """The handshake the batch ends with; its outcome goes to the engine."""
@@ -378,7 +379,7 @@ class Wire(asyncio.Protocol):
         if self._cut_done is not None and not self._cut_done.done():
             self._cut_done.set_result(reason)
 
-    # -- smtpfake's own failures ------------------------------------------------------------------
+    # -- smtpfake's own failures -------------------------------------------------------------------
 
     def _failed(self, error: Exception) -> None:
         """A bug in smtpfake: reported (it reaches the test or the log); the client gets a 451
@@ -386,16 +387,11 @@ class Wire(asyncio.Protocol):
         conn = self._conn
         self._hub.report_error(error, conn.session if conn is not None else None)
         self._stop_work()
+        if conn is not None and not self._failing:
+            self._failing = True  # if the engine fails again, the answer below is the last word
+            self._call(conn.internal_error)
+            return
         transport = self._transport
-        if conn is not None:
-            try:
-                actions = conn.internal_error()
-                for action in actions:
-                    if isinstance(action, Send | Close | HalfClose | Reset):
-                        self._do(action)
-                return
-            except Exception as again:  # the engine is broken too: still answer the client
-                self._hub.report_error(again, conn.session)
         if transport is not None and not transport.is_closing():
             transport.write(INTERNAL_ERROR)
             transport.close()

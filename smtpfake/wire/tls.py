@@ -40,7 +40,8 @@ class CutHandshake:
                 return b"", "the client sent no valid ClientHello (too long)"
             return b"", None
         sent = answer[: self._limit]
-        why = f"cut by the scenario after {len(sent)} of {len(answer)} bytes of the server's handshake"
+        why = f"cut by the scenario after {len(sent)} of {len(answer)} bytes of the server's "
+        why += "handshake"
         return sent, why
 
 

@@ -9,7 +9,6 @@ from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Plan
 from smtpfake.scenario.reply import Reply, check_reply, parse_reply_string
 
-
 #: ``enhanced: none``: send the reply without an enhanced code even when ENHANCEDSTATUSCODES is
 #: advertised (a deliberately non-conforming server)
 NONE = "none"
@@ -21,7 +20,8 @@ class ReplyWith(Fault):
     name = "reply"
     order = 10
     doc = (
-        'Reply with CODE [ENHANCED] TEXT, e.g. "421 4.3.2 Going down"; text may be a list of lines. '
+        'Reply with CODE [ENHANCED] TEXT, e.g. "421 4.3.2 Going down"; text may be a list of '
+        "lines. "
         "With ENHANCEDSTATUSCODES a reply without ENHANCED gets X.0.0; enhanced: none sends none."
     )
 
