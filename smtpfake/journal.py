@@ -49,7 +49,7 @@ class SessionRecord:
             head += ", over TLS"
         if self.auth_user is not None:
             head += f", authenticated as {self.auth_user!r}"
-        lines = [head, *(f"  {e}" for e in self.transcript)]
+        lines = [head, *(f"  {line}" for e in self.transcript for line in str(e).split("\n"))]
         lines += [f"  ! {v}" for v in self.violations]
         return "\n".join(lines)
 

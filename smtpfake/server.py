@@ -74,7 +74,7 @@ class Server:
         self._live: set[Wire] = set()
         self._pristine = False  # True from a reset until the next session starts
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.base_events.Server | None = None
+        self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self.on_error: Callable[[ServerError], None] | None = None
 
