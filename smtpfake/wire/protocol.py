@@ -18,7 +18,7 @@ import socket
 import ssl
 import struct
 import sys
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from smtpfake.engine.connection import Connection
 from smtpfake.engine.session import Session
@@ -85,7 +85,8 @@ class Wire(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports implement asyncio.Transport without subclassing it
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         self._hub.register(self)
         try:
@@ -262,8 +263,12 @@ class Wire(asyncio.Protocol):
             conn.performed(action)
             return True
         if isinstance(action, HalfClose):
-            if transport.can_write_eof():
-                transport.write_eof()
+            if transport.can_write_eof() and not transport.is_closing():
+                try:
+                    transport.write_eof()
+                except OSError:  # the client is gone already (ENOTCONN): nothing to half-close
+                    transport.abort()
+                    return False
             conn.performed(action)
             return True
         if isinstance(action, Close):
