@@ -195,6 +195,3 @@ def ratio(values: list[float], base: list[float]) -> float:
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
         main()
-
-
-

@@ -80,8 +80,11 @@ class Connection:
         self._grace = grace
         settings = session.settings
         self._server_idle = ArmTimer(IDLE_TIMER, idle)
-        self._client_idle = ArmTimer(
-            IDLE_TIMER, settings.idle_timeout if settings.idle_timeout is not None else idle
+        # one timer, unless the scenario's idle_timeout (client silence) differs from ours
+        self._client_idle = (
+            self._server_idle
+            if settings.idle_timeout is None
+            else ArmTimer(IDLE_TIMER, settings.idle_timeout)
         )
         self._close_after = settings.close_after
 
@@ -305,6 +308,11 @@ class Connection:
             del buffer[: end + 1]
             self._discarding = False
             return session.line_too_long()
+        if session.mode is Mode.DATA and not self._mid_line:
+            block = self._text_block()
+            if block:
+                del buffer[: len(block)]
+                return session.receive_text(block, pipelined=self._took(len(block)))
         end = buffer.find(b"\n", 0, LINE_LIMIT)
         if end < 0:
             if len(buffer) < LINE_LIMIT:
@@ -340,6 +348,25 @@ class Connection:
                 self.session.receive(line, partial=self._mid_line, pipelined=self._took(len(line)))
         if self._buffer:
             self.session.record("client", f"({len(self._buffer)} more octets, not read)")
+
+    def _text_block(self) -> bytes:
+        """The whole lines of message text at the buffer's start that can go to the session in
+        one piece: up to the final "." (or the first over-long line), at least two lines; b""
+        when there are fewer."""
+        buffer = self._buffer
+        if buffer.startswith(b".\r\n") or buffer.startswith(b".\n"):
+            return b""
+        end = buffer.rfind(b"\n")
+        for final in (b"\n.\r\n", b"\n.\n"):
+            found = buffer.find(final, 0, end + 1)
+            if 0 <= found < end:
+                end = found
+        if end < 0:
+            return b""
+        block = bytes(buffer[: end + 1])
+        if block.count(b"\n") < 2 or max(map(len, block.split(b"\n"))) > LINE_LIMIT - 1:
+            return b""  # one line (the line path is as quick), or one to go in pieces
+        return block
 
     def _took(self, size: int) -> bool:
         """``size`` octets leave the buffer; whether any of them had come ahead of the reply."""

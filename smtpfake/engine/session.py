@@ -403,6 +403,29 @@ class Session:
 
     # -- the message body ----------------------------------------------------------------------
 
+    def receive_text(self, block: bytes, *, pipelined: bool = False) -> tuple[Action, ...]:
+        """Several whole lines of message text at once, none of them the final "." nor over
+        :data:`~smtpfake.engine.connection.LINE_LIMIT`: the same outcome as :meth:`receive` line
+        by line (the engine's property test holds it to that), without a call per line."""
+        body = self.body
+        if body.cut is not None:
+            return self._lines(block, pipelined)
+        if body.lines == 0 and pipelined:
+            self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
+        text = body.add_lines(block)
+        if text is None:
+            return self._lines(block, pipelined)
+        self.conduct.text_block(text, declared_8bit=self.declared.eight_bit)
+        return ()
+
+    def _lines(self, block: bytes, pipelined: bool) -> tuple[Action, ...]:
+        for line in block.splitlines(keepends=True):
+            actions = self._data_line(line, False, pipelined)
+            pipelined = False
+            if actions:
+                return actions  # a cut: the rest is never read
+        return ()
+
     def _data_line(self, line: bytes, partial: bool, pipelined: bool) -> tuple[Action, ...]:
         body = self.body
         if not partial and body.lines == 0 and pipelined:

@@ -6,6 +6,7 @@ The wire layer carries these out in order and never special-cases one fault: a f
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -127,6 +128,9 @@ class Plan:
 
     def actions(self, rule: str | None = None) -> tuple[Action, ...]:
         """The plan as actions; the reply's last Send carries its transcript note."""
+        if self.reply is not None and self.raw is None and not self.before and not self.after:
+            if self.chunk is None and not self.reply.closes:
+                return _plain(self.reply, rule)  # most replies: one Send
         out: list[Action] = list(self.before)
         data = self.wire()
         if data:
@@ -142,6 +146,13 @@ class Plan:
         if self.reply is not None and self.reply.closes and not self.closes:
             out.append(Close())
         return tuple(out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain(reply: Reply, rule: str | None) -> tuple[Action, ...]:
+    """A reply sent whole, nothing before or after it (rendered once per distinct reply)."""
+    data = reply.render()
+    return (Send(data, Note(wire_text(data), rule)),)
 
 
 def wire_text(data: bytes) -> str:
