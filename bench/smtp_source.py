@@ -30,7 +30,6 @@ import subprocess
 import sys
 import time
 
-
 import serverproc  # bench/ is the script's directory, so first on sys.path
 from throughput import busy_scenario, serve_aiosmtpd
 

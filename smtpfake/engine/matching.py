@@ -67,22 +67,37 @@ def client_ip(peer: str) -> str:
     return host if sep and port.isdigit() else peer
 
 
-def passes_filters(rule: Rule, occ: Occurrence, shared: Shared) -> bool:
-    if occ.stage not in rule.stages and Stage.ANY not in rule.stages:
-        return False
+def _passes_rest(rule: Rule, occ: Occurrence, shared: Shared, argument: str) -> bool:
+    """The filters but the stage (select() looks only at the stage's rules); ``argument``: the
+    occurrence's, lowercased once."""
     if rule.nth is not None and occ.nth not in rule.nth:
         return False
     if rule.connection is not None and occ.connection not in rule.connection:
         return False
     if rule.state is not None and shared.state not in rule.state:
         return False
-    return rule.match is None or fnmatch.fnmatchcase(occ.argument.lower(), rule.match.lower())
+    return rule.match is None or fnmatch.fnmatchcase(argument, _lower(rule.match))
 
 
-def count(rule: Rule, occ: Occurrence, shared: Shared) -> tuple[KeyCounter, int]:
+@functools.lru_cache(maxsize=1024)
+def _lower(pattern: str) -> str:
+    return pattern.lower()
+
+
+def count(
+    rule: Rule, occ: Occurrence, shared: Shared, parts: dict[str, str] | None = None
+) -> tuple[KeyCounter, int]:
     """Count the occurrence for the rule; returns its counters and the count ``first``/``after``/
-    ``every`` look at (within the window if there is one), this occurrence included."""
-    key = tuple(occ.part(p) for p in rule.per) if rule.per else ()
+    ``every`` look at (within the window if there is one), this occurrence included. ``parts``:
+    the occurrence's ``per`` key parts computed so far (select() shares them between rules)."""
+    key: tuple[str, ...] = ()
+    if rule.per:
+        if parts is None:
+            parts = {}
+        for name in rule.per:
+            if name not in parts:
+                parts[name] = occ.part(name)
+        key = tuple(parts[name] for name in rule.per)
     counter = shared.counter(rule.index, key)
     counter.seen += 1
     if counter.first_time is None:
@@ -117,16 +132,40 @@ def passes_counters(rule: Rule, occ: Occurrence, counter: KeyCounter, n: int) ->
     return rule.times is None or counter.fired < rule.times
 
 
+#: rule sets seen lately -> their rules for each stage, in order (a scenario's rules are looked
+#: at on every command; sorting them by stage once per scenario, not per command, is what keeps
+#: a scenario of many rules cheap). Keyed by identity: the tuple is kept alive by the entry.
+_BY_STAGE: dict[int, tuple[tuple[Rule, ...], dict[Stage, tuple[Rule, ...]]]] = {}
+
+
+def rules_for(rules: tuple[Rule, ...], stage: Stage) -> tuple[Rule, ...]:
+    """The rules that may fire on ``stage`` (theirs or ``any``), in scenario order."""
+    entry = _BY_STAGE.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        index = {
+            s: tuple(r for r in rules if s in r.stages or Stage.ANY in r.stages) for s in Stage
+        }
+        if len(_BY_STAGE) >= 64:
+            _BY_STAGE.pop(next(iter(_BY_STAGE)))
+        entry = _BY_STAGE[id(rules)] = (rules, index)
+    return entry[1][stage]
+
+
 def select(
     rules: tuple[Rule, ...], occ: Occurrence, shared: Shared, rng: random.Random
 ) -> Rule | None:
     """The rule that fires for this occurrence, if any, with its firing recorded: counters, the
     rule's firing count and the server's state move on."""
     chosen: tuple[Rule, KeyCounter] | None = None
-    for rule in rules:
-        if not passes_filters(rule, occ, shared):
+    candidates = rules_for(rules, occ.stage)
+    if not candidates:
+        return None
+    argument = occ.argument.lower()
+    parts: dict[str, str] = {}
+    for rule in candidates:
+        if not _passes_rest(rule, occ, shared, argument):
             continue
-        counter, n = count(rule, occ, shared)
+        counter, n = count(rule, occ, shared, parts)
         if chosen is not None or not passes_counters(rule, occ, counter, n):
             continue
         if rule.probability is not None and not rng.random() < rule.probability:

@@ -128,9 +128,10 @@ class Plan:
 
     def actions(self, rule: str | None = None) -> tuple[Action, ...]:
         """The plan as actions; the reply's last Send carries its transcript note."""
-        if self.reply is not None and self.raw is None and not self.before and not self.after:
-            if self.chunk is None and not self.reply.closes:
-                return _plain(self.reply, rule)  # most replies: one Send
+        reply = self.reply
+        plain = self.raw is None and self.chunk is None and not self.before and not self.after
+        if plain and reply is not None and not reply.closes:
+            return _plain(reply, rule)  # most replies: one Send
         out: list[Action] = list(self.before)
         data = self.wire()
         if data:
