@@ -21,6 +21,7 @@ from smtpfake.scenario import ScenarioError, load_file, resolve, scenario_files
 from smtpfake.scenario.faults.reply import ReplyWith
 from smtpfake.scenario.model import Rule, ServerSettings
 from smtpfake.scenario.rule_reader import RULE_KEYS
+from smtpfake.wire import loops
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -35,6 +36,7 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "api_port": ("SMTPFAKE_API_PORT", int, None),
     "api_token": ("SMTPFAKE_API_TOKEN", str, None),
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
+    "loop": ("SMTPFAKE_LOOP", str, "auto"),
 }
 SCENARIO_DIRS_ENV = "SMTPFAKE_SCENARIO_DIRS"
 
@@ -73,6 +75,8 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         raise _ConfigError(
             f"--log-format/SMTPFAKE_LOG_FORMAT: {out['log_format']!r} is not text or json"
         )
+    if out["loop"] not in loops.CHOICES:
+        raise _ConfigError(f"--loop/SMTPFAKE_LOOP: {out['loop']!r} is not auto, asyncio or uvloop")
     dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
     out["scenario_dirs"] = dirs
     return out
@@ -178,7 +182,7 @@ def _serve(args: argparse.Namespace) -> int:
         await server.serve(stop, ready)
 
     try:
-        asyncio.run(main())
+        loops.run(main(), cfg["loop"])
     except OSError as exc:
         if listening:
             raise  # smtpfake's own failure while serving: loud, with its traceback
@@ -339,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-format",
         choices=("text", "json"),
         help="session events on stdout as text or JSON lines (SMTPFAKE_LOG_FORMAT; default text)",
+    )
+    serve.add_argument(
+        "--loop",
+        choices=loops.CHOICES,
+        help="event loop: uvloop when installed (auto), or force asyncio or uvloop "
+        "(SMTPFAKE_LOOP; default auto)",
     )
     serve.set_defaults(func=_serve)
 

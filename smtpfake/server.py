@@ -23,7 +23,7 @@ from smtpfake.engine.connection import GRACE_PERIOD, Connection
 from smtpfake.journal import Journal, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioRef, resolve
 from smtpfake.tls import TlsContexts
-from smtpfake.wire import Wire
+from smtpfake.wire import Wire, loops
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,14 @@ class Server:
         clock: Clock | None = None,
         idle_timeout: float = 300.0,
         grace_period: float = GRACE_PERIOD,
+        loop: str = "auto",
     ) -> None:
         """``idle_timeout``: seconds of silence (either side's) after which the server closes
         without a word (a scenario's ``server.idle_timeout`` answers 421 sooner).
         ``grace_period``: seconds the server keeps reading after its last reply (221, 421, a
-        close fault), recording what the client still sends; it ends early at the client's EOF."""
+        close fault), recording what the client still sends; it ends early at the client's EOF.
+        ``loop``: the event loop start() runs: ``auto`` (uvloop when installed), ``asyncio`` or
+        ``uvloop``; serve() runs in the caller's loop."""
         self.host = host
         self.port = port
         self.seed = seed
@@ -63,6 +66,7 @@ class Server:
         self.clock = clock or SystemClock()
         self.idle_timeout = idle_timeout
         self.grace_period = grace_period
+        self.loop = loop
         self.journal = Journal()
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs)
@@ -218,7 +222,7 @@ class Server:
         if self._thread is not None:
             raise RuntimeError("server already started")
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
-        loop = asyncio.new_event_loop()
+        loop = loops.new_event_loop(self.loop)
 
         def run() -> None:
             asyncio.set_event_loop(loop)
