@@ -35,7 +35,6 @@ from smtpfake.scenario.plan import (
     HalfClose,
     Reset,
     Send,
-    StartTLS,
 )
 
 #: the longest command or AUTH line read whole, and the size of the pieces an over-long line of
@@ -123,8 +122,6 @@ class Connection:
             self._over = True
         elif isinstance(action, HalfClose):
             self._closing = True  # the grace period: what the client sends now is after the close
-        elif isinstance(action, StartTLS) and action.cut_after is None:
-            self._before_tls()
         self.session.performed(action)
 
     def done(self) -> tuple[Action, ...]:
@@ -374,11 +371,17 @@ class Connection:
         self._ahead = max(0, self._ahead - size)
         return ahead
 
-    def _before_tls(self) -> None:
-        """The handshake starts now: what the client sent after STARTTLS and before it must not
-        be read as if it came over TLS (RFC 3207 §4, CVE-2011-0411)."""
-        if self._buffer:
-            size = len(self._buffer)
-            self._buffer.clear()
-            self._ahead = 0
-            self.session.discarded_before_tls(size)
+    def before_tls(self) -> bytes:
+        """The handshake starts now (the wire calls this as it starts it). What the client sent
+        after STARTTLS and before it must not be read as if it came over TLS (RFC 3207 §4,
+        CVE-2011-0411): discarded and recorded. With implicit TLS it is the start of the
+        client's handshake (a loop may deliver it before the wire could stop reading): returned
+        for the TLS layer."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        self._ahead = 0
+        if self.session.settings.tls.implicit and not self.session.tls_active:
+            return data
+        if data:
+            self.session.discarded_before_tls(len(data))
+        return b""

@@ -196,6 +196,9 @@ class Wire(asyncio.Protocol):
                     if not batch:
                         batch = True
                         self._stop_work()
+                    if kind is StartTLS and self._transport is not None:
+                        # Not a byte more until the handshake takes over the transport.
+                        self._transport.pause_reading()
                     if kind is Sleep or kind is StartTLS or self._writable is not None:
                         self._task = self._loop.create_task(self._carry_waiting(actions[i:]))
                         return
@@ -336,11 +339,14 @@ class Wire(asyncio.Protocol):
         """The handshake the batch ends with; its outcome goes to the engine."""
         conn, transport = self._conn, self._transport
         assert conn is not None and transport is not None
-        conn.performed(action)  # what the client sent before it is discarded now
+        conn.performed(action)
+        early = conn.before_tls()  # implicit TLS: a ClientHello read before reading paused
         context = self._hub.tls_context(conn.session)
         if action.cut_after is not None:
             self._cut = CutHandshake(context, action.cut_after)
             self._cut_done = self._loop.create_future()
+            if early:
+                self._feed_cut(early)
             transport.resume_reading()  # implicit TLS paused it
             reason = await self._cut_done
             self._task = None
@@ -349,6 +355,10 @@ class Wire(asyncio.Protocol):
         options: dict[str, Any] = {"server_side": True, "ssl_handshake_timeout": HANDSHAKE_LIMIT}
         if sys.version_info >= (3, 11):
             options["ssl_shutdown_timeout"] = 5.0  # closing waits this long for close_notify
+        if early:
+            # start_tls() (awaited just below) switches the transport to its TLS protocol at
+            # once and has that protocol's connection_made() called soon: the bytes follow both.
+            self._loop.call_soon(self._loop.call_soon, _hand_over, transport, early)
         try:
             secured = await self._loop.start_tls(transport, self, context, **options)
         except (OSError, asyncio.TimeoutError) as error:  # ssl.SSLError is an OSError
@@ -400,6 +410,22 @@ class Wire(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             transport.write(INTERNAL_ERROR)
             transport.close()
+
+
+def _hand_over(transport: asyncio.Transport, data: bytes) -> None:
+    """Give bytes read before a handshake began to the TLS protocol now on the transport, as
+    the transport itself would (asyncio's public protocol interface)."""
+    protocol: Any = transport.get_protocol()
+    if hasattr(protocol, "get_buffer"):  # buffered (uvloop's do not subclass asyncio's)
+        view = memoryview(data)
+        while view:
+            target = memoryview(protocol.get_buffer(len(view)))
+            size = min(len(target), len(view))
+            target[:size] = view[:size]
+            protocol.buffer_updated(size)
+            view = view[size:]
+    else:
+        protocol.data_received(data)
 
 
 def _peer_text(peer: Any) -> str:

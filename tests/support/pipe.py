@@ -114,6 +114,7 @@ class Pipe:
                     return bytes(self.wire[start:])
                 elif isinstance(action, StartTLS):
                     self.conn.performed(action)
+                    self.conn.before_tls()
                     self.tls = True
                     return bytes(self.wire[start:])
                 self.conn.performed(action)
