@@ -60,6 +60,26 @@ class Connection:
     word). ``grace``: seconds to keep reading after the server's last reply.
     """
 
+    __slots__ = (
+        "session",
+        "_buffer",
+        "_ahead",
+        "_discarding",
+        "_mid_line",
+        "_batch",
+        "_cursor",
+        "_written",
+        "_busy",
+        "_closing",
+        "_over",
+        "_eof",
+        "_client_left",
+        "_grace",
+        "_server_idle",
+        "_client_idle",
+        "_close_after",
+    )
+
     def __init__(
         self, session: Session, *, idle: float = SERVER_IDLE, grace: float = GRACE_PERIOD
     ) -> None:

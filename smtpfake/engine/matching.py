@@ -17,11 +17,11 @@ from __future__ import annotations
 import fnmatch
 import functools
 import ipaddress
-import random
 from collections import deque
 from dataclasses import dataclass
 
 from smtpfake.engine.shared import KeyCounter, Shared
+from smtpfake.scenario.faults.base import FaultContext
 from smtpfake.scenario.model import Rule, Stage
 
 
@@ -152,10 +152,11 @@ def rules_for(rules: tuple[Rule, ...], stage: Stage) -> tuple[Rule, ...]:
 
 
 def select(
-    rules: tuple[Rule, ...], occ: Occurrence, shared: Shared, rng: random.Random
+    rules: tuple[Rule, ...], occ: Occurrence, shared: Shared, ctx: FaultContext
 ) -> Rule | None:
     """The rule that fires for this occurrence, if any, with its firing recorded: counters, the
-    rule's firing count and the server's state move on."""
+    rule's firing count and the server's state move on. ``ctx.rng`` is asked for only when a
+    ``probability`` is drawn."""
     chosen: tuple[Rule, KeyCounter] | None = None
     candidates = rules_for(rules, occ.stage)
     if not candidates:
@@ -168,7 +169,7 @@ def select(
         counter, n = count(rule, occ, shared, parts)
         if chosen is not None or not passes_counters(rule, occ, counter, n):
             continue
-        if rule.probability is not None and not rng.random() < rule.probability:
+        if rule.probability is not None and not ctx.rng.random() < rule.probability:
             continue
         chosen = (rule, counter)
     if chosen is None:

@@ -69,6 +69,40 @@ class Session:
     """One connection. Its public attributes are what the command handlers (commands.py) and
     the tests read and change; the wire only calls the event methods."""
 
+    # slots: a session per connection, and ten thousand idle ones must stay small
+    __slots__ = (
+        "_enhanced",
+        "_greet_after_tls",
+        "_rng",
+        "_seed",
+        "_tls",
+        "_tls_required",
+        "auth_user",
+        "body",
+        "clock",
+        "closed_in_message",
+        "conduct",
+        "counts",
+        "declared",
+        "esmtp",
+        "exchange",
+        "greeted",
+        "index",
+        "info",
+        "mail_from",
+        "mode",
+        "observer",
+        "phase",
+        "quit_seen",
+        "rcpt_tos",
+        "scenario",
+        "settings",
+        "shared",
+        "tls_active",
+        "tls_pending",
+        "unsolicited_close",
+    )
+
     def __init__(
         self,
         scenario: Scenario,
@@ -85,10 +119,11 @@ class Session:
         self.clock = clock or SystemClock()
         self.index = shared.next_connection()
         # The server picks it (use(seed=), --seed, then the scenario's); alone, the scenario's.
-        seed = shared.seed if shared.seed is not None else (scenario.seed or 0)
+        self._seed = shared.seed if shared.seed is not None else (scenario.seed or 0)
         # One RNG per connection: the same seed and traffic give the same faults even when
-        # sessions interleave differently from run to run.
-        self._rng = random.Random(f"{seed}:{self.index}")
+        # sessions interleave differently from run to run. Made on first use (a Mersenne
+        # Twister is a few KiB; most sessions never draw).
+        self._rng: random.Random | None = None
         self.info = SessionInfo(self.index, peer, self.clock.now())
         self.mode = Mode.COMMAND
         self.phase = Phase.IDLE
@@ -119,6 +154,8 @@ class Session:
 
     @property
     def rng(self) -> random.Random:
+        if self._rng is None:
+            self._rng = random.Random(f"{self._seed}:{self.index}")
         return self._rng
 
     def now(self) -> float:
@@ -324,7 +361,7 @@ class Session:
             time=self.now(),
         )
         # select() also records the firing: per-rule counters, times, next_state
-        rule = select(self.scenario.rules, occurrence, self.shared, self.rng)
+        rule = select(self.scenario.rules, occurrence, self.shared, self)
         label = None
         if rule is not None:
             label = rule.label
