@@ -61,23 +61,23 @@ class Connection:
     """
 
     __slots__ = (
-        "session",
-        "_buffer",
         "_ahead",
-        "_discarding",
-        "_mid_line",
         "_batch",
-        "_cursor",
-        "_written",
+        "_buffer",
         "_busy",
-        "_closing",
-        "_over",
-        "_eof",
-        "_client_left",
-        "_grace",
-        "_server_idle",
         "_client_idle",
+        "_client_left",
         "_close_after",
+        "_closing",
+        "_cursor",
+        "_discarding",
+        "_eof",
+        "_grace",
+        "_mid_line",
+        "_over",
+        "_server_idle",
+        "_written",
+        "session",
     )
 
     def __init__(

@@ -92,9 +92,8 @@ def order_table_markdown() -> str:
         rows.append(f"| {command} | {when} | {result} |")
     for commands, when, refusal in FACT_REFUSALS:
         rows.append(f"| {commands} | {when} | `503 5.5.1 {refusal.text}`, `bad-sequence` |")
-    rows.append(
-        "| MAIL | before HELO/EHLO, without `require_helo` | accepted (as Postfix does), `no-helo` |"
-    )
+    without = "| MAIL | before HELO/EHLO, without `require_helo` |"
+    rows.append(f"{without} accepted (as Postfix does), `no-helo` |")
     rows.append("| HELO, EHLO, RSET, NOOP, VRFY, HELP, EXPN, QUIT | any time | answered |")
     return "\n".join(rows)
 

@@ -67,21 +67,21 @@ class Wire(asyncio.Protocol):
 
     # slots: ten thousand idle sessions are ten thousand of these (bench/idle_memory.py)
     __slots__ = (
-        "_hub",
-        "_loop",
-        "_transport",
         "_conn",
-        "_task",
-        "_later",
-        "_timers",
-        "_deadlines",
-        "_writable",
-        "_read_paused",
         "_cut",
         "_cut_done",
-        "_tls",
-        "_lost",
+        "_deadlines",
         "_failing",
+        "_hub",
+        "_later",
+        "_loop",
+        "_lost",
+        "_read_paused",
+        "_task",
+        "_timers",
+        "_tls",
+        "_transport",
+        "_writable",
     )
 
     def __init__(self, hub: Hub, loop: asyncio.AbstractEventLoop) -> None:
