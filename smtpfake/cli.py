@@ -37,6 +37,7 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "api_token": ("SMTPFAKE_API_TOKEN", str, None),
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
     "loop": ("SMTPFAKE_LOOP", str, "auto"),
+    "deliver": ("SMTPFAKE_DELIVER", str, None),
 }
 SCENARIO_DIRS_ENV = "SMTPFAKE_SCENARIO_DIRS"
 
@@ -99,9 +100,13 @@ def _serve(args: argparse.Namespace) -> int:
             port=cfg["port"],
             seed=cfg["seed"],
             scenario_dirs=cfg["scenario_dirs"],
+            delivery=cfg["deliver"],
         )
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except ValueError as exc:  # --deliver names no back end
+        print(f"smtpfake serve: --deliver/SMTPFAKE_DELIVER: {exc}", file=sys.stderr)
         return 2
 
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -343,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-format",
         choices=("text", "json"),
         help="session events on stdout as text or JSON lines (SMTPFAKE_LOG_FORMAT; default text)",
+    )
+    serve.add_argument(
+        "--deliver",
+        metavar="BACKEND",
+        help="also deliver accepted mail: maildir:PATH (a Maildir) or proxy:HOST:PORT (relay to a "
+        "real server) (SMTPFAKE_DELIVER)",
     )
     serve.add_argument(
         "--loop",

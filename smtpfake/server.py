@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smtpfake.engine import Clock, Message, Session, Shared, SystemClock
+from smtpfake.delivery import Delivering, Handler, deliver, named
+from smtpfake.engine import Clock, Message, Observer, Session, SessionInfo, Shared, SystemClock
 from smtpfake.engine.connection import GRACE_PERIOD, Connection
 from smtpfake.journal import Journal, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioRef, resolve
@@ -39,6 +40,10 @@ class ServerError:
         return f"smtpfake server error{where}:\n{self.traceback}"
 
 
+class DeliveryRefused(Exception):
+    """A delivery back end did not take a message the scenario accepted."""
+
+
 class Server:
     def __init__(
         self,
@@ -52,13 +57,17 @@ class Server:
         idle_timeout: float = 300.0,
         grace_period: float = GRACE_PERIOD,
         loop: str = "auto",
+        delivery: Handler | str | None = None,
     ) -> None:
         """``idle_timeout``: seconds of silence (either side's) after which the server closes
         without a word (a scenario's ``server.idle_timeout`` answers 421 sooner).
         ``grace_period``: seconds the server keeps reading after its last reply (221, 421, a
         close fault), recording what the client still sends; it ends early at the client's EOF.
         ``loop``: the event loop start() runs: ``auto`` (uvloop when installed), ``asyncio`` or
-        ``uvloop``; serve() runs in the caller's loop."""
+        ``uvloop``; serve() runs in the caller's loop.
+        ``delivery``: a back end each accepted message is handed to (smtpfake/delivery.py): an
+        aiosmtpd handler object, or ``maildir:PATH`` / ``proxy:HOST:PORT``. Raises ValueError
+        for a name it does not know."""
         self.host = host
         self.port = port
         self.seed = seed
@@ -67,6 +76,8 @@ class Server:
         self.idle_timeout = idle_timeout
         self.grace_period = grace_period
         self.loop = loop
+        self.delivery: Handler | None = named(delivery) if isinstance(delivery, str) else delivery
+        self._deliveries: set[asyncio.Task[None]] = set()
         self.journal = Journal()
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs)
@@ -88,8 +99,35 @@ class Server:
         with self._lock:
             scenario, shared = self.scenario, self._shared
             self._pristine = False
-        session = Session(scenario, shared, self.journal, peer=peer, clock=self.clock)
+        observer: Observer = self.journal
+        if self.delivery is not None:
+            observer = Delivering(self.journal, self._deliver)
+        session = Session(scenario, shared, observer, peer=peer, clock=self.clock)
         return Connection(session, idle=self.idle_timeout, grace=self.grace_period)
+
+    def _deliver(self, info: SessionInfo, message: Message) -> None:
+        """Hand an accepted message to the back end (in the loop; it runs on its own)."""
+        handler = self.delivery
+        assert handler is not None
+
+        async def one() -> None:
+            try:
+                status = await deliver(handler, info, message)
+            except Exception as error:  # the handler's failure fails the test that caused it
+                self._report(error, info.index)
+                return
+            if not str(status).startswith("2"):
+                refused = DeliveryRefused(f"the back end refused {message.queue_id}: {status}")
+                self._report(refused, info.index)
+
+        task = asyncio.get_running_loop().create_task(one())
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def deliveries_done(self, timeout: float = 10.0) -> None:
+        """Wait (in the server's loop) until the messages accepted so far are delivered."""
+        if self._deliveries:
+            await asyncio.wait(set(self._deliveries), timeout=timeout)
 
     def tls_context(self, session: Session) -> ssl.SSLContext:
         context = self._tls.context(session.settings)
@@ -104,8 +142,11 @@ class Server:
         self._live.discard(wire)
 
     def report_error(self, error: BaseException, session: Session | None) -> None:
+        self._report(error, session.index if session else None)
+
+    def _report(self, error: BaseException, session: int | None) -> None:
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        record = ServerError(error, session.index if session else None, text)
+        record = ServerError(error, session, text)
         with self._lock:
             self.errors.append(record)
         if self.on_error is not None:
@@ -195,6 +236,7 @@ class Server:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
+        await self.deliveries_done(timeout=5.0)  # messages accepted before the stop still go out
         if self._server is not None:
             self._server.close()
             self._abort_all()

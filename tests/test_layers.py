@@ -134,6 +134,8 @@ def layer_of(module: str) -> str | None:
         "smtpfake.tls": "tls",
         "smtpfake.journal": "journal",
         "smtpfake.server": "server",
+        # delivery back ends (aiosmtpd's handlers) beside the server that feeds them
+        "smtpfake.delivery": "server",
         "smtpfake.replycodes": "reference",
     }.get(module)
 
