@@ -121,6 +121,8 @@ class Connection:
         sent ahead of the reply."""
         if self._over:
             return ()
+        if self._closing and self.session.tls_pending:
+            return ()  # its TLS handshake, after the server broke it off: not SMTP to judge
         self._buffer += data
         if self._busy:
             self._ahead = len(self._buffer)
@@ -246,8 +248,7 @@ class Connection:
         out: list[Action] = []
         for action in actions:
             if isinstance(action, Close):
-                if self._eof is not None or self.session.tls_pending:
-                    # The client has gone already, or it speaks TLS now, not SMTP: no grace.
+                if self._eof is not None:  # the client has gone already: no grace period
                     out.append(action)
                 else:
                     out += (HalfClose(action.note), ArmTimer(GRACE_TIMER, self._grace))
