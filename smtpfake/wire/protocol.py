@@ -290,6 +290,7 @@ class Wire(asyncio.Protocol):
                     transport.write_eof()
                 except OSError:  # the client is gone already (ENOTCONN): nothing to half-close
                     transport.abort()
+                    conn.performed(action)  # the server did close
                     return False
             conn.performed(action)
             return True
@@ -359,6 +360,11 @@ class Wire(asyncio.Protocol):
         conn, transport = self._conn, self._transport
         assert conn is not None and transport is not None
         conn.performed(action)
+        # Make sure nothing is read from here until the handshake owns the transport: on Python
+        # 3.10 a pause_reading() in connection_made() does not hold (the transport starts its
+        # reader after it), so pause again from a reading state.
+        transport.resume_reading()
+        transport.pause_reading()
         early = conn.before_tls()  # implicit TLS: a ClientHello read before reading paused
         context = self._hub.tls_context(conn.session)
         if action.cut_after is not None:
