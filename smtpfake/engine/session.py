@@ -1,7 +1,8 @@
-"""One SMTP session, sans I/O: lines in, actions out (the way h11's Connection works).
+"""One SMTP session, sans I/O: framed lines in, actions out.
 
-The wire layer feeds it what the client sent and carries out the actions it returns. It never
-touches a socket, a loop or a real clock, so every scenario is testable without a network.
+connection.py frames the client's bytes into lines and feeds them here; the wire carries out the
+actions that come back. It never touches a socket, a loop or a real clock, so every scenario is
+testable without a network.
 
 This module is the glue: events in, rules first, then the normal reply. The commands are in
 commands.py, the SASL exchange in auth.py, the message body in body.py, and what the client did
