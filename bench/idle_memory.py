@@ -157,7 +157,10 @@ def measure(kind: str, sessions: int) -> float:
     try:
         time.sleep(0.2)
         before = ask_rss(proc)
-        socks = open_idle(port, sessions)
+        try:
+            socks = open_idle(port, sessions)
+        except RuntimeError as error:
+            raise RuntimeError(f"{kind}: {error}") from None
         time.sleep(0.5)  # let the server settle (buffers, freed task memory)
         after = ask_rss(proc)
     finally:

@@ -232,7 +232,11 @@ class Server:
         def factory() -> Wire:
             return Wire(self, loop)
 
-        self._server = await loop.create_server(factory, host=self.host, port=self.port)
+        # A deep accept queue: a burst of connections (a load test, a pool warming up) is
+        # accepted, not dropped by the kernel (it caps this at net.core.somaxconn).
+        self._server = await loop.create_server(
+            factory, host=self.host, port=self.port, backlog=4096
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
