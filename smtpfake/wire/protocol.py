@@ -76,6 +76,7 @@ class Wire(asyncio.Protocol):
         "_later",
         "_loop",
         "_lost",
+        "_out",
         "_read_paused",
         "_task",
         "_timers",
@@ -100,6 +101,7 @@ class Wire(asyncio.Protocol):
         self._tls = False
         self._lost = False
         self._failing = False
+        self._out: list[bytes] | None = None  # Sends collected in one callback, written at its end
 
     # -- asyncio.Protocol --------------------------------------------------------------------------
 
@@ -204,9 +206,14 @@ class Wire(asyncio.Protocol):
         conn = self._conn
         assert conn is not None
         turns = 0
+        outer = self._out is None
+        if outer:
+            # Replies decided in this one callback (a pipelined group) leave in one write.
+            self._out = []
         try:
             while actions:
                 batch = False
+                sent = False  # a Send of this batch is waiting in _out
                 for i, action in enumerate(actions):
                     kind = type(action)
                     if kind is ArmTimer or kind is CancelTimer:
@@ -221,6 +228,11 @@ class Wire(asyncio.Protocol):
                     if kind is Sleep or kind is StartTLS or self._writable is not None:
                         self._task = self._loop.create_task(self._carry_waiting(actions[i:]))
                         return
+                    if kind is Send:
+                        if sent:
+                            # pieces of one reply (a fragment fault) leave as separate writes
+                            self._flush()
+                        sent = True
                     if not self._do(action):
                         return
                 if not batch:
@@ -233,6 +245,18 @@ class Wire(asyncio.Protocol):
                 self._resume_reading(conn)
         except Exception as error:
             self._failed(error)
+        finally:
+            if outer:
+                self._flush()
+                self._out = None
+
+    def _flush(self) -> None:
+        out, transport = self._out, self._transport
+        if out and transport is not None:
+            data = b"".join(out)
+            out.clear()
+            if not transport.is_closing():
+                transport.write(data)
 
     def _next_batch(self) -> None:
         self._later = None
@@ -281,9 +305,13 @@ class Wire(asyncio.Protocol):
         if isinstance(action, Send):
             if transport.is_closing():
                 return False
-            transport.write(action.data)
+            if self._out is not None:
+                self._out.append(action.data)
+            else:
+                transport.write(action.data)
             conn.performed(action)
             return True
+        self._flush()  # what was written before the close goes first
         if isinstance(action, HalfClose):
             if transport.can_write_eof() and not transport.is_closing():
                 try:
