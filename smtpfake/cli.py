@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from smtpfake.scenario import Scenario
     from smtpfake.scenario.model import Param, Rule
 
+#: the event loops `serve --loop` takes: smtpfake.wire.loops.CHOICES, written out so that parsing
+#: the command line does not import asyncio (tests/cli/test_cli.py keeps the two equal)
+LOOP_CHOICES = ("auto", "asyncio", "uvloop")
+
 #: serve option -> (environment variable, type, default); a flag on the command line wins
 SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "scenario": ("SMTPFAKE_SCENARIO", str, "default"),
@@ -32,6 +36,8 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
     "clock": ("SMTPFAKE_CLOCK", str, "system"),
     "idle_timeout": ("SMTPFAKE_IDLE_TIMEOUT", float, 300.0),
+    "loop": ("SMTPFAKE_LOOP", str, "auto"),
+    "deliver": ("SMTPFAKE_DELIVER", str, None),
 }
 #: --param NAME=VALUE ... in the environment: assignments separated by whitespace
 PARAMS_ENV = "SMTPFAKE_PARAMS"
@@ -97,6 +103,8 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
     except ValueError as exc:
         raise _ConfigError(f"{PARAMS_ENV}: {exc}") from None
     out["params"] = dict(args.param or env_params)
+    if out["loop"] not in LOOP_CHOICES:
+        raise _ConfigError(f"--loop/SMTPFAKE_LOOP: {out['loop']!r} is not auto, asyncio or uvloop")
     dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
     out["scenario_dirs"] = dirs
     return out
@@ -150,9 +158,13 @@ def _serve(args: argparse.Namespace) -> int:
             params=cfg["params"],
             clock=ManualClock() if cfg["clock"] == "manual" else None,
             idle_timeout=cfg["idle_timeout"],
+            delivery=cfg["deliver"],
         )
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except ValueError as exc:  # --deliver names no back end
+        print(f"smtpfake serve: --deliver/SMTPFAKE_DELIVER: {exc}", file=sys.stderr)
         return 2
 
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -245,7 +257,9 @@ def _serve(args: argparse.Namespace) -> int:
                 await api.aclose()
 
     try:
-        asyncio.run(main())
+        from smtpfake.wire import loops
+
+        loops.run(main(), cfg["loop"])
     except _ApiListenError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -500,6 +514,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-format",
         choices=("text", "json"),
         help="session events on stdout as text or JSON lines (SMTPFAKE_LOG_FORMAT; default text)",
+    )
+    serve.add_argument(
+        "--deliver",
+        metavar="BACKEND",
+        help="also deliver accepted mail: maildir:PATH (a Maildir) or proxy:HOST:PORT (relay to a "
+        "real server) (SMTPFAKE_DELIVER)",
+    )
+    serve.add_argument(
+        "--loop",
+        choices=LOOP_CHOICES,
+        help="event loop: uvloop when installed (auto), or force asyncio or uvloop "
+        "(SMTPFAKE_LOOP; default auto)",
     )
     serve.set_defaults(func=_serve)
 

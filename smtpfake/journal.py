@@ -52,8 +52,8 @@ class SessionRecord:
 
     @property
     def commands(self) -> tuple[str, ...]:
-        """What the client sent, in order."""
-        return tuple(e.text for e in self.transcript if e.side == "client")
+        """What the client sent, in order (its close is in the transcript, not here)."""
+        return tuple(e.text for e in self.transcript if e.side == "client" and not e.event)
 
     @property
     def replies(self) -> tuple[str, ...]:
@@ -69,7 +69,7 @@ class SessionRecord:
             head += ", over TLS"
         if self.auth_user is not None:
             head += f", authenticated as {self.auth_user!r}"
-        lines = [head, *(f"  {e}" for e in self.transcript)]
+        lines = [head, *(f"  {line}" for e in self.transcript for line in str(e).split("\n"))]
         lines += [f"  ! {v}" for v in self.violations]
         hits = self.rule_hits
         if hits:

@@ -149,6 +149,8 @@ def layer_of(module: str) -> str | None:
         "smtpfake.tls": "tls",
         "smtpfake.journal": "journal",
         "smtpfake.server": "server",
+        # delivery back ends (aiosmtpd's handlers) beside the server that feeds them
+        "smtpfake.delivery": "server",
         "smtpfake.replycodes": "reference",
         "smtpfake.replycodes_zh": "reference",
         "smtpfake.enhancedcodes": "reference",

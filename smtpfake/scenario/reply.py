@@ -35,12 +35,11 @@ class Reply:
         return [f"{prefix}{line}".rstrip() for line in (self.lines or ("",))]
 
     def render(self) -> bytes:
-        """Multi-line replies use ``code-`` on every line but the last (§4.2.1)."""
+        """Multi-line replies use ``code-`` on every line but the last (§4.2.1); the last line
+        has the SP even with no text ("250 "), which servers SHOULD send (§4.2.1)."""
         body = self._wire_lines()
-        out = []
-        for i, line in enumerate(body):
-            sep = " " if i == len(body) - 1 else "-"
-            out.append(f"{self.code}{sep}{line}".rstrip(" ") + "\r\n")
+        last = len(body) - 1
+        out = [f"{self.code}{' ' if i == last else '-'}{line}\r\n" for i, line in enumerate(body)]
         return "".join(out).encode("utf-8")
 
 
