@@ -10,8 +10,16 @@ from typing import Any, Union
 
 import yaml
 
+from smtpfake.scenario import limits
 from smtpfake.scenario.faults import Fault
-from smtpfake.scenario.yamlwalk import INVALID, Walker, describe, did_you_mean, is_int
+from smtpfake.scenario.yamlwalk import (
+    INVALID,
+    LONG_WAIT,
+    Walker,
+    describe,
+    did_you_mean,
+    is_int,
+)
 
 
 class FaultReader(Walker):
@@ -84,9 +92,13 @@ class FaultReader(Walker):
         if bool in options and isinstance(value, bool):
             return value
         if int in options and is_int(value):
-            return value
+            return self.ranged(node, what, value, -limits.MAX_COUNT, limits.MAX_COUNT)
         if float in options and (isinstance(value, float) or is_int(value)):
-            return float(value)
+            # every float parameter is a number of seconds (or a spread of them); the fault's
+            # check() says which signs it takes
+            bound = limits.MAX_SECONDS
+            value = self.ranged(node, what, value, -bound, bound, hint=LONG_WAIT)
+            return value if value is INVALID else float(value)
         if str in options and isinstance(value, str | int | float) and not isinstance(value, bool):
             return str(value)
         want = " or ".join(_NAMES.get(o, str(o)) for o in options)

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from smtpfake.scenario import limits
+from smtpfake.scenario.compose import TooBig, compose
 from smtpfake.scenario.errors import Problem, ScenarioError
 from smtpfake.scenario.model import Location, Scenario, ServerSettings
 from smtpfake.scenario.rule_reader import RULE_KEYS, STAGES, RuleReader
@@ -58,7 +60,7 @@ class _Walker(SettingsReader, RuleReader):
             elif key in ("summary", "expect", "description"):
                 fields[key] = self.string(value, key)
             elif key == "seed":
-                fields["seed"] = self.integer(value, "seed")
+                fields["seed"] = self.integer(value, "seed", 0, limits.MAX_SEED)
             elif key == "server":
                 fields["server"] = self.server(value)
             elif key == "rules":
@@ -105,7 +107,11 @@ def load_text(
 ) -> Scenario:
     """Parse and validate one scenario document."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose(text)
+    except TooBig as exc:
+        raise ScenarioError(
+            [Problem(Location(source, exc.line, exc.column), exc.message)]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -120,7 +126,7 @@ def load_text(
     walker = _Walker(source)
     scenario = walker.scenario(root, name, require_docs)
     if walker.problems or scenario is None:
-        raise ScenarioError(walker.problems)
+        raise ScenarioError(walker.problems, more=walker.more_problems)
     return scenario
 
 

@@ -31,7 +31,7 @@ class ReplyWith(Fault):
         return {"code": code if code is not None else value, "enhanced": enhanced, "text": text}
 
     def check(self) -> list[tuple[str, str]]:
-        return check_reply(self.code, self.enhanced)
+        return check_reply(self.code, self.enhanced, self.as_reply().lines)
 
     def as_reply(self) -> Reply:
         lines = (self.text,) if isinstance(self.text, str) else tuple(self.text)
