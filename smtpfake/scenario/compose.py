@@ -40,12 +40,7 @@ def compose(text: str) -> yaml.Node | None:
     Raises TooBig, or yaml.YAMLError for text that is not YAML (as yaml.compose would)."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > limits.MAX_SCENARIO_BYTES:
-        raise TooBig(
-            1,
-            1,
-            f"the scenario is {size:,} bytes; a scenario is at most "
-            f"{limits.MAX_SCENARIO_BYTES:,} bytes",
-        )
+        raise TooBig(1, 1, too_big_message(size))
     try:
         return _compose(text, _Loader)
     except yaml.YAMLError:
@@ -54,6 +49,12 @@ def compose(text: str) -> yaml.Node | None:
     # libyaml words its errors differently ("not allowed in this context"); the text is not
     # YAML, so the rare second pass costs little and gives the messages PyYAML users know
     return _compose(text, yaml.SafeLoader)
+
+
+def too_big_message(size: int) -> str:
+    return (
+        f"the scenario is {size:,} bytes; a scenario is at most {limits.MAX_SCENARIO_BYTES:,} bytes"
+    )
 
 
 def _compose(text: str, loader_class: type) -> yaml.Node | None:
@@ -73,6 +74,7 @@ class _Composer:
         self.size: dict[int, int] = {}  # id(node) -> values in it once aliases are expanded
         self.written = 0  # values as written (an alias counts once)
         self.expanded = 0  # values once aliases are expanded
+        self.resolved: dict[tuple[str, Any], str] = {}  # (value, implicit) -> its tag
 
     def document(self) -> yaml.Node | None:
         loader = self.loader
@@ -110,7 +112,12 @@ class _Composer:
             elif isinstance(event, yaml.ScalarEvent):
                 tag = event.tag
                 if tag is None or tag == "!":
-                    tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                    # the resolver tries a dozen regexes; values repeat, so each is tried once
+                    key = (event.value, event.implicit)
+                    tag = self.resolved.get(key)
+                    if tag is None:
+                        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                        self.resolved[key] = tag
                 node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
                 self.count(event, 1)
                 self.anchor(event.anchor, node)

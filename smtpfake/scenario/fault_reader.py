@@ -26,8 +26,7 @@ class FaultReader(Walker):
     def fault(
         self, cls: type[Fault], key_node: yaml.Node, node: yaml.Node, what: str
     ) -> Fault | None:
-        hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        hints, fields = _shape(cls)
         raw: dict[str, Any] = {}
         nodes: dict[str, yaml.Node] = {}
         if isinstance(node, yaml.MappingNode):
@@ -113,6 +112,18 @@ _NAMES: dict[Any, str] = {
     str: "a string",
     type(None): "null",
 }
+
+
+_Shape = tuple[dict[str, Any], dict[str, "dataclasses.Field[Any]"]]
+_SHAPES: dict[type[Fault], _Shape] = {}
+
+
+def _shape(cls: type[Fault]) -> _Shape:
+    """A fault's field types and fields, worked out once per fault (get_type_hints is slow)."""
+    if cls not in _SHAPES:
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        _SHAPES[cls] = (typing.get_type_hints(cls), fields)
+    return _SHAPES[cls]
 
 
 def _options(hint: Any) -> tuple[Any, ...]:

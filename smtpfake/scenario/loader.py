@@ -10,13 +10,14 @@ yamlwalk.py (nodes and typed values), settings_reader.py (``server:``), rule_rea
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from smtpfake.scenario import limits
-from smtpfake.scenario.compose import TooBig, compose
+from smtpfake.scenario.compose import TooBig, compose, too_big_message
 from smtpfake.scenario.errors import Problem, ScenarioError
 from smtpfake.scenario.model import Location, Scenario, ServerSettings
 from smtpfake.scenario.rule_reader import RULE_KEYS, STAGES, RuleReader
@@ -133,7 +134,13 @@ def load_text(
 def load_file(path: str | Path) -> Scenario:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            # one byte past the limit is enough to refuse it, however big the file is
+            data = f.read(limits.MAX_SCENARIO_BYTES + 1)
+            size = os.fstat(f.fileno()).st_size
+        if len(data) > limits.MAX_SCENARIO_BYTES:
+            raise ScenarioError([Problem(Location(str(path), 1, 1), too_big_message(size))])
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem(Location(str(path), 1, 1), f"cannot read: {exc}")]) from None
     return load_text(text, source=str(path), name=path.stem)
