@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, cast
 import yaml
 
 from smtpfake import __version__
-from smtpfake.scenario import ScenarioError, load_file, resolve, scenario_files
+from smtpfake.journal import JournalLimits
+from smtpfake.scenario import ScenarioError, limits, load_file, resolve, scenario_files
 from smtpfake.scenario.faults.reply import ReplyWith
 from smtpfake.scenario.model import Rule, ServerSettings
 from smtpfake.scenario.rule_reader import RULE_KEYS
@@ -35,6 +36,16 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "api_port": ("SMTPFAKE_API_PORT", int, None),
     "api_token": ("SMTPFAKE_API_TOKEN", str, None),
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
+    # what the journal keeps (JournalLimits): --journal-sessions, SMTPFAKE_JOURNAL_SESSIONS, ...
+    **{
+        f"journal_{f.name}": (f"SMTPFAKE_JOURNAL_{f.name.upper()}", int, f.default)
+        for f in dataclasses.fields(JournalLimits)
+    },
+}
+#: serve options that are numbers, with their (minimum, maximum)
+SERVE_RANGES: dict[str, tuple[int, int]] = {
+    "seed": (0, limits.MAX_SEED),
+    **{f"journal_{f.name}": (1, limits.MAX_COUNT * 16) for f in dataclasses.fields(JournalLimits)},
 }
 SCENARIO_DIRS_ENV = "SMTPFAKE_SCENARIO_DIRS"
 
@@ -62,8 +73,15 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
             try:
                 value = kind(text)
             except ValueError:
-                raise _ConfigError(f"{var}={text!r}: expected a whole number") from None
+                raise _ConfigError(f"{var}={text[:40]!r}: expected a whole number") from None
         out[key] = default if value is None else value
+        if key in SERVE_RANGES and out[key] is not None:
+            low, high = SERVE_RANGES[key]
+            try:
+                limits.check_number(out[key], "", minimum=low, maximum=high, integer=True)
+            except limits.LimitError as exc:
+                flag = "--" + key.replace("_", "-")
+                raise _ConfigError(f"{flag}/{var}{exc}, got {out[key]}") from None
     for key in ("port", "api_port"):
         port = out[key]
         if port is not None and not 0 <= port <= 65535:
@@ -76,6 +94,10 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
     dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
     out["scenario_dirs"] = dirs
     return out
+
+
+def _max_fields(journal_limits: JournalLimits) -> dict[str, int]:
+    return {f"max_{k}": v for k, v in dataclasses.asdict(journal_limits).items()}
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -95,6 +117,9 @@ def _serve(args: argparse.Namespace) -> int:
             port=cfg["port"],
             seed=cfg["seed"],
             scenario_dirs=cfg["scenario_dirs"],
+            journal_limits=JournalLimits(
+                **{f.name: cfg[f"journal_{f.name}"] for f in dataclasses.fields(JournalLimits)}
+            ),
         )
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
@@ -104,7 +129,8 @@ def _serve(args: argparse.Namespace) -> int:
         # an ASCII-only console (LANG=C in a container) must not turn a log line into an error
         sys.stdout.reconfigure(errors="backslashreplace")
     log = EventLog(sys.stdout, cfg["log_format"])
-    server.journal = LoggingJournal(log)  # before serving: every session event becomes a line
+    # before serving: every session event becomes a line
+    server.journal = LoggingJournal(log, **_max_fields(server.journal.limits))
 
     def report(error: object) -> None:
         print(error, file=sys.stderr, flush=True)
@@ -340,6 +366,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("text", "json"),
         help="session events on stdout as text or JSON lines (SMTPFAKE_LOG_FORMAT; default text)",
     )
+    for f in dataclasses.fields(JournalLimits):
+        serve.add_argument(
+            f"--journal-{f.name.replace('_', '-')}",
+            dest=f"journal_{f.name}",
+            type=int,
+            metavar="N",
+            help=f"the journal keeps at most N {f.metadata['doc']} "
+            f"(SMTPFAKE_JOURNAL_{f.name.upper()}; default {f.default})",
+        )
     serve.set_defaults(func=_serve)
 
     lst = sub.add_parser("list", parents=[dirs], help="list scenarios with their summaries")

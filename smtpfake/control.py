@@ -135,8 +135,8 @@ class SmtpFake(ControlHelpers):
         self.server.reset()
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> Sequence[Message]:
-        got = self.server.journal.wait(lambda j: len(j.messages()) >= count, timeout)
-        if not got:
+        # accepted, not kept: a wait for more messages than the journal keeps can succeed
+        if not self.server.journal.wait_for_messages(count, timeout):
             raise TimeoutError(
                 f"waited {timeout}s for {count} message(s), got {len(self.messages)}\n"
                 f"{self.transcript()}"
@@ -146,11 +146,7 @@ class SmtpFake(ControlHelpers):
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> Sequence[SessionRecord]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
 
-        def ended(j: object) -> bool:
-            done = [s for s in self.server.journal.sessions() if s.ended is not None]
-            return len(done) >= count
-
-        if not self.server.journal.wait(ended, timeout):
+        if not self.server.journal.wait_for_sessions(count, timeout):
             raise TimeoutError(
                 f"waited {timeout}s for {count} finished session(s)\n{self.transcript()}"
             )

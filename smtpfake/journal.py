@@ -1,12 +1,21 @@
-"""The journal: every session and accepted message, bounded, safe to read from any thread."""
+"""The journal: every session and accepted message, bounded, safe to read from any thread.
+
+Bounded in counts and in bytes (:class:`JournalLimits`; the README's "Limits" lists them): past
+a bound the oldest go first, and :meth:`Journal.counts` says how many were accepted and how
+many dropped, so a wait can count what was accepted, not what is still kept. A message is held
+once (its raw bytes; ``Message.message`` parses on demand), shared by its session's record and
+the message list. Listings are snapshots of immutable tuples, each session's built once per
+change, so a reader never holds the lock for long.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
@@ -29,6 +38,8 @@ class SessionRecord:
     auth_user: str | None = None
     #: the session ran over TLS (STARTTLS or implicit); version and cipher are in the transcript
     tls: bool = False
+    #: transcript entries and violations dropped to stay within JournalLimits.entries
+    dropped_entries: int = 0
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -51,7 +62,61 @@ class SessionRecord:
             head += f", authenticated as {self.auth_user!r}"
         lines = [head, *(f"  {e}" for e in self.transcript)]
         lines += [f"  ! {v}" for v in self.violations]
+        if self.dropped_entries:
+            lines.insert(1, f"  ... {self.dropped_entries} earlier entries not kept")
         return "\n".join(lines)
+
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class JournalLimits:
+    """How much the journal keeps. Counts are of items; bytes are of message data (as
+    received) and of transcript text (UTF-8). The oldest are dropped first."""
+
+    sessions: int = field(default=10_000, metadata={"doc": "sessions (the oldest go whole)"})
+    messages: int = field(default=10_000, metadata={"doc": "messages, across all sessions"})
+    message_bytes: int = field(
+        default=256 * MiB,
+        metadata={"doc": "bytes of message data (the newest message is always kept)"},
+    )
+    entries: int = field(
+        default=1_000,
+        metadata={"doc": "transcript entries (and violations) per session, the latest"},
+    )
+    transcript_bytes: int = field(
+        default=64 * MiB,
+        metadata={"doc": "bytes of transcript text (past it the oldest sessions go)"},
+    )
+    entry_chars: int = field(
+        default=4_096, metadata={"doc": "characters per transcript entry (a longer one is cut)"}
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"JournalLimits.{f.name}: expected a whole number >= 1")
+
+
+@dataclass(frozen=True)
+class JournalCounts:
+    """What the journal saw since it was made or cleared, and what it dropped to stay bounded."""
+
+    sessions_started: int = 0
+    sessions_ended: int = 0
+    #: every message acknowledged with 250 after its data, kept or not (what waits count)
+    messages_accepted: int = 0
+    sessions_dropped: int = 0
+    messages_dropped: int = 0
+    #: transcript entries and violations dropped from sessions that ran past ``entries``
+    entries_dropped: int = 0
+    #: transcript entries cut to ``entry_chars``
+    entries_cut: int = 0
+    #: what is kept now
+    message_bytes: int = 0
+    transcript_bytes: int = 0
 
 
 @dataclass
@@ -64,33 +129,48 @@ class _Live:
     ended: float | None = None
     auth_user: str | None = None
     tls: bool = False
+    transcript_bytes: int = 0
+    dropped_entries: int = 0
+    #: the snapshot, made once per change (a listing reuses it)
+    record: SessionRecord | None = None
 
     def snapshot(self) -> SessionRecord:
-        return SessionRecord(
-            index=self.info.index,
-            peer=self.info.peer,
-            started=self.info.started,
-            ended=self.ended,
-            transcript=tuple(self.transcript),
-            violations=tuple(self.violations),
-            messages=tuple(self.messages),
-            auth_user=self.auth_user,
-            tls=self.tls,
-        )
+        if self.record is None:
+            self.record = SessionRecord(
+                index=self.info.index,
+                peer=self.info.peer,
+                started=self.info.started,
+                ended=self.ended,
+                transcript=tuple(self.transcript),
+                violations=tuple(self.violations),
+                messages=tuple(self.messages),
+                auth_user=self.auth_user,
+                tls=self.tls,
+                dropped_entries=self.dropped_entries,
+            )
+        return self.record
 
 
 class Journal:
-    """Implements the engine's Observer. Writers are the server loop; readers are any thread."""
+    """Implements the engine's Observer. Writers are the server loop; readers are any thread.
 
-    def __init__(
-        self, max_sessions: int = 10_000, max_messages: int = 10_000, max_entries: int = 10_000
-    ) -> None:
+    ``limits`` bounds it (JournalLimits); the keyword arguments override single fields
+    (``max_sessions``, ``max_messages``, ``max_entries``, ``max_message_bytes``,
+    ``max_transcript_bytes``, ``max_entry_chars``)."""
+
+    def __init__(self, limits: JournalLimits | None = None, /, **max_fields: int) -> None:
+        overrides = {k.removeprefix("max_"): v for k, v in max_fields.items()}
+        self.limits = dataclasses.replace(limits or JournalLimits(), **overrides)
         self._cond = threading.Condition()
         self._sessions: OrderedDict[int, _Live] = OrderedDict()
-        self._messages: deque[Message] = deque(maxlen=max_messages)
-        self._max_sessions = max_sessions
-        self._max_entries = max_entries
-        self._max_messages = max_messages
+        # (its session, the message): the session's record shares the same Message object
+        self._messages: deque[tuple[_Live, Message]] = deque()
+        self._counts = JournalCounts()
+        self._messages_snapshot: tuple[Message, ...] | None = ()
+
+    def _count(self, **add: int) -> None:
+        c = self._counts
+        self._counts = dataclasses.replace(c, **{k: getattr(c, k) + v for k, v in add.items()})
 
     # -- Observer --------------------------------------------------------------------------------
 
@@ -100,13 +180,18 @@ class Journal:
             # sessions in one journal can share an index. The entry holds info, so ids stay unique.
             self._sessions[id(info)] = _Live(
                 info,
-                deque(maxlen=self._max_entries),
-                deque(maxlen=self._max_entries),
-                deque(maxlen=self._max_messages),
+                deque(maxlen=self.limits.entries),
+                deque(maxlen=self.limits.entries),
+                deque(maxlen=self.limits.messages),
             )
-            while len(self._sessions) > self._max_sessions:
-                self._sessions.popitem(last=False)
+            self._count(sessions_started=1)
+            while len(self._sessions) > self.limits.sessions:
+                self._drop_oldest_session()
             self._cond.notify_all()
+
+    def _drop_oldest_session(self) -> None:
+        _, live = self._sessions.popitem(last=False)
+        self._count(sessions_dropped=1, transcript_bytes=-live.transcript_bytes)
 
     def _live(self, info: SessionInfo) -> _Live | None:
         live = self._sessions.get(id(info))
@@ -114,57 +199,128 @@ class Journal:
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
         with self._cond:
-            if live := self._live(info):
-                live.transcript.append(entry)
+            live = self._live(info)
+            if live is None:
+                return
+            limit = self.limits.entry_chars
+            if len(entry.text) > limit:
+                more = len(entry.text) - limit
+                text = f"{entry.text[:limit]}... ({more:,} more characters)"
+                entry = dataclasses.replace(entry, text=text)
+                self._count(entries_cut=1)
+            size = len(entry.text.encode("utf-8", "replace"))
+            if len(live.transcript) == live.transcript.maxlen:
+                gone = live.transcript[0]
+                self._forget_entry(live, len(gone.text.encode("utf-8", "replace")))
+            live.transcript.append(entry)
+            live.transcript_bytes += size
+            live.record = None
+            self._count(transcript_bytes=size)
+            # past the byte bound the oldest sessions go, never the one being written
+            while (
+                self._counts.transcript_bytes > self.limits.transcript_bytes
+                and next(iter(self._sessions.values())) is not live
+            ):
+                self._drop_oldest_session()
+
+    def _forget_entry(self, live: _Live, size: int) -> None:
+        live.transcript_bytes -= size
+        live.dropped_entries += 1
+        self._count(transcript_bytes=-size, entries_dropped=1)
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
         with self._cond:
             if live := self._live(info):
+                if len(live.violations) == live.violations.maxlen:
+                    live.dropped_entries += 1
+                    self._count(entries_dropped=1)
                 live.violations.append(violation)
+                live.record = None
 
     def message(self, info: SessionInfo, message: Message) -> None:
         with self._cond:
-            if live := self._live(info):
-                live.messages.append(message)
-                self._messages.append(message)
+            self._count(messages_accepted=1)
+            live = self._live(info)
+            if live is None:  # its session was dropped (or cleared): counted, not kept
+                self._count(messages_dropped=1)
                 self._cond.notify_all()
+                return
+            live.messages.append(message)
+            live.record = None
+            self._messages.append((live, message))
+            self._messages_snapshot = None
+            self._count(message_bytes=len(message.data))
+            limits = self.limits
+            while len(self._messages) > 1 and (
+                len(self._messages) > limits.messages
+                or self._counts.message_bytes > limits.message_bytes
+            ):
+                self._drop_oldest_message()
+            self._cond.notify_all()
+
+    def _drop_oldest_message(self) -> None:
+        owner, gone = self._messages.popleft()
+        self._count(messages_dropped=1, message_bytes=-len(gone.data))
+        # the oldest kept message is also its session's oldest (both lists are in order)
+        if owner.messages and owner.messages[0] is gone:
+            owner.messages.popleft()
+            owner.record = None
 
     def authenticated(self, info: SessionInfo, user: str) -> None:
         with self._cond:
             if live := self._live(info):
                 live.auth_user = user
+                live.record = None
                 self._cond.notify_all()
 
     def secured(self, info: SessionInfo, version: str, cipher: str) -> None:
         with self._cond:
             if live := self._live(info):
                 live.tls = True
+                live.record = None
                 self._cond.notify_all()
 
     def ended(self, info: SessionInfo, time: float) -> None:
         with self._cond:
             if live := self._live(info):
+                if live.ended is None:
+                    self._count(sessions_ended=1)
                 live.ended = time
+                live.record = None
                 self._cond.notify_all()
 
     # -- reading ---------------------------------------------------------------------------------
 
     def sessions(self) -> tuple[SessionRecord, ...]:
+        """The kept sessions, oldest first (each snapshot made once per change)."""
         with self._cond:
             return tuple(s.snapshot() for s in self._sessions.values())
 
     def messages(self) -> tuple[Message, ...]:
+        """The kept messages, oldest first."""
         with self._cond:
-            return tuple(self._messages)
+            if self._messages_snapshot is None:
+                self._messages_snapshot = tuple(m for _, m in self._messages)
+            return self._messages_snapshot
+
+    def counts(self) -> JournalCounts:
+        """Accepted, ended and dropped since the journal was made or cleared."""
+        with self._cond:
+            return self._counts
 
     def clear(self) -> None:
         with self._cond:
             self._sessions.clear()
             self._messages.clear()
+            self._messages_snapshot = ()
+            self._counts = JournalCounts()
             self._cond.notify_all()
 
     def wait(self, predicate: Callable[[Journal], T], timeout: float) -> T:
-        """Block until ``predicate(self)`` is truthy or ``timeout`` passes; return its value."""
+        """Block until ``predicate(self)`` is truthy or ``timeout`` (seconds, finite, >= 0)
+        passes; return its value."""
+        if not 0 <= timeout < float("inf"):  # NaN too: it would never time out
+            raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -174,3 +330,11 @@ class Journal:
                     return value
                 # Condition.wait releases the lock; readers inside predicate re-take it (RLock).
                 self._cond.wait(min(remaining, 0.5))
+
+    def wait_for_messages(self, count: int, timeout: float) -> bool:
+        """Whether ``count`` messages were accepted (kept or not) within ``timeout`` seconds."""
+        return self.wait(lambda j: j.counts().messages_accepted >= count, timeout)
+
+    def wait_for_sessions(self, count: int, timeout: float) -> bool:
+        """Whether ``count`` sessions ended (kept or not) within ``timeout`` seconds."""
+        return self.wait(lambda j: j.counts().sessions_ended >= count, timeout)

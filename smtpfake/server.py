@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from smtpfake.engine import Clock, Message, Session, Shared, SystemClock
-from smtpfake.journal import Journal, SessionRecord
+from smtpfake.journal import Journal, JournalLimits, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioRef, resolve
 from smtpfake.tls import TlsContexts
 from smtpfake.wire import EngineSMTP
@@ -49,6 +49,7 @@ class Server:
         scenario_dirs: Sequence[str | Path] = (),
         clock: Clock | None = None,
         idle_timeout: float = 300.0,
+        journal_limits: JournalLimits | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -56,7 +57,7 @@ class Server:
         self.scenario_dirs = tuple(scenario_dirs)
         self.clock = clock or SystemClock()
         self.idle_timeout = idle_timeout
-        self.journal = Journal()
+        self.journal = Journal(journal_limits)
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs)
         self._tls = TlsContexts(host)
