@@ -139,7 +139,9 @@ def load_file(path: str | Path) -> Scenario:
             data = f.read(limits.MAX_SCENARIO_BYTES + 1)
             size = os.fstat(f.fileno()).st_size
         if len(data) > limits.MAX_SCENARIO_BYTES:
-            raise ScenarioError([Problem(Location(str(path), 1, 1), too_big_message(size))])
+            # a device or pipe has no size of its own: say at least what was read
+            message = too_big_message(max(size, len(data)))
+            raise ScenarioError([Problem(Location(str(path), 1, 1), message)])
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem(Location(str(path), 1, 1), f"cannot read: {exc}")]) from None
@@ -153,15 +155,20 @@ def load_mapping(data: dict[str, Any], *, name: str = "inline") -> Scenario:
         # Tuples are lists here (``extensions=("PIPELINING",)``); anything else YAML cannot
         # represent is the caller's mistake, reported like any other scenario problem.
         text = yaml.safe_dump(plain(data), sort_keys=False)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise ScenarioError([Problem(Location(source, 1, 1), f"cannot read: {exc}")]) from None
     return load_text(text, source=source, name=str(data.get("name", name)), require_docs=False)
 
 
-def plain(value: Any) -> Any:
-    """Tuples as lists, so a dict given for ``use()`` dumps as YAML the same way anywhere."""
+def plain(value: Any, depth: int = 0) -> Any:
+    """Tuples as lists, so a dict given for ``use()`` dumps as YAML the same way anywhere.
+
+    Raises ValueError past limits.MAX_DEPTH levels (a dict that contains itself, too), before
+    recursion could."""
+    if depth > limits.MAX_DEPTH:
+        raise ValueError(f"nested more than {limits.MAX_DEPTH} levels deep (or it contains itself)")
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+        return {k: plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [plain(v, depth + 1) for v in value]
     return value

@@ -18,6 +18,7 @@ BUDGET = settings(
     stateful_step_count=20,
     deadline=None,
     derandomize=True,  # the same sequences on every run: a failure here is never a fluke
+    database=None,  # nothing written into the checkout
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
