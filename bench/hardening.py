@@ -63,6 +63,14 @@ def instrument() -> None:
     harness.SmtpMachine.teardown = counted_teardown  # type: ignore[method-assign]
 
 
+def describe(exc: BaseException) -> str:
+    """The exception and, for hypothesis' groups (a flaky failure), each one inside it."""
+    text = f"{type(exc).__name__}: {str(exc)[:2000]}"
+    for inner in getattr(exc, "exceptions", ()):
+        text += "\n  - " + describe(inner).replace("\n", "\n    ")
+    return text
+
+
 def noop_baseline(server: Server, count: int) -> float:
     """Seconds for ``count`` NOOP round trips on one connection (bounded by the socket timeout)."""
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
@@ -104,7 +112,7 @@ def main() -> int:
                 ),
             )
         except Exception as exc:  # a failed invariant: reported with its shrunk example
-            failures.append(f"state machine: {type(exc).__name__}: {exc}")
+            failures.append(f"state machine: {describe(exc)}")
         machine_time = time.perf_counter() - start
 
         @settings(common, max_examples=args.streams)
@@ -118,7 +126,7 @@ def main() -> int:
         try:
             streams()
         except Exception as exc:
-            failures.append(f"garbage streams: {type(exc).__name__}: {exc}")
+            failures.append(f"garbage streams: {describe(exc)}")
         stream_time = time.perf_counter() - start
         baseline = noop_baseline(server, max(Tally.commands, 1))
         errors = len(server.errors)

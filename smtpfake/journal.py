@@ -11,6 +11,8 @@ change, so a reader never holds the lock for long.
 from __future__ import annotations
 
 import dataclasses
+import email.parser
+import email.policy
 import threading
 import time
 from collections import OrderedDict, deque
@@ -21,6 +23,20 @@ from typing import TypeVar
 from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
 
 T = TypeVar("T")
+
+#: how far into a message subject_of() looks for the end of its header block
+HEADER_SCAN_BYTES = 65_536
+
+
+def subject_of(message: Message) -> str:
+    """The message's Subject, read from its header block alone (at most HEADER_SCAN_BYTES):
+    for logs and listings, so a 30 MiB message is neither parsed whole nor held twice
+    (``Message.message`` parses all of it, and keeps the result)."""
+    head = message.data[:HEADER_SCAN_BYTES]
+    end = head.find(b"\r\n\r\n")
+    head = head if end < 0 else head[: end + 2]
+    parsed = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(head)
+    return str(parsed.get("Subject", ""))
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,9 @@ class JournalCounts:
     transcript_bytes: int = 0
 
 
+_COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(JournalCounts))
+
+
 @dataclass
 class _Live:
     info: SessionInfo
@@ -165,12 +184,19 @@ class Journal:
         self._sessions: OrderedDict[int, _Live] = OrderedDict()
         # (its session, the message): the session's record shares the same Message object
         self._messages: deque[tuple[_Live, Message]] = deque()
-        self._counts = JournalCounts()
+        # JournalCounts' fields as plain ints: a frozen copy per event would cost more than it
+        self._n = dict.fromkeys(_COUNT_FIELDS, 0)
         self._messages_snapshot: tuple[Message, ...] | None = ()
+        self._sessions_snapshot: tuple[SessionRecord, ...] | None = ()
 
     def _count(self, **add: int) -> None:
-        c = self._counts
-        self._counts = dataclasses.replace(c, **{k: getattr(c, k) + v for k, v in add.items()})
+        for key, value in add.items():
+            self._n[key] += value
+
+    def _touch(self, live: _Live) -> None:
+        """``live`` changed: its snapshot, and the listing, are made again when next read."""
+        live.record = None
+        self._sessions_snapshot = None
 
     # -- Observer --------------------------------------------------------------------------------
 
@@ -185,12 +211,14 @@ class Journal:
                 deque(maxlen=self.limits.messages),
             )
             self._count(sessions_started=1)
+            self._sessions_snapshot = None
             while len(self._sessions) > self.limits.sessions:
                 self._drop_oldest_session()
             self._cond.notify_all()
 
     def _drop_oldest_session(self) -> None:
         _, live = self._sessions.popitem(last=False)
+        self._sessions_snapshot = None
         self._count(sessions_dropped=1, transcript_bytes=-live.transcript_bytes)
 
     def _live(self, info: SessionInfo) -> _Live | None:
@@ -214,11 +242,11 @@ class Journal:
                 self._forget_entry(live, len(gone.text.encode("utf-8", "replace")))
             live.transcript.append(entry)
             live.transcript_bytes += size
-            live.record = None
+            self._touch(live)
             self._count(transcript_bytes=size)
             # past the byte bound the oldest sessions go, never the one being written
             while (
-                self._counts.transcript_bytes > self.limits.transcript_bytes
+                self._n["transcript_bytes"] > self.limits.transcript_bytes
                 and next(iter(self._sessions.values())) is not live
             ):
                 self._drop_oldest_session()
@@ -235,7 +263,7 @@ class Journal:
                     live.dropped_entries += 1
                     self._count(entries_dropped=1)
                 live.violations.append(violation)
-                live.record = None
+                self._touch(live)
 
     def message(self, info: SessionInfo, message: Message) -> None:
         with self._cond:
@@ -246,14 +274,14 @@ class Journal:
                 self._cond.notify_all()
                 return
             live.messages.append(message)
-            live.record = None
+            self._touch(live)
             self._messages.append((live, message))
             self._messages_snapshot = None
             self._count(message_bytes=len(message.data))
             limits = self.limits
             while len(self._messages) > 1 and (
                 len(self._messages) > limits.messages
-                or self._counts.message_bytes > limits.message_bytes
+                or self._n["message_bytes"] > limits.message_bytes
             ):
                 self._drop_oldest_message()
             self._cond.notify_all()
@@ -264,20 +292,20 @@ class Journal:
         # the oldest kept message is also its session's oldest (both lists are in order)
         if owner.messages and owner.messages[0] is gone:
             owner.messages.popleft()
-            owner.record = None
+            self._touch(owner)
 
     def authenticated(self, info: SessionInfo, user: str) -> None:
         with self._cond:
             if live := self._live(info):
                 live.auth_user = user
-                live.record = None
+                self._touch(live)
                 self._cond.notify_all()
 
     def secured(self, info: SessionInfo, version: str, cipher: str) -> None:
         with self._cond:
             if live := self._live(info):
                 live.tls = True
-                live.record = None
+                self._touch(live)
                 self._cond.notify_all()
 
     def ended(self, info: SessionInfo, time: float) -> None:
@@ -286,7 +314,7 @@ class Journal:
                 if live.ended is None:
                     self._count(sessions_ended=1)
                 live.ended = time
-                live.record = None
+                self._touch(live)
                 self._cond.notify_all()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -294,7 +322,9 @@ class Journal:
     def sessions(self) -> tuple[SessionRecord, ...]:
         """The kept sessions, oldest first (each snapshot made once per change)."""
         with self._cond:
-            return tuple(s.snapshot() for s in self._sessions.values())
+            if self._sessions_snapshot is None:
+                self._sessions_snapshot = tuple(s.snapshot() for s in self._sessions.values())
+            return self._sessions_snapshot
 
     def messages(self) -> tuple[Message, ...]:
         """The kept messages, oldest first."""
@@ -306,14 +336,15 @@ class Journal:
     def counts(self) -> JournalCounts:
         """Accepted, ended and dropped since the journal was made or cleared."""
         with self._cond:
-            return self._counts
+            return JournalCounts(**self._n)
 
     def clear(self) -> None:
         with self._cond:
             self._sessions.clear()
             self._messages.clear()
             self._messages_snapshot = ()
-            self._counts = JournalCounts()
+            self._n = dict.fromkeys(_COUNT_FIELDS, 0)
+            self._sessions_snapshot = ()
             self._cond.notify_all()
 
     def wait(self, predicate: Callable[[Journal], T], timeout: float) -> T:

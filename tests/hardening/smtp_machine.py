@@ -30,7 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from smtpfake.server import Server
 
-TIMEOUT = 5.0
+TIMEOUT = 10.0  # any one read; generous, as the machine may be loaded
 #: RFC 5321 §4.2 reply line: code (first digit 2-5, second 0-5), SP or "-", textstring, CRLF
 REPLY_LINE_RE = re.compile(rb"[2-5][0-5][0-9]([ -][\t\x20-\x7e]*)?\r\n")
 MAX_LINE = 512
