@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from smtpfake.scenario.limits import MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES
+from smtpfake.scenario.limits import MAX_NUMBER_CHARS, MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES
 
 # ASCII digits only, whole string (``\d`` would take non-ASCII digits, ``$`` a trailing newline).
 ENHANCED_RE = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})")
@@ -145,6 +145,8 @@ def parse_reply_string(value: str) -> tuple[int | None, str | None, str]:
     rest = parts[1] if len(parts) > 1 else ""
     if not re.fullmatch(r"[0-9]+", head):
         return None, None, value
+    if len(head) > MAX_NUMBER_CHARS:
+        return None, None, value  # not a reply code (and int() of 4,301 digits would raise)
     enhanced: str | None = None
     first, _, tail = rest.partition(" ")
     # Taken as the enhanced code even when malformed, so check_reply reports it instead of it

@@ -12,7 +12,11 @@ from typing import Any
 
 import yaml
 
-from smtpfake.scenario.limits import MAX_HOSTNAME_OCTETS, MAX_REPLY_LINE_OCTETS
+from smtpfake.scenario.limits import (
+    MAX_HOSTNAME_OCTETS,
+    MAX_REPLY_LINE_OCTETS,
+    MAX_REPLY_LINES,
+)
 from smtpfake.scenario.model import (
     AUTH_MECHANISMS,
     AuthSettings,
@@ -86,6 +90,14 @@ class SettingsReader(Walker):
             return INVALID
         settings = ServerSettings(**kw)
         if not self.greeting_fits(settings, nodes):
+            return INVALID
+        lines = 1 + max(len(settings.advertised(tls_active=t)) for t in (False, True))
+        if lines > MAX_REPLY_LINES:
+            self.problem(
+                node,
+                f"server: the EHLO reply would have {lines} lines; a reply has at most "
+                f"{MAX_REPLY_LINES} (the hostname line and {MAX_REPLY_LINES - 1} extensions)",
+            )
             return INVALID
         self.removals(settings, removals)
         return settings

@@ -336,6 +336,10 @@ def kind(node: yaml.Node) -> str:
 
 
 def describe(value: Any) -> str:
+    """``str 'abc'``, ``nothing (null)``; a long value is cut (a problem is one line)."""
     if value is None:
         return "nothing (null)"
-    return f"{type(value).__name__} {value!r}"
+    text = repr(value)
+    if len(text) > 60:
+        text = f"{text[:50]}... ({len(text):,} characters)"
+    return f"{type(value).__name__} {text}"
