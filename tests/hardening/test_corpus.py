@@ -15,6 +15,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+import yaml
 
 from smtpfake.scenario import ScenarioError, limits, load_file, load_text
 
@@ -155,3 +156,19 @@ def test_validate_prints_one_line_per_problem_and_no_traceback() -> None:
             assert located.match(line), line
     for path in FILES:
         assert f"{path}:" in out, path.name
+
+
+def test_without_libyaml_the_same_problems(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyYAML without its C parser (some platforms) composes the same way, limits included."""
+    from smtpfake.scenario import compose
+
+    expected = {}
+    for path in FILES:
+        with pytest.raises(ScenarioError) as info:
+            load_file(path)
+        expected[path] = str(info.value)
+    monkeypatch.setattr(compose, "_Loader", yaml.SafeLoader)
+    for path in FILES:
+        with pytest.raises(ScenarioError) as info:
+            load_file(path)
+        assert str(info.value) == expected[path], path.name
