@@ -285,6 +285,9 @@ def garbage_stream(server: Server, data: bytes) -> int:
     for line in replies:
         assert len(line) <= MAX_LINE and REPLY_LINE_RE.fullmatch(line), f"malformed: {line!r}"
     assert replies and replies[0].startswith(b"220"), f"no greeting: {out[:80]!r}"
+    for i, line in enumerate(replies):
+        if line.startswith(b"421 "):  # the last line of a 421: the server closes after it
+            assert i == len(replies) - 1, f"replies after a 421: {replies[i + 1 : i + 3]!r}"
     assert server.journal.wait(lambda j: j.counts().sessions_ended > before, timeout=TIMEOUT), (
         "the session was not recorded as ended"
     )
