@@ -240,8 +240,7 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             load_file(path)
         except ScenarioError as exc:
-            for problem in exc.problems:
-                print(problem)
+            print(exc)  # one line per problem, then "... and N more problems" past the cap
             status = 1
         else:
             print(f"{path}: ok")

@@ -28,5 +28,6 @@ class ScenarioError(Exception):
         self.more = more
         lines = [str(p) for p in self.problems]
         if more:
-            lines.append(f"... and {more} more problem{'s' if more != 1 else ''}")
+            where = f"{self.problems[0].location.file}: " if self.problems else ""
+            lines.append(f"{where}... and {more} more problem{'s' if more != 1 else ''}")
         super().__init__("\n".join(lines))
