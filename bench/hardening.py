@@ -27,6 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo, for
 from smtpfake.server import Server
 from tests.hardening import smtp_machine as harness
 
+#: sequences per hypothesis run (see main)
+BATCH = 2_000
+
 
 class Tally:
     commands = 0
@@ -104,15 +107,21 @@ def main() -> int:
             suppress_health_check=list(HealthCheck),
         )
         start = time.perf_counter()
-        try:
-            run_state_machine_as_test(
-                harness.SmtpMachine,
-                settings=settings(
-                    common, max_examples=args.sequences, stateful_step_count=args.steps
-                ),
-            )
-        except Exception as exc:  # a failed invariant: reported with its shrunk example
-            failures.append(f"state machine: {describe(exc)}")
+        # in batches: hypothesis keeps what it generated for the length of one run, so one run
+        # of 100,000 would grow to gigabytes; each batch starts afresh (and draws afresh)
+        left = args.sequences
+        while left > 0 and not failures:
+            batch = min(left, BATCH)
+            left -= batch
+            try:
+                run_state_machine_as_test(
+                    harness.SmtpMachine,
+                    settings=settings(common, max_examples=batch, stateful_step_count=args.steps),
+                )
+            except Exception as exc:  # a failed invariant: reported with its shrunk example
+                failures.append(f"state machine: {describe(exc)}")
+            done = args.sequences - left
+            print(f"... {done:,} of {args.sequences:,} sequences", file=sys.stderr, flush=True)
         machine_time = time.perf_counter() - start
 
         @settings(common, max_examples=args.streams)
