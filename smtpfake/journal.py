@@ -182,6 +182,9 @@ class Journal:
         self.limits = dataclasses.replace(limits or JournalLimits(), **overrides)
         self._cond = threading.Condition()
         self._sessions: OrderedDict[int, _Live] = OrderedDict()
+        # sessions dropped while still open (by id, as _sessions): what they accept and their
+        # end still count; as many as are open at once, each gone when it ends
+        self._dropped_open: dict[int, SessionInfo] = {}
         # (its session, the message): the session's record shares the same Message object
         self._messages: deque[tuple[_Live, Message]] = deque()
         # JournalCounts' fields as plain ints: a frozen copy per event would cost more than it
@@ -217,9 +220,11 @@ class Journal:
             self._cond.notify_all()
 
     def _drop_oldest_session(self) -> None:
-        _, live = self._sessions.popitem(last=False)
+        key, live = self._sessions.popitem(last=False)
         self._sessions_snapshot = None
         self._count(sessions_dropped=1, transcript_bytes=-live.transcript_bytes)
+        if live.ended is None:  # still open: its messages and its end are still counted
+            self._dropped_open[key] = live.info
 
     def _live(self, info: SessionInfo) -> _Live | None:
         live = self._sessions.get(id(info))
@@ -267,12 +272,13 @@ class Journal:
 
     def message(self, info: SessionInfo, message: Message) -> None:
         with self._cond:
-            self._count(messages_accepted=1)
             live = self._live(info)
-            if live is None:  # its session was dropped (or cleared): counted, not kept
-                self._count(messages_dropped=1)
-                self._cond.notify_all()
-                return
+            if live is None:
+                if self._dropped_open.get(id(info)) is info:  # over the bounds: counted only
+                    self._count(messages_accepted=1, messages_dropped=1)
+                    self._cond.notify_all()
+                return  # a session from before clear(): not this journal's
+            self._count(messages_accepted=1)
             live.messages.append(message)
             self._touch(live)
             self._messages.append((live, message))
@@ -310,7 +316,11 @@ class Journal:
 
     def ended(self, info: SessionInfo, time: float) -> None:
         with self._cond:
-            if live := self._live(info):
+            if self._dropped_open.get(id(info)) is info:
+                del self._dropped_open[id(info)]
+                self._count(sessions_ended=1)
+                self._cond.notify_all()
+            elif live := self._live(info):
                 if live.ended is None:
                     self._count(sessions_ended=1)
                 live.ended = time
@@ -341,6 +351,7 @@ class Journal:
     def clear(self) -> None:
         with self._cond:
             self._sessions.clear()
+            self._dropped_open.clear()
             self._messages.clear()
             self._messages_snapshot = ()
             self._n = dict.fromkeys(_COUNT_FIELDS, 0)

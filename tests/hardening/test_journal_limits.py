@@ -10,7 +10,7 @@ import pytest
 
 from smtpfake.control import SmtpFake
 from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
-from smtpfake.journal import Journal, JournalLimits, subject_of
+from smtpfake.journal import Journal, JournalCounts, JournalLimits, subject_of
 from smtpfake.server import Server
 
 
@@ -145,3 +145,19 @@ def test_a_real_server_keeps_its_limits_and_the_fixture_wait_counts_accepted() -
         fake.wait_for_sessions(1, timeout=10)
         counts = server.journal.counts()
         assert (counts.messages_accepted, counts.messages_dropped) == (5, 2)
+
+
+def test_a_session_dropped_while_open_still_counts_its_messages_and_its_end() -> None:
+    journal = Journal(JournalLimits(sessions=1))
+    first, second = _info(1), _info(2)
+    journal.started(first)
+    journal.started(second)  # the first, still open, is dropped
+    journal.message(first, _message(1))
+    journal.ended(first, 1.0)
+    counts = journal.counts()
+    assert (counts.messages_accepted, counts.messages_dropped, counts.sessions_ended) == (1, 1, 1)
+    assert journal.wait_for_sessions(1, timeout=0)
+    journal.clear()
+    journal.message(first, _message(2))  # from before clear(): not counted
+    journal.ended(first, 2.0)
+    assert journal.counts() == JournalCounts()
