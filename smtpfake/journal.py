@@ -187,7 +187,7 @@ class Journal:
         self._dropped_open: dict[int, SessionInfo] = {}
         # (its session, the message): the session's record shares the same Message object
         self._messages: deque[tuple[_Live, Message]] = deque()
-        # JournalCounts' fields as plain ints: a frozen copy per event would cost more than it
+        # JournalCounts' fields as plain ints, cheaper than a frozen copy per event
         self._n = dict.fromkeys(_COUNT_FIELDS, 0)
         self._messages_snapshot: tuple[Message, ...] | None = ()
         self._sessions_snapshot: tuple[SessionRecord, ...] | None = ()
