@@ -4,8 +4,9 @@ smtpfake server on loopback, with the figures printed at the end.
 
 Figures: sequences and streams run, commands and reply lines checked, messages acknowledged
 (each found exactly once in the journal), 421s followed by a close, failures (the first is
-shown, and the run stops), wall time and rate, the server process's peak RSS. For scale, the
-same number of commands as a plain NOOP loop on one connection is timed in the same run.
+shown, and the run stops), wall time and rate, the server process's peak RSS. For scale, the same
+number of commands (up to 100,000) as a plain NOOP loop on one connection is timed in the same
+run.
 
 Usage: python bench/hardening.py [--sequences 100000] [--steps 30] [--streams 10000] [--seed 1]
 """
@@ -137,7 +138,9 @@ def main() -> int:
         except Exception as exc:
             failures.append(f"garbage streams: {describe(exc)}")
         stream_time = time.perf_counter() - start
-        baseline = noop_baseline(server, max(Tally.commands, 1))
+        # the rate matters, not the count: a long run's millions of commands are not repeated
+        noops = min(max(Tally.commands, 1), 100_000)
+        baseline = noop_baseline(server, noops)
         errors = len(server.errors)
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -145,7 +148,7 @@ def main() -> int:
     rows = [
         ("sequences (state machine)", Tally.sequences, machine_time),
         ("  commands in them", Tally.commands, machine_time),
-        ("  NOOP loop, same count", Tally.commands, baseline),
+        ("  NOOP loop, for scale", noops, baseline),
         ("garbage streams", Tally.streams, stream_time),
     ]
     for name, count, seconds in rows:
