@@ -30,7 +30,7 @@ from smtpfake.engine import (
     SystemClock,
 )
 from smtpfake.engine.connection import GRACE_PERIOD, Connection
-from smtpfake.journal import Journal, SessionRecord
+from smtpfake.journal import Journal, JournalLimits, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioRef, resolve
 from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
@@ -75,6 +75,7 @@ class Server:
         grace_period: float = GRACE_PERIOD,
         loop: str = "auto",
         delivery: Handler | str | None = None,
+        journal_limits: JournalLimits | None = None,
     ) -> None:
         """``idle_timeout``: seconds of silence (either side's) after which the server closes
         without a word (a scenario's ``server.idle_timeout`` answers 421 sooner).
@@ -95,7 +96,7 @@ class Server:
         self.loop = loop
         self.delivery: Handler | None = named(delivery) if isinstance(delivery, str) else delivery
         self._deliveries: set[asyncio.Task[None]] = set()
-        self.journal = Journal()
+        self.journal = Journal(journal_limits)
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs, params)
         self._tls = TlsContexts(host)

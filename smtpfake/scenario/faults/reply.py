@@ -37,7 +37,8 @@ class ReplyWith(Fault):
         return {"code": code if code is not None else value, "enhanced": enhanced, "text": text}
 
     def check(self) -> list[tuple[str, str]]:
-        return check_reply(self.code, None if self.enhanced == NONE else self.enhanced)
+        enhanced = None if self.enhanced == NONE else self.enhanced
+        return check_reply(self.code, enhanced, self.as_reply().lines)
 
     def as_reply(self) -> Reply:
         lines = (self.text,) if isinstance(self.text, str) else tuple(self.text)
