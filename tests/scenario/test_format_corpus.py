@@ -34,6 +34,10 @@ CORPUS: dict[str, tuple[str, bool]] = {
     "cut_body on [data, rcpt]": (rule("{on: [data, rcpt], cut_body: 10}"), False),
     "cut_body on data": (rule("{on: data, cut_body: {after_bytes: 10, how: close}}"), True),
     "cut_body how fin": (rule("{on: data, cut_body: {after_bytes: 10, how: fin}}"), False),
+    # CHUNKING (RFC 3030): the bdat stage, cut_body per chunk
+    "cut_body on bdat": (rule("{on: bdat, cut_body: {after_bytes: 10, how: reset}}"), True),
+    "bdat facts": (rule("{on: bdat, message: 1, body: binarymime, reply: 451 4.3.0 x}"), True),
+    "bdat per sender": (rule("{on: bdat, per: sender, times: 1, reply: 451 4.3.0 x}"), True),
     "tls_fail on mail": (rule("{on: mail, tls_fail: reset}"), False),
     "tls_fail how nope": (rule("{on: starttls, tls_fail: nope}"), False),
     "per without a counter": (rule("{on: rcpt, per: client, reply: 451 4.7.1 x}"), False),
