@@ -142,7 +142,10 @@ class Plan:
                     out.append(Sleep(self.interval))
                 note = Note(wire_text(data), rule) if i == last else None
                 out.append(Send(data[i : i + step], note))
-        out.extend(self.after)
+        for action in self.after:  # extra replies (``replies``) carry the rule too
+            if isinstance(action, Send) and action.note is not None and action.note.rule is None:
+                action = Send(action.data, Note(action.note.text, rule))
+            out.append(action)
         # RFC 5321 §3.8: a 421 is always followed by closing the channel, whatever produced it.
         if self.reply is not None and self.reply.closes and not self.closes:
             out.append(Close())
