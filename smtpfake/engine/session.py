@@ -404,15 +404,16 @@ class Session:
                     plan = fault.apply(plan, self)
                 plan = self._enhanced_default(stage, plan)
             self._explain(occurrence, label, misses)
+        cut = next((a for a in plan.armed if isinstance(a, BodyCut)), None)
         if accept is not None and plan.reply is not None and plan.reply.is_positive:
             if stage is Stage.MAIL:
                 self.transactions += 1
             accept()
-            if self.mode is Mode.DATA and plan.body_cut is not None:
-                self.body.cut = BodyCut(plan.body_cut.after_bytes, plan.body_cut.actions, label)
-        if stage is Stage.BDAT and self.chunk is not None and plan.body_cut is not None:
+            if self.mode is Mode.DATA and cut is not None:
+                self.body.cut = BodyCut(cut.after_bytes, cut.actions, label)
+        if stage is Stage.BDAT and self.chunk is not None and cut is not None:
             # the chunk is read whatever the reply: the cut applies to it either way
-            self.chunk.cut = BodyCut(plan.body_cut.after_bytes, plan.body_cut.actions, label)
+            self.chunk.cut = BodyCut(cut.after_bytes, cut.actions, label)
         actions = plan.actions(label)
         if plan.reply is not None:
             self._transient(plan.reply)

@@ -116,7 +116,6 @@ class RuleReader(FaultReader, FactsReader):
                 return INVALID
         if not self.conditions_agree(kw, {k: v for k, _, v in entries}, where):
             return INVALID
-        faults.sort(key=lambda f: f.order)
         return Rule(index=index, faults=tuple(faults), location=self.loc(node), **kw)
 
     def condition(self, key: str, node: yaml.Node, what: str) -> Any:

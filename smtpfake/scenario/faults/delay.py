@@ -13,7 +13,6 @@ from smtpfake.scenario.plan import Plan, Sleep
 @dataclass(frozen=True)
 class Delay(Fault):
     name = "delay"
-    order = 20
     doc = "Wait SECONDS before replying; or {min, max} uniform; or {median, sigma, max} lognormal."
 
     seconds: float | None = None

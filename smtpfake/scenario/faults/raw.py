@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
-from smtpfake.scenario.plan import Action, Close, Note, Plan, Send, wire_text
+from smtpfake.scenario.plan import Action, Close, Note, Plan, Send, Shape, wire_text
 from smtpfake.scenario.reply import Reply, check_reply, parse_reply_string
 
 #: the reply code a raw reply begins with, if it begins with one (RFC 5321 §4.2)
@@ -35,7 +35,7 @@ def meant(data: bytes) -> Reply | None:
 
 @register
 @dataclass(frozen=True)
-class Raw(Fault):
+class Raw(Fault, Shape):
     name = "raw"
     primary = "data"
     doc = (
@@ -61,10 +61,12 @@ class Raw(Fault):
             ]
         return []
 
+    def octets(self, data: bytes, reply: Reply | None) -> bytes:
+        return raw_bytes(self.data)
+
     def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
-        data = raw_bytes(self.data)
-        reply = meant(data)
-        return plan.with_(raw=data, reply=reply or plan.reply, enhanced_default=False)
+        reply = meant(raw_bytes(self.data)) or plan.reply
+        return plan.shaped(self).with_(reply=reply, enhanced_default=False)
 
 
 @register
@@ -114,9 +116,7 @@ class Replies(Fault):
             if reply.closes:  # RFC 5321 §3.8: a 421 is followed by the close, whatever sent it
                 extra.append(Close())
                 break
-        return replace(
-            plan, reply=first, raw=None, enhanced_default=False, after=(*extra, *plan.after)
-        )
+        return replace(plan, reply=first, enhanced_default=False, after=(*extra, *plan.after))
 
 
 def _reply(text: str) -> Reply:
