@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from smtpfake.engine.body import Body
 from smtpfake.engine.records import Message
-from smtpfake.engine.state import Refusal
+from smtpfake.engine.state import Mode, Refusal
 from smtpfake.scenario.model import Stage
 from smtpfake.scenario.plan import Action, BodyCut
 from smtpfake.scenario.reply import Reply
@@ -174,7 +174,7 @@ def ended(session: Session) -> None:
         return
     session.chunk = None
     session.record("client", f"(chunk data, {chunk.received} of {chunk.size} octets, unfinished)")
-    if not session.closed_in_message:
+    if session.mode is not Mode.CLOSED:  # the server did not end it first (a cut, a timer)
         session.violate(
             "chunk-short",
             f"the connection ended after {chunk.received} of the {chunk.size} octets the "

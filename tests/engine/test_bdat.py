@@ -166,3 +166,17 @@ def test_a_reset_cut_is_a_reset_action() -> None:
     ready(p)
     actions = p.conn.receive_data(b"BDAT 5 LAST\r\nabcde")
     assert any(isinstance(a, Reset) for a in actions)
+
+
+def test_a_chunk_cut_by_the_servers_close_after_is_not_the_clients_fault() -> None:
+    from smtpfake.engine.session import CLOSE_AFTER_TIMER
+
+    p = pipe(close_after=30)
+    ready(p)
+    p.feed(b"BDAT 100 LAST\r\nhalf")
+    assert p.fire(CLOSE_AFTER_TIMER).startswith(b"421 4.3.2 ")
+    p.eof()
+    p.finish()
+    assert "chunk-short" not in kinds(p)
+    assert "(chunk data, 4 of 100 octets, unfinished)" in texts(p)
+    assert p.engine.journal.messages() == ()
