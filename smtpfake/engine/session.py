@@ -382,7 +382,8 @@ class Session:
     ) -> tuple[Action, ...]:
         """The reply to one occurrence of ``stage``, as the first matching rule's faults shape
         it; ``accept`` runs only if the reply sent is positive."""
-        return self._ending(*self.decide(stage, argument, plan, accept))
+        actions, label = self.decide(stage, argument, plan, accept)
+        return self._ending(actions, label)
 
     def decide(
         self, stage: Stage, argument: str, plan: Plan | Reply, accept: Accept = None
@@ -404,7 +405,8 @@ class Session:
                     plan = fault.apply(plan, self)
                 plan = self._enhanced_default(stage, plan)
             self._explain(occurrence, label, misses)
-        cut = next((a for a in plan.armed if isinstance(a, BodyCut)), None)
+        # armed for later: a cut part-way through the body (most plans arm nothing)
+        cut = plan.armed[-1] if plan.armed else None
         if accept is not None and plan.reply is not None and plan.reply.is_positive:
             if stage is Stage.MAIL:
                 self.transactions += 1
