@@ -180,3 +180,15 @@ def test_a_chunk_cut_by_the_servers_close_after_is_not_the_clients_fault() -> No
     assert "chunk-short" not in kinds(p)
     assert "(chunk data, 4 of 100 octets, unfinished)" in texts(p)
     assert p.engine.journal.messages() == ()
+
+
+def test_a_delay_on_bdat_runs_after_the_chunk_on_the_clock() -> None:
+    p = pipe({"on": "bdat", "delay": 5})
+    ready(p)
+    start = p.engine.clock.now()
+    assert p.feed(b"BDAT 3 LAST\r\nabc").startswith(b"250 2.0.0 Ok: queued as ")
+    reply = p.record.transcript[-1]
+    assert reply.text.startswith("250 2.0.0 Ok: queued as ")
+    assert reply.time == start + 5  # written after the delay, on the FakeClock
+    (message,) = p.engine.journal.messages()
+    assert message.time == start  # accepted when the chunk was in
