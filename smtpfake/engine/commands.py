@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from smtpfake.engine import auth as sasl
+from smtpfake.engine import bdat
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.state import AUTH_TWICE, EHLO_FIRST, HELO_FIRST, Mode, Phase, Refusal
 from smtpfake.scenario.model import Stage
@@ -114,6 +115,9 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
 
 
 def _data(session: Session, arg: str) -> tuple[Action, ...]:
+    mixed = bdat.data_after_bdat(session)
+    if mixed is not None:
+        return mixed
     after = session.sequence("DATA")
     if isinstance(after, Refusal):
         return session.refuse(Stage.DATA, arg, after)
@@ -293,4 +297,5 @@ COMMANDS: dict[str, Handler] = {
     "QUIT": _quit,
     "STARTTLS": _starttls,
     "AUTH": _auth,
+    "BDAT": bdat.command,
 }

@@ -25,6 +25,7 @@ wire carries it out and calls :meth:`done` (or, for a batch ending in StartTLS,
 
 from __future__ import annotations
 
+from smtpfake.engine import bdat
 from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, Session
 from smtpfake.engine.state import Mode
 from smtpfake.scenario.plan import (
@@ -316,6 +317,14 @@ class Connection:
         """Take the next line (or data piece) off the buffer and hand it to the session; None
         when no whole one is there yet."""
         buffer, session = self._buffer, self.session
+        chunk = session.chunk
+        if chunk is not None:
+            # RFC 3030: a BDAT chunk is framed by its size, not by lines
+            take = min(len(buffer), chunk.want)
+            data = bytes(buffer[:take])
+            del buffer[:take]
+            self._took(take)
+            return bdat.receive(session, data)
         if self._discarding:
             end = buffer.find(b"\n")
             if end < 0:

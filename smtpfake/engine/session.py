@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
-from smtpfake.engine import commands
+from smtpfake.engine import bdat, commands
 
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 from smtpfake.engine.auth import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
@@ -65,6 +65,8 @@ _STAGE_OF = {
 }
 
 Accept = Callable[[], None] | None
+#: commands whose handler answers "530 5.7.0" itself (BDAT reads its chunk first, RFC 3030 §2)
+_TLS_OWN = TLS_FREE | {"BDAT"}
 
 
 class Session:
@@ -81,6 +83,8 @@ class Session:
         "_tls_required",
         "auth_user",
         "body",
+        "chunk",
+        "chunked",
         "clock",
         "closed_in_message",
         "conduct",
@@ -150,6 +154,8 @@ class Session:
         self.rcpt_tos: list[str] = []
         self.declared = Declared()  # what the last accepted MAIL said about its message
         self.body = Body(self.settings.max_message_bytes)  # the current (or last) message
+        self.chunk: bdat.Chunk | None = None  # the BDAT chunk being read (RFC 3030)
+        self.chunked = False  # the open transaction's message comes in BDAT chunks
         self.conduct = Conduct(self.violate, self.advertised)
         self._enhanced = self.settings.has_extension("ENHANCEDSTATUSCODES")
         observer.started(self.info)
@@ -260,7 +266,7 @@ class Session:
             shown = "".join(c if " " < c < "\x7f" else "?" for c in verb[:64])
             what = "Error: bad syntax" if not verb else f'Error: command "{shown}" not recognized'
             return self.respond(Stage.UNKNOWN, text, self.reply(500, "5.5.2", what))
-        if self._tls_required and not self.tls_active and verb.upper() not in TLS_FREE:
+        if self._tls_required and not self.tls_active and verb.upper() not in _TLS_OWN:
             # RFC 3207 §4: the server's policy, not the client's mistake, so no violation
             first = self.reply(530, "5.7.0", "Must issue a STARTTLS command first")
             return self.respond(_STAGE_OF[verb.upper()], arg.strip(), first)
@@ -344,6 +350,7 @@ class Session:
         """The connection is over. ``waiting``: the client left while a reply to it was still
         due, so it is not blamed for a missing QUIT (RFC 5321 §4.5.3.2: a client gives up on a
         server that does not answer)."""
+        bdat.ended(self)  # a chunk still being read
         if self.mode is not Mode.CLOSED and not self.quit_seen and not waiting:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = Mode.CLOSED
@@ -375,6 +382,14 @@ class Session:
     ) -> tuple[Action, ...]:
         """The reply to one occurrence of ``stage``, as the first matching rule's faults shape
         it; ``accept`` runs only if the reply sent is positive."""
+        actions, label = self.decide(stage, argument, plan, accept)
+        return self._ending(actions, label)
+
+    def decide(
+        self, stage: Stage, argument: str, plan: Plan | Reply, accept: Accept = None
+    ) -> tuple[tuple[Action, ...], str | None]:
+        """respond() without entering a close: the actions and the rule's label, for a reply
+        that goes out later (BDAT's, after its chunk; then :meth:`ending`)."""
         if isinstance(plan, Reply):
             plan = Plan(plan)
         self.counts[stage] += 1
@@ -390,17 +405,22 @@ class Session:
                     plan = fault.apply(plan, self)
                 plan = self._enhanced_default(stage, plan)
             self._explain(occurrence, label, misses)
+        # armed for later: a cut part-way through the body (most plans arm nothing)
+        cut = plan.armed[-1] if plan.armed else None
         if accept is not None and plan.reply is not None and plan.reply.is_positive:
             if stage is Stage.MAIL:
                 self.transactions += 1
             accept()
-            if self.mode is Mode.DATA and plan.body_cut is not None:
-                self.body.cut = BodyCut(plan.body_cut.after_bytes, plan.body_cut.actions, label)
+            if self.mode is Mode.DATA and cut is not None:
+                self.body.cut = BodyCut(cut.after_bytes, cut.actions, label)
+        if stage is Stage.BDAT and self.chunk is not None and cut is not None:
+            # the chunk is read whatever the reply: the cut applies to it either way
+            self.chunk.cut = BodyCut(cut.after_bytes, cut.actions, label)
         actions = plan.actions(label)
         if plan.reply is not None:
             self._transient(plan.reply)
             self.conduct.previous_ok = plan.reply.is_positive
-        return self._ending(actions, label)
+        return actions, label
 
     def occurrence(self, stage: Stage, argument: str) -> Occurrence:
         """This command as rules see it, with the facts of the connection before it."""
@@ -441,11 +461,19 @@ class Session:
             return plan
         return plan.with_(reply=replace(reply, enhanced=f"{reply.code // 100}.0.0"))
 
-    def _ending(self, actions: tuple[Action, ...], label: str | None) -> tuple[Action, ...]:
-        """Enter the close or reset among the actions; each carries its transcript note."""
+    def ending(
+        self, actions: tuple[Action, ...], label: str | None, *, in_message: bool = False
+    ) -> tuple[Action, ...]:
+        """Enter the close or reset among the actions; each carries its transcript note.
+        ``in_message``: it ends the connection in the middle of a message (a BDAT chunk)."""
+        return self._ending(actions, label, in_message)
+
+    def _ending(
+        self, actions: tuple[Action, ...], label: str | None, in_message: bool = False
+    ) -> tuple[Action, ...]:
         if not any(isinstance(a, Close | Reset | HalfClose) for a in actions):
             return actions
-        self.closed_in_message = self.mode is Mode.DATA
+        self.closed_in_message = in_message or self.mode is Mode.DATA
         self.mode = Mode.CLOSED
         return tuple(_noted(a, label) for a in actions)
 
@@ -471,6 +499,7 @@ class Session:
         return transition(command, self.phase)
 
     def reset_transaction(self) -> None:
+        self.chunked = False
         self.phase = Phase.IDLE
         self.mail_from = ""
         self.rcpt_tos = []

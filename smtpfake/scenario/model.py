@@ -20,6 +20,7 @@ class Stage(str, enum.Enum):
     RCPT = "rcpt"
     DATA = "data"
     END_OF_DATA = "end_of_data"
+    BDAT = "bdat"  # RFC 3030: each chunk's reply (after its octets are read)
     RSET = "rset"
     NOOP = "noop"
     VRFY = "vrfy"
