@@ -98,6 +98,9 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         raise _ConfigError(f"{PARAMS_ENV}: {exc}") from None
     out["params"] = dict(args.param or env_params)
     dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
+    for folder in dirs:
+        if not os.path.isdir(folder):
+            raise _ConfigError(f"--scenario-dir/{SCENARIO_DIRS_ENV}: {folder!r} is not a directory")
     out["scenario_dirs"] = dirs
     return out
 
@@ -435,6 +438,13 @@ def _param_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _directory(text: str) -> str:
+    """A ``--scenario-dir`` that exists: a misspelt one would add nothing, silently."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smtpfake", description=__doc__)
     parser.add_argument("--version", action="version", version=f"smtpfake {__version__}")
@@ -446,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="DIR",
+        type=_directory,
         help="also load scenarios (*.yaml) from DIR; repeatable",
     )
 
