@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from smtpfake.control import key_paths_for_dicts
 from smtpfake.remote import RemoteError, RemoteSmtpFake, _wildcard
 
 if TYPE_CHECKING:
     from smtpfake.journal import SessionRecord
     from smtpfake.pytest_plugin import Settings
-    from smtpfake.scenario import ScenarioRef
     from smtpfake.serialize import JSON
 
 
@@ -42,16 +40,6 @@ class OwnServer(RemoteSmtpFake):
     @property
     def sessions(self) -> Sequence[SessionRecord]:
         return tuple(self._settled_sessions())
-
-    def use(
-        self,
-        scenario: ScenarioRef,
-        *,
-        seed: int | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> None:
-        with key_paths_for_dicts(scenario):
-            super().use(scenario, seed=seed, params=params)
 
     def _fetch(self, method: str, path: str, *args: Any, **kwargs: Any) -> tuple[int, str, bytes]:
         own = path.removeprefix("/api")

@@ -81,3 +81,23 @@ def test_an_existing_scenario_dir_is_used(pytester: pytest.Pytester) -> None:
         "-p", "no:cacheprovider", "--smtpfake-scenario-dir", "mine", "--smtpfake-scenario", "refuse"
     )
     result.assert_outcomes(passed=1)
+
+
+def test_a_bad_inline_scenario_fails_at_the_tests_own_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_bad_use(smtpfake):
+            smtpfake.use({"rules": [{"on": "rcpt", "reply": {"code": 45}}]})
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            ">       smtpfake.use(*",
+            "E       *ScenarioError: rules[[]1[]].reply: reply code must be three digits*",
+            "test_a_bad_inline_scenario_fails_at_the_tests_own_line.py:2: ScenarioError",
+        ]
+    )
+    assert "contextlib" not in result.stdout.str()
+    assert "def use(" not in result.stdout.str()
