@@ -147,8 +147,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.remote:
         _wait_for_sidecar(settings)
         return
-    if settings.port or settings.host != Settings.host:
-        _check_port(settings.host, _port_for_this_process(settings.port))
+    if (settings.port or settings.host != Settings.host) and not _worker():
+        # The main process checks every worker's port (N, N+1, ... under pytest-xdist): a
+        # UsageError inside a worker would be an xdist crash with a traceback, not one line.
+        workers = getattr(config.option, "numprocesses", None)
+        count = workers if isinstance(workers, int) and workers > 0 and settings.port else 1
+        for k in range(count):
+            _check_port(settings.host, settings.port + k if settings.port else 0)
     if settings.scenario != "default" or settings.scenario_dirs:
         from smtpfake.scenario import ScenarioError, resolve
 

@@ -217,3 +217,20 @@ def test_a_taken_port_is_one_usage_error(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(
         [f"ERROR: smtpfake: --smtpfake-host/--smtpfake-port *cannot listen on 127.0.0.1:{port}*"]
     )
+
+
+def test_a_workers_taken_port_is_one_usage_error_from_the_main_process(
+    pytester: pytest.Pytester,
+) -> None:
+    # under pytest-xdist worker gw1 listens on N+1: the main process checks it before any worker
+    # starts, where a UsageError would crash the worker with a traceback and the run go on
+    pytest.importorskip("xdist")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        second = taken.getsockname()[1]
+        pytester.makepyfile("def test_a(smtpfake):\n    pass\n")
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "-n", "2", f"--smtpfake-port={second - 1}"
+        )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: smtpfake: *cannot listen on 127.0.0.1:{second}: *"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
