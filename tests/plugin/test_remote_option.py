@@ -109,3 +109,30 @@ def test_start_up_waits_for_a_sidecar_still_starting(pytester: pytest.Pytester) 
         late.join()
         api.stop()
         server.stop()
+
+
+@pytest.mark.parametrize("given", [[], ["--smtpfake-remote-token", "wrong"]])
+def test_a_missing_or_wrong_token_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, given: list[str]
+) -> None:
+    # /api/health needs no token, so start-up also makes a call that does
+    monkeypatch.delenv("SMTPFAKE_API_TOKEN", raising=False)
+    server = Server("default").start()
+    try:
+        with ApiServer(server, token="right") as api:
+            pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+            result = pytester.runpytest(
+                "-p", "no:cacheprovider", "--smtpfake-remote", api.url, *given
+            )
+            assert result.ret == pytest.ExitCode.USAGE_ERROR
+            result.stderr.fnmatch_lines(
+                [f"ERROR: smtpfake: --smtpfake-remote-token: {api.url} refused it: *401*token*"]
+            )
+            assert "Traceback" not in result.stderr.str() and "test_x" not in result.stdout.str()
+            right = pytester.runpytest(
+                "-p", "no:cacheprovider", "--smtpfake-remote", api.url,
+                "--smtpfake-remote-token", "right",
+            )  # fmt: skip
+            right.assert_outcomes(passed=1)
+    finally:
+        server.stop()
