@@ -298,7 +298,10 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
             scenario_dirs=settings.scenario_dirs,
         )
     except ScenarioError as exc:
-        raise pytest.UsageError(f"smtpfake: --smtpfake-scenario: {_problems(exc)}") from None
+        # settings made in code (an overridden smtpfake_settings) are checked only here: one
+        # line in each test that needs the server, not a traceback through the fixtures
+        problem = f"smtpfake: scenario {settings.scenario!r} (smtpfake_settings): {_problems(exc)}"
+        pytest.fail(problem, pytrace=False)
     try:
         server.start()
     except OSError as exc:
@@ -315,9 +318,19 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
 
 
 def _remote_backend(settings: Settings) -> Iterator[Control]:
+    import contextlib
+
+    from smtpfake.remote import RemoteError
+    from smtpfake.scenario import ScenarioError
     from smtpfake.servers_on_demand import own_server
 
-    with own_server(settings) as remote:
+    with contextlib.ExitStack() as stack:
+        try:
+            remote = stack.enter_context(own_server(settings))
+        except (RemoteError, ScenarioError) as exc:
+            # the sidecar refused a server of our own (gone since start-up, out of ports, a
+            # bad scenario): one line in each test, not a traceback through the fixtures
+            pytest.fail(f"smtpfake: --smtpfake-remote {settings.remote}: {exc}", pytrace=False)
         remote.transcript_in_errors = False
         yield remote
 

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from smtpfake.remote import RemoteError, RemoteSmtpFake, _wildcard
+from smtpfake.serialize import problems_from_json
 
 if TYPE_CHECKING:
     from smtpfake.journal import SessionRecord
@@ -52,6 +53,8 @@ def create(shared: RemoteSmtpFake, scenario: str, seed: int | None) -> OwnServer
     try:
         _, answer = shared.request("POST", "/api/servers", body, ok=(200, 201))
     except RemoteError as exc:
+        if "problems" in exc.body:  # a 404 for the scenario, not for the endpoint
+            raise problems_from_json(exc.body) from None
         if exc.status in (404, 405):
             return None
         raise

@@ -136,3 +136,27 @@ def test_a_missing_or_wrong_token_is_a_usage_error(
             right.assert_outcomes(passed=1)
     finally:
         server.stop()
+
+
+def test_a_misspelt_scenario_against_a_sidecar_fails_each_test_in_one_line(
+    pytester: pytest.Pytester, sidecar: tuple[Server, ApiServer]
+) -> None:
+    # the sidecar's 404 for the scenario is not "this sidecar cannot make servers": no fall
+    # back to its shared server
+    server, api = sidecar
+    pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--smtpfake-remote", api.url,
+        "--smtpfake-scenario", "421-at-greting",
+    )  # fmt: skip
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"smtpfake: --smtpfake-remote {api.url}: "
+            "421-at-greting:1:1: no scenario named '421-at-greting'; "
+            "did you mean '421-at-greeting'?*"
+        ]
+    )
+    out = result.stdout.str()
+    assert "Traceback" not in out and "servers_on_demand.py" not in out
+    assert (api.fleet.made, server.sessions) == (0, ())

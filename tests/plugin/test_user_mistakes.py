@@ -101,3 +101,30 @@ def test_a_bad_inline_scenario_fails_at_the_tests_own_line(pytester: pytest.Pyte
     )
     assert "contextlib" not in result.stdout.str()
     assert "def use(" not in result.stdout.str()
+
+
+def test_a_misspelt_scenario_in_overridden_settings_fails_each_test_in_one_line(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+        from smtpfake.pytest_plugin import Settings
+
+        @pytest.fixture(scope="session")
+        def smtpfake_settings():
+            return Settings(scenario="greylistng")
+        """
+    )
+    pytester.makepyfile("def test_a(smtpfake):\n    pass\n\ndef test_b(smtpfake):\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "smtpfake: scenario 'greylistng' (smtpfake_settings): greylistng:1:1: no scenario "
+            "named 'greylistng'; did you mean 'greylisting'?*"
+        ]
+    )
+    assert (
+        "Traceback" not in result.stdout.str() and "def smtpfake_backend" not in result.stdout.str()
+    )
