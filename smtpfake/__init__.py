@@ -1,8 +1,8 @@
 """smtpfake: a fault-injecting SMTP test double.
 
 Layers (each imports only the ones before it): ``scenario`` (model, fault vocabulary, loader) ->
-``engine`` (sans-I/O SMTP sessions) -> ``wire`` (the aiosmtpd adapter) -> ``journal``/``server`` ->
-the faces (``pytest_plugin``, ``cli``, ``http``).
+``engine`` (sans-I/O: bytes in, actions out) -> ``wire`` (an asyncio.Protocol) ->
+``journal``/``server`` -> the faces (``pytest_plugin``, ``cli``, ``http``, ``probe``).
 """
 
 from __future__ import annotations

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from smtpfake import __version__
+from smtpfake.journal_limits import JournalLimits
 
 # Start-up cost: `smtpfake --help` and every subcommand load only argparse here; each command
 # imports what it needs (the scenario loader, yaml, asyncio, the server) when it runs.
@@ -18,6 +20,10 @@ if TYPE_CHECKING:
     from smtpfake.http import ApiServer
     from smtpfake.scenario import Scenario
     from smtpfake.scenario.model import Param, Rule
+
+#: the event loops `serve --loop` takes: smtpfake.wire.loops.CHOICES, written out so that parsing
+#: the command line does not import asyncio (tests/cli/test_cli.py keeps the two equal)
+LOOP_CHOICES = ("auto", "asyncio", "uvloop")
 
 #: serve option -> (environment variable, type, default); a flag on the command line wins
 SERVE_ENV: dict[str, tuple[str, type, object]] = {
@@ -32,7 +38,29 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
     "clock": ("SMTPFAKE_CLOCK", str, "system"),
     "idle_timeout": ("SMTPFAKE_IDLE_TIMEOUT", float, 300.0),
+    "loop": ("SMTPFAKE_LOOP", str, "auto"),
+    "deliver": ("SMTPFAKE_DELIVER", str, None),
+    # what the journal keeps (JournalLimits): --journal-sessions, SMTPFAKE_JOURNAL_SESSIONS, ...
+    **{
+        f"journal_{f.name}": (f"SMTPFAKE_JOURNAL_{f.name.upper()}", int, f.default)
+        for f in dataclasses.fields(JournalLimits)
+    },
 }
+
+
+def serve_ranges() -> dict[str, tuple[int, int]]:
+    """The serve options that are whole numbers, with their (minimum, maximum)."""
+    from smtpfake.scenario import limits
+
+    return {
+        "seed": (0, limits.MAX_SEED),
+        **{
+            f"journal_{f.name}": (1, limits.MAX_COUNT * 16)
+            for f in dataclasses.fields(JournalLimits)
+        },
+    }
+
+
 #: --param NAME=VALUE ... in the environment: assignments separated by whitespace
 PARAMS_ENV = "SMTPFAKE_PARAMS"
 SCENARIO_DIRS_ENV = "SMTPFAKE_SCENARIO_DIRS"
@@ -59,7 +87,10 @@ class _ApiListenError(Exception):
 
 def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
     """Each serve option from its flag, else its environment variable, else its default."""
+    from smtpfake.scenario import limits
+
     out: dict[str, Any] = {}
+    ranges = serve_ranges()
     for key, (var, kind, default) in SERVE_ENV.items():
         value = getattr(args, key)
         if value is None and env.get(var, "") != "":
@@ -68,8 +99,15 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
                 value = kind(text)
             except ValueError:
                 want = "a number" if kind is float else "a whole number"
-                raise _ConfigError(f"{var}={text!r}: expected {want}") from None
+                raise _ConfigError(f"{var}={text[:40]!r}: expected {want}") from None
         out[key] = default if value is None else value
+        if key in ranges and out[key] is not None:
+            low, high = ranges[key]
+            try:
+                limits.check_number(out[key], "", minimum=low, maximum=high, integer=True)
+            except limits.LimitError as exc:
+                flag = "--" + key.replace("_", "-")
+                raise _ConfigError(f"{flag}/{var}{exc}, got {out[key]}") from None
     for key in ("port", "api_port"):
         port = out[key]
         if port is not None and not 0 <= port <= 65535:
@@ -97,6 +135,8 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
     except ValueError as exc:
         raise _ConfigError(f"{PARAMS_ENV}: {exc}") from None
     out["params"] = dict(args.param or env_params)
+    if out["loop"] not in LOOP_CHOICES:
+        raise _ConfigError(f"--loop/SMTPFAKE_LOOP: {out['loop']!r} is not auto, asyncio or uvloop")
     dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
     for folder in dirs:
         if not os.path.isdir(folder):
@@ -115,6 +155,10 @@ def parse_ports(text: str) -> range:
     if not 1 <= first <= last <= 65535:
         raise ValueError(f"expected ports from 1 to 65535, low to high, got {text!r}")
     return range(first, last + 1)
+
+
+def _max_fields(journal_limits: JournalLimits) -> dict[str, int]:
+    return {f"max_{k}": v for k, v in dataclasses.asdict(journal_limits).items()}
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -153,16 +197,24 @@ def _serve(args: argparse.Namespace) -> int:
             params=cfg["params"],
             clock=ManualClock() if cfg["clock"] == "manual" else None,
             idle_timeout=cfg["idle_timeout"],
+            delivery=cfg["deliver"],
+            journal_limits=JournalLimits(
+                **{f.name: cfg[f"journal_{f.name}"] for f in dataclasses.fields(JournalLimits)}
+            ),
         )
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except ValueError as exc:  # --deliver names no back end
+        print(f"smtpfake serve: --deliver/SMTPFAKE_DELIVER: {exc}", file=sys.stderr)
         return 2
 
     if isinstance(sys.stdout, io.TextIOWrapper):
         # an ASCII-only console (LANG=C in a container) must not turn a log line into an error
         sys.stdout.reconfigure(errors="backslashreplace")
     log = EventLog(sys.stdout, cfg["log_format"])
-    server.journal = LoggingJournal(log)  # before serving: every session event becomes a line
+    # before serving: every session event becomes a line
+    server.journal = LoggingJournal(log, **_max_fields(server.journal.limits))
 
     def report(error: object) -> None:
         print(error, file=sys.stderr, flush=True)
@@ -248,7 +300,9 @@ def _serve(args: argparse.Namespace) -> int:
                 await api.aclose()
 
     try:
-        asyncio.run(main())
+        from smtpfake.wire import loops
+
+        loops.run(main(), cfg["loop"])
     except _ApiListenError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -296,8 +350,7 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             load_file(path)
         except ScenarioError as exc:
-            for problem in exc.problems:
-                print(problem)
+            print(exc)  # one line per problem, then "... and N more problems" past the cap
             status = 1
         else:
             print(f"{path}: ok")
@@ -512,6 +565,27 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("text", "json"),
         help="session events on stdout as text or JSON lines (SMTPFAKE_LOG_FORMAT; default text)",
     )
+    serve.add_argument(
+        "--deliver",
+        metavar="BACKEND",
+        help="also deliver accepted mail: maildir:PATH (a Maildir) or proxy:HOST:PORT (relay to a "
+        "real server) (SMTPFAKE_DELIVER)",
+    )
+    serve.add_argument(
+        "--loop",
+        choices=LOOP_CHOICES,
+        help="event loop: uvloop when installed (auto), or force asyncio or uvloop "
+        "(SMTPFAKE_LOOP; default auto)",
+    )
+    for f in dataclasses.fields(JournalLimits):
+        serve.add_argument(
+            f"--journal-{f.name.replace('_', '-')}",
+            dest=f"journal_{f.name}",
+            type=int,
+            metavar="N",
+            help=f"the journal keeps at most N {f.metadata['doc']} "
+            f"(SMTPFAKE_JOURNAL_{f.name.upper()}; default {f.default})",
+        )
     serve.set_defaults(func=_serve)
 
     lst = sub.add_parser("list", parents=[dirs], help="list scenarios with their summaries")

@@ -43,13 +43,16 @@ SETTLE_TIMEOUT = 2.0
 _POLL = 0.01
 
 
-def wait_count(kind: str, messages: Sequence[Message], sessions: Sequence[SessionRecord]) -> int:
+def wait_count(kind: str, journal: Journal, *, not_counted: int = 0) -> int:
     """What the waits count, for every transport (``wait_for_messages``/``wait_for_sessions``
     here, ``POST /api/wait`` on the sidecar): ``messages`` accepted, or ``sessions`` ended (so
-    their transcripts are whole). Raises KeyError for another kind."""
+    their transcripts are whole), since the last reset; counted as they happened, not as the
+    journal keeps them, so a wait for more than its limits can still succeed. ``not_counted``:
+    messages taken out since (the sidecar's DELETE). Raises KeyError for another kind."""
+    counts = journal.counts()
     counters = {
-        "messages": lambda: len(messages),
-        "sessions": lambda: sum(1 for s in sessions if s.ended is not None),
+        "messages": lambda: counts.messages_accepted - not_counted,
+        "sessions": lambda: counts.sessions_ended,
     }
     return counters[kind]()
 
@@ -451,9 +454,7 @@ class SmtpFake(ControlHelpers):
         return self.server.advance(seconds)
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
-        got = self.server.journal.wait(
-            lambda j: wait_count("messages", j.messages(), ()) >= count, timeout
-        )
+        got = self.server.journal.wait(lambda j: wait_count("messages", j) >= count, timeout)
         if not got:
             raise TimeoutError(
                 self._with_transcript(
@@ -466,7 +467,7 @@ class SmtpFake(ControlHelpers):
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
 
         def ended(j: Journal) -> bool:
-            return wait_count("sessions", (), j.sessions()) >= count
+            return wait_count("sessions", j) >= count
 
         if not self.server.journal.wait(ended, timeout):
             raise TimeoutError(

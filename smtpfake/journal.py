@@ -1,7 +1,18 @@
-"""The journal: every session and accepted message, bounded, safe to read from any thread."""
+"""The journal: every session and accepted message, bounded, safe to read from any thread.
+
+Bounded in counts and in bytes (:class:`JournalLimits`; the README's "Limits" lists them): past
+a bound the oldest go first, and :meth:`Journal.counts` says how many were accepted and how
+many dropped, so a wait can count what was accepted, not what is still kept. A message is held
+once (its raw bytes; ``Message.message`` parses on demand), shared by its session's record and
+the message list. Listings are snapshots of immutable tuples, each session's built once per
+change, so a reader never holds the lock for long.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import email.parser
+import email.policy
 import threading
 import time
 from collections import Counter, OrderedDict, deque
@@ -11,10 +22,27 @@ from typing import TypeVar
 
 from smtpfake.engine.records import Message, Outcome, SessionInfo, TranscriptEntry, Violation
 
+# JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
+from smtpfake.journal_limits import JournalLimits as JournalLimits
+
 T = TypeVar("T")
 
 #: near misses a session's format() lists (a failure report stays readable with many rules)
 NEAR_MISSES_SHOWN = 20
+
+#: how far into a message subject_of() looks for the end of its header block
+HEADER_SCAN_BYTES = 65_536
+
+
+def subject_of(message: Message) -> str:
+    """The message's Subject, read from its header block alone (at most HEADER_SCAN_BYTES):
+    for logs and listings, so a 30 MiB message is neither parsed whole nor held twice
+    (``Message.message`` parses all of it, and keeps the result)."""
+    head = message.data[:HEADER_SCAN_BYTES]
+    end = head.find(b"\r\n\r\n")
+    head = head if end < 0 else head[: end + 2]
+    parsed = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(head)
+    return str(parsed.get("Subject", ""))
 
 
 @dataclass(frozen=True)
@@ -50,10 +78,13 @@ class SessionRecord:
             for m in o.misses
         )
 
+    #: transcript entries and violations dropped to stay within JournalLimits.entries
+    dropped_entries: int = 0
+
     @property
     def commands(self) -> tuple[str, ...]:
-        """What the client sent, in order."""
-        return tuple(e.text for e in self.transcript if e.side == "client")
+        """What the client sent, in order (its close is in the transcript, not here)."""
+        return tuple(e.text for e in self.transcript if e.side == "client" and not e.event)
 
     @property
     def replies(self) -> tuple[str, ...]:
@@ -69,8 +100,10 @@ class SessionRecord:
             head += ", over TLS"
         if self.auth_user is not None:
             head += f", authenticated as {self.auth_user!r}"
-        lines = [head, *(f"  {e}" for e in self.transcript)]
+        lines = [head, *(f"  {line}" for e in self.transcript for line in str(e).split("\n"))]
         lines += [f"  ! {v}" for v in self.violations]
+        if self.dropped_entries:
+            lines.insert(1, f"  ... {self.dropped_entries} earlier entries not kept")
         hits = self.rule_hits
         if hits:
             lines.append("  rules fired: " + ", ".join(f"{k} x{n}" for k, n in hits.items()))
@@ -81,6 +114,28 @@ class SessionRecord:
                 f"  ? ... and {len(misses) - NEAR_MISSES_SHOWN} more (session.near_misses)"
             )
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class JournalCounts:
+    """What the journal saw since it was made or cleared, and what it dropped to stay bounded."""
+
+    sessions_started: int = 0
+    sessions_ended: int = 0
+    #: every message acknowledged with 250 after its data, kept or not (what waits count)
+    messages_accepted: int = 0
+    sessions_dropped: int = 0
+    messages_dropped: int = 0
+    #: transcript entries and violations dropped from sessions that ran past ``entries``
+    entries_dropped: int = 0
+    #: transcript entries cut to ``entry_chars``
+    entries_cut: int = 0
+    #: what is kept now
+    message_bytes: int = 0
+    transcript_bytes: int = 0
+
+
+_COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(JournalCounts))
 
 
 @dataclass
@@ -94,34 +149,59 @@ class _Live:
     auth_user: str | None = None
     tls: bool = False
     outcomes: deque[Outcome] = field(default_factory=deque)
+    transcript_bytes: int = 0
+    dropped_entries: int = 0
+    #: the snapshot, made once per change (a listing reuses it)
+    record: SessionRecord | None = None
 
     def snapshot(self) -> SessionRecord:
-        return SessionRecord(
-            index=self.info.index,
-            peer=self.info.peer,
-            started=self.info.started,
-            ended=self.ended,
-            transcript=tuple(self.transcript),
-            violations=tuple(self.violations),
-            messages=tuple(self.messages),
-            auth_user=self.auth_user,
-            tls=self.tls,
-            outcomes=tuple(self.outcomes),
-        )
+        if self.record is None:
+            self.record = SessionRecord(
+                index=self.info.index,
+                peer=self.info.peer,
+                started=self.info.started,
+                ended=self.ended,
+                transcript=tuple(self.transcript),
+                violations=tuple(self.violations),
+                messages=tuple(self.messages),
+                auth_user=self.auth_user,
+                tls=self.tls,
+                dropped_entries=self.dropped_entries,
+                outcomes=tuple(self.outcomes),
+            )
+        return self.record
 
 
 class Journal:
-    """Implements the engine's Observer. Writers are the server loop; readers are any thread."""
+    """Implements the engine's Observer. Writers are the server loop; readers are any thread.
 
-    def __init__(
-        self, max_sessions: int = 10_000, max_messages: int = 10_000, max_entries: int = 10_000
-    ) -> None:
+    ``limits`` bounds it (JournalLimits); the keyword arguments override single fields
+    (``max_sessions``, ``max_messages``, ``max_entries``, ``max_message_bytes``,
+    ``max_transcript_bytes``, ``max_entry_chars``)."""
+
+    def __init__(self, limits: JournalLimits | None = None, /, **max_fields: int) -> None:
+        overrides = {k.removeprefix("max_"): v for k, v in max_fields.items()}
+        self.limits = dataclasses.replace(limits or JournalLimits(), **overrides)
         self._cond = threading.Condition()
         self._sessions: OrderedDict[int, _Live] = OrderedDict()
-        self._messages: deque[Message] = deque(maxlen=max_messages)
-        self._max_sessions = max_sessions
-        self._max_entries = max_entries
-        self._max_messages = max_messages
+        # sessions dropped while still open (by id, as _sessions): what they accept and their
+        # end still count; as many as are open at once, each gone when it ends
+        self._dropped_open: dict[int, SessionInfo] = {}
+        # (its session, the message): the session's record shares the same Message object
+        self._messages: deque[tuple[_Live, Message]] = deque()
+        # JournalCounts' fields as plain ints, cheaper than a frozen copy per event
+        self._n = dict.fromkeys(_COUNT_FIELDS, 0)
+        self._messages_snapshot: tuple[Message, ...] | None = ()
+        self._sessions_snapshot: tuple[SessionRecord, ...] | None = ()
+
+    def _count(self, **add: int) -> None:
+        for key, value in add.items():
+            self._n[key] += value
+
+    def _touch(self, live: _Live) -> None:
+        """``live`` changed: its snapshot, and the listing, are made again when next read."""
+        live.record = None
+        self._sessions_snapshot = None
 
     # -- Observer --------------------------------------------------------------------------------
 
@@ -131,14 +211,23 @@ class Journal:
             # sessions in one journal can share an index. The entry holds info, so ids stay unique.
             self._sessions[id(info)] = _Live(
                 info,
-                deque(maxlen=self._max_entries),
-                deque(maxlen=self._max_entries),
-                deque(maxlen=self._max_messages),
-                outcomes=deque(maxlen=self._max_entries),
+                deque(maxlen=self.limits.entries),
+                deque(maxlen=self.limits.entries),
+                deque(maxlen=self.limits.messages),
+                outcomes=deque(maxlen=self.limits.entries),
             )
-            while len(self._sessions) > self._max_sessions:
-                self._sessions.popitem(last=False)
+            self._count(sessions_started=1)
+            self._sessions_snapshot = None
+            while len(self._sessions) > self.limits.sessions:
+                self._drop_oldest_session()
             self._cond.notify_all()
+
+    def _drop_oldest_session(self) -> None:
+        key, live = self._sessions.popitem(last=False)
+        self._sessions_snapshot = None
+        self._count(sessions_dropped=1, transcript_bytes=-live.transcript_bytes)
+        if live.ended is None:  # still open: its messages and its end are still counted
+            self._dropped_open[key] = live.info
 
     def _live(self, info: SessionInfo) -> _Live | None:
         live = self._sessions.get(id(info))
@@ -146,62 +235,143 @@ class Journal:
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
         with self._cond:
-            if live := self._live(info):
-                live.transcript.append(entry)
+            live = self._live(info)
+            if live is None:
+                return
+            limit = self.limits.entry_chars
+            if len(entry.text) > limit:
+                more = len(entry.text) - limit
+                text = f"{entry.text[:limit]}... ({more:,} more characters)"
+                entry = dataclasses.replace(entry, text=text)
+                self._count(entries_cut=1)
+            size = len(entry.text.encode("utf-8", "replace"))
+            if len(live.transcript) == live.transcript.maxlen:
+                gone = live.transcript[0]
+                self._forget_entry(live, len(gone.text.encode("utf-8", "replace")))
+            live.transcript.append(entry)
+            live.transcript_bytes += size
+            self._touch(live)
+            self._count(transcript_bytes=size)
+            # past the byte bound the oldest sessions go, never the one being written
+            while (
+                self._n["transcript_bytes"] > self.limits.transcript_bytes
+                and next(iter(self._sessions.values())) is not live
+            ):
+                self._drop_oldest_session()
+
+    def _forget_entry(self, live: _Live, size: int) -> None:
+        live.transcript_bytes -= size
+        live.dropped_entries += 1
+        self._count(transcript_bytes=-size, entries_dropped=1)
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
         with self._cond:
             if live := self._live(info):
+                if len(live.violations) == live.violations.maxlen:
+                    live.dropped_entries += 1
+                    self._count(entries_dropped=1)
                 live.violations.append(violation)
+                self._touch(live)
 
     def message(self, info: SessionInfo, message: Message) -> None:
         with self._cond:
-            if live := self._live(info):
-                live.messages.append(message)
-                self._messages.append(message)
-                self._cond.notify_all()
+            live = self._live(info)
+            if live is None:
+                if self._dropped_open.get(id(info)) is info:  # over the bounds: counted only
+                    self._count(messages_accepted=1, messages_dropped=1)
+                    self._cond.notify_all()
+                return  # a session from before clear(): not this journal's
+            self._count(messages_accepted=1)
+            live.messages.append(message)
+            self._touch(live)
+            self._messages.append((live, message))
+            self._messages_snapshot = None
+            self._count(message_bytes=len(message.data))
+            limits = self.limits
+            while len(self._messages) > 1 and (
+                len(self._messages) > limits.messages
+                or self._n["message_bytes"] > limits.message_bytes
+            ):
+                self._drop_oldest_message()
+            self._cond.notify_all()
+
+    def _drop_oldest_message(self) -> None:
+        owner, gone = self._messages.popleft()
+        self._count(messages_dropped=1, message_bytes=-len(gone.data))
+        # the oldest kept message is also its session's oldest (both lists are in order)
+        if owner.messages and owner.messages[0] is gone:
+            owner.messages.popleft()
+            self._touch(owner)
 
     def authenticated(self, info: SessionInfo, user: str) -> None:
         with self._cond:
             if live := self._live(info):
                 live.auth_user = user
+                self._touch(live)
                 self._cond.notify_all()
 
     def secured(self, info: SessionInfo, version: str, cipher: str) -> None:
         with self._cond:
             if live := self._live(info):
                 live.tls = True
+                self._touch(live)
                 self._cond.notify_all()
 
     def outcome(self, info: SessionInfo, outcome: Outcome) -> None:
         with self._cond:
             if live := self._live(info):
                 live.outcomes.append(outcome)
+                self._touch(live)
 
     def ended(self, info: SessionInfo, time: float) -> None:
         with self._cond:
-            if live := self._live(info):
+            if self._dropped_open.get(id(info)) is info:
+                del self._dropped_open[id(info)]
+                self._count(sessions_ended=1)
+                self._cond.notify_all()
+            elif live := self._live(info):
+                if live.ended is None:
+                    self._count(sessions_ended=1)
                 live.ended = time
+                self._touch(live)
                 self._cond.notify_all()
 
     # -- reading ---------------------------------------------------------------------------------
 
     def sessions(self) -> tuple[SessionRecord, ...]:
+        """The kept sessions, oldest first (each snapshot made once per change)."""
         with self._cond:
-            return tuple(s.snapshot() for s in self._sessions.values())
+            if self._sessions_snapshot is None:
+                self._sessions_snapshot = tuple(s.snapshot() for s in self._sessions.values())
+            return self._sessions_snapshot
 
     def messages(self) -> tuple[Message, ...]:
+        """The kept messages, oldest first."""
         with self._cond:
-            return tuple(self._messages)
+            if self._messages_snapshot is None:
+                self._messages_snapshot = tuple(m for _, m in self._messages)
+            return self._messages_snapshot
+
+    def counts(self) -> JournalCounts:
+        """Accepted, ended and dropped since the journal was made or cleared."""
+        with self._cond:
+            return JournalCounts(**self._n)
 
     def clear(self) -> None:
         with self._cond:
             self._sessions.clear()
+            self._dropped_open.clear()
             self._messages.clear()
+            self._messages_snapshot = ()
+            self._n = dict.fromkeys(_COUNT_FIELDS, 0)
+            self._sessions_snapshot = ()
             self._cond.notify_all()
 
     def wait(self, predicate: Callable[[Journal], T], timeout: float) -> T:
-        """Block until ``predicate(self)`` is truthy or ``timeout`` passes; return its value."""
+        """Block until ``predicate(self)`` is truthy or ``timeout`` (seconds, finite, >= 0)
+        passes; return its value."""
+        if not 0 <= timeout < float("inf"):  # NaN too: it would never time out
+            raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -211,3 +381,11 @@ class Journal:
                     return value
                 # Condition.wait releases the lock; readers inside predicate re-take it (RLock).
                 self._cond.wait(min(remaining, 0.5))
+
+    def wait_for_messages(self, count: int, timeout: float) -> bool:
+        """Whether ``count`` messages were accepted (kept or not) within ``timeout`` seconds."""
+        return self.wait(lambda j: j.counts().messages_accepted >= count, timeout)
+
+    def wait_for_sessions(self, count: int, timeout: float) -> bool:
+        """Whether ``count`` sessions ended (kept or not) within ``timeout`` seconds."""
+        return self.wait(lambda j: j.counts().sessions_ended >= count, timeout)

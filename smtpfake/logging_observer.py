@@ -15,7 +15,7 @@ import time
 from typing import Any, Literal, TextIO
 
 from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
-from smtpfake.journal import Journal
+from smtpfake.journal import Journal, subject_of
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
@@ -110,7 +110,7 @@ class LoggingJournal(Journal):
             mail_from=message.mail_from,
             rcpt_tos=list(message.rcpt_tos),
             size=len(message.data),
-            subject=message.subject,
+            subject=subject_of(message),  # the header block only: the body is not parsed
         )
 
     def authenticated(self, info: SessionInfo, user: str) -> None:

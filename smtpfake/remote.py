@@ -50,7 +50,8 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
-def _wildcard(host: str) -> bool:
+def wildcard_host(host: str) -> bool:
+    """Whether ``host`` is an all-interfaces address (0.0.0.0, ::, ""): not one to connect to."""
     try:
         return ipaddress.ip_address(host).is_unspecified
     except ValueError:
@@ -200,7 +201,7 @@ class RemoteSmtpFake(ControlHelpers):
     def host(self) -> str:
         if self._smtp_host is None:
             reported = str(self.health()["smtp"]["host"])
-            self._smtp_host = self._api_host if _wildcard(reported) else reported
+            self._smtp_host = self._api_host if wildcard_host(reported) else reported
         return self._smtp_host
 
     @property
@@ -353,25 +354,34 @@ class RemoteSmtpFake(ControlHelpers):
 
     # -- servers on demand -----------------------------------------------------------------------
 
-    def new_server(self, scenario: str = "default", *, seed: int | None = None) -> RemoteSmtpFake:
+    def new_server(
+        self,
+        scenario: str = "default",
+        *,
+        seed: int | None = None,
+        client: type[RemoteSmtpFake] | None = None,
+    ) -> RemoteSmtpFake:
         """A fresh, isolated server of this sidecar (``POST /api/servers``), and a client of it
-        with the same token: its own SMTP port, journal, counters and state. Close it with
-        :meth:`delete_server` when done (a test session's end)."""
+        (``client``, a RemoteSmtpFake class) with the same token: its own SMTP port, journal,
+        counters and state. Close it with :meth:`delete_server` when done (a test session's
+        end). RemoteError 404/405 from a sidecar that cannot make servers."""
         body: JSON = (
             {"scenario": scenario} if seed is None else {"scenario": scenario, "seed": seed}
         )
         try:
-            made = self.request("POST", "/api/servers", body, ok=(201,), top=True)[1]
+            made = self.request("POST", "/api/servers", body, ok=(200, 201), top=True)[1]
         except RemoteError as exc:
             if exc.status == 404 and "problems" in exc.body:
                 raise problems_from_json(exc.body) from None
             raise
-        server = RemoteSmtpFake(
-            f"{self.url}/api/servers/{made['id']}", self.token, timeout=self.timeout
+        reported = str(made.get("host") or made.get("smtp_host") or "")
+        return (client or RemoteSmtpFake)(
+            f"{self.url}/api/servers/{made['id']}",
+            self.token,
+            timeout=self.timeout,
+            smtp_host=self._api_host if wildcard_host(reported) else reported,
+            smtp_port=int(made["smtp_port"]),
         )
-        server._smtp_host = self._api_host if _wildcard(str(made["host"])) else str(made["host"])
-        server._smtp_port = int(made["smtp_port"])
-        return server
 
     @property
     def server_id(self) -> str:

@@ -27,7 +27,7 @@ JSON = dict[str, Any]
 VIOLATION_REFERENCES: dict[str, str] = {
     "bad-sequence": "RFC 5321 §4.1.4, §3.3",
     "no-helo": "RFC 5321 §4.1.4",
-    "no-quit": "RFC 5321 §3.8, §4.1.1.10",
+    "no-quit": "RFC 5321 §3.8, §4.1.1.10, §4.5.3.2",
     "sent-after-close": "RFC 5321 §3.8",
     "early-talker": "RFC 5321 §4.3.1",
     "pipelining-without-extension": "RFC 5321 §4.3.1, RFC 2920",
@@ -47,7 +47,13 @@ VIOLATION_REFERENCES: dict[str, str] = {
 
 
 def entry_to_json(entry: TranscriptEntry) -> JSON:
-    return {"time": entry.time, "side": entry.side, "text": entry.text, "rule": entry.rule}
+    out: JSON = {"time": entry.time, "side": entry.side, "text": entry.text, "rule": entry.rule}
+    # only when set: an undelivered reply, the client's close
+    if not entry.delivered:
+        out.update(delivered=False, written=entry.written)
+    if entry.event:
+        out["event"] = True
+    return out
 
 
 def violation_to_json(violation: Violation) -> JSON:
@@ -223,6 +229,9 @@ def entry_from_json(data: JSON) -> TranscriptEntry:
         side=cast(Literal["client", "server"], side),
         text=str(data["text"]),
         rule=data.get("rule"),
+        delivered=bool(data.get("delivered", True)),
+        written=data.get("written"),
+        event=bool(data.get("event", False)),
     )
 
 

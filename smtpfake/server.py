@@ -18,11 +18,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smtpfake.engine import AdvanceableClock, Clock, Message, Session, Shared, SystemClock
-from smtpfake.journal import Journal, SessionRecord
+from smtpfake.delivery import Delivering, Handler, deliver, named
+from smtpfake.engine import (
+    AdvanceableClock,
+    Clock,
+    Message,
+    Observer,
+    Session,
+    SessionInfo,
+    Shared,
+    SystemClock,
+)
+from smtpfake.engine.connection import GRACE_PERIOD, Connection
+from smtpfake.journal import Journal, JournalLimits, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioRef, resolve
 from smtpfake.tls import TlsContexts
-from smtpfake.wire import EngineSMTP
+from smtpfake.wire import Wire, loops
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,10 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+class DeliveryRefused(Exception):
+    """A delivery back end did not take a message the scenario accepted."""
+
+
 class Server:
     def __init__(
         self,
@@ -57,14 +72,31 @@ class Server:
         clock: Clock | None = None,
         idle_timeout: float = 300.0,
         params: Mapping[str, Any] | None = None,
+        grace_period: float = GRACE_PERIOD,
+        loop: str = "auto",
+        delivery: Handler | str | None = None,
+        journal_limits: JournalLimits | None = None,
     ) -> None:
+        """``idle_timeout``: seconds of silence (either side's) after which the server closes
+        without a word (a scenario's ``server.idle_timeout`` answers 421 sooner).
+        ``grace_period``: seconds the server keeps reading after its last reply (221, 421, a
+        close fault), recording what the client still sends; it ends early at the client's EOF.
+        ``loop``: the event loop start() runs: ``auto`` (uvloop when installed), ``asyncio`` or
+        ``uvloop``; serve() runs in the caller's loop.
+        ``delivery``: a back end each accepted message is handed to (smtpfake/delivery.py): an
+        aiosmtpd handler object, or ``maildir:PATH`` / ``proxy:HOST:PORT``. Raises ValueError
+        for a name it does not know."""
         self.host = host
         self.port = port
         self.seed = seed
         self.scenario_dirs = tuple(scenario_dirs)
         self.clock = clock or SystemClock()
         self.idle_timeout = idle_timeout
-        self.journal = Journal()
+        self.grace_period = grace_period
+        self.loop = loop
+        self.delivery: Handler | None = named(delivery) if isinstance(delivery, str) else delivery
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self.journal = Journal(journal_limits)
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs, params)
         self._tls = TlsContexts(host)
@@ -72,20 +104,48 @@ class Server:
         self._use_seed: int | None = None
         self._shared = Shared(seed=self._seed_for(self.scenario))
         self._lock = threading.Lock()
-        self._live: set[EngineSMTP] = set()
+        self._live: set[Wire] = set()
         self._pristine = False  # True from a reset until the next session starts
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.base_events.Server | None = None
+        self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self.on_error: Callable[[ServerError], None] | None = None
 
-    # -- the Hub the wire adapter talks to -----------------------------------------------------
+    # -- the Hub the wire talks to ---------------------------------------------------------------
 
-    def new_session(self, peer: str) -> Session:
+    def new_connection(self, peer: str) -> Connection:
         with self._lock:
             scenario, shared = self.scenario, self._shared
             self._pristine = False
-        return Session(scenario, shared, self.journal, peer=peer, clock=self.clock)
+        observer: Observer = self.journal
+        if self.delivery is not None:
+            observer = Delivering(self.journal, self._deliver)
+        session = Session(scenario, shared, observer, peer=peer, clock=self.clock)
+        return Connection(session, idle=self.idle_timeout, grace=self.grace_period)
+
+    def _deliver(self, info: SessionInfo, message: Message) -> None:
+        """Hand an accepted message to the back end (in the loop; it runs on its own)."""
+        handler = self.delivery
+        assert handler is not None
+
+        async def one() -> None:
+            try:
+                status = await deliver(handler, info, message)
+            except Exception as error:  # the handler's failure fails the test that caused it
+                self._report(error, info.index)
+                return
+            if not str(status).startswith("2"):
+                refused = DeliveryRefused(f"the back end refused {message.queue_id}: {status}")
+                self._report(refused, info.index)
+
+        task = asyncio.get_running_loop().create_task(one())
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def deliveries_done(self, timeout: float = 10.0) -> None:
+        """Wait (in the server's loop) until the messages accepted so far are delivered."""
+        if self._deliveries:
+            await asyncio.wait(set(self._deliveries), timeout=timeout)
 
     def tls_context(self, session: Session) -> ssl.SSLContext:
         context = self._tls.context(session.settings)
@@ -93,15 +153,18 @@ class Server:
             raise RuntimeError("the engine asked for TLS in a scenario without server.tls")
         return context
 
-    def register(self, protocol: EngineSMTP) -> None:
-        self._live.add(protocol)
+    def register(self, wire: Wire) -> None:
+        self._live.add(wire)
 
-    def unregister(self, protocol: EngineSMTP) -> None:
-        self._live.discard(protocol)
+    def unregister(self, wire: Wire) -> None:
+        self._live.discard(wire)
 
     def report_error(self, error: BaseException, session: Session | None) -> None:
+        self._report(error, session.index if session else None)
+
+    def _report(self, error: BaseException, session: int | None) -> None:
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        record = ServerError(error, session.index if session else None, text)
+        record = ServerError(error, session, text)
         with self._lock:
             self.errors.append(record)
         if self.on_error is not None:
@@ -216,13 +279,18 @@ class Server:
         loop = asyncio.get_running_loop()
         self._loop = loop
 
-        def factory() -> EngineSMTP:
-            return EngineSMTP(self, loop=loop, timeout=self.idle_timeout)
+        def factory() -> Wire:
+            return Wire(self, loop)
 
-        self._server = await loop.create_server(factory, host=self.host, port=self.port)
+        # A deep accept queue: a burst of connections (a load test, a pool warming up) is
+        # accepted, not dropped by the kernel (it caps this at net.core.somaxconn).
+        self._server = await loop.create_server(
+            factory, host=self.host, port=self.port, backlog=4096
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
+        await self.deliveries_done(timeout=5.0)  # messages accepted before the stop still go out
         if self._server is not None:
             self._server.close()
             self._abort_all()
@@ -261,7 +329,7 @@ class Server:
         if self._thread is not None:
             raise RuntimeError("server already started")
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
-        loop = asyncio.new_event_loop()
+        loop = loops.new_event_loop(self.loop)
 
         def run() -> None:
             asyncio.set_event_loop(loop)

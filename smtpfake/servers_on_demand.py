@@ -20,15 +20,14 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from smtpfake.remote import RemoteError, RemoteSmtpFake, _wildcard
+from smtpfake.remote import RemoteError, RemoteSmtpFake
 from smtpfake.serialize import problems_from_json
 
 if TYPE_CHECKING:
     from smtpfake.journal import SessionRecord
     from smtpfake.pytest_plugin import Settings
-    from smtpfake.serialize import JSON
 
 
 class OwnServer(RemoteSmtpFake):
@@ -42,34 +41,19 @@ class OwnServer(RemoteSmtpFake):
     def sessions(self) -> Sequence[SessionRecord]:
         return tuple(self._settled_sessions())
 
-    def _fetch(self, method: str, path: str, *args: Any, **kwargs: Any) -> tuple[int, str, bytes]:
-        own = path.removeprefix("/api")
-        return super()._fetch(method, own, *args, **kwargs)
-
 
 def create(shared: RemoteSmtpFake, scenario: str, seed: int | None) -> OwnServer | None:
     """A new server on the sidecar behind ``shared``; None when it cannot make servers."""
-    body: JSON = {"scenario": scenario, "seed": seed}
     try:
-        _, answer = shared.request("POST", "/api/servers", body, ok=(200, 201))
+        own = shared.new_server(scenario, seed=seed, client=OwnServer)
     except RemoteError as exc:
         if "problems" in exc.body:  # a 404 for the scenario, not for the endpoint
             raise problems_from_json(exc.body) from None
         if exc.status in (404, 405):
             return None
         raise
-    url = str(answer.get("url") or f"{shared.url}/api/servers/{answer['id']}")
-    if url.startswith("/"):
-        url = shared.url + url
-    reported = str(answer.get("smtp_host") or shared.address[0])
-    host = shared.address[0] if _wildcard(reported) else reported
-    return OwnServer(
-        url,
-        shared.token,
-        timeout=shared.timeout,
-        smtp_host=host,
-        smtp_port=int(answer["smtp_port"]),
-    )
+    assert isinstance(own, OwnServer)
+    return own
 
 
 @contextmanager

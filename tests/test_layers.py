@@ -38,7 +38,9 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 
 # The journal stores what the engine reports and nothing else.
-JOURNAL_MAY_IMPORT = frozenset({"smtpfake", "smtpfake.journal", "smtpfake.engine.records"})
+JOURNAL_MAY_IMPORT = frozenset(
+    {"smtpfake", "smtpfake.journal", "smtpfake.journal_limits", "smtpfake.engine.records"}
+)
 
 FACES = frozenset(
     {
@@ -148,7 +150,10 @@ def layer_of(module: str) -> str | None:
     return {
         "smtpfake.tls": "tls",
         "smtpfake.journal": "journal",
+        "smtpfake.journal_limits": "journal",
         "smtpfake.server": "server",
+        # delivery back ends (aiosmtpd's handlers) beside the server that feeds them
+        "smtpfake.delivery": "server",
         "smtpfake.replycodes": "reference",
         "smtpfake.replycodes_zh": "reference",
         "smtpfake.enhancedcodes": "reference",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from smtpfake.engine.state import order_table_markdown
 from smtpfake.explain import reply_code_table_markdown
 from smtpfake.scenario import load_file, load_text, scenario_files
 from smtpfake.scenario.faults import REGISTRY
@@ -34,7 +35,11 @@ def scenario_table() -> str:
 
 
 def generated() -> dict[str, str]:
-    return {"scenarios": scenario_table(), "reply-codes": reply_code_table_markdown()}
+    return {
+        "scenarios": scenario_table(),
+        "reply-codes": reply_code_table_markdown(),
+        "command-order": order_table_markdown(),
+    }
 
 
 def section(text: str, name: str) -> str:
@@ -55,7 +60,7 @@ def regenerate() -> None:
     README.write_text(text)
 
 
-@pytest.mark.parametrize("name", ["scenarios", "reply-codes"])
+@pytest.mark.parametrize("name", ["scenarios", "reply-codes", "command-order"])
 def test_generated_tables_are_current(name: str) -> None:
     assert section(README.read_text(), name) == generated()[name].strip(), (
         "README table out of date: run `python tests/test_readme.py`"

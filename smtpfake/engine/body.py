@@ -64,6 +64,18 @@ class Body:
             self.data += line
         return line
 
+    def add_lines(self, block: bytes) -> bytes | None:
+        """Several whole lines at once (none the final "."); returns the text they add, or None
+        when they would not all fit under the cap (then add them one by one)."""
+        # RFC 5321 §4.5.2: one leading dot off every line; the block starts at a line start
+        text = (b"\n" + block).replace(b"\n.", b"\n")[1:]
+        if len(self.data) + len(text) > self._cap:
+            return None
+        self.lines += block.count(b"\n")
+        self.size += len(text)
+        self.data += text
+        return text
+
     def cut_due(self) -> BodyCut | None:
         """The armed cut, once the body has reached its size (then disarmed)."""
         cut = self.cut

@@ -15,7 +15,7 @@ from smtpfake.engine import auth as sasl
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.state import AUTH_TWICE, EHLO_FIRST, HELO_FIRST, Mode, Phase, Refusal
 from smtpfake.scenario.model import Stage
-from smtpfake.scenario.plan import Action, Close, Plan, Reset, Send, StartTLS
+from smtpfake.scenario.plan import Action, Close, Note, Plan, Reset, Send, StartTLS
 from smtpfake.scenario.reply import Reply
 
 if TYPE_CHECKING:
@@ -168,7 +168,12 @@ def _starttls(session: Session, arg: str) -> tuple[Action, ...]:
         return session.refuse(Stage.STARTTLS, arg, HELO_FIRST)
     accepted: list[bool] = []
     ready = session.reply(220, "2.0.0", "Ready to start TLS")
-    actions = session.respond(Stage.STARTTLS, arg, ready, lambda: accepted.append(True))
+
+    def accept() -> None:
+        accepted.append(True)
+        session.tls_pending = True
+
+    actions = session.respond(Stage.STARTTLS, arg, ready, accept)
     # The upgrade follows a 220 that was sent whole, unless a fault already ended the
     # connection or shaped the handshake (tls_fail).
     if accepted and not any(isinstance(a, Close | Reset | StartTLS) for a in actions):
@@ -253,8 +258,7 @@ def _challenge(session: Session, exchange: sasl.Exchange, challenge: str) -> tup
     session.exchange = exchange
     session.mode = Mode.AUTH
     line = f"334 {challenge}"  # "334 " for an empty challenge (RFC 4954 §4)
-    session.record("server", line)
-    return (Send(f"{line}\r\n".encode("ascii")),)
+    return (Send(f"{line}\r\n".encode("ascii"), Note(line)),)
 
 
 def _end(session: Session, exchange: sasl.Exchange, verdict: sasl.Verdict) -> tuple[Action, ...]:

@@ -136,7 +136,19 @@ class Conduct:
             self._line_size = 0
         self.line_endings(piece, MESSAGE, message=True)
         self._line_size += len(piece)
-        if self._line_size > TEXT_LINE_LIMIT:
+        self._text(self._line_size, piece.isascii(), declared_8bit)
+
+    def text_block(self, text: bytes, *, declared_8bit: bool) -> None:
+        """Several whole lines of message text (dot-unstuffed), judged as text_line judges them
+        one by one."""
+        self._line_size = 0
+        self._cr_pending = False
+        self.line_endings(text, MESSAGE, message=True)
+        longest = max(map(len, text.split(b"\n"))) + 1  # with its LF
+        self._text(longest, text.isascii(), declared_8bit)
+
+    def _text(self, line_size: int, ascii: bool, declared_8bit: bool) -> None:
+        if line_size > TEXT_LINE_LIMIT:
             self.tell(
                 "line-too-long",
                 f"a line of message text over {TEXT_LINE_LIMIT} octets with its CRLF "
@@ -144,7 +156,7 @@ class Conduct:
                 MESSAGE,
                 per_message=True,
             )
-        if piece.isascii() or "message:8bit-without-8bitmime" in self._told:
+        if ascii or "message:8bit-without-8bitmime" in self._told:
             return
         # RFC 6152 §3: 8-bit text needs both the extension and BODY=8BITMIME on MAIL.
         offered = self._advertised("8BITMIME")

@@ -22,13 +22,13 @@ from __future__ import annotations
 import fnmatch
 import functools
 import ipaddress
-import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from smtpfake.engine.shared import KeyCounter, Shared
+from smtpfake.scenario.faults.base import FaultContext
 from smtpfake.scenario.model import Rule, Stage
 
 #: a near miss: (rule, condition, wanted, was), a plain tuple since one is made for every rule
@@ -106,7 +106,7 @@ def _connection(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
 
 def _match(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
     assert rule.match is not None
-    if fnmatch.fnmatchcase(occ.argument.lower(), rule.match.lower()):
+    if fnmatch.fnmatchcase(occ.argument.lower(), _lower(rule.match)):
         return None
     return (rule, "match", rule.match, occ.argument or "(nothing)")
 
@@ -185,10 +185,25 @@ def passes_filters(rule: Rule, occ: Occurrence, shared: Shared) -> bool:
     return filter_miss(rule, occ, shared) is None
 
 
-def count(rule: Rule, occ: Occurrence, shared: Shared) -> tuple[KeyCounter, int]:
+@functools.lru_cache(maxsize=1024)
+def _lower(pattern: str) -> str:
+    return pattern.lower()
+
+
+def count(
+    rule: Rule, occ: Occurrence, shared: Shared, parts: dict[str, str] | None = None
+) -> tuple[KeyCounter, int]:
     """Count the occurrence for the rule; returns its counters and the count ``first``/``after``/
-    ``every`` look at (within the window if there is one), this occurrence included."""
-    key = tuple(occ.part(p) for p in rule.per) if rule.per else ()
+    ``every`` look at (within the window if there is one), this occurrence included. ``parts``:
+    the occurrence's ``per`` key parts computed so far (select() shares them between rules)."""
+    key: tuple[str, ...] = ()
+    if rule.per:
+        if parts is None:
+            parts = {}
+        for name in rule.per:
+            if name not in parts:
+                parts[name] = occ.part(name)
+        key = tuple(parts[name] for name in rule.per)
     counter = shared.counter(rule.index, key)
     counter.seen += 1
     if counter.first_time is None:
@@ -232,35 +247,37 @@ def passes_counters(rule: Rule, occ: Occurrence, counter: KeyCounter, n: int) ->
 
 
 def select(
-    rules: tuple[Rule, ...], occ: Occurrence, shared: Shared, rng: random.Random
+    rules: tuple[Rule, ...], occ: Occurrence, shared: Shared, ctx: FaultContext
 ) -> Rule | None:
     """The rule that fires for this occurrence, if any, with its firing recorded: counters, the
     rule's firing count and the server's (or the key's) state move on."""
     on_stage = tuple(r for r in rules if occ.stage in r.stages or Stage.ANY in r.stages)
-    return select_explained(on_stage, occ, shared, rng)[0]
+    return select_explained(on_stage, occ, shared, ctx)[0]
 
 
 def select_explained(
-    rules: tuple[Rule, ...], occ: Occurrence, shared: Shared, rng: random.Random
+    rules: tuple[Rule, ...], occ: Occurrence, shared: Shared, ctx: FaultContext
 ) -> tuple[Rule | None, tuple[Any, ...]]:
     """select() over ``rules``, the scenario's rules on the occurrence's stage (Scenario.
     rules_by_stage), and why each of them before the one that fired (all, if none fired) did
     not fire: the near misses flat, four items each (rule, condition, wanted, was), since a
-    journal keeps them for every command and one container is far cheaper to keep than many."""
+    journal keeps them for every command and one container is far cheaper to keep than many.
+    ``ctx.rng`` is asked for only when a ``probability`` is drawn."""
     chosen: tuple[Rule, KeyCounter] | None = None
     misses: list[Any] = []
+    parts: dict[str, str] = {}  # the occurrence's ``per`` key parts, shared between rules
     for rule in rules:
         miss = filter_miss(rule, occ, shared)
         if miss is not None:
             if chosen is None:
                 misses += miss
             continue
-        counter, n = count(rule, occ, shared)
+        counter, n = count(rule, occ, shared, parts)
         if chosen is not None:
             continue
         miss = counter_miss(rule, occ, counter, n)
         if miss is None and rule.probability is not None:
-            draw = rng.random()
+            draw = ctx.rng.random()
             if not draw < rule.probability:
                 miss = (rule, "probability", rule.probability, draw)
         if miss is not None:

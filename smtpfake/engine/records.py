@@ -11,15 +11,30 @@ from typing import Literal, Protocol
 
 @dataclass(frozen=True)
 class TranscriptEntry:
+    """One thing that happened on the connection. ``time``: for a client line, when the engine
+    read it; for a reply, when its last byte was handed to the socket. A multi-line reply is one
+    entry whose ``text`` holds its lines as sent, joined with newlines (see :attr:`lines`)."""
+
     time: float
     side: Literal["client", "server"]
     text: str
     rule: str | None = None  # the rule that shaped this reply, if any
+    #: False for a reply the client left before it was written whole (``written`` octets were)
+    delivered: bool = True
+    written: int | None = None
+    #: a connection event (the client's close or reset), not a line the client sent
+    event: bool = False
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return tuple(self.text.split("\n"))
 
     def __str__(self) -> str:
         arrow = "C:" if self.side == "client" else "S:"
         tag = f"   [{self.rule}]" if self.rule else ""
-        return f"{arrow} {self.text}{tag}"
+        if not self.delivered:
+            tag += f"   (not delivered: {self.written or 0} octets written)"
+        return "\n".join(f"{arrow} {line}" for line in self.lines) + tag
 
 
 @dataclass(frozen=True)

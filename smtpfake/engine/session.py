@@ -1,7 +1,8 @@
-"""One SMTP session, sans I/O: lines in, actions out (the way h11's Connection works).
+"""One SMTP session, sans I/O: framed lines in, actions out.
 
-The wire layer feeds it what the client sent and carries out the actions it returns. It never
-touches a socket, a loop or a real clock, so every scenario is testable without a network.
+connection.py frames the client's bytes into lines and feeds them here; the wire carries out the
+actions that come back. It never touches a socket, a loop or a real clock, so every scenario is
+testable without a network.
 
 This module is the glue: events in, rules first, then the normal reply. The commands are in
 commands.py, the SASL exchange in auth.py, the message body in body.py, and what the client did
@@ -13,6 +14,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 from smtpfake.engine import commands
 
@@ -35,7 +37,18 @@ from smtpfake.engine.records import (
 from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import HELO_FIRST, NEEDS_HELO, Mode, Phase, Refusal, transition
 from smtpfake.scenario.model import Scenario, Stage, ehlo_keyword
-from smtpfake.scenario.plan import Action, BodyCut, Close, Plan, Reset, Send, StartTLS
+from smtpfake.scenario.plan import (
+    Action,
+    BodyCut,
+    Close,
+    HalfClose,
+    Note,
+    Plan,
+    Reset,
+    Send,
+    StartTLS,
+    wire_text,
+)
 from smtpfake.scenario.reply import Reply
 
 #: RFC 3207 §4: what a server requiring TLS still answers before it (the rest get 530 5.7.0)
@@ -43,6 +56,9 @@ TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
 #: the engine's timers (the wire arms them; see Session.timer_fired)
 IDLE_TIMER = "idle"
 CLOSE_AFTER_TIMER = "close_after"
+
+#: RFC 2034 §3: the replies that never carry an enhanced code
+_NO_ENHANCED = frozenset({Stage.CONNECT, Stage.HELO, Stage.EHLO})
 
 _STAGE_OF = {
     s.value.upper(): s for s in Stage if s not in (Stage.CONNECT, Stage.END_OF_DATA, Stage.ANY)
@@ -54,6 +70,41 @@ Accept = Callable[[], None] | None
 class Session:
     """One connection. Its public attributes are what the command handlers (commands.py) and
     the tests read and change; the wire only calls the event methods."""
+
+    # slots: a session per connection, and ten thousand idle ones must stay small
+    __slots__ = (
+        "_enhanced",
+        "_greet_after_tls",
+        "_rng",
+        "_seed",
+        "_tls",
+        "_tls_required",
+        "auth_user",
+        "body",
+        "clock",
+        "closed_in_message",
+        "conduct",
+        "counts",
+        "declared",
+        "esmtp",
+        "exchange",
+        "greeted",
+        "index",
+        "info",
+        "mail_from",
+        "mode",
+        "observer",
+        "phase",
+        "quit_seen",
+        "rcpt_tos",
+        "scenario",
+        "settings",
+        "shared",
+        "tls_active",
+        "tls_pending",
+        "transactions",
+        "unsolicited_close",
+    )
 
     def __init__(
         self,
@@ -71,22 +122,28 @@ class Session:
         self.clock = clock or SystemClock()
         self.index = shared.next_connection()
         # The server picks it (use(seed=), --seed, then the scenario's); alone, the scenario's.
-        seed = shared.seed if shared.seed is not None else (scenario.seed or 0)
+        self._seed = shared.seed if shared.seed is not None else (scenario.seed or 0)
         # One RNG per connection: the same seed and traffic give the same faults even when
-        # sessions interleave differently from run to run.
-        self._rng = random.Random(f"{seed}:{self.index}")
+        # sessions interleave differently from run to run. Made on first use (a Mersenne
+        # Twister is a few KiB; most sessions never draw).
+        self._rng: random.Random | None = None
         self.info = SessionInfo(self.index, peer, self.clock.now())
         self.mode = Mode.COMMAND
         self.phase = Phase.IDLE
         self.greeted = False
         self.esmtp = False  # greeted with EHLO: extensions such as AUTH may be used
         self.tls_active = False  # set once TLS is up; AUTH with require_tls waits for it
+        self.tls_pending = False  # a handshake is due: the client speaks TLS now, not SMTP
         self._tls = self.settings.tls
         self._tls_required = self._tls.enabled and self._tls.required
         self._greet_after_tls = False  # implicit TLS: the greeting waits for the handshake
         self.auth_user: str | None = None  # who AUTH succeeded for ("" if no name was given)
         self.exchange: Exchange | None = None  # the AUTH exchange under way, in Mode.AUTH
         self.quit_seen = False
+        # RFC 5321 §3.8: after an unsolicited 421 the client "will normally read the 421
+        # response code after sending its next command": that one is not held against it.
+        self.unsolicited_close = False
+        self.closed_in_message = False  # the server ended it in the middle of a message
         self.counts: Counter[Stage] = Counter()
         self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
         self.mail_from = ""
@@ -101,6 +158,8 @@ class Session:
 
     @property
     def rng(self) -> random.Random:
+        if self._rng is None:
+            self._rng = random.Random(f"{self._seed}:{self.index}")
         return self._rng
 
     def now(self) -> float:
@@ -116,6 +175,7 @@ class Session:
             # Implicit TLS: the handshake comes first. It is the occurrence of the starttls stage
             # (so rules there can break it); the greeting follows in tls_started().
             self._greet_after_tls = True
+            self.tls_pending = True
             return self.respond(Stage.STARTTLS, "", Plan(None, after=(StartTLS(),)))
         return self._greeting()
 
@@ -128,6 +188,7 @@ class Session:
         the greeting, and nothing learnt from the client before TLS is kept (HELO/EHLO, AUTH, an
         open transaction). With implicit TLS, the greeting goes out now."""
         self.tls_active = True
+        self.tls_pending = False
         self.greeted = False
         self.esmtp = False
         self.auth_user = None
@@ -142,6 +203,7 @@ class Session:
     def tls_failed(self, reason: str) -> None:
         """The TLS handshake did not complete; the wire has closed the connection. The client
         could not have sent QUIT, so none is expected."""
+        self.tls_pending = False
         if self.mode is Mode.CLOSED:
             return
         self.mode = Mode.CLOSED
@@ -177,6 +239,8 @@ class Session:
             if self.conduct.previous is None and pipelined:
                 # Sent during a greeting that never came (a hang or a close at connect).
                 self.conduct.pipelining(verb, pipelined)
+            elif self.unsolicited_close:
+                self.unsolicited_close = False  # RFC 5321 §3.8: the one command it may send
             elif not pipelined:
                 self.violate(
                     "sent-after-close",
@@ -216,19 +280,15 @@ class Session:
         if self.mode is Mode.CLOSED:
             return ()
         self.mode = Mode.CLOSED  # first: the server ended it, the client is not blamed
-        reply = self.reply(451, "4.3.0", "smtpfake internal error, see the test report")
-        self.record("server", reply.text())
-        self.record("server", "(connection closed)")
-        return (Send(reply.render()), Close())
+        data = self.reply(451, "4.3.0", "smtpfake internal error, see the test report").render()
+        return (Send(data, Note(wire_text(data))), Close(Note("(connection closed)")))
 
     def timed_out(self) -> tuple[Action, ...]:
         """The server's own idle timeout ran out: it closes, silently as aiosmtpd does. The
-        server hung up, so the client is not blamed for a missing QUIT."""
-        if self.mode is Mode.CLOSED:
-            return ()
+        server hung up, so the client is not blamed for a missing QUIT. It also ends a hang
+        (which decided on its close already), so it answers even when the session is closed."""
         self.mode = Mode.CLOSED
-        self.record("server", "(connection closed: idle timeout)")
-        return (Close(),)
+        return (Close(Note("(connection closed: idle timeout)")),)
 
     def timer_fired(self, name: str) -> tuple[Action, ...]:
         """A timer the wire armed ran out; the server speaks on its own (RFC 5321 §3.8).
@@ -259,29 +319,54 @@ class Session:
         if self.mode is Mode.DATA:
             self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
         self.mode = Mode.CLOSED
+        self.unsolicited_close = True
         self._transient(reply)
-        self.record("server", reply.text(), f"server.{name}")
+        data, rule = reply.render(), f"server.{name}"
         how = "reset" if isinstance(end, Reset) else "closed"
-        self.record("server", f"(connection {how})", f"server.{name}")
-        return (Send(reply.render()), end)
+        return (
+            Send(data, Note(wire_text(data), rule)),
+            replace(end, note=Note(f"(connection {how})", rule)),
+        )
 
     def _idle_drop(self, end: Close | Reset) -> tuple[Action, ...]:
-        """``idle_close: close|reset``: the idle connection is dropped without a word."""
+        """``idle_close: close|reset``: the idle connection is dropped without a word. The
+        client's next command, sent before it could see the close, is not held against it."""
         if self.mode is Mode.DATA:
             self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
         self.mode = Mode.CLOSED
+        self.unsolicited_close = True
         how = "reset" if isinstance(end, Reset) else "closed"
-        self.record("server", f"(connection {how}: idle, no reply)", f"server.{IDLE_TIMER}")
-        return (end,)
+        return (
+            replace(end, note=Note(f"(connection {how}: idle, no reply)", f"server.{IDLE_TIMER}")),
+        )
 
-    def disconnected(self) -> None:
-        if self.mode is not Mode.CLOSED and not self.quit_seen:
+    def disconnected(self, *, waiting: bool = False) -> None:
+        """The connection is over. ``waiting``: the client left while a reply to it was still
+        due, so it is not blamed for a missing QUIT (RFC 5321 §4.5.3.2: a client gives up on a
+        server that does not answer)."""
+        if self.mode is not Mode.CLOSED and not self.quit_seen and not waiting:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = Mode.CLOSED
         if self.scenario.rules:
             per_connection = tuple(r.index for r in self.scenario.rules if r.per == ("connection",))
             self.shared.connection_ended(self.index, per_connection)
         self.observer.ended(self.info, self.now())
+
+    def undelivered(self, note: Note, written: int) -> None:
+        """A reply the client left before receiving whole: ``written`` of its octets had been
+        handed to the socket."""
+        self.record("server", note.text, note.rule, delivered=False, written=written)
+
+    def client_closed(self, text: str, when: float | None) -> None:
+        """The client closed or reset the connection (at ``when``; None: now)."""
+        self.record("client", text, time=when, event=True)
+
+    def performed(self, action: Action) -> None:
+        """The wire carried out ``action`` (for a Send: handed its last byte to the socket):
+        what it carries for the transcript is recorded now, so the times are the wire's."""
+        note = getattr(action, "note", None)
+        if note is not None:
+            self.record("server", note.text, note.rule)
 
     # -- the core: rules first, then the normal reply (what the command handlers call) -----------
 
@@ -298,11 +383,12 @@ class Session:
         if rules:  # a stage no rule is on needs no occurrence and keeps no outcome
             occurrence = self.occurrence(stage, argument)
             # select_explained() also records the firing: per-rule counters, times, next_state
-            rule, misses = select_explained(rules, occurrence, self.shared, self.rng)
+            rule, misses = select_explained(rules, occurrence, self.shared, self)
             if rule is not None:
                 label = rule.label
                 for fault in rule.faults:
                     plan = fault.apply(plan, self)
+                plan = self._enhanced_default(stage, plan)
             self._explain(occurrence, label, misses)
         if accept is not None and plan.reply is not None and plan.reply.is_positive:
             if stage is Stage.MAIL:
@@ -310,11 +396,7 @@ class Session:
             accept()
             if self.mode is Mode.DATA and plan.body_cut is not None:
                 self.body.cut = BodyCut(plan.body_cut.after_bytes, plan.body_cut.actions, label)
-        actions = plan.actions()
-        if plan.raw is not None:
-            self.record("server", plan.raw.decode("utf-8", "replace").rstrip("\r\n"), label)
-        elif plan.reply is not None:
-            self.record("server", plan.reply.text(), label)
+        actions = plan.actions(label)
         if plan.reply is not None:
             self._transient(plan.reply)
             self.conduct.previous_ok = plan.reply.is_positive
@@ -343,14 +425,29 @@ class Session:
         outcome = Outcome(occ.time, occ.stage.value, occ.argument, label, misses)
         self.observer.outcome(self.info, outcome)
 
+    def _enhanced_default(self, stage: Stage, plan: Plan) -> Plan:
+        """RFC 2034 §3: with ENHANCEDSTATUSCODES advertised every 2xx/4xx/5xx reply carries an
+        enhanced code (the greeting and the HELO/EHLO replies excepted); a rule reply without
+        one gets its class default (X.0.0) unless its ``reply`` says ``enhanced: none``."""
+        reply = plan.reply
+        if (
+            reply is None
+            or reply.enhanced is not None
+            or not plan.enhanced_default
+            or not self._enhanced
+            or reply.code // 100 == 3
+            or stage in _NO_ENHANCED
+        ):
+            return plan
+        return plan.with_(reply=replace(reply, enhanced=f"{reply.code // 100}.0.0"))
+
     def _ending(self, actions: tuple[Action, ...], label: str | None) -> tuple[Action, ...]:
-        """Record (and enter) the close or reset among the actions."""
-        for action in actions:
-            if isinstance(action, Close | Reset):
-                what = "closed" if isinstance(action, Close) else "reset"
-                self.record("server", f"(connection {what})", label)
-                self.mode = Mode.CLOSED
-        return actions
+        """Enter the close or reset among the actions; each carries its transcript note."""
+        if not any(isinstance(a, Close | Reset | HalfClose) for a in actions):
+            return actions
+        self.closed_in_message = self.mode is Mode.DATA
+        self.mode = Mode.CLOSED
+        return tuple(_noted(a, label) for a in actions)
 
     def reply(self, code: int, enhanced: str | None, *lines: str) -> Reply:
         # RFC 2034: enhanced codes only when advertised, never on the greeting or HELO/EHLO.
@@ -389,6 +486,29 @@ class Session:
         return self.esmtp and any(ehlo_keyword(k) == keyword for k in self.ehlo_keywords())
 
     # -- the message body ----------------------------------------------------------------------
+
+    def receive_text(self, block: bytes, *, pipelined: bool = False) -> tuple[Action, ...]:
+        """Several whole lines of message text at once, none of them the final "." nor over
+        :data:`~smtpfake.engine.connection.LINE_LIMIT`: the same outcome as :meth:`receive` line
+        by line (the engine's property test holds it to that), without a call per line."""
+        body = self.body
+        if body.cut is not None:
+            return self._lines(block, pipelined)
+        if body.lines == 0 and pipelined:
+            self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
+        text = body.add_lines(block)
+        if text is None:
+            return self._lines(block, pipelined)
+        self.conduct.text_block(text, declared_8bit=self.declared.eight_bit)
+        return ()
+
+    def _lines(self, block: bytes, pipelined: bool) -> tuple[Action, ...]:
+        for line in block.splitlines(keepends=True):
+            actions = self._data_line(line, False, pipelined)
+            pipelined = False
+            if actions:
+                return actions  # a cut: the rest is never read
+        return ()
 
     def _data_line(self, line: bytes, partial: bool, pipelined: bool) -> tuple[Action, ...]:
         body = self.body
@@ -438,8 +558,26 @@ class Session:
 
     # -- the record ----------------------------------------------------------------------------
 
-    def record(self, side: str, text: str, rule: str | None = None) -> None:
-        entry = TranscriptEntry(self.now(), "client" if side == "client" else "server", text, rule)
+    def record(
+        self,
+        side: str,
+        text: str,
+        rule: str | None = None,
+        *,
+        time: float | None = None,
+        delivered: bool = True,
+        written: int | None = None,
+        event: bool = False,
+    ) -> None:
+        entry = TranscriptEntry(
+            self.now() if time is None else time,
+            "client" if side == "client" else "server",
+            text,
+            rule,
+            delivered,
+            written,
+            event,
+        )
         self.observer.transcript(self.info, entry)
 
     def violate(self, kind: str, detail: str, command: str) -> None:
@@ -451,3 +589,12 @@ class Session:
         if wait is not None and 400 <= reply.code < 500:
             now = self.now()
             self.shared.hold_off(client_ip(self.info.peer), now + wait, now)
+
+
+def _noted(action: Action, label: str | None) -> Action:
+    """A close or reset with the transcript note saying so."""
+    if isinstance(action, Close | HalfClose) and action.note is None:
+        return replace(action, note=Note("(connection closed)", label))
+    if isinstance(action, Reset) and action.note is None:
+        return replace(action, note=Note("(connection reset)", label))
+    return action

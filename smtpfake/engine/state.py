@@ -64,3 +64,42 @@ NEEDS_HELO = frozenset({"MAIL", "RCPT", "DATA"})
 
 def transition(command: str, phase: Phase) -> Phase | Refusal:
     return TRANSITIONS.get((command, phase), phase)
+
+
+#: the refusals that depend on what the session learnt rather than the transaction's phase:
+#: (commands, when, refusal). The command handlers apply them; the README's command-order
+#: section is generated from these tables (order_table_markdown()).
+FACT_REFUSALS: tuple[tuple[str, str, Refusal], ...] = (
+    ("MAIL, RCPT, DATA", "before HELO/EHLO, with `require_helo`", HELO_FIRST),
+    ("AUTH", "before EHLO (HELO does not offer extensions)", EHLO_FIRST),
+    ("AUTH", "after a successful AUTH", AUTH_TWICE),
+)
+
+
+def order_table_markdown() -> str:
+    """The command-order rules as a Markdown table (RFC 5321 §4.1.4, RFC 4954 §4)."""
+    rows = ["| command | when | outcome |", "| --- | --- | --- |"]
+    for (command, phase), outcome in TRANSITIONS.items():
+        when = {
+            Phase.IDLE: "no transaction",
+            Phase.MAIL: "after MAIL",
+            Phase.RCPT: "after an accepted RCPT",
+        }[phase]
+        if isinstance(outcome, Refusal):
+            result = f"`503 5.5.1 {outcome.text}`, `bad-sequence`"
+        else:
+            result = f"accepted; then: {_PHASE_TEXT[outcome]}"
+        rows.append(f"| {command} | {when} | {result} |")
+    for commands, when, refusal in FACT_REFUSALS:
+        rows.append(f"| {commands} | {when} | `503 5.5.1 {refusal.text}`, `bad-sequence` |")
+    without = "| MAIL | before HELO/EHLO, without `require_helo` |"
+    rows.append(f"{without} accepted (as Postfix does), `no-helo` |")
+    rows.append("| HELO, EHLO, RSET, NOOP, VRFY, HELP, EXPN, QUIT | any time | answered |")
+    return "\n".join(rows)
+
+
+_PHASE_TEXT = {
+    Phase.IDLE: "no transaction (DATA: the message, then a new transaction)",
+    Phase.MAIL: "MAIL accepted, RCPT next",
+    Phase.RCPT: "RCPT accepted, more RCPT or DATA",
+}

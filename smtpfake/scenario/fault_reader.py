@@ -10,16 +10,23 @@ from typing import Any, Union
 
 import yaml
 
+from smtpfake.scenario import limits
 from smtpfake.scenario.faults import Fault
-from smtpfake.scenario.yamlwalk import INVALID, Walker, describe, did_you_mean, is_int
+from smtpfake.scenario.yamlwalk import (
+    INVALID,
+    LONG_WAIT,
+    Walker,
+    describe,
+    did_you_mean,
+    is_int,
+)
 
 
 class FaultReader(Walker):
     def fault(
         self, cls: type[Fault], key_node: yaml.Node, node: yaml.Node, what: str
     ) -> Fault | None:
-        hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        hints, fields = _shape(cls)
         raw: dict[str, Any] = {}
         nodes: dict[str, yaml.Node] = {}
         if isinstance(node, yaml.MappingNode):
@@ -84,9 +91,13 @@ class FaultReader(Walker):
         if bool in options and isinstance(value, bool):
             return value
         if int in options and is_int(value):
-            return value
+            return self.ranged(node, what, value, -limits.MAX_COUNT, limits.MAX_COUNT)
         if float in options and (isinstance(value, float) or is_int(value)):
-            return float(value)
+            # every float parameter is a number of seconds (or a spread of them); the fault's
+            # check() says which signs it takes
+            bound = limits.MAX_SECONDS
+            value = self.ranged(node, what, value, -bound, bound, hint=LONG_WAIT)
+            return value if value is INVALID else float(value)
         if str in options and isinstance(value, str | int | float) and not isinstance(value, bool):
             return str(value)
         want = " or ".join(_NAMES.get(o, str(o)) for o in options)
@@ -101,6 +112,18 @@ _NAMES: dict[Any, str] = {
     str: "a string",
     type(None): "null",
 }
+
+
+_Shape = tuple[dict[str, Any], dict[str, "dataclasses.Field[Any]"]]
+_SHAPES: dict[type[Fault], _Shape] = {}
+
+
+def _shape(cls: type[Fault]) -> _Shape:
+    """A fault's field types and fields, worked out once per fault (get_type_hints is slow)."""
+    if cls not in _SHAPES:
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        _SHAPES[cls] = (typing.get_type_hints(cls), fields)
+    return _SHAPES[cls]
 
 
 def _options(hint: Any) -> tuple[Any, ...]:

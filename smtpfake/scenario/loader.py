@@ -11,12 +11,15 @@ yamlwalk.py (nodes and typed values), settings_reader.py (``server:``), rule_rea
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from smtpfake.scenario import limits
+from smtpfake.scenario.compose import TooBig, compose, too_big_message
 from smtpfake.scenario.errors import Problem, ScenarioError
 from smtpfake.scenario.model import Location, Scenario, ServerSettings
 from smtpfake.scenario.params import ParamReader, Substitution
@@ -78,7 +81,7 @@ class _Walker(SettingsReader, RuleReader, ParamReader):
             elif key in ("summary", "expect", "description"):
                 fields[key] = self.string(value, key)
             elif key == "seed":
-                fields["seed"] = self.integer(value, "seed")
+                fields["seed"] = self.integer(value, "seed", 0, limits.MAX_SEED)
             elif key == "server":
                 fields["server"] = self.server(value)
             elif key == "rules":
@@ -140,7 +143,11 @@ def load_text(
     """Parse and validate one scenario document; ``params`` sets its parameters by name
     (values as Python values or as text, e.g. ``{"delay": "5m"}``)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose(text)
+    except TooBig as exc:
+        raise ScenarioError(
+            [Problem(Location(source, exc.line, exc.column), exc.message)]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -155,14 +162,22 @@ def load_text(
     walker = _Walker(source)
     scenario = walker.scenario(root, name, require_docs, params or {})
     if walker.problems or scenario is None:
-        raise ScenarioError(walker.problems)
+        raise ScenarioError(walker.problems, more=walker.more_problems)
     return dataclasses.replace(scenario, document=text)
 
 
 def load_file(path: str | Path, *, params: Params | None = None) -> Scenario:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            # one byte past the limit is enough to refuse it, however big the file is
+            data = f.read(limits.MAX_SCENARIO_BYTES + 1)
+            size = os.fstat(f.fileno()).st_size
+        if len(data) > limits.MAX_SCENARIO_BYTES:
+            # a device or pipe has no size of its own: say at least what was read
+            message = too_big_message(max(size, len(data)))
+            raise ScenarioError([Problem(Location(str(path), 1, 1), message)])
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem(Location(str(path), 1, 1), f"cannot read: {exc}")]) from None
     return load_text(text, source=str(path), name=path.stem, params=params)
@@ -201,17 +216,22 @@ def load_mapping(
         # Tuples are lists here (``extensions=("PIPELINING",)``); anything else YAML cannot
         # represent is the caller's mistake, reported like any other scenario problem.
         text = yaml.safe_dump(plain(data), sort_keys=False)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise ScenarioError([Problem(Location(source, 1, 1), f"cannot read: {exc}")]) from None
     return load_text(
         text, source=source, name=str(data.get("name", name)), require_docs=False, params=params
     )
 
 
-def plain(value: Any) -> Any:
-    """Tuples as lists, so a dict given for ``use()`` dumps as YAML the same way anywhere."""
+def plain(value: Any, depth: int = 0) -> Any:
+    """Tuples as lists, so a dict given for ``use()`` dumps as YAML the same way anywhere.
+
+    Raises ValueError past limits.MAX_DEPTH levels (a dict that contains itself, too), before
+    recursion could."""
+    if depth > limits.MAX_DEPTH:
+        raise ValueError(f"nested more than {limits.MAX_DEPTH} levels deep (or it contains itself)")
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+        return {k: plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [plain(v, depth + 1) for v in value]
     return value

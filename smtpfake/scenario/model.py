@@ -7,6 +7,7 @@ import functools
 from dataclasses import dataclass, field
 
 from smtpfake.scenario.faults.base import Fault
+from smtpfake.scenario.limits import MAX_SECONDS
 
 
 class Stage(str, enum.Enum):
@@ -190,6 +191,14 @@ def ehlo_keyword(extension: str) -> str:
     return extension.split(" ", 1)[0].upper()
 
 
+#: a number of seconds (at most a day), or null
+_OPTIONAL_SECONDS = {
+    "type": ["number", "null"],
+    "exclusiveMinimum": 0,
+    "maximum": MAX_SECONDS,
+    "default": None,
+}
+
 _TLS_SCHEMA_PROPS = {
     "enabled": {"type": "boolean", "default": True},
     "certificate": {"type": ["string", "null"], "default": None},
@@ -275,7 +284,7 @@ class ServerSettings:
             "doc": "Seconds without a line from the client after which the server sends "
             '"421 4.4.2 ... timeout exceeded" and closes (RFC 5321 §3.8). Unset: the '
             "server's own idle timeout (300 s), which closes silently.",
-            "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None},
+            "schema": _OPTIONAL_SECONDS,
         },
     )
     #: how the idle_timeout ends the connection: IDLE_CLOSES (421 then FIN by default)
@@ -296,7 +305,7 @@ class ServerSettings:
             "doc": "Seconds into the session after which the server sends, unasked, "
             '"421 4.3.2 ... closing transmission channel" and closes (RFC 5321 §3.8), '
             "even in the middle of a command or the message data.",
-            "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None},
+            "schema": _OPTIONAL_SECONDS,
         },
     )
     #: after any 4xx reply, the client's IP should stay away this long; a new connection from
@@ -307,7 +316,7 @@ class ServerSettings:
             "doc": "Seconds a client must wait after a 4xx reply (421, 450, 451, ...) before it "
             "connects again from the same IP address; an earlier connection is recorded as a "
             "retry-too-soon violation. Unset: not checked.",
-            "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None},
+            "schema": _OPTIONAL_SECONDS,
         },
     )
     #: SMTP AUTH; None: not advertised, and AUTH gets 502

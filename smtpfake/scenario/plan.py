@@ -6,15 +6,29 @@ The wire layer carries these out in order and never special-cases one fault: a f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import functools
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from smtpfake.scenario.reply import Reply
 
 
 @dataclass(frozen=True)
+class Note:
+    """What the transcript records once the wire has carried out the action it rides on: a
+    reply's lines as they went on the wire (without CRLF), or a note such as
+    "(connection closed)"; ``rule``: the rule that shaped it."""
+
+    text: str
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
 class Send:
+    """Hand ``data`` to the socket. ``note``: recorded when this, its last piece, is written."""
+
     data: bytes
+    note: Note | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -28,10 +42,36 @@ class Sleep:
 class Close:
     """Close the connection cleanly (FIN)."""
 
+    note: Note | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class HalfClose:
+    """Stop sending (FIN, ``write_eof``) but keep reading: the client sees EOF, not a reset, and
+    what it still sends is recorded. Over TLS, which has no half-close, only reading goes on."""
+
+    note: Note | None = field(default=None, compare=False)
+
 
 @dataclass(frozen=True)
 class Reset:
     """Abort the connection with a TCP RST."""
+
+    note: Note | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ArmTimer:
+    """(Re)start the timer ``name`` to fire ``seconds`` from now; the wire reports it with
+    ``timer_fired(name)``. Arming a running timer moves it."""
+
+    name: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    name: str
 
 
 @dataclass(frozen=True)
@@ -43,7 +83,9 @@ class StartTLS:
     cut_after: int | None = None
 
 
-Action = Send | Sleep | Close | Reset | StartTLS
+Action = Send | Sleep | Close | HalfClose | Reset | StartTLS | ArmTimer | CancelTimer
+#: the actions that only set timers: the wire does them at once, they never wait
+TIMER_ACTIONS = (ArmTimer, CancelTimer)
 
 
 @dataclass(frozen=True)
@@ -67,6 +109,9 @@ class Plan:
     chunk: int | None = None  # pacing: send this many bytes at a time ...
     interval: float = 0.0  # ... with this pause between chunks
     body_cut: BodyCut | None = None  # on DATA: end the connection part-way through the body
+    #: with ENHANCEDSTATUSCODES, a reply without an enhanced code gets its class default
+    #: (RFC 2034 §3); a rule's ``reply`` with ``enhanced: none`` turns that off
+    enhanced_default: bool = True
 
     def with_(self, **changes: Any) -> Plan:
         return replace(self, **changes)
@@ -75,17 +120,47 @@ class Plan:
     def closes(self) -> bool:
         return any(isinstance(a, Close | Reset) for a in self.after)
 
-    def actions(self) -> tuple[Action, ...]:
+    def wire(self) -> bytes:
+        """The reply's bytes as they go out (raw, or the reply rendered; b"" for none)."""
+        if self.raw is not None:
+            return self.raw
+        return self.reply.render() if self.reply is not None else b""
+
+    def actions(self, rule: str | None = None) -> tuple[Action, ...]:
+        """The plan as actions; the reply's last Send carries its transcript note."""
+        reply = self.reply
+        plain = self.raw is None and self.chunk is None and not self.before and not self.after
+        if plain and reply is not None and not reply.closes:
+            return _plain(reply, rule)  # most replies: one Send
         out: list[Action] = list(self.before)
-        data = self.raw if self.raw is not None else (self.reply.render() if self.reply else b"")
+        data = self.wire()
         if data:
             step = self.chunk or len(data)
+            last = ((len(data) - 1) // step) * step
             for i in range(0, len(data), step):
                 if i and self.interval:
                     out.append(Sleep(self.interval))
-                out.append(Send(data[i : i + step]))
+                note = Note(wire_text(data), rule) if i == last else None
+                out.append(Send(data[i : i + step], note))
         out.extend(self.after)
         # RFC 5321 §3.8: a 421 is always followed by closing the channel, whatever produced it.
         if self.reply is not None and self.reply.closes and not self.closes:
             out.append(Close())
         return tuple(out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain(reply: Reply, rule: str | None) -> tuple[Action, ...]:
+    """A reply sent whole, nothing before or after it (rendered once per distinct reply)."""
+    data = reply.render()
+    return (Send(data, Note(wire_text(data), rule)),)
+
+
+def wire_text(data: bytes) -> str:
+    """A reply's bytes as the transcript keeps them: its lines as sent, without line endings,
+    joined with newlines (a bare LF or a cut-off last line stays visible as sent)."""
+    text = data.decode("utf-8", "replace")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return "\n".join(line.removesuffix("\r") for line in lines)

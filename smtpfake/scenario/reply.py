@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from smtpfake.scenario.limits import MAX_NUMBER_CHARS, MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES
+
 # ASCII digits only, whole string (``\d`` would take non-ASCII digits, ``$`` a trailing newline).
 ENHANCED_RE = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})")
 # A first word that was meant as an enhanced code ("4.3", "4.x.2", "4.3.2.1"), well-formed or not.
@@ -35,12 +37,11 @@ class Reply:
         return [f"{prefix}{line}".rstrip() for line in (self.lines or ("",))]
 
     def render(self) -> bytes:
-        """Multi-line replies use ``code-`` on every line but the last (§4.2.1)."""
+        """Multi-line replies use ``code-`` on every line but the last (§4.2.1); the last line
+        has the SP even with no text ("250 "), which servers SHOULD send (§4.2.1)."""
         body = self._wire_lines()
-        out = []
-        for i, line in enumerate(body):
-            sep = " " if i == len(body) - 1 else "-"
-            out.append(f"{self.code}{sep}{line}".rstrip(" ") + "\r\n")
+        last = len(body) - 1
+        out = [f"{self.code}{' ' if i == last else '-'}{line}\r\n" for i, line in enumerate(body)]
         return "".join(out).encode("utf-8")
 
 
@@ -49,14 +50,73 @@ def reply(code: int, text: str | tuple[str, ...], enhanced: str | None = None) -
     return Reply(code=code, lines=lines, enhanced=enhanced)
 
 
-def check_reply(code: object, enhanced: object) -> list[tuple[str, str]]:
-    """Problems with a reply's code and enhanced code, as (field, message) pairs."""
+def valid_code(code: object) -> bool:
+    """RFC 5321 §4.2: three digits, the first 2-5 (1yz is not used), the second 0-5."""
+    return (
+        isinstance(code, int)
+        and not isinstance(code, bool)
+        and 200 <= code <= 599
+        and (code // 10) % 10 <= 5
+    )
+
+
+def check_text(text: str, *, room: int = MAX_REPLY_LINE_OCTETS - 6) -> str | None:
+    """Why ``text`` cannot go on the wire as (part of) one reply line, or None.
+
+    RFC 5321 §4.2: reply text is ``textstring = 1*(%d09 / %d32-126)``: printable US-ASCII,
+    space and tab; no CR or LF (which would start a reply line of the scenario's own) and no
+    other control character. smtpfake keeps reply text ASCII (SMTPUTF8, RFC 6531, does not
+    extend reply text). ``room``: octets left on the line (512 less the code, separator and
+    CRLF, §4.5.3.1.5). Broken replies on purpose are the ``malformed`` fault's job.
+    """
+    for ch in text:
+        if ch == "\t" or " " <= ch <= "~":
+            continue
+        if ch in "\r\n":
+            return (
+                f"a line break ({_char(ch)}) inside a reply line would put a reply line of its "
+                "own on the wire; give the lines as a list"
+            )
+        if not ch.isascii():
+            return f"{_char(ch)} is not ASCII (reply text is US-ASCII, RFC 5321 §4.2)"
+        return f"control character {_char(ch)} is not allowed in reply text (RFC 5321 §4.2)"
+    if len(text) > room:
+        return (
+            f"{len(text)} octets is too long: a reply line is at most "
+            f"{MAX_REPLY_LINE_OCTETS} octets with its code and CRLF (RFC 5321 §4.5.3.1.5), "
+            f"which leaves {room} here"
+        )
+    return None
+
+
+def _char(ch: str) -> str:
+    return f"U+{ord(ch):04X}" + (f" {ch!r}" if ch.isprintable() else "")
+
+
+def check_reply(
+    code: object, enhanced: object, lines: tuple[str, ...] = ()
+) -> list[tuple[str, str]]:
+    """Problems with a reply's code, enhanced code and text lines, as (field, message) pairs."""
     problems: list[tuple[str, str]] = []
-    if isinstance(code, bool) or not isinstance(code, int) or not 200 <= code <= 599:
+    if len(lines) > MAX_REPLY_LINES:
+        problems.append(("text", f"{len(lines)} lines; a reply has at most {MAX_REPLY_LINES}"))
+    prefix = len(str(enhanced)) + 1 if isinstance(enhanced, str) else 0
+    for i, line in enumerate(lines[:MAX_REPLY_LINES]):
+        why = check_text(line, room=MAX_REPLY_LINE_OCTETS - 6 - prefix)
+        if why:
+            where = f" (line {i + 1})" if len(lines) > 1 else ""
+            problems.append(("text", f"reply text{where}: {why}"))
+            break
+    if not valid_code(code):
         problems.append(
-            ("code", f"reply code must be three digits starting with 2 to 5, got {code!r}")
+            (
+                "code",
+                "reply code must be three digits starting with 2 to 5, the second digit 0 to "
+                f"5 (RFC 5321 §4.2), got {code!r}",
+            )
         )
         return problems
+    assert isinstance(code, int)
     if enhanced is None:
         return problems
     m = ENHANCED_RE.fullmatch(str(enhanced))
@@ -84,6 +144,8 @@ def parse_reply_string(value: str) -> tuple[int | None, str | None, str]:
     rest = parts[1] if len(parts) > 1 else ""
     if not re.fullmatch(r"[0-9]+", head):
         return None, None, value
+    if len(head) > MAX_NUMBER_CHARS:
+        return None, None, value  # not a reply code (and int() of 4,301 digits would raise)
     enhanced: str | None = None
     first, _, tail = rest.partition(" ")
     # Taken as the enhanced code even when malformed, so check_reply reports it instead of it

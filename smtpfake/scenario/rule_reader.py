@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from smtpfake.scenario import limits
 from smtpfake.scenario.facts_reader import FactsReader
 from smtpfake.scenario.fault_reader import FaultReader
 from smtpfake.scenario.faults import REGISTRY, Fault
@@ -41,6 +42,12 @@ class RuleReader(FaultReader, FactsReader):
             return INVALID
         if not isinstance(node, yaml.SequenceNode):
             self.problem(node, f"rules: expected a list of rules, got {kind(node)}")
+            return INVALID
+        if len(node.value) > limits.MAX_RULES:
+            self.problem(
+                node.value[limits.MAX_RULES],
+                f"rules: {len(node.value):,} rules; a scenario has at most {limits.MAX_RULES:,}",
+            )
             return INVALID
         rules = tuple(self.rule(n, i + 1) for i, n in enumerate(node.value))
         # A required state no rule moves to is a typo or a rule that can never fire.
@@ -126,9 +133,8 @@ class RuleReader(FaultReader, FactsReader):
 
     def probability(self, node: yaml.Node, what: str) -> Any:
         value = self.typed(node, what, is_number, "a number from 0 to 1")
-        if value is not INVALID and not 0 <= value <= 1:
-            self.problem(node, f"{what}: must be from 0 to 1 (0.3 = 30%), got {value}")
-            return INVALID
+        if value is not INVALID:
+            value = self.ranged(node, what, value, 0, 1, want="from 0 to 1 (0.3 = 30%)")
         return value if value is INVALID else float(value)
 
     def required_states(self, node: yaml.Node, what: str) -> Any:

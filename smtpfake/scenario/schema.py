@@ -21,6 +21,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
+from smtpfake.scenario import limits
 from smtpfake.scenario.faults import REGISTRY, Fault
 from smtpfake.scenario.loader import RULE_KEYS, TOP_KEYS
 from smtpfake.scenario.model import (
@@ -40,12 +41,12 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 JSON = dict[str, Any]
 
-_POSITIVE_INT: JSON = {"type": "integer", "minimum": 1}
+_POSITIVE_INT: JSON = {"type": "integer", "minimum": 1, "maximum": limits.MAX_COUNT}
 _POSITIVE_INTS: JSON = {
     "anyOf": [_POSITIVE_INT, {"type": "array", "items": _POSITIVE_INT, "minItems": 1}]
 }
 _STATE_NAME: JSON = {"type": ["string", "integer"], "minLength": 1}
-_SECONDS: JSON = {"type": "number", "exclusiveMinimum": 0}
+_SECONDS: JSON = {"type": "number", "exclusiveMinimum": 0, "maximum": limits.MAX_SECONDS}
 
 
 def _per_pattern() -> str:
@@ -73,6 +74,7 @@ def top_level_table() -> dict[str, JSON]:
         "seed": {
             "type": "integer",
             "minimum": 0,
+            "maximum": limits.MAX_SEED,
             "description": "Seed for every random choice (delays, probability): repeatable runs.",
         },
         "params": {
@@ -337,6 +339,7 @@ def server_schema() -> JSON:
         schema = dict(f.metadata.get("schema") or type_schema(hints[f.name], f"server.{f.name}"))
         if schema.get("type") == "integer":
             schema["minimum"] = 1  # the loader takes no zero limits
+            schema["maximum"] = limits.MAX_COUNT
         has_default, default = _default(f)
         if has_default and "default" not in schema:  # a given schema says its default as YAML
             schema["default"] = default

@@ -6,11 +6,17 @@ A new ServerSettings field is read in :meth:`SettingsReader.server`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from smtpfake.scenario.limits import (
+    MAX_HOSTNAME_OCTETS,
+    MAX_REPLY_LINE_OCTETS,
+    MAX_REPLY_LINES,
+)
 from smtpfake.scenario.model import (
     AUTH_MECHANISMS,
     IDLE_CLOSES,
@@ -19,6 +25,7 @@ from smtpfake.scenario.model import (
     TlsSettings,
     ehlo_keyword,
 )
+from smtpfake.scenario.reply import check_text
 from smtpfake.scenario.yamlwalk import (
     INVALID,
     MAP_TAG,
@@ -39,18 +46,23 @@ KNOWN_KEYWORDS = (
     *("DSN", "HELP", "CHUNKING", "BINARYMIME", "ETRN", "VRFY", "EXPN", "DELIVERBY", "REQUIRETLS"),
     *("MT-PRIORITY", "FUTURERELEASE", "LIMITS", "ATRN", "BURL", "CHECKPOINT", "RRVS", "TURN"),
 )
+#: RFC 5321 §4.1.1.1: ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"),
+#: ehlo-param = 1*(%d33-126), joined by single spaces
+EHLO_LINE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*( [!-~]+)*")
 TLS_KEYS = tuple(f.name for f in dataclasses.fields(TlsSettings) if f.name != "location")
 
 
 class SettingsReader(Walker):
     def server(self, node: yaml.Node) -> Any:
         kw: dict[str, Any] = {}
+        nodes: dict[str, yaml.Node] = {}
         removals: list[tuple[yaml.Node, str]] = []
         entries = self.mapping(node, "server")
         for key, key_node, value in entries:
             what = f"server.{key}"
             if key in ("hostname", "greeting"):
-                kw[key] = self.string(value, what)
+                kw[key] = self.wire_text(value, what)
+                nodes[key] = value
             elif key in ("extensions", "extensions_add", "extensions_remove"):
                 if rejected(value):
                     kw[key] = INVALID
@@ -60,8 +72,8 @@ class SettingsReader(Walker):
                         value, f"{what}: expected a list of EHLO keywords, got {kind(value)}"
                     )
                     continue
-                exts = [self.typed(n, what, is_text, "an EHLO keyword") for n in value.value]
-                kw[key] = tuple(str(e).strip() for e in exts)
+                exts = [self.ehlo_line(n, what, key) for n in value.value]
+                kw[key] = INVALID if INVALID in exts else tuple(exts)
                 if key == "extensions_remove":
                     removals = list(zip(value.value, kw[key], strict=True))
             elif key == "require_helo":
@@ -83,8 +95,72 @@ class SettingsReader(Walker):
         if any(v is INVALID for v in kw.values()):
             return INVALID
         settings = ServerSettings(**kw)
+        if not self.greeting_fits(settings, nodes):
+            return INVALID
+        lines = 1 + max(len(settings.advertised(tls_active=t)) for t in (False, True))
+        if lines > MAX_REPLY_LINES:
+            self.problem(
+                node,
+                f"server: the EHLO reply would have {lines} lines; a reply has at most "
+                f"{MAX_REPLY_LINES} (the hostname line and {MAX_REPLY_LINES - 1} extensions)",
+            )
+            return INVALID
         self.removals(settings, removals)
         return settings
+
+    def wire_text(self, node: yaml.Node, what: str) -> Any:
+        """``hostname`` (one word, RFC 5321 §4.1.2 Domain or address literal, at most 255
+        octets) or ``greeting`` (reply text, RFC 5321 §4.2): both go on the wire as written."""
+        text = self.string(node, what)
+        if text is INVALID:
+            return INVALID
+        why = check_text(text)
+        if why is None and what == "server.hostname":
+            if not text or not all("!" <= ch <= "~" for ch in text):
+                why = "a hostname is one word of printable ASCII (e.g. mx.example.test)"
+            elif len(text) > MAX_HOSTNAME_OCTETS:
+                why = f"a hostname is at most {MAX_HOSTNAME_OCTETS} octets (RFC 1035 §2.3.4)"
+        if why:
+            self.problem(node, f"{what}: {why}")
+            return INVALID
+        return text
+
+    def greeting_fits(self, settings: ServerSettings, nodes: dict[str, yaml.Node]) -> bool:
+        """The 220 line is ``220 hostname greeting`` and must fit in 512 octets (§4.5.3.1.5)."""
+        room = MAX_REPLY_LINE_OCTETS - len("220 \r\n") - len(settings.hostname) - 1
+        why = check_text(settings.greeting, room=room)
+        if why is None:
+            return True
+        node = nodes.get("greeting") or nodes.get("hostname")
+        if node is not None:
+            self.problem(node, f"server.greeting: with the hostname before it, {why}")
+        return False
+
+    def ehlo_line(self, node: yaml.Node, what: str, key: str) -> Any:
+        """One EHLO line: ``ehlo-keyword *(SP ehlo-param)`` (RFC 5321 §4.1.1.1); a keyword
+        alone for ``extensions_remove``. Read as written, but for surrounding spaces."""
+        value = self.typed(node, what, is_text, "an EHLO keyword")
+        if value is INVALID:
+            return INVALID
+        line = str(value).strip()
+        if key == "extensions_remove":
+            return line  # compared with the advertised keywords in removals()
+        if not EHLO_LINE_RE.fullmatch(line):
+            bad = check_text(line) or (
+                "expected KEYWORD [PARAM ...]: a keyword of letters, digits and '-' (starting "
+                "with a letter or digit), then parameters of printable ASCII, each after one "
+                "space (RFC 5321 §4.1.1.1)"
+            )
+            self.problem(node, f"{what}: {line!r}: {bad}")
+            return INVALID
+        if len(line) > MAX_REPLY_LINE_OCTETS - len("250-\r\n"):
+            self.problem(
+                node,
+                f"{what}: {len(line)} octets is too long for one EHLO reply line (at most "
+                f"{MAX_REPLY_LINE_OCTETS} with '250-' and CRLF, RFC 5321 §4.5.3.1.5)",
+            )
+            return INVALID
+        return line
 
     def removals(self, settings: ServerSettings, removals: list[tuple[yaml.Node, str]]) -> None:
         """``extensions_remove`` names keywords. Removing one that is not advertised does

@@ -10,11 +10,13 @@ problem of a file at once. The scenario's own keys are read by the readers built
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
 
+from smtpfake.scenario import limits
 from smtpfake.scenario.errors import Problem
 from smtpfake.scenario.model import Location
 
@@ -30,6 +32,7 @@ SEQ_TAG = "tag:yaml.org,2002:seq"
 _STR_TAG = "tag:yaml.org,2002:str"
 NULL_TAG = "tag:yaml.org,2002:null"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 _YAML_TAG_PREFIX = "tag:yaml.org,2002:"
 # Marks a scalar whose tag was already reported, so the walk skips it instead of reporting again.
 _REJECTED_TAG = "!smtpfake/rejected"
@@ -65,12 +68,17 @@ class Walker:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[Problem] = []
+        #: problems found past MAX_PROBLEMS: counted, not kept ("... and N more")
+        self.more_problems = 0
         self._constructor = yaml.SafeLoader("")
 
     def loc(self, node: yaml.Node) -> Location:
         return Location(self.source, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def problem(self, node: yaml.Node, message: str) -> None:
+        if len(self.problems) >= limits.MAX_PROBLEMS:
+            self.more_problems += 1
+            return
         self.problems.append(Problem(self.loc(node), message))
 
     def tags(self, root: yaml.Node) -> yaml.Node:
@@ -118,6 +126,14 @@ class Walker:
     def scalar(self, node: yaml.Node, what: str) -> Any:
         """The Python value of a scalar node; problems for anything else."""
         if isinstance(node, yaml.ScalarNode) and node.tag in SCALAR_TAGS:
+            if node.tag in _NUMBER_TAGS and len(node.value) > limits.MAX_NUMBER_CHARS:
+                # int() of 4,301+ digits raises; far fewer already mean a mistake
+                self.problem(
+                    node,
+                    f"{what}: a number of {len(node.value):,} characters is too long "
+                    f"(at most {limits.MAX_NUMBER_CHARS})",
+                )
+                return INVALID
             return self._constructor.construct_object(node)
         if rejected(node):
             return INVALID  # reported by tags()
@@ -193,12 +209,43 @@ class Walker:
     def boolean(self, node: yaml.Node, what: str) -> Any:
         return self.typed(node, what, lambda v: isinstance(v, bool), "true or false")
 
-    def integer(self, node: yaml.Node, what: str, minimum: int = 0) -> Any:
+    def integer(
+        self, node: yaml.Node, what: str, minimum: int = 0, maximum: int = limits.MAX_COUNT
+    ) -> Any:
         value = self.typed(node, what, is_int, "a whole number")
-        if value is not INVALID and value < minimum:
-            self.problem(node, f"{what}: must be at least {minimum}, got {value}")
+        return INVALID if value is INVALID else self.ranged(node, what, value, minimum, maximum)
+
+    def ranged(
+        self,
+        node: yaml.Node,
+        what: str,
+        value: float,
+        minimum: float,
+        maximum: float,
+        *,
+        exclusive_minimum: bool = False,
+        unit: str = "",
+        want: str = "",
+        hint: str = "",
+    ) -> Any:
+        """``value`` if finite and in range (limits.check_number), else a problem naming it:
+        ``what: must be WANT`` if given, else the bound it missed; ``hint`` follows a value
+        that is too big or not finite."""
+        try:
+            return limits.check_number(
+                value,
+                what,
+                minimum=minimum,
+                maximum=maximum,
+                integer=isinstance(value, int),
+                exclusive_minimum=exclusive_minimum,
+                unit=unit,
+            )
+        except limits.LimitError as exc:
+            message = f"{what}: must be {want}" if want else str(exc)
+            too_big = not value < maximum
+            self.problem(node, f"{message}, got {describe_number(value)}{hint if too_big else ''}")
             return INVALID
-        return value
 
     def choice(self, node: yaml.Node, what: str, allowed: Sequence[str]) -> Any:
         """One of ``allowed``, as written."""
@@ -223,11 +270,20 @@ class Walker:
         return INVALID if value is INVALID else (value,)
 
     def seconds(self, node: yaml.Node, what: str) -> Any:
-        """A number of seconds above 0, as a float."""
+        """A number of seconds above 0 and at most limits.MAX_SECONDS (a day), as a float."""
         value = self.typed(node, what, is_number, "a number of seconds")
-        if value is not INVALID and value <= 0:
-            self.problem(node, f"{what}: must be more than 0 seconds, got {value}")
+        if value is INVALID:
             return INVALID
+        value = self.ranged(
+            node,
+            what,
+            value,
+            0,
+            limits.MAX_SECONDS,
+            exclusive_minimum=True,
+            unit=" seconds",
+            hint=LONG_WAIT,
+        )
         return value if value is INVALID else float(value)
 
 
@@ -246,6 +302,19 @@ def is_int(v: Any) -> bool:
 
 def is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+#: said with a refused number of seconds: how to wait "for ever" without .inf
+LONG_WAIT = f" (the longest wait is {int(limits.MAX_SECONDS)} seconds, a day; it stands for ever)"
+
+
+def describe_number(value: float) -> str:
+    """``nan``, ``inf`` and floats as YAML spells them (.nan, .inf), ints as written."""
+    if isinstance(value, float) and math.isnan(value):
+        return ".nan"
+    if isinstance(value, float) and math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    return repr(value)
 
 
 def is_text(v: Any) -> bool:
@@ -284,6 +353,10 @@ def kind(node: yaml.Node) -> str:
 
 
 def describe(value: Any) -> str:
+    """``str 'abc'``, ``nothing (null)``; a long value is cut (a problem is one line)."""
     if value is None:
         return "nothing (null)"
-    return f"{type(value).__name__} {value!r}"
+    text = repr(value)
+    if len(text) > 60:
+        text = f"{text[:50]}... ({len(text):,} characters)"
+    return f"{type(value).__name__} {text}"

@@ -1,5 +1,5 @@
-"""The wire layer: aiosmtpd carries bytes; the engine decides."""
+"""The wire layer: an asyncio.Protocol carries bytes to the engine and its actions out."""
 
-from smtpfake.wire.adapter import EngineSMTP, Hub
+from smtpfake.wire.protocol import Hub, Wire
 
-__all__ = ["EngineSMTP", "Hub"]
+__all__ = ["Hub", "Wire"]

@@ -214,3 +214,10 @@ def test_explain_enhanced_codes_and_chinese() -> None:
     assert "主要区别" in zh.stdout and "何时使用哪个" in zh.stdout
     bad = smtpfake("explain", "6.1.1")
     assert bad.returncode == 2 and "is not an enhanced status code" in bad.stderr
+
+
+def test_the_loop_choices_are_the_wires() -> None:
+    from smtpfake import cli
+    from smtpfake.wire import loops
+
+    assert cli.LOOP_CHOICES == loops.CHOICES

@@ -28,9 +28,11 @@ def test_hang_makes_a_client_with_a_timeout_give_up(server: Server) -> None:
         with pytest.raises(smtplib.SMTPServerDisconnected, match="timed out"):
             client.mail("a@x.test")
         assert 0.15 < time.monotonic() - started < 2.0
-    # the server is still hanging on that session (it ends at server reset, not before)
-    (session,) = server.sessions
-    assert session.ended is None
+    # The client gave up while waiting for a reply: the session ends with its close, and it is
+    # not blamed for a missing QUIT (RFC 5321 §4.5.3.2); the reply it never got is recorded so.
+    (session,) = ended_sessions(server, 1)
+    assert session.transcript[-1].text == "(client closed the connection)"
+    assert session.violations == ()
     # smtplib's spelling varies by version ("mail FROM:", "mail from:")
     assert [c.lower() for c in session.commands] == ["ehlo client.test", "mail from:<a@x.test>"]
 
@@ -50,13 +52,15 @@ def test_after_the_hang_the_server_closes_without_a_reply(
     assert conn.command_bytes("EHLO c.test").startswith(b"250-")
     started = time.monotonic()
     conn.send(b"MAIL FROM:<a@x.test>\r\n")
-    # Pipelined while the server hangs: never read, never answered.
+    # Pipelined while the server hangs: never answered.
     conn.send(b"RCPT TO:<b@x.test>\r\nNOOP\r\n")
     assert conn.rest() == b""
     assert 0.25 < time.monotonic() - started < 2.0
     (session,) = ended_sessions(server, 1)
-    assert session.commands == ("EHLO c.test", "MAIL FROM:<a@x.test>")
-    assert session.transcript[-1].text == "(connection closed)"
+    # read once the hang is over (recorded, never answered; sent ahead, so no violation)
+    assert session.commands == ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@x.test>", "NOOP")
+    assert session.replies[-1] == "(connection closed)"
+    assert session.violations == ()
 
 
 def test_a_hang_does_not_hold_up_other_sessions(server: Server, raw: Callable[..., Raw]) -> None:
@@ -163,8 +167,11 @@ def test_fragment_splits_the_reply_into_segments(server: Server, raw: Callable[.
     conn.send(b"EHLO c.test\r\n")
     data, pieces = conn.until(b"250 HELP\r\n")
     assert data == expected
-    assert all(len(p) <= 10 for p in pieces), pieces
-    assert len(pieces) > len(expected) // 20  # many reads, not one
+    # Each read ends where a 10-octet fragment ends (a busy machine may hand two fragments to one
+    # read, but never part of one): the reply went out in pieces, not in one write.
+    ends = [sum(len(p) for p in pieces[: i + 1]) for i in range(len(pieces))]
+    assert all(end % 10 == 0 for end in ends[:-1]), pieces
+    assert len(pieces) >= 2
 
 
 def test_fragmented_replies_byte_by_byte_still_deliver(server: Server) -> None:

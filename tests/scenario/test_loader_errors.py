@@ -350,7 +350,8 @@ def test_empty_stage_list(tmp_path: Path) -> None:
 def test_reply_code_not_three_digits_2_to_5(tmp_path: Path, reply: str, got: str) -> None:
     assert _one(tmp_path, _rule("on: rcpt", f"reply: {reply}")) == (
         "5:12",
-        f"rules[1].reply: reply code must be three digits starting with 2 to 5, got {got}",
+        "rules[1].reply: reply code must be three digits starting with 2 to 5, the second "
+        f"digit 0 to 5 (RFC 5321 §4.2), got {got}",
     )
 
 

@@ -130,7 +130,9 @@ def test_client_against_scenario(sidecar: Sidecar, client: str, scenario: str) -
     got = call(sidecar.url, "POST", "/api/wait", {"sessions": 1, "timeout": 5})
     assert got.status == 200, (got, outcome)
     (session,) = got.body["sessions"]
-    said = [e["text"] for e in session["transcript"] if e["side"] == "client"]
+    said = [
+        e["text"] for e in session["transcript"] if e["side"] == "client" and not e.get("event")
+    ]
     replies = [e["text"] for e in session["transcript"] if e["side"] == "server"]
     messages = call(sidecar.url, "GET", "/api/messages").body["messages"]
     story = f"{client} on {scenario}: {outcome.detail}\nC: {said}\nS: {replies}"
@@ -138,7 +140,11 @@ def test_client_against_scenario(sidecar: Sidecar, client: str, scenario: str) -
     if scenario == "421-at-greeting":
         assert not outcome.ok, story  # the client must report the failure, not claim delivery
         assert replies[0].startswith("421 "), story
-        assert said == [], story  # nothing sent after a 421 greeting
+        # Some clients (swaks) still send QUIT into the closed connection: the server reads on
+        # after its 421 (the grace period), so it is recorded and held against them.
+        kinds = [v["kind"] for v in session["violations"]]
+        assert said in ([], ["QUIT"]), story
+        assert kinds == (["sent-after-close"] if said else []), story
         assert messages == [], story
         return
     assert outcome.ok, story

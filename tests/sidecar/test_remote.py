@@ -126,7 +126,8 @@ def test_a_bad_dict_names_key_paths_on_both_transports(fake: Fake) -> None:
         fake.use({"rules": [{"on": "rcpt", "rply": "452 x"}, {"on": "mail", "reply": "45 x"}]})
     first, second = str(caught.value).splitlines()
     assert first.startswith("rules[1]: unknown key 'rply'; did you mean 'reply'? (conditions: ")
-    assert second == "rules[2].reply: reply code must be three digits starting with 2 to 5, got 45"
+    assert second.startswith("rules[2].reply: reply code must be three digits")
+    assert second.endswith("got 45")
     assert fake.scenario_name == "default"
 
 

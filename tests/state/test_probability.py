@@ -114,7 +114,7 @@ def test_an_explicit_seed_wins_over_the_scenarios_own() -> None:
 def server_pattern(server: Server, sessions: int = 100) -> list[int]:
     out = []
     for i in range(sessions):
-        session = server.new_session(f"127.0.0.1:{40000 + i}")
+        session = server.new_connection(f"127.0.0.1:{40000 + i}").session
         session.connect()
         session.receive(b"EHLO c.test\r\n")
         session.receive(b"MAIL FROM:<a@x.test>\r\n")
@@ -125,7 +125,7 @@ def server_pattern(server: Server, sessions: int = 100) -> list[int]:
 
 
 def test_server_seed_and_use_seed_are_honoured() -> None:
-    # No sockets: the server's sessions are driven directly through new_session().
+    # No sockets: the server's sessions are driven directly through new_connection().
     flaky = {"rules": [FLAKY_RCPT]}
     server = Server(flaky, seed=21)
     with_21 = server_pattern(server)

@@ -89,7 +89,7 @@ def test_smtplib_gets_421_on_the_fourth_message_and_the_server_closes() -> None:
             assert again.sendmail("a@x.test", ["b@y.test"], MSG) == {}
         assert len(server.messages) == 4
         first = server.sessions[0]
-        assert first.transcript[-1].text == "(connection closed)"
+        assert [e for e in first.transcript if e.side == "server"][-1].text == "(connection closed)"
         assert not server.errors
 
 

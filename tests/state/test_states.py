@@ -79,7 +79,7 @@ def test_a_rule_in_another_state_does_not_count() -> None:
 
 
 def session_codes(server: Server, lines: list[bytes]) -> list[int]:
-    session = server.new_session("127.0.0.1:40000")
+    session = server.new_connection("127.0.0.1:40000").session
     codes = [int(a.data[:3]) for a in session.connect() if hasattr(a, "data")]
     for line in lines:
         codes += [int(a.data[:3]) for a in session.receive(line) if hasattr(a, "data")]
@@ -94,7 +94,7 @@ def test_reset_and_use_return_to_the_initial_state() -> None:
             {"on": "connect", "state": "tripped", "reply": "421 4.3.2 Tripped"},
         ]
     }
-    server = Server(scenario)  # not started: sessions are driven through new_session()
+    server = Server(scenario)  # not started: sessions are driven through new_connection()
     assert session_codes(server, [b"NOOP\r\n"]) == [220, 250]
     assert session_codes(server, []) == [421]
     server.reset()

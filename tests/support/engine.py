@@ -58,8 +58,15 @@ class Driver:
 
     def _seen(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
         assert not self.closed or not actions, "the session answered after closing"
+        for action in actions:  # as the wire would: each carried out at once, then recorded
+            self.session.performed(action)
         self.closed = self.closed or any(isinstance(a, Close | Reset) for a in actions)
         return actions
+
+    def event(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
+        """What the session answered to an event (a timer, TLS up), carried out as the wire
+        would (so the transcript has it)."""
+        return self._seen(actions)
 
     def connect(self) -> tuple[Action, ...]:
         actions = self._seen(self.session.connect())
@@ -151,7 +158,7 @@ class Driver:
         actions = self.send("STARTTLS")
         assert sent(actions) == b"220 2.0.0 Ready to start TLS\r\n"
         assert actions[-1] == StartTLS()
-        return self.session.tls_started("TLSv1.3", "TLS_AES_256_GCM_SHA384")
+        return self._seen(self.session.tls_started("TLSv1.3", "TLS_AES_256_GCM_SHA384"))
 
     def quit(self) -> None:
         if not self.closed:

@@ -276,7 +276,7 @@ def test_implicit_tls_handshakes_first_and_greets_after_it() -> None:
     d = Engine(scenario(**IMPLICIT)).open()
     assert d.session.connect() == (StartTLS(),)
     assert d.record.transcript == ()  # nothing said yet
-    greeting = d.session.tls_started("TLSv1.3", "TLS_AES_128_GCM_SHA256")
+    greeting = d.event(d.session.tls_started("TLSv1.3", "TLS_AES_128_GCM_SHA256"))
     assert sent(greeting) == b"220 smtpfake.test ESMTP smtpfake\r\n"
     assert [e.text for e in d.record.transcript] == [
         "(TLS established: TLSv1.3, TLS_AES_128_GCM_SHA256)",

@@ -19,7 +19,7 @@ from ..support.engine import MAIL, Engine
 def test_idle_timeout_sends_421_and_closes() -> None:
     c = Engine(scenario(idle_timeout=0.2)).open()
     c.greet()
-    assert c.session.timer_fired(IDLE_TIMER) == (
+    assert c.event(c.session.timer_fired(IDLE_TIMER)) == (
         Send(b"421 4.4.2 smtpfake.test Error: timeout exceeded\r\n"),
         Close(),
     )
@@ -31,14 +31,14 @@ def test_idle_timeout_sends_421_and_closes() -> None:
         "(connection closed)",
     ]
     assert {e.rule for e in last} == {"server.idle"}
-    assert c.session.timer_fired(IDLE_TIMER) == ()  # already closed
+    assert c.event(c.session.timer_fired(IDLE_TIMER)) == ()  # already closed
     assert c.reply("NOOP") == b""
 
 
 def test_without_idle_timeout_the_idle_close_is_silent() -> None:
     c = Engine().open()
     c.greet()
-    assert c.session.timed_out() == (Close(),)
+    assert c.event(c.session.timed_out()) == (Close(),)
     assert c.record.transcript[-1].text == "(connection closed: idle timeout)"
 
 
@@ -46,7 +46,7 @@ def test_close_after_sends_421_whatever_the_client_is_doing() -> None:
     c = Engine(scenario(close_after=5)).open()
     c.greet()
     c.reply("MAIL FROM:<a@x.test>")
-    assert c.session.timer_fired(CLOSE_AFTER_TIMER) == (
+    assert c.event(c.session.timer_fired(CLOSE_AFTER_TIMER)) == (
         Send(b"421 4.3.2 smtpfake.test Service not available, closing transmission channel\r\n"),
         Close(),
     )
@@ -60,7 +60,7 @@ def test_a_timer_in_the_middle_of_the_data_delivers_nothing() -> None:
     c.reply("RCPT TO:<b@x.test>")
     c.reply("DATA")
     c.reply(b"Subject: half\r\n")
-    (bye, _) = c.session.timer_fired(CLOSE_AFTER_TIMER)
+    (bye, _) = c.event(c.session.timer_fired(CLOSE_AFTER_TIMER))
     assert isinstance(bye, Send) and bye.data.startswith(b"421 4.3.2 ")
     assert c.reply(".") == b""
     assert c.engine.journal.messages() == ()
@@ -70,7 +70,7 @@ def test_a_timer_in_the_middle_of_the_data_delivers_nothing() -> None:
 def test_without_enhanced_codes_the_421_has_none() -> None:
     c = Engine(scenario(idle_timeout=1, extensions=["PIPELINING"])).open()
     c.greet()
-    assert c.session.timer_fired(IDLE_TIMER)[0] == Send(
+    assert c.event(c.session.timer_fired(IDLE_TIMER))[0] == Send(
         b"421 smtpfake.test Error: timeout exceeded\r\n"
     )
 
@@ -127,9 +127,9 @@ def test_the_cut_comes_once_the_body_reaches_after_bytes() -> None:
     c.reply("RCPT TO:<b@x.test>")
     assert c.reply("DATA")[:3] == b"354"
     s = c.session
-    assert s.receive(b"Subject: 123456\r\n") == ()  # 17 octets
-    assert s.receive(b"\r\n") == ()  # 19
-    assert s.receive(b"x\r\n") == (Reset(),)  # 22: past 20
+    assert c.send(b"Subject: 123456\r\n") == ()  # 17 octets
+    assert c.send(b"\r\n") == ()  # 19
+    assert c.send(b"x\r\n") == (Reset(),)  # 22: past 20
     texts = [(e.text, e.rule) for e in c.record.transcript[-2:]]
     assert texts == [
         ("(message data, 22 bytes so far)", None),
@@ -155,7 +155,7 @@ def test_the_cut_can_close_instead() -> None:
     c.reply("MAIL FROM:<a@x.test>")
     c.reply("RCPT TO:<b@x.test>")
     c.reply("DATA")
-    assert c.session.receive(b"x\r\n") == (Close(),)
+    assert c.send(b"x\r\n") == (Close(),)
     assert c.record.transcript[-1].text == "(connection closed)"
 
 

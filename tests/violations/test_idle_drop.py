@@ -34,7 +34,7 @@ IDLE_421 = b"421 4.4.2 smtpfake.test Error: timeout exceeded\r\n"
 def test_each_style_in_the_engine(style: str, actions: tuple[object, ...], last: str) -> None:
     c = Engine(scenario(idle_timeout=5, idle_close=style)).open()
     c.greet()
-    assert c.session.timer_fired(IDLE_TIMER) == actions
+    assert c.event(c.session.timer_fired(IDLE_TIMER)) == actions
     c.session.disconnected()
     assert c.kinds() == []  # the server hung up: no no-quit
     assert c.record.transcript[-1].text == last
@@ -47,7 +47,7 @@ def test_a_silent_drop_mid_message_records_the_unfinished_data() -> None:
     c.mail(), c.rcpt()
     assert c.cmd("DATA") == 354
     c.send("partial line")
-    assert c.session.timer_fired(IDLE_TIMER) == (Close(),)
+    assert c.event(c.session.timer_fired(IDLE_TIMER)) == (Close(),)
     texts = [e.text for e in c.record.transcript[-2:]]
     assert texts == ["(message data, 14 bytes, unfinished)", "(connection closed: idle, no reply)"]
     assert c.engine.journal.messages() == ()

@@ -6,7 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
+from smtpfake.scenario.limits import MAX_SECONDS
 from smtpfake.scenario.plan import Plan, Sleep
+
+#: the widest spread of a lognormal delay (see Delay.check)
+MAX_SIGMA = 10.0
 
 
 @register
@@ -35,6 +39,9 @@ class Delay(Fault):
             )
         if self.min is not None and (self.max is None or self.max < self.min):
             problems.append(("max", "a uniform delay needs max >= min"))
+        if not 0 <= self.sigma <= MAX_SIGMA:
+            # exp() of a wider spread overflows; 10 already spans e^±30
+            problems.append(("sigma", f"sigma must be from 0 to {MAX_SIGMA}, got {self.sigma}"))
         for field in ("seconds", "min", "max", "median"):
             v = getattr(self, field)
             if v is not None and v < 0:
@@ -45,9 +52,10 @@ class Delay(Fault):
         if self.seconds is not None:
             return self.seconds
         if self.median is not None:
-            # lognormal with the given median; a cap keeps the long tail bounded
+            # lognormal with the given median
             value = self.median * ctx.rng.lognormvariate(0.0, self.sigma)
-            return min(value, self.max) if self.max is not None else value
+            # a cap keeps the long tail bounded: max, else the longest wait there is
+            return min(value, self.max if self.max is not None else MAX_SECONDS)
         assert self.min is not None and self.max is not None
         return ctx.rng.uniform(self.min, self.max)
 

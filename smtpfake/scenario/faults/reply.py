@@ -9,6 +9,10 @@ from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Plan
 from smtpfake.scenario.reply import Reply, check_reply, parse_reply_string
 
+#: ``enhanced: none``: send the reply without an enhanced code even when ENHANCEDSTATUSCODES is
+#: advertised (a deliberately non-conforming server)
+NONE = "none"
+
 
 @register
 @dataclass(frozen=True)
@@ -16,7 +20,9 @@ class ReplyWith(Fault):
     name = "reply"
     order = 10
     doc = (
-        'Reply with CODE [ENHANCED] TEXT, e.g. "421 4.3.2 Going down"; text may be a list of lines.'
+        'Reply with CODE [ENHANCED] TEXT, e.g. "421 4.3.2 Going down"; text may be a list of '
+        "lines. "
+        "With ENHANCEDSTATUSCODES a reply without ENHANCED gets X.0.0; enhanced: none sends none."
     )
 
     code: int
@@ -31,11 +37,13 @@ class ReplyWith(Fault):
         return {"code": code if code is not None else value, "enhanced": enhanced, "text": text}
 
     def check(self) -> list[tuple[str, str]]:
-        return check_reply(self.code, self.enhanced)
+        enhanced = None if self.enhanced == NONE else self.enhanced
+        return check_reply(self.code, enhanced, self.as_reply().lines)
 
     def as_reply(self) -> Reply:
         lines = (self.text,) if isinstance(self.text, str) else tuple(self.text)
-        return Reply(code=self.code, lines=lines or ("",), enhanced=self.enhanced)
+        enhanced = None if self.enhanced == NONE else self.enhanced
+        return Reply(code=self.code, lines=lines or ("",), enhanced=enhanced)
 
     def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
-        return plan.with_(reply=self.as_reply())
+        return plan.with_(reply=self.as_reply(), enhanced_default=self.enhanced != NONE)

@@ -1,0 +1,196 @@
+"""Server throughput under Postfix's smtp-source (a C client, so the client is not the limit):
+smtpfake (default scenario; 50 rules that never fire; with uvloop when installed), bare aiosmtpd
+and Postfix's smtp-sink, side by side in one run.
+
+Every round runs each server once per mode, in a rotating order (noise on a shared machine hits
+them all alike); a round's ratios are taken within the round, and the report gives the median
+ratio over the rounds. Modes: ``per-connection`` (``smtp-source -s S -m M -l L``: a connection,
+EHLO, MAIL, RCPT, DATA, QUIT per message) and ``reused`` (``-d``: each of the S connections sends
+message after message). Each smtpfake and aiosmtpd server counts what it accepted, which must be
+M. Loopback only; every run is bounded in time.
+
+Needs /usr/sbin/smtp-source and /usr/sbin/smtp-sink (Debian: ``apt-get install postfix``).
+
+Usage: python bench/smtp_source.py [--sessions 10] [--messages 2000] [--length 1000]
+       [--rounds 5] [--profile smtpfake-default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import os
+import pstats
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import serverproc  # bench/ is the script's directory, so first on sys.path
+from throughput import busy_scenario, serve_aiosmtpd
+
+HOST = "127.0.0.1"
+RUN_TIMEOUT = 120.0
+SOURCE = "/usr/sbin/smtp-source"
+SINK = "/usr/sbin/smtp-sink"
+
+
+def have_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def kinds() -> list[str]:
+    out = ["smtpfake-default", "smtpfake-busy", "aiosmtpd-sink", "smtp-sink"]
+    if have_uvloop():
+        out.insert(1, "smtpfake-uvloop")
+    return out
+
+
+# -- the servers (run with --serve KIND in a child process) -------------------------------------
+
+
+async def serve_smtpfake(kind: str, profile: str | None) -> int:
+    from smtpfake.server import Server
+
+    server = Server(busy_scenario() if kind == "smtpfake-busy" else "default")
+    stop = asyncio.Event()
+    task = asyncio.create_task(server.serve(stop, ready=lambda: serverproc.announce(server.port)))
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()
+    await serverproc.wait_for_stdin_eof()
+    if profiler is not None:
+        profiler.disable()
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("tottime").print_stats(25)
+    stop.set()
+    await task
+    if server.errors:
+        raise RuntimeError("\n".join(str(e) for e in server.errors))
+    bad = [v for s in server.sessions for v in s.violations]
+    if bad:
+        raise RuntimeError(f"the client was recorded doing something wrong: {bad[:3]}")
+    return len(server.messages)
+
+
+def serve(kind: str, profile: str | None) -> None:
+    if kind == "aiosmtpd-sink":
+        count = asyncio.run(serve_aiosmtpd())
+    elif kind == "smtpfake-uvloop":
+        import uvloop
+
+        count = uvloop.run(serve_smtpfake(kind, profile))
+    else:
+        count = asyncio.run(serve_smtpfake(kind, profile))
+    print(f"COUNT {count}", flush=True)
+
+
+# -- the runs --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def source(port: int, args: argparse.Namespace, reused: bool) -> float:
+    """Run smtp-source against ``port``; the seconds it took."""
+    command = [SOURCE, "-s", str(args.sessions), "-m", str(args.messages), "-l", str(args.length)]
+    command += ["-f", "a@x.test", "-t", "b@y.test", "-M", "client.test"]
+    if reused:
+        command.append("-d")
+    started = time.perf_counter()
+    subprocess.run([*command, f"{HOST}:{port}"], check=True, timeout=RUN_TIMEOUT)
+    return time.perf_counter() - started
+
+
+def measure(kind: str, args: argparse.Namespace, reused: bool) -> float:
+    """Messages per second through one server."""
+    if kind == "smtp-sink":
+        port = free_port()
+        privs = ["-u", "nobody"] if os.geteuid() == 0 else []  # it will not run as root
+        sink = subprocess.Popen([SINK, *privs, f"{HOST}:{port}", "1024"])
+        try:
+            for _ in range(100):  # until it listens, at most 1 s
+                with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.1):
+                    break
+                time.sleep(0.01)
+            seconds = source(port, args, reused)
+        finally:
+            sink.terminate()
+            sink.wait(timeout=10)
+        return args.messages / seconds
+    extra = ["--profile", args.profile] if args.profile == kind else []
+    proc, port = serverproc.start(__file__, kind, *extra)
+    try:
+        seconds = source(port, args, reused)
+    finally:
+        out, _ = proc.communicate(timeout=30)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} exited with status {proc.returncode}")
+    accepted = int(out.split()[-1])
+    if accepted != args.messages:
+        raise RuntimeError(f"{kind}: sent {args.messages}, the server accepted {accepted}")
+    return args.messages / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--length", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", help="print the cProfile of this smtpfake server (stderr)")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    args, rest = parser.parse_known_args()
+    if args.serve:
+        serve(args.serve, rest[1] if rest[:1] == ["--profile"] else args.profile)
+        return
+    if not (shutil.which(SOURCE) and shutil.which(SINK)):
+        sys.exit("needs Postfix's smtp-source and smtp-sink (apt-get install postfix)")
+    if not 0 < args.messages <= 10_000:
+        sys.exit("--messages: 1 to 10,000 (smtpfake's journal keeps the last 10,000 messages)")
+
+    servers = kinds()
+    rates: dict[tuple[str, str], list[float]] = {}
+    for round_ in range(args.rounds):
+        order = servers[round_ % len(servers) :] + servers[: round_ % len(servers)]
+        for mode in ("per-connection", "reused"):
+            for kind in order:
+                rate = measure(kind, args, mode == "reused")
+                rates.setdefault((mode, kind), []).append(rate)
+
+    print(
+        f"smtp-source -s {args.sessions} -m {args.messages} -l {args.length} (-d: reused); "
+        f"{args.rounds} interleaved rounds; python {sys.version.split()[0]}; medians"
+    )
+    head = f"{'mode':<15} {'server':<17} {'msg/s':>8} {'vs aiosmtpd':>12} {'vs smtp-sink':>13}"
+    print(head)
+    print("-" * len(head))
+    for (mode, kind), values in rates.items():
+        vs_aiosmtpd = ratio(values, rates[mode, "aiosmtpd-sink"])
+        vs_sink = ratio(values, rates[mode, "smtp-sink"])
+        print(
+            f"{mode:<15} {kind:<17} {statistics.median(values):>8.0f} "
+            f"{vs_aiosmtpd:>11.2f}x {vs_sink:>12.2f}x"
+        )
+
+
+def ratio(values: list[float], base: list[float]) -> float:
+    """The median over rounds of the within-round ratio."""
+    return statistics.median(v / b for v, b in zip(values, base, strict=True))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()

@@ -1,0 +1,107 @@
+"""Delivery back ends: what happens to a message smtpfake accepted, besides the journal.
+
+A back end is an aiosmtpd handler — anything with aiosmtpd's ``async handle_DATA(server, session,
+envelope)`` — used through aiosmtpd's public API: aiosmtpd's own ``Mailbox`` (write each message
+to a Maildir) and ``Proxy`` (relay it to a real server, e.g. smtpfake's faults in front of Mailpit
+or Postfix), or a handler of your own. The reply the client got was already decided by the
+scenario; delivery follows it, as a real MTA's queue does. An exception in the handler is a
+server error (``Server.errors``: it fails the test that caused it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiosmtpd.handlers import Mailbox, Proxy
+from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import Session as AiosmtpdSession
+
+from smtpfake.engine.records import (
+    Message,
+    Observer,
+    Outcome,
+    SessionInfo,
+    TranscriptEntry,
+    Violation,
+)
+
+
+class Handler(Protocol):
+    """aiosmtpd's handler interface, the part a back end needs."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str: ...
+
+
+def named(spec: str) -> Handler:
+    """A back end by name: ``maildir:PATH`` (aiosmtpd's Mailbox) or ``proxy:HOST:PORT``
+    (aiosmtpd's Proxy). Raises ValueError for anything else."""
+    kind, _, rest = spec.partition(":")
+    if kind == "maildir" and rest:
+        handler: Handler = Mailbox(Path(rest))
+        return handler
+    if kind == "proxy":
+        host, _, port = rest.rpartition(":")
+        if host and port.isdigit():
+            return Proxy(host.strip("[]"), int(port))
+    raise ValueError(f"delivery must be maildir:PATH or proxy:HOST:PORT, got {spec!r}")
+
+
+def envelope(message: Message) -> Envelope:
+    """The message as aiosmtpd's Envelope."""
+    env = Envelope()
+    env.mail_from = message.mail_from
+    env.rcpt_tos = list(message.rcpt_tos)
+    env.content = message.data
+    env.original_content = message.data
+    return env
+
+
+class Delivering:
+    """An Observer that passes everything on to ``inner`` (the journal) and hands each accepted
+    message to ``deliver``."""
+
+    def __init__(self, inner: Observer, deliver: Callable[[SessionInfo, Message], None]) -> None:
+        self._inner = inner
+        self._deliver = deliver
+
+    def started(self, info: SessionInfo) -> None:
+        self._inner.started(info)
+
+    def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
+        self._inner.transcript(info, entry)
+
+    def violation(self, info: SessionInfo, violation: Violation) -> None:
+        self._inner.violation(info, violation)
+
+    def message(self, info: SessionInfo, message: Message) -> None:
+        self._inner.message(info, message)
+        self._deliver(info, message)
+
+    def authenticated(self, info: SessionInfo, user: str) -> None:
+        self._inner.authenticated(info, user)
+
+    def secured(self, info: SessionInfo, version: str, cipher: str) -> None:
+        self._inner.secured(info, version, cipher)
+
+    def outcome(self, info: SessionInfo, outcome: Outcome) -> None:
+        self._inner.outcome(info, outcome)
+
+    def ended(self, info: SessionInfo, time: float) -> None:
+        self._inner.ended(info, time)
+
+
+async def deliver(handler: Handler, info: SessionInfo, message: Message) -> str:
+    """Hand one message to the back end, in a worker thread (aiosmtpd's Proxy relays with a
+    blocking smtplib; the server's loop must not wait on it). Returns the handler's status."""
+
+    async def call() -> str:
+        session = AiosmtpdSession(asyncio.get_running_loop())
+        host, _, port = info.peer.rpartition(":")
+        peer: Any = (host.strip("[]"), int(port)) if port.isdigit() else info.peer
+        session.peer = peer
+        return await handler.handle_DATA(None, session, envelope(message))
+
+    return await asyncio.to_thread(asyncio.run, call())

@@ -1,0 +1,408 @@
+"""One connection, sans I/O: bytes and wire events in, actions out (h11's shape).
+
+The wire hands over what it read (:meth:`Connection.receive_data`) and what happened on the
+socket (a batch of actions carried out, a timer fired, the client's EOF or reset, TLS up or
+failed); it gets back actions to carry out in order. Everything a test could want to judge is
+decided here, on the injectable clock:
+
+- framing: command and AUTH lines (at most :data:`LINE_LIMIT` octets; longer ones are discarded
+  up to their LF and answered 500), message text in lines or :data:`LINE_LIMIT`-octet pieces;
+  the same pieces whatever way the bytes were split in transit;
+- pipelining and early talk: a line is *ahead* when (part of) it was received before the
+  server's previous reply was completely written, however a fault paced that reply;
+- the record: a reply is recorded when its last byte was handed to the socket (the wire
+  reports each action it carried out); one cut short by the client's close is recorded as not
+  delivered, with how much of it was written; the client's close is an entry of its own;
+- timers: the idle timeout, ``close_after`` and the grace period are ArmTimer actions;
+- the end: after the server's last reply it half-closes and keeps reading for the grace period,
+  recording what the client still sends (``sent-after-close``), then closes.
+
+The batch protocol: a call that returns anything besides timer actions starts a *batch*; the
+wire carries it out and calls :meth:`done` (or, for a batch ending in StartTLS,
+:meth:`tls_started` / :meth:`tls_failed`). A batch returned while another is being carried out
+(a timer, the client leaving) replaces it: the wire drops the rest of the old one.
+"""
+
+from __future__ import annotations
+
+from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, Session
+from smtpfake.engine.state import Mode
+from smtpfake.scenario.plan import (
+    TIMER_ACTIONS,
+    Action,
+    ArmTimer,
+    Close,
+    HalfClose,
+    Reset,
+    Send,
+)
+
+#: the longest command or AUTH line read whole, and the size of the pieces an over-long line of
+#: message text is handed on in (RFC 5321 §4.5.3.1.6: 1000 octets with CRLF, plus a dot)
+LINE_LIMIT = 1001
+#: at most this many lines still buffered when the connection ends are recorded (a flood must
+#: not hold up the end of the session, the server's stop, or the journal)
+DRAIN_LINES = 100
+#: the timer of the grace period after the server's last reply
+GRACE_TIMER = "grace"
+#: the server's own limit on silence (either side's) when the scenario sets none, in seconds
+SERVER_IDLE = 300.0
+#: the grace period's default length, in seconds
+GRACE_PERIOD = 1.0
+
+_ENDS = (Close, Reset)
+
+
+class Connection:
+    """The engine's side of one connection; ``session`` holds the SMTP state and the rules.
+
+    ``idle``: the server's own silence limit in seconds (it bounds a hang; closes without a
+    word). ``grace``: seconds to keep reading after the server's last reply.
+    """
+
+    __slots__ = (
+        "_ahead",
+        "_batch",
+        "_buffer",
+        "_busy",
+        "_client_idle",
+        "_client_left",
+        "_close_after",
+        "_closing",
+        "_cursor",
+        "_discarding",
+        "_eof",
+        "_grace",
+        "_mid_line",
+        "_over",
+        "_server_idle",
+        "_written",
+        "session",
+    )
+
+    def __init__(
+        self, session: Session, *, idle: float = SERVER_IDLE, grace: float = GRACE_PERIOD
+    ) -> None:
+        self.session = session
+        self._buffer = bytearray()
+        self._ahead = 0  # the first this many buffered octets came before the last reply ended
+        self._discarding = False  # dropping an over-long command line up to its LF
+        self._mid_line = False  # the last data piece ended inside a line
+        self._batch: tuple[Action, ...] = ()  # being carried out by the wire
+        self._cursor = 0  # how many of the batch's actions the wire reported done
+        self._written = 0  # octets of the reply under way handed to the socket so far
+        self._busy = False
+        self._closing = False  # the server half-closed: the grace period runs
+        self._over = False  # the wire was told to close or reset; nothing more is done
+        self._eof: float | None = None  # when the client's EOF came
+        self._client_left = False  # the client closed while a reply to it was still due
+        self._grace = grace
+        settings = session.settings
+        self._server_idle = ArmTimer(IDLE_TIMER, idle)
+        # one timer, unless the scenario's idle_timeout (client silence) differs from ours
+        self._client_idle = (
+            self._server_idle
+            if settings.idle_timeout is None
+            else ArmTimer(IDLE_TIMER, settings.idle_timeout)
+        )
+        self._close_after = settings.close_after
+
+    # -- events in ------------------------------------------------------------------------------
+
+    def connected(self) -> tuple[Action, ...]:
+        """The client connected: the greeting (or, with implicit TLS, the handshake)."""
+        timers: tuple[Action, ...] = (self._client_idle,)
+        if self._close_after is not None:
+            timers += (ArmTimer(CLOSE_AFTER_TIMER, self._close_after),)
+        return timers + self._start(self.session.connect())
+
+    def receive_data(self, data: bytes) -> tuple[Action, ...]:
+        """Bytes the client sent (any split). While a batch is under way they wait, judged as
+        sent ahead of the reply."""
+        if self._over:
+            return ()
+        if self._closing and self.session.tls_pending:
+            return ()  # its TLS handshake, after the server broke it off: not SMTP to judge
+        self._buffer += data
+        if self._busy:
+            self._ahead = len(self._buffer)
+            return ()
+        actions = self._pump()
+        if self._busy or self._over:
+            return actions
+        return (self._client_idle, *actions)  # the client spoke: its silence starts over
+
+    def performed(self, action: Action) -> None:
+        """The wire carried out ``action`` of the current batch (a Send: its bytes are with the
+        socket); its transcript note is recorded now."""
+        self._cursor += 1
+        if isinstance(action, Send):
+            self._written += len(action.data)
+            if action.note is not None:
+                self._written = 0
+        elif isinstance(action, _ENDS):
+            self._over = True
+        elif isinstance(action, HalfClose):
+            self._closing = True  # the grace period: what the client sends now is after the close
+        self.session.performed(action)
+
+    def done(self) -> tuple[Action, ...]:
+        """The wire finished the current batch; what comes next (the next buffered line's)."""
+        if not self._busy:
+            return ()
+        self._busy = False
+        self._batch, self._cursor = (), 0
+        if self._over:
+            return ()
+        self._ahead = len(self._buffer)  # all of it came before the reply was complete
+        actions = self._pump()
+        if self._busy or self._over:
+            return actions
+        if self._eof is not None:
+            return self._end()  # the client's lines are all answered: it has left
+        return (self._client_idle, *actions)
+
+    def timer_fired(self, name: str) -> tuple[Action, ...]:
+        """A timer the engine armed ran out."""
+        if self._over:
+            return ()
+        if self._closing:
+            return self._end() if name == GRACE_TIMER else ()
+        if name == IDLE_TIMER and self._busy:
+            # the server's own limit ran out while the server itself was silent (a hang)
+            return self._replace(self.session.timed_out())
+        return self._replace(self.session.timer_fired(name))
+
+    def eof_received(self) -> tuple[Action, ...]:
+        """The client closed its side (FIN). Lines it sent before are processed first."""
+        if self._over:
+            return ()
+        self._eof = self.session.now()
+        if self._busy:
+            # RFC 5321 §4.5.3.2: the client gave up while a reply was still due
+            self._client_left = not self._closing
+            self._abandon()
+            return self._end()
+        if self._closing:
+            return self._end()
+        actions = self._pump()  # a last line without its LF
+        return actions if self._busy or self._over else self._end()
+
+    def connection_lost(self, reset: bool = False) -> None:
+        """The connection is gone (``reset``: the client's RST). The session ends."""
+        if self._busy and not self._closing and not self._over:
+            self._client_left = True
+        self._abandon()
+        if not self._over:
+            text = "(client reset the connection)" if reset else "(client closed the connection)"
+            self.session.client_closed(text, None)
+        self._over = True
+        self._busy = False
+        self._drain()
+        self.session.disconnected(waiting=self._client_left)
+
+    def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
+        """The handshake the batch ended with completed; it counts as the batch done."""
+        actions = self.session.tls_started(version, cipher)
+        self._busy = False
+        self._batch = ()
+        if actions:  # implicit TLS: the greeting
+            return self._start(actions)
+        # The client speaks first after the handshake: nothing it sent can be ahead of a reply.
+        self._ahead = 0
+        actions = self._pump()
+        return actions if self._busy or self._over else (self._client_idle, *actions)
+
+    def tls_failed(self, reason: str) -> tuple[Action, ...]:
+        """The handshake failed or was cut: the connection is closed without a grace period."""
+        self.session.tls_failed(reason)
+        self._busy = False
+        self._over = True
+        return (Close(),)
+
+    def internal_error(self) -> tuple[Action, ...]:
+        """smtpfake itself failed (the wire reports the exception): a 451 and the close."""
+        if self._over or self._closing:
+            self._over = True
+            return (Close(),)
+        self._abandon()
+        return self._replace(self.session.internal_error())
+
+    @property
+    def over(self) -> bool:
+        """The wire has been told to close or reset: the connection is finished."""
+        return self._over
+
+    @property
+    def buffered(self) -> int:
+        """Octets received and not yet processed (the wire pauses reading when many wait)."""
+        return len(self._buffer)
+
+    # -- batches ----------------------------------------------------------------------------------
+
+    def _start(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
+        """Hand a batch to the wire: up to its first close or reset; a close becomes a half-close
+        and the grace period (a reset stays a reset)."""
+        if all(isinstance(a, TIMER_ACTIONS) for a in actions):
+            return actions
+        out: list[Action] = []
+        for action in actions:
+            if isinstance(action, Close):
+                if self._eof is not None:  # the client has gone already: no grace period
+                    out.append(action)
+                else:
+                    out += (HalfClose(action.note), ArmTimer(GRACE_TIMER, self._grace))
+                break
+            out.append(action)
+            if isinstance(action, Reset):
+                break
+        self._batch, self._cursor, self._written = tuple(out), 0, 0
+        self._busy = True
+        self._ahead = len(self._buffer)  # whatever is buffered was sent before this reply
+        if self._client_idle is not self._server_idle and not self._closing:
+            out.insert(0, self._server_idle)  # the client waits on us: only our limit runs
+        return tuple(out)
+
+    def _replace(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
+        """A batch that replaces the one under way (a timer, an error)."""
+        self._abandon()
+        self._busy = False
+        return self._start(actions)
+
+    def _abandon(self) -> None:
+        """The rest of the current batch will never be carried out: its replies are recorded as
+        not delivered, each with how much of it was written."""
+        if not self._busy:
+            return
+        written = self._written
+        for action in self._batch[self._cursor :]:
+            if isinstance(action, Send) and action.note is not None:
+                self.session.undelivered(action.note, written)
+                written = 0
+        self._batch, self._cursor, self._written = (), 0, 0
+
+    def _end(self) -> tuple[Action, ...]:
+        """Close now; the client's close, if that is why, is recorded at the time it came."""
+        self._over = True
+        self._busy = False
+        if self._eof is not None:
+            self.session.client_closed("(client closed the connection)", self._eof)
+        return (Close(),)
+
+    # -- framing ----------------------------------------------------------------------------------
+
+    def _pump(self) -> tuple[Action, ...]:
+        """Process buffered lines until one gets a batch (or the buffer runs dry)."""
+        session = self.session
+        while self._buffer and not self._over:
+            piece = self._next_piece()
+            if piece is None:
+                break
+            actions = piece
+            if actions:
+                started = self._start(actions)
+                if self._busy or self._over:
+                    return started
+        if self._eof is not None and self._buffer and not self._busy and not self._over:
+            # a last line without its LF still counts as sent
+            line, self._buffer = bytes(self._buffer), bytearray()
+            ahead = self._took(len(line))
+            actions = session.receive(line, partial=self._mid_line, pipelined=ahead)
+            if actions:
+                return self._start(actions)
+        return ()
+
+    def _next_piece(self) -> tuple[Action, ...] | None:
+        """Take the next line (or data piece) off the buffer and hand it to the session; None
+        when no whole one is there yet."""
+        buffer, session = self._buffer, self.session
+        if self._discarding:
+            end = buffer.find(b"\n")
+            if end < 0:
+                self._ahead = max(0, self._ahead - len(buffer))
+                buffer.clear()
+                return None
+            self._took(end + 1)
+            del buffer[: end + 1]
+            self._discarding = False
+            return session.line_too_long()
+        if session.mode is Mode.DATA and not self._mid_line:
+            block = self._text_block()
+            if block:
+                del buffer[: len(block)]
+                return session.receive_text(block, pipelined=self._took(len(block)))
+        end = buffer.find(b"\n", 0, LINE_LIMIT)
+        if end < 0:
+            if len(buffer) < LINE_LIMIT:
+                return None
+            if session.mode is Mode.DATA:
+                # an over-long line of text goes on in pieces; only the first starts the line
+                piece = bytes(buffer[:LINE_LIMIT])
+                del buffer[:LINE_LIMIT]
+                ahead = self._took(LINE_LIMIT)
+                partial, self._mid_line = self._mid_line, True
+                return session.receive(piece, partial=partial, pipelined=ahead)
+            self._discarding = True
+            return ()
+        line = bytes(buffer[: end + 1])
+        del buffer[: end + 1]
+        ahead = self._took(end + 1)
+        partial, self._mid_line = self._mid_line, False
+        return session.receive(line, partial=partial, pipelined=ahead)
+
+    def _drain(self) -> None:
+        """What the client sent and the server never got to (a reset, a close that did not wait)
+        is still recorded, and judged, before the session ends."""
+        self._eof = self._eof or self.session.now()
+        if self.session.closed_in_message:
+            return  # the rest of a message the server cut off: not lines to judge
+        for _ in range(DRAIN_LINES):
+            if not self._buffer:
+                return
+            before = len(self._buffer)
+            self._next_piece()
+            if len(self._buffer) == before:  # a last line without its LF
+                line, self._buffer = bytes(self._buffer), bytearray()
+                self.session.receive(line, partial=self._mid_line, pipelined=self._took(len(line)))
+        if self._buffer:
+            self.session.record("client", f"({len(self._buffer)} more octets, not read)")
+
+    def _text_block(self) -> bytes:
+        """The whole lines of message text at the buffer's start that can go to the session in
+        one piece: up to the final "." (or the first over-long line), at least two lines; b""
+        when there are fewer."""
+        buffer = self._buffer
+        if buffer.startswith(b".\r\n") or buffer.startswith(b".\n"):
+            return b""
+        end = buffer.rfind(b"\n")
+        for final in (b"\n.\r\n", b"\n.\n"):
+            found = buffer.find(final, 0, end + 1)
+            if 0 <= found < end:
+                end = found
+        if end < 0:
+            return b""
+        block = bytes(buffer[: end + 1])
+        if block.count(b"\n") < 2 or max(map(len, block.split(b"\n"))) > LINE_LIMIT - 1:
+            return b""  # one line (the line path is as quick), or one to go in pieces
+        return block
+
+    def _took(self, size: int) -> bool:
+        """``size`` octets leave the buffer; whether any of them had come ahead of the reply."""
+        ahead = self._ahead > 0
+        self._ahead = max(0, self._ahead - size)
+        return ahead
+
+    def before_tls(self) -> bytes:
+        """The handshake starts now (the wire calls this as it starts it). What the client sent
+        after STARTTLS and before it must not be read as if it came over TLS (RFC 3207 §4,
+        CVE-2011-0411): discarded and recorded. With implicit TLS it is the start of the
+        client's handshake (a loop may deliver it before the wire could stop reading): returned
+        for the TLS layer."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        self._ahead = 0
+        if self.session.settings.tls.implicit and not self.session.tls_active:
+            return data
+        if data:
+            self.session.discarded_before_tls(len(data))
+        return b""

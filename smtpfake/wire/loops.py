@@ -1,0 +1,59 @@
+"""The event loop the server runs on: asyncio's own, or uvloop (libuv) when installed.
+
+``auto`` (the default everywhere) takes uvloop if it can be imported (``pip install
+'smtpfake[uvloop]'``), else asyncio's loop; ``asyncio`` and ``uvloop`` force one. The wire uses
+only the public loop and transport API, so both behave the same; uvloop is faster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+CHOICES = ("auto", "asyncio", "uvloop")
+
+
+def new_event_loop(choice: str = "auto") -> asyncio.AbstractEventLoop:
+    """A new loop of the chosen kind. Raises ValueError for an unknown choice and RuntimeError
+    for ``uvloop`` when it is not installed."""
+    if choice not in CHOICES:
+        raise ValueError(f"loop must be one of {', '.join(CHOICES)}; got {choice!r}")
+    if choice == "asyncio":
+        return asyncio.new_event_loop()
+    try:
+        uvloop: Any = importlib.import_module("uvloop")
+    except ImportError:
+        if choice == "uvloop":
+            raise RuntimeError(
+                "the uvloop loop needs uvloop: pip install 'smtpfake[uvloop]'"
+            ) from None
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def name(loop: asyncio.AbstractEventLoop) -> str:
+    """``uvloop`` or ``asyncio``: what a loop is, for the startup line."""
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+
+
+def run(main: Coroutine[Any, Any, T], choice: str = "auto") -> T:
+    """asyncio.run() on the chosen loop (asyncio.Runner's loop_factory is 3.12+)."""
+    loop = new_event_loop(choice)
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()

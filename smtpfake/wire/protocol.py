@@ -1,0 +1,487 @@
+"""The wire: a thin ``asyncio.Protocol`` that carries bytes to the engine and its actions out.
+
+It interprets the engine's small action set (smtpfake/scenario/plan.py) and nothing else: it
+never looks at a command, a reply or a fault. Everything SMTP (framing, pipelining, the record,
+timing rules) is the engine's (smtpfake/engine/connection.py). Only asyncio's public API is used:
+``create_server`` (in server.py), ``loop.start_tls``, the transport's write / write_eof / abort /
+pause_reading, and timer handles.
+
+Most batches (a reply and a timer) are carried out at once inside the callback that received the
+command; a task is made only for a batch that waits (a Sleep, a TLS handshake, a client that
+does not read its replies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import struct
+import sys
+from typing import Any, Protocol, cast
+
+from smtpfake.engine.connection import Connection
+from smtpfake.engine.session import Session
+from smtpfake.scenario.plan import (
+    Action,
+    ArmTimer,
+    CancelTimer,
+    Close,
+    HalfClose,
+    Reset,
+    Send,
+    Sleep,
+    StartTLS,
+)
+from smtpfake.wire.tls import CutHandshake, describe
+
+#: what the client gets when smtpfake itself fails and the engine cannot say it
+INTERNAL_ERROR = b"451 4.3.0 smtpfake internal error, see the test report\r\n"
+#: batches carried out back to back in one callback before the loop gets a turn (a client that
+#: pipelines thousands of commands must not hold up the other sessions)
+BATCHES_PER_TURN = 64
+#: stop reading while the engine holds this many unprocessed octets; go on below the low mark
+READ_HIGH, READ_LOW = 1 << 20, 1 << 16
+#: the longest a TLS handshake may take, in seconds (also bounded by the idle timeout)
+HANDSHAKE_LIMIT = 60.0
+
+
+class Hub(Protocol):
+    """What the wire needs from the server that owns it."""
+
+    def new_connection(self, peer: str) -> Connection: ...
+
+    def register(self, wire: Wire) -> None: ...
+
+    def unregister(self, wire: Wire) -> None: ...
+
+    def report_error(self, error: BaseException, session: Session | None) -> None: ...
+
+    def tls_context(self, session: Session) -> ssl.SSLContext:
+        """The server-side context for the session's TLS settings (asked only when it has TLS)."""
+        ...
+
+
+class Wire(asyncio.Protocol):
+    """One connection's transport side."""
+
+    # slots: ten thousand idle sessions are ten thousand of these (bench/idle_memory.py)
+    __slots__ = (
+        "_conn",
+        "_cut",
+        "_cut_done",
+        "_deadlines",
+        "_failing",
+        "_hub",
+        "_later",
+        "_loop",
+        "_lost",
+        "_out",
+        "_read_paused",
+        "_task",
+        "_timers",
+        "_tls",
+        "_transport",
+        "_writable",
+    )
+
+    def __init__(self, hub: Hub, loop: asyncio.AbstractEventLoop) -> None:
+        self._hub = hub
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._conn: Connection | None = None
+        self._task: asyncio.Task[None] | None = None  # a batch that waits
+        self._later: asyncio.Handle | None = None  # a batch's done(), given the loop a turn
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._deadlines: dict[str, float] = {}
+        self._writable: asyncio.Future[None] | None = None  # set while the client does not read
+        self._read_paused = False  # by us, because the engine holds much unread input
+        self._cut: CutHandshake | None = None  # a handshake being cut short
+        self._cut_done: asyncio.Future[str] | None = None
+        self._tls = False
+        self._lost = False
+        self._failing = False
+        self._out: list[bytes] | None = None  # Sends collected in one callback, written at its end
+
+    # -- asyncio.Protocol --------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it
+        transport = cast(asyncio.Transport, transport)
+        self._transport = transport
+        self._hub.register(self)
+        try:
+            conn = self._hub.new_connection(_peer_text(transport.get_extra_info("peername")))
+        except Exception as error:  # reported, and the client still gets an answer
+            self._hub.report_error(error, None)
+            transport.write(INTERNAL_ERROR)
+            transport.close()
+            return
+        self._conn = conn
+        tls = conn.session.settings.tls
+        if tls.enabled and tls.implicit:
+            # Not a byte may be read before the handshake starts: it is the ClientHello.
+            transport.pause_reading()
+        self._call(conn.connected)
+
+    def data_received(self, data: bytes) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        if self._cut is not None:
+            self._feed_cut(data)
+            return
+        try:
+            actions = conn.receive_data(data)
+        except Exception as error:
+            self._failed(error)
+            return
+        if actions:
+            self._carry(actions)
+        if conn.buffered > READ_HIGH and not self._read_paused and self._transport is not None:
+            self._read_paused = True
+            self._transport.pause_reading()
+
+    def eof_received(self) -> bool | None:
+        if self._cut is not None:
+            self._finish_cut("the client closed before its ClientHello")
+            return None
+        self._call(self._conn.eof_received if self._conn is not None else None)
+        # TLS has no half-open state (asking for it only makes asyncio log a warning)
+        return not self._tls
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._lost:
+            return
+        self._lost = True
+        self._stop_work()
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        self._deadlines.clear()
+        if self._cut is not None:
+            self._finish_cut("the connection was lost during the handshake")
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._hub.unregister(self)
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.connection_lost(reset=isinstance(exc, ConnectionResetError))
+            except Exception as error:  # a loop callback: it would only reach the asyncio log
+                self._hub.report_error(error, conn.session)
+
+    def pause_writing(self) -> None:
+        if self._writable is None or self._writable.done():
+            self._writable = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    # -- server control ----------------------------------------------------------------------------
+
+    def abort(self) -> None:
+        """Drop the connection now (server stop or reset)."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    # -- carrying out actions ----------------------------------------------------------------------
+
+    def _call(self, event: Any) -> None:
+        """Ask the engine (``event()``) and carry out what it answers; its errors are reported."""
+        if event is None:
+            return
+        try:
+            actions = event()
+        except Exception as error:
+            self._failed(error)
+            return
+        if actions:
+            self._carry(actions)
+
+    def _carry(self, actions: tuple[Action, ...]) -> None:
+        """Carry out actions; a batch (anything but timers) replaces any batch still under way,
+        and once it is done the engine is told and its next actions follow."""
+        conn = self._conn
+        assert conn is not None
+        turns = 0
+        outer = self._out is None
+        if outer:
+            # Replies decided in this one callback (a pipelined group) leave in one write.
+            self._out = []
+        try:
+            while actions:
+                batch = False
+                sent = False  # a Send of this batch is waiting in _out
+                for i, action in enumerate(actions):
+                    kind = type(action)
+                    if kind is ArmTimer or kind is CancelTimer:
+                        self._timer_action(action)
+                        continue
+                    if not batch:
+                        batch = True
+                        self._stop_work()
+                    if kind is StartTLS and self._transport is not None:
+                        # Not a byte more until the handshake takes over the transport.
+                        self._transport.pause_reading()
+                    if kind is Sleep or kind is StartTLS or self._writable is not None:
+                        self._task = self._loop.create_task(self._carry_waiting(actions[i:]))
+                        return
+                    if kind is Send:
+                        if sent:
+                            # pieces of one reply (a fragment fault) leave as separate writes
+                            self._flush()
+                        sent = True
+                    if not self._do(action):
+                        return
+                if not batch:
+                    return
+                turns += 1
+                if turns >= BATCHES_PER_TURN:
+                    self._later = self._loop.call_soon(self._next_batch)
+                    return
+                actions = conn.done()
+                self._resume_reading(conn)
+        except Exception as error:
+            self._failed(error)
+        finally:
+            if outer:
+                self._flush()
+                self._out = None
+
+    def _flush(self) -> None:
+        out, transport = self._out, self._transport
+        if out and transport is not None:
+            data = b"".join(out)
+            out.clear()
+            if not transport.is_closing():
+                transport.write(data)
+
+    def _next_batch(self) -> None:
+        self._later = None
+        conn = self._conn
+        if conn is not None:
+            self._call(conn.done)
+            self._resume_reading(conn)
+
+    async def _carry_waiting(self, actions: tuple[Action, ...]) -> None:
+        """The rest of a batch that waits somewhere, then the engine's next actions."""
+        conn = self._conn
+        assert conn is not None
+        try:
+            for action in actions:
+                kind = type(action)
+                if kind is ArmTimer or kind is CancelTimer:
+                    self._timer_action(action)
+                elif isinstance(action, Sleep):
+                    await asyncio.sleep(action.seconds)
+                    conn.performed(action)
+                elif isinstance(action, StartTLS):
+                    await self._start_tls(action)
+                    return
+                else:
+                    if self._writable is not None:
+                        await self._writable
+                        self._writable = None
+                    if not self._do(action):
+                        return
+            self._task = None
+            next_actions = conn.done()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._task = None
+            self._failed(error)
+            return
+        self._resume_reading(conn)
+        if next_actions:
+            self._carry(next_actions)
+
+    def _do(self, action: Action) -> bool:
+        """One action that does not wait; False when the connection is over."""
+        conn, transport = self._conn, self._transport
+        assert conn is not None and transport is not None
+        if isinstance(action, Send):
+            if transport.is_closing():
+                return False
+            if self._out is not None:
+                self._out.append(action.data)
+            else:
+                transport.write(action.data)
+            conn.performed(action)
+            return True
+        self._flush()  # what was written before the close goes first
+        if isinstance(action, HalfClose):
+            if transport.can_write_eof() and not transport.is_closing():
+                try:
+                    transport.write_eof()
+                except OSError:  # the client is gone already (ENOTCONN): nothing to half-close
+                    transport.abort()
+                    conn.performed(action)  # the server did close
+                    return False
+            conn.performed(action)
+            return True
+        if isinstance(action, Close):
+            transport.close()
+        elif isinstance(action, Reset):
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                # SO_LINGER (on, 0 s): closing then sends RST instead of FIN.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        else:
+            raise TypeError(f"the wire cannot carry out {action!r}")
+        conn.performed(action)
+        return False
+
+    def _stop_work(self) -> None:
+        """Drop what is left of a batch under way (a new batch replaces it)."""
+        if self._task is not None:
+            if self._task is not asyncio.current_task():
+                self._task.cancel()
+            self._task = None
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
+
+    def _resume_reading(self, conn: Connection) -> None:
+        if self._read_paused and conn.buffered < READ_LOW and self._transport is not None:
+            self._read_paused = False
+            self._transport.resume_reading()
+
+    # -- timers ------------------------------------------------------------------------------------
+
+    def _timer_action(self, action: Action) -> None:
+        if isinstance(action, ArmTimer):
+            # Moving a deadline later only notes it (the handle re-arms itself when it rings
+            # early): the idle timer moves on every command, a new handle each time would cost.
+            deadline = self._loop.time() + action.seconds
+            self._deadlines[action.name] = deadline
+            handle = self._timers.get(action.name)
+            if handle is None or handle.when() > deadline:
+                if handle is not None:
+                    handle.cancel()
+                self._timers[action.name] = self._loop.call_at(deadline, self._ring, action.name)
+        elif isinstance(action, CancelTimer):
+            self._deadlines.pop(action.name, None)
+            handle = self._timers.pop(action.name, None)
+            if handle is not None:
+                handle.cancel()
+
+    def _ring(self, name: str) -> None:
+        self._timers.pop(name, None)
+        deadline = self._deadlines.get(name)
+        if deadline is None or self._conn is None:
+            return
+        if deadline - self._loop.time() > 0.001:
+            self._timers[name] = self._loop.call_at(deadline, self._ring, name)
+            return
+        del self._deadlines[name]
+        conn = self._conn
+        self._call(lambda: conn.timer_fired(name))
+
+    # -- TLS ---------------------------------------------------------------------------------------
+
+    async def _start_tls(self, action: StartTLS) -> None:
+        """The handshake the batch ends with; its outcome goes to the engine."""
+        conn, transport = self._conn, self._transport
+        assert conn is not None and transport is not None
+        conn.performed(action)
+        # Make sure nothing is read from here until the handshake owns the transport: on Python
+        # 3.10 a pause_reading() in connection_made() does not hold (the transport starts its
+        # reader after it), so pause again from a reading state.
+        transport.resume_reading()
+        transport.pause_reading()
+        early = conn.before_tls()  # implicit TLS: a ClientHello read before reading paused
+        context = self._hub.tls_context(conn.session)
+        if action.cut_after is not None:
+            self._cut = CutHandshake(context, action.cut_after)
+            self._cut_done = self._loop.create_future()
+            if early:
+                self._feed_cut(early)
+            transport.resume_reading()  # implicit TLS paused it
+            reason = await self._cut_done
+            self._task = None
+            self._carry(conn.tls_failed(reason))
+            return
+        options: dict[str, Any] = {"server_side": True, "ssl_handshake_timeout": HANDSHAKE_LIMIT}
+        if sys.version_info >= (3, 11):
+            options["ssl_shutdown_timeout"] = 5.0  # closing waits this long for close_notify
+        if early:
+            # start_tls() (awaited just below) switches the transport to its TLS protocol at
+            # once and has that protocol's connection_made() called soon: the bytes follow both.
+            self._loop.call_soon(self._loop.call_soon, _hand_over, transport, early)
+        try:
+            secured = await self._loop.start_tls(transport, self, context, **options)
+        except (OSError, asyncio.TimeoutError) as error:  # ssl.SSLError is an OSError
+            self._task = None
+            self._handshake_failed(conn, describe(error))
+            return
+        self._task = None
+        if secured is None or secured.is_closing():
+            self._handshake_failed(conn, "the connection was closed during the TLS handshake")
+            return
+        self._transport = secured
+        self._tls = True
+        ssl_object: Any = secured.get_extra_info("ssl_object")
+        cipher = ssl_object.cipher()
+        version = ssl_object.version()
+        self._call(lambda: conn.tls_started(version, cipher[0] if cipher else "?"))
+
+    def _handshake_failed(self, conn: Connection, reason: str) -> None:
+        self._carry(conn.tls_failed(reason))
+        # asyncio tells no protocol about a connection lost in the handshake: end it here.
+        self._loop.call_soon(self.connection_lost, None)
+
+    def _feed_cut(self, data: bytes) -> None:
+        assert self._cut is not None and self._transport is not None
+        answer, reason = self._cut.feed(data)
+        if answer:
+            self._transport.write(answer)
+        if reason is not None:
+            self._finish_cut(reason)
+
+    def _finish_cut(self, reason: str) -> None:
+        self._cut = None
+        if self._cut_done is not None and not self._cut_done.done():
+            self._cut_done.set_result(reason)
+
+    # -- smtpfake's own failures -------------------------------------------------------------------
+
+    def _failed(self, error: Exception) -> None:
+        """A bug in smtpfake: reported (it reaches the test or the log); the client gets a 451
+        and the close, from the engine when it can still say it."""
+        conn = self._conn
+        self._hub.report_error(error, conn.session if conn is not None else None)
+        self._stop_work()
+        if conn is not None and not self._failing:
+            self._failing = True  # if the engine fails again, the answer below is the last word
+            self._call(conn.internal_error)
+            return
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(INTERNAL_ERROR)
+            transport.close()
+
+
+def _hand_over(transport: asyncio.Transport, data: bytes) -> None:
+    """Give bytes read before a handshake began to the TLS protocol now on the transport, as
+    the transport itself would (asyncio's public protocol interface)."""
+    protocol: Any = transport.get_protocol()
+    if hasattr(protocol, "get_buffer"):  # buffered (uvloop's do not subclass asyncio's)
+        view = memoryview(data)
+        while view:
+            target = memoryview(protocol.get_buffer(len(view)))
+            size = min(len(target), len(view))
+            target[:size] = view[:size]
+            protocol.buffer_updated(size)
+            view = view[size:]
+    else:
+        protocol.data_received(data)
+
+
+def _peer_text(peer: Any) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer or "")

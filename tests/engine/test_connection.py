@@ -1,0 +1,270 @@
+"""The engine's Connection: bytes and wire events in, actions out, on the FakeClock (no sockets,
+no sleeps). What the record must show: replies when written, the client's close, the grace
+period after the server's last reply, pipelining judged for as long as a reply is going out."""
+
+from __future__ import annotations
+
+from smtpfake.engine.connection import GRACE_TIMER, LINE_LIMIT
+from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER
+
+from ..support import scenario
+from ..support.engine import Engine
+from ..support.pipe import Pipe
+
+
+def pipe(ref: object = "default", **kwargs: float) -> Pipe:
+    return Pipe(Engine(ref), **kwargs)  # type: ignore[arg-type]
+
+
+def texts(p: Pipe) -> list[str]:
+    return [e.text for e in p.record.transcript]
+
+
+def kinds(p: Pipe) -> list[str]:
+    return [v.kind for v in p.record.violations]
+
+
+# -- the end: half-close, grace period, sent-after-close -------------------------------------------
+
+
+def test_after_221_the_server_half_closes_and_reads_on_for_the_grace_period() -> None:
+    p = pipe(grace=2.5)
+    p.connect()
+    assert p.feed("QUIT") == b"221 2.0.0 Bye\r\n"
+    assert p.half_closed and p.ended is None
+    assert p.timers[GRACE_TIMER] == 2.5
+    assert p.feed("NOOP") == b""  # recorded, never answered
+    assert kinds(p) == ["sent-after-close"]
+    p.eof()
+    assert p.ended == "close"  # the client's EOF ends the grace period early
+    p.finish()
+    assert texts(p)[-4:] == [
+        "221 2.0.0 Bye",
+        "(connection closed)",
+        "NOOP",
+        "(client closed the connection)",
+    ]
+    assert p.record.ended is not None
+
+
+def test_the_grace_period_ends_with_its_timer() -> None:
+    p = pipe()
+    p.connect()
+    p.feed("QUIT")
+    p.fire(GRACE_TIMER)
+    assert p.ended == "close"
+    p.finish()
+    assert kinds(p) == []
+    assert texts(p)[-1] == "(connection closed)"  # the client never closed: no entry for it
+
+
+def test_a_line_sent_with_quit_is_ahead_of_the_close_and_not_held_against_the_client() -> None:
+    p = pipe()
+    p.connect()
+    p.feed(b"QUIT\r\nNOOP\r\n")
+    assert kinds(p) == []
+    assert texts(p)[-2:] == ["(connection closed)", "NOOP"]
+
+
+def test_after_an_unsolicited_421_the_next_command_is_no_violation_but_the_one_after_is() -> None:
+    p = pipe(scenario(idle_timeout=5))
+    p.connect()
+    assert p.timers[IDLE_TIMER] == 5
+    assert p.fire(IDLE_TIMER).startswith(b"421 4.4.2 ")
+    p.feed("NOOP")  # RFC 5321 §3.8: it reads the 421 after sending its next command
+    assert kinds(p) == []
+    p.feed("RSET")
+    assert kinds(p) == ["sent-after-close"]
+
+
+def test_close_after_is_unsolicited_too() -> None:
+    p = pipe(scenario(close_after=30))
+    p.connect()
+    assert p.timers[CLOSE_AFTER_TIMER] == 30
+    assert p.fire(CLOSE_AFTER_TIMER).startswith(b"421 4.3.2 ")
+    p.feed("EHLO c.test")
+    assert kinds(p) == []
+
+
+def test_after_a_rule_421_the_next_command_is_a_violation() -> None:
+    p = pipe(scenario({"on": "mail", "reply": "421 4.3.2 go away"}))
+    p.connect()
+    p.feed("EHLO c.test")
+    assert p.feed("MAIL FROM:<a@x.test>").startswith(b"421 4.3.2 go away")
+    p.feed("QUIT")
+    assert kinds(p) == ["sent-after-close"]
+
+
+def test_a_reset_fault_resets_without_a_grace_period() -> None:
+    p = pipe(scenario({"on": "noop", "reset": True}))
+    p.connect()
+    p.feed("NOOP")
+    assert p.ended == "reset" and not p.half_closed
+
+
+# -- replies recorded when written; the client's close ---------------------------------------------
+
+
+def test_a_reply_is_recorded_when_written_not_when_decided() -> None:
+    p = pipe(scenario({"on": "connect", "delay": 3}))
+    started = p.engine.clock.now()
+    p.connect()  # the delay is carried out (the clock moves 3 s), then the 220
+    (greeting,) = p.record.transcript
+    assert greeting.time == started + 3
+
+
+def test_a_client_that_gives_up_during_a_delay_sees_nothing_and_is_not_blamed() -> None:
+    p = pipe(scenario({"on": "connect", "delay": 3}))
+    started = p.engine.clock.now()
+    p.connect(hold=True)
+    p.engine.advance(1.0)
+    p.eof()
+    assert p.ended == "close" and p.wire == b""
+    p.finish()
+    greeting, close = p.record.transcript
+    assert (greeting.text, greeting.delivered, greeting.written) == (
+        "220 smtpfake.test ESMTP smtpfake",
+        False,
+        0,
+    )
+    assert (close.text, close.side, close.time) == (
+        "(client closed the connection)",
+        "client",
+        started + 1,
+    )
+    assert kinds(p) == []  # RFC 5321 §4.5.3.2: it waited for a reply that never came
+    assert p.record.ended == started + 1
+
+
+def test_a_reply_cut_short_by_the_client_says_how_much_was_written() -> None:
+    p = pipe(scenario({"on": "noop", "drip": {"bytes": 4, "interval": 1}}))
+    p.connect()
+    assert p.feed("NOOP", hold=True) == b"250 "
+    p.eof()
+    p.finish()
+    noop = p.record.transcript[-2]
+    assert (noop.text, noop.delivered, noop.written) == ("250 2.0.0 Ok", False, 4)
+    assert "not delivered: 4 octets written" in str(noop)
+
+
+def test_a_client_reset_is_recorded_and_a_missing_quit_still_counts() -> None:
+    p = pipe()
+    p.connect()
+    p.feed("EHLO c.test")
+    p.lost(reset=True)
+    assert texts(p)[-1] == "(client reset the connection)"
+    assert kinds(p) == ["no-quit"]
+
+
+def test_lines_sent_before_the_eof_are_answered_before_the_session_ends() -> None:
+    p = pipe()
+    p.connect()
+    p.feed(b"EHLO c.test\r\nNOOP")  # the last line has no LF yet
+    assert p.eof().endswith(b"250 2.0.0 Ok\r\n")
+    p.finish()
+    assert texts(p)[-3:] == ["NOOP", "250 2.0.0 Ok", "(client closed the connection)"]
+
+
+# -- pipelining judged while a reply is being written ----------------------------------------------
+
+
+def test_a_command_sent_while_a_reply_drips_is_ahead_of_it() -> None:
+    rule = {"on": "ehlo", "drip": {"bytes": 20, "interval": 1}}
+    p = pipe(scenario(rule, extensions_remove=["PIPELINING"]))
+    p.connect()
+    first = p.feed("EHLO c.test", hold=True)
+    assert first == b"250-smtpfake.test\r\n2"  # part of the reply is out
+    p.feed("MAIL FROM:<a@x.test>")  # the client acted on it
+    p.release()
+    assert kinds(p) == ["pipelining-without-extension"]
+
+
+def test_talk_during_a_dripped_greeting_is_early() -> None:
+    p = pipe(scenario({"on": "connect", "drip": {"bytes": 3, "interval": 1}}))
+    assert p.connect(hold=True) == b"220"
+    p.feed("EHLO c.test")
+    p.release()
+    assert kinds(p) == ["early-talker"]
+
+
+def test_a_command_after_the_whole_reply_is_not_ahead() -> None:
+    rule = {"on": "ehlo", "drip": {"bytes": 20, "interval": 1}}
+    p = pipe(scenario(rule, extensions_remove=["PIPELINING"]))
+    p.connect()
+    p.feed("EHLO c.test")
+    p.feed("MAIL FROM:<a@x.test>")
+    assert kinds(p) == []
+
+
+# -- timers ----------------------------------------------------------------------------------------
+
+
+def test_while_the_server_is_busy_only_its_own_idle_limit_runs() -> None:
+    p = pipe(scenario({"on": "noop", "hang": 30}, idle_timeout=5), idle=60)
+    p.connect()
+    assert p.timers[IDLE_TIMER] == 5
+    p.feed("NOOP", hold=True)
+    assert p.timers[IDLE_TIMER] == 60  # the client waits on us: not its silence
+    assert p.fire(IDLE_TIMER) == b""  # the server's limit: a silent close
+    assert p.half_closed
+    assert texts(p)[-1] == "(connection closed: idle timeout)"
+
+
+# -- replies: enhanced codes, the SP, multi-line ---------------------------------------------------
+
+
+def test_a_rule_reply_without_an_enhanced_code_gets_the_class_default() -> None:
+    p = pipe(scenario({"on": "rcpt", "reply": "450 Mailbox busy"}, {"on": "vrfy", "reply": 554}))
+    p.connect()
+    p.feed("EHLO c.test")
+    p.feed("MAIL FROM:<a@x.test>")
+    assert p.feed("RCPT TO:<b@x.test>") == b"450 4.0.0 Mailbox busy\r\n"
+    assert p.feed("VRFY x") == b"554 5.0.0\r\n"
+
+
+def test_enhanced_none_sends_a_rule_reply_without_one() -> None:
+    rule = {"on": "rcpt", "reply": {"code": 450, "text": "Mailbox busy", "enhanced": "none"}}
+    p = pipe(scenario(rule))
+    p.connect()
+    p.feed("EHLO c.test")
+    p.feed("MAIL FROM:<a@x.test>")
+    assert p.feed("RCPT TO:<b@x.test>") == b"450 Mailbox busy\r\n"
+
+
+def test_an_empty_reply_text_keeps_the_space() -> None:
+    p = pipe(scenario({"on": "noop", "reply": "250"}, extensions_remove=["ENHANCEDSTATUSCODES"]))
+    p.connect()
+    assert p.feed("NOOP") == b"250 \r\n"  # RFC 5321 §4.2.1: servers SHOULD send the SP
+
+
+def test_a_multi_line_reply_is_kept_as_its_lines() -> None:
+    p = pipe()
+    p.connect()
+    wire = p.feed("EHLO c.test")
+    (ehlo,) = [e for e in p.record.transcript if e.text.startswith("250-")]
+    assert ehlo.lines == tuple(wire.decode().split("\r\n")[:-1])
+    assert ehlo.lines[-1] == "250 HELP"
+
+
+# -- framing ---------------------------------------------------------------------------------------
+
+
+def test_an_over_long_command_line_is_answered_once_however_it_arrives() -> None:
+    line = b"NOOP " + b"x" * (LINE_LIMIT + 500) + b"\r\n"
+    whole, pieces = pipe(), pipe()
+    whole.connect()
+    pieces.connect()
+    assert whole.feed(line) == b"500 5.5.6 Line too long\r\n"
+    out = b"".join(pieces.feed(line[i : i + 100]) for i in range(0, len(line), 100))
+    assert out == b"500 5.5.6 Line too long\r\n"
+    assert texts(whole) == texts(pieces)
+
+
+def test_what_comes_after_starttls_and_before_the_handshake_is_discarded() -> None:
+    p = pipe(scenario(tls={}))
+    p.connect()
+    p.feed("EHLO c.test")
+    p.feed(b"STARTTLS\r\nMAIL FROM:<evil@x.test>\r\n")
+    assert p.tls
+    assert kinds(p) == ["sent-before-tls"]
+    assert "MAIL FROM:<evil@x.test>" not in texts(p)

@@ -1,0 +1,67 @@
+"""Framing is the engine's (h11's property): however the client's bytes are split in transit —
+whole, byte by byte, or at random points — the server sends the same replies and the journal
+holds the same record. Everything is fed while the greeting is still going out (a delay), so
+in every split every line is equally ahead of the replies."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smtpfake.journal import SessionRecord
+
+from ..support import scenario
+from ..support.engine import Engine
+from ..support.pipe import Pipe
+
+LINES = [
+    b"EHLO c.test\r\n",
+    b"HELO c.test\r\n",
+    b"MAIL FROM:<a@x.test> SIZE=10\r\n",
+    b"RCPT TO:<b@x.test>\r\n",
+    b"DATA\r\n",
+    b"Subject: split\r\n",
+    b"\r\n",
+    b"..a line that starts with a dot\r\n",
+    b".\r\n",
+    b"NOOP\r\n",
+    b"RSET\r\n",
+    b"a bare LF\n",
+    b"a bare CR\rin the middle\r\n",
+    b"8-bit \xc3\xa9\r\n",
+    b"x" * 1500 + b"\r\n",  # over-long: a command line or text in pieces
+    b"VRFY " + b"y" * 600 + b"\r\n",
+    b"AUTH PLAIN\r\n",
+    b"QUIT\r\n",
+]
+SCENARIO = scenario({"on": "connect", "delay": 1}, {"on": "rcpt", "nth": 2, "reply": 452})
+
+
+def run(chunks: list[bytes]) -> tuple[bytes, tuple[SessionRecord, ...]]:
+    engine = Engine(SCENARIO)
+    pipe = Pipe(engine)
+    pipe.connect(hold=True)
+    for chunk in chunks:
+        pipe.feed(chunk)
+    pipe.release()
+    pipe.eof()
+    pipe.finish()
+    return bytes(pipe.wire), engine.journal.sessions()
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in pairwise(points)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(LINES), max_size=25), st.lists(st.integers(0, 10**6), max_size=30))
+def test_any_split_gives_the_same_replies_and_the_same_journal(
+    lines: list[bytes], cuts: list[int]
+) -> None:
+    data = b"".join(lines)
+    whole = run([data])
+    assert run([data[i : i + 1] for i in range(len(data))]) == whole
+    assert run(split(data, cuts)) == whole
