@@ -104,13 +104,26 @@ def read_settings(config: pytest.Config) -> Settings:
     if port is not None and not 0 <= port <= 65535:
         raise pytest.UsageError(f"smtpfake: --smtpfake-port: {port} is not a port (0-65535)")
     wait = _number(config, "remote_wait", float, "seconds")
+    if wait is not None and not 0 <= wait <= 3600:  # also refuses NaN and inf
+        raise pytest.UsageError(
+            "smtpfake: --smtpfake-remote-wait (ini smtpfake_remote_wait): "
+            f"expected seconds from 0 to 3600, got {wait:g}"
+        )
+    dirs = _scenario_dirs(config)
+    for folder in dirs:
+        if not folder.is_dir():
+            # a misspelt folder would otherwise add nothing, and its scenarios go missing unseen
+            raise pytest.UsageError(
+                "smtpfake: --smtpfake-scenario-dir (ini smtpfake_scenario_dirs): "
+                f"{str(folder)!r} is not a directory"
+            )
     token = _setting(config, "remote_token") or os.environ.get("SMTPFAKE_API_TOKEN")
     return Settings(
         scenario=_setting(config, "scenario") or "default",
         host=_setting(config, "host") or "127.0.0.1",
         port=port or 0,
         seed=_number(config, "seed", int, "an integer"),
-        scenario_dirs=_scenario_dirs(config),
+        scenario_dirs=dirs,
         remote=_setting(config, "remote"),
         remote_token=token or None,
         remote_wait=10.0 if wait is None else wait,
@@ -134,8 +147,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.remote:
         _wait_for_sidecar(settings)
         return
-    if settings.port:
-        _check_port(settings.host, _port_for_this_process(settings.port))
+    if (settings.port or settings.host != Settings.host) and not _worker():
+        # The main process checks every worker's port (N, N+1, ... under pytest-xdist): a
+        # UsageError inside a worker would be an xdist crash with a traceback, not one line.
+        workers = getattr(config.option, "numprocesses", None)
+        count = workers if isinstance(workers, int) and workers > 0 and settings.port else 1
+        for k in range(count):
+            _check_port(settings.host, settings.port + k if settings.port else 0)
     if settings.scenario != "default" or settings.scenario_dirs:
         from smtpfake.scenario import ScenarioError, resolve
 
@@ -161,9 +179,9 @@ def _check_port(host: str, port: int) -> None:
         with socket.create_server((host, port)):
             pass
     except OSError as exc:
-        raise pytest.UsageError(
-            f"smtpfake: --smtpfake-port (ini smtpfake_port): cannot listen on {host}:{port}: {exc}"
-        ) from None
+        flags = "--smtpfake-host/--smtpfake-port (ini smtpfake_host/smtpfake_port)"
+        problem = f"cannot listen on {host}:{port}: {exc}"
+        raise pytest.UsageError(f"smtpfake: {flags}: {problem}") from None
 
 
 def _wait_for_sidecar(settings: Settings) -> None:
@@ -181,6 +199,10 @@ def _wait_for_sidecar(settings: Settings) -> None:
         try:
             status = remote.health().get("status")
             problem = "" if status == "ready" else f"the sidecar is not ready (status {status!r})"
+            if not problem:
+                # health needs no token: one call that does, so a missing or wrong token is
+                # this one usage error rather than an error in every test
+                remote.request("GET", "/api/clock")
         except RemoteError as exc:
             if exc.status in (401, 403):
                 raise pytest.UsageError(
@@ -276,14 +298,19 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
             scenario_dirs=settings.scenario_dirs,
         )
     except ScenarioError as exc:
-        raise pytest.UsageError(f"smtpfake: --smtpfake-scenario: {_problems(exc)}") from None
+        # settings made in code (an overridden smtpfake_settings) are checked only here: one
+        # line in each test that needs the server, not a traceback through the fixtures
+        problem = f"smtpfake: scenario {settings.scenario!r} (smtpfake_settings): {_problems(exc)}"
+        pytest.fail(problem, pytrace=False)
     try:
         server.start()
     except OSError as exc:
         where = f"{settings.host}:{_port_for_this_process(settings.port)}"
-        raise pytest.UsageError(
-            f"smtpfake: --smtpfake-port: cannot listen on {where}: {exc}"
-        ) from None
+        # taken since the start-up check: one line in each test that needs it, no traceback
+        pytest.fail(
+            f"smtpfake: --smtpfake-host/--smtpfake-port: cannot listen on {where}: {exc}",
+            pytrace=False,
+        )
     fake = SmtpFake(server)
     fake.transcript_in_errors = False  # the report's own section carries it, once
     yield fake
@@ -291,9 +318,19 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
 
 
 def _remote_backend(settings: Settings) -> Iterator[Control]:
+    import contextlib
+
+    from smtpfake.remote import RemoteError
+    from smtpfake.scenario import ScenarioError
     from smtpfake.servers_on_demand import own_server
 
-    with own_server(settings) as remote:
+    with contextlib.ExitStack() as stack:
+        try:
+            remote = stack.enter_context(own_server(settings))
+        except (RemoteError, ScenarioError) as exc:
+            # the sidecar refused a server of our own (gone since start-up, out of ports, a
+            # bad scenario): one line in each test, not a traceback through the fixtures
+            pytest.fail(f"smtpfake: --smtpfake-remote {settings.remote}: {exc}", pytrace=False)
         remote.transcript_in_errors = False
         yield remote
 
@@ -331,6 +368,7 @@ def _marker_scenario(
     marker = request.node.get_closest_marker("smtpfake")
     if marker is None:
         return scenario, seed
+    _check_marker(marker)
     scenario = marker.kwargs.get("scenario", marker.args[0] if marker.args else scenario)
     if "seed" in marker.kwargs:
         raw = marker.kwargs["seed"]
@@ -341,6 +379,31 @@ def _marker_scenario(
             )
         seed = raw
     return scenario, seed
+
+
+#: the marker's keywords; anything else is a typo that would silently do nothing
+_MARKER_KEYWORDS = ("scenario", "seed", "params")
+
+
+def _check_marker(marker: pytest.Mark) -> None:
+    """Fail the test with one line when ``@pytest.mark.smtpfake(...)`` is not
+    ``(scenario, seed=INT, params=DICT)``: a misspelt keyword or a second scenario would
+    otherwise be ignored, and the test would run against the wrong scenario."""
+    from difflib import get_close_matches
+
+    problem = ""
+    unknown = [k for k in marker.kwargs if k not in _MARKER_KEYWORDS]
+    if unknown:
+        near = get_close_matches(unknown[0], _MARKER_KEYWORDS, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        problem = f"unknown keyword {unknown[0]!r}; {hint}(known: {', '.join(_MARKER_KEYWORDS)})"
+    elif len(marker.args) > 1 or (marker.args and "scenario" in marker.kwargs):
+        problem = "one scenario only: a name, a path or a dict, positional or as scenario="
+    elif not isinstance(marker.kwargs.get("params", {}), dict):
+        got = type(marker.kwargs["params"]).__name__
+        problem = f"params must be a dict of parameter names to values, got {got}"
+    if problem:
+        pytest.fail(f"@pytest.mark.smtpfake: {problem}", pytrace=False)
 
 
 @pytest.fixture
