@@ -146,6 +146,20 @@ class Server:
         if self._deliveries:
             await asyncio.wait(set(self._deliveries), timeout=timeout)
 
+    def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
+        """From a thread other than the server's: wait up to ``timeout`` seconds until the
+        messages accepted so far are delivered (or failed: see :attr:`errors`). True when none
+        is still under way."""
+        loop = self._loop
+        if loop is None or not loop.is_running() or self._thread is threading.current_thread():
+            return not self._deliveries
+
+        async def wait() -> bool:
+            await self.deliveries_done(timeout)
+            return all(task.done() for task in self._deliveries)
+
+        return asyncio.run_coroutine_threadsafe(wait(), loop).result(timeout + 5)
+
     def tls_context(self, session: Session) -> ssl.SSLContext:
         context = self._tls.context(session.settings)
         if context is None:

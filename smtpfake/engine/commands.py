@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from smtpfake.engine import auth as sasl
 from smtpfake.engine.body import Body, Declared
-from smtpfake.engine.state import AUTH_TWICE, EHLO_FIRST, HELO_FIRST, Mode, Phase, Refusal
+from smtpfake.engine.state import Mode, Refusal
 from smtpfake.scenario.model import Stage
 from smtpfake.scenario.plan import Action, Close, Note, Plan, Reset, Send, StartTLS
 from smtpfake.scenario.reply import Reply
@@ -87,7 +87,7 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         return session.respond(Stage.MAIL, address, big)
 
     def accept() -> None:
-        session.phase = Phase.MAIL
+        session.phase = after
         session.mail_from = address
         session.rcpt_tos = []
 
@@ -107,7 +107,7 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
         return session.respond(Stage.RCPT, address, many)
 
     def accept() -> None:
-        session.phase = Phase.RCPT
+        session.phase = after
         session.rcpt_tos.append(address)
 
     return session.respond(Stage.RCPT, address, session.reply(250, "2.1.5", "Ok"), accept)
@@ -121,7 +121,7 @@ def _data(session: Session, arg: str) -> tuple[Action, ...]:
         return session.respond(Stage.DATA, arg, session.reply(501, "5.5.4", "Syntax: DATA"))
 
     def accept() -> None:
-        session.phase = Phase.IDLE
+        session.phase = after
         session.mode = Mode.DATA
         session.body = Body(session.settings.max_message_bytes)
         session.conduct.new_message()
@@ -156,16 +156,12 @@ def _starttls(session: Session, arg: str) -> tuple[Action, ...]:
             return session.respond(Stage.STARTTLS, arg, busy)
         off = session.reply(502, "5.5.1", "Error: command not implemented")
         return session.respond(Stage.STARTTLS, arg, off)
-    if session.tls_active:
-        detail = "STARTTLS with TLS already active (RFC 3207 §4.2)"
-        session.violate("tls-already-active", detail, "STARTTLS")
-        again = session.reply(503, "5.5.1", "Error: TLS already active")
-        return session.respond(Stage.STARTTLS, arg, again)
+    after = session.sequence("STARTTLS")
+    if isinstance(after, Refusal):
+        return session.refuse(Stage.STARTTLS, arg, after)
     if arg:
         syntax = session.reply(501, "5.5.4", "Syntax: STARTTLS (no parameters allowed)")
         return session.respond(Stage.STARTTLS, arg, syntax)
-    if session.settings.require_helo and not session.greeted:
-        return session.refuse(Stage.STARTTLS, arg, HELO_FIRST)
     accepted: list[bool] = []
     ready = session.reply(220, "2.0.0", "Ready to start TLS")
 
@@ -195,10 +191,6 @@ def _auth(session: Session, arg: str) -> tuple[Action, ...]:
     if auth is None:
         off = session.reply(502, "5.5.1", "Error: authentication not enabled")
         return _verdict(session, mechanism, None, off)
-    if not session.esmtp:
-        return session.refuse(Stage.AUTH, mechanism, EHLO_FIRST)
-    if session.auth_user is not None:
-        return session.refuse(Stage.AUTH, mechanism, AUTH_TWICE)
     after = session.sequence("AUTH")
     if isinstance(after, Refusal):
         return session.refuse(Stage.AUTH, mechanism, after)

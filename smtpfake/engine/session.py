@@ -35,7 +35,7 @@ from smtpfake.engine.records import (
     Violation,
 )
 from smtpfake.engine.shared import Shared
-from smtpfake.engine.state import HELO_FIRST, NEEDS_HELO, Mode, Phase, Refusal, transition
+from smtpfake.engine.state import Facts, Mode, Phase, Refusal, decide
 from smtpfake.scenario.model import Scenario, Stage, ehlo_keyword
 from smtpfake.scenario.plan import (
     Action,
@@ -454,21 +454,28 @@ class Session:
         return Reply(code, lines, enhanced if self._enhanced else None)
 
     def refuse(self, stage: Stage, argument: str, refusal: Refusal) -> tuple[Action, ...]:
-        """A 503: the command is out of order, which is the client's mistake unless it was
-        pipelined after a refusal it could not have seen yet."""
+        """The command is out of order (state.ORDER): its reply, and its violation unless the
+        client pipelined it after a refusal it could not have seen yet."""
         command = stage.value.upper()
         if not self.conduct.refusal_expected():
-            self.violate("bad-sequence", refusal.detail.format(cmd=command), command)
-        return self.respond(stage, argument, self.reply(503, "5.5.1", refusal.text))
+            self.violate(refusal.kind, refusal.detail.format(cmd=command), command)
+        reply = self.reply(refusal.code, refusal.enhanced, refusal.text)
+        return self.respond(stage, argument, reply)
 
     def sequence(self, command: str) -> Phase | Refusal:
-        if command in NEEDS_HELO and not self.greeted:
-            if self.settings.require_helo:
-                return HELO_FIRST
-            if command == "MAIL":
-                # Accepted (as Postfix does by default), but still against RFC 5321 §4.1.4.
-                self.violate("no-helo", "MAIL before HELO/EHLO", command)
-        return transition(command, self.phase)
+        """The ordering table's verdict on ``command`` now (state.decide): the phase it leads
+        to when accepted, or its refusal; a tolerated mistake is recorded here."""
+        facts = Facts(
+            greeted=self.greeted,
+            esmtp=self.esmtp,
+            tls=self.tls_active,
+            authenticated=self.auth_user is not None,
+            require_helo=self.settings.require_helo,
+        )
+        outcome, tolerated = decide(command, self.phase, facts)
+        for mistake in tolerated:
+            self.violate(mistake.kind, mistake.detail.format(cmd=command), command)
+        return outcome
 
     def reset_transaction(self) -> None:
         self.phase = Phase.IDLE
