@@ -146,9 +146,9 @@ _SETTINGS = pytest.StashKey[Settings]()
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "smtpfake(scenario=NAME|PATH|DICT, seed=INT, params=DICT, delivery=SPEC|HANDLER): the "
-        "scenario the smtpfake fixture plays, with its parameters set by name, and where its "
-        "accepted mail also goes",
+        "smtpfake(scenario=NAME|PATH|DICT, seed=INT, params=DICT, delivery=SPEC|HANDLER, "
+        "handler=OBJ): the scenario the smtpfake fixture plays, with its parameters set by "
+        "name; where its accepted mail also goes; an object whose aiosmtpd hooks decide replies",
     )
     # One bad setting, one usage error at start-up (not a traceback in every test). Checks that
     # need the scenario loader or the network run only when that setting was given, so a suite
@@ -406,6 +406,27 @@ def _marker_delivery(marker: pytest.Mark | None, server: Server | None) -> objec
     return kept
 
 
+def _marker_handler(marker: pytest.Mark | None, server: Server | None) -> object:
+    """``@pytest.mark.smtpfake(handler=obj)``: an object with aiosmtpd's reply-deciding hooks
+    (smtpfake/hooks.py) for this test's connections. Returns the hooks to restore."""
+    if marker is None or "handler" not in marker.kwargs:
+        return _NO_CHANGE
+    if server is None:
+        pytest.fail("@pytest.mark.smtpfake(handler=...): in-process only", pytrace=False)
+    from smtpfake.hooks import Hooks, hook_names
+
+    wanted = marker.kwargs["handler"]
+    if wanted is not None and not hook_names(wanted):
+        pytest.fail(
+            f"@pytest.mark.smtpfake(handler={wanted!r}): it has none of aiosmtpd's hooks "
+            "(handle_HELO, handle_EHLO, handle_MAIL, handle_RCPT, handle_DATA, ...)",
+            pytrace=False,
+        )
+    kept = server.hooks
+    server.hooks = Hooks(wanted, server) if wanted is not None else None
+    return kept
+
+
 @pytest.fixture
 def smtpfake(
     request: pytest.FixtureRequest, smtpfake_backend: Control, smtpfake_settings: Settings
@@ -441,6 +462,7 @@ def smtpfake(
         pytest.fail(problem, pytrace=False)  # outside the except: no chained exception shown
     server: Server | None = getattr(backend, "server", None)
     kept = _marker_delivery(marker, server)
+    kept_hooks = _marker_handler(marker, server)
     request.node.stash[_HANDLE] = backend
     yield backend
     if server is not None and server.delivery is not None:
@@ -449,6 +471,8 @@ def smtpfake(
     errors = list(getattr(server, "errors", ()))
     if server is not None and kept is not _NO_CHANGE:
         server.delivery = kept  # type: ignore[assignment]
+    if server is not None and kept_hooks is not _NO_CHANGE:
+        server.hooks = kept_hooks  # type: ignore[assignment]
     backend.reset()  # drop this test's connections now, not at the next test
     if errors:
         # A bug inside smtpfake while serving this test: it fails here, never lost in a thread.

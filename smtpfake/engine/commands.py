@@ -44,9 +44,10 @@ def _simple(stage: Stage, code: int, enhanced: str, text: str) -> Handler:
     return handle
 
 
-def _greet(session: Session, esmtp: bool) -> None:
+def _greet(session: Session, esmtp: bool, name: str) -> None:
     session.greeted = True
     session.esmtp = esmtp
+    session.helo_name = name
     session.reset_transaction()
 
 
@@ -54,14 +55,14 @@ def _helo(session: Session, arg: str) -> tuple[Action, ...]:
     if not arg:
         return session.respond(Stage.HELO, arg, Reply(501, ("Syntax: HELO hostname",)))
     ok = Reply(250, (session.settings.hostname,))
-    return session.respond(Stage.HELO, arg, ok, lambda: _greet(session, False))
+    return session.respond(Stage.HELO, arg, ok, lambda: _greet(session, False, arg))
 
 
 def _ehlo(session: Session, arg: str) -> tuple[Action, ...]:
     if not arg:
         return session.respond(Stage.EHLO, arg, Reply(501, ("Syntax: EHLO hostname",)))
     ok = Reply(250, (session.settings.hostname, *session.ehlo_keywords()))
-    return session.respond(Stage.EHLO, arg, ok, lambda: _greet(session, True))
+    return session.respond(Stage.EHLO, arg, ok, lambda: _greet(session, True, arg))
 
 
 def _mail(session: Session, arg: str) -> tuple[Action, ...]:

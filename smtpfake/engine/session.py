@@ -25,6 +25,7 @@ from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
+from smtpfake.engine.consult import FAILED, HOOKS
 from smtpfake.engine.matching import Occurrence, client_ip, select_explained
 from smtpfake.engine.records import (
     Message,
@@ -41,6 +42,7 @@ from smtpfake.scenario.plan import (
     Action,
     BodyCut,
     Close,
+    Consult,
     HalfClose,
     Note,
     Plan,
@@ -73,6 +75,7 @@ class Session:
 
     # slots: a session per connection, and ten thousand idle ones must stay small
     __slots__ = (
+        "_awaiting",
         "_enhanced",
         "_greet_after_tls",
         "_rng",
@@ -89,6 +92,8 @@ class Session:
         "esmtp",
         "exchange",
         "greeted",
+        "helo_name",
+        "hooks",
         "index",
         "info",
         "mail_from",
@@ -114,8 +119,13 @@ class Session:
         *,
         peer: str = "",
         clock: Clock | None = None,
+        hooks: frozenset[str] = frozenset(),
     ) -> None:
         self.scenario = scenario
+        # the user's handler's reply-deciding hooks (consult.HOOKS names) and, while one is
+        # asked, what to do with its answer
+        self.hooks = hooks
+        self._awaiting: Callable[[Reply | None], tuple[Action, ...]] | None = None
         self.settings = scenario.server
         self.shared = shared
         self.observer = observer
@@ -132,6 +142,7 @@ class Session:
         self.phase = Phase.IDLE
         self.greeted = False
         self.esmtp = False  # greeted with EHLO: extensions such as AUTH may be used
+        self.helo_name = ""  # the name the client gave in its accepted HELO/EHLO
         self.tls_active = False  # set once TLS is up; AUTH with require_tls waits for it
         self.tls_pending = False  # a handshake is due: the client speaks TLS now, not SMTP
         self._tls = self.settings.tls
@@ -190,6 +201,7 @@ class Session:
         self.tls_active = True
         self.tls_pending = False
         self.greeted = False
+        self.helo_name = ""
         self.esmtp = False
         self.auth_user = None
         self.reset_transaction()
@@ -371,12 +383,61 @@ class Session:
     # -- the core: rules first, then the normal reply (what the command handlers call) -----------
 
     def respond(
-        self, stage: Stage, argument: str, plan: Plan | Reply, accept: Accept = None
+        self,
+        stage: Stage,
+        argument: str,
+        plan: Plan | Reply,
+        accept: Accept = None,
+        then: Accept = None,
     ) -> tuple[Action, ...]:
         """The reply to one occurrence of ``stage``, as the first matching rule's faults shape
-        it; ``accept`` runs only if the reply sent is positive."""
+        it; ``accept`` runs only if the reply sent is positive, ``then`` once it is decided.
+        A positive normal reply with a user's hook for the stage is first a Consult
+        (consult.py): the rest follows in :meth:`consulted`."""
         if isinstance(plan, Reply):
             plan = Plan(plan)
+        hook = HOOKS.get(stage) if self.hooks else None
+        if hook in self.hooks and plan.reply is not None and plan.reply.is_positive:
+            asked = plan
+
+            def answered(reply: Reply | None) -> tuple[Action, ...]:
+                shaped = asked.with_(reply=reply or FAILED)
+                return self._decided(stage, argument, shaped, accept, then)
+
+            self._awaiting = answered
+            content = bytes(self.body.data) if stage is Stage.END_OF_DATA else b""
+            consult = Consult(
+                hook or "",
+                argument,
+                lines=asked.reply.lines if asked.reply is not None else (),
+                mail_from=self.mail_from,
+                rcpt_tos=tuple(self.rcpt_tos),
+                content=content,
+                helo_name=argument if stage in (Stage.HELO, Stage.EHLO) else self.helo_name,
+                esmtp=stage is Stage.EHLO or (stage is not Stage.HELO and self.esmtp),
+            )
+            return (consult,)
+        return self._decided(stage, argument, plan, accept, then)
+
+    def consulted(self, reply: Reply | None) -> tuple[Action, ...]:
+        """The user's handler answered the Consult with ``reply`` (consult.answer_reply); None
+        when it failed (the server reports why): a 451. The command goes on."""
+        awaiting, self._awaiting = self._awaiting, None
+        if awaiting is None:
+            raise RuntimeError("consulted() without a Consult under way")
+        return awaiting(reply)
+
+    def _decided(
+        self, stage: Stage, argument: str, plan: Plan, accept: Accept, then: Accept
+    ) -> tuple[Action, ...]:
+        actions = self._shaped(stage, argument, plan, accept)
+        if then is not None:
+            then()
+        return actions
+
+    def _shaped(
+        self, stage: Stage, argument: str, plan: Plan, accept: Accept
+    ) -> tuple[Action, ...]:
         self.counts[stage] += 1
         label = None
         rules = self.scenario.rules_by_stage[stage]
@@ -559,9 +620,7 @@ class Session:
             self.observer.message(self.info, message)
 
         ok = self.reply(250, "2.0.0", f"Ok: queued as {queue_id}")
-        actions = self.respond(Stage.END_OF_DATA, self.mail_from, ok, accept)
-        self.reset_transaction()
-        return actions
+        return self.respond(Stage.END_OF_DATA, self.mail_from, ok, accept, self.reset_transaction)
 
     # -- the record ----------------------------------------------------------------------------
 

@@ -103,3 +103,36 @@ def test_bad_spec(smtpfake):
     result.stdout.fnmatch_lines(
         ["*handler says no*", "*smtpfake(delivery=...): delivery must be maildir:PATH*"]
     )
+
+
+def test_the_marker_gives_one_test_a_handler_whose_hooks_decide_replies(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+import smtplib
+import pytest
+
+class Directory:
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        return "550 5.1.1 No such user" if address.startswith("nobody@") else "250 2.1.5 Ok"
+
+@pytest.mark.smtpfake(handler=Directory())
+def test_refused(smtpfake):
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as c:
+        assert c.sendmail("a@x.test", ["nobody@y.test", "b@y.test"], "hi") == {
+            "nobody@y.test": (550, b"5.1.1 No such user")
+        }
+
+def test_the_next_test_has_none(smtpfake):
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as c:
+        assert c.sendmail("a@x.test", ["nobody@y.test"], "hi") == {}
+
+@pytest.mark.smtpfake(handler=object())
+def test_not_a_handler(smtpfake):
+    pass
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*it has none of aiosmtpd's hooks*"])
