@@ -92,7 +92,8 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         session.mail_from = address
         session.rcpt_tos = []
 
-    return session.respond(Stage.MAIL, address, session.reply(250, "2.1.0", "Ok"), accept)
+    ok = session.reply(250, "2.1.0", "Ok")
+    return session.respond(Stage.MAIL, address, ok, accept, options=tuple(params.split()))
 
 
 def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
@@ -111,7 +112,8 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
         session.phase = after
         session.rcpt_tos.append(address)
 
-    return session.respond(Stage.RCPT, address, session.reply(250, "2.1.5", "Ok"), accept)
+    ok = session.reply(250, "2.1.5", "Ok")
+    return session.respond(Stage.RCPT, address, ok, accept, options=tuple(params.split()))
 
 
 def _data(session: Session, arg: str) -> tuple[Action, ...]:

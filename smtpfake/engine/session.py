@@ -389,9 +389,12 @@ class Session:
         plan: Plan | Reply,
         accept: Accept = None,
         then: Accept = None,
+        *,
+        options: tuple[str, ...] = (),
     ) -> tuple[Action, ...]:
         """The reply to one occurrence of ``stage``, as the first matching rule's faults shape
         it; ``accept`` runs only if the reply sent is positive, ``then`` once it is decided.
+        ``options``: the command's parameters (MAIL/RCPT), for a user's hook.
         A positive normal reply with a user's hook for the stage is first a Consult
         (consult.py): the rest follows in :meth:`consulted`."""
         if isinstance(plan, Reply):
@@ -409,6 +412,7 @@ class Session:
             consult = Consult(
                 hook or "",
                 argument,
+                options=options,
                 lines=asked.reply.lines if asked.reply is not None else (),
                 mail_from=self.mail_from,
                 rcpt_tos=tuple(self.rcpt_tos),

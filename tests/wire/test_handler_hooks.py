@@ -28,7 +28,7 @@ class Directory:
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
-        self.calls.append(("MAIL", (session.peer[0], session.host_name, address)))
+        self.calls.append(("MAIL", (session.peer[0], session.host_name, address, options)))
         return "250 2.1.0 Sender ok"
 
     async def handle_RCPT(
@@ -64,7 +64,15 @@ def test_hooks_decide_replies_and_see_aiosmtpds_session_and_envelope() -> None:
         assert "250 2.0.0 Accepted by the directory" in record.format()
         assert kinds(record) == []
         assert server.errors == []
-    assert directory.calls[0] == ("MAIL", ("127.0.0.1", "client.example.test", "a@x.test"))
+    # smtplib sends SIZE= when the server offers SIZE: the options as aiosmtpd gives them
+    peer, name, sender, options = directory.calls[0][1]
+    assert (directory.calls[0][0], peer, name, sender) == (
+        "MAIL",
+        "127.0.0.1",
+        "client.example.test",
+        "a@x.test",
+    )
+    assert [o.split("=")[0].upper() for o in options] == ["SIZE"]
     # the Envelope holds the transaction as accepted so far
     assert directory.calls[2] == ("RCPT", ("a@x.test", ["ann@y.test"], "nobody@y.test"))
 
