@@ -7,6 +7,7 @@ Phases track the mail transaction only; whether HELO/EHLO was seen is a separate
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 
@@ -72,16 +73,19 @@ class When:
     def holds(self, phase: Phase, facts: Facts) -> bool:
         if self.phases is not None and phase not in self.phases:
             return False
-        return all(
-            wanted is None or wanted == getattr(facts, name)
-            for name, wanted in (
-                ("greeted", self.greeted),
-                ("esmtp", self.esmtp),
-                ("tls", self.tls),
-                ("authenticated", self.authenticated),
-                ("require_helo", self.require_helo),
-            )
+        return all(getattr(facts, name) == wanted for name, wanted in self.checks)
+
+    @functools.cached_property
+    def checks(self) -> tuple[tuple[str, bool], ...]:
+        """The facts this condition sets, made once (a command checks only those)."""
+        named = (
+            ("greeted", self.greeted),
+            ("esmtp", self.esmtp),
+            ("tls", self.tls),
+            ("authenticated", self.authenticated),
+            ("require_helo", self.require_helo),
         )
+        return tuple((name, wanted) for name, wanted in named if wanted is not None)
 
 
 @dataclass(frozen=True)
