@@ -1,5 +1,6 @@
-"""Delivery back ends named by the fixture: --smtpfake-delivery / ini smtpfake_delivery for the
-session's server, @pytest.mark.smtpfake(delivery=...) for one test; real sockets."""
+"""Delivery back ends and reply-deciding handlers named by the fixture: --smtpfake-delivery / ini
+smtpfake_delivery for the session's server, @pytest.mark.smtpfake(delivery=..., handler=...) for
+one test; real sockets."""
 
 from __future__ import annotations
 
@@ -131,8 +132,19 @@ def test_the_next_test_has_none(smtpfake):
 @pytest.mark.smtpfake(handler=object())
 def test_not_a_handler(smtpfake):
     pass
+
+class Broken:
+    async def handle_MAIL(self, server, session, envelope, address, options):
+        raise LookupError("the directory is down")
+
+@pytest.mark.smtpfake(handler=Broken())
+def test_a_raising_hook_fails_this_test(smtpfake):
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as c:
+        c.ehlo("c.test")
+        assert c.mail("a@x.test")[0] == 451
 """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, errors=1)
+    result.assert_outcomes(passed=3, errors=2)
     result.stdout.fnmatch_lines(["*it has none of aiosmtpd's hooks*"])
+    result.stdout.fnmatch_lines(["*LookupError: the directory is down*"])
