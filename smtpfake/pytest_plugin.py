@@ -21,6 +21,7 @@ import pytest
 
 if TYPE_CHECKING:
     from smtpfake.control import Control
+    from smtpfake.delivery import Handler
     from smtpfake.scenario import ScenarioError
     from smtpfake.server import Server
 
@@ -30,6 +31,11 @@ _OPTIONS: dict[str, tuple[str, str, str]] = {
     "host": ("address the in-process server binds", "127.0.0.1", "127.0.0.1"),
     "port": ("port the in-process server listens on", "0", "a free port"),
     "seed": ("seed for every random choice, an integer", "", "the scenario's own"),
+    "delivery": (
+        "where accepted mail also goes: maildir:PATH or proxy:HOST:PORT",
+        "",
+        "the journal only",
+    ),
     "remote": ("API URL of a running sidecar to use instead of an in-process server", "", "none"),
     "remote_token": ("bearer token for the sidecar's API", "", "$SMTPFAKE_API_TOKEN"),
     "remote_wait": ("seconds to wait for a sidecar that is still starting", "10", "10"),
@@ -96,6 +102,9 @@ class Settings:
     remote: str = ""
     remote_token: str | None = None
     remote_wait: float = 10.0
+    #: a delivery back end for the in-process server: ``maildir:PATH``, ``proxy:HOST:PORT``, or
+    #: (overriding this fixture) a handler object with aiosmtpd's ``async handle_DATA``
+    delivery: Handler | str | None = None
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -118,6 +127,9 @@ def read_settings(config: pytest.Config) -> Settings:
                 f"{str(folder)!r} is not a directory"
             )
     token = _setting(config, "remote_token") or os.environ.get("SMTPFAKE_API_TOKEN")
+    delivery = _setting(config, "delivery")
+    if delivery:
+        _check_delivery(delivery, "--smtpfake-delivery (ini smtpfake_delivery)", pytest.UsageError)
     return Settings(
         scenario=_setting(config, "scenario") or "default",
         host=_setting(config, "host") or "127.0.0.1",
@@ -127,7 +139,18 @@ def read_settings(config: pytest.Config) -> Settings:
         remote=_setting(config, "remote"),
         remote_token=token or None,
         remote_wait=10.0 if wait is None else wait,
+        delivery=delivery or None,
     )
+
+
+def _check_delivery(spec: str, where: str, error: type[Exception]) -> None:
+    """Raise ``error`` naming ``where`` unless ``spec`` names a back end (loads aiosmtpd)."""
+    from smtpfake.delivery import named
+
+    try:
+        named(spec)
+    except ValueError as exc:
+        raise error(f"smtpfake: {where}: {exc}") from None
 
 
 _SETTINGS = pytest.StashKey[Settings]()
@@ -136,8 +159,9 @@ _SETTINGS = pytest.StashKey[Settings]()
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "smtpfake(scenario=NAME|PATH|DICT, seed=INT, params=DICT): the scenario the smtpfake "
-        "fixture plays, with its parameters set by name",
+        "smtpfake(scenario=NAME|PATH|DICT, seed=INT, params=DICT, delivery=SPEC|HANDLER, "
+        "handler=OBJ): the scenario the smtpfake fixture plays, with its parameters set by "
+        "name; where its accepted mail also goes; an object whose aiosmtpd hooks decide replies",
     )
     # One bad setting, one usage error at start-up (not a traceback in every test). Checks that
     # need the scenario loader or the network run only when that setting was given, so a suite
@@ -283,6 +307,11 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
     or a server of its own on the sidecar named by ``--smtpfake-remote``."""
     settings = smtpfake_settings
     if settings.remote:
+        if settings.delivery is not None:
+            raise pytest.UsageError(
+                "smtpfake: --smtpfake-delivery is for the in-process server; with "
+                "--smtpfake-remote start the sidecar with `smtpfake serve --deliver ...`"
+            )
         yield from _remote_backend(settings)
         return
     from smtpfake.control import SmtpFake
@@ -296,6 +325,7 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
             port=_port_for_this_process(settings.port),
             seed=settings.seed,
             scenario_dirs=settings.scenario_dirs,
+            delivery=settings.delivery,
         )
     except ScenarioError as exc:
         # settings made in code (an overridden smtpfake_settings) are checked only here: one
@@ -382,13 +412,13 @@ def _marker_scenario(
 
 
 #: the marker's keywords; anything else is a typo that would silently do nothing
-_MARKER_KEYWORDS = ("scenario", "seed", "params")
+_MARKER_KEYWORDS = ("scenario", "seed", "params", "delivery", "handler")
 
 
 def _check_marker(marker: pytest.Mark) -> None:
     """Fail the test with one line when ``@pytest.mark.smtpfake(...)`` is not
-    ``(scenario, seed=INT, params=DICT)``: a misspelt keyword or a second scenario would
-    otherwise be ignored, and the test would run against the wrong scenario."""
+    ``(scenario, seed=INT, params=DICT, delivery=..., handler=...)``: a misspelt keyword or a
+    second scenario would otherwise be ignored, and the test run against the wrong scenario."""
     from difflib import get_close_matches
 
     problem = ""
@@ -404,6 +434,60 @@ def _check_marker(marker: pytest.Mark) -> None:
         problem = f"params must be a dict of parameter names to values, got {got}"
     if problem:
         pytest.fail(f"@pytest.mark.smtpfake: {problem}", pytrace=False)
+
+
+_NO_CHANGE = object()
+
+
+def _marker_delivery(marker: pytest.Mark | None, server: Server | None) -> object:
+    """``@pytest.mark.smtpfake(delivery=...)``: this test's back end (a spec or a handler
+    object) replaces the session's until the test ends. Returns the one to restore."""
+    if marker is None or "delivery" not in marker.kwargs:
+        return _NO_CHANGE
+    wanted = marker.kwargs["delivery"]
+    if server is None:
+        pytest.fail(
+            "@pytest.mark.smtpfake(delivery=...): in-process only; with --smtpfake-remote "
+            "start the sidecar with `smtpfake serve --deliver ...`",
+            pytrace=False,
+        )
+    if isinstance(wanted, str):
+        from smtpfake.delivery import named
+
+        try:
+            wanted = named(wanted)
+        except ValueError as exc:
+            pytest.fail(f"@pytest.mark.smtpfake(delivery=...): {exc}", pytrace=False)
+    elif wanted is not None and not callable(getattr(wanted, "handle_DATA", None)):
+        pytest.fail(
+            f"@pytest.mark.smtpfake(delivery={wanted!r}): expected maildir:PATH, "
+            "proxy:HOST:PORT, None or an object with aiosmtpd's async handle_DATA",
+            pytrace=False,
+        )
+    kept = server.delivery
+    server.delivery = wanted
+    return kept
+
+
+def _marker_handler(marker: pytest.Mark | None, server: Server | None) -> object:
+    """``@pytest.mark.smtpfake(handler=obj)``: an object with aiosmtpd's reply-deciding hooks
+    (smtpfake/hooks.py) for this test's connections. Returns the hooks to restore."""
+    if marker is None or "handler" not in marker.kwargs:
+        return _NO_CHANGE
+    if server is None:
+        pytest.fail("@pytest.mark.smtpfake(handler=...): in-process only", pytrace=False)
+    from smtpfake.hooks import Hooks, hook_names
+
+    wanted = marker.kwargs["handler"]
+    if wanted is not None and not hook_names(wanted):
+        pytest.fail(
+            f"@pytest.mark.smtpfake(handler={wanted!r}): it has none of aiosmtpd's hooks "
+            "(handle_HELO, handle_EHLO, handle_MAIL, handle_RCPT, handle_DATA, ...)",
+            pytrace=False,
+        )
+    kept = server.hooks
+    server.hooks = Hooks(wanted, server) if wanted is not None else None
+    return kept
 
 
 @pytest.fixture
@@ -439,9 +523,19 @@ def smtpfake(
         problem = f"smtpfake: cannot load scenario {shown}: {_problems(exc, positions=is_file)}"
     if problem:
         pytest.fail(problem, pytrace=False)  # outside the except: no chained exception shown
+    server: Server | None = getattr(backend, "server", None)
+    kept = _marker_delivery(marker, server)
+    kept_hooks = _marker_handler(marker, server)
     request.node.stash[_HANDLE] = backend
     yield backend
-    errors = list(getattr(getattr(backend, "server", None), "errors", ()))
+    if server is not None and server.delivery is not None:
+        # this test's messages reach its back end (and a handler's failure fails this test)
+        server.wait_for_deliveries()
+    errors = list(getattr(server, "errors", ()))
+    if server is not None and kept is not _NO_CHANGE:
+        server.delivery = kept  # type: ignore[assignment]
+    if server is not None and kept_hooks is not _NO_CHANGE:
+        server.hooks = kept_hooks  # type: ignore[assignment]
     backend.reset()  # drop this test's connections now, not at the next test
     if errors:
         # A bug inside smtpfake while serving this test: it fails here, never lost in a thread.

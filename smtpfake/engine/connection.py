@@ -37,6 +37,7 @@ from smtpfake.scenario.plan import (
     Reset,
     Send,
 )
+from smtpfake.scenario.reply import Reply
 
 #: the longest command or AUTH line read whole, and the size of the pieces an over-long line of
 #: message text is handed on in (RFC 5321 §4.5.3.1.6: 1000 octets with CRLF, plus a dot)
@@ -162,6 +163,19 @@ class Connection:
         if self._eof is not None:
             return self._end()  # the client's lines are all answered: it has left
         return (self._client_idle, *actions)
+
+    def consulted(self, reply: Reply | None) -> tuple[Action, ...]:
+        """The user's handler answered the Consult the batch ended with (None: it failed); it
+        counts as the batch done. What the client sent meanwhile was sent ahead of the reply."""
+        if self._over or not self._busy:
+            return ()
+        self._busy = False
+        self._batch, self._cursor = (), 0
+        actions = self._start(self.session.consulted(reply))
+        if self._busy or self._over:
+            return actions
+        self._busy = True  # nothing to carry out: go on as after a finished batch
+        return (*actions, *self.done())
 
     def timer_fired(self, name: str) -> tuple[Action, ...]:
         """A timer the engine armed ran out."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,11 @@ class Message:
     def message(self) -> EmailMessage:
         """The data parsed as an email.message.EmailMessage (parsed once, on first use)."""
         if not self._parsed:
+            # the email package is imported on first use: a server starts without it
+            import email
+            import email.policy
+            from email.message import EmailMessage
+
             parsed = email.message_from_bytes(self.data, policy=email.policy.default)
             assert isinstance(parsed, EmailMessage)
             self._parsed.append(parsed)

@@ -146,6 +146,16 @@ class Rule:
         engine/matching.py), made once: a command checks only those, not every field."""
         return tuple(n for n in FILTER_FIELDS if getattr(self, n) is not None)
 
+    @functools.cached_property
+    def counted(self) -> bool:
+        """Whether a condition reads the rule's occurrence count (first, after, every, within,
+        times; window/fixed_window shape it): a rule without one is counted only when it fires,
+        which keeps non-firing rules cheap on every command."""
+        return any(
+            getattr(self, n) is not None
+            for n in ("first", "after", "every", "within", "times", "window", "fixed_window")
+        )
+
     @property
     def label(self) -> str:
         if self.name:

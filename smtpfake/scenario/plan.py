@@ -83,7 +83,29 @@ class StartTLS:
     cut_after: int | None = None
 
 
-Action = Send | Sleep | Close | HalfClose | Reset | StartTLS | ArmTimer | CancelTimer
+@dataclass(frozen=True)
+class Consult:
+    """Ask the user's handler (aiosmtpd's ``handle_<hook>``) for the reply to a command whose
+    normal reply was positive; the wire awaits it and reports the answer with
+    ``Connection.consulted(answer)``. Always the last action of its batch.
+
+    ``argument``: the hostname (HELO/EHLO) or address (MAIL/RCPT); ``options``: the command's
+    parameters; ``lines``: the normal reply's lines (EHLO's ``responses``); ``mail_from``,
+    ``rcpt_tos``, ``content``: the transaction so far (aiosmtpd's Envelope); ``helo_name``,
+    ``esmtp``: the client's greeting (aiosmtpd's Session ``host_name``, ``extended_smtp``)."""
+
+    hook: str
+    argument: str = ""
+    options: tuple[str, ...] = ()
+    lines: tuple[str, ...] = ()
+    mail_from: str = ""
+    rcpt_tos: tuple[str, ...] = ()
+    content: bytes = b""
+    helo_name: str = ""
+    esmtp: bool = False
+
+
+Action = Send | Sleep | Close | HalfClose | Reset | StartTLS | ArmTimer | CancelTimer | Consult
 #: the actions that only set timers: the wire does them at once, they never wait
 TIMER_ACTIONS = (ArmTimer, CancelTimer)
 
