@@ -356,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="what SMTP reply codes mean and what a client does")
     explain.add_argument("codes", nargs="+", metavar="CODE")
     explain.set_defaults(func=_explain)
+
+    from smtpfake.probe.command import add_parser as add_probe  # argparse only; the rest lazily
+
+    add_probe(sub, dirs)
     return parser
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from smtpfake.scenario.checks import Checks
+from smtpfake.scenario.checks_reader import ChecksReader
 from smtpfake.scenario.errors import Problem, ScenarioError
 from smtpfake.scenario.model import Location, Scenario, ServerSettings
 from smtpfake.scenario.rule_reader import RULE_KEYS, STAGES, RuleReader
@@ -43,10 +45,10 @@ __all__ = [
     "plain",
 ]
 
-TOP_KEYS = ("name", "summary", "expect", "description", "seed", "server", "rules")
+TOP_KEYS = ("name", "summary", "expect", "description", "seed", "server", "rules", "checks")
 
 
-class _Walker(SettingsReader, RuleReader):
+class _Walker(SettingsReader, RuleReader, ChecksReader):
     """The whole document: its top-level keys here, ``server:`` and ``rules:`` inherited."""
 
     def scenario(self, root: yaml.Node, name: str, require_docs: bool) -> Scenario | None:
@@ -63,6 +65,8 @@ class _Walker(SettingsReader, RuleReader):
                 fields["server"] = self.server(value)
             elif key == "rules":
                 fields["rules"] = self.rules(value)
+            elif key == "checks":
+                fields["checks"] = self.checks(value)
             else:
                 self.unknown_key(key_node, key, TOP_KEYS)
         if isinstance(root, yaml.MappingNode) and require_docs:
@@ -83,6 +87,7 @@ class _Walker(SettingsReader, RuleReader):
             server=fields.get("server", ServerSettings()),
             rules=fields.get("rules", ()),
             source=self.source,
+            checks=fields.get("checks", Checks()),
         )
 
 

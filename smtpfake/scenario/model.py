@@ -6,6 +6,7 @@ import enum
 import functools
 from dataclasses import dataclass, field
 
+from smtpfake.scenario.checks import Checks
 from smtpfake.scenario.faults.base import Fault
 
 
@@ -333,3 +334,5 @@ class Scenario:
     description: str = ""
     seed: int | None = None
     source: str = "<built-in>"  # where it was loaded from
+    #: what smtpfake probe judges a client on (checks.py)
+    checks: Checks = field(default_factory=Checks)
