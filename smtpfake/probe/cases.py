@@ -81,6 +81,17 @@ def select(
     return chosen
 
 
+#: the environment variables every client gets (see Target.variables)
+_VARIABLES = (
+    *("SMTP_HOST", "SMTP_PORT", "SMTP_URL", "SMTP_TLS", "SMTP_CA_FILE", "SMTP_USER"),
+    *("SMTP_PASSWORD", "SMTP_FROM", "SMTP_TO", "SMTP_MESSAGE_FILE", "SMTP_CASE"),
+)
+
+
+def _placeholder(variable: str) -> str:
+    return variable.removeprefix("SMTP_").lower()
+
+
 @dataclass(frozen=True)
 class Target:
     """Where and what the client sends for one case. ``message_file`` holds ``message``."""
@@ -104,7 +115,7 @@ class Target:
         """The environment the client runs in (also the ``{placeholders}``, lower-cased and
         without the ``SMTP_`` prefix: ``{host}``, ``{port}``, ``{to}``...)."""
         user, password = self.credentials or ("", "")
-        return {
+        values = {
             "SMTP_HOST": self.host,
             "SMTP_PORT": str(self.port),
             "SMTP_URL": self.url,
@@ -117,9 +128,16 @@ class Target:
             "SMTP_MESSAGE_FILE": self.message_file,
             "SMTP_CASE": self.case,
         }
+        assert tuple(values) == _VARIABLES
+        return values
+
+    @staticmethod
+    def placeholder_names() -> tuple[str, ...]:
+        """``host``, ``port``, ... (what ``{name}`` in a command may say)."""
+        return tuple(_placeholder(k) for k in _VARIABLES)
 
     def placeholders(self) -> dict[str, str]:
-        return {k.removeprefix("SMTP_").lower(): v for k, v in self.variables().items()}
+        return {_placeholder(k): v for k, v in self.variables().items()}
 
 
 def target_for(case: Case, host: str, port: int, ca_file: str | None, folder: Path) -> Target:

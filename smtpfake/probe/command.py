@@ -122,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
         summary_line,
     )
     from smtpfake.probe.reports.terminal import Table
-    from smtpfake.probe.runner import Options, command_client, run_cases
+    from smtpfake.probe.runner import Options, command_client, placeholder_problem, run_cases
     from smtpfake.scenario import ScenarioError
     from smtpfake.scenario.checks import ClientKind
 
@@ -157,6 +157,9 @@ def main(args: argparse.Namespace) -> int:
     if not command:
         print("smtpfake probe: give the client to run after --: smtpfake probe -- COMMAND",
               file=sys.stderr)  # fmt: skip
+        return 2
+    if problem := placeholder_problem(command):
+        print(f"smtpfake probe: {problem}", file=sys.stderr)
         return 2
     kind = ClientKind.RETRYING if args.retrying else ClientKind.ONE_SHOT
     options = Options(

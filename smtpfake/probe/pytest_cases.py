@@ -65,7 +65,9 @@ def run_with(
     budget: float = 30.0,
 ) -> CaseResult:
     """Run ``send`` against the case once (a fresh server) and judge it."""
-    options = Options(kind=kind, timeout=timeout, budget=budget, settle=0.5)
+    options = Options(
+        kind=kind, timeout=timeout, budget=budget, settle=0.2, done_when_returned=True
+    )
     return run_case(case, function_client(send), options)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -27,6 +28,8 @@ from smtpfake.server import Server
 
 #: after a one-shot client exits, how long its sessions get to end (its close to reach us)
 _END_WAIT = 3.0
+#: ``{name}`` in a command's arguments; other braces (code, JSON, ``${VAR}``) are left alone
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 #: output kept from a client command, per stream (the end of it)
 _OUTPUT_TAIL = 4000
 
@@ -54,6 +57,9 @@ class Options:
     host: str = "127.0.0.1"
     port: int = 0  # 0: a free port per case; else this one (cases then run one at a time)
     seed: int | None = None
+    #: retrying: the client is done when it returns (an in-process function) rather than a
+    #: command that hands the message to a queue and exits while the queue goes on
+    done_when_returned: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,8 @@ def run_case(case: Case, client: Client, options: Options = Options()) -> CaseRe
     evidence = Evidence(sessions, run.outcome, run.exit_status, run.timed_out, run.error)
     results = judge_checks(case.checks.judge, options.kind, evidence)
     grade, reason = verdict(results, evidence)
+    if run.timed_out and options.kind is ClientKind.ONE_SHOT:
+        reason = f"stopped after {options.timeout:g} s (did not exit in time); {reason}"
     if errors:
         grade, reason = Verdict.FAIL, f"smtpfake error while serving: {errors[0].splitlines()[0]}"
     return CaseResult(
@@ -131,7 +139,8 @@ def _retrying(
         if now != last:
             last, quiet_since = now, time.monotonic()
         settled = time.monotonic() - quiet_since >= options.settle and _all_ended(journal)
-        if may_stop and settled and last[1] >= expected[0] and not worker.is_alive():
+        done = options.done_when_returned or (may_stop and last[1] >= expected[0])
+        if settled and done and not worker.is_alive():
             break
     worker.join(timeout=max(1.0, options.timeout))
     run = box[0] if box else ClientRun(timed_out=True)
@@ -159,11 +168,9 @@ def command_client(argv: Sequence[str], exits: ExitMap | None = None) -> Client:
 
     def run(target: Target, timeout: float) -> ClientRun:
         values = target.placeholders()
-        try:
-            args = [a.format_map(values) for a in argv]
-        except (KeyError, ValueError, IndexError) as exc:
-            known = ", ".join("{" + k + "}" for k in values)
-            return ClientRun(error=f"bad placeholder in the command: {exc} (known: {known})")
+        if problem := placeholder_problem(argv):
+            return ClientRun(error=problem)
+        args = [_PLACEHOLDER.sub(lambda m: values[m.group(1)], a) for a in argv]
         env = {**os.environ, **target.variables()}
         try:
             proc = subprocess.Popen(
@@ -185,6 +192,16 @@ def command_client(argv: Sequence[str], exits: ExitMap | None = None) -> Client:
         return ClientRun(outcome, status, timed_out, "", text)
 
     return run
+
+
+def placeholder_problem(argv: Sequence[str]) -> str:
+    """Why the command's ``{placeholders}`` cannot be filled in, or "" when they can."""
+    names = Target.placeholder_names()
+    unknown = sorted({m for a in argv for m in _PLACEHOLDER.findall(a)} - set(names))
+    if not unknown:
+        return ""
+    known = ", ".join("{" + k + "}" for k in names)
+    return f"unknown placeholder {{{unknown[0]}}} in the command (known: {known})"
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

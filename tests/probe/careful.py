@@ -51,9 +51,7 @@ class Attempt:
 
 
 def _keywords(reply: Reply) -> dict[str, str]:
-    return {
-        line.split(" ", 1)[0].upper(): line.partition(" ")[2] for line in reply[1][1:]
-    }
+    return {line.split(" ", 1)[0].upper(): line.partition(" ")[2] for line in reply[1][1:]}
 
 
 def _seven_bit(body: bytes) -> bytes:
@@ -179,7 +177,10 @@ def careful(connect: Connect, target: Target, wait: Callable[[], None], retrying
 def careless(connect: Connect, target: Target, retrying: bool) -> str:
     """The careless client: the whole dialogue blind, once or (retrying) three times."""
     for _ in range(3 if retrying else 1):
-        channel = connect()
+        try:
+            channel = connect()
+        except OSError:
+            continue  # refused or reset at once: it does not notice that either
         channel.greeting()
         for line in ("EHLO careless.test", f"MAIL FROM:<{target.sender}>"):
             channel.command(line)

@@ -40,9 +40,7 @@ def test_careful_client_passes(case: Case, kind: ClientKind, tmp_path: Path) -> 
     engine = _engine(case)
     target = target_for(case, "127.0.0.1", 25, None, tmp_path)
     retrying = kind is ClientKind.RETRYING
-    outcome = careful(
-        lambda: EngineChannel(engine), target, lambda: engine.advance(400), retrying
-    )
+    outcome = careful(lambda: EngineChannel(engine), target, lambda: engine.advance(400), retrying)
     grade, reason = _judge(case, engine, kind, outcome)
     assert grade in (Verdict.PASS, Verdict.INFORMATIONAL), reason
 
