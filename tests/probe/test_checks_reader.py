@@ -90,7 +90,8 @@ def _problems(text: str) -> list[str]:
         ("checks:\n  client:\n    to: []\n", "s.yaml:5:9: checks.client.to: expected at least one"),
         (
             "checks:\n  client:\n    message: eightbit\n",
-            "s.yaml:5:14: checks.client.message: unknown value 'eightbit'; did you mean 'eight-bit'?",
+            "s.yaml:5:14: checks.client.message: unknown value 'eightbit'; "
+            "did you mean 'eight-bit'?",
         ),
         ("checks:\n  judge: {}\n", "s.yaml:4:10: checks.judge: expected a list of checks"),
         ("checks:\n  tagz: [x]\n", "s.yaml:4:3: checks: unknown key 'tagz'; did you mean 'tags'?"),
