@@ -15,7 +15,7 @@ import smtplib
 import ssl
 import sys
 
-EX_TEMPFAIL = 75
+from smtpfake.probe.outcomes import EXIT, classify
 
 
 def send() -> int:
@@ -43,19 +43,9 @@ def send() -> int:
 def main() -> int:
     try:
         return send()
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        print(f"recipients refused: {exc.recipients}", file=sys.stderr)
-        return 1 if all(c >= 500 for c in codes) else EX_TEMPFAIL
-    except smtplib.SMTPResponseException as exc:
-        print(f"{exc.smtp_code} {exc.smtp_error!r}", file=sys.stderr)
-        return EX_TEMPFAIL if 400 <= exc.smtp_code < 500 else 1
-    except smtplib.SMTPNotSupportedError as exc:
-        print(f"not supported: {exc}", file=sys.stderr)
-        return 1
-    except (OSError, smtplib.SMTPException) as exc:  # lost, refused, timed out, TLS failed
+    except Exception as exc:  # reported through the exit status, as sendmail does
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL
+        return EXIT[classify(exc)]
 
 
 if __name__ == "__main__":

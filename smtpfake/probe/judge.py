@@ -92,12 +92,12 @@ def _retried(check: Check, ev: Evidence) -> tuple[bool, str]:
 
 def _no_violations(check: Check, ev: Evidence) -> tuple[bool, str]:
     bad = [k for k in ev.violation_kinds() if k not in check.names]
-    return not bad, ", ".join(dict.fromkeys(bad)) or "no violations"
+    return not bad, f"recorded {', '.join(dict.fromkeys(bad))}" if bad else "no violations"
 
 
 def _forbid(check: Check, ev: Evidence) -> tuple[bool, str]:
     bad = [k for k in ev.violation_kinds() if k in check.names]
-    return not bad, ", ".join(dict.fromkeys(bad)) or "none of them"
+    return not bad, f"recorded {', '.join(dict.fromkeys(bad))}" if bad else "none of them"
 
 
 def _never_sent(check: Check, ev: Evidence) -> tuple[bool, str]:

@@ -71,6 +71,10 @@ def classify(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return "permanent" if codes and all(c >= 500 for c in codes) else "transient"
+    refused = getattr(exc, "recipients", None)  # aiosmtplib: a list of SMTPRecipientRefused
+    if isinstance(refused, list) and refused:
+        codes = [getattr(r, "code", 0) for r in refused]
+        return "permanent" if all(c >= 500 for c in codes) else "transient"
     code = getattr(exc, "smtp_code", None) or getattr(exc, "code", None)
     if isinstance(code, int) and 400 <= code < 600:
         return reply_code_class(code)
@@ -81,3 +85,7 @@ def classify(exc: BaseException) -> str:
     if "Disconnect" in type(exc).__name__ or "Timeout" in type(exc).__name__:
         return "transient"
     return "permanent"
+
+
+#: the default exit status for each outcome, for client scripts that report like sendmail
+EXIT: dict[str, int] = {"delivered": 0, "transient": EX_TEMPFAIL, "permanent": 1}

@@ -144,3 +144,16 @@ def test_exceptions_classify_by_reply_code() -> None:
     assert classify(smtplib.SMTPRecipientsRefused(refused)) == "transient"
     assert classify(smtplib.SMTPRecipientsRefused({"a@x": (550, b"no")})) == "permanent"
     assert classify(ValueError("a bug in the mailer")) == "permanent"
+
+
+def test_aiosmtplib_exceptions_classify_too() -> None:
+    import aiosmtplib
+
+    assert classify(aiosmtplib.SMTPResponseException(421, "bye")) == "transient"
+    assert classify(aiosmtplib.SMTPDataError(554, "no")) == "permanent"
+    assert classify(aiosmtplib.SMTPServerDisconnected("gone")) == "transient"
+    assert classify(aiosmtplib.SMTPConnectError("refused")) == "transient"
+    refused = [aiosmtplib.SMTPRecipientRefused(450, "later", "a@x")]
+    assert classify(aiosmtplib.SMTPRecipientsRefused(refused)) == "transient"
+    refused = [aiosmtplib.SMTPRecipientRefused(550, "no", "a@x")]
+    assert classify(aiosmtplib.SMTPRecipientsRefused(refused)) == "permanent"
