@@ -1,0 +1,17 @@
+"""The README's worked example of the probe in pytest runs as written: one test per case, the
+known deviations as expected failures, and nothing else failing."""
+
+from __future__ import annotations
+
+import pytest
+
+from smtpfake.probe.cases import WAITS, load_cases
+from tests.test_readme import blocks
+
+
+def test_the_worked_example_passes(pytester: pytest.Pytester) -> None:
+    (example,) = [b for b in blocks("python") if "probe_cases" in b]
+    pytester.makepyfile(test_mailer=example)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    runnable = [c for c in load_cases() if WAITS not in c.tags]
+    result.assert_outcomes(passed=len(runnable) - 3, xfailed=3)
