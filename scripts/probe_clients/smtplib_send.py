@@ -14,6 +14,7 @@ import os
 import smtplib
 import ssl
 import sys
+from pathlib import Path
 
 from smtpfake.probe.outcomes import EXIT, classify
 
@@ -23,7 +24,7 @@ def send() -> int:
     host, port = env["SMTP_HOST"], int(env["SMTP_PORT"])
     tls = env.get("SMTP_TLS", "none")
     context = ssl.create_default_context(cafile=env.get("SMTP_CA_FILE") or None)
-    message = open(env["SMTP_MESSAGE_FILE"], "rb").read()
+    message = Path(env["SMTP_MESSAGE_FILE"]).read_bytes()
     recipients = env["SMTP_TO"].split(",")
     if tls == "implicit":
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=60, context=context)
