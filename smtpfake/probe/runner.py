@@ -25,6 +25,7 @@ from smtpfake.probe.judge import CheckResult, Evidence, Verdict, judge_checks, v
 from smtpfake.probe.outcomes import ExitMap, classify
 from smtpfake.scenario.checks import ClientKind
 from smtpfake.server import Server
+from smtpfake.tls import TlsUnavailable
 
 #: after a one-shot client exits, how long its sessions get to end (its close to reach us)
 _END_WAIT = 3.0
@@ -86,7 +87,14 @@ class CaseResult:
 def run_case(case: Case, client: Client, options: Options = Options()) -> CaseResult:
     """Run the client against the case once and judge it."""
     started = time.monotonic()
-    server = Server(case.scenario, host=options.host, port=options.port, seed=options.seed)
+    try:
+        server = Server(case.scenario, host=options.host, port=options.port, seed=options.seed)
+    except TlsUnavailable as exc:  # an optional package is missing: this case cannot run here
+        evidence = Evidence((), error=str(exc))
+        return CaseResult(
+            case, options.kind, Verdict.FAIL, f"cannot serve this case here: {exc}", (),
+            evidence, time.monotonic() - started,
+        )  # fmt: skip
     with server, tempfile.TemporaryDirectory(prefix="smtpfake-probe-") as folder:
         ca_file = server.tls_ca_file if case.tls != "none" else None
         target = target_for(case, server.host, server.port, ca_file, Path(folder))

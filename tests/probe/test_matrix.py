@@ -55,8 +55,10 @@ def test_the_probe_agrees_with_the_table(tmp_path: Path) -> None:
     runs = {}
     for name, command in CLIENTS.items():  # both at once: each is mostly waiting on the other
         report = tmp_path / f"{name}.json"
+        # "timing": a verdict that hangs on how fast the client is (a 2-second idle timeout),
+        # which a loaded machine can change
         args = [sys.executable, "-m", "smtpfake", "probe", "-q", "-j", "3", "--skip-tag", WAITS,
-                "--json", str(report), "--", *command]  # fmt: skip
+                "--skip-tag", "timing", "--json", str(report), "--", *command]  # fmt: skip
         proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         runs[name] = (proc, report)
     expected = table()
