@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import os
 import re
 import signal
@@ -118,6 +119,16 @@ def run_case(case: Case, client: Client, options: Options = Options()) -> CaseRe
     )  # fmt: skip
 
 
+def _activity(journal: Journal) -> tuple[int, int]:
+    """(sessions, messages) so far."""
+    sessions = journal.sessions()
+    return len(sessions), sum(len(s.messages) for s in sessions)
+
+
+def _changed(journal: Journal, since: tuple[int, int]) -> bool:
+    return _activity(journal) != since
+
+
 def _all_ended(journal: Journal) -> bool:
     return all(s.ended is not None for s in journal.sessions())
 
@@ -141,9 +152,10 @@ def _retrying(
     last = (0, 0)
     quiet_since = time.monotonic()
     while time.monotonic() < deadline:
-        journal.wait(lambda j: False, min(0.5, max(0.0, deadline - time.monotonic())))
-        sessions = journal.sessions()
-        now = (len(sessions), sum(len(s.messages) for s in sessions))
+        # wakes at once on a new session or message, else every half second
+        changed = functools.partial(_changed, since=last)
+        journal.wait(changed, min(0.5, deadline - time.monotonic()))
+        now = _activity(journal)
         if now != last:
             last, quiet_since = now, time.monotonic()
         settled = time.monotonic() - quiet_since >= options.settle and _all_ended(journal)

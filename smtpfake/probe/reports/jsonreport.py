@@ -6,10 +6,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from smtpfake.journal import SessionRecord
 from smtpfake.probe.runner import CaseResult
 
 
-def _session(s: Any) -> dict[str, Any]:
+def _session(s: SessionRecord) -> dict[str, Any]:
     return {
         "index": s.index,
         "transcript": [
