@@ -40,7 +40,7 @@ POSTFIX_DIR = Path("/tmp/smtpfake-postfix/probe-matrix")  # short: Postfix's soc
 POSTFIX_PORT = 2640
 #: the cases Postfix is probed on: the ones about retrying, duplicates and plain delivery
 POSTFIX_CASES = (
-    "default", "421-at-greeting-once", "421-at-greeting-then-mail", "421-after-dot",
+    "default", "421-at-greeting-once", "transient-at-two-stages", "421-after-dot",
     "close-after-dot", "close-mid-data", "reset-mid-data", "450-mailbox-busy", "451-local-error",
     "554-after-data", "550-at-mail", "550-all-recipients", "550-one-recipient-unknown",
     "452-too-many-recipients", "error-at-quit", "close-at-quit", "reset-after-250",
