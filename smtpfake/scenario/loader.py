@@ -49,7 +49,7 @@ TOP_KEYS = ("name", "summary", "expect", "description", "seed", "server", "rules
 
 
 class _Walker(SettingsReader, RuleReader, ChecksReader):
-    """The whole document: its top-level keys here, ``server:`` and ``rules:`` inherited."""
+    """The whole document: top-level keys here; ``server:``, ``rules:``, ``checks:`` inherited."""
 
     def scenario(self, root: yaml.Node, name: str, require_docs: bool) -> Scenario | None:
         root = self.tags(root)
