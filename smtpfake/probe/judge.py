@@ -41,7 +41,14 @@ class Evidence:
 
     @property
     def delivered(self) -> int:
-        return sum(len(s.messages) for s in self.sessions)
+        """Messages accepted, bounces left out (a null reverse-path, MAIL FROM:<>: an MTA's
+        delivery status notification, RFC 5321 §4.5.5, is not the message)."""
+        return sum(1 for s in self.sessions for m in s.messages if m.mail_from)
+
+    @property
+    def attempts(self) -> tuple[SessionRecord, ...]:
+        """The client's connections, less those that only carried bounces."""
+        return tuple(s for s in self.sessions if not _only_bounces(s))
 
     @property
     def verbs(self) -> tuple[str, ...]:
@@ -85,8 +92,13 @@ def _outcome(check: Check, ev: Evidence) -> tuple[bool, str]:
     return ev.outcome in check.names and not ev.timed_out, ev.reported()
 
 
+def _only_bounces(session: SessionRecord) -> bool:
+    mails = [c for c in session.commands if c[:10].upper() == "MAIL FROM:"]
+    return bool(mails) and all(c[10:].lstrip().startswith("<>") for c in mails)
+
+
 def _retried(check: Check, ev: Evidence) -> tuple[bool, str]:
-    n = len(ev.sessions)
+    n = len(ev.attempts)
     return (n > 1) == check.value, f"connected {n} time(s)"
 
 
@@ -106,7 +118,7 @@ def _never_sent(check: Check, ev: Evidence) -> tuple[bool, str]:
 
 
 def _max_connections(check: Check, ev: Evidence) -> tuple[bool, str]:
-    n = len(ev.sessions)
+    n = len(ev.attempts)
     return n <= check.count, f"connected {n} time(s)"
 
 

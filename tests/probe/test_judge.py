@@ -14,7 +14,11 @@ ONE, RETRY = ClientKind.ONE_SHOT, ClientKind.RETRYING
 
 
 def session(
-    *commands: str, messages: int = 0, violations: tuple[str, ...] = (), index: int = 1
+    *commands: str,
+    messages: int = 0,
+    violations: tuple[str, ...] = (),
+    index: int = 1,
+    sender: str = "a@x",
 ) -> SessionRecord:
     return SessionRecord(
         index=index,
@@ -23,7 +27,7 @@ def session(
         ended=1.0,
         transcript=tuple(TranscriptEntry(0.0, "client", c) for c in commands),
         violations=tuple(Violation(k, "d", "", 0.0) for k in violations),
-        messages=tuple(Message("a@x", ("b@y",), b"", index, 0.0, "Q") for _ in range(messages)),
+        messages=tuple(Message(sender, ("b@y",), b"", index, 0.0, "Q") for _ in range(messages)),
     )
 
 
@@ -157,3 +161,14 @@ def test_aiosmtplib_exceptions_classify_too() -> None:
     assert classify(aiosmtplib.SMTPRecipientsRefused(refused)) == "transient"
     refused = [aiosmtplib.SMTPRecipientRefused(550, "no", "a@x")]
     assert classify(aiosmtplib.SMTPRecipientsRefused(refused)) == "permanent"
+
+
+def test_bounces_are_neither_deliveries_nor_retries() -> None:
+    """An MTA that gives up sends a bounce (MAIL FROM:<>) through the same relay: that is not
+    the message, and not a retry of it."""
+    bounce = session("EHLO relay", "MAIL FROM:<>", "RCPT TO:<a@x>", messages=1, sender="", index=2)
+    ev = Evidence((session("EHLO relay", "MAIL FROM:<a@x>"), bounce))
+    assert ev.delivered == 0
+    assert judged(Check("retried", False, "r", clients=(RETRY,)), ev, RETRY)
+    assert judged(Check("max-connections", 1, "r"), ev)
+    assert not judged(Check("max-connections", 1, "r"), Evidence((session(), session())))
