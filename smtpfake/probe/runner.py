@@ -109,7 +109,7 @@ def run_case(case: Case, client: Client, options: Options = Options()) -> CaseRe
     evidence = Evidence(sessions, run.outcome, run.exit_status, run.timed_out, run.error)
     results = judge_checks(case.checks.judge, options.kind, evidence)
     grade, reason = verdict(results, evidence)
-    if run.timed_out and options.kind is ClientKind.ONE_SHOT:
+    if run.timed_out and options.kind is ClientKind.ONE_SHOT and "did not exit" not in reason:
         reason = f"stopped after {options.timeout:g} s (did not exit in time); {reason}"
     if errors:
         grade, reason = Verdict.FAIL, f"smtpfake error while serving: {errors[0].splitlines()[0]}"

@@ -114,8 +114,10 @@ class Check:
 
     def __str__(self) -> str:
         value = self.value
+        if value == () and self.kind == "no-violations":
+            return "no-violations: true"
         shown = ", ".join(value) if isinstance(value, tuple) else str(value).lower()
-        return f"{self.kind}: {shown or '-'}"
+        return f"{self.kind}: {shown}"
 
 
 #: the bodies a case can ask the client to send (``client.message``); probe/messages.py has them
