@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from smtpfake.probe.cases import WAITS, load_cases
-from tests.test_readme import blocks
+from tests.test_readme import README, blocks
 
 
 def test_the_worked_example_passes(pytester: pytest.Pytester) -> None:
@@ -15,3 +15,12 @@ def test_the_worked_example_passes(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider")
     runnable = [c for c in load_cases() if WAITS not in c.tags]
     result.assert_outcomes(passed=len(runnable) - 3, xfailed=3)
+
+
+def test_the_readme_counts_the_cases_right() -> None:
+    text = README.read_text(encoding="utf-8")
+    cases = load_cases()
+    waiting = [c for c in cases if WAITS in c.tags]
+    assert f"each of {len(cases)} cases" in text
+    assert f"the built-in\nlibrary has {len(cases)}, five of which wait on purpose" in text
+    assert len(waiting) == 5, [c.name for c in waiting]
