@@ -11,8 +11,6 @@ change, so a reader never holds the lock for long.
 from __future__ import annotations
 
 import dataclasses
-import email.parser
-import email.policy
 import threading
 import time
 from collections import Counter, OrderedDict, deque
@@ -38,6 +36,9 @@ def subject_of(message: Message) -> str:
     """The message's Subject, read from its header block alone (at most HEADER_SCAN_BYTES):
     for logs and listings, so a 30 MiB message is neither parsed whole nor held twice
     (``Message.message`` parses all of it, and keeps the result)."""
+    import email.parser  # here, not at import: a server that parses nothing starts faster
+    import email.policy
+
     head = message.data[:HEADER_SCAN_BYTES]
     end = head.find(b"\r\n\r\n")
     head = head if end < 0 else head[: end + 2]
