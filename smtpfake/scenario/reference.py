@@ -21,7 +21,7 @@ _BOUNDS = (
     ("exclusiveMinimum", "> {}"),
     ("maximum", "<= {}"),
     ("minLength", "at least {} characters"),
-    ("minItems", "at least {} items"),
+    ("minItems", "at least {} item(s)"),
 )
 
 
