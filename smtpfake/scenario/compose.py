@@ -69,9 +69,9 @@ class _Composer:
     def __init__(self, loader: Any) -> None:
         # the loader's event API has no types in the stubs (and CParser's marks are its own)
         self.loader = loader
-        self.anchors: dict[str, yaml.Node] = {}
+        #: anchor -> (its node, values in it once aliases are expanded)
+        self.anchors: dict[str, tuple[yaml.Node, int]] = {}
         self.open_anchors: set[str] = set()  # anchored collections not yet closed
-        self.size: dict[int, int] = {}  # id(node) -> values in it once aliases are expanded
         self.written = 0  # values as written (an alias counts once)
         self.expanded = 0  # values once aliases are expanded
         self.resolved: dict[tuple[str, Any], str] = {}  # (value, implicit) -> its tag
@@ -97,39 +97,42 @@ class _Composer:
         return root
 
     def tree(self) -> yaml.Node:
-        """One node and everything in it, iteratively."""
+        """One node and everything in it, iteratively: one pass over the events, O(1) each."""
         loader = self.loader
+        resolved = self.resolved
         event: Any
-        # each open collection: (node, its anchor, its children so far)
-        stack: list[tuple[yaml.Node, str | None, list[yaml.Node]]] = []
+        # each open collection: (node, its anchor, its children so far, self.expanded before it)
+        stack: list[tuple[yaml.Node, str | None, list[yaml.Node], int]] = []
         while True:
             event = loader.get_event()
-            start: Any = event.start_mark  # CParser's marks are its own type
-            end: Any = event.end_mark
-            node: yaml.Node | None = None
-            if isinstance(event, yaml.AliasEvent):
-                node = self.alias(event)
-            elif isinstance(event, yaml.ScalarEvent):
+            kind = type(event)
+            node: yaml.Node
+            if kind is yaml.ScalarEvent:
+                self.count(event)
                 tag = event.tag
                 if tag is None or tag == "!":
                     # the resolver tries a dozen regexes; values repeat, so each is tried once
                     key = (event.value, event.implicit)
-                    tag = self.resolved.get(key)
+                    tag = resolved.get(key)
                     if tag is None:
-                        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-                        self.resolved[key] = tag
-                node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
-                self.count(event, 1)
-                self.anchor(event.anchor, node)
-            elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-                is_seq = isinstance(event, yaml.SequenceStartEvent)
-                kind: type[yaml.Node] = yaml.SequenceNode if is_seq else yaml.MappingNode
+                        tag = resolved[key] = loader.resolve(
+                            yaml.ScalarNode, event.value, event.implicit
+                        )
+                node = yaml.ScalarNode(
+                    tag, event.value, event.start_mark, event.end_mark, style=event.style
+                )
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = (node, 1)
+            elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
+                self.count(event)
+                node_class: type[yaml.Node] = (
+                    yaml.SequenceNode if kind is yaml.SequenceStartEvent else yaml.MappingNode
+                )
                 tag = event.tag
                 if tag is None or tag == "!":
-                    tag = loader.resolve(kind, None, event.implicit)
-                opened: Any = kind(tag, [], start, None)
+                    tag = loader.resolve(node_class, None, event.implicit)
+                opened: Any = node_class(tag, [], event.start_mark, None)
                 opened.flow_style = event.flow_style
-                self.count(event, 1)
                 if len(stack) >= limits.MAX_DEPTH:
                     raise _too_big(
                         event,
@@ -138,23 +141,22 @@ class _Composer:
                     )
                 if event.anchor is not None:
                     self.open_anchors.add(event.anchor)
-                stack.append((opened, event.anchor, []))
+                # the collection itself was counted above, so it is in its own size
+                stack.append((opened, event.anchor, [], self.expanded - 1))
                 continue
+            elif kind is yaml.AliasEvent:
+                node = self.alias(event)
             else:  # SequenceEnd / MappingEnd
-                node, anchor, children = stack.pop()
-                node.end_mark = end
+                node, anchor, children, expanded_before = stack.pop()
+                node.end_mark = event.end_mark
                 if isinstance(node, yaml.MappingNode):
                     node.value = list(zip(children[::2], children[1::2], strict=True))
                 else:
                     node.value = children
-                self.size[id(node)] = 1 + sum(self.size[id(c)] for c in children)
                 if anchor is not None:
                     self.open_anchors.discard(anchor)
-                    self.anchor(anchor, node)
-            if node is not None and id(node) not in self.size:
-                self.size[id(node)] = 1
+                    self.anchors[anchor] = (node, self.expanded - expanded_before)
             if not stack:
-                assert node is not None
                 return node
             stack[-1][2].append(node)
 
@@ -166,21 +168,11 @@ class _Composer:
             raise yaml.composer.ComposerError(
                 None, None, f"found undefined alias {name!r}", event.start_mark
             )
-        node = self.anchors[name]
-        # the alias costs what its node costs, every time a reader walks it
-        self.expanded += self.size[id(node)] - 1
-        self.count(event, 1)
-        return node
-
-    def anchor(self, name: str | None, node: yaml.Node) -> None:
-        if name is not None:
-            self.anchors[name] = node
-
-    def count(self, event: Any, written: int) -> None:
-        self.written += written
-        self.expanded += written
-        if self.written > limits.MAX_NODES:
-            raise _too_big(event, f"more than {limits.MAX_NODES:,} values in one scenario")
+        node, size = self.anchors[name]
+        self.count(event)
+        # the alias costs what its node costs, every time a reader walks it; only an alias
+        # makes the expanded count outgrow the allowance (a value written raises both)
+        self.expanded += size - 1
         allowed = limits.ALIAS_GROWTH * self.written + limits.ALIAS_ALLOWANCE
         if self.expanded > allowed:
             raise _too_big(
@@ -189,6 +181,14 @@ class _Composer:
                 f"own size ({self.expanded:,} values from {self.written:,} written); write "
                 "the repeated parts out, or share less",
             )
+        return node
+
+    def count(self, event: Any) -> None:
+        """One more value as written (a scalar, a collection or an alias)."""
+        self.written += 1
+        self.expanded += 1
+        if self.written > limits.MAX_NODES:
+            raise _too_big(event, f"more than {limits.MAX_NODES:,} values in one scenario")
 
 
 def _too_big(event: Any, message: str) -> TooBig:

@@ -10,9 +10,11 @@ yamlwalk.py (nodes and typed values), settings_reader.py (``server:``), rule_rea
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +159,27 @@ def load_text(
 ) -> Scenario:
     """Parse and validate one scenario document; ``params`` sets its parameters by name
     (values as Python values or as text, e.g. ``{"delay": "5m"}``)."""
+    with _no_collector_passes():
+        return _load_text(text, source, name, require_docs, params)
+
+
+@contextlib.contextmanager
+def _no_collector_passes() -> Iterator[None]:
+    """The cyclic garbage collector paused while a document loads: a big scenario is millions
+    of nodes and values in trees (no cycles to find), and the collector's repeated passes over
+    them cost more than the load itself (twice the time at 1 MB; bench/loader_speed.py)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_text(
+    text: str, source: str, name: str, require_docs: bool, params: Params | None
+) -> Scenario:
     try:
         root = compose(text)
     except TooBig as exc:

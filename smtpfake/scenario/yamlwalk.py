@@ -71,6 +71,9 @@ class Walker:
         #: problems found past MAX_PROBLEMS: counted, not kept ("... and N more")
         self.more_problems = 0
         self._constructor = yaml.SafeLoader("")
+        # (tag, text) -> its Python value: scalars repeat across rules, and construct_object
+        # would keep every node it saw (values are immutable, so sharing them is safe)
+        self._scalars: dict[tuple[str, str], Any] = {}
 
     def loc(self, node: yaml.Node) -> Location:
         return Location(self.source, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -134,7 +137,13 @@ class Walker:
                     f"(at most {limits.MAX_NUMBER_CHARS})",
                 )
                 return INVALID
-            return self._constructor.construct_object(node)
+            key = (node.tag, node.value)
+            try:
+                return self._scalars[key]
+            except KeyError:
+                construct = self._constructor.yaml_constructors[node.tag]
+                value = self._scalars[key] = construct(self._constructor, node)
+                return value
         if rejected(node):
             return INVALID  # reported by tags()
         if isinstance(node, yaml.ScalarNode | yaml.MappingNode | yaml.SequenceNode) and (

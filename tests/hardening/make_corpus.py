@@ -149,10 +149,10 @@ C["nesting-mappings"] = (
     None,
     "nested more than 32 levels",
 )
-C["rules-1001"] = (
-    H + "rules:\n" + "- {on: rcpt, reply: 451}\n" * 1001,
-    "1004:3",
-    "1,001 rules; a scenario has at most 1,000",
+C["rules-over-limit"] = (
+    H + "rules:\n" + "- {}\n" * 20_001,
+    "20004:3",
+    "20,001 rules; a scenario has at most 20,000",
 )
 C["reply-101-lines"] = (
     rule("on: rcpt", "reply: {code: 550, text: [" + ",".join(["x"] * 101) + "]}"),

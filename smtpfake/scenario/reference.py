@@ -1,0 +1,83 @@
+"""The README's fault reference table, derived from the fault dataclasses (via their JSON Schema).
+
+Each fault's row gives its scalar shorthand, every parameter with its type, allowed values or
+range, and default (or "required"), the stages it may be used on, and its ``doc`` line; all come
+from the fault's dataclass fields, their metadata and class attributes, the same source the loader
+and scenario.schema.json use. ``python tests/test_readme.py`` writes it into the README; a test
+checks that it is current.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from smtpfake.scenario.faults import REGISTRY
+from smtpfake.scenario.schema import JSON, fault_schema
+
+#: JSON Schema keywords -> how a bound reads in the table
+_BOUNDS = (
+    ("minimum", ">= {}"),
+    ("exclusiveMinimum", "> {}"),
+    ("maximum", "<= {}"),
+    ("minLength", "at least {} characters"),
+    ("minItems", "at least {} item(s)"),
+)
+
+
+def _value(value: Any) -> str:
+    """A default as YAML would spell it, in backticks; None (no default value) as "unset"."""
+    if value is None:
+        return "unset"
+    if isinstance(value, str):
+        return f"`{value}`" if value else '`""`'
+    return f"`{json.dumps(value)}`"
+
+
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def describe_schema(schema: JSON) -> str:
+    """One cell: the types a value may have, its allowed values or its bounds."""
+    if "enum" in schema:
+        return " \\| ".join(f"`{v}`" for v in schema["enum"])
+    if "anyOf" in schema:
+        return " or ".join(describe_schema(part) for part in schema["anyOf"])
+    kinds = schema.get("type", "any")
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    words = "/".join(k for k in kinds if k != "null") or "null"
+    if schema.get("type") == "array" and "items" in schema:
+        words = f"list of {describe_schema(schema['items'])}"
+    bounds = [fmt.format(_number(schema[k])) for k, fmt in _BOUNDS if k in schema]
+    return f"{words} ({', '.join(bounds)})" if bounds else words
+
+
+def _forms(schema: JSON) -> tuple[JSON | None, JSON]:
+    """(the scalar shorthand's schema or None, the mapping form's schema)."""
+    forms = schema.get("anyOf", [schema])
+    mapping = next(f for f in forms if f.get("type") == "object")
+    scalar = next((f for f in forms if f is not mapping), None)
+    return scalar, mapping
+
+
+def fault_table_markdown() -> str:
+    """| fault | scalar form | parameters | stages | what it does |, one row per registered
+    fault, in registration order."""
+    rows = [
+        "| fault | scalar form | parameters (mapping form) | stages | what it does |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, cls in REGISTRY.items():
+        schema = fault_schema(key, cls)
+        scalar, mapping = _forms(schema)
+        required = set(mapping.get("required", ()))
+        params = []
+        for name, prop in mapping["properties"].items():
+            default = "required" if name in required else f"default {_value(prop.get('default'))}"
+            params.append(f"`{name}`: {describe_schema(prop)}, {default}")
+        short = describe_schema(scalar) if scalar is not None else "none"
+        stages = ", ".join(f"`{s}`" for s in sorted(cls.stages)) if cls.stages else "all"
+        doc = (cls.doc or "").replace("|", "\\|")
+        rows.append(f"| `{key}` | {short} | {'; '.join(params) or 'none'} | {stages} | {doc} |")
+    return "\n".join(rows)
