@@ -26,6 +26,8 @@ JSON = dict[str, Any]
 #: two together), for people reading a violation in the API or on the page
 VIOLATION_REFERENCES: dict[str, str] = {
     "bad-sequence": "RFC 5321 §4.1.4, §3.3",
+    "bad-syntax": "RFC 5321 §4.1.1, §4.1.2",
+    "unknown-parameter": "RFC 5321 §4.1.1.11, §4.1.2",
     "no-helo": "RFC 5321 §4.1.4",
     "no-quit": "RFC 5321 §3.8, §4.1.1.10, §4.5.3.2",
     "sent-after-close": "RFC 5321 §3.8",

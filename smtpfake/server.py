@@ -231,7 +231,8 @@ class Server:
         seed: int | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> Scenario:
-        """Switch scenario: connections made after this returns meet it; counters restart.
+        """Switch scenario: connections made after this returns meet it; counters, rule state and
+        ``connection:`` numbers restart, session numbers and queue ids do not (see reset()).
         ``seed`` applies to this scenario only (None: the server's seed, else the file's);
         ``params`` sets its parameters by name (ScenarioError for a bad one; see
         scenario/params.py)."""
@@ -240,7 +241,10 @@ class Server:
         with self._lock:
             self._use_seed = seed
             self.scenario = resolved
-            self._shared = Shared(seed=self._seed_for(resolved))
+            # Rule state and counters restart; session numbers and queue ids go on, since the
+            # journal keeps the sessions before the switch (only a reset clears it).
+            numbering = self._shared.numbering
+            self._shared = Shared(seed=self._seed_for(resolved), numbering=numbering)
         return resolved
 
     def advance(self, seconds: float) -> float:

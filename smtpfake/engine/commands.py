@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from smtpfake.engine import auth as sasl
-from smtpfake.engine import bdat
+from smtpfake.engine import bdat, params
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.state import Mode, Refusal
 from smtpfake.scenario.model import Stage
@@ -68,7 +68,7 @@ def _ehlo(session: Session, arg: str) -> tuple[Action, ...]:
 
 def _mail(session: Session, arg: str) -> tuple[Action, ...]:
     after = session.sequence("MAIL")
-    address, params = _path(arg, "FROM")
+    address, words = _path(arg, "FROM")
     if isinstance(after, Refusal):
         return session.refuse(Stage.MAIL, address, after)
     auth = session.settings.auth
@@ -76,11 +76,13 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         # The server's policy, not the client's mistake: no violation (RFC 4954 §6).
         needed = session.reply(530, "5.7.0", "Authentication required")
         return session.respond(Stage.MAIL, address, needed)
-    if params is None:
-        syntax = session.reply(501, "5.5.4", "Syntax: MAIL FROM:<address>")
-        return session.respond(Stage.MAIL, address, syntax)
+    if words is None:
+        return params.refuse(session, Stage.MAIL, address, params.MAIL_SYNTAX)
+    problem = params.check(words, params.MAIL_PARAMS, session.advertised)
+    if problem is not None:
+        return params.refuse(session, Stage.MAIL, address, problem)
     limit = session.settings.size_limit()
-    declared = Declared.parse(params)
+    declared = Declared.parse(words)
     # Known before the reply, so rules on this MAIL can look at it (size:, body:); a refused
     # MAIL opens no transaction, so nothing else reads it until the next MAIL.
     session.declared = declared
@@ -99,12 +101,12 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
 
 def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
     after = session.sequence("RCPT")
-    address, params = _path(arg, "TO")
+    address, words = _path(arg, "TO")
     if isinstance(after, Refusal):
         return session.refuse(Stage.RCPT, address, after)
-    if params is None:
-        syntax = session.reply(501, "5.5.4", "Syntax: RCPT TO:<address>")
-        return session.respond(Stage.RCPT, address, syntax)
+    problem = params.rcpt_problem(address, words, session.advertised)
+    if problem is not None:
+        return params.refuse(session, Stage.RCPT, address, problem)
     if len(session.rcpt_tos) >= session.settings.max_recipients:
         many = session.reply(452, "4.5.3", "Error: too many recipients")
         return session.respond(Stage.RCPT, address, many)
@@ -138,6 +140,9 @@ def _data(session: Session, arg: str) -> tuple[Action, ...]:
 
 
 def _rset(session: Session, arg: str) -> tuple[Action, ...]:
+    wrong = params.no_argument(session, Stage.RSET, arg)
+    if wrong is not None:
+        return wrong
     ok = session.reply(250, "2.0.0", "Ok")
     return session.respond(Stage.RSET, arg, ok, session.reset_transaction)
 
@@ -151,6 +156,9 @@ def _vrfy(session: Session, arg: str) -> tuple[Action, ...]:
 
 
 def _quit(session: Session, arg: str) -> tuple[Action, ...]:
+    wrong = params.no_argument(session, Stage.QUIT, arg)
+    if wrong is not None:
+        return wrong
     session.quit_seen = True
     bye = Plan(session.reply(221, "2.0.0", "Bye"), after=(Close(),))
     return session.respond(Stage.QUIT, arg, bye)

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
-from smtpfake.engine import bdat, commands
+from smtpfake.engine import bdat, commands, params
 
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 from smtpfake.engine.auth import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
@@ -91,6 +91,7 @@ class Session:
         "clock",
         "closed_in_message",
         "conduct",
+        "connection",
         "counts",
         "declared",
         "esmtp",
@@ -134,7 +135,9 @@ class Session:
         self.shared = shared
         self.observer = observer
         self.clock = clock or SystemClock()
-        self.index = shared.next_connection()
+        # The journal's number (unique since the reset) and the rules' (since the scenario switch)
+        self.index = shared.next_session()
+        self.connection = shared.next_connection()
         # The server picks it (use(seed=), --seed, then the scenario's); alone, the scenario's.
         self._seed = shared.seed if shared.seed is not None else (scenario.seed or 0)
         # One RNG per connection: the same seed and traffic give the same faults even when
@@ -176,7 +179,7 @@ class Session:
     @property
     def rng(self) -> random.Random:
         if self._rng is None:
-            self._rng = random.Random(f"{self._seed}:{self.index}")
+            self._rng = random.Random(f"{self._seed}:{self.connection}")
         return self._rng
 
     def now(self) -> float:
@@ -278,6 +281,8 @@ class Session:
             shown = "".join(c if " " < c < "\x7f" else "?" for c in verb[:64])
             what = "Error: bad syntax" if not verb else f'Error: command "{shown}" not recognized'
             return self.respond(Stage.UNKNOWN, text, self.reply(500, "5.5.2", what))
+        if "\x00" in arg:  # no command allows one (RFC 5321 §2.4, §4.1.2): told, not obeyed
+            return params.refuse(self, _STAGE_OF[verb.upper()], arg.strip(), params.NUL_IN_COMMAND)
         if self._tls_required and not self.tls_active and verb.upper() not in _TLS_OWN:
             # RFC 3207 §4: the server's policy, not the client's mistake, so no violation
             first = self.reply(530, "5.7.0", "Must issue a STARTTLS command first")
@@ -368,7 +373,7 @@ class Session:
         self.mode = Mode.CLOSED
         if self.scenario.rules:
             per_connection = tuple(r.index for r in self.scenario.rules if r.per == ("connection",))
-            self.shared.connection_ended(self.index, per_connection)
+            self.shared.connection_ended(self.connection, per_connection)
         self.observer.ended(self.info, self.now())
 
     def undelivered(self, note: Note, written: int) -> None:
@@ -495,7 +500,7 @@ class Session:
             stage,
             argument,
             self.counts[stage],
-            self.index,
+            self.connection,
             peer=self.info.peer,
             sender=self.mail_from,
             recipients=tuple(self.rcpt_tos),

@@ -2,6 +2,8 @@
 the named state, queue ids.
 
 It lives as long as the scenario is in force; switching scenario or resetting starts a new one.
+Only the :class:`Numbering` (session numbers and queue ids) outlives a switch: the journal keeps
+the older sessions, so their numbers must stay unique until the reset that clears it.
 """
 
 from __future__ import annotations
@@ -25,10 +27,20 @@ class KeyCounter:
 
 
 @dataclass
+class Numbering:
+    """Session numbers and queue ids, unique since the last reset (a scenario switch keeps them:
+    the journal still holds the sessions numbered before it)."""
+
+    sessions: int = 0
+    messages: int = 0
+
+
+@dataclass
 class Shared:
     seed: int | None = None  # None: the scenario's own seed (the server always sets one)
-    connections: int = 0
-    messages: int = 0
+    connections: int = 0  # connections since the scenario was put in force (``connection:``)
+    #: handed on by a scenario switch (server.use), made anew by a reset
+    numbering: Numbering = field(default_factory=Numbering)
     fired: Counter[int] = field(default_factory=Counter)  # rule index -> times it fired
     #: the named state rules may require (``state:``) and move to (``next_state:``)
     state: str = INITIAL_STATE
@@ -40,12 +52,19 @@ class Shared:
     retry_not_before: dict[str, float] = field(default_factory=dict)
 
     def next_connection(self) -> int:
+        """The connection's number under this scenario, 1-based (rules' ``connection:``)."""
         self.connections += 1
         return self.connections
 
+    def next_session(self) -> int:
+        """The session's number in the journal, 1-based, unique since the last reset."""
+        self.numbering.sessions += 1
+        return self.numbering.sessions
+
     def next_queue_id(self) -> str:
-        self.messages += 1
-        return f"SF{self.messages:06d}"
+        """``SF`` and six digits, unique since the last reset."""
+        self.numbering.messages += 1
+        return f"SF{self.numbering.messages:06d}"
 
     def hold_off(self, ip: str, until: float, now: float) -> None:
         """``server.retry_after``: this client IP should not connect again before ``until``."""

@@ -25,7 +25,7 @@ def test_declared_size_over_the_limit_gets_552_and_no_transaction() -> None:
 
 
 def test_declared_size_is_not_checked_without_a_size_limit() -> None:
-    d = Engine({"server": {"extensions": ["8BITMIME"]}}).open()
+    d = Engine({"server": {"extensions": ["SIZE", "8BITMIME"]}}).open()
     d.greet()
     assert d.code("MAIL FROM:<a@x.test> SIZE=999999999999") == 250
 
@@ -96,9 +96,9 @@ def test_too_many_recipients_gets_452_4_5_3() -> None:
 
 
 def test_a_non_ascii_digit_in_size_is_not_a_size() -> None:
-    # "²".isdigit() is true but int("²") raises: the parameter must be ignored, not crash
+    # "²".isdigit() is true but int("²") raises: a syntax error (RFC 1870 §6), not a crash
     session = Session(resolve("default"), Shared(), Journal(), clock=FakeClock())
     session.connect()
     session.receive(b"EHLO c.test\r\n")
     (reply,) = session.receive("MAIL FROM:<a@x.test> SIZE=²\r\n".encode())
-    assert reply == Send(b"250 2.1.0 Ok\r\n")
+    assert reply == Send(b"501 5.5.4 Syntax error in parameters\r\n")

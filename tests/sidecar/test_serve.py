@@ -97,7 +97,7 @@ def test_json_log_lines(sidecar_factory: Start) -> None:
 
 
 def tls_and_auth_sessions(car: Sidecar, ca_file: str) -> None:
-    """Session 1 over STARTTLS (tls-required), then, after a switch, a session 1 with AUTH."""
+    """Session 1 over STARTTLS (tls-required), then, after a switch, session 2 with AUTH."""
     with smtplib.SMTP(car.smtp_host, car.smtp_port, timeout=TIMEOUT) as client:
         client.starttls(context=ssl.create_default_context(cafile=ca_file))
         client.sendmail("a@x.test", ["b@y.test"], b"Subject: tls\r\n\r\nhi\r\n")
@@ -122,7 +122,8 @@ def test_a_tls_scenario_prints_its_ca_and_the_log_shows_tls_and_auth(
     tls_and_auth_sessions(car, ca_file)
     log = "".join(car.stdout)
     assert re.search(r" session 1 TLS started: TLSv1\.[23] \S+\n", log), log
-    assert " session 1 authenticated as 'alice'\n" in log
+    # the AUTH session follows a scenario switch: numbers go on (unique until a reset)
+    assert " session 2 authenticated as 'alice'\n" in log
     car.signal()
     assert not Path(ca_file).exists(), "the CA's temporary folder outlived the process"
 
@@ -141,7 +142,7 @@ def test_json_log_has_tls_and_auth_events(sidecar_factory: Start) -> None:
     assert tls["cipher"]
     assert tls["text"] == f"TLS started: {tls['version']} {tls['cipher']}"
     auth = next(e for e in events if e["event"] == "auth")
-    assert (auth["session"], auth["user"]) == (1, "alice")
+    assert (auth["session"], auth["user"]) == (2, "alice")
     assert auth["time"].endswith("Z")
 
 
