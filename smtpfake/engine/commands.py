@@ -96,7 +96,7 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         session.rcpt_tos = []
 
     ok = session.reply(250, "2.1.0", "Ok")
-    return session.respond(Stage.MAIL, address, ok, accept, options=tuple(params.split()))
+    return session.respond(Stage.MAIL, address, ok, accept, options=tuple((words or "").split()))
 
 
 def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
@@ -116,7 +116,7 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
         session.rcpt_tos.append(address)
 
     ok = session.reply(250, "2.1.5", "Ok")
-    return session.respond(Stage.RCPT, address, ok, accept, options=tuple(params.split()))
+    return session.respond(Stage.RCPT, address, ok, accept, options=tuple((words or "").split()))
 
 
 def _data(session: Session, arg: str) -> tuple[Action, ...]:
