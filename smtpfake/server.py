@@ -32,6 +32,7 @@ from smtpfake.engine import (
 from smtpfake.engine.connection import GRACE_PERIOD, Connection
 from smtpfake.journal import Journal, JournalLimits, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioRef, resolve
+from smtpfake.scenario.limits import MAX_SECONDS, check_number
 from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
 
@@ -85,14 +86,33 @@ class Server:
         ``uvloop``; serve() runs in the caller's loop.
         ``delivery``: a back end each accepted message is handed to (smtpfake/delivery.py): an
         aiosmtpd handler object, or ``maildir:PATH`` / ``proxy:HOST:PORT``. Raises ValueError
-        for a name it does not know."""
+        for a name it does not know, and LimitError (a ValueError) for an ``idle_timeout`` not
+        in (0, MAX_SECONDS] or a ``grace_period`` not in [0, MAX_SECONDS]: NaN would never fire,
+        and a negative timer fires at once."""
         self.host = host
         self.port = port
         self.seed = seed
         self.scenario_dirs = tuple(scenario_dirs)
         self.clock = clock or SystemClock()
-        self.idle_timeout = idle_timeout
-        self.grace_period = grace_period
+        self.idle_timeout = float(
+            check_number(
+                idle_timeout,
+                "Server(idle_timeout=)",
+                minimum=0,
+                exclusive_minimum=True,
+                maximum=MAX_SECONDS,
+                unit=" seconds",
+            )
+        )
+        self.grace_period = float(
+            check_number(
+                grace_period,
+                "Server(grace_period=)",
+                minimum=0,
+                maximum=MAX_SECONDS,
+                unit=" seconds",
+            )
+        )
         self.loop = loop
         self.delivery: Handler | None = named(delivery) if isinstance(delivery, str) else delivery
         self._deliveries: set[asyncio.Task[None]] = set()
