@@ -11,8 +11,6 @@ change, so a reader never holds the lock for long.
 from __future__ import annotations
 
 import dataclasses
-import email.parser
-import email.policy
 import threading
 import time
 from collections import Counter, OrderedDict, deque
@@ -30,19 +28,10 @@ T = TypeVar("T")
 #: near misses a session's format() lists (a failure report stays readable with many rules)
 NEAR_MISSES_SHOWN = 20
 
-#: how far into a message subject_of() looks for the end of its header block
-HEADER_SCAN_BYTES = 65_536
-
-
 def subject_of(message: Message) -> str:
-    """The message's Subject, read from its header block alone (at most HEADER_SCAN_BYTES):
-    for logs and listings, so a 30 MiB message is neither parsed whole nor held twice
-    (``Message.message`` parses all of it, and keeps the result)."""
-    head = message.data[:HEADER_SCAN_BYTES]
-    end = head.find(b"\r\n\r\n")
-    head = head if end < 0 else head[: end + 2]
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(head)
-    return str(parsed.get("Subject", ""))
+    """The message's Subject, read from its header block alone (``Message.subject``): for logs
+    and listings, so a 30 MiB message is neither parsed whole nor held twice."""
+    return message.subject
 
 
 @dataclass(frozen=True)

@@ -67,14 +67,14 @@ def violation_to_json(violation: Violation) -> JSON:
 
 
 def message_to_json(message: Message) -> JSON:
-    parsed = message.message
+    parsed = message.headers  # the header block only: a listing never parses a body
     return {
         "queue_id": message.queue_id,
         "session": message.session,
         "time": message.time,
         "mail_from": message.mail_from,
         "rcpt_tos": list(message.rcpt_tos),
-        "subject": message.subject,
+        "subject": str(parsed.get("Subject", "")),
         # as received, in order, repeats kept (Received:, DKIM-Signature: ...)
         "headers": [[name, str(value)] for name, value in parsed.items()],
         "size": len(message.data),

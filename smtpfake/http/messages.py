@@ -53,7 +53,7 @@ def _since(value: str) -> float:
 
 
 def _addresses(message: Message, envelope: Sequence[str], *headers: str) -> str:
-    parsed = message.message
+    parsed = message.headers  # a filter reads the header block only, never the body
     found = list(envelope) + [str(v) for h in headers for v in parsed.get_all(h, [])]
     return "\n".join(found).lower()
 
