@@ -28,6 +28,7 @@ T = TypeVar("T")
 #: near misses a session's format() lists (a failure report stays readable with many rules)
 NEAR_MISSES_SHOWN = 20
 
+
 def subject_of(message: Message) -> str:
     """The message's Subject, read from its header block alone (``Message.subject``): for logs
     and listings, so a 30 MiB message is neither parsed whole nor held twice."""
@@ -122,6 +123,26 @@ class JournalCounts:
     #: what is kept now
     message_bytes: int = 0
     transcript_bytes: int = 0
+
+    def dropped(self) -> str:
+        """One line saying what was not kept to stay within the limits, or "" when nothing was:
+        ``journal dropped 3 session(s), 5 message(s) (older ones, over its limits: ...)``."""
+        parts = [
+            f"{n} {what}"
+            for n, what in (
+                (self.sessions_dropped, "session(s)"),
+                (self.messages_dropped, "message(s)"),
+                (self.entries_dropped, "transcript entries"),
+                (self.entries_cut, "entries cut short"),
+            )
+            if n
+        ]
+        if not parts:
+            return ""
+        return (
+            f"the journal did not keep everything: {', '.join(parts)} (the oldest go first; "
+            f"{self.messages_accepted} message(s) accepted, see the README's Limits)"
+        )
 
 
 _COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(JournalCounts))

@@ -24,6 +24,8 @@ class LimitError(ValueError):
 MAX_SECONDS = 86_400.0
 #: the largest count (nth, times, first, after, every, byte counts of faults, limits)
 MAX_COUNT = 1_000_000_000
+#: the most any JournalLimits field may be set to (counts and bytes: 16 GiB of messages)
+MAX_JOURNAL_LIMIT = MAX_COUNT * 16
 #: seeds are unsigned 64-bit, so they survive JSON and every language's integers
 MAX_SEED = 2**64 - 1
 #: a number written with more characters than this is refused before it is converted: Python's
