@@ -138,6 +138,9 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
     if out["loop"] not in LOOP_CHOICES:
         raise _ConfigError(f"--loop/SMTPFAKE_LOOP: {out['loop']!r} is not auto, asyncio or uvloop")
     dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
+    for folder in dirs:
+        if not os.path.isdir(folder):
+            raise _ConfigError(f"--scenario-dir/{SCENARIO_DIRS_ENV}: {folder!r} is not a directory")
     out["scenario_dirs"] = dirs
     return out
 
@@ -484,6 +487,13 @@ def _param_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _directory(text: str) -> str:
+    """A ``--scenario-dir`` that exists: a misspelt one would add nothing, silently."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smtpfake", description=__doc__)
     parser.add_argument("--version", action="version", version=f"smtpfake {__version__}")
@@ -495,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="DIR",
+        type=_directory,
         help="also load scenarios (*.yaml) from DIR; repeatable",
     )
 

@@ -14,9 +14,8 @@ session whole. A session still open after the wait is reported as it stands.
 from __future__ import annotations
 
 import abc
-import contextlib
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from smtpfake.queries import (
@@ -159,20 +158,30 @@ class Control(Protocol):
     ) -> tuple[Retry, ...]: ...
 
 
-@contextlib.contextmanager
-def key_paths_for_dicts(scenario: object) -> Iterator[None]:
+class _KeyPaths:
+    """See ``key_paths_for_dicts``; a class, so that a failing ``use()`` shows no frames of
+    its own (``__tracebackhide__``) where a generator would add contextlib's."""
+
+    def __init__(self, scenario: object) -> None:
+        self.scenario = scenario
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        __tracebackhide__ = True
+        from smtpfake.scenario import ScenarioError
+
+        if isinstance(exc, ScenarioError) and isinstance(self.scenario, dict):
+            error = ScenarioError(exc.problems)
+            error.args = ("\n".join(p.message for p in exc.problems),)
+            raise error from None
+
+
+def key_paths_for_dicts(scenario: object) -> _KeyPaths:
     """Around ``use(scenario)``: a dict's ScenarioError names key paths (``rules[1].reply``)
     without line:col, which would point into an internal YAML copy the user never wrote."""
-    from smtpfake.scenario import ScenarioError
-
-    try:
-        yield
-    except ScenarioError as exc:
-        if not isinstance(scenario, dict):
-            raise
-        error = ScenarioError(exc.problems)
-        error.args = ("\n".join(p.message for p in exc.problems),)
-        raise error from None
+    return _KeyPaths(scenario)
 
 
 def _key(s: SessionRecord) -> tuple[int, float, str]:
@@ -442,6 +451,7 @@ class SmtpFake(ControlHelpers):
         (``{"delay": 5}``); ScenarioError lists every problem. A dict's problems name the key
         path (``rules[1].reply``), with no line:col: the YAML those would point into is an
         internal copy the user never wrote."""
+        __tracebackhide__ = True
         with key_paths_for_dicts(scenario):
             self.server.use(scenario, seed=seed, params=params)
 

@@ -13,11 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
-
-from aiosmtpd.handlers import Mailbox, Proxy
-from aiosmtpd.smtp import Envelope
-from aiosmtpd.smtp import Session as AiosmtpdSession
+from typing import TYPE_CHECKING, Any, Protocol
 
 from smtpfake.engine.records import (
     Message,
@@ -27,6 +23,12 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
+
+if TYPE_CHECKING:
+    from aiosmtpd.smtp import Envelope
+
+# aiosmtpd (and the email, smtplib and attrs it imports) is loaded only when a back end is
+# named or a message is delivered: a server without delivery starts without it (issue 11).
 
 
 class Handler(Protocol):
@@ -38,6 +40,8 @@ class Handler(Protocol):
 def named(spec: str) -> Handler:
     """A back end by name: ``maildir:PATH`` (aiosmtpd's Mailbox) or ``proxy:HOST:PORT``
     (aiosmtpd's Proxy). Raises ValueError for anything else."""
+    from aiosmtpd.handlers import Mailbox, Proxy
+
     kind, _, rest = spec.partition(":")
     if kind == "maildir" and rest:
         handler: Handler = Mailbox(Path(rest))
@@ -51,6 +55,8 @@ def named(spec: str) -> Handler:
 
 def envelope(message: Message) -> Envelope:
     """The message as aiosmtpd's Envelope."""
+    from aiosmtpd.smtp import Envelope
+
     env = Envelope()
     env.mail_from = message.mail_from
     env.rcpt_tos = list(message.rcpt_tos)
@@ -96,6 +102,8 @@ class Delivering:
 async def deliver(handler: Handler, info: SessionInfo, message: Message) -> str:
     """Hand one message to the back end, in a worker thread (aiosmtpd's Proxy relays with a
     blocking smtplib; the server's loop must not wait on it). Returns the handler's status."""
+
+    from aiosmtpd.smtp import Session as AiosmtpdSession
 
     async def call() -> str:
         session = AiosmtpdSession(asyncio.get_running_loop())

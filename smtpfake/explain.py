@@ -119,6 +119,20 @@ def parse_code(arg: str) -> int:
     return code
 
 
+#: a reply line pasted from a log: "550 5.1.1 <a@b>: unknown", or a line of a multi-line reply,
+#: "550-5.1.1 The email account ..." (RFC 5321 §4.2.1): the code, then maybe an enhanced code
+_REPLY_LINE = re.compile(r"([0-9]{3})[ -]\s*(\S*)")
+
+
+def _codes_in(arg: str) -> list[str]:
+    """The codes one argument names: itself, or a pasted reply line's code and enhanced code."""
+    found = _REPLY_LINE.match(arg.strip())
+    if found is None:
+        return [arg]
+    code, word = found.groups()
+    return [code, word] if parse_enhanced(word) is not None else [code]
+
+
 def _parse(arg: str) -> str:
     """The canonical key of a reply code ("421") or an enhanced status code ("5.7.1")."""
     if "." in arg:
@@ -135,7 +149,8 @@ def _parse(arg: str) -> str:
 def explain(codes: Sequence[str], *, width: int = DEFAULT_WIDTH, lang: str = "en") -> str:
     """One code: a description block. Several: a side-by-side comparison table.
 
-    A code is a reply code (``421``) or an enhanced status code (``5.7.1``); ``lang`` is "en"
+    A code is a reply code (``421``) or an enhanced status code (``5.7.1``), or a reply line
+    as a log shows it (``550-5.1.1 The email account ...``: both its codes); ``lang`` is "en"
     or "zh". Raises ExplainError (a ValueError) naming every argument that is neither.
     """
     if lang not in LANGS:
@@ -146,7 +161,7 @@ def explain(codes: Sequence[str], *, width: int = DEFAULT_WIDTH, lang: str = "en
         raise ExplainError("no reply code given; pass one or more codes, e.g. 421 503 or 5.7.1")
     problems: list[str] = []
     keys: list[str] = []
-    for arg in codes:
+    for arg in (code for given in codes for code in _codes_in(given)):
         try:
             keys.append(_parse(arg))
         except ExplainError as exc:

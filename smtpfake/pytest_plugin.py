@@ -25,6 +25,7 @@ from smtpfake.journal_limits import JournalLimits
 
 if TYPE_CHECKING:
     from smtpfake.control import Control
+    from smtpfake.delivery import Handler
     from smtpfake.scenario import ScenarioError
     from smtpfake.server import Server
 
@@ -34,6 +35,11 @@ _OPTIONS: dict[str, tuple[str, str, str]] = {
     "host": ("address the in-process server binds", "127.0.0.1", "127.0.0.1"),
     "port": ("port the in-process server listens on", "0", "a free port"),
     "seed": ("seed for every random choice, an integer", "", "the scenario's own"),
+    "delivery": (
+        "where accepted mail also goes: maildir:PATH or proxy:HOST:PORT",
+        "",
+        "the journal only",
+    ),
     "remote": ("API URL of a running sidecar to use instead of an in-process server", "", "none"),
     "remote_token": ("bearer token for the sidecar's API", "", "$SMTPFAKE_API_TOKEN"),
     "remote_wait": ("seconds to wait for a sidecar that is still starting", "10", "10"),
@@ -110,6 +116,9 @@ class Settings:
     remote: str = ""
     remote_token: str | None = None
     remote_wait: float = 10.0
+    #: a delivery back end for the in-process server: ``maildir:PATH``, ``proxy:HOST:PORT``, or
+    #: (overriding this fixture) a handler object with aiosmtpd's ``async handle_DATA``
+    delivery: Handler | str | None = None
     #: what the in-process journal keeps (None: JournalLimits' defaults); a sidecar's are its own
     journal_limits: JournalLimits | None = None
 
@@ -140,18 +149,45 @@ def read_settings(config: pytest.Config) -> Settings:
     if port is not None and not 0 <= port <= 65535:
         raise pytest.UsageError(f"smtpfake: --smtpfake-port: {port} is not a port (0-65535)")
     wait = _number(config, "remote_wait", float, "seconds")
+    if wait is not None and not 0 <= wait <= 3600:  # also refuses NaN and inf
+        raise pytest.UsageError(
+            "smtpfake: --smtpfake-remote-wait (ini smtpfake_remote_wait): "
+            f"expected seconds from 0 to 3600, got {wait:g}"
+        )
+    dirs = _scenario_dirs(config)
+    for folder in dirs:
+        if not folder.is_dir():
+            # a misspelt folder would otherwise add nothing, and its scenarios go missing unseen
+            raise pytest.UsageError(
+                "smtpfake: --smtpfake-scenario-dir (ini smtpfake_scenario_dirs): "
+                f"{str(folder)!r} is not a directory"
+            )
     token = _setting(config, "remote_token") or os.environ.get("SMTPFAKE_API_TOKEN")
+    delivery = _setting(config, "delivery")
+    if delivery:
+        _check_delivery(delivery, "--smtpfake-delivery (ini smtpfake_delivery)", pytest.UsageError)
     return Settings(
         scenario=_setting(config, "scenario") or "default",
         host=_setting(config, "host") or "127.0.0.1",
         port=port or 0,
         seed=_number(config, "seed", int, "an integer"),
-        scenario_dirs=_scenario_dirs(config),
+        scenario_dirs=dirs,
         remote=_setting(config, "remote"),
         remote_token=token or None,
         remote_wait=10.0 if wait is None else wait,
+        delivery=delivery or None,
         journal_limits=_journal_limits(config),
     )
+
+
+def _check_delivery(spec: str, where: str, error: type[Exception]) -> None:
+    """Raise ``error`` naming ``where`` unless ``spec`` names a back end (loads aiosmtpd)."""
+    from smtpfake.delivery import named
+
+    try:
+        named(spec)
+    except ValueError as exc:
+        raise error(f"smtpfake: {where}: {exc}") from None
 
 
 _SETTINGS = pytest.StashKey[Settings]()
@@ -160,8 +196,9 @@ _SETTINGS = pytest.StashKey[Settings]()
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "smtpfake(scenario=NAME|PATH|DICT, seed=INT, params=DICT): the scenario the smtpfake "
-        "fixture plays, with its parameters set by name",
+        "smtpfake(scenario=NAME|PATH|DICT, seed=INT, params=DICT, delivery=SPEC|HANDLER, "
+        "handler=OBJ): the scenario the smtpfake fixture plays, with its parameters set by "
+        "name; where its accepted mail also goes; an object whose aiosmtpd hooks decide replies",
     )
     # One bad setting, one usage error at start-up (not a traceback in every test). Checks that
     # need the scenario loader or the network run only when that setting was given, so a suite
@@ -176,8 +213,13 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         _wait_for_sidecar(settings)
         return
-    if settings.port:
-        _check_port(settings.host, _port_for_this_process(settings.port))
+    if (settings.port or settings.host != Settings.host) and not _worker():
+        # The main process checks every worker's port (N, N+1, ... under pytest-xdist): a
+        # UsageError inside a worker would be an xdist crash with a traceback, not one line.
+        workers = getattr(config.option, "numprocesses", None)
+        count = workers if isinstance(workers, int) and workers > 0 and settings.port else 1
+        for k in range(count):
+            _check_port(settings.host, settings.port + k if settings.port else 0)
     if settings.scenario != "default" or settings.scenario_dirs:
         from smtpfake.scenario import ScenarioError, resolve
 
@@ -203,9 +245,9 @@ def _check_port(host: str, port: int) -> None:
         with socket.create_server((host, port)):
             pass
     except OSError as exc:
-        raise pytest.UsageError(
-            f"smtpfake: --smtpfake-port (ini smtpfake_port): cannot listen on {host}:{port}: {exc}"
-        ) from None
+        flags = "--smtpfake-host/--smtpfake-port (ini smtpfake_host/smtpfake_port)"
+        problem = f"cannot listen on {host}:{port}: {exc}"
+        raise pytest.UsageError(f"smtpfake: {flags}: {problem}") from None
 
 
 def _wait_for_sidecar(settings: Settings) -> None:
@@ -223,6 +265,10 @@ def _wait_for_sidecar(settings: Settings) -> None:
         try:
             status = remote.health().get("status")
             problem = "" if status == "ready" else f"the sidecar is not ready (status {status!r})"
+            if not problem:
+                # health needs no token: one call that does, so a missing or wrong token is
+                # this one usage error rather than an error in every test
+                remote.request("GET", "/api/clock")
         except RemoteError as exc:
             if exc.status in (401, 403):
                 raise pytest.UsageError(
@@ -310,6 +356,11 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
     or a server of its own on the sidecar named by ``--smtpfake-remote``."""
     settings = smtpfake_settings
     if settings.remote:
+        if settings.delivery is not None:
+            raise pytest.UsageError(
+                "smtpfake: --smtpfake-delivery is for the in-process server; with "
+                "--smtpfake-remote start the sidecar with `smtpfake serve --deliver ...`"
+            )
         yield from _remote_backend(settings)
         return
     from smtpfake.control import SmtpFake
@@ -323,17 +374,23 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
             port=_port_for_this_process(settings.port),
             seed=settings.seed,
             scenario_dirs=settings.scenario_dirs,
+            delivery=settings.delivery,
             journal_limits=settings.journal_limits,
         )
     except ScenarioError as exc:
-        raise pytest.UsageError(f"smtpfake: --smtpfake-scenario: {_problems(exc)}") from None
+        # settings made in code (an overridden smtpfake_settings) are checked only here: one
+        # line in each test that needs the server, not a traceback through the fixtures
+        problem = f"smtpfake: scenario {settings.scenario!r} (smtpfake_settings): {_problems(exc)}"
+        pytest.fail(problem, pytrace=False)
     try:
         server.start()
     except OSError as exc:
         where = f"{settings.host}:{_port_for_this_process(settings.port)}"
-        raise pytest.UsageError(
-            f"smtpfake: --smtpfake-port: cannot listen on {where}: {exc}"
-        ) from None
+        # taken since the start-up check: one line in each test that needs it, no traceback
+        pytest.fail(
+            f"smtpfake: --smtpfake-host/--smtpfake-port: cannot listen on {where}: {exc}",
+            pytrace=False,
+        )
     fake = SmtpFake(server)
     fake.transcript_in_errors = False  # the report's own section carries it, once
     yield fake
@@ -341,9 +398,19 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
 
 
 def _remote_backend(settings: Settings) -> Iterator[Control]:
+    import contextlib
+
+    from smtpfake.remote import RemoteError
+    from smtpfake.scenario import ScenarioError
     from smtpfake.servers_on_demand import own_server
 
-    with own_server(settings) as remote:
+    with contextlib.ExitStack() as stack:
+        try:
+            remote = stack.enter_context(own_server(settings))
+        except (RemoteError, ScenarioError) as exc:
+            # the sidecar refused a server of our own (gone since start-up, out of ports, a
+            # bad scenario): one line in each test, not a traceback through the fixtures
+            pytest.fail(f"smtpfake: --smtpfake-remote {settings.remote}: {exc}", pytrace=False)
         remote.transcript_in_errors = False
         yield remote
 
@@ -381,6 +448,7 @@ def _marker_scenario(
     marker = request.node.get_closest_marker("smtpfake")
     if marker is None:
         return scenario, seed
+    _check_marker(marker)
     scenario = marker.kwargs.get("scenario", marker.args[0] if marker.args else scenario)
     if "seed" in marker.kwargs:
         raw = marker.kwargs["seed"]
@@ -391,6 +459,85 @@ def _marker_scenario(
             )
         seed = raw
     return scenario, seed
+
+
+#: the marker's keywords; anything else is a typo that would silently do nothing
+_MARKER_KEYWORDS = ("scenario", "seed", "params", "delivery", "handler")
+
+
+def _check_marker(marker: pytest.Mark) -> None:
+    """Fail the test with one line when ``@pytest.mark.smtpfake(...)`` is not
+    ``(scenario, seed=INT, params=DICT, delivery=..., handler=...)``: a misspelt keyword or a
+    second scenario would otherwise be ignored, and the test run against the wrong scenario."""
+    from difflib import get_close_matches
+
+    problem = ""
+    unknown = [k for k in marker.kwargs if k not in _MARKER_KEYWORDS]
+    if unknown:
+        near = get_close_matches(unknown[0], _MARKER_KEYWORDS, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        problem = f"unknown keyword {unknown[0]!r}; {hint}(known: {', '.join(_MARKER_KEYWORDS)})"
+    elif len(marker.args) > 1 or (marker.args and "scenario" in marker.kwargs):
+        problem = "one scenario only: a name, a path or a dict, positional or as scenario="
+    elif not isinstance(marker.kwargs.get("params", {}), dict):
+        got = type(marker.kwargs["params"]).__name__
+        problem = f"params must be a dict of parameter names to values, got {got}"
+    if problem:
+        pytest.fail(f"@pytest.mark.smtpfake: {problem}", pytrace=False)
+
+
+_NO_CHANGE = object()
+
+
+def _marker_delivery(marker: pytest.Mark | None, server: Server | None) -> object:
+    """``@pytest.mark.smtpfake(delivery=...)``: this test's back end (a spec or a handler
+    object) replaces the session's until the test ends. Returns the one to restore."""
+    if marker is None or "delivery" not in marker.kwargs:
+        return _NO_CHANGE
+    wanted = marker.kwargs["delivery"]
+    if server is None:
+        pytest.fail(
+            "@pytest.mark.smtpfake(delivery=...): in-process only; with --smtpfake-remote "
+            "start the sidecar with `smtpfake serve --deliver ...`",
+            pytrace=False,
+        )
+    if isinstance(wanted, str):
+        from smtpfake.delivery import named
+
+        try:
+            wanted = named(wanted)
+        except ValueError as exc:
+            pytest.fail(f"@pytest.mark.smtpfake(delivery=...): {exc}", pytrace=False)
+    elif wanted is not None and not callable(getattr(wanted, "handle_DATA", None)):
+        pytest.fail(
+            f"@pytest.mark.smtpfake(delivery={wanted!r}): expected maildir:PATH, "
+            "proxy:HOST:PORT, None or an object with aiosmtpd's async handle_DATA",
+            pytrace=False,
+        )
+    kept = server.delivery
+    server.delivery = wanted
+    return kept
+
+
+def _marker_handler(marker: pytest.Mark | None, server: Server | None) -> object:
+    """``@pytest.mark.smtpfake(handler=obj)``: an object with aiosmtpd's reply-deciding hooks
+    (smtpfake/hooks.py) for this test's connections. Returns the hooks to restore."""
+    if marker is None or "handler" not in marker.kwargs:
+        return _NO_CHANGE
+    if server is None:
+        pytest.fail("@pytest.mark.smtpfake(handler=...): in-process only", pytrace=False)
+    from smtpfake.hooks import Hooks, hook_names
+
+    wanted = marker.kwargs["handler"]
+    if wanted is not None and not hook_names(wanted):
+        pytest.fail(
+            f"@pytest.mark.smtpfake(handler={wanted!r}): it has none of aiosmtpd's hooks "
+            "(handle_HELO, handle_EHLO, handle_MAIL, handle_RCPT, handle_DATA, ...)",
+            pytrace=False,
+        )
+    kept = server.hooks
+    server.hooks = Hooks(wanted, server) if wanted is not None else None
+    return kept
 
 
 @pytest.fixture
@@ -426,9 +573,19 @@ def smtpfake(
         problem = f"smtpfake: cannot load scenario {shown}: {_problems(exc, positions=is_file)}"
     if problem:
         pytest.fail(problem, pytrace=False)  # outside the except: no chained exception shown
+    server: Server | None = getattr(backend, "server", None)
+    kept = _marker_delivery(marker, server)
+    kept_hooks = _marker_handler(marker, server)
     request.node.stash[_HANDLE] = backend
     yield backend
-    errors = list(getattr(getattr(backend, "server", None), "errors", ()))
+    if server is not None and server.delivery is not None:
+        # this test's messages reach its back end (and a handler's failure fails this test)
+        server.wait_for_deliveries()
+    errors = list(getattr(server, "errors", ()))
+    if server is not None and kept is not _NO_CHANGE:
+        server.delivery = kept  # type: ignore[assignment]
+    if server is not None and kept_hooks is not _NO_CHANGE:
+        server.hooks = kept_hooks  # type: ignore[assignment]
     backend.reset()  # drop this test's connections now, not at the next test
     if errors:
         # A bug inside smtpfake while serving this test: it fails here, never lost in a thread.

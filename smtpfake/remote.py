@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from smtpfake.control import Control, ControlHelpers
+from smtpfake.control import Control, ControlHelpers, key_paths_for_dicts
 from smtpfake.engine.records import Message
 from smtpfake.journal import JournalCounts, SessionRecord
 from smtpfake.scenario import Location, Problem, Scenario, ScenarioError, ScenarioRef
@@ -293,6 +293,7 @@ class RemoteSmtpFake(ControlHelpers):
     ) -> None:
         """A name switches to the sidecar's scenario; a path or a dict is uploaded as YAML.
         ``params`` sets the scenario's parameters by name (``{"delay": "5m"}``)."""
+        __tracebackhide__ = True
         if isinstance(scenario, Scenario):
             raise TypeError(
                 "a Scenario object cannot be sent to a sidecar; give a name, a YAML path or a dict"
@@ -309,7 +310,9 @@ class RemoteSmtpFake(ControlHelpers):
                 where = Location(f"<{name}>", 1, 1)
                 raise ScenarioError([Problem(where, f"cannot read: {exc}")]) from None
             extra = {"name": name, "source": f"<{name}>", "require_docs": "false"}
-            self._upload(text, query | extra)
+            # problems by key path, as in-process: a line:col would point into this YAML copy
+            with key_paths_for_dicts(scenario):
+                self._upload(text, query | extra)
             return
         ref = str(scenario)
         if isinstance(scenario, Path) or ref.endswith((".yaml", ".yml")) or "/" in ref:

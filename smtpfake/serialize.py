@@ -41,6 +41,9 @@ VIOLATION_REFERENCES: dict[str, str] = {
     "auth-without-tls": "RFC 4954 §6",
     "sent-before-tls": "RFC 3207 §4",
     "tls-already-active": "RFC 3207 §4.2",
+    "bdat-without-chunking": "RFC 3030 §2",
+    "bdat-and-data": "RFC 3030 §2",
+    "chunk-short": "RFC 3030 §2",
 }
 
 # -- records -> JSON -------------------------------------------------------------------------------

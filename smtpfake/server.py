@@ -30,9 +30,12 @@ from smtpfake.engine import (
     SystemClock,
 )
 from smtpfake.engine.connection import GRACE_PERIOD, Connection
+from smtpfake.engine.consult import answer_reply
+from smtpfake.hooks import Hooks
 from smtpfake.journal import Journal, JournalLimits, SessionRecord
-from smtpfake.scenario import Scenario, ScenarioRef, resolve
+from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
 from smtpfake.scenario.limits import MAX_SECONDS, check_number
+from smtpfake.scenario.plan import Consult
 from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
 
@@ -77,6 +80,7 @@ class Server:
         loop: str = "auto",
         delivery: Handler | str | None = None,
         journal_limits: JournalLimits | None = None,
+        handler: object | None = None,
     ) -> None:
         """``idle_timeout``: seconds of silence (either side's) after which the server closes
         without a word (a scenario's ``server.idle_timeout`` answers 421 sooner).
@@ -88,7 +92,10 @@ class Server:
         aiosmtpd handler object, or ``maildir:PATH`` / ``proxy:HOST:PORT``. Raises ValueError
         for a name it does not know, and LimitError (a ValueError) for an ``idle_timeout`` not
         in (0, MAX_SECONDS] or a ``grace_period`` not in [0, MAX_SECONDS]: NaN would never fire,
-        and a negative timer fires at once."""
+        and a negative timer fires at once.
+        ``handler``: an object with aiosmtpd's reply-deciding hooks (``async handle_RCPT`` ...,
+        smtpfake/hooks.py) asked for the reply to each command the server would accept; an
+        exception in it is a server error (:attr:`errors`) and the client gets a 451."""
         self.host = host
         self.port = port
         self.seed = seed
@@ -116,6 +123,7 @@ class Server:
         self.loop = loop
         self.delivery: Handler | None = named(delivery) if isinstance(delivery, str) else delivery
         self._deliveries: set[asyncio.Task[None]] = set()
+        self.hooks: Hooks | None = Hooks(handler, self) if handler is not None else None
         self.journal = Journal(journal_limits)
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs, params)
@@ -140,7 +148,8 @@ class Server:
         observer: Observer = self.journal
         if self.delivery is not None:
             observer = Delivering(self.journal, self._deliver)
-        session = Session(scenario, shared, observer, peer=peer, clock=self.clock)
+        hooks = self.hooks.names if self.hooks is not None else frozenset()
+        session = Session(scenario, shared, observer, peer=peer, clock=self.clock, hooks=hooks)
         return Connection(session, idle=self.idle_timeout, grace=self.grace_period)
 
     def _deliver(self, info: SessionInfo, message: Message) -> None:
@@ -167,6 +176,35 @@ class Server:
         if self._deliveries:
             await asyncio.wait(set(self._deliveries), timeout=timeout)
 
+    def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
+        """From a thread other than the server's: wait up to ``timeout`` seconds until the
+        messages accepted so far are delivered (or failed: see :attr:`errors`). True when none
+        is still under way."""
+        loop = self._loop
+        if loop is None or not loop.is_running() or self._thread is threading.current_thread():
+            return not self._deliveries
+
+        async def wait() -> bool:
+            await self.deliveries_done(timeout)
+            return all(task.done() for task in self._deliveries)
+
+        return asyncio.run_coroutine_threadsafe(wait(), loop).result(timeout + 5)
+
+    async def consult(self, session: Session, action: Consult) -> Reply | None:
+        """The user's handler's reply for the Consult; None when it raised or answered what is
+        not a reply: that is a server error, reported against the session (it fails the test)."""
+        assert self.hooks is not None, "a Consult only comes when there is a handler"
+        try:
+            answer = await self.hooks.ask(session, action)
+        except Exception as error:
+            self._report(error, session.index)
+            return None
+        reply = answer_reply(answer)
+        if reply is None:
+            bad = ValueError(f"handle_{action.hook} answered {answer!r}: not an SMTP reply")
+            self._report(bad, session.index)
+        return reply
+
     def tls_context(self, session: Session) -> ssl.SSLContext:
         context = self._tls.context(session.settings)
         if context is None:
@@ -178,6 +216,8 @@ class Server:
 
     def unregister(self, wire: Wire) -> None:
         self._live.discard(wire)
+        if self.hooks is not None and wire.session is not None:
+            self.hooks.forget(wire.session.index)
 
     def report_error(self, error: BaseException, session: Session | None) -> None:
         self._report(error, session.index if session else None)

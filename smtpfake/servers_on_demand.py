@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from smtpfake.control import key_paths_for_dicts
 from smtpfake.remote import RemoteError, RemoteSmtpFake
+from smtpfake.serialize import problems_from_json
 
 if TYPE_CHECKING:
     from smtpfake.journal import SessionRecord
     from smtpfake.pytest_plugin import Settings
-    from smtpfake.scenario import ScenarioRef
 
 
 class OwnServer(RemoteSmtpFake):
@@ -42,22 +41,14 @@ class OwnServer(RemoteSmtpFake):
     def sessions(self) -> Sequence[SessionRecord]:
         return tuple(self._settled_sessions())
 
-    def use(
-        self,
-        scenario: ScenarioRef,
-        *,
-        seed: int | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> None:
-        with key_paths_for_dicts(scenario):
-            super().use(scenario, seed=seed, params=params)
-
 
 def create(shared: RemoteSmtpFake, scenario: str, seed: int | None) -> OwnServer | None:
     """A new server on the sidecar behind ``shared``; None when it cannot make servers."""
     try:
         own = shared.new_server(scenario, seed=seed, client=OwnServer)
     except RemoteError as exc:
+        if "problems" in exc.body:  # a 404 for the scenario, not for the endpoint
+            raise problems_from_json(exc.body) from None
         if exc.status in (404, 405):
             return None
         raise

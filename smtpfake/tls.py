@@ -13,9 +13,7 @@ can use TLS, and the others fail to load with a message that says so.
 from __future__ import annotations
 
 import ipaddress
-import shutil
 import ssl
-import tempfile
 import threading
 import weakref
 from collections.abc import Sequence
@@ -46,6 +44,9 @@ class Authority:
     """
 
     def __init__(self) -> None:
+        import shutil  # here, not at the top: a server without TLS starts without them
+        import tempfile
+
         try:
             import trustme
         except ImportError as missing:

@@ -245,6 +245,24 @@ def test_every_bad_argument_is_named_even_among_good_ones() -> None:
     assert "'421'" not in message
 
 
+@pytest.mark.parametrize(
+    ("pasted", "codes"),
+    [
+        ("550 5.1.1 <bob@example.test>: Recipient address rejected", ["550", "5.1.1"]),
+        ("550-5.1.1 The email account that you tried to reach does not exist.", ["550", "5.1.1"]),
+        ("  421 smtpfake.test Service not available", ["421"]),
+        ("250-PIPELINING", ["250"]),
+    ],
+)
+def test_a_pasted_reply_line_is_read_as_its_codes(pasted: str, codes: list[str]) -> None:
+    assert explain([pasted]) == explain(codes)
+
+
+def test_a_pasted_line_with_a_bad_code_names_the_code() -> None:
+    with pytest.raises(ExplainError, match="'650' is not an SMTP reply code"):
+        explain(["650 5.1.1 no"])
+
+
 def test_no_arguments_raise() -> None:
     with pytest.raises(ExplainError, match="no reply code"):
         explain([])

@@ -154,6 +154,7 @@ def layer_of(module: str) -> str | None:
         "smtpfake.server": "server",
         # delivery back ends (aiosmtpd's handlers) beside the server that feeds them
         "smtpfake.delivery": "server",
+        "smtpfake.hooks": "server",
         "smtpfake.replycodes": "reference",
         "smtpfake.replycodes_zh": "reference",
         "smtpfake.enhancedcodes": "reference",

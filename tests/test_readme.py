@@ -15,7 +15,7 @@ from smtpfake.engine.state import order_table_markdown
 from smtpfake.explain import reply_code_table_markdown
 from smtpfake.scenario import load_file, load_text, scenario_files
 from smtpfake.scenario.faults import REGISTRY
-from smtpfake.scenario.model import ServerSettings
+from smtpfake.scenario.model import ServerSettings, Stage
 from smtpfake.scenario.rule_reader import RULE_KEYS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -91,6 +91,12 @@ def test_every_rule_key_fault_and_server_setting_is_documented() -> None:
     keys = {*RULE_KEYS, *REGISTRY, *(f.name for f in dataclasses.fields(ServerSettings))}
     missing = sorted(keys - documented_keys())
     assert not missing, f"add a row to the README's Format reference for: {', '.join(missing)}"
+
+
+def test_every_stage_is_in_the_on_row() -> None:
+    row = next(line for line in README.read_text().splitlines() if line.startswith("| `on` |"))
+    missing = [s.value for s in Stage if f"`{s.value}`" not in row]
+    assert not missing, f"add to the README's `on` row: {', '.join(missing)}"
 
 
 def test_yaml_examples_load() -> None:

@@ -64,6 +64,12 @@ class Body:
             self.data += line
         return line
 
+    def add_octets(self, data: bytes) -> None:
+        """Octets of a BDAT chunk (RFC 3030): kept as sent, no dot-unstuffing, no lines."""
+        self.size += len(data)
+        if len(self.data) + len(data) <= self._cap:
+            self.data += data
+
     def add_lines(self, block: bytes) -> bytes | None:
         """Several whole lines at once (none the final "."); returns the text they add, or None
         when they would not all fit under the cap (then add them one by one)."""

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from smtpfake.engine import auth as sasl
+from smtpfake.engine import bdat
 from smtpfake.engine.body import Body, Declared
-from smtpfake.engine.state import AUTH_TWICE, EHLO_FIRST, HELO_FIRST, Mode, Phase, Refusal
+from smtpfake.engine.state import Mode, Refusal
 from smtpfake.scenario.model import Stage
 from smtpfake.scenario.plan import Action, Close, Note, Plan, Reset, Send, StartTLS
 from smtpfake.scenario.reply import Reply
@@ -44,9 +45,10 @@ def _simple(stage: Stage, code: int, enhanced: str, text: str) -> Handler:
     return handle
 
 
-def _greet(session: Session, esmtp: bool) -> None:
+def _greet(session: Session, esmtp: bool, name: str) -> None:
     session.greeted = True
     session.esmtp = esmtp
+    session.helo_name = name
     session.reset_transaction()
 
 
@@ -54,14 +56,14 @@ def _helo(session: Session, arg: str) -> tuple[Action, ...]:
     if not arg:
         return session.respond(Stage.HELO, arg, Reply(501, ("Syntax: HELO hostname",)))
     ok = Reply(250, (session.settings.hostname,))
-    return session.respond(Stage.HELO, arg, ok, lambda: _greet(session, False))
+    return session.respond(Stage.HELO, arg, ok, lambda: _greet(session, False, arg))
 
 
 def _ehlo(session: Session, arg: str) -> tuple[Action, ...]:
     if not arg:
         return session.respond(Stage.EHLO, arg, Reply(501, ("Syntax: EHLO hostname",)))
     ok = Reply(250, (session.settings.hostname, *session.ehlo_keywords()))
-    return session.respond(Stage.EHLO, arg, ok, lambda: _greet(session, True))
+    return session.respond(Stage.EHLO, arg, ok, lambda: _greet(session, True, arg))
 
 
 def _mail(session: Session, arg: str) -> tuple[Action, ...]:
@@ -87,11 +89,12 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         return session.respond(Stage.MAIL, address, big)
 
     def accept() -> None:
-        session.phase = Phase.MAIL
+        session.phase = after
         session.mail_from = address
         session.rcpt_tos = []
 
-    return session.respond(Stage.MAIL, address, session.reply(250, "2.1.0", "Ok"), accept)
+    ok = session.reply(250, "2.1.0", "Ok")
+    return session.respond(Stage.MAIL, address, ok, accept, options=tuple(params.split()))
 
 
 def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
@@ -107,13 +110,17 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
         return session.respond(Stage.RCPT, address, many)
 
     def accept() -> None:
-        session.phase = Phase.RCPT
+        session.phase = after
         session.rcpt_tos.append(address)
 
-    return session.respond(Stage.RCPT, address, session.reply(250, "2.1.5", "Ok"), accept)
+    ok = session.reply(250, "2.1.5", "Ok")
+    return session.respond(Stage.RCPT, address, ok, accept, options=tuple(params.split()))
 
 
 def _data(session: Session, arg: str) -> tuple[Action, ...]:
+    mixed = bdat.data_after_bdat(session)
+    if mixed is not None:
+        return mixed
     after = session.sequence("DATA")
     if isinstance(after, Refusal):
         return session.refuse(Stage.DATA, arg, after)
@@ -121,7 +128,7 @@ def _data(session: Session, arg: str) -> tuple[Action, ...]:
         return session.respond(Stage.DATA, arg, session.reply(501, "5.5.4", "Syntax: DATA"))
 
     def accept() -> None:
-        session.phase = Phase.IDLE
+        session.phase = after
         session.mode = Mode.DATA
         session.body = Body(session.settings.max_message_bytes)
         session.conduct.new_message()
@@ -156,16 +163,12 @@ def _starttls(session: Session, arg: str) -> tuple[Action, ...]:
             return session.respond(Stage.STARTTLS, arg, busy)
         off = session.reply(502, "5.5.1", "Error: command not implemented")
         return session.respond(Stage.STARTTLS, arg, off)
-    if session.tls_active:
-        detail = "STARTTLS with TLS already active (RFC 3207 §4.2)"
-        session.violate("tls-already-active", detail, "STARTTLS")
-        again = session.reply(503, "5.5.1", "Error: TLS already active")
-        return session.respond(Stage.STARTTLS, arg, again)
+    after = session.sequence("STARTTLS")
+    if isinstance(after, Refusal):
+        return session.refuse(Stage.STARTTLS, arg, after)
     if arg:
         syntax = session.reply(501, "5.5.4", "Syntax: STARTTLS (no parameters allowed)")
         return session.respond(Stage.STARTTLS, arg, syntax)
-    if session.settings.require_helo and not session.greeted:
-        return session.refuse(Stage.STARTTLS, arg, HELO_FIRST)
     accepted: list[bool] = []
     ready = session.reply(220, "2.0.0", "Ready to start TLS")
 
@@ -195,10 +198,6 @@ def _auth(session: Session, arg: str) -> tuple[Action, ...]:
     if auth is None:
         off = session.reply(502, "5.5.1", "Error: authentication not enabled")
         return _verdict(session, mechanism, None, off)
-    if not session.esmtp:
-        return session.refuse(Stage.AUTH, mechanism, EHLO_FIRST)
-    if session.auth_user is not None:
-        return session.refuse(Stage.AUTH, mechanism, AUTH_TWICE)
     after = session.sequence("AUTH")
     if isinstance(after, Refusal):
         return session.refuse(Stage.AUTH, mechanism, after)
@@ -293,4 +292,5 @@ COMMANDS: dict[str, Handler] = {
     "QUIT": _quit,
     "STARTTLS": _starttls,
     "AUTH": _auth,
+    "BDAT": bdat.command,
 }

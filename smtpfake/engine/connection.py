@@ -25,6 +25,7 @@ wire carries it out and calls :meth:`done` (or, for a batch ending in StartTLS,
 
 from __future__ import annotations
 
+from smtpfake.engine import bdat
 from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, Session
 from smtpfake.engine.state import Mode
 from smtpfake.scenario.plan import (
@@ -36,6 +37,7 @@ from smtpfake.scenario.plan import (
     Reset,
     Send,
 )
+from smtpfake.scenario.reply import Reply
 
 #: the longest command or AUTH line read whole, and the size of the pieces an over-long line of
 #: message text is handed on in (RFC 5321 §4.5.3.1.6: 1000 octets with CRLF, plus a dot)
@@ -161,6 +163,19 @@ class Connection:
         if self._eof is not None:
             return self._end()  # the client's lines are all answered: it has left
         return (self._client_idle, *actions)
+
+    def consulted(self, reply: Reply | None) -> tuple[Action, ...]:
+        """The user's handler answered the Consult the batch ended with (None: it failed); it
+        counts as the batch done. What the client sent meanwhile was sent ahead of the reply."""
+        if self._over or not self._busy:
+            return ()
+        self._busy = False
+        self._batch, self._cursor = (), 0
+        actions = self._start(self.session.consulted(reply))
+        if self._busy or self._over:
+            return actions
+        self._busy = True  # nothing to carry out: go on as after a finished batch
+        return (*actions, *self.done())
 
     def timer_fired(self, name: str) -> tuple[Action, ...]:
         """A timer the engine armed ran out."""
@@ -316,6 +331,14 @@ class Connection:
         """Take the next line (or data piece) off the buffer and hand it to the session; None
         when no whole one is there yet."""
         buffer, session = self._buffer, self.session
+        chunk = session.chunk
+        if chunk is not None:
+            # RFC 3030: a BDAT chunk is framed by its size, not by lines
+            take = min(len(buffer), chunk.want)
+            data = bytes(buffer[:take])
+            del buffer[:take]
+            self._took(take)
+            return bdat.receive(session, data)
         if self._discarding:
             end = buffer.find(b"\n")
             if end < 0:

@@ -203,8 +203,9 @@ def count(
         for name in rule.per:
             if name not in parts:
                 parts[name] = occ.part(name)
-        key = tuple(parts[name] for name in rule.per)
-    counter = shared.counter(rule.index, key)
+        key = tuple([parts[name] for name in rule.per])  # a list first: no generator per call
+    found = shared.counters.get((rule.index, key))
+    counter = found if found is not None else shared.counter(rule.index, key)
     counter.seen += 1
     if counter.first_time is None:
         counter.first_time = occ.time
@@ -272,10 +273,17 @@ def select_explained(
             if chosen is None:
                 misses += miss
             continue
-        counter, n = count(rule, occ, shared, parts)
-        if chosen is not None:
-            continue
-        miss = counter_miss(rule, occ, counter, n)
+        if not rule.counted:
+            # no condition reads its count: counted (for ``fired``) only if it fires
+            if chosen is not None:
+                continue
+            miss = None
+            counter = None
+        else:
+            counter, n = count(rule, occ, shared, parts)
+            if chosen is not None:
+                continue
+            miss = counter_miss(rule, occ, counter, n)
         if miss is None and rule.probability is not None:
             draw = ctx.rng.random()
             if not draw < rule.probability:
@@ -283,6 +291,8 @@ def select_explained(
         if miss is not None:
             misses += miss
             continue
+        if counter is None:
+            counter, _ = count(rule, occ, shared, parts)
         chosen = (rule, counter)
     if chosen is None:
         return None, tuple(misses)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import email
-import email.parser
-import email.policy
 from dataclasses import dataclass
-from email.message import EmailMessage
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 #: how far into a message ``Message.headers`` looks for the end of its header block (bytes)
 HEADER_SCAN_BYTES = 65_536
@@ -135,6 +134,11 @@ class Message:
     def message(self) -> EmailMessage:
         """The data parsed whole as an email.message.EmailMessage (RFC 5322/6532 policy),
         parsed anew on each use: keep the result in a local."""
+        # the email package is imported on first use: a server starts without it
+        import email
+        import email.policy
+        from email.message import EmailMessage
+
         parsed = email.message_from_bytes(self.data, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         return parsed
@@ -143,6 +147,10 @@ class Message:
     def headers(self) -> EmailMessage:
         """The header block alone (at most HEADER_SCAN_BYTES of the data), parsed: for
         listings, filters and logs, so a 30 MiB message's body is never parsed or copied."""
+        import email.parser
+        import email.policy
+        from email.message import EmailMessage
+
         head = self.data[:HEADER_SCAN_BYTES]
         end = head.find(b"\r\n\r\n")
         head = head if end < 0 else head[: end + 2]

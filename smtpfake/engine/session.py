@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
-from smtpfake.engine import commands
+from smtpfake.engine import bdat, commands
 
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 from smtpfake.engine.auth import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
@@ -25,6 +25,7 @@ from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
+from smtpfake.engine.consult import FAILED, HOOKS
 from smtpfake.engine.matching import Occurrence, client_ip, select_explained
 from smtpfake.engine.records import (
     Message,
@@ -35,12 +36,13 @@ from smtpfake.engine.records import (
     Violation,
 )
 from smtpfake.engine.shared import Shared
-from smtpfake.engine.state import HELO_FIRST, NEEDS_HELO, Mode, Phase, Refusal, transition
+from smtpfake.engine.state import Facts, Mode, Phase, Refusal, decide
 from smtpfake.scenario.model import Scenario, Stage, ehlo_keyword
 from smtpfake.scenario.plan import (
     Action,
     BodyCut,
     Close,
+    Consult,
     HalfClose,
     Note,
     Plan,
@@ -65,6 +67,8 @@ _STAGE_OF = {
 }
 
 Accept = Callable[[], None] | None
+#: commands whose handler answers "530 5.7.0" itself (BDAT reads its chunk first, RFC 3030 §2)
+_TLS_OWN = TLS_FREE | {"BDAT"}
 
 
 class Session:
@@ -73,6 +77,7 @@ class Session:
 
     # slots: a session per connection, and ten thousand idle ones must stay small
     __slots__ = (
+        "_awaiting",
         "_enhanced",
         "_greet_after_tls",
         "_rng",
@@ -81,6 +86,8 @@ class Session:
         "_tls_required",
         "auth_user",
         "body",
+        "chunk",
+        "chunked",
         "clock",
         "closed_in_message",
         "conduct",
@@ -89,6 +96,8 @@ class Session:
         "esmtp",
         "exchange",
         "greeted",
+        "helo_name",
+        "hooks",
         "index",
         "info",
         "mail_from",
@@ -114,8 +123,13 @@ class Session:
         *,
         peer: str = "",
         clock: Clock | None = None,
+        hooks: frozenset[str] = frozenset(),
     ) -> None:
         self.scenario = scenario
+        # the user's handler's reply-deciding hooks (consult.HOOKS names) and, while one is
+        # asked, what to do with its answer
+        self.hooks = hooks
+        self._awaiting: Callable[[Reply | None], tuple[Action, ...]] | None = None
         self.settings = scenario.server
         self.shared = shared
         self.observer = observer
@@ -132,6 +146,7 @@ class Session:
         self.phase = Phase.IDLE
         self.greeted = False
         self.esmtp = False  # greeted with EHLO: extensions such as AUTH may be used
+        self.helo_name = ""  # the name the client gave in its accepted HELO/EHLO
         self.tls_active = False  # set once TLS is up; AUTH with require_tls waits for it
         self.tls_pending = False  # a handshake is due: the client speaks TLS now, not SMTP
         self._tls = self.settings.tls
@@ -150,6 +165,8 @@ class Session:
         self.rcpt_tos: list[str] = []
         self.declared = Declared()  # what the last accepted MAIL said about its message
         self.body = Body(self.settings.max_message_bytes)  # the current (or last) message
+        self.chunk: bdat.Chunk | None = None  # the BDAT chunk being read (RFC 3030)
+        self.chunked = False  # the open transaction's message comes in BDAT chunks
         self.conduct = Conduct(self.violate, self.advertised)
         self._enhanced = self.settings.has_extension("ENHANCEDSTATUSCODES")
         observer.started(self.info)
@@ -190,6 +207,7 @@ class Session:
         self.tls_active = True
         self.tls_pending = False
         self.greeted = False
+        self.helo_name = ""
         self.esmtp = False
         self.auth_user = None
         self.reset_transaction()
@@ -260,7 +278,7 @@ class Session:
             shown = "".join(c if " " < c < "\x7f" else "?" for c in verb[:64])
             what = "Error: bad syntax" if not verb else f'Error: command "{shown}" not recognized'
             return self.respond(Stage.UNKNOWN, text, self.reply(500, "5.5.2", what))
-        if self._tls_required and not self.tls_active and verb.upper() not in TLS_FREE:
+        if self._tls_required and not self.tls_active and verb.upper() not in _TLS_OWN:
             # RFC 3207 §4: the server's policy, not the client's mistake, so no violation
             first = self.reply(530, "5.7.0", "Must issue a STARTTLS command first")
             return self.respond(_STAGE_OF[verb.upper()], arg.strip(), first)
@@ -344,6 +362,7 @@ class Session:
         """The connection is over. ``waiting``: the client left while a reply to it was still
         due, so it is not blamed for a missing QUIT (RFC 5321 §4.5.3.2: a client gives up on a
         server that does not answer)."""
+        bdat.ended(self)  # a chunk still being read
         if self.mode is not Mode.CLOSED and not self.quit_seen and not waiting:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = Mode.CLOSED
@@ -371,10 +390,73 @@ class Session:
     # -- the core: rules first, then the normal reply (what the command handlers call) -----------
 
     def respond(
-        self, stage: Stage, argument: str, plan: Plan | Reply, accept: Accept = None
+        self,
+        stage: Stage,
+        argument: str,
+        plan: Plan | Reply,
+        accept: Accept = None,
+        then: Accept = None,
+        *,
+        options: tuple[str, ...] = (),
     ) -> tuple[Action, ...]:
         """The reply to one occurrence of ``stage``, as the first matching rule's faults shape
-        it; ``accept`` runs only if the reply sent is positive."""
+        it; ``accept`` runs only if the reply sent is positive, ``then`` once it is decided.
+        ``options``: the command's parameters (MAIL/RCPT), for a user's hook.
+        A positive normal reply with a user's hook for the stage is first a Consult
+        (consult.py): the rest follows in :meth:`consulted`."""
+        if isinstance(plan, Reply):
+            plan = Plan(plan)
+        hook = HOOKS.get(stage) if self.hooks else None
+        if hook in self.hooks and plan.reply is not None and plan.reply.is_positive:
+            asked = plan
+
+            def answered(reply: Reply | None) -> tuple[Action, ...]:
+                shaped = asked.with_(reply=reply or FAILED)
+                return self._decided(stage, argument, shaped, accept, then)
+
+            self._awaiting = answered
+            content = bytes(self.body.data) if stage is Stage.END_OF_DATA else b""
+            consult = Consult(
+                hook or "",
+                argument,
+                options=options,
+                lines=asked.reply.lines if asked.reply is not None else (),
+                mail_from=self.mail_from,
+                rcpt_tos=tuple(self.rcpt_tos),
+                content=content,
+                helo_name=argument if stage in (Stage.HELO, Stage.EHLO) else self.helo_name,
+                esmtp=stage is Stage.EHLO or (stage is not Stage.HELO and self.esmtp),
+            )
+            return (consult,)
+        return self._decided(stage, argument, plan, accept, then)
+
+    def consulted(self, reply: Reply | None) -> tuple[Action, ...]:
+        """The user's handler answered the Consult with ``reply`` (consult.answer_reply); None
+        when it failed (the server reports why): a 451. The command goes on."""
+        awaiting, self._awaiting = self._awaiting, None
+        if awaiting is None:
+            raise RuntimeError("consulted() without a Consult under way")
+        return awaiting(reply)
+
+    def _decided(
+        self, stage: Stage, argument: str, plan: Plan, accept: Accept, then: Accept
+    ) -> tuple[Action, ...]:
+        actions = self._shaped(stage, argument, plan, accept)
+        if then is not None:
+            then()
+        return actions
+
+    def _shaped(
+        self, stage: Stage, argument: str, plan: Plan, accept: Accept
+    ) -> tuple[Action, ...]:
+        actions, label = self.decide(stage, argument, plan, accept)
+        return self._ending(actions, label)
+
+    def decide(
+        self, stage: Stage, argument: str, plan: Plan | Reply, accept: Accept = None
+    ) -> tuple[tuple[Action, ...], str | None]:
+        """The rules' reply without entering a close: the actions and the rule's label, for a
+        reply that goes out later (BDAT's, after its chunk; then :meth:`ending`)."""
         if isinstance(plan, Reply):
             plan = Plan(plan)
         self.counts[stage] += 1
@@ -390,17 +472,22 @@ class Session:
                     plan = fault.apply(plan, self)
                 plan = self._enhanced_default(stage, plan)
             self._explain(occurrence, label, misses)
+        # armed for later: a cut part-way through the body (most plans arm nothing)
+        cut = plan.armed[-1] if plan.armed else None
         if accept is not None and plan.reply is not None and plan.reply.is_positive:
             if stage is Stage.MAIL:
                 self.transactions += 1
             accept()
-            if self.mode is Mode.DATA and plan.body_cut is not None:
-                self.body.cut = BodyCut(plan.body_cut.after_bytes, plan.body_cut.actions, label)
+            if self.mode is Mode.DATA and cut is not None:
+                self.body.cut = BodyCut(cut.after_bytes, cut.actions, label)
+        if stage is Stage.BDAT and self.chunk is not None and cut is not None:
+            # the chunk is read whatever the reply: the cut applies to it either way
+            self.chunk.cut = BodyCut(cut.after_bytes, cut.actions, label)
         actions = plan.actions(label)
         if plan.reply is not None:
             self._transient(plan.reply)
             self.conduct.previous_ok = plan.reply.is_positive
-        return self._ending(actions, label)
+        return actions, label
 
     def occurrence(self, stage: Stage, argument: str) -> Occurrence:
         """This command as rules see it, with the facts of the connection before it."""
@@ -441,11 +528,19 @@ class Session:
             return plan
         return plan.with_(reply=replace(reply, enhanced=f"{reply.code // 100}.0.0"))
 
-    def _ending(self, actions: tuple[Action, ...], label: str | None) -> tuple[Action, ...]:
-        """Enter the close or reset among the actions; each carries its transcript note."""
+    def ending(
+        self, actions: tuple[Action, ...], label: str | None, *, in_message: bool = False
+    ) -> tuple[Action, ...]:
+        """Enter the close or reset among the actions; each carries its transcript note.
+        ``in_message``: it ends the connection in the middle of a message (a BDAT chunk)."""
+        return self._ending(actions, label, in_message)
+
+    def _ending(
+        self, actions: tuple[Action, ...], label: str | None, in_message: bool = False
+    ) -> tuple[Action, ...]:
         if not any(isinstance(a, Close | Reset | HalfClose) for a in actions):
             return actions
-        self.closed_in_message = self.mode is Mode.DATA
+        self.closed_in_message = in_message or self.mode is Mode.DATA
         self.mode = Mode.CLOSED
         return tuple(_noted(a, label) for a in actions)
 
@@ -454,23 +549,31 @@ class Session:
         return Reply(code, lines, enhanced if self._enhanced else None)
 
     def refuse(self, stage: Stage, argument: str, refusal: Refusal) -> tuple[Action, ...]:
-        """A 503: the command is out of order, which is the client's mistake unless it was
-        pipelined after a refusal it could not have seen yet."""
+        """The command is out of order (state.ORDER): its reply, and its violation unless the
+        client pipelined it after a refusal it could not have seen yet."""
         command = stage.value.upper()
         if not self.conduct.refusal_expected():
-            self.violate("bad-sequence", refusal.detail.format(cmd=command), command)
-        return self.respond(stage, argument, self.reply(503, "5.5.1", refusal.text))
+            self.violate(refusal.kind, refusal.detail.format(cmd=command), command)
+        reply = self.reply(refusal.code, refusal.enhanced, refusal.text)
+        return self.respond(stage, argument, reply)
 
     def sequence(self, command: str) -> Phase | Refusal:
-        if command in NEEDS_HELO and not self.greeted:
-            if self.settings.require_helo:
-                return HELO_FIRST
-            if command == "MAIL":
-                # Accepted (as Postfix does by default), but still against RFC 5321 §4.1.4.
-                self.violate("no-helo", "MAIL before HELO/EHLO", command)
-        return transition(command, self.phase)
+        """The ordering table's verdict on ``command`` now (state.decide): the phase it leads
+        to when accepted, or its refusal; a tolerated mistake is recorded here."""
+        facts = Facts(
+            greeted=self.greeted,
+            esmtp=self.esmtp,
+            tls=self.tls_active,
+            authenticated=self.auth_user is not None,
+            require_helo=self.settings.require_helo,
+        )
+        outcome, tolerated = decide(command, self.phase, facts)
+        for mistake in tolerated:
+            self.violate(mistake.kind, mistake.detail.format(cmd=command), command)
+        return outcome
 
     def reset_transaction(self) -> None:
+        self.chunked = False
         self.phase = Phase.IDLE
         self.mail_from = ""
         self.rcpt_tos = []
@@ -552,9 +655,7 @@ class Session:
             self.observer.message(self.info, message)
 
         ok = self.reply(250, "2.0.0", f"Ok: queued as {queue_id}")
-        actions = self.respond(Stage.END_OF_DATA, self.mail_from, ok, accept)
-        self.reset_transaction()
-        return actions
+        return self.respond(Stage.END_OF_DATA, self.mail_from, ok, accept, self.reset_transaction)
 
     # -- the record ----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ Phases track the mail transaction only; whether HELO/EHLO was seen is a separate
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 
@@ -25,75 +26,175 @@ class Mode(enum.Enum):
 
 @dataclass(frozen=True)
 class Refusal:
-    """A 503: the command is out of order; the state does not change."""
+    """The command is refused and the state does not change: ``code``/``enhanced``/``text`` is
+    the reply, ``kind`` the violation recorded (``detail`` formatted with ``{cmd}``)."""
 
     text: str
     detail: str
+    kind: str = "bad-sequence"
+    code: int = 503
+    enhanced: str = "5.5.1"
+
+
+@dataclass(frozen=True)
+class Tolerated:
+    """The command goes on, but against the RFC: ``kind`` is recorded (``detail`` as above)."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the session learnt that decides what may come next. ``greeted``: HELO or EHLO was
+    accepted; ``esmtp``: it was EHLO; ``tls``: TLS is up; ``authenticated``: AUTH succeeded;
+    ``require_helo``: the server setting."""
+
+    greeted: bool = False
+    esmtp: bool = False
+    tls: bool = False
+    authenticated: bool = False
+    require_helo: bool = False
+
+
+@dataclass(frozen=True)
+class When:
+    """A row's condition: the phases it holds in (None: any) and the facts it needs (None:
+    either way); ``text`` describes it in the README."""
+
+    text: str
+    phases: frozenset[Phase] | None = None
+    greeted: bool | None = None
+    esmtp: bool | None = None
+    tls: bool | None = None
+    authenticated: bool | None = None
+    require_helo: bool | None = None
+
+    def holds(self, phase: Phase, facts: Facts) -> bool:
+        if self.phases is not None and phase not in self.phases:
+            return False
+        return all(getattr(facts, name) == wanted for name, wanted in self.checks)
+
+    @functools.cached_property
+    def checks(self) -> tuple[tuple[str, bool], ...]:
+        """The facts this condition sets, made once (a command checks only those)."""
+        named = (
+            ("greeted", self.greeted),
+            ("esmtp", self.esmtp),
+            ("tls", self.tls),
+            ("authenticated", self.authenticated),
+            ("require_helo", self.require_helo),
+        )
+        return tuple((name, wanted) for name, wanted in named if wanted is not None)
+
+
+@dataclass(frozen=True)
+class Order:
+    """One row: for ``commands`` when ``when`` holds, ``outcome`` (the phase after acceptance, a
+    refusal, or a tolerated mistake after which the rows below still apply)."""
+
+    commands: frozenset[str]
+    when: When
+    outcome: Phase | Refusal | Tolerated
 
 
 _NEED_MAIL = Refusal("Error: need MAIL command", "{cmd} before MAIL")
 _NEED_RCPT = Refusal("Error: need RCPT command", "DATA before any accepted RCPT")
 _NESTED = Refusal("Error: nested MAIL command", "MAIL inside an open transaction")
-HELO_FIRST = Refusal("Error: send HELO first", "{cmd} before HELO/EHLO")
+_HELO_FIRST = Refusal("Error: send HELO first", "{cmd} before HELO/EHLO")
 # RFC 4954 §4: AUTH is an EHLO extension, once per session, never inside a transaction.
-EHLO_FIRST = Refusal("Error: send EHLO first", "{cmd} before EHLO")
-AUTH_TWICE = Refusal("Already authenticated", "AUTH after a successful AUTH")
+_EHLO_FIRST = Refusal("Error: send EHLO first", "{cmd} before EHLO")
+_AUTH_TWICE = Refusal("Already authenticated", "AUTH after a successful AUTH")
 _AUTH_IN_TRANSACTION = Refusal(
     "Error: AUTH not permitted during a mail transaction", "AUTH inside a mail transaction"
 )
+# RFC 3207 §4: no STARTTLS once TLS is up.
+_TLS_ACTIVE = Refusal(
+    "Error: TLS already active",
+    "STARTTLS with TLS already active (RFC 3207 §4.2)",
+    kind="tls-already-active",
+)
+# Accepted (as Postfix does by default), but still against RFC 5321 §4.1.4.
+_NO_HELO = Tolerated("no-helo", "MAIL before HELO/EHLO")
 
-#: (command, phase) -> the phase after acceptance, or the refusal. Commands not listed are
-#: allowed in every phase (HELO, EHLO, RSET, NOOP, VRFY, HELP, EXPN, QUIT).
-TRANSITIONS: dict[tuple[str, Phase], Phase | Refusal] = {
-    ("MAIL", Phase.IDLE): Phase.MAIL,
-    ("MAIL", Phase.MAIL): _NESTED,
-    ("MAIL", Phase.RCPT): _NESTED,
-    ("RCPT", Phase.IDLE): _NEED_MAIL,
-    ("RCPT", Phase.MAIL): Phase.RCPT,
-    ("RCPT", Phase.RCPT): Phase.RCPT,
-    ("DATA", Phase.IDLE): _NEED_MAIL,
-    ("DATA", Phase.MAIL): _NEED_RCPT,
-    ("DATA", Phase.RCPT): Phase.IDLE,  # after the message the transaction is over
-    ("AUTH", Phase.MAIL): _AUTH_IN_TRANSACTION,
-    ("AUTH", Phase.RCPT): _AUTH_IN_TRANSACTION,
+_IDLE = frozenset({Phase.IDLE})
+_MAIL = frozenset({Phase.MAIL})
+_RCPT = frozenset({Phase.RCPT})
+_OPEN = frozenset({Phase.MAIL, Phase.RCPT})
+
+
+def _cmds(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+#: The one ordering table (RFC 5321 §4.1.4, §3.3; RFC 4954 §4; RFC 3207 §4): the first row that
+#: holds decides, but a Tolerated row records its mistake and lets the rows below decide.
+#: Commands with no row that holds are allowed and keep the phase (HELO, EHLO, RSET, NOOP,
+#: VRFY, HELP, EXPN, QUIT). The command handlers (commands.py) apply it through
+#: ``Session.sequence``; the README's command-order section is generated from it.
+ORDER: tuple[Order, ...] = (
+    Order(_cmds("STARTTLS"), When("with TLS already active", tls=True), _TLS_ACTIVE),
+    Order(
+        _cmds("MAIL", "RCPT", "DATA", "STARTTLS"),
+        When("before HELO/EHLO, with `require_helo`", greeted=False, require_helo=True),
+        _HELO_FIRST,
+    ),
+    Order(
+        _cmds("MAIL"),
+        When("before HELO/EHLO, without `require_helo`", greeted=False, require_helo=False),
+        _NO_HELO,
+    ),
+    Order(
+        _cmds("AUTH"),
+        When("before EHLO (HELO does not offer extensions)", esmtp=False),
+        _EHLO_FIRST,
+    ),
+    Order(_cmds("AUTH"), When("after a successful AUTH", authenticated=True), _AUTH_TWICE),
+    Order(_cmds("AUTH"), When("inside a transaction", phases=_OPEN), _AUTH_IN_TRANSACTION),
+    Order(_cmds("MAIL"), When("no transaction", phases=_IDLE), Phase.MAIL),
+    Order(_cmds("MAIL"), When("inside a transaction", phases=_OPEN), _NESTED),
+    Order(_cmds("RCPT"), When("no transaction", phases=_IDLE), _NEED_MAIL),
+    Order(_cmds("RCPT"), When("after MAIL or an accepted RCPT", phases=_OPEN), Phase.RCPT),
+    Order(_cmds("DATA"), When("no transaction", phases=_IDLE), _NEED_MAIL),
+    Order(_cmds("DATA"), When("after MAIL, no accepted RCPT", phases=_MAIL), _NEED_RCPT),
+    # after the message the transaction is over
+    Order(_cmds("DATA"), When("after an accepted RCPT", phases=_RCPT), Phase.IDLE),
+)
+
+_BY_COMMAND: dict[str, tuple[Order, ...]] = {
+    name: tuple(row for row in ORDER if name in row.commands)
+    for name in sorted({name for row in ORDER for name in row.commands})
 }
 
-#: commands that need HELO/EHLO first when the server is strict (RFC 5321 §4.1.4)
-NEEDS_HELO = frozenset({"MAIL", "RCPT", "DATA"})
 
-
-def transition(command: str, phase: Phase) -> Phase | Refusal:
-    return TRANSITIONS.get((command, phase), phase)
-
-
-#: the refusals that depend on what the session learnt rather than the transaction's phase:
-#: (commands, when, refusal). The command handlers apply them; the README's command-order
-#: section is generated from these tables (order_table_markdown()).
-FACT_REFUSALS: tuple[tuple[str, str, Refusal], ...] = (
-    ("MAIL, RCPT, DATA", "before HELO/EHLO, with `require_helo`", HELO_FIRST),
-    ("AUTH", "before EHLO (HELO does not offer extensions)", EHLO_FIRST),
-    ("AUTH", "after a successful AUTH", AUTH_TWICE),
-)
+def decide(
+    command: str, phase: Phase, facts: Facts
+) -> tuple[Phase | Refusal, tuple[Tolerated, ...]]:
+    """What ``command`` (upper case) may do now: the phase after acceptance or the refusal, and
+    the tolerated mistakes it makes on the way (each a violation to record)."""
+    tolerated: list[Tolerated] = []
+    for row in _BY_COMMAND.get(command, ()):
+        if not row.when.holds(phase, facts):
+            continue
+        if isinstance(row.outcome, Tolerated):
+            tolerated.append(row.outcome)
+            continue
+        return row.outcome, tuple(tolerated)
+    return phase, tuple(tolerated)
 
 
 def order_table_markdown() -> str:
-    """The command-order rules as a Markdown table (RFC 5321 §4.1.4, RFC 4954 §4)."""
+    """The ordering table as Markdown, row by row (RFC 5321 §4.1.4, RFC 4954 §4)."""
     rows = ["| command | when | outcome |", "| --- | --- | --- |"]
-    for (command, phase), outcome in TRANSITIONS.items():
-        when = {
-            Phase.IDLE: "no transaction",
-            Phase.MAIL: "after MAIL",
-            Phase.RCPT: "after an accepted RCPT",
-        }[phase]
+    for row in ORDER:
+        outcome = row.outcome
         if isinstance(outcome, Refusal):
-            result = f"`503 5.5.1 {outcome.text}`, `bad-sequence`"
+            result = f"`{outcome.code} {outcome.enhanced} {outcome.text}`, `{outcome.kind}`"
+        elif isinstance(outcome, Tolerated):
+            result = f"accepted (as Postfix does), `{outcome.kind}`"
         else:
             result = f"accepted; then: {_PHASE_TEXT[outcome]}"
-        rows.append(f"| {command} | {when} | {result} |")
-    for commands, when, refusal in FACT_REFUSALS:
-        rows.append(f"| {commands} | {when} | `503 5.5.1 {refusal.text}`, `bad-sequence` |")
-    without = "| MAIL | before HELO/EHLO, without `require_helo` |"
-    rows.append(f"{without} accepted (as Postfix does), `no-helo` |")
+        rows.append(f"| {', '.join(sorted(row.commands))} | {row.when.text} | {result} |")
     rows.append("| HELO, EHLO, RSET, NOOP, VRFY, HELP, EXPN, QUIT | any time | answered |")
     return "\n".join(rows)
 

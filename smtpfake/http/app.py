@@ -86,9 +86,11 @@ def _static(name: str, content_type: str) -> Callable[[web.Request], Awaitable[w
                 "Cache-Control": "no-store",
                 "X-Content-Type-Options": "nosniff",
                 "X-Frame-Options": "DENY",
-                # the page runs only its own script; message HTML goes in a sandboxed frame
+                # the page runs only its own script; message HTML goes in a sandboxed frame.
+                # Inline style is allowed because that frame (srcdoc) inherits this policy and
+                # HTML mail is styled inline; the page itself builds its DOM from text only.
                 "Content-Security-Policy": (
-                    "default-src 'none'; script-src 'self'; style-src 'self'; "
+                    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                     "connect-src 'self'; img-src 'self' data:; frame-src 'self' blob: data:; "
                     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
                 ),

@@ -52,14 +52,14 @@ async def read_body(request: web.Request, settings: Settings) -> bytes:
         raise error from None
 
 
-async def read_json(request: web.Request, settings: Settings) -> JSON:
+async def read_json(request: web.Request, settings: Settings, *, or_else: str = "") -> JSON:
+    """The JSON body (``{}`` when empty); 415 for another Content-Type, naming ``or_else`` (what
+    else the endpoint takes) too, so a body sent without its Content-Type says how to send it."""
     body = await read_body(request, settings)
     if body.strip() and request.content_type not in (
         "application/json",
         "application/octet-stream",
     ):
-        raise ApiError(
-            415,
-            f"expected a JSON body (Content-Type: application/json), got {request.content_type!r}",
-        )
+        wanted = "a JSON body (Content-Type: application/json)" + (f" {or_else}" if or_else else "")
+        raise ApiError(415, f"expected {wanted}, got {request.content_type!r}")
     return parse_json(body)

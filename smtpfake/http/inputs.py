@@ -56,10 +56,8 @@ def only(data: Mapping[str, Any], allowed: Iterable[str], what: str = "field") -
     known = set(allowed)
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ApiError(
-            400,
-            f"unknown {what}(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})",
-        )
+        takes = f"known: {', '.join(sorted(known))}" if known else f"this call takes no {what}s"
+        raise ApiError(400, f"unknown {what}(s): {', '.join(unknown)} ({takes})")
 
 
 def whole(value: Any, name: str, *, low: int = 0, high: int = 10**9) -> int:

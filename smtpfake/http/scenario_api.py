@@ -16,6 +16,7 @@ from smtpfake.scenario import ScenarioError, load_file, load_text, resolve, scen
 from smtpfake.serialize import problems_to_json, scenario_to_json
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+YAML_HINT = "Content-Type: application/yaml"
 #: PUT /api/scenario's query, with a YAML body (and param.NAME=VALUE for its parameters)
 YAML_QUERY = ("name", "seed", "source", "require_docs")
 PARAM_PREFIX = "param."
@@ -65,8 +66,10 @@ async def put_scenario(
              "query parameter")  # fmt: skip
         _use_yaml(instance, query, body, chosen_params or None)
     else:
+        # the body's type first: YAML sent without its Content-Type (curl --data-binary @f.yaml
+        # sends a form type) is told how to send it, not that ?name= is unknown
+        data = await read_json(request, settings, or_else=f"or a YAML scenario ({YAML_HINT})")
         only(request.query, (), "query parameter")
-        data = await read_json(request, settings)
         use_named(instance, data)
     settings.hub.publish(
         {

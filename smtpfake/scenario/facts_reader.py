@@ -13,7 +13,9 @@ from smtpfake.scenario.model import BODY_TYPES, GREETINGS, INITIAL_STATE, Rule, 
 from smtpfake.scenario.yamlwalk import INVALID, Walker, did_you_mean, is_int, kind
 
 #: where a transaction fact has a value: its MAIL, and what follows it
-TRANSACTION_STAGES = frozenset({Stage.MAIL, Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.ANY})
+TRANSACTION_STAGES = frozenset(
+    {Stage.MAIL, Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.BDAT, Stage.ANY}
+)
 #: the conditions that only hold inside a mail transaction
 TRANSACTION_FACTS = ("message", "size", "body")
 

@@ -40,6 +40,14 @@ class FaultReader(Walker):
                     continue
                 raw[key] = self.field_value(vnode, f"{what}.{key}", hints[key])
                 nodes[key] = vnode
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and cls.primary is not None
+            and _allows_tuple(hints[cls.primary])
+        ):
+            # a list shorthand for a list parameter (``replies: [...]``)
+            raw[cls.primary] = self.field_value(node, f"{what}.{cls.primary}", hints[cls.primary])
+            nodes[cls.primary] = node
         else:
             value = self.scalar(node, what)
             if value is INVALID:

@@ -20,6 +20,7 @@ class Stage(str, enum.Enum):
     RCPT = "rcpt"
     DATA = "data"
     END_OF_DATA = "end_of_data"
+    BDAT = "bdat"  # RFC 3030: each chunk's reply (after its octets are read)
     RSET = "rset"
     NOOP = "noop"
     VRFY = "vrfy"
@@ -144,6 +145,16 @@ class Rule:
         """The fields this rule sets, in the engine's filter order (FILTERS in
         engine/matching.py), made once: a command checks only those, not every field."""
         return tuple(n for n in FILTER_FIELDS if getattr(self, n) is not None)
+
+    @functools.cached_property
+    def counted(self) -> bool:
+        """Whether a condition reads the rule's occurrence count (first, after, every, within,
+        times; window/fixed_window shape it): a rule without one is counted only when it fires,
+        which keeps non-firing rules cheap on every command."""
+        return any(
+            getattr(self, n) is not None
+            for n in ("first", "after", "every", "within", "times", "window", "fixed_window")
+        )
 
     @property
     def label(self) -> str:

@@ -83,7 +83,29 @@ class StartTLS:
     cut_after: int | None = None
 
 
-Action = Send | Sleep | Close | HalfClose | Reset | StartTLS | ArmTimer | CancelTimer
+@dataclass(frozen=True)
+class Consult:
+    """Ask the user's handler (aiosmtpd's ``handle_<hook>``) for the reply to a command whose
+    normal reply was positive; the wire awaits it and reports the answer with
+    ``Connection.consulted(answer)``. Always the last action of its batch.
+
+    ``argument``: the hostname (HELO/EHLO) or address (MAIL/RCPT); ``options``: the command's
+    parameters; ``lines``: the normal reply's lines (EHLO's ``responses``); ``mail_from``,
+    ``rcpt_tos``, ``content``: the transaction so far (aiosmtpd's Envelope); ``helo_name``,
+    ``esmtp``: the client's greeting (aiosmtpd's Session ``host_name``, ``extended_smtp``)."""
+
+    hook: str
+    argument: str = ""
+    options: tuple[str, ...] = ()
+    lines: tuple[str, ...] = ()
+    mail_from: str = ""
+    rcpt_tos: tuple[str, ...] = ()
+    content: bytes = b""
+    helo_name: str = ""
+    esmtp: bool = False
+
+
+Action = Send | Sleep | Close | HalfClose | Reset | StartTLS | ArmTimer | CancelTimer | Consult
 #: the actions that only set timers: the wire does them at once, they never wait
 TIMER_ACTIONS = (ArmTimer, CancelTimer)
 
@@ -98,17 +120,40 @@ class BodyCut:
     label: str | None = None  # the rule that armed it, for the transcript
 
 
+class Shape:
+    """A step that shapes a reply's octets on their way out: a fault that changes what goes on
+    the wire (``raw``, ``malformed``, ``truncate``) or how it is paced (``drip``, ``fragment``)
+    is one, and adds itself to :attr:`Plan.shapes`. A new such fault needs no change here:
+    it overrides one of these methods."""
+
+    def octets(self, data: bytes, reply: Reply | None) -> bytes:
+        """The octets after this step (``data``: after the steps before it; ``reply``: the
+        plan's reply, the one the server acts on)."""
+        return data
+
+    def split(self, data: bytes) -> tuple[tuple[bytes, float], ...] | None:
+        """How the final octets go out: pieces, each with the pause in seconds before it; None
+        leaves it to the other steps (one write, by default)."""
+        return None
+
+
+#: what a fault arms for later in the session (today: a cut part-way through the message body)
+Armed = BodyCut
+
+
 @dataclass(frozen=True)
 class Plan:
-    """How one reply goes out: what comes before it, the reply, its pacing, what after."""
+    """How one reply goes out: what comes before it, the reply, how its octets are shaped (in
+    the order the rule lists the faults), what after, and what is armed for later.
+
+    Faults change a plan only through these fields: a new fault composes them (see
+    faults/base.py) and adds no field here."""
 
     reply: Reply | None
     before: tuple[Action, ...] = ()
     after: tuple[Action, ...] = ()
-    raw: bytes | None = None  # exact bytes instead of the rendered reply (malformed replies)
-    chunk: int | None = None  # pacing: send this many bytes at a time ...
-    interval: float = 0.0  # ... with this pause between chunks
-    body_cut: BodyCut | None = None  # on DATA: end the connection part-way through the body
+    shapes: tuple[Shape, ...] = ()  # applied in order to the reply's octets
+    armed: tuple[Armed, ...] = ()
     #: with ENHANCEDSTATUSCODES, a reply without an enhanced code gets its class default
     #: (RFC 2034 §3); a rule's ``reply`` with ``enhanced: none`` turns that off
     enhanced_default: bool = True
@@ -116,33 +161,44 @@ class Plan:
     def with_(self, **changes: Any) -> Plan:
         return replace(self, **changes)
 
+    def shaped(self, shape: Shape) -> Plan:
+        """This plan with one more step shaping its octets."""
+        return replace(self, shapes=(*self.shapes, shape))
+
     @property
     def closes(self) -> bool:
         return any(isinstance(a, Close | Reset) for a in self.after)
 
     def wire(self) -> bytes:
-        """The reply's bytes as they go out (raw, or the reply rendered; b"" for none)."""
-        if self.raw is not None:
-            return self.raw
-        return self.reply.render() if self.reply is not None else b""
+        """The reply's octets as they go out: rendered (b"" for none), then every shape."""
+        reply = self.reply
+        data = reply.render() if reply is not None else b""
+        for shape in self.shapes:
+            data = shape.octets(data, reply)
+        return data
 
     def actions(self, rule: str | None = None) -> tuple[Action, ...]:
         """The plan as actions; the reply's last Send carries its transcript note."""
         reply = self.reply
-        plain = self.raw is None and self.chunk is None and not self.before and not self.after
+        plain = not self.shapes and not self.before and not self.after
         if plain and reply is not None and not reply.closes:
             return _plain(reply, rule)  # most replies: one Send
         out: list[Action] = list(self.before)
         data = self.wire()
         if data:
-            step = self.chunk or len(data)
-            last = ((len(data) - 1) // step) * step
-            for i in range(0, len(data), step):
-                if i and self.interval:
-                    out.append(Sleep(self.interval))
+            pieces: tuple[tuple[bytes, float], ...] = ((data, 0.0),)
+            for shape in self.shapes:
+                pieces = shape.split(data) or pieces
+            last = len(pieces) - 1
+            for i, (piece, pause) in enumerate(pieces):
+                if i and pause:
+                    out.append(Sleep(pause))
                 note = Note(wire_text(data), rule) if i == last else None
-                out.append(Send(data[i : i + step], note))
-        out.extend(self.after)
+                out.append(Send(piece, note))
+        for action in self.after:  # extra replies (``replies``) carry the rule too
+            if isinstance(action, Send) and action.note is not None and action.note.rule is None:
+                action = Send(action.data, Note(action.note.text, rule))
+            out.append(action)
         # RFC 5321 §3.8: a 421 is always followed by closing the channel, whatever produced it.
         if self.reply is not None and self.reply.closes and not self.closes:
             out.append(Close())

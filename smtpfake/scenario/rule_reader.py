@@ -22,8 +22,10 @@ from smtpfake.scenario.yamlwalk import INVALID, did_you_mean, is_number, is_text
 _COUNTERS = ("first", "after", "every")
 # Where a per-key part has a value: no sender before MAIL, no recipient before RCPT.
 _PER_STAGES = {
-    "sender": frozenset({Stage.MAIL, Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.ANY}),
-    "recipient": frozenset({Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.ANY}),
+    "sender": frozenset(
+        {Stage.MAIL, Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.BDAT, Stage.ANY}
+    ),
+    "recipient": frozenset({Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.BDAT, Stage.ANY}),
 }
 STAGES = tuple(s.value for s in Stage)
 #: what ``per`` keys: a rule with ``per`` sets at least one of these
@@ -121,7 +123,6 @@ class RuleReader(FaultReader, FactsReader):
                 return INVALID
         if not self.conditions_agree(kw, {k: v for k, _, v in entries}, where):
             return INVALID
-        faults.sort(key=lambda f: f.order)
         return Rule(index=index, faults=tuple(faults), location=self.loc(node), **kw)
 
     def condition(self, key: str, node: yaml.Node, what: str) -> Any:

@@ -373,6 +373,8 @@ def fault_schema(key: str, cls: type[Fault]) -> JSON:
             schema = _refine(schema, extras[f.name])
         if "choices" in f.metadata:  # the values check() allows, declared on the field
             schema = _refine(schema, {"enum": list(f.metadata["choices"])})
+        if "schema" in f.metadata:  # what check() allows, as JSON Schema on the field
+            schema = _refine(schema, f.metadata["schema"])
         has_default, default = _default(f)
         if has_default:
             schema["default"] = default

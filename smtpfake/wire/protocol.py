@@ -27,12 +27,14 @@ from smtpfake.scenario.plan import (
     ArmTimer,
     CancelTimer,
     Close,
+    Consult,
     HalfClose,
     Reset,
     Send,
     Sleep,
     StartTLS,
 )
+from smtpfake.scenario.reply import Reply
 from smtpfake.wire.tls import CutHandshake, describe
 
 #: what the client gets when smtpfake itself fails and the engine cannot say it
@@ -59,6 +61,10 @@ class Hub(Protocol):
 
     def tls_context(self, session: Session) -> ssl.SSLContext:
         """The server-side context for the session's TLS settings (asked only when it has TLS)."""
+        ...
+
+    async def consult(self, session: Session, action: Consult) -> Reply | None:
+        """The user's handler's reply for ``action``; None when it failed (reported)."""
         ...
 
 
@@ -179,6 +185,11 @@ class Wire(asyncio.Protocol):
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
+    @property
+    def session(self) -> Session | None:
+        """The engine's session of this connection (None before it is made)."""
+        return self._conn.session if self._conn is not None else None
+
     # -- server control ----------------------------------------------------------------------------
 
     def abort(self) -> None:
@@ -225,7 +236,12 @@ class Wire(asyncio.Protocol):
                     if kind is StartTLS and self._transport is not None:
                         # Not a byte more until the handshake takes over the transport.
                         self._transport.pause_reading()
-                    if kind is Sleep or kind is StartTLS or self._writable is not None:
+                    if (
+                        kind is Sleep
+                        or kind is StartTLS
+                        or kind is Consult
+                        or self._writable is not None
+                    ):
                         self._task = self._loop.create_task(self._carry_waiting(actions[i:]))
                         return
                     if kind is Send:
@@ -279,6 +295,15 @@ class Wire(asyncio.Protocol):
                     conn.performed(action)
                 elif isinstance(action, StartTLS):
                     await self._start_tls(action)
+                    return
+                elif isinstance(action, Consult):
+                    reply = await self._hub.consult(conn.session, action)
+                    conn.performed(action)
+                    self._task = None
+                    after = conn.consulted(reply)
+                    self._resume_reading(conn)
+                    if after:
+                        self._carry(after)
                     return
                 else:
                     if self._writable is not None:

@@ -31,6 +31,7 @@ STAGE_PATHS: dict[str, tuple[list[str], str | None]] = {
         ["EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@x.test>", "DATA", "hello"],
         ".",
     ),
+    "bdat": (["EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@x.test>"], "BDAT 0 LAST"),
     "rset": (["EHLO c.test"], "RSET"),
     "noop": (["EHLO c.test"], "NOOP"),
     "vrfy": (["EHLO c.test"], "VRFY b@x.test"),

@@ -3,9 +3,10 @@ parsed every message whole (4.9 GiB peak for 20 messages of 30 MiB) to show its 
 
 from __future__ import annotations
 
+import email
+
 import pytest
 
-from smtpfake.engine import records
 from smtpfake.engine.records import Message
 from smtpfake.http.messages import Numbered, listing
 from smtpfake.queries import MessageQuery
@@ -28,7 +29,7 @@ def no_whole_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a listing parsed a whole message")
 
-    monkeypatch.setattr(records.email, "message_from_bytes", refuse)
+    monkeypatch.setattr(email, "message_from_bytes", refuse)
 
 
 @pytest.mark.usefixtures("no_whole_parse")

@@ -109,3 +109,54 @@ def test_start_up_waits_for_a_sidecar_still_starting(pytester: pytest.Pytester) 
         late.join()
         api.stop()
         server.stop()
+
+
+@pytest.mark.parametrize("given", [[], ["--smtpfake-remote-token", "wrong"]])
+def test_a_missing_or_wrong_token_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, given: list[str]
+) -> None:
+    # /api/health needs no token, so start-up also makes a call that does
+    monkeypatch.delenv("SMTPFAKE_API_TOKEN", raising=False)
+    server = Server("default").start()
+    try:
+        with ApiServer(server, token="right") as api:
+            pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+            result = pytester.runpytest(
+                "-p", "no:cacheprovider", "--smtpfake-remote", api.url, *given
+            )
+            assert result.ret == pytest.ExitCode.USAGE_ERROR
+            result.stderr.fnmatch_lines(
+                [f"ERROR: smtpfake: --smtpfake-remote-token: {api.url} refused it: *401*token*"]
+            )
+            assert "Traceback" not in result.stderr.str() and "test_x" not in result.stdout.str()
+            right = pytester.runpytest(
+                "-p", "no:cacheprovider", "--smtpfake-remote", api.url,
+                "--smtpfake-remote-token", "right",
+            )  # fmt: skip
+            right.assert_outcomes(passed=1)
+    finally:
+        server.stop()
+
+
+def test_a_misspelt_scenario_against_a_sidecar_fails_each_test_in_one_line(
+    pytester: pytest.Pytester, sidecar: tuple[Server, ApiServer]
+) -> None:
+    # the sidecar's 404 for the scenario is not "this sidecar cannot make servers": no fall
+    # back to its shared server
+    server, api = sidecar
+    pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--smtpfake-remote", api.url,
+        "--smtpfake-scenario", "421-at-greting",
+    )  # fmt: skip
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"smtpfake: --smtpfake-remote {api.url}: "
+            "421-at-greting:1:1: no scenario named '421-at-greting'; "
+            "did you mean '421-at-greeting'?*"
+        ]
+    )
+    out = result.stdout.str()
+    assert "Traceback" not in out and "servers_on_demand.py" not in out
+    assert (api.fleet.made, server.sessions) == (0, ())

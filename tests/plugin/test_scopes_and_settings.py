@@ -65,6 +65,27 @@ def test_fixed_port_flag_and_ini(pytester: pytest.Pytester) -> None:
             ["--smtpfake-remote", "ftp://x"],
             "smtpfake: --smtpfake-remote: expected the sidecar's API URL*",
         ),
+        (
+            ["--smtpfake-scenario-dir", "no-such-dir"],
+            "smtpfake: --smtpfake-scenario-dir (ini smtpfake_scenario_dirs): "
+            "'no-such-dir' is not a directory",
+        ),
+        (
+            ["--smtpfake-remote-wait", "-3"],
+            "smtpfake: --smtpfake-remote-wait (ini smtpfake_remote_wait): "
+            "expected seconds from 0 to 3600, got -3",
+        ),
+        (
+            ["--smtpfake-remote-wait", "nan"],
+            "smtpfake: --smtpfake-remote-wait (ini smtpfake_remote_wait): "
+            "expected seconds from 0 to 3600, got nan",
+        ),
+        (
+            # .invalid never resolves (RFC 2606): no traffic leaves the machine
+            ["--smtpfake-host", "nosuch.invalid"],
+            "smtpfake: --smtpfake-host/--smtpfake-port (ini smtpfake_host/smtpfake_port): "
+            "cannot listen on nosuch.invalid:0: *",
+        ),
     ],
 )
 def test_bad_setting_is_one_usage_error(
@@ -194,5 +215,22 @@ def test_a_taken_port_is_one_usage_error(pytester: pytest.Pytester) -> None:
         result = pytester.runpytest("-p", "no:cacheprovider", f"--smtpfake-port={port}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        [f"ERROR: smtpfake: --smtpfake-port *cannot listen on 127.0.0.1:{port}*"]
+        [f"ERROR: smtpfake: --smtpfake-host/--smtpfake-port *cannot listen on 127.0.0.1:{port}*"]
     )
+
+
+def test_a_workers_taken_port_is_one_usage_error_from_the_main_process(
+    pytester: pytest.Pytester,
+) -> None:
+    # under pytest-xdist worker gw1 listens on N+1: the main process checks it before any worker
+    # starts, where a UsageError would crash the worker with a traceback and the run go on
+    pytest.importorskip("xdist")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        second = taken.getsockname()[1]
+        pytester.makepyfile("def test_a(smtpfake):\n    pass\n")
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "-n", "2", f"--smtpfake-port={second - 1}"
+        )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: smtpfake: *cannot listen on 127.0.0.1:{second}: *"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()

@@ -130,6 +130,32 @@ def test_put_other_content_types_is_415(api: ApiServer) -> None:
     assert "application/json" in got.body["error"]
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_yaml_sent_without_its_content_type_says_how_to_send_it(
+    api: ApiServer, content_type: str
+) -> None:
+    # curl -X PUT --data-binary @my.yaml "$API/api/scenario?name=my" sends a form type
+    got = call(api.url, "PUT", "/api/scenario?name=mine", raw=YAML, content_type=content_type)
+    assert got.status == 415
+    assert got.body["error"] == (
+        "expected a JSON body (Content-Type: application/json) or a YAML scenario "
+        f"(Content-Type: application/yaml), got {content_type.split(';')[0]!r}"
+    )
+    assert call(api.url, "GET", "/api/scenario").body["name"] == "default"
+
+
+def test_a_query_on_a_json_put_says_the_call_takes_none(api: ApiServer) -> None:
+    got = call(api.url, "PUT", "/api/scenario?name=default", {"name": "default"})
+    assert got.status == 400
+    assert (
+        got.body["error"]
+        == "unknown query parameter(s): name (this call takes no query parameters)"
+    )
+
+
 YAML = b"""\
 summary: Refuse one recipient.
 expect: The client reports the refusal.

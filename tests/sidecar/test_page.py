@@ -112,7 +112,10 @@ def mail(server: Server, subject: str, tripwire: str = "http://127.0.0.1:9") -> 
     msg.add_alternative(
         f"<meta http-equiv='refresh' content='0;url={tripwire}/refresh'>"
         f"<link rel='stylesheet' href='{tripwire}/css'><img src='{tripwire}/pixel'>"
-        "<p id='hi'>Hello <b>HTML</b></p><script>parent.document.title='pwned'</script>",
+        "<p id='hi'>Hello <b>HTML</b></p><script>parent.document.title='pwned'</script>"
+        # HTML mail is styled inline: shown as sent (a srcdoc frame inherits the page's policy)
+        "<p id='styled' style='color: rgb(255, 0, 0)'>red</p>"
+        "<style>#sheet { color: rgb(0, 0, 255) }</style><p id='sheet'>blue</p>",
         subtype="html",
     )
     msg.add_attachment(b"%PDF-1.4 x", maintype="application", subtype="pdf", filename="a.pdf")
@@ -153,6 +156,9 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     assert frame.get_attribute("sandbox") == ""  # no scripts, no same-origin
     browser.switch_to.frame(frame)
     assert wait.until(lambda d: d.find_element(By.ID, "hi")).text == "Hello HTML"
+    styled = browser.find_element(By.ID, "styled").value_of_css_property("color")
+    sheet = browser.find_element(By.ID, "sheet").value_of_css_property("color")
+    assert (styled, sheet) == ("rgba(255, 0, 0, 1)", "rgba(0, 0, 255, 1)")
     browser.switch_to.default_content()
     assert browser.title == "smtpfake"  # the message's script did not run
     assert not tripwire.touched(within=1.0)  # nor was anything fetched for it

@@ -120,6 +120,17 @@ def test_scenario_errors_point_at_the_callers_file(fake: Fake, tmp_path: Path) -
     assert fake.scenario_name == "default"
 
 
+def test_a_bad_dict_names_key_paths_on_both_transports(fake: Fake) -> None:
+    # the YAML the remote client uploads is its own copy: a line:col in it would mislead
+    with pytest.raises(ScenarioError) as caught:
+        fake.use({"rules": [{"on": "rcpt", "rply": "452 x"}, {"on": "mail", "reply": "45 x"}]})
+    first, second = str(caught.value).splitlines()
+    assert first.startswith("rules[1]: unknown key 'rply'; did you mean 'reply'? (conditions: ")
+    assert second.startswith("rules[2].reply: reply code must be three digits")
+    assert second.endswith("got 45")
+    assert fake.scenario_name == "default"
+
+
 def test_wait_times_out(fake: Fake) -> None:
     deliver(fake)
     with pytest.raises(TimeoutError, match="2 message"):

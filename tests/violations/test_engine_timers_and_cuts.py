@@ -190,8 +190,8 @@ def test_the_cut_fires_on_the_connection_the_rule_names() -> None:
     [
         ("{on: data, cut_body: 0}", "after_bytes must be at least 1, got 0"),
         ("{on: data, cut_body: {after_bytes: 5, how: fin}}", "how must be one of: reset, close"),
-        ("{on: rcpt, cut_body: 5}", "rules[1].cut_body: works only on data, not on rcpt"),
-        ("{on: [data, mail], cut_body: 5}", "works only on data, not on mail"),
+        ("{on: rcpt, cut_body: 5}", "rules[1].cut_body: works only on bdat, data, not on rcpt"),
+        ("{on: [data, mail], cut_body: 5}", "works only on bdat, data, not on mail"),
     ],
 )
 def test_cut_body_is_checked(rule: str, message: str) -> None:

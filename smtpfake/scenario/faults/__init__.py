@@ -1,6 +1,16 @@
 """The fault vocabulary. Importing this package registers every fault."""
 
-from smtpfake.scenario.faults import body, close, delay, mangle, pacing, reply, silence, tls
+from smtpfake.scenario.faults import (
+    body,
+    close,
+    delay,
+    mangle,
+    pacing,
+    raw,
+    reply,
+    silence,
+    tls,
+)
 from smtpfake.scenario.faults.base import REGISTRY, Fault, FaultContext, register
 
 __all__ = [
@@ -12,6 +22,7 @@ __all__ = [
     "delay",
     "mangle",
     "pacing",
+    "raw",
     "register",
     "reply",
     "silence",

@@ -2,6 +2,11 @@
 
 A fault is registered under the YAML key that names it in a rule. Adding a fault means adding one
 small module here and importing it in ``__init__``; neither the loader nor the engine changes.
+
+A rule's faults apply in the order the rule lists them, each to the Plan the one before returned.
+A fault changes a plan only through its fields (reply, before, after, shapes, armed): one that
+shapes the reply's octets or their pacing is also a :class:`~smtpfake.scenario.plan.Shape` and
+adds itself with ``plan.shaped(self)``. A new fault adds no field to the Plan.
 """
 
 from __future__ import annotations
@@ -27,8 +32,6 @@ class Fault:
     name: ClassVar[str]
     #: the field a scalar shorthand sets (``delay: 2`` -> ``Delay(seconds=2)``)
     primary: ClassVar[str | None] = None
-    #: faults of one rule apply in this order (lower first), whatever order the YAML has
-    order: ClassVar[int] = 50
     #: one line for the schema and the docs
     doc: ClassVar[str] = ""
     #: the stages (Stage values) where it has an effect; None: any (the loader checks rules)

@@ -20,11 +20,11 @@ HOW = ("reset", "close")
 class CutBody(Fault):
     name = "cut_body"
     primary = "after_bytes"
-    order = 75
-    stages = frozenset({"data"})  # it arms on the 354; anywhere else it would do nothing
+    # it arms on the 354, or on a BDAT for its chunk; anywhere else it would do nothing
+    stages = frozenset({"data", "bdat"})
     doc = (
-        "On data: once AFTER_BYTES of the message body arrived, reset (RST; how: close for FIN) "
-        "without a reply."
+        "On data: once AFTER_BYTES of the message body arrived (on bdat: of the chunk), reset "
+        "(RST; how: close for FIN) without a reply."
     )
 
     after_bytes: int
@@ -42,4 +42,4 @@ class CutBody(Fault):
 
     def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
         end = Reset() if self.how == "reset" else Close()
-        return plan.with_(body_cut=BodyCut(self.after_bytes, (end,)))
+        return plan.with_(armed=(*plan.armed, BodyCut(self.after_bytes, (end,))))

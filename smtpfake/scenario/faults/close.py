@@ -13,7 +13,6 @@ from smtpfake.scenario.plan import Close, Plan, Reset
 class CloseAfter(Fault):
     name = "close"
     primary = "enabled"
-    order = 90
     doc = "Close the connection (FIN) after sending the reply."
 
     enabled: bool = True
@@ -27,7 +26,6 @@ class CloseAfter(Fault):
 class Disconnect(Fault):
     name = "disconnect"
     primary = "enabled"
-    order = 91
     doc = "Close the connection (FIN) without sending any reply."
 
     enabled: bool = True
@@ -35,7 +33,7 @@ class Disconnect(Fault):
     def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
         if not self.enabled:
             return plan
-        return plan.with_(reply=None, raw=None, after=(Close(),))
+        return plan.with_(reply=None, shapes=(), after=(Close(),))
 
 
 @register
@@ -43,7 +41,6 @@ class Disconnect(Fault):
 class ResetConnection(Fault):
     name = "reset"
     primary = "enabled"
-    order = 92
     doc = "Abort the connection with a TCP reset (RST), without a reply."
 
     enabled: bool = True
@@ -51,4 +48,4 @@ class ResetConnection(Fault):
     def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
         if not self.enabled:
             return plan
-        return plan.with_(reply=None, raw=None, after=(Reset(),))
+        return plan.with_(reply=None, shapes=(), after=(Reset(),))

@@ -17,7 +17,6 @@ MAX_SIGMA = 10.0
 @dataclass(frozen=True)
 class Delay(Fault):
     name = "delay"
-    order = 20
     doc = "Wait SECONDS before replying; or {min, max} uniform; or {median, sigma, max} lognormal."
 
     seconds: float | None = None

@@ -7,28 +7,22 @@ whose connection broke would have).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
-from smtpfake.scenario.plan import Close, Plan
+from smtpfake.scenario.plan import Close, Plan, Shape
 from smtpfake.scenario.reply import Reply, check_reply
 
 #: RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its CRLF
 REPLY_LINE_LIMIT = 512
 
 
-def _wire(plan: Plan) -> bytes:
-    if plan.raw is not None:
-        return plan.raw
-    return plan.reply.render() if plan.reply is not None else b""
-
-
 @register
 @dataclass(frozen=True)
-class Truncate(Fault):
+class Truncate(Fault, Shape):
     name = "truncate"
     primary = "bytes"
-    order = 80  # after malformed: it cuts whatever would have been sent
     doc = "Send only the first BYTES bytes of the reply (e.g. mid-line), then close (FIN)."
 
     bytes: int
@@ -43,11 +37,13 @@ class Truncate(Fault):
             ]
         return []
 
+    def octets(self, data: builtins.bytes, reply: Reply | None) -> builtins.bytes:
+        return data[: self.bytes]
+
     def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
-        data = _wire(plan)
-        if not data:
-            return plan
-        return plan.with_(raw=data[: self.bytes], after=(*plan.after, Close()))
+        # after a disconnect or a hang there is nothing to cut, and the close is there already
+        after = plan.after if plan.closes else (*plan.after, Close())
+        return plan.shaped(self).with_(after=after)
 
 
 KINDS = ("bad-code", "mixed-codes", "bare-lf", "long-line", "no-space")
@@ -55,10 +51,9 @@ KINDS = ("bad-code", "mixed-codes", "bare-lf", "long-line", "no-space")
 
 @register
 @dataclass(frozen=True)
-class Malformed(Fault):
+class Malformed(Fault, Shape):
     name = "malformed"
     primary = "kind"
-    order = 60
     doc = "Send the reply malformed: KIND bad-code, mixed-codes, bare-lf, long-line or no-space."
 
     kind: str = field(metadata={"choices": KINDS})
@@ -87,12 +82,13 @@ class Malformed(Fault):
             )
         return problems
 
-    def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
-        if plan.reply is None:
-            return plan
-        return plan.with_(raw=self.render(plan.reply))
+    def octets(self, data: builtins.bytes, reply: Reply | None) -> builtins.bytes:
+        return data if reply is None else self.render(reply)
 
-    def render(self, reply: Reply) -> bytes:
+    def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
+        return plan.shaped(self)
+
+    def render(self, reply: Reply) -> builtins.bytes:
         lines = reply.render().split(b"\r\n")[:-1]  # each: code, "-" or " ", text
         code = str(reply.code).encode()
         if self.kind == "bad-code":

@@ -7,10 +7,18 @@ coalesces back-to-back writes; a small ``interval`` keeps them apart.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
-from smtpfake.scenario.plan import Plan
+from smtpfake.scenario.plan import Plan, Shape
+
+
+def _pieces(
+    data: builtins.bytes, size: int, pause: float
+) -> tuple[tuple[builtins.bytes, float], ...]:
+    """``data`` in pieces of ``size`` octets, each after ``pause`` seconds (the first at once)."""
+    return tuple((data[i : i + size], pause if i else 0.0) for i in range(0, len(data), size))
 
 
 def _check(chunk: int, interval: float, *, need_pause: bool) -> list[tuple[str, str]]:
@@ -25,10 +33,9 @@ def _check(chunk: int, interval: float, *, need_pause: bool) -> list[tuple[str, 
 
 @register
 @dataclass(frozen=True)
-class Drip(Fault):
+class Drip(Fault, Shape):
     name = "drip"
     primary = "interval"
-    order = 70
     doc = (
         "Send the reply BYTES at a time (default 1), pausing INTERVAL seconds (default 1) between."
     )
@@ -39,16 +46,18 @@ class Drip(Fault):
     def check(self) -> list[tuple[str, str]]:
         return _check(self.bytes, self.interval, need_pause=True)
 
+    def split(self, data: builtins.bytes) -> tuple[tuple[builtins.bytes, float], ...]:
+        return _pieces(data, self.bytes, self.interval)
+
     def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
-        return plan.with_(chunk=self.bytes, interval=self.interval)
+        return plan.shaped(self)
 
 
 @register
 @dataclass(frozen=True)
-class Fragment(Fault):
+class Fragment(Fault, Shape):
     name = "fragment"
     primary = "bytes"
-    order = 70
     doc = "Split the reply into BYTES-byte TCP segments (default 1), INTERVAL seconds apart (0)."
 
     bytes: int = 1
@@ -57,5 +66,8 @@ class Fragment(Fault):
     def check(self) -> list[tuple[str, str]]:
         return _check(self.bytes, self.interval, need_pause=False)
 
+    def split(self, data: builtins.bytes) -> tuple[tuple[builtins.bytes, float], ...]:
+        return _pieces(data, self.bytes, self.interval)
+
     def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
-        return plan.with_(chunk=self.bytes, interval=self.interval)
+        return plan.shaped(self)

@@ -18,7 +18,6 @@ NONE = "none"
 @dataclass(frozen=True)
 class ReplyWith(Fault):
     name = "reply"
-    order = 10
     doc = (
         'Reply with CODE [ENHANCED] TEXT, e.g. "421 4.3.2 Going down"; text may be a list of '
         "lines. "

@@ -20,8 +20,6 @@ HOW = ("reset", "close")
 class Hang(Fault):
     name = "hang"
     primary = "seconds"
-    # after everything that shapes the reply (it is dropped), before the closing faults
-    order = 85
     doc = "Send nothing and read nothing for SECONDS (default 3600), then close without a reply."
 
     seconds: float = 3600.0
@@ -36,7 +34,7 @@ class Hang(Fault):
         # accept the message). Delays before it still happen, so the silence only grows.
         return plan.with_(
             reply=None,
-            raw=None,
+            shapes=(),
             before=(*plan.before, Sleep(self.seconds)),
             after=(Close(),),
         )
@@ -47,7 +45,6 @@ class Hang(Fault):
 class Abort(Fault):
     name = "abort"
     primary = "seconds"
-    order = 88
     doc = (
         "After the reply, read nothing for SECONDS, then reset (how: close for FIN); smtp-sink -A."
     )

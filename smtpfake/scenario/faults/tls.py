@@ -24,7 +24,6 @@ GARBAGE = b"smtpfake: this is not a TLS handshake\r\n"
 class TlsFail(Fault):
     name = "tls_fail"
     primary = "how"
-    order = 70
     stages = frozenset({"starttls"})
     doc = (
         "On starttls: break the TLS handshake after the 220 (with implicit TLS, the first one). "

@@ -1,0 +1,91 @@
+"""The consult step, sans I/O: a Consult action ends its batch, the lines the client sends
+meanwhile wait (judged as sent ahead of the reply), and ``consulted(reply)`` goes on."""
+
+from __future__ import annotations
+
+from smtpfake.engine import Session
+from smtpfake.engine.connection import Connection
+from smtpfake.engine.consult import FAILED, answer_reply
+from smtpfake.scenario.plan import TIMER_ACTIONS, Action, Consult, Send
+from smtpfake.scenario.reply import Reply
+
+from ..support.engine import PEER, Engine
+
+
+class Wire:
+    """Carries batches out at once, the way the wire does; stops at a Consult."""
+
+    def __init__(self, hooks: frozenset[str]) -> None:
+        engine = Engine()
+        self.session = Session(
+            engine.scenario,
+            engine.shared,
+            engine.journal,
+            peer=PEER,
+            clock=engine.clock,
+            hooks=hooks,
+        )
+        self.conn = Connection(self.session)
+        self.out = bytearray()
+        self.asked: list[Consult] = []
+
+    def carry(self, actions: tuple[Action, ...]) -> None:
+        for _ in range(100):
+            if all(isinstance(a, TIMER_ACTIONS) for a in actions):
+                return
+            for action in actions:
+                if isinstance(action, Consult):
+                    self.asked.append(action)
+                    return
+                self.conn.performed(action)
+                if isinstance(action, Send):
+                    self.out += action.data
+            actions = self.conn.done()
+
+    def take(self) -> bytes:
+        data, self.out = bytes(self.out), bytearray()
+        return data
+
+
+def test_a_consult_holds_later_lines_until_the_answer_then_they_follow_in_order() -> None:
+    w = Wire(frozenset({"RCPT"}))
+    w.carry(w.conn.connected())
+    w.carry(w.conn.receive_data(b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\n"))
+    w.take()
+    w.carry(w.conn.receive_data(b"RCPT TO:<b@y.test>\r\nDATA\r\n"))
+    (asked,) = w.asked
+    assert (asked.hook, asked.argument, asked.mail_from, asked.helo_name) == (
+        "RCPT",
+        "b@y.test",
+        "a@x.test",
+        "c.test",
+    )
+    assert w.take() == b""  # no reply yet; DATA waits behind the question
+    w.carry(w.conn.consulted(Reply(550, ("No such user",), "5.1.1")))
+    assert w.take() == b"550 5.1.1 No such user\r\n503 5.5.1 Error: need RCPT command\r\n"
+
+
+def test_a_failed_handler_gets_the_client_a_451_and_nothing_is_accepted() -> None:
+    w = Wire(frozenset({"MAIL"}))
+    w.carry(w.conn.connected())
+    w.carry(w.conn.receive_data(b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\n"))
+    w.take()
+    w.carry(w.conn.consulted(None))
+    assert w.take() == FAILED.render()
+    assert w.session.mail_from == ""
+
+
+def test_refusals_the_engine_decides_are_not_asked() -> None:
+    w = Wire(frozenset({"RCPT"}))
+    w.carry(w.conn.connected())
+    w.carry(w.conn.receive_data(b"EHLO c.test\r\nRCPT TO:<b@y.test>\r\n"))
+    assert w.asked == []
+    assert w.take().endswith(b"503 5.5.1 Error: need MAIL command\r\n")
+
+
+def test_answers_are_read_as_aiosmtpd_writes_them() -> None:
+    assert answer_reply("250 OK") == Reply(250, ("OK",))
+    assert answer_reply("550 5.1.1 No such user") == Reply(550, ("No such user",), "5.1.1")
+    assert answer_reply(["250-host", "250 HELP"]) == Reply(250, ("host", "HELP"))
+    for bad in ("fine", "600 no", ["250-a", "550 b"], [], None, "25 short"):
+        assert answer_reply(bad) is None, bad

@@ -1,0 +1,130 @@
+"""Mistakes a new user makes with the plugin's marker, each reported as one line naming what to
+fix (bad settings: tests/plugin/test_scopes_and_settings.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+MARKED = """
+import smtplib
+import pytest
+
+@pytest.mark.smtpfake({marker})
+def test_marked(smtpfake):
+    # runs only if the marker is accepted: proves which scenario is in force
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as smtp:
+        smtp.ehlo()
+        smtp.mail("a@example.test")
+        code = smtp.rcpt("b@example.test")[0]
+    assert code == 250
+"""
+
+
+@pytest.mark.parametrize(
+    ("marker", "line"),
+    [
+        (
+            'scenari="greylisting"',
+            "@pytest.mark.smtpfake: unknown keyword 'scenari'; did you mean 'scenario'? "
+            "(known: scenario, seed, params)",
+        ),
+        (
+            '"default", "greylisting"',
+            "@pytest.mark.smtpfake: one scenario only: a name, a path or a dict, "
+            "positional or as scenario=",
+        ),
+        (
+            '"default", scenario="greylisting"',
+            "@pytest.mark.smtpfake: one scenario only: a name, a path or a dict, "
+            "positional or as scenario=",
+        ),
+        (
+            '"greylisting", params=[("delay", 5)]',
+            "@pytest.mark.smtpfake: params must be a dict of parameter names to values, got list",
+        ),
+    ],
+)
+def test_a_marker_that_would_do_nothing_fails_the_test_in_one_line(
+    pytester: pytest.Pytester, marker: str, line: str
+) -> None:
+    pytester.makepyfile(MARKED.format(marker=marker))
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([line.replace("[", "[[]")])
+    assert "Traceback" not in result.stdout.str()
+    assert "def _check_marker" not in result.stdout.str()
+
+
+def test_a_good_marker_still_works(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(MARKED.format(marker='scenario="default", seed=3, params={}'))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_an_existing_scenario_dir_is_used(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("mine")
+    pytester.path.joinpath("mine", "refuse.yaml").write_text(
+        "summary: s\nexpect: e\nrules:\n  - on: rcpt\n    reply: 550 5.1.1 no\n"
+    )
+    pytester.makepyfile(
+        """
+        import smtplib
+        def test_a(smtpfake):
+            with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as smtp:
+                smtp.ehlo()
+                smtp.mail("a@example.test")
+                assert smtp.rcpt("b@example.test")[0] == 550
+        """
+    )
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--smtpfake-scenario-dir", "mine", "--smtpfake-scenario", "refuse"
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_a_bad_inline_scenario_fails_at_the_tests_own_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_bad_use(smtpfake):
+            smtpfake.use({"rules": [{"on": "rcpt", "reply": {"code": 45}}]})
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            ">       smtpfake.use(*",
+            "E       *ScenarioError: rules[[]1[]].reply: reply code must be three digits*",
+            "test_a_bad_inline_scenario_fails_at_the_tests_own_line.py:2: ScenarioError",
+        ]
+    )
+    assert "contextlib" not in result.stdout.str()
+    assert "def use(" not in result.stdout.str()
+
+
+def test_a_misspelt_scenario_in_overridden_settings_fails_each_test_in_one_line(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+        from smtpfake.pytest_plugin import Settings
+
+        @pytest.fixture(scope="session")
+        def smtpfake_settings():
+            return Settings(scenario="greylistng")
+        """
+    )
+    pytester.makepyfile("def test_a(smtpfake):\n    pass\n\ndef test_b(smtpfake):\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "smtpfake: scenario 'greylistng' (smtpfake_settings): greylistng:1:1: no scenario "
+            "named 'greylistng'; did you mean 'greylisting'?*"
+        ]
+    )
+    assert (
+        "Traceback" not in result.stdout.str() and "def smtpfake_backend" not in result.stdout.str()
+    )

@@ -1,0 +1,150 @@
+"""A user's handler deciding replies through aiosmtpd's hooks (the consult step): real clients on
+loopback; an exception in a hook is a server error and the client gets a 451."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from typing import Any
+
+import pytest
+
+from smtpfake.server import Server
+
+from ..support import scenario
+from ..support.raw import Raw
+from ..support.waits import ended_sessions, kinds, wait_until
+
+MSG = b"Subject: hooks\r\n\r\nbody\r\n"
+
+
+class Directory:
+    """Python logic YAML cannot express: a user directory, a content check, a per-session
+    counter kept on aiosmtpd's Session."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.calls.append(("MAIL", (session.peer[0], session.host_name, address, options)))
+        return "250 2.1.0 Sender ok"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        await asyncio.sleep(0.01)  # a real await: the reply waits for it
+        self.calls.append(("RCPT", (envelope.mail_from, list(envelope.rcpt_tos), address)))
+        if address.startswith("boom@"):
+            raise RuntimeError("directory lookup failed")
+        if address.startswith("nobody@"):
+            return "550 5.1.1 No such user here"
+        return "250 2.1.5 Recipient ok"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if b"VIRUS" in envelope.content:
+            return "554 5.6.0 Content rejected"
+        return "250 2.0.0 Accepted by the directory"
+
+
+def test_hooks_decide_replies_and_see_aiosmtpds_session_and_envelope() -> None:
+    directory = Directory()
+    with Server(handler=directory) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.ehlo("client.example.test")
+            refused = client.sendmail("a@x.test", ["ann@y.test", "nobody@y.test"], MSG)
+            assert refused == {"nobody@y.test": (550, b"5.1.1 No such user here")}
+            with pytest.raises(smtplib.SMTPDataError) as rejected:
+                client.sendmail("a@x.test", ["ann@y.test"], b"Subject: x\r\n\r\nVIRUS\r\n")
+            assert rejected.value.smtp_code == 554
+        (record,) = ended_sessions(server, 1)
+        # only the message the handler accepted is in the journal, for the accepted recipient
+        assert [m.rcpt_tos for m in server.messages] == [("ann@y.test",)]
+        assert "250 2.0.0 Accepted by the directory" in record.format()
+        assert kinds(record) == []
+        assert server.errors == []
+    # smtplib sends SIZE= when the server offers SIZE: the options as aiosmtpd gives them
+    peer, name, sender, options = directory.calls[0][1]
+    assert (directory.calls[0][0], peer, name, sender) == (
+        "MAIL",
+        "127.0.0.1",
+        "client.example.test",
+        "a@x.test",
+    )
+    assert [o.split("=")[0].upper() for o in options] == ["SIZE"]
+    # the Envelope holds the transaction as accepted so far
+    assert directory.calls[2] == ("RCPT", ("a@x.test", ["ann@y.test"], "nobody@y.test"))
+
+
+def test_an_exception_in_a_hook_is_a_server_error_and_a_451_and_the_session_goes_on() -> None:
+    with Server(handler=Directory()) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.ehlo("c.test")
+            client.mail("a@x.test")
+            assert client.rcpt("boom@y.test")[0] == 451
+            assert client.rcpt("ann@y.test")[0] == 250
+        (error,) = wait_until(lambda: list(server.errors), what="the hook's failure")
+        assert "directory lookup failed" in error.traceback and error.session == 1
+        server.errors.clear()
+
+
+def test_an_answer_that_is_not_a_reply_is_a_server_error() -> None:
+    class Bad:
+        async def handle_NOOP(self, server: Any, session: Any, envelope: Any, arg: str) -> str:
+            return "fine, thanks"
+
+    with Server(handler=Bad()) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            assert client.noop()[0] == 451
+        (error,) = wait_until(lambda: list(server.errors), what="the bad answer")
+        assert "'fine, thanks'" in error.traceback
+        server.errors.clear()
+
+
+def test_ehlo_in_aiosmtpds_newer_form_edits_the_keywords() -> None:
+    class NoPipelining:
+        async def handle_EHLO(
+            self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+        ) -> list[str]:
+            kept = [r for r in responses if "PIPELINING" not in r]
+            return [*kept[:-1], kept[-1].replace("250 ", "250-", 1), "250 X-DIRECTORY"]
+
+    with (
+        Server(handler=NoPipelining()) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        code, _ = client.ehlo("c.test")
+        assert code == 250
+        assert "x-directory" in client.esmtp_features
+        assert "pipelining" not in client.esmtp_features
+
+
+def test_the_scenarios_rules_still_apply_on_top_of_the_handler() -> None:
+    rule = {"on": "rcpt", "match": "*@full.test", "reply": "452 4.2.2 Mailbox full"}
+    with (
+        Server(scenario(rule), handler=Directory()) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        client.ehlo("c.test")
+        client.mail("a@x.test")
+        assert client.rcpt("c@full.test") == (452, b"4.2.2 Mailbox full")
+        assert client.rcpt("nobody@y.test")[0] == 550
+
+
+def test_pipelined_commands_wait_for_the_hook_and_keep_their_order() -> None:
+    with Server(handler=Directory()) as server:
+        raw = Raw(server)
+        assert raw.reply_bytes().startswith(b"220")
+        raw.send(b"EHLO c.test\r\n")
+        assert raw.reply_bytes().startswith(b"250")
+        raw.send(
+            b"MAIL FROM:<a@x.test>\r\nRCPT TO:<nobody@y.test>\r\nRCPT TO:<ann@y.test>\r\nDATA\r\n"
+        )
+        replies = [raw.reply_bytes()[:3] for _ in range(4)]
+        assert replies == [b"250", b"550", b"250", b"354"]
+        raw.send(b"hi\r\n.\r\nQUIT\r\n")
+        assert raw.reply_bytes().startswith(b"250 2.0.0 Accepted")
+        assert raw.reply_bytes().startswith(b"221")
+        (record,) = ended_sessions(server, 1)
+        assert kinds(record) == []  # PIPELINING was advertised: no violation
