@@ -606,6 +606,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", choices=("en", "zh"), default="en", help="language of the text (default: en)"
     )
     explain.set_defaults(func=_explain)
+
+    from smtpfake.probe.command import add_parser as add_probe  # argparse only; the rest lazily
+
+    add_probe(sub, dirs)
     return parser
 
 

@@ -147,6 +147,8 @@ def layer_of(module: str) -> str | None:
     top = module.split(".")[1]
     if top in ("scenario", "engine", "wire"):
         return top
+    if top == "probe":  # smtpfake probe: a face, on top of server, journal and scenario
+        return "face"
     return {
         "smtpfake.tls": "tls",
         "smtpfake.journal": "journal",

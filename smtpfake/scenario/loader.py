@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 
 from smtpfake.scenario import limits
+from smtpfake.scenario.checks import Checks
+from smtpfake.scenario.checks_reader import ChecksReader
 from smtpfake.scenario.compose import TooBig, compose, too_big_message
 from smtpfake.scenario.errors import Problem, ScenarioError
 from smtpfake.scenario.model import Location, Scenario, ServerSettings
@@ -50,14 +52,24 @@ __all__ = [
     "with_params",
 ]
 
-TOP_KEYS = ("name", "summary", "expect", "description", "seed", "params", "server", "rules")
+TOP_KEYS = (
+    "name",
+    "summary",
+    "expect",
+    "description",
+    "seed",
+    "params",
+    "server",
+    "rules",
+    "checks",
+)
 
 Params = Mapping[str, Any]
 
 
-class _Walker(SettingsReader, RuleReader, ParamReader):
-    """The whole document: its top-level keys here; ``params:``, ``server:`` and ``rules:``
-    inherited."""
+class _Walker(SettingsReader, RuleReader, ParamReader, ChecksReader):
+    """The whole document: its top-level keys here; ``params:``, ``server:``, ``rules:`` and
+    ``checks:`` inherited."""
 
     def scenario(
         self, root: yaml.Node, name: str, require_docs: bool, overrides: Params
@@ -86,6 +98,8 @@ class _Walker(SettingsReader, RuleReader, ParamReader):
                 fields["server"] = self.server(value)
             elif key == "rules":
                 fields["rules"] = self.rules(value)
+            elif key == "checks":
+                fields["checks"] = self.checks(value)
             else:
                 self.unknown_key(key_node, key, TOP_KEYS)
         if isinstance(root, yaml.MappingNode) and require_docs:
@@ -115,6 +129,7 @@ class _Walker(SettingsReader, RuleReader, ParamReader):
             rules=fields.get("rules", ()),
             source=self.source,
             params=fields.get("params", ()),
+            checks=fields.get("checks", Checks()),
         )
 
 

@@ -6,6 +6,7 @@ import enum
 import functools
 from dataclasses import dataclass, field
 
+from smtpfake.scenario.checks import Checks
 from smtpfake.scenario.faults.base import Fault
 from smtpfake.scenario.limits import MAX_SECONDS
 
@@ -452,6 +453,8 @@ class Scenario:
     description: str = ""
     seed: int | None = None
     source: str = "<built-in>"  # where it was loaded from
+    #: what smtpfake probe judges a client on (checks.py)
+    checks: Checks = field(default_factory=Checks)
     params: tuple[Param, ...] = ()  # in declaration order, with the values in force
     #: the YAML it was read from: loading it again with other parameter values (with_params)
     document: str = field(default="", compare=False, repr=False)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 from smtpfake.scenario import limits
+from smtpfake.scenario.checks_reader import checks_schema
 from smtpfake.scenario.faults import REGISTRY, Fault
 from smtpfake.scenario.loader import RULE_KEYS, TOP_KEYS
 from smtpfake.scenario.model import (
@@ -90,6 +91,7 @@ def top_level_table() -> dict[str, JSON]:
             "items": {"$ref": "#/$defs/rule"},
             "description": "Ordered rules; the first whose stage and conditions hold fires.",
         },
+        "checks": checks_schema(),
     }
 
 

@@ -28,7 +28,7 @@ def test_marked(smtpfake):
         (
             'scenari="greylisting"',
             "@pytest.mark.smtpfake: unknown keyword 'scenari'; did you mean 'scenario'? "
-            "(known: scenario, seed, params)",
+            "(known: scenario, seed, params, delivery, handler)",
         ),
         (
             '"default", "greylisting"',

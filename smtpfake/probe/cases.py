@@ -1,0 +1,159 @@
+"""Cases: scenarios that carry ``checks:``, selected by name and tag, and what each tells its
+client (:class:`Target`: the environment variables and ``{placeholders}``)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from smtpfake.probe.messages import MESSAGES
+from smtpfake.scenario import Scenario, load_file, scenario_files
+from smtpfake.scenario.checks import Checks
+
+#: the tag of cases that wait on purpose (a slow greeting, a server that never answers)
+WAITS = "waits"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One probe case: a scenario with checks to judge."""
+
+    scenario: Scenario
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def checks(self) -> Checks:
+        return self.scenario.checks
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.scenario.checks.tags
+
+    @property
+    def tls(self) -> str:
+        """What the client is told about TLS: none, starttls or implicit."""
+        if self.checks.client.tls is not None:
+            return self.checks.client.tls
+        tls = self.scenario.server.tls
+        return "none" if not tls.enabled else "implicit" if tls.implicit else "starttls"
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        """(user, password) for the client, when the case gives it credentials."""
+        auth = self.scenario.server.auth
+        wanted = self.checks.client.auth
+        if wanted is False or (wanted is None and auth is None):
+            return None
+        return auth.users[0] if auth is not None and auth.users else ("alice", "secret")
+
+
+def load_cases(paths: Iterable[str | Path] = (), dirs: Sequence[str | Path] = ()) -> list[Case]:
+    """Every scenario with checks: the built-in library and ``dirs``, then the files ``paths``
+    (a later one of the same name replaces an earlier one). Sorted by name."""
+    found: dict[str, Case] = {}
+    for path in [*scenario_files(dirs).values(), *(Path(p) for p in paths)]:
+        scenario = load_file(path)
+        if scenario.checks.judge:
+            found[scenario.name] = Case(scenario)
+    return [found[name] for name in sorted(found)]
+
+
+def select(
+    cases: Sequence[Case],
+    names: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    skip_tags: Sequence[str] = (),
+) -> list[Case]:
+    """Cases whose name matches one of ``names`` (globs) or that have one of ``tags`` (none
+    given: all), less those with one of ``skip_tags``."""
+    chosen = []
+    for case in cases:
+        wanted = not names and not tags
+        wanted = wanted or any(fnmatch.fnmatchcase(case.name, n) for n in names)
+        wanted = wanted or any(t in case.tags for t in tags)
+        if wanted and not any(t in case.tags for t in skip_tags):
+            chosen.append(case)
+    return chosen
+
+
+#: the environment variables every client gets (see Target.variables)
+_VARIABLES = (
+    *("SMTP_HOST", "SMTP_PORT", "SMTP_URL", "SMTP_TLS", "SMTP_CA_FILE", "SMTP_USER"),
+    *("SMTP_PASSWORD", "SMTP_FROM", "SMTP_TO", "SMTP_MESSAGE_FILE", "SMTP_CASE"),
+)
+
+
+def _placeholder(variable: str) -> str:
+    return variable.removeprefix("SMTP_").lower()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and what the client sends for one case. ``message_file`` holds ``message``."""
+
+    case: str
+    host: str
+    port: int
+    tls: str  # none | starttls | implicit
+    ca_file: str | None
+    credentials: tuple[str, str] | None
+    sender: str
+    recipients: tuple[str, ...]
+    message: bytes
+    message_file: str
+
+    @property
+    def url(self) -> str:
+        return f"{'smtps' if self.tls == 'implicit' else 'smtp'}://{self.host}:{self.port}"
+
+    def variables(self) -> dict[str, str]:
+        """The environment the client runs in (also the ``{placeholders}``, lower-cased and
+        without the ``SMTP_`` prefix: ``{host}``, ``{port}``, ``{to}``...)."""
+        user, password = self.credentials or ("", "")
+        values = {
+            "SMTP_HOST": self.host,
+            "SMTP_PORT": str(self.port),
+            "SMTP_URL": self.url,
+            "SMTP_TLS": self.tls,
+            "SMTP_CA_FILE": self.ca_file or "",
+            "SMTP_USER": user,
+            "SMTP_PASSWORD": password,
+            "SMTP_FROM": self.sender,
+            "SMTP_TO": ",".join(self.recipients),
+            "SMTP_MESSAGE_FILE": self.message_file,
+            "SMTP_CASE": self.case,
+        }
+        assert tuple(values) == _VARIABLES
+        return values
+
+    @staticmethod
+    def placeholder_names() -> tuple[str, ...]:
+        """``host``, ``port``, ... (what ``{name}`` in a command may say)."""
+        return tuple(_placeholder(k) for k in _VARIABLES)
+
+    def placeholders(self) -> dict[str, str]:
+        return {_placeholder(k): v for k, v in self.variables().items()}
+
+
+def target_for(case: Case, host: str, port: int, ca_file: str | None, folder: Path) -> Target:
+    """The case's Target; writes its message into ``folder``."""
+    message = MESSAGES[case.checks.client.message]
+    path = folder / f"{case.name}.eml"
+    path.write_bytes(message)
+    return Target(
+        case=case.name,
+        host=host,
+        port=port,
+        tls=case.tls,
+        ca_file=ca_file if case.tls != "none" else None,
+        credentials=case.credentials,
+        sender=case.checks.client.sender,
+        recipients=case.checks.client.recipients,
+        message=message,
+        message_file=str(path),
+    )

@@ -1,0 +1,196 @@
+"""``smtpfake probe [options] -- COMMAND [ARG...]``: the command line of the probe.
+
+Only argparse at import time: ``smtpfake`` builds every subcommand's parser on each run, and
+the probe's machinery (server, runner, reports) is imported when ``probe`` itself runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+DESCRIPTION = """\
+Run COMMAND once per case, each against a fresh server on its own port, and judge what the
+client did (from the server's record, and for a one-shot client from its exit status: by
+default 0 delivered, 75 transient (EX_TEMPFAIL), anything else permanent).
+
+The client learns where to connect and what to send from its environment - SMTP_HOST,
+SMTP_PORT, SMTP_URL, SMTP_TLS (none/starttls/implicit), SMTP_CA_FILE, SMTP_USER,
+SMTP_PASSWORD, SMTP_FROM, SMTP_TO (comma-separated), SMTP_MESSAGE_FILE, SMTP_CASE - and from
+the same names as placeholders in its arguments: {host} {port} {url} {tls} {ca_file} {user}
+{password} {from} {to} {message_file} {case}.
+
+Exit status: 0 when no case failed (non-strict counts as passed), 1 when any case failed,
+2 on a usage or scenario problem."""
+
+
+def add_parser(sub: Any, dirs: argparse.ArgumentParser) -> None:
+    """Register ``probe`` on the ``smtpfake`` subparsers ``sub`` (``dirs``: --scenario-dir)."""
+    p = sub.add_parser(
+        "probe",
+        parents=[dirs],
+        help="run an SMTP client against every case and judge it (a conformance suite)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run this case (a glob: '421-*'); repeatable; default: all",
+    )
+    p.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="run the cases with this tag; repeatable",
+    )
+    p.add_argument(
+        "--skip-tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="leave out the cases with this tag (e.g. 'waits': slow on purpose)",
+    )
+    p.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also probe this scenario file (it needs checks:); repeatable",
+    )
+    p.add_argument("--list", action="store_true", help="list the selected cases and exit")
+    p.add_argument(
+        "-j", "--jobs", type=int, default=1, metavar="N", help="run N cases at a time (default 1)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="stop a one-shot client after S seconds (default 30)",
+    )
+    p.add_argument(
+        "--retrying",
+        action="store_true",
+        help="the client is a queue or MTA that retries by itself: judge what it "
+        "does within --budget instead of its exit status",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds a retrying client gets per case (default 30)",
+    )
+    p.add_argument(
+        "--exit-codes",
+        default="delivered=0,transient=75",
+        metavar="MAP",
+        help="exit statuses of a one-shot client: delivered=N[:N],transient=N[:N]; "
+        "any other is permanent (default: delivered=0,transient=75)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address the servers bind")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="serve every case on this port (one case at a time), for clients "
+        "whose server address is fixed (an MTA's relayhost); default: a free port",
+    )
+    p.add_argument("--seed", type=int, help="seed for the scenarios' random choices")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    p.add_argument("--json", metavar="FILE", help="write a JSON report")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
+    p.add_argument("client", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from smtpfake.probe.cases import load_cases, select
+    from smtpfake.probe.outcomes import ExitMap
+    from smtpfake.probe.reports import (
+        html_report,
+        json_report,
+        junit_report,
+        summary_line,
+    )
+    from smtpfake.probe.reports.terminal import Table
+    from smtpfake.probe.runner import Options, command_client, placeholder_problem, run_cases
+    from smtpfake.scenario import ScenarioError
+    from smtpfake.scenario.checks import ClientKind
+
+    command = list(args.client)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    try:
+        exits = ExitMap.parse(args.exit_codes)
+    except ValueError as exc:
+        print(f"smtpfake probe: --exit-codes: {exc}", file=sys.stderr)
+        return 2
+    if args.jobs < 1 or args.timeout <= 0 or args.budget <= 0:
+        print("smtpfake probe: -j, --timeout and --budget must be positive", file=sys.stderr)
+        return 2
+    try:
+        everything = load_cases(args.scenario, args.scenario_dir)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    cases = select(everything, args.case, args.tag, args.skip_tag)
+    unmatched = [n for n in args.case if not any(_matches(c.name, n) for c in everything)]
+    if unmatched:
+        known = ", ".join(c.name for c in everything)
+        print(f"smtpfake probe: no case named {', '.join(unmatched)} (cases: {known})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.list:
+        for case in cases:
+            tags = f" [{', '.join(case.tags)}]" if case.tags else ""
+            print(f"{case.name}{tags}: {case.scenario.summary}")
+        return 0
+    if not command:
+        print("smtpfake probe: give the client to run after --: smtpfake probe -- COMMAND",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if problem := placeholder_problem(command):
+        print(f"smtpfake probe: {problem}", file=sys.stderr)
+        return 2
+    kind = ClientKind.RETRYING if args.retrying else ClientKind.ONE_SHOT
+    options = Options(
+        kind=kind, timeout=args.timeout, budget=args.budget, host=args.host, port=args.port,
+        seed=args.seed,
+    )  # fmt: skip
+    table = Table([c.name for c in cases])
+    if not args.quiet:
+        print(table.header(), flush=True)
+    results = []
+    for result in run_cases(cases, command_client(command, exits), options, args.jobs):
+        results.append(result)
+        if not args.quiet:
+            print(table.row(result), flush=True)
+    print(summary_line(results))
+    reports = ((args.junit, junit_report(results)), (args.html, html_report(results, command)),
+               (args.json, json_report(results, command)))  # fmt: skip
+    for path, text in reports:
+        if path:
+            Path(path).write_text(text, encoding="utf-8")
+    return 1 if any(r.verdict.value == "fail" for r in results) else 0
+
+
+def _matches(name: str, pattern: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+def run(argv: Sequence[str]) -> int:
+    """``smtpfake probe ARGV`` in-process (tests)."""
+    from smtpfake.cli import main as cli_main
+
+    return cli_main(["probe", *argv])

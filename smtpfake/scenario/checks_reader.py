@@ -1,0 +1,204 @@
+"""Reading ``checks:`` (see checks.py): the probe's judged checks, the client's inputs, tags.
+
+```yaml
+checks:
+  tags: [tls]
+  client: {tls: starttls, message: eight-bit, to: [a@probe.test, b@probe.test]}
+  judge:
+    - outcome: transient
+      rfc: RFC 5321 §4.2.1
+    - delivered: 1
+      rfc: RFC 5321 §4.5.4.1
+      clients: retrying
+      level: should
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from smtpfake.scenario.checks import (
+    CHECK_KINDS,
+    MESSAGE_NAMES,
+    OUTCOMES,
+    TLS_MODES,
+    Check,
+    Checks,
+    ClientInput,
+    ClientKind,
+    Level,
+)
+from smtpfake.scenario.yamlwalk import INVALID, Walker, is_text, kind, rejected
+
+CHECKS_KEYS = ("tags", "client", "judge")
+CLIENT_KEYS = ("from", "to", "message", "tls", "auth")
+#: what a check item may hold besides its kind
+CHECK_ITEM_KEYS = ("rfc", "level", "clients")
+_LEVELS = tuple(level.value for level in Level)
+_CLIENTS = tuple(c.value for c in ClientKind)
+
+
+class ChecksReader(Walker):
+    def checks(self, node: yaml.Node) -> Any:
+        readers = {"tags": self.word_list, "client": self.client_input, "judge": self.judge}
+        kw, _ = self.fields(node, "checks", readers, CHECKS_KEYS)
+        if not isinstance(node, yaml.MappingNode) or any(v is INVALID for v in kw.values()):
+            return INVALID
+        return Checks(**kw)
+
+    def word_list(self, node: yaml.Node, what: str) -> Any:
+        """A list of strings (or one string)."""
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        words = [self.typed(n, what, is_text, "a word") for n in items]
+        return INVALID if INVALID in words else tuple(str(w) for w in words)
+
+    def client_input(self, node: yaml.Node, what: str) -> Any:
+        readers = {
+            "from": self.string,
+            "to": self.word_list,
+            "message": lambda n, w: self.choice(n, w, MESSAGE_NAMES),
+            "tls": lambda n, w: self.choice(n, w, TLS_MODES),
+            "auth": self.boolean,
+        }
+        read, nodes = self.fields(node, what, readers, CLIENT_KEYS)
+        if "to" in read and read["to"] == ():
+            self.problem(nodes["to"], f"{what}.to: expected at least one address")
+            return INVALID
+        if not isinstance(node, yaml.MappingNode) or any(v is INVALID for v in read.values()):
+            return INVALID
+        names = {"from": "sender", "to": "recipients"}
+        return ClientInput(**{names.get(k, k): v for k, v in read.items()})
+
+    def judge(self, node: yaml.Node, what: str) -> Any:
+        if rejected(node):
+            return INVALID
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, f"{what}: expected a list of checks, got {kind(node)}")
+            return INVALID
+        items = [self.check(n, f"{what}[{i + 1}]") for i, n in enumerate(node.value)]
+        return INVALID if INVALID in items else tuple(items)
+
+    def check(self, node: yaml.Node, what: str) -> Any:
+        entries = self.mapping(node, what)
+        kinds = [(k, kn, v) for k, kn, v in entries if k in CHECK_KINDS]
+        extra: dict[str, Any] = {}
+        for key, key_node, value in entries:
+            if key in CHECK_KINDS:
+                continue
+            if key == "rfc":
+                extra["rfc"] = self.string(value, f"{what}.rfc")
+            elif key == "level":
+                level = self.choice(value, f"{what}.level", _LEVELS)
+                extra["level"] = level if level is INVALID else Level(level)
+            elif key == "clients":
+                clients = self.choice(value, f"{what}.clients", _CLIENTS)
+                extra["clients"] = clients if clients is INVALID else (ClientKind(clients),)
+            else:
+                self.unknown_key(key_node, key, (*CHECK_KINDS, *CHECK_ITEM_KEYS), what)
+        if not isinstance(node, yaml.MappingNode):
+            return INVALID
+        if len(kinds) != 1:
+            found = ", ".join(k for k, _, _ in kinds) or "none"
+            self.problem(
+                node,
+                f"{what}: expected exactly one check ({', '.join(CHECK_KINDS)}), found {found}",
+            )
+            return INVALID
+        if "rfc" not in extra:
+            self.problem(node, f"{what}: missing 'rfc': the RFC section this check comes from")
+            return INVALID
+        name, _, value_node = kinds[0]
+        value = self.check_value(name, value_node, f"{what}.{name}")
+        if value is INVALID or INVALID in extra.values():
+            return INVALID
+        _, applies, _ = CHECK_KINDS[name]
+        clients = extra.pop("clients", applies)
+        if not set(clients) <= set(applies):
+            self.problem(
+                node,
+                f"{what}: '{name}' applies only to {', '.join(map(str, applies))} clients",
+            )
+            return INVALID
+        return Check(name, value, clients=clients, location=self.loc(node), **extra)
+
+    def check_value(self, name: str, node: yaml.Node, what: str) -> Any:
+        shape = CHECK_KINDS[name][0]
+        if shape == "count":
+            return self.integer(node, what)
+        if shape == "flag":
+            return self.boolean(node, what)
+        if shape == "outcomes":
+            items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+            values = [self.choice(n, what, OUTCOMES) for n in items]
+            return INVALID if INVALID in values or not values else tuple(values)
+        # names: a list of words; for no-violations, true means "none allowed"
+        if name == "no-violations" and isinstance(node, yaml.ScalarNode):
+            flag = self.typed(node, what, lambda v: v is True, "true or a list of kinds")
+            return INVALID if flag is INVALID else ()
+        words = self.word_list(node, what)
+        if words is INVALID:
+            return INVALID
+        return tuple(w.upper() for w in words) if name == "never-sent" else words
+
+
+def checks_schema() -> dict[str, Any]:
+    """The JSON Schema of ``checks:`` (part of scenario.schema.json, see schema.py)."""
+    words = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    values: dict[str, Any] = {
+        "count": {"type": "integer", "minimum": 0},
+        "flag": {"type": "boolean"},
+        "outcomes": {
+            "anyOf": [
+                {"enum": list(OUTCOMES)},
+                {"type": "array", "items": {"enum": list(OUTCOMES)}, "minItems": 1},
+            ]
+        },
+        "names": words,
+    }
+    common = {
+        "rfc": {"type": "string", "description": "The RFC section the check comes from."},
+        "level": {"enum": list(_LEVELS), "default": "must"},
+        "clients": {"enum": list(_CLIENTS)},
+    }
+    items = [
+        {
+            "type": "object",
+            "properties": {
+                name: {
+                    **(
+                        values[shape]
+                        if name != "no-violations"
+                        else {"anyOf": [{"const": True}, words]}
+                    ),
+                    "description": doc,
+                },
+                **common,
+            },
+            "required": [name, "rfc"],
+            "additionalProperties": False,
+        }
+        for name, (shape, _, doc) in CHECK_KINDS.items()
+    ]
+    return {
+        "type": "object",
+        "description": "What `smtpfake probe` judges a client on, and what it asks it to do.",
+        "properties": {
+            "tags": {**words, "description": "Words for --tag; 'waits' marks a slow case."},
+            "client": {
+                "type": "object",
+                "properties": {
+                    "from": {"type": "string", "default": ClientInput.sender},
+                    "to": {**words, "description": "Recipients (SMTP_TO)."},
+                    "message": {"enum": list(MESSAGE_NAMES), "default": "plain"},
+                    "tls": {"enum": list(TLS_MODES)},
+                    "auth": {"type": "boolean"},
+                },
+                "additionalProperties": False,
+            },
+            "judge": {"type": "array", "items": {"oneOf": items}},
+        },
+        "additionalProperties": False,
+    }

@@ -1,0 +1,240 @@
+"""``smtpfake probe`` as people run it: a real process, real client commands, exit statuses,
+the terminal table and the JUnit, HTML and JSON reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SMTPLIB_CLIENT = str(REPO / "scripts" / "probe_clients" / "smtplib_send.py")
+PY = sys.executable
+#: a client that reads the greeting (if any) and exits 0, which means "delivered"
+CONNECT_AND_EXIT_0 = (
+    "import os, socket; s = socket.create_connection((os.environ['SMTP_HOST'], "
+    "int(os.environ['SMTP_PORT']))); s.recv(100)"
+)
+
+
+def probe(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PY, "-m", "smtpfake", "probe", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+
+
+def rows(stdout: str) -> dict[str, str]:
+    """case -> verdict, from the terminal table."""
+    lines = stdout.splitlines()
+    assert lines[0].split() == ["case", "verdict", "reason"], stdout
+    return {line.split()[0]: line.split()[1] for line in lines[1:-1]}
+
+
+def test_a_good_client_passes_and_the_exit_status_is_0() -> None:
+    done = probe("--case", "default", "--case", "421-at-greeting", "--", PY, SMTPLIB_CLIENT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert rows(done.stdout) == {"421-at-greeting": "pass", "default": "pass"}
+    assert done.stdout.splitlines()[-1] == "2 cases: 2 pass"
+
+
+def test_a_client_that_does_nothing_fails_and_the_exit_status_is_1() -> None:
+    """Exit 0 is "delivered", but nothing arrived: the delivered check fails."""
+    done = probe("--case", "default", "--", "true")
+    assert done.returncode == 1
+    assert rows(done.stdout) == {"default": "fail"}
+    assert "expected delivered: 1; delivered 0 time(s)" in done.stdout
+
+
+def test_reports_one_case_per_entry(tmp_path: Path) -> None:
+    junit, html, js = tmp_path / "r.xml", tmp_path / "r.html", tmp_path / "r.json"
+    done = probe(
+        "--case", "421-at-*", "--case", "default", "--junit", str(junit), "--html", str(html),
+        "--json", str(js), "-j", "3", "--", PY, "-c", CONNECT_AND_EXIT_0,
+    )  # fmt: skip
+    assert done.returncode == 1  # nothing is delivered, so "default" fails
+    suite = ET.parse(junit).getroot()
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert set(cases) == {
+        "default", "421-at-greeting", "421-at-greeting-once", "421-at-ehlo", "421-at-mail",
+        "421-at-data",
+    }  # fmt: skip
+    failure = cases["421-at-greeting"].find("failure")
+    assert failure is not None and failure.text is not None
+    assert "S: 421 smtpfake.test Service not available" in failure.text  # the transcript
+    assert "MUST outcome: transient -> reported delivered (exit 0)" in failure.text
+    assert suite.get("failures") == str(sum(c.find("failure") is not None for c in cases.values()))
+    doc = json.loads(js.read_text())
+    by_name = {c["case"]: c for c in doc["cases"]}
+    assert by_name["default"]["verdict"] == "fail"
+    assert by_name["default"]["exit_status"] == 0
+    assert by_name["421-at-greeting"]["sessions"][0]["transcript"][0]["side"] == "server"
+    check = by_name["421-at-greeting"]["checks"][0]
+    assert check["rfc"].startswith("RFC 5321") and check["level"] == "must"
+    page = html.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert 'href="#421-at-greeting"' in page and 'id="421-at-greeting"' in page
+    assert "<script" not in page and "src=" not in page and "http" not in page.split("<body>")[0]
+
+
+def test_everything_in_the_html_report_is_escaped(tmp_path: Path) -> None:
+    case = tmp_path / "evil.yaml"
+    case.write_text(
+        "summary: '<script>alert(1)</script> & co'\n"
+        "expect: deliver <b>once</b>\n"
+        "checks:\n  judge:\n    - delivered: 1\n      rfc: RFC <5321>\n"
+    )
+    html = tmp_path / "r.html"
+    client = "import sys; print('<img src=x>'); sys.exit(0)"
+    done = probe(
+        "--scenario", str(case), "--case", "evil", "--html", str(html), "--", PY, "-c", client
+    )
+    assert done.returncode == 1
+    page = html.read_text()
+    assert "<script>alert" not in page and "<img" not in page and "<b>once" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
+    assert "&lt;img src=x&gt;" in page and "RFC &lt;5321&gt;" in page
+
+
+def test_the_client_gets_the_environment_and_placeholders(tmp_path: Path) -> None:
+    js = tmp_path / "r.json"
+    client = (
+        "import os, sys; print(sys.argv[1:]); "
+        "print({k: v for k, v in sorted(os.environ.items()) if k.startswith('SMTP_')})"
+    )
+    done = probe(
+        "--case", "550-one-recipient-unknown", "--json", str(js), "--",
+        PY, "-c", client, "{host}:{port}", "{to}", "{url}",
+    )  # fmt: skip
+    assert done.returncode == 1
+    out = json.loads(js.read_text())["cases"][0]["output"]
+    argv_line, env_line = out.splitlines()[:2]
+    env = eval(env_line)  # the repr of a dict of str
+    assert eval(argv_line) == [
+        f"127.0.0.1:{env['SMTP_PORT']}",
+        "rcpt@probe.test,unknown@probe.test",
+        f"smtp://127.0.0.1:{env['SMTP_PORT']}",
+    ]
+    assert env["SMTP_HOST"] == "127.0.0.1" and env["SMTP_TLS"] == "none"
+    assert (
+        env["SMTP_FROM"] == "sender@probe.test" and env["SMTP_CASE"] == "550-one-recipient-unknown"
+    )
+    assert Path(env["SMTP_MESSAGE_FILE"]).name == "550-one-recipient-unknown.eml"
+
+
+def test_tls_and_auth_cases_give_a_ca_file_and_credentials(tmp_path: Path) -> None:
+    js = tmp_path / "r.json"
+    client = (
+        "import os, ssl; c = ssl.create_default_context(cafile=os.environ['SMTP_CA_FILE']); "
+        "print(os.environ['SMTP_TLS'], os.environ['SMTP_USER'], os.environ['SMTP_PASSWORD'])"
+    )
+    done = probe("--case", "538-auth-needs-tls", "--json", str(js), "--", PY, "-c", client)
+    assert done.returncode == 1
+    assert json.loads(js.read_text())["cases"][0]["output"].strip() == "starttls alice secret"
+
+
+def test_a_bad_placeholder_or_a_missing_command_fails_the_case_with_why() -> None:
+    done = probe("--case", "default", "--", PY, "-c", "pass", "{nope}", "{k: v}", "${HOME}")
+    assert done.returncode == 2
+    assert "unknown placeholder {nope} in the command (known: {host}, {port}" in done.stderr
+    done = probe("--case", "default", "--", "/nonexistent/client")
+    assert done.returncode == 1
+    assert "could not be run: /nonexistent/client:" in done.stdout
+
+
+def test_a_client_that_outlives_the_timeout_is_stopped_with_its_children(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    # a shell that starts a child and waits: the whole process group must go
+    client = f"sleep 60 & echo $! > {pidfile}; wait"
+    done = probe("--case", "default", "--timeout", "0.5", "--", "sh", "-c", client, timeout=30)
+    assert done.returncode == 1
+    assert "stopped after 0.5 s (did not exit in time)" in done.stdout
+    child = int(pidfile.read_text())
+    assert _gone(child), f"the client's child {child} is still running"
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (or is a zombie nobody reaped yet), within 5 s."""
+    stat = Path(f"/proc/{pid}/stat")
+    for _ in range(50):
+        try:
+            state = stat.read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_exit_codes_map_outcomes() -> None:
+    # exit 3 means transient for this client
+    done = probe(
+        "--case", "421-at-greeting", "--exit-codes", "delivered=0,transient=3", "--",
+        PY, "-c", "import smtplib, os, sys\n"
+        "try: smtplib.SMTP(os.environ['SMTP_HOST'], int(os.environ['SMTP_PORT']))\n"
+        "except smtplib.SMTPException: sys.exit(3)",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    done = probe("--exit-codes", "transient=x", "--", "true")
+    assert done.returncode == 2
+    assert "--exit-codes: transient: expected numbers, got 'x'" in done.stderr
+
+
+def test_selection_list_tags_and_unknown_names() -> None:
+    done = probe("--list", "--tag", "waits")
+    assert done.returncode == 0
+    listed = [line.split()[0] for line in done.stdout.splitlines()]
+    assert "slow-greeting" in listed and "default" not in listed
+    done = probe("--list", "--tag", "duplicate-trap", "--skip-tag", "waits")
+    listed = [line.split()[0] for line in done.stdout.splitlines()]
+    assert "421-after-dot" in listed and "hang-after-data" not in listed
+    done = probe("--case", "defualt", "--", "true")
+    assert done.returncode == 2
+    assert "no case named defualt" in done.stderr
+    done = probe("--case", "default")
+    assert done.returncode == 2
+    assert "give the client to run after --" in done.stderr
+
+
+def test_a_broken_user_scenario_is_reported_at_file_line_col(tmp_path: Path) -> None:
+    bad = tmp_path / "mine.yaml"
+    bad.write_text(
+        "summary: s\nexpect: e\nchecks:\n  judge:\n    - delivred: 1\n      rfc: RFC 5321\n"
+    )
+    done = probe("--scenario", str(bad), "--list")
+    assert done.returncode == 2
+    assert f"{bad}:5:7: checks.judge[1]: unknown key 'delivred'; did you mean 'delivered'?" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_a_retrying_client_is_judged_within_its_budget(tmp_path: Path) -> None:
+    """A command that retries by itself: connect until delivered, three tries at most."""
+    client = tmp_path / "retry.py"
+    client.write_text(
+        "import os, smtplib, time\n"
+        "for attempt in range(3):\n"
+        "    try:\n"
+        "        with smtplib.SMTP(os.environ['SMTP_HOST'], int(os.environ['SMTP_PORT'])) as s:\n"
+        "            s.sendmail(os.environ['SMTP_FROM'], os.environ['SMTP_TO'].split(','),\n"
+        "                       open(os.environ['SMTP_MESSAGE_FILE'], 'rb').read())\n"
+        "        break\n"
+        "    except (smtplib.SMTPException, OSError):\n"
+        "        time.sleep(0.2)\n"
+    )
+    done = probe(
+        "--retrying", "--budget", "3", "--case", "421-at-greeting-once", "--case", "554-after-data",
+        "--", PY, str(client),
+    )  # fmt: skip
+    assert rows(done.stdout) == {"421-at-greeting-once": "pass", "554-after-data": "fail"}
+    assert "expected retried: false; connected 3 time(s)" in done.stdout
+    assert done.returncode == 1
