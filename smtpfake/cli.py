@@ -55,7 +55,7 @@ def serve_ranges() -> dict[str, tuple[int, int]]:
     return {
         "seed": (0, limits.MAX_SEED),
         **{
-            f"journal_{f.name}": (1, limits.MAX_COUNT * 16)
+            f"journal_{f.name}": (1, limits.MAX_JOURNAL_LIMIT)
             for f in dataclasses.fields(JournalLimits)
         },
     }
@@ -157,10 +157,6 @@ def parse_ports(text: str) -> range:
     return range(first, last + 1)
 
 
-def _max_fields(journal_limits: JournalLimits) -> dict[str, int]:
-    return {f"max_{k}": v for k, v in dataclasses.asdict(journal_limits).items()}
-
-
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import io
@@ -214,7 +210,7 @@ def _serve(args: argparse.Namespace) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")
     log = EventLog(sys.stdout, cfg["log_format"])
     # before serving: every session event becomes a line
-    server.journal = LoggingJournal(log, **_max_fields(server.journal.limits))
+    server.journal = LoggingJournal(log, **server.journal.limits.keywords())
 
     def report(error: object) -> None:
         print(error, file=sys.stderr, flush=True)

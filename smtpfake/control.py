@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import ssl
 
     from smtpfake.engine.records import Message, Violation
-    from smtpfake.journal import Journal, SessionRecord
+    from smtpfake.journal import Journal, JournalCounts, SessionRecord
     from smtpfake.scenario import ScenarioRef
     from smtpfake.server import Server
 
@@ -82,6 +82,9 @@ class Control(Protocol):
 
     @property
     def violations(self) -> tuple[Violation, ...]: ...
+
+    @property
+    def counts(self) -> JournalCounts: ...
 
     def use(
         self,
@@ -415,6 +418,13 @@ class SmtpFake(ControlHelpers):
 
     def _journal_sessions(self) -> tuple[SessionRecord, ...]:
         return self.server.sessions
+
+    @property
+    def counts(self) -> JournalCounts:
+        """Sessions and messages seen, kept and dropped since the last reset (settled first,
+        as every read is: a session that just closed is counted as ended)."""
+        self.settle()
+        return self.server.journal.counts()
 
     def settle(self, timeout: float | None = None) -> bool:
         limit = self.settle_timeout if timeout is None else timeout

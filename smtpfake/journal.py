@@ -28,22 +28,11 @@ T = TypeVar("T")
 #: near misses a session's format() lists (a failure report stays readable with many rules)
 NEAR_MISSES_SHOWN = 20
 
-#: how far into a message subject_of() looks for the end of its header block
-HEADER_SCAN_BYTES = 65_536
-
 
 def subject_of(message: Message) -> str:
-    """The message's Subject, read from its header block alone (at most HEADER_SCAN_BYTES):
-    for logs and listings, so a 30 MiB message is neither parsed whole nor held twice
-    (``Message.message`` parses all of it, and keeps the result)."""
-    import email.parser  # here, not at import: a server that parses nothing starts faster
-    import email.policy
-
-    head = message.data[:HEADER_SCAN_BYTES]
-    end = head.find(b"\r\n\r\n")
-    head = head if end < 0 else head[: end + 2]
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(head)
-    return str(parsed.get("Subject", ""))
+    """The message's Subject, read from its header block alone (``Message.subject``): for logs
+    and listings, so a 30 MiB message is neither parsed whole nor held twice."""
+    return message.subject
 
 
 @dataclass(frozen=True)
@@ -134,6 +123,26 @@ class JournalCounts:
     #: what is kept now
     message_bytes: int = 0
     transcript_bytes: int = 0
+
+    def dropped(self) -> str:
+        """One line saying what was not kept to stay within the limits, or "" when nothing was:
+        ``journal dropped 3 session(s), 5 message(s) (older ones, over its limits: ...)``."""
+        parts = [
+            f"{n} {what}"
+            for n, what in (
+                (self.sessions_dropped, "session(s)"),
+                (self.messages_dropped, "message(s)"),
+                (self.entries_dropped, "transcript entries"),
+                (self.entries_cut, "entries cut short"),
+            )
+            if n
+        ]
+        if not parts:
+            return ""
+        return (
+            f"the journal did not keep everything: {', '.join(parts)} (the oldest go first; "
+            f"{self.messages_accepted} message(s) accepted, see the README's Limits)"
+        )
 
 
 _COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(JournalCounts))

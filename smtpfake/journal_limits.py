@@ -32,6 +32,11 @@ class JournalLimits:
         default=4_096, metadata={"doc": "characters per transcript entry (a longer one is cut)"}
     )
 
+    def keywords(self) -> dict[str, int]:
+        """These limits as Journal's ``max_*`` keyword arguments (a subclass that takes its
+        own positional arguments passes them on this way)."""
+        return {f"max_{f.name}": getattr(self, f.name) for f in dataclasses.fields(self)}
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)

@@ -11,6 +11,7 @@ engine, the HTTP client) is imported inside the fixtures, on first use.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+# the limits' dataclass alone (no engine, no yaml): its fields name the --smtpfake-journal-* flags
+from smtpfake.journal_limits import JournalLimits
 
 if TYPE_CHECKING:
     from smtpfake.control import Control
@@ -65,6 +69,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             help=f"{text} (ini: smtpfake_{name}; default: {shown})",
         )
         parser.addini(f"smtpfake_{name}", text, default=default)
+    for f in dataclasses.fields(JournalLimits):
+        name = f"journal_{f.name}"
+        group.addoption(
+            f"--smtpfake-{name.replace('_', '-')}",
+            dest=f"smtpfake_{name}",
+            metavar="N",
+            help=f"the in-process journal keeps at most N {f.metadata['doc']} "
+            f"(ini: smtpfake_{name}; default: {f.default})",
+        )
+        parser.addini(f"smtpfake_{name}", f"journal limit: {f.metadata['doc']}", default="")
 
 
 def _setting(config: pytest.Config, name: str) -> str:
@@ -105,6 +119,28 @@ class Settings:
     #: a delivery back end for the in-process server: ``maildir:PATH``, ``proxy:HOST:PORT``, or
     #: (overriding this fixture) a handler object with aiosmtpd's ``async handle_DATA``
     delivery: Handler | str | None = None
+    #: what the in-process journal keeps (None: JournalLimits' defaults); a sidecar's are its own
+    journal_limits: JournalLimits | None = None
+
+
+def _journal_limits(config: pytest.Config) -> JournalLimits | None:
+    """JournalLimits from the --smtpfake-journal-* flags and ini keys given, else None."""
+    given: dict[str, int] = {}
+    for f in dataclasses.fields(JournalLimits):
+        raw = _setting(config, f"journal_{f.name}")
+        if raw:
+            from smtpfake.scenario import limits
+
+            flag = f"--smtpfake-journal-{f.name.replace('_', '-')}"
+            try:
+                given[f.name] = limits.number_from_text(
+                    raw, flag, minimum=1, maximum=limits.MAX_JOURNAL_LIMIT, integer=True
+                )
+            except limits.LimitError as exc:
+                raise pytest.UsageError(
+                    f"smtpfake: {exc} (ini smtpfake_journal_{f.name})"
+                ) from None
+    return JournalLimits(**given) if given else None
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -140,6 +176,7 @@ def read_settings(config: pytest.Config) -> Settings:
         remote_token=token or None,
         remote_wait=10.0 if wait is None else wait,
         delivery=delivery or None,
+        journal_limits=_journal_limits(config),
     )
 
 
@@ -169,6 +206,11 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = read_settings(config)
     config.stash[_SETTINGS] = settings
     if settings.remote:
+        if settings.journal_limits is not None:
+            raise pytest.UsageError(
+                "smtpfake: --smtpfake-journal-* set the in-process journal; a sidecar's are its "
+                "own (smtpfake serve --journal-*)"
+            )
         _wait_for_sidecar(settings)
         return
     if (settings.port or settings.host != Settings.host) and not _worker():
@@ -257,6 +299,13 @@ def pytest_report_header(config: pytest.Config) -> str:
         if config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses", None):
             parts.append("(one server per xdist worker; the worker id heads each transcript)")
     parts.append(f"seed={s.seed if s.seed is not None else 'per scenario'}")
+    if s.journal_limits is not None:
+        changed = [
+            f"{f.name}={getattr(s.journal_limits, f.name)}"
+            for f in dataclasses.fields(JournalLimits)
+            if getattr(s.journal_limits, f.name) != f.default
+        ]
+        parts.append("journal " + ",".join(changed))
     if s.scenario_dirs:
         parts.append("scenario_dirs=" + ", ".join(str(d) for d in s.scenario_dirs))
     return "smtpfake: " + " ".join(parts)
@@ -326,6 +375,7 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
             seed=settings.seed,
             scenario_dirs=settings.scenario_dirs,
             delivery=settings.delivery,
+            journal_limits=settings.journal_limits,
         )
     except ScenarioError as exc:
         # settings made in code (an overridden smtpfake_settings) are checked only here: one
@@ -554,6 +604,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     worker = f", worker {_worker()}" if _worker() else ""
     title = f"smtpfake transcript ({handle.scenario_name}, {handle.host}:{handle.port}{worker})"
     text = handle.transcript()
+    dropped = handle.counts.dropped()
+    if dropped:  # a transcript missing what went before must say so
+        text = f"{dropped}\n{text}"
     add = getattr(report.longrepr, "addsection", None)
     if add is not None:
         # in the failure itself: shown once in the terminal and kept in JUnit XML's <failure>

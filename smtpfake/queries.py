@@ -45,7 +45,7 @@ class MessageQuery:
         if self.subject is not None:
             out.append(("subject", self.subject, message.subject))
         for name, want in (self.headers or {}).items():
-            out.append((f"header {name}", want, str(message.message.get(name, ""))))
+            out.append((f"header {name}", want, str(message.headers.get(name, ""))))
         return out
 
     def misses(self, message: Message) -> list[str]:

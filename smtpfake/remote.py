@@ -28,10 +28,16 @@ import yaml
 
 from smtpfake.control import Control, ControlHelpers, key_paths_for_dicts
 from smtpfake.engine.records import Message
-from smtpfake.journal import SessionRecord
+from smtpfake.journal import JournalCounts, SessionRecord
 from smtpfake.scenario import Location, Problem, Scenario, ScenarioError, ScenarioRef
 from smtpfake.scenario.loader import plain
-from smtpfake.serialize import JSON, message_from_json, problems_from_json, session_from_json
+from smtpfake.serialize import (
+    JSON,
+    counts_from_json,
+    message_from_json,
+    problems_from_json,
+    session_from_json,
+)
 
 
 class RemoteError(RuntimeError):
@@ -270,6 +276,13 @@ class RemoteSmtpFake(ControlHelpers):
         return tuple(
             session_from_json(s) for s in self.request("GET", "/api/sessions")[1]["sessions"]
         )
+
+    @property
+    def counts(self) -> JournalCounts:
+        """Sessions and messages seen, kept and dropped since the last reset (GET /api/journal),
+        settled first as every read is."""
+        self.settle()
+        return counts_from_json(self.request("GET", "/api/journal")[1])
 
     def use(
         self,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, cast
 
 from smtpfake.engine.records import Message, Outcome, TranscriptEntry, Violation
-from smtpfake.journal import SessionRecord
+from smtpfake.journal import JournalCounts, JournalLimits, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioError
 from smtpfake.scenario.errors import Problem
 from smtpfake.scenario.model import Location, Rule
@@ -72,14 +72,14 @@ def violation_to_json(violation: Violation) -> JSON:
 
 
 def message_to_json(message: Message) -> JSON:
-    parsed = message.message
+    parsed = message.headers  # the header block only: a listing never parses a body
     return {
         "queue_id": message.queue_id,
         "session": message.session,
         "time": message.time,
         "mail_from": message.mail_from,
         "rcpt_tos": list(message.rcpt_tos),
-        "subject": message.subject,
+        "subject": str(parsed.get("Subject", "")),
         # as received, in order, repeats kept (Received:, DKIM-Signature: ...)
         "headers": [[name, str(value)] for name, value in parsed.items()],
         "size": len(message.data),
@@ -102,7 +102,20 @@ def session_to_json(record: SessionRecord) -> JSON:
         "outcomes": [outcome_to_json(o) for o in record.outcomes],
         "rule_hits": record.rule_hits,
         "near_misses": list(record.near_misses),
+        "dropped_entries": record.dropped_entries,
     }
+
+
+def journal_to_json(limits: JournalLimits, counts: JournalCounts) -> JSON:
+    """``GET /api/journal``: what the journal keeps at most (JournalLimits) and what it saw,
+    kept and dropped since the last reset (JournalCounts), each by its field names."""
+    return {"limits": dataclasses.asdict(limits), "counts": dataclasses.asdict(counts)}
+
+
+def counts_from_json(data: JSON) -> JournalCounts:
+    """The ``counts`` of a ``GET /api/journal`` answer; fields this version lacks are ignored."""
+    known = {f.name for f in dataclasses.fields(JournalCounts)}
+    return JournalCounts(**{k: int(v) for k, v in data["counts"].items() if k in known})
 
 
 def outcome_to_json(outcome: Outcome) -> JSON:
@@ -274,6 +287,7 @@ def session_from_json(data: JSON) -> SessionRecord:
         auth_user=str(auth_user) if auth_user is not None else None,
         tls=bool(data.get("tls", False)),
         outcomes=tuple(outcome_from_json(o) for o in data.get("outcomes", ())),
+        dropped_entries=int(data.get("dropped_entries", 0)),
     )
 
 

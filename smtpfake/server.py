@@ -34,6 +34,7 @@ from smtpfake.engine.consult import answer_reply
 from smtpfake.hooks import Hooks
 from smtpfake.journal import Journal, JournalLimits, SessionRecord
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
+from smtpfake.scenario.limits import MAX_SECONDS, check_number
 from smtpfake.scenario.plan import Consult
 from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
@@ -89,7 +90,9 @@ class Server:
         ``uvloop``; serve() runs in the caller's loop.
         ``delivery``: a back end each accepted message is handed to (smtpfake/delivery.py): an
         aiosmtpd handler object, or ``maildir:PATH`` / ``proxy:HOST:PORT``. Raises ValueError
-        for a name it does not know.
+        for a name it does not know, and LimitError (a ValueError) for an ``idle_timeout`` not
+        in (0, MAX_SECONDS] or a ``grace_period`` not in [0, MAX_SECONDS]: NaN would never fire,
+        and a negative timer fires at once.
         ``handler``: an object with aiosmtpd's reply-deciding hooks (``async handle_RCPT`` ...,
         smtpfake/hooks.py) asked for the reply to each command the server would accept; an
         exception in it is a server error (:attr:`errors`) and the client gets a 451."""
@@ -98,8 +101,25 @@ class Server:
         self.seed = seed
         self.scenario_dirs = tuple(scenario_dirs)
         self.clock = clock or SystemClock()
-        self.idle_timeout = idle_timeout
-        self.grace_period = grace_period
+        self.idle_timeout = float(
+            check_number(
+                idle_timeout,
+                "Server(idle_timeout=)",
+                minimum=0,
+                exclusive_minimum=True,
+                maximum=MAX_SECONDS,
+                unit=" seconds",
+            )
+        )
+        self.grace_period = float(
+            check_number(
+                grace_period,
+                "Server(grace_period=)",
+                minimum=0,
+                maximum=MAX_SECONDS,
+                unit=" seconds",
+            )
+        )
         self.loop = loop
         self.delivery: Handler | None = named(delivery) if isinstance(delivery, str) else delivery
         self._deliveries: set[asyncio.Task[None]] = set()

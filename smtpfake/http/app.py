@@ -30,6 +30,7 @@ ROUTES: dict[str, dict[str, Endpoint]] = {
     "/scenario": {"GET": scenario_api.get_scenario, "PUT": scenario_api.put_scenario},
     "/scenarios": {"GET": scenario_api.list_scenarios},
     "/sessions": {"GET": journal_api.sessions},
+    "/journal": {"GET": journal_api.journal},
     "/messages": {"GET": journal_api.messages, "DELETE": journal_api.delete_messages},
     "/messages/{mid}": {"GET": journal_api.message, "DELETE": journal_api.delete_message},
     "/messages/{mid}/raw": {"GET": journal_api.message_raw},

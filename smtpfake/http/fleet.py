@@ -43,12 +43,13 @@ class ServerLog(EventLog):
 
 
 def publishing(journal: Journal, hub: EventHub, server_id: str) -> Publishing:
-    """``journal``'s kind (logging or not), publishing its events to ``hub``."""
+    """``journal``'s kind (logging or not) and limits, publishing its events to ``hub``."""
     if isinstance(journal, Publishing):
         return journal
+    limits = journal.limits.keywords()  # serve --journal-* and Server(journal_limits=) hold
     if isinstance(journal, LoggingJournal):
-        return LoggingEventJournal(journal.log, hub=hub, server=server_id)
-    return EventJournal(hub=hub, server=server_id)
+        return LoggingEventJournal(journal.log, hub=hub, server=server_id, **limits)
+    return EventJournal(hub=hub, server=server_id, **limits)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,13 @@ class Fleet:
             # a clock of its own, of the sidecar's kind (manual with serve --clock manual)
             clock=ManualClock() if isinstance(main.clock, ManualClock) else None,
         )
-        fresh = Journal() if self.log is None else LoggingJournal(ServerLog(self.log, server_id))
+        # the sidecar's journal limits hold for its servers on demand too
+        limits = main.journal.limits.keywords()
+        fresh = (
+            Journal(**limits)
+            if self.log is None
+            else LoggingJournal(ServerLog(self.log, server_id), **limits)
+        )
         journal = publishing(fresh, self.hub, server_id)
         server.journal = journal
         server.on_error = main.on_error

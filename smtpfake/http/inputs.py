@@ -1,29 +1,23 @@
 """What a request may carry: JSON bodies, query parameters and uploaded scenario files, checked.
 
 Every number is finite and in range, or a 400 that names the field (``'timeout' must be ...``);
-a body nested past :data:`MAX_DEPTH` or not UTF-8 JSON is a 400, never a RecursionError or a 500.
+a body nested past ``limits.MAX_JSON_DEPTH`` or not UTF-8 JSON is a 400, never a RecursionError or
+a 500. The checks are the limits module's (smtpfake/scenario/limits.py), as for every face.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
-from smtpfake.scenario import Location, Problem, ScenarioError
+from smtpfake.scenario import Location, Problem, ScenarioError, limits
 
 JSON = dict[str, Any]
 T = TypeVar("T")
-
-#: the deepest nesting a JSON body may have (the API's own bodies are 2 levels deep)
-MAX_DEPTH = 32
-#: integers longer than this (in digits) are refused before Python converts them
-MAX_DIGITS = 19
 
 
 class ApiError(Exception):
@@ -36,24 +30,10 @@ class ApiError(Exception):
         self.headers: dict[str, str] = {}
 
 
-@dataclass(frozen=True)
-class _Bad:
-    """A number JSON allows Python to read but the API does not: NaN, Infinity, 4,301 digits."""
-
-    text: str
-
-
-def _bad_int(text: str) -> int | _Bad:
-    return _Bad(text[:20] + "...") if len(text.lstrip("-")) > MAX_DIGITS else int(text)
-
-
-def _bad_float(text: str) -> float | _Bad:
-    value = float(text)
-    return value if math.isfinite(value) else _Bad(text[:20])
-
-
 def parse_json(body: bytes) -> JSON:
-    """The body as a JSON object (an empty body is ``{}``); ApiError(400) when it is not one."""
+    """The body as a JSON object (an empty body is ``{}``); ApiError(400) when it is not one,
+    or breaks a limit of :func:`smtpfake.scenario.limits.loads_json` (nesting, NaN, Infinity,
+    numbers too long: the bad one named by its path)."""
     if not body.strip():
         return {}
     try:
@@ -61,35 +41,14 @@ def parse_json(body: bytes) -> JSON:
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"the body is not UTF-8: {exc}") from None
     try:
-        data = json.loads(text, parse_constant=_Bad, parse_int=_bad_int, parse_float=_bad_float)
+        data = limits.loads_json(text)
+    except limits.LimitError as exc:
+        raise ApiError(400, f"the body: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ApiError(400, f"the JSON body is nested too deeply (at most {MAX_DEPTH})") from None
-    _check_tree(data)
     if not isinstance(data, dict):
         raise ApiError(400, f"expected a JSON object, got {type(data).__name__}")
     return data
-
-
-def _check_tree(data: Any) -> None:
-    """Depth and numbers, walked without recursion; the first bad value is named by its path."""
-    todo: list[tuple[str, Any, int]] = [("", data, 1)]
-    while todo:
-        path, value, depth = todo.pop()
-        if depth > MAX_DEPTH:
-            raise ApiError(400, f"the JSON body is nested too deeply (at most {MAX_DEPTH})")
-        if isinstance(value, _Bad):
-            field = path or "the body"
-            raise ApiError(
-                400,
-                f"'{field}' must be a finite number of at most {MAX_DIGITS} digits, "
-                f"got {value.text}",
-            )
-        if isinstance(value, dict):
-            todo += [(f"{path}.{k}" if path else k, v, depth + 1) for k, v in value.items()]
-        elif isinstance(value, list):
-            todo += [(f"{path}[{i}]", v, depth + 1) for i, v in enumerate(value)]
 
 
 def only(data: Mapping[str, Any], allowed: Iterable[str], what: str = "field") -> None:
@@ -102,25 +61,34 @@ def only(data: Mapping[str, Any], allowed: Iterable[str], what: str = "field") -
 
 
 def whole(value: Any, name: str, *, low: int = 0, high: int = 10**9) -> int:
-    """A whole number in [low, high], from JSON or a query string."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.lstrip("-").isdigit() or len(text.lstrip("-")) > MAX_DIGITS:
-            raise ApiError(400, f"'{name}' must be a whole number, got {value[:40]!r}")
-        value = int(text)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError(400, f"'{name}' must be a whole number, got {value!r}")
-    if not low <= value <= high:
-        raise ApiError(400, f"'{name}' must be from {low} to {high}, got {value}")
-    return value
+    """A whole number in [low, high], from JSON or a query string (checked by the limits
+    module, as every face's numbers are); ApiError(400) naming ``name`` otherwise."""
+    try:
+        if isinstance(value, str):
+            digits = value.strip().lstrip("-")
+            # ASCII digits only: no "+1", "1_000", "1e3" or digits of other scripts
+            if not (digits.isascii() and digits.isdigit()):
+                raise limits.LimitError(name)
+            number = limits.number_from_text(value, name, minimum=low, maximum=high, integer=True)
+        else:
+            number = limits.check_number(value, name, minimum=low, maximum=high, integer=True)
+    except limits.LimitError:
+        shown = value[:40] if isinstance(value, str) else value
+        raise ApiError(
+            400, f"'{name}' must be a whole number from {low} to {high}, got {shown!r}"
+        ) from None
+    return int(number)
 
 
 def seconds(value: Any, name: str, *, high: float) -> float:
-    """A finite number of seconds in [0, high] (a JSON number; text is refused)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiError(400, f"'{name}' must be a number of seconds, got {value!r}")
-    if not math.isfinite(value) or not 0 <= value <= high:
-        raise ApiError(400, f"'{name}' must be a number of seconds from 0 to {high:g}, got {value}")
+    """A finite number of seconds in [0, high] (a JSON number; text is refused), checked by
+    the limits module; ApiError(400) naming ``name`` otherwise."""
+    try:
+        limits.check_number(value, name, minimum=0, maximum=high)
+    except limits.LimitError:
+        raise ApiError(
+            400, f"'{name}' must be a number of seconds from 0 to {high:g}, got {value!r}"
+        ) from None
     return float(value)
 
 

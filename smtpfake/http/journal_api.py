@@ -12,7 +12,7 @@ from smtpfake.http.context import Settings, answer, read_json
 from smtpfake.http.fleet import Instance
 from smtpfake.http.inputs import JSON, ApiError, only, page, seconds, whole
 from smtpfake.http.messages import detail, find, listing
-from smtpfake.serialize import session_to_json
+from smtpfake.serialize import journal_to_json, session_to_json
 
 #: the longest POST /api/wait may block
 MAX_WAIT = 300.0
@@ -34,6 +34,14 @@ def _sessions(instance: Instance, query: Mapping[str, str]) -> JSON:
 
 async def sessions(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
     return answer(_sessions(instance, request.query))
+
+
+async def journal(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+    """What the journal keeps at most and what it dropped; ``deleted``: messages this API was
+    told to delete (not drops: the journal still holds them)."""
+    body = journal_to_json(instance.server.journal.limits, instance.server.journal.counts())
+    body["deleted"] = len(instance.deleted)
+    return answer(body)
 
 
 async def messages(request: web.Request, settings: Settings, instance: Instance) -> web.Response:

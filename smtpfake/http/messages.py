@@ -16,7 +16,11 @@ from email.message import Message as MimePart
 
 from smtpfake.engine.records import Message
 from smtpfake.http.inputs import PAGING, ApiError, only, page, whole
+from smtpfake.scenario import limits
 from smtpfake.serialize import JSON, message_to_json
+
+#: the largest ``since`` in Unix seconds either way (about the year 5138)
+MAX_UNIX = 1e11
 
 #: the list filters (all must match; text matches are case-insensitive substrings)
 FILTERS = ("to", "from", "subject", "session", "since")
@@ -38,9 +42,12 @@ def _since(value: str) -> float:
     except ValueError:
         pass
     else:
-        if number != number or number in (float("inf"), float("-inf")) or abs(number) > 1e11:
-            raise ApiError(400, f"'since' must be a time (Unix seconds or ISO 8601), got {value!r}")
-        return number
+        try:
+            return float(limits.check_number(number, "since", minimum=-MAX_UNIX, maximum=MAX_UNIX))
+        except limits.LimitError:
+            raise ApiError(
+                400, f"'since' must be a time (Unix seconds or ISO 8601), got {value[:40]!r}"
+            ) from None
     try:
         when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -53,7 +60,7 @@ def _since(value: str) -> float:
 
 
 def _addresses(message: Message, envelope: Sequence[str], *headers: str) -> str:
-    parsed = message.message
+    parsed = message.headers  # a filter reads the header block only, never the body
     found = list(envelope) + [str(v) for h in headers for v in parsed.get_all(h, [])]
     return "\n".join(found).lower()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -24,6 +25,8 @@ class LimitError(ValueError):
 MAX_SECONDS = 86_400.0
 #: the largest count (nth, times, first, after, every, byte counts of faults, limits)
 MAX_COUNT = 1_000_000_000
+#: the most any JournalLimits field may be set to (counts and bytes: 16 GiB of messages)
+MAX_JOURNAL_LIMIT = MAX_COUNT * 16
 #: seeds are unsigned 64-bit, so they survive JSON and every language's integers
 MAX_SEED = 2**64 - 1
 #: a number written with more characters than this is refused before it is converted: Python's
@@ -147,28 +150,68 @@ def json_depth_ok(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A number JSON lets Python read but these limits do not, kept in place while parsing so
+    the error can name where it was."""
+
+    why: str
+
+
+def _refuse_constant(word: str) -> _Refused:
+    return _Refused(f"JSON number {word} is not allowed (numbers must be finite)")
+
+
+def _refuse_long_int(digits: str) -> int | _Refused:
+    if len(digits) > MAX_NUMBER_CHARS:
+        return _Refused(
+            f"JSON number of more than {MAX_NUMBER_CHARS} characters ({digits[:20]}...)"
+        )
+    return int(digits)
+
+
+def _refuse_infinite_float(digits: str) -> float | _Refused:
+    value = float(digits)
+    if not math.isfinite(value):
+        return _Refused(f"JSON number {digits[:20]} is out of range (numbers must be finite)")
+    return value
+
+
+def _first_refused(data: Any) -> str | None:
+    """``'path': why`` for the first refused number in document order (``'a[2].b'``), or None;
+    walked without recursion (the depth is already bounded)."""
+    todo: list[tuple[str, Any]] = [("", data)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, _Refused):
+            return f"'{path}': {value.why}" if path else value.why
+        if isinstance(value, dict):
+            items = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            continue
+        todo += reversed(items)
+    return None
+
+
 def loads_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """json.loads with the limits: nesting within ``max_depth``; NaN and Infinity refused;
-    integers longer than MAX_NUMBER_CHARS refused. Raises LimitError (bad limits) or
-    ValueError (not JSON, including bytes that are not UTF-8)."""
+    integers longer than MAX_NUMBER_CHARS refused. Raises LimitError (bad limits; a bad number
+    is named by its path, ``'timeout': JSON number NaN ...``) or ValueError (not JSON,
+    including bytes that are not UTF-8)."""
     if not json_depth_ok(text, max_depth):
-        raise LimitError(f"JSON nested deeper than {max_depth} levels")
-
-    def constant(word: str) -> Any:
-        raise LimitError(f"JSON number {word} is not allowed (numbers must be finite)")
-
-    def big_int(digits: str) -> int:
-        if len(digits) > MAX_NUMBER_CHARS:
-            raise LimitError(f"JSON number of more than {MAX_NUMBER_CHARS} characters")
-        return int(digits)
-
-    def big_float(digits: str) -> float:
-        value = float(digits)
-        if not math.isfinite(value):
-            raise LimitError(f"JSON number {digits[:20]} is out of range")
-        return value
-
-    return json.loads(text, parse_constant=constant, parse_int=big_int, parse_float=big_float)
+        raise LimitError(f"JSON nested deeper than {max_depth} levels (nested too deeply to read)")
+    data = json.loads(
+        text,
+        parse_constant=_refuse_constant,
+        parse_int=_refuse_long_int,
+        parse_float=_refuse_infinite_float,
+    )
+    refused = _first_refused(data)
+    if refused is not None:
+        raise LimitError(refused)
+    return data
 
 
 def _num(value: float) -> str:

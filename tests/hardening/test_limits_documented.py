@@ -41,12 +41,13 @@ ROWS = {
     "seed": "0 to 2^64-1",
     "number length": f"{limits.MAX_NUMBER_CHARS} characters",
     "JSON nesting": f"{limits.MAX_JSON_DEPTH} levels",
+    "journal limit": f"{limits.MAX_JOURNAL_LIMIT:,}",
 }
 
 
 def test_every_limit_constant_has_a_row() -> None:
     constants = {n for n in dir(limits) if n.startswith(("MAX_", "ALIAS_"))}
-    assert len(constants) == 15  # a new limit needs a row in ROWS and in the README
+    assert len(constants) == 16  # a new limit needs a row in ROWS and in the README
     assert limits.MAX_SEED == 2**64 - 1
 
 

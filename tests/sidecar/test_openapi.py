@@ -204,6 +204,9 @@ def test_every_answer_is_documented_and_matches_its_schema(
     check("/api/sessions", "GET", call(url, "GET", "/api/sessions", **auth), 200)
     check("/api/sessions", "GET", call(url, "GET", "/api/sessions?order=sideways", **auth), 400)
     check("/api/messages", "GET", call(url, "GET", "/api/messages", **auth), 200)
+    got = call(url, "GET", "/api/journal", **auth)
+    check("/api/journal", "GET", got, 200)
+    assert got.body["counts"]["messages_accepted"] == 1
     got = call(url, "GET", "/api/sessions", **auth)
     assert got.body["sessions"][0]["messages"], "a session with a message was validated"
     check("/api/reset", "POST", call(url, "POST", "/api/reset", **auth), 200)
