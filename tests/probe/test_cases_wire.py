@@ -1,8 +1,8 @@
 """Every probe case over a real loopback socket, through the pytest helper (one generated test
 per case): the careful reference client passes; the careless one fails where it must. A few
-cases also as a retrying client. The four cases that make a one-shot client wait on purpose
-(a 30 s greeting, 20 s before the 250, a hang, dripping replies) are left out: the engine tests
-cover them with a fake clock, and the matrix script runs them against real clients."""
+cases also as a retrying client. The cases that wait on purpose (a 30 s greeting, 20 s before
+the 250, a hang, dripping replies) are in test_waiting_cases_wire.py, their waits shortened
+through their parameters."""
 
 from __future__ import annotations
 
