@@ -80,6 +80,9 @@ def test_problems_are_capped_with_a_count_of_the_rest() -> None:
 #: what a child that loads one big document may reach in resident memory (Python with
 #: smtpfake imported is about 40 MiB of it)
 RSS_BOUND_KIB = 160 * 1024
+# The peak is read from /proc/self/status (VmHWM: this process image's own high-water mark);
+# Linux's ru_maxrss keeps the pre-exec peak inherited from a forked parent, so a child of a big
+# pytest process (say, after the plugin tests, or in an xdist worker) would report the parent's.
 _LOAD_IN_CHILD = """
 import resource, sys
 from smtpfake.scenario import ScenarioError, load_file
@@ -88,7 +91,11 @@ try:
     print("loaded")
 except ScenarioError as exc:
     print(exc.problems[0])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+try:
+    with open("/proc/self/status") as status:
+        print(next(l.split()[1] for l in status if l.startswith("VmHWM:")))
+except OSError:
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 

@@ -25,7 +25,8 @@ from smtpfake.engine import FakeClock
 from smtpfake.journal import Journal, SessionRecord
 from smtpfake.server import Server
 
-pytestmark = pytest.mark.mta
+# one worker runs them all under pytest-xdist: they share one Postfix configuration
+pytestmark = [pytest.mark.mta, pytest.mark.xdist_group("postfix")]
 
 ROOT = Path(__file__).resolve().parents[2]
 RELAY_TOOL = Path(

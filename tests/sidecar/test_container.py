@@ -33,11 +33,15 @@ ENGINE = os.environ.get("CONTAINER_ENGINE", "")
 BASE = os.environ.get("SMTPFAKE_BASE_IMAGE", "")
 TAG = "localhost/smtpfake:sidecar-test"
 
-pytestmark = pytest.mark.skipif(
-    not ENGINE or not BASE or not shutil.which(ENGINE),
-    reason='no container engine: run `eval "$(../shared/tools/container-env)"` first '
-    "(it exports CONTAINER_ENGINE and SMTPFAKE_BASE_IMAGE; .ci/run does this)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not ENGINE or not BASE or not shutil.which(ENGINE),
+        reason='no container engine: run `eval "$(../shared/tools/container-env)"` first '
+        "(it exports CONTAINER_ENGINE and SMTPFAKE_BASE_IMAGE; .ci/run does this)",
+    ),
+    # one worker builds the image once under pytest-xdist
+    pytest.mark.xdist_group("container"),
+]
 
 
 def engine(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
