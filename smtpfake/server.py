@@ -358,6 +358,11 @@ class Server:
         if self._server is not None:
             self._server.close()
             self._abort_all()
+            # Python 3.13+: also every transport the listening server still counts as attached
+            # (wait_closed() waits for each of them), ours or not yet registered
+            abort_clients = getattr(self._server, "abort_clients", None)
+            if abort_clients is not None:
+                abort_clients()
             # a connection that outlives abort() must not hang shutdown (3.12+)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), timeout=2.0)
