@@ -215,15 +215,7 @@ class ParamReader(Walker):
         return param
 
     def param_type(self, node: yaml.Node, what: str) -> Any:
-        value = self.string(node, what)
-        if value is not INVALID and value not in PARAM_TYPES:
-            self.problem(
-                node,
-                f"{what}: unknown type '{value}'{did_you_mean(value, PARAM_TYPES)} "
-                f"(allowed: {', '.join(PARAM_TYPES)})",
-            )
-            return INVALID
-        return value
+        return self.choice(node, what, PARAM_TYPES, noun="type")
 
     def bound(self, node: yaml.Node, what: str) -> Any:
         return self.typed(node, what, is_number, "a number")

@@ -256,13 +256,15 @@ class Walker:
             self.problem(node, f"{message}, got {describe_number(value)}{hint if too_big else ''}")
             return INVALID
 
-    def choice(self, node: yaml.Node, what: str, allowed: Sequence[str]) -> Any:
-        """One of ``allowed``, as written."""
+    def choice(
+        self, node: yaml.Node, what: str, allowed: Sequence[str], *, noun: str = "value"
+    ) -> Any:
+        """One of ``allowed``, as written (``noun`` names it in the problem: "unknown type")."""
         value = self.string(node, what)
         if value is not INVALID and value not in allowed:
             self.problem(
                 node,
-                f"{what}: unknown value '{value}'{did_you_mean(value, allowed)} "
+                f"{what}: unknown {noun} '{value}'{did_you_mean(value, allowed)} "
                 f"(allowed: {', '.join(allowed)})",
             )
             return INVALID
