@@ -17,8 +17,11 @@ from .support.raw import Raw
 @pytest.fixture
 def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """pytester, with the project's pytest-asyncio setting for the runs it starts: they have no
-    pyproject.toml, and pytest-asyncio warns when the setting is missing (noise in every run)."""
+    pyproject.toml, and pytest-asyncio warns when the setting is missing (noise in every run).
+    COLUMNS is fixed because pytest wraps help and trims its short summary to the terminal's width,
+    which differs between a developer's terminal and a CI runner."""
     monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+    monkeypatch.setenv("COLUMNS", "120")
     return pytester
 
 
