@@ -6,6 +6,7 @@ same facts in four slots (about 70 bytes), and compose.py builds them straight f
 parser's events. Shapes, as PyYAML's: a scalar's ``value`` is its text, a sequence's a list of
 nodes, a mapping's a list of (key node, value node) pairs. ``line`` and ``column`` (where the
 node starts) are 0-based, as PyYAML's marks are; a problem's Location adds 1 to each.
+Not frozen: Walker.tags() and params.Substitution replace values in a tree before it is read.
 """
 
 from __future__ import annotations
