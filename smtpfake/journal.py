@@ -14,7 +14,7 @@ import dataclasses
 import threading
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -127,21 +127,27 @@ def rules_report(labels: Sequence[str], sessions: Sequence[SessionRecord], rest:
     not in ``labels`` (sessions of another scenario) follow under their own labels."""
     hits: Counter[str] = Counter()
     misses: dict[str, list[str]] = {label: [] for label in labels}
-    # longest first, so "rule 1" never takes the misses of "rule 10 ..."
-    by_length = sorted(labels, key=len, reverse=True)
     for session in sessions:
         hits.update(session.rule_hits)
         for outcome in session.outcomes:
             for miss in outcome.misses:
-                label = next((k for k in by_length if miss.startswith(f"{k}: ")), None)
-                if label is None:
-                    label = miss.split(": ", 1)[0]
-                misses.setdefault(label, []).append(miss_text(outcome, miss))
+                misses.setdefault(_label_of(miss, misses), []).append(miss_text(outcome, miss))
     lines = []
     for label in dict.fromkeys([*labels, *misses, *hits]):
         lines.append(hit_text(label, hits[label]))
         lines += [f"  {m}" for m in miss_lines(misses.get(label, []), rest)]
     return lines
+
+
+def _label_of(miss: str, labels: Mapping[str, object]) -> str:
+    """The rule a ``LABEL: why`` near miss is about: the longest known label it starts with (a
+    label may hold ": " itself), else the text before its first ": "."""
+    parts = miss.split(": ")
+    for end in range(len(parts) - 1, 0, -1):
+        label = ": ".join(parts[:end])
+        if label in labels:
+            return label
+    return parts[0]
 
 
 @dataclass(frozen=True)

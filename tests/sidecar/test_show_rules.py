@@ -145,3 +145,24 @@ def test_bad_sources_are_one_line_without_a_traceback(tmp_path: Path) -> None:
         assert words in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_report_caps_near_misses_and_keeps_other_rules_apart() -> None:
+    """Past 20 near misses a rule says how many more; a label that holds ": " is one rule; a
+    rule the scenario does not have (sessions of another one) gets its own lines."""
+    from smtpfake.engine.records import Outcome
+    from smtpfake.journal import NEAR_MISSES_SHOWN, SessionRecord, rules_report
+
+    misses = ("a: b: nth: wanted 2, was 1", "other: tls: wanted true, was false")
+    outcomes = tuple(
+        Outcome(time=0.0, stage="rcpt", argument=f"u{i}@x.test", fired="a", why=misses)
+        for i in range(NEAR_MISSES_SHOWN + 3)
+    )
+    session = SessionRecord(1, "127.0.0.1", 0.0, 1.0, (), (), (), outcomes=outcomes)
+    report = rules_report(["a", "a: b"], [session], "REST")
+    assert report[0] == f"a x{NEAR_MISSES_SHOWN + 3}"
+    assert report[1] == "a: b x0"
+    assert report[2] == "  ? RCPT u0@x.test: a: b: nth: wanted 2, was 1"
+    assert report[2 + NEAR_MISSES_SHOWN] == "  ? ... and 3 more (REST)"
+    assert report[3 + NEAR_MISSES_SHOWN] == "other x0"
+    assert report[4 + NEAR_MISSES_SHOWN] == "  ? RCPT u0@x.test: other: tls: wanted true, was false"
