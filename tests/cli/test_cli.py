@@ -6,7 +6,6 @@ import json
 import re
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from smtpfake.scenario import scenario_files
+
+from ..support.ports import free_ports
 
 PROBLEM = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<col>\d+): (?P<message>.+)$")
 
@@ -105,14 +106,8 @@ def test_show_prints_a_scenarios_rules() -> None:
     assert "expect:" in done.stdout and "rule 1 (on rcpt)" in done.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_plays_default_and_exits_0_on_sigint_within_a_second() -> None:
-    port = free_port()
+    port = free_ports(1)
     proc = subprocess.Popen(
         [sys.executable, "-m", "smtpfake", "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -140,7 +135,7 @@ def test_serve_plays_default_and_exits_0_on_sigint_within_a_second() -> None:
 def test_serve_with_a_bad_scenario_exits_non_zero_with_the_problems(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("summary: s\nexpect: e\nrules:\n  - on: helo\n    reply: 621 no\n")
-    done = smtpfake("serve", "--scenario", str(bad), "--port", str(free_port()), timeout=10)
+    done = smtpfake("serve", "--scenario", str(bad), "--port", str(free_ports(1)), timeout=10)
     assert done.returncode != 0
     assert "Traceback" not in done.stdout + done.stderr
     assert re.search(rf"^{re.escape(str(bad))}:5:12: .*621", done.stderr, re.M), done.stderr
@@ -154,7 +149,7 @@ def test_version_and_help(args: list[str]) -> None:
 
 
 def test_serve_json_log_has_time_and_ts_on_every_line_listening_and_stopped_too() -> None:
-    port = free_port()
+    port = free_ports(1)
     proc = subprocess.Popen(
         [sys.executable, "-m", "smtpfake", "serve", "--port", str(port), "--log-format", "json"],
         stdout=subprocess.PIPE,

@@ -8,6 +8,7 @@ import pytest
 
 from smtpfake.http import ApiServer
 from smtpfake.server import Server
+from tests.support.ports import free_ports
 
 pytest_plugins = ["pytester"]
 
@@ -84,12 +85,9 @@ def test_unreachable_sidecar_is_a_usage_error(pytester: pytest.Pytester) -> None
 
 
 def test_start_up_waits_for_a_sidecar_still_starting(pytester: pytest.Pytester) -> None:
-    import socket
     import threading
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_ports(1)
     server = Server("default")
     api = ApiServer(server, port=port)
 

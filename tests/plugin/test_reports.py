@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import xml.etree.ElementTree as ET
 
 import pytest
+
+from tests.support.ports import free_ports
 
 pytest_plugins = ["pytester"]
 
@@ -54,9 +55,7 @@ def test_transcript_printed_once_and_helper_frames_hidden(pytester: pytest.Pytes
 
 def test_xdist_workers_each_have_a_server(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
+    base = free_ports(2)  # gw0 and gw1 listen on base and base + 1
     pytester.makepyfile(
         f"""
         import os, smtplib, pytest

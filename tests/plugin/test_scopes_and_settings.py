@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
-from collections.abc import Iterator
 
 import pytest
 
+from tests.support.ports import free_ports
+
 pytest_plugins = ["pytester"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_session_and_module_scoped_fixtures(pytester: pytest.Pytester) -> None:
@@ -42,7 +36,7 @@ def test_session_and_module_scoped_fixtures(pytester: pytest.Pytester) -> None:
 
 
 def test_fixed_port_flag_and_ini(pytester: pytest.Pytester) -> None:
-    port = free_port()
+    port = free_ports(1)
     pytester.makepyfile(f"def test_p(smtpfake):\n    assert smtpfake.port == {port}\n")
     flag = pytester.runpytest("-p", "no:cacheprovider", f"--smtpfake-port={port}")
     flag.assert_outcomes(passed=1)
@@ -224,32 +218,15 @@ def test_a_taken_port_is_one_usage_error(pytester: pytest.Pytester) -> None:
     )
 
 
-@contextlib.contextmanager
-def _taken_port_after_a_free_one() -> Iterator[socket.socket]:
-    """A listening socket on port N+1 whose N was free a moment ago: under the parallel suite an
-    ephemeral N may belong to another test's server, and then the error rightly names N instead."""
-    for _ in range(50):
-        taken = socket.create_server(("127.0.0.1", 0))
-        port = taken.getsockname()[1]
-        try:
-            socket.create_server(("127.0.0.1", port - 1)).close()
-        except OSError:
-            taken.close()
-            continue
-        with taken:
-            yield taken
-        return
-    raise AssertionError("no free port below a free port in 50 tries")
-
-
 def test_a_workers_taken_port_is_one_usage_error_from_the_main_process(
     pytester: pytest.Pytester,
 ) -> None:
     # under pytest-xdist worker gw1 listens on N+1: the main process checks it before any worker
     # starts, where a UsageError would crash the worker with a traceback and the run go on
     pytest.importorskip("xdist")
-    with _taken_port_after_a_free_one() as taken:
-        second = taken.getsockname()[1]
+    # the worker's port taken, the main process's free: the error must name the worker's
+    second = free_ports(2) + 1
+    with socket.create_server(("127.0.0.1", second)):
         pytester.makepyfile("def test_a(smtpfake):\n    pass\n")
         result = pytester.runpytest(
             "-p", "no:cacheprovider", "-n", "2", f"--smtpfake-port={second - 1}"
