@@ -128,12 +128,14 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         )
     if out["clock"] not in ("system", "manual"):
         raise _ConfigError(f"--clock/SMTPFAKE_CLOCK: {out['clock']!r} is not system or manual")
-    from smtpfake.scenario.params import parse_assignment
+    env_params = []
+    if env.get(PARAMS_ENV, "").strip():
+        from smtpfake.scenario.params import parse_assignment  # with the YAML loader: only if set
 
-    try:
-        env_params = [parse_assignment(a) for a in env.get(PARAMS_ENV, "").split()]
-    except ValueError as exc:
-        raise _ConfigError(f"{PARAMS_ENV}: {exc}") from None
+        try:
+            env_params = [parse_assignment(a) for a in env[PARAMS_ENV].split()]
+        except ValueError as exc:
+            raise _ConfigError(f"{PARAMS_ENV}: {exc}") from None
     out["params"] = dict(args.param or env_params)
     if out["loop"] not in LOOP_CHOICES:
         raise _ConfigError(f"--loop/SMTPFAKE_LOOP: {out['loop']!r} is not auto, asyncio or uvloop")
