@@ -14,9 +14,12 @@ noise from other work on the machine hits both sides alike:
    environment with PYTHONDONTWRITEBYTECODE would otherwise compile every module on every
    start, which measures the compiler); ``--source`` measures from source instead.
 
-3. floors, measured in the same rounds: a bare interpreter (``python -c pass``) and a minimal
+3. floors, measured in the same rounds: a bare interpreter (``python -c pass``); a minimal
    asyncio server (``asyncio.start_server`` on port 0, then a "listening" line): what no
-   Python program that serves SMTP on asyncio can start faster than on this machine.
+   Python program that serves SMTP on asyncio can start faster than on this machine; and the
+   same server that first imports what smtpfake's first session runs (this checkout's engine,
+   wire, journal and scenario model): what serve costs without its command line, settings and
+   scenario.
 
 Usage: python bench/startup_cost.py [--tests N] [--rounds R] [--before REV] [--source]
        [--only plugin|cli]
@@ -98,13 +101,21 @@ async def main():
 
 asyncio.run(main())
 """
+#: the second floor: the same, after importing the modules a session runs on
+WITH_THE_ENGINE = (
+    "import smtpfake.engine.connection, smtpfake.wire.protocol, smtpfake.journal\n" + MINIMAL_SERVER
+)
 
 
-def wall_of_floor(code: str) -> float:
+def wall_of_floor(code: str, env: dict[str, str] | None = None) -> float:
     """Seconds from exec to the first line ``python -c code`` prints (or to its exit)."""
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", code],
+        cwd=tempfile.gettempdir(),
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     proc.stdout.readline()
@@ -220,6 +231,7 @@ def cli_cost(
             f"serve {this}": lambda: wall_of_serve(now_env),
             "floor: python -c pass": lambda: wall_of_floor("pass"),
             "floor: minimal asyncio server": lambda: wall_of_floor(MINIMAL_SERVER),
+            "  + the engine imported": lambda: wall_of_floor(WITH_THE_ENGINE, now_env),
         },
     )
     form = "from source" if args.source else "compiled to bytecode"
@@ -234,6 +246,8 @@ def cli_cost(
         )
     floor = ratio(cli, f"serve {was}", "floor: minimal asyncio server")
     print(f"   serve {was} / minimal asyncio server: {floor:.2f}x (the most any serve can gain)")
+    engine = ratio(cli, f"serve {was}", "  + the engine imported")
+    print(f"   serve {was} / that server with the engine imported: {engine:.2f}x")
 
 
 if __name__ == "__main__":

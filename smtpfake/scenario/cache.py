@@ -10,10 +10,10 @@ never used: it is overwritten. Only a file that loads without problems is kept: 
 reported by the loader on every run.
 
 Where: ``$SMTPFAKE_CACHE_DIR``, else ``$XDG_CACHE_HOME/smtpfake/scenarios``, else
-``~/.cache/smtpfake/scenarios``;
-``SMTPFAKE_CACHE_DIR=off`` turns it off. A pickle runs code when read, so a directory that is
-not the user's own, or that others may write to, is not used. A directory that cannot be made
-or written is no error: the scenario is loaded from its YAML, as without a cache.
+``~/.cache/smtpfake/scenarios``; ``SMTPFAKE_CACHE_DIR=off`` turns it off. A pickle runs code
+when read, so a directory that is not the user's own, or that others may write to, is not used.
+A directory that cannot be made or written is no error: the scenario is loaded from its YAML,
+as without a cache.
 """
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ def load(path: str, params: Mapping[str, Any], env: Mapping[str, str] = os.envir
     from smtpfake.scenario.loader import load_text
 
     # from the bytes the key was made of: the file may change meanwhile
-    scenario = load_text(text, source=path, name=Path(path).stem, params=params)
+    # named as load_file names it (Path("./a.yaml") is "a.yaml")
+    scenario = load_text(text, source=str(Path(path)), name=Path(path).stem, params=params)
     _write(entry, key, scenario)
     return scenario
 
@@ -146,7 +147,8 @@ def _read(entry: Path, key: Key) -> Scenario | None:
 
 def _write(entry: Path, key: Key, scenario: Scenario) -> None:
     """The entry written whole or not at all (a temporary file renamed), then old ones pruned."""
-    temporary = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+    # a name of its own: two writers of one entry (processes, threads) never share the file
+    temporary = entry.with_name(f"{entry.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
     try:
         with temporary.open("wb") as f:
             pickle.dump((key, scenario), f, protocol=pickle.HIGHEST_PROTOCOL)

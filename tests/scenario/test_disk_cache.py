@@ -3,6 +3,7 @@ scenario without the YAML loader, and an entry is used only for exactly what it 
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -90,6 +91,17 @@ def test_an_edit_that_keeps_size_and_time_is_seen(tmp_path: Path) -> None:
     assert cache.load(str(path), {}, env).summary == "other"
 
 
+def test_it_names_the_source_as_the_loader_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "s.yaml").write_text(YAML, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    env = {cache.ENV: str(tmp_path / "cache")}
+    for _ in range(2):  # written, then read
+        got = cache.load("./s.yaml", {}, env)
+        assert (got.source, got.name) == ("s.yaml", "s") == (load_file("./s.yaml").source, "s")
+
+
 def test_parameters_are_part_of_the_key(tmp_path: Path) -> None:
     path = tmp_path / "grey.yaml"
     path.write_text(GREYLIST, encoding="utf-8")
@@ -169,3 +181,16 @@ def test_old_entries_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         path.write_text(YAML, encoding="utf-8")
         cache.load(str(path), {}, env)
     assert 2 <= len(entries(tmp_path / "cache")) <= 4
+
+
+def test_writers_at_once_leave_one_whole_entry(tmp_path: Path) -> None:
+    """Threads (an API, xdist workers in processes alike) that miss together all write it."""
+    path = tmp_path / "grey.yaml"
+    path.write_text(GREYLIST, encoding="utf-8")
+    env = {cache.ENV: str(tmp_path / "cache")}
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: cache.load(str(path), {}, env), range(16)))
+    assert all(g == got[0] for g in got)
+    (entry,) = entries(tmp_path / "cache")  # no temporary file left behind
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [entry.name]
+    assert pickle.loads(entry.read_bytes())[1] == got[0]
