@@ -1,25 +1,25 @@
 """What installing smtpfake costs a pytest run that never uses it, and how fast the CLI starts.
 
-Two measures, each side by side with its baseline in the same run, rounds interleaved so that
-noise from other work on the machine hits both sides alike:
+Three measures, each side by side with its baseline in the same run, rounds interleaved so that
+noise from other work on the machine hits both sides alike (the ratios are medians of the
+per-round ratios):
 
 1. plugin: N trivial tests (no fixture) run by pytest with the plugin loaded, and with
    ``-p no:smtpfake`` (as if smtpfake were not installed). CPU time (user+sys) of the pytest
    process, median of R rounds; the target is a ratio of at most 1.05.
-2. CLI: ``smtpfake --help`` (process exit) and ``smtpfake serve --port 0`` (until the
-   "listening" line) for this checkout and a baseline checkout of an earlier revision
-   (``--before REV``, default the revision before the start-up work; extracted with
-   ``git archive``). Wall time, median of R rounds; the target is a ratio of at least 2.
-   Both trees are copied out and compiled to bytecode first, as ``pip install`` does (an
-   environment with PYTHONDONTWRITEBYTECODE would otherwise compile every module on every
-   start, which measures the compiler); ``--source`` measures from source instead.
-
-3. floors, measured in the same rounds: a bare interpreter (``python -c pass``); a minimal
-   asyncio server (``asyncio.start_server`` on port 0, then a "listening" line): what no
-   Python program that serves SMTP on asyncio can start faster than on this machine; and the
-   same server that first imports what smtpfake's first session runs (this checkout's engine,
-   wire, journal and scenario model): what serve costs without its command line, settings and
-   scenario.
+2. CLI: ``smtpfake --help`` (process exit), ``smtpfake serve --port 0`` (until the
+   "listening" line), and the same until a client connecting then has the 220 greeting, for
+   this checkout and a baseline checkout of an earlier revision (``--before REV``, default the
+   revision before the start-up work; extracted with ``git archive``). Wall time, median of R
+   rounds; the target is a ratio of at least 2. Both trees are copied out and compiled to
+   bytecode first, as ``pip install`` does (an environment with PYTHONDONTWRITEBYTECODE would
+   otherwise compile every module on every start, which measures the compiler); ``--source``
+   measures from source instead. This checkout's first round also fills its scenario cache.
+3. floors, in the same rounds: a bare interpreter (``python -c pass``); a minimal asyncio
+   server (``asyncio.start_server`` on port 0, then a "listening" line): what no Python
+   program serving on asyncio starts faster than on this machine; and that server after
+   importing what smtpfake's first session runs (this checkout's engine, wire, journal and
+   scenario model): serve without its command line, settings and scenario.
 
 Usage: python bench/startup_cost.py [--tests N] [--rounds R] [--before REV] [--source]
        [--only plugin|cli]
@@ -33,6 +33,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -68,8 +69,10 @@ def wall_of_help(env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def wall_of_serve(env: dict[str, str]) -> float:
-    """Seconds from exec to the "listening" line; the server is then stopped with SIGINT."""
+def wall_of_serve(env: dict[str, str], greeting: bool = False) -> float:
+    """Seconds from exec to the "listening" line, or with ``greeting`` to the first client's
+    220 greeting (connected as soon as the line is read: what a sidecar's user waits for, so
+    work moved past the line would show here); the server is then stopped with SIGINT."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "smtpfake", "serve", "--port", "0"],
@@ -80,12 +83,24 @@ def wall_of_serve(env: dict[str, str]) -> float:
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    took = time.perf_counter() - start
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=30)
-    if "listening" not in line:
-        raise RuntimeError(f"serve did not start: {line!r}")
-    return took
+    try:
+        if "listening" not in line:
+            raise RuntimeError(f"serve did not start: {line!r}")
+        if greeting:
+            port = int(line.split(" listening on ")[1].split(",")[0].rsplit(":", 1)[1])
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                got = b""
+                while not got.endswith(b"\r\n"):  # bounded by the socket's timeout
+                    part = sock.recv(512)
+                    if not part:
+                        raise RuntimeError(f"closed before the greeting: {got!r}")
+                    got += part
+            if not got.startswith(b"220"):
+                raise RuntimeError(f"not a greeting: {got!r}")
+        return time.perf_counter() - start
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
 
 
 #: the floor for ``serve``: an asyncio server that listens and says so, nothing else
@@ -220,7 +235,8 @@ def cli_cost(
     if not args.source:
         for tree in (old, now):
             compileall.compile_dir(tree, quiet=1)
-    now_env = {**env, "PYTHONPATH": str(now)}
+    # its own scenario cache, filled in the first round (not the user's: nothing left behind)
+    now_env = {**env, "PYTHONPATH": str(now), "SMTPFAKE_CACHE_DIR": str(into / "cache")}
     was, this = f"@ {args.before}", "@ this checkout"
     cli = rounds(
         args.rounds,
@@ -229,6 +245,8 @@ def cli_cost(
             f"--help {this}": lambda: wall_of_help(now_env),
             f"serve {was}": lambda: wall_of_serve(old_env),
             f"serve {this}": lambda: wall_of_serve(now_env),
+            f"first greeting {was}": lambda: wall_of_serve(old_env, greeting=True),
+            f"first greeting {this}": lambda: wall_of_serve(now_env, greeting=True),
             "floor: python -c pass": lambda: wall_of_floor("pass"),
             "floor: minimal asyncio server": lambda: wall_of_floor(MINIMAL_SERVER),
             "  + the engine imported": lambda: wall_of_floor(WITH_THE_ENGINE, now_env),
@@ -238,7 +256,7 @@ def cli_cost(
     print(f"2. smtpfake start-up ({form}), wall time, median of {args.rounds} rounds")
     for name, t in cli.items():
         print(f"   {name:30s} {statistics.median(t) * 1000:8.1f} ms")
-    for what in ("--help", "serve"):
+    for what in ("--help", "serve", "first greeting"):
         speedup = ratio(cli, f"{what} {was}", f"{what} {this}")
         print(
             f"   {what}: {speedup:.2f}x faster (median of per-round ratios, {args.rounds} rounds; "
