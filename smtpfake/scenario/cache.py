@@ -13,7 +13,8 @@ Where: ``$SMTPFAKE_CACHE_DIR``, else ``$XDG_CACHE_HOME/smtpfake/scenarios``, els
 ``~/.cache/smtpfake/scenarios``; ``SMTPFAKE_CACHE_DIR=off`` turns it off. A pickle runs code
 when read, so a directory that is not the user's own, or that others may write to, is not used.
 A directory that cannot be made or written is no error: the scenario is loaded from its YAML,
-as without a cache.
+as without a cache (so too on Windows, where ownership is not checked this way, and when the
+package's sources are not plain files).
 """
 
 from __future__ import annotations
@@ -53,16 +54,20 @@ def cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
 
 
 @functools.cache
-def _code_fingerprint() -> bytes:
-    """(name, size, mtime) of every source file of smtpfake.scenario, which makes the model."""
+def _code_fingerprint() -> bytes | None:
+    """(name, size, mtime) of every source file of smtpfake.scenario, which makes the model;
+    None when they are not plain files (a zip): then nothing is cached."""
     here = Path(__file__).parent
     parts = []
-    for folder in (here, here / "faults"):
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.endswith(".py"):
-                    st = entry.stat()
-                    parts.append(f"{folder.name}/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+    try:
+        for folder in (here, here / "faults"):
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".py"):
+                        st = entry.stat()
+                        parts.append(f"{folder.name}/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+    except OSError:
+        return None
     return "\n".join(sorted(parts)).encode()
 
 
@@ -92,13 +97,17 @@ def entry_name(key: Key) -> str:
 
 
 def _usable(folder: Path) -> bool:
-    """The folder exists (made if need be), is ours and only we may write to it."""
+    """The folder exists (made if need be), is ours and only we may write to it. Where
+    ownership cannot be checked this way (Windows: no os.getuid) it is never used."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None or _code_fingerprint() is None:
+        return False
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = folder.stat()
     except OSError:
         return False
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+    return bool(st.st_uid == getuid() and not st.st_mode & 0o022)
 
 
 def load(path: str, params: Mapping[str, Any], env: Mapping[str, str] = os.environ) -> Scenario:

@@ -194,3 +194,18 @@ def test_writers_at_once_leave_one_whole_entry(tmp_path: Path) -> None:
     (entry,) = entries(tmp_path / "cache")  # no temporary file left behind
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [entry.name]
     assert pickle.loads(entry.read_bytes())[1] == got[0]
+
+
+def test_no_cache_where_ownership_or_the_sources_cannot_be_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(YAML, encoding="utf-8")
+    env = {cache.ENV: str(tmp_path / "cache")}
+    with monkeypatch.context() as m:
+        m.delattr(os, "getuid")  # as on Windows
+        assert cache.load(str(path), {}, env).summary == "first"
+    with monkeypatch.context() as m:
+        m.setattr(cache, "_code_fingerprint", lambda: None)  # as from a zip
+        assert cache.load(str(path), {}, env).summary == "first"
+    assert entries(tmp_path / "cache") == []
