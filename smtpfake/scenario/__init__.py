@@ -62,3 +62,7 @@ def __getattr__(name: str) -> object:
     value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
     globals()[name] = value  # the next use is a plain lookup
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
