@@ -130,12 +130,14 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         )
     if out["clock"] not in ("system", "manual"):
         raise _ConfigError(f"--clock/SMTPFAKE_CLOCK: {out['clock']!r} is not system or manual")
-    from smtpfake.scenario.params import parse_assignment
+    env_params = []
+    if env.get(PARAMS_ENV, "").strip():
+        from smtpfake.scenario.params import parse_assignment  # with the YAML loader: only if set
 
-    try:
-        env_params = [parse_assignment(a) for a in env.get(PARAMS_ENV, "").split()]
-    except ValueError as exc:
-        raise _ConfigError(f"{PARAMS_ENV}: {exc}") from None
+        try:
+            env_params = [parse_assignment(a) for a in env[PARAMS_ENV].split()]
+        except ValueError as exc:
+            raise _ConfigError(f"{PARAMS_ENV}: {exc}") from None
     out["params"] = dict(args.param or env_params)
     if out["loop"] not in LOOP_CHOICES:
         raise _ConfigError(f"--loop/SMTPFAKE_LOOP: {out['loop']!r} is not auto, asyncio or uvloop")
@@ -162,7 +164,6 @@ def parse_ports(text: str) -> range:
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import io
-    import json
     import signal
 
     from smtpfake.engine.clock import ManualClock
@@ -262,6 +263,8 @@ def _serve(args: argparse.Namespace) -> int:
             tls = sc.server.tls
             ca = server.tls_ca_file if tls.enabled and tls.certificate is None else None
             if log.format == "json":
+                import json  # only for JSON lines: the text log starts without it
+
                 print(
                     json.dumps(
                         {
@@ -310,6 +313,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"smtpfake: cannot listen on {cfg['host']}:{cfg['port']}: {exc}", file=sys.stderr)
         return 1
     if log.format == "json":
+        import json
+
         print(json.dumps({**_stamp(), "event": "stopped"}), flush=True)
     else:
         print("smtpfake: stopped", flush=True)
@@ -572,15 +577,14 @@ def _assignment(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _param_option(parser: argparse.ArgumentParser) -> None:
+def _param_option(parser: argparse.ArgumentParser, after: str = "") -> None:
     parser.add_argument(
         "--param",
         action="append",
         default=[],
         type=_assignment,
         metavar="NAME=VALUE",
-        help="set one of the scenario's parameters (repeatable), e.g. --param delay=5m "
-        f"(serve: {PARAMS_ENV}, assignments separated by spaces)",
+        help=f"set one of the scenario's parameters (repeatable), e.g. --param delay=5m{after}",
     )
 
 
@@ -621,7 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="SMTP address to bind (SMTPFAKE_HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="SMTP port (SMTPFAKE_PORT; default 2525)")
     serve.add_argument("--seed", type=int, help="seed for every random choice (SMTPFAKE_SEED)")
-    _param_option(serve)
+    _param_option(serve, f" ({PARAMS_ENV}, assignments separated by spaces)")
     serve.add_argument(
         "--clock",
         choices=("system", "manual"),
@@ -728,7 +732,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from smtpfake.probe.command import add_parser as add_probe  # argparse only; the rest lazily
 
-    add_probe(sub, dirs)
+    probe = add_probe(sub, dirs)
+    # set in every selected case that declares it; a name none declares is an error
+    _param_option(probe, "; every selected case that declares it gets it")
     return parser
 
 

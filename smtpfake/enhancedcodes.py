@@ -23,6 +23,7 @@ __all__ = [
     "Bilingual",
     "EnhancedCode",
     "parse_enhanced",
+    "unpadded",
 ]
 
 
@@ -981,14 +982,27 @@ ENHANCED_CODES: Final[Mapping[str, EnhancedCode]] = MappingProxyType({e.key: e f
 if len(ENHANCED_CODES) != len(_CODES):  # a duplicate would silently shadow an entry
     raise AssertionError("duplicate enhanced status code in the table")
 
-# RFC 3463 §2: class "." subject "." detail; subject 1-3 digits, detail 1-3 digits
-_SHAPE = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})")
+# RFC 3463 §2: class "." subject "." detail; subject and detail 1-3 digits, each "expressed
+# without leading zero digits"
+_SHAPE = re.compile(r"([245])\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
+# the same with leading zeros, to say what is wrong with 4.04.1
+_ZERO_PADDED = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})")
 
 
 def parse_enhanced(text: str) -> tuple[int, int, int] | None:
-    """``"5.7.1"`` -> (5, 7, 1); None unless it has the RFC 3463 shape with class 2, 4 or 5."""
+    """``"5.7.1"`` -> (5, 7, 1); None unless it has the RFC 3463 shape with class 2, 4 or 5
+    (``"4.04.1"`` is not: a sub-code has no leading zero)."""
     m = _SHAPE.fullmatch(text.strip())
     if m is None:
         return None
     klass, subject, detail = (int(g) for g in m.groups())
     return klass, subject, detail
+
+
+def unpadded(text: str) -> str | None:
+    """``"4.04.1"`` -> ``"4.4.1"``: the code meant, when ``text`` is an enhanced status code but
+    for leading zeros in its sub-codes; else None."""
+    m = _ZERO_PADDED.fullmatch(text.strip())
+    if m is None or parse_enhanced(text) is not None:
+        return None
+    return ".".join(str(int(g)) for g in m.groups())

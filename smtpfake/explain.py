@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .enhancedcodes import CLASSES, ENHANCED_CODES, SUBJECTS, parse_enhanced
+from .enhancedcodes import CLASSES, ENHANCED_CODES, SUBJECTS, parse_enhanced, unpadded
 from .replycodes import CLASS_ACTION, CLASS_SUMMARY, KIND_BY_CLASS, REPLY_CODES, ReplyCode, describe
 from .replycodes_zh import CLASS_ACTION_ZH, CLASS_SUMMARY_ZH, KIND_ZH, REPLY_CODES_ZH
 
@@ -137,6 +137,12 @@ def _parse(arg: str) -> str:
     """The canonical key of a reply code ("421") or an enhanced status code ("5.7.1")."""
     if "." in arg:
         parsed = parse_enhanced(arg)
+        meant = unpadded(arg)
+        if meant is not None:
+            raise ExplainError(
+                f"{arg!r} is not an enhanced status code: its sub-codes must be written without "
+                f"leading zeros (RFC 3463 §2); did you mean {meant}?"
+            )
         if parsed is None:
             raise ExplainError(
                 f"{arg!r} is not an enhanced status code: expected class.subject.detail with "

@@ -8,8 +8,6 @@ default; JSON lines (``--log-format json``) for log collectors.
 
 from __future__ import annotations
 
-import datetime
-import json
 import threading
 import time
 from typing import Any, Literal, TextIO
@@ -22,6 +20,9 @@ LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 
 
 def _iso(t: float) -> str:
+    # datetime and json are imported where used: `smtpfake serve` starts before the first event
+    import datetime
+
     stamp = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -40,6 +41,8 @@ class EventLog:
         """``line`` is the human form; ``fields`` are what the JSON line carries (its ``text``
         defaults to ``line``)."""
         if self.format == "json":
+            import json
+
             record = {"time": _iso(time), "ts": time, "event": event, "text": line, **fields}
             out = json.dumps(record, ensure_ascii=False)
         else:

@@ -366,7 +366,22 @@ def test_unregistered_enhanced_code_is_explained_by_class_and_subject() -> None:
     text = flat(explain(["4.7.99"]))
     assert "not in the rfc 5248 registry" in text and "x.7.x security or policy status" in text
     assert "8 is not a defined subject" in flat(explain(["5.8.1"]))
-    assert explain(["5.07.001"]) == explain(["5.7.1"])
+
+
+@pytest.mark.parametrize(
+    ("arg", "meant"), [("4.04.1", "4.4.1"), ("5.07.001", "5.7.1"), ("5.7.00", "5.7.0")]
+)
+def test_a_sub_code_with_a_leading_zero_is_refused_naming_the_code_meant(
+    arg: str, meant: str
+) -> None:
+    """RFC 3463 §2: each numeric sub-code "MUST be expressed without leading zero digits"."""
+    with pytest.raises(ExplainError) as excinfo:
+        explain([arg])
+    assert str(excinfo.value) == (
+        f"{arg!r} is not an enhanced status code: its sub-codes must be written without "
+        f"leading zeros (RFC 3463 §2); did you mean {meant}?"
+    )
+    assert explain(["5.0.0"]).startswith("5.0.0")  # a zero alone is a sub-code, not a padding
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 #: RFC 5321 §4.1.2: esmtp-keyword, and esmtp-value (any printable but "=" and space; UTF-8 too)
 _KEYWORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
-_VALUE_RE = re.compile(r"[!-<>-~\x80-\U0010ffff]+")
+# written as its complement (the same set: %x21-3C / %x3E-7E / non-ASCII), which compiles in
+# microseconds; the range up to U+10FFFF took the re compiler 2 ms at every start
+_VALUE_RE = re.compile(r"[^\x00-\x20=\x7f]+")
 #: RFC 1870 §6: size-value ::= 1*20DIGIT
 _SIZE_RE = re.compile(r"[0-9]{1,20}")
 

@@ -4,13 +4,14 @@ client (:class:`Target`: the environment variables and ``{placeholders}``)."""
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from smtpfake.probe.messages import MESSAGES
 from smtpfake.scenario import Scenario, load_file, scenario_files
 from smtpfake.scenario.checks import Checks
+from smtpfake.scenario.loader import with_params as scenario_with_params
 
 #: the tag of cases that wait on purpose (a slow greeting, a server that never answers)
 WAITS = "waits"
@@ -79,6 +80,26 @@ def select(
         if wanted and not any(t in case.tags for t in skip_tags):
             chosen.append(case)
     return chosen
+
+
+def with_params(cases: Sequence[Case], params: Mapping[str, str]) -> list[Case]:
+    """The cases again, each with those of ``params`` (name -> value as text, as ``--param``
+    gives them) that its scenario declares. Raises ValueError naming a parameter that no case
+    declares (a misspelt name must not be ignored), and ScenarioError (at file:line:col) for a
+    value a scenario refuses, as ``serve --param`` does."""
+    declared = {p.name for case in cases for p in case.scenario.params}
+    unknown = sorted(set(params) - declared)
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise ValueError(
+            f"no selected case declares a parameter named {', '.join(map(repr, unknown))} "
+            f"(their parameters: {known})"
+        )
+    out = []
+    for case in cases:
+        own = {p.name: params[p.name] for p in case.scenario.params if p.name in params}
+        out.append(Case(scenario_with_params(case.scenario, own)) if own else case)
+    return out
 
 
 #: the environment variables every client gets (see Target.variables)

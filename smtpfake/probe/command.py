@@ -27,9 +27,10 @@ Exit status: 0 when no case failed (non-strict counts as passed), 1 when any cas
 2 on a usage or scenario problem."""
 
 
-def add_parser(sub: Any, dirs: argparse.ArgumentParser) -> None:
-    """Register ``probe`` on the ``smtpfake`` subparsers ``sub`` (``dirs``: --scenario-dir)."""
-    p = sub.add_parser(
+def add_parser(sub: Any, dirs: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Register ``probe`` on the ``smtpfake`` subparsers ``sub`` (``dirs``: --scenario-dir);
+    returns its parser (the CLI adds ``--param``, shared with serve and show)."""
+    p: argparse.ArgumentParser = sub.add_parser(
         "probe",
         parents=[dirs],
         help="run an SMTP client against every case and judge it (a conformance suite)",
@@ -110,10 +111,11 @@ def add_parser(sub: Any, dirs: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
     p.add_argument("client", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
     p.set_defaults(func=main)
+    return p
 
 
 def main(args: argparse.Namespace) -> int:
-    from smtpfake.probe.cases import load_cases, select
+    from smtpfake.probe.cases import load_cases, select, with_params
     from smtpfake.probe.outcomes import ExitMap
     from smtpfake.probe.reports import (
         html_report,
@@ -148,6 +150,14 @@ def main(args: argparse.Namespace) -> int:
         known = ", ".join(c.name for c in everything)
         print(f"smtpfake probe: no case named {', '.join(unmatched)} (cases: {known})",
               file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        cases = with_params(cases, dict(args.param))
+    except ValueError as exc:
+        print(f"smtpfake probe: --param: {exc}", file=sys.stderr)
+        return 2
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
         return 2
     if args.list:
         for case in cases:

@@ -7,9 +7,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from smtpfake.scenario import cache
 from smtpfake.scenario.errors import Problem, ScenarioError
-from smtpfake.scenario.loader import did_you_mean, load_file, load_mapping, with_params
 from smtpfake.scenario.model import Location, Scenario
+
+# The YAML loader is imported where it is used: a server that reads its scenario from the disk
+# cache (cache.py) starts without it.
 
 ScenarioRef = str | Path | dict[str, Any] | Scenario
 
@@ -58,12 +61,14 @@ def load_cached(path: str | Path, params: Mapping[str, Any] | None = None) -> Sc
     try:
         st = os.stat(path)
     except OSError:
+        from smtpfake.scenario.loader import load_file
+
         return load_file(path, params=params)  # reports the problem as a ScenarioError
     key = (str(path), st.st_mtime_ns, st.st_size, repr(sorted((params or {}).items())))
     found = _CACHE.get(key)
     if found is None:
         # kept in a local: another thread (an API request) may clear the cache meanwhile
-        found = load_file(path, params=params)
+        found = cache.load(str(path), params or {})  # from the disk when it was loaded before
         if len(_CACHE) >= 256:
             _CACHE.clear()
         _CACHE[key] = found
@@ -78,8 +83,12 @@ def resolve(
     """A built-in or configured name, a path to a YAML file, a dict, or a Scenario; ``params``
     sets its parameters by name (a problem with one is a ScenarioError like any other)."""
     if isinstance(ref, Scenario):
+        from smtpfake.scenario.loader import with_params
+
         return with_params(ref, params or {})
     if isinstance(ref, dict):
+        from smtpfake.scenario.loader import load_mapping
+
         return load_mapping(ref, params=params)
     text = str(ref)
     if isinstance(ref, Path) or text.endswith((".yaml", ".yml")) or "/" in text:
@@ -87,6 +96,8 @@ def resolve(
     files = scenario_files(dirs)
     if text in files:
         return load_cached(files[text], params)
+    from smtpfake.scenario.yamlwalk import did_you_mean
+
     raise ScenarioError(
         [
             Problem(

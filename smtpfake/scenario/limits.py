@@ -8,7 +8,6 @@ the setting and the allowed range. No number gets through as NaN, infinity or a 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -204,6 +203,8 @@ def loads_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     including bytes that are not UTF-8)."""
     if not json_depth_ok(text, max_depth):
         raise LimitError(f"JSON nested deeper than {max_depth} levels (nested too deeply to read)")
+    import json  # here: the server's start-up does not read JSON
+
     data = json.loads(
         text,
         parse_constant=_refuse_constant,

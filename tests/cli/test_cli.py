@@ -211,6 +211,15 @@ def test_explain_enhanced_codes_and_chinese() -> None:
     assert bad.returncode == 2 and "is not an enhanced status code" in bad.stderr
 
 
+def test_explain_refuses_an_enhanced_code_with_a_leading_zero() -> None:
+    done = smtpfake("explain", "4.04.1")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        "smtpfake explain: '4.04.1' is not an enhanced status code: its sub-codes must be "
+        "written without leading zeros (RFC 3463 §2); did you mean 4.4.1?\n"
+    )
+
+
 def test_the_loop_choices_are_the_wires() -> None:
     from smtpfake import cli
     from smtpfake.wire import loops

@@ -4,6 +4,7 @@ the terminal table and the JUnit, HTML and JSON reports."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -202,6 +203,32 @@ def test_selection_list_tags_and_unknown_names() -> None:
     done = probe("--case", "default")
     assert done.returncode == 2
     assert "give the client to run after --" in done.stderr
+
+
+def test_param_sets_a_parameter_of_the_cases_that_declare_it() -> None:
+    done = probe("--case", "greylisting", "--case", "default", "--param", "delay=7", "--list")
+    assert done.returncode == 0, done.stderr
+    listed = dict(line.split(": ", 1) for line in done.stdout.splitlines())
+    assert "a retry of that triple 7 seconds or more after" in listed["greylisting [waits]"]
+    assert listed["default"] == "An RFC-correct server that accepts and records every message."
+
+
+def test_param_is_checked_as_serve_checks_it() -> None:
+    bad = probe("--case", "greylisting", "--param", "delay=soon", "--list")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert re.search(
+        r"greylisting\.yaml:\d+:3: parameter 'delay' set to 'soon': expected a duration",
+        bad.stderr,
+    ), bad.stderr
+    unknown = probe("--case", "default", "--param", "delay=5", "--", "true")
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    assert unknown.stderr == (
+        "smtpfake probe: --param: no selected case declares a parameter named 'delay' "
+        "(their parameters: none)\n"
+    )
+    syntax = probe("--param", "delay", "--list")
+    assert syntax.returncode == 2
+    assert "argument --param: expected NAME=VALUE (e.g. delay=5), got 'delay'" in syntax.stderr
 
 
 def test_a_broken_user_scenario_is_reported_at_file_line_col(tmp_path: Path) -> None:

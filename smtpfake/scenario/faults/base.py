@@ -1,7 +1,7 @@
 """The fault unit: a frozen dataclass whose fields are its YAML parameters, plus one method.
 
 A fault is registered under the YAML key that names it in a rule. Adding a fault means adding one
-small module here and importing it in ``__init__``; neither the loader nor the engine changes.
+small module here and naming it in ``__init__.MODULES``; neither the loader nor the engine changes.
 
 A rule's faults apply in the order the rule lists them, each to the Plan the one before returned.
 A fault changes a plan only through its fields (reply, before, after, shapes, armed): one that

@@ -1,0 +1,176 @@
+"""Loaded scenarios kept on disk between runs, so that ``smtpfake serve`` starts without the YAML
+loader (start-up time: yaml and the readers are about a fifth of it).
+
+An entry is a pickle of (key, :class:`Scenario`). The key is everything the scenario depends on:
+this format, smtpfake's version, the Python version, the size and modification time of every
+source file of ``smtpfake.scenario`` (an edited checkout counts as another version), the file's
+path, the parameters set, and the file's bytes themselves. An entry is used only when its key is
+equal to the one just read, compared in full (no hash that could collide), so a stale entry is
+never used: it is overwritten. Only a file that loads without problems is kept: a problem is
+reported by the loader on every run.
+
+Where: ``$SMTPFAKE_CACHE_DIR``, else ``$XDG_CACHE_HOME/smtpfake/scenarios``, else
+``~/.cache/smtpfake/scenarios``; ``SMTPFAKE_CACHE_DIR=off`` turns it off. A pickle runs code
+when read, so a directory that is not the user's own, or that others may write to, is not used.
+A directory that cannot be made or written is no error: the scenario is loaded from its YAML,
+as without a cache (so too on Windows, where ownership is not checked this way, and when the
+package's sources are not plain files).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import sys
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from smtpfake import __version__
+from smtpfake.scenario import limits
+from smtpfake.scenario.model import Scenario
+
+ENV = "SMTPFAKE_CACHE_DIR"
+#: bumped when what an entry holds changes in a way the key does not see
+FORMAT = 1
+#: entries kept: past MAX_ENTRIES the least recently written are removed down to half of it
+MAX_ENTRIES = 256
+
+
+def cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
+    """The directory entries live in, or None when the cache is off or no home is known."""
+    chosen = env.get(ENV, "")
+    if chosen == "off":
+        return None
+    if chosen:
+        return Path(chosen)
+    xdg = env.get("XDG_CACHE_HOME", "")
+    if xdg:
+        return Path(xdg) / "smtpfake" / "scenarios"
+    home = env.get("HOME", "")
+    return Path(home) / ".cache" / "smtpfake" / "scenarios" if home else None
+
+
+@functools.cache
+def _code_fingerprint() -> bytes | None:
+    """(name, size, mtime) of every source file of smtpfake.scenario, which makes the model;
+    None when they are not plain files (a zip): then nothing is cached."""
+    here = Path(__file__).parent
+    parts = []
+    try:
+        for folder in (here, here / "faults"):
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".py"):
+                        st = entry.stat()
+                        parts.append(f"{folder.name}/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+    except OSError:
+        return None
+    return "\n".join(sorted(parts)).encode()
+
+
+Key = tuple[object, ...]
+
+
+def key_of(path: str, params: Mapping[str, Any], data: bytes) -> Key:
+    """What an entry for ``data`` read from ``path`` with ``params`` set must have been made of."""
+    return (
+        FORMAT,
+        __version__,
+        sys.version,
+        _code_fingerprint(),
+        path,
+        repr(sorted(params.items())),
+        data,
+    )
+
+
+def entry_name(key: Key) -> str:
+    """The entry's file name: the file's stem and a checksum of its path and parameters (two
+    files that share one name overwrite each other's entry, which costs a load, never a wrong
+    answer: the key inside is compared)."""
+    path, params = str(key[4]), str(key[5])
+    checksum = zlib.crc32("\0".join((path, params)).encode())
+    return f"{Path(path).stem}-{checksum:08x}.pickle"
+
+
+def _usable(folder: Path) -> bool:
+    """The folder exists (made if need be), is ours and only we may write to it. Where
+    ownership cannot be checked this way (Windows: no os.getuid) it is never used."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None or _code_fingerprint() is None:
+        return False
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = folder.stat()
+    except OSError:
+        return False
+    return bool(st.st_uid == getuid() and not st.st_mode & 0o022)
+
+
+def load(path: str, params: Mapping[str, Any], env: Mapping[str, str] = os.environ) -> Scenario:
+    """The scenario of the YAML file at ``path`` with ``params``, from the cache when it holds
+    it, else loaded (and kept). Raises ScenarioError as ``loader.load_file`` does."""
+    folder = cache_dir(env)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limits.MAX_SCENARIO_BYTES + 1)
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        data = b""  # not cached: the loader reads it again and says what is wrong
+    # the YAML loader only on a miss: a hit must not pay for importing it
+    if not data or folder is None or len(data) > limits.MAX_SCENARIO_BYTES or not _usable(folder):
+        from smtpfake.scenario.loader import load_file
+
+        return load_file(path, params=params)
+    key = key_of(path, params, data)
+    entry = folder / entry_name(key)
+    found = _read(entry, key)
+    if found is not None:
+        return found
+    from smtpfake.scenario.loader import load_text
+
+    # from the bytes the key was made of: the file may change meanwhile
+    # named as load_file names it (Path("./a.yaml") is "a.yaml")
+    scenario = load_text(text, source=str(Path(path)), name=Path(path).stem, params=params)
+    _write(entry, key, scenario)
+    return scenario
+
+
+def _read(entry: Path, key: Key) -> Scenario | None:
+    """The entry's scenario if it was made of exactly ``key``, else None."""
+    try:
+        with entry.open("rb") as f:
+            found = pickle.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return None  # a damaged entry (a full disk, say) is rewritten
+    match found:
+        case (made_of, Scenario() as scenario) if made_of == key:
+            return scenario
+    return None
+
+
+def _write(entry: Path, key: Key, scenario: Scenario) -> None:
+    """The entry written whole or not at all (a temporary file renamed), then old ones pruned."""
+    # a name of its own: two writers of one entry (processes, threads) never share the file
+    temporary = entry.with_name(f"{entry.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+    try:
+        with temporary.open("wb") as f:
+            pickle.dump((key, scenario), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, entry)
+        _prune(entry.parent)
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a read-only or full disk: no cache, no error
+
+
+def _prune(folder: Path) -> None:
+    entries = list(folder.glob("*.pickle"))
+    if len(entries) <= MAX_ENTRIES:
+        return
+    entries.sort(key=lambda p: p.stat().st_mtime_ns)
+    for old in entries[: len(entries) - MAX_ENTRIES // 2]:
+        old.unlink(missing_ok=True)

@@ -1,0 +1,211 @@
+"""The disk cache of loaded scenarios (smtpfake.scenario.cache): a later process reads the
+scenario without the YAML loader, and an entry is used only for exactly what it was made of."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smtpfake.scenario import ScenarioError, cache, load_file
+
+YAML = "summary: first\nexpect: nothing\n"
+GREYLIST = """\
+summary: greylisting for ${delay} seconds
+expect: a retry
+params:
+  delay:
+    type: duration
+    default: 300
+rules:
+  - on: rcpt
+    reply: 451 4.7.1 wait ${delay} seconds
+"""
+
+# A fresh interpreter each time: what this test process imported does not count.
+IN_A_NEW_PROCESS = """
+import json, sys
+from smtpfake.scenario.library import resolve
+sc = resolve(sys.argv[1])
+loaded = sorted(m for m in sys.modules if m == "yaml" or m.startswith("smtpfake.scenario."))
+print(json.dumps({"summary": sc.summary, "rules": len(sc.rules), "modules": loaded}))
+"""
+
+
+def resolve_in_a_new_process(ref: str, folder: Path) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, "-c", IN_A_NEW_PROCESS, ref],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, cache.ENV: str(folder)},
+    )
+    assert out.returncode == 0, out.stderr
+    answer: dict[str, object] = json.loads(out.stdout)
+    return answer
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.pickle"))
+
+
+def test_the_second_process_reads_the_builtin_without_the_yaml_loader(tmp_path: Path) -> None:
+    first = resolve_in_a_new_process("greylisting", tmp_path)
+    assert "yaml" in first["modules"]  # type: ignore[operator]
+    assert [p.name.split("-")[0] for p in entries(tmp_path)] == ["greylisting"]
+    second = resolve_in_a_new_process("greylisting", tmp_path)
+    assert (second["summary"], second["rules"]) == (first["summary"], first["rules"])
+    modules = second["modules"]
+    assert isinstance(modules, list)
+    for heavy in ("yaml", "smtpfake.scenario.loader", "smtpfake.scenario.rule_reader"):
+        assert heavy not in modules, heavy
+
+
+def test_a_cached_scenario_equals_the_loaded_one(tmp_path: Path) -> None:
+    path = tmp_path / "grey.yaml"
+    path.write_text(GREYLIST, encoding="utf-8")
+    env = {cache.ENV: str(tmp_path / "cache")}
+    written = cache.load(str(path), {"delay": 5}, env)
+    read = cache.load(str(path), {"delay": 5}, env)
+    assert read is not written  # unpickled from the entry, not this process's object
+    assert read == written == load_file(path, params={"delay": 5})
+    assert read.summary == "greylisting for 5 seconds"
+    assert read.document == GREYLIST
+
+
+def test_an_edit_that_keeps_size_and_time_is_seen(tmp_path: Path) -> None:
+    path = tmp_path / "same.yaml"
+    path.write_text(YAML, encoding="utf-8")
+    env = {cache.ENV: str(tmp_path / "cache")}
+    assert cache.load(str(path), {}, env).summary == "first"
+    stamp = path.stat()
+    path.write_text(YAML.replace("first", "other"), encoding="utf-8")  # same length
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert cache.load(str(path), {}, env).summary == "other"
+
+
+def test_it_names_the_source_as_the_loader_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "s.yaml").write_text(YAML, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    env = {cache.ENV: str(tmp_path / "cache")}
+    for _ in range(2):  # written, then read
+        got = cache.load("./s.yaml", {}, env)
+        assert (got.source, got.name) == ("s.yaml", "s") == (load_file("./s.yaml").source, "s")
+
+
+def test_parameters_are_part_of_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "grey.yaml"
+    path.write_text(GREYLIST, encoding="utf-8")
+    env = {cache.ENV: str(tmp_path / "cache")}
+    assert cache.load(str(path), {"delay": 5}, env).summary == "greylisting for 5 seconds"
+    assert cache.load(str(path), {}, env).summary == "greylisting for 300 seconds"
+    assert cache.load(str(path), {"delay": 7}, env).summary == "greylisting for 7 seconds"
+
+
+def test_an_entry_made_of_something_else_is_not_used(tmp_path: Path) -> None:
+    """As after an upgrade or an edit of the model's code: same entry name, another key."""
+    path = tmp_path / "s.yaml"
+    path.write_text(YAML, encoding="utf-8")
+    env = {cache.ENV: str(tmp_path / "cache")}
+    good = cache.load(str(path), {}, env)
+    (entry,) = entries(tmp_path / "cache")
+    key = cache.key_of(str(path), {}, path.read_bytes())
+    older = (key[0], "0.0.1", *key[2:])
+    entry.write_bytes(pickle.dumps((older, dataclasses.replace(good, summary="stale"))))
+    assert cache.load(str(path), {}, env).summary == "first"
+    assert cache.load(str(path), {}, env).summary == "first"  # and the entry was rewritten
+
+
+def test_a_damaged_entry_is_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(YAML, encoding="utf-8")
+    env = {cache.ENV: str(tmp_path / "cache")}
+    cache.load(str(path), {}, env)
+    (entry,) = entries(tmp_path / "cache")
+    entry.write_bytes(entry.read_bytes()[:20])
+    assert cache.load(str(path), {}, env).summary == "first"
+    assert pickle.loads(entry.read_bytes())[1].summary == "first"
+
+
+def test_a_scenario_with_problems_is_reported_every_time_and_not_kept(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("summary: x\nexpect: y\nrules: 3\n", encoding="utf-8")
+    env = {cache.ENV: str(tmp_path / "cache")}
+    for _ in range(2):
+        with pytest.raises(ScenarioError, match=r"bad\.yaml:3:"):
+            cache.load(str(path), {}, env)
+    assert entries(tmp_path / "cache") == []
+
+
+def test_a_directory_others_may_write_to_is_not_used(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    path = tmp_path / "s.yaml"
+    path.write_text(YAML, encoding="utf-8")
+    assert cache.load(str(path), {}, {cache.ENV: str(folder)}).summary == "first"
+    assert entries(folder) == []
+
+
+def test_off_and_no_home_mean_no_cache(tmp_path: Path) -> None:
+    assert cache.cache_dir({cache.ENV: "off", "HOME": str(tmp_path)}) is None
+    assert cache.cache_dir({}) is None
+    assert cache.cache_dir({"HOME": "/home/u"}) == Path("/home/u/.cache/smtpfake/scenarios")
+    assert cache.cache_dir({"XDG_CACHE_HOME": "/c", "HOME": "/h"}) == Path("/c/smtpfake/scenarios")
+
+
+def test_an_unwritable_directory_is_no_error(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o500)
+    path = tmp_path / "s.yaml"
+    path.write_text(YAML, encoding="utf-8")
+    assert cache.load(str(path), {}, {cache.ENV: str(folder)}).summary == "first"
+    if os.geteuid() != 0:  # root writes anyway
+        assert entries(folder) == []
+
+
+def test_old_entries_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 4)
+    env = {cache.ENV: str(tmp_path / "cache")}
+    for i in range(6):
+        path = tmp_path / f"s{i}.yaml"
+        path.write_text(YAML, encoding="utf-8")
+        cache.load(str(path), {}, env)
+    assert 2 <= len(entries(tmp_path / "cache")) <= 4
+
+
+def test_writers_at_once_leave_one_whole_entry(tmp_path: Path) -> None:
+    """Threads (an API, xdist workers in processes alike) that miss together all write it."""
+    path = tmp_path / "grey.yaml"
+    path.write_text(GREYLIST, encoding="utf-8")
+    env = {cache.ENV: str(tmp_path / "cache")}
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: cache.load(str(path), {}, env), range(16)))
+    assert all(g == got[0] for g in got)
+    (entry,) = entries(tmp_path / "cache")  # no temporary file left behind
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [entry.name]
+    assert pickle.loads(entry.read_bytes())[1] == got[0]
+
+
+def test_no_cache_where_ownership_or_the_sources_cannot_be_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(YAML, encoding="utf-8")
+    env = {cache.ENV: str(tmp_path / "cache")}
+    with monkeypatch.context() as m:
+        m.delattr(os, "getuid")  # as on Windows
+        assert cache.load(str(path), {}, env).summary == "first"
+    with monkeypatch.context() as m:
+        m.setattr(cache, "_code_fingerprint", lambda: None)  # as from a zip
+        assert cache.load(str(path), {}, env).summary == "first"
+    assert entries(tmp_path / "cache") == []
