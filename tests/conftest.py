@@ -14,6 +14,15 @@ from .support import TIMEOUT
 from .support.raw import Raw
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_scenario_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The run's `smtpfake serve` processes keep loaded scenarios in a cache of the run's own, not
+    in the user's ~/.cache (tests stay hermetic; the cache's own tests name their folders)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SMTPFAKE_CACHE_DIR", str(tmp_path_factory.mktemp("scenario-cache")))
+        yield
+
+
 @pytest.fixture
 def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """pytester, with the project's pytest-asyncio setting for the runs it starts: they have no

@@ -17,7 +17,8 @@ import pytest
 from smtpfake import cli
 from smtpfake.server import Server
 
-from .test_cli import free_port, smtpfake
+from ..support.ports import free_ports
+from .test_cli import smtpfake
 
 
 def test_list_prints_the_parameters_in_force() -> None:
@@ -45,7 +46,7 @@ def test_a_bad_param_is_a_usage_error_naming_it() -> None:
         r"greylisting\.yaml:\d+:3: parameter 'delay' set to 'soon': expected a duration",
         done.stderr,
     ), done.stderr
-    done = smtpfake("serve", "--port", str(free_port()), "--param", "nope=1", timeout=10)
+    done = smtpfake("serve", "--port", str(free_ports(1)), "--param", "nope=1", timeout=10)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "default.yaml:1:1: params: this scenario declares no parameters named 'nope'" in (
         done.stderr
@@ -58,7 +59,7 @@ def test_a_bad_param_is_a_usage_error_naming_it() -> None:
 @contextlib.contextmanager
 def serving(*args: str) -> Iterator[int]:
     """``smtpfake serve`` on a free port, until the block ends; yields the port."""
-    port = free_port()
+    port = free_ports(1)
     proc = subprocess.Popen(
         [sys.executable, "-m", "smtpfake", "serve", "--port", str(port), *args],
         stdout=subprocess.PIPE,
