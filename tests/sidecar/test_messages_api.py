@@ -7,8 +7,6 @@ import time
 import urllib.request
 from email.message import EmailMessage
 
-import pytest
-
 from smtpfake.control import SmtpFake
 from smtpfake.http import ApiServer
 
