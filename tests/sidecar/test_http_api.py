@@ -171,7 +171,7 @@ def test_put_yaml_body(api: ApiServer, ctype: str) -> None:
     got = call(api.url, "PUT", "/api/scenario?name=refuse-bad", raw=YAML, content_type=ctype)
     assert got.status == 200, got
     assert got.body["name"] == "refuse-bad"
-    assert got.body["source"] == "request-body"
+    assert got.body["source"] == "<refuse-bad>"
     with smtplib.SMTP(api.server.host, api.server.port, timeout=TIMEOUT) as client:
         client.ehlo("x.test")
         client.mail("a@x.test")
@@ -191,6 +191,16 @@ def test_put_invalid_yaml_answers_every_problem_and_keeps_the_scenario(api: ApiS
     assert got.body["details"][0]["file"] == "mine.yaml"
     assert api.server.scenario.name == "default"
     assert greeting(api.server).startswith(b"220 ")
+
+
+def test_yaml_problems_are_named_by_the_uploads_name(api: ApiServer) -> None:
+    text = b"summary: x\nexpect: y\nrules:\n  - on: rcptt\n    reply: 550 no\n"
+    got = call(api.url, "PUT", "/api/scenario?name=orders", raw=text, content_type="text/yaml")
+    assert got.status == 400, got
+    assert got.body["problems"][0].startswith("<orders>:4:9: "), got
+    assert got.body["details"][0]["file"] == "<orders>"
+    unnamed = call(api.url, "PUT", "/api/scenario", raw=text, content_type="text/yaml")
+    assert unnamed.body["problems"][0].startswith("request-body:4:9: "), unnamed
 
 
 def test_put_yaml_that_is_not_yaml(api: ApiServer) -> None:
