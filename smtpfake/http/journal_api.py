@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 
 from aiohttp import web
@@ -13,7 +11,7 @@ from smtpfake.http import listings
 from smtpfake.http.context import Settings, answer, read_json
 from smtpfake.http.fleet import Instance
 from smtpfake.http.inputs import ApiError, only, seconds, whole
-from smtpfake.http.messages import Listing, Numbered, detail, find
+from smtpfake.http.messages import Listing, find
 from smtpfake.http.pacing import ChunkedAnswer
 from smtpfake.serialize import journal_to_json
 
@@ -53,18 +51,14 @@ async def delete_messages(
 async def message(
     request: web.Request, settings: Settings, instance: Instance
 ) -> web.StreamResponse:
-    """One message parsed whole (``messages.detail``): in a worker thread, one parse at a time
-    per server (a parsed 30 MiB message costs about twice its size), so SMTP sessions keep the
-    event loop; the answer is then sent in chunks."""
+    """One message parsed whole (``messages.detail``) off the event loop (``parsing``), one
+    parse at a time per server (a parsed message costs about twice its size); the answer is
+    then sent in chunks."""
     numbered = find(instance.numbered(), request.match_info["mid"])
     async with instance.parsing:
-        body = await asyncio.get_running_loop().run_in_executor(None, _detail_bytes, numbered)
+        body = await settings.parsing.detail(numbered)
     out = ChunkedAnswer(request, "application/json")
     return await out.send_all(body)
-
-
-def _detail_bytes(numbered: Numbered) -> bytes:
-    return json.dumps(detail(numbered), indent=1).encode("ascii") + b"\n"
 
 
 async def message_raw(
