@@ -65,6 +65,7 @@ FACES = frozenset(
         "smtpfake.http.message_data",
         "smtpfake.http.pacing",
         "smtpfake.http.parsing",
+        "smtpfake.http.parse_worker",
         "smtpfake.http.sidecar",
         "smtpfake.logging_observer",
         "smtpfake.pytest_plugin",

@@ -9,6 +9,7 @@ never to an error: a fake server shows what it was sent.
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -101,7 +102,8 @@ class Summaries:
         made = self._made.get(numbered.id)
         if made is None:
             made = {"id": numbered.id, **message_summary(numbered.message)}
-            self._made[numbered.id] = made
+            if numbered.id:  # 0: a message the API never numbered, so no key of its own
+                self._made[numbered.id] = made
         return made
 
     def keep(self, found: Sequence[Numbered]) -> None:
@@ -218,6 +220,11 @@ def detail(numbered: Numbered) -> JSON:
         "attachments": attachments,
         "size": len(message.data),
     }
+
+
+def detail_bytes(numbered: Numbered) -> bytes:
+    """:func:`detail` as the JSON answer's bytes (ASCII, indented as every answer)."""
+    return json.dumps(detail(numbered), indent=1).encode("ascii") + b"\n"
 
 
 def find(found: Sequence[Numbered], raw_id: str) -> Numbered:

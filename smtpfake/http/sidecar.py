@@ -125,7 +125,7 @@ class ApiServer:
         self.hub.close()
         await self.fleet.close()
         await runner.cleanup()
-        self.settings.parsing.close()
+        await self.settings.parsing.aclose()
 
     # -- in a background thread (embedding, tests) -------------------------------------------------
 

@@ -174,3 +174,30 @@ def test_a_bug_midway_through_a_listing_cuts_it_and_is_reported(
             conn.close()
         assert len(server.errors) == 1
         assert "boom" in server.errors[0].traceback
+
+
+def test_the_parse_worker_answers_a_bug_as_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from smtpfake.http import parse_worker
+
+    def broken(numbered: object) -> bytes:
+        raise ZeroDivisionError("boom")
+
+    data = big(1, size=4096)
+    head = {"id": 3, "mail_from": "a@x.test", "rcpt_tos": ["b@y.test"], "session": 1}
+    head |= {"time": 1.0, "queue_id": "Q3", "size": len(data)}
+    asked = (json.dumps(head).encode() + b"\n" + data) * 2
+    answers = io.BytesIO()
+    parse_worker.serve(io.BytesIO(asked), answers)  # two questions: a good one ...
+    first, rest = answers.getvalue().split(b"\n", 1)
+    size = json.loads(first)["size"]
+    assert json.loads(first)["ok"] is True
+    assert json.loads(rest[:size])["subject"] == "big 1"
+
+    monkeypatch.setattr(parse_worker, "detail_bytes", broken)
+    answers = io.BytesIO()
+    parse_worker.serve(io.BytesIO(asked[: len(asked) // 2]), answers)  # ... and a bug
+    first, rest = answers.getvalue().split(b"\n", 1)
+    assert json.loads(first)["ok"] is False
+    assert b"ZeroDivisionError: boom" in rest
