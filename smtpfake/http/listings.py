@@ -97,6 +97,8 @@ async def send(request: web.Request, pieces: Pieces) -> web.StreamResponse:
             break
     try:
         await out.start()
+        if out.head_only:
+            return await out.finish()
         for piece in ahead:
             await out.send(piece)
         for piece in pieces:

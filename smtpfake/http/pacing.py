@@ -55,6 +55,8 @@ class ChunkedAnswer:
             headers={"Content-Type": content_type, "Cache-Control": "no-store", **headers}
         )
         self.pacer = Pacer()
+        #: HEAD (RFC 9110 §9.3.2): the same headers, no body; sends are dropped
+        self.head_only = request.method == "HEAD"
         self._parts: list[bytes] = []
         self._size = 0
         self.sent = 0
@@ -63,11 +65,13 @@ class ChunkedAnswer:
         """Send the status line and headers (``length``: a Content-Length, else chunked)."""
         if length is not None:
             self.response.content_length = length
-        else:
+        elif not self.head_only:
             self.response.enable_chunked_encoding()
         await self.response.prepare(self.request)
 
     async def send(self, part: str | bytes | memoryview) -> None:
+        if self.head_only:
+            return
         data = part.encode("ascii") if isinstance(part, str) else bytes(part)
         self._parts.append(data)
         self._size += len(data)
@@ -93,7 +97,7 @@ class ChunkedAnswer:
         client that leaves midway ends it quietly."""
         try:
             await self.start(len(body))
-            for part in slices(body):
+            for part in slices(body) if not self.head_only else ():
                 await self.send(part)
             return await self.finish()
         except ConnectionResetError:

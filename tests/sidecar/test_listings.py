@@ -201,3 +201,22 @@ def test_the_parse_worker_answers_a_bug_as_its_traceback(monkeypatch: pytest.Mon
     first, rest = answers.getvalue().split(b"\n", 1)
     assert json.loads(first)["ok"] is False
     assert b"ZeroDivisionError: boom" in rest
+
+
+@pytest.mark.parametrize("path", ["/api/messages", "/api/sessions", "/api/messages/{id}/raw"])
+def test_head_of_a_streamed_answer_has_no_body(api: ApiServer, path: str) -> None:
+    # a streamed body after a HEAD answer would be read as the next answer's status line
+    send(api, big(1, size=4096))
+    (summary,) = call(api.url, "GET", "/api/messages").body["messages"]
+    target = path.format(id=summary["id"])
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=TIMEOUT)
+    try:
+        conn.request("HEAD", target)
+        head = conn.getresponse()
+        assert (head.status, head.read()) == (200, b"")
+        conn.request("GET", target)  # the same connection: still in step
+        got = conn.getresponse()
+        assert got.status == 200
+        assert len(got.read()) > 0
+    finally:
+        conn.close()
