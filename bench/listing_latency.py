@@ -1,6 +1,7 @@
 """SMTP reply latency while the sidecar serves its largest answers, side by side with none.
 
-Starts ``smtpfake serve --api-port`` (its journal's byte bound raised to keep every message),
+Starts a sidecar in a child process - ``Server`` and ``ApiServer`` in one event loop, as
+``smtpfake serve --api-port`` runs them (its journal's byte bound raised to keep every message) -
 fills it with MESSAGES messages of SIZE MiB (a text part and a base64 attachment, sent with
 smtplib) and SESSIONS short sessions, then, in interleaved rounds, runs each phase while a probe
 (a separate process, so the two never share a GIL) times SMTP NOOP round trips on one open
@@ -12,8 +13,10 @@ session:
 - GET /api/messages/{id}/raw: the largest message's bytes;
 - GET /api/messages/{id}: the largest message parsed (text, HTML, attachments).
 Each load phase repeats its request until the probe's window is over (at least once). Printed per
-phase: NOOP latency p50/p99/max and count, the request's time and size, and the server's peak
-RSS during the phase (VmHWM, reset before each phase through /proc/PID/clear_refs).
+phase: NOOP latency p50/p99/max and count, the request's time and size, the server's peak RSS
+during the phase (VmHWM, reset before each phase through /proc/PID/clear_refs), and the sidecar's
+longest event-loop turn in CPU time (its own work holding SMTP up) and in wall time (that, plus
+waiting for a core: on a shared machine the NOOP maximum is mostly the latter).
 Loopback only; every wait is bounded.
 
 Usage: python bench/listing_latency.py [--messages 5] [--size 30] [--sessions 2000]
@@ -23,10 +26,10 @@ Usage: python bench/listing_latency.py [--messages 5] [--size 30] [--sessions 20
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import smtplib
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,34 +43,68 @@ TIMEOUT = 120.0
 MiB = 1 << 20
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+# -- the sidecar (a child process: python bench/listing_latency.py --serve MESSAGE_BYTES) --------
 
 
-def start_sidecar(message_bytes: int) -> tuple[subprocess.Popen[bytes], int, int]:
-    smtp, api = free_port(), free_port()
+async def serve_sidecar(message_bytes: int) -> None:
+    """``Server`` and ``ApiServer`` in one event loop, as ``smtpfake serve --api-port`` runs
+    them, plus a monitor task: each turn it sleeps 1 ms and notes how long the turn took in wall
+    time and in this thread's CPU time. A long turn with the CPU busy is the loop held by
+    smtpfake's own work; a long turn with the CPU idle is the process waiting for a core (other
+    work on the machine), which no code of ours can shorten. ``MARK`` on stdin prints the worst
+    of each since the last mark, as JSON."""
+    from smtpfake.http import ApiServer
+    from smtpfake.journal import JournalLimits
+    from smtpfake.server import Server
+
+    server = Server("default", port=0, journal_limits=JournalLimits(message_bytes=message_bytes))
+    await server.open()
+    api = ApiServer(server)
+    await api.open()
+    print(f"PORTS {server.port} {api.port}", flush=True)
+    worst = {"busy_ms": 0.0, "wall_ms": 0.0}
+
+    async def monitor() -> None:
+        while True:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(0.001)
+            busy = (time.thread_time() - cpu) * 1000
+            late = (time.perf_counter() - wall) * 1000 - 1.0
+            worst["busy_ms"] = max(worst["busy_ms"], busy)
+            worst["wall_ms"] = max(worst["wall_ms"], late)
+
+    watching = asyncio.create_task(monitor())
+    loop = asyncio.get_running_loop()
+    while (await loop.run_in_executor(None, sys.stdin.readline)).strip() == "MARK":
+        print(json.dumps(worst), flush=True)
+        worst.update(busy_ms=0.0, wall_ms=0.0)
+    watching.cancel()
+    await api.aclose()
+    await server.aclose()
+
+
+def start_sidecar(message_bytes: int) -> tuple[subprocess.Popen[str], int, int]:
     proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "smtpfake", "serve", "--port", str(smtp),
-            "--api-port", str(api), "--journal-message-bytes", str(message_bytes),
-        ],
+        [sys.executable, __file__, "--serve", str(message_bytes)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        text=True,
+    )
     assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # the banner, then the API's line
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if b"control API" in line:
-            # the session log goes to stdout: drain it so the server never blocks writing it
-            subprocess.Popen(["cat"], stdin=proc.stdout, stdout=subprocess.DEVNULL)
-            return proc, smtp, api
-    proc.kill()
-    raise RuntimeError("smtpfake serve did not start")
+    line = proc.stdout.readline()
+    if not line.startswith("PORTS "):
+        proc.kill()
+        raise RuntimeError(f"the sidecar did not start: {line!r}")
+    _, smtp, api = line.split()
+    return proc, int(smtp), int(api)
+
+
+def mark(proc: subprocess.Popen[str]) -> dict[str, float]:
+    """The sidecar's worst loop turn since the last mark (see serve_sidecar)."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("MARK\n")
+    proc.stdin.flush()
+    return dict(json.loads(proc.stdout.readline()))
 
 
 def message(n: int, size: int) -> bytes:
@@ -174,7 +211,8 @@ def main() -> None:
         fill(smtp_port, args.messages, size, args.sessions)
         print(
             f"filled: {args.messages} x {args.size} MiB messages, {args.sessions} sessions "
-            f"in {time.perf_counter() - started:.1f}s; server RSS peak {peak_mib(proc.pid):,.0f} MiB"
+            f"in {time.perf_counter() - started:.1f}s; "
+            f"server RSS peak {peak_mib(proc.pid):,.0f} MiB"
         )
         conn = http.client.HTTPConnection(HOST, api_port, timeout=TIMEOUT)
         conn.request("GET", "/api/messages?order=newest&limit=1")
@@ -192,12 +230,18 @@ def main() -> None:
             f"GET /api/messages/{largest}": lambda: fetch(api_port, f"/api/messages/{largest}"),
         }
         results: dict[str, list[float]] = {name: [] for name in phases}
+        turns: dict[str, dict[str, float]] = {
+            name: {"busy_ms": 0.0, "wall_ms": 0.0} for name in phases
+        }
         runs: dict[str, list[tuple[float, int]]] = {name: [] for name in phases}
         peaks: dict[str, float] = dict.fromkeys(phases, 0.0)
         for _ in range(args.rounds):
             for name, load in phases.items():  # interleaved: noise falls on every phase
                 reset_peak(proc.pid)
+                mark(proc)
                 latencies, done = with_probe(smtp_port, args.window, load)
+                for key, value in mark(proc).items():
+                    turns[name][key] = max(turns[name][key], value)
                 results[name] += latencies
                 runs[name] += done
                 peaks[name] = max(peaks[name], peak_mib(proc.pid))
@@ -206,7 +250,8 @@ def main() -> None:
         )
         print(
             f"{'phase':<34} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'NOOPs':>6}  "
-            f"{'request s (median)':>18} {'answer MiB':>10} {'peak RSS MiB':>12}"
+            f"{'request s (median)':>18} {'answer MiB':>10} {'peak RSS MiB':>12}  "
+            f"{'loop turn max ms: CPU busy':>26} {'wall':>6}"
         )
         for name in phases:
             got = sorted(results[name])
@@ -215,15 +260,22 @@ def main() -> None:
             answer = f"{runs[name][0][1] / MiB:.3f}" if runs[name] else "-"
             print(
                 f"{name:<34} {statistics.median(got):7.2f} {p99:7.2f} {got[-1]:7.2f} "
-                f"{len(got):6d}  {took:>18} {answer:>10} {peaks[name]:12,.0f}"
+                f"{len(got):6d}  {took:>18} {answer:>10} {peaks[name]:12,.0f}  "
+                f"{turns[name]['busy_ms']:26.1f} {turns[name]['wall_ms']:6.1f}"
             )
     finally:
-        proc.terminate()
-        proc.wait(TIMEOUT)
+        assert proc.stdin is not None
+        proc.stdin.close()  # the sidecar's end
+        try:
+            proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--probe":
         probe(int(sys.argv[2]), float(sys.argv[3]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        asyncio.run(serve_sidecar(int(sys.argv[2])))
     else:
         main()
