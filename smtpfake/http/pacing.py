@@ -46,8 +46,8 @@ class ChunkedAnswer:
     """A streamed answer (chunked transfer coding): :meth:`send` text or bytes as made, each
     buffered up to ``CHUNK`` bytes; :meth:`finish` sends the rest. Every send paces itself.
 
-    A client that leaves mid-answer raises ConnectionResetError from :meth:`send` (the
-    endpoint ends quietly: see :func:`smtpfake.http.journal_api`)."""
+    A client that leaves mid-answer raises ConnectionResetError from :meth:`send`; the callers
+    (:meth:`send_all`, ``listings.send``) end quietly then."""
 
     def __init__(self, request: web.Request, content_type: str, **headers: str) -> None:
         self.request = request
@@ -59,7 +59,6 @@ class ChunkedAnswer:
         self.head_only = request.method == "HEAD"
         self._parts: list[bytes] = []
         self._size = 0
-        self.sent = 0
 
     async def start(self, length: int | None = None) -> None:
         """Send the status line and headers (``length``: a Content-Length, else chunked)."""
@@ -84,7 +83,6 @@ class ChunkedAnswer:
             data = b"".join(self._parts)
             self._parts.clear()
             self._size = 0
-            self.sent += len(data)
             await self.response.write(data)
 
     async def finish(self) -> web.StreamResponse:
