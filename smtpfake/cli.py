@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
     from smtpfake.http import ApiServer
+    from smtpfake.journal import SessionRecord
+    from smtpfake.remote import RemoteSmtpFake
     from smtpfake.scenario import Scenario
     from smtpfake.scenario.model import Param, Rule
 
@@ -365,15 +367,110 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    """The scenario (NAME, or with --remote alone the sidecar's scenario in force), then with
+    --journal or --remote each rule's hits and near misses over the sessions recorded."""
+    from smtpfake.journal import rules_report
     from smtpfake.scenario import ScenarioError, resolve
 
+    if args.scenario is None and args.remote is None:
+        print(
+            "smtpfake show: name a scenario (NAME or PATH), or give --remote URL", file=sys.stderr
+        )
+        return 2
+    if args.journal is not None and args.remote is not None:
+        print("smtpfake show: --journal and --remote are two sources; give one", file=sys.stderr)
+        return 2
+    failures: tuple[type[Exception], ...] = (OSError, ValueError)
+    if args.remote is not None:  # the HTTP client is imported only when it is used
+        from smtpfake.remote import RemoteError
+
+        failures += (RemoteError,)
+    sessions = None
     try:
-        sc = resolve(args.scenario, args.scenario_dir, dict(args.param))
+        if args.scenario is not None:
+            sc = resolve(args.scenario, args.scenario_dir, dict(args.param))
+            text, labels = show_text(sc), [rule.label for rule in sc.rules]
+        if args.remote is not None:
+            remote = _remote(args)
+            if args.scenario is None:
+                body = remote.scenario()
+                text, labels = str(body["show"]), [str(r["label"]) for r in body["rules"]]
+            sessions, source = _remote_sessions(remote), f"{remote.url}{remote.prefix}/sessions"
+        elif args.journal is not None:
+            sessions = _journal_sessions(args.journal)
+            source = "standard input" if args.journal == "-" else args.journal
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(show_text(sc))
+    except failures as exc:
+        print(f"smtpfake show: {exc}", file=sys.stderr)
+        return 2
+    print(text)
+    if sessions is not None:
+        print(f"rule hits and near misses in {len(sessions)} session(s) from {source}:")
+        for line in rules_report(labels, sessions, "the session JSON's near_misses"):
+            print(f"  {line}")
     return 0
+
+
+def _remote(args: argparse.Namespace) -> RemoteSmtpFake:
+    from smtpfake.remote import RemoteSmtpFake
+
+    token = args.api_token or os.environ.get("SMTPFAKE_API_TOKEN") or None
+    return RemoteSmtpFake(args.remote, token)
+
+
+#: GET /api/sessions pages at most this many times for `show --remote` (a page is at most the
+#: API's page size; the journal keeps a bounded number of sessions)
+_MAX_PAGES = 10_000
+
+
+def _remote_sessions(remote: RemoteSmtpFake) -> list[SessionRecord]:
+    """Every session the sidecar keeps, page by page (GET /api/sessions?offset=N)."""
+    from smtpfake.serialize import session_from_json
+
+    sessions: list[SessionRecord] = []
+    for _ in range(_MAX_PAGES):
+        _, body = remote.request("GET", "/api/sessions", query={"offset": str(len(sessions))})
+        page = [session_from_json(s) for s in body["sessions"]]
+        sessions += page
+        if not page or len(sessions) >= int(body["total"]):
+            break
+    return sessions
+
+
+def _journal_sessions(path: str) -> list[SessionRecord]:
+    """The sessions in a JSON file (``-``: standard input): the body of GET /api/sessions
+    (``{"sessions": [...]}``), a list of sessions, or one session, each as the API writes it
+    (smtpfake.serialize.session_to_json). ValueError naming the file for anything else."""
+    from smtpfake.scenario.limits import LimitError, loads_json
+    from smtpfake.serialize import session_from_json
+
+    if path == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        with open(path, "rb") as f:
+            raw = f.read()
+    try:
+        data = loads_json(raw)
+    except (LimitError, ValueError) as exc:
+        raise ValueError(f"{path}: not JSON: {exc}") from None
+    if isinstance(data, dict) and "sessions" in data:
+        data = data["sessions"]
+    elif isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected sessions as GET /api/sessions gives them")
+    sessions = []
+    for number, item in enumerate(data, 1):
+        try:
+            sessions.append(session_from_json(item))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(
+                f"{path}: session {number} is not a session as GET /api/sessions gives it "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+    return sessions
 
 
 def show_text(sc: Scenario) -> str:
@@ -587,9 +684,31 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", parents=[dirs], help="list scenarios with their summaries")
     lst.set_defaults(func=_list)
 
-    show = sub.add_parser("show", parents=[dirs], help="show one scenario's rules")
-    show.add_argument("scenario")
+    show = sub.add_parser(
+        "show",
+        parents=[dirs],
+        help="show one scenario's rules; with --journal or --remote, each rule's hits and near "
+        "misses",
+    )
+    show.add_argument(
+        "scenario",
+        nargs="?",
+        help="built-in name or YAML path (with --remote: default the sidecar's scenario in force)",
+    )
     _param_option(show)
+    show.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="sessions saved as JSON (GET /api/sessions, or session_to_json of each; - for "
+        "stdin): print each rule's hits and near misses in them",
+    )
+    show.add_argument(
+        "--remote",
+        metavar="URL",
+        help="a running sidecar's API (http://127.0.0.1:8025): print each rule's hits and near "
+        "misses in its sessions",
+    )
+    show.add_argument("--api-token", help="the sidecar's API token (SMTPFAKE_API_TOKEN)")
     show.set_defaults(func=_show)
 
     validate = sub.add_parser("validate", help="check scenario files; file:line:col per problem")

@@ -14,7 +14,7 @@ import dataclasses
 import threading
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -62,11 +62,7 @@ class SessionRecord:
     @property
     def near_misses(self) -> tuple[str, ...]:
         """``COMMAND: LABEL: why`` for every rule on a command's stage that did not fire."""
-        return tuple(
-            f"{o.stage.upper()} {o.argument}".rstrip() + f": {m}"
-            for o in self.outcomes
-            for m in o.misses
-        )
+        return tuple(miss_text(o, m) for o in self.outcomes for m in o.misses)
 
     #: transcript entries and violations dropped to stay within JournalLimits.entries
     dropped_entries: int = 0
@@ -96,14 +92,62 @@ class SessionRecord:
             lines.insert(1, f"  ... {self.dropped_entries} earlier entries not kept")
         hits = self.rule_hits
         if hits:
-            lines.append("  rules fired: " + ", ".join(f"{k} x{n}" for k, n in hits.items()))
-        misses = self.near_misses
-        lines += [f"  ? {m}" for m in misses[:NEAR_MISSES_SHOWN]]
-        if len(misses) > NEAR_MISSES_SHOWN:
-            lines.append(
-                f"  ? ... and {len(misses) - NEAR_MISSES_SHOWN} more (session.near_misses)"
-            )
+            lines.append("  rules fired: " + ", ".join(hit_text(k, n) for k, n in hits.items()))
+        lines += [f"  {m}" for m in miss_lines(self.near_misses, "session.near_misses")]
         return "\n".join(lines)
+
+
+# How rules met the commands, in the words of a failing test's report (SessionRecord.format);
+# `smtpfake show NAME --journal/--remote` (rules_report) says the same with the same functions.
+
+
+def hit_text(label: str, count: int) -> str:
+    """``greylisted x2``: a rule and how many times it fired."""
+    return f"{label} x{count}"
+
+
+def miss_text(outcome: Outcome, miss: str) -> str:
+    """``RCPT b@y.test: greylisted: within 300 s: 312 s elapsed``: one near miss (``miss`` is
+    ``LABEL: why``, Outcome.misses) on the command it was met at."""
+    return f"{outcome.stage.upper()} {outcome.argument}".rstrip() + f": {miss}"
+
+
+def miss_lines(misses: Sequence[str], rest: str) -> list[str]:
+    """``? MISS`` for the first NEAR_MISSES_SHOWN, then ``? ... and N more (REST)``, where
+    ``rest`` says where to find them all."""
+    lines = [f"? {m}" for m in misses[:NEAR_MISSES_SHOWN]]
+    if len(misses) > NEAR_MISSES_SHOWN:
+        lines.append(f"? ... and {len(misses) - NEAR_MISSES_SHOWN} more ({rest})")
+    return lines
+
+
+def rules_report(labels: Sequence[str], sessions: Sequence[SessionRecord], rest: str) -> list[str]:
+    """Per rule (``labels`` in scenario order): ``LABEL xN`` summed over ``sessions``, then its
+    near misses (miss_lines; ``rest`` says where the uncounted are). Hits and misses of a label
+    not in ``labels`` (sessions of another scenario) follow under their own labels."""
+    hits: Counter[str] = Counter()
+    misses: dict[str, list[str]] = {label: [] for label in labels}
+    for session in sessions:
+        hits.update(session.rule_hits)
+        for outcome in session.outcomes:
+            for miss in outcome.misses:
+                misses.setdefault(_label_of(miss, misses), []).append(miss_text(outcome, miss))
+    lines = []
+    for label in dict.fromkeys([*labels, *misses, *hits]):
+        lines.append(hit_text(label, hits[label]))
+        lines += [f"  {m}" for m in miss_lines(misses.get(label, []), rest)]
+    return lines
+
+
+def _label_of(miss: str, labels: Mapping[str, object]) -> str:
+    """The rule a ``LABEL: why`` near miss is about: the longest known label it starts with (a
+    label may hold ": " itself), else the text before its first ": "."""
+    parts = miss.split(": ")
+    for end in range(len(parts) - 1, 0, -1):
+        label = ": ".join(parts[:end])
+        if label in labels:
+            return label
+    return parts[0]
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from smtpfake.journal_limits import JournalLimits
 if TYPE_CHECKING:
     from smtpfake.control import Control
     from smtpfake.delivery import Handler
+    from smtpfake.remote import RemoteSmtpFake
     from smtpfake.scenario import ScenarioError
     from smtpfake.server import Server
 
@@ -211,7 +212,9 @@ def pytest_configure(config: pytest.Config) -> None:
                 "smtpfake: --smtpfake-journal-* set the in-process journal; a sidecar's are its "
                 "own (smtpfake serve --journal-*)"
             )
-        _wait_for_sidecar(settings)
+        remote = _wait_for_sidecar(settings)
+        if settings.scenario != "default":
+            _check_scenario_on_sidecar(remote, settings)
         return
     if (settings.port or settings.host != Settings.host) and not _worker():
         # The main process checks every worker's port (N, N+1, ... under pytest-xdist): a
@@ -250,8 +253,9 @@ def _check_port(host: str, port: int) -> None:
         raise pytest.UsageError(f"smtpfake: {flags}: {problem}") from None
 
 
-def _wait_for_sidecar(settings: Settings) -> None:
-    """Poll the sidecar's health until it says ready, for at most ``remote_wait`` seconds."""
+def _wait_for_sidecar(settings: Settings) -> RemoteSmtpFake:
+    """Poll the sidecar's health until it says ready, for at most ``remote_wait`` seconds;
+    return a client of it."""
     import time
 
     from smtpfake.remote import RemoteError, RemoteSmtpFake
@@ -276,13 +280,35 @@ def _wait_for_sidecar(settings: Settings) -> None:
                 ) from None
             problem = str(exc)
         if not problem:
-            return
+            return remote
         if time.monotonic() >= deadline:
             raise pytest.UsageError(
                 f"smtpfake: --smtpfake-remote {settings.remote}: {problem} "
                 f"(waited {settings.remote_wait:g}s, see --smtpfake-remote-wait)"
             )
         time.sleep(0.1)
+
+
+def _check_scenario_on_sidecar(remote: RemoteSmtpFake, settings: Settings) -> None:
+    """UsageError at start-up for a default scenario the run cannot get: a name the sidecar's
+    library does not hold, or a local YAML file (uploaded by each test) that does not load."""
+    from smtpfake.scenario import ScenarioError, resolve
+    from smtpfake.scenario.yamlwalk import did_you_mean
+
+    setting = "--smtpfake-scenario (ini smtpfake_scenario)"
+    name = settings.scenario
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        try:
+            resolve(name, ())
+        except ScenarioError as exc:
+            raise pytest.UsageError(f"smtpfake: {setting}: {_problems(exc)}") from None
+        return
+    known = [str(entry["name"]) for entry in remote.scenarios()]
+    if name not in known:
+        raise pytest.UsageError(
+            f"smtpfake: {setting}: the sidecar at {settings.remote} has no scenario named "
+            f"'{name}'{did_you_mean(name, known)}"
+        )
 
 
 def _worker() -> str:

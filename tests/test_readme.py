@@ -16,7 +16,11 @@ from smtpfake.explain import reply_code_table_markdown
 from smtpfake.scenario import load_file, load_text, scenario_files
 from smtpfake.scenario.faults import REGISTRY
 from smtpfake.scenario.model import ServerSettings, Stage
-from smtpfake.scenario.reference import fault_table_markdown
+from smtpfake.scenario.reference import (
+    condition_table_markdown,
+    fault_table_markdown,
+    server_table_markdown,
+)
 from smtpfake.scenario.rule_reader import RULE_KEYS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -41,6 +45,8 @@ def generated() -> dict[str, str]:
         "reply-codes": reply_code_table_markdown(),
         "command-order": order_table_markdown(),
         "fault-parameters": fault_table_markdown(),
+        "server-settings": server_table_markdown(),
+        "rule-conditions": condition_table_markdown(),
     }
 
 
@@ -62,7 +68,7 @@ def regenerate() -> None:
     README.write_text(text)
 
 
-@pytest.mark.parametrize("name", ["scenarios", "reply-codes", "command-order", "fault-parameters"])
+@pytest.mark.parametrize("name", list(generated()))
 def test_generated_tables_are_current(name: str) -> None:
     assert section(README.read_text(), name) == generated()[name].strip(), (
         "README table out of date: run `python tests/test_readme.py`"

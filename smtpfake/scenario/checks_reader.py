@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from smtpfake.scenario.checks import (
     CHECK_KINDS,
     MESSAGE_NAMES,
@@ -31,6 +29,7 @@ from smtpfake.scenario.checks import (
     ClientKind,
     Level,
 )
+from smtpfake.scenario.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from smtpfake.scenario.yamlwalk import INVALID, Walker, is_text, kind, rejected
 
 CHECKS_KEYS = ("tags", "client", "judge")
@@ -42,20 +41,20 @@ _CLIENTS = tuple(c.value for c in ClientKind)
 
 
 class ChecksReader(Walker):
-    def checks(self, node: yaml.Node) -> Any:
+    def checks(self, node: Node) -> Any:
         readers = {"tags": self.word_list, "client": self.client_input, "judge": self.judge}
         kw, _ = self.fields(node, "checks", readers, CHECKS_KEYS)
-        if not isinstance(node, yaml.MappingNode) or any(v is INVALID for v in kw.values()):
+        if not isinstance(node, MappingNode) or any(v is INVALID for v in kw.values()):
             return INVALID
         return Checks(**kw)
 
-    def word_list(self, node: yaml.Node, what: str) -> Any:
+    def word_list(self, node: Node, what: str) -> Any:
         """A list of strings (or one string)."""
-        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        items = node.value if isinstance(node, SequenceNode) else [node]
         words = [self.typed(n, what, is_text, "a word") for n in items]
         return INVALID if INVALID in words else tuple(str(w) for w in words)
 
-    def client_input(self, node: yaml.Node, what: str) -> Any:
+    def client_input(self, node: Node, what: str) -> Any:
         readers = {
             "from": self.string,
             "to": self.word_list,
@@ -67,21 +66,21 @@ class ChecksReader(Walker):
         if "to" in read and read["to"] == ():
             self.problem(nodes["to"], f"{what}.to: expected at least one address")
             return INVALID
-        if not isinstance(node, yaml.MappingNode) or any(v is INVALID for v in read.values()):
+        if not isinstance(node, MappingNode) or any(v is INVALID for v in read.values()):
             return INVALID
         names = {"from": "sender", "to": "recipients"}
         return ClientInput(**{names.get(k, k): v for k, v in read.items()})
 
-    def judge(self, node: yaml.Node, what: str) -> Any:
+    def judge(self, node: Node, what: str) -> Any:
         if rejected(node):
             return INVALID
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(node, SequenceNode):
             self.problem(node, f"{what}: expected a list of checks, got {kind(node)}")
             return INVALID
         items = [self.check(n, f"{what}[{i + 1}]") for i, n in enumerate(node.value)]
         return INVALID if INVALID in items else tuple(items)
 
-    def check(self, node: yaml.Node, what: str) -> Any:
+    def check(self, node: Node, what: str) -> Any:
         entries = self.mapping(node, what)
         kinds = [(k, kn, v) for k, kn, v in entries if k in CHECK_KINDS]
         extra: dict[str, Any] = {}
@@ -98,7 +97,7 @@ class ChecksReader(Walker):
                 extra["clients"] = clients if clients is INVALID else (ClientKind(clients),)
             else:
                 self.unknown_key(key_node, key, (*CHECK_KINDS, *CHECK_ITEM_KEYS), what)
-        if not isinstance(node, yaml.MappingNode):
+        if not isinstance(node, MappingNode):
             return INVALID
         if len(kinds) != 1:
             found = ", ".join(k for k, _, _ in kinds) or "none"
@@ -124,18 +123,18 @@ class ChecksReader(Walker):
             return INVALID
         return Check(name, value, clients=clients, location=self.loc(node), **extra)
 
-    def check_value(self, name: str, node: yaml.Node, what: str) -> Any:
+    def check_value(self, name: str, node: Node, what: str) -> Any:
         shape = CHECK_KINDS[name][0]
         if shape == "count":
             return self.integer(node, what)
         if shape == "flag":
             return self.boolean(node, what)
         if shape == "outcomes":
-            items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+            items = node.value if isinstance(node, SequenceNode) else [node]
             values = [self.choice(n, what, OUTCOMES) for n in items]
             return INVALID if INVALID in values or not values else tuple(values)
         # names: a list of words; for no-violations, true means "none allowed"
-        if name == "no-violations" and isinstance(node, yaml.ScalarNode):
+        if name == "no-violations" and isinstance(node, ScalarNode):
             flag = self.typed(node, what, lambda v: v is True, "true or a list of kinds")
             return INVALID if flag is INVALID else ()
         words = self.word_list(node, what)

@@ -1,9 +1,10 @@
-"""YAML text -> one node tree, at a cost bounded by the text's own size.
+"""YAML text -> one tree of compact nodes (nodes.py), at a cost bounded by the text's own size.
 
 PyYAML's composer recurses once per level of nesting (about 500 levels end in a RecursionError)
 and shares an anchored node at every alias, so a reader that walks the tree walks each alias in
 full: a few KiB of "billion laughs" become billions of values. This composer builds the same
-nodes from the parser's events with an explicit stack, and refuses a document that is
+nodes (compact ones: tag, value, line, column) from the parser's events with an explicit stack,
+keeping no PyYAML node or mark, and refuses a document that is
 
 - longer than ``limits.MAX_SCENARIO_BYTES``,
 - nested deeper than ``limits.MAX_DEPTH``,
@@ -13,17 +14,44 @@ nodes from the parser's events with an explicit stack, and refuses a document th
 
 each as a :class:`TooBig` at the line and column where the limit was crossed. libyaml's parser
 is used when PyYAML has it (several times faster on large files), else the pure-Python one.
+
+Scalars that repeat (keys, mostly) share one string, and an unquoted date is kept as the text
+written (a scenario has no dates). Any other tag than plain values, lists and mappings is left
+for Walker.tags() to report; :attr:`Composed.tagged` says whether there is one to look for.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from smtpfake.scenario import limits
+from smtpfake.scenario.nodes import (
+    MAP_TAG,
+    SCALAR_TAGS,
+    SEQ_TAG,
+    STR_TAG,
+    TIMESTAMP_TAG,
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+)
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Composed:
+    """The document's root (None when there is none); whether any node has a tag other than
+    a plain value's, list's or mapping's (then Walker.tags() has problems to report); whether
+    any scalar holds ``${`` (then params.Substitution has references to replace)."""
+
+    root: Node | None
+    tagged: bool
+    refs: bool
 
 
 class TooBig(Exception):
@@ -34,8 +62,8 @@ class TooBig(Exception):
         self.line, self.column, self.message = line, column, message
 
 
-def compose(text: str) -> yaml.Node | None:
-    """The single document in ``text`` as nodes (None if there is none), with the limits above.
+def compose(text: str) -> Composed:
+    """The single document in ``text`` as nodes, with the limits above.
 
     Raises TooBig, or yaml.YAMLError for text that is not YAML (as yaml.compose would)."""
     size = len(text.encode("utf-8", "surrogatepass"))
@@ -57,10 +85,12 @@ def too_big_message(size: int) -> str:
     )
 
 
-def _compose(text: str, loader_class: type) -> yaml.Node | None:
+def _compose(text: str, loader_class: type) -> Composed:
     loader = loader_class(text)
     try:
-        return _Composer(loader).document()
+        composer = _Composer(loader)
+        root = composer.document()
+        return Composed(root, composer.tagged, composer.refs)
     finally:
         loader.dispose()
 
@@ -70,13 +100,16 @@ class _Composer:
         # the loader's event API has no types in the stubs (and CParser's marks are its own)
         self.loader = loader
         #: anchor -> (its node, values in it once aliases are expanded)
-        self.anchors: dict[str, tuple[yaml.Node, int]] = {}
+        self.anchors: dict[str, tuple[Node, int]] = {}
         self.open_anchors: set[str] = set()  # anchored collections not yet closed
         self.written = 0  # values as written (an alias counts once)
         self.expanded = 0  # values once aliases are expanded
-        self.resolved: dict[tuple[str, Any], str] = {}  # (value, implicit) -> its tag
+        self.strings: dict[str, str] = {}  # each scalar's text -> its first string
+        self.plain_tags: dict[str, str] = {}  # a plain scalar's text -> its resolved tag
+        self.tagged = False  # a node with another tag than a plain value's, list's or map's
+        self.refs = False  # a scalar with "${" (a parameter reference, or a typo of one)
 
-    def document(self) -> yaml.Node | None:
+    def document(self) -> Node | None:
         loader = self.loader
         loader.get_event()  # StreamStart
         if loader.check_event(yaml.StreamEndEvent):
@@ -96,43 +129,53 @@ class _Composer:
         loader.get_event()
         return root
 
-    def tree(self) -> yaml.Node:
+    def tree(self) -> Node:
         """One node and everything in it, iteratively: one pass over the events, O(1) each."""
         loader = self.loader
-        resolved = self.resolved
+        strings, plain_tags = self.strings, self.plain_tags
         event: Any
         # each open collection: (node, its anchor, its children so far, self.expanded before it)
-        stack: list[tuple[yaml.Node, str | None, list[yaml.Node], int]] = []
+        stack: list[tuple[Node, str | None, list[Node], int]] = []
         while True:
             event = loader.get_event()
             kind = type(event)
-            node: yaml.Node
+            node: Node
             if kind is yaml.ScalarEvent:
                 self.count(event)
-                tag = event.tag
-                if tag is None or tag == "!":
-                    # the resolver tries a dozen regexes; values repeat, so each is tried once
-                    key = (event.value, event.implicit)
-                    tag = resolved.get(key)
+                # one string per distinct text (keys repeat in every rule)
+                value = strings.get(event.value)
+                if value is None:
+                    value = strings[event.value] = event.value
+                    self.refs = self.refs or "${" in value
+                if event.tag is not None and event.tag != "!":
+                    tag = event.tag
+                elif event.implicit[0]:
+                    # a plain scalar: the resolver tries a dozen regexes, so once per text
+                    tag = plain_tags.get(value)
                     if tag is None:
-                        tag = resolved[key] = loader.resolve(
-                            yaml.ScalarNode, event.value, event.implicit
+                        tag = plain_tags[value] = loader.resolve(
+                            yaml.ScalarNode, value, (True, False)
                         )
-                node = yaml.ScalarNode(
-                    tag, event.value, event.start_mark, event.end_mark, style=event.style
-                )
+                else:
+                    tag = STR_TAG  # quoted or a block: a string (what PyYAML's resolver says)
+                if tag == TIMESTAMP_TAG:
+                    tag = STR_TAG  # an unquoted date is read as written
+                elif tag not in SCALAR_TAGS:
+                    self.tagged = True
+                mark = event.start_mark
+                node = ScalarNode(tag, value, mark.line, mark.column)
                 if event.anchor is not None:
                     self.anchors[event.anchor] = (node, 1)
             elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
                 self.count(event)
-                node_class: type[yaml.Node] = (
-                    yaml.SequenceNode if kind is yaml.SequenceStartEvent else yaml.MappingNode
-                )
+                is_map = kind is yaml.MappingStartEvent
                 tag = event.tag
                 if tag is None or tag == "!":
-                    tag = loader.resolve(node_class, None, event.implicit)
-                opened: Any = node_class(tag, [], event.start_mark, None)
-                opened.flow_style = event.flow_style
+                    tag = MAP_TAG if is_map else SEQ_TAG
+                elif tag != (MAP_TAG if is_map else SEQ_TAG):
+                    self.tagged = True
+                mark = event.start_mark
+                opened = (MappingNode if is_map else SequenceNode)(tag, [], mark.line, mark.column)
                 if len(stack) >= limits.MAX_DEPTH:
                     raise _too_big(
                         event,
@@ -148,8 +191,7 @@ class _Composer:
                 node = self.alias(event)
             else:  # SequenceEnd / MappingEnd
                 node, anchor, children, expanded_before = stack.pop()
-                node.end_mark = event.end_mark
-                if isinstance(node, yaml.MappingNode):
+                if type(node) is MappingNode:
                     node.value = list(zip(children[::2], children[1::2], strict=True))
                 else:
                     node.value = children
@@ -160,7 +202,7 @@ class _Composer:
                 return node
             stack[-1][2].append(node)
 
-    def alias(self, event: Any) -> yaml.Node:
+    def alias(self, event: Any) -> Node:
         name = event.anchor
         if name in self.open_anchors:
             raise _too_big(event, f"alias *{name} is inside the node it names (a cycle)")

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from smtpfake.scenario.errors import Problem
 from smtpfake.scenario.model import BODY_TYPES, GREETINGS, INITIAL_STATE, Rule, SizeBounds, Stage
+from smtpfake.scenario.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from smtpfake.scenario.yamlwalk import INVALID, Walker, did_you_mean, is_int, kind
 
 #: where a transaction fact has a value: its MAIL, and what follows it
@@ -21,9 +20,9 @@ TRANSACTION_FACTS = ("message", "size", "body")
 
 
 class FactsReader(Walker):
-    def words(self, node: yaml.Node, what: str, allowed: tuple[str, ...]) -> Any:
+    def words(self, node: Node, what: str, allowed: tuple[str, ...]) -> Any:
         """One word of ``allowed`` or a list of them (case-insensitive), as a tuple."""
-        nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        nodes = node.value if isinstance(node, SequenceNode) else [node]
         out: list[str] = []
         for n in nodes:
             value = self.string(n, what)
@@ -43,13 +42,13 @@ class FactsReader(Walker):
             return INVALID
         return tuple(dict.fromkeys(out))
 
-    def greeted(self, node: yaml.Node, what: str) -> Any:
+    def greeted(self, node: Node, what: str) -> Any:
         return self.words(node, what, GREETINGS)
 
-    def body_types(self, node: yaml.Node, what: str) -> Any:
+    def body_types(self, node: Node, what: str) -> Any:
         return self.words(node, what, BODY_TYPES)
 
-    def authenticated(self, node: yaml.Node, what: str) -> Any:
+    def authenticated(self, node: Node, what: str) -> Any:
         """true, false, or the user it succeeded for (a glob)."""
         value = self.scalar(node, what)
         if value is INVALID or isinstance(value, bool):
@@ -59,9 +58,9 @@ class FactsReader(Walker):
         self.problem(node, f"{what}: expected true, false or a user name (a glob such as 'bot-*')")
         return INVALID
 
-    def size_bounds(self, node: yaml.Node, what: str) -> Any:
+    def size_bounds(self, node: Node, what: str) -> Any:
         """``none``, or ``{min, max}`` octets."""
-        if isinstance(node, yaml.ScalarNode):
+        if isinstance(node, ScalarNode):
             value = self.scalar(node, what)
             if value == "none":
                 return SizeBounds(declared=False)
@@ -73,7 +72,7 @@ class FactsReader(Walker):
                 )
             return INVALID
         kw, _ = self.fields(node, what, {"min": self.octets, "max": self.octets}, ("min", "max"))
-        if not isinstance(node, yaml.MappingNode) or INVALID in kw.values():
+        if not isinstance(node, MappingNode) or INVALID in kw.values():
             return INVALID
         if not kw:
             self.problem(node, f"{what}: give min, max or both")
@@ -84,10 +83,10 @@ class FactsReader(Walker):
             return INVALID
         return SizeBounds(minimum=low, maximum=high)
 
-    def octets(self, node: yaml.Node, what: str) -> Any:
+    def octets(self, node: Node, what: str) -> Any:
         return self.typed(node, what, lambda v: is_int(v) and v >= 0, "a number of octets")
 
-    def facts_agree(self, kw: dict[str, Any], nodes: dict[str, yaml.Node], where: str) -> None:
+    def facts_agree(self, kw: dict[str, Any], nodes: dict[str, Node], where: str) -> None:
         """A transaction fact on a stage outside any transaction could never hold."""
         for key in TRANSACTION_FACTS:
             if key not in kw:

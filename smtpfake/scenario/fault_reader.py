@@ -8,10 +8,9 @@ import types
 import typing
 from typing import Any, Union
 
-import yaml
-
 from smtpfake.scenario import limits
 from smtpfake.scenario.faults import Fault
+from smtpfake.scenario.nodes import MappingNode, Node, SequenceNode
 from smtpfake.scenario.yamlwalk import (
     INVALID,
     LONG_WAIT,
@@ -23,13 +22,11 @@ from smtpfake.scenario.yamlwalk import (
 
 
 class FaultReader(Walker):
-    def fault(
-        self, cls: type[Fault], key_node: yaml.Node, node: yaml.Node, what: str
-    ) -> Fault | None:
+    def fault(self, cls: type[Fault], key_node: Node, node: Node, what: str) -> Fault | None:
         hints, fields = _shape(cls)
         raw: dict[str, Any] = {}
-        nodes: dict[str, yaml.Node] = {}
-        if isinstance(node, yaml.MappingNode):
+        nodes: dict[str, Node] = {}
+        if isinstance(node, MappingNode):
             for key, knode, vnode in self.mapping(node, what):
                 if key not in fields:
                     self.problem(
@@ -41,7 +38,7 @@ class FaultReader(Walker):
                 raw[key] = self.field_value(vnode, f"{what}.{key}", hints[key])
                 nodes[key] = vnode
         elif (
-            isinstance(node, yaml.SequenceNode)
+            isinstance(node, SequenceNode)
             and cls.primary is not None
             and _allows_tuple(hints[cls.primary])
         ):
@@ -83,8 +80,8 @@ class FaultReader(Walker):
             self.problem(nodes.get(field, node), f"{what}: {message}")
         return None if problems else fault
 
-    def field_value(self, node: yaml.Node, what: str, hint: Any) -> Any:
-        if isinstance(node, yaml.SequenceNode) and _allows_tuple(hint):
+    def field_value(self, node: Node, what: str, hint: Any) -> Any:
+        if isinstance(node, SequenceNode) and _allows_tuple(hint):
             items = [self.scalar(n, what) for n in node.value]
             if INVALID in items:
                 return INVALID
@@ -92,7 +89,7 @@ class FaultReader(Walker):
         value = self.scalar(node, what)
         return INVALID if value is INVALID else self.check_type(value, node, what, hint)
 
-    def check_type(self, value: Any, node: yaml.Node, what: str, hint: Any) -> Any:
+    def check_type(self, value: Any, node: Node, what: str, hint: Any) -> Any:
         options = _options(hint)
         if value is None and type(None) in options:
             return None

@@ -40,14 +40,16 @@ MAX_NUMBER_CHARS = 40
 MAX_SCENARIO_BYTES = 8 * 1024 * 1024
 #: nested lists and mappings; a scenario needs about 6
 MAX_DEPTH = 32
-#: values in the document (scalars, lists, mappings) as written: about 1.8 MB of ordinary
-#: rules; loaded, a value takes about 430 bytes, so this also bounds the loader's memory
-MAX_NODES = 250_000
+#: values in the document (scalars, lists, mappings) as written: about 6.7 MB of ordinary
+#: rules; loaded (nodes.py), a value takes about 230 bytes with its share of the model, so
+#: this also bounds the loader's memory (bench/loader_speed.py: 5 MB in about 150 MB)
+MAX_NODES = 750_000
 #: values once every alias is expanded, as a multiple of MAX_NODES' count as written (plus a
 #: small allowance): anchors may save typing, but not blow a document up
 ALIAS_GROWTH = 4
 ALIAS_ALLOWANCE = 1_000
-MAX_RULES = 20_000
+#: rules in one scenario (5 MB of ordinary rules is about 31,000)
+MAX_RULES = 50_000
 #: lines of one reply (a multi-line EHLO or a rule's text list)
 MAX_REPLY_LINES = 100
 #: problems listed for one document; the rest are counted ("... and N more")

@@ -26,6 +26,7 @@ from smtpfake.scenario.checks_reader import ChecksReader
 from smtpfake.scenario.compose import TooBig, compose, too_big_message
 from smtpfake.scenario.errors import Problem, ScenarioError
 from smtpfake.scenario.model import Location, Scenario, ServerSettings
+from smtpfake.scenario.nodes import MappingNode, Node
 from smtpfake.scenario.params import ParamReader, Substitution
 from smtpfake.scenario.rule_reader import RULE_KEYS, STAGES, RuleReader
 from smtpfake.scenario.settings_reader import (
@@ -74,19 +75,28 @@ class _Walker(SettingsReader, RuleReader, ParamReader, ChecksReader):
     ``checks:`` inherited."""
 
     def scenario(
-        self, root: yaml.Node, name: str, require_docs: bool, overrides: Params
+        self,
+        root: Node,
+        name: str,
+        require_docs: bool,
+        overrides: Params,
+        *,
+        tagged: bool = True,
+        refs: bool = True,
     ) -> Scenario | None:
-        root = self.tags(root)
+        """The scenario, or None with self.problems; ``tagged``/``refs``: see compose.Composed
+        (False skips a pass that would find nothing)."""
+        root = self.tags(root) if tagged else root
         fields: dict[str, Any] = {}
         entries = self.mapping(root, "scenario")
         # Parameters first: every other value may refer to them (see params.py).
         params_node = next((v for k, _, v in entries if k == "params"), None)
         if params_node is None and overrides:
-            params_node = yaml.MappingNode("tag:yaml.org,2002:map", [], root.start_mark)
+            params_node = MappingNode("tag:yaml.org,2002:map", [], root.line, root.column)
         declared = self.params(params_node, overrides) if params_node is not None else {}
         subst = Substitution(self, {n: p for n, (p, _) in declared.items()})
         for key, key_node, value in entries:
-            if key != "params":
+            if key != "params" and refs:
                 value = subst.node(value)
             if key == "params":
                 fields["params"] = tuple(p for p, _ in declared.values())
@@ -104,7 +114,7 @@ class _Walker(SettingsReader, RuleReader, ParamReader, ChecksReader):
                 fields["checks"] = self.checks(value)
             else:
                 self.unknown_key(key_node, key, TOP_KEYS)
-        if isinstance(root, yaml.MappingNode) and require_docs:
+        if isinstance(root, MappingNode) and require_docs:
             for key, why in (
                 ("summary", "one line saying what this scenario does"),
                 ("expect", "what a correct client is expected to do"),
@@ -119,7 +129,7 @@ class _Walker(SettingsReader, RuleReader, ParamReader, ChecksReader):
                     "value goes)",
                 )
         self.problems = subst.annotate(self.problems)
-        if self.problems or not isinstance(root, yaml.MappingNode):
+        if self.problems or not isinstance(root, MappingNode):
             return None
         return Scenario(
             name=fields.get("name") or name,
@@ -181,7 +191,7 @@ def _load_text(
     text: str, source: str, name: str, require_docs: bool, params: Params | None
 ) -> Scenario:
     try:
-        root = compose(text)
+        composed = compose(text)
     except TooBig as exc:
         raise ScenarioError(
             [Problem(Location(source, exc.line, exc.column), exc.message)]
@@ -194,11 +204,14 @@ def _load_text(
         ) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(Location(source, 1, 1), f"invalid YAML: {exc}")]) from None
+    root = composed.root
     if root is None or (is_null(root) and not root.value):
         # Nothing, comments only, or a bare "---".
         raise ScenarioError([Problem(Location(source, 1, 1), "the file is empty")])
     walker = _Walker(source)
-    scenario = walker.scenario(root, name, require_docs, params or {})
+    scenario = walker.scenario(
+        root, name, require_docs, params or {}, tagged=composed.tagged, refs=composed.refs
+    )
     if walker.problems or scenario is None:
         raise ScenarioError(walker.problems, more=walker.more_problems)
     return dataclasses.replace(scenario, document=text)

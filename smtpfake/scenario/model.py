@@ -212,11 +212,34 @@ _OPTIONAL_SECONDS = {
 }
 
 _TLS_SCHEMA_PROPS = {
-    "enabled": {"type": "boolean", "default": True},
-    "certificate": {"type": ["string", "null"], "default": None},
-    "key": {"type": ["string", "null"], "default": None},
-    "required": {"type": "boolean", "default": False},
-    "implicit": {"type": "boolean", "default": False},
+    "enabled": {
+        "description": "`false` turns TLS off while the mapping keeps its settings",
+        "type": "boolean",
+        "default": True,
+    },
+    "certificate": {
+        "description": "PEM file (relative to the scenario file); unset: a certificate "
+        "generated at start for the hostname, `localhost`, `127.0.0.1` and `::1`, issued by a "
+        "throwaway CA (`Server.tls_ca_file`)",
+        "type": "string",
+    },
+    "key": {
+        "description": "PEM file of the private key (relative to the scenario file), with "
+        "`certificate`; unset: the key is in the certificate file",
+        "type": "string",
+    },
+    "required": {
+        "description": "before TLS, every command but EHLO, STARTTLS, NOOP and QUIT gets `530 "
+        "5.7.0 Must issue a STARTTLS command first` (RFC 3207 §4)",
+        "type": "boolean",
+        "default": False,
+    },
+    "implicit": {
+        "description": "SMTPS: the TLS handshake comes first, before the greeting; STARTTLS is "
+        "not offered",
+        "type": "boolean",
+        "default": False,
+    },
 }
 
 
@@ -243,44 +266,68 @@ class TlsSettings:
 
 @dataclass(frozen=True)
 class ServerSettings:
-    hostname: str = "smtpfake.test"
-    greeting: str = "ESMTP smtpfake"
-    extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+    """``server:`` of a scenario. Each field's metadata ``doc`` (Markdown, one paragraph) is its
+    line in the JSON Schema and the README's settings table (scenario/reference.py), and
+    ``schema`` what its value may be when the field's type cannot say it."""
+
+    hostname: str = field(
+        default="smtpfake.test", metadata={"doc": "name in the greeting and EHLO reply"}
+    )
+    greeting: str = field(
+        default="ESMTP smtpfake", metadata={"doc": "rest of the 220 greeting, after the hostname"}
+    )
+    extensions: tuple[str, ...] = field(
+        default=DEFAULT_EXTENSIONS,
+        metadata={
+            "doc": "EHLO keywords, in order; `SIZE n` sets the size limit; without "
+            "`ENHANCEDSTATUSCODES` no enhanced codes are sent"
+        },
+    )
     #: RFC 5321 §4.1.4 strictness: MAIL before HELO/EHLO gets 503 (Postfix's default accepts it).
-    require_helo: bool = False
-    max_recipients: int = 1000
+    require_helo: bool = field(
+        default=False,
+        metadata={
+            "doc": "MAIL/RCPT/DATA before HELO/EHLO get `503 5.5.1` (otherwise MAIL is "
+            "accepted, as Postfix does, and recorded as a violation)"
+        },
+    )
+    max_recipients: int = field(
+        default=1000, metadata={"doc": "RCPT beyond this many in one transaction gets `452 4.5.3`"}
+    )
     #: bound on what a message body may take in memory, whatever the client sends
-    max_message_bytes: int = 33554432
+    max_message_bytes: int = field(
+        default=33554432,
+        metadata={"doc": "the most a message may hold in memory; more gets `552 5.3.4`"},
+    )
     #: EHLO lines added to the list (one with a keyword already listed replaces it in place)
     extensions_add: tuple[str, ...] = field(
         default=(),
         metadata={
-            "doc": "EHLO lines added to the advertised list (e.g. DSN, SIZE 1000); one whose "
-            "keyword is already listed replaces it in place."
+            "doc": 'EHLO lines added to the list (`[DSN, "SIZE 1000"]`); one whose keyword '
+            "is listed already replaces it in place"
         },
     )
     #: keywords taken off the list, case-insensitive (also automatic ones: STARTTLS, AUTH)
     extensions_remove: tuple[str, ...] = field(
         default=(),
         metadata={
-            "doc": "EHLO keywords removed from the advertised list, case-insensitive (also "
-            "STARTTLS and AUTH, which are otherwise added when TLS or AUTH is set up)."
+            "doc": "EHLO keywords taken off the list, case-insensitive, including the automatic "
+            "`STARTTLS` and `AUTH` (`[PIPELINING, STARTTLS]`)"
         },
     )
     tls: TlsSettings = field(
         default=TlsSettings(),
         metadata={
-            "doc": "TLS: true, or {enabled, certificate, key, required, implicit}. STARTTLS is "
-            "advertised and performed with a real handshake; with no certificate one is "
-            "generated for the hostname, localhost and 127.0.0.1 by a throwaway CA "
-            "(Server.tls_ca_file). required: 530 5.7.0 before TLS (RFC 3207 §4); implicit: "
-            "TLS from the first byte (SMTPS).",
+            "doc": "TLS with a real handshake (see [TLS](#tls)): `true`, or `{certificate, key, "
+            "required, implicit}` (a mapping turns it on; `enabled: false` turns it off); "
+            "STARTTLS is advertised until TLS is active",
             "schema": {
                 "anyOf": [
                     {"type": "boolean"},
                     {
                         "type": "object",
                         "properties": _TLS_SCHEMA_PROPS,
+                        "dependentRequired": {"key": ["certificate"]},
                         "additionalProperties": False,
                     },
                 ],
@@ -293,9 +340,11 @@ class ServerSettings:
     idle_timeout: float | None = field(
         default=None,
         metadata={
-            "doc": "Seconds without a line from the client after which the server sends "
-            '"421 4.4.2 ... timeout exceeded" and closes (RFC 5321 §3.8). Unset: the '
-            "server's own idle timeout (300 s), which closes silently.",
+            "doc": "seconds without a line from the client (message data counts; the server's "
+            "own delays do not) after which the server sends `421 4.4.2 HOSTNAME Error: "
+            "timeout exceeded` unasked and closes (RFC 5321 §3.8); unset: the server's idle "
+            "timeout (`Server(idle_timeout=300)`, `serve --idle-timeout`) closes silently; "
+            "see `idle_close`",
             "schema": _OPTIONAL_SECONDS,
         },
     )
@@ -303,9 +352,10 @@ class ServerSettings:
     idle_close: str = field(
         default="reply",
         metadata={
-            "doc": "How idle_timeout ends a connection: reply (421 4.4.2, then FIN), "
-            "reply-reset (421 4.4.2, then RST), close (no reply, FIN) or reset (no reply, RST), "
-            "as providers drop kept-open connections without a word.",
+            "doc": "how `idle_timeout` ends the connection: `reply` (the `421 4.4.2`, then FIN), "
+            "`reply-reset` (the 421, then RST), `close` (no reply, FIN) or `reset` (no reply, "
+            "RST): the silent drop providers do to kept-open connections (built-in "
+            "`silent-idle-drop`)",
             "schema": {"enum": ["reply", "reply-reset", "close", "reset"], "default": "reply"},
         },
     )
@@ -314,9 +364,10 @@ class ServerSettings:
     close_after: float | None = field(
         default=None,
         metadata={
-            "doc": "Seconds into the session after which the server sends, unasked, "
-            '"421 4.3.2 ... closing transmission channel" and closes (RFC 5321 §3.8), '
-            "even in the middle of a command or the message data.",
+            "doc": "seconds into the session at which the server sends `421 4.3.2 HOSTNAME "
+            "Service not available, closing transmission channel` unasked and closes, whatever "
+            'the client is doing (RFC 5321 §3.8: "asynchronously from command receipt"); a '
+            "message not yet answered with 250 is not recorded",
             "schema": _OPTIONAL_SECONDS,
         },
     )
@@ -325,9 +376,8 @@ class ServerSettings:
     retry_after: float | None = field(
         default=None,
         metadata={
-            "doc": "Seconds a client must wait after a 4xx reply (421, 450, 451, ...) before it "
-            "connects again from the same IP address; an earlier connection is recorded as a "
-            "retry-too-soon violation. Unset: not checked.",
+            "doc": "seconds a client must stay away after a 4xx reply (421, 450, 451, ...) to "
+            "it; a new connection from the same IP sooner is recorded as `retry-too-soon`",
             "schema": _OPTIONAL_SECONDS,
         },
     )
@@ -335,9 +385,8 @@ class ServerSettings:
     auth: AuthSettings | None = field(
         default=None,
         metadata={
-            "doc": "SMTP AUTH (RFC 4954): mechanisms (PLAIN, LOGIN), users (name: password), "
-            "required (MAIL before AUTH gets 530 5.7.0), require_tls (AUTH before TLS gets "
-            "538 5.7.11 and is not advertised). Unset: AUTH is not advertised and gets 502.",
+            "doc": "SMTP AUTH run by smtpfake (see [AUTH](#auth)): `{mechanisms, users, "
+            "required, require_tls}`; unset: AUTH is not advertised and gets `502`",
             "schema": {
                 "anyOf": [
                     {"type": "null"},
@@ -345,6 +394,8 @@ class ServerSettings:
                         "type": "object",
                         "properties": {
                             "mechanisms": {
+                                "description": "advertised as `AUTH PLAIN LOGIN`, in this "
+                                "order; others get `504 5.5.4`",
                                 "type": "array",
                                 "items": {"enum": list(AUTH_MECHANISMS)},
                                 "minItems": 1,
@@ -352,12 +403,24 @@ class ServerSettings:
                                 "default": list(AUTH_MECHANISMS),
                             },
                             "users": {
+                                "description": "`name: password`, both strings (quote "
+                                "numbers: `'1234'`); none: every login fails",
                                 "type": "object",
                                 "additionalProperties": {"type": "string"},
                                 "default": {},
                             },
-                            "required": {"type": "boolean", "default": False},
-                            "require_tls": {"type": "boolean", "default": False},
+                            "required": {
+                                "description": "MAIL before a successful AUTH gets `530 "
+                                "5.7.0 Authentication required`",
+                                "type": "boolean",
+                                "default": False,
+                            },
+                            "require_tls": {
+                                "description": "AUTH is not advertised before TLS, and AUTH "
+                                "then gets `538 5.7.11`",
+                                "type": "boolean",
+                                "default": False,
+                            },
                         },
                         "additionalProperties": False,
                     },

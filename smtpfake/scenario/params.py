@@ -26,6 +26,7 @@ import yaml
 
 from smtpfake.scenario.errors import Problem
 from smtpfake.scenario.model import PARAM_TYPES, Param
+from smtpfake.scenario.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from smtpfake.scenario.yamlwalk import (
     INVALID,
     Walker,
@@ -127,12 +128,10 @@ class ParamReader(Walker):
         #: every name under params:, valid or not (a reference to a broken one is not unknown)
         self.param_names: set[str] = set()
 
-    def params(
-        self, node: yaml.Node, overrides: Mapping[str, Any]
-    ) -> dict[str, tuple[Param, yaml.Node]]:
+    def params(self, node: Node, overrides: Mapping[str, Any]) -> dict[str, tuple[Param, Node]]:
         """The declared parameters, with the values in force, by name (with their key node,
         where a problem with a value set by the user is reported)."""
-        declared: dict[str, tuple[Param, yaml.Node]] = {}
+        declared: dict[str, tuple[Param, Node]] = {}
         for name, key_node, value in self.mapping(node, "params"):
             self.param_names.add(name)
             if not _NAME.fullmatch(name):
@@ -169,7 +168,7 @@ class ParamReader(Walker):
             declared[name] = (_with_value(param, converted), key_node)
         return declared
 
-    def param(self, name: str, node: yaml.Node) -> Any:
+    def param(self, name: str, node: Node) -> Any:
         what = f"params.{name}"
         readers = {
             "type": self.param_type,
@@ -179,7 +178,7 @@ class ParamReader(Walker):
             "doc": self.string,
         }
         kw, nodes = self.fields(node, what, readers, PARAM_KEYS)
-        if not isinstance(node, yaml.MappingNode) or any(v is INVALID for v in kw.values()):
+        if not isinstance(node, MappingNode) or any(v is INVALID for v in kw.values()):
             return INVALID  # reported by fields() or the readers
         missing = [k for k in ("type", "default") if k not in kw]
         if missing:
@@ -214,10 +213,10 @@ class ParamReader(Walker):
             return INVALID
         return param
 
-    def param_type(self, node: yaml.Node, what: str) -> Any:
+    def param_type(self, node: Node, what: str) -> Any:
         return self.choice(node, what, PARAM_TYPES, noun="type")
 
-    def bound(self, node: yaml.Node, what: str) -> Any:
+    def bound(self, node: Node, what: str) -> Any:
         return self.typed(node, what, is_number, "a number")
 
 
@@ -231,16 +230,16 @@ class Substitution:
         self.used: set[str] = set()
         self.at: dict[tuple[int, int], str] = {}  # (line, column) -> "delay = 5"
 
-    def node(self, node: yaml.Node) -> yaml.Node:
-        if isinstance(node, yaml.MappingNode):
+    def node(self, node: Node) -> Node:
+        if isinstance(node, MappingNode):
             node.value = [(k, self.node(v)) for k, v in node.value]
-        elif isinstance(node, yaml.SequenceNode):
+        elif isinstance(node, SequenceNode):
             node.value = [self.node(v) for v in node.value]
-        elif isinstance(node, yaml.ScalarNode) and node.tag == _STR and "${" in node.value:
+        elif isinstance(node, ScalarNode) and node.tag == _STR and "${" in node.value:
             return self.scalar(node)
         return node
 
-    def scalar(self, node: yaml.ScalarNode) -> yaml.Node:
+    def scalar(self, node: ScalarNode) -> Node:
         text: str = node.value
         whole = _REF.fullmatch(text)
         if whole and not whole.group(1):
@@ -261,9 +260,9 @@ class Substitution:
         pieces.append(text[last:])
         if missing:
             return stand_in(node)
-        return yaml.ScalarNode(node.tag, "".join(pieces), node.start_mark, node.end_mark, "'")
+        return node.at(node.tag, "".join(pieces))
 
-    def lookup(self, node: yaml.Node, name: str) -> Param | None:
+    def lookup(self, node: Node, name: str) -> Param | None:
         param = self.values.get(name.strip())
         if param is None and name.strip() in self.walker.param_names:
             return None  # its declaration is broken, and reported
@@ -304,10 +303,10 @@ def _with_value(param: Param, value: Value) -> Param:
     )
 
 
-def _typed_node(value: Value, like: yaml.ScalarNode) -> yaml.ScalarNode:
+def _typed_node(value: Value, like: ScalarNode) -> ScalarNode:
     """A scalar node holding ``value`` with its YAML type, placed where the reference was."""
     if isinstance(value, str):
-        return yaml.ScalarNode(_STR, value, like.start_mark, like.end_mark, "'")
+        return like.at(_STR, value)
     # The safe representer writes what the safe constructor reads back (1e-05 as 1.0e-05).
     made = _REPRESENTER.represent_data(value)
-    return yaml.ScalarNode(made.tag, made.value, like.start_mark, like.end_mark)
+    return like.at(made.tag, made.value)

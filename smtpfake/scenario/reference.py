@@ -1,4 +1,6 @@
-"""The README's fault reference table, derived from the fault dataclasses (via their JSON Schema).
+"""The README's reference tables, derived from the declarations the loader and the JSON Schema
+use: faults (their dataclasses), server settings (ServerSettings' fields and their metadata) and
+rule conditions (schema.rule_condition_table, with schema.CONDITION_DOCS).
 
 Each fault's row gives its scalar shorthand, every parameter with its type, allowed values or
 range, and default (or "required"), the stages it may be used on, and its ``doc`` line; all come
@@ -13,7 +15,7 @@ import json
 from typing import Any
 
 from smtpfake.scenario.faults import REGISTRY
-from smtpfake.scenario.schema import JSON, fault_schema
+from smtpfake.scenario.schema import JSON, fault_schema, rule_condition_table, server_schema
 
 #: JSON Schema keywords -> how a bound reads in the table
 _BOUNDS = (
@@ -40,8 +42,15 @@ def _number(value: float) -> str:
 
 def describe_schema(schema: JSON) -> str:
     """One cell: the types a value may have, its allowed values or its bounds."""
+    if "$ref" in schema:  # "#/$defs/stage" -> stage
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "const" in schema:
+        return f"`{schema['const']}`"
     if "enum" in schema:
         return " \\| ".join(f"`{v}`" for v in schema["enum"])
+    if schema.get("type") == "object":
+        keys = ", ".join(schema.get("properties", {}))
+        return f"mapping {{{keys}}}" if keys else "mapping"
     if "anyOf" in schema:
         return " or ".join(describe_schema(part) for part in schema["anyOf"])
     kinds = schema.get("type", "any")
@@ -78,6 +87,56 @@ def fault_table_markdown() -> str:
             params.append(f"`{name}`: {describe_schema(prop)}, {default}")
         short = describe_schema(scalar) if scalar is not None else "none"
         stages = ", ".join(f"`{s}`" for s in sorted(cls.stages)) if cls.stages else "all"
-        doc = (cls.doc or "").replace("|", "\\|")
+        doc = _cell(cls.doc or "")
         rows.append(f"| `{key}` | {short} | {'; '.join(params) or 'none'} | {stages} | {doc} |")
+    return "\n".join(rows)
+
+
+def _yaml(value: Any) -> str:
+    """A default as YAML spells it in flow style, in backticks; None (no default) as "unset"."""
+    if value is None:
+        return "unset"
+
+    def flow(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list):
+            return "[" + ", ".join(flow(i) for i in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {flow(i)}" for k, i in v.items()) + "}"
+        return str(v)
+
+    return f"`{flow(value)}`"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def server_table_markdown() -> str:
+    """| key | values | default | meaning |: one row per ServerSettings field, in field order,
+    then one per key of a setting that is a mapping (``tls.certificate``), from its schema."""
+    rows = ["| key | values | default | meaning |", "| --- | --- | --- | --- |"]
+    for key, prop in server_schema()["properties"].items():
+        values = {k: v for k, v in prop.items() if k not in ("description", "default")}
+        rows.append(
+            f"| `{key}` | {describe_schema(values)} | {_cell(_yaml(prop.get('default')))} "
+            f"| {_cell(prop['description'])} |"
+        )
+        mapping = next((p for p in prop.get("anyOf", []) if p.get("type") == "object"), None)
+        for sub, sub_prop in (mapping or {}).get("properties", {}).items():
+            sub_values = {k: v for k, v in sub_prop.items() if k not in ("description", "default")}
+            rows.append(
+                f"| `{key}.{sub}` | {describe_schema(sub_values)} "
+                f"| {_cell(_yaml(sub_prop.get('default')))} | {_cell(sub_prop['description'])} |"
+            )
+    return "\n".join(rows)
+
+
+def condition_table_markdown() -> str:
+    """| key | values | meaning |: one row per rule condition (RULE_KEYS order)."""
+    rows = ["| key | values | meaning |", "| --- | --- | --- |"]
+    for key, prop in rule_condition_table().items():
+        values = {k: v for k, v in prop.items() if k != "description"}
+        rows.append(f"| `{key}` | {describe_schema(values)} | {_cell(prop['description'])} |")
     return "\n".join(rows)

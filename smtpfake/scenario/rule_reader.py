@@ -10,13 +10,12 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
 from smtpfake.scenario import limits
 from smtpfake.scenario.facts_reader import FactsReader
 from smtpfake.scenario.fault_reader import FaultReader
 from smtpfake.scenario.faults import REGISTRY, Fault
 from smtpfake.scenario.model import INITIAL_STATE, PER_PARTS, Rule, Stage
+from smtpfake.scenario.nodes import MappingNode, Node, SequenceNode
 from smtpfake.scenario.yamlwalk import INVALID, did_you_mean, is_number, is_text, kind, rejected
 
 _COUNTERS = ("first", "after", "every")
@@ -36,13 +35,13 @@ class RuleReader(FaultReader, FactsReader):
     def __init__(self, source: str) -> None:
         super().__init__(source)
         # state names rules require (with where) and move to; checked once all rules are read
-        self.states_required: list[tuple[str, yaml.Node, str]] = []
+        self.states_required: list[tuple[str, Node, str]] = []
         self.states_entered: set[str] = set()
 
-    def rules(self, node: yaml.Node) -> Any:
+    def rules(self, node: Node) -> Any:
         if rejected(node):
             return INVALID
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(node, SequenceNode):
             self.problem(node, f"rules: expected a list of rules, got {kind(node)}")
             return INVALID
         if len(node.value) > limits.MAX_RULES:
@@ -65,7 +64,7 @@ class RuleReader(FaultReader, FactsReader):
         self.state_scopes(rules)
         return rules
 
-    def rule(self, node: yaml.Node, index: int) -> Any:
+    def rule(self, node: Node, index: int) -> Any:
         where = f"rules[{index}]"
         kw: dict[str, Any] = {}
         faults: list[Fault] = []
@@ -96,7 +95,7 @@ class RuleReader(FaultReader, FactsReader):
                     f"{where}: unknown key '{key}'{did_you_mean(key, allowed)} "
                     f"(conditions: {', '.join(RULE_KEYS)}; faults: {', '.join(sorted(REGISTRY))})",
                 )
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, MappingNode):
             # A misspelt 'on' or fault is reported once, as the unknown key with its did-you-mean.
             if "stages" not in kw and "on" not in suggested:
                 self.problem(
@@ -125,31 +124,31 @@ class RuleReader(FaultReader, FactsReader):
             return INVALID
         return Rule(index=index, faults=tuple(faults), location=self.loc(node), **kw)
 
-    def condition(self, key: str, node: yaml.Node, what: str) -> Any:
+    def condition(self, key: str, node: Node, what: str) -> Any:
         """A counting, chance or state condition (see Rule and engine/matching.py)."""
         return _CONDITIONS[key](self, node, what)
 
-    def count(self, node: yaml.Node, what: str) -> Any:
+    def count(self, node: Node, what: str) -> Any:
         return self.integer(node, what, 1)
 
-    def probability(self, node: yaml.Node, what: str) -> Any:
+    def probability(self, node: Node, what: str) -> Any:
         value = self.typed(node, what, is_number, "a number from 0 to 1")
         if value is not INVALID:
             value = self.ranged(node, what, value, 0, 1, want="from 0 to 1 (0.3 = 30%)")
         return value if value is INVALID else float(value)
 
-    def required_states(self, node: yaml.Node, what: str) -> Any:
+    def required_states(self, node: Node, what: str) -> Any:
         """``state``: one name or a list of them."""
-        nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        nodes = node.value if isinstance(node, SequenceNode) else [node]
         names = [self.state_name(n, what, required=True) for n in nodes]
         if not names:
             self.problem(node, f"{what}: expected at least one state name")
         return INVALID if INVALID in names or not names else tuple(names)
 
-    def next_state(self, node: yaml.Node, what: str) -> Any:
+    def next_state(self, node: Node, what: str) -> Any:
         return self.state_name(node, what, required=False)
 
-    def state_name(self, node: yaml.Node, what: str, *, required: bool) -> Any:
+    def state_name(self, node: Node, what: str, *, required: bool) -> Any:
         name = self.typed(node, what, is_text, "a state name")
         if name is INVALID:
             return INVALID
@@ -163,7 +162,7 @@ class RuleReader(FaultReader, FactsReader):
             self.states_entered.add(name)
         return name
 
-    def per_key(self, node: yaml.Node, what: str) -> Any:
+    def per_key(self, node: Node, what: str) -> Any:
         """``client``, ``sender``, ``recipient`` joined with ``+``, or ``connection`` alone."""
         text = self.string(node, what)
         if text is INVALID:
@@ -183,7 +182,7 @@ class RuleReader(FaultReader, FactsReader):
             return INVALID
         return tuple(p for p in PER_PARTS if p in parts)
 
-    def conditions_agree(self, kw: dict[str, Any], nodes: dict[str, yaml.Node], where: str) -> bool:
+    def conditions_agree(self, kw: dict[str, Any], nodes: dict[str, Node], where: str) -> bool:
         """Problems only visible across keys: conditions that can never hold or do nothing."""
         before = len(self.problems)
         if "window" in kw and "fixed_window" in kw:
@@ -219,8 +218,8 @@ class RuleReader(FaultReader, FactsReader):
                     )
         return len(self.problems) == before
 
-    def stages(self, node: yaml.Node, what: str) -> Any:
-        nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    def stages(self, node: Node, what: str) -> Any:
+        nodes = node.value if isinstance(node, SequenceNode) else [node]
         if not nodes:
             self.problem(node, f"{what}: expected at least one stage ({', '.join(STAGES)})")
             return INVALID
@@ -241,7 +240,7 @@ class RuleReader(FaultReader, FactsReader):
 
 
 #: The conditions for counting, chance and state, each with its reader (see RuleReader.condition).
-_CONDITIONS: dict[str, Callable[[RuleReader, yaml.Node, str], Any]] = {
+_CONDITIONS: dict[str, Callable[[RuleReader, Node, str], Any]] = {
     "per": RuleReader.per_key,
     "first": RuleReader.count,
     "after": RuleReader.count,

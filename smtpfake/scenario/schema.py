@@ -95,74 +95,107 @@ def top_level_table() -> dict[str, JSON]:
     }
 
 
+#: each rule condition's documentation (Markdown, one paragraph): its description in the
+#: JSON Schema and its row in the README's conditions table (scenario/reference.py)
+CONDITION_DOCS: dict[str, str] = {
+    "on": (
+        "stage, or list of stages: `connect` (the greeting), `helo`, `ehlo`, `mail`, `rcpt`, "
+        '`data`, `end_of_data` (the final "."), `bdat` (each BDAT chunk\'s reply, see '
+        "[CHUNKING](#chunking-bdat)), `rset`, `noop`, `vrfy`, `expn`, `help`, `quit`, `starttls`, "
+        "`auth`, `unknown`, `any`"
+    ),
+    "name": "a label for the transcript and reports (default `rule N (on STAGE)`)",
+    "match": (
+        "glob on the argument: the address for `mail`/`rcpt` (`*@example.test`), the "
+        "domain for `helo`/`ehlo`, the mechanism for `auth` (`PLAIN`, `LOGIN`), the raw argument "
+        "otherwise; case-insensitive"
+    ),
+    "nth": "fire on the nth occurrence of the stage within the session (number or list)",
+    "connection": (
+        "fire on the nth connection since the scenario was put in force (number or "
+        "list); a session's own number in the record counts since the last reset instead, so it "
+        "stays unique"
+    ),
+    "times": "fire at most N times, counted across connections (per key with `per`)",
+    "per": (
+        "count separately per key: `connection`, or `client`, `sender`, `recipient` joined "
+        "with `+` (e.g. `sender+recipient`); `client` is the IP without the port; needs a counter "
+        "or a state to keep"
+    ),
+    "first": "only the first N counted attempts (global, or per key with `per`)",
+    "after": "only after N counted attempts, the N+1th on (global, or per key with `per`)",
+    "every": "every Nth counted attempt (global, or per key with `per`)",
+    "window": "`first`/`after`/`every` count only within the last N seconds (sliding)",
+    "fixed_window": "`first`/`after`/`every` count in back-to-back windows of N seconds",
+    "within": "only within N seconds of the key's first attempt (greylisting)",
+    "probability": (
+        "fire with this probability (0.3 = 30%), drawn from the seeded RNG only when "
+        "everything else matched"
+    ),
+    "state": (
+        "fire only in these named states (initial `started`); server-wide, or with `per` "
+        "kept for each key apart (`per: connection`: each connection has its own state; a rule "
+        "that requires a state and the rules that enter it must have the same `per`)"
+    ),
+    "next_state": (
+        "move to this named state when the rule fires (server-wide, or for the `per` key)"
+    ),
+    "greeted": (
+        "how the connection greeted before this command: `helo`, `ehlo` or `none` (or a "
+        "list); STARTTLS starts it over at `none` (RFC 3207 §4.2)"
+    ),
+    "tls": "`true`: only while TLS is active; `false`: only before",
+    "authenticated": (
+        "`true` / `false`: AUTH succeeded on this connection (or not); a name: "
+        "succeeded as a user matching this glob (`bot-*`)"
+    ),
+    "message": (
+        "`mail`, `rcpt`, `data`, `end_of_data`, `bdat` only: the nth mail transaction of "
+        "the session (number or list; at MAIL, the one it would begin)"
+    ),
+    "size": (
+        "`mail`, `rcpt`, `data`, `end_of_data`, `bdat` only: MAIL's declared `SIZE=` (RFC "
+        "1870): `{min: N, max: N}` octets (inclusive; a MAIL without SIZE= never matches), or "
+        "`none` (no SIZE= given)"
+    ),
+    "body": (
+        "`mail`, `rcpt`, `data`, `end_of_data`, `bdat` only: MAIL's declared `BODY=`: "
+        "`7bit`, `8bitmime`, `binarymime`, or `none` (no BODY= given); a list matches any"
+    ),
+}
+
+
 def rule_condition_table() -> dict[str, JSON]:
-    """The rule's conditions, as ``_Walker.rule`` reads them. Extend this with RULE_KEYS."""
-    return {
+    """The rule's conditions, as ``_Walker.rule`` reads them, each with its CONDITION_DOCS line
+    as its description. Extend this with RULE_KEYS."""
+    values: dict[str, JSON] = {
         "on": {
             "anyOf": [
                 {"$ref": "#/$defs/stage"},
                 {"type": "array", "items": {"$ref": "#/$defs/stage"}, "minItems": 1},
             ],
-            "description": "Where the rule fires: a stage or a list of stages.",
         },
-        "name": {"type": "string", "description": "A label for the transcript and reports."},
-        "match": {
-            "type": "string",
-            "description": "Glob on the address (MAIL/RCPT), the domain (HELO/EHLO) or the "
-            "argument; compared without case.",
-        },
-        "nth": {
-            **_POSITIVE_INTS,
-            "description": "Only the nth occurrence(s) of the stage within a session (1-based).",
-        },
-        "connection": {
-            **_POSITIVE_INTS,
-            "description": "Only on the nth connection(s) to the server (1-based).",
-        },
-        "times": {
-            **_POSITIVE_INT,
-            "description": "Fire at most this many times (per key with per, else overall).",
-        },
-        "per": {
-            "type": "string",
-            "pattern": _per_pattern(),
-            "description": "Keep the counters separately per connection, or per client, sender "
-            "and/or recipient joined with '+' (e.g. sender+recipient).",
-        },
-        "first": {**_POSITIVE_INT, "description": "Only the first N counted occurrences."},
-        "after": {**_POSITIVE_INT, "description": "Only after N counted occurrences."},
-        "every": {**_POSITIVE_INT, "description": "Every Nth counted occurrence."},
-        "window": {
-            **_SECONDS,
-            "description": "first/after/every count only the last SECONDS (sliding window).",
-        },
-        "fixed_window": {
-            **_SECONDS,
-            "description": "first/after/every count in back-to-back windows of SECONDS.",
-        },
-        "within": {
-            **_SECONDS,
-            "description": "Only within SECONDS of the key's first occurrence (greylisting).",
-        },
-        "probability": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 1,
-            "description": "Fire with this chance (0.3 = 30%), from the seeded RNG.",
-        },
-        "state": {
-            "anyOf": [
-                _STATE_NAME,
-                {"type": "array", "items": _STATE_NAME, "minItems": 1},
-            ],
-            "description": "Only while the server is in one of these named states.",
-        },
-        "next_state": {
-            **_STATE_NAME,
-            "description": "When the rule fires, the server moves to this named state.",
-        },
+        "name": {"type": "string"},
+        "match": {"type": "string"},
+        "nth": _POSITIVE_INTS,
+        "connection": _POSITIVE_INTS,
+        "times": _POSITIVE_INT,
+        "per": {"type": "string", "pattern": _per_pattern()},
+        "first": _POSITIVE_INT,
+        "after": _POSITIVE_INT,
+        "every": _POSITIVE_INT,
+        "window": _SECONDS,
+        "fixed_window": _SECONDS,
+        "within": _SECONDS,
+        "probability": {"type": "number", "minimum": 0, "maximum": 1},
+        "state": {"anyOf": [_STATE_NAME, {"type": "array", "items": _STATE_NAME, "minItems": 1}]},
+        "next_state": _STATE_NAME,
         **facts_condition_table(),
     }
+    undocumented = sorted(set(values) - set(CONDITION_DOCS))
+    if undocumented:
+        raise KeyError(f"schema.py CONDITION_DOCS lacks {undocumented}")
+    return {key: {"description": CONDITION_DOCS[key], **value} for key, value in values.items()}
 
 
 def _words(allowed: tuple[str, ...]) -> JSON:
@@ -175,22 +208,10 @@ def facts_condition_table() -> JSON:
     """Conditions on facts about the connection, as scenario/facts_reader.py reads them."""
     octets = {"type": "integer", "minimum": 0}
     return {
-        "greeted": {
-            **_words(GREETINGS),
-            "description": "Only when the connection greeted with HELO, EHLO or not at all "
-            "(before this command).",
-        },
-        "tls": {"type": "boolean", "description": "Only when TLS is (true) or is not active."},
-        "authenticated": {
-            "type": ["boolean", "string"],
-            "description": "Only when AUTH succeeded (true), did not (false), or succeeded for "
-            "a user matching this glob.",
-        },
-        "message": {
-            **_POSITIVE_INTS,
-            "description": "Only in the nth mail transaction(s) of the session (1-based; at "
-            "MAIL, the one it would begin).",
-        },
+        "greeted": _words(GREETINGS),
+        "tls": {"type": "boolean"},
+        "authenticated": {"type": ["boolean", "string"]},
+        "message": _POSITIVE_INTS,
         "size": {
             "anyOf": [
                 {"const": "none"},
@@ -201,28 +222,10 @@ def facts_condition_table() -> JSON:
                     "additionalProperties": False,
                 },
             ],
-            "description": "What MAIL declared with SIZE=: none, or {min, max} octets.",
         },
-        "body": {
-            **_words(BODY_TYPES),
-            "description": "What MAIL declared with BODY= (7bit, 8bitmime, binarymime), or "
-            "none for no BODY=.",
-        },
+        "body": _words(BODY_TYPES),
     }
 
-
-# Descriptions of server settings (a field's metadata "doc" wins); a new setting without one
-# still gets a plain description.
-_SERVER_DOCS = {
-    "hostname": "The name the server gives in its greeting and EHLO reply.",
-    "greeting": "The greeting text after the hostname (220 HOSTNAME GREETING).",
-    "extensions": "The EHLO keywords advertised, with their parameters (e.g. SIZE 1000000); "
-    "without ENHANCEDSTATUSCODES, replies carry no enhanced codes.",
-    "require_helo": "RFC 5321 strictness: MAIL, RCPT and DATA before HELO/EHLO get 503 "
-    "(otherwise MAIL is accepted and recorded as a violation).",
-    "max_recipients": "RCPT beyond this many in one transaction gets 452 4.5.3.",
-    "max_message_bytes": "Bodies beyond this size get 552 and are not kept in memory.",
-}
 
 # Conditions that count as the rule doing something, like a fault (loader: "does nothing").
 _EFFECT_CONDITIONS = ("next_state",)
@@ -345,8 +348,9 @@ def server_schema() -> JSON:
         has_default, default = _default(f)
         if has_default and "default" not in schema:  # a given schema says its default as YAML
             schema["default"] = default
-        doc = f.metadata.get("doc") or _SERVER_DOCS.get(f.name) or f"Server setting {f.name}."
-        props[f.name] = {"description": doc, **schema}
+        if not f.metadata.get("doc"):
+            raise KeyError(f"ServerSettings.{f.name} has no metadata 'doc' (its documentation)")
+        props[f.name] = {"description": f.metadata["doc"], **schema}
     return {
         "type": "object",
         "description": "How the server presents itself and its limits.",

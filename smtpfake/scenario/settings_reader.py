@@ -10,8 +10,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from smtpfake.scenario.limits import (
     MAX_HOSTNAME_OCTETS,
     MAX_REPLY_LINE_OCTETS,
@@ -25,10 +23,10 @@ from smtpfake.scenario.model import (
     TlsSettings,
     ehlo_keyword,
 )
+from smtpfake.scenario.nodes import MAP_TAG, MappingNode, Node, ScalarNode, SequenceNode
 from smtpfake.scenario.reply import check_text
 from smtpfake.scenario.yamlwalk import (
     INVALID,
-    MAP_TAG,
     Walker,
     describe,
     did_you_mean,
@@ -53,10 +51,10 @@ TLS_KEYS = tuple(f.name for f in dataclasses.fields(TlsSettings) if f.name != "l
 
 
 class SettingsReader(Walker):
-    def server(self, node: yaml.Node) -> Any:
+    def server(self, node: Node) -> Any:
         kw: dict[str, Any] = {}
-        nodes: dict[str, yaml.Node] = {}
-        removals: list[tuple[yaml.Node, str]] = []
+        nodes: dict[str, Node] = {}
+        removals: list[tuple[Node, str]] = []
         entries = self.mapping(node, "server")
         for key, key_node, value in entries:
             what = f"server.{key}"
@@ -67,7 +65,7 @@ class SettingsReader(Walker):
                 if rejected(value):
                     kw[key] = INVALID
                     continue
-                if not isinstance(value, yaml.SequenceNode):
+                if not isinstance(value, SequenceNode):
                     self.problem(
                         value, f"{what}: expected a list of EHLO keywords, got {kind(value)}"
                     )
@@ -108,7 +106,7 @@ class SettingsReader(Walker):
         self.removals(settings, removals)
         return settings
 
-    def wire_text(self, node: yaml.Node, what: str) -> Any:
+    def wire_text(self, node: Node, what: str) -> Any:
         """``hostname`` (one word, RFC 5321 §4.1.2 Domain or address literal, at most 255
         octets) or ``greeting`` (reply text, RFC 5321 §4.2): both go on the wire as written."""
         text = self.string(node, what)
@@ -125,7 +123,7 @@ class SettingsReader(Walker):
             return INVALID
         return text
 
-    def greeting_fits(self, settings: ServerSettings, nodes: dict[str, yaml.Node]) -> bool:
+    def greeting_fits(self, settings: ServerSettings, nodes: dict[str, Node]) -> bool:
         """The 220 line is ``220 hostname greeting`` and must fit in 512 octets (§4.5.3.1.5)."""
         room = MAX_REPLY_LINE_OCTETS - len("220 \r\n") - len(settings.hostname) - 1
         why = check_text(settings.greeting, room=room)
@@ -136,7 +134,7 @@ class SettingsReader(Walker):
             self.problem(node, f"server.greeting: with the hostname before it, {why}")
         return False
 
-    def ehlo_line(self, node: yaml.Node, what: str, key: str) -> Any:
+    def ehlo_line(self, node: Node, what: str, key: str) -> Any:
         """One EHLO line: ``ehlo-keyword *(SP ehlo-param)`` (RFC 5321 §4.1.1.1); a keyword
         alone for ``extensions_remove``. Read as written, but for surrounding spaces."""
         value = self.typed(node, what, is_text, "an EHLO keyword")
@@ -162,7 +160,7 @@ class SettingsReader(Walker):
             return INVALID
         return line
 
-    def removals(self, settings: ServerSettings, removals: list[tuple[yaml.Node, str]]) -> None:
+    def removals(self, settings: ServerSettings, removals: list[tuple[Node, str]]) -> None:
         """``extensions_remove`` names keywords. Removing one that is not advertised does
         nothing (``[STARTTLS]`` says "no TLS here" even on the default list), but one that is
         neither advertised nor a known keyword and looks like one of them is a typo."""
@@ -188,9 +186,9 @@ class SettingsReader(Walker):
                     f"(advertised: {', '.join(dict.fromkeys(offered)) or 'nothing'})",
                 )
 
-    def tls(self, node: yaml.Node, what: str) -> Any:
+    def tls(self, node: Node, what: str) -> Any:
         """``server.tls``: true/false, or a mapping of TlsSettings fields (enabled by default)."""
-        if isinstance(node, yaml.ScalarNode):
+        if isinstance(node, ScalarNode):
             on = self.typed(node, what, lambda v: isinstance(v, bool), "true, false or a mapping")
             return INVALID if on is INVALID else TlsSettings(on, location=self.loc(node))
         readers = {
@@ -205,11 +203,11 @@ class SettingsReader(Walker):
         if "key" in kw and "certificate" not in kw:
             self.problem(nodes["key"], f"{what}.key: a key needs its certificate (certificate:)")
             return INVALID
-        if not isinstance(node, yaml.MappingNode) or any(v is INVALID for v in kw.values()):
+        if not isinstance(node, MappingNode) or any(v is INVALID for v in kw.values()):
             return INVALID
         return TlsSettings(**kw, location=self.loc(node))
 
-    def pem_file(self, node: yaml.Node, what: str) -> Any:
+    def pem_file(self, node: Node, what: str) -> Any:
         """A PEM file path, relative to the scenario file's folder; it must exist."""
         name = self.string(node, what)
         if name is INVALID:
@@ -223,7 +221,7 @@ class SettingsReader(Walker):
             return INVALID
         return str(path.resolve())
 
-    def auth(self, node: yaml.Node, what: str) -> Any:
+    def auth(self, node: Node, what: str) -> Any:
         """``server.auth``: null (no AUTH) or a mapping of AuthSettings fields."""
         if is_null(node):
             return None
@@ -234,15 +232,15 @@ class SettingsReader(Walker):
             "require_tls": self.boolean,
         }
         kw, _ = self.fields(node, what, readers, AUTH_KEYS)
-        if not isinstance(node, yaml.MappingNode) or any(v is INVALID for v in kw.values()):
+        if not isinstance(node, MappingNode) or any(v is INVALID for v in kw.values()):
             return INVALID
         return AuthSettings(**kw)
 
-    def mechanisms(self, node: yaml.Node, what: str) -> Any:
+    def mechanisms(self, node: Node, what: str) -> Any:
         if rejected(node):
             return INVALID
-        if not isinstance(node, yaml.SequenceNode) or not node.value:
-            got = "an empty list" if isinstance(node, yaml.SequenceNode) else kind(node)
+        if not isinstance(node, SequenceNode) or not node.value:
+            got = "an empty list" if isinstance(node, SequenceNode) else kind(node)
             self.problem(
                 node,
                 f"{what}: expected a list of one or more of {', '.join(AUTH_MECHANISMS)}, "
@@ -272,10 +270,10 @@ class SettingsReader(Walker):
             out.append(name)
         return tuple(out)
 
-    def users(self, node: yaml.Node, what: str) -> Any:
+    def users(self, node: Node, what: str) -> Any:
         """A mapping of username to password, both strings (a number must be quoted, since
         YAML would read 0123 as 83)."""
-        if isinstance(node, yaml.MappingNode) and node.tag == MAP_TAG:
+        if isinstance(node, MappingNode) and node.tag == MAP_TAG:
             pairs: list[tuple[str, str]] = []
             # Usernames are read as written, as every key is (YAML 1.1 would make `yes` True).
             for name, _, value in self.mapping(node, what):
@@ -297,6 +295,6 @@ class SettingsReader(Walker):
             )
         return INVALID
 
-    def timer_seconds(self, node: yaml.Node, what: str) -> Any:
+    def timer_seconds(self, node: Node, what: str) -> Any:
         """A number of seconds above 0, or null (unset)."""
         return None if is_null(node) else self.seconds(node, what)

@@ -1,7 +1,8 @@
 """The generic half of reading a scenario: YAML nodes walked by hand, typed values read from
 them, every problem kept with its ``file:line:col``.
 
-The YAML is composed into nodes (no object construction, so no arbitrary tags). A reader that
+The YAML is composed into compact nodes (compose.py, nodes.py: no object construction, so no
+arbitrary tags). A reader that
 finds a problem records it and returns :data:`INVALID`, so the walk goes on and reports every
 problem of a file at once. The scenario's own keys are read by the readers built on
 :class:`Walker` (settings_reader.py, rule_reader.py, fault_reader.py, loader.py).
@@ -19,25 +20,25 @@ import yaml
 from smtpfake.scenario import limits
 from smtpfake.scenario.errors import Problem
 from smtpfake.scenario.model import Location
+from smtpfake.scenario.nodes import (
+    MAP_TAG,
+    NULL_TAG,
+    NUMBER_TAGS,
+    SCALAR_TAGS,
+    SEQ_TAG,
+    STR_TAG,
+    TIMESTAMP_TAG,
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+)
 
-SCALAR_TAGS = {
-    "tag:yaml.org,2002:str",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:null",
-}
-MAP_TAG = "tag:yaml.org,2002:map"
-SEQ_TAG = "tag:yaml.org,2002:seq"
-_STR_TAG = "tag:yaml.org,2002:str"
-NULL_TAG = "tag:yaml.org,2002:null"
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 _YAML_TAG_PREFIX = "tag:yaml.org,2002:"
 # Marks a scalar whose tag was already reported, so the walk skips it instead of reporting again.
 _REJECTED_TAG = "!smtpfake/rejected"
 
-Reader = Callable[[yaml.Node, str], Any]  # (node, what to call it in a problem) -> value
+Reader = Callable[[Node, str], Any]  # (node, what to call it in a problem) -> value
 
 
 # Words people reach for (in ``on:``) that are not the stage's name.
@@ -75,39 +76,37 @@ class Walker:
         # would keep every node it saw (values are immutable, so sharing them is safe)
         self._scalars: dict[tuple[str, str], Any] = {}
 
-    def loc(self, node: yaml.Node) -> Location:
-        return Location(self.source, node.start_mark.line + 1, node.start_mark.column + 1)
+    def loc(self, node: Node) -> Location:
+        return Location(self.source, node.line + 1, node.column + 1)
 
-    def problem(self, node: yaml.Node, message: str) -> None:
+    def problem(self, node: Node, message: str) -> None:
         if len(self.problems) >= limits.MAX_PROBLEMS:
             self.more_problems += 1
             return
         self.problems.append(Problem(self.loc(node), message))
 
-    def tags(self, root: yaml.Node) -> yaml.Node:
+    def tags(self, root: Node) -> Node:
         """Report every tag a scenario may not use (``!!python/...``, ``!!set``, ``!custom``) once.
 
         A node with such a tag is replaced by a stand-in that the walk skips silently, so each
         one gives one problem; the rest of the file is still walked. Returns the (new) root.
         """
-        stand_ins: dict[int, yaml.Node] = {}  # by id: an alias is the same node again
+        stand_ins: dict[int, Node] = {}  # by id: an alias is the same node again
 
-        def checked(node: yaml.Node) -> yaml.Node:
-            if isinstance(node, yaml.ScalarNode):
-                if node.tag == _TIMESTAMP_TAG:
-                    node.tag = _STR_TAG  # an unquoted date is read as written
+        def checked(node: Node) -> Node:
+            if isinstance(node, ScalarNode):
+                if node.tag == TIMESTAMP_TAG:
+                    node.tag = STR_TAG  # an unquoted date is read as written
                 elif node.tag not in SCALAR_TAGS and node.tag != _REJECTED_TAG:
                     self.problem(node, _tag_message(node.tag))
                     node.tag = _REJECTED_TAG
                 return node
-            plain = MAP_TAG if isinstance(node, yaml.MappingNode) else SEQ_TAG
+            plain = MAP_TAG if isinstance(node, MappingNode) else SEQ_TAG
             if node.tag == plain:
                 return node
             if id(node) not in stand_ins:
                 self.problem(node, _tag_message(node.tag))
-                stand_ins[id(node)] = yaml.ScalarNode(
-                    _REJECTED_TAG, "", node.start_mark, node.end_mark
-                )
+                stand_ins[id(node)] = node.at(_REJECTED_TAG, "")
             return stand_ins[id(node)]
 
         root = checked(root)
@@ -115,10 +114,10 @@ class Walker:
         stack = [root]
         while stack:
             node = stack.pop()
-            if id(node) in seen or isinstance(node, yaml.ScalarNode):
+            if id(node) in seen or isinstance(node, ScalarNode):
                 continue
             seen.add(id(node))
-            if isinstance(node, yaml.MappingNode):
+            if isinstance(node, MappingNode):
                 node.value = [(checked(k), checked(v)) for k, v in node.value]
                 stack.extend(n for pair in node.value for n in pair)
             else:
@@ -126,10 +125,10 @@ class Walker:
                 stack.extend(node.value)
         return root
 
-    def scalar(self, node: yaml.Node, what: str) -> Any:
+    def scalar(self, node: Node, what: str) -> Any:
         """The Python value of a scalar node; problems for anything else."""
-        if isinstance(node, yaml.ScalarNode) and node.tag in SCALAR_TAGS:
-            if node.tag in _NUMBER_TAGS and len(node.value) > limits.MAX_NUMBER_CHARS:
+        if isinstance(node, ScalarNode) and node.tag in SCALAR_TAGS:
+            if node.tag in NUMBER_TAGS and len(node.value) > limits.MAX_NUMBER_CHARS:
                 # int() of 4,301+ digits raises; far fewer already mean a mistake
                 self.problem(
                     node,
@@ -141,12 +140,14 @@ class Walker:
             try:
                 return self._scalars[key]
             except KeyError:
+                # PyYAML's constructors take its own nodes; made once per distinct value
                 construct = self._constructor.yaml_constructors[node.tag]
-                value = self._scalars[key] = construct(self._constructor, node)
+                plain = yaml.ScalarNode(node.tag, node.value)
+                value = self._scalars[key] = construct(self._constructor, plain)
                 return value
         if rejected(node):
             return INVALID  # reported by tags()
-        if isinstance(node, yaml.ScalarNode | yaml.MappingNode | yaml.SequenceNode) and (
+        if isinstance(node, ScalarNode | MappingNode | SequenceNode) and (
             node.tag not in SCALAR_TAGS | {MAP_TAG, SEQ_TAG}
         ):
             self.problem(node, f"{what}: YAML tag {node.tag!r} is not allowed in a scenario")
@@ -154,17 +155,17 @@ class Walker:
         self.problem(node, f"{what}: expected a single value, got {kind(node)}")
         return INVALID
 
-    def mapping(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+    def mapping(self, node: Node, what: str) -> list[tuple[str, Node, Node]]:
         if rejected(node):
             return []  # reported by tags()
-        if not isinstance(node, yaml.MappingNode) or node.tag != MAP_TAG:
+        if not isinstance(node, MappingNode) or node.tag != MAP_TAG:
             self.problem(node, f"{what}: expected a mapping, got {kind(node)}")
             return []
-        out: list[tuple[str, yaml.Node, yaml.Node]] = []
+        out: list[tuple[str, Node, Node]] = []
         seen: set[str] = set()
         for key_node, value_node in node.value:
             # Keys are read as written: YAML 1.1 would turn the key `on` into True.
-            if not isinstance(key_node, yaml.ScalarNode):
+            if not isinstance(key_node, ScalarNode):
                 self.problem(key_node, f"{what}: a key must be a plain word, got {kind(key_node)}")
                 continue
             if rejected(key_node):
@@ -178,12 +179,12 @@ class Walker:
         return out
 
     def fields(
-        self, node: yaml.Node, what: str, readers: Mapping[str, Reader], allowed: Sequence[str]
-    ) -> tuple[dict[str, Any], dict[str, yaml.Node]]:
+        self, node: Node, what: str, readers: Mapping[str, Reader], allowed: Sequence[str]
+    ) -> tuple[dict[str, Any], dict[str, Node]]:
         """A mapping read by a table: each key's value by its reader (named ``what.key`` in a
         problem), and each key's value node; a key the table lacks is reported."""
         values: dict[str, Any] = {}
-        nodes: dict[str, yaml.Node] = {}
+        nodes: dict[str, Node] = {}
         for key, key_node, value in self.mapping(node, what):
             nodes[key] = value
             reader = readers.get(key)
@@ -193,9 +194,7 @@ class Walker:
                 values[key] = reader(value, f"{what}.{key}")
         return values, nodes
 
-    def unknown_key(
-        self, key_node: yaml.Node, key: str, allowed: Sequence[str], what: str = ""
-    ) -> None:
+    def unknown_key(self, key_node: Node, key: str, allowed: Sequence[str], what: str = "") -> None:
         prefix = f"{what}: " if what else ""
         self.problem(
             key_node,
@@ -203,7 +202,7 @@ class Walker:
             f"(allowed: {', '.join(allowed)})",
         )
 
-    def typed(self, node: yaml.Node, what: str, check: Callable[[Any], bool], want: str) -> Any:
+    def typed(self, node: Node, what: str, check: Callable[[Any], bool], want: str) -> Any:
         value = self.scalar(node, what)
         if value is INVALID:
             return INVALID
@@ -212,21 +211,21 @@ class Walker:
             return INVALID
         return value
 
-    def string(self, node: yaml.Node, what: str) -> Any:
+    def string(self, node: Node, what: str) -> Any:
         return self.typed(node, what, lambda v: isinstance(v, str), "a string")
 
-    def boolean(self, node: yaml.Node, what: str) -> Any:
+    def boolean(self, node: Node, what: str) -> Any:
         return self.typed(node, what, lambda v: isinstance(v, bool), "true or false")
 
     def integer(
-        self, node: yaml.Node, what: str, minimum: int = 0, maximum: int = limits.MAX_COUNT
+        self, node: Node, what: str, minimum: int = 0, maximum: int = limits.MAX_COUNT
     ) -> Any:
         value = self.typed(node, what, is_int, "a whole number")
         return INVALID if value is INVALID else self.ranged(node, what, value, minimum, maximum)
 
     def ranged(
         self,
-        node: yaml.Node,
+        node: Node,
         what: str,
         value: float,
         minimum: float,
@@ -256,9 +255,7 @@ class Walker:
             self.problem(node, f"{message}, got {describe_number(value)}{hint if too_big else ''}")
             return INVALID
 
-    def choice(
-        self, node: yaml.Node, what: str, allowed: Sequence[str], *, noun: str = "value"
-    ) -> Any:
+    def choice(self, node: Node, what: str, allowed: Sequence[str], *, noun: str = "value") -> Any:
         """One of ``allowed``, as written (``noun`` names it in the problem: "unknown type")."""
         value = self.string(node, what)
         if value is not INVALID and value not in allowed:
@@ -270,9 +267,9 @@ class Walker:
             return INVALID
         return value
 
-    def int_list(self, node: yaml.Node, what: str) -> Any:
+    def int_list(self, node: Node, what: str) -> Any:
         """A positive whole number or a list of them."""
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, SequenceNode):
             items = [self.integer(n, what, 1) for n in node.value]
             if not items:
                 self.problem(node, f"{what}: expected at least one number")
@@ -280,7 +277,7 @@ class Walker:
         value = self.integer(node, what, 1)
         return INVALID if value is INVALID else (value,)
 
-    def seconds(self, node: yaml.Node, what: str) -> Any:
+    def seconds(self, node: Node, what: str) -> Any:
         """A number of seconds above 0 and at most limits.MAX_SECONDS (a day), as a float."""
         value = self.typed(node, what, is_number, "a number of seconds")
         if value is INVALID:
@@ -332,18 +329,18 @@ def is_text(v: Any) -> bool:
     return isinstance(v, str | int) and not isinstance(v, bool)
 
 
-def rejected(node: yaml.Node) -> bool:
+def rejected(node: Node) -> bool:
     """A node whose tag Walker.tags() already reported: readers skip it silently."""
-    return isinstance(node, yaml.ScalarNode) and node.tag == _REJECTED_TAG
+    return isinstance(node, ScalarNode) and node.tag == _REJECTED_TAG
 
 
-def stand_in(node: yaml.Node) -> yaml.Node:
+def stand_in(node: Node) -> Node:
     """A node for a value whose problem is already reported: readers skip it silently."""
-    return yaml.ScalarNode(_REJECTED_TAG, "", node.start_mark, node.end_mark)
+    return node.at(_REJECTED_TAG, "")
 
 
-def is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG
+def is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == NULL_TAG
 
 
 def _tag_message(tag: str) -> str:
@@ -355,10 +352,10 @@ def _tag_message(tag: str) -> str:
     )
 
 
-def kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
+def kind(node: Node) -> str:
+    if isinstance(node, MappingNode):
         return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
+    if isinstance(node, SequenceNode):
         return "a list"
     return f"the value {node.value!r}"
 

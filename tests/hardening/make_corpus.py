@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from smtpfake.scenario.limits import MAX_RULES
+
 D = Path(__file__).resolve().parent / "corpus"
 H = "summary: s\nexpect: e\n"
 
@@ -150,9 +152,9 @@ C["nesting-mappings"] = (
     "nested more than 32 levels",
 )
 C["rules-over-limit"] = (
-    H + "rules:\n" + "- {}\n" * 20_001,
-    "20004:3",
-    "20,001 rules; a scenario has at most 20,000",
+    H + "rules:\n" + "- {}\n" * (MAX_RULES + 1),
+    f"{MAX_RULES + 4}:3",
+    f"{MAX_RULES + 1:,} rules; a scenario has at most {MAX_RULES:,}",
 )
 C["reply-101-lines"] = (
     rule("on: rcpt", "reply: {code: 550, text: [" + ",".join(["x"] * 101) + "]}"),

@@ -132,7 +132,9 @@ def test_the_largest_document_allowed_is_read_in_bounded_memory(tmp_path: Path) 
     """Under the size limit, more values than allowed: refused for its values, in bounded
     memory."""
     path = tmp_path / "many.yaml"
-    path.write_text("summary: s\nexpect: e\nrules:\n" + RULE * 2_500, encoding="utf-8")
+    # a RULE is 103 values (its list of 99, the list, the reply mapping, two keys, one more)
+    rules = limits.MAX_NODES // 100
+    path.write_text("summary: s\nexpect: e\nrules:\n" + RULE * rules, encoding="utf-8")
     assert path.stat().st_size < limits.MAX_SCENARIO_BYTES
     outcome, rss = _load_in_child(path)
     assert f"more than {limits.MAX_NODES:,} values in one scenario" in outcome
@@ -140,7 +142,7 @@ def test_the_largest_document_allowed_is_read_in_bounded_memory(tmp_path: Path) 
 
 
 def test_what_the_limits_allow_still_loads() -> None:
-    """20,000 rules; a 100-line reply; 31 levels of nesting are read (and judged) as usual."""
+    """MAX_RULES rules; a 100-line reply; 31 levels of nesting are read (and judged) as usual."""
     rule = "- on: rcpt\n  reply: {code: 550, text: [a, b]}\n"
     scenario = load_text("summary: s\nexpect: e\nrules:\n" + rule * limits.MAX_RULES)
     assert len(scenario.rules) == limits.MAX_RULES

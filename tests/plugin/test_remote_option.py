@@ -138,25 +138,50 @@ def test_a_missing_or_wrong_token_is_a_usage_error(
         server.stop()
 
 
-def test_a_misspelt_scenario_against_a_sidecar_fails_each_test_in_one_line(
+def test_a_misspelt_scenario_against_a_sidecar_is_one_usage_error(
     pytester: pytest.Pytester, sidecar: tuple[Server, ApiServer]
 ) -> None:
-    # the sidecar's 404 for the scenario is not "this sidecar cannot make servers": no fall
-    # back to its shared server
+    # checked against the sidecar's own library once at start-up: no error in every test, no
+    # server made on the sidecar, nothing sent to its shared server
     server, api = sidecar
-    pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+    pytester.makepyfile(
+        test_suite="def test_x(smtpfake):\n    pass\ndef test_y(smtpfake):\n    pass\n"
+    )
     result = pytester.runpytest(
         "-p", "no:cacheprovider", "--smtpfake-remote", api.url,
         "--smtpfake-scenario", "421-at-greting",
     )  # fmt: skip
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
         [
-            f"smtpfake: --smtpfake-remote {api.url}: "
-            "421-at-greting:1:1: no scenario named '421-at-greting'; "
-            "did you mean '421-at-greeting'?*"
+            "ERROR: smtpfake: --smtpfake-scenario (ini smtpfake_scenario): the sidecar at "
+            f"{api.url} has no scenario named '421-at-greting'; did you mean '421-at-greeting'?"
         ]
     )
-    out = result.stdout.str()
-    assert "Traceback" not in out and "servers_on_demand.py" not in out
+    err = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in err and err.count("421-at-greting") == 1
     assert (api.fleet.made, server.sessions) == (0, ())
+
+
+def test_a_sidecar_scenario_name_is_accepted_and_a_bad_local_file_refused(
+    pytester: pytest.Pytester, sidecar: tuple[Server, ApiServer]
+) -> None:
+    _, api = sidecar
+    pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+    ok = pytester.runpytest(
+        "-p", "no:cacheprovider", "--smtpfake-remote", api.url,
+        "--smtpfake-scenario", "421-at-greeting",
+    )  # fmt: skip
+    ok.assert_outcomes(passed=1)
+    bad = pytester.makefile(".yaml", broken="rules:\n  - on: rcpt\n    reply: 99 nope\n")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--smtpfake-remote", api.url,
+        "--smtpfake-scenario", str(bad),
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: smtpfake: --smtpfake-scenario (ini smtpfake_scenario): ",
+            f"{bad}:3:12: rules?1?.reply: reply code*",
+        ]
+    )

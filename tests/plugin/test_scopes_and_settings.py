@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -222,13 +224,31 @@ def test_a_taken_port_is_one_usage_error(pytester: pytest.Pytester) -> None:
     )
 
 
+@contextlib.contextmanager
+def _taken_port_after_a_free_one() -> Iterator[socket.socket]:
+    """A listening socket on port N+1 whose N was free a moment ago: under the parallel suite an
+    ephemeral N may belong to another test's server, and then the error rightly names N instead."""
+    for _ in range(50):
+        taken = socket.create_server(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        try:
+            socket.create_server(("127.0.0.1", port - 1)).close()
+        except OSError:
+            taken.close()
+            continue
+        with taken:
+            yield taken
+        return
+    raise AssertionError("no free port below a free port in 50 tries")
+
+
 def test_a_workers_taken_port_is_one_usage_error_from_the_main_process(
     pytester: pytest.Pytester,
 ) -> None:
     # under pytest-xdist worker gw1 listens on N+1: the main process checks it before any worker
     # starts, where a UsageError would crash the worker with a traceback and the run go on
     pytest.importorskip("xdist")
-    with socket.create_server(("127.0.0.1", 0)) as taken:
+    with _taken_port_after_a_free_one() as taken:
         second = taken.getsockname()[1]
         pytester.makepyfile("def test_a(smtpfake):\n    pass\n")
         result = pytester.runpytest(

@@ -1,0 +1,168 @@
+"""``smtpfake show NAME --remote URL`` and ``--journal FILE``: each rule's hits and near misses
+over the sessions a real sidecar recorded, in the words of a failing test's report."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smtpfake.remote import RemoteSmtpFake
+
+from .conftest import REPO, TIMEOUT, Sidecar, call
+
+SCENARIO = """\
+summary: hits and near misses
+expect: n/a
+rules:
+  - name: second mail
+    on: mail
+    nth: 2
+    reply: 451 4.7.1 second mail
+  - name: greylisted
+    on: rcpt
+    first: 1
+    reply: 451 4.7.1 greylisted
+"""
+
+
+def _show(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smtpfake", "show", *args],
+        cwd=REPO,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def _send(car: Sidecar) -> None:
+    """Two sessions: the first RCPT is greylisted, the second gets through."""
+    for attempt in range(2):
+        with smtplib.SMTP(car.smtp_host, car.smtp_port, timeout=TIMEOUT) as smtp:
+            smtp.ehlo("client.test")
+            smtp.mail("a@x.test")
+            code, _ = smtp.rcpt("b@y.test")
+            assert code == (451 if attempt == 0 else 250)
+
+
+def _report(out: str) -> list[str]:
+    """The lines after the scenario: "rule hits and near misses in ..." and the rules."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("rule hits and near misses"))
+    return lines[start:]
+
+
+@pytest.fixture
+def recorded(sidecar: Sidecar, tmp_path: Path) -> Path:
+    path = tmp_path / "hits.yaml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    RemoteSmtpFake(sidecar.url).use(path, seed=0)
+    _send(sidecar)
+    return path
+
+
+def test_show_remote_prints_each_rules_hits_and_near_misses(
+    sidecar: Sidecar, recorded: Path
+) -> None:
+    result = _show(str(recorded), "--remote", sidecar.url)
+    assert result.returncode == 0, result.stderr
+    report = _report(result.stdout)
+    assert report == [
+        f"rule hits and near misses in 2 session(s) from {sidecar.url}/api/sessions:",
+        "  second mail x0",
+        "    ? MAIL a@x.test: second mail: nth: wanted 2, was 1",
+        "    ? MAIL a@x.test: second mail: nth: wanted 2, was 1",
+        "  greylisted x1",
+        "    ? RCPT b@y.test: greylisted: first: wanted at most 1, was 2",
+    ]
+    # the scenario itself comes first, as plain `show` prints it
+    plain = _show(str(recorded))
+    assert result.stdout.startswith(plain.stdout.rstrip("\n") + "\n")
+
+
+def test_the_words_are_the_failure_reports(sidecar: Sidecar, recorded: Path) -> None:
+    """Every near miss and hit a failing test's report gives (SessionRecord.format) is in show's
+    report, word for word."""
+    out = _show(str(recorded), "--remote", sidecar.url).stdout
+    for session in RemoteSmtpFake(sidecar.url).sessions:
+        for line in session.format().splitlines():
+            line = line.strip()
+            if line.startswith("? "):
+                assert f"    {line}" in out.splitlines()
+            elif line.startswith("rules fired: "):
+                for hit in line.removeprefix("rules fired: ").split(", "):
+                    assert f"  {hit}" in out.splitlines()
+
+
+def test_show_journal_reads_the_saved_sessions(
+    sidecar: Sidecar, recorded: Path, tmp_path: Path
+) -> None:
+    saved = tmp_path / "sessions.json"
+    saved.write_text(json.dumps(call(sidecar.url, "GET", "/api/sessions").body), encoding="utf-8")
+    remote = _report(_show(str(recorded), "--remote", sidecar.url).stdout)
+    from_file = _show(str(recorded), "--journal", str(saved))
+    assert from_file.returncode == 0, from_file.stderr
+    assert _report(from_file.stdout)[1:] == remote[1:]
+    assert (
+        _report(from_file.stdout)[0] == f"rule hits and near misses in 2 session(s) from {saved}:"
+    )
+    # a list of sessions, on standard input
+    sessions = json.loads(saved.read_text(encoding="utf-8"))["sessions"]
+    piped = _show(str(recorded), "--journal", "-", stdin=json.dumps(sessions))
+    assert _report(piped.stdout)[1:] == remote[1:]
+
+
+def test_show_remote_without_a_name_shows_the_scenario_in_force(
+    sidecar: Sidecar, recorded: Path
+) -> None:
+    result = _show("--remote", sidecar.url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(call(sidecar.url, "GET", "/api/scenario").body["show"])
+    assert "  greylisted x1" in result.stdout.splitlines()
+
+
+def test_bad_sources_are_one_line_without_a_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"sessions": [{"index": 1}]}', encoding="utf-8")
+    for args, words in (
+        (["default", "--journal", str(broken)], f"{broken}: not JSON"),
+        (["default", "--journal", str(wrong)], f"{wrong}: session 1 is not a session"),
+        (["default", "--journal", str(tmp_path / "none.json")], "No such file"),
+        (["default", "--remote", "ftp://x"], "expected the sidecar's API URL"),
+        (["default", "--remote", "http://127.0.0.1:1"], "cannot reach the smtpfake sidecar"),
+        ([], "name a scenario"),
+    ):
+        result = _show(*args)
+        assert result.returncode == 2, (args, result.stdout)
+        assert words in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_report_caps_near_misses_and_keeps_other_rules_apart() -> None:
+    """Past 20 near misses a rule says how many more; a label that holds ": " is one rule; a
+    rule the scenario does not have (sessions of another one) gets its own lines."""
+    from smtpfake.engine.records import Outcome
+    from smtpfake.journal import NEAR_MISSES_SHOWN, SessionRecord, rules_report
+
+    misses = ("a: b: nth: wanted 2, was 1", "other: tls: wanted true, was false")
+    outcomes = tuple(
+        Outcome(time=0.0, stage="rcpt", argument=f"u{i}@x.test", fired="a", why=misses)
+        for i in range(NEAR_MISSES_SHOWN + 3)
+    )
+    session = SessionRecord(1, "127.0.0.1", 0.0, 1.0, (), (), (), outcomes=outcomes)
+    report = rules_report(["a", "a: b"], [session], "REST")
+    assert report[0] == f"a x{NEAR_MISSES_SHOWN + 3}"
+    assert report[1] == "a: b x0"
+    assert report[2] == "  ? RCPT u0@x.test: a: b: nth: wanted 2, was 1"
+    assert report[2 + NEAR_MISSES_SHOWN] == "  ? ... and 3 more (REST)"
+    assert report[3 + NEAR_MISSES_SHOWN] == "other x0"
+    assert report[4 + NEAR_MISSES_SHOWN] == "  ? RCPT u0@x.test: other: tls: wanted true, was false"
