@@ -9,6 +9,7 @@ only: nothing beyond the standard library.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -20,7 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,34 @@ class RemoteError(RuntimeError):
         super().__init__(f"smtpfake sidecar: {status}: {message}" if status else message)
         self.status = status
         self.body = body or {}
+
+
+class RemoteMessage(Message):
+    """A message of a sidecar's listing: its envelope and queue id at once, its data fetched
+    from ``GET /api/messages/{id}/raw`` when first read (then kept), so a listing of large
+    messages stays small. Reading the data of a message deleted or reset since the listing
+    raises RemoteError (404)."""
+
+    def __init__(self, summary: JSON, fetch: Callable[[int], bytes]) -> None:
+        # a frozen dataclass: fields are set as its own __init__ sets them
+        for name, value in (
+            ("mail_from", str(summary["mail_from"])),
+            ("rcpt_tos", tuple(str(r) for r in summary["rcpt_tos"])),
+            ("session", int(summary["session"])),
+            ("time", float(summary["time"])),
+            ("queue_id", str(summary["queue_id"])),
+            ("id", int(summary["id"])),
+            ("_fetch", fetch),
+        ):
+            object.__setattr__(self, name, value)
+
+    #: the id the API names it by (``/api/messages/{id}``)
+    id: int
+    _fetch: Callable[[int], bytes]
+
+    @functools.cached_property
+    def data(self) -> bytes:  # the field, read on demand
+        return self._fetch(self.id)
 
 
 def _param_text(value: Any) -> str:
@@ -265,17 +294,34 @@ class RemoteSmtpFake(ControlHelpers):
     def scenarios(self) -> list[JSON]:
         return list(self.request("GET", "/api/scenarios")[1]["scenarios"])
 
+    def _message(self, summary: JSON) -> Message:
+        """A message of a listing: whole when it carries its data, else fetched on demand."""
+        if "data_base64" in summary:
+            return message_from_json(summary)
+        return RemoteMessage(summary, self.raw)
+
+    def raw(self, message_id: int) -> bytes:
+        """The data of message ``message_id`` as received (``GET /api/messages/{id}/raw``)."""
+        path = f"/api/messages/{message_id}/raw"
+        status, _, raw = self._fetch("GET", path, accept="message/rfc822")
+        if status != 200:
+            try:
+                error = json.loads(raw).get("error", "")
+            except (ValueError, AttributeError):
+                error = repr(raw[:200])
+            raise RemoteError(status, f"GET {path}: {error}")
+        return raw
+
     @property
     def messages(self) -> Sequence[Message]:
-        return tuple(
-            message_from_json(m) for m in self.request("GET", "/api/messages")[1]["messages"]
-        )
+        """The kept messages (summaries; each one's data is fetched when first read)."""
+        listed = self.request("GET", "/api/messages")[1]["messages"]
+        return tuple(self._message(m) for m in listed)
 
     @property
     def sessions(self) -> Sequence[SessionRecord]:
-        return tuple(
-            session_from_json(s) for s in self.request("GET", "/api/sessions")[1]["sessions"]
-        )
+        listed = self.request("GET", "/api/sessions")[1]["sessions"]
+        return tuple(session_from_json(s, message=self._message) for s in listed)
 
     @property
     def counts(self) -> JournalCounts:
@@ -359,11 +405,12 @@ class RemoteSmtpFake(ControlHelpers):
         return list(body[kind])
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> Sequence[Message]:
-        return tuple(message_from_json(m) for m in self._wait("messages", count, timeout))
+        return tuple(self._message(m) for m in self._wait("messages", count, timeout))
 
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> Sequence[SessionRecord]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
-        return tuple(session_from_json(s) for s in self._wait("sessions", count, timeout))
+        waited = self._wait("sessions", count, timeout)
+        return tuple(session_from_json(s, message=self._message) for s in waited)
 
     # -- servers on demand -----------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Both directions live here so the server and ``remote`` cannot drift apart: whatever
 ``session_to_json`` writes, ``session_from_json`` reads back into an equal ``SessionRecord``.
-Message data travels twice: as text (for people and ``jq``) and as base64 (exact bytes).
+A whole message's data travels twice: as text (for people and ``jq``) and as base64 (exact
+bytes); listings carry summaries (:func:`message_summary`) and fetch data on demand.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, cast
 
-from smtpfake.engine.records import Message, Outcome, TranscriptEntry, Violation
+from smtpfake.engine.records import HEADER_SCAN_BYTES, Message, Outcome, TranscriptEntry, Violation
 from smtpfake.journal import JournalCounts, JournalLimits, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioError
 from smtpfake.scenario.errors import Problem
@@ -71,8 +72,40 @@ def violation_to_json(violation: Violation) -> JSON:
     }
 
 
-def message_to_json(message: Message) -> JSON:
-    parsed = message.headers  # the header block only: a listing never parses a body
+#: header -> the summary field that shows it (read from the header block alone)
+SUMMARY_HEADERS = {
+    "From": "from",
+    "To": "to",
+    "Cc": "cc",
+    "Date": "date",
+    "Message-ID": "message_id",
+}
+
+
+def _headers_cut(data: bytes) -> bool:
+    """Whether the header block runs past what ``Message.headers`` reads."""
+    return len(data) > HEADER_SCAN_BYTES and data.find(b"\r\n\r\n", 0, HEADER_SCAN_BYTES) < 0
+
+
+def message_summary(message: Message) -> JSON:
+    """A message as listings show it, from its envelope and header block alone (never its body,
+    never its data): envelope, ``size`` in octets, decoded Subject/From/To/Cc/Date/Message-ID
+    (``""`` when absent), every header in order (repeats kept) and ``flags``
+    (``multipart``: a multipart Content-Type; ``headers-cut``: the header block runs past what
+    is read, so ``headers`` is partial). The data is at ``/api/messages/{id}/raw``."""
+    parsed = message.headers
+    fields = {
+        key: ", ".join(str(v) for v in parsed.get_all(name, []))
+        for name, key in SUMMARY_HEADERS.items()
+    }
+    flags = [
+        flag
+        for flag, present in (
+            ("multipart", parsed.get_content_maintype() == "multipart"),
+            ("headers-cut", _headers_cut(message.data)),
+        )
+        if present
+    ]
     return {
         "queue_id": message.queue_id,
         "session": message.session,
@@ -80,15 +113,30 @@ def message_to_json(message: Message) -> JSON:
         "mail_from": message.mail_from,
         "rcpt_tos": list(message.rcpt_tos),
         "subject": str(parsed.get("Subject", "")),
+        **fields,
         # as received, in order, repeats kept (Received:, DKIM-Signature: ...)
         "headers": [[name, str(value)] for name, value in parsed.items()],
         "size": len(message.data),
+        "flags": flags,
+    }
+
+
+def message_to_json(message: Message) -> JSON:
+    """The summary and the data, twice: ``data`` as text (invalid UTF-8 replaced) and
+    ``data_base64`` (the exact bytes). For whole records in one document (tests, files); the
+    API's listings give summaries and stream data only when asked (``?include=data``)."""
+    return {
+        **message_summary(message),
         "data": message.data.decode("utf-8", "replace"),
         "data_base64": base64.b64encode(message.data).decode("ascii"),
     }
 
 
-def session_to_json(record: SessionRecord) -> JSON:
+def session_to_json(
+    record: SessionRecord, message: Callable[[Message], JSON] = message_to_json
+) -> JSON:
+    """A session; its messages as ``message`` writes them (whole by default; the API's
+    listing gives summaries with ids)."""
     return {
         "index": record.index,
         "peer": record.peer,
@@ -96,7 +144,7 @@ def session_to_json(record: SessionRecord) -> JSON:
         "ended": record.ended,
         "transcript": [entry_to_json(e) for e in record.transcript],
         "violations": [violation_to_json(v) for v in record.violations],
-        "messages": [message_to_json(m) for m in record.messages],
+        "messages": [message(m) for m in record.messages],
         "auth_user": record.auth_user,
         "tls": record.tls,
         "outcomes": [outcome_to_json(o) for o in record.outcomes],
@@ -273,7 +321,11 @@ def message_from_json(data: JSON) -> Message:
     )
 
 
-def session_from_json(data: JSON) -> SessionRecord:
+def session_from_json(
+    data: JSON, message: Callable[[JSON], Message] = message_from_json
+) -> SessionRecord:
+    """The record ``session_to_json`` wrote; its messages read by ``message`` (the remote
+    client's reads a summary and fetches the data when first used)."""
     ended = data.get("ended")
     auth_user = data.get("auth_user")
     return SessionRecord(
@@ -283,7 +335,7 @@ def session_from_json(data: JSON) -> SessionRecord:
         ended=float(ended) if ended is not None else None,
         transcript=tuple(entry_from_json(e) for e in data["transcript"]),
         violations=tuple(violation_from_json(v) for v in data["violations"]),
-        messages=tuple(message_from_json(m) for m in data["messages"]),
+        messages=tuple(message(m) for m in data["messages"]),
         auth_user=str(auth_user) if auth_user is not None else None,
         tls=bool(data.get("tls", False)),
         outcomes=tuple(outcome_from_json(o) for o in data.get("outcomes", ())),

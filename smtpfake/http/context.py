@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -12,6 +12,7 @@ from smtpfake.http.events import EventHub
 from smtpfake.http.fleet import Fleet, Instance
 from smtpfake.http.guards import json_answer
 from smtpfake.http.inputs import JSON, ApiError, parse_json
+from smtpfake.http.parsing import Parsing
 from smtpfake.logging_observer import EventLog
 
 #: bodies larger than this are refused with 413 (a scenario is a few kB)
@@ -27,6 +28,8 @@ class Settings:
     token: str | None
     body_timeout: float
     log: EventLog | None
+    #: where GET /api/messages/{id} parses (a worker process for large messages)
+    parsing: Parsing = field(default_factory=Parsing)
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import threading
 import time
-from collections import OrderedDict
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +27,6 @@ Event = dict[str, Any]
 
 #: events a slow subscriber may fall behind by before it is dropped (its stream ends)
 QUEUE_SIZE = 10_000
-#: message ids kept beyond the journal's own messages before the forgotten ones are pruned
-MAX_IDS = 10_000
 
 
 class EventHub:
@@ -123,9 +122,10 @@ class Publishing(Journal):
         self.hub = hub
         self.server_id = server
         self._numbers = itertools.count(1)
-        self._ids_lock = threading.Lock()
-        # id(message) -> (number, message): the message is kept so its id() is not reused
-        self._ids: OrderedDict[int, tuple[int, Message]] = OrderedDict()
+        # id(message) -> (number, a weak reference to it): never the message itself, which
+        # would outlive the journal's bounds (30 MiB messages past message_bytes, kept for ever);
+        # each entry goes when its message is freed, before its id() can be reused
+        self._ids: dict[int, tuple[int, weakref.ref[Message]]] = {}
 
     def _publish(self, event: str, info: SessionInfo, when: float, **fields: Any) -> None:
         self.hub.publish(
@@ -140,9 +140,15 @@ class Publishing(Journal):
 
     def message_id(self, message: Message) -> int:
         """The number of a message this journal recorded (0 if it never did)."""
-        with self._ids_lock:
-            found = self._ids.get(id(message))
-        return found[0] if found is not None and found[1] is message else 0
+        found = self._ids.get(id(message))
+        return found[0] if found is not None and found[1]() is message else 0
+
+    def _forget(self, key: int, ref: weakref.ref[Message]) -> None:
+        # the weak reference's callback, as the message is freed (in whichever thread let go of
+        # it last; no lock, so never a deadlock with a writer that held one)
+        found = self._ids.get(key)
+        if found is not None and found[1] is ref:
+            self._ids.pop(key, None)
 
     def started(self, info: SessionInfo) -> None:
         super().started(info)
@@ -169,15 +175,10 @@ class Publishing(Journal):
         )
 
     def message(self, info: SessionInfo, message: Message) -> None:
-        with self._ids_lock:
-            number = next(self._numbers)
-            self._ids[id(message)] = (number, message)
+        number = next(self._numbers)  # journal writers are the server loop alone
+        key = id(message)
+        self._ids[key] = (number, weakref.ref(message, functools.partial(self._forget, key)))
         super().message(info, message)
-        if len(self._ids) > 2 * MAX_IDS:  # the journal drops old messages: so do we, now and then
-            kept = {id(m) for m in self.messages()}
-            with self._ids_lock:
-                for key in [k for k in self._ids if k not in kept]:
-                    del self._ids[key]
         self._publish(
             "message",
             info,

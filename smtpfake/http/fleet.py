@@ -8,6 +8,7 @@ others' sessions.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,7 @@ from smtpfake.control import SmtpFake
 from smtpfake.engine.clock import ManualClock
 from smtpfake.http.events import EventHub, EventJournal, LoggingEventJournal, Publishing
 from smtpfake.http.inputs import ApiError
-from smtpfake.http.messages import Numbered
+from smtpfake.http.messages import Numbered, Summaries
 from smtpfake.journal import Journal
 from smtpfake.logging_observer import EventLog, LoggingJournal
 from smtpfake.server import Server
@@ -62,6 +63,10 @@ class Instance:
     created: float = field(default_factory=time.time)
     #: message ids removed with DELETE /api/messages[/{id}] (the session records keep them)
     deleted: set[int] = field(default_factory=set)
+    #: each message's summary, made once for every listing
+    summaries: Summaries = field(default_factory=Summaries)
+    #: whole-message parses at once (GET /api/messages/{id}: about twice the message in memory)
+    parsing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     @property
     def fake(self) -> SmtpFake:

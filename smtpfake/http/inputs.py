@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -98,16 +99,35 @@ PAGING = ("limit", "offset", "order")
 MAX_LIMIT = 10_000
 
 
-def page(items: Sequence[T], query: Mapping[str, str]) -> tuple[list[T], int, int]:
-    """``items`` (oldest first) paged by ``?order=oldest|newest&offset=N&limit=N``: the page,
-    its offset and its limit. Offsets count in the order asked for."""
+@dataclass(frozen=True)
+class Window:
+    """A page of a list: ``order`` (``oldest`` or ``newest`` first), then ``offset`` items
+    skipped (counted in that order) and at most ``limit`` shown."""
+
+    order: str
+    offset: int
+    limit: int
+
+    def ordered(self, items: Sequence[T]) -> Iterable[T]:
+        """``items`` (oldest first) in this window's order, not copied."""
+        return items if self.order == "oldest" else reversed(items)
+
+    def holds(self, position: int) -> bool:
+        """Whether the item at ``position`` (0-based, in this order) is on the page."""
+        return self.offset <= position < self.offset + self.limit
+
+    def json(self) -> JSON:
+        return {"offset": self.offset, "limit": self.limit}
+
+
+def window(query: Mapping[str, str]) -> Window:
+    """The page asked for by ``?order=oldest|newest&offset=N&limit=N``; 400 for a bad one."""
     order = query.get("order", "oldest")
     if order not in ("oldest", "newest"):
         raise ApiError(400, f"'order' must be oldest or newest, got {order[:20]!r}")
     offset = whole(query.get("offset", "0"), "offset", high=MAX_LIMIT * 100)
     limit = whole(query.get("limit", str(MAX_LIMIT)), "limit", high=MAX_LIMIT)
-    ordered = list(items) if order == "oldest" else list(reversed(items))
-    return ordered[offset : offset + limit], offset, limit
+    return Window(order, offset, limit)
 
 
 def seed(value: Any, name: str = "seed") -> int | None:

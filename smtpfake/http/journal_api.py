@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 
 from aiohttp import web
 
 from smtpfake.control import wait_count
+from smtpfake.http import listings
 from smtpfake.http.context import Settings, answer, read_json
 from smtpfake.http.fleet import Instance
-from smtpfake.http.inputs import JSON, ApiError, only, page, seconds, whole
-from smtpfake.http.messages import detail, find, listing
-from smtpfake.serialize import journal_to_json, session_to_json
+from smtpfake.http.inputs import ApiError, only, seconds, whole
+from smtpfake.http.messages import Listing, find
+from smtpfake.http.pacing import ChunkedAnswer
+from smtpfake.serialize import journal_to_json
 
 #: the longest POST /api/wait may block
 MAX_WAIT = 300.0
 
 
-def _sessions(instance: Instance, query: Mapping[str, str]) -> JSON:
-    # as recorded, open sessions included (ended: null): never the fixture's settling read,
-    # which would hold this event loop, and with it the SMTP sessions it waits for
-    records = instance.server.sessions
-    shown, offset, limit = page(records, query)
-    return {
-        "count": len(shown),
-        "total": len(records),
-        "offset": offset,
-        "limit": limit,
-        "sessions": [session_to_json(s) for s in shown],
-    }
-
-
-async def sessions(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
-    return answer(_sessions(instance, request.query))
+async def sessions(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.StreamResponse:
+    return await listings.send(request, listings.session_pieces(instance, request.query))
 
 
 async def journal(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
@@ -44,8 +33,11 @@ async def journal(request: web.Request, settings: Settings, instance: Instance) 
     return answer(body)
 
 
-async def messages(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
-    return answer(listing(instance.numbered(), request.query))
+async def messages(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.StreamResponse:
+    listing = Listing(instance.numbered(), request.query, instance.summaries)
+    return await listings.send(request, listings.message_pieces(listing))
 
 
 async def delete_messages(
@@ -56,22 +48,34 @@ async def delete_messages(
     return answer({"deleted": len(found)})
 
 
-async def message(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
-    return answer(detail(find(instance.numbered(), request.match_info["mid"])))
+async def message(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.StreamResponse:
+    """One message parsed whole (``messages.detail``) off the event loop (``parsing``), one
+    parse at a time per server (a parsed message costs about twice its size); the answer is
+    then sent in chunks."""
+    numbered = find(instance.numbered(), request.match_info["mid"])
+    async with instance.parsing:
+        body = await settings.parsing.detail(numbered)
+    out = ChunkedAnswer(request, "application/json")
+    return await out.send_all(body)
 
 
-async def message_raw(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+async def message_raw(
+    request: web.Request, settings: Settings, instance: Instance
+) -> web.StreamResponse:
+    """The data as received (message/rfc822), in ``pacing.CHUNK`` writes."""
     numbered = find(instance.numbered(), request.match_info["mid"])
     disposition = "attachment" if request.query.get("download") == "1" else "inline"
-    return web.Response(
-        body=numbered.message.data,
-        content_type="message/rfc822",
-        headers={
-            "Cache-Control": "no-store",
+    out = ChunkedAnswer(
+        request,
+        "message/rfc822",
+        **{
             "Content-Disposition": f'{disposition}; filename="message-{numbered.id}.eml"',
             "X-Content-Type-Options": "nosniff",
         },
     )
+    return await out.send_all(numbered.message.data)
 
 
 async def delete_message(
@@ -98,7 +102,7 @@ def _count(kind: str, instance: Instance) -> int:
     return wait_count(kind, instance.server.journal, not_counted=len(instance.deleted))
 
 
-async def wait(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
+async def wait(request: web.Request, settings: Settings, instance: Instance) -> web.StreamResponse:
     data = await read_json(request, settings)
     only(data, (*KINDS, "timeout"))
     kinds = [k for k in KINDS if k in data]
@@ -117,6 +121,8 @@ async def wait(request: web.Request, settings: Settings, instance: Instance) -> 
         error = ApiError(408, f"waited {waited:.1f}s for {count} {what}, got {got}", count=got)
         error.headers["Connection"] = "close"  # RFC 9110 §15.5.9
         raise error
+    # what arrived, as GET /api/messages (or /api/sessions) answers
     if kind == "messages":
-        return answer(listing(instance.numbered(), {}))
-    return answer(_sessions(instance, {}))
+        listing = Listing(instance.numbered(), {}, instance.summaries)
+        return await listings.send(request, listings.message_pieces(listing))
+    return await listings.send(request, listings.session_pieces(instance, {}))

@@ -94,7 +94,10 @@ def _use_yaml(
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"the YAML body is not UTF-8: {exc}") from None
     name = query.get("name", "uploaded")
-    source = query.get("source", "request-body")
+    # problems say file:line:col: by the upload's name when it has one (?name=orders:
+    # "<orders>:3:5: ...", as a dict given to use() reads), else "request-body"; ?source=
+    # names the caller's own file instead (the remote client sends its path)
+    source = query.get("source", f"<{name}>" if "name" in query else "request-body")
     server = instance.server
     check_uploaded_files(text, source, server.scenario_dirs)
     # the same loader as files, so the same file:line:col problems

@@ -73,8 +73,8 @@ class ApiServer:
         # Bound to loopback, only a local caller can reach us, and only a browser tricked by
         # DNS rebinding would name us by a DNS name: refuse those.
         self.guard_host = is_loopback(host)
-        settings = Settings(self.fleet, self.hub, token or None, body_timeout, log)
-        self.app = build_app(settings, self._report, self.guard_host)
+        self.settings = Settings(self.fleet, self.hub, token or None, body_timeout, log)
+        self.app = build_app(self.settings, self._report, self.guard_host)
         self.app.middlewares.insert(0, _access_log)  # outermost: it sees every answer
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -125,6 +125,7 @@ class ApiServer:
         self.hub.close()
         await self.fleet.close()
         await runner.cleanup()
+        await self.settings.parsing.aclose()
 
     # -- in a background thread (embedding, tests) -------------------------------------------------
 

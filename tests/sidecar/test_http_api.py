@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from smtpfake.control import SmtpFake
-from smtpfake.http import ApiServer, journal_api
+from smtpfake.http import ApiServer, listings
 from smtpfake.http.app import MAX_BODY
 from smtpfake.server import Server
 
@@ -171,7 +171,7 @@ def test_put_yaml_body(api: ApiServer, ctype: str) -> None:
     got = call(api.url, "PUT", "/api/scenario?name=refuse-bad", raw=YAML, content_type=ctype)
     assert got.status == 200, got
     assert got.body["name"] == "refuse-bad"
-    assert got.body["source"] == "request-body"
+    assert got.body["source"] == "<refuse-bad>"
     with smtplib.SMTP(api.server.host, api.server.port, timeout=TIMEOUT) as client:
         client.ehlo("x.test")
         client.mail("a@x.test")
@@ -191,6 +191,16 @@ def test_put_invalid_yaml_answers_every_problem_and_keeps_the_scenario(api: ApiS
     assert got.body["details"][0]["file"] == "mine.yaml"
     assert api.server.scenario.name == "default"
     assert greeting(api.server).startswith(b"220 ")
+
+
+def test_yaml_problems_are_named_by_the_uploads_name(api: ApiServer) -> None:
+    text = b"summary: x\nexpect: y\nrules:\n  - on: rcptt\n    reply: 550 no\n"
+    got = call(api.url, "PUT", "/api/scenario?name=orders", raw=text, content_type="text/yaml")
+    assert got.status == 400, got
+    assert got.body["problems"][0].startswith("<orders>:4:9: "), got
+    assert got.body["details"][0]["file"] == "<orders>"
+    unnamed = call(api.url, "PUT", "/api/scenario", raw=text, content_type="text/yaml")
+    assert unnamed.body["problems"][0].startswith("request-body:4:9: "), unnamed
 
 
 def test_put_yaml_that_is_not_yaml(api: ApiServer) -> None:
@@ -282,16 +292,22 @@ def test_messages_carry_envelope_headers_and_exact_bytes(api: ApiServer) -> None
     (msg,) = got.body["messages"]
     assert msg["mail_from"] == "a@x.test"
     assert msg["rcpt_tos"] == ["b@y.test", "c@y.test"]
-    assert msg["subject"] == "héllo"
+    assert (msg["subject"], msg["to"], msg["from"]) == ("héllo", "b@y.test", "a@x.test")
     assert ["To", "b@y.test"] in msg["headers"]
-    raw = base64.b64decode(msg["data_base64"])
-    assert raw == api.server.messages[0].data
-    assert raw.endswith(body)
-    assert msg["size"] == len(raw)
-    assert msg["data"].startswith("From: a@x.test\r\n")
+    assert "data" not in msg and "data_base64" not in msg  # a summary: data on demand
     assert msg["queue_id"] == api.server.messages[0].queue_id
     assert msg["session"] == 1
     assert get(api, "/api/messages").body == got.body
+
+    # the data, when asked for: streamed, as text and as the exact bytes
+    (whole,) = get(api, "/api/messages?include=data").body["messages"]
+    raw = base64.b64decode(whole["data_base64"])
+    assert raw == api.server.messages[0].data
+    assert raw.endswith(body)
+    assert whole["size"] == msg["size"] == len(raw)
+    assert whole["data"].startswith("From: a@x.test\r\n")
+    assert whole["data"] == raw.decode("utf-8", "replace")
+    assert {k: v for k, v in whole.items() if not k.startswith("data")} == msg
 
 
 def test_reset_forgets_journal_and_counters(api: ApiServer) -> None:
@@ -554,13 +570,13 @@ def test_a_bug_in_a_handler_is_a_500_and_reaches_the_server_errors(
 ) -> None:
     with Server("default") as server, ApiServer(server) as api:
 
-        def broken(record: object) -> object:
+        def broken(record: object, message: object = None) -> object:
             raise ZeroDivisionError("boom")
 
         with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
             client.noop()
         SmtpFake(server).wait_for_sessions(1)
-        monkeypatch.setattr(journal_api, "session_to_json", broken)
+        monkeypatch.setattr(listings, "session_to_json", broken)
         got = get(api, "/api/sessions")
         assert got.status == 500
         assert "ZeroDivisionError: boom" in got.body["error"]

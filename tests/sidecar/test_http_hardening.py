@@ -189,7 +189,16 @@ def test_an_upload_cannot_probe_files_outside_the_scenario_dirs(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
-    "body", [b'{"advance": NaN}', b'{"advance": 1e999}', b'{"advance": "5"}', b'{"advance": -1}']
+    "body",
+    [
+        b'{"advance": NaN}',
+        b'{"advance": 1e999}',
+        b'{"advance": "5 parsecs"}',
+        b'{"advance": "-5m"}',
+        b'{"advance": "1e999h"}',
+        b'{"advance": true}',
+        b'{"advance": -1}',
+    ],
 )
 def test_the_clock_moves_only_by_a_finite_amount(quick: ApiServer, body: bytes) -> None:
     before = quick.server.now()
@@ -197,3 +206,22 @@ def test_the_clock_moves_only_by_a_finite_amount(quick: ApiServer, body: bytes) 
     assert got.status == 400, got
     assert "'advance'" in got.body["error"]
     assert quick.server.now() < before + 1  # not moved
+
+
+@pytest.mark.parametrize(
+    ("advance", "seconds"),
+    [("5m", 300.0), ("250ms", 0.25), ("1h", 3600.0), ("30", 30.0), (2.5, 2.5)],
+)
+def test_the_clock_takes_durations_as_the_scenario_language_writes_them(
+    quick: ApiServer, advance: object, seconds: float
+) -> None:
+    before = call(quick.url, "GET", "/api/clock").body["now"]
+    got = call(quick.url, "POST", "/api/clock", {"advance": advance})
+    assert got.status == 200, got
+    assert got.body["now"] == pytest.approx(before + seconds, abs=0.5)
+
+
+def test_a_bad_duration_says_what_is_accepted(quick: ApiServer) -> None:
+    got = call(quick.url, "POST", "/api/clock", {"advance": "5 minutes"})
+    assert got.status == 400
+    assert "250ms, 30s, 5m, 1h" in got.body["error"], got

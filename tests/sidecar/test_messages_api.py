@@ -7,8 +7,6 @@ import time
 import urllib.request
 from email.message import EmailMessage
 
-import pytest
-
 from smtpfake.control import SmtpFake
 from smtpfake.http import ApiServer
 
@@ -123,23 +121,31 @@ def test_bad_filters_are_400_naming_them(api: ApiServer) -> None:
         assert named in got.body["error"], (query, got)
 
 
-def test_message_ids_outlive_the_pruning_of_dropped_messages(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_message_ids_never_hold_a_message_the_journal_dropped() -> None:
+    # the ids once held every message until 20,000 were numbered: 30 MiB messages past
+    # the journal's byte bound stayed in memory for ever
+    import gc
+    import weakref
+
     from smtpfake.engine.records import Message, SessionInfo
     from smtpfake.http import events
 
-    monkeypatch.setattr(events, "MAX_IDS", 2)
-    hub = events.EventHub()
-    journal = events.EventJournal(hub=hub, max_messages=3)
+    journal = events.EventJournal(hub=events.EventHub(), max_messages=3)
     info = SessionInfo(1, "peer", 0.0)
     journal.started(info)
-    made = [Message("a@x", ("b@y",), b"x", 1, float(n), f"Q{n}") for n in range(10)]
+    made = [Message("a@x", ("b@y",), b"x" * 1000, 1, float(n), f"Q{n}") for n in range(10)]
     for message in made:
         journal.message(info, message)
     # the journal keeps the last 3; each keeps the id it was given, the newest included
     assert [journal.message_id(m) for m in journal.messages()] == [8, 9, 10]
-    assert journal.message_id(made[0]) == 0
+    assert journal.message_id(made[0]) == 1  # still alive here: still known by its id
+    dropped = [weakref.ref(m) for m in made[:7]]
+    del made, message
+    gc.collect()
+    assert [ref() for ref in dropped] == [None] * 7
+    assert [journal.message_id(m) for m in journal.messages()] == [8, 9, 10]
+    stranger = Message("a@x", ("b@y",), b"x", 1, 0.0, "Q")
+    assert journal.message_id(stranger) == 0
 
 
 def test_sessions_and_messages_page_newest_first(api: ApiServer) -> None:

@@ -218,6 +218,11 @@ def test_every_answer_is_documented_and_matches_its_schema(
     check(*msgs, call(url, "GET", "/api/messages?colour=red", **auth), 400)
     send_mail(server)
     (first,) = call(url, "GET", "/api/messages", **auth).body["messages"]
+    assert "data" not in first
+    with_data = call(url, "GET", "/api/messages?include=data", **auth)
+    check(*msgs, with_data, 200)
+    assert "data_base64" in with_data.body["messages"][0]
+    check(*msgs, call(url, "GET", "/api/messages?include=body", **auth), 400)
     one = ("/api/messages/{id}", "GET")
     check(*one, call(url, "GET", f"/api/messages/{first['id']}", **auth), 200)
     check(*one, call(url, "GET", "/api/messages/x", **auth), 400)
