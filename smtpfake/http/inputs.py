@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import yaml
 
 from smtpfake.scenario import Location, Problem, ScenarioError, limits
+from smtpfake.scenario.compose import TooBig, compose
+from smtpfake.scenario.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -152,43 +154,42 @@ def check_uploaded_files(text: str, source: str, scenario_dirs: Sequence[str | P
     probe); resolved as the loader will: relative to ``source``'s folder when that is a file,
     else to the current directory. Raises ScenarioError (file:line:col) naming each such key."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return  # not YAML: the loader reports it, with its place
+        # the loader's own bounded, non-recursive composer (depth, size and alias growth
+        # capped): PyYAML's recursive one ended a deeply nested upload in a RecursionError
+        root = compose(text).root
+    except (yaml.YAMLError, TooBig):
+        return  # not YAML or over a limit: the loader reports it, with its place
     folders = [Path(d).resolve() for d in scenario_dirs]
     origin = Path(source)
     base = origin.parent if origin.is_file() else Path.cwd()
     problems: list[Problem] = []
     seen: set[int] = set()
-    todo: list[yaml.Node] = [root] if root is not None else []
+    todo: list[Node] = [root] if root is not None else []
     while todo:
         node = todo.pop()
         if id(node) in seen:  # an alias is one node however often it is used
             continue
         seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, MappingNode):
             for key, value in node.value:
-                if key.value == "tls" and isinstance(value, yaml.MappingNode):
+                if key.value == "tls" and isinstance(value, MappingNode):
                     problems += _tls_files(value, base, folders, source)
                 todo.append(value)
-        elif isinstance(node, yaml.SequenceNode):
+        elif isinstance(node, SequenceNode):
             todo += node.value
     if problems:
         raise ScenarioError(problems)
 
 
-def _tls_files(
-    tls: yaml.MappingNode, base: Path, folders: Sequence[Path], source: str
-) -> list[Problem]:
+def _tls_files(tls: MappingNode, base: Path, folders: Sequence[Path], source: str) -> list[Problem]:
     found = []
     for key, value in tls.value:
-        if key.value not in ("certificate", "key") or not isinstance(value, yaml.ScalarNode):
+        if key.value not in ("certificate", "key") or not isinstance(value, ScalarNode):
             continue
         path = Path(str(value.value)).expanduser()
         full = (path if path.is_absolute() else base / path).resolve()
         if not folders or not _within(full, folders):
-            mark = value.start_mark
-            where = Location(source, mark.line + 1, mark.column + 1)
+            where = Location(source, value.line + 1, value.column + 1)
             dirs = ", ".join(str(f) for f in folders) or "none configured"
             found.append(
                 Problem(

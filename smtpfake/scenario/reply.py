@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from smtpfake.scenario.limits import MAX_NUMBER_CHARS, MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES
 
 # ASCII digits only, whole string (``\d`` would take non-ASCII digits, ``$`` a trailing newline).
-ENHANCED_RE = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})")
+# RFC 3463 §2: class.subject.detail, subject and detail 1-3 digits without leading zeros
+ENHANCED_RE = re.compile(r"([245])\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
 # A first word that was meant as an enhanced code ("4.3", "4.x.2", "4.3.2.1"), well-formed or not.
 _ENHANCED_LIKE_RE = re.compile(r"[0-9]+(\.[0-9A-Za-z]*)+")
 
@@ -122,7 +123,11 @@ def check_reply(
     m = ENHANCED_RE.fullmatch(str(enhanced))
     if not m:
         problems.append(
-            ("enhanced", f"enhanced status code must look like 5.1.1 (RFC 3463), got {enhanced!r}")
+            (
+                "enhanced",
+                "enhanced status code must look like 5.1.1 (RFC 3463 §2: class.subject.detail, "
+                f"no leading zeros), got {enhanced!r}",
+            )
         )
     elif code // 100 == 3:
         problems.append(("enhanced", f"{code} is intermediate: it takes no enhanced status code"))

@@ -384,15 +384,19 @@ def test_enhanced_on_an_intermediate_reply(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("enhanced", ["4.3", "4.x.2", "4.3.2.1", "4.1234.1"])
+@pytest.mark.parametrize(
+    "enhanced", ["4.3", "4.x.2", "4.3.2.1", "4.1234.1", "4.04.1", "4.4.01", "4.00.0"]
+)
 def test_malformed_enhanced_code_in_the_string_form(tmp_path: Path, enhanced: str) -> None:
+    # leading zeros too: RFC 3463 §2 writes subject and detail "without leading zero digits"
     assert _one(tmp_path, _rule("on: rcpt", f"reply: 421 {enhanced} text")) == (
         "5:12",
-        f"rules[1].reply: enhanced status code must look like 5.1.1 (RFC 3463), got '{enhanced}'",
+        "rules[1].reply: enhanced status code must look like 5.1.1 (RFC 3463 §2: "
+        f"class.subject.detail, no leading zeros), got '{enhanced}'",
     )
 
 
-@pytest.mark.parametrize("enhanced", ['"4.3"', '"6.0.0"', '"4.3.2 "', "x"])
+@pytest.mark.parametrize("enhanced", ['"4.3"', '"6.0.0"', '"4.3.2 "', "x", '"4.3.00"'])
 def test_malformed_enhanced_code_in_the_mapping_form(tmp_path: Path, enhanced: str) -> None:
     pos, message = _one(tmp_path, _rule("on: rcpt", f"reply: {{code: 421, enhanced: {enhanced}}}"))
     assert pos == "5:34"

@@ -6,6 +6,7 @@ Timeouts are set short here (the defaults are 10 s); every socket read has a dea
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -225,3 +226,20 @@ def test_a_bad_duration_says_what_is_accepted(quick: ApiServer) -> None:
     got = call(quick.url, "POST", "/api/clock", {"advance": "5 minutes"})
     assert got.status == 400
     assert "250ms, 30s, 5m, 1h" in got.body["error"], got
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"rules:\n" + b"  " + b"[" * 500 + b"]" * 500 + b"\n",
+        b"server:\n" + b"".join(b"  " * (i + 1) + b"a%d:\n" % i for i in range(500)) + b"\n",
+    ],
+)
+def test_a_deeply_nested_upload_is_a_400_not_a_recursion_error(
+    quick: ApiServer, body: bytes
+) -> None:
+    # the check of TLS file names ran PyYAML's recursive composer before the loader's bounded one
+    got = call(quick.url, "PUT", "/api/scenario", raw=body, content_type="application/yaml")
+    assert got.status == 400, got
+    assert "nested" in json.dumps(got.body), got
+    assert not quick.server.errors
