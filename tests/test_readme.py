@@ -18,6 +18,7 @@ from smtpfake.scenario.faults import REGISTRY
 from smtpfake.scenario.model import ServerSettings, Stage
 from smtpfake.scenario.reference import (
     condition_table_markdown,
+    fault_summary_markdown,
     fault_table_markdown,
     server_table_markdown,
 )
@@ -44,6 +45,7 @@ def generated() -> dict[str, str]:
         "scenarios": scenario_table(),
         "reply-codes": reply_code_table_markdown(),
         "command-order": order_table_markdown(),
+        "fault-summary": fault_summary_markdown(),
         "fault-parameters": fault_table_markdown(),
         "server-settings": server_table_markdown(),
         "rule-conditions": condition_table_markdown(),

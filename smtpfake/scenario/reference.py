@@ -1,6 +1,7 @@
 """The README's reference tables, derived from the declarations the loader and the JSON Schema
-use: faults (their dataclasses), server settings (ServerSettings' fields and their metadata) and
-rule conditions (schema.rule_condition_table, with schema.CONDITION_DOCS).
+use: faults (their dataclasses: what each does, and its parameters), server settings
+(ServerSettings' fields and their metadata) and rule conditions (schema.rule_condition_table,
+with schema.CONDITION_DOCS).
 
 Each fault's row gives its scalar shorthand, every parameter with its type, allowed values or
 range, and default (or "required"), the stages it may be used on, and its ``doc`` line; all come
@@ -89,6 +90,23 @@ def fault_table_markdown() -> str:
         stages = ", ".join(f"`{s}`" for s in sorted(cls.stages)) if cls.stages else "all"
         doc = _cell(cls.doc or "")
         rows.append(f"| `{key}` | {short} | {'; '.join(params) or 'none'} | {stages} | {doc} |")
+    return "\n".join(rows)
+
+
+#: the order a reader meets the faults in: what is said, when, how the connection ends, how the
+#: octets go out; a fault not named here follows in registration order
+_READING_ORDER = (
+    "reply", "delay", "close", "disconnect", "reset", "hang", "abort", "drip", "fragment",
+    "truncate", "malformed", "raw", "replies", "cut_body", "tls_fail",
+)  # fmt: skip
+
+
+def fault_summary_markdown() -> str:
+    """| key | meaning |, one row per registered fault from its ``reference`` text."""
+    keys = [k for k in _READING_ORDER if k in REGISTRY]
+    keys += [k for k in REGISTRY if k not in keys]
+    rows = ["| key | meaning |", "| --- | --- |"]
+    rows += [f"| `{k}` | {_cell(REGISTRY[k].reference)} |" for k in keys]
     return "\n".join(rows)
 
 

@@ -42,6 +42,13 @@ def test_every_new_fault_is_registered_with_a_doc() -> None:
         assert doc and "\n" not in doc and len(doc) <= 100, (name, doc)
 
 
+def test_every_fault_has_its_readme_account() -> None:
+    # the README's "what it does" table is generated from these (tests/test_readme.py)
+    for name, cls in REGISTRY.items():
+        text = cls.reference
+        assert len(text) >= 20 and "\n" not in text and not text.endswith("."), (name, text)
+
+
 # -- parameters ----------------------------------------------------------------------------------
 
 

@@ -34,6 +34,8 @@ class Fault:
     primary: ClassVar[str | None] = None
     #: one line for the schema and the docs
     doc: ClassVar[str] = ""
+    #: the README's account of what it does, its forms and their effect (Markdown, one cell)
+    reference: ClassVar[str] = ""
     #: the stages (Stage values) where it has an effect; None: any (the loader checks rules)
     stages: ClassVar[frozenset[str] | None] = None
 

@@ -26,6 +26,12 @@ class CutBody(Fault):
         "On data: once AFTER_BYTES of the message body arrived (on bdat: of the chunk), reset "
         "(RST; how: close for FIN) without a reply."
     )
+    reference = (
+        "`on: data` or `on: bdat` only: `{after_bytes: N, how: reset|close}` (or just N): once "
+        "N octets of the message body (on `bdat`: of that BDAT's chunk; a shorter chunk is not "
+        "cut) have arrived, abort with RST (`how: close`: FIN), without a reply; the message is"
+        " not recorded"
+    )
 
     after_bytes: int
     how: str = field(default="reset", metadata={"choices": HOW})

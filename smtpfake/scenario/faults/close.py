@@ -14,6 +14,7 @@ class CloseAfter(Fault):
     name = "close"
     primary = "enabled"
     doc = "Close the connection (FIN) after sending the reply."
+    reference = "`true`: close the connection after the reply"
 
     enabled: bool = True
 
@@ -27,6 +28,7 @@ class Disconnect(Fault):
     name = "disconnect"
     primary = "enabled"
     doc = "Close the connection (FIN) without sending any reply."
+    reference = "`true`: close without any reply"
 
     enabled: bool = True
 
@@ -42,6 +44,7 @@ class ResetConnection(Fault):
     name = "reset"
     primary = "enabled"
     doc = "Abort the connection with a TCP reset (RST), without a reply."
+    reference = "`true`: abort with a TCP reset (RST), without a reply"
 
     enabled: bool = True
 

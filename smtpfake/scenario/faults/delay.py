@@ -18,6 +18,9 @@ MAX_SIGMA = 10.0
 class Delay(Fault):
     name = "delay"
     doc = "Wait SECONDS before replying; or {min, max} uniform; or {median, sigma, max} lognormal."
+    reference = (
+        "seconds before the reply; `{min, max}` uniform; `{median, sigma, max}` lognormal (seeded)"
+    )
 
     seconds: float | None = None
     min: float | None = None

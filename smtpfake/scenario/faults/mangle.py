@@ -24,6 +24,10 @@ class Truncate(Fault, Shape):
     name = "truncate"
     primary = "bytes"
     doc = "Send only the first BYTES bytes of the reply (e.g. mid-line), then close (FIN)."
+    reference = (
+        "bytes (or `{bytes}`): send only the first N bytes of the reply (mid-line, say), then "
+        "close (FIN); the server still acts as if the whole reply went out"
+    )
 
     bytes: int
 
@@ -55,6 +59,13 @@ class Malformed(Fault, Shape):
     name = "malformed"
     primary = "kind"
     doc = "Send the reply malformed: KIND bad-code, mixed-codes, bare-lf, long-line or no-space."
+    reference = (
+        "kind (or `{kind, code, length}`): a broken reply: `bad-code` (`2x0`), `mixed-codes` (a"
+        " multi-line reply whose last line has another code, `code`, default 451 after a "
+        "2xx/3xx, else 250), `bare-lf` (lines end in LF only), `long-line` (the last line "
+        "padded to `length` octets, default 1024, over the 512 limit), `no-space` (the bare "
+        "code, `250\\r\\n`)"
+    )
 
     kind: str = field(metadata={"choices": KINDS})
     #: mixed-codes: the code the last line carries (default 451 after a 2xx/3xx, else 250)

@@ -39,6 +39,10 @@ class Drip(Fault, Shape):
     doc = (
         "Send the reply BYTES at a time (default 1), pausing INTERVAL seconds (default 1) between."
     )
+    reference = (
+        "seconds between chunks (or `{bytes, interval}`; defaults 1 byte, 1 second): send the "
+        "reply a few bytes at a time"
+    )
 
     bytes: int = 1
     interval: float = 1.0
@@ -59,6 +63,10 @@ class Fragment(Fault, Shape):
     name = "fragment"
     primary = "bytes"
     doc = "Split the reply into BYTES-byte TCP segments (default 1), INTERVAL seconds apart (0)."
+    reference = (
+        "bytes (or `{bytes, interval}`; defaults 1 byte, 0 seconds): send the reply in TCP "
+        "segments that small"
+    )
 
     bytes: int = 1
     interval: float = 0.0

@@ -43,6 +43,16 @@ class Raw(Fault, Shape):
         'YAML double-quoted escapes ("\\r\\n", "\\0", "\\xff") give exactly those octets; the '
         "server acts on the code they begin with."
     )
+    reference = (
+        "a string (or `{data}`): send exactly these octets as the reply, nothing added (no "
+        "CRLF, no enhanced code). Each character is one octet, U+0000 to U+00FF, so YAML "
+        'double-quoted escapes give exact bytes: `"\\r"`, `"\\n"`, `"\\0"` (NUL), `"\\xNN"` (any '
+        "octet); a character above U+00FF is a load error (write UTF-8 text as its octets, "
+        '`"\\xc3\\xa9"` for é). A blank line in a reply: '
+        '`raw: "250-a\\r\\n\\r\\n250 b\\r\\n"`. The '
+        "server acts on the code the octets begin with (`550` refuses the command, `421` "
+        "closes, `250` accepts); octets that begin with no code leave the normal reply's effect"
+    )
 
     data: str = field(metadata={"schema": {"pattern": "^[\\u0000-\\u00ff]+$"}})
 
@@ -77,6 +87,14 @@ class Replies(Fault):
     doc = (
         'Answer with several replies, each "CODE [ENHANCED] TEXT", sent as written one after '
         "the other (a server out of step); the server acts on the first. A 421 closes after it."
+    )
+    reference = (
+        'a list of `"CODE [X.Y.Z] text"` (or `{replies: [...]}`): answer one command with '
+        "several replies, sent as written (no enhanced code added) one after the other in one "
+        "write: a server out of step with its client (built-in `out-of-step-replies`). The "
+        "server acts on the first; each is its own transcript entry; after a `421` among them "
+        "the connection closes and the rest are not sent. A CR or LF in a reply's text is a "
+        "load error (use `raw`)"
     )
 
     replies: tuple[str, ...] = field(

@@ -21,6 +21,10 @@ class Hang(Fault):
     name = "hang"
     primary = "seconds"
     doc = "Send nothing and read nothing for SECONDS (default 3600), then close without a reply."
+    reference = (
+        "seconds (or `{seconds}`; default 3600): send nothing and read nothing for that long, "
+        "then close (FIN) without a reply; the command is not acted on"
+    )
 
     seconds: float = 3600.0
 
@@ -47,6 +51,10 @@ class Abort(Fault):
     primary = "seconds"
     doc = (
         "After the reply, read nothing for SECONDS, then reset (how: close for FIN); smtp-sink -A."
+    )
+    reference = (
+        "seconds (or `{seconds, how}`): after the reply, read nothing for that long (default "
+        "0), then abort with RST (`how: close`: FIN), as Postfix `smtp-sink -A`"
     )
 
     seconds: float = 0.0

@@ -30,6 +30,12 @@ class TlsFail(Fault):
         "how: garbage (plain text, then close), close (FIN), reset (RST), cut (send BYTES of the "
         "server's handshake, then close)."
     )
+    reference = (
+        "`on: starttls` only: break the TLS handshake after the `220` (with implicit TLS, the "
+        "one each connection starts with): `garbage` (plain text, then close), `close` (FIN), "
+        "`reset` (RST), or `{how: cut, bytes: N}` (the server's handshake starts and stops "
+        "after N bytes)"
+    )
 
     how: str = field(default="garbage", metadata={"choices": HOW})
     bytes: int = 16  # for cut: how much of the server's handshake goes out before the close
