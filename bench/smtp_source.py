@@ -11,8 +11,12 @@ M. Loopback only; every run is bounded in time.
 
 Needs /usr/sbin/smtp-source and /usr/sbin/smtp-sink (Debian: ``apt-get install postfix``).
 
+``--baseline DIR`` adds ``baseline-default`` and ``baseline-busy``: the same smtpfake servers
+imported from another checkout (e.g. ``git worktree add /tmp/base main``), so a change is
+measured against the revision before it in the same interleaved rounds.
+
 Usage: python bench/smtp_source.py [--sessions 10] [--messages 2000] [--length 1000]
-       [--rounds 5] [--profile smtpfake-default]
+       [--rounds 5] [--profile smtpfake-default] [--baseline DIR] [--only KIND,...]
 """
 
 from __future__ import annotations
@@ -47,10 +51,12 @@ def have_uvloop() -> bool:
     return True
 
 
-def kinds() -> list[str]:
+def kinds(baseline: str | None) -> list[str]:
     out = ["smtpfake-default", "smtpfake-busy", "aiosmtpd-sink", "smtp-sink"]
     if have_uvloop():
         out.insert(1, "smtpfake-uvloop")
+    if baseline is not None:
+        out[1:1] = ["baseline-default", "baseline-busy"]
     return out
 
 
@@ -60,7 +66,7 @@ def kinds() -> list[str]:
 async def serve_smtpfake(kind: str, profile: str | None) -> int:
     from smtpfake.server import Server
 
-    server = Server(busy_scenario() if kind == "smtpfake-busy" else "default")
+    server = Server(busy_scenario() if kind.endswith("-busy") else "default")
     stop = asyncio.Event()
     task = asyncio.create_task(server.serve(stop, ready=lambda: serverproc.announce(server.port)))
     profiler = cProfile.Profile() if profile else None
@@ -131,7 +137,8 @@ def measure(kind: str, args: argparse.Namespace, reused: bool) -> float:
             sink.wait(timeout=10)
         return args.messages / seconds
     extra = ["--profile", args.profile] if args.profile == kind else []
-    proc, port = serverproc.start(__file__, kind, *extra)
+    tree = args.baseline if kind.startswith("baseline-") else None
+    proc, port = serverproc.start(__file__, kind, *extra, source=tree)
     try:
         seconds = source(port, args, reused)
     finally:
@@ -151,6 +158,12 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", help="print the cProfile of this smtpfake server (stderr)")
+    parser.add_argument("--baseline", metavar="DIR", help="also run smtpfake from this checkout")
+    parser.add_argument(
+        "--only",
+        help="comma-separated servers to run (aiosmtpd-sink and "
+        "smtp-sink always run: the ratios need them)",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
     if args.serve:
@@ -161,7 +174,10 @@ def main() -> None:
     if not 0 < args.messages <= 10_000:
         sys.exit("--messages: 1 to 10,000 (smtpfake's journal keeps the last 10,000 messages)")
 
-    servers = kinds()
+    servers = kinds(args.baseline)
+    if args.only:
+        wanted = set(args.only.split(",")) | {"aiosmtpd-sink", "smtp-sink"}
+        servers = [k for k in servers if k in wanted]
     rates: dict[tuple[str, str], list[float]] = {}
     for round_ in range(args.rounds):
         order = servers[round_ % len(servers) :] + servers[: round_ % len(servers)]

@@ -29,6 +29,11 @@ T = TypeVar("T")
 NEAR_MISSES_SHOWN = 20
 
 
+def _utf8_size(text: str) -> int:
+    """The octets ``text`` takes in UTF-8 (what the transcript byte bound counts)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+
+
 def subject_of(message: Message) -> str:
     """The message's Subject, read from its header block alone (``Message.subject``): for logs
     and listings, so a 30 MiB message is neither parsed whole nor held twice."""
@@ -192,7 +197,10 @@ class Journal:
     def __init__(self, limits: JournalLimits | None = None, /, **max_fields: int) -> None:
         overrides = {k.removeprefix("max_"): v for k, v in max_fields.items()}
         self.limits = dataclasses.replace(limits or JournalLimits(), **overrides)
-        self._cond = threading.Condition()
+        # the Condition's own lock, taken directly on the hot paths (a Condition's ``with`` is
+        # one more Python call per event)
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._sessions: OrderedDict[int, _Live] = OrderedDict()
         # sessions dropped while still open (by id, as _sessions): what they accept and their
         # end still count; as many as are open at once, each gone when it ends
@@ -244,27 +252,29 @@ class Journal:
         return live if live is not None and live.info is info else None
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
-        with self._cond:
-            live = self._live(info)
-            if live is None:
+        with self._lock:
+            live = self._sessions.get(id(info))
+            if live is None or live.info is not info:
                 return
             limit = self.limits.entry_chars
             if len(entry.text) > limit:
                 more = len(entry.text) - limit
                 text = f"{entry.text[:limit]}... ({more:,} more characters)"
                 entry = dataclasses.replace(entry, text=text)
-                self._count(entries_cut=1)
-            size = len(entry.text.encode("utf-8", "replace"))
-            if len(live.transcript) == live.transcript.maxlen:
-                gone = live.transcript[0]
-                self._forget_entry(live, len(gone.text.encode("utf-8", "replace")))
-            live.transcript.append(entry)
+                self._n["entries_cut"] += 1
+            size = _utf8_size(entry.text)
+            transcript = live.transcript
+            if len(transcript) == transcript.maxlen:
+                self._forget_entry(live, _utf8_size(transcript[0].text))
+            transcript.append(entry)
             live.transcript_bytes += size
-            self._touch(live)
-            self._count(transcript_bytes=size)
+            live.record = None  # _touch(live), inline: this runs for every line and reply
+            self._sessions_snapshot = None
+            n = self._n
+            n["transcript_bytes"] += size
             # past the byte bound the oldest sessions go, never the one being written
             while (
-                self._n["transcript_bytes"] > self.limits.transcript_bytes
+                n["transcript_bytes"] > self.limits.transcript_bytes
                 and next(iter(self._sessions.values())) is not live
             ):
                 self._drop_oldest_session()
@@ -272,7 +282,8 @@ class Journal:
     def _forget_entry(self, live: _Live, size: int) -> None:
         live.transcript_bytes -= size
         live.dropped_entries += 1
-        self._count(transcript_bytes=-size, entries_dropped=1)
+        self._n["transcript_bytes"] -= size
+        self._n["entries_dropped"] += 1
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
         with self._cond:
@@ -328,10 +339,12 @@ class Journal:
                 self._cond.notify_all()
 
     def outcome(self, info: SessionInfo, outcome: Outcome) -> None:
-        with self._cond:
-            if live := self._live(info):
+        with self._lock:
+            live = self._sessions.get(id(info))
+            if live is not None and live.info is info:
                 live.outcomes.append(outcome)
-                self._touch(live)
+                live.record = None
+                self._sessions_snapshot = None
 
     def ended(self, info: SessionInfo, time: float) -> None:
         with self._cond:

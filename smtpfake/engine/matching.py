@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import ipaddress
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -190,20 +191,75 @@ def _lower(pattern: str) -> str:
     return pattern.lower()
 
 
+def _compiled_match(rule: Rule) -> Check:
+    """The ``match`` check with its glob compiled once (what fnmatch.fnmatchcase does per call:
+    the same regular expression, fnmatch.translate's)."""
+    assert rule.match is not None
+    test = re.compile(fnmatch.translate(rule.match.lower())).match
+
+    def check(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+        if test(occ.argument.lower()) is not None:
+            return None
+        return (rule, "match", rule.match, occ.argument or "(nothing)")
+
+    return check
+
+
+#: a rule ready to be checked: (the rule, its filter checks in FILTERS order, whether it is
+#: counted (Rule.counted), its probability)
+Step = tuple[Rule, tuple[Check, ...], bool, "float | None"]
+#: each stage's rules compiled once, by the identity of the tuple Scenario.rules_by_stage holds
+#: (the tuple is kept with it, so the identity stays its own); bounded, as scenarios come and go
+_STEPS: dict[int, tuple[tuple[Rule, ...], tuple[Step, ...]]] = {}
+_STEPS_KEPT = 256
+
+
+def steps(rules: tuple[Rule, ...]) -> tuple[Step, ...]:
+    """``rules`` compiled for select_explained(): made once per stage of a scenario."""
+    found = _STEPS.get(id(rules))
+    if found is not None and found[0] is rules:
+        return found[1]
+    compiled = compile_rules(rules)
+    if len(_STEPS) >= _STEPS_KEPT:
+        _STEPS.clear()
+    _STEPS[id(rules)] = (rules, compiled)
+    return compiled
+
+
+def compile_rules(rules: tuple[Rule, ...]) -> tuple[Step, ...]:
+    """Each rule with its checks looked up (and its ``match`` glob compiled) once."""
+    return tuple(
+        (
+            rule,
+            tuple(
+                _compiled_match(rule) if name == "match" else FILTERS[name]
+                for name in rule.conditions_set
+            ),
+            rule.counted,
+            rule.probability,
+        )
+        for rule in rules
+    )
+
+
 def count(
-    rule: Rule, occ: Occurrence, shared: Shared, parts: dict[str, str] | None = None
+    rule: Rule,
+    occ: Occurrence,
+    shared: Shared,
+    keys: dict[tuple[str, ...], tuple[str, ...]] | None = None,
 ) -> tuple[KeyCounter, int]:
     """Count the occurrence for the rule; returns its counters and the count ``first``/``after``/
-    ``every`` look at (within the window if there is one), this occurrence included. ``parts``:
-    the occurrence's ``per`` key parts computed so far (select() shares them between rules)."""
+    ``every`` look at (within the window if there is one), this occurrence included. ``keys``:
+    the occurrence's ``per`` keys computed so far, by ``per`` (select() shares them)."""
     key: tuple[str, ...] = ()
-    if rule.per:
-        if parts is None:
-            parts = {}
-        for name in rule.per:
-            if name not in parts:
-                parts[name] = occ.part(name)
-        key = tuple([parts[name] for name in rule.per])  # a list first: no generator per call
+    per = rule.per
+    if per:
+        found_key = keys.get(per) if keys is not None else None
+        if found_key is None:
+            found_key = tuple([occ.part(name) for name in per])  # a list: no generator
+            if keys is not None:
+                keys[per] = found_key
+        key = found_key
     found = shared.counters.get((rule.index, key))
     counter = found if found is not None else shared.counter(rule.index, key)
     counter.seen += 1
@@ -253,7 +309,7 @@ def select(
     """The rule that fires for this occurrence, if any, with its firing recorded: counters, the
     rule's firing count and the server's (or the key's) state move on."""
     on_stage = tuple(r for r in rules if occ.stage in r.stages or Stage.ANY in r.stages)
-    return select_explained(on_stage, occ, shared, ctx)[0]
+    return _select(compile_rules(on_stage), occ, shared, ctx)[0]
 
 
 def select_explained(
@@ -264,35 +320,47 @@ def select_explained(
     not fire: the near misses flat, four items each (rule, condition, wanted, was), since a
     journal keeps them for every command and one container is far cheaper to keep than many.
     ``ctx.rng`` is asked for only when a ``probability`` is drawn."""
+    return _select(steps(rules), occ, shared, ctx)
+
+
+def _select(
+    compiled: tuple[Step, ...], occ: Occurrence, shared: Shared, ctx: FaultContext
+) -> tuple[Rule | None, tuple[Any, ...]]:
     chosen: tuple[Rule, KeyCounter] | None = None
     misses: list[Any] = []
-    parts: dict[str, str] = {}  # the occurrence's ``per`` key parts, shared between rules
-    for rule in rules:
-        miss = filter_miss(rule, occ, shared)
+    keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # ``per`` keys, shared between rules
+    rng = None  # asked for on the first draw
+    for rule, checks, counted, probability in compiled:
+        miss = None
+        for check in checks:
+            miss = check(rule, occ, shared)
+            if miss is not None:
+                break
         if miss is not None:
             if chosen is None:
                 misses += miss
             continue
-        if not rule.counted:
+        if not counted:
             # no condition reads its count: counted (for ``fired``) only if it fires
             if chosen is not None:
                 continue
-            miss = None
             counter = None
         else:
-            counter, n = count(rule, occ, shared, parts)
+            counter, n = count(rule, occ, shared, keys)
             if chosen is not None:
                 continue
             miss = counter_miss(rule, occ, counter, n)
-        if miss is None and rule.probability is not None:
-            draw = ctx.rng.random()
-            if not draw < rule.probability:
-                miss = (rule, "probability", rule.probability, draw)
+        if miss is None and probability is not None:
+            if rng is None:
+                rng = ctx.rng
+            draw = rng.random()
+            if not draw < probability:
+                miss = (rule, "probability", probability, draw)
         if miss is not None:
             misses += miss
             continue
         if counter is None:
-            counter, _ = count(rule, occ, shared, parts)
+            counter, _ = count(rule, occ, shared, keys)
         chosen = (rule, counter)
     if chosen is None:
         return None, tuple(misses)
