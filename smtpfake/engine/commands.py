@@ -81,7 +81,7 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
     problem = params.check(words, params.MAIL_PARAMS, session.advertised)
     if problem is not None:
         return params.refuse(session, Stage.MAIL, address, problem)
-    limit = session.settings.size_limit()
+    limit = session.size_limit()
     declared = Declared.parse(words)
     # Known before the reply, so rules on this MAIL can look at it (size:, body:); a refused
     # MAIL opens no transaction, so nothing else reads it until the next MAIL.

@@ -206,24 +206,8 @@ def _compiled_match(rule: Rule) -> Check:
 
 
 #: a rule ready to be checked: (the rule, its filter checks in FILTERS order, whether it is
-#: counted (Rule.counted), its probability)
+#: counted (Rule.counted), its probability); engine/compiled.py makes them once per scenario
 Step = tuple[Rule, tuple[Check, ...], bool, "float | None"]
-#: each stage's rules compiled once, by the identity of the tuple Scenario.rules_by_stage holds
-#: (the tuple is kept with it, so the identity stays its own); bounded, as scenarios come and go
-_STEPS: dict[int, tuple[tuple[Rule, ...], tuple[Step, ...]]] = {}
-_STEPS_KEPT = 256
-
-
-def steps(rules: tuple[Rule, ...]) -> tuple[Step, ...]:
-    """``rules`` compiled for select_explained(): made once per stage of a scenario."""
-    found = _STEPS.get(id(rules))
-    if found is not None and found[0] is rules:
-        return found[1]
-    compiled = compile_rules(rules)
-    if len(_STEPS) >= _STEPS_KEPT:
-        _STEPS.clear()
-    _STEPS[id(rules)] = (rules, compiled)
-    return compiled
 
 
 def compile_rules(rules: tuple[Rule, ...]) -> tuple[Step, ...]:
@@ -309,7 +293,7 @@ def select(
     """The rule that fires for this occurrence, if any, with its firing recorded: counters, the
     rule's firing count and the server's (or the key's) state move on."""
     on_stage = tuple(r for r in rules if occ.stage in r.stages or Stage.ANY in r.stages)
-    return _select(compile_rules(on_stage), occ, shared, ctx)[0]
+    return select_steps(compile_rules(on_stage), occ, shared, ctx)[0]
 
 
 def select_explained(
@@ -320,12 +304,14 @@ def select_explained(
     not fire: the near misses flat, four items each (rule, condition, wanted, was), since a
     journal keeps them for every command and one container is far cheaper to keep than many.
     ``ctx.rng`` is asked for only when a ``probability`` is drawn."""
-    return _select(steps(rules), occ, shared, ctx)
+    return select_steps(compile_rules(rules), occ, shared, ctx)
 
 
-def _select(
+def select_steps(
     compiled: tuple[Step, ...], occ: Occurrence, shared: Shared, ctx: FaultContext
 ) -> tuple[Rule | None, tuple[Any, ...]]:
+    """select_explained() over rules compiled beforehand (compile_rules(); a session takes them
+    from engine/compiled.py, made once per scenario)."""
     chosen: tuple[Rule, KeyCounter] | None = None
     misses: list[Any] = []
     keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # ``per`` keys, shared between rules

@@ -23,10 +23,12 @@ from smtpfake.engine.auth import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
 from smtpfake.engine.auth import Exchange, masked
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.clock import Clock, SystemClock
+from smtpfake.engine.compiled import compiled
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
 from smtpfake.engine.consult import FAILED, HOOKS
-from smtpfake.engine.matching import Occurrence, client_ip, select_explained
+from smtpfake.engine.frozen import made
+from smtpfake.engine.matching import Occurrence, client_ip, select_steps
 from smtpfake.engine.records import (
     Message,
     Observer,
@@ -36,7 +38,7 @@ from smtpfake.engine.records import (
     Violation,
 )
 from smtpfake.engine.shared import Shared
-from smtpfake.engine.state import Facts, Mode, Phase, Refusal, decide
+from smtpfake.engine.state import Mode, Phase, Refusal, decide_on
 from smtpfake.scenario.model import Scenario, Stage, ehlo_keyword
 from smtpfake.scenario.plan import (
     Action,
@@ -59,6 +61,8 @@ TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
 IDLE_TIMER = "idle"
 CLOSE_AFTER_TIMER = "close_after"
 
+#: the actions that end the connection (a reply's batch with one enters the close)
+_CLOSING = (Close, Reset, HalfClose)
 #: RFC 2034 §3: the replies that never carry an enhanced code
 _NO_ENHANCED = frozenset({Stage.CONNECT, Stage.HELO, Stage.EHLO})
 
@@ -78,6 +82,7 @@ class Session:
     # slots: a session per connection, and ten thousand idle ones must stay small
     __slots__ = (
         "_awaiting",
+        "_compiled",
         "_enhanced",
         "_greet_after_tls",
         "_rng",
@@ -127,6 +132,7 @@ class Session:
         hooks: frozenset[str] = frozenset(),
     ) -> None:
         self.scenario = scenario
+        self._compiled = compiled(scenario)  # rules and settings worked out once per scenario
         # the user's handler's reply-deciding hooks (consult.HOOKS names) and, while one is
         # asked, what to do with its answer
         self.hooks = hooks
@@ -171,7 +177,7 @@ class Session:
         self.chunk: bdat.Chunk | None = None  # the BDAT chunk being read (RFC 3030)
         self.chunked = False  # the open transaction's message comes in BDAT chunks
         self.conduct = Conduct(self.violate, self.advertised)
-        self._enhanced = self.settings.has_extension("ENHANCEDSTATUSCODES")
+        self._enhanced = self._compiled.enhanced
         observer.started(self.info)
 
     # -- FaultContext ------------------------------------------------------------------------
@@ -255,7 +261,8 @@ class Session:
             return commands.auth_line(self, line, pipelined)
         text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
         self.record("client", masked(text))
-        verb = text.partition(" ")[0].upper()
+        word, _, arg = text.partition(" ")
+        verb = word.upper()
         if self.mode is Mode.CLOSED:
             if self.conduct.previous is None and pipelined:
                 # Sent during a greeting that never came (a hang or a close at connect).
@@ -274,19 +281,18 @@ class Session:
         if len(line) > COMMAND_LINE_LIMIT:
             self.conduct.command_too_long(verb, len(line))
             return self.respond(Stage.UNKNOWN, text, self.reply(500, "5.5.6", "Line too long"))
-        verb, _, arg = text.partition(" ")
-        handler = commands.COMMANDS.get(verb.upper())
+        handler = commands.COMMANDS.get(verb)
         if handler is None:
             # The echo is sanitised: a reply must stay one line of text whatever the client sent.
-            shown = "".join(c if " " < c < "\x7f" else "?" for c in verb[:64])
-            what = "Error: bad syntax" if not verb else f'Error: command "{shown}" not recognized'
+            shown = "".join(c if " " < c < "\x7f" else "?" for c in word[:64])
+            what = "Error: bad syntax" if not word else f'Error: command "{shown}" not recognized'
             return self.respond(Stage.UNKNOWN, text, self.reply(500, "5.5.2", what))
         if "\x00" in arg:  # no command allows one (RFC 5321 §2.4, §4.1.2): told, not obeyed
-            return params.refuse(self, _STAGE_OF[verb.upper()], arg.strip(), params.NUL_IN_COMMAND)
-        if self._tls_required and not self.tls_active and verb.upper() not in _TLS_OWN:
+            return params.refuse(self, _STAGE_OF[verb], arg.strip(), params.NUL_IN_COMMAND)
+        if self._tls_required and not self.tls_active and verb not in _TLS_OWN:
             # RFC 3207 §4: the server's policy, not the client's mistake, so no violation
             first = self.reply(530, "5.7.0", "Must issue a STARTTLS command first")
-            return self.respond(_STAGE_OF[verb.upper()], arg.strip(), first)
+            return self.respond(_STAGE_OF[verb], arg.strip(), first)
         return handler(self, arg.strip())
 
     def line_too_long(self) -> tuple[Action, ...]:
@@ -372,8 +378,7 @@ class Session:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = Mode.CLOSED
         if self.scenario.rules:
-            per_connection = tuple(r.index for r in self.scenario.rules if r.per == ("connection",))
-            self.shared.connection_ended(self.connection, per_connection)
+            self.shared.connection_ended(self.connection, self._compiled.per_connection)
         self.observer.ended(self.info, self.now())
 
     def undelivered(self, note: Note, written: int) -> None:
@@ -466,11 +471,11 @@ class Session:
             plan = Plan(plan)
         self.counts[stage] += 1
         label = None
-        rules = self.scenario.rules_by_stage[stage]
-        if rules:  # a stage no rule is on needs no occurrence and keeps no outcome
+        steps = self._compiled.steps[stage]
+        if steps:  # a stage no rule is on needs no occurrence and keeps no outcome
             occurrence = self.occurrence(stage, argument)
-            # select_explained() also records the firing: per-rule counters, times, next_state
-            rule, misses = select_explained(rules, occurrence, self.shared, self)
+            # select_steps() also records the firing: per-rule counters, times, next_state
+            rule, misses = select_steps(steps, occurrence, self.shared, self)
             if rule is not None:
                 label = rule.label
                 for fault in rule.faults:
@@ -496,15 +501,16 @@ class Session:
 
     def occurrence(self, stage: Stage, argument: str) -> Occurrence:
         """This command as rules see it, with the facts of the connection before it."""
-        return Occurrence(
-            stage,
-            argument,
-            self.counts[stage],
-            self.connection,
+        return made(
+            Occurrence,
+            stage=stage,
+            argument=argument,
+            nth=self.counts[stage],
+            connection=self.connection,
             peer=self.info.peer,
             sender=self.mail_from,
             recipients=tuple(self.rcpt_tos),
-            time=self.now(),
+            time=self.clock.now(),
             greeted=("ehlo" if self.esmtp else "helo") if self.greeted else "none",
             tls=self.tls_active,
             auth_user=self.auth_user,
@@ -514,7 +520,14 @@ class Session:
         )
 
     def _explain(self, occ: Occurrence, label: str | None, misses: tuple[object, ...]) -> None:
-        outcome = Outcome(occ.time, occ.stage.value, occ.argument, label, misses)
+        outcome = made(
+            Outcome,
+            time=occ.time,
+            stage=occ.stage.value,
+            argument=occ.argument,
+            fired=label,
+            why=misses,
+        )
         self.observer.outcome(self.info, outcome)
 
     def _enhanced_default(self, stage: Stage, plan: Plan) -> Plan:
@@ -543,7 +556,10 @@ class Session:
     def _ending(
         self, actions: tuple[Action, ...], label: str | None, in_message: bool = False
     ) -> tuple[Action, ...]:
-        if not any(isinstance(a, Close | Reset | HalfClose) for a in actions):
+        for action in actions:  # a loop, not any(): this runs for every reply
+            if isinstance(action, _CLOSING):
+                break
+        else:
             return actions
         self.closed_in_message = in_message or self.mode is Mode.DATA
         self.mode = Mode.CLOSED
@@ -565,17 +581,22 @@ class Session:
     def sequence(self, command: str) -> Phase | Refusal:
         """The ordering table's verdict on ``command`` now (state.decide): the phase it leads
         to when accepted, or its refusal; a tolerated mistake is recorded here."""
-        facts = Facts(
-            greeted=self.greeted,
-            esmtp=self.esmtp,
-            tls=self.tls_active,
-            authenticated=self.auth_user is not None,
-            require_helo=self.settings.require_helo,
+        outcome, tolerated = decide_on(
+            command,
+            self.phase,
+            self.greeted,
+            self.esmtp,
+            self.tls_active,
+            self.auth_user is not None,
+            self.settings.require_helo,
         )
-        outcome, tolerated = decide(command, self.phase, facts)
         for mistake in tolerated:
             self.violate(mistake.kind, mistake.detail.format(cmd=command), command)
         return outcome
+
+    def size_limit(self) -> int | None:
+        """The SIZE EHLO advertises (RFC 1870), None for none (ServerSettings.size_limit)."""
+        return self._compiled.size_limit
 
     def reset_transaction(self) -> None:
         self.chunked = False
@@ -642,7 +663,7 @@ class Session:
         size = self.body.size
         self.body.cut = None
         self.conduct.message_size(size, self.declared.size)
-        limit = min(self.settings.size_limit() or size, self.settings.max_message_bytes)
+        limit = min(self.size_limit() or size, self.settings.max_message_bytes)
         if size > limit:
             big = self.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
             return self.respond(Stage.END_OF_DATA, self.mail_from, big)
@@ -675,14 +696,15 @@ class Session:
         written: int | None = None,
         event: bool = False,
     ) -> None:
-        entry = TranscriptEntry(
-            self.now() if time is None else time,
-            "client" if side == "client" else "server",
-            text,
-            rule,
-            delivered,
-            written,
-            event,
+        entry = made(
+            TranscriptEntry,
+            time=self.clock.now() if time is None else time,
+            side="client" if side == "client" else "server",
+            text=text,
+            rule=rule,
+            delivered=delivered,
+            written=written,
+            event=event,
         )
         self.observer.transcript(self.info, entry)
 
@@ -699,8 +721,9 @@ class Session:
 
 def _noted(action: Action, label: str | None) -> Action:
     """A close or reset with the transcript note saying so."""
+    # each of the three has the note as its one field: made anew, not dataclasses.replace()d
     if isinstance(action, Close | HalfClose) and action.note is None:
-        return replace(action, note=Note("(connection closed)", label))
+        return type(action)(Note("(connection closed)", label))
     if isinstance(action, Reset) and action.note is None:
-        return replace(action, note=Note("(connection reset)", label))
+        return Reset(Note("(connection reset)", label))
     return action
