@@ -77,7 +77,7 @@ async def serve_smtpfake(kind: str, profile: str | None) -> int:
     if profiler is not None:
         profiler.disable()
         stats = pstats.Stats(profiler, stream=sys.stderr)
-        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("tottime").print_stats(int(os.environ.get("PROFILE_LINES", "25")))
     stop.set()
     await task
     if server.errors:

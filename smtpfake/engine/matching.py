@@ -78,6 +78,9 @@ def client_ip(peer: str) -> str:
     client comes from a different port. Accepts "ip:port", "[v6]:port" and a bare IPv4."""
     if peer.startswith("["):
         return peer[1:].partition("]")[0]
+    host, sep, port = peer.partition(":")
+    if sep and port.isdigit():
+        return host  # "ip:port", the usual case: no address parsed (and no exception raised)
     try:
         return str(ipaddress.IPv4Address(peer))
     except ValueError:
@@ -205,9 +208,12 @@ def _compiled_match(rule: Rule) -> Check:
     return check
 
 
-#: a rule ready to be checked: (the rule, its filter checks in FILTERS order, whether it is
-#: counted (Rule.counted), its probability); engine/compiled.py makes them once per scenario
-Step = tuple[Rule, tuple[Check, ...], bool, "float | None"]
+#: how a rule is counted on each occurrence that passes its filters
+NOT_COUNTED, COUNTED, WINDOWED = 0, 1, 2
+#: a rule ready to be checked: (the rule, its filter checks in FILTERS order, how it is counted
+#: (NOT_COUNTED: no condition reads its count, Rule.counted; WINDOWED: over a ``window`` or
+#: ``fixed_window``), its probability); engine/compiled.py makes them once per scenario
+Step = tuple[Rule, tuple[Check, ...], int, "float | None"]
 
 
 def compile_rules(rules: tuple[Rule, ...]) -> tuple[Step, ...]:
@@ -219,11 +225,27 @@ def compile_rules(rules: tuple[Rule, ...]) -> tuple[Step, ...]:
                 _compiled_match(rule) if name == "match" else FILTERS[name]
                 for name in rule.conditions_set
             ),
-            rule.counted,
+            _counting(rule),
             rule.probability,
         )
         for rule in rules
     )
+
+
+def _counting(rule: Rule) -> int:
+    if not rule.counted:
+        return NOT_COUNTED
+    return COUNTED if rule.window is None and rule.fixed_window is None else WINDOWED
+
+
+def _key(
+    per: tuple[str, ...], occ: Occurrence, keys: dict[tuple[str, ...], tuple[str, ...]] | None
+) -> tuple[str, ...]:
+    """The occurrence's key for ``per`` parts, kept in ``keys`` for the next rule with them."""
+    key = tuple([occ.part(name) for name in per])  # a list: no generator
+    if keys is not None:
+        keys[per] = key
+    return key
 
 
 def count(
@@ -239,11 +261,7 @@ def count(
     per = rule.per
     if per:
         found_key = keys.get(per) if keys is not None else None
-        if found_key is None:
-            found_key = tuple([occ.part(name) for name in per])  # a list: no generator
-            if keys is not None:
-                keys[per] = found_key
-        key = found_key
+        key = found_key if found_key is not None else _key(per, occ, keys)
     found = shared.counters.get((rule.index, key))
     counter = found if found is not None else shared.counter(rule.index, key)
     counter.seen += 1
@@ -315,8 +333,9 @@ def select_steps(
     chosen: tuple[Rule, KeyCounter] | None = None
     misses: list[Any] = []
     keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # ``per`` keys, shared between rules
+    counters = shared.counters
     rng = None  # asked for on the first draw
-    for rule, checks, counted, probability in compiled:
+    for rule, checks, counting, probability in compiled:
         miss = None
         for check in checks:
             miss = check(rule, occ, shared)
@@ -326,11 +345,22 @@ def select_steps(
             if chosen is None:
                 misses += miss
             continue
-        if not counted:
+        if counting == NOT_COUNTED:
             # no condition reads its count: counted (for ``fired``) only if it fires
             if chosen is not None:
                 continue
             counter = None
+        elif counting == COUNTED:
+            # count() without a window, inline: most counting rules, each on every occurrence
+            per = rule.per
+            key = () if not per else keys.get(per) or _key(per, occ, keys)
+            counter = counters.get((rule.index, key)) or shared.counter(rule.index, key)
+            counter.seen += 1
+            if counter.first_time is None:
+                counter.first_time = occ.time
+            if chosen is not None:
+                continue
+            miss = counter_miss(rule, occ, counter, counter.seen)
         else:
             counter, n = count(rule, occ, shared, keys)
             if chosen is not None:

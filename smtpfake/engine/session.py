@@ -11,6 +11,7 @@ wrong is judged in conduct.py.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -195,7 +196,8 @@ class Session:
 
     def connect(self) -> tuple[Action, ...]:
         """The client connected: the greeting (enhanced codes never go on a greeting)."""
-        not_before = self.shared.retry_not_before.get(client_ip(self.info.peer))
+        holds = self.shared.retry_not_before  # empty unless server.retry_after is set
+        not_before = holds.get(client_ip(self.info.peer)) if holds else None
         self.conduct.reconnected(self.now(), not_before)
         if self._tls.enabled and self._tls.implicit:
             # Implicit TLS: the handshake comes first. It is the occurrence of the starttls stage
@@ -415,7 +417,7 @@ class Session:
         A positive normal reply with a user's hook for the stage is first a Consult
         (consult.py): the rest follows in :meth:`consulted`."""
         if isinstance(plan, Reply):
-            plan = Plan(plan)
+            plan = _plain_plan(plan)
         hook = HOOKS.get(stage) if self.hooks else None
         if hook in self.hooks and plan.reply is not None and plan.reply.is_positive:
             asked = plan
@@ -468,7 +470,7 @@ class Session:
         """The rules' reply without entering a close: the actions and the rule's label, for a
         reply that goes out later (BDAT's, after its chunk; then :meth:`ending`)."""
         if isinstance(plan, Reply):
-            plan = Plan(plan)
+            plan = _plain_plan(plan)
         self.counts[stage] += 1
         label = None
         steps = self._compiled.steps[stage]
@@ -567,7 +569,7 @@ class Session:
 
     def reply(self, code: int, enhanced: str | None, *lines: str) -> Reply:
         # RFC 2034: enhanced codes only when advertised, never on the greeting or HELO/EHLO.
-        return Reply(code, lines, enhanced if self._enhanced else None)
+        return _reply(code, lines, enhanced if self._enhanced else None)
 
     def refuse(self, stage: Stage, argument: str, refusal: Refusal) -> tuple[Action, ...]:
         """The command is out of order (state.ORDER): its reply, and its violation unless the
@@ -717,6 +719,18 @@ class Session:
         if wait is not None and 400 <= reply.code < 500:
             now = self.now()
             self.shared.hold_off(client_ip(self.info.peer), now + wait, now)
+
+
+@functools.lru_cache(maxsize=1024)
+def _reply(code: int, lines: tuple[str, ...], enhanced: str | None) -> Reply:
+    """Replies are immutable: the same one made once (most commands get one of a few), which
+    also lets the rendered-reply cache (plan._plain) find it by identity."""
+    return Reply(code, lines, enhanced)
+
+
+def _plain_plan(reply: Reply) -> Plan:
+    """``Plan(reply)``, the plan of nearly every reply, without the frozen __init__'s cost."""
+    return made(Plan, reply=reply, before=(), after=(), shapes=(), armed=(), enhanced_default=True)
 
 
 def _noted(action: Action, label: str | None) -> Action:

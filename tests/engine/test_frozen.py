@@ -62,6 +62,17 @@ def test_an_occurrence_is_as_constructed() -> None:
     _same_as_constructed(occ)
 
 
+def test_a_plain_plan_is_as_constructed() -> None:
+    from smtpfake.engine.session import _plain_plan
+    from smtpfake.scenario.plan import Plan
+    from smtpfake.scenario.reply import Reply
+
+    reply = Reply(250, ("Ok",), "2.0.0")
+    plan = _plain_plan(reply)
+    assert plan == Plan(reply)
+    assert [f.name for f in dataclasses.fields(Plan)] == list(vars(plan))
+
+
 def test_made_is_the_constructor() -> None:
     fields = {
         "time": 1.0,
