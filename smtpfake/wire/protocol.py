@@ -263,7 +263,8 @@ class Wire(asyncio.BufferedProtocol):
                         or kind is Consult
                         or self._writable is not None
                     ):
-                        self._task = self._loop.create_task(self._carry_waiting(actions[i:]))
+                        waiting = self._carry_waiting(actions[i:], self._loop.time())
+                        self._task = self._loop.create_task(waiting)
                         return
                     if kind is Send:
                         if sent:
@@ -302,8 +303,11 @@ class Wire(asyncio.BufferedProtocol):
             self._call(conn.done)
             self._resume_reading(conn)
 
-    async def _carry_waiting(self, actions: tuple[Action, ...]) -> None:
-        """The rest of a batch that waits somewhere, then the engine's next actions."""
+    async def _carry_waiting(self, actions: tuple[Action, ...], since: float) -> None:
+        """The rest of a batch that waits somewhere, then the engine's next actions. ``since``
+        (loop time): when the batch was handed over. A Sleep runs from there, or from the end
+        of the Sleep before it: neither the task's own start nor a late wake-up (the loop's
+        timers are only as fine as its poll, a millisecond) is added to the pause asked for."""
         conn = self._conn
         assert conn is not None
         try:
@@ -312,7 +316,8 @@ class Wire(asyncio.BufferedProtocol):
                 if kind is ArmTimer or kind is CancelTimer:
                     self._timer_action(action)
                 elif isinstance(action, Sleep):
-                    await asyncio.sleep(action.seconds)
+                    since += action.seconds
+                    await asyncio.sleep(max(0.0, since - self._loop.time()))
                     conn.performed(action)
                 elif isinstance(action, StartTLS):
                     await self._start_tls(action)
@@ -330,6 +335,7 @@ class Wire(asyncio.BufferedProtocol):
                     if self._writable is not None:
                         await self._writable
                         self._writable = None
+                        since = self._loop.time()  # a pause after this counts from now
                     if not self._do(action):
                         return
             self._task = None
