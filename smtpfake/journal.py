@@ -201,6 +201,7 @@ class Journal:
         # one more Python call per event)
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
+        self._waiting = 0  # threads in wait(): a change wakes them, and costs nothing without
         self._sessions: OrderedDict[int, _Live] = OrderedDict()
         # sessions dropped while still open (by id, as _sessions): what they accept and their
         # end still count; as many as are open at once, each gone when it ends
@@ -216,6 +217,11 @@ class Journal:
         for key, value in add.items():
             self._n[key] += value
 
+    def _notify(self) -> None:
+        """Wake the threads in wait() (called with the lock held)."""
+        if self._waiting:
+            self._cond.notify_all()
+
     def _touch(self, live: _Live) -> None:
         """``live`` changed: its snapshot, and the listing, are made again when next read."""
         live.record = None
@@ -224,7 +230,7 @@ class Journal:
     # -- Observer --------------------------------------------------------------------------------
 
     def started(self, info: SessionInfo) -> None:
-        with self._cond:
+        with self._lock:
             # Keyed by the info object, not its index: use() restarts connection numbers, so two
             # sessions in one journal can share an index. The entry holds info, so ids stay unique.
             self._sessions[id(info)] = _Live(
@@ -234,11 +240,11 @@ class Journal:
                 deque(maxlen=self.limits.messages),
                 outcomes=deque(maxlen=self.limits.entries),
             )
-            self._count(sessions_started=1)
+            self._n["sessions_started"] += 1
             self._sessions_snapshot = None
             while len(self._sessions) > self.limits.sessions:
                 self._drop_oldest_session()
-            self._cond.notify_all()
+            self._notify()
 
     def _drop_oldest_session(self) -> None:
         key, live = self._sessions.popitem(last=False)
@@ -286,7 +292,7 @@ class Journal:
         self._n["entries_dropped"] += 1
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
-        with self._cond:
+        with self._lock:
             if live := self._live(info):
                 if len(live.violations) == live.violations.maxlen:
                     live.dropped_entries += 1
@@ -295,12 +301,12 @@ class Journal:
                 self._touch(live)
 
     def message(self, info: SessionInfo, message: Message) -> None:
-        with self._cond:
+        with self._lock:
             live = self._live(info)
             if live is None:
                 if self._dropped_open.get(id(info)) is info:  # over the bounds: counted only
                     self._count(messages_accepted=1, messages_dropped=1)
-                    self._cond.notify_all()
+                    self._notify()
                 return  # a session from before clear(): not this journal's
             self._count(messages_accepted=1)
             live.messages.append(message)
@@ -314,7 +320,7 @@ class Journal:
                 or self._n["message_bytes"] > limits.message_bytes
             ):
                 self._drop_oldest_message()
-            self._cond.notify_all()
+            self._notify()
 
     def _drop_oldest_message(self) -> None:
         owner, gone = self._messages.popleft()
@@ -325,18 +331,18 @@ class Journal:
             self._touch(owner)
 
     def authenticated(self, info: SessionInfo, user: str) -> None:
-        with self._cond:
+        with self._lock:
             if live := self._live(info):
                 live.auth_user = user
                 self._touch(live)
-                self._cond.notify_all()
+                self._notify()
 
     def secured(self, info: SessionInfo, version: str, cipher: str) -> None:
-        with self._cond:
+        with self._lock:
             if live := self._live(info):
                 live.tls = True
                 self._touch(live)
-                self._cond.notify_all()
+                self._notify()
 
     def outcome(self, info: SessionInfo, outcome: Outcome) -> None:
         with self._lock:
@@ -347,48 +353,48 @@ class Journal:
                 self._sessions_snapshot = None
 
     def ended(self, info: SessionInfo, time: float) -> None:
-        with self._cond:
+        with self._lock:
             if self._dropped_open.get(id(info)) is info:
                 del self._dropped_open[id(info)]
                 self._count(sessions_ended=1)
-                self._cond.notify_all()
+                self._notify()
             elif live := self._live(info):
                 if live.ended is None:
                     self._count(sessions_ended=1)
                 live.ended = time
                 self._touch(live)
-                self._cond.notify_all()
+                self._notify()
 
     # -- reading ---------------------------------------------------------------------------------
 
     def sessions(self) -> tuple[SessionRecord, ...]:
         """The kept sessions, oldest first (each snapshot made once per change)."""
-        with self._cond:
+        with self._lock:
             if self._sessions_snapshot is None:
                 self._sessions_snapshot = tuple(s.snapshot() for s in self._sessions.values())
             return self._sessions_snapshot
 
     def messages(self) -> tuple[Message, ...]:
         """The kept messages, oldest first."""
-        with self._cond:
+        with self._lock:
             if self._messages_snapshot is None:
                 self._messages_snapshot = tuple(m for _, m in self._messages)
             return self._messages_snapshot
 
     def counts(self) -> JournalCounts:
         """Accepted, ended and dropped since the journal was made or cleared."""
-        with self._cond:
+        with self._lock:
             return JournalCounts(**self._n)
 
     def clear(self) -> None:
-        with self._cond:
+        with self._lock:
             self._sessions.clear()
             self._dropped_open.clear()
             self._messages.clear()
             self._messages_snapshot = ()
             self._n = dict.fromkeys(_COUNT_FIELDS, 0)
             self._sessions_snapshot = ()
-            self._cond.notify_all()
+            self._notify()
 
     def wait(self, predicate: Callable[[Journal], T], timeout: float) -> T:
         """Block until ``predicate(self)`` is truthy or ``timeout`` (seconds, finite, >= 0)
@@ -397,13 +403,17 @@ class Journal:
             raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
         deadline = time.monotonic() + timeout
         with self._cond:
-            while True:
-                value = predicate(self)
-                remaining = deadline - time.monotonic()
-                if value or remaining <= 0:
-                    return value
-                # Condition.wait releases the lock; readers inside predicate re-take it (RLock).
-                self._cond.wait(min(remaining, 0.5))
+            self._waiting += 1
+            try:
+                while True:
+                    value = predicate(self)
+                    remaining = deadline - time.monotonic()
+                    if value or remaining <= 0:
+                        return value
+                    # Condition.wait releases the lock; readers inside predicate re-take it.
+                    self._cond.wait(min(remaining, 0.5))
+            finally:
+                self._waiting -= 1
 
     def wait_for_messages(self, count: int, timeout: float) -> bool:
         """Whether ``count`` messages were accepted (kept or not) within ``timeout`` seconds."""

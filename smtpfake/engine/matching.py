@@ -194,16 +194,30 @@ def _lower(pattern: str) -> str:
     return pattern.lower()
 
 
+#: arguments whose ``match`` outcome one rule remembers (clients repeat their addresses)
+MATCH_MEMO = 256
+
+
 def _compiled_match(rule: Rule) -> Check:
     """The ``match`` check with its glob compiled once (what fnmatch.fnmatchcase does per call:
-    the same regular expression, fnmatch.translate's)."""
+    the same regular expression, fnmatch.translate's), and its outcome remembered for the last
+    arguments seen: a function of the argument alone."""
     assert rule.match is not None
     test = re.compile(fnmatch.translate(rule.match.lower())).match
+    memo: dict[str, tuple[Miss | None]] = {}  # the outcome in a 1-tuple: None is an outcome
 
     def check(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
-        if test(occ.argument.lower()) is not None:
-            return None
-        return (rule, "match", rule.match, occ.argument or "(nothing)")
+        argument = occ.argument
+        known = memo.get(argument)  # one lookup: another thread may clear the memo
+        if known is not None:
+            return known[0]
+        miss = None
+        if test(argument.lower()) is None:
+            miss = (rule, "match", rule.match, argument or "(nothing)")
+        if len(memo) >= MATCH_MEMO:
+            memo.clear()
+        memo[argument] = (miss,)
+        return miss
 
     return check
 

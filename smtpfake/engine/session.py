@@ -208,7 +208,7 @@ class Session:
         return self._greeting()
 
     def _greeting(self) -> tuple[Action, ...]:
-        greeting = Reply(220, (f"{self.settings.hostname} {self.settings.greeting}",))
+        greeting = _reply(220, (f"{self.settings.hostname} {self.settings.greeting}",), None)
         return self.respond(Stage.CONNECT, "", Plan(greeting))
 
     def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
