@@ -1,4 +1,4 @@
-"""The wire: a thin ``asyncio.Protocol`` that carries bytes to the engine and its actions out.
+"""The wire: a thin ``asyncio.BufferedProtocol`` carrying bytes to the engine and its actions out.
 
 It interprets the engine's small action set (smtpfake/scenario/plan.py) and nothing else: it
 never looks at a command, a reply or a fault. Everything SMTP (framing, pipelining, the record,
