@@ -522,14 +522,7 @@ class Session:
         )
 
     def _explain(self, occ: Occurrence, label: str | None, misses: tuple[object, ...]) -> None:
-        outcome = made(
-            Outcome,
-            time=occ.time,
-            stage=occ.stage.value,
-            argument=occ.argument,
-            fired=label,
-            why=misses,
-        )
+        outcome = Outcome(occ.time, occ.stage.value, occ.argument, label, misses)
         self.observer.outcome(self.info, outcome)
 
     def _enhanced_default(self, stage: Stage, plan: Plan) -> Plan:
@@ -698,15 +691,14 @@ class Session:
         written: int | None = None,
         event: bool = False,
     ) -> None:
-        entry = made(
-            TranscriptEntry,
-            time=self.clock.now() if time is None else time,
-            side="client" if side == "client" else "server",
-            text=text,
-            rule=rule,
-            delivered=delivered,
-            written=written,
-            event=event,
+        entry = TranscriptEntry(  # the constructor: a journal keeps these (see frozen.py)
+            self.clock.now() if time is None else time,
+            "client" if side == "client" else "server",
+            text,
+            rule,
+            delivered,
+            written,
+            event,
         )
         self.observer.transcript(self.info, entry)
 
