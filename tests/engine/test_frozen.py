@@ -9,7 +9,6 @@ import pytest
 
 from smtpfake.engine.frozen import made
 from smtpfake.engine.matching import Occurrence
-from smtpfake.engine.records import Outcome, TranscriptEntry
 from smtpfake.scenario.model import Stage
 
 from ..support.engine import Engine
@@ -48,18 +47,17 @@ def test_a_plain_plan_is_as_constructed() -> None:
     assert [f.name for f in dataclasses.fields(Plan)] == list(vars(plan))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Record:
+    time: float
+    text: str
+    rule: str | None = None
+
+
 def test_made_is_the_constructor() -> None:
-    fields = {
-        "time": 1.0,
-        "side": "server",
-        "text": "250 ok",
-        "rule": "r",
-        "delivered": False,
-        "written": 3,
-        "event": False,
-    }
-    entry = made(TranscriptEntry, **fields)
-    assert entry == TranscriptEntry(**fields)
-    assert made(Outcome, time=1.0, stage="rcpt", argument="x", fired=None, why=()) == Outcome(
-        1.0, "rcpt", "x", None
-    )
+    record = made(_Record, time=1.0, text="250 ok", rule=None)
+    assert record == _Record(1.0, "250 ok")
+    assert hash(record) == hash(_Record(1.0, "250 ok"))
+    assert repr(record) == "_Record(time=1.0, text='250 ok', rule=None)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.text = "x"  # type: ignore[misc]
