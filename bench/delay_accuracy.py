@@ -12,8 +12,13 @@ delay is (time from writing the RCPT to reading its reply) - D; the undelayed RC
 round trip and processing cost on its own. At the end every idle connection must still answer
 NOOP with 250. Loopback only; every loop is bounded in count and in time.
 
+``--quiet``: the figure the issue asks for "when the machine is quiet": no idle sessions and
+one measuring connection (no other session on the server), smtpfake beside aiosmtpd, with the
+p99 error checked against :data:`QUIET_P99_MS`. The machine's load average is printed with it:
+run it when nothing else is (a busy machine delays every timer, whichever server runs it).
+
 Usage: python bench/delay_accuracy.py [--idle 1000] [--samples 300] [--concurrency 10]
-       [--delay 0.1]
+       [--delay 0.1] [--quiet]
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import resource
 import statistics
 import subprocess
@@ -35,6 +41,8 @@ HOST = "127.0.0.1"
 STEP_TIMEOUT = 10.0  # any one reply
 RUN_TIMEOUT = 120.0  # one server's whole measurement
 SERVERS = ("smtpfake", "aiosmtpd")
+#: issue 7: a 100 ms delay's p99 error when the machine is quiet, at most this (milliseconds)
+QUIET_P99_MS = 5.0
 
 
 def raise_fd_limit(wanted: int) -> int:
@@ -215,9 +223,14 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--delay", type=float, default=0.1)
+    parser.add_argument(
+        "--quiet", action="store_true", help="no idle sessions, one measuring connection"
+    )
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--fds", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quiet:
+        args.idle, args.concurrency = 0, 1
     fds = args.fds or args.idle + args.concurrency + 256
     if args.serve:
         serve(args.serve, args.delay, fds)
@@ -227,6 +240,7 @@ def main() -> None:
         sys.exit(f"open-files limit {limit} < {fds} needed; lower --idle")
 
     results: list[Result] = []
+    load_before = os.getloadavg()[0]
     for kind in SERVERS:
         for idle in sorted({0, args.idle}):
             proc, port = run_server(kind, args.delay, fds)
@@ -256,6 +270,13 @@ def main() -> None:
             f"{max(err) * ms:>7.2f}ms {min(err) * ms:>7.2f}ms "
             f"{statistics.median(r.plain) * ms:>11.2f}ms {percentile(r.plain, 99) * ms:>11.2f}ms"
         )
+    load = f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    if args.quiet:
+        quiet = next(r for r in results if r.server == "smtpfake")
+        p99 = percentile([d - args.delay for d in quiet.delayed], 99) * ms
+        verdict = "holds" if p99 <= QUIET_P99_MS else "does NOT hold"
+        print(f"quiet: smtpfake p99 error {p99:.2f} ms; target <= {QUIET_P99_MS:.0f} ms {verdict}")
+    print(f"{load}; {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 
 
-def start(script: str, *args: str) -> tuple[subprocess.Popen[str], int]:
-    """Run ``script --serve ARGS...``; it prints ``PORT n`` once it listens."""
+def start(script: str, *args: str, source: str | None = None) -> tuple[subprocess.Popen[str], int]:
+    """Run ``script --serve ARGS...``; it prints ``PORT n`` once it listens. ``source``: import
+    smtpfake from this checkout instead (a baseline revision measured in the same run)."""
+    env = None
+    if source is not None:
+        env = {**os.environ, "PYTHONPATH": os.path.abspath(source)}
     proc = subprocess.Popen(
         [sys.executable, script, "--serve", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()

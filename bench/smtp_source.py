@@ -11,8 +11,12 @@ M. Loopback only; every run is bounded in time.
 
 Needs /usr/sbin/smtp-source and /usr/sbin/smtp-sink (Debian: ``apt-get install postfix``).
 
+``--baseline DIR`` adds ``baseline-default`` and ``baseline-busy``: the same smtpfake servers
+imported from another checkout (e.g. ``git worktree add /tmp/base main``), so a change is
+measured against the revision before it in the same interleaved rounds.
+
 Usage: python bench/smtp_source.py [--sessions 10] [--messages 2000] [--length 1000]
-       [--rounds 5] [--profile smtpfake-default]
+       [--rounds 5] [--profile smtpfake-default] [--baseline DIR] [--only KIND,...]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import math
 import os
 import pstats
 import shutil
@@ -47,10 +52,12 @@ def have_uvloop() -> bool:
     return True
 
 
-def kinds() -> list[str]:
+def kinds(baseline: str | None) -> list[str]:
     out = ["smtpfake-default", "smtpfake-busy", "aiosmtpd-sink", "smtp-sink"]
     if have_uvloop():
         out.insert(1, "smtpfake-uvloop")
+    if baseline is not None:
+        out[1:1] = ["baseline-default", "baseline-busy"]
     return out
 
 
@@ -60,7 +67,7 @@ def kinds() -> list[str]:
 async def serve_smtpfake(kind: str, profile: str | None) -> int:
     from smtpfake.server import Server
 
-    server = Server(busy_scenario() if kind == "smtpfake-busy" else "default")
+    server = Server(busy_scenario() if kind.endswith("-busy") else "default")
     stop = asyncio.Event()
     task = asyncio.create_task(server.serve(stop, ready=lambda: serverproc.announce(server.port)))
     profiler = cProfile.Profile() if profile else None
@@ -70,7 +77,7 @@ async def serve_smtpfake(kind: str, profile: str | None) -> int:
     if profiler is not None:
         profiler.disable()
         stats = pstats.Stats(profiler, stream=sys.stderr)
-        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("tottime").print_stats(int(os.environ.get("PROFILE_LINES", "25")))
     stop.set()
     await task
     if server.errors:
@@ -114,8 +121,20 @@ def source(port: int, args: argparse.Namespace, reused: bool) -> float:
     return time.perf_counter() - started
 
 
-def measure(kind: str, args: argparse.Namespace, reused: bool) -> float:
-    """Messages per second through one server."""
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far, from Linux's /proc; NaN where
+    there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()  # from field 3, the state, on
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def measure(kind: str, args: argparse.Namespace, reused: bool) -> tuple[float, float]:
+    """Messages per second through one server, and messages per second of the server's own CPU
+    time (what it could do with a core to itself: far steadier on a shared machine)."""
     if kind == "smtp-sink":
         port = free_port()
         privs = ["-u", "nobody"] if os.geteuid() == 0 else []  # it will not run as root
@@ -125,15 +144,20 @@ def measure(kind: str, args: argparse.Namespace, reused: bool) -> float:
                 with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.1):
                     break
                 time.sleep(0.01)
+            cpu = cpu_seconds(sink.pid)
             seconds = source(port, args, reused)
+            cpu = cpu_seconds(sink.pid) - cpu
         finally:
             sink.terminate()
             sink.wait(timeout=10)
-        return args.messages / seconds
+        return args.messages / seconds, args.messages / cpu
     extra = ["--profile", args.profile] if args.profile == kind else []
-    proc, port = serverproc.start(__file__, kind, *extra)
+    tree = args.baseline if kind.startswith("baseline-") else None
+    proc, port = serverproc.start(__file__, kind, *extra, source=tree)
     try:
+        cpu = cpu_seconds(proc.pid)  # from here: start-up and imports are done
         seconds = source(port, args, reused)
+        cpu = cpu_seconds(proc.pid) - cpu
     finally:
         out, _ = proc.communicate(timeout=30)
     if proc.returncode != 0:
@@ -141,7 +165,7 @@ def measure(kind: str, args: argparse.Namespace, reused: bool) -> float:
     accepted = int(out.split()[-1])
     if accepted != args.messages:
         raise RuntimeError(f"{kind}: sent {args.messages}, the server accepted {accepted}")
-    return args.messages / seconds
+    return args.messages / seconds, args.messages / cpu
 
 
 def main() -> None:
@@ -151,6 +175,12 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", help="print the cProfile of this smtpfake server (stderr)")
+    parser.add_argument("--baseline", metavar="DIR", help="also run smtpfake from this checkout")
+    parser.add_argument(
+        "--only",
+        help="comma-separated servers to run (aiosmtpd-sink and "
+        "smtp-sink always run: the ratios need them)",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
     if args.serve:
@@ -161,28 +191,42 @@ def main() -> None:
     if not 0 < args.messages <= 10_000:
         sys.exit("--messages: 1 to 10,000 (smtpfake's journal keeps the last 10,000 messages)")
 
-    servers = kinds()
+    servers = kinds(args.baseline)
+    if args.only:
+        wanted = set(args.only.split(",")) | {"aiosmtpd-sink", "smtp-sink"}
+        servers = [k for k in servers if k in wanted]
     rates: dict[tuple[str, str], list[float]] = {}
+    cpu_rates: dict[tuple[str, str], list[float]] = {}
     for round_ in range(args.rounds):
         order = servers[round_ % len(servers) :] + servers[: round_ % len(servers)]
         for mode in ("per-connection", "reused"):
             for kind in order:
-                rate = measure(kind, args, mode == "reused")
+                rate, cpu_rate = measure(kind, args, mode == "reused")
                 rates.setdefault((mode, kind), []).append(rate)
+                cpu_rates.setdefault((mode, kind), []).append(cpu_rate)
 
     print(
         f"smtp-source -s {args.sessions} -m {args.messages} -l {args.length} (-d: reused); "
-        f"{args.rounds} interleaved rounds; python {sys.version.split()[0]}; medians"
+        f"{args.rounds} interleaved rounds; python {sys.version.split()[0]}; medians of the "
+        f"rates and of the per-round ratios; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} CPUs"
     )
-    head = f"{'mode':<15} {'server':<17} {'msg/s':>8} {'vs aiosmtpd':>12} {'vs smtp-sink':>13}"
+    print("msg/s: wall clock; msg/cpu-s: per second of the server's own CPU time")
+    head = (
+        f"{'mode':<15} {'server':<17} {'msg/s':>7} {'vs aiosmtpd':>11} {'vs sink':>8}"
+        f" {'msg/cpu-s':>10} {'vs aiosmtpd':>11} {'vs sink':>8}"
+    )
     print(head)
     print("-" * len(head))
     for (mode, kind), values in rates.items():
-        vs_aiosmtpd = ratio(values, rates[mode, "aiosmtpd-sink"])
-        vs_sink = ratio(values, rates[mode, "smtp-sink"])
+        cpu_values = cpu_rates[mode, kind]
         print(
-            f"{mode:<15} {kind:<17} {statistics.median(values):>8.0f} "
-            f"{vs_aiosmtpd:>11.2f}x {vs_sink:>12.2f}x"
+            f"{mode:<15} {kind:<17} {statistics.median(values):>7.0f} "
+            f"{ratio(values, rates[mode, 'aiosmtpd-sink']):>10.2f}x "
+            f"{ratio(values, rates[mode, 'smtp-sink']):>7.2f}x "
+            f"{statistics.median(cpu_values):>10.0f} "
+            f"{ratio(cpu_values, cpu_rates[mode, 'aiosmtpd-sink']):>10.2f}x "
+            f"{ratio(cpu_values, cpu_rates[mode, 'smtp-sink']):>7.2f}x"
         )
 
 

@@ -29,6 +29,11 @@ T = TypeVar("T")
 NEAR_MISSES_SHOWN = 20
 
 
+def _utf8_size(text: str) -> int:
+    """The octets ``text`` takes in UTF-8 (what the transcript byte bound counts)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+
+
 def subject_of(message: Message) -> str:
     """The message's Subject, read from its header block alone (``Message.subject``): for logs
     and listings, so a 30 MiB message is neither parsed whole nor held twice."""
@@ -236,7 +241,11 @@ class Journal:
     def __init__(self, limits: JournalLimits | None = None, /, **max_fields: int) -> None:
         overrides = {k.removeprefix("max_"): v for k, v in max_fields.items()}
         self.limits = dataclasses.replace(limits or JournalLimits(), **overrides)
-        self._cond = threading.Condition()
+        # the Condition's own lock, taken directly on the hot paths (a Condition's ``with`` is
+        # one more Python call per event)
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._waiting = 0  # threads in wait(): a change wakes them, and costs nothing without
         self._sessions: OrderedDict[int, _Live] = OrderedDict()
         # sessions dropped while still open (by id, as _sessions): what they accept and their
         # end still count; as many as are open at once, each gone when it ends
@@ -252,6 +261,11 @@ class Journal:
         for key, value in add.items():
             self._n[key] += value
 
+    def _notify(self) -> None:
+        """Wake the threads in wait() (called with the lock held)."""
+        if self._waiting:
+            self._cond.notify_all()
+
     def _touch(self, live: _Live) -> None:
         """``live`` changed: its snapshot, and the listing, are made again when next read."""
         live.record = None
@@ -260,7 +274,7 @@ class Journal:
     # -- Observer --------------------------------------------------------------------------------
 
     def started(self, info: SessionInfo) -> None:
-        with self._cond:
+        with self._lock:
             # Keyed by the info object, not its index: use() restarts connection numbers, so two
             # sessions in one journal can share an index. The entry holds info, so ids stay unique.
             self._sessions[id(info)] = _Live(
@@ -270,11 +284,11 @@ class Journal:
                 deque(maxlen=self.limits.messages),
                 outcomes=deque(maxlen=self.limits.entries),
             )
-            self._count(sessions_started=1)
+            self._n["sessions_started"] += 1
             self._sessions_snapshot = None
             while len(self._sessions) > self.limits.sessions:
                 self._drop_oldest_session()
-            self._cond.notify_all()
+            self._notify()
 
     def _drop_oldest_session(self) -> None:
         key, live = self._sessions.popitem(last=False)
@@ -288,27 +302,29 @@ class Journal:
         return live if live is not None and live.info is info else None
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
-        with self._cond:
-            live = self._live(info)
-            if live is None:
+        with self._lock:
+            live = self._sessions.get(id(info))
+            if live is None or live.info is not info:
                 return
             limit = self.limits.entry_chars
             if len(entry.text) > limit:
                 more = len(entry.text) - limit
                 text = f"{entry.text[:limit]}... ({more:,} more characters)"
                 entry = dataclasses.replace(entry, text=text)
-                self._count(entries_cut=1)
-            size = len(entry.text.encode("utf-8", "replace"))
-            if len(live.transcript) == live.transcript.maxlen:
-                gone = live.transcript[0]
-                self._forget_entry(live, len(gone.text.encode("utf-8", "replace")))
-            live.transcript.append(entry)
+                self._n["entries_cut"] += 1
+            size = _utf8_size(entry.text)
+            transcript = live.transcript
+            if len(transcript) == transcript.maxlen:
+                self._forget_entry(live, _utf8_size(transcript[0].text))
+            transcript.append(entry)
             live.transcript_bytes += size
-            self._touch(live)
-            self._count(transcript_bytes=size)
+            live.record = None  # _touch(live), inline: this runs for every line and reply
+            self._sessions_snapshot = None
+            n = self._n
+            n["transcript_bytes"] += size
             # past the byte bound the oldest sessions go, never the one being written
             while (
-                self._n["transcript_bytes"] > self.limits.transcript_bytes
+                n["transcript_bytes"] > self.limits.transcript_bytes
                 and next(iter(self._sessions.values())) is not live
             ):
                 self._drop_oldest_session()
@@ -316,10 +332,11 @@ class Journal:
     def _forget_entry(self, live: _Live, size: int) -> None:
         live.transcript_bytes -= size
         live.dropped_entries += 1
-        self._count(transcript_bytes=-size, entries_dropped=1)
+        self._n["transcript_bytes"] -= size
+        self._n["entries_dropped"] += 1
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
-        with self._cond:
+        with self._lock:
             if live := self._live(info):
                 if len(live.violations) == live.violations.maxlen:
                     live.dropped_entries += 1
@@ -328,12 +345,12 @@ class Journal:
                 self._touch(live)
 
     def message(self, info: SessionInfo, message: Message) -> None:
-        with self._cond:
+        with self._lock:
             live = self._live(info)
             if live is None:
                 if self._dropped_open.get(id(info)) is info:  # over the bounds: counted only
                     self._count(messages_accepted=1, messages_dropped=1)
-                    self._cond.notify_all()
+                    self._notify()
                 return  # a session from before clear(): not this journal's
             self._count(messages_accepted=1)
             live.messages.append(message)
@@ -347,7 +364,7 @@ class Journal:
                 or self._n["message_bytes"] > limits.message_bytes
             ):
                 self._drop_oldest_message()
-            self._cond.notify_all()
+            self._notify()
 
     def _drop_oldest_message(self) -> None:
         owner, gone = self._messages.popleft()
@@ -358,31 +375,33 @@ class Journal:
             self._touch(owner)
 
     def authenticated(self, info: SessionInfo, user: str) -> None:
-        with self._cond:
+        with self._lock:
             if live := self._live(info):
                 live.auth_user = user
                 self._touch(live)
-                self._cond.notify_all()
+                self._notify()
 
     def secured(self, info: SessionInfo, version: str, cipher: str) -> None:
-        with self._cond:
+        with self._lock:
             if live := self._live(info):
                 live.tls = True
                 self._touch(live)
-                self._cond.notify_all()
+                self._notify()
 
     def outcome(self, info: SessionInfo, outcome: Outcome) -> None:
-        with self._cond:
-            if live := self._live(info):
+        with self._lock:
+            live = self._sessions.get(id(info))
+            if live is not None and live.info is info:
                 live.outcomes.append(outcome)
-                self._touch(live)
+                live.record = None
+                self._sessions_snapshot = None
 
     def ended(self, info: SessionInfo, time: float) -> None:
-        with self._cond:
+        with self._lock:
             if self._dropped_open.get(id(info)) is info:
                 del self._dropped_open[id(info)]
                 self._count(sessions_ended=1)
-                self._cond.notify_all()
+                self._notify()
             elif live := self._live(info):
                 if live.ended is None:
                     self._count(sessions_ended=1)
@@ -391,38 +410,38 @@ class Journal:
                 # its snapshot now, once (about 10 us): else the first listing after 10,000
                 # sessions makes them all in one step, 0.15 s of the event loop SMTP shares
                 live.snapshot()
-                self._cond.notify_all()
+                self._notify()
 
     # -- reading ---------------------------------------------------------------------------------
 
     def sessions(self) -> tuple[SessionRecord, ...]:
         """The kept sessions, oldest first (each snapshot made once per change)."""
-        with self._cond:
+        with self._lock:
             if self._sessions_snapshot is None:
                 self._sessions_snapshot = tuple(s.snapshot() for s in self._sessions.values())
             return self._sessions_snapshot
 
     def messages(self) -> tuple[Message, ...]:
         """The kept messages, oldest first."""
-        with self._cond:
+        with self._lock:
             if self._messages_snapshot is None:
                 self._messages_snapshot = tuple(m for _, m in self._messages)
             return self._messages_snapshot
 
     def counts(self) -> JournalCounts:
         """Accepted, ended and dropped since the journal was made or cleared."""
-        with self._cond:
+        with self._lock:
             return JournalCounts(**self._n)
 
     def clear(self) -> None:
-        with self._cond:
+        with self._lock:
             self._sessions.clear()
             self._dropped_open.clear()
             self._messages.clear()
             self._messages_snapshot = ()
             self._n = dict.fromkeys(_COUNT_FIELDS, 0)
             self._sessions_snapshot = ()
-            self._cond.notify_all()
+            self._notify()
 
     def wait(self, predicate: Callable[[Journal], T], timeout: float) -> T:
         """Block until ``predicate(self)`` is truthy or ``timeout`` (seconds, finite, >= 0)
@@ -431,13 +450,17 @@ class Journal:
             raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
         deadline = time.monotonic() + timeout
         with self._cond:
-            while True:
-                value = predicate(self)
-                remaining = deadline - time.monotonic()
-                if value or remaining <= 0:
-                    return value
-                # Condition.wait releases the lock; readers inside predicate re-take it (RLock).
-                self._cond.wait(min(remaining, 0.5))
+            self._waiting += 1
+            try:
+                while True:
+                    value = predicate(self)
+                    remaining = deadline - time.monotonic()
+                    if value or remaining <= 0:
+                        return value
+                    # Condition.wait releases the lock; readers inside predicate re-take it.
+                    self._cond.wait(min(remaining, 0.5))
+            finally:
+                self._waiting -= 1
 
     def wait_for_messages(self, count: int, timeout: float) -> bool:
         """Whether ``count`` messages were accepted (kept or not) within ``timeout`` seconds."""

@@ -38,6 +38,7 @@ from smtpfake.scenario.limits import MAX_SECONDS, check_number
 from smtpfake.scenario.plan import Consult
 from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
+from smtpfake.wire.protocol import read_buffer
 
 
 @dataclass(frozen=True)
@@ -343,8 +344,10 @@ class Server:
         loop = asyncio.get_running_loop()
         self._loop = loop
 
+        buffer = read_buffer()  # one for all the connections: the loop reads one at a time
+
         def factory() -> Wire:
-            return Wire(self, loop)
+            return Wire(self, loop, buffer)
 
         # A deep accept queue: a burst of connections (a load test, a pool warming up) is
         # accepted, not dropped by the kernel (it caps this at net.core.somaxconn).

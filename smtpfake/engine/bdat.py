@@ -97,7 +97,7 @@ def _verdict(session: Session, chunk: Chunk) -> tuple[Reply, Callable[[], None] 
                 session.violate("bad-sequence", refusal.detail.format(cmd="BDAT"), "BDAT")
             return session.reply(503, "5.5.1", refusal.text), None
     total = session.body.size + chunk.size if session.chunked else chunk.size
-    limit = min(session.settings.size_limit() or total, session.settings.max_message_bytes)
+    limit = min(session.size_limit() or total, session.settings.max_message_bytes)
     if total > limit:
         big = session.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
         return big, None

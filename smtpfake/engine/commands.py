@@ -62,7 +62,8 @@ def _helo(session: Session, arg: str) -> tuple[Action, ...]:
 def _ehlo(session: Session, arg: str) -> tuple[Action, ...]:
     if not arg:
         return session.respond(Stage.EHLO, arg, Reply(501, ("Syntax: EHLO hostname",)))
-    ok = Reply(250, (session.settings.hostname, *session.ehlo_keywords()))
+    # RFC 2034 §3: never an enhanced code on the EHLO reply
+    ok = session.reply(250, None, session.settings.hostname, *session.ehlo_keywords())
     return session.respond(Stage.EHLO, arg, ok, lambda: _greet(session, True, arg))
 
 
@@ -81,7 +82,7 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
     problem = params.check(words, params.MAIL_PARAMS, session.advertised)
     if problem is not None:
         return params.refuse(session, Stage.MAIL, address, problem)
-    limit = session.settings.size_limit()
+    limit = session.size_limit()
     declared = Declared.parse(words)
     # Known before the reply, so rules on this MAIL can look at it (size:, body:); a refused
     # MAIL opens no transaction, so nothing else reads it until the next MAIL.

@@ -258,7 +258,10 @@ class Connection:
     def _start(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
         """Hand a batch to the wire: up to its first close or reset; a close becomes a half-close
         and the grace period (a reset stays a reset)."""
-        if all(isinstance(a, TIMER_ACTIONS) for a in actions):
+        for action in actions:  # a loop, not all(): this runs for every reply
+            if not isinstance(action, TIMER_ACTIONS):
+                break
+        else:
             return actions
         out: list[Action] = []
         for action in actions:

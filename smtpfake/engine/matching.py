@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import ipaddress
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,6 +78,9 @@ def client_ip(peer: str) -> str:
     client comes from a different port. Accepts "ip:port", "[v6]:port" and a bare IPv4."""
     if peer.startswith("["):
         return peer[1:].partition("]")[0]
+    host, sep, port = peer.partition(":")
+    if sep and port.isdigit():
+        return host  # "ip:port", the usual case: no address parsed (and no exception raised)
     try:
         return str(ipaddress.IPv4Address(peer))
     except ValueError:
@@ -190,20 +194,88 @@ def _lower(pattern: str) -> str:
     return pattern.lower()
 
 
+#: arguments whose ``match`` outcome one rule remembers (clients repeat their addresses)
+MATCH_MEMO = 256
+
+
+def _compiled_match(rule: Rule) -> Check:
+    """The ``match`` check with its glob compiled once (what fnmatch.fnmatchcase does per call:
+    the same regular expression, fnmatch.translate's), and its outcome remembered for the last
+    arguments seen: a function of the argument alone."""
+    assert rule.match is not None
+    test = re.compile(fnmatch.translate(rule.match.lower())).match
+    memo: dict[str, tuple[Miss | None]] = {}  # the outcome in a 1-tuple: None is an outcome
+
+    def check(rule: Rule, occ: Occurrence, shared: Shared) -> Miss | None:
+        argument = occ.argument
+        known = memo.get(argument)  # one lookup: another thread may clear the memo
+        if known is not None:
+            return known[0]
+        miss = None
+        if test(argument.lower()) is None:
+            miss = (rule, "match", rule.match, argument or "(nothing)")
+        if len(memo) >= MATCH_MEMO:
+            memo.clear()
+        memo[argument] = (miss,)
+        return miss
+
+    return check
+
+
+#: how a rule is counted on each occurrence that passes its filters
+NOT_COUNTED, COUNTED, WINDOWED = 0, 1, 2
+#: a rule ready to be checked: (the rule, its filter checks in FILTERS order, how it is counted
+#: (NOT_COUNTED: no condition reads its count, Rule.counted; WINDOWED: over a ``window`` or
+#: ``fixed_window``), its probability); engine/compiled.py makes them once per scenario
+Step = tuple[Rule, tuple[Check, ...], int, "float | None"]
+
+
+def compile_rules(rules: tuple[Rule, ...]) -> tuple[Step, ...]:
+    """Each rule with its checks looked up (and its ``match`` glob compiled) once."""
+    return tuple(
+        (
+            rule,
+            tuple(
+                _compiled_match(rule) if name == "match" else FILTERS[name]
+                for name in rule.conditions_set
+            ),
+            _counting(rule),
+            rule.probability,
+        )
+        for rule in rules
+    )
+
+
+def _counting(rule: Rule) -> int:
+    if not rule.counted:
+        return NOT_COUNTED
+    return COUNTED if rule.window is None and rule.fixed_window is None else WINDOWED
+
+
+def _key(
+    per: tuple[str, ...], occ: Occurrence, keys: dict[tuple[str, ...], tuple[str, ...]] | None
+) -> tuple[str, ...]:
+    """The occurrence's key for ``per`` parts, kept in ``keys`` for the next rule with them."""
+    key = tuple([occ.part(name) for name in per])  # a list: no generator
+    if keys is not None:
+        keys[per] = key
+    return key
+
+
 def count(
-    rule: Rule, occ: Occurrence, shared: Shared, parts: dict[str, str] | None = None
+    rule: Rule,
+    occ: Occurrence,
+    shared: Shared,
+    keys: dict[tuple[str, ...], tuple[str, ...]] | None = None,
 ) -> tuple[KeyCounter, int]:
     """Count the occurrence for the rule; returns its counters and the count ``first``/``after``/
-    ``every`` look at (within the window if there is one), this occurrence included. ``parts``:
-    the occurrence's ``per`` key parts computed so far (select() shares them between rules)."""
+    ``every`` look at (within the window if there is one), this occurrence included. ``keys``:
+    the occurrence's ``per`` keys computed so far, by ``per`` (select() shares them)."""
     key: tuple[str, ...] = ()
-    if rule.per:
-        if parts is None:
-            parts = {}
-        for name in rule.per:
-            if name not in parts:
-                parts[name] = occ.part(name)
-        key = tuple([parts[name] for name in rule.per])  # a list first: no generator per call
+    per = rule.per
+    if per:
+        found_key = keys.get(per) if keys is not None else None
+        key = found_key if found_key is not None else _key(per, occ, keys)
     found = shared.counters.get((rule.index, key))
     counter = found if found is not None else shared.counter(rule.index, key)
     counter.seen += 1
@@ -253,7 +325,7 @@ def select(
     """The rule that fires for this occurrence, if any, with its firing recorded: counters, the
     rule's firing count and the server's (or the key's) state move on."""
     on_stage = tuple(r for r in rules if occ.stage in r.stages or Stage.ANY in r.stages)
-    return select_explained(on_stage, occ, shared, ctx)[0]
+    return select_steps(compile_rules(on_stage), occ, shared, ctx)[0]
 
 
 def select_explained(
@@ -264,35 +336,61 @@ def select_explained(
     not fire: the near misses flat, four items each (rule, condition, wanted, was), since a
     journal keeps them for every command and one container is far cheaper to keep than many.
     ``ctx.rng`` is asked for only when a ``probability`` is drawn."""
+    return select_steps(compile_rules(rules), occ, shared, ctx)
+
+
+def select_steps(
+    compiled: tuple[Step, ...], occ: Occurrence, shared: Shared, ctx: FaultContext
+) -> tuple[Rule | None, tuple[Any, ...]]:
+    """select_explained() over rules compiled beforehand (compile_rules(); a session takes them
+    from engine/compiled.py, made once per scenario)."""
     chosen: tuple[Rule, KeyCounter] | None = None
     misses: list[Any] = []
-    parts: dict[str, str] = {}  # the occurrence's ``per`` key parts, shared between rules
-    for rule in rules:
-        miss = filter_miss(rule, occ, shared)
+    keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # ``per`` keys, shared between rules
+    counters = shared.counters
+    rng = None  # asked for on the first draw
+    for rule, checks, counting, probability in compiled:
+        miss = None
+        for check in checks:
+            miss = check(rule, occ, shared)
+            if miss is not None:
+                break
         if miss is not None:
             if chosen is None:
                 misses += miss
             continue
-        if not rule.counted:
+        if counting == NOT_COUNTED:
             # no condition reads its count: counted (for ``fired``) only if it fires
             if chosen is not None:
                 continue
-            miss = None
             counter = None
+        elif counting == COUNTED:
+            # count() without a window, inline: most counting rules, each on every occurrence
+            per = rule.per
+            key = () if not per else keys.get(per) or _key(per, occ, keys)
+            counter = counters.get((rule.index, key)) or shared.counter(rule.index, key)
+            counter.seen += 1
+            if counter.first_time is None:
+                counter.first_time = occ.time
+            if chosen is not None:
+                continue
+            miss = counter_miss(rule, occ, counter, counter.seen)
         else:
-            counter, n = count(rule, occ, shared, parts)
+            counter, n = count(rule, occ, shared, keys)
             if chosen is not None:
                 continue
             miss = counter_miss(rule, occ, counter, n)
-        if miss is None and rule.probability is not None:
-            draw = ctx.rng.random()
-            if not draw < rule.probability:
-                miss = (rule, "probability", rule.probability, draw)
+        if miss is None and probability is not None:
+            if rng is None:
+                rng = ctx.rng
+            draw = rng.random()
+            if not draw < probability:
+                miss = (rule, "probability", probability, draw)
         if miss is not None:
             misses += miss
             continue
         if counter is None:
-            counter, _ = count(rule, occ, shared, parts)
+            counter, _ = count(rule, occ, shared, keys)
         chosen = (rule, counter)
     if chosen is None:
         return None, tuple(misses)

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 HEADER_SCAN_BYTES = 65_536
 
 
-@dataclass(frozen=True)
+# slots: a journal keeps up to millions of these (120 bytes an entry, against 170 with a dict)
+@dataclass(frozen=True, slots=True)
 class TranscriptEntry:
     """One thing that happened on the connection. ``time``: for a client line, when the engine
     read it; for a reply, when its last byte was handed to the socket. A multi-line reply is one
@@ -40,7 +41,7 @@ class TranscriptEntry:
         return "\n".join(f"{arrow} {line}" for line in self.lines) + tag
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per command on a stage with rules
 class Outcome:
     """How the rules met one command (or the greeting): which one fired, and why each rule on
     that stage before it did not (near misses: ``rule 1 (on rcpt): within 300 s: 12 s elapsed``).

@@ -11,6 +11,7 @@ wrong is judged in conduct.py.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -23,10 +24,12 @@ from smtpfake.engine.auth import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
 from smtpfake.engine.auth import Exchange, masked
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.clock import Clock, SystemClock
+from smtpfake.engine.compiled import compiled
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
 from smtpfake.engine.consult import FAILED, HOOKS
-from smtpfake.engine.matching import Occurrence, client_ip, select_explained
+from smtpfake.engine.frozen import made
+from smtpfake.engine.matching import Occurrence, client_ip, select_steps
 from smtpfake.engine.records import (
     Message,
     Observer,
@@ -36,7 +39,7 @@ from smtpfake.engine.records import (
     Violation,
 )
 from smtpfake.engine.shared import Shared
-from smtpfake.engine.state import Facts, Mode, Phase, Refusal, decide
+from smtpfake.engine.state import Mode, Phase, Refusal, decide_on
 from smtpfake.scenario.model import Scenario, Stage, ehlo_keyword
 from smtpfake.scenario.plan import (
     Action,
@@ -59,6 +62,8 @@ TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
 IDLE_TIMER = "idle"
 CLOSE_AFTER_TIMER = "close_after"
 
+#: the actions that end the connection (a reply's batch with one enters the close)
+_CLOSING = (Close, Reset, HalfClose)
 #: RFC 2034 §3: the replies that never carry an enhanced code
 _NO_ENHANCED = frozenset({Stage.CONNECT, Stage.HELO, Stage.EHLO})
 
@@ -78,6 +83,7 @@ class Session:
     # slots: a session per connection, and ten thousand idle ones must stay small
     __slots__ = (
         "_awaiting",
+        "_compiled",
         "_enhanced",
         "_greet_after_tls",
         "_rng",
@@ -127,6 +133,7 @@ class Session:
         hooks: frozenset[str] = frozenset(),
     ) -> None:
         self.scenario = scenario
+        self._compiled = compiled(scenario)  # rules and settings worked out once per scenario
         # the user's handler's reply-deciding hooks (consult.HOOKS names) and, while one is
         # asked, what to do with its answer
         self.hooks = hooks
@@ -171,7 +178,7 @@ class Session:
         self.chunk: bdat.Chunk | None = None  # the BDAT chunk being read (RFC 3030)
         self.chunked = False  # the open transaction's message comes in BDAT chunks
         self.conduct = Conduct(self.violate, self.advertised)
-        self._enhanced = self.settings.has_extension("ENHANCEDSTATUSCODES")
+        self._enhanced = self._compiled.enhanced
         observer.started(self.info)
 
     # -- FaultContext ------------------------------------------------------------------------
@@ -189,7 +196,8 @@ class Session:
 
     def connect(self) -> tuple[Action, ...]:
         """The client connected: the greeting (enhanced codes never go on a greeting)."""
-        not_before = self.shared.retry_not_before.get(client_ip(self.info.peer))
+        holds = self.shared.retry_not_before  # empty unless server.retry_after is set
+        not_before = holds.get(client_ip(self.info.peer)) if holds else None
         self.conduct.reconnected(self.now(), not_before)
         if self._tls.enabled and self._tls.implicit:
             # Implicit TLS: the handshake comes first. It is the occurrence of the starttls stage
@@ -200,7 +208,7 @@ class Session:
         return self._greeting()
 
     def _greeting(self) -> tuple[Action, ...]:
-        greeting = Reply(220, (f"{self.settings.hostname} {self.settings.greeting}",))
+        greeting = _reply(220, (f"{self.settings.hostname} {self.settings.greeting}",), None)
         return self.respond(Stage.CONNECT, "", Plan(greeting))
 
     def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
@@ -255,7 +263,8 @@ class Session:
             return commands.auth_line(self, line, pipelined)
         text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
         self.record("client", masked(text))
-        verb = text.partition(" ")[0].upper()
+        word, _, arg = text.partition(" ")
+        verb = word.upper()
         if self.mode is Mode.CLOSED:
             if self.conduct.previous is None and pipelined:
                 # Sent during a greeting that never came (a hang or a close at connect).
@@ -274,19 +283,18 @@ class Session:
         if len(line) > COMMAND_LINE_LIMIT:
             self.conduct.command_too_long(verb, len(line))
             return self.respond(Stage.UNKNOWN, text, self.reply(500, "5.5.6", "Line too long"))
-        verb, _, arg = text.partition(" ")
-        handler = commands.COMMANDS.get(verb.upper())
+        handler = commands.COMMANDS.get(verb)
         if handler is None:
             # The echo is sanitised: a reply must stay one line of text whatever the client sent.
-            shown = "".join(c if " " < c < "\x7f" else "?" for c in verb[:64])
-            what = "Error: bad syntax" if not verb else f'Error: command "{shown}" not recognized'
+            shown = "".join(c if " " < c < "\x7f" else "?" for c in word[:64])
+            what = "Error: bad syntax" if not word else f'Error: command "{shown}" not recognized'
             return self.respond(Stage.UNKNOWN, text, self.reply(500, "5.5.2", what))
         if "\x00" in arg:  # no command allows one (RFC 5321 §2.4, §4.1.2): told, not obeyed
-            return params.refuse(self, _STAGE_OF[verb.upper()], arg.strip(), params.NUL_IN_COMMAND)
-        if self._tls_required and not self.tls_active and verb.upper() not in _TLS_OWN:
+            return params.refuse(self, _STAGE_OF[verb], arg.strip(), params.NUL_IN_COMMAND)
+        if self._tls_required and not self.tls_active and verb not in _TLS_OWN:
             # RFC 3207 §4: the server's policy, not the client's mistake, so no violation
             first = self.reply(530, "5.7.0", "Must issue a STARTTLS command first")
-            return self.respond(_STAGE_OF[verb.upper()], arg.strip(), first)
+            return self.respond(_STAGE_OF[verb], arg.strip(), first)
         return handler(self, arg.strip())
 
     def line_too_long(self) -> tuple[Action, ...]:
@@ -372,8 +380,7 @@ class Session:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = Mode.CLOSED
         if self.scenario.rules:
-            per_connection = tuple(r.index for r in self.scenario.rules if r.per == ("connection",))
-            self.shared.connection_ended(self.connection, per_connection)
+            self.shared.connection_ended(self.connection, self._compiled.per_connection)
         self.observer.ended(self.info, self.now())
 
     def undelivered(self, note: Note, written: int) -> None:
@@ -410,7 +417,7 @@ class Session:
         A positive normal reply with a user's hook for the stage is first a Consult
         (consult.py): the rest follows in :meth:`consulted`."""
         if isinstance(plan, Reply):
-            plan = Plan(plan)
+            plan = _plain_plan(plan)
         hook = HOOKS.get(stage) if self.hooks else None
         if hook in self.hooks and plan.reply is not None and plan.reply.is_positive:
             asked = plan
@@ -463,14 +470,14 @@ class Session:
         """The rules' reply without entering a close: the actions and the rule's label, for a
         reply that goes out later (BDAT's, after its chunk; then :meth:`ending`)."""
         if isinstance(plan, Reply):
-            plan = Plan(plan)
+            plan = _plain_plan(plan)
         self.counts[stage] += 1
         label = None
-        rules = self.scenario.rules_by_stage[stage]
-        if rules:  # a stage no rule is on needs no occurrence and keeps no outcome
+        steps = self._compiled.steps[stage]
+        if steps:  # a stage no rule is on needs no occurrence and keeps no outcome
             occurrence = self.occurrence(stage, argument)
-            # select_explained() also records the firing: per-rule counters, times, next_state
-            rule, misses = select_explained(rules, occurrence, self.shared, self)
+            # select_steps() also records the firing: per-rule counters, times, next_state
+            rule, misses = select_steps(steps, occurrence, self.shared, self)
             if rule is not None:
                 label = rule.label
                 for fault in rule.faults:
@@ -496,15 +503,16 @@ class Session:
 
     def occurrence(self, stage: Stage, argument: str) -> Occurrence:
         """This command as rules see it, with the facts of the connection before it."""
-        return Occurrence(
-            stage,
-            argument,
-            self.counts[stage],
-            self.connection,
+        return made(
+            Occurrence,
+            stage=stage,
+            argument=argument,
+            nth=self.counts[stage],
+            connection=self.connection,
             peer=self.info.peer,
             sender=self.mail_from,
             recipients=tuple(self.rcpt_tos),
-            time=self.now(),
+            time=self.clock.now(),
             greeted=("ehlo" if self.esmtp else "helo") if self.greeted else "none",
             tls=self.tls_active,
             auth_user=self.auth_user,
@@ -543,7 +551,10 @@ class Session:
     def _ending(
         self, actions: tuple[Action, ...], label: str | None, in_message: bool = False
     ) -> tuple[Action, ...]:
-        if not any(isinstance(a, Close | Reset | HalfClose) for a in actions):
+        for action in actions:  # a loop, not any(): this runs for every reply
+            if isinstance(action, _CLOSING):
+                break
+        else:
             return actions
         self.closed_in_message = in_message or self.mode is Mode.DATA
         self.mode = Mode.CLOSED
@@ -551,7 +562,7 @@ class Session:
 
     def reply(self, code: int, enhanced: str | None, *lines: str) -> Reply:
         # RFC 2034: enhanced codes only when advertised, never on the greeting or HELO/EHLO.
-        return Reply(code, lines, enhanced if self._enhanced else None)
+        return _reply(code, lines, enhanced if self._enhanced else None)
 
     def refuse(self, stage: Stage, argument: str, refusal: Refusal) -> tuple[Action, ...]:
         """The command is out of order (state.ORDER): its reply, and its violation unless the
@@ -565,17 +576,22 @@ class Session:
     def sequence(self, command: str) -> Phase | Refusal:
         """The ordering table's verdict on ``command`` now (state.decide): the phase it leads
         to when accepted, or its refusal; a tolerated mistake is recorded here."""
-        facts = Facts(
-            greeted=self.greeted,
-            esmtp=self.esmtp,
-            tls=self.tls_active,
-            authenticated=self.auth_user is not None,
-            require_helo=self.settings.require_helo,
+        outcome, tolerated = decide_on(
+            command,
+            self.phase,
+            self.greeted,
+            self.esmtp,
+            self.tls_active,
+            self.auth_user is not None,
+            self.settings.require_helo,
         )
-        outcome, tolerated = decide(command, self.phase, facts)
         for mistake in tolerated:
             self.violate(mistake.kind, mistake.detail.format(cmd=command), command)
         return outcome
+
+    def size_limit(self) -> int | None:
+        """The SIZE EHLO advertises (RFC 1870), None for none (ServerSettings.size_limit)."""
+        return self._compiled.size_limit
 
     def reset_transaction(self) -> None:
         self.chunked = False
@@ -642,7 +658,7 @@ class Session:
         size = self.body.size
         self.body.cut = None
         self.conduct.message_size(size, self.declared.size)
-        limit = min(self.settings.size_limit() or size, self.settings.max_message_bytes)
+        limit = min(self.size_limit() or size, self.settings.max_message_bytes)
         if size > limit:
             big = self.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
             return self.respond(Stage.END_OF_DATA, self.mail_from, big)
@@ -675,8 +691,8 @@ class Session:
         written: int | None = None,
         event: bool = False,
     ) -> None:
-        entry = TranscriptEntry(
-            self.now() if time is None else time,
+        entry = TranscriptEntry(  # the constructor: a journal keeps these (see frozen.py)
+            self.clock.now() if time is None else time,
             "client" if side == "client" else "server",
             text,
             rule,
@@ -697,10 +713,23 @@ class Session:
             self.shared.hold_off(client_ip(self.info.peer), now + wait, now)
 
 
+@functools.lru_cache(maxsize=1024)
+def _reply(code: int, lines: tuple[str, ...], enhanced: str | None) -> Reply:
+    """Replies are immutable: the same one made once (most commands get one of a few), which
+    also lets the rendered-reply cache (plan._plain) find it by identity."""
+    return Reply(code, lines, enhanced)
+
+
+def _plain_plan(reply: Reply) -> Plan:
+    """``Plan(reply)``, the plan of nearly every reply, without the frozen __init__'s cost."""
+    return made(Plan, reply=reply, before=(), after=(), shapes=(), armed=(), enhanced_default=True)
+
+
 def _noted(action: Action, label: str | None) -> Action:
     """A close or reset with the transcript note saying so."""
+    # each of the three has the note as its one field: made anew, not dataclasses.replace()d
     if isinstance(action, Close | HalfClose) and action.note is None:
-        return replace(action, note=Note("(connection closed)", label))
+        return type(action)(Note("(connection closed)", label))
     if isinstance(action, Reset) and action.note is None:
-        return replace(action, note=Note("(connection reset)", label))
+        return Reset(Note("(connection reset)", label))
     return action

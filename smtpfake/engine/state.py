@@ -183,6 +183,21 @@ def decide(
     return phase, tuple(tolerated)
 
 
+@functools.lru_cache(maxsize=1024)
+def decide_on(
+    command: str,
+    phase: Phase,
+    greeted: bool,
+    esmtp: bool,
+    tls: bool,
+    authenticated: bool,
+    require_helo: bool,
+) -> tuple[Phase | Refusal, tuple[Tolerated, ...]]:
+    """decide() with the facts spelled out, remembered: the table is fixed, so the verdict
+    depends on these alone (a command asks it once, with no Facts made)."""
+    return decide(command, phase, Facts(greeted, esmtp, tls, authenticated, require_helo))
+
+
 def order_table_markdown() -> str:
     """The ordering table as Markdown, row by row (RFC 5321 §4.1.4, RFC 4954 §4)."""
     rows = ["| command | when | outcome |", "| --- | --- | --- |"]

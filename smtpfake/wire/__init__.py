@@ -1,4 +1,4 @@
-"""The wire layer: an asyncio.Protocol carries bytes to the engine and its actions out."""
+"""The wire layer: an asyncio protocol carries bytes to the engine and its actions out."""
 
 from smtpfake.wire.protocol import Hub, Wire
 

@@ -172,3 +172,34 @@ def test_server_wide_hits() -> None:
         ]
         server.reset()
         assert server.rule_hits == {}
+
+
+def test_a_match_is_judged_alike_when_remembered_and_after_the_memo_is_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from smtpfake.engine import matching
+
+    monkeypatch.setattr(matching, "MATCH_MEMO", 2)  # full after two addresses: cleared often
+    fake = Engine(
+        load_mapping(
+            {
+                "rules": [
+                    {"name": "busy", "on": "rcpt", "match": "*@busy.test", "reply": "450 4.2.1 b"}
+                ]
+            }
+        )
+    )
+    c = fake.connect()
+    assert c.cmd("EHLO client.test") == 250
+    assert c.cmd("MAIL FROM:<a@x.test>") == 250
+    addresses = ["a@busy.test", "b@free.test", "a@busy.test", "c@free.test", "B@BUSY.TEST"]
+    addresses += ["b@free.test", "a@busy.test"]
+    codes = [c.cmd(f"RCPT TO:<{address}>") for address in addresses]
+    assert codes == [450, 250, 450, 250, 450, 250, 450]
+    record = fake.journal.sessions()[0]
+    assert record.rule_hits == {"busy": 4}
+    assert record.near_misses == (
+        "RCPT b@free.test: busy: match: wanted *@busy.test, was b@free.test",
+        "RCPT c@free.test: busy: match: wanted *@busy.test, was c@free.test",
+        "RCPT b@free.test: busy: match: wanted *@busy.test, was b@free.test",
+    )
