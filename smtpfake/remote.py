@@ -9,6 +9,7 @@ only: nothing beyond the standard library.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 import json
@@ -65,17 +66,36 @@ class RemoteMessage(Message):
             ("time", float(summary["time"])),
             ("queue_id", str(summary["queue_id"])),
             ("id", int(summary["id"])),
+            ("size", int(summary["size"])),
             ("_fetch", fetch),
         ):
             object.__setattr__(self, name, value)
 
     #: the id the API names it by (``/api/messages/{id}``)
     id: int
+    #: the data's length in octets, from the listing: known without fetching the data
+    size: int
     _fetch: Callable[[int], bytes]
 
     @functools.cached_property
     def data(self) -> bytes:  # the field, read on demand
         return self._fetch(self.id)
+
+    def __repr__(self) -> str:
+        """The record's fields, the data as far as it was read: a repr (a failing assert's
+        report, a log line) never makes a request, so never raises RemoteError."""
+        read = self.__dict__.get("data")  # where cached_property keeps it once read
+        data = repr(read) if read is not None else f"<{self.size} octets, not read yet>"
+        return (
+            f"RemoteMessage(id={self.id}, mail_from={self.mail_from!r}, "
+            f"rcpt_tos={self.rcpt_tos!r}, data={data}, session={self.session}, "
+            f"time={self.time!r}, queue_id={self.queue_id!r})"
+        )
+
+    def __reduce__(self) -> tuple[type[Message], tuple[Any, ...]]:
+        """Pickled (pytest-xdist, multiprocessing) as the plain Message it stands for, its data
+        read now: the client it reads through holds a lock and a connection."""
+        return Message, tuple(getattr(self, f.name) for f in dataclasses.fields(Message))
 
 
 def _param_text(value: Any) -> str:
