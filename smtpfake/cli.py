@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -141,6 +142,12 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
     out["params"] = dict(args.param or env_params)
     if out["loop"] not in LOOP_CHOICES:
         raise _ConfigError(f"--loop/SMTPFAKE_LOOP: {out['loop']!r} is not auto, asyncio or uvloop")
+    # found, not imported: importing it is the loop's job, at start (about 3 ms)
+    if out["loop"] == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        raise _ConfigError(
+            "--loop/SMTPFAKE_LOOP: uvloop is not installed: pip install 'smtpfake[uvloop]', "
+            "or --loop auto (uvloop when installed, else asyncio's loop)"
+        )
     dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
     for folder in dirs:
         if not os.path.isdir(folder):
