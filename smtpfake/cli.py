@@ -437,14 +437,21 @@ def _remote(args: argparse.Namespace) -> RemoteSmtpFake:
 _MAX_PAGES = 10_000
 
 
-def _remote_sessions(remote: RemoteSmtpFake) -> list[SessionRecord]:
-    """Every session the sidecar keeps, page by page (GET /api/sessions?offset=N)."""
+def _for_rules(item: Any) -> SessionRecord:
+    """A session of the API's JSON as ``show`` reads it, for its rule outcomes: without its
+    messages, which the API lists as summaries (their data is at /api/messages/{id}/raw), and
+    ``session_to_json`` whole. TypeError for a value that is not an object."""
     from smtpfake.serialize import session_from_json
 
+    return session_from_json({**item, "messages": []})
+
+
+def _remote_sessions(remote: RemoteSmtpFake) -> list[SessionRecord]:
+    """Every session the sidecar keeps, page by page (GET /api/sessions?offset=N)."""
     sessions: list[SessionRecord] = []
     for _ in range(_MAX_PAGES):
         _, body = remote.request("GET", "/api/sessions", query={"offset": str(len(sessions))})
-        page = [session_from_json(s) for s in body["sessions"]]
+        page = [_for_rules(s) for s in body["sessions"]]
         sessions += page
         if not page or len(sessions) >= int(body["total"]):
             break
@@ -456,7 +463,6 @@ def _journal_sessions(path: str) -> list[SessionRecord]:
     (``{"sessions": [...]}``), a list of sessions, or one session, each as the API writes it
     (smtpfake.serialize.session_to_json). ValueError naming the file for anything else."""
     from smtpfake.scenario.limits import LimitError, loads_json
-    from smtpfake.serialize import session_from_json
 
     if path == "-":
         raw = sys.stdin.buffer.read()
@@ -476,7 +482,7 @@ def _journal_sessions(path: str) -> list[SessionRecord]:
     sessions = []
     for number, item in enumerate(data, 1):
         try:
-            sessions.append(session_from_json(item))
+            sessions.append(_for_rules(item))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(
                 f"{path}: session {number} is not a session as GET /api/sessions gives it "
