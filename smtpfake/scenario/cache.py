@@ -40,8 +40,11 @@ from smtpfake.scenario.model import Scenario
 ENV = "SMTPFAKE_CACHE_DIR"
 #: bumped when what an entry holds changes in a way the key does not see
 FORMAT = 2
-#: entries kept: past MAX_ENTRIES the least recently written are removed down to half of it
+#: entries kept: past MAX_ENTRIES, or MAX_BYTES in all, the least recently written are removed
+#: down to half of each (an entry of a 5 MB scenario is about 20 MB: a count alone would let a
+#: suite that writes big scenarios to fresh temporary paths fill the home folder)
 MAX_ENTRIES = 256
+MAX_BYTES = 256 * 1024 * 1024
 
 
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
@@ -190,9 +193,18 @@ def _write(entry: Path, key: Key, scenario: Scenario) -> None:
 
 
 def _prune(folder: Path) -> None:
-    entries = list(folder.glob("*.pickle"))
-    if len(entries) <= MAX_ENTRIES:
+    found = []
+    for entry in folder.glob("*.pickle"):
+        try:
+            st = entry.stat()
+        except FileNotFoundError:
+            continue  # another process pruned it meanwhile
+        found.append((st.st_mtime_ns, st.st_size, entry))
+    count, total = len(found), sum(size for _, size, _ in found)
+    if count <= MAX_ENTRIES and total <= MAX_BYTES:
         return
-    entries.sort(key=lambda p: p.stat().st_mtime_ns)
-    for old in entries[: len(entries) - MAX_ENTRIES // 2]:
-        old.unlink(missing_ok=True)
+    for _, size, entry in sorted(found):
+        if count <= MAX_ENTRIES // 2 and total <= MAX_BYTES // 2:
+            break
+        entry.unlink(missing_ok=True)
+        count, total = count - 1, total - size

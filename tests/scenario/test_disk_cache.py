@@ -196,6 +196,21 @@ def test_old_entries_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert 2 <= len(entries(tmp_path / "cache")) <= 4
 
 
+def test_old_entries_are_pruned_by_their_bytes_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A count alone let big scenarios' entries (about 4 times the YAML) grow without bound."""
+    big = GREYLIST + "# " + "x" * 20_000 + "\n"
+    monkeypatch.setattr(cache, "MAX_BYTES", 100_000)  # room for about two of them
+    folder = tmp_path / "cache"
+    for i in range(6):
+        path = tmp_path / f"big{i}.yaml"
+        path.write_text(big, encoding="utf-8")
+        cache.load(str(path), {}, {cache.ENV: str(folder)})
+        assert sum(p.stat().st_size for p in entries(folder)) <= 100_000
+    assert [p.name.split("-")[0] for p in entries(folder)][-1] == "big5"  # the newest is kept
+
+
 def test_writers_at_once_leave_one_whole_entry(tmp_path: Path) -> None:
     """Threads (an API, xdist workers in processes alike) that miss together all write it."""
     path = tmp_path / "grey.yaml"
