@@ -432,11 +432,6 @@ def _remote(args: argparse.Namespace) -> RemoteSmtpFake:
     return RemoteSmtpFake(args.remote, token)
 
 
-#: GET /api/sessions pages at most this many times for `show --remote` (a page is at most the
-#: API's page size; the journal keeps a bounded number of sessions)
-_MAX_PAGES = 10_000
-
-
 def _for_rules(item: Any) -> SessionRecord:
     """A session of the API's JSON as ``show`` reads it, for its rule outcomes: without its
     messages, which the API lists as summaries (their data is at /api/messages/{id}/raw), and
@@ -448,14 +443,7 @@ def _for_rules(item: Any) -> SessionRecord:
 
 def _remote_sessions(remote: RemoteSmtpFake) -> list[SessionRecord]:
     """Every session the sidecar keeps, page by page (GET /api/sessions?offset=N)."""
-    sessions: list[SessionRecord] = []
-    for _ in range(_MAX_PAGES):
-        _, body = remote.request("GET", "/api/sessions", query={"offset": str(len(sessions))})
-        page = [_for_rules(s) for s in body["sessions"]]
-        sessions += page
-        if not page or len(sessions) >= int(body["total"]):
-            break
-    return sessions
+    return [_for_rules(s) for s in remote.listed("sessions")]
 
 
 def _journal_sessions(path: str) -> list[SessionRecord]:

@@ -41,6 +41,10 @@ from smtpfake.serialize import (
     session_from_json,
 )
 
+#: the most pages :meth:`RemoteSmtpFake.listed` reads (a journal keeps a bounded number of items;
+#: each page holds at least one more)
+MAX_PAGES = 10_000
+
 
 class RemoteError(RuntimeError):
     """The sidecar answered with an error (or could not be reached)."""
@@ -332,15 +336,28 @@ class RemoteSmtpFake(ControlHelpers):
             raise RemoteError(status, f"GET {path}: {error}")
         return raw
 
+    def listed(self, what: str) -> list[JSON]:
+        """Every item of ``GET /api/{what}`` (``messages``, ``sessions``), oldest first, page by
+        page: a page holds at most the API's 10,000, and a sidecar's journal may keep more
+        (``serve --journal-messages``). Items that arrive meanwhile may be included."""
+        items: list[JSON] = []
+        for _ in range(MAX_PAGES):
+            query = {"offset": str(len(items))}
+            body = self.request("GET", f"/api/{what}", query=query)[1]
+            page = list(body[what])
+            items += page
+            if not page or len(items) >= int(body["total"]):
+                break
+        return items
+
     @property
     def messages(self) -> Sequence[Message]:
         """The kept messages (summaries; each one's data is fetched when first read)."""
-        listed = self.request("GET", "/api/messages")[1]["messages"]
-        return tuple(self._message(m) for m in listed)
+        return tuple(self._message(m) for m in self.listed("messages"))
 
     @property
     def sessions(self) -> Sequence[SessionRecord]:
-        listed = self.request("GET", "/api/sessions")[1]["sessions"]
+        listed = self.listed("sessions")
         return tuple(session_from_json(s, message=self._message) for s in listed)
 
     @property

@@ -15,7 +15,7 @@ import pytest
 
 from smtpfake.control import SmtpFake
 from smtpfake.engine.records import Message
-from smtpfake.http import ApiServer, listings
+from smtpfake.http import ApiServer, inputs, listings
 from smtpfake.remote import RemoteError, RemoteMessage, RemoteSmtpFake
 from smtpfake.server import Server
 
@@ -146,6 +146,21 @@ def test_the_remote_client_fetches_data_on_first_read(api: ApiServer) -> None:
         _ = unread.data
     assert caught.value.status == 404
     assert f"no message {unread.id}" in str(caught.value)
+
+
+def test_the_remote_client_reads_every_page(
+    api: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page holds at most 10,000 and a sidecar may keep more (serve --journal-messages): the
+    remote client's messages and sessions were the first page only, silently."""
+    monkeypatch.setattr(inputs, "MAX_LIMIT", 2)
+    for n in range(5):
+        send(api, f"Subject: page {n}\r\n\r\nx\r\n".encode())
+    remote = RemoteSmtpFake(api.url)
+    remote.wait_for_sessions(5, timeout=TIMEOUT)
+    assert len(call(api.url, "GET", "/api/messages").body["messages"]) == 2  # one page
+    assert [m.subject for m in remote.messages] == [f"page {n}" for n in range(5)]
+    assert [s.index for s in remote.sessions] == [1, 2, 3, 4, 5]
 
 
 def test_a_remote_message_shows_and_pickles_as_the_record_it_stands_for(api: ApiServer) -> None:
