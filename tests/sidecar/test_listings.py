@@ -157,7 +157,8 @@ def test_the_remote_client_reads_every_page(
     for n in range(5):
         send(api, f"Subject: page {n}\r\n\r\nx\r\n".encode())
     remote = RemoteSmtpFake(api.url)
-    remote.wait_for_sessions(5, timeout=TIMEOUT)
+    assert [s.index for s in remote.wait_for_sessions(5, timeout=TIMEOUT)] == [1, 2, 3, 4, 5]
+    assert len(remote.wait_for_messages(5, timeout=TIMEOUT)) == 5
     assert len(call(api.url, "GET", "/api/messages").body["messages"]) == 2  # one page
     assert [m.subject for m in remote.messages] == [f"page {n}" for n in range(5)]
     assert [s.index for s in remote.sessions] == [1, 2, 3, 4, 5]
