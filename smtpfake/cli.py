@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -141,6 +142,12 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
     out["params"] = dict(args.param or env_params)
     if out["loop"] not in LOOP_CHOICES:
         raise _ConfigError(f"--loop/SMTPFAKE_LOOP: {out['loop']!r} is not auto, asyncio or uvloop")
+    # found, not imported: importing it is the loop's job, at start (about 3 ms)
+    if out["loop"] == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        raise _ConfigError(
+            "--loop/SMTPFAKE_LOOP: uvloop is not installed: pip install 'smtpfake[uvloop]', "
+            "or --loop auto (uvloop when installed, else asyncio's loop)"
+        )
     dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
     for folder in dirs:
         if not os.path.isdir(folder):
@@ -425,23 +432,18 @@ def _remote(args: argparse.Namespace) -> RemoteSmtpFake:
     return RemoteSmtpFake(args.remote, token)
 
 
-#: GET /api/sessions pages at most this many times for `show --remote` (a page is at most the
-#: API's page size; the journal keeps a bounded number of sessions)
-_MAX_PAGES = 10_000
+def _for_rules(item: Any) -> SessionRecord:
+    """A session of the API's JSON as ``show`` reads it, for its rule outcomes: without its
+    messages, which the API lists as summaries (their data is at /api/messages/{id}/raw), and
+    ``session_to_json`` whole. TypeError for a value that is not an object."""
+    from smtpfake.serialize import session_from_json
+
+    return session_from_json({**item, "messages": []})
 
 
 def _remote_sessions(remote: RemoteSmtpFake) -> list[SessionRecord]:
     """Every session the sidecar keeps, page by page (GET /api/sessions?offset=N)."""
-    from smtpfake.serialize import session_from_json
-
-    sessions: list[SessionRecord] = []
-    for _ in range(_MAX_PAGES):
-        _, body = remote.request("GET", "/api/sessions", query={"offset": str(len(sessions))})
-        page = [session_from_json(s) for s in body["sessions"]]
-        sessions += page
-        if not page or len(sessions) >= int(body["total"]):
-            break
-    return sessions
+    return [_for_rules(s) for s in remote.listed("sessions")]
 
 
 def _journal_sessions(path: str) -> list[SessionRecord]:
@@ -449,7 +451,6 @@ def _journal_sessions(path: str) -> list[SessionRecord]:
     (``{"sessions": [...]}``), a list of sessions, or one session, each as the API writes it
     (smtpfake.serialize.session_to_json). ValueError naming the file for anything else."""
     from smtpfake.scenario.limits import LimitError, loads_json
-    from smtpfake.serialize import session_from_json
 
     if path == "-":
         raw = sys.stdin.buffer.read()
@@ -469,7 +470,7 @@ def _journal_sessions(path: str) -> list[SessionRecord]:
     sessions = []
     for number, item in enumerate(data, 1):
         try:
-            sessions.append(session_from_json(item))
+            sessions.append(_for_rules(item))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(
                 f"{path}: session {number} is not a session as GET /api/sessions gives it "

@@ -9,6 +9,7 @@ only: nothing beyond the standard library.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 import json
@@ -40,6 +41,10 @@ from smtpfake.serialize import (
     session_from_json,
 )
 
+#: the most pages :meth:`RemoteSmtpFake.listed` reads (a journal keeps a bounded number of items;
+#: each page holds at least one more)
+MAX_PAGES = 10_000
+
 
 class RemoteError(RuntimeError):
     """The sidecar answered with an error (or could not be reached)."""
@@ -65,17 +70,36 @@ class RemoteMessage(Message):
             ("time", float(summary["time"])),
             ("queue_id", str(summary["queue_id"])),
             ("id", int(summary["id"])),
+            ("size", int(summary["size"])),
             ("_fetch", fetch),
         ):
             object.__setattr__(self, name, value)
 
     #: the id the API names it by (``/api/messages/{id}``)
     id: int
+    #: the data's length in octets, from the listing: known without fetching the data
+    size: int
     _fetch: Callable[[int], bytes]
 
     @functools.cached_property
     def data(self) -> bytes:  # the field, read on demand
         return self._fetch(self.id)
+
+    def __repr__(self) -> str:
+        """The record's fields, the data as far as it was read: a repr (a failing assert's
+        report, a log line) never makes a request, so never raises RemoteError."""
+        read = self.__dict__.get("data")  # where cached_property keeps it once read
+        data = repr(read) if read is not None else f"<{self.size} octets, not read yet>"
+        return (
+            f"RemoteMessage(id={self.id}, mail_from={self.mail_from!r}, "
+            f"rcpt_tos={self.rcpt_tos!r}, data={data}, session={self.session}, "
+            f"time={self.time!r}, queue_id={self.queue_id!r})"
+        )
+
+    def __reduce__(self) -> tuple[type[Message], tuple[Any, ...]]:
+        """Pickled (pytest-xdist, multiprocessing) as the plain Message it stands for, its data
+        read now: the client it reads through holds a lock and a connection."""
+        return Message, tuple(getattr(self, f.name) for f in dataclasses.fields(Message))
 
 
 def _param_text(value: Any) -> str:
@@ -312,15 +336,28 @@ class RemoteSmtpFake(ControlHelpers):
             raise RemoteError(status, f"GET {path}: {error}")
         return raw
 
+    def listed(self, what: str) -> list[JSON]:
+        """Every item of ``GET /api/{what}`` (``messages``, ``sessions``), oldest first, page by
+        page: a page holds at most the API's 10,000, and a sidecar's journal may keep more
+        (``serve --journal-messages``). Items that arrive meanwhile may be included."""
+        items: list[JSON] = []
+        for _ in range(MAX_PAGES):
+            query = {"offset": str(len(items))}
+            body = self.request("GET", f"/api/{what}", query=query)[1]
+            page = list(body[what])
+            items += page
+            if not page or len(items) >= int(body["total"]):
+                break
+        return items
+
     @property
     def messages(self) -> Sequence[Message]:
         """The kept messages (summaries; each one's data is fetched when first read)."""
-        listed = self.request("GET", "/api/messages")[1]["messages"]
-        return tuple(self._message(m) for m in listed)
+        return tuple(self._message(m) for m in self.listed("messages"))
 
     @property
     def sessions(self) -> Sequence[SessionRecord]:
-        listed = self.request("GET", "/api/sessions")[1]["sessions"]
+        listed = self.listed("sessions")
         return tuple(session_from_json(s, message=self._message) for s in listed)
 
     @property
@@ -402,7 +439,9 @@ class RemoteSmtpFake(ControlHelpers):
         )
         if status == 408:
             raise TimeoutError(f"{body.get('error', 'timed out')}\n{self.transcript()}")
-        return list(body[kind])
+        items = list(body[kind])
+        # the answer is one page, as GET /api/{kind}'s first: the rest, page by page
+        return items if len(items) >= int(body["total"]) else self.listed(kind)
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> Sequence[Message]:
         return tuple(self._message(m) for m in self._wait("messages", count, timeout))

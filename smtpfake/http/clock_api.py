@@ -14,7 +14,7 @@ from aiohttp import web
 from smtpfake.engine.clock import ManualClock
 from smtpfake.http.context import Settings, answer, read_json
 from smtpfake.http.fleet import Instance
-from smtpfake.http.inputs import JSON, ApiError, only, seconds
+from smtpfake.http.inputs import JSON, ApiError, only, seconds, shown
 from smtpfake.scenario.params import convert
 
 #: the most one call may move the clock: ten years, in seconds
@@ -28,13 +28,13 @@ ACCEPTED = "seconds as a number, or text with a unit: 250ms, 30s, 5m, 1h"
 def _duration(value: Any) -> Any:
     """A duration as the scenario language reads one (``params.convert``); 400 otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ApiError(400, f"'advance' must be a duration ({ACCEPTED}), got {value!r:.40}")
+        raise ApiError(400, f"'advance' must be a duration ({ACCEPTED}), got {shown(value)}")
     if isinstance(value, str):
         try:
             return convert("duration", value)
         except ValueError:
             raise ApiError(
-                400, f"'advance' must be a duration ({ACCEPTED}), got {value[:40]!r}"
+                400, f"'advance' must be a duration ({ACCEPTED}), got {shown(value)}"
             ) from None
     return value  # a number: checked as seconds (finite, in range)
 

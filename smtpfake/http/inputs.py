@@ -33,6 +33,22 @@ class ApiError(Exception):
         self.headers: dict[str, str] = {}
 
 
+#: the names JSON gives its types, for "expected ..., got ..." (a client may not know Python's)
+JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+
+
+def shown(value: Any, width: int = 40) -> str:
+    """``value`` as an error message shows it: text quoted, anything else as JSON writes it
+    (``true``, ``null``, ``[1]``), at most ``width`` characters of it."""
+    if isinstance(value, str):
+        return repr(value[:width])
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not from a JSON body (a float('nan'), say)
+        text = repr(value)
+    return text if len(text) <= width else text[:width] + "..."
+
+
 def parse_json(body: bytes) -> JSON:
     """The body as a JSON object (an empty body is ``{}``); ApiError(400) when it is not one,
     or breaks a limit of :func:`smtpfake.scenario.limits.loads_json` (nesting, NaN, Infinity,
@@ -50,7 +66,8 @@ def parse_json(body: bytes) -> JSON:
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ApiError(400, f"expected a JSON object, got {type(data).__name__}")
+        got = JSON_TYPES.get(type(data), "a number" if data is not None else "null")
+        raise ApiError(400, f"expected a JSON object, got {got}")
     return data
 
 
@@ -76,9 +93,8 @@ def whole(value: Any, name: str, *, low: int = 0, high: int = 10**9) -> int:
         else:
             number = limits.check_number(value, name, minimum=low, maximum=high, integer=True)
     except limits.LimitError:
-        shown = value[:40] if isinstance(value, str) else value
         raise ApiError(
-            400, f"'{name}' must be a whole number from {low} to {high}, got {shown!r}"
+            400, f"'{name}' must be a whole number from {low} to {high}, got {shown(value)}"
         ) from None
     return int(number)
 
@@ -90,7 +106,7 @@ def seconds(value: Any, name: str, *, high: float) -> float:
         limits.check_number(value, name, minimum=0, maximum=high)
     except limits.LimitError:
         raise ApiError(
-            400, f"'{name}' must be a number of seconds from 0 to {high:g}, got {value!r}"
+            400, f"'{name}' must be a number of seconds from 0 to {high:g}, got {shown(value)}"
         ) from None
     return float(value)
 

@@ -11,7 +11,7 @@ from smtpfake import __version__
 from smtpfake.cli import show_text
 from smtpfake.http.context import Settings, answer, read_body, read_json
 from smtpfake.http.fleet import Instance
-from smtpfake.http.inputs import JSON, ApiError, check_uploaded_files, only, seed
+from smtpfake.http.inputs import JSON, ApiError, check_uploaded_files, only, seed, shown
 from smtpfake.scenario import ScenarioError, load_file, load_text, resolve, scenario_files
 from smtpfake.serialize import problems_to_json, scenario_to_json
 
@@ -122,7 +122,7 @@ def params(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ApiError(400, f"'params' must be an object of NAME: VALUE, got {value!r:.80}")
+        raise ApiError(400, f"'params' must be an object of NAME: VALUE, got {shown(value, 80)}")
     return value
 
 

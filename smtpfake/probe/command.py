@@ -151,6 +151,15 @@ def main(args: argparse.Namespace) -> int:
         print(f"smtpfake probe: no case named {', '.join(unmatched)} (cases: {known})",
               file=sys.stderr)  # fmt: skip
         return 2
+    known_tags = sorted({t for c in everything for t in c.tags})
+    for flag, tags in (("--tag", args.tag), ("--skip-tag", args.skip_tag)):
+        if unknown := [t for t in tags if t not in known_tags]:
+            print(f"smtpfake probe: {flag}: no case has the tag {', '.join(unknown)} "
+                  f"(tags: {', '.join(known_tags)})", file=sys.stderr)  # fmt: skip
+            return 2
+    if not cases:  # a run of nothing would pass: say so instead
+        print("smtpfake probe: the selection leaves no case (see --list)", file=sys.stderr)
+        return 2
     try:
         cases = with_params(cases, dict(args.param))
     except ValueError as exc:

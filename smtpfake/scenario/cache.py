@@ -1,13 +1,18 @@
 """Loaded scenarios kept on disk between runs, so that ``smtpfake serve`` starts without the YAML
 loader (start-up time: yaml and the readers are about a fifth of it).
 
-An entry is a pickle of (key, :class:`Scenario`). The key is everything the scenario depends on:
-this format, smtpfake's version, the Python version, the size and modification time of every
-source file of ``smtpfake.scenario`` (an edited checkout counts as another version), the file's
-path, the parameters set, and the file's bytes themselves. An entry is used only when its key is
-equal to the one just read, compared in full (no hash that could collide), so a stale entry is
-never used: it is overwritten. Only a file that loads without problems is kept: a problem is
-reported by the loader on every run.
+An entry is its key written out as bytes (8 octets of length, then :func:`key_bytes`), followed
+by a pickle of the :class:`Scenario`. The key is everything the scenario depends on: this format,
+smtpfake's version, the Python version, the size and modification time of every source file of
+``smtpfake.scenario`` (an edited checkout counts as another version), the file's path, the
+parameters set, and the file's bytes themselves. An entry is used only when its key is equal to
+the one just read, compared in full (no hash that could collide), so a stale entry is never used:
+it is overwritten. The key is compared before anything is unpickled: an entry another version
+wrote (two virtualenvs sharing ~/.cache, an upgrade) may name classes this one lacks, and is
+never unpickled. Only a file that loads without problems is kept: a problem is reported by the
+loader on every run; nor is a scenario that names its own TLS files (``server.tls.certificate``):
+where those are depends on more than the key holds (the working directory for a relative path,
+symbolic links, ``~``), so it is loaded from its YAML each time, which checks them.
 
 Where: ``$SMTPFAKE_CACHE_DIR``, else ``$XDG_CACHE_HOME/smtpfake/scenarios``, else
 ``~/.cache/smtpfake/scenarios``; ``SMTPFAKE_CACHE_DIR=off`` turns it off. A pickle runs code
@@ -34,9 +39,12 @@ from smtpfake.scenario.model import Scenario
 
 ENV = "SMTPFAKE_CACHE_DIR"
 #: bumped when what an entry holds changes in a way the key does not see
-FORMAT = 1
-#: entries kept: past MAX_ENTRIES the least recently written are removed down to half of it
+FORMAT = 2
+#: entries kept: past MAX_ENTRIES, or MAX_BYTES in all, the least recently written are removed
+#: down to half of each (an entry of a 5 MB scenario is about 20 MB: a count alone would let a
+#: suite that writes big scenarios to fresh temporary paths fill the home folder)
 MAX_ENTRIES = 256
+MAX_BYTES = 256 * 1024 * 1024
 
 
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
@@ -87,6 +95,15 @@ def key_of(path: str, params: Mapping[str, Any], data: bytes) -> Key:
     )
 
 
+def key_bytes(key: Key) -> bytes:
+    """The key as it is written at the head of an entry: the ``repr`` of all but the file's bytes
+    (None, ints, strs and bytes: exact, the same in every process, no raw newline), a newline,
+    then the file's bytes as they are."""
+    data = key[-1]
+    assert isinstance(data, bytes), "key_of puts the file's bytes last"
+    return repr(key[:-1]).encode() + b"\n" + data
+
+
 def entry_name(key: Key) -> str:
     """The entry's file name: the file's stem and a checksum of its path and parameters (two
     files that share one name overwrite each other's entry, which costs a load, never a wrong
@@ -135,23 +152,29 @@ def load(path: str, params: Mapping[str, Any], env: Mapping[str, str] = os.envir
     # from the bytes the key was made of: the file may change meanwhile
     # named as load_file names it (Path("./a.yaml") is "a.yaml")
     scenario = load_text(text, source=str(Path(path)), name=Path(path).stem, params=params)
-    _write(entry, key, scenario)
+    if scenario.server.tls.certificate is None:  # files found from outside the key: see above
+        _write(entry, key, scenario)
     return scenario
 
 
 def _read(entry: Path, key: Key) -> Scenario | None:
-    """The entry's scenario if it was made of exactly ``key``, else None."""
+    """The entry's scenario if it was made of exactly ``key``, else None. Nothing is unpickled
+    unless the key matches: only this very code wrote what follows it."""
+    wanted = key_bytes(key)
     try:
         with entry.open("rb") as f:
+            head = f.read(8)
+            # the length first: a foreign or damaged entry never makes us read much
+            if len(head) != 8 or int.from_bytes(head, "big") != len(wanted):
+                return None
+            if f.read(len(wanted)) != wanted:
+                return None
             found = pickle.load(f)
     except FileNotFoundError:
         return None
     except (OSError, EOFError, pickle.UnpicklingError):
         return None  # a damaged entry (a full disk, say) is rewritten
-    match found:
-        case (made_of, Scenario() as scenario) if made_of == key:
-            return scenario
-    return None
+    return found if isinstance(found, Scenario) else None
 
 
 def _write(entry: Path, key: Key, scenario: Scenario) -> None:
@@ -160,7 +183,9 @@ def _write(entry: Path, key: Key, scenario: Scenario) -> None:
     temporary = entry.with_name(f"{entry.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
     try:
         with temporary.open("wb") as f:
-            pickle.dump((key, scenario), f, protocol=pickle.HIGHEST_PROTOCOL)
+            made_of = key_bytes(key)
+            f.write(len(made_of).to_bytes(8, "big") + made_of)
+            pickle.dump(scenario, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, entry)
         _prune(entry.parent)
     except OSError:
@@ -168,9 +193,18 @@ def _write(entry: Path, key: Key, scenario: Scenario) -> None:
 
 
 def _prune(folder: Path) -> None:
-    entries = list(folder.glob("*.pickle"))
-    if len(entries) <= MAX_ENTRIES:
+    found = []
+    for entry in folder.glob("*.pickle"):
+        try:
+            st = entry.stat()
+        except FileNotFoundError:
+            continue  # another process pruned it meanwhile
+        found.append((st.st_mtime_ns, st.st_size, entry))
+    count, total = len(found), sum(size for _, size, _ in found)
+    if count <= MAX_ENTRIES and total <= MAX_BYTES:
         return
-    entries.sort(key=lambda p: p.stat().st_mtime_ns)
-    for old in entries[: len(entries) - MAX_ENTRIES // 2]:
-        old.unlink(missing_ok=True)
+    for _, size, entry in sorted(found):
+        if count <= MAX_ENTRIES // 2 and total <= MAX_BYTES // 2:
+            break
+        entry.unlink(missing_ok=True)
+        count, total = count - 1, total - size

@@ -4,6 +4,7 @@ OSError inside smtpfake once it is serving (a bug: it propagates with its traceb
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import socket
 from collections.abc import Callable
 
@@ -42,3 +43,17 @@ def test_an_oserror_while_serving_is_not_called_a_listen_failure(
     with pytest.raises(OSError, match="a failure inside smtpfake"):
         cli.main(["serve", "--port", "0"])
     assert "cannot listen" not in capsys.readouterr().err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("uvloop") is not None, reason="uvloop is installed")
+@pytest.mark.parametrize("how", [["--loop", "uvloop"], []])
+def test_uvloop_asked_for_and_missing_is_a_usage_error(
+    how: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a RuntimeError traceback (and a never-awaited coroutine warning) from the loop."""
+    if not how:
+        monkeypatch.setenv("SMTPFAKE_LOOP", "uvloop")
+    assert cli.main(["serve", "--port", "0", *how]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("smtpfake serve: --loop/SMTPFAKE_LOOP: uvloop is not installed: ")
+    assert "Traceback" not in err and len(err.splitlines()) == 1

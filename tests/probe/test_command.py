@@ -205,6 +205,19 @@ def test_selection_list_tags_and_unknown_names() -> None:
     assert "give the client to run after --" in done.stderr
 
 
+def test_a_tag_no_case_has_or_an_empty_selection_is_a_usage_error() -> None:
+    """``--tag wait`` (for ``waits``) ran no case and exited 0: a CI job testing nothing, green."""
+    done = probe("--tag", "wait", "--", "true")
+    assert done.returncode == 2, done
+    assert done.stderr.startswith("smtpfake probe: --tag: no case has the tag wait (tags: ")
+    assert "waits" in done.stderr and done.stdout == ""
+    done = probe("--skip-tag", "wiats", "--", "true")
+    assert (done.returncode, done.stderr.split(":")[1]) == (2, " --skip-tag"), done
+    done = probe("--tag", "waits", "--skip-tag", "waits", "--", "true")
+    assert done.returncode == 2, done
+    assert done.stderr == "smtpfake probe: the selection leaves no case (see --list)\n"
+
+
 def test_param_sets_a_parameter_of_the_cases_that_declare_it() -> None:
     done = probe("--case", "greylisting", "--case", "default", "--param", "delay=7", "--list")
     assert done.returncode == 0, done.stderr

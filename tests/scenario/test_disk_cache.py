@@ -11,6 +11,7 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,18 @@ def resolve_in_a_new_process(ref: str, folder: Path) -> dict[str, object]:
 
 def entries(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.pickle"))
+
+
+def scenario_in(entry: Path) -> Any:
+    """What an entry holds after its key (8 octets of length, then the key)."""
+    data = entry.read_bytes()
+    return pickle.loads(data[8 + int.from_bytes(data[:8], "big") :])
+
+
+def write_entry(entry: Path, key: cache.Key, payload: bytes) -> None:
+    """An entry as cache.py lays one out, holding ``payload`` after ``key``."""
+    made_of = cache.key_bytes(key)
+    entry.write_bytes(len(made_of).to_bytes(8, "big") + made_of + payload)
 
 
 def test_the_second_process_reads_the_builtin_without_the_yaml_loader(tmp_path: Path) -> None:
@@ -120,7 +133,7 @@ def test_an_entry_made_of_something_else_is_not_used(tmp_path: Path) -> None:
     (entry,) = entries(tmp_path / "cache")
     key = cache.key_of(str(path), {}, path.read_bytes())
     older = (key[0], "0.0.1", *key[2:])
-    entry.write_bytes(pickle.dumps((older, dataclasses.replace(good, summary="stale"))))
+    write_entry(entry, older, pickle.dumps(dataclasses.replace(good, summary="stale")))
     assert cache.load(str(path), {}, env).summary == "first"
     assert cache.load(str(path), {}, env).summary == "first"  # and the entry was rewritten
 
@@ -133,7 +146,7 @@ def test_a_damaged_entry_is_rewritten(tmp_path: Path) -> None:
     (entry,) = entries(tmp_path / "cache")
     entry.write_bytes(entry.read_bytes()[:20])
     assert cache.load(str(path), {}, env).summary == "first"
-    assert pickle.loads(entry.read_bytes())[1].summary == "first"
+    assert scenario_in(entry).summary == "first"
 
 
 def test_a_scenario_with_problems_is_reported_every_time_and_not_kept(tmp_path: Path) -> None:
@@ -183,6 +196,21 @@ def test_old_entries_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert 2 <= len(entries(tmp_path / "cache")) <= 4
 
 
+def test_old_entries_are_pruned_by_their_bytes_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A count alone let big scenarios' entries (about 4 times the YAML) grow without bound."""
+    big = GREYLIST + "# " + "x" * 20_000 + "\n"
+    monkeypatch.setattr(cache, "MAX_BYTES", 100_000)  # room for about two of them
+    folder = tmp_path / "cache"
+    for i in range(6):
+        path = tmp_path / f"big{i}.yaml"
+        path.write_text(big, encoding="utf-8")
+        cache.load(str(path), {}, {cache.ENV: str(folder)})
+        assert sum(p.stat().st_size for p in entries(folder)) <= 100_000
+    assert [p.name.split("-")[0] for p in entries(folder)][-1] == "big5"  # the newest is kept
+
+
 def test_writers_at_once_leave_one_whole_entry(tmp_path: Path) -> None:
     """Threads (an API, xdist workers in processes alike) that miss together all write it."""
     path = tmp_path / "grey.yaml"
@@ -193,7 +221,7 @@ def test_writers_at_once_leave_one_whole_entry(tmp_path: Path) -> None:
     assert all(g == got[0] for g in got)
     (entry,) = entries(tmp_path / "cache")  # no temporary file left behind
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [entry.name]
-    assert pickle.loads(entry.read_bytes())[1] == got[0]
+    assert scenario_in(entry) == got[0]
 
 
 def test_no_cache_where_ownership_or_the_sources_cannot_be_checked(
@@ -209,3 +237,44 @@ def test_no_cache_where_ownership_or_the_sources_cannot_be_checked(
         m.setattr(cache, "_code_fingerprint", lambda: None)  # as from a zip
         assert cache.load(str(path), {}, env).summary == "first"
     assert entries(tmp_path / "cache") == []
+
+
+def test_an_entry_another_version_wrote_is_never_unpickled(tmp_path: Path) -> None:
+    """Two virtualenvs with different smtpfakes share ~/.cache: the other one's entry for the same
+    file names a class this version lacks. Unpickling it was an AttributeError traceback from
+    ``smtpfake serve`` on every start; the key, compared first, turns it away unread."""
+    path = tmp_path / "s.yaml"
+    path.write_text(YAML, encoding="utf-8")
+    env = {cache.ENV: str(tmp_path / "cache")}
+    cache.load(str(path), {}, env)
+    (entry,) = entries(tmp_path / "cache")
+    key = cache.key_of(str(path), {}, path.read_bytes())
+    # a pickle of an instance of smtpfake.scenario.model.RetiredSetting, a class this one lacks
+    foreign = b"\x80\x04\x8c\x17smtpfake.scenario.model\x8c\x0eRetiredSetting\x93)\x81."
+    with pytest.raises(AttributeError):
+        pickle.loads(foreign)  # what reading it whole did
+    write_entry(entry, (key[0], "9.9.9", *key[2:]), foreign)
+    assert cache.load(str(path), {}, env).summary == "first"
+    assert scenario_in(entry).summary == "first"  # and rewritten by this version
+    entry.write_bytes(foreign)  # an entry of the old layout: no key in front
+    assert cache.load(str(path), {}, env).summary == "first"
+
+
+def test_a_scenario_naming_its_own_tls_files_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One YAML in two folders, each with its own certificate, served by a relative path from
+    each: the second run got the first folder's certificate from the cache."""
+    text = "summary: own\nexpect: tls\nserver:\n  tls:\n    certificate: cert.pem\n"
+    env = {cache.ENV: str(tmp_path / "cache")}
+    for site in ("a", "b"):
+        (tmp_path / site).mkdir()
+        (tmp_path / site / "s.yaml").write_text(text, encoding="utf-8")
+        (tmp_path / site / "cert.pem").write_text(f"not read at load: {site}\n", encoding="utf-8")
+        monkeypatch.chdir(tmp_path / site)
+        got = cache.load("s.yaml", {}, env)
+        assert got.server.tls.certificate == str((tmp_path / site / "cert.pem").resolve())
+    assert entries(tmp_path / "cache") == []
+    (tmp_path / "b" / "cert.pem").unlink()  # and a certificate gone is reported, as uncached
+    with pytest.raises(ScenarioError, match=r"s\.yaml:5:18: server\.tls\.certificate: no such"):
+        cache.load("s.yaml", {}, env)

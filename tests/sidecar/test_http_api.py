@@ -121,7 +121,9 @@ def test_put_json_checks_its_fields(api: ApiServer, body: dict[str, object], nee
 def test_put_bad_json_and_non_objects(api: ApiServer) -> None:
     assert call(api.url, "PUT", "/api/scenario", raw=b"{nope").status == 400
     got = call(api.url, "PUT", "/api/scenario", raw=b'["default"]')
-    assert (got.status, got.body["error"]) == (400, "expected a JSON object, got list")
+    assert (got.status, got.body["error"]) == (400, "expected a JSON object, got an array")
+    got = call(api.url, "PUT", "/api/scenario", raw=b"null")
+    assert (got.status, got.body["error"]) == (400, "expected a JSON object, got null")
 
 
 def test_put_other_content_types_is_415(api: ApiServer) -> None:

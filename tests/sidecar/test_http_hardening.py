@@ -229,6 +229,27 @@ def test_a_bad_duration_says_what_is_accepted(quick: ApiServer) -> None:
 
 
 @pytest.mark.parametrize(
+    ("path", "body", "got"),
+    [
+        ("/api/clock", {"advance": True}, "got true"),
+        ("/api/wait", {"messages": None}, "got null"),
+        ("/api/wait", {"messages": [1]}, "got [1]"),
+        ("/api/wait", {"messages": 1, "timeout": False}, "got false"),
+        ("/api/wait", {"messages": 1, "timeout": "5s"}, "got '5s'"),
+        ("/api/servers", {"scenario": "default", "params": ["delay"]}, 'got ["delay"]'),
+        ("/api/clock", {"advance": {"m": "x" * 80}}, 'got {"m": "' + "x" * 33 + "..."),
+    ],
+)
+def test_a_bad_value_is_shown_as_json_writes_it(
+    quick: ApiServer, path: str, body: dict[str, object], got: str
+) -> None:
+    """Clients in any language read these: Python's True, None and list were shown."""
+    answer = call(quick.url, "POST", path, body)
+    assert answer.status == 400, answer
+    assert answer.body["error"].endswith(got), answer
+
+
+@pytest.mark.parametrize(
     "body",
     [
         b"rules:\n" + b"  " + b"[" * 500 + b"]" * 500 + b"\n",

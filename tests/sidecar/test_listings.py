@@ -5,14 +5,17 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import http.client
 import json
+import pickle
 import smtplib
 
 import pytest
 
 from smtpfake.control import SmtpFake
-from smtpfake.http import ApiServer, listings
+from smtpfake.engine.records import Message
+from smtpfake.http import ApiServer, inputs, listings
 from smtpfake.remote import RemoteError, RemoteMessage, RemoteSmtpFake
 from smtpfake.server import Server
 
@@ -143,6 +146,44 @@ def test_the_remote_client_fetches_data_on_first_read(api: ApiServer) -> None:
         _ = unread.data
     assert caught.value.status == 404
     assert f"no message {unread.id}" in str(caught.value)
+
+
+def test_the_remote_client_reads_every_page(
+    api: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page holds at most 10,000 and a sidecar may keep more (serve --journal-messages): the
+    remote client's messages and sessions were the first page only, silently."""
+    monkeypatch.setattr(inputs, "MAX_LIMIT", 2)
+    for n in range(5):
+        send(api, f"Subject: page {n}\r\n\r\nx\r\n".encode())
+    remote = RemoteSmtpFake(api.url)
+    assert [s.index for s in remote.wait_for_sessions(5, timeout=TIMEOUT)] == [1, 2, 3, 4, 5]
+    assert len(remote.wait_for_messages(5, timeout=TIMEOUT)) == 5
+    assert len(call(api.url, "GET", "/api/messages").body["messages"]) == 2  # one page
+    assert [m.subject for m in remote.messages] == [f"page {n}" for n in range(5)]
+    assert [s.index for s in remote.sessions] == [1, 2, 3, 4, 5]
+
+
+def test_a_remote_message_shows_and_pickles_as_the_record_it_stands_for(api: ApiServer) -> None:
+    """Its repr made a request for the data: a message reset since raised RemoteError from
+    repr() (a failing assert's report, a log line); pickling it failed on the client's lock."""
+    sent = big(3, size=MiB // 8)
+    send(api, sent)
+    remote = RemoteSmtpFake(api.url)
+    (listed,) = remote.wait_for_messages(1, timeout=TIMEOUT)
+    assert isinstance(listed, RemoteMessage)
+    copied = pickle.loads(pickle.dumps(listed))
+    assert type(copied) is Message and copied.data == sent
+    assert dataclasses.astuple(copied) == dataclasses.astuple(listed)
+    (unread,) = remote.messages
+    assert isinstance(unread, RemoteMessage)
+    remote.reset()
+    shown = repr(unread)  # no request: the sidecar no longer has it
+    assert shown.startswith(f"RemoteMessage(id={unread.id}, mail_from='a@x.test', ")
+    assert f"data=<{len(sent)} octets, not read yet>" in shown
+    assert "data=b'From: a3@x.test" in repr(listed)  # read above: shown as read
+    with pytest.raises(RemoteError):
+        pickle.dumps(unread)  # the data is needed, and gone: said, not pickled without it
 
 
 def test_a_bug_midway_through_a_listing_cuts_it_and_is_reported(

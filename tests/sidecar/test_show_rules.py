@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from smtpfake.remote import RemoteSmtpFake
+from smtpfake.serialize import session_to_json
 
 from .conftest import REPO, TIMEOUT, Sidecar, call
 
@@ -42,13 +43,17 @@ def _show(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[s
 
 
 def _send(car: Sidecar) -> None:
-    """Two sessions: the first RCPT is greylisted, the second gets through."""
+    """Two sessions: the first RCPT is greylisted, the second gets through and delivers (the
+    API lists a session's messages as summaries, without data: show read them whole and
+    crashed with KeyError: 'data_base64')."""
     for attempt in range(2):
         with smtplib.SMTP(car.smtp_host, car.smtp_port, timeout=TIMEOUT) as smtp:
             smtp.ehlo("client.test")
             smtp.mail("a@x.test")
             code, _ = smtp.rcpt("b@y.test")
             assert code == (451 if attempt == 0 else 250)
+            if attempt:
+                assert smtp.data(b"Subject: kept\r\n\r\nhi\r\n")[0] == 250
 
 
 def _report(out: str) -> list[str]:
@@ -104,7 +109,9 @@ def test_show_journal_reads_the_saved_sessions(
     sidecar: Sidecar, recorded: Path, tmp_path: Path
 ) -> None:
     saved = tmp_path / "sessions.json"
-    saved.write_text(json.dumps(call(sidecar.url, "GET", "/api/sessions").body), encoding="utf-8")
+    listed = call(sidecar.url, "GET", "/api/sessions").body
+    assert "data_base64" not in listed["sessions"][1]["messages"][0]  # a summary
+    saved.write_text(json.dumps(listed), encoding="utf-8")
     remote = _report(_show(str(recorded), "--remote", sidecar.url).stdout)
     from_file = _show(str(recorded), "--journal", str(saved))
     assert from_file.returncode == 0, from_file.stderr
@@ -116,6 +123,11 @@ def test_show_journal_reads_the_saved_sessions(
     sessions = json.loads(saved.read_text(encoding="utf-8"))["sessions"]
     piped = _show(str(recorded), "--journal", "-", stdin=json.dumps(sessions))
     assert _report(piped.stdout)[1:] == remote[1:]
+    # as session_to_json writes them from a test: messages whole, with their data
+    whole = [session_to_json(s) for s in RemoteSmtpFake(sidecar.url).sessions]
+    assert "data_base64" in whole[1]["messages"][0]
+    piped = _show(str(recorded), "--journal", "-", stdin=json.dumps(whole))
+    assert _report(piped.stdout)[1:] == remote[1:], piped.stderr
 
 
 def test_show_remote_without_a_name_shows_the_scenario_in_force(
