@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from smtpfake.engine.records import Message, Outcome, SessionInfo, TranscriptEntry, Violation
@@ -202,12 +202,14 @@ class _Live:
     info: SessionInfo
     # each bounded like the journal itself: one client can keep a session going for ever
     transcript: deque[TranscriptEntry]
-    violations: deque[Violation]
-    messages: deque[Message]
+    # made on first use (Journal._bounded): most sessions have no violation, message or rule
+    # outcome, and an empty deque is ~600 bytes, a third of an idle session's memory
+    violations: deque[Violation] | None = None
+    messages: deque[Message] | None = None
     ended: float | None = None
     auth_user: str | None = None
     tls: bool = False
-    outcomes: deque[Outcome] = field(default_factory=deque)
+    outcomes: deque[Outcome] | None = None
     transcript_bytes: int = 0
     dropped_entries: int = 0
     #: the snapshot, made once per change (a listing reuses it)
@@ -221,12 +223,12 @@ class _Live:
                 started=self.info.started,
                 ended=self.ended,
                 transcript=tuple(self.transcript),
-                violations=tuple(self.violations),
-                messages=tuple(self.messages),
+                violations=tuple(self.violations or ()),
+                messages=tuple(self.messages or ()),
                 auth_user=self.auth_user,
                 tls=self.tls,
                 dropped_entries=self.dropped_entries,
-                outcomes=tuple(self.outcomes),
+                outcomes=tuple(self.outcomes or ()),
             )
         return self.record
 
@@ -277,13 +279,7 @@ class Journal:
         with self._lock:
             # Keyed by the info object, not its index: use() restarts connection numbers, so two
             # sessions in one journal can share an index. The entry holds info, so ids stay unique.
-            self._sessions[id(info)] = _Live(
-                info,
-                deque(maxlen=self.limits.entries),
-                deque(maxlen=self.limits.entries),
-                deque(maxlen=self.limits.messages),
-                outcomes=deque(maxlen=self.limits.entries),
-            )
+            self._sessions[id(info)] = _Live(info, deque(maxlen=self.limits.entries))
             self._n["sessions_started"] += 1
             self._sessions_snapshot = None
             while len(self._sessions) > self.limits.sessions:
@@ -338,10 +334,13 @@ class Journal:
     def violation(self, info: SessionInfo, violation: Violation) -> None:
         with self._lock:
             if live := self._live(info):
-                if len(live.violations) == live.violations.maxlen:
+                violations = live.violations
+                if violations is None:
+                    violations = live.violations = deque(maxlen=self.limits.entries)
+                elif len(violations) == violations.maxlen:
                     live.dropped_entries += 1
                     self._count(entries_dropped=1)
-                live.violations.append(violation)
+                violations.append(violation)
                 self._touch(live)
 
     def message(self, info: SessionInfo, message: Message) -> None:
@@ -353,6 +352,8 @@ class Journal:
                     self._notify()
                 return  # a session from before clear(): not this journal's
             self._count(messages_accepted=1)
+            if live.messages is None:
+                live.messages = deque(maxlen=self.limits.messages)
             live.messages.append(message)
             self._touch(live)
             self._messages.append((live, message))
@@ -392,6 +393,8 @@ class Journal:
         with self._lock:
             live = self._sessions.get(id(info))
             if live is not None and live.info is info:
+                if live.outcomes is None:
+                    live.outcomes = deque(maxlen=self.limits.entries)
                 live.outcomes.append(outcome)
                 live.record = None
                 self._sessions_snapshot = None
