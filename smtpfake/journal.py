@@ -15,8 +15,9 @@ import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from smtpfake.engine.records import Message, Outcome, SessionInfo, TranscriptEntry, Violation
 
@@ -233,6 +234,28 @@ class _Live:
         return self.record
 
 
+class _RecordsView(Sequence[SessionRecord]):
+    """Journal.sessions_view(): live sessions, snapshotted (under the journal's lock) on read."""
+
+    def __init__(self, lock: AbstractContextManager[object], lives: tuple[_Live, ...]) -> None:
+        self._lock, self._lives = lock, lives
+
+    def __len__(self) -> int:
+        return len(self._lives)
+
+    @overload
+    def __getitem__(self, index: int) -> SessionRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[SessionRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> SessionRecord | Sequence[SessionRecord]:
+        with self._lock:
+            if isinstance(index, slice):
+                return tuple(live.snapshot() for live in self._lives[index])
+            return self._lives[index].snapshot()
+
+
 class Journal:
     """Implements the engine's Observer. Writers are the server loop; readers are any thread.
 
@@ -410,9 +433,6 @@ class Journal:
                     self._count(sessions_ended=1)
                 live.ended = time
                 self._touch(live)
-                # its snapshot now, once (about 10 us): else the first listing after 10,000
-                # sessions makes them all in one step, 0.15 s of the event loop SMTP shares
-                live.snapshot()
                 self._notify()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -423,6 +443,13 @@ class Journal:
             if self._sessions_snapshot is None:
                 self._sessions_snapshot = tuple(s.snapshot() for s in self._sessions.values())
             return self._sessions_snapshot
+
+    def sessions_view(self) -> Sequence[SessionRecord]:
+        """The kept sessions, oldest first, as of now, each record made when it is read: for a
+        listing that gives the event loop back between items (sessions() makes every missing
+        record in one step: 0.15 s for 10,000 sessions, time the SMTP sessions share)."""
+        with self._lock:
+            return _RecordsView(self._lock, tuple(self._sessions.values()))
 
     def messages(self) -> tuple[Message, ...]:
         """The kept messages, oldest first."""

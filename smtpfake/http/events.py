@@ -122,10 +122,18 @@ class Publishing(Journal):
         self.hub = hub
         self.server_id = server
         self._numbers = itertools.count(1)
+        #: the first id given since the last clear(): older ids are from before it
+        self.first_id = 1
+        self._last_id = 0
         # id(message) -> (number, a weak reference to it): never the message itself, which
         # would outlive the journal's bounds (30 MiB messages past message_bytes, kept for ever);
         # each entry goes when its message is freed, before its id() can be reused
         self._ids: dict[int, tuple[int, weakref.ref[Message]]] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            super().clear()
+            self.first_id = self._last_id + 1
 
     def _publish(self, event: str, info: SessionInfo, when: float, **fields: Any) -> None:
         self.hub.publish(
@@ -175,7 +183,7 @@ class Publishing(Journal):
         )
 
     def message(self, info: SessionInfo, message: Message) -> None:
-        number = next(self._numbers)  # journal writers are the server loop alone
+        number = self._last_id = next(self._numbers)  # journal writers are the server loop alone
         key = id(message)
         self._ids[key] = (number, weakref.ref(message, functools.partial(self._forget, key)))
         super().message(info, message)

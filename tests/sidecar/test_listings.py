@@ -261,3 +261,19 @@ def test_head_of_a_streamed_answer_has_no_body(api: ApiServer, path: str) -> Non
         assert len(got.read()) > 0
     finally:
         conn.close()
+
+
+def test_deletions_before_a_reset_outside_the_api_do_not_hold_a_wait_back(api: ApiServer) -> None:
+    """The API counted every message it ever deleted against later waits: after a reset that
+    did not come through it (the embedding code's server.reset(), a test fixture's), a wait for
+    N messages saw N - 1 and timed out."""
+    send(api, b"Subject: before\r\n\r\nx\r\n")
+    (first,) = RemoteSmtpFake(api.url).wait_for_messages(1, timeout=TIMEOUT)
+    assert isinstance(first, RemoteMessage)
+    assert call(api.url, "DELETE", f"/api/messages/{first.id}").status == 200
+    api.server.reset()
+    for n in range(2):
+        send(api, f"Subject: after {n}\r\n\r\nx\r\n".encode())
+    got = call(api.url, "POST", "/api/wait", {"messages": 2, "timeout": 2})
+    assert got.status == 200, got
+    assert [m["subject"] for m in got.body["messages"]] == ["after 0", "after 1"]
