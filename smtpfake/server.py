@@ -138,6 +138,7 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
+        self._runner: loops.LoopThread | None = None
         self.on_error: Callable[[ServerError], None] | None = None
 
     # -- the Hub the wire talks to ---------------------------------------------------------------
@@ -400,43 +401,24 @@ class Server:
         """Listen in a background thread; returns once the socket accepts connections."""
         if self._thread is not None:
             raise RuntimeError("server already started")
-        started: concurrent.futures.Future[None] = concurrent.futures.Future()
-        loop = loops.new_event_loop(self.loop)
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._listen())
-            except BaseException as exc:
-                started.set_exception(exc)
-                loop.close()
-                return
-            started.set_result(None)
-            loop.run_forever()
-            loop.run_until_complete(self._close())
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        thread = threading.Thread(target=run, name="smtpfake-server", daemon=True)
-        self._thread = thread
-        thread.start()
+        runner = loops.LoopThread(
+            loops.new_event_loop(self.loop), "smtpfake-server", self._listen, self._close
+        )
+        self._runner, self._thread = runner, runner.thread
         try:
-            started.result(timeout=10)
+            runner.start()
         except BaseException:
-            thread.join(timeout=1.0)
-            if not thread.is_alive():  # it could not listen: nothing is left to stop
-                self._thread, self._loop = None, None
+            if not runner.thread.is_alive():  # it could not listen: nothing is left to stop
+                self._runner, self._thread, self._loop = None, None, None
             raise
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        runner = self._runner
+        if runner is None:
             return
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        self._thread = None
-        self._loop = None
+        runner.stop(timeout)
+        self._runner, self._thread, self._loop = None, None, None
 
     def __enter__(self) -> Server:
         return self.start()

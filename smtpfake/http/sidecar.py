@@ -12,7 +12,6 @@ is at most 1 MiB; the listen backlog is ``backlog``.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 import time
 
@@ -25,6 +24,7 @@ from smtpfake.http.fleet import Fleet
 from smtpfake.http.guards import Handler, client_log, is_loopback
 from smtpfake.logging_observer import EventLog
 from smtpfake.server import Server
+from smtpfake.wire.loops import LoopThread
 
 
 @web.middleware
@@ -79,6 +79,7 @@ class ApiServer:
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._background: LoopThread | None = None
 
     def _report(self, error: BaseException) -> None:
         self.server.report_error(error, None)
@@ -133,41 +134,23 @@ class ApiServer:
         """Serve in a background thread's loop; returns once the socket accepts requests."""
         if self._thread is not None:
             raise RuntimeError("API server already started")
-        loop = asyncio.new_event_loop()
-        opened: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.open())
-            except BaseException as exc:
-                opened.set_exception(exc)
-                loop.close()
-                return
-            opened.set_result(None)
-            loop.run_forever()
-            loop.run_until_complete(self.aclose())
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="smtpfake-api", daemon=True)
-        self._thread.start()
+        runner = LoopThread(asyncio.new_event_loop(), "smtpfake-api", self.open, self.aclose)
+        self._thread, self._loop = runner.thread, runner.loop
+        self._background = runner
         try:
-            opened.result(timeout=10)
+            runner.start()
         except BaseException:
-            self._thread.join(1.0)
-            self._thread = self._loop = None
+            if not runner.thread.is_alive():
+                self._background = self._thread = self._loop = None
             raise
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        runner = self._background
+        if runner is None:
             return
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        self._thread = self._loop = None
+        runner.stop(timeout)
+        self._background = self._thread = self._loop = None
 
     def __enter__(self) -> ApiServer:
         return self.start()

@@ -8,8 +8,10 @@ only the public loop and transport API, so both behave the same; uvloop is faste
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib
-from collections.abc import Coroutine
+import threading
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -57,3 +59,53 @@ def run(main: Coroutine[Any, Any, T], choice: str = "auto") -> T:
         finally:
             asyncio.set_event_loop(None)
             loop.close()
+
+
+class LoopThread:
+    """``loop`` run in a daemon thread named ``name``, around one service: start() runs
+    ``opening()`` there and returns once it is done; the loop then runs until stop(), which runs
+    ``closing()`` and the loop's async generators before the thread ends. The in-process face of
+    Server.start() and the sidecar's ApiServer.start(), for callers that are not async (tests,
+    embedding code)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        name: str,
+        opening: Callable[[], Coroutine[Any, Any, None]],
+        closing: Callable[[], Coroutine[Any, Any, None]],
+    ) -> None:
+        self.loop = loop
+        self._opening, self._closing = opening, closing
+        self._opened: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._opening())
+        except BaseException as exc:  # raised again in start()'s caller, not dropped
+            self._opened.set_exception(exc)
+            loop.close()
+            return
+        self._opened.set_result(None)
+        loop.run_forever()
+        loop.run_until_complete(self._closing())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the thread and wait for ``opening()``: raises what it raised (the thread has
+        then ended), or TimeoutError after ``timeout`` seconds."""
+        self.thread.start()
+        try:
+            self._opened.result(timeout=timeout)
+        except BaseException:
+            self.thread.join(timeout=1.0)
+            raise
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop, and wait up to ``timeout`` seconds for ``closing()`` and the thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout)
