@@ -24,6 +24,8 @@ from smtpfake.scenario.yamlwalk import (
 class FaultReader(Walker):
     def fault(self, cls: type[Fault], key_node: Node, node: Node, what: str) -> Fault | None:
         hints, fields = _shape(cls)
+        # float parameters are seconds (durations read as them) unless declared unitless
+        unitless = {name for name, f in fields.items() if f.metadata.get("unitless")}
         raw: dict[str, Any] = {}
         nodes: dict[str, Node] = {}
         if isinstance(node, MappingNode):
@@ -35,7 +37,8 @@ class FaultReader(Walker):
                         f"(allowed: {', '.join(fields)})",
                     )
                     continue
-                raw[key] = self.field_value(vnode, f"{what}.{key}", hints[key])
+                seconds = key not in unitless
+                raw[key] = self.field_value(vnode, f"{what}.{key}", hints[key], seconds)
                 nodes[key] = vnode
         elif (
             isinstance(node, SequenceNode)
@@ -43,7 +46,9 @@ class FaultReader(Walker):
             and _allows_tuple(hints[cls.primary])
         ):
             # a list shorthand for a list parameter (``replies: [...]``)
-            raw[cls.primary] = self.field_value(node, f"{what}.{cls.primary}", hints[cls.primary])
+            raw[cls.primary] = self.field_value(
+                node, f"{what}.{cls.primary}", hints[cls.primary], cls.primary not in unitless
+            )
             nodes[cls.primary] = node
         else:
             value = self.scalar(node, what)
@@ -60,7 +65,9 @@ class FaultReader(Walker):
             for key, v in short.items():
                 if v is None:
                     continue  # the shorthand left it out: the field's default applies
-                raw[key] = self.check_type(v, node, f"{what}.{key}", hints[key])
+                raw[key] = self.check_type(
+                    v, node, f"{what}.{key}", hints[key], key not in unitless
+                )
                 nodes[key] = node
         if any(v is INVALID for v in raw.values()):
             return None
@@ -80,16 +87,18 @@ class FaultReader(Walker):
             self.problem(nodes.get(field, node), f"{what}: {message}")
         return None if problems else fault
 
-    def field_value(self, node: Node, what: str, hint: Any) -> Any:
+    def field_value(self, node: Node, what: str, hint: Any, seconds: bool = True) -> Any:
         if isinstance(node, SequenceNode) and _allows_tuple(hint):
             items = [self.scalar(n, what) for n in node.value]
             if INVALID in items:
                 return INVALID
             return tuple(str(i) for i in items)
         value = self.scalar(node, what)
-        return INVALID if value is INVALID else self.check_type(value, node, what, hint)
+        return INVALID if value is INVALID else self.check_type(value, node, what, hint, seconds)
 
-    def check_type(self, value: Any, node: Node, what: str, hint: Any) -> Any:
+    def check_type(self, value: Any, node: Node, what: str, hint: Any, seconds: bool = True) -> Any:
+        """``value`` as the field's type ``hint`` requires, or INVALID with a problem told;
+        ``seconds``: a float field holds seconds, and a duration with its unit reads as them."""
         options = _options(hint)
         if value is None and type(None) in options:
             return None
@@ -97,6 +106,10 @@ class FaultReader(Walker):
             return value
         if int in options and is_int(value):
             return self.ranged(node, what, value, -limits.MAX_COUNT, limits.MAX_COUNT)
+        if float in options and seconds and isinstance(value, str):
+            # a duration with its unit reads as its seconds
+            parsed = limits.duration_seconds(value)
+            value = value if parsed is None else parsed
         if float in options and (isinstance(value, float) or is_int(value)):
             # every float parameter is a number of seconds (or a spread of them); the fault's
             # check() says which signs it takes
@@ -105,14 +118,16 @@ class FaultReader(Walker):
             return value if value is INVALID else float(value)
         if str in options and isinstance(value, str | int | float) and not isinstance(value, bool):
             return str(value)
-        want = " or ".join(_NAMES.get(o, str(o)) for o in options)
+        names = _NAMES if seconds else {**_NAMES, float: "a number"}
+        want = " or ".join(names.get(o, str(o)) for o in options)
         self.problem(node, f"{what}: expected {want}, got {describe(value)}")
         return INVALID
 
 
 _NAMES: dict[Any, str] = {
     int: "a whole number",
-    float: "a number",
+    # every float parameter is seconds (see check_type)
+    float: f"a number of seconds or a duration ({limits.DURATION_EXAMPLES})",
     bool: "true or false",
     str: "a string",
     type(None): "null",

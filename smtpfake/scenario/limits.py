@@ -9,6 +9,7 @@ the setting and the allowed range. No number gets through as NaN, infinity or a 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,24 @@ MAX_SEED = 2**64 - 1
 #: a number written with more characters than this is refused before it is converted: Python's
 #: int() of a 4,301-digit string raises, and even below that it costs quadratic time
 MAX_NUMBER_CHARS = 40
+
+#: a duration as a scenario may write one wherever it gives seconds: a number, or a number with
+#: a unit (``250ms``, ``30s``, ``5m``, ``1h``); the JSON Schema's form of it
+DURATION_PATTERN = r"^\s*([0-9]+(\.[0-9]+)?)\s*(ms|s|m|h)?\s*$"
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+#: the forms with a unit, as problems name them
+DURATION_EXAMPLES = "250ms, 30s, 5m, 1h"
+DURATION_FORMS = f"seconds, or with a unit: {DURATION_EXAMPLES}"
+
+
+def duration_seconds(text: str) -> float | None:
+    """``"5m"`` -> 300.0, ``"250ms"`` -> 0.25, ``"30"`` -> 30.0; None when ``text`` is not a
+    duration (see DURATION_PATTERN). Not range-checked: the caller checks the seconds."""
+    m = re.fullmatch(DURATION_PATTERN[1:-1], text)  # compiled on first use (start-up)
+    if m is None or len(text) > MAX_NUMBER_CHARS:
+        return None
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(3)]
+
 
 # -- structure of a scenario document -----------------------------------------------------------
 

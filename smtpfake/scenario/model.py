@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from smtpfake.scenario.checks import Checks
 from smtpfake.scenario.faults.base import Fault
-from smtpfake.scenario.limits import MAX_SECONDS
+from smtpfake.scenario.limits import DURATION_PATTERN, MAX_SECONDS
 
 
 class Stage(str, enum.Enum):
@@ -205,7 +205,8 @@ def ehlo_keyword(extension: str) -> str:
 
 #: a number of seconds (at most a day), or null
 _OPTIONAL_SECONDS = {
-    "type": ["number", "null"],
+    "type": ["number", "string", "null"],
+    "pattern": DURATION_PATTERN,  # or a duration with its unit: "5m" (limits.duration_seconds)
     "exclusiveMinimum": 0,
     "maximum": MAX_SECONDS,
     "default": None,

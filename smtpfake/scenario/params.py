@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from smtpfake.scenario import limits
 from smtpfake.scenario.errors import Problem
 from smtpfake.scenario.model import PARAM_TYPES, Param
 from smtpfake.scenario.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -41,8 +42,6 @@ PARAM_KEYS = ("type", "default", "min", "max", "doc")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # ${name}, or $${...} for a literal "${...}"
 _REF = re.compile(r"\$(\$?)\{([^{}]*)\}")
-_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 _WANT = {
@@ -50,7 +49,7 @@ _WANT = {
     "number": "a number",
     "string": "a string",
     "bool": "true or false",
-    "duration": "a duration (seconds, or with a unit: 250ms, 30s, 5m, 1h)",
+    "duration": f"a duration ({limits.DURATION_FORMS})",
 }
 
 Value = int | float | str | bool
@@ -86,8 +85,8 @@ def convert(kind_: str, value: Any) -> Value:
     if kind_ == "duration":
         if is_number(value):
             return float(value)
-        if isinstance(value, str) and (m := _DURATION.fullmatch(value)):
-            return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        if isinstance(value, str) and (seconds := limits.duration_seconds(value)) is not None:
+            return seconds
     raise ValueError(f"expected {_WANT[kind_]}, got {describe(value)}")
 
 

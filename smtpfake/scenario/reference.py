@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from smtpfake.scenario import limits
 from smtpfake.scenario.faults import REGISTRY
 from smtpfake.scenario.schema import JSON, fault_schema, rule_condition_table, server_schema
 
@@ -57,6 +58,8 @@ def describe_schema(schema: JSON) -> str:
     kinds = schema.get("type", "any")
     kinds = [kinds] if isinstance(kinds, str) else list(kinds)
     words = "/".join(k for k in kinds if k != "null") or "null"
+    if schema.get("pattern", "").startswith(limits.DURATION_PATTERN):
+        words = "duration"  # seconds, or with a unit (see the Format reference)
     if schema.get("type") == "array" and "items" in schema:
         words = f"list of {describe_schema(schema['items'])}"
     bounds = [fmt.format(_number(schema[k])) for k, fmt in _BOUNDS if k in schema]

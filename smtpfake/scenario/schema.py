@@ -47,7 +47,9 @@ _POSITIVE_INTS: JSON = {
     "anyOf": [_POSITIVE_INT, {"type": "array", "items": _POSITIVE_INT, "minItems": 1}]
 }
 _STATE_NAME: JSON = {"type": ["string", "integer"], "minLength": 1}
-_SECONDS: JSON = {"type": "number", "exclusiveMinimum": 0, "maximum": limits.MAX_SECONDS}
+#: seconds: a number, or a duration with its unit ("250ms", "5m"; limits.duration_seconds)
+SECONDS_TYPE: JSON = {"type": ["number", "string"], "pattern": limits.DURATION_PATTERN}
+_SECONDS: JSON = {**SECONDS_TYPE, "exclusiveMinimum": 0, "maximum": limits.MAX_SECONDS}
 
 
 def _per_pattern() -> str:
@@ -263,13 +265,16 @@ def _merge(schemas: list[JSON]) -> JSON:
     """One schema accepting any of these: a type list when they are plain types, else anyOf."""
     if len(schemas) == 1:
         return schemas[0]
-    if all(set(s) == {"type"} for s in schemas):
+    patterns = {s["pattern"] for s in schemas if "pattern" in s}
+    if all(set(s) <= {"type", "pattern"} for s in schemas) and len(patterns) <= 1:
+        # a pattern constrains strings alone, so it carries over to the merged type list
         names: list[str] = []
         for s in schemas:
             for name in s["type"] if isinstance(s["type"], list) else [s["type"]]:
                 if name not in names:
                     names.append(name)
-        return {"type": names if len(names) > 1 else names[0]}
+        merged: JSON = {"type": names if len(names) > 1 else names[0]}
+        return merged | ({"pattern": patterns.pop()} if patterns else {})
     return {"anyOf": schemas}
 
 
@@ -287,7 +292,8 @@ def type_schema(hint: Any, where: str, *, lenient: bool = False) -> JSON:
     if hint is int:
         return {"type": "integer"}
     if hint is float:
-        return {"type": "number"}
+        # a fault's float parameters are all seconds: a duration with its unit reads as them
+        return dict(SECONDS_TYPE) if lenient else {"type": "number"}  # a copy: callers add to it
     if hint is str:
         return {"type": ["string", "number"]} if lenient else {"type": "string"}
     if hint is type(None):
@@ -374,7 +380,12 @@ def fault_schema(key: str, cls: type[Fault]) -> JSON:
     props: dict[str, JSON] = {}
     required: list[str] = []
     for f in fields:
+        # lenient as the loader reads a fault's parameters (a float one is seconds, unless
+        # declared unitless: it takes no duration)
         schema = type_schema(hints[f.name], f"{key}.{f.name}", lenient=True)
+        if f.metadata.get("unitless"):
+            schema = {k: v for k, v in schema.items() if k != "pattern"}
+            schema["type"] = [t for t in schema["type"] if t != "string"] or "number"
         if f.name in extras:
             schema = _refine(schema, extras[f.name])
         if "choices" in f.metadata:  # the values check() allows, declared on the field
@@ -398,7 +409,12 @@ def fault_schema(key: str, cls: type[Fault]) -> JSON:
         # The scalar ends up in the fields, so it has one of their scalar types.
         kinds = list(dict.fromkeys(k for p in props.values() for k in _scalar_types(p)))
         if kinds:
-            forms.insert(0, {"type": kinds if len(kinds) > 1 else kinds[0]})
+            shorthand: JSON = {"type": kinds if len(kinds) > 1 else kinds[0]}
+            # strings only as the fields take them: all seconds fields (delay) take durations
+            texts = [p for p in props.values() if "string" in _scalar_types(p)]
+            if texts and all(p.get("pattern") == limits.DURATION_PATTERN for p in texts):
+                shorthand["pattern"] = limits.DURATION_PATTERN
+            forms.insert(0, shorthand)
     elif cls.primary is not None:
         primary = {k: v for k, v in props[cls.primary].items() if k != "default"}
         primary["description"] = f"Shorthand for {{{cls.primary}: VALUE}}."
@@ -542,6 +558,9 @@ def with_param_refs(schema: Any) -> Any:
         outer = {k: v for k, v in out.items() if k in ("description", "default")}
         inner = {k: v for k, v in out.items() if k not in outer}
         return {**outer, "anyOf": [inner, {"type": "string", "pattern": PARAM_REF_PATTERN}]}
+    if out.get("pattern") == limits.DURATION_PATTERN:
+        out["pattern"] = f"{limits.DURATION_PATTERN}|{PARAM_REF_PATTERN}"  # seconds, or ${name}
+        return out
     kinds = schema.get("type")
     names = list(kinds) if isinstance(kinds, list) else [kinds]
     if set(names) & _TYPED and "string" not in names:

@@ -278,9 +278,16 @@ class Walker:
         return INVALID if value is INVALID else (value,)
 
     def seconds(self, node: Node, what: str) -> Any:
-        """A number of seconds above 0 and at most limits.MAX_SECONDS (a day), as a float."""
-        value = self.typed(node, what, is_number, "a number of seconds")
+        """A number of seconds above 0 and at most limits.MAX_SECONDS (a day), as a float; or a
+        duration with its unit (``250ms``, ``30s``, ``5m``, ``1h``)."""
+        value = self.scalar(node, what)
+        if isinstance(value, str) and (seconds := limits.duration_seconds(value)) is not None:
+            value = seconds
         if value is INVALID:
+            return INVALID
+        if not is_number(value):
+            want = f"a number of seconds or a duration ({limits.DURATION_EXAMPLES})"
+            self.problem(node, f"{what}: expected {want}, got {describe(value)}")
             return INVALID
         value = self.ranged(
             node,

@@ -310,7 +310,8 @@ def test_server_setting_wrong_types(tmp_path: Path) -> None:
 def test_fault_parameter_wrong_type(tmp_path: Path) -> None:
     assert _one(tmp_path, _rule("on: rcpt", "delay: soon")) == (
         "5:12",
-        "rules[1].delay.seconds: expected a number or null, got str 'soon'",
+        "rules[1].delay.seconds: expected a number of seconds or a duration (250ms, 30s, 5m, "
+        "1h) or null, got str 'soon'",
     )
 
 

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
-from smtpfake.scenario import ScenarioError, ServerSettings, Stage, builtin_dir, load_text
+from smtpfake.scenario import ScenarioError, ServerSettings, Stage, builtin_dir, limits, load_text
 from smtpfake.scenario import schema as schema_module
 from smtpfake.scenario.faults import REGISTRY, Fault
 from smtpfake.scenario.loader import RULE_KEYS, TOP_KEYS
@@ -132,8 +132,8 @@ def test_fault_forms(schema: dict[str, Any]) -> None:
         "default": True,
     }
     delay = props["delay"]["anyOf"]
-    # the custom shorthand, from the fields' types
-    assert delay[0] == {"type": ["number", "string"], "pattern": ref}
+    # the custom shorthand, from the fields' types: seconds, as a duration or ${param} too
+    assert delay[0] == {"type": ["number", "string"], "pattern": f"{limits.DURATION_PATTERN}|{ref}"}
     assert delay[1]["additionalProperties"] is False
     reply_map = props["reply"]["anyOf"][1]
     assert reply_map["required"] == ["code"]

@@ -97,7 +97,11 @@ def test_a_timer_421_asks_for_the_retry_wait() -> None:
     [
         ("idle_timeout: 0", "server.idle_timeout: must be more than 0 seconds, got 0"),
         ("close_after: -1", "server.close_after: must be more than 0 seconds, got -1"),
-        ("retry_after: soon", "server.retry_after: expected a number of seconds, got str 'soon'"),
+        (
+            "retry_after: soon",
+            "server.retry_after: expected a number of seconds or a duration (250ms, 30s, 5m, "
+            "1h), got str 'soon'",
+        ),
     ],
 )
 def test_timer_settings_are_checked(text: str, message: str) -> None:

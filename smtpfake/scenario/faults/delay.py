@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
@@ -26,7 +26,7 @@ class Delay(Fault):
     min: float | None = None
     max: float | None = None
     median: float | None = None
-    sigma: float = 1.0
+    sigma: float = field(default=1.0, metadata={"unitless": True})  # a spread, not seconds
 
     @classmethod
     def shorthand(cls, value: Any) -> dict[str, Any]:
@@ -44,10 +44,10 @@ class Delay(Fault):
         if not 0 <= self.sigma <= MAX_SIGMA:
             # exp() of a wider spread overflows; 10 already spans e^±30
             problems.append(("sigma", f"sigma must be from 0 to {MAX_SIGMA}, got {self.sigma}"))
-        for field in ("seconds", "min", "max", "median"):
-            v = getattr(self, field)
+        for name in ("seconds", "min", "max", "median"):
+            v = getattr(self, name)
             if v is not None and v < 0:
-                problems.append((field, f"{field} must not be negative"))
+                problems.append((name, f"{name} must not be negative"))
         return problems
 
     def draw(self, ctx: FaultContext) -> float:
