@@ -130,7 +130,8 @@ def miss_lines(misses: Sequence[str], rest: str) -> list[str]:
 def rules_report(labels: Sequence[str], sessions: Sequence[SessionRecord], rest: str) -> list[str]:
     """Per rule (``labels`` in scenario order): ``LABEL xN`` summed over ``sessions``, then its
     near misses (miss_lines; ``rest`` says where the uncounted are). Hits and misses of a label
-    not in ``labels`` (sessions of another scenario) follow under their own labels."""
+    not in ``labels`` (sessions that ran another scenario) follow under their own labels, after a
+    line that says they are not this scenario's rules."""
     hits: Counter[str] = Counter()
     misses: dict[str, list[str]] = {label: [] for label in labels}
     for session in sessions:
@@ -139,7 +140,11 @@ def rules_report(labels: Sequence[str], sessions: Sequence[SessionRecord], rest:
             for miss in outcome.misses:
                 misses.setdefault(_label_of(miss, misses), []).append(miss_text(outcome, miss))
     lines = []
+    known, foreign = set(labels), False
     for label in dict.fromkeys([*labels, *misses, *hits]):
+        if label not in known and not foreign:
+            lines.append("not rules of this scenario (these sessions ran another one):")
+            foreign = True
         lines.append(hit_text(label, hits[label]))
         lines += [f"  {m}" for m in miss_lines(misses.get(label, []), rest)]
     return lines
