@@ -130,7 +130,9 @@ def _codes_in(arg: str) -> list[str]:
     if found is None:
         return [arg]
     code, word = found.groups()
-    return [code, word] if parse_enhanced(word) is not None else [code]
+    # a zero-padded enhanced code (4.04.1) is kept, so it is refused as it is on its own
+    enhanced = parse_enhanced(word) is not None or unpadded(word) is not None
+    return [code, word] if enhanced else [code]
 
 
 def _parse(arg: str) -> str:

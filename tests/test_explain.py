@@ -384,6 +384,13 @@ def test_a_sub_code_with_a_leading_zero_is_refused_naming_the_code_meant(
     assert explain(["5.0.0"]).startswith("5.0.0")  # a zero alone is a sub-code, not a padding
 
 
+def test_a_pasted_reply_line_with_a_padded_enhanced_code_is_refused_as_the_code_alone() -> None:
+    with pytest.raises(ExplainError, match=r"did you mean 4\.4\.1\?"):
+        explain(["451 4.04.1 greylisted, try later"])
+    both = explain(["451 4.4.1 greylisted"])  # a well-formed line: the code and 4.4.1, compared
+    assert both.startswith("Comparing SMTP status codes 451 and 4.4.1")
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_code_has_every_field_in_both_languages(lang: str) -> None:
     keys = [str(c) for c in REPLY_CODES] + [f"{c}.{k}" for k in ENHANCED_CODES for c in (4, 5)]
