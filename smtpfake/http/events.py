@@ -122,9 +122,10 @@ class Publishing(Journal):
         self.hub = hub
         self.server_id = server
         self._numbers = itertools.count(1)
-        #: the first id given since the last clear(): older ids are from before it
-        self.first_id = 1
-        self._last_id = 0
+        #: ids of messages removed through the API (DELETE /api/messages[/{id}]) since the last
+        #: clear(): hidden from listings and not counted by waits; a clear() by any way (the
+        #: API's reset, the embedding code's, use()) ends them with the journal's content
+        self.deleted: set[int] = set()
         # id(message) -> (number, a weak reference to it): never the message itself, which
         # would outlive the journal's bounds (30 MiB messages past message_bytes, kept for ever);
         # each entry goes when its message is freed, before its id() can be reused
@@ -133,7 +134,7 @@ class Publishing(Journal):
     def clear(self) -> None:
         with self._lock:
             super().clear()
-            self.first_id = self._last_id + 1
+            self.deleted.clear()
 
     def _publish(self, event: str, info: SessionInfo, when: float, **fields: Any) -> None:
         self.hub.publish(
@@ -183,7 +184,7 @@ class Publishing(Journal):
         )
 
     def message(self, info: SessionInfo, message: Message) -> None:
-        number = self._last_id = next(self._numbers)  # journal writers are the server loop alone
+        number = next(self._numbers)  # journal writers are the server loop alone
         key = id(message)
         self._ids[key] = (number, weakref.ref(message, functools.partial(self._forget, key)))
         super().message(info, message)

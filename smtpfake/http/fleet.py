@@ -61,8 +61,6 @@ class Instance:
     server: Server
     journal: Publishing
     created: float = field(default_factory=time.time)
-    #: message ids removed with DELETE /api/messages[/{id}] (the session records keep them)
-    deleted: set[int] = field(default_factory=set)
     #: each message's summary, made once for every listing
     summaries: Summaries = field(default_factory=Summaries)
     #: whole-message parses at once (GET /api/messages/{id}: about twice the message in memory)
@@ -77,13 +75,12 @@ class Instance:
         out = []
         for message in self.fake.messages:
             number = self.journal.message_id(message)
-            if number and number not in self.deleted:
+            if number and number not in self.journal.deleted:
                 out.append(Numbered(number, message))
         return out
 
     def reset(self) -> None:
         self.fake.reset()
-        self.deleted.clear()
 
 
 class Fleet:
