@@ -9,6 +9,7 @@ import pytest
 from smtpfake.http import ApiServer
 from smtpfake.server import Server
 from tests.support.ports import free_ports
+from tests.support.sidecar import own_sidecar
 
 pytest_plugins = ["pytester"]
 
@@ -42,12 +43,8 @@ def test_inline(smtpfake):
 
 @pytest.fixture
 def sidecar() -> Iterator[tuple[Server, ApiServer]]:
-    server = Server("default").start()
-    try:
-        with ApiServer(server) as api:
-            yield server, api
-    finally:
-        server.stop()
+    with own_sidecar() as api:
+        yield api.server, api
 
 
 def test_same_suite_in_process_and_against_a_sidecar(
@@ -115,25 +112,19 @@ def test_a_missing_or_wrong_token_is_a_usage_error(
 ) -> None:
     # /api/health needs no token, so start-up also makes a call that does
     monkeypatch.delenv("SMTPFAKE_API_TOKEN", raising=False)
-    server = Server("default").start()
-    try:
-        with ApiServer(server, token="right") as api:
-            pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
-            result = pytester.runpytest(
-                "-p", "no:cacheprovider", "--smtpfake-remote", api.url, *given
-            )
-            assert result.ret == pytest.ExitCode.USAGE_ERROR
-            result.stderr.fnmatch_lines(
-                [f"ERROR: smtpfake: --smtpfake-remote-token: {api.url} refused it: *401*token*"]
-            )
-            assert "Traceback" not in result.stderr.str() and "test_x" not in result.stdout.str()
-            right = pytester.runpytest(
-                "-p", "no:cacheprovider", "--smtpfake-remote", api.url,
-                "--smtpfake-remote-token", "right",
-            )  # fmt: skip
-            right.assert_outcomes(passed=1)
-    finally:
-        server.stop()
+    with own_sidecar(token="right") as api:
+        pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+        result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url, *given)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(
+            [f"ERROR: smtpfake: --smtpfake-remote-token: {api.url} refused it: *401*token*"]
+        )
+        assert "Traceback" not in result.stderr.str() and "test_x" not in result.stdout.str()
+        right = pytester.runpytest(
+            "-p", "no:cacheprovider", "--smtpfake-remote", api.url,
+            "--smtpfake-remote-token", "right",
+        )  # fmt: skip
+        right.assert_outcomes(passed=1)
 
 
 def test_a_misspelt_scenario_against_a_sidecar_is_one_usage_error(

@@ -18,6 +18,7 @@ from smtpfake.remote import RemoteSmtpFake
 from smtpfake.scenario import ScenarioError
 from smtpfake.server import Server
 
+from ..support.sidecar import own_sidecar
 from .conftest import TIMEOUT, call
 
 
@@ -132,12 +133,8 @@ def test_events_from_curl(api: ApiServer) -> None:
 
 @pytest.fixture
 def fleet_api() -> Iterator[ApiServer]:
-    server = Server("default").start()
-    try:
-        with ApiServer(server) as api:
-            yield api
-    finally:
-        server.stop()
+    with own_sidecar() as api:
+        yield api
 
 
 def test_servers_on_demand_are_isolated(fleet_api: ApiServer) -> None:

@@ -17,18 +17,15 @@ import pytest
 from smtpfake.http import ApiServer
 from smtpfake.server import Server
 
+from ..support.sidecar import own_sidecar
 from .conftest import TIMEOUT, call
 
 
 @pytest.fixture(scope="module")
 def quick() -> Iterator[ApiServer]:
     """An API with short header and body timeouts (0.5 s)."""
-    server = Server("default").start()
-    try:
-        with ApiServer(server, header_timeout=0.5, body_timeout=0.5) as api:
-            yield api
-    finally:
-        server.stop()
+    with own_sidecar(header_timeout=0.5, body_timeout=0.5) as api:
+        yield api
 
 
 def exchange(api: ApiServer, data: bytes, *, then_wait: bool = True) -> bytes:

@@ -21,6 +21,7 @@ import pytest
 from smtpfake.http import ApiServer
 from smtpfake.server import Server
 
+from ..support.sidecar import own_sidecar
 from .conftest import REPO, TIMEOUT, call
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -75,12 +76,8 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 @pytest.fixture
 def sidecar() -> Iterator[ApiServer]:
-    server = Server("default").start()
-    try:
-        with ApiServer(server) as api:
-            yield api
-    finally:
-        server.stop()
+    with own_sidecar() as api:
+        yield api
 
 
 class Tripwire:

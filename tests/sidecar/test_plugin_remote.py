@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from smtpfake.http import ApiServer
-from smtpfake.server import Server
+
+from ..support.sidecar import own_sidecar
 
 pytest_plugins = ["pytester"]
 
@@ -48,12 +49,8 @@ def test_advance_backwards(smtpfake):
 
 @pytest.fixture
 def sidecar() -> Iterator[ApiServer]:
-    server = Server("default").start()
-    try:
-        with ApiServer(server) as api:
-            yield api
-    finally:
-        server.stop()
+    with own_sidecar() as api:
+        yield api
 
 
 def test_params_and_the_clock_against_a_sidecar(
