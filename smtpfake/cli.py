@@ -81,11 +81,11 @@ def _stamp() -> dict[str, Any]:
 
 
 class _ConfigError(Exception):
-    pass
+    """A serve setting (flag or environment) that cannot be used: one line, exit 2."""
 
 
 class _ApiListenError(Exception):
-    pass
+    """The control API cannot listen where asked: one line, exit 1."""
 
 
 def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
