@@ -17,6 +17,7 @@ class Declared:
     size: int | None = None  # SIZE= (RFC 1870)
     eight_bit: bool = False  # the message may hold 8-bit text
     body: str | None = None  # BODY= as given, upper case (7BIT, 8BITMIME, BINARYMIME; RFC 6152)
+    smtputf8: bool = False  # the SMTPUTF8 parameter: UTF-8 addresses allowed (RFC 6531 §3.4)
 
     @classmethod
     def parse(cls, params: str) -> Declared:
@@ -25,6 +26,7 @@ class Declared:
         size: int | None = None
         eight_bit = False
         body: str | None = None
+        smtputf8 = False
         for word in params.split():
             key, _, value = word.partition("=")
             key, upper = key.upper(), value.upper()
@@ -34,7 +36,8 @@ class Declared:
                 size = int(value)
             if (key == "BODY" and upper in ("8BITMIME", "BINARYMIME")) or key == "SMTPUTF8":
                 eight_bit = True
-        return cls(size, eight_bit, body)
+            smtputf8 = smtputf8 or key == "SMTPUTF8"
+        return cls(size, eight_bit, body, smtputf8)
 
 
 class Body:

@@ -82,8 +82,11 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
     problem = params.check(words, params.MAIL_PARAMS, session.advertised)
     if problem is not None:
         return params.refuse(session, Stage.MAIL, address, problem)
-    limit = session.size_limit()
     declared = Declared.parse(words)
+    utf8 = params.address_problem("MAIL", address, declared.smtputf8, session.advertised)
+    if utf8 is not None:
+        return params.refuse(session, Stage.MAIL, address, utf8)
+    limit = session.size_limit()
     # Known before the reply, so rules on this MAIL can look at it (size:, body:); a refused
     # MAIL opens no transaction, so nothing else reads it until the next MAIL.
     session.declared = declared
@@ -105,7 +108,7 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
     address, words = _path(arg, "TO")
     if isinstance(after, Refusal):
         return session.refuse(Stage.RCPT, address, after)
-    problem = params.rcpt_problem(address, words, session.advertised)
+    problem = params.rcpt_problem(address, words, session.advertised, session.declared.smtputf8)
     if problem is not None:
         return params.refuse(session, Stage.RCPT, address, problem)
     if len(session.rcpt_tos) >= session.settings.max_recipients:

@@ -129,16 +129,65 @@ _NULL_RECIPIENT = Problem(
 )
 
 
+#: the violation of a non-ASCII address sent without SMTPUTF8 (README's Violations table)
+UTF8_WITHOUT_SMTPUTF8 = "utf8-address-without-smtputf8"
+#: the path each command carries, as details name it (RFC 5321 §4.1.2)
+_PATH_WORD = {"MAIL": "reverse-path", "RCPT": "forward-path"}
+#: RFC 3463 §3.2: X.1.7 bad sender's, X.1.3 bad destination mailbox address syntax
+_BAD_ADDRESS_CODE = {"MAIL": "5.1.7", "RCPT": "5.1.3"}
+
+
+def address_problem(
+    verb: str, address: str, smtputf8: bool, advertised: Callable[[str], bool]
+) -> Problem | None:
+    """What is wrong with the characters of MAIL's or RCPT's (``verb``) ``address``, or None.
+
+    ``smtputf8``: this transaction's MAIL carried the SMTPUTF8 parameter (RFC 6531 §3.4);
+    ``advertised(keyword)``: whether EHLO offered it. ``address`` is the command line as the engine
+    decodes it (UTF-8, an undecodable octet as a lone surrogate)."""
+    if address.isascii():
+        return None
+    if not smtputf8:
+        offered = advertised("SMTPUTF8")
+        # RFC 5321 §4.1.2: addresses are ASCII. RFC 6531 §3.2: a client not offered SMTPUTF8
+        # must not send a UTF-8 address; §3.4: one that sends one must give MAIL the SMTPUTF8
+        # parameter; §3.5: such an address is refused with 553 and X.6.7 ("Non-ASCII
+        # addresses not permitted for that sender/recipient"), as Postfix refuses it.
+        why = (
+            "MAIL had no SMTPUTF8 parameter (RFC 6531 §3.4, §3.5)"
+            if offered
+            else "the server did not offer SMTPUTF8 (RFC 6531 §3.2, §3.5)"
+        )
+        text = (
+            "Must declare SMTPUTF8 to send a non-ASCII address"
+            if offered
+            else "Non-ASCII address not permitted: SMTPUTF8 not offered"
+        )
+        # an octet that is not UTF-8 is shown escaped (\xff), never as a lone surrogate
+        shown = address.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        detail = f"a non-ASCII {_PATH_WORD[verb]} <{shown}>, but {why}"
+        return Problem(553, "5.6.7", text, UTF8_WITHOUT_SMTPUTF8, detail)
+    try:
+        address.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: octets that are not UTF-8
+        detail = f"the {_PATH_WORD[verb]} is not valid UTF-8 (RFC 6531 §3.3, RFC 3629)"
+        text = "Bad address syntax: not UTF-8"
+        return Problem(501, _BAD_ADDRESS_CODE[verb], text, "bad-syntax", detail)
+    return None
+
+
 def rcpt_problem(
-    address: str, words: str | None, advertised: Callable[[str], bool]
+    address: str, words: str | None, advertised: Callable[[str], bool], smtputf8: bool
 ) -> Problem | None:
     """What is wrong with RCPT TO's argument (``words``: its parameters, None when the path did
-    not parse), or None."""
+    not parse), or None. ``smtputf8``: the transaction's MAIL carried SMTPUTF8."""
     if words is None:
         return _RCPT_SYNTAX
     if not address.strip():
         return _NULL_RECIPIENT
-    return check(words, RCPT_PARAMS, advertised)
+    return check(words, RCPT_PARAMS, advertised) or address_problem(
+        "RCPT", address, smtputf8, advertised
+    )
 
 
 def check(

@@ -3,10 +3,13 @@ way, over a real socket: the probe must catch it, with the check and RFC section
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 
 from smtpfake.probe.cases import Case, Target, load_cases
@@ -131,3 +134,63 @@ def test_a_case_that_cannot_be_served_here_fails_with_why(
     result = run_case(case, lambda target, timeout: pytest.fail("must not run"), Options())
     assert result.verdict is Verdict.FAIL
     assert result.reason == "cannot serve this case here: pip install 'smtpfake[tls]'"
+
+
+def _sendmail(*mail_options: str) -> Callable[[Target], None]:
+    """smtplib's sendmail with these MAIL parameters."""
+
+    def send(target: Target) -> None:
+        with _smtplib(target) as smtp:
+            recipients = list(target.recipients)
+            smtp.sendmail(target.sender, recipients, target.message, list(mail_options))
+
+    return send
+
+
+def _utf8_without_smtputf8(target: Target) -> str:
+    """Sends the UTF-8 sender as UTF-8 octets without the SMTPUTF8 parameter (aiosmtplib's
+    public ``mail(..., encoding="utf-8")``), whatever EHLO said; reports the refusal as a
+    permanent failure, as a careful client would report an address it cannot send."""
+
+    async def send() -> None:
+        async with aiosmtplib.SMTP(hostname=target.host, port=target.port, timeout=10) as smtp:
+            await smtp.mail(target.sender, encoding="utf-8")
+
+    try:
+        asyncio.run(send())
+    except aiosmtplib.SMTPSenderRefused as refused:
+        assert (refused.code, refused.message[:6]) == (553, "5.6.7 ")
+        return "permanent"
+    return "delivered"
+
+
+@pytest.mark.parametrize(
+    ("name", "forbidden", "rfc"),
+    [
+        ("no-smtputf8", "utf8-address-without-smtputf8, unknown-parameter", "RFC 6531 §3.2"),
+        ("smtputf8-address", "utf8-address-without-smtputf8", "RFC 6531 §3.4"),
+    ],
+)
+def test_a_utf8_address_without_smtputf8_fails_the_client(
+    name: str, forbidden: str, rfc: str
+) -> None:
+    """The server refuses it (553 5.6.7), so the client reports a permanent failure and
+    delivers nothing, as a good client would; the address it sent still fails it."""
+    result = run_with(CASES[name], _utf8_without_smtputf8)
+    assert result.verdict is Verdict.FAIL
+    expected = f"expected forbid: {forbidden}; recorded utf8-address-without-smtputf8 [{rfc}"
+    assert result.reason.startswith(expected), result.reason
+    assert result.evidence.delivered == 0
+
+
+def test_no_smtputf8_passes_a_client_that_refuses_before_sending() -> None:
+    # smtplib cannot encode the address without SMTPUTF8: it never sends it
+    result = run_with(CASES["no-smtputf8"], _sendmail())
+    assert result.verdict is Verdict.PASS, result.reason
+    assert "MAIL" not in result.evidence.verbs
+
+
+def test_smtputf8_address_passes_a_client_that_declares_it() -> None:
+    result = run_with(CASES["smtputf8-address"], _sendmail("SMTPUTF8"))
+    assert result.verdict is Verdict.PASS, result.reason
+    assert result.evidence.delivered == 1
