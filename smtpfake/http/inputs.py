@@ -99,16 +99,23 @@ def whole(value: Any, name: str, *, low: int = 0, high: int = 10**9) -> int:
     return int(number)
 
 
-def seconds(value: Any, name: str, *, high: float) -> float:
-    """A finite number of seconds in [0, high] (a JSON number; text is refused), checked by
-    the limits module; ApiError(400) naming ``name`` otherwise."""
-    try:
-        limits.check_number(value, name, minimum=0, maximum=high)
+#: what a duration field takes: what scenarios, ``--param`` and parameters of type duration take
+DURATION_ACCEPTED = f"seconds as a number, or text with a unit: {limits.DURATION_EXAMPLES}"
+
+
+def duration(value: Any, name: str, *, high: float) -> float:
+    """Seconds in [0, high]: a JSON number, or text as scenarios write a duration (``"30"``,
+    ``"250ms"``, ``"5m"``; limits.duration_seconds); ApiError(400) naming ``name`` otherwise."""
+    amount = limits.duration_seconds(value) if isinstance(value, str) else value
+    try:  # None (text that is no duration), a boolean, a list...: not a number either
+        checked = limits.check_number(amount, name, minimum=0, maximum=high)
     except limits.LimitError:
         raise ApiError(
-            400, f"'{name}' must be a number of seconds from 0 to {high:g}, got {shown(value)}"
+            400,
+            f"'{name}' must be a duration from 0 to {high:g} seconds ({DURATION_ACCEPTED}), "
+            f"got {shown(value)}",
         ) from None
-    return float(value)
+    return float(checked)
 
 
 #: the paging parameters of the lists (sessions, messages)

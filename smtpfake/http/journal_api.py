@@ -10,7 +10,7 @@ from smtpfake.control import wait_count
 from smtpfake.http import listings
 from smtpfake.http.context import Settings, answer, read_json
 from smtpfake.http.fleet import Instance
-from smtpfake.http.inputs import ApiError, only, seconds, whole
+from smtpfake.http.inputs import ApiError, duration, only, whole
 from smtpfake.http.messages import Listing, find
 from smtpfake.http.pacing import ChunkedAnswer
 from smtpfake.serialize import journal_to_json
@@ -108,11 +108,14 @@ async def wait(request: web.Request, settings: Settings, instance: Instance) -> 
     kinds = [k for k in KINDS if k in data]
     if len(kinds) != 1:
         raise ApiError(
-            400, 'give exactly one of "messages": N or "sessions": N (with "timeout": seconds)'
+            400,
+            'give exactly one of "messages": N or "sessions": N (with "timeout": a duration, '
+            '5, "500ms" or "30s")',
         )
     kind = kinds[0]
     count = whole(data[kind], kind, high=10**6)
-    timeout = seconds(data.get("timeout", 5.0), "timeout", high=MAX_WAIT)
+    # a duration as everywhere else in the product (scenarios, POST /api/clock, --param)
+    timeout = duration(data.get("timeout", 5.0), "timeout", high=MAX_WAIT)
     started = time.monotonic()
     if not await settings.hub.until(lambda: _count(kind, instance) >= count, timeout):
         got = _count(kind, instance)

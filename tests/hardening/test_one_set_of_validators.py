@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from smtpfake.http.inputs import ApiError, parse_json, seconds, whole
+from smtpfake.http.inputs import ApiError, duration, parse_json, whole
 from smtpfake.scenario import limits
 
 
@@ -47,7 +47,16 @@ def test_ranges_and_types_are_the_limits_modules() -> None:
     for bad in (True, 1.0, 11, None):
         with pytest.raises(ApiError, match=r"^'n' must be a whole number from 0 to 10, got"):
             whole(bad, "n", high=10)
-    assert seconds(2, "timeout", high=5) == 2.0
-    for value in (float("nan"), float("inf"), -1, 6, "1", False):
-        with pytest.raises(ApiError, match=r"^'timeout' must be a number of seconds from 0 to 5"):
-            seconds(value, "timeout", high=5)
+    assert duration(2, "timeout", high=5) == 2.0
+    for value in (float("nan"), float("inf"), -1, 6, False, None, [1], "6s", "-1", "1e0", "2 d"):
+        with pytest.raises(ApiError, match=r"^'timeout' must be a duration from 0 to 5 seconds"):
+            duration(value, "timeout", high=5)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("1", 1.0), (" 2.5 ", 2.5), ("250ms", 0.25), ("5 s", 5.0), ("1m", 60.0)]
+)
+def test_durations_are_read_as_scenarios_read_them(text: str, seconds: float) -> None:
+    """A bare number in text is seconds, as in a scenario, ``--param`` and POST /api/clock."""
+    assert limits.duration_seconds(text) == seconds
+    assert duration(text, "timeout", high=60) == seconds

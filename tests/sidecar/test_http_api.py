@@ -354,6 +354,26 @@ def test_wait_times_out_with_408(api: ApiServer) -> None:
     assert "3 finished session(s), got 1" in got.body["error"]
 
 
+@pytest.mark.parametrize("timeout", ["300ms", "0.3s", "0.3"])
+def test_wait_takes_a_duration_as_the_clock_and_scenarios_do(api: ApiServer, timeout: str) -> None:
+    started = time.monotonic()
+    got = call(api.url, "POST", "/api/wait", {"messages": 1, "timeout": timeout})
+    assert got.status == 408, got  # waited the 0.3 s asked for, not the 5 s default
+    assert got.body["error"] == "waited 0.3s for 1 message(s), got 0"
+    assert time.monotonic() - started < 4.0
+    send_one(api.server)
+    got = call(api.url, "POST", "/api/wait", {"messages": 1, "timeout": "1m"})
+    assert got.status == 200, got
+
+
+@pytest.mark.parametrize("timeout", ["5 minutes", "-1s", "6m", "1e3", True])
+def test_wait_refuses_what_is_no_duration_or_too_long(api: ApiServer, timeout: object) -> None:
+    got = call(api.url, "POST", "/api/wait", {"messages": 1, "timeout": timeout})
+    assert got.status == 400, got
+    assert got.body["error"].startswith("'timeout' must be a duration from 0 to 300 seconds")
+    assert "250ms, 30s, 5m, 1h" in got.body["error"]
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -362,7 +382,7 @@ def test_wait_times_out_with_408(api: ApiServer) -> None:
         {"messages": -1},
         {"messages": 1.5},
         {"messages": 1, "timeout": -1},
-        {"messages": 1, "timeout": "5"},
+        {"messages": 1, "timeout": "five"},
         {"messages": 1, "timeout": 301},
         {"messages": 1, "until": 3},
     ],
