@@ -2,6 +2,7 @@
 
     python scripts/probe_matrix.py                      # every client that is installed
     python scripts/probe_matrix.py --clients smtplib,curl --skip-waits
+    python scripts/probe_matrix.py --case no-smtputf8   # only these rows, in the table as it is
 
 The clients (scripts/probe_clients/): Python's smtplib, aiosmtplib and Django's SMTP backend
 (one-shot scripts), msmtp, swaks, curl and Node's nodemailer (one-shot, by their own exit
@@ -147,8 +148,12 @@ def probe(client: Client, args: list[str], jobs: int, timeout: float) -> list[di
         return cases
 
 
-def probe_postfix(client: Client, budget: float) -> list[dict[str, Any]]:
-    """Postfix relays to a fixed port, so one case at a time, on that port."""
+def probe_postfix(client: Client, budget: float, only: list[str]) -> list[dict[str, Any]]:
+    """Postfix relays to a fixed port, so one case at a time, on that port (those of
+    POSTFIX_CASES in ``only``, when given)."""
+    names = [name for name in POSTFIX_CASES if not only or name in only]
+    if not names:
+        return []
     relay = [str(POSTFIX_RELAY)]
     _run([*relay, "stop", str(POSTFIX_DIR)])
     shutil.rmtree(POSTFIX_DIR, ignore_errors=True)
@@ -157,7 +162,7 @@ def probe_postfix(client: Client, budget: float) -> list[dict[str, Any]]:
         raise SystemExit(f"postfix: could not start: {started.stderr}")
     cases = []
     try:
-        for name in POSTFIX_CASES:
+        for name in names:
             args = ["--retrying", "--port", str(POSTFIX_PORT), "--budget", str(budget),
                     "--case", name]  # fmt: skip
             cases += probe(client, args, 1, budget)
@@ -215,6 +220,67 @@ def render(results: dict[str, list[dict[str, Any]]], versions: dict[str, str],
     return "\n".join(line for line in out).rstrip() + "\n"
 
 
+def read_matrix(
+    text: str,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str], dict[str, str], str]:
+    """The table as :func:`render` wrote it, read back into what render takes: the results
+    (each case's verdict, and its reason where it did not pass), versions, missing clients and
+    the command. ``render(*read_matrix(text)) == text`` for a table render wrote."""
+    lines = text.splitlines()
+    command = text.split("Produced by `", 1)[1].split("`", 1)[0]
+    versions: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    at = lines.index("| client | version |") + 2
+    while lines[at].startswith("|"):
+        name, version = (c.strip() for c in lines[at].strip("|").split("|", 1))
+        if version.startswith("not run: "):
+            missing[name] = version.removeprefix("not run: ")
+        else:
+            versions[name] = version
+        at += 1
+    reasons: dict[tuple[str, str], str] = {}
+    client = ""
+    for line in lines:
+        if line.startswith("### "):
+            client = line[4:]
+        elif line.startswith("- `") and "` (" in line:
+            case, rest = line[3:].split("` (", 1)
+            reasons[client, case] = rest.split("): ", 1)[1]
+    verdicts = {cell: verdict for verdict, cell in VERDICT_CELL.items()}
+    at = next(i for i, line in enumerate(lines) if line.startswith("| case |"))
+    clients = [c.strip() for c in lines[at].strip("|").split("|")][1:]
+    results: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
+    for line in lines[at + 2 :]:
+        if not line.startswith("|"):
+            break
+        case, *cells = (c.strip() for c in line.strip("|").split("|"))
+        for name, cell in zip(clients, cells, strict=True):
+            if cell != "-":
+                verdict = verdicts[cell]
+                reason = reasons.get((name, case), "")
+                results[name].append({"case": case, "verdict": verdict, "reason": reason})
+    return results, versions, missing, command
+
+
+def update(text: str, fresh: dict[str, list[dict[str, Any]]], versions: dict[str, str]) -> str:
+    """The table ``text`` with the cases in ``fresh`` (client -> cases probed now) replaced;
+    the rest as it was. A client whose version is not the table's is refused: its other rows
+    were not seen with this version."""
+    results, known, missing, command = read_matrix(text)
+    for client, cases in fresh.items():
+        if not cases:  # Postfix, when none of the cases is one it is probed on
+            continue
+        if known.get(client) != versions[client]:
+            raise SystemExit(
+                f"{client} {versions[client]} is not the table's ({known.get(client, 'not run')}): "
+                "run the whole matrix (without --case)"
+            )
+        now = {c["case"]: c for c in cases}
+        kept = [c for c in results[client] if c["case"] not in now]
+        results[client] = sorted(kept + cases, key=lambda c: str(c["case"]))
+    return render(results, known, missing, command)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -229,6 +295,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=90.0)
     parser.add_argument("--budget", type=float, default=25.0, help="Postfix's time per case")
     parser.add_argument("--output", type=Path, default=MATRIX)
+    parser.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        help="probe only this case (repeatable) and update its row and details in --output",
+    )
     args = parser.parse_args()  # fmt: skip
     wanted = args.clients.split(",")
     results: dict[str, list[dict[str, Any]]] = {}
@@ -245,12 +317,17 @@ def main() -> int:
         print(f"{client.name}: probing", file=sys.stderr)
         versions[client.name] = client.version()
         if client.retrying:
-            results[client.name] = probe_postfix(client, args.budget)
+            results[client.name] = probe_postfix(client, args.budget, args.case)
         else:
             extra = ["--skip-tag", "waits"] if args.skip_waits else []
+            extra += [f"--case={name}" for name in args.case]
             results[client.name] = probe(client, extra, args.jobs, args.timeout)
-    command = "python scripts/probe_matrix.py" + (" --skip-waits" if args.skip_waits else "")
-    args.output.write_text(render(results, versions, missing, command), encoding="utf-8")
+    if args.case:
+        text = update(args.output.read_text(encoding="utf-8"), results, versions)
+    else:
+        command = "python scripts/probe_matrix.py" + (" --skip-waits" if args.skip_waits else "")
+        text = render(results, versions, missing, command)
+    args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
