@@ -2,10 +2,14 @@
 Chinese: what each means and what a client should do about it.
 
 The data behind ``smtpfake explain 5.7.1 4.7.1``. The codes, their sample texts and the basic
-reply codes each is used with are the IANA "SMTP Enhanced Status Codes" registry as RFC 5248
-§2.4 populates it: RFC 3463 §3.1-3.8, RFC 3886 (X.1.9), RFC 4468 (X.6.6), RFC 4954 §6 (X.5.6,
-X.7.8, X.7.9, X.7.11, X.7.12) and RFC 5248 itself (X.7.10, X.7.13, X.7.14). The class digit
-(2, 4, 5) and the subject digit (0-7) each have their own table (RFC 3463 §2).
+reply codes each is used with are the IANA "SMTP Enhanced Status Codes" registry (RFC 5248):
+its initial entries (RFC 5248 §2.4: RFC 3463 §3.1-3.8, RFC 3886 X.1.9, RFC 4468 X.6.6, RFC 4954
+§6 X.5.6, X.7.8, X.7.9, X.7.11, X.7.12, and RFC 5248's own X.7.10, X.7.13, X.7.14) and those
+registered since: RFC 6531 (X.6.7-X.6.10), RFC 6710 (X.3.6, X.7.15, X.7.16), RFC 7293
+(X.7.17-X.7.19), RFC 7372 (X.7.20-X.7.26), RFC 7504 (521 added to X.3.2), RFC 7505 (X.1.10,
+X.7.27) and draft-levine-mailbomb-header (X.7.28). Left out: X.7.29 (RFC 8617) and X.7.30
+(RFC 8689), whose basic reply codes in the registry could not be checked against a copy of it.
+The class digit (2, 4, 5) and the subject digit (0-7) each have their own table (RFC 3463 §2).
 """
 
 from __future__ import annotations
@@ -103,6 +107,9 @@ class EnhancedCode:
     #: the basic reply codes the registry associates with it; () where it says "Not given"
     basic: tuple[int, ...]
     rfc: str
+    #: classes of which the registry allows any basic reply code: (5,) for its "5XX", (4, 5)
+    #: for "other 4XX or 5XX codes are allowed"
+    any_of_class: tuple[int, ...] = ()
 
     @property
     def key(self) -> str:
@@ -117,10 +124,18 @@ def _e(
     name: tuple[str, str],
     description: tuple[str, str],
     should: tuple[str, str],
+    any_of_class: tuple[int, ...] = (),
 ) -> EnhancedCode:
     subject, detail = (int(p) for p in key.split("."))
     return EnhancedCode(
-        subject, detail, Bilingual(*name), Bilingual(*description), Bilingual(*should), basic, rfc
+        subject,
+        detail,
+        Bilingual(*name),
+        Bilingual(*description),
+        Bilingual(*should),
+        basic,
+        rfc,
+        any_of_class,
     )
 
 
@@ -288,6 +303,22 @@ _CODES: Final[tuple[EnhancedCode, ...]] = (
         ),
     ),
     _e(
+        "1.10",
+        (556,),
+        "RFC 7505; RFC 7504",
+        ("Recipient address has null MX", "收件人地址的域名使用空 MX"),
+        (
+            "The recipient's domain publishes a null MX (RFC 7505): it accepts no mail at all. "
+            "556 is the reply code for a domain that does not accept mail (RFC 7504).",
+            "收件人的域名发布了空 MX 记录（RFC 7505）：它根本不接收邮件。"
+            "556 是“该域名不接收邮件”的回复码（RFC 7504）。",
+        ),
+        (
+            "Do not retry: bounce it at once; the address cannot receive mail.",
+            "不要重试：立即退信；该地址无法接收邮件。",
+        ),
+    ),
+    _e(
         "2.0",
         (),
         "RFC 3463 §3.3",
@@ -391,16 +422,18 @@ _CODES: Final[tuple[EnhancedCode, ...]] = (
     ),
     _e(
         "3.2",
-        (453,),
-        "RFC 3463 §3.4",
+        (453, 521),
+        "RFC 3463 §3.4; RFC 7504",
         ("System not accepting network messages", "系统不接收网络邮件"),
         (
-            "The host is not accepting mail at the moment, e.g. it is shutting down.",
-            "该主机目前不接收邮件，例如正在关机。",
+            "The host is not accepting mail: for now (453, e.g. it is shutting down), or at all "
+            "(521, a host that accepts no mail, RFC 7504).",
+            "该主机不接收邮件：暂时不接收（453，例如正在关机），"
+            "或根本不接收（521，不接收邮件的主机，RFC 7504）。",
         ),
         (
-            "Retry later or use another MX host.",
-            "稍后重试，或改用其他 MX 主机。",
+            "4.3.2: retry later or use another MX host. 5.3.2: do not retry this host.",
+            "4.3.2：稍后重试，或改用其他 MX 主机。5.3.2：不要再向该主机重试。",
         ),
     ),
     _e(
@@ -444,6 +477,22 @@ _CODES: Final[tuple[EnhancedCode, ...]] = (
             "Nothing the client can fix: retry later, and tell the receiving site's "
             "postmaster if it persists.",
             "客户端无法修复：稍后重试，若持续出现则通知接收方的邮件管理员。",
+        ),
+    ),
+    _e(
+        "3.6",
+        (250, 251),
+        "RFC 6710",
+        ("Requested priority was changed", "请求的优先级已被更改"),
+        (
+            "The message was accepted, but not at the MT-PRIORITY asked for (or implied); the "
+            "reply text starts with the priority used.",
+            "邮件已被接受，但没有按所请求（或默认）的 MT-PRIORITY 优先级处理；"
+            "回复文字以实际采用的优先级开头。",
+        ),
+        (
+            "Nothing to resend; read the new priority from the reply text if it matters.",
+            "无需重发；如有需要，从回复文字中读取新的优先级。",
         ),
     ),
     _e(
@@ -760,6 +809,78 @@ _CODES: Final[tuple[EnhancedCode, ...]] = (
         ),
     ),
     _e(
+        "6.7",
+        (553, 550),
+        "RFC 6531",
+        (
+            "Non-ASCII addresses not permitted for that sender/recipient",
+            "该发件人/收件人不允许使用非 ASCII 地址",
+        ),
+        (
+            "A MAIL or RCPT with a non-ASCII (UTF-8) address where none is permitted, e.g. "
+            "without SMTPUTF8 on the transaction.",
+            "MAIL 或 RCPT 中出现了不允许的非 ASCII（UTF-8）地址，例如该事务没有使用 SMTPUTF8。",
+        ),
+        (
+            "Put SMTPUTF8 on MAIL when the server advertises it, or use an ASCII address; do not "
+            "retry unchanged.",
+            "服务器通告了 SMTPUTF8 时在 MAIL 上带上 SMTPUTF8 参数，否则改用 ASCII 地址；"
+            "不要原样重试。",
+        ),
+    ),
+    _e(
+        "6.8",
+        (252, 553, 550),
+        "RFC 6531",
+        (
+            "UTF-8 string reply is required, but not permitted by the SMTP client",
+            "需要 UTF-8 字符串回复，但 SMTP 客户端不允许",
+        ),
+        (
+            "The reply would have to show a mailbox name in UTF-8, but the client did not "
+            "allow UTF-8 in replies.",
+            "回复需要用 UTF-8 显示邮箱名，但客户端没有允许回复中使用 UTF-8。",
+        ),
+        (
+            "Repeat the command with the SMTPUTF8 parameter if the client can read UTF-8 replies.",
+            "如果客户端能读取 UTF-8 回复，带上 SMTPUTF8 参数重发该命令。",
+        ),
+    ),
+    _e(
+        "6.9",
+        (550,),
+        "RFC 6531",
+        (
+            "UTF-8 header message cannot be transferred to one or more recipients, so the "
+            "message must be rejected",
+            "含 UTF-8 头部的邮件无法传送给一个或多个收件人，因此必须拒收",
+        ),
+        (
+            "Sent after the final '.' of DATA: the message has UTF-8 header fields that cannot "
+            "reach some recipient.",
+            "在 DATA 的结束符“.”之后发出：邮件含有 UTF-8 头部字段，无法送达某个收件人。",
+        ),
+        (
+            "Bounce it, or resend it to those recipients with ASCII-only header fields.",
+            "退信，或者对这些收件人改用只含 ASCII 的头部字段重发。",
+        ),
+    ),
+    _e(
+        "6.10",
+        (),
+        "RFC 6531",
+        ("Duplicate of X.6.8 (deprecated)", "X.6.8 的重复项（已弃用）"),
+        (
+            "Registered with RFC 6531, then marked in the registry as a duplicate of X.6.8 and "
+            "deprecated; it has no sample text.",
+            "随 RFC 6531 注册，后在注册表中被标记为 X.6.8 的重复项并弃用；它没有示例文字。",
+        ),
+        (
+            "Treat it as X.6.8; a server should send X.6.8 instead.",
+            "按 X.6.8 处理；服务器应改发 X.6.8。",
+        ),
+    ),
+    _e(
         "7.0",
         (220, 235, 450, 454, 500, 501, 503, 504, 530, 535, 550),
         "RFC 3463 §3.8",
@@ -974,6 +1095,221 @@ _CODES: Final[tuple[EnhancedCode, ...]] = (
         (
             "Ask the administrators to set up the trust, or send the content with DATA.",
             "请管理员配置信任关系，或改用 DATA 直接发送内容。",
+        ),
+    ),
+    _e(
+        "7.15",
+        (450, 550),
+        "RFC 6710",
+        ("Priority Level is too low", "优先级过低"),
+        (
+            "The MT-PRIORITY level is below the lowest the server accepts, perhaps only for "
+            "now (it may take only higher-priority mail for a while).",
+            "MT-PRIORITY 优先级低于服务器接受的最低级别，可能只是暂时的"
+            "（它可能暂时只接收更高优先级的邮件）。",
+        ),
+        (
+            "4.7.15: retry later. 5.7.15: resend with a higher priority, if the sender may "
+            "use one.",
+            "4.7.15：稍后重试。5.7.15：如果发件人有权使用，改用更高的优先级重发。",
+        ),
+        any_of_class=(4, 5),
+    ),
+    _e(
+        "7.16",
+        (552,),
+        "RFC 6710",
+        ("Message is too big for the specified priority", "邮件对于指定的优先级过大"),
+        (
+            "At this MT-PRIORITY level the server takes only smaller messages, perhaps only "
+            "for now.",
+            "在该 MT-PRIORITY 优先级下，服务器只接收更小的邮件，可能只是暂时的。",
+        ),
+        (
+            "4.7.16: retry later. 5.7.16: resend it smaller or at a lower priority.",
+            "4.7.16：稍后重试。5.7.16：缩小邮件或降低优先级后重发。",
+        ),
+        any_of_class=(4, 5),
+    ),
+    _e(
+        "7.17",
+        (),
+        "RFC 7293",
+        ("Mailbox owner has changed", "邮箱所有者已变更"),
+        (
+            "The message asked for RRVS (Require-Recipient-Valid-Since) and the mailbox has "
+            "not been owned by the same person since that date.",
+            "邮件要求了 RRVS（Require-Recipient-Valid-Since），"
+            "而该邮箱自那一日期以来并非一直属于同一人。",
+        ),
+        (
+            "Do not resend: the address now belongs to someone else; update or remove it.",
+            "不要重发：该地址现在属于他人；请更新或删除它。",
+        ),
+        any_of_class=(5,),
+    ),
+    _e(
+        "7.18",
+        (),
+        "RFC 7293",
+        ("Domain owner has changed", "域名所有者已变更"),
+        (
+            "The message asked for RRVS and the recipient's domain has changed owner since "
+            "the given date.",
+            "邮件要求了 RRVS，而收件人的域名自指定日期以来已更换所有者。",
+        ),
+        (
+            "Do not resend: first find out whether the address still reaches the recipient.",
+            "不要重发：先确认该地址是否仍能送达收件人。",
+        ),
+        any_of_class=(5,),
+    ),
+    _e(
+        "7.19",
+        (),
+        "RFC 7293",
+        ("RRVS test cannot be completed", "无法完成 RRVS 检查"),
+        (
+            "The message asked for RRVS, but the server did not record the date it needs, so "
+            "it cannot check it.",
+            "邮件要求了 RRVS，但服务器没有记录检查所需的日期，因此无法核对。",
+        ),
+        (
+            "The sender decides whether to resend without RRVS protection.",
+            "由发件人决定是否在不带 RRVS 保护的情况下重发。",
+        ),
+        any_of_class=(5,),
+    ),
+    _e(
+        "7.20",
+        (550,),
+        "RFC 7372; RFC 6376",
+        ("No passing DKIM signature found", "未找到通过验证的 DKIM 签名"),
+        (
+            "No DKIM signature of the message verified, and the receiver's policy requires one.",
+            "邮件没有任何通过验证的 DKIM 签名，而接收方的策略要求有。",
+        ),
+        (
+            "Sign the message with DKIM and keep it unchanged in transit; do not resend as is.",
+            "用 DKIM 为邮件签名，并确保传输中不被改动；不要原样重发。",
+        ),
+    ),
+    _e(
+        "7.21",
+        (550,),
+        "RFC 7372; RFC 6376",
+        ("No acceptable DKIM signature found", "未找到可接受的 DKIM 签名"),
+        (
+            "DKIM signatures verified, but none is acceptable to the receiver (e.g. from a "
+            "signing domain it does not accept).",
+            "有 DKIM 签名通过了验证，但没有一个能被接收方接受（例如签名域不被接受）。",
+        ),
+        (
+            "Sign with a domain the receiver accepts, usually the one in From.",
+            "改用接收方接受的域名签名，通常是 From 中的域名。",
+        ),
+    ),
+    _e(
+        "7.22",
+        (550,),
+        "RFC 7372; RFC 6376",
+        ("No valid author-matched DKIM signature found", "未找到与作者匹配的有效 DKIM 签名"),
+        (
+            "DKIM signatures verified, but none is from the domain of the From address (a "
+            "special case of X.7.21).",
+            "有 DKIM 签名通过了验证，但没有一个来自 From 地址的域名（X.7.21 的特例）。",
+        ),
+        (
+            "Sign with the domain of the From address.",
+            "用 From 地址的域名签名。",
+        ),
+    ),
+    _e(
+        "7.23",
+        (550,),
+        "RFC 7372; RFC 7208 §8.4",
+        ("SPF validation failed", "SPF 验证失败"),
+        (
+            'The SPF check gave "fail": the sender\'s domain does not authorize the sending '
+            "host. Used instead of 5.7.1.",
+            "SPF 检查结果为 “fail”：发件域名没有授权该发信主机。用于取代 5.7.1。",
+        ),
+        (
+            "Send through a host that the domain's SPF record lists, or fix the record.",
+            "通过该域名 SPF 记录中列出的主机发送，或修正 SPF 记录。",
+        ),
+    ),
+    _e(
+        "7.24",
+        (451, 550),
+        "RFC 7372; RFC 7208 §8.6, §8.7",
+        ("SPF validation error", "SPF 验证出错"),
+        (
+            "Evaluating SPF ended in an error (e.g. a DNS failure or a broken record). Used "
+            "instead of 4.4.3 or 5.5.2.",
+            "SPF 评估出错（例如 DNS 故障或记录有误）。用于取代 4.4.3 或 5.5.2。",
+        ),
+        (
+            "4.7.24: a temporary error, retry later. 5.7.24: fix the sender domain's SPF record.",
+            "4.7.24：暂时的错误，稍后重试。5.7.24：修正发件域名的 SPF 记录。",
+        ),
+    ),
+    _e(
+        "7.25",
+        (550,),
+        "RFC 7372; RFC 7601",
+        ("Reverse DNS validation failed", "反向 DNS 验证失败"),
+        (
+            "The client's IP address failed the receiver's reverse DNS check.",
+            "客户端的 IP 地址未通过接收方的反向 DNS 检查。",
+        ),
+        (
+            "Give the sending IP address a PTR record whose name resolves back to it.",
+            "为发信 IP 地址配置 PTR 记录，并使该名称能解析回同一地址。",
+        ),
+    ),
+    _e(
+        "7.26",
+        (550,),
+        "RFC 7372",
+        ("Multiple authentication checks failed", "多项认证检查失败"),
+        (
+            "The message failed more than one authentication check; which ones is not said.",
+            "邮件未通过多项认证检查；未说明是哪些。",
+        ),
+        (
+            "Check the sending domain's SPF, DKIM and DMARC set-up.",
+            "检查发件域名的 SPF、DKIM 和 DMARC 配置。",
+        ),
+    ),
+    _e(
+        "7.27",
+        (550,),
+        "RFC 7505",
+        ("Sender address has null MX", "发件人地址的域名使用空 MX"),
+        (
+            "The sender's domain publishes a null MX, so it could not receive a bounce; the "
+            "receiver refuses mail from such senders.",
+            "发件人的域名发布了空 MX 记录，无法接收退信；接收方拒收此类发件人的邮件。",
+        ),
+        (
+            "Use a sender address whose domain accepts mail.",
+            "改用其域名能接收邮件的发件人地址。",
+        ),
+    ),
+    _e(
+        "7.28",
+        (),
+        "draft-levine-mailbomb-header (an Internet-Draft)",
+        ("Mail flood detected", "检测到邮件洪泛"),
+        (
+            "The message appears to be part of a flood of similar abusive messages.",
+            "该邮件似乎属于大量相似滥用邮件（邮件洪泛）的一部分。",
+        ),
+        (
+            "Stop sending such mail and find what generates it (e.g. a web form abused to "
+            "mail-bomb someone).",
+            "停止发送此类邮件并查明其来源（例如被滥用来进行邮件轰炸的网页表单）。",
         ),
     ),
 )

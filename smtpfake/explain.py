@@ -280,17 +280,25 @@ def _enhanced_entry(key: str, lang: str) -> Entry:
         name, description = known.name(lang), known.description(lang)
         should, rfc = known.client_should(lang), f"{known.rfc}; RFC 5248"
         codes = [str(c) for c in known.basic if c // 100 == klass]
+        # the registry's "5XX", "other 4XX or 5XX codes are allowed"
+        xx = ("、" if lang == "zh" else " or ").join(f"{c}XX" for c in known.any_of_class)
         if known.basic == (0,):
             when = (
                 "可与任何同类基本回复码一起出现（RFC 5248 注册表）"
                 if lang == "zh"
                 else "with any basic reply code of its class (RFC 5248 registry)"
             )
-        elif not known.basic:
+        elif not known.basic and not known.any_of_class:
             when = (
                 "注册表未指定对应的基本回复码：可与任何同类回复码一起出现（RFC 5248）"
                 if lang == "zh"
                 else "the registry names no basic reply code: any of its class (RFC 5248)"
+            )
+        elif not known.basic:
+            when = (
+                f"注册表中与任何 {xx} 基本回复码一起出现（RFC 5248）"
+                if lang == "zh"
+                else f"sent with any {xx} basic reply code in the registry (RFC 5248)"
             )
         else:
             sep = "、" if lang == "zh" else ", "
@@ -302,6 +310,8 @@ def _enhanced_entry(key: str, lang: str) -> Entry:
             else:
                 when = f"sent with basic reply codes {listed} in the registry (RFC 5248)"
                 when += f"; of class {klass}: {own}" if own else ""
+            if xx:
+                when += f"；也可用其他 {xx} 回复码" if lang == "zh" else f"; other {xx} allowed"
     else:
         name = "未注册的增强状态码" if lang == "zh" else "Unregistered enhanced status code"
         description = (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -327,21 +329,90 @@ from smtpfake.explain import LANGS, entry  # noqa: E402
 from smtpfake.replycodes_zh import REPLY_CODES_ZH  # noqa: E402
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-# The RFC 5248 §2.4 initial registry: RFC 3463 §3.1-3.8, RFC 3886, RFC 4468, RFC 4954, RFC 5248.
+# The IANA registry: RFC 5248 §2.4's initial entries (RFC 3463 §3.1-3.8, RFC 3886, RFC 4468,
+# RFC 4954, RFC 5248) and those registered since: X.1.10 (RFC 7505), X.3.6, X.7.15, X.7.16
+# (RFC 6710), X.6.7-X.6.10 (RFC 6531), X.7.17-X.7.19 (RFC 7293), X.7.20-X.7.26 (RFC 7372),
+# X.7.27 (RFC 7505), X.7.28 (draft-levine-mailbomb-header). X.7.29 and X.7.30 are left out
+# (see enhancedcodes.py).
 REGISTRY = (
     ["0.0"]
-    + [f"1.{d}" for d in range(10)]
+    + [f"1.{d}" for d in range(11)]
     + [f"2.{d}" for d in range(5)]
-    + [f"3.{d}" for d in range(6)]
+    + [f"3.{d}" for d in range(7)]
     + [f"4.{d}" for d in range(8)]
     + [f"5.{d}" for d in range(7)]
-    + [f"6.{d}" for d in range(7)]
-    + [f"7.{d}" for d in range(15)]
+    + [f"6.{d}" for d in range(11)]
+    + [f"7.{d}" for d in range(29)]
 )
 
 
 def test_the_registry_is_complete() -> None:
     assert sorted(ENHANCED_CODES) == sorted(REGISTRY)
+
+
+def test_5_6_7_the_reply_smtpfake_sends_without_smtputf8_is_explained() -> None:
+    """smtpfake answers a non-ASCII address without SMTPUTF8 with 553 5.6.7 (RFC 6531)."""
+    out = explain(["5.6.7"])
+    assert out.startswith("5.6.7 Non-ASCII addresses not permitted for that sender/recipient\n")
+    text = flat(out)
+    assert "not in the rfc 5248 registry" not in text
+    assert "basic reply codes 553, 550" in text
+    assert "smtputf8" in text and "rfc 6531; rfc 5248" in text
+    zh = explain(["5.6.7"], lang="zh")
+    assert "该发件人/收件人不允许使用非 ASCII 地址" in zh and "553、550" in zh
+
+
+def test_codes_registered_after_rfc_5248_name_their_rfc_and_reply_codes() -> None:
+    expected = {
+        "1.10": ("Recipient address has null MX", (556,), "RFC 7505"),
+        "3.6": ("Requested priority was changed", (250, 251), "RFC 6710"),
+        "6.8": (
+            "UTF-8 string reply is required, but not permitted by the SMTP client",
+            (252, 553, 550),
+            "RFC 6531",
+        ),
+        "6.9": ("UTF-8 header message cannot be transferred", (550,), "RFC 6531"),
+        "7.15": ("Priority Level is too low", (450, 550), "RFC 6710"),
+        "7.16": ("Message is too big for the specified priority", (552,), "RFC 6710"),
+        "7.17": ("Mailbox owner has changed", (), "RFC 7293"),
+        "7.24": ("SPF validation error", (451, 550), "RFC 7372"),
+        "7.26": ("Multiple authentication checks failed", (550,), "RFC 7372"),
+        "7.27": ("Sender address has null MX", (550,), "RFC 7505"),
+        "7.28": ("Mail flood detected", (), "draft-levine-mailbomb-header"),
+    }
+    for key, (name, basic, rfc) in expected.items():
+        code = ENHANCED_CODES[key]
+        assert code.name.en.startswith(name), key
+        assert code.basic == basic, key
+        assert code.rfc.startswith(rfc), key
+    # RFC 7504 §6 added 521 to X.3.2
+    assert ENHANCED_CODES["3.2"].basic == (453, 521) and "RFC 7504" in ENHANCED_CODES["3.2"].rfc
+    assert "7.29" not in ENHANCED_CODES and "7.30" not in ENHANCED_CODES
+
+
+def test_the_registry_s_4xx_5xx_wildcards_are_said() -> None:
+    # RFC 6710: "450, 550 (other 4XX or 5XX codes are allowed)"; RFC 7293: "5XX"
+    transient = flat(explain(["4.7.15"]))
+    assert "basic reply codes 450, 550 in the registry (rfc 5248); of class 4: 450" in transient
+    assert "other 4xx or 5xx allowed" in transient
+    assert "sent with any 5xx basic reply code" in flat(explain(["5.7.17"]))
+    assert "names no basic reply code" not in flat(explain(["5.7.17"]))
+    assert "任何5XX基本回复码" in "".join(explain(["5.7.18"], lang="zh").split())
+    assert "也可用其他4XX、5XX回复码" in "".join(explain(["5.7.16"], lang="zh").split())
+
+
+def test_the_command_line_explains_5_6_7_and_4_7_15() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "smtpfake", "explain", "5.6.7", "4.7.15"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Non-ASCII addresses not permitted" in done.stdout
+    assert "Priority Level is too low" in done.stdout
+    assert "not in the RFC 5248 registry" not in done.stdout
 
 
 def test_5_7_1_and_4_7_1_side_by_side() -> None:
