@@ -19,36 +19,15 @@ from smtpfake.journal import JournalCounts, JournalLimits, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioError
 from smtpfake.scenario.errors import Problem
 from smtpfake.scenario.model import Location, Rule
+from smtpfake.scenario.violations import VIOLATION_KINDS
 
 JSON = dict[str, Any]
 
 
 #: violation kind -> the RFC sections it breaks (the README's Violations table; a test holds the
-#: two together), for people reading a violation in the API or on the page
-VIOLATION_REFERENCES: dict[str, str] = {
-    "bad-sequence": "RFC 5321 §4.1.4, §3.3",
-    "bad-syntax": "RFC 5321 §4.1.1, §4.1.2",
-    "unknown-parameter": "RFC 5321 §4.1.1.11, §4.1.2",
-    "utf8-address-without-smtputf8": "RFC 6531 §3.2, §3.4, §3.5",
-    "no-helo": "RFC 5321 §4.1.4",
-    "no-quit": "RFC 5321 §3.8, §4.1.1.10, §4.5.3.2",
-    "sent-after-close": "RFC 5321 §3.8",
-    "early-talker": "RFC 5321 §4.3.1",
-    "pipelining-without-extension": "RFC 5321 §4.3.1, RFC 2920",
-    "bad-pipelining": "RFC 2920 §3.1, RFC 3207 §4",
-    "bare-lf": "RFC 5321 §2.3.8, §4.1.1.4",
-    "bare-cr": "RFC 5321 §2.3.8",
-    "8bit-without-8bitmime": "RFC 6152 §3",
-    "size-exceeded": "RFC 1870 §5, §6.1",
-    "retry-too-soon": "RFC 5321 §4.5.4.1",
-    "line-too-long": "RFC 5321 §4.5.3.1.4, §4.5.3.1.6",
-    "auth-without-tls": "RFC 4954 §6",
-    "sent-before-tls": "RFC 3207 §4",
-    "tls-already-active": "RFC 3207 §4.2",
-    "bdat-without-chunking": "RFC 3030 §2",
-    "bdat-and-data": "RFC 3030 §2",
-    "chunk-short": "RFC 3030 §2",
-}
+#: two together); the list itself is the scenario layer's, which checks name kinds against
+VIOLATION_REFERENCES: Mapping[str, str] = VIOLATION_KINDS
+
 
 # -- records -> JSON -------------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ from smtpfake.scenario.plan import (
     wire_text,
 )
 from smtpfake.scenario.reply import Reply
+from smtpfake.scenario.violations import VIOLATION_KINDS
 
 #: RFC 3207 §4: what a server requiring TLS still answers before it (the rest get 530 5.7.0)
 TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
@@ -703,6 +704,8 @@ class Session:
         self.observer.transcript(self.info, entry)
 
     def violate(self, kind: str, detail: str, command: str) -> None:
+        if kind not in VIOLATION_KINDS:  # the one list checks name kinds from: a bug in smtpfake
+            raise AssertionError(f"violation kind {kind!r} is not in VIOLATION_KINDS")
         self.observer.violation(self.info, Violation(kind, detail, command, self.now()))
 
     def _transient(self, reply: Reply) -> None:

@@ -29,8 +29,10 @@ from smtpfake.scenario.checks import (
     ClientKind,
     Level,
 )
+from smtpfake.scenario.model import Stage
 from smtpfake.scenario.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from smtpfake.scenario.yamlwalk import INVALID, Walker, is_text, kind, rejected
+from smtpfake.scenario.violations import VIOLATION_KINDS
+from smtpfake.scenario.yamlwalk import INVALID, Walker, did_you_mean, is_text, kind, rejected
 
 CHECKS_KEYS = ("tags", "client", "judge")
 CLIENT_KEYS = ("from", "to", "message", "tls", "auth")
@@ -38,6 +40,19 @@ CLIENT_KEYS = ("from", "to", "message", "tls", "auth")
 CHECK_ITEM_KEYS = ("rfc", "level", "clients")
 _LEVELS = tuple(level.value for level in Level)
 _CLIENTS = tuple(c.value for c in ClientKind)
+#: what ``never-sent`` may name: the command verbs smtpfake reads (its stages but the greeting,
+#: the final ".", unknown commands and "any"); a test holds them to the engine's commands
+COMMAND_VERBS = tuple(
+    s.value.upper()
+    for s in Stage
+    if s not in (Stage.CONNECT, Stage.END_OF_DATA, Stage.UNKNOWN, Stage.ANY)
+)
+#: the closed vocabulary of each check that lists names: (allowed, what one is called)
+_VOCABULARY: dict[str, tuple[tuple[str, ...], str]] = {
+    "no-violations": (tuple(VIOLATION_KINDS), "violation kind"),
+    "forbid": (tuple(VIOLATION_KINDS), "violation kind"),
+    "never-sent": (COMMAND_VERBS, "command verb"),
+}
 
 
 class ChecksReader(Walker):
@@ -135,12 +150,43 @@ class ChecksReader(Walker):
             return INVALID if INVALID in values or not values else tuple(values)
         # names: a list of words; for no-violations, true means "none allowed"
         if name == "no-violations" and isinstance(node, ScalarNode):
-            flag = self.typed(node, what, lambda v: v is True, "true or a list of kinds")
-            return INVALID if flag is INVALID else ()
-        words = self.word_list(node, what)
-        if words is INVALID:
+            flag = self.scalar(node, what)
+            if flag is True:
+                return ()
+            if not isinstance(flag, str):  # a kind alone is read below, as a list of one
+                flag = self.typed(node, what, lambda v: v is True, "true or a list of kinds")
+                return INVALID
+        allowed, noun = _VOCABULARY[name]
+        # an empty forbid or never-sent could never fail; an empty no-violations allows none
+        some = name != "no-violations"
+        return self.names(node, what, allowed, noun, upper=name == "never-sent", some=some)
+
+    def names(
+        self, node: Node, what: str, allowed: tuple[str, ...], noun: str, *, upper: bool, some: bool
+    ) -> Any:
+        """One name of ``allowed`` or a list of them, each refused where it stands if unknown;
+        ``upper``: compared upper-cased; ``some``: at least one."""
+        items = node.value if isinstance(node, SequenceNode) else [node]
+        if some and not items:
+            self.problem(node, f"{what}: expected at least one {noun}")
             return INVALID
-        return tuple(w.upper() for w in words) if name == "never-sent" else words
+        names = []
+        for item in items:
+            word = self.typed(item, what, is_text, f"a {noun}")
+            if word is INVALID:
+                names.append(INVALID)
+                continue
+            written = str(word)
+            name = written.upper() if upper else written
+            if name not in allowed:
+                self.problem(
+                    item,
+                    f"{what}: unknown {noun} '{written}'{did_you_mean(name, allowed)} "
+                    f"(allowed: {', '.join(allowed)})",
+                )
+                name = INVALID
+            names.append(name)
+        return INVALID if INVALID in names else tuple(names)
 
 
 def checks_schema() -> dict[str, Any]:
@@ -155,7 +201,26 @@ def checks_schema() -> dict[str, Any]:
                 {"type": "array", "items": {"enum": list(OUTCOMES)}, "minItems": 1},
             ]
         },
-        "names": words,
+    }
+    kinds = list(VIOLATION_KINDS)
+    # never-sent is read case-insensitively, which an enum cannot say: words there
+    by_name: dict[str, Any] = {
+        "no-violations": {
+            "anyOf": [
+                {"const": True},
+                {"enum": kinds},
+                {"type": "array", "items": {"enum": kinds}},
+            ]
+        },
+        "forbid": {
+            "anyOf": [{"enum": kinds}, {"type": "array", "items": {"enum": kinds}, "minItems": 1}]
+        },
+        "never-sent": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ]
+        },
     }
     common = {
         "rfc": {"type": "string", "description": "The RFC section the check comes from."},
@@ -166,14 +231,7 @@ def checks_schema() -> dict[str, Any]:
         {
             "type": "object",
             "properties": {
-                name: {
-                    **(
-                        values[shape]
-                        if name != "no-violations"
-                        else {"anyOf": [{"const": True}, words]}
-                    ),
-                    "description": doc,
-                },
+                name: {**(by_name[name] if name in by_name else values[shape]), "description": doc},
                 **common,
             },
             "required": [name, "rfc"],
