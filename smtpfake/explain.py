@@ -313,13 +313,23 @@ def _enhanced_entry(key: str, lang: str) -> Entry:
             if xx:
                 when += f"；也可用其他 {xx} 回复码" if lang == "zh" else f"; other {xx} allowed"
     else:
-        name = "未注册的增强状态码" if lang == "zh" else "Unregistered enhanced status code"
-        description = (
-            f"{key} 不在 RFC 5248 注册表中；只有类别和主题有意义。"
+        # "as smtpfake holds it": the table leaves out what could not be checked (X.7.29, X.7.30)
+        name = (
+            "smtpfake 未收录的增强状态码"
             if lang == "zh"
-            else f"{key} is not in the RFC 5248 registry; only its class and subject carry meaning."
+            else "Enhanced status code not in smtpfake's table"
         )
-        when = "没有 RFC 定义它。" if lang == "zh" else "No RFC defines it."
+        description = (
+            f"{key} 不在 smtpfake 收录的 RFC 5248 注册表中；只有类别和主题有意义。"
+            if lang == "zh"
+            else f"{key} is not in the RFC 5248 registry as smtpfake holds it; only its class and "
+            "subject carry meaning."
+        )
+        when = (
+            "smtpfake 收录的注册表中没有它。"
+            if lang == "zh"
+            else "smtpfake's copy of the registry does not list it."
+        )
         should = (
             "按类别处理：4 稍后重试，5 不要原样重试。"
             if lang == "zh"
