@@ -21,6 +21,7 @@ NOT_AT_START = (
     "http.server",
     "smtpfake.http",
     "smtpfake.explain",
+    "smtpfake.probe",  # only serve's own parser is built
     "uvloop",  # not installed here, or --loop asyncio below
 )
 
