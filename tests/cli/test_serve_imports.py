@@ -22,6 +22,8 @@ NOT_AT_START = (
     "smtpfake.http",
     "smtpfake.explain",
     "smtpfake.probe",  # only serve's own parser is built
+    "smtpfake.delivery",  # no --deliver
+    "smtpfake.hooks",  # no handler
     "uvloop",  # not installed here, or --loop asyncio below
 )
 
