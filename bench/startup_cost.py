@@ -20,6 +20,10 @@ per-round ratios):
    program serving on asyncio starts faster than on this machine; and that server after
    importing what smtpfake's first session runs (this checkout's engine, wire, journal and
    scenario model): serve without its command line, settings and scenario.
+4. what is left, in one process of this checkout: the dataclasses the modules serve imports
+   define (read from ``python -X importtime`` of a real serve), times what making one frozen
+   dataclass costs on this machine (Python generates and compiles its methods at import); the
+   rest of the gap to the floor is mostly loading those modules.
 
 Usage: python bench/startup_cost.py [--tests N] [--rounds R] [--before REV] [--source]
        [--only plugin|cli]
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import json
 import os
 import resource
 import shutil
@@ -139,6 +144,73 @@ def wall_of_floor(code: str, env: dict[str, str] | None = None) -> float:
         proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
     return took
+
+
+#: the modules a serve process imported (argv[1:]) -> their dataclasses, and the seconds one
+#: frozen dataclass of five fields takes to make, the fastest of 5 rounds of 50 (the least
+#: disturbed by other work); one JSON line
+DATACLASS_COUNT = """
+import dataclasses, importlib, json, sys, time
+names = sorted(n for n in sys.argv[1:] if n.split(".")[0] == "smtpfake")
+made = []
+for name in names:
+    module = importlib.import_module(name)
+    made += [f"{name}.{k}" for k, v in vars(module).items()
+             if isinstance(v, type) and v.__module__ == name and dataclasses.is_dataclass(v)]
+def one_round(n=50):
+    classes = [type(f"C{i}", (), {"__doc__": "d", "__annotations__": dict.fromkeys("abcde", "int"),
+                                  "c": 0, "d": 0, "e": 0}) for i in range(n)]
+    start = time.perf_counter()
+    for c in classes:
+        dataclasses.dataclass(frozen=True)(c)
+    return (time.perf_counter() - start) / n
+each = min(one_round() for _ in range(5))
+print(json.dumps({"modules": len(names), "dataclasses": made, "each": each}))
+"""
+
+
+def modules_of_serve(env: dict[str, str]) -> set[str]:
+    """The modules a ``smtpfake serve --port 0`` process imports until it listens."""
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "smtpfake", "serve", "--port", "0"],
+        cwd=tempfile.gettempdir(),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    if "listening" not in line:
+        raise RuntimeError(f"serve did not start: {line!r} {err[-500:]}")
+    return {
+        x.rsplit("|", 1)[1].strip()
+        for x in err.splitlines()
+        if x.startswith("import time:") and "|" in x
+    }
+
+
+def dataclass_cost(env: dict[str, str]) -> None:
+    """Measure 4: serve's dataclasses and what making them costs here."""
+    modules = modules_of_serve(env)
+    out = subprocess.run(
+        [sys.executable, "-c", DATACLASS_COUNT, *sorted(modules)],
+        cwd=tempfile.gettempdir(),
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    seen = json.loads(out.stdout)
+    count, each = len(seen["dataclasses"]), seen["each"]
+    print(
+        f"4. serve imports {len(modules)} modules, {seen['modules']} of them smtpfake's, which "
+        f"define {count} dataclasses; one frozen dataclass takes {each * 1000:.2f} ms to make "
+        f"here: about {count * each * 1000:.1f} ms of serve's start"
+    )
 
 
 def checkout(rev: str, into: Path) -> Path:
@@ -266,6 +338,7 @@ def cli_cost(
     print(f"   serve {was} / minimal asyncio server: {floor:.2f}x (the most any serve can gain)")
     engine = ratio(cli, f"serve {was}", "  + the engine imported")
     print(f"   serve {was} / that server with the engine imported: {engine:.2f}x")
+    dataclass_cost(now_env)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 import sys
 
-from smtpfake.cli import main
+from smtpfake.cli import program
 
-sys.exit(main())
+sys.exit(program())

@@ -205,6 +205,8 @@ _COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(JournalCounts))
 
 @dataclass
 class _Live:
+    """A session as the journal keeps it while it runs; :meth:`snapshot` is its record."""
+
     info: SessionInfo
     # each bounded like the journal itself: one client can keep a session going for ever
     transcript: deque[TranscriptEntry]

@@ -16,9 +16,8 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from smtpfake.delivery import Delivering, Handler, deliver, named
 from smtpfake.engine import (
     AdvanceableClock,
     Clock,
@@ -31,7 +30,6 @@ from smtpfake.engine import (
 )
 from smtpfake.engine.connection import GRACE_PERIOD, Connection
 from smtpfake.engine.consult import answer_reply
-from smtpfake.hooks import Hooks
 from smtpfake.journal import Journal, JournalLimits, SessionRecord
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
 from smtpfake.scenario.limits import MAX_SECONDS, check_number
@@ -39,6 +37,11 @@ from smtpfake.scenario.plan import Consult
 from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
 from smtpfake.wire.protocol import read_buffer
+
+# a back end and a handler's hooks load when a server is given them (start-up time)
+if TYPE_CHECKING:
+    from smtpfake.delivery import Handler
+    from smtpfake.hooks import Hooks
 
 
 @dataclass(frozen=True)
@@ -122,9 +125,17 @@ class Server:
             )
         )
         self.loop = loop
-        self.delivery: Handler | None = named(delivery) if isinstance(delivery, str) else delivery
+        if isinstance(delivery, str):
+            from smtpfake.delivery import named
+
+            delivery = named(delivery)
+        self.delivery: Handler | None = delivery
         self._deliveries: set[asyncio.Task[None]] = set()
-        self.hooks: Hooks | None = Hooks(handler, self) if handler is not None else None
+        self.hooks: Hooks | None = None
+        if handler is not None:
+            from smtpfake.hooks import Hooks
+
+            self.hooks = Hooks(handler, self)
         self.journal = Journal(journal_limits)
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs, params)
@@ -149,6 +160,8 @@ class Server:
             self._pristine = False
         observer: Observer = self.journal
         if self.delivery is not None:
+            from smtpfake.delivery import Delivering
+
             observer = Delivering(self.journal, self._deliver)
         hooks = self.hooks.names if self.hooks is not None else frozenset()
         session = Session(scenario, shared, observer, peer=peer, clock=self.clock, hooks=hooks)
@@ -156,6 +169,8 @@ class Server:
 
     def _deliver(self, info: SessionInfo, message: Message) -> None:
         """Hand an accepted message to the back end (in the loop; it runs on its own)."""
+        from smtpfake.delivery import deliver
+
         handler = self.delivery
         assert handler is not None
 

@@ -167,6 +167,9 @@ class Message:
 
 @dataclass(frozen=True)
 class SessionInfo:
+    """Which session an event belongs to: its connection number, the client's address
+    (``ip:port``, ``[v6]:port``; empty when unknown) and when it connected (the clock's seconds)."""
+
     index: int  # 1-based connection number since the last reset
     peer: str
     started: float

@@ -37,6 +37,9 @@ class Numbering:
 
 @dataclass
 class Shared:
+    """What the sessions of one server share under its scenario: connection and rule counters,
+    the named state, and who must wait before connecting again."""
+
     seed: int | None = None  # None: the scenario's own seed (the server always sets one)
     connections: int = 0  # connections since the scenario was put in force (``connection:``)
     #: handed on by a scenario switch (server.use), made anew by a reset

@@ -9,6 +9,8 @@ from smtpfake.scenario.model import Location
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing wrong in a scenario, at the place it was written."""
+
     location: Location
     message: str
 

@@ -39,6 +39,8 @@ class Stage(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Location:
+    """Where something was written in a scenario file: ``file:line:column``."""
+
     file: str
     line: int  # 1-based
     column: int  # 1-based
@@ -509,6 +511,9 @@ class Param:
 
 @dataclass(frozen=True)
 class Scenario:
+    """A loaded scenario: what it is for (``summary``, ``expect``), its server settings, its
+    rules in the order they are tried, and where it came from."""
+
     name: str
     summary: str
     expect: str

@@ -71,6 +71,8 @@ class ArmTimer:
 
 @dataclass(frozen=True)
 class CancelTimer:
+    """Stop the timer ``name`` if it is running (nothing when it is not)."""
+
     name: str
 
 

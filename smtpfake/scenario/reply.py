@@ -16,6 +16,9 @@ _ENHANCED_LIKE_RE = re.compile(r"[0-9]+(\.[0-9A-Za-z]*)+")
 
 @dataclass(frozen=True)
 class Reply:
+    """An SMTP reply (RFC 5321 §4.2): its three-digit ``code``, its text ``lines`` (one per
+    line of a multi-line reply, §4.2.1) and an ``enhanced`` status code (RFC 3463) or None."""
+
     code: int
     lines: tuple[str, ...] = ("",)
     enhanced: str | None = None

@@ -21,6 +21,9 @@ NOT_AT_START = (
     "http.server",
     "smtpfake.http",
     "smtpfake.explain",
+    "smtpfake.probe",  # only serve's own parser is built
+    "smtpfake.delivery",  # no --deliver
+    "smtpfake.hooks",  # no handler
     "uvloop",  # not installed here, or --loop asyncio below
 )
 

@@ -1,0 +1,86 @@
+"""``smtpfake`` as its own process holds Python's cyclic garbage collector off while it starts
+(start-up time, issue 11 item 1), then freezes what start-up made and collects as usual again;
+``cli.main`` called in-process leaves the collector alone (it is the whole process's)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from smtpfake import cli
+
+# serve in a fresh interpreter through cli.program(), as the console script runs it; at the
+# "listening" line, what the collector is doing is printed to stderr and the server stopped
+SERVE = """
+import gc, json, os, signal, sys
+
+class Lines:
+    def write(self, text):
+        if "listening" in text:
+            seen = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+            print(json.dumps(seen), file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGINT)
+        return len(text)
+    def flush(self):
+        pass
+
+sys.stdout = Lines()
+sys.argv = ["smtpfake", "serve", "--port", "0"]
+from smtpfake import cli
+status = cli.program()
+print(json.dumps({"status": status, "enabled": gc.isenabled()}), file=sys.stderr)
+"""
+
+
+def test_serve_listens_with_the_collector_running_and_start_up_frozen(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SMTPFAKE_CACHE_DIR": str(tmp_path)},
+    )
+    lines = [json.loads(x) for x in done.stderr.splitlines() if x.startswith("{")]
+    assert len(lines) == 2, done.stderr
+    listening, ended = lines
+    assert listening["enabled"] is True
+    assert listening["frozen"] > 10_000  # the modules, classes and functions serve loaded
+    assert ended == {"status": 0, "enabled": True}
+
+
+# any other command (explain here) through cli.program(): the collector as the command runs,
+# and after; one JSON line on stdout after the command's own output
+OTHER = """
+import gc, json, sys
+from smtpfake import cli
+
+during = []
+explain = cli._explain
+
+def watched(args):
+    during.append(gc.isenabled())
+    return explain(args)
+
+cli._explain = watched
+sys.argv = ["smtpfake", "explain", "421"]
+status = cli.program()
+print(json.dumps({"during": during, "after": gc.isenabled(), "status": status}))
+"""
+
+
+def test_every_other_command_runs_with_the_collector_on() -> None:
+    done = subprocess.run([sys.executable, "-c", OTHER], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen == {"during": [True], "after": True, "status": 0}
+
+
+def test_main_in_process_leaves_the_collector_alone() -> None:
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    assert cli.main(["explain", "421"]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
