@@ -4,10 +4,11 @@ those rules, made once per scenario (engine/compiled.py).
 select_steps() interprets: per rule and command it unpacks a step, loops over check functions
 and reads the rule's fields. The function generated here does the same checks in the same
 order, with each rule's conditions inlined as ``if``/``elif`` and its values as literals (or
-closure cells), the facts of the occurrence read once, and a run of rules that only ``match``
-judged by one lookup on the argument. What it decides is select_steps()'s, to the draw: the
-same rule fires, the same counters move (in the same order), the same draws are made, the same
-near misses are kept (flat, four items each: rule, condition, wanted, was).
+closure cells), the facts of the occurrence read once, a run of rules that only ``match``
+judged by one lookup on the argument, and of each near miss only what varies kept
+(engine/nearmisses.py). What it decides is select_steps()'s, to the draw: the same rule fires,
+the same counters move (in the same order), the same draws are made, the same near misses are
+read (flat, four items each: rule, condition, wanted, was).
 tests/engine/test_rulecode_differential.py holds the two to that over random rules and traffic.
 
 To read what a stage checks: ``compiled(scenario).selectors[Stage.RCPT].source``.
@@ -33,12 +34,13 @@ from smtpfake.engine.matching import (
     count,
     record_firing,
 )
+from smtpfake.engine.nearmisses import Layout, NearMisses
 from smtpfake.engine.shared import KeyCounter, Shared
 from smtpfake.scenario.faults.base import FaultContext
 from smtpfake.scenario.model import INITIAL_STATE, Rule, Stage
 
 #: (occurrence, shared, fault context) -> (the rule that fired or None, the flat near misses)
-Select = Callable[[Occurrence, Shared, FaultContext], "tuple[Rule | None, tuple[Any, ...]]"]
+Select = Callable[[Occurrence, Shared, FaultContext], "tuple[Rule | None, NearMisses]"]
 
 #: arguments whose ``match`` outcomes a selector remembers (clients repeat their addresses)
 MATCH_MEMO = 256
@@ -77,12 +79,13 @@ def _code(source: str) -> Any:
 
 def _fire(
     steps: tuple[Step, ...],
+    layout: Layout,
     position: int,
     counter: KeyCounter | None,
     occ: Occurrence,
     shared: Shared,
     misses: list[Any],
-) -> tuple[Rule, tuple[Any, ...]]:
+) -> tuple[Rule, NearMisses]:
     """The rule at ``position`` fires: count it if it is not counted on every occurrence, count
     the rules after it that are (their filters checked as select_steps() does), record the
     firing."""
@@ -94,16 +97,18 @@ def _fire(
         if counting != NOT_COUNTED and all(check(later, occ, shared) is None for check in checks):
             count(later, occ, shared, keys)
     record_firing(rule, counter, occ, shared)
-    return rule, tuple(misses)
+    return rule, NearMisses(layout, tuple(misses))
 
 
-def _match_table(
-    rules: tuple[Rule, ...], runs: list[list[int]]
-) -> Callable[[str], tuple[Any, ...]]:
+def _match_table(layout: Layout, runs: list[list[int]]) -> Callable[[str], tuple[Any, ...]]:
     """The ``match`` outcomes for an argument, remembered: one bool per distinct glob (in
-    _Writer.globs order), then per run (positions in ``rules``) the run's flat near misses if
-    every rule of it fails its ``match``, else None. Globs as fnmatch.fnmatchcase() reads them
-    (fnmatch.translate), on the lower-cased argument."""
+    _Writer.globs order), then per run (positions in ``layout``) what its near misses keep
+    (NearMisses) if every rule of it fails its ``match``, else None. Globs as
+    fnmatch.fnmatchcase() reads them (fnmatch.translate), on the lower-cased argument."""
+    rules = tuple(rule for rule, _ in layout)
+    # what a rule of a run keeps for a missed match: the argument, after which way (0: a run's
+    # rules check match first) if it has several
+    prefix = [() if len(ways) == 1 else (0,) for _, ways in layout]
     globs = list(dict.fromkeys(r.match.lower() for r in rules if r.match is not None))
     tests = [re.compile(fnmatch.translate(glob)).match for glob in globs]
     where = {glob: j for j, glob in enumerate(globs)}
@@ -120,9 +125,7 @@ def _match_table(
         for run in runs:
             matched = [hits[where[_lower_glob(rules[p])]] for p in run]
             outcomes.append(
-                None
-                if any(matched)
-                else tuple(x for p in run for x in (rules[p], "match", rules[p].match, shown))
+                None if any(matched) else tuple(x for p in run for x in (*prefix[p], shown))
             )
         made = tuple(outcomes)
         if len(memo) >= MATCH_MEMO:
@@ -131,6 +134,15 @@ def _match_table(
         return made
 
     return judge
+
+
+def _group(shared: Shared, members: str, key: tuple[str, ...], size: int) -> list[Any]:
+    """The counters of a group of rules (_groups()) for one key: Shared.groups."""
+    groups = shared.groups
+    found = groups.get((members, key))
+    if found is None:
+        found = groups[(members, key)] = [None] * size
+    return found
 
 
 def _lower_glob(rule: Rule) -> str:
@@ -193,13 +205,17 @@ class _Writer:
         self.pers = list(dict.fromkeys(r.per for r in rules if r.per))
         self.globs = list(dict.fromkeys(_lower_glob(r) for r in rules if r.match is not None))
         self.runs = _runs(rules)
+        self.layout: Layout = tuple((rule, _ways(rule)) for rule in rules)
+        self.groups = _groups(rules)
+        self.slot = {
+            p: (k, slot) for k, group in enumerate(self.groups) for slot, p in enumerate(group)
+        }
 
     def source(self) -> str:
         rules = self.rules
-        self.bind("STEPS", self.steps)
-        self.bind("FIRE", _fire)
-        for i, rule in enumerate(rules):
-            self.bind(f"R{i}", rule)
+        self.bind("FIRE", functools.partial(_fire, self.steps, self.layout))
+        self.bind("LAYOUT", self.layout)
+        self.bind("NEAR_MISSES", NearMisses)
         self.prologue()
         run_at = {run[0]: k for k, run in enumerate(self.runs)}
         i = 0
@@ -220,7 +236,7 @@ class _Writer:
                 self.rule(p)
             self.depth -= 1
             i = run[-1] + 1
-        self.line("return None, tuple(misses)")
+        self.line("return None, NEAR_MISSES(LAYOUT, tuple(misses))")
         head = [
             "def make(" + ", ".join(self.cells) + "):",
             "    def select(occ, shared, ctx):",
@@ -242,11 +258,12 @@ class _Writer:
     def prologue(self) -> None:
         rules = self.rules
         used = {name for r in rules for name in r.conditions_set}
-        self.line("misses = []")
+        self.line("misses = []  # what the near misses keep (nearmisses.NearMisses)")
+        self.line("keep = misses.append")
         if self.globs or any(p in per for per in self.pers for p in ("sender", "recipient")):
             self.line("argument = occ.argument")
         if self.globs:
-            self.bind("MATCHES", _match_table(rules, self.runs))
+            self.bind("MATCHES", _match_table(self.layout, self.runs))
             self.line("mt = MATCHES(argument)")
         for name, code in _FACTS.items():
             if name in used:
@@ -255,6 +272,9 @@ class _Writer:
             self.line("state = shared.state")
         if any(r.per and r.state for r in rules):
             self.line("states_get = shared.states.get")
+        if self.groups:
+            self.bind("GROUP", _group)
+            self.line(f"{' = '.join(f'g{k}' for k in range(len(self.groups)))} = None  # GROUP()")
         if any(r.counted for r in rules):
             self.line("now = occ.time")
             self.line("counters_get = shared.counters.get")
@@ -281,9 +301,17 @@ class _Writer:
         self.probability(i)
         self.depth -= opened
 
-    def chain(self, first: bool, fails: str, miss: str) -> None:
+    def chain(self, first: bool, fails: str, i: int, condition: str, was: str) -> None:
+        """One condition of rule ``i`` in an if/elif chain: when it fails, what is kept."""
         self.line(f"{'if' if first else 'elif'} {fails}:")
-        self.line(f"    misses += {miss}")
+        self.line(f"    {self.keep(i, condition, was)}")
+
+    def keep(self, i: int, condition: str, was: str) -> str:
+        """What rule ``i`` keeps when ``condition`` fails (NearMisses)."""
+        ways = self.layout[i][1]
+        if len(ways) == 1:
+            return f"keep({was})"
+        return f"misses += ({[name for name, _ in ways].index(condition)}, {was})"
 
     def filters(self, i: int) -> int:
         """The filter conditions as an if/elif chain; returns 1 if it left an ``else`` open."""
@@ -292,7 +320,7 @@ class _Writer:
         for name in rule.conditions_set:
             wanted = self.value(i, name, getattr(rule, name))
             fails, was = self.filter_code(i, name, wanted)
-            self.chain(first, fails, f'(R{i}, "{name}", {wanted}, {was})')
+            self.chain(first, fails, i, name, was)
             first = False
         if first:
             return 0
@@ -332,9 +360,18 @@ class _Writer:
         if not rule.counted:
             return
         key = "()" if not rule.per else f"key{self.pers.index(rule.per)}"
-        self.line(f"c = counters_get(({rule.index}, {key}))")
-        self.line("if c is None:")
-        self.line(f"    c = new_counter({rule.index}, {key})")
+        if i in self.slot:
+            k, slot = self.slot[i]
+            members = ",".join(str(self.rules[p].index) for p in self.groups[k])
+            self.line(f"if g{k} is None:")
+            self.line(f"    g{k} = GROUP(shared, {members!r}, {key}, {len(self.groups[k])})")
+            self.line(f"c = g{k}[{slot}]")
+            self.line("if c is None:")
+            self.line(f"    c = g{k}[{slot}] = new_counter({rule.index}, {key})")
+        else:
+            self.line(f"c = counters_get(({rule.index}, {key}))")
+            self.line("if c is None:")
+            self.line(f"    c = new_counter({rule.index}, {key})")
         self.line("c.seen += 1")
         self.line("if c.first_time is None:")
         self.line("    c.first_time = now")
@@ -371,8 +408,7 @@ class _Writer:
         if rule.times is not None:
             checks.append(("times", f"c.fired >= {rule.times}", "c.fired"))
         for k, (name, fails, was) in enumerate(checks):
-            wanted = self.value(i, name, getattr(rule, name))
-            self.chain(k == 0, fails, f'(R{i}, "{name}", {wanted}, {was})')
+            self.chain(k == 0, fails, i, name, was)
         if not checks:
             return 0
         self.line("else:")
@@ -382,7 +418,7 @@ class _Writer:
     def probability(self, i: int) -> None:
         rule = self.rules[i]
         counter = "c" if rule.counted else "None"  # not counted: counted when it fires
-        fire = f"return FIRE(STEPS, {i}, {counter}, occ, shared, misses)"
+        fire = f"return FIRE({i}, {counter}, occ, shared, misses)"
         if rule.probability is None:
             self.line(fire)
             return
@@ -392,7 +428,7 @@ class _Writer:
         self.line("d = draw()")
         self.line(f"if d < {p}:")
         self.line(f"    {fire}")
-        self.line(f'misses += (R{i}, "probability", {p}, d)')
+        self.line(self.keep(i, "probability", "d"))
 
 
 def _runs(rules: tuple[Rule, ...]) -> list[list[int]]:
@@ -409,3 +445,31 @@ def _runs(rules: tuple[Rule, ...]) -> list[list[int]]:
             runs.append(current)
         current = []
     return runs
+
+
+def _ways(rule: Rule) -> tuple[tuple[str, Any], ...]:
+    """The ways the rule can miss, (condition, wanted) each, in the order they are checked:
+    its filters, its counter conditions, its probability (matching.select_steps())."""
+    names = (
+        *rule.conditions_set,
+        *(n for n in _COUNTER_CONDITIONS if getattr(rule, n) is not None),
+    )
+    ways = [(name, getattr(rule, name)) for name in names]
+    if rule.probability is not None:
+        ways.append(("probability", rule.probability))
+    return tuple(ways)
+
+
+#: matching.counter_miss()'s conditions, in its order
+_COUNTER_CONDITIONS = ("first", "after", "every", "within", "times")
+
+
+def _groups(rules: tuple[Rule, ...]) -> list[list[int]]:
+    """Rules counted on the same key (the same ``per``, or none), at least two: their counters
+    are looked up once a command for them all (positions in ``rules``). ``per: connection``
+    keys are left out: their counters are forgotten when the connection ends."""
+    by_per: dict[tuple[str, ...] | None, list[int]] = {}
+    for i, rule in enumerate(rules):
+        if rule.counted and "connection" not in (rule.per or ()):
+            by_per.setdefault(rule.per, []).append(i)
+    return [group for group in by_per.values() if len(group) >= 2]

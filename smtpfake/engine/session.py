@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from smtpfake.engine import bdat, commands, params
@@ -521,7 +521,7 @@ class Session:
             body=self.declared.body,
         )
 
-    def _explain(self, occ: Occurrence, label: str | None, misses: tuple[object, ...]) -> None:
+    def _explain(self, occ: Occurrence, label: str | None, misses: Sequence[object]) -> None:
         outcome = Outcome(occ.time, occ.stage.value, occ.argument, label, misses)
         self.observer.outcome(self.info, outcome)
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from smtpfake.engine import compiled as compiled_module
 from smtpfake.engine import rulecode
 from smtpfake.engine.matching import Occurrence, compile_rules, select_steps
-from smtpfake.engine.records import describe_miss
+from smtpfake.engine.records import Outcome
 from smtpfake.engine.shared import Shared
 from smtpfake.scenario import load_mapping
 from smtpfake.scenario.model import BODY_TYPES, GREETINGS, Rule, SizeBounds, Stage
@@ -197,9 +197,10 @@ def same_choices(ruleset: tuple[Rule, ...], events: list[tuple[Any, ...]]) -> No
         was = old.choose[occ.stage](occ, old.shared, old.ctx)
         got = new.choose[occ.stage](occ, new.shared, new.ctx)
         assert got[0] is was[0], occ
-        assert repr(got[1]) == repr(was[1]), occ  # values and their types, in order
-        words = [describe_miss(tuple(m[i : i + 4])) for m in (got[1],) for i in range(0, len(m), 4)]
-        assert words == [describe_miss(tuple(was[1][i : i + 4])) for i in range(0, len(was[1]), 4)]
+        read = tuple(got[1])  # as every reader sees them: Outcome.misses, JSON, show
+        assert repr(read) == repr(was[1]), occ  # values and their types, in order
+        assert got[1] == was[1] and hash(got[1]) == hash(was[1])
+        assert Outcome(0, "", "", None, got[1]).misses == Outcome(0, "", "", None, was[1]).misses
         assert new.kept() == old.kept(), occ
         assert (new.ctx.made is None) == (old.ctx.made is None)
 
