@@ -63,15 +63,27 @@ def build(rules: tuple[Rule, ...]) -> Selector:
     writer = _Writer(rules)
     source = writer.source()
     namespace: dict[str, Any] = {}
-    exec(_code(source), namespace)  # our own source: _Writer's
+    # named for its rules, so that a profile tells the stages' functions apart
+    exec(_code(source, f"<smtpfake rules {_spans([r.index for r in rules])}>"), namespace)
     select: Select = namespace["make"](**writer.cells)
     return Selector(select, source, rules)
 
 
 @functools.lru_cache(maxsize=256)
-def _code(source: str) -> Any:
+def _code(source: str, name: str) -> Any:
     """Compiled once per distinct source: a test suite loads the same scenario many times."""
-    return compile(source, "<smtpfake rules>", "exec")
+    return compile(source, name, "exec")
+
+
+def _spans(indexes: list[int]) -> str:
+    """``1-20,23``: rule indexes (ascending) as runs."""
+    spans: list[list[int]] = []
+    for index in indexes:
+        if spans and index == spans[-1][-1] + 1:
+            spans[-1][1:] = [index]
+        else:
+            spans.append([index])
+    return ",".join("-".join(map(str, span)) for span in spans)
 
 
 # -- what the generated code calls ----------------------------------------------------------
