@@ -213,6 +213,7 @@ class _Writer:
         self.steps = compile_rules(rules)
         self.lines: list[str] = []
         self.depth = 2
+        self.known: set[str] = set()  # locals set by now on every path (once())
         self.cells: dict[str, Any] = {}
         self.pers = list(dict.fromkeys(r.per for r in rules if r.per))
         self.globs = list(dict.fromkeys(_lower_glob(r) for r in rules if r.match is not None))
@@ -254,6 +255,16 @@ class _Writer:
             "    def select(occ, shared, ctx):",
         ]
         return "\n".join([*head, *self.lines, "    return select", ""])
+
+    def once(self, name: str, value: str) -> None:
+        """``name = value`` the first time it is reached (``name`` starts as None); no test is
+        written where it was already set by code every path here runs (the function's top
+        level: a rule there runs whenever it is reached)."""
+        if name not in self.known:
+            self.line(f"if {name} is None:")
+            self.line(f"    {name} = {value}")
+        if self.depth == 2:
+            self.known.add(name)
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -375,8 +386,7 @@ class _Writer:
         if i in self.slot:
             k, slot = self.slot[i]
             members = ",".join(str(self.rules[p].index) for p in self.groups[k])
-            self.line(f"if g{k} is None:")
-            self.line(f"    g{k} = GROUP(shared, {members!r}, {key}, {len(self.groups[k])})")
+            self.once(f"g{k}", f"GROUP(shared, {members!r}, {key}, {len(self.groups[k])})")
             self.line(f"c = g{k}[{slot}]")
             self.line("if c is None:")
             self.line(f"    c = g{k}[{slot}] = new_counter({rule.index}, {key})")
@@ -384,7 +394,9 @@ class _Writer:
             self.line(f"c = counters_get(({rule.index}, {key}))")
             self.line("if c is None:")
             self.line(f"    c = new_counter({rule.index}, {key})")
-        self.line("c.seen += 1")
+        simple = rule.window is None and rule.fixed_window is None
+        reads = any(getattr(rule, name) is not None for name in ("first", "after", "every"))
+        self.line("c.seen = n = c.seen + 1" if simple and reads else "c.seen += 1")
         self.line("if c.first_time is None:")
         self.line("    c.first_time = now")
         if rule.window is not None:
@@ -404,8 +416,6 @@ class _Writer:
             self.line("    c.window_start, c.window_seen = now, 0")
             self.line("c.window_seen += 1")
             self.line("n = c.window_seen")
-        elif any(getattr(rule, name) is not None for name in ("first", "after", "every")):
-            self.line("n = c.seen")
 
     def counter_conditions(self, i: int) -> int:
         """matching.counter_miss() for the conditions the rule sets, as an if/elif chain."""
@@ -435,8 +445,7 @@ class _Writer:
             self.line(fire)
             return
         p = self.value(i, "probability", rule.probability)
-        self.line("if draw is None:")
-        self.line("    draw = ctx.rng.random")
+        self.once("draw", "ctx.rng.random")
         self.line("d = draw()")
         self.line(f"if d < {p}:")
         self.line(f"    {fire}")
