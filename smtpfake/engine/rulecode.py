@@ -39,7 +39,7 @@ from smtpfake.engine.shared import KeyCounter, Shared
 from smtpfake.scenario.faults.base import FaultContext
 from smtpfake.scenario.model import INITIAL_STATE, Rule, Stage
 
-#: (occurrence, shared, fault context) -> (the rule that fired or None, the flat near misses)
+#: (occurrence, shared, fault context) -> (the rule that fired or None, its near misses)
 Select = Callable[[Occurrence, Shared, FaultContext], "tuple[Rule | None, NearMisses]"]
 
 #: arguments whose ``match`` outcomes a selector remembers (clients repeat their addresses)
@@ -51,7 +51,7 @@ RUN = 2
 @dataclass(frozen=True)
 class Selector:
     """``select``: the generated function; ``source``: its Python source (a factory whose
-    parameters are the rules and values it binds); ``rules``: the rules it checks, in order."""
+    parameters are the values and helpers it binds); ``rules``: the rules it checks, in order."""
 
     select: Select
     source: str
@@ -112,16 +112,17 @@ def _fire(
     return rule, NearMisses(layout, tuple(misses))
 
 
-def _match_table(layout: Layout, runs: list[list[int]]) -> Callable[[str], tuple[Any, ...]]:
-    """The ``match`` outcomes for an argument, remembered: one bool per distinct glob (in
-    _Writer.globs order), then per run (positions in ``layout``) what its near misses keep
+def _match_table(
+    layout: Layout, globs: list[str], runs: list[list[int]]
+) -> Callable[[str], tuple[Any, ...]]:
+    """The ``match`` outcomes for an argument, remembered: one bool per distinct glob (lower
+    case, _Writer.globs), then per run (positions in ``layout``) what its near misses keep
     (NearMisses) if every rule of it fails its ``match``, else None. Globs as
     fnmatch.fnmatchcase() reads them (fnmatch.translate), on the lower-cased argument."""
     rules = tuple(rule for rule, _ in layout)
     # what a rule of a run keeps for a missed match: the argument, after which way (0: a run's
     # rules check match first) if it has several
     prefix = [() if len(ways) == 1 else (0,) for _, ways in layout]
-    globs = list(dict.fromkeys(r.match.lower() for r in rules if r.match is not None))
     tests = [re.compile(fnmatch.translate(glob)).match for glob in globs]
     where = {glob: j for j, glob in enumerate(globs)}
     memo: dict[str, tuple[Any, ...]] = {}
@@ -239,7 +240,8 @@ class _Writer:
                 i += 1
                 continue
             run = self.runs[k]
-            self.line(f"# rules {run[0]}-{run[-1]}: only match, judged together")
+            first, last = rules[run[0]].index, rules[run[-1]].index
+            self.line(f"# rules {first}-{last}: only match, judged together")
             self.line(f"run = mt[{len(self.globs) + k}]")
             self.line("if run is not None:")
             self.line("    misses += run")
@@ -286,7 +288,7 @@ class _Writer:
         if self.globs or any(p in per for per in self.pers for p in ("sender", "recipient")):
             self.line("argument = occ.argument")
         if self.globs:
-            self.bind("MATCHES", _match_table(self.layout, self.runs))
+            self.bind("MATCHES", _match_table(self.layout, self.globs, self.runs))
             self.line("mt = MATCHES(argument)")
         for name, code in _FACTS.items():
             if name in used:
@@ -300,7 +302,8 @@ class _Writer:
             self.line(f"{' = '.join(f'g{k}' for k in range(len(self.groups)))} = None  # GROUP()")
         if any(r.counted for r in rules):
             self.line("now = occ.time")
-            self.line("counters_get = shared.counters.get")
+            if any(r.counted and i not in self.slot for i, r in enumerate(rules)):
+                self.line("counters_get = shared.counters.get")
             self.line("new_counter = shared.counter")
         if any(r.probability is not None for r in rules):
             self.line("draw = None  # ctx.rng.random, asked for on the first draw")
