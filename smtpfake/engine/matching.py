@@ -342,8 +342,9 @@ def select_explained(
 def select_steps(
     compiled: tuple[Step, ...], occ: Occurrence, shared: Shared, ctx: FaultContext
 ) -> tuple[Rule | None, tuple[Any, ...]]:
-    """select_explained() over rules compiled beforehand (compile_rules(); a session takes them
-    from engine/compiled.py, made once per scenario)."""
+    """select_explained() over rules compiled beforehand (compile_rules()). The reference
+    interpreter: a session runs engine/rulecode.py's function generated for the stage's rules,
+    which must decide exactly as this does (tests/engine/test_rulecode_differential.py)."""
     chosen: tuple[Rule, KeyCounter] | None = None
     misses: list[Any] = []
     keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # ``per`` keys, shared between rules
@@ -395,8 +396,14 @@ def select_steps(
     if chosen is None:
         return None, tuple(misses)
     rule, counter = chosen
+    record_firing(rule, counter, occ, shared)
+    return rule, tuple(misses)
+
+
+def record_firing(rule: Rule, counter: KeyCounter, occ: Occurrence, shared: Shared) -> None:
+    """The rule fired: its firing counts (``counter``: its counters for the occurrence's key)
+    and the server's (or the key's) state moves to its ``next_state``."""
     counter.fired += 1
     shared.fired[rule.index] += 1
     if rule.next_state is not None:
         shared.move(state_key(rule, occ), rule.next_state)
-    return rule, tuple(misses)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -52,8 +53,9 @@ class Outcome:
     argument: str  # as rules saw it (address, domain, argument)
     fired: str | None  # the label of the rule that fired
     #: why each rule did not fire, in rule order: flat, four items per rule (rule, condition,
-    #: wanted, was; engine/matching.py), worded only when read; or the words, read from JSON
-    why: tuple[object, ...] = ()
+    #: wanted, was; engine/matching.py; engine/nearmisses.py keeps them compact until read),
+    #: worded only when read; or the words, read from JSON
+    why: Sequence[object] = ()
 
     @property
     def misses(self) -> tuple[str, ...]:

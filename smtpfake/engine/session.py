@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from smtpfake.engine import bdat, commands, params
@@ -29,7 +29,7 @@ from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
 from smtpfake.engine.consult import FAILED, HOOKS
 from smtpfake.engine.frozen import made
-from smtpfake.engine.matching import Occurrence, client_ip, select_steps
+from smtpfake.engine.matching import Occurrence, client_ip
 from smtpfake.engine.records import (
     Message,
     Observer,
@@ -474,11 +474,11 @@ class Session:
             plan = _plain_plan(plan)
         self.counts[stage] += 1
         label = None
-        steps = self._compiled.steps[stage]
-        if steps:  # a stage no rule is on needs no occurrence and keeps no outcome
+        select = self._compiled.select[stage]
+        if select is not None:  # a stage no rule is on needs no occurrence and keeps no outcome
             occurrence = self.occurrence(stage, argument)
-            # select_steps() also records the firing: per-rule counters, times, next_state
-            rule, misses = select_steps(steps, occurrence, self.shared, self)
+            # select() also records the firing: per-rule counters, times, next_state
+            rule, misses = select(occurrence, self.shared, self)
             if rule is not None:
                 label = rule.label
                 for fault in rule.faults:
@@ -522,7 +522,7 @@ class Session:
             body=self.declared.body,
         )
 
-    def _explain(self, occ: Occurrence, label: str | None, misses: tuple[object, ...]) -> None:
+    def _explain(self, occ: Occurrence, label: str | None, misses: Sequence[object]) -> None:
         outcome = Outcome(occ.time, occ.stage.value, occ.argument, label, misses)
         self.observer.outcome(self.info, outcome)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from smtpfake.scenario.model import INITIAL_STATE
 
 
-@dataclass
+@dataclass(slots=True)  # one per rule and key: many, each touched on every command
 class KeyCounter:
     """One rule's counters for one ``per`` key (or for the whole server without ``per``)."""
 
@@ -49,6 +49,10 @@ class Shared:
     state: str = INITIAL_STATE
     #: (rule index, key) -> that rule's counters for that key
     counters: dict[tuple[int, tuple[str, ...]], KeyCounter] = field(default_factory=dict)
+    #: (rules, key) -> those rules' counters for that key, as in ``counters`` (None: none yet):
+    #: engine/rulecode.py's one lookup a command for rules counted on the same key ("rules":
+    #: their indexes, e.g. "3,4,9"); never for ``per: connection`` (connection_ended forgets those)
+    groups: dict[tuple[str, tuple[str, ...]], list[KeyCounter | None]] = field(default_factory=dict)
     #: (per parts, key) -> that key's named state, for rules with ``per`` (see matching.state_key)
     states: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = field(default_factory=dict)
     #: client IP -> when it may connect again (``server.retry_after`` after a 4xx reply)
