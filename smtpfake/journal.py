@@ -326,32 +326,40 @@ class Journal:
         return live if live is not None and live.info is info else None
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
+        # this runs for every line and reply: locals, no helper calls on the common path
+        text = entry.text
         with self._lock:
             live = self._sessions.get(id(info))
             if live is None or live.info is not info:
                 return
-            limit = self.limits.entry_chars
-            if len(entry.text) > limit:
-                more = len(entry.text) - limit
-                text = f"{entry.text[:limit]}... ({more:,} more characters)"
-                entry = dataclasses.replace(entry, text=text)
-                self._n["entries_cut"] += 1
-            size = _utf8_size(entry.text)
+            if len(text) > self.limits.entry_chars:
+                entry = self._cut(entry)
+                text = entry.text
+            size = len(text) if text.isascii() else _utf8_size(text)
             transcript = live.transcript
             if len(transcript) == transcript.maxlen:
                 self._forget_entry(live, _utf8_size(transcript[0].text))
             transcript.append(entry)
             live.transcript_bytes += size
-            live.record = None  # _touch(live), inline: this runs for every line and reply
+            live.record = None  # _touch(live), inline
             self._sessions_snapshot = None
             n = self._n
-            n["transcript_bytes"] += size
-            # past the byte bound the oldest sessions go, never the one being written
-            while (
-                n["transcript_bytes"] > self.limits.transcript_bytes
-                and next(iter(self._sessions.values())) is not live
-            ):
-                self._drop_oldest_session()
+            total = n["transcript_bytes"] = n["transcript_bytes"] + size
+            if total > self.limits.transcript_bytes:
+                # past the byte bound the oldest sessions go, never the one being written
+                while (
+                    n["transcript_bytes"] > self.limits.transcript_bytes
+                    and next(iter(self._sessions.values())) is not live
+                ):
+                    self._drop_oldest_session()
+
+    def _cut(self, entry: TranscriptEntry) -> TranscriptEntry:
+        """``entry`` with its text cut to ``entry_chars``, saying how much was left off."""
+        limit = self.limits.entry_chars
+        more = len(entry.text) - limit
+        self._n["entries_cut"] += 1
+        text = f"{entry.text[:limit]}... ({more:,} more characters)"
+        return dataclasses.replace(entry, text=text)
 
     def _forget_entry(self, live: _Live, size: int) -> None:
         live.transcript_bytes -= size

@@ -138,11 +138,15 @@ class Connection:
         """The wire carried out ``action`` of the current batch (a Send: its bytes are with the
         socket); its transcript note is recorded now."""
         self._cursor += 1
-        if isinstance(action, Send):
-            self._written += len(action.data)
-            if action.note is not None:
+        if type(action) is Send:
+            note = action.note
+            if note is None:
+                self._written += len(action.data)
+            else:
                 self._written = 0
-        elif isinstance(action, _ENDS):
+                self.session.record("server", note.text, note.rule)
+            return
+        if isinstance(action, _ENDS):
             self._over = True
         elif isinstance(action, HalfClose):
             self._closing = True  # the grace period: what the client sends now is after the close
@@ -258,6 +262,13 @@ class Connection:
     def _start(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
         """Hand a batch to the wire: up to its first close or reset; a close becomes a half-close
         and the grace period (a reset stays a reset)."""
+        if len(actions) == 1 and type(actions[0]) is Send:  # most replies: nothing to enter
+            self._batch, self._cursor, self._written = actions, 0, 0
+            self._busy = True
+            self._ahead = len(self._buffer)
+            if self._client_idle is not self._server_idle and not self._closing:
+                return (self._server_idle, *actions)
+            return actions
         for action in actions:  # a loop, not all(): this runs for every reply
             if not isinstance(action, TIMER_ACTIONS):
                 break

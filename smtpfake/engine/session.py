@@ -416,6 +416,13 @@ class Session:
         ``options``: the command's parameters (MAIL/RCPT), for a user's hook.
         A positive normal reply with a user's hook for the stage is first a Consult
         (consult.py): the rest follows in :meth:`consulted`."""
+        if not self.hooks:
+            steps = self._compiled.steps[stage]
+            if not steps:  # no rule can change it: most replies of most sessions
+                if isinstance(plan, Reply):
+                    return self._plainly(stage, plan, plan.closes, accept, then)
+                if plan.reply is not None and _closes_plainly(plan):
+                    return self._plainly(stage, plan.reply, True, accept, then)
         if isinstance(plan, Reply):
             plan = _plain_plan(plan)
         hook = HOOKS.get(stage) if self.hooks else None
@@ -441,6 +448,28 @@ class Session:
             )
             return (consult,)
         return self._decided(stage, argument, plan, accept, then)
+
+    def _plainly(
+        self, stage: Stage, reply: Reply, closing: bool, accept: Accept, then: Accept
+    ) -> tuple[Action, ...]:
+        """What ``_decided`` makes of a reply no rule and no hook can change, sent whole and,
+        if it closes (``_closes_plainly``), followed by the close: the same steps, without
+        making a Plan."""
+        self.counts[stage] += 1
+        positive = reply.code < 400
+        if accept is not None and positive:
+            if stage is Stage.MAIL:
+                self.transactions += 1
+            accept()
+        if not positive:
+            self._transient(reply)
+        self.conduct.previous_ok = positive
+        if closing:  # _ending()
+            self.closed_in_message = self.mode is Mode.DATA
+            self.mode = Mode.CLOSED
+        if then is not None:
+            then()
+        return _sent(reply, closing)
 
     def consulted(self, reply: Reply | None) -> tuple[Action, ...]:
         """The user's handler answered the Consult with ``reply`` (consult.answer_reply); None
@@ -718,6 +747,50 @@ def _reply(code: int, lines: tuple[str, ...], enhanced: str | None) -> Reply:
     """Replies are immutable: the same one made once (most commands get one of a few), which
     also lets the rendered-reply cache (plan._plain) find it by identity."""
     return Reply(code, lines, enhanced)
+
+
+#: a reply's actions when sent whole, by the reply's id(), one table for replies that close
+#: and one for the others; each value holds its reply, so no other object can take that id
+#: while it is here (cleared when full)
+_SENT: tuple[dict[int, tuple[Reply, tuple[Action, ...]]], ...] = ({}, {})
+_SENT_MAX = 1024
+_CLOSED = Note("(connection closed)")
+
+
+def _sent(reply: Reply, closing: bool) -> tuple[Action, ...]:
+    """:func:`_whole`, found by identity first: that costs less than hashing the reply (most are
+    one of a few made by :func:`_reply`)."""
+    table = _SENT[closing]
+    known = table.get(id(reply))
+    if known is not None and known[0] is reply:
+        return known[1]
+    actions = _whole(reply, closing)
+    if len(table) >= _SENT_MAX:
+        table.clear()
+    table[id(reply)] = (reply, actions)
+    return actions
+
+
+@functools.lru_cache(maxsize=1024)
+def _whole(reply: Reply, closing: bool) -> tuple[Action, ...]:
+    """``Plan(reply).actions()`` with the close entered (``_ending``): one Send carrying the
+    reply's note and, if ``closing``, the Close after it."""
+    data = reply.render()
+    send = Send(data, Note(wire_text(data)))
+    return (send, Close(_CLOSED)) if closing else (send,)
+
+
+def _closes_plainly(plan: Plan) -> bool:
+    """``Plan(reply, after=(Close(),))``: a reply sent whole, then the close (QUIT's 221)."""
+    after = plan.after
+    return (
+        len(after) == 1
+        and type(after[0]) is Close
+        and after[0].note is None
+        and not plan.before
+        and not plan.shapes
+        and not plan.armed
+    )
 
 
 def _plain_plan(reply: Reply) -> Plan:
