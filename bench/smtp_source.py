@@ -85,7 +85,10 @@ async def serve_smtpfake(kind: str, profile: str | None) -> int:
     if profiler is not None:
         profiler.disable()
         stats = pstats.Stats(profiler, stream=sys.stderr)
-        stats.sort_stats("tottime").print_stats(int(os.environ.get("PROFILE_LINES", "25")))
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "tottime"))
+        stats.print_stats(int(os.environ.get("PROFILE_LINES", "25")))
+        if os.environ.get("PROFILE_CALLEES"):  # e.g. connection_made: what it spends its time on
+            stats.print_callees(os.environ["PROFILE_CALLEES"])
     stop.set()
     await task
     if server.errors:

@@ -17,7 +17,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from smtpfake.engine.records import Message, Outcome, SessionInfo, TranscriptEntry, Violation
 
@@ -203,11 +203,32 @@ class JournalCounts:
 _COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(JournalCounts))
 
 
-@dataclass
+#: a transcript entry as the journal keeps it (:func:`_kept`): a tuple of TranscriptEntry's
+#: fields, only the first four for a line or reply delivered whole (nearly all). A tuple of
+#: strings and numbers is one the cyclic garbage collector stops tracking, so what the journal
+#: keeps adds nothing to each collection; the entry is made when the session is read.
+Kept = tuple[Any, ...]
+
+
+def _kept(entry: TranscriptEntry) -> Kept:
+    if entry.delivered and entry.written is None and not entry.event:
+        return (entry.time, entry.side, entry.text, entry.rule)
+    return (
+        entry.time,
+        entry.side,
+        entry.text,
+        entry.rule,
+        entry.delivered,
+        entry.written,
+        entry.event,
+    )
+
+
+@dataclass(slots=True)  # slots: no __dict__, one object fewer per session for the collector
 class _Live:
     info: SessionInfo
     # each bounded like the journal itself: one client can keep a session going for ever
-    transcript: deque[TranscriptEntry]
+    transcript: deque[Kept]
     # made on first use (Journal._bounded): most sessions have no violation, message or rule
     # outcome, and an empty deque is ~600 bytes, a third of an idle session's memory
     violations: deque[Violation] | None = None
@@ -228,7 +249,7 @@ class _Live:
                 peer=self.info.peer,
                 started=self.info.started,
                 ended=self.ended,
-                transcript=tuple(self.transcript),
+                transcript=tuple(TranscriptEntry(*kept) for kept in self.transcript),
                 violations=tuple(self.violations or ()),
                 messages=tuple(self.messages or ()),
                 auth_user=self.auth_user,
@@ -338,8 +359,8 @@ class Journal:
             size = len(text) if text.isascii() else _utf8_size(text)
             transcript = live.transcript
             if len(transcript) == transcript.maxlen:
-                self._forget_entry(live, _utf8_size(transcript[0].text))
-            transcript.append(entry)
+                self._forget_entry(live, _utf8_size(transcript[0][2]))
+            transcript.append(_kept(entry))
             live.transcript_bytes += size
             live.record = None  # _touch(live), inline
             self._sessions_snapshot = None
