@@ -19,7 +19,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from smtpfake.engine.records import Message, Outcome, SessionInfo, TranscriptEntry, Violation
+from smtpfake.engine.records import (
+    Message,
+    Outcome,
+    QuickTranscript,
+    SessionInfo,
+    TranscriptEntry,
+    Violation,
+)
 
 # JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
 from smtpfake.journal_limits import JournalLimits as JournalLimits
@@ -347,20 +354,36 @@ class Journal:
         return live if live is not None and live.info is info else None
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
+        self._keep(info, _kept(entry))
+
+    @property
+    def quick_transcript(self) -> QuickTranscript | None:
+        """The engine's quicker way in for a line or reply delivered whole (nearly every entry):
+        the entry's fields, no TranscriptEntry made (records.QuickTranscript). None for a
+        journal whose class does more in :meth:`transcript` (a log, an event stream): it must
+        see every entry."""
+        return self._quick if type(self).transcript is Journal.transcript else None
+
+    def _quick(
+        self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
+    ) -> None:
+        self._keep(info, (time, side, text, rule))
+
+    def _keep(self, info: SessionInfo, kept: Kept) -> None:
         # this runs for every line and reply: locals, no helper calls on the common path
-        text = entry.text
+        text: str = kept[2]
         with self._lock:
             live = self._sessions.get(id(info))
             if live is None or live.info is not info:
                 return
             if len(text) > self.limits.entry_chars:
-                entry = self._cut(entry)
-                text = entry.text
+                kept = self._cut(kept)
+                text = kept[2]
             size = len(text) if text.isascii() else _utf8_size(text)
             transcript = live.transcript
             if len(transcript) == transcript.maxlen:
                 self._forget_entry(live, _utf8_size(transcript[0][2]))
-            transcript.append(_kept(entry))
+            transcript.append(kept)
             live.transcript_bytes += size
             live.record = None  # _touch(live), inline
             self._sessions_snapshot = None
@@ -374,13 +397,13 @@ class Journal:
                 ):
                     self._drop_oldest_session()
 
-    def _cut(self, entry: TranscriptEntry) -> TranscriptEntry:
-        """``entry`` with its text cut to ``entry_chars``, saying how much was left off."""
+    def _cut(self, kept: Kept) -> Kept:
+        """``kept`` with its text cut to ``entry_chars``, saying how much was left off."""
+        text: str = kept[2]
         limit = self.limits.entry_chars
-        more = len(entry.text) - limit
         self._n["entries_cut"] += 1
-        text = f"{entry.text[:limit]}... ({more:,} more characters)"
-        return dataclasses.replace(entry, text=text)
+        cut = f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+        return (*kept[:2], cut, *kept[3:])
 
     def _forget_entry(self, live: _Live, size: int) -> None:
         live.transcript_bytes -= size

@@ -17,6 +17,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Literal
 
 from smtpfake.engine import bdat, commands, params
 
@@ -35,6 +36,7 @@ from smtpfake.engine.records import (
     Message,
     Observer,
     Outcome,
+    QuickTranscript,
     SessionInfo,
     TranscriptEntry,
     Violation,
@@ -88,6 +90,7 @@ class Session:
         "_compiled",
         "_enhanced",
         "_greet_after_tls",
+        "_quick",
         "_rng",
         "_seed",
         "_tls",
@@ -143,6 +146,8 @@ class Session:
         self.settings = scenario.server
         self.shared = shared
         self.observer = observer
+        # the observer's quicker way in for most entries (records.QuickTranscript), if it has one
+        self._quick: QuickTranscript | None = getattr(observer, "quick_transcript", None)
         self.clock = clock or SystemClock()
         # The journal's number (unique since the reset) and the rules' (since the scenario switch)
         self.index = shared.next_session()
@@ -729,14 +734,14 @@ class Session:
         written: int | None = None,
         event: bool = False,
     ) -> None:
+        said: Literal["client", "server"] = "client" if side == "client" else "server"
+        when = self.clock.now() if time is None else time
+        quick = self._quick
+        if quick is not None and delivered and written is None and not event:
+            quick(self.info, when, said, text, rule)
+            return
         entry = TranscriptEntry(  # the constructor: a journal keeps these (see frozen.py)
-            self.clock.now() if time is None else time,
-            "client" if side == "client" else "server",
-            text,
-            rule,
-            delivered,
-            written,
-            event,
+            when, said, text, rule, delivered, written, event
         )
         self.observer.transcript(self.info, entry)
 
