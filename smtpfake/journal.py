@@ -210,25 +210,18 @@ class JournalCounts:
 _COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(JournalCounts))
 
 
-#: a transcript entry as the journal keeps it (:func:`_kept`): a tuple of TranscriptEntry's
-#: fields, only the first four for a line or reply delivered whole (nearly all). A tuple of
-#: strings and numbers is one the cyclic garbage collector stops tracking, so what the journal
-#: keeps adds nothing to each collection; the entry is made when the session is read.
+#: a transcript entry as the journal keeps it: a tuple of TranscriptEntry's fields, only the
+#: first four for a line or reply delivered whole (nearly all; :func:`_rest` gives the others).
+#: A tuple of strings and numbers is one the cyclic garbage collector stops tracking, so what the
+#: journal keeps adds nothing to each collection; the entry is made when the session is read.
 Kept = tuple[Any, ...]
 
 
-def _kept(entry: TranscriptEntry) -> Kept:
+def _rest(entry: TranscriptEntry) -> tuple[Any, ...]:
+    """The fields kept after ``rule``: none when they are the defaults."""
     if entry.delivered and entry.written is None and not entry.event:
-        return (entry.time, entry.side, entry.text, entry.rule)
-    return (
-        entry.time,
-        entry.side,
-        entry.text,
-        entry.rule,
-        entry.delivered,
-        entry.written,
-        entry.event,
-    )
+        return ()
+    return (entry.delivered, entry.written, entry.event)
 
 
 @dataclass(slots=True)  # slots: no __dict__, one object fewer per session for the collector
@@ -354,7 +347,7 @@ class Journal:
         return live if live is not None and live.info is info else None
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
-        self._keep(info, _kept(entry))
+        self._keep(info, entry.time, entry.side, entry.text, entry.rule, _rest(entry))
 
     @property
     def quick_transcript(self) -> QuickTranscript | None:
@@ -362,28 +355,30 @@ class Journal:
         the entry's fields, no TranscriptEntry made (records.QuickTranscript). None for a
         journal whose class does more in :meth:`transcript` (a log, an event stream): it must
         see every entry."""
-        return self._quick if type(self).transcript is Journal.transcript else None
+        return self._keep if type(self).transcript is Journal.transcript else None
 
-    def _quick(
-        self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
+    def _keep(
+        self,
+        info: SessionInfo,
+        time: float,
+        side: str,
+        text: str,
+        rule: str | None,
+        rest: tuple[Any, ...] = (),
     ) -> None:
-        self._keep(info, (time, side, text, rule))
-
-    def _keep(self, info: SessionInfo, kept: Kept) -> None:
-        # this runs for every line and reply: locals, no helper calls on the common path
-        text: str = kept[2]
+        """Keep one entry (``rest``: :func:`_rest`). This runs for every line and reply:
+        locals, no helper on the common path."""
         with self._lock:
             live = self._sessions.get(id(info))
             if live is None or live.info is not info:
                 return
             if len(text) > self.limits.entry_chars:
-                kept = self._cut(kept)
-                text = kept[2]
+                text = self._cut(text)
             size = len(text) if text.isascii() else _utf8_size(text)
             transcript = live.transcript
             if len(transcript) == transcript.maxlen:
                 self._forget_entry(live, _utf8_size(transcript[0][2]))
-            transcript.append(kept)
+            transcript.append((time, side, text, rule, *rest) if rest else (time, side, text, rule))
             live.transcript_bytes += size
             live.record = None  # _touch(live), inline
             self._sessions_snapshot = None
@@ -397,13 +392,11 @@ class Journal:
                 ):
                     self._drop_oldest_session()
 
-    def _cut(self, kept: Kept) -> Kept:
-        """``kept`` with its text cut to ``entry_chars``, saying how much was left off."""
-        text: str = kept[2]
+    def _cut(self, text: str) -> str:
+        """``text`` cut to ``entry_chars``, saying how much was left off."""
         limit = self.limits.entry_chars
         self._n["entries_cut"] += 1
-        cut = f"{text[:limit]}... ({len(text) - limit:,} more characters)"
-        return (*kept[:2], cut, *kept[3:])
+        return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
 
     def _forget_entry(self, live: _Live, size: int) -> None:
         live.transcript_bytes -= size

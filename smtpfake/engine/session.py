@@ -469,7 +469,8 @@ class Session:
         """What ``_decided`` makes of a reply no rule and no hook can change, sent whole and,
         if it closes (``_closes_plainly``), followed by the close: the same steps, without
         making a Plan."""
-        self.counts[stage] += 1
+        counts = self.counts
+        counts[stage] = counts.get(stage, 0) + 1  # not Counter's __missing__, a Python call
         positive = reply.code < 400
         if accept is not None and positive:
             if stage is Stage.MAIL:
