@@ -75,6 +75,7 @@ class Connection:
         "_discarding",
         "_eof",
         "_grace",
+        "_idle_only",
         "_mid_line",
         "_over",
         "_server_idle",
@@ -108,6 +109,7 @@ class Connection:
             else ArmTimer(IDLE_TIMER, settings.idle_timeout)
         )
         self._close_after = settings.close_after
+        self._idle_only: tuple[Action, ...] = (self._client_idle,)
 
     # -- events in ------------------------------------------------------------------------------
 
@@ -160,6 +162,9 @@ class Connection:
         self._batch, self._cursor = (), 0
         if self._over:
             return ()
+        if not self._buffer:  # the client waited for this reply (most of the time)
+            self._ahead = 0
+            return self._end() if self._eof is not None else self._idle_only
         self._ahead = len(self._buffer)  # all of it came before the reply was complete
         actions = self._pump()
         if self._busy or self._over:

@@ -287,7 +287,8 @@ class Wire(asyncio.BufferedProtocol):
                     self._later = self._loop.call_soon(self._next_batch)
                     return
                 actions = conn.done()
-                self._resume_reading(conn)
+                if self._read_paused:
+                    self._resume_reading(conn)
         except Exception as error:
             self._failed(error)
         finally:
