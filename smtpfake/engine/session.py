@@ -223,7 +223,7 @@ class Session:
 
     def _greeting(self) -> tuple[Action, ...]:
         greeting = _reply(220, (f"{self.settings.hostname} {self.settings.greeting}",), None)
-        return self.respond(Stage.CONNECT, "", Plan(greeting))
+        return self.respond(Stage.CONNECT, "", greeting)
 
     def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
         """The wire completed the TLS handshake. RFC 3207 §4.2: the session starts over as after
