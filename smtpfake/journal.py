@@ -11,6 +11,7 @@ change, so a reader never holds the lock for long.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 import time
 from collections import Counter, OrderedDict, deque
@@ -241,6 +242,18 @@ class _Live:
     dropped_entries: int = 0
     #: the snapshot, made once per change (a listing reuses it)
     record: SessionRecord | None = None
+    #: the transcript's entries made so far, and ``dropped_entries`` when they were: each entry
+    #: is made once, on the first read after it came, unless older ones were dropped since
+    made: tuple[TranscriptEntry, ...] = ()
+    made_after: int = 0
+
+    def entries(self) -> tuple[TranscriptEntry, ...]:
+        made = self.made if self.made_after == self.dropped_entries else ()
+        if len(made) < len(self.transcript):
+            more = itertools.islice(self.transcript, len(made), None)
+            made += tuple(TranscriptEntry(*kept) for kept in more)
+            self.made, self.made_after = made, self.dropped_entries
+        return made
 
     def snapshot(self) -> SessionRecord:
         if self.record is None:
@@ -249,7 +262,7 @@ class _Live:
                 peer=self.info.peer,
                 started=self.info.started,
                 ended=self.ended,
-                transcript=tuple(TranscriptEntry(*kept) for kept in self.transcript),
+                transcript=self.entries(),
                 violations=tuple(self.violations or ()),
                 messages=tuple(self.messages or ()),
                 auth_user=self.auth_user,

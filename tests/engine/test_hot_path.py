@@ -150,3 +150,21 @@ def test_the_same_reply_made_twice_is_found_either_way() -> None:
     again = d.session.respond(Stage.NOOP, "", Reply(250, ("Ok",), "2.0.0"))
     assert first == again
     assert [getattr(a, "note", None) for a in first] == [getattr(a, "note", None) for a in again]
+
+
+def test_each_entry_is_made_once_when_read_and_drops_are_still_seen() -> None:
+    journal = Journal(JournalLimits(entries=3))
+    info = SessionInfo(1, "p", 0.0)
+    journal.started(info)
+    quick = journal.quick_transcript
+    assert quick is not None
+    quick(info, 0.0, "client", "EHLO x", None)
+    (first,) = journal.sessions()[0].transcript
+    quick(info, 1.0, "server", "250 x", None)
+    again = journal.sessions()[0].transcript
+    assert again[0] is first and [e.text for e in again] == ["EHLO x", "250 x"]
+    for i in range(2, 5):
+        quick(info, float(i), "client", f"NOOP {i}", None)
+    (record,) = journal.sessions()
+    assert [e.text for e in record.transcript] == ["NOOP 2", "NOOP 3", "NOOP 4"]
+    assert record.dropped_entries == 2
