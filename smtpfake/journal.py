@@ -437,21 +437,24 @@ class Journal:
                     self._count(messages_accepted=1, messages_dropped=1)
                     self._notify()
                 return  # a session from before clear(): not this journal's
-            self._count(messages_accepted=1)
+            n = self._n  # _count(), inline: this runs for every message
+            n["messages_accepted"] += 1
+            n["message_bytes"] += len(message.data)
             if live.messages is None:
                 live.messages = deque(maxlen=self.limits.messages)
             live.messages.append(message)
-            self._touch(live)
-            self._messages.append((live, message))
+            live.record = None  # _touch(live), inline
+            self._sessions_snapshot = None
+            messages = self._messages
+            messages.append((live, message))
             self._messages_snapshot = None
-            self._count(message_bytes=len(message.data))
             limits = self.limits
-            while len(self._messages) > 1 and (
-                len(self._messages) > limits.messages
-                or self._n["message_bytes"] > limits.message_bytes
+            while len(messages) > 1 and (
+                len(messages) > limits.messages or n["message_bytes"] > limits.message_bytes
             ):
                 self._drop_oldest_message()
-            self._notify()
+            if self._waiting:  # _notify(), inline
+                self._cond.notify_all()
 
     def _drop_oldest_message(self) -> None:
         owner, gone = self._messages.popleft()
@@ -493,7 +496,7 @@ class Journal:
                 self._notify()
             elif live := self._live(info):
                 if live.ended is None:
-                    self._count(sessions_ended=1)
+                    self._n["sessions_ended"] += 1
                 live.ended = time
                 self._touch(live)
                 self._notify()
