@@ -388,7 +388,9 @@ class Connection:
             return ()
         line = bytes(buffer[: end + 1])
         del buffer[: end + 1]
-        ahead = self._took(end + 1)
+        ahead = self._ahead > 0  # _took(end + 1), inline: this runs for every command
+        if ahead:
+            self._ahead = max(0, self._ahead - end - 1)
         partial, self._mid_line = self._mid_line, False
         return session.receive(line, partial=partial, pipelined=ahead)
 
