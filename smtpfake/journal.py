@@ -305,6 +305,9 @@ class Journal:
     def __init__(self, limits: JournalLimits | None = None, /, **max_fields: int) -> None:
         overrides = {k.removeprefix("max_"): v for k, v in max_fields.items()}
         self.limits = dataclasses.replace(limits or JournalLimits(), **overrides)
+        # the two bounds every transcript entry is held to, as plain ints (it is the hot path)
+        self._entry_chars = self.limits.entry_chars
+        self._transcript_bytes = self.limits.transcript_bytes
         # the Condition's own lock, taken directly on the hot paths (a Condition's ``with`` is
         # one more Python call per event)
         self._lock = threading.RLock()
@@ -385,7 +388,7 @@ class Journal:
             live = self._sessions.get(id(info))
             if live is None or live.info is not info:
                 return
-            if len(text) > self.limits.entry_chars:
+            if len(text) > self._entry_chars:
                 text = self._cut(text)
             size = len(text) if text.isascii() else _utf8_size(text)
             transcript = live.transcript
@@ -397,7 +400,7 @@ class Journal:
             self._sessions_snapshot = None
             n = self._n
             total = n["transcript_bytes"] = n["transcript_bytes"] + size
-            if total > self.limits.transcript_bytes:
+            if total > self._transcript_bytes:
                 # past the byte bound the oldest sessions go, never the one being written
                 while (
                     n["transcript_bytes"] > self.limits.transcript_bytes
