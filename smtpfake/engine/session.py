@@ -187,8 +187,8 @@ class Session:
         self.chunk: bdat.Chunk | None = None  # the BDAT chunk being read (RFC 3030)
         self.chunked = False  # the open transaction's message comes in BDAT chunks
         # Through a weak proxy: bound methods would make session and judge a reference cycle,
-        # and every session garbage that only the cyclic collector frees (a third of the time
-        # the server spent per connection under load went to those collections).
+        # and every finished session garbage that only the cyclic collector frees (those
+        # collections took up to a fifth of the server's own time per session).
         me = weakref.proxy(self)
         self.conduct = Conduct(
             lambda kind, detail, command: me.violate(kind, detail, command),

@@ -421,7 +421,7 @@ class Wire(asyncio.BufferedProtocol):
             deadlines = self._deadlines
             rings = deadlines.get(name)
             deadlines[name] = deadline
-            if rings is None or rings > deadline:  # no handle, or one that rings too late
+            if rings is None or rings > deadline:  # no handle, or one that may ring too late
                 handle = self._timers.get(name)
                 if handle is not None:
                     handle.cancel()
