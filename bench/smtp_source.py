@@ -15,6 +15,10 @@ Needs /usr/sbin/smtp-source and /usr/sbin/smtp-sink (Debian: ``apt-get install p
 imported from another checkout (e.g. ``git worktree add /tmp/base main``), so a change is
 measured against the revision before it in the same interleaved rounds.
 
+``python-sink`` and ``python-sink-uvloop`` (bench/protocol_sink.py) are the floor: a minimal
+asyncio.Protocol SMTP sink with no record, on each loop; ``baseline-uvloop`` is the baseline on
+uvloop.
+
 Usage: python bench/smtp_source.py [--sessions 10] [--messages 2000] [--length 1000]
        [--rounds 5] [--profile smtpfake-default] [--baseline DIR] [--only KIND,...]
 """
@@ -35,7 +39,8 @@ import subprocess
 import sys
 import time
 
-import serverproc  # bench/ is the script's directory, so first on sys.path
+import protocol_sink  # bench/ is the script's directory, so first on sys.path
+import serverproc
 from throughput import busy_scenario, serve_aiosmtpd
 
 HOST = "127.0.0.1"
@@ -53,11 +58,14 @@ def have_uvloop() -> bool:
 
 
 def kinds(baseline: str | None) -> list[str]:
-    out = ["smtpfake-default", "smtpfake-busy", "aiosmtpd-sink", "smtp-sink"]
+    out = ["smtpfake-default", "smtpfake-busy", "aiosmtpd-sink", "python-sink", "smtp-sink"]
     if have_uvloop():
         out.insert(1, "smtpfake-uvloop")
+        out.insert(-1, "python-sink-uvloop")
     if baseline is not None:
         out[1:1] = ["baseline-default", "baseline-busy"]
+        if have_uvloop():
+            out.insert(3, "baseline-uvloop")
     return out
 
 
@@ -77,7 +85,10 @@ async def serve_smtpfake(kind: str, profile: str | None) -> int:
     if profiler is not None:
         profiler.disable()
         stats = pstats.Stats(profiler, stream=sys.stderr)
-        stats.sort_stats("tottime").print_stats(int(os.environ.get("PROFILE_LINES", "25")))
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "tottime"))
+        stats.print_stats(int(os.environ.get("PROFILE_LINES", "25")))
+        if os.environ.get("PROFILE_CALLEES"):  # e.g. connection_made: what it spends its time on
+            stats.print_callees(os.environ["PROFILE_CALLEES"])
     stop.set()
     await task
     if server.errors:
@@ -91,7 +102,9 @@ async def serve_smtpfake(kind: str, profile: str | None) -> int:
 def serve(kind: str, profile: str | None) -> None:
     if kind == "aiosmtpd-sink":
         count = asyncio.run(serve_aiosmtpd())
-    elif kind == "smtpfake-uvloop":
+    elif kind.startswith("python-sink"):
+        count = protocol_sink.run(use_uvloop=kind.endswith("-uvloop"))
+    elif kind.endswith("-uvloop"):
         import uvloop
 
         count = uvloop.run(serve_smtpfake(kind, profile))

@@ -11,15 +11,23 @@ change, so a reader never holds the lock for long.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
-from smtpfake.engine.records import Message, Outcome, SessionInfo, TranscriptEntry, Violation
+from smtpfake.engine.records import (
+    Message,
+    Outcome,
+    QuickTranscript,
+    SessionInfo,
+    TranscriptEntry,
+    Violation,
+)
 
 # JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
 from smtpfake.journal_limits import JournalLimits as JournalLimits
@@ -203,13 +211,27 @@ class JournalCounts:
 _COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(JournalCounts))
 
 
-@dataclass
+#: a transcript entry as the journal keeps it: a tuple of TranscriptEntry's fields, only the
+#: first four for a line or reply delivered whole (nearly all; :func:`_rest` gives the others).
+#: A tuple of strings and numbers is one the cyclic garbage collector stops tracking, so what the
+#: journal keeps adds nothing to each collection; the entry is made when the session is read.
+Kept = tuple[Any, ...]
+
+
+def _rest(entry: TranscriptEntry) -> tuple[Any, ...]:
+    """The fields kept after ``rule``: none when they are the defaults."""
+    if entry.delivered and entry.written is None and not entry.event:
+        return ()
+    return (entry.delivered, entry.written, entry.event)
+
+
+@dataclass(slots=True)  # slots: no __dict__, one object fewer per session for the collector
 class _Live:
     """A session as the journal keeps it while it runs; :meth:`snapshot` is its record."""
 
     info: SessionInfo
     # each bounded like the journal itself: one client can keep a session going for ever
-    transcript: deque[TranscriptEntry]
+    transcript: deque[Kept]
     # made on first use (Journal._bounded): most sessions have no violation, message or rule
     # outcome, and an empty deque is ~600 bytes, a third of an idle session's memory
     violations: deque[Violation] | None = None
@@ -222,6 +244,18 @@ class _Live:
     dropped_entries: int = 0
     #: the snapshot, made once per change (a listing reuses it)
     record: SessionRecord | None = None
+    #: the transcript's entries made so far, and ``dropped_entries`` when they were: each entry
+    #: is made once, on the first read after it came, unless older ones were dropped since
+    made: tuple[TranscriptEntry, ...] = ()
+    made_after: int = 0
+
+    def entries(self) -> tuple[TranscriptEntry, ...]:
+        made = self.made if self.made_after == self.dropped_entries else ()
+        if len(made) < len(self.transcript):
+            more = itertools.islice(self.transcript, len(made), None)
+            made += tuple(TranscriptEntry(*kept) for kept in more)
+            self.made, self.made_after = made, self.dropped_entries
+        return made
 
     def snapshot(self) -> SessionRecord:
         if self.record is None:
@@ -230,7 +264,7 @@ class _Live:
                 peer=self.info.peer,
                 started=self.info.started,
                 ended=self.ended,
-                transcript=tuple(self.transcript),
+                transcript=self.entries(),
                 violations=tuple(self.violations or ()),
                 messages=tuple(self.messages or ()),
                 auth_user=self.auth_user,
@@ -273,6 +307,9 @@ class Journal:
     def __init__(self, limits: JournalLimits | None = None, /, **max_fields: int) -> None:
         overrides = {k.removeprefix("max_"): v for k, v in max_fields.items()}
         self.limits = dataclasses.replace(limits or JournalLimits(), **overrides)
+        # the two bounds every transcript entry is held to, as plain ints (it is the hot path)
+        self._entry_chars = self.limits.entry_chars
+        self._transcript_bytes = self.limits.transcript_bytes
         # the Condition's own lock, taken directly on the hot paths (a Condition's ``with`` is
         # one more Python call per event)
         self._lock = threading.RLock()
@@ -328,32 +365,56 @@ class Journal:
         return live if live is not None and live.info is info else None
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
+        self._keep(info, entry.time, entry.side, entry.text, entry.rule, _rest(entry))
+
+    @property
+    def quick_transcript(self) -> QuickTranscript | None:
+        """The engine's quicker way in for a line or reply delivered whole (nearly every entry):
+        the entry's fields, no TranscriptEntry made (records.QuickTranscript). None for a
+        journal whose class does more in :meth:`transcript` (a log, an event stream): it must
+        see every entry."""
+        return self._keep if type(self).transcript is Journal.transcript else None
+
+    def _keep(
+        self,
+        info: SessionInfo,
+        time: float,
+        side: str,
+        text: str,
+        rule: str | None,
+        rest: tuple[Any, ...] = (),
+    ) -> None:
+        """Keep one entry (``rest``: :func:`_rest`). This runs for every line and reply:
+        locals, no helper on the common path."""
         with self._lock:
             live = self._sessions.get(id(info))
             if live is None or live.info is not info:
                 return
-            limit = self.limits.entry_chars
-            if len(entry.text) > limit:
-                more = len(entry.text) - limit
-                text = f"{entry.text[:limit]}... ({more:,} more characters)"
-                entry = dataclasses.replace(entry, text=text)
-                self._n["entries_cut"] += 1
-            size = _utf8_size(entry.text)
+            if len(text) > self._entry_chars:
+                text = self._cut(text)
+            size = len(text) if text.isascii() else _utf8_size(text)
             transcript = live.transcript
             if len(transcript) == transcript.maxlen:
-                self._forget_entry(live, _utf8_size(transcript[0].text))
-            transcript.append(entry)
+                self._forget_entry(live, _utf8_size(transcript[0][2]))
+            transcript.append((time, side, text, rule, *rest) if rest else (time, side, text, rule))
             live.transcript_bytes += size
-            live.record = None  # _touch(live), inline: this runs for every line and reply
+            live.record = None  # _touch(live), inline
             self._sessions_snapshot = None
             n = self._n
-            n["transcript_bytes"] += size
-            # past the byte bound the oldest sessions go, never the one being written
-            while (
-                n["transcript_bytes"] > self.limits.transcript_bytes
-                and next(iter(self._sessions.values())) is not live
-            ):
-                self._drop_oldest_session()
+            total = n["transcript_bytes"] = n["transcript_bytes"] + size
+            if total > self._transcript_bytes:
+                # past the byte bound the oldest sessions go, never the one being written
+                while (
+                    n["transcript_bytes"] > self.limits.transcript_bytes
+                    and next(iter(self._sessions.values())) is not live
+                ):
+                    self._drop_oldest_session()
+
+    def _cut(self, text: str) -> str:
+        """``text`` cut to ``entry_chars``, saying how much was left off."""
+        limit = self.limits.entry_chars
+        self._n["entries_cut"] += 1
+        return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
 
     def _forget_entry(self, live: _Live, size: int) -> None:
         live.transcript_bytes -= size
@@ -381,21 +442,24 @@ class Journal:
                     self._count(messages_accepted=1, messages_dropped=1)
                     self._notify()
                 return  # a session from before clear(): not this journal's
-            self._count(messages_accepted=1)
+            n = self._n  # _count(), inline: this runs for every message
+            n["messages_accepted"] += 1
+            n["message_bytes"] += len(message.data)
             if live.messages is None:
                 live.messages = deque(maxlen=self.limits.messages)
             live.messages.append(message)
-            self._touch(live)
-            self._messages.append((live, message))
+            live.record = None  # _touch(live), inline
+            self._sessions_snapshot = None
+            messages = self._messages
+            messages.append((live, message))
             self._messages_snapshot = None
-            self._count(message_bytes=len(message.data))
             limits = self.limits
-            while len(self._messages) > 1 and (
-                len(self._messages) > limits.messages
-                or self._n["message_bytes"] > limits.message_bytes
+            while len(messages) > 1 and (
+                len(messages) > limits.messages or n["message_bytes"] > limits.message_bytes
             ):
                 self._drop_oldest_message()
-            self._notify()
+            if self._waiting:  # _notify(), inline
+                self._cond.notify_all()
 
     def _drop_oldest_message(self) -> None:
         owner, gone = self._messages.popleft()
@@ -437,7 +501,7 @@ class Journal:
                 self._notify()
             elif live := self._live(info):
                 if live.ended is None:
-                    self._count(sessions_ended=1)
+                    self._n["sessions_ended"] += 1
                 live.ended = time
                 self._touch(live)
                 self._notify()

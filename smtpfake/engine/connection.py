@@ -75,6 +75,7 @@ class Connection:
         "_discarding",
         "_eof",
         "_grace",
+        "_idle_only",
         "_mid_line",
         "_over",
         "_server_idle",
@@ -108,6 +109,7 @@ class Connection:
             else ArmTimer(IDLE_TIMER, settings.idle_timeout)
         )
         self._close_after = settings.close_after
+        self._idle_only: tuple[Action, ...] = (self._client_idle,)
 
     # -- events in ------------------------------------------------------------------------------
 
@@ -138,11 +140,15 @@ class Connection:
         """The wire carried out ``action`` of the current batch (a Send: its bytes are with the
         socket); its transcript note is recorded now."""
         self._cursor += 1
-        if isinstance(action, Send):
-            self._written += len(action.data)
-            if action.note is not None:
+        if type(action) is Send:
+            note = action.note
+            if note is None:
+                self._written += len(action.data)
+            else:
                 self._written = 0
-        elif isinstance(action, _ENDS):
+                self.session.record("server", note.text, note.rule)
+            return
+        if isinstance(action, _ENDS):
             self._over = True
         elif isinstance(action, HalfClose):
             self._closing = True  # the grace period: what the client sends now is after the close
@@ -156,6 +162,9 @@ class Connection:
         self._batch, self._cursor = (), 0
         if self._over:
             return ()
+        if not self._buffer:  # the client waited for this reply (most of the time)
+            self._ahead = 0
+            return self._end() if self._eof is not None else self._idle_only
         self._ahead = len(self._buffer)  # all of it came before the reply was complete
         actions = self._pump()
         if self._busy or self._over:
@@ -258,6 +267,13 @@ class Connection:
     def _start(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
         """Hand a batch to the wire: up to its first close or reset; a close becomes a half-close
         and the grace period (a reset stays a reset)."""
+        if len(actions) == 1 and type(actions[0]) is Send:  # most replies: nothing to enter
+            self._batch, self._cursor, self._written = actions, 0, 0
+            self._busy = True
+            self._ahead = len(self._buffer)
+            if self._client_idle is not self._server_idle and not self._closing:
+                return (self._server_idle, *actions)
+            return actions
         for action in actions:  # a loop, not all(): this runs for every reply
             if not isinstance(action, TIMER_ACTIONS):
                 break
@@ -372,7 +388,9 @@ class Connection:
             return ()
         line = bytes(buffer[: end + 1])
         del buffer[: end + 1]
-        ahead = self._took(end + 1)
+        ahead = self._ahead > 0  # _took(end + 1), inline: this runs for every command
+        if ahead:
+            self._ahead = max(0, self._ahead - end - 1)
         partial, self._mid_line = self._mid_line, False
         return session.receive(line, partial=partial, pipelined=ahead)
 

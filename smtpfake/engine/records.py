@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -175,6 +175,11 @@ class SessionInfo:
     index: int  # 1-based connection number since the last reset
     peer: str
     started: float
+
+
+#: an observer's quicker way in for a transcript entry delivered whole (``delivered`` True,
+#: ``written`` None, not an ``event``): (info, time, side, text, rule), no entry made
+QuickTranscript = Callable[[SessionInfo, float, str, str, "str | None"], None]
 
 
 class Observer(Protocol):

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import functools
 import random
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Literal
 
 from smtpfake.engine import bdat, commands, params
 
@@ -34,6 +36,7 @@ from smtpfake.engine.records import (
     Message,
     Observer,
     Outcome,
+    QuickTranscript,
     SessionInfo,
     TranscriptEntry,
     Violation,
@@ -63,6 +66,8 @@ TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
 IDLE_TIMER = "idle"
 CLOSE_AFTER_TIMER = "close_after"
 
+#: what a session without an accepted MAIL knows of its message (frozen: one for all)
+_NOTHING_DECLARED = Declared()
 #: the actions that end the connection (a reply's batch with one enters the close)
 _CLOSING = (Close, Reset, HalfClose)
 #: RFC 2034 §3: the replies that never carry an enhanced code
@@ -83,10 +88,12 @@ class Session:
 
     # slots: a session per connection, and ten thousand idle ones must stay small
     __slots__ = (
+        "__weakref__",
         "_awaiting",
         "_compiled",
         "_enhanced",
         "_greet_after_tls",
+        "_quick",
         "_rng",
         "_seed",
         "_tls",
@@ -142,6 +149,8 @@ class Session:
         self.settings = scenario.server
         self.shared = shared
         self.observer = observer
+        # the observer's quicker way in for most entries (records.QuickTranscript), if it has one
+        self._quick: QuickTranscript | None = getattr(observer, "quick_transcript", None)
         self.clock = clock or SystemClock()
         # The journal's number (unique since the reset) and the rules' (since the scenario switch)
         self.index = shared.next_session()
@@ -174,11 +183,18 @@ class Session:
         self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
         self.mail_from = ""
         self.rcpt_tos: list[str] = []
-        self.declared = Declared()  # what the last accepted MAIL said about its message
+        self.declared = _NOTHING_DECLARED  # what the last accepted MAIL said about its message
         self.body = Body(self.settings.max_message_bytes)  # the current (or last) message
         self.chunk: bdat.Chunk | None = None  # the BDAT chunk being read (RFC 3030)
         self.chunked = False  # the open transaction's message comes in BDAT chunks
-        self.conduct = Conduct(self.violate, self.advertised)
+        # Through a weak proxy: bound methods would make session and judge a reference cycle,
+        # and every finished session garbage that only the cyclic collector frees (those
+        # collections took up to a fifth of the server's own time per session).
+        me = weakref.proxy(self)
+        self.conduct = Conduct(
+            lambda kind, detail, command: me.violate(kind, detail, command),
+            lambda keyword: me.advertised(keyword),
+        )
         self._enhanced = self._compiled.enhanced
         observer.started(self.info)
 
@@ -210,7 +226,7 @@ class Session:
 
     def _greeting(self) -> tuple[Action, ...]:
         greeting = _reply(220, (f"{self.settings.hostname} {self.settings.greeting}",), None)
-        return self.respond(Stage.CONNECT, "", Plan(greeting))
+        return self.respond(Stage.CONNECT, "", greeting)
 
     def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
         """The wire completed the TLS handshake. RFC 3207 §4.2: the session starts over as after
@@ -417,6 +433,12 @@ class Session:
         ``options``: the command's parameters (MAIL/RCPT), for a user's hook.
         A positive normal reply with a user's hook for the stage is first a Consult
         (consult.py): the rest follows in :meth:`consulted`."""
+        # no hook and no rule on the stage can change it: most replies of most sessions
+        if not self.hooks and self._compiled.select[stage] is None:
+            if isinstance(plan, Reply):
+                return self._plainly(stage, plan, plan.closes, accept, then)
+            if plan.reply is not None and _closes_plainly(plan):
+                return self._plainly(stage, plan.reply, True, accept, then)
         if isinstance(plan, Reply):
             plan = _plain_plan(plan)
         hook = HOOKS.get(stage) if self.hooks else None
@@ -442,6 +464,29 @@ class Session:
             )
             return (consult,)
         return self._decided(stage, argument, plan, accept, then)
+
+    def _plainly(
+        self, stage: Stage, reply: Reply, closing: bool, accept: Accept, then: Accept
+    ) -> tuple[Action, ...]:
+        """What ``_decided`` makes of a reply no rule and no hook can change, sent whole and,
+        if it closes (``_closes_plainly``), followed by the close: the same steps, without
+        making a Plan."""
+        counts = self.counts
+        counts[stage] = counts.get(stage, 0) + 1  # not Counter's __missing__, a Python call
+        positive = reply.code < 400
+        if accept is not None and positive:
+            if stage is Stage.MAIL:
+                self.transactions += 1
+            accept()
+        if not positive:
+            self._transient(reply)
+        self.conduct.previous_ok = positive
+        if closing:  # _ending()
+            self.closed_in_message = self.mode is Mode.DATA
+            self.mode = Mode.CLOSED
+        if then is not None:
+            then()
+        return _sent(reply, closing)
 
     def consulted(self, reply: Reply | None) -> tuple[Action, ...]:
         """The user's handler answered the Consult with ``reply`` (consult.answer_reply); None
@@ -692,14 +737,14 @@ class Session:
         written: int | None = None,
         event: bool = False,
     ) -> None:
+        said: Literal["client", "server"] = "client" if side == "client" else "server"
+        when = self.clock.now() if time is None else time
+        quick = self._quick
+        if quick is not None and delivered and written is None and not event:
+            quick(self.info, when, said, text, rule)
+            return
         entry = TranscriptEntry(  # the constructor: a journal keeps these (see frozen.py)
-            self.clock.now() if time is None else time,
-            "client" if side == "client" else "server",
-            text,
-            rule,
-            delivered,
-            written,
-            event,
+            when, said, text, rule, delivered, written, event
         )
         self.observer.transcript(self.info, entry)
 
@@ -721,6 +766,50 @@ def _reply(code: int, lines: tuple[str, ...], enhanced: str | None) -> Reply:
     """Replies are immutable: the same one made once (most commands get one of a few), which
     also lets the rendered-reply cache (plan._plain) find it by identity."""
     return Reply(code, lines, enhanced)
+
+
+#: a reply's actions when sent whole, by the reply's id(), one table for replies that close
+#: and one for the others; each value holds its reply, so no other object can take that id
+#: while it is here (cleared when full)
+_SENT: tuple[dict[int, tuple[Reply, tuple[Action, ...]]], ...] = ({}, {})
+_SENT_MAX = 1024
+_CLOSED = Note("(connection closed)")
+
+
+def _sent(reply: Reply, closing: bool) -> tuple[Action, ...]:
+    """:func:`_whole`, found by identity first: that costs less than hashing the reply (most are
+    one of a few made by :func:`_reply`)."""
+    table = _SENT[closing]
+    known = table.get(id(reply))
+    if known is not None and known[0] is reply:
+        return known[1]
+    actions = _whole(reply, closing)
+    if len(table) >= _SENT_MAX:
+        table.clear()
+    table[id(reply)] = (reply, actions)
+    return actions
+
+
+@functools.lru_cache(maxsize=1024)
+def _whole(reply: Reply, closing: bool) -> tuple[Action, ...]:
+    """``Plan(reply).actions()`` with the close entered (``_ending``): one Send carrying the
+    reply's note and, if ``closing``, the Close after it."""
+    data = reply.render()
+    send = Send(data, Note(wire_text(data)))
+    return (send, Close(_CLOSED)) if closing else (send,)
+
+
+def _closes_plainly(plan: Plan) -> bool:
+    """``Plan(reply, after=(Close(),))``: a reply sent whole, then the close (QUIT's 221)."""
+    after = plan.after
+    return (
+        len(after) == 1
+        and type(after[0]) is Close
+        and after[0].note is None
+        and not plan.before
+        and not plan.shapes
+        and not plan.armed
+    )
 
 
 def _plain_plan(reply: Reply) -> Plan:

@@ -235,13 +235,13 @@ class Wire(asyncio.BufferedProtocol):
     def _carry(self, actions: tuple[Action, ...]) -> None:
         """Carry out actions; a batch (anything but timers) replaces any batch still under way,
         and once it is done the engine is told and its next actions follow."""
-        conn = self._conn
-        assert conn is not None
+        conn, transport, out = self._conn, self._transport, self._out
+        assert conn is not None and transport is not None
         turns = 0
-        outer = self._out is None
-        if outer:
+        outer = out is None
+        if out is None:
             # Replies decided in this one callback (a pipelined group) leave in one write.
-            self._out = []
+            out = self._out = []
         try:
             while actions:
                 batch = False
@@ -253,7 +253,19 @@ class Wire(asyncio.BufferedProtocol):
                         continue
                     if not batch:
                         batch = True
-                        self._stop_work()
+                        if self._task is not None or self._later is not None:
+                            self._stop_work()
+                    if isinstance(action, Send) and self._writable is None:
+                        # _do(action), inline: most batches are one Send
+                        if sent:
+                            # pieces of one reply (a fragment fault) leave as separate writes
+                            self._flush()
+                        sent = True
+                        if transport.is_closing():
+                            return
+                        out.append(action.data)
+                        conn.performed(action)
+                        continue
                     if kind is StartTLS and self._transport is not None:
                         # Not a byte more until the handshake takes over the transport.
                         self._transport.pause_reading()
@@ -266,11 +278,6 @@ class Wire(asyncio.BufferedProtocol):
                         waiting = self._carry_waiting(actions[i:], self._loop.time())
                         self._task = self._loop.create_task(waiting)
                         return
-                    if kind is Send:
-                        if sent:
-                            # pieces of one reply (a fragment fault) leave as separate writes
-                            self._flush()
-                        sent = True
                     if not self._do(action):
                         return
                 if not batch:
@@ -280,7 +287,8 @@ class Wire(asyncio.BufferedProtocol):
                     self._later = self._loop.call_soon(self._next_batch)
                     return
                 actions = conn.done()
-                self._resume_reading(conn)
+                if self._read_paused:
+                    self._resume_reading(conn)
         except Exception as error:
             self._failed(error)
         finally:
@@ -291,7 +299,7 @@ class Wire(asyncio.BufferedProtocol):
     def _flush(self) -> None:
         out, transport = self._out, self._transport
         if out and transport is not None:
-            data = b"".join(out)
+            data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
             if not transport.is_closing():
                 transport.write(data)
@@ -405,16 +413,19 @@ class Wire(asyncio.BufferedProtocol):
     # -- timers ------------------------------------------------------------------------------------
 
     def _timer_action(self, action: Action) -> None:
-        if isinstance(action, ArmTimer):
+        if type(action) is ArmTimer:
             # Moving a deadline later only notes it (the handle re-arms itself when it rings
             # early): the idle timer moves on every command, a new handle each time would cost.
+            name = action.name
             deadline = self._loop.time() + action.seconds
-            self._deadlines[action.name] = deadline
-            handle = self._timers.get(action.name)
-            if handle is None or handle.when() > deadline:
+            deadlines = self._deadlines
+            rings = deadlines.get(name)
+            deadlines[name] = deadline
+            if rings is None or rings > deadline:  # no handle, or one that may ring too late
+                handle = self._timers.get(name)
                 if handle is not None:
                     handle.cancel()
-                self._timers[action.name] = self._loop.call_at(deadline, self._ring, action.name)
+                self._timers[name] = self._loop.call_at(deadline, self._ring, name)
         elif isinstance(action, CancelTimer):
             self._deadlines.pop(action.name, None)
             handle = self._timers.pop(action.name, None)
@@ -422,14 +433,15 @@ class Wire(asyncio.BufferedProtocol):
                 handle.cancel()
 
     def _ring(self, name: str) -> None:
+        # a deadline is noted exactly while its handle is armed (_timer_action relies on it)
         self._timers.pop(name, None)
-        deadline = self._deadlines.get(name)
+        deadline = self._deadlines.pop(name, None)
         if deadline is None or self._conn is None:
             return
         if deadline - self._loop.time() > 0.001:
+            self._deadlines[name] = deadline
             self._timers[name] = self._loop.call_at(deadline, self._ring, name)
             return
-        del self._deadlines[name]
         conn = self._conn
         self._call(lambda: conn.timer_fired(name))
 

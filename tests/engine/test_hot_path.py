@@ -1,0 +1,170 @@
+"""What the per-connection path owes the server's speed without changing the record: a finished
+session is freed by reference counting (no cycle for the collector to find), the journal's quick
+way in keeps what the full one keeps, and a reply sent without a Plan is the Plan's."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from smtpfake.engine.records import SessionInfo, TranscriptEntry
+from smtpfake.journal import Journal, JournalLimits
+from smtpfake.scenario.model import Stage
+from smtpfake.scenario.plan import Close, Plan, Send
+from smtpfake.scenario.reply import Reply
+
+from ..support import scenario
+from ..support.engine import MAIL, Engine, sent
+from ..support.pipe import Pipe
+
+
+@contextmanager
+def collector_off() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def whole_session(engine: Engine) -> Pipe:
+    p = Pipe(engine)
+    p.connect()
+    for line in ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA"):
+        p.feed(line)
+    p.feed(MAIL + b".\r\n")
+    p.feed("QUIT")
+    p.eof()
+    p.finish()
+    return p
+
+
+def test_a_finished_session_is_freed_by_reference_counting() -> None:
+    engine = Engine()
+    with collector_off():
+        p = whole_session(engine)
+        assert [e.text for e in p.record.transcript][-1] == "(client closed the connection)"
+        session = weakref.ref(p.session)  # its Connection holds it: both go, or neither
+        del p
+        # no gc.collect(): only a reference cycle would keep it
+        assert session() is None
+    assert len(engine.journal.messages()) == 1  # what the journal keeps outlives the session
+
+
+def test_the_judge_of_a_live_session_still_reaches_it() -> None:
+    p = Pipe(Engine())
+    p.connect()
+    p.feed("MAIL FROM:<a@x.test>")  # before EHLO: the judge tells the session
+    p.feed(b"NOOP\n")  # a bare LF
+    assert "bare-lf" in [v.kind for v in p.record.violations]
+
+
+class Told(Journal):
+    """A journal whose class sees every entry (as the logging and event-stream journals do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[TranscriptEntry] = []
+
+    def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
+        super().transcript(info, entry)
+        self.seen.append(entry)
+
+
+def test_a_journal_that_does_more_per_entry_gets_every_entry_itself() -> None:
+    assert Journal().quick_transcript is not None
+    assert Told().quick_transcript is None
+    quick, told = Engine(), Engine()
+    told.journal = Told()
+    whole_session(quick)
+    whole_session(told)
+    (a,) = quick.journal.sessions()
+    (b,) = told.journal.sessions()
+    assert a.transcript == b.transcript  # the same clock, the same record either way
+    assert [e.text for e in told.journal.seen] == [e.text for e in b.transcript]
+    assert len(b.transcript) == 16
+
+
+def test_the_quick_way_in_keeps_the_journals_bounds() -> None:
+    journal = Journal(JournalLimits(entries=3, entry_chars=10))
+    info = SessionInfo(1, "p", 0.0)
+    journal.started(info)
+    quick = journal.quick_transcript
+    assert quick is not None
+    for i in range(5):
+        quick(info, float(i), "client", f"NOOP {i}", None)
+    quick(info, 5.0, "server", "250 " + "x" * 20, "r")
+    journal.transcript(info, TranscriptEntry(6.0, "server", "421 bye", None, False, 3))
+    (record,) = journal.sessions()
+    assert record.transcript == (
+        TranscriptEntry(4.0, "client", "NOOP 4"),
+        TranscriptEntry(5.0, "server", "250 xxxxxx... (14 more characters)", "r"),
+        TranscriptEntry(6.0, "server", "421 bye", None, False, 3),
+    )
+    assert record.dropped_entries == 4
+    counts = journal.counts()
+    assert (counts.entries_dropped, counts.entries_cut) == (4, 1)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(250, ("Ok",), "2.1.0"),
+        Reply(250, ("x.test", "PIPELINING", "8BITMIME")),
+        Reply(354, ("End data with <CR><LF>.<CR><LF>",)),
+        Reply(550, ("no",), "5.1.1"),
+        Reply(421, ("bye",), "4.3.2"),
+    ],
+)
+def test_a_reply_no_rule_can_change_goes_out_as_its_plan(reply: Reply) -> None:
+    engine = Engine()
+    d = engine.connect()
+    plain = d.session.respond(Stage.NOOP, "", reply)
+    assert plain == Plan(reply).actions()  # Send and Close compare without their notes
+    send = plain[0]
+    assert isinstance(send, Send) and send.note is not None
+    assert send.note.text == reply.render().decode().rstrip("\r\n").replace("\r\n", "\n")
+    assert (d.session.mode.name == "CLOSED") == reply.closes
+
+
+def test_quit_is_sent_and_closed_without_a_plan_and_a_rule_still_shapes_it() -> None:
+    d = Engine().connect()
+    bye = Plan(Reply(221, ("Bye",), "2.0.0"), after=(Close(),))
+    actions = d.session.respond(Stage.QUIT, "", bye)
+    assert [type(a) for a in actions] == [Send, Close]
+    note = actions[1].note  # type: ignore[union-attr]
+    assert note is not None and note.text == "(connection closed)"
+    ruled = Engine(scenario({"on": "quit", "reply": "221 2.0.0 See you"})).connect()
+    assert sent(ruled.send("QUIT")) == b"221 2.0.0 See you\r\n"
+
+
+def test_the_same_reply_made_twice_is_found_either_way() -> None:
+    d = Engine().connect()
+    first = d.session.respond(Stage.NOOP, "", Reply(250, ("Ok",), "2.0.0"))
+    again = d.session.respond(Stage.NOOP, "", Reply(250, ("Ok",), "2.0.0"))
+    assert first == again
+    assert [getattr(a, "note", None) for a in first] == [getattr(a, "note", None) for a in again]
+
+
+def test_each_entry_is_made_once_when_read_and_drops_are_still_seen() -> None:
+    journal = Journal(JournalLimits(entries=3))
+    info = SessionInfo(1, "p", 0.0)
+    journal.started(info)
+    quick = journal.quick_transcript
+    assert quick is not None
+    quick(info, 0.0, "client", "EHLO x", None)
+    (first,) = journal.sessions()[0].transcript
+    quick(info, 1.0, "server", "250 x", None)
+    again = journal.sessions()[0].transcript
+    assert again[0] is first and [e.text for e in again] == ["EHLO x", "250 x"]
+    for i in range(2, 5):
+        quick(info, float(i), "client", f"NOOP {i}", None)
+    (record,) = journal.sessions()
+    assert [e.text for e in record.transcript] == ["NOOP 2", "NOOP 3", "NOOP 4"]
+    assert record.dropped_entries == 2
