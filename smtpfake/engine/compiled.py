@@ -9,9 +9,12 @@ of that scenario.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from smtpfake.engine.rulecode import Select, Selector, build
 from smtpfake.scenario.model import Rule, Scenario, Stage
+
+if TYPE_CHECKING:  # rulecode loads with the first scenario that has rules (issue 11: start-up)
+    from smtpfake.engine.rulecode import Select, Selector
 
 #: scenarios remembered at once (a test suite switches scenario per test; old ones go)
 KEPT = 64
@@ -70,3 +73,11 @@ def _selectors(by_stage: dict[Stage, tuple[Rule, ...]]) -> dict[Stage, Selector]
             found = made.get(same)
             selectors[stage] = found if found is not None else made.setdefault(same, build(rules))
     return selectors
+
+
+def build(rules: tuple[Rule, ...]) -> Selector:
+    """rulecode.build(), imported on the first call: a scenario without rules (the default)
+    never loads the rule machinery (issue 11: ``smtpfake serve`` start-up)."""
+    from smtpfake.engine import rulecode
+
+    return rulecode.build(rules)

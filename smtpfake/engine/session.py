@@ -31,7 +31,7 @@ from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
 from smtpfake.engine.consult import FAILED, HOOKS
 from smtpfake.engine.frozen import made
-from smtpfake.engine.matching import Occurrence, client_ip
+from smtpfake.engine.occurrence import Occurrence, client_ip
 from smtpfake.engine.records import (
     Message,
     Observer,
@@ -58,7 +58,6 @@ from smtpfake.scenario.plan import (
     wire_text,
 )
 from smtpfake.scenario.reply import Reply
-from smtpfake.scenario.violations import VIOLATION_KINDS
 
 #: RFC 3207 §4: what a server requiring TLS still answers before it (the rest get 530 5.7.0)
 TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
@@ -439,10 +438,10 @@ class Session:
                 return self._plainly(stage, plan, plan.closes, accept, then)
             if plan.reply is not None and _closes_plainly(plan):
                 return self._plainly(stage, plan.reply, True, accept, then)
-        if isinstance(plan, Reply):
-            plan = _plain_plan(plan)
         hook = HOOKS.get(stage) if self.hooks else None
-        if hook in self.hooks and plan.reply is not None and plan.reply.is_positive:
+        if hook in self.hooks and isinstance(plan, Reply):
+            plan = _plain_plan(plan)  # what the hook's answer reshapes
+        if hook in self.hooks and isinstance(plan, Plan) and _positive(plan.reply):
             asked = plan
 
             def answered(reply: Reply | None) -> tuple[Action, ...]:
@@ -497,7 +496,7 @@ class Session:
         return awaiting(reply)
 
     def _decided(
-        self, stage: Stage, argument: str, plan: Plan, accept: Accept, then: Accept
+        self, stage: Stage, argument: str, plan: Plan | Reply, accept: Accept, then: Accept
     ) -> tuple[Action, ...]:
         actions = self._shaped(stage, argument, plan, accept)
         if then is not None:
@@ -505,7 +504,7 @@ class Session:
         return actions
 
     def _shaped(
-        self, stage: Stage, argument: str, plan: Plan, accept: Accept
+        self, stage: Stage, argument: str, plan: Plan | Reply, accept: Accept
     ) -> tuple[Action, ...]:
         actions, label = self.decide(stage, argument, plan, accept)
         return self._ending(actions, label)
@@ -515,8 +514,6 @@ class Session:
     ) -> tuple[tuple[Action, ...], str | None]:
         """The rules' reply without entering a close: the actions and the rule's label, for a
         reply that goes out later (BDAT's, after its chunk; then :meth:`ending`)."""
-        if isinstance(plan, Reply):
-            plan = _plain_plan(plan)
         self.counts[stage] += 1
         label = None
         select = self._compiled.select[stage]
@@ -526,10 +523,14 @@ class Session:
             rule, misses = select(occurrence, self.shared, self)
             if rule is not None:
                 label = rule.label
+                if isinstance(plan, Reply):
+                    plan = _plain_plan(plan)
                 for fault in rule.faults:
                     plan = fault.apply(plan, self)
                 plan = self._enhanced_default(stage, plan)
             self._explain(occurrence, label, misses)
+        if isinstance(plan, Reply):  # no rule fired (or none is on the stage): no Plan made
+            return self._whole_reply(stage, plan, accept), None
         # armed for later: a cut part-way through the body (most plans arm nothing)
         cut = plan.armed[-1] if plan.armed else None
         if accept is not None and plan.reply is not None and plan.reply.is_positive:
@@ -546,6 +547,18 @@ class Session:
             self._transient(plan.reply)
             self.conduct.previous_ok = plan.reply.is_positive
         return actions, label
+
+    def _whole_reply(self, stage: Stage, reply: Reply, accept: Accept) -> tuple[Action, ...]:
+        """What the rest of :meth:`decide` does with ``Plan(reply)``: nothing armed, the reply
+        sent whole (and, if it closes, the close after it: RFC 5321 §3.8)."""
+        positive = reply.is_positive
+        if accept is not None and positive:
+            if stage is Stage.MAIL:
+                self.transactions += 1
+            accept()
+        self._transient(reply)
+        self.conduct.previous_ok = positive
+        return _sent(reply, reply.closes)
 
     def occurrence(self, stage: Stage, argument: str) -> Occurrence:
         """This command as rules see it, with the facts of the connection before it."""
@@ -749,6 +762,9 @@ class Session:
         self.observer.transcript(self.info, entry)
 
     def violate(self, kind: str, detail: str, command: str) -> None:
+        # imported here: a session without violations never needs the list (serve's start-up)
+        from smtpfake.scenario.violations import VIOLATION_KINDS
+
         if kind not in VIOLATION_KINDS:  # the one list checks name kinds from: a bug in smtpfake
             raise AssertionError(f"violation kind {kind!r} is not in VIOLATION_KINDS")
         self.observer.violation(self.info, Violation(kind, detail, command, self.now()))
@@ -810,6 +826,10 @@ def _closes_plainly(plan: Plan) -> bool:
         and not plan.shapes
         and not plan.armed
     )
+
+
+def _positive(reply: Reply | None) -> bool:
+    return reply is not None and reply.is_positive
 
 
 def _plain_plan(reply: Reply) -> Plan:

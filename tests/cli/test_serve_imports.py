@@ -15,6 +15,10 @@ NOT_AT_START = (
     "smtpfake.scenario.loader",
     "smtpfake.scenario.rule_reader",
     "smtpfake.scenario.faults.reply",  # no rules: no fault module
+    "smtpfake.engine.rulecode",  # no rules: nothing of the rule machinery
+    "smtpfake.engine.matching",
+    "smtpfake.engine.nearmisses",
+    "smtpfake.scenario.violations",  # loaded with the first violation
     "json",
     "aiosmtpd",
     "email.message",
