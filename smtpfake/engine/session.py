@@ -36,6 +36,7 @@ from smtpfake.engine.records import (
     Message,
     Observer,
     Outcome,
+    QuickOutcome,
     QuickTranscript,
     SessionInfo,
     TranscriptEntry,
@@ -93,6 +94,7 @@ class Session:
         "_enhanced",
         "_greet_after_tls",
         "_quick",
+        "_quick_outcome",
         "_rng",
         "_seed",
         "_tls",
@@ -150,6 +152,7 @@ class Session:
         self.observer = observer
         # the observer's quicker way in for most entries (records.QuickTranscript), if it has one
         self._quick: QuickTranscript | None = getattr(observer, "quick_transcript", None)
+        self._quick_outcome: QuickOutcome | None = getattr(observer, "quick_outcome", None)
         self.clock = clock or SystemClock()
         # The journal's number (unique since the reset) and the rules' (since the scenario switch)
         self.index = shared.next_session()
@@ -581,8 +584,12 @@ class Session:
         )
 
     def _explain(self, occ: Occurrence, label: str | None, misses: Sequence[object]) -> None:
-        outcome = Outcome(occ.time, occ.stage.value, occ.argument, label, misses)
-        self.observer.outcome(self.info, outcome)
+        stage = _STAGE_VALUE[occ.stage]  # not Enum.value: a property, a Python call
+        quick = self._quick_outcome
+        if quick is not None:  # the journal's: no Outcome made until one is read
+            quick(self.info, occ.time, stage, occ.argument, label, misses)
+        else:
+            self.observer.outcome(self.info, Outcome(occ.time, stage, occ.argument, label, misses))
 
     def _enhanced_default(self, stage: Stage, plan: Plan) -> Plan:
         """RFC 2034 §3: with ENHANCEDSTATUSCODES advertised every 2xx/4xx/5xx reply carries an
@@ -826,6 +833,10 @@ def _closes_plainly(plan: Plan) -> bool:
         and not plan.shapes
         and not plan.armed
     )
+
+
+#: each stage's name as an Outcome gives it
+_STAGE_VALUE = {stage: stage.value for stage in Stage}
 
 
 def _positive(reply: Reply | None) -> bool:
