@@ -146,7 +146,12 @@ class Connection:
                 self._written += len(action.data)
             else:
                 self._written = 0
-                self.session.record("server", note.text, note.rule)
+                session = self.session
+                quick = session.quick
+                if quick is not None:  # session.record("server", ...), inline: every reply
+                    quick(session.info, session.clock.now(), "server", note.text, note.rule)
+                else:
+                    session.record("server", note.text, note.rule)
             return
         if isinstance(action, _ENDS):
             self._over = True
