@@ -801,10 +801,11 @@ def _sent(reply: Reply, closing: bool) -> tuple[Action, ...]:
     return actions
 
 
-@functools.lru_cache(maxsize=1024)
 def _whole(reply: Reply, closing: bool) -> tuple[Action, ...]:
     """``Plan(reply).actions()`` with the close entered (``_ending``): one Send carrying the
-    reply's note and, if ``closing``, the Close after it."""
+    reply's note and, if ``closing``, the Close after it. Not cached by value: :func:`_sent`'s
+    table holds the common replies, and the one a cache by value would add (each message's own
+    "queued as" reply) is never asked again; hashing it and keeping it cost more."""
     data = reply.render()
     send = Send(data, Note(wire_text(data)))
     return (send, Close(_CLOSED)) if closing else (send,)
