@@ -25,6 +25,8 @@ wire carries it out and calls :meth:`done` (or, for a batch ending in StartTLS,
 
 from __future__ import annotations
 
+import functools
+
 from smtpfake.engine import bdat
 from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, Session
 from smtpfake.engine.state import Mode
@@ -53,6 +55,13 @@ SERVER_IDLE = 300.0
 GRACE_PERIOD = 1.0
 
 _ENDS = (Close, Reset)
+
+
+@functools.lru_cache(maxsize=64)
+def _timer(name: str, seconds: float) -> ArmTimer:
+    """``ArmTimer(name, seconds)``, made once per value (actions are immutable): every
+    connection arms the idle timer and, at its end, the grace period, with the same few values."""
+    return ArmTimer(name, seconds)
 
 
 class Connection:
@@ -101,12 +110,12 @@ class Connection:
         self._client_left = False  # the client closed while a reply to it was still due
         self._grace = grace
         settings = session.settings
-        self._server_idle = ArmTimer(IDLE_TIMER, idle)
+        self._server_idle = _timer(IDLE_TIMER, idle)
         # one timer, unless the scenario's idle_timeout (client silence) differs from ours
         self._client_idle = (
             self._server_idle
             if settings.idle_timeout is None
-            else ArmTimer(IDLE_TIMER, settings.idle_timeout)
+            else _timer(IDLE_TIMER, settings.idle_timeout)
         )
         self._close_after = settings.close_after
         self._idle_only: tuple[Action, ...] = (self._client_idle,)
@@ -117,7 +126,7 @@ class Connection:
         """The client connected: the greeting (or, with implicit TLS, the handshake)."""
         timers: tuple[Action, ...] = (self._client_idle,)
         if self._close_after is not None:
-            timers += (ArmTimer(CLOSE_AFTER_TIMER, self._close_after),)
+            timers += (_timer(CLOSE_AFTER_TIMER, self._close_after),)
         return timers + self._start(self.session.connect())
 
     def receive_data(self, data: bytes) -> tuple[Action, ...]:
@@ -146,7 +155,12 @@ class Connection:
                 self._written += len(action.data)
             else:
                 self._written = 0
-                self.session.record("server", note.text, note.rule)
+                session = self.session
+                quick = session.quick
+                if quick is not None:  # session.record("server", ...), inline: every reply
+                    quick(session.info, session.clock.now(), "server", note.text, note.rule)
+                else:
+                    session.record("server", note.text, note.rule)
             return
         if isinstance(action, _ENDS):
             self._over = True
@@ -285,7 +299,7 @@ class Connection:
                 if self._eof is not None:  # the client has gone already: no grace period
                     out.append(action)
                 else:
-                    out += (HalfClose(action.note), ArmTimer(GRACE_TIMER, self._grace))
+                    out += (HalfClose(action.note), _timer(GRACE_TIMER, self._grace))
                 break
             out.append(action)
             if isinstance(action, Reset):

@@ -93,7 +93,6 @@ class Session:
         "_compiled",
         "_enhanced",
         "_greet_after_tls",
-        "_quick",
         "_quick_outcome",
         "_rng",
         "_seed",
@@ -120,6 +119,7 @@ class Session:
         "mode",
         "observer",
         "phase",
+        "quick",
         "quit_seen",
         "rcpt_tos",
         "scenario",
@@ -150,8 +150,10 @@ class Session:
         self.settings = scenario.server
         self.shared = shared
         self.observer = observer
-        # the observer's quicker way in for most entries (records.QuickTranscript), if it has one
-        self._quick: QuickTranscript | None = getattr(observer, "quick_transcript", None)
+        # the observer's quicker way in for most entries (records.QuickTranscript), if it has one:
+        # the hot paths (receive, Connection.performed) call it directly, record() otherwise
+        self.quick: QuickTranscript | None = getattr(observer, "quick_transcript", None)
+        # and for rule outcomes (records.QuickOutcome)
         self._quick_outcome: QuickOutcome | None = getattr(observer, "quick_outcome", None)
         self.clock = clock or SystemClock()
         # The journal's number (unique since the reset) and the rules' (since the scenario switch)
@@ -281,7 +283,12 @@ class Session:
         if self.mode is Mode.AUTH:
             return commands.auth_line(self, line, pipelined)
         text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
-        self.record("client", masked(text))
+        shown = masked(text) if text[:5].upper() == "AUTH " else text  # masked()'s own test
+        quick = self.quick
+        if quick is not None:  # record("client", shown), without its keywords: every command
+            quick(self.info, self.clock.now(), "client", shown, None)
+        else:
+            self.record("client", shown)
         word, _, arg = text.partition(" ")
         verb = word.upper()
         if self.mode is Mode.CLOSED:
@@ -297,8 +304,10 @@ class Session:
                     masked(text),
                 )
             return ()
-        self.conduct.command(verb, pipelined)
-        self.conduct.line_endings(line, verb, message=False)
+        conduct = self.conduct
+        conduct.command(verb, pipelined)
+        if line.count(b"\r") != 1 or line.count(b"\n") != 1 or line[-2:] != b"\r\n":
+            conduct.line_endings(line, verb, message=False)  # not one CRLF at the end
         if len(line) > COMMAND_LINE_LIMIT:
             self.conduct.command_too_long(verb, len(line))
             return self.respond(Stage.UNKNOWN, text, self.reply(500, "5.5.6", "Line too long"))
@@ -488,6 +497,9 @@ class Session:
             self.mode = Mode.CLOSED
         if then is not None:
             then()
+        known = _SENT[closing].get(id(reply))  # _sent(reply, closing), its common path inline
+        if known is not None and known[0] is reply:
+            return known[1]
         return _sent(reply, closing)
 
     def consulted(self, reply: Reply | None) -> tuple[Action, ...]:
@@ -759,7 +771,7 @@ class Session:
     ) -> None:
         said: Literal["client", "server"] = "client" if side == "client" else "server"
         when = self.clock.now() if time is None else time
-        quick = self._quick
+        quick = self.quick
         if quick is not None and delivered and written is None and not event:
             quick(self.info, when, said, text, rule)
             return
@@ -813,10 +825,11 @@ def _sent(reply: Reply, closing: bool) -> tuple[Action, ...]:
     return actions
 
 
-@functools.lru_cache(maxsize=1024)
 def _whole(reply: Reply, closing: bool) -> tuple[Action, ...]:
     """``Plan(reply).actions()`` with the close entered (``_ending``): one Send carrying the
-    reply's note and, if ``closing``, the Close after it."""
+    reply's note and, if ``closing``, the Close after it. Not cached by value: :func:`_sent`'s
+    table holds the common replies, and the one a cache by value would add (each message's own
+    "queued as" reply) is never asked again; hashing it and keeping it cost more."""
     data = reply.render()
     send = Send(data, Note(wire_text(data)))
     return (send, Close(_CLOSED)) if closing else (send,)

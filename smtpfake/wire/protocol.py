@@ -237,6 +237,7 @@ class Wire(asyncio.BufferedProtocol):
         and once it is done the engine is told and its next actions follow."""
         conn, transport, out = self._conn, self._transport, self._out
         assert conn is not None and transport is not None
+        deadlines = self._deadlines
         turns = 0
         outer = out is None
         if out is None:
@@ -248,7 +249,16 @@ class Wire(asyncio.BufferedProtocol):
                 sent = False  # a Send of this batch is waiting in _out
                 for i, action in enumerate(actions):
                     kind = type(action)
-                    if kind is ArmTimer or kind is CancelTimer:
+                    if isinstance(action, ArmTimer):
+                        # _timer_action()'s common case inline: the idle timer moved later
+                        deadline = self._loop.time() + action.seconds
+                        rings = deadlines.get(action.name)
+                        if rings is not None and rings <= deadline:
+                            deadlines[action.name] = deadline
+                            continue
+                        self._timer_action(action)
+                        continue
+                    if kind is CancelTimer:
                         self._timer_action(action)
                         continue
                     if not batch:
@@ -293,8 +303,11 @@ class Wire(asyncio.BufferedProtocol):
             self._failed(error)
         finally:
             if outer:
-                self._flush()
                 self._out = None
+                if out:  # _flush(), inline: once per callback
+                    data = out[0] if len(out) == 1 else b"".join(out)
+                    if not transport.is_closing():
+                        transport.write(data)
 
     def _flush(self) -> None:
         out, transport = self._out, self._transport
