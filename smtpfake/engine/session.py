@@ -477,11 +477,17 @@ class Session:
         return self._decided(stage, argument, plan, accept, then)
 
     def _plainly(
-        self, stage: Stage, reply: Reply, closing: bool, accept: Accept, then: Accept
+        self,
+        stage: Stage,
+        reply: Reply,
+        closing: bool,
+        accept: Accept,
+        then: Accept,
+        sent: tuple[Action, ...] | None = None,
     ) -> tuple[Action, ...]:
         """What ``_decided`` makes of a reply no rule and no hook can change, sent whole and,
         if it closes (``_closes_plainly``), followed by the close: the same steps, without
-        making a Plan."""
+        making a Plan. ``sent``: the reply's actions when the caller made them already."""
         counts = self.counts
         counts[stage] = counts.get(stage, 0) + 1  # not Counter's __missing__, a Python call
         positive = reply.code < 400
@@ -497,6 +503,8 @@ class Session:
             self.mode = Mode.CLOSED
         if then is not None:
             then()
+        if sent is not None:
+            return sent
         known = _SENT[closing].get(id(reply))  # _sent(reply, closing), its common path inline
         if known is not None and known[0] is reply:
             return known[1]
@@ -719,8 +727,9 @@ class Session:
             self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
         if body.is_end(line, partial):
             self.conduct.line_endings(line, ".", message=True)
-            self.record("client", f"(message data, {body.size} bytes)")
-            self.record("client", ".")
+            now = self.clock.now()  # both read at once
+            self.record("client", f"(message data, {body.size} bytes)", time=now)
+            self.record("client", ".", time=now)
             self.conduct.previous = "."
             return self._end_of_data()
         piece = body.add(line, partial)
@@ -753,7 +762,14 @@ class Session:
         def accept() -> None:
             self.observer.message(self.info, message)
 
-        ok = self.reply(250, "2.0.0", f"Ok: queued as {queue_id}")
+        text = f"Ok: queued as {queue_id}"
+        if not self.hooks and self._compiled.select[Stage.END_OF_DATA] is None:
+            # respond()'s plain path, the reply made straight as bytes: it is this message's
+            # own, so no reply cache would ever find it again (making it costs less)
+            sent = _queued(text, self._enhanced)
+            end = Stage.END_OF_DATA
+            return self._plainly(end, _QUEUED, False, accept, self.reset_transaction, sent)
+        ok = self.reply(250, "2.0.0", text)
         return self.respond(Stage.END_OF_DATA, self.mail_from, ok, accept, self.reset_transaction)
 
     # -- the record ----------------------------------------------------------------------------
@@ -833,6 +849,19 @@ def _whole(reply: Reply, closing: bool) -> tuple[Action, ...]:
     data = reply.render()
     send = Send(data, Note(wire_text(data)))
     return (send, Close(_CLOSED)) if closing else (send,)
+
+
+#: the reply to a message's end of data, for its code (:func:`_queued` makes what is sent)
+_QUEUED = Reply(250, ("Ok: queued",), "2.0.0")
+
+
+def _queued(text: str, enhanced: bool) -> tuple[Action, ...]:
+    """``_whole(Reply(250, (text,), "2.0.0" if enhanced else None), False)``, made directly:
+    one line, its enhanced code only when advertised (RFC 2034 §3)."""
+    line = f"250 2.0.0 {text}" if enhanced else f"250 {text}"
+    # short-lived (gone once the wire wrote it): frozen.made() is right for it
+    note = made(Note, text=line, rule=None)
+    return (made(Send, data=f"{line}\r\n".encode(), note=note),)
 
 
 def _closes_plainly(plan: Plan) -> bool:

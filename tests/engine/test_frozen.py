@@ -61,3 +61,19 @@ def test_made_is_the_constructor() -> None:
     assert repr(record) == "_Record(time=1.0, text='250 ok', rule=None)"
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.text = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("enhanced", [True, False])
+def test_the_queued_reply_is_the_whole_reply(enhanced: bool) -> None:
+    from smtpfake.engine.session import _queued, _whole
+    from smtpfake.scenario.reply import Reply
+
+    text = "Ok: queued as SF000042"
+    (send,) = _queued(text, enhanced)
+    (whole,) = _whole(Reply(250, (text,), "2.0.0" if enhanced else None), False)
+    assert send == whole
+    assert send.note == whole.note  # Send compares without its note
+    assert send.data == (b"250 2.0.0 " if enhanced else b"250 ") + text.encode() + b"\r\n"
+    _same_as_constructed(send)
+    assert send.note is not None
+    _same_as_constructed(send.note)
