@@ -99,16 +99,6 @@ async def serve_smtpfake(kind: str, profile: str | None) -> int:
     return len(server.messages)
 
 
-def serving() -> contextlib.AbstractContextManager[None]:
-    """The garbage collector as ``smtpfake serve`` sets it (smtpfake/wire/collector.py), in a
-    checkout that has that; as it is otherwise."""
-    try:
-        from smtpfake.wire import collector
-    except ImportError:  # a baseline from before it
-        return contextlib.nullcontext()
-    return collector.serving()
-
-
 def serve(kind: str, profile: str | None) -> None:
     if kind == "aiosmtpd-sink":
         count = asyncio.run(serve_aiosmtpd())
@@ -117,11 +107,9 @@ def serve(kind: str, profile: str | None) -> None:
     elif kind.endswith("-uvloop"):
         import uvloop
 
-        with serving():
-            count = uvloop.run(serve_smtpfake(kind, profile))
+        count = uvloop.run(serve_smtpfake(kind, profile))
     else:
-        with serving():
-            count = asyncio.run(serve_smtpfake(kind, profile))
+        count = asyncio.run(serve_smtpfake(kind, profile))
     print(f"COUNT {count}", flush=True)
 
 

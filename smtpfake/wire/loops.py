@@ -14,8 +14,6 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from smtpfake.wire import collector
-
 T = TypeVar("T")
 CHOICES = ("auto", "asyncio", "uvloop")
 
@@ -45,13 +43,7 @@ def name(loop: asyncio.AbstractEventLoop) -> str:
 
 
 def run(main: Coroutine[Any, Any, T], choice: str = "auto") -> T:
-    """asyncio.run() on the chosen loop (asyncio.Runner's loop_factory is 3.12+), the garbage
-    collector set for serving meanwhile (collector.serving: ``smtpfake serve`` runs on this)."""
-    with collector.serving():
-        return _run(main, choice)
-
-
-def _run(main: Coroutine[Any, Any, T], choice: str) -> T:
+    """asyncio.run() on the chosen loop (asyncio.Runner's loop_factory is 3.12+)."""
     loop = new_event_loop(choice)
     try:
         asyncio.set_event_loop(loop)

@@ -46,38 +46,3 @@ def test_an_unknown_loop_is_refused() -> None:
 def test_uvloop_asked_for_but_missing_says_what_to_install() -> None:
     with pytest.raises(RuntimeError, match=r"pip install 'smtpfake\[uvloop\]'"):
         loops.new_event_loop("uvloop")
-
-
-def test_run_serves_with_the_collector_set_and_restores_it() -> None:
-    import gc
-
-    from smtpfake.wire import collector
-
-    before = gc.get_threshold()
-    frozen_before = gc.get_freeze_count()
-    seen: list[tuple[tuple[int, ...], int]] = []
-
-    async def main() -> str:
-        seen.append((gc.get_threshold(), gc.get_freeze_count()))
-        return "served"
-
-    assert loops.run(main(), "asyncio") == "served"
-    ((threshold, frozen),) = seen
-    assert threshold == (collector.YOUNG_THRESHOLD, *before[1:])
-    assert frozen > frozen_before  # start-up's objects were out of the collector's sight
-    assert gc.get_threshold() == before
-    assert gc.get_freeze_count() == frozen_before
-
-
-def test_the_collector_is_restored_when_serving_fails() -> None:
-    import gc
-
-    before, frozen_before = gc.get_threshold(), gc.get_freeze_count()
-
-    async def main() -> None:
-        raise OSError("address in use")
-
-    with pytest.raises(OSError, match="address in use"):
-        loops.run(main(), "asyncio")
-    assert gc.get_threshold() == before
-    assert gc.get_freeze_count() == frozen_before
