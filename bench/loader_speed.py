@@ -21,22 +21,12 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-RULE = """\
-  - name: rule {i}
-    on: [mail, rcpt]
-    match: "*@host-{i}.example.test"
-    per: client+sender
-    times: {n}
-    reply: 451 4.7.1 Try again later, rule {i}
-    delay: 0.{n}
-  - on: end_of_data
-    connection: {n}
-    drip: {{bytes: 3, interval: 0.01}}
-    reply:
-      code: 250
-      text: [queued as {i}, second line]
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo, for tests/
+
+from tests.scenario.test_big_scenario import PAIR as RULE  # one pair of rules, as the test's
+
 HEAD = "summary: bench, many rules\nexpect: n/a\nserver:\n  hostname: bench.test\nrules:\n"
 
 

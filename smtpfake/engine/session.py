@@ -490,14 +490,7 @@ class Session:
         making a Plan. ``sent``: the reply's actions when the caller made them already."""
         counts = self.counts
         counts[stage] = counts.get(stage, 0) + 1  # not Counter's __missing__, a Python call
-        positive = reply.code < 400
-        if accept is not None and positive:
-            if stage is Stage.MAIL:
-                self.transactions += 1
-            accept()
-        if not positive:
-            self._transient(reply)
-        self.conduct.previous_ok = positive
+        self._settle(stage, reply, accept)
         if closing:  # _ending()
             self.closed_in_message = self.mode is Mode.DATA
             self.mode = Mode.CLOSED
@@ -574,14 +567,21 @@ class Session:
     def _whole_reply(self, stage: Stage, reply: Reply, accept: Accept) -> tuple[Action, ...]:
         """What the rest of :meth:`decide` does with ``Plan(reply)``: nothing armed, the reply
         sent whole (and, if it closes, the close after it: RFC 5321 §3.8)."""
-        positive = reply.is_positive
+        self._settle(stage, reply, accept)
+        return _sent(reply, reply.closes)
+
+    def _settle(self, stage: Stage, reply: Reply, accept: Accept) -> None:
+        """What a reply sent whole settles: a positive one runs ``accept`` (MAIL's opens a
+        transaction), a 4xx may hold the client off (``retry_after``), and the next command
+        is judged knowing whether this one succeeded."""
+        positive = reply.code < 400
         if accept is not None and positive:
             if stage is Stage.MAIL:
                 self.transactions += 1
             accept()
-        self._transient(reply)
+        if not positive:
+            self._transient(reply)
         self.conduct.previous_ok = positive
-        return _sent(reply, reply.closes)
 
     def occurrence(self, stage: Stage, argument: str) -> Occurrence:
         """This command as rules see it, with the facts of the connection before it."""
