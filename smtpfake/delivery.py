@@ -39,18 +39,36 @@ class Handler(Protocol):
 
 def named(spec: str) -> Handler:
     """A back end by name: ``maildir:PATH`` (aiosmtpd's Mailbox) or ``proxy:HOST:PORT``
-    (aiosmtpd's Proxy). Raises ValueError for anything else."""
-    from aiosmtpd.handlers import Mailbox, Proxy
+    (aiosmtpd's Proxy). Raises ValueError for anything else, and for a Maildir that cannot be
+    made or used (one line naming it, for the faces to show as a usage error)."""
+    from aiosmtpd.handlers import Proxy
 
     kind, _, rest = spec.partition(":")
     if kind == "maildir" and rest:
-        handler: Handler = Mailbox(Path(rest))
-        return handler
+        return _maildir(Path(rest))
     if kind == "proxy":
         host, _, port = rest.rpartition(":")
         if host and port.isdigit():
             return Proxy(host.strip("[]"), int(port))
     raise ValueError(f"delivery must be maildir:PATH or proxy:HOST:PORT, got {spec!r}")
+
+
+def _maildir(path: Path) -> Handler:
+    """aiosmtpd's Mailbox writing to the Maildir PATH. Python's Maildir makes ``tmp``, ``new``
+    and ``cur`` only when it makes PATH itself, so an existing empty folder (``mkdir mail``
+    first) would fail every delivery: they are made here too."""
+    from aiosmtpd.handlers import Mailbox
+
+    try:
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(20, "not a directory")
+        if path.is_dir():
+            for part in ("tmp", "new", "cur"):
+                (path / part).mkdir(mode=0o700, exist_ok=True)
+        handler: Handler = Mailbox(path)
+    except OSError as exc:
+        raise ValueError(f"cannot use the Maildir {str(path)!r}: {exc.strerror or exc}") from None
+    return handler
 
 
 def envelope(message: Message) -> Envelope:

@@ -144,6 +144,19 @@ def _journal_limits(config: pytest.Config) -> JournalLimits | None:
     return JournalLimits(**given) if given else None
 
 
+def _seed(config: pytest.Config) -> int | None:
+    """--smtpfake-seed: 0 to 2^64-1, the range a scenario's ``seed:`` and ``serve --seed`` take."""
+    seed: int | None = _number(config, "seed", int, "an integer")
+    if seed is not None:
+        from smtpfake.scenario import limits
+
+        try:
+            limits.check_number(seed, "--smtpfake-seed", minimum=0, maximum=limits.MAX_SEED)
+        except limits.LimitError as exc:
+            raise pytest.UsageError(f"smtpfake: {exc}, got {seed} (ini smtpfake_seed)") from None
+    return seed
+
+
 def read_settings(config: pytest.Config) -> Settings:
     """Settings from flags, else ini keys; pytest.UsageError naming the first bad one."""
     port = _number(config, "port", int, "a port number 0-65535")
@@ -171,7 +184,7 @@ def read_settings(config: pytest.Config) -> Settings:
         scenario=_setting(config, "scenario") or "default",
         host=_setting(config, "host") or "127.0.0.1",
         port=port or 0,
-        seed=_number(config, "seed", int, "an integer"),
+        seed=_seed(config),
         scenario_dirs=dirs,
         remote=_setting(config, "remote"),
         remote_token=token or None,
@@ -478,9 +491,10 @@ def _marker_scenario(
     scenario = marker.kwargs.get("scenario", marker.args[0] if marker.args else scenario)
     if "seed" in marker.kwargs:
         raw = marker.kwargs["seed"]
-        if isinstance(raw, bool) or not isinstance(raw, int):
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 2**64 - 1:
             pytest.fail(
-                f"@pytest.mark.smtpfake(seed={raw!r}): the seed must be an integer",
+                f"@pytest.mark.smtpfake(seed={raw!r}): the seed must be an integer from 0 to "
+                "2^64-1",
                 pytrace=False,
             )
         seed = raw

@@ -156,10 +156,11 @@ def window(query: Mapping[str, str]) -> Window:
 
 
 def seed(value: Any, name: str = "seed") -> int | None:
-    """A scenario seed: null, or a whole number that fits in 64 bits."""
+    """A scenario seed: null, or a whole number from 0 to ``limits.MAX_SEED`` (2^64-1), the
+    range a scenario's ``seed:`` and ``serve --seed`` take."""
     if value is None:
         return None
-    return whole(value, name, low=-(2**63), high=2**63 - 1)
+    return whole(value, name, low=0, high=limits.MAX_SEED)
 
 
 # -- files named by uploaded scenarios -------------------------------------------------------------

@@ -52,6 +52,17 @@ def test_fixed_port_flag_and_ini(pytester: pytest.Pytester) -> None:
             ["--smtpfake-seed", "x"],
             "smtpfake: --smtpfake-seed (ini smtpfake_seed): expected an integer, got 'x'",
         ),
+        (
+            # the range a scenario's seed: and serve --seed take
+            ["--smtpfake-seed", "-1"],
+            "smtpfake: --smtpfake-seed: must be at least 0, got -1 (ini smtpfake_seed)",
+        ),
+        (
+            # a Maildir that cannot be made: one line, not an INTERNALERROR traceback
+            ["--smtpfake-delivery", "maildir:no-such-dir/mail"],
+            "smtpfake: --smtpfake-delivery (ini smtpfake_delivery): cannot use the Maildir "
+            "'no-such-dir/mail': *No such file or directory*",
+        ),
         (["--smtpfake-port", "70000"], "smtpfake: --smtpfake-port: 70000 is not a port (0-65535)"),
         (
             ["--smtpfake-scenario", "421-at-greting"],

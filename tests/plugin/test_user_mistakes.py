@@ -41,6 +41,11 @@ def test_marked(smtpfake):
             "positional or as scenario=",
         ),
         (
+            # a seed outside what a scenario's seed: and serve --seed take (0 to 2^64-1)
+            "seed=-1",
+            "@pytest.mark.smtpfake(seed=-1): the seed must be an integer from 0 to 2^64-1",
+        ),
+        (
             '"greylisting", params=[("delay", 5)]',
             "@pytest.mark.smtpfake: params must be a dict of parameter names to values, got list",
         ),

@@ -187,6 +187,7 @@ def test_server_requests_are_checked(fleet_api: ApiServer) -> None:
         ({"scenario": "../etc/passwd"}, 400, "path"),
         ({"seed": float("nan")}, 400, "seed"),
         ({"seed": 10**30}, 400, "seed"),
+        ({"seed": -1}, 400, "seed"),
         ({"params": {"delay": 5}}, 400, "params"),  # default declares none
         ({"params": [1]}, 400, "params"),
         ({"colour": "red"}, 400, "colour"),

@@ -103,6 +103,9 @@ def test_put_refuses_paths_on_the_sidecars_disk(api: ApiServer, name: str) -> No
     assert "is a path, not a name" in got.body["error"]
 
 
+MAX_SEED = 2**64 - 1
+
+
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
@@ -110,6 +113,9 @@ def test_put_refuses_paths_on_the_sidecars_disk(api: ApiServer, name: str) -> No
         ({}, "'name' must be a scenario name"),
         ({"name": "default", "seed": "x"}, "'seed' must be a whole number"),
         ({"name": "default", "seed": True}, "'seed' must be a whole number"),
+        # the range a scenario's seed: and serve --seed take, not a signed 64-bit one
+        ({"name": "default", "seed": -1}, f"'seed' must be a whole number from 0 to {MAX_SEED}"),
+        ({"name": "default", "seed": 2**64}, f"'seed' must be a whole number from 0 to {MAX_SEED}"),
         ({"name": "default", "nmae": 1}, "unknown field(s): nmae"),
     ],
 )
@@ -117,6 +123,11 @@ def test_put_json_checks_its_fields(api: ApiServer, body: dict[str, object], nee
     got = call(api.url, "PUT", "/api/scenario", body)
     assert got.status == 400, got
     assert needle in got.body["error"]
+
+
+def test_put_takes_the_largest_seed_a_scenario_takes(api: ApiServer) -> None:
+    got = call(api.url, "PUT", "/api/scenario", {"name": "default", "seed": MAX_SEED})
+    assert (got.status, got.body["seed"]) == (200, MAX_SEED)
 
 
 def test_put_bad_json_and_non_objects(api: ApiServer) -> None:
