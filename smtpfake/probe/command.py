@@ -139,6 +139,9 @@ def main(args: argparse.Namespace) -> int:
     if args.jobs < 1 or args.timeout <= 0 or args.budget <= 0:
         print("smtpfake probe: -j, --timeout and --budget must be positive", file=sys.stderr)
         return 2
+    if problem := _setup_problem(args):
+        print(f"smtpfake probe: {problem}", file=sys.stderr)
+        return 2
     try:
         everything = load_cases(args.scenario, args.scenario_dir)
     except ScenarioError as exc:
@@ -194,12 +197,46 @@ def main(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(table.row(result), flush=True)
     print(summary_line(results))
-    reports = ((args.junit, junit_report(results)), (args.html, html_report(results, command)),
-               (args.json, json_report(results, command)))  # fmt: skip
-    for path, text in reports:
-        if path:
-            Path(path).write_text(text, encoding="utf-8")
+    reports = (("--junit", args.junit, junit_report(results)),
+               ("--html", args.html, html_report(results, command)),
+               ("--json", args.json, json_report(results, command)))  # fmt: skip
+    for flag, path, text in reports:
+        try:
+            if path:
+                Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:  # a folder that went away or is not ours: the user's to fix
+            print(f"smtpfake probe: {flag}: cannot write {path}: {exc.strerror or exc}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
     return 1 if any(r.verdict.value == "fail" for r in results) else 0
+
+
+def _setup_problem(args: argparse.Namespace) -> str | None:
+    """What would stop the run only once cases ran (a traceback from the first case's server,
+    or from writing a report after the last case): a port out of range or that cannot be listened
+    on, a seed out of range, a report whose folder does not exist. None when all is well."""
+    import socket
+
+    from smtpfake.scenario import limits
+
+    if not 0 <= args.port <= 65535:
+        return f"--port: {args.port} is not a port (0-65535)"
+    if args.seed is not None and not 0 <= args.seed <= limits.MAX_SEED:
+        return f"--seed: must be from 0 to 2^64-1, got {args.seed}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            args.host, args.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as trial:
+            # as asyncio's create_server binds: a port left in TIME_WAIT is no problem
+            trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            trial.bind(address)
+    except OSError as exc:
+        return f"--host/--port: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+    for flag, path in (("--junit", args.junit), ("--html", args.html), ("--json", args.json)):
+        if path and not Path(path).absolute().parent.is_dir():
+            return f"{flag}: cannot write {path}: its folder does not exist"
+    return None
 
 
 def _matches(name: str, pattern: str) -> bool:

@@ -278,3 +278,46 @@ def test_a_retrying_client_is_judged_within_its_budget(tmp_path: Path) -> None:
     assert rows(done.stdout) == {"421-at-greeting-once": "pass", "554-after-data": "fail"}
     assert "expected retried: false; connected 3 time(s)" in done.stdout
     assert done.returncode == 1
+
+
+def test_what_would_stop_the_run_midway_is_a_usage_error_before_any_case(tmp_path: Path) -> None:
+    """Each was a traceback: from the first case's server (a port out of range, one in use, an
+    address not on this machine), or from writing a report after every case had run."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for args, message in (
+            (["--port", "70000"], "smtpfake probe: --port: 70000 is not a port (0-65535)\n"),
+            (["--seed", "-1"], "smtpfake probe: --seed: must be from 0 to 2^64-1, got -1\n"),
+            (
+                ["--port", str(port)],
+                f"smtpfake probe: --host/--port: cannot listen on 127.0.0.1:{port}: ",
+            ),
+            (
+                ["--host", "nosuch.invalid"],
+                "smtpfake probe: --host/--port: cannot listen on nosuch.invalid:0: ",
+            ),
+            (
+                ["--html", str(tmp_path / "no" / "r.html")],
+                f"smtpfake probe: --html: cannot write {tmp_path / 'no' / 'r.html'}: "
+                "its folder does not exist\n",
+            ),
+        ):
+            done = probe("--case", "default", *args, "--", "true")
+            assert (done.returncode, done.stdout) == (2, ""), (args, done)
+            assert done.stderr.startswith(message), (args, done.stderr)
+            assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_a_report_that_cannot_be_written_is_one_line_after_the_table(tmp_path: Path) -> None:
+    (tmp_path / "report.json").mkdir()  # a folder where the file should go
+    done = probe("--case", "default", "--json", str(tmp_path / "report.json"), "--", "true")
+    assert done.returncode == 2, done
+    assert "1 cases: 1 fail" in done.stdout
+    assert done.stderr.startswith(
+        f"smtpfake probe: --json: cannot write {tmp_path / 'report.json'}: "
+    )
+    assert "Traceback" not in done.stderr
