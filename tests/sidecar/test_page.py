@@ -181,6 +181,7 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     )
     assert "MAIL before HELO/EHLO" in flagged
     assert flagged.endswith("RFC 5321 §4.1.4")  # the .rfc part, last in the line
+    assert flagged.count("RFC 5321") == 1  # not also in the detail before it
 
     # switch the scenario from the page: the next session meets it
     Select(browser.find_element(By.ID, "scenario-select")).select_by_value("421-at-greeting")

@@ -108,7 +108,9 @@ function timeline(session) {
     if (row.kind === "violation") {
       const v = row.entry;
       const found = v.rfc || (RFC.exec(v.detail) || [])[1];
-      const cell = el("div", { class: "violation", "data-kind": v.kind }, `! ${v.kind}: ${v.detail}`);
+      // the detail ends with its section in parentheses: shown once, as the .rfc part
+      const detail = found ? v.detail.replace(/\s*\(RFC [^()]*\)\s*$/, "") : v.detail;
+      const cell = el("div", { class: "violation", "data-kind": v.kind }, `! ${v.kind}: ${detail}`);
       if (found) cell.append(el("span", { class: "rfc" }, found));
       grid.append(cell);
     } else if (row.kind === "client") {
