@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from smtpfake.queries import (
@@ -75,10 +75,10 @@ class Control(Protocol):
     def scenario_name(self) -> str: ...
 
     @property
-    def messages(self) -> Sequence[Message]: ...
+    def messages(self) -> tuple[Message, ...]: ...
 
     @property
-    def sessions(self) -> Sequence[SessionRecord]: ...
+    def sessions(self) -> tuple[SessionRecord, ...]: ...
 
     @property
     def violations(self) -> tuple[Violation, ...]: ...
@@ -100,11 +100,11 @@ class Control(Protocol):
 
     def settle(self, timeout: float | None = None) -> bool: ...
 
-    def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> Sequence[Message]: ...
+    def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]: ...
 
     def wait_for_sessions(
         self, count: int = 1, timeout: float = 5.0
-    ) -> Sequence[SessionRecord]: ...
+    ) -> tuple[SessionRecord, ...]: ...
 
     @property
     def ca_file(self) -> str: ...
@@ -202,15 +202,15 @@ class ControlHelpers(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def messages(self) -> Sequence[Message]: ...
+    def messages(self) -> tuple[Message, ...]: ...
 
     @property
     @abc.abstractmethod
-    def sessions(self) -> Sequence[SessionRecord]: ...
+    def sessions(self) -> tuple[SessionRecord, ...]: ...
 
     # -- settling ------------------------------------------------------------------------------
 
-    def _journal_sessions(self) -> Sequence[SessionRecord]:
+    def _journal_sessions(self) -> tuple[SessionRecord, ...]:
         """What the journal holds now, without settling (a transport whose ``sessions`` settles
         overrides this with its raw read)."""
         return self.sessions
@@ -231,7 +231,7 @@ class ControlHelpers(abc.ABC):
             time.sleep(_POLL)
         return True
 
-    def _settled_sessions(self) -> Sequence[SessionRecord]:
+    def _settled_sessions(self) -> tuple[SessionRecord, ...]:
         self.settle()
         return self._journal_sessions()
 

@@ -351,12 +351,12 @@ class RemoteSmtpFake(ControlHelpers):
         return items
 
     @property
-    def messages(self) -> Sequence[Message]:
+    def messages(self) -> tuple[Message, ...]:
         """The kept messages (summaries; each one's data is fetched when first read)."""
         return tuple(self._message(m) for m in self.listed("messages"))
 
     @property
-    def sessions(self) -> Sequence[SessionRecord]:
+    def sessions(self) -> tuple[SessionRecord, ...]:
         listed = self.listed("sessions")
         return tuple(session_from_json(s, message=self._message) for s in listed)
 
@@ -443,10 +443,10 @@ class RemoteSmtpFake(ControlHelpers):
         # the answer is one page, as GET /api/{kind}'s first: the rest, page by page
         return items if len(items) >= int(body["total"]) else self.listed(kind)
 
-    def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> Sequence[Message]:
+    def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
         return tuple(self._message(m) for m in self._wait("messages", count, timeout))
 
-    def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> Sequence[SessionRecord]:
+    def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> tuple[SessionRecord, ...]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
         waited = self._wait("sessions", count, timeout)
         return tuple(session_from_json(s, message=self._message) for s in waited)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -34,11 +34,11 @@ class OwnServer(RemoteSmtpFake):
     """A :class:`RemoteSmtpFake` for one server made on demand: every ``/api/X`` call goes to
     ``{url}/X``, the server's own API base. Its ``sessions`` settle first, as in-process."""
 
-    def _journal_sessions(self) -> Sequence[SessionRecord]:
+    def _journal_sessions(self) -> tuple[SessionRecord, ...]:
         return super().sessions
 
     @property
-    def sessions(self) -> Sequence[SessionRecord]:
+    def sessions(self) -> tuple[SessionRecord, ...]:
         return tuple(self._settled_sessions())
 
 

@@ -40,6 +40,11 @@ def test_every_documented_method(smtpfake: Control, app_port: int) -> None:
     sessions: tuple[SessionRecord, ...] = smtpfake.assert_sent(code=250)
     assert smtpfake.sessions_where(code=221) == sessions == tuple(smtpfake.wait_for_sessions(1))
     assert smtpfake.sessions[0].reply_codes[0] == 220
+    # the README says "a tuple": annotated so, they type-check as one (they were Sequence)
+    kept: tuple[Message, ...] = smtpfake.messages
+    records: tuple[SessionRecord, ...] = smtpfake.sessions
+    waited: tuple[SessionRecord, ...] = smtpfake.wait_for_sessions(1)
+    assert kept == smtpfake.wait_for_messages(1) and records == waited
     violations: tuple[Violation, ...] = smtpfake.violations
     assert violations == ()
     smtpfake.assert_no_violations()
