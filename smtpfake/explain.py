@@ -103,17 +103,24 @@ class Entry:
     should: str
 
 
+def _shown(arg: str) -> str:
+    """``arg`` quoted for an error line, cut to 40 characters: a pasted log or a runaway shell
+    expansion must not become a 100 kB message."""
+    return repr(arg) if len(arg) <= 40 else f"{arg[:40]!r}... ({len(arg)} characters)"
+
+
 def parse_code(arg: str) -> int:
     """``"421"`` -> 421; ExplainError naming ``arg`` unless it is three digits, 200-599."""
     text = arg.strip()
     if not _THREE_DIGITS.fullmatch(text):
         raise ExplainError(
-            f"{arg!r} is not an SMTP reply code: expected exactly three digits, e.g. 421 or 550"
+            f"{_shown(arg)} is not an SMTP reply code: expected exactly three digits, "
+            "e.g. 421 or 550"
         )
     code = int(text)
     if not 200 <= code <= 599:
         raise ExplainError(
-            f"{arg!r} is not an SMTP reply code: the first digit must be 2-5 (2xx success, "
+            f"{_shown(arg)} is not an SMTP reply code: the first digit must be 2-5 (2xx success, "
             "3xx intermediate, 4xx transient, 5xx permanent; RFC 5321 §4.2)"
         )
     return code
@@ -142,12 +149,12 @@ def _parse(arg: str) -> str:
         meant = unpadded(arg)
         if meant is not None:
             raise ExplainError(
-                f"{arg!r} is not an enhanced status code: its sub-codes must be written without "
-                f"leading zeros (RFC 3463 §2); did you mean {meant}?"
+                f"{_shown(arg)} is not an enhanced status code: its sub-codes must be written "
+                f"without leading zeros (RFC 3463 §2); did you mean {meant}?"
             )
         if parsed is None:
             raise ExplainError(
-                f"{arg!r} is not an enhanced status code: expected class.subject.detail with "
+                f"{_shown(arg)} is not an enhanced status code: expected class.subject.detail with "
                 "class 2, 4 or 5, e.g. 5.7.1 or 4.7.1 (RFC 3463 §2)"
             )
         return ".".join(str(p) for p in parsed)
@@ -319,11 +326,17 @@ def _enhanced_entry(key: str, lang: str) -> Entry:
             if lang == "zh"
             else "Enhanced status code not in smtpfake's table"
         )
+        # an undefined subject (5.9.1) means nothing either: only the class is left
+        meaningful = {
+            ("zh", True): "只有类别和主题有意义",
+            ("zh", False): "只有类别有意义",
+            ("en", True): "only its class and subject carry meaning",
+            ("en", False): "only its class carries meaning",
+        }[lang, subject in SUBJECTS]
         description = (
-            f"{key} 不在 smtpfake 收录的 RFC 5248 注册表中；只有类别和主题有意义。"
+            f"{key} 不在 smtpfake 收录的 RFC 5248 注册表中；{meaningful}。"
             if lang == "zh"
-            else f"{key} is not in the RFC 5248 registry as smtpfake holds it; only its class and "
-            "subject carry meaning."
+            else f"{key} is not in the RFC 5248 registry as smtpfake holds it; {meaningful}."
         )
         when = (
             "smtpfake 收录的注册表中没有它。"

@@ -265,6 +265,29 @@ def test_a_pasted_line_with_a_bad_code_names_the_code() -> None:
         explain(["650 5.1.1 no"])
 
 
+def test_a_runaway_argument_is_cut_in_the_error() -> None:
+    """A pasted log or a shell expansion gone wrong was echoed whole: a 100 kB error line."""
+    with pytest.raises(ExplainError) as excinfo:
+        explain(["4" * 100_000])
+    assert str(excinfo.value) == (
+        f"{'4' * 40!r}... (100000 characters) is not an SMTP reply code: expected exactly "
+        "three digits, e.g. 421 or 550"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "lang", "said"),
+    [
+        ("5.9.1", "en", "only its class carries meaning."),
+        ("5.9.1", "zh", "只有类别有意义。"),
+        ("5.1.99", "en", "only its class and subject carry meaning."),
+    ],
+)
+def test_an_undefined_subject_is_not_said_to_carry_meaning(code: str, lang: str, said: str) -> None:
+    # it said "only its class and subject carry meaning" under "9 is not a defined subject"
+    assert said in flat(explain([code], lang=lang))
+
+
 def test_no_arguments_raise() -> None:
     with pytest.raises(ExplainError, match="no reply code"):
         explain([])
