@@ -307,12 +307,17 @@ def _check_scenario_on_sidecar(remote: RemoteSmtpFake, settings: Settings) -> No
     library does not hold, or a local YAML file (uploaded by each test) that does not load."""
     from smtpfake.scenario import ScenarioError, resolve
     from smtpfake.scenario.yamlwalk import did_you_mean
+    from smtpfake.servers_on_demand import local_scenario
 
     setting = "--smtpfake-scenario (ini smtpfake_scenario)"
     name = settings.scenario
-    if name.endswith((".yaml", ".yml")) or "/" in name:
+    if (
+        local_scenario(name, settings.scenario_dirs) != name
+        or name.endswith((".yaml", ".yml"))
+        or "/" in name
+    ):
         try:
-            resolve(name, ())
+            resolve(name, settings.scenario_dirs)
         except ScenarioError as exc:
             raise pytest.UsageError(f"smtpfake: {setting}: {_problems(exc)}") from None
         return

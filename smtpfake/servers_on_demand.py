@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from smtpfake.remote import RemoteError, RemoteSmtpFake
 from smtpfake.serialize import problems_from_json
@@ -28,11 +29,38 @@ from smtpfake.serialize import problems_from_json
 if TYPE_CHECKING:
     from smtpfake.journal import SessionRecord
     from smtpfake.pytest_plugin import Settings
+    from smtpfake.scenario import ScenarioRef
+
+
+def local_scenario(ref: ScenarioRef, dirs: Sequence[Path]) -> ScenarioRef:
+    """``ref``, or the file the local scenario directories (``--smtpfake-scenario-dir``) hold
+    under that name: in-process those directories add to the library (and override a built-in
+    of the same name), so with a sidecar such a name is uploaded from here, and the same suite
+    runs both ways. A path, a dict or a name they do not hold is left to the sidecar."""
+    if not dirs or not isinstance(ref, str) or "/" in ref or ref.endswith((".yaml", ".yml")):
+        return ref
+    from smtpfake.scenario.library import builtin_dir, scenario_files
+
+    found = scenario_files(dirs).get(ref)
+    return found if found is not None and found.parent != builtin_dir() else ref
 
 
 class OwnServer(RemoteSmtpFake):
     """A :class:`RemoteSmtpFake` for one server made on demand: every ``/api/X`` call goes to
-    ``{url}/X``, the server's own API base. Its ``sessions`` settle first, as in-process."""
+    ``{url}/X``, the server's own API base. Its ``sessions`` settle first, as in-process, and
+    a scenario name its ``scenario_dirs`` hold is uploaded from there (:func:`local_scenario`)."""
+
+    scenario_dirs: tuple[Path, ...] = ()
+
+    def use(
+        self,
+        scenario: ScenarioRef,
+        *,
+        seed: int | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        __tracebackhide__ = True
+        super().use(local_scenario(scenario, self.scenario_dirs), seed=seed, params=params)
 
     def _journal_sessions(self) -> tuple[SessionRecord, ...]:
         return super().sessions
@@ -62,7 +90,8 @@ def own_server(settings: Settings) -> Iterator[RemoteSmtpFake]:
     its end), or the shared one when the sidecar cannot make servers."""
     shared = RemoteSmtpFake(settings.remote, settings.remote_token)
     # a path cannot travel in JSON; each test's use() uploads the scenario it plays anyway
-    name = settings.scenario if "/" not in settings.scenario else "default"
+    local = local_scenario(settings.scenario, settings.scenario_dirs) != settings.scenario
+    name = settings.scenario if "/" not in settings.scenario and not local else "default"
     own = create(shared, name, settings.seed)
     if own is None:
         if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -73,6 +102,7 @@ def own_server(settings: Settings) -> Iterator[RemoteSmtpFake]:
             )
         yield shared
         return
+    own.scenario_dirs = settings.scenario_dirs
     try:
         yield own
     finally:
