@@ -14,6 +14,7 @@ session whole. A session still open after the wait is reported as it stands.
 from __future__ import annotations
 
 import abc
+import re
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -189,6 +190,17 @@ def _key(s: SessionRecord) -> tuple[int, float, str]:
     return (s.index, s.started, s.peer)
 
 
+#: control characters but LF and TAB (C0, DEL, C1), which a terminal or CI log acts on (an ESC
+#: sequence clears or recolours it), and the surrogate escapes that stand for octets that were
+#: not UTF-8: a misbehaving client's bytes in a failure report are shown, never played
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    """``\\x1b`` for ESC; ``\\xff`` for the octet 0xFF a surrogate escape stands for."""
+    return f"\\x{ord(found.group()) & 0xFF:02x}"
+
+
 class ControlHelpers(abc.ABC):
     """Settling, queries and assertion helpers shared by both transports.
 
@@ -243,8 +255,10 @@ class ControlHelpers(abc.ABC):
         return tuple(v for s in self._settled_sessions() for v in s.violations)
 
     def transcript(self) -> str:
-        """Every session's transcript, for failure messages (settled first)."""
-        return "\n".join(s.format() for s in self._settled_sessions()) or "(no sessions)"
+        """Every session's transcript, for failure messages (settled first). What a client sent
+        that a terminal would act on, or that is not text, is shown as ``\\xNN``."""
+        text = "\n".join(s.format() for s in self._settled_sessions()) or "(no sessions)"
+        return _UNSAFE.sub(_escaped, text)
 
     def _with_transcript(self, text: str) -> str:
         return f"{text}\n{self.transcript()}" if self.transcript_in_errors else text

@@ -82,3 +82,27 @@ def test_xdist_workers_each_have_a_server(pytester: pytest.Pytester) -> None:
             "*smtpfake transcript (default, 127.0.0.1:*, worker gw*)*",
         ]
     )
+
+
+def test_a_clients_control_bytes_are_shown_not_played(pytester: pytest.Pytester) -> None:
+    """An ESC sequence a client sent cleared and recoloured the terminal (and the CI log) when
+    the transcript was printed; a NUL or an octet that is not UTF-8 went out raw."""
+    pytester.makepyfile(
+        """
+        import socket
+
+        def test_garbage(smtpfake):
+            with socket.create_connection((smtpfake.host, smtpfake.port), timeout=5) as s:
+                s.recv(100)
+                s.sendall(b"HELO \\x1b[2J\\x1b[31mred\\x07\\xff\\r\\nQUIT\\r\\n")
+                while s.recv(100):
+                    pass
+            assert "HELO \\\\x1b[2J\\\\x1b[31mred\\\\x07\\\\xff" in smtpfake.transcript()
+            assert False, "show the transcript"
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "C: HELO \\x1b[2J\\x1b[31mred\\x07\\xff" in out
+    assert "\x1b" not in out and "\x07" not in out
