@@ -82,6 +82,31 @@ def select(
     return chosen
 
 
+def selection_problem(
+    cases: Sequence[Case],
+    names: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    skip_tags: Sequence[str] = (),
+    flags: tuple[str, str] = ("--tag", "--skip-tag"),
+) -> str | None:
+    """Why a selection is a mistake, or None: a name (glob) that matches no case, a tag no case
+    has (named by ``flags``, as the caller spells the two), or nothing left to run. A run of
+    nothing would pass: it is never what was meant."""
+    unmatched = [n for n in names if not any(fnmatch.fnmatchcase(c.name, n) for c in cases)]
+    if unmatched:
+        known = ", ".join(c.name for c in cases)
+        return f"no case named {', '.join(unmatched)} (cases: {known})"
+    known_tags = sorted({t for c in cases for t in c.tags})
+    for flag, given in zip(flags, (tags, skip_tags), strict=True):
+        if unknown := [t for t in given if t not in known_tags]:
+            return (
+                f"{flag}: no case has the tag {', '.join(unknown)} (tags: {', '.join(known_tags)})"
+            )
+    if not select(cases, names, tags, skip_tags):
+        return "the selection leaves no case"
+    return None
+
+
 def with_params(cases: Sequence[Case], params: Mapping[str, str]) -> list[Case]:
     """The cases again, each with those of ``params`` (name -> value as text, as ``--param``
     gives them) that its scenario declares. Raises ValueError naming a parameter that no case

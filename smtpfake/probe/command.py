@@ -115,7 +115,7 @@ def add_parser(sub: Any, dirs: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 
 def main(args: argparse.Namespace) -> int:
-    from smtpfake.probe.cases import load_cases, select, with_params
+    from smtpfake.probe.cases import load_cases, select, selection_problem, with_params
     from smtpfake.probe.outcomes import ExitMap
     from smtpfake.probe.reports import (
         html_report,
@@ -147,22 +147,11 @@ def main(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if problem := selection_problem(everything, args.case, args.tag, args.skip_tag):
+        suffix = " (see --list)" if problem.startswith("the selection") else ""
+        print(f"smtpfake probe: {problem}{suffix}", file=sys.stderr)
+        return 2
     cases = select(everything, args.case, args.tag, args.skip_tag)
-    unmatched = [n for n in args.case if not any(_matches(c.name, n) for c in everything)]
-    if unmatched:
-        known = ", ".join(c.name for c in everything)
-        print(f"smtpfake probe: no case named {', '.join(unmatched)} (cases: {known})",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    known_tags = sorted({t for c in everything for t in c.tags})
-    for flag, tags in (("--tag", args.tag), ("--skip-tag", args.skip_tag)):
-        if unknown := [t for t in tags if t not in known_tags]:
-            print(f"smtpfake probe: {flag}: no case has the tag {', '.join(unknown)} "
-                  f"(tags: {', '.join(known_tags)})", file=sys.stderr)  # fmt: skip
-            return 2
-    if not cases:  # a run of nothing would pass: say so instead
-        print("smtpfake probe: the selection leaves no case (see --list)", file=sys.stderr)
-        return 2
     try:
         cases = with_params(cases, dict(args.param))
     except ValueError as exc:
@@ -237,12 +226,6 @@ def _setup_problem(args: argparse.Namespace) -> str | None:
         if path and not Path(path).absolute().parent.is_dir():
             return f"{flag}: cannot write {path}: its folder does not exist"
     return None
-
-
-def _matches(name: str, pattern: str) -> bool:
-    import fnmatch
-
-    return fnmatch.fnmatchcase(name, pattern)
 
 
 def run(argv: Sequence[str]) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from smtpfake.probe.cases import WAITS, Case, Target, load_cases, select
+from smtpfake.probe.cases import WAITS, Case, Target, load_cases, select, selection_problem
 from smtpfake.probe.judge import Verdict
 from smtpfake.probe.reports.junit import details
 from smtpfake.probe.runner import CaseResult, Options, function_client, run_case
@@ -42,12 +42,16 @@ def probe_cases(
     """``pytest.param(case, id=NAME)`` for each selected case (the built-in library, plus
     ``scenario_dirs`` and ``paths``; by default without the cases that wait on purpose).
     ``xfail``: case name -> reason: a known deviation, marked ``xfail(strict=True)`` so that
-    fixing it is noticed. A name in ``xfail`` that is no case is an error."""
+    fixing it is noticed. A name in ``xfail`` that is no case is an error (ValueError), and so
+    are a name, a tag or a selection that matches no case: the test would be skipped as an
+    empty parametrization, a green run of nothing."""
     cases = load_cases(paths, scenario_dirs)
     known = {c.name for c in cases}
     unknown = sorted(set(xfail or {}) - known)
     if unknown:
         raise ValueError(f"xfail names no case: {', '.join(unknown)}")
+    if problem := selection_problem(cases, names, tags, skip_tags, ("tags=", "skip_tags=")):
+        raise ValueError(f"probe_cases: {problem}")
     params = []
     for case in select(cases, names, tags, skip_tags):
         reason = (xfail or {}).get(case.name)
