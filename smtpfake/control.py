@@ -196,9 +196,11 @@ def _key(s: SessionRecord) -> tuple[int, float, str]:
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\udc80-\udcff]")
 
 
-def _escaped(found: re.Match[str]) -> str:
-    """``\\x1b`` for ESC; ``\\xff`` for the octet 0xFF a surrogate escape stands for."""
-    return f"\\x{ord(found.group()) & 0xFF:02x}"
+def visible(text: str) -> str:
+    """``text`` with what a client sent that a terminal would act on, or that was not UTF-8,
+    shown as ``\\xNN``: ``\\x1b`` for ESC, ``\\xff`` for the octet a surrogate escape stands
+    for. For a transcript or a near miss on a terminal or in a CI log."""
+    return _UNSAFE.sub(lambda found: f"\\x{ord(found.group()) & 0xFF:02x}", text)
 
 
 class ControlHelpers(abc.ABC):
@@ -258,7 +260,7 @@ class ControlHelpers(abc.ABC):
         """Every session's transcript, for failure messages (settled first). What a client sent
         that a terminal would act on, or that is not text, is shown as ``\\xNN``."""
         text = "\n".join(s.format() for s in self._settled_sessions()) or "(no sessions)"
-        return _UNSAFE.sub(_escaped, text)
+        return visible(text)
 
     def _with_transcript(self, text: str) -> str:
         return f"{text}\n{self.transcript()}" if self.transcript_in_errors else text

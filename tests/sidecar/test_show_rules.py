@@ -181,3 +181,26 @@ def test_the_report_caps_near_misses_and_keeps_other_rules_apart() -> None:
     )
     assert report[4 + NEAR_MISSES_SHOWN] == "other x0"
     assert report[5 + NEAR_MISSES_SHOWN] == "  ? RCPT u0@x.test: other: tls: wanted true, was false"
+
+
+def test_a_near_miss_quoting_a_clients_control_bytes_shows_them(tmp_path: Path) -> None:
+    """A near miss quotes the client's argument: an ESC sequence in it was printed as it was,
+    clearing and recolouring the terminal of whoever ran ``smtpfake show``."""
+    from smtpfake.server import Server
+
+    path = tmp_path / "refuse.yaml"
+    path.write_text(
+        "summary: s\nexpect: e\nrules:\n  - {name: bob, on: rcpt, match: bob@*, reply: 550 no}\n",
+        encoding="utf-8",
+    )
+    with Server(str(path)) as server, smtplib.SMTP(server.host, server.port, timeout=5) as c:
+        c.ehlo()
+        c.mail("a@x.test")
+        c.docmd("RCPT TO:<\x1b[2J\x1b[31mred@y.test>")
+        c.quit()
+        server.journal.wait(lambda j: j.counts().sessions_ended == 1, TIMEOUT)
+        saved = json.dumps([session_to_json(s) for s in server.sessions])
+    result = _show(str(path), "--journal", "-", stdin=saved)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    assert "? RCPT \\x1b[2J\\x1b[31mred@y.test: bob: match" in result.stdout
