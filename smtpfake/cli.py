@@ -88,6 +88,12 @@ class _ApiListenError(Exception):
     """The control API cannot listen where asked: one line, exit 1."""
 
 
+def _overlap(host: str | None, api_host: str | None) -> bool:
+    """Whether SMTP and the API would bind the same address: the same one, or a wildcard."""
+    wild = ("", "0.0.0.0", "::", None)
+    return host == api_host or host in wild or api_host in wild
+
+
 def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
     """Each serve option from its flag, else its environment variable, else its default."""
     from smtpfake.scenario import limits
@@ -116,6 +122,12 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         if port is not None and not 0 <= port <= 65535:
             flag = "--" + key.replace("_", "-")
             raise _ConfigError(f"{flag}/{SERVE_ENV[key][0]}: {port} is not a port (0-65535)")
+    if out["port"] and out["port"] == out["api_port"] and _overlap(out["host"], out["api_host"]):
+        # else SMTP's bind failed with "address already in use", as if something else held it
+        raise _ConfigError(
+            f"--port/SMTPFAKE_PORT and --api-port/SMTPFAKE_API_PORT: both are {out['port']}; "
+            "SMTP and the API need a port each"
+        )
     if out["server_ports"] is not None:
         try:
             out["server_ports"] = parse_ports(out["server_ports"])

@@ -57,3 +57,18 @@ def test_uvloop_asked_for_and_missing_is_a_usage_error(
     err = capsys.readouterr().err
     assert err.startswith("smtpfake serve: --loop/SMTPFAKE_LOOP: uvloop is not installed: ")
     assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_one_port_for_smtp_and_the_api_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It was "cannot listen on 127.0.0.1:N: address already in use", exit 1, as if something
+    else held the port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert cli.main(["serve", "--port", str(port), "--api-port", str(port)]) == 2
+    assert capsys.readouterr().err == (
+        f"smtpfake serve: --port/SMTPFAKE_PORT and --api-port/SMTPFAKE_API_PORT: both are {port}; "
+        "SMTP and the API need a port each\n"
+    )
