@@ -370,8 +370,11 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
     for rule in val.get("rules") or ():
         if isinstance(rule, dict):
             on = rule.get("on", "any")
-            reply = str(rule.get("reply", "")).split(" ")[0]
-            parts.append("-".join(str(p) for p in (on, reply) if p))
+            # on: [mail, rcpt] and reply: {code: 451, ...} as the YAML reads: mail,rcpt-451
+            stages = ",".join(str(s) for s in on) if isinstance(on, list | tuple) else str(on)
+            reply = rule.get("reply", "")
+            code = reply.get("code", "") if isinstance(reply, dict) else reply
+            parts.append("-".join(p for p in (stages, str(code).split(" ")[0]) if p))
     return "+".join(parts) or "inline"
 
 

@@ -164,18 +164,22 @@ def test_dict_parameters_get_readable_ids(pytester: pytest.Pytester) -> None:
         import pytest
         FULL = {"rules": [{"on": "rcpt", "reply": "452 4.2.2 full"}]}
         NAMED = {"name": "greylist", "rules": [{"on": "rcpt", "reply": "451 later"}]}
+        # the YAML's other spellings: a list of stages, a reply as a mapping (the id was
+        # "['mail', 'rcpt']-{'code':", cut at the first space of a dict's repr)
+        SPELT = {"rules": [{"on": ["mail", "rcpt"], "reply": {"code": 451, "text": "x"}}]}
 
-        @pytest.mark.parametrize("smtpfake", [FULL, NAMED, "default"], indirect=True)
+        @pytest.mark.parametrize("smtpfake", [FULL, NAMED, SPELT, "default"], indirect=True)
         def test_ids(smtpfake):
             pass
         """
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "-v")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [
             "*test_ids[[]rcpt-452[]] PASSED*",
             "*test_ids[[]greylist[]] PASSED*",
+            "*test_ids[[]mail,rcpt-451[]] PASSED*",
             "*test_ids[[]default[]] PASSED*",
         ]
     )
