@@ -583,6 +583,20 @@ def _marker_handler(marker: pytest.Mark | None, server: Server | None) -> object
             "(handle_HELO, handle_EHLO, handle_MAIL, handle_RCPT, handle_DATA, ...)",
             pytrace=False,
         )
+    import inspect
+
+    plain = sorted(
+        f"handle_{name}"
+        for name in (hook_names(wanted) if wanted is not None else ())
+        if inspect.isroutine(hook := getattr(wanted, f"handle_{name}"))
+        and not inspect.iscoroutinefunction(hook)
+    )
+    if plain:  # else each command fails with "object str can't be used in 'await' expression"
+        pytest.fail(
+            f"@pytest.mark.smtpfake(handler={wanted!r}): {', '.join(plain)} must be "
+            "`async def`, as aiosmtpd's hooks are (the server awaits them)",
+            pytrace=False,
+        )
     kept = server.hooks
     server.hooks = Hooks(wanted, server) if wanted is not None else None
     return kept

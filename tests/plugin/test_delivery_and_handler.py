@@ -142,9 +142,20 @@ def test_a_raising_hook_fails_this_test(smtpfake):
     with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as c:
         c.ehlo("c.test")
         assert c.mail("a@x.test")[0] == 451
+
+class Plain:  # a hook written as a plain def: every RCPT failed "can't be used in 'await'"
+    def handle_RCPT(self, server, session, envelope, address, options):
+        return "550 5.1.1 No such user"
+
+@pytest.mark.smtpfake(handler=Plain())
+def test_a_hook_that_is_not_async(smtpfake):
+    pass
 """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3, errors=2)
+    result.assert_outcomes(passed=3, errors=3)
     result.stdout.fnmatch_lines(["*it has none of aiosmtpd's hooks*"])
+    result.stdout.fnmatch_lines(
+        ["*handler=<*Plain object at *>): handle_RCPT must be `async def`, as aiosmtpd's hooks*"]
+    )
     result.stdout.fnmatch_lines(["*LookupError: the directory is down*"])
