@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -562,9 +562,28 @@ def _marker_delivery(marker: pytest.Mark | None, server: Server | None) -> objec
             "proxy:HOST:PORT, None or an object with aiosmtpd's async handle_DATA",
             pytrace=False,
         )
+    elif wanted is not None and _plain_defs(wanted, ("DATA",)):
+        pytest.fail(
+            f"@pytest.mark.smtpfake(delivery={wanted!r}): handle_DATA must be `async def`, as "
+            "aiosmtpd's handlers are (the server awaits it)",
+            pytrace=False,
+        )
     kept = server.delivery
     server.delivery = wanted
     return kept
+
+
+def _plain_defs(handler: object, names: Iterable[str]) -> list[str]:
+    """The ``handle_NAME`` methods of ``handler`` written as a plain ``def``: aiosmtpd awaits
+    its hooks and handlers, so each call would fail with "can't be used in 'await'"."""
+    import inspect
+
+    return sorted(
+        f"handle_{name}"
+        for name in names
+        if inspect.isroutine(hook := getattr(handler, f"handle_{name}", None))
+        and not inspect.iscoroutinefunction(hook)
+    )
 
 
 def _marker_handler(marker: pytest.Mark | None, server: Server | None) -> object:
@@ -583,14 +602,7 @@ def _marker_handler(marker: pytest.Mark | None, server: Server | None) -> object
             "(handle_HELO, handle_EHLO, handle_MAIL, handle_RCPT, handle_DATA, ...)",
             pytrace=False,
         )
-    import inspect
-
-    plain = sorted(
-        f"handle_{name}"
-        for name in (hook_names(wanted) if wanted is not None else ())
-        if inspect.isroutine(hook := getattr(wanted, f"handle_{name}"))
-        and not inspect.iscoroutinefunction(hook)
-    )
+    plain = _plain_defs(wanted, hook_names(wanted)) if wanted is not None else []
     if plain:  # else each command fails with "object str can't be used in 'await' expression"
         pytest.fail(
             f"@pytest.mark.smtpfake(handler={wanted!r}): {', '.join(plain)} must be "

@@ -97,13 +97,22 @@ def test_failing_handler(smtpfake):
 @pytest.mark.smtpfake(delivery="nowhere")
 def test_bad_spec(smtpfake):
     pass
+
+class Plain:
+    def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+
+@pytest.mark.smtpfake(delivery=Plain())
+def test_plain_def_handler(smtpfake):
+    pass
 """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3, errors=2)
+    result.assert_outcomes(passed=3, errors=3)
     result.stdout.fnmatch_lines(
         ["*handler says no*", "*smtpfake(delivery=...): delivery must be maildir:PATH*"]
     )
+    result.stdout.fnmatch_lines(["*Plain object at *>): handle_DATA must be `async def`*"])
 
 
 def test_the_marker_gives_one_test_a_handler_whose_hooks_decide_replies(
