@@ -358,7 +358,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
     """Readable ids for scenarios given indirectly: a dict by its ``name`` or its rules
     (``rcpt-452``), a path by its stem."""
-    if argname not in ("smtpfake", "smtpfake_session"):
+    if argname != "smtpfake":
         return None
     if isinstance(val, Path):
         return val.stem
@@ -463,10 +463,17 @@ def _remote_backend(settings: Settings) -> Iterator[Control]:
 
 
 @pytest.fixture(scope="session")
-def smtpfake_session(smtpfake_backend: Control) -> Control:
+def smtpfake_session(request: pytest.FixtureRequest, smtpfake_backend: Control) -> Control:
     """The same server for the whole test session: its ``host``/``port`` never change, and it
     is not reset between tests (use it from session- or module-scoped fixtures). Tests that
     take ``smtpfake`` still get it reset for them."""
+    if hasattr(request, "param"):  # else the scenario was silently not played
+        pytest.fail(
+            f"parametrize('smtpfake_session', [{request.param!r}, ...], indirect=True): a "
+            "scenario is picked for the function-scoped `smtpfake` only; parametrize that (or "
+            "call smtpfake_session.use(...) yourself: it plays on for every later test)",
+            pytrace=False,
+        )
     return smtpfake_backend
 
 

@@ -133,3 +133,27 @@ def test_a_misspelt_scenario_in_overridden_settings_fails_each_test_in_one_line(
     assert (
         "Traceback" not in result.stdout.str() and "def smtpfake_backend" not in result.stdout.str()
     )
+
+
+def test_parametrizing_the_session_fixture_is_one_line_not_a_scenario_ignored(
+    pytester: pytest.Pytester,
+) -> None:
+    """It was accepted (with a readable id) and did nothing: the test met the default scenario."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("smtpfake_session", ["421-at-greeting"], indirect=True)
+        def test_x(smtpfake_session):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "parametrize('smtpfake_session', [[]'421-at-greeting', ...[]], indirect=True): a "
+            "scenario is picked for the function-scoped `smtpfake` only; parametrize that*"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
