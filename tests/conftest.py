@@ -3,15 +3,31 @@ whole run, isolated per test (reset, and checked for server errors and asyncio n
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 from collections.abc import Callable, Iterator
 
 import pytest
+import yaml  # noqa: F401
 
+import smtpfake.engine
+import smtpfake.scenario
 from smtpfake.server import Server
 
 from .support import TIMEOUT
 from .support.raw import Raw
+
+# pytester's in-process runs forget the modules first imported inside them, so the next run
+# imports them again while objects of the first copies live on: PyYAML's C extension (which
+# cannot be imported again) returned event classes the new `yaml` did not know, and
+# scenario/compose.py failed with "IndexError: pop from empty list"; a fault class kept by the
+# library's cache was "not the same object" to pickle. Whenever no earlier test of the process
+# had imported them, such tests failed (by the order xdist gave them). Loaded here, yaml and the
+# scenario and engine layers (no I/O, quick to import) outlive every inner run.
+for _package in (smtpfake.scenario, smtpfake.engine):
+    for _module in pkgutil.walk_packages(_package.__path__, f"{_package.__name__}."):
+        importlib.import_module(_module.name)
 
 
 @pytest.fixture(scope="session", autouse=True)
