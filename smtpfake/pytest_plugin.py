@@ -352,7 +352,25 @@ def pytest_report_header(config: pytest.Config) -> str:
         parts.append("journal " + ",".join(changed))
     if s.scenario_dirs:
         parts.append("scenario_dirs=" + ", ".join(str(d) for d in s.scenario_dirs))
+    # a conftest's own smtpfake_settings decides instead: say so, rather than show the flags'
+    # settings as if they were in force
+    overrides = [
+        _relative(Path(str(getattr(p, "__file__", "?"))), config.rootpath)
+        for p in config.pluginmanager.get_plugins()
+        if getattr(p, "__name__", __name__) != __name__
+        and callable(getattr(p, "smtpfake_settings", None))
+    ]
+    if overrides:
+        parts.append(f"(flags and ini keys; smtpfake_settings is overridden in {overrides[0]})")
     return "smtpfake: " + " ".join(parts)
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` from the rootdir on, when it is under it."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:

@@ -249,3 +249,29 @@ def test_a_workers_taken_port_is_one_usage_error_from_the_main_process(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: smtpfake: *cannot listen on 127.0.0.1:{second}: *"])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_the_header_says_when_a_conftest_overrides_the_settings(pytester: pytest.Pytester) -> None:
+    """The header showed the flags' scenario and seed as if in force, while the conftest's
+    Settings (the README's "set them in code") decided."""
+    pytester.makeconftest(
+        """
+        import pytest
+        from smtpfake.pytest_plugin import Settings
+
+        @pytest.fixture(scope="session")
+        def smtpfake_settings():
+            return Settings(scenario="strict-503-ordering", seed=5)
+        """
+    )
+    pytester.makepyfile(
+        "def test_a(smtpfake):\n    assert smtpfake.scenario_name == 'strict-503-ordering'\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "smtpfake: scenario=default * (flags and ini keys; smtpfake_settings is overridden "
+            "in conftest.py)"
+        ]
+    )
