@@ -33,6 +33,7 @@ from smtpfake.engine.consult import FAILED, HOOKS
 from smtpfake.engine.frozen import made
 from smtpfake.engine.occurrence import Occurrence, client_ip
 from smtpfake.engine.records import (
+    DirectTranscript,
     Message,
     Observer,
     Outcome,
@@ -91,6 +92,7 @@ class Session:
         "__weakref__",
         "_awaiting",
         "_compiled",
+        "_direct",
         "_enhanced",
         "_greet_after_tls",
         "_quick_outcome",
@@ -108,6 +110,9 @@ class Session:
         "connection",
         "counts",
         "declared",
+        "entries",
+        "entries_room",
+        "entry_chars",
         "esmtp",
         "exchange",
         "greeted",
@@ -201,6 +206,16 @@ class Session:
         )
         self._enhanced = self._compiled.enhanced
         observer.started(self.info)
+        # the observer's quickest way in (records.DirectTranscript): the journal's list of this
+        # session's entries, appended to here with no call, up to ``entries_room`` entries of at
+        # most ``entry_chars`` characters; None: every entry goes through note()'s slower ways
+        self._direct: Callable[[SessionInfo], DirectTranscript | None] | None = getattr(
+            observer, "direct_transcript", None
+        )
+        self.entries: list[tuple[object, ...]] | None = None
+        self.entries_room = self.entry_chars = 0
+        if self._direct is not None:
+            self._room()
 
     # -- FaultContext ------------------------------------------------------------------------
 
@@ -284,11 +299,15 @@ class Session:
             return commands.auth_line(self, line, pipelined)
         text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
         shown = masked(text) if text[:5].upper() == "AUTH " else text  # masked()'s own test
-        quick = self.quick
-        if quick is not None:  # record("client", shown), without its keywords: every command
-            quick(self.info, self.clock.now(), "client", shown, None)
+        entries = self.entries  # note(), inline: every command
+        if (
+            entries is not None
+            and len(entries) < self.entries_room
+            and len(shown) <= self.entry_chars
+        ):
+            entries.append((self.clock.now(), "client", shown, None))
         else:
-            self.record("client", shown)
+            self.note(self.clock.now(), "client", shown, None)
         word, _, arg = text.partition(" ")
         verb = word.upper()
         if self.mode is Mode.CLOSED:
@@ -787,14 +806,39 @@ class Session:
     ) -> None:
         said: Literal["client", "server"] = "client" if side == "client" else "server"
         when = self.clock.now() if time is None else time
-        quick = self.quick
-        if quick is not None and delivered and written is None and not event:
-            quick(self.info, when, said, text, rule)
+        if delivered and written is None and not event:
+            self.note(when, said, text, rule)
             return
         entry = TranscriptEntry(  # the constructor: a journal keeps these (see frozen.py)
             when, said, text, rule, delivered, written, event
         )
         self.observer.transcript(self.info, entry)
+
+    def note(self, time: float, side: str, text: str, rule: str | None) -> None:
+        """One transcript entry delivered whole (a line, a reply): appended to the journal's
+        list while there is room, else through the observer's quick or full way in."""
+        entries = self.entries
+        if entries is not None and len(text) <= self.entry_chars:
+            if len(entries) >= self.entries_room:
+                entries = self._room()
+            if entries is not None and len(entries) < self.entries_room:
+                entries.append((time, side, text, rule))
+                return
+        quick = self.quick
+        if quick is not None:
+            quick(self.info, time, side, text, rule)
+        else:
+            entry = TranscriptEntry(time, side, text, rule, True, None, False)  # type: ignore[arg-type]
+            self.observer.transcript(self.info, entry)
+
+    def _room(self) -> list[tuple[object, ...]] | None:
+        """Ask the observer again for the list and the room left in it (None: no more)."""
+        found = self._direct(self.info) if self._direct is not None else None
+        if found is None:
+            self.entries = None
+            return None
+        self.entries, self.entries_room, self.entry_chars = found
+        return self.entries
 
     def violate(self, kind: str, detail: str, command: str) -> None:
         # imported here: a session without violations never needs the list (serve's start-up)
