@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import random
 import weakref
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Literal
@@ -155,11 +154,11 @@ class Session:
         self.settings = scenario.server
         self.shared = shared
         self.observer = observer
-        # the observer's quicker way in for most entries (records.QuickTranscript), if it has one:
-        # the hot paths (receive, Connection.performed) call it directly, record() otherwise
-        self.quick: QuickTranscript | None = getattr(observer, "quick_transcript", None)
-        # and for rule outcomes (records.QuickOutcome)
-        self._quick_outcome: QuickOutcome | None = getattr(observer, "quick_outcome", None)
+        # the observer's quicker way in for rule outcomes (records.QuickOutcome), if it has one
+        # and the scenario has rules (only they have outcomes)
+        self._quick_outcome: QuickOutcome | None = (
+            getattr(observer, "quick_outcome", None) if self._compiled.selectors else None
+        )
         self.clock = clock or SystemClock()
         # The journal's number (unique since the reset) and the rules' (since the scenario switch)
         self.index = shared.next_session()
@@ -188,7 +187,8 @@ class Session:
         # response code after sending its next command": that one is not held against it.
         self.unsolicited_close = False
         self.closed_in_message = False  # the server ended it in the middle of a message
-        self.counts: Counter[Stage] = Counter()
+        # a plain dict (Counter's constructor is Python code, once a connection)
+        self.counts: dict[Stage, int] = {}
         self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
         self.mail_from = ""
         self.rcpt_tos: list[str] = []
@@ -214,8 +214,12 @@ class Session:
         )
         self.entries: list[tuple[object, ...]] | None = None
         self.entries_room = self.entry_chars = 0
+        # else its quicker way in for entries delivered whole (records.QuickTranscript), if any
+        self.quick: QuickTranscript | None = None
         if self._direct is not None:
             self._room()
+        else:
+            self.quick = getattr(observer, "quick_transcript", None)
 
     # -- FaultContext ------------------------------------------------------------------------
 
@@ -244,8 +248,7 @@ class Session:
         return self._greeting()
 
     def _greeting(self) -> tuple[Action, ...]:
-        greeting = _reply(220, (f"{self.settings.hostname} {self.settings.greeting}",), None)
-        return self.respond(Stage.CONNECT, "", greeting)
+        return self.respond(Stage.CONNECT, "", self._compiled.greeting)
 
     def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
         """The wire completed the TLS handshake. RFC 3207 §4.2: the session starts over as after
@@ -508,7 +511,7 @@ class Session:
         if it closes (``_closes_plainly``), followed by the close: the same steps, without
         making a Plan. ``sent``: the reply's actions when the caller made them already."""
         counts = self.counts
-        counts[stage] = counts.get(stage, 0) + 1  # not Counter's __missing__, a Python call
+        counts[stage] = counts.get(stage, 0) + 1
         self._settle(stage, reply, accept)
         if closing:  # _ending()
             self.closed_in_message = self.mode is Mode.DATA
@@ -549,7 +552,8 @@ class Session:
     ) -> tuple[tuple[Action, ...], str | None]:
         """The rules' reply without entering a close: the actions and the rule's label, for a
         reply that goes out later (BDAT's, after its chunk; then :meth:`ending`)."""
-        self.counts[stage] += 1
+        counts = self.counts
+        counts[stage] = counts.get(stage, 0) + 1
         label = None
         select = self._compiled.select[stage]
         if select is not None:  # a stage no rule is on needs no occurrence and keeps no outcome
@@ -608,7 +612,7 @@ class Session:
             Occurrence,
             stage=stage,
             argument=argument,
-            nth=self.counts[stage],
+            nth=self.counts.get(stage, 0),
             connection=self.connection,
             peer=self.info.peer,
             sender=self.mail_from,
@@ -808,28 +812,39 @@ class Session:
         when = self.clock.now() if time is None else time
         if delivered and written is None and not event:
             self.note(when, said, text, rule)
-            return
-        entry = TranscriptEntry(  # the constructor: a journal keeps these (see frozen.py)
-            when, said, text, rule, delivered, written, event
-        )
-        self.observer.transcript(self.info, entry)
+        else:
+            self.note(when, said, text, rule, (delivered, written, event))
 
-    def note(self, time: float, side: str, text: str, rule: str | None) -> None:
-        """One transcript entry delivered whole (a line, a reply): appended to the journal's
-        list while there is room, else through the observer's quick or full way in."""
+    def note(
+        self,
+        time: float,
+        side: str,
+        text: str,
+        rule: str | None,
+        rest: tuple[bool, int | None, bool] | None = None,
+    ) -> None:
+        """One transcript entry: appended to the journal's list while there is room, else
+        through the observer's quick way in (an entry delivered whole) or its full one.
+        ``rest``: TranscriptEntry's fields after ``rule`` (delivered, written, event), None for
+        a line or reply delivered whole."""
         entries = self.entries
         if entries is not None and len(text) <= self.entry_chars:
             if len(entries) >= self.entries_room:
                 entries = self._room()
             if entries is not None and len(entries) < self.entries_room:
-                entries.append((time, side, text, rule))
+                entries.append(
+                    (time, side, text, rule) if rest is None else (time, side, text, rule, *rest)
+                )
                 return
         quick = self.quick
-        if quick is not None:
+        if quick is not None and rest is None:
             quick(self.info, time, side, text, rule)
-        else:
-            entry = TranscriptEntry(time, side, text, rule, True, None, False)  # type: ignore[arg-type]
-            self.observer.transcript(self.info, entry)
+            return
+        delivered, written, event = rest or (True, None, False)
+        said: Literal["client", "server"] = "client" if side == "client" else "server"
+        # the constructor: a journal keeps these (see frozen.py)
+        entry = TranscriptEntry(time, said, text, rule, delivered, written, event)
+        self.observer.transcript(self.info, entry)
 
     def _room(self) -> list[tuple[object, ...]] | None:
         """Ask the observer again for the list and the room left in it (None: no more)."""

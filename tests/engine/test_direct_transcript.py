@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from smtpfake.engine import FakeClock, Session, Shared
+from smtpfake.engine.records import TranscriptEntry
 from smtpfake.journal import DIRECT_ENTRIES, Journal, JournalLimits
 from smtpfake.scenario import resolve
 
@@ -35,8 +36,9 @@ def test_whole_entries_skip_the_journals_call_and_readers_see_them(
     p = whole_session(engine)
     (record,) = engine.journal.sessions()
     assert len(record.transcript) == 16
-    # only the entries that are not a line or reply delivered whole took the call
-    assert called == ["(client closed the connection)"]
+    assert called == []  # the client's close (an event entry) too
+    assert record.transcript[-1].event and record.transcript[-1].delivered
+    assert not any(e.event for e in record.transcript[:-1])
     texts = [e.text for e in record.transcript]
     assert texts[:3] == ["220 smtpfake.test ESMTP smtpfake", "EHLO c.test", texts[2]]
     assert engine.journal.counts().transcript_bytes == sum(len(t) for t in texts)
@@ -152,3 +154,17 @@ def test_a_reader_in_another_thread_sees_a_growing_transcript_in_order() -> None
     (record,) = journal.sessions()
     assert [e.text for e in record.transcript] == [f"NOOP {i}" for i in range(1_800, 2_000)]
     assert journal.counts().transcript_bytes == sum(len(e.text) for e in record.transcript)
+
+
+def test_entries_with_more_fields_are_appended_and_read_back_whole() -> None:
+    journal = Journal()
+    session = session_of(journal)
+    session.record("server", "250 2.0.0 Ok", "r", time=0.0, delivered=False, written=3)
+    session.client_closed("(client closed the connection)", 2.5)
+    session.note(3.0, "client", "NOOP", None)
+    (record,) = journal.sessions()
+    assert record.transcript == (
+        TranscriptEntry(0.0, "server", "250 2.0.0 Ok", "r", False, 3),
+        TranscriptEntry(2.5, "client", "(client closed the connection)", None, True, None, True),
+        TranscriptEntry(3.0, "client", "NOOP"),
+    )
