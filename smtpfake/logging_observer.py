@@ -4,56 +4,176 @@
 command and reply, violations, accepted messages, AUTH success, the TLS handshake, close.
 ``smtpfake serve`` puts it in place of the server's journal before serving. Text for people by
 default; JSON lines (``--log-format json``) for log collectors.
+
+The log must not cost the server its speed: :class:`EventLog` gathers lines and writes them in
+batches (see its docstring for when), stamps them from a per-second cache, and the journal keeps
+its quick path for transcript entries (fields in, a tuple kept, no entry object made).
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import math
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from typing import Any, Literal, TextIO
 
-from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
+from smtpfake.engine.records import (
+    Message,
+    QuickTranscript,
+    SessionInfo,
+    TranscriptEntry,
+    Violation,
+)
 from smtpfake.journal import Journal, subject_of
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 
+#: seconds a line waits at most before it is written, while the event loop that made it runs
+FLUSH_DELAY = 0.05
+#: characters gathered that are written at once, without waiting for the timer (64 KiB of ASCII)
+FLUSH_SIZE = 64 * 1024
 
-def _iso(t: float) -> str:
-    # datetime and json are imported where used: `smtpfake serve` starts before the first event
+
+def _iso_second(second: int) -> str:
+    """``2026-01-05T10:00:00.``: the part of an ISO 8601 UTC stamp that a whole second fixes."""
+    # datetime is imported where used: `smtpfake serve` starts before the first event
     import datetime
 
-    stamp = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    stamp = datetime.datetime.fromtimestamp(second, tz=datetime.timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 class EventLog:
-    """Writes events as text or JSON lines to a stream; safe to call from any thread."""
+    """Writes events as text or JSON lines to a stream; safe to call from any thread.
 
-    def __init__(self, stream: TextIO, fmt: LogFormat = "text") -> None:
+    Lines are gathered in order and written in batches: by a timer in the running event loop that
+    made the first waiting line, ``delay`` seconds later (FLUSH_DELAY); at once when FLUSH_SIZE
+    characters are waiting; at once for a line made in a thread with no running loop (everything
+    waiting goes first); and by :meth:`flush`, which the owner calls when the loop stops
+    (``smtpfake serve`` does, and before it reports an error), and which also runs at the
+    interpreter's exit. One lock orders both the gathering and the writing, so lines from several
+    threads reach the stream in the order they were made.
+
+    A stream that cannot be written (OSError: the reader of a pipe went away, a full disk) is a
+    failure of the log: kept in :attr:`failure`, given to ``on_failure`` when set (else raised to
+    the caller of the write), and every later line is dropped."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        fmt: LogFormat = "text",
+        *,
+        delay: float = FLUSH_DELAY,
+        on_failure: Callable[[OSError], None] | None = None,
+    ) -> None:
         if fmt not in LOG_FORMATS:
             raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, got {fmt!r}")
+        if not 0 <= delay < float("inf"):
+            raise ValueError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
         self.stream = stream
         self.format = fmt
+        self.delay = delay
+        self.on_failure = on_failure
+        self.failure: OSError | None = None
         self._lock = threading.Lock()
+        self._pending: list[str] = []  # lines, each with its newline
+        self._size = 0  # characters in _pending
+        # (second, its stamp prefix): one tuple, so a thread never pairs one with another's
+        self._second: tuple[int, str] = (-1, "")
+        self._json: Callable[[object], str] | None = None
+        # lines still waiting when the interpreter exits are written (a weak reference: a log
+        # that is gone has nothing left to write)
+        atexit.register(_flush_at_exit, weakref.ref(self))
+
+    def stamp(self, t: float) -> str:
+        """``2026-01-05T10:00:00.120Z``: ``t`` (seconds since the epoch) in UTC to the
+        millisecond, truncated as ``datetime.isoformat(timespec="milliseconds")`` does."""
+        # as datetime.fromtimestamp rounds to the microsecond: the fraction alone, half to even
+        fraction, whole = math.modf(t)
+        second, micro = divmod(round(fraction * 1e6), 1_000_000)
+        second += int(whole)
+        cached = self._second
+        if cached[0] != second:
+            cached = self._second = (second, _iso_second(second))
+        return f"{cached[1]}{micro // 1000:03d}Z"
 
     def event(self, event: str, time: float, line: str, **fields: Any) -> None:
         """``line`` is the human form; ``fields`` are what the JSON line carries (its ``text``
         defaults to ``line``)."""
         if self.format == "json":
-            import json
+            encode = self._json
+            if encode is None:
+                import json  # only for JSON lines: the text log starts without it
 
-            record = {"time": _iso(time), "ts": time, "event": event, "text": line, **fields}
-            out = json.dumps(record, ensure_ascii=False)
+                encode = self._json = json.JSONEncoder(ensure_ascii=False).encode
+            stamp = self.stamp(time)
+            out = encode({"time": stamp, "ts": time, "event": event, "text": line, **fields})
         else:
             session = fields.get("session")
             who = f"session {session} " if session is not None else ""
-            out = f"{_iso(time)} {who}{line}"
-        # a client's invalid UTF-8 arrives as lone surrogates: show it escaped, never fail on it
-        out = out.encode("utf-8", "backslashreplace").decode("utf-8")
+            out = f"{self.stamp(time)} {who}{line}"
+            if "\n" in line:
+                # a multi-line reply: each of its lines on a line of its own, prefixed alike,
+                # so that every line of the log says when and which session (and greps whole)
+                head = out[: len(out) - len(line)]
+                out = "\n".join(head + part for part in line.split("\n"))
+        if not out.isascii():
+            # a client's invalid UTF-8 arrives as lone surrogates: show it escaped, never fail on it
+            out = out.encode("utf-8", "backslashreplace").decode("utf-8")
+        self.write(out + "\n")
+
+    def write(self, text: str) -> None:
+        """Queue ``text`` (whole lines, each ending in a newline) to be written in order."""
         with self._lock:
-            self.stream.write(out + "\n")
+            pending = self._pending
+            pending.append(text)
+            self._size += len(text)
+            if self._size < FLUSH_SIZE:
+                if len(pending) > 1:
+                    return  # the first waiting line asked for a flush already
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    loop = None
+                if loop is not None:
+                    # a later flush() may have written these already: the timer then finds none
+                    loop.call_later(self.delay, self.flush)
+                    return
+            self._write_pending()
+
+    def flush(self) -> None:
+        """Write every waiting line now."""
+        with self._lock:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        # with self._lock held: the write is ordered with the gathering
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._size = 0
+        if self.failure is not None:
+            return  # the stream is gone: nothing more reaches it
+        try:
+            self.stream.write(text)
             self.stream.flush()
+        except OSError as exc:
+            self.failure = exc
+            if self.on_failure is None:
+                raise
+            self.on_failure(exc)
+
+
+def _flush_at_exit(ref: weakref.ref[EventLog]) -> None:
+    log = ref()
+    if log is not None:
+        log.flush()
 
 
 class LoggingJournal(Journal):
@@ -73,19 +193,41 @@ class LoggingJournal(Journal):
             peer=info.peer,
         )
 
+    @property
+    def quick_transcript(self) -> QuickTranscript | None:
+        """The journal's quick path stays on (records.QuickTranscript: the entry's fields, kept
+        as a tuple, no TranscriptEntry made), logged from the same fields. None for a subclass
+        that does more in :meth:`transcript` (it must see every entry)."""
+        if type(self).transcript is not LoggingJournal.transcript:
+            return None
+        return self._keep_logged
+
+    def _keep_logged(
+        self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
+    ) -> None:
+        self._keep(info, time, side, text, rule)
+        self._log_entry(info, time, side, text, rule)
+
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
         super().transcript(info, entry)
-        event = "command" if entry.side == "client" else "reply"
-        tag = f"   [{entry.rule}]" if entry.rule else ""
-        arrow = "C:" if entry.side == "client" else "S:"
+        self._log_entry(info, entry.time, entry.side, entry.text, entry.rule)
+
+    def _log_entry(
+        self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
+    ) -> None:
+        client = side == "client"
+        arrow = "C: " if client else "S: "
+        tag = f"   [{rule}]" if rule else ""
+        # a multi-line reply (the transcript keeps its lines): each line as it went on the wire
+        shown = arrow + text.replace("\n", "\n" + arrow) if "\n" in text else arrow + text
         self.log.event(
-            event,
-            entry.time,
-            f"{arrow} {entry.text}{tag}",
+            "command" if client else "reply",
+            time,
+            shown + tag,
             session=info.index,
-            side=entry.side,
-            rule=entry.rule,
-            text=entry.text,
+            side=side,
+            rule=rule,
+            text=text,
         )
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
