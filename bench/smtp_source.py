@@ -5,10 +5,11 @@ Postfix's smtp-sink, side by side in one run.
 ``smtpfake-serve*`` run the real ``smtpfake serve --port 0`` process, default scenario, its stdout
 (the event log, one line per event) into a file as a CI log would be: ``smtpfake-serve`` on
 asyncio's loop, ``smtpfake-serve-uvloop`` with ``--loop uvloop``, and each with ``--quiet`` (no
-per-event lines: what a load test would use). The count of accepted messages is read from the
-lines serve prints when it stops (SIGINT); with the log on, its ``accepted message`` lines must
-number the same. ``inproc-*`` run smtpfake's ``Server`` in this script's child process with no
-event log: the default scenario (``inproc-default``, on uvloop ``inproc-uvloop``) and 50 rules
+per-event lines: what a load test would use); ``smtpfake-serve-uvloop-api`` also serves the HTTP
+API, idle (``--api-port 0``, as the sidecar runs). The count of accepted messages is read from
+the lines serve prints when it stops (SIGINT); with the log on, its ``accepted message`` lines
+must number the same. ``inproc-*`` run smtpfake's ``Server`` in this script's child process with
+no event log: the default scenario (``inproc-default``, on uvloop ``inproc-uvloop``) and 50 rules
 that never fire (``inproc-busy``).
 
 Every round runs each server once per mode, in a rotating order (noise on a shared machine hits
@@ -62,18 +63,18 @@ SOURCE = "/usr/sbin/smtp-source"
 SINK = "/usr/sbin/smtp-sink"
 
 
-def have_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def have(module: str) -> bool:
+    """Whether ``module`` is installed (found, not imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def kinds(baseline: str | None) -> list[str]:
-    uv = have_uvloop()
+    uv = have("uvloop")
     out = ["smtpfake-serve", "smtpfake-serve-quiet"]
     out += ["smtpfake-serve-uvloop", "smtpfake-serve-uvloop-quiet"] if uv else []
+    out += ["smtpfake-serve-uvloop-api"] if uv and have("aiohttp") else []
     if baseline is not None:
         out += ["baseline-serve", *(["baseline-serve-uvloop"] if uv else [])]
     out += ["inproc-default", *(["inproc-uvloop"] if uv else []), "inproc-busy"]
@@ -211,6 +212,7 @@ def measure_serve(kind: str, args: argparse.Namespace, reused: bool) -> tuple[fl
     command = [sys.executable, "-m", "smtpfake", "serve", "--port", "0"]
     command += ["--loop", "uvloop" if "-uvloop" in kind else "asyncio"]
     command += ["--quiet"] if kind.endswith("-quiet") else []
+    command += ["--api-port", "0"] if kind.endswith("-api") else []
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMTPFAKE_")}
     if kind.startswith("baseline-"):
         env["PYTHONPATH"] = os.path.abspath(args.baseline)

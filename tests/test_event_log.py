@@ -10,6 +10,8 @@ import asyncio
 import datetime
 import io
 import random
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -108,6 +110,11 @@ def test_stamps_are_what_datetime_makes_to_the_millisecond() -> None:
     times = [rng.uniform(0, 4e9) for _ in range(20_000)]
     times += [1_764_439_554 + k / 1000 for k in range(-3, 3)]  # across a second
     times += [1_764_439_554.9994999, 1_764_439_554.9995, 1_764_439_554.9999996]
+    # in a row, as events come: most stamps from the last one's millisecond, edges crossed
+    times += [1_764_439_554 + i * 7e-6 for i in range(5000)]
+    # around each edge of a millisecond, where rounding to the microsecond decides
+    edges = (-1e-6, -5e-7, -4e-7, 0.0, 4e-7, 5e-7, 1e-6)
+    times += [1_800_000_000 + k / 1000 + d for k in range(200) for d in edges]
     for t in times:
         when = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
         expected = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -163,3 +170,21 @@ def test_an_entry_of_a_session_the_journal_does_not_keep_is_still_logged() -> No
     quick(SessionInfo(9, "p", 0.0), 0.0, "client", "NOOP", None)
     assert journal.sessions() == ()
     assert stream.getvalue().endswith("session 9 C: NOOP\n")
+
+
+def test_lines_still_waiting_when_the_interpreter_exits_are_written() -> None:
+    # a loop that ends before its timer fires, and no flush(): the exit writes what waits
+    script = (
+        "import asyncio, sys\n"
+        "from smtpfake.logging_observer import EventLog\n"
+        "log = EventLog(sys.stdout, delay=60.0)\n"
+        "async def main():\n"
+        "    log.event('connect', 0.0, 'connect from ?', session=1)\n"
+        "asyncio.run(main())\n"
+        "print('after the loop', flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ("after the loop\n1970-01-01T00:00:00.000Z session 1 connect from ?\n")

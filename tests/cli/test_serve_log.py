@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -265,3 +266,27 @@ def test_a_log_that_cannot_be_written_stops_serve_quietly() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_sigterm_writes_every_line_first_with_the_api_and_a_session_still_open(
+    tmp_path: Path,
+) -> None:
+    with serve(tmp_path, "--api-port", "0") as server:
+        api = re.findall(r"control API on (http://\S+)/api/", server.wait_for("control API on"))
+        request = urllib.request.Request(f"{api[0]}/api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        with client:
+            reader = client.makefile("rb")
+            reader.readline()
+            client.sendall(b"NOOP\r\n")
+            assert reader.readline().startswith(b"250 ")
+            server.proc.send_signal(signal.SIGTERM)  # at once: the lines may still be waiting
+            assert server.proc.wait(timeout=10) == 0
+        lines = server.text().splitlines()
+    assert lines[-2:] == ["smtpfake: 1 session, 0 messages accepted", "smtpfake: stopped"]
+    assert any(line.endswith(" api POST /api/reset -> 200") for line in lines)
+    session = per_session("\n".join(lines))[1]
+    assert session[1:4] == ["S: 220 smtpfake.test ESMTP smtpfake", "C: NOOP", "S: 250 2.0.0 Ok"]
+    assert session[-1] == "closed"  # serve closed it on the way out, and said so
