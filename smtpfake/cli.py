@@ -307,6 +307,7 @@ def _serve(args: argparse.Namespace) -> int:
         def ready() -> None:
             nonlocal listening
             listening = True
+            log.flush()  # an API call's line made while SMTP was opening comes before this
             sc = server.scenario
             # a generated certificate's CA: what a client on this machine trusts to verify it
             tls = sc.server.tls

@@ -53,11 +53,11 @@ class EventLog:
 
     Lines are gathered in order and written in batches: by a timer in the running event loop that
     made the first waiting line, ``delay`` seconds later (FLUSH_DELAY); at once when FLUSH_SIZE
-    characters are waiting; at once for a line made in a thread with no running loop (everything
-    waiting goes first); and by :meth:`flush`, which the owner calls when the loop stops
-    (``smtpfake serve`` does, and before it reports an error), and which also runs at the
-    interpreter's exit. One lock orders both the gathering and the writing, so lines from several
-    threads reach the stream in the order they were made.
+    characters are waiting; at once for a line made in a thread with no running loop while no
+    running loop's timer is due (everything waiting goes first); and by :meth:`flush`, which the
+    owner calls when the loop stops (``smtpfake serve`` does, and before it reports an error),
+    and which also runs at the interpreter's exit. One lock orders both the gathering and the
+    writing, so lines from several threads reach the stream in the order they were made.
 
     A stream that cannot be written (OSError: the reader of a pipe went away, a full disk) is a
     failure of the log: kept in :attr:`failure`, given to ``on_failure`` when set (else raised to
@@ -83,6 +83,9 @@ class EventLog:
         self._lock = threading.Lock()
         self._pending: list[str] = []  # lines, each with its newline
         self._size = 0  # characters in _pending
+        # the loop whose timer writes what is pending; a line made while it no longer runs (it
+        # stopped before the timer fired) is written at once, with the rest
+        self._armed: asyncio.AbstractEventLoop | None = None
         # (second, its stamp prefix): one tuple, so a thread never pairs one with another's
         self._second: tuple[int, str] = (-1, "")
         # (low, high, stamp): times strictly between low and high have this stamp
@@ -140,19 +143,20 @@ class EventLog:
     def write(self, text: str) -> None:
         """Queue ``text`` (whole lines, each ending in a newline) to be written in order."""
         with self._lock:
-            pending = self._pending
-            pending.append(text)
+            self._pending.append(text)
             self._size += len(text)
             if self._size < FLUSH_SIZE:
-                if len(pending) > 1:
-                    return  # the first waiting line asked for a flush already
+                armed = self._armed
+                if armed is not None and armed.is_running():
+                    return  # that loop's timer writes this line too
                 try:
                     loop = asyncio.get_running_loop()
                 except RuntimeError:
                     loop = None
                 if loop is not None:
-                    # a later flush() may have written these already: the timer then finds none
+                    # a flush() before the timer writes these first: the timer then finds none
                     loop.call_later(self.delay, self.flush)
+                    self._armed = loop
                     return
             self._write_pending()
 
@@ -168,6 +172,7 @@ class EventLog:
         text = "".join(self._pending)
         self._pending.clear()
         self._size = 0
+        self._armed = None
         if self.failure is not None:
             return  # the stream is gone: nothing more reaches it
         try:

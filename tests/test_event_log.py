@@ -75,6 +75,22 @@ def test_with_no_running_loop_a_line_is_written_at_once() -> None:
     assert stream.getvalue() == "1970-01-01T00:00:00.000Z session 3 connect from ?\n"
 
 
+def test_a_loop_that_stopped_before_its_timer_does_not_hold_later_lines_back() -> None:
+    stream = io.StringIO()
+    log = EventLog(stream, delay=60.0)
+
+    async def one() -> None:
+        log.event("connect", 0.0, "in the loop", session=1)
+
+    asyncio.run(one())  # ends long before its timer would fire
+    assert stream.getvalue() == ""
+    log.event("close", 0.0, "after it", session=1)  # no loop runs: both lines, in order, now
+    assert [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()] == [
+        "in the loop",
+        "after it",
+    ]
+
+
 def test_lines_from_several_threads_all_arrive_in_the_order_each_made_them() -> None:
     stream = io.StringIO()
     log = EventLog(stream, delay=0.001)
