@@ -39,6 +39,12 @@ FLUSH_DELAY = 0.05
 FLUSH_SIZE = 64 * 1024
 
 
+def _escaped(text: str) -> str:
+    """``text`` with what UTF-8 cannot hold escaped: a client's invalid UTF-8 arrives as lone
+    surrogates, shown as ``\\udcff``, never a failure to write."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _iso_second(second: int) -> str:
     """``2026-01-05T10:00:00.``: the part of an ISO 8601 UTC stamp that a whole second fixes."""
     # datetime is imported where used: `smtpfake serve` starts before the first event
@@ -126,19 +132,24 @@ class EventLog:
                 encode = self._json = json.JSONEncoder(ensure_ascii=False).encode
             stamp = self.stamp(time)
             out = encode({"time": stamp, "ts": time, "event": event, "text": line, **fields})
+            if not out.isascii():
+                out = _escaped(out)
+            self.write(out + "\n")
         else:
-            session = fields.get("session")
-            who = f"session {session} " if session is not None else ""
-            out = f"{self.stamp(time)} {who}{line}"
-            if "\n" in line:
-                # a multi-line reply: each of its lines on a line of its own, prefixed alike,
-                # so that every line of the log says when and which session (and greps whole)
-                head = out[: len(out) - len(line)]
-                out = "\n".join(head + part for part in line.split("\n"))
-        if not out.isascii():
-            # a client's invalid UTF-8 arrives as lone surrogates: show it escaped, never fail on it
-            out = out.encode("utf-8", "backslashreplace").decode("utf-8")
-        self.write(out + "\n")
+            self.write(self.text(time, fields.get("session"), line))
+
+    def text(self, time: float, session: int | None, line: str) -> str:
+        """The text log's form of ``line``: ``STAMP session N LINE`` (without ``session N``
+        for ``None``), a line of its own for each line of a multi-line ``line``, each ending in
+        a newline."""
+        who = f"session {session} " if session is not None else ""
+        out = f"{self.stamp(time)} {who}{line}\n"
+        if "\n" in line:
+            # a multi-line reply: each of its lines on a line of its own, prefixed alike, so
+            # that every line of the log says when and which session (and greps whole)
+            head = out[: len(out) - len(line) - 1]
+            out = "".join(f"{head}{part}\n" for part in line.split("\n"))
+        return out if out.isascii() else _escaped(out)
 
     def write(self, text: str) -> None:
         """Queue ``text`` (whole lines, each ending in a newline) to be written in order."""
@@ -201,6 +212,9 @@ class LoggingJournal(Journal):
     def __init__(self, log: EventLog, **limits: int) -> None:
         super().__init__(**limits)
         self.log = log
+        # a text log whose event() is EventLog's: a transcript line made without the JSON
+        # fields (most lines; a log that tags its lines, as a server on demand's, sees them all)
+        self._text = log.format == "text" and type(log).event is EventLog.event
 
     def started(self, info: SessionInfo) -> None:
         super().started(info)
@@ -239,6 +253,9 @@ class LoggingJournal(Journal):
         tag = f"   [{rule}]" if rule else ""
         # a multi-line reply (the transcript keeps its lines): each line as it went on the wire
         shown = arrow + text.replace("\n", "\n" + arrow) if "\n" in text else arrow + text
+        if self._text:
+            self.log.write(self.log.text(time, info.index, shown + tag))
+            return
         self.log.event(
             "command" if client else "reply",
             time,
