@@ -219,11 +219,12 @@ def measure_serve(kind: str, args: argparse.Namespace, reused: bool) -> tuple[fl
     with tempfile.TemporaryDirectory() as folder:
         log_path = os.path.join(folder, "stdout.log")
         with open(log_path, "w") as log, open(os.path.join(folder, "stderr"), "w") as err:
+            # cwd: not this directory, where `-m smtpfake` could find a checkout's package
             proc = subprocess.Popen(
-                command, stdout=log, stderr=err, stdin=subprocess.DEVNULL, env=env
+                command, stdout=log, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=folder
             )
         try:
-            port = listening_port(proc, log_path)
+            port = listening_port(proc, folder)
             cpu = cpu_seconds(proc.pid)  # from here: start-up and imports are done
             seconds = source(port, args, reused)
             cpu = cpu_seconds(proc.pid) - cpu
@@ -250,16 +251,18 @@ def measure_serve(kind: str, args: argparse.Namespace, reused: bool) -> tuple[fl
     return args.messages / seconds, args.messages / cpu
 
 
-def listening_port(proc: subprocess.Popen[bytes], log_path: str) -> int:
-    """The port in serve's ``listening on HOST:PORT`` line, read from its log within 30 s."""
+def listening_port(proc: subprocess.Popen[bytes], folder: str) -> int:
+    """The port in serve's ``listening on HOST:PORT`` line, read from its log (``stdout.log`` in
+    ``folder``) within 30 s."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
-        with open(log_path) as log:
+        with open(os.path.join(folder, "stdout.log")) as log:
             found = re.search(r"listening on [^ ]+:(\d+),", log.readline())
         if found:
             return int(found.group(1))
         time.sleep(0.02)
-    raise RuntimeError(f"smtpfake serve did not start (status {proc.poll()})")
+    with open(os.path.join(folder, "stderr")) as err:
+        raise RuntimeError(f"smtpfake serve did not start (status {proc.poll()}): {err.read()}")
 
 
 def main() -> None:
