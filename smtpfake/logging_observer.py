@@ -67,7 +67,8 @@ class EventLog:
 
     A stream that cannot be written (OSError: the reader of a pipe went away, a full disk) is a
     failure of the log: kept in :attr:`failure`, given to ``on_failure`` when set (else raised to
-    the caller of the write), and every later line is dropped."""
+    the caller of the write), and every later line is dropped. ``on_failure`` runs with the log's
+    lock held, in the thread that wrote: it must not write to this log."""
 
     def __init__(
         self,
