@@ -1,6 +1,16 @@
 """Server throughput under Postfix's smtp-source (a C client, so the client is not the limit):
-smtpfake (default scenario; 50 rules that never fire; with uvloop when installed), bare aiosmtpd
-and Postfix's smtp-sink, side by side in one run.
+smtpfake as users run it (``smtpfake serve``), smtpfake's Server in-process, bare aiosmtpd and
+Postfix's smtp-sink, side by side in one run.
+
+``smtpfake-serve*`` run the real ``smtpfake serve --port 0`` process, default scenario, its stdout
+(the event log, one line per event) into a file as a CI log would be: ``smtpfake-serve`` on
+asyncio's loop, ``smtpfake-serve-uvloop`` with ``--loop uvloop``, and each with ``--quiet`` (no
+per-event lines: what a load test would use); ``smtpfake-serve-uvloop-api`` also serves the HTTP
+API, idle (``--api-port 0``, as the sidecar runs). The count of accepted messages is read from
+the lines serve prints when it stops (SIGINT); with the log on, its ``accepted message`` lines
+must number the same. ``inproc-*`` run smtpfake's ``Server`` in this script's child process with
+no event log: the default scenario (``inproc-default``, on uvloop ``inproc-uvloop``) and 50 rules
+that never fire (``inproc-busy``).
 
 Every round runs each server once per mode, in a rotating order (noise on a shared machine hits
 them all alike); a round's ratios are taken within the round, and the report gives the median
@@ -11,16 +21,17 @@ M. Loopback only; every run is bounded in time.
 
 Needs /usr/sbin/smtp-source and /usr/sbin/smtp-sink (Debian: ``apt-get install postfix``).
 
-``--baseline DIR`` adds ``baseline-default`` and ``baseline-busy``: the same smtpfake servers
-imported from another checkout (e.g. ``git worktree add /tmp/base main``), so a change is
-measured against the revision before it in the same interleaved rounds.
+``--baseline DIR`` adds ``baseline-default`` and ``baseline-busy`` (in-process) and
+``baseline-serve`` (``smtpfake serve``): the same smtpfake servers imported from another checkout
+(e.g. ``git worktree add /tmp/base main``), so a change is measured against the revision before it
+in the same interleaved rounds; with uvloop also ``baseline-uvloop`` and ``baseline-serve-uvloop``.
 
 ``python-sink`` and ``python-sink-uvloop`` (bench/protocol_sink.py) are the floor: a minimal
 asyncio.Protocol SMTP sink with no record, on each loop; ``baseline-uvloop`` is the baseline on
 uvloop.
 
 Usage: python bench/smtp_source.py [--sessions 10] [--messages 2000] [--length 1000]
-       [--rounds 5] [--profile smtpfake-default] [--baseline DIR] [--only KIND,...]
+       [--rounds 5] [--profile inproc-default] [--baseline DIR] [--only KIND,...]
 """
 
 from __future__ import annotations
@@ -32,11 +43,14 @@ import cProfile
 import math
 import os
 import pstats
+import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import protocol_sink  # bench/ is the script's directory, so first on sys.path
@@ -49,24 +63,30 @@ SOURCE = "/usr/sbin/smtp-source"
 SINK = "/usr/sbin/smtp-sink"
 
 
-def have_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def have(module: str) -> bool:
+    """Whether ``module`` is installed (found, not imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def kinds(baseline: str | None) -> list[str]:
-    out = ["smtpfake-default", "smtpfake-busy", "aiosmtpd-sink", "python-sink", "smtp-sink"]
-    if have_uvloop():
-        out.insert(1, "smtpfake-uvloop")
-        out.insert(-1, "python-sink-uvloop")
+    uv = have("uvloop")
+    out = ["smtpfake-serve", "smtpfake-serve-quiet"]
+    out += ["smtpfake-serve-uvloop", "smtpfake-serve-uvloop-quiet"] if uv else []
+    out += ["smtpfake-serve-uvloop-api"] if uv and have("aiohttp") else []
     if baseline is not None:
-        out[1:1] = ["baseline-default", "baseline-busy"]
-        if have_uvloop():
-            out.insert(3, "baseline-uvloop")
+        out += ["baseline-serve", *(["baseline-serve-uvloop"] if uv else [])]
+    out += ["inproc-default", *(["inproc-uvloop"] if uv else []), "inproc-busy"]
+    if baseline is not None:
+        out += ["baseline-default", *(["baseline-uvloop"] if uv else []), "baseline-busy"]
+    out += ["aiosmtpd-sink", "python-sink", *(["python-sink-uvloop"] if uv else []), "smtp-sink"]
     return out
+
+
+def is_serve(kind: str) -> bool:
+    """A kind that runs the real ``smtpfake serve`` process."""
+    return kind.startswith(("smtpfake-serve", "baseline-serve"))
 
 
 # -- the servers (run with --serve KIND in a child process) -------------------------------------
@@ -104,7 +124,7 @@ def serve(kind: str, profile: str | None) -> None:
         count = asyncio.run(serve_aiosmtpd())
     elif kind.startswith("python-sink"):
         count = protocol_sink.run(use_uvloop=kind.endswith("-uvloop"))
-    elif kind.endswith("-uvloop"):
+    elif kind.endswith("-uvloop"):  # inproc-uvloop, baseline-uvloop
         import uvloop
 
         count = uvloop.run(serve_smtpfake(kind, profile))
@@ -164,6 +184,8 @@ def measure(kind: str, args: argparse.Namespace, reused: bool) -> tuple[float, f
             sink.terminate()
             sink.wait(timeout=10)
         return args.messages / seconds, args.messages / cpu
+    if is_serve(kind):
+        return measure_serve(kind, args, reused)
     extra = ["--profile", args.profile] if args.profile == kind else []
     tree = args.baseline if kind.startswith("baseline-") else None
     proc, port = serverproc.start(__file__, kind, *extra, source=tree)
@@ -179,6 +201,68 @@ def measure(kind: str, args: argparse.Namespace, reused: bool) -> tuple[float, f
     if accepted != args.messages:
         raise RuntimeError(f"{kind}: sent {args.messages}, the server accepted {accepted}")
     return args.messages / seconds, args.messages / cpu
+
+
+#: what `smtpfake serve` prints when it stops: how much it served
+SERVED = re.compile(r"^smtpfake: (\d+) sessions?, (\d+) messages? accepted$", re.M)
+
+
+def measure_serve(kind: str, args: argparse.Namespace, reused: bool) -> tuple[float, float]:
+    """As measure(), for the ``smtpfake serve`` process: its stdout into a file."""
+    command = [sys.executable, "-m", "smtpfake", "serve", "--port", "0"]
+    command += ["--loop", "uvloop" if "-uvloop" in kind else "asyncio"]
+    command += ["--quiet"] if kind.endswith("-quiet") else []
+    command += ["--api-port", "0"] if kind.endswith("-api") else []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMTPFAKE_")}
+    if kind.startswith("baseline-"):
+        env["PYTHONPATH"] = os.path.abspath(args.baseline)
+    with tempfile.TemporaryDirectory() as folder:
+        log_path = os.path.join(folder, "stdout.log")
+        with open(log_path, "w") as log, open(os.path.join(folder, "stderr"), "w") as err:
+            # cwd: not this directory, where `-m smtpfake` could find a checkout's package
+            proc = subprocess.Popen(
+                command, stdout=log, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=folder
+            )
+        try:
+            port = listening_port(proc, folder)
+            cpu = cpu_seconds(proc.pid)  # from here: start-up and imports are done
+            seconds = source(port, args, reused)
+            cpu = cpu_seconds(proc.pid) - cpu
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        with open(log_path) as log:
+            text = log.read()
+        with open(os.path.join(folder, "stderr")) as err:
+            errors = err.read()
+    if proc.returncode != 0 or errors:
+        raise RuntimeError(f"{kind} exited with status {proc.returncode}: {errors[-2000:]}")
+    served = SERVED.search(text)
+    logged = text.count(" accepted message ")
+    # a baseline from before serve printed its count: what its log says it accepted
+    accepted = int(served.group(2)) if served else logged
+    if accepted != args.messages or (logged != accepted and not kind.endswith("-quiet")):
+        raise RuntimeError(
+            f"{kind}: sent {args.messages}, the server accepted {accepted}, logged {logged}"
+        )
+    return args.messages / seconds, args.messages / cpu
+
+
+def listening_port(proc: subprocess.Popen[bytes], folder: str) -> int:
+    """The port in serve's ``listening on HOST:PORT`` line, read from its log (``stdout.log`` in
+    ``folder``) within 30 s."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(os.path.join(folder, "stdout.log")) as log:
+            found = re.search(r"listening on [^ ]+:(\d+),", log.readline())
+        if found:
+            return int(found.group(1))
+        time.sleep(0.02)
+    with open(os.path.join(folder, "stderr")) as err:
+        raise RuntimeError(f"smtpfake serve did not start (status {proc.poll()}): {err.read()}")
 
 
 def main() -> None:
@@ -225,8 +309,12 @@ def main() -> None:
         f"{os.cpu_count()} CPUs"
     )
     print("msg/s: wall clock; msg/cpu-s: per second of the server's own CPU time")
+    print(
+        "smtpfake-serve*: the `smtpfake serve` process, event log to a file (-quiet: --quiet); "
+        "inproc-*: smtpfake's Server in-process, no event log"
+    )
     head = (
-        f"{'mode':<15} {'server':<17} {'msg/s':>7} {'vs aiosmtpd':>11} {'vs sink':>8}"
+        f"{'mode':<15} {'server':<27} {'msg/s':>7} {'vs aiosmtpd':>11} {'vs sink':>8}"
         f" {'msg/cpu-s':>10} {'vs aiosmtpd':>11} {'vs sink':>8}"
     )
     print(head)
@@ -234,7 +322,7 @@ def main() -> None:
     for (mode, kind), values in rates.items():
         cpu_values = cpu_rates[mode, kind]
         print(
-            f"{mode:<15} {kind:<17} {statistics.median(values):>7.0f} "
+            f"{mode:<15} {kind:<27} {statistics.median(values):>7.0f} "
             f"{ratio(values, rates[mode, 'aiosmtpd-sink']):>10.2f}x "
             f"{ratio(values, rates[mode, 'smtp-sink']):>7.2f}x "
             f"{statistics.median(cpu_values):>10.0f} "

@@ -28,8 +28,27 @@ if TYPE_CHECKING:
 #: the command line does not import asyncio (tests/cli/test_cli.py keeps the two equal)
 LOOP_CHOICES = ("auto", "asyncio", "uvloop")
 
+
+def _yes_no(text: str) -> bool:
+    """An on/off setting from the environment: ``1``, ``true``, ``yes``, ``on`` or ``0``,
+    ``false``, ``no``, ``off`` (any case); ValueError for anything else."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not an on/off value: {text!r}")
+
+
+#: what each kind of setting expects, for the error of an environment variable that is not one
+_EXPECTED: dict[Callable[[str], object], str] = {
+    int: "a whole number",
+    float: "a number",
+    _yes_no: "1, true, yes or on; or 0, false, no or off",
+}
+
 #: serve option -> (environment variable, type, default); a flag on the command line wins
-SERVE_ENV: dict[str, tuple[str, type, object]] = {
+SERVE_ENV: dict[str, tuple[str, Callable[[str], object], object]] = {
     "scenario": ("SMTPFAKE_SCENARIO", str, "default"),
     "host": ("SMTPFAKE_HOST", str, "127.0.0.1"),
     "port": ("SMTPFAKE_PORT", int, 2525),
@@ -39,6 +58,7 @@ SERVE_ENV: dict[str, tuple[str, type, object]] = {
     "api_token": ("SMTPFAKE_API_TOKEN", str, None),
     "server_ports": ("SMTPFAKE_SERVER_PORTS", str, None),  # servers on demand: 2600-2699
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
+    "quiet": ("SMTPFAKE_QUIET", _yes_no, False),
     "clock": ("SMTPFAKE_CLOCK", str, "system"),
     "idle_timeout": ("SMTPFAKE_IDLE_TIMEOUT", float, 300.0),
     "loop": ("SMTPFAKE_LOOP", str, "auto"),
@@ -107,8 +127,7 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
             try:
                 value = kind(text)
             except ValueError:
-                want = "a number" if kind is float else "a whole number"
-                raise _ConfigError(f"{var}={text[:40]!r}: expected {want}") from None
+                raise _ConfigError(f"{var}={text[:40]!r}: expected {_EXPECTED[kind]}") from None
         out[key] = default if value is None else value
         if key in ranges and out[key] is not None:
             low, high = ranges[key]
@@ -237,11 +256,21 @@ def _serve(args: argparse.Namespace) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         # an ASCII-only console (LANG=C in a container) must not turn a log line into an error
         sys.stdout.reconfigure(errors="backslashreplace")
-    log = EventLog(sys.stdout, cfg["log_format"])
-    # before serving: every session event becomes a line
-    server.journal = LoggingJournal(log, **server.journal.limits.keywords())
+    stopping: list[Callable[[], None]] = []  # how to stop serving, once it runs
+
+    def log_failed(_: OSError) -> None:
+        # stdout cannot be written (its reader went away, a full disk): stop; raised below
+        for stop_soon in stopping:
+            stop_soon()
+
+    # the event log writes in batches (EventLog: at most FLUSH_DELAY after a line is made)
+    log = EventLog(sys.stdout, cfg["log_format"], on_failure=log_failed)
+    if not cfg["quiet"]:
+        # before serving: every session event becomes a line
+        server.journal = LoggingJournal(log, **server.journal.limits.keywords())
 
     def report(error: object) -> None:
+        log.flush()  # the lines that led to it come first
         print(error, file=sys.stderr, flush=True)
 
     server.on_error = report
@@ -254,7 +283,7 @@ def _serve(args: argparse.Namespace) -> int:
             host=cfg["api_host"],
             port=cfg["api_port"],
             token=cfg["api_token"],
-            log=log,
+            log=None if cfg["quiet"] else log,
             server_ports=cfg["server_ports"],
         )
         if not cfg["api_token"] and not api.guard_host:
@@ -272,6 +301,12 @@ def _serve(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+
+        def stop_soon() -> None:
+            if not loop.is_closed():  # from any thread, also once serving is over
+                loop.call_soon_threadsafe(stop.set)
+
+        stopping.append(stop_soon)
         if api is not None:
             try:
                 await api.open()  # before SMTP listens, so /api/health can say 503 until it does
@@ -284,6 +319,7 @@ def _serve(args: argparse.Namespace) -> int:
         def ready() -> None:
             nonlocal listening
             listening = True
+            log.flush()  # an API call's line made while SMTP was opening comes before this
             sc = server.scenario
             # a generated certificate's CA: what a client on this machine trusts to verify it
             tls = sc.server.tls
@@ -329,7 +365,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         from smtpfake.wire import loops
 
-        loops.run(main(), cfg["loop"])
+        try:
+            loops.run(main(), cfg["loop"])
+        finally:
+            log.flush()  # every line, however serving ended, before the stop line or an error
     except _ApiListenError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -338,11 +377,20 @@ def _serve(args: argparse.Namespace) -> int:
             raise  # smtpfake's own failure while serving: loud, with its traceback
         print(f"smtpfake: cannot listen on {cfg['host']}:{cfg['port']}: {exc}", file=sys.stderr)
         return 1
+    if log.failure is not None:
+        raise log.failure  # stdout went away while serving (main(): a closed pipe ends quietly)
+    # what was served, even with --quiet (counted since start, or since the API's last reset)
+    counts = server.journal.counts()
+    sessions, messages = counts.sessions_started, counts.messages_accepted
     if log.format == "json":
         import json
 
-        print(json.dumps({**_stamp(), "event": "stopped"}), flush=True)
+        stopped = {**_stamp(), "event": "stopped", "sessions": sessions, "messages": messages}
+        print(json.dumps(stopped), flush=True)
     else:
+        served = f"{sessions} session{'s' * (sessions != 1)}, "
+        served += f"{messages} message{'s' * (messages != 1)} accepted"
+        print(f"smtpfake: {served}", flush=True)
         print("smtpfake: stopped", flush=True)
     return 0
 
@@ -669,6 +717,12 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
         "--log-format",
         choices=("text", "json"),
         help="session events on stdout as text or JSON lines (SMTPFAKE_LOG_FORMAT; default text)",
+    )
+    serve.add_argument(
+        "--quiet",
+        action=argparse.BooleanOptionalAction,
+        help="no line per session event: only where it listens, errors and the stop (for load "
+        "tests; the journal and the API keep everything) (SMTPFAKE_QUIET=1)",
     )
     serve.add_argument(
         "--deliver",

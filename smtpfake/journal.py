@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from smtpfake.engine.records import (
+    DirectTranscript,
     Message,
     Outcome,
     QuickOutcome,
@@ -35,6 +36,9 @@ from smtpfake.journal_limits import JournalLimits as JournalLimits
 
 T = TypeVar("T")
 
+#: entries a session appends to its transcript itself between two asks (Journal.direct_transcript):
+#: the journal's byte bound is held that closely
+DIRECT_ENTRIES = 64
 #: near misses a session's format() lists (a failure report stays readable with many rules)
 NEAR_MISSES_SHOWN = 20
 
@@ -231,8 +235,10 @@ class _Live:
     """A session as the journal keeps it while it runs; :meth:`snapshot` is its record."""
 
     info: SessionInfo
-    # each bounded like the journal itself: one client can keep a session going for ever
-    transcript: deque[Kept]
+    # each bounded like the journal itself: one client can keep a session going for ever. The
+    # transcript is a list its session may append to itself (Journal.direct_transcript): the
+    # entries past ``counted`` are in no byte count yet (Journal._count_entries)
+    transcript: list[Kept]
     # made on first use (Journal._bounded): most sessions have no violation, message or rule
     # outcome, and an empty deque is ~600 bytes, a third of an idle session's memory
     violations: deque[Violation] | None = None
@@ -250,6 +256,10 @@ class _Live:
     #: is made once, on the first read after it came, unless older ones were dropped since
     made: tuple[TranscriptEntry, ...] = ()
     made_after: int = 0
+    #: the transcript's entries counted in ``transcript_bytes`` (and the journal's)
+    counted: int = 0
+    #: how many transcript entries ``record`` holds (entries appended since make it stale)
+    shown: int = 0
 
     def entries(self) -> tuple[TranscriptEntry, ...]:
         made = self.made if self.made_after == self.dropped_entries else ()
@@ -260,13 +270,15 @@ class _Live:
         return made
 
     def snapshot(self) -> SessionRecord:
-        if self.record is None:
+        if self.record is None or self.shown != len(self.transcript):
+            transcript = self.entries()
+            self.shown = len(transcript)
             self.record = SessionRecord(
                 index=self.info.index,
                 peer=self.info.peer,
                 started=self.info.started,
                 ended=self.ended,
-                transcript=self.entries(),
+                transcript=transcript,
                 violations=tuple(self.violations or ()),
                 messages=tuple(self.messages or ()),
                 auth_user=self.auth_user,
@@ -318,6 +330,9 @@ class Journal:
         self._cond = threading.Condition(self._lock)
         self._waiting = 0  # threads in wait(): a change wakes them, and costs nothing without
         self._sessions: OrderedDict[int, _Live] = OrderedDict()
+        # sessions that append to their transcript themselves (direct_transcript), by id as
+        # _sessions: a read first counts what they appended (_catch_up)
+        self._direct: dict[int, _Live] = {}
         # sessions dropped while still open (by id, as _sessions): what they accept and their
         # end still count; as many as are open at once, each gone when it ends
         self._dropped_open: dict[int, SessionInfo] = {}
@@ -348,7 +363,7 @@ class Journal:
         with self._lock:
             # Keyed by the info object, not its index: use() restarts connection numbers, so two
             # sessions in one journal can share an index. The entry holds info, so ids stay unique.
-            self._sessions[id(info)] = _Live(info, deque(maxlen=self.limits.entries))
+            self._sessions[id(info)] = _Live(info, [])
             self._n["sessions_started"] += 1
             self._sessions_snapshot = None
             while len(self._sessions) > self.limits.sessions:
@@ -358,6 +373,8 @@ class Journal:
     def _drop_oldest_session(self) -> None:
         key, live = self._sessions.popitem(last=False)
         self._sessions_snapshot = None
+        self._count_entries(live)
+        self._direct.pop(key, None)
         self._count(sessions_dropped=1, transcript_bytes=-live.transcript_bytes)
         if live.ended is None:  # still open: its messages and its end are still counted
             self._dropped_open[key] = live.info
@@ -377,6 +394,64 @@ class Journal:
         see every entry."""
         return self._keep if type(self).transcript is Journal.transcript else None
 
+    @property
+    def direct_transcript(self) -> Callable[[SessionInfo], DirectTranscript | None] | None:
+        """The engine's quickest way in for entries delivered whole: a session appends them to
+        its transcript list itself, no call per entry (records.DirectTranscript). Offered, as
+        :attr:`quick_transcript`, only by a journal whose class does nothing more per entry."""
+        return self._direct_room if type(self).transcript is Journal.transcript else None
+
+    def _direct_room(self, info: SessionInfo) -> DirectTranscript | None:
+        """The session's transcript list, how long it may grow before the session asks again,
+        and the longest entry it may append; None once the journal no longer keeps it. Asking
+        counts what was appended and holds the journal to its byte bound: the bound is kept
+        within DIRECT_ENTRIES entries a session."""
+        with self._lock:
+            live = self._sessions.get(id(info))
+            if live is None or live.info is not info:
+                return None
+            self._count_entries(live)
+            self._hold_to_bytes(live)
+            self._direct[id(info)] = live
+            room = min(len(live.transcript) + DIRECT_ENTRIES, self.limits.entries)
+            return live.transcript, room, self._entry_chars
+
+    def _count_entries(self, live: _Live) -> None:
+        """Count in the byte totals what the session appended itself since last counted."""
+        transcript = live.transcript
+        if live.counted == len(transcript):
+            return
+        size, counted = 0, live.counted
+        # what the loop saw, not len() after it: the session may be appending meanwhile
+        for kept in itertools.islice(transcript, counted, None):
+            text = kept[2]
+            size += len(text) if text.isascii() else _utf8_size(text)
+            counted += 1
+        live.counted = counted
+        live.transcript_bytes += size
+        self._n["transcript_bytes"] += size
+        self._sessions_snapshot = None
+
+    def _hold_to_bytes(self, live: _Live | None) -> None:
+        """Past the byte bound the oldest sessions go, never ``live`` (the one being written;
+        None: the newest)."""
+        n = self._n
+        if n["transcript_bytes"] <= self._transcript_bytes or not self._sessions:
+            return
+        keep = live if live is not None else next(reversed(self._sessions.values()))
+        while (
+            n["transcript_bytes"] > self._transcript_bytes
+            and next(iter(self._sessions.values())) is not keep
+        ):
+            self._drop_oldest_session()
+
+    def _catch_up(self) -> None:
+        """Before a read: count what the open sessions appended themselves, and hold the bound."""
+        if self._direct:
+            for live in self._direct.values():
+                self._count_entries(live)
+            self._hold_to_bytes(None)
+
     def _keep(
         self,
         info: SessionInfo,
@@ -386,31 +461,28 @@ class Journal:
         rule: str | None,
         rest: tuple[Any, ...] = (),
     ) -> None:
-        """Keep one entry (``rest``: :func:`_rest`). This runs for every line and reply:
-        locals, no helper on the common path."""
+        """Keep one entry (``rest``: :func:`_rest`): an entry the session could not append
+        itself (over-long, past ``entries``, not delivered whole, or no direct way in)."""
         with self._lock:
             live = self._sessions.get(id(info))
             if live is None or live.info is not info:
                 return
+            self._count_entries(live)
             if len(text) > self._entry_chars:
                 text = self._cut(text)
             size = len(text) if text.isascii() else _utf8_size(text)
             transcript = live.transcript
-            if len(transcript) == transcript.maxlen:
+            if len(transcript) >= self.limits.entries:
                 self._forget_entry(live, _utf8_size(transcript[0][2]))
+                del transcript[0]  # under the lock: a reader never sees the list shift
             transcript.append((time, side, text, rule, *rest) if rest else (time, side, text, rule))
+            live.counted = len(transcript)
             live.transcript_bytes += size
             live.record = None  # _touch(live), inline
             self._sessions_snapshot = None
             n = self._n
-            total = n["transcript_bytes"] = n["transcript_bytes"] + size
-            if total > self._transcript_bytes:
-                # past the byte bound the oldest sessions go, never the one being written
-                while (
-                    n["transcript_bytes"] > self.limits.transcript_bytes
-                    and next(iter(self._sessions.values())) is not live
-                ):
-                    self._drop_oldest_session()
+            n["transcript_bytes"] += size
+            self._hold_to_bytes(live)
 
     def _cut(self, text: str) -> str:
         """``text`` cut to ``entry_chars``, saying how much was left off."""
@@ -515,6 +587,10 @@ class Journal:
 
     def ended(self, info: SessionInfo, time: float) -> None:
         with self._lock:
+            live = self._direct.pop(id(info), None)
+            if live is not None:
+                self._count_entries(live)
+                self._hold_to_bytes(live)
             if self._dropped_open.get(id(info)) is info:
                 del self._dropped_open[id(info)]
                 self._count(sessions_ended=1)
@@ -531,6 +607,7 @@ class Journal:
     def sessions(self) -> tuple[SessionRecord, ...]:
         """The kept sessions, oldest first (each snapshot made once per change)."""
         with self._lock:
+            self._catch_up()
             if self._sessions_snapshot is None:
                 self._sessions_snapshot = tuple(s.snapshot() for s in self._sessions.values())
             return self._sessions_snapshot
@@ -540,6 +617,7 @@ class Journal:
         listing that gives the event loop back between items (sessions() makes every missing
         record in one step: 0.15 s for 10,000 sessions, time the SMTP sessions share)."""
         with self._lock:
+            self._catch_up()
             return _RecordsView(self._lock, tuple(self._sessions.values()))
 
     def messages(self) -> tuple[Message, ...]:
@@ -552,11 +630,13 @@ class Journal:
     def counts(self) -> JournalCounts:
         """Accepted, ended and dropped since the journal was made or cleared."""
         with self._lock:
+            self._catch_up()
             return JournalCounts(**self._n)
 
     def clear(self) -> None:
         with self._lock:
             self._sessions.clear()
+            self._direct.clear()
             self._dropped_open.clear()
             self._messages.clear()
             self._messages_snapshot = ()

@@ -4,56 +4,207 @@
 command and reply, violations, accepted messages, AUTH success, the TLS handshake, close.
 ``smtpfake serve`` puts it in place of the server's journal before serving. Text for people by
 default; JSON lines (``--log-format json``) for log collectors.
+
+The log must not cost the server its speed: :class:`EventLog` gathers lines and writes them in
+batches (see its docstring for when), stamps them from a per-second cache, and the journal keeps
+its quick path for transcript entries (fields in, a tuple kept, no entry object made).
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import math
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from typing import Any, Literal, TextIO
 
-from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
+from smtpfake.engine.records import (
+    Message,
+    QuickTranscript,
+    SessionInfo,
+    TranscriptEntry,
+    Violation,
+)
 from smtpfake.journal import Journal, subject_of
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 
+#: seconds a line waits at most before it is written, while the event loop that made it runs
+FLUSH_DELAY = 0.05
+#: characters gathered that are written at once, without waiting for the timer (64 KiB of ASCII)
+FLUSH_SIZE = 64 * 1024
 
-def _iso(t: float) -> str:
-    # datetime and json are imported where used: `smtpfake serve` starts before the first event
+
+def _escaped(text: str) -> str:
+    """``text`` with what UTF-8 cannot hold escaped: a client's invalid UTF-8 arrives as lone
+    surrogates, shown as ``\\udcff``, never a failure to write."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _iso_second(second: int) -> str:
+    """``2026-01-05T10:00:00.``: the part of an ISO 8601 UTC stamp that a whole second fixes."""
+    # datetime is imported where used: `smtpfake serve` starts before the first event
     import datetime
 
-    stamp = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    stamp = datetime.datetime.fromtimestamp(second, tz=datetime.timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 class EventLog:
-    """Writes events as text or JSON lines to a stream; safe to call from any thread."""
+    """Writes events as text or JSON lines to a stream; safe to call from any thread.
 
-    def __init__(self, stream: TextIO, fmt: LogFormat = "text") -> None:
+    Lines are gathered in order and written in batches: by a timer in the running event loop that
+    made the first waiting line, ``delay`` seconds later (FLUSH_DELAY); at once when FLUSH_SIZE
+    characters are waiting; at once for a line made in a thread with no running loop while no
+    running loop's timer is due (everything waiting goes first); and by :meth:`flush`, which the
+    owner calls when the loop stops (``smtpfake serve`` does, and before it reports an error),
+    and which also runs at the interpreter's exit. One lock orders both the gathering and the
+    writing, so lines from several threads reach the stream in the order they were made.
+
+    A stream that cannot be written (OSError: the reader of a pipe went away, a full disk) is a
+    failure of the log: kept in :attr:`failure`, given to ``on_failure`` when set (else raised to
+    the caller of the write), and every later line is dropped. ``on_failure`` runs with the log's
+    lock held, in the thread that wrote: it must not write to this log."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        fmt: LogFormat = "text",
+        *,
+        delay: float = FLUSH_DELAY,
+        on_failure: Callable[[OSError], None] | None = None,
+    ) -> None:
         if fmt not in LOG_FORMATS:
             raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, got {fmt!r}")
+        if not 0 <= delay < float("inf"):
+            raise ValueError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
         self.stream = stream
         self.format = fmt
+        self.delay = delay
+        self.on_failure = on_failure
+        self.failure: OSError | None = None
         self._lock = threading.Lock()
+        self._pending: list[str] = []  # lines, each with its newline
+        self._size = 0  # characters in _pending
+        # the loop whose timer writes what is pending; a line made while it no longer runs (it
+        # stopped before the timer fired) is written at once, with the rest
+        self._armed: asyncio.AbstractEventLoop | None = None
+        # (second, its stamp prefix): one tuple, so a thread never pairs one with another's
+        self._second: tuple[int, str] = (-1, "")
+        # (low, high, stamp): times strictly between low and high have this stamp
+        self._milli: tuple[float, float, str] = (0.0, 0.0, "")
+        self._json: Callable[[object], str] | None = None
+        _LOGS.add(self)  # what still waits when the interpreter exits is written then
+
+    def stamp(self, t: float) -> str:
+        """``2026-01-05T10:00:00.120Z``: ``t`` (seconds since the epoch) in UTC to the
+        millisecond, as ``datetime.fromtimestamp(t).isoformat(timespec="milliseconds")`` makes
+        it (rounded to the microsecond, then truncated)."""
+        low, high, text = self._milli
+        if low < t < high:  # within the millisecond of the last stamp: most lines
+            return text
+        # as datetime.fromtimestamp rounds to the microsecond: the fraction alone, half to even
+        fraction, whole = math.modf(t)
+        second, micro = divmod(round(fraction * 1e6), 1_000_000)
+        second += int(whole)
+        cached = self._second
+        if cached[0] != second:
+            cached = self._second = (second, _iso_second(second))
+        milli = micro // 1000
+        text = f"{cached[1]}{milli:03d}Z"
+        # the times that surely give the same stamp: 2 us inside the millisecond's edges, far
+        # from a rounding edge that float arithmetic could put on either side
+        start = second + milli / 1000
+        self._milli = (start + 2e-6, start + 0.001 - 2e-6, text)
+        return text
 
     def event(self, event: str, time: float, line: str, **fields: Any) -> None:
         """``line`` is the human form; ``fields`` are what the JSON line carries (its ``text``
         defaults to ``line``)."""
         if self.format == "json":
-            import json
+            encode = self._json
+            if encode is None:
+                import json  # only for JSON lines: the text log starts without it
 
-            record = {"time": _iso(time), "ts": time, "event": event, "text": line, **fields}
-            out = json.dumps(record, ensure_ascii=False)
+                encode = self._json = json.JSONEncoder(ensure_ascii=False).encode
+            stamp = self.stamp(time)
+            out = encode({"time": stamp, "ts": time, "event": event, "text": line, **fields})
+            if not out.isascii():
+                out = _escaped(out)
+            self.write(out + "\n")
         else:
-            session = fields.get("session")
-            who = f"session {session} " if session is not None else ""
-            out = f"{_iso(time)} {who}{line}"
-        # a client's invalid UTF-8 arrives as lone surrogates: show it escaped, never fail on it
-        out = out.encode("utf-8", "backslashreplace").decode("utf-8")
+            self.write(self.text(time, fields.get("session"), line))
+
+    def text(self, time: float, session: int | None, line: str) -> str:
+        """The text log's form of ``line``: ``STAMP session N LINE`` (without ``session N``
+        for ``None``), a line of its own for each line of a multi-line ``line``, each ending in
+        a newline."""
+        who = f"session {session} " if session is not None else ""
+        out = f"{self.stamp(time)} {who}{line}\n"
+        if "\n" in line:
+            # a multi-line reply: each of its lines on a line of its own, prefixed alike, so
+            # that every line of the log says when and which session (and greps whole)
+            head = out[: len(out) - len(line) - 1]
+            out = "".join(f"{head}{part}\n" for part in line.split("\n"))
+        return out if out.isascii() else _escaped(out)
+
+    def write(self, text: str) -> None:
+        """Queue ``text`` (whole lines, each ending in a newline) to be written in order."""
         with self._lock:
-            self.stream.write(out + "\n")
+            self._pending.append(text)
+            self._size += len(text)
+            if self._size < FLUSH_SIZE:
+                armed = self._armed
+                if armed is not None and armed.is_running():
+                    return  # that loop's timer writes this line too
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    loop = None
+                if loop is not None:
+                    # a flush() before the timer writes these first: the timer then finds none
+                    loop.call_later(self.delay, self.flush)
+                    self._armed = loop
+                    return
+            self._write_pending()
+
+    def flush(self) -> None:
+        """Write every waiting line now."""
+        with self._lock:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        # with self._lock held: the write is ordered with the gathering
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._size = 0
+        self._armed = None
+        if self.failure is not None:
+            return  # the stream is gone: nothing more reaches it
+        try:
+            self.stream.write(text)
             self.stream.flush()
+        except OSError as exc:
+            self.failure = exc
+            if self.on_failure is None:
+                raise
+            self.on_failure(exc)
+
+
+#: every log still in use (weakly: a log that is gone has nothing left to write)
+_LOGS: weakref.WeakSet[EventLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for log in list(_LOGS):
+        log.flush()
 
 
 class LoggingJournal(Journal):
@@ -62,6 +213,9 @@ class LoggingJournal(Journal):
     def __init__(self, log: EventLog, **limits: int) -> None:
         super().__init__(**limits)
         self.log = log
+        # a text log whose event() is EventLog's: a transcript line made without the JSON
+        # fields (most lines; a log that tags its lines, as a server on demand's, sees them all)
+        self._text = log.format == "text" and type(log).event is EventLog.event
 
     def started(self, info: SessionInfo) -> None:
         super().started(info)
@@ -73,19 +227,44 @@ class LoggingJournal(Journal):
             peer=info.peer,
         )
 
+    @property
+    def quick_transcript(self) -> QuickTranscript | None:
+        """The journal's quick path stays on (records.QuickTranscript: the entry's fields, kept
+        as a tuple, no TranscriptEntry made), logged from the same fields. None for a subclass
+        that does more in :meth:`transcript` (it must see every entry)."""
+        if type(self).transcript is not LoggingJournal.transcript:
+            return None
+        return self._keep_logged
+
+    def _keep_logged(
+        self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
+    ) -> None:
+        self._keep(info, time, side, text, rule)
+        self._log_entry(info, time, side, text, rule)
+
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
         super().transcript(info, entry)
-        event = "command" if entry.side == "client" else "reply"
-        tag = f"   [{entry.rule}]" if entry.rule else ""
-        arrow = "C:" if entry.side == "client" else "S:"
+        self._log_entry(info, entry.time, entry.side, entry.text, entry.rule)
+
+    def _log_entry(
+        self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
+    ) -> None:
+        client = side == "client"
+        arrow = "C: " if client else "S: "
+        tag = f"   [{rule}]" if rule else ""
+        # a multi-line reply (the transcript keeps its lines): each line as it went on the wire
+        shown = arrow + text.replace("\n", "\n" + arrow) if "\n" in text else arrow + text
+        if self._text:
+            self.log.write(self.log.text(time, info.index, shown + tag))
+            return
         self.log.event(
-            event,
-            entry.time,
-            f"{arrow} {entry.text}{tag}",
+            "command" if client else "reply",
+            time,
+            shown + tag,
             session=info.index,
-            side=entry.side,
-            rule=entry.rule,
-            text=entry.text,
+            side=side,
+            rule=rule,
+            text=text,
         )
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
@@ -103,6 +282,8 @@ class LoggingJournal(Journal):
     def message(self, info: SessionInfo, message: Message) -> None:
         super().message(info, message)
         rcpts = ", ".join(message.rcpt_tos)
+        # the header block parsed for the Subject costs some 70 us: only the JSON line has it
+        subject = {"subject": subject_of(message)} if self.log.format == "json" else {}
         self.log.event(
             "message",
             message.time,
@@ -113,7 +294,7 @@ class LoggingJournal(Journal):
             mail_from=message.mail_from,
             rcpt_tos=list(message.rcpt_tos),
             size=len(message.data),
-            subject=subject_of(message),  # the header block only: the body is not parsed
+            **subject,  # the header block only: the body is not parsed
         )
 
     def authenticated(self, info: SessionInfo, user: str) -> None:

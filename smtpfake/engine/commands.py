@@ -27,6 +27,26 @@ Handler = Callable[["Session", str], tuple[Action, ...]]
 _PATH_RE = re.compile(r"^(FROM|TO):\s*<([^<>]*)>\s*(.*)$", re.IGNORECASE)
 
 
+#: DATA's go-ahead (RFC 5321 §4.2.2: 354 carries no enhanced code); one object, so the sent-reply
+#: cache (session._sent) finds it by identity
+_GO_AHEAD = Reply(354, ("End data with <CR><LF>.<CR><LF>",))
+#: ``Plan(reply, after=(Close(),))`` by the reply's id(), each value holding its reply (so no
+#: other object can take that id while it is here): QUIT's 221 is one of two replies
+_CLOSING: dict[int, tuple[Reply, Plan]] = {}
+
+
+def _closing(reply: Reply) -> Plan:
+    """The plan of a reply the server closes after (QUIT's 221), made once per reply."""
+    known = _CLOSING.get(id(reply))
+    if known is not None and known[0] is reply:
+        return known[1]
+    plan = Plan(reply, after=(Close(),))
+    if len(_CLOSING) >= 64:
+        _CLOSING.clear()
+    _CLOSING[id(reply)] = (reply, plan)
+    return plan
+
+
 def _path(arg: str, keyword: str) -> tuple[str, str | None]:
     """``FROM:<address> parameters`` (``keyword`` FROM or TO): the address and the parameters;
     when the argument does not parse, the whole argument and None (a 501 follows)."""
@@ -139,8 +159,7 @@ def _data(session: Session, arg: str) -> tuple[Action, ...]:
         session.body = Body(session.settings.max_message_bytes)
         session.conduct.new_message()
 
-    go = Reply(354, ("End data with <CR><LF>.<CR><LF>",))
-    return session.respond(Stage.DATA, arg, go, accept)
+    return session.respond(Stage.DATA, arg, _GO_AHEAD, accept)
 
 
 def _rset(session: Session, arg: str) -> tuple[Action, ...]:
@@ -164,8 +183,7 @@ def _quit(session: Session, arg: str) -> tuple[Action, ...]:
     if wrong is not None:
         return wrong
     session.quit_seen = True
-    bye = Plan(session.reply(221, "2.0.0", "Bye"), after=(Close(),))
-    return session.respond(Stage.QUIT, arg, bye)
+    return session.respond(Stage.QUIT, arg, _closing(session.reply(221, "2.0.0", "Bye")))
 
 
 def _starttls(session: Session, arg: str) -> tuple[Action, ...]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from smtpfake.scenario.model import Rule, Scenario, Stage
+from smtpfake.scenario.reply import Reply
 
 if TYPE_CHECKING:  # rulecode loads with the first scenario that has rules (issue 11: start-up)
     from smtpfake.engine.rulecode import Select, Selector
@@ -27,13 +28,16 @@ class Compiled:
     the same with their generated source, for the stages rules are on; ``enhanced``:
     ENHANCEDSTATUSCODES is advertised (RFC 2034); ``size_limit``: the SIZE advertised (RFC
     1870), None for none; ``per_connection``: indexes of the rules keyed ``per: connection``
-    (their counters are forgotten when a connection ends)."""
+    (their counters are forgotten when a connection ends); ``greeting``: the 220 a connection
+    is greeted with before any rule (RFC 5321 §4.2: no enhanced code on it), one object so
+    the sent-reply cache finds it by identity."""
 
     select: dict[Stage, Select | None]
     selectors: dict[Stage, Selector]
     enhanced: bool
     size_limit: int | None
     per_connection: tuple[int, ...]
+    greeting: Reply
 
 
 # Servers in several threads may share it: each step below is one dict operation (atomic),
@@ -55,6 +59,7 @@ def compiled(scenario: Scenario) -> Compiled:
         enhanced=settings.has_extension("ENHANCEDSTATUSCODES"),
         size_limit=settings.size_limit(),
         per_connection=tuple(r.index for r in scenario.rules if r.per == ("connection",)),
+        greeting=Reply(220, (f"{settings.hostname} {settings.greeting}",)),
     )
     if len(_cache) >= KEPT:
         _cache.clear()

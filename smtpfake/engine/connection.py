@@ -156,11 +156,15 @@ class Connection:
             else:
                 self._written = 0
                 session = self.session
-                quick = session.quick
-                if quick is not None:  # session.record("server", ...), inline: every reply
-                    quick(session.info, session.clock.now(), "server", note.text, note.rule)
+                entries, text = session.entries, note.text
+                if (  # session.note(), inline: every reply
+                    entries is not None
+                    and len(entries) < session.entries_room
+                    and len(text) <= session.entry_chars
+                ):
+                    entries.append((session.clock.now(), "server", text, note.rule))
                 else:
-                    session.record("server", note.text, note.rule)
+                    session.note(session.clock.now(), "server", text, note.rule)
             return
         if isinstance(action, _ENDS):
             self._over = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -180,6 +180,12 @@ class SessionInfo:
 #: an observer's quicker way in for a transcript entry delivered whole (``delivered`` True,
 #: ``written`` None, not an ``event``): (info, time, side, text, rule), no entry made
 QuickTranscript = Callable[[SessionInfo, float, str, str, "str | None"], None]
+
+#: an observer's quickest way in for transcript entries delivered whole, asked once a session
+#: and again whenever its room runs out: (the list the session appends ``(time, side, text,
+#: rule)`` tuples to itself, the length it may append up to before asking again, the longest
+#: ``text`` it may append), or None to send every entry through the quick or full way in
+DirectTranscript = tuple[list[tuple[Any, ...]], int, int]
 
 #: an observer's quicker way in for a rule outcome, one per command on a stage with rules:
 #: (info, time, stage, argument, fired, why), an Outcome's fields, no Outcome made

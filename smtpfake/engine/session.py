@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import random
 import weakref
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Literal
@@ -33,6 +32,7 @@ from smtpfake.engine.consult import FAILED, HOOKS
 from smtpfake.engine.frozen import made
 from smtpfake.engine.occurrence import Occurrence, client_ip
 from smtpfake.engine.records import (
+    DirectTranscript,
     Message,
     Observer,
     Outcome,
@@ -91,6 +91,7 @@ class Session:
         "__weakref__",
         "_awaiting",
         "_compiled",
+        "_direct",
         "_enhanced",
         "_greet_after_tls",
         "_quick_outcome",
@@ -108,6 +109,9 @@ class Session:
         "connection",
         "counts",
         "declared",
+        "entries",
+        "entries_room",
+        "entry_chars",
         "esmtp",
         "exchange",
         "greeted",
@@ -150,11 +154,11 @@ class Session:
         self.settings = scenario.server
         self.shared = shared
         self.observer = observer
-        # the observer's quicker way in for most entries (records.QuickTranscript), if it has one:
-        # the hot paths (receive, Connection.performed) call it directly, record() otherwise
-        self.quick: QuickTranscript | None = getattr(observer, "quick_transcript", None)
-        # and for rule outcomes (records.QuickOutcome)
-        self._quick_outcome: QuickOutcome | None = getattr(observer, "quick_outcome", None)
+        # the observer's quicker way in for rule outcomes (records.QuickOutcome), if it has one
+        # and the scenario has rules (only they have outcomes)
+        self._quick_outcome: QuickOutcome | None = (
+            getattr(observer, "quick_outcome", None) if self._compiled.selectors else None
+        )
         self.clock = clock or SystemClock()
         # The journal's number (unique since the reset) and the rules' (since the scenario switch)
         self.index = shared.next_session()
@@ -183,7 +187,8 @@ class Session:
         # response code after sending its next command": that one is not held against it.
         self.unsolicited_close = False
         self.closed_in_message = False  # the server ended it in the middle of a message
-        self.counts: Counter[Stage] = Counter()
+        # a plain dict (Counter's constructor is Python code, once a connection)
+        self.counts: dict[Stage, int] = {}
         self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
         self.mail_from = ""
         self.rcpt_tos: list[str] = []
@@ -201,6 +206,20 @@ class Session:
         )
         self._enhanced = self._compiled.enhanced
         observer.started(self.info)
+        # the observer's quickest way in (records.DirectTranscript): the journal's list of this
+        # session's entries, appended to here with no call, up to ``entries_room`` entries of at
+        # most ``entry_chars`` characters; None: every entry goes through note()'s slower ways
+        self._direct: Callable[[SessionInfo], DirectTranscript | None] | None = getattr(
+            observer, "direct_transcript", None
+        )
+        self.entries: list[tuple[object, ...]] | None = None
+        self.entries_room = self.entry_chars = 0
+        # else its quicker way in for entries delivered whole (records.QuickTranscript), if any
+        self.quick: QuickTranscript | None = None
+        if self._direct is not None:
+            self._room()
+        else:
+            self.quick = getattr(observer, "quick_transcript", None)
 
     # -- FaultContext ------------------------------------------------------------------------
 
@@ -229,8 +248,7 @@ class Session:
         return self._greeting()
 
     def _greeting(self) -> tuple[Action, ...]:
-        greeting = _reply(220, (f"{self.settings.hostname} {self.settings.greeting}",), None)
-        return self.respond(Stage.CONNECT, "", greeting)
+        return self.respond(Stage.CONNECT, "", self._compiled.greeting)
 
     def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
         """The wire completed the TLS handshake. RFC 3207 §4.2: the session starts over as after
@@ -284,11 +302,15 @@ class Session:
             return commands.auth_line(self, line, pipelined)
         text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
         shown = masked(text) if text[:5].upper() == "AUTH " else text  # masked()'s own test
-        quick = self.quick
-        if quick is not None:  # record("client", shown), without its keywords: every command
-            quick(self.info, self.clock.now(), "client", shown, None)
+        entries = self.entries  # note(), inline: every command
+        if (
+            entries is not None
+            and len(entries) < self.entries_room
+            and len(shown) <= self.entry_chars
+        ):
+            entries.append((self.clock.now(), "client", shown, None))
         else:
-            self.record("client", shown)
+            self.note(self.clock.now(), "client", shown, None)
         word, _, arg = text.partition(" ")
         verb = word.upper()
         if self.mode is Mode.CLOSED:
@@ -489,7 +511,7 @@ class Session:
         if it closes (``_closes_plainly``), followed by the close: the same steps, without
         making a Plan. ``sent``: the reply's actions when the caller made them already."""
         counts = self.counts
-        counts[stage] = counts.get(stage, 0) + 1  # not Counter's __missing__, a Python call
+        counts[stage] = counts.get(stage, 0) + 1
         self._settle(stage, reply, accept)
         if closing:  # _ending()
             self.closed_in_message = self.mode is Mode.DATA
@@ -530,7 +552,8 @@ class Session:
     ) -> tuple[tuple[Action, ...], str | None]:
         """The rules' reply without entering a close: the actions and the rule's label, for a
         reply that goes out later (BDAT's, after its chunk; then :meth:`ending`)."""
-        self.counts[stage] += 1
+        counts = self.counts
+        counts[stage] = counts.get(stage, 0) + 1
         label = None
         select = self._compiled.select[stage]
         if select is not None:  # a stage no rule is on needs no occurrence and keeps no outcome
@@ -589,7 +612,7 @@ class Session:
             Occurrence,
             stage=stage,
             argument=argument,
-            nth=self.counts[stage],
+            nth=self.counts.get(stage, 0),
             connection=self.connection,
             peer=self.info.peer,
             sender=self.mail_from,
@@ -787,14 +810,50 @@ class Session:
     ) -> None:
         said: Literal["client", "server"] = "client" if side == "client" else "server"
         when = self.clock.now() if time is None else time
+        if delivered and written is None and not event:
+            self.note(when, said, text, rule)
+        else:
+            self.note(when, said, text, rule, (delivered, written, event))
+
+    def note(
+        self,
+        time: float,
+        side: str,
+        text: str,
+        rule: str | None,
+        rest: tuple[bool, int | None, bool] | None = None,
+    ) -> None:
+        """One transcript entry: appended to the journal's list while there is room, else
+        through the observer's quick way in (an entry delivered whole) or its full one.
+        ``rest``: TranscriptEntry's fields after ``rule`` (delivered, written, event), None for
+        a line or reply delivered whole."""
+        entries = self.entries
+        if entries is not None and len(text) <= self.entry_chars:
+            if len(entries) >= self.entries_room:
+                entries = self._room()
+            if entries is not None and len(entries) < self.entries_room:
+                entries.append(
+                    (time, side, text, rule) if rest is None else (time, side, text, rule, *rest)
+                )
+                return
         quick = self.quick
-        if quick is not None and delivered and written is None and not event:
-            quick(self.info, when, said, text, rule)
+        if quick is not None and rest is None:
+            quick(self.info, time, side, text, rule)
             return
-        entry = TranscriptEntry(  # the constructor: a journal keeps these (see frozen.py)
-            when, said, text, rule, delivered, written, event
-        )
+        delivered, written, event = rest or (True, None, False)
+        said: Literal["client", "server"] = "client" if side == "client" else "server"
+        # the constructor: a journal keeps these (see frozen.py)
+        entry = TranscriptEntry(time, said, text, rule, delivered, written, event)
         self.observer.transcript(self.info, entry)
+
+    def _room(self) -> list[tuple[object, ...]] | None:
+        """Ask the observer again for the list and the room left in it (None: no more)."""
+        found = self._direct(self.info) if self._direct is not None else None
+        if found is None:
+            self.entries = None
+            return None
+        self.entries, self.entries_room, self.entry_chars = found
+        return self.entries
 
     def violate(self, kind: str, detail: str, command: str) -> None:
         # imported here: a session without violations never needs the list (serve's start-up)

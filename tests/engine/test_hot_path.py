@@ -168,3 +168,18 @@ def test_each_entry_is_made_once_when_read_and_drops_are_still_seen() -> None:
     (record,) = journal.sessions()
     assert [e.text for e in record.transcript] == ["NOOP 2", "NOOP 3", "NOOP 4"]
     assert record.dropped_entries == 2
+
+
+def test_whole_sessions_add_nothing_to_the_reply_caches() -> None:
+    """Every reply of a plain session is one made once (DATA's 354, QUIT's plan included): a
+    reply made anew per session would fill the sent-reply tables with garbage that outlives
+    young collections (the collector's cost per session nearly tripled with DATA's)."""
+    from smtpfake.engine import commands, session
+
+    engine = Engine()
+    whole_session(engine)
+    sizes = [len(table) for table in session._SENT] + [len(commands._CLOSING)]
+    for _ in range(5):
+        whole_session(engine)
+    assert [len(table) for table in session._SENT] + [len(commands._CLOSING)] == sizes
+    assert len(engine.journal.messages()) == 6

@@ -1,0 +1,206 @@
+"""The event log's batching and formatting (smtpfake.logging_observer), without a process: lines
+gathered and written in batches by the running loop's timer, at once past FLUSH_SIZE or with no
+loop, in order across threads; stamps as datetime makes them; a stream that fails; and the
+logging journal keeping the journal's quick path. ``tests/cli/test_serve_log.py`` runs the log in
+real ``smtpfake serve`` processes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import io
+import random
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from smtpfake.engine.records import SessionInfo
+from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
+
+from .engine.test_hot_path import whole_session
+from .support.engine import Engine
+
+
+class Counted(io.StringIO):
+    """A stream that counts the writes it was given (each one a system call on a real file)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_lines_made_in_a_loop_are_written_together_by_its_timer() -> None:
+    stream = Counted()
+    log = EventLog(stream, delay=0.01)
+
+    async def burst() -> str:
+        for i in range(1000):
+            log.event("command", 1.0, f"C: NOOP {i}", session=1)
+        written = stream.getvalue()
+        for _ in range(500):  # the timer's 0.01 s, with room for a loaded machine (5 s)
+            await asyncio.sleep(0.01)
+            if stream.writes:
+                break
+        return written
+
+    assert asyncio.run(burst()) == ""  # nothing yet: gathered
+    assert stream.writes == 1
+    lines = stream.getvalue().splitlines()
+    assert lines == [f"1970-01-01T00:00:01.000Z session 1 C: NOOP {i}" for i in range(1000)]
+
+
+def test_past_flush_size_lines_are_written_without_waiting() -> None:
+    stream = Counted()
+    log = EventLog(stream, delay=60.0)  # a timer that would not fire in this test
+
+    async def burst() -> None:
+        line = "x" * 1000
+        for _ in range(FLUSH_SIZE // 1000 + 1):
+            log.event("command", 0.0, line)
+
+    asyncio.run(burst())
+    assert stream.writes == 1 and len(stream.getvalue()) >= FLUSH_SIZE
+
+
+def test_with_no_running_loop_a_line_is_written_at_once() -> None:
+    stream = Counted()
+    log = EventLog(stream)
+    log.event("connect", 0.0, "connect from ?", session=3)
+    assert stream.getvalue() == "1970-01-01T00:00:00.000Z session 3 connect from ?\n"
+
+
+def test_a_loop_that_stopped_before_its_timer_does_not_hold_later_lines_back() -> None:
+    stream = io.StringIO()
+    log = EventLog(stream, delay=60.0)
+
+    async def one() -> None:
+        log.event("connect", 0.0, "in the loop", session=1)
+
+    asyncio.run(one())  # ends long before its timer would fire
+    assert stream.getvalue() == ""
+    log.event("close", 0.0, "after it", session=1)  # no loop runs: both lines, in order, now
+    assert [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()] == [
+        "in the loop",
+        "after it",
+    ]
+
+
+def test_lines_from_several_threads_all_arrive_in_the_order_each_made_them() -> None:
+    stream = io.StringIO()
+    log = EventLog(stream, delay=0.001)
+    count = 2000
+
+    def plain(name: str) -> None:  # a thread with no loop: its lines go out at once
+        for i in range(count):
+            log.event("command", 0.0, f"{name} {i}")
+
+    async def looping() -> None:  # the server's loop: its lines wait for the timer
+        for i in range(count):
+            log.event("command", 0.0, f"loop {i}")
+            if i % 100 == 0:
+                await asyncio.sleep(0)
+
+    threads = [threading.Thread(target=plain, args=(f"t{n}",)) for n in range(3)]
+    threads.append(threading.Thread(target=asyncio.run, args=(looping(),)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    log.flush()  # what the loop's last timer may not have written before the loop ended
+    seen: dict[str, list[int]] = {}
+    for line in stream.getvalue().splitlines():
+        name, number = line.split()[1:]
+        seen.setdefault(name, []).append(int(number))
+    assert seen == {name: list(range(count)) for name in ("t0", "t1", "t2", "loop")}
+
+
+def test_stamps_are_what_datetime_makes_to_the_millisecond() -> None:
+    log = EventLog(io.StringIO())
+    rng = random.Random(7)
+    times = [rng.uniform(0, 4e9) for _ in range(20_000)]
+    times += [1_764_439_554 + k / 1000 for k in range(-3, 3)]  # across a second
+    times += [1_764_439_554.9994999, 1_764_439_554.9995, 1_764_439_554.9999996]
+    # in a row, as events come: most stamps from the last one's millisecond, edges crossed
+    times += [1_764_439_554 + i * 7e-6 for i in range(5000)]
+    # around each edge of a millisecond, where rounding to the microsecond decides
+    edges = (-1e-6, -5e-7, -4e-7, 0.0, 4e-7, 5e-7, 1e-6)
+    times += [1_800_000_000 + k / 1000 + d for k in range(200) for d in edges]
+    for t in times:
+        when = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
+        expected = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert log.stamp(t) == expected, t
+
+
+def test_json_lines_keep_their_fields_and_escape_what_is_not_utf8() -> None:
+    stream = io.StringIO()
+    log = EventLog(stream, "json")
+    log.event("command", 1.5, "C: NOOP \udcff", session=2, side="client", rule=None)
+    assert stream.getvalue() == (
+        '{"time": "1970-01-01T00:00:01.500Z", "ts": 1.5, "event": "command", '
+        '"text": "C: NOOP \\udcff", "session": 2, "side": "client", "rule": null}\n'
+    )
+
+
+def test_a_stream_that_fails_is_a_failure_of_the_log_given_to_on_failure() -> None:
+    class Closed(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    failures: list[OSError] = []
+    log = EventLog(Closed(), on_failure=failures.append)
+    log.event("connect", 0.0, "one")
+    log.event("connect", 0.0, "two")  # dropped: the stream is gone
+    assert len(failures) == 1 and log.failure is failures[0]
+    with pytest.raises(BrokenPipeError):  # with no one to tell, the writer is told
+        EventLog(Closed()).event("connect", 0.0, "one")
+
+
+def test_the_logging_journal_keeps_the_quick_path_and_logs_every_entry() -> None:
+    stream = io.StringIO()
+    engine = Engine()
+    engine.journal = journal = LoggingJournal(EventLog(stream))
+    assert journal.quick_transcript is not None  # entries kept as tuples, as the plain journal
+    whole_session(engine)
+    (record,) = journal.sessions()
+    logged = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
+    shown = [f"{'C' if e.side == 'client' else 'S'}: {e.text}" for e in record.transcript]
+    shown = [line for entry in shown for line in entry.replace("\n", "\nS: ").split("\n")]
+    assert [line for line in logged if line[:3] in ("C: ", "S: ")] == shown
+    assert logged[0].startswith("connect from") and logged[-1] == "closed"
+    assert sum(line.startswith("accepted message") for line in logged) == 1
+
+
+def test_an_entry_of_a_session_the_journal_does_not_keep_is_still_logged() -> None:
+    # the quick path keeps nothing for a session it does not know (after clear()), and logs it
+    # still: the log is what happened, the journal what it keeps
+    stream = io.StringIO()
+    journal = LoggingJournal(EventLog(stream))
+    quick = journal.quick_transcript
+    assert quick is not None
+    quick(SessionInfo(9, "p", 0.0), 0.0, "client", "NOOP", None)
+    assert journal.sessions() == ()
+    assert stream.getvalue().endswith("session 9 C: NOOP\n")
+
+
+def test_lines_still_waiting_when_the_interpreter_exits_are_written() -> None:
+    # a loop that ends before its timer fires, and no flush(): the exit writes what waits
+    script = (
+        "import asyncio, sys\n"
+        "from smtpfake.logging_observer import EventLog\n"
+        "log = EventLog(sys.stdout, delay=60.0)\n"
+        "async def main():\n"
+        "    log.event('connect', 0.0, 'connect from ?', session=1)\n"
+        "asyncio.run(main())\n"
+        "print('after the loop', flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ("after the loop\n1970-01-01T00:00:00.000Z session 1 connect from ?\n")
