@@ -85,7 +85,7 @@ def add_parser(sub: Any, dirs: argparse.ArgumentParser) -> argparse.ArgumentPars
     p.add_argument(
         "--budget",
         type=float,
-        default=30.0,
+        default=None,
         metavar="S",
         help="seconds a retrying client gets per case (default 30)",
     )
@@ -136,6 +136,11 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"smtpfake probe: --exit-codes: {exc}", file=sys.stderr)
         return 2
+    if args.budget is not None and not args.retrying:
+        # a one-shot client is judged on its exit, never waited for: the budget would be ignored
+        print("smtpfake probe: --budget is for a --retrying client", file=sys.stderr)
+        return 2
+    args.budget = 30.0 if args.budget is None else args.budget
     if args.jobs < 1 or args.timeout <= 0 or args.budget <= 0:
         print("smtpfake probe: -j, --timeout and --budget must be positive", file=sys.stderr)
         return 2

@@ -292,6 +292,8 @@ def test_what_would_stop_the_run_midway_is_a_usage_error_before_any_case(tmp_pat
         for args, message in (
             (["--port", "70000"], "smtpfake probe: --port: 70000 is not a port (0-65535)\n"),
             (["--seed", "-1"], "smtpfake probe: --seed: must be from 0 to 2^64-1, got -1\n"),
+            # without --retrying the budget was silently ignored
+            (["--budget", "5"], "smtpfake probe: --budget is for a --retrying client\n"),
             (
                 ["--port", str(port)],
                 f"smtpfake probe: --host/--port: cannot listen on 127.0.0.1:{port}: ",
