@@ -41,13 +41,10 @@ async def events(
                 continue
             if event is None:
                 break  # shutdown, or this reader fell too far behind
-            if event.get("server") != instance.id:
+            if event.server != instance.id:
                 continue
-            data = json.dumps(event, ensure_ascii=True)  # one line: no raw LF can split it
-            await response.write(
-                f"id: {event['id']}\nevent: {event['event']}\ndata: {data}\n\n".encode()
-            )
-            if event["event"] == "deleted":
+            await response.write(event.sse())  # made once, for every stream that sends it
+            if event.kind == "deleted":
                 break  # this server is gone: so is its stream
     except ConnectionResetError:
         pass  # the client left: a normal end for a stream
