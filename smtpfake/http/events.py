@@ -413,12 +413,21 @@ class Publishing(Journal):
                 self._publish_appended(appending)
             return bool(self._appending)
 
-    def _caught_up(self, info: SessionInfo) -> None:
-        """Before a session's event (with the lock held): what it appended itself goes first."""
-        if self._appending:
-            appending = self._appending.get(id(info))
-            if appending is not None:
-                self._publish_appended(appending)
+    def _send(self, info: SessionInfo, event: Event | None, *, last: bool = False) -> None:
+        """Publish ``event`` (None: nobody wants it) of ``info``'s session, after what the
+        session appended itself (the lock orders both against :meth:`publish_direct`); ``last``:
+        the session ended, it appends no more."""
+        appending = self._appending.get(id(info)) if self._appending else None
+        if appending is None:
+            if event is not None:
+                self.hub.publish(event)
+            return
+        with self._lock:
+            self._publish_appended(appending)
+            if last:
+                self._appending.pop(id(info), None)
+            if event is not None:
+                self.hub.publish(event)
 
     # -- the observer ------------------------------------------------------------------------------
 
@@ -431,65 +440,58 @@ class Publishing(Journal):
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
         # an entry not delivered whole, an over-long one, or any of a journal with no quick path
-        with self._lock:
-            self._caught_up(info)
+        appending = self._appending.get(id(info)) if self._appending else None
+        if appending is None:
             super().transcript(info, entry)
-            appending = self._appending.get(id(info)) if self._appending else None
-            if appending is not None:
-                appending[2] = len(appending[1])  # this entry is published here
             if self.hub.listening:
-                kind = "command" if entry.side == "client" else "reply"
-                fields = (entry.side, entry.text, entry.rule)
-                self.hub.publish(
-                    Event(kind, self.server_id, _entry_fields, info.index, entry.time, *fields)
-                )
+                self.hub.publish(self._entry_event(info, entry))
+            return
+        # a session on the direct path (only a plain journal's: no log is written under the
+        # lock): what it appended first, then this entry, never twice
+        with self._lock:
+            self._publish_appended(appending)
+            super().transcript(info, entry)
+            appending[2] = len(appending[1])
+            if self.hub.listening:
+                self.hub.publish(self._entry_event(info, entry))
+
+    def _entry_event(self, info: SessionInfo, entry: TranscriptEntry) -> Event:
+        kind = "command" if entry.side == "client" else "reply"
+        fields = (info.index, entry.time, entry.side, entry.text, entry.rule)
+        return Event(kind, self.server_id, _entry_fields, *fields)
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
-        with self._lock:
-            self._caught_up(info)
-            super().violation(info, violation)
-            if self.hub.listening:
-                self.hub.publish(
-                    Event("violation", self.server_id, _violation_fields, info.index, violation)
-                )
+        super().violation(info, violation)
+        fields = (_violation_fields, info.index, violation)
+        event = Event("violation", self.server_id, *fields) if self.hub.listening else None
+        self._send(info, event)
 
     def message(self, info: SessionInfo, message: Message) -> None:
         number = next(self._numbers)  # journal writers are the server loop alone
         key = id(message)
         self._ids[key] = (number, weakref.ref(message, functools.partial(self._forget, key)))
-        with self._lock:
-            self._caught_up(info)
-            super().message(info, message)
-            if self.hub.wanted:  # a wait for messages wakes on it
-                self.hub.publish(
-                    Event("message", self.server_id, _message_fields, info.index, number, message)
-                )
+        super().message(info, message)
+        fields = (_message_fields, info.index, number, message)
+        # also wanted by a wait for messages (it wakes on the event)
+        self._send(info, Event("message", self.server_id, *fields) if self.hub.wanted else None)
 
     def authenticated(self, info: SessionInfo, user: str) -> None:
-        with self._lock:
-            self._caught_up(info)
-            super().authenticated(info, user)
-            if self.hub.listening:
-                now = time.time()  # the observer call carries no time: it happens now
-                self.hub.publish(Event("auth", self.server_id, _auth_fields, info.index, now, user))
+        super().authenticated(info, user)
+        now = time.time()  # the observer call carries no time: it happens now
+        fields = (_auth_fields, info.index, now, user)
+        self._send(info, Event("auth", self.server_id, *fields) if self.hub.listening else None)
 
     def secured(self, info: SessionInfo, version: str, cipher: str) -> None:
-        with self._lock:
-            self._caught_up(info)
-            super().secured(info, version, cipher)
-            if self.hub.listening:
-                now = time.time()
-                fields = (info.index, now, version, cipher)
-                self.hub.publish(Event("tls", self.server_id, _tls_fields, *fields))
+        super().secured(info, version, cipher)
+        fields = (_tls_fields, info.index, time.time(), version, cipher)
+        self._send(info, Event("tls", self.server_id, *fields) if self.hub.listening else None)
 
     def ended(self, info: SessionInfo, time: float) -> None:
-        with self._lock:
-            self._caught_up(info)
-            if self._appending:
-                self._appending.pop(id(info), None)
-            super().ended(info, time)
-            if self.hub.wanted:  # a wait for sessions wakes on it
-                self.hub.publish(Event("closed", self.server_id, _session_fields, info.index, time))
+        super().ended(info, time)
+        fields = (_session_fields, info.index, time)
+        # also wanted by a wait for sessions (it wakes on the event)
+        event = Event("closed", self.server_id, *fields) if self.hub.wanted else None
+        self._send(info, event, last=True)
 
 
 class EventJournal(Publishing, Journal):

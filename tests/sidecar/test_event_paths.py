@@ -22,7 +22,8 @@ from smtpfake.server import Server
 
 from ..support.sidecar import own_sidecar
 from ..support.sse import Got, Stream
-from .conftest import TIMEOUT
+from ..support.waits import wait_until
+from .conftest import TIMEOUT, call
 
 
 def closed(count: int) -> Callable[[Got], bool]:
@@ -192,3 +193,24 @@ def test_a_journal_that_does_more_per_entry_sees_every_entry() -> None:
     assert logging.sessions()[0].commands == ("NOOP",)
     logging.log.flush()
     assert "C: NOOP" in out.getvalue()
+
+
+def test_a_wait_with_nobody_subscribed_wakes_on_the_message(
+    sidecar: ApiServer, made: list[str]
+) -> None:
+    """POST /api/wait re-checks on each batch of events: the ``message`` and ``closed`` events are
+    made for it (and nothing per transcript entry)."""
+    answers: list[Any] = []
+    waiter = threading.Thread(
+        target=lambda: answers.append(
+            call(sidecar.url, "POST", "/api/wait", {"messages": 1, "timeout": TIMEOUT})
+        )
+    )
+    waiter.start()
+    wait_until(lambda: sidecar.hub.wanted, TIMEOUT, "the wait to begin")
+    assert not sidecar.hub.listening
+    send(sidecar.server, 1)
+    waiter.join(TIMEOUT)
+    (answer,) = answers
+    assert answer.status == 200, answer
+    assert "message" in made and not {"connected", "command", "reply"} & set(made)
