@@ -124,8 +124,8 @@ class EventHub:
     def publish(self, event: Event | dict[str, Any]) -> None:
         """Hand ``event`` over for delivery (a dict: Event.of)."""
         loop = self._loop
-        if loop is None:
-            return  # nobody can be listening before the API runs
+        if loop is None or self.closed:
+            return  # nobody can be listening before the API runs, or after it stopped
         self._pending.append(event if isinstance(event, Event) else Event.of(event))
         if self._draining:
             return  # the drain already scheduled takes this one too
