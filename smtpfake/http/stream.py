@@ -8,6 +8,7 @@ import json
 from aiohttp import web
 
 from smtpfake.http.context import Settings
+from smtpfake.http.events import Event
 from smtpfake.http.fleet import Instance
 
 #: an SSE stream sends a comment this often (seconds) so proxies and clients see it alive
@@ -39,18 +40,36 @@ async def events(
             except asyncio.TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
-            if event is None:
-                break  # shutdown, or this reader fell too far behind
-            if event.get("server") != instance.id:
-                continue
-            data = json.dumps(event, ensure_ascii=True)  # one line: no raw LF can split it
-            await response.write(
-                f"id: {event['id']}\nevent: {event['event']}\ndata: {data}\n\n".encode()
-            )
-            if event["event"] == "deleted":
-                break  # this server is gone: so is its stream
+            # with it, every event already waiting, in one write: a stream that wrote event by
+            # event fell behind a busy server (a drain per event) and was cut off
+            blocks, end = _blocks(event, queue, instance.id)
+            if blocks:
+                await response.write(b"".join(blocks))
+            if end:
+                break
     except ConnectionResetError:
         pass  # the client left: a normal end for a stream
     finally:
         settings.hub.unsubscribe(queue)
     return response
+
+
+def _blocks(
+    first: Event | None, queue: asyncio.Queue[Event | None], server: str
+) -> tuple[list[bytes], bool]:
+    """``first`` and the events waiting behind it, as SSE blocks of ``server``'s events (each
+    made once, for every stream that sends it), and whether the stream ends with them: at
+    ``None`` (shutdown, or this reader fell QUEUE_SIZE behind) or at ``deleted`` (this server is
+    gone)."""
+    blocks: list[bytes] = []
+    event = first
+    while True:
+        if event is None:
+            return blocks, True
+        if event.server == server:
+            blocks.append(event.sse())
+            if event.kind == "deleted":
+                return blocks, True
+        if queue.empty():
+            return blocks, False
+        event = queue.get_nowait()

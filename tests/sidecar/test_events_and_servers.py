@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import smtplib
 import subprocess
 import threading
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,35 +17,17 @@ from smtpfake.scenario import ScenarioError
 from smtpfake.server import Server
 
 from ..support.sidecar import own_sidecar
+from ..support.sse import Stream
 from .conftest import TIMEOUT, call
 
 
-def read_events(url: str, count: int, into: list[dict[str, Any]], ready: threading.Event) -> None:
-    """Read ``count`` events (after the hello, which sets ``ready``) from an SSE stream, or up to
-    a ``closed`` or ``deleted`` one; bounded by TIMEOUT."""
-    with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:
-        assert resp.headers["Content-Type"] == "text/event-stream"
-        kind = ""
-        for raw in resp:
-            line = raw.decode().rstrip("\n")
-            if line.startswith("event: "):
-                kind = line[len("event: ") :]
-            elif line.startswith("data: ") and kind == "hello":
-                ready.set()  # subscribed: what happens from now on is ours
-            elif line.startswith("data: "):
-                into.append(json.loads(line[len("data: ") :]))
-                if len(into) >= count or into[-1]["event"] in ("closed", "deleted"):
-                    return
-
-
 def start_reader(url: str, count: int) -> tuple[threading.Thread, list[dict[str, Any]]]:
-    """A thread reading the stream; returns once it is subscribed."""
-    got: list[dict[str, Any]] = []
-    ready = threading.Event()
-    reader = threading.Thread(target=read_events, args=(url, count, got, ready), daemon=True)
-    reader.start()
-    assert ready.wait(TIMEOUT), "the stream never said hello"
-    return reader, got
+    """A thread reading ``count`` events (after the hello) from an SSE stream, or up to a
+    ``closed`` or ``deleted`` one; returns once it is subscribed."""
+    stream = Stream(
+        url, lambda got: len(got) >= count or got[-1]["event"] in ("closed", "deleted"), TIMEOUT
+    )
+    return stream.thread, stream.got
 
 
 def test_events_tell_a_whole_session(api: ApiServer) -> None:

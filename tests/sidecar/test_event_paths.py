@@ -1,0 +1,216 @@
+"""What publishing events costs the SMTP side: nothing made per event and the journal's quick and
+direct transcript paths in use while nobody listens; every event, in order, once someone does
+(sessions of a burst, and a session that began before the subscriber came)."""
+
+from __future__ import annotations
+
+import io
+import smtplib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from smtpfake.engine import records
+from smtpfake.engine.records import SessionInfo, TranscriptEntry
+from smtpfake.http import ApiServer, events
+from smtpfake.journal import SessionRecord
+from smtpfake.logging_observer import EventLog, LoggingJournal
+from smtpfake.server import Server
+
+from ..support.sidecar import own_sidecar
+from ..support.sse import Got, Stream
+from ..support.waits import wait_until
+from .conftest import TIMEOUT, call
+
+
+def closed(count: int) -> Callable[[Got], bool]:
+    return lambda got: sum(e["event"] == "closed" for e in got) >= count
+
+
+def entries(got: Got, session: int) -> list[tuple[str, str]]:
+    """The command and reply events of one session: (``command``/``reply``, text)."""
+    kinds = ("command", "reply")
+    return [(e["event"], e["text"]) for e in got if e["session"] == session and e["event"] in kinds]
+
+
+def said(record: SessionRecord, after: int = 0) -> list[tuple[str, str]]:
+    """The session's transcript as those events name it (from entry ``after`` on)."""
+    return [
+        ("command" if e.side == "client" else "reply", e.text) for e in record.transcript[after:]
+    ]
+
+
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The kind of every event a journal makes, and ``subject`` for every Subject parsed."""
+    out: list[str] = []
+
+    class Counted(events.Event):
+        __slots__ = ()
+
+        def __init__(self, kind: str, *args: Any) -> None:
+            super().__init__(kind, *args)
+            out.append(kind)
+
+    subject = records.Message.subject
+
+    def counted_subject(message: records.Message) -> str:
+        out.append("subject")
+        return subject.fget(message)  # type: ignore[attr-defined,no-any-return]
+
+    monkeypatch.setattr(events, "Event", Counted)
+    monkeypatch.setattr(records.Message, "subject", property(counted_subject))
+    return out
+
+
+@pytest.fixture
+def sidecar() -> Iterator[ApiServer]:
+    """Its own API: no subscriber left over from another test."""
+    with own_sidecar() as api:
+        yield api
+
+
+def send(server: Server, n: int) -> None:
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.sendmail(f"a{n}@x.test", [f"b{n}@y.test"], f"Subject: burst {n}\r\n\r\nhi\r\n")
+
+
+def test_with_nobody_listening_nothing_is_made_and_the_fast_paths_stay(
+    sidecar: ApiServer, made: list[str]
+) -> None:
+    journal = sidecar.server.journal
+    assert isinstance(journal, events.EventJournal)
+    # the journal's quickest way in: the session appends its entries itself
+    assert journal.direct_transcript is not None and journal.quick_transcript is not None
+    for n in range(3):
+        send(sidecar.server, n)
+    assert journal.wait_for_sessions(3, TIMEOUT)
+    assert made == []  # no event, no Subject parsed
+    assert all(("command", "QUIT") in said(s) for s in journal.sessions())  # all recorded
+
+    # someone listens: sessions from now on take the quick path, each entry published as it comes
+    stream = Stream(sidecar.url + "/api/events", closed(1), TIMEOUT)
+    assert journal.direct_transcript is None and journal.quick_transcript is not None
+    send(sidecar.server, 3)
+    got = stream.join()
+    assert entries(got, 4) == said(journal.sessions()[3])
+    assert next(e for e in got if e["event"] == "message")["subject"] == "burst 3"
+    assert made.count("subject") == 1  # parsed once, by the stream
+
+
+def test_a_burst_of_sessions_reaches_a_subscriber_whole_and_in_order(sidecar: ApiServer) -> None:
+    sessions = 12
+    stream = Stream(sidecar.url + "/api/events", closed(sessions), TIMEOUT)
+    threads = [threading.Thread(target=send, args=(sidecar.server, n)) for n in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    got = stream.join()
+    ids = [e["id"] for e in got]
+    assert ids == sorted(set(ids))
+    records_ = sidecar.server.journal.sessions()
+    assert len(records_) == sessions
+    for record in records_:
+        mine = [e for e in got if e["session"] == record.index]
+        assert (mine[0]["event"], mine[-1]["event"]) == ("connected", "closed")
+        assert entries(got, record.index) == said(record)
+        (message,) = [e for e in mine if e["event"] == "message"]
+        n = message["mail_from"][1:].split("@")[0]
+        assert (message["subject"], message["rcpt_tos"]) == (f"burst {n}", [f"b{n}@y.test"])
+        assert message["message_id"] >= 1 and message["size"] > 0
+
+
+def test_a_session_begun_before_the_subscriber_is_followed_live(sidecar: ApiServer) -> None:
+    journal = sidecar.server.journal
+    assert journal.direct_transcript is not None  # nobody listens: the session appends itself
+    server = sidecar.server
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.ehlo()
+        before = len(journal.sessions()[0].transcript)  # greeting, EHLO, its reply: nobody's
+        stream = Stream(sidecar.url + "/api/events", closed(1), TIMEOUT)
+        client.noop()
+        # seen while the session is open and does nothing more: the hub looks for itself
+        assert stream.wait_for(lambda got: len(entries(got, 1)) == 2), stream.got
+        assert [kind for kind, _ in entries(stream.got, 1)] == ["command", "reply"]
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: late\r\n\r\nhi\r\n")
+    got = stream.join()
+    (record,) = journal.sessions()
+    assert entries(got, 1) == said(record, before)
+    assert entries(got, 1)[0][1].upper() == "NOOP"  # smtplib sends it lower-case
+    kinds = [e["event"] for e in got]
+    # each event after what the session sent before it
+    assert kinds.index("message") > kinds.index("command") and kinds[-1] == "closed"
+    assert next(e for e in got if e["event"] == "message")["subject"] == "late"
+
+
+def test_serve_s_log_and_the_events_both_keep_the_quick_path(made: list[str]) -> None:
+    """``smtpfake serve --api-port``: the logging journal, published; its log sees every entry,
+    through the quick path (no entry object made), and so does a subscriber."""
+    server = Server("default").start()
+    out = io.StringIO()
+    server.journal = LoggingJournal(EventLog(out, delay=0))
+    try:
+        with ApiServer(server) as api:
+            journal = server.journal
+            assert isinstance(journal, events.LoggingEventJournal)
+            assert journal.quick_transcript is not None
+            assert journal.direct_transcript is None  # the log must see every entry
+            send(server, 1)
+            assert journal.wait_for_sessions(1, TIMEOUT)
+            assert made == []
+            stream = Stream(api.url + "/api/events", closed(1), TIMEOUT)
+            send(server, 2)
+            got = stream.join()
+    finally:
+        server.stop()
+    first, second = journal.sessions()
+    assert entries(got, 2) == said(second)
+    log = out.getvalue()
+    for entry in (*first.transcript, *second.transcript):
+        arrow = "C: " if entry.side == "client" else "S: "
+        assert arrow + entry.text.split("\n")[0] in log
+
+
+def test_a_journal_that_does_more_per_entry_sees_every_entry() -> None:
+    class Told(events.EventJournal):
+        def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
+            super().transcript(info, entry)
+
+    hub = events.EventHub()
+    assert Told(hub=hub).quick_transcript is None and Told(hub=hub).direct_transcript is None
+    out = io.StringIO()
+    logging = events.LoggingEventJournal(EventLog(out), hub=hub)
+    assert logging.quick_transcript is not None
+    info = SessionInfo(1, "127.0.0.1:1", time.time())
+    logging.started(info)
+    quick = logging.quick_transcript
+    assert quick is not None
+    quick(info, time.time(), "client", "NOOP", None)
+    assert logging.sessions()[0].commands == ("NOOP",)
+    logging.log.flush()
+    assert "C: NOOP" in out.getvalue()
+
+
+def test_a_wait_with_nobody_subscribed_wakes_on_the_message(
+    sidecar: ApiServer, made: list[str]
+) -> None:
+    """POST /api/wait re-checks on each batch of events: the ``message`` and ``closed`` events are
+    made for it (and nothing per transcript entry)."""
+    answers: list[Any] = []
+    waiter = threading.Thread(
+        target=lambda: answers.append(
+            call(sidecar.url, "POST", "/api/wait", {"messages": 1, "timeout": TIMEOUT})
+        )
+    )
+    waiter.start()
+    wait_until(lambda: sidecar.hub.wanted, TIMEOUT, "the wait to begin")
+    assert not sidecar.hub.listening
+    send(sidecar.server, 1)
+    waiter.join(TIMEOUT)
+    (answer,) = answers
+    assert answer.status == 200, answer
+    assert "message" in made and not {"connected", "command", "reply"} & set(made)
