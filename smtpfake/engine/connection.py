@@ -390,7 +390,13 @@ class Connection:
             block = self._text_block()
             if block:
                 del buffer[: len(block)]
-                return session.receive_text(block, pipelined=self._took(len(block)))
+                actions = session.receive_text(block, pipelined=self._took(len(block)))
+                if not actions and buffer.startswith(b".\r\n"):
+                    # the final "." right behind the text (most messages): in the same step
+                    del buffer[:3]
+                    self._took(3)
+                    return session.end_of_text()
+                return actions
         end = buffer.find(b"\n", 0, LINE_LIMIT)
         if end < 0:
             if len(buffer) < LINE_LIMIT:

@@ -505,11 +505,10 @@ class Session:
         closing: bool,
         accept: Accept,
         then: Accept,
-        sent: tuple[Action, ...] | None = None,
     ) -> tuple[Action, ...]:
         """What ``_decided`` makes of a reply no rule and no hook can change, sent whole and,
         if it closes (``_closes_plainly``), followed by the close: the same steps, without
-        making a Plan. ``sent``: the reply's actions when the caller made them already."""
+        making a Plan."""
         counts = self.counts
         counts[stage] = counts.get(stage, 0) + 1
         self._settle(stage, reply, accept)
@@ -518,8 +517,6 @@ class Session:
             self.mode = Mode.CLOSED
         if then is not None:
             then()
-        if sent is not None:
-            return sent
         known = _SENT[closing].get(id(reply))  # _sent(reply, closing), its common path inline
         if known is not None and known[0] is reply:
             return known[1]
@@ -750,11 +747,7 @@ class Session:
             self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
         if body.is_end(line, partial):
             self.conduct.line_endings(line, ".", message=True)
-            now = self.clock.now()  # both read at once
-            self.record("client", f"(message data, {body.size} bytes)", time=now)
-            self.record("client", ".", time=now)
-            self.conduct.previous = "."
-            return self._end_of_data()
+            return self.end_of_text()
         piece = body.add(line, partial)
         self.conduct.text_line(piece, partial=partial, declared_8bit=self.declared.eight_bit)
         cut = body.cut_due()
@@ -762,6 +755,16 @@ class Session:
             self.record("client", f"(message data, {body.size} bytes so far)")
             return self._ending(cut.actions, cut.label)
         return ()
+
+    def end_of_text(self) -> tuple[Action, ...]:
+        """The final "." as the line ``.\\r\\n`` (RFC 5321 §4.1.1.4) after whole lines of text: the
+        message is complete (the connection hands it over with the text before it, in one step).
+        Its line ending needs no judging: CRLF, and no CR pending (whole lines end in LF)."""
+        now = self.clock.now()  # both read at once
+        self.note(now, "client", f"(message data, {self.body.size} bytes)", None)
+        self.note(now, "client", ".", None)
+        self.conduct.previous = "."
+        return self._end_of_data()
 
     def _end_of_data(self) -> tuple[Action, ...]:
         self.mode = Mode.COMMAND
@@ -782,16 +785,22 @@ class Session:
             queue_id=queue_id,
         )
 
+        text = f"Ok: queued as {queue_id}"
+        end = Stage.END_OF_DATA
+        if not self.hooks and self._compiled.select[end] is None:
+            # what _plainly() does with a positive reply (no closure made for ``accept``), the
+            # reply made straight as bytes: it is this message's own, so no reply cache would
+            # ever find it again (making it costs less)
+            counts = self.counts
+            counts[end] = counts.get(end, 0) + 1
+            self.observer.message(self.info, message)
+            self.conduct.previous_ok = True
+            self.reset_transaction()
+            return _queued(text, self._enhanced)
+
         def accept() -> None:
             self.observer.message(self.info, message)
 
-        text = f"Ok: queued as {queue_id}"
-        if not self.hooks and self._compiled.select[Stage.END_OF_DATA] is None:
-            # respond()'s plain path, the reply made straight as bytes: it is this message's
-            # own, so no reply cache would ever find it again (making it costs less)
-            sent = _queued(text, self._enhanced)
-            end = Stage.END_OF_DATA
-            return self._plainly(end, _QUEUED, False, accept, self.reset_transaction, sent)
         ok = self.reply(250, "2.0.0", text)
         return self.respond(Stage.END_OF_DATA, self.mail_from, ok, accept, self.reset_transaction)
 
@@ -908,10 +917,6 @@ def _whole(reply: Reply, closing: bool) -> tuple[Action, ...]:
     data = reply.render()
     send = Send(data, Note(wire_text(data)))
     return (send, Close(_CLOSED)) if closing else (send,)
-
-
-#: the reply to a message's end of data, for its code (:func:`_queued` makes what is sent)
-_QUEUED = Reply(250, ("Ok: queued",), "2.0.0")
 
 
 def _queued(text: str, enhanced: bool) -> tuple[Action, ...]:

@@ -183,3 +183,43 @@ def test_whole_sessions_add_nothing_to_the_reply_caches() -> None:
         whole_session(engine)
     assert [len(table) for table in session._SENT] + [len(commands._CLOSING)] == sizes
     assert len(engine.journal.messages()) == 6
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        MAIL,
+        b"..dot-stuffed\r\n" + MAIL,  # unstuffed before the count
+        b"one\r\nbare\nlf\r\n",  # judged in the text, not lost with the "." read in one step
+    ],
+)
+def test_the_text_and_its_final_dot_in_one_read_are_recorded_as_line_by_line(text: bytes) -> None:
+    """The final "." right behind the text is taken in the same step as the text: the same
+    replies, transcript, violations and message as when each line comes on its own."""
+    records = []
+    for pieces in ([text + b".\r\n"], [*text.splitlines(keepends=True), b".\r\n"]):
+        p = Pipe(Engine())
+        p.connect()
+        for line in ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA"):
+            p.feed(line)
+        replies = [p.feed(piece) for piece in pieces]
+        assert replies[-1].startswith(b"250 2.0.0 Ok: queued as ")
+        p.feed("QUIT")
+        p.eof()
+        p.finish()
+        record = p.record
+        records.append(
+            (
+                [(e.side, e.text.split(" as ")[0]) for e in record.transcript],
+                [v.kind for v in record.violations],
+                [m.data for m in record.messages],
+            )
+        )
+    assert records[0] == records[1]
+    transcript, _, (data,) = records[0]
+    dot = transcript.index(("client", "."))
+    assert transcript[dot - 1 : dot + 2] == [
+        ("client", f"(message data, {len(data)} bytes)"),
+        ("client", "."),
+        ("server", "250 2.0.0 Ok: queued"),
+    ]
