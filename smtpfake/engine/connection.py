@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 
 from smtpfake.engine import bdat
-from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, Session
+from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, PLAIN_CLOSE, Session
 from smtpfake.engine.state import Mode
 from smtpfake.scenario.plan import (
     TIMER_ACTIONS,
@@ -55,6 +55,10 @@ SERVER_IDLE = 300.0
 GRACE_PERIOD = 1.0
 
 _ENDS = (Close, Reset)
+#: the batch :meth:`Connection._start` makes of a reply and PLAIN_CLOSE, by the id() of the
+#: actions it was made from: (those actions, the grace period, the batch); cleared when full
+_HALF_CLOSING: dict[int, tuple[tuple[Action, ...], float, tuple[Action, ...]]] = {}
+_HALF_CLOSING_MAX = 256
 
 
 @functools.lru_cache(maxsize=64)
@@ -292,6 +296,10 @@ class Connection:
             if self._client_idle is not self._server_idle and not self._closing:
                 return (self._server_idle, *actions)
             return actions
+        if self._eof is None:  # the batch of a reply that closes, made once (QUIT's 221)
+            known = _HALF_CLOSING.get(id(actions))
+            if known is not None and known[0] is actions and known[1] == self._grace:
+                return self._batch_of(known[2])
         for action in actions:  # a loop, not all(): this runs for every reply
             if not isinstance(action, TIMER_ACTIONS):
                 break
@@ -308,12 +316,24 @@ class Connection:
             out.append(action)
             if isinstance(action, Reset):
                 break
-        self._batch, self._cursor, self._written = tuple(out), 0, 0
+        batch = tuple(out)
+        if self._eof is None and len(actions) == 2 and actions[1] is PLAIN_CLOSE:
+            # a reply sent whole and the close (QUIT's 221; session._sent makes each such pair
+            # once): its batch is made once too, kept with the pair it came from (no other
+            # tuple can take their id while it is here)
+            if len(_HALF_CLOSING) >= _HALF_CLOSING_MAX:
+                _HALF_CLOSING.clear()
+            _HALF_CLOSING[id(actions)] = (actions, self._grace, batch)
+        return self._batch_of(batch)
+
+    def _batch_of(self, batch: tuple[Action, ...]) -> tuple[Action, ...]:
+        """``batch`` is the one under way now; what the wire carries out."""
+        self._batch, self._cursor, self._written = batch, 0, 0
         self._busy = True
         self._ahead = len(self._buffer)  # whatever is buffered was sent before this reply
         if self._client_idle is not self._server_idle and not self._closing:
-            out.insert(0, self._server_idle)  # the client waits on us: only our limit runs
-        return tuple(out)
+            return (self._server_idle, *batch)  # the client waits on us: only our limit runs
+        return batch
 
     def _replace(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
         """A batch that replaces the one under way (a timer, an error)."""

@@ -893,6 +893,9 @@ def _reply(code: int, lines: tuple[str, ...], enhanced: str | None) -> Reply:
 _SENT: tuple[dict[int, tuple[Reply, tuple[Action, ...]]], ...] = ({}, {})
 _SENT_MAX = 1024
 _CLOSED = Note("(connection closed)")
+#: the close after a reply sent whole (:func:`_whole`): one object, so the connection knows the
+#: batch it makes of such a reply is the same each time (connection._HALF_CLOSING)
+PLAIN_CLOSE = Close(_CLOSED)
 
 
 def _sent(reply: Reply, closing: bool) -> tuple[Action, ...]:
@@ -916,7 +919,7 @@ def _whole(reply: Reply, closing: bool) -> tuple[Action, ...]:
     "queued as" reply) is never asked again; hashing it and keeping it cost more."""
     data = reply.render()
     send = Send(data, Note(wire_text(data)))
-    return (send, Close(_CLOSED)) if closing else (send,)
+    return (send, PLAIN_CLOSE) if closing else (send,)
 
 
 def _queued(text: str, enhanced: bool) -> tuple[Action, ...]:

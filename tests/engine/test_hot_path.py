@@ -174,14 +174,18 @@ def test_whole_sessions_add_nothing_to_the_reply_caches() -> None:
     """Every reply of a plain session is one made once (DATA's 354, QUIT's plan included): a
     reply made anew per session would fill the sent-reply tables with garbage that outlives
     young collections (the collector's cost per session nearly tripled with DATA's)."""
-    from smtpfake.engine import commands, session
+    from smtpfake.engine import commands, connection, session
+
+    def sizes() -> list[int]:
+        tables = (*session._SENT, commands._CLOSING, connection._HALF_CLOSING)
+        return [len(table) for table in tables]
 
     engine = Engine()
     whole_session(engine)
-    sizes = [len(table) for table in session._SENT] + [len(commands._CLOSING)]
+    before = sizes()
     for _ in range(5):
         whole_session(engine)
-    assert [len(table) for table in session._SENT] + [len(commands._CLOSING)] == sizes
+    assert sizes() == before
     assert len(engine.journal.messages()) == 6
 
 
@@ -223,3 +227,22 @@ def test_the_text_and_its_final_dot_in_one_read_are_recorded_as_line_by_line(tex
         ("client", "."),
         ("server", "250 2.0.0 Ok: queued"),
     ]
+
+
+@pytest.mark.parametrize("first", [1.0, 2.5])
+def test_quits_batch_made_once_still_half_closes_for_each_connections_grace(first: float) -> None:
+    """QUIT's batch (221, half-close, grace timer) is made once per reply and grace period:
+    a connection with another grace period gets its own, one whose client left its own."""
+    engine = Engine()
+    for grace in (first, 3.5 - first, first):
+        p = Pipe(engine, grace=grace)
+        p.connect()
+        assert p.feed("QUIT") == b"221 2.0.0 Bye\r\n"
+        assert p.half_closed and p.timers["grace"] == grace and p.ended is None
+        p.eof()
+        assert p.ended == "close"
+    late = Pipe(engine, grace=first)
+    late.connect()
+    late.feed(b"QUIT")  # without its LF: read at the client's FIN
+    assert late.eof() == b"221 2.0.0 Bye\r\n"
+    assert late.ended == "close" and not late.half_closed and "grace" not in late.timers
