@@ -44,6 +44,8 @@ class Body:
     """One message's text: dot-unstuffed, counted in full, kept only up to ``cap`` octets so it is
     bounded in memory whatever the client sends."""
 
+    __slots__ = ("_cap", "cut", "data", "lines", "size")  # one per connection: no __dict__
+
     def __init__(self, cap: int) -> None:
         self._cap = cap
         self.data = bytearray()

@@ -196,14 +196,10 @@ class Session:
         self.body = Body(self.settings.max_message_bytes)  # the current (or last) message
         self.chunk: bdat.Chunk | None = None  # the BDAT chunk being read (RFC 3030)
         self.chunked = False  # the open transaction's message comes in BDAT chunks
-        # Through a weak proxy: bound methods would make session and judge a reference cycle,
+        # Through a weak proxy: the session itself would make session and judge a reference cycle,
         # and every finished session garbage that only the cyclic collector frees (those
         # collections took up to a fifth of the server's own time per session).
-        me = weakref.proxy(self)
-        self.conduct = Conduct(
-            lambda kind, detail, command: me.violate(kind, detail, command),
-            lambda keyword: me.advertised(keyword),
-        )
+        self.conduct = Conduct(weakref.proxy(self))
         self._enhanced = self._compiled.enhanced
         observer.started(self.info)
         # the observer's quickest way in (records.DirectTranscript): the journal's list of this
