@@ -23,6 +23,8 @@ class Declared:
     def parse(cls, params: str) -> Declared:
         """8-bit text is allowed by BODY=8BITMIME (RFC 6152), BODY=BINARYMIME (RFC 3030) and
         SMTPUTF8 (RFC 6531: UTF-8 mail is 8-bit)."""
+        if not params and cls is Declared:  # most MAIL commands: one record of nothing declared
+            return NOTHING_DECLARED
         size: int | None = None
         eight_bit = False
         body: str | None = None
@@ -38,6 +40,10 @@ class Declared:
                 eight_bit = True
             smtputf8 = smtputf8 or key == "SMTPUTF8"
         return cls(size, eight_bit, body, smtputf8)
+
+
+#: what a MAIL without parameters declares (frozen: one for all)
+NOTHING_DECLARED = Declared()
 
 
 class Body:

@@ -55,6 +55,8 @@ SERVER_IDLE = 300.0
 GRACE_PERIOD = 1.0
 
 _ENDS = (Close, Reset)
+#: a close with nothing to record (the client's close, recorded on its own, or a failure's)
+_CLOSE_NOW: tuple[Action, ...] = (Close(),)
 #: the batch :meth:`Connection._start` makes of a reply and PLAIN_CLOSE, by the id() of the
 #: actions it was made from: (those actions, the grace period, the batch); cleared when full
 _HALF_CLOSING: dict[int, tuple[tuple[Action, ...], float, tuple[Action, ...]]] = {}
@@ -264,13 +266,13 @@ class Connection:
         self.session.tls_failed(reason)
         self._busy = False
         self._over = True
-        return (Close(),)
+        return _CLOSE_NOW
 
     def internal_error(self) -> tuple[Action, ...]:
         """smtpfake itself failed (the wire reports the exception): a 451 and the close."""
         if self._over or self._closing:
             self._over = True
-            return (Close(),)
+            return _CLOSE_NOW
         self._abandon()
         return self._replace(self.session.internal_error())
 
@@ -359,7 +361,7 @@ class Connection:
         self._busy = False
         if self._eof is not None:
             self.session.client_closed("(client closed the connection)", self._eof)
-        return (Close(),)
+        return _CLOSE_NOW
 
     # -- framing ----------------------------------------------------------------------------------
 

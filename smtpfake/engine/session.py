@@ -23,7 +23,7 @@ from smtpfake.engine import bdat, commands, params
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 from smtpfake.engine.auth import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
 from smtpfake.engine.auth import Exchange, masked
-from smtpfake.engine.body import Body, Declared
+from smtpfake.engine.body import NOTHING_DECLARED, Body
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.compiled import compiled
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
@@ -66,8 +66,6 @@ TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
 IDLE_TIMER = "idle"
 CLOSE_AFTER_TIMER = "close_after"
 
-#: what a session without an accepted MAIL knows of its message (frozen: one for all)
-_NOTHING_DECLARED = Declared()
 #: the actions that end the connection (a reply's batch with one enters the close)
 _CLOSING = (Close, Reset, HalfClose)
 #: RFC 2034 §3: the replies that never carry an enhanced code
@@ -192,7 +190,7 @@ class Session:
         self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
         self.mail_from = ""
         self.rcpt_tos: list[str] = []
-        self.declared = _NOTHING_DECLARED  # what the last accepted MAIL said about its message
+        self.declared = NOTHING_DECLARED  # what the last accepted MAIL said about its message
         self.body = Body(self.settings.max_message_bytes)  # the current (or last) message
         self.chunk: bdat.Chunk | None = None  # the BDAT chunk being read (RFC 3030)
         self.chunked = False  # the open transaction's message comes in BDAT chunks
