@@ -81,14 +81,16 @@ class Body:
         if len(self.data) + len(data) <= self._cap:
             self.data += data
 
-    def add_lines(self, block: bytes) -> bytes | None:
-        """Several whole lines at once (none the final "."); returns the text they add, or None
-        when they would not all fit under the cap (then add them one by one)."""
+    def add_lines(self, block: bytes, lines: int) -> bytes | None:
+        """Several whole lines at once (``lines`` of them, none the final "."); returns the text
+        they add (``block`` itself when no line starts with a dot), or None when they would not
+        all fit under the cap (then add them one by one)."""
         # RFC 5321 §4.5.2: one leading dot off every line; the block starts at a line start
-        text = (b"\n" + block).replace(b"\n.", b"\n")[1:]
+        stuffed = block.startswith(b".") or b"\n." in block
+        text = (b"\n" + block).replace(b"\n.", b"\n")[1:] if stuffed else block
         if len(self.data) + len(text) > self._cap:
             return None
-        self.lines += block.count(b"\n")
+        self.lines += lines
         self.size += len(text)
         self.data += text
         return text

@@ -20,10 +20,10 @@ SIZE_SLACK = 2
 #: RFC 2920 §3.1 (and RFC 3207 §4 for STARTTLS): commands that may only end a pipelined group
 GROUP_ENDERS = frozenset({"EHLO", "DATA", "VRFY", "EXPN", "TURN", "QUIT", "NOOP", "STARTTLS"})
 
-#: what a lone CR or LF is told as, by the character
+#: what a lone LF and a lone CR are told as, in that order
 _BARE = (
-    ("bare-lf", b"\n", "a bare LF (no CR before it) in {where} (RFC 5321 §2.3.8, §4.1.1.4)"),
-    ("bare-cr", b"\r", "a bare CR (no LF after it) in {where} (RFC 5321 §2.3.8)"),
+    ("bare-lf", "a bare LF (no CR before it) in {where} (RFC 5321 §2.3.8, §4.1.1.4)"),
+    ("bare-cr", "a bare CR (no LF after it) in {where} (RFC 5321 §2.3.8)"),
 )
 
 MESSAGE = "(message data)"  # the command a violation in the message text is told against
@@ -136,19 +136,23 @@ class Conduct:
             )
         self.tell("line-too-long", f"{detail} (RFC 5321 §4.5.3.1.4)", verb)
 
-    def line_endings(self, data: bytes, command: str, *, message: bool) -> None:
+    def line_endings(
+        self, data: bytes, command: str, *, message: bool, newlines: int | None = None
+    ) -> None:
         """RFC 5321 §2.3.8: CR and LF only as a CRLF pair. ``data`` is a line or, in the message,
-        a piece of one (a CR ending one piece may pair with an LF starting the next)."""
+        a piece of one (a CR ending one piece may pair with an LF starting the next).
+        ``newlines``: the LFs in ``data`` when the caller counted them (a text block's)."""
         if message:
             if self._cr_pending:
-                data = b"\r" + data
+                data = b"\r" + data  # a CR: the LFs are as counted
             self._cr_pending = data.endswith(b"\r")
             if self._cr_pending:
                 data = data[:-1]
         pairs = data.count(b"\r\n")
-        where = "the message" if message else "a command"
-        for kind, char, detail in _BARE:
-            if data.count(char) != pairs:
+        counts = (data.count(b"\n") if newlines is None else newlines, data.count(b"\r"))
+        for (kind, detail), count in zip(_BARE, counts, strict=True):
+            if count != pairs:
+                where = "the message" if message else "a command"
                 self.tell(kind, detail.format(where=where), command, per_message=message)
 
     # -- the message ---------------------------------------------------------------------------
@@ -162,14 +166,23 @@ class Conduct:
         self._line_size += len(piece)
         self._text(self._line_size, piece.isascii(), declared_8bit)
 
-    def text_block(self, text: bytes, *, declared_8bit: bool) -> None:
+    def text_block(
+        self,
+        text: bytes,
+        *,
+        declared_8bit: bool,
+        newlines: int | None = None,
+        longest: int | None = None,
+    ) -> None:
         """Several whole lines of message text (dot-unstuffed), judged as text_line judges them
-        one by one."""
+        one by one. ``newlines``: the LFs in ``text``; ``longest``: its longest line's octets
+        before the LF; either None when not counted yet."""
         self._line_size = 0
         self._cr_pending = False
-        self.line_endings(text, MESSAGE, message=True)
-        longest = max(map(len, text.split(b"\n"))) + 1  # with its LF
-        self._text(longest, text.isascii(), declared_8bit)
+        self.line_endings(text, MESSAGE, message=True, newlines=newlines)
+        if longest is None:
+            longest = max(map(len, text.split(b"\n")))
+        self._text(longest + 1, text.isascii(), declared_8bit)  # with its LF
 
     def _text(self, line_size: int, ascii: bool, declared_8bit: bool) -> None:
         if line_size > TEXT_LINE_LIMIT:

@@ -409,10 +409,12 @@ class Connection:
             self._discarding = False
             return session.line_too_long()
         if session.mode is Mode.DATA and not self._mid_line:
-            block = self._text_block()
-            if block:
+            found = self._text_block()
+            if found is not None:
+                block, lines, longest = found
                 del buffer[: len(block)]
-                actions = session.receive_text(block, pipelined=self._took(len(block)))
+                ahead = self._took(len(block))
+                actions = session.receive_text(block, pipelined=ahead, lines=lines, longest=longest)
                 if not actions and buffer.startswith(b".\r\n"):
                     # the final "." right behind the text (most messages): in the same step
                     del buffer[:3]
@@ -457,24 +459,29 @@ class Connection:
         if self._buffer:
             self.session.record("client", f"({len(self._buffer)} more octets, not read)")
 
-    def _text_block(self) -> bytes:
+    def _text_block(self) -> tuple[bytes, int, int] | None:
         """The whole lines of message text at the buffer's start that can go to the session in
-        one piece: up to the final "." (or the first over-long line), at least two lines; b""
-        when there are fewer."""
+        one piece: up to the final "." (or the first over-long line), at least two lines; with
+        how many lines and the longest one's octets before its LF (the session's judge needs
+        both: counted once here). None when there are fewer."""
         buffer = self._buffer
         if buffer.startswith(b".\r\n") or buffer.startswith(b".\n"):
-            return b""
+            return None
         end = buffer.rfind(b"\n")
         for final in (b"\n.\r\n", b"\n.\n"):
             found = buffer.find(final, 0, end + 1)
             if 0 <= found < end:
                 end = found
         if end < 0:
-            return b""
+            return None
         block = bytes(buffer[: end + 1])
-        if block.count(b"\n") < 2 or max(map(len, block.split(b"\n"))) > LINE_LIMIT - 1:
-            return b""  # one line (the line path is as quick), or one to go in pieces
-        return block
+        lines = block.count(b"\n")
+        if lines < 2:
+            return None  # one line: the line path is as quick
+        longest = max(map(len, block.split(b"\n")))
+        if longest > LINE_LIMIT - 1:
+            return None  # one to go in pieces
+        return block, lines, longest
 
     def _took(self, size: int) -> bool:
         """``size`` octets leave the buffer; whether any of them had come ahead of the reply."""

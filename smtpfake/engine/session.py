@@ -711,19 +711,36 @@ class Session:
 
     # -- the message body ----------------------------------------------------------------------
 
-    def receive_text(self, block: bytes, *, pipelined: bool = False) -> tuple[Action, ...]:
+    def receive_text(
+        self,
+        block: bytes,
+        *,
+        pipelined: bool = False,
+        lines: int | None = None,
+        longest: int | None = None,
+    ) -> tuple[Action, ...]:
         """Several whole lines of message text at once, none of them the final "." nor over
         :data:`~smtpfake.engine.connection.LINE_LIMIT`: the same outcome as :meth:`receive` line
-        by line (the engine's property test holds it to that), without a call per line."""
+        by line (the engine's property test holds it to that), without a call per line.
+        ``lines``, ``longest``: how many lines the block has and its longest one's octets before
+        the LF, when the caller counted them already (None: counted here)."""
         body = self.body
         if body.cut is not None:
             return self._lines(block, pipelined)
         if body.lines == 0 and pipelined:
             self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
-        text = body.add_lines(block)
+        if lines is None:
+            lines = block.count(b"\n")
+        text = body.add_lines(block, lines)
         if text is None:
             return self._lines(block, pipelined)
-        self.conduct.text_block(text, declared_8bit=self.declared.eight_bit)
+        # unstuffing takes dots only: the line endings are the block's, the lengths may not be
+        self.conduct.text_block(
+            text,
+            declared_8bit=self.declared.eight_bit,
+            newlines=lines,
+            longest=longest if text is block else None,
+        )
         return ()
 
     def _lines(self, block: bytes, pipelined: bool) -> tuple[Action, ...]:

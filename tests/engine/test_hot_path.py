@@ -195,6 +195,9 @@ def test_whole_sessions_add_nothing_to_the_reply_caches() -> None:
         MAIL,
         b"..dot-stuffed\r\n" + MAIL,  # unstuffed before the count
         b"one\r\nbare\nlf\r\n",  # judged in the text, not lost with the "." read in one step
+        b"one\r\nbare\rcr\r\n",
+        b"." + b"x" * 998 + b"\r\nshort\r\n",  # 1000 octets with its CRLF once unstuffed
+        b"x" * 999 + b"\r\nshort\r\n",  # 1001: too long
     ],
 )
 def test_the_text_and_its_final_dot_in_one_read_are_recorded_as_line_by_line(text: bytes) -> None:
