@@ -161,7 +161,10 @@ def _data(session: Session, arg: str) -> tuple[Action, ...]:
     def accept() -> None:
         session.phase = after
         session.mode = Mode.DATA
-        session.body = Body(session.settings.max_message_bytes)
+        body = session.body
+        if body.size or body.lines or body.cut is not None:
+            session.body = Body(session.settings.max_message_bytes)
+        # else the one made at connect, still empty: the first message's
         session.conduct.new_message()
 
     return session.respond(Stage.DATA, arg, _GO_AHEAD, accept)

@@ -321,7 +321,10 @@ class Session:
                 )
             return ()
         conduct = self.conduct
-        conduct.command(verb, pipelined)
+        if pipelined:
+            conduct.command(verb, pipelined)
+        else:  # conduct.command()'s whole work for a command sent in turn (nearly all)
+            conduct.previous, conduct.pipelined = verb, False
         if line.count(b"\r") != 1 or line.count(b"\n") != 1 or line[-2:] != b"\r\n":
             conduct.line_endings(line, verb, message=False)  # not one CRLF at the end
         if len(line) > COMMAND_LINE_LIMIT:
