@@ -421,13 +421,11 @@ class Journal:
         transcript = live.transcript
         if live.counted == len(transcript):
             return
-        size, counted = 0, live.counted
-        # what the loop saw, not len() after it: the session may be appending meanwhile
-        for kept in itertools.islice(transcript, counted, None):
-            text = kept[2]
-            size += len(text) if text.isascii() else _utf8_size(text)
-            counted += 1
-        live.counted = counted
+        # what this saw, not len() after it: the session may be appending meanwhile
+        texts = [kept[2] for kept in itertools.islice(transcript, live.counted, None)]
+        # one join, not a call per entry: UTF-8 sizes add up (no two texts make one character)
+        size = _utf8_size("".join(texts))
+        live.counted += len(texts)
         live.transcript_bytes += size
         self._n["transcript_bytes"] += size
         self._sessions_snapshot = None

@@ -23,6 +23,8 @@ class Declared:
     def parse(cls, params: str) -> Declared:
         """8-bit text is allowed by BODY=8BITMIME (RFC 6152), BODY=BINARYMIME (RFC 3030) and
         SMTPUTF8 (RFC 6531: UTF-8 mail is 8-bit)."""
+        if not params and cls is Declared:  # most MAIL commands: one record of nothing declared
+            return NOTHING_DECLARED
         size: int | None = None
         eight_bit = False
         body: str | None = None
@@ -40,9 +42,15 @@ class Declared:
         return cls(size, eight_bit, body, smtputf8)
 
 
+#: what a MAIL without parameters declares (frozen: one for all)
+NOTHING_DECLARED = Declared()
+
+
 class Body:
     """One message's text: dot-unstuffed, counted in full, kept only up to ``cap`` octets so it is
     bounded in memory whatever the client sends."""
+
+    __slots__ = ("_cap", "cut", "data", "lines", "size")  # one per connection: no __dict__
 
     def __init__(self, cap: int) -> None:
         self._cap = cap
@@ -73,14 +81,16 @@ class Body:
         if len(self.data) + len(data) <= self._cap:
             self.data += data
 
-    def add_lines(self, block: bytes) -> bytes | None:
-        """Several whole lines at once (none the final "."); returns the text they add, or None
-        when they would not all fit under the cap (then add them one by one)."""
+    def add_lines(self, block: bytes, lines: int) -> bytes | None:
+        """Several whole lines at once (``lines`` of them, none the final "."); returns the text
+        they add (``block`` itself when no line starts with a dot), or None when they would not
+        all fit under the cap (then add them one by one)."""
         # RFC 5321 §4.5.2: one leading dot off every line; the block starts at a line start
-        text = (b"\n" + block).replace(b"\n.", b"\n")[1:]
+        stuffed = block.startswith(b".") or b"\n." in block
+        text = (b"\n" + block).replace(b"\n.", b"\n")[1:] if stuffed else block
         if len(self.data) + len(text) > self._cap:
             return None
-        self.lines += block.count(b"\n")
+        self.lines += lines
         self.size += len(text)
         self.data += text
         return text

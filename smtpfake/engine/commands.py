@@ -56,6 +56,11 @@ def _path(arg: str, keyword: str) -> tuple[str, str | None]:
     return m.group(2), m.group(3)
 
 
+def _options(session: Session, words: str | None) -> tuple[str, ...]:
+    """MAIL's or RCPT's parameters as a user's hook gets them (made only for one)."""
+    return tuple(words.split()) if words and session.hooks else ()
+
+
 def _simple(stage: Stage, code: int, enhanced: str, text: str) -> Handler:
     """A command that always gets the same reply and changes nothing."""
 
@@ -120,7 +125,7 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         session.rcpt_tos = []
 
     ok = session.reply(250, "2.1.0", "Ok")
-    return session.respond(Stage.MAIL, address, ok, accept, options=tuple((words or "").split()))
+    return session.respond(Stage.MAIL, address, ok, accept, options=_options(session, words))
 
 
 def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
@@ -140,7 +145,7 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
         session.rcpt_tos.append(address)
 
     ok = session.reply(250, "2.1.5", "Ok")
-    return session.respond(Stage.RCPT, address, ok, accept, options=tuple((words or "").split()))
+    return session.respond(Stage.RCPT, address, ok, accept, options=_options(session, words))
 
 
 def _data(session: Session, arg: str) -> tuple[Action, ...]:
@@ -156,7 +161,10 @@ def _data(session: Session, arg: str) -> tuple[Action, ...]:
     def accept() -> None:
         session.phase = after
         session.mode = Mode.DATA
-        session.body = Body(session.settings.max_message_bytes)
+        body = session.body
+        if body.size or body.lines or body.cut is not None:
+            session.body = Body(session.settings.max_message_bytes)
+        # else the one made at connect, still empty: the first message's
         session.conduct.new_message()
 
     return session.respond(Stage.DATA, arg, _GO_AHEAD, accept)

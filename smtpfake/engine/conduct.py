@@ -8,7 +8,7 @@ Nothing here changes a reply: the client is judged, not answered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 #: RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF
 COMMAND_LINE_LIMIT = 512
@@ -20,27 +20,47 @@ SIZE_SLACK = 2
 #: RFC 2920 §3.1 (and RFC 3207 §4 for STARTTLS): commands that may only end a pipelined group
 GROUP_ENDERS = frozenset({"EHLO", "DATA", "VRFY", "EXPN", "TURN", "QUIT", "NOOP", "STARTTLS"})
 
-#: what a lone CR or LF is told as, by the character
+#: what a lone LF and a lone CR are told as, in that order
 _BARE = (
-    ("bare-lf", b"\n", "a bare LF (no CR before it) in {where} (RFC 5321 §2.3.8, §4.1.1.4)"),
-    ("bare-cr", b"\r", "a bare CR (no LF after it) in {where} (RFC 5321 §2.3.8)"),
+    ("bare-lf", "a bare LF (no CR before it) in {where} (RFC 5321 §2.3.8, §4.1.1.4)"),
+    ("bare-cr", "a bare CR (no LF after it) in {where} (RFC 5321 §2.3.8)"),
 )
 
 MESSAGE = "(message data)"  # the command a violation in the message text is told against
 
-Violate = Callable[[str, str, str], None]  # (kind, detail, command)
+
+class Judged(Protocol):
+    """The session a Conduct judges: where violations go and what EHLO offered."""
+
+    def violate(self, kind: str, detail: str, command: str) -> None: ...
+
+    def advertised(self, keyword: str) -> bool:
+        """Whether the client was offered this extension in an EHLO reply."""
+        ...
 
 
 class Conduct:
-    """One session's judge of the client. ``advertised(keyword)``: whether the client was offered
-    that extension in an EHLO reply (what it may do depends on it)."""
+    """One session's judge of the client. ``session``: where it tells violations and asks what
+    the client was offered (what it may do depends on it); the session passes a weak proxy of
+    itself, so the two make no reference cycle (a finished session is freed by its reference
+    count, not left to the cyclic collector)."""
 
-    def __init__(self, violate: Violate, advertised: Callable[[str], bool]) -> None:
-        self._violate = violate
-        self._advertised = advertised
+    # slots: one per connection; no __dict__, and no set until something is told
+    __slots__ = (
+        "_cr_pending",
+        "_line_size",
+        "_session",
+        "_told",
+        "pipelined",
+        "previous",
+        "previous_ok",
+    )
+
+    def __init__(self, session: Judged) -> None:
+        self._session = session
         # Told once per session (or per message for the text), so a flooding client cannot
-        # grow the journal without bound.
-        self._told: set[str] = set()
+        # grow the journal without bound. Made on the first violation (most sessions have none).
+        self._told: set[str] | None = None
         self.previous: str | None = None  # the last command's verb; None before any line
         self.pipelined = False  # the command at hand was sent before the previous reply
         self.previous_ok = True  # the previous reply was positive
@@ -50,13 +70,17 @@ class Conduct:
     def tell(self, kind: str, detail: str, command: str, *, per_message: bool = False) -> None:
         """A violation told once per session (or once per message): floods stay bounded."""
         key = f"message:{kind}" if per_message else kind
-        if key not in self._told:
-            self._told.add(key)
-            self._violate(kind, detail, command)
+        told = self._told
+        if told is None:
+            told = self._told = set()
+        if key not in told:
+            told.add(key)
+            self._session.violate(kind, detail, command)
 
     def new_message(self) -> None:
         """DATA was accepted: what is told once per message may be told again."""
-        self._told = {k for k in self._told if not k.startswith("message:")}
+        if self._told:
+            self._told = {k for k in self._told if not k.startswith("message:")}
         self._line_size = 0
         self._cr_pending = False
 
@@ -84,7 +108,7 @@ class Conduct:
             return
         what = "the final '.'" if previous == "." else previous or "an empty line"
         sent = f"{verb or 'an empty line'} was sent before the reply to {what}"
-        if not self._advertised("PIPELINING"):
+        if not self._session.advertised("PIPELINING"):
             self.tell(
                 "pipelining-without-extension",
                 f"{sent}, and PIPELINING was not advertised (RFC 5321 §4.3.1, RFC 2920)",
@@ -100,7 +124,7 @@ class Conduct:
     def refusal_expected(self) -> bool:
         """RFC 2920 §3.1: a pipelining client sends DATA (RCPT) before it learns that its RCPT
         (MAIL) was refused; the 503 that follows is the expected outcome, not its mistake."""
-        return self.pipelined and not self.previous_ok and self._advertised("PIPELINING")
+        return self.pipelined and not self.previous_ok and self._session.advertised("PIPELINING")
 
     def command_too_long(self, verb: str, size: int | None = None) -> None:
         """A command line over the limit; ``size`` None: the reader discarded it unmeasured."""
@@ -112,19 +136,23 @@ class Conduct:
             )
         self.tell("line-too-long", f"{detail} (RFC 5321 §4.5.3.1.4)", verb)
 
-    def line_endings(self, data: bytes, command: str, *, message: bool) -> None:
+    def line_endings(
+        self, data: bytes, command: str, *, message: bool, newlines: int | None = None
+    ) -> None:
         """RFC 5321 §2.3.8: CR and LF only as a CRLF pair. ``data`` is a line or, in the message,
-        a piece of one (a CR ending one piece may pair with an LF starting the next)."""
+        a piece of one (a CR ending one piece may pair with an LF starting the next).
+        ``newlines``: the LFs in ``data`` when the caller counted them (a text block's)."""
         if message:
             if self._cr_pending:
-                data = b"\r" + data
+                data = b"\r" + data  # a CR: the LFs are as counted
             self._cr_pending = data.endswith(b"\r")
             if self._cr_pending:
                 data = data[:-1]
         pairs = data.count(b"\r\n")
-        where = "the message" if message else "a command"
-        for kind, char, detail in _BARE:
-            if data.count(char) != pairs:
+        counts = (data.count(b"\n") if newlines is None else newlines, data.count(b"\r"))
+        for (kind, detail), count in zip(_BARE, counts, strict=True):
+            if count != pairs:
+                where = "the message" if message else "a command"
                 self.tell(kind, detail.format(where=where), command, per_message=message)
 
     # -- the message ---------------------------------------------------------------------------
@@ -138,14 +166,23 @@ class Conduct:
         self._line_size += len(piece)
         self._text(self._line_size, piece.isascii(), declared_8bit)
 
-    def text_block(self, text: bytes, *, declared_8bit: bool) -> None:
+    def text_block(
+        self,
+        text: bytes,
+        *,
+        declared_8bit: bool,
+        newlines: int | None = None,
+        longest: int | None = None,
+    ) -> None:
         """Several whole lines of message text (dot-unstuffed), judged as text_line judges them
-        one by one."""
+        one by one. ``newlines``: the LFs in ``text``; ``longest``: its longest line's octets
+        before the LF; either None when not counted yet."""
         self._line_size = 0
         self._cr_pending = False
-        self.line_endings(text, MESSAGE, message=True)
-        longest = max(map(len, text.split(b"\n"))) + 1  # with its LF
-        self._text(longest, text.isascii(), declared_8bit)
+        self.line_endings(text, MESSAGE, message=True, newlines=newlines)
+        if longest is None:
+            longest = max(map(len, text.split(b"\n")))
+        self._text(longest + 1, text.isascii(), declared_8bit)  # with its LF
 
     def _text(self, line_size: int, ascii: bool, declared_8bit: bool) -> None:
         if line_size > TEXT_LINE_LIMIT:
@@ -156,10 +193,10 @@ class Conduct:
                 MESSAGE,
                 per_message=True,
             )
-        if ascii or "message:8bit-without-8bitmime" in self._told:
+        if ascii or (self._told is not None and "message:8bit-without-8bitmime" in self._told):
             return
         # RFC 6152 §3: 8-bit text needs both the extension and BODY=8BITMIME on MAIL.
-        offered = self._advertised("8BITMIME")
+        offered = self._session.advertised("8BITMIME")
         if not (offered and declared_8bit):
             how = "MAIL did not declare BODY=8BITMIME" if offered else "8BITMIME was not offered"
             self.tell(
@@ -172,7 +209,7 @@ class Conduct:
     def message_size(self, size: int, declared: int | None) -> None:
         """The whole message against the SIZE= that MAIL declared (RFC 1870 §5)."""
         if declared is not None and size > declared + SIZE_SLACK:
-            self._violate(
+            self._session.violate(
                 "size-exceeded",
                 f"the message has {size} octets; MAIL FROM declared SIZE={declared} (RFC 1870 §5)",
                 ".",
@@ -184,7 +221,7 @@ class Conduct:
         """A new connection from a client that a 4xx with ``server.retry_after`` told to wait
         until ``not_before``."""
         if not_before is not None and now < not_before:
-            self._violate(
+            self._session.violate(
                 "retry-too-soon",
                 f"connected again {not_before - now:.1f} s before the server's retry_after ran out",
                 "",

@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 
 from smtpfake.engine import bdat
-from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, Session
+from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, PLAIN_CLOSE, Session
 from smtpfake.engine.state import Mode
 from smtpfake.scenario.plan import (
     TIMER_ACTIONS,
@@ -55,6 +55,12 @@ SERVER_IDLE = 300.0
 GRACE_PERIOD = 1.0
 
 _ENDS = (Close, Reset)
+#: a close with nothing to record (the client's close, recorded on its own, or a failure's)
+_CLOSE_NOW: tuple[Action, ...] = (Close(),)
+#: the batch :meth:`Connection._start` makes of a reply and PLAIN_CLOSE, by the id() of the
+#: actions it was made from: (those actions, the grace period, the batch); cleared when full
+_HALF_CLOSING: dict[int, tuple[tuple[Action, ...], float, tuple[Action, ...]]] = {}
+_HALF_CLOSING_MAX = 256
 
 
 @functools.lru_cache(maxsize=64)
@@ -260,13 +266,13 @@ class Connection:
         self.session.tls_failed(reason)
         self._busy = False
         self._over = True
-        return (Close(),)
+        return _CLOSE_NOW
 
     def internal_error(self) -> tuple[Action, ...]:
         """smtpfake itself failed (the wire reports the exception): a 451 and the close."""
         if self._over or self._closing:
             self._over = True
-            return (Close(),)
+            return _CLOSE_NOW
         self._abandon()
         return self._replace(self.session.internal_error())
 
@@ -292,6 +298,10 @@ class Connection:
             if self._client_idle is not self._server_idle and not self._closing:
                 return (self._server_idle, *actions)
             return actions
+        if self._eof is None:  # the batch of a reply that closes, made once (QUIT's 221)
+            known = _HALF_CLOSING.get(id(actions))
+            if known is not None and known[0] is actions and known[1] == self._grace:
+                return self._batch_of(known[2])
         for action in actions:  # a loop, not all(): this runs for every reply
             if not isinstance(action, TIMER_ACTIONS):
                 break
@@ -308,12 +318,24 @@ class Connection:
             out.append(action)
             if isinstance(action, Reset):
                 break
-        self._batch, self._cursor, self._written = tuple(out), 0, 0
+        batch = tuple(out)
+        if self._eof is None and len(actions) == 2 and actions[1] is PLAIN_CLOSE:
+            # a reply sent whole and the close (QUIT's 221; session._sent makes each such pair
+            # once): its batch is made once too, kept with the pair it came from (no other
+            # tuple can take their id while it is here)
+            if len(_HALF_CLOSING) >= _HALF_CLOSING_MAX:
+                _HALF_CLOSING.clear()
+            _HALF_CLOSING[id(actions)] = (actions, self._grace, batch)
+        return self._batch_of(batch)
+
+    def _batch_of(self, batch: tuple[Action, ...]) -> tuple[Action, ...]:
+        """``batch`` is the one under way now; what the wire carries out."""
+        self._batch, self._cursor, self._written = batch, 0, 0
         self._busy = True
         self._ahead = len(self._buffer)  # whatever is buffered was sent before this reply
         if self._client_idle is not self._server_idle and not self._closing:
-            out.insert(0, self._server_idle)  # the client waits on us: only our limit runs
-        return tuple(out)
+            return (self._server_idle, *batch)  # the client waits on us: only our limit runs
+        return batch
 
     def _replace(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
         """A batch that replaces the one under way (a timer, an error)."""
@@ -339,7 +361,7 @@ class Connection:
         self._busy = False
         if self._eof is not None:
             self.session.client_closed("(client closed the connection)", self._eof)
-        return (Close(),)
+        return _CLOSE_NOW
 
     # -- framing ----------------------------------------------------------------------------------
 
@@ -387,10 +409,18 @@ class Connection:
             self._discarding = False
             return session.line_too_long()
         if session.mode is Mode.DATA and not self._mid_line:
-            block = self._text_block()
-            if block:
+            found = self._text_block()
+            if found is not None:
+                block, lines, longest = found
                 del buffer[: len(block)]
-                return session.receive_text(block, pipelined=self._took(len(block)))
+                ahead = self._took(len(block))
+                actions = session.receive_text(block, pipelined=ahead, lines=lines, longest=longest)
+                if not actions and buffer.startswith(b".\r\n"):
+                    # the final "." right behind the text (most messages): in the same step
+                    del buffer[:3]
+                    self._took(3)
+                    return session.end_of_text()
+                return actions
         end = buffer.find(b"\n", 0, LINE_LIMIT)
         if end < 0:
             if len(buffer) < LINE_LIMIT:
@@ -429,24 +459,29 @@ class Connection:
         if self._buffer:
             self.session.record("client", f"({len(self._buffer)} more octets, not read)")
 
-    def _text_block(self) -> bytes:
+    def _text_block(self) -> tuple[bytes, int, int] | None:
         """The whole lines of message text at the buffer's start that can go to the session in
-        one piece: up to the final "." (or the first over-long line), at least two lines; b""
-        when there are fewer."""
+        one piece: up to the final "." (or the first over-long line), at least two lines; with
+        how many lines and the longest one's octets before its LF (the session's judge needs
+        both: counted once here). None when there are fewer."""
         buffer = self._buffer
         if buffer.startswith(b".\r\n") or buffer.startswith(b".\n"):
-            return b""
+            return None
         end = buffer.rfind(b"\n")
         for final in (b"\n.\r\n", b"\n.\n"):
             found = buffer.find(final, 0, end + 1)
             if 0 <= found < end:
                 end = found
         if end < 0:
-            return b""
+            return None
         block = bytes(buffer[: end + 1])
-        if block.count(b"\n") < 2 or max(map(len, block.split(b"\n"))) > LINE_LIMIT - 1:
-            return b""  # one line (the line path is as quick), or one to go in pieces
-        return block
+        lines = block.count(b"\n")
+        if lines < 2:
+            return None  # one line: the line path is as quick
+        longest = max(map(len, block.split(b"\n")))
+        if longest > LINE_LIMIT - 1:
+            return None  # one to go in pieces
+        return block, lines, longest
 
     def _took(self, size: int) -> bool:
         """``size`` octets leave the buffer; whether any of them had come ahead of the reply."""

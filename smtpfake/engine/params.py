@@ -195,6 +195,8 @@ def check(
 ) -> Problem | None:
     """The first problem with ``params`` (the text after the path), or None when all are good.
     ``known``: MAIL_PARAMS or RCPT_PARAMS; ``advertised(keyword)``: whether EHLO offered it."""
+    if not params:  # most commands have none
+        return None
     seen: set[str] = set()
     for word in params.split():
         keyword, eq, value = word.partition("=")

@@ -167,7 +167,7 @@ class Message:
         return str(self.headers.get("Subject", ""))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per connection, kept by the journal
 class SessionInfo:
     """Which session an event belongs to: its connection number, the client's address
     (``ip:port``, ``[v6]:port``; empty when unknown) and when it connected (the clock's seconds)."""

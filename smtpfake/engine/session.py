@@ -23,7 +23,7 @@ from smtpfake.engine import bdat, commands, params
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 from smtpfake.engine.auth import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
 from smtpfake.engine.auth import Exchange, masked
-from smtpfake.engine.body import Body, Declared
+from smtpfake.engine.body import NOTHING_DECLARED, Body
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.compiled import compiled
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
@@ -66,8 +66,6 @@ TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
 IDLE_TIMER = "idle"
 CLOSE_AFTER_TIMER = "close_after"
 
-#: what a session without an accepted MAIL knows of its message (frozen: one for all)
-_NOTHING_DECLARED = Declared()
 #: the actions that end the connection (a reply's batch with one enters the close)
 _CLOSING = (Close, Reset, HalfClose)
 #: RFC 2034 §3: the replies that never carry an enhanced code
@@ -192,18 +190,14 @@ class Session:
         self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
         self.mail_from = ""
         self.rcpt_tos: list[str] = []
-        self.declared = _NOTHING_DECLARED  # what the last accepted MAIL said about its message
+        self.declared = NOTHING_DECLARED  # what the last accepted MAIL said about its message
         self.body = Body(self.settings.max_message_bytes)  # the current (or last) message
         self.chunk: bdat.Chunk | None = None  # the BDAT chunk being read (RFC 3030)
         self.chunked = False  # the open transaction's message comes in BDAT chunks
-        # Through a weak proxy: bound methods would make session and judge a reference cycle,
+        # Through a weak proxy: the session itself would make session and judge a reference cycle,
         # and every finished session garbage that only the cyclic collector frees (those
         # collections took up to a fifth of the server's own time per session).
-        me = weakref.proxy(self)
-        self.conduct = Conduct(
-            lambda kind, detail, command: me.violate(kind, detail, command),
-            lambda keyword: me.advertised(keyword),
-        )
+        self.conduct = Conduct(weakref.proxy(self))
         self._enhanced = self._compiled.enhanced
         observer.started(self.info)
         # the observer's quickest way in (records.DirectTranscript): the journal's list of this
@@ -327,7 +321,10 @@ class Session:
                 )
             return ()
         conduct = self.conduct
-        conduct.command(verb, pipelined)
+        if pipelined:
+            conduct.command(verb, pipelined)
+        else:  # conduct.command()'s whole work for a command sent in turn (nearly all)
+            conduct.previous, conduct.pipelined = verb, False
         if line.count(b"\r") != 1 or line.count(b"\n") != 1 or line[-2:] != b"\r\n":
             conduct.line_endings(line, verb, message=False)  # not one CRLF at the end
         if len(line) > COMMAND_LINE_LIMIT:
@@ -505,11 +502,10 @@ class Session:
         closing: bool,
         accept: Accept,
         then: Accept,
-        sent: tuple[Action, ...] | None = None,
     ) -> tuple[Action, ...]:
         """What ``_decided`` makes of a reply no rule and no hook can change, sent whole and,
         if it closes (``_closes_plainly``), followed by the close: the same steps, without
-        making a Plan. ``sent``: the reply's actions when the caller made them already."""
+        making a Plan."""
         counts = self.counts
         counts[stage] = counts.get(stage, 0) + 1
         self._settle(stage, reply, accept)
@@ -518,8 +514,6 @@ class Session:
             self.mode = Mode.CLOSED
         if then is not None:
             then()
-        if sent is not None:
-            return sent
         known = _SENT[closing].get(id(reply))  # _sent(reply, closing), its common path inline
         if known is not None and known[0] is reply:
             return known[1]
@@ -720,19 +714,36 @@ class Session:
 
     # -- the message body ----------------------------------------------------------------------
 
-    def receive_text(self, block: bytes, *, pipelined: bool = False) -> tuple[Action, ...]:
+    def receive_text(
+        self,
+        block: bytes,
+        *,
+        pipelined: bool = False,
+        lines: int | None = None,
+        longest: int | None = None,
+    ) -> tuple[Action, ...]:
         """Several whole lines of message text at once, none of them the final "." nor over
         :data:`~smtpfake.engine.connection.LINE_LIMIT`: the same outcome as :meth:`receive` line
-        by line (the engine's property test holds it to that), without a call per line."""
+        by line (the engine's property test holds it to that), without a call per line.
+        ``lines``, ``longest``: how many lines the block has and its longest one's octets before
+        the LF, when the caller counted them already (None: counted here)."""
         body = self.body
         if body.cut is not None:
             return self._lines(block, pipelined)
         if body.lines == 0 and pipelined:
             self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
-        text = body.add_lines(block)
+        if lines is None:
+            lines = block.count(b"\n")
+        text = body.add_lines(block, lines)
         if text is None:
             return self._lines(block, pipelined)
-        self.conduct.text_block(text, declared_8bit=self.declared.eight_bit)
+        # unstuffing takes dots only: the line endings are the block's, the lengths may not be
+        self.conduct.text_block(
+            text,
+            declared_8bit=self.declared.eight_bit,
+            newlines=lines,
+            longest=longest if text is block else None,
+        )
         return ()
 
     def _lines(self, block: bytes, pipelined: bool) -> tuple[Action, ...]:
@@ -750,11 +761,7 @@ class Session:
             self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
         if body.is_end(line, partial):
             self.conduct.line_endings(line, ".", message=True)
-            now = self.clock.now()  # both read at once
-            self.record("client", f"(message data, {body.size} bytes)", time=now)
-            self.record("client", ".", time=now)
-            self.conduct.previous = "."
-            return self._end_of_data()
+            return self.end_of_text()
         piece = body.add(line, partial)
         self.conduct.text_line(piece, partial=partial, declared_8bit=self.declared.eight_bit)
         cut = body.cut_due()
@@ -762,6 +769,16 @@ class Session:
             self.record("client", f"(message data, {body.size} bytes so far)")
             return self._ending(cut.actions, cut.label)
         return ()
+
+    def end_of_text(self) -> tuple[Action, ...]:
+        """The final "." as the line ``.\\r\\n`` (RFC 5321 §4.1.1.4) after whole lines of text: the
+        message is complete (the connection hands it over with the text before it, in one step).
+        Its line ending needs no judging: CRLF, and no CR pending (whole lines end in LF)."""
+        now = self.clock.now()  # both read at once
+        self.note(now, "client", f"(message data, {self.body.size} bytes)", None)
+        self.note(now, "client", ".", None)
+        self.conduct.previous = "."
+        return self._end_of_data()
 
     def _end_of_data(self) -> tuple[Action, ...]:
         self.mode = Mode.COMMAND
@@ -782,16 +799,22 @@ class Session:
             queue_id=queue_id,
         )
 
+        text = f"Ok: queued as {queue_id}"
+        end = Stage.END_OF_DATA
+        if not self.hooks and self._compiled.select[end] is None:
+            # what _plainly() does with a positive reply (no closure made for ``accept``), the
+            # reply made straight as bytes: it is this message's own, so no reply cache would
+            # ever find it again (making it costs less)
+            counts = self.counts
+            counts[end] = counts.get(end, 0) + 1
+            self.observer.message(self.info, message)
+            self.conduct.previous_ok = True
+            self.reset_transaction()
+            return _queued(text, self._enhanced)
+
         def accept() -> None:
             self.observer.message(self.info, message)
 
-        text = f"Ok: queued as {queue_id}"
-        if not self.hooks and self._compiled.select[Stage.END_OF_DATA] is None:
-            # respond()'s plain path, the reply made straight as bytes: it is this message's
-            # own, so no reply cache would ever find it again (making it costs less)
-            sent = _queued(text, self._enhanced)
-            end = Stage.END_OF_DATA
-            return self._plainly(end, _QUEUED, False, accept, self.reset_transaction, sent)
         ok = self.reply(250, "2.0.0", text)
         return self.respond(Stage.END_OF_DATA, self.mail_from, ok, accept, self.reset_transaction)
 
@@ -884,6 +907,9 @@ def _reply(code: int, lines: tuple[str, ...], enhanced: str | None) -> Reply:
 _SENT: tuple[dict[int, tuple[Reply, tuple[Action, ...]]], ...] = ({}, {})
 _SENT_MAX = 1024
 _CLOSED = Note("(connection closed)")
+#: the close after a reply sent whole (:func:`_whole`): one object, so the connection knows the
+#: batch it makes of such a reply is the same each time (connection._HALF_CLOSING)
+PLAIN_CLOSE = Close(_CLOSED)
 
 
 def _sent(reply: Reply, closing: bool) -> tuple[Action, ...]:
@@ -907,11 +933,7 @@ def _whole(reply: Reply, closing: bool) -> tuple[Action, ...]:
     "queued as" reply) is never asked again; hashing it and keeping it cost more."""
     data = reply.render()
     send = Send(data, Note(wire_text(data)))
-    return (send, Close(_CLOSED)) if closing else (send,)
-
-
-#: the reply to a message's end of data, for its code (:func:`_queued` makes what is sent)
-_QUEUED = Reply(250, ("Ok: queued",), "2.0.0")
+    return (send, PLAIN_CLOSE) if closing else (send,)
 
 
 def _queued(text: str, enhanced: bool) -> tuple[Action, ...]:

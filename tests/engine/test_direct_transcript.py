@@ -168,3 +168,19 @@ def test_entries_with_more_fields_are_appended_and_read_back_whole() -> None:
         TranscriptEntry(2.5, "client", "(client closed the connection)", None, True, None, True),
         TranscriptEntry(3.0, "client", "NOOP"),
     )
+
+
+def test_appended_entries_are_counted_in_utf8_octets_lone_surrogates_included() -> None:
+    """What the session appended is counted in one go: each entry's UTF-8 size, a character
+    that cannot be encoded (a lone surrogate from an undecodable octet) as one octet."""
+    journal = Journal()
+    session = session_of(journal)
+    texts = ["EHLO x", "NOOP é", "NOOP \udcff", "\ud83d", "\ude00", "250 ✓"]
+    for text in texts:
+        session.note(0.0, "client", text, None)
+    (record,) = journal.sessions()
+    assert [e.text for e in record.transcript] == texts
+    assert journal.counts().transcript_bytes == sum(
+        len(t.encode("utf-8", "replace")) for t in texts
+    )
+    assert journal.counts().transcript_bytes == 6 + 7 + 6 + 1 + 1 + 7

@@ -174,12 +174,78 @@ def test_whole_sessions_add_nothing_to_the_reply_caches() -> None:
     """Every reply of a plain session is one made once (DATA's 354, QUIT's plan included): a
     reply made anew per session would fill the sent-reply tables with garbage that outlives
     young collections (the collector's cost per session nearly tripled with DATA's)."""
-    from smtpfake.engine import commands, session
+    from smtpfake.engine import commands, connection, session
+
+    def sizes() -> list[int]:
+        tables = (*session._SENT, commands._CLOSING, connection._HALF_CLOSING)
+        return [len(table) for table in tables]
 
     engine = Engine()
     whole_session(engine)
-    sizes = [len(table) for table in session._SENT] + [len(commands._CLOSING)]
+    before = sizes()
     for _ in range(5):
         whole_session(engine)
-    assert [len(table) for table in session._SENT] + [len(commands._CLOSING)] == sizes
+    assert sizes() == before
     assert len(engine.journal.messages()) == 6
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        MAIL,
+        b"..dot-stuffed\r\n" + MAIL,  # unstuffed before the count
+        b"one\r\nbare\nlf\r\n",  # judged in the text, not lost with the "." read in one step
+        b"one\r\nbare\rcr\r\n",
+        b"." + b"x" * 998 + b"\r\nshort\r\n",  # 1000 octets with its CRLF once unstuffed
+        b"x" * 999 + b"\r\nshort\r\n",  # 1001: too long
+    ],
+)
+def test_the_text_and_its_final_dot_in_one_read_are_recorded_as_line_by_line(text: bytes) -> None:
+    """The final "." right behind the text is taken in the same step as the text: the same
+    replies, transcript, violations and message as when each line comes on its own."""
+    records = []
+    for pieces in ([text + b".\r\n"], [*text.splitlines(keepends=True), b".\r\n"]):
+        p = Pipe(Engine())
+        p.connect()
+        for line in ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA"):
+            p.feed(line)
+        replies = [p.feed(piece) for piece in pieces]
+        assert replies[-1].startswith(b"250 2.0.0 Ok: queued as ")
+        p.feed("QUIT")
+        p.eof()
+        p.finish()
+        record = p.record
+        records.append(
+            (
+                [(e.side, e.text.split(" as ")[0]) for e in record.transcript],
+                [v.kind for v in record.violations],
+                [m.data for m in record.messages],
+            )
+        )
+    assert records[0] == records[1]
+    transcript, _, (data,) = records[0]
+    dot = transcript.index(("client", "."))
+    assert transcript[dot - 1 : dot + 2] == [
+        ("client", f"(message data, {len(data)} bytes)"),
+        ("client", "."),
+        ("server", "250 2.0.0 Ok: queued"),
+    ]
+
+
+@pytest.mark.parametrize("first", [1.0, 2.5])
+def test_quits_batch_made_once_still_half_closes_for_each_connections_grace(first: float) -> None:
+    """QUIT's batch (221, half-close, grace timer) is made once per reply and grace period:
+    a connection with another grace period gets its own, one whose client left its own."""
+    engine = Engine()
+    for grace in (first, 3.5 - first, first):
+        p = Pipe(engine, grace=grace)
+        p.connect()
+        assert p.feed("QUIT") == b"221 2.0.0 Bye\r\n"
+        assert p.half_closed and p.timers["grace"] == grace and p.ended is None
+        p.eof()
+        assert p.ended == "close"
+    late = Pipe(engine, grace=first)
+    late.connect()
+    late.feed(b"QUIT")  # without its LF: read at the client's FIN
+    assert late.eof() == b"221 2.0.0 Bye\r\n"
+    assert late.ended == "close" and not late.half_closed and "grace" not in late.timers
