@@ -486,7 +486,7 @@ def _show(args: argparse.Namespace) -> int:
         return 2
     print(text)
     if sessions is not None:
-        from smtpfake.control import visible
+        from smtpfake.visible import visible
 
         print(f"rule hits and near misses in {len(sessions)} session(s) from {source}:")
         for line in rules_report(labels, sessions, "the session JSON's near_misses"):

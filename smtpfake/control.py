@@ -14,7 +14,6 @@ session whole. A session still open after the wait is reported as it stands.
 from __future__ import annotations
 
 import abc
-import re
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,6 +28,7 @@ from smtpfake.queries import (
     retries,
     sessions_where,
 )
+from smtpfake.visible import visible as visible
 
 if TYPE_CHECKING:
     import ssl
@@ -188,19 +188,6 @@ def key_paths_for_dicts(scenario: object) -> _KeyPaths:
 def _key(s: SessionRecord) -> tuple[int, float, str]:
     # index alone restarts after use(); with the start time and peer it names one connection
     return (s.index, s.started, s.peer)
-
-
-#: control characters but LF and TAB (C0, DEL, C1), which a terminal or CI log acts on (an ESC
-#: sequence clears or recolours it), and the surrogate escapes that stand for octets that were
-#: not UTF-8: a misbehaving client's bytes in a failure report are shown, never played
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\udc80-\udcff]")
-
-
-def visible(text: str) -> str:
-    """``text`` with what a client sent that a terminal would act on, or that was not UTF-8,
-    shown as ``\\xNN``: ``\\x1b`` for ESC, ``\\xff`` for the octet a surrogate escape stands
-    for. For a transcript or a near miss on a terminal or in a CI log."""
-    return _UNSAFE.sub(lambda found: f"\\x{ord(found.group()) & 0xFF:02x}", text)
 
 
 class ControlHelpers(abc.ABC):

@@ -29,6 +29,7 @@ from smtpfake.engine.records import (
     Violation,
 )
 from smtpfake.journal import Journal, subject_of
+from smtpfake.visible import visible
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
@@ -144,6 +145,7 @@ class EventLog:
         for ``None``), a line of its own for each line of a multi-line ``line``, each ending in
         a newline."""
         who = f"session {session} " if session is not None else ""
+        line = visible(line)  # a client's ESC sequence or NUL is shown, never played
         out = f"{self.stamp(time)} {who}{line}\n"
         if "\n" in line:
             # a multi-line reply: each of its lines on a line of its own, prefixed alike, so

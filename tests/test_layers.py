@@ -165,6 +165,7 @@ def layer_of(module: str) -> str | None:
         "smtpfake.replycodes": "reference",
         "smtpfake.replycodes_zh": "reference",
         "smtpfake.enhancedcodes": "reference",
+        "smtpfake.visible": "reference",
     }.get(module)
 
 

@@ -198,20 +198,24 @@ def test_json_lines_carry_each_events_fields(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
-def test_a_clients_invalid_utf8_is_logged_escaped(tmp_path: Path, fmt: str) -> None:
+def test_a_clients_invalid_utf8_and_control_bytes_are_logged_escaped(
+    tmp_path: Path, fmt: str
+) -> None:
     with serve(tmp_path, "--log-format", fmt) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
             reader = client.makefile("rb")
             reader.readline()
-            client.sendall(b"NOOP caf\xc3\xa9 \xff\xfe\r\n")
+            client.sendall(b"NOOP caf\xc3\xa9 \xff\xfe \x1b[2J\r\n")  # ESC [2J clears a terminal
             assert reader.readline().startswith(b"250 ")
         text = server.stop()  # read as strict UTF-8: the log stays valid
     if fmt == "text":
-        assert "session 1 C: NOOP café \\udcff\\udcfe" in text.splitlines()[3], text
+        # as the fixture's transcript() shows them: the log is valid UTF-8 and never plays an ESC
+        assert "session 1 C: NOOP café \\xff\\xfe \\x1b[2J" in text.splitlines()[3], text
+        assert "\x1b" not in text
     else:
         commands = [json.loads(x) for x in text.splitlines() if '"command"' in x]
         # JSON's own escape: a reader gets back the lone surrogates the client's bytes became
-        assert commands[0]["text"] == "NOOP café \udcff\udcfe"
+        assert commands[0]["text"] == "NOOP café \udcff\udcfe \x1b[2J"
 
 
 def test_quiet_keeps_only_the_listening_line_errors_and_the_stop(tmp_path: Path) -> None:
