@@ -44,6 +44,11 @@ if TYPE_CHECKING:
     from smtpfake.hooks import Hooks
 
 
+#: the longest grace period a session open at the server's stop gets after its 421, in seconds
+#: (stop() stays bounded with any number of sessions open: they all run it at once)
+STOP_GRACE = 0.25
+
+
 @dataclass(frozen=True)
 class ServerError:
     """An exception raised inside smtpfake while serving; it is never dropped."""
@@ -312,7 +317,8 @@ class Server:
         """Forget everything: journal, counters, errors; drop live connections."""
 
         def forget() -> None:
-            self._abort_all()
+            for wire in list(self._live):  # each gets its 421 and an immediate close
+                wire.shut_down("reset", 0.0)
             with self._lock:
                 self._shared = Shared(seed=self._seed_for(self.scenario))
                 self.errors.clear()
@@ -376,6 +382,7 @@ class Server:
         await self.deliveries_done(timeout=5.0)  # messages accepted before the stop still go out
         if self._server is not None:
             self._server.close()
+            await self._shut_down_all()
             self._abort_all()
             # Python 3.13+: also every transport the listening server still counts as attached
             # (wait_closed() waits for each of them), ours or not yet registered
@@ -386,6 +393,18 @@ class Server:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), timeout=2.0)
             self._server = None
+
+    async def _shut_down_all(self) -> None:
+        """Each open session gets "421 4.3.2" and the close (RFC 5321 §3.8), and at most
+        :data:`STOP_GRACE` seconds of grace period to close its side; stop() waits for them
+        that long (and a little for the loop to see them go), then drops the rest."""
+        for wire in list(self._live):
+            wire.shut_down("stop", min(self.grace_period, STOP_GRACE))
+        deadline = asyncio.get_running_loop().time() + STOP_GRACE + 0.1
+        for _ in range(1000):  # bounded: by count, and by the deadline
+            if not self._live or asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.01)
 
     def _abort_all(self) -> None:
         for protocol in list(self._live):

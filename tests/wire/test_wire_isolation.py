@@ -86,8 +86,10 @@ def test_live_connections_are_dropped(server: Server, raw: Callable[[], Raw]) ->
     idle.reply()
     assert [s.ended for s in server.sessions] == [None, None]
     server.reset()
-    assert old.eof()
-    assert idle.eof()
+    # RFC 5321 §3.8: the server closing on its own says 421 first (then a clean EOF)
+    shutdown = b"421 4.3.2 smtpfake.test Service not available, closing transmission channel\r\n"
+    assert old.rest() == shutdown
+    assert idle.rest() == shutdown
     assert server.sessions == ()
     # a new session is numbered 1 and is alone in the journal
     new = raw()
@@ -109,7 +111,7 @@ def test_stale_connection_cannot_write_after_reset(server: Server, raw: Callable
     server.reset()
     with contextlib.suppress(OSError):  # the server may already have dropped it: also fine
         old.send(b"MAIL FROM:<old@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\nx\r\n.\r\n")
-    assert old.eof()
+    assert old.rest().startswith(b"421 4.3.2 ")  # the reset's last word, then the close
     send_one(server)
     (session,) = ended_sessions(server, 1)
     assert session.index == 1
