@@ -314,16 +314,24 @@ class Server:
         return self.clock.now()
 
     def reset(self) -> None:
-        """Forget everything: journal, counters, errors; drop live connections."""
+        """Forget everything: journal, counters, errors. Live connections get "421 4.3.2" and
+        are closed; each is recorded as a session of the new journal holding just that."""
 
         def forget() -> None:
-            for wire in list(self._live):  # each gets its 421 and an immediate close
-                wire.shut_down("reset", 0.0)
+            live = list(self._live)
             with self._lock:
-                self._shared = Shared(seed=self._seed_for(self.scenario))
+                shared = self._shared = Shared(seed=self._seed_for(self.scenario))
                 self.errors.clear()
-                self._pristine = True
+                self._pristine = not live
             self.journal.clear()
+            for wire in live:
+                # Each open session goes on in the new journal, numbered there, with the
+                # reset's 421 and the close: a connection a session-scoped fixture kept open
+                # shows in the record of the test whose reset ended it.
+                if self.hooks is not None and wire.session is not None:
+                    self.hooks.forget(wire.session.index)
+                wire.rejoin(shared)
+                wire.shut_down("reset", 0.0)
 
         if self._pristine and not self._live and not self.errors:
             return  # nothing happened since the last reset: skip the thread round trip

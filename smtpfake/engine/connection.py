@@ -29,6 +29,7 @@ import functools
 
 from smtpfake.engine import bdat
 from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, Session
+from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import Mode
 from smtpfake.scenario.plan import (
     TIMER_ACTIONS,
@@ -266,6 +267,14 @@ class Connection:
             return self._start(actions)
         self._batch, self._cursor, self._written, self._busy = actions, 0, 0, True
         return actions
+
+    def rejoin(self, shared: Shared) -> bool:
+        """The journal was cleared (a reset) while this connection was open: its session goes
+        on in the fresh one (Session.rejoin). False when the connection is over already."""
+        if self._over:
+            return False
+        self.session.rejoin(shared)
+        return True
 
     def dropped(self, why: str) -> None:
         """The server drops the connection now (its stop or reset could not wait any longer):

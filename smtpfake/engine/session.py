@@ -433,6 +433,17 @@ class Session:
         data = self.reply(421, "4.3.2", text).render()
         return (Send(data, Note(wire_text(data), rule)), close)
 
+    def rejoin(self, shared: Shared) -> None:
+        """The journal was cleared (a reset) with this session open: it goes on as a new session
+        of the fresh journal, numbered by ``shared``'s numbering, holding what happens to it
+        from now on (the reset's 421 and close); its rule counters stay the old ones."""
+        self.index = shared.next_session()
+        self.info = SessionInfo(self.index, self.info.peer, self.clock.now())
+        self.observer.started(self.info)
+        self.entries, self.entries_room, self.entry_chars = None, 0, 0
+        if self._direct is not None:
+            self._room()
+
     def _idle_drop(self, end: Close | Reset) -> tuple[Action, ...]:
         """``idle_close: close|reset``: the idle connection is dropped without a word. The
         client's next command, sent before it could see the close, is not held against it."""

@@ -22,6 +22,7 @@ from typing import Any, Protocol, cast
 
 from smtpfake.engine.connection import Connection
 from smtpfake.engine.session import Session
+from smtpfake.engine.shared import Shared
 from smtpfake.scenario.plan import (
     Action,
     ArmTimer,
@@ -212,6 +213,12 @@ class Wire(asyncio.BufferedProtocol):
         return self._conn.session if self._conn is not None else None
 
     # -- server control ----------------------------------------------------------------------------
+
+    def rejoin(self, shared: Shared) -> None:
+        """The server's journal was cleared (a reset): this open session goes on in the new one."""
+        conn = self._conn
+        if conn is not None and not self._lost:
+            conn.rejoin(shared)
 
     def shut_down(self, why: str, grace: float) -> None:
         """The server stops (``why``: ``stop``) or is reset (``reset``): the engine's 421 and
