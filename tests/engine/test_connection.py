@@ -375,3 +375,19 @@ def test_a_flood_unread_at_the_stop_closes_at_once_and_records_its_start() -> No
     p.finish()
     assert texts(p).count("HELP") == 100  # DRAIN_LINES of it are recorded
     assert texts(p)[-1].endswith("more octets, not read)")
+
+
+def test_a_session_open_at_a_reset_goes_on_in_the_cleared_journal() -> None:
+    from smtpfake.engine.shared import Shared
+
+    p = pipe()
+    p.connect()
+    p.feed("EHLO client.test")
+    p.engine.journal.clear()
+    assert p.conn.rejoin(Shared(seed=0))
+    assert p.session.index == 1
+    shut_down(p, "reset", 0.0)
+    p.finish()
+    assert texts(p) == [SHUTDOWN_421.decode().strip(), "(connection closed: server reset)"]
+    assert p.record.ended is not None and kinds(p) == []
+    assert not p.conn.rejoin(Shared(seed=0))  # over: nothing more to record
