@@ -21,7 +21,7 @@ from typing import Any
 from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
 from smtpfake.journal import Journal
 from smtpfake.logging_observer import LoggingJournal
-from smtpfake.serialize import VIOLATION_REFERENCES
+from smtpfake.serialize import VIOLATION_REFERENCES, json_text
 
 Event = dict[str, Any]
 
@@ -137,6 +137,11 @@ class Publishing(Journal):
             self.deleted.clear()
 
     def _publish(self, event: str, info: SessionInfo, when: float, **fields: Any) -> None:
+        for key, value in fields.items():  # what a client sent, as JSON can carry it
+            if isinstance(value, str):
+                fields[key] = json_text(value)
+            elif isinstance(value, list):
+                fields[key] = [json_text(v) for v in value]
         self.hub.publish(
             {
                 "event": event,

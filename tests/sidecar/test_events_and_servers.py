@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import smtplib
+import socket
 import subprocess
 import threading
 import urllib.request
@@ -258,3 +259,43 @@ def test_unknown_query_parameters_are_refused_everywhere(fleet_api: ApiServer) -
                 got = call(fleet_api.url, method, at + "?colour=red")
                 assert got.status == 400, (method, at, got)
                 assert "colour" in got.body["error"]
+
+
+def test_octets_that_are_not_utf8_reach_the_api_as_strict_json(api: ApiServer) -> None:
+    # A client's 0xFF was "\udcff" in /api/sessions and the stream: JSON that strict parsers
+    # (serde_json, Go's encoding/json in strict mode) reject. It is shown as \xff, as the
+    # fixture's transcript() shows it; the message's exact octets stay in its raw data.
+    raw_stream: list[bytes] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        with urllib.request.urlopen(api.url + "/api/events", timeout=TIMEOUT) as resp:
+            for line in resp:  # bounded: up to the session's close event
+                if line.startswith(b"event: hello"):
+                    ready.set()
+                raw_stream.append(line)
+                if line.startswith(b"event: closed"):
+                    return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert ready.wait(TIMEOUT)
+    server = api.server
+    with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as sock:
+        reader_file = sock.makefile("rb")
+        assert reader_file.readline().startswith(b"220 ")
+        sock.sendall(b"HELO \xff.test\r\nMAIL FROM:<a\xff@x.test>\r\nQUIT\r\n")
+        for _ in range(3):
+            assert reader_file.readline()
+    reader.join(TIMEOUT)
+    body = urllib.request.urlopen(api.url + "/api/sessions", timeout=TIMEOUT).read()
+    for text in [
+        body,
+        *(line[len(b"data: ") :] for line in raw_stream if line.startswith(b"data: ")),
+    ]:
+        value = json.loads(text)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")  # no lone surrogate: would raise
+    (session,) = json.loads(body)["sessions"]
+    texts = [e["text"] for e in session["transcript"]]
+    assert "HELO \\xff.test" in texts and "MAIL FROM:<a\\xff@x.test>" in texts
+    assert b"HELO \\\\xff.test" in b"".join(raw_stream)
