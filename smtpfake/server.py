@@ -104,7 +104,9 @@ class Server:
         and a negative timer fires at once.
         ``handler``: an object with aiosmtpd's reply-deciding hooks (``async handle_RCPT`` ...,
         smtpfake/hooks.py) asked for the reply to each command the server would accept; an
-        exception in it is a server error (:attr:`errors`) and the client gets a 451."""
+        exception in it is a server error (:attr:`errors`) and the client gets a 451. TypeError
+        at once for a hook (or a back end's ``handle_DATA``) that is a plain ``def``: the server
+        awaits them, as aiosmtpd does."""
         self.host = host
         self.port = port
         self.seed = seed
@@ -134,12 +136,17 @@ class Server:
             from smtpfake.delivery import named
 
             delivery = named(delivery)
+        elif delivery is not None:
+            from smtpfake.hooks import check_async
+
+            check_async(delivery, ("DATA",), "Server(delivery=...)")
         self.delivery: Handler | None = delivery
         self._deliveries: set[asyncio.Task[None]] = set()
         self.hooks: Hooks | None = None
         if handler is not None:
-            from smtpfake.hooks import Hooks
+            from smtpfake.hooks import Hooks, check_async, hook_names
 
+            check_async(handler, hook_names(handler), "Server(handler=...)")
             self.hooks = Hooks(handler, self)
         self.journal = Journal(journal_limits)
         self.errors: list[ServerError] = []
