@@ -325,7 +325,8 @@ class Server:
         are closed; each is recorded as a session of the new journal holding just that."""
 
         def forget() -> None:
-            live = list(self._live)
+            # in the order they connected: they are numbered in the new journal in that order
+            live = sorted(self._live, key=lambda w: w.session.index if w.session else 0)
             with self._lock:
                 shared = self._shared = Shared(seed=self._seed_for(self.scenario))
                 self.errors.clear()

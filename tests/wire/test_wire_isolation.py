@@ -95,10 +95,10 @@ def test_live_connections_are_dropped(server: Server, raw: Callable[[], Raw]) ->
     dropped = ended_sessions(server, 2)
     assert [s.index for s in dropped] == [1, 2]
     ends = [shutdown.decode().strip(), "(connection closed: server reset)"]
-    assert [e.text for e in dropped[0].transcript] == [
-        "(message data, 17 bytes, unfinished)",
-        *ends,
-    ]
+    # (the text line may still be on its way when the reset comes: its size is not asserted)
+    unfinished, *rest = [e.text for e in dropped[0].transcript]
+    assert unfinished.startswith("(message data, ") and unfinished.endswith(" bytes, unfinished)")
+    assert rest == ends
     assert [e.text for e in dropped[1].transcript] == ends
     assert [s.violations for s in dropped] == [(), ()]
     new = raw()
