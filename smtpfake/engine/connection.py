@@ -270,8 +270,9 @@ class Connection:
 
     def rejoin(self, shared: Shared) -> bool:
         """The journal was cleared (a reset) while this connection was open: its session goes
-        on in the fresh one (Session.rejoin). False when the connection is over already."""
-        if self._over:
+        on in the fresh one (Session.rejoin). False when the connection is over already, or
+        in its grace period (the server said its last word before the reset: nothing to add)."""
+        if self._over or self._closing:
             return False
         self.session.rejoin(shared)
         return True

@@ -391,3 +391,7 @@ def test_a_session_open_at_a_reset_goes_on_in_the_cleared_journal() -> None:
     assert texts(p) == [SHUTDOWN_421.decode().strip(), "(connection closed: server reset)"]
     assert p.record.ended is not None and kinds(p) == []
     assert not p.conn.rejoin(Shared(seed=0))  # over: nothing more to record
+    q = pipe()
+    q.connect()
+    q.feed("QUIT")
+    assert not q.conn.rejoin(Shared(seed=0))  # in its grace period: its last word was said
