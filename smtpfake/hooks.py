@@ -12,7 +12,7 @@ and at DATA ``content``); the Session is one per connection (``peer``, ``host_na
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from smtpfake.engine.consult import HOOKS
@@ -29,6 +29,30 @@ def hook_names(handler: object) -> frozenset[str]:
     return frozenset(
         name for name in HOOKS.values() if callable(getattr(handler, f"handle_{name}", None))
     )
+
+
+def plain_defs(handler: object, names: Iterable[str]) -> list[str]:
+    """The ``handle_NAME`` methods of ``handler`` written as a plain ``def``, sorted: aiosmtpd
+    awaits its hooks and handlers, so each call would fail with "can't be used in 'await'"."""
+    return sorted(
+        f"handle_{name}"
+        for name in names
+        if inspect.isroutine(hook := getattr(handler, f"handle_{name}", None))
+        and not inspect.iscoroutinefunction(hook)
+    )
+
+
+def check_async(handler: object, names: Iterable[str], what: str) -> None:
+    """TypeError naming each of ``handler``'s ``handle_NAME`` hooks that is not ``async def``
+    (``what``: how the caller gave it, e.g. ``Server(handler=...)``): said once, when it is
+    given, not as a failure of every command it would answer."""
+    plain = plain_defs(handler, names)
+    if plain:
+        verb = "must be" if len(plain) == 1 else "must each be"
+        raise TypeError(
+            f"{what}: {', '.join(plain)} of {handler!r} {verb} `async def`, as aiosmtpd's "
+            "hooks are (the server awaits it)"
+        )
 
 
 class Hooks:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -574,6 +574,8 @@ def _marker_delivery(marker: pytest.Mark | None, server: Server | None) -> objec
             "start the sidecar with `smtpfake serve --deliver ...`",
             pytrace=False,
         )
+    from smtpfake.hooks import plain_defs
+
     if isinstance(wanted, str):
         from smtpfake.delivery import named
 
@@ -587,7 +589,7 @@ def _marker_delivery(marker: pytest.Mark | None, server: Server | None) -> objec
             "proxy:HOST:PORT, None or an object with aiosmtpd's async handle_DATA",
             pytrace=False,
         )
-    elif wanted is not None and _plain_defs(wanted, ("DATA",)):
+    elif wanted is not None and plain_defs(wanted, ("DATA",)):
         pytest.fail(
             f"@pytest.mark.smtpfake(delivery={wanted!r}): handle_DATA must be `async def`, as "
             "aiosmtpd's handlers are (the server awaits it)",
@@ -598,19 +600,6 @@ def _marker_delivery(marker: pytest.Mark | None, server: Server | None) -> objec
     return kept
 
 
-def _plain_defs(handler: object, names: Iterable[str]) -> list[str]:
-    """The ``handle_NAME`` methods of ``handler`` written as a plain ``def``: aiosmtpd awaits
-    its hooks and handlers, so each call would fail with "can't be used in 'await'"."""
-    import inspect
-
-    return sorted(
-        f"handle_{name}"
-        for name in names
-        if inspect.isroutine(hook := getattr(handler, f"handle_{name}", None))
-        and not inspect.iscoroutinefunction(hook)
-    )
-
-
 def _marker_handler(marker: pytest.Mark | None, server: Server | None) -> object:
     """``@pytest.mark.smtpfake(handler=obj)``: an object with aiosmtpd's reply-deciding hooks
     (smtpfake/hooks.py) for this test's connections. Returns the hooks to restore."""
@@ -618,7 +607,7 @@ def _marker_handler(marker: pytest.Mark | None, server: Server | None) -> object
         return _NO_CHANGE
     if server is None:
         pytest.fail("@pytest.mark.smtpfake(handler=...): in-process only", pytrace=False)
-    from smtpfake.hooks import Hooks, hook_names
+    from smtpfake.hooks import Hooks, hook_names, plain_defs
 
     wanted = marker.kwargs["handler"]
     if wanted is not None and not hook_names(wanted):
@@ -627,7 +616,7 @@ def _marker_handler(marker: pytest.Mark | None, server: Server | None) -> object
             "(handle_HELO, handle_EHLO, handle_MAIL, handle_RCPT, handle_DATA, ...)",
             pytrace=False,
         )
-    plain = _plain_defs(wanted, hook_names(wanted)) if wanted is not None else []
+    plain = plain_defs(wanted, hook_names(wanted)) if wanted is not None else []
     if plain:  # else each command fails with "object str can't be used in 'await' expression"
         pytest.fail(
             f"@pytest.mark.smtpfake(handler={wanted!r}): {', '.join(plain)} must be "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, cast
 
@@ -31,9 +32,33 @@ VIOLATION_REFERENCES: Mapping[str, str] = VIOLATION_KINDS
 
 # -- records -> JSON -------------------------------------------------------------------------------
 
+#: lone surrogates: a client's octets that were not UTF-8 reach the record as surrogate escapes
+#: (U+DC80..U+DCFF), which no JSON text may carry (RFC 8259 §8.2; strict parsers reject them)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _shown(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    # the octet a surrogate escape stands for, as the fixture's transcript() shows it
+    return f"\\x{code & 0xFF:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def json_text(text: str) -> str:
+    """``text`` as a JSON string can carry it: each octet that was not UTF-8 shown as ``\\xNN``
+    (``\\xff`` for 0xFF), the rest unchanged. The exact octets of a message stay in its raw
+    data (``/api/messages/{id}/raw``, ``data_base64``)."""
+    if text.isascii():  # nearly always: nothing to look for
+        return text
+    return _SURROGATE.sub(_shown, text)
+
 
 def entry_to_json(entry: TranscriptEntry) -> JSON:
-    out: JSON = {"time": entry.time, "side": entry.side, "text": entry.text, "rule": entry.rule}
+    out: JSON = {
+        "time": entry.time,
+        "side": entry.side,
+        "text": json_text(entry.text),
+        "rule": entry.rule,
+    }
     # only when set: an undelivered reply, the client's close
     if not entry.delivered:
         out.update(delivered=False, written=entry.written)
@@ -45,8 +70,8 @@ def entry_to_json(entry: TranscriptEntry) -> JSON:
 def violation_to_json(violation: Violation) -> JSON:
     return {
         "kind": violation.kind,
-        "detail": violation.detail,
-        "command": violation.command,
+        "detail": json_text(violation.detail),
+        "command": json_text(violation.command),
         "time": violation.time,
         "rfc": VIOLATION_REFERENCES.get(violation.kind),
     }
@@ -75,7 +100,7 @@ def message_summary(message: Message) -> JSON:
     is read, so ``headers`` is partial). The data is at ``/api/messages/{id}/raw``."""
     parsed = message.headers
     fields = {
-        key: ", ".join(str(v) for v in parsed.get_all(name, []))
+        key: json_text(", ".join(str(v) for v in parsed.get_all(name, [])))
         for name, key in SUMMARY_HEADERS.items()
     }
     flags = [
@@ -90,12 +115,12 @@ def message_summary(message: Message) -> JSON:
         "queue_id": message.queue_id,
         "session": message.session,
         "time": message.time,
-        "mail_from": message.mail_from,
-        "rcpt_tos": list(message.rcpt_tos),
-        "subject": str(parsed.get("Subject", "")),
+        "mail_from": json_text(message.mail_from),
+        "rcpt_tos": [json_text(r) for r in message.rcpt_tos],
+        "subject": json_text(str(parsed.get("Subject", ""))),
         **fields,
         # as received, in order, repeats kept (Received:, DKIM-Signature: ...)
-        "headers": [[name, str(value)] for name, value in parsed.items()],
+        "headers": [[json_text(name), json_text(str(value))] for name, value in parsed.items()],
         "size": len(message.data),
         "flags": flags,
     }
@@ -125,11 +150,11 @@ def session_to_json(
         "transcript": [entry_to_json(e) for e in record.transcript],
         "violations": [violation_to_json(v) for v in record.violations],
         "messages": [message(m) for m in record.messages],
-        "auth_user": record.auth_user,
+        "auth_user": json_text(record.auth_user) if record.auth_user is not None else None,
         "tls": record.tls,
         "outcomes": [outcome_to_json(o) for o in record.outcomes],
         "rule_hits": record.rule_hits,
-        "near_misses": list(record.near_misses),
+        "near_misses": [json_text(m) for m in record.near_misses],
         "dropped_entries": record.dropped_entries,
     }
 

@@ -44,6 +44,11 @@ if TYPE_CHECKING:
     from smtpfake.hooks import Hooks
 
 
+#: the longest grace period a session open at the server's stop gets after its 421, in seconds
+#: (stop() stays bounded with any number of sessions open: they all run it at once)
+STOP_GRACE = 0.25
+
+
 @dataclass(frozen=True)
 class ServerError:
     """An exception raised inside smtpfake while serving; it is never dropped."""
@@ -99,7 +104,9 @@ class Server:
         and a negative timer fires at once.
         ``handler``: an object with aiosmtpd's reply-deciding hooks (``async handle_RCPT`` ...,
         smtpfake/hooks.py) asked for the reply to each command the server would accept; an
-        exception in it is a server error (:attr:`errors`) and the client gets a 451."""
+        exception in it is a server error (:attr:`errors`) and the client gets a 451. TypeError
+        at once for a hook (or a back end's ``handle_DATA``) that is a plain ``def``: the server
+        awaits them, as aiosmtpd does."""
         self.host = host
         self.port = port
         self.seed = seed
@@ -129,12 +136,17 @@ class Server:
             from smtpfake.delivery import named
 
             delivery = named(delivery)
+        elif delivery is not None:
+            from smtpfake.hooks import check_async
+
+            check_async(delivery, ("DATA",), "Server(delivery=...)")
         self.delivery: Handler | None = delivery
         self._deliveries: set[asyncio.Task[None]] = set()
         self.hooks: Hooks | None = None
         if handler is not None:
-            from smtpfake.hooks import Hooks
+            from smtpfake.hooks import Hooks, check_async, hook_names
 
+            check_async(handler, hook_names(handler), "Server(handler=...)")
             self.hooks = Hooks(handler, self)
         self.journal = Journal(journal_limits)
         self.errors: list[ServerError] = []
@@ -309,15 +321,25 @@ class Server:
         return self.clock.now()
 
     def reset(self) -> None:
-        """Forget everything: journal, counters, errors; drop live connections."""
+        """Forget everything: journal, counters, errors. Live connections get "421 4.3.2" and
+        are closed; each is recorded as a session of the new journal holding just that."""
 
         def forget() -> None:
-            self._abort_all()
+            # in the order they connected: they are numbered in the new journal in that order
+            live = sorted(self._live, key=lambda w: w.session.index if w.session else 0)
             with self._lock:
-                self._shared = Shared(seed=self._seed_for(self.scenario))
+                shared = self._shared = Shared(seed=self._seed_for(self.scenario))
                 self.errors.clear()
-                self._pristine = True
+                self._pristine = not live
             self.journal.clear()
+            for wire in live:
+                # Each open session goes on in the new journal, numbered there, with the
+                # reset's 421 and the close: a connection a session-scoped fixture kept open
+                # shows in the record of the test whose reset ended it.
+                if self.hooks is not None and wire.session is not None:
+                    self.hooks.forget(wire.session.index)
+                wire.rejoin(shared)
+                wire.shut_down("reset", 0.0)
 
         if self._pristine and not self._live and not self.errors:
             return  # nothing happened since the last reset: skip the thread round trip
@@ -376,6 +398,7 @@ class Server:
         await self.deliveries_done(timeout=5.0)  # messages accepted before the stop still go out
         if self._server is not None:
             self._server.close()
+            await self._shut_down_all()
             self._abort_all()
             # Python 3.13+: also every transport the listening server still counts as attached
             # (wait_closed() waits for each of them), ours or not yet registered
@@ -386,6 +409,18 @@ class Server:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), timeout=2.0)
             self._server = None
+
+    async def _shut_down_all(self) -> None:
+        """Each open session gets "421 4.3.2" and the close (RFC 5321 §3.8), and at most
+        :data:`STOP_GRACE` seconds of grace period to close its side; stop() waits for them
+        that long (and a little for the loop to see them go), then drops the rest."""
+        for wire in list(self._live):
+            wire.shut_down("stop", min(self.grace_period, STOP_GRACE))
+        deadline = asyncio.get_running_loop().time() + STOP_GRACE + 0.1
+        for _ in range(1000):  # bounded: by count, and by the deadline
+            if not self._live or asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.01)
 
     def _abort_all(self) -> None:
         for protocol in list(self._live):

@@ -29,6 +29,7 @@ import functools
 
 from smtpfake.engine import bdat
 from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, PLAIN_CLOSE, Session
+from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import Mode
 from smtpfake.scenario.plan import (
     TIMER_ACTIONS,
@@ -248,6 +249,51 @@ class Connection:
         self._busy = False
         self._drain()
         self.session.disconnected(waiting=self._client_left)
+
+    def shutting_down(self, why: str, grace: float) -> tuple[Action, ...]:
+        """The server stops (``why``: ``stop``) or is reset (``reset``) with this connection open:
+        the 421 of :meth:`Session.shutting_down` and the close, replacing any batch under way
+        (a reply still delayed is recorded as not delivered and the 421 goes in its place; one
+        partly written gets no 421 after it: that would land mid-line). ``grace``: seconds the
+        grace period may last at most now (0: close at once, no half-close; so also with more
+        than :data:`DRAIN_LINES` lines unread, which the end records as for any close)."""
+        if self._over:
+            return ()
+        if self._closing:  # its grace period runs already: it ends no later than asked
+            self._grace = min(self._grace, grace)
+            return (_timer(GRACE_TIMER, self._grace),)
+        reply = not (self._busy and self._written)
+        self._abandon()
+        self._busy = False
+        actions = self.session.shutting_down(why, reply=reply)
+        if self._buffer.count(b"\n") > DRAIN_LINES:
+            grace = 0.0  # a flood: no grace period to read it in (the close records the start)
+        if grace > 0:
+            self._grace = min(self._grace, grace)
+            return self._start(actions)
+        self._batch, self._cursor, self._written, self._busy = actions, 0, 0, True
+        return actions
+
+    def rejoin(self, shared: Shared) -> bool:
+        """The journal was cleared (a reset) while this connection was open: its session goes
+        on in the fresh one (Session.rejoin). False when the connection is over already, or
+        in its grace period (the server said its last word before the reset: nothing to add)."""
+        if self._over or self._closing:
+            return False
+        self.session.rejoin(shared)
+        return True
+
+    def dropped(self, why: str) -> None:
+        """The server drops the connection now (its stop or reset could not wait any longer):
+        recorded as the server's close, not the client's."""
+        if self._over:
+            return
+        if not self._closing:
+            self._abandon()
+            for action in self.session.shutting_down(why, reply=False):
+                self.session.performed(action)
+        self._over = True
+        self._busy = False
 
     def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
         """The handshake the batch ended with completed; it counts as the batch done."""

@@ -65,6 +65,8 @@ TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
 #: the engine's timers (the wire arms them; see Session.timer_fired)
 IDLE_TIMER = "idle"
 CLOSE_AFTER_TIMER = "close_after"
+#: why the server closes open sessions itself (Session.shutting_down): the words the record uses
+_SHUTDOWN_WORDS = {"stop": "stopping", "reset": "reset"}
 
 #: the actions that end the connection (a reply's batch with one enters the close)
 _CLOSING = (Close, Reset, HalfClose)
@@ -405,6 +407,39 @@ class Session:
             Send(data, Note(wire_text(data), rule)),
             replace(end, note=Note(f"(connection {how})", rule)),
         )
+
+    def shutting_down(self, why: str, *, reply: bool = True) -> tuple[Action, ...]:
+        """The server is going away with this session open (``why``: ``stop`` or ``reset``):
+        "421 4.3.2 <host> Service not available, closing transmission channel" and the close
+        (RFC 5321 §3.8, §4.2.2; RFC 3463 X.3.2 "system not accepting network messages"), or
+        only the close when ``reply`` is False (a reply was already partly on the wire). The
+        server closed it, so the client is not blamed for a missing QUIT, and its next command
+        (sent before it could read the 421) is not held against it."""
+        if self.mode is Mode.CLOSED:
+            reply = False  # it was closing already (a hang, a delay before a close): end it now
+        elif self.mode is Mode.DATA:
+            self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
+        self.mode = Mode.CLOSED
+        self.unsolicited_close = True
+        rule = f"server.{why}"
+        close = Close(Note(f"(connection closed: server {_SHUTDOWN_WORDS[why]})", rule))
+        if not reply:
+            return (close,)
+        host = self.settings.hostname
+        text = f"{host} Service not available, closing transmission channel"
+        data = self.reply(421, "4.3.2", text).render()
+        return (Send(data, Note(wire_text(data), rule)), close)
+
+    def rejoin(self, shared: Shared) -> None:
+        """The journal was cleared (a reset) with this session open: it goes on as a new session
+        of the fresh journal, numbered by ``shared``'s numbering, holding what happens to it
+        from now on (the reset's 421 and close); its rule counters stay the old ones."""
+        self.index = shared.next_session()
+        self.info = SessionInfo(self.index, self.info.peer, self.clock.now())
+        self.observer.started(self.info)
+        self.entries, self.entries_room, self.entry_chars = None, 0, 0
+        if self._direct is not None:
+            self._room()
 
     def _idle_drop(self, end: Close | Reset) -> tuple[Action, ...]:
         """``idle_close: close|reset``: the idle connection is dropped without a word. The

@@ -36,7 +36,7 @@ from smtpfake.engine.records import (
 )
 from smtpfake.journal import Journal
 from smtpfake.logging_observer import LoggingJournal
-from smtpfake.serialize import VIOLATION_REFERENCES
+from smtpfake.serialize import VIOLATION_REFERENCES, json_text
 
 #: events a slow subscriber may fall behind by before it is dropped (its stream ends)
 QUEUE_SIZE = 10_000
@@ -241,6 +241,7 @@ def _session_fields(session: int, when: float) -> dict[str, Any]:
 def _entry_fields(
     session: int, when: float, side: str, text: str, rule: str | None
 ) -> dict[str, Any]:
+    text = json_text(text)  # what a client sent (or a reply quoting it), as JSON can carry it
     if side == "client":
         return {"session": session, "time": when, "text": text}
     code = int(text[:3]) if text[:3].isdigit() else None
@@ -248,7 +249,7 @@ def _entry_fields(
 
 
 def _auth_fields(session: int, when: float, user: str) -> dict[str, Any]:
-    return {"session": session, "time": when, "user": user}
+    return {"session": session, "time": when, "user": json_text(user)}
 
 
 def _tls_fields(session: int, when: float, version: str, cipher: str) -> dict[str, Any]:
@@ -260,8 +261,8 @@ def _violation_fields(session: int, violation: Violation) -> dict[str, Any]:
         "session": session,
         "time": violation.time,
         "kind": violation.kind,
-        "detail": violation.detail,
-        "command": violation.command,
+        "detail": json_text(violation.detail),
+        "command": json_text(violation.command),
         "rfc": VIOLATION_REFERENCES.get(violation.kind),
     }
 
@@ -272,9 +273,9 @@ def _message_fields(session: int, number: int, message: Message) -> dict[str, An
         "time": message.time,
         "message_id": number,
         "queue_id": message.queue_id,
-        "mail_from": message.mail_from,
-        "rcpt_tos": list(message.rcpt_tos),
-        "subject": message.subject,  # the header block parsed here, by the stream: once
+        "mail_from": json_text(message.mail_from),
+        "rcpt_tos": [json_text(r) for r in message.rcpt_tos],
+        "subject": json_text(message.subject),  # the header block parsed here, by the stream
         "size": len(message.data),
     }
 

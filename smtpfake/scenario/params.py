@@ -85,17 +85,27 @@ def convert(kind_: str, value: Any) -> Value:
     if kind_ == "duration":
         if is_number(value):
             return float(value)
-        if isinstance(value, str) and (seconds := limits.duration_seconds(value)) is not None:
-            return seconds
+        if isinstance(value, str):
+            # a sign is read here, so that "-5" is told it is out of range (out_of_range), not
+            # that it is no duration
+            text = value.strip()
+            sign = -1.0 if text.startswith("-") else 1.0
+            seconds = limits.duration_seconds(text[1:] if text[:1] in "+-" else text)
+            if text and seconds is not None:
+                return sign * seconds
     raise ValueError(f"expected {_WANT[kind_]}, got {describe(value)}")
 
 
 def out_of_range(param: Param, value: Value) -> str | None:
-    """Why ``value`` is outside the parameter's ``min``/``max``, or None."""
+    """Why ``value`` is outside the parameter's ``min``/``max`` (a duration's is at least 0
+    without one), or None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if param.minimum is not None and value < param.minimum:
-        return f"must be at least {text_of(param.minimum)}, got {text_of(value)}"
+    minimum = param.minimum
+    if minimum is None and param.type == "duration":
+        minimum = 0
+    if minimum is not None and value < minimum:
+        return f"must be at least {text_of(minimum)}, got {text_of(value)}"
     if param.maximum is not None and value > param.maximum:
         return f"must be at most {text_of(param.maximum)}, got {text_of(value)}"
     return None

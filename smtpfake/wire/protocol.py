@@ -22,6 +22,7 @@ from typing import Any, Protocol, cast
 
 from smtpfake.engine.connection import Connection
 from smtpfake.engine.session import Session
+from smtpfake.engine.shared import Shared
 from smtpfake.scenario.plan import (
     Action,
     ArmTimer,
@@ -213,8 +214,33 @@ class Wire(asyncio.BufferedProtocol):
 
     # -- server control ----------------------------------------------------------------------------
 
-    def abort(self) -> None:
-        """Drop the connection now (server stop or reset)."""
+    def rejoin(self, shared: Shared) -> None:
+        """The server's journal was cleared (a reset): this open session goes on in the new one."""
+        conn = self._conn
+        if conn is not None and not self._lost:
+            conn.rejoin(shared)
+
+    def shut_down(self, why: str, grace: float) -> None:
+        """The server stops (``why``: ``stop``) or is reset (``reset``): the engine's 421 and
+        close (Connection.shutting_down); ``grace``: the longest grace period now, seconds (0:
+        close at once). A client that does not read its replies is dropped at once: its 421
+        could not reach it."""
+        conn, transport = self._conn, self._transport
+        if conn is None or transport is None or self._lost or self._writable is not None:
+            self.abort(why)
+            return
+        self._call(lambda: conn.shutting_down(why, grace))
+        if grace <= 0 and not transport.is_closing():
+            self.abort(why)
+
+    def abort(self, why: str = "stop") -> None:
+        """Drop the connection now (server stop or reset), recorded as the server's close."""
+        conn = self._conn
+        if conn is not None and not self._lost:
+            try:
+                conn.dropped(why)
+            except Exception as error:
+                self._hub.report_error(error, conn.session)
         if self._transport is not None:
             self._transport.abort()
 

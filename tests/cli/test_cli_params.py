@@ -46,6 +46,12 @@ def test_a_bad_param_is_a_usage_error_naming_it() -> None:
         r"greylisting\.yaml:\d+:3: parameter 'delay' set to 'soon': expected a duration",
         done.stderr,
     ), done.stderr
+    done = smtpfake("show", "greylisting", "--param", "delay=-5")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    # the real problem: the sign, not the form ("expected a duration ... got str '-5'")
+    assert re.search(
+        r"parameter 'delay' set to '-5': must be at least [0-9.]+, got -5", done.stderr
+    )
     done = smtpfake("serve", "--port", str(free_ports(1)), "--param", "nope=1", timeout=10)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "default.yaml:1:1: params: this scenario declares no parameters named 'nope'" in (

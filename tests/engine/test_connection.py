@@ -268,3 +268,130 @@ def test_what_comes_after_starttls_and_before_the_handshake_is_discarded() -> No
     assert p.tls
     assert kinds(p) == ["sent-before-tls"]
     assert "MAIL FROM:<evil@x.test>" not in texts(p)
+
+
+# -- the server going away with sessions open (stop, reset) ---------------------------------------
+
+SHUTDOWN_421 = b"421 4.3.2 smtpfake.test Service not available, closing transmission channel\r\n"
+
+
+def shut_down(p: Pipe, why: str = "stop", grace: float = 0.25) -> bytes:
+    p._held = []  # the shutdown's batch replaces the one under way
+    return p._carry(p.conn.shutting_down(why, grace), False)
+
+
+def test_stopping_sends_421_half_closes_and_blames_nobody() -> None:
+    p = pipe(grace=2.0)
+    p.connect()
+    p.feed("EHLO client.test")
+    assert shut_down(p) == SHUTDOWN_421
+    assert p.half_closed and p.ended is None
+    assert p.timers[GRACE_TIMER] == 0.25  # the stop's shorter grace period, not the 2 s
+    p.fire(GRACE_TIMER)
+    assert p.ended == "close"
+    p.finish()
+    assert texts(p)[-2:] == [SHUTDOWN_421.decode().strip(), "(connection closed: server stopping)"]
+    assert [e.rule for e in p.record.transcript[-2:]] == ["server.stop", "server.stop"]
+    assert kinds(p) == []  # no no-quit: the server closed it
+    assert "(client closed the connection)" not in texts(p)
+
+
+def test_the_command_sent_before_the_client_read_the_421_is_not_held_against_it() -> None:
+    p = pipe()
+    p.connect()
+    shut_down(p)
+    assert p.feed("QUIT") == b""
+    p.feed("NOOP")
+    p.eof()
+    p.finish()
+    assert texts(p)[-3:] == ["QUIT", "NOOP", "(client closed the connection)"]
+    assert kinds(p) == ["sent-after-close"]  # NOOP only: QUIT answered an unsolicited 421
+
+
+def test_stopping_mid_data_records_the_unfinished_message() -> None:
+    p = pipe()
+    p.connect()
+    for line in ("HELO a.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@x.test>", "DATA"):
+        p.feed(line)
+    p.feed("Subject: half")
+    assert shut_down(p) == SHUTDOWN_421
+    p.fire(GRACE_TIMER)
+    p.finish()
+    assert "(message data, " in " ".join(texts(p))
+    assert p.engine.journal.messages() == ()
+    assert kinds(p) == []
+
+
+def test_a_delayed_reply_is_not_delivered_and_the_421_goes_in_its_place() -> None:
+    p = pipe(scenario({"on": "noop", "delay": 30}))
+    p.connect()
+    p.feed("NOOP", hold=True)  # its 250 is 30 s away
+    assert shut_down(p) == SHUTDOWN_421
+    p.fire(GRACE_TIMER)
+    p.finish()
+    undelivered = [e for e in p.record.transcript if not e.delivered]
+    assert [(e.text, e.written) for e in undelivered] == [("250 2.0.0 Ok", 0)]
+    assert kinds(p) == []
+
+
+def test_a_reset_closes_at_once_without_a_grace_period() -> None:
+    p = pipe()
+    p.connect()
+    assert shut_down(p, "reset", 0.0) == SHUTDOWN_421
+    assert p.ended == "close" and not p.half_closed
+    p.finish()
+    assert texts(p)[-1] == "(connection closed: server reset)"
+    assert kinds(p) == []
+
+
+def test_a_stop_during_the_grace_period_only_shortens_it() -> None:
+    p = pipe(grace=5.0)
+    p.connect()
+    p.feed("QUIT")
+    assert shut_down(p) == b""  # it said 221 already: no 421 after it
+    assert p.timers[GRACE_TIMER] == 0.25
+    p.fire(GRACE_TIMER)
+    p.finish()
+    assert texts(p)[-2:] == ["221 2.0.0 Bye", "(connection closed)"]
+
+
+def test_a_connection_dropped_at_the_stop_is_the_servers_close() -> None:
+    p = pipe()
+    p.connect()
+    p.feed("EHLO client.test")
+    p.conn.dropped("stop")
+    p.lost()
+    assert texts(p)[-1] == "(connection closed: server stopping)"
+    assert kinds(p) == []
+
+
+def test_a_flood_unread_at_the_stop_closes_at_once_and_records_its_start() -> None:
+    p = pipe(scenario({"on": "noop", "delay": 30}))
+    p.connect()
+    p.feed("NOOP", hold=True)
+    p.feed(b"HELP\r\n" * 500)  # waits behind the delayed reply
+    assert shut_down(p) == SHUTDOWN_421
+    assert p.ended == "close" and not p.half_closed  # no grace period to read a flood in
+    p.finish()
+    assert texts(p).count("HELP") == 100  # DRAIN_LINES of it are recorded
+    assert texts(p)[-1].endswith("more octets, not read)")
+
+
+def test_a_session_open_at_a_reset_goes_on_in_the_cleared_journal() -> None:
+    from smtpfake.engine.shared import Shared
+
+    p = pipe()
+    p.connect()
+    p.feed("EHLO client.test")
+    p.engine.journal.clear()
+    assert p.conn.rejoin(Shared(seed=0))
+    assert p.session.index == 1
+    shut_down(p, "reset", 0.0)
+    p.finish()
+    assert texts(p) == [SHUTDOWN_421.decode().strip(), "(connection closed: server reset)"]
+    assert p.record.ended is not None and kinds(p) == []
+    assert not p.conn.rejoin(Shared(seed=0))  # over: nothing more to record
+    q = pipe()
+    q.connect()
+    q.feed("QUIT")
+    assert not q.conn.rejoin(Shared(seed=0))  # in its grace period: its last word was said

@@ -275,3 +275,33 @@ def test_the_header_says_when_a_conftest_overrides_the_settings(pytester: pytest
             "in conftest.py)"
         ]
     )
+
+
+def test_a_pooled_connection_ended_by_the_reset_is_in_the_tests_record(
+    pytester: pytest.Pytester,
+) -> None:
+    # an app's connection pool, opened once on the session server, meets each test's reset
+    pytester.makepyfile(
+        """
+        import smtplib
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def pooled(smtpfake_session):
+            client = smtplib.SMTP(smtpfake_session.host, smtpfake_session.port, timeout=5)
+            client.ehlo("pool.test")
+            yield client
+            client.close()
+
+        def test_the_reset_said_421_and_the_record_shows_it(pooled, smtpfake):
+            assert pooled.noop()[0] == 421  # waiting in its socket since the reset
+            (dropped,) = smtpfake.sessions
+            assert [e.text for e in dropped.transcript] == [
+                "421 4.3.2 smtpfake.test Service not available, closing transmission channel",
+                "(connection closed: server reset)",
+            ]
+            assert dropped.violations == ()
+            smtpfake.assert_no_violations()
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)

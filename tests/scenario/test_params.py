@@ -85,6 +85,14 @@ def test_with_params_reads_the_document_again() -> None:
             "a unit: 250ms, 30s, 5m, 1h), got str 'soon'",
         ),
         ({"delay": 0.5}, "t.yaml:4:3: parameter 'delay' set to 0.5: must be at least 1, got 0.5"),
+        # a negative duration is out of range, not "no duration" (a sign is read, with a unit too)
+        ({"delay": "-5"}, "t.yaml:4:3: parameter 'delay' set to '-5': must be at least 1, got -5"),
+        (
+            {"delay": "-2m"},
+            "t.yaml:4:3: parameter 'delay' set to '-2m': must be at least 1, got -120",
+        ),
+        ({"delay": -5}, "t.yaml:4:3: parameter 'delay' set to -5: must be at least 1, got -5"),
+        ({"delay": "-"}, "t.yaml:4:3: parameter 'delay' set to '-': expected a duration"),
         ({"count": 2.5}, "t.yaml:5:3: parameter 'count' set to 2.5: expected a whole number"),
         ({"strict": "maybe"}, "t.yaml:6:3: parameter 'strict' set to 'maybe': expected true or"),
         ({"word": 5}, "t.yaml:7:3: parameter 'word' set to 5: expected a string, got int 5"),
@@ -157,6 +165,7 @@ def test_unknown_and_unused_parameters_and_bad_names() -> None:
         ("duration", "1h", 3600.0),
         ("duration", " 30 s ", 30.0),
         ("duration", 2, 2.0),
+        ("duration", "-1s", -1.0),  # read with its sign: out_of_range() refuses it by name
         ("number", "1e3", 1000.0),
         ("number", "-2", -2),
         ("int", "+4", 4),
@@ -169,7 +178,7 @@ def test_convert(kind: str, text: Any, value: Any) -> None:
     assert convert(kind, text) == value
 
 
-@pytest.mark.parametrize(("kind", "text"), [("int", True), ("duration", "-1s"), ("bool", 1)])
+@pytest.mark.parametrize(("kind", "text"), [("int", True), ("duration", "1 ss"), ("bool", 1)])
 def test_convert_refuses(kind: str, text: Any) -> None:
     with pytest.raises(ValueError):
         convert(kind, text)
@@ -237,3 +246,12 @@ def test_a_dict_scenario_takes_params_and_files_are_cached_per_value() -> None:
     )
     assert five is again  # the same file and values: parsed once
     assert resolve("greylisting", params={"delay": 6}).rules[0].within == 6.0
+
+
+def test_a_duration_without_min_is_at_least_zero() -> None:
+    doc = DOC.replace("min: 1, max: 86400, ", "")
+    (found,) = problems(doc, delay="-1s")
+    assert found.startswith(
+        "t.yaml:4:3: parameter 'delay' set to '-1s': must be at least 0, got -1"
+    )
+    assert load_text(doc, params={"delay": "+3"}).rules[0].within == 3.0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import smtplib
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -238,3 +240,30 @@ def test_unknown_query_parameters_are_refused_everywhere(fleet_api: ApiServer) -
                 got = call(fleet_api.url, method, at + "?colour=red")
                 assert got.status == 400, (method, at, got)
                 assert "colour" in got.body["error"]
+
+
+def test_octets_that_are_not_utf8_reach_the_api_as_strict_json(api: ApiServer) -> None:
+    # A client's 0xFF was "\udcff" in /api/sessions and the stream: JSON that strict parsers
+    # (serde_json, Go's encoding/json in strict mode) reject. It is shown as \xff, as the
+    # fixture's transcript() shows it; the message's exact octets stay in its raw data.
+    stream = Stream(
+        api.url + "/api/events",
+        lambda got: any(e["event"] == "closed" for e in got),  # bounded: the session's end
+        TIMEOUT,
+    )
+    server = api.server
+    with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as sock:
+        reader_file = sock.makefile("rb")
+        assert reader_file.readline().startswith(b"220 ")
+        sock.sendall(b"HELO \xff.test\r\nMAIL FROM:<a\xff@x.test>\r\nQUIT\r\n")
+        for _ in range(3):
+            assert reader_file.readline()
+    events = stream.join()
+    listing = call(api.url, "GET", "/api/sessions")
+    assert listing.status == 200
+    for value in [listing.body, *events]:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")  # no lone surrogate: would raise
+    (session,) = listing.body["sessions"]
+    texts = [e["text"] for e in session["transcript"]]
+    assert "HELO \\xff.test" in texts and "MAIL FROM:<a\\xff@x.test>" in texts
+    assert "HELO \\xff.test" in [e.get("text") for e in events]

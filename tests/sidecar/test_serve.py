@@ -378,3 +378,22 @@ def test_the_log_has_api_writes_and_failures_not_reads(sidecar_factory: Start) -
         ("GET", "/api/nope", 404),
         ("POST", "/api/reset", 200),
     ]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_says_421_to_open_sessions_before_the_close(
+    sidecar_factory: Start, sig: int
+) -> None:
+    # RFC 5321 §3.8: a server going away says 421 (then EOF), not a silent close
+    car = sidecar_factory("--port", "0", "--api-port", "0")
+    with socket.create_connection((car.smtp_host, car.smtp_port), timeout=TIMEOUT) as sock:
+        reader = sock.makefile("rb")
+        assert reader.readline().startswith(b"220 ")
+        sock.sendall(b"EHLO client.test\r\n")
+        for _ in range(20):  # bounded: the EHLO reply's lines
+            if reader.readline()[3:4] == b" ":
+                break
+        car.signal(sig)
+        assert reader.readline().startswith(b"421 4.3.2 ")
+        assert reader.readline() == b""  # EOF, not a reset
+    assert car.proc.returncode == 0, car.output()

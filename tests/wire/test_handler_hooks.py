@@ -148,3 +148,43 @@ def test_pipelined_commands_wait_for_the_hook_and_keep_their_order() -> None:
         assert raw.reply_bytes().startswith(b"221")
         (record,) = ended_sessions(server, 1)
         assert kinds(record) == []  # PIPELINING was advertised: no violation
+
+
+class PlainRcpt:
+    """A hook written as a plain def: each RCPT failed at runtime ("object str can't be used in
+    'await' expression") and the client got a 451."""
+
+    async def handle_MAIL(self, *args: Any) -> str:
+        return "250 2.1.0 Ok"
+
+    def handle_RCPT(self, *args: Any) -> str:
+        return "250 2.1.5 Ok"
+
+
+class PlainData:
+    def handle_DATA(self, *args: Any) -> str:
+        return "250 Ok"
+
+
+def test_a_plain_def_hook_fails_when_the_server_is_built_naming_it() -> None:
+    with pytest.raises(TypeError) as caught:
+        Server("default", handler=PlainRcpt())
+    message = str(caught.value)
+    assert message.startswith("Server(handler=...): handle_RCPT of <")
+    assert message.endswith("must be `async def`, as aiosmtpd's hooks are (the server awaits it)")
+    assert "handle_MAIL" not in message
+    with pytest.raises(TypeError, match=r"^Server\(delivery=\.\.\.\): handle_DATA of <"):
+        Server("default", delivery=PlainData())
+
+
+def test_an_async_hook_beside_the_check_still_answers_on_the_wire() -> None:
+    class Fine(PlainRcpt):
+        async def handle_RCPT(self, *args: Any) -> str:  # type: ignore[override]
+            return "250 2.1.5 Checked"
+
+    with Server("default", handler=Fine()) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.ehlo("a.test")
+            client.mail("a@x.test")
+            assert client.rcpt("b@x.test") == (250, b"2.1.5 Checked")
+        assert server.errors == []
