@@ -28,6 +28,8 @@ def test_system_clock_can_skip_ahead() -> None:
     assert abs(clock.now() - time.time()) < 60  # real time until advanced
     ahead = clock.advance(3600)
     assert ahead - time.time() > 3000
+    assert clock.now() >= ahead  # now() follows the offset from the first advance() on
+    assert clock.advance(3600) - time.time() > 6000  # and every later one adds to it
 
 
 @pytest.mark.parametrize("clock", [ManualClock(), SystemClock()], ids=["manual", "system"])
