@@ -16,6 +16,10 @@ class Phase(enum.Enum):
     MAIL = "mail"  # MAIL accepted, no recipient yet
     RCPT = "rcpt"  # at least one RCPT accepted
 
+    # identity, as equality is: Enum's own hashes the name in a Python call, and the remembered
+    # decide_on() hashes the phase for every MAIL, RCPT and DATA
+    __hash__ = object.__hash__
+
 
 class Mode(enum.Enum):
     COMMAND = "command"
