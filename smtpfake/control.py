@@ -28,7 +28,7 @@ from smtpfake.queries import (
     retries,
     sessions_where,
 )
-from smtpfake.visible import visible as visible
+from smtpfake.visible import visible
 
 if TYPE_CHECKING:
     import ssl

@@ -326,14 +326,8 @@ class Wire(asyncio.BufferedProtocol):
                 if len(actions) == 1 and type(actions[0]) is ArmTimer:
                     # the idle timer after the reply (most commands): set here, not in a
                     # second pass through this loop
-                    arm = actions[0]
+                    self._timer_action(actions[0])
                     actions = ()
-                    deadline = self._loop.time() + arm.seconds
-                    rings = deadlines.get(arm.name)
-                    if rings is not None and rings <= deadline:
-                        deadlines[arm.name] = deadline
-                    else:
-                        self._timer_action(arm)
                 if self._read_paused:
                     self._resume_reading(conn)
         except Exception as error:
