@@ -262,7 +262,7 @@ def auth_line(session: Session, line: bytes, pipelined: bool) -> tuple[Action, .
     exchange = session.exchange
     assert exchange is not None, "Mode.AUTH without an exchange"
     text = line.rstrip(b"\r\n").decode("ascii", "replace").strip()
-    session.record("client", "*" if text == "*" else sasl.AUTH_MASK)
+    session.heard("*" if text == "*" else sasl.AUTH_MASK)
     if pipelined:
         session.conduct.tell(
             "bad-pipelining",
