@@ -179,7 +179,7 @@ class Connection:
             else:
                 self._written = 0
                 session = self.session
-                if (session.held is not None or self._buffer) and self._hold_back():
+                if self._buffer and self._hold_back():  # (nothing is held with none buffered)
                     session.record("server", note.text, note.rule)  # after the lines before it
                     return
                 entries, text = session.entries, note.text
@@ -196,7 +196,7 @@ class Connection:
             self._over = True
         elif isinstance(action, HalfClose):
             self._closing = True  # the grace period: what the client sends now is after the close
-        if getattr(action, "note", None) is not None:
+        if self._buffer and getattr(action, "note", None) is not None:
             self._hold_back()
         self.session.performed(action)
 
@@ -261,7 +261,9 @@ class Connection:
             self._abandon(self._eof)
             self._client_closed()
             return self._end()
-        self._client_closed()
+        if self._buffer:
+            self._hold_back(ended=True)
+        self.session.client_closed("(client closed the connection)", self._eof)
         if self._closing:
             return self._end()
         if self._busy:  # the batch is carried out: done() goes on with the lines
@@ -273,7 +275,7 @@ class Connection:
         """The connection is gone (``reset``: the client's RST). The session ends."""
         if self._busy and not self._closing and not self._over:
             self._client_left = True
-        now = self.session.now()  # one reading: the reply cut short and the close go together
+        now = self.session.clock.now()  # one reading: the reply cut short and the close together
         self._abandon(now)
         if not self._over and (reset or self._eof is None):  # (an EOF has its entry already)
             self._hold_back(ended=True)
@@ -544,18 +546,19 @@ class Connection:
         session = self.session
         self._eof = self._eof or session.now()
         # not the rest of a message the server cut off: not lines to judge
-        for _ in range(0 if session.closed_in_message else DRAIN_LINES):
-            if not self._buffer:
-                break
-            before = len(self._buffer)
-            self._next_piece()
-            if len(self._buffer) == before:  # a last line without its LF
-                line, self._buffer = bytes(self._buffer), bytearray()
-                session.receive(line, partial=self._mid_line, pipelined=self._took(len(line)))
-            if self._marks is not None:
-                self._release_due()
         if self._buffer and not session.closed_in_message:
-            session.record("client", f"({len(self._buffer)} more octets, not read)")
+            for _ in range(DRAIN_LINES):
+                if not self._buffer:
+                    break
+                before = len(self._buffer)
+                self._next_piece()
+                if len(self._buffer) == before:  # a last line without its LF
+                    line, self._buffer = bytes(self._buffer), bytearray()
+                    session.receive(line, partial=self._mid_line, pipelined=self._took(len(line)))
+                if self._marks is not None:
+                    self._release_due()
+            if self._buffer:
+                session.record("client", f"({len(self._buffer)} more octets, not read)")
         if session.held is not None:
             session.release()
 
