@@ -10,9 +10,12 @@ decided here, on the injectable clock:
   the same pieces whatever way the bytes were split in transit;
 - pipelining and early talk: a line is *ahead* when (part of) it was received before the
   server's previous reply was completely written, however a fault paced that reply;
-- the record: a reply is recorded when its last byte was handed to the socket (the wire
-  reports each action it carried out); one cut short by the client's close is recorded as not
-  delivered, with how much of it was written; the client's close is an entry of its own;
+- the record: a client line is stamped when its last octet arrived (one clock reading per
+  read; marks only while octets of several reads wait), a reply when its last byte was handed
+  to the socket (the wire reports each action it carried out); one cut short by the client's
+  close is recorded as not delivered, with how much of it was written; the client's close is an
+  entry of its own. The transcript is in time order: what would be recorded while lines that
+  arrived before it still wait to be read is held back until they are (:meth:`_hold_back`);
 - timers: the idle timeout, ``close_after`` and the grace period are ArmTimer actions;
 - the end: after the server's last reply it half-closes and keeps reading for the grace period,
   recording what the client still sends (``sent-after-close``), then closes.
@@ -145,8 +148,8 @@ class Connection:
         return timers + self._start(self.session.connect())
 
     def receive_data(self, data: bytes) -> tuple[Action, ...]:
-        """Bytes the client sent (any split). While a batch is under way they wait, judged as
-        sent ahead of the reply."""
+        """Bytes the client sent (any split), read now (the clock's reading is their arrival
+        time). While a batch is under way they wait, judged as sent ahead of the reply."""
         if self._over:
             return ()
         if self._closing and self.session.tls_pending:

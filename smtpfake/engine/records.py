@@ -16,9 +16,10 @@ HEADER_SCAN_BYTES = 65_536
 # slots: a journal keeps up to millions of these (120 bytes an entry, against 170 with a dict)
 @dataclass(frozen=True, slots=True)
 class TranscriptEntry:
-    """One thing that happened on the connection. ``time``: for a client line, when the engine
-    read it; for a reply, when its last byte was handed to the socket. A multi-line reply is one
-    entry whose ``text`` holds its lines as sent, joined with newlines (see :attr:`lines`)."""
+    """One thing that happened on the connection. ``time``: for a client line (message text, an
+    AUTH line, a BDAT chunk), when its last octet arrived; for a reply, when its last byte was
+    handed to the socket. A transcript is in time order. A multi-line reply is one entry whose
+    ``text`` holds its lines as sent, joined with newlines (see :attr:`lines`)."""
 
     time: float
     side: Literal["client", "server"]
