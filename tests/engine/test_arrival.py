@@ -89,6 +89,23 @@ def test_a_line_cut_short_by_the_close_is_recorded_at_its_last_octet() -> None:
     p.finish()
     assert since(p, t0)[:2] == [(0.0, "EHLO early"), (0.0, "MAIL FR")]
     assert since(p, t0)[-1] == (0.5, "(client closed the connection)")
+    assert "unterminated-line" in kinds(p)  # its CRLF never came
+
+
+def test_a_last_line_without_its_crlf_is_answered_and_judged() -> None:
+    p = pipe()
+    p.connect()
+    p.feed("EHLO c.test")
+    p.feed(b"QUIT")
+    assert p.eof() == b"221 2.0.0 Bye\r\n"
+    p.finish()
+    assert [e.text for e in p.record.transcript][-4:] == [
+        "QUIT",
+        "(client closed the connection)",
+        "221 2.0.0 Bye",
+        "(connection closed)",
+    ]
+    assert kinds(p) == ["unterminated-line"]
 
 
 def test_a_close_after_a_finished_reply_still_gets_the_lines_before_it_answered() -> None:
