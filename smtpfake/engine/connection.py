@@ -183,7 +183,12 @@ class Connection:
                 self._written = 0
                 session = self.session
                 if self._buffer and self._hold_back():  # (nothing is held with none buffered)
-                    session.record("server", note.text, note.rule)  # after the lines before it
+                    # after the lines before it (session.record(), inline)
+                    held = session.held
+                    assert held is not None
+                    held.append(
+                        (session.hold_to, session.clock.now(), "server", note.text, note.rule, None)
+                    )
                     return
                 entries, text = session.entries, note.text
                 if (  # session.note(), inline: every reply
@@ -319,6 +324,7 @@ class Connection:
         in its grace period (the server said its last word before the reset: nothing to add)."""
         if self._over or self._closing:
             return False
+        self.session.release()  # what waited belongs to the journal that was cleared
         self.session.rejoin(shared)
         return True
 
@@ -655,7 +661,8 @@ class Connection:
 
     def _release_due(self) -> None:
         """Record the held entries whose lines (those that arrived before them) are recorded."""
-        if self.session.held is not None:
+        held = self.session.held
+        if held is not None and (not held or held[0][0] <= self._taken):
             self.session.release(self._taken)
 
     def before_tls(self) -> bytes:

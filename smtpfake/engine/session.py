@@ -910,12 +910,24 @@ class Session:
         held = self.held
         if held is None:
             return
-        due = len(held)
+        due = count = len(held)
         if read is not None:
-            due = next((i for i, entry in enumerate(held) if entry[0] > read), due)
-        self.held = None if due == len(held) else held[due:]
-        for entry in held[:due]:
-            self.note(*entry[1:])
+            due = 0
+            while due < count and held[due][0] <= read:
+                due += 1
+            if due == 0 < count:
+                return  # none is due yet
+        if due == count:
+            self.held = None
+        else:
+            self.held, held = held[due:], held[:due]
+        entries, room, chars = self.entries, self.entries_room, self.entry_chars
+        for _, when, side, text, rule, rest in held:
+            if rest is None and entries is not None and len(entries) < room and len(text) <= chars:
+                entries.append((when, side, text, rule))  # note(), inline
+            else:
+                self.note(when, side, text, rule, rest)
+                entries, room = self.entries, self.entries_room
 
     def note(
         self,

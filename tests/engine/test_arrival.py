@@ -305,3 +305,22 @@ def test_a_timer_during_a_paced_reply_comes_after_the_lines_that_were_waiting() 
         (1.0, "(connection closed)"),
     ]
     assert not p.record.transcript[1].delivered
+
+
+def test_held_entries_are_recorded_in_turn_as_their_lines_are_read() -> None:
+    p = pipe()
+    session = p.session
+    before = len(p.record.transcript)
+    session.held, session.hold_to = [], 3
+    session.record("server", "first")
+    session.hold_to = 7
+    session.record("server", "second")
+    session.release(2)  # neither is due
+    session.release(5)
+    assert [e.text for e in p.record.transcript[before:]] == ["first"]
+    session.release(None)
+    assert [e.text for e in p.record.transcript[before:]] == ["first", "second"]
+    assert session.held is None
+    session.held = []  # a hold that held nothing ends at the first look
+    session.release(0)
+    assert session.held is None
