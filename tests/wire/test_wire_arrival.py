@@ -107,6 +107,29 @@ def test_a_half_closed_client_gets_the_answer_to_its_last_line(
     assert kinds(session) == ["unterminated-line", "no-quit"]
 
 
+def test_a_half_closed_client_gets_every_answer_to_a_long_pipelined_group(
+    server: Server, raw: Callable[..., Raw]
+) -> None:
+    """300 commands and QUIT in one write, then the client's EOF: the server answers them in
+    turns (other sessions get the loop between), the EOF landing between two of them. All are
+    answered; the close entry comes after the last line and the record stays in time order."""
+    conn = raw()
+    conn.reply()
+    assert conn.command("EHLO c.test")[-1].startswith(b"250 ")
+    conn.send(b"RSET\r\n" * 300 + b"QUIT\r\n")
+    conn.sock.shutdown(socket.SHUT_WR)
+    answers = conn.rest()
+    assert answers.count(b"250 2.0.0 Ok\r\n") == 300 and answers.endswith(b"221 2.0.0 Bye\r\n")
+    conn.close()
+    (session,) = ended_sessions(server, 1)
+    texts = [e.text for e in session.transcript]
+    assert session.commands[-1] == "QUIT" and len(session.commands) == 302
+    assert texts.index("(client closed the connection)") > texts.index("QUIT")
+    times = [e.time for e in session.transcript]
+    assert times == sorted(times)
+    assert kinds(session) == []
+
+
 def test_every_face_of_the_record_shows_the_same_order() -> None:
     """The dripped greeting with an early EHLO as the journal, format(), GET /api/sessions, the
     event stream and serve's log show it: the same entries, times and order."""
