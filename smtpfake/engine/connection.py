@@ -678,7 +678,7 @@ class Connection:
         self._ahead = 0
         session = self.session
         if session.settings.tls.implicit and not session.tls_active:
-            self._marks = None
+            self._unmark()
             return data
         if data:
             session.discarded_before_tls(len(data))
