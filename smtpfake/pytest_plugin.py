@@ -206,6 +206,11 @@ def _check_delivery(spec: str, where: str, error: type[Exception]) -> None:
 
 _SETTINGS = pytest.StashKey[Settings]()
 
+_REMOTE_DELIVERY = (
+    "delivery is for the in-process server; with --smtpfake-remote start the sidecar with "
+    "`smtpfake serve --deliver ...`"
+)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -224,6 +229,10 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 "smtpfake: --smtpfake-journal-* set the in-process journal; a sidecar's are its "
                 "own (smtpfake serve --journal-*)"
+            )
+        if settings.delivery is not None:
+            raise pytest.UsageError(
+                f"smtpfake: --smtpfake-delivery (ini smtpfake_delivery): {_REMOTE_DELIVERY}"
             )
         remote = _wait_for_sidecar(settings)
         if settings.scenario != "default":
@@ -422,10 +431,8 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
     settings = smtpfake_settings
     if settings.remote:
         if settings.delivery is not None:
-            raise pytest.UsageError(
-                "smtpfake: --smtpfake-delivery is for the in-process server; with "
-                "--smtpfake-remote start the sidecar with `smtpfake serve --deliver ...`"
-            )
+            # flags were checked at start-up; this is a conftest's Settings: one line per test
+            pytest.fail(f"smtpfake: Settings(delivery=...): {_REMOTE_DELIVERY}", pytrace=False)
         yield from _remote_backend(settings)
         return
     from smtpfake.control import SmtpFake
