@@ -507,7 +507,13 @@ def smtpfake_server(smtpfake_backend: Control) -> Server:
     """The in-process :class:`Server` behind the fixtures (not with ``--smtpfake-remote``)."""
     server: Server | None = getattr(smtpfake_backend, "server", None)
     if server is None:
-        raise pytest.UsageError("smtpfake_server is in-process only; --smtpfake-remote is set")
+        # a test's own need, not a bad setting: it fails in one line (a UsageError raised in a
+        # fixture was a traceback per test)
+        pytest.fail(
+            "smtpfake_server is the in-process Server, and --smtpfake-remote is set: "
+            "take smtpfake (or smtpfake_session), which work both ways",
+            pytrace=False,
+        )
     return server
 
 
