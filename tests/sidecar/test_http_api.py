@@ -117,6 +117,7 @@ MAX_SEED = 2**64 - 1
         ({"name": "default", "seed": -1}, f"'seed' must be a whole number from 0 to {MAX_SEED}"),
         ({"name": "default", "seed": 2**64}, f"'seed' must be a whole number from 0 to {MAX_SEED}"),
         ({"name": "default", "nmae": 1}, "unknown field(s): nmae"),
+        ({"nam": "default"}, "unknown field(s): nam; did you mean 'name'? (known: name, params"),
     ],
 )
 def test_put_json_checks_its_fields(api: ApiServer, body: dict[str, object], needle: str) -> None:
