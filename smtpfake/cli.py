@@ -1,4 +1,4 @@
-"""The ``smtpfake`` command: serve, list, validate, explain."""
+"""The ``smtpfake`` command: serve, list, show, validate, explain, probe."""
 
 from __future__ import annotations
 
@@ -821,11 +821,18 @@ COMMANDS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
 }
 
 
+#: what ``smtpfake --help`` says first (the module's docstring is for readers of the code)
+DESCRIPTION = (
+    "smtpfake: a fault-injecting SMTP test double. A scenario (YAML) scripts how the server "
+    "misbehaves; every session and message is recorded."
+)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """``smtpfake``'s parser. With ``command`` (a key of :data:`COMMANDS`) only that
     subcommand's parser is built, which is all a run of it reads (start-up time: building them
     all costs about 5 ms and imports the probe's); else every one (``smtpfake --help``)."""
-    parser = argparse.ArgumentParser(prog="smtpfake", description=__doc__)
+    parser = argparse.ArgumentParser(prog="smtpfake", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"smtpfake {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
