@@ -194,6 +194,17 @@ def test_put_yaml_body(api: ApiServer, ctype: str) -> None:
         assert client.rcpt("good@y.test")[0] == 250
 
 
+def test_a_misspelt_query_parameter_of_a_yaml_upload_is_named_with_param_name(
+    api: ApiServer,
+) -> None:
+    got = call(api.url, "PUT", "/api/scenario?params.delay=5", raw=YAML, content_type="text/yaml")
+    assert got.status == 400, got
+    assert got.body["error"] == (
+        "unknown query parameter(s): params.delay "
+        "(known: name, param.NAME, require_docs, seed, source)"
+    )
+
+
 def test_put_invalid_yaml_answers_every_problem_and_keeps_the_scenario(api: ApiServer) -> None:
     text = b"summary: x\nexpect: y\nrules:\n  - on: rcptt\n    reply: 550 no\n  - on: mail\n"
     query = "?source=" + urllib.parse.quote("mine.yaml")
