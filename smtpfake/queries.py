@@ -137,6 +137,13 @@ class Retry:
     code: int
     delay: float
 
+    def __repr__(self) -> str:
+        # the sessions by number: a failed assert on a Retry's field printed both records whole
+        return (
+            f"Retry(failed=session {self.failed.index}, retry=session {self.retry.index}, "
+            f"code={self.code}, delay={self.delay:.3f})"
+        )
+
 
 def _said(session: SessionRecord) -> float:
     """When the server last replied in ``session`` (seconds; its start if it never did)."""

@@ -114,6 +114,10 @@ def test_retries_and_their_delays(fake: SmtpFake) -> None:
     send(fake, "a@x.test", ["b@y.test"], "s")
     (retry,) = fake.assert_retried(1, min_delay=0.04)
     assert retry.code == 421 and retry.failed.index == 1 and retry.retry.index == 2
+    assert (
+        repr(retry)
+        == f"Retry(failed=session 1, retry=session 2, code=421, delay={retry.delay:.3f})"
+    )
     assert retry.delay >= 0.04
     with pytest.raises(
         AssertionError,
