@@ -40,11 +40,24 @@ def _yes_no(text: str) -> bool:
     raise ValueError(f"not an on/off value: {text!r}")
 
 
+def duration(text: str) -> float:
+    """Seconds as a scenario writes them: a number (``300``, ``0.5``) or with a unit (``5m``,
+    ``250ms``); ValueError for anything else (``inf``, ``-5``, ``5 minutes``). Its name is
+    what argparse calls it in an error (``invalid duration value``)."""
+    from smtpfake.scenario import limits
+
+    seconds = limits.duration_seconds(text)
+    if seconds is None:
+        raise ValueError(f"not a duration: {text!r}")
+    return seconds
+
+
 #: what each kind of setting expects, for the error of an environment variable that is not one
 _EXPECTED: dict[Callable[[str], object], str] = {
     int: "a whole number",
     float: "a number",
     _yes_no: "1, true, yes or on; or 0, false, no or off",
+    duration: "seconds, or a duration with its unit (250ms, 30s, 5m, 1h)",
 }
 
 #: serve option -> (environment variable, type, default); a flag on the command line wins
@@ -60,7 +73,7 @@ SERVE_ENV: dict[str, tuple[str, Callable[[str], object], object]] = {
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
     "quiet": ("SMTPFAKE_QUIET", _yes_no, False),
     "clock": ("SMTPFAKE_CLOCK", str, "system"),
-    "idle_timeout": ("SMTPFAKE_IDLE_TIMEOUT", float, 300.0),
+    "idle_timeout": ("SMTPFAKE_IDLE_TIMEOUT", duration, 300.0),
     "loop": ("SMTPFAKE_LOOP", str, "auto"),
     "deliver": ("SMTPFAKE_DELIVER", str, None),
     # what the journal keeps (JournalLimits): --journal-sessions, SMTPFAKE_JOURNAL_SESSIONS, ...
@@ -156,10 +169,19 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         raise _ConfigError(
             f"--log-format/SMTPFAKE_LOG_FORMAT: {out['log_format']!r} is not text or json"
         )
-    if not out["idle_timeout"] > 0:
-        raise _ConfigError(
-            f"--idle-timeout/SMTPFAKE_IDLE_TIMEOUT: must be more than 0, got {out['idle_timeout']}"
+    try:  # the range Server() holds it to, said here (it was blamed on --deliver)
+        limits.check_number(
+            out["idle_timeout"],
+            "",
+            minimum=0,
+            exclusive_minimum=True,
+            maximum=limits.MAX_SECONDS,
+            unit=" seconds",
         )
+    except limits.LimitError as exc:
+        raise _ConfigError(
+            f"--idle-timeout/SMTPFAKE_IDLE_TIMEOUT{exc}, got {out['idle_timeout']:g}"
+        ) from None
     if out["clock"] not in ("system", "manual"):
         raise _ConfigError(f"--clock/SMTPFAKE_CLOCK: {out['clock']!r} is not system or manual")
     env_params = []
@@ -691,10 +713,11 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--idle-timeout",
-        type=float,
+        type=duration,
         metavar="SECONDS",
-        help="the server's own idle timeout: a connection silent this long is closed without a "
-        "reply (SMTPFAKE_IDLE_TIMEOUT; default 300); a scenario's server.idle_timeout and "
+        help="the server's own idle timeout: a connection silent this long (seconds, or 5m, "
+        "1h, ...; at most a day) is closed without a reply (SMTPFAKE_IDLE_TIMEOUT; default 300); "
+        "a scenario's server.idle_timeout and "
         "idle_close choose a 421 or a reset instead",
     )
     serve.add_argument(
