@@ -511,8 +511,11 @@ def _show(args: argparse.Namespace) -> int:
         from smtpfake.visible import visible
 
         print(f"rule hits and near misses in {len(sessions)} session(s) from {source}:")
-        for line in rules_report(labels, sessions, "the session JSON's near_misses"):
+        lines = rules_report(labels, sessions, "the session JSON's near_misses")
+        for line in lines:
             print(f"  {visible(line)}")  # a near miss quotes what the client sent
+        if not lines:  # not a header over nothing, as if the report were cut off
+            print("  none: the scenario has no rules, and no rule shaped these sessions")
     return 0
 
 
