@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from smtpfake.http import ApiServer
     from smtpfake.journal import SessionRecord
     from smtpfake.remote import RemoteSmtpFake
-    from smtpfake.scenario import Scenario
+    from smtpfake.scenario import Scenario, ScenarioError
     from smtpfake.scenario.model import Param, Rule
 
 #: the event loops `serve --loop` takes: smtpfake.wire.loops.CHOICES, written out so that parsing
@@ -269,7 +269,9 @@ def _serve(args: argparse.Namespace) -> int:
             ),
         )
     except ScenarioError as exc:
-        print(exc, file=sys.stderr)
+        print(
+            _scenario_problems(exc, "smtpfake serve: --scenario/SMTPFAKE_SCENARIO"), file=sys.stderr
+        )
         return 2
     except ValueError as exc:  # --deliver names no back end
         print(f"smtpfake serve: --deliver/SMTPFAKE_DELIVER: {exc}", file=sys.stderr)
@@ -501,7 +503,7 @@ def _show(args: argparse.Namespace) -> int:
             sessions = _journal_sessions(args.journal)
             source = "standard input" if args.journal == "-" else args.journal
     except ScenarioError as exc:
-        print(exc, file=sys.stderr)
+        print(_scenario_problems(exc, "smtpfake show"), file=sys.stderr)
         return 2
     except failures as exc:
         print(f"smtpfake show: {exc}", file=sys.stderr)
@@ -517,6 +519,17 @@ def _show(args: argparse.Namespace) -> int:
         if not lines:  # not a header over nothing, as if the report were cut off
             print("  none: the scenario has no rules, and no rule shaped these sessions")
     return 0
+
+
+def _scenario_problems(exc: ScenarioError, setting: str) -> str:
+    """``exc`` one problem a line, ``file:line:col: ...``; a problem that points into no file
+    (a scenario name that resolves to nothing) is said of ``setting`` instead: ``nosuch:1:1:``
+    read as the position in a file named nosuch."""
+    from pathlib import Path
+
+    if len(exc.problems) == 1 and not Path(exc.problems[0].location.file).is_file():
+        return f"{setting}: {exc.problems[0].message}"
+    return str(exc)
 
 
 def _remote(args: argparse.Namespace) -> RemoteSmtpFake:

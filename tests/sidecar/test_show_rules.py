@@ -222,3 +222,12 @@ def test_a_scenario_without_rules_says_so(tmp_path: Path) -> None:
         "rule hits and near misses in 1 session(s) from standard input:",
         "  none: the scenario has no rules, and no rule shaped these sessions",
     ]
+
+
+def test_a_misspelt_name_is_one_line_without_a_made_up_position() -> None:
+    result = _show("greylistin")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "smtpfake show: no scenario named 'greylistin'; did you mean 'greylisting'?"
+    ), result.stderr
+    assert len(result.stderr.splitlines()) == 1
