@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.model import AuthSettings
 
 #: RFC 4954 §4: what an AUTH response line may take (the wire's reader may cut sooner)
@@ -23,7 +23,7 @@ USERNAME_PROMPT = base64.b64encode(b"Username:").decode("ascii")
 PASSWORD_PROMPT = base64.b64encode(b"Password:").decode("ascii")
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Exchange:
     """An AUTH exchange under way."""
 
@@ -31,7 +31,7 @@ class Exchange:
     user: str | None = None  # None until the client has given it
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Verdict:
     """How an exchange ends: the reply the rules see (stage auth)."""
 

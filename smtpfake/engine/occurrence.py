@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from dataclasses import dataclass
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.model import Stage
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Occurrence:
     """One thing happening in a session that rules may react to."""
 
