@@ -12,7 +12,6 @@ can use TLS, and the others fail to load with a message that says so.
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 import threading
 import weakref
@@ -84,6 +83,8 @@ def certificate_names(hostname: str, host: str) -> tuple[str, ...]:
 
 
 def _is_wildcard(host: str) -> bool:
+    import ipaddress  # only for a generated certificate: a server without TLS starts without it
+
     try:
         return ipaddress.ip_address(host).is_unspecified
     except ValueError:

@@ -19,6 +19,7 @@ NOT_AT_START = (
     "smtpfake.engine.matching",
     "smtpfake.engine.nearmisses",
     "smtpfake.scenario.violations",  # loaded with the first violation
+    "smtpfake.engine.auth",  # the SASL exchange: loaded with the first AUTH
     "json",
     "aiosmtpd",
     "email.message",
