@@ -14,7 +14,6 @@ import ssl
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smtpfake.engine import (
@@ -40,6 +39,8 @@ from smtpfake.wire.protocol import read_buffer
 
 # a back end and a handler's hooks load when a server is given them (start-up time)
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from smtpfake.delivery import Handler
     from smtpfake.hooks import Hooks
 

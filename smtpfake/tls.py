@@ -16,7 +16,6 @@ import ssl
 import threading
 import weakref
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from smtpfake.scenario.errors import Problem, ScenarioError
@@ -45,6 +44,7 @@ class Authority:
     def __init__(self) -> None:
         import shutil  # here, not at the top: a server without TLS starts without them
         import tempfile
+        from pathlib import Path
 
         try:
             import trustme

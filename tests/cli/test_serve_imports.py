@@ -30,6 +30,9 @@ NOT_AT_START = (
     "smtpfake.delivery",  # no --deliver
     "smtpfake.hooks",  # no handler
     "uvloop",  # not installed here, or --loop asyncio below
+    "pathlib",  # the scenario is found and its cache entry read with os.path
+    "urllib.parse",
+    "ipaddress",
 )
 
 
