@@ -49,9 +49,16 @@ def frozen_dataclass(
     cls: type[T] | None = None, /, *, slots: bool = False
 ) -> type[T] | Callable[[type[T]], type[T]]:
     """``@dataclass(frozen=True)`` or ``@dataclass(frozen=True, slots=True)``, with
-    ``__repr__``, ``__eq__`` and ``__hash__`` made on first use (see the module)."""
+    ``__repr__``, ``__eq__`` and ``__hash__`` made on first use (see the module). TypeError for
+    a class that defines one of them itself (``dataclass`` keeps some of those and not others:
+    declare it with ``@dataclass(frozen=True)``)."""
 
     def wrap(c: type[T]) -> type[T]:
+        own = [name for name in LATER if name in c.__dict__]
+        if own:
+            raise TypeError(
+                f"{c.__qualname__} defines {', '.join(own)}: use @dataclass(frozen=True)"
+            )
         made = dataclasses.dataclass(frozen=True, eq=False, repr=False, slots=slots)(c)
         for name in LATER:
             setattr(made, name, _first_call(made, name))

@@ -103,6 +103,17 @@ def test_subclasses() -> None:
     assert repr(Plain(1)) == "test_subclasses.<locals>.Plain(a=1)"
 
 
+def test_a_class_with_its_own_repr_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"Own defines __repr__: use @dataclass\(frozen=True\)"):
+
+        @frozen_dataclass
+        class Own:
+            a: int
+
+            def __repr__(self) -> str:
+                return "own"
+
+
 @frozen_dataclass
 class Kept:
     """A module-level class, for pickle."""
