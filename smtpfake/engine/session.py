@@ -16,13 +16,14 @@ import random
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from smtpfake.engine import bdat, commands, params
 
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
-from smtpfake.engine.auth import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
-from smtpfake.engine.auth import Exchange, masked
+# (the SASL exchange, auth.py, loads with the first AUTH: commands.py)
+from smtpfake.engine.auth_mask import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
+from smtpfake.engine.auth_mask import masked
 from smtpfake.engine.body import NOTHING_DECLARED, Body
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.compiled import compiled
@@ -59,6 +60,9 @@ from smtpfake.scenario.plan import (
     wire_text,
 )
 from smtpfake.scenario.reply import Reply
+
+if TYPE_CHECKING:
+    from smtpfake.engine.auth import Exchange
 
 #: RFC 3207 §4: what a server requiring TLS still answers before it (the rest get 530 5.7.0)
 TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
