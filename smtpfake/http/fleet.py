@@ -133,6 +133,8 @@ class Fleet:
             seed=seed,
             scenario_dirs=self.scenario_dirs,
             idle_timeout=main.idle_timeout,
+            grace_period=main.grace_period,
+            stop_grace_period=main.stop_grace_period,
             params=params,
             # a clock of its own, of the sidecar's kind (manual with serve --clock manual)
             clock=ManualClock() if isinstance(main.clock, ManualClock) else None,
