@@ -325,9 +325,12 @@ class Server:
         """The server's clock: seconds since the epoch, advances included."""
         return self.clock.now()
 
-    def reset(self) -> None:
+    def reset(self, cleared: Callable[[], None] | None = None) -> None:
         """Forget everything: journal, counters, errors. Live connections get "421 4.3.2" and
-        are closed; each is recorded as a session of the new journal holding just that."""
+        are closed; each is recorded as a session of the new journal holding just that.
+        ``cleared``: called once the journal is empty, before those sessions join the new
+        one, in the server's loop (the API's ``reset`` event goes out there, ahead of their
+        events); at once when there was nothing to forget."""
 
         def forget() -> None:
             # in the order they connected: they are numbered in the new journal in that order
@@ -337,6 +340,8 @@ class Server:
                 self.errors.clear()
                 self._pristine = not live
             self.journal.clear()
+            if cleared is not None:
+                cleared()
             for wire in live:
                 # Each open session goes on in the new journal, numbered there, with the
                 # reset's 421 and the close: a connection a session-scoped fixture kept open
@@ -347,6 +352,8 @@ class Server:
                 wire.shut_down("reset", 0.0)
 
         if self._pristine and not self._live and not self.errors:
+            if cleared is not None:
+                cleared()
             return  # nothing happened since the last reset: skip the thread round trip
         # All in the loop thread: no connection can start between the drop and the clear, where
         # it would count on the old counters and be missing from the new journal.

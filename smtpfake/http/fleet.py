@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,8 +79,10 @@ class Instance:
                 out.append(Numbered(number, message))
         return out
 
-    def reset(self) -> None:
-        self.fake.reset()
+    def reset(self, cleared: Callable[[], None] | None = None) -> None:
+        """Server.reset: ``cleared`` runs once the journal is empty, before the sessions still
+        open join the new one."""
+        self.server.reset(cleared)
 
 
 class Fleet:
