@@ -74,6 +74,9 @@ SERVE_ENV: dict[str, tuple[str, Callable[[str], object], object]] = {
     "quiet": ("SMTPFAKE_QUIET", _yes_no, False),
     "clock": ("SMTPFAKE_CLOCK", str, "system"),
     "idle_timeout": ("SMTPFAKE_IDLE_TIMEOUT", duration, 300.0),
+    # None: Server's own default (1 s; 0.25 s)
+    "grace_period": ("SMTPFAKE_GRACE_PERIOD", duration, None),
+    "stop_grace_period": ("SMTPFAKE_STOP_GRACE_PERIOD", duration, None),
     "loop": ("SMTPFAKE_LOOP", str, "auto"),
     "deliver": ("SMTPFAKE_DELIVER", str, None),
     # what the journal keeps (JournalLimits): --journal-sessions, SMTPFAKE_JOURNAL_SESSIONS, ...
@@ -81,6 +84,15 @@ SERVE_ENV: dict[str, tuple[str, Callable[[str], object], object]] = {
         f"journal_{f.name}": (f"SMTPFAKE_JOURNAL_{f.name.upper()}", int, f.default)
         for f in dataclasses.fields(JournalLimits)
     },
+}
+
+
+#: the serve options that are seconds: whether 0 is allowed (a grace period of 0 closes at once;
+#: an idle timeout of 0 would fire at once), as Server() checks them; at most MAX_SECONDS
+SERVE_SECONDS: dict[str, bool] = {
+    "idle_timeout": False,
+    "grace_period": True,
+    "stop_grace_period": True,
 }
 
 
@@ -142,13 +154,21 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
             except ValueError:
                 raise _ConfigError(f"{var}={text[:40]!r}: expected {_EXPECTED[kind]}") from None
         out[key] = default if value is None else value
-        if key in ranges and out[key] is not None:
-            low, high = ranges[key]
-            try:
+        if out[key] is None or (key not in ranges and key not in SERVE_SECONDS):
+            continue
+        try:
+            if key in ranges:
+                low, high = ranges[key]
                 limits.check_number(out[key], "", minimum=low, maximum=high, integer=True)
-            except limits.LimitError as exc:
-                flag = "--" + key.replace("_", "-")
-                raise _ConfigError(f"{flag}/{var}{exc}, got {out[key]}") from None
+            else:
+                zero = SERVE_SECONDS[key]
+                limits.check_number(
+                    out[key], "", minimum=0, exclusive_minimum=not zero,
+                    maximum=limits.MAX_SECONDS, unit=" seconds",
+                )  # fmt: skip
+        except limits.LimitError as exc:
+            flag = "--" + key.replace("_", "-")
+            raise _ConfigError(f"{flag}/{var}{exc}, got {out[key]:g}") from None
     for key in ("port", "api_port"):
         port = out[key]
         if port is not None and not 0 <= port <= 65535:
@@ -169,19 +189,6 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         raise _ConfigError(
             f"--log-format/SMTPFAKE_LOG_FORMAT: {out['log_format']!r} is not text or json"
         )
-    try:  # the range Server() holds it to, said here (it was blamed on --deliver)
-        limits.check_number(
-            out["idle_timeout"],
-            "",
-            minimum=0,
-            exclusive_minimum=True,
-            maximum=limits.MAX_SECONDS,
-            unit=" seconds",
-        )
-    except limits.LimitError as exc:
-        raise _ConfigError(
-            f"--idle-timeout/SMTPFAKE_IDLE_TIMEOUT{exc}, got {out['idle_timeout']:g}"
-        ) from None
     if out["clock"] not in ("system", "manual"):
         raise _ConfigError(f"--clock/SMTPFAKE_CLOCK: {out['clock']!r} is not system or manual")
     env_params = []
@@ -263,6 +270,7 @@ def _serve(args: argparse.Namespace) -> int:
             params=cfg["params"],
             clock=ManualClock() if cfg["clock"] == "manual" else None,
             idle_timeout=cfg["idle_timeout"],
+            **{k: cfg[k] for k in ("grace_period", "stop_grace_period") if cfg[k] is not None},
             delivery=cfg["deliver"],
             journal_limits=JournalLimits(
                 **{f.name: cfg[f"journal_{f.name}"] for f in dataclasses.fields(JournalLimits)}
@@ -735,6 +743,21 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
         "1h, ...; at most a day) is closed without a reply (SMTPFAKE_IDLE_TIMEOUT; default 300); "
         "a scenario's server.idle_timeout and "
         "idle_close choose a 421 or a reset instead",
+    )
+    serve.add_argument(
+        "--grace-period",
+        type=duration,
+        metavar="SECONDS",
+        help="after its last reply (221, a 421, a close fault) the server keeps reading this "
+        "long, recording what the client still sends (sent-after-close); it ends at the "
+        "client's close (SMTPFAKE_GRACE_PERIOD; default 1; 0: close at once)",
+    )
+    serve.add_argument(
+        "--stop-grace-period",
+        type=duration,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT each open session gets a 421 and at most this long of grace "
+        "period before it is dropped (SMTPFAKE_STOP_GRACE_PERIOD; default 0.25; 0: at once)",
     )
     serve.add_argument(
         "--api-port", type=int, help="serve the HTTP control API on this port (SMTPFAKE_API_PORT)"

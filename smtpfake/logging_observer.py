@@ -29,7 +29,7 @@ from smtpfake.engine.records import (
     Violation,
 )
 from smtpfake.journal import Journal, subject_of
-from smtpfake.visible import visible
+from smtpfake.visible import json_document, visible
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
@@ -41,8 +41,8 @@ FLUSH_SIZE = 64 * 1024
 
 
 def _escaped(text: str) -> str:
-    """``text`` with what UTF-8 cannot hold escaped: a client's invalid UTF-8 arrives as lone
-    surrogates, shown as ``\\udcff``, never a failure to write."""
+    """``text`` with what UTF-8 cannot hold escaped (a lone surrogate that visible() left, as
+    ``\\udXXX``): the text log never fails to write."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
@@ -134,9 +134,9 @@ class EventLog:
                 encode = self._json = json.JSONEncoder(ensure_ascii=False).encode
             stamp = self.stamp(time)
             out = encode({"time": stamp, "ts": time, "event": event, "text": line, **fields})
-            if not out.isascii():
-                out = _escaped(out)
-            self.write(out + "\n")
+            # a client's octet that was not UTF-8 as the HTTP API shows it: "\\xff", never a
+            # lone surrogate ("\\udcff"), which strict JSON parsers reject
+            self.write(json_document(out) + "\n")
         else:
             self.write(self.text(time, fields.get("session"), line))
 

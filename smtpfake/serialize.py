@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, cast
 
@@ -21,6 +20,7 @@ from smtpfake.scenario import Scenario, ScenarioError
 from smtpfake.scenario.errors import Problem
 from smtpfake.scenario.model import Location, Rule
 from smtpfake.scenario.violations import VIOLATION_KINDS
+from smtpfake.visible import json_text
 
 JSON = dict[str, Any]
 
@@ -31,25 +31,6 @@ VIOLATION_REFERENCES: Mapping[str, str] = VIOLATION_KINDS
 
 
 # -- records -> JSON -------------------------------------------------------------------------------
-
-#: lone surrogates: a client's octets that were not UTF-8 reach the record as surrogate escapes
-#: (U+DC80..U+DCFF), which no JSON text may carry (RFC 8259 §8.2; strict parsers reject them)
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _shown(found: re.Match[str]) -> str:
-    code = ord(found.group())
-    # the octet a surrogate escape stands for, as the fixture's transcript() shows it
-    return f"\\x{code & 0xFF:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
-
-
-def json_text(text: str) -> str:
-    """``text`` as a JSON string can carry it: each octet that was not UTF-8 shown as ``\\xNN``
-    (``\\xff`` for 0xFF), the rest unchanged. The exact octets of a message stay in its raw
-    data (``/api/messages/{id}/raw``, ``data_base64``)."""
-    if text.isascii():  # nearly always: nothing to look for
-        return text
-    return _SURROGATE.sub(_shown, text)
 
 
 def entry_to_json(entry: TranscriptEntry) -> JSON:

@@ -45,9 +45,10 @@ if TYPE_CHECKING:
     from smtpfake.hooks import Hooks
 
 
-#: the longest grace period a session open at the server's stop gets after its 421, in seconds
-#: (stop() stays bounded with any number of sessions open: they all run it at once)
-STOP_GRACE = 0.25
+#: the default of Server(stop_grace_period=): the longest grace period a session open at the
+#: server's stop gets after its 421, in seconds (stop() stays bounded with any number of sessions
+#: open: they all run it at once)
+STOP_GRACE_PERIOD = 0.25
 
 
 @frozen_dataclass
@@ -61,6 +62,13 @@ class ServerError:
     def __str__(self) -> str:
         where = f" in session {self.session}" if self.session is not None else ""
         return f"smtpfake server error{where}:\n{self.traceback}"
+
+
+def _grace(value: float, name: str) -> float:
+    """A grace period given to Server(``name``=): seconds in [0, MAX_SECONDS] (LimitError)."""
+    return float(
+        check_number(value, f"Server({name}=)", minimum=0, maximum=MAX_SECONDS, unit=" seconds")
+    )
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -87,6 +95,7 @@ class Server:
         idle_timeout: float = 300.0,
         params: Mapping[str, Any] | None = None,
         grace_period: float = GRACE_PERIOD,
+        stop_grace_period: float = STOP_GRACE_PERIOD,
         loop: str = "auto",
         delivery: Handler | str | None = None,
         journal_limits: JournalLimits | None = None,
@@ -96,13 +105,16 @@ class Server:
         without a word (a scenario's ``server.idle_timeout`` answers 421 sooner).
         ``grace_period``: seconds the server keeps reading after its last reply (221, 421, a
         close fault), recording what the client still sends; it ends early at the client's EOF.
+        ``stop_grace_period``: the longest grace period a session still open at :meth:`stop`
+        gets after its 421, seconds (the shorter of the two holds); stop() waits that long for
+        the clients to close, however many there are, then drops the rest (0: at once).
         ``loop``: the event loop start() runs: ``auto`` (uvloop when installed), ``asyncio`` or
         ``uvloop``; serve() runs in the caller's loop.
         ``delivery``: a back end each accepted message is handed to (smtpfake/delivery.py): an
         aiosmtpd handler object, or ``maildir:PATH`` / ``proxy:HOST:PORT``. Raises ValueError
         for a name it does not know, and LimitError (a ValueError) for an ``idle_timeout`` not
-        in (0, MAX_SECONDS] or a ``grace_period`` not in [0, MAX_SECONDS]: NaN would never fire,
-        and a negative timer fires at once.
+        in (0, MAX_SECONDS] or a ``grace_period`` or ``stop_grace_period`` not in
+        [0, MAX_SECONDS]: NaN would never fire, and a negative timer fires at once.
         ``handler``: an object with aiosmtpd's reply-deciding hooks (``async handle_RCPT`` ...,
         smtpfake/hooks.py) asked for the reply to each command the server would accept; an
         exception in it is a server error (:attr:`errors`) and the client gets a 451. TypeError
@@ -123,15 +135,8 @@ class Server:
                 unit=" seconds",
             )
         )
-        self.grace_period = float(
-            check_number(
-                grace_period,
-                "Server(grace_period=)",
-                minimum=0,
-                maximum=MAX_SECONDS,
-                unit=" seconds",
-            )
-        )
+        self.grace_period = _grace(grace_period, "grace_period")
+        self.stop_grace_period = _grace(stop_grace_period, "stop_grace_period")
         self.loop = loop
         if isinstance(delivery, str):
             from smtpfake.delivery import named
@@ -321,9 +326,12 @@ class Server:
         """The server's clock: seconds since the epoch, advances included."""
         return self.clock.now()
 
-    def reset(self) -> None:
+    def reset(self, cleared: Callable[[], None] | None = None) -> None:
         """Forget everything: journal, counters, errors. Live connections get "421 4.3.2" and
-        are closed; each is recorded as a session of the new journal holding just that."""
+        are closed; each is recorded as a session of the new journal holding just that.
+        ``cleared``: called once the journal is empty, before those sessions join the new
+        one, in the server's loop (the API's ``reset`` event goes out there, ahead of their
+        events); at once when there was nothing to forget."""
 
         def forget() -> None:
             # in the order they connected: they are numbered in the new journal in that order
@@ -333,6 +341,8 @@ class Server:
                 self.errors.clear()
                 self._pristine = not live
             self.journal.clear()
+            if cleared is not None:
+                cleared()
             for wire in live:
                 # Each open session goes on in the new journal, numbered there, with the
                 # reset's 421 and the close: a connection a session-scoped fixture kept open
@@ -343,6 +353,8 @@ class Server:
                 wire.shut_down("reset", 0.0)
 
         if self._pristine and not self._live and not self.errors:
+            if cleared is not None:
+                cleared()
             return  # nothing happened since the last reset: skip the thread round trip
         # All in the loop thread: no connection can start between the drop and the clear, where
         # it would count on the old counters and be missing from the new journal.
@@ -413,11 +425,12 @@ class Server:
 
     async def _shut_down_all(self) -> None:
         """Each open session gets "421 4.3.2" and the close (RFC 5321 §3.8), and at most
-        :data:`STOP_GRACE` seconds of grace period to close its side; stop() waits for them
-        that long (and a little for the loop to see them go), then drops the rest."""
+        :attr:`stop_grace_period` seconds of grace period to close its side; stop() waits for
+        them that long (and a little for the loop to see them go), then drops the rest."""
+        grace = min(self.grace_period, self.stop_grace_period)
         for wire in list(self._live):
-            wire.shut_down("stop", min(self.grace_period, STOP_GRACE))
-        deadline = asyncio.get_running_loop().time() + STOP_GRACE + 0.1
+            wire.shut_down("stop", grace)
+        deadline = asyncio.get_running_loop().time() + grace + 0.1
         for _ in range(1000):  # bounded: by count, and by the deadline
             if not self._live or asyncio.get_running_loop().time() > deadline:
                 return

@@ -15,7 +15,7 @@ import smtpfake.engine
 import smtpfake.scenario
 from smtpfake.server import Server
 
-from .support import TIMEOUT
+from .support import SHARED_GRACE, TIMEOUT
 from .support.raw import Raw
 
 # pytester's in-process runs forget the modules first imported inside them, so the next run
@@ -52,7 +52,7 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
 
 @pytest.fixture(scope="session")
 def shared_server() -> Iterator[Server]:
-    server = Server("default").start()
+    server = Server("default", grace_period=SHARED_GRACE).start()
     try:
         yield server
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import io
+import json
 import random
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 
 from smtpfake.engine.records import SessionInfo
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
+from smtpfake.visible import json_text
 
 from .engine.test_hot_path import whole_session
 from .support.engine import Engine
@@ -140,11 +142,13 @@ def test_stamps_are_what_datetime_makes_to_the_millisecond() -> None:
 def test_json_lines_keep_their_fields_and_escape_what_is_not_utf8() -> None:
     stream = io.StringIO()
     log = EventLog(stream, "json")
-    log.event("command", 1.5, "C: NOOP \udcff", session=2, side="client", rule=None)
+    log.event("command", 1.5, "C: NOOP \udcff \x1b", session=2, side="client", rule=None)
+    # the octet 0xFF as the HTTP API shows it (the string \xff), not a lone surrogate
     assert stream.getvalue() == (
         '{"time": "1970-01-01T00:00:01.500Z", "ts": 1.5, "event": "command", '
-        '"text": "C: NOOP \\udcff", "session": 2, "side": "client", "rule": null}\n'
+        '"text": "C: NOOP \\\\xff \\u001b", "session": 2, "side": "client", "rule": null}\n'
     )
+    assert json.loads(stream.getvalue())["text"] == json_text("C: NOOP \udcff \x1b")
 
 
 def test_a_stream_that_fails_is_a_failure_of_the_log_given_to_on_failure() -> None:

@@ -36,7 +36,8 @@ from smtpfake.engine.records import (
 )
 from smtpfake.journal import Journal
 from smtpfake.logging_observer import LoggingJournal
-from smtpfake.serialize import VIOLATION_REFERENCES, json_text
+from smtpfake.serialize import VIOLATION_REFERENCES
+from smtpfake.visible import json_text
 
 #: events a slow subscriber may fall behind by before it is dropped (its stream ends)
 QUEUE_SIZE = 10_000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,8 +79,10 @@ class Instance:
                 out.append(Numbered(number, message))
         return out
 
-    def reset(self) -> None:
-        self.fake.reset()
+    def reset(self, cleared: Callable[[], None] | None = None) -> None:
+        """Server.reset: ``cleared`` runs once the journal is empty, before the sessions still
+        open join the new one."""
+        self.server.reset(cleared)
 
 
 class Fleet:
@@ -133,6 +135,8 @@ class Fleet:
             seed=seed,
             scenario_dirs=self.scenario_dirs,
             idle_timeout=main.idle_timeout,
+            grace_period=main.grace_period,
+            stop_grace_period=main.stop_grace_period,
             params=params,
             # a clock of its own, of the sidecar's kind (manual with serve --clock manual)
             clock=ManualClock() if isinstance(main.clock, ManualClock) else None,

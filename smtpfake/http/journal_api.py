@@ -88,8 +88,11 @@ async def delete_message(
 
 async def reset(request: web.Request, settings: Settings, instance: Instance) -> web.Response:
     await read_json(request, settings)  # an empty or JSON body only: a form post is no reset
-    instance.reset()
-    settings.hub.publish({"event": "reset", "server": instance.id, "time": time.time()})
+    # the event goes out when the journal is cleared: before the events of the sessions the
+    # reset carries over into the new journal (their 421 and close), as it happened
+    instance.reset(
+        lambda: settings.hub.publish({"event": "reset", "server": instance.id, "time": time.time()})
+    )
     return answer({"status": "reset", "scenario": instance.server.scenario.name})
 
 

@@ -106,7 +106,9 @@ def test_params_and_clock_from_the_environment() -> None:
             cli._serve_settings(args, bad)
 
 
-def test_serve_with_a_manual_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[Server]:
+    """The Servers ``cli.main(["serve", ...])`` makes, each kept instead of served."""
     seen: list[Server] = []
 
     async def serve(
@@ -114,16 +116,20 @@ def test_serve_with_a_manual_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     ) -> None:
         seen.append(self)
 
-    monkeypatch.delenv("SMTPFAKE_CLOCK", raising=False)
     monkeypatch.setattr(Server, "serve", serve)
+    return seen
+
+
+def test_serve_with_a_manual_clock(monkeypatch: pytest.MonkeyPatch, served: list[Server]) -> None:
+    monkeypatch.delenv("SMTPFAKE_CLOCK", raising=False)
     assert cli.main(["serve", "--port", "0", "--clock", "manual"]) == 0
-    (server,) = seen
+    (server,) = served
     before = server.now()
     assert server.now() == before  # stands still
     assert server.advance(300) == before + 300
 
 
-def test_serve_idle_timeout_flag_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_idle_timeout_flag_and_environment(served: list[Server]) -> None:
     args = cli.build_parser().parse_args(["serve", "--idle-timeout", "0.5"])
     assert cli._serve_settings(args, {})["idle_timeout"] == 0.5
     plain = cli.build_parser().parse_args(["serve"])
@@ -136,16 +142,33 @@ def test_serve_idle_timeout_flag_and_environment(monkeypatch: pytest.MonkeyPatch
     assert cli._serve_settings(plain, {"SMTPFAKE_IDLE_TIMEOUT": "5m"})["idle_timeout"] == 300.0
     units = cli.build_parser().parse_args(["serve", "--idle-timeout", "250ms"])
     assert cli._serve_settings(units, {})["idle_timeout"] == 0.25
-    seen: list[Server] = []
-
-    async def serve(
-        self: Server, stop: asyncio.Event, ready: Callable[[], None] | None = None
-    ) -> None:
-        seen.append(self)
-
-    monkeypatch.setattr(Server, "serve", serve)
     assert cli.main(["serve", "--port", "0", "--idle-timeout", "7"]) == 0
-    assert seen[0].idle_timeout == 7.0
+    assert served[0].idle_timeout == 7.0
+
+
+@pytest.mark.parametrize(
+    ("flag", "var", "key"),
+    [
+        ("--grace-period", "SMTPFAKE_GRACE_PERIOD", "grace_period"),
+        ("--stop-grace-period", "SMTPFAKE_STOP_GRACE_PERIOD", "stop_grace_period"),
+    ],
+)
+def test_serve_grace_periods_flag_and_environment(
+    monkeypatch: pytest.MonkeyPatch, served: list[Server], flag: str, var: str, key: str
+) -> None:
+    plain = cli.build_parser().parse_args(["serve"])
+    assert cli._serve_settings(plain, {})[key] is None  # Server's default
+    assert cli._serve_settings(plain, {var: "2.5"})[key] == 2.5
+    assert cli._serve_settings(plain, {var: "0"})[key] == 0.0  # 0: close at once
+    flagged = cli.build_parser().parse_args(["serve", flag, "0.5"])
+    assert cli._serve_settings(flagged, {var: "2.5"})[key] == 0.5  # the flag wins
+    for bad in ("soon", "-1", "nan", "1e9"):
+        with pytest.raises(cli._ConfigError, match=f"^{flag}/{var}: |^{var}="):
+            cli._serve_settings(plain, {var: bad})
+    monkeypatch.delenv(var, raising=False)
+    assert cli.main(["serve", "--port", "0", flag, "7"]) == 0
+    assert cli.main(["serve", "--port", "0"]) == 0
+    assert (getattr(served[0], key), getattr(served[1], key)) == (7.0, getattr(Server(), key))
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,9 +214,22 @@ def test_a_clients_invalid_utf8_and_control_bytes_are_logged_escaped(
         assert "session 1 C: NOOP café \\xff\\xfe \\x1b[2J" in text.splitlines()[3], text
         assert "\x1b" not in text
     else:
-        commands = [json.loads(x) for x in text.splitlines() if '"command"' in x]
-        # JSON's own escape: a reader gets back the lone surrogates the client's bytes became
-        assert commands[0]["text"] == "NOOP café \udcff\udcfe \x1b[2J"
+        events = [strict_json(line) for line in text.splitlines()]
+        commands = [e for e in events if e["event"] == "command"]
+        # as the HTTP API shows them (serialize.json_text): each octet that was not UTF-8 as
+        # \xNN, never a lone surrogate; the ESC is JSON's own \u001b escape, read back as ESC
+        assert commands[0]["text"] == "NOOP café \\xff\\xfe \x1b[2J"
+        (line,) = [x for x in text.splitlines() if '"event": "command"' in x]
+        assert "\\u001b[2J" in line and "\\udc" not in text, text
+
+
+def strict_json(line: str) -> Any:
+    """``line`` decoded as a strict JSON parser would (serde_json, Go's encoding/json): Python's
+    json.loads takes an escaped lone surrogate ("\\udcff"), RFC 8259 §8.2 strings may not hold
+    one, so every string read back must encode as UTF-8."""
+    value = json.loads(line)
+    json.dumps(value, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError on a surrogate
+    return value
 
 
 def test_quiet_keeps_only_the_listening_line_errors_and_the_stop(tmp_path: Path) -> None:

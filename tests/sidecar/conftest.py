@@ -27,6 +27,8 @@ import pytest
 from smtpfake.http import ApiServer
 from smtpfake.server import Server
 
+from ..support import SHARED_GRACE
+
 TIMEOUT = 5.0
 PEM_TYPE = "application/x-pem-file"
 REPO = Path(__file__).resolve().parents[2]
@@ -76,7 +78,7 @@ def call(
 
 @pytest.fixture(scope="session")
 def shared_server() -> Iterator[Server]:
-    server = Server("default").start()
+    server = Server("default", grace_period=SHARED_GRACE).start()
     try:
         yield server
     finally:

@@ -6,11 +6,14 @@ saying so. No package index is reachable from inside a build here, so the test f
 the host and hands it to pip in the build (the Dockerfile's PIP_NO_INDEX/PIP_FIND_LINKS arguments).
 The wheels must suit the image's Python, not the one running pytest (CI runs 3.10 to 3.13; the base
 image has its own): the test asks the image for its interpreter and platform tags and downloads
-binary wheels for those (``pip download --python-version --abi --platform``).
+binary wheels for those (``pip download --python-version --abi --platform``). Within one
+``.ci/run`` (SMTPFAKE_CI_RUN) the image built by the first Python's run is reused by the others
+when its inputs are unchanged: it does not depend on the Python that runs pytest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -32,6 +35,12 @@ from .conftest import REPO, TIMEOUT, call
 ENGINE = os.environ.get("CONTAINER_ENGINE", "")
 BASE = os.environ.get("SMTPFAKE_BASE_IMAGE", "")
 TAG = "localhost/smtpfake:sidecar-test"
+#: one value for a whole `.ci/run` (which sets it): the image is the same whichever Python runs
+#: pytest (it has its own), so the first run of the four builds it and the others reuse it when
+#: its inputs are unchanged. Unset (a developer's run): always built.
+CI_RUN = os.environ.get("SMTPFAKE_CI_RUN", "")
+#: the image label holding the key of what it was built from (build_key)
+KEY_LABEL = "smtpfake.test-key"
 
 pytestmark = [
     pytest.mark.skipif(
@@ -127,9 +136,20 @@ def fill_wheelhouse(context: Path, build: Path) -> None:
     assert {"pyyaml", "trustme", "cryptography", "aiohttp", "hatchling"} <= names, sorted(names)
 
 
+def build_key(context: Path) -> str:
+    """What the image is built from: the CI run, the base image and every file of the context
+    (before the wheelhouse, which only resolves pyproject's dependencies), as a SHA-256."""
+    digest = hashlib.sha256(f"{CI_RUN}\0{BASE}\0".encode())
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(context)}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Build the image from a copy of the repo's build inputs plus a wheelhouse."""
+    """Build the image from a copy of the repo's build inputs plus a wheelhouse (or, within one
+    CI run, reuse the one an earlier pytest built from the same inputs)."""
     context = tmp_path_factory.mktemp("context")
     for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, context / name)
@@ -137,11 +157,16 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> str:
         shutil.copytree(
             REPO / folder, context / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
+    key = build_key(context)
+    if CI_RUN:
+        label = '{{index .Labels "' + KEY_LABEL + '"}}'
+        if engine("image", "inspect", "--format", label, TAG, check=False).stdout.strip() == key:
+            return TAG
     fill_wheelhouse(context, tmp_path_factory.mktemp("build"))
     engine(
         "build", "--format", "docker", "--build-arg", f"BASE={BASE}",
         "--build-arg", "PIP_NO_INDEX=1", "--build-arg", "PIP_FIND_LINKS=/src/.wheelhouse",
-        "-t", TAG, str(context),
+        "--label", f"{KEY_LABEL}={key}", "-t", TAG, str(context),
         timeout=600,
     )  # fmt: skip
     return TAG

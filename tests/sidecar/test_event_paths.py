@@ -20,6 +20,7 @@ from smtpfake.journal import SessionRecord
 from smtpfake.logging_observer import EventLog, LoggingJournal
 from smtpfake.server import Server
 
+from ..support.raw import Raw
 from ..support.sidecar import own_sidecar
 from ..support.sse import Got, Stream
 from ..support.waits import wait_until
@@ -33,7 +34,9 @@ def closed(count: int) -> Callable[[Got], bool]:
 def entries(got: Got, session: int) -> list[tuple[str, str]]:
     """The command and reply events of one session: (``command``/``reply``, text)."""
     kinds = ("command", "reply")
-    return [(e["event"], e["text"]) for e in got if e["session"] == session and e["event"] in kinds]
+    return [
+        (e["event"], e["text"]) for e in got if e.get("session") == session and e["event"] in kinds
+    ]
 
 
 def said(record: SessionRecord, after: int = 0) -> list[tuple[str, str]]:
@@ -214,3 +217,29 @@ def test_a_wait_with_nobody_subscribed_wakes_on_the_message(
     (answer,) = answers
     assert answer.status == 200, answer
     assert "message" in made and not {"connected", "command", "reply"} & set(made)
+
+
+def test_a_reset_is_streamed_before_the_sessions_it_carries_over(sidecar: ApiServer) -> None:
+    # A session open at POST /api/reset goes on in the new journal with the reset's 421 and
+    # its close: a subscriber gets the reset first, then those, as it happened (they used to
+    # come first, as if the 421 belonged to the journal the reset cleared).
+    stream = Stream(
+        sidecar.url + "/api/events",
+        lambda got: any(e["event"] == "reset" for e in got) and closed(1)(got),
+        TIMEOUT,
+    )
+    with Raw(sidecar.server) as conn:
+        assert conn.code() == 220
+        assert conn.command_code("NOOP") == 250
+        assert stream.wait_for(lambda got: ("reply", "250 2.0.0 Ok") in entries(got, 1))
+        assert call(sidecar.url, "POST", "/api/reset").status == 200
+        assert conn.rest().startswith(b"421 4.3.2 ")
+    got = stream.join()
+    kinds = [e["event"] for e in got]
+    at = kinds.index("reset")
+    assert kinds[:at] == ["connected", "reply", "command", "reply"]  # the old journal's
+    assert kinds[at + 1] == "connected" and kinds[-1] == "closed"  # the new journal's session
+    replies = [e["text"] for e in got[at:] if e["event"] == "reply"]
+    assert replies[0].startswith("421 4.3.2 ")
+    (record,) = sidecar.server.journal.sessions()  # and the journal holds just that, as streamed
+    assert entries(got[at:], record.index) == said(record)

@@ -147,7 +147,7 @@ def test_json_log_has_tls_and_auth_events(sidecar_factory: Start) -> None:
 
 
 def test_invalid_utf8_from_a_client_is_logged_escaped(sidecar_factory: Start) -> None:
-    car = sidecar_factory("--port", "0", "--log-format", "json")
+    car = sidecar_factory("--port", "0", "--api-port", "0", "--log-format", "json")
     with socket.create_connection((car.smtp_host, car.smtp_port), timeout=TIMEOUT) as sock:
         f = sock.makefile("rb")
         f.readline()
@@ -159,8 +159,12 @@ def test_invalid_utf8_from_a_client_is_logged_escaped(sidecar_factory: Start) ->
         assert f.readline().startswith(b"221 ")
     until(car, '"close"')
     line = next(x for x in car.stdout if "EHLO" in x)
-    assert "EHLO caf\\udce9.test" in line  # escaped in the log, still valid JSON
-    assert json.loads(line)["text"] == "EHLO caf\udce9.test"  # the API's string, exactly
+    # shown as the API shows it (\xe9), never as a lone surrogate ("\udce9": strict JSON
+    # parsers reject it)
+    assert "EHLO caf\\\\xe9.test" in line and "\\udc" not in line, line
+    assert json.loads(line)["text"] == "EHLO caf\\xe9.test"
+    (session,) = call(car.url, "GET", "/api/sessions").body["sessions"]
+    assert json.loads(line)["text"] in [e["text"] for e in session["transcript"]]  # the API's
     assert not car.stderr, car.output()
 
 

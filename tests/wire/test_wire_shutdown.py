@@ -5,6 +5,8 @@ never as the client's close and a missing QUIT."""
 from __future__ import annotations
 
 import smtplib
+import threading
+import time
 
 from smtpfake.server import Server
 
@@ -115,3 +117,36 @@ def test_use_leaves_an_open_session_on_the_scenario_it_started_with() -> None:
     finally:
         server.stop()
     assert server.errors == []
+
+
+def test_the_stop_grace_period_is_a_server_setting() -> None:
+    # the client answers the stop's 421 after 0.5 s: past the default stop grace period (0.25 s),
+    # within this server's 2 s, so the server still reads it and the record has it
+    server = Server("default", stop_grace_period=2.0).start()
+    stopping = threading.Thread(target=server.stop)
+    with Raw(server) as conn:
+        assert conn.code() == 220
+        stopping.start()
+        assert conn.line() == SHUTDOWN_421
+        time.sleep(0.5)
+        conn.send(b"QUIT\r\n")
+        assert conn.sock.recv(100) == b""  # EOF: the half-close, then the close at our close
+    stopping.join(timeout=10)
+    assert not stopping.is_alive()
+    (session,) = server.sessions
+    assert session.commands == ("QUIT",)
+    # the one command after an unsolicited 421 is forgiven (RFC 5321 §3.8)
+    assert [v.kind for v in session.violations] == []
+    assert texts(server)[-1] == "(client closed the connection)"
+
+
+def test_a_stop_grace_period_of_0_closes_at_once() -> None:
+    server = Server("default", grace_period=5.0, stop_grace_period=0).start()
+    with Raw(server) as conn:
+        assert conn.code() == 220
+        server.stop()
+        assert conn.rest() == SHUTDOWN_421  # then the close, before stop() returned
+    assert texts(server)[-2:] == [
+        SHUTDOWN_421.decode().strip(),
+        "(connection closed: server stopping)",
+    ]
