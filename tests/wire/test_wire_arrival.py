@@ -170,3 +170,15 @@ def test_every_face_of_the_record_shows_the_same_order() -> None:
         at = 0
         for line in lines:  # each after the one before it (index() raises if it is not)
             at = text.index(line, at) + len(line)
+    # the early EHLO's violation: at the EHLO's arrival (not when the engine judged it, after
+    # the greeting's last drip), the same time in every face
+    (early,) = record.violations
+    assert early.kind == "early-talker" and early.time == said[0][0] < said[1][0]
+    assert [(e["time"], e["kind"]) for e in got if e["event"] == "violation"] == [
+        (early.time, "early-talker")
+    ]
+    assert [(v["time"], v["kind"]) for v in listed["violations"]] == [(early.time, "early-talker")]
+    stamp = event_log.stamp(early.time)  # serve's log: the line's stamp, to the millisecond
+    for said_there in ("! early-talker", "C: EHLO c.test"):
+        (line,) = [line for line in out.getvalue().splitlines() if said_there in line]
+        assert line.startswith(stamp)
