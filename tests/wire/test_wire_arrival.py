@@ -105,6 +105,9 @@ def test_a_half_closed_client_gets_the_answer_to_its_last_line(
     ]
     assert session.transcript[-1].delivered
     assert kinds(session) == ["unterminated-line", "no-quit"]
+    # each judged at the time of what it is about: the line, the close (not the session's end)
+    noop, close, _ = session.transcript[-3:]
+    assert [v.time for v in session.violations] == [noop.time, close.time]
 
 
 def test_a_half_closed_client_gets_every_answer_to_a_long_pipelined_group(
