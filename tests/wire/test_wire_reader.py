@@ -66,6 +66,12 @@ def test_a_reader_sees_the_record_grow_in_time_order_while_replies_are_paced(
     ]
     times = [t for t, _ in final]
     assert times == sorted(times)
-    assert len(seen) > 10  # it read while the replies were paced (some 0.4 s)
+    # the second NOOP's rule outcome: at its arrival, before the first 250 (not when judged)
+    assert [o.time for o in record.outcomes if o.stage == "noop"] == [
+        final[start][0],
+        final[start + 1][0],
+    ]
+    assert final[start + 1][0] < final[start + 2][0]
+    assert len(seen) >= 3  # it read while the replies were paced (some 0.4 s)
     for snapshot in seen:  # what any reader saw: where the record was at that moment
         assert final[: len(snapshot)] == snapshot
