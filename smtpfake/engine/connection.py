@@ -156,7 +156,9 @@ class Connection:
             return ()  # its TLS handshake, after the server broke it off: not SMTP to judge
         session = self.session
         buffer = self._buffer
-        if buffer:  # octets of an earlier read wait: this read's time is marked where it ends
+        if buffer or self._busy:
+            # octets of an earlier read wait, or a batch is under way (what it still judges, a
+            # user's handler answering, is about the line before): marked where this read ends
             self._mark(session.clock.now(), len(data))
         else:  # one clock reading for everything in this read (most reads: one line)
             session.arrived = session.clock.now()
@@ -291,7 +293,9 @@ class Connection:
             self.session.client_closed(text, now)
         self._over = True
         self._busy = False
+        self._eof = self._eof or now
         self._drain()
+        self.session.arrived = self._eof  # a missing QUIT, a chunk cut short: the close's time
         self.session.disconnected(waiting=self._client_left)
 
     def shutting_down(self, why: str, grace: float) -> tuple[Action, ...]:
@@ -343,6 +347,7 @@ class Connection:
 
     def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
         """The handshake the batch ended with completed; it counts as the batch done."""
+        self.session.arrived = None  # (the implicit-TLS greeting is now, not at a ClientHello)
         actions = self.session.tls_started(version, cipher)
         self._busy = False
         self._batch = ()
@@ -513,7 +518,13 @@ class Connection:
             del buffer[: end + 1]
             self._discarding = False
             return session.line_too_long()
-        if session.mode is Mode.DATA and not self._mid_line:
+        # (a cut_body due in text of several reads goes line by line: its note has the time of
+        # the line it cut in, not of the block's last octet)
+        if (
+            session.mode is Mode.DATA
+            and not self._mid_line
+            and (self._marks is None or session.body.cut is None)
+        ):
             found = self._text_block()
             if found is not None:
                 block, lines, longest = found
@@ -553,7 +564,6 @@ class Connection:
         """What the client sent and the server never got to (a reset, a close that did not wait)
         is still recorded, and judged, before the session ends."""
         session = self.session
-        self._eof = self._eof or session.now()
         # not the rest of a message the server cut off: not lines to judge
         if self._buffer and not session.closed_in_message:
             for _ in range(DRAIN_LINES):
@@ -628,7 +638,13 @@ class Connection:
         taken = self._taken = self._taken + size
         while len(marks) > 1 and marks[0][0] < taken:
             marks.popleft()
-        self.session.arrived = marks[0][1]
+        session = self.session
+        session.arrived = marks[0][1]
+        held = session.held
+        if held and held[0][0] < taken:
+            # what waits on fewer octets than these end at came before their last one (a line
+            # that was partly in when a reply went out ends after it): recorded first
+            session.release(taken - 1)
 
     def _hold_back(self, ended: bool = False) -> bool:
         """Whether what is recorded now waits (Session.held): yes while a line that arrived

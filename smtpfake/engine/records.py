@@ -48,7 +48,8 @@ class TranscriptEntry:
 class Outcome:
     """How the rules met one command (or the greeting): which one fired, and why each rule on
     that stage before it did not (near misses: ``rule 1 (on rcpt): within 300 s: 12 s elapsed``).
-    Recorded only when the scenario has rules on the stage."""
+    Recorded only when the scenario has rules on the stage. ``time``: when the command's line
+    arrived (its last octet; the connection, for the greeting), as its transcript entry."""
 
     time: float
     stage: str  # the Stage value
@@ -113,6 +114,8 @@ class Violation:
     kind: str  # e.g. "bad-sequence", "no-helo"
     detail: str
     command: str
+    #: when what it judges arrived (the line's last octet; the client's close for no-quit), not
+    #: when the server got to judge it
     time: float
 
     def __str__(self) -> str:

@@ -181,7 +181,9 @@ class Session:
         self._rng: random.Random | None = None
         self.info = SessionInfo(self.index, peer, self.clock.now())
         # when the last octet of the input being handled arrived (connection.py sets it: one
-        # clock reading per read, not per line); None: now (a session fed lines directly)
+        # clock reading per read, not per line; at the end, the client's close): the time of
+        # its transcript entry, its violations and its rules' outcomes; None: now (a session
+        # fed lines directly)
         self.arrived: float | None = None
         # entries held back while lines that arrived before them wait to be read (Connection
         # holds them: _hold_back), None when none are; each waits for this many octets read
@@ -666,7 +668,7 @@ class Session:
             peer=self.info.peer,
             sender=self.mail_from,
             recipients=tuple(self.rcpt_tos),
-            time=self.clock.now(),
+            time=self.clock.now() if self.arrived is None else self.arrived,  # the line's
             greeted=("ehlo" if self.esmtp else "helo") if self.greeted else "none",
             tls=self.tls_active,
             auth_user=self.auth_user,
@@ -974,12 +976,16 @@ class Session:
         return self.entries
 
     def violate(self, kind: str, detail: str, command: str) -> None:
+        """Record a violation, stamped when what it judges arrived (:attr:`arrived`: the line's
+        last octet, the client's close), as that line's transcript entry is."""
         # imported here: a session without violations never needs the list (serve's start-up)
         from smtpfake.scenario.violations import VIOLATION_KINDS
 
         if kind not in VIOLATION_KINDS:  # the one list checks name kinds from: a bug in smtpfake
             raise AssertionError(f"violation kind {kind!r} is not in VIOLATION_KINDS")
-        self.observer.violation(self.info, Violation(kind, detail, command, self.now()))
+        when = self.arrived  # what is judged came then (a line, the client's close), not now
+        when = self.clock.now() if when is None else when
+        self.observer.violation(self.info, Violation(kind, detail, command, when))
 
     def _transient(self, reply: Reply) -> None:
         """With ``server.retry_after``, a 4xx reply tells this client's IP when to come back."""

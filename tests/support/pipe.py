@@ -70,10 +70,14 @@ class Pipe:
         self.conn.connection_lost(reset=reset)
         self.ended = self.ended or ("reset" if reset else "close")
 
-    def release(self) -> bytes:
-        """Carry on with the held batch (its Sleep done: the clock moves)."""
+    def release(self, *, hold: bool = False) -> bytes:
+        """Carry on with the held batch (its Sleep done: the clock moves); ``hold``: hold the
+        next batch at its Sleep too."""
         held, self._held = self._held, []
-        return self._run(held, False)
+        if hold and held and isinstance(held[0], Sleep):  # the Sleep it was held at is done
+            self.engine.advance(held[0].seconds)
+            self.conn.performed(held.pop(0))
+        return self._run(held, hold)
 
     def finish(self) -> None:
         """The server closed: the wire reports the connection gone."""

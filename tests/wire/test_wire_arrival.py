@@ -105,6 +105,9 @@ def test_a_half_closed_client_gets_the_answer_to_its_last_line(
     ]
     assert session.transcript[-1].delivered
     assert kinds(session) == ["unterminated-line", "no-quit"]
+    # each judged at the time of what it is about: the line, the close (not the session's end)
+    noop, close, _ = session.transcript[-3:]
+    assert [v.time for v in session.violations] == [noop.time, close.time]
 
 
 def test_a_half_closed_client_gets_every_answer_to_a_long_pipelined_group(
@@ -170,3 +173,15 @@ def test_every_face_of_the_record_shows_the_same_order() -> None:
         at = 0
         for line in lines:  # each after the one before it (index() raises if it is not)
             at = text.index(line, at) + len(line)
+    # the early EHLO's violation: at the EHLO's arrival (not when the engine judged it, after
+    # the greeting's last drip), the same time in every face
+    (early,) = record.violations
+    assert early.kind == "early-talker" and early.time == said[0][0] < said[1][0]
+    assert [(e["time"], e["kind"]) for e in got if e["event"] == "violation"] == [
+        (early.time, "early-talker")
+    ]
+    assert [(v["time"], v["kind"]) for v in listed["violations"]] == [(early.time, "early-talker")]
+    stamp = event_log.stamp(early.time)  # serve's log: the line's stamp, to the millisecond
+    for said_there in ("! early-talker", "C: EHLO c.test"):
+        (line,) = [line for line in out.getvalue().splitlines() if said_there in line]
+        assert line.startswith(stamp)
