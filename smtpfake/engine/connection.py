@@ -225,7 +225,8 @@ class Connection:
             self._ahead = 0
             if self._eof is None:
                 return self._idle_only
-            self._input_over()
+            if self.session.mode is Mode.DATA:
+                self._input_over()
             return self._end()
         self._ahead = len(self._buffer)  # all of it came before the reply was complete
         actions = self._pump()
@@ -466,15 +467,20 @@ class Connection:
         """The entry for the client's EOF or reset, at the time it came: after the lines before
         it (held back while they wait; with no whole one waiting, after the line or the message
         it cut short)."""
-        if b"\n" not in self._buffer:
+        buffer = self._buffer
+        if self._discarding or (buffer and b"\n" not in buffer):
             self._unterminated()
+        session = self.session
+        if not buffer and session.mode is Mode.DATA:
             self._input_over(when)
-        self._hold_back(ended=True)
-        self.session.client_closed(text, when)
+        if buffer or session.held is not None:
+            self._hold_back(ended=True)
+        session.client_closed(text, when)
 
     def _input_over(self, closed: float | None = None) -> None:
         """Everything the client sent before its close is read: a message it was sending is
-        unfinished (``closed``: the close's time, for a message of no text)."""
+        unfinished (``closed``: the close's time, for a message of no text). Callers check for
+        Mode.DATA first (the close path of every session passes here)."""
         session = self.session
         if session.mode is Mode.DATA and session.chunk is None:
             session.left_in_message(closed)
@@ -527,8 +533,11 @@ class Connection:
                 if self._busy or self._over:
                     return started
         if self._eof is not None and not self._busy and not self._over:
-            self._unterminated()  # the client's close ended what it sent: no more comes
-            self._input_over()
+            # the client's close ended what it sent: no more comes
+            if self._buffer or self._discarding:
+                self._unterminated()
+            if session.mode is Mode.DATA:
+                self._input_over()
         if session.held is not None:
             session.release()  # no whole line is left: the rest ends after what was held
         return ()
@@ -608,7 +617,7 @@ class Connection:
                 self._next_piece()
                 if len(self._buffer) == before:  # a last line without its LF
                     self._unterminated()
-                if not self._buffer:
+                if not self._buffer and session.mode is Mode.DATA:
                     self._input_over()  # before the client's close, released next
                 if self._marks is not None:
                     self._release_due()
@@ -616,7 +625,8 @@ class Connection:
                 session.record("client", f"({len(self._buffer)} more octets, not read)")
         elif self._discarding:
             self._unterminated()  # an over-long line its close cut short
-        self._input_over()
+        if session.mode is Mode.DATA:
+            self._input_over()
         if session.held is not None:
             session.release()
 
