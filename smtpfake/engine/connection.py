@@ -270,7 +270,9 @@ class Connection:
         the client) is one the client gave up on (RFC 5321 §4.5.3.2): it is recorded as not
         delivered, the lines behind it are recorded but not answered, and the server closes.
         Otherwise the client may still read (a half-close): the lines it sent before its EOF
-        are processed and answered in turn, then the server closes."""
+        are processed and answered in turn, then the server closes. What the EOF cut short (a
+        last line without its LF, a message without its final ".") is recorded before its
+        entry and never answered (RFC 5321 §2.3.8)."""
         if self._over:
             return ()
         self._eof = self.session.now()
