@@ -155,13 +155,17 @@ class Conduct:
                 data = data[:-1]
         if not message and not data.endswith(b"\n"):
             # a command line ends in LF but for the last one, which the client's close ended
-            self.tell("unterminated-line", _UNTERMINATED, command)
+            self.unterminated(command)
         pairs = data.count(b"\r\n")
         counts = (data.count(b"\n") if newlines is None else newlines, data.count(b"\r"))
         for (kind, detail), count in zip(_BARE, counts, strict=True):
             if count != pairs:
                 where = "the message" if message else "a command"
                 self.tell(kind, detail.format(where=where), command, per_message=message)
+
+    def unterminated(self, command: str) -> None:
+        """The connection's end cut a command line before its CRLF (RFC 5321 §2.3.8)."""
+        self.tell("unterminated-line", _UNTERMINATED, command)
 
     # -- the message ---------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ import functools
 from collections import deque
 
 from smtpfake.engine import bdat
+from smtpfake.engine.conduct import COMMAND_LINE_LIMIT
 from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, PLAIN_CLOSE, Session
 from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import Mode
@@ -96,6 +97,8 @@ class Connection:
         "_eof",
         "_grace",
         "_idle_only",
+        "_long_head",
+        "_long_size",
         "_marks",
         "_mid_line",
         "_over",
@@ -112,6 +115,8 @@ class Connection:
         self._buffer = bytearray()
         self._ahead = 0  # the first this many buffered octets came before the last reply ended
         self._discarding = False  # dropping an over-long command line up to its LF
+        self._long_head = b""  # that line's first octets, for the record
+        self._long_size = 0  # and its octets dropped so far
         self._mid_line = False  # the last data piece ended inside a line
         # When the buffered octets arrived, while they came in more than one read (or entries
         # are held back): (end, time) per read, ends counted in octets taken off the buffer
@@ -220,7 +225,11 @@ class Connection:
             return ()
         if not self._buffer:  # the client waited for this reply (most of the time)
             self._ahead = 0
-            return self._end() if self._eof is not None else self._idle_only
+            if self._eof is None:
+                return self._idle_only
+            if self.session.mode is Mode.DATA:
+                self._input_over()
+            return self._end()
         self._ahead = len(self._buffer)  # all of it came before the reply was complete
         actions = self._pump()
         if self._busy or self._over:
@@ -252,6 +261,7 @@ class Connection:
         if name == IDLE_TIMER and self._busy:
             # the server's own limit ran out while the server itself was silent (a hang)
             return self._replace(self.session.timed_out())
+        self._text_cut()
         return self._replace(self.session.timer_fired(name))
 
     def eof_received(self) -> tuple[Action, ...]:
@@ -262,23 +272,23 @@ class Connection:
         the client) is one the client gave up on (RFC 5321 §4.5.3.2): it is recorded as not
         delivered, the lines behind it are recorded but not answered, and the server closes.
         Otherwise the client may still read (a half-close): the lines it sent before its EOF
-        are processed and answered in turn, then the server closes."""
+        are processed and answered in turn, then the server closes. What the EOF cut short (a
+        last line without its LF, a message without its final ".") is recorded before its
+        entry and never answered (RFC 5321 §2.3.8)."""
         if self._over:
             return ()
         self._eof = self.session.now()
         if self._busy and self._under_way():
             self._client_left = not self._closing
             self._abandon(self._eof)
-            self._client_closed()
+            self._client_closed("(client closed the connection)", self._eof)
             return self._end()
-        if self._buffer:
-            self._hold_back(ended=True)
-        self.session.client_closed("(client closed the connection)", self._eof)
+        self._client_closed("(client closed the connection)", self._eof)
         if self._closing:
             return self._end()
         if self._busy:  # the batch is carried out: done() goes on with the lines
             return ()
-        actions = self._pump()  # a last line without its LF
+        actions = self._pump()  # the lines it sent before (a last one without its LF: recorded)
         return actions if self._busy or self._over else self._end()
 
     def connection_lost(self, reset: bool = False) -> None:
@@ -288,9 +298,8 @@ class Connection:
         now = self.session.clock.now()  # one reading: the reply cut short and the close together
         self._abandon(now)
         if not self._over and (reset or self._eof is None):  # (an EOF has its entry already)
-            self._hold_back(ended=True)
             text = "(client reset the connection)" if reset else "(client closed the connection)"
-            self.session.client_closed(text, now)
+            self._client_closed(text, now)
         self._over = True
         self._busy = False
         self._eof = self._eof or now
@@ -311,6 +320,7 @@ class Connection:
             self._grace = min(self._grace, grace)
             return (_timer(GRACE_TIMER, self._grace),)
         reply = not (self._busy and self._written)
+        self._text_cut()
         self._abandon()
         self._busy = False
         actions = self.session.shutting_down(why, reply=reply)
@@ -338,6 +348,7 @@ class Connection:
         if self._over:
             return
         if not self._closing:
+            self._text_cut()
             self._abandon()
             self._hold_back()
             for action in self.session.shutting_down(why, reply=False):
@@ -459,10 +470,53 @@ class Connection:
         self._busy = False
         return _CLOSE_NOW
 
-    def _client_closed(self) -> None:
-        """The entry for the client's EOF, at the time it came: after the lines before it."""
-        self._hold_back(ended=True)
-        self.session.client_closed("(client closed the connection)", self._eof)
+    def _client_closed(self, text: str, when: float | None) -> None:
+        """The entry for the client's EOF or reset, at the time it came: after the lines before
+        it (held back while they wait; with no whole one waiting, after the line or the message
+        it cut short)."""
+        buffer = self._buffer
+        if self._discarding or (buffer and b"\n" not in buffer):
+            self._unterminated()
+        session = self.session
+        if not buffer and session.mode is Mode.DATA:
+            self._input_over(when)
+        if buffer or session.held is not None:
+            self._hold_back(ended=True)
+        session.client_closed(text, when)
+
+    def _input_over(self, closed: float | None = None) -> None:
+        """Everything the client sent before its close is read: a message it was sending is
+        unfinished (``closed``: the close's time, for a message of no text). Callers check for
+        Mode.DATA first (the close path of every session passes here)."""
+        session = self.session
+        if session.mode is Mode.DATA and session.chunk is None:
+            session.left_in_message(closed)
+
+    def _unterminated(self) -> None:
+        """The end of the connection leaves the buffered octets (no whole line among them)
+        without their line ending: they never get one. Recorded and judged, never answered."""
+        buffer, session = self._buffer, self.session
+        if (not buffer and not self._discarding) or session.chunk is not None:
+            return  # (a BDAT chunk is framed by its size: read on as it is)
+        if not self._discarding and len(buffer) >= LINE_LIMIT and session.mode is not Mode.DATA:
+            self._discarding = True  # more than the reader holds (buffered while a reply went out)
+            self._long_head, self._long_size = bytes(buffer[:COMMAND_LINE_LIMIT]), 0
+        fragment = bytes(buffer)
+        buffer.clear()
+        ahead = self._took(len(fragment))
+        if self._discarding:
+            self._discarding = False
+            size = self._long_size + len(fragment)
+            session.line_too_long(self._long_head, size, ended=True)
+            return
+        partial, self._mid_line = self._mid_line, False
+        session.unterminated(fragment, partial=partial, pipelined=ahead)
+
+    def _text_cut(self) -> None:
+        """The server ends the connection mid-message: text the client sent without its line
+        ending yet counts in the unfinished message (lines still waiting are read later)."""
+        if self.session.mode is Mode.DATA and self._buffer and b"\n" not in self._buffer:
+            self._unterminated()
 
     def _under_way(self) -> bool:
         """The current batch still has actions to carry out (beyond arming timers)."""
@@ -478,21 +532,20 @@ class Connection:
             if actions is None:
                 break
             if self._marks is not None:
+                if not actions and not self._buffer and self._eof is not None:
+                    self._input_over()  # before the client's close, released next
                 self._release_due()
             if actions:
                 started = self._start(actions)
                 if self._busy or self._over:
                     return started
-        if self._eof is not None and self._buffer and not self._busy and not self._over:
-            # a last line without its LF still counts as sent
-            line, self._buffer = bytes(self._buffer), bytearray()
-            ahead = self._took(len(line))
-            actions = session.receive(line, partial=self._mid_line, pipelined=ahead)
-            if session.held is not None:
-                session.release()
-            if actions:
-                return self._start(actions)
-        elif session.held is not None:
+        if self._eof is not None and not self._busy and not self._over:
+            # the client's close ended what it sent: no more comes
+            if self._buffer or self._discarding:
+                self._unterminated()
+            if session.mode is Mode.DATA:
+                self._input_over()
+        if session.held is not None:
             session.release()  # no whole line is left: the rest ends after what was held
         return ()
 
@@ -511,13 +564,15 @@ class Connection:
         if self._discarding:
             end = buffer.find(b"\n")
             if end < 0:
+                self._long_size += len(buffer)
                 self._took(len(buffer))
                 buffer.clear()
                 return None
+            self._long_size += end + 1
             self._took(end + 1)
             del buffer[: end + 1]
             self._discarding = False
-            return session.line_too_long()
+            return session.line_too_long(self._long_head, self._long_size)
         # (a cut_body due in text of several reads goes line by line: its note has the time of
         # the line it cut in, not of the block's last octet)
         if (
@@ -549,6 +604,7 @@ class Connection:
                 partial, self._mid_line = self._mid_line, True
                 return session.receive(piece, partial=partial, pipelined=ahead)
             self._discarding = True
+            self._long_head, self._long_size = bytes(buffer[:COMMAND_LINE_LIMIT]), 0
             return ()
         line = bytes(buffer[: end + 1])
         del buffer[: end + 1]
@@ -572,12 +628,17 @@ class Connection:
                 before = len(self._buffer)
                 self._next_piece()
                 if len(self._buffer) == before:  # a last line without its LF
-                    line, self._buffer = bytes(self._buffer), bytearray()
-                    session.receive(line, partial=self._mid_line, pipelined=self._took(len(line)))
+                    self._unterminated()
+                if not self._buffer and session.mode is Mode.DATA:
+                    self._input_over()  # before the client's close, released next
                 if self._marks is not None:
                     self._release_due()
             if self._buffer:
                 session.record("client", f"({len(self._buffer)} more octets, not read)")
+        elif self._discarding:
+            self._unterminated()  # an over-long line its close cut short
+        if session.mode is Mode.DATA:
+            self._input_over()
         if session.held is not None:
             session.release()
 

@@ -23,7 +23,7 @@ from smtpfake.engine import bdat, commands, params
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 # (the SASL exchange, auth.py, loads with the first AUTH: commands.py)
 from smtpfake.engine.auth_mask import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
-from smtpfake.engine.auth_mask import masked
+from smtpfake.engine.auth_mask import AUTH_MASK, masked
 from smtpfake.engine.body import NOTHING_DECLARED, Body
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.compiled import compiled
@@ -368,13 +368,69 @@ class Session:
             return self.respond(_STAGE_OF[verb], arg.strip(), first)
         return handler(self, arg.strip())
 
-    def line_too_long(self) -> tuple[Action, ...]:
-        """The client sent a command line longer than the reader would hold (already discarded)."""
-        self.heard("(over-long line, discarded)")
-        if self.mode is Mode.AUTH:
+    def line_too_long(
+        self, head: bytes = b"", size: int | None = None, *, ended: bool = False
+    ) -> tuple[Action, ...]:
+        """The client sent a command (or AUTH) line longer than the reader would hold, discarded
+        as it came: recorded as its first octets (``head``) and ``size``, its octets in all with
+        the line ending (None: not counted). ``ended``: the connection's end cut it before its
+        LF, so it was never sent whole (RFC 5321 §2.3.8): judged, not answered."""
+        auth = self.mode is Mode.AUTH
+        text = head.decode("utf-8", "surrogateescape")
+        if size is None:
+            self.heard("(over-long line, discarded)")
+        else:
+            shown = AUTH_MASK if auth else masked(text)
+            self.heard(f"{shown}... (over-long line of {size:,} octets, discarded)")
+        verb = "AUTH" if auth else text.partition(" ")[0][:64].upper()
+        if ended:
+            self.conduct.unterminated(verb)
+            if not auth:
+                self.conduct.command_too_long(verb, size)
+            return ()
+        if auth:
             return commands.auth_too_long(self)
-        self.conduct.command_too_long("")
+        self.conduct.command_too_long(verb, size)
         return self.respond(Stage.UNKNOWN, "", self.reply(500, "5.5.6", "Line too long"))
+
+    def unterminated(self, fragment: bytes, *, partial: bool, pipelined: bool) -> None:
+        """What the client sent last without a line ending (``fragment``, no LF in it), when the
+        connection's end means the rest never comes. A line ends in CRLF (RFC 5321 §2.3.8), so
+        a command without it was never sent: recorded and judged, neither carried out nor
+        answered. In the message it is text, counted in the unfinished message (``partial``:
+        it continues a line begun in an earlier piece). After the server's close it is recorded
+        as any line then."""
+        mode = self.mode
+        if mode is Mode.DATA:
+            piece = self.body.add(fragment, partial)
+            self.conduct.text_line(piece, partial=partial, declared_8bit=self.declared.eight_bit)
+        elif mode is Mode.CLOSED:
+            self.receive(fragment, pipelined=pipelined)
+        elif mode is Mode.AUTH:
+            self.heard(AUTH_MASK)
+            self.conduct.unterminated("AUTH")
+        else:
+            text = fragment.decode("utf-8", "surrogateescape")
+            verb = text.partition(" ")[0].upper()
+            self.heard(masked(text))
+            self.conduct.line_endings(fragment, verb, message=False)  # unterminated-line, at least
+            if len(fragment) > COMMAND_LINE_LIMIT:
+                self.conduct.command_too_long(verb, len(fragment))
+
+    def left_in_message(self, closed: float | None = None) -> None:
+        """The client's close (EOF or reset) came before the message's final "." (RFC 5321
+        §4.1.1.4): how much text came, stamped when its last octet arrived (at ``closed``, the
+        close, or now when none came); the message is not accepted."""
+        body = self.body
+        when = self.arrived if body.size or body.lines else closed
+        self.note(
+            self.clock.now() if when is None else when,
+            "client",
+            f"(message data, {body.size} bytes, unfinished)",
+            None,
+        )
+        self.mode = Mode.COMMAND
+        self.reset_transaction()
 
     def internal_error(self) -> tuple[Action, ...]:
         """smtpfake itself failed (the wire layer reports the exception): a 451 and the close, so

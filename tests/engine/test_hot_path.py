@@ -246,6 +246,9 @@ def test_quits_batch_made_once_still_half_closes_for_each_connections_grace(firs
         assert p.ended == "close"
     late = Pipe(engine, grace=first)
     late.connect()
-    late.feed(b"QUIT")  # without its LF: read at the client's FIN
-    assert late.eof() == b"221 2.0.0 Bye\r\n"
+    conn = late.conn
+    (noop,) = conn.receive_data(b"NOOP\r\nQUIT\r\n")  # QUIT waits behind NOOP's reply
+    conn.performed(noop)
+    assert conn.eof_received() == ()  # the client's FIN: QUIT is answered after it
+    assert late._carry(conn.done(), False) == b"221 2.0.0 Bye\r\n"
     assert late.ended == "close" and not late.half_closed and "grace" not in late.timers

@@ -140,10 +140,12 @@ def test_garbage_without_newline_then_close(
     conn.reply()
     conn.send(b"\x01\x02\x03 no newline")
     conn.sock.shutdown(socket.SHUT_WR)
-    # a last line without its newline still counts and gets its reply
-    assert conn.rest().startswith(b"500 5.5.2 ")
+    # a last line without its newline was never sent (RFC 5321 §2.3.8): recorded, not answered
+    assert conn.rest() == b""
     session = bad_session(server)
-    assert session.reply_codes == (220, 500)
+    assert session.reply_codes == (220,)
+    assert [v.kind for v in session.violations] == ["unterminated-line", "no-quit"]
+    assert session.transcript[-2].text == "\x01\x02\x03 no newline"
 
 
 def test_sends_after_the_421(server: Server, raw: Callable[[], Raw]) -> None:
