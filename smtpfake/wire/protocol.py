@@ -263,9 +263,49 @@ class Wire(asyncio.BufferedProtocol):
         and once it is done the engine is told and its next actions follow."""
         conn, transport, out = self._conn, self._transport, self._out
         assert conn is not None and transport is not None
-        deadlines = self._deadlines
         turns = 0
         outer = out is None
+        if (
+            outer
+            and len(actions) == 1
+            and type(actions[0]) is Send
+            and self._writable is None
+            and self._task is None
+            and self._later is None
+        ):
+            # Most batches: one reply, sent whole, nothing under way. What the loop below does
+            # with it, in fewer steps; when the engine's next actions are the idle timer alone
+            # (the client waits for this reply), that is all.
+            send = actions[0]
+            if transport.is_closing():
+                return
+            try:
+                conn.performed(send)
+                actions = conn.done()
+            except Exception as error:
+                transport.write(send.data)
+                self._failed(error)
+                return
+            if len(actions) == 1 and type(actions[0]) is ArmTimer:
+                transport.write(send.data)
+                # _timer_action()'s common case inline: the idle timer moved later
+                timer = actions[0]
+                deadline = self._loop.time() + timer.seconds
+                deadlines = self._deadlines
+                rings = deadlines.get(timer.name)
+                if rings is not None and rings <= deadline:
+                    deadlines[timer.name] = deadline
+                else:
+                    self._timer_action(timer)
+                if self._read_paused:
+                    self._resume_reading(conn)
+                return
+            # more follows at once (the next pipelined command's reply, a close): below, and
+            # this reply leaves in one write with what follows
+            out = self._out = [send.data]
+            turns = 1
+            if self._read_paused:
+                self._resume_reading(conn)
         if out is None:
             # Replies decided in this one callback (a pipelined group) leave in one write.
             out = self._out = []
@@ -275,16 +315,7 @@ class Wire(asyncio.BufferedProtocol):
                 sent = False  # a Send of this batch is waiting in _out
                 for i, action in enumerate(actions):
                     kind = type(action)
-                    if isinstance(action, ArmTimer):
-                        # _timer_action()'s common case inline: the idle timer moved later
-                        deadline = self._loop.time() + action.seconds
-                        rings = deadlines.get(action.name)
-                        if rings is not None and rings <= deadline:
-                            deadlines[action.name] = deadline
-                            continue
-                        self._timer_action(action)
-                        continue
-                    if kind is CancelTimer:
+                    if kind is ArmTimer or kind is CancelTimer:
                         self._timer_action(action)
                         continue
                     if not batch:
