@@ -251,10 +251,10 @@ def measure_serve(kind: str, args: argparse.Namespace, reused: bool) -> tuple[fl
     return args.messages / seconds, args.messages / cpu
 
 
-def listening_port(proc: subprocess.Popen[bytes], folder: str) -> int:
+def listening_port(proc: subprocess.Popen[bytes], folder: str, timeout: float = 30.0) -> int:
     """The port in serve's ``listening on HOST:PORT`` line, read from its log (``stdout.log`` in
-    ``folder``) within 30 s."""
-    deadline = time.monotonic() + 30
+    ``folder``) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         with open(os.path.join(folder, "stdout.log")) as log:
             found = re.search(r"listening on [^ ]+:(\d+),", log.readline())
