@@ -314,8 +314,11 @@ class Session:
             return self._data_line(line, partial, pipelined)
         if self.mode is _MODE_AUTH:
             return commands.auth_line(self, line, pipelined)
-        text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
-        shown = masked(text) if text[:5].upper() == "AUTH " else text  # masked()'s own test
+        stripped = line.rstrip(b"\r\n")
+        text = stripped.decode("utf-8", "surrogateescape")
+        word, _, arg = text.partition(" ")
+        verb = word.upper()
+        shown = masked(text) if verb == "AUTH" else text
         entries = self.entries  # note(), inline: every command
         if (
             entries is not None
@@ -325,8 +328,6 @@ class Session:
             entries.append((self.clock.now(), "client", shown, None))
         else:
             self.note(self.clock.now(), "client", shown, None)
-        word, _, arg = text.partition(" ")
-        verb = word.upper()
         if self.mode is _MODE_CLOSED:
             if self.conduct.previous is None and pipelined:
                 # Sent during a greeting that never came (a hang or a close at connect).
@@ -345,8 +346,14 @@ class Session:
             conduct.command(verb, pipelined)
         else:  # conduct.command()'s whole work for a command sent in turn (nearly all)
             conduct.previous, conduct.pipelined = verb, False
-        if line.count(b"\r") != 1 or line.count(b"\n") != 1 or line[-2:] != b"\r\n":
-            conduct.line_endings(line, verb, message=False)  # not one CRLF at the end
+        if (  # not one CRLF at the end, nor a CR or LF before it (bytes.count costs more)
+            len(line) - len(stripped) != 2
+            or line[-2] != 13
+            or line[-1] != 10
+            or "\r" in text
+            or "\n" in text
+        ):
+            conduct.line_endings(line, verb, message=False)
         if len(line) > COMMAND_LINE_LIMIT:
             self.conduct.command_too_long(verb, len(line))
             return self.respond(_STAGE_UNKNOWN, text, self.reply(500, "5.5.6", "Line too long"))
