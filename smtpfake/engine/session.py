@@ -525,10 +525,25 @@ class Session:
         (consult.py): the rest follows in :meth:`consulted`."""
         # no hook and no rule on the stage can change it: most replies of most sessions
         if not self.hooks and self._compiled.select[stage] is None:
+            reply: Reply | None = None
             if isinstance(plan, Reply):
-                return self._plainly(stage, plan, plan.closes, accept, then)
-            if plan.reply is not None and _closes_plainly(plan):
-                return self._plainly(stage, plan.reply, True, accept, then)
+                reply, closing = plan, plan.closes
+            elif plan.reply is not None and _closes_plainly(plan):
+                reply, closing = plan.reply, True  # a reply sent whole, then the close
+            if reply is not None:
+                # What _decided() makes of it, without making a Plan: the same steps.
+                counts = self.counts
+                counts[stage] = counts.get(stage, 0) + 1
+                self._settle(stage, reply, accept)
+                if closing:  # _ending()
+                    self.closed_in_message = self.mode is _MODE_DATA
+                    self.mode = _MODE_CLOSED
+                if then is not None:
+                    then()
+                known = _SENT[closing].get(id(reply))  # _sent(), its common path inline
+                if known is not None and known[0] is reply:
+                    return known[1]
+                return _sent(reply, closing)
         hook = HOOKS.get(stage) if self.hooks else None
         if hook in self.hooks and isinstance(plan, Reply):
             plan = _plain_plan(plan)  # what the hook's answer reshapes
@@ -554,30 +569,6 @@ class Session:
             )
             return (consult,)
         return self._decided(stage, argument, plan, accept, then)
-
-    def _plainly(
-        self,
-        stage: Stage,
-        reply: Reply,
-        closing: bool,
-        accept: Accept,
-        then: Accept,
-    ) -> tuple[Action, ...]:
-        """What ``_decided`` makes of a reply no rule and no hook can change, sent whole and,
-        if it closes (``_closes_plainly``), followed by the close: the same steps, without
-        making a Plan."""
-        counts = self.counts
-        counts[stage] = counts.get(stage, 0) + 1
-        self._settle(stage, reply, accept)
-        if closing:  # _ending()
-            self.closed_in_message = self.mode is _MODE_DATA
-            self.mode = _MODE_CLOSED
-        if then is not None:
-            then()
-        known = _SENT[closing].get(id(reply))  # _sent(reply, closing), its common path inline
-        if known is not None and known[0] is reply:
-            return known[1]
-        return _sent(reply, closing)
 
     def consulted(self, reply: Reply | None) -> tuple[Action, ...]:
         """The user's handler answered the Consult with ``reply`` (consult.answer_reply); None
@@ -862,9 +853,9 @@ class Session:
         text = f"Ok: queued as {queue_id}"
         end = _STAGE_END_OF_DATA
         if not self.hooks and self._compiled.select[end] is None:
-            # what _plainly() does with a positive reply (no closure made for ``accept``), the
-            # reply made straight as bytes: it is this message's own, so no reply cache would
-            # ever find it again (making it costs less)
+            # what respond() does with a positive reply no rule or hook can change (no closure
+            # made for ``accept``), the reply made straight as bytes: it is this message's own,
+            # so no reply cache would ever find it again (making it costs less)
             counts = self.counts
             counts[end] = counts.get(end, 0) + 1
             self.observer.message(self.info, message)
