@@ -21,9 +21,10 @@ per-round ratios):
    importing what smtpfake's first session runs (this checkout's engine, wire, journal and
    scenario model): serve without its command line, settings and scenario.
 4. what is left, in one process of this checkout: the dataclasses the modules serve imports
-   define (read from ``python -X importtime`` of a real serve), times what making one frozen
-   dataclass costs on this machine (Python generates and compiles its methods at import); the
-   rest of the gap to the floor is mostly loading those modules.
+   define (read from ``python -X importtime`` of a real serve), times what making one costs on
+   this machine (Python generates and compiles its methods at import), as a frozen dataclass and
+   with ``smtpfake.frozen_dataclass`` (which leaves three of the six methods for their first
+   use); the rest of the gap to the floor is mostly loading those modules.
 
 Usage: python bench/startup_cost.py [--tests N] [--rounds R] [--before REV] [--source]
        [--only plugin|cli]
@@ -146,26 +147,32 @@ def wall_of_floor(code: str, env: dict[str, str] | None = None) -> float:
     return took
 
 
-#: the modules a serve process imported (argv[1:]) -> their dataclasses, and the seconds one
-#: frozen dataclass of five fields takes to make, the fastest of 5 rounds of 50 (the least
-#: disturbed by other work); one JSON line
+#: the modules a serve process imported (argv[1:]) -> their dataclasses (those made with
+#: smtpfake's frozen_dataclass counted apart), and the seconds one class of five fields takes to
+#: make, with @dataclass(frozen=True) and with @frozen_dataclass, the fastest of 5 rounds of 50
+#: (the least disturbed by other work); one JSON line
 DATACLASS_COUNT = """
 import dataclasses, importlib, json, sys, time
+from smtpfake.frozen_dataclass import frozen_dataclass
 names = sorted(n for n in sys.argv[1:] if n.split(".")[0] == "smtpfake")
-made = []
+made, lazy = [], []
 for name in names:
     module = importlib.import_module(name)
-    made += [f"{name}.{k}" for k, v in vars(module).items()
-             if isinstance(v, type) and v.__module__ == name and dataclasses.is_dataclass(v)]
-def one_round(n=50):
+    for k, v in vars(module).items():
+        if isinstance(v, type) and v.__module__ == name and dataclasses.is_dataclass(v):
+            params = v.__dataclass_params__
+            (lazy if params.frozen and not params.eq else made).append(f"{name}.{k}")
+def one_round(make, n=50):
     classes = [type(f"C{i}", (), {"__doc__": "d", "__annotations__": dict.fromkeys("abcde", "int"),
                                   "c": 0, "d": 0, "e": 0}) for i in range(n)]
     start = time.perf_counter()
     for c in classes:
-        dataclasses.dataclass(frozen=True)(c)
+        make(c)
     return (time.perf_counter() - start) / n
-each = min(one_round() for _ in range(5))
-print(json.dumps({"modules": len(names), "dataclasses": made, "each": each}))
+each = min(one_round(dataclasses.dataclass(frozen=True)) for _ in range(5))
+each_lazy = min(one_round(frozen_dataclass) for _ in range(5))
+print(json.dumps({"modules": len(names), "dataclasses": made, "lazy": lazy, "each": each,
+                  "each_lazy": each_lazy}))
 """
 
 
@@ -205,11 +212,15 @@ def dataclass_cost(env: dict[str, str]) -> None:
         timeout=60,
     )
     seen = json.loads(out.stdout)
-    count, each = len(seen["dataclasses"]), seen["each"]
+    plain, lazy = len(seen["dataclasses"]), len(seen["lazy"])
+    each, each_lazy = seen["each"] * 1000, seen["each_lazy"] * 1000
     print(
         f"4. serve imports {len(modules)} modules, {seen['modules']} of them smtpfake's, which "
-        f"define {count} dataclasses; one frozen dataclass takes {each * 1000:.2f} ms to make "
-        f"here: about {count * each * 1000:.1f} ms of serve's start"
+        f"define {plain + lazy} dataclasses, {lazy} of them with frozen_dataclass (__repr__, "
+        f"__eq__, __hash__ made on first use); one frozen dataclass takes {each:.2f} ms to make "
+        f"here, with frozen_dataclass {each_lazy:.2f} ms: about "
+        f"{plain * each + lazy * each_lazy:.1f} ms of serve's start ({(plain + lazy) * each:.1f} "
+        "ms as plain frozen dataclasses)"
     )
 
 

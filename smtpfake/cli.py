@@ -1,4 +1,4 @@
-"""The ``smtpfake`` command: serve, list, validate, explain."""
+"""The ``smtpfake`` command: serve, list, show, validate, explain, probe."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from smtpfake.http import ApiServer
     from smtpfake.journal import SessionRecord
     from smtpfake.remote import RemoteSmtpFake
-    from smtpfake.scenario import Scenario
+    from smtpfake.scenario import Scenario, ScenarioError
     from smtpfake.scenario.model import Param, Rule
 
 #: the event loops `serve --loop` takes: smtpfake.wire.loops.CHOICES, written out so that parsing
@@ -40,11 +40,24 @@ def _yes_no(text: str) -> bool:
     raise ValueError(f"not an on/off value: {text!r}")
 
 
+def duration(text: str) -> float:
+    """Seconds as a scenario writes them: a number (``300``, ``0.5``) or with a unit (``5m``,
+    ``250ms``); ValueError for anything else (``inf``, ``-5``, ``5 minutes``). Its name is
+    what argparse calls it in an error (``invalid duration value``)."""
+    from smtpfake.scenario import limits
+
+    seconds = limits.duration_seconds(text)
+    if seconds is None:
+        raise ValueError(f"not a duration: {text!r}")
+    return seconds
+
+
 #: what each kind of setting expects, for the error of an environment variable that is not one
 _EXPECTED: dict[Callable[[str], object], str] = {
     int: "a whole number",
     float: "a number",
     _yes_no: "1, true, yes or on; or 0, false, no or off",
+    duration: "seconds, or a duration with its unit (250ms, 30s, 5m, 1h)",
 }
 
 #: serve option -> (environment variable, type, default); a flag on the command line wins
@@ -60,7 +73,7 @@ SERVE_ENV: dict[str, tuple[str, Callable[[str], object], object]] = {
     "log_format": ("SMTPFAKE_LOG_FORMAT", str, "text"),
     "quiet": ("SMTPFAKE_QUIET", _yes_no, False),
     "clock": ("SMTPFAKE_CLOCK", str, "system"),
-    "idle_timeout": ("SMTPFAKE_IDLE_TIMEOUT", float, 300.0),
+    "idle_timeout": ("SMTPFAKE_IDLE_TIMEOUT", duration, 300.0),
     "loop": ("SMTPFAKE_LOOP", str, "auto"),
     "deliver": ("SMTPFAKE_DELIVER", str, None),
     # what the journal keeps (JournalLimits): --journal-sessions, SMTPFAKE_JOURNAL_SESSIONS, ...
@@ -156,10 +169,19 @@ def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         raise _ConfigError(
             f"--log-format/SMTPFAKE_LOG_FORMAT: {out['log_format']!r} is not text or json"
         )
-    if not out["idle_timeout"] > 0:
-        raise _ConfigError(
-            f"--idle-timeout/SMTPFAKE_IDLE_TIMEOUT: must be more than 0, got {out['idle_timeout']}"
+    try:  # the range Server() holds it to, said here (it was blamed on --deliver)
+        limits.check_number(
+            out["idle_timeout"],
+            "",
+            minimum=0,
+            exclusive_minimum=True,
+            maximum=limits.MAX_SECONDS,
+            unit=" seconds",
         )
+    except limits.LimitError as exc:
+        raise _ConfigError(
+            f"--idle-timeout/SMTPFAKE_IDLE_TIMEOUT{exc}, got {out['idle_timeout']:g}"
+        ) from None
     if out["clock"] not in ("system", "manual"):
         raise _ConfigError(f"--clock/SMTPFAKE_CLOCK: {out['clock']!r} is not system or manual")
     env_params = []
@@ -247,7 +269,9 @@ def _serve(args: argparse.Namespace) -> int:
             ),
         )
     except ScenarioError as exc:
-        print(exc, file=sys.stderr)
+        print(
+            _scenario_problems(exc, "smtpfake serve: --scenario/SMTPFAKE_SCENARIO"), file=sys.stderr
+        )
         return 2
     except ValueError as exc:  # --deliver names no back end
         print(f"smtpfake serve: --deliver/SMTPFAKE_DELIVER: {exc}", file=sys.stderr)
@@ -479,7 +503,7 @@ def _show(args: argparse.Namespace) -> int:
             sessions = _journal_sessions(args.journal)
             source = "standard input" if args.journal == "-" else args.journal
     except ScenarioError as exc:
-        print(exc, file=sys.stderr)
+        print(_scenario_problems(exc, "smtpfake show"), file=sys.stderr)
         return 2
     except failures as exc:
         print(f"smtpfake show: {exc}", file=sys.stderr)
@@ -489,9 +513,23 @@ def _show(args: argparse.Namespace) -> int:
         from smtpfake.visible import visible
 
         print(f"rule hits and near misses in {len(sessions)} session(s) from {source}:")
-        for line in rules_report(labels, sessions, "the session JSON's near_misses"):
+        lines = rules_report(labels, sessions, "the session JSON's near_misses")
+        for line in lines:
             print(f"  {visible(line)}")  # a near miss quotes what the client sent
+        if not lines:  # not a header over nothing, as if the report were cut off
+            print("  none: the scenario has no rules, and no rule shaped these sessions")
     return 0
+
+
+def _scenario_problems(exc: ScenarioError, setting: str) -> str:
+    """``exc`` one problem a line, ``file:line:col: ...``; a problem that points into no file
+    (a scenario name that resolves to nothing) is said of ``setting`` instead: ``nosuch:1:1:``
+    read as the position in a file named nosuch."""
+    from pathlib import Path
+
+    if len(exc.problems) == 1 and not Path(exc.problems[0].location.file).is_file():
+        return f"{setting}: {exc.problems[0].message}"
+    return str(exc)
 
 
 def _remote(args: argparse.Namespace) -> RemoteSmtpFake:
@@ -691,10 +729,11 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--idle-timeout",
-        type=float,
+        type=duration,
         metavar="SECONDS",
-        help="the server's own idle timeout: a connection silent this long is closed without a "
-        "reply (SMTPFAKE_IDLE_TIMEOUT; default 300); a scenario's server.idle_timeout and "
+        help="the server's own idle timeout: a connection silent this long (seconds, or 5m, "
+        "1h, ...; at most a day) is closed without a reply (SMTPFAKE_IDLE_TIMEOUT; default 300); "
+        "a scenario's server.idle_timeout and "
         "idle_close choose a 421 or a reset instead",
     )
     serve.add_argument(
@@ -821,11 +860,18 @@ COMMANDS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
 }
 
 
+#: what ``smtpfake --help`` says first (the module's docstring is for readers of the code)
+DESCRIPTION = (
+    "smtpfake: a fault-injecting SMTP test double. A scenario (YAML) scripts how the server "
+    "misbehaves; every session and message is recorded."
+)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """``smtpfake``'s parser. With ``command`` (a key of :data:`COMMANDS`) only that
     subcommand's parser is built, which is all a run of it reads (start-up time: building them
     all costs about 5 ms and imports the probe's); else every one (``smtpfake --help``)."""
-    parser = argparse.ArgumentParser(prog="smtpfake", description=__doc__)
+    parser = argparse.ArgumentParser(prog="smtpfake", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"smtpfake {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -274,7 +274,7 @@ class ControlHelpers(abc.ABC):
 
     def retries(self) -> tuple[Retry, ...]:
         """Connections that followed a session with a 4xx reply, each with ``delay`` seconds
-        between the end of the failed session and the start of the retry."""
+        from the server's last reply in the failed session to the start of the retry."""
         return retries(self._settled_sessions())
 
     # -- assertions ----------------------------------------------------------------------------
@@ -361,7 +361,8 @@ class ControlHelpers(abc.ABC):
         self, times: int | None = None, *, min_delay: float = 0.0
     ) -> tuple[Retry, ...]:
         """The client reconnected after each transient (4xx) failure: exactly ``times`` retries
-        (None: at least one), each at least ``min_delay`` seconds after the failed session."""
+        (None: at least one), each at least ``min_delay`` seconds after the server's last reply
+        in the failed session."""
         __tracebackhide__ = True
         found = self.retries()
         problems = []
@@ -369,8 +370,8 @@ class ControlHelpers(abc.ABC):
             problems.append(f"expected {times or 'at least 1'} retry(ies), got {len(found)}")
         early = [r for r in found if r.delay < min_delay]
         problems += [
-            f"session {r.retry.index} came {r.delay:.3f}s after the {r.code} in session "
-            f"{r.failed.index}; wanted at least {min_delay}s"
+            f"session {r.retry.index} came {r.delay:.3f}s after the last reply of session "
+            f"{r.failed.index} (which had a {r.code}); wanted at least {min_delay}s"
             for r in early
         ]
         if problems:

@@ -31,6 +31,7 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
+from smtpfake.frozen_dataclass import frozen_dataclass
 
 # JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
 from smtpfake.journal_limits import JournalLimits as JournalLimits
@@ -55,7 +56,7 @@ def subject_of(message: Message) -> str:
     return message.subject
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class SessionRecord:
     """A snapshot of one session: its transcript, violations and accepted messages."""
 
@@ -175,7 +176,7 @@ def _label_of(miss: str, labels: Mapping[str, object]) -> str:
     return parts[0]
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class JournalCounts:
     """What the journal saw since it was made or cleared, and what it dropped to stay bounded."""
 

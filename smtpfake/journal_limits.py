@@ -4,12 +4,14 @@ command line can list these settings without importing the engine."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from smtpfake.frozen_dataclass import frozen_dataclass
 
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class JournalLimits:
     """How much the journal keeps. Counts are of items; bytes are of message data (as
     received) and of transcript text (UTF-8). The oldest are dropped first."""

@@ -206,6 +206,11 @@ def _check_delivery(spec: str, where: str, error: type[Exception]) -> None:
 
 _SETTINGS = pytest.StashKey[Settings]()
 
+_REMOTE_DELIVERY = (
+    "delivery is for the in-process server; with --smtpfake-remote start the sidecar with "
+    "`smtpfake serve --deliver ...`"
+)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -224,6 +229,10 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 "smtpfake: --smtpfake-journal-* set the in-process journal; a sidecar's are its "
                 "own (smtpfake serve --journal-*)"
+            )
+        if settings.delivery is not None:
+            raise pytest.UsageError(
+                f"smtpfake: --smtpfake-delivery (ini smtpfake_delivery): {_REMOTE_DELIVERY}"
             )
         remote = _wait_for_sidecar(settings)
         if settings.scenario != "default":
@@ -422,10 +431,8 @@ def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
     settings = smtpfake_settings
     if settings.remote:
         if settings.delivery is not None:
-            raise pytest.UsageError(
-                "smtpfake: --smtpfake-delivery is for the in-process server; with "
-                "--smtpfake-remote start the sidecar with `smtpfake serve --deliver ...`"
-            )
+            # flags were checked at start-up; this is a conftest's Settings: one line per test
+            pytest.fail(f"smtpfake: Settings(delivery=...): {_REMOTE_DELIVERY}", pytrace=False)
         yield from _remote_backend(settings)
         return
     from smtpfake.control import SmtpFake
@@ -500,7 +507,13 @@ def smtpfake_server(smtpfake_backend: Control) -> Server:
     """The in-process :class:`Server` behind the fixtures (not with ``--smtpfake-remote``)."""
     server: Server | None = getattr(smtpfake_backend, "server", None)
     if server is None:
-        raise pytest.UsageError("smtpfake_server is in-process only; --smtpfake-remote is set")
+        # a test's own need, not a bad setting: it fails in one line (a UsageError raised in a
+        # fixture was a traceback per test)
+        pytest.fail(
+            "smtpfake_server is the in-process Server, and --smtpfake-remote is set: "
+            "take smtpfake (or smtpfake_session), which work both ways",
+            pytrace=False,
+        )
     return server
 
 
@@ -513,15 +526,32 @@ def _problems(exc: ScenarioError, *, positions: bool = True) -> str:
     return lines[0] if len(lines) == 1 else "\n" + "\n".join(lines)
 
 
+def _marker(node: pytest.Item) -> pytest.Mark | None:
+    """The test's ``@pytest.mark.smtpfake(...)`` markers (module, class, function) as one, each
+    checked: every keyword from the closest marker that gives it, so a function's ``seed=`` or
+    ``params=`` keeps its module's scenario (the closest marker alone silently dropped it). A
+    positional scenario counts as ``scenario=``; a marker that names a scenario drops the
+    ``params`` of those further out (they were set for another scenario)."""
+    marks = list(node.iter_markers("smtpfake"))  # the closest first
+    if not marks:
+        return None
+    merged: dict[str, Any] = {}
+    for mark in reversed(marks):
+        _check_marker(mark)
+        if mark.args or "scenario" in mark.kwargs:
+            merged.pop("params", None)
+        merged.update(mark.kwargs, **({"scenario": mark.args[0]} if mark.args else {}))
+    combined: pytest.MarkDecorator = pytest.mark.smtpfake(**merged)
+    return combined.mark
+
+
 def _marker_scenario(
-    request: pytest.FixtureRequest, scenario: Any, seed: int | None
+    marker: pytest.Mark | None, scenario: Any, seed: int | None
 ) -> tuple[Any, int | None]:
-    """The scenario and seed ``@pytest.mark.smtpfake(...)`` names, else the ones given."""
-    marker = request.node.get_closest_marker("smtpfake")
+    """The scenario and seed ``marker`` (see :func:`_marker`) names, else the ones given."""
     if marker is None:
         return scenario, seed
-    _check_marker(marker)
-    scenario = marker.kwargs.get("scenario", marker.args[0] if marker.args else scenario)
+    scenario = marker.kwargs.get("scenario", scenario)
     if "seed" in marker.kwargs:
         raw = marker.kwargs["seed"]
         if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 2**64 - 1:
@@ -642,8 +672,8 @@ def smtpfake(
     from smtpfake.scenario import ScenarioError
 
     settings = smtpfake_settings
-    scenario, seed = _marker_scenario(request, settings.scenario, settings.seed)
-    marker = request.node.get_closest_marker("smtpfake")
+    marker = _marker(request.node)
+    scenario, seed = _marker_scenario(marker, settings.scenario, settings.seed)
     params = marker.kwargs.get("params") if marker is not None else None
     if hasattr(request, "param"):
         scenario = request.param

@@ -123,14 +123,32 @@ def fired_rules(sessions: Sequence[SessionRecord]) -> tuple[str, ...]:
 class Retry:
     """A connection that followed a transient failure (RFC 5321 §4.5.4.1: the client retries).
 
-    ``failed`` is the session that got a 4xx reply, ``retry`` the next one; ``delay`` is the
-    seconds between the end of ``failed`` and the start of ``retry``; ``code`` the 4xx sent.
+    ``failed`` is the session that got a 4xx reply, ``retry`` the next one; ``code`` the 4xx
+    sent; ``delay`` the seconds from the server's last reply in ``failed`` (the 4xx, or a later
+    one such as the 221 to QUIT) to the start of ``retry``. Both are stamped by the server in
+    the order things happened (the reply is written before the client can read it, the retry
+    accepted after it connected), so ``delay`` is never less than the client waited; the
+    session's ``ended`` is not used, as the server may notice the client's close after the
+    client has already connected again.
     """
 
     failed: SessionRecord
     retry: SessionRecord
     code: int
     delay: float
+
+    def __repr__(self) -> str:
+        # the sessions by number: a failed assert on a Retry's field printed both records whole
+        return (
+            f"Retry(failed=session {self.failed.index}, retry=session {self.retry.index}, "
+            f"code={self.code}, delay={self.delay:.3f})"
+        )
+
+
+def _said(session: SessionRecord) -> float:
+    """When the server last replied in ``session`` (seconds; its start if it never did)."""
+    replies = [e.time for e in session.transcript if e.side == "server" and e.text[:3].isdigit()]
+    return replies[-1] if replies else session.started
 
 
 def retries(sessions: Sequence[SessionRecord]) -> tuple[Retry, ...]:
@@ -140,6 +158,5 @@ def retries(sessions: Sequence[SessionRecord]) -> tuple[Retry, ...]:
         transient = [c for c in before.reply_codes if 400 <= c < 500]
         if not transient:
             continue
-        end = before.ended if before.ended is not None else before.started
-        out.append(Retry(before, after, transient[-1], max(0.0, after.started - end)))
+        out.append(Retry(before, after, transient[-1], max(0.0, after.started - _said(before))))
     return tuple(out)

@@ -14,8 +14,6 @@ import ssl
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smtpfake.engine import (
@@ -30,6 +28,7 @@ from smtpfake.engine import (
 )
 from smtpfake.engine.connection import GRACE_PERIOD, Connection
 from smtpfake.engine.consult import answer_reply
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.journal import Journal, JournalLimits, SessionRecord
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
 from smtpfake.scenario.limits import MAX_SECONDS, check_number
@@ -40,6 +39,8 @@ from smtpfake.wire.protocol import read_buffer, wire_class
 
 # a back end and a handler's hooks load when a server is given them (start-up time)
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from smtpfake.delivery import Handler
     from smtpfake.hooks import Hooks
 
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 STOP_GRACE = 0.25
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class ServerError:
     """An exception raised inside smtpfake while serving; it is never dropped."""
 

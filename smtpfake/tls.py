@@ -12,12 +12,10 @@ can use TLS, and the others fail to load with a message that says so.
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 import threading
 import weakref
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from smtpfake.scenario.errors import Problem, ScenarioError
@@ -46,6 +44,7 @@ class Authority:
     def __init__(self) -> None:
         import shutil  # here, not at the top: a server without TLS starts without them
         import tempfile
+        from pathlib import Path
 
         try:
             import trustme
@@ -84,6 +83,8 @@ def certificate_names(hostname: str, host: str) -> tuple[str, ...]:
 
 
 def _is_wildcard(host: str) -> bool:
+    import ipaddress  # only for a generated certificate: a server without TLS starts without it
+
     try:
         return ipaddress.ip_address(host).is_unspecified
     except ValueError:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
 
+# re-exported ("as"): what the transcript shows of AUTH lines, in a module of its own
+from smtpfake.engine.auth_mask import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
+from smtpfake.engine.auth_mask import AUTH_MASK as AUTH_MASK
+from smtpfake.engine.auth_mask import masked as masked
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.model import AuthSettings
 
-#: RFC 4954 §4: what an AUTH response line may take (the wire's reader may cut sooner)
-AUTH_LINE_LIMIT = 12288
-#: what the transcript shows instead of a SASL response (it carries the password)
-AUTH_MASK = "(auth response)"
 _BASE64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 # LOGIN's challenges: base64 of "Username:" and "Password:"
@@ -23,7 +23,7 @@ USERNAME_PROMPT = base64.b64encode(b"Username:").decode("ascii")
 PASSWORD_PROMPT = base64.b64encode(b"Password:").decode("ascii")
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Exchange:
     """An AUTH exchange under way."""
 
@@ -31,7 +31,7 @@ class Exchange:
     user: str | None = None  # None until the client has given it
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Verdict:
     """How an exchange ends: the reply the rules see (stage auth)."""
 
@@ -83,14 +83,3 @@ def b64decode(text: str) -> bytes | None:
     if len(text) % 4 or not _BASE64_RE.fullmatch(text):
         return None
     return base64.b64decode(text)
-
-
-def masked(text: str) -> str:
-    """A command line as the transcript keeps it: an AUTH initial response carries secrets."""
-    if text[:5].upper() != "AUTH ":
-        return text  # every other command, at the cost of one slice (this runs on every line)
-    verb, _, rest = text.partition(" ")
-    mechanism, _, initial = rest.strip().partition(" ")
-    if verb.upper() != "AUTH" or not initial.strip():
-        return text
-    return f"{verb} {mechanism} {AUTH_MASK}"

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.plan import BodyCut
 
 #: the line that ends the message (RFC 5321 §4.1.1.4; a bare LF or none is tolerated here)
 END_LINES = (b".\r\n", b".\n", b".")
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Declared:
     """What MAIL FROM's parameters said about the message to come."""
 

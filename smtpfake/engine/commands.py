@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from smtpfake.engine import auth as sasl
 from smtpfake.engine import bdat, params
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.state import Mode, Refusal
@@ -20,6 +19,7 @@ from smtpfake.scenario.plan import Action, Close, Note, Plan, Reset, Send, Start
 from smtpfake.scenario.reply import Reply
 
 if TYPE_CHECKING:
+    from smtpfake.engine import auth as sasl
     from smtpfake.engine.session import Session
 
 Handler = Callable[["Session", str], tuple[Action, ...]]
@@ -272,6 +272,8 @@ def _auth(session: Session, arg: str) -> tuple[Action, ...]:
         session.violate("auth-without-tls", detail, "AUTH")
         text = "Encryption required for requested authentication mechanism"
         return _verdict(session, mechanism, None, session.reply(538, "5.7.11", text))
+    from smtpfake.engine import auth as sasl  # loaded with the first AUTH
+
     exchange = sasl.Exchange(mechanism)
     if not initial:
         return _challenge(session, exchange, sasl.first_challenge(mechanism))
@@ -279,11 +281,13 @@ def _auth(session: Session, arg: str) -> tuple[Action, ...]:
 
 
 def auth_line(session: Session, line: bytes, pipelined: bool) -> tuple[Action, ...]:
-    """A line inside the exchange (_MODE_AUTH): a SASL response or "*", never a command."""
+    """A line inside the exchange (Mode.AUTH): a SASL response or "*", never a command."""
+    from smtpfake.engine import auth as sasl
+
     exchange = session.exchange
-    assert exchange is not None, "_MODE_AUTH without an exchange"
+    assert exchange is not None, "Mode.AUTH without an exchange"
     text = line.rstrip(b"\r\n").decode("ascii", "replace").strip()
-    session.record("client", "*" if text == "*" else sasl.AUTH_MASK)
+    session.heard("*" if text == "*" else sasl.AUTH_MASK)
     if pipelined:
         session.conduct.tell(
             "bad-pipelining",
@@ -300,10 +304,14 @@ def auth_line(session: Session, line: bytes, pipelined: bool) -> tuple[Action, .
 
 def auth_too_long(session: Session) -> tuple[Action, ...]:
     """An exchange line over the limit ends the exchange."""
+    from smtpfake.engine import auth as sasl
+
     return _end(session, session.exchange or sasl.Exchange(""), sasl.TOO_LONG)
 
 
 def _step(session: Session, exchange: sasl.Exchange, response: str) -> tuple[Action, ...]:
+    from smtpfake.engine import auth as sasl
+
     auth = session.settings.auth
     assert auth is not None, "an exchange only starts when AUTH is set up"
     exchange, outcome = sasl.step(exchange, response, auth)

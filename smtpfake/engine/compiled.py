@@ -8,9 +8,9 @@ of that scenario.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.model import Rule, Scenario, Stage
 from smtpfake.scenario.reply import Reply
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # rulecode loads with the first scenario that has rules (issu
 KEPT = 64
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Compiled:
     """``select``: for each stage, the function that decides which of its rules (its own and
     ``any``) fires (rulecode.Selector.select), None for a stage no rule is on; ``selectors``:

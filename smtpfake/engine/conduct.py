@@ -26,6 +26,11 @@ _BARE = (
     ("bare-cr", "a bare CR (no LF after it) in {where} (RFC 5321 §2.3.8)"),
 )
 
+_UNTERMINATED = (
+    "a command line without its CRLF: the client closed the connection in the middle of it "
+    "(RFC 5321 §2.3.8, §4.1.1: a command ends with CRLF)"
+)
+
 MESSAGE = "(message data)"  # the command a violation in the message text is told against
 
 
@@ -148,6 +153,9 @@ class Conduct:
             self._cr_pending = data.endswith(b"\r")
             if self._cr_pending:
                 data = data[:-1]
+        if not message and not data.endswith(b"\n"):
+            # a command line ends in LF but for the last one, which the client's close ended
+            self.tell("unterminated-line", _UNTERMINATED, command)
         pairs = data.count(b"\r\n")
         counts = (data.count(b"\n") if newlines is None else newlines, data.count(b"\r"))
         for (kind, detail), count in zip(_BARE, counts, strict=True):

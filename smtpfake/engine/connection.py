@@ -10,9 +10,12 @@ decided here, on the injectable clock:
   the same pieces whatever way the bytes were split in transit;
 - pipelining and early talk: a line is *ahead* when (part of) it was received before the
   server's previous reply was completely written, however a fault paced that reply;
-- the record: a reply is recorded when its last byte was handed to the socket (the wire
-  reports each action it carried out); one cut short by the client's close is recorded as not
-  delivered, with how much of it was written; the client's close is an entry of its own;
+- the record: a client line is stamped when its last octet arrived (one clock reading per
+  read; marks only while octets of several reads wait), a reply when its last byte was handed
+  to the socket (the wire reports each action it carried out); one cut short by the client's
+  close is recorded as not delivered, with how much of it was written; the client's close is an
+  entry of its own. The transcript is in time order: what would be recorded while lines that
+  arrived before it still wait to be read is held back until they are (:meth:`_hold_back`);
 - timers: the idle timeout, ``close_after`` and the grace period are ArmTimer actions;
 - the end: after the server's last reply it half-closes and keeps reading for the grace period,
   recording what the client still sends (``sent-after-close``), then closes.
@@ -26,6 +29,7 @@ wire carries it out and calls :meth:`done` (or, for a batch ending in StartTLS,
 from __future__ import annotations
 
 import functools
+from collections import deque
 
 from smtpfake.engine import bdat
 from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, PLAIN_CLOSE, Session
@@ -92,9 +96,11 @@ class Connection:
         "_eof",
         "_grace",
         "_idle_only",
+        "_marks",
         "_mid_line",
         "_over",
         "_server_idle",
+        "_taken",
         "_written",
         "session",
     )
@@ -107,6 +113,11 @@ class Connection:
         self._ahead = 0  # the first this many buffered octets came before the last reply ended
         self._discarding = False  # dropping an over-long command line up to its LF
         self._mid_line = False  # the last data piece ended inside a line
+        # When the buffered octets arrived, while they came in more than one read (or entries
+        # are held back): (end, time) per read, ends counted in octets taken off the buffer
+        # since the marks began (``_taken``). None: all of the buffer came at session.arrived.
+        self._marks: deque[tuple[int, float]] | None = None
+        self._taken = 0
         self._batch: tuple[Action, ...] = ()  # being carried out by the wire
         self._cursor = 0  # how many of the batch's actions the wire reported done
         self._written = 0  # octets of the reply under way handed to the socket so far
@@ -137,13 +148,21 @@ class Connection:
         return timers + self._start(self.session.connect())
 
     def receive_data(self, data: bytes) -> tuple[Action, ...]:
-        """Bytes the client sent (any split). While a batch is under way they wait, judged as
-        sent ahead of the reply."""
+        """Bytes the client sent (any split), read now (the clock's reading is their arrival
+        time). While a batch is under way they wait, judged as sent ahead of the reply."""
         if self._over:
             return ()
         if self._closing and self.session.tls_pending:
             return ()  # its TLS handshake, after the server broke it off: not SMTP to judge
-        self._buffer += data
+        session = self.session
+        buffer = self._buffer
+        if buffer:  # octets of an earlier read wait: this read's time is marked where it ends
+            self._mark(session.clock.now(), len(data))
+        else:  # one clock reading for everything in this read (most reads: one line)
+            session.arrived = session.clock.now()
+            if self._marks is not None:
+                self._unmark()
+        buffer += data
         if self._busy:
             self._ahead = len(self._buffer)
             return ()
@@ -163,6 +182,14 @@ class Connection:
             else:
                 self._written = 0
                 session = self.session
+                if self._buffer and self._hold_back():  # (nothing is held with none buffered)
+                    # after the lines before it (session.record(), inline)
+                    held = session.held
+                    assert held is not None
+                    held.append(
+                        (session.hold_to, session.clock.now(), "server", note.text, note.rule, None)
+                    )
+                    return
                 entries, text = session.entries, note.text
                 if (  # session.note(), inline: every reply
                     entries is not None
@@ -177,6 +204,8 @@ class Connection:
             self._over = True
         elif isinstance(action, HalfClose):
             self._closing = True  # the grace period: what the client sends now is after the close
+        if self._buffer and getattr(action, "note", None) is not None:
+            self._hold_back()
         self.session.performed(action)
 
     def done(self) -> tuple[Action, ...]:
@@ -217,23 +246,36 @@ class Connection:
             return ()
         if self._closing:
             return self._end() if name == GRACE_TIMER else ()
+        self._hold_back()  # what it records comes after the lines still waiting
         if name == IDLE_TIMER and self._busy:
             # the server's own limit ran out while the server itself was silent (a hang)
             return self._replace(self.session.timed_out())
         return self._replace(self.session.timer_fired(name))
 
     def eof_received(self) -> tuple[Action, ...]:
-        """The client closed its side (FIN). Lines it sent before are processed first."""
+        """The client closed its side (FIN): an entry at this time, after every line it sent
+        before (they are recorded first, with their own times, and judged).
+
+        A reply still under way (paced by a fault, awaiting the user's handler, or not read by
+        the client) is one the client gave up on (RFC 5321 §4.5.3.2): it is recorded as not
+        delivered, the lines behind it are recorded but not answered, and the server closes.
+        Otherwise the client may still read (a half-close): the lines it sent before its EOF
+        are processed and answered in turn, then the server closes."""
         if self._over:
             return ()
         self._eof = self.session.now()
-        if self._busy:
-            # RFC 5321 §4.5.3.2: the client gave up while a reply was still due
+        if self._busy and self._under_way():
             self._client_left = not self._closing
-            self._abandon()
+            self._abandon(self._eof)
+            self._client_closed()
             return self._end()
+        if self._buffer:
+            self._hold_back(ended=True)
+        self.session.client_closed("(client closed the connection)", self._eof)
         if self._closing:
             return self._end()
+        if self._busy:  # the batch is carried out: done() goes on with the lines
+            return ()
         actions = self._pump()  # a last line without its LF
         return actions if self._busy or self._over else self._end()
 
@@ -241,10 +283,12 @@ class Connection:
         """The connection is gone (``reset``: the client's RST). The session ends."""
         if self._busy and not self._closing and not self._over:
             self._client_left = True
-        self._abandon()
-        if not self._over:
+        now = self.session.clock.now()  # one reading: the reply cut short and the close together
+        self._abandon(now)
+        if not self._over and (reset or self._eof is None):  # (an EOF has its entry already)
+            self._hold_back(ended=True)
             text = "(client reset the connection)" if reset else "(client closed the connection)"
-            self.session.client_closed(text, None)
+            self.session.client_closed(text, now)
         self._over = True
         self._busy = False
         self._drain()
@@ -280,6 +324,7 @@ class Connection:
         in its grace period (the server said its last word before the reset: nothing to add)."""
         if self._over or self._closing:
             return False
+        self.session.release()  # what waited belongs to the journal that was cleared
         self.session.rejoin(shared)
         return True
 
@@ -290,6 +335,7 @@ class Connection:
             return
         if not self._closing:
             self._abandon()
+            self._hold_back()
             for action in self.session.shutting_down(why, reply=False):
                 self.session.performed(action)
         self._over = True
@@ -389,25 +435,33 @@ class Connection:
         self._busy = False
         return self._start(actions)
 
-    def _abandon(self) -> None:
+    def _abandon(self, when: float | None = None) -> None:
         """The rest of the current batch will never be carried out: its replies are recorded as
-        not delivered, each with how much of it was written."""
+        not delivered, each with how much of it was written (at ``when``; None: now)."""
         if not self._busy:
             return
+        self._hold_back()
         written = self._written
         for action in self._batch[self._cursor :]:
             if isinstance(action, Send) and action.note is not None:
-                self.session.undelivered(action.note, written)
+                self.session.undelivered(action.note, written, when)
                 written = 0
         self._batch, self._cursor, self._written = (), 0, 0
 
     def _end(self) -> tuple[Action, ...]:
-        """Close now; the client's close, if that is why, is recorded at the time it came."""
+        """Close now (the client's close, if that is why, is recorded already)."""
         self._over = True
         self._busy = False
-        if self._eof is not None:
-            self.session.client_closed("(client closed the connection)", self._eof)
         return _CLOSE_NOW
+
+    def _client_closed(self) -> None:
+        """The entry for the client's EOF, at the time it came: after the lines before it."""
+        self._hold_back(ended=True)
+        self.session.client_closed("(client closed the connection)", self._eof)
+
+    def _under_way(self) -> bool:
+        """The current batch still has actions to carry out (beyond arming timers)."""
+        return any(not isinstance(a, TIMER_ACTIONS) for a in self._batch[self._cursor :])
 
     # -- framing ----------------------------------------------------------------------------------
 
@@ -415,10 +469,11 @@ class Connection:
         """Process buffered lines until one gets a batch (or the buffer runs dry)."""
         session = self.session
         while self._buffer and not self._over:
-            piece = self._next_piece()
-            if piece is None:
+            actions = self._next_piece()
+            if actions is None:
                 break
-            actions = piece
+            if self._marks is not None:
+                self._release_due()
             if actions:
                 started = self._start(actions)
                 if self._busy or self._over:
@@ -428,8 +483,12 @@ class Connection:
             line, self._buffer = bytes(self._buffer), bytearray()
             ahead = self._took(len(line))
             actions = session.receive(line, partial=self._mid_line, pipelined=ahead)
+            if session.held is not None:
+                session.release()
             if actions:
                 return self._start(actions)
+        elif session.held is not None:
+            session.release()  # no whole line is left: the rest ends after what was held
         return ()
 
     def _next_piece(self) -> tuple[Action, ...] | None:
@@ -447,7 +506,7 @@ class Connection:
         if self._discarding:
             end = buffer.find(b"\n")
             if end < 0:
-                self._ahead = max(0, self._ahead - len(buffer))
+                self._took(len(buffer))
                 buffer.clear()
                 return None
             self._took(end + 1)
@@ -485,25 +544,32 @@ class Connection:
         ahead = self._ahead > 0  # _took(end + 1), inline: this runs for every command
         if ahead:
             self._ahead = max(0, self._ahead - end - 1)
+        if self._marks is not None:
+            self._stamp(end + 1)
         partial, self._mid_line = self._mid_line, False
         return session.receive(line, partial=partial, pipelined=ahead)
 
     def _drain(self) -> None:
         """What the client sent and the server never got to (a reset, a close that did not wait)
         is still recorded, and judged, before the session ends."""
-        self._eof = self._eof or self.session.now()
-        if self.session.closed_in_message:
-            return  # the rest of a message the server cut off: not lines to judge
-        for _ in range(DRAIN_LINES):
-            if not self._buffer:
-                return
-            before = len(self._buffer)
-            self._next_piece()
-            if len(self._buffer) == before:  # a last line without its LF
-                line, self._buffer = bytes(self._buffer), bytearray()
-                self.session.receive(line, partial=self._mid_line, pipelined=self._took(len(line)))
-        if self._buffer:
-            self.session.record("client", f"({len(self._buffer)} more octets, not read)")
+        session = self.session
+        self._eof = self._eof or session.now()
+        # not the rest of a message the server cut off: not lines to judge
+        if self._buffer and not session.closed_in_message:
+            for _ in range(DRAIN_LINES):
+                if not self._buffer:
+                    break
+                before = len(self._buffer)
+                self._next_piece()
+                if len(self._buffer) == before:  # a last line without its LF
+                    line, self._buffer = bytes(self._buffer), bytearray()
+                    session.receive(line, partial=self._mid_line, pipelined=self._took(len(line)))
+                if self._marks is not None:
+                    self._release_due()
+            if self._buffer:
+                session.record("client", f"({len(self._buffer)} more octets, not read)")
+        if session.held is not None:
+            session.release()
 
     def _text_block(self) -> tuple[bytes, int, int] | None:
         """The whole lines of message text at the buffer's start that can go to the session in
@@ -533,7 +599,71 @@ class Connection:
         """``size`` octets leave the buffer; whether any of them had come ahead of the reply."""
         ahead = self._ahead > 0
         self._ahead = max(0, self._ahead - size)
+        if self._marks is not None:
+            self._stamp(size)
         return ahead
+
+    # -- arrival times and the order of the record -------------------------------------------------
+
+    def _mark(self, now: float, size: int) -> None:
+        """``size`` octets read at ``now`` join octets of earlier reads in the buffer."""
+        marks = self._marks
+        if marks is None:
+            arrived = self.session.arrived
+            before = (len(self._buffer), now if arrived is None else arrived)
+            marks = self._marks = deque((before,))
+            self._taken = 0
+        marks.append((self._taken + len(self._buffer) + size, now))
+
+    def _unmark(self) -> None:
+        """The buffer ran dry: every line read before is recorded (so is what was held)."""
+        if self.session.held is not None:
+            self.session.release()
+        self._marks = None
+
+    def _stamp(self, size: int) -> None:
+        """``size`` octets leave the buffer: the session's ``arrived`` is when the last came."""
+        marks = self._marks
+        assert marks is not None
+        taken = self._taken = self._taken + size
+        while len(marks) > 1 and marks[0][0] < taken:
+            marks.popleft()
+        self.session.arrived = marks[0][1]
+
+    def _hold_back(self, ended: bool = False) -> bool:
+        """Whether what is recorded now waits (Session.held): yes while a line that arrived
+        before it is still to be read (``ended``: the client's close ended what it sent, so a
+        last line without its LF counts as whole). The transcript is in time order: a line the
+        client sent while a reply was going out is recorded before that reply, though answered
+        after it. The entries held wait until the octets buffered now are read
+        (:meth:`_release_due`), or until no whole line is left (what remains ends later)."""
+        session = self.session
+        buffer = self._buffer
+        if session.held is None and (
+            not buffer
+            or (
+                not ended
+                and session.chunk is None
+                and len(buffer) < LINE_LIMIT
+                and b"\n" not in buffer
+            )
+        ):
+            return False  # at most part of a line: it ends after this
+        if self._marks is None:
+            arrived = session.arrived
+            marks = (len(buffer), session.clock.now() if arrived is None else arrived)
+            self._marks = deque((marks,))
+            self._taken = 0
+        session.hold_to = self._taken + len(buffer)
+        if session.held is None:
+            session.held = []
+        return True
+
+    def _release_due(self) -> None:
+        """Record the held entries whose lines (those that arrived before them) are recorded."""
+        held = self.session.held
+        if held is not None and (not held or held[0][0] <= self._taken):
+            self.session.release(self._taken)
 
     def before_tls(self) -> bytes:
         """The handshake starts now (the wire calls this as it starts it). What the client sent
@@ -542,10 +672,15 @@ class Connection:
         client's handshake (a loop may deliver it before the wire could stop reading): returned
         for the TLS layer."""
         data = bytes(self._buffer)
+        if data and self._marks is not None:
+            self._stamp(len(data))  # the discarded octets' time: their last one's
         self._buffer.clear()
         self._ahead = 0
-        if self.session.settings.tls.implicit and not self.session.tls_active:
+        session = self.session
+        if session.settings.tls.implicit and not session.tls_active:
+            self._unmark()
             return data
         if data:
-            self.session.discarded_before_tls(len(data))
+            session.discarded_before_tls(len(data))
+        self._unmark()
         return b""

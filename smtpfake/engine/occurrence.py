@@ -8,13 +8,12 @@ nearmisses) only when a scenario with rules is compiled (issue 11: ``smtpfake se
 from __future__ import annotations
 
 import functools
-import ipaddress
-from dataclasses import dataclass
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.model import Stage
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Occurrence:
     """One thing happening in a session that rules may react to."""
 
@@ -58,6 +57,8 @@ def client_ip(peer: str) -> str:
     host, sep, port = peer.partition(":")
     if sep and port.isdigit():
         return host  # "ip:port", the usual case: no address parsed (and no exception raised)
+    import ipaddress  # a bare address, which the wire never gives: not loaded at start-up
+
     try:
         return str(ipaddress.IPv4Address(peer))
     except ValueError:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.model import Stage
 from smtpfake.scenario.plan import Action
 
@@ -27,7 +27,7 @@ _VALUE_RE = re.compile(r"[^\x00-\x20=\x7f]+")
 _SIZE_RE = re.compile(r"[0-9]{1,20}")
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Param:
     """A parameter a server may know: the EHLO keyword that offers it, and its value's check
     (None: it takes no value). The check gets the upper-cased value and ``advertised``."""
@@ -83,7 +83,7 @@ RCPT_PARAMS: dict[str, Param] = {
 }
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Problem:
     """What is wrong with a command's parameters: the reply (``code``, ``enhanced``, ``text``)
     and the violation (``kind``, ``detail`` with its RFC section)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from smtpfake.frozen_dataclass import frozen_dataclass
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -14,11 +15,12 @@ HEADER_SCAN_BYTES = 65_536
 
 
 # slots: a journal keeps up to millions of these (120 bytes an entry, against 170 with a dict)
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(slots=True)
 class TranscriptEntry:
-    """One thing that happened on the connection. ``time``: for a client line, when the engine
-    read it; for a reply, when its last byte was handed to the socket. A multi-line reply is one
-    entry whose ``text`` holds its lines as sent, joined with newlines (see :attr:`lines`)."""
+    """One thing that happened on the connection. ``time``: for a client line (message text, an
+    AUTH line, a BDAT chunk), when its last octet arrived; for a reply, when its last byte was
+    handed to the socket. A transcript is in time order. A multi-line reply is one entry whose
+    ``text`` holds its lines as sent, joined with newlines (see :attr:`lines`)."""
 
     time: float
     side: Literal["client", "server"]
@@ -42,7 +44,7 @@ class TranscriptEntry:
         return "\n".join(f"{arrow} {line}" for line in self.lines) + tag
 
 
-@dataclass(frozen=True, slots=True)  # slots: one per command on a stage with rules
+@frozen_dataclass(slots=True)  # slots: one per command on a stage with rules
 class Outcome:
     """How the rules met one command (or the greeting): which one fired, and why each rule on
     that stage before it did not (near misses: ``rule 1 (on rcpt): within 300 s: 12 s elapsed``).
@@ -104,7 +106,7 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Violation:
     """Something the client did that a real server would hold against it."""
 
@@ -117,7 +119,7 @@ class Violation:
         return f"{self.kind}: {self.detail} (on {self.command!r})"
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Message:
     """An accepted message, exactly as received (after dot-unstuffing)."""
 
@@ -167,7 +169,7 @@ class Message:
         return str(self.headers.get("Subject", ""))
 
 
-@dataclass(frozen=True, slots=True)  # slots: one per connection, kept by the journal
+@frozen_dataclass(slots=True)  # slots: one per connection, kept by the journal
 class SessionInfo:
     """Which session an event belongs to: its connection number, the client's address
     (``ip:port``, ``[v6]:port``; empty when unknown) and when it connected (the clock's seconds)."""

@@ -22,7 +22,6 @@ import math
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from smtpfake.engine.matching import (
@@ -36,6 +35,7 @@ from smtpfake.engine.matching import (
 )
 from smtpfake.engine.nearmisses import Layout, NearMisses
 from smtpfake.engine.shared import KeyCounter, Shared
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.faults.base import FaultContext
 from smtpfake.scenario.model import INITIAL_STATE, Rule, Stage
 
@@ -48,7 +48,7 @@ MATCH_MEMO = 256
 RUN = 2
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Selector:
     """``select``: the generated function; ``source``: its Python source (a factory whose
     parameters are the values and helpers it binds); ``rules``: the rules it checks, in order."""

@@ -16,13 +16,14 @@ import random
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from smtpfake.engine import bdat, commands, params
 
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
-from smtpfake.engine.auth import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
-from smtpfake.engine.auth import Exchange, masked
+# (the SASL exchange, auth.py, loads with the first AUTH: commands.py)
+from smtpfake.engine.auth_mask import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
+from smtpfake.engine.auth_mask import masked
 from smtpfake.engine.body import NOTHING_DECLARED, Body
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.compiled import compiled
@@ -60,6 +61,9 @@ from smtpfake.scenario.plan import (
 )
 from smtpfake.scenario.reply import Reply
 
+if TYPE_CHECKING:
+    from smtpfake.engine.auth import Exchange
+
 #: RFC 3207 §4: what a server requiring TLS still answers before it (the rest get 530 5.7.0)
 TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
 #: the engine's timers (the wire arms them; see Session.timer_fired)
@@ -78,6 +82,9 @@ _STAGE_OF = {
 }
 
 Accept = Callable[[], None] | None
+#: a transcript entry held back (Session.held): the input octets to be read before it is
+#: recorded (Session.hold_to), then note()'s arguments
+Held = tuple[int, float, str, str, str | None, tuple[bool, int | None, bool] | None]
 #: commands whose handler answers "530 5.7.0" itself (BDAT reads its chunk first, RFC 3030 §2)
 _TLS_OWN = TLS_FREE | {"BDAT"}
 
@@ -117,6 +124,7 @@ class Session:
         "_seed",
         "_tls",
         "_tls_required",
+        "arrived",
         "auth_user",
         "body",
         "chunk",
@@ -133,7 +141,9 @@ class Session:
         "esmtp",
         "exchange",
         "greeted",
+        "held",
         "helo_name",
+        "hold_to",
         "hooks",
         "index",
         "info",
@@ -188,6 +198,13 @@ class Session:
         # Twister is a few KiB; most sessions never draw).
         self._rng: random.Random | None = None
         self.info = SessionInfo(self.index, peer, self.clock.now())
+        # when the last octet of the input being handled arrived (connection.py sets it: one
+        # clock reading per read, not per line); None: now (a session fed lines directly)
+        self.arrived: float | None = None
+        # entries held back while lines that arrived before them wait to be read (Connection
+        # holds them: _hold_back), None when none are; each waits for this many octets read
+        self.held: list[Held] | None = None
+        self.hold_to = 0
         self.mode = _MODE_COMMAND
         self.phase = _PHASE_IDLE
         self.greeted = False
@@ -199,7 +216,7 @@ class Session:
         self._tls_required = self._tls.enabled and self._tls.required
         self._greet_after_tls = False  # implicit TLS: the greeting waits for the handshake
         self.auth_user: str | None = None  # who AUTH succeeded for ("" if no name was given)
-        self.exchange: Exchange | None = None  # the AUTH exchange under way, in _MODE_AUTH
+        self.exchange: Exchange | None = None  # the AUTH exchange under way, in Mode.AUTH
         self.quit_seen = False
         # RFC 5321 §3.8: after an unsolicited 421 the client "will normally read the 421
         # response code after sending its next command": that one is not held against it.
@@ -295,7 +312,7 @@ class Session:
         """The wire dropped what the client sent after STARTTLS but before its handshake: it
         must not be read as if it came over TLS (the STARTTLS command injection of
         CVE-2011-0411)."""
-        self.record("client", f"({size} bytes after STARTTLS, before the handshake: discarded)")
+        self.heard(f"({size} bytes after STARTTLS, before the handshake: discarded)")
         self.violate(
             "sent-before-tls",
             "the client sent data after STARTTLS before starting TLS (RFC 3207 §4)",
@@ -319,15 +336,18 @@ class Session:
         word, _, arg = text.partition(" ")
         verb = word.upper()
         shown = masked(text) if verb == "AUTH" else text
-        entries = self.entries  # note(), inline: every command
+        when = self.arrived  # heard(), inline: every command
+        if when is None:
+            when = self.clock.now()
+        entries = self.entries
         if (
             entries is not None
             and len(entries) < self.entries_room
             and len(shown) <= self.entry_chars
         ):
-            entries.append((self.clock.now(), "client", shown, None))
+            entries.append((when, "client", shown, None))
         else:
-            self.note(self.clock.now(), "client", shown, None)
+            self.note(when, "client", shown, None)
         if self.mode is _MODE_CLOSED:
             if self.conduct.previous is None and pipelined:
                 # Sent during a greeting that never came (a hang or a close at connect).
@@ -373,7 +393,7 @@ class Session:
 
     def line_too_long(self) -> tuple[Action, ...]:
         """The client sent a command line longer than the reader would hold (already discarded)."""
-        self.record("client", "(over-long line, discarded)")
+        self.heard("(over-long line, discarded)")
         if self.mode is _MODE_AUTH:
             return commands.auth_too_long(self)
         self.conduct.command_too_long("")
@@ -490,10 +510,10 @@ class Session:
             self.shared.connection_ended(self.connection, self._compiled.per_connection)
         self.observer.ended(self.info, self.now())
 
-    def undelivered(self, note: Note, written: int) -> None:
+    def undelivered(self, note: Note, written: int, when: float | None = None) -> None:
         """A reply the client left before receiving whole: ``written`` of its octets had been
-        handed to the socket."""
-        self.record("server", note.text, note.rule, delivered=False, written=written)
+        handed to the socket (recorded at ``when``, the client's close; None: now)."""
+        self.record("server", note.text, note.rule, time=when, delivered=False, written=written)
 
     def client_closed(self, text: str, when: float | None) -> None:
         """The client closed or reset the connection (at ``when``; None: now)."""
@@ -817,7 +837,7 @@ class Session:
         self.conduct.text_line(piece, partial=partial, declared_8bit=self.declared.eight_bit)
         cut = body.cut_due()
         if cut is not None:
-            self.record("client", f"(message data, {body.size} bytes so far)")
+            self.heard(f"(message data, {body.size} bytes so far)")
             return self._ending(cut.actions, cut.label)
         return ()
 
@@ -825,7 +845,9 @@ class Session:
         """The final "." as the line ``.\\r\\n`` (RFC 5321 §4.1.1.4) after whole lines of text: the
         message is complete (the connection hands it over with the text before it, in one step).
         Its line ending needs no judging: CRLF, and no CR pending (whole lines end in LF)."""
-        now = self.clock.now()  # both read at once
+        now = self.arrived  # when the "." arrived
+        if now is None:
+            now = self.clock.now()
         self.note(now, "client", f"(message data, {self.body.size} bytes)", None)
         self.note(now, "client", ".", None)
         self.conduct.previous = "."
@@ -882,12 +904,50 @@ class Session:
         written: int | None = None,
         event: bool = False,
     ) -> None:
+        """One transcript entry stamped now (or at ``time``): an event, a reply, a note. Held
+        back while :attr:`held` is set (a line that arrived before it is still to be read)."""
         said: Literal["client", "server"] = "client" if side == "client" else "server"
         when = self.clock.now() if time is None else time
-        if delivered and written is None and not event:
+        if self.held is not None:
+            rest = (delivered, written, event)
+            plain = delivered and written is None and not event
+            self.held.append((self.hold_to, when, said, text, rule, None if plain else rest))
+        elif delivered and written is None and not event:
             self.note(when, said, text, rule)
         else:
             self.note(when, said, text, rule, (delivered, written, event))
+
+    def heard(self, text: str) -> None:
+        """A transcript entry for what the client sent (a line, a chunk, a note on them), stamped
+        when its last octet arrived (:attr:`arrived`). Never held back: whatever is held came
+        after it."""
+        when = self.arrived
+        self.note(self.clock.now() if when is None else when, "client", text, None)
+
+    def release(self, read: int | None = None) -> None:
+        """Record the entries held back whose lines are all recorded: those waiting for at most
+        ``read`` octets read (None: all of them)."""
+        held = self.held
+        if held is None:
+            return
+        due = count = len(held)
+        if read is not None:
+            due = 0
+            while due < count and held[due][0] <= read:
+                due += 1
+            if due == 0 < count:
+                return  # none is due yet
+        if due == count:
+            self.held = None
+        else:
+            self.held, held = held[due:], held[:due]
+        entries, room, chars = self.entries, self.entries_room, self.entry_chars
+        for _, when, side, text, rule, rest in held:
+            if rest is None and entries is not None and len(entries) < room and len(text) <= chars:
+                entries.append((when, side, text, rule))  # note(), inline
+            else:
+                self.note(when, side, text, rule, rest)
+                entries, room = self.entries, self.entries_room
 
     def note(
         self,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import functools
-from dataclasses import dataclass
+
+from smtpfake.frozen_dataclass import frozen_dataclass
 
 
 class Phase(enum.Enum):
@@ -28,7 +29,7 @@ class Mode(enum.Enum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Refusal:
     """The command is refused and the state does not change: ``code``/``enhanced``/``text`` is
     the reply, ``kind`` the violation recorded (``detail`` formatted with ``{cmd}``)."""
@@ -40,7 +41,7 @@ class Refusal:
     enhanced: str = "5.5.1"
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Tolerated:
     """The command goes on, but against the RFC: ``kind`` is recorded (``detail`` as above)."""
 
@@ -48,7 +49,7 @@ class Tolerated:
     detail: str
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Facts:
     """What the session learnt that decides what may come next. ``greeted``: HELO or EHLO was
     accepted; ``esmtp``: it was EHLO; ``tls``: TLS is up; ``authenticated``: AUTH succeeded;
@@ -61,7 +62,7 @@ class Facts:
     require_helo: bool = False
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class When:
     """A row's condition: the phases it holds in (None: any) and the facts it needs (None:
     either way); ``text`` describes it in the README."""
@@ -92,7 +93,7 @@ class When:
         return tuple((name, wanted) for name, wanted in named if wanted is not None)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Order:
     """One row: for ``commands`` when ``when`` holds, ``outcome`` (the phase after acceptance, a
     refusal, or a tolerated mistake after which the rows below still apply)."""

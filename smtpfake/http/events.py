@@ -238,6 +238,10 @@ def _session_fields(session: int, when: float) -> dict[str, Any]:
     return {"session": session, "time": when}
 
 
+def _connected_fields(session: int, when: float, peer: str) -> dict[str, Any]:
+    return {"session": session, "time": when, "peer": peer}
+
+
 def _entry_fields(
     session: int, when: float, side: str, text: str, rule: str | None
 ) -> dict[str, Any]:
@@ -436,7 +440,14 @@ class Publishing(Journal):
         super().started(info)
         if self.hub.listening:
             self.hub.publish(
-                Event("connected", self.server_id, _session_fields, info.index, info.started)
+                Event(
+                    "connected",
+                    self.server_id,
+                    _connected_fields,
+                    info.index,
+                    info.started,
+                    info.peer,
+                )
             )
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:

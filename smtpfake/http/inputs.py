@@ -18,6 +18,7 @@ import yaml
 from smtpfake.scenario import Location, Problem, ScenarioError, limits
 from smtpfake.scenario.compose import TooBig, compose
 from smtpfake.scenario.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from smtpfake.scenario.yamlwalk import did_you_mean
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -77,7 +78,8 @@ def only(data: Mapping[str, Any], allowed: Iterable[str], what: str = "field") -
     unknown = sorted(set(data) - known)
     if unknown:
         takes = f"known: {', '.join(sorted(known))}" if known else f"this call takes no {what}s"
-        raise ApiError(400, f"unknown {what}(s): {', '.join(unknown)} ({takes})")
+        hint = did_you_mean(unknown[0], sorted(known)) if len(unknown) == 1 else ""
+        raise ApiError(400, f"unknown {what}(s): {', '.join(unknown)}{hint} ({takes})")
 
 
 def whole(value: Any, name: str, *, low: int = 0, high: int = 10**9) -> int:
@@ -103,6 +105,11 @@ def whole(value: Any, name: str, *, low: int = 0, high: int = 10**9) -> int:
 DURATION_ACCEPTED = f"seconds as a number, or text with a unit: {limits.DURATION_EXAMPLES}"
 
 
+def _seconds(amount: float) -> str:
+    """``300``, ``315,360,000`` (not ``3.1536e+08``), ``0.5``."""
+    return f"{amount:,.0f}" if amount == int(amount) else f"{amount:g}"
+
+
 def duration(value: Any, name: str, *, high: float) -> float:
     """Seconds in [0, high]: a JSON number, or text as scenarios write a duration (``"30"``,
     ``"250ms"``, ``"5m"``; limits.duration_seconds); ApiError(400) naming ``name`` otherwise."""
@@ -112,8 +119,8 @@ def duration(value: Any, name: str, *, high: float) -> float:
     except limits.LimitError:
         raise ApiError(
             400,
-            f"'{name}' must be a duration from 0 to {high:g} seconds ({DURATION_ACCEPTED}), "
-            f"got {shown(value)}",
+            f"'{name}' must be a duration from 0 to {_seconds(high)} seconds "
+            f"({DURATION_ACCEPTED}), got {shown(value)}",
         ) from None
     return float(checked)
 

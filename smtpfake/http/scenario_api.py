@@ -62,8 +62,8 @@ async def put_scenario(
         chosen_params = {
             k.removeprefix(PARAM_PREFIX): v for k, v in query.items() if k.startswith(PARAM_PREFIX)
         }
-        only({k: v for k, v in query.items() if not k.startswith(PARAM_PREFIX)}, YAML_QUERY,
-             "query parameter")  # fmt: skip
+        others = {k: v for k, v in query.items() if not k.startswith(PARAM_PREFIX)}
+        only(others, (*YAML_QUERY, PARAM_PREFIX + "NAME"), "query parameter")
         _use_yaml(instance, query, body, chosen_params or None)
     else:
         # the body's type first: YAML sent without its Content-Type (curl --data-binary @f.yaml

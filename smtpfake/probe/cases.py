@@ -12,6 +12,7 @@ from smtpfake.probe.messages import MESSAGES
 from smtpfake.scenario import Scenario, load_file, scenario_files
 from smtpfake.scenario.checks import Checks
 from smtpfake.scenario.loader import with_params as scenario_with_params
+from smtpfake.scenario.yamlwalk import did_you_mean
 
 #: the tag of cases that wait on purpose (a slow greeting, a server that never answers)
 WAITS = "waits"
@@ -82,6 +83,13 @@ def select(
     return chosen
 
 
+def _hint(unknown: Sequence[str], known: Sequence[str]) -> str:
+    """``; did you mean 'default'?`` for one misspelt name (not a glob), else ""."""
+    if len(unknown) != 1 or any(c in unknown[0] for c in "*?["):
+        return ""
+    return did_you_mean(unknown[0], known)
+
+
 def selection_problem(
     cases: Sequence[Case],
     names: Sequence[str] = (),
@@ -95,12 +103,15 @@ def selection_problem(
     unmatched = [n for n in names if not any(fnmatch.fnmatchcase(c.name, n) for c in cases)]
     if unmatched:
         known = ", ".join(c.name for c in cases)
-        return f"no case named {', '.join(unmatched)} (cases: {known})"
+        hint = _hint(unmatched, [c.name for c in cases])
+        return f"no case named {', '.join(unmatched)}{hint} (cases: {known})"
     known_tags = sorted({t for c in cases for t in c.tags})
     for flag, given in zip(flags, (tags, skip_tags), strict=True):
         if unknown := [t for t in given if t not in known_tags]:
+            hint = _hint(unknown, known_tags)
             return (
-                f"{flag}: no case has the tag {', '.join(unknown)} (tags: {', '.join(known_tags)})"
+                f"{flag}: no case has the tag {', '.join(unknown)}{hint} "
+                f"(tags: {', '.join(known_tags)})"
             )
     if not select(cases, names, tags, skip_tags):
         return "the selection leaves no case"

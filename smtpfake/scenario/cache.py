@@ -24,13 +24,13 @@ package's sources are not plain files).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import pickle
 import sys
 import zlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from smtpfake import __version__
@@ -47,33 +47,38 @@ MAX_ENTRIES = 256
 MAX_BYTES = 256 * 1024 * 1024
 
 
-def cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
+# Paths are strs and os.path here (not pathlib, which with urllib.parse and ipaddress is about
+# 3 ms of serve's start): a cache hit is all serve reads its scenario with.
+
+
+def cache_dir(env: Mapping[str, str] = os.environ) -> str | None:
     """The directory entries live in, or None when the cache is off or no home is known."""
     chosen = env.get(ENV, "")
     if chosen == "off":
         return None
     if chosen:
-        return Path(chosen)
+        return chosen
     xdg = env.get("XDG_CACHE_HOME", "")
     if xdg:
-        return Path(xdg) / "smtpfake" / "scenarios"
+        return os.path.join(xdg, "smtpfake", "scenarios")
     home = env.get("HOME", "")
-    return Path(home) / ".cache" / "smtpfake" / "scenarios" if home else None
+    return os.path.join(home, ".cache", "smtpfake", "scenarios") if home else None
 
 
 @functools.cache
 def _code_fingerprint() -> bytes | None:
     """(name, size, mtime) of every source file of smtpfake.scenario, which makes the model;
     None when they are not plain files (a zip): then nothing is cached."""
-    here = Path(__file__).parent
+    here = os.path.dirname(os.path.abspath(__file__))
     parts = []
     try:
-        for folder in (here, here / "faults"):
+        for folder in (here, os.path.join(here, "faults")):
+            name = os.path.basename(folder)
             with os.scandir(folder) as entries:
                 for entry in entries:
                     if entry.name.endswith(".py"):
                         st = entry.stat()
-                        parts.append(f"{folder.name}/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+                        parts.append(f"{name}/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
     except OSError:
         return None
     return "\n".join(sorted(parts)).encode()
@@ -110,18 +115,19 @@ def entry_name(key: Key) -> str:
     answer: the key inside is compared)."""
     path, params = str(key[4]), str(key[5])
     checksum = zlib.crc32("\0".join((path, params)).encode())
-    return f"{Path(path).stem}-{checksum:08x}.pickle"
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return f"{stem}-{checksum:08x}.pickle"
 
 
-def _usable(folder: Path) -> bool:
+def _usable(folder: str) -> bool:
     """The folder exists (made if need be), is ours and only we may write to it. Where
     ownership cannot be checked this way (Windows: no os.getuid) it is never used."""
     getuid = getattr(os, "getuid", None)
     if getuid is None or _code_fingerprint() is None:
         return False
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = folder.stat()
+        os.makedirs(folder, mode=0o700, exist_ok=True)  # the mode: the folder itself
+        st = os.stat(folder)
     except OSError:
         return False
     return bool(st.st_uid == getuid() and not st.st_mode & 0o022)
@@ -143,10 +149,12 @@ def load(path: str, params: Mapping[str, Any], env: Mapping[str, str] = os.envir
 
         return load_file(path, params=params)
     key = key_of(path, params, data)
-    entry = folder / entry_name(key)
+    entry = os.path.join(folder, entry_name(key))
     found = _read(entry, key)
     if found is not None:
         return found
+    from pathlib import Path  # with the loader: a miss
+
     from smtpfake.scenario.loader import load_text
 
     # from the bytes the key was made of: the file may change meanwhile
@@ -157,12 +165,12 @@ def load(path: str, params: Mapping[str, Any], env: Mapping[str, str] = os.envir
     return scenario
 
 
-def _read(entry: Path, key: Key) -> Scenario | None:
+def _read(entry: str, key: Key) -> Scenario | None:
     """The entry's scenario if it was made of exactly ``key``, else None. Nothing is unpickled
     unless the key matches: only this very code wrote what follows it."""
     wanted = key_bytes(key)
     try:
-        with entry.open("rb") as f:
+        with open(entry, "rb") as f:
             head = f.read(8)
             # the length first: a foreign or damaged entry never makes us read much
             if len(head) != 8 or int.from_bytes(head, "big") != len(wanted):
@@ -177,34 +185,39 @@ def _read(entry: Path, key: Key) -> Scenario | None:
     return found if isinstance(found, Scenario) else None
 
 
-def _write(entry: Path, key: Key, scenario: Scenario) -> None:
+def _write(entry: str, key: Key, scenario: Scenario) -> None:
     """The entry written whole or not at all (a temporary file renamed), then old ones pruned."""
     # a name of its own: two writers of one entry (processes, threads) never share the file
-    temporary = entry.with_name(f"{entry.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+    temporary = f"{entry}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
     try:
-        with temporary.open("wb") as f:
+        with open(temporary, "wb") as f:
             made_of = key_bytes(key)
             f.write(len(made_of).to_bytes(8, "big") + made_of)
             pickle.dump(scenario, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, entry)
-        _prune(entry.parent)
+        _prune(os.path.dirname(entry))
     except OSError:
-        temporary.unlink(missing_ok=True)  # a read-only or full disk: no cache, no error
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)  # a read-only or full disk: no cache, no error
 
 
-def _prune(folder: Path) -> None:
+def _prune(folder: str) -> None:
     found = []
-    for entry in folder.glob("*.pickle"):
-        try:
-            st = entry.stat()
-        except FileNotFoundError:
-            continue  # another process pruned it meanwhile
-        found.append((st.st_mtime_ns, st.st_size, entry))
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.name.endswith(".pickle"):
+                continue  # as glob("*.pickle")
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue  # another process pruned it meanwhile
+            found.append((st.st_mtime_ns, st.st_size, entry.path))
     count, total = len(found), sum(size for _, size, _ in found)
     if count <= MAX_ENTRIES and total <= MAX_BYTES:
         return
-    for _, size, entry in sorted(found):
+    for _, size, path in sorted(found):
         if count <= MAX_ENTRIES // 2 and total <= MAX_BYTES // 2:
             break
-        entry.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
         count, total = count - 1, total - size

@@ -10,8 +10,10 @@ SHOULD (a failure makes it "non-strict") and informational (reported, never fail
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
+
+from smtpfake.frozen_dataclass import frozen_dataclass
 
 if TYPE_CHECKING:
     from smtpfake.scenario.model import Location
@@ -86,7 +88,7 @@ CHECK_KINDS: dict[str, tuple[str, tuple[ClientKind, ...], str]] = {
 }
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Check:
     """One judged expectation: ``kind`` (a key of CHECK_KINDS) with its ``value``."""
 
@@ -125,7 +127,7 @@ MESSAGE_NAMES: tuple[str, ...] = ("plain", "eight-bit", "bare-lf", "large", "lon
 TLS_MODES: tuple[str, ...] = ("none", "starttls", "implicit")
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class ClientInput:
     """What the probe tells the client to do (environment variables and ``{placeholders}``).
     ``tls``/``auth`` None: from the scenario's server settings."""
@@ -137,7 +139,7 @@ class ClientInput:
     auth: bool | None = None  # give the client a username and password
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Checks:
     """A scenario's ``checks:``. Empty ``judge``: the probe skips the scenario."""
 

@@ -22,11 +22,11 @@ for Walker.tags() to report; :attr:`Composed.tagged` says whether there is one t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario import limits
 from smtpfake.scenario.nodes import (
     MAP_TAG,
@@ -43,7 +43,7 @@ from smtpfake.scenario.nodes import (
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Composed:
     """The document's root (None when there is none); whether any node has a tag other than
     a plain value's, list's or mapping's (then Walker.tags() has problems to report); whether

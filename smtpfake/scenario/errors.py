@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.model import Location
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Problem:
     """One thing wrong in a scenario, at the place it was written."""
 

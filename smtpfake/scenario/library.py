@@ -4,58 +4,80 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smtpfake.scenario import cache
 from smtpfake.scenario.errors import Problem, ScenarioError
 from smtpfake.scenario.model import Location, Scenario
 
-# The YAML loader is imported where it is used: a server that reads its scenario from the disk
-# cache (cache.py) starts without it.
+if TYPE_CHECKING:
+    from pathlib import Path
 
-ScenarioRef = str | Path | dict[str, Any] | Scenario
+# The YAML loader is imported where it is used: a server that reads its scenario from the disk
+# cache (cache.py) starts without it. So is pathlib (with urllib.parse and ipaddress, about 3 ms
+# of serve's start): resolve() finds files as strs; the functions that hand out paths make Paths.
+
+ScenarioRef = str | os.PathLike[str] | dict[str, Any] | Scenario
+
+
+def _builtin_dir() -> str:
+    here = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    installed = os.path.join(here, "scenarios")
+    repo = os.path.join(os.path.dirname(here), "scenarios")
+    return installed if os.path.isdir(installed) else repo
+
+
+_BUILTIN_DIR = _builtin_dir()
 
 
 def builtin_dir() -> Path:
     """The built-in library: inside the installed package, or the repo's top-level scenarios/."""
-    here = Path(__file__).resolve().parent.parent
-    installed = here / "scenarios"
-    return installed if installed.is_dir() else here.parent / "scenarios"
+    from pathlib import Path
+
+    return Path(_BUILTIN_DIR)
 
 
-_BUILTIN_DIR = builtin_dir()
-
-
-def scenario_files(dirs: Iterable[str | Path] = ()) -> dict[str, Path]:
+def scenario_files(dirs: Iterable[str | os.PathLike[str]] = ()) -> dict[str, Path]:
     """Name -> file, built-ins first; a later directory's file overrides an earlier one's."""
-    found: dict[str, Path] = {}
-    for d in (_BUILTIN_DIR, *(Path(x) for x in dirs)):
+    from pathlib import Path
+
+    return {name: Path(file) for name, file in _files(dirs).items()}
+
+
+def _files(dirs: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for d in (_BUILTIN_DIR, *(os.fspath(x) for x in dirs)):
         found.update(_listing(d))
     return found
 
 
-_LISTINGS: dict[Path, tuple[int, dict[str, Path]]] = {}
+_LISTINGS: dict[str, tuple[int, dict[str, str]]] = {}
 
 
-def _listing(d: Path) -> dict[str, Path]:
-    """A directory's scenario files, re-read only when the directory changes."""
+def _listing(d: str) -> dict[str, str]:
+    """A directory's scenario files (``*.yaml``, ``*.yml``; a name in both: the ``.yml``), re-read
+    only when the directory changes."""
     try:
-        mtime = d.stat().st_mtime_ns
+        mtime = os.stat(d).st_mtime_ns
+        cached = _LISTINGS.get(d)
+        if cached is None or cached[0] != mtime:
+            with os.scandir(d) as entries:  # as glob("*.yaml") and glob("*.yml"), sorted
+                names = sorted(
+                    e.name
+                    for e in entries
+                    if e.name.endswith((".yaml", ".yml")) and not e.name.startswith(".")
+                )
+            cached = (mtime, {os.path.splitext(n)[0]: os.path.join(d, n) for n in names})
+            _LISTINGS[d] = cached
     except OSError:
         return {}
-    cached = _LISTINGS.get(d)
-    if cached is None or cached[0] != mtime:
-        files = sorted([*d.glob("*.yaml"), *d.glob("*.yml")])
-        cached = (mtime, {p.stem: p for p in files})
-        _LISTINGS[d] = cached
     return cached[1]
 
 
 _CACHE: dict[tuple[str, int, int, str], Scenario] = {}
 
 
-def load_cached(path: str | Path, params: Mapping[str, Any] | None = None) -> Scenario:
+def load_cached(path: str | os.PathLike[str], params: Mapping[str, Any] | None = None) -> Scenario:
     """load_file, remembered while the file is unchanged: a fixture switching to the same scenario
     in every test must not parse YAML every time. Scenarios are frozen, so sharing is safe."""
     try:
@@ -77,7 +99,7 @@ def load_cached(path: str | Path, params: Mapping[str, Any] | None = None) -> Sc
 
 def resolve(
     ref: ScenarioRef,
-    dirs: Sequence[str | Path] = (),
+    dirs: Sequence[str | os.PathLike[str]] = (),
     params: Mapping[str, Any] | None = None,
 ) -> Scenario:
     """A built-in or configured name, a path to a YAML file, a dict, or a Scenario; ``params``
@@ -90,10 +112,10 @@ def resolve(
         from smtpfake.scenario.loader import load_mapping
 
         return load_mapping(ref, params=params)
-    text = str(ref)
-    if isinstance(ref, Path) or text.endswith((".yaml", ".yml")) or "/" in text:
+    text = os.fspath(ref) if isinstance(ref, os.PathLike) else str(ref)
+    if isinstance(ref, os.PathLike) or text.endswith((".yaml", ".yml")) or "/" in text:
         return load_cached(text, params)
-    files = scenario_files(dirs)
+    files = _files(dirs)
     if text in files:
         return load_cached(files[text], params)
     from smtpfake.scenario.yamlwalk import did_you_mean

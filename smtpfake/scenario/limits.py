@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from smtpfake.frozen_dataclass import frozen_dataclass
 
 
 class LimitError(ValueError):
@@ -170,7 +171,7 @@ def json_depth_ok(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class _Refused:
     """A number JSON lets Python read but these limits do not, kept in place while parsing so
     the error can name where it was."""

@@ -217,7 +217,7 @@ def _load_text(
     return dataclasses.replace(scenario, document=text)
 
 
-def load_file(path: str | Path, *, params: Params | None = None) -> Scenario:
+def load_file(path: str | os.PathLike[str], *, params: Params | None = None) -> Scenario:
     path = Path(path)
     try:
         with path.open("rb") as f:

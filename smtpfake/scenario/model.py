@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import functools
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.checks import Checks
 from smtpfake.scenario.faults.base import Fault
 from smtpfake.scenario.limits import DURATION_PATTERN, MAX_SECONDS
@@ -37,7 +38,7 @@ class Stage(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Location:
     """Where something was written in a scenario file: ``file:line:column``."""
 
@@ -65,7 +66,7 @@ GREETINGS: tuple[str, ...] = ("helo", "ehlo", "none")
 BODY_TYPES: tuple[str, ...] = ("7bit", "8bitmime", "binarymime", "none")
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class SizeBounds:
     """The ``size:`` condition on MAIL's declared SIZE= (RFC 1870): ``none`` (no SIZE= given),
     or ``{min, max}`` octets, both inclusive (then a MAIL without SIZE= never matches)."""
@@ -103,7 +104,7 @@ FILTER_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Rule:
     """WHERE (stages), WHEN (conditions) and WHAT (faults, applied in order; a state change).
 
@@ -181,7 +182,7 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (
 AUTH_MECHANISMS: tuple[str, ...] = ("PLAIN", "LOGIN")
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class AuthSettings:
     """SMTP AUTH (RFC 4954), run by the engine: what EHLO advertises and who may log in."""
 
@@ -246,7 +247,7 @@ _TLS_SCHEMA_PROPS = {
 }
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class TlsSettings:
     """TLS (RFC 3207 STARTTLS, or implicit TLS from the first byte, RFC 8314). The wire does the
     handshake; the engine decides when (a 220 to STARTTLS, or before the greeting)."""
@@ -267,7 +268,7 @@ class TlsSettings:
         return self.enabled and not self.implicit
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class ServerSettings:
     """``server:`` of a scenario. Each field's metadata ``doc`` (Markdown, one paragraph) is its
     line in the JSON Schema and the README's settings table (scenario/reference.py), and
@@ -486,7 +487,7 @@ def _put(lines: list[str], line: str, *, replace: bool) -> None:
 PARAM_TYPES: tuple[str, ...] = ("int", "number", "string", "bool", "duration")
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Param:
     """One ``params:`` entry: a named value rules and settings refer to as ``${name}``.
 
@@ -509,7 +510,7 @@ class Param:
         return self.value != self.default
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Scenario:
     """A loaded scenario: what it is for (``summary``, ``expect``), its server settings, its
     rules in the order they are tried, and where it came from."""

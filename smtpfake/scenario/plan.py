@@ -7,13 +7,14 @@ The wire layer carries these out in order and never special-cases one fault: a f
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.reply import Reply
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Note:
     """What the transcript records once the wire has carried out the action it rides on: a
     reply's lines as they went on the wire (without CRLF), or a note such as
@@ -23,7 +24,7 @@ class Note:
     rule: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Send:
     """Hand ``data`` to the socket. ``note``: recorded when this, its last piece, is written."""
 
@@ -31,21 +32,21 @@ class Send:
     note: Note | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Sleep:
     """Wait without reading: a delay, or a hang when long."""
 
     seconds: float
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Close:
     """Close the connection cleanly (FIN)."""
 
     note: Note | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class HalfClose:
     """Stop sending (FIN, ``write_eof``) but keep reading: the client sees EOF, not a reset, and
     what it still sends is recorded. Over TLS, which has no half-close, only reading goes on."""
@@ -53,14 +54,14 @@ class HalfClose:
     note: Note | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Reset:
     """Abort the connection with a TCP RST."""
 
     note: Note | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class ArmTimer:
     """(Re)start the timer ``name`` to fire ``seconds`` from now; the wire reports it with
     ``timer_fired(name)``. Arming a running timer moves it."""
@@ -69,14 +70,14 @@ class ArmTimer:
     seconds: float
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class CancelTimer:
     """Stop the timer ``name`` if it is running (nothing when it is not)."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class StartTLS:
     """Upgrade the connection to TLS now (server side), after what was sent before it; the wire
     reports the outcome to the session. ``cut_after``: send only this many bytes of the server's
@@ -85,7 +86,7 @@ class StartTLS:
     cut_after: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Consult:
     """Ask the user's handler (aiosmtpd's ``handle_<hook>``) for the reply to a command whose
     normal reply was positive; the wire awaits it and reports the answer with
@@ -112,7 +113,7 @@ Action = Send | Sleep | Close | HalfClose | Reset | StartTLS | ArmTimer | Cancel
 TIMER_ACTIONS = (ArmTimer, CancelTimer)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class BodyCut:
     """Armed by an accepted DATA: once the message body reaches ``after_bytes`` octets, the
     session returns ``actions`` (e.g. Reset) instead of reading on."""
@@ -143,7 +144,7 @@ class Shape:
 Armed = BodyCut
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Plan:
     """How one reply goes out: what comes before it, the reply, how its octets are shaped (in
     the order the rule lists the faults), what after, and what is armed for later.

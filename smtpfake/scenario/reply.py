@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.limits import MAX_NUMBER_CHARS, MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES
 
 # ASCII digits only, whole string (``\d`` would take non-ASCII digits, ``$`` a trailing newline).
@@ -14,7 +14,7 @@ ENHANCED_RE = re.compile(r"([245])\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
 _ENHANCED_LIKE_RE = re.compile(r"[0-9]+(\.[0-9A-Za-z]*)+")
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Reply:
     """An SMTP reply (RFC 5321 §4.2): its three-digit ``code``, its text ``lines`` (one per
     line of a multi-line reply, §4.2.1) and an ``enhanced`` status code (RFC 3463) or None."""

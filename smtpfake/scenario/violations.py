@@ -27,6 +27,7 @@ VIOLATION_KINDS: Final[Mapping[str, str]] = MappingProxyType(
         "bad-pipelining": "RFC 2920 §3.1, RFC 3207 §4",
         "bare-lf": "RFC 5321 §2.3.8, §4.1.1.4",
         "bare-cr": "RFC 5321 §2.3.8",
+        "unterminated-line": "RFC 5321 §2.3.8, §4.1.1",
         "8bit-without-8bitmime": "RFC 6152 §3",
         "size-exceeded": "RFC 1870 §5, §6.1",
         "retry-too-soon": "RFC 5321 §4.5.4.1",

@@ -132,6 +132,10 @@ def test_serve_idle_timeout_flag_and_environment(monkeypatch: pytest.MonkeyPatch
     for bad in ("soon", "0"):
         with pytest.raises(cli._ConfigError, match="SMTPFAKE_IDLE_TIMEOUT"):
             cli._serve_settings(plain, {"SMTPFAKE_IDLE_TIMEOUT": bad})
+    # durations as scenarios, --param and the API write them
+    assert cli._serve_settings(plain, {"SMTPFAKE_IDLE_TIMEOUT": "5m"})["idle_timeout"] == 300.0
+    units = cli.build_parser().parse_args(["serve", "--idle-timeout", "250ms"])
+    assert cli._serve_settings(units, {})["idle_timeout"] == 0.25
     seen: list[Server] = []
 
     async def serve(
@@ -142,6 +146,40 @@ def test_serve_idle_timeout_flag_and_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(Server, "serve", serve)
     assert cli.main(["serve", "--port", "0", "--idle-timeout", "7"]) == 0
     assert seen[0].idle_timeout == 7.0
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("inf", "argument --idle-timeout: invalid duration value: 'inf'"),
+        ("5 minutes", "argument --idle-timeout: invalid duration value: '5 minutes'"),
+        # the range Server() holds it to: it was told as a problem of --deliver/SMTPFAKE_DELIVER
+        ("90000", "--idle-timeout/SMTPFAKE_IDLE_TIMEOUT: must be at most 86400 seconds, got 90000"),
+        ("25h", "--idle-timeout/SMTPFAKE_IDLE_TIMEOUT: must be at most 86400 seconds, got 90000"),
+    ],
+)
+def test_a_bad_idle_timeout_is_one_line_naming_it(given: str, said: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "smtpfake", "serve", "--port", "0", "--idle-timeout", given],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done
+    assert done.stderr.splitlines()[-1].endswith(said), done.stderr
+    assert "DELIVER" not in done.stderr
+
+
+def test_serve_idle_timeout_with_a_unit_on_the_wire() -> None:
+    with (
+        serving("--idle-timeout", "250ms") as port,
+        smtplib.SMTP("127.0.0.1", port, timeout=5) as client,
+    ):
+        assert client.ehlo()[0] == 250
+        time.sleep(0.5)  # longer than 250 ms: the server closed the silent connection
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.noop()
 
 
 def test_serve_silent_idle_drop_on_the_wire() -> None:

@@ -66,6 +66,9 @@ def test_the_top_level_help_lists_every_command() -> None:
     assert status == 0
     for command in cli.COMMANDS:
         assert f"    {command} " in out
+    # said for users, not in the module docstring's reStructuredText (it read "The ``smtpfake``
+    # command: serve, list, validate, explain", two commands short)
+    assert "fault-injecting SMTP test double" in out and "``" not in out
 
 
 def test_a_misspelt_command_is_named_with_the_choices(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,7 @@ NOT_AT_START = (
     "smtpfake.engine.matching",
     "smtpfake.engine.nearmisses",
     "smtpfake.scenario.violations",  # loaded with the first violation
+    "smtpfake.engine.auth",  # the SASL exchange: loaded with the first AUTH
     "json",
     "aiosmtpd",
     "email.message",
@@ -29,6 +30,9 @@ NOT_AT_START = (
     "smtpfake.delivery",  # no --deliver
     "smtpfake.hooks",  # no handler
     "uvloop",  # not installed here, or --loop asyncio below
+    "pathlib",  # the scenario is found and its cache entry read with os.path
+    "urllib.parse",
+    "ipaddress",
 )
 
 

@@ -65,3 +65,42 @@ def test_any_split_gives_the_same_replies_and_the_same_journal(
     whole = run([data])
     assert run([data[i : i + 1] for i in range(len(data))]) == whole
     assert run(split(data, cuts)) == whole
+
+
+def run_timed(chunks: list[bytes], gaps: list[int]) -> tuple[bytes, SessionRecord, list[float]]:
+    """As run(), the clock moving on ``gaps[i]`` ms after chunk i; with the time of each read."""
+    engine = Engine(SCENARIO)
+    pipe = Pipe(engine)
+    pipe.connect(hold=True)
+    reads = []
+    for i, chunk in enumerate(chunks):
+        reads.append(engine.clock.now())
+        pipe.feed(chunk)
+        engine.advance(gaps[i % len(gaps)] / 1000 if gaps else 0)
+    pipe.release()
+    pipe.eof()
+    pipe.finish()
+    (record,) = engine.journal.sessions()
+    return bytes(pipe.wire), record, reads
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(LINES), max_size=25),
+    st.lists(st.integers(0, 10**6), max_size=30),
+    st.lists(st.integers(0, 300), max_size=10),
+)
+def test_with_time_passing_between_reads_the_record_is_in_time_order(
+    lines: list[bytes], cuts: list[int], gaps: list[int]
+) -> None:
+    """Each client line is stamped when the read that ended it came (not when the engine got to
+    it behind the delayed greeting), and the transcript stays in time order."""
+    data = b"".join(lines)
+    wire, whole = run([data])
+    timed_wire, record, reads = run_timed(split(data, cuts), gaps)
+    assert timed_wire == wire
+    assert record.commands == whole[0].commands
+    times = [e.time for e in record.transcript]
+    assert times == sorted(times)
+    lines_at = {e.time for e in record.transcript if e.side == "client" and not e.event}
+    assert lines_at <= set(reads)

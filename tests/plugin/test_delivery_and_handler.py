@@ -60,6 +60,43 @@ def test_a_bad_spec_is_one_usage_error(pytester: pytest.Pytester) -> None:
     assert "Traceback" not in result.stderr.str()
 
 
+def test_delivery_with_a_sidecar_is_one_usage_error(pytester: pytest.Pytester) -> None:
+    # checked before the sidecar is looked for (port 9: nothing listens), as journal limits are
+    pytester.makepyfile("def test_x(smtpfake):\n    pass\n\ndef test_y(smtpfake):\n    pass\n")
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--smtpfake-remote=http://127.0.0.1:9",
+        "--smtpfake-delivery=maildir:box",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--smtpfake-delivery (ini smtpfake_delivery): delivery is for*"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_delivery_set_in_code_with_a_sidecar_fails_each_test_in_one_line(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        from smtpfake.pytest_plugin import Settings
+
+        @pytest.fixture(scope="session")
+        def smtpfake_settings():
+            return Settings(remote="http://127.0.0.1:9", delivery="maildir:box")
+        """
+    )
+    pytester.makepyfile("def test_x(smtpfake):\n    pass\n\ndef test_y(smtpfake):\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        ["*smtpfake: Settings(delivery=...): delivery is for the in-process*"]
+    )
+    assert "def smtpfake_backend" not in result.stdout.str()
+
+
 def test_the_marker_gives_one_test_its_own_handler_and_its_failure_fails_that_test(
     pytester: pytest.Pytester,
 ) -> None:

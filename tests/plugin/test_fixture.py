@@ -59,6 +59,45 @@ def test_fixture_marker_parametrize_and_use(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=7)
 
 
+def test_markers_on_module_class_and_function_combine(pytester: pytest.Pytester) -> None:
+    """Each keyword comes from the closest marker that gives it: a function's seed= or params=
+    keeps its module's scenario (the closest marker alone dropped it: the test played
+    'default' with no word said)."""
+    pytester.makepyfile(
+        """
+        import smtplib
+        import pytest
+
+        pytestmark = pytest.mark.smtpfake("greylisting", params={"delay": 5})
+
+        def rcpt(fake):
+            with smtplib.SMTP(fake.host, fake.port, timeout=5) as smtp:
+                smtp.ehlo()
+                smtp.mail("a@example.test")
+                return smtp.rcpt("b@example.test")[0]
+
+        @pytest.mark.smtpfake(seed=3)
+        def test_seed_keeps_the_modules_scenario_and_params(smtpfake):
+            assert rcpt(smtpfake) == 451
+            smtpfake.advance(5)
+            assert rcpt(smtpfake) == 250
+
+        @pytest.mark.smtpfake(params={"delay": 60})
+        def test_params_of_the_function_win(smtpfake):
+            assert rcpt(smtpfake) == 451
+            smtpfake.advance(5)
+            assert rcpt(smtpfake) == 451
+
+        class TestOwn:
+            pytestmark = pytest.mark.smtpfake(scenario="default")
+
+            def test_a_class_scenario_wins(self, smtpfake):
+                assert rcpt(smtpfake) == 250
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
 def test_async_test_with_aiosmtplib(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import time
 from collections.abc import Iterator
 
@@ -113,11 +114,36 @@ def test_retries_and_their_delays(fake: SmtpFake) -> None:
     send(fake, "a@x.test", ["b@y.test"], "s")
     (retry,) = fake.assert_retried(1, min_delay=0.04)
     assert retry.code == 421 and retry.failed.index == 1 and retry.retry.index == 2
+    assert (
+        repr(retry)
+        == f"Retry(failed=session 1, retry=session 2, code=421, delay={retry.delay:.3f})"
+    )
     assert retry.delay >= 0.04
-    with pytest.raises(AssertionError, match=r"session 2 came 0\.\d+s after the 421 in session 1"):
+    with pytest.raises(
+        AssertionError,
+        match=r"session 2 came 0\.\d+s after the last reply of session 1 \(which had a 421\)",
+    ):
         fake.assert_retried(1, min_delay=60)
     with pytest.raises(AssertionError, match=r"expected 2 retry\(ies\), got 1"):
         fake.assert_retried(2)
+
+
+def test_a_retry_is_timed_from_the_servers_last_reply(fake: SmtpFake) -> None:
+    # The client reads the 421, stays 0.2 s on the closed connection, then closes and connects
+    # again at once: it waited 0.2 s after the failure. Timed from when the server noticed the
+    # close (the session's end) the retry came at once; a loaded machine noticing a close late
+    # even made a client that slept after closing look early (README's example failed so).
+    fake.use("421-at-greeting-once")
+    with socket.create_connection((fake.host, fake.port), timeout=5) as failed:
+        greeting = b""
+        while not greeting.endswith(b"\r\n"):
+            greeting += failed.recv(1024)
+        assert greeting.startswith(b"421 ")
+        time.sleep(0.2)
+    send(fake, "a@x.test", ["b@y.test"], "s")
+    (retry,) = fake.assert_retried(1, min_delay=0.2)
+    said = [e.time for e in retry.failed.transcript if e.text.startswith("421 ")]
+    assert retry.delay == retry.retry.started - said[-1]
 
 
 def test_no_retry_when_nothing_failed(fake: SmtpFake) -> None:

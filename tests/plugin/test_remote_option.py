@@ -63,6 +63,21 @@ def test_same_suite_in_process_and_against_a_sidecar(
     assert server.sessions == ()
 
 
+def test_smtpfake_server_against_a_sidecar_fails_in_one_line(
+    pytester: pytest.Pytester, sidecar: tuple[Server, ApiServer]
+) -> None:
+    _, api = sidecar
+    pytester.makepyfile(
+        test_suite="def test_x(smtpfake_server):\n    pass\n\ndef test_y(smtpfake):\n    pass\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*smtpfake_server is the in-process Server, and --smtpfake-remote*"]
+    )
+    assert "def smtpfake_server" not in result.stdout.str()
+
+
 def test_unreachable_sidecar_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
     result = pytester.runpytest(

@@ -209,7 +209,9 @@ def test_a_tag_no_case_has_or_an_empty_selection_is_a_usage_error() -> None:
     """``--tag wait`` (for ``waits``) ran no case and exited 0: a CI job testing nothing, green."""
     done = probe("--tag", "wait", "--", "true")
     assert done.returncode == 2, done
-    assert done.stderr.startswith("smtpfake probe: --tag: no case has the tag wait (tags: ")
+    assert done.stderr.startswith(
+        "smtpfake probe: --tag: no case has the tag wait; did you mean 'waits'? (tags: "
+    )
     assert "waits" in done.stderr and done.stdout == ""
     done = probe("--skip-tag", "wiats", "--", "true")
     assert (done.returncode, done.stderr.split(":")[1]) == (2, " --skip-tag"), done

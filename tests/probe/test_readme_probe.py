@@ -56,9 +56,19 @@ def test_the_readmes_smtplib_summary_is_the_matrixs() -> None:
 @pytest.mark.parametrize(
     ("selection", "problem"),
     [
-        ({"names": ["defualt"]}, "probe_cases: no case named defualt (cases: "),
-        ({"tags": ["wait"]}, "probe_cases: tags=: no case has the tag wait (tags: "),
-        ({"skip_tags": ["wiats"]}, "probe_cases: skip_tags=: no case has the tag wiats (tags: "),
+        (
+            {"names": ["defualt"]},
+            "probe_cases: no case named defualt; did you mean 'default'? (cases: ",
+        ),
+        ({"names": ["nosuch*"]}, "probe_cases: no case named nosuch* (cases: "),
+        (
+            {"tags": ["wait"]},
+            "probe_cases: tags=: no case has the tag wait; did you mean 'waits'? (tags: ",
+        ),
+        (
+            {"skip_tags": ["wiats"]},
+            "probe_cases: skip_tags=: no case has the tag wiats; did you mean 'waits'? (tags: ",
+        ),
         ({"tags": ["waits"], "skip_tags": ["waits"]}, "probe_cases: the selection leaves no case"),
         ({"xfail": {"bare-lf-bodyy": "a typo"}}, "xfail names no case: bare-lf-bodyy"),
     ],

@@ -172,8 +172,8 @@ def test_a_directory_others_may_write_to_is_not_used(tmp_path: Path) -> None:
 def test_off_and_no_home_mean_no_cache(tmp_path: Path) -> None:
     assert cache.cache_dir({cache.ENV: "off", "HOME": str(tmp_path)}) is None
     assert cache.cache_dir({}) is None
-    assert cache.cache_dir({"HOME": "/home/u"}) == Path("/home/u/.cache/smtpfake/scenarios")
-    assert cache.cache_dir({"XDG_CACHE_HOME": "/c", "HOME": "/h"}) == Path("/c/smtpfake/scenarios")
+    assert cache.cache_dir({"HOME": "/home/u"}) == "/home/u/.cache/smtpfake/scenarios"
+    assert cache.cache_dir({"XDG_CACHE_HOME": "/c", "HOME": "/h"}) == "/c/smtpfake/scenarios"
 
 
 def test_an_unwritable_directory_is_no_error(tmp_path: Path) -> None:

@@ -36,10 +36,13 @@ def test_events_tell_a_whole_session(api: ApiServer) -> None:
     reader, got = start_reader(api.url + "/api/events", 100)
     server = api.server
     with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        assert client.sock is not None
+        peer = "{}:{}".format(*client.sock.getsockname())
         client.sendmail("a@x.test", ["b@y.test"], b"Subject: ev\r\n\r\nbody\r\n")
     reader.join(TIMEOUT)
     kinds = [e["event"] for e in got]
     assert kinds[:3] == ["connected", "reply", "command"]
+    assert got[0]["peer"] == peer  # the client's address, as README's example shows
     assert "message" in kinds
     message = next(e for e in got if e["event"] == "message")
     assert (message["subject"], message["rcpt_tos"]) == ("ev", ["b@y.test"])

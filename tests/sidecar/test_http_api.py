@@ -117,6 +117,7 @@ MAX_SEED = 2**64 - 1
         ({"name": "default", "seed": -1}, f"'seed' must be a whole number from 0 to {MAX_SEED}"),
         ({"name": "default", "seed": 2**64}, f"'seed' must be a whole number from 0 to {MAX_SEED}"),
         ({"name": "default", "nmae": 1}, "unknown field(s): nmae"),
+        ({"nam": "default"}, "unknown field(s): nam; did you mean 'name'? (known: name, params"),
     ],
 )
 def test_put_json_checks_its_fields(api: ApiServer, body: dict[str, object], needle: str) -> None:
@@ -191,6 +192,17 @@ def test_put_yaml_body(api: ApiServer, ctype: str) -> None:
         client.mail("a@x.test")
         assert client.rcpt("bad@y.test")[0] == 550
         assert client.rcpt("good@y.test")[0] == 250
+
+
+def test_a_misspelt_query_parameter_of_a_yaml_upload_is_named_with_param_name(
+    api: ApiServer,
+) -> None:
+    got = call(api.url, "PUT", "/api/scenario?params.delay=5", raw=YAML, content_type="text/yaml")
+    assert got.status == 400, got
+    assert got.body["error"] == (
+        "unknown query parameter(s): params.delay "
+        "(known: name, param.NAME, require_docs, seed, source)"
+    )
 
 
 def test_put_invalid_yaml_answers_every_problem_and_keeps_the_scenario(api: ApiServer) -> None:

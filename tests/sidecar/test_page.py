@@ -219,6 +219,10 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#sessions .session"))
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#messages li.message"))
     assert not server.errors
+    # nothing the page asked its own sidecar for failed (a /favicon.ico 404 on every load was)
+    console = browser.get_log("browser")
+    failed = [e["message"] for e in console if e["message"].startswith(sidecar.url)]
+    assert failed == [], console
 
 
 def test_the_page_asks_for_the_token_and_follows_a_server_on_demand(

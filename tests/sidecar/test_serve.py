@@ -235,6 +235,17 @@ def test_bad_configuration_exits_2(env: dict[str, str], needle: str) -> None:
     assert needle in done.stderr
 
 
+def test_a_misspelt_scenario_name_is_said_of_the_setting_not_as_a_file() -> None:
+    # it read "greylistin:1:1: no scenario named ...", the position in a file named greylistin
+    done = run("--port", "0", "--scenario", "greylistin")
+    assert done.returncode == 2, done
+    assert done.stderr.startswith(
+        "smtpfake serve: --scenario/SMTPFAKE_SCENARIO: no scenario named 'greylistin'; "
+        "did you mean 'greylisting'?"
+    ), done.stderr
+    assert "greylistin:1:1" not in done.stderr and len(done.stderr.splitlines()) == 1
+
+
 def test_api_port_in_use_exits_1() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

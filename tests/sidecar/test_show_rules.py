@@ -204,3 +204,30 @@ def test_a_near_miss_quoting_a_clients_control_bytes_shows_them(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout
     assert "? RCPT \\x1b[2J\\x1b[31mred@y.test: bob: match" in result.stdout
+
+
+def test_a_scenario_without_rules_says_so(tmp_path: Path) -> None:
+    """``show default --journal`` printed its "rule hits and near misses in 1 session(s)" header
+    over nothing, as if the report had been cut off."""
+    from smtpfake.server import Server
+
+    with Server("default") as server, smtplib.SMTP(server.host, server.port, timeout=5) as c:
+        c.noop()
+        c.quit()
+        server.journal.wait(lambda j: j.counts().sessions_ended == 1, TIMEOUT)
+        saved = json.dumps([session_to_json(s) for s in server.sessions])
+    result = _show("default", "--journal", "-", stdin=saved)
+    assert result.returncode == 0, result.stderr
+    assert _report(result.stdout) == [
+        "rule hits and near misses in 1 session(s) from standard input:",
+        "  none: the scenario has no rules, and no rule shaped these sessions",
+    ]
+
+
+def test_a_misspelt_name_is_one_line_without_a_made_up_position() -> None:
+    result = _show("greylistin")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "smtpfake show: no scenario named 'greylistin'; did you mean 'greylisting'?"
+    ), result.stderr
+    assert len(result.stderr.splitlines()) == 1

@@ -7,8 +7,9 @@ never recorded: the server did not answer the final ".", so a correct client sti
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import BodyCut, Close, Plan, Reset
 
@@ -16,7 +17,7 @@ HOW = ("reset", "close")
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class CutBody(Fault):
     name = "cut_body"
     primary = "after_bytes"

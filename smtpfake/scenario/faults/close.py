@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Close, Plan, Reset
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class CloseAfter(Fault):
     name = "close"
     primary = "enabled"
@@ -23,7 +22,7 @@ class CloseAfter(Fault):
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class Disconnect(Fault):
     name = "disconnect"
     primary = "enabled"
@@ -39,7 +38,7 @@ class Disconnect(Fault):
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class ResetConnection(Fault):
     name = "reset"
     primary = "enabled"

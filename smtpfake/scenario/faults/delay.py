@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.limits import MAX_SECONDS
 from smtpfake.scenario.plan import Plan, Sleep
@@ -14,7 +15,7 @@ MAX_SIGMA = 10.0
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class Delay(Fault):
     name = "delay"
     doc = "Wait SECONDS before replying; or {min, max} uniform; or {median, sigma, max} lognormal."

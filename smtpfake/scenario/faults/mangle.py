@@ -8,8 +8,9 @@ whose connection broke would have).
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Close, Plan, Shape
 from smtpfake.scenario.reply import Reply, check_reply
@@ -19,7 +20,7 @@ REPLY_LINE_LIMIT = 512
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class Truncate(Fault, Shape):
     name = "truncate"
     primary = "bytes"
@@ -54,7 +55,7 @@ KINDS = ("bad-code", "mixed-codes", "bare-lf", "long-line", "no-space")
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class Malformed(Fault, Shape):
     name = "malformed"
     primary = "kind"

@@ -8,8 +8,8 @@ coalesces back-to-back writes; a small ``interval`` keeps them apart.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Plan, Shape
 
@@ -32,7 +32,7 @@ def _check(chunk: int, interval: float, *, need_pause: bool) -> list[tuple[str, 
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class Drip(Fault, Shape):
     name = "drip"
     primary = "interval"
@@ -58,7 +58,7 @@ class Drip(Fault, Shape):
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class Fragment(Fault, Shape):
     name = "fragment"
     primary = "bytes"

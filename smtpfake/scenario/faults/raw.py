@@ -8,8 +8,9 @@ Both still tell the session what the server meant, so it acts on it: the code th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Action, Close, Note, Plan, Send, Shape, wire_text
 from smtpfake.scenario.reply import Reply, check_reply, parse_reply_string
@@ -34,7 +35,7 @@ def meant(data: bytes) -> Reply | None:
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class Raw(Fault, Shape):
     name = "raw"
     primary = "data"
@@ -80,7 +81,7 @@ class Raw(Fault, Shape):
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class Replies(Fault):
     name = "replies"
     primary = "replies"

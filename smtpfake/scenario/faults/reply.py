@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Plan
 from smtpfake.scenario.reply import Reply, check_reply, parse_reply_string
@@ -15,7 +15,7 @@ NONE = "none"
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class ReplyWith(Fault):
     name = "reply"
     doc = (

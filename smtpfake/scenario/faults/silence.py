@@ -7,8 +7,9 @@ client's further commands (or message data) pile up unread in the socket buffers
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Close, Plan, Reset, Sleep
 
@@ -16,7 +17,7 @@ HOW = ("reset", "close")
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class Hang(Fault):
     name = "hang"
     primary = "seconds"
@@ -45,7 +46,7 @@ class Hang(Fault):
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class Abort(Fault):
     name = "abort"
     primary = "seconds"

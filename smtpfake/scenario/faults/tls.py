@@ -7,8 +7,9 @@ and cuts off after a few bytes of the server's answer (a StartTLS action with ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
 from smtpfake.scenario.plan import Action, Close, Plan, Reset, Send, StartTLS
 
@@ -20,7 +21,7 @@ GARBAGE = b"smtpfake: this is not a TLS handshake\r\n"
 
 
 @register
-@dataclass(frozen=True)
+@frozen_dataclass
 class TlsFail(Fault):
     name = "tls_fail"
     primary = "how"
