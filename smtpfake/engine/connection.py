@@ -59,6 +59,10 @@ SERVER_IDLE = 300.0
 #: the grace period's default length, in seconds
 GRACE_PERIOD = 1.0
 
+#: read for every line as a module global (on Python 3.10 and 3.11 ``Mode.DATA`` goes through
+#: EnumType.__getattr__'s slow hook: see session.py)
+_MODE_DATA = Mode.DATA
+
 _ENDS = (Close, Reset)
 #: a close with nothing to record (the client's close, recorded on its own, or a failure's)
 _CLOSE_NOW: tuple[Action, ...] = (Close(),)
@@ -513,7 +517,7 @@ class Connection:
             del buffer[: end + 1]
             self._discarding = False
             return session.line_too_long()
-        if session.mode is Mode.DATA and not self._mid_line:
+        if session.mode is _MODE_DATA and not self._mid_line:
             found = self._text_block()
             if found is not None:
                 block, lines, longest = found
@@ -530,7 +534,7 @@ class Connection:
         if end < 0:
             if len(buffer) < LINE_LIMIT:
                 return None
-            if session.mode is Mode.DATA:
+            if session.mode is _MODE_DATA:
                 # an over-long line of text goes on in pieces; only the first starts the line
                 piece = bytes(buffer[:LINE_LIMIT])
                 del buffer[:LINE_LIMIT]
