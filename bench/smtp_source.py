@@ -24,7 +24,8 @@ Needs /usr/sbin/smtp-source and /usr/sbin/smtp-sink (Debian: ``apt-get install p
 ``--baseline DIR`` adds ``baseline-default`` and ``baseline-busy`` (in-process) and
 ``baseline-serve`` (``smtpfake serve``): the same smtpfake servers imported from another checkout
 (e.g. ``git worktree add /tmp/base main``), so a change is measured against the revision before it
-in the same interleaved rounds; with uvloop also ``baseline-uvloop`` and ``baseline-serve-uvloop``.
+in the same interleaved rounds; with uvloop also ``baseline-uvloop``, ``baseline-serve-uvloop`` and
+``baseline-serve-uvloop-quiet``.
 
 ``python-sink`` and ``python-sink-uvloop`` (bench/protocol_sink.py) are the floor: a minimal
 asyncio.Protocol SMTP sink with no record, on each loop; ``baseline-uvloop`` is the baseline on
@@ -76,7 +77,8 @@ def kinds(baseline: str | None) -> list[str]:
     out += ["smtpfake-serve-uvloop", "smtpfake-serve-uvloop-quiet"] if uv else []
     out += ["smtpfake-serve-uvloop-api"] if uv and have("aiohttp") else []
     if baseline is not None:
-        out += ["baseline-serve", *(["baseline-serve-uvloop"] if uv else [])]
+        uv_kinds = ["baseline-serve-uvloop", "baseline-serve-uvloop-quiet"] if uv else []
+        out += ["baseline-serve", *uv_kinds]
     out += ["inproc-default", *(["inproc-uvloop"] if uv else []), "inproc-busy"]
     if baseline is not None:
         out += ["baseline-default", *(["baseline-uvloop"] if uv else []), "baseline-busy"]
@@ -251,10 +253,10 @@ def measure_serve(kind: str, args: argparse.Namespace, reused: bool) -> tuple[fl
     return args.messages / seconds, args.messages / cpu
 
 
-def listening_port(proc: subprocess.Popen[bytes], folder: str) -> int:
+def listening_port(proc: subprocess.Popen[bytes], folder: str, timeout: float = 30.0) -> int:
     """The port in serve's ``listening on HOST:PORT`` line, read from its log (``stdout.log`` in
-    ``folder``) within 30 s."""
-    deadline = time.monotonic() + 30
+    ``folder``) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         with open(os.path.join(folder, "stdout.log")) as log:
             found = re.search(r"listening on [^ ]+:(\d+),", log.readline())

@@ -35,7 +35,7 @@ from smtpfake.scenario.limits import MAX_SECONDS, check_number
 from smtpfake.scenario.plan import Consult
 from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
-from smtpfake.wire.protocol import read_buffer
+from smtpfake.wire.protocol import read_buffer, wire_class
 
 # a back end and a handler's hooks load when a server is given them (start-up time)
 if TYPE_CHECKING:
@@ -397,8 +397,10 @@ class Server:
 
         buffer = read_buffer()  # one for all the connections: the loop reads one at a time
 
+        wire = wire_class(loop)
+
         def factory() -> Wire:
-            return Wire(self, loop, buffer)
+            return wire(self, loop, buffer)
 
         # A deep accept queue: a burst of connections (a load test, a pool warming up) is
         # accepted, not dropped by the kernel (it caps this at net.core.somaxconn).

@@ -60,6 +60,10 @@ SERVER_IDLE = 300.0
 #: the grace period's default length, in seconds
 GRACE_PERIOD = 1.0
 
+#: read for every line as a module global (on Python 3.10 and 3.11 ``Mode.DATA`` goes through
+#: EnumType.__getattr__'s slow hook: see session.py)
+_MODE_DATA = Mode.DATA
+
 _ENDS = (Close, Reset)
 #: a close with nothing to record (the client's close, recorded on its own, or a failure's)
 _CLOSE_NOW: tuple[Action, ...] = (Close(),)
@@ -576,7 +580,7 @@ class Connection:
         # (a cut_body due in text of several reads goes line by line: its note has the time of
         # the line it cut in, not of the block's last octet)
         if (
-            session.mode is Mode.DATA
+            session.mode is _MODE_DATA
             and not self._mid_line
             and (self._marks is None or session.body.cut is None)
         ):
@@ -596,7 +600,7 @@ class Connection:
         if end < 0:
             if len(buffer) < LINE_LIMIT:
                 return None
-            if session.mode is Mode.DATA:
+            if session.mode is _MODE_DATA:
                 # an over-long line of text goes on in pieces; only the first starts the line
                 piece = bytes(buffer[:LINE_LIMIT])
                 del buffer[:LINE_LIMIT]

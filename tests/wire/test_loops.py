@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import smtplib
 
@@ -10,6 +11,7 @@ import pytest
 
 from smtpfake.server import Server
 from smtpfake.wire import loops
+from smtpfake.wire.protocol import wire_class
 
 HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
 CHOICES = ["asyncio", "auto"] + (["uvloop"] if HAVE_UVLOOP else [])
@@ -46,3 +48,17 @@ def test_an_unknown_loop_is_refused() -> None:
 def test_uvloop_asked_for_but_missing_says_what_to_install() -> None:
     with pytest.raises(RuntimeError, match=r"pip install 'smtpfake\[uvloop\]'"):
         loops.new_event_loop("uvloop")
+
+
+@pytest.mark.parametrize("choice", CHOICES)
+def test_each_loop_reads_through_the_protocol_kind_cheapest_on_it(choice: str) -> None:
+    # uvloop hands a plain Protocol each read as bytes from a buffer of its own (a buffered one
+    # costs it a get_buffer call and a memoryview per read); asyncio's loop reads a plain
+    # Protocol's data into a fresh 256 KiB object each time, a buffered one into ours
+    loop = loops.new_event_loop(choice)
+    try:
+        wire = wire_class(loop)
+        assert issubclass(wire, asyncio.Protocol)
+        assert issubclass(wire, asyncio.BufferedProtocol) == (loops.name(loop) == "asyncio")
+    finally:
+        loop.close()
