@@ -42,8 +42,7 @@ def _yes_no(text: str) -> bool:
 
 def duration(text: str) -> float:
     """Seconds as a scenario writes them: a number (``300``, ``0.5``) or with a unit (``5m``,
-    ``250ms``); ValueError for anything else (``inf``, ``-5``, ``5 minutes``). Its name is
-    what argparse calls it in an error (``invalid duration value``)."""
+    ``250ms``); ValueError for anything else (``inf``, ``-5``, ``5 minutes``)."""
     from smtpfake.scenario import limits
 
     seconds = limits.duration_seconds(text)
@@ -59,6 +58,16 @@ _EXPECTED: dict[Callable[[str], object], str] = {
     _yes_no: "1, true, yes or on; or 0, false, no or off",
     duration: "seconds, or a duration with its unit (250ms, 30s, 5m, 1h)",
 }
+
+
+def _duration_flag(text: str) -> float:
+    """:func:`duration` for a flag: argparse's error then says what a duration is, as the
+    environment variable's does (``argument --grace-period: expected seconds, or ...``)."""
+    try:
+        return duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {_EXPECTED[duration]}, got {text!r}") from None
+
 
 #: serve option -> (environment variable, type, default); a flag on the command line wins
 SERVE_ENV: dict[str, tuple[str, Callable[[str], object], object]] = {
@@ -737,7 +746,7 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--idle-timeout",
-        type=duration,
+        type=_duration_flag,
         metavar="SECONDS",
         help="the server's own idle timeout: a connection silent this long (seconds, or 5m, "
         "1h, ...; at most a day) is closed without a reply (SMTPFAKE_IDLE_TIMEOUT; default 300); "
@@ -746,7 +755,7 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--grace-period",
-        type=duration,
+        type=_duration_flag,
         metavar="SECONDS",
         help="after its last reply (221, a 421, a close fault) the server keeps reading this "
         "long, recording what the client still sends (sent-after-close); it ends at the "
@@ -754,7 +763,7 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--stop-grace-period",
-        type=duration,
+        type=_duration_flag,
         metavar="SECONDS",
         help="on SIGTERM/SIGINT each open session gets a 421 and at most this long of grace "
         "period before it is dropped (SMTPFAKE_STOP_GRACE_PERIOD; default 0.25; 0: at once)",

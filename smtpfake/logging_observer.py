@@ -246,14 +246,27 @@ class LoggingJournal(Journal):
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
         super().transcript(info, entry)
-        self._log_entry(info, entry.time, entry.side, entry.text, entry.rule)
+        # a reply the client left before it was written whole says so, as session.format() does
+        written = None if entry.delivered else entry.written or 0
+        self._log_entry(info, entry.time, entry.side, entry.text, entry.rule, written)
 
     def _log_entry(
-        self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
+        self,
+        info: SessionInfo,
+        time: float,
+        side: str,
+        text: str,
+        rule: str | None,
+        written: int | None = None,
     ) -> None:
+        """``written``: None for an entry delivered whole, else the octets of it written."""
         client = side == "client"
         arrow = "C: " if client else "S: "
         tag = f"   [{rule}]" if rule else ""
+        undelivered: dict[str, Any] = {}
+        if written is not None:
+            tag += f"   (not delivered: {written} octets written)"
+            undelivered = {"delivered": False, "written": written}
         # a multi-line reply (the transcript keeps its lines): each line as it went on the wire
         shown = arrow + text.replace("\n", "\n" + arrow) if "\n" in text else arrow + text
         if self._text:
@@ -267,6 +280,7 @@ class LoggingJournal(Journal):
             side=side,
             rule=rule,
             text=text,
+            **undelivered,
         )
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:

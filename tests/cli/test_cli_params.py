@@ -20,6 +20,9 @@ from smtpfake.server import Server
 from ..support.ports import free_ports
 from .test_cli import smtpfake
 
+#: what a duration is, in every error about one (a flag's, an environment variable's)
+DURATION_IS = "seconds, or a duration with its unit (250ms, 30s, 5m, 1h)"
+
 
 def test_list_prints_the_parameters_in_force() -> None:
     done = smtpfake("list")
@@ -174,8 +177,9 @@ def test_serve_grace_periods_flag_and_environment(
 @pytest.mark.parametrize(
     ("given", "said"),
     [
-        ("inf", "argument --idle-timeout: invalid duration value: 'inf'"),
-        ("5 minutes", "argument --idle-timeout: invalid duration value: '5 minutes'"),
+        # what a duration is, as SMTPFAKE_IDLE_TIMEOUT's error says it
+        ("inf", f"argument --idle-timeout: expected {DURATION_IS}, got 'inf'"),
+        ("5 minutes", f"argument --idle-timeout: expected {DURATION_IS}, got '5 minutes'"),
         # the range Server() holds it to: it was told as a problem of --deliver/SMTPFAKE_DELIVER
         ("90000", "--idle-timeout/SMTPFAKE_IDLE_TIMEOUT: must be at most 86400 seconds, got 90000"),
         ("25h", "--idle-timeout/SMTPFAKE_IDLE_TIMEOUT: must be at most 86400 seconds, got 90000"),
@@ -192,6 +196,31 @@ def test_a_bad_idle_timeout_is_one_line_naming_it(given: str, said: str) -> None
     assert done.returncode == 2, done
     assert done.stderr.splitlines()[-1].endswith(said), done.stderr
     assert "DELIVER" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "var"),
+    [
+        ("--grace-period", "SMTPFAKE_GRACE_PERIOD"),
+        ("--stop-grace-period", "SMTPFAKE_STOP_GRACE_PERIOD"),
+    ],
+)
+def test_a_bad_grace_period_says_what_a_duration_is(flag: str, var: str) -> None:
+    said = {}
+    for how, args, env in (("flag", [flag, "2d"], {}), ("variable", [], {var: "2d"})):
+        done = subprocess.run(
+            [sys.executable, "-m", "smtpfake", "serve", "--port", "0", *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin", **env},
+        )
+        assert done.returncode == 2, done
+        assert "Traceback" not in done.stderr, done.stderr
+        said[how] = done.stderr.splitlines()[-1]
+    assert said["flag"].endswith(f"argument {flag}: expected {DURATION_IS}, got '2d'"), said
+    assert said["variable"].endswith(f"{var}='2d': expected {DURATION_IS}"), said
 
 
 def test_serve_idle_timeout_with_a_unit_on_the_wire() -> None:

@@ -310,3 +310,29 @@ def test_sigterm_writes_every_line_first_with_the_api_and_a_session_still_open(
     session = per_session("\n".join(lines))[1]
     assert session[1:4] == ["S: 220 smtpfake.test ESMTP smtpfake", "C: NOOP", "S: 250 2.0.0 Ok"]
     assert session[-1] == "closed"  # serve closed it on the way out, and said so
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_reply_the_client_left_is_logged_as_not_delivered(tmp_path: Path, fmt: str) -> None:
+    # the greeting goes out 4 octets at a time, 20 ms apart: the client leaves after the first
+    greeting = "220 smtpfake.test ESMTP smtpfake"
+    with serve(tmp_path, "--scenario", "dripping-greeting", "--log-format", fmt) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+            got = client.recv(4)
+            assert got == b"220 "
+        text = server.wait_for("closed" if fmt == "text" else '"event": "close"')
+        server.stop()
+    if fmt == "text":
+        (line,) = [x for x in per_session(text)[1] if x.startswith("S: 220")]
+        found = re.fullmatch(
+            rf"S: {greeting}   \[rule 1 \(on connect\)\]   \(not delivered: (\d+) octets written\)",
+            line,
+        )
+        assert found is not None, text
+        written = int(found[1])
+    else:
+        (reply,) = [e for e in map(json.loads, text.splitlines()) if e["event"] == "reply"]
+        assert reply["text"] == greeting and reply["delivered"] is False, reply
+        written = reply["written"]
+    # as the journal records it (the API's "written"): at least what the client read, not all
+    assert len(got) <= written < len(greeting) + 2, text
