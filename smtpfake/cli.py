@@ -8,7 +8,7 @@ import gc
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from smtpfake import __version__
 from smtpfake.journal_limits import JournalLimits
@@ -880,6 +880,24 @@ def _add_probe(sub: Any, dirs: argparse.ArgumentParser) -> None:
     _param_option(probe, "; every selected case that declares it gets it")
 
 
+def usage_error(prog: str, message: str) -> NoReturn:
+    """A mistake on the command line, told in two lines on stderr - ``PROG: error: MESSAGE``
+    and where the options are (``PROG --help``) - then exit status 2, as argparse's own. Its
+    usage block (some 20 lines for serve) would push the one line that matters out of sight;
+    git, cargo and ripgrep answer a bad flag this way too."""
+    sys.stderr.write(f"{prog}: error: {message}\nFor more information, try '{prog} --help'.\n")
+    sys.exit(2)
+
+
+class Parser(argparse.ArgumentParser):
+    """``smtpfake``'s argument parser: ``--help`` as argparse prints it, a usage error in
+    :func:`usage_error`'s two lines. Subparsers take their parent's class, so every
+    subcommand's parser (the probe's too) is one of these."""
+
+    def error(self, message: str) -> NoReturn:
+        usage_error(self.prog, message)
+
+
 #: subcommand -> what adds its parser to ``smtpfake``'s subparsers (given --scenario-dir's
 #: parent parser), in the order ``smtpfake --help`` lists them
 COMMANDS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
@@ -903,7 +921,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """``smtpfake``'s parser. With ``command`` (a key of :data:`COMMANDS`) only that
     subcommand's parser is built, which is all a run of it reads (start-up time: building them
     all costs about 5 ms and imports the probe's); else every one (``smtpfake --help``)."""
-    parser = argparse.ArgumentParser(prog="smtpfake", description=DESCRIPTION)
+    parser = Parser(prog="smtpfake", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"smtpfake {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -923,17 +941,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
-    """The command line parsed by its subcommand's parser alone, which tells a mistake in the
-    command's own options as the whole parser does; what it leaves over (an unknown option), a
-    misspelt command or none are told by the whole parser (they name every command). Exits
-    after printing help or a usage error, as ``parse_args`` does."""
+    """The command line parsed by its subcommand's parser alone; a misspelt command or none
+    are told by the whole parser (its message names every command). Exits after printing help
+    or a usage error (:func:`usage_error`), as ``parse_args`` does."""
     # the subcommand comes first: the top level's own options (--help, --version) only print
     chosen = argv[0] if argv and argv[0] in COMMANDS else None
     if chosen is None:
         return build_parser().parse_args(argv)
     args, extra = build_parser(chosen).parse_known_args(argv)
-    # left over: the whole parser's message (its usage line names every command), and exit
-    return build_parser().parse_args(argv) if extra else args
+    if extra:
+        # told by the command it was given to (argparse's parse_args names the top level)
+        usage_error(f"smtpfake {chosen}", f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 #: True while :func:`program` holds Python's cyclic garbage collector off (see there)

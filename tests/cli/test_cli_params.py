@@ -194,7 +194,7 @@ def test_a_bad_idle_timeout_is_one_line_naming_it(given: str, said: str) -> None
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 2, done
-    assert done.stderr.splitlines()[-1].endswith(said), done.stderr
+    assert done.stderr.splitlines()[0].endswith(said), done.stderr
     assert "DELIVER" not in done.stderr
 
 
@@ -218,7 +218,7 @@ def test_a_bad_grace_period_says_what_a_duration_is(flag: str, var: str) -> None
         )
         assert done.returncode == 2, done
         assert "Traceback" not in done.stderr, done.stderr
-        said[how] = done.stderr.splitlines()[-1]
+        said[how] = done.stderr.splitlines()[0]
     assert said["flag"].endswith(f"argument {flag}: expected {DURATION_IS}, got '2d'"), said
     assert said["variable"].endswith(f"{var}='2d': expected {DURATION_IS}"), said
 

@@ -1,0 +1,105 @@
+"""A mistake on ``smtpfake``'s command line is two lines on stderr - the error naming the
+option, then where the options are - and exit status 2; argparse's usage block (some 20 lines
+of serve's options) is left to ``--help``, which is unchanged."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smtpfake import cli
+
+#: (command line, what the error line names): a bad value for an option argparse checks, and an
+#: option the command does not know, on every subcommand
+MISTAKES = [
+    (["serve", "--seed", "x"], "argument --seed: invalid int value: 'x'"),
+    (["serve", "--idle-timeout", "2d"], "argument --idle-timeout: expected seconds"),
+    (["serve", "--clock", "wall"], "argument --clock: invalid choice: 'wall'"),
+    (["serve", "--log-format", "xml"], "argument --log-format: invalid choice: 'xml'"),
+    (["serve", "--param", "nope"], "argument --param: expected NAME=VALUE"),
+    (["serve", "--port", "x"], "argument --port: invalid int value: 'x'"),
+    (["serve", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (["list", "--scenario-dir", "/no/such/dir"], "argument --scenario-dir: '/no/such/dir'"),
+    (["list", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (["show", "default", "--param", "nope"], "argument --param: expected NAME=VALUE"),
+    (["show", "default", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (["validate"], "the following arguments are required: FILE"),
+    (["validate", "x.yaml", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (["explain", "421", "--lang", "fr"], "argument --lang: invalid choice: 'fr'"),
+    (["explain", "421", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (["probe", "--jobs", "x", "--", "true"], "argument -j/--jobs: invalid int value: 'x'"),
+    (["probe", "--param", "nope", "--", "true"], "argument --param: expected NAME=VALUE"),
+    (["probe", "--no-such-flag", "--", "true"], "unrecognized arguments: --no-such-flag"),
+]
+
+
+def smtpfake(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """``python -m smtpfake ARGV`` in its own process, with no SMTPFAKE_* settings around."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMTPFAKE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "smtpfake", *argv],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(("argv", "named"), MISTAKES, ids=[" ".join(a) for a, _ in MISTAKES])
+def test_a_mistake_is_one_line_and_a_pointer_to_help(argv: list[str], named: str) -> None:
+    result = smtpfake(argv)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    prog = f"smtpfake {argv[0]}"
+    error, hint = result.stderr.splitlines()  # two lines, no usage block
+    assert error.startswith(f"{prog}: error: {named}")
+    assert hint == f"For more information, try '{prog} --help'."
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["serv"], "argument command: invalid choice: 'serv'"),
+        ([], "the following arguments are required: command"),
+        (["--no-such-flag", "list"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_a_mistake_before_the_command_points_at_the_top_level_help(
+    argv: list[str], named: str
+) -> None:
+    result = smtpfake(argv)
+    assert result.returncode == 2
+    error, hint = result.stderr.splitlines()
+    assert error.startswith(f"smtpfake: error: {named}")
+    assert hint == "For more information, try 'smtpfake --help'."
+
+
+@pytest.mark.parametrize("command", list(cli.COMMANDS))
+def test_the_help_pointed_at_lists_the_options(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--help`` still prints argparse's usage and every option, and the options a mistake
+    names are there to read."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: smtpfake {command} [-h]")
+    for argv, named in MISTAKES:
+        if argv[0] == command and named.startswith("argument "):
+            option = named.split()[1].rstrip(":").split("/")[-1]
+            assert option in out
+
+
+def test_the_readmes_example_is_what_smtpfake_prints() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"^```console\n\$ smtpfake (serve --seed x)\n(.*?)^```", readme, re.S | re.M)
+    assert found, "the README's usage error example"
+    result = smtpfake(found[1].split())
+    assert result.returncode == 2
+    assert result.stderr == found[2]
