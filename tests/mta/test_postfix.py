@@ -187,15 +187,18 @@ def ended(journal: Journal) -> list[SessionRecord]:
 
 
 def rcpt_replies(sessions: Sequence[SessionRecord]) -> list[str]:
-    """The reply to every RCPT TO, over all sessions in order. The engine records each command
-    and then its reply, so the reply is the next server entry even when Postfix pipelines MAIL,
-    RCPT and DATA in one write."""
+    """The reply to every RCPT TO, over all sessions in order. The transcript keeps the wire's
+    order (Postfix pipelines MAIL, RCPT and DATA in one write: the three lines, then the three
+    replies), and a server answers commands in the order they came (RFC 2920 §3.1), so the reply
+    to the n-th client line is the server's (n+1)-th entry, after the greeting (RCPT comes before
+    any message text, which has no reply of its own)."""
     found: list[str] = []
     for session in sessions:
-        entries = session.transcript
-        for i, entry in enumerate(entries):
-            if entry.side == "client" and entry.text.upper().startswith("RCPT"):
-                found += [e.text for e in entries[i + 1 :] if e.side == "server"][:1]
+        lines = [e for e in session.transcript if e.side == "client" and not e.event]
+        replies = [e.text for e in session.transcript if e.side == "server"]
+        for i, entry in enumerate(lines):
+            if entry.text.upper().startswith("RCPT"):
+                found += replies[i + 1 : i + 2]
     return found
 
 
