@@ -14,15 +14,17 @@ import random
 import subprocess
 import sys
 import threading
+from typing import Any
 
 import pytest
 
-from smtpfake.engine.records import SessionInfo
+from smtpfake.engine.records import Message, SessionInfo
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
 from smtpfake.visible import json_text
 
 from .engine.test_hot_path import whole_session
 from .support.engine import Engine
+from .support.pipe import Pipe
 
 
 class Counted(io.StringIO):
@@ -208,3 +210,77 @@ def test_lines_still_waiting_when_the_interpreter_exits_are_written() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == ("after the loop\n1970-01-01T00:00:00.000Z session 1 connect from ?\n")
+
+
+def json_log_of(
+    ref: object, *feeds: bytes, advance: float = 0.0
+) -> tuple[list[dict[str, Any]], Any]:
+    """serve's JSON log of one session on the FakeClock: each of ``feeds`` in one read, the
+    clock moved ``advance`` s after each; then the client's EOF."""
+    stream = io.StringIO()
+    engine = Engine(ref)
+    engine.journal = LoggingJournal(EventLog(stream, "json"))
+    p = Pipe(engine)
+    p.connect(hold=True)
+    for data in feeds:
+        p.feed(data)
+        engine.advance(advance)
+    p.release()
+    p.eof()
+    p.finish()
+    (record,) = engine.journal.sessions()
+    return [json.loads(line) for line in stream.getvalue().splitlines()], record
+
+
+def test_the_log_follows_the_transcripts_order_with_a_message_and_quit_in_one_read() -> None:
+    """The message and QUIT in one read: the message is accepted (stamped .941) before the
+    QUIT that came in that read (.940) is recorded, the 250 held behind it. serve's log writes
+    the message's line after the QUIT's, before the 250: in time order, as the transcript."""
+    session = b"EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n"
+    events, record = json_log_of(
+        {"rules": [{"on": "end_of_data", "delay": 0.2}]},
+        session,
+        b"Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n",
+        advance=0.1,
+    )
+    said = [e["event"] + " " + e["text"].split("\n")[0] for e in events]
+    assert said[said.index("command .") + 1].startswith("message accepted message SF")
+    times = [e["ts"] for e in events]
+    assert times == sorted(times)
+    shown = [(e["ts"], e["text"]) for e in events if e["event"] in ("command", "reply")]
+    assert shown == [(e.time, e.text) for e in record.transcript]
+    # the same calls as the engine makes them, the message accepted a moment after the QUIT
+    # arrived (a real clock's readings): the message line waits for the 250
+    stream = io.StringIO()
+    journal = LoggingJournal(EventLog(stream))
+    info = SessionInfo(1, "p", 0.0)
+    quick = journal.quick_transcript
+    assert quick is not None
+    journal.started(info)
+    quick(info, 0.940, "client", ".", None)
+    journal.message(info, Message("a@b.test", ("c@d.test",), b"hi\r\n", 1, 0.941, "SF000001"))
+    quick(info, 0.940, "client", "QUIT", None)
+    quick(info, 0.942, "server", "250 2.0.0 Ok: queued as SF000001", None)
+    journal.ended(info, 0.943)
+    logged = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
+    assert [line.split(" ")[0] for line in logged] == [
+        "connect",
+        "C:",
+        "C:",
+        "accepted",
+        "S:",
+        "closed",
+    ]
+
+
+def test_the_log_writes_an_early_talkers_violation_in_time_order() -> None:
+    """A dripped greeting, EHLO sent early: the violation (the EHLO's time) comes before the
+    greeting that went out after it, every line's time no earlier than the one before."""
+    events, record = json_log_of("dripping-greeting", b"EHLO early\r\n")
+    early, no_quit = [e for e in events if e["event"] == "violation"]
+    assert no_quit["kind"] == "no-quit" and no_quit["command"] == ""
+    assert early["kind"] == "early-talker" and early["ts"] == record.violations[0].time
+    times = [e["ts"] for e in events]
+    assert times == sorted(times)
+    kinds_in_order = [e["event"] for e in events]
+    assert kinds_in_order.index("violation") < kinds_in_order.index("reply")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from smtpfake.engine import bdat, params
 from smtpfake.engine.body import Body, Declared
+from smtpfake.engine.conduct import bad_pipelining_rfc
 from smtpfake.engine.state import Mode, Refusal
 from smtpfake.scenario.model import Stage
 from smtpfake.scenario.plan import Action, Close, Note, Plan, Reset, Send, StartTLS
@@ -291,8 +292,8 @@ def auth_line(session: Session, line: bytes, pipelined: bool) -> tuple[Action, .
     if pipelined:
         session.conduct.tell(
             "bad-pipelining",
-            "an AUTH response was sent before the server's 334 challenge (RFC 4954 §4: AUTH "
-            "ends a pipelined group, but for PLAIN with an initial response)",
+            "an AUTH response was sent before the server's 334 challenge (AUTH ends a "
+            f"pipelined group, but for PLAIN with an initial response; {bad_pipelining_rfc()})",
             "AUTH",
         )
     if len(line) > sasl.AUTH_LINE_LIMIT:

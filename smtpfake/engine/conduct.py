@@ -20,6 +20,16 @@ SIZE_SLACK = 2
 #: RFC 2920 §3.1 (and RFC 3207 §4 for STARTTLS): commands that may only end a pipelined group
 GROUP_ENDERS = frozenset({"EHLO", "DATA", "VRFY", "EXPN", "TURN", "QUIT", "NOOP", "STARTTLS"})
 
+
+def bad_pipelining_rfc() -> str:
+    """What a bad-pipelining detail cites: the kind's own sections, as its ``rfc`` field shows
+    them (one source)."""
+    # imported here, as Session.violate does: serve starts without the list
+    from smtpfake.scenario.violations import VIOLATION_KINDS
+
+    return VIOLATION_KINDS["bad-pipelining"]
+
+
 #: what a lone LF and a lone CR are told as, in that order
 _BARE = (
     ("bare-lf", "a bare LF (no CR before it) in {where} (RFC 5321 §2.3.8, §4.1.1.4)"),
@@ -122,7 +132,7 @@ class Conduct:
         elif previous in GROUP_ENDERS:
             self.tell(
                 "bad-pipelining",
-                f"{sent}, which must end a pipelined group (RFC 2920 §3.1)",
+                f"{sent}, which must end a pipelined group ({bad_pipelining_rfc()})",
                 verb,
             )
 

@@ -11,11 +11,12 @@ decided here, on the injectable clock:
 - pipelining and early talk: a line is *ahead* when (part of) it was received before the
   server's previous reply was completely written, however a fault paced that reply;
 - the record: a client line is stamped when its last octet arrived (one clock reading per
-  read; marks only while octets of several reads wait), a reply when its last byte was handed
-  to the socket (the wire reports each action it carried out); one cut short by the client's
-  close is recorded as not delivered, with how much of it was written; the client's close is an
-  entry of its own. The transcript is in time order: what would be recorded while lines that
-  arrived before it still wait to be read is held back until they are (:meth:`_hold_back`);
+  read; marks only while octets of several reads wait), or at the close that cut it short
+  (:meth:`_cut`); a reply when its last byte was handed to the socket (the wire reports each
+  action it carried out); one cut short by the client's close is recorded as not delivered,
+  with how much of it was written; the client's close is an entry of its own. The transcript
+  is in time order: what would be recorded while lines that arrived before it still wait to be
+  read is held back until they are (:meth:`_hold_back`);
 - timers: the idle timeout, ``close_after`` and the grace period are ArmTimer actions;
 - the end: after the server's last reply it half-closes and keeps reading for the grace period,
   recording what the client still sends (``sent-after-close``), then closes.
@@ -300,13 +301,15 @@ class Connection:
         if self._busy and not self._closing and not self._over:
             self._client_left = True
         now = self.session.clock.now()  # one reading: the reply cut short and the close together
+        entry = not self._over and (reset or self._eof is None)  # (an EOF has its entry already)
+        if self._eof is None:
+            self._eof = now  # what the close cuts short ends here (_cut)
         self._abandon(now)
-        if not self._over and (reset or self._eof is None):  # (an EOF has its entry already)
+        if entry:
             text = "(client reset the connection)" if reset else "(client closed the connection)"
             self._client_closed(text, now)
         self._over = True
         self._busy = False
-        self._eof = self._eof or now
         self._drain()
         self.session.arrived = self._eof  # a missing QUIT, a chunk cut short: the close's time
         self.session.disconnected(waiting=self._client_left)
@@ -483,18 +486,26 @@ class Connection:
             self._unterminated()
         session = self.session
         if not buffer and session.mode is Mode.DATA:
-            self._input_over(when)
+            self._input_over()
         if buffer or session.held is not None:
             self._hold_back(ended=True)
         session.client_closed(text, when)
 
-    def _input_over(self, closed: float | None = None) -> None:
+    def _input_over(self) -> None:
         """Everything the client sent before its close is read: a message it was sending is
-        unfinished (``closed``: the close's time, for a message of no text). Callers check for
-        Mode.DATA first (the close path of every session passes here)."""
+        unfinished, ended by the close (:meth:`_cut`). Callers check for Mode.DATA first (the
+        close path of every session passes here)."""
         session = self.session
         if session.mode is Mode.DATA and session.chunk is None:
-            session.left_in_message(closed)
+            session.left_in_message(self._cut())
+
+    def _cut(self) -> float:
+        """When what the connection's end cuts short ended: the client's close (EOF or reset),
+        or now when the server ends it (a stop, a reset, a timer's 421). A line without its LF
+        and an unfinished message end there, not at their last octet: the transcript stays in
+        time order when a reply went out between that octet and the close."""
+        eof = self._eof
+        return self.session.clock.now() if eof is None else eof
 
     def _unterminated(self) -> None:
         """The end of the connection leaves the buffered octets (no whole line among them)
@@ -508,6 +519,7 @@ class Connection:
         fragment = bytes(buffer)
         buffer.clear()
         ahead = self._took(len(fragment))
+        session.arrived = self._cut()  # the line ends at the close that cut it
         if self._discarding:
             self._discarding = False
             size = self._long_size + len(fragment)

@@ -18,7 +18,8 @@ HEADER_SCAN_BYTES = 65_536
 @frozen_dataclass(slots=True)
 class TranscriptEntry:
     """One thing that happened on the connection. ``time``: for a client line (message text, an
-    AUTH line, a BDAT chunk), when its last octet arrived; for a reply, when its last byte was
+    AUTH line, a BDAT chunk), when its last octet arrived, or the close that cut it short (a
+    line without its LF, an unfinished message); for a reply, when its last byte was
     handed to the socket. A transcript is in time order. A multi-line reply is one entry whose
     ``text`` holds its lines as sent, joined with newlines (see :attr:`lines`)."""
 
@@ -119,7 +120,9 @@ class Violation:
     time: float
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.detail} (on {self.command!r})"
+        # a violation about no command (no-quit, chunk-short, ...) names none
+        on = f" (on {self.command!r})" if self.command else ""
+        return f"{self.kind}: {self.detail}{on}"
 
 
 @frozen_dataclass

@@ -442,18 +442,12 @@ class Session:
             if len(fragment) > COMMAND_LINE_LIMIT:
                 self.conduct.command_too_long(verb, len(fragment))
 
-    def left_in_message(self, closed: float | None = None) -> None:
-        """The client's close (EOF or reset) came before the message's final "." (RFC 5321
-        §4.1.1.4): how much text came, stamped when its last octet arrived (at ``closed``, the
-        close, or now when none came); the message is not accepted."""
+    def left_in_message(self, closed: float) -> None:
+        """The connection's end came before the message's final "." (RFC 5321 §4.1.1.4): how
+        much text came, stamped at ``closed`` (clock seconds), the close that ended the
+        message (a whole message is stamped at its "."); the message is not accepted."""
         body = self.body
-        when = self.arrived if body.size or body.lines else closed
-        self.note(
-            self.clock.now() if when is None else when,
-            "client",
-            f"(message data, {body.size} bytes, unfinished)",
-            None,
-        )
+        self.note(closed, "client", f"(message data, {body.size} bytes, unfinished)", None)
         self.mode = _MODE_COMMAND
         self.reset_transaction()
 

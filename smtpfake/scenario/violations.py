@@ -24,7 +24,7 @@ VIOLATION_KINDS: Final[Mapping[str, str]] = MappingProxyType(
         "sent-after-close": "RFC 5321 §3.8",
         "early-talker": "RFC 5321 §4.3.1",
         "pipelining-without-extension": "RFC 5321 §4.3.1, RFC 2920",
-        "bad-pipelining": "RFC 2920 §3.1, RFC 3207 §4",
+        "bad-pipelining": "RFC 2920 §3.1, RFC 3207 §4, RFC 4954 §4",
         "bare-lf": "RFC 5321 §2.3.8, §4.1.1.4",
         "bare-cr": "RFC 5321 §2.3.8",
         "unterminated-line": "RFC 5321 §2.3.8, §4.1.1",

@@ -45,7 +45,8 @@ def in_order(p: Pipe) -> bool:
 # -- E1: the client closes in the middle of the message ----------------------------------------
 
 
-def test_a_close_mid_message_records_the_text_it_got_at_its_last_octet() -> None:
+def test_a_close_mid_message_records_the_text_it_got_at_the_close() -> None:
+    """The message ends at the close that cut it short (a whole one ends at its ".")."""
     p = in_data()
     t0 = p.engine.clock.now()
     p.feed(b"Subject: x\r\n\r\nline one\r\n")
@@ -55,7 +56,7 @@ def test_a_close_mid_message_records_the_text_it_got_at_its_last_octet() -> None
     assert p.eof() == b""
     p.finish()
     assert since(p, t0)[-2:] == [
-        (0.5, "(message data, 31 bytes, unfinished)"),  # 24 + 7, the last octet at 0.5
+        (0.75, "(message data, 31 bytes, unfinished)"),  # 24 + 7, the last octet at 0.5
         (0.75, "(client closed the connection)"),
     ]
     assert p.engine.journal.messages() == ()  # not accepted
@@ -71,7 +72,7 @@ def test_a_close_after_whole_lines_of_text_records_them_unfinished() -> None:
     p.engine.advance(0.4)
     p.lost(reset=True)
     assert since(p, t0)[-2:] == [
-        (0.1, "(message data, 20 bytes, unfinished)"),
+        (0.5, "(message data, 20 bytes, unfinished)"),  # the lines came at 0.1
         (0.5, "(client reset the connection)"),
     ]
     assert p.engine.journal.messages() == ()
@@ -133,7 +134,8 @@ def test_an_unterminated_command_is_recorded_and_judged_not_answered() -> None:
     p.engine.advance(0.5)
     assert p.eof() == b""  # no 500 for "QUI"
     p.finish()
-    assert since(p, t0)[-2:] == [(0.0, "QUI"), (0.5, "(client closed the connection)")]
+    # the line ends at the close that cut it short (its last octet came at 0.0)
+    assert since(p, t0)[-2:] == [(0.5, "QUI"), (0.5, "(client closed the connection)")]
     assert kinds(p) == ["unterminated-line", "no-quit"]
 
 
@@ -208,7 +210,7 @@ def test_an_over_long_line_without_its_lf_is_recorded_and_judged_at_the_close() 
     p.finish()
     (when, line), closed = since(p, t0)[-2:]
     assert line == "X" * 512 + "... (over-long line of 300,000 octets, discarded)"
-    assert when == 0.299 and closed == (0.8, "(client closed the connection)")
+    assert when == 0.8 and closed == (0.8, "(client closed the connection)")  # cut by the close
     assert kinds(p) == ["unterminated-line", "line-too-long", "no-quit"]
     assert "300000 octets" in p.record.violations[1].detail
 
@@ -233,3 +235,63 @@ def test_an_over_long_line_buffered_behind_a_reply_is_judged_at_the_close() -> N
     assert texts[-2] == "Z" * 512 + f"... (over-long line of {LINE_LIMIT + 10:,} octets, discarded)"
     assert "line-too-long" in kinds(p) and "unterminated-line" in kinds(p)
     assert in_order(p)
+
+
+# -- the close's time for what it cut short keeps the record in time order ---------------------
+
+
+def test_a_half_closed_line_ends_at_the_close_after_the_reply_before_it() -> None:
+    """``EHLO x\\r\\nQUIT`` in one read, then the EOF: the EHLO's 250 goes out later than the
+    QUIT's octets came, and the QUIT ends at the close, after that 250 (README's half-close)."""
+    p = pipe({"rules": [{"on": "ehlo", "delay": 0.2}]})
+    p.connect()
+    t0 = p.engine.clock.now()
+    p.feed(b"EHLO x\r\nQUIT")  # the 250 waits 0.2 s
+    p.engine.advance(0.5)
+    assert p.eof() == b""  # no 221: the QUIT was never sent
+    p.finish()
+    assert [(t, text.split("\n")[0]) for t, text in since(p, t0)[-4:]] == [
+        (0.0, "EHLO x"),
+        (0.2, "250-smtpfake.test"),
+        (0.7, "QUIT"),
+        (0.7, "(client closed the connection)"),
+    ]
+    assert in_order(p)
+    assert [(v.kind, round(v.time - t0, 6)) for v in p.record.violations] == [
+        ("unterminated-line", 0.7),
+        ("no-quit", 0.7),
+    ]
+
+
+def test_a_fragment_of_text_behind_a_paced_354_ends_the_message_at_the_close() -> None:
+    """DATA, text and a last piece without its LF in one read; the 354 goes out later than the
+    text came; the unfinished message ends at the close, after the 354."""
+    p = pipe({"rules": [{"on": "data", "delay": 0.2}]})
+    p.connect()
+    for line in IN_DATA[:3]:
+        p.feed(line)
+    t0 = p.engine.clock.now()
+    p.feed(b"DATA\r\nSubject: x\r\n\r\npart")
+    p.engine.advance(0.5)
+    p.eof()
+    p.finish()
+    assert since(p, t0)[-4:] == [
+        (0.0, "DATA"),
+        (0.2, "354 End data with <CR><LF>.<CR><LF>"),
+        (0.7, "(message data, 18 bytes, unfinished)"),
+        (0.7, "(client closed the connection)"),
+    ]
+    assert in_order(p)
+
+
+def test_a_violation_about_no_command_names_none() -> None:
+    p = pipe()
+    p.connect()
+    p.feed(b"EHLO x\r\nMAIL FROM:<a@x>\r\nNOOP\r\n")
+    p.eof()
+    p.finish()
+    no_quit = p.record.violations[-1]
+    assert no_quit.kind == "no-quit" and no_quit.command == ""
+    assert str(no_quit) == "no-quit: the client closed the connection without QUIT"
+    assert "(on '')" not in p.record.format()
+    assert str(p.record.violations[0]).endswith("(on 'MAIL')")  # one about a command names it

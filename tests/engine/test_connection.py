@@ -397,3 +397,19 @@ def test_a_session_open_at_a_reset_goes_on_in_the_cleared_journal() -> None:
     q.connect()
     q.feed("QUIT")
     assert not q.conn.rejoin(Shared(seed=0))  # in its grace period: its last word was said
+
+
+def test_bad_pipelinings_detail_cites_the_sections_its_rfc_field_gives() -> None:
+    """One source: the detail cites the kind's sections, as serialize's ``rfc`` field does."""
+    from smtpfake.serialize import violation_to_json
+
+    p = Pipe(Engine("dripping-greeting"))
+    p.connect(hold=True)
+    p.release()
+    p.feed(b"EHLO c.test\r\nQUIT\r\n")
+    p.eof()  # in the grace period after the 221
+    p.finish()
+    (bad,) = [v for v in p.record.violations if v.kind == "bad-pipelining"]
+    rfc = violation_to_json(bad)["rfc"]
+    assert rfc == "RFC 2920 §3.1, RFC 3207 §4, RFC 4954 §4"
+    assert f"({rfc})" in bad.detail

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from smtpfake.http import ApiServer
+from smtpfake.journal import SessionRecord
 from smtpfake.logging_observer import EventLog, LoggingJournal
 from smtpfake.server import Server
 
@@ -163,13 +164,8 @@ def test_every_face_of_the_record_shows_the_same_order() -> None:
     assert streamed == said
     (listed,) = answer.body["sessions"]
     assert [(e["time"], e["text"]) for e in listed["transcript"]] == said
-    lines = [
-        ("C: " if e.side == "client" else "S: ") + e.text.split("\n")[0] for e in record.transcript
-    ]
     for text in (record.format(), out.getvalue()):
-        at = 0
-        for line in lines:  # each after the one before it (index() raises if it is not)
-            at = text.index(line, at) + len(line)
+        shows_in_order(text, record)
     # the early EHLO's violation: at the EHLO's arrival (not when the engine judged it, after
     # the greeting's last drip), the same time in every face
     (early,) = record.violations
@@ -182,3 +178,56 @@ def test_every_face_of_the_record_shows_the_same_order() -> None:
     for said_there in ("! early-talker", "C: EHLO c.test"):
         (line,) = [line for line in out.getvalue().splitlines() if said_there in line]
         assert line.startswith(stamp)
+
+
+def test_a_line_cut_by_a_half_close_is_in_time_order_in_every_face() -> None:
+    """The README's half-close, ``EHLO x\\r\\nQUIT`` in one write then SHUT_WR: the QUIT ends at
+    the close that cut it, after the EHLO's 250 (its octets came with the EHLO's, before that
+    reply); the journal, format(), GET /api/sessions and serve's log show the same time order,
+    and no-quit names no command."""
+    server = Server().start()
+    out = io.StringIO()
+    event_log = EventLog(out, delay=0)
+    server.journal = LoggingJournal(event_log)  # as `smtpfake serve` logs
+    try:
+        with ApiServer(server) as api:
+            conn = Raw(server)
+            conn.reply()
+            conn.send(b"EHLO x\r\nQUIT")
+            conn.sock.shutdown(socket.SHUT_WR)
+            assert conn.rest().startswith(b"250-")  # the EHLO's answer, then the close
+            conn.close()
+            (record,) = ended_sessions(server, 1)
+            answer = call(api.url, "GET", "/api/sessions")
+            event_log.flush()
+    finally:
+        server.stop()
+    said = [(e.time, e.text) for e in record.transcript]
+    assert [text.split("\n")[0] for _, text in said] == [
+        "220 smtpfake.test ESMTP smtpfake",
+        "EHLO x",
+        "250-smtpfake.test",
+        "QUIT",
+        "(client closed the connection)",
+    ]
+    assert [t for t, _ in said] == sorted(t for t, _ in said)
+    assert said[3][0] == said[4][0]  # the QUIT ended at the close
+    (listed,) = answer.body["sessions"]
+    assert [(e["time"], e["text"]) for e in listed["transcript"]] == said
+    unterminated, no_quit = record.violations
+    assert unterminated.time == said[3][0] and no_quit.time == said[4][0]
+    assert str(no_quit) == "no-quit: the client closed the connection without QUIT"
+    for text in (record.format(), out.getvalue()):
+        assert "(on '')" not in text
+        shows_in_order(text, record)
+    stamps = [line[:24] for line in out.getvalue().splitlines() if line[:1].isdigit()]
+    assert len(stamps) >= len(said) and stamps == sorted(stamps)  # serve's log in time order
+
+
+def shows_in_order(text: str, record: SessionRecord) -> None:
+    """``text`` (format(), serve's log) shows each transcript entry's first line after the one
+    before it (index() raises if it is not there)."""
+    at = 0
+    for e in record.transcript:
+        line = ("C: " if e.side == "client" else "S: ") + e.text.split("\n")[0]
+        at = text.index(line, at) + len(line)
