@@ -80,12 +80,14 @@ class Body:
         if len(self.data) + len(data) <= self._cap:
             self.data += data
 
-    def add_lines(self, block: bytes, lines: int) -> bytes | None:
+    def add_lines(self, block: bytes, lines: int, stuffed: bool | None = None) -> bytes | None:
         """Several whole lines at once (``lines`` of them, none the final "."); returns the text
         they add (``block`` itself when no line starts with a dot), or None when they would not
-        all fit under the cap (then add them one by one)."""
+        all fit under the cap (then add them one by one). ``stuffed``: whether a line starts
+        with a dot, when the caller knows (None: looked up here)."""
         # RFC 5321 §4.5.2: one leading dot off every line; the block starts at a line start
-        stuffed = block.startswith(b".") or b"\n." in block
+        if stuffed is None:
+            stuffed = block.startswith(b".") or b"\n." in block
         text = (b"\n" + block).replace(b"\n.", b"\n")[1:] if stuffed else block
         if len(self.data) + len(text) > self._cap:
             return None

@@ -33,7 +33,7 @@ import functools
 from collections import deque
 
 from smtpfake.engine import bdat
-from smtpfake.engine.conduct import COMMAND_LINE_LIMIT
+from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, TextScan, scan_text
 from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, PLAIN_CLOSE, Session
 from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import Mode
@@ -598,10 +598,10 @@ class Connection:
         ):
             found = self._text_block()
             if found is not None:
-                block, lines, longest = found
+                block, scan, stuffed = found
                 del buffer[: len(block)]
                 ahead = self._took(len(block))
-                actions = session.receive_text(block, pipelined=ahead, lines=lines, longest=longest)
+                actions = session.receive_text(block, pipelined=ahead, scan=scan, stuffed=stuffed)
                 if not actions and buffer.startswith(b".\r\n"):
                     # the final "." right behind the text (most messages): in the same step
                     del buffer[:3]
@@ -658,29 +658,37 @@ class Connection:
         if session.held is not None:
             session.release()
 
-    def _text_block(self) -> tuple[bytes, int, int] | None:
+    def _text_block(self) -> tuple[bytes, TextScan, bool] | None:
         """The whole lines of message text at the buffer's start that can go to the session in
         one piece: up to the final "." (or the first over-long line), at least two lines; with
-        how many lines and the longest one's octets before its LF (the session's judge needs
-        both: counted once here). None when there are fewer."""
+        its :func:`~smtpfake.engine.conduct.scan_text` and whether a line starts with a dot
+        (RFC 5321 §4.5.2; the session needs both: found once here). None when there are fewer."""
         buffer = self._buffer
         if buffer.startswith(b".\r\n") or buffer.startswith(b".\n"):
             return None
         end = buffer.rfind(b"\n")
-        for final in (b"\n.\r\n", b"\n.\n"):
-            found = buffer.find(final, 0, end + 1)
-            if 0 <= found < end:
-                end = found
         if end < 0:
             return None
-        block = bytes(buffer[: end + 1])
-        lines = block.count(b"\n")
-        if lines < 2:
+        # A line's leading dot is dot-stuffing or the final "." (RFC 5321 §4.1.1.4): one search
+        # finds the first; only a stuffed one (rare) sends the search on for the final "."
+        stuffed = buffer.startswith(b".")
+        dot = buffer.find(b"\n.", 0, end + 1)
+        if dot >= 0:
+            if buffer.startswith(b".\r\n", dot + 1) or buffer.startswith(b".\n", dot + 1):
+                end = dot
+            else:
+                stuffed = True
+                for final in (b"\n.\r\n", b"\n.\n"):
+                    found = buffer.find(final, dot, end + 1)
+                    if 0 <= found < end:
+                        end = found
+        if buffer.find(b"\n", 0, end) < 0:
             return None  # one line: the line path is as quick
-        longest = max(map(len, block.split(b"\n")))
-        if longest > LINE_LIMIT - 1:
+        block = bytes(buffer[: end + 1])
+        scan = scan_text(block)
+        if scan[1] > LINE_LIMIT - 1:
             return None  # one to go in pieces
-        return block, lines, longest
+        return block, scan, stuffed
 
     def _took(self, size: int) -> bool:
         """``size`` octets leave the buffer; whether any of them had come ahead of the reply."""

@@ -27,7 +27,7 @@ from smtpfake.engine.auth_mask import AUTH_MASK, masked
 from smtpfake.engine.body import NOTHING_DECLARED, Body
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.compiled import compiled
-from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct
+from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct, TextScan, scan_text
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
 from smtpfake.engine.consult import FAILED, HOOKS
 from smtpfake.engine.frozen import made
@@ -842,30 +842,29 @@ class Session:
         block: bytes,
         *,
         pipelined: bool = False,
-        lines: int | None = None,
-        longest: int | None = None,
+        scan: TextScan | None = None,
+        stuffed: bool | None = None,
     ) -> tuple[Action, ...]:
         """Several whole lines of message text at once, none of them the final "." nor over
         :data:`~smtpfake.engine.connection.LINE_LIMIT`: the same outcome as :meth:`receive` line
         by line (the engine's property test holds it to that), without a call per line.
-        ``lines``, ``longest``: how many lines the block has and its longest one's octets before
-        the LF, when the caller counted them already (None: counted here)."""
+        ``scan``: :func:`~smtpfake.engine.conduct.scan_text` of the block; ``stuffed``: whether
+        a line starts with a dot; either None when the caller has not found out (then done here)."""
         body = self.body
         if body.cut is not None:
             return self._lines(block, pipelined)
         if body.lines == 0 and pipelined:
             self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
-        if lines is None:
-            lines = block.count(b"\n")
-        text = body.add_lines(block, lines)
+        if scan is None:
+            scan = scan_text(block)
+        text = body.add_lines(block, scan[0], stuffed)
         if text is None:
             return self._lines(block, pipelined)
-        # unstuffing takes dots only: the line endings are the block's, the lengths may not be
+        # unstuffing takes dots only: the line endings are the block's; a long line may not be
         self.conduct.text_block(
             text,
             declared_8bit=self.declared.eight_bit,
-            newlines=lines,
-            longest=longest if text is block else None,
+            scan=scan if text is block or not scan[1] else None,
         )
         return ()
 

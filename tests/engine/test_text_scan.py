@@ -1,0 +1,123 @@
+"""Message text read as a block (connection._text_block, conduct.scan_text, body.add_lines) gives
+the verdicts the plain counts and splits gave before it was made cheaper: the lines, the longest
+line against RFC 5321 §4.5.3.1.6, a bare CR or LF (§2.3.8), dot-stuffing (§4.5.2) and where the
+final "." is (§4.1.1.4). The references below are the code this replaced, kept as the spec."""
+
+from __future__ import annotations
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from smtpfake.engine.conduct import TEXT_LINE_LIMIT, scan_text
+from smtpfake.engine.connection import LINE_LIMIT
+
+from ..support.engine import Engine
+from ..support.pipe import Pipe
+from .test_split_property import run  # all fed while the greeting goes out: equally ahead
+
+# lines near every limit that matters (999/1000 octets before the LF is the judge's edge, 1000/1001
+# the framing's), and ends that pair, do not, or look like the final "."
+_SIZES = st.sampled_from([0, 1, 2, 3, 80, 997, 998, 999, 1000, 1001, 1002, 1998, 1999, 2000, 2001])
+_STARTS = st.sampled_from([b"", b"", b".", b"..", b".\r", b"\r", b"\n", b"\xc3"])
+_ENDS = st.sampled_from([b"\r\n", b"\r\n", b"\r\n", b"\n", b"\r\r\n", b"\n\r\n", b"\r"])
+_FILL = st.sampled_from([b"x", b"\r", b".", b"\n"])
+
+
+@st.composite
+def _line(draw: st.DrawFn) -> bytes:
+    size = draw(_SIZES)
+    body = draw(_FILL) * size if draw(st.integers(0, 9)) == 0 else b"x" * size
+    return draw(_STARTS) + body + draw(_ENDS)
+
+
+_LINES = st.lists(_line(), max_size=8)
+
+
+def old_scan(text: bytes) -> tuple[int, int, bool, bool]:
+    """What connection.py and conduct.py counted before (lines; the longest line's octets before
+    its LF; a bare LF; a bare CR), the longest kept only when the judge holds it against the
+    client, as scan_text reports it."""
+    lines = text.count(b"\n")
+    pairs = text.count(b"\r\n")
+    longest = max(map(len, text.split(b"\n")))
+    return (
+        lines,
+        longest if longest + 1 > TEXT_LINE_LIMIT else 0,
+        lines != pairs,
+        (text.count(b"\r") != pairs),
+    )
+
+
+def old_text_block(buffer: bytes) -> tuple[bytes, int, int] | None:
+    """connection.Connection._text_block before: (block, lines, longest)."""
+    if buffer.startswith(b".\r\n") or buffer.startswith(b".\n"):
+        return None
+    end = buffer.rfind(b"\n")
+    for final in (b"\n.\r\n", b"\n.\n"):
+        found = buffer.find(final, 0, end + 1)
+        if 0 <= found < end:
+            end = found
+    if end < 0:
+        return None
+    block = buffer[: end + 1]
+    lines = block.count(b"\n")
+    if lines < 2:
+        return None
+    longest = max(map(len, block.split(b"\n")))
+    if longest > LINE_LIMIT - 1:
+        return None
+    return block, lines, longest
+
+
+@settings(max_examples=400, deadline=None)
+@given(_LINES)
+@example([b"x" * 998 + b"\r\n", b"y" * 999 + b"\r\n"])  # the judge's edge: fine, then too long
+@example([b"x" * 998 + b"\r\n"] * 3)  # no line too long: the cheap path
+@example([b"x" * 2500 + b"\n"])  # no LF in a whole window, past the first
+@example([b"a\r\n", b"\r\n", b"b\n"])
+def test_scan_text_tells_what_the_counts_told(lines: list[bytes]) -> None:
+    text = b"".join(lines)
+    if not text.endswith(b"\n"):
+        text += b"\r\n"  # whole lines, as the session hands them over
+    assert scan_text(text) == old_scan(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    _LINES, st.sampled_from([b"", b".\r\n", b".\n", b".\r\nQUIT\r\n", b".", b"QUIT\r\n"]), _LINES
+)
+@example([b"a\r\n", b"..b\r\n", b"c\r\n"], b".\r\n", [])
+@example([b"a\r\n", b".\rb\r\n", b"c\r\n"], b".\n", [])
+@example([b"a\r\n", b"b\r\n"], b".\n", [b"c\r\n", b".\r\n"])
+@example([b".a\r\n", b"b\r\n"], b"", [b"..\r\n", b".\r\n"])
+def test_the_text_block_is_the_one_found_before(
+    lines: list[bytes], final: bytes, after: list[bytes]
+) -> None:
+    """The same block, lines and long line; dot-stuffing told as the body would find it."""
+    buffer = b"".join(lines) + final + b"".join(after)
+    conn = Pipe(Engine()).conn
+    conn._buffer[:] = buffer
+    found = conn._text_block()
+    before = old_text_block(buffer)
+    if before is None:
+        assert found is None
+        return
+    assert found is not None
+    block, scan, stuffed = found
+    assert block == before[0]
+    assert scan == old_scan(block)
+    assert scan[0] == before[1]
+    assert stuffed == (block.startswith(b".") or b"\n." in block)
+
+
+_START = b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(_LINES, st.sampled_from([b".\r\n", b".\n"]))
+def test_a_message_in_one_read_is_judged_as_line_by_line(lines: list[bytes], final: bytes) -> None:
+    """The block path (one read) against the line path (a read per octet): the same replies,
+    violations, body and record."""
+    data = _START + b"".join(lines) + b"\r\n" + final + b"QUIT\r\n"
+    whole = run([data])
+    assert run([data[i : i + 1] for i in range(len(data))]) == whole
