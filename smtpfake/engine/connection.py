@@ -493,8 +493,8 @@ class Connection:
 
     def _input_over(self) -> None:
         """Everything the client sent before its close is read: a message it was sending is
-        unfinished, ended by the close (:meth:`_cut`). Callers check for Mode.DATA first (the
-        close path of every session passes here)."""
+        unfinished, ended by the close (:meth:`_cut`); nothing outside a message (most callers
+        check the mode first: the close path of every session passes there)."""
         session = self.session
         if session.mode is Mode.DATA and session.chunk is None:
             session.left_in_message(self._cut())
@@ -702,13 +702,19 @@ class Connection:
 
     def _mark(self, now: float, size: int) -> None:
         """``size`` octets read at ``now`` join octets of earlier reads in the buffer."""
-        marks = self._marks
-        if marks is None:
-            arrived = self.session.arrived
-            before = (len(self._buffer), now if arrived is None else arrived)
-            marks = self._marks = deque((before,))
-            self._taken = 0
+        marks = self._marks if self._marks is not None else self._begin_marks(now)
         marks.append((self._taken + len(self._buffer) + size, now))
+
+    def _begin_marks(self, now: float | None = None) -> deque[tuple[int, float]]:
+        """Marks start: the octets buffered now came at the session's last arrival (if none
+        is known, at ``now``; None: the clock's reading)."""
+        session = self.session
+        arrived = session.arrived
+        if arrived is None:
+            arrived = session.clock.now() if now is None else now
+        marks = self._marks = deque(((len(self._buffer), arrived),))
+        self._taken = 0
+        return marks
 
     def _unmark(self) -> None:
         """The buffer ran dry: every line read before is recorded (so is what was held)."""
@@ -751,10 +757,7 @@ class Connection:
         ):
             return False  # at most part of a line: it ends after this
         if self._marks is None:
-            arrived = session.arrived
-            marks = (len(buffer), session.clock.now() if arrived is None else arrived)
-            self._marks = deque((marks,))
-            self._taken = 0
+            self._begin_marks()
         session.hold_to = self._taken + len(buffer)
         if session.held is None:
             session.held = []

@@ -959,14 +959,11 @@ class Session:
         back while :attr:`held` is set (a line that arrived before it is still to be read)."""
         said: Literal["client", "server"] = "client" if side == "client" else "server"
         when = self.clock.now() if time is None else time
+        rest = None if delivered and written is None and not event else (delivered, written, event)
         if self.held is not None:
-            rest = (delivered, written, event)
-            plain = delivered and written is None and not event
-            self.held.append((self.hold_to, when, said, text, rule, None if plain else rest))
-        elif delivered and written is None and not event:
-            self.note(when, said, text, rule)
+            self.held.append((self.hold_to, when, said, text, rule, rest))
         else:
-            self.note(when, said, text, rule, (delivered, written, event))
+            self.note(when, said, text, rule, rest)
 
     def heard(self, text: str) -> None:
         """A transcript entry for what the client sent (a line, a chunk, a note on them), stamped
