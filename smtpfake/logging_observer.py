@@ -5,9 +5,11 @@ command and reply, violations, accepted messages, AUTH success, the TLS handshak
 ``smtpfake serve`` puts it in place of the server's journal before serving. Text for people by
 default; JSON lines (``--log-format json``) for log collectors.
 
-The log must not cost the server its speed: :class:`EventLog` gathers lines and writes them in
-batches (see its docstring for when), stamps them from a per-second cache, and the journal keeps
-its quick path for transcript entries (fields in, a tuple kept, no entry object made).
+The log must not cost the server its speed. A session appends its transcript entries to the
+journal's list itself, as with the plain journal (records.DirectTranscript: no call per entry);
+the log reads what was appended when it writes a batch (:class:`EventLog`: every FLUSH_DELAY
+seconds while a session is open) and makes those lines then, one loop per batch
+(smtpfake.log_lines), stamped from a per-millisecond cache, escaped once per batch.
 """
 
 from __future__ import annotations
@@ -19,16 +21,19 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, Protocol, TextIO
 
 from smtpfake.engine.records import (
+    DirectTranscript,
     Message,
     QuickTranscript,
     SessionInfo,
     TranscriptEntry,
     Violation,
 )
-from smtpfake.journal import Journal, subject_of
+from smtpfake.journal import Journal, _Live, subject_of
+from smtpfake.log_lines import Followed, Later, Lines, Ready, by_time, entry_fields, json_object
+from smtpfake.quick_subject import quick_subject
 from smtpfake.visible import json_document, visible
 
 LogFormat = Literal["text", "json"]
@@ -55,6 +60,15 @@ def _iso_second(second: int) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.")
 
 
+class LineSource(Protocol):
+    """What makes lines for an :class:`EventLog` lazily (a :class:`LoggingJournal`)."""
+
+    def drain(self) -> tuple[str, bool]:
+        """(the lines made since the last drain, each ending in a newline, not yet escaped;
+        whether the source still has sessions to follow)."""
+        ...
+
+
 class EventLog:
     """Writes events as text or JSON lines to a stream; safe to call from any thread.
 
@@ -65,6 +79,10 @@ class EventLog:
     owner calls when the loop stops (``smtpfake serve`` does, and before it reports an error),
     and which also runs at the interpreter's exit. One lock orders both the gathering and the
     writing, so lines from several threads reach the stream in the order they were made.
+
+    A :class:`LineSource` (a logging journal) makes its lines when a batch is written: each
+    batch first takes what its sources made (before any line written after it), and the timer
+    comes back every ``delay`` seconds while a source follows an open session.
 
     A stream that cannot be written (OSError: the reader of a pipe went away, a full disk) is a
     failure of the log: kept in :attr:`failure`, given to ``on_failure`` when set (else raised to
@@ -89,25 +107,36 @@ class EventLog:
         self.on_failure = on_failure
         self.failure: OSError | None = None
         self._lock = threading.Lock()
-        self._pending: list[str] = []  # lines, each with its newline
+        self._pending: list[str] = []  # lines, each with its newline, escaped
         self._size = 0  # characters in _pending
+        # the sources that may have lines, in the order they came (a dict: an ordered set)
+        self._sources: dict[LineSource, None] = {}
         # the loop whose timer writes what is pending; a line made while it no longer runs (it
         # stopped before the timer fired) is written at once, with the rest
         self._armed: asyncio.AbstractEventLoop | None = None
         # (second, its stamp prefix): one tuple, so a thread never pairs one with another's
         self._second: tuple[int, str] = (-1, "")
         # (low, high, stamp): times strictly between low and high have this stamp
-        self._milli: tuple[float, float, str] = (0.0, 0.0, "")
+        self.milli: tuple[float, float, str] = (0.0, 0.0, "")
+        self._millis: dict[int, tuple[float, float, str]] = {}  # int(t * 1000) -> a milli
         self._json: Callable[[object], str] | None = None
+        self._string: Callable[[str], str] = str
         _LOGS.add(self)  # what still waits when the interpreter exits is written then
 
     def stamp(self, t: float) -> str:
         """``2026-01-05T10:00:00.120Z``: ``t`` (seconds since the epoch) in UTC to the
         millisecond, as ``datetime.fromtimestamp(t).isoformat(timespec="milliseconds")`` makes
-        it (rounded to the microsecond, then truncated)."""
-        low, high, text = self._milli
+        it (rounded to the microsecond, then truncated). :attr:`milli` holds the last one and
+        the times that surely give it."""
+        low, high, text = self.milli
         if low < t < high:  # within the millisecond of the last stamp: most lines
             return text
+        # a batch reads sessions one after the other, going back and forth in time: the
+        # milliseconds of the last few are kept (by the millisecond t falls in, give or take one)
+        near = self._millis.get(int(t * 1000.0))
+        if near is not None and near[0] < t < near[1]:
+            self.milli = near
+            return near[2]
         # as datetime.fromtimestamp rounds to the microsecond: the fraction alone, half to even
         fraction, whole = math.modf(t)
         second, micro = divmod(round(fraction * 1e6), 1_000_000)
@@ -120,30 +149,27 @@ class EventLog:
         # the times that surely give the same stamp: 2 us inside the millisecond's edges, far
         # from a rounding edge that float arithmetic could put on either side
         start = second + milli / 1000
-        self._milli = (start + 2e-6, start + 0.001 - 2e-6, text)
+        self.milli = (start + 2e-6, start + 0.001 - 2e-6, text)
+        if len(self._millis) >= 256:
+            self._millis.clear()
+        self._millis[int(t * 1000.0)] = self.milli
         return text
 
-    def event(self, event: str, time: float, line: str, **fields: Any) -> None:
-        """``line`` is the human form; ``fields`` are what the JSON line carries (its ``text``
-        defaults to ``line``)."""
+    def line(self, event: str, time: float, line: str, **fields: Any) -> str:
+        """The log's line for an event, not yet escaped (:meth:`shown`): ``line`` is the human
+        form (``STAMP session N LINE``, one line per line of ``line``); ``fields`` are what the
+        JSON line carries (its ``text`` defaults to ``line``)."""
         if self.format == "json":
             encode = self._json
             if encode is None:
                 import json  # only for JSON lines: the text log starts without it
 
                 encode = self._json = json.JSONEncoder(ensure_ascii=False).encode
-            stamp = self.stamp(time)
-            out = encode({"time": stamp, "ts": time, "event": event, "text": line, **fields})
-            # a client's octet that was not UTF-8 as the HTTP API shows it: "\\xff", never a
-            # lone surrogate ("\\udcff"), which strict JSON parsers reject
-            self.write(json_document(out) + "\n")
-        else:
-            self.write(self.text(time, fields.get("session"), line))
-
-    def text(self, time: float, session: int | None, line: str) -> str:
-        """The text log's form of ``line``: ``STAMP session N LINE`` (without ``session N``
-        for ``None``), a line of its own for each line of a multi-line ``line``, each ending in
-        a newline."""
+                self._string = json.encoder.encode_basestring  # C, as that encoder's
+            fields = {"time": self.stamp(time), "ts": time, "event": event, "text": line, **fields}
+            out = json_object(fields, self._string)
+            return (encode(fields) if out is None else out) + "\n"
+        session = fields.get("session")
         who = f"session {session} " if session is not None else ""
         line = visible(line)  # a client's ESC sequence or NUL is shown, never played
         out = f"{self.stamp(time)} {who}{line}\n"
@@ -152,32 +178,88 @@ class EventLog:
             # that every line of the log says when and which session (and greps whole)
             head = out[: len(out) - len(line) - 1]
             out = "".join(f"{head}{part}\n" for part in line.split("\n"))
-        return out if out.isascii() else _escaped(out)
+        return out
+
+    def shown(self, lines: str) -> str:
+        """``lines`` (made by :meth:`line`) as the log writes them, one pass over a batch. Text:
+        what UTF-8 cannot hold escaped (what a terminal would act on is shown as ``\\xNN``
+        already). JSON: each octet that was not UTF-8 as ``\\xNN`` (json_document), never a
+        lone surrogate, which strict JSON parsers reject."""
+        if self.format == "json":
+            return json_document(lines)
+        return lines if lines.isascii() else _escaped(lines)
+
+    def event(self, event: str, time: float, line: str, **fields: Any) -> None:
+        """Write :meth:`line` (see there)."""
+        self.write(self.shown(self.line(event, time, line, **fields)))
 
     def write(self, text: str) -> None:
-        """Queue ``text`` (whole lines, each ending in a newline) to be written in order."""
+        """Queue ``text`` (whole lines, each ending in a newline, escaped) to be written in
+        order: after every line the sources made before it."""
         with self._lock:
+            self._drain()
             self._pending.append(text)
             self._size += len(text)
-            if self._size < FLUSH_SIZE:
-                armed = self._armed
-                if armed is not None and armed.is_running():
-                    return  # that loop's timer writes this line too
-                try:
-                    loop = asyncio.get_running_loop()
-                except RuntimeError:
-                    loop = None
-                if loop is not None:
-                    # a flush() before the timer writes these first: the timer then finds none
-                    loop.call_later(self.delay, self.flush)
-                    self._armed = loop
-                    return
-            self._write_pending()
+            self._schedule()
+
+    def push(self, source: LineSource | None = None) -> None:
+        """``source`` has made lines (or follows a session): have them written, by the running
+        loop's timer or now. A source that was not yet known (or no longer) passes itself."""
+        armed = self._armed
+        if source is None and armed is not None and armed.is_running():
+            return  # that loop's timer writes them
+        with self._lock:
+            if source is not None:
+                self._sources[source] = None
+            self._schedule()
 
     def flush(self) -> None:
         """Write every waiting line now."""
         with self._lock:
+            self._drain()
             self._write_pending()
+
+    def _schedule(self) -> None:
+        # with self._lock held: arm the running loop's timer, or write now
+        if self._size < FLUSH_SIZE:
+            armed = self._armed
+            if armed is not None and armed.is_running():
+                return  # that loop's timer writes these too
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                # a flush() before the timer writes these first: the timer then finds none
+                loop.call_later(self.delay, self._tick)
+                self._armed = loop
+                return
+        self._drain()
+        self._write_pending()
+
+    def _tick(self) -> None:
+        """The timer: write what waits; come back while a source follows an open session."""
+        with self._lock:
+            self._armed = None
+            self._drain()
+            self._write_pending()
+            if self._sources:
+                loop = asyncio.get_running_loop()  # the timer's own
+                loop.call_later(self.delay, self._tick)
+                self._armed = loop
+
+    def _drain(self) -> None:
+        # with self._lock held: the lines the sources made, before anything queued after them
+        if not self._sources:
+            return
+        for source in list(self._sources):
+            made, following = source.drain()
+            if made:
+                made = self.shown(made)
+                self._pending.append(made)
+                self._size += len(made)
+            if not following:
+                del self._sources[source]
 
     def _write_pending(self) -> None:
         # with self._lock held: the write is ordered with the gathering
@@ -186,7 +268,6 @@ class EventLog:
         text = "".join(self._pending)
         self._pending.clear()
         self._size = 0
-        self._armed = None
         if self.failure is not None:
             return  # the stream is gone: nothing more reaches it
         try:
@@ -210,30 +291,88 @@ def _flush_at_exit() -> None:
 
 
 class LoggingJournal(Journal):
-    """A journal that also logs each event (after recording it, so a log line never runs ahead)."""
+    """A journal that also logs each event (after recording it, so a log line never runs ahead).
 
-    def __init__(self, log: EventLog, **limits: int) -> None:
+    A session appends its entries to the journal's list itself (the direct way in stays on);
+    the log reads them when it writes a batch: the journal is a :class:`LineSource` of ``log``.
+    ``tag`` (a server on demand's id) starts each text line's event with ``[tag]`` and gives
+    each JSON line ``server``."""
+
+    def __init__(self, log: EventLog, tag: str | None = None, /, **limits: int) -> None:
         super().__init__(**limits)
         self.log = log
-        # a text log whose event() is EventLog's: a transcript line made without the JSON
-        # fields (most lines; a log that tags its lines, as a server on demand's, sees them all)
-        self._text = log.format == "text" and type(log).event is EventLog.event
-        # a session's violation and message lines not yet written, (time, event, line, fields)
-        # in the order they came: each waits for the first transcript entry at or after its
-        # time (or the session's end), so the log follows the transcript's order. The engine
-        # judges a line, or accepts a message, before it records the lines that arrived
-        # earlier still waiting to be read (and the reply held behind them).
-        self._log_later: dict[int, list[tuple[float, str, str, dict[str, Any]]]] = {}
+        self.tag = tag
+        self._lines = Lines(log, tag)
+        # the sessions followed, by id(info) as the journal's own
+        self._follow: dict[int, Followed] = {}
+        # sessions a clear() let go: read once more, then dropped
+        self._let_go: list[Followed] = []
+        self._ready: Ready = []  # lines made and not yet drained: (sort key, text)
+        self._pushed = False  # the log has this source (push() passed it since the last drain)
+
+    # -- the log's side -----------------------------------------------------------------------
+
+    def drain(self) -> tuple[str, bool]:
+        """LineSource: every line made so far, in time order across sessions (each session's in
+        its own order)."""
+        with self._lock:
+            for followed in self._let_go:
+                self._take(followed)
+                self._lines.due(self._ready, followed, None)
+            self._let_go.clear()
+            for followed in self._follow.values():
+                if len(followed.entries) > followed.logged:
+                    self._take(followed)
+            made = by_time(self._ready) if self._ready else ""
+            following = self._pushed = bool(self._follow)
+            return made, following
+
+    def _push(self) -> None:
+        # after the journal's lock is let go (the log's lock comes first: EventLog._drain)
+        if self._pushed:
+            self.log.push()
+        else:
+            self._pushed = True
+            self.log.push(self)
+
+    def _take(self, followed: Followed) -> None:
+        """Make the lines of the entries the session appended since last read (lock held)."""
+        entries = followed.entries
+        end = len(entries)  # what is there now: the session may be appending meanwhile
+        if followed.logged < end:
+            new = entries[followed.logged : end]
+            followed.logged = end
+            self._lines.entries(self._ready, followed, new)
+
+    def _followed(self, info: SessionInfo) -> Followed:
+        """The session as followed, its lines made up to now; one of its own, not followed, for
+        a session not started here (or before a clear()). Lock held."""
+        followed = self._follow.get(id(info))
+        if followed is None:
+            return self._lines.follow(info, [])
+        self._take(followed)
+        return followed
+
+    def _event(self, followed: Followed, event: str, time: float, line: str, **fields: Any) -> None:
+        self._lines.event(self._ready, followed, event, time, line, fields)
+
+    # -- the observer --------------------------------------------------------------------------
 
     def started(self, info: SessionInfo) -> None:
         super().started(info)
-        self.log.event(
-            "connect",
-            info.started,
-            f"connect from {info.peer or '?'}",
-            session=info.index,
-            peer=info.peer,
-        )
+        with self._lock:
+            live = self._sessions.get(id(info))
+            entries = live.transcript if live is not None and live.info is info else []
+            followed = self._follow[id(info)] = self._lines.follow(info, entries)
+            line = f"connect from {info.peer or '?'}"
+            self._event(followed, "connect", info.started, line, peer=info.peer)
+        self._push()
+
+    @property
+    def direct_transcript(self) -> Callable[[SessionInfo], DirectTranscript | None] | None:
+        """The journal's direct way in stays on: the log reads the list a session appends to
+        when it writes a batch. None for a subclass that does more per entry."""
+        return self._direct_room if type(self).transcript is LoggingJournal.transcript else None
 
     @property
     def quick_transcript(self) -> QuickTranscript | None:
@@ -247,118 +386,94 @@ class LoggingJournal(Journal):
     def _keep_logged(
         self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
     ) -> None:
-        self._keep(info, time, side, text, rule)
-        if self._log_later:
-            self._write_due(info.index, time)
-        self._log_entry(info, time, side, text, rule)
+        self._logged_now(info, (time, side, text, rule))
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
-        super().transcript(info, entry)
-        # a reply the client left before it was written whole says so, as session.format() does
-        written = None if entry.delivered else entry.written or 0
-        if self._log_later:
-            self._write_due(info.index, entry.time)
-        self._log_entry(info, entry.time, entry.side, entry.text, entry.rule, written)
+        self._logged_now(info, entry_fields(entry))
 
-    def _log_entry(
-        self,
-        info: SessionInfo,
-        time: float,
-        side: str,
-        text: str,
-        rule: str | None,
-        written: int | None = None,
-    ) -> None:
-        """``written``: None for an entry delivered whole, else the octets of it written."""
-        client = side == "client"
-        arrow = "C: " if client else "S: "
-        tag = f"   [{rule}]" if rule else ""
-        undelivered: dict[str, Any] = {}
-        if written is not None:
-            tag += f"   (not delivered: {written} octets written)"
-            undelivered = {"delivered": False, "written": written}
-        # a multi-line reply (the transcript keeps its lines): each line as it went on the wire
-        shown = arrow + text.replace("\n", "\n" + arrow) if "\n" in text else arrow + text
-        if self._text:
-            self.log.write(self.log.text(time, info.index, shown + tag))
-            return
-        self.log.event(
-            "command" if client else "reply",
-            time,
-            shown + tag,
-            session=info.index,
-            side=side,
-            rule=rule,
-            text=text,
-            **undelivered,
-        )
+    def _logged_now(self, info: SessionInfo, kept: tuple[Any, ...]) -> None:
+        """An entry that came through a call, not appended by its session: kept as the journal
+        keeps it, and logged whole now (the journal may cut it, or not keep its session)."""
+        with self._lock:
+            followed = self._followed(info)
+            self._keep(info, kept[0], kept[1], kept[2], kept[3], kept[4:])
+            followed.logged = len(followed.entries)  # this one is logged here, as it came
+            self._lines.entries(self._ready, followed, (kept,))
+        self._push()
 
-    def _write_due(self, session: int, time: float | None) -> None:
-        """Write the session's waiting lines stamped at or before ``time`` (None: all of them)."""
-        waiting = self._log_later.get(session)
-        if not waiting:
-            return
-        while waiting and (time is None or waiting[0][0] <= time):
-            at, event, line, fields = waiting.pop(0)
-            self.log.event(event, at, line, session=session, **fields)
-        if not waiting:
-            del self._log_later[session]
+    def _forget_entry(self, live: _Live, size: int) -> None:
+        # the journal drops the session's oldest entry (its entries limit): read past it first
+        followed = self._follow.get(id(live.info))
+        if followed is not None and followed.entries is live.transcript:
+            if followed.logged == 0:
+                self._take(followed)
+            followed.logged -= 1
+        super()._forget_entry(live, size)
 
-    def _after_entries(
-        self, session: int, time: float, event: str, line: str, **fields: Any
-    ) -> None:
-        """Log ``line`` before the session's first transcript entry at or after ``time``."""
-        self._log_later.setdefault(session, []).append((time, event, line, fields))
+    def _wait(self, info: SessionInfo, later: Later) -> None:
+        """Log ``later`` before the session's first entry recorded from now on at or after its
+        time (at the latest at the session's end)."""
+        with self._lock:
+            followed = self._followed(info)
+            followed.later.append(later)
+            if id(info) not in self._follow:  # nothing follows: now
+                self._lines.due(self._ready, followed, None)
+        self._push()
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
         super().violation(info, violation)
-        self._after_entries(
-            info.index,
-            violation.time,
-            "violation",
-            f"! {violation}",
-            kind=violation.kind,
-            detail=violation.detail,
-            command=violation.command,
-        )
+        fields = {"kind": violation.kind, "detail": violation.detail, "command": violation.command}
+        self._wait(info, (violation.time, "violation", f"! {violation}", fields))
 
     def message(self, info: SessionInfo, message: Message) -> None:
         super().message(info, message)
         rcpts = ", ".join(message.rcpt_tos)
-        # the header block parsed for the Subject costs some 70 us: only the JSON line has it
-        subject = {"subject": subject_of(message)} if self.log.format == "json" else {}
-        self._after_entries(
-            info.index,
-            message.time,
-            "message",
+        fields: dict[str, Any] = {
+            "queue_id": message.queue_id,
+            "mail_from": message.mail_from,
+            "rcpt_tos": list(message.rcpt_tos),
+            "size": len(message.data),
+        }
+        if self.log.format == "json":
+            # the header block only (the body is not parsed); the text line has no Subject
+            subject = quick_subject(message.data)
+            fields["subject"] = subject_of(message) if subject is None else subject
+        line = (
             f"accepted message {message.queue_id} from <{message.mail_from}> to {rcpts} "
-            f"({len(message.data)} bytes)",
-            queue_id=message.queue_id,
-            mail_from=message.mail_from,
-            rcpt_tos=list(message.rcpt_tos),
-            size=len(message.data),
-            **subject,  # the header block only: the body is not parsed
+            f"({len(message.data)} bytes)"
         )
+        self._wait(info, (message.time, "message", line, fields))
 
     def authenticated(self, info: SessionInfo, user: str) -> None:
         super().authenticated(info, user)
-        # the observer call carries no time: the wall clock, as the event happens now
-        self.log.event(
-            "auth", time.time(), f"authenticated as {user!r}", session=info.index, user=user
-        )
+        with self._lock:
+            # the observer call carries no time: the wall clock, as the event happens now
+            line = f"authenticated as {user!r}"
+            self._event(self._followed(info), "auth", time.time(), line, user=user)
+        self._push()
 
     def secured(self, info: SessionInfo, version: str, cipher: str) -> None:
         super().secured(info, version, cipher)
-        self.log.event(
-            "tls",
-            time.time(),
-            f"TLS started: {version} {cipher}",
-            session=info.index,
-            version=version,
-            cipher=cipher,
-        )
+        with self._lock:
+            line = f"TLS started: {version} {cipher}"
+            followed = self._followed(info)
+            self._event(followed, "tls", time.time(), line, version=version, cipher=cipher)
+        self._push()
 
     def ended(self, info: SessionInfo, time: float) -> None:
         super().ended(info, time)
-        self._write_due(info.index, None)
-        self.log.event("close", time, "closed", session=info.index)
+        with self._lock:
+            followed = self._followed(info)
+            self._follow.pop(id(info), None)
+            self._lines.due(self._ready, followed, None)
+            self._event(followed, "close", time, "closed")
+        self._push()
+
+    def clear(self) -> None:
+        with self._lock:
+            super().clear()
+            # an open session goes on as a new one of the cleared journal (Session.rejoin):
+            # what it recorded before is logged as it was
+            self._let_go.extend(self._follow.values())
+            self._follow.clear()
+        self._push()

@@ -30,26 +30,13 @@ MAIN = "main"
 MAX_SERVERS = 100
 
 
-class ServerLog(EventLog):
-    """The sidecar's log, its lines tagged with a server on demand's id (``server`` in JSON)."""
-
-    def __init__(self, log: EventLog, server_id: str) -> None:
-        super().__init__(log.stream, log.format)
-        self.base = log
-        self.server_id = server_id
-
-    def event(self, event: str, time: float, line: str, **fields: Any) -> None:
-        # through the sidecar's own log (and its lock): lines of all servers never interleave
-        self.base.event(event, time, f"[{self.server_id}] {line}", server=self.server_id, **fields)
-
-
 def publishing(journal: Journal, hub: EventHub, server_id: str) -> Publishing:
     """``journal``'s kind (logging or not) and limits, publishing its events to ``hub``."""
     if isinstance(journal, Publishing):
         return journal
     limits = journal.limits.keywords()  # serve --journal-* and Server(journal_limits=) hold
     if isinstance(journal, LoggingJournal):
-        return LoggingEventJournal(journal.log, hub=hub, server=server_id, **limits)
+        return LoggingEventJournal(journal.log, journal.tag, hub=hub, server=server_id, **limits)
     return EventJournal(hub=hub, server=server_id, **limits)
 
 
@@ -146,7 +133,8 @@ class Fleet:
         fresh = (
             Journal(**limits)
             if self.log is None
-            else LoggingJournal(ServerLog(self.log, server_id), **limits)
+            # its lines in the sidecar's log, tagged with its id (``server`` in JSON)
+            else LoggingJournal(self.log, server_id, **limits)
         )
         journal = publishing(fresh, self.hub, server_id)
         server.journal = journal

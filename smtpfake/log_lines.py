@@ -1,0 +1,243 @@
+"""serve's log lines for a session, made a batch at a time (logging_observer.LoggingJournal).
+
+A transcript entry as the journal keeps it (a tuple: time, side, text, rule, and delivered,
+written, event when not the defaults) becomes one text line per line of its text, or one JSON
+line from a template per kind (no dict built, the same text as ``json.JSONEncoder`` with
+``ensure_ascii=False`` makes). Lines are not escaped here: the log escapes a whole batch at
+once (EventLog.shown). Each line carries a sort key: the session's time, never going back
+within a session, so a batch sorted by it is in time order across sessions and in each
+session's own order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
+
+from smtpfake.engine.records import SessionInfo, TranscriptEntry
+from smtpfake.visible import visible
+
+if TYPE_CHECKING:
+    from smtpfake.logging_observer import EventLog
+
+#: lines made and not yet written: (sort key, text ending in a newline)
+Ready = list[tuple[float, str]]
+#: a violation's or message's line waiting for the session's next entry at or after its time:
+#: (time, event, line, JSON fields)
+Later = tuple[float, str, str, dict[str, Any]]
+
+_KEY = itemgetter(0)
+_TEXT = itemgetter(1)
+
+#: side -> the JSON ``event``
+_KIND = {"client": "command", "server": "reply"}
+
+
+#: a JSON object's member names as encoded, each with its ": " (a few dozen: the events' fields)
+_NAMES: dict[str, str] = {}
+
+
+def json_object(fields: dict[str, Any], encode: Callable[[str], str]) -> str | None:
+    """``fields`` as ``json.JSONEncoder(ensure_ascii=False).encode`` writes them, for the flat
+    objects of the log (strings, whole and finite numbers, None, lists of strings), without its
+    generic machinery; ``encode``: json's encode_basestring. None for anything else."""
+    parts: list[str] = []
+    for name, value in fields.items():
+        kind = type(value)
+        if kind is str:
+            shown = encode(value)
+        elif kind is int:
+            shown = int.__repr__(value)
+        elif kind is float and value - value == 0:  # finite (JSON's own NaN, Infinity aside)
+            shown = float.__repr__(value)
+        elif value is None:
+            shown = "null"
+        elif kind is bool:
+            shown = "true" if value else "false"
+        elif kind is list and all(type(item) is str for item in value):
+            shown = "[" + ", ".join(map(encode, value)) + "]"
+        else:
+            return None
+        head = _NAMES.get(name)
+        if head is None:
+            head = _NAMES[name] = f"{encode(name)}: "
+        parts.append(head + shown)
+    return "{" + ", ".join(parts) + "}"
+
+
+def by_time(ready: Ready) -> str:
+    """The lines of ``ready`` in the order of their keys (ties: as made), joined; empties it."""
+    ready.sort(key=_KEY)  # stable: each session's lines stay in its order
+    text = "".join(map(_TEXT, ready))
+    ready.clear()
+    return text
+
+
+def entry_fields(entry: TranscriptEntry) -> tuple[Any, ...]:
+    """``entry`` as the journal keeps it: (time, side, text, rule), and (delivered, written,
+    event) when they are not the defaults."""
+    head = (entry.time, entry.side, entry.text, entry.rule)
+    if entry.delivered and entry.written is None and not entry.event:
+        return head
+    return (*head, entry.delivered, entry.written, entry.event)
+
+
+@dataclass(slots=True, eq=False)
+class Followed:
+    """A session the log follows: the journal's list of its entries and how far it was read."""
+
+    info: SessionInfo
+    #: the journal's transcript list of the session (a list of its own if the journal keeps none)
+    entries: list[tuple[Any, ...]]
+    #: ``session N `` (and ``[tag] ``): what follows a text line's time
+    who: str
+    #: ``entries[:logged]`` have their lines made
+    logged: int = 0
+    #: violation and message lines, in the order they came: each waits for the first entry
+    #: read after it at or after its time (or the session's end), so the log follows the
+    #: transcript's order. The engine judges a line, or accepts a message, before it records
+    #: the lines that arrived earlier still waiting to be read (and the reply held behind them).
+    later: list[Later] = field(default_factory=list)
+    #: the latest time of its lines so far: their sort key
+    key: float = float("-inf")
+
+
+class Lines:
+    """Makes the lines of ``log`` (its format and stamps) for sessions; ``tag``: a server on
+    demand's id (``[tag]`` before each text line's event, ``server`` in JSON)."""
+
+    def __init__(self, log: EventLog, tag: str | None) -> None:
+        self.log = log
+        self.tag = tag
+        self.json = log.format == "json"
+        self._encode: Callable[[str], str] = str
+        self._server = ""  # JSON: the server's member, and its ", "
+        if self.json:
+            from json.encoder import encode_basestring  # C, as json.JSONEncoder uses it
+
+            self._encode = encode_basestring
+            if tag is not None:
+                self._server = f'"server": {encode_basestring(tag)}, '
+
+    def follow(self, info: SessionInfo, entries: list[tuple[Any, ...]]) -> Followed:
+        """The log's state of a session whose entries the journal keeps in ``entries``."""
+        who = (
+            f"session {info.index} " if self.tag is None else f"session {info.index} [{self.tag}] "
+        )
+        return Followed(info, entries, who)
+
+    def event(
+        self,
+        ready: Ready,
+        followed: Followed,
+        event: str,
+        time: float,
+        line: str,
+        fields: dict[str, Any],
+    ) -> None:
+        """A session's event that is not a transcript entry (connect, violation, ...)."""
+        key = followed.key
+        if time > key:
+            key = followed.key = time
+        if not self.json:
+            ready.append((key, self._text_line(self.log.stamp(time), followed.who, visible(line))))
+            return
+        if self.tag is not None:
+            line = f"[{self.tag}] {line}"
+            fields = {"server": self.tag, **fields}
+        text = self.log.line(event, time, line, session=followed.info.index, **fields)
+        ready.append((key, text))
+
+    def entries(self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]) -> None:
+        """The lines of the entries ``new`` of ``followed``'s session, each waiting line of its
+        ``later`` before the first entry at or after its time."""
+        lines = self._json_entries if self.json else self._text_entries
+        later, start = followed.later, 0
+        while later:  # seldom: a violation or an accepted message waits
+            at = later[0][0]
+            cut = next((i for i in range(start, len(new)) if new[i][0] >= at), None)
+            if cut is None:
+                break
+            lines(ready, followed, new[start:cut])
+            self.due(ready, followed, new[cut][0])
+            start = cut
+        lines(ready, followed, new[start:] if start else new)
+
+    def _text_entries(
+        self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]
+    ) -> None:
+        log, who, key = self.log, followed.who, followed.key
+        low, high, stamp = log.milli
+        for kept in new:
+            t = kept[0]
+            if not low < t < high:
+                log.stamp(t)
+                low, high, stamp = log.milli
+            if t > key:
+                key = t
+            text = kept[2]
+            # nearly every entry: printable, no rule, delivered whole
+            if text.isprintable() and not kept[3] and (len(kept) == 4 or kept[4]):
+                if kept[1] == "client":
+                    ready.append((key, f"{stamp} {who}C: {text}\n"))
+                else:
+                    ready.append((key, f"{stamp} {who}S: {text}\n"))
+                continue
+            # a client's ESC sequence or NUL is shown, never played (smtpfake.visible)
+            arrow = "C: " if kept[1] == "client" else "S: "
+            if "\n" in text:  # a multi-line reply: each line as it went on the wire
+                text = text.replace("\n", "\n" + arrow)
+            line = f"{arrow}{text}"
+            if kept[3]:
+                line += f"   [{kept[3]}]"
+            if len(kept) > 4 and not kept[4]:  # a reply the client left before it was whole
+                line += f"   (not delivered: {kept[5] or 0} octets written)"
+            ready.append((key, self._text_line(stamp, who, visible(line))))
+        followed.key = key
+
+    @staticmethod
+    def _text_line(stamp: str, who: str, line: str) -> str:
+        """``STAMP WHO LINE``, and so for each line of a multi-line ``line``: every line of the
+        log says when and which session (and greps whole)."""
+        if "\n" in line:
+            return "".join(f"{stamp} {who}{part}\n" for part in line.split("\n"))
+        return f"{stamp} {who}{line}\n"
+
+    def _json_entries(
+        self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]
+    ) -> None:
+        # {"time", "ts", "event", "text", ["server",] "session", "side", "rule", ["delivered",
+        # "written"]}: the fields and order of EventLog.line's JSON for an entry
+        encode = self._encode
+        session = f'{self._server}"session": {followed.info.index}, "side": '
+        log, key = self.log, followed.key
+        low, high, stamp = log.milli
+        last, ts = None, ""  # the repr of a float is dear (~1 us): entries often share a time
+        for kept in new:
+            t = kept[0]
+            if not low < t < high:
+                log.stamp(t)
+                low, high, stamp = log.milli
+            if t != last:
+                last, ts = t, repr(t)
+            side, rule = kept[1], kept[3]
+            line = (
+                f'{{"time": "{stamp}", "ts": {ts}, "event": "{_KIND[side]}", '
+                f'"text": {encode(kept[2])}, {session}"{side}", '
+                f'"rule": {"null" if rule is None else encode(rule)}'
+            )
+            if len(kept) > 4 and not kept[4]:
+                line += f', "delivered": false, "written": {kept[5] or 0}'
+            if t > key:
+                key = t
+            ready.append((key, line + "}\n"))
+        followed.key = key
+
+    def due(self, ready: Ready, followed: Followed, time: float | None) -> None:
+        """The session's waiting lines stamped at or before ``time`` (None: all of them)."""
+        later = followed.later
+        while later and (time is None or later[0][0] <= time):
+            at, event, line, fields = later.pop(0)
+            self.event(ready, followed, event, at, line, fields)
