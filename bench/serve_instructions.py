@@ -10,8 +10,8 @@ same way (e.g. ``git worktree add /tmp/base main``), in alternating order.
 
 Needs valgrind and /usr/sbin/smtp-source (Debian: ``apt-get install valgrind postfix``).
 
-Usage: python bench/serve_instructions.py [--messages 1000] [--loop uvloop] [--quiet-log | --log]
-       [--baseline DIR] [--rounds 1]
+Usage: python bench/serve_instructions.py [--messages 1000] [--loop uvloop] [--log]
+       [--log-format text|json] [--baseline DIR] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def count(tree: str | None, messages: int, args: argparse.Namespace) -> int:
     command = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
     command += ["--cachegrind-out-file=/dev/null", sys.executable, "-m", "smtpfake", "serve"]
     command += ["--port", "0", "--loop", args.loop] + ([] if args.log else ["--quiet"])
+    command += ["--log-format", args.log_format]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMTPFAKE_")}
     env["PYTHONHASHSEED"] = "0"
     if tree is not None:
@@ -61,12 +62,14 @@ def count(tree: str | None, messages: int, args: argparse.Namespace) -> int:
         with open(os.path.join(folder, "stderr")) as err:
             report = err.read()
         with open(os.path.join(folder, "stdout.log")) as log:
-            served = re.search(r"(\d+) messages? accepted", log.read())
+            # text: "N messages accepted"; JSON: the stopped event's "messages": N
+            served = re.search(r"(\d+) messages? accepted|\"messages\": (\d+)", log.read())
     found = re.search(r"I\s+refs:\s+([\d,]+)", report)
     if proc.returncode != 0 or found is None:
         raise RuntimeError(f"serve exited with status {proc.returncode}: {report[-2000:]}")
-    if served is not None and int(served.group(1)) != messages:
-        raise RuntimeError(f"sent {messages} messages, serve accepted {served.group(1)}")
+    accepted = served and int(served.group(1) or served.group(2))
+    if accepted is not None and accepted != messages:
+        raise RuntimeError(f"sent {messages} messages, serve accepted {accepted}")
     return int(found.group(1).replace(",", ""))
 
 
@@ -80,6 +83,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--log", action="store_true", help="with serve's event log (no --quiet)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("--baseline", metavar="DIR", help="also count this checkout's smtpfake")
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
@@ -95,7 +99,8 @@ def main() -> None:
         for name, tree in trees.items():
             results[name].append(per_message(tree, args))
     print(
-        f"smtpfake serve --loop {args.loop}{'' if args.log else ' --quiet'} under smtp-source "
+        f"smtpfake serve --loop {args.loop}{'' if args.log else ' --quiet'} --log-format "
+        f"{args.log_format} under smtp-source "
         f"-s 10 -l 1000: user-space instructions per message (cachegrind; {args.messages} "
         f"messages, a run of {args.messages + BASE_MESSAGES} minus one of {BASE_MESSAGES}); "
         f"python {sys.version.split()[0]}"

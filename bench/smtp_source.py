@@ -253,15 +253,19 @@ def measure_serve(kind: str, args: argparse.Namespace, reused: bool) -> tuple[fl
     return args.messages / seconds, args.messages / cpu
 
 
+#: where serve listens: its text line, or its JSON ``listening`` event
+_LISTENING = re.compile(r'listening on [^ ]+:(\d+),|"smtp": \{"host": "[^"]*", "port": (\d+)\}')
+
+
 def listening_port(proc: subprocess.Popen[bytes], folder: str, timeout: float = 30.0) -> int:
-    """The port in serve's ``listening on HOST:PORT`` line, read from its log (``stdout.log`` in
-    ``folder``) within ``timeout`` seconds."""
+    """The port in serve's ``listening on HOST:PORT`` line (or its JSON ``listening`` event),
+    read from its log (``stdout.log`` in ``folder``) within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         with open(os.path.join(folder, "stdout.log")) as log:
-            found = re.search(r"listening on [^ ]+:(\d+),", log.readline())
+            found = _LISTENING.search(log.readline())
         if found:
-            return int(found.group(1))
+            return int(found.group(1) or found.group(2))
         time.sleep(0.02)
     with open(os.path.join(folder, "stderr")) as err:
         raise RuntimeError(f"smtpfake serve did not start (status {proc.poll()}): {err.read()}")

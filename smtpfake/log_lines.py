@@ -144,10 +144,11 @@ class Lines:
         if not self.json:
             ready.append((key, self._text_line(self.log.stamp(time), followed.who, visible(line))))
             return
-        if self.tag is not None:
+        fields = {"session": followed.info.index, **fields}
+        if self.tag is not None:  # "server" first, as the fields of the sidecar's own lines
             line = f"[{self.tag}] {line}"
             fields = {"server": self.tag, **fields}
-        text = self.log.line(event, time, line, session=followed.info.index, **fields)
+        text = self.log.line(event, time, line, **fields)
         ready.append((key, text))
 
     def entries(self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]) -> None:

@@ -295,8 +295,8 @@ class LoggingJournal(Journal):
 
     A session appends its entries to the journal's list itself (the direct way in stays on);
     the log reads them when it writes a batch: the journal is a :class:`LineSource` of ``log``.
-    ``tag`` (a server on demand's id) starts each text line's event with ``[tag]`` and gives
-    each JSON line ``server``."""
+    ``tag`` (a server on demand's id) follows ``session N`` on each of its text lines as
+    ``[tag]``, and is each JSON line's ``server``."""
 
     def __init__(self, log: EventLog, tag: str | None = None, /, **limits: int) -> None:
         super().__init__(**limits)

@@ -17,10 +17,13 @@ import threading
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from smtpfake.engine.records import Message, SessionInfo
+from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry
+from smtpfake.log_lines import json_object
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
-from smtpfake.visible import json_text
+from smtpfake.visible import json_document, json_text, visible
 
 from .engine.test_hot_path import whole_session
 from .support.engine import Engine
@@ -167,11 +170,12 @@ def test_a_stream_that_fails_is_a_failure_of_the_log_given_to_on_failure() -> No
         EventLog(Closed()).event("connect", 0.0, "one")
 
 
-def test_the_logging_journal_keeps_the_quick_path_and_logs_every_entry() -> None:
+def test_the_logging_journal_keeps_the_direct_path_and_logs_every_entry() -> None:
     stream = io.StringIO()
     engine = Engine()
     engine.journal = journal = LoggingJournal(EventLog(stream))
-    assert journal.quick_transcript is not None  # entries kept as tuples, as the plain journal
+    # the session appends its entries to the journal's list itself; the log reads them there
+    assert journal.direct_transcript is not None and journal.quick_transcript is not None
     whole_session(engine)
     (record,) = journal.sessions()
     logged = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
@@ -284,3 +288,256 @@ def test_the_log_writes_an_early_talkers_violation_in_time_order() -> None:
     assert times == sorted(times)
     kinds_in_order = [e["event"] for e in events]
     assert kinds_in_order.index("violation") < kinds_in_order.index("reply")
+
+
+# -- the lines as they were made one call per event (the reference) -------------------------------
+
+
+def reference_text(stamp: str, session: int, line: str) -> str:
+    """A text line as EventLog.text made it, one event at a time, before lines were made in
+    batches: visible(), a line per line, UTF-8 escaped."""
+    line = visible(line)
+    out = f"{stamp} session {session} {line}\n"
+    if "\n" in line:
+        head = out[: len(out) - len(line) - 1]
+        out = "".join(f"{head}{part}\n" for part in line.split("\n"))
+    return out.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def reference_entry(log: EventLog, session: int, entry: TranscriptEntry, fmt: str) -> str:
+    arrow = "C: " if entry.side == "client" else "S: "
+    tag = f"   [{entry.rule}]" if entry.rule else ""
+    undelivered: dict[str, Any] = {}
+    if not entry.delivered:
+        tag += f"   (not delivered: {entry.written or 0} octets written)"
+        undelivered = {"delivered": False, "written": entry.written or 0}
+    shown = arrow + entry.text.replace("\n", "\n" + arrow)
+    if fmt == "text":
+        return reference_text(log.stamp(entry.time), session, shown + tag)
+    event = "command" if entry.side == "client" else "reply"
+    fields = {"time": log.stamp(entry.time), "ts": entry.time, "event": event, "text": shown}
+    fields.update(session=session, side=entry.side, rule=entry.rule, text=entry.text)
+    encoded = json.JSONEncoder(ensure_ascii=False).encode({**fields, **undelivered})
+    return json_document(encoded) + "\n"
+
+
+_TEXTS = st.sampled_from(
+    [
+        "NOOP",
+        "250-a\n250 b",
+        "caf\u00e9",
+        "\udcff\udcfe",
+        "\x1b[2J",
+        "\x00",
+        "tab\there",
+        "\ud800",
+        "",
+        "\u2028",
+        "\x85",
+        "\\",
+        '"q"',
+        "\r",
+    ]
+).flatmap(lambda a: st.sampled_from(["", " ", "x"]).map(lambda b: a + b))
+_ENTRIES = st.lists(
+    st.tuples(
+        st.sampled_from(["client", "server"]),
+        _TEXTS,
+        st.sampled_from([None, "", "greylisted", "r\x1b"]),
+        st.sampled_from([None, 0, 4]),  # written: None delivered whole, else not delivered
+        st.floats(0, 5, allow_nan=False),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_ENTRIES, st.sampled_from(["text", "json"]), st.booleans())
+def test_batched_lines_are_what_one_call_per_event_made(
+    entries: list[tuple[str, str, str | None, int | None, float]], fmt: str, direct: bool
+) -> None:
+    """Whatever way an entry came in (appended by its session, or through a call), the lines
+    are the ones the log made one event at a time: the text log's visible() and escaping, the
+    JSON log's fields, order and \\xNN for what was not UTF-8."""
+    stream = io.StringIO()
+    log = EventLog(stream, fmt)  # type: ignore[arg-type]
+    journal = LoggingJournal(log)
+    info = SessionInfo(4, "127.0.0.1:1", 1_764_000_000.0)
+    journal.started(info)
+    room = journal.direct_transcript(info) if direct else None  # type: ignore[misc]
+    made: list[TranscriptEntry] = []
+    for side, text, rule, written, late in entries:
+        entry = TranscriptEntry(
+            info.started + late,
+            side,
+            text,
+            rule,
+            written is None,
+            written,  # type: ignore[arg-type]
+        )
+        made.append(entry)
+        if room is not None and written is None and len(room[0]) < room[1]:
+            room[0].append((entry.time, side, text, rule))
+        else:
+            journal.transcript(info, entry)
+    journal.ended(info, info.started + 6)
+    log.flush()
+    lines = stream.getvalue().splitlines(keepends=True)
+    expected = "".join(reference_entry(log, 4, e, fmt) for e in made)
+    assert "".join(lines[1:-1]) == expected
+    stream.getvalue().encode("utf-8")  # the log is valid UTF-8
+
+
+def test_the_sessions_of_a_batch_are_in_time_order_each_in_its_own_order() -> None:
+    stream = io.StringIO()
+    log = EventLog(stream, delay=60.0)
+    journal = LoggingJournal(log)
+
+    async def two_sessions() -> None:
+        a, b = SessionInfo(1, "a", 10.0), SessionInfo(2, "b", 10.001)
+        journal.started(a)
+        journal.started(b)
+        room_a, room_b = journal.direct_transcript(a), journal.direct_transcript(b)  # type: ignore[misc]
+        for n in range(3):
+            room_a[0].append((10.002 + n * 0.002, "client", f"a{n}", None))
+            room_b[0].append((10.003 + n * 0.002, "client", f"b{n}", None))
+        # a reply recorded after a later line of its session (held back): it stays in place
+        room_a[0].append((10.0025, "server", "a-held", None))
+
+    asyncio.run(two_sessions())
+    assert stream.getvalue() == ""  # the loop's timer would have written them: not yet
+    log.flush()
+    said = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
+    assert said == [
+        "connect from a",
+        "connect from b",
+        "C: a0",
+        "C: b0",
+        "C: a1",
+        "C: b1",
+        "C: a2",
+        "S: a-held",
+        "C: b2",
+    ]
+
+
+def test_lines_a_session_appends_itself_are_written_by_the_timer_while_it_is_open() -> None:
+    stream = io.StringIO()
+    log = EventLog(stream, delay=0.01)
+    journal = LoggingJournal(log)
+    info = SessionInfo(1, "p", 0.0)
+
+    async def appended() -> str:
+        journal.started(info)
+        room = journal.direct_transcript(info)  # type: ignore[misc]
+        for _ in range(500):  # the timer's 0.01 s, with room for a loaded machine (5 s)
+            await asyncio.sleep(0.01)
+            if "connect" in stream.getvalue():
+                break
+        room[0].append((0.001, "client", "NOOP", None))  # no call: the session appends it
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if "NOOP" in stream.getvalue():
+                break
+        return stream.getvalue()
+
+    assert asyncio.run(appended()).endswith("session 1 C: NOOP\n")
+
+
+def test_entries_the_journal_drops_or_cuts_are_logged_whole_once() -> None:
+    stream = io.StringIO()
+    journal = LoggingJournal(EventLog(stream), max_entries=3, max_entry_chars=10)
+    info = SessionInfo(1, "p", 0.0)
+    journal.started(info)
+    room = journal.direct_transcript(info)  # type: ignore[misc]
+    assert room is not None and room[1] == 3
+    for n in range(3):
+        room[0].append((n, "client", f"N{n}", None))
+    quick = journal.quick_transcript
+    assert quick is not None
+    for n in range(3, 8):  # past the journal's 3: the oldest go from its list
+        quick(info, n, "client", f"N{n}" + "x" * 20 * (n == 5), None)
+    journal.ended(info, 9.0)
+    said = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
+    assert said[1:-1] == [f"C: N{n}" + "x" * 20 * (n == 5) for n in range(8)]
+    texts = [e.text for e in journal.sessions()[0].transcript]
+    assert texts == ["N5xxxxxxxx... (12 more characters)", "N6", "N7"]
+
+
+def test_a_session_the_journal_let_go_is_still_logged_to_its_end() -> None:
+    stream = io.StringIO()
+    journal = LoggingJournal(EventLog(stream), max_sessions=1)
+    first, second = SessionInfo(1, "a", 0.0), SessionInfo(2, "b", 0.0)
+    journal.started(first)
+    room = journal.direct_transcript(first)  # type: ignore[misc]
+    journal.started(second)  # the journal keeps one session: the first goes
+    room[0].append((0.1, "client", "kept by nobody", None))
+    journal.transcript(first, TranscriptEntry(0.2, "client", "QUIT", None))
+    journal.ended(first, 0.3)
+    journal.clear()  # the second, still open, is logged as it was
+    journal.ended(second, 0.4)
+    lines = [line.split(" ", 1)[1] for line in stream.getvalue().splitlines()]
+    assert lines == [
+        "session 1 connect from a",
+        "session 2 connect from b",
+        "session 1 C: kept by nobody",
+        "session 1 C: QUIT",
+        "session 1 closed",
+        "session 2 closed",
+    ]
+
+
+def test_a_server_on_demand_s_lines_carry_its_id() -> None:
+    for fmt in ("text", "json"):
+        stream = io.StringIO()
+        journal = LoggingJournal(EventLog(stream, fmt), "s1")  # type: ignore[arg-type]
+        info = SessionInfo(1, "a", 0.0)
+        journal.started(info)
+        journal.transcript(info, TranscriptEntry(0.1, "server", "250-a\n250 b", None))
+        journal.ended(info, 0.2)
+        if fmt == "text":
+            assert stream.getvalue().splitlines() == [
+                "1970-01-01T00:00:00.000Z session 1 [s1] connect from a",
+                "1970-01-01T00:00:00.100Z session 1 [s1] S: 250-a",
+                "1970-01-01T00:00:00.100Z session 1 [s1] S: 250 b",
+                "1970-01-01T00:00:00.200Z session 1 [s1] closed",
+            ]
+        else:
+            lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+            assert [line["server"] for line in lines] == ["s1"] * 3
+            assert [list(line)[:5] for line in lines] == [
+                ["time", "ts", "event", "text", "server"]
+            ] * 3
+            assert lines[0]["text"] == "[s1] connect from a" and lines[1]["text"] == "250-a\n250 b"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(max_size=5),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(),
+            st.text(max_size=8),
+            st.lists(st.text(max_size=4), max_size=3),
+            st.lists(st.integers(), max_size=2),
+            st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+        ),
+        max_size=6,
+    )
+)
+def test_json_objects_are_what_the_json_module_writes(fields: dict[str, Any]) -> None:
+    from json.encoder import encode_basestring
+
+    made = json_object(fields, encode_basestring)
+    if made is not None:
+        assert made == json.JSONEncoder(ensure_ascii=False).encode(fields)
+    else:  # left to the json module: what it does not write itself
+        assert any(
+            type(v) not in (str, int, float, bool, type(None), list)
+            or (type(v) is float and v - v != 0)
+            or (type(v) is list and any(type(i) is not str for i in v))
+            for v in fields.values()
+        )
