@@ -5,8 +5,11 @@ the machine (runs of one checkout agree within about 0.1%), so a change of a per
 where a socket benchmark's timings (bench/smtp_source.py) cannot tell it from noise.
 
 Each figure is a run of ``--messages`` plus 200 messages minus a run of 200, so start-up and
-imports cancel out (PYTHONHASHSEED=0 in both). ``--baseline DIR`` counts another checkout the
-same way (e.g. ``git worktree add /tmp/base main``), in alternating order.
+imports cancel out (PYTHONHASHSEED=0 in both; the package is byte-compiled first, or the first
+run after an edit would count compiling it). ``--baseline DIR`` counts another checkout the
+same way (e.g. ``git worktree add /tmp/base main``), in alternating order. With ``--log`` the
+count moves a few percent with the machine's load (the log writes a batch every 0.05 s of wall
+time, and under valgrind the server runs some 50 times slower): compare in one run.
 
 Needs valgrind and /usr/sbin/smtp-source (Debian: ``apt-get install valgrind postfix``).
 
@@ -17,6 +20,7 @@ Usage: python bench/serve_instructions.py [--messages 1000] [--loop uvloop] [--l
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -73,7 +77,20 @@ def count(tree: str | None, messages: int, args: argparse.Namespace) -> int:
     return int(found.group(1).replace(",", ""))
 
 
+def compiled(tree: str | None) -> None:
+    """Byte-compile the smtpfake that ``tree`` runs (None: this one): a module compiled during
+    the first count (an edited one) would be counted in it and not in the second."""
+    if tree is None:
+        spec = importlib.util.find_spec("smtpfake")
+        assert spec is not None and spec.submodule_search_locations is not None
+        package = spec.submodule_search_locations[0]
+    else:
+        package = os.path.join(tree, "smtpfake")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True, timeout=300)
+
+
 def per_message(tree: str | None, args: argparse.Namespace) -> float:
+    compiled(tree)
     more = count(tree, args.messages + BASE_MESSAGES, args)
     return (more - count(tree, BASE_MESSAGES, args)) / args.messages
 

@@ -31,7 +31,7 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
-from smtpfake.journal import Journal, _Live, subject_of
+from smtpfake.journal import Journal, subject_of
 from smtpfake.log_lines import Followed, Later, Lines, Ready, by_time, entry_fields, json_object
 from smtpfake.quick_subject import quick_subject
 from smtpfake.visible import json_document, visible
@@ -49,6 +49,10 @@ def _escaped(text: str) -> str:
     """``text`` with what UTF-8 cannot hold escaped (a lone surrogate that visible() left, as
     ``\\udXXX``): the text log never fails to write."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+#: the milliseconds of a stamp, and its Z: "000Z" .. "999Z"
+_MILLI_Z = tuple(f"{milli:03d}Z" for milli in range(1000))
 
 
 def _iso_second(second: int) -> str:
@@ -118,7 +122,6 @@ class EventLog:
         self._second: tuple[int, str] = (-1, "")
         # (low, high, stamp): times strictly between low and high have this stamp
         self.milli: tuple[float, float, str] = (0.0, 0.0, "")
-        self._millis: dict[int, tuple[float, float, str]] = {}  # int(t * 1000) -> a milli
         self._json: Callable[[object], str] | None = None
         self._string: Callable[[str], str] = str
         _LOGS.add(self)  # what still waits when the interpreter exits is written then
@@ -131,28 +134,29 @@ class EventLog:
         low, high, text = self.milli
         if low < t < high:  # within the millisecond of the last stamp: most lines
             return text
-        # a batch reads sessions one after the other, going back and forth in time: the
-        # milliseconds of the last few are kept (by the millisecond t falls in, give or take one)
-        near = self._millis.get(int(t * 1000.0))
-        if near is not None and near[0] < t < near[1]:
-            self.milli = near
-            return near[2]
-        # as datetime.fromtimestamp rounds to the microsecond: the fraction alone, half to even
+        # 2 us inside a millisecond's edges (far from any rounding edge that float arithmetic
+        # could put on either side) the millisecond is that of t itself: no rounding to do
+        thousandths = t * 1000.0
+        milli = int(thousandths)
+        inside = thousandths - milli
+        if t > 0 and 0.002 < inside < 0.998:
+            second, rest = divmod(milli, 1000)
+            cached = self._second
+            if cached[0] != second:
+                cached = self._second = (second, _iso_second(second))
+            text = cached[1] + _MILLI_Z[rest]
+            self.milli = ((milli + 0.002) / 1000, (milli + 0.998) / 1000, text)
+            return text
+        # near an edge: as datetime.fromtimestamp rounds to the microsecond, half to even
         fraction, whole = math.modf(t)
         second, micro = divmod(round(fraction * 1e6), 1_000_000)
         second += int(whole)
         cached = self._second
         if cached[0] != second:
             cached = self._second = (second, _iso_second(second))
-        milli = micro // 1000
-        text = f"{cached[1]}{milli:03d}Z"
-        # the times that surely give the same stamp: 2 us inside the millisecond's edges, far
-        # from a rounding edge that float arithmetic could put on either side
-        start = second + milli / 1000
+        text = cached[1] + _MILLI_Z[micro // 1000]
+        start = second + micro // 1000 / 1000
         self.milli = (start + 2e-6, start + 0.001 - 2e-6, text)
-        if len(self._millis) >= 256:
-            self._millis.clear()
-        self._millis[int(t * 1000.0)] = self.milli
         return text
 
     def line(self, event: str, time: float, line: str, **fields: Any) -> str:
@@ -393,22 +397,15 @@ class LoggingJournal(Journal):
 
     def _logged_now(self, info: SessionInfo, kept: tuple[Any, ...]) -> None:
         """An entry that came through a call, not appended by its session: kept as the journal
-        keeps it, and logged whole now (the journal may cut it, or not keep its session)."""
+        keeps it, and logged whole now (the journal may cut it, or not keep its session). Only
+        here does the journal drop a session's oldest entry (past its entries limit), and every
+        entry before this one is read first: none is lost when the list shifts."""
         with self._lock:
             followed = self._followed(info)
             self._keep(info, kept[0], kept[1], kept[2], kept[3], kept[4:])
             followed.logged = len(followed.entries)  # this one is logged here, as it came
             self._lines.entries(self._ready, followed, (kept,))
         self._push()
-
-    def _forget_entry(self, live: _Live, size: int) -> None:
-        # the journal drops the session's oldest entry (its entries limit): read past it first
-        followed = self._follow.get(id(live.info))
-        if followed is not None and followed.entries is live.transcript:
-            if followed.logged == 0:
-                self._take(followed)
-            followed.logged -= 1
-        super()._forget_entry(live, size)
 
     def _wait(self, info: SessionInfo, later: Later) -> None:
         """Log ``later`` before the session's first entry recorded from now on at or after its

@@ -75,6 +75,8 @@ FACES = frozenset(
         "smtpfake.http.parse_worker",
         "smtpfake.http.sidecar",
         "smtpfake.logging_observer",
+        "smtpfake.log_lines",
+        "smtpfake.quick_subject",
         "smtpfake.pytest_plugin",
         "smtpfake.queries",
         "smtpfake.servers_on_demand",
