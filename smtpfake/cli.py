@@ -256,8 +256,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         cfg = _serve_settings(args, os.environ)
     except _ConfigError as exc:
-        print(f"smtpfake serve: {exc}", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake serve", str(exc))
     if cfg["api_port"] is not None:
         try:
             from smtpfake.http import ApiServer
@@ -286,13 +285,9 @@ def _serve(args: argparse.Namespace) -> int:
             ),
         )
     except ScenarioError as exc:
-        print(
-            _scenario_problems(exc, "smtpfake serve: --scenario/SMTPFAKE_SCENARIO"), file=sys.stderr
-        )
-        return 2
+        return _scenario_problems(exc, "smtpfake serve", "--scenario/SMTPFAKE_SCENARIO")
     except ValueError as exc:  # --deliver names no back end
-        print(f"smtpfake serve: --deliver/SMTPFAKE_DELIVER: {exc}", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake serve", f"--deliver/SMTPFAKE_DELIVER: {exc}")
 
     if isinstance(sys.stdout, io.TextIOWrapper):
         # an ASCII-only console (LANG=C in a container) must not turn a log line into an error
@@ -481,8 +476,7 @@ def _explain(args: argparse.Namespace) -> int:
     try:
         print(explain(args.codes, lang=args.lang))
     except ExplainError as exc:
-        print(f"smtpfake explain: {exc}", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake explain", str(exc))
     return 0
 
 
@@ -493,13 +487,11 @@ def _show(args: argparse.Namespace) -> int:
     from smtpfake.scenario import ScenarioError, resolve
 
     if args.scenario is None and args.remote is None:
-        print(
-            "smtpfake show: name a scenario (NAME or PATH), or give --remote URL", file=sys.stderr
+        return usage_problem(
+            "smtpfake show", "name a scenario (NAME or PATH), or give --remote URL"
         )
-        return 2
     if args.journal is not None and args.remote is not None:
-        print("smtpfake show: --journal and --remote are two sources; give one", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake show", "--journal and --remote are two sources; give one")
     failures: tuple[type[Exception], ...] = (OSError, ValueError)
     if args.remote is not None:  # the HTTP client is imported only when it is used
         from smtpfake.remote import RemoteError
@@ -520,8 +512,7 @@ def _show(args: argparse.Namespace) -> int:
             sessions = _journal_sessions(args.journal)
             source = "standard input" if args.journal == "-" else args.journal
     except ScenarioError as exc:
-        print(_scenario_problems(exc, "smtpfake show"), file=sys.stderr)
-        return 2
+        return _scenario_problems(exc, "smtpfake show", "")
     except failures as exc:
         print(f"smtpfake show: {exc}", file=sys.stderr)
         return 2
@@ -538,15 +529,18 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scenario_problems(exc: ScenarioError, setting: str) -> str:
-    """``exc`` one problem a line, ``file:line:col: ...``; a problem that points into no file
-    (a scenario name that resolves to nothing) is said of ``setting`` instead: ``nosuch:1:1:``
-    read as the position in a file named nosuch."""
+def _scenario_problems(exc: ScenarioError, prog: str, setting: str) -> int:
+    """``exc`` on stderr, one problem a line, ``file:line:col: ...``; a problem that points into
+    no file (a scenario name that resolves to nothing) is a usage error of ``setting`` (the
+    option, or ``""`` for the NAME argument) instead: ``nosuch:1:1:`` would read as a position
+    in a file named nosuch. Returns exit status 2."""
     from pathlib import Path
 
     if len(exc.problems) == 1 and not Path(exc.problems[0].location.file).is_file():
-        return f"{setting}: {exc.problems[0].message}"
-    return str(exc)
+        said = f"{setting}: " if setting else ""
+        return usage_problem(prog, said + exc.problems[0].message)
+    print(exc, file=sys.stderr)
+    return 2
 
 
 def _remote(args: argparse.Namespace) -> RemoteSmtpFake:
@@ -880,13 +874,19 @@ def _add_probe(sub: Any, dirs: argparse.ArgumentParser) -> None:
     _param_option(probe, "; every selected case that declares it gets it")
 
 
-def usage_error(prog: str, message: str) -> NoReturn:
+def usage_problem(prog: str, message: str) -> int:
     """A mistake on the command line, told in two lines on stderr - ``PROG: error: MESSAGE``
-    and where the options are (``PROG --help``) - then exit status 2, as argparse's own. Its
+    and where the options are (``PROG --help``); returns exit status 2, as argparse's own. Its
     usage block (some 20 lines for serve) would push the one line that matters out of sight;
-    git, cargo and ripgrep answer a bad flag this way too."""
+    git, cargo and ripgrep answer a bad flag this way too. For the checks argparse cannot make
+    (a port out of range, a setting from the environment, a scenario name that names none)."""
     sys.stderr.write(f"{prog}: error: {message}\nFor more information, try '{prog} --help'.\n")
-    sys.exit(2)
+    return 2
+
+
+def usage_error(prog: str, message: str) -> NoReturn:
+    """:func:`usage_problem`, then exit."""
+    sys.exit(usage_problem(prog, message))
 
 
 class Parser(argparse.ArgumentParser):

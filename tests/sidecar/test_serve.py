@@ -244,10 +244,11 @@ def test_a_misspelt_scenario_name_is_said_of_the_setting_not_as_a_file() -> None
     done = run("--port", "0", "--scenario", "greylistin")
     assert done.returncode == 2, done
     assert done.stderr.startswith(
-        "smtpfake serve: --scenario/SMTPFAKE_SCENARIO: no scenario named 'greylistin'; "
+        "smtpfake serve: error: --scenario/SMTPFAKE_SCENARIO: no scenario named 'greylistin'; "
         "did you mean 'greylisting'?"
     ), done.stderr
-    assert "greylistin:1:1" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert "greylistin:1:1" not in done.stderr
+    assert done.stderr.splitlines()[1:] == ["For more information, try 'smtpfake serve --help'."]
 
 
 def test_api_port_in_use_exits_1() -> None:
