@@ -135,7 +135,7 @@ def _stamp() -> dict[str, Any]:
 
 
 class _ConfigError(Exception):
-    """A serve setting (flag or environment) that cannot be used: one line, exit 2."""
+    """A serve setting (flag or environment) that cannot be used: a usage error, exit 2."""
 
 
 class _ApiListenError(Exception):
