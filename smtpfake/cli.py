@@ -357,6 +357,9 @@ def _serve(args: argparse.Namespace) -> int:
             listening = True
             log.flush()  # an API call's line made while SMTP was opening comes before this
             sc = server.scenario
+            from smtpfake.wire import loops  # imported by now: it runs this loop
+
+            on = loops.name(loop)  # --loop auto says here which loop it chose
             # a generated certificate's CA: what a client on this machine trusts to verify it
             tls = sc.server.tls
             ca = server.tls_ca_file if tls.enabled and tls.certificate is None else None
@@ -369,6 +372,7 @@ def _serve(args: argparse.Namespace) -> int:
                             **_stamp(),
                             "event": "listening",
                             "version": __version__,
+                            "loop": on,
                             "smtp": {"host": server.host, "port": server.port},
                             "api": api.url if api is not None else None,
                             "scenario": sc.name,
@@ -381,13 +385,16 @@ def _serve(args: argparse.Namespace) -> int:
                 )
                 return
             print(
-                f"smtpfake {__version__} listening on {server.host}:{server.port}, "
+                f"smtpfake {__version__} ({on}) listening on {server.host}:{server.port}, "
                 f"playing '{sc.name}' ({sc.source}): {sc.summary}",
                 flush=True,
             )
             if api is not None:
                 guarded = " (bearer token required)" if cfg["api_token"] else ""
-                print(f"smtpfake: control API on {api.url}/api/{guarded}", flush=True)
+                print(
+                    f"smtpfake: control API on {api.url}/api/{guarded}, the web page on {api.url}/",
+                    flush=True,
+                )
             if ca is not None:
                 fetch = " (or GET /api/tls/ca)" if api is not None else ""
                 print(f"smtpfake: TLS certificates issued by the CA in {ca}{fetch}", flush=True)

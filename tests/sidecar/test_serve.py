@@ -54,8 +54,12 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 def test_text_log_has_one_line_per_session_event(sidecar_factory: Start) -> None:
     car = sidecar_factory("--port", "0", "--api-port", "0")
-    assert car.stdout[0].startswith("smtpfake 0.1.0 listening on 127.0.0.1:")
-    assert car.stdout[1].strip() == f"smtpfake: control API on {car.url}/api/"
+    assert re.match(
+        r"smtpfake 0\.1\.0 \((asyncio|uvloop)\) listening on 127\.0\.0\.1:", car.stdout[0]
+    )
+    assert car.stdout[1].strip() == (
+        f"smtpfake: control API on {car.url}/api/, the web page on {car.url}/"
+    )
     mail(car)
     lines = until(car, "session 1 closed")
     log = "".join(lines[2:])
