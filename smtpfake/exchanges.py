@@ -42,6 +42,8 @@ _CLIENT_NOTE = re.compile(
 )
 #: what the server's side says that is not a reply (the connection's end, TLS up or failed)
 _SERVER_NOTE = re.compile(r"\((?:connection |TLS established: |TLS handshake failed: ).*\)")
+#: the command that ends a message sent in chunks (RFC 3030 §2)
+_LAST_CHUNK = re.compile(r"BDAT +[0-9]+ +LAST *", re.IGNORECASE)
 #: the rules of replies sent on no command (engine/session.py: timers, a stop, a reset)
 UNSOLICITED = frozenset({"server.idle", "server.close_after", "server.stop", "server.reset"})
 
@@ -103,3 +105,12 @@ def pair(transcript: Sequence[TranscriptEntry], *, whole: bool = True) -> tuple[
                 replies[due] = entry
                 due += 1
     return tuple(map(Exchange, commands, replies))
+
+
+def accepted_message(exchange: Exchange) -> bool:
+    """``exchange`` ended a message's data (its final ".", RFC 5321 §4.1.1.4; BDAT ... LAST,
+    RFC 3030 §2) and the server took it (a 2xx reply)."""
+    code = exchange.code
+    text = exchange.command.text
+    ended = text == "." or _LAST_CHUNK.fullmatch(text) is not None
+    return ended and code is not None and 200 <= code < 300

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import operator
-import re
 import threading
 import time
 from collections import Counter, OrderedDict, deque
@@ -32,7 +31,7 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
-from smtpfake.exchanges import Exchange, pair
+from smtpfake.exchanges import Exchange, accepted_message, pair
 from smtpfake.frozen_dataclass import frozen_dataclass
 
 # JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
@@ -113,14 +112,15 @@ class SessionRecord:
     def end_of_data(self, message: Message) -> Exchange | None:
         """The exchange that ended one of this session's ``messages``: its final "." (or its
         ``BDAT ... LAST``) and the reply that accepted it, stamped when written (the message's
-        own ``time`` is when its data ended). None when the journal no longer keeps it."""
+        own ``time`` is when its data ended). None when the journal no longer keeps it;
+        ValueError for a message not of this session."""
         kept = self.messages
         at = next((i for i, m in enumerate(kept) if m is message), None)
         if at is None:
             at = kept.index(message) if message in kept else None  # a copy (read from JSON)
         if at is None:
             raise ValueError(f"message {message.queue_id} is not one of session {self.index}'s")
-        accepted = [x for x in self.exchanges() if _accepted(x)]
+        accepted = [x for x in self.exchanges() if accepted_message(x)]
         # both lists drop their oldest first (the journal's limits): they match from the end
         back = len(kept) - at
         return accepted[-back] if back <= len(accepted) else None
@@ -140,17 +140,6 @@ class SessionRecord:
             lines.append("  rules fired: " + ", ".join(hit_text(k, n) for k, n in hits.items()))
         lines += [f"  {m}" for m in miss_lines(self.near_misses, "session.near_misses")]
         return "\n".join(lines)
-
-
-_LAST_CHUNK = re.compile(r"BDAT +[0-9]+ +LAST *", re.IGNORECASE)
-
-
-def _accepted(exchange: Exchange) -> bool:
-    """``exchange`` ended a message and the server took it (RFC 5321 §4.1.1.4, RFC 3030 §2)."""
-    code = exchange.code
-    text = exchange.command.text
-    ended = text == "." or _LAST_CHUNK.fullmatch(text) is not None
-    return ended and code is not None and 200 <= code < 300
 
 
 # How rules met the commands, in the words of a failing test's report (SessionRecord.format);
