@@ -151,7 +151,22 @@ class EventHub:
             self._deliver(pending.popleft())
             delivered = True
         self._update()  # a reader dropped for falling behind no longer listens
-        if delivered and self._waiting and self._changed is not None:
+        if delivered and self._waiting:
+            self._wake()
+
+    def wake(self) -> None:
+        """Have the waits in :meth:`until` look again though no event came (a message recorded
+        whose event waits for its place in the transcript); safe from any thread."""
+        loop = self._loop
+        if loop is None or self.closed or not self._waiting:
+            return
+        # RuntimeError: the loop closed meanwhile (after the API stopped): nobody waits
+        with contextlib.suppress(RuntimeError):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        if self._changed is not None:
             self._changed.set()
             self._changed = asyncio.Event()
 
@@ -310,7 +325,8 @@ class Publishing(Journal):
     While someone listens, a ``violation`` or ``message`` event waits for the transcript as
     serve's log does (smtpfake.event_order: just before the session's first entry stamped at or
     after it, at the latest before ``closed``), so the stream shows one order with the log and
-    the journal. A wait with nobody listening gets its ``message`` event at once."""
+    the journal. A wait for messages looks again at once all the same (EventHub.wake), and
+    with nobody listening the ``message`` event goes out at once."""
 
     def __init__(self, *args: Any, hub: EventHub, server: str = "main", **limits: int) -> None:
         super().__init__(*args, **limits)
@@ -466,6 +482,8 @@ class Publishing(Journal):
             return
         if at is not None and self.hub.listening:
             self._later.hold(info, at, event)
+            if event.kind == "message":
+                self.hub.wake()  # a wait for messages counts it now, not at its event
         else:
             self.hub.publish(event)
 
