@@ -197,3 +197,22 @@ def test_an_exchange_is_frozen_data() -> None:
     assert exchange.code is None and str(exchange) == "C: NOOP"
     with pytest.raises(AttributeError):
         exchange.reply = entry  # type: ignore[misc]
+
+
+def test_starttls_s_note_is_no_reply() -> None:
+    """RFC 3207: STARTTLS gets its 220, then the handshake ("(TLS established: ...)", a note
+    of the server's, no reply), then the client greets again."""
+    engine = Engine(scenario(tls=True))
+    d = engine.open()
+    d.connect()
+    d.send("EHLO c.test")
+    d.send("STARTTLS")
+    d.event(d.session.tls_started("TLSv1.3", "TLS_AES_128_GCM_SHA256"))
+    d.send("EHLO c.test")
+    (record,) = engine.journal.sessions()
+    assert "(TLS established: TLSv1.3, TLS_AES_128_GCM_SHA256)" in record.replies
+    assert [(x.command.text, x.code) for x in record.exchanges()] == [
+        ("EHLO c.test", 250),
+        ("STARTTLS", 220),
+        ("EHLO c.test", 250),
+    ]
