@@ -31,6 +31,7 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
+from smtpfake.exchanges import Exchange, accepted_message, pair
 from smtpfake.frozen_dataclass import frozen_dataclass
 
 # JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
@@ -100,6 +101,29 @@ class SessionRecord:
     @property
     def reply_codes(self) -> tuple[int, ...]:
         return tuple(int(r[:3]) for r in self.replies if r[:3].isdigit())
+
+    def exchanges(self) -> tuple[Exchange, ...]:
+        """Each line the client sent with the reply that answered it (None: none did), in the
+        order the lines came: found by counting, as a server answers commands in order (RFC
+        5321 §4.2, RFC 2920 §3.1). The greeting and a 421 sent on no command answer none;
+        message text and BDAT chunks are no command (smtpfake/exchanges.py says what counts)."""
+        return pair(self.transcript, whole=not self.dropped_entries)
+
+    def end_of_data(self, message: Message) -> Exchange | None:
+        """The exchange that ended one of this session's ``messages``: its final "." (or its
+        ``BDAT ... LAST``) and the reply that accepted it, stamped when written (the message's
+        own ``time`` is when its data ended). None when the journal no longer keeps it;
+        ValueError for a message not of this session."""
+        kept = self.messages
+        at = next((i for i, m in enumerate(kept) if m is message), None)
+        if at is None:
+            at = kept.index(message) if message in kept else None  # a copy (read from JSON)
+        if at is None:
+            raise ValueError(f"message {message.queue_id} is not one of session {self.index}'s")
+        accepted = [x for x in self.exchanges() if accepted_message(x)]
+        # both lists drop their oldest first (the journal's limits): they match from the end
+        back = len(kept) - at
+        return accepted[-back] if back <= len(accepted) else None
 
     def format(self) -> str:
         head = f"session {self.index} from {self.peer or '?'}"

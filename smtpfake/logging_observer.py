@@ -28,6 +28,7 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
+from smtpfake.event_order import Waiting
 from smtpfake.journal import Journal, subject_of
 from smtpfake.visible import json_document, visible
 
@@ -218,12 +219,16 @@ class LoggingJournal(Journal):
         # a text log whose event() is EventLog's: a transcript line made without the JSON
         # fields (most lines; a log that tags its lines, as a server on demand's, sees them all)
         self._text = log.format == "text" and type(log).event is EventLog.event
-        # a session's violation and message lines not yet written, (time, event, line, fields)
-        # in the order they came: each waits for the first transcript entry at or after its
-        # time (or the session's end), so the log follows the transcript's order. The engine
-        # judges a line, or accepts a message, before it records the lines that arrived
-        # earlier still waiting to be read (and the reply held behind them).
-        self._log_later: dict[int, list[tuple[float, str, str, dict[str, Any]]]] = {}
+        # a session's violation and message lines not yet written, (time, event, line, fields):
+        # each waits for the transcript as event_order says (the event stream does the same)
+        self._log_later: Waiting[tuple[float, str, str, dict[str, Any]]] = Waiting()
+
+    def clear(self) -> None:
+        # what still waits happened before the reset: written now (the sessions it ends go on
+        # in the fresh journal, as new sessions)
+        for info, (at, event, line, fields) in self._log_later.everything():
+            self.log.event(event, at, line, session=info.index, **fields)
+        super().clear()
 
     def started(self, info: SessionInfo) -> None:
         super().started(info)
@@ -249,7 +254,7 @@ class LoggingJournal(Journal):
     ) -> None:
         self._keep(info, time, side, text, rule)
         if self._log_later:
-            self._write_due(info.index, time)
+            self._write_due(info, time)
         self._log_entry(info, time, side, text, rule)
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
@@ -257,7 +262,7 @@ class LoggingJournal(Journal):
         # a reply the client left before it was written whole says so, as session.format() does
         written = None if entry.delivered else entry.written or 0
         if self._log_later:
-            self._write_due(info.index, entry.time)
+            self._write_due(info, entry.time)
         self._log_entry(info, entry.time, entry.side, entry.text, entry.rule, written)
 
     def _log_entry(
@@ -293,27 +298,22 @@ class LoggingJournal(Journal):
             **undelivered,
         )
 
-    def _write_due(self, session: int, time: float | None) -> None:
-        """Write the session's waiting lines stamped at or before ``time`` (None: all of them)."""
-        waiting = self._log_later.get(session)
-        if not waiting:
-            return
-        while waiting and (time is None or waiting[0][0] <= time):
-            at, event, line, fields = waiting.pop(0)
-            self.log.event(event, at, line, session=session, **fields)
-        if not waiting:
-            del self._log_later[session]
+    def _write_due(self, info: SessionInfo, time: float | None) -> None:
+        """Write the session's waiting lines due before its entry at ``time`` (None: all)."""
+        for at, event, line, fields in self._log_later.due(info, time):
+            self.log.event(event, at, line, session=info.index, **fields)
 
     def _after_entries(
-        self, session: int, time: float, event: str, line: str, **fields: Any
+        self, info: SessionInfo, time: float, event: str, line: str, **fields: Any
     ) -> None:
-        """Log ``line`` before the session's first transcript entry at or after ``time``."""
-        self._log_later.setdefault(session, []).append((time, event, line, fields))
+        """Log ``line`` where event_order puts it (before the session's first transcript entry
+        at or after ``time``)."""
+        self._log_later.hold(info, time, (time, event, line, fields))
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
         super().violation(info, violation)
         self._after_entries(
-            info.index,
+            info,
             violation.time,
             "violation",
             f"! {violation}",
@@ -328,7 +328,7 @@ class LoggingJournal(Journal):
         # the header block parsed for the Subject costs some 70 us: only the JSON line has it
         subject = {"subject": subject_of(message)} if self.log.format == "json" else {}
         self._after_entries(
-            info.index,
+            info,
             message.time,
             "message",
             f"accepted message {message.queue_id} from <{message.mail_from}> to {rcpts} "
@@ -360,5 +360,5 @@ class LoggingJournal(Journal):
 
     def ended(self, info: SessionInfo, time: float) -> None:
         super().ended(info, time)
-        self._write_due(info.index, None)
+        self._write_due(info, None)
         self.log.event("close", time, "closed", session=info.index)

@@ -45,6 +45,7 @@ JOURNAL_MAY_IMPORT = frozenset(
         "smtpfake.frozen_dataclass",
         "smtpfake.journal",
         "smtpfake.journal_limits",
+        "smtpfake.exchanges",
         "smtpfake.engine.records",
     }
 )
@@ -75,6 +76,7 @@ FACES = frozenset(
         "smtpfake.http.parse_worker",
         "smtpfake.http.sidecar",
         "smtpfake.logging_observer",
+        "smtpfake.event_order",  # where the log and the event stream place a violation or message
         "smtpfake.pytest_plugin",
         "smtpfake.queries",
         "smtpfake.servers_on_demand",
@@ -165,6 +167,7 @@ def layer_of(module: str) -> str | None:
         "smtpfake.tls": "tls",
         "smtpfake.journal": "journal",
         "smtpfake.journal_limits": "journal",
+        "smtpfake.exchanges": "journal",
         "smtpfake.server": "server",
         # delivery back ends (aiosmtpd's handlers) beside the server that feeds them
         "smtpfake.delivery": "server",

@@ -151,7 +151,7 @@ def _complete(session: Session, queue_id: str) -> None:
         rcpt_tos=tuple(session.rcpt_tos),
         data=bytes(body.data),
         session=session.index,
-        time=session.now(),
+        time=session.now() if session.arrived is None else session.arrived,  # its last octet
         queue_id=queue_id,
     )
     session.observer.message(session.info, message)

@@ -133,6 +133,10 @@ class Message:
     rcpt_tos: tuple[str, ...]
     data: bytes
     session: int  # the index of the connection it came on
+    #: when its data ended on the wire (clock seconds): its final "." arrived (RFC 5321
+    #: §4.1.1.4), or its BDAT ... LAST chunk's last octet (RFC 3030 §2), the time of that
+    #: transcript entry; not when the server accepted it. The 250 that accepted it has its own
+    #: time, when written (SessionRecord.end_of_data finds both).
     time: float
     queue_id: str
 

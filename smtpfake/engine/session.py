@@ -919,7 +919,7 @@ class Session:
             rcpt_tos=tuple(self.rcpt_tos),
             data=bytes(self.body.data),
             session=self.index,
-            time=self.now(),
+            time=self.now() if self.arrived is None else self.arrived,  # its data's end
             queue_id=queue_id,
         )
 
