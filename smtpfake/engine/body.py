@@ -7,6 +7,8 @@ from smtpfake.scenario.plan import BodyCut
 
 #: the line that ends the message (RFC 5321 §4.1.1.4; a bare LF or none is tolerated here)
 END_LINES = (b".\r\n", b".\n", b".")
+#: the final "." line begun, its line ending not (yet) come: not message text
+END_LINES_BEGUN = (b".", b".\r")
 
 
 @frozen_dataclass
@@ -73,6 +75,21 @@ class Body:
         if len(self.data) + len(line) <= self._cap:
             self.data += line
         return line
+
+    def add_unfinished(self, fragment: bytes, partial: bool) -> bytes:
+        """The last piece of text the connection's end left without its line ending: counted as
+        :meth:`add` counts it, but for the final "." line begun (``.``, ``.\r``): that is the
+        client ending the message, not text (a whole message's size leaves ``.\r\n`` out too),
+        so it adds no octets. Returns the text it adds."""
+        if not partial and fragment in END_LINES_BEGUN:
+            self.lines += 1  # a line did come: the message is unfinished, not empty
+            return b""
+        return self.add(fragment, partial)
+
+    def unfinished(self) -> str | None:
+        """The transcript text of a message the connection's end cut short (RFC 5321
+        §4.1.1.4), or None when the client sent nothing after the 354."""
+        return f"(message data, {self.size} bytes, unfinished)" if self.lines else None
 
     def add_octets(self, data: bytes) -> None:
         """Octets of a BDAT chunk (RFC 3030): kept as sent, no dot-unstuffing, no lines."""
