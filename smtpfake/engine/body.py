@@ -51,7 +51,8 @@ class Body:
     """One message's text: dot-unstuffed, counted in full, kept only up to ``cap`` octets so it is
     bounded in memory whatever the client sends."""
 
-    __slots__ = ("_cap", "cut", "data", "lines", "size")  # one per connection: no __dict__
+    # one per connection: no __dict__
+    __slots__ = ("_cap", "_cr", "crlf_end", "crlf_only", "cut", "data", "lines", "size")
 
     def __init__(self, cap: int) -> None:
         self._cap = cap
@@ -59,11 +60,20 @@ class Body:
         self.size = 0  # octets received (after unstuffing), kept or not
         self.lines = 0  # lines (not pieces) so far
         self.cut: BodyCut | None = None  # armed by a cut_body rule on DATA
+        #: only <CRLF>.<CRLF> ends the message (``server.bare_lf`` other than accept, set at
+        #: DATA): a "." line ending in a bare LF, or after a line that does, is text
+        self.crlf_only = False
+        #: with crlf_only: the text so far ends in CRLF (or is none); _cr: its last piece ends
+        #: in CR (an LF starting the next piece completes the CRLF)
+        self.crlf_end = True
+        self._cr = False
 
-    @staticmethod
-    def is_end(line: bytes, partial: bool) -> bool:
-        """Only a whole line can be the final "." (a piece of a long line never is)."""
-        return not partial and line in END_LINES
+    def is_end(self, line: bytes, partial: bool) -> bool:
+        """Only a whole line can be the final "." (a piece of a long line never is); with
+        crlf_only, only ``.\r\n`` after a CRLF (RFC 5321 §4.1.1.4, strictly)."""
+        if partial or line not in END_LINES:
+            return False
+        return not self.crlf_only or (line == b".\r\n" and self.crlf_end)
 
     def add(self, line: bytes, partial: bool) -> bytes:
         """A line, or a later piece of one (``partial``); returns the text it adds."""
@@ -71,6 +81,9 @@ class Body:
             self.lines += 1
             if line.startswith(b"."):
                 line = line[1:]  # RFC 5321 §4.5.2 transparency
+        if self.crlf_only:
+            self.crlf_end = line.endswith(b"\r\n") or (line == b"\n" and self._cr)
+            self._cr = line.endswith(b"\r")
         self.size += len(line)
         if len(self.data) + len(line) <= self._cap:
             self.data += line
@@ -108,6 +121,8 @@ class Body:
         text = (b"\n" + block).replace(b"\n.", b"\n")[1:] if stuffed else block
         if len(self.data) + len(text) > self._cap:
             return None
+        if self.crlf_only:
+            self.crlf_end, self._cr = block.endswith(b"\r\n"), False
         self.lines += lines
         self.size += len(text)
         self.data += text

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
-from smtpfake.engine import bdat, commands, params
+from smtpfake.engine import bare_lf, bdat, commands, params
 
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 # (the SASL exchange, auth.py, loads with the first AUTH: commands.py)
@@ -376,6 +376,12 @@ class Session:
             or "\n" in text
         ):
             conduct.line_endings(line, verb, message=False)
+            if bare_lf.has_bare_lf(line):  # the server's policy may refuse it (bare_lf.py)
+                known = verb in _STAGE_OF
+                stage = _STAGE_OF[verb] if known else _STAGE_UNKNOWN
+                refused = bare_lf.refuse(self, stage, arg.strip() if known else text)
+                if refused is not None:
+                    return refused
         if len(line) > COMMAND_LINE_LIMIT:
             self.conduct.command_too_long(verb, len(line))
             return self.respond(_STAGE_UNKNOWN, text, self.reply(500, "5.5.6", "Line too long"))
@@ -917,6 +923,13 @@ class Session:
         size = self.body.size
         self.body.cut = None
         self.conduct.message_size(size, self.declared.size)
+        if self.body.crlf_only and self.conduct.told_in_message("bare-lf"):
+            # the message is not accepted: the transaction ends once the reply is decided
+            refused = bare_lf.refuse(
+                self, _STAGE_END_OF_DATA, self.mail_from, self.reset_transaction
+            )
+            if refused is not None:
+                return refused
         limit = min(self.size_limit() or size, self.settings.max_message_bytes)
         if size > limit:
             big = self.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
