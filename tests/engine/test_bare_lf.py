@@ -5,10 +5,13 @@ recorded in every case, and the refusals of ``reject`` and ``disconnect``. No so
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ..support import scenario
 from ..support.engine import Engine
 from ..support.pipe import Pipe
+from .test_split_property import split
 
 TRANSACTION = ("EHLO c.test", "MAIL FROM:<a@b.test>", "RCPT TO:<c@d.test>", "DATA")
 #: after the first message's text: a second transaction, smuggled if the first has ended
@@ -138,3 +141,37 @@ def test_a_rule_on_the_stage_may_answer_instead() -> None:
         p.feed(line)
     assert p.feed(b"a\n.\r\n") == b""
     assert p.feed(b".\r\n") == b"451 4.3.0 try later\r\n"
+
+
+#: lines of text a client with LF bugs sends, and the ways it may end the message
+_TEXT = st.sampled_from(
+    [b"a\r\n", b"b\n", b".\r\n", b".\n", b"..c\r\n", b"\r\n", b"\n", b"d\r", b"y" * 1200 + b"\r\n"]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["accept", "normalize", "reject", "disconnect"]),
+    st.lists(_TEXT, max_size=12),
+    st.lists(st.integers(0, 10**6), max_size=12),
+)
+def test_any_split_of_the_text_ends_the_message_alike(
+    policy: str, lines: list[bytes], cuts: list[int]
+) -> None:
+    """Where the message ends and what is answered does not depend on how the octets were split
+    in transit (the block path, the line path, a line in pieces): h11's property, per policy."""
+    text = b"".join(lines) + b"\r\n.\r\nQUIT\r\n"
+
+    def replies(pieces: list[bytes]) -> tuple[bytes, bool, int]:
+        p = in_data(policy)
+        start = len(p.wire)
+        for piece in pieces:
+            p.feed(piece)
+        p.eof()
+        p.finish()
+        # (what a disconnect's close finds is sent-after-close or not by when it came: not here)
+        return bytes(p.wire[start:]), "bare-lf" in kinds(p), len(p.engine.journal.messages())
+
+    whole = replies([text])
+    assert replies(split(text, cuts)) == whole
+    assert replies([text[i : i + 1] for i in range(len(text))]) == whole
