@@ -285,7 +285,10 @@ def _serve(args: argparse.Namespace) -> int:
             ),
         )
     except ScenarioError as exc:
-        return _scenario_problems(exc, "smtpfake serve", "--scenario/SMTPFAKE_SCENARIO")
+        params_setting = "--param" if args.param else PARAMS_ENV
+        return _scenario_problems(
+            exc, "smtpfake serve", "--scenario/SMTPFAKE_SCENARIO", params_setting
+        )
     except ValueError as exc:  # --deliver names no back end
         return usage_problem("smtpfake serve", f"--deliver/SMTPFAKE_DELIVER: {exc}")
 
@@ -536,13 +539,21 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scenario_problems(exc: ScenarioError, prog: str, setting: str) -> int:
+def _scenario_problems(
+    exc: ScenarioError, prog: str, setting: str, params_setting: str = "--param"
+) -> int:
     """``exc`` on stderr, one problem a line, ``file:line:col: ...``; a problem that points into
     no file (a scenario name that resolves to nothing) is a usage error of ``setting`` (the
     option, or ``""`` for the NAME argument) instead: ``nosuch:1:1:`` would read as a position
-    in a file named nosuch. Returns exit status 2."""
+    in a file named nosuch. So are parameter values the scenario does not take (ParamsError),
+    told as ``params_setting``'s (``--param x=1: ...``): the mistake is on the command line,
+    not in the (maybe installed) file. Returns exit status 2."""
     from pathlib import Path
 
+    from smtpfake.scenario.errors import ParamsError
+
+    if isinstance(exc, ParamsError):
+        return usage_problem(prog, "; ".join(f"{params_setting} {s}" for s in exc.settings))
     if len(exc.problems) == 1 and not Path(exc.problems[0].location.file).is_file():
         said = f"{setting}: " if setting else ""
         return usage_problem(prog, said + exc.problems[0].message)

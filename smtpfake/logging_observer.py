@@ -27,6 +27,7 @@ from smtpfake.engine.records import (
     SessionInfo,
     TranscriptEntry,
     Violation,
+    not_delivered,
 )
 from smtpfake.event_order import Waiting
 from smtpfake.journal import Journal, subject_of
@@ -280,7 +281,7 @@ class LoggingJournal(Journal):
         tag = f"   [{rule}]" if rule else ""
         undelivered: dict[str, Any] = {}
         if written is not None:
-            tag += f"   (not delivered: {written} octets written)"
+            tag += not_delivered(written)
             undelivered = {"delivered": False, "written": written}
         # a multi-line reply (the transcript keeps its lines): each line as it went on the wire
         shown = arrow + text.replace("\n", "\n" + arrow) if "\n" in text else arrow + text

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from smtpfake.engine.records import Message, SessionInfo
+from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
 from smtpfake.visible import json_text
 
@@ -192,6 +192,18 @@ def test_an_entry_of_a_session_the_journal_does_not_keep_is_still_logged() -> No
     quick(SessionInfo(9, "p", 0.0), 0.0, "client", "NOOP", None)
     assert journal.sessions() == ()
     assert stream.getvalue().endswith("session 9 C: NOOP\n")
+
+
+@pytest.mark.parametrize(("octets", "said"), [(1, "1 octet"), (0, "0 octets"), (4, "4 octets")])
+def test_a_reply_not_delivered_says_how_many_octets_in_the_text_log(octets: int, said: str) -> None:
+    stream = io.StringIO()
+    journal = LoggingJournal(EventLog(stream))
+    info = SessionInfo(1, "p", 0.0)
+    journal.started(info)
+    journal.transcript(
+        info, TranscriptEntry(0.0, "server", "250 Ok", delivered=False, written=octets)
+    )
+    assert stream.getvalue().endswith(f"S: 250 Ok   (not delivered: {said} written)\n")
 
 
 def test_lines_still_waiting_when_the_interpreter_exits_are_written() -> None:

@@ -129,6 +129,10 @@ class Conduct:
             told.add(key)
             self._session.violate(kind, detail, command)
 
+    def told_in_message(self, kind: str) -> bool:
+        """Whether ``kind`` was told of the current message (bare_lf.py refuses on it)."""
+        return self._told is not None and f"message:{kind}" in self._told
+
     def new_message(self) -> None:
         """DATA was accepted: what is told once per message may be told again."""
         if self._told:

@@ -602,7 +602,11 @@ class Connection:
                 del buffer[: len(block)]
                 ahead = self._took(len(block))
                 actions = session.receive_text(block, pipelined=ahead, scan=scan, stuffed=stuffed)
-                if not actions and buffer.startswith(b".\r\n"):
+                if (
+                    not actions
+                    and buffer.startswith(b".\r\n")
+                    and session.body.is_end(b".\r\n", False)  # (after a CRLF, with crlf_only)
+                ):
                     # the final "." right behind the text (most messages): in the same step
                     del buffer[:3]
                     self._took(3)

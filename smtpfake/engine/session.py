@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
-from smtpfake.engine import bdat, commands, params
+from smtpfake.engine import bare_lf, bdat, commands, params
 
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 # (the SASL exchange, auth.py, loads with the first AUTH: commands.py)
@@ -376,6 +376,12 @@ class Session:
             or "\n" in text
         ):
             conduct.line_endings(line, verb, message=False)
+            if bare_lf.has_bare_lf(line):  # the server's policy may refuse it (bare_lf.py)
+                known = verb in _STAGE_OF
+                stage = _STAGE_OF[verb] if known else _STAGE_UNKNOWN
+                refused = bare_lf.refuse(self, stage, arg.strip() if known else text)
+                if refused is not None:
+                    return refused
         if len(line) > COMMAND_LINE_LIMIT:
             self.conduct.command_too_long(verb, len(line))
             return self.respond(_STAGE_UNKNOWN, text, self.reply(500, "5.5.6", "Line too long"))
@@ -427,7 +433,7 @@ class Session:
         as any line then."""
         mode = self.mode
         if mode is _MODE_DATA:
-            piece = self.body.add(fragment, partial)
+            piece = self.body.add_unfinished(fragment, partial)
             self.conduct.text_line(piece, partial=partial, declared_8bit=self.declared.eight_bit)
         elif mode is _MODE_CLOSED:
             self.receive(fragment, pipelined=pipelined)
@@ -446,10 +452,18 @@ class Session:
         """The connection's end came before the message's final "." (RFC 5321 §4.1.1.4): how
         much text came, stamped at ``closed`` (clock seconds), the close that ended the
         message (a whole message is stamped at its "."); the message is not accepted."""
-        body = self.body
-        self.note(closed, "client", f"(message data, {body.size} bytes, unfinished)", None)
+        text = self.body.unfinished()
+        if text is not None:  # (nothing after the 354: the close's own entry says it)
+            self.note(closed, "client", text, None)
         self.mode = _MODE_COMMAND
         self.reset_transaction()
+
+    def _record_unfinished(self) -> None:
+        """The server's own end of the connection (a stop, a reset, a timer) cut the message
+        short: its text so far, if the client sent any (see :meth:`Body.unfinished`)."""
+        text = self.body.unfinished()
+        if text is not None:
+            self.record("client", text)
 
     def internal_error(self) -> tuple[Action, ...]:
         """smtpfake itself failed (the wire layer reports the exception): a 451 and the close, so
@@ -494,7 +508,7 @@ class Session:
         else:
             raise ValueError(f"unknown timer {name!r}")
         if self.mode is _MODE_DATA:
-            self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
+            self._record_unfinished()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = True
         self._transient(reply)
@@ -515,7 +529,7 @@ class Session:
         if self.mode is _MODE_CLOSED:
             reply = False  # it was closing already (a hang, a delay before a close): end it now
         elif self.mode is _MODE_DATA:
-            self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
+            self._record_unfinished()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = True
         rule = f"server.{why}"
@@ -542,7 +556,7 @@ class Session:
         """``idle_close: close|reset``: the idle connection is dropped without a word. The
         client's next command, sent before it could see the close, is not held against it."""
         if self.mode is _MODE_DATA:
-            self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
+            self._record_unfinished()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = True
         how = "reset" if isinstance(end, Reset) else "closed"
@@ -909,6 +923,13 @@ class Session:
         size = self.body.size
         self.body.cut = None
         self.conduct.message_size(size, self.declared.size)
+        if self.body.crlf_only and self.conduct.told_in_message("bare-lf"):
+            # the message is not accepted: the transaction ends once the reply is decided
+            refused = bare_lf.refuse(
+                self, _STAGE_END_OF_DATA, self.mail_from, self.reset_transaction
+            )
+            if refused is not None:
+                return refused
         limit = min(self.size_limit() or size, self.settings.max_message_bytes)
         if size > limit:
             big = self.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")

@@ -128,6 +128,7 @@ def main(args: argparse.Namespace) -> int:
     from smtpfake.probe.runner import Options, command_client, placeholder_problem, run_cases
     from smtpfake.scenario import ScenarioError
     from smtpfake.scenario.checks import ClientKind
+    from smtpfake.scenario.errors import ParamsError
 
     command = list(args.client)
     if command[:1] == ["--"]:
@@ -157,6 +158,8 @@ def main(args: argparse.Namespace) -> int:
         cases = with_params(cases, dict(args.param))
     except ValueError as exc:
         return usage_problem("smtpfake probe", f"--param: {exc}")
+    except ParamsError as exc:  # a value a case's scenario does not take: the option's mistake
+        return usage_problem("smtpfake probe", "; ".join(f"--param {s}" for s in exc.settings))
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
