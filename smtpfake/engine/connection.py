@@ -174,6 +174,18 @@ class Connection:
             session.arrived = session.clock.now()
             if self._marks is not None:
                 self._unmark()
+            if (
+                type(data) is bytes
+                and len(data) <= LINE_LIMIT
+                and 0 <= data.find(b"\n") == len(data) - 1
+                and session.mode is not _MODE_DATA
+                and session.chunk is None
+                and not self._discarding
+                and self._eof is None
+            ):
+                # Most reads: one whole command line and nothing waiting. What _pump() and
+                # _next_piece() would do with it, without buffering it first.
+                return self._line(data)
         buffer += data
         if self._busy:
             self._ahead = len(self._buffer)
@@ -182,6 +194,25 @@ class Connection:
         if self._busy or self._over:
             return actions
         return (self._client_idle, *actions)  # the client spoke: its silence starts over
+
+    def _line(self, line: bytes) -> tuple[Action, ...]:
+        """:meth:`receive_data`'s end for a read that is one whole line (CRLF or bare LF, at
+        most :data:`LINE_LIMIT` octets) outside message text and BDAT chunks, with nothing
+        buffered and no batch under way: the same steps as :meth:`_pump` taking it off the
+        buffer, none of them copying it."""
+        session = self.session
+        ahead = self._ahead > 0  # _took(), inline
+        if ahead:
+            self._ahead = max(0, self._ahead - len(line))
+        partial, self._mid_line = self._mid_line, False
+        actions = session.receive(line, partial=partial, pipelined=ahead)
+        if actions:
+            started = self._start(actions)
+            if self._busy or self._over:
+                return started
+        if session.held is not None:
+            session.release()
+        return self._idle_only  # (as _pump(): what is not a batch is not returned)
 
     def performed(self, action: Action) -> None:
         """The wire carried out ``action`` of the current batch (a Send: its bytes are with the

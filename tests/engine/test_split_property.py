@@ -104,3 +104,35 @@ def test_with_time_passing_between_reads_the_record_is_in_time_order(
     assert times == sorted(times)
     lines_at = {e.time for e in record.transcript if e.side == "client" and not e.event}
     assert lines_at <= set(reads)
+
+
+def run_in_turn(lines: list[bytes], pieces: list[list[bytes]]) -> tuple[bytes, SessionRecord]:
+    """A client that waits for each reply: line i goes in the reads ``pieces[i]`` (joined, the
+    line), the clock moving on 10 ms after each line."""
+    engine = Engine(scenario({"on": "rcpt", "nth": 2, "reply": 452}))
+    pipe = Pipe(engine)
+    pipe.connect()
+    for line, reads in zip(lines, pieces, strict=True):
+        assert b"".join(reads) == line
+        for read in reads:
+            pipe.feed(read)
+        engine.advance(0.01)
+    pipe.eof()
+    pipe.finish()
+    (record,) = engine.journal.sessions()
+    return bytes(pipe.wire), record
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(LINES), max_size=25), st.lists(st.integers(0, 10**6), max_size=30))
+def test_a_line_in_one_read_is_taken_as_the_same_line_in_pieces(
+    lines: list[bytes], cuts: list[int]
+) -> None:
+    """A client that waits for each reply sends each line in one read (most clients): the
+    engine takes such a read without buffering it (Connection._line). Same replies, same
+    record as when each line comes in pieces (the buffered path) or byte by byte."""
+    whole = run_in_turn(lines, [[line] for line in lines])
+    in_pieces = [split(line, cuts[i : i + 2]) for i, line in enumerate(lines)]
+    assert run_in_turn(lines, in_pieces) == whole
+    by_byte = [[line[i : i + 1] for i in range(len(line))] for line in lines]
+    assert run_in_turn(lines, by_byte) == whole
