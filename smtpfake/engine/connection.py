@@ -251,6 +251,33 @@ class Connection:
             self._hold_back()
         self.session.performed(action)
 
+    def wrote(self, send: Send) -> tuple[Action, ...]:
+        """``performed(send)`` then ``done()``: the wire carried out a batch that is this one
+        Send (most replies), whole. In one call: the wire makes it for nearly every command."""
+        if self._buffer or not self._busy or self._over or self._cursor or self._eof is not None:
+            self.performed(send)  # lines wait, or the client has left: the general way
+            return self.done()
+        note = send.note
+        if note is None:
+            self._written += len(send.data)
+        else:
+            self._written = 0
+            session = self.session
+            entries, text = session.entries, note.text
+            if (  # performed()'s session.note(), inline (nothing is held with none buffered)
+                entries is not None
+                and len(entries) < session.entries_room
+                and len(text) <= session.entry_chars
+            ):
+                entries.append((session.clock.now(), "server", text, note.rule))
+            else:
+                session.note(session.clock.now(), "server", text, note.rule)
+        # done(): the client waited for this reply, so nothing is ahead of the next one
+        self._busy = False
+        self._batch, self._cursor = (), 0
+        self._ahead = 0
+        return self._idle_only
+
     def done(self) -> tuple[Action, ...]:
         """The wire finished the current batch; what comes next (the next buffered line's)."""
         if not self._busy:
