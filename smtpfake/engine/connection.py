@@ -183,9 +183,29 @@ class Connection:
                 and not self._discarding
                 and self._eof is None
             ):
-                # Most reads: one whole command line and nothing waiting. What _pump() and
-                # _next_piece() would do with it, without buffering it first.
-                return self._line(data)
+                # Most reads: one whole command line, nothing buffered, no batch under way: what
+                # _pump() and _next_piece() would do with it, without buffering and copying it
+                ahead = self._ahead > 0  # _took(), inline
+                if ahead:
+                    self._ahead = max(0, self._ahead - len(data))
+                partial, self._mid_line = self._mid_line, False
+                actions = session.receive(data, partial=partial, pipelined=ahead)
+                if actions:
+                    if (  # _start()'s common case, inline: one reply, nothing to enter
+                        len(actions) == 1
+                        and type(actions[0]) is Send
+                        and self._client_idle is self._server_idle
+                    ):
+                        self._batch, self._cursor, self._written = actions, 0, 0
+                        self._busy = True
+                        self._ahead = 0  # (none buffered)
+                        return actions
+                    started = self._start(actions)
+                    if self._busy or self._over:
+                        return started
+                if session.held is not None:
+                    session.release()
+                return self._idle_only  # (as _pump(): what is not a batch is not returned)
         buffer += data
         if self._busy:
             self._ahead = len(self._buffer)
@@ -194,25 +214,6 @@ class Connection:
         if self._busy or self._over:
             return actions
         return (self._client_idle, *actions)  # the client spoke: its silence starts over
-
-    def _line(self, line: bytes) -> tuple[Action, ...]:
-        """:meth:`receive_data`'s end for a read that is one whole line (CRLF or bare LF, at
-        most :data:`LINE_LIMIT` octets) outside message text and BDAT chunks, with nothing
-        buffered and no batch under way: the same steps as :meth:`_pump` taking it off the
-        buffer, none of them copying it."""
-        session = self.session
-        ahead = self._ahead > 0  # _took(), inline
-        if ahead:
-            self._ahead = max(0, self._ahead - len(line))
-        partial, self._mid_line = self._mid_line, False
-        actions = session.receive(line, partial=partial, pipelined=ahead)
-        if actions:
-            started = self._start(actions)
-            if self._busy or self._over:
-                return started
-        if session.held is not None:
-            session.release()
-        return self._idle_only  # (as _pump(): what is not a batch is not returned)
 
     def performed(self, action: Action) -> None:
         """The wire carried out ``action`` of the current batch (a Send: its bytes are with the

@@ -129,7 +129,7 @@ def test_a_line_in_one_read_is_taken_as_the_same_line_in_pieces(
     lines: list[bytes], cuts: list[int]
 ) -> None:
     """A client that waits for each reply sends each line in one read (most clients): the
-    engine takes such a read without buffering it (Connection._line). Same replies, same
+    engine takes such a read without buffering it (Connection.receive_data). Same replies, same
     record as when each line comes in pieces (the buffered path) or byte by byte."""
     whole = run_in_turn(lines, [[line] for line in lines])
     in_pieces = [split(line, cuts[i : i + 2]) for i, line in enumerate(lines)]
