@@ -271,6 +271,11 @@ class Wire(asyncio.Protocol):
         assert conn is not None and transport is not None
         turns = 0
         outer = out is None
+        if len(actions) == 2 and type(actions[0]) is ArmTimer and type(actions[1]) is Send:
+            # a timer and one reply (the greeting, after the idle timer): the timer first, as
+            # the loop below would set it, and the reply as any other
+            self._timer_action(actions[0])
+            actions = actions[1:]
         if (
             outer
             and len(actions) == 1
