@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from smtpfake.journal import SessionRecord
@@ -136,3 +136,37 @@ def test_a_line_in_one_read_is_taken_as_the_same_line_in_pieces(
     assert run_in_turn(lines, in_pieces) == whole
     by_byte = [[line[i : i + 1] for i in range(len(line))] for line in lines]
     assert run_in_turn(lines, by_byte) == whole
+
+
+TEXT = [
+    b"Subject: one read\r\n",
+    b"\r\n",
+    b"..a line that starts with a dot\r\n",
+    b"a bare LF\n",
+    b"a bare CR\rin the middle\r\n",
+    b"8-bit \xc3\xa9\r\n",
+    b"w" * 999 + b"\r\n",  # 1001 octets with its CRLF: one too many, still in a block
+    b"z" * 1200 + b"\r\n",  # over-long: in pieces
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(TEXT), max_size=12), st.lists(st.integers(0, 10**6), max_size=30))
+# a whole block told its violations in one fixed order, lines in the order they come
+@example([b"a bare CR\rin the middle\r\n", b"a bare LF\n"], [])
+@example([b"8-bit \xc3\xa9\r\n", b"a bare LF\n"], [])
+@example([b"8-bit \xc3\xa9\r\n", b"w" * 999 + b"\r\n", b"a bare CR\rin the middle\r\n"], [])
+def test_a_message_in_one_read_is_taken_as_the_same_message_in_pieces(
+    text: list[bytes], cuts: list[int]
+) -> None:
+    """A message's text and its final "." in one read (most clients send it so): taken without
+    buffering it (Connection.receive_data) when it is whole lines ending in the first final
+    ".". Same replies, same record as in pieces or byte by byte."""
+    message = b"".join(text) + b".\r\n"
+    head = [b"EHLO c.test\r\n", b"MAIL FROM:<a@x.test>\r\n", b"RCPT TO:<b@x.test>\r\n", b"DATA\r\n"]
+    lines = [*head, message, b"NOOP\r\n", b"QUIT\r\n"]
+    whole = run_in_turn(lines, [[line] for line in lines])
+    in_pieces = [[line] for line in head] + [split(message, cuts)] + [[b"NOOP\r\n"], [b"QUIT\r\n"]]
+    assert run_in_turn(lines, in_pieces) == whole
+    by_byte = [[line] for line in head] + [[message[i : i + 1] for i in range(len(message))]]
+    assert run_in_turn(lines, [*by_byte, [b"NOOP\r\n"], [b"QUIT\r\n"]]) == whole
