@@ -5,8 +5,9 @@ the machine (runs of one checkout agree within about 0.1%), so a change of a per
 where a socket benchmark's timings (bench/smtp_source.py) cannot tell it from noise.
 
 Each figure is a run of ``--messages`` plus 200 messages minus a run of 200, so start-up and
-imports cancel out (PYTHONHASHSEED=0 in both). ``--baseline DIR`` counts another checkout the
-same way (e.g. ``git worktree add /tmp/base main``), in alternating order.
+imports cancel out (PYTHONHASHSEED=0 in both; an uncounted run first has each checkout write its
+byte-code and scenario cache, so no count parses source). ``--baseline DIR`` counts another
+checkout the same way (e.g. ``git worktree add /tmp/base main``), in alternating order.
 
 Needs valgrind and /usr/sbin/smtp-source (Debian: ``apt-get install valgrind postfix``).
 
@@ -31,10 +32,12 @@ from smtp_source import SOURCE, listening_port  # bench/ is the script's directo
 BASE_MESSAGES = 200
 
 
-def count(tree: str | None, messages: int, args: argparse.Namespace) -> int:
-    """Instructions of one ``smtpfake serve`` run that served ``messages`` messages."""
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
-    command += ["--cachegrind-out-file=/dev/null", sys.executable, "-m", "smtpfake", "serve"]
+def count(tree: str | None, messages: int, args: argparse.Namespace, counted: bool = True) -> int:
+    """Instructions of one ``smtpfake serve`` run that served ``messages`` messages (``counted``
+    False: a run without valgrind, counting nothing)."""
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no"] if counted else []
+    command += ["--cachegrind-out-file=/dev/null"] if counted else []
+    command += [sys.executable, "-m", "smtpfake", "serve"]
     command += ["--port", "0", "--loop", args.loop] + ([] if args.log else ["--quiet"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMTPFAKE_")}
     env["PYTHONHASHSEED"] = "0"
@@ -63,11 +66,11 @@ def count(tree: str | None, messages: int, args: argparse.Namespace) -> int:
         with open(os.path.join(folder, "stdout.log")) as log:
             served = re.search(r"(\d+) messages? accepted", log.read())
     found = re.search(r"I\s+refs:\s+([\d,]+)", report)
-    if proc.returncode != 0 or found is None:
+    if proc.returncode != 0 or (counted and found is None):
         raise RuntimeError(f"serve exited with status {proc.returncode}: {report[-2000:]}")
     if served is not None and int(served.group(1)) != messages:
         raise RuntimeError(f"sent {messages} messages, serve accepted {served.group(1)}")
-    return int(found.group(1).replace(",", ""))
+    return int(found.group(1).replace(",", "")) if found is not None else 0
 
 
 def per_message(tree: str | None, args: argparse.Namespace) -> float:
@@ -91,6 +94,10 @@ def main() -> None:
     if args.baseline:
         trees["baseline"] = args.baseline
     results: dict[str, list[float]] = {name: [] for name in trees}
+    for tree in trees.values():
+        # Uncounted: a checkout's first run writes its byte-code and the scenario cache (a fresh
+        # worktree's first count took ~950k instructions per message for main's ~614k)
+        count(tree, 10, args, counted=False)
     for _ in range(args.rounds):
         for name, tree in trees.items():
             results[name].append(per_message(tree, args))

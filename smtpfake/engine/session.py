@@ -329,9 +329,10 @@ class Session:
         starts the line, so only it is dot-unstuffed or can be the final "."). ``pipelined``: the
         wire already held (part of) this line when the server sent its previous reply (the
         greeting, for the first line), so the client did not wait for that reply."""
-        if self.mode is _MODE_DATA:
+        mode = self.mode
+        if mode is _MODE_DATA:
             return self._data_line(line, partial, pipelined)
-        if self.mode is _MODE_AUTH:
+        if mode is _MODE_AUTH:
             return commands.auth_line(self, line, pipelined)
         stripped = line.rstrip(b"\r\n")
         text = stripped.decode("utf-8", "surrogateescape")
@@ -350,7 +351,7 @@ class Session:
             entries.append((when, "client", shown, None))
         else:
             self.note(when, "client", shown, None)
-        if self.mode is _MODE_CLOSED:
+        if mode is _MODE_CLOSED:
             if self.conduct.previous is None and pipelined:
                 # Sent during a greeting that never came (a hang or a close at connect).
                 self.conduct.pipelining(verb, pipelined)
@@ -612,15 +613,24 @@ class Session:
         # no hook and no rule on the stage can change it: most replies of most sessions
         if not self.hooks and self._compiled.select[stage] is None:
             reply: Reply | None = None
-            if isinstance(plan, Reply):
-                reply, closing = plan, plan.closes
-            elif plan.reply is not None and _closes_plainly(plan):
+            if type(plan) is Reply:
+                reply, closing = plan, plan.code == 421  # Reply.closes, inline
+            elif isinstance(plan, Plan) and plan.reply is not None and _closes_plainly(plan):
                 reply, closing = plan.reply, True  # a reply sent whole, then the close
+            elif isinstance(plan, Reply):
+                reply, closing = plan, plan.closes
             if reply is not None:
                 # What _decided() makes of it, without making a Plan: the same steps.
                 counts = self.counts
                 counts[stage] = counts.get(stage, 0) + 1
-                self._settle(stage, reply, accept)
+                positive = reply.code < 400  # _settle(), inline
+                if accept is not None and positive:
+                    if stage is _STAGE_MAIL:
+                        self.transactions += 1
+                    accept()
+                if not positive:
+                    self._transient(reply)
+                self.conduct.previous_ok = positive
                 if closing:  # _ending()
                     self.closed_in_message = self.mode is _MODE_DATA
                     self.mode = _MODE_CLOSED
