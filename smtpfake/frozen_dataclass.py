@@ -1,32 +1,34 @@
 """``@frozen_dataclass``: ``@dataclass(frozen=True)`` whose methods are made when one of them is
-first used.
+first used; ``@mutable_dataclass``: the same for ``@dataclass``.
 
 Why (start-up time): ``dataclass`` writes the source of each method it adds and compiles it
 (``exec``) when the class is defined: for a frozen class of five fields about 2.3 million
 instructions on CPython 3.11, nine tenths of them compiling ``__init__``, ``__setattr__`` and
 ``__delattr__``. ``smtpfake serve`` defines some 50 such classes before it listens, and making
 them was most of what its own modules cost (bench/startup_cost.py). A server never assigns to
-these objects; most of them it never makes (the scenario comes from the cache by pickle, which
-calls no ``__init__``), and fewer still does it print, compare or hash.
+its frozen records; most of them it never makes before a client comes, or at all (the scenario
+comes from the cache by pickle, which calls no ``__init__``), and fewer still does it print,
+compare or hash.
 
 So ``dataclasses`` only reads the fields when the class is defined, and the methods come in two
-groups, each made by the first call of one of its methods (a first instance made, a first
-assignment refused; a first ``repr``, ``==`` or ``hash``): ``__init__``, ``__setattr__`` and
-``__delattr__``; ``__repr__``, ``__eq__`` and ``__hash__``. Each group is made by
-``dataclasses`` for a twin class with the same fields (and ``__post_init__``), and set on the
-class. The twin's ``__setattr__`` and ``__delattr__`` name their class (``type(self) is cls``,
-``super(cls, self)``): the copies set on the class name the class instead of the twin (the same
-code, its closure cells pointing at the class).
+groups, each made by the first call of one of its methods: the constructor group (a first
+instance made, a first assignment refused) - ``__init__``, and for a frozen class
+``__setattr__``, ``__delattr__`` and with slots the pickling pair ``dataclasses`` adds to it -
+and the LATER group (a first ``repr``, ``==`` or ``hash``) - ``__repr__``, ``__eq__`` and for a
+frozen class ``__hash__`` (a mutable one has ``__hash__ = None``, as ``dataclasses`` sets it).
+Each group is made by ``dataclasses`` for a twin class with the same fields (and slots, and
+``__post_init__``), and set on the class. The twin's ``__setattr__`` and ``__delattr__`` name
+their class (``type(self) is cls``, ``super(cls, self)``): the copies set on the class name the
+class instead (the same code, its closure cells that hold the twin holding the class).
 
 What stays the same: the class is a dataclass (``fields``, ``replace``, ``asdict``, pickling,
-match patterns), frozen, and its six methods are the ones ``@dataclass(frozen=True)`` would
-have added, made by ``dataclasses``; ``inspect.signature`` of the class (``help``) is its
+match patterns), and its methods are the ones ``@dataclass(frozen=True)`` (``@dataclass``)
+would have added, made by ``dataclasses``; ``inspect.signature`` of the class (``help``) is its
 ``__init__``'s. What differs: ``__dataclass_params__`` says ``init=False, repr=False, eq=False,
-frozen=False``, so a subclass is declared as its base was (``dataclasses`` refuses a frozen
-subclass of a class it was told is not frozen, and the other way round). A class with
-``slots=True`` or without a docstring has its ``__init__`` group made at once (``dataclasses``
-makes a new class for slots; it writes the signature into a missing docstring).
-tests/test_frozen_dataclass.py holds each to ``@dataclass(frozen=True)``.
+frozen=False``, so a subclass is made the same way as its base (``dataclasses`` refuses a
+frozen subclass of a class it was told is not frozen). A class without a docstring gets its
+constructor group at once (``dataclasses`` writes the signature into a missing docstring).
+tests/test_frozen_dataclass.py holds each to ``@dataclass(frozen=True)`` and ``@dataclass``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ else:  # only type checkers read it (typing has it from Python 3.11)
 
 T = TypeVar("T")
 
-#: the methods made on first use, in two groups: the first call of one makes its group
+#: the methods made on first use (for a frozen class): the first call of one makes its group
 CONSTRUCT = ("__init__", "__setattr__", "__delattr__")
 LATER = ("__repr__", "__eq__", "__hash__")
 
@@ -70,58 +72,85 @@ def frozen_dataclass(
     ``@dataclass(frozen=True)``)."""
 
     def wrap(c: type[T]) -> type[T]:
-        own = [name for name in (*_constructing(True), *LATER) if name in c.__dict__]
-        if own:
-            raise TypeError(
-                f"{c.__qualname__} defines {', '.join(own)}: use @dataclass(frozen=True)"
-            )
-        if _constructed_at_once(c):
-            made = dataclasses.dataclass(frozen=True, eq=False, repr=False, slots=slots)(c)
-        else:
-            made = dataclasses.dataclass(init=False, eq=False, repr=False, slots=slots)(c)
-            group = _constructing(slots)
-            for name in group:
-                setattr(made, name, _first_call(made, name, group))
-            made.__signature__ = _Signature(made)  # type: ignore[attr-defined]
-            _LAZY.add(made)
-        for name in LATER:
-            setattr(made, name, _first_call(made, name, LATER))
-        return made
+        return _on_first_use(c, frozen=True, slots=slots)
 
     return wrap if cls is None else wrap(cls)
 
 
-#: the classes whose __init__ group is made on first use (dataclasses was told they are neither
-#: frozen nor have an __init__: their subclasses must be made so too)
-_LAZY: weakref.WeakSet[type] = weakref.WeakSet()
+@overload
+def mutable_dataclass(cls: type[T], /) -> type[T]: ...
 
 
-def _constructing(slots: bool) -> tuple[str, ...]:
-    """The __init__ group: with slots, the pickling pair too (dataclasses gives a frozen class
-    with slots its own, which sets the fields as its __init__ does)."""
-    return (*CONSTRUCT, "__getstate__", "__setstate__") if slots else CONSTRUCT
+@overload
+def mutable_dataclass(*, slots: bool = False) -> Callable[[type[T]], type[T]]: ...
 
 
-def _constructed_at_once(cls: type) -> bool:
-    """Whether ``cls`` gets its __init__ group when it is defined: without a docstring, or as
-    a subclass of a dataclass made so. TypeError for a subclass of a class whose group is made
-    on first use that cannot be made so too."""
+@dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+def mutable_dataclass(
+    cls: type[T] | None = None, /, *, slots: bool = False
+) -> type[T] | Callable[[type[T]], type[T]]:
+    """``@dataclass`` or ``@dataclass(slots=True)``, with ``__init__``, ``__repr__`` and
+    ``__eq__`` made on first use (see the module); TypeError as for frozen_dataclass."""
+
+    def wrap(c: type[T]) -> type[T]:
+        return _on_first_use(c, frozen=False, slots=slots)
+
+    return wrap if cls is None else wrap(cls)
+
+
+def _groups(frozen: bool, slots: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The constructor group and the LATER group of a class made so."""
+    if not frozen:
+        return ("__init__",), ("__repr__", "__eq__")
+    return (*CONSTRUCT, "__getstate__", "__setstate__") if slots else CONSTRUCT, LATER
+
+
+#: the classes whose constructor group is made on first use -> whether they are frozen
+#: (dataclasses was told they are not, and have no __init__: their subclasses must be made so)
+_LAZY: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
+    construct, later = _groups(frozen, slots)
+    own = [name for name in (*construct, *later) if name in c.__dict__]
+    if own:
+        how = "@dataclass(frozen=True)" if frozen else "@dataclass"
+        raise TypeError(f"{c.__qualname__} defines {', '.join(own)}: use {how}")
+    if _constructed_at_once(c, frozen):
+        made = dataclasses.dataclass(frozen=frozen, eq=False, repr=False, slots=slots)(c)
+    else:
+        made = dataclasses.dataclass(init=False, eq=False, repr=False, slots=slots)(c)
+        for name in construct:
+            setattr(made, name, _first_call(made, name, construct, frozen))
+        made.__signature__ = _Signature(made, construct, frozen)  # type: ignore[attr-defined]
+        _LAZY[made] = frozen
+    for name in later:
+        setattr(made, name, _first_call(made, name, later, frozen))
+    if not frozen:
+        made.__hash__ = None  # type: ignore[assignment]  # eq=True, not frozen: unhashable
+    return made
+
+
+def _constructed_at_once(cls: type, frozen: bool) -> bool:
+    """Whether ``cls`` gets its constructor group when it is defined: without a docstring, or
+    as a subclass of a dataclass made so. TypeError for a subclass of a class whose group is
+    made on first use that cannot be made so too."""
     bases = [b for b in cls.__mro__[1:] if dataclasses.is_dataclass(b)]
     if not any(b in _LAZY for b in bases):
         return not cls.__doc__ or bool(bases)
-    if not cls.__doc__ or not all(b in _LAZY for b in bases):
+    if not cls.__doc__ or not all(_LAZY.get(b) is frozen for b in bases):
         raise TypeError(
-            f"{cls.__qualname__}: a subclass of a @frozen_dataclass with a docstring needs a "
-            "docstring and no other dataclass base"
+            f"{cls.__qualname__}: a subclass of a dataclass whose methods are made on first use "
+            "needs a docstring, and every dataclass base made the same way"
         )
     return False
 
 
-def _first_call(cls: type, name: str, group: tuple[str, ...]) -> Callable[..., Any]:
+def _first_call(cls: type, name: str, group: tuple[str, ...], frozen: bool) -> Callable[..., Any]:
     """``cls``'s method ``name`` until it is made: the first call makes its group and answers."""
 
     def first(self: object, *args: Any, **kwargs: Any) -> Any:
-        _make(cls, group)
+        _make(cls, group, frozen)
         return getattr(cls, name)(self, *args, **kwargs)
 
     first.__name__, first.__qualname__ = name, f"{cls.__qualname__}.{name}"
@@ -133,23 +162,24 @@ class _Signature:
     makes it and answers None, so that ``inspect`` reads the made ``__init__``; an instance
     has no such attribute, as a dataclass's has not."""
 
-    def __init__(self, cls: type) -> None:
-        self.cls = cls
+    def __init__(self, cls: type, group: tuple[str, ...], frozen: bool) -> None:
+        self.made = cls, group, frozen
 
     def __get__(self, instance: object, owner: type | None = None) -> None:
         if instance is not None:
             raise AttributeError("__signature__")
-        if self.cls.__dict__.get("__signature__") is self:
-            _make(self.cls, CONSTRUCT)
+        cls, group, frozen = self.made
+        if cls.__dict__.get("__signature__") is self:
+            _make(cls, group, frozen)
 
 
-def _make(cls: type, group: tuple[str, ...]) -> None:
-    """``cls``'s methods ``group`` as ``@dataclass(frozen=True)`` makes them: those of a twin
+def _make(cls: type, group: tuple[str, ...], frozen: bool) -> None:
+    """``cls``'s methods ``group`` as ``@dataclass(frozen=frozen)`` makes them: those of a twin
     dataclass with the same fields (and slots, and __post_init__), made by ``dataclasses``,
-    with the twin's references to itself pointing at ``cls``. For LATER, a twin with no
-    constructor (``unsafe_hash``: the hash of a frozen class, without the frozen
-    ``__setattr__``)."""
-    construct = group is not LATER
+    with the twin's references to itself pointing at ``cls``. For the LATER group, a twin with
+    no constructor (for a frozen class ``unsafe_hash``: the hash of a frozen class, without
+    the frozen ``__setattr__``)."""
+    construct = "__init__" in group
     # the docstring too: without one, dataclasses would work out the twin's from its signature
     namespace: dict[str, Any] = {
         "__module__": cls.__module__,
@@ -177,10 +207,10 @@ def _make(cls: type, group: tuple[str, ...]) -> None:
         init=construct,
         repr=not construct,
         eq=not construct,
-        frozen=construct,
-        unsafe_hash=not construct,
+        frozen=frozen and construct,
+        unsafe_hash=frozen and not construct,
         match_args=False,
-        slots=construct and "__getstate__" in group,
+        slots=construct and "__slots__" in cls.__dict__,
     )(first)
     if construct and isinstance(cls.__dict__.get("__signature__"), _Signature):
         delattr(cls, "__signature__")

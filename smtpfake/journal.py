@@ -18,7 +18,6 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from smtpfake.engine.records import (
@@ -31,7 +30,7 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
-from smtpfake.frozen_dataclass import frozen_dataclass
+from smtpfake.frozen_dataclass import frozen_dataclass, mutable_dataclass
 
 # JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
 from smtpfake.journal_limits import JournalLimits as JournalLimits
@@ -234,7 +233,7 @@ def _rest(entry: TranscriptEntry) -> tuple[Any, ...]:
     return (entry.delivered, entry.written, entry.event)
 
 
-@dataclass(slots=True)  # slots: no __dict__, one object fewer per session for the collector
+@mutable_dataclass(slots=True)  # slots: no __dict__, one object fewer per session for the collector
 class _Live:
     """A session as the journal keeps it while it runs; :meth:`snapshot` is its record."""
 

@@ -1,5 +1,6 @@
 """@frozen_dataclass behaves as @dataclass(frozen=True): the same constructor, repr, equality
-and hash (made on first use), the same refusal to be assigned to, the same dataclass functions."""
+and hash (made on first use), the same refusal to be assigned to, the same dataclass functions;
+@mutable_dataclass as @dataclass."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 import smtpfake.frozen_dataclass as frozen_dataclass_module
-from smtpfake.frozen_dataclass import frozen_dataclass
+from smtpfake.frozen_dataclass import frozen_dataclass, mutable_dataclass
 
 
 def twins(slots: bool = False) -> tuple[Any, Any]:
@@ -224,7 +225,7 @@ def test_a_subclass_is_made_as_its_base() -> None:
     """dataclasses was told a base made on first use is neither frozen nor has __init__: a
     subclass that would be made at once (no docstring) is refused with a clear message."""
     Base: Any = frozen_dataclass(type("Base", (), {"__doc__": "A base.", "__annotations__": {}}))
-    with pytest.raises(TypeError, match="Bare: a subclass of a @frozen_dataclass with a docst"):
+    with pytest.raises(TypeError, match="Bare: a subclass of a dataclass whose methods are made"):
         frozen_dataclass(type("Bare", (Base,), {"__annotations__": {"c": "int"}, "c": 0}))
 
 
@@ -253,3 +254,33 @@ class SlotsKept:
 
     n: int
     s: str
+
+
+@pytest.mark.parametrize("slots", [False, True])
+def test_mutable_dataclass_is_a_dataclass(slots: bool) -> None:
+    def body() -> dict[str, Any]:
+        return {
+            "__doc__": "A counter.",
+            "__annotations__": {"name": "str", "count": "int", "seen": "list[int]"},
+            "count": 0,
+            "seen": field(default_factory=list, compare=False),
+        }
+
+    plain: Any = dataclass(slots=slots)(type("Counter", (), body()))
+    lazy: Any = mutable_dataclass(slots=slots)(type("Counter", (), body()))
+    assert made_yet(lazy) == {"__init__": False, "__eq__": False}
+    assert lazy.__hash__ is None  # unhashable from the start, as with eq and not frozen
+    assert str(inspect.signature(lazy)) == str(inspect.signature(plain))
+    a, pa = lazy("a"), plain("a")
+    a.count += 1
+    pa.count += 1
+    a.seen.append(1)
+    pa.seen.append(1)
+    assert repr(a) == repr(pa) == "Counter(name='a', count=1, seen=[1])"
+    assert a == lazy("a", 1) and a != lazy("a") and a.__eq__(pa) is NotImplemented
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(a)
+    assert hasattr(a, "__dict__") is not slots
+    assert copy.deepcopy(a) == a and dataclasses.replace(a, count=5).count == 5
+    with pytest.raises(TypeError, match="defines __eq__: use @dataclass"):
+        mutable_dataclass(type("Own", (), {"__doc__": "d", "__eq__": lambda s, o: True}))

@@ -157,28 +157,28 @@ def test_serve_loads_these_modules_and_no_more(tmp_path: Path) -> None:
     assert sorted(public - STDLIB_AT_START) == [], "serve's start loads more of the stdlib"
 
 
-#: the record classes (@frozen_dataclass) whose constructor serve makes before it listens: an
-#: instance made at import (a module-level constant, a field's default) or by the start itself.
+#: the record classes (@frozen_dataclass, @mutable_dataclass) whose constructor serve makes before
+#: it listens: an instance made at import (a module-level constant, a field's default) or by the
+#: start itself (the journal's limits, the server's Shared).
 #: One more costs about 2 million instructions (dataclasses compiles its __init__,
 #: __setattr__ and __delattr__): make the instance where it is used, or add it here.
 CONSTRUCTED_AT_START = {
     "smtpfake.engine.body.Declared",
     "smtpfake.engine.params.Param",
     "smtpfake.engine.params.Problem",
+    "smtpfake.engine.shared.Numbering",
+    "smtpfake.engine.shared.Shared",
     "smtpfake.engine.state.Order",
     "smtpfake.engine.state.Refusal",
     "smtpfake.engine.state.Tolerated",
     "smtpfake.engine.state.When",
     "smtpfake.journal_limits.JournalLimits",
-    "smtpfake.scenario.checks.ClientInput",
-    "smtpfake.scenario.model.ServerSettings",
-    "smtpfake.scenario.model.TlsSettings",
     "smtpfake.scenario.plan.Close",
     "smtpfake.scenario.plan.Note",
     "smtpfake.scenario.reply.Reply",
 }
 
-# serve through cli.program(); at the "listening" line, the @frozen_dataclass classes of the
+# serve through cli.program(); at the "listening" line, the classes of frozen_dataclass.py of the
 # modules loaded whose __init__ is made (not frozen_dataclass's first-call stand-in), one per line
 CONSTRUCTED = """
 import os, sys
