@@ -30,6 +30,7 @@ NOT_AT_START = (
     "smtpfake.delivery",  # no --deliver
     "smtpfake.hooks",  # no handler
     "uvloop",  # not installed here, or --loop asyncio below
+    "shutil",  # argparse asks it for the terminal's width only to print help (cli.Parser)
     "pathlib",  # the scenario is found and its cache entry read with os.path
     "urllib.parse",
     "ipaddress",
@@ -117,24 +118,19 @@ AT_START = {
 }
 
 #: the standard library's modules serve may load beyond what asyncio loads itself (public
-#: top-level names, Python 3.10-3.13): the command line (argparse, which brings gettext and, for
-#: the terminal's width, shutil with its compression modules), the records (dataclasses, copy),
-#: the scenario cache (pickle) and the seeded RNG (random)
+#: top-level names, Python 3.10-3.13): the command line (argparse, which brings gettext), the
+#: records (dataclasses, copy), the scenario cache (pickle, zlib) and the seeded RNG (random)
 STDLIB_AT_START = {
     "__future__",
     "argparse",
     "bisect",
-    "bz2",
     "copy",
     "dataclasses",
-    "fnmatch",
     "gc",
     "gettext",
-    "lzma",
     "org",  # pickle tries `org.python.core` (Jython's): a failed import, which importtime lists
     "pickle",
     "random",
-    "shutil",
     "zlib",
 }
 
