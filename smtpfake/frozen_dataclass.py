@@ -99,7 +99,8 @@ def mutable_dataclass(
 
 
 def _groups(frozen: bool, slots: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The constructor group and the LATER group of a class made so."""
+    """The methods made on first use, as (the constructor group, the LATER group), for a frozen
+    or a mutable class, with or without slots."""
     if not frozen:
         return ("__init__",), ("__repr__", "__eq__")
     return (*CONSTRUCT, "__getstate__", "__setstate__") if slots else CONSTRUCT, LATER
@@ -111,6 +112,7 @@ _LAZY: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
 
 def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
+    """``c`` as a dataclass whose methods are made on first use (see the module)."""
     construct, later = _groups(frozen, slots)
     own = [name for name in (*construct, *later) if name in c.__dict__]
     if own:
