@@ -907,10 +907,42 @@ def usage_error(prog: str, message: str) -> NoReturn:
     sys.exit(usage_problem(prog, message))
 
 
+#: the width of the formatters a parser makes while it is built (argparse's own when no terminal
+#: says otherwise): argparse makes one for every option only to check its metavar, and asking
+#: for the terminal's width imports shutil (with bz2 and lzma: 6.5M instructions, some 2 ms of
+#: serve's start); help and usage are formatted at the terminal's width, as argparse does
+BUILDING_WIDTH = 78
+
+
 class Parser(argparse.ArgumentParser):
     """``smtpfake``'s argument parser: ``--help`` as argparse prints it, a usage error in
     :func:`usage_error`'s two lines. Subparsers take their parent's class, so every
-    subcommand's parser (the probe's too) is one of these."""
+    subcommand's parser (the probe's too) is one of these. Keywords only, as argparse makes
+    subparsers; ``formatter_class`` formats help and usage, and while the parser is built the
+    same class at :data:`BUILDING_WIDTH` checks the options."""
+
+    def __init__(self, *, formatter_class: Any = argparse.HelpFormatter, **kwargs: Any) -> None:
+        self.printing_formatter = formatter_class
+
+        def building(prog: str) -> argparse.HelpFormatter:
+            made: argparse.HelpFormatter = formatter_class(prog, width=BUILDING_WIDTH)
+            return made
+
+        super().__init__(formatter_class=building, **kwargs)
+
+    def format_usage(self) -> str:
+        return self._printed(super().format_usage)
+
+    def format_help(self) -> str:
+        return self._printed(super().format_help)
+
+    def _printed(self, format_it: Callable[[], str]) -> str:
+        """``format_it()`` with the formatter help is printed with (the terminal's width)."""
+        building, self.formatter_class = self.formatter_class, self.printing_formatter
+        try:
+            return format_it()
+        finally:
+            self.formatter_class = building
 
     def error(self, message: str) -> NoReturn:
         usage_error(self.prog, message)
@@ -943,7 +975,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smtpfake {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    dirs = argparse.ArgumentParser(add_help=False)
+    dirs = Parser(add_help=False)
     dirs.add_argument(
         "--scenario-dir",
         action="append",

@@ -18,8 +18,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from smtpfake.engine.records import (
     DirectTranscript,
@@ -31,8 +30,10 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
-from smtpfake.exchanges import Exchange, accepted_message, pair
-from smtpfake.frozen_dataclass import frozen_dataclass
+from smtpfake.frozen_dataclass import frozen_dataclass, mutable_dataclass
+
+if TYPE_CHECKING:  # serve's start does not load the pairing (its patterns compile at import)
+    from smtpfake.exchanges import Exchange
 
 # JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
 from smtpfake.journal_limits import JournalLimits as JournalLimits
@@ -107,6 +108,8 @@ class SessionRecord:
         order the lines came: found by counting, as a server answers commands in order (RFC
         5321 §4.2, RFC 2920 §3.1). The greeting and a 421 sent on no command answer none;
         message text and BDAT chunks are no command (smtpfake/exchanges.py says what counts)."""
+        from smtpfake.exchanges import pair
+
         return pair(self.transcript, whole=not self.dropped_entries)
 
     def end_of_data(self, message: Message) -> Exchange | None:
@@ -120,6 +123,8 @@ class SessionRecord:
             at = kept.index(message) if message in kept else None  # a copy (read from JSON)
         if at is None:
             raise ValueError(f"message {message.queue_id} is not one of session {self.index}'s")
+        from smtpfake.exchanges import accepted_message
+
         accepted = [x for x in self.exchanges() if accepted_message(x)]
         # both lists drop their oldest first (the journal's limits): they match from the end
         back = len(kept) - at
@@ -258,7 +263,7 @@ def _rest(entry: TranscriptEntry) -> tuple[Any, ...]:
     return (entry.delivered, entry.written, entry.event)
 
 
-@dataclass(slots=True)  # slots: no __dict__, one object fewer per session for the collector
+@mutable_dataclass(slots=True)  # slots: no __dict__, one object fewer per session for the collector
 class _Live:
     """A session as the journal keeps it while it runs; :meth:`snapshot` is its record."""
 

@@ -337,8 +337,10 @@ class ServerSettings:
             "`STARTTLS` and `AUTH` (`[PIPELINING, STARTTLS]`)"
         },
     )
+    # factories, not instances: an instance made here would make the class's constructor at
+    # import (frozen_dataclass), which a scenario read from the cache never needs
     tls: TlsSettings = field(
-        default=TlsSettings(),
+        default_factory=TlsSettings,
         metadata={
             "doc": "TLS with a real handshake (see [TLS](#tls)): `true`, or `{certificate, key, "
             "required, implicit}` (a mapping turns it on; `enabled: false` turns it off); "
@@ -537,7 +539,7 @@ class Scenario:
     summary: str
     expect: str
     rules: tuple[Rule, ...] = ()
-    server: ServerSettings = ServerSettings()
+    server: ServerSettings = field(default_factory=ServerSettings)
     description: str = ""
     seed: int | None = None
     source: str = "<built-in>"  # where it was loaded from
