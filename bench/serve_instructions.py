@@ -5,11 +5,11 @@ the machine (runs of one checkout agree within about 0.1%), so a change of a per
 where a socket benchmark's timings (bench/smtp_source.py) cannot tell it from noise.
 
 Each figure is a run of ``--messages`` plus 200 messages minus a run of 200, so start-up and
-imports cancel out (PYTHONHASHSEED=0 in both; the package is byte-compiled first, or the first
-run after an edit would count compiling it). ``--baseline DIR`` counts another checkout the
-same way (e.g. ``git worktree add /tmp/base main``), in alternating order. With ``--log`` the
-count moves a few percent with the machine's load (the log writes a batch every 0.05 s of wall
-time, and under valgrind the server runs some 50 times slower): compare in one run.
+imports cancel out (PYTHONHASHSEED=0 in both; an uncounted run first has each checkout write its
+byte-code and scenario cache, so no count parses source). ``--baseline DIR`` counts another
+checkout the same way (e.g. ``git worktree add /tmp/base main``), in alternating order. With
+``--log`` the count moves a few percent with the machine's load (the log writes a batch every
+0.05 s of wall time, and under valgrind the server runs some 50 times slower): compare in one run.
 
 Needs valgrind and /usr/sbin/smtp-source (Debian: ``apt-get install valgrind postfix``).
 
@@ -20,7 +20,6 @@ Usage: python bench/serve_instructions.py [--messages 1000] [--loop uvloop] [--l
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import re
 import shutil
@@ -35,10 +34,12 @@ from smtp_source import SOURCE, listening_port  # bench/ is the script's directo
 BASE_MESSAGES = 200
 
 
-def count(tree: str | None, messages: int, args: argparse.Namespace) -> int:
-    """Instructions of one ``smtpfake serve`` run that served ``messages`` messages."""
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
-    command += ["--cachegrind-out-file=/dev/null", sys.executable, "-m", "smtpfake", "serve"]
+def count(tree: str | None, messages: int, args: argparse.Namespace, counted: bool = True) -> int:
+    """Instructions of one ``smtpfake serve`` run that served ``messages`` messages (``counted``
+    False: a run without valgrind, counting nothing)."""
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no"] if counted else []
+    command += ["--cachegrind-out-file=/dev/null"] if counted else []
+    command += [sys.executable, "-m", "smtpfake", "serve"]
     command += ["--port", "0", "--loop", args.loop] + ([] if args.log else ["--quiet"])
     command += ["--log-format", args.log_format]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMTPFAKE_")}
@@ -69,28 +70,15 @@ def count(tree: str | None, messages: int, args: argparse.Namespace) -> int:
             # text: "N messages accepted"; JSON: the stopped event's "messages": N
             served = re.search(r"(\d+) messages? accepted|\"messages\": (\d+)", log.read())
     found = re.search(r"I\s+refs:\s+([\d,]+)", report)
-    if proc.returncode != 0 or found is None:
+    if proc.returncode != 0 or (counted and found is None):
         raise RuntimeError(f"serve exited with status {proc.returncode}: {report[-2000:]}")
     accepted = served and int(served.group(1) or served.group(2))
     if accepted is not None and accepted != messages:
         raise RuntimeError(f"sent {messages} messages, serve accepted {accepted}")
-    return int(found.group(1).replace(",", ""))
-
-
-def compiled(tree: str | None) -> None:
-    """Byte-compile the smtpfake that ``tree`` runs (None: this one): a module compiled during
-    the first count (an edited one) would be counted in it and not in the second."""
-    if tree is None:
-        spec = importlib.util.find_spec("smtpfake")
-        assert spec is not None and spec.submodule_search_locations is not None
-        package = spec.submodule_search_locations[0]
-    else:
-        package = os.path.join(tree, "smtpfake")
-    subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True, timeout=300)
+    return int(found.group(1).replace(",", "")) if found is not None else 0
 
 
 def per_message(tree: str | None, args: argparse.Namespace) -> float:
-    compiled(tree)
     more = count(tree, args.messages + BASE_MESSAGES, args)
     return (more - count(tree, BASE_MESSAGES, args)) / args.messages
 
@@ -112,6 +100,10 @@ def main() -> None:
     if args.baseline:
         trees["baseline"] = args.baseline
     results: dict[str, list[float]] = {name: [] for name in trees}
+    for tree in trees.values():
+        # Uncounted: a checkout's first run writes its byte-code and the scenario cache (a fresh
+        # worktree's first count took ~950k instructions per message for main's ~614k)
+        count(tree, 10, args, counted=False)
     for _ in range(args.rounds):
         for name, tree in trees.items():
             results[name].append(per_message(tree, args))

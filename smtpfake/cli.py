@@ -135,7 +135,7 @@ def _stamp() -> dict[str, Any]:
 
 
 class _ConfigError(Exception):
-    """A serve setting (flag or environment) that cannot be used: one line, exit 2."""
+    """A serve setting (flag or environment) that cannot be used: a usage error, exit 2."""
 
 
 class _ApiListenError(Exception):
@@ -256,8 +256,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         cfg = _serve_settings(args, os.environ)
     except _ConfigError as exc:
-        print(f"smtpfake serve: {exc}", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake serve", str(exc))
     if cfg["api_port"] is not None:
         try:
             from smtpfake.http import ApiServer
@@ -286,13 +285,12 @@ def _serve(args: argparse.Namespace) -> int:
             ),
         )
     except ScenarioError as exc:
-        print(
-            _scenario_problems(exc, "smtpfake serve: --scenario/SMTPFAKE_SCENARIO"), file=sys.stderr
+        params_setting = "--param" if args.param else PARAMS_ENV
+        return _scenario_problems(
+            exc, "smtpfake serve", "--scenario/SMTPFAKE_SCENARIO", params_setting
         )
-        return 2
     except ValueError as exc:  # --deliver names no back end
-        print(f"smtpfake serve: --deliver/SMTPFAKE_DELIVER: {exc}", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake serve", f"--deliver/SMTPFAKE_DELIVER: {exc}")
 
     if isinstance(sys.stdout, io.TextIOWrapper):
         # an ASCII-only console (LANG=C in a container) must not turn a log line into an error
@@ -362,6 +360,9 @@ def _serve(args: argparse.Namespace) -> int:
             listening = True
             log.flush()  # an API call's line made while SMTP was opening comes before this
             sc = server.scenario
+            from smtpfake.wire import loops  # imported by now: it runs this loop
+
+            on = loops.name(loop)  # --loop auto says here which loop it chose
             # a generated certificate's CA: what a client on this machine trusts to verify it
             tls = sc.server.tls
             ca = server.tls_ca_file if tls.enabled and tls.certificate is None else None
@@ -374,6 +375,7 @@ def _serve(args: argparse.Namespace) -> int:
                             **_stamp(),
                             "event": "listening",
                             "version": __version__,
+                            "loop": on,
                             "smtp": {"host": server.host, "port": server.port},
                             "api": api.url if api is not None else None,
                             "scenario": sc.name,
@@ -386,13 +388,16 @@ def _serve(args: argparse.Namespace) -> int:
                 )
                 return
             print(
-                f"smtpfake {__version__} listening on {server.host}:{server.port}, "
+                f"smtpfake {__version__} ({on}) listening on {server.host}:{server.port}, "
                 f"playing '{sc.name}' ({sc.source}): {sc.summary}",
                 flush=True,
             )
             if api is not None:
                 guarded = " (bearer token required)" if cfg["api_token"] else ""
-                print(f"smtpfake: control API on {api.url}/api/{guarded}", flush=True)
+                print(
+                    f"smtpfake: control API on {api.url}/api/{guarded}, the web page on {api.url}/",
+                    flush=True,
+                )
             if ca is not None:
                 fetch = " (or GET /api/tls/ca)" if api is not None else ""
                 print(f"smtpfake: TLS certificates issued by the CA in {ca}{fetch}", flush=True)
@@ -481,8 +486,7 @@ def _explain(args: argparse.Namespace) -> int:
     try:
         print(explain(args.codes, lang=args.lang))
     except ExplainError as exc:
-        print(f"smtpfake explain: {exc}", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake explain", str(exc))
     return 0
 
 
@@ -493,13 +497,11 @@ def _show(args: argparse.Namespace) -> int:
     from smtpfake.scenario import ScenarioError, resolve
 
     if args.scenario is None and args.remote is None:
-        print(
-            "smtpfake show: name a scenario (NAME or PATH), or give --remote URL", file=sys.stderr
+        return usage_problem(
+            "smtpfake show", "name a scenario (NAME or PATH), or give --remote URL"
         )
-        return 2
     if args.journal is not None and args.remote is not None:
-        print("smtpfake show: --journal and --remote are two sources; give one", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake show", "--journal and --remote are two sources; give one")
     failures: tuple[type[Exception], ...] = (OSError, ValueError)
     if args.remote is not None:  # the HTTP client is imported only when it is used
         from smtpfake.remote import RemoteError
@@ -520,8 +522,7 @@ def _show(args: argparse.Namespace) -> int:
             sessions = _journal_sessions(args.journal)
             source = "standard input" if args.journal == "-" else args.journal
     except ScenarioError as exc:
-        print(_scenario_problems(exc, "smtpfake show"), file=sys.stderr)
-        return 2
+        return _scenario_problems(exc, "smtpfake show", "")
     except failures as exc:
         print(f"smtpfake show: {exc}", file=sys.stderr)
         return 2
@@ -538,15 +539,26 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scenario_problems(exc: ScenarioError, setting: str) -> str:
-    """``exc`` one problem a line, ``file:line:col: ...``; a problem that points into no file
-    (a scenario name that resolves to nothing) is said of ``setting`` instead: ``nosuch:1:1:``
-    read as the position in a file named nosuch."""
+def _scenario_problems(
+    exc: ScenarioError, prog: str, setting: str, params_setting: str = "--param"
+) -> int:
+    """``exc`` on stderr, one problem a line, ``file:line:col: ...``; a problem that points into
+    no file (a scenario name that resolves to nothing) is a usage error of ``setting`` (the
+    option, or ``""`` for the NAME argument) instead: ``nosuch:1:1:`` would read as a position
+    in a file named nosuch. So are parameter values the scenario does not take (ParamsError),
+    told as ``params_setting``'s (``--param x=1: ...``): the mistake is on the command line,
+    not in the (maybe installed) file. Returns exit status 2."""
     from pathlib import Path
 
+    from smtpfake.scenario.errors import ParamsError
+
+    if isinstance(exc, ParamsError):
+        return usage_problem(prog, "; ".join(f"{params_setting} {s}" for s in exc.settings))
     if len(exc.problems) == 1 and not Path(exc.problems[0].location.file).is_file():
-        return f"{setting}: {exc.problems[0].message}"
-    return str(exc)
+        said = f"{setting}: " if setting else ""
+        return usage_problem(prog, said + exc.problems[0].message)
+    print(exc, file=sys.stderr)
+    return 2
 
 
 def _remote(args: argparse.Namespace) -> RemoteSmtpFake:
@@ -880,19 +892,57 @@ def _add_probe(sub: Any, dirs: argparse.ArgumentParser) -> None:
     _param_option(probe, "; every selected case that declares it gets it")
 
 
-def usage_error(prog: str, message: str) -> NoReturn:
+def usage_problem(prog: str, message: str) -> int:
     """A mistake on the command line, told in two lines on stderr - ``PROG: error: MESSAGE``
-    and where the options are (``PROG --help``) - then exit status 2, as argparse's own. Its
+    and where the options are (``PROG --help``); returns exit status 2, as argparse's own. Its
     usage block (some 20 lines for serve) would push the one line that matters out of sight;
-    git, cargo and ripgrep answer a bad flag this way too."""
+    git, cargo and ripgrep answer a bad flag this way too. For the checks argparse cannot make
+    (a port out of range, a setting from the environment, a scenario name that names none)."""
     sys.stderr.write(f"{prog}: error: {message}\nFor more information, try '{prog} --help'.\n")
-    sys.exit(2)
+    return 2
+
+
+def usage_error(prog: str, message: str) -> NoReturn:
+    """:func:`usage_problem`, then exit."""
+    sys.exit(usage_problem(prog, message))
+
+
+#: the width of the formatters a parser makes while it is built (argparse's own when no terminal
+#: says otherwise): argparse makes one for every option only to check its metavar, and asking
+#: for the terminal's width imports shutil (with bz2 and lzma: 6.5M instructions, some 2 ms of
+#: serve's start); help and usage are formatted at the terminal's width, as argparse does
+BUILDING_WIDTH = 78
 
 
 class Parser(argparse.ArgumentParser):
     """``smtpfake``'s argument parser: ``--help`` as argparse prints it, a usage error in
     :func:`usage_error`'s two lines. Subparsers take their parent's class, so every
-    subcommand's parser (the probe's too) is one of these."""
+    subcommand's parser (the probe's too) is one of these. Keywords only, as argparse makes
+    subparsers; ``formatter_class`` formats help and usage, and while the parser is built the
+    same class at :data:`BUILDING_WIDTH` checks the options."""
+
+    def __init__(self, *, formatter_class: Any = argparse.HelpFormatter, **kwargs: Any) -> None:
+        self.printing_formatter = formatter_class
+
+        def building(prog: str) -> argparse.HelpFormatter:
+            made: argparse.HelpFormatter = formatter_class(prog, width=BUILDING_WIDTH)
+            return made
+
+        super().__init__(formatter_class=building, **kwargs)
+
+    def format_usage(self) -> str:
+        return self._printed(super().format_usage)
+
+    def format_help(self) -> str:
+        return self._printed(super().format_help)
+
+    def _printed(self, format_it: Callable[[], str]) -> str:
+        """``format_it()`` with the formatter help is printed with (the terminal's width)."""
+        building, self.formatter_class = self.formatter_class, self.printing_formatter
+        try:
+            return format_it()
+        finally:
+            self.formatter_class = building
 
     def error(self, message: str) -> NoReturn:
         usage_error(self.prog, message)
@@ -925,7 +975,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smtpfake {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    dirs = argparse.ArgumentParser(add_help=False)
+    dirs = Parser(add_help=False)
     dirs.add_argument(
         "--scenario-dir",
         action="append",

@@ -1,24 +1,41 @@
-"""``@frozen_dataclass``: ``@dataclass(frozen=True)`` whose ``__repr__``, ``__eq__`` and
-``__hash__`` are made when one of them is first called on the class.
+"""``@frozen_dataclass``: ``@dataclass(frozen=True)`` whose methods are made when one of them is
+first used; ``@mutable_dataclass``: the same for ``@dataclass``.
 
 Why (start-up time): ``dataclass`` writes the source of each method it adds and compiles it
-(``exec``) when the class is defined, about 0.07 ms a method on CPython 3.11, six methods per
-frozen class. ``smtpfake serve`` defines some 50 such classes before it listens, and making them
-was most of what its own modules cost (bench/startup_cost.py). A server makes these objects but
-seldom prints, compares or hashes them, so three of the six are left for when they are used.
+(``exec``) when the class is defined: for a frozen class of five fields about 2.3 million
+instructions on CPython 3.11, nine tenths of them compiling ``__init__``, ``__setattr__`` and
+``__delattr__``. ``smtpfake serve`` defines some 50 such classes before it listens, and making
+them was most of what its own modules cost (bench/startup_cost.py). A server never assigns to
+its frozen records; most of them it never makes before a client comes, or at all (the scenario
+comes from the cache by pickle, which calls no ``__init__``), and fewer still does it print,
+compare or hash.
 
-What stays the same: the class is a dataclass made by ``dataclasses`` with ``frozen=True`` (its
-``__init__``, its refusal to be assigned to, ``fields``, ``replace``, ``asdict``, pickling, match
-patterns); ``__repr__``, ``__eq__`` and ``__hash__`` are the ones ``@dataclass(frozen=True)``
-would have added, made by ``dataclasses`` (for a twin class with the same fields, which they do
-not name: they read ``self.__class__``) and set on the class by the first call, which they then
-answer. What differs: ``__dataclass_params__`` says ``eq=False, repr=False``.
-tests/test_frozen_dataclass.py holds each to ``@dataclass(frozen=True)``.
+So ``dataclasses`` only reads the fields when the class is defined, and the methods come in two
+groups, each made by the first call of one of its methods: the constructor group (a first
+instance made, a first assignment refused) - ``__init__``, and for a frozen class
+``__setattr__``, ``__delattr__`` and with slots the pickling pair ``dataclasses`` adds to it -
+and the LATER group (a first ``repr``, ``==`` or ``hash``) - ``__repr__``, ``__eq__`` and for a
+frozen class ``__hash__`` (a mutable one has ``__hash__ = None``, as ``dataclasses`` sets it).
+Each group is made by ``dataclasses`` for a twin class with the same fields (and slots, and
+``__post_init__``), and set on the class. The twin's ``__setattr__`` and ``__delattr__`` name
+their class (``type(self) is cls``, ``super(cls, self)``): the copies set on the class name the
+class instead (the same code, its closure cells that hold the twin holding the class).
+
+What stays the same: the class is a dataclass (``fields``, ``replace``, ``asdict``, pickling,
+match patterns), and its methods are the ones ``@dataclass(frozen=True)`` (``@dataclass``)
+would have added, made by ``dataclasses``; ``inspect.signature`` of the class (``help``) is its
+``__init__``'s. What differs: ``__dataclass_params__`` says ``init=False, repr=False, eq=False,
+frozen=False``, so a subclass is made the same way as its base (``dataclasses`` refuses a
+frozen subclass of a class it was told is not frozen). A class without a docstring gets its
+constructor group at once (``dataclasses`` writes the signature into a missing docstring).
+tests/test_frozen_dataclass.py holds each to ``@dataclass(frozen=True)`` and ``@dataclass``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import types
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -32,7 +49,8 @@ else:  # only type checkers read it (typing has it from Python 3.11)
 
 T = TypeVar("T")
 
-#: the methods made on first use
+#: the methods made on first use (for a frozen class): the first call of one makes its group
+CONSTRUCT = ("__init__", "__setattr__", "__delattr__")
 LATER = ("__repr__", "__eq__", "__hash__")
 
 
@@ -48,50 +66,178 @@ def frozen_dataclass(*, slots: bool = False) -> Callable[[type[T]], type[T]]: ..
 def frozen_dataclass(
     cls: type[T] | None = None, /, *, slots: bool = False
 ) -> type[T] | Callable[[type[T]], type[T]]:
-    """``@dataclass(frozen=True)`` or ``@dataclass(frozen=True, slots=True)``, with
-    ``__repr__``, ``__eq__`` and ``__hash__`` made on first use (see the module). TypeError for
-    a class that defines one of them itself (``dataclass`` keeps some of those and not others:
-    declare it with ``@dataclass(frozen=True)``)."""
+    """``@dataclass(frozen=True)`` or ``@dataclass(frozen=True, slots=True)``, with its methods
+    made on first use (see the module). TypeError for a class that defines one of them itself
+    (``dataclass`` keeps some of those and not others: declare it with
+    ``@dataclass(frozen=True)``)."""
 
     def wrap(c: type[T]) -> type[T]:
-        own = [name for name in LATER if name in c.__dict__]
-        if own:
-            raise TypeError(
-                f"{c.__qualname__} defines {', '.join(own)}: use @dataclass(frozen=True)"
-            )
-        made = dataclasses.dataclass(frozen=True, eq=False, repr=False, slots=slots)(c)
-        for name in LATER:
-            setattr(made, name, _first_call(made, name))
-        return made
+        return _on_first_use(c, frozen=True, slots=slots)
 
     return wrap if cls is None else wrap(cls)
 
 
-def _first_call(cls: type, name: str) -> Callable[..., Any]:
-    """``cls``'s method ``name`` until it is made: the first call makes all three and answers."""
+@overload
+def mutable_dataclass(cls: type[T], /) -> type[T]: ...
 
-    def first(self: object, *args: Any) -> Any:
-        _make_later(cls)
-        return getattr(cls, name)(self, *args)
+
+@overload
+def mutable_dataclass(*, slots: bool = False) -> Callable[[type[T]], type[T]]: ...
+
+
+@dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+def mutable_dataclass(
+    cls: type[T] | None = None, /, *, slots: bool = False
+) -> type[T] | Callable[[type[T]], type[T]]:
+    """``@dataclass`` or ``@dataclass(slots=True)``, with ``__init__``, ``__repr__`` and
+    ``__eq__`` made on first use (see the module); TypeError as for frozen_dataclass."""
+
+    def wrap(c: type[T]) -> type[T]:
+        return _on_first_use(c, frozen=False, slots=slots)
+
+    return wrap if cls is None else wrap(cls)
+
+
+def _groups(frozen: bool, slots: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The methods made on first use, as (the constructor group, the LATER group), for a frozen
+    or a mutable class, with or without slots."""
+    if not frozen:
+        return ("__init__",), ("__repr__", "__eq__")
+    return (*CONSTRUCT, "__getstate__", "__setstate__") if slots else CONSTRUCT, LATER
+
+
+#: the classes whose constructor group is made on first use -> whether they are frozen
+#: (dataclasses was told they are not, and have no __init__: their subclasses must be made so)
+_LAZY: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
+    """``c`` as a dataclass whose methods are made on first use (see the module)."""
+    construct, later = _groups(frozen, slots)
+    own = [name for name in (*construct, *later) if name in c.__dict__]
+    if own:
+        how = "@dataclass(frozen=True)" if frozen else "@dataclass"
+        raise TypeError(f"{c.__qualname__} defines {', '.join(own)}: use {how}")
+    if _constructed_at_once(c, frozen):
+        made = dataclasses.dataclass(frozen=frozen, eq=False, repr=False, slots=slots)(c)
+    else:
+        made = dataclasses.dataclass(init=False, eq=False, repr=False, slots=slots)(c)
+        for name in construct:
+            setattr(made, name, _first_call(made, name, construct, frozen))
+        made.__signature__ = _Signature(made, construct, frozen)  # type: ignore[attr-defined]
+        _LAZY[made] = frozen
+    for name in later:
+        setattr(made, name, _first_call(made, name, later, frozen))
+    if not frozen:
+        made.__hash__ = None  # type: ignore[assignment]  # eq=True, not frozen: unhashable
+    return made
+
+
+def _constructed_at_once(cls: type, frozen: bool) -> bool:
+    """Whether ``cls`` gets its constructor group when it is defined: without a docstring, or
+    as a subclass of a dataclass made so. TypeError for a subclass of a class whose group is
+    made on first use that cannot be made so too."""
+    bases = [b for b in cls.__mro__[1:] if dataclasses.is_dataclass(b)]
+    if not any(b in _LAZY for b in bases):
+        return not cls.__doc__ or bool(bases)
+    if not cls.__doc__ or not all(_LAZY.get(b) is frozen for b in bases):
+        raise TypeError(
+            f"{cls.__qualname__}: a subclass of a dataclass whose methods are made on first use "
+            "needs a docstring, and every dataclass base made the same way"
+        )
+    return False
+
+
+def _first_call(cls: type, name: str, group: tuple[str, ...], frozen: bool) -> Callable[..., Any]:
+    """``cls``'s method ``name`` until it is made: the first call makes its group and answers."""
+
+    def first(self: object, *args: Any, **kwargs: Any) -> Any:
+        _make(cls, group, frozen)
+        return getattr(cls, name)(self, *args, **kwargs)
 
     first.__name__, first.__qualname__ = name, f"{cls.__qualname__}.{name}"
     return first
 
 
-def _make_later(cls: type) -> None:
-    """``cls``'s __repr__, __eq__ and __hash__ as ``@dataclass(frozen=True)`` makes them: those of
-    a twin dataclass with the same fields (their repr, compare and hash flags) and no
-    constructor (``unsafe_hash``: the hash of a frozen class, without the frozen
-    ``__setattr__``, which ``cls`` has)."""
-    twin = dataclasses.make_dataclass(
-        cls.__name__,
-        [
-            (f.name, f.type, dataclasses.field(repr=f.repr, hash=f.hash, compare=f.compare))
-            for f in dataclasses.fields(cls)
-        ],
-        init=False,
-        unsafe_hash=True,
+class _Signature:
+    """``cls.__signature__`` until ``__init__`` is made: reading it (``inspect.signature``)
+    makes it and answers None, so that ``inspect`` reads the made ``__init__``; an instance
+    has no such attribute, as a dataclass's has not."""
+
+    def __init__(self, cls: type, group: tuple[str, ...], frozen: bool) -> None:
+        self.made = cls, group, frozen
+
+    def __get__(self, instance: object, owner: type | None = None) -> None:
+        if instance is not None:
+            raise AttributeError("__signature__")
+        cls, group, frozen = self.made
+        if cls.__dict__.get("__signature__") is self:
+            _make(cls, group, frozen)
+
+
+def _make(cls: type, group: tuple[str, ...], frozen: bool) -> None:
+    """``cls``'s methods ``group`` as ``@dataclass(frozen=frozen)`` makes them: those of a twin
+    dataclass with the same fields (and slots, and __post_init__), made by ``dataclasses``,
+    with the twin's references to itself pointing at ``cls``. For the LATER group, a twin with
+    no constructor (for a frozen class ``unsafe_hash``: the hash of a frozen class, without
+    the frozen ``__setattr__``)."""
+    construct = "__init__" in group
+    # the docstring too: without one, dataclasses would work out the twin's from its signature
+    namespace: dict[str, Any] = {
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+        "__annotations__": {},
+    }
+    for f in dataclasses.fields(cls):
+        namespace["__annotations__"][f.name] = f.type
+        namespace[f.name] = dataclasses.field(
+            default=f.default,
+            default_factory=f.default_factory,
+            init=f.init,
+            repr=f.repr,
+            hash=f.hash,
+            compare=f.compare,
+            metadata=f.metadata,
+            kw_only=f.kw_only,
+        )
+    if construct and hasattr(cls, "__post_init__"):
+        namespace["__post_init__"] = cls.__post_init__  # the made __init__ calls self's
+    first = type(cls.__name__, (), namespace)
+    # with slots, dataclasses returns a new class; the methods may name either
+    twin: type = dataclasses.dataclass(
+        init=construct,
+        repr=not construct,
+        eq=not construct,
+        frozen=frozen and construct,
+        unsafe_hash=frozen and not construct,
         match_args=False,
-    )
-    for name in LATER:
-        setattr(cls, name, twin.__dict__[name])
+        slots=construct and "__slots__" in cls.__dict__,
+    )(first)
+    if construct and isinstance(cls.__dict__.get("__signature__"), _Signature):
+        delattr(cls, "__signature__")
+    for name in group:
+        setattr(cls, name, _pointed_at(twin.__dict__[name], (first, twin), cls))
+
+
+def _pointed_at(fn: Any, twins: tuple[type, ...], cls: type) -> Any:
+    """``fn`` (a function of a twin) as a function of ``cls``: the same code, globals and name
+    (the twin's qualified name is ``cls``'s), its closure cells that hold a twin holding
+    ``cls``. ``fn`` itself when it names neither (a function dataclasses shares)."""
+    cells = fn.__closure__ or ()
+    if any(_holds(c, twins) for c in cells):
+        closure = tuple(types.CellType(cls) if _holds(c, twins) else c for c in cells)
+        made = types.FunctionType(
+            fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, closure
+        )
+        made.__kwdefaults__, made.__annotations__ = fn.__kwdefaults__, fn.__annotations__
+        made.__qualname__, made.__doc__ = fn.__qualname__, fn.__doc__
+        return made
+    return fn
+
+
+def _holds(cell: Any, values: tuple[object, ...]) -> bool:
+    try:
+        return any(cell.cell_contents is v for v in values)
+    except ValueError:  # an empty cell
+        return False

@@ -18,8 +18,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from smtpfake.engine.records import (
     DirectTranscript,
@@ -31,7 +30,10 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
-from smtpfake.frozen_dataclass import frozen_dataclass
+from smtpfake.frozen_dataclass import frozen_dataclass, mutable_dataclass
+
+if TYPE_CHECKING:  # serve's start does not load the pairing (its patterns compile at import)
+    from smtpfake.exchanges import Exchange
 
 # JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
 from smtpfake.journal_limits import JournalLimits as JournalLimits
@@ -100,6 +102,33 @@ class SessionRecord:
     @property
     def reply_codes(self) -> tuple[int, ...]:
         return tuple(int(r[:3]) for r in self.replies if r[:3].isdigit())
+
+    def exchanges(self) -> tuple[Exchange, ...]:
+        """Each line the client sent with the reply that answered it (None: none did), in the
+        order the lines came: found by counting, as a server answers commands in order (RFC
+        5321 §4.2, RFC 2920 §3.1). The greeting and a 421 sent on no command answer none;
+        message text and BDAT chunks are no command (smtpfake/exchanges.py says what counts)."""
+        from smtpfake.exchanges import pair
+
+        return pair(self.transcript, whole=not self.dropped_entries)
+
+    def end_of_data(self, message: Message) -> Exchange | None:
+        """The exchange that ended one of this session's ``messages``: its final "." (or its
+        ``BDAT ... LAST``) and the reply that accepted it, stamped when written (the message's
+        own ``time`` is when its data ended). None when the journal no longer keeps it;
+        ValueError for a message not of this session."""
+        kept = self.messages
+        at = next((i for i, m in enumerate(kept) if m is message), None)
+        if at is None:
+            at = kept.index(message) if message in kept else None  # a copy (read from JSON)
+        if at is None:
+            raise ValueError(f"message {message.queue_id} is not one of session {self.index}'s")
+        from smtpfake.exchanges import accepted_message
+
+        accepted = [x for x in self.exchanges() if accepted_message(x)]
+        # both lists drop their oldest first (the journal's limits): they match from the end
+        back = len(kept) - at
+        return accepted[-back] if back <= len(accepted) else None
 
     def format(self) -> str:
         head = f"session {self.index} from {self.peer or '?'}"
@@ -234,7 +263,7 @@ def _rest(entry: TranscriptEntry) -> tuple[Any, ...]:
     return (entry.delivered, entry.written, entry.event)
 
 
-@dataclass(slots=True)  # slots: no __dict__, one object fewer per session for the collector
+@mutable_dataclass(slots=True)  # slots: no __dict__, one object fewer per session for the collector
 class _Live:
     """A session as the journal keeps it while it runs; :meth:`snapshot` is its record."""
 

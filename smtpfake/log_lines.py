@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from smtpfake.engine.records import SessionInfo, TranscriptEntry
+from smtpfake.engine.records import SessionInfo, TranscriptEntry, not_delivered
 from smtpfake.visible import visible
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class Lines:
             if kept[3]:
                 line += f"   [{kept[3]}]"
             if len(kept) > 4 and not kept[4]:  # a reply the client left before it was whole
-                line += f"   (not delivered: {kept[5] or 0} octets written)"
+                line += not_delivered(kept[5] or 0)
             ready.append((key, self._text_line(stamp, who, visible(line))))
         followed.key = key
 

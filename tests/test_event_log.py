@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry
+from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, not_delivered
 from smtpfake.log_lines import json_object
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
 from smtpfake.visible import json_document, json_text, visible
@@ -198,6 +198,18 @@ def test_an_entry_of_a_session_the_journal_does_not_keep_is_still_logged() -> No
     assert stream.getvalue().endswith("session 9 C: NOOP\n")
 
 
+@pytest.mark.parametrize(("octets", "said"), [(1, "1 octet"), (0, "0 octets"), (4, "4 octets")])
+def test_a_reply_not_delivered_says_how_many_octets_in_the_text_log(octets: int, said: str) -> None:
+    stream = io.StringIO()
+    journal = LoggingJournal(EventLog(stream))
+    info = SessionInfo(1, "p", 0.0)
+    journal.started(info)
+    journal.transcript(
+        info, TranscriptEntry(0.0, "server", "250 Ok", delivered=False, written=octets)
+    )
+    assert stream.getvalue().endswith(f"S: 250 Ok   (not delivered: {said} written)\n")
+
+
 def test_lines_still_waiting_when_the_interpreter_exits_are_written() -> None:
     # a loop that ends before its timer fires, and no flush(): the exit writes what waits
     script = (
@@ -309,7 +321,7 @@ def reference_entry(log: EventLog, session: int, entry: TranscriptEntry, fmt: st
     tag = f"   [{entry.rule}]" if entry.rule else ""
     undelivered: dict[str, Any] = {}
     if not entry.delivered:
-        tag += f"   (not delivered: {entry.written or 0} octets written)"
+        tag += not_delivered(entry.written or 0)
         undelivered = {"delivered": False, "written": entry.written or 0}
     shown = arrow + entry.text.replace("\n", "\n" + arrow)
     if fmt == "text":

@@ -1,16 +1,20 @@
-"""@frozen_dataclass behaves as @dataclass(frozen=True): the same repr, equality and hash
-(made on first use), the same refusal to be assigned to, the same dataclass functions."""
+"""@frozen_dataclass behaves as @dataclass(frozen=True): the same constructor, repr, equality
+and hash (made on first use), the same refusal to be assigned to, the same dataclass functions;
+@mutable_dataclass as @dataclass."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import inspect
 import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from smtpfake.frozen_dataclass import frozen_dataclass
+import smtpfake.frozen_dataclass as frozen_dataclass_module
+from smtpfake.frozen_dataclass import frozen_dataclass, mutable_dataclass
 
 
 def twins(slots: bool = False) -> tuple[Any, Any]:
@@ -18,6 +22,7 @@ def twins(slots: bool = False) -> tuple[Any, Any]:
 
     def body() -> dict[str, Any]:
         return {
+            "__doc__": "A reply.",
             "__annotations__": {
                 "code": "int",
                 "text": "str",
@@ -30,9 +35,15 @@ def twins(slots: bool = False) -> tuple[Any, Any]:
             "tags": field(default_factory=tuple, hash=False),
         }
 
-    plain = dataclass(frozen=True, slots=slots)(type("Reply", (), body()))
-    lazy = frozen_dataclass(slots=slots)(type("Reply", (), body()))
+    plain: Any = dataclass(frozen=True, slots=slots)(type("Reply", (), body()))
+    lazy: Any = frozen_dataclass(slots=slots)(type("Reply", (), body()))
     return plain, lazy
+
+
+def made_yet(cls: type) -> dict[str, bool]:
+    """Which of the methods made on first use ``cls`` has made (not its first-call stub)."""
+    stub = frozen_dataclass_module.__file__
+    return {n: cls.__dict__[n].__code__.co_filename != stub for n in ("__init__", "__eq__")}
 
 
 @pytest.mark.parametrize("slots", [False, True])
@@ -51,6 +62,94 @@ def test_repr_eq_hash_are_those_of_a_frozen_dataclass(slots: bool, first: str) -
     assert a.__eq__(pa) is NotImplemented  # another class, as the plain one answers
     assert (a == (250, "ok")) is False
     assert {a, lazy(250, "ok", 5, "x", ("t",))} == {a}
+
+
+def test_the_constructor_is_made_by_the_first_instance() -> None:
+    plain, lazy = twins()
+    assert made_yet(lazy) == {"__init__": False, "__eq__": False}
+    # the signature is read from the constructor, which reading it makes
+    assert inspect.signature(lazy) == inspect.signature(plain)
+    assert str(inspect.signature(lazy)) == (
+        "(code: 'int', text: 'str', seen: 'int' = 0, quiet: 'str' = '', "
+        "tags: 'tuple[str, ...]' = <factory>) -> None"
+    )
+    assert made_yet(lazy) == {"__init__": True, "__eq__": False}
+    _, fresh = twins()
+    r = fresh(250, "ok")  # a first instance makes it too
+    assert made_yet(fresh)["__init__"] and r.tags == () and r.seen == 0
+    assert fresh.__init__.__qualname__ == "Reply.__init__"
+    with pytest.raises(TypeError, match=r"__init__\(\) missing 1 required positional argument"):
+        twins()[1](250)
+    assert not hasattr(r, "__signature__")  # as a dataclass instance has none
+
+
+def test_a_first_assignment_is_refused_as_by_a_frozen_dataclass() -> None:
+    """__setattr__ and __delattr__, made by the first assignment, refuse as a frozen class's
+    do: every name on the class itself, its fields on a subclass that is not a dataclass."""
+    _, lazy = twins()
+    r = object.__new__(lazy)  # as pickle makes one: no __init__ yet
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'other'"):
+        r.other = 1
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot delete field 'other'"):
+        del r.other
+
+    class Loose(twins()[1]):  # type: ignore[misc]
+        pass
+
+    loose = Loose(1, "a")
+    loose.other = 2  # not a field, not the frozen class itself: allowed, as for a plain one
+    assert loose.other == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        loose.code = 2
+
+
+def test_post_init_defaults_and_keyword_only_fields() -> None:
+    seen: list[object] = []
+
+    @frozen_dataclass
+    class Limits:
+        """With __post_init__, a factory and a keyword-only field."""
+
+        low: int
+        high: int = 10
+        names: list[str] = field(default_factory=list)
+        strict: bool = field(default=False, kw_only=True)
+
+        def __post_init__(self) -> None:
+            seen.append(self)
+            if self.low > self.high:
+                raise ValueError("low > high")
+
+    a = Limits(1, strict=True)
+    assert (a.low, a.high, a.names, a.strict) == (1, 10, [], True) and seen == [a]
+    assert Limits(2).names is not Limits(2).names
+    with pytest.raises(ValueError, match="low > high"):
+        Limits(11)
+    with pytest.raises(TypeError):
+        Limits(1, 2, [], True)  # type: ignore[call-arg]  # strict is keyword-only
+    assert repr(a) == (
+        "test_post_init_defaults_and_keyword_only_fields.<locals>.Limits"
+        "(low=1, high=10, names=[], strict=True)"
+    )
+
+
+@pytest.mark.parametrize("slots", [False, True])
+def test_copies_are_equal_and_frozen(slots: bool) -> None:
+    """Copies made before anything else (with slots, the pickling pair dataclasses adds to a
+    frozen class is made by its first use too), and pickled, as the scenario cache does."""
+    _, lazy = twins(slots)
+    r = object.__new__(lazy)
+    object.__setattr__(r, "code", 250)  # as pickle would restore one: no __init__ yet
+    for name, value in (("text", "ok"), ("seen", 0), ("quiet", ""), ("tags", ("t",))):
+        object.__setattr__(r, name, value)
+    for other in (copy.copy(r), copy.deepcopy(r)):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            other.code = 1
+        assert other == r and hash(other) == hash(r)
+    back = pickle.loads(pickle.dumps(SlotsKept(1, "x")))
+    assert back == SlotsKept(1, "x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        back.n = 2
 
 
 def test_each_class_makes_its_own_methods_once() -> None:
@@ -85,22 +184,49 @@ def test_pickled_and_back_equal() -> None:
     assert back == Kept(3, "x") and hash(back) == hash(Kept(3, "x"))
 
 
-def test_subclasses() -> None:
-    @frozen_dataclass
-    class Base:
-        a: int
-
-    @frozen_dataclass
-    class Child(Base):
-        b: int = 0
+@pytest.mark.parametrize("doc", [None, "A record."])
+def test_subclasses(doc: str | None) -> None:
+    """Without docstrings made at once, with them on first use: the same methods."""
+    Base: Any = frozen_dataclass(
+        type("Base", (), {"__doc__": doc, "__annotations__": {"a": "int"}})
+    )
+    child = {"__doc__": doc, "__annotations__": {"b": "int"}, "b": 0}
+    Child: Any = frozen_dataclass(type("Child", (Base,), child))
 
     class Plain(Base):  # no decorator: Base's methods, as with @dataclass(frozen=True)
         pass
 
-    assert repr(Child(1, 2)) == "test_subclasses.<locals>.Child(a=1, b=2)"
-    assert Child(1, 2) != Child(1, 3) and Child(1, 2) == Child(1, 2)
+    assert made_yet(Child) == {"__init__": doc is None, "__eq__": False}
+    assert repr(Child(1, 2)) == "Child(a=1, b=2)" and repr(Child(1)) == "Child(a=1, b=0)"
+    assert Child(1, 2) != Child(1, 3) and Child(1, 2) == Child(1, 2) != Base(1)
     assert Plain(1) == Plain(1) and Plain(1) != Base(1)  # other class: NotImplemented both ways
     assert repr(Plain(1)) == "test_subclasses.<locals>.Plain(a=1)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Child(1).a = 2
+    assert str(inspect.signature(Child)) == "(a: 'int', b: 'int' = 0) -> None"
+
+
+@pytest.mark.parametrize("slots", [False, True])
+def test_without_a_docstring_the_constructor_is_made_at_once(slots: bool) -> None:
+    """dataclasses writes the signature into a missing docstring: such a class gets __init__,
+    __setattr__ and __delattr__ when it is defined."""
+
+    body = {"__annotations__": {"a": "int", "b": "str"}, "b": ""}
+    Bare: Any = frozen_dataclass(slots=slots)(type("Bare", (), body))
+
+    assert made_yet(Bare) == {"__init__": True, "__eq__": False}
+    if not slots:
+        assert Bare.__doc__ == "Bare(a: 'int', b: 'str' = '')"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Bare(1).a = 2
+
+
+def test_a_subclass_is_made_as_its_base() -> None:
+    """dataclasses was told a base made on first use is neither frozen nor has __init__: a
+    subclass that would be made at once (no docstring) is refused with a clear message."""
+    Base: Any = frozen_dataclass(type("Base", (), {"__doc__": "A base.", "__annotations__": {}}))
+    with pytest.raises(TypeError, match="Bare: a subclass of a dataclass whose methods are made"):
+        frozen_dataclass(type("Bare", (Base,), {"__annotations__": {"c": "int"}, "c": 0}))
 
 
 def test_a_class_with_its_own_repr_is_refused() -> None:
@@ -120,3 +246,41 @@ class Kept:
 
     n: int
     s: str
+
+
+@frozen_dataclass(slots=True)
+class SlotsKept:
+    """The same, with slots."""
+
+    n: int
+    s: str
+
+
+@pytest.mark.parametrize("slots", [False, True])
+def test_mutable_dataclass_is_a_dataclass(slots: bool) -> None:
+    def body() -> dict[str, Any]:
+        return {
+            "__doc__": "A counter.",
+            "__annotations__": {"name": "str", "count": "int", "seen": "list[int]"},
+            "count": 0,
+            "seen": field(default_factory=list, compare=False),
+        }
+
+    plain: Any = dataclass(slots=slots)(type("Counter", (), body()))
+    lazy: Any = mutable_dataclass(slots=slots)(type("Counter", (), body()))
+    assert made_yet(lazy) == {"__init__": False, "__eq__": False}
+    assert lazy.__hash__ is None  # unhashable from the start, as with eq and not frozen
+    assert str(inspect.signature(lazy)) == str(inspect.signature(plain))
+    a, pa = lazy("a"), plain("a")
+    a.count += 1
+    pa.count += 1
+    a.seen.append(1)
+    pa.seen.append(1)
+    assert repr(a) == repr(pa) == "Counter(name='a', count=1, seen=[1])"
+    assert a == lazy("a", 1) and a != lazy("a") and a.__eq__(pa) is NotImplemented
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(a)
+    assert hasattr(a, "__dict__") is not slots
+    assert copy.deepcopy(a) == a and dataclasses.replace(a, count=5).count == 5
+    with pytest.raises(TypeError, match="defines __eq__: use @dataclass"):
+        mutable_dataclass(type("Own", (), {"__doc__": "d", "__eq__": lambda s, o: True}))

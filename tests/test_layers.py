@@ -45,6 +45,7 @@ JOURNAL_MAY_IMPORT = frozenset(
         "smtpfake.frozen_dataclass",
         "smtpfake.journal",
         "smtpfake.journal_limits",
+        "smtpfake.exchanges",
         "smtpfake.engine.records",
     }
 )
@@ -77,6 +78,7 @@ FACES = frozenset(
         "smtpfake.logging_observer",
         "smtpfake.log_lines",
         "smtpfake.quick_subject",
+        "smtpfake.event_order",  # where the log and the event stream place a violation or message
         "smtpfake.pytest_plugin",
         "smtpfake.queries",
         "smtpfake.servers_on_demand",
@@ -167,6 +169,7 @@ def layer_of(module: str) -> str | None:
         "smtpfake.tls": "tls",
         "smtpfake.journal": "journal",
         "smtpfake.journal_limits": "journal",
+        "smtpfake.exchanges": "journal",
         "smtpfake.server": "server",
         # delivery back ends (aiosmtpd's handlers) beside the server that feeds them
         "smtpfake.delivery": "server",

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from smtpfake.engine.body import Body
 from smtpfake.engine.records import Message
 from smtpfake.engine.state import Mode, Refusal
+from smtpfake.frozen_dataclass import mutable_dataclass
 from smtpfake.scenario.model import Stage
 from smtpfake.scenario.plan import Action, BodyCut
 from smtpfake.scenario.reply import Reply
@@ -42,7 +42,7 @@ _MIXED = Refusal(
 )
 
 
-@dataclass
+@mutable_dataclass
 class Chunk:
     """The chunk being read (mutable: one per BDAT, counted down as its octets arrive)."""
 
@@ -151,7 +151,7 @@ def _complete(session: Session, queue_id: str) -> None:
         rcpt_tos=tuple(session.rcpt_tos),
         data=bytes(body.data),
         session=session.index,
-        time=session.now(),
+        time=session.now() if session.arrived is None else session.arrived,  # its last octet
         queue_id=queue_id,
     )
     session.observer.message(session.info, message)

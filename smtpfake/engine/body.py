@@ -7,6 +7,8 @@ from smtpfake.scenario.plan import BodyCut
 
 #: the line that ends the message (RFC 5321 §4.1.1.4; a bare LF or none is tolerated here)
 END_LINES = (b".\r\n", b".\n", b".")
+#: the final "." line begun, its line ending not (yet) come: not message text
+END_LINES_BEGUN = (b".", b".\r")
 
 
 @frozen_dataclass
@@ -49,7 +51,8 @@ class Body:
     """One message's text: dot-unstuffed, counted in full, kept only up to ``cap`` octets so it is
     bounded in memory whatever the client sends."""
 
-    __slots__ = ("_cap", "cut", "data", "lines", "size")  # one per connection: no __dict__
+    # one per connection: no __dict__
+    __slots__ = ("_cap", "_cr", "crlf_end", "crlf_only", "cut", "data", "lines", "size")
 
     def __init__(self, cap: int) -> None:
         self._cap = cap
@@ -57,11 +60,20 @@ class Body:
         self.size = 0  # octets received (after unstuffing), kept or not
         self.lines = 0  # lines (not pieces) so far
         self.cut: BodyCut | None = None  # armed by a cut_body rule on DATA
+        #: only <CRLF>.<CRLF> ends the message (``server.bare_lf`` other than accept, set at
+        #: DATA): a "." line ending in a bare LF, or after a line that does, is text
+        self.crlf_only = False
+        #: with crlf_only: the text so far ends in CRLF (or is none); _cr: its last piece ends
+        #: in CR (an LF starting the next piece completes the CRLF)
+        self.crlf_end = True
+        self._cr = False
 
-    @staticmethod
-    def is_end(line: bytes, partial: bool) -> bool:
-        """Only a whole line can be the final "." (a piece of a long line never is)."""
-        return not partial and line in END_LINES
+    def is_end(self, line: bytes, partial: bool) -> bool:
+        """Only a whole line can be the final "." (a piece of a long line never is); with
+        crlf_only, only ``.\r\n`` after a CRLF (RFC 5321 §4.1.1.4, strictly)."""
+        if partial or line not in END_LINES:
+            return False
+        return not self.crlf_only or (line == b".\r\n" and self.crlf_end)
 
     def add(self, line: bytes, partial: bool) -> bytes:
         """A line, or a later piece of one (``partial``); returns the text it adds."""
@@ -69,10 +81,28 @@ class Body:
             self.lines += 1
             if line.startswith(b"."):
                 line = line[1:]  # RFC 5321 §4.5.2 transparency
+        if self.crlf_only:
+            self.crlf_end = line.endswith(b"\r\n") or (line == b"\n" and self._cr)
+            self._cr = line.endswith(b"\r")
         self.size += len(line)
         if len(self.data) + len(line) <= self._cap:
             self.data += line
         return line
+
+    def add_unfinished(self, fragment: bytes, partial: bool) -> bytes:
+        """The last piece of text the connection's end left without its line ending: counted as
+        :meth:`add` counts it, but for the final "." line begun (``.``, ``.\r``): that is the
+        client ending the message, not text (a whole message's size leaves ``.\r\n`` out too),
+        so it adds no octets. Returns the text it adds."""
+        if not partial and fragment in END_LINES_BEGUN:
+            self.lines += 1  # a line did come: the message is unfinished, not empty
+            return b""
+        return self.add(fragment, partial)
+
+    def unfinished(self) -> str | None:
+        """The transcript text of a message the connection's end cut short (RFC 5321
+        §4.1.1.4), or None when the client sent nothing after the 354."""
+        return f"(message data, {self.size} bytes, unfinished)" if self.lines else None
 
     def add_octets(self, data: bytes) -> None:
         """Octets of a BDAT chunk (RFC 3030): kept as sent, no dot-unstuffing, no lines."""
@@ -91,6 +121,8 @@ class Body:
         text = (b"\n" + block).replace(b"\n.", b"\n")[1:] if stuffed else block
         if len(self.data) + len(text) > self._cap:
             return None
+        if self.crlf_only:
+            self.crlf_end, self._cr = block.endswith(b"\r\n"), False
         self.lines += lines
         self.size += len(text)
         self.data += text

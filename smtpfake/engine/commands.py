@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from smtpfake.engine import bdat, params
+from smtpfake.engine import bare_lf, bdat, params
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.conduct import bad_pipelining_rfc
 from smtpfake.engine.state import Mode, Refusal
@@ -187,6 +187,7 @@ def _data(session: Session, arg: str) -> tuple[Action, ...]:
         if body.size or body.lines or body.cut is not None:
             session.body = Body(session.settings.max_message_bytes)
         # else the one made at connect, still empty: the first message's
+        session.body.crlf_only = bare_lf.CRLF_ONLY[session.settings.bare_lf]
         session.conduct.new_message()
 
     return session.respond(_STAGE_DATA, arg, _GO_AHEAD, accept)

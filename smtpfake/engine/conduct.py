@@ -8,6 +8,7 @@ Nothing here changes a reply: the client is judged, not answered.
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 #: RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF
@@ -66,6 +67,31 @@ def scan_text(text: bytes) -> TextScan:
     longest = max(map(len, text.split(b"\n")))
     long_line = longest if longest >= TEXT_LINE_LIMIT else 0
     return lines, long_line, lines != pairs, text.count(b"\r") != pairs
+
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_BARE_CR = re.compile(rb"\r(?!\n)")
+_LONG = re.compile(rb"[^\n]{%d}" % TEXT_LINE_LIMIT)
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def _first_lines(
+    text: bytes, bare_lf: bool, bare_cr: bool, long: bool, ascii: bool
+) -> list[tuple[int, int]]:
+    """For whole lines of text: what they have to tell, each as (where the first line that
+    tells it ends, what: 0 a bare LF, 1 a bare CR, 2 a long line, 3 8-bit text), sorted: the
+    order text judged line by line tells them (within a line, in that order)."""
+    found = []
+    for present, pattern, what in (
+        (bare_lf, _BARE_LF, 0),
+        (bare_cr, _BARE_CR, 1),
+        (long, _LONG, 2),
+        (not ascii, _NON_ASCII, 3),
+    ):
+        match = pattern.search(text) if present else None
+        if match is not None:
+            found.append((text.find(b"\n", match.start()), what))
+    return sorted(found)
 
 
 def _no_long_line(text: bytes) -> bool:
@@ -128,6 +154,10 @@ class Conduct:
         if key not in told:
             told.add(key)
             self._session.violate(kind, detail, command)
+
+    def told_in_message(self, kind: str) -> bool:
+        """Whether ``kind`` was told of the current message (bare_lf.py refuses on it)."""
+        return self._told is not None and f"message:{kind}" in self._told
 
     def new_message(self) -> None:
         """DATA was accepted: what is told once per message may be told again."""
@@ -232,8 +262,17 @@ class Conduct:
         self._line_size = 0
         self._cr_pending = False
         _, long_line, bare_lf, bare_cr = scan_text(text) if scan is None else scan
+        ascii = text.isascii()
+        if bare_lf + bare_cr + (long_line > 0) + (not ascii) > 1:
+            # more than one thing to tell (rare): in the order the lines one by one tell them
+            for _, what in _first_lines(text, bare_lf, bare_cr, long_line > 0, ascii):
+                if what < 2:
+                    self._bare(what == 0, what == 1, MESSAGE, True)
+                else:
+                    self._text(long_line + 1 if what == 2 else 0, what == 2, declared_8bit)
+            return
         self._bare(bare_lf, bare_cr, MESSAGE, True)
-        self._text(long_line + 1, text.isascii(), declared_8bit)  # with its LF
+        self._text(long_line + 1, ascii, declared_8bit)  # with its LF
 
     def _text(self, line_size: int, ascii: bool, declared_8bit: bool) -> None:
         if line_size > TEXT_LINE_LIMIT:

@@ -174,6 +174,10 @@ class Connection:
             session.arrived = session.clock.now()
             if self._marks is not None:
                 self._unmark()
+            if type(data) is bytes and not self._discarding and self._eof is None:
+                actions = self._one_read(data)
+                if actions is not None:
+                    return actions
         buffer += data
         if self._busy:
             self._ahead = len(self._buffer)
@@ -182,6 +186,55 @@ class Connection:
         if self._busy or self._over:
             return actions
         return (self._client_idle, *actions)  # the client spoke: its silence starts over
+
+    def _one_read(self, data: bytes) -> tuple[Action, ...] | None:
+        """:meth:`receive_data`'s end for the reads most clients make, nothing buffered and no
+        batch under way: one whole command line, or a whole message's text with its final "."
+        (with no cut armed). What :meth:`_pump` and :meth:`_next_piece` would do with them,
+        without buffering and copying them; None for any other read (buffered as usual)."""
+        session = self.session
+        if session.chunk is not None:
+            return None
+        if session.mode is not _MODE_DATA:
+            if len(data) > LINE_LIMIT or data.find(b"\n") != len(data) - 1 or not data:
+                return None
+            ahead = self._ahead > 0  # _took(), inline
+            if ahead:
+                self._ahead = max(0, self._ahead - len(data))
+            partial, self._mid_line = self._mid_line, False
+            actions = session.receive(data, partial=partial, pipelined=ahead)
+        else:
+            if self._mid_line or session.body.cut is not None or not data.endswith(b"\r\n.\r\n"):
+                return None
+            found = self._text_block(data)
+            if found is None or len(found[0]) != len(data) - 3:
+                return None  # the "." is not the first final one, or the text is one line
+            block, scan, stuffed = found
+            ahead = self._ahead > 0  # _took(len(block)), inline
+            if ahead:
+                self._ahead = max(0, self._ahead - len(block))
+            if session.receive_text(block, pipelined=ahead, scan=scan, stuffed=stuffed):
+                # whole lines of text, no cut armed: nothing to answer (Session.receive_text)
+                raise AssertionError("message text with no cut armed got a reply")
+            if self._ahead:
+                self._ahead = max(0, self._ahead - 3)  # _took(3): the final ".", inline
+            actions = session.end_of_text()
+        if actions:
+            if (  # _start()'s common case, inline: one reply, nothing to enter
+                len(actions) == 1
+                and type(actions[0]) is Send
+                and self._client_idle is self._server_idle
+            ):
+                self._batch, self._cursor, self._written = actions, 0, 0
+                self._busy = True
+                self._ahead = 0  # (none buffered)
+                return actions
+            started = self._start(actions)
+            if self._busy or self._over:
+                return started
+        if session.held is not None:
+            session.release()
+        return self._idle_only  # (as _pump(): what is not a batch is not returned)
 
     def performed(self, action: Action) -> None:
         """The wire carried out ``action`` of the current batch (a Send: its bytes are with the
@@ -219,6 +272,33 @@ class Connection:
         if self._buffer and getattr(action, "note", None) is not None:
             self._hold_back()
         self.session.performed(action)
+
+    def wrote(self, send: Send) -> tuple[Action, ...]:
+        """``performed(send)`` then ``done()``: the wire carried out a batch that is this one
+        Send (most replies), whole. In one call: the wire makes it for nearly every command."""
+        if self._buffer or not self._busy or self._over or self._cursor or self._eof is not None:
+            self.performed(send)  # lines wait, or the client has left: the general way
+            return self.done()
+        note = send.note
+        if note is None:
+            self._written += len(send.data)
+        else:
+            self._written = 0
+            session = self.session
+            entries, text = session.entries, note.text
+            if (  # performed()'s session.note(), inline (nothing is held with none buffered)
+                entries is not None
+                and len(entries) < session.entries_room
+                and len(text) <= session.entry_chars
+            ):
+                entries.append((session.clock.now(), "server", text, note.rule))
+            else:
+                session.note(session.clock.now(), "server", text, note.rule)
+        # done(): the client waited for this reply, so nothing is ahead of the next one
+        self._busy = False
+        self._batch, self._cursor = (), 0
+        self._ahead = 0
+        return self._idle_only
 
     def done(self) -> tuple[Action, ...]:
         """The wire finished the current batch; what comes next (the next buffered line's)."""
@@ -596,13 +676,17 @@ class Connection:
             and not self._mid_line
             and (self._marks is None or session.body.cut is None)
         ):
-            found = self._text_block()
+            found = self._text_block(buffer)
             if found is not None:
                 block, scan, stuffed = found
                 del buffer[: len(block)]
                 ahead = self._took(len(block))
                 actions = session.receive_text(block, pipelined=ahead, scan=scan, stuffed=stuffed)
-                if not actions and buffer.startswith(b".\r\n"):
+                if (
+                    not actions
+                    and buffer.startswith(b".\r\n")
+                    and session.body.is_end(b".\r\n", False)  # (after a CRLF, with crlf_only)
+                ):
                     # the final "." right behind the text (most messages): in the same step
                     del buffer[:3]
                     self._took(3)
@@ -658,12 +742,12 @@ class Connection:
         if session.held is not None:
             session.release()
 
-    def _text_block(self) -> tuple[bytes, TextScan, bool] | None:
-        """The whole lines of message text at the buffer's start that can go to the session in
-        one piece: up to the final "." (or the first over-long line), at least two lines; with
-        its :func:`~smtpfake.engine.conduct.scan_text` and whether a line starts with a dot
-        (RFC 5321 §4.5.2; the session needs both: found once here). None when there are fewer."""
-        buffer = self._buffer
+    def _text_block(self, buffer: bytes | bytearray) -> tuple[bytes, TextScan, bool] | None:
+        """The whole lines of message text at the start of ``buffer`` (the connection's, or a
+        read) that can go to the session in one piece: up to the final "." (or the first
+        over-long line), at least two lines; with its :func:`~smtpfake.engine.conduct.scan_text`
+        and whether a line starts with a dot (RFC 5321 §4.5.2; the session needs both: found
+        once here). None when there are fewer."""
         if buffer.startswith(b".\r\n") or buffer.startswith(b".\n"):
             return None
         end = buffer.rfind(b"\n")

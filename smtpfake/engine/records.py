@@ -19,8 +19,9 @@ HEADER_SCAN_BYTES = 65_536
 class TranscriptEntry:
     """One thing that happened on the connection. ``time``: for a client line (message text, an
     AUTH line, a BDAT chunk), when its last octet arrived, or the close that cut it short (a
-    line without its LF, an unfinished message); for a reply, when its last byte was
-    handed to the socket. A transcript is in time order. A multi-line reply is one entry whose
+    line without its LF, an unfinished message); for a reply, when its last byte was queued
+    for the socket's write (a pipelined group's replies leave in one write once the group is
+    read: a little before it). A transcript is in time order. A multi-line reply is one entry whose
     ``text`` holds its lines as sent, joined with newlines (see :attr:`lines`)."""
 
     time: float
@@ -41,8 +42,14 @@ class TranscriptEntry:
         arrow = "C:" if self.side == "client" else "S:"
         tag = f"   [{self.rule}]" if self.rule else ""
         if not self.delivered:
-            tag += f"   (not delivered: {self.written or 0} octets written)"
+            tag += not_delivered(self.written or 0)
         return "\n".join(f"{arrow} {line}" for line in self.lines) + tag
+
+
+def not_delivered(written: int) -> str:
+    """The text form's tag for a reply the client left before it was written whole:
+    ``   (not delivered: 4 octets written)``, ``1 octet`` for one."""
+    return f"   (not delivered: {written} octet{'' if written == 1 else 's'} written)"
 
 
 @frozen_dataclass(slots=True)  # slots: one per command on a stage with rules
@@ -133,6 +140,10 @@ class Message:
     rcpt_tos: tuple[str, ...]
     data: bytes
     session: int  # the index of the connection it came on
+    #: when its data ended on the wire (clock seconds): its final "." arrived (RFC 5321
+    #: §4.1.1.4), or its BDAT ... LAST chunk's last octet (RFC 3030 §2), the time of that
+    #: transcript entry; not when the server accepted it. The 250 that accepted it has its own
+    #: time, when written (SessionRecord.end_of_data finds both).
     time: float
     queue_id: str
 

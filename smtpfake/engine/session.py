@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
-from smtpfake.engine import bdat, commands, params
+from smtpfake.engine import bare_lf, bdat, commands, params
 
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 # (the SASL exchange, auth.py, loads with the first AUTH: commands.py)
@@ -329,9 +329,10 @@ class Session:
         starts the line, so only it is dot-unstuffed or can be the final "."). ``pipelined``: the
         wire already held (part of) this line when the server sent its previous reply (the
         greeting, for the first line), so the client did not wait for that reply."""
-        if self.mode is _MODE_DATA:
+        mode = self.mode
+        if mode is _MODE_DATA:
             return self._data_line(line, partial, pipelined)
-        if self.mode is _MODE_AUTH:
+        if mode is _MODE_AUTH:
             return commands.auth_line(self, line, pipelined)
         stripped = line.rstrip(b"\r\n")
         text = stripped.decode("utf-8", "surrogateescape")
@@ -350,7 +351,7 @@ class Session:
             entries.append((when, "client", shown, None))
         else:
             self.note(when, "client", shown, None)
-        if self.mode is _MODE_CLOSED:
+        if mode is _MODE_CLOSED:
             if self.conduct.previous is None and pipelined:
                 # Sent during a greeting that never came (a hang or a close at connect).
                 self.conduct.pipelining(verb, pipelined)
@@ -376,6 +377,12 @@ class Session:
             or "\n" in text
         ):
             conduct.line_endings(line, verb, message=False)
+            if bare_lf.has_bare_lf(line):  # the server's policy may refuse it (bare_lf.py)
+                known = verb in _STAGE_OF
+                stage = _STAGE_OF[verb] if known else _STAGE_UNKNOWN
+                refused = bare_lf.refuse(self, stage, arg.strip() if known else text)
+                if refused is not None:
+                    return refused
         if len(line) > COMMAND_LINE_LIMIT:
             self.conduct.command_too_long(verb, len(line))
             return self.respond(_STAGE_UNKNOWN, text, self.reply(500, "5.5.6", "Line too long"))
@@ -427,7 +434,7 @@ class Session:
         as any line then."""
         mode = self.mode
         if mode is _MODE_DATA:
-            piece = self.body.add(fragment, partial)
+            piece = self.body.add_unfinished(fragment, partial)
             self.conduct.text_line(piece, partial=partial, declared_8bit=self.declared.eight_bit)
         elif mode is _MODE_CLOSED:
             self.receive(fragment, pipelined=pipelined)
@@ -446,10 +453,18 @@ class Session:
         """The connection's end came before the message's final "." (RFC 5321 §4.1.1.4): how
         much text came, stamped at ``closed`` (clock seconds), the close that ended the
         message (a whole message is stamped at its "."); the message is not accepted."""
-        body = self.body
-        self.note(closed, "client", f"(message data, {body.size} bytes, unfinished)", None)
+        text = self.body.unfinished()
+        if text is not None:  # (nothing after the 354: the close's own entry says it)
+            self.note(closed, "client", text, None)
         self.mode = _MODE_COMMAND
         self.reset_transaction()
+
+    def _record_unfinished(self) -> None:
+        """The server's own end of the connection (a stop, a reset, a timer) cut the message
+        short: its text so far, if the client sent any (see :meth:`Body.unfinished`)."""
+        text = self.body.unfinished()
+        if text is not None:
+            self.record("client", text)
 
     def internal_error(self) -> tuple[Action, ...]:
         """smtpfake itself failed (the wire layer reports the exception): a 451 and the close, so
@@ -494,7 +509,7 @@ class Session:
         else:
             raise ValueError(f"unknown timer {name!r}")
         if self.mode is _MODE_DATA:
-            self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
+            self._record_unfinished()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = True
         self._transient(reply)
@@ -515,7 +530,7 @@ class Session:
         if self.mode is _MODE_CLOSED:
             reply = False  # it was closing already (a hang, a delay before a close): end it now
         elif self.mode is _MODE_DATA:
-            self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
+            self._record_unfinished()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = True
         rule = f"server.{why}"
@@ -542,7 +557,7 @@ class Session:
         """``idle_close: close|reset``: the idle connection is dropped without a word. The
         client's next command, sent before it could see the close, is not held against it."""
         if self.mode is _MODE_DATA:
-            self.record("client", f"(message data, {self.body.size} bytes, unfinished)")
+            self._record_unfinished()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = True
         how = "reset" if isinstance(end, Reset) else "closed"
@@ -598,15 +613,24 @@ class Session:
         # no hook and no rule on the stage can change it: most replies of most sessions
         if not self.hooks and self._compiled.select[stage] is None:
             reply: Reply | None = None
-            if isinstance(plan, Reply):
-                reply, closing = plan, plan.closes
-            elif plan.reply is not None and _closes_plainly(plan):
+            if type(plan) is Reply:
+                reply, closing = plan, plan.code == 421  # Reply.closes, inline
+            elif isinstance(plan, Plan) and plan.reply is not None and _closes_plainly(plan):
                 reply, closing = plan.reply, True  # a reply sent whole, then the close
+            elif isinstance(plan, Reply):
+                reply, closing = plan, plan.closes
             if reply is not None:
                 # What _decided() makes of it, without making a Plan: the same steps.
                 counts = self.counts
                 counts[stage] = counts.get(stage, 0) + 1
-                self._settle(stage, reply, accept)
+                positive = reply.code < 400  # _settle(), inline
+                if accept is not None and positive:
+                    if stage is _STAGE_MAIL:
+                        self.transactions += 1
+                    accept()
+                if not positive:
+                    self._transient(reply)
+                self.conduct.previous_ok = positive
                 if closing:  # _ending()
                     self.closed_in_message = self.mode is _MODE_DATA
                     self.mode = _MODE_CLOSED
@@ -909,6 +933,13 @@ class Session:
         size = self.body.size
         self.body.cut = None
         self.conduct.message_size(size, self.declared.size)
+        if self.body.crlf_only and self.conduct.told_in_message("bare-lf"):
+            # the message is not accepted: the transaction ends once the reply is decided
+            refused = bare_lf.refuse(
+                self, _STAGE_END_OF_DATA, self.mail_from, self.reset_transaction
+            )
+            if refused is not None:
+                return refused
         limit = min(self.size_limit() or size, self.settings.max_message_bytes)
         if size > limit:
             big = self.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
@@ -919,7 +950,7 @@ class Session:
             rcpt_tos=tuple(self.rcpt_tos),
             data=bytes(self.body.data),
             session=self.index,
-            time=self.now(),
+            time=self.now() if self.arrived is None else self.arrived,  # its data's end
             queue_id=queue_id,
         )
 

@@ -9,12 +9,13 @@ the older sessions, so their numbers must stay unique until the reset that clear
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from smtpfake.frozen_dataclass import mutable_dataclass
 from smtpfake.scenario.model import INITIAL_STATE
 
 
-@dataclass(slots=True)  # one per rule and key: many, each touched on every command
+@mutable_dataclass(slots=True)  # one per rule and key: many, each touched on every command
 class KeyCounter:
     """One rule's counters for one ``per`` key (or for the whole server without ``per``)."""
 
@@ -26,7 +27,7 @@ class KeyCounter:
     window_seen: int = 0
 
 
-@dataclass
+@mutable_dataclass
 class Numbering:
     """Session numbers and queue ids, unique since the last reset (a scenario switch keeps them:
     the journal still holds the sessions numbered before it)."""
@@ -35,7 +36,7 @@ class Numbering:
     messages: int = 0
 
 
-@dataclass
+@mutable_dataclass
 class Shared:
     """What the sessions of one server share under its scenario: connection and rule counters,
     the named state, and who must wait before connecting again."""

@@ -34,6 +34,7 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
+from smtpfake.event_order import Waiting
 from smtpfake.journal import Journal
 from smtpfake.logging_observer import LoggingJournal
 from smtpfake.serialize import VIOLATION_REFERENCES
@@ -150,7 +151,22 @@ class EventHub:
             self._deliver(pending.popleft())
             delivered = True
         self._update()  # a reader dropped for falling behind no longer listens
-        if delivered and self._waiting and self._changed is not None:
+        if delivered and self._waiting:
+            self._wake()
+
+    def wake(self) -> None:
+        """Have the waits in :meth:`until` look again though no event came (a message recorded
+        whose event waits for its place in the transcript); safe from any thread."""
+        loop = self._loop
+        if loop is None or self.closed or not self._waiting:
+            return
+        # RuntimeError: the loop closed meanwhile (after the API stopped): nobody waits
+        with contextlib.suppress(RuntimeError):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        if self._changed is not None:
             self._changed.set()
             self._changed = asyncio.Event()
 
@@ -304,7 +320,13 @@ class Publishing(Journal):
     DirectTranscript). A session that begins while nobody listens appends its entries to the
     journal's list itself; once someone does, what it appended since is published before its
     next event, and at the latest DIRECT_POLL seconds later (in the order each session made
-    them; against other sessions' events, up to that much later)."""
+    them; against other sessions' events, up to that much later).
+
+    While someone listens, a ``violation`` or ``message`` event waits for the transcript as
+    serve's log does (smtpfake.event_order: just before the session's first entry stamped at or
+    after it, at the latest before ``closed``), so the stream shows one order with the log and
+    the journal. A wait for messages looks again at once all the same (EventHub.wake), and
+    with nobody listening the ``message`` event goes out at once."""
 
     def __init__(self, *args: Any, hub: EventHub, server: str = "main", **limits: int) -> None:
         super().__init__(*args, **limits)
@@ -328,10 +350,15 @@ class Publishing(Journal):
         # sessions on the direct path, by id(info) as the journal's: [info, their transcript
         # list, how much of it was published or seen by nobody]; under the journal's lock
         self._appending: dict[int, list[Any]] = {}
+        # violation and message events waiting for their place in the transcript (event_order)
+        self._later: Waiting[Event] = Waiting()
         hub.attach(self)
 
     def clear(self) -> None:
         with self._lock:
+            # what still waits happened before the reset (its sessions go on in the new journal)
+            for _, event in self._later.everything():
+                self.hub.publish(event)
             super().clear()
             self.deleted.clear()
 
@@ -358,6 +385,8 @@ class Publishing(Journal):
         self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
     ) -> None:
         self._base_quick(info, time, side, text, rule)  # type: ignore[misc]  # set when offered
+        if self._later:
+            self._publish_due(info, time)
         if self.hub.listening:
             kind = "command" if side == "client" else "reply"
             self.hub.publish(
@@ -395,12 +424,17 @@ class Publishing(Journal):
         """Publish what a session appended itself since last looked at (with the lock held)."""
         info, entries, seen = appending
         end = len(entries)  # the session may be appending meanwhile: what is there now
-        if end > seen and self.hub.listening:
+        later = self._later
+        listening = self.hub.listening
+        if end > seen and (listening or later):
             publish, server, index = self.hub.publish, self.server_id, info.index
             for kept in entries[seen:end]:
                 when, side, text, rule = kept[:4]
-                kind = "command" if side == "client" else "reply"
-                publish(Event(kind, server, _entry_fields, index, when, side, text, rule))
+                if later:
+                    self._publish_due(info, when)
+                if listening:
+                    kind = "command" if side == "client" else "reply"
+                    publish(Event(kind, server, _entry_fields, index, when, side, text, rule))
         appending[2] = end
 
     def listen(self) -> bool:
@@ -419,21 +453,44 @@ class Publishing(Journal):
                 self._publish_appended(appending)
             return bool(self._appending)
 
-    def _send(self, info: SessionInfo, event: Event | None, *, last: bool = False) -> None:
+    def _send(
+        self,
+        info: SessionInfo,
+        event: Event | None,
+        *,
+        at: float | None = None,
+        last: bool = False,
+    ) -> None:
         """Publish ``event`` (None: nobody wants it) of ``info``'s session, after what the
-        session appended itself (the lock orders both against :meth:`publish_direct`); ``last``:
-        the session ended, it appends no more."""
+        session appended itself (the lock orders both against :meth:`publish_direct`). ``at``:
+        the time of an event that waits for the transcript (event_order) while someone listens;
+        ``last``: the session ended, it appends no more (what waits goes first)."""
         appending = self._appending.get(id(info)) if self._appending else None
         if appending is None:
-            if event is not None:
-                self.hub.publish(event)
+            self._place(info, event, at, last)
             return
         with self._lock:
             self._publish_appended(appending)
             if last:
                 self._appending.pop(id(info), None)
-            if event is not None:
-                self.hub.publish(event)
+            self._place(info, event, at, last)
+
+    def _place(self, info: SessionInfo, event: Event | None, at: float | None, last: bool) -> None:
+        if last and self._later:
+            self._publish_due(info, None)
+        if event is None:
+            return
+        if at is not None and self.hub.listening:
+            self._later.hold(info, at, event)
+            if event.kind == "message":
+                self.hub.wake()  # a wait for messages counts it now, not at its event
+        else:
+            self.hub.publish(event)
+
+    def _publish_due(self, info: SessionInfo, time: float | None) -> None:
+        """Publish the session's waiting events due before its entry at ``time`` (None: all)."""
+        for event in self._later.due(info, time):
+            self.hub.publish(event)
 
     # -- the observer ------------------------------------------------------------------------------
 
@@ -456,6 +513,8 @@ class Publishing(Journal):
         appending = self._appending.get(id(info)) if self._appending else None
         if appending is None:
             super().transcript(info, entry)
+            if self._later:
+                self._publish_due(info, entry.time)
             if self.hub.listening:
                 self.hub.publish(self._entry_event(info, entry))
             return
@@ -465,6 +524,8 @@ class Publishing(Journal):
             self._publish_appended(appending)
             super().transcript(info, entry)
             appending[2] = len(appending[1])
+            if self._later:
+                self._publish_due(info, entry.time)
             if self.hub.listening:
                 self.hub.publish(self._entry_event(info, entry))
 
@@ -477,7 +538,7 @@ class Publishing(Journal):
         super().violation(info, violation)
         fields = (_violation_fields, info.index, violation)
         event = Event("violation", self.server_id, *fields) if self.hub.listening else None
-        self._send(info, event)
+        self._send(info, event, at=violation.time)
 
     def message(self, info: SessionInfo, message: Message) -> None:
         number = next(self._numbers)  # journal writers are the server loop alone
@@ -486,7 +547,8 @@ class Publishing(Journal):
         super().message(info, message)
         fields = (_message_fields, info.index, number, message)
         # also wanted by a wait for messages (it wakes on the event)
-        self._send(info, Event("message", self.server_id, *fields) if self.hub.wanted else None)
+        event = Event("message", self.server_id, *fields) if self.hub.wanted else None
+        self._send(info, event, at=message.time)
 
     def authenticated(self, info: SessionInfo, user: str) -> None:
         super().authenticated(info, user)

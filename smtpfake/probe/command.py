@@ -115,6 +115,7 @@ def add_parser(sub: Any, dirs: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 
 def main(args: argparse.Namespace) -> int:
+    from smtpfake.cli import usage_problem  # the one way a usage error is told
     from smtpfake.probe.cases import load_cases, select, selection_problem, with_params
     from smtpfake.probe.outcomes import ExitMap
     from smtpfake.probe.reports import (
@@ -127,6 +128,7 @@ def main(args: argparse.Namespace) -> int:
     from smtpfake.probe.runner import Options, command_client, placeholder_problem, run_cases
     from smtpfake.scenario import ScenarioError
     from smtpfake.scenario.checks import ClientKind
+    from smtpfake.scenario.errors import ParamsError
 
     command = list(args.client)
     if command[:1] == ["--"]:
@@ -134,19 +136,15 @@ def main(args: argparse.Namespace) -> int:
     try:
         exits = ExitMap.parse(args.exit_codes)
     except ValueError as exc:
-        print(f"smtpfake probe: --exit-codes: {exc}", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake probe", f"--exit-codes: {exc}")
     if args.budget is not None and not args.retrying:
         # a one-shot client is judged on its exit, never waited for: the budget would be ignored
-        print("smtpfake probe: --budget is for a --retrying client", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake probe", "--budget is for a --retrying client")
     args.budget = 30.0 if args.budget is None else args.budget
     if args.jobs < 1 or args.timeout <= 0 or args.budget <= 0:
-        print("smtpfake probe: -j, --timeout and --budget must be positive", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake probe", "-j, --timeout and --budget must be positive")
     if problem := _setup_problem(args):
-        print(f"smtpfake probe: {problem}", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake probe", problem)
     try:
         everything = load_cases(args.scenario, args.scenario_dir)
     except ScenarioError as exc:
@@ -154,14 +152,14 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if problem := selection_problem(everything, args.case, args.tag, args.skip_tag):
         suffix = " (see --list)" if problem.startswith("the selection") else ""
-        print(f"smtpfake probe: {problem}{suffix}", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake probe", f"{problem}{suffix}")
     cases = select(everything, args.case, args.tag, args.skip_tag)
     try:
         cases = with_params(cases, dict(args.param))
     except ValueError as exc:
-        print(f"smtpfake probe: --param: {exc}", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake probe", f"--param: {exc}")
+    except ParamsError as exc:  # a value a case's scenario does not take: the option's mistake
+        return usage_problem("smtpfake probe", "; ".join(f"--param {s}" for s in exc.settings))
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -171,12 +169,11 @@ def main(args: argparse.Namespace) -> int:
             print(f"{case.name}{tags}: {case.scenario.summary}")
         return 0
     if not command:
-        print("smtpfake probe: give the client to run after --: smtpfake probe -- COMMAND",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        return usage_problem(
+            "smtpfake probe", "give the client to run after --: smtpfake probe -- COMMAND"
+        )
     if problem := placeholder_problem(command):
-        print(f"smtpfake probe: {problem}", file=sys.stderr)
-        return 2
+        return usage_problem("smtpfake probe", problem)
     kind = ClientKind.RETRYING if args.retrying else ClientKind.ONE_SHOT
     options = Options(
         kind=kind, timeout=args.timeout, budget=args.budget, host=args.host, port=args.port,

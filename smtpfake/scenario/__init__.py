@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from smtpfake.scenario.errors import Problem, ScenarioError
+    from smtpfake.scenario.errors import ParamsError, Problem, ScenarioError
     from smtpfake.scenario.library import ScenarioRef, builtin_dir, resolve, scenario_files
     from smtpfake.scenario.loader import load_file, load_mapping, load_text
     from smtpfake.scenario.model import Location, Rule, Scenario, ServerSettings, Stage
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 #: exported name -> the module of this package that defines it
 _WHERE = {
     "Location": "model",
+    "ParamsError": "errors",
     "Problem": "errors",
     "Reply": "reply",
     "Rule": "model",
@@ -38,6 +39,7 @@ _WHERE = {
 
 __all__ = [
     "Location",
+    "ParamsError",
     "Problem",
     "Reply",
     "Rule",

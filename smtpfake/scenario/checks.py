@@ -144,7 +144,7 @@ class Checks:
     """A scenario's ``checks:``. Empty ``judge``: the probe skips the scenario."""
 
     judge: tuple[Check, ...] = ()
-    client: ClientInput = ClientInput()
+    client: ClientInput = field(default_factory=ClientInput)  # not made at import
     #: free words for ``--tag``; "waits" marks a case that waits on purpose (left out with
     #: ``--skip-tag waits``)
     tags: tuple[str, ...] = ()

@@ -32,3 +32,15 @@ class ScenarioError(Exception):
             where = f"{self.problems[0].location.file}: " if self.problems else ""
             lines.append(f"{where}... and {more} more problem{'s' if more != 1 else ''}")
         super().__init__("\n".join(lines))
+
+
+class ParamsError(ScenarioError):
+    """A scenario given parameter values it does not take (a name it does not declare, a value
+    of the wrong type or out of range), with nothing else wrong: a mistake in the setting, not
+    in the file. ``settings``: each as ``NAME=VALUE: what is wrong``, for a face to tell as its
+    own setting's problem (``smtpfake serve: error: --param x=1: ...``); ``problems`` are those
+    of any ScenarioError (at the scenario's start, or at the parameter's declaration)."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...], settings: list[str]) -> None:
+        super().__init__(problems)
+        self.settings = tuple(settings)

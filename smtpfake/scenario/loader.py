@@ -24,7 +24,7 @@ from smtpfake.scenario import limits
 from smtpfake.scenario.checks import Checks
 from smtpfake.scenario.checks_reader import ChecksReader
 from smtpfake.scenario.compose import TooBig, compose, too_big_message
-from smtpfake.scenario.errors import Problem, ScenarioError
+from smtpfake.scenario.errors import ParamsError, Problem, ScenarioError
 from smtpfake.scenario.model import Location, Scenario, ServerSettings
 from smtpfake.scenario.nodes import MappingNode, Node
 from smtpfake.scenario.params import ParamReader, Substitution
@@ -213,6 +213,12 @@ def _load_text(
         root, name, require_docs, params or {}, tagged=composed.tagged, refs=composed.refs
     )
     if walker.problems or scenario is None:
+        if (
+            walker.problems
+            and len(walker.setting_problems) == len(walker.problems) + walker.more_problems
+        ):
+            # the file is fine: only values the user set are wrong
+            raise ParamsError(walker.problems, walker.setting_problems)
         raise ScenarioError(walker.problems, more=walker.more_problems)
     return dataclasses.replace(scenario, document=text)
 

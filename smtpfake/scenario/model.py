@@ -60,6 +60,10 @@ PER_PARTS: tuple[str, ...] = ("connection", "client", "sender", "recipient")
 #: how ``server.idle_close`` ends an idle connection: a 421 or none, then FIN or RST
 IDLE_CLOSES: tuple[str, ...] = ("reply", "reply-reset", "close", "reset")
 
+#: what the server makes of a bare LF (``server.bare_lf``), after Postfix's
+#: ``smtpd_forbid_bare_newline`` (engine/bare_lf.py: what each does)
+BARE_LF_POLICIES: tuple[str, ...] = ("accept", "normalize", "reject", "disconnect")
+
 #: how a connection greeted before a command (the ``greeted:`` condition)
 GREETINGS: tuple[str, ...] = ("helo", "ehlo", "none")
 #: what MAIL's BODY= may say (RFC 6152, RFC 3030), and "none" for no BODY= at all
@@ -303,6 +307,20 @@ class ServerSettings:
         default=33554432,
         metadata={"doc": "the most a message may hold in memory; more gets `552 5.3.4`"},
     )
+    #: RFC 5321 §2.3.8, §4.1.1.4: a line ends in CRLF; what a bare LF does (BARE_LF_POLICIES)
+    bare_lf: str = field(
+        default="accept",
+        metadata={
+            "doc": "what a bare LF (no CR before it) does, recorded as `bare-lf` in every case: "
+            "`accept` (it ends a line, and `<LF>.<LF>`, `<CRLF>.<LF>`, `<LF>.<CRLF>` end the "
+            "message, as Postfix before 3.9), `normalize` (it ends a line, but only "
+            "`<CRLF>.<CRLF>` ends the message: Postfix 3.9's default), `reject` (as `normalize`, "
+            "and a command line or message with one gets `550 5.5.2 HOSTNAME Error: bare <LF> "
+            "received`) or `disconnect` (as `reject` with `521`, then the close); see "
+            "[Bare LF](#bare-lf)",
+            "schema": {"enum": list(BARE_LF_POLICIES), "default": "accept"},
+        },
+    )
     #: EHLO lines added to the list (one with a keyword already listed replaces it in place)
     extensions_add: tuple[str, ...] = field(
         default=(),
@@ -319,8 +337,10 @@ class ServerSettings:
             "`STARTTLS` and `AUTH` (`[PIPELINING, STARTTLS]`)"
         },
     )
+    # factories, not instances: an instance made here would make the class's constructor at
+    # import (frozen_dataclass), which a scenario read from the cache never needs
     tls: TlsSettings = field(
-        default=TlsSettings(),
+        default_factory=TlsSettings,
         metadata={
             "doc": "TLS with a real handshake (see [TLS](#tls)): `true`, or `{certificate, key, "
             "required, implicit}` (a mapping turns it on; `enabled: false` turns it off); "
@@ -519,7 +539,7 @@ class Scenario:
     summary: str
     expect: str
     rules: tuple[Rule, ...] = ()
-    server: ServerSettings = ServerSettings()
+    server: ServerSettings = field(default_factory=ServerSettings)
     description: str = ""
     seed: int | None = None
     source: str = "<built-in>"  # where it was loaded from

@@ -136,6 +136,8 @@ class ParamReader(Walker):
         super().__init__(source)
         #: every name under params:, valid or not (a reference to a broken one is not unknown)
         self.param_names: set[str] = set()
+        #: the problems with values the user set, as ``NAME=VALUE: why`` (see ParamsError)
+        self.setting_problems: list[str] = []
 
     def params(self, node: Node, overrides: Mapping[str, Any]) -> dict[str, tuple[Param, Node]]:
         """The declared parameters, with the values in force, by name (with their key node,
@@ -158,24 +160,32 @@ class ParamReader(Walker):
             if found is None:
                 where = "declares no parameters" if not declared else "has no parameter"
                 choices = ", ".join(declared) or "none"
-                self.problem(
-                    node,
-                    f"params: this scenario {where} named '{name}'"
-                    f"{did_you_mean(name, declared)} (declared: {choices})",
+                unknown = (
+                    f"this scenario {where} named '{name}'{did_you_mean(name, declared)} "
+                    f"(declared: {choices})"
                 )
+                self._setting_problem(node, f"params: {unknown}", name, value, unknown)
                 continue
             param, key_node = found
             try:
                 converted = convert(param.type, value)
             except ValueError as exc:
-                self.problem(key_node, f"parameter '{name}' set to {value!r}: {exc}")
+                said = f"parameter '{name}' set to {value!r}: {exc}"
+                self._setting_problem(key_node, said, name, value, str(exc))
                 continue
             why = out_of_range(param, converted)
             if why:
-                self.problem(key_node, f"parameter '{name}' set to {value!r}: {why}")
+                said = f"parameter '{name}' set to {value!r}: {why}"
+                self._setting_problem(key_node, said, name, value, why)
                 continue
             declared[name] = (_with_value(param, converted), key_node)
         return declared
+
+    def _setting_problem(self, node: Node, message: str, name: str, value: Any, why: str) -> None:
+        """A value the user set is wrong: a problem at ``node`` (the scenario, or the parameter's
+        declaration), and the same as the setting's own (``NAME=VALUE: why``)."""
+        self.problem(node, message)
+        self.setting_problems.append(f"{name}={text_of(value)}: {why}")
 
     def param(self, name: str, node: Node) -> Any:
         what = f"params.{name}"

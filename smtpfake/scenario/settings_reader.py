@@ -17,6 +17,7 @@ from smtpfake.scenario.limits import (
 )
 from smtpfake.scenario.model import (
     AUTH_MECHANISMS,
+    BARE_LF_POLICIES,
     IDLE_CLOSES,
     AuthSettings,
     ServerSettings,
@@ -80,6 +81,8 @@ class SettingsReader(Walker):
                 kw[key] = self.integer(value, what, 1)
             elif key in ("idle_timeout", "close_after", "retry_after"):
                 kw[key] = self.timer_seconds(value, what)
+            elif key == "bare_lf":
+                kw[key] = self.choice(value, what, BARE_LF_POLICIES)
             elif key == "idle_close":
                 kw[key] = self.choice(value, what, IDLE_CLOSES)
                 if kw[key] != "reply" and "idle_timeout" not in {k for k, _, _ in entries}:

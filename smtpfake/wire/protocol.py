@@ -168,8 +168,8 @@ class Wire(asyncio.Protocol):
         except Exception as error:
             self._failed(error)
             return
-        if actions:
-            self._carry(actions)
+        if actions and self._carry(actions):
+            return  # all carried out and the engine holds less than a line
         if conn.buffered > READ_HIGH and not self._read_paused and self._transport is not None:
             self._read_paused = True
             self._transport.pause_reading()
@@ -262,13 +262,20 @@ class Wire(asyncio.Protocol):
         if actions:
             self._carry(actions)
 
-    def _carry(self, actions: tuple[Action, ...]) -> None:
+    def _carry(self, actions: tuple[Action, ...]) -> bool:
         """Carry out actions; a batch (anything but timers) replaces any batch still under way,
-        and once it is done the engine is told and its next actions follow."""
+        and once it is done the engine is told and its next actions follow. True when it was
+        one reply, written whole, after which the engine wants only its idle timer (so it holds
+        at most part of a line); False when not known."""
         conn, transport, out = self._conn, self._transport, self._out
         assert conn is not None and transport is not None
         turns = 0
         outer = out is None
+        if len(actions) == 2 and type(actions[0]) is ArmTimer and type(actions[1]) is Send:
+            # a timer and one reply (the greeting, after the idle timer): the timer first, as
+            # the loop below would set it, and the reply as any other
+            self._timer_action(actions[0])
+            actions = actions[1:]
         if (
             outer
             and len(actions) == 1
@@ -282,14 +289,13 @@ class Wire(asyncio.Protocol):
             # (the client waits for this reply), that is all.
             send = actions[0]
             if transport.is_closing():
-                return
+                return False
             try:
-                conn.performed(send)
-                actions = conn.done()
+                actions = conn.wrote(send)  # performed(send) and done() in one call
             except Exception as error:
                 transport.write(send.data)
                 self._failed(error)
-                return
+                return False
             if len(actions) == 1 and type(actions[0]) is ArmTimer:
                 transport.write(send.data)
                 # _timer_action()'s common case inline: the idle timer moved later
@@ -303,7 +309,7 @@ class Wire(asyncio.Protocol):
                     self._timer_action(timer)
                 if self._read_paused:
                     self._resume_reading(conn)
-                return
+                return True
             # more follows at once (the next pipelined command's reply, a close): below, and
             # this reply leaves in one write with what follows
             out = self._out = [send.data]
@@ -333,7 +339,7 @@ class Wire(asyncio.Protocol):
                             self._flush()
                         sent = True
                         if transport.is_closing():
-                            return
+                            return False
                         out.append(action.data)
                         conn.performed(action)
                         continue
@@ -348,15 +354,15 @@ class Wire(asyncio.Protocol):
                     ):
                         waiting = self._carry_waiting(actions[i:], self._loop.time())
                         self._task = self._loop.create_task(waiting)
-                        return
+                        return False
                     if not self._do(action):
-                        return
+                        return False
                 if not batch:
-                    return
+                    return False
                 turns += 1
                 if turns >= BATCHES_PER_TURN:
                     self._later = self._loop.call_soon(self._next_batch)
-                    return
+                    return False
                 actions = conn.done()
                 if len(actions) == 1 and type(actions[0]) is ArmTimer:
                     # the idle timer after the reply (most commands): set here, not in a
@@ -374,6 +380,7 @@ class Wire(asyncio.Protocol):
                     data = out[0] if len(out) == 1 else b"".join(out)
                     if not transport.is_closing():
                         transport.write(data)
+        return False
 
     def _flush(self) -> None:
         out, transport = self._out, self._transport

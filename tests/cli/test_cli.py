@@ -215,8 +215,9 @@ def test_explain_refuses_an_enhanced_code_with_a_leading_zero() -> None:
     done = smtpfake("explain", "4.04.1")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == (
-        "smtpfake explain: '4.04.1' is not an enhanced status code: its sub-codes must be "
-        "written without leading zeros (RFC 3463 §2); did you mean 4.4.1?\n"
+        "smtpfake explain: error: '4.04.1' is not an enhanced status code: its sub-codes must "
+        "be written without leading zeros (RFC 3463 §2); did you mean 4.4.1?\n"
+        "For more information, try 'smtpfake explain --help'.\n"
     )
 
 

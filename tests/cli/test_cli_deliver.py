@@ -44,6 +44,7 @@ def test_a_maildir_that_cannot_be_used_is_one_usage_error(
     assert cli.main(["serve", "--port", "0", "--deliver", f"maildir:{path}"]) == 2
     err = capsys.readouterr().err
     assert err == (
-        f"smtpfake serve: --deliver/SMTPFAKE_DELIVER: cannot use the Maildir {str(path)!r}: "
-        f"{reason}\n"
+        f"smtpfake serve: error: --deliver/SMTPFAKE_DELIVER: cannot use the Maildir "
+        f"{str(path)!r}: {reason}\n"
+        "For more information, try 'smtpfake serve --help'.\n"
     )

@@ -1,16 +1,18 @@
 """Scenario parameters from the command line: ``list`` and ``show`` print them, ``--param`` sets
-them, and a bad value is a usage error naming the parameter at its declaration."""
+them, and a name or value the scenario does not take is a usage error of the option."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import smtplib
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -42,27 +44,62 @@ def test_show_prints_parameters_and_sets_them() -> None:
     assert "per-minute limit: on mail, after 4, window 120:" in done.stdout
 
 
-def test_a_bad_param_is_a_usage_error_naming_it() -> None:
+def test_a_bad_param_is_a_usage_error_of_the_option() -> None:
+    """A value the scenario does not take is the command line's mistake, told as the option's
+    (two lines, exit 2), not at a place in the scenario's (maybe installed) file."""
     done = smtpfake("show", "greylisting", "--param", "delay=soon")
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert re.search(
-        r"greylisting\.yaml:\d+:3: parameter 'delay' set to 'soon': expected a duration",
-        done.stderr,
+    assert done.stderr.startswith(
+        "smtpfake show: error: --param delay=soon: expected a duration (seconds, or with a unit:"
     ), done.stderr
+    assert done.stderr.endswith("\nFor more information, try 'smtpfake show --help'.\n")
     done = smtpfake("show", "greylisting", "--param", "delay=-5")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     # the real problem: the sign, not the form ("expected a duration ... got str '-5'")
-    assert re.search(
-        r"parameter 'delay' set to '-5': must be at least [0-9.]+, got -5", done.stderr
-    )
+    assert re.search(r"--param delay=-5: must be at least [0-9.]+, got -5\n", done.stderr)
     done = smtpfake("serve", "--port", str(free_ports(1)), "--param", "nope=1", timeout=10)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "default.yaml:1:1: params: this scenario declares no parameters named 'nope'" in (
-        done.stderr
+    assert done.returncode == 2 and "default.yaml" not in done.stderr
+    assert done.stderr == (
+        "smtpfake serve: error: --param nope=1: this scenario declares no parameters named "
+        "'nope' (declared: none)\nFor more information, try 'smtpfake serve --help'.\n"
+    )
+    done = smtpfake("show", "greylisting", "--param", "dealy=5", "--param", "delay=x")
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[0] == (
+        "smtpfake show: error: --param dealy=5: this scenario has no parameter named 'dealy'; "
+        "did you mean 'delay'? (declared: delay); --param delay=x: expected a duration "
+        "(seconds, or with a unit: 250ms, 30s, 5m, 1h), got str 'x'"
     )
     done = smtpfake("serve", "--param", "delay")
     assert done.returncode == 2
     assert "argument --param: expected NAME=VALUE (e.g. delay=5), got 'delay'" in done.stderr
+
+
+def test_a_param_from_the_environment_is_told_as_the_variables() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "smtpfake", "serve", "--port", str(free_ports(1))],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "SMTPFAKE_PARAMS": "nope=1"},
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("smtpfake serve: error: SMTPFAKE_PARAMS nope=1: this scenario ")
+
+
+def test_a_scenario_file_with_its_own_problem_still_says_where(tmp_path: Path) -> None:
+    """A problem in the file itself and a bad --param: every problem at file:line:col."""
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "summary: Mine.\nexpect: Nothing.\nparams:\n  d: {type: int, default: 1}\n"
+        "rules:\n  - {on: mial, delay: '${d}'}\n"
+    )
+    done = smtpfake("show", str(path), "--param", "d=x")
+    assert done.returncode == 2 and "error:" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(f"{path}:4:3: parameter 'd' set to 'x': expected a whole number")
+    assert lines[1].startswith(f"{path}:6:")
 
 
 @contextlib.contextmanager

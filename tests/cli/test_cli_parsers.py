@@ -99,3 +99,25 @@ def test_main_builds_only_the_chosen_commands_parser(monkeypatch: pytest.MonkeyP
     with pytest.raises(SystemExit):
         cli.main(["validate", "--help"])
     assert built == ["validate"]
+
+
+@pytest.mark.parametrize("columns", ["40", "120"])
+def test_help_is_formatted_at_the_terminals_width(
+    monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    """cli.Parser builds with formatters of a fixed width (so that building does not import
+    shutil) and formats help with argparse's own at the terminal's: --help is what a plain
+    argparse parser with the same options prints, at any width."""
+    monkeypatch.setenv("COLUMNS", columns)  # what shutil.get_terminal_size reads first
+
+    def options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("--grace-period", metavar="SECONDS", help="seconds " * 12)
+        parser.add_argument("names", nargs="*", help="the scenarios to load, in order")
+        return parser
+
+    ours = options(cli.Parser(prog="smtpfake serve", description="Serves. " * 20))
+    plain = options(argparse.ArgumentParser(prog="smtpfake serve", description="Serves. " * 20))
+    assert ours.format_help() == plain.format_help()
+    assert ours.format_usage() == plain.format_usage()
+    widest = max(len(line) for line in ours.format_help().splitlines())
+    assert (widest > cli.BUILDING_WIDTH) is (columns == "120")  # not the width it was built at

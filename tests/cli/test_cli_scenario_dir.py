@@ -32,7 +32,9 @@ def test_a_missing_dir_in_the_environment_is_a_usage_error(
     monkeypatch.setenv("SMTPFAKE_SCENARIO_DIRS", f"{tmp_path}:{missing}")
     assert cli.main(["serve", "--port", "0"]) == 2
     assert capsys.readouterr().err == (
-        f"smtpfake serve: --scenario-dir/SMTPFAKE_SCENARIO_DIRS: '{missing}' is not a directory\n"
+        "smtpfake serve: error: "
+        f"--scenario-dir/SMTPFAKE_SCENARIO_DIRS: '{missing}' is not a directory\n"
+        "For more information, try 'smtpfake serve --help'.\n"
     )
 
 

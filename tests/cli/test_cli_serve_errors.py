@@ -55,8 +55,11 @@ def test_uvloop_asked_for_and_missing_is_a_usage_error(
         monkeypatch.setenv("SMTPFAKE_LOOP", "uvloop")
     assert cli.main(["serve", "--port", "0", *how]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("smtpfake serve: --loop/SMTPFAKE_LOOP: uvloop is not installed: ")
-    assert "Traceback" not in err and len(err.splitlines()) == 1
+    error, hint = err.splitlines()  # no traceback
+    assert error.startswith(
+        "smtpfake serve: error: --loop/SMTPFAKE_LOOP: uvloop is not installed: "
+    )
+    assert hint == "For more information, try 'smtpfake serve --help'."
 
 
 def test_one_port_for_smtp_and_the_api_is_a_usage_error(
@@ -69,6 +72,8 @@ def test_one_port_for_smtp_and_the_api_is_a_usage_error(
         port = probe.getsockname()[1]
     assert cli.main(["serve", "--port", str(port), "--api-port", str(port)]) == 2
     assert capsys.readouterr().err == (
-        f"smtpfake serve: --port/SMTPFAKE_PORT and --api-port/SMTPFAKE_API_PORT: both are {port}; "
+        "smtpfake serve: error: "
+        f"--port/SMTPFAKE_PORT and --api-port/SMTPFAKE_API_PORT: both are {port}; "
         "SMTP and the API need a port each\n"
+        "For more information, try 'smtpfake serve --help'.\n"
     )

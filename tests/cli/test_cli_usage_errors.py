@@ -38,15 +38,16 @@ MISTAKES = [
 ]
 
 
-def smtpfake(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    """``python -m smtpfake ARGV`` in its own process, with no SMTPFAKE_* settings around."""
+def smtpfake(argv: list[str], **settings: str) -> subprocess.CompletedProcess[str]:
+    """``python -m smtpfake ARGV`` in its own process, with no SMTPFAKE_* settings around but
+    ``settings`` (``SMTPFAKE_PORT="99999"``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMTPFAKE_")}
     return subprocess.run(
         [sys.executable, "-m", "smtpfake", *argv],
         capture_output=True,
         text=True,
         timeout=30,
-        env=env,
+        env={**env, **settings},
     )
 
 
@@ -59,6 +60,46 @@ def test_a_mistake_is_one_line_and_a_pointer_to_help(argv: list[str], named: str
     error, hint = result.stderr.splitlines()  # two lines, no usage block
     assert error.startswith(f"{prog}: error: {named}")
     assert hint == f"For more information, try '{prog} --help'."
+
+
+#: (command line, what the error line names): values argparse takes but smtpfake checks after it
+#: (a range, a name that names nothing, options that do not go together), on every subcommand
+CHECKED_LATER = [
+    (["serve", "--port", "99999"], "--port/SMTPFAKE_PORT: 99999 is not a port (0-65535)"),
+    (["serve", "--journal-sessions", "0"], "--journal-sessions/SMTPFAKE_JOURNAL_SESSIONS: must"),
+    (["serve", "--server-ports", "5-2"], "--server-ports/SMTPFAKE_SERVER_PORTS: expected ports"),
+    (["serve", "--deliver", "foo"], "--deliver/SMTPFAKE_DELIVER: delivery must be maildir:"),
+    (["serve", "--scenario", "defualt"], "--scenario/SMTPFAKE_SCENARIO: no scenario named"),
+    (["show"], "name a scenario (NAME or PATH), or give --remote URL"),
+    (["show", "defualt"], "no scenario named 'defualt'; did you mean 'default'?"),
+    (["explain", "999"], "'999' is not an SMTP reply code"),
+    (["probe", "-j", "0", "--", "true"], "-j, --timeout and --budget must be positive"),
+    (["probe", "--exit-codes", "foo", "--", "true"], "--exit-codes: expected delivered=N"),
+    (["probe", "--case", "defualt", "--", "true"], "no case named defualt"),
+    (["probe", "--case", "default"], "give the client to run after --"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"), CHECKED_LATER, ids=[" ".join(a) for a, _ in CHECKED_LATER]
+)
+def test_a_value_checked_after_parsing_is_told_the_same_way(argv: list[str], named: str) -> None:
+    """They were one line without ``error:`` or the pointer to ``--help``, unlike argparse's."""
+    result = smtpfake(argv)
+    assert (result.returncode, result.stdout) == (2, "")
+    prog = f"smtpfake {argv[0]}"
+    error, hint = result.stderr.splitlines()
+    assert error.startswith(f"{prog}: error: {named}")
+    assert hint == f"For more information, try '{prog} --help'."
+
+
+def test_a_setting_from_the_environment_is_told_the_same_way() -> None:
+    result = smtpfake(["serve"], SMTPFAKE_PORT="99999")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "smtpfake serve: error: --port/SMTPFAKE_PORT: 99999 is not a port (0-65535)\n"
+        "For more information, try 'smtpfake serve --help'.\n"
+    )
 
 
 @pytest.mark.parametrize(

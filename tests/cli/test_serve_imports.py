@@ -30,6 +30,7 @@ NOT_AT_START = (
     "smtpfake.delivery",  # no --deliver
     "smtpfake.hooks",  # no handler
     "uvloop",  # not installed here, or --loop asyncio below
+    "shutil",  # argparse asks it for the terminal's width only to print help (cli.Parser)
     "pathlib",  # the scenario is found and its cache entry read with os.path
     "urllib.parse",
     "ipaddress",
@@ -68,3 +69,153 @@ def test_the_json_log_and_a_parameter_load_what_they_need(tmp_path: Path) -> Non
     assert "json" in loaded
     loaded = imports_of_serve(tmp_path, "--scenario", "greylisting", "--param", "delay=5")
     assert "smtpfake.scenario.params" in loaded
+
+
+#: every module of smtpfake's that the default scenario, served from the cache with the text log,
+#: loads before it listens: one more is start-up time (load it where it is used, or add it here)
+AT_START = {
+    "smtpfake",
+    "smtpfake.cli",
+    "smtpfake.engine",
+    "smtpfake.engine.auth_mask",
+    "smtpfake.engine.bare_lf",
+    "smtpfake.engine.bdat",
+    "smtpfake.engine.body",
+    "smtpfake.engine.clock",
+    "smtpfake.engine.commands",
+    "smtpfake.engine.compiled",
+    "smtpfake.engine.conduct",
+    "smtpfake.engine.connection",
+    "smtpfake.engine.consult",
+    "smtpfake.engine.frozen",
+    "smtpfake.engine.occurrence",
+    "smtpfake.engine.params",
+    "smtpfake.engine.records",
+    "smtpfake.engine.session",
+    "smtpfake.engine.shared",
+    "smtpfake.engine.state",
+    "smtpfake.event_order",
+    "smtpfake.frozen_dataclass",
+    "smtpfake.journal",
+    "smtpfake.journal_limits",
+    "smtpfake.logging_observer",
+    "smtpfake.scenario",
+    "smtpfake.scenario.cache",
+    "smtpfake.scenario.checks",
+    "smtpfake.scenario.errors",
+    "smtpfake.scenario.faults",
+    "smtpfake.scenario.faults.base",
+    "smtpfake.scenario.library",
+    "smtpfake.scenario.limits",
+    "smtpfake.scenario.model",
+    "smtpfake.scenario.plan",
+    "smtpfake.scenario.reply",
+    "smtpfake.server",
+    "smtpfake.tls",
+    "smtpfake.visible",
+    "smtpfake.wire",
+    "smtpfake.wire.loops",
+    "smtpfake.wire.protocol",
+    "smtpfake.wire.tls",
+}
+
+#: the standard library's modules serve may load beyond what asyncio loads itself (public
+#: top-level names, Python 3.10-3.13): the command line (argparse, which brings gettext), the
+#: records (dataclasses, copy), the scenario cache (pickle, zlib) and the seeded RNG (random)
+STDLIB_AT_START = {
+    "__future__",
+    "argparse",
+    "bisect",
+    "copy",
+    "dataclasses",
+    "gc",
+    "gettext",
+    "org",  # pickle tries `org.python.core` (Jython's): a failed import, which importtime lists
+    "pickle",
+    "random",
+    "zlib",
+}
+
+
+def test_serve_loads_these_modules_and_no_more(tmp_path: Path) -> None:
+    imports_of_serve(tmp_path, "--loop", "asyncio")  # fills the scenario cache
+    loaded = imports_of_serve(tmp_path, "--loop", "asyncio")
+    ours = {name for name in loaded if name.split(".")[0] == "smtpfake"}
+    assert sorted(ours - AT_START) == [], "serve's start loads more of smtpfake than before"
+    asyncio_loads = subprocess.run(
+        # what `python -m` and asyncio load themselves
+        [sys.executable, "-X", "importtime", "-c", "import runpy, importlib, asyncio, signal"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stderr
+    theirs = {x.rsplit("|", 1)[1].strip() for x in asyncio_loads.splitlines() if "|" in x}
+    beyond = {name.split(".")[0] for name in loaded - ours - theirs}
+    public = {name for name in beyond if not name.startswith("_")} | ({"__future__"} & beyond)
+    assert sorted(public - STDLIB_AT_START) == [], "serve's start loads more of the stdlib"
+
+
+#: the record classes (@frozen_dataclass, @mutable_dataclass) whose constructor serve makes before
+#: it listens: an instance made at import (a module-level constant, a field's default) or by the
+#: start itself (the journal's limits, the server's Shared).
+#: One more costs about 2 million instructions (dataclasses compiles its __init__,
+#: __setattr__ and __delattr__): make the instance where it is used, or add it here.
+CONSTRUCTED_AT_START = {
+    "smtpfake.engine.body.Declared",
+    "smtpfake.engine.params.Param",
+    "smtpfake.engine.params.Problem",
+    "smtpfake.engine.shared.Numbering",
+    "smtpfake.engine.shared.Shared",
+    "smtpfake.engine.state.Order",
+    "smtpfake.engine.state.Refusal",
+    "smtpfake.engine.state.Tolerated",
+    "smtpfake.engine.state.When",
+    "smtpfake.journal_limits.JournalLimits",
+    "smtpfake.scenario.plan.Close",
+    "smtpfake.scenario.plan.Note",
+    "smtpfake.scenario.reply.Reply",
+}
+
+# serve through cli.program(); at the "listening" line, the classes of frozen_dataclass.py of the
+# modules loaded whose __init__ is made (not frozen_dataclass's first-call stand-in), one per line
+CONSTRUCTED = """
+import os, sys
+
+class Lines:
+    def write(self, text):
+        if "listening" in text:
+            from smtpfake import frozen_dataclass
+            for name, module in sorted(sys.modules.items()):
+                ours = name.startswith("smtpfake") and module is not None
+                for value in list(vars(module).values()) if ours else ():
+                    if not isinstance(value, type) or value.__module__ != name:
+                        continue
+                    own = vars(value)
+                    init, params = own.get("__init__"), own.get("__dataclass_params__")
+                    lazy = params is not None and not params.eq and "__eq__" in own
+                    if init is not None and lazy:
+                        if init.__code__.co_filename != frozen_dataclass.__file__:
+                            print(f"{name}.{value.__name__}", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(0)
+        return len(text)
+    def flush(self):
+        pass
+
+sys.stdout = Lines()
+sys.argv = ["smtpfake", "serve", "--port", "0", "--loop", "asyncio"]
+from smtpfake import cli
+cli.program()
+"""
+
+
+def test_serve_constructs_only_these_records_before_it_listens(tmp_path: Path) -> None:
+    env = {**os.environ, "SMTPFAKE_CACHE_DIR": str(tmp_path)}
+    for _ in range(2):  # the first fills the scenario cache
+        done = subprocess.run(
+            [sys.executable, "-c", CONSTRUCTED], capture_output=True, text=True, timeout=60, env=env
+        )
+    assert done.returncode == 0, done.stderr
+    constructed = set(done.stderr.split())
+    assert "smtpfake.journal_limits.JournalLimits" in constructed  # the start makes one
+    assert sorted(constructed - CONSTRUCTED_AT_START) == []

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from smtpfake.engine.connection import LINE_LIMIT
 
 from ..support.engine import Engine
@@ -78,16 +80,62 @@ def test_a_close_after_whole_lines_of_text_records_them_unfinished() -> None:
     assert p.engine.journal.messages() == ()
 
 
-def test_a_close_right_after_the_354_records_no_text_at_the_close() -> None:
+def test_a_close_right_after_the_354_records_no_message_data() -> None:
+    """The client sent nothing after the 354: no text entry (none was sent); the close says it."""
     p = in_data()
     t0 = p.engine.clock.now()
     p.engine.advance(1.0)
     p.eof()
     p.finish()
     assert since(p, t0)[-2:] == [
-        (1.0, "(message data, 0 bytes, unfinished)"),
+        (0.0, "354 End data with <CR><LF>.<CR><LF>"),
         (1.0, "(client closed the connection)"),
     ]
+    assert kinds(p) == ["no-quit"]
+
+
+def test_a_server_stop_right_after_the_354_records_no_message_data() -> None:
+    p = in_data()
+    p._carry(p.conn.shutting_down("stop", 0.0), False)
+    p.finish()
+    texts = [e.text for e in p.record.transcript]
+    assert texts[-3:] == [
+        "354 End data with <CR><LF>.<CR><LF>",
+        "421 4.3.2 smtpfake.test Service not available, closing transmission channel",
+        "(connection closed: server stopping)",
+    ]
+
+
+def test_an_empty_line_after_the_354_is_text() -> None:
+    """An empty line is two octets of text (its CRLF): the message is unfinished, not empty."""
+    p = in_data()
+    p.feed(b"\r\n")
+    p.eof()
+    p.finish()
+    assert p.record.transcript[-2].text == "(message data, 2 bytes, unfinished)"
+
+
+@pytest.mark.parametrize(
+    ("sent", "text"),
+    [
+        (b"a\r\n.", "(message data, 3 bytes, unfinished)"),
+        (b"a\r\n.\r", "(message data, 3 bytes, unfinished)"),  # the CR is the "."'s, not text
+        (b".", "(message data, 0 bytes, unfinished)"),  # something came: the "." begun
+        (b".\r", "(message data, 0 bytes, unfinished)"),
+        (b"a\r\n..", "(message data, 4 bytes, unfinished)"),  # a stuffed dot is text
+        (b"a\r\nb\r", "(message data, 5 bytes, unfinished)"),  # a text line's CR is text
+    ],
+)
+def test_the_final_dot_begun_is_not_counted_as_text(sent: bytes, text: str) -> None:
+    """Octets of text the client sent, dot-unstuffed, as a whole message counts them: the
+    final "." line it began (".", ".\r") is the end of the text, not text."""
+    p = in_data()
+    p.feed(sent)
+    p.eof()
+    p.finish()
+    assert p.record.transcript[-2].text == text
+    assert p.engine.journal.messages() == ()
+    assert "bare-cr" not in kinds(p)
 
 
 def test_a_lone_dot_without_its_line_ending_does_not_end_the_message() -> None:

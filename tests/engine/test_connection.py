@@ -148,6 +148,15 @@ def test_a_reply_cut_short_by_the_client_says_how_much_was_written() -> None:
     assert "not delivered: 4 octets written" in str(noop)
 
 
+def test_one_octet_written_is_said_in_the_singular() -> None:
+    p = pipe(scenario({"on": "noop", "drip": {"bytes": 1, "interval": 1}}))
+    p.connect()
+    assert p.feed("NOOP", hold=True) == b"2"
+    p.eof()
+    p.finish()
+    assert str(p.record.transcript[-2]).endswith("   (not delivered: 1 octet written)")
+
+
 def test_a_client_reset_is_recorded_and_a_missing_quit_still_counts() -> None:
     p = pipe()
     p.connect()

@@ -202,3 +202,43 @@ def test_an_outcome_decided_once_a_user_s_handler_answered_has_the_line_s_time()
     (outcome,) = [o for o in engine.journal.sessions()[0].outcomes if o.stage == "rcpt"]
     assert outcome.fired is None and outcome.misses  # "after 5": a near miss
     assert outcome.time == t0  # not t0 + 0.5, when the NOOP came
+
+
+# -- messages --------------------------------------------------------------------------------------
+
+
+def test_a_message_s_time_is_its_final_dot_s_arrival_not_its_acceptance() -> None:
+    """Text and "." sent while the 354 is still delayed: read (and the message accepted) after
+    the 354's last byte; the message carries the "." entry's time, when its data ended on the
+    wire, not the acceptance's. The 250 that accepted it keeps its own, written later."""
+    p = Pipe(Engine(scenario({"on": "data", "delay": 1})))
+    p.connect()
+    p.feed("EHLO c.test")
+    p.feed(b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n")
+    p.feed("DATA", hold=True)  # its 354 waits 1 s
+    p.engine.advance(0.25)
+    t_dot = p.engine.clock.now()
+    p.feed(b"Subject: hi\r\n\r\nhello\r\n.\r\n")
+    p.release()
+    (message,) = p.record.messages
+    assert message.time == entry_time(p, ".") == t_dot
+    written = entry_time(p, "354 End data with <CR><LF>.<CR><LF>")
+    assert written == t_dot + 1  # the 354's delay, from its release
+    assert entry_time(p, f"250 2.0.0 Ok: queued as {message.queue_id}") == written
+
+
+def test_a_chunked_message_s_time_is_its_last_chunk_s_last_octet() -> None:
+    """BDAT LAST's octets in two reads: the message carries the second read's time, as the
+    chunk's entry, though its 250 is delayed 2 s."""
+    p = Pipe(Engine(scenario({"on": "bdat", "delay": 2}, extensions_add=["CHUNKING"])))
+    p.connect()
+    p.feed("EHLO c.test")
+    p.feed(b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n")
+    p.feed(b"BDAT 6 LAST\r\nabc")
+    p.engine.advance(0.5)
+    t_end = p.engine.clock.now()
+    p.feed(b"def")
+    (message,) = p.record.messages
+    assert message.data == b"abcdef"
+    assert message.time == entry_time(p, "(chunk data, 6 octets)") == t_end
+    assert entry_time(p, f"250 2.0.0 Ok: queued as {message.queue_id}") == t_end + 2

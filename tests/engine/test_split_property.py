@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from smtpfake.journal import SessionRecord
@@ -67,8 +67,11 @@ def test_any_split_gives_the_same_replies_and_the_same_journal(
     assert run(split(data, cuts)) == whole
 
 
-def run_timed(chunks: list[bytes], gaps: list[int]) -> tuple[bytes, SessionRecord, list[float]]:
-    """As run(), the clock moving on ``gaps[i]`` ms after chunk i; with the time of each read."""
+def run_timed(
+    chunks: list[bytes], gaps: list[int]
+) -> tuple[bytes, SessionRecord, list[float], float]:
+    """As run(), the clock moving on ``gaps[i]`` ms after chunk i; with the time of each read
+    and of the client's close."""
     engine = Engine(SCENARIO)
     pipe = Pipe(engine)
     pipe.connect(hold=True)
@@ -78,10 +81,11 @@ def run_timed(chunks: list[bytes], gaps: list[int]) -> tuple[bytes, SessionRecor
         pipe.feed(chunk)
         engine.advance(gaps[i % len(gaps)] / 1000 if gaps else 0)
     pipe.release()
+    closed = engine.clock.now()
     pipe.eof()
     pipe.finish()
     (record,) = engine.journal.sessions()
-    return bytes(pipe.wire), record, reads
+    return bytes(pipe.wire), record, reads, closed
 
 
 @settings(max_examples=100, deadline=None)
@@ -90,17 +94,89 @@ def run_timed(chunks: list[bytes], gaps: list[int]) -> tuple[bytes, SessionRecor
     st.lists(st.integers(0, 10**6), max_size=30),
     st.lists(st.integers(0, 300), max_size=10),
 )
+# a group ending with DATA (nothing after the 354: no text entry), and one ending mid-message
+@example(LINES[0:1] + LINES[2:5], [], [])
+@example(LINES[0:1] + LINES[2:6], [30], [0, 120])
 def test_with_time_passing_between_reads_the_record_is_in_time_order(
     lines: list[bytes], cuts: list[int], gaps: list[int]
 ) -> None:
     """Each client line is stamped when the read that ended it came (not when the engine got to
-    it behind the delayed greeting), and the transcript stays in time order."""
+    it behind the delayed greeting), a message the close cut short at the close (README, "The
+    record"), and the transcript stays in time order."""
     data = b"".join(lines)
     wire, whole = run([data])
-    timed_wire, record, reads = run_timed(split(data, cuts), gaps)
+    timed_wire, record, reads, closed = run_timed(split(data, cuts), gaps)
     assert timed_wire == wire
     assert record.commands == whole[0].commands
     times = [e.time for e in record.transcript]
     assert times == sorted(times)
-    lines_at = {e.time for e in record.transcript if e.side == "client" and not e.event}
-    assert lines_at <= set(reads)
+    for entry in record.transcript:
+        if entry.side == "client" and not entry.event:
+            unfinished = entry.text.endswith(" bytes, unfinished)")
+            assert entry.time == closed if unfinished else entry.time in reads, entry
+
+
+def run_in_turn(lines: list[bytes], pieces: list[list[bytes]]) -> tuple[bytes, SessionRecord]:
+    """A client that waits for each reply: line i goes in the reads ``pieces[i]`` (joined, the
+    line), the clock moving on 10 ms after each line."""
+    engine = Engine(scenario({"on": "rcpt", "nth": 2, "reply": 452}))
+    pipe = Pipe(engine)
+    pipe.connect()
+    for line, reads in zip(lines, pieces, strict=True):
+        assert b"".join(reads) == line
+        for read in reads:
+            pipe.feed(read)
+        engine.advance(0.01)
+    pipe.eof()
+    pipe.finish()
+    (record,) = engine.journal.sessions()
+    return bytes(pipe.wire), record
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(LINES), max_size=25), st.lists(st.integers(0, 10**6), max_size=30))
+def test_a_line_in_one_read_is_taken_as_the_same_line_in_pieces(
+    lines: list[bytes], cuts: list[int]
+) -> None:
+    """A client that waits for each reply sends each line in one read (most clients): the
+    engine takes such a read without buffering it (Connection.receive_data). Same replies, same
+    record as when each line comes in pieces (the buffered path) or byte by byte."""
+    whole = run_in_turn(lines, [[line] for line in lines])
+    in_pieces = [split(line, cuts[i : i + 2]) for i, line in enumerate(lines)]
+    assert run_in_turn(lines, in_pieces) == whole
+    by_byte = [[line[i : i + 1] for i in range(len(line))] for line in lines]
+    assert run_in_turn(lines, by_byte) == whole
+
+
+TEXT = [
+    b"Subject: one read\r\n",
+    b"\r\n",
+    b"..a line that starts with a dot\r\n",
+    b"a bare LF\n",
+    b"a bare CR\rin the middle\r\n",
+    b"8-bit \xc3\xa9\r\n",
+    b"w" * 999 + b"\r\n",  # 1001 octets with its CRLF: one too many, still in a block
+    b"z" * 1200 + b"\r\n",  # over-long: in pieces
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(TEXT), max_size=12), st.lists(st.integers(0, 10**6), max_size=30))
+# a whole block told its violations in one fixed order, lines in the order they come
+@example([b"a bare CR\rin the middle\r\n", b"a bare LF\n"], [])
+@example([b"8-bit \xc3\xa9\r\n", b"a bare LF\n"], [])
+@example([b"8-bit \xc3\xa9\r\n", b"w" * 999 + b"\r\n", b"a bare CR\rin the middle\r\n"], [])
+def test_a_message_in_one_read_is_taken_as_the_same_message_in_pieces(
+    text: list[bytes], cuts: list[int]
+) -> None:
+    """A message's text and its final "." in one read (most clients send it so): taken without
+    buffering it (Connection.receive_data) when it is whole lines ending in the first final
+    ".". Same replies, same record as in pieces or byte by byte."""
+    message = b"".join(text) + b".\r\n"
+    head = [b"EHLO c.test\r\n", b"MAIL FROM:<a@x.test>\r\n", b"RCPT TO:<b@x.test>\r\n", b"DATA\r\n"]
+    lines = [*head, message, b"NOOP\r\n", b"QUIT\r\n"]
+    whole = run_in_turn(lines, [[line] for line in lines])
+    in_pieces = [[line] for line in head] + [split(message, cuts)] + [[b"NOOP\r\n"], [b"QUIT\r\n"]]
+    assert run_in_turn(lines, in_pieces) == whole
+    by_byte = [[line] for line in head] + [[message[i : i + 1] for i in range(len(message))]]
+    assert run_in_turn(lines, [*by_byte, [b"NOOP\r\n"], [b"QUIT\r\n"]]) == whole

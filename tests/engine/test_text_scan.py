@@ -97,7 +97,8 @@ def test_the_text_block_is_the_one_found_before(
     buffer = b"".join(lines) + final + b"".join(after)
     conn = Pipe(Engine()).conn
     conn._buffer[:] = buffer
-    found = conn._text_block()
+    found = conn._text_block(conn._buffer)
+    assert conn._text_block(buffer) == found  # a read taken whole: the same
     before = old_text_block(buffer)
     if before is None:
         assert found is None

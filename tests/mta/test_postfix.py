@@ -187,19 +187,15 @@ def ended(journal: Journal) -> list[SessionRecord]:
 
 
 def rcpt_replies(sessions: Sequence[SessionRecord]) -> list[str]:
-    """The reply to every RCPT TO, over all sessions in order. The transcript keeps the wire's
-    order (Postfix pipelines MAIL, RCPT and DATA in one write: the three lines, then the three
-    replies), and a server answers commands in the order they came (RFC 2920 §3.1), so the reply
-    to the n-th client line is the server's (n+1)-th entry, after the greeting (RCPT comes before
-    any message text, which has no reply of its own)."""
-    found: list[str] = []
-    for session in sessions:
-        lines = [e for e in session.transcript if e.side == "client" and not e.event]
-        replies = [e.text for e in session.transcript if e.side == "server"]
-        for i, entry in enumerate(lines):
-            if entry.text.upper().startswith("RCPT"):
-                found += replies[i + 1 : i + 2]
-    return found
+    """The reply to every RCPT TO, over all sessions in order (Postfix pipelines MAIL, RCPT and
+    DATA in one write, so the transcript has the three lines, then the three replies:
+    ``exchanges()`` pairs them by counting, RFC 2920 §3.1)."""
+    return [
+        x.reply.text
+        for session in sessions
+        for x in session.exchanges()
+        if x.command.text.upper().startswith("RCPT") and x.reply is not None
+    ]
 
 
 def test_421_at_greeting_once_postfix_defers_retries_and_delivers_once(

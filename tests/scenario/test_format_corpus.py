@@ -164,6 +164,7 @@ KEY_CASES: dict[str, tuple[str, str]] = {
         server("{extensions: 5}"),
     ),
     "server.require_helo": (server("{require_helo: true}"), server("{require_helo: maybe}")),
+    "server.bare_lf": (server("{bare_lf: normalize}"), server("{bare_lf: strict}")),
     "server.max_recipients": (server("{max_recipients: 5}"), server("{max_recipients: 0}")),
     "server.max_message_bytes": (
         server("{max_message_bytes: 1000}"),

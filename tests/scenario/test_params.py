@@ -10,6 +10,7 @@ import pytest
 
 from smtpfake.engine import FakeClock
 from smtpfake.scenario import ScenarioError, load_text, resolve
+from smtpfake.scenario.errors import ParamsError
 from smtpfake.scenario.loader import with_params
 from smtpfake.scenario.params import convert, parse_assignment
 from smtpfake.server import Server
@@ -113,6 +114,23 @@ def test_setting_a_parameter_of_a_scenario_without_any() -> None:
     assert found == "t.yaml:1:1: params: this scenario declares no parameters named 'delay' " + (
         "(declared: none)"
     )
+
+
+def test_values_the_scenario_does_not_take_are_a_params_error_for_the_setting() -> None:
+    """Nothing wrong in the file: a ParamsError (a ScenarioError, so every face still catches
+    it) that also words each problem as the setting's own, ``NAME=VALUE: why``."""
+    with pytest.raises(ParamsError) as caught:
+        load_text(DOC, source="t.yaml", params={"dleay": 5, "count": "0"})
+    assert caught.value.settings == (
+        "dleay=5: this scenario has no parameter named 'dleay'; did you mean 'delay'? "
+        "(declared: delay, count, strict, word)",
+        "count=0: must be at least 1, got 0",
+    )
+    assert len(caught.value.problems) == 2  # at file:line:col too, for faces that show those
+    broken = DOC.replace("on: rcpt", "on: rcp")
+    with pytest.raises(ScenarioError) as mixed:  # a problem of the file's own: not only params
+        load_text(broken, source="t.yaml", params={"dleay": 5})
+    assert not isinstance(mixed.value, ParamsError)
 
 
 def test_a_value_a_reader_refuses_names_the_parameter() -> None:

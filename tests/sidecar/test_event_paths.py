@@ -4,6 +4,7 @@ direct transcript paths in use while nobody listens; every event, in order, once
 
 from __future__ import annotations
 
+import asyncio
 import io
 import smtplib
 import threading
@@ -243,3 +244,44 @@ def test_a_reset_is_streamed_before_the_sessions_it_carries_over(sidecar: ApiSer
     assert replies[0].startswith("421 4.3.2 ")
     (record,) = sidecar.server.journal.sessions()  # and the journal holds just that, as streamed
     assert entries(got[at:], record.index) == said(record)
+
+
+def test_a_message_event_waits_for_its_place_but_a_wait_counts_the_message_at_once() -> None:
+    """While someone listens, a message event waits for the session's next entry at or after
+    its time (event_order: the 250 that accepts it); a wait for messages (POST /api/wait) looks
+    again at once though no event came (the hub is woken), not at its next re-check."""
+
+    async def main() -> None:
+        hub = events.EventHub()
+        hub.bind(asyncio.get_running_loop())
+        journal = events.EventJournal(hub=hub)
+        queue = hub.subscribe()
+        info = SessionInfo(1, "127.0.0.1:1", 1.0)
+        journal.started(info)
+        quick = journal.quick_transcript
+        assert quick is not None
+        quick(info, 2.0, "client", ".", None)
+        waited = asyncio.ensure_future(
+            hub.until(lambda: journal.counts().messages_accepted >= 1, 30.0)
+        )
+        await settle(lambda: queue.qsize() == 2)  # connected, the "."
+        assert not waited.done()
+        journal.message(info, records.Message("a@x.test", ("b@y.test",), b"x\r\n", 1, 2.0, "Q1"))
+        await settle(waited.done)
+        assert waited.result() is True
+        assert [queue.get_nowait().kind for _ in range(2)] == ["connected", "command"]
+        assert queue.empty()  # the message's event waits for the 250
+        quick(info, 2.5, "server", "250 2.0.0 Ok: queued as Q1", None)
+        await settle(lambda: queue.qsize() == 2)
+        assert [queue.get_nowait().kind for _ in range(2)] == ["message", "reply"]
+        hub.close()
+
+    async def settle(done: Callable[[], bool]) -> None:
+        """Let the loop run a few rounds (no clock involved) until ``done()``."""
+        for _ in range(20):
+            if done():
+                return
+            await asyncio.sleep(0)
+        assert done()
+
+    asyncio.run(main())

@@ -2,7 +2,8 @@
 
 Open the page, send mail over SMTP, watch the session and the message appear without a reload,
 look at the message (text, HTML in a sandboxed frame, raw), switch the scenario from the page and
-see the next session follow it. Bounded: every wait has a deadline (WebDriverWait).
+see the next session follow it. Bounded: every wait has a deadline (WebDriverWait). And the
+probe's HTML report, laid out by the same browser.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ import tempfile
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from smtpfake.http import ApiServer
+from smtpfake.probe.judge import Verdict
+from smtpfake.probe.reports.html import html_report
+from smtpfake.probe.runner import CaseResult
 from smtpfake.server import Server
 
 from ..support.sidecar import own_sidecar
@@ -264,3 +269,36 @@ def test_the_page_asks_for_the_token_and_follows_a_server_on_demand(
             assert server.sessions == ()  # the main server saw none of it
     finally:
         server.stop()
+
+
+def test_the_probe_report_keeps_each_verdict_on_one_line(
+    browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    """The probe's HTML report in a narrow window, long reasons beside the verdicts: each
+    verdict cell is one line ("non-strict" broke after its hyphen)."""
+
+    def result(verdict: Verdict) -> CaseResult:
+        scenario = SimpleNamespace(summary="a case", expect="what a client does")
+        return CaseResult(
+            # what html_report reads of a case, its client and its evidence
+            case=SimpleNamespace(name=f"case-{verdict.value}", scenario=scenario),
+            kind=None,
+            verdict=verdict,
+            reason="the client retried the transaction after the 421 but not the message " * 3,
+            checks=(),
+            evidence=SimpleNamespace(sessions=(), reported=lambda: "1 session"),
+            seconds=0.1,
+        )
+
+    page = tmp_path / "report.html"
+    # no "informational" row: its one word would widen the column for the others
+    verdicts = [Verdict.PASS, Verdict.NON_STRICT, Verdict.FAIL]
+    page.write_text(html_report([result(v) for v in verdicts], ["client"]))
+    browser.set_window_size(420, 800)
+    browser.get(page.as_uri())
+    lines = browser.execute_script(
+        "return [...document.querySelectorAll('td[class]')].map(td => {"
+        "  const range = document.createRange(); range.selectNodeContents(td);"
+        "  return [td.textContent, range.getClientRects().length]; })"
+    )
+    assert lines == [[v.value, 1] for v in verdicts]

@@ -68,6 +68,27 @@ def test_delivery_is_recorded(fake: Fake) -> None:
     assert "C: QUIT" in fake.transcript()
 
 
+def test_each_command_is_paired_with_its_reply(fake: Fake) -> None:
+    """SessionRecord.exchanges() and end_of_data() on both transports (the sidecar's records
+    come back from JSON)."""
+    deliver(fake)
+    (session,) = fake.wait_for_sessions(1, timeout=2)
+    assert [(x.command.text.split(" ")[0].upper(), x.code) for x in session.exchanges()] == [
+        ("EHLO", 250),
+        ("MAIL", 250),
+        ("RCPT", 250),
+        ("DATA", 354),
+        (".", 250),
+        ("QUIT", 221),
+    ]
+    (listed,) = fake.messages  # the journal's message list: the same message, read again
+    for message in (session.messages[0], listed):
+        end = session.end_of_data(message)
+        assert end is not None and end.reply is not None
+        assert end.command.text == "." and end.command.time == message.time
+        assert end.reply.text == f"250 2.0.0 Ok: queued as {message.queue_id}"
+
+
 def test_switching_scenario_by_name(fake: Fake) -> None:
     fake.use("421-at-greeting")
     assert fake.scenario_name == "421-at-greeting"

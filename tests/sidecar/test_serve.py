@@ -54,8 +54,12 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 def test_text_log_has_one_line_per_session_event(sidecar_factory: Start) -> None:
     car = sidecar_factory("--port", "0", "--api-port", "0")
-    assert car.stdout[0].startswith("smtpfake 0.1.0 listening on 127.0.0.1:")
-    assert car.stdout[1].strip() == f"smtpfake: control API on {car.url}/api/"
+    assert re.match(
+        r"smtpfake 0\.1\.0 \((asyncio|uvloop)\) listening on 127\.0\.0\.1:", car.stdout[0]
+    )
+    assert car.stdout[1].strip() == (
+        f"smtpfake: control API on {car.url}/api/, the web page on {car.url}/"
+    )
     mail(car)
     lines = until(car, "session 1 closed")
     log = "".join(lines[2:])
@@ -244,10 +248,11 @@ def test_a_misspelt_scenario_name_is_said_of_the_setting_not_as_a_file() -> None
     done = run("--port", "0", "--scenario", "greylistin")
     assert done.returncode == 2, done
     assert done.stderr.startswith(
-        "smtpfake serve: --scenario/SMTPFAKE_SCENARIO: no scenario named 'greylistin'; "
+        "smtpfake serve: error: --scenario/SMTPFAKE_SCENARIO: no scenario named 'greylistin'; "
         "did you mean 'greylisting'?"
     ), done.stderr
-    assert "greylistin:1:1" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert "greylistin:1:1" not in done.stderr
+    assert done.stderr.splitlines()[1:] == ["For more information, try 'smtpfake serve --help'."]
 
 
 def test_api_port_in_use_exits_1() -> None:

@@ -150,13 +150,19 @@ def test_bad_sources_are_one_line_without_a_traceback(tmp_path: Path) -> None:
         (["default", "--journal", str(tmp_path / "none.json")], "No such file"),
         (["default", "--remote", "ftp://x"], "expected the sidecar's API URL"),
         (["default", "--remote", "http://127.0.0.1:1"], "cannot reach the smtpfake sidecar"),
-        ([], "name a scenario"),
     ):
         result = _show(*args)
         assert result.returncode == 2, (args, result.stdout)
         assert words in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    # no source at all is a mistake on the command line: said as argparse says one
+    result = _show()
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "smtpfake show: error: name a scenario (NAME or PATH), or give --remote URL\n"
+        "For more information, try 'smtpfake show --help'.\n"
+    )
 
 
 def test_the_report_caps_near_misses_and_keeps_other_rules_apart() -> None:
@@ -224,10 +230,11 @@ def test_a_scenario_without_rules_says_so(tmp_path: Path) -> None:
     ]
 
 
-def test_a_misspelt_name_is_one_line_without_a_made_up_position() -> None:
+def test_a_misspelt_name_is_a_usage_error_without_a_made_up_position() -> None:
     result = _show("greylistin")
     assert result.returncode == 2
-    assert result.stderr.startswith(
-        "smtpfake show: no scenario named 'greylistin'; did you mean 'greylisting'?"
+    error, hint = result.stderr.splitlines()
+    assert error.startswith(
+        "smtpfake show: error: no scenario named 'greylistin'; did you mean 'greylisting'?"
     ), result.stderr
-    assert len(result.stderr.splitlines()) == 1
+    assert hint == "For more information, try 'smtpfake show --help'."

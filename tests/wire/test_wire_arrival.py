@@ -12,6 +12,8 @@ import socket
 import time
 from collections.abc import Callable
 
+import pytest
+
 from smtpfake.http import ApiServer
 from smtpfake.journal import SessionRecord
 from smtpfake.logging_observer import EventLog, LoggingJournal
@@ -140,10 +142,6 @@ def test_every_face_of_the_record_shows_the_same_order() -> None:
     server.journal = LoggingJournal(event_log)  # as `smtpfake serve` logs
     try:
         with ApiServer(server) as api:
-
-            def closed(got: Got) -> bool:
-                return any(e["event"] == "closed" for e in got)
-
             stream = Stream(api.url + "/api/events", closed, TIMEOUT)
             conn = Raw(server)
             assert conn.sock.recv(4) == b"220 "
@@ -166,6 +164,7 @@ def test_every_face_of_the_record_shows_the_same_order() -> None:
     assert [(e["time"], e["text"]) for e in listed["transcript"]] == said
     for text in (record.format(), out.getvalue()):
         shows_in_order(text, record)
+    assert streamed_sequence(got) == logged_sequence(out.getvalue())
     # the early EHLO's violation: at the EHLO's arrival (not when the engine judged it, after
     # the greeting's last drip), the same time in every face
     (early,) = record.violations
@@ -191,12 +190,14 @@ def test_a_line_cut_by_a_half_close_is_in_time_order_in_every_face() -> None:
     server.journal = LoggingJournal(event_log)  # as `smtpfake serve` logs
     try:
         with ApiServer(server) as api:
+            stream = Stream(api.url + "/api/events", closed, TIMEOUT)
             conn = Raw(server)
             conn.reply()
             conn.send(b"EHLO x\r\nQUIT")
             conn.sock.shutdown(socket.SHUT_WR)
             assert conn.rest().startswith(b"250-")  # the EHLO's answer, then the close
             conn.close()
+            got = stream.join()
             (record,) = ended_sessions(server, 1)
             answer = call(api.url, "GET", "/api/sessions")
             event_log.flush()
@@ -222,6 +223,97 @@ def test_a_line_cut_by_a_half_close_is_in_time_order_in_every_face() -> None:
         shows_in_order(text, record)
     stamps = [line[:24] for line in out.getvalue().splitlines() if line[:1].isdigit()]
     assert len(stamps) >= len(said) and stamps == sorted(stamps)  # serve's log in time order
+    # the event stream: the same entries, and the violations where the log has them
+    streamed = [(e["time"], e["text"]) for e in got if e["event"] in ("command", "reply")]
+    assert streamed == said
+    assert streamed_sequence(got) == logged_sequence(out.getvalue())
+    assert [e["time"] for e in got] == sorted(e["time"] for e in got)
+
+
+@pytest.mark.parametrize("logged", [True, False], ids=["serve's journal", "direct path"])
+def test_the_stream_and_the_log_place_a_message_and_a_violation_alike(logged: bool) -> None:
+    """Where the faces used to differ: the message's text, its ".", NOOP and QUIT in one write
+    (a pipelined group; QUIT after NOOP, which must end a group, is bad-pipelining) while the 250
+    is delayed: the NOOP and QUIT are read, and the QUIT judged, after the message was accepted
+    and before the 250 goes out. The event stream shows serve's log's sequence, in time order:
+    the message just after its ".", the violation just after the QUIT it judges, both before the
+    delayed 250. Without a log, a session that began before the subscriber came records its
+    entries itself (the journal's direct path, published by a poll): the same places."""
+    server = Server(scenario({"on": "end_of_data", "delay": 0.2})).start()
+    out = io.StringIO()
+    event_log = EventLog(out, delay=0)
+    if logged:
+        server.journal = LoggingJournal(event_log)
+    try:
+        with ApiServer(server) as api:
+            if logged:
+                stream = Stream(api.url + "/api/events", closed, TIMEOUT)
+            conn = Raw(server)
+            conn.reply()
+            conn.command("EHLO c.test")
+            if not logged:  # the session is on the direct path: nobody listened when it began
+                stream = Stream(api.url + "/api/events", closed, TIMEOUT)
+            conn.send(b"MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+            assert [conn.code() for _ in range(3)] == [250, 250, 354]
+            conn.send(b"Subject: x\r\n\r\nhi\r\n.\r\nNOOP\r\nQUIT\r\n")
+            assert [conn.code() for _ in range(3)] == [250, 250, 221]
+            conn.close()
+            got = stream.join()
+            (record,) = ended_sessions(server, 1)
+            event_log.flush()
+    finally:
+        server.stop()
+    sequence = streamed_sequence(got)
+    if logged:
+        assert sequence == logged_sequence(out.getvalue())
+    assert [e["time"] for e in got] == sorted(e["time"] for e in got)
+    (message,) = record.messages
+    (violation,) = record.violations
+    assert violation.kind == "bad-pipelining" and violation.command == "QUIT"
+    at = sequence.index("C: (message data, 18 bytes)")
+    assert sequence[at : at + 7] == [
+        "C: (message data, 18 bytes)",
+        "C: .",
+        f"accepted message {message.queue_id}",
+        "C: NOOP",
+        "C: QUIT",
+        "! bad-pipelining",
+        f"S: 250 2.0.0 Ok: queued as {message.queue_id}",
+    ]
+
+
+def closed(got: Got) -> bool:
+    return any(e["event"] == "closed" for e in got)
+
+
+def streamed_sequence(got: Got) -> list[str]:
+    """The event stream as serve's text log words it: ``C: ...``/``S: ...`` a line each (a
+    multi-line reply's lines), ``! KIND``, ``accepted message QUEUE-ID``."""
+    out: list[str] = []
+    for e in got:
+        if e["event"] in ("command", "reply"):
+            arrow = "C: " if e["event"] == "command" else "S: "
+            out += [arrow + line for line in e["text"].split("\n")]
+        elif e["event"] == "violation":
+            out.append(f"! {e['kind']}")
+        elif e["event"] == "message":
+            out.append(f"accepted message {e['queue_id']}")
+    return out
+
+
+def logged_sequence(text: str) -> list[str]:
+    """serve's text log in :func:`streamed_sequence`'s words (the stamp and session cut off;
+    a line's text is cut at three spaces, where the log's tags begin)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        said = line.split(" ", 3)[3]  # STAMP session N ...
+        if said.startswith(("C: ", "S: ")):
+            out.append(said.split("   ")[0])  # without a rule's tag or "(not delivered...)"
+        elif said.startswith("! "):
+            out.append(said.split(":")[0])
+        elif said.startswith("accepted message "):
+            out.append(" ".join(said.split(" ")[:3]))
+    return out
 
 
 def shows_in_order(text: str, record: SessionRecord) -> None:

@@ -39,6 +39,35 @@ def test_a_client_closing_mid_message_leaves_its_text_unfinished(
     assert kinds(session) == ["no-quit"]
 
 
+def test_a_client_closing_right_after_the_354_leaves_no_message_data(
+    server: Server, raw: Callable[..., Raw]
+) -> None:
+    """Nothing sent after the 354: no text entry (none came), the close says the rest."""
+    conn = raw()
+    in_data(conn)
+    conn.sock.shutdown(socket.SHUT_WR)
+    assert conn.rest() == b""
+    conn.close()
+    (session,) = ended_sessions(server, 1)
+    texts = [e.text for e in session.transcript]
+    assert texts[-2:] == ["354 End data with <CR><LF>.<CR><LF>", "(client closed the connection)"]
+    assert server.messages == ()
+
+
+def test_the_final_dot_begun_is_not_counted_as_text(
+    server: Server, raw: Callable[..., Raw]
+) -> None:
+    conn = raw()
+    in_data(conn)
+    conn.send(b"a\r\n.\r")  # the final "." and its CR: the close comes before the LF
+    conn.sock.shutdown(socket.SHUT_WR)
+    assert conn.rest() == b""
+    conn.close()
+    (session,) = ended_sessions(server, 1)
+    assert session.transcript[-2].text == "(message data, 3 bytes, unfinished)"
+    assert server.messages == ()
+
+
 def test_an_unterminated_command_at_the_close_is_not_answered(
     server: Server, raw: Callable[..., Raw]
 ) -> None:

@@ -16,6 +16,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse}td,th{padding:2px 8px;text-align:left;vertical-align:top}
 tr:nth-child(even){background:#f4f4f4}pre{background:#f8f8f8;padding:8px;overflow-x:auto}
 .pass{color:#176b2c}.non-strict{color:#8a6d00}.fail{color:#b00020}.informational{color:#345}
+.pass,.non-strict,.fail,.informational{white-space:nowrap}
 .c{color:#1a4f8b}.s{color:#555}.rule{color:#8a3ea8}.v{color:#b00020}
 """
 

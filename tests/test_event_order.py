@@ -1,0 +1,51 @@
+"""smtpfake.event_order, the one rule by which serve's log and the event stream place a violation
+or an accepted message among a session's transcript entries: just before the first entry stamped
+at or after it, at the latest at the session's end (tests/wire/test_wire_arrival.py holds both
+faces to it on a real socket)."""
+
+from __future__ import annotations
+
+import io
+
+from smtpfake.engine.records import SessionInfo, Violation
+from smtpfake.event_order import Waiting
+from smtpfake.logging_observer import EventLog, LoggingJournal
+
+
+def test_an_item_goes_before_the_first_entry_at_or_after_its_time_in_the_order_held() -> None:
+    one, two = SessionInfo(1, "p", 0.0), SessionInfo(2, "p", 0.0)
+    waiting: Waiting[str] = Waiting()
+    assert not waiting  # nothing held: a plain dict's truth, no Python call on the hot path
+    waiting.hold(one, 2.0, "late")
+    waiting.hold(one, 1.0, "early, judged after")  # waits behind the one held first
+    waiting.hold(two, 1.0, "other session")
+    assert waiting.due(one, 1.5) == []
+    assert waiting.due(one, 2.0) == ["late", "early, judged after"]  # at its time: goes first
+    assert waiting.due(one, 9.0) == []
+    assert waiting.due(two, None) == ["other session"]  # the session ended: all
+    assert not waiting
+
+
+def test_sessions_are_told_apart_by_their_info_not_their_number() -> None:
+    """use() restarts connection numbers: two sessions of one journal can share an index."""
+    old, new = SessionInfo(1, "p", 0.0), SessionInfo(1, "p", 0.0)
+    waiting: Waiting[str] = Waiting()
+    waiting.hold(old, 1.0, "old's")
+    assert waiting.due(new, 5.0) == []
+    assert waiting.everything() == [(old, "old's")]
+    assert not waiting
+
+
+def test_a_log_line_still_waiting_when_the_journal_is_cleared_is_written_then() -> None:
+    """A reset carries open sessions into the fresh journal as new sessions: what waited for
+    the old one's next entry happened before the reset, and is logged before what follows."""
+    out = io.StringIO()
+    journal = LoggingJournal(EventLog(out))
+    info = SessionInfo(1, "p", 0.0)
+    journal.started(info)
+    journal.violation(info, Violation("bad-sequence", "RCPT before MAIL", "RCPT", 1.0))
+    assert "bad-sequence" not in out.getvalue()  # waiting for the RCPT's reply
+    journal.clear()
+    assert "session 1 ! bad-sequence: RCPT before MAIL (on 'RCPT')" in out.getvalue()
+    journal.ended(info, 2.0)
+    assert out.getvalue().count("bad-sequence") == 1
