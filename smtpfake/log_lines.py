@@ -12,11 +12,12 @@ session's own order.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from smtpfake.engine.records import SessionInfo, TranscriptEntry, not_delivered
+from smtpfake.event_order import Waiting
 from smtpfake.visible import visible
 
 if TYPE_CHECKING:
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
 
 #: lines made and not yet written: (sort key, text ending in a newline)
 Ready = list[tuple[float, str]]
-#: a violation's or message's line waiting for the session's next entry at or after its time:
-#: (time, event, line, JSON fields)
+#: a violation's or message's line held back (event_order): (time, event, line, JSON fields)
 Later = tuple[float, str, str, dict[str, Any]]
 
 _KEY = itemgetter(0)
@@ -95,11 +95,6 @@ class Followed:
     who: str
     #: ``entries[:logged]`` have their lines made
     logged: int = 0
-    #: violation and message lines, in the order they came: each waits for the first entry
-    #: read after it at or after its time (or the session's end), so the log follows the
-    #: transcript's order. The engine judges a line, or accepts a message, before it records
-    #: the lines that arrived earlier still waiting to be read (and the reply held behind them).
-    later: list[Later] = field(default_factory=list)
     #: the latest time of its lines so far: their sort key
     key: float = float("-inf")
 
@@ -111,6 +106,8 @@ class Lines:
     def __init__(self, log: EventLog, tag: str | None) -> None:
         self.log = log
         self.tag = tag
+        #: the violation and message lines held back until their place in the transcript
+        self.waiting: Waiting[Later] = Waiting()
         self.json = log.format == "json"
         self._encode: Callable[[str], str] = str
         self._server = ""  # JSON: the server's member, and its ", "
@@ -152,12 +149,15 @@ class Lines:
         ready.append((key, text))
 
     def entries(self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]) -> None:
-        """The lines of the entries ``new`` of ``followed``'s session, each waiting line of its
-        ``later`` before the first entry at or after its time."""
+        """The lines of the entries ``new`` of ``followed``'s session, each line held back in
+        :attr:`waiting` just before the entry event_order puts it before."""
         lines = self._json_entries if self.json else self._text_entries
-        later, start = followed.later, 0
-        while later:  # seldom: a violation or an accepted message waits
-            at = later[0][0]
+        info, start = followed.info, 0
+        while self.waiting:  # seldom: a violation or an accepted message waits
+            held = self.waiting.get(id(info))
+            if held is None or held[0] is not info or not held[1]:
+                break
+            at = held[1][0][0]
             cut = next((i for i in range(start, len(new)) if new[i][0] >= at), None)
             if cut is None:
                 break
@@ -237,8 +237,6 @@ class Lines:
         followed.key = key
 
     def due(self, ready: Ready, followed: Followed, time: float | None) -> None:
-        """The session's waiting lines stamped at or before ``time`` (None: all of them)."""
-        later = followed.later
-        while later and (time is None or later[0][0] <= time):
-            at, event, line, fields = later.pop(0)
+        """The session's held lines due before its entry at ``time`` (None: all of them)."""
+        for at, event, line, fields in self.waiting.due(followed.info, time):
             self.event(ready, followed, event, at, line, fields)

@@ -33,7 +33,6 @@ from smtpfake.engine.records import (
 )
 from smtpfake.journal import Journal, subject_of
 from smtpfake.log_lines import Followed, Later, Lines, Ready, by_time, entry_fields, json_object
-from smtpfake.quick_subject import quick_subject
 from smtpfake.visible import json_document, visible
 
 LogFormat = Literal["text", "json"]
@@ -408,11 +407,11 @@ class LoggingJournal(Journal):
         self._push()
 
     def _wait(self, info: SessionInfo, later: Later) -> None:
-        """Log ``later`` before the session's first entry recorded from now on at or after its
-        time (at the latest at the session's end)."""
+        """Log ``later`` where event_order puts it: before the session's first entry recorded
+        from now on stamped at or after its time (at the latest at the session's end)."""
         with self._lock:
             followed = self._followed(info)
-            followed.later.append(later)
+            self._lines.waiting.hold(info, later[0], later)
             if id(info) not in self._follow:  # nothing follows: now
                 self._lines.due(self._ready, followed, None)
         self._push()
@@ -433,6 +432,8 @@ class LoggingJournal(Journal):
         }
         if self.log.format == "json":
             # the header block only (the body is not parsed); the text line has no Subject
+            from smtpfake.quick_subject import quick_subject  # JSON only: not at serve's start
+
             subject = quick_subject(message.data)
             fields["subject"] = subject_of(message) if subject is None else subject
         line = (

@@ -98,6 +98,7 @@ AT_START = {
     "smtpfake.frozen_dataclass",
     "smtpfake.journal",
     "smtpfake.journal_limits",
+    "smtpfake.log_lines",
     "smtpfake.logging_observer",
     "smtpfake.scenario",
     "smtpfake.scenario.cache",
