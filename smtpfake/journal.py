@@ -444,10 +444,28 @@ class Journal:
             if live is None or live.info is not info:
                 return None
             self._count_entries(live)
+            limit = self.limits.entries
+            if len(live.transcript) >= limit:
+                # a block of the oldest goes, so a long session keeps the direct way in (one at
+                # a time, every entry past the limit would take the slow way: _keep)
+                self._drop_entries(live, len(live.transcript) - limit + max(1, limit // 8))
             self._hold_to_bytes(live)
             self._direct[id(info)] = live
-            room = min(len(live.transcript) + DIRECT_ENTRIES, self.limits.entries)
+            room = min(len(live.transcript) + DIRECT_ENTRIES, limit)
             return live.transcript, room, self._entry_chars
+
+    def _drop_entries(self, live: _Live, count: int) -> None:
+        """Drop the session's ``count`` oldest transcript entries, all counted (lock held)."""
+        transcript = live.transcript
+        size = _utf8_size("".join(map(_TEXT, itertools.islice(transcript, count))))
+        del transcript[:count]  # under the lock: a reader never sees the list shift
+        live.counted -= count
+        live.transcript_bytes -= size
+        live.dropped_entries += count
+        live.record = None
+        self._sessions_snapshot = None
+        self._n["transcript_bytes"] -= size
+        self._n["entries_dropped"] += count
 
     def _count_entries(self, live: _Live) -> None:
         """Count in the byte totals what the session appended itself since last counted."""

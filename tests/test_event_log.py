@@ -553,3 +553,27 @@ def test_json_objects_are_what_the_json_module_writes(fields: dict[str, Any]) ->
             or (type(v) is list and any(type(i) is not str for i in v))
             for v in fields.values()
         )
+
+
+def test_entries_dropped_in_a_block_from_a_long_session_are_each_logged_once_in_order() -> None:
+    stream = io.StringIO()
+    journal = LoggingJournal(EventLog(stream), max_entries=16)
+    info = SessionInfo(1, "p", 0.0)
+    journal.started(info)
+    ask = journal.direct_transcript
+    assert ask is not None
+    n = 0
+    while n < 200:  # as the engine does: append up to the room given, then ask again
+        room = ask(info)
+        assert room is not None and room[1] > len(room[0])
+        while len(room[0]) < room[1] and n < 200:
+            room[0].append((float(n), "client", f"N{n}", None))
+            n += 1
+    journal.ended(info, 300.0)
+    said = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
+    assert said[1:-1] == [f"C: N{n}" for n in range(200)]
+    (record,) = journal.sessions()
+    kept = [e.text for e in record.transcript]
+    assert 16 - 16 // 8 <= len(kept) <= 16 and kept == [
+        f"N{n}" for n in range(200 - len(kept), 200)
+    ]

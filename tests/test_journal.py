@@ -31,3 +31,33 @@ def test_a_session_from_before_clear_writes_nothing_after_it() -> None:
     journal.violation(old, Violation("no-helo", "d", "MAIL FROM:<a@x.test>", 0.0))
     journal.ended(old, 1.0)
     assert journal.sessions() == () and journal.messages() == ()
+
+
+def direct_session(journal: Journal, entries: int) -> SessionInfo:
+    """A session that appends ``entries`` entries itself, asking for room as the engine does."""
+    info = SessionInfo(index=1, peer="127.0.0.1:1", started=0.0)
+    journal.started(info)
+    ask = journal.direct_transcript
+    assert ask is not None
+    n = 0
+    while n < entries:
+        room = ask(info)
+        assert room is not None
+        kept, up_to, _ = room
+        assert up_to > len(kept)  # room again, also past the limit: no entry takes the slow way
+        while len(kept) < up_to and n < entries:
+            kept.append((float(n), "client", f"NOOP {n}", None))
+            n += 1
+    return info
+
+
+def test_past_its_entries_limit_a_session_appending_itself_drops_a_block_of_the_oldest() -> None:
+    journal = Journal(max_entries=64)
+    direct_session(journal, 1000)
+    (record,) = journal.sessions()
+    kept = [e.text for e in record.transcript]
+    assert 64 - 64 // 8 <= len(kept) <= 64
+    assert kept == [f"NOOP {n}" for n in range(1000 - len(kept), 1000)]
+    assert record.dropped_entries == 1000 - len(kept) == journal.counts().entries_dropped
+    size = sum(len(text) for text in kept)
+    assert journal.counts().transcript_bytes == size
