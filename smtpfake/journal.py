@@ -457,6 +457,7 @@ class Journal:
     def _drop_entries(self, live: _Live, count: int) -> None:
         """Drop the session's ``count`` oldest transcript entries, all counted (lock held)."""
         transcript = live.transcript
+        self._dropping_entries(live.info, transcript, count)
         size = _utf8_size("".join(map(_TEXT, itertools.islice(transcript, count))))
         del transcript[:count]  # under the lock: a reader never sees the list shift
         live.counted -= count
@@ -466,6 +467,10 @@ class Journal:
         self._sessions_snapshot = None
         self._n["transcript_bytes"] -= size
         self._n["entries_dropped"] += count
+
+    def _dropping_entries(self, info: SessionInfo, transcript: list[Any], count: int) -> None:
+        """Called before the session's ``count`` oldest entries of ``transcript`` go (lock
+        held): for a subclass that reads the same list (serve's log)."""
 
     def _count_entries(self, live: _Live) -> None:
         """Count in the byte totals what the session appended itself since last counted."""

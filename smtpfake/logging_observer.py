@@ -31,7 +31,7 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
-from smtpfake.journal import Journal, _Live, subject_of
+from smtpfake.journal import Journal, subject_of
 from smtpfake.log_lines import Followed, Later, Lines, Ready, by_time, entry_fields, json_object
 from smtpfake.visible import json_document, visible
 
@@ -356,15 +356,12 @@ class LoggingJournal(Journal):
         self._take(followed)
         return followed
 
-    def _drop_entries(self, live: _Live, count: int) -> None:
-        """As the journal's, the dropped entries logged first: the log reads the same list."""
-        followed = self._follow.get(id(live.info))
-        if followed is not None and followed.entries is live.transcript:
+    def _dropping_entries(self, info: SessionInfo, transcript: list[Any], count: int) -> None:
+        """The entries about to go are logged first: the log reads the same list."""
+        followed = self._follow.get(id(info))
+        if followed is not None and followed.entries is transcript:
             self._take(followed)
-            super()._drop_entries(live, count)
-            followed.logged -= count
-        else:
-            super()._drop_entries(live, count)
+            followed.logged -= count  # what it has logged, once the oldest ``count`` are gone
 
     def _event(self, followed: Followed, event: str, time: float, line: str, **fields: Any) -> None:
         self._lines.event(self._ready, followed, event, time, line, fields)
