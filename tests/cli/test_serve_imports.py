@@ -131,6 +131,7 @@ STDLIB_AT_START = {
     "dataclasses",
     "gc",
     "gettext",
+    "locale",  # gettext's lookup of argparse's messages (Python 3.10: asyncio loads it from 3.11)
     "org",  # pickle tries `org.python.core` (Jython's): a failed import, which importtime lists
     "pickle",
     "random",
