@@ -24,19 +24,25 @@ class instead (the same code, its closure cells that hold the twin holding the c
 What stays the same: the class is a dataclass (``fields``, ``replace``, ``asdict``, pickling,
 match patterns), and its methods are the ones ``@dataclass(frozen=True)`` (``@dataclass``)
 would have added, made by ``dataclasses``; ``inspect.signature`` of the class (``help``) is its
-``__init__``'s. What differs: ``__dataclass_params__`` says ``init=False, repr=False, eq=False,
-frozen=False``, so a subclass is made the same way as its base (``dataclasses`` refuses a
-frozen subclass of a class it was told is not frozen). A class without a docstring gets its
-constructor group at once (``dataclasses`` writes the signature into a missing docstring).
+``__init__``'s; ``__dataclass_params__`` says what the class is (frozen, with ``__init__``,
+``__repr__`` and ``__eq__``), so a user's ``@dataclass(frozen=True)`` subclass is made as for a
+plain frozen base (while this module makes a subclass, its bases show dataclasses what it was
+told for them instead). What differs: a subclass made here needs a docstring and bases made here
+(a class without a docstring gets its constructor group at once: ``dataclasses`` writes the
+signature into a missing docstring). The first use of a group is made once, whichever thread
+comes first (a lock).
 tests/test_frozen_dataclass.py holds each to ``@dataclass(frozen=True)`` and ``@dataclass``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
+import threading
 import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 if TYPE_CHECKING:
@@ -118,19 +124,47 @@ def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
     if own:
         how = "@dataclass(frozen=True)" if frozen else "@dataclass"
         raise TypeError(f"{c.__qualname__} defines {', '.join(own)}: use {how}")
-    if _constructed_at_once(c, frozen):
-        made = dataclasses.dataclass(frozen=frozen, eq=False, repr=False, slots=slots)(c)
-    else:
-        made = dataclasses.dataclass(init=False, eq=False, repr=False, slots=slots)(c)
-        for name in construct:
-            setattr(made, name, _first_call(made, name, construct, frozen))
-        made.__signature__ = _Signature(made, construct, frozen)  # type: ignore[attr-defined]
-        _LAZY[made] = frozen
+    with _MAKING, _as_told(c):
+        if _constructed_at_once(c, frozen):
+            made = dataclasses.dataclass(frozen=frozen, eq=False, repr=False, slots=slots)(c)
+        else:
+            made = dataclasses.dataclass(init=False, eq=False, repr=False, slots=slots)(c)
+            for name in construct:
+                setattr(made, name, _first_call(made, name, construct, frozen))
+            made.__signature__ = _Signature(made, construct, frozen)  # type: ignore[attr-defined]
+            _LAZY[made] = frozen
+        # what the class is, for a user's @dataclass subclass (dataclasses checks that a
+        # frozen class's subclass is frozen too); ours are made as told, _as_told
+        told = _TOLD[made] = made.__dataclass_params__  # type: ignore[attr-defined]
+        params = copy.copy(told)
+        params.init = params.repr = params.eq = True
+        params.frozen = frozen
+        made.__dataclass_params__ = params  # type: ignore[attr-defined]
     for name in later:
         setattr(made, name, _first_call(made, name, later, frozen))
     if not frozen:
         made.__hash__ = None  # type: ignore[assignment]  # eq=True, not frozen: unhashable
     return made
+
+
+#: the classes made here -> the parameters dataclasses was told (their __dataclass_params__
+#: says what they are: frozen, with __init__, __repr__ and __eq__)
+_TOLD: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def _as_told(cls: type) -> Iterator[None]:
+    """While ``cls`` is made (_MAKING held): its bases made here show dataclasses the
+    parameters it was told for them, which their subclasses made here match."""
+    bases = [b for b in cls.__mro__[1:] if b in _TOLD]
+    shown = [b.__dict__["__dataclass_params__"] for b in bases]
+    for b in bases:
+        b.__dataclass_params__ = _TOLD[b]  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for b, params in zip(bases, shown, strict=True):
+            b.__dataclass_params__ = params  # type: ignore[attr-defined]
 
 
 def _constructed_at_once(cls: type, frozen: bool) -> bool:
@@ -175,7 +209,23 @@ class _Signature:
             _make(cls, group, frozen)
 
 
+#: the groups made so far, by class (their first method's name); _MAKING held while one is made:
+#: threads meeting a class's first use at once make its group once
+_MADE: weakref.WeakKeyDictionary[type, set[str]] = weakref.WeakKeyDictionary()
+_MAKING = threading.RLock()
+
+
 def _make(cls: type, group: tuple[str, ...], frozen: bool) -> None:
+    """``cls``'s methods ``group`` as ``@dataclass(frozen=frozen)`` makes them (once, whichever
+    thread comes first; the others wait for it): see :func:`_make_now`."""
+    with _MAKING:
+        made = _MADE.setdefault(cls, set())
+        if group[0] not in made:
+            _make_now(cls, group, frozen)
+            made.add(group[0])
+
+
+def _make_now(cls: type, group: tuple[str, ...], frozen: bool) -> None:
     """``cls``'s methods ``group`` as ``@dataclass(frozen=frozen)`` makes them: those of a twin
     dataclass with the same fields (and slots, and __post_init__), made by ``dataclasses``,
     with the twin's references to itself pointing at ``cls``. For the LATER group, a twin with

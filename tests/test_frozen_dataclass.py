@@ -8,6 +8,8 @@ import copy
 import dataclasses
 import inspect
 import pickle
+import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -284,3 +286,63 @@ def test_mutable_dataclass_is_a_dataclass(slots: bool) -> None:
     assert copy.deepcopy(a) == a and dataclasses.replace(a, count=5).count == 5
     with pytest.raises(TypeError, match="defines __eq__: use @dataclass"):
         mutable_dataclass(type("Own", (), {"__doc__": "d", "__eq__": lambda s, o: True}))
+
+
+@pytest.mark.parametrize("slots", [False, True])
+def test_a_users_dataclass_subclass_is_made_as_for_a_plain_frozen_base(slots: bool) -> None:
+    """__dataclass_params__ says what the class is: a user's @dataclass(frozen=True) subclass
+    works, and a mutable one is refused by dataclasses itself, as for @dataclass(frozen=True)."""
+    Base: Any = frozen_dataclass(slots=slots)(
+        type("Base", (), {"__doc__": "A base.", "__annotations__": {"a": "int"}})
+    )
+    params = Base.__dataclass_params__
+    assert (params.frozen, params.init, params.repr, params.eq) == (True, True, True, True)
+
+    @dataclass(frozen=True)
+    class Tagged(Base):  # type: ignore[misc]
+        tag: str = ""
+
+    assert repr(Tagged(1, "t")) == f"{Tagged.__qualname__}(a=1, tag='t')"
+    assert Tagged(1, "t") == Tagged(1, "t") != Tagged(1)
+    assert hash(Tagged(1)) == hash(Tagged(1)) and Base(1) == Base(1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Tagged(1).tag = "u"
+    with pytest.raises(TypeError, match="cannot inherit non-frozen dataclass from a frozen one"):
+
+        @dataclass
+        class Mutable(Base):  # type: ignore[misc]
+            tag: str = ""
+
+
+def test_threads_meeting_a_first_use_at_once_make_it_once() -> None:
+    """The first instance made from several threads at once: each gets one, none an error."""
+    errors: list[BaseException] = []
+    made: list[object] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often: they meet inside the first use
+    try:
+        _first_uses(errors, made)
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == [] and len(made) == 1200
+
+
+def _first_uses(errors: list[BaseException], made: list[object]) -> None:
+    for _ in range(200):
+        Rec: Any = frozen_dataclass(
+            type("Rec", (), {"__doc__": "A record.", "__annotations__": {"a": "int"}})
+        )
+        start = threading.Barrier(6)
+
+        def first(rec: Any = Rec, start: threading.Barrier = start) -> None:
+            start.wait(timeout=10)
+            try:
+                made.append(rec(1))
+            except BaseException as error:  # the test reports it
+                errors.append(error)
+
+        threads = [threading.Thread(target=first) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
