@@ -58,5 +58,4 @@ def refuse(
     reply = session.reply(code, "5.5.2", text)
     if code != 521:
         return session.respond(stage, argument, reply, then=then)
-    session.unsolicited_close = True  # the server ended it: the client's next line is not blamed
     return session.respond(stage, argument, Plan(reply, after=(Close(),)), then=then)
