@@ -264,7 +264,7 @@ class LoggingJournal(Journal):
         written = None if entry.delivered else entry.written or 0
         if self._log_later:
             self._write_due(info, entry.time)
-        self._log_entry(info, entry.time, entry.side, entry.text, entry.rule, written)
+        self._log_entry(info, entry.time, entry.side, entry.text, entry.rule, written, entry.note)
 
     def _log_entry(
         self,
@@ -274,15 +274,21 @@ class LoggingJournal(Journal):
         text: str,
         rule: str | None,
         written: int | None = None,
+        note: bool = False,
     ) -> None:
-        """``written``: None for an entry delivered whole, else the octets of it written."""
+        """``written``: None for an entry delivered whole, else the octets of it written.
+        ``note``: the engine's note (TranscriptEntry.note), ``C*``/``S*`` and ``"note": true``."""
         client = side == "client"
         arrow = "C: " if client else "S: "
+        if note:
+            arrow = arrow[0] + "* "
         tag = f"   [{rule}]" if rule else ""
         undelivered: dict[str, Any] = {}
         if written is not None:
             tag += not_delivered(written)
             undelivered = {"delivered": False, "written": written}
+        if note:
+            undelivered["note"] = True
         # a multi-line reply (the transcript keeps its lines): each line as it went on the wire
         shown = arrow + text.replace("\n", "\n" + arrow) if "\n" in text else arrow + text
         if self._text:
