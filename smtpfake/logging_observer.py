@@ -251,12 +251,18 @@ class LoggingJournal(Journal):
         return self._keep_logged
 
     def _keep_logged(
-        self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
+        self,
+        info: SessionInfo,
+        time: float,
+        side: str,
+        text: str,
+        rule: str | None,
+        rest: tuple[Any, ...] = (),  # a note's (records.QuickTranscript)
     ) -> None:
-        self._keep(info, time, side, text, rule)
+        self._keep(info, time, side, text, rule, rest)
         if self._log_later:
             self._write_due(info, time)
-        self._log_entry(info, time, side, text, rule)
+        self._log_entry(info, time, side, text, rule, None, bool(rest))
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
         super().transcript(info, entry)

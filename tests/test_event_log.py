@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from smtpfake.engine import session as session_module
 from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
 from smtpfake.visible import json_text
@@ -180,6 +181,39 @@ def test_the_logging_journal_keeps_the_quick_path_and_logs_every_entry() -> None
     assert [line for line in logged if line[:3] in ("C: ", "S: ", "C* ", "S* ")] == shown
     assert logged[0].startswith("connect from") and logged[-1] == "closed"
     assert sum(line.startswith("accepted message") for line in logged) == 1
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_the_engine_s_notes_take_the_quick_path_and_are_logged_as_notes(
+    fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message's ``(message data, N bytes)`` and the server's close are notes delivered whole:
+    kept as tuples like a line (no TranscriptEntry made; only the client's close, an event, is),
+    logged ``C*``/``S*`` with ``"note": true`` in JSON."""
+    made: list[str] = []
+
+    def counted(*args: Any) -> TranscriptEntry:
+        made.append(args[2])
+        return TranscriptEntry(*args)
+
+    monkeypatch.setattr(session_module, "TranscriptEntry", counted)
+    stream = io.StringIO()
+    engine = Engine()
+    engine.journal = journal = LoggingJournal(EventLog(stream, fmt))  # type: ignore[arg-type]
+    whole_session(engine)
+    journal.log.flush()
+    assert made == ["(client closed the connection)"]
+    (record,) = journal.sessions()
+    noted = [e.text for e in record.transcript if e.note]
+    assert noted == ["(message data, 52 bytes)", "(connection closed)", *made]
+    if fmt == "text":
+        said = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
+        assert [line[3:] for line in said if line.startswith(("C* ", "S* "))] == noted
+        assert [line[:3] for line in said if line.endswith(tuple(noted))] == ["C* ", "S* ", "C* "]
+    else:
+        logged = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert [e["text"] for e in logged if e.get("note")] == noted
+        assert all("note" not in e for e in logged if e.get("text") in ("QUIT", "."))
 
 
 def test_an_entry_of_a_session_the_journal_does_not_keep_is_still_logged() -> None:

@@ -210,9 +210,23 @@ class SessionInfo:
     started: float
 
 
-#: an observer's quicker way in for a transcript entry delivered whole (``delivered`` True,
-#: ``written`` None, not an ``event`` or a ``note``): (info, time, side, text, rule), no entry made
-QuickTranscript = Callable[[SessionInfo, float, str, str, "str | None"], None]
+class QuickTranscript(Protocol):
+    """An observer's quicker way in for a transcript entry delivered whole (``delivered``
+    True, ``written`` None, not an ``event``): (info, time, side, text, rule), no entry made;
+    ``rest``: ``()`` for a line or a reply, ``(True, None, False, True)`` (the fields after
+    ``rule``) for the engine's note, so a note costs no more than a line."""
+
+    def __call__(
+        self,
+        info: SessionInfo,
+        time: float,
+        side: str,
+        text: str,
+        rule: str | None,
+        rest: tuple[Any, ...] = (),
+        /,
+    ) -> None: ...
+
 
 #: an observer's quickest way in for transcript entries delivered whole, asked once a session
 #: and again whenever its room runs out: (the list the session appends ``(time, side, text,

@@ -983,8 +983,11 @@ class Session:
         that arrived before it is still to be read)."""
         said: Literal["client", "server"] = "client" if side == "client" else "server"
         when = self.clock.now() if time is None else time
-        plain = delivered and written is None and not note and not event
-        rest = None if plain else (delivered, written, event, note or event)
+        rest: tuple[bool, int | None, bool, bool] | None
+        if delivered and written is None and not event:
+            rest = _NOTED if note else None  # _NOTED itself: note() knows it by identity
+        else:
+            rest = (delivered, written, event, note or event)
         if self.held is not None:
             self.held.append((self.hold_to, when, said, text, rule, rest))
         else:
@@ -1046,9 +1049,13 @@ class Session:
                 )
                 return
         quick = self.quick
-        if quick is not None and rest is None:
-            quick(self.info, time, side, text, rule)
-            return
+        if quick is not None:
+            if rest is None:
+                quick(self.info, time, side, text, rule)
+                return
+            if rest is _NOTED:  # a note delivered whole: the quick way too (once a message)
+                quick(self.info, time, side, text, rule, rest)
+                return
         delivered, written, event, noted = rest or (True, None, False, False)
         said: Literal["client", "server"] = "client" if side == "client" else "server"
         # the constructor: a journal keeps these (see frozen.py)

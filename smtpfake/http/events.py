@@ -386,16 +386,21 @@ class Publishing(Journal):
         return self._keep_published if self._base_quick is not None else None
 
     def _keep_published(
-        self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
+        self,
+        info: SessionInfo,
+        time: float,
+        side: str,
+        text: str,
+        rule: str | None,
+        rest: tuple[Any, ...] = (),  # a note's (records.QuickTranscript)
     ) -> None:
-        self._base_quick(info, time, side, text, rule)  # type: ignore[misc]  # set when offered
+        self._base_quick(info, time, side, text, rule, rest)  # type: ignore[misc]  # when offered
         if self._later:
             self._publish_due(info, time)
         if self.hub.listening:
             kind = "command" if side == "client" else "reply"
-            self.hub.publish(
-                Event(kind, self.server_id, _entry_fields, info.index, time, side, text, rule)
-            )
+            fields = (info.index, time, side, text, rule, bool(rest))
+            self.hub.publish(Event(kind, self.server_id, _entry_fields, *fields))
 
     @property
     def direct_transcript(self) -> Callable[[SessionInfo], DirectTranscript | None] | None:
