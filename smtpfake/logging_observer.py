@@ -286,14 +286,13 @@ class LoggingJournal(Journal):
         ``note``: the engine's note (TranscriptEntry.note), ``C*``/``S*`` and ``"note": true``."""
         client = side == "client"
         arrow = "C: " if client else "S: "
-        if note:
-            arrow = arrow[0] + "* "
         tag = f"   [{rule}]" if rule else ""
         undelivered: dict[str, Any] = {}
         if written is not None:
             tag += not_delivered(written)
             undelivered = {"delivered": False, "written": written}
         if note:
+            arrow = arrow[0] + "* "
             undelivered["note"] = True
         # a multi-line reply (the transcript keeps its lines): each line as it went on the wire
         shown = arrow + text.replace("\n", "\n" + arrow) if "\n" in text else arrow + text

@@ -286,7 +286,7 @@ def entry_from_json(data: JSON) -> TranscriptEntry:
         delivered=bool(data.get("delivered", True)),
         written=data.get("written"),
         event=bool(data.get("event", False)),
-        note=bool(data.get("note", False)),
+        note=bool(data.get("note", False) or data.get("event", False)),  # an event is a note
     )
 
 
