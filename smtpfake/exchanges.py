@@ -4,13 +4,14 @@ The transcript keeps the wire's order, so a pipelined group reads as its lines, 
 (RFC 2920 §3.1); the reply to a command is found by counting: a server answers the commands in
 the order they came, one reply each (RFC 5321 §4.2), after its greeting. What counts:
 
-- a *command* is every line the client sent: a command line, the final ``.`` of message text
-  (its reply is the message's), an AUTH response line (``(auth response)``: RFC 4954 §4 answers
-  each with a 334 or the outcome), a line discarded as over-long. Message text
-  (``(message data, ...)`` after DATA), a BDAT chunk's octets (``(chunk data, ...)`` after
-  BDAT: the BDAT command's reply comes after them), octets never read and the client's close
-  answer nothing;
-- a *reply* is every server entry but the server's notes (``(TLS established: ...)``,
+- a *command* is every line the client sent (a client entry that is no note,
+  ``TranscriptEntry.note``): a command line, the final ``.`` of message text (its reply is the
+  message's), an AUTH response line (``(auth response)``: RFC 4954 §4 answers each with a 334
+  or the outcome), a line discarded as over-long, and any line whatever its text (a client's
+  ``(message data, 5 bytes)`` command is a command). The engine's notes answer nothing:
+  message text (``(message data, ...)``), a BDAT chunk's octets (``(chunk data, ...)``: the
+  BDAT command's reply comes after them), octets never read or discarded, the client's close;
+- a *reply* is every server entry that is no note (not ``(TLS established: ...)``,
   ``(connection closed)``, ...): a reply cut short or not delivered still answers its command;
 - the greeting (the first reply) and an unsolicited 421 (``server.idle``, ``server.close_after``,
   ``server.stop``, ``server.reset``: RFC 5321 §3.8, sent on no command) answer no command;
@@ -29,19 +30,6 @@ from collections.abc import Sequence
 from smtpfake.engine.records import TranscriptEntry
 from smtpfake.frozen_dataclass import frozen_dataclass
 
-#: what the client's side of the transcript says that is not a line it sent (engine's notes):
-#: message text after DATA, a chunk's octets after BDAT (by the verb of the command before:
-#: a client's line that happens to read the same elsewhere is still a line), and anywhere
-#: what was left unread
-_TEXT_NOTE = {
-    "DATA": re.compile(r"\(message data, .*\)"),
-    "BDAT": re.compile(r"\(chunk data, .*\)"),
-}
-_CLIENT_NOTE = re.compile(
-    r"\(\d+ more octets, not read\)|\(\d+ bytes after STARTTLS, before the handshake: discarded\)"
-)
-#: what the server's side says that is not a reply (the connection's end, TLS up or failed)
-_SERVER_NOTE = re.compile(r"\((?:connection |TLS established: |TLS handshake failed: ).*\)")
 #: the command that ends a message sent in chunks (RFC 3030 §2)
 _LAST_CHUNK = re.compile(r"BDAT +[0-9]+ +LAST *", re.IGNORECASE)
 #: the rules of replies sent on no command (engine/session.py: timers, a stop, a reset)
@@ -67,19 +55,14 @@ class Exchange:
         return f"{said} -> {self.reply.text.split(chr(10))[-1]}" if self.reply else said
 
 
-def is_command(entry: TranscriptEntry, after: str = "") -> bool:
-    """The entry is a line the client sent, which the server answers (``after``: the verb of
-    the command before it, upper case)."""
-    if entry.side != "client" or entry.event:
-        return False
-    text = entry.text
-    note = _TEXT_NOTE.get(after)
-    return not (note is not None and note.fullmatch(text)) and not _CLIENT_NOTE.fullmatch(text)
+def is_command(entry: TranscriptEntry) -> bool:
+    """The entry is a line the client sent, which the server answers (not the engine's note)."""
+    return entry.side == "client" and not entry.note and not entry.event
 
 
 def is_reply(entry: TranscriptEntry) -> bool:
     """The entry is a reply the server sent (any, the greeting and a 421 on no command too)."""
-    return entry.side == "server" and not _SERVER_NOTE.fullmatch(entry.text)
+    return entry.side == "server" and not entry.note
 
 
 def pair(transcript: Sequence[TranscriptEntry], *, whole: bool = True) -> tuple[Exchange, ...]:
@@ -92,12 +75,10 @@ def pair(transcript: Sequence[TranscriptEntry], *, whole: bool = True) -> tuple[
     replies: list[TranscriptEntry | None] = []
     due = 0  # the first command not answered yet: replies come in the commands' order
     greeted = not whole
-    verb = ""  # of the last command
     for entry in transcript:
-        if is_command(entry, verb):
+        if is_command(entry):
             commands.append(entry)
             replies.append(None)
-            verb = entry.text[:4].upper()
         elif is_reply(entry):
             if not greeted:
                 greeted = True  # the greeting: it comes before any command is answered

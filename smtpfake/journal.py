@@ -92,11 +92,14 @@ class SessionRecord:
 
     @property
     def commands(self) -> tuple[str, ...]:
-        """What the client sent, in order (its close is in the transcript, not here)."""
+        """What the client sent, in order, with the engine's notes on it (``(message data, 5
+        bytes)``; TranscriptEntry.note tells them from lines); its close is in the transcript,
+        not here."""
         return tuple(e.text for e in self.transcript if e.side == "client" and not e.event)
 
     @property
     def replies(self) -> tuple[str, ...]:
+        """What the server sent, in order, with its notes (``(connection closed)``, ...)."""
         return tuple(e.text for e in self.transcript if e.side == "server")
 
     @property
@@ -258,9 +261,9 @@ _TEXT = operator.itemgetter(2)
 
 def _rest(entry: TranscriptEntry) -> tuple[Any, ...]:
     """The fields kept after ``rule``: none when they are the defaults."""
-    if entry.delivered and entry.written is None and not entry.event:
+    if entry.delivered and entry.written is None and not entry.note and not entry.event:
         return ()
-    return (entry.delivered, entry.written, entry.event)
+    return (entry.delivered, entry.written, entry.event, entry.note)
 
 
 @mutable_dataclass(slots=True)  # slots: no __dict__, one object fewer per session for the collector

@@ -1,7 +1,7 @@
 """serve's log lines for a session, made a batch at a time (logging_observer.LoggingJournal).
 
 A transcript entry as the journal keeps it (a tuple: time, side, text, rule, and delivered,
-written, event when not the defaults) becomes one text line per line of its text, or one JSON
+written, event, note when not the defaults) becomes one text line per line of its text, or one JSON
 line from a template per kind (no dict built, the same text as ``json.JSONEncoder`` with
 ``ensure_ascii=False`` makes). Lines are not escaped here: the log escapes a whole batch at
 once (EventLog.shown). Each line carries a sort key: the session's time, never going back
@@ -77,11 +77,11 @@ def by_time(ready: Ready) -> str:
 
 def entry_fields(entry: TranscriptEntry) -> tuple[Any, ...]:
     """``entry`` as the journal keeps it: (time, side, text, rule), and (delivered, written,
-    event) when they are not the defaults."""
+    event, note) when they are not the defaults."""
     head = (entry.time, entry.side, entry.text, entry.rule)
-    if entry.delivered and entry.written is None and not entry.event:
+    if entry.delivered and entry.written is None and not entry.event and not entry.note:
         return head
-    return (*head, entry.delivered, entry.written, entry.event)
+    return (*head, entry.delivered, entry.written, entry.event, entry.note)
 
 
 @dataclass(slots=True, eq=False)
@@ -181,13 +181,17 @@ class Lines:
             text = kept[2]
             # nearly every entry: printable, no rule, delivered whole
             if text.isprintable() and not kept[3] and (len(kept) == 4 or kept[4]):
-                if kept[1] == "client":
+                if len(kept) > 4 and kept[7]:  # the engine's note (TranscriptEntry.note)
+                    mark = "C* " if kept[1] == "client" else "S* "
+                    ready.append((key, f"{stamp} {who}{mark}{text}\n"))
+                elif kept[1] == "client":
                     ready.append((key, f"{stamp} {who}C: {text}\n"))
                 else:
                     ready.append((key, f"{stamp} {who}S: {text}\n"))
                 continue
             # a client's ESC sequence or NUL is shown, never played (smtpfake.visible)
-            arrow = "C: " if kept[1] == "client" else "S: "
+            arrow = "C" if kept[1] == "client" else "S"
+            arrow += "* " if len(kept) > 4 and kept[7] else ": "
             if "\n" in text:  # a multi-line reply: each line as it went on the wire
                 text = text.replace("\n", "\n" + arrow)
             line = f"{arrow}{text}"
@@ -210,7 +214,7 @@ class Lines:
         self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]
     ) -> None:
         # {"time", "ts", "event", "text", ["server",] "session", "side", "rule", ["delivered",
-        # "written"]}: the fields and order of EventLog.line's JSON for an entry
+        # "written",] ["note"]}: the fields and order of EventLog.line's JSON for an entry
         encode = self._encode
         session = f'{self._server}"session": {followed.info.index}, "side": '
         log, key = self.log, followed.key
@@ -229,8 +233,11 @@ class Lines:
                 f'"text": {encode(kept[2])}, {session}"{side}", '
                 f'"rule": {"null" if rule is None else encode(rule)}'
             )
-            if len(kept) > 4 and not kept[4]:
-                line += f', "delivered": false, "written": {kept[5] or 0}'
+            if len(kept) > 4:
+                if not kept[4]:
+                    line += f', "delivered": false, "written": {kept[5] or 0}'
+                if kept[7]:
+                    line += ', "note": true'
             if t > key:
                 key = t
             ready.append((key, line + "}\n"))

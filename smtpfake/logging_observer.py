@@ -394,9 +394,15 @@ class LoggingJournal(Journal):
         return self._keep_logged
 
     def _keep_logged(
-        self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
+        self,
+        info: SessionInfo,
+        time: float,
+        side: str,
+        text: str,
+        rule: str | None,
+        rest: tuple[Any, ...] = (),  # a note's (records.QuickTranscript)
     ) -> None:
-        self._logged_now(info, (time, side, text, rule))
+        self._logged_now(info, (time, side, text, rule, *rest))
 
     def transcript(self, info: SessionInfo, entry: TranscriptEntry) -> None:
         self._logged_now(info, entry_fields(entry))

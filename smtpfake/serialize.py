@@ -40,11 +40,13 @@ def entry_to_json(entry: TranscriptEntry) -> JSON:
         "text": json_text(entry.text),
         "rule": entry.rule,
     }
-    # only when set: an undelivered reply, the client's close
+    # only when set: an undelivered reply, the client's close, the engine's note
     if not entry.delivered:
         out.update(delivered=False, written=entry.written)
     if entry.event:
         out["event"] = True
+    if entry.note:
+        out["note"] = True
     return out
 
 
@@ -284,6 +286,7 @@ def entry_from_json(data: JSON) -> TranscriptEntry:
         delivered=bool(data.get("delivered", True)),
         written=data.get("written"),
         event=bool(data.get("event", False)),
+        note=bool(data.get("note", False) or data.get("event", False)),  # an event is a note
     )
 
 

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smtpfake.engine import session as session_module
 from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, not_delivered
 from smtpfake.log_lines import json_object
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
@@ -179,11 +180,48 @@ def test_the_logging_journal_keeps_the_direct_path_and_logs_every_entry() -> Non
     whole_session(engine)
     (record,) = journal.sessions()
     logged = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
-    shown = [f"{'C' if e.side == 'client' else 'S'}: {e.text}" for e in record.transcript]
-    shown = [line for entry in shown for line in entry.replace("\n", "\nS: ").split("\n")]
-    assert [line for line in logged if line[:3] in ("C: ", "S: ")] == shown
+    shown = [line for e in record.transcript for line in str(e).split("\n")]  # C*/S*: notes
+    assert any(line.startswith("C* (message data, ") for line in shown)
+    assert [line for line in logged if line[:3] in ("C: ", "S: ", "C* ", "S* ")] == shown
     assert logged[0].startswith("connect from") and logged[-1] == "closed"
     assert sum(line.startswith("accepted message") for line in logged) == 1
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_the_engine_s_notes_take_the_quick_path_and_are_logged_as_notes(
+    fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message's ``(message data, N bytes)``, the server's close and the client's are notes
+    delivered whole: kept as tuples like a line (no TranscriptEntry made), logged ``C*``/``S*``
+    with ``"note": true`` in JSON."""
+    made: list[str] = []
+
+    def counted(*args: Any) -> TranscriptEntry:
+        made.append(args[2])
+        return TranscriptEntry(*args)
+
+    monkeypatch.setattr(session_module, "TranscriptEntry", counted)
+    stream = io.StringIO()
+    engine = Engine()
+    engine.journal = journal = LoggingJournal(EventLog(stream, fmt))  # type: ignore[arg-type]
+    whole_session(engine)
+    journal.log.flush()
+    assert made == []
+    (record,) = journal.sessions()
+    noted = [e.text for e in record.transcript if e.note]
+    assert noted == [
+        "(message data, 52 bytes)",
+        "(connection closed)",
+        "(client closed the connection)",
+    ]
+    if fmt == "text":
+        said = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
+        assert [line[3:] for line in said if line.startswith(("C* ", "S* "))] == noted
+        assert [line[:3] for line in said if line.endswith(tuple(noted))] == ["C* ", "S* ", "C* "]
+    else:
+        logged = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert [e["text"] for e in logged if e.get("note")] == noted
+        assert all("note" not in e for e in logged if e.get("text") in ("QUIT", "."))
 
 
 def test_an_entry_of_a_session_the_journal_does_not_keep_is_still_logged() -> None:

@@ -137,7 +137,8 @@ def test_a_command_a_close_fault_never_answered_has_none() -> None:
 
 
 def test_a_client_line_that_looks_like_a_note_is_still_a_command() -> None:
-    """A message text's note is one only after DATA: a client may send anything."""
+    """A note is told by its flag (TranscriptEntry.note), not its text: a client may send
+    anything."""
     p = session()
     p.feed("(message data, 5 bytes)")
     p.feed("(hello)")

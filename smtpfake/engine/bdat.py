@@ -127,13 +127,13 @@ def receive(session: Session, data: bytes) -> tuple[Action, ...]:
     cut = chunk.cut
     if cut is not None and chunk.received >= cut.after_bytes and chunk.received < chunk.size:
         session.chunk = None
-        session.heard(f"(chunk data, {chunk.received} of {chunk.size} octets so far)")
+        session.heard(f"(chunk data, {chunk.received} of {chunk.size} octets so far)", note=True)
         session.reset_transaction()
         return session.ending(cut.actions, cut.label, in_message=True)
     if chunk.received < chunk.size:
         return ()
     session.chunk = None
-    session.heard(f"(chunk data, {chunk.size} octets)")
+    session.heard(f"(chunk data, {chunk.size} octets)", note=True)
     if not chunk.keep:
         session.reset_transaction()  # §2: a failed BDAT fails the transaction
         return session.ending(chunk.actions, chunk.label)
@@ -173,7 +173,8 @@ def ended(session: Session) -> None:
     if chunk is None:
         return
     session.chunk = None
-    session.record("client", f"(chunk data, {chunk.received} of {chunk.size} octets, unfinished)")
+    text = f"(chunk data, {chunk.received} of {chunk.size} octets, unfinished)"
+    session.record("client", text, note=True)
     if session.mode is not Mode.CLOSED:  # the server did not end it first (a cut, a timer)
         session.violate(
             "chunk-short",

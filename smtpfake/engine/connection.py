@@ -734,7 +734,7 @@ class Connection:
                 if self._marks is not None:
                     self._release_due()
             if self._buffer:
-                session.record("client", f"({len(self._buffer)} more octets, not read)")
+                session.record("client", f"({len(self._buffer)} more octets, not read)", note=True)
         elif self._discarding:
             self._unterminated()  # an over-long line its close cut short
         if session.mode is Mode.DATA:

@@ -22,7 +22,18 @@ class TranscriptEntry:
     line without its LF, an unfinished message); for a reply, when its last byte was queued
     for the socket's write (a pipelined group's replies leave in one write once the group is
     read: a little before it). A transcript is in time order. A multi-line reply is one entry whose
-    ``text`` holds its lines as sent, joined with newlines (see :attr:`lines`)."""
+    ``text`` holds its lines as sent, joined with newlines (see :attr:`lines`).
+
+    What an entry is, by its flags: ``note`` False: a line the client sent or a reply the server
+    sent, ``text`` as it crossed the wire (without CRLF; an AUTH response masked as ``(auth
+    response)``, an over-long line shown by its head: still a line, answered as one). ``note``
+    True: the engine's own words on the connection, no octets of the wire, always in
+    parentheses: on the client's side what message text or chunk octets came (``(message
+    data, 5 bytes)``), octets never read or discarded, the client's close; on the server's,
+    TLS established or failed and the server's end of the connection. ``event`` (always with
+    ``note``): the note is the client's close or reset. A client line that reads like a note
+    is a line: only the flag tells, never the text. ``str()`` writes a line as ``C:``/``S:``
+    and a note as ``C*``/``S*``."""
 
     time: float
     side: Literal["client", "server"]
@@ -31,15 +42,18 @@ class TranscriptEntry:
     #: False for a reply the client left before it was written whole (``written`` octets were)
     delivered: bool = True
     written: int | None = None
-    #: a connection event (the client's close or reset), not a line the client sent
+    #: a connection event (the client's close or reset), not a line the client sent (a note too)
     event: bool = False
+    #: the engine's note on the connection (message data's size, TLS up, the close, ...), not
+    #: octets as they crossed the wire
+    note: bool = False
 
     @property
     def lines(self) -> tuple[str, ...]:
         return tuple(self.text.split("\n"))
 
     def __str__(self) -> str:
-        arrow = "C:" if self.side == "client" else "S:"
+        arrow = ("C" if self.side == "client" else "S") + ("*" if self.note else ":")
         tag = f"   [{self.rule}]" if self.rule else ""
         if not self.delivered:
             tag += not_delivered(self.written or 0)
@@ -196,13 +210,28 @@ class SessionInfo:
     started: float
 
 
-#: an observer's quicker way in for a transcript entry delivered whole (``delivered`` True,
-#: ``written`` None, not an ``event``): (info, time, side, text, rule), no entry made
-QuickTranscript = Callable[[SessionInfo, float, str, str, "str | None"], None]
+class QuickTranscript(Protocol):
+    """An observer's quicker way in for a transcript entry delivered whole (``delivered``
+    True, ``written`` None, not an ``event``): (info, time, side, text, rule), no entry made;
+    ``rest``: ``()`` for a line or a reply, ``(True, None, False, True)`` (the fields after
+    ``rule``) for the engine's note, so a note costs no more than a line."""
+
+    def __call__(
+        self,
+        info: SessionInfo,
+        time: float,
+        side: str,
+        text: str,
+        rule: str | None,
+        rest: tuple[Any, ...] = (),
+        /,
+    ) -> None: ...
+
 
 #: an observer's quickest way in for transcript entries delivered whole, asked once a session
 #: and again whenever its room runs out: (the list the session appends ``(time, side, text,
-#: rule)`` tuples to itself, the length it may append up to before asking again, the longest
+#: rule)`` tuples to itself, or all of an entry's fields in order for one that is not delivered
+#: whole or is a note, the length it may append up to before asking again, the longest
 #: ``text`` it may append), or None to send every entry through the quick or full way in
 DirectTranscript = tuple[list[tuple[Any, ...]], int, int]
 

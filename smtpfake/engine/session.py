@@ -84,7 +84,7 @@ _STAGE_OF = {
 Accept = Callable[[], None] | None
 #: a transcript entry held back (Session.held): the input octets to be read before it is
 #: recorded (Session.hold_to), then note()'s arguments
-Held = tuple[int, float, str, str, str | None, tuple[bool, int | None, bool] | None]
+Held = tuple[int, float, str, str, str | None, tuple[bool, int | None, bool, bool] | None]
 #: commands whose handler answers "530 5.7.0" itself (BDAT reads its chunk first, RFC 3030 §2)
 _TLS_OWN = TLS_FREE | {"BDAT"}
 
@@ -294,7 +294,7 @@ class Session:
         self.esmtp = False
         self.auth_user = None
         self.reset_transaction()
-        self.record("server", f"(TLS established: {version}, {cipher})")
+        self.record("server", f"(TLS established: {version}, {cipher})", note=True)
         self.observer.secured(self.info, version, cipher)
         if self._greet_after_tls:
             self._greet_after_tls = False
@@ -308,13 +308,13 @@ class Session:
         if self.mode is _MODE_CLOSED:
             return
         self.mode = _MODE_CLOSED
-        self.record("server", f"(TLS handshake failed: {reason}; connection closed)")
+        self.record("server", f"(TLS handshake failed: {reason}; connection closed)", note=True)
 
     def discarded_before_tls(self, size: int) -> None:
         """The wire dropped what the client sent after STARTTLS but before its handshake: it
         must not be read as if it came over TLS (the STARTTLS command injection of
         CVE-2011-0411)."""
-        self.heard(f"({size} bytes after STARTTLS, before the handshake: discarded)")
+        self.heard(f"({size} bytes after STARTTLS, before the handshake: discarded)", note=True)
         self.violate(
             "sent-before-tls",
             "the client sent data after STARTTLS before starting TLS (RFC 3207 §4)",
@@ -455,7 +455,7 @@ class Session:
         message (a whole message is stamped at its "."); the message is not accepted."""
         text = self.body.unfinished()
         if text is not None:  # (nothing after the 354: the close's own entry says it)
-            self.note(closed, "client", text, None)
+            self.note(closed, "client", text, None, _NOTED)
         self.mode = _MODE_COMMAND
         self.reset_transaction()
 
@@ -464,7 +464,7 @@ class Session:
         short: its text so far, if the client sent any (see :meth:`Body.unfinished`)."""
         text = self.body.unfinished()
         if text is not None:
-            self.record("client", text)
+            self.record("client", text, note=True)
 
     def internal_error(self) -> tuple[Action, ...]:
         """smtpfake itself failed (the wire layer reports the exception): a 451 and the close, so
@@ -584,14 +584,15 @@ class Session:
 
     def client_closed(self, text: str, when: float | None) -> None:
         """The client closed or reset the connection (at ``when``; None: now)."""
-        self.record("client", text, time=when, event=True)
+        self.record("client", text, time=when, event=True, note=True)
 
     def performed(self, action: Action) -> None:
         """The wire carried out ``action`` (for a Send: handed its last byte to the socket):
         what it carries for the transcript is recorded now, so the times are the wire's."""
         note = getattr(action, "note", None)
         if note is not None:
-            self.record("server", note.text, note.rule)
+            # a close's note; a Send's (a reply) is recorded by the connection, inline
+            self.record("server", note.text, note.rule, note=type(action) is not Send)
 
     # -- the core: rules first, then the normal reply (what the command handlers call) -----------
 
@@ -912,7 +913,7 @@ class Session:
         self.conduct.text_line(piece, partial=partial, declared_8bit=self.declared.eight_bit)
         cut = body.cut_due()
         if cut is not None:
-            self.heard(f"(message data, {body.size} bytes so far)")
+            self.heard(f"(message data, {body.size} bytes so far)", note=True)
             return self._ending(cut.actions, cut.label)
         return ()
 
@@ -923,7 +924,7 @@ class Session:
         now = self.arrived  # when the "." arrived
         if now is None:
             now = self.clock.now()
-        self.note(now, "client", f"(message data, {self.body.size} bytes)", None)
+        self.note(now, "client", f"(message data, {self.body.size} bytes)", None, _NOTED)
         self.note(now, "client", ".", None)
         self.conduct.previous = "."
         return self._end_of_data()
@@ -985,23 +986,31 @@ class Session:
         delivered: bool = True,
         written: int | None = None,
         event: bool = False,
+        note: bool = False,
     ) -> None:
-        """One transcript entry stamped now (or at ``time``): an event, a reply, a note. Held
-        back while :attr:`held` is set (a line that arrived before it is still to be read)."""
+        """One transcript entry stamped now (or at ``time``): an event, a reply, a note (``note``:
+        the engine's words, TranscriptEntry.note). Held back while :attr:`held` is set (a line
+        that arrived before it is still to be read)."""
         said: Literal["client", "server"] = "client" if side == "client" else "server"
         when = self.clock.now() if time is None else time
-        rest = None if delivered and written is None and not event else (delivered, written, event)
+        rest: tuple[bool, int | None, bool, bool] | None
+        if delivered and written is None and not event:
+            rest = _NOTED if note else None  # _NOTED itself: note() knows it by identity
+        else:
+            rest = (delivered, written, event, note or event)
         if self.held is not None:
             self.held.append((self.hold_to, when, said, text, rule, rest))
         else:
             self.note(when, said, text, rule, rest)
 
-    def heard(self, text: str) -> None:
-        """A transcript entry for what the client sent (a line, a chunk, a note on them), stamped
-        when its last octet arrived (:attr:`arrived`). Never held back: whatever is held came
-        after it."""
+    def heard(self, text: str, *, note: bool = False) -> None:
+        """A transcript entry for what the client sent (a line; ``note``: the engine's note on
+        it, as a chunk's size), stamped when its last octet arrived (:attr:`arrived`). Never
+        held back: whatever is held came after it."""
         when = self.arrived
-        self.note(self.clock.now() if when is None else when, "client", text, None)
+        if when is None:
+            when = self.clock.now()
+        self.note(when, "client", text, None, _NOTED if note else None)
 
     def release(self, read: int | None = None) -> None:
         """Record the entries held back whose lines are all recorded: those waiting for at most
@@ -1034,12 +1043,12 @@ class Session:
         side: str,
         text: str,
         rule: str | None,
-        rest: tuple[bool, int | None, bool] | None = None,
+        rest: tuple[bool, int | None, bool, bool] | None = None,
     ) -> None:
         """One transcript entry: appended to the journal's list while there is room, else
         through the observer's quick way in (an entry delivered whole) or its full one.
-        ``rest``: TranscriptEntry's fields after ``rule`` (delivered, written, event), None for
-        a line or reply delivered whole."""
+        ``rest``: TranscriptEntry's fields after ``rule`` (delivered, written, event, note),
+        None for a line or reply delivered whole (:data:`_NOTED` for a note)."""
         entries = self.entries
         if entries is not None and len(text) <= self.entry_chars:
             if len(entries) >= self.entries_room:
@@ -1050,13 +1059,17 @@ class Session:
                 )
                 return
         quick = self.quick
-        if quick is not None and rest is None:
-            quick(self.info, time, side, text, rule)
-            return
-        delivered, written, event = rest or (True, None, False)
+        if quick is not None:
+            if rest is None:
+                quick(self.info, time, side, text, rule)
+                return
+            if rest is _NOTED:  # a note delivered whole: the quick way too (once a message)
+                quick(self.info, time, side, text, rule, rest)
+                return
+        delivered, written, event, noted = rest or (True, None, False, False)
         said: Literal["client", "server"] = "client" if side == "client" else "server"
         # the constructor: a journal keeps these (see frozen.py)
-        entry = TranscriptEntry(time, said, text, rule, delivered, written, event)
+        entry = TranscriptEntry(time, said, text, rule, delivered, written, event, noted)
         self.observer.transcript(self.info, entry)
 
     def _room(self) -> list[tuple[object, ...]] | None:
@@ -1101,6 +1114,8 @@ def _reply(code: int, lines: tuple[str, ...], enhanced: str | None) -> Reply:
 _SENT: tuple[dict[int, tuple[Reply, tuple[Action, ...]]], ...] = ({}, {})
 _SENT_MAX = 1024
 _CLOSED = Note("(connection closed)")
+#: note()'s ``rest`` for the engine's note on the connection delivered whole (TranscriptEntry.note)
+_NOTED = (True, None, False, True)
 #: the close after a reply sent whole (:func:`_whole`): one object, so the connection knows the
 #: batch it makes of such a reply is the same each time (connection._HALF_CLOSING)
 PLAIN_CLOSE = Close(_CLOSED)

@@ -260,13 +260,17 @@ def _connected_fields(session: int, when: float, peer: str) -> dict[str, Any]:
 
 
 def _entry_fields(
-    session: int, when: float, side: str, text: str, rule: str | None
+    session: int, when: float, side: str, text: str, rule: str | None, note: bool = False
 ) -> dict[str, Any]:
     text = json_text(text)  # what a client sent (or a reply quoting it), as JSON can carry it
     if side == "client":
-        return {"session": session, "time": when, "text": text}
-    code = int(text[:3]) if text[:3].isdigit() else None
-    return {"session": session, "time": when, "text": text, "code": code, "rule": rule}
+        out = {"session": session, "time": when, "text": text}
+    else:
+        code = int(text[:3]) if text[:3].isdigit() else None
+        out = {"session": session, "time": when, "text": text, "code": code, "rule": rule}
+    if note:  # the engine's note (TranscriptEntry.note), not a line or a reply
+        out["note"] = True
+    return out
 
 
 def _auth_fields(session: int, when: float, user: str) -> dict[str, Any]:
@@ -382,16 +386,21 @@ class Publishing(Journal):
         return self._keep_published if self._base_quick is not None else None
 
     def _keep_published(
-        self, info: SessionInfo, time: float, side: str, text: str, rule: str | None
+        self,
+        info: SessionInfo,
+        time: float,
+        side: str,
+        text: str,
+        rule: str | None,
+        rest: tuple[Any, ...] = (),  # a note's (records.QuickTranscript)
     ) -> None:
-        self._base_quick(info, time, side, text, rule)  # type: ignore[misc]  # set when offered
+        self._base_quick(info, time, side, text, rule, rest)  # type: ignore[misc]  # when offered
         if self._later:
             self._publish_due(info, time)
         if self.hub.listening:
             kind = "command" if side == "client" else "reply"
-            self.hub.publish(
-                Event(kind, self.server_id, _entry_fields, info.index, time, side, text, rule)
-            )
+            fields = (info.index, time, side, text, rule, bool(rest))
+            self.hub.publish(Event(kind, self.server_id, _entry_fields, *fields))
 
     @property
     def direct_transcript(self) -> Callable[[SessionInfo], DirectTranscript | None] | None:
@@ -434,7 +443,9 @@ class Publishing(Journal):
                     self._publish_due(info, when)
                 if listening:
                     kind = "command" if side == "client" else "reply"
-                    publish(Event(kind, server, _entry_fields, index, when, side, text, rule))
+                    noted = len(kept) > 7 and kept[7]  # TranscriptEntry.note, kept when set
+                    fields = (index, when, side, text, rule, noted)
+                    publish(Event(kind, server, _entry_fields, *fields))
         appending[2] = end
 
     def listen(self) -> bool:
@@ -531,7 +542,7 @@ class Publishing(Journal):
 
     def _entry_event(self, info: SessionInfo, entry: TranscriptEntry) -> Event:
         kind = "command" if entry.side == "client" else "reply"
-        fields = (info.index, entry.time, entry.side, entry.text, entry.rule)
+        fields = (info.index, entry.time, entry.side, entry.text, entry.rule, entry.note)
         return Event(kind, self.server_id, _entry_fields, *fields)
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:

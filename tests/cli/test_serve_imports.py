@@ -193,9 +193,8 @@ class Lines:
                     if not isinstance(value, type) or value.__module__ != name:
                         continue
                     own = vars(value)
-                    init, params = own.get("__init__"), own.get("__dataclass_params__")
-                    lazy = params is not None and not params.eq and "__eq__" in own
-                    if init is not None and lazy:
+                    init = own.get("__init__")
+                    if init is not None and value in frozen_dataclass._TOLD:
                         if init.__code__.co_filename != frozen_dataclass.__file__:
                             print(f"{name}.{value.__name__}", file=sys.stderr)
             sys.stderr.flush()

@@ -165,7 +165,9 @@ def test_entries_with_more_fields_are_appended_and_read_back_whole() -> None:
     (record,) = journal.sessions()
     assert record.transcript == (
         TranscriptEntry(0.0, "server", "250 2.0.0 Ok", "r", False, 3),
-        TranscriptEntry(2.5, "client", "(client closed the connection)", None, True, None, True),
+        TranscriptEntry(
+            2.5, "client", "(client closed the connection)", None, True, None, True, True
+        ),
         TranscriptEntry(3.0, "client", "NOOP"),
     )
 

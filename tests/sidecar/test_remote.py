@@ -89,6 +89,56 @@ def test_each_command_is_paired_with_its_reply(fake: Fake) -> None:
         assert end.reply.text == f"250 2.0.0 Ok: queued as {message.queue_id}"
 
 
+def send_a_lookalike(fake: Fake) -> None:
+    """A message, then a command line that reads like the engine's note on it."""
+    with smtplib.SMTP(fake.host, fake.port, timeout=TIMEOUT) as client:
+        client.sendmail("a@x.test", ["b@y.test"], b"Subject: x\r\n\r\nhi\r\n")
+        assert client.docmd(LOOKALIKE)[0] == 500
+
+
+LOOKALIKE = "(message data, 5 bytes)"  # a 5-byte message's note (the one sent is 18 bytes)
+
+
+def test_a_line_that_reads_like_a_note_is_a_line_on_both_transports(fake: Fake) -> None:
+    """TranscriptEntry.note, not the text, tells the engine's notes from lines; it survives the
+    sidecar's JSON, and exchanges() pairs the look-alike with its 500."""
+    send_a_lookalike(fake)
+    (session,) = fake.wait_for_sessions(1, timeout=2)
+    noted = [(e.side, e.text) for e in session.transcript if e.note]
+    assert noted == [
+        ("client", "(message data, 18 bytes)"),
+        ("server", "(connection closed)"),
+        ("client", "(client closed the connection)"),
+    ]
+    (line,) = [e for e in session.transcript if e.text == LOOKALIKE]
+    assert line.side == "client" and not line.note
+    last = session.exchanges()[-2:]
+    assert [(x.command.text, x.code) for x in last] == [(LOOKALIKE, 500), ("QUIT", 221)]
+    assert f"C: {LOOKALIKE}\n" in fake.transcript()
+    assert "C* (message data, 18 bytes)\n" in fake.transcript()
+
+
+def test_the_api_json_carries_the_note_flag(shared_sidecar: Sidecar) -> None:
+    remote = RemoteSmtpFake(shared_sidecar.url)
+    remote.use("default", seed=0)
+    remote.reset()
+    send_a_lookalike(remote)
+    remote.wait_for_sessions(1, timeout=2)
+    (listed,) = call(shared_sidecar.url, "GET", "/api/sessions").body["sessions"]
+    by_text = {e["text"]: e for e in listed["transcript"]}
+    assert by_text["(message data, 18 bytes)"]["note"] is True
+    assert by_text["(connection closed)"]["note"] is True
+    assert by_text["(client closed the connection)"] | {"time": 0} == {
+        "time": 0,
+        "side": "client",
+        "text": "(client closed the connection)",
+        "rule": None,
+        "event": True,
+        "note": True,
+    }
+    assert "note" not in by_text[LOOKALIKE] and "note" not in by_text["QUIT"]
+
+
 def test_switching_scenario_by_name(fake: Fake) -> None:
     fake.use("421-at-greeting")
     assert fake.scenario_name == "421-at-greeting"

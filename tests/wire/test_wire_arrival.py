@@ -270,9 +270,9 @@ def test_the_stream_and_the_log_place_a_message_and_a_violation_alike(logged: bo
     (message,) = record.messages
     (violation,) = record.violations
     assert violation.kind == "bad-pipelining" and violation.command == "QUIT"
-    at = sequence.index("C: (message data, 18 bytes)")
+    at = sequence.index("C* (message data, 18 bytes)")  # the engine's note, flagged in both
     assert sequence[at : at + 7] == [
-        "C: (message data, 18 bytes)",
+        "C* (message data, 18 bytes)",
         "C: .",
         f"accepted message {message.queue_id}",
         "C: NOOP",
@@ -288,11 +288,12 @@ def closed(got: Got) -> bool:
 
 def streamed_sequence(got: Got) -> list[str]:
     """The event stream as serve's text log words it: ``C: ...``/``S: ...`` a line each (a
-    multi-line reply's lines), ``! KIND``, ``accepted message QUEUE-ID``."""
+    multi-line reply's lines; ``C* ``/``S* `` for the engine's note), ``! KIND``, ``accepted
+    message QUEUE-ID``."""
     out: list[str] = []
     for e in got:
         if e["event"] in ("command", "reply"):
-            arrow = "C: " if e["event"] == "command" else "S: "
+            arrow = ("C" if e["event"] == "command" else "S") + ("* " if e.get("note") else ": ")
             out += [arrow + line for line in e["text"].split("\n")]
         elif e["event"] == "violation":
             out.append(f"! {e['kind']}")
@@ -307,7 +308,7 @@ def logged_sequence(text: str) -> list[str]:
     out: list[str] = []
     for line in text.splitlines():
         said = line.split(" ", 3)[3]  # STAMP session N ...
-        if said.startswith(("C: ", "S: ")):
+        if said.startswith(("C: ", "S: ", "C* ", "S* ")):
             out.append(said.split("   ")[0])  # without a rule's tag or "(not delivered...)"
         elif said.startswith("! "):
             out.append(said.split(":")[0])
@@ -321,5 +322,5 @@ def shows_in_order(text: str, record: SessionRecord) -> None:
     before it (index() raises if it is not there)."""
     at = 0
     for e in record.transcript:
-        line = ("C: " if e.side == "client" else "S: ") + e.text.split("\n")[0]
+        line = str(e).split("\n")[0].split("   ")[0]  # C:/S: or C*/S* (a note), no tags
         at = text.index(line, at) + len(line)

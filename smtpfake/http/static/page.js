@@ -114,9 +114,11 @@ function timeline(session) {
       if (found) cell.append(el("span", { class: "rfc" }, found));
       grid.append(cell);
     } else if (row.kind === "client") {
-      grid.append(el("div", { class: "client" }, `C: ${row.entry.text}`), el("div", { class: "server" }));
+      // C*/S*: the engine's note on the connection (entry.note), not a line as sent
+      const said = row.entry.note ? "C* " : "C: ";
+      grid.append(el("div", { class: "client" }, said + row.entry.text), el("div", { class: "server" }));
     } else {
-      const cell = el("div", { class: "server" }, `S: ${row.entry.text}`);
+      const cell = el("div", { class: "server" }, (row.entry.note ? "S* " : "S: ") + row.entry.text);
       if (row.entry.rule) {
         const faults = state.faults[row.entry.rule];
         cell.append(el("span", { class: "rule", title: "the rule behind this reply, and its faults" },

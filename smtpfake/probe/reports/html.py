@@ -24,7 +24,7 @@ tr:nth-child(even){background:#f4f4f4}pre{background:#f8f8f8;padding:8px;overflo
 def _session(s: SessionRecord) -> str:
     rows = []
     for e in s.transcript:
-        side = "C:" if e.side == "client" else "S:"
+        side = ("C" if e.side == "client" else "S") + ("*" if e.note else ":")  # *: a note
         rule = f' <span class="rule">[{escape(e.rule)}]</span>' if e.rule else ""
         cls = "c" if e.side == "client" else "s"
         rows.append(f'<span class="{cls}">{side} {escape(e.text)}</span>{rule}')
