@@ -255,15 +255,8 @@ class Connection:
                         (session.hold_to, session.clock.now(), "server", note.text, note.rule, None)
                     )
                     return
-                entries, text = session.entries, note.text
-                if (  # session.note(), inline: every reply
-                    entries is not None
-                    and len(entries) < session.entries_room
-                    and len(text) <= session.entry_chars
-                ):
-                    entries.append((session.clock.now(), "server", text, note.rule))
-                else:
-                    session.note(session.clock.now(), "server", text, note.rule)
+                # (a reply written whole on its own, nearly every one, takes wrote() instead)
+                session.note(session.clock.now(), "server", note.text, note.rule)
             return
         if isinstance(action, _ENDS):
             self._over = True
