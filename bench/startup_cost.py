@@ -154,6 +154,7 @@ def wall_of_floor(code: str, env: dict[str, str] | None = None) -> float:
 #: (the least disturbed by other work); one JSON line
 DATACLASS_COUNT = """
 import dataclasses, importlib, json, sys, time
+from smtpfake import frozen_dataclass as made_here
 from smtpfake.frozen_dataclass import frozen_dataclass
 names = sorted(n for n in sys.argv[1:] if n.split(".")[0] == "smtpfake")
 made, lazy = [], []
@@ -161,9 +162,9 @@ for name in names:
     module = importlib.import_module(name)
     for k, v in vars(module).items():
         if isinstance(v, type) and v.__module__ == name and dataclasses.is_dataclass(v):
-            params = v.__dataclass_params__
-            # frozen_dataclass's: dataclasses made no __eq__ (eq=False), but the class has one
-            (lazy if not params.eq and "__eq__" in vars(v) else made).append(f"{name}.{k}")
+            # frozen_dataclass's (and mutable_dataclass's): the classes it keeps what it told
+            # dataclasses for
+            (lazy if v in made_here._TOLD else made).append(f"{name}.{k}")
 def one_round(make, n=50):
     classes = [type(f"C{i}", (), {"__doc__": "d", "__annotations__": dict.fromkeys("abcde", "int"),
                                   "c": 0, "d": 0, "e": 0}) for i in range(n)]
