@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import smtplib
+import sys
 
 import pytest
 
@@ -44,8 +45,8 @@ def test_an_unknown_loop_is_refused() -> None:
         loops.new_event_loop("trio")
 
 
-@pytest.mark.skipif(HAVE_UVLOOP, reason="uvloop is installed here")
-def test_uvloop_asked_for_but_missing_says_what_to_install() -> None:
+def test_uvloop_asked_for_but_missing_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # not installed, whether it is or not
     with pytest.raises(RuntimeError, match=r"pip install 'smtpfake\[uvloop\]'"):
         loops.new_event_loop("uvloop")
 
