@@ -614,24 +614,15 @@ class Session:
         # no hook and no rule on the stage can change it: most replies of most sessions
         if not self.hooks and self._compiled.select[stage] is None:
             reply: Reply | None = None
-            if type(plan) is Reply:
-                reply, closing = plan, plan.code == 421  # Reply.closes, inline
+            if isinstance(plan, Reply):
+                reply, closing = plan, plan.closes
             elif isinstance(plan, Plan) and plan.reply is not None and _closes_plainly(plan):
                 reply, closing = plan.reply, True  # a reply sent whole, then the close
-            elif isinstance(plan, Reply):
-                reply, closing = plan, plan.closes
             if reply is not None:
                 # What _decided() makes of it, without making a Plan: the same steps.
                 counts = self.counts
                 counts[stage] = counts.get(stage, 0) + 1
-                positive = reply.code < 400  # _settle(), inline
-                if accept is not None and positive:
-                    if stage is _STAGE_MAIL:
-                        self.transactions += 1
-                    accept()
-                if not positive:
-                    self._transient(reply)
-                self.conduct.previous_ok = positive
+                self._settle(stage, reply, accept)
                 if closing:  # _ending()
                     self.closed_in_message = self.mode is _MODE_DATA
                     self.mode = _MODE_CLOSED
