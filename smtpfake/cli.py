@@ -60,9 +60,10 @@ _EXPECTED: dict[Callable[[str], object], str] = {
 }
 
 
-def _duration_flag(text: str) -> float:
-    """:func:`duration` for a flag: argparse's error then says what a duration is, as the
-    environment variable's does (``argument --grace-period: expected seconds, or ...``)."""
+def duration_flag(text: str) -> float:
+    """:func:`duration` for a flag (serve's, the probe's): argparse's error then says what a
+    duration is, as the environment variable's does (``argument --grace-period: expected
+    seconds, or ...``). The range is the caller's to check."""
     try:
         return duration(text)
     except ValueError:
@@ -747,7 +748,12 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--host", help="SMTP address to bind (SMTPFAKE_HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="SMTP port (SMTPFAKE_PORT; default 2525)")
-    serve.add_argument("--seed", type=int, help="seed for every random choice (SMTPFAKE_SEED)")
+    serve.add_argument(
+        "--seed",
+        type=int,
+        help="seed for every random choice (SMTPFAKE_SEED; default: the scenario's own seed:, "
+        "else 0)",
+    )
     _param_option(serve, f" ({PARAMS_ENV}, assignments separated by spaces)")
     serve.add_argument(
         "--clock",
@@ -758,7 +764,7 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--idle-timeout",
-        type=_duration_flag,
+        type=duration_flag,
         metavar="SECONDS",
         help="the server's own idle timeout: a connection silent this long (seconds, or 5m, "
         "1h, ...; at most a day) is closed without a reply (SMTPFAKE_IDLE_TIMEOUT; default 300); "
@@ -767,7 +773,7 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--grace-period",
-        type=_duration_flag,
+        type=duration_flag,
         metavar="SECONDS",
         help="after its last reply (221, a 421, a close fault) the server keeps reading this "
         "long, recording what the client still sends (sent-after-close); it ends at the "
@@ -775,7 +781,7 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--stop-grace-period",
-        type=_duration_flag,
+        type=duration_flag,
         metavar="SECONDS",
         help="on SIGTERM/SIGINT each open session gets a 421 and at most this long of grace "
         "period before it is dropped (SMTPFAKE_STOP_GRACE_PERIOD; default 0.25; 0: at once)",
@@ -832,7 +838,13 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
 
 
 def _add_list(sub: Any, dirs: argparse.ArgumentParser) -> None:
-    lst = sub.add_parser("list", parents=[dirs], help="list scenarios with their summaries")
+    lst = sub.add_parser(
+        "list",
+        parents=[dirs],
+        help="list scenarios with their summaries",
+        description="List the built-in scenarios and those in --scenario-dir, each with its "
+        "summary and the values of its parameters.",
+    )
     lst.set_defaults(func=_list)
 
 
@@ -842,6 +854,9 @@ def _add_show(sub: Any, dirs: argparse.ArgumentParser) -> None:
         parents=[dirs],
         help="show one scenario's rules; with --journal or --remote, each rule's hits and near "
         "misses",
+        description="Print one scenario: its summary, expectation, seed, parameters, the server "
+        "settings that differ from the defaults and a line per rule. With --journal or --remote, "
+        "then each rule's hits and near misses over those sessions.",
     )
     show.add_argument(
         "scenario",
@@ -866,8 +881,13 @@ def _add_show(sub: Any, dirs: argparse.ArgumentParser) -> None:
 
 
 def _add_validate(sub: Any, dirs: argparse.ArgumentParser) -> None:
-    validate = sub.add_parser("validate", help="check scenario files; file:line:col per problem")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate = sub.add_parser(
+        "validate",
+        help="check scenario files; file:line:col per problem",
+        description="Check scenario files: exit 0 when every one is valid; otherwise each "
+        "problem on a line of its own, file:line:col: message, and exit 1.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="a scenario (YAML) file")
     validate.set_defaults(func=_validate)
 
 
@@ -876,8 +896,16 @@ def _add_explain(sub: Any, dirs: argparse.ArgumentParser) -> None:
         "explain",
         help="what SMTP reply codes (421) and enhanced status codes (5.7.1) mean and what a "
         "client does; several side by side",
+        description="What SMTP reply codes (421) and enhanced status codes (5.7.1) mean, when "
+        "servers send them and what a client should do; two or more side by side.",
     )
-    explain.add_argument("codes", nargs="+", metavar="CODE")
+    explain.add_argument(
+        "codes",
+        nargs="+",
+        metavar="CODE",
+        help="a reply code (421), an enhanced status code (5.7.1), or a reply line pasted from "
+        "a log ('550 5.1.1 No such user': both its codes)",
+    )
     explain.add_argument(
         "--lang", choices=("en", "zh"), default="en", help="language of the text (default: en)"
     )

@@ -71,10 +71,10 @@ def add_parser(sub: Any, dirs: argparse.ArgumentParser) -> argparse.ArgumentPars
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=30.0,
         metavar="S",
-        help="stop a one-shot client after S seconds (default 30)",
+        help="stop a one-shot client after S seconds (or 2m, ...; at most a day; default 30)",
     )
     p.add_argument(
         "--retrying",
@@ -84,10 +84,10 @@ def add_parser(sub: Any, dirs: argparse.ArgumentParser) -> argparse.ArgumentPars
     )
     p.add_argument(
         "--budget",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="S",
-        help="seconds a retrying client gets per case (default 30)",
+        help="seconds a retrying client gets per case (or 5m, ...; at most a day; default 30)",
     )
     p.add_argument(
         "--exit-codes",
@@ -112,6 +112,32 @@ def add_parser(sub: Any, dirs: argparse.ArgumentParser) -> argparse.ArgumentPars
     p.add_argument("client", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
     p.set_defaults(func=main)
     return p
+
+
+def _seconds(text: str) -> float:
+    """``--timeout``, ``--budget``: seconds or a duration (``90``, ``2m``), as serve's options
+    take them, so never ``inf`` or ``nan`` (which once reached the runner's waits as a
+    traceback); :func:`main` checks the range."""
+    from smtpfake.cli import duration_flag
+
+    return duration_flag(text)
+
+
+def _range_problem(args: argparse.Namespace) -> str | None:
+    """What is out of range among -j, --timeout and --budget, naming the option, or None."""
+    from smtpfake.scenario import limits
+
+    if args.jobs < 1:
+        return f"-j/--jobs: must be at least 1, got {args.jobs}"
+    for flag, seconds in (("--timeout", args.timeout), ("--budget", args.budget)):
+        try:
+            limits.check_number(
+                seconds, "", minimum=0, exclusive_minimum=True, maximum=limits.MAX_SECONDS,
+                unit=" seconds",
+            )  # fmt: skip
+        except limits.LimitError as exc:
+            return f"{flag}{exc}, got {seconds:g}"
+    return None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -141,8 +167,8 @@ def main(args: argparse.Namespace) -> int:
         # a one-shot client is judged on its exit, never waited for: the budget would be ignored
         return usage_problem("smtpfake probe", "--budget is for a --retrying client")
     args.budget = 30.0 if args.budget is None else args.budget
-    if args.jobs < 1 or args.timeout <= 0 or args.budget <= 0:
-        return usage_problem("smtpfake probe", "-j, --timeout and --budget must be positive")
+    if problem := _range_problem(args):
+        return usage_problem("smtpfake probe", problem)
     if problem := _setup_problem(args):
         return usage_problem("smtpfake probe", problem)
     try:

@@ -226,6 +226,20 @@ def test_flags_win_over_the_environment(sidecar_factory: Start, tmp_path: Path) 
     assert (got.status, got.body["name"], got.body["seed"]) == (200, "flagged", 9)
 
 
+def test_without_a_seed_serve_plays_the_scenarios_own(
+    sidecar_factory: Start, tmp_path: Path
+) -> None:
+    """The README's Configuration table said ``--seed``'s default was 0: it is the scenario's
+    own ``seed:`` (seeded-chaos's 20251, so its faults are the documented ones), else 0."""
+    (tmp_path / "seeded.yaml").write_text("summary: S.\nexpect: S.\nseed: 7\n")
+    (tmp_path / "unseeded.yaml").write_text("summary: U.\nexpect: U.\n")
+    for name, seed in (("seeded", 7), ("unseeded", 0)):
+        car = sidecar_factory(
+            "--scenario", name, "--scenario-dir", str(tmp_path), "--port", "0", "--api-port", "0"
+        )  # fmt: skip
+        assert call(car.url, "GET", "/api/scenario").body["seed"] == seed
+
+
 @pytest.mark.parametrize(
     ("env", "needle"),
     [
