@@ -468,6 +468,7 @@ class SmtpFake(ControlHelpers):
         return self.server.advance(seconds)
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
+        __tracebackhide__ = True  # a timeout points at the test's line, as a failing helper does
         got = self.server.journal.wait(lambda j: wait_count("messages", j) >= count, timeout)
         if not got:
             raise TimeoutError(
@@ -479,6 +480,7 @@ class SmtpFake(ControlHelpers):
 
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> tuple[SessionRecord, ...]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
+        __tracebackhide__ = True
 
         def ended(j: Journal) -> bool:
             return wait_count("sessions", j) >= count

@@ -430,6 +430,7 @@ class RemoteSmtpFake(ControlHelpers):
         return float(self.request("POST", "/api/clock", {"advance": seconds})[1]["now"])
 
     def _wait(self, kind: str, count: int, timeout: float) -> list[Any]:
+        __tracebackhide__ = True  # a timeout points at the test's line, as a failing helper does
         status, body = self.request(
             "POST",
             "/api/wait",
@@ -444,10 +445,12 @@ class RemoteSmtpFake(ControlHelpers):
         return items if len(items) >= int(body["total"]) else self.listed(kind)
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
+        __tracebackhide__ = True
         return tuple(self._message(m) for m in self._wait("messages", count, timeout))
 
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> tuple[SessionRecord, ...]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
+        __tracebackhide__ = True
         waited = self._wait("sessions", count, timeout)
         return tuple(session_from_json(s, message=self._message) for s in waited)
 

@@ -53,6 +53,33 @@ def test_transcript_printed_once_and_helper_frames_hidden(pytester: pytest.Pytes
     result.stdout.fnmatch_lines(['*smtpfake.assert_delivered(1, subject="Welcome")*'])
 
 
+@pytest.mark.parametrize("wait", ["wait_for_messages", "wait_for_sessions"])
+def test_a_wait_that_times_out_points_at_the_tests_line(
+    pytester: pytest.Pytester, wait: str
+) -> None:
+    """A new user's timed-out wait showed smtpfake/control.py's frame, where every failing
+    assertion helper ends at the test's line (issue 11 item 8)."""
+    pytester.makepyfile(
+        f"""
+        import smtplib
+
+        def test_waits(smtpfake):
+            c = smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5)
+            c.noop()  # open: its session has not ended, and no message came
+            smtpfake.settle_timeout = 0.1
+            try:
+                smtpfake.{wait}(1, timeout=0.2)
+            finally:
+                c.quit()
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "control.py" not in out
+    result.stdout.fnmatch_lines([f"*smtpfake.{wait}(1, timeout=0.2)", "E   *TimeoutError: waited*"])
+
+
 def test_xdist_workers_each_have_a_server(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     base = free_ports(2)  # gw0 and gw1 listen on base and base + 1
