@@ -56,12 +56,21 @@ class Case:
 
 def load_cases(paths: Iterable[str | Path] = (), dirs: Sequence[str | Path] = ()) -> list[Case]:
     """Every scenario with checks: the built-in library and ``dirs``, then the files ``paths``
-    (a later one of the same name replaces an earlier one). Sorted by name."""
+    (a later one of the same name replaces an earlier one). Sorted by name. A file of ``paths``
+    without ``checks: judge:`` is a ValueError naming it: it was asked for by name, and leaving
+    it out ran the library alone, as if it had been probed (ScenarioError for one that does
+    not load)."""
     found: dict[str, Case] = {}
-    for path in [*scenario_files(dirs).values(), *(Path(p) for p in paths)]:
+    asked = [Path(p) for p in paths]
+    for path in [*scenario_files(dirs).values(), *asked]:
         scenario = load_file(path)
         if scenario.checks.judge:
             found[scenario.name] = Case(scenario)
+        elif path in asked:
+            raise ValueError(
+                f"{path}: no checks: judge: to judge a client by, so it is no probe case (add "
+                "checks:, see the README's Checks)"
+            )
     return [found[name] for name in sorted(found)]
 
 

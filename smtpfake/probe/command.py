@@ -176,6 +176,8 @@ def main(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except ValueError as exc:  # a --scenario file without checks
+        return usage_problem("smtpfake probe", f"--scenario {exc}")
     if problem := selection_problem(everything, args.case, args.tag, args.skip_tag):
         suffix = " (see --list)" if problem.startswith("the selection") else ""
         return usage_problem("smtpfake probe", f"{problem}{suffix}")

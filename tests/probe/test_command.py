@@ -260,6 +260,19 @@ def test_a_broken_user_scenario_is_reported_at_file_line_col(tmp_path: Path) -> 
     assert "Traceback" not in done.stderr
 
 
+def test_a_user_scenario_without_checks_is_refused_not_left_out(tmp_path: Path) -> None:
+    """``--scenario mine.yaml`` without ``checks:`` was dropped without a word: the run probed
+    the library alone (77 cases, exit 0 or 1) as if mine.yaml had been one of them."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("summary: s\nexpect: e\nserver:\n  bare_lf: disconnect\n")
+    done = probe("--scenario", str(mine), "--", "true")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines()[0] == (
+        f"smtpfake probe: error: --scenario {mine}: no checks: judge: to judge a client by, so "
+        "it is no probe case (add checks:, see the README's Checks)"
+    )
+
+
 def test_a_retrying_client_is_judged_within_its_budget(tmp_path: Path) -> None:
     """A command that retries by itself: connect until delivered, three tries at most."""
     client = tmp_path / "retry.py"

@@ -3,6 +3,7 @@ known deviations as expected failures, and nothing else failing."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,6 +52,15 @@ def test_the_readmes_smtplib_summary_is_the_matrixs() -> None:
         f"{counts['fail']} fail"
     )
     assert line in README.read_text(encoding="utf-8")
+
+
+def test_a_file_without_checks_is_an_error_not_left_out(tmp_path: Path) -> None:
+    """``probe_cases(paths=[...])`` dropped a file without ``checks:``: the user's case was
+    never run, and nothing said so."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("summary: s\nexpect: e\n")
+    with pytest.raises(ValueError, match=r"mine\.yaml: no checks: judge: to judge a client by"):
+        probe_cases(paths=[mine])
 
 
 @pytest.mark.parametrize(
