@@ -532,21 +532,49 @@ def _marker(node: pytest.Item) -> pytest.Mark | None:
     ``params=`` keeps its module's scenario (the closest marker alone silently dropped it). A
     positional scenario counts as ``scenario=``; a marker that names a scenario drops the
     ``params`` of those further out (they were set for another scenario)."""
-    marks = list(node.iter_markers("smtpfake"))  # the closest first
+    marks = list(node.iter_markers_with_node("smtpfake"))  # the closest first
     if not marks:
         return None
     merged: dict[str, Any] = {}
-    for mark in reversed(marks):
-        _check_marker(mark)
-        if mark.args or "scenario" in mark.kwargs:
+    for owner, mark in reversed(marks):
+        _check_marker(mark, owner)
+        if _names_scenario(mark):
             merged.pop("params", None)
         merged.update(mark.kwargs, **({"scenario": mark.args[0]} if mark.args else {}))
     combined: pytest.MarkDecorator = pytest.mark.smtpfake(**merged)
     return combined.mark
 
 
+def _names_scenario(mark: pytest.Mark) -> bool:
+    return bool(mark.args) or "scenario" in mark.kwargs
+
+
+def _written_at(item: pytest.Item, keyword: str) -> str:
+    """Where the marker that gives ``keyword`` in force (see :func:`_marker`) was written, for a
+    message that begins there: ``test_x.py:7`` (the decorator of a function or class; the
+    line pytest reports for it), ``test_x.py (pytestmark)`` for a module's marker."""
+    for owner, mark in item.iter_markers_with_node("smtpfake"):  # the closest first
+        if keyword in mark.kwargs or (keyword == "scenario" and mark.args):
+            return _place(owner)
+        if keyword == "params" and _names_scenario(mark):
+            break  # params further out were dropped: none in force (not reached in practice)
+    return _place(item)
+
+
+def _place(node: object) -> str:
+    """``file:line`` of a test function's or class's first decorator, as pytest reports it;
+    ``file (pytestmark)`` for a module (``node``: the pytest node a marker is on)."""
+    if not isinstance(node, pytest.Item | pytest.Class | pytest.Module):
+        return str(getattr(node, "nodeid", node))  # a package's: no line to point at
+    path, line, _ = node.reportinfo()
+    shown = _relative(Path(str(path)), node.config.rootpath)
+    if isinstance(node, pytest.Module) or not line:
+        return f"{shown} (pytestmark)"
+    return f"{shown}:{line + 1}"
+
+
 def _marker_scenario(
-    marker: pytest.Mark | None, scenario: Any, seed: int | None
+    marker: pytest.Mark | None, scenario: Any, seed: int | None, item: pytest.Item
 ) -> tuple[Any, int | None]:
     """The scenario and seed ``marker`` (see :func:`_marker`) names, else the ones given."""
     if marker is None:
@@ -556,8 +584,8 @@ def _marker_scenario(
         raw = marker.kwargs["seed"]
         if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 2**64 - 1:
             pytest.fail(
-                f"@pytest.mark.smtpfake(seed={raw!r}): the seed must be an integer from 0 to "
-                "2^64-1",
+                f"{_written_at(item, 'seed')}: @pytest.mark.smtpfake(seed={raw!r}): the seed "
+                "must be an integer from 0 to 2^64-1",
                 pytrace=False,
             )
         seed = raw
@@ -568,15 +596,16 @@ def _marker_scenario(
 _MARKER_KEYWORDS = ("scenario", "seed", "params", "delivery", "handler")
 
 
-def _check_marker(marker: pytest.Mark) -> None:
-    """Fail the test with one line when ``@pytest.mark.smtpfake(...)`` is not
-    ``(scenario, seed=INT, params=DICT, delivery=..., handler=...)``: a misspelt keyword or a
-    second scenario would otherwise be ignored, and the test run against the wrong scenario."""
-    from difflib import get_close_matches
-
+def _check_marker(marker: pytest.Mark, owner: object) -> None:
+    """Fail the test with one line, at the marker's place (``owner``: the function, class or
+    module it is on), when ``@pytest.mark.smtpfake(...)`` is not ``(scenario, seed=INT,
+    params=DICT, delivery=..., handler=...)``: a misspelt keyword or a second scenario would
+    otherwise be ignored, and the test run against the wrong scenario."""
     problem = ""
     unknown = [k for k in marker.kwargs if k not in _MARKER_KEYWORDS]
     if unknown:
+        from difflib import get_close_matches
+
         near = get_close_matches(unknown[0], _MARKER_KEYWORDS, n=1)
         hint = f"did you mean {near[0]!r}? " if near else ""
         problem = f"unknown keyword {unknown[0]!r}; {hint}(known: {', '.join(_MARKER_KEYWORDS)})"
@@ -586,7 +615,36 @@ def _check_marker(marker: pytest.Mark) -> None:
         got = type(marker.kwargs["params"]).__name__
         problem = f"params must be a dict of parameter names to values, got {got}"
     if problem:
-        pytest.fail(f"@pytest.mark.smtpfake: {problem}", pytrace=False)
+        pytest.fail(f"{_place(owner)}: @pytest.mark.smtpfake: {problem}", pytrace=False)
+
+
+def _load_problem(
+    exc: ScenarioError,
+    scenario: Any,
+    params: dict[str, Any] | None,
+    item: pytest.Item,
+    from_marker: bool,
+) -> str:
+    """The one line (or one per problem) a test fails with when its scenario does not load.
+    Parameter values that are the sole problem are the marker's mistake: told at the marker,
+    as the command line tells ``--param x=1: ...``, not at the scenario file's declaration; so
+    is a scenario the marker names that does not exist (``from_marker``)."""
+    from smtpfake.scenario import ParamsError
+
+    shown = repr(scenario) if not isinstance(scenario, dict) else "{...}"
+    if isinstance(exc, ParamsError) and params:
+        given = repr(params) if len(repr(params)) <= 60 else "{...}"
+        return (
+            f"{_written_at(item, 'params')}: @pytest.mark.smtpfake(params={given}) for scenario "
+            f"{shown}: {'; '.join(exc.settings)}"
+        )
+    # a file keeps file:line:col; a name or a dict has no file, so only the key path
+    is_file = isinstance(scenario, Path) or str(scenario).endswith((".yaml", ".yml"))
+    problems = _problems(exc, positions=is_file)
+    if from_marker:
+        return f"{_written_at(item, 'scenario')}: @pytest.mark.smtpfake({shown}): {problems}"
+    shown = scenario if not isinstance(scenario, dict) else "(inline dict)"
+    return f"smtpfake: cannot load scenario {shown}: {problems}"
 
 
 _NO_CHANGE = object()
@@ -673,9 +731,10 @@ def smtpfake(
 
     settings = smtpfake_settings
     marker = _marker(request.node)
-    scenario, seed = _marker_scenario(marker, settings.scenario, settings.seed)
+    scenario, seed = _marker_scenario(marker, settings.scenario, settings.seed, request.node)
     params = marker.kwargs.get("params") if marker is not None else None
-    if hasattr(request, "param"):
+    indirect = hasattr(request, "param")
+    if indirect:
         scenario = request.param
     backend = smtpfake_backend
     backend.reset()
@@ -685,10 +744,8 @@ def smtpfake(
         # params: the scenario's ${name} values (in-process, or sent to the sidecar)
         backend.use(scenario, seed=seed, params=params or None)
     except ScenarioError as exc:
-        # a file keeps file:line:col; a name or a dict has no file, so only the key path
-        is_file = isinstance(scenario, Path) or str(scenario).endswith((".yaml", ".yml"))
-        shown = scenario if not isinstance(scenario, dict) else "(inline dict)"
-        problem = f"smtpfake: cannot load scenario {shown}: {_problems(exc, positions=is_file)}"
+        from_marker = marker is not None and "scenario" in marker.kwargs and not indirect
+        problem = _load_problem(exc, scenario, params, request.node, from_marker)
     if problem:
         pytest.fail(problem, pytrace=False)  # outside the except: no chained exception shown
     server: Server | None = getattr(backend, "server", None)
