@@ -303,7 +303,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     # a conftest's own smtpfake_settings decides instead: say so, rather than show the flags'
     # settings as if they were in force
     overrides = [
-        _relative(Path(str(getattr(p, "__file__", "?"))), config.rootpath)
+        relative_path(Path(str(getattr(p, "__file__", "?"))), config.rootpath)
         for p in config.pluginmanager.get_plugins()
         if getattr(p, "__name__", __name__) != __name__
         and callable(getattr(p, "smtpfake_settings", None))
@@ -313,7 +313,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     return "smtpfake: " + " ".join(parts)
 
 
-def _relative(path: Path, root: Path) -> str:
+def relative_path(path: Path, root: Path) -> str:
     """``path`` from the rootdir on, when it is under it."""
     try:
         return str(path.relative_to(root))

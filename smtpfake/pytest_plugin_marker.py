@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from smtpfake.pytest_plugin import _relative
+from smtpfake.pytest_plugin import relative_path
 from smtpfake.pytest_plugin_backend import HANDLE, problem_lines, report_transcripts
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def _written_at(item: pytest.Item, keyword: str) -> str:
         if keyword in mark.kwargs or (keyword == "scenario" and mark.args):
             return _place(owner)
         if keyword == "params" and _names_scenario(mark):
-            break  # params further out were dropped: none in force (not reached in practice)
+            break  # the params of markers further out were dropped with their scenario
     return _place(item)
 
 
@@ -62,8 +62,8 @@ def _place(node: object) -> str:
     if not isinstance(node, pytest.Item | pytest.Class | pytest.Module):
         return str(getattr(node, "nodeid", node))  # a package's: no line to point at
     path, line, _ = node.reportinfo()
-    shown = _relative(Path(str(path)), node.config.rootpath)
-    if isinstance(node, pytest.Module) or not line:
+    shown = relative_path(Path(str(path)), node.config.rootpath)
+    if isinstance(node, pytest.Module) or line is None:
         return f"{shown} (pytestmark)"
     return f"{shown}:{line + 1}"
 
