@@ -11,11 +11,17 @@ comes from the cache by pickle, which calls no ``__init__``), and fewer still do
 compare or hash.
 
 So ``dataclasses`` only reads the fields when the class is defined, and the methods come in two
-groups, each made by the first call of one of its methods: the constructor group (a first
-instance made, a first assignment refused) - ``__init__``, and for a frozen class
-``__setattr__``, ``__delattr__`` and with slots the pickling pair ``dataclasses`` adds to it -
-and the LATER group (a first ``repr``, ``==`` or ``hash``) - ``__repr__``, ``__eq__`` and for a
-frozen class ``__hash__`` (a mutable one has ``__hash__ = None``, as ``dataclasses`` sets it).
+groups, each made by the first call of one of its methods: the constructor group - ``__init__``,
+and for a frozen class ``__setattr__``, ``__delattr__`` and with slots the pickling pair
+``dataclasses`` adds to it - and the LATER group (a first ``repr``, ``==`` or ``hash``) -
+``__repr__``, ``__eq__`` and for a frozen class ``__hash__`` (a mutable one has
+``__hash__ = None``, as ``dataclasses`` sets it). The constructor group is made by a first
+assignment refused, by ``inspect.signature``, or by an instance past the first
+:data:`BUILT_BEFORE_MADE`: those the stand-in ``__init__`` sets up itself, as the made one would
+(each field in order, through ``object.__setattr__`` for a frozen class, then
+``__post_init__()``), so that a module's table of records, or a server's first sessions, cost no
+compiling; a call that does not bind plainly makes the group at once, and its ``__init__``
+answers (dataclasses' own TypeError).
 Each group is made by ``dataclasses`` for a twin class with the same fields (and slots, and
 ``__post_init__``), and set on the class. The twin's ``__setattr__`` and ``__delattr__`` name
 their class (``type(self) is cls``, ``super(cls, self)``): the copies set on the class name the
@@ -129,7 +135,8 @@ def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
             made = dataclasses.dataclass(frozen=frozen, eq=False, repr=False, slots=slots)(c)
         else:
             made = dataclasses.dataclass(init=False, eq=False, repr=False, slots=slots)(c)
-            for name in construct:
+            made.__init__ = _first_init(made, construct, frozen)  # type: ignore[method-assign]
+            for name in construct[1:]:  # __setattr__, __delattr__ (and the pickling pair)
                 setattr(made, name, _first_call(made, name, construct, frozen))
             made.__signature__ = _Signature(made, construct, frozen)  # type: ignore[attr-defined]
             _LAZY[made] = frozen
@@ -191,6 +198,100 @@ def _first_call(cls: type, name: str, group: tuple[str, ...], frozen: bool) -> C
 
     first.__name__, first.__qualname__ = name, f"{cls.__qualname__}.{name}"
     return first
+
+
+#: the instances a class's stand-in ``__init__`` sets up itself before dataclasses makes its
+#: constructor group (the next instance makes it): a table of records made at import, and the
+#: few a server's first sessions make, cost no compiling (about 2 million instructions a class)
+BUILT_BEFORE_MADE = 64
+
+
+def _first_init(cls: type, group: tuple[str, ...], frozen: bool) -> Callable[..., None]:
+    """``cls.__init__`` until its constructor group is made: for its first
+    :data:`BUILT_BEFORE_MADE` instances it sets the fields as the ``__init__`` dataclasses
+    makes does (:class:`_Fields`); a call that does not bind plainly (an argument missing,
+    unknown or twice, too many; a class with ``InitVar`` or ``init=False`` fields) makes the
+    group instead, whose ``__init__`` answers it, errors included."""
+    built = 0
+    plan: list[_Fields | None] = []  # read from the class on the first call
+
+    def __init__(self: object, *args: Any, **kwargs: Any) -> None:
+        nonlocal built
+        if built < BUILT_BEFORE_MADE:
+            if not plan:
+                plan.append(_Fields.of(cls))
+            fields = plan[0]
+            values = None if fields is None else fields.bind(args, kwargs)
+            if fields is not None and values is not None:
+                built += 1  # unlocked: a race builds one more, never a wrong one
+                fields.set_up(self, values, frozen)
+                return
+        _make(cls, group, frozen)
+        cls.__init__(self, *args, **kwargs)  # type: ignore[misc]  # the one just made
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
+class _Fields:
+    """How ``cls``'s ``__init__`` (as dataclasses makes it) binds its arguments and sets its
+    fields: the positional parameters, the keyword-only ones, each field's default or factory,
+    in the order of the fields, which is the order it sets them in."""
+
+    def __init__(self, cls: type) -> None:
+        fields = dataclasses.fields(cls)
+        self.order = tuple(f.name for f in fields)
+        self.positional = tuple(f.name for f in fields if not f.kw_only)
+        self.names = frozenset(self.order)
+        #: name -> (default, factory), each dataclasses.MISSING when there is none
+        self.defaults: dict[str, tuple[Any, Any]] = {
+            f.name: (f.default, f.default_factory) for f in fields
+        }
+        self.post_init = hasattr(cls, "__post_init__")
+
+    @classmethod
+    def of(cls, record: type) -> _Fields | None:
+        """None for a class whose ``__init__`` does more than bind and set each field (and call
+        ``__post_init__()``): one with ``init=False`` fields, or pseudo-fields (``InitVar``,
+        ``ClassVar``)."""
+        fields = dataclasses.fields(record)
+        every = getattr(record, "__dataclass_fields__", {})
+        if any(not f.init for f in fields) or len(every) != len(fields):
+            return None
+        return cls(record)
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any] | None:
+        """Each field's value, in order (a factory's default called as it is set: None in its
+        place), or None when the call does not bind (``__init__`` would raise TypeError)."""
+        if len(args) > len(self.positional):
+            return None
+        given = dict(zip(self.positional, args, strict=False))
+        for name, value in kwargs.items():
+            if name not in self.names or name in given:
+                return None
+            given[name] = value
+        values: list[Any] = []
+        for name in self.order:
+            if name in given:
+                values.append((given[name],))
+                continue
+            default, factory = self.defaults[name]
+            if factory is not dataclasses.MISSING:
+                values.append(None)
+            elif default is not dataclasses.MISSING:
+                values.append((default,))
+            else:
+                return None  # a required argument is missing
+        return values
+
+    def set_up(self, obj: object, values: list[Any], frozen: bool) -> None:
+        """Set the fields of ``obj`` as ``__init__`` does: in order, a frozen class's through
+        ``object.__setattr__``, a mutable one's by assignment; then ``__post_init__()``."""
+        assign = object.__setattr__ if frozen else setattr
+        for name, value in zip(self.order, values, strict=True):
+            assign(obj, name, self.defaults[name][1]() if value is None else value[0])
+        if self.post_init:
+            obj.__post_init__()  # type: ignore[attr-defined]
 
 
 class _Signature:

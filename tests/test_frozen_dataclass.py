@@ -66,7 +66,7 @@ def test_repr_eq_hash_are_those_of_a_frozen_dataclass(slots: bool, first: str) -
     assert {a, lazy(250, "ok", 5, "x", ("t",))} == {a}
 
 
-def test_the_constructor_is_made_by_the_first_instance() -> None:
+def test_the_constructor_is_made_past_the_first_instances() -> None:
     plain, lazy = twins()
     assert made_yet(lazy) == {"__init__": False, "__eq__": False}
     # the signature is read from the constructor, which reading it makes
@@ -77,12 +77,123 @@ def test_the_constructor_is_made_by_the_first_instance() -> None:
     )
     assert made_yet(lazy) == {"__init__": True, "__eq__": False}
     _, fresh = twins()
-    r = fresh(250, "ok")  # a first instance makes it too
+    first = [fresh(250, "ok") for _ in range(frozen_dataclass_module.BUILT_BEFORE_MADE)]
+    assert made_yet(fresh)["__init__"] is False  # set up by the stand-in: nothing compiled
+    r = fresh(250, "ok")  # the next one makes it
     assert made_yet(fresh)["__init__"] and r.tags == () and r.seen == 0
+    assert [vars(x) for x in first] == [vars(r)] * len(first)
     assert fresh.__init__.__qualname__ == "Reply.__init__"
+    # a call that does not bind makes it at once: the error is dataclasses' own
     with pytest.raises(TypeError, match=r"__init__\(\) missing 1 required positional argument"):
         twins()[1](250)
     assert not hasattr(r, "__signature__")  # as a dataclass instance has none
+
+
+def _limits(make: Any, seen: list[tuple[object, ...]]) -> Any:
+    """A class with defaults, a factory, a keyword-only field and __post_init__, made by
+    ``make`` (dataclass(frozen=True), frozen_dataclass, ...)."""
+
+    def post_init(self: Any) -> None:
+        seen.append((type(self).__name__, tuple(vars(self)) if hasattr(self, "__dict__") else ()))
+        if self.low > self.high:
+            raise ValueError("low > high")
+
+    return make(
+        type(
+            "Limits",
+            (),
+            {
+                "__doc__": "Limits.",
+                "__annotations__": {"low": "int", "high": "int", "names": "list", "strict": "bool"},
+                "high": 10,
+                "names": field(default_factory=list),
+                "strict": field(default=False, kw_only=True),
+                "__post_init__": post_init,
+            },
+        )
+    )
+
+
+#: calls that bind (the stand-in sets the instance up) and calls that do not (the constructor
+#: is made and raises its own TypeError)
+CALLS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    ((1,), {}),
+    ((1, 2), {}),
+    ((1, 2, ["a"]), {"strict": True}),
+    ((), {"low": 1, "names": ["b"]}),
+    ((1,), {"high": 3, "strict": False}),
+    ((11,), {}),  # __post_init__ raises ValueError
+    ((), {}),  # missing low
+    ((1, 2, [], True), {}),  # strict is keyword-only
+    ((1,), {"low": 2}),  # low twice
+    ((1,), {"other": 2}),  # no such field
+]
+
+
+@pytest.mark.parametrize("slots", [False, True])
+@pytest.mark.parametrize("frozen", [True, False])
+@pytest.mark.parametrize(("args", "kwargs"), CALLS)
+def test_instances_set_up_by_the_stand_in_are_those_dataclasses_makes(
+    slots: bool, frozen: bool, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    """The same fields set in the same order (the instance dict's order), the same
+    __post_init__ call, the same error; the stand-in makes nothing for a call that binds."""
+    seen_plain: list[tuple[object, ...]] = []
+    seen_lazy: list[tuple[object, ...]] = []
+    plain = _limits(dataclass(frozen=frozen, slots=slots), seen_plain)
+    lazy_deco = frozen_dataclass if frozen else mutable_dataclass
+    lazy = _limits(lazy_deco(slots=slots), seen_lazy)
+
+    def outcome(cls: Any) -> object:
+        try:
+            made = cls(*args, **kwargs)
+        except (TypeError, ValueError) as error:
+            return type(error), str(error)
+        names = [f.name for f in dataclasses.fields(made)]
+        return [(n, getattr(made, n)) for n in names], getattr(made, "__dict__", None)
+
+    expected = outcome(plain)
+    assert outcome(lazy) == expected
+    assert seen_lazy == seen_plain
+    error = expected[0] if expected[0] in (TypeError, ValueError) else None
+    assert made_yet(lazy)["__init__"] is (error is TypeError)
+    if error is None and frozen:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            lazy(*args, **kwargs).low = 5
+
+
+def test_a_class_whose_init_does_more_makes_its_constructor_at_once() -> None:
+    """A field with init=False (its factory called by __init__): the first instance makes
+    __init__."""
+    Skipped: Any = frozen_dataclass(
+        type(
+            "Skipped",
+            (),
+            {
+                "__doc__": "d",
+                "__annotations__": {"a": "int", "b": "list"},
+                "b": field(default_factory=list, init=False),
+            },
+        )
+    )
+    assert Skipped(1).b == [] and made_yet(Skipped)["__init__"]
+
+
+def test_a_mutable_class_sets_its_fields_through_its_own_setattr() -> None:
+    """As ``self.name = value`` in dataclasses' __init__ does."""
+    assigned: list[str] = []
+
+    def setattr_(self: Any, name: str, value: object) -> None:
+        assigned.append(name)
+        object.__setattr__(self, name, value)
+
+    body = {"__doc__": "d", "__annotations__": {"a": "int", "b": "int"}, "b": 2}
+    Watched: Any = mutable_dataclass(type("Watched", (), {**body, "__setattr__": setattr_}))
+    Plain: Any = dataclass(type("Watched", (), {**body, "__setattr__": setattr_}))
+    Watched(1)
+    assert made_yet(Watched)["__init__"] is False and assigned == ["a", "b"]
+    Plain(1)
+    assert assigned == ["a", "b"] * 2
 
 
 def test_a_first_assignment_is_refused_as_by_a_frozen_dataclass() -> None:
