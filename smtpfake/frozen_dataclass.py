@@ -10,18 +10,20 @@ its frozen records; most of them it never makes before a client comes, or at all
 comes from the cache by pickle, which calls no ``__init__``), and fewer still does it print,
 compare or hash.
 
-So ``dataclasses`` only reads the fields when the class is defined, and the methods come in two
-groups, each made by the first call of one of its methods: the constructor group - ``__init__``,
-and for a frozen class ``__setattr__``, ``__delattr__`` and with slots the pickling pair
-``dataclasses`` adds to it - and the LATER group (a first ``repr``, ``==`` or ``hash``) -
-``__repr__``, ``__eq__`` and for a frozen class ``__hash__`` (a mutable one has
-``__hash__ = None``, as ``dataclasses`` sets it). The constructor group is made by a first
-assignment refused, by ``inspect.signature``, or by an instance past the first
-:data:`BUILT_BEFORE_MADE`: those the stand-in ``__init__`` sets up itself, as the made one would
-(each field in order, through ``object.__setattr__`` for a frozen class, then
-``__post_init__()``), so that a module's table of records, or a server's first sessions, cost no
-compiling; a call that does not bind plainly makes the group at once, and its ``__init__``
-answers (dataclasses' own TypeError).
+So ``dataclasses`` processes a class (reads its fields: about 250,000 instructions for five)
+only when first asked about it - ``fields``, ``replace``, ``asdict``, ``is_dataclass``,
+``match``, ``__dataclass_params__``, a subclass, the first instance - (a class with slots, which
+``dataclasses`` remakes, when it is defined), and the methods come in two groups, each made by
+the first call of one of its methods: the constructor group - ``__init__``, and for a frozen
+class ``__setattr__``, ``__delattr__`` and with slots the pickling pair ``dataclasses`` adds to
+it - and the LATER group (a first ``repr``, ``==`` or ``hash``) - ``__repr__``, ``__eq__`` and
+for a frozen class ``__hash__`` (a mutable one has ``__hash__ = None``, as ``dataclasses`` sets
+it). The constructor group is made by a first assignment refused, by ``inspect.signature``, or
+by an instance past the first :data:`BUILT_BEFORE_MADE`: those the stand-in ``__init__`` sets up
+itself, as the made one would (each field in order, through ``object.__setattr__`` for a frozen
+class, then ``__post_init__()``), so that a module's table of records, or a server's first
+sessions, cost no compiling; a call that does not bind plainly makes the group at once, and its
+``__init__`` answers (dataclasses' own TypeError).
 Each group is made by ``dataclasses`` for a twin class with the same fields (and slots, and
 ``__post_init__``), and set on the class. The twin's ``__setattr__`` and ``__delattr__`` name
 their class (``type(self) is cls``, ``super(cls, self)``): the copies set on the class name the
@@ -35,7 +37,10 @@ would have added, made by ``dataclasses``; ``inspect.signature`` of the class (`
 plain frozen base (while this module makes a subclass, its bases show dataclasses what it was
 told for them instead). What differs: a subclass made here needs a docstring and bases made here
 (a class without a docstring gets its constructor group at once: ``dataclasses`` writes the
-signature into a missing docstring). The first use of a group is made once, whichever thread
+signature into a missing docstring); until the class is processed, a default given as
+``field(...)`` reads as that Field on the class itself (instances hold every field), and a
+mistake ``dataclasses`` refuses (a mutable default) is raised by the first use, not the
+definition (a test processes every class of smtpfake's). The first use of a group is made once, whichever thread
 comes first (a lock).
 tests/test_frozen_dataclass.py holds each to ``@dataclass(frozen=True)`` and ``@dataclass``.
 """
@@ -130,23 +135,20 @@ def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
     if own:
         how = "@dataclass(frozen=True)" if frozen else "@dataclass"
         raise TypeError(f"{c.__qualname__} defines {', '.join(own)}: use {how}")
-    with _MAKING, _as_told(c):
-        if _constructed_at_once(c, frozen):
-            made = dataclasses.dataclass(frozen=frozen, eq=False, repr=False, slots=slots)(c)
+    with _MAKING:
+        at_once = _constructed_at_once(c, frozen)
+        if at_once or slots:  # with slots, dataclasses makes another class: at once
+            made = _processed(c, frozen, slots, at_once)
         else:
-            made = dataclasses.dataclass(init=False, eq=False, repr=False, slots=slots)(c)
+            made = c
+            for name in _PROCESSED:
+                setattr(made, name, _Unprocessed(made, name, frozen))
+        if not at_once:
             made.__init__ = _first_init(made, construct, frozen)  # type: ignore[method-assign]
             for name in construct[1:]:  # __setattr__, __delattr__ (and the pickling pair)
                 setattr(made, name, _first_call(made, name, construct, frozen))
             made.__signature__ = _Signature(made, construct, frozen)  # type: ignore[attr-defined]
             _LAZY[made] = frozen
-        # what the class is, for a user's @dataclass subclass (dataclasses checks that a
-        # frozen class's subclass is frozen too); ours are made as told, _as_told
-        told = _TOLD[made] = made.__dataclass_params__  # type: ignore[attr-defined]
-        params = copy.copy(told)
-        params.init = params.repr = params.eq = True
-        params.frozen = frozen
-        made.__dataclass_params__ = params  # type: ignore[attr-defined]
     for name in later:
         setattr(made, name, _first_call(made, name, later, frozen))
     if not frozen:
@@ -154,9 +156,91 @@ def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
     return made
 
 
+#: what dataclasses sets on a class it processes, read by its functions (fields, replace,
+#: asdict, is_dataclass ...), by a subclass's processing and by ``match``
+_PROCESSED = ("__dataclass_fields__", "__dataclass_params__", "__match_args__")
+
+
+class _Unprocessed:
+    """One of :data:`_PROCESSED` on a class dataclasses has not processed yet (processing a
+    class of five fields costs about 250,000 instructions, and most of the records a server
+    defines it never constructs, copies or compares before a client comes): reading it
+    processes the class (a thread meeting it meanwhile waits), then answers; AttributeError
+    while the class is being processed (dataclasses reads it only on bases, made first)."""
+
+    def __init__(self, cls: type, name: str, frozen: bool) -> None:
+        self.cls, self.name, self.frozen = cls, name, frozen
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        _process_now(self.cls)
+        if isinstance(self.cls.__dict__.get(self.name), _Unprocessed):
+            raise AttributeError(self.name)
+        return getattr(owner if instance is None else instance, self.name)
+
+
+#: the classes being processed now (by the thread holding _MAKING)
+_PROCESSING: set[type] = set()
+
+
+def _process_now(cls: type) -> None:
+    """``cls`` processed by dataclasses, if it is not yet (once, whichever thread comes
+    first). Its descriptors stay until dataclasses sets what they stand for, and
+    ``__match_args__`` (which dataclasses sets only on a class without one) is set from the
+    fields as dataclasses sets it: the ``__init__`` parameters that are not keyword-only."""
+    with _MAKING:
+        unprocessed = cls.__dict__.get("__dataclass_fields__")
+        if not isinstance(unprocessed, _Unprocessed) or cls in _PROCESSING:
+            return
+        _PROCESSING.add(cls)
+        try:
+            _processed(cls, unprocessed.frozen, False, False, match_args=False)
+            positional = (f.name for f in dataclasses.fields(cls) if f.init and not f.kw_only)
+            cls.__match_args__ = tuple(positional)  # type: ignore[attr-defined,misc]
+        finally:
+            _PROCESSING.discard(cls)
+
+
+def _processed(
+    c: type[T], frozen: bool, slots: bool, at_once: bool, match_args: bool = True
+) -> type[T]:
+    """``c`` processed by dataclasses (_MAKING held): with its constructor group when
+    ``at_once``, else with no method; its bases first. ``__dataclass_params__`` says what it
+    is (frozen, with ``__init__``, ``__repr__`` and ``__eq__``), for a user's @dataclass
+    subclass (dataclasses checks that a frozen class's subclass is frozen too); ours are made
+    as told, _as_told."""
+    for base in c.__mro__[1:]:
+        _process_now(base)
+    with _as_told(c):
+        if at_once:
+            made = dataclasses.dataclass(frozen=frozen, eq=False, repr=False, slots=slots)(c)
+        else:
+            made = dataclasses.dataclass(
+                init=False, eq=False, repr=False, slots=slots, match_args=match_args
+            )(c)
+        told = _TOLD[made] = made.__dataclass_params__  # type: ignore[attr-defined]
+        made.__dataclass_params__ = _shown(told, frozen)  # type: ignore[attr-defined]
+    return made
+
+
 #: the classes made here -> the parameters dataclasses was told (their __dataclass_params__
 #: says what they are: frozen, with __init__, __repr__ and __eq__)
 _TOLD: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
+#: what __dataclass_params__ shows for the parameters dataclasses was told (by their repr, which
+#: names each) and whether the class is frozen: one object for the classes told alike (they are
+#: never changed once made)
+_SHOWN: dict[tuple[str, bool], Any] = {}
+
+
+def _shown(told: Any, frozen: bool) -> Any:
+    """A copy of ``told`` that says the class is frozen or not, with __init__, __repr__ and
+    __eq__."""
+    key = repr(told), frozen
+    params = _SHOWN.get(key)
+    if params is None:
+        params = _SHOWN[key] = copy.copy(told)
+        params.init = params.repr = params.eq = True
+        params.frozen = frozen
+    return params
 
 
 @contextlib.contextmanager

@@ -457,3 +457,85 @@ def _first_uses(errors: list[BaseException], made: list[object]) -> None:
             thread.start()
         for thread in threads:
             thread.join(timeout=10)
+
+
+def _unprocessed(cls: type) -> bool:
+    return isinstance(
+        cls.__dict__.get("__dataclass_fields__"), frozen_dataclass_module._Unprocessed
+    )
+
+
+@pytest.mark.parametrize(
+    "first_use",
+    ["fields", "is_dataclass", "replace", "asdict", "match", "params", "subclass", "plain"],
+)
+def test_dataclasses_processes_a_class_when_first_asked(first_use: str) -> None:
+    """Defined, a class is not processed yet; whatever asks dataclasses about it first
+    processes it and gets the answer a plain frozen dataclass gives."""
+    body = {
+        "__doc__": "A record.",
+        "__annotations__": {"a": "int", "b": "str", "c": "int"},
+        "b": "x",
+        "c": field(default=0, kw_only=True),
+    }
+    plain: Any = dataclass(frozen=True)(type("Rec", (), dict(body)))
+    lazy: Any = frozen_dataclass(type("Rec", (), dict(body)))
+    assert _unprocessed(lazy)
+    r = object.__new__(lazy)  # as frozen.made() or pickle make one: nothing processed
+    r.__dict__.update(a=1, b="y", c=2)
+    if first_use == "fields":
+        assert [f.name for f in dataclasses.fields(r)] == ["a", "b", "c"]
+    elif first_use == "is_dataclass":
+        assert dataclasses.is_dataclass(lazy) and dataclasses.is_dataclass(r)
+    elif first_use == "replace":
+        assert dataclasses.replace(r, a=5) == lazy(5, "y", c=2)
+    elif first_use == "asdict":
+        assert dataclasses.asdict(r) == {"a": 1, "b": "y", "c": 2}
+    elif first_use == "match":
+        match r:
+            case lazy(a, b):
+                assert (a, b) == (1, "y")
+            case _:
+                pytest.fail("no match")
+    elif first_use == "params":
+        assert lazy.__dataclass_params__.frozen is True
+    elif first_use == "subclass":
+
+        @dataclass(frozen=True)
+        class Tagged(lazy):  # type: ignore[misc,valid-type]
+            tag: str = ""
+
+        assert repr(Tagged(1, tag="t")) == f"{Tagged.__qualname__}(a=1, b='x', c=0, tag='t')"
+    else:
+
+        class Plain(lazy):  # type: ignore[misc,valid-type]
+            pass
+
+        assert dataclasses.fields(Plain) == dataclasses.fields(lazy)
+    assert not _unprocessed(lazy)
+    assert lazy.__match_args__ == plain.__match_args__ == ("a", "b")
+    assert [repr(f) for f in dataclasses.fields(lazy)] == [
+        repr(f) for f in dataclasses.fields(plain)
+    ]
+
+
+def test_every_record_class_of_smtpfake_is_processed_without_error() -> None:
+    """A class is processed when first used, not when defined: a mistake dataclasses refuses
+    (a mutable default, a field without a type) is found here, as at import before."""
+    import importlib
+    import pkgutil
+
+    import smtpfake
+
+    for info in pkgutil.walk_packages(smtpfake.__path__, "smtpfake."):
+        if info.name.endswith("__main__"):  # the command itself
+            continue
+        try:
+            importlib.import_module(info.name)
+        except ImportError:  # an extra that is not installed (the sidecar's, uvloop)
+            continue
+    lazy = list(frozen_dataclass_module._LAZY)
+    assert len(lazy) > 50
+    for cls in lazy:
+        assert dataclasses.fields(cls) is not None
+        assert not _unprocessed(cls)
