@@ -24,9 +24,10 @@ per-round ratios):
 4. what is left, in one process of this checkout: the dataclasses the modules serve imports
    define (read from ``python -X importtime`` of a real serve), times what making one costs on
    this machine (Python generates and compiles its methods at import), as a frozen dataclass and
-   with ``smtpfake.frozen_dataclass`` (which leaves its methods for their first use: a class
-   the start makes instances of pays for its constructor then); the rest of the gap to the
-   floor is mostly loading those modules.
+   with ``smtpfake.frozen_dataclass`` (which leaves processing the class, and its methods, for
+   their first use: a class the start makes instances of is processed then, its first 64
+   instances set up without compiling a constructor); the rest of the gap to the floor is
+   mostly loading those modules.
 5. instructions, when valgrind is installed: serve of this checkout and of ``--before``, and
    the minimal asyncio server, counted by cachegrind to the "listening" line and to the first
    client's 220 greeting (PYTHONHASHSEED=0; this checkout's scenario cache filled by the rounds
@@ -230,8 +231,8 @@ def dataclass_cost(env: dict[str, str]) -> None:
     each, each_lazy = seen["each"] * 1000, seen["each_lazy"] * 1000
     print(
         f"4. serve imports {len(modules)} modules, {seen['modules']} of them smtpfake's, which "
-        f"define {plain + lazy} dataclasses, {lazy} of them with frozen_dataclass (methods "
-        f"made on first use); one frozen dataclass takes {each:.2f} ms to make "
+        f"define {plain + lazy} dataclasses, {lazy} of them with frozen_dataclass (processed, "
+        f"methods made, on first use); one frozen dataclass takes {each:.2f} ms to make "
         f"here, with frozen_dataclass {each_lazy:.2f} ms: about "
         f"{plain * each + lazy * each_lazy:.1f} ms of serve's start ({(plain + lazy) * each:.1f} "
         "ms as plain frozen dataclasses)"
