@@ -12,22 +12,23 @@ compare or hash.
 
 So ``dataclasses`` processes a class (reads its fields: about 250,000 instructions for five)
 only when first asked about it - ``fields``, ``replace``, ``asdict``, ``is_dataclass``,
-``match``, ``__dataclass_params__``, a subclass, the first instance - (a class with slots, which
-``dataclasses`` remakes, when it is defined), and the methods come in two groups, each made by
-the first call of one of its methods: the constructor group - ``__init__``, and for a frozen
-class ``__setattr__``, ``__delattr__`` and with slots the pickling pair ``dataclasses`` adds to
-it - and the LATER group (a first ``repr``, ``==`` or ``hash``) - ``__repr__``, ``__eq__`` and
-for a frozen class ``__hash__`` (a mutable one has ``__hash__ = None``, as ``dataclasses`` sets
-it). The constructor group is made by a first assignment refused, by ``inspect.signature``, or
-by an instance past the first :data:`BUILT_BEFORE_MADE`: those the stand-in ``__init__`` sets up
-itself, as the made one would (each field in order, through ``object.__setattr__`` for a frozen
-class, then ``__post_init__()``), so that a module's table of records, or a server's first
-sessions, cost no compiling; a call that does not bind plainly makes the group at once, and its
-``__init__`` answers (dataclasses' own TypeError).
-Each group is made by ``dataclasses`` for a twin class with the same fields (and slots, and
-``__post_init__``), and set on the class. The twin's ``__setattr__`` and ``__delattr__`` name
-their class (``type(self) is cls``, ``super(cls, self)``): the copies set on the class name the
-class instead (the same code, its closure cells that hold the twin holding the class).
+``match``, ``__dataclass_params__``, ``copy.replace``, a subclass, the first instance - (a
+class with slots, which ``dataclasses`` remakes, when it is defined), and the methods come in
+two groups, each made by the first call of one of its methods: the constructor group -
+``__init__``, and for a frozen class ``__setattr__``, ``__delattr__`` and with slots the
+pickling pair ``dataclasses`` adds to it - and the LATER group (a first ``repr``, ``==`` or
+``hash``) - ``__repr__``, ``__eq__`` and for a frozen class ``__hash__`` (a mutable one has
+``__hash__ = None``, as ``dataclasses`` sets it). The constructor group is made by a first
+assignment refused, by ``inspect.signature``, or by an instance past the first
+:data:`BUILT_BEFORE_MADE`: those the stand-in ``__init__`` sets up itself, as the made one
+would (each field in order, through ``object.__setattr__`` for a frozen class, then
+``__post_init__()``), so that a module's table of records, or a server's first sessions, cost
+no compiling; a call that does not bind plainly makes the group at once, and its ``__init__``
+answers (dataclasses' own TypeError). Each group is made by ``dataclasses`` for a twin class
+with the same fields (and slots, and ``__post_init__``), and set on the class. The twin's
+``__setattr__`` and ``__delattr__`` name their class (``type(self) is cls``, ``super(cls,
+self)``): the copies set on the class name the class instead (the same code, its closure cells
+that hold the twin holding the class).
 
 What stays the same: the class is a dataclass (``fields``, ``replace``, ``asdict``, pickling,
 match patterns), and its methods are the ones ``@dataclass(frozen=True)`` (``@dataclass``)
@@ -40,8 +41,9 @@ told for them instead). What differs: a subclass made here needs a docstring and
 signature into a missing docstring); until the class is processed, a default given as
 ``field(...)`` reads as that Field on the class itself (instances hold every field), and a
 mistake ``dataclasses`` refuses (a mutable default) is raised by the first use, not the
-definition (a test processes every class of smtpfake's). The first use of a group is made once, whichever thread
-comes first (a lock).
+definition (a test processes every class of smtpfake's); its ``__replace__`` (3.13+) calls
+``dataclasses.replace``, as the one dataclasses adds does. The first use of a group (or the
+processing) is made once, whichever thread comes first (a lock).
 tests/test_frozen_dataclass.py holds each to ``@dataclass(frozen=True)`` and ``@dataclass``.
 """
 
@@ -157,8 +159,17 @@ def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
 
 
 #: what dataclasses sets on a class it processes, read by its functions (fields, replace,
-#: asdict, is_dataclass ...), by a subclass's processing and by ``match``
-_PROCESSED = ("__dataclass_fields__", "__dataclass_params__", "__match_args__")
+#: asdict, is_dataclass ...), by a subclass's processing, by ``match`` and (Python 3.13+) by
+#: ``copy.replace``
+_PROCESSED = ("__dataclass_fields__", "__dataclass_params__", "__match_args__") + (
+    ("__replace__",) if hasattr(copy, "replace") else ()
+)
+
+
+def _replace(self: Any, /, **changes: Any) -> Any:
+    """``__replace__`` (``copy.replace``, Python 3.13+) of a class processed on first use:
+    ``dataclasses.replace``, as the one dataclasses adds."""
+    return dataclasses.replace(self, **changes)
 
 
 class _Unprocessed:
@@ -196,6 +207,8 @@ def _process_now(cls: type) -> None:
             _processed(cls, unprocessed.frozen, False, False, match_args=False)
             positional = (f.name for f in dataclasses.fields(cls) if f.init and not f.kw_only)
             cls.__match_args__ = tuple(positional)  # type: ignore[attr-defined,misc]
+            if "__replace__" in _PROCESSED:  # which dataclasses sets only where there is none
+                cls.__replace__ = _replace  # type: ignore[attr-defined]
         finally:
             _PROCESSING.discard(cls)
 

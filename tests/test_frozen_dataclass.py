@@ -539,3 +539,17 @@ def test_every_record_class_of_smtpfake_is_processed_without_error() -> None:
     for cls in lazy:
         assert dataclasses.fields(cls) is not None
         assert not _unprocessed(cls)
+
+
+@pytest.mark.skipif(not hasattr(copy, "replace"), reason="copy.replace is Python 3.13+")
+def test_copy_replace_works_before_the_class_is_processed() -> None:
+    Rec: Any = frozen_dataclass(
+        type("Rec", (), {"__doc__": "A record.", "__annotations__": {"a": "int", "b": "int"}})
+    )
+    r = object.__new__(Rec)  # as pickle makes one
+    r.__dict__.update(a=1, b=2)
+    assert _unprocessed(Rec)
+    replace = copy.replace  # type: ignore[attr-defined]
+    assert replace(r, b=3) == Rec(1, 3) and not _unprocessed(Rec)
+    with pytest.raises(TypeError):
+        replace(r, c=1)
