@@ -427,8 +427,9 @@ else:
 def instructions(runs: dict[str, list[str]], envs: dict[str, dict[str, str]]) -> None:
     """Measure 5: instructions (cachegrind) of each start, to "listening" and to the greeting."""
     print("5. instructions to 'listening' and to the first greeting (valgrind cachegrind)")
+    seen: dict[str, list[str]] = {}
     for name, argv in runs.items():
-        counts = []
+        counts = seen[name] = []
         # the minimal server sends no greeting
         for until in ("listening", "greeting") if name.startswith("serve") else ("listening",):
             code, *rest = argv
@@ -447,6 +448,13 @@ def instructions(runs: dict[str, list[str]], envs: dict[str, dict[str, str]]) ->
             counts.append(refs[0].split()[-1] if refs and done.returncode == 0 else "failed")
         greeting = f", {counts[1]:>14s} to the greeting" if len(counts) > 1 else ""
         print(f"   {name:30s} {counts[0]:>14s} to listening{greeting}")
+    was, this = (v for k, v in seen.items() if k.startswith("serve"))
+    if "failed" not in was + this:
+        fewer = [
+            int(a.replace(",", "")) / int(b.replace(",", ""))
+            for a, b in zip(was, this, strict=True)
+        ]
+        print(f"   serve: {fewer[0]:.2f}x fewer to listening, {fewer[1]:.2f}x to the greeting")
 
 
 if __name__ == "__main__":
