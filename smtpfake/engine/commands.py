@@ -100,15 +100,17 @@ def _greet(session: Session, esmtp: bool, name: str) -> None:
 
 
 def _helo(session: Session, arg: str) -> tuple[Action, ...]:
+    # RFC 2034 §3: never an enhanced code on the HELO reply. session.reply(): the one Reply
+    # object per value, so the reply's bytes and actions are made once, not per HELO
     if not arg:
-        return session.respond(_STAGE_HELO, arg, Reply(501, ("Syntax: HELO hostname",)))
-    ok = Reply(250, (session.settings.hostname,))
+        return session.respond(_STAGE_HELO, arg, session.reply(501, None, "Syntax: HELO hostname"))
+    ok = session.reply(250, None, session.settings.hostname)
     return session.respond(_STAGE_HELO, arg, ok, lambda: _greet(session, False, arg))
 
 
 def _ehlo(session: Session, arg: str) -> tuple[Action, ...]:
     if not arg:
-        return session.respond(_STAGE_EHLO, arg, Reply(501, ("Syntax: EHLO hostname",)))
+        return session.respond(_STAGE_EHLO, arg, session.reply(501, None, "Syntax: EHLO hostname"))
     # RFC 2034 §3: never an enhanced code on the EHLO reply
     ok = session.reply(250, None, session.settings.hostname, *session.ehlo_keywords())
     return session.respond(_STAGE_EHLO, arg, ok, lambda: _greet(session, True, arg))
