@@ -69,13 +69,27 @@ def _closing(reply: Reply) -> Plan:
     return plan
 
 
+#: :func:`_path`'s answers, per keyword by argument: a client sends the same few paths again and
+#: again, and a dict lookup costs a fraction of the match (bounded: cleared when full)
+_PATHS: dict[str, dict[str, tuple[str, str | None]]] = {"FROM": {}, "TO": {}}
+_PATHS_MAX = 1024
+
+
 def _path(arg: str, keyword: str) -> tuple[str, str | None]:
     """``FROM:<address> parameters`` (``keyword`` FROM or TO): the address and the parameters;
     when the argument does not parse, the whole argument and None (a 501 follows)."""
+    known = _PATHS[keyword]
+    found = known.get(arg)
+    if found is not None:
+        return found
     m = _PATH_RE.match(arg)
-    if m is None or m.group(1).upper() != keyword:
-        return arg, None
-    return m.group(2), m.group(3)
+    path: tuple[str, str | None] = (
+        (arg, None) if m is None or m.group(1).upper() != keyword else (m.group(2), m.group(3))
+    )
+    if len(known) >= _PATHS_MAX:
+        known.clear()
+    known[arg] = path
+    return path
 
 
 def _options(session: Session, words: str | None) -> tuple[str, ...]:
