@@ -281,3 +281,67 @@ def test_the_path_table_answers_as_the_parse_and_stays_bounded() -> None:
     d.send("HELO c.test")
     assert sent(d.send("MAIL FROM:a@x.test")).startswith(b"501 ")  # no <>: again from the table
     assert sent(d.send("MAIL FROM:<a@x.test>")).startswith(b"250 ")
+
+
+def test_a_command_line_met_before_is_answered_and_recorded_as_the_first_time() -> None:
+    """Session.receive() keeps the parts of a plain command line (one CRLF, a known verb, no
+    NUL, not too long) by the line: a session whose lines are all in the table gets the same
+    replies, transcript and violations as the first one, whose lines were not; lines that are
+    not plain (a bare LF, a NUL, an unknown verb, AUTH with its secret) are never kept, and
+    are judged every time."""
+    from smtpfake.engine import session as session_module
+
+    lines = [
+        "HELO c.test",
+        "MAIL FROM:<a@x.test>",
+        "RCPT TO:<b@y.test>",
+        "NOOP",
+        b"NOOP\n",  # a bare LF: judged each time
+        "MAIL FROM:<a@x.test>",  # a nested MAIL: 503 and its violation each time
+        "XYZZY now",
+        "VRFY a\x00b",
+        "RSET ",
+        "QUIT",
+    ]
+
+    def run() -> tuple[list[bytes], list[str], list[str]]:
+        p = Pipe(Engine())
+        p.connect()
+        replies = [p.feed(line) for line in lines]
+        p.eof()
+        p.finish()
+        record = p.record
+        transcript = [f"{e.side}: {e.text}" for e in record.transcript]
+        return replies, transcript, sorted(v.kind for v in record.violations)
+
+    session_module._PLAIN_LINES.clear()
+    first = run()
+    kept = set(session_module._PLAIN_LINES)
+    assert b"NOOP\r\n" in kept and b"RSET \r\n" in kept and b"QUIT\r\n" in kept
+    assert not {b"NOOP\n", b"XYZZY now\r\n", b"VRFY a\x00b\r\n"} & kept
+    again = run()
+    assert again == first
+    replies, _, violations = first
+    assert replies[5].startswith(b"503 ") and replies[6].startswith(b"500 ")
+    assert replies[7].startswith(b"501 ")  # the NUL
+    assert violations == ["bad-sequence", "bad-syntax", "bare-lf"]
+
+
+def test_auth_lines_are_never_kept_in_the_line_table() -> None:
+    from smtpfake.engine import session as session_module
+
+    p = Pipe(Engine(scenario(auth={"users": {"user": "secret"}})))
+    p.connect()
+    p.feed("EHLO c.test")
+    assert p.feed("AUTH PLAIN AHVzZXIAc2VjcmV0").startswith(b"235 ")
+    assert not any(line.startswith(b"AUTH") for line in session_module._PLAIN_LINES)
+    assert "AUTH PLAIN AHVzZXIAc2VjcmV0" not in [e.text for e in p.record.transcript]
+
+
+def test_the_line_table_stays_bounded() -> None:
+    from smtpfake.engine import session as session_module
+
+    d = Engine().connect()
+    for i in range(session_module._PLAIN_LINES_MAX + 10):
+        assert sent(d.send(f"NOOP {i}")).startswith(b"250 ")
+    assert len(session_module._PLAIN_LINES) <= session_module._PLAIN_LINES_MAX
