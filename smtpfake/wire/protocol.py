@@ -511,7 +511,9 @@ class Wire(asyncio.Protocol):
                 handle = self._timers.get(name)
                 if handle is not None:
                     handle.cancel()
-                self._timers[name] = self._loop.call_at(deadline, self._ring, name)
+                # call_later, not call_at: uvloop's call_at is call_later(when - time()), a
+                # second call through the loop's Python-level interface per handle
+                self._timers[name] = self._loop.call_later(action.seconds, self._ring, name)
         elif isinstance(action, CancelTimer):
             self._deadlines.pop(action.name, None)
             handle = self._timers.pop(action.name, None)
@@ -524,9 +526,10 @@ class Wire(asyncio.Protocol):
         deadline = self._deadlines.pop(name, None)
         if deadline is None or self._conn is None:
             return
-        if deadline - self._loop.time() > 0.001:
+        left = deadline - self._loop.time()
+        if left > 0.001:
             self._deadlines[name] = deadline
-            self._timers[name] = self._loop.call_at(deadline, self._ring, name)
+            self._timers[name] = self._loop.call_later(left, self._ring, name)
             return
         conn = self._conn
         self._call(lambda: conn.timer_fired(name))
