@@ -23,6 +23,24 @@ from smtpfake.visible import visible
 if TYPE_CHECKING:
     from smtpfake.logging_observer import EventLog
 
+#: the milliseconds of a stamp, and its Z: "000Z" .. "999Z"
+MILLI_Z = tuple(f"{milli:03d}Z" for milli in range(1000))
+#: the same by the millisecond as a float (:func:`milli_of`): 0.0 -> "000Z" .. 999.0 -> "999Z"
+MILLI_AT = {float(milli): text for milli, text in enumerate(MILLI_Z)}
+#: 2**52 + 2**51: a float below 2**51 in size added to it and taken off again is rounded to a
+#: whole number, half to even (IEEE 754's default rounding), with no Python call
+_EVEN = 6755399441055744.0
+
+
+def milli_of(t: float, second: float) -> float:
+    """The millisecond of ``t`` (seconds) within ``second`` (a whole number of seconds >= 0):
+    0.0 to 999.0 when ``t`` is in that second, as ``datetime.fromtimestamp`` finds it (the
+    fraction, exact here, times 1e6 rounded half to even to the microsecond); anything else
+    (not a key of :data:`MILLI_AT`) for a time outside it, or carried into the next second.
+    The hot loops below inline it."""
+    return ((t - second) * 1e6 + _EVEN - _EVEN) // 1000.0
+
+
 #: lines made and not yet written: (sort key, text ending in a newline)
 Ready = list[tuple[float, str]]
 #: a violation's or message's line held back (event_order): (time, event, line, JSON fields)
@@ -170,25 +188,25 @@ class Lines:
         self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]
     ) -> None:
         log, who, key = self.log, followed.who, followed.key
-        low, high, stamp = log.milli
+        base, head = log.second  # EventLog.stamp inline: its last second
         for kept in new:
             t = kept[0]
-            if not low < t < high:
-                log.stamp(t)
-                low, high, stamp = log.milli
+            milli = MILLI_AT.get(((t - base) * 1e6 + _EVEN - _EVEN) // 1000.0)  # milli_of
+            stamp = head
+            if milli is None:  # another second
+                stamp, milli = log.stamp(t), ""
+                base, head = log.second
             if t > key:
                 key = t
             text = kept[2]
-            # nearly every entry: printable, no rule, delivered whole
-            if text.isprintable() and not kept[3] and (len(kept) == 4 or kept[4]):
-                if len(kept) > 4 and kept[7]:  # the engine's note (TranscriptEntry.note)
-                    mark = "C* " if kept[1] == "client" else "S* "
-                    ready.append((key, f"{stamp} {who}{mark}{text}\n"))
-                elif kept[1] == "client":
-                    ready.append((key, f"{stamp} {who}C: {text}\n"))
+            # nearly every entry: printable, no rule, delivered whole, not a note
+            if len(kept) == 4 and not kept[3] and text.isprintable():
+                if kept[1] == "client":
+                    ready.append((key, f"{stamp}{milli} {who}C: {text}\n"))
                 else:
-                    ready.append((key, f"{stamp} {who}S: {text}\n"))
+                    ready.append((key, f"{stamp}{milli} {who}S: {text}\n"))
                 continue
+            stamp += milli
             # a client's ESC sequence or NUL is shown, never played (smtpfake.visible)
             arrow = "C" if kept[1] == "client" else "S"
             arrow += "* " if len(kept) > 4 and kept[7] else ": "
@@ -218,18 +236,20 @@ class Lines:
         encode = self._encode
         session = f'{self._server}"session": {followed.info.index}, "side": '
         log, key = self.log, followed.key
-        low, high, stamp = log.milli
+        base, head = log.second  # EventLog.stamp inline: its last second
         last, ts = None, ""  # the repr of a float is dear (~1 us): entries often share a time
         for kept in new:
             t = kept[0]
-            if not low < t < high:
-                log.stamp(t)
-                low, high, stamp = log.milli
+            milli = MILLI_AT.get(((t - base) * 1e6 + _EVEN - _EVEN) // 1000.0)  # milli_of
+            stamp = head
+            if milli is None:  # another second
+                stamp, milli = log.stamp(t), ""
+                base, head = log.second
             if t != last:
                 last, ts = t, repr(t)
             side, rule = kept[1], kept[3]
             line = (
-                f'{{"time": "{stamp}", "ts": {ts}, "event": "{_KIND[side]}", '
+                f'{{"time": "{stamp}{milli}", "ts": {ts}, "event": "{_KIND[side]}", '
                 f'"text": {encode(kept[2])}, {session}"{side}", '
                 f'"rule": {"null" if rule is None else encode(rule)}'
             )

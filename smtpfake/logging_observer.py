@@ -32,7 +32,18 @@ from smtpfake.engine.records import (
     Violation,
 )
 from smtpfake.journal import Journal, subject_of
-from smtpfake.log_lines import Followed, Later, Lines, Ready, by_time, entry_fields, json_object
+from smtpfake.log_lines import (
+    MILLI_AT,
+    MILLI_Z,
+    Followed,
+    Later,
+    Lines,
+    Ready,
+    by_time,
+    entry_fields,
+    json_object,
+    milli_of,
+)
 from smtpfake.visible import json_document, visible
 
 LogFormat = Literal["text", "json"]
@@ -48,10 +59,6 @@ def _escaped(text: str) -> str:
     """``text`` with what UTF-8 cannot hold escaped (a lone surrogate that visible() left, as
     ``\\udXXX``): the text log never fails to write."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-#: the milliseconds of a stamp, and its Z: "000Z" .. "999Z"
-_MILLI_Z = tuple(f"{milli:03d}Z" for milli in range(1000))
 
 
 def _iso_second(second: int) -> str:
@@ -117,10 +124,10 @@ class EventLog:
         # the loop whose timer writes what is pending; a line made while it no longer runs (it
         # stopped before the timer fired) is written at once, with the rest
         self._armed: asyncio.AbstractEventLoop | None = None
-        # (second, its stamp prefix): one tuple, so a thread never pairs one with another's
-        self._second: tuple[int, str] = (-1, "")
-        # (low, high, stamp): times strictly between low and high have this stamp
-        self.milli: tuple[float, float, str] = (0.0, 0.0, "")
+        #: (the last stamp's second as a float, its stamp up to the milliseconds): one tuple,
+        #: so a thread never pairs one with another's; at first a second no time is within
+        self.second: tuple[float, str] = (1e300, "")
+        self._heads: dict[int, str] = {}  # a few recent seconds -> their stamps' heads
         self._json: Callable[[object], str] | None = None
         self._string: Callable[[str], str] = str
         _LOGS.add(self)  # what still waits when the interpreter exits is written then
@@ -128,35 +135,27 @@ class EventLog:
     def stamp(self, t: float) -> str:
         """``2026-01-05T10:00:00.120Z``: ``t`` (seconds since the epoch) in UTC to the
         millisecond, as ``datetime.fromtimestamp(t).isoformat(timespec="milliseconds")`` makes
-        it (rounded to the microsecond, then truncated). :attr:`milli` holds the last one and
-        the times that surely give it."""
-        low, high, text = self.milli
-        if low < t < high:  # within the millisecond of the last stamp: most lines
-            return text
-        # 2 us inside a millisecond's edges (far from any rounding edge that float arithmetic
-        # could put on either side) the millisecond is that of t itself: no rounding to do
-        thousandths = t * 1000.0
-        milli = int(thousandths)
-        inside = thousandths - milli
-        if t > 0 and 0.002 < inside < 0.998:
-            second, rest = divmod(milli, 1000)
-            cached = self._second
-            if cached[0] != second:
-                cached = self._second = (second, _iso_second(second))
-            text = cached[1] + _MILLI_Z[rest]
-            self.milli = ((milli + 0.002) / 1000, (milli + 0.998) / 1000, text)
-            return text
-        # near an edge: as datetime.fromtimestamp rounds to the microsecond, half to even
+        it (rounded to the microsecond, half to even, then truncated). :attr:`second` holds the
+        last stamp's second: a time within it costs a few float operations and a look-up."""
+        base, head = self.second
+        milli = MILLI_AT.get(milli_of(t, base))
+        return self._stamp_anew(t) if milli is None else head + milli
+
+    def _stamp_anew(self, t: float) -> str:
+        """:meth:`stamp` of a time in another second than the last stamp's (which it becomes,
+        if not before 1970), as datetime.fromtimestamp rounds: to the microsecond, half to
+        even; a microsecond's carry may make it the next second."""
         fraction, whole = math.modf(t)
         second, micro = divmod(round(fraction * 1e6), 1_000_000)
         second += int(whole)
-        cached = self._second
-        if cached[0] != second:
-            cached = self._second = (second, _iso_second(second))
-        text = cached[1] + _MILLI_Z[micro // 1000]
-        start = second + micro // 1000 / 1000
-        self.milli = (start + 2e-6, start + 0.001 - 2e-6, text)
-        return text
+        head = self._heads.get(second)
+        if head is None:
+            head = self._heads[second] = _iso_second(second)
+            if len(self._heads) > 4:  # the last few: sessions' lines go back and forth across one
+                del self._heads[min(self._heads)]
+        if second >= 0:
+            self.second = (float(second), head)
+        return head + MILLI_Z[micro // 1000]
 
     def line(self, event: str, time: float, line: str, **fields: Any) -> str:
         """The log's line for an event, not yet escaped (:meth:`shown`): ``line`` is the human
