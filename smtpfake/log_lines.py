@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from smtpfake.engine.records import SessionInfo, TranscriptEntry, not_delivered
-from smtpfake.event_order import Waiting
+from smtpfake.event_order import Held, place
 from smtpfake.visible import visible
 
 if TYPE_CHECKING:
@@ -115,6 +115,16 @@ class Followed:
     logged: int = 0
     #: the latest time of its lines so far: their sort key
     key: float = float("-inf")
+    #: entries that left the front of ``entries`` (the journal's entries limit): the number
+    #: of ``entries[i]`` in the session is ``dropped + i``
+    dropped: int = 0
+    #: the violation and message lines held back until their place in the transcript
+    #: (event_order.place), in the order held; None until one is
+    held: list[Held[Later]] | None = None
+
+    def recorded(self) -> int:
+        """How many entries the session has recorded."""
+        return self.dropped + len(self.entries)
 
 
 class Lines:
@@ -124,8 +134,6 @@ class Lines:
     def __init__(self, log: EventLog, tag: str | None) -> None:
         self.log = log
         self.tag = tag
-        #: the violation and message lines held back until their place in the transcript
-        self.waiting: Waiting[Later] = Waiting()
         self.json = log.format == "json"
         self._encode: Callable[[str], str] = str
         self._server = ""  # JSON: the server's member, and its ", "
@@ -157,7 +165,11 @@ class Lines:
         if time > key:
             key = followed.key = time
         if not self.json:
-            ready.append((key, self._text_line(self.log.stamp(time), followed.who, visible(line))))
+            if line.isprintable():  # nearly always: no multi-line text, nothing to show as \xNN
+                ready.append((key, f"{self.log.stamp(time)} {followed.who}{line}\n"))
+            else:
+                stamp = self.log.stamp(time)
+                ready.append((key, self._text_line(stamp, followed.who, visible(line))))
             return
         fields = {"session": followed.info.index, **fields}
         if self.tag is not None:  # "server" first, as the fields of the sidecar's own lines
@@ -166,23 +178,28 @@ class Lines:
         text = self.log.line(event, time, line, **fields)
         ready.append((key, text))
 
-    def entries(self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]) -> None:
-        """The lines of the entries ``new`` of ``followed``'s session, each line held back in
-        :attr:`waiting` just before the entry event_order puts it before."""
+    def entries(
+        self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]], first: int
+    ) -> None:
+        """The lines of the entries ``new`` of ``followed``'s session (``new[0]`` its entry
+        number ``first``), each held line just before the entry event_order places it."""
         lines = self._json_entries if self.json else self._text_entries
-        info, start = followed.info, 0
-        while self.waiting:  # seldom: a violation or an accepted message waits
-            held = self.waiting.get(id(info))
-            if held is None or held[0] is not info or not held[1]:
-                break
-            at = held[1][0][0]
-            cut = next((i for i in range(start, len(new)) if new[i][0] >= at), None)
-            if cut is None:
-                break
+        if not followed.held:  # nearly always: nothing of this session waits
+            lines(ready, followed, new)
+            return
+        start = 0
+        for cut, due in place(followed.held, new, first):
             lines(ready, followed, new[start:cut])
-            self.due(ready, followed, new[cut][0])
+            for at, event, line, fields in due:
+                self.event(ready, followed, event, at, line, fields)
             start = cut
         lines(ready, followed, new[start:] if start else new)
+
+    def hold(self, followed: Followed, later: Later) -> None:
+        """Hold ``later`` back until its place among the entries the session records next."""
+        if followed.held is None:
+            followed.held = []
+        followed.held.append((later[0], followed.recorded(), later))
 
     def _text_entries(
         self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]
@@ -199,13 +216,18 @@ class Lines:
             if t > key:
                 key = t
             text = kept[2]
-            # nearly every entry: printable, no rule, delivered whole, not a note
-            if len(kept) == 4 and not kept[3] and text.isprintable():
-                if kept[1] == "client":
-                    ready.append((key, f"{stamp}{milli} {who}C: {text}\n"))
-                else:
-                    ready.append((key, f"{stamp}{milli} {who}S: {text}\n"))
-                continue
+            # nearly every entry: printable, no rule, delivered whole (a note: marked *)
+            if not kept[3] and text.isprintable():
+                if len(kept) == 4:
+                    if kept[1] == "client":
+                        ready.append((key, f"{stamp}{milli} {who}C: {text}\n"))
+                    else:
+                        ready.append((key, f"{stamp}{milli} {who}S: {text}\n"))
+                    continue
+                if kept[4] and kept[7]:  # TranscriptEntry.note
+                    mark = "C* " if kept[1] == "client" else "S* "
+                    ready.append((key, f"{stamp}{milli} {who}{mark}{text}\n"))
+                    continue
             stamp += milli
             # a client's ESC sequence or NUL is shown, never played (smtpfake.visible)
             arrow = "C" if kept[1] == "client" else "S"
@@ -263,7 +285,9 @@ class Lines:
             ready.append((key, line + "}\n"))
         followed.key = key
 
-    def due(self, ready: Ready, followed: Followed, time: float | None) -> None:
-        """The session's held lines due before its entry at ``time`` (None: all of them)."""
-        for at, event, line, fields in self.waiting.due(followed.info, time):
-            self.event(ready, followed, event, at, line, fields)
+    def release(self, ready: Ready, followed: Followed) -> None:
+        """Every line the session still holds back (it ended, or the journal let it go)."""
+        if followed.held:
+            for _, _, (at, event, line, fields) in followed.held:
+                self.event(ready, followed, event, at, line, fields)
+            followed.held.clear()

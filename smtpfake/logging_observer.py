@@ -320,7 +320,7 @@ class LoggingJournal(Journal):
         with self._lock:
             for followed in self._let_go:
                 self._take(followed)
-                self._lines.due(self._ready, followed, None)
+                self._lines.release(self._ready, followed)
             self._let_go.clear()
             for followed in self._follow.values():
                 if len(followed.entries) > followed.logged:
@@ -341,10 +341,12 @@ class LoggingJournal(Journal):
         """Make the lines of the entries the session appended since last read (lock held)."""
         entries = followed.entries
         end = len(entries)  # what is there now: the session may be appending meanwhile
-        if followed.logged < end:
-            new = entries[followed.logged : end]
+        logged = followed.logged
+        if logged < end:
             followed.logged = end
-            self._lines.entries(self._ready, followed, new)
+            self._lines.entries(
+                self._ready, followed, entries[logged:end], followed.dropped + logged
+            )
 
     def _followed(self, info: SessionInfo) -> Followed:
         """The session as followed, its lines made up to now; one of its own, not followed, for
@@ -361,6 +363,7 @@ class LoggingJournal(Journal):
         if followed is not None and followed.entries is transcript:
             self._take(followed)
             followed.logged -= count  # what it has logged, once the oldest ``count`` are gone
+            followed.dropped += count
 
     def _event(self, followed: Followed, event: str, time: float, line: str, **fields: Any) -> None:
         self._lines.event(self._ready, followed, event, time, line, fields)
@@ -413,19 +416,25 @@ class LoggingJournal(Journal):
         entry before this one is read first: none is lost when the list shifts."""
         with self._lock:
             followed = self._followed(info)
+            number = followed.recorded()  # this entry's
             self._keep(info, kept[0], kept[1], kept[2], kept[3], kept[4:])
+            # the journal may have dropped its oldest entry (past its entries limit), or kept
+            # none of this session's
             followed.logged = len(followed.entries)  # this one is logged here, as it came
-            self._lines.entries(self._ready, followed, (kept,))
+            followed.dropped = number + 1 - followed.logged
+            self._lines.entries(self._ready, followed, (kept,), number)
         self._push()
 
     def _wait(self, info: SessionInfo, later: Later) -> None:
         """Log ``later`` where event_order puts it: before the session's first entry recorded
         from now on stamped at or after its time (at the latest at the session's end)."""
         with self._lock:
-            followed = self._followed(info)
-            self._lines.waiting.hold(info, later[0], later)
-            if id(info) not in self._follow:  # nothing follows: now
-                self._lines.due(self._ready, followed, None)
+            followed = self._follow.get(id(info))
+            if followed is not None:
+                self._lines.hold(followed, later)
+            else:  # nothing follows: now
+                at, event, line, fields = later
+                self._lines.event(self._ready, self._followed(info), event, at, line, fields)
         self._push()
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
@@ -436,13 +445,12 @@ class LoggingJournal(Journal):
     def message(self, info: SessionInfo, message: Message) -> None:
         super().message(info, message)
         rcpts = ", ".join(message.rcpt_tos)
-        fields: dict[str, Any] = {
-            "queue_id": message.queue_id,
-            "mail_from": message.mail_from,
-            "rcpt_tos": list(message.rcpt_tos),
-            "size": len(message.data),
-        }
+        fields: dict[str, Any] = {}  # the JSON line's (the text line has them in its text)
         if self.log.format == "json":
+            fields["queue_id"] = message.queue_id
+            fields["mail_from"] = message.mail_from
+            fields["rcpt_tos"] = list(message.rcpt_tos)
+            fields["size"] = len(message.data)
             # the header block only (the body is not parsed); the text line has no Subject
             from smtpfake.quick_subject import quick_subject  # JSON only: not at serve's start
 
@@ -475,7 +483,7 @@ class LoggingJournal(Journal):
         with self._lock:
             followed = self._followed(info)
             self._follow.pop(id(info), None)
-            self._lines.due(self._ready, followed, None)
+            self._lines.release(self._ready, followed)
             self._event(followed, "close", time, "closed")
         self._push()
 
