@@ -29,7 +29,7 @@ MILLI_Z = tuple(f"{milli:03d}Z" for milli in range(1000))
 MILLI_AT = {float(milli): text for milli, text in enumerate(MILLI_Z)}
 #: 2**52 + 2**51: a float below 2**51 in size added to it and taken off again is rounded to a
 #: whole number, half to even (IEEE 754's default rounding), with no Python call
-_EVEN = 6755399441055744.0
+EVEN = 6755399441055744.0
 
 
 def milli_of(t: float, second: float) -> float:
@@ -38,7 +38,7 @@ def milli_of(t: float, second: float) -> float:
     fraction, exact here, times 1e6 rounded half to even to the microsecond); anything else
     (not a key of :data:`MILLI_AT`) for a time outside it, or carried into the next second.
     The hot loops below inline it."""
-    return ((t - second) * 1e6 + _EVEN - _EVEN) // 1000.0
+    return ((t - second) * 1e6 + EVEN - EVEN) // 1000.0
 
 
 #: lines made and not yet written: (sort key, text ending in a newline)
@@ -178,6 +178,17 @@ class Lines:
         text = self.log.line(event, time, line, **fields)
         ready.append((key, text))
 
+    def take(self, ready: Ready, followed: Followed) -> None:
+        """The lines of the entries ``followed``'s session recorded since the last take."""
+        entries = followed.entries
+        logged, end = followed.logged, len(entries)  # the session may be appending meanwhile
+        if logged < end:
+            followed.logged = end
+            if followed.held or self.json:
+                self.entries(ready, followed, entries[logged:end], followed.dropped + logged)
+            else:  # nearly always
+                self._text_entries(ready, followed, entries[logged:end])
+
     def entries(
         self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]], first: int
     ) -> None:
@@ -199,20 +210,20 @@ class Lines:
         """Hold ``later`` back until its place among the entries the session records next."""
         if followed.held is None:
             followed.held = []
-        followed.held.append((later[0], followed.recorded(), later))
+        followed.held.append((later[0], followed.dropped + len(followed.entries), later))
 
     def _text_entries(
         self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]
     ) -> None:
         log, who, key = self.log, followed.who, followed.key
-        base, head = log.second  # EventLog.stamp inline: its last second
+        base, head, _ = log.second  # EventLog.stamp inline: its last second
         for kept in new:
             t = kept[0]
-            milli = MILLI_AT.get(((t - base) * 1e6 + _EVEN - _EVEN) // 1000.0)  # milli_of
+            milli = MILLI_AT.get(((t - base) * 1e6 + EVEN - EVEN) // 1000.0)  # milli_of
             stamp = head
             if milli is None:  # another second
                 stamp, milli = log.stamp(t), ""
-                base, head = log.second
+                base, head, _ = log.second
             if t > key:
                 key = t
             text = kept[2]
@@ -258,17 +269,17 @@ class Lines:
         encode = self._encode
         session = f'{self._server}"session": {followed.info.index}, "side": '
         log, key = self.log, followed.key
-        base, head = log.second  # EventLog.stamp inline: its last second
-        last, ts = None, ""  # the repr of a float is dear (~1 us): entries often share a time
+        base, head, dotted = log.second  # EventLog.stamp inline: its last second
         for kept in new:
             t = kept[0]
-            milli = MILLI_AT.get(((t - base) * 1e6 + _EVEN - _EVEN) // 1000.0)  # milli_of
+            milli = MILLI_AT.get(((t - base) * 1e6 + EVEN - EVEN) // 1000.0)  # milli_of
             stamp = head
-            if milli is None:  # another second
+            if milli is not None and dotted and t >= base:  # EventLog.ts inline
+                ts = dotted + "%07d" % ((t - base) * 1e7 + EVEN - EVEN)  # noqa: UP031
+            else:  # another second (or one whose ts is its repr)
                 stamp, milli = log.stamp(t), ""
-                base, head = log.second
-            if t != last:
-                last, ts = t, repr(t)
+                base, head, dotted = log.second
+                ts = log.ts(t)
             side, rule = kept[1], kept[3]
             line = (
                 f'{{"time": "{stamp}{milli}", "ts": {ts}, "event": "{_KIND[side]}", '

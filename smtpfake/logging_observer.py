@@ -33,6 +33,7 @@ from smtpfake.engine.records import (
 )
 from smtpfake.journal import Journal, subject_of
 from smtpfake.log_lines import (
+    EVEN,
     MILLI_AT,
     MILLI_Z,
     Followed,
@@ -42,7 +43,6 @@ from smtpfake.log_lines import (
     by_time,
     entry_fields,
     json_object,
-    milli_of,
 )
 from smtpfake.visible import json_document, visible
 
@@ -124,9 +124,10 @@ class EventLog:
         # the loop whose timer writes what is pending; a line made while it no longer runs (it
         # stopped before the timer fired) is written at once, with the rest
         self._armed: asyncio.AbstractEventLoop | None = None
-        #: (the last stamp's second as a float, its stamp up to the milliseconds): one tuple,
-        #: so a thread never pairs one with another's; at first a second no time is within
-        self.second: tuple[float, str] = (1e300, "")
+        #: (the last stamp's second as a float, its stamp up to the milliseconds, its number
+        #: and a dot when a ts within it is written to 100 ns, else ""): one tuple, so a thread
+        #: never pairs one with another's; at first a second no time is within
+        self.second: tuple[float, str, str] = (1e300, "", "")
         self._heads: dict[int, str] = {}  # a few recent seconds -> their stamps' heads
         self._json: Callable[[object], str] | None = None
         self._string: Callable[[str], str] = str
@@ -137,9 +138,23 @@ class EventLog:
         millisecond, as ``datetime.fromtimestamp(t).isoformat(timespec="milliseconds")`` makes
         it (rounded to the microsecond, half to even, then truncated). :attr:`second` holds the
         last stamp's second: a time within it costs a few float operations and a look-up."""
-        base, head = self.second
-        milli = MILLI_AT.get(milli_of(t, base))
+        base, head, _ = self.second
+        milli = MILLI_AT.get(((t - base) * 1e6 + EVEN - EVEN) // 1000.0)  # log_lines.milli_of
         return self._stamp_anew(t) if milli is None else head + milli
+
+    def ts(self, t: float) -> str:
+        """``t`` as a JSON line's ``ts``, a number whose float is ``t`` exactly: from 2001 to
+        2286 with 7 decimals, ``f"{t:.7f}"`` (``1764000000.1234567``: 17 significant digits,
+        which give any float back); else as Python's repr, the shortest that does. Quickest
+        for a time in the second of the last stamp."""
+        base, _, dotted = self.second
+        if dotted:
+            # exact: t - base (within a second of each other) and its product with 1e7 (t's
+            # fraction has at most 22 bits here); rounded half to even as f"{t:.7f}" rounds
+            tenths = (t - base) * 1e7 + EVEN - EVEN
+            if 0.0 <= tenths < 1e7:
+                return dotted + "%07d" % tenths  # noqa: UP031  # a third of the format spec's cost
+        return f"{t:.7f}" if 1e9 <= t < 1e10 else repr(t)
 
     def _stamp_anew(self, t: float) -> str:
         """:meth:`stamp` of a time in another second than the last stamp's (which it becomes,
@@ -154,7 +169,9 @@ class EventLog:
             if len(self._heads) > 4:  # the last few: sessions' lines go back and forth across one
                 del self._heads[min(self._heads)]
         if second >= 0:
-            self.second = (float(second), head)
+            # 10 digits and 7 decimals: 17 significant digits, which give the float back
+            dotted = f"{second}." if 10**9 <= second < 10**10 else ""
+            self.second = (float(second), head, dotted)
         return head + MILLI_Z[micro // 1000]
 
     def line(self, event: str, time: float, line: str, **fields: Any) -> str:
@@ -168,9 +185,12 @@ class EventLog:
 
                 encode = self._json = json.JSONEncoder(ensure_ascii=False).encode
                 self._string = json.encoder.encode_basestring  # C, as that encoder's
-            fields = {"time": self.stamp(time), "ts": time, "event": event, "text": line, **fields}
-            out = json_object(fields, self._string)
-            return (encode(fields) if out is None else out) + "\n"
+            stamp = self.stamp(time)  # first: it may move :attr:`second` to this time's
+            rest = {"event": event, "text": line, **fields}
+            out = json_object(rest, self._string)
+            if out is None:
+                out = encode(rest)
+            return f'{{"time": "{stamp}", "ts": {self.ts(time)}, {out[1:]}\n'
         session = fields.get("session")
         who = f"session {session} " if session is not None else ""
         line = visible(line)  # a client's ESC sequence or NUL is shown, never played
@@ -322,9 +342,10 @@ class LoggingJournal(Journal):
                 self._take(followed)
                 self._lines.release(self._ready, followed)
             self._let_go.clear()
+            take, ready = self._lines.take, self._ready
             for followed in self._follow.values():
                 if len(followed.entries) > followed.logged:
-                    self._take(followed)
+                    take(ready, followed)
             made = by_time(self._ready) if self._ready else ""
             following = self._pushed = bool(self._follow)
             return made, following
@@ -339,14 +360,7 @@ class LoggingJournal(Journal):
 
     def _take(self, followed: Followed) -> None:
         """Make the lines of the entries the session appended since last read (lock held)."""
-        entries = followed.entries
-        end = len(entries)  # what is there now: the session may be appending meanwhile
-        logged = followed.logged
-        if logged < end:
-            followed.logged = end
-            self._lines.entries(
-                self._ready, followed, entries[logged:end], followed.dropped + logged
-            )
+        self._lines.take(self._ready, followed)
 
     def _followed(self, info: SessionInfo) -> Followed:
         """The session as followed, its lines made up to now; one of its own, not followed, for
@@ -377,7 +391,8 @@ class LoggingJournal(Journal):
             entries = live.transcript if live is not None and live.info is info else []
             followed = self._follow[id(info)] = self._lines.follow(info, entries)
             line = f"connect from {info.peer or '?'}"
-            self._event(followed, "connect", info.started, line, peer=info.peer)
+            fields = {"peer": info.peer}
+            self._lines.event(self._ready, followed, "connect", info.started, line, fields)
         self._push()
 
     @property
@@ -431,10 +446,11 @@ class LoggingJournal(Journal):
         with self._lock:
             followed = self._follow.get(id(info))
             if followed is not None:
+                # made with the entry it goes before: whatever writes that writes this
                 self._lines.hold(followed, later)
-            else:  # nothing follows: now
-                at, event, line, fields = later
-                self._lines.event(self._ready, self._followed(info), event, at, line, fields)
+                return
+            at, event, line, fields = later  # nothing follows: now
+            self._lines.event(self._ready, self._followed(info), event, at, line, fields)
         self._push()
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
@@ -484,7 +500,7 @@ class LoggingJournal(Journal):
             followed = self._followed(info)
             self._follow.pop(id(info), None)
             self._lines.release(self._ready, followed)
-            self._event(followed, "close", time, "closed")
+            self._lines.event(self._ready, followed, "close", time, "closed", {})
         self._push()
 
     def clear(self) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import datetime
 import io
 import json
+import math
 import random
 import subprocess
 import sys
@@ -143,6 +144,26 @@ def test_stamps_are_what_datetime_makes_to_the_millisecond() -> None:
         when = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
         expected = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         assert log.stamp(t) == expected, t
+
+
+def test_json_ts_is_the_float_exactly_with_7_decimals_from_2001_to_2286() -> None:
+    """A JSON line's ts reads back as the journal's float, bit for bit: 17 significant digits
+    (10 and 7 decimals) give any float back. Made without repr() (its shortest digits cost
+    several times more), the same text as f"{t:.7f}" whichever second the log last stamped."""
+    log = EventLog(io.StringIO(), "json")
+    rng = random.Random(11)
+    times = [rng.uniform(1e9, 1e10) for _ in range(20_000)]
+    times += [1_764_439_554 + k / 1e7 for k in range(-20, 20)]  # across a second
+    times += [1_764_439_554 + k * 1e-8 for k in range(-20, 20)]  # halfway between decimals
+    times += [1_764_439_554.9999996, 1_764_439_554.99999995, 1e9, math.nextafter(1e10, 0)]
+    for t in times:
+        cold = log.ts(t)  # maybe another second than the last stamp's
+        log.stamp(t)  # as a line is made: stamped first, its second the log's
+        for text in (cold, log.ts(t)):
+            assert text == f"{t:.7f}" and float(text) == t, (t, text)
+    for t in (0.0, 1.5, 1e9 - 0.5, 1e10, 1e10 + 0.25, -1.5):
+        log.stamp(t)
+        assert log.ts(t) == repr(t)  # outside those years: the shortest digits that read back
 
 
 def test_json_lines_keep_their_fields_and_escape_what_is_not_utf8() -> None:
@@ -368,6 +389,10 @@ def reference_entry(log: EventLog, session: int, entry: TranscriptEntry, fmt: st
     fields = {"time": log.stamp(entry.time), "ts": entry.time, "event": event, "text": shown}
     fields.update(session=session, side=entry.side, rule=entry.rule, text=entry.text)
     encoded = json.JSONEncoder(ensure_ascii=False).encode({**fields, **undelivered})
+    # ts: 7 decimals from 2001 to 2286 (17 significant digits: the same float), else repr()
+    t = entry.time
+    if 1e9 <= t < 1e10:
+        encoded = encoded.replace(f'"ts": {t!r}, ', f'"ts": {t:.7f}, ', 1)
     return json_document(encoded) + "\n"
 
 
