@@ -219,9 +219,10 @@ class Lines:
         base, head, _ = log.second  # EventLog.stamp inline: its last second
         for kept in new:
             t = kept[0]
-            milli = MILLI_AT.get(((t - base) * 1e6 + EVEN - EVEN) // 1000.0)  # milli_of
             stamp = head
-            if milli is None:  # another second
+            try:
+                milli = MILLI_AT[((t - base) * 1e6 + EVEN - EVEN) // 1000.0]  # milli_of
+            except KeyError:  # another second
                 stamp, milli = log.stamp(t), ""
                 base, head, _ = log.second
             if t > key:
