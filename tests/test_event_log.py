@@ -22,7 +22,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtpfake.engine import session as session_module
-from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, not_delivered
+from smtpfake.engine.records import (
+    Message,
+    SessionInfo,
+    TranscriptEntry,
+    Violation,
+    not_delivered,
+)
 from smtpfake.log_lines import json_object
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
 from smtpfake.visible import json_document, json_text, visible
@@ -424,6 +430,40 @@ _ENTRIES = st.lists(
     ),
     max_size=12,
 )
+
+
+@pytest.mark.parametrize("tag", [None, "srv-1"])
+def test_a_sessions_json_event_lines_are_what_eventlog_line_makes(tag: str | None) -> None:
+    """connect, violation, message and close, made from a template a batch at a time: the
+    fields and order of EventLog.line's JSON (time, ts, event, text, server, session, ...)."""
+    stream = io.StringIO()
+    log = EventLog(stream, "json")
+    journal = LoggingJournal(log, tag)
+    info = SessionInfo(3, "127.0.0.1:5555", 1_764_000_000.25)
+    journal.started(info)
+    bad = Violation("bad-sequence", "RCPT before \x1b MAIL", "RCPT", 1_764_000_000.31)
+    journal.violation(info, bad)
+    message = Message("a@b", ("c@d", "e@f"), b"Subject: hi\r\n\r\nx", 3, 1_764_000_000.4, "SF1")
+    journal.message(info, message)
+    journal.ended(info, 1_764_000_000.6)
+    log.flush()
+    said = "accepted message SF1 from <a@b> to c@d, e@f (16 bytes)"
+    events = [
+        ("connect", info.started, "connect from 127.0.0.1:5555", {"peer": "127.0.0.1:5555"}),
+        ("violation", bad.time, f"! {bad}", {"kind": bad.kind, "detail": bad.detail}),
+        ("message", message.time, said, {"queue_id": "SF1", "mail_from": "a@b"}),
+        ("close", 1_764_000_000.6, "closed", {}),
+    ]
+    events[1][3]["command"] = "RCPT"
+    events[2][3].update(rcpt_tos=["c@d", "e@f"], size=16, subject="hi")
+    reference = EventLog(io.StringIO(), "json")
+    expected = ""
+    for event, time, line, fields in events:
+        head: dict[str, Any] = {"server": tag} if tag is not None else {}
+        line = f"[{tag}] {line}" if tag is not None else line
+        expected += reference.line(event, time, line, **head, session=3, **fields)
+    assert stream.getvalue() == expected
+    assert '"ts": 1764000000.2500000, ' in expected  # 7 decimals: the float exactly
 
 
 @settings(max_examples=150, deadline=None)
