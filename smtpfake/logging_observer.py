@@ -55,6 +55,13 @@ FLUSH_DELAY = 0.05
 FLUSH_SIZE = 64 * 1024
 
 
+def ts_text(t: float) -> str:
+    """``t`` (seconds since the epoch) as a JSON log line's ``ts``, a number whose float is ``t``
+    exactly: from 2001 to 2286 with 7 decimals (``1764000000.1234567``: 17 significant digits,
+    which read back as any float), else as Python's repr (the shortest digits that do)."""
+    return f"{t:.7f}" if 1e9 <= t < 1e10 else repr(t)
+
+
 def _escaped(text: str) -> str:
     """``text`` with what UTF-8 cannot hold escaped (a lone surrogate that visible() left, as
     ``\\udXXX``): the text log never fails to write."""
@@ -143,10 +150,7 @@ class EventLog:
         return self._stamp_anew(t) if milli is None else head + milli
 
     def ts(self, t: float) -> str:
-        """``t`` as a JSON line's ``ts``, a number whose float is ``t`` exactly: from 2001 to
-        2286 with 7 decimals, ``f"{t:.7f}"`` (``1764000000.1234567``: 17 significant digits,
-        which give any float back); else as Python's repr, the shortest that does. Quickest
-        for a time in the second of the last stamp."""
+        """:func:`ts_text`, without a float format for a time in the last stamp's second."""
         base, _, dotted = self.second
         if dotted:
             # exact: t - base (within a second of each other) and its product with 1e7 (t's
@@ -154,7 +158,7 @@ class EventLog:
             tenths = (t - base) * 1e7 + EVEN - EVEN
             if 0.0 <= tenths < 1e7:
                 return dotted + "%07d" % tenths  # noqa: UP031  # a third of the format spec's cost
-        return f"{t:.7f}" if 1e9 <= t < 1e10 else repr(t)
+        return ts_text(t)
 
     def _stamp_anew(self, t: float) -> str:
         """:meth:`stamp` of a time in another second than the last stamp's (which it becomes,
