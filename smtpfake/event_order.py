@@ -82,13 +82,14 @@ def place(
     i, end = 0, len(new)
     while held:
         at, number, _ = held[0]
-        i = max(i, number - first)
+        if number - first > i:  # entries recorded before it was held come before it
+            i = number - first
         while i < end and new[i][0] < at:
             i += 1
         if i >= end:
             break
         time, number = new[i][0], first + i
-        due: list[T] = []
+        due = [held.pop(0)[2]]  # the first waits for no other
         while held and held[0][0] <= time and held[0][1] <= number:
             due.append(held.pop(0)[2])
         out.append((i, due))

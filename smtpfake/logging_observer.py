@@ -395,7 +395,7 @@ class LoggingJournal(Journal):
             entries = live.transcript if live is not None and live.info is info else []
             followed = self._follow[id(info)] = self._lines.follow(info, entries)
             line = f"connect from {info.peer or '?'}"
-            fields = {"peer": info.peer}
+            fields = {"peer": info.peer} if self._lines.json else {}  # the JSON line's
             self._lines.event(self._ready, followed, "connect", info.started, line, fields)
         self._push()
 
@@ -501,8 +501,10 @@ class LoggingJournal(Journal):
     def ended(self, info: SessionInfo, time: float) -> None:
         super().ended(info, time)
         with self._lock:
-            followed = self._followed(info)
-            self._follow.pop(id(info), None)
+            followed = self._follow.pop(id(info), None)
+            if followed is None:  # not started here (or before a clear())
+                followed = self._lines.follow(info, [])
+            self._lines.take(self._ready, followed)
             self._lines.release(self._ready, followed)
             self._lines.event(self._ready, followed, "close", time, "closed", {})
         self._push()
