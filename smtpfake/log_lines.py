@@ -294,19 +294,22 @@ class Lines:
                 base, head, dotted = log.second
                 ts = log.ts(t)
             side, rule = kept[1], kept[3]
-            line = (
-                f'{{"time": "{stamp}{milli}", "ts": {ts}, "event": "{_KIND[side]}", '
-                f'"text": {encode(kept[2])}, {session}"{side}", '
-                f'"rule": {"null" if rule is None else encode(rule)}'
-            )
+            end = "}\n"
             if len(kept) > 4:
-                if not kept[4]:
-                    line += f', "delivered": false, "written": {kept[5] or 0}'
                 if kept[7]:
-                    line += ', "note": true'
+                    end = ', "note": true}\n'
+                if not kept[4]:
+                    end = f', "delivered": false, "written": {kept[5] or 0}{end}'
             if t > key:
                 key = t
-            ready.append((key, line + "}\n"))
+            ready.append(
+                (
+                    key,
+                    f'{{"time": "{stamp}{milli}", "ts": {ts}, "event": "{_KIND[side]}", '
+                    f'"text": {encode(kept[2])}, {session}"{side}", '
+                    f'"rule": {"null" if rule is None else encode(rule)}{end}',
+                )
+            )
         followed.key = key
 
     def release(self, ready: Ready, followed: Followed) -> None:
