@@ -171,7 +171,7 @@ class EventLog:
         if head is None:
             head = self._heads[second] = _iso_second(second)
             if len(self._heads) > 4:  # the last few: sessions' lines go back and forth across one
-                del self._heads[min(self._heads)]
+                self._heads.pop(min(self._heads), None)  # None: another thread did
         if second >= 0:
             # 10 digits and 7 decimals: 17 significant digits, which give the float back
             dotted = f"{second}." if 10**9 <= second < 10**10 else ""

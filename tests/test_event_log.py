@@ -29,7 +29,7 @@ from smtpfake.engine.records import (
     Violation,
     not_delivered,
 )
-from smtpfake.log_lines import json_object
+from smtpfake.log_lines import MILLI_AT, json_object, milli_of
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
 from smtpfake.visible import json_document, json_text, visible
 
@@ -150,6 +150,25 @@ def test_stamps_are_what_datetime_makes_to_the_millisecond() -> None:
         when = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
         expected = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         assert log.stamp(t) == expected, t
+
+
+def test_milli_of_is_datetimes_millisecond_within_a_second_and_no_key_outside() -> None:
+    """log_lines.milli_of, which the log's hot loops inline: the millisecond datetime gives a
+    time in the second ``second`` (rounded to the microsecond half to even), as a key of
+    MILLI_AT; for a time in another second, or carried into the next, no key of it."""
+    rng = random.Random(5)
+    times = [rng.uniform(1e9, 4e9) for _ in range(20_000)] + [rng.random() for _ in range(1000)]
+    times += [1_764_439_554 + k / 1000 + d for k in range(-2, 3) for d in (-5e-7, 0.0, 5e-7)]
+    for t in times:
+        when = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
+        second = float(math.floor(t))
+        milli = MILLI_AT.get(milli_of(t, second))
+        later = MILLI_AT.get(milli_of(t, second + 1))
+        if when.timestamp() >= second + 1:  # the microsecond carried it into the next second
+            assert milli is None and later == "000Z", t
+        else:
+            assert milli == f"{when.microsecond // 1000:03d}Z" and later is None, t
+        assert MILLI_AT.get(milli_of(t, second - 1)) is None
 
 
 def test_json_ts_is_the_float_exactly_with_7_decimals_from_2001_to_2286() -> None:
