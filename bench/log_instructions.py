@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 BASE_SESSIONS = 200
 
@@ -106,7 +107,10 @@ def count(tree: str | None, mode: str, sessions: int, step: float) -> int:
     env["PYTHONHASHSEED"] = "0"
     if tree is not None:
         env["PYTHONPATH"] = os.path.abspath(tree)
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    # not run from a checkout: ``python -c`` would import the smtpfake of the current directory
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=600, cwd=tempfile.gettempdir()
+    )
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if done.returncode != 0 or found is None:
         raise RuntimeError(f"the replay failed ({done.returncode}): {done.stderr[-2000:]}")
