@@ -124,15 +124,17 @@ PARAMS_ENV = "SMTPFAKE_PARAMS"
 SCENARIO_DIRS_ENV = "SMTPFAKE_SCENARIO_DIRS"
 
 
-def _stamp() -> dict[str, Any]:
-    """``time`` and ``ts``, as on every other JSON log line (logging_observer.EventLog)."""
+def _json_line(fields: dict[str, Any]) -> str:
+    """A JSON log line of serve's own (``listening``, ``stopped``): ``time`` and ``ts`` now, as on
+    every other JSON log line (logging_observer.EventLog, ts_text), then ``fields``."""
     import datetime
+    import json  # only for JSON lines: the text log starts without it
+
+    from smtpfake.logging_observer import ts_text
 
     now = datetime.datetime.now(datetime.timezone.utc)
-    return {
-        "time": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "ts": now.timestamp(),
-    }
+    stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return f'{{"time": "{stamp}", "ts": {ts_text(now.timestamp())}, {json.dumps(fields)[1:]}'
 
 
 class _ConfigError(Exception):
@@ -368,12 +370,9 @@ def _serve(args: argparse.Namespace) -> int:
             tls = sc.server.tls
             ca = server.tls_ca_file if tls.enabled and tls.certificate is None else None
             if log.format == "json":
-                import json  # only for JSON lines: the text log starts without it
-
                 print(
-                    json.dumps(
+                    _json_line(
                         {
-                            **_stamp(),
                             "event": "listening",
                             "version": __version__,
                             "loop": on,
@@ -430,10 +429,8 @@ def _serve(args: argparse.Namespace) -> int:
     counts = server.journal.counts()
     sessions, messages = counts.sessions_started, counts.messages_accepted
     if log.format == "json":
-        import json
-
-        stopped = {**_stamp(), "event": "stopped", "sessions": sessions, "messages": messages}
-        print(json.dumps(stopped), flush=True)
+        stopped = {"event": "stopped", "sessions": sessions, "messages": messages}
+        print(_json_line(stopped), flush=True)
     else:
         served = f"{sessions} session{'s' * (sessions != 1)}, "
         served += f"{messages} message{'s' * (messages != 1)} accepted"

@@ -8,12 +8,16 @@ the event's time, and shows it just before that entry; at the latest when the se
 transcript is in time order, so the sequence is too, and every face that asks here puts an event
 in the same place (tests/wire/test_wire_arrival.py checks the stream against the log).
 
-This module is that one rule: :class:`Waiting` keeps what waits, per session.
+This module is that one rule: :class:`Waiting` keeps what waits, per session (the event stream:
+it publishes what a session recorded before it holds an event); :func:`place` finds the places
+for a face that holds an event with the number of entries recorded by then, and reads those
+later (serve's log, which makes its lines a batch at a time).
 """
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
 
 from smtpfake.engine.records import SessionInfo
 
@@ -59,3 +63,34 @@ class Waiting(dict[int, tuple[SessionInfo, list[tuple[float, T]]]], Generic[T]):
         out = [(info, item) for info, held in self.values() for _, item in held]
         self.clear()
         return out
+
+
+#: an item held by number (:func:`place`): (time, entries the session had recorded when it
+#: was held, the item)
+Held = tuple[float, int, T]
+
+
+def place(
+    held: list[Held[T]], new: Sequence[tuple[Any, ...]], first: int
+) -> list[tuple[int, list[T]]]:
+    """Where the items of ``held`` (one session's, in the order held) go among ``new``: that
+    session's entries (each its time first) from its entry number ``first`` on. Pairs (i,
+    items): the items go just before ``new[i]``, in this order; they are taken out of
+    ``held``. An item goes before the first entry stamped at or after its time that the
+    session recorded after it was held; those after it wait behind it."""
+    out: list[tuple[int, list[T]]] = []
+    i, end = 0, len(new)
+    while held:
+        at, number, _ = held[0]
+        if number - first > i:  # entries recorded before it was held come before it
+            i = number - first
+        while i < end and new[i][0] < at:
+            i += 1
+        if i >= end:
+            break
+        time, number = new[i][0], first + i
+        due = [held.pop(0)[2]]  # the first waits for no other
+        while held and held[0][0] <= time and held[0][1] <= number:
+            due.append(held.pop(0)[2])
+        out.append((i, due))
+    return out

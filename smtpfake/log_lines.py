@@ -17,11 +17,29 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from smtpfake.engine.records import SessionInfo, TranscriptEntry, not_delivered
-from smtpfake.event_order import Waiting
+from smtpfake.event_order import Held, place
 from smtpfake.visible import visible
 
 if TYPE_CHECKING:
     from smtpfake.logging_observer import EventLog
+
+#: the milliseconds of a stamp, and its Z: "000Z" .. "999Z"
+MILLI_Z = tuple(f"{milli:03d}Z" for milli in range(1000))
+#: the same by the millisecond as a float (:func:`milli_of`): 0.0 -> "000Z" .. 999.0 -> "999Z"
+MILLI_AT = {float(milli): text for milli, text in enumerate(MILLI_Z)}
+#: 2**52 + 2**51: a float below 2**51 in size added to it and taken off again is rounded to a
+#: whole number, half to even (IEEE 754's default rounding), with no Python call
+EVEN = 6755399441055744.0
+
+
+def milli_of(t: float, second: float) -> float:
+    """The millisecond of ``t`` (seconds) within ``second`` (a whole number of seconds >= 0):
+    0.0 to 999.0 when ``t`` is in that second, as ``datetime.fromtimestamp`` finds it (the
+    fraction, exact here, times 1e6 rounded half to even to the microsecond); anything else
+    (not a key of :data:`MILLI_AT`) for a time outside it, or carried into the next second.
+    The hot loops below inline it."""
+    return ((t - second) * 1e6 + EVEN - EVEN) // 1000.0
+
 
 #: lines made and not yet written: (sort key, text ending in a newline)
 Ready = list[tuple[float, str]]
@@ -97,6 +115,16 @@ class Followed:
     logged: int = 0
     #: the latest time of its lines so far: their sort key
     key: float = float("-inf")
+    #: entries that left the front of ``entries`` (the journal's entries limit): the number
+    #: of ``entries[i]`` in the session is ``dropped + i``
+    dropped: int = 0
+    #: the violation and message lines held back until their place in the transcript
+    #: (event_order.place), in the order held; None until one is
+    held: list[Held[Later]] | None = None
+
+    def recorded(self) -> int:
+        """How many entries the session has recorded."""
+        return self.dropped + len(self.entries)
 
 
 class Lines:
@@ -106,8 +134,6 @@ class Lines:
     def __init__(self, log: EventLog, tag: str | None) -> None:
         self.log = log
         self.tag = tag
-        #: the violation and message lines held back until their place in the transcript
-        self.waiting: Waiting[Later] = Waiting()
         self.json = log.format == "json"
         self._encode: Callable[[str], str] = str
         self._server = ""  # JSON: the server's member, and its ", "
@@ -139,56 +165,94 @@ class Lines:
         if time > key:
             key = followed.key = time
         if not self.json:
-            ready.append((key, self._text_line(self.log.stamp(time), followed.who, visible(line))))
+            if line.isprintable():  # nearly always: no multi-line text, nothing to show as \xNN
+                ready.append((key, f"{self.log.stamp(time)} {followed.who}{line}\n"))
+            else:
+                stamp = self.log.stamp(time)
+                ready.append((key, self._text_line(stamp, followed.who, visible(line))))
             return
-        fields = {"session": followed.info.index, **fields}
         if self.tag is not None:  # "server" first, as the fields of the sidecar's own lines
             line = f"[{self.tag}] {line}"
-            fields = {"server": self.tag, **fields}
-        text = self.log.line(event, time, line, **fields)
-        ready.append((key, text))
+        # EventLog.line's JSON: time, ts, event, text, [server,] session, then ``fields``
+        rest = json_object(fields, self._encode) if fields else "{}"
+        if rest is None:  # a field json_object does not write: the whole line the slow way
+            head = {"server": self.tag} if self.tag is not None else {}
+            fields = {**head, "session": followed.info.index, **fields}
+            ready.append((key, self.log.line(event, time, line, **fields)))
+            return
+        stamp = self.log.stamp(time)  # first: the ts is quickest in the stamp's second
+        ready.append(
+            (
+                key,
+                f'{{"time": "{stamp}", "ts": {self.log.ts(time)}, "event": "{event}", '
+                f'"text": {self._encode(line)}, {self._server}"session": {followed.info.index}'
+                f"{', ' if fields else ''}{rest[1:]}\n",
+            )
+        )
 
-    def entries(self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]) -> None:
-        """The lines of the entries ``new`` of ``followed``'s session, each line held back in
-        :attr:`waiting` just before the entry event_order puts it before."""
+    def take(self, ready: Ready, followed: Followed) -> None:
+        """The lines of the entries ``followed``'s session recorded since the last take."""
+        entries = followed.entries
+        logged, end = followed.logged, len(entries)  # the session may be appending meanwhile
+        if logged < end:
+            followed.logged = end
+            if followed.held or self.json:
+                self.entries(ready, followed, entries[logged:end], followed.dropped + logged)
+            else:  # nearly always
+                self._text_entries(ready, followed, entries[logged:end])
+
+    def entries(
+        self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]], first: int
+    ) -> None:
+        """The lines of the entries ``new`` of ``followed``'s session (``new[0]`` its entry
+        number ``first``), each held line just before the entry event_order places it."""
         lines = self._json_entries if self.json else self._text_entries
-        info, start = followed.info, 0
-        while self.waiting:  # seldom: a violation or an accepted message waits
-            held = self.waiting.get(id(info))
-            if held is None or held[0] is not info or not held[1]:
-                break
-            at = held[1][0][0]
-            cut = next((i for i in range(start, len(new)) if new[i][0] >= at), None)
-            if cut is None:
-                break
+        if not followed.held:  # nearly always: nothing of this session waits
+            lines(ready, followed, new)
+            return
+        start = 0
+        for cut, due in place(followed.held, new, first):
             lines(ready, followed, new[start:cut])
-            self.due(ready, followed, new[cut][0])
+            for at, event, line, fields in due:
+                self.event(ready, followed, event, at, line, fields)
             start = cut
         lines(ready, followed, new[start:] if start else new)
+
+    def hold(self, followed: Followed, later: Later) -> None:
+        """Hold ``later`` back until its place among the entries the session records next."""
+        if followed.held is None:
+            followed.held = []
+        followed.held.append((later[0], followed.dropped + len(followed.entries), later))
 
     def _text_entries(
         self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]
     ) -> None:
         log, who, key = self.log, followed.who, followed.key
-        low, high, stamp = log.milli
+        base, head, _ = log.second  # EventLog.stamp inline: its last second
         for kept in new:
             t = kept[0]
-            if not low < t < high:
-                log.stamp(t)
-                low, high, stamp = log.milli
+            stamp = head
+            try:
+                milli = MILLI_AT[((t - base) * 1e6 + EVEN - EVEN) // 1000.0]  # milli_of
+            except KeyError:  # another second
+                stamp, milli = log.stamp(t), ""
+                base, head, _ = log.second
             if t > key:
                 key = t
             text = kept[2]
-            # nearly every entry: printable, no rule, delivered whole
-            if text.isprintable() and not kept[3] and (len(kept) == 4 or kept[4]):
-                if len(kept) > 4 and kept[7]:  # the engine's note (TranscriptEntry.note)
+            # nearly every entry: printable, no rule, delivered whole (a note: marked *)
+            if not kept[3] and text.isprintable():
+                if len(kept) == 4:
+                    if kept[1] == "client":
+                        ready.append((key, f"{stamp}{milli} {who}C: {text}\n"))
+                    else:
+                        ready.append((key, f"{stamp}{milli} {who}S: {text}\n"))
+                    continue
+                if kept[4] and kept[7]:  # TranscriptEntry.note
                     mark = "C* " if kept[1] == "client" else "S* "
-                    ready.append((key, f"{stamp} {who}{mark}{text}\n"))
-                elif kept[1] == "client":
-                    ready.append((key, f"{stamp} {who}C: {text}\n"))
-                else:
-                    ready.append((key, f"{stamp} {who}S: {text}\n"))
-                continue
+                    ready.append((key, f"{stamp}{milli} {who}{mark}{text}\n"))
+                    continue
+            stamp += milli
             # a client's ESC sequence or NUL is shown, never played (smtpfake.visible)
             arrow = "C" if kept[1] == "client" else "S"
             arrow += "* " if len(kept) > 4 and kept[7] else ": "
@@ -218,32 +282,39 @@ class Lines:
         encode = self._encode
         session = f'{self._server}"session": {followed.info.index}, "side": '
         log, key = self.log, followed.key
-        low, high, stamp = log.milli
-        last, ts = None, ""  # the repr of a float is dear (~1 us): entries often share a time
+        base, head, dotted = log.second  # EventLog.stamp inline: its last second
         for kept in new:
             t = kept[0]
-            if not low < t < high:
-                log.stamp(t)
-                low, high, stamp = log.milli
-            if t != last:
-                last, ts = t, repr(t)
+            milli = MILLI_AT.get(((t - base) * 1e6 + EVEN - EVEN) // 1000.0)  # milli_of
+            stamp = head
+            if milli is not None and dotted and t >= base:  # EventLog.ts inline
+                ts = dotted + "%07d" % ((t - base) * 1e7 + EVEN - EVEN)  # noqa: UP031
+            else:  # another second (or one whose ts is its repr)
+                stamp, milli = log.stamp(t), ""
+                base, head, dotted = log.second
+                ts = log.ts(t)
             side, rule = kept[1], kept[3]
-            line = (
-                f'{{"time": "{stamp}", "ts": {ts}, "event": "{_KIND[side]}", '
-                f'"text": {encode(kept[2])}, {session}"{side}", '
-                f'"rule": {"null" if rule is None else encode(rule)}'
-            )
+            end = "}\n"
             if len(kept) > 4:
-                if not kept[4]:
-                    line += f', "delivered": false, "written": {kept[5] or 0}'
                 if kept[7]:
-                    line += ', "note": true'
+                    end = ', "note": true}\n'
+                if not kept[4]:
+                    end = f', "delivered": false, "written": {kept[5] or 0}{end}'
             if t > key:
                 key = t
-            ready.append((key, line + "}\n"))
+            ready.append(
+                (
+                    key,
+                    f'{{"time": "{stamp}{milli}", "ts": {ts}, "event": "{_KIND[side]}", '
+                    f'"text": {encode(kept[2])}, {session}"{side}", '
+                    f'"rule": {"null" if rule is None else encode(rule)}{end}',
+                )
+            )
         followed.key = key
 
-    def due(self, ready: Ready, followed: Followed, time: float | None) -> None:
-        """The session's held lines due before its entry at ``time`` (None: all of them)."""
-        for at, event, line, fields in self.waiting.due(followed.info, time):
-            self.event(ready, followed, event, at, line, fields)
+    def release(self, ready: Ready, followed: Followed) -> None:
+        """Every line the session still holds back (it ended, or the journal let it go)."""
+        if followed.held:
+            for _, _, (at, event, line, fields) in followed.held:
+                self.event(ready, followed, event, at, line, fields)
+            followed.held.clear()

@@ -32,7 +32,18 @@ from smtpfake.engine.records import (
     Violation,
 )
 from smtpfake.journal import Journal, subject_of
-from smtpfake.log_lines import Followed, Later, Lines, Ready, by_time, entry_fields, json_object
+from smtpfake.log_lines import (
+    EVEN,
+    MILLI_AT,
+    MILLI_Z,
+    Followed,
+    Later,
+    Lines,
+    Ready,
+    by_time,
+    entry_fields,
+    json_object,
+)
 from smtpfake.visible import json_document, visible
 
 LogFormat = Literal["text", "json"]
@@ -44,14 +55,17 @@ FLUSH_DELAY = 0.05
 FLUSH_SIZE = 64 * 1024
 
 
+def ts_text(t: float) -> str:
+    """``t`` (seconds since the epoch) as a JSON log line's ``ts``, a number whose float is ``t``
+    exactly: from 2001 to 2286 with 7 decimals (``1764000000.1234567``: 17 significant digits,
+    which read back as any float), else as Python's repr (the shortest digits that do)."""
+    return f"{t:.7f}" if 1e9 <= t < 1e10 else repr(t)
+
+
 def _escaped(text: str) -> str:
     """``text`` with what UTF-8 cannot hold escaped (a lone surrogate that visible() left, as
     ``\\udXXX``): the text log never fails to write."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-#: the milliseconds of a stamp, and its Z: "000Z" .. "999Z"
-_MILLI_Z = tuple(f"{milli:03d}Z" for milli in range(1000))
 
 
 def _iso_second(second: int) -> str:
@@ -117,10 +131,11 @@ class EventLog:
         # the loop whose timer writes what is pending; a line made while it no longer runs (it
         # stopped before the timer fired) is written at once, with the rest
         self._armed: asyncio.AbstractEventLoop | None = None
-        # (second, its stamp prefix): one tuple, so a thread never pairs one with another's
-        self._second: tuple[int, str] = (-1, "")
-        # (low, high, stamp): times strictly between low and high have this stamp
-        self.milli: tuple[float, float, str] = (0.0, 0.0, "")
+        #: (the last stamp's second as a float, its stamp up to the milliseconds, its number
+        #: and a dot when a ts within it is written to 100 ns, else ""): one tuple, so a thread
+        #: never pairs one with another's; at first a second no time is within
+        self.second: tuple[float, str, str] = (1e300, "", "")
+        self._heads: dict[int, str] = {}  # a few recent seconds -> their stamps' heads
         self._json: Callable[[object], str] | None = None
         self._string: Callable[[str], str] = str
         _LOGS.add(self)  # what still waits when the interpreter exits is written then
@@ -128,35 +143,40 @@ class EventLog:
     def stamp(self, t: float) -> str:
         """``2026-01-05T10:00:00.120Z``: ``t`` (seconds since the epoch) in UTC to the
         millisecond, as ``datetime.fromtimestamp(t).isoformat(timespec="milliseconds")`` makes
-        it (rounded to the microsecond, then truncated). :attr:`milli` holds the last one and
-        the times that surely give it."""
-        low, high, text = self.milli
-        if low < t < high:  # within the millisecond of the last stamp: most lines
-            return text
-        # 2 us inside a millisecond's edges (far from any rounding edge that float arithmetic
-        # could put on either side) the millisecond is that of t itself: no rounding to do
-        thousandths = t * 1000.0
-        milli = int(thousandths)
-        inside = thousandths - milli
-        if t > 0 and 0.002 < inside < 0.998:
-            second, rest = divmod(milli, 1000)
-            cached = self._second
-            if cached[0] != second:
-                cached = self._second = (second, _iso_second(second))
-            text = cached[1] + _MILLI_Z[rest]
-            self.milli = ((milli + 0.002) / 1000, (milli + 0.998) / 1000, text)
-            return text
-        # near an edge: as datetime.fromtimestamp rounds to the microsecond, half to even
+        it (rounded to the microsecond, half to even, then truncated). :attr:`second` holds the
+        last stamp's second: a time within it costs a few float operations and a look-up."""
+        base, head, _ = self.second
+        milli = MILLI_AT.get(((t - base) * 1e6 + EVEN - EVEN) // 1000.0)  # log_lines.milli_of
+        return self._stamp_anew(t) if milli is None else head + milli
+
+    def ts(self, t: float) -> str:
+        """:func:`ts_text`, without a float format for a time in the last stamp's second."""
+        base, _, dotted = self.second
+        if dotted:
+            # exact: t - base (within a second of each other) and its product with 1e7 (t's
+            # fraction has at most 22 bits here); rounded half to even as f"{t:.7f}" rounds
+            tenths = (t - base) * 1e7 + EVEN - EVEN
+            if 0.0 <= tenths < 1e7:
+                return dotted + "%07d" % tenths  # noqa: UP031  # a third of the format spec's cost
+        return ts_text(t)
+
+    def _stamp_anew(self, t: float) -> str:
+        """:meth:`stamp` of a time in another second than the last stamp's (which it becomes,
+        if not before 1970), as datetime.fromtimestamp rounds: to the microsecond, half to
+        even; a microsecond's carry may make it the next second."""
         fraction, whole = math.modf(t)
         second, micro = divmod(round(fraction * 1e6), 1_000_000)
         second += int(whole)
-        cached = self._second
-        if cached[0] != second:
-            cached = self._second = (second, _iso_second(second))
-        text = cached[1] + _MILLI_Z[micro // 1000]
-        start = second + micro // 1000 / 1000
-        self.milli = (start + 2e-6, start + 0.001 - 2e-6, text)
-        return text
+        head = self._heads.get(second)
+        if head is None:
+            head = self._heads[second] = _iso_second(second)
+            if len(self._heads) > 4:  # the last few: sessions' lines go back and forth across one
+                self._heads.pop(min(self._heads), None)  # None: another thread did
+        if second >= 0:
+            # 10 digits and 7 decimals: 17 significant digits, which give the float back
+            dotted = f"{second}." if 10**9 <= second < 10**10 else ""
+            self.second = (float(second), head, dotted)
+        return head + MILLI_Z[micro // 1000]
 
     def line(self, event: str, time: float, line: str, **fields: Any) -> str:
         """The log's line for an event, not yet escaped (:meth:`shown`): ``line`` is the human
@@ -169,9 +189,12 @@ class EventLog:
 
                 encode = self._json = json.JSONEncoder(ensure_ascii=False).encode
                 self._string = json.encoder.encode_basestring  # C, as that encoder's
-            fields = {"time": self.stamp(time), "ts": time, "event": event, "text": line, **fields}
-            out = json_object(fields, self._string)
-            return (encode(fields) if out is None else out) + "\n"
+            stamp = self.stamp(time)  # first: it may move :attr:`second` to this time's
+            rest = {"event": event, "text": line, **fields}
+            out = json_object(rest, self._string)
+            if out is None:
+                out = encode(rest)
+            return f'{{"time": "{stamp}", "ts": {self.ts(time)}, {out[1:]}\n'
         session = fields.get("session")
         who = f"session {session} " if session is not None else ""
         line = visible(line)  # a client's ESC sequence or NUL is shown, never played
@@ -321,11 +344,12 @@ class LoggingJournal(Journal):
         with self._lock:
             for followed in self._let_go:
                 self._take(followed)
-                self._lines.due(self._ready, followed, None)
+                self._lines.release(self._ready, followed)
             self._let_go.clear()
+            take, ready = self._lines.take, self._ready
             for followed in self._follow.values():
                 if len(followed.entries) > followed.logged:
-                    self._take(followed)
+                    take(ready, followed)
             made = by_time(self._ready) if self._ready else ""
             following = self._pushed = bool(self._follow)
             return made, following
@@ -340,12 +364,7 @@ class LoggingJournal(Journal):
 
     def _take(self, followed: Followed) -> None:
         """Make the lines of the entries the session appended since last read (lock held)."""
-        entries = followed.entries
-        end = len(entries)  # what is there now: the session may be appending meanwhile
-        if followed.logged < end:
-            new = entries[followed.logged : end]
-            followed.logged = end
-            self._lines.entries(self._ready, followed, new)
+        self._lines.take(self._ready, followed)
 
     def _followed(self, info: SessionInfo) -> Followed:
         """The session as followed, its lines made up to now; one of its own, not followed, for
@@ -362,6 +381,7 @@ class LoggingJournal(Journal):
         if followed is not None and followed.entries is transcript:
             self._take(followed)
             followed.logged -= count  # what it has logged, once the oldest ``count`` are gone
+            followed.dropped += count
 
     def _event(self, followed: Followed, event: str, time: float, line: str, **fields: Any) -> None:
         self._lines.event(self._ready, followed, event, time, line, fields)
@@ -375,7 +395,8 @@ class LoggingJournal(Journal):
             entries = live.transcript if live is not None and live.info is info else []
             followed = self._follow[id(info)] = self._lines.follow(info, entries)
             line = f"connect from {info.peer or '?'}"
-            self._event(followed, "connect", info.started, line, peer=info.peer)
+            fields = {"peer": info.peer} if self._lines.json else {}  # the JSON line's
+            self._lines.event(self._ready, followed, "connect", info.started, line, fields)
         self._push()
 
     @property
@@ -414,19 +435,26 @@ class LoggingJournal(Journal):
         entry before this one is read first: none is lost when the list shifts."""
         with self._lock:
             followed = self._followed(info)
+            number = followed.recorded()  # this entry's
             self._keep(info, kept[0], kept[1], kept[2], kept[3], kept[4:])
+            # the journal may have dropped its oldest entry (past its entries limit), or kept
+            # none of this session's
             followed.logged = len(followed.entries)  # this one is logged here, as it came
-            self._lines.entries(self._ready, followed, (kept,))
+            followed.dropped = number + 1 - followed.logged
+            self._lines.entries(self._ready, followed, (kept,), number)
         self._push()
 
     def _wait(self, info: SessionInfo, later: Later) -> None:
         """Log ``later`` where event_order puts it: before the session's first entry recorded
         from now on stamped at or after its time (at the latest at the session's end)."""
         with self._lock:
-            followed = self._followed(info)
-            self._lines.waiting.hold(info, later[0], later)
-            if id(info) not in self._follow:  # nothing follows: now
-                self._lines.due(self._ready, followed, None)
+            followed = self._follow.get(id(info))
+            if followed is not None:
+                # made with the entry it goes before: whatever writes that writes this
+                self._lines.hold(followed, later)
+                return
+            at, event, line, fields = later  # nothing follows: now
+            self._lines.event(self._ready, self._followed(info), event, at, line, fields)
         self._push()
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
@@ -437,13 +465,12 @@ class LoggingJournal(Journal):
     def message(self, info: SessionInfo, message: Message) -> None:
         super().message(info, message)
         rcpts = ", ".join(message.rcpt_tos)
-        fields: dict[str, Any] = {
-            "queue_id": message.queue_id,
-            "mail_from": message.mail_from,
-            "rcpt_tos": list(message.rcpt_tos),
-            "size": len(message.data),
-        }
+        fields: dict[str, Any] = {}  # the JSON line's (the text line has them in its text)
         if self.log.format == "json":
+            fields["queue_id"] = message.queue_id
+            fields["mail_from"] = message.mail_from
+            fields["rcpt_tos"] = list(message.rcpt_tos)
+            fields["size"] = len(message.data)
             # the header block only (the body is not parsed); the text line has no Subject
             from smtpfake.quick_subject import quick_subject  # JSON only: not at serve's start
 
@@ -474,10 +501,12 @@ class LoggingJournal(Journal):
     def ended(self, info: SessionInfo, time: float) -> None:
         super().ended(info, time)
         with self._lock:
-            followed = self._followed(info)
-            self._follow.pop(id(info), None)
-            self._lines.due(self._ready, followed, None)
-            self._event(followed, "close", time, "closed")
+            followed = self._follow.pop(id(info), None)
+            if followed is None:  # not started here (or before a clear())
+                followed = self._lines.follow(info, [])
+            self._lines.take(self._ready, followed)
+            self._lines.release(self._ready, followed)
+            self._lines.event(self._ready, followed, "close", time, "closed", {})
         self._push()
 
     def clear(self) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import datetime
 import io
 import json
+import math
 import random
 import subprocess
 import sys
@@ -21,8 +22,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtpfake.engine import session as session_module
-from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, not_delivered
-from smtpfake.log_lines import json_object
+from smtpfake.engine.records import (
+    Message,
+    SessionInfo,
+    TranscriptEntry,
+    Violation,
+    not_delivered,
+)
+from smtpfake.log_lines import MILLI_AT, json_object, milli_of
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
 from smtpfake.visible import json_document, json_text, visible
 
@@ -143,6 +150,45 @@ def test_stamps_are_what_datetime_makes_to_the_millisecond() -> None:
         when = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
         expected = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         assert log.stamp(t) == expected, t
+
+
+def test_milli_of_is_datetimes_millisecond_within_a_second_and_no_key_outside() -> None:
+    """log_lines.milli_of, which the log's hot loops inline: the millisecond datetime gives a
+    time in the second ``second`` (rounded to the microsecond half to even), as a key of
+    MILLI_AT; for a time in another second, or carried into the next, no key of it."""
+    rng = random.Random(5)
+    times = [rng.uniform(1e9, 4e9) for _ in range(20_000)] + [rng.random() for _ in range(1000)]
+    times += [1_764_439_554 + k / 1000 + d for k in range(-2, 3) for d in (-5e-7, 0.0, 5e-7)]
+    for t in times:
+        when = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
+        second = float(math.floor(t))
+        milli = MILLI_AT.get(milli_of(t, second))
+        later = MILLI_AT.get(milli_of(t, second + 1))
+        if when.timestamp() >= second + 1:  # the microsecond carried it into the next second
+            assert milli is None and later == "000Z", t
+        else:
+            assert milli == f"{when.microsecond // 1000:03d}Z" and later is None, t
+        assert MILLI_AT.get(milli_of(t, second - 1)) is None
+
+
+def test_json_ts_is_the_float_exactly_with_7_decimals_from_2001_to_2286() -> None:
+    """A JSON line's ts reads back as the journal's float, bit for bit: 17 significant digits
+    (10 and 7 decimals) give any float back. Made without repr() (its shortest digits cost
+    several times more), the same text as f"{t:.7f}" whichever second the log last stamped."""
+    log = EventLog(io.StringIO(), "json")
+    rng = random.Random(11)
+    times = [rng.uniform(1e9, 1e10) for _ in range(20_000)]
+    times += [1_764_439_554 + k / 1e7 for k in range(-20, 20)]  # across a second
+    times += [1_764_439_554 + k * 1e-8 for k in range(-20, 20)]  # halfway between decimals
+    times += [1_764_439_554.9999996, 1_764_439_554.99999995, 1e9, math.nextafter(1e10, 0)]
+    for t in times:
+        cold = log.ts(t)  # maybe another second than the last stamp's
+        log.stamp(t)  # as a line is made: stamped first, its second the log's
+        for text in (cold, log.ts(t)):
+            assert text == f"{t:.7f}" and float(text) == t, (t, text)
+    for t in (0.0, 1.5, 1e9 - 0.5, 1e10, 1e10 + 0.25, -1.5):
+        log.stamp(t)
+        assert log.ts(t) == repr(t)  # outside those years: the shortest digits that read back
 
 
 def test_json_lines_keep_their_fields_and_escape_what_is_not_utf8() -> None:
@@ -368,6 +414,10 @@ def reference_entry(log: EventLog, session: int, entry: TranscriptEntry, fmt: st
     fields = {"time": log.stamp(entry.time), "ts": entry.time, "event": event, "text": shown}
     fields.update(session=session, side=entry.side, rule=entry.rule, text=entry.text)
     encoded = json.JSONEncoder(ensure_ascii=False).encode({**fields, **undelivered})
+    # ts: 7 decimals from 2001 to 2286 (17 significant digits: the same float), else repr()
+    t = entry.time
+    if 1e9 <= t < 1e10:
+        encoded = encoded.replace(f'"ts": {t!r}, ', f'"ts": {t:.7f}, ', 1)
     return json_document(encoded) + "\n"
 
 
@@ -399,6 +449,40 @@ _ENTRIES = st.lists(
     ),
     max_size=12,
 )
+
+
+@pytest.mark.parametrize("tag", [None, "srv-1"])
+def test_a_sessions_json_event_lines_are_what_eventlog_line_makes(tag: str | None) -> None:
+    """connect, violation, message and close, made from a template a batch at a time: the
+    fields and order of EventLog.line's JSON (time, ts, event, text, server, session, ...)."""
+    stream = io.StringIO()
+    log = EventLog(stream, "json")
+    journal = LoggingJournal(log, tag)
+    info = SessionInfo(3, "127.0.0.1:5555", 1_764_000_000.25)
+    journal.started(info)
+    bad = Violation("bad-sequence", "RCPT before \x1b MAIL", "RCPT", 1_764_000_000.31)
+    journal.violation(info, bad)
+    message = Message("a@b", ("c@d", "e@f"), b"Subject: hi\r\n\r\nx", 3, 1_764_000_000.4, "SF1")
+    journal.message(info, message)
+    journal.ended(info, 1_764_000_000.6)
+    log.flush()
+    said = "accepted message SF1 from <a@b> to c@d, e@f (16 bytes)"
+    events = [
+        ("connect", info.started, "connect from 127.0.0.1:5555", {"peer": "127.0.0.1:5555"}),
+        ("violation", bad.time, f"! {bad}", {"kind": bad.kind, "detail": bad.detail}),
+        ("message", message.time, said, {"queue_id": "SF1", "mail_from": "a@b"}),
+        ("close", 1_764_000_000.6, "closed", {}),
+    ]
+    events[1][3]["command"] = "RCPT"
+    events[2][3].update(rcpt_tos=["c@d", "e@f"], size=16, subject="hi")
+    reference = EventLog(io.StringIO(), "json")
+    expected = ""
+    for event, time, line, fields in events:
+        head: dict[str, Any] = {"server": tag} if tag is not None else {}
+        line = f"[{tag}] {line}" if tag is not None else line
+        expected += reference.line(event, time, line, **head, session=3, **fields)
+    assert stream.getvalue() == expected
+    assert '"ts": 1764000000.2500000, ' in expected  # 7 decimals: the float exactly
 
 
 @settings(max_examples=150, deadline=None)

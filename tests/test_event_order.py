@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 
 from smtpfake.engine.records import SessionInfo, Violation
-from smtpfake.event_order import Waiting
+from smtpfake.event_order import Waiting, place
 from smtpfake.logging_observer import EventLog, LoggingJournal
 
 
@@ -49,3 +49,20 @@ def test_a_log_line_still_waiting_when_the_journal_is_cleared_is_written_then() 
     assert "session 1 ! bad-sequence: RCPT before MAIL (on 'RCPT')" in out.getvalue()
     journal.ended(info, 2.0)
     assert out.getvalue().count("bad-sequence") == 1
+
+
+def test_place_puts_an_item_after_the_entries_recorded_before_it_was_held() -> None:
+    """serve's log holds an item with the number of entries its session had recorded: an
+    entry recorded before it (its '.', stamped as the message) never goes after it, one
+    recorded after it but stamped earlier (a QUIT of the same read) does."""
+    # entries 5.. of a session: 5 the ".", 6 the QUIT read with it, 7 the 250
+    new = [(0.940, "."), (0.940, "QUIT"), (0.942, "250")]
+    held = [(0.941, 6, "message"), (0.9405, 8, "judged late")]
+    assert place(held, new, 5) == [(2, ["message"])]  # "judged late": no entry from 8 on yet
+    assert held == [(0.9405, 8, "judged late")]
+    assert place(held, [(0.95, "221")], 8) == [(0, ["judged late"])]
+    assert not held
+    # stamped at the same time as the '.', held after it: after it, before the next at its time
+    held = [(0.940, 6, "a"), (0.940, 6, "b"), (0.943, 6, "c")]
+    assert place(held, new, 5) == [(1, ["a", "b"])]  # "c" waits: no entry stamped .943 yet
+    assert place(held, [], 8) == [] and held == [(0.943, 6, "c")]
