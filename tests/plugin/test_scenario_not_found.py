@@ -8,9 +8,12 @@ to ``smtpfake list``; with no close match the names are the help, and stay."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from smtpfake.scenario import scenario_files
+from tests.support.sidecar import own_sidecar
 
 pytest_plugins = ["pytester"]
 
@@ -103,11 +106,18 @@ def test_use(smtpfake):
 """
 
 
+@pytest.mark.parametrize("remote", [False, True], ids=["in-process", "sidecar"])
 def test_markers_parameters_and_use_say_it_where_it_was_written(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, remote: bool
 ) -> None:
+    """Against a sidecar too: its 404 for a name and the client's reading of a local file say
+    the same words."""
     pytester.makepyfile(test_suite=SUITE)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-rN")
+    with contextlib.ExitStack() as stack:
+        args = ["-p", "no:cacheprovider", "-rN"]
+        if remote:
+            args += ["--smtpfake-remote", stack.enter_context(own_sidecar()).url]
+        result = pytester.runpytest(*args)
     result.assert_outcomes(errors=5, failed=1)
     out = result.stdout.str()
     known = ", ".join(sorted(scenario_files()))
