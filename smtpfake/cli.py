@@ -541,11 +541,12 @@ def _scenario_problems(
     exc: ScenarioError, prog: str, setting: str, params_setting: str = "--param"
 ) -> int:
     """``exc`` on stderr, one problem a line, ``file:line:col: ...``; a problem that points into
-    no file (a scenario name that resolves to nothing) is a usage error of ``setting`` (the
-    option, or ``""`` for the NAME argument) instead: ``nosuch:1:1:`` would read as a position
-    in a file named nosuch. So are parameter values the scenario does not take (ParamsError),
-    told as ``params_setting``'s (``--param x=1: ...``): the mistake is on the command line,
-    not in the (maybe installed) file. Returns exit status 2."""
+    no file (a scenario name that resolves to nothing, a file that cannot be read) is a usage
+    error of ``setting`` (the option, or ``""`` for the NAME argument) instead, worded as the
+    pytest plugin words it: ``--scenario/SMTPFAKE_SCENARIO: a.yaml: cannot read: ...``. So are
+    parameter values the scenario does not take (ParamsError), told as ``params_setting``'s
+    (``--param x=1: ...``): the mistake is on the command line, not in the (maybe installed)
+    file. Returns exit status 2."""
     from pathlib import Path
 
     from smtpfake.scenario.errors import ParamsError
@@ -554,7 +555,7 @@ def _scenario_problems(
         return usage_problem(prog, "; ".join(f"{params_setting} {s}" for s in exc.settings))
     if len(exc.problems) == 1 and not Path(exc.problems[0].location.file).is_file():
         said = f"{setting}: " if setting else ""
-        return usage_problem(prog, said + exc.problems[0].message)
+        return usage_problem(prog, said + str(exc.problems[0]))  # a name's has no file
     print(exc, file=sys.stderr)
     return 2
 

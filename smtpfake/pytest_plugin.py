@@ -181,7 +181,9 @@ def read_settings(config: pytest.Config) -> Settings:
     """Settings from flags, else ini keys; pytest.UsageError naming the first bad one."""
     port = _number(config, "port", int, "a port number 0-65535")
     if port is not None and not 0 <= port <= 65535:
-        raise pytest.UsageError(f"smtpfake: --smtpfake-port: {port} is not a port (0-65535)")
+        raise pytest.UsageError(
+            f"smtpfake: --smtpfake-port (ini smtpfake_port): {port} is not a port (0-65535)"
+        )
     wait = _number(config, "remote_wait", float, "seconds")
     if wait is not None and not 0 <= wait <= 3600:  # also refuses NaN and inf
         raise pytest.UsageError(

@@ -93,7 +93,7 @@ def check_scenario_on_sidecar(remote: RemoteSmtpFake, settings: Settings) -> Non
     """UsageError at start-up for a default scenario the run cannot get: a name the sidecar's
     library does not hold, or a local YAML file (uploaded by each test) that does not load."""
     from smtpfake.scenario import ScenarioError, resolve
-    from smtpfake.scenario.yamlwalk import did_you_mean
+    from smtpfake.scenario.library import unknown_name
     from smtpfake.servers_on_demand import local_scenario
 
     setting = "--smtpfake-scenario (ini smtpfake_scenario)"
@@ -110,9 +110,11 @@ def check_scenario_on_sidecar(remote: RemoteSmtpFake, settings: Settings) -> Non
         return
     known = [str(entry["name"]) for entry in remote.scenarios()]
     if name not in known:
+        # as the library words it, with the sidecar's own list pointed at
+        listed_by = f"GET {settings.remote.rstrip('/')}/api/scenarios"
         raise pytest.UsageError(
-            f"smtpfake: {setting}: the sidecar at {settings.remote} has no scenario named "
-            f"'{name}'{did_you_mean(name, known)}"
+            f"smtpfake: {setting}: the sidecar at {settings.remote} has "
+            + unknown_name(name, known, listed_by)
         )
 
 

@@ -134,10 +134,14 @@ def _load_problem(
             f"{shown}: {'; '.join(exc.settings)}"
         )
     # a file keeps file:line:col; a name or a dict has no file, so only the key path
-    is_file = isinstance(scenario, Path) or str(scenario).endswith((".yaml", ".yml"))
+    text = "" if isinstance(scenario, dict) else str(scenario)
+    is_file = isinstance(scenario, Path) or text.endswith((".yaml", ".yml")) or "/" in text
     problems = problem_lines(exc, positions=is_file)
     if from_marker:
         return f"{_written_at(item, 'scenario')}: @pytest.mark.smtpfake({shown}): {problems}"
+    if is_file and not problems.startswith("\n"):
+        # the one problem begins with the file's name: "cannot load scenario a.yaml: cannot read"
+        return f"smtpfake: cannot load scenario {problems}"
     shown = scenario if not isinstance(scenario, dict) else "(inline dict)"
     return f"smtpfake: cannot load scenario {shown}: {problems}"
 

@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from smtpfake.control import Control, ControlHelpers, use_errors
+from smtpfake.control import Control, ControlHelpers
 from smtpfake.engine.records import Message
 from smtpfake.journal import JournalCounts, SessionRecord
 from smtpfake.scenario import Location, Problem, Scenario, ScenarioError, ScenarioRef
+from smtpfake.scenario.errors import cannot_read
 from smtpfake.scenario.loader import plain
+from smtpfake.scenario.use_errors import use_errors
 from smtpfake.serialize import (
     JSON,
     counts_from_json,
@@ -376,7 +378,7 @@ class RemoteSmtpFake(ControlHelpers):
     ) -> None:
         """A name switches to the sidecar's scenario; a path or a dict is uploaded as YAML.
         ``params`` sets the scenario's parameters by name (``{"delay": "5m"}``); problems as
-        in-process (see :func:`smtpfake.control.use_errors`)."""
+        in-process (see :func:`smtpfake.scenario.use_errors.use_errors`)."""
         __tracebackhide__ = True
         with use_errors(scenario, params):
             self._use(scenario, seed, params)
@@ -398,7 +400,7 @@ class RemoteSmtpFake(ControlHelpers):
             try:
                 text = yaml.safe_dump(plain(scenario), sort_keys=False)
             except yaml.YAMLError as exc:
-                where = Location(f"<{name}>", 1, 1)
+                where = Location(f"<{name}>", 0, 0)  # the dict as a whole: it has no lines
                 raise ScenarioError([Problem(where, f"cannot read: {exc}")]) from None
             extra = {"name": name, "source": f"<{name}>", "require_docs": "false"}
             # problems by key path, as in-process (use_errors): a line:col would point into
@@ -409,9 +411,9 @@ class RemoteSmtpFake(ControlHelpers):
         if isinstance(scenario, Path) or ref.endswith((".yaml", ".yml")) or "/" in ref:
             path = Path(ref)
             try:
-                text = path.read_text(encoding="utf-8")
+                text = path.read_bytes().decode("utf-8")  # a bad byte told at its line:col
             except (OSError, UnicodeDecodeError) as exc:
-                raise ScenarioError([Problem(Location(ref, 1, 1), f"cannot read: {exc}")]) from None
+                raise cannot_read(ref, exc) from None  # as in-process
             # the file's own name in problems, so file:line:col points at the caller's file
             self._upload(text, query | {"name": path.stem, "source": ref})
             return

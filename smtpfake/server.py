@@ -290,8 +290,12 @@ class Server:
         ``connection:`` numbers restart, session numbers and queue ids do not (see reset()).
         ``seed`` applies to this scenario only (None: the server's seed, else the file's);
         ``params`` sets its parameters by name (ScenarioError for a bad one; see
-        scenario/params.py)."""
-        resolved = resolve(scenario, self.scenario_dirs, params)
+        scenario/params.py; a bad value is told as this call's, see use_errors)."""
+        __tracebackhide__ = True
+        from smtpfake.scenario.use_errors import use_errors  # not at serve's start: see its test
+
+        with use_errors(scenario, params):
+            resolved = resolve(scenario, self.scenario_dirs, params)
         self._tls.context(resolved.server)  # before the switch: a TLS problem leaves it undone
         with self._lock:
             self._use_seed = seed

@@ -14,7 +14,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
+        where = str(self.location)
+        return f"{where}: {self.message}" if where else self.message
 
 
 class ScenarioError(Exception):
@@ -44,3 +45,19 @@ class ParamsError(ScenarioError):
     def __init__(self, problems: list[Problem] | tuple[Problem, ...], settings: list[str]) -> None:
         super().__init__(problems)
         self.settings = tuple(settings)
+
+
+def cannot_read(file: str, exc: OSError | UnicodeDecodeError) -> ScenarioError:
+    """The ScenarioError of a scenario file that cannot be read. Nothing in it was read, so no
+    line:col: ``scen/full.yaml: cannot read: No such file or directory``. Text that is not
+    UTF-8 is told at its first bad byte, the one place that can be pointed at:
+    ``a.yaml:3:5: cannot read: not UTF-8 (byte 0xe9: invalid continuation byte)``."""
+    if isinstance(exc, UnicodeDecodeError):
+        data = bytes(exc.object)
+        start = data.rfind(b"\n", 0, exc.start) + 1  # of the bad byte's line
+        line = data.count(b"\n", 0, start) + 1
+        column = len(data[start : exc.start].decode("utf-8", "replace")) + 1  # in characters
+        message = f"cannot read: not UTF-8 (byte 0x{data[exc.start]:02x}: {exc.reason})"
+        return ScenarioError([Problem(Location(file, line, column), message)])
+    # strerror alone: str(exc) repeats the file name ("[Errno 2] ...: 'scen/full.yaml'")
+    return ScenarioError([Problem(Location(file, 0, 0), f"cannot read: {exc.strerror or exc}")])

@@ -118,14 +118,19 @@ def resolve(
     files = _files(dirs)
     if text in files:
         return load_cached(files[text], params)
+    listed_by = "smtpfake list" + (" --scenario-dir DIR" if dirs else "")
+    # no file, so no file:line:col (Location's file ""): the name is the setting's mistake
+    raise ScenarioError([Problem(Location("", 0, 0), unknown_name(text, files, listed_by))])
+
+
+def unknown_name(name: str, known: Iterable[str], listed_by: str = "smtpfake list") -> str:
+    """What every face says of a scenario name that names none: after a close match, where the
+    names are listed (``listed_by``), ``no scenario named 'defualt'; did you mean 'default'?
+    (`smtpfake list` names all 80)``; else the names themselves, ``... (known: a, b, ...)``."""
     from smtpfake.scenario.yamlwalk import did_you_mean
 
-    raise ScenarioError(
-        [
-            Problem(
-                Location(text, 1, 1),
-                f"no scenario named '{text}'{did_you_mean(text, files)} "
-                f"(known: {', '.join(sorted(files))})",
-            )
-        ]
-    )
+    names = sorted(known)
+    hint = did_you_mean(name, names)
+    if hint:
+        return f"no scenario named '{name}'{hint} (`{listed_by}` names all {len(names)})"
+    return f"no scenario named '{name}' (known: {', '.join(names)})"

@@ -24,7 +24,7 @@ from smtpfake.scenario import limits
 from smtpfake.scenario.checks import Checks
 from smtpfake.scenario.checks_reader import ChecksReader
 from smtpfake.scenario.compose import TooBig, compose, too_big_message
-from smtpfake.scenario.errors import ParamsError, Problem, ScenarioError
+from smtpfake.scenario.errors import ParamsError, Problem, ScenarioError, cannot_read
 from smtpfake.scenario.model import Location, Scenario, ServerSettings
 from smtpfake.scenario.nodes import MappingNode, Node
 from smtpfake.scenario.params import ParamReader, Substitution
@@ -236,7 +236,7 @@ def load_file(path: str | os.PathLike[str], *, params: Params | None = None) -> 
             raise ScenarioError([Problem(Location(str(path), 1, 1), message)])
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Problem(Location(str(path), 1, 1), f"cannot read: {exc}")]) from None
+        raise cannot_read(str(path), exc) from None
     return load_text(text, source=str(path), name=path.stem, params=params)
 
 
@@ -274,7 +274,8 @@ def load_mapping(
         # represent is the caller's mistake, reported like any other scenario problem.
         text = yaml.safe_dump(plain(data), sort_keys=False)
     except (yaml.YAMLError, ValueError) as exc:
-        raise ScenarioError([Problem(Location(source, 1, 1), f"cannot read: {exc}")]) from None
+        # line 0: the dict as a whole (it has no lines; its YAML was never made)
+        raise ScenarioError([Problem(Location(source, 0, 0), f"cannot read: {exc}")]) from None
     return load_text(
         text, source=source, name=str(data.get("name", name)), require_docs=False, params=params
     )

@@ -40,14 +40,17 @@ class Stage(str, enum.Enum):
 
 @frozen_dataclass
 class Location:
-    """Where something was written in a scenario file: ``file:line:column``."""
+    """Where something was written in a scenario file: ``file:line:column``. Line 0 is the file
+    as a whole (one that cannot be read has no line to point at), shown as ``file``; file ``""``
+    with line 0 is no file at all (a scenario name that names none): a Problem there is its
+    message alone."""
 
     file: str
-    line: int  # 1-based
-    column: int  # 1-based
+    line: int  # 1-based; 0: the whole file
+    column: int  # 1-based; 0 with line 0
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        return f"{self.file}:{self.line}:{self.column}" if self.line else self.file
 
 
 #: the state every server starts in (and returns to on reset/use), as WireMock's "Started"

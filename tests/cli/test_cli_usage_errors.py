@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from smtpfake import cli
+from smtpfake.scenario import scenario_files
 
 #: (command line, what the error line names): a bad value for an option argparse checks, and an
 #: option the command does not know, on every subcommand
@@ -100,6 +101,36 @@ def test_a_value_checked_after_parsing_is_told_the_same_way(argv: list[str], nam
     error, hint = result.stderr.splitlines()
     assert error.startswith(f"{prog}: error: {named}")
     assert hint == f"For more information, try '{prog} --help'."
+
+
+def test_a_scenario_the_cli_cannot_get_is_said_as_the_plugin_says_it() -> None:
+    """A missing file has no line:col (it read ``missing.yaml:1:1:``, and serve dropped the
+    file's name); a name with a close match points at ``smtpfake list`` rather than printing
+    all ~80 names after the guess; with no close match the names are the help. The pytest
+    plugin's --smtpfake-scenario says the same after its own option (tests/plugin)."""
+    count = len(scenario_files())
+    serve = "smtpfake serve: error: --scenario/SMTPFAKE_SCENARIO: "
+    expected = {
+        ("serve", "--scenario", "missing.yaml"): serve
+        + "missing.yaml: cannot read: No such file or directory",
+        ("show", "missing.yaml"): "smtpfake show: error: missing.yaml: cannot read: "
+        "No such file or directory",
+        ("serve", "--scenario", "defualt"): serve + "no scenario named 'defualt'; did you mean "
+        f"'default'? (`smtpfake list` names all {count})",
+    }
+    for argv, error in expected.items():
+        result = smtpfake(list(argv))
+        assert (result.returncode, result.stdout) == (2, ""), result
+        assert result.stderr.splitlines()[0] == error
+    far = smtpfake(["serve", "--scenario", "zzzqqq"])
+    assert far.stderr.splitlines()[0] == (
+        serve + f"no scenario named 'zzzqqq' (known: {', '.join(sorted(scenario_files()))})"
+    )
+    validate = smtpfake(["validate", "missing.yaml"])
+    assert (validate.returncode, validate.stdout) == (
+        1,
+        "missing.yaml: cannot read: No such file or directory\n",
+    )
 
 
 def test_a_setting_from_the_environment_is_told_the_same_way() -> None:

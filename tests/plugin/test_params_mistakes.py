@@ -192,3 +192,34 @@ def test_the_same_against_a_sidecar(pytester: pytest.Pytester) -> None:
     marked.stdout.fnmatch_lines(MARKER_LINES)
     _no_file_position_no_traceback(marked.stdout.str().split("short test summary")[0])
     _check_use_calls(calls)
+
+
+def test_the_in_process_servers_own_use_names_the_call(pytester: pytest.Pytester) -> None:
+    """``smtpfake_server.use(...)`` (the fixture's Server, as library users call it) tells a bad
+    value as its call's, as ``smtpfake.use`` does: it was told at greylisting.yaml:14:3."""
+    pytester.makepyfile(
+        test_server_use="""
+        import pytest
+        from smtpfake.scenario import ParamsError
+
+        def test_typo(smtpfake_server):
+            smtpfake_server.use("greylisting", params={"dealy": 5})
+
+        def test_caught(smtpfake_server):
+            with pytest.raises(ParamsError) as caught:
+                smtpfake_server.use("greylisting", params={"delay": "soon"})
+            assert caught.value.settings[0].startswith("delay=soon: expected a duration")
+            assert smtpfake_server.scenario.name == "default"  # nothing switched
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            '>       smtpfake_server.use("greylisting", params={"dealy": 5})',
+            "E       *ParamsError: use('greylisting', params={'dealy': 5}): " + GREYLISTING_DEALY,
+            "test_server_use.py:5: ParamsError",
+        ]
+    )
+    out = result.stdout.str()
+    assert ".yaml:" not in out and "def use(" not in out and "server.py" not in out, out

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from smtpfake.http import ApiServer
+from smtpfake.scenario import scenario_files
 from smtpfake.server import Server
 from tests.support.ports import free_ports
 from tests.support.sidecar import own_sidecar
@@ -159,7 +160,9 @@ def test_a_misspelt_scenario_against_a_sidecar_is_one_usage_error(
     result.stderr.fnmatch_lines(
         [
             "ERROR: smtpfake: --smtpfake-scenario (ini smtpfake_scenario): the sidecar at "
-            f"{api.url} has no scenario named '421-at-greting'; did you mean '421-at-greeting'?"
+            f"{api.url} has no scenario named '421-at-greting'; did you mean '421-at-greeting'? "
+            # the sidecar's own list, as `smtpfake list` is pointed at in-process
+            f"(`GET {api.url.rstrip('/')}/api/scenarios` names all {len(scenario_files())})"
         ]
     )
     err = result.stdout.str() + result.stderr.str()

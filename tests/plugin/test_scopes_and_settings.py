@@ -63,7 +63,10 @@ def test_fixed_port_flag_and_ini(pytester: pytest.Pytester) -> None:
             "smtpfake: --smtpfake-delivery (ini smtpfake_delivery): cannot use the Maildir "
             "'no-such-dir/mail': *No such file or directory*",
         ),
-        (["--smtpfake-port", "70000"], "smtpfake: --smtpfake-port: 70000 is not a port (0-65535)"),
+        (
+            ["--smtpfake-port", "70000"],
+            "smtpfake: --smtpfake-port (ini smtpfake_port): 70000 is not a port (0-65535)",
+        ),
         (
             ["--smtpfake-scenario", "421-at-greting"],
             "smtpfake: --smtpfake-scenario (ini smtpfake_scenario): *did you mean '421-at-gree*",
@@ -143,7 +146,7 @@ def test_marker_typo_reported_once_without_a_made_up_position(pytester: pytest.P
         [
             "test_marker_typo_reported_once_without_a_made_up_position.py:2: "
             "@pytest.mark.smtpfake('421-at-greting'): no scenario named '421-at-greting'; did "
-            "you mean '421-at-greeting'? (known: *)"
+            "you mean '421-at-greeting'? (`smtpfake list` names all *)"
         ]
     )
 

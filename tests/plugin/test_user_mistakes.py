@@ -109,31 +109,39 @@ def test_a_bad_inline_scenario_fails_at_the_tests_own_line(pytester: pytest.Pyte
     assert "def use(" not in result.stdout.str()
 
 
-def test_a_misspelt_scenario_in_overridden_settings_fails_each_test_in_one_line(
-    pytester: pytest.Pytester,
+@pytest.mark.parametrize(
+    ("scenario", "said"),
+    [
+        (
+            "greylistng",
+            "no scenario named 'greylistng'; did you mean 'greylisting'? "
+            "(`smtpfake list` names all *)",
+        ),
+        # no made-up line:col: nothing in the file was read
+        ("scen/full.yaml", "scen/full.yaml: cannot read: No such file or directory"),
+    ],
+    ids=["misspelt-name", "missing-file"],
+)
+def test_a_bad_scenario_in_overridden_settings_fails_each_test_in_one_line(
+    pytester: pytest.Pytester, scenario: str, said: str
 ) -> None:
     pytester.makeconftest(
-        """
+        f"""
         import pytest
         from smtpfake.pytest_plugin import Settings
 
         @pytest.fixture(scope="session")
         def smtpfake_settings():
-            return Settings(scenario="greylistng")
+            return Settings(scenario="{scenario}")
         """
     )
     pytester.makepyfile("def test_a(smtpfake):\n    pass\n\ndef test_b(smtpfake):\n    pass\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(
-        [
-            "smtpfake: scenario 'greylistng' (smtpfake_settings): greylistng:1:1: no scenario "
-            "named 'greylistng'; did you mean 'greylisting'?*"
-        ]
-    )
-    assert (
-        "Traceback" not in result.stdout.str() and "def smtpfake_backend" not in result.stdout.str()
-    )
+    result.stdout.fnmatch_lines([f"smtpfake: scenario '{scenario}' (smtpfake_settings): {said}"])
+    out = result.stdout.str()
+    assert "Traceback" not in out and "def smtpfake_backend" not in out
+    assert f"{scenario}:1:1" not in out
 
 
 def test_parametrizing_the_session_fixture_is_one_line_not_a_scenario_ignored(

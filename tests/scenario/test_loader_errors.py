@@ -15,6 +15,7 @@ from smtpfake.scenario import (
     load_mapping,
     load_text,
     resolve,
+    scenario_files,
 )
 
 DOCS = "summary: s\nexpect: e\n"  # lines 1 and 2 of most documents below
@@ -474,20 +475,47 @@ def test_nothing_is_half_loaded(tmp_path: Path) -> None:
         resolve(path)
 
 
-def test_unreadable_file(tmp_path: Path) -> None:
-    path = tmp_path / "missing.yaml"
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (lambda path: None, "No such file or directory"),
+        (lambda path: path.mkdir(), "Is a directory"),
+    ],
+    ids=["missing", "a-directory"],
+)
+def test_a_file_that_cannot_be_read_has_no_line_or_column(
+    tmp_path: Path, make: Any, why: str
+) -> None:
+    # nothing in it was read: "file:1:1:" would be a position made up
+    path = tmp_path / "scen.yaml"
+    make(path)
     with pytest.raises(ScenarioError) as info:
         load_file(path)
     (problem,) = info.value.problems
-    assert str(problem).startswith(f"{path}:1:1: cannot read: ")
+    assert str(problem) == f"{path}: cannot read: {why}"
+    assert str(info.value) == f"{path}: cannot read: {why}"
+    # the same through a name's lookup (resolve) and the cached loader
+    with pytest.raises(ScenarioError) as again:
+        resolve(path)
+    assert str(again.value) == f"{path}: cannot read: {why}"
 
 
-def test_not_utf8(tmp_path: Path) -> None:
+def test_not_utf8_is_told_at_the_first_bad_byte(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
-    path.write_bytes("summary: caf\xe9\nexpect: e\n".encode("latin-1"))
+    path.write_bytes("summary: s\nexpect: caf\xe9 \xe9\n".encode("latin-1"))
     with pytest.raises(ScenarioError) as info:
         load_file(path)
-    assert str(info.value).startswith(f"{path}:1:1: cannot read: ")
+    assert str(info.value) == (
+        f"{path}:2:12: cannot read: not UTF-8 (byte 0xe9: invalid continuation byte)"
+    )
+
+
+def test_not_utf8_column_counts_characters_before_the_bad_byte(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_bytes("summary: \u00e9t\u00e9 ".encode() + b"\xff\n")  # two 2-byte characters first
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    assert str(info.value).startswith(f"{path}:1:14: cannot read: not UTF-8 (byte 0xff: ")
 
 
 def test_load_text_reports_its_source() -> None:
@@ -498,11 +526,36 @@ def test_load_text_reports_its_source() -> None:
     )
 
 
-def test_unknown_builtin_name_with_did_you_mean() -> None:
+def test_unknown_name_with_a_close_match_points_at_the_list() -> None:
     with pytest.raises(ScenarioError) as info:
         resolve("421-at-greting")
     (problem,) = info.value.problems
-    assert "no scenario named '421-at-greting'; did you mean '421-at-greeting" in problem.message
+    count = len(scenario_files())
+    # a name has no file, so no file:line:col; after a good guess, the ~80 names would bury it
+    assert str(problem) == (
+        "no scenario named '421-at-greting'; did you mean '421-at-greeting'? "
+        f"(`smtpfake list` names all {count})"
+    )
+    assert str(info.value) == str(problem)
+
+
+def test_unknown_name_with_no_close_match_lists_the_names(tmp_path: Path) -> None:
+    (tmp_path / "mine.yaml").write_text("summary: s\nexpect: e\n")
+    with pytest.raises(ScenarioError) as info:
+        resolve("zzzqqq", [tmp_path])
+    message = str(info.value)
+    known = ", ".join(sorted(scenario_files([tmp_path])))
+    assert message == f"no scenario named 'zzzqqq' (known: {known})"
+    assert "mine" in known.split(", ")
+
+
+def test_unknown_name_pointer_names_the_scenario_dirs_option(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as info:
+        resolve("defualt", [tmp_path])
+    assert str(info.value).endswith(
+        f"did you mean 'default'? (`smtpfake list --scenario-dir DIR` names all "
+        f"{len(scenario_files())})"
+    )
 
 
 # -- the dict form ---------------------------------------------------------------------------------
@@ -543,7 +596,8 @@ def test_load_mapping_reports_problems_like_a_file() -> None:
 def test_load_mapping_with_a_value_yaml_cannot_hold() -> None:
     with pytest.raises(ScenarioError) as info:
         load_mapping({"summary": object()})
-    assert str(info.value).startswith("<inline>:1:1: cannot read: ")
+    # the dict as a whole: its YAML was never made, so there is no line to point at
+    assert str(info.value).startswith("<inline>: cannot read: ")
 
 
 def test_load_mapping_does_not_read_true_as_on() -> None:

@@ -245,8 +245,13 @@ def test_use_with_params_on_the_wire() -> None:
             client.rset()
             client.mail("a@x.test")
             assert client.rcpt("b@y.test")[0] == 250
-        with pytest.raises(ScenarioError, match="parameter 'delay' set to -1"):
+        # told as this call's argument (as Control.use tells it), not at greylisting.yaml's
+        # declaration of the parameter
+        with pytest.raises(ScenarioError) as info:
             server.use("greylisting", params={"delay": -1})
+        assert str(info.value) == (
+            "use('greylisting', params={'delay': -1}): delay=-1: must be at least 0.001, got -1"
+        )
         assert server.scenario.param("delay").value == 5.0  # type: ignore[union-attr]
 
 
