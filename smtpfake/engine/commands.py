@@ -83,7 +83,7 @@ def _spaced(session: Session, arg: str, keyword: str, command: str) -> None:
     Postfix does unless ``smtpd_strict_rfc821_envelopes`` is set (and as smtpfake accepts MAIL
     before EHLO), and recorded, once a session."""
     # (the path parsed, so the colon is right after the keyword)
-    if arg[len(keyword) + 1 : len(keyword) + 2].isspace():
+    if arg[len(keyword) + 1].isspace():
         session.conduct.tell(
             "path-syntax",
             f"white space after '{keyword}:' before the path (RFC 5321 §4.1.2: "
@@ -141,7 +141,8 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         return session.respond(_STAGE_MAIL, address, needed)
     if words is None:
         return params.refuse(session, _STAGE_MAIL, address, params.MAIL_SYNTAX)
-    _spaced(session, arg, "FROM", "MAIL")
+    if arg[5] != "<":  # not FROM:<path> (an index: this runs for every message)
+        _spaced(session, arg, "FROM", "MAIL")
     problem = params.check(words, params.MAIL_PARAMS, session.advertised)
     if problem is not None:
         return params.refuse(session, _STAGE_MAIL, address, problem)
@@ -171,7 +172,7 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
     address, words = _path(arg, "TO")
     if isinstance(after, Refusal):
         return session.refuse(_STAGE_RCPT, address, after)
-    if words is not None:
+    if words is not None and arg[3] != "<":  # not TO:<path>
         _spaced(session, arg, "TO", "RCPT")
     problem = params.rcpt_problem(address, words, session.advertised, session.declared.smtputf8)
     if problem is not None:

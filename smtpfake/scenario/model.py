@@ -370,8 +370,8 @@ class ServerSettings:
             "--idle-timeout`) closes silently; see `idle_close`. What restarts it (the "
             "server's own timeout too): the server having written a reply, and each whole line "
             "from the client (a command, an AUTH response, a line of message text); where no "
-            "line ends, every 1,001 octets (a BDAT chunk's octets, a command line too long to "
-            "hold). Part of a line never does: a client dribbling octets without a line end is "
+            "line ends, every 1,001 octets (a BDAT chunk's octets, a line too long to hold). "
+            "Part of a line never does: a client dribbling octets without a line end is "
             "timed out as a silent one is (RFC 5321 §4.5.3.2: timeouts per command and per "
             "data block; Postfix's `smtpd_per_record_deadline`). The server's own delays never "
             "count against the client",
