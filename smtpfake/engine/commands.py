@@ -92,6 +92,21 @@ def _path(arg: str, keyword: str) -> tuple[str, str | None]:
     return path
 
 
+def _spaced(session: Session, arg: str, keyword: str, command: str) -> None:
+    """``FROM: <path>``: RFC 5321 §4.1.2's grammar has no space after the colon. Accepted, as
+    Postfix does unless ``smtpd_strict_rfc821_envelopes`` is set (and as smtpfake accepts MAIL
+    before EHLO), and recorded, once a session."""
+    # (the path parsed, so the colon is right after the keyword)
+    if arg[len(keyword) + 1].isspace():
+        session.conduct.tell(
+            "path-syntax",
+            f"white space after '{keyword}:' before the path (RFC 5321 §4.1.2: "
+            f'"{command} {keyword}:" Path, no space); accepted, as Postfix does without '
+            "smtpd_strict_rfc821_envelopes",
+            command,
+        )
+
+
 def _options(session: Session, words: str | None) -> tuple[str, ...]:
     """MAIL's or RCPT's parameters as a user's hook gets them (made only for one)."""
     return tuple(words.split()) if words and session.hooks else ()
@@ -142,6 +157,8 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         return session.respond(_STAGE_MAIL, address, needed)
     if words is None:
         return params.refuse(session, _STAGE_MAIL, address, params.MAIL_SYNTAX)
+    if arg[5] != "<":  # not FROM:<path> (an index: this runs for every message)
+        _spaced(session, arg, "FROM", "MAIL")
     problem = params.check(words, params.MAIL_PARAMS, session.advertised)
     if problem is not None:
         return params.refuse(session, _STAGE_MAIL, address, problem)
@@ -171,6 +188,8 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
     address, words = _path(arg, "TO")
     if isinstance(after, Refusal):
         return session.refuse(_STAGE_RCPT, address, after)
+    if words is not None and arg[3] != "<":  # not TO:<path>
+        _spaced(session, arg, "TO", "RCPT")
     problem = params.rcpt_problem(address, words, session.advertised, session.declared.smtputf8)
     if problem is not None:
         return params.refuse(session, _STAGE_RCPT, address, problem)
@@ -307,17 +326,22 @@ def auth_line(session: Session, line: bytes, pipelined: bool) -> tuple[Action, .
     text = line.rstrip(b"\r\n").decode("ascii", "replace").strip()
     session.heard("*" if text == "*" else sasl.AUTH_MASK)
     if pipelined:
-        session.conduct.tell(
-            "bad-pipelining",
-            "an AUTH response was sent before the server's 334 challenge (AUTH ends a "
-            f"pipelined group, but for PLAIN with an initial response; {bad_pipelining_rfc()})",
-            "AUTH",
-        )
+        response_ahead(session)
     if len(line) > sasl.AUTH_LINE_LIMIT:
         return auth_too_long(session)
     if text == "*":
         return _end(session, exchange, sasl.CANCELLED)
     return _step(session, exchange, text)
+
+
+def response_ahead(session: Session) -> None:
+    """An exchange line (however it ends) came before the server's 334 challenge."""
+    session.conduct.tell(
+        "bad-pipelining",
+        "an AUTH response was sent before the server's 334 challenge (AUTH ends a "
+        f"pipelined group, but for PLAIN with an initial response; {bad_pipelining_rfc()})",
+        "AUTH",
+    )
 
 
 def auth_too_long(session: Session) -> tuple[Action, ...]:

@@ -17,7 +17,8 @@ decided here, on the injectable clock:
   with how much of it was written; the client's close is an entry of its own. The transcript
   is in time order: what would be recorded while lines that arrived before it still wait to be
   read is held back until they are (:meth:`_hold_back`);
-- timers: the idle timeout, ``close_after`` and the grace period are ArmTimer actions;
+- timers: the idle timeout, ``close_after`` and the grace period are ArmTimer actions; the idle
+  timeout restarts with each whole record from the client (:func:`_records`), not each read;
 - the end: after the server's last reply it half-closes and keeps reading for the grace period,
   recording what the client still sends (``sent-after-close``), then closes.
 
@@ -81,6 +82,13 @@ def _timer(name: str, seconds: float) -> ArmTimer:
     return ArmTimer(name, seconds)
 
 
+def _records(before: int, size: int) -> bool:
+    """Whether ``size`` octets after ``before`` octets of a chunk or a discarded line complete
+    a record of :data:`LINE_LIMIT` octets: what the idle timer counts as the client's progress
+    where no line ends (a BDAT chunk, a line too long to hold)."""
+    return (before + size) // LINE_LIMIT > before // LINE_LIMIT
+
+
 class Connection:
     """The engine's side of one connection; ``session`` holds the SMTP state and the rules.
 
@@ -101,7 +109,9 @@ class Connection:
         "_discarding",
         "_eof",
         "_grace",
+        "_heard",
         "_idle_only",
+        "_long_ahead",
         "_long_head",
         "_long_size",
         "_marks",
@@ -122,7 +132,9 @@ class Connection:
         self._discarding = False  # dropping an over-long command line up to its LF
         self._long_head = b""  # that line's first octets, for the record
         self._long_size = 0  # and its octets dropped so far
+        self._long_ahead = False  # and whether it began before the last reply ended
         self._mid_line = False  # the last data piece ended inside a line
+        self._heard = False  # a whole record came in the read at hand (the idle timer restarts)
         # When the buffered octets arrived, while they came in more than one read (or entries
         # are held back): (end, time) per read, ends counted in octets taken off the buffer
         # since the marks began (``_taken``). None: all of the buffer came at session.arrived.
@@ -182,10 +194,13 @@ class Connection:
         if self._busy:
             self._ahead = len(self._buffer)
             return ()
+        self._heard = False
         actions = self._pump()
-        if self._busy or self._over:
+        if self._busy or self._over or not self._heard:
+            # (no whole record yet, only part of a line: the client's silence goes on, so a
+            # client dribbling octets without a line end is timed out: RFC 5321 §4.5.3.2)
             return actions
-        return (self._client_idle, *actions)  # the client spoke: its silence starts over
+        return (self._client_idle, *actions)  # the client spoke a record: its silence starts over
 
     def _one_read(self, data: bytes) -> tuple[Action, ...] | None:
         """:meth:`receive_data`'s end for the reads most clients make, nothing buffered and no
@@ -589,6 +604,7 @@ class Connection:
         if not self._discarding and len(buffer) >= LINE_LIMIT and session.mode is not Mode.DATA:
             self._discarding = True  # more than the reader holds (buffered while a reply went out)
             self._long_head, self._long_size = bytes(buffer[:COMMAND_LINE_LIMIT]), 0
+            self._long_ahead = self._ahead > 0
         fragment = bytes(buffer)
         buffer.clear()
         ahead = self._took(len(fragment))
@@ -596,7 +612,7 @@ class Connection:
         if self._discarding:
             self._discarding = False
             size = self._long_size + len(fragment)
-            session.line_too_long(self._long_head, size, ended=True)
+            session.line_too_long(self._long_head, size, ended=True, pipelined=self._long_ahead)
             return
         partial, self._mid_line = self._mid_line, False
         session.unterminated(fragment, partial=partial, pipelined=ahead)
@@ -620,6 +636,7 @@ class Connection:
             actions = self._next_piece()
             if actions is None:
                 break
+            self._heard = True
             if self._marks is not None:
                 if not actions and not self._buffer and self._eof is not None:
                     self._input_over()  # before the client's close, released next
@@ -640,7 +657,8 @@ class Connection:
 
     def _next_piece(self) -> tuple[Action, ...] | None:
         """Take the next line (or data piece) off the buffer and hand it to the session; None
-        when no whole one is there yet."""
+        when no whole one is there yet (octets of a BDAT chunk or of a discarded line that
+        complete no record, see :func:`_records`, are taken but count as none)."""
         buffer, session = self._buffer, self.session
         chunk = session.chunk
         if chunk is not None:
@@ -649,19 +667,26 @@ class Connection:
             data = bytes(buffer[:take])
             del buffer[:take]
             self._took(take)
-            return bdat.receive(session, data)
+            before = chunk.received
+            actions = bdat.receive(session, data)
+            if actions or session.chunk is not chunk or _records(before, take):
+                return actions
+            return None  # (octets short of a record: read, but no record yet)
         if self._discarding:
             end = buffer.find(b"\n")
             if end < 0:
+                before = self._long_size
                 self._long_size += len(buffer)
                 self._took(len(buffer))
                 buffer.clear()
-                return None
+                return () if _records(before, self._long_size - before) else None
             self._long_size += end + 1
             self._took(end + 1)
             del buffer[: end + 1]
             self._discarding = False
-            return session.line_too_long(self._long_head, self._long_size)
+            return session.line_too_long(
+                self._long_head, self._long_size, pipelined=self._long_ahead
+            )
         # (a cut_body due in text of several reads goes line by line: its note has the time of
         # the line it cut in, not of the block's last octet)
         if (
@@ -698,6 +723,7 @@ class Connection:
                 return session.receive(piece, partial=partial, pipelined=ahead)
             self._discarding = True
             self._long_head, self._long_size = bytes(buffer[:COMMAND_LINE_LIMIT]), 0
+            self._long_ahead = self._ahead > 0  # its first octets are the buffer's first
             return ()
         line = bytes(buffer[: end + 1])
         del buffer[: end + 1]

@@ -166,6 +166,7 @@ class Session:
         "tls_active",
         "tls_pending",
         "transactions",
+        "unasked_close",
         "unsolicited_close",
     )
 
@@ -229,6 +230,9 @@ class Session:
         # RFC 5321 §3.8: after an unsolicited 421 the client "will normally read the 421
         # response code after sending its next command": that one is not held against it.
         self.unsolicited_close = False
+        # the server closed on its own (a timer, a stop), not in a reply to a command: what the
+        # client sent ahead of that close was not pipelined behind a reply
+        self.unasked_close = False
         self.closed_in_message = False  # the server ended it in the middle of a message
         # a plain dict (Counter's constructor is Python code, once a connection)
         self.counts: dict[Stage, int] = {}
@@ -363,11 +367,21 @@ class Session:
         else:
             self.note(when, "client", shown, None)
         if mode is _MODE_CLOSED:
-            if self.conduct.previous is None and pipelined:
-                # Sent during a greeting that never came (a hang or a close at connect).
+            if self.conduct.previous is None and pipelined and not self.unasked_close:
+                # Sent during a greeting that never came (a hang or a close at connect); not
+                # ahead of a 421 the server sent unasked after its greeting
                 self.conduct.pipelining(verb, pipelined)
             elif self.unsolicited_close:
                 self.unsolicited_close = False  # RFC 5321 §3.8: the one command it may send
+            elif (
+                pipelined
+                and not self.unasked_close
+                and not self.closed_in_message
+                and line.endswith(b"\n")  # (not a last line the client's close cut short)
+            ):
+                # sent before the reply that closed was complete: the client could not know of
+                # the close, so it is judged as what it is, a pipelined command (RFC 2920 §3.1)
+                self.conduct.command(verb, pipelined)
             elif not pipelined:
                 self.violate(
                     "sent-after-close",
@@ -425,12 +439,19 @@ class Session:
         return handler(self, arg)
 
     def line_too_long(
-        self, head: bytes = b"", size: int | None = None, *, ended: bool = False
+        self,
+        head: bytes = b"",
+        size: int | None = None,
+        *,
+        ended: bool = False,
+        pipelined: bool = False,
     ) -> tuple[Action, ...]:
         """The client sent a command (or AUTH) line longer than the reader would hold, discarded
         as it came: recorded as its first octets (``head``) and ``size``, its octets in all with
         the line ending (None: not counted). ``ended``: the connection's end cut it before its
-        LF, so it was never sent whole (RFC 5321 §2.3.8): judged, not answered."""
+        LF, so it was never sent whole (RFC 5321 §2.3.8): judged, not answered. ``pipelined``:
+        as for :meth:`receive`; a line that ends is judged as the command it starts with, as
+        one the reader holds is (and the next command's pipelining against it)."""
         auth = self.mode is _MODE_AUTH
         text = head.decode("utf-8", "surrogateescape")
         if size is None:
@@ -439,11 +460,15 @@ class Session:
             shown = AUTH_MASK if auth else masked(text)
             self.heard(f"{shown}... (over-long line of {size:,} octets, discarded)")
         verb = "AUTH" if auth else text.partition(" ")[0][:64].upper()
-        if ended:
+        if ended:  # (never sent whole: no command, so no pipelining to judge, as unterminated())
             self.conduct.unterminated(verb)
             if not auth:
                 self.conduct.command_too_long(verb, size)
             return ()
+        if not auth:
+            self.conduct.command(verb, pipelined)
+        elif pipelined:
+            commands.response_ahead(self)
         if auth:
             return commands.auth_too_long(self)
         self.conduct.command_too_long(verb, size)
@@ -521,6 +546,7 @@ class Session:
         end: Close | Reset = Close()
         if name == IDLE_TIMER:
             if self.settings.idle_timeout is None:
+                self.unasked_close = True
                 return self.timed_out()
             style = self.settings.idle_close
             end = Reset() if style.endswith("reset") else Close()
@@ -535,7 +561,7 @@ class Session:
         if self.mode is _MODE_DATA:
             self._record_unfinished()
         self.mode = _MODE_CLOSED
-        self.unsolicited_close = True
+        self.unsolicited_close = self.unasked_close = True
         self._transient(reply)
         data, rule = reply.render(), f"server.{name}"
         how = "reset" if isinstance(end, Reset) else "closed"
@@ -556,7 +582,7 @@ class Session:
         elif self.mode is _MODE_DATA:
             self._record_unfinished()
         self.mode = _MODE_CLOSED
-        self.unsolicited_close = True
+        self.unsolicited_close = self.unasked_close = True
         rule = f"server.{why}"
         close = Close(Note(f"(connection closed: server {_SHUTDOWN_WORDS[why]})", rule))
         if not reply:
@@ -583,7 +609,7 @@ class Session:
         if self.mode is _MODE_DATA:
             self._record_unfinished()
         self.mode = _MODE_CLOSED
-        self.unsolicited_close = True
+        self.unsolicited_close = self.unasked_close = True
         how = "reset" if isinstance(end, Reset) else "closed"
         return (
             replace(end, note=Note(f"(connection {how}: idle, no reply)", f"server.{IDLE_TIMER}")),

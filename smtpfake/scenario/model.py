@@ -362,16 +362,22 @@ class ServerSettings:
             },
         },
     )
-    #: RFC 5321 §3.8: after this many seconds without a line from the client, the server sends
+    #: RFC 5321 §3.8: after this many seconds without a whole line from the client, the server sends
     #: "421 4.4.2" and closes (the engine's "idle" timer; the wire arms it)
     idle_timeout: float | None = field(
         default=None,
         metadata={
-            "doc": "seconds without a line from the client (message data counts; the server's "
-            "own delays do not) after which the server sends `421 4.4.2 HOSTNAME Error: "
-            "timeout exceeded` unasked and closes (RFC 5321 §3.8); unset: the server's idle "
-            "timeout (`Server(idle_timeout=300)`, `serve --idle-timeout`) closes silently; "
-            "see `idle_close`",
+            "doc": "seconds without a whole line from the client after which the server sends "
+            "`421 4.4.2 HOSTNAME Error: timeout exceeded` unasked and closes (RFC 5321 §3.8); "
+            "unset: the server's idle timeout (`Server(idle_timeout=300)`, `serve "
+            "--idle-timeout`) closes silently; see `idle_close`. What restarts it (the "
+            "server's own timeout too): the server having written a reply, and each whole line "
+            "from the client (a command, an AUTH response, a line of message text); where no "
+            "line ends, every 1,001 octets (a BDAT chunk's octets, a line too long to hold). "
+            "Part of a line never does: a client dribbling octets without a line end is "
+            "timed out as a silent one is (RFC 5321 §4.5.3.2: timeouts per command and per "
+            "data block; Postfix's `smtpd_per_record_deadline`). The server's own delays never "
+            "count against the client",
             "schema": _OPTIONAL_SECONDS,
         },
     )

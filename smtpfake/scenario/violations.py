@@ -17,6 +17,7 @@ VIOLATION_KINDS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "bad-sequence": "RFC 5321 §4.1.4, §3.3",
         "bad-syntax": "RFC 5321 §4.1.1, §4.1.2",
+        "path-syntax": "RFC 5321 §4.1.2",
         "unknown-parameter": "RFC 5321 §4.1.1.11, §4.1.2",
         "utf8-address-without-smtputf8": "RFC 6531 §3.2, §3.4, §3.5",
         "no-helo": "RFC 5321 §4.1.4",

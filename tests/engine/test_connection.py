@@ -58,11 +58,14 @@ def test_the_grace_period_ends_with_its_timer() -> None:
     assert texts(p)[-1] == "(connection closed)"  # the client never closed: no entry for it
 
 
-def test_a_line_sent_with_quit_is_ahead_of_the_close_and_not_held_against_the_client() -> None:
+def test_a_line_sent_with_quit_is_judged_as_pipelined_not_as_sent_after_the_close() -> None:
     p = pipe()
     p.connect()
     p.feed(b"QUIT\r\nNOOP\r\n")
-    assert kinds(p) == []
+    # sent before the 221, so not after the close, but before QUIT's reply (RFC 2920 §3.1), with
+    # no PIPELINING offered (no EHLO yet)
+    assert kinds(p) == ["pipelining-without-extension"]
+    assert "NOOP was sent before the reply to QUIT" in p.record.violations[0].detail
     # NOOP came in the read that brought QUIT, before the 221 went out: it is recorded first
     assert texts(p)[-4:] == ["QUIT", "NOOP", "221 2.0.0 Bye", "(connection closed)"]
 

@@ -129,3 +129,26 @@ def test_numbers_go_on_after_a_switch_and_connection_counts_from_it() -> None:
     second = engine.connect()
     assert second.greeting == 421  # connection 1 of the new scenario state
     assert (first.session.index, second.session.index) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("mail", "rcpt", "expected"),
+    [
+        ("MAIL FROM: <a@x.test>", "RCPT TO:<b@y.test>", ["path-syntax"]),
+        ("MAIL FROM:<a@x.test>", "RCPT TO:\t<b@y.test>", ["path-syntax"]),
+        ("MAIL FROM: <a@x.test>", "RCPT TO: <b@y.test>", ["path-syntax"]),  # told once
+        ("MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", []),
+    ],
+)
+def test_a_space_after_the_colon_is_accepted_and_recorded(
+    mail: str, rcpt: str, expected: list[str]
+) -> None:
+    # RFC 5321 §4.1.2 has no space there; Postfix accepts it unless
+    # smtpd_strict_rfc821_envelopes is set: so does smtpfake, as it accepts MAIL before EHLO
+    d = greeted()
+    assert d.reply(mail) == b"250 2.1.0 Ok\r\n"
+    assert d.reply(rcpt) == b"250 2.1.5 Ok\r\n"
+    assert d.session.mail_from == "a@x.test" and d.session.rcpt_tos == ["b@y.test"]
+    assert d.kinds() == expected
+    if expected:
+        assert "§4.1.2" in d.violations[0].detail

@@ -40,6 +40,7 @@ class Pipe:
         self.session = session
         self.wire = bytearray()
         self.timers: dict[str, float] = {}
+        self.armed: dict[str, float] = {}  # when each timer was last armed (clock seconds)
         self.half_closed = False
         self.ended: str | None = None
         self.tls = False  # a StartTLS is waiting for tls_started() / tls_failed()
@@ -84,6 +85,10 @@ class Pipe:
         assert self.ended is not None
         self.conn.connection_lost()
 
+    def due(self, name: str) -> float:
+        """When the armed timer ``name`` runs out (clock seconds)."""
+        return self.armed[name] + self.timers[name]
+
     # -- carrying out ----------------------------------------------------------------------------
 
     def _carry(self, actions: tuple[Action, ...], hold: bool) -> bytes:
@@ -98,6 +103,7 @@ class Pipe:
             for i, action in enumerate(actions):
                 if isinstance(action, ArmTimer):
                     self.timers[action.name] = action.seconds
+                    self.armed[action.name] = self.engine.clock.now()
                     continue
                 if isinstance(action, CancelTimer):
                     self.timers.pop(action.name, None)

@@ -60,7 +60,9 @@ def test_error_mid_session(broken: Server, raw: Callable[[], Raw]) -> None:
     assert session.replies[-2].startswith("451 4.3.0 smtpfake internal error")
     assert [e for e in session.transcript if e.side == "server"][-1].text == "(connection closed)"
     assert session.commands[-2:] == ("NOOP", "NOOP")  # the second came with the first
-    assert kinds(session) == []
+    # so before the first one's reply, and NOOP ends a pipelined group (RFC 2920 §3.1): judged as
+    # pipelined, though the 451 closed the session; no no-quit, no sent-after-close
+    assert kinds(session) == ["bad-pipelining"]
 
 
 def test_error_at_greeting(broken: Server, raw: Callable[[], Raw]) -> None:

@@ -88,3 +88,14 @@ def test_numbers_stay_unique_across_a_switch(server: Server) -> None:
     server.reset()  # only a reset starts the numbers again
     send()
     assert [(m.session, m.queue_id) for m in server.messages] == [(1, "SF000001")]
+
+
+def test_a_space_after_the_colon_is_accepted_and_recorded(server: Server) -> None:
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.ehlo("c.test")
+        assert client.docmd("MAIL FROM: <a@x.test>") == (250, b"2.1.0 Ok")
+        assert client.docmd("RCPT TO:<b@y.test>") == (250, b"2.1.5 Ok")
+        client.data(MESSAGE)
+    (session,) = ended_sessions(server, 1)
+    assert [v.kind for v in session.violations] == ["path-syntax"]
+    assert [m.mail_from for m in server.messages] == ["a@x.test"]
