@@ -40,14 +40,16 @@ class Stage(str, enum.Enum):
 
 @frozen_dataclass
 class Location:
-    """Where something was written in a scenario file: ``file:line:column``."""
+    """Where something was written in a scenario file: ``file:line:column``. Line 0 is no
+    place in a file but a key path of a request (``params.delay``, from the sidecar's API),
+    shown alone."""
 
     file: str
-    line: int  # 1-based
+    line: int  # 1-based; 0: ``file`` is a key path
     column: int  # 1-based
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        return self.file if self.line == 0 else f"{self.file}:{self.line}:{self.column}"
 
 
 #: the state every server starts in (and returns to on reset/use), as WireMock's "Started"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import threading
+from typing import Any
 
 import pytest
 
@@ -100,3 +101,93 @@ def test_settle_timeout_set_in_a_test_ends_with_it(pytester: pytest.Pytester) ->
         """
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+class CountingFake(SmtpFake):
+    """SmtpFake that counts its waits for open sessions (how many sessions each waited for)."""
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(server)
+        self.waits: list[int] = []
+
+    def _wait_ended(self, keys: set[tuple[int, float, str]], limit: float) -> set[Any]:
+        self.waits.append(len(keys))
+        return super()._wait_ended(keys, limit)
+
+
+def test_a_session_a_read_waited_for_in_vain_is_not_waited_for_again_until_it_moves(
+    fake: SmtpFake,
+) -> None:
+    fake.reset()
+    counting = CountingFake(fake.server)
+    counting.settle_timeout = 0.05
+    with socket.create_connection(fake.address, timeout=5) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()  # the greeting: the session has started
+        (session,) = counting.sessions  # waited, in vain: the test's own connection
+        assert session.ended is None
+        assert counting.violations == ()
+        assert counting.assert_delivered(0) == ()
+        assert counting.transcript().count("220 ") == 1
+        assert counting.waits == [1]  # one wait, not one per read
+        sock.sendall(b"NOOP\r\n")
+        assert reader.readline().startswith(b"250 ")
+        assert counting.violations == ()  # the session moved on: waited for again
+        assert counting.waits == [1, 1]
+        assert counting.sessions_where(code=250)
+        assert counting.waits == [1, 1]
+        # settle() itself waits for every open session, stalled or not
+        assert counting.settle() is False
+        assert counting.waits == [1, 1, 1]
+        reader.close()  # the file holds the socket open too
+    # closed without a word: settle() is how to wait for it (a read would not, see README)
+    assert counting.settle(timeout=5) is True
+    assert [v.kind for v in counting.violations] == ["no-quit"]
+
+
+def test_a_new_session_is_always_waited_for(fake: SmtpFake) -> None:
+    fake.reset()
+    counting = CountingFake(fake.server)
+    counting.settle_timeout = 0.05
+    with socket.create_connection(fake.address, timeout=5) as kept:
+        kept.recv(100)
+        assert counting.violations == ()
+        client = smtplib.SMTP(fake.host, fake.port, timeout=5)
+        client.ehlo()
+        client.close()  # no QUIT: seen every time, though the kept session stays stalled
+        # the kept session's first stall, then a wait for the new one alone: the read is
+        # woken when it ends
+        assert [v.kind for v in counting.violations] == ["no-quit"]
+        assert counting.waits == [1, 1]
+
+
+def test_reads_inside_the_clients_with_block_wait_once(pytester: pytest.Pytester) -> None:
+    """A test's own connection, open around its reads, costs one settle_timeout, not one per
+    read (each read waited it out before)."""
+    pytester.makepyfile(
+        """
+        import smtplib
+
+        def test_reads(smtpfake, monkeypatch):
+            waits = []
+            real = type(smtpfake)._wait_ended
+
+            def counting(self, keys, limit):
+                waits.append(len(keys))
+                return real(self, keys, limit)
+
+            monkeypatch.setattr(type(smtpfake), "_wait_ended", counting)
+            smtpfake.settle_timeout = 0.1
+            with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as s:
+                s.sendmail("a@example.com", ["b@example.com"], b"Subject: hi\\r\\n\\r\\nhi\\r\\n")
+                assert len(smtpfake.sessions) == 1
+                assert smtpfake.violations == ()
+                smtpfake.assert_delivered(1)
+                assert waits == [1]
+            # the with block sent QUIT: something new, so the read waits for the end
+            assert smtpfake.sessions[0].ended is not None
+            assert smtpfake.violations == ()
+            assert waits == [1, 1]
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
