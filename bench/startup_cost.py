@@ -6,7 +6,10 @@ per-round ratios):
 
 1. plugin: N trivial tests (no fixture) run by pytest with the plugin loaded, and with
    ``-p no:smtpfake`` (as if smtpfake were not installed). CPU time (user+sys) of the pytest
-   process, median of R rounds; the target is a ratio of at most 1.05.
+   process, median of R rounds; the target is a ratio of at most 1.05. CPU time on a shared
+   machine is noisy (a few per cent between rounds); ``--instructions`` also counts the
+   instructions each side executes, once, under valgrind's cachegrind (``--cache-sim=no``,
+   PYTHONHASHSEED=0): the same from run to run, so a cost of 1% shows as 1%.
 2. CLI: ``smtpfake --help`` (process exit), ``smtpfake serve --port 0`` (until the
    "listening" line), and the same until a client connecting then has the 220 greeting, for
    this checkout and a baseline checkout of an earlier revision (``--before REV``, default the
@@ -28,7 +31,7 @@ per-round ratios):
    floor is mostly loading those modules.
 
 Usage: python bench/startup_cost.py [--tests N] [--rounds R] [--before REV] [--source]
-       [--only plugin|cli]
+       [--only plugin|cli] [--instructions]
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import argparse
 import compileall
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -61,6 +65,25 @@ def cpu_of(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True, timeout=300)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def instructions_of(cmd: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """Instructions (cachegrind's ``I refs``) one run of ``cmd`` executes, the Python
+    interpreter and everything it loads included. Needs valgrind."""
+    tool = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    run = subprocess.run(
+        [*tool, *cmd],
+        cwd=cwd,
+        env={**env, "PYTHONHASHSEED": "0"},  # the same dict and set layouts every run
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", run.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count from valgrind: {run.stderr[-500:]}")
+    return int(found.group(1).replace(",", ""))
 
 
 def wall_of_help(env: dict[str, str]) -> float:
@@ -269,6 +292,11 @@ def main() -> None:
     parser.add_argument("--before", default=BEFORE, help="baseline git revision for the CLI")
     parser.add_argument("--source", action="store_true", help="CLI from source, no bytecode")
     parser.add_argument("--only", choices=("plugin", "cli"), help="run one of the two measures")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="plugin: also count instructions under valgrind (cachegrind), once per side",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -311,6 +339,22 @@ def plugin_cost(
             f"   {name} / -p no:smtpfake: {ratio(plugin, name, '-p no:smtpfake'):.3f} "
             f"(median of per-round ratios, {args.rounds} rounds; target: at most 1.05)"
         )
+    if args.instructions:
+        counts = {
+            "with smtpfake": instructions_of(base, suite, env),
+            "-p no:smtpfake": instructions_of(without, suite, env),
+            before: instructions_of([*without, "-p", "smtpfake.pytest_plugin"], suite, old_env),
+        }
+        bytecode = "not written" if env.get("PYTHONDONTWRITEBYTECODE") else "cached"
+        print(f"   instructions (cachegrind, one run each; bytecode {bytecode}):")
+        for name, n in counts.items():
+            print(f"   {name:16s} {n / 1e6:10.1f} M")
+        for name in ("with smtpfake", before):
+            extra = counts[name] - counts["-p no:smtpfake"]
+            print(
+                f"   {name} / -p no:smtpfake: {counts[name] / counts['-p no:smtpfake']:.4f} "
+                f"({extra / 1e6:+.1f} M instructions)"
+            )
 
 
 def cli_cost(

@@ -161,30 +161,45 @@ class Control(Protocol):
     ) -> tuple[Retry, ...]: ...
 
 
-class _KeyPaths:
-    """See ``key_paths_for_dicts``; a class, so that a failing ``use()`` shows no frames of
-    its own (``__tracebackhide__``) where a generator would add contextlib's."""
+class _UseErrors:
+    """See ``use_errors``; a class, so that a failing ``use()`` shows no frames of its own
+    (``__tracebackhide__``) where a generator would add contextlib's."""
 
-    def __init__(self, scenario: object) -> None:
+    def __init__(self, scenario: object, params: Mapping[str, Any] | None) -> None:
         self.scenario = scenario
+        self.params = params
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
         __tracebackhide__ = True
-        from smtpfake.scenario import ScenarioError
+        from smtpfake.scenario import ParamsError, ScenarioError
 
+        if isinstance(exc, ParamsError) and self.params:
+            # the mistake is in this call's argument, not in the (maybe installed) file
+            told = ParamsError(exc.problems, list(exc.settings))
+            told.args = (f"{self.call()}: {'; '.join(exc.settings)}",)
+            raise told from None
         if isinstance(exc, ScenarioError) and isinstance(self.scenario, dict):
             error = ScenarioError(exc.problems)
             error.args = ("\n".join(p.message for p in exc.problems),)
             raise error from None
 
+    def call(self) -> str:
+        """The call as the user wrote it: ``use('greylisting', params={'dealy': 5})``."""
+        shown = "{...}" if isinstance(self.scenario, dict) else repr(self.scenario)
+        return f"use({shown}, params={dict(self.params or {})!r})"
 
-def key_paths_for_dicts(scenario: object) -> _KeyPaths:
-    """Around ``use(scenario)``: a dict's ScenarioError names key paths (``rules[1].reply``)
-    without line:col, which would point into an internal YAML copy the user never wrote."""
-    return _KeyPaths(scenario)
+
+def use_errors(scenario: object, params: Mapping[str, Any] | None) -> _UseErrors:
+    """Around ``use(scenario, params=params)``: a ParamsError (a value ``params`` sets that the
+    scenario does not take) names the call and its argument, ``use('greylisting',
+    params={'dealy': 5}): dealy=5: this scenario has no parameter named 'dealy'; ...``, rather
+    than the scenario file's declaration; a dict's ScenarioError names key paths
+    (``rules[1].reply``) without line:col, which would point into an internal YAML copy the
+    user never wrote."""
+    return _UseErrors(scenario, params)
 
 
 Key = tuple[int, float, str]
@@ -502,11 +517,10 @@ class SmtpFake(ControlHelpers):
         params: Mapping[str, Any] | None = None,
     ) -> None:
         """Switch scenario (a name, a YAML path, a dict); ``params`` sets its parameters by name
-        (``{"delay": 5}``); ScenarioError lists every problem. A dict's problems name the key
-        path (``rules[1].reply``), with no line:col: the YAML those would point into is an
-        internal copy the user never wrote."""
+        (``{"delay": 5}``); ScenarioError lists every problem (see :func:`use_errors`: a bad
+        ``params`` value is a ParamsError naming this call, a dict's problems name key paths)."""
         __tracebackhide__ = True
-        with key_paths_for_dicts(scenario):
+        with use_errors(scenario, params):
             self.server.use(scenario, seed=seed, params=params)
 
     def reset(self) -> None:

@@ -4,9 +4,15 @@ One server per test session (started on first use), reset before each test that 
 test pays microseconds rather than a server start (the pytest-httpserver pattern). Every option
 is both an ini key and a command-line flag, and shows in the report header.
 
-Import cost: pytest loads this module in every run where smtpfake is installed, used or not. It
-imports nothing beyond what pytest already loaded; the server stack (asyncio, aiosmtpd, yaml, the
-engine, the HTTP client) is imported inside the fixtures, on first use.
+Load cost: pytest loads this module in every run where smtpfake is installed, used or not, and
+compiles it anew (rewriting its asserts) wherever bytecode is not written (PYTHONDONTWRITEBYTECODE,
+a read-only site-packages). So it holds only what pytest needs before a test asks for a fixture:
+the options, the settings, the fixtures' declarations and the collection-time check of markers.
+It imports nothing beyond what pytest already loaded. What the fixtures do is in
+:mod:`smtpfake.pytest_plugin_marker` and :mod:`smtpfake.pytest_plugin_backend`, imported on
+first use with the server stack (asyncio, aiosmtpd, yaml, the engine, the HTTP client); the
+report hook that adds a failing test's transcript is registered then too, so a suite that never
+uses the fixture runs no smtpfake hook in each test.
 """
 
 from __future__ import annotations
@@ -20,14 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-# the limits' dataclass alone (no engine, no yaml): its fields name the --smtpfake-journal-* flags
-from smtpfake.journal_limits import JournalLimits
-
 if TYPE_CHECKING:
     from smtpfake.control import Control
     from smtpfake.delivery import Handler
-    from smtpfake.remote import RemoteSmtpFake
-    from smtpfake.scenario import ScenarioError
+    from smtpfake.journal_limits import JournalLimits
     from smtpfake.server import Server
 
 # name: (help, default, how the default reads in --help)
@@ -45,7 +47,23 @@ _OPTIONS: dict[str, tuple[str, str, str]] = {
     "remote_token": ("bearer token for the sidecar's API", "", "$SMTPFAKE_API_TOKEN"),
     "remote_wait": ("seconds to wait for a sidecar that is still starting", "10", "10"),
 }
-_HANDLE = pytest.StashKey["Control"]()
+#: JournalLimits' fields, name: (default, what N counts), which name the --smtpfake-journal-*
+#: flags; written out so that loading the plugin does not import that dataclass (nor
+#: frozen_dataclass): tests/plugin/test_journal_settings.py holds the two equal
+_JOURNAL_LIMITS: dict[str, tuple[int, str]] = {
+    "sessions": (10_000, "sessions (the oldest go whole)"),
+    "messages": (10_000, "messages, across all sessions"),
+    "message_bytes": (
+        256 * 1024 * 1024,
+        "bytes of message data (the newest message is always kept)",
+    ),
+    "entries": (1_000, "transcript entries (and violations) per session, the latest"),
+    "transcript_bytes": (
+        64 * 1024 * 1024,
+        "bytes of transcript text (past it the oldest sessions go)",
+    ),
+    "entry_chars": (4_096, "characters per transcript entry (a longer one is cut)"),
+}
 
 
 class SmtpfakeWarning(pytest.PytestWarning):
@@ -70,16 +88,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             help=f"{text} (ini: smtpfake_{name}; default: {shown})",
         )
         parser.addini(f"smtpfake_{name}", text, default=default)
-    for f in dataclasses.fields(JournalLimits):
-        name = f"journal_{f.name}"
+    for field, (limit, doc) in _JOURNAL_LIMITS.items():
+        name = f"journal_{field}"
         group.addoption(
             f"--smtpfake-{name.replace('_', '-')}",
             dest=f"smtpfake_{name}",
             metavar="N",
-            help=f"the in-process journal keeps at most N {f.metadata['doc']} "
-            f"(ini: smtpfake_{name}; default: {f.default})",
+            help=f"the in-process journal keeps at most N {doc} "
+            f"(ini: smtpfake_{name}; default: {limit})",
         )
-        parser.addini(f"smtpfake_{name}", f"journal limit: {f.metadata['doc']}", default="")
+        parser.addini(f"smtpfake_{name}", f"journal limit: {doc}", default="")
 
 
 def _setting(config: pytest.Config, name: str) -> str:
@@ -127,21 +145,23 @@ class Settings:
 def _journal_limits(config: pytest.Config) -> JournalLimits | None:
     """JournalLimits from the --smtpfake-journal-* flags and ini keys given, else None."""
     given: dict[str, int] = {}
-    for f in dataclasses.fields(JournalLimits):
-        raw = _setting(config, f"journal_{f.name}")
+    for field in _JOURNAL_LIMITS:
+        raw = _setting(config, f"journal_{field}")
         if raw:
             from smtpfake.scenario import limits
 
-            flag = f"--smtpfake-journal-{f.name.replace('_', '-')}"
+            flag = f"--smtpfake-journal-{field.replace('_', '-')}"
             try:
-                given[f.name] = limits.number_from_text(
+                given[field] = limits.number_from_text(
                     raw, flag, minimum=1, maximum=limits.MAX_JOURNAL_LIMIT, integer=True
                 )
             except limits.LimitError as exc:
-                raise pytest.UsageError(
-                    f"smtpfake: {exc} (ini smtpfake_journal_{f.name})"
-                ) from None
-    return JournalLimits(**given) if given else None
+                raise pytest.UsageError(f"smtpfake: {exc} (ini smtpfake_journal_{field})") from None
+    if not given:
+        return None
+    from smtpfake.journal_limits import JournalLimits
+
+    return JournalLimits(**given)
 
 
 def _seed(config: pytest.Config) -> int | None:
@@ -206,11 +226,6 @@ def _check_delivery(spec: str, where: str, error: type[Exception]) -> None:
 
 _SETTINGS = pytest.StashKey[Settings]()
 
-_REMOTE_DELIVERY = (
-    "delivery is for the in-process server; with --smtpfake-remote start the sidecar with "
-    "`smtpfake serve --deliver ...`"
-)
-
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -224,6 +239,25 @@ def pytest_configure(config: pytest.Config) -> None:
     # that never names smtpfake does not import them.
     settings = read_settings(config)
     config.stash[_SETTINGS] = settings
+    if settings.remote or settings.port or settings.host != Settings.host:
+        _check_network_settings(config, settings)
+    if not settings.remote and (settings.scenario != "default" or settings.scenario_dirs):
+        from smtpfake.pytest_plugin_backend import problem_lines
+        from smtpfake.scenario import ScenarioError, resolve
+
+        try:
+            resolve(settings.scenario, settings.scenario_dirs)
+        except ScenarioError as exc:
+            raise pytest.UsageError(
+                f"smtpfake: --smtpfake-scenario (ini smtpfake_scenario): {problem_lines(exc)}"
+            ) from None
+
+
+def _check_network_settings(config: pytest.Config, settings: Settings) -> None:
+    """A sidecar that does not answer (waited for) or refuses the token, a scenario it lacks, a
+    host:port the in-process server cannot listen on: a usage error at start-up."""
+    from smtpfake import pytest_plugin_backend as backend
+
     if settings.remote:
         if settings.journal_limits is not None:
             raise pytest.UsageError(
@@ -232,114 +266,19 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         if settings.delivery is not None:
             raise pytest.UsageError(
-                f"smtpfake: --smtpfake-delivery (ini smtpfake_delivery): {_REMOTE_DELIVERY}"
+                f"smtpfake: --smtpfake-delivery (ini smtpfake_delivery): {backend.REMOTE_DELIVERY}"
             )
-        remote = _wait_for_sidecar(settings)
+        remote = backend.wait_for_sidecar(settings)
         if settings.scenario != "default":
-            _check_scenario_on_sidecar(remote, settings)
+            backend.check_scenario_on_sidecar(remote, settings)
         return
-    if (settings.port or settings.host != Settings.host) and not _worker():
+    if not backend.xdist_worker():
         # The main process checks every worker's port (N, N+1, ... under pytest-xdist): a
         # UsageError inside a worker would be an xdist crash with a traceback, not one line.
         workers = getattr(config.option, "numprocesses", None)
         count = workers if isinstance(workers, int) and workers > 0 and settings.port else 1
         for k in range(count):
-            _check_port(settings.host, settings.port + k if settings.port else 0)
-    if settings.scenario != "default" or settings.scenario_dirs:
-        from smtpfake.scenario import ScenarioError, resolve
-
-        try:
-            resolve(settings.scenario, settings.scenario_dirs)
-        except ScenarioError as exc:
-            raise pytest.UsageError(
-                f"smtpfake: --smtpfake-scenario (ini smtpfake_scenario): {_problems(exc)}"
-            ) from None
-
-
-def _port_for_this_process(port: int) -> int:
-    """A fixed port as given; under pytest-xdist worker gwN listens on ``port + N``."""
-    worker = _worker()
-    return port + int(worker[2:]) if port and worker.startswith("gw") else port
-
-
-def _check_port(host: str, port: int) -> None:
-    """UsageError at start-up if ``host:port`` is taken (rather than an error in every test)."""
-    import socket
-
-    try:
-        with socket.create_server((host, port)):
-            pass
-    except OSError as exc:
-        flags = "--smtpfake-host/--smtpfake-port (ini smtpfake_host/smtpfake_port)"
-        problem = f"cannot listen on {host}:{port}: {exc}"
-        raise pytest.UsageError(f"smtpfake: {flags}: {problem}") from None
-
-
-def _wait_for_sidecar(settings: Settings) -> RemoteSmtpFake:
-    """Poll the sidecar's health until it says ready, for at most ``remote_wait`` seconds;
-    return a client of it."""
-    import time
-
-    from smtpfake.remote import RemoteError, RemoteSmtpFake
-
-    try:
-        remote = RemoteSmtpFake(settings.remote, settings.remote_token, timeout=2.0)
-    except ValueError as exc:
-        raise pytest.UsageError(f"smtpfake: --smtpfake-remote: {exc}") from None
-    deadline = time.monotonic() + settings.remote_wait
-    while True:
-        try:
-            status = remote.health().get("status")
-            problem = "" if status == "ready" else f"the sidecar is not ready (status {status!r})"
-            if not problem:
-                # health needs no token: one call that does, so a missing or wrong token is
-                # this one usage error rather than an error in every test
-                remote.request("GET", "/api/clock")
-        except RemoteError as exc:
-            if exc.status in (401, 403):
-                raise pytest.UsageError(
-                    f"smtpfake: --smtpfake-remote-token: {settings.remote} refused it: {exc}"
-                ) from None
-            problem = str(exc)
-        if not problem:
-            return remote
-        if time.monotonic() >= deadline:
-            raise pytest.UsageError(
-                f"smtpfake: --smtpfake-remote {settings.remote}: {problem} "
-                f"(waited {settings.remote_wait:g}s, see --smtpfake-remote-wait)"
-            )
-        time.sleep(0.1)
-
-
-def _check_scenario_on_sidecar(remote: RemoteSmtpFake, settings: Settings) -> None:
-    """UsageError at start-up for a default scenario the run cannot get: a name the sidecar's
-    library does not hold, or a local YAML file (uploaded by each test) that does not load."""
-    from smtpfake.scenario import ScenarioError, resolve
-    from smtpfake.scenario.yamlwalk import did_you_mean
-    from smtpfake.servers_on_demand import local_scenario
-
-    setting = "--smtpfake-scenario (ini smtpfake_scenario)"
-    name = settings.scenario
-    if (
-        local_scenario(name, settings.scenario_dirs) != name
-        or name.endswith((".yaml", ".yml"))
-        or "/" in name
-    ):
-        try:
-            resolve(name, settings.scenario_dirs)
-        except ScenarioError as exc:
-            raise pytest.UsageError(f"smtpfake: {setting}: {_problems(exc)}") from None
-        return
-    known = [str(entry["name"]) for entry in remote.scenarios()]
-    if name not in known:
-        raise pytest.UsageError(
-            f"smtpfake: {setting}: the sidecar at {settings.remote} has no scenario named "
-            f"'{name}'{did_you_mean(name, known)}"
-        )
-
-
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "")
+            backend.check_port(settings.host, settings.port + k if settings.port else 0)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -355,7 +294,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     if s.journal_limits is not None:
         changed = [
             f"{f.name}={getattr(s.journal_limits, f.name)}"
-            for f in dataclasses.fields(JournalLimits)
+            for f in dataclasses.fields(s.journal_limits)
             if getattr(s.journal_limits, f.name) != f.default
         ]
         parts.append("journal " + ",".join(changed))
@@ -364,7 +303,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     # a conftest's own smtpfake_settings decides instead: say so, rather than show the flags'
     # settings as if they were in force
     overrides = [
-        _relative(Path(str(getattr(p, "__file__", "?"))), config.rootpath)
+        relative_path(Path(str(getattr(p, "__file__", "?"))), config.rootpath)
         for p in config.pluginmanager.get_plugins()
         if getattr(p, "__name__", __name__) != __name__
         and callable(getattr(p, "smtpfake_settings", None))
@@ -374,7 +313,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     return "smtpfake: " + " ".join(parts)
 
 
-def _relative(path: Path, root: Path) -> str:
+def relative_path(path: Path, root: Path) -> str:
     """``path`` from the rootdir on, when it is under it."""
     try:
         return str(path.relative_to(root))
@@ -428,63 +367,9 @@ def smtpfake_settings(pytestconfig: pytest.Config) -> Settings:
 def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
     """What the ``smtpfake`` fixtures drive: an in-process server started once per test session,
     or a server of its own on the sidecar named by ``--smtpfake-remote``."""
-    settings = smtpfake_settings
-    if settings.remote:
-        if settings.delivery is not None:
-            # flags were checked at start-up; this is a conftest's Settings: one line per test
-            pytest.fail(f"smtpfake: Settings(delivery=...): {_REMOTE_DELIVERY}", pytrace=False)
-        yield from _remote_backend(settings)
-        return
-    from smtpfake.control import SmtpFake
-    from smtpfake.scenario import ScenarioError
-    from smtpfake.server import Server
+    from smtpfake.pytest_plugin_backend import backend
 
-    try:
-        server = Server(
-            settings.scenario,
-            host=settings.host,
-            port=_port_for_this_process(settings.port),
-            seed=settings.seed,
-            scenario_dirs=settings.scenario_dirs,
-            delivery=settings.delivery,
-            journal_limits=settings.journal_limits,
-        )
-    except ScenarioError as exc:
-        # settings made in code (an overridden smtpfake_settings) are checked only here: one
-        # line in each test that needs the server, not a traceback through the fixtures
-        problem = f"smtpfake: scenario {settings.scenario!r} (smtpfake_settings): {_problems(exc)}"
-        pytest.fail(problem, pytrace=False)
-    try:
-        server.start()
-    except OSError as exc:
-        where = f"{settings.host}:{_port_for_this_process(settings.port)}"
-        # taken since the start-up check: one line in each test that needs it, no traceback
-        pytest.fail(
-            f"smtpfake: --smtpfake-host/--smtpfake-port: cannot listen on {where}: {exc}",
-            pytrace=False,
-        )
-    fake = SmtpFake(server)
-    fake.transcript_in_errors = False  # the report's own section carries it, once
-    yield fake
-    server.stop()
-
-
-def _remote_backend(settings: Settings) -> Iterator[Control]:
-    import contextlib
-
-    from smtpfake.remote import RemoteError
-    from smtpfake.scenario import ScenarioError
-    from smtpfake.servers_on_demand import own_server
-
-    with contextlib.ExitStack() as stack:
-        try:
-            remote = stack.enter_context(own_server(settings))
-        except (RemoteError, ScenarioError) as exc:
-            # the sidecar refused a server of our own (gone since start-up, out of ports, a
-            # bad scenario): one line in each test, not a traceback through the fixtures
-            pytest.fail(f"smtpfake: --smtpfake-remote {settings.remote}: {exc}", pytrace=False)
-        remote.transcript_in_errors = False
-        yield remote
+    yield from backend(smtpfake_settings)
 
 
 @pytest.fixture(scope="session")
@@ -517,147 +402,6 @@ def smtpfake_server(smtpfake_backend: Control) -> Server:
     return server
 
 
-def _problems(exc: ScenarioError, *, positions: bool = True) -> str:
-    """Problems one per line; a position only where it points into a real file (a dict, or a
-    name that resolves to nothing, has none)."""
-    lines = [
-        str(p) if positions or Path(p.location.file).is_file() else p.message for p in exc.problems
-    ]
-    return lines[0] if len(lines) == 1 else "\n" + "\n".join(lines)
-
-
-def _marker(node: pytest.Item) -> pytest.Mark | None:
-    """The test's ``@pytest.mark.smtpfake(...)`` markers (module, class, function) as one, each
-    checked: every keyword from the closest marker that gives it, so a function's ``seed=`` or
-    ``params=`` keeps its module's scenario (the closest marker alone silently dropped it). A
-    positional scenario counts as ``scenario=``; a marker that names a scenario drops the
-    ``params`` of those further out (they were set for another scenario)."""
-    marks = list(node.iter_markers("smtpfake"))  # the closest first
-    if not marks:
-        return None
-    merged: dict[str, Any] = {}
-    for mark in reversed(marks):
-        _check_marker(mark)
-        if mark.args or "scenario" in mark.kwargs:
-            merged.pop("params", None)
-        merged.update(mark.kwargs, **({"scenario": mark.args[0]} if mark.args else {}))
-    combined: pytest.MarkDecorator = pytest.mark.smtpfake(**merged)
-    return combined.mark
-
-
-def _marker_scenario(
-    marker: pytest.Mark | None, scenario: Any, seed: int | None
-) -> tuple[Any, int | None]:
-    """The scenario and seed ``marker`` (see :func:`_marker`) names, else the ones given."""
-    if marker is None:
-        return scenario, seed
-    scenario = marker.kwargs.get("scenario", scenario)
-    if "seed" in marker.kwargs:
-        raw = marker.kwargs["seed"]
-        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 2**64 - 1:
-            pytest.fail(
-                f"@pytest.mark.smtpfake(seed={raw!r}): the seed must be an integer from 0 to "
-                "2^64-1",
-                pytrace=False,
-            )
-        seed = raw
-    return scenario, seed
-
-
-#: the marker's keywords; anything else is a typo that would silently do nothing
-_MARKER_KEYWORDS = ("scenario", "seed", "params", "delivery", "handler")
-
-
-def _check_marker(marker: pytest.Mark) -> None:
-    """Fail the test with one line when ``@pytest.mark.smtpfake(...)`` is not
-    ``(scenario, seed=INT, params=DICT, delivery=..., handler=...)``: a misspelt keyword or a
-    second scenario would otherwise be ignored, and the test run against the wrong scenario."""
-    from difflib import get_close_matches
-
-    problem = ""
-    unknown = [k for k in marker.kwargs if k not in _MARKER_KEYWORDS]
-    if unknown:
-        near = get_close_matches(unknown[0], _MARKER_KEYWORDS, n=1)
-        hint = f"did you mean {near[0]!r}? " if near else ""
-        problem = f"unknown keyword {unknown[0]!r}; {hint}(known: {', '.join(_MARKER_KEYWORDS)})"
-    elif len(marker.args) > 1 or (marker.args and "scenario" in marker.kwargs):
-        problem = "one scenario only: a name, a path or a dict, positional or as scenario="
-    elif not isinstance(marker.kwargs.get("params", {}), dict):
-        got = type(marker.kwargs["params"]).__name__
-        problem = f"params must be a dict of parameter names to values, got {got}"
-    if problem:
-        pytest.fail(f"@pytest.mark.smtpfake: {problem}", pytrace=False)
-
-
-_NO_CHANGE = object()
-
-
-def _marker_delivery(marker: pytest.Mark | None, server: Server | None) -> object:
-    """``@pytest.mark.smtpfake(delivery=...)``: this test's back end (a spec or a handler
-    object) replaces the session's until the test ends. Returns the one to restore."""
-    if marker is None or "delivery" not in marker.kwargs:
-        return _NO_CHANGE
-    wanted = marker.kwargs["delivery"]
-    if server is None:
-        pytest.fail(
-            "@pytest.mark.smtpfake(delivery=...): in-process only; with --smtpfake-remote "
-            "start the sidecar with `smtpfake serve --deliver ...`",
-            pytrace=False,
-        )
-    from smtpfake.hooks import plain_defs
-
-    if isinstance(wanted, str):
-        from smtpfake.delivery import named
-
-        try:
-            wanted = named(wanted)
-        except ValueError as exc:
-            pytest.fail(f"@pytest.mark.smtpfake(delivery=...): {exc}", pytrace=False)
-    elif wanted is not None and not callable(getattr(wanted, "handle_DATA", None)):
-        pytest.fail(
-            f"@pytest.mark.smtpfake(delivery={wanted!r}): expected maildir:PATH, "
-            "proxy:HOST:PORT, None or an object with aiosmtpd's async handle_DATA",
-            pytrace=False,
-        )
-    elif wanted is not None and plain_defs(wanted, ("DATA",)):
-        pytest.fail(
-            f"@pytest.mark.smtpfake(delivery={wanted!r}): handle_DATA must be `async def`, as "
-            "aiosmtpd's handlers are (the server awaits it)",
-            pytrace=False,
-        )
-    kept = server.delivery
-    server.delivery = wanted
-    return kept
-
-
-def _marker_handler(marker: pytest.Mark | None, server: Server | None) -> object:
-    """``@pytest.mark.smtpfake(handler=obj)``: an object with aiosmtpd's reply-deciding hooks
-    (smtpfake/hooks.py) for this test's connections. Returns the hooks to restore."""
-    if marker is None or "handler" not in marker.kwargs:
-        return _NO_CHANGE
-    if server is None:
-        pytest.fail("@pytest.mark.smtpfake(handler=...): in-process only", pytrace=False)
-    from smtpfake.hooks import Hooks, hook_names, plain_defs
-
-    wanted = marker.kwargs["handler"]
-    if wanted is not None and not hook_names(wanted):
-        pytest.fail(
-            f"@pytest.mark.smtpfake(handler={wanted!r}): it has none of aiosmtpd's hooks "
-            "(handle_HELO, handle_EHLO, handle_MAIL, handle_RCPT, handle_DATA, ...)",
-            pytrace=False,
-        )
-    plain = plain_defs(wanted, hook_names(wanted)) if wanted is not None else []
-    if plain:  # else each command fails with "object str can't be used in 'await' expression"
-        pytest.fail(
-            f"@pytest.mark.smtpfake(handler={wanted!r}): {', '.join(plain)} must be "
-            "`async def`, as aiosmtpd's hooks are (the server awaits them)",
-            pytrace=False,
-        )
-    kept = server.hooks
-    server.hooks = Hooks(wanted, server) if wanted is not None else None
-    return kept
-
-
 @pytest.fixture
 def smtpfake(
     request: pytest.FixtureRequest, smtpfake_backend: Control, smtpfake_settings: Settings
@@ -668,67 +412,6 @@ def smtpfake(
     the ``smtpfake_scenario`` setting. Change it inside the test with ``smtpfake.use(...)``.
     With ``--smtpfake-remote`` the same methods drive a sidecar over HTTP.
     """
-    from smtpfake.control import SETTLE_TIMEOUT
-    from smtpfake.scenario import ScenarioError
+    from smtpfake.pytest_plugin_marker import for_the_test
 
-    settings = smtpfake_settings
-    marker = _marker(request.node)
-    scenario, seed = _marker_scenario(marker, settings.scenario, settings.seed)
-    params = marker.kwargs.get("params") if marker is not None else None
-    if hasattr(request, "param"):
-        scenario = request.param
-    backend = smtpfake_backend
-    backend.reset()
-    backend.settle_timeout = SETTLE_TIMEOUT  # a test's own setting ends with the test
-    problem = ""
-    try:
-        # params: the scenario's ${name} values (in-process, or sent to the sidecar)
-        backend.use(scenario, seed=seed, params=params or None)
-    except ScenarioError as exc:
-        # a file keeps file:line:col; a name or a dict has no file, so only the key path
-        is_file = isinstance(scenario, Path) or str(scenario).endswith((".yaml", ".yml"))
-        shown = scenario if not isinstance(scenario, dict) else "(inline dict)"
-        problem = f"smtpfake: cannot load scenario {shown}: {_problems(exc, positions=is_file)}"
-    if problem:
-        pytest.fail(problem, pytrace=False)  # outside the except: no chained exception shown
-    server: Server | None = getattr(backend, "server", None)
-    kept = _marker_delivery(marker, server)
-    kept_hooks = _marker_handler(marker, server)
-    request.node.stash[_HANDLE] = backend
-    yield backend
-    if server is not None and server.delivery is not None:
-        # this test's messages reach its back end (and a handler's failure fails this test)
-        server.wait_for_deliveries()
-    errors = list(getattr(server, "errors", ()))
-    if server is not None and kept is not _NO_CHANGE:
-        server.delivery = kept  # type: ignore[assignment]
-    if server is not None and kept_hooks is not _NO_CHANGE:
-        server.hooks = kept_hooks  # type: ignore[assignment]
-    backend.reset()  # drop this test's connections now, not at the next test
-    if errors:
-        # A bug inside smtpfake while serving this test: it fails here, never lost in a thread.
-        pytest.fail("\n".join(str(e) for e in errors), pytrace=False)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    if report.when != "call" or not report.failed:
-        return report
-    handle = item.stash.get(_HANDLE, None)
-    if handle is None:
-        return report
-    # The "call" report is made before teardown resets the journal, so the transcript is whole.
-    worker = f", worker {_worker()}" if _worker() else ""
-    title = f"smtpfake transcript ({handle.scenario_name}, {handle.host}:{handle.port}{worker})"
-    text = handle.transcript()
-    dropped = handle.counts.dropped()
-    if dropped:  # a transcript missing what went before must say so
-        text = f"{dropped}\n{text}"
-    add = getattr(report.longrepr, "addsection", None)
-    if add is not None:
-        # in the failure itself: shown once in the terminal and kept in JUnit XML's <failure>
-        add(title, text)
-    else:
-        report.sections.append((title, text))
-    return report
+    yield from for_the_test(request, smtpfake_backend, smtpfake_settings)

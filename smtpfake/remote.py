@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from smtpfake.control import Control, ControlHelpers, key_paths_for_dicts
+from smtpfake.control import Control, ControlHelpers, use_errors
 from smtpfake.engine.records import Message
 from smtpfake.journal import JournalCounts, SessionRecord
 from smtpfake.scenario import Location, Problem, Scenario, ScenarioError, ScenarioRef
@@ -375,7 +375,15 @@ class RemoteSmtpFake(ControlHelpers):
         params: Mapping[str, Any] | None = None,
     ) -> None:
         """A name switches to the sidecar's scenario; a path or a dict is uploaded as YAML.
-        ``params`` sets the scenario's parameters by name (``{"delay": "5m"}``)."""
+        ``params`` sets the scenario's parameters by name (``{"delay": "5m"}``); problems as
+        in-process (see :func:`smtpfake.control.use_errors`)."""
+        __tracebackhide__ = True
+        with use_errors(scenario, params):
+            self._use(scenario, seed, params)
+
+    def _use(
+        self, scenario: ScenarioRef, seed: int | None, params: Mapping[str, Any] | None
+    ) -> None:
         __tracebackhide__ = True
         if isinstance(scenario, Scenario):
             raise TypeError(
@@ -393,9 +401,9 @@ class RemoteSmtpFake(ControlHelpers):
                 where = Location(f"<{name}>", 1, 1)
                 raise ScenarioError([Problem(where, f"cannot read: {exc}")]) from None
             extra = {"name": name, "source": f"<{name}>", "require_docs": "false"}
-            # problems by key path, as in-process: a line:col would point into this YAML copy
-            with key_paths_for_dicts(scenario):
-                self._upload(text, query | extra)
+            # problems by key path, as in-process (use_errors): a line:col would point into
+            # this YAML copy
+            self._upload(text, query | extra)
             return
         ref = str(scenario)
         if isinstance(scenario, Path) or ref.endswith((".yaml", ".yml")) or "/" in ref:

@@ -17,7 +17,7 @@ from typing import Any, Literal, cast
 from smtpfake.engine.records import HEADER_SCAN_BYTES, Message, Outcome, TranscriptEntry, Violation
 from smtpfake.journal import JournalCounts, JournalLimits, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioError
-from smtpfake.scenario.errors import Problem
+from smtpfake.scenario.errors import ParamsError, Problem
 from smtpfake.scenario.model import Location, Rule
 from smtpfake.scenario.violations import VIOLATION_KINDS
 from smtpfake.visible import json_text
@@ -189,6 +189,9 @@ def problems_to_json(error: ScenarioError) -> JSON:
             }
             for p in error.problems
         ],
+        # a ParamsError's: the values the caller set that the scenario does not take, each as
+        # NAME=VALUE: why (a client tells them as its own argument's mistake)
+        **({"settings": list(error.settings)} if isinstance(error, ParamsError) else {}),
     }
 
 
@@ -347,4 +350,7 @@ def problems_from_json(data: JSON) -> ScenarioError:
     problems = [_problem(d) for d in details]
     if not problems:
         problems = [Problem(Location("<remote>", 1, 1), str(data.get("error", "invalid")))]
+    settings = data.get("settings")
+    if isinstance(settings, list) and settings:
+        return ParamsError(problems, [str(s) for s in settings])
     return ScenarioError(problems)

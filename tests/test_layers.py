@@ -80,6 +80,8 @@ FACES = frozenset(
         "smtpfake.quick_subject",
         "smtpfake.event_order",  # where the log and the event stream place a violation or message
         "smtpfake.pytest_plugin",
+        "smtpfake.pytest_plugin_backend",
+        "smtpfake.pytest_plugin_marker",
         "smtpfake.queries",
         "smtpfake.servers_on_demand",
         "smtpfake.remote",

@@ -98,3 +98,15 @@ def test_limits_with_a_sidecar_are_a_usage_error(pytester: pytest.Pytester) -> N
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "a sidecar's are its own (smtpfake serve --journal-*)" in result.stderr.str()
+
+
+def test_the_flags_are_journal_limits_fields() -> None:
+    """The plugin names the --smtpfake-journal-* flags from a table of its own (loading it must
+    not import the dataclass): the table is JournalLimits' fields, defaults and docs."""
+    import dataclasses
+
+    from smtpfake.journal_limits import JournalLimits
+    from smtpfake.pytest_plugin import _JOURNAL_LIMITS
+
+    fields = dataclasses.fields(JournalLimits)
+    assert {f.name: (f.default, f.metadata["doc"]) for f in fields} == _JOURNAL_LIMITS

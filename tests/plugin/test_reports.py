@@ -24,12 +24,18 @@ def test_passes(smtpfake):
 """
 
 
-@pytest.mark.parametrize("family", ["xunit1", "xunit2"])
-def test_transcript_reaches_junit_xml(pytester: pytest.Pytester, family: str) -> None:
+@pytest.mark.parametrize(("family", "logging"), [("xunit1", "no"), ("xunit2", "all")])
+def test_transcript_reaches_junit_xml(pytester: pytest.Pytester, family: str, logging: str) -> None:
     pytester.makepyfile(FAILING)
     xml = pytester.path / "out.xml"
     result = pytester.runpytest(
-        "-p", "no:cacheprovider", f"--junitxml={xml}", "-o", f"junit_family={family}"
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={xml}",
+        "-o",
+        f"junit_family={family}",
+        "-o",
+        f"junit_logging={logging}",  # the issue's: all (it was lost even so), once
     )
     result.assert_outcomes(failed=1, passed=1)
     cases = {c.get("name"): c for c in ET.parse(xml).getroot().iter("testcase")}
@@ -40,6 +46,7 @@ def test_transcript_reaches_junit_xml(pytester: pytest.Pytester, family: str) ->
     assert "C: noop" in text and "S: 250 2.0.0 Ok" in text
     assert "expected 1 accepted message(s) matching subject='Welcome', got 0" in text
     assert cases["test_passes"].find("failure") is None
+    assert xml.read_text().count("C: noop") == 1  # in the <failure>, not again in system-out
 
 
 def test_transcript_printed_once_and_helper_frames_hidden(pytester: pytest.Pytester) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from smtpfake.control import Control, Retry
 from smtpfake.engine.records import Message, Violation
-from smtpfake.journal import SessionRecord
+from smtpfake.journal import JournalCounts, SessionRecord
 from smtpfake.server import Server
 
 
@@ -72,6 +72,12 @@ def test_every_documented_method(
     smtpfake.use({"rules": [{"on": "mail", "reply": "451 4.3.0 later"}]})
     with pytest.raises(AssertionError):
         smtpfake.assert_retried(1, min_delay=0.5)
+    counts: JournalCounts = smtpfake.counts
+    assert counts.sessions_started == 1 and counts.dropped() == ""
+    smtpfake.use("greylisting", params={"delay": "5m"})
+    name: str = smtpfake.scenario_name
+    now: float = smtpfake.advance(300.0)
+    assert name == "greylisting" and now >= 300.0
     smtpfake.reset()
 """
 

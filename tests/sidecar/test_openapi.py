@@ -185,6 +185,13 @@ def test_every_answer_is_documented_and_matches_its_schema(
     )
     check(*put, got, 400)
     assert got.body["problems"]
+    # a parameter value the scenario does not take: the 400 also carries it as the caller's
+    got = call(url, "PUT", put[0], {"name": "greylisting", "params": {"dealy": 5}}, **auth)
+    check(*put, got, 400)
+    assert got.body["settings"] == [
+        "dealy=5: this scenario has no parameter named 'dealy'; did you mean 'delay'? "
+        "(declared: delay)"
+    ]
     got = call(url, "PUT", put[0], {"name": "no-such-scenario", "params": {"x": 1}}, **auth)
     check(*put, got, 400)
     assert got.body["details"][0]["field"] == "name"

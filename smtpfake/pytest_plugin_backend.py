@@ -1,0 +1,226 @@
+"""What the pytest plugin's fixtures stand on, loaded on their first use (or at start-up when a
+setting needs checking against the network): the in-process server or the sidecar's server of
+this process, the start-up checks of a fixed port and of ``--smtpfake-remote``, and the
+transcript section of a failing test's report. :mod:`smtpfake.pytest_plugin` (which pytest loads
+in every run) holds the options, settings and fixture declarations."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from smtpfake.control import Control
+    from smtpfake.pytest_plugin import Settings
+    from smtpfake.remote import RemoteSmtpFake
+    from smtpfake.scenario import ScenarioError
+
+#: the control a test's ``smtpfake`` drove, on its item: what its failure report shows
+HANDLE = pytest.StashKey["Control"]()
+
+REMOTE_DELIVERY = (
+    "delivery is for the in-process server; with --smtpfake-remote start the sidecar with "
+    "`smtpfake serve --deliver ...`"
+)
+
+
+def xdist_worker() -> str:
+    """This process's pytest-xdist worker id (``gw0``, ...), or ``""``."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def port_for_this_process(port: int) -> int:
+    """A fixed port as given; under pytest-xdist worker gwN listens on ``port + N``."""
+    worker = xdist_worker()
+    return port + int(worker[2:]) if port and worker.startswith("gw") else port
+
+
+def check_port(host: str, port: int) -> None:
+    """UsageError at start-up if ``host:port`` is taken (rather than an error in every test)."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        flags = "--smtpfake-host/--smtpfake-port (ini smtpfake_host/smtpfake_port)"
+        problem = f"cannot listen on {host}:{port}: {exc}"
+        raise pytest.UsageError(f"smtpfake: {flags}: {problem}") from None
+
+
+def wait_for_sidecar(settings: Settings) -> RemoteSmtpFake:
+    """Poll the sidecar's health until it says ready, for at most ``remote_wait`` seconds;
+    return a client of it."""
+    import time
+
+    from smtpfake.remote import RemoteError, RemoteSmtpFake
+
+    try:
+        remote = RemoteSmtpFake(settings.remote, settings.remote_token, timeout=2.0)
+    except ValueError as exc:
+        raise pytest.UsageError(f"smtpfake: --smtpfake-remote: {exc}") from None
+    deadline = time.monotonic() + settings.remote_wait
+    while True:
+        try:
+            status = remote.health().get("status")
+            problem = "" if status == "ready" else f"the sidecar is not ready (status {status!r})"
+            if not problem:
+                # health needs no token: one call that does, so a missing or wrong token is
+                # this one usage error rather than an error in every test
+                remote.request("GET", "/api/clock")
+        except RemoteError as exc:
+            if exc.status in (401, 403):
+                raise pytest.UsageError(
+                    f"smtpfake: --smtpfake-remote-token: {settings.remote} refused it: {exc}"
+                ) from None
+            problem = str(exc)
+        if not problem:
+            return remote
+        if time.monotonic() >= deadline:
+            raise pytest.UsageError(
+                f"smtpfake: --smtpfake-remote {settings.remote}: {problem} "
+                f"(waited {settings.remote_wait:g}s, see --smtpfake-remote-wait)"
+            )
+        time.sleep(0.1)
+
+
+def check_scenario_on_sidecar(remote: RemoteSmtpFake, settings: Settings) -> None:
+    """UsageError at start-up for a default scenario the run cannot get: a name the sidecar's
+    library does not hold, or a local YAML file (uploaded by each test) that does not load."""
+    from smtpfake.scenario import ScenarioError, resolve
+    from smtpfake.scenario.yamlwalk import did_you_mean
+    from smtpfake.servers_on_demand import local_scenario
+
+    setting = "--smtpfake-scenario (ini smtpfake_scenario)"
+    name = settings.scenario
+    if (
+        local_scenario(name, settings.scenario_dirs) != name
+        or name.endswith((".yaml", ".yml"))
+        or "/" in name
+    ):
+        try:
+            resolve(name, settings.scenario_dirs)
+        except ScenarioError as exc:
+            raise pytest.UsageError(f"smtpfake: {setting}: {problem_lines(exc)}") from None
+        return
+    known = [str(entry["name"]) for entry in remote.scenarios()]
+    if name not in known:
+        raise pytest.UsageError(
+            f"smtpfake: {setting}: the sidecar at {settings.remote} has no scenario named "
+            f"'{name}'{did_you_mean(name, known)}"
+        )
+
+
+def problem_lines(exc: ScenarioError, *, positions: bool = True) -> str:
+    """Problems one per line; a position only where it points into a real file (a dict, or a
+    name that resolves to nothing, has none)."""
+    lines = [
+        str(p) if positions or Path(p.location.file).is_file() else p.message for p in exc.problems
+    ]
+    return lines[0] if len(lines) == 1 else "\n" + "\n".join(lines)
+
+
+def backend(settings: Settings) -> Iterator[Control]:
+    """The ``smtpfake_backend`` fixture: an in-process server started once per test session,
+    or a server of its own on the sidecar named by ``--smtpfake-remote``; yields it, stops it."""
+    if settings.remote:
+        if settings.delivery is not None:
+            # flags were checked at start-up; this is a conftest's Settings: one line per test
+            pytest.fail(f"smtpfake: Settings(delivery=...): {REMOTE_DELIVERY}", pytrace=False)
+        yield from _remote_backend(settings)
+        return
+    from smtpfake.control import SmtpFake
+    from smtpfake.scenario import ScenarioError
+    from smtpfake.server import Server
+
+    try:
+        server = Server(
+            settings.scenario,
+            host=settings.host,
+            port=port_for_this_process(settings.port),
+            seed=settings.seed,
+            scenario_dirs=settings.scenario_dirs,
+            delivery=settings.delivery,
+            journal_limits=settings.journal_limits,
+        )
+    except ScenarioError as exc:
+        # settings made in code (an overridden smtpfake_settings) are checked only here: one
+        # line in each test that needs the server, not a traceback through the fixtures
+        said = problem_lines(exc)
+        problem = f"smtpfake: scenario {settings.scenario!r} (smtpfake_settings): {said}"
+        pytest.fail(problem, pytrace=False)
+    try:
+        server.start()
+    except OSError as exc:
+        where = f"{settings.host}:{port_for_this_process(settings.port)}"
+        # taken since the start-up check: one line in each test that needs it, no traceback
+        pytest.fail(
+            f"smtpfake: --smtpfake-host/--smtpfake-port: cannot listen on {where}: {exc}",
+            pytrace=False,
+        )
+    fake = SmtpFake(server)
+    fake.transcript_in_errors = False  # the report's own section carries it, once
+    yield fake
+    server.stop()
+
+
+def _remote_backend(settings: Settings) -> Iterator[Control]:
+
+    from smtpfake.remote import RemoteError
+    from smtpfake.scenario import ScenarioError
+    from smtpfake.servers_on_demand import own_server
+
+    with contextlib.ExitStack() as stack:
+        try:
+            remote = stack.enter_context(own_server(settings))
+        except (RemoteError, ScenarioError) as exc:
+            # the sidecar refused a server of our own (gone since start-up, out of ports, a
+            # bad scenario): one line in each test, not a traceback through the fixtures
+            pytest.fail(f"smtpfake: --smtpfake-remote {settings.remote}: {exc}", pytrace=False)
+        remote.transcript_in_errors = False
+        yield remote
+
+
+def report_transcripts(config: pytest.Config) -> None:
+    """Add :class:`TranscriptReports` to this run (once)."""
+    if not config.pluginmanager.has_plugin(_REPORTS):
+        config.pluginmanager.register(TranscriptReports(), _REPORTS)
+
+
+_REPORTS = "smtpfake-transcripts"
+
+
+class TranscriptReports:
+    """The failure report of a test that used ``smtpfake`` carries its transcript. Registered
+    as a plugin by the first such test (:func:`report_transcripts`), so that a suite that never
+    uses the fixture pays for no hook in each of its tests."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.when != "call" or not report.failed:
+            return report
+        handle = item.stash.get(HANDLE, None)
+        if handle is None:
+            return report
+        # The "call" report is made before teardown resets the journal: the transcript is whole.
+        worker = f", worker {xdist_worker()}" if xdist_worker() else ""
+        title = f"smtpfake transcript ({handle.scenario_name}, {handle.host}:{handle.port}{worker})"
+        text = handle.transcript()
+        dropped = handle.counts.dropped()
+        if dropped:  # a transcript missing what went before must say so
+            text = f"{dropped}\n{text}"
+        add = getattr(report.longrepr, "addsection", None)
+        if add is not None:
+            # in the failure itself: shown once in the terminal and kept in JUnit XML's <failure>
+            add(title, text)
+        else:
+            report.sections.append((title, text))
+        return report
