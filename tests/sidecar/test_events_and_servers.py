@@ -171,7 +171,7 @@ def test_server_requests_are_checked(fleet_api: ApiServer) -> None:
     for body, named in (
         ({"scenario": "no-such"}, "scenario: no scenario named 'no-such'"),
         ({"scenario": "../etc/passwd"}, "scenario: '../etc/passwd' is a path"),
-        ({"seed": float("nan")}, "seed: must be a whole number"),
+        ({"seed": float("nan")}, "the body: 'seed': JSON number NaN"),  # not JSON
         ({"seed": 10**30}, "seed: must be a whole number"),
         ({"seed": -1}, "seed: must be a whole number"),
         # default declares none
