@@ -1,7 +1,8 @@
 """CPU per session of smtpfake's own code on the per-connection path, without the kernel or the
 event loop: the wire (smtpfake/wire/protocol.py) driven through one smtp-source-like session
-(greeting, EHLO, MAIL, RCPT, DATA, a 1 KB message, QUIT, the client's EOF, the close) with a
-transport that only counts writes, the engine, the journal and the cyclic garbage collector.
+(greeting, HELO as smtp-source sends it, MAIL, RCPT, DATA, a 1 KB message, QUIT, the client's
+EOF, the close) with a transport that only counts writes, the engine, the journal and the
+cyclic garbage collector.
 Far steadier on a shared machine than a socket benchmark (bench/smtp_source.py measures the
 whole server); ``--baseline DIR`` runs the same in another checkout, in alternating rounds.
 
@@ -22,7 +23,7 @@ from typing import Any
 
 BODY = b"From: a@x.test\r\nTo: b@y.test\r\nSubject: bench\r\n\r\n" + (b"x" * 78 + b"\r\n") * 12
 LINES = (
-    b"EHLO client.test\r\n",
+    b"HELO client.test\r\n",
     b"MAIL FROM:<a@x.test>\r\n",
     b"RCPT TO:<b@y.test>\r\n",
     b"DATA\r\n",

@@ -1,5 +1,5 @@
 """Where a session's CPU goes, callback by callback: the wire, engine and journal driven as in
-bench/session_cpu.py (a counting transport, one smtp-source-like session: connect, EHLO, MAIL,
+bench/session_cpu.py (a counting transport, one smtp-source-like session: connect, HELO, MAIL,
 RCPT, DATA, the message and its ".", QUIT, the client's EOF, the close), each callback timed on
 its own, in microseconds per session.
 
@@ -22,7 +22,7 @@ import time
 
 from session_cpu import LINES, CountingTransport, child_output  # bench/: the script's directory
 
-PHASES = ("connect", "EHLO", "MAIL", "RCPT", "DATA", "text+.", "QUIT", "EOF", "lost")
+PHASES = ("connect", "HELO", "MAIL", "RCPT", "DATA", "text+.", "QUIT", "EOF", "lost")
 
 
 def measure(sessions: int, sweep_kb: int) -> list[float]:

@@ -18,6 +18,7 @@ per-round ratios):
    bytecode first, as ``pip install`` does (an environment with PYTHONDONTWRITEBYTECODE would
    otherwise compile every module on every start, which measures the compiler); ``--source``
    measures from source instead. This checkout's first round also fills its scenario cache.
+   Every process runs in an empty directory (see RUN_IN).
 3. floors, in the same rounds: a bare interpreter (``python -c pass``); a minimal asyncio
    server (``asyncio.start_server`` on port 0, then a "listening" line): what no Python
    program serving on asyncio starts faster than on this machine; and that server after
@@ -26,9 +27,14 @@ per-round ratios):
 4. what is left, in one process of this checkout: the dataclasses the modules serve imports
    define (read from ``python -X importtime`` of a real serve), times what making one costs on
    this machine (Python generates and compiles its methods at import), as a frozen dataclass and
-   with ``smtpfake.frozen_dataclass`` (which leaves its methods for their first use: a class
-   the start makes instances of pays for its constructor then); the rest of the gap to the
-   floor is mostly loading those modules.
+   with ``smtpfake.frozen_dataclass`` (which leaves processing the class, and its methods, for
+   their first use: a class the start makes instances of is processed then, its first 64
+   instances set up without compiling a constructor); the rest of the gap to the floor is
+   mostly loading those modules.
+5. instructions, when valgrind is installed: serve of this checkout and of ``--before``, and
+   the minimal asyncio server, counted by cachegrind to the "listening" line and to the first
+   client's 220 greeting (PYTHONHASHSEED=0; this checkout's scenario cache filled by the rounds
+   above): the same figures on a busy machine as on a quiet one, which wall times are not.
 
 Usage: python bench/startup_cost.py [--tests N] [--rounds R] [--before REV] [--source]
        [--only plugin|cli] [--instructions]
@@ -57,6 +63,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # the last revision before the plugin and CLI imported lazily
 BEFORE = "5bfa501"
+#: where the CLI's processes run (main() makes it): an empty directory. ``-m`` and ``-c`` put
+#: the working directory first on sys.path, so every import looks there first: not this
+#: checkout, and not a crowded /tmp, which each import lists again whenever another process has
+#: changed it (some 27M instructions of serve's start in a /tmp of 700 entries; the installed
+#: ``smtpfake`` script puts its own bin directory there instead)
+RUN_IN = tempfile.gettempdir()
 
 
 def cpu_of(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -90,7 +102,7 @@ def wall_of_help(env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "smtpfake", "--help"],
-        cwd=tempfile.gettempdir(),  # `-m` puts the cwd first on sys.path: not this checkout
+        cwd=RUN_IN,
         env=env,
         check=True,
         capture_output=True,
@@ -106,7 +118,7 @@ def wall_of_serve(env: dict[str, str], greeting: bool = False) -> float:
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "smtpfake", "serve", "--port", "0"],
-        cwd=tempfile.gettempdir(),
+        cwd=RUN_IN,
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -157,7 +169,7 @@ def wall_of_floor(code: str, env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
-        cwd=tempfile.gettempdir(),
+        cwd=RUN_IN,
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -206,7 +218,7 @@ def modules_of_serve(env: dict[str, str]) -> set[str]:
     """The modules a ``smtpfake serve --port 0`` process imports until it listens."""
     proc = subprocess.Popen(
         [sys.executable, "-X", "importtime", "-m", "smtpfake", "serve", "--port", "0"],
-        cwd=tempfile.gettempdir(),
+        cwd=RUN_IN,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -230,7 +242,7 @@ def dataclass_cost(env: dict[str, str]) -> None:
     modules = modules_of_serve(env)
     out = subprocess.run(
         [sys.executable, "-c", DATACLASS_COUNT, *sorted(modules)],
-        cwd=tempfile.gettempdir(),
+        cwd=RUN_IN,
         env=env,
         check=True,
         capture_output=True,
@@ -242,8 +254,8 @@ def dataclass_cost(env: dict[str, str]) -> None:
     each, each_lazy = seen["each"] * 1000, seen["each_lazy"] * 1000
     print(
         f"4. serve imports {len(modules)} modules, {seen['modules']} of them smtpfake's, which "
-        f"define {plain + lazy} dataclasses, {lazy} of them with frozen_dataclass (methods "
-        f"made on first use); one frozen dataclass takes {each:.2f} ms to make "
+        f"define {plain + lazy} dataclasses, {lazy} of them with frozen_dataclass (processed, "
+        f"methods made, on first use); one frozen dataclass takes {each:.2f} ms to make "
         f"here, with frozen_dataclass {each_lazy:.2f} ms: about "
         f"{plain * each + lazy * each_lazy:.1f} ms of serve's start ({(plain + lazy) * each:.1f} "
         "ms as plain frozen dataclasses)"
@@ -299,7 +311,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    global RUN_IN
     with tempfile.TemporaryDirectory() as tmp:
+        RUN_IN = os.path.join(tmp, "empty")
+        os.mkdir(RUN_IN)
         env = dict(os.environ)
         old = checkout(args.before, Path(tmp) / "before")
         old_env = {**env, "PYTHONPATH": str(old)}
@@ -397,6 +412,93 @@ def cli_cost(
     engine = ratio(cli, f"serve {was}", "  + the engine imported")
     print(f"   serve {was} / that server with the engine imported: {engine:.2f}x")
     dataclass_cost(now_env)
+    if shutil.which("valgrind"):
+        instructions(
+            {
+                f"serve {was}": [f"-c{COUNTED}", "-m", "smtpfake", "serve", "--port", "0"],
+                f"serve {this}": [f"-c{COUNTED}", "-m", "smtpfake", "serve", "--port", "0"],
+                "minimal asyncio server": [f"-c{COUNTED}", "-c", MINIMAL_SERVER],
+            },
+            {f"serve {was}": old_env, f"serve {this}": now_env, "minimal asyncio server": env},
+        )
+
+
+#: runs ``-m MODULE ARGS`` or ``-c CODE`` (sys.argv[1:]) in this process: at the first line
+#: saying "listening", either exits, or (argv[0] "greeting") connects as a client and exits
+#: once it has the 220 greeting; what cachegrind counts of a start
+COUNTED = """
+import os, runpy, socket, sys, threading
+greeting = sys.argv[1] == "greeting"
+how, what, args = sys.argv[2], sys.argv[3], sys.argv[4:]
+
+def client(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        got = b""
+        while not got.endswith(b"\\r\\n"):  # bounded by the socket's timeout
+            part = sock.recv(512)
+            if not part:
+                break
+            got += part
+    os._exit(0 if got.startswith(b"220") else 3)
+
+class Lines:
+    line = ""
+
+    def write(self, text):
+        self.line += text
+        while "\\n" in self.line:
+            done, self.line = self.line.split("\\n", 1)
+            if "listening on " in done:
+                if not greeting:
+                    os._exit(0)
+                after = done.split("listening on ", 1)[1]
+                port = int(after.split(",")[0].rsplit(":", 1)[-1])
+                threading.Thread(target=client, args=(port,), daemon=True).start()
+        return len(text)
+
+    def flush(self):
+        pass
+
+sys.stdout = Lines()
+sys.argv = [what, *args]
+if how == "-m":
+    runpy.run_module(what, run_name="__main__", alter_sys=True)
+else:
+    exec(compile(what, "<minimal>", "exec"), {"__name__": "__main__"})
+"""
+
+
+def instructions(runs: dict[str, list[str]], envs: dict[str, dict[str, str]]) -> None:
+    """Measure 5: instructions (cachegrind) of each start, to "listening" and to the greeting."""
+    print("5. instructions to 'listening' and to the first greeting (valgrind cachegrind)")
+    seen: dict[str, list[str]] = {}
+    for name, argv in runs.items():
+        counts = seen[name] = []
+        # the minimal server sends no greeting
+        for until in ("listening", "greeting") if name.startswith("serve") else ("listening",):
+            code, *rest = argv
+            done = subprocess.run(
+                [
+                    "valgrind", "--tool=cachegrind", "--cache-sim=no",
+                    "--cachegrind-out-file=/dev/null", sys.executable, code, until, *rest,
+                ],
+                cwd=RUN_IN,
+                env={**envs[name], "PYTHONHASHSEED": "0"},
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )  # fmt: skip
+            refs = [x for x in done.stderr.splitlines() if "I   refs:" in x or "I refs:" in x]
+            counts.append(refs[0].split()[-1] if refs and done.returncode == 0 else "failed")
+        greeting = f", {counts[1]:>14s} to the greeting" if len(counts) > 1 else ""
+        print(f"   {name:30s} {counts[0]:>14s} to listening{greeting}")
+    was, this = (v for k, v in seen.items() if k.startswith("serve"))
+    if "failed" not in was + this:
+        fewer = [
+            int(a.replace(",", "")) / int(b.replace(",", ""))
+            for a, b in zip(was, this, strict=True)
+        ]
+        print(f"   serve: {fewer[0]:.2f}x fewer to listening, {fewer[1]:.2f}x to the greeting")
 
 
 if __name__ == "__main__":

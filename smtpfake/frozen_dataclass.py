@@ -10,16 +10,25 @@ its frozen records; most of them it never makes before a client comes, or at all
 comes from the cache by pickle, which calls no ``__init__``), and fewer still does it print,
 compare or hash.
 
-So ``dataclasses`` only reads the fields when the class is defined, and the methods come in two
-groups, each made by the first call of one of its methods: the constructor group (a first
-instance made, a first assignment refused) - ``__init__``, and for a frozen class
-``__setattr__``, ``__delattr__`` and with slots the pickling pair ``dataclasses`` adds to it -
-and the LATER group (a first ``repr``, ``==`` or ``hash``) - ``__repr__``, ``__eq__`` and for a
-frozen class ``__hash__`` (a mutable one has ``__hash__ = None``, as ``dataclasses`` sets it).
-Each group is made by ``dataclasses`` for a twin class with the same fields (and slots, and
-``__post_init__``), and set on the class. The twin's ``__setattr__`` and ``__delattr__`` name
-their class (``type(self) is cls``, ``super(cls, self)``): the copies set on the class name the
-class instead (the same code, its closure cells that hold the twin holding the class).
+So ``dataclasses`` processes a class (reads its fields: about 250,000 instructions for five)
+only when first asked about it - ``fields``, ``replace``, ``asdict``, ``is_dataclass``,
+``match``, ``__dataclass_params__``, ``copy.replace``, a subclass, the first instance - (a
+class with slots, which ``dataclasses`` remakes, when it is defined), and the methods come in
+two groups, each made by the first call of one of its methods: the constructor group -
+``__init__``, and for a frozen class ``__setattr__``, ``__delattr__`` and with slots the
+pickling pair ``dataclasses`` adds to it - and the LATER group (a first ``repr``, ``==`` or
+``hash``) - ``__repr__``, ``__eq__`` and for a frozen class ``__hash__`` (a mutable one has
+``__hash__ = None``, as ``dataclasses`` sets it). The constructor group is made by a first
+assignment refused, by ``inspect.signature``, or by an instance past the first
+:data:`BUILT_BEFORE_MADE`: those the stand-in ``__init__`` sets up itself, as the made one
+would (each field in order, through ``object.__setattr__`` for a frozen class, then
+``__post_init__()``), so that a module's table of records, or a server's first sessions, cost
+no compiling; a call that does not bind plainly makes the group at once, and its ``__init__``
+answers (dataclasses' own TypeError). Each group is made by ``dataclasses`` for a twin class
+with the same fields (and slots, and ``__post_init__``), and set on the class. The twin's
+``__setattr__`` and ``__delattr__`` name their class (``type(self) is cls``, ``super(cls,
+self)``): the copies set on the class name the class instead (the same code, its closure cells
+that hold the twin holding the class).
 
 What stays the same: the class is a dataclass (``fields``, ``replace``, ``asdict``, pickling,
 match patterns), and its methods are the ones ``@dataclass(frozen=True)`` (``@dataclass``)
@@ -29,8 +38,12 @@ would have added, made by ``dataclasses``; ``inspect.signature`` of the class (`
 plain frozen base (while this module makes a subclass, its bases show dataclasses what it was
 told for them instead). What differs: a subclass made here needs a docstring and bases made here
 (a class without a docstring gets its constructor group at once: ``dataclasses`` writes the
-signature into a missing docstring). The first use of a group is made once, whichever thread
-comes first (a lock).
+signature into a missing docstring); until the class is processed, a default given as
+``field(...)`` reads as that Field on the class itself (instances hold every field), and a
+mistake ``dataclasses`` refuses (a mutable default) is raised by the first use, not the
+definition (a test processes every class of smtpfake's); its ``__replace__`` (3.13+) calls
+``dataclasses.replace``, as the one dataclasses adds does. The first use of a group (or the
+processing) is made once, whichever thread comes first (a lock).
 tests/test_frozen_dataclass.py holds each to ``@dataclass(frozen=True)`` and ``@dataclass``.
 """
 
@@ -124,22 +137,20 @@ def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
     if own:
         how = "@dataclass(frozen=True)" if frozen else "@dataclass"
         raise TypeError(f"{c.__qualname__} defines {', '.join(own)}: use {how}")
-    with _MAKING, _as_told(c):
-        if _constructed_at_once(c, frozen):
-            made = dataclasses.dataclass(frozen=frozen, eq=False, repr=False, slots=slots)(c)
+    with _MAKING:
+        at_once = _constructed_at_once(c, frozen)
+        if at_once or slots:  # with slots, dataclasses makes another class: at once
+            made = _processed(c, frozen, slots, at_once)
         else:
-            made = dataclasses.dataclass(init=False, eq=False, repr=False, slots=slots)(c)
-            for name in construct:
+            made = c
+            for name in _PROCESSED:
+                setattr(made, name, _Unprocessed(made, name, frozen))
+        if not at_once:
+            made.__init__ = _first_init(made, construct, frozen)  # type: ignore[method-assign]
+            for name in construct[1:]:  # __setattr__, __delattr__ (and the pickling pair)
                 setattr(made, name, _first_call(made, name, construct, frozen))
             made.__signature__ = _Signature(made, construct, frozen)  # type: ignore[attr-defined]
             _LAZY[made] = frozen
-        # what the class is, for a user's @dataclass subclass (dataclasses checks that a
-        # frozen class's subclass is frozen too); ours are made as told, _as_told
-        told = _TOLD[made] = made.__dataclass_params__  # type: ignore[attr-defined]
-        params = copy.copy(told)
-        params.init = params.repr = params.eq = True
-        params.frozen = frozen
-        made.__dataclass_params__ = params  # type: ignore[attr-defined]
     for name in later:
         setattr(made, name, _first_call(made, name, later, frozen))
     if not frozen:
@@ -147,9 +158,102 @@ def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
     return made
 
 
+#: what dataclasses sets on a class it processes, read by its functions (fields, replace,
+#: asdict, is_dataclass ...), by a subclass's processing, by ``match`` and (Python 3.13+) by
+#: ``copy.replace``
+_PROCESSED = ("__dataclass_fields__", "__dataclass_params__", "__match_args__") + (
+    ("__replace__",) if hasattr(copy, "replace") else ()
+)
+
+
+def _replace(self: Any, /, **changes: Any) -> Any:
+    """``__replace__`` (``copy.replace``, Python 3.13+) of a class processed on first use:
+    ``dataclasses.replace``, as the one dataclasses adds."""
+    return dataclasses.replace(self, **changes)
+
+
+class _Unprocessed:
+    """One of :data:`_PROCESSED` on a class dataclasses has not processed yet (processing a
+    class of five fields costs about 250,000 instructions, and most of the records a server
+    defines it never constructs, copies or compares before a client comes): reading it
+    processes the class (a thread meeting it meanwhile waits), then answers; AttributeError
+    while the class is being processed (dataclasses reads it only on bases, made first)."""
+
+    def __init__(self, cls: type, name: str, frozen: bool) -> None:
+        self.cls, self.name, self.frozen = cls, name, frozen
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        _process_now(self.cls)
+        if isinstance(self.cls.__dict__.get(self.name), _Unprocessed):
+            raise AttributeError(self.name)
+        return getattr(owner if instance is None else instance, self.name)
+
+
+#: the classes being processed now (by the thread holding _MAKING)
+_PROCESSING: set[type] = set()
+
+
+def _process_now(cls: type) -> None:
+    """``cls`` processed by dataclasses, if it is not yet (once, whichever thread comes
+    first). Its descriptors stay until dataclasses sets what they stand for, and
+    ``__match_args__`` (which dataclasses sets only on a class without one) is set from the
+    fields as dataclasses sets it: the ``__init__`` parameters that are not keyword-only."""
+    with _MAKING:
+        unprocessed = cls.__dict__.get("__dataclass_fields__")
+        if not isinstance(unprocessed, _Unprocessed) or cls in _PROCESSING:
+            return
+        _PROCESSING.add(cls)
+        try:
+            _processed(cls, unprocessed.frozen, False, False, match_args=False)
+            positional = (f.name for f in dataclasses.fields(cls) if f.init and not f.kw_only)
+            cls.__match_args__ = tuple(positional)  # type: ignore[attr-defined,misc]
+            if "__replace__" in _PROCESSED:  # which dataclasses sets only where there is none
+                cls.__replace__ = _replace  # type: ignore[attr-defined]
+        finally:
+            _PROCESSING.discard(cls)
+
+
+def _processed(
+    c: type[T], frozen: bool, slots: bool, at_once: bool, match_args: bool = True
+) -> type[T]:
+    """``c`` processed by dataclasses (_MAKING held): with its constructor group when
+    ``at_once``, else with no method; its bases first. ``__dataclass_params__`` says what it
+    is (frozen, with ``__init__``, ``__repr__`` and ``__eq__``), for a user's @dataclass
+    subclass (dataclasses checks that a frozen class's subclass is frozen too); ours are made
+    as told, _as_told."""
+    for base in c.__mro__[1:]:
+        _process_now(base)
+    with _as_told(c):
+        if at_once:
+            made = dataclasses.dataclass(frozen=frozen, eq=False, repr=False, slots=slots)(c)
+        else:
+            made = dataclasses.dataclass(
+                init=False, eq=False, repr=False, slots=slots, match_args=match_args
+            )(c)
+        told = _TOLD[made] = made.__dataclass_params__  # type: ignore[attr-defined]
+        made.__dataclass_params__ = _shown(told, frozen)  # type: ignore[attr-defined]
+    return made
+
+
 #: the classes made here -> the parameters dataclasses was told (their __dataclass_params__
 #: says what they are: frozen, with __init__, __repr__ and __eq__)
 _TOLD: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
+#: what __dataclass_params__ shows for the parameters dataclasses was told (by their repr, which
+#: names each) and whether the class is frozen: one object for the classes told alike (they are
+#: never changed once made)
+_SHOWN: dict[tuple[str, bool], Any] = {}
+
+
+def _shown(told: Any, frozen: bool) -> Any:
+    """A copy of ``told`` that says the class is frozen or not, with __init__, __repr__ and
+    __eq__."""
+    key = repr(told), frozen
+    params = _SHOWN.get(key)
+    if params is None:
+        params = _SHOWN[key] = copy.copy(told)
+        params.init = params.repr = params.eq = True
+        params.frozen = frozen
+    return params
 
 
 @contextlib.contextmanager
@@ -191,6 +295,100 @@ def _first_call(cls: type, name: str, group: tuple[str, ...], frozen: bool) -> C
 
     first.__name__, first.__qualname__ = name, f"{cls.__qualname__}.{name}"
     return first
+
+
+#: the instances a class's stand-in ``__init__`` sets up itself before dataclasses makes its
+#: constructor group (the next instance makes it): a table of records made at import, and the
+#: few a server's first sessions make, cost no compiling (about 2 million instructions a class)
+BUILT_BEFORE_MADE = 64
+
+
+def _first_init(cls: type, group: tuple[str, ...], frozen: bool) -> Callable[..., None]:
+    """``cls.__init__`` until its constructor group is made: for its first
+    :data:`BUILT_BEFORE_MADE` instances it sets the fields as the ``__init__`` dataclasses
+    makes does (:class:`_Fields`); a call that does not bind plainly (an argument missing,
+    unknown or twice, too many; a class with ``InitVar`` or ``init=False`` fields) makes the
+    group instead, whose ``__init__`` answers it, errors included."""
+    built = 0
+    plan: list[_Fields | None] = []  # read from the class on the first call
+
+    def __init__(self: object, *args: Any, **kwargs: Any) -> None:
+        nonlocal built
+        if built < BUILT_BEFORE_MADE:
+            if not plan:
+                plan.append(_Fields.of(cls))
+            fields = plan[0]
+            values = None if fields is None else fields.bind(args, kwargs)
+            if fields is not None and values is not None:
+                built += 1  # unlocked: a race builds one more, never a wrong one
+                fields.set_up(self, values, frozen)
+                return
+        _make(cls, group, frozen)
+        cls.__init__(self, *args, **kwargs)  # type: ignore[misc]  # the one just made
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
+class _Fields:
+    """How ``cls``'s ``__init__`` (as dataclasses makes it) binds its arguments and sets its
+    fields: the positional parameters, the keyword-only ones, each field's default or factory,
+    in the order of the fields, which is the order it sets them in."""
+
+    def __init__(self, cls: type) -> None:
+        fields = dataclasses.fields(cls)
+        self.order = tuple(f.name for f in fields)
+        self.positional = tuple(f.name for f in fields if not f.kw_only)
+        self.names = frozenset(self.order)
+        #: name -> (default, factory), each dataclasses.MISSING when there is none
+        self.defaults: dict[str, tuple[Any, Any]] = {
+            f.name: (f.default, f.default_factory) for f in fields
+        }
+        self.post_init = hasattr(cls, "__post_init__")
+
+    @classmethod
+    def of(cls, record: type) -> _Fields | None:
+        """None for a class whose ``__init__`` does more than bind and set each field (and call
+        ``__post_init__()``): one with ``init=False`` fields, or pseudo-fields (``InitVar``,
+        ``ClassVar``)."""
+        fields = dataclasses.fields(record)
+        every = getattr(record, "__dataclass_fields__", {})
+        if any(not f.init for f in fields) or len(every) != len(fields):
+            return None
+        return cls(record)
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any] | None:
+        """Each field's value, in order (a factory's default called as it is set: None in its
+        place), or None when the call does not bind (``__init__`` would raise TypeError)."""
+        if len(args) > len(self.positional):
+            return None
+        given = dict(zip(self.positional, args, strict=False))
+        for name, value in kwargs.items():
+            if name not in self.names or name in given:
+                return None
+            given[name] = value
+        values: list[Any] = []
+        for name in self.order:
+            if name in given:
+                values.append((given[name],))
+                continue
+            default, factory = self.defaults[name]
+            if factory is not dataclasses.MISSING:
+                values.append(None)
+            elif default is not dataclasses.MISSING:
+                values.append((default,))
+            else:
+                return None  # a required argument is missing
+        return values
+
+    def set_up(self, obj: object, values: list[Any], frozen: bool) -> None:
+        """Set the fields of ``obj`` as ``__init__`` does: in order, a frozen class's through
+        ``object.__setattr__``, a mutable one's by assignment; then ``__post_init__()``."""
+        assign = object.__setattr__ if frozen else setattr
+        for name, value in zip(self.order, values, strict=True):
+            assign(obj, name, self.defaults[name][1]() if value is None else value[0])
+        if self.post_init:
+            obj.__post_init__()  # type: ignore[attr-defined]
 
 
 class _Signature:

@@ -361,7 +361,9 @@ class Journal:
         self._entry_chars = self.limits.entry_chars
         self._transcript_bytes = self.limits.transcript_bytes
         # the Condition's own lock, taken directly on the hot paths (a Condition's ``with`` is
-        # one more Python call per event)
+        # one more Python call per event); the methods every session calls (started, message,
+        # ended, _direct_room) acquire and release it in a try/finally: a ``with`` costs twice
+        # the instructions (about 2,000 against 900 on CPython 3.11)
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._waiting = 0  # threads in wait(): a change wakes them, and costs nothing without
@@ -396,7 +398,9 @@ class Journal:
     # -- Observer --------------------------------------------------------------------------------
 
     def started(self, info: SessionInfo) -> None:
-        with self._lock:
+        lock = self._lock  # (acquire/release: see __init__)
+        lock.acquire()
+        try:
             # Keyed by the info object, not its index: use() restarts connection numbers, so two
             # sessions in one journal can share an index. The entry holds info, so ids stay unique.
             self._sessions[id(info)] = _Live(info, [])
@@ -405,6 +409,8 @@ class Journal:
             while len(self._sessions) > self.limits.sessions:
                 self._drop_oldest_session()
             self._notify()
+        finally:
+            lock.release()
 
     def _drop_oldest_session(self) -> None:
         key, live = self._sessions.popitem(last=False)
@@ -442,7 +448,9 @@ class Journal:
         and the longest entry it may append; None once the journal no longer keeps it. Asking
         counts what was appended and holds the journal to its byte bound: the bound is kept
         within DIRECT_ENTRIES entries a session."""
-        with self._lock:
+        lock = self._lock  # (acquire/release: see __init__)
+        lock.acquire()
+        try:
             live = self._sessions.get(id(info))
             if live is None or live.info is not info:
                 return None
@@ -456,6 +464,8 @@ class Journal:
             self._direct[id(info)] = live
             room = min(len(live.transcript) + DIRECT_ENTRIES, limit)
             return live.transcript, room, self._entry_chars
+        finally:
+            lock.release()
 
     def _drop_entries(self, live: _Live, count: int) -> None:
         """Drop the session's ``count`` oldest transcript entries, all counted (lock held)."""
@@ -566,7 +576,9 @@ class Journal:
                 self._touch(live)
 
     def message(self, info: SessionInfo, message: Message) -> None:
-        with self._lock:
+        lock = self._lock  # (acquire/release: see __init__)
+        lock.acquire()
+        try:
             live = self._live(info)
             if live is None:
                 if self._dropped_open.get(id(info)) is info:  # over the bounds: counted only
@@ -591,6 +603,8 @@ class Journal:
                 self._drop_oldest_message()
             if self._waiting:  # _notify(), inline
                 self._cond.notify_all()
+        finally:
+            lock.release()
 
     def _drop_oldest_message(self) -> None:
         owner, gone = self._messages.popleft()
@@ -643,7 +657,9 @@ class Journal:
                 self._sessions_snapshot = None
 
     def ended(self, info: SessionInfo, time: float) -> None:
-        with self._lock:
+        lock = self._lock  # (acquire/release: see __init__)
+        lock.acquire()
+        try:
             live = self._direct.pop(id(info), None)
             if live is not None:
                 self._count_entries(live)
@@ -658,6 +674,8 @@ class Journal:
                 live.ended = time
                 self._touch(live)
                 self._notify()
+        finally:
+            lock.release()
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ def test_repr_eq_hash_are_those_of_a_frozen_dataclass(slots: bool, first: str) -
     assert {a, lazy(250, "ok", 5, "x", ("t",))} == {a}
 
 
-def test_the_constructor_is_made_by_the_first_instance() -> None:
+def test_the_constructor_is_made_past_the_first_instances() -> None:
     plain, lazy = twins()
     assert made_yet(lazy) == {"__init__": False, "__eq__": False}
     # the signature is read from the constructor, which reading it makes
@@ -77,12 +77,123 @@ def test_the_constructor_is_made_by_the_first_instance() -> None:
     )
     assert made_yet(lazy) == {"__init__": True, "__eq__": False}
     _, fresh = twins()
-    r = fresh(250, "ok")  # a first instance makes it too
+    first = [fresh(250, "ok") for _ in range(frozen_dataclass_module.BUILT_BEFORE_MADE)]
+    assert made_yet(fresh)["__init__"] is False  # set up by the stand-in: nothing compiled
+    r = fresh(250, "ok")  # the next one makes it
     assert made_yet(fresh)["__init__"] and r.tags == () and r.seen == 0
+    assert [vars(x) for x in first] == [vars(r)] * len(first)
     assert fresh.__init__.__qualname__ == "Reply.__init__"
+    # a call that does not bind makes it at once: the error is dataclasses' own
     with pytest.raises(TypeError, match=r"__init__\(\) missing 1 required positional argument"):
         twins()[1](250)
     assert not hasattr(r, "__signature__")  # as a dataclass instance has none
+
+
+def _limits(make: Any, seen: list[tuple[object, ...]]) -> Any:
+    """A class with defaults, a factory, a keyword-only field and __post_init__, made by
+    ``make`` (dataclass(frozen=True), frozen_dataclass, ...)."""
+
+    def post_init(self: Any) -> None:
+        seen.append((type(self).__name__, tuple(vars(self)) if hasattr(self, "__dict__") else ()))
+        if self.low > self.high:
+            raise ValueError("low > high")
+
+    return make(
+        type(
+            "Limits",
+            (),
+            {
+                "__doc__": "Limits.",
+                "__annotations__": {"low": "int", "high": "int", "names": "list", "strict": "bool"},
+                "high": 10,
+                "names": field(default_factory=list),
+                "strict": field(default=False, kw_only=True),
+                "__post_init__": post_init,
+            },
+        )
+    )
+
+
+#: calls that bind (the stand-in sets the instance up) and calls that do not (the constructor
+#: is made and raises its own TypeError)
+CALLS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    ((1,), {}),
+    ((1, 2), {}),
+    ((1, 2, ["a"]), {"strict": True}),
+    ((), {"low": 1, "names": ["b"]}),
+    ((1,), {"high": 3, "strict": False}),
+    ((11,), {}),  # __post_init__ raises ValueError
+    ((), {}),  # missing low
+    ((1, 2, [], True), {}),  # strict is keyword-only
+    ((1,), {"low": 2}),  # low twice
+    ((1,), {"other": 2}),  # no such field
+]
+
+
+@pytest.mark.parametrize("slots", [False, True])
+@pytest.mark.parametrize("frozen", [True, False])
+@pytest.mark.parametrize(("args", "kwargs"), CALLS)
+def test_instances_set_up_by_the_stand_in_are_those_dataclasses_makes(
+    slots: bool, frozen: bool, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    """The same fields set in the same order (the instance dict's order), the same
+    __post_init__ call, the same error; the stand-in makes nothing for a call that binds."""
+    seen_plain: list[tuple[object, ...]] = []
+    seen_lazy: list[tuple[object, ...]] = []
+    plain = _limits(dataclass(frozen=frozen, slots=slots), seen_plain)
+    lazy_deco = frozen_dataclass if frozen else mutable_dataclass
+    lazy = _limits(lazy_deco(slots=slots), seen_lazy)
+
+    def outcome(cls: Any) -> object:
+        try:
+            made = cls(*args, **kwargs)
+        except (TypeError, ValueError) as error:
+            return type(error), str(error)
+        names = [f.name for f in dataclasses.fields(made)]
+        return [(n, getattr(made, n)) for n in names], getattr(made, "__dict__", None)
+
+    expected = outcome(plain)
+    assert outcome(lazy) == expected
+    assert seen_lazy == seen_plain
+    error = expected[0] if expected[0] in (TypeError, ValueError) else None
+    assert made_yet(lazy)["__init__"] is (error is TypeError)
+    if error is None and frozen:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            lazy(*args, **kwargs).low = 5
+
+
+def test_a_class_whose_init_does_more_makes_its_constructor_at_once() -> None:
+    """A field with init=False (its factory called by __init__): the first instance makes
+    __init__."""
+    Skipped: Any = frozen_dataclass(
+        type(
+            "Skipped",
+            (),
+            {
+                "__doc__": "d",
+                "__annotations__": {"a": "int", "b": "list"},
+                "b": field(default_factory=list, init=False),
+            },
+        )
+    )
+    assert Skipped(1).b == [] and made_yet(Skipped)["__init__"]
+
+
+def test_a_mutable_class_sets_its_fields_through_its_own_setattr() -> None:
+    """As ``self.name = value`` in dataclasses' __init__ does."""
+    assigned: list[str] = []
+
+    def setattr_(self: Any, name: str, value: object) -> None:
+        assigned.append(name)
+        object.__setattr__(self, name, value)
+
+    body = {"__doc__": "d", "__annotations__": {"a": "int", "b": "int"}, "b": 2}
+    Watched: Any = mutable_dataclass(type("Watched", (), {**body, "__setattr__": setattr_}))
+    Plain: Any = dataclass(type("Watched", (), {**body, "__setattr__": setattr_}))
+    Watched(1)
+    assert made_yet(Watched)["__init__"] is False and assigned == ["a", "b"]
+    Plain(1)
+    assert assigned == ["a", "b"] * 2
 
 
 def test_a_first_assignment_is_refused_as_by_a_frozen_dataclass() -> None:
@@ -346,3 +457,99 @@ def _first_uses(errors: list[BaseException], made: list[object]) -> None:
             thread.start()
         for thread in threads:
             thread.join(timeout=10)
+
+
+def _unprocessed(cls: type) -> bool:
+    return isinstance(
+        cls.__dict__.get("__dataclass_fields__"), frozen_dataclass_module._Unprocessed
+    )
+
+
+@pytest.mark.parametrize(
+    "first_use",
+    ["fields", "is_dataclass", "replace", "asdict", "match", "params", "subclass", "plain"],
+)
+def test_dataclasses_processes_a_class_when_first_asked(first_use: str) -> None:
+    """Defined, a class is not processed yet; whatever asks dataclasses about it first
+    processes it and gets the answer a plain frozen dataclass gives."""
+    body = {
+        "__doc__": "A record.",
+        "__annotations__": {"a": "int", "b": "str", "c": "int"},
+        "b": "x",
+        "c": field(default=0, kw_only=True),
+    }
+    plain: Any = dataclass(frozen=True)(type("Rec", (), dict(body)))
+    lazy: Any = frozen_dataclass(type("Rec", (), dict(body)))
+    assert _unprocessed(lazy)
+    r = object.__new__(lazy)  # as frozen.made() or pickle make one: nothing processed
+    r.__dict__.update(a=1, b="y", c=2)
+    if first_use == "fields":
+        assert [f.name for f in dataclasses.fields(r)] == ["a", "b", "c"]
+    elif first_use == "is_dataclass":
+        assert dataclasses.is_dataclass(lazy) and dataclasses.is_dataclass(r)
+    elif first_use == "replace":
+        assert dataclasses.replace(r, a=5) == lazy(5, "y", c=2)
+    elif first_use == "asdict":
+        assert dataclasses.asdict(r) == {"a": 1, "b": "y", "c": 2}
+    elif first_use == "match":
+        match r:
+            case lazy(a, b):
+                assert (a, b) == (1, "y")
+            case _:
+                pytest.fail("no match")
+    elif first_use == "params":
+        assert lazy.__dataclass_params__.frozen is True
+    elif first_use == "subclass":
+
+        @dataclass(frozen=True)
+        class Tagged(lazy):  # type: ignore[misc,valid-type]
+            tag: str = ""
+
+        assert repr(Tagged(1, tag="t")) == f"{Tagged.__qualname__}(a=1, b='x', c=0, tag='t')"
+    else:
+
+        class Plain(lazy):  # type: ignore[misc,valid-type]
+            pass
+
+        assert dataclasses.fields(Plain) == dataclasses.fields(lazy)
+    assert not _unprocessed(lazy)
+    assert lazy.__match_args__ == plain.__match_args__ == ("a", "b")
+    assert [repr(f) for f in dataclasses.fields(lazy)] == [
+        repr(f) for f in dataclasses.fields(plain)
+    ]
+
+
+def test_every_record_class_of_smtpfake_is_processed_without_error() -> None:
+    """A class is processed when first used, not when defined: a mistake dataclasses refuses
+    (a mutable default, a field without a type) is found here, as at import before."""
+    import importlib
+    import pkgutil
+
+    import smtpfake
+
+    for info in pkgutil.walk_packages(smtpfake.__path__, "smtpfake."):
+        if info.name.endswith("__main__"):  # the command itself
+            continue
+        try:
+            importlib.import_module(info.name)
+        except ImportError:  # an extra that is not installed (the sidecar's, uvloop)
+            continue
+    lazy = list(frozen_dataclass_module._LAZY)
+    assert len(lazy) > 50
+    for cls in lazy:
+        assert dataclasses.fields(cls) is not None
+        assert not _unprocessed(cls)
+
+
+@pytest.mark.skipif(not hasattr(copy, "replace"), reason="copy.replace is Python 3.13+")
+def test_copy_replace_works_before_the_class_is_processed() -> None:
+    Rec: Any = frozen_dataclass(
+        type("Rec", (), {"__doc__": "A record.", "__annotations__": {"a": "int", "b": "int"}})
+    )
+    r = object.__new__(Rec)  # as pickle makes one
+    r.__dict__.update(a=1, b=2)
+    assert _unprocessed(Rec)
+    replace = copy.replace  # type: ignore[attr-defined]
+    assert replace(r, b=3) == Rec(1, 3) and not _unprocessed(Rec)
+    with pytest.raises(TypeError):
+        replace(r, c=1)

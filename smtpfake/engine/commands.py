@@ -69,13 +69,27 @@ def _closing(reply: Reply) -> Plan:
     return plan
 
 
+#: :func:`_path`'s answers, per keyword by argument: a client sends the same few paths again and
+#: again, and a dict lookup costs a fraction of the match (bounded: cleared when full)
+_PATHS: dict[str, dict[str, tuple[str, str | None]]] = {"FROM": {}, "TO": {}}
+_PATHS_MAX = 1024
+
+
 def _path(arg: str, keyword: str) -> tuple[str, str | None]:
     """``FROM:<address> parameters`` (``keyword`` FROM or TO): the address and the parameters;
     when the argument does not parse, the whole argument and None (a 501 follows)."""
+    known = _PATHS[keyword]
+    found = known.get(arg)
+    if found is not None:
+        return found
     m = _PATH_RE.match(arg)
-    if m is None or m.group(1).upper() != keyword:
-        return arg, None
-    return m.group(2), m.group(3)
+    path: tuple[str, str | None] = (
+        (arg, None) if m is None or m.group(1).upper() != keyword else (m.group(2), m.group(3))
+    )
+    if len(known) >= _PATHS_MAX:
+        known.clear()
+    known[arg] = path
+    return path
 
 
 def _options(session: Session, words: str | None) -> tuple[str, ...]:
@@ -100,15 +114,17 @@ def _greet(session: Session, esmtp: bool, name: str) -> None:
 
 
 def _helo(session: Session, arg: str) -> tuple[Action, ...]:
+    # RFC 2034 §3: never an enhanced code on the HELO reply. session.reply(): the one Reply
+    # object per value, so the reply's bytes and actions are made once, not per HELO
     if not arg:
-        return session.respond(_STAGE_HELO, arg, Reply(501, ("Syntax: HELO hostname",)))
-    ok = Reply(250, (session.settings.hostname,))
+        return session.respond(_STAGE_HELO, arg, session.reply(501, None, "Syntax: HELO hostname"))
+    ok = session.reply(250, None, session.settings.hostname)
     return session.respond(_STAGE_HELO, arg, ok, lambda: _greet(session, False, arg))
 
 
 def _ehlo(session: Session, arg: str) -> tuple[Action, ...]:
     if not arg:
-        return session.respond(_STAGE_EHLO, arg, Reply(501, ("Syntax: EHLO hostname",)))
+        return session.respond(_STAGE_EHLO, arg, session.reply(501, None, "Syntax: EHLO hostname"))
     # RFC 2034 §3: never an enhanced code on the EHLO reply
     ok = session.reply(250, None, session.settings.hostname, *session.ehlo_keywords())
     return session.respond(_STAGE_EHLO, arg, ok, lambda: _greet(session, True, arg))

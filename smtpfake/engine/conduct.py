@@ -235,6 +235,8 @@ class Conduct:
 
     def _bare(self, lf: bool, cr: bool, command: str, message: bool) -> None:
         """Tell a bare LF and a bare CR, those there were."""
+        if not (lf or cr):  # (nearly always: no loop made)
+            return
         for (kind, detail), found in zip(_BARE, (lf, cr), strict=True):
             if found:
                 where = "the message" if message else "a command"

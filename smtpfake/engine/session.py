@@ -87,6 +87,12 @@ Accept = Callable[[], None] | None
 Held = tuple[int, float, str, str, str | None, tuple[bool, int | None, bool, bool] | None]
 #: commands whose handler answers "530 5.7.0" itself (BDAT reads its chunk first, RFC 3030 §2)
 _TLS_OWN = TLS_FREE | {"BDAT"}
+#: command lines that passed Session.receive()'s checks whole (one CRLF, not too long, a known
+#: verb, no NUL; never AUTH), by the line: (text, verb, stripped argument, handler). A client
+#: sends the same few lines again and again; the lookup costs about a tenth of decoding, splitting
+#: and checking one (bounded: cleared when full)
+_PLAIN_LINES: dict[bytes, tuple[str, str, str, commands.Handler]] = {}
+_PLAIN_LINES_MAX = 1024
 
 
 # The enum members this module reads on every command, as module globals: on Python 3.10 and
@@ -334,11 +340,16 @@ class Session:
             return self._data_line(line, partial, pipelined)
         if mode is _MODE_AUTH:
             return commands.auth_line(self, line, pipelined)
-        stripped = line.rstrip(b"\r\n")
-        text = stripped.decode("utf-8", "surrogateescape")
-        word, _, arg = text.partition(" ")
-        verb = word.upper()
-        shown = masked(text) if verb == "AUTH" else text
+        known = _PLAIN_LINES.get(line) if type(line) is bytes else None
+        if known is not None:  # a plain command line met before: its parts, checked then
+            text, verb, arg, handler = known
+            shown = text
+        else:
+            stripped = line.rstrip(b"\r\n")
+            text = stripped.decode("utf-8", "surrogateescape")
+            word, _, arg = text.partition(" ")
+            verb = word.upper()
+            shown = masked(text) if verb == "AUTH" else text
         when = self.arrived  # heard(), inline: every command
         if when is None:
             when = self.clock.now()
@@ -369,36 +380,49 @@ class Session:
             conduct.command(verb, pipelined)
         else:  # conduct.command()'s whole work for a command sent in turn (nearly all)
             conduct.previous, conduct.pipelined = verb, False
-        if (  # not one CRLF at the end, nor a CR or LF before it (bytes.count costs more)
-            len(line) - len(stripped) != 2
-            or line[-2] != 13
-            or line[-1] != 10
-            or "\r" in text
-            or "\n" in text
-        ):
-            conduct.line_endings(line, verb, message=False)
-            if bare_lf.has_bare_lf(line):  # the server's policy may refuse it (bare_lf.py)
-                known = verb in _STAGE_OF
-                stage = _STAGE_OF[verb] if known else _STAGE_UNKNOWN
-                refused = bare_lf.refuse(self, stage, arg.strip() if known else text)
-                if refused is not None:
-                    return refused
-        if len(line) > COMMAND_LINE_LIMIT:
-            self.conduct.command_too_long(verb, len(line))
-            return self.respond(_STAGE_UNKNOWN, text, self.reply(500, "5.5.6", "Line too long"))
-        handler = commands.COMMANDS.get(verb)
-        if handler is None:
-            # The echo is sanitised: a reply must stay one line of text whatever the client sent.
-            shown = "".join(c if " " < c < "\x7f" else "?" for c in word[:64])
-            what = "Error: bad syntax" if not word else f'Error: command "{shown}" not recognized'
-            return self.respond(_STAGE_UNKNOWN, text, self.reply(500, "5.5.2", what))
-        if "\x00" in arg:  # no command allows one (RFC 5321 §2.4, §4.1.2): told, not obeyed
-            return params.refuse(self, _STAGE_OF[verb], arg.strip(), params.NUL_IN_COMMAND)
+        if known is None:
+            plain = True
+            if (  # not one CRLF at the end, nor a CR or LF before it (bytes.count costs more)
+                len(line) - len(stripped) != 2
+                or line[-2] != 13
+                or line[-1] != 10
+                or "\r" in text
+                or "\n" in text
+            ):
+                plain = False
+                conduct.line_endings(line, verb, message=False)
+                if bare_lf.has_bare_lf(line):  # the server's policy may refuse it (bare_lf.py)
+                    ours = verb in _STAGE_OF
+                    stage = _STAGE_OF[verb] if ours else _STAGE_UNKNOWN
+                    refused = bare_lf.refuse(self, stage, arg.strip() if ours else text)
+                    if refused is not None:
+                        return refused
+            if len(line) > COMMAND_LINE_LIMIT:
+                self.conduct.command_too_long(verb, len(line))
+                too_long = self.reply(500, "5.5.6", "Line too long")
+                return self.respond(_STAGE_UNKNOWN, text, too_long)
+            found = commands.COMMANDS.get(verb)
+            if found is None:
+                # The echo is sanitised: a reply must stay one line of text whatever was sent.
+                shown = "".join(c if " " < c < "\x7f" else "?" for c in word[:64])
+                what = (
+                    "Error: bad syntax" if not word else f'Error: command "{shown}" not recognized'
+                )
+                return self.respond(_STAGE_UNKNOWN, text, self.reply(500, "5.5.2", what))
+            handler = found
+            if "\x00" in arg:  # no command allows one (RFC 5321 §2.4, §4.1.2): told, not obeyed
+                return params.refuse(self, _STAGE_OF[verb], arg.strip(), params.NUL_IN_COMMAND)
+            arg = arg.strip()
+            # AUTH's never: its line may carry a secret (the transcript masks it)
+            if plain and verb != "AUTH" and type(line) is bytes:
+                if len(_PLAIN_LINES) >= _PLAIN_LINES_MAX:
+                    _PLAIN_LINES.clear()
+                _PLAIN_LINES[line] = (text, verb, arg, handler)
         if self._tls_required and not self.tls_active and verb not in _TLS_OWN:
             # RFC 3207 §4: the server's policy, not the client's mistake, so no violation
             first = self.reply(530, "5.7.0", "Must issue a STARTTLS command first")
-            return self.respond(_STAGE_OF[verb], arg.strip(), first)
-        return handler(self, arg.strip())
+            return self.respond(_STAGE_OF[verb], arg, first)
+        return handler(self, arg)
 
     def line_too_long(
         self, head: bytes = b"", size: int | None = None, *, ended: bool = False

@@ -14,6 +14,7 @@ does not read its replies).
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import ssl
 import struct
@@ -101,6 +102,7 @@ class Wire(asyncio.Protocol):
         "_out",
         "_read_into",
         "_read_paused",
+        "_reset",
         "_task",
         "_timers",
         "_tls",
@@ -124,6 +126,7 @@ class Wire(asyncio.Protocol):
         self._cut_done: asyncio.Future[str] | None = None
         self._tls = False
         self._lost = False
+        self._reset = False  # the client's RST was met by a write, before a read saw it
         self._failing = False
         self._out: list[bytes] | None = None  # Sends collected in one callback, written at its end
 
@@ -199,7 +202,7 @@ class Wire(asyncio.Protocol):
         conn = self._conn
         if conn is not None:
             try:
-                conn.connection_lost(reset=isinstance(exc, ConnectionResetError))
+                conn.connection_lost(reset=self._reset or _is_reset(exc))
             except Exception as error:  # a loop callback: it would only reach the asyncio log
                 self._hub.report_error(error, conn.session)
 
@@ -462,7 +465,11 @@ class Wire(asyncio.Protocol):
             if transport.can_write_eof() and not transport.is_closing():
                 try:
                     transport.write_eof()
-                except OSError:  # the client is gone already (ENOTCONN): nothing to half-close
+                except OSError as error:  # the client is gone already: nothing to half-close
+                    # the client's RST came before any read reported it (smtp-source, a client
+                    # closing with SO_LINGER 0 right after the 221): the record says reset, as
+                    # a read would have
+                    self._reset = _is_reset(error)
                     transport.abort()
                     conn.performed(action)  # the server did close
                     return False
@@ -511,7 +518,9 @@ class Wire(asyncio.Protocol):
                 handle = self._timers.get(name)
                 if handle is not None:
                     handle.cancel()
-                self._timers[name] = self._loop.call_at(deadline, self._ring, name)
+                # call_later, not call_at: uvloop's call_at is call_later(when - time()), a
+                # second call through the loop's Python-level interface per handle
+                self._timers[name] = self._loop.call_later(action.seconds, self._ring, name)
         elif isinstance(action, CancelTimer):
             self._deadlines.pop(action.name, None)
             handle = self._timers.pop(action.name, None)
@@ -524,9 +533,10 @@ class Wire(asyncio.Protocol):
         deadline = self._deadlines.pop(name, None)
         if deadline is None or self._conn is None:
             return
-        if deadline - self._loop.time() > 0.001:
+        left = deadline - self._loop.time()
+        if left > 0.001:
             self._deadlines[name] = deadline
-            self._timers[name] = self._loop.call_at(deadline, self._ring, name)
+            self._timers[name] = self._loop.call_later(left, self._ring, name)
             return
         conn = self._conn
         self._call(lambda: conn.timer_fired(name))
@@ -648,3 +658,12 @@ def _peer_text(peer: Any) -> str:
     if isinstance(peer, tuple) and len(peer) >= 2:
         return f"{peer[0]}:{peer[1]}"
     return str(peer or "")
+
+
+def _is_reset(exc: Exception | None) -> bool:
+    """Whether the loop lost the connection to the client's RST: a read's ECONNRESET, or
+    (uvloop, whose half-close fails later, in a callback) ENOTCONN from the half-close, which
+    only a reset makes of a connection this end has not closed."""
+    return isinstance(exc, ConnectionResetError) or (
+        isinstance(exc, OSError) and exc.errno == errno.ENOTCONN
+    )

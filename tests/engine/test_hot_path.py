@@ -33,10 +33,10 @@ def collector_off() -> Iterator[None]:
             gc.enable()
 
 
-def whole_session(engine: Engine) -> Pipe:
+def whole_session(engine: Engine, greeting: str = "EHLO c.test") -> Pipe:
     p = Pipe(engine)
     p.connect()
-    for line in ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA"):
+    for line in (greeting, "MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA"):
         p.feed(line)
     p.feed(MAIL + b".\r\n")
     p.feed("QUIT")
@@ -170,21 +170,24 @@ def test_each_entry_is_made_once_when_read_and_drops_are_still_seen() -> None:
     assert record.dropped_entries == 2
 
 
-def test_whole_sessions_add_nothing_to_the_reply_caches() -> None:
-    """Every reply of a plain session is one made once (DATA's 354, QUIT's plan included): a
-    reply made anew per session would fill the sent-reply tables with garbage that outlives
-    young collections (the collector's cost per session nearly tripled with DATA's)."""
+@pytest.mark.parametrize("greeting", ["EHLO c.test", "HELO c.test"])
+def test_whole_sessions_add_nothing_to_the_reply_caches(greeting: str) -> None:
+    """Every reply of a plain session is one made once (DATA's 354, QUIT's plan, HELO's 250
+    included): a reply made anew per session would fill the sent-reply tables with garbage that
+    outlives young collections (the collector's cost per session nearly tripled with DATA's),
+    and make its bytes and actions again each time (HELO's did: smtp-source greets with HELO).
+    The same paths again are answered from the path table, not added to it."""
     from smtpfake.engine import commands, connection, session
 
     def sizes() -> list[int]:
         tables = (*session._SENT, commands._CLOSING, connection._HALF_CLOSING)
-        return [len(table) for table in tables]
+        return [len(table) for table in (*tables, *commands._PATHS.values())]
 
     engine = Engine()
-    whole_session(engine)
+    whole_session(engine, greeting)
     before = sizes()
     for _ in range(5):
-        whole_session(engine)
+        whole_session(engine, greeting)
     assert sizes() == before
     assert len(engine.journal.messages()) == 6
 
@@ -252,3 +255,93 @@ def test_quits_batch_made_once_still_half_closes_for_each_connections_grace(firs
     assert conn.eof_received() == ()  # the client's FIN: QUIT is answered after it
     assert late._carry(conn.done(), False) == b"221 2.0.0 Bye\r\n"
     assert late.ended == "close" and not late.half_closed and "grace" not in late.timers
+
+
+def test_the_path_table_answers_as_the_parse_and_stays_bounded() -> None:
+    """MAIL's and RCPT's paths are parsed once per argument (commands._path's table): the same
+    answer as a parse of its own, asked once or again, for either keyword; the table never holds
+    more than its bound, whatever a client sends."""
+    from smtpfake.engine import commands
+
+    def parsed(arg: str, keyword: str) -> tuple[str, str | None]:
+        m = commands._PATH_RE.match(arg)
+        if m is None or m.group(1).upper() != keyword:
+            return arg, None
+        return m.group(2), m.group(3)
+
+    args = ["FROM:<a@x.test>", "from: <a@x.test> SIZE=10", "TO:<b@y.test>", "TO:<>", "FROM:a@x", ""]
+    for arg in args:
+        for keyword in ("FROM", "TO"):
+            assert commands._path(arg, keyword) == parsed(arg, keyword)
+            assert commands._path(arg, keyword) == parsed(arg, keyword)  # from the table
+    for i in range(commands._PATHS_MAX + 10):
+        assert commands._path(f"TO:<u{i}@y.test>", "TO") == (f"u{i}@y.test", "")
+    assert all(len(table) <= commands._PATHS_MAX for table in commands._PATHS.values())
+    d = Engine().connect()
+    d.send("HELO c.test")
+    assert sent(d.send("MAIL FROM:a@x.test")).startswith(b"501 ")  # no <>: again from the table
+    assert sent(d.send("MAIL FROM:<a@x.test>")).startswith(b"250 ")
+
+
+def test_a_command_line_met_before_is_answered_and_recorded_as_the_first_time() -> None:
+    """Session.receive() keeps the parts of a plain command line (one CRLF, a known verb, no
+    NUL, not too long) by the line: a session whose lines are all in the table gets the same
+    replies, transcript and violations as the first one, whose lines were not; lines that are
+    not plain (a bare LF, a NUL, an unknown verb, AUTH with its secret) are never kept, and
+    are judged every time."""
+    from smtpfake.engine import session as session_module
+
+    lines = [
+        "HELO c.test",
+        "MAIL FROM:<a@x.test>",
+        "RCPT TO:<b@y.test>",
+        "NOOP",
+        b"NOOP\n",  # a bare LF: judged each time
+        "MAIL FROM:<a@x.test>",  # a nested MAIL: 503 and its violation each time
+        "XYZZY now",
+        "VRFY a\x00b",
+        "RSET ",
+        "QUIT",
+    ]
+
+    def run() -> tuple[list[bytes], list[str], list[str]]:
+        p = Pipe(Engine())
+        p.connect()
+        replies = [p.feed(line) for line in lines]
+        p.eof()
+        p.finish()
+        record = p.record
+        transcript = [f"{e.side}: {e.text}" for e in record.transcript]
+        return replies, transcript, sorted(v.kind for v in record.violations)
+
+    session_module._PLAIN_LINES.clear()
+    first = run()
+    kept = set(session_module._PLAIN_LINES)
+    assert b"NOOP\r\n" in kept and b"RSET \r\n" in kept and b"QUIT\r\n" in kept
+    assert not {b"NOOP\n", b"XYZZY now\r\n", b"VRFY a\x00b\r\n"} & kept
+    again = run()
+    assert again == first
+    replies, _, violations = first
+    assert replies[5].startswith(b"503 ") and replies[6].startswith(b"500 ")
+    assert replies[7].startswith(b"501 ")  # the NUL
+    assert violations == ["bad-sequence", "bad-syntax", "bare-lf"]
+
+
+def test_auth_lines_are_never_kept_in_the_line_table() -> None:
+    from smtpfake.engine import session as session_module
+
+    p = Pipe(Engine(scenario(auth={"users": {"user": "secret"}})))
+    p.connect()
+    p.feed("EHLO c.test")
+    assert p.feed("AUTH PLAIN AHVzZXIAc2VjcmV0").startswith(b"235 ")
+    assert not any(line.startswith(b"AUTH") for line in session_module._PLAIN_LINES)
+    assert "AUTH PLAIN AHVzZXIAc2VjcmV0" not in [e.text for e in p.record.transcript]
+
+
+def test_the_line_table_stays_bounded() -> None:
+    from smtpfake.engine import session as session_module
+
+    d = Engine().connect()
+    for i in range(session_module._PLAIN_LINES_MAX + 10):
+        assert sent(d.send(f"NOOP {i}")).startswith(b"250 ")
+    assert len(session_module._PLAIN_LINES) <= session_module._PLAIN_LINES_MAX

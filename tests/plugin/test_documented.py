@@ -18,11 +18,17 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding=
 
 
 def section(heading: str) -> str:
-    """The README's text from ``heading`` to the next heading of the same or a higher level."""
+    """The README's text from ``heading`` to the next heading of the same or a higher level
+    (a ``# comment`` line inside a fenced code block is no heading)."""
     start = README.index(f"\n{heading}\n")
-    level = heading.split(" ")[0]
-    ends = [README.find(f"\n{'#' * n} ", start + 1) for n in range(1, len(level) + 1)]
-    return README[start : min(e for e in ends if e != -1)]
+    level = len(heading.split(" ")[0])
+    fenced = False
+    for line in README[start + 1 :].split("\n")[1:]:
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#") and len(line.split(" ")[0]) <= level:
+            return README[start : README.index(f"\n{line}\n", start + 1)]
+    return README[start:]
 
 
 PLUGIN = section("## Testing a client's retry logic with the pytest plugin")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import smtplib
+import socket
+import struct
 import sys
 
 import pytest
@@ -13,6 +15,8 @@ import pytest
 from smtpfake.server import Server
 from smtpfake.wire import loops
 from smtpfake.wire.protocol import wire_class
+
+from ..support.waits import wait_until
 
 HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
 CHOICES = ["asyncio", "auto"] + (["uvloop"] if HAVE_UVLOOP else [])
@@ -63,3 +67,27 @@ def test_each_loop_reads_through_the_protocol_kind_cheapest_on_it(choice: str) -
         assert issubclass(wire, asyncio.BufferedProtocol) == (loops.name(loop) == "asyncio")
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("choice", CHOICES)
+def test_a_reset_right_after_the_221_is_recorded_as_a_reset(choice: str) -> None:
+    # smtp-source's way out: read the 221, then close with SO_LINGER 0 (RST) at once. The RST
+    # can reach the server before its half-close (which then fails: ENOTCONN, synchronously on
+    # asyncio, in a callback on uvloop) and before any read reports it: still a reset.
+    with Server(loop=choice) as server:
+        for _ in range(10):
+            with socket.create_connection((server.host, server.port), timeout=5) as sock:
+                reader = sock.makefile("rb")
+                assert reader.readline().startswith(b"220")
+                sock.sendall(b"HELO client.test\r\n")
+                assert reader.readline().startswith(b"250")
+                sock.sendall(b"QUIT\r\n")
+                assert reader.readline().startswith(b"221")
+                reader.close()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        wait_until(lambda: server.journal.counts().sessions_ended == 10)
+        last = [session.transcript[-1] for session in server.sessions]
+        assert {(entry.text, entry.event) for entry in last} == {
+            ("(client reset the connection)", True)
+        }
+        assert server.errors == []
