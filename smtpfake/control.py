@@ -8,7 +8,9 @@ every documented method. Importing this module is cheap (types only; the server 
 Reads settle first: ``sessions``, ``violations`` and every query and assertion helper wait
 (at most :attr:`ControlHelpers.settle_timeout` seconds, 2.0 by default) until the sessions open
 at the moment of the read have ended, so a read right after a client's ``close()`` sees that
-session whole. A session still open after the wait is reported as it stands.
+session whole. A session still open after the wait is reported as it stands, and a read does
+not wait for it again until something more of it is recorded (:class:`Stalled`); ``settle()``
+itself waits for every open session.
 """
 
 from __future__ import annotations
@@ -160,9 +162,38 @@ class Control(Protocol):
     ) -> tuple[Retry, ...]: ...
 
 
-def _key(s: SessionRecord) -> tuple[int, float, str]:
+Key = tuple[int, float, str]
+
+
+def _key(s: SessionRecord) -> Key:
     # index alone restarts after use(); with the start time and peer it names one connection
     return (s.index, s.started, s.peer)
+
+
+def _progress(s: SessionRecord) -> int:
+    """How much the journal has recorded of ``s``: it grows with every entry, kept or dropped."""
+    return len(s.transcript) + s.dropped_entries
+
+
+class Stalled:
+    """Sessions a settle ran out waiting for, each with its :func:`_progress` then: a read does
+    not wait for one again until something more is recorded of it (the test's own connection,
+    open around its reads, costs one ``settle_timeout``, not one per read). Holds only sessions
+    open at the last settle."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Key, int] = {}
+
+    def waiting_for(self, sessions: tuple[SessionRecord, ...], *, every: bool) -> set[Key]:
+        """The open sessions of ``sessions`` to wait for: all when ``every``, else those not
+        stalled since (forgetting those that ended or moved on)."""
+        open_now = {_key(s): _progress(s) for s in sessions if s.ended is None}
+        self._seen = {k: p for k, p in self._seen.items() if open_now.get(k) == p}
+        return set(open_now) if every else {k for k in open_now if k not in self._seen}
+
+    def ran_out(self, sessions: tuple[SessionRecord, ...], keys: set[Key]) -> None:
+        """A settle waited for ``keys`` in vain: remember those still open, as they stand."""
+        self._seen |= {_key(s): _progress(s) for s in sessions if _key(s) in keys}
 
 
 class ControlHelpers(abc.ABC):
@@ -191,24 +222,46 @@ class ControlHelpers(abc.ABC):
         overrides this with its raw read)."""
         return self.sessions
 
+    @property
+    def _stalled(self) -> Stalled:
+        # made on first use: a transport's own __init__ need not call ours
+        found = self.__dict__.get("_stalled_sessions")
+        if found is None:
+            found = self.__dict__["_stalled_sessions"] = Stalled()
+        return found
+
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until every session open now has ended; at most ``timeout`` seconds (default
         :attr:`settle_timeout`). True when they all ended, False when the wait ran out."""
+        return self._settle(timeout, every=True)
+
+    def _settle(self, timeout: float | None, *, every: bool) -> bool:
+        """``settle``; a read's (``every`` False) skips the sessions :class:`Stalled` holds."""
         limit = self.settle_timeout if timeout is None else timeout
-        open_now = {_key(s) for s in self._journal_sessions() if s.ended is None}
+        waiting = self._stalled.waiting_for(self._journal_sessions(), every=every)
+        still = self._wait_ended(waiting, limit) if waiting else set()
+        if still:
+            self._stalled.ran_out(self._journal_sessions(), still)
+        return not still
+
+    def _wait_ended(self, keys: set[Key], limit: float) -> set[Key]:
+        """Wait at most ``limit`` seconds until the sessions ``keys`` name have ended; those
+        still open then (re-reading the journal every ``_POLL`` seconds; in-process, the
+        journal wakes the wait instead)."""
         deadline = time.monotonic() + limit
-        while open_now:
-            ended = {_key(s) for s in self._journal_sessions() if s.ended is not None}
-            open_now -= ended
-            if not open_now:
-                break
-            if time.monotonic() >= deadline:
-                return False
+        while True:
+            keys = keys - {_key(s) for s in self._journal_sessions() if s.ended is not None}
+            if not keys or time.monotonic() >= deadline:
+                return keys
             time.sleep(_POLL)
-        return True
+
+    def _read_settle(self) -> None:
+        """What every read does first: settle, but not again for a session a settle already ran
+        out waiting for and of which nothing more has been recorded since."""
+        self._settle(None, every=False)
 
     def _settled_sessions(self) -> tuple[SessionRecord, ...]:
-        self.settle()
+        self._read_settle()
         return self._journal_sessions()
 
     # -- reading -------------------------------------------------------------------------------
@@ -238,7 +291,7 @@ class ControlHelpers(abc.ABC):
         """Accepted messages with every field given: ``to`` any one recipient, ``sender`` the
         MAIL FROM address (both case-insensitive), ``subject`` and ``headers`` exact; any value
         may be an ``re.compile(...)`` pattern, which must match somewhere (``re.search``)."""
-        self.settle()
+        self._read_settle()
         return find_messages(self.messages, MessageQuery(to, sender, subject, headers))
 
     def sessions_where(
@@ -279,7 +332,7 @@ class ControlHelpers(abc.ABC):
         not duplicated. A failure lists the closest messages and what differed."""
         __tracebackhide__ = True
         query = MessageQuery(to, sender, subject, headers)
-        self.settle()
+        self._read_settle()
         everything = self.messages
         got = find_messages(everything, query)
         if (count is None and got) or len(got) == count:
@@ -402,22 +455,19 @@ class SmtpFake(ControlHelpers):
     def counts(self) -> JournalCounts:
         """Sessions and messages seen, kept and dropped since the last reset (settled first,
         as every read is: a session that just closed is counted as ended)."""
-        self.settle()
+        self._read_settle()
         return self.server.journal.counts()
 
-    def settle(self, timeout: float | None = None) -> bool:
-        limit = self.settle_timeout if timeout is None else timeout
+    def _wait_ended(self, keys: set[Key], limit: float) -> set[Key]:
         journal = self.server.journal
-        open_now = {_key(s) for s in journal.sessions() if s.ended is None}
-        if not open_now:
-            return True
 
         def ended(j: Journal) -> bool:
-            still = {_key(s) for s in j.sessions() if s.ended is None}
-            return not (open_now & still)
+            return not (keys & {_key(s) for s in j.sessions() if s.ended is None})
 
         # woken by the journal on every session end: no polling in-process
-        return bool(journal.wait(ended, limit))
+        if journal.wait(ended, limit):
+            return set()
+        return keys & {_key(s) for s in journal.sessions() if s.ended is None}
 
     def use(
         self,

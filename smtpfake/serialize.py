@@ -335,13 +335,19 @@ def session_from_json(
     )
 
 
+def _problem(detail: JSON) -> Problem:
+    """A problem of a 400's ``details``: in a file (``file``, ``line``, ``column``), or in a field
+    of the request (``field``: its key path, kept as a Location of line 0)."""
+    if "field" in detail:
+        return Problem(Location(str(detail["field"]), 0, 0), str(detail["message"]))
+    where = Location(str(detail["file"]), int(detail["line"]), int(detail["column"]))
+    return Problem(where, str(detail["message"]))
+
+
 def problems_from_json(data: JSON) -> ScenarioError:
     """Rebuild the ScenarioError a 400 answer describes, so remote callers see the same error."""
     details = data.get("details") or []
-    problems = [
-        Problem(Location(str(d["file"]), int(d["line"]), int(d["column"])), str(d["message"]))
-        for d in details
-    ]
+    problems = [_problem(d) for d in details]
     if not problems:
         problems = [Problem(Location("<remote>", 1, 1), str(data.get("error", "invalid")))]
     settings = data.get("settings")

@@ -75,7 +75,7 @@ def create(shared: RemoteSmtpFake, scenario: str, seed: int | None) -> OwnServer
     try:
         own = shared.new_server(scenario, seed=seed, client=OwnServer)
     except RemoteError as exc:
-        if "problems" in exc.body:  # a 404 for the scenario, not for the endpoint
+        if "problems" in exc.body:  # about the scenario, not a missing endpoint
             raise problems_from_json(exc.body) from None
         if exc.status in (404, 405):
             return None

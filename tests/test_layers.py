@@ -59,6 +59,7 @@ FACES = frozenset(
         "smtpfake.http",
         "smtpfake.http.app",
         "smtpfake.http.clock_api",
+        "smtpfake.http.choice",
         "smtpfake.http.context",
         "smtpfake.http.journal_api",
         "smtpfake.http.scenario_api",

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from aiohttp import web
 
 from smtpfake import __version__
 from smtpfake.cli import show_text
+from smtpfake.http.choice import (
+    YAML_TYPE,
+    FieldProblem,
+    check_seed,
+    choose,
+    invalid,
+    params_invalid,
+)
 from smtpfake.http.context import Settings, answer, read_body, read_json
 from smtpfake.http.fleet import Instance
-from smtpfake.http.inputs import JSON, ApiError, check_uploaded_files, only, seed, shown
-from smtpfake.scenario import ScenarioError, load_file, load_text, resolve, scenario_files
-from smtpfake.serialize import problems_to_json, scenario_to_json
+from smtpfake.http.inputs import JSON, ApiError, check_uploaded_files, only
+from smtpfake.scenario import ParamsError, ScenarioError, load_file, load_text, scenario_files
+from smtpfake.serialize import scenario_to_json
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-YAML_HINT = "Content-Type: application/yaml"
 #: PUT /api/scenario's query, with a YAML body (and param.NAME=VALUE for its parameters)
 YAML_QUERY = ("name", "seed", "source", "require_docs")
 PARAM_PREFIX = "param."
@@ -68,7 +74,7 @@ async def put_scenario(
     else:
         # the body's type first: YAML sent without its Content-Type (curl --data-binary @f.yaml
         # sends a form type) is told how to send it, not that ?name= is unknown
-        data = await read_json(request, settings, or_else=f"or a YAML scenario ({YAML_HINT})")
+        data = await read_json(request, settings, or_else=f"or a YAML scenario ({YAML_TYPE})")
         only(request.query, (), "query parameter")
         use_named(instance, data)
     settings.hub.publish(
@@ -85,10 +91,13 @@ async def put_scenario(
 def _use_yaml(
     instance: Instance, query: dict[str, str], body: bytes, chosen_params: dict[str, str] | None
 ) -> None:
-    chosen = seed(query.get("seed"))
+    problems: list[FieldProblem] = []
+    chosen = check_seed(query.get("seed"), "seed", problems)
     docs = query.get("require_docs", "true").lower()
     if docs not in ("true", "false"):
-        raise ApiError(400, f"'require_docs' must be true or false, got {docs[:20]!r}")
+        problems.append(FieldProblem("require_docs", f"must be true or false, got {docs[:20]!r}"))
+    if problems:
+        raise invalid(problems)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -100,55 +109,26 @@ def _use_yaml(
     source = query.get("source", f"<{name}>" if "name" in query else "request-body")
     server = instance.server
     check_uploaded_files(text, source, server.scenario_dirs)
-    # the same loader as files, so the same file:line:col problems
-    scenario = load_text(
-        text, source=source, name=name, require_docs=docs == "true", params=chosen_params
-    )
+    # the same loader as files, so the same file:line:col problems; a parameter value the
+    # upload does not take is the query's mistake: named as its param.NAME
+    try:
+        scenario = load_text(
+            text, source=source, name=name, require_docs=docs == "true", params=chosen_params
+        )
+    except ParamsError as exc:
+        raise params_invalid(exc, chosen_params or {}, PARAM_PREFIX) from None
     instance.fake.use(scenario, seed=chosen)
 
 
 def use_named(instance: Instance, data: JSON) -> None:
-    """Switch to a scenario of the sidecar's library by name (``{"name", "seed", "params"}``)."""
+    """Switch to a scenario of the sidecar's library by name (``{"name", "seed", "params"}``);
+    every problem named by its key path (:mod:`smtpfake.http.choice`)."""
     only(data, ("name", "seed", "params"))
-    name = check_name(data.get("name"), "name")
-    chosen = seed(data.get("seed"))
-    known_name(instance, name)
-    instance.fake.use(name, seed=chosen, params=params(data.get("params")))
-
-
-def params(value: Any) -> dict[str, Any] | None:
-    """A scenario's parameters by name (``{"delay": "5m"}``); each value is checked by the
-    scenario's own declaration (a bad one is a 400 with its problem)."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ApiError(400, f"'params' must be an object of NAME: VALUE, got {shown(value, 80)}")
-    return value
-
-
-def check_name(name: Any, field: str) -> str:
-    """A scenario name of the library; a path is refused (never read a path a caller names on
-    the sidecar's disk: upload the YAML instead); an unknown name is a 404 with did-you-mean."""
-    if not isinstance(name, str) or not name:
-        raise ApiError(400, f'\'{field}\' must be a scenario name, e.g. {{"{field}": "default"}}')
-    if "/" in name or "\\" in name or name.endswith((".yaml", ".yml")):
-        raise ApiError(
-            400,
-            f"'{name[:80]}' is a path, not a name; upload the file as the body of PUT "
-            "/api/scenario with Content-Type: application/yaml",
-        )
-    return name
-
-
-def known_name(instance: Instance, name: str) -> None:
-    if name in scenario_files(instance.server.scenario_dirs):
-        return
+    choice = choose(data, "name", instance.server.scenario_dirs)
     try:
-        resolve(name, instance.server.scenario_dirs)
-    except ScenarioError as exc:  # the library's "no scenario named ...; did you mean"
-        body = problems_to_json(exc)
-        del body["error"]
-        raise ApiError(404, exc.problems[0].message, **body) from None
+        instance.fake.use(choice.name, seed=choice.seed, params=choice.params)
+    except ParamsError as exc:
+        raise params_invalid(exc, choice.params or {}, "params.") from None
 
 
 async def list_scenarios(

@@ -6,10 +6,11 @@ import time
 
 from aiohttp import web
 
+from smtpfake.http.choice import choose, params_invalid
 from smtpfake.http.context import Settings, answer, read_json
 from smtpfake.http.fleet import MAIN, Instance
-from smtpfake.http.inputs import JSON, only, seed
-from smtpfake.http.scenario_api import check_name, known_name, params
+from smtpfake.http.inputs import JSON, only
+from smtpfake.scenario import ParamsError
 
 
 def _server_body(request: web.Request, instance: Instance) -> JSON:
@@ -32,10 +33,12 @@ async def create_server(
 ) -> web.Response:
     data = await read_json(request, settings)
     only(data, ("scenario", "seed", "params"))
-    name = check_name(data.get("scenario", "default"), "scenario")
-    chosen = seed(data.get("seed"))
-    known_name(settings.fleet.main, name)
-    created = await settings.fleet.create(name, chosen, params(data.get("params")))
+    # every problem named by its key path (smtpfake.http.choice)
+    choice = choose(data, "scenario", settings.fleet.main.server.scenario_dirs, "default")
+    try:
+        created = await settings.fleet.create(choice.name, choice.seed, choice.params)
+    except ParamsError as exc:
+        raise params_invalid(exc, choice.params or {}, "params.") from None
     settings.hub.publish({"event": "server", "server": MAIN, "id": created.id, "time": time.time()})
     body = _server_body(request, created)
     return answer(body, 201, {"Location": body["url"]})

@@ -40,13 +40,14 @@ class Stage(str, enum.Enum):
 
 @frozen_dataclass
 class Location:
-    """Where something was written in a scenario file: ``file:line:column``. Line 0 is the file
-    as a whole (one that cannot be read has no line to point at), shown as ``file``; file ``""``
-    with line 0 is no file at all (a scenario name that names none): a Problem there is its
-    message alone."""
+    """Where something was written in a scenario file: ``file:line:column``. Line 0 is no place
+    in a file, shown as ``file`` alone: the file as a whole (one that cannot be read has no line
+    to point at), or a key path of a request (``params.delay``, from the sidecar's API); file
+    ``""`` with line 0 is no file at all (a scenario name that names none): a Problem there is
+    its message alone."""
 
     file: str
-    line: int  # 1-based; 0: the whole file
+    line: int  # 1-based; 0: the whole file, or ``file`` is a key path
     column: int  # 1-based; 0 with line 0
 
     def __str__(self) -> str:

@@ -89,10 +89,13 @@ def test_put_scenario_by_name_is_in_force_when_the_call_returns(api: ApiServer) 
     assert rules[0]["faults"][0]["params"]["code"] == 421
 
 
-def test_put_unknown_name_is_404_with_a_suggestion(api: ApiServer) -> None:
+def test_put_unknown_name_is_400_naming_the_field_with_a_suggestion(api: ApiServer) -> None:
     got = call(api.url, "PUT", "/api/scenario", {"name": "421-at-greetin"})
-    assert got.status == 404
-    assert "did you mean '421-at-greeting'" in got.body["error"]
+    assert got.status == 400
+    (problem,) = got.body["problems"]
+    assert problem.startswith("name: no scenario named '421-at-greetin'; did you mean '421-at-gr")
+    assert got.body["error"] == problem
+    assert got.body["details"] == [{"field": "name", "message": problem.removeprefix("name: ")}]
     assert api.server.scenario.name == "default"
 
 
@@ -109,13 +112,13 @@ MAX_SEED = 2**64 - 1
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ({"name": 3}, "'name' must be a scenario name"),
-        ({}, "'name' must be a scenario name"),
-        ({"name": "default", "seed": "x"}, "'seed' must be a whole number"),
-        ({"name": "default", "seed": True}, "'seed' must be a whole number"),
+        ({"name": 3}, "name: must be a scenario name"),
+        ({}, "name: must be a scenario name"),
+        ({"name": "default", "seed": "x"}, "seed: must be a whole number"),
+        ({"name": "default", "seed": True}, "seed: must be a whole number"),
         # the range a scenario's seed: and serve --seed take, not a signed 64-bit one
-        ({"name": "default", "seed": -1}, f"'seed' must be a whole number from 0 to {MAX_SEED}"),
-        ({"name": "default", "seed": 2**64}, f"'seed' must be a whole number from 0 to {MAX_SEED}"),
+        ({"name": "default", "seed": -1}, f"seed: must be a whole number from 0 to {MAX_SEED}"),
+        ({"name": "default", "seed": 2**64}, f"seed: must be a whole number from 0 to {MAX_SEED}"),
         ({"name": "default", "nmae": 1}, "unknown field(s): nmae"),
         ({"nam": "default"}, "unknown field(s): nam; did you mean 'name'? (known: name, params"),
     ],

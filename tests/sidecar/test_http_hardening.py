@@ -153,7 +153,8 @@ def test_bad_query_numbers_are_400_naming_the_field(quick: ApiServer, query: str
         content_type="application/yaml",
     )
     assert got.status == 400, got
-    assert "'seed'" in got.body["error"]
+    assert got.body["error"].startswith("seed: must be a whole number from 0 to "), got
+    assert [d["field"] for d in got.body["details"]] == ["seed"]
 
 
 def test_an_upload_cannot_probe_files_outside_the_scenario_dirs(tmp_path: Path) -> None:

@@ -192,7 +192,13 @@ def test_every_answer_is_documented_and_matches_its_schema(
         "dealy=5: this scenario has no parameter named 'dealy'; did you mean 'delay'? "
         "(declared: delay)"
     ]
-    check(*put, call(url, "PUT", put[0], {"name": "no-such-scenario"}, **auth), 404)
+    got = call(url, "PUT", put[0], {"name": "no-such-scenario", "params": {"x": 1}}, **auth)
+    check(*put, got, 400)
+    assert got.body["details"][0]["field"] == "name"
+    got = call(url, "PUT", put[0], {"name": "greylisting", "params": {"delay": "soon"}}, **auth)
+    check(*put, got, 400)
+    assert got.body["details"][0]["field"] == "params.delay"
+    assert got.body["settings"][0].startswith("delay=soon: ")
     check(*put, call(url, "PUT", put[0], {"name": "default"}, **auth), 200)
 
     check("/api/scenarios", "GET", call(url, "GET", "/api/scenarios", **auth), 200)
@@ -273,7 +279,7 @@ def test_every_answer_is_documented_and_matches_its_schema(
     got = call(url, "POST", "/api/servers", example(*made), **auth)
     check(*made, got, 201)
     sid = got.body["id"]
-    check(*made, call(url, "POST", "/api/servers", {"scenario": "nope"}, **auth), 404)
+    check(*made, call(url, "POST", "/api/servers", {"scenario": "nope"}, **auth), 400)
     check("/api/servers", "GET", call(url, "GET", "/api/servers", **auth), 200)
     one_server = ("/api/servers/{id}", "GET")
     check(*one_server, call(url, "GET", f"/api/servers/{sid}", **auth), 200)

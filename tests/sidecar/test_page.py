@@ -302,3 +302,28 @@ def test_the_probe_report_keeps_each_verdict_on_one_line(
         "  return [td.textContent, range.getClientRects().length]; })"
     )
     assert lines == [[v.value, 1] for v in verdicts]
+
+
+def test_the_page_shows_each_problem_of_a_scenario_it_cannot_use(
+    browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    (tmp_path / "broken.yaml").write_text(
+        "summary: s\nexpect: e\nrules: [{on: mial, close: true}]\n"
+    )
+    server = Server("default", scenario_dirs=[tmp_path]).start()
+    try:
+        with ApiServer(server) as sidecar:
+            wait = WebDriverWait(browser, PAGE_TIMEOUT)
+            browser.get(sidecar.url + "/")
+            wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+            Select(browser.find_element(By.ID, "scenario-select")).select_by_value("broken")
+            browser.find_element(By.ID, "use-scenario").click()
+            shown = wait.until(lambda d: d.find_element(By.ID, "error").text)
+    finally:
+        server.stop()
+    first, problem = shown.split("\n")
+    assert first == "the scenario is invalid (1 problem(s))"
+    assert (
+        problem.startswith(f"{tmp_path / 'broken.yaml'}:3:") and "unknown stage 'mial'" in problem
+    )
+    assert server.scenario.name == "default"

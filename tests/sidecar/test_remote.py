@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import gc
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -370,3 +372,25 @@ def test_upload_with_parameters(api: ApiServer, tmp_path: Path) -> None:
         remote.use(mine, params={"code": "many"})
     with pytest.raises(ScenarioError):
         remote.use("greylisting", params={"nope": 1})
+
+
+def test_a_read_waits_once_for_a_session_that_stays_open_on_both_transports(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[int] = []
+    real = type(fake)._wait_ended
+
+    def counting(self: Fake, keys: set[tuple[int, float, str]], limit: float) -> set[Any]:
+        waits.append(len(keys))
+        return real(self, keys, limit)
+
+    monkeypatch.setattr(type(fake), "_wait_ended", counting)
+    fake.settle_timeout = 0.05
+    with socket.create_connection(fake.address, timeout=TIMEOUT) as sock:
+        sock.recv(100)  # the greeting: the session has started
+        assert fake.violations == ()
+        assert fake.assert_delivered(0) == ()
+        assert fake.transcript().count("220 ") == 1
+        assert waits == [1]  # the first read waited it out; the others did not wait again
+    assert fake.settle(timeout=TIMEOUT) is True
+    assert [v.kind for v in fake.violations] == ["no-quit"]

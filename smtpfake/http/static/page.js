@@ -43,8 +43,16 @@ async function api(path, options) {
   }
   const type = response.headers.get("Content-Type") || "";
   const body = type.startsWith("application/json") ? await response.json() : await response.text();
-  if (!response.ok) throw new Error(body && body.error ? body.error : `HTTP ${response.status}`);
+  if (!response.ok) throw new Error(errorText(body) || `HTTP ${response.status}`);
   return body;
+}
+
+// an error answer as text: its message, then each of its problems on a line of its own
+// (file:line:col: or field:), unless the message is the one problem itself
+function errorText(body) {
+  if (!body || typeof body !== "object") return typeof body === "string" ? body : "";
+  const problems = (body.problems || []).filter((p) => p !== body.error);
+  return [body.error || "", ...problems].filter(Boolean).join("\n");
 }
 
 function clock(t, start) {
