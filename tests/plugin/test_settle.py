@@ -189,10 +189,11 @@ def test_reads_inside_the_clients_with_block_wait_once(pytester: pytest.Pytester
                 assert smtpfake.violations == ()
                 smtpfake.assert_delivered(1)
                 assert waits == [1]
-            # the with block sent QUIT: something new, so the read waits for the end
+            # the with block sent QUIT: something new, so the read waits for the end again (or
+            # not at all, when the server recorded the close before the read came)
             assert smtpfake.sessions[0].ended is not None
             assert smtpfake.violations == ()
-            assert waits == [1, 1]
+            assert waits in ([1], [1, 1])
         """
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
