@@ -262,6 +262,8 @@ class Connection:
             else:
                 self._written = 0
                 session = self.session
+                if session.greeting_at is None:
+                    session.greeting_at = session.clock.now()
                 if self._buffer and self._hold_back():  # (nothing is held with none buffered)
                     # after the lines before it (session.record(), inline)
                     held = session.held
@@ -293,6 +295,8 @@ class Connection:
         else:
             self._written = 0
             session = self.session
+            if session.greeting_at is None:
+                session.greeting_at = session.clock.now()
             entries, text = session.entries, note.text
             if (  # performed()'s session.note(), inline (nothing is held with none buffered)
                 entries is not None

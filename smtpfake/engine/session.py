@@ -147,6 +147,7 @@ class Session:
         "esmtp",
         "exchange",
         "greeted",
+        "greeting_at",
         "held",
         "helo_name",
         "hold_to",
@@ -233,6 +234,9 @@ class Session:
         # the server closed on its own (a timer, a stop), not in a reply to a command: what the
         # client sent ahead of that close was not pipelined behind a reply
         self.unasked_close = False
+        # when the first reply (the greeting, or what came instead) had its last octet handed to
+        # the socket: a line that arrived before it is early talk, whatever closed the session
+        self.greeting_at: float | None = None
         self.closed_in_message = False  # the server ended it in the middle of a message
         # a plain dict (Counter's constructor is Python code, once a connection)
         self.counts: dict[Stage, int] = {}
@@ -367,9 +371,14 @@ class Session:
         else:
             self.note(when, "client", shown, None)
         if mode is _MODE_CLOSED:
-            if self.conduct.previous is None and pipelined and not self.unasked_close:
-                # Sent during a greeting that never came (a hang or a close at connect); not
-                # ahead of a 421 the server sent unasked after its greeting
+            if (
+                self.conduct.previous is None
+                and pipelined
+                and (not self.unasked_close or self.greeting_at is None or when < self.greeting_at)
+            ):
+                # Sent during a greeting that never came or was still being written (a hang, a
+                # close at connect, a close_after during a delayed greeting); not ahead of a 421
+                # the server sent unasked after its greeting
                 self.conduct.pipelining(verb, pipelined)
             elif self.unsolicited_close:
                 self.unsolicited_close = False  # RFC 5321 §3.8: the one command it may send

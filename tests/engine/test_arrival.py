@@ -306,6 +306,8 @@ def test_a_timer_during_a_paced_reply_comes_after_the_lines_that_were_waiting() 
         (1.0, "(connection closed)"),
     ]
     assert not p.record.transcript[1].delivered
+    # sent before any greeting reached the wire: early talk, though a 421 unasked closed it
+    assert kinds(p) == ["early-talker"]
 
 
 def test_held_entries_are_recorded_in_turn_as_their_lines_are_read() -> None:

@@ -97,3 +97,16 @@ def test_octets_without_a_line_end_do_not_hold_off_the_idle_timeout(fresh: Serve
     assert got.startswith(b"421 4.4.2 smtpfake.test Error: timeout exceeded")
     (session,) = ended_sessions(fresh, 1)
     assert [e.text for e in session.transcript][1].startswith("421 4.4.2 ")
+
+
+def test_a_line_sent_during_a_delayed_greeting_is_early_talk_though_close_after_ends_it(
+    fresh: Server,
+) -> None:
+    fresh.use(scenario({"on": "connect", "delay": 5}, close_after=0.3))
+    with Raw(fresh) as conn:
+        conn.send(b"EHLO early.test\r\n")  # no greeting yet: early
+        assert conn.code() == 421
+        assert conn.rest() == b""
+    (session,) = ended_sessions(fresh, 1)
+    assert kinds(session) == ["early-talker"]
+    assert not session.transcript[1].delivered  # the 220 never reached the wire
