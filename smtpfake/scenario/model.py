@@ -322,9 +322,9 @@ class ServerSettings:
             "`accept` (it ends a line, and `<LF>.<LF>`, `<CRLF>.<LF>`, `<LF>.<CRLF>` end the "
             "message, as Postfix before 3.9), `normalize` (it ends a line, but only "
             "`<CRLF>.<CRLF>` ends the message: Postfix 3.9's default), `reject` (as `normalize`, "
-            "and a command line or message with one gets `550 5.5.2 HOSTNAME Error: bare <LF> "
-            "received`) or `disconnect` (as `reject` with `521`, then the close); see "
-            "[Bare LF](#bare-lf)",
+            "and a command line, AUTH line or message with one gets `550 5.5.2 HOSTNAME Error: "
+            "bare <LF> received`) or `disconnect` (as `reject` with `521`, then the close); see "
+            "[Bare LF and bare CR](#bare-lf-and-bare-cr)",
             "schema": {"enum": list(BARE_LF_POLICIES), "default": "accept"},
         },
     )
@@ -336,7 +336,7 @@ class ServerSettings:
             "`accept` (it is an octet of the line or text, never a line end, so `<CR>.<CR>` "
             "ends nothing: as Postfix), `reject` (a command line, AUTH line or message with one "
             "gets `550 5.5.2 HOSTNAME Error: bare <CR> received`) or `disconnect` (as `reject` "
-            "with `521`, then the close); see [Bare LF](#bare-lf)",
+            "with `521`, then the close); see [Bare LF and bare CR](#bare-lf-and-bare-cr)",
             "schema": {"enum": list(BARE_CR_POLICIES), "default": "accept"},
         },
     )

@@ -39,9 +39,7 @@ LINES = [
 SCENARIO = scenario({"on": "connect", "delay": 1}, {"on": "rcpt", "nth": 2, "reply": 452})
 
 
-def run(
-    chunks: list[bytes], played: object = SCENARIO
-) -> tuple[bytes, tuple[SessionRecord, ...]]:
+def run(chunks: list[bytes], played: object = SCENARIO) -> tuple[bytes, tuple[SessionRecord, ...]]:
     engine = Engine(played)
     pipe = Pipe(engine)
     pipe.connect(hold=True)
