@@ -11,6 +11,7 @@ from collections.abc import Callable
 import aiosmtplib
 import pytest
 
+from smtpfake.control import Control
 from smtpfake.server import Server
 
 from ..support import TIMEOUT, scenario
@@ -167,3 +168,16 @@ async def test_strict_envelope_with_aiosmtplib(server: Server, strict: bool, cod
     (session,) = ended_sessions(server, 1)
     expected = ["bad-syntax"] if strict else ["path-syntax", "bad-sequence"]
     assert kinds(session) == expected
+
+
+def test_the_fixtures_transcript_shows_a_bare_cr_as_an_octet(smtpfake: Control) -> None:
+    with socket.create_connection((smtpfake.host, smtpfake.port), timeout=TIMEOUT) as s:
+        s.recv(100)
+        s.sendall(b"NOOP\r\r\n")
+        assert s.recv(100).startswith(b"250 ")  # carried out (bare_cr: accept)
+        s.sendall(b"QUIT\r\n")
+        for _ in range(10):
+            if not s.recv(100):
+                break
+    assert "C: NOOP\\x0d\n" in smtpfake.transcript()  # seen, not played to the terminal
+    assert [v.kind for v in smtpfake.violations] == ["bare-cr"]
