@@ -96,6 +96,12 @@ def _path(arg: str, keyword: str) -> tuple[str, str | None]:
 #: none of an RFC 822 form (``FROM:Name <a@b.test>``), which no server takes as a path
 _UNBRACKETED_RE = re.compile(r"^(FROM|TO):\s*([^\s<>]+)\s*([^<>]*)$", re.IGNORECASE)
 
+#: Postfix's replies to a path that ``smtpd_strict_rfc821_envelopes`` refuses
+_STRICT_REFUSALS = {
+    "MAIL": ("5.1.7", "Bad sender address syntax"),
+    "RCPT": ("5.1.3", "Bad recipient address syntax"),
+}
+
 
 def _loose(
     session: Session, arg: str, keyword: str, command: str, parsed: tuple[str, str | None]
@@ -117,9 +123,9 @@ def _loose(
         what = f"a path without angle brackets ('{keyword}:{address}')"
     rule = f'(RFC 5321 §4.1.2: "{command} {keyword}:" "<" Mailbox ">", no space)'
     if session.settings.strict_envelope:
-        text = f"Syntax: {command} {keyword}:<address>"
+        enhanced, text = _STRICT_REFUSALS[command]
         detail = f"{what} {rule}; refused: server.strict_envelope"
-        return address, words, params.Problem(501, "5.5.4", text, "bad-syntax", detail)
+        return address, words, params.Problem(501, enhanced, text, "bad-syntax", detail)
     detail = f"{what} {rule}; accepted, as Postfix does without smtpd_strict_rfc821_envelopes"
     session.conduct.tell("path-syntax", detail, command)
     return address, words, None

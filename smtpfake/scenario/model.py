@@ -347,7 +347,8 @@ class ServerSettings:
         metadata={
             "doc": "MAIL/RCPT paths exactly as RFC 5321 §4.1.2 writes them: `MAIL FROM:a@b` "
             "(no angle brackets) and `MAIL FROM: <a@b>` (white space after the colon) get "
-            "`501 5.5.4` (`bad-syntax`), as Postfix with `smtpd_strict_rfc821_envelopes`; "
+            "`501 5.1.7 Bad sender address syntax` (RCPT: `501 5.1.3 Bad recipient address "
+            "syntax`; `bad-syntax`), as Postfix with `smtpd_strict_rfc821_envelopes`; "
             "otherwise both are accepted and recorded as `path-syntax`, as Postfix does by "
             "default"
         },

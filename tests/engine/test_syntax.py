@@ -178,9 +178,9 @@ def test_a_path_without_angle_brackets_is_accepted_and_recorded_once(
 @pytest.mark.parametrize(
     ("command", "reply"),
     [
-        ("MAIL FROM:a@x.test", b"501 5.5.4 Syntax: MAIL FROM:<address>\r\n"),
-        ("MAIL FROM: <a@x.test>", b"501 5.5.4 Syntax: MAIL FROM:<address>\r\n"),
-        ("MAIL FROM:\t<a@x.test> SIZE=10", b"501 5.5.4 Syntax: MAIL FROM:<address>\r\n"),
+        ("MAIL FROM:a@x.test", b"501 5.1.7 Bad sender address syntax\r\n"),
+        ("MAIL FROM: <a@x.test>", b"501 5.1.7 Bad sender address syntax\r\n"),
+        ("MAIL FROM:\t<a@x.test> SIZE=10", b"501 5.1.7 Bad sender address syntax\r\n"),
     ],
 )
 def test_strict_envelope_refuses_a_mail_path_not_written_as_the_rfc_writes_it(
@@ -201,7 +201,7 @@ def test_strict_envelope_refuses_such_a_rcpt_path_and_keeps_the_transaction(rcpt
     d = Engine(scenario(strict_envelope=True)).open()
     d.greet()
     assert d.reply("MAIL FROM:<a@x.test>") == b"250 2.1.0 Ok\r\n"
-    assert d.reply(rcpt) == b"501 5.5.4 Syntax: RCPT TO:<address>\r\n"
+    assert d.reply(rcpt) == b"501 5.1.3 Bad recipient address syntax\r\n"
     assert d.reply("RCPT TO:<b@y.test>") == b"250 2.1.5 Ok\r\n"
     assert d.session.rcpt_tos == ["b@y.test"]
     assert d.kinds() == ["bad-syntax"]
