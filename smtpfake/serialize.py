@@ -349,7 +349,8 @@ def problems_from_json(data: JSON) -> ScenarioError:
     details = data.get("details") or []
     problems = [_problem(d) for d in details]
     if not problems:
-        problems = [Problem(Location("<remote>", 1, 1), str(data.get("error", "invalid")))]
+        # an answer without details says no place: its message alone (no made-up position)
+        problems = [Problem(Location("", 0, 0), str(data.get("error", "invalid")))]
     settings = data.get("settings")
     if isinstance(settings, list) and settings:
         return ParamsError(problems, [str(s) for s in settings])

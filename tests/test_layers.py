@@ -83,6 +83,7 @@ FACES = frozenset(
         "smtpfake.pytest_plugin",
         "smtpfake.pytest_plugin_backend",
         "smtpfake.pytest_plugin_marker",
+        "smtpfake.pytest_plugin_marker_source",
         "smtpfake.queries",
         "smtpfake.servers_on_demand",
         "smtpfake.remote",

@@ -159,6 +159,25 @@ def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
     return f"{problem} ({context})"
 
 
+def _yaml_problem(exc: yaml.YAMLError, text: str, source: str) -> Problem:
+    """Text that is not YAML, at the place the parser stopped: its mark, or for a character
+    YAML does not allow (a ReaderError, which has no mark) that character's line:col; the
+    whole file (line 0) only when the parser says no place at all."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source, 0, 0)
+        return Problem(where, f"invalid YAML: {_yaml_message(exc)}")
+    if isinstance(exc, yaml.reader.ReaderError):
+        # in a str, position counts characters: the line and column as an editor shows them;
+        # the character is an int (libyaml) or a str (PyYAML)
+        at, found = exc.position, exc.character
+        code = ord(found) if isinstance(found, str) else int(found)
+        line_start = text.rfind("\n", 0, at) + 1
+        where = Location(source, text.count("\n", 0, at) + 1, at - line_start + 1)
+        return Problem(where, f"invalid YAML: unacceptable character #x{code:04x}: {exc.reason}")
+    return Problem(Location(source, 0, 0), f"invalid YAML: {exc}")
+
+
 def load_text(
     text: str,
     *,
@@ -196,18 +215,12 @@ def _load_text(
         raise ScenarioError(
             [Problem(Location(source, exc.line, exc.column), exc.message)]
         ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ScenarioError(
-            [Problem(Location(source, line, col), f"invalid YAML: {_yaml_message(exc)}")]
-        ) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(Location(source, 1, 1), f"invalid YAML: {exc}")]) from None
+        raise ScenarioError([_yaml_problem(exc, text, source)]) from None
     root = composed.root
     if root is None or (is_null(root) and not root.value):
-        # Nothing, comments only, or a bare "---".
-        raise ScenarioError([Problem(Location(source, 1, 1), "the file is empty")])
+        # Nothing, comments only, or a bare "---": no place in it is to blame, so no line:col
+        raise ScenarioError([Problem(Location(source, 0, 0), "the file is empty")])
     walker = _Walker(source)
     scenario = walker.scenario(
         root, name, require_docs, params or {}, tagged=composed.tagged, refs=composed.refs
@@ -233,7 +246,8 @@ def load_file(path: str | os.PathLike[str], *, params: Params | None = None) -> 
         if len(data) > limits.MAX_SCENARIO_BYTES:
             # a device or pipe has no size of its own: say at least what was read
             message = too_big_message(max(size, len(data)))
-            raise ScenarioError([Problem(Location(str(path), 1, 1), message)])
+            # the length is the whole file's: no line of it to point at
+            raise ScenarioError([Problem(Location(str(path), 0, 0), message)])
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise cannot_read(str(path), exc) from None
@@ -248,7 +262,7 @@ def with_params(scenario: Scenario, params: Params) -> Scenario:
         raise ScenarioError(
             [
                 Problem(
-                    Location(scenario.source, 1, 1),
+                    Location(scenario.source, 0, 0),  # it has no lines to point at
                     f"scenario '{scenario.name}' was not loaded from YAML, so its parameters "
                     "cannot be set",
                 )
