@@ -13,7 +13,8 @@ keeping no PyYAML node or mark, and refuses a document that is
   allowance), or with an alias inside the node it names (a cycle),
 
 each as a :class:`TooBig` at the line and column where the limit was crossed (the length at no
-place: it is the whole document's). libyaml's parser is used when PyYAML has it (several times faster on large files), else the pure-Python one.
+place: it is the whole document's). libyaml's parser is used when PyYAML has it (several times
+faster on large files), else the pure-Python one.
 
 Scalars that repeat (keys, mostly) share one string, and an unquoted date is kept as the text
 written (a scenario has no dates). Any other tag than plain values, lists and mappings is left
