@@ -29,10 +29,11 @@ from smtpfake.engine import (
 from smtpfake.engine.connection import GRACE_PERIOD, Connection
 from smtpfake.engine.consult import answer_reply
 from smtpfake.frozen_dataclass import frozen_dataclass
-from smtpfake.journal import Journal, JournalLimits, SessionRecord
+from smtpfake.journal import Journal, JournalCounts, JournalLimits, SessionRecord
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
 from smtpfake.scenario.limits import MAX_SECONDS, check_number
 from smtpfake.scenario.plan import Consult
+from smtpfake.settling import SETTLE_TIMEOUT, Stalled, wait_ended
 from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
 from smtpfake.wire.protocol import read_buffer, wire_class
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from smtpfake.delivery import Handler
+    from smtpfake.engine.records import Violation
     from smtpfake.hooks import Hooks
 
 
@@ -155,6 +157,9 @@ class Server:
             check_async(handler, hook_names(handler), "Server(handler=...)")
             self.hooks = Hooks(handler, self)
         self.journal = Journal(journal_limits)
+        #: seconds a settling read (:attr:`violations`, :attr:`counts`) waits at most
+        self.settle_timeout = SETTLE_TIMEOUT
+        self._stalled = Stalled()
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs, params)
         self._tls = TlsContexts(host)
@@ -386,12 +391,52 @@ class Server:
         return self._tls.authority.client_context()
 
     @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)``, for ``socket.create_connection`` (as the fixture's)."""
+        return (self.host, self.port)
+
+    @property
     def sessions(self) -> tuple[SessionRecord, ...]:
+        """Every session the journal holds, as it stands (no wait: the sidecar reads this in
+        the server's loop): one still open has ``ended`` None, through the grace period after
+        the server's last reply too. :meth:`settle` first to see them whole."""
         return self.journal.sessions()
 
     @property
     def messages(self) -> tuple[Message, ...]:
         return self.journal.messages()
+
+    # -- reads that settle first, as the fixture's (smtpfake/settling.py) ------------------------
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until every session open now has ended; at most ``timeout`` seconds (default
+        :attr:`settle_timeout`). True when they all ended, False when the wait ran out."""
+        return self._settle(timeout, every=True)
+
+    def _settle(self, timeout: float | None, *, every: bool) -> bool:
+        limit = self.settle_timeout if timeout is None else timeout
+        journal = self.journal
+        return self._stalled.settle(
+            journal.sessions,
+            lambda keys, at_most: wait_ended(journal, keys, at_most),
+            limit,
+            every=every,
+        )
+
+    @property
+    def violations(self) -> tuple[Violation, ...]:
+        """Every protocol violation of every session, in order, a tuple; settled first (waits
+        at most :attr:`settle_timeout` seconds for the sessions open now to end, and not again
+        for one it waited for in vain until more of it is recorded), as the fixture's is."""
+        self._settle(None, every=False)
+        return tuple(v for s in self.journal.sessions() for v in s.violations)
+
+    @property
+    def counts(self) -> JournalCounts:
+        """Sessions and messages seen, kept and dropped since the last reset; settled first,
+        as :attr:`violations` (a session that just closed is counted as ended)."""
+        self._settle(None, every=False)
+        return self.journal.counts()
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -175,6 +175,7 @@ def layer_of(module: str) -> str | None:
         "smtpfake.journal_limits": "journal",
         "smtpfake.exchanges": "journal",
         "smtpfake.server": "server",
+        "smtpfake.settling": "server",  # reads that wait for open sessions to end
         # delivery back ends (aiosmtpd's handlers) beside the server that feeds them
         "smtpfake.delivery": "server",
         "smtpfake.hooks": "server",
