@@ -33,7 +33,6 @@ from smtpfake.journal import Journal, JournalCounts, JournalLimits, SessionRecor
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
 from smtpfake.scenario.limits import MAX_SECONDS, check_number
 from smtpfake.scenario.plan import Consult
-from smtpfake.settling import SETTLE_TIMEOUT, Stalled, wait_ended
 from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
 from smtpfake.wire.protocol import read_buffer, wire_class
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     from smtpfake.delivery import Handler
     from smtpfake.engine.records import Violation
     from smtpfake.hooks import Hooks
+    from smtpfake.settling import Stalled
 
 
 #: the default of Server(stop_grace_period=): the longest grace period a session open at the
@@ -157,9 +157,9 @@ class Server:
             check_async(handler, hook_names(handler), "Server(handler=...)")
             self.hooks = Hooks(handler, self)
         self.journal = Journal(journal_limits)
-        #: seconds a settling read (:attr:`violations`, :attr:`counts`) waits at most
-        self.settle_timeout = SETTLE_TIMEOUT
-        self._stalled = Stalled()
+        # what the settling reads keep (smtpfake/settling.py, loaded by the first such read)
+        self._settle_timeout: float | None = None
+        self._stalled: Stalled | None = None
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs, params)
         self._tls = TlsContexts(host)
@@ -408,12 +408,28 @@ class Server:
 
     # -- reads that settle first, as the fixture's (smtpfake/settling.py) ------------------------
 
+    @property
+    def settle_timeout(self) -> float:
+        """Seconds a settling read (:attr:`violations`, :attr:`counts`, :meth:`settle`) waits
+        at most for the sessions open at that moment to end; 2.0 unless set."""
+        from smtpfake.settling import SETTLE_TIMEOUT
+
+        return SETTLE_TIMEOUT if self._settle_timeout is None else self._settle_timeout
+
+    @settle_timeout.setter
+    def settle_timeout(self, seconds: float) -> None:
+        self._settle_timeout = seconds
+
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until every session open now has ended; at most ``timeout`` seconds (default
         :attr:`settle_timeout`). True when they all ended, False when the wait ran out."""
         return self._settle(timeout, every=True)
 
     def _settle(self, timeout: float | None, *, every: bool) -> bool:
+        from smtpfake.settling import Stalled, wait_ended
+
+        if self._stalled is None:
+            self._stalled = Stalled()
         limit = self.settle_timeout if timeout is None else timeout
         journal = self.journal
         return self._stalled.settle(
