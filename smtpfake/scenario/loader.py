@@ -92,7 +92,9 @@ class _Walker(SettingsReader, RuleReader, ParamReader, ChecksReader):
         # Parameters first: every other value may refer to them (see params.py).
         params_node = next((v for k, _, v in entries if k == "params"), None)
         if params_node is None and overrides:
-            params_node = MappingNode("tag:yaml.org,2002:map", [], root.line, root.column)
+            # no params: in the file, so no place in it to blame: line -1 is Location line 0,
+            # the file as a whole ("t.yaml: params: this scenario declares no parameters ...")
+            params_node = MappingNode("tag:yaml.org,2002:map", [], -1, -1)
         declared = self.params(params_node, overrides) if params_node is not None else {}
         subst = Substitution(self, {n: p for n, (p, _) in declared.items()})
         for key, key_node, value in entries:
