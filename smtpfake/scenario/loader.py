@@ -170,14 +170,21 @@ def _yaml_problem(exc: yaml.YAMLError, text: str, source: str) -> Problem:
         where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source, 0, 0)
         return Problem(where, f"invalid YAML: {_yaml_message(exc)}")
     if isinstance(exc, yaml.reader.ReaderError):
-        # in a str, position counts characters: the line and column as an editor shows them;
         # the character is an int (libyaml) or a str (PyYAML)
-        at, found = exc.position, exc.character
+        found = exc.character
         code = ord(found) if isinstance(found, str) else int(found)
-        line_start = text.rfind("\n", 0, at) + 1
-        where = Location(source, text.count("\n", 0, at) + 1, at - line_start + 1)
-        return Problem(where, f"invalid YAML: unacceptable character #x{code:04x}: {exc.reason}")
+        return Problem(
+            _place_in(text, exc.position, source),
+            f"invalid YAML: unacceptable character #x{code:04x}: {exc.reason}",
+        )
     return Problem(Location(source, 0, 0), f"invalid YAML: {exc}")
+
+
+def _place_in(text: str, at: int, source: str) -> Location:
+    """The line and column, as an editor shows them, of ``text[at]`` (``at`` counts
+    characters)."""
+    line_start = text.rfind("\n", 0, at) + 1
+    return Location(source, text.count("\n", 0, at) + 1, at - line_start + 1)
 
 
 def load_text(
@@ -219,6 +226,12 @@ def _load_text(
         ) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([_yaml_problem(exc, text, source)]) from None
+    except UnicodeEncodeError as exc:
+        # a str holding a lone surrogate (text decoded with surrogateescape, say): no text
+        # YAML can read, told at that character (libyaml's parser took it for UTF-8)
+        where = _place_in(text, exc.start, source)
+        bad = f"U+{ord(text[exc.start]):04X}"
+        raise ScenarioError([Problem(where, f"cannot read: {bad} is a lone surrogate")]) from None
     root = composed.root
     if root is None or (is_null(root) and not root.value):
         # Nothing, comments only, or a bare "---": no place in it is to blame, so no line:col

@@ -130,6 +130,14 @@ def test_a_character_yaml_refuses_is_placed_by_pure_python_pyyaml_too(
     )
 
 
+def test_a_lone_surrogate_is_told_at_its_place_not_raised() -> None:
+    # text decoded with errors="surrogateescape" holds one: a UnicodeEncodeError escaped
+    text = b"summary: s\nexpect: caf\xe9\n".decode("utf-8", "surrogateescape")
+    with pytest.raises(ScenarioError) as info:
+        load_text(text, source="s.yaml")
+    assert str(info.value) == "s.yaml:2:12: cannot read: U+DCE9 is a lone surrogate"
+
+
 def test_a_scenario_made_in_python_cannot_take_params_and_has_no_line() -> None:
     from smtpfake.scenario import Scenario
     from smtpfake.scenario.loader import with_params
