@@ -305,9 +305,22 @@ def load_mapping(
     except (yaml.YAMLError, ValueError) as exc:
         # line 0: the dict as a whole (it has no lines; its YAML was never made)
         raise ScenarioError([Problem(Location(source, 0, 0), f"cannot read: {exc}")]) from None
-    return load_text(
-        text, source=source, name=str(data.get("name", name)), require_docs=False, params=params
-    )
+    try:
+        return load_text(
+            text, source=source, name=str(data.get("name", name)), require_docs=False, params=params
+        )
+    except ScenarioError as exc:
+        raise _by_key_path(exc, source) from None
+
+
+def _by_key_path(exc: ScenarioError, source: str) -> ScenarioError:
+    """``exc`` with no line:col: a dict has no lines, and those of the YAML copy made of it
+    point at text the caller never wrote; each message names its key path (``<inline>:
+    rules[1].reply: ...``)."""
+    problems = [Problem(Location(source, 0, 0), p.message) for p in exc.problems]
+    if isinstance(exc, ParamsError):
+        return ParamsError(problems, list(exc.settings))
+    return ScenarioError(problems, more=exc.more)
 
 
 def plain(value: Any, depth: int = 0) -> Any:

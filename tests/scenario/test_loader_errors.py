@@ -650,9 +650,22 @@ def test_load_mapping_reports_problems_like_a_file() -> None:
     with pytest.raises(ScenarioError) as info:
         load_mapping({"rules": [{"on": "rcp", "repyl": "421 x"}]}, name="mine")
     messages = [p.message for p in info.value.problems]
-    assert all(str(p).startswith("<mine>:") for p in info.value.problems)
-    assert any("did you mean 'rcpt'?" in m for m in messages)
+    # by key path alone: a line:col would point into the YAML copy made of the dict
+    assert [str(p) for p in info.value.problems] == [f"<mine>: {m}" for m in messages]
+    assert {p.location.line for p in info.value.problems} == {0}
+    assert any(m.startswith("rules[1].on: ") and "did you mean 'rcpt'?" in m for m in messages)
     assert any("did you mean 'reply'?" in m for m in messages)
+
+
+def test_a_dicts_parameter_values_stay_a_params_error_by_key_path() -> None:
+    from smtpfake.scenario import ParamsError
+
+    rule = {"on": "rcpt", "nth": "${n}", "reply": "450 4.2.0 busy"}
+    scenario = {"params": {"n": {"type": "int", "default": 1}}, "rules": [rule]}
+    with pytest.raises(ParamsError) as info:
+        load_mapping(scenario, params={"n": "x"})
+    assert info.value.settings and info.value.settings[0].startswith("n=x: ")
+    assert str(info.value).startswith("<inline>: ")
 
 
 def test_load_mapping_with_a_value_yaml_cannot_hold() -> None:
