@@ -428,6 +428,10 @@ class Server:
     def _settle(self, timeout: float | None, *, every: bool) -> bool:
         from smtpfake.settling import Stalled, wait_ended
 
+        if self._loop is not None and _running_loop() is self._loop:
+            # in the server's own loop (a handler's hook, serve's code): a wait there would hold
+            # up the very sessions it waits for; read as it stands
+            return not any(s.ended is None for s in self.journal.sessions())
         if self._stalled is None:
             self._stalled = Stalled()
         limit = self.settle_timeout if timeout is None else timeout

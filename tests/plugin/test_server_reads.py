@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from smtpfake.control import SmtpFake
+from smtpfake.hooks import Hooks
 from smtpfake.server import Server
 from smtpfake.settling import SETTLE_TIMEOUT
 
@@ -82,3 +83,25 @@ def test_a_session_left_open_is_reported_as_it_stands(fresh: Server) -> None:
         assert session.ended is None
     assert fresh.settle(timeout=5) is True
     assert [v.kind for v in fresh.violations] == ["no-quit"]
+
+
+def test_a_read_in_the_servers_own_loop_does_not_wait(fresh: Server) -> None:
+    """A handler's hook runs in the server's loop: a settling read there would hold up the
+    session it waits for; it reads as it stands (the hook sees its own session open)."""
+    seen: list[tuple[bool, tuple[str, ...]]] = []
+
+    class Looking:
+        async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+            open_now = fresh.settle(timeout=30)  # a wait would outlast the client's 5 s
+            seen.append((open_now, tuple(v.kind for v in fresh.violations)))
+            return "250 2.1.5 OK"
+
+    fresh.hooks = Hooks(Looking(), fresh)
+    try:
+        with smtplib.SMTP(fresh.host, fresh.port, timeout=5) as client:
+            client.ehlo()
+            client.mail("a@example.test")
+            assert client.rcpt("b@example.test")[0] == 250
+    finally:
+        fresh.hooks = None
+    assert seen == [(False, ())]
