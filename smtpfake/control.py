@@ -31,6 +31,7 @@ from smtpfake.queries import (
     sessions_where,
 )
 from smtpfake.scenario.use_errors import use_errors
+from smtpfake.settling import SETTLE_TIMEOUT, Key, Stalled, key, wait_ended
 from smtpfake.visible import visible
 
 if TYPE_CHECKING:
@@ -41,8 +42,6 @@ if TYPE_CHECKING:
     from smtpfake.scenario import ScenarioRef
     from smtpfake.server import Server
 
-#: seconds a read waits for the sessions open at that moment to end (see the module docstring)
-SETTLE_TIMEOUT = 2.0
 # how often the remote transport re-reads while settling; the in-process one is woken instead
 _POLL = 0.01
 
@@ -162,40 +161,6 @@ class Control(Protocol):
     ) -> tuple[Retry, ...]: ...
 
 
-Key = tuple[int, float, str]
-
-
-def _key(s: SessionRecord) -> Key:
-    # index alone restarts after use(); with the start time and peer it names one connection
-    return (s.index, s.started, s.peer)
-
-
-def _progress(s: SessionRecord) -> int:
-    """How much the journal has recorded of ``s``: it grows with every entry, kept or dropped."""
-    return len(s.transcript) + s.dropped_entries
-
-
-class Stalled:
-    """Sessions a settle ran out waiting for, each with its :func:`_progress` then: a read does
-    not wait for one again until something more is recorded of it (the test's own connection,
-    open around its reads, costs one ``settle_timeout``, not one per read). Holds only sessions
-    open at the last settle."""
-
-    def __init__(self) -> None:
-        self._seen: dict[Key, int] = {}
-
-    def waiting_for(self, sessions: tuple[SessionRecord, ...], *, every: bool) -> set[Key]:
-        """The open sessions of ``sessions`` to wait for: all when ``every``, else those not
-        stalled since (forgetting those that ended or moved on)."""
-        open_now = {_key(s): _progress(s) for s in sessions if s.ended is None}
-        self._seen = {k: p for k, p in self._seen.items() if open_now.get(k) == p}
-        return set(open_now) if every else {k for k in open_now if k not in self._seen}
-
-    def ran_out(self, sessions: tuple[SessionRecord, ...], keys: set[Key]) -> None:
-        """A settle waited for ``keys`` in vain: remember those still open, as they stand."""
-        self._seen |= {_key(s): _progress(s) for s in sessions if _key(s) in keys}
-
-
 class ControlHelpers(abc.ABC):
     """Settling, queries and assertion helpers shared by both transports.
 
@@ -238,11 +203,7 @@ class ControlHelpers(abc.ABC):
     def _settle(self, timeout: float | None, *, every: bool) -> bool:
         """``settle``; a read's (``every`` False) skips the sessions :class:`Stalled` holds."""
         limit = self.settle_timeout if timeout is None else timeout
-        waiting = self._stalled.waiting_for(self._journal_sessions(), every=every)
-        still = self._wait_ended(waiting, limit) if waiting else set()
-        if still:
-            self._stalled.ran_out(self._journal_sessions(), still)
-        return not still
+        return self._stalled.settle(self._journal_sessions, self._wait_ended, limit, every=every)
 
     def _wait_ended(self, keys: set[Key], limit: float) -> set[Key]:
         """Wait at most ``limit`` seconds until the sessions ``keys`` name have ended; those
@@ -250,7 +211,7 @@ class ControlHelpers(abc.ABC):
         journal wakes the wait instead)."""
         deadline = time.monotonic() + limit
         while True:
-            keys = keys - {_key(s) for s in self._journal_sessions() if s.ended is not None}
+            keys = keys - {key(s) for s in self._journal_sessions() if s.ended is not None}
             if not keys or time.monotonic() >= deadline:
                 return keys
             time.sleep(_POLL)
@@ -459,15 +420,7 @@ class SmtpFake(ControlHelpers):
         return self.server.journal.counts()
 
     def _wait_ended(self, keys: set[Key], limit: float) -> set[Key]:
-        journal = self.server.journal
-
-        def ended(j: Journal) -> bool:
-            return not (keys & {_key(s) for s in j.sessions() if s.ended is None})
-
-        # woken by the journal on every session end: no polling in-process
-        if journal.wait(ended, limit):
-            return set()
-        return keys & {_key(s) for s in journal.sessions() if s.ended is None}
+        return wait_ended(self.server.journal, keys, limit)  # woken by the journal: no polling
 
     def use(
         self,

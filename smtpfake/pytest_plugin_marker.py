@@ -44,16 +44,41 @@ def _names_scenario(mark: pytest.Mark) -> bool:
     return bool(mark.args) or "scenario" in mark.kwargs
 
 
-def _written_at(item: pytest.Item, keyword: str) -> str:
-    """Where the marker that gives ``keyword`` in force (see :func:`_marker`) was written, for a
-    message that begins there: ``test_x.py:7`` (the decorator of a function or class; the
-    line pytest reports for it), ``test_x.py (pytestmark)`` for a module's marker."""
+def _written_at(item: pytest.Item, keyword: str) -> tuple[str, str, pytest.Mark | None]:
+    """Where the marker that gives ``keyword`` in force (see :func:`_marker`) was written, what
+    it says there, and the marker itself (None when none gives it): ``("test_x.py:7",
+    "@pytest.mark.smtpfake('greylisting', params={'dealy': 5})", mark)``."""
     for owner, mark in item.iter_markers_with_node("smtpfake"):  # the closest first
         if keyword in mark.kwargs or (keyword == "scenario" and mark.args):
-            return _place(owner)
+            return (*_written(owner, mark), mark)
         if keyword == "params" and _names_scenario(mark):
             break  # the params of markers further out were dropped with their scenario
-    return _place(item)
+    return _place(item), "@pytest.mark.smtpfake", None
+
+
+def _written(owner: object, mark: pytest.Mark) -> tuple[str, str]:
+    """``mark``'s place (``test_x.py:8``: its own line, read from the source, though other
+    decorators come first) and its text as written there; from pytest's node (``owner``: the
+    function, class or module it is on) and the Mark's values when the source does not say."""
+    from smtpfake.pytest_plugin_marker_source import find_marker
+
+    if isinstance(owner, pytest.Item | pytest.Class | pytest.Module):
+        path, line, _ = owner.reportinfo()
+        module = isinstance(owner, pytest.Module)
+        if module or line is not None:
+            at = None if module or line is None else line + 1
+            found = find_marker(Path(str(path)), at, len(mark.args), frozenset(mark.kwargs))
+            if found is not None:
+                shown = relative_path(Path(str(path)), owner.config.rootpath)
+                return f"{shown}:{found.line}", found.text
+    return _place(owner), _as_written(mark)
+
+
+def _as_written(mark: pytest.Mark) -> str:
+    """The marker's call rebuilt from its values (where its source cannot be read)."""
+    shown = [repr(a) for a in mark.args] + [f"{k}={v!r}" for k, v in mark.kwargs.items()]
+    text = f"@pytest.mark.smtpfake({', '.join(shown)})"
+    return text if len(text) <= 120 else text[:116] + "...)"
 
 
 def _place(node: object) -> str:
@@ -78,10 +103,9 @@ def _marker_scenario(
     if "seed" in marker.kwargs:
         raw = marker.kwargs["seed"]
         if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 2**64 - 1:
+            place, text, _ = _written_at(item, "seed")
             pytest.fail(
-                f"{_written_at(item, 'seed')}: @pytest.mark.smtpfake(seed={raw!r}): the seed "
-                "must be an integer from 0 to 2^64-1",
-                pytrace=False,
+                f"{place}: {text}: the seed must be an integer from 0 to 2^64-1", pytrace=False
             )
         seed = raw
     return scenario, seed
@@ -110,7 +134,8 @@ def _check_marker(marker: pytest.Mark, owner: object) -> None:
         got = type(marker.kwargs["params"]).__name__
         problem = f"params must be a dict of parameter names to values, got {got}"
     if problem:
-        pytest.fail(f"{_place(owner)}: @pytest.mark.smtpfake: {problem}", pytrace=False)
+        place, text = _written(owner, marker)
+        pytest.fail(f"{place}: {text}: {problem}", pytrace=False)
 
 
 def _load_problem(
@@ -128,17 +153,22 @@ def _load_problem(
 
     shown = repr(scenario) if not isinstance(scenario, dict) else "{...}"
     if isinstance(exc, ParamsError) and params:
-        given = repr(params) if len(repr(params)) <= 60 else "{...}"
-        return (
-            f"{_written_at(item, 'params')}: @pytest.mark.smtpfake(params={given}) for scenario "
-            f"{shown}: {'; '.join(exc.settings)}"
+        place, text, mark = _written_at(item, "params")
+        # the marker as written; the scenario it was for, unless the marker itself names it
+        named_here = (
+            mark is not None
+            and _names_scenario(mark)
+            and mark.kwargs.get("scenario", mark.args[0] if mark.args else None) == scenario
         )
+        given = text if named_here else f"{text} for scenario {shown}"
+        return f"{place}: {given}: {'; '.join(exc.settings)}"
     # a file keeps file:line:col; a name or a dict has no file, so only the key path
     text = "" if isinstance(scenario, dict) else str(scenario)
     is_file = isinstance(scenario, Path) or text.endswith((".yaml", ".yml")) or "/" in text
     problems = problem_lines(exc, positions=is_file)
     if from_marker:
-        return f"{_written_at(item, 'scenario')}: @pytest.mark.smtpfake({shown}): {problems}"
+        place, text, _ = _written_at(item, "scenario")
+        return f"{place}: {text}: {problems}"
     if is_file and not problems.startswith("\n"):
         # the one problem begins with the file's name: "cannot load scenario a.yaml: cannot read"
         return f"smtpfake: cannot load scenario {problems}"

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, cast
 
 from smtpfake.engine.records import HEADER_SCAN_BYTES, Message, Outcome, TranscriptEntry, Violation
+from smtpfake.exchanges import Exchange
 from smtpfake.journal import JournalCounts, JournalLimits, SessionRecord
 from smtpfake.scenario import Scenario, ScenarioError
 from smtpfake.scenario.errors import ParamsError, Problem
@@ -48,6 +49,18 @@ def entry_to_json(entry: TranscriptEntry) -> JSON:
     if entry.note:
         out["note"] = True
     return out
+
+
+def exchange_to_json(exchange: Exchange) -> JSON:
+    """One command with the reply that answered it (``SessionRecord.exchanges()``, RFC 5321
+    §4.2): both as transcript entries, ``reply`` null when none did; ``code``, the reply's
+    (null without one, or for a reply that does not begin with three digits)."""
+    reply = exchange.reply
+    return {
+        "command": entry_to_json(exchange.command),
+        "reply": entry_to_json(reply) if reply is not None else None,
+        "code": exchange.code,
+    }
 
 
 def violation_to_json(violation: Violation) -> JSON:
@@ -121,11 +134,15 @@ def message_to_json(message: Message) -> JSON:
 
 
 def session_to_json(
-    record: SessionRecord, message: Callable[[Message], JSON] = message_to_json
+    record: SessionRecord,
+    message: Callable[[Message], JSON] = message_to_json,
+    *,
+    exchanges: bool = False,
 ) -> JSON:
     """A session; its messages as ``message`` writes them (whole by default; the API's
-    listing gives summaries with ids)."""
-    return {
+    listing gives summaries with ids); with ``exchanges``, each command with its reply too
+    (``GET /api/sessions?include=exchanges``)."""
+    out: JSON = {
         "index": record.index,
         "peer": record.peer,
         "started": record.started,
@@ -140,6 +157,9 @@ def session_to_json(
         "near_misses": [json_text(m) for m in record.near_misses],
         "dropped_entries": record.dropped_entries,
     }
+    if exchanges:
+        out["exchanges"] = [exchange_to_json(e) for e in record.exchanges()]
+    return out
 
 
 def journal_to_json(limits: JournalLimits, counts: JournalCounts) -> JSON:
@@ -349,7 +369,8 @@ def problems_from_json(data: JSON) -> ScenarioError:
     details = data.get("details") or []
     problems = [_problem(d) for d in details]
     if not problems:
-        problems = [Problem(Location("<remote>", 1, 1), str(data.get("error", "invalid")))]
+        # an answer without details says no place: its message alone (no made-up position)
+        problems = [Problem(Location("", 0, 0), str(data.get("error", "invalid")))]
     settings = data.get("settings")
     if isinstance(settings, list) and settings:
         return ParamsError(problems, [str(s) for s in settings])

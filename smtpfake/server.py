@@ -29,7 +29,7 @@ from smtpfake.engine import (
 from smtpfake.engine.connection import GRACE_PERIOD, Connection
 from smtpfake.engine.consult import answer_reply
 from smtpfake.frozen_dataclass import frozen_dataclass
-from smtpfake.journal import Journal, JournalLimits, SessionRecord
+from smtpfake.journal import Journal, JournalCounts, JournalLimits, SessionRecord
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
 from smtpfake.scenario.limits import MAX_SECONDS, check_number
 from smtpfake.scenario.plan import Consult
@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from smtpfake.delivery import Handler
+    from smtpfake.engine.records import Violation
     from smtpfake.hooks import Hooks
+    from smtpfake.settling import Stalled
 
 
 #: the default of Server(stop_grace_period=): the longest grace period a session open at the
@@ -155,6 +157,9 @@ class Server:
             check_async(handler, hook_names(handler), "Server(handler=...)")
             self.hooks = Hooks(handler, self)
         self.journal = Journal(journal_limits)
+        # what the settling reads keep (smtpfake/settling.py, loaded by the first such read)
+        self._settle_timeout: float | None = None
+        self._stalled: Stalled | None = None
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs, params)
         self._tls = TlsContexts(host)
@@ -386,12 +391,72 @@ class Server:
         return self._tls.authority.client_context()
 
     @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)``, for ``socket.create_connection`` (as the fixture's)."""
+        return (self.host, self.port)
+
+    @property
     def sessions(self) -> tuple[SessionRecord, ...]:
+        """Every session the journal holds, as it stands (no wait: the sidecar reads this in
+        the server's loop): one still open has ``ended`` None, through the grace period after
+        the server's last reply too. :meth:`settle` first to see them whole."""
         return self.journal.sessions()
 
     @property
     def messages(self) -> tuple[Message, ...]:
         return self.journal.messages()
+
+    # -- reads that settle first, as the fixture's (smtpfake/settling.py) ------------------------
+
+    @property
+    def settle_timeout(self) -> float:
+        """Seconds a settling read (:attr:`violations`, :attr:`counts`, :meth:`settle`) waits
+        at most for the sessions open at that moment to end; 2.0 unless set."""
+        from smtpfake.settling import SETTLE_TIMEOUT
+
+        return SETTLE_TIMEOUT if self._settle_timeout is None else self._settle_timeout
+
+    @settle_timeout.setter
+    def settle_timeout(self, seconds: float) -> None:
+        self._settle_timeout = seconds
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until every session open now has ended; at most ``timeout`` seconds (default
+        :attr:`settle_timeout`). True when they all ended, False when the wait ran out."""
+        return self._settle(timeout, every=True)
+
+    def _settle(self, timeout: float | None, *, every: bool) -> bool:
+        from smtpfake.settling import Stalled, wait_ended
+
+        if self._loop is not None and _running_loop() is self._loop:
+            # in the server's own loop (a handler's hook, serve's code): a wait there would hold
+            # up the very sessions it waits for; read as it stands
+            return not any(s.ended is None for s in self.journal.sessions())
+        if self._stalled is None:
+            self._stalled = Stalled()
+        limit = self.settle_timeout if timeout is None else timeout
+        journal = self.journal
+        return self._stalled.settle(
+            journal.sessions,
+            lambda keys, at_most: wait_ended(journal, keys, at_most),
+            limit,
+            every=every,
+        )
+
+    @property
+    def violations(self) -> tuple[Violation, ...]:
+        """Every protocol violation of every session, in order, a tuple; settled first (waits
+        at most :attr:`settle_timeout` seconds for the sessions open now to end, and not again
+        for one it waited for in vain until more of it is recorded), as the fixture's is."""
+        self._settle(None, every=False)
+        return tuple(v for s in self.journal.sessions() for v in s.violations)
+
+    @property
+    def counts(self) -> JournalCounts:
+        """Sessions and messages seen, kept and dropped since the last reset; settled first,
+        as :attr:`violations` (a session that just closed is counted as ended)."""
+        self._settle(None, every=False)
+        return self.journal.counts()
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -147,5 +147,7 @@ class TlsContexts:
 
 
 def _problem(tls: TlsSettings, message: str) -> ScenarioError:
-    where = tls.location or Location("<scenario>", 1, 1)
+    """``message`` (which names ``server.tls``) at the scenario's ``tls:`` key; settings made in
+    Python (no location) have no file to point into: the message alone."""
+    where = tls.location or Location("", 0, 0)
     return ScenarioError([Problem(where, message)])

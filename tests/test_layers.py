@@ -83,6 +83,7 @@ FACES = frozenset(
         "smtpfake.pytest_plugin",
         "smtpfake.pytest_plugin_backend",
         "smtpfake.pytest_plugin_marker",
+        "smtpfake.pytest_plugin_marker_source",
         "smtpfake.queries",
         "smtpfake.servers_on_demand",
         "smtpfake.remote",
@@ -174,6 +175,7 @@ def layer_of(module: str) -> str | None:
         "smtpfake.journal_limits": "journal",
         "smtpfake.exchanges": "journal",
         "smtpfake.server": "server",
+        "smtpfake.settling": "server",  # reads that wait for open sessions to end
         # delivery back ends (aiosmtpd's handlers) beside the server that feeds them
         "smtpfake.delivery": "server",
         "smtpfake.hooks": "server",

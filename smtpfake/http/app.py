@@ -54,7 +54,7 @@ ENDPOINTS = sorted(["/api" + p for p in ROUTES] + ["/api" + p for p in FLEET_ROU
 #: the query parameters an endpoint takes; any other is a 400, never silently ignored
 QUERY: dict[Endpoint, tuple[str, ...] | None] = {
     journal_api.messages: (*FILTERS, *PAGING, "include"),
-    journal_api.sessions: PAGING,
+    journal_api.sessions: (*PAGING, "include"),
     journal_api.message_raw: ("download",),
     # checks its own: YAML_QUERY and param.NAME for an upload, none with a JSON body
     scenario_api.put_scenario: None,

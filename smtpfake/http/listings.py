@@ -17,7 +17,7 @@ from aiohttp import web
 
 from smtpfake.engine.records import Message
 from smtpfake.http.fleet import Instance
-from smtpfake.http.inputs import JSON, PAGING, only, window
+from smtpfake.http.inputs import JSON, PAGING, ApiError, only, window
 from smtpfake.http.message_data import base64_pieces, text_pieces
 from smtpfake.http.messages import Listing, Numbered
 from smtpfake.http.pacing import ChunkedAnswer
@@ -26,13 +26,22 @@ from smtpfake.serialize import session_to_json
 Pieces = Iterator[str | None]
 
 
+#: what ``?include=`` may add to a listing's sessions
+SESSION_INCLUDES = ("exchanges",)
+
+
 def session_pieces(instance: Instance, query: Mapping[str, str]) -> Pieces:
     """Sessions as recorded, open ones included (ended: null): never the fixture's settling
     read, which would hold this event loop, and with it the SMTP sessions it waits for. Each
-    session's messages are summaries with their ids (data at /api/messages/{id}/raw).
+    session's messages are summaries with their ids (data at /api/messages/{id}/raw);
+    ``?include=exchanges`` adds each command with its reply (``SessionRecord.exchanges()``).
     The query is checked at once (a 400 before any piece)."""
-    only(query, PAGING, "query parameter")
+    only(query, (*PAGING, "include"), "query parameter")
     shown = window(query)
+    include = query.get("include", "")
+    if include not in ("", *SESSION_INCLUDES):
+        raise ApiError(400, f"'include' may be {', '.join(SESSION_INCLUDES)}, got {include[:20]!r}")
+    exchanges = include == "exchanges"
     # each record made as its piece is, between turns of the loop (not all 10,000 at once)
     records = instance.journal.sessions_view()
     summaries = instance.summaries
@@ -47,7 +56,7 @@ def session_pieces(instance: Instance, query: Mapping[str, str]) -> Pieces:
         total = len(records)
         for position in range(shown.offset, min(total, shown.offset + shown.limit)):
             record = records[position if shown.order == "oldest" else total - 1 - position]
-            piece = json.dumps(session_to_json(record, message=summary))
+            piece = json.dumps(session_to_json(record, message=summary, exchanges=exchanges))
             yield piece if count == 0 else ", " + piece
             count += 1
         yield f'], "count": {count}}}\n'

@@ -12,8 +12,9 @@ keeping no PyYAML node or mark, and refuses a document that is
 - bigger, once aliases are expanded, than ``ALIAS_GROWTH`` times itself (plus a small
   allowance), or with an alias inside the node it names (a cycle),
 
-each as a :class:`TooBig` at the line and column where the limit was crossed. libyaml's parser
-is used when PyYAML has it (several times faster on large files), else the pure-Python one.
+each as a :class:`TooBig` at the line and column where the limit was crossed (the length at no
+place: it is the whole document's). libyaml's parser is used when PyYAML has it (several times
+faster on large files), else the pure-Python one.
 
 Scalars that repeat (keys, mostly) share one string, and an unquoted date is kept as the text
 written (a scenario has no dates). Any other tag than plain values, lists and mappings is left
@@ -55,7 +56,8 @@ class Composed:
 
 
 class TooBig(Exception):
-    """A limit of the document was crossed at (line, column), both 1-based."""
+    """A limit of the document was crossed at (line, column), both 1-based; (0, 0): by the
+    document as a whole (its length), at no one place in it."""
 
     def __init__(self, line: int, column: int, message: str) -> None:
         super().__init__(message)
@@ -68,7 +70,7 @@ def compose(text: str) -> Composed:
     Raises TooBig, or yaml.YAMLError for text that is not YAML (as yaml.compose would)."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > limits.MAX_SCENARIO_BYTES:
-        raise TooBig(1, 1, too_big_message(size))
+        raise TooBig(0, 0, too_big_message(size))
     try:
         return _compose(text, _Loader)
     except yaml.YAMLError:

@@ -92,7 +92,9 @@ class _Walker(SettingsReader, RuleReader, ParamReader, ChecksReader):
         # Parameters first: every other value may refer to them (see params.py).
         params_node = next((v for k, _, v in entries if k == "params"), None)
         if params_node is None and overrides:
-            params_node = MappingNode("tag:yaml.org,2002:map", [], root.line, root.column)
+            # no params: in the file, so no place in it to blame: line -1 is Location line 0,
+            # the file as a whole ("t.yaml: params: this scenario declares no parameters ...")
+            params_node = MappingNode("tag:yaml.org,2002:map", [], -1, -1)
         declared = self.params(params_node, overrides) if params_node is not None else {}
         subst = Substitution(self, {n: p for n, (p, _) in declared.items()})
         for key, key_node, value in entries:
@@ -159,6 +161,32 @@ def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
     return f"{problem} ({context})"
 
 
+def _yaml_problem(exc: yaml.YAMLError, text: str, source: str) -> Problem:
+    """Text that is not YAML, at the place the parser stopped: its mark, or for a character
+    YAML does not allow (a ReaderError, which has no mark) that character's line:col; the
+    whole file (line 0) only when the parser says no place at all."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source, 0, 0)
+        return Problem(where, f"invalid YAML: {_yaml_message(exc)}")
+    if isinstance(exc, yaml.reader.ReaderError):
+        # the character is an int (libyaml) or a str (PyYAML)
+        found = exc.character
+        code = ord(found) if isinstance(found, str) else int(found)
+        return Problem(
+            _place_in(text, exc.position, source),
+            f"invalid YAML: unacceptable character #x{code:04x}: {exc.reason}",
+        )
+    return Problem(Location(source, 0, 0), f"invalid YAML: {exc}")
+
+
+def _place_in(text: str, at: int, source: str) -> Location:
+    """The line and column, as an editor shows them, of ``text[at]`` (``at`` counts
+    characters)."""
+    line_start = text.rfind("\n", 0, at) + 1
+    return Location(source, text.count("\n", 0, at) + 1, at - line_start + 1)
+
+
 def load_text(
     text: str,
     *,
@@ -196,18 +224,18 @@ def _load_text(
         raise ScenarioError(
             [Problem(Location(source, exc.line, exc.column), exc.message)]
         ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ScenarioError(
-            [Problem(Location(source, line, col), f"invalid YAML: {_yaml_message(exc)}")]
-        ) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(Location(source, 1, 1), f"invalid YAML: {exc}")]) from None
+        raise ScenarioError([_yaml_problem(exc, text, source)]) from None
+    except UnicodeEncodeError as exc:
+        # a str holding a lone surrogate (text decoded with surrogateescape, say): no text
+        # YAML can read, told at that character (libyaml's parser took it for UTF-8)
+        where = _place_in(text, exc.start, source)
+        bad = f"U+{ord(text[exc.start]):04X}"
+        raise ScenarioError([Problem(where, f"cannot read: {bad} is a lone surrogate")]) from None
     root = composed.root
     if root is None or (is_null(root) and not root.value):
-        # Nothing, comments only, or a bare "---".
-        raise ScenarioError([Problem(Location(source, 1, 1), "the file is empty")])
+        # Nothing, comments only, or a bare "---": no place in it is to blame, so no line:col
+        raise ScenarioError([Problem(Location(source, 0, 0), "the file is empty")])
     walker = _Walker(source)
     scenario = walker.scenario(
         root, name, require_docs, params or {}, tagged=composed.tagged, refs=composed.refs
@@ -233,7 +261,8 @@ def load_file(path: str | os.PathLike[str], *, params: Params | None = None) -> 
         if len(data) > limits.MAX_SCENARIO_BYTES:
             # a device or pipe has no size of its own: say at least what was read
             message = too_big_message(max(size, len(data)))
-            raise ScenarioError([Problem(Location(str(path), 1, 1), message)])
+            # the length is the whole file's: no line of it to point at
+            raise ScenarioError([Problem(Location(str(path), 0, 0), message)])
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise cannot_read(str(path), exc) from None
@@ -248,7 +277,7 @@ def with_params(scenario: Scenario, params: Params) -> Scenario:
         raise ScenarioError(
             [
                 Problem(
-                    Location(scenario.source, 1, 1),
+                    Location(scenario.source, 0, 0),  # it has no lines to point at
                     f"scenario '{scenario.name}' was not loaded from YAML, so its parameters "
                     "cannot be set",
                 )
@@ -276,9 +305,22 @@ def load_mapping(
     except (yaml.YAMLError, ValueError) as exc:
         # line 0: the dict as a whole (it has no lines; its YAML was never made)
         raise ScenarioError([Problem(Location(source, 0, 0), f"cannot read: {exc}")]) from None
-    return load_text(
-        text, source=source, name=str(data.get("name", name)), require_docs=False, params=params
-    )
+    try:
+        return load_text(
+            text, source=source, name=str(data.get("name", name)), require_docs=False, params=params
+        )
+    except ScenarioError as exc:
+        raise _by_key_path(exc, source) from None
+
+
+def _by_key_path(exc: ScenarioError, source: str) -> ScenarioError:
+    """``exc`` with no line:col: a dict has no lines, and those of the YAML copy made of it
+    point at text the caller never wrote; each message names its key path (``<inline>:
+    rules[1].reply: ...``)."""
+    problems = [Problem(Location(source, 0, 0), p.message) for p in exc.problems]
+    if isinstance(exc, ParamsError):
+        return ParamsError(problems, list(exc.settings))
+    return ScenarioError(problems, more=exc.more)
 
 
 def plain(value: Any, depth: int = 0) -> Any:

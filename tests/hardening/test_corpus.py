@@ -122,7 +122,7 @@ def test_a_10_mib_file_is_refused_without_reading_it_all(tmp_path: Path) -> None
     assert size > 10 * 1024 * 1024
     outcome, rss = _load_in_child(path)
     assert outcome == (
-        f"{path}:1:1: the scenario is {size:,} bytes; a scenario is at most "
+        f"{path}: the scenario is {size:,} bytes; a scenario is at most "
         f"{limits.MAX_SCENARIO_BYTES:,} bytes"
     )
     assert rss < RSS_BOUND_KIB

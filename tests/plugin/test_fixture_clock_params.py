@@ -49,7 +49,7 @@ def test_marker_params_use_params_and_advance(pytester: pytest.Pytester) -> None
     # told at the marker that set it (tests/plugin/test_params_mistakes.py: every way in)
     result.stdout.fnmatch_lines(
         [
-            "test_marker_params_use_params_and_advance.py:25: @pytest.mark.smtpfake(params="
-            "{'delay': -5}) for scenario 'greylisting': delay=-5: must be at least 0.001, got -5"
+            "test_marker_params_use_params_and_advance.py:25: @pytest.mark.smtpfake("
+            """"greylisting", params={"delay": -5}): delay=-5: must be at least 0.001, got -5"""
         ]
     )

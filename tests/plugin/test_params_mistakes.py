@@ -10,7 +10,6 @@ from tests.support.sidecar import own_sidecar
 
 pytest_plugins = ["pytester"]
 
-# the line numbers below are the first decorator line of each test, as pytest reports it
 MARKED = """\
 import pytest
 
@@ -51,26 +50,28 @@ def test_indirect(smtpfake):
 GREYLISTING_DEALY = (
     "dealy=5: this scenario has no parameter named 'dealy'; did you mean 'delay'? (declared: delay)"
 )
+# each at the marker's own line (below any other decorator), the marker as it is written there
 MARKER_LINES = [
     "*ERROR at setup of test_typo*",
-    "test_marked.py:6: @pytest.mark.smtpfake(params={'dealy': 5}) for scenario 'greylisting': "
+    """test_marked.py:6: @pytest.mark.smtpfake(params={"dealy": 5}) for scenario 'greylisting': """
     + GREYLISTING_DEALY,
     "*ERROR at setup of test_none_declared*",
-    "test_marked.py:11: @pytest.mark.smtpfake(params={'delay': 1}) for scenario 'default': "
+    """test_marked.py:11: @pytest.mark.smtpfake("default", params={"delay": 1}): """
     "delay=1: this scenario declares no parameters named 'delay' (declared: none)",
     "*ERROR at setup of test_two_bad*",
-    "test_marked.py:16: @pytest.mark.smtpfake(params={'delay': 'soon', 'x': 1}) for scenario "
+    """test_marked.py:16: @pytest.mark.smtpfake(params={"delay": "soon", "x": 1}) for scenario """
     "'greylisting': delay=soon: expected a duration (seconds, or with a unit: 250ms, 30s, 5m, "
     "1h), got str 'soon'; x=1: this scenario has no parameter named 'x' (declared: delay)",
     # the class's params, for the module's scenario
     "*ERROR at setup of TestClass.test_from_the_class*",
-    "test_marked.py:25: @pytest.mark.smtpfake(params={'dealy': 5}) for scenario 'greylisting': "
+    """test_marked.py:25: @pytest.mark.smtpfake(params={"dealy": 5}) for scenario 'greylisting': """
     + GREYLISTING_DEALY,
+    # under @pytest.mark.parametrize: line 32, not the test's first decorator line (31)
     "*ERROR at setup of test_indirect[[]greylisting[]]*",
-    "test_marked.py:31: @pytest.mark.smtpfake(params={'delay': -1}) for scenario 'greylisting': "
-    "delay=-1: must be at least 0.001, got -1",
+    """test_marked.py:32: @pytest.mark.smtpfake(params={"delay": -1}) for scenario """
+    "'greylisting': delay=-1: must be at least 0.001, got -1",
     "*ERROR at setup of test_indirect[[]slow-greeting[]]*",
-    "test_marked.py:31: @pytest.mark.smtpfake(params={'delay': -1}) for scenario "
+    """test_marked.py:32: @pytest.mark.smtpfake(params={"delay": -1}) for scenario """
     "'slow-greeting': delay=-1: must be at least 0, got -1",
 ]
 
@@ -111,8 +112,8 @@ def test_module_marker_params_are_told_at_the_module(pytester: pytest.Pytester) 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "test_mod.py (pytestmark): @pytest.mark.smtpfake(params={'dealy': 5}) for scenario "
-            "'greylisting': " + GREYLISTING_DEALY
+            """test_mod.py:3: @pytest.mark.smtpfake("greylisting", params={"dealy": 5}): """
+            + GREYLISTING_DEALY
         ]
     )
     _no_file_position_no_traceback(result.stdout.str())

@@ -124,13 +124,14 @@ def test_markers_parameters_and_use_say_it_where_it_was_written(
     result.stdout.fnmatch_lines(
         [
             "*ERROR at setup of test_marker_file*",
-            f"test_suite.py:4: @pytest.mark.smtpfake('scen/full.yaml'): {MISSING}",
+            # the marker as written
+            f'test_suite.py:4: @pytest.mark.smtpfake("scen/full.yaml"): {MISSING}',
             "*ERROR at setup of test_marker_name*",
-            "test_suite.py:9: @pytest.mark.smtpfake('defualt'): no scenario named 'defualt'; "
+            """test_suite.py:9: @pytest.mark.smtpfake("defualt"): no scenario named 'defualt'; """
             f"did you mean 'default'? {POINTER}",
             "*ERROR at setup of test_marker_far*",
-            f"test_suite.py:14: @pytest.mark.smtpfake('zzzqqq'): no scenario named 'zzzqqq' "
-            f"(known: {known})",
+            f"""test_suite.py:14: @pytest.mark.smtpfake(scenario="zzzqqq"): no scenario named """
+            f"'zzzqqq' (known: {known})",
             "*ERROR at setup of test_indirect[[]scen/full.yaml[]]*",
             f"smtpfake: cannot load scenario {MISSING}",
             "*ERROR at setup of test_indirect[[]defualt[]]*",

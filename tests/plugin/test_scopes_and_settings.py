@@ -145,7 +145,8 @@ def test_marker_typo_reported_once_without_a_made_up_position(pytester: pytest.P
     result.stdout.fnmatch_lines(
         [
             "test_marker_typo_reported_once_without_a_made_up_position.py:2: "
-            "@pytest.mark.smtpfake('421-at-greting'): no scenario named '421-at-greting'; did "
+            """@pytest.mark.smtpfake(scenario="421-at-greting"): no scenario named """
+            "'421-at-greting'; did "
             "you mean '421-at-greeting'? (`smtpfake list` names all *)"
         ]
     )
@@ -162,7 +163,7 @@ def test_non_integer_marker_seed(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.smtpfake(seed='x'): the seed must be an integer*"])
+    result.stdout.fnmatch_lines(['*@pytest.mark.smtpfake(seed="x"): the seed must be an integer*'])
     assert "ValueError" not in result.stdout.str()
 
 

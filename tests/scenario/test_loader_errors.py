@@ -22,7 +22,8 @@ DOCS = "summary: s\nexpect: e\n"  # lines 1 and 2 of most documents below
 
 
 def _problems(tmp_path: Path, text: str) -> list[tuple[str, str]]:
-    """Load text from a file; return each problem as ("line:col", message), in order."""
+    """Load text from a file; return each problem as ("line:col", message), in order ("" for
+    the file as a whole: no line:col, ``file: message``)."""
     path = tmp_path / "scenario.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ScenarioError) as info:
@@ -32,6 +33,10 @@ def _problems(tmp_path: Path, text: str) -> list[tuple[str, str]]:
         rendered = str(problem)
         assert rendered.startswith(f"{path}:"), rendered
         assert problem.location.file == str(path)
+        if problem.location.line == 0:
+            assert rendered == f"{path}: {problem.message}"
+            out.append(("", problem.message))
+            continue
         line_col, message = rendered[len(f"{path}:") :].split(": ", 1)
         assert line_col == f"{problem.location.line}:{problem.location.column}"
         out.append((line_col, message))
@@ -85,7 +90,64 @@ def test_more_than_one_document(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# just a comment\n", "---\n"])
 def test_empty_file(tmp_path: Path, text: str) -> None:
-    assert _one(tmp_path, text) == ("1:1", "the file is empty")
+    # the file as a whole is to blame, no place in it (an empty file has no line 1 to show)
+    assert _one(tmp_path, text) == ("", "the file is empty")
+
+
+@pytest.mark.parametrize(
+    ("text", "pos", "code"),
+    [
+        (DOCS + "name: a\x07b\n", "3:8", "#x0007"),
+        ("summary: s\r\nexpect: e\x00\r\n", "2:10", "#x0000"),
+        ("summary: caf\u00e9\nexpect: \u00e9\x1b[31m\n", "2:10", "#x001b"),
+    ],
+    ids=["bell", "nul-after-crlf", "esc-after-accented"],
+)
+def test_a_character_yaml_refuses_is_told_at_its_line_and_column(
+    tmp_path: Path, text: str, pos: str, code: str
+) -> None:
+    # PyYAML's ReaderError has no mark: it read "file:1:1: ... position 19"
+    assert _one(tmp_path, text) == (
+        pos,
+        f"invalid YAML: unacceptable character {code}: special characters are not allowed",
+    )
+
+
+def test_a_character_yaml_refuses_is_placed_by_pure_python_pyyaml_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import yaml
+
+    from smtpfake.scenario import compose
+
+    # libyaml reports the character as an int, PyYAML's own reader as a str
+    monkeypatch.setattr(compose, "_Loader", yaml.SafeLoader)
+    with pytest.raises(ScenarioError) as info:
+        load_text(DOCS + "name: a\x07b\n", source="s.yaml")
+    assert str(info.value) == (
+        "s.yaml:3:8: invalid YAML: unacceptable character #x0007: special characters are not "
+        "allowed"
+    )
+
+
+def test_a_lone_surrogate_is_told_at_its_place_not_raised() -> None:
+    # text decoded with errors="surrogateescape" holds one: a UnicodeEncodeError escaped
+    text = b"summary: s\nexpect: caf\xe9\n".decode("utf-8", "surrogateescape")
+    with pytest.raises(ScenarioError) as info:
+        load_text(text, source="s.yaml")
+    assert str(info.value) == "s.yaml:2:12: cannot read: U+DCE9 is a lone surrogate"
+
+
+def test_a_scenario_made_in_python_cannot_take_params_and_has_no_line() -> None:
+    from smtpfake.scenario import Scenario
+    from smtpfake.scenario.loader import with_params
+
+    made = Scenario(name="made", summary="s", expect="e", source="<built-in>")
+    with pytest.raises(ScenarioError) as info:
+        with_params(made, {"delay": 5})
+    assert str(info.value) == (
+        "<built-in>: scenario 'made' was not loaded from YAML, so its parameters cannot be set"
+    )
 
 
 @pytest.mark.parametrize(
@@ -588,9 +650,22 @@ def test_load_mapping_reports_problems_like_a_file() -> None:
     with pytest.raises(ScenarioError) as info:
         load_mapping({"rules": [{"on": "rcp", "repyl": "421 x"}]}, name="mine")
     messages = [p.message for p in info.value.problems]
-    assert all(str(p).startswith("<mine>:") for p in info.value.problems)
-    assert any("did you mean 'rcpt'?" in m for m in messages)
+    # by key path alone: a line:col would point into the YAML copy made of the dict
+    assert [str(p) for p in info.value.problems] == [f"<mine>: {m}" for m in messages]
+    assert {p.location.line for p in info.value.problems} == {0}
+    assert any(m.startswith("rules[1].on: ") and "did you mean 'rcpt'?" in m for m in messages)
     assert any("did you mean 'reply'?" in m for m in messages)
+
+
+def test_a_dicts_parameter_values_stay_a_params_error_by_key_path() -> None:
+    from smtpfake.scenario import ParamsError
+
+    rule = {"on": "rcpt", "nth": "${n}", "reply": "450 4.2.0 busy"}
+    scenario = {"params": {"n": {"type": "int", "default": 1}}, "rules": [rule]}
+    with pytest.raises(ParamsError) as info:
+        load_mapping(scenario, params={"n": "x"})
+    assert info.value.settings and info.value.settings[0].startswith("n=x: ")
+    assert str(info.value).startswith("<inline>: ")
 
 
 def test_load_mapping_with_a_value_yaml_cannot_hold() -> None:

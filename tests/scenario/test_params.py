@@ -111,7 +111,8 @@ def test_a_bad_value_is_reported_at_the_declaration(params: dict[str, Any], expe
 
 def test_setting_a_parameter_of_a_scenario_without_any() -> None:
     (found,) = problems("summary: s\nexpect: e\n", delay=5)
-    assert found == "t.yaml:1:1: params: this scenario declares no parameters named 'delay' " + (
+    # the file as a whole: it has no params: to point at (it read t.yaml:1:1:)
+    assert found == "t.yaml: params: this scenario declares no parameters named 'delay' " + (
         "(declared: none)"
     )
 

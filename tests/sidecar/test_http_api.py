@@ -622,7 +622,7 @@ def test_a_bug_in_a_handler_is_a_500_and_reaches_the_server_errors(
 ) -> None:
     with Server("default") as server, ApiServer(server) as api:
 
-        def broken(record: object, message: object = None) -> object:
+        def broken(record: object, message: object = None, **_: object) -> object:
             raise ZeroDivisionError("boom")
 
         with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:

@@ -192,7 +192,7 @@ def test_a_bug_midway_through_a_listing_cuts_it_and_is_reported(
     real = listings.session_to_json
     made: list[int] = []
 
-    def fails_second(record: object, message: object) -> object:
+    def fails_second(record: object, message: object, **_: object) -> object:
         made.append(1)
         if len(made) == 2:
             raise ZeroDivisionError("boom")

@@ -216,6 +216,9 @@ def test_every_answer_is_documented_and_matches_its_schema(
     check(*wait, call(url, "POST", wait[0], {"messages": 5, "timeout": 0}, **auth), 408)
     check("/api/sessions", "GET", call(url, "GET", "/api/sessions", **auth), 200)
     check("/api/sessions", "GET", call(url, "GET", "/api/sessions?order=sideways", **auth), 400)
+    got = call(url, "GET", "/api/sessions?include=exchanges", **auth)
+    check("/api/sessions", "GET", got, 200)
+    assert got.body["sessions"][0]["exchanges"], "a session's exchanges were validated"
     check("/api/messages", "GET", call(url, "GET", "/api/messages", **auth), 200)
     got = call(url, "GET", "/api/journal", **auth)
     check("/api/journal", "GET", got, 200)

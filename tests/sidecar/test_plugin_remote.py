@@ -62,8 +62,8 @@ def test_params_and_the_clock_against_a_sidecar(
     # at the marker, as in-process (the sidecar's 400 carries the value's own problem)
     result.stdout.fnmatch_lines(
         [
-            "test_suite.py:24: @pytest.mark.smtpfake(params={'delay': -5}) for scenario "
-            "'greylisting': delay=-5: must be at least 0.001, got -5"
+            """test_suite.py:24: @pytest.mark.smtpfake("greylisting", params={"delay": -5}): """
+            "delay=-5: must be at least 0.001, got -5"
         ]
     )
     # all on a server of its own, deleted at the end

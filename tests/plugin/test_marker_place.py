@@ -1,0 +1,119 @@
+"""A marker's mistake is told at the marker's own line, the marker as the user wrote it there:
+below other decorators (pytest reports a test at its first), spread over lines, in a class's
+``pytestmark``, inside ``pytest.param(marks=...)``; and a scenario file a marker names is told
+at its true place (no made-up ``file:1:1:``: the file as a whole, or the line:col at fault)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SUITE = """\
+import pytest
+from pytest import mark
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("n", [1])
+@pytest.mark.smtpfake("greylisting", seed="7")
+def test_seed_under_two(smtpfake, n):
+    pass
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.smtpfake(
+    "greylisting",
+    params={"dealy": 5},
+)
+def test_spread_over_lines(smtpfake):
+    pass
+
+
+class TestInClass:
+    pytestmark = [pytest.mark.filterwarnings("ignore"), mark.smtpfake("default", sede=1)]
+
+    def test_a(self, smtpfake):
+        pass
+
+
+@pytest.mark.parametrize(
+    "n",
+    [
+        1,
+        pytest.param(2, marks=pytest.mark.smtpfake(scenario="default", seeds=3)),
+    ],
+)
+def test_in_a_param(smtpfake, n):
+    pass
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.smtpfake("empty.yaml")
+def test_empty_file(smtpfake):
+    pass
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.smtpfake("bell.yaml")
+def test_bad_character(smtpfake):
+    pass
+"""
+
+KNOWN = "(known: scenario, seed, params, delivery, handler)"
+
+
+def test_each_marker_is_told_at_its_own_line_as_written(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.path.joinpath("empty.yaml").write_text("# to do\n", encoding="utf-8")
+    pytester.path.joinpath("bell.yaml").write_text("summary: s\nexpect: \x07\n", encoding="utf-8")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=6)
+    lines = [
+        "*ERROR at setup of test_seed_under_two*",
+        """test_suite.py:7: @pytest.mark.smtpfake("greylisting", seed="7"): the seed must be an """
+        "integer from 0 to 2^64-1",
+        "*ERROR at setup of test_spread_over_lines*",
+        """test_suite.py:13: @pytest.mark.smtpfake("greylisting", params={"dealy": 5}): """
+        "dealy=5: this scenario has no parameter named 'dealy'; did you mean 'delay'? "
+        "(declared: delay)",
+        "*ERROR at setup of TestInClass.test_a*",
+        f"""test_suite.py:22: @mark.smtpfake("default", sede=1): unknown keyword 'sede'; did """
+        f"you mean 'seed'? {KNOWN}",
+        "*ERROR at setup of test_in_a_param[[]2[]]*",
+        f"""test_suite.py:32: @pytest.mark.smtpfake(scenario="default", seeds=3): unknown """
+        f"keyword 'seeds'; did you mean 'seed'? {KNOWN}",
+        "*ERROR at setup of test_empty_file*",
+        """test_suite.py:40: @pytest.mark.smtpfake("empty.yaml"): empty.yaml: the file is """
+        "empty",
+        "*ERROR at setup of test_bad_character*",
+        """test_suite.py:46: @pytest.mark.smtpfake("bell.yaml"): bell.yaml:2:9: invalid YAML: """
+        "unacceptable character #x0007: special characters are not allowed",
+    ]
+    result.stdout.fnmatch_lines(lines)
+    out = result.stdout.str()
+    assert ":1:1" not in out and "Traceback" not in out, out
+
+
+def test_a_marker_made_elsewhere_is_told_from_its_values(pytester: pytest.Pytester) -> None:
+    """A marker kept in a variable has no call at the test to point at: the test's line, and
+    the marker rebuilt from its values."""
+    pytester.makepyfile(
+        test_var="""
+        import pytest
+
+        GREY = pytest.mark.smtpfake("greylisting", params={"dealy": 5})
+
+        @GREY
+        def test_a(smtpfake):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_var.py:5: @pytest.mark.smtpfake('greylisting', params={'dealy': 5}): dealy=5: "
+            "this scenario has no parameter named 'dealy'*"
+        ]
+    )
