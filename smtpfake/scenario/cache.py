@@ -27,20 +27,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import pickle
 import sys
 import zlib
 from collections.abc import Mapping
 from typing import Any
-
-# A hit needs only the unpickler, which is C (_pickle); importing the pickle module around it
-# (the pure-Python pickler and unpickler it falls back on) is about 5 million instructions of
-# serve's start. pickle itself where _pickle is missing (PyPy), and to write an entry (a miss).
-try:
-    from _pickle import UnpicklingError
-    from _pickle import load as unpickle
-except ImportError:  # pragma: no cover - CPython has it
-    from pickle import UnpicklingError
-    from pickle import load as unpickle
 
 from smtpfake import __version__
 from smtpfake.scenario import limits
@@ -186,18 +177,16 @@ def _read(entry: str, key: Key) -> Scenario | None:
                 return None
             if f.read(len(wanted)) != wanted:
                 return None
-            found = unpickle(f)
+            found = pickle.load(f)
     except FileNotFoundError:
         return None
-    except (OSError, EOFError, UnpicklingError):
+    except (OSError, EOFError, pickle.UnpicklingError):
         return None  # a damaged entry (a full disk, say) is rewritten
     return found if isinstance(found, Scenario) else None
 
 
 def _write(entry: str, key: Key, scenario: Scenario) -> None:
     """The entry written whole or not at all (a temporary file renamed), then old ones pruned."""
-    import pickle  # a miss: with the YAML loader
-
     # a name of its own: two writers of one entry (processes, threads) never share the file
     temporary = f"{entry}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
     try:

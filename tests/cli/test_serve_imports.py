@@ -35,6 +35,7 @@ NOT_AT_START = (
     "urllib.parse",
     "ipaddress",
     "random",  # the seeded RNG: with a scenario's first draw (Session.rng)
+    "smtpfake.wire.tls",  # with the first STARTTLS (Wire._start_tls)
 )
 
 
@@ -119,7 +120,6 @@ AT_START = {
     "smtpfake.wire",
     "smtpfake.wire.loops",
     "smtpfake.wire.protocol",
-    "smtpfake.wire.tls",
 }
 
 #: the standard library's modules serve may load beyond what asyncio loads itself (public
