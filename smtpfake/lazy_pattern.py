@@ -13,11 +13,23 @@ import re
 from typing import Any, AnyStr, cast
 
 
+class _Compiled:
+    """An :class:`_OnFirstUse` once compiled: every public attribute of the compiled pattern
+    held as its own (no ``__getattr__`` left to consult: a read is a plain lookup)."""
+
+    pattern: str | bytes
+    _flags: int
+
+    def __repr__(self) -> str:
+        return f"compiled_on_first_use({self.pattern!r}, {self._flags})"
+
+
 class _OnFirstUse:
-    """Stands for ``re.compile(pattern, flags)``: reading an attribute it has not got yet
-    (``match``, ``fullmatch``, ``search`` ...) compiles the pattern (``re`` keeps it in its cache,
-    so two threads get one) and keeps that attribute on this object, so the next read is a plain
-    lookup of the compiled pattern's bound method. ``pattern`` is there from the start."""
+    """Stands for ``re.compile(pattern, flags)``: reading an attribute it has not got
+    (``match``, ``fullmatch``, ``search`` ...) compiles the pattern (``re`` keeps it in its
+    cache, so two threads get one), takes every public attribute of the compiled pattern as its
+    own (its bound methods among them) and becomes a :class:`_Compiled`. ``pattern`` is there
+    from the start."""
 
     def __init__(self, pattern: str | bytes, flags: int) -> None:
         self.pattern = pattern
@@ -26,9 +38,12 @@ class _OnFirstUse:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):  # copy, pickle and the like ask for what a pattern lacks too
             raise AttributeError(name)
-        value = getattr(re.compile(self.pattern, self._flags), name)
-        setattr(self, name, value)
-        return value
+        compiled = re.compile(self.pattern, self._flags)
+        for public in dir(compiled):
+            if not public.startswith("_"):
+                setattr(self, public, getattr(compiled, public))
+        self.__class__ = _Compiled  # type: ignore[assignment]
+        return getattr(compiled, name)
 
     def __repr__(self) -> str:
         return f"compiled_on_first_use({self.pattern!r}, {self._flags})"

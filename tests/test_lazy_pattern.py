@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import smtpfake
-from smtpfake.lazy_pattern import _OnFirstUse, compiled_on_first_use
+from smtpfake.lazy_pattern import _Compiled, _OnFirstUse, compiled_on_first_use
 
 
 def test_it_answers_as_the_compiled_pattern() -> None:
@@ -31,7 +31,8 @@ def test_it_compiles_at_first_use_and_keeps_what_it_read() -> None:
     assert lazy.fullmatch("123")
     kept = vars(lazy)["fullmatch"]
     assert kept.__self__ is re.compile(r"[0-9]{1,20}")  # the compiled pattern's own method
-    assert lazy.fullmatch is kept
+    assert lazy.fullmatch is kept and isinstance(lazy, _Compiled)
+    assert vars(lazy)["search"].__self__ is kept.__self__  # every method, taken at once
     with pytest.raises(AttributeError):
         lazy.__deepcopy__  # noqa: B018 - a special name is not read through
     assert repr(lazy) == "compiled_on_first_use('[0-9]{1,20}', 0)"
@@ -60,7 +61,7 @@ def test_every_pattern_of_smtpfake_compiles() -> None:
     assert "smtpfake.engine.commands" in names
     for name in names:
         for value in vars(importlib.import_module(name)).values():
-            if isinstance(value, _OnFirstUse):
-                re.compile(value.pattern, value._flags)
+            if isinstance(value, _OnFirstUse | _Compiled):
+                re.compile(value.pattern, value._flags)  # type: ignore[union-attr]
                 found.append(value.pattern)
     assert len(found) >= 10  # the engine's and the scenario's
