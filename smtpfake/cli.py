@@ -731,15 +731,15 @@ def _directory(text: str) -> str:
     return text
 
 
-def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
+def _add_serve(sub: Any) -> None:
     serve = sub.add_parser(
         "serve",
-        parents=[dirs],
         help="run the fake SMTP server (and its HTTP control API with --api-port)",
         description="Every option can also be set in the environment variable named in its help "
         "(a flag wins); --scenario-dir as SMTPFAKE_SCENARIO_DIRS, separated by "
         f"'{os.pathsep}'.",
     )
+    _scenario_dir_option(serve)
     # defaults are None here: _serve_settings fills them from the environment, then the default
     serve.add_argument(
         "--scenario", help="built-in name or YAML path (SMTPFAKE_SCENARIO; default: default)"
@@ -835,27 +835,27 @@ def _add_serve(sub: Any, dirs: argparse.ArgumentParser) -> None:
     serve.set_defaults(func=_serve)
 
 
-def _add_list(sub: Any, dirs: argparse.ArgumentParser) -> None:
+def _add_list(sub: Any) -> None:
     lst = sub.add_parser(
         "list",
-        parents=[dirs],
         help="list scenarios with their summaries",
         description="List the built-in scenarios and those in --scenario-dir, each with its "
         "summary and the values of its parameters.",
     )
+    _scenario_dir_option(lst)
     lst.set_defaults(func=_list)
 
 
-def _add_show(sub: Any, dirs: argparse.ArgumentParser) -> None:
+def _add_show(sub: Any) -> None:
     show = sub.add_parser(
         "show",
-        parents=[dirs],
         help="show one scenario's rules; with --journal or --remote, each rule's hits and near "
         "misses",
         description="Print one scenario: its summary, expectation, seed, parameters, the server "
         "settings that differ from the defaults and a line per rule. With --journal or --remote, "
         "then each rule's hits and near misses over those sessions.",
     )
+    _scenario_dir_option(show)
     show.add_argument(
         "scenario",
         nargs="?",
@@ -878,7 +878,7 @@ def _add_show(sub: Any, dirs: argparse.ArgumentParser) -> None:
     show.set_defaults(func=_show)
 
 
-def _add_validate(sub: Any, dirs: argparse.ArgumentParser) -> None:
+def _add_validate(sub: Any) -> None:
     validate = sub.add_parser(
         "validate",
         help="check scenario files; file:line:col per problem",
@@ -889,7 +889,7 @@ def _add_validate(sub: Any, dirs: argparse.ArgumentParser) -> None:
     validate.set_defaults(func=_validate)
 
 
-def _add_explain(sub: Any, dirs: argparse.ArgumentParser) -> None:
+def _add_explain(sub: Any) -> None:
     explain = sub.add_parser(
         "explain",
         help="what SMTP reply codes (421) and enhanced status codes (5.7.1) mean and what a "
@@ -910,10 +910,10 @@ def _add_explain(sub: Any, dirs: argparse.ArgumentParser) -> None:
     explain.set_defaults(func=_explain)
 
 
-def _add_probe(sub: Any, dirs: argparse.ArgumentParser) -> None:
+def _add_probe(sub: Any) -> None:
     from smtpfake.probe.command import add_parser as add_probe  # argparse only; the rest lazily
 
-    probe = add_probe(sub, dirs)
+    probe = add_probe(sub, _scenario_dir_parent())
     # set in every selected case that declares it; a name none declares is an error
     _param_option(probe, "; every selected case that declares it gets it")
 
@@ -974,9 +974,9 @@ class Parser(argparse.ArgumentParser):
         usage_error(self.prog, message)
 
 
-#: subcommand -> what adds its parser to ``smtpfake``'s subparsers (given --scenario-dir's
-#: parent parser), in the order ``smtpfake --help`` lists them
-COMMANDS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
+#: subcommand -> what adds its parser to ``smtpfake``'s subparsers (or to :class:`_OneCommand`),
+#: in the order ``smtpfake --help`` lists them
+COMMANDS: dict[str, Callable[[Any], None]] = {
     "serve": _add_serve,
     "list": _add_list,
     "show": _add_show,
@@ -993,16 +993,27 @@ DESCRIPTION = (
 )
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """``smtpfake``'s parser. With ``command`` (a key of :data:`COMMANDS`) only that
-    subcommand's parser is built, which is all a run of it reads (start-up time: building them
-    all costs about 5 ms and imports the probe's); else every one (``smtpfake --help``)."""
-    parser = Parser(prog="smtpfake", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"smtpfake {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+class _OneCommand:
+    """What a :data:`COMMANDS` adder is given for ``smtpfake``'s subparsers when one command's
+    parser is built alone (:func:`parse`): its ``add_parser`` makes that parser as the
+    subparsers would (prog ``smtpfake NAME``, ``command`` set to NAME; ``help`` is for the
+    top level's list), without the top-level parser (start-up time: each parser argparse makes
+    looks for its translations, about 0.8 million instructions, and the subparsers format the
+    top level's usage for the prog)."""
 
-    dirs = Parser(add_help=False)
-    dirs.add_argument(
+    def __init__(self) -> None:
+        self.made: Parser | None = None
+
+    def add_parser(self, name: str, *, help: str | None = None, **kwargs: Any) -> Parser:
+        self.made = Parser(prog=f"smtpfake {name}", **kwargs)
+        self.made.set_defaults(command=name)
+        return self.made
+
+
+def _scenario_dir_option(parser: argparse.ArgumentParser) -> None:
+    """``--scenario-dir``, for the commands that load scenarios by name. Added to each (a
+    parent parser would cost a parser more at start-up: see :class:`_OneCommand`)."""
+    parser.add_argument(
         "--scenario-dir",
         action="append",
         default=[],
@@ -1010,9 +1021,30 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         type=_directory,
         help="also load scenarios (*.yaml) from DIR; repeatable",
     )
-    for name, add in COMMANDS.items():
-        if command in (None, name):
-            add(sub, dirs)
+
+
+def _scenario_dir_parent() -> Parser:
+    """A parent parser with :func:`_scenario_dir_option`: what the probe's parser takes."""
+    dirs = Parser(add_help=False)
+    _scenario_dir_option(dirs)
+    return dirs
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """``smtpfake``'s parser with every subcommand (``smtpfake --help``); with ``command`` (a key
+    of :data:`COMMANDS`) that subcommand's parser alone, as the whole parser would make it, which
+    is all a run of it reads (start-up time: building them all costs about 5 ms and imports the
+    probe's)."""
+    if command is not None:
+        alone = _OneCommand()
+        COMMANDS[command](alone)
+        assert alone.made is not None, f"{command}'s adder made no parser"
+        return alone.made
+    parser = Parser(prog="smtpfake", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"smtpfake {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in COMMANDS.values():
+        add(sub)
     return parser
 
 
@@ -1024,7 +1056,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     chosen = argv[0] if argv and argv[0] in COMMANDS else None
     if chosen is None:
         return build_parser().parse_args(argv)
-    args, extra = build_parser(chosen).parse_known_args(argv)
+    args, extra = build_parser(chosen).parse_known_args(argv[1:])
     if extra:
         # told by the command it was given to (argparse's parse_args names the top level)
         usage_error(f"smtpfake {chosen}", f"unrecognized arguments: {' '.join(extra)}")

@@ -185,6 +185,8 @@ def layer_of(module: str) -> str | None:
         "smtpfake.visible": "reference",
         # how the layers declare their records: imports nothing of smtpfake
         "smtpfake.frozen_dataclass": "root",
+        # module-level regular expressions compiled on first use: imports nothing of smtpfake
+        "smtpfake.lazy_pattern": "root",
     }.get(module)
 
 

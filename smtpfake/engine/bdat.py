@@ -28,6 +28,7 @@ from smtpfake.engine.body import Body
 from smtpfake.engine.records import Message
 from smtpfake.engine.state import Mode, Refusal
 from smtpfake.frozen_dataclass import mutable_dataclass
+from smtpfake.lazy_pattern import compiled_on_first_use
 from smtpfake.scenario.model import Stage
 from smtpfake.scenario.plan import Action, BodyCut, Plan
 from smtpfake.scenario.reply import Reply
@@ -35,7 +36,7 @@ from smtpfake.scenario.reply import Reply
 if TYPE_CHECKING:
     from smtpfake.engine.session import Session
 
-_BDAT_RE = re.compile(r"([0-9]{1,18})(?: +(LAST))? *", re.IGNORECASE)
+_BDAT_RE = compiled_on_first_use(r"([0-9]{1,18})(?: +(LAST))? *", re.IGNORECASE)
 
 _MIXED = Refusal(
     "Error: DATA after BDAT in one transaction",

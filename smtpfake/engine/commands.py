@@ -15,6 +15,7 @@ from smtpfake.engine import bare_lf, bdat, params
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.conduct import bad_pipelining_rfc
 from smtpfake.engine.state import Mode, Refusal
+from smtpfake.lazy_pattern import compiled_on_first_use
 from smtpfake.scenario.model import Stage
 from smtpfake.scenario.plan import Action, Close, Note, Plan, Reset, Send, StartTLS
 from smtpfake.scenario.reply import Reply
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Session", str], tuple[Action, ...]]
 
-_PATH_RE = re.compile(r"^(FROM|TO):\s*<([^<>]*)>\s*(.*)$", re.IGNORECASE)
+_PATH_RE = compiled_on_first_use(r"^(FROM|TO):\s*<([^<>]*)>\s*(.*)$", re.IGNORECASE)
 
 
 #: DATA's go-ahead (RFC 5321 §4.2.2: 354 carries no enhanced code); one object, so the sent-reply

@@ -8,8 +8,9 @@ Nothing here changes a reply: the client is judged, not answered.
 
 from __future__ import annotations
 
-import re
 from typing import Protocol
+
+from smtpfake.lazy_pattern import compiled_on_first_use
 
 #: RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF
 COMMAND_LINE_LIMIT = 512
@@ -69,10 +70,10 @@ def scan_text(text: bytes) -> TextScan:
     return lines, long_line, lines != pairs, text.count(b"\r") != pairs
 
 
-_BARE_LF = re.compile(rb"(?<!\r)\n")
-_BARE_CR = re.compile(rb"\r(?!\n)")
-_LONG = re.compile(rb"[^\n]{%d}" % TEXT_LINE_LIMIT)
-_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_BARE_LF = compiled_on_first_use(rb"(?<!\r)\n")
+_BARE_CR = compiled_on_first_use(rb"\r(?!\n)")
+_LONG = compiled_on_first_use(rb"[^\n]{%d}" % TEXT_LINE_LIMIT)
+_NON_ASCII = compiled_on_first_use(rb"[\x80-\xff]")
 
 
 def _first_lines(

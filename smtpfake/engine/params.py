@@ -7,11 +7,11 @@ a recognised one with a bad value gets ``501 5.5.4``. Sans I/O: plain strings in
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from smtpfake.frozen_dataclass import frozen_dataclass
+from smtpfake.lazy_pattern import compiled_on_first_use
 from smtpfake.scenario.model import Stage
 from smtpfake.scenario.plan import Action
 
@@ -19,12 +19,12 @@ if TYPE_CHECKING:
     from smtpfake.engine.session import Session
 
 #: RFC 5321 §4.1.2: esmtp-keyword, and esmtp-value (any printable but "=" and space; UTF-8 too)
-_KEYWORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_KEYWORD_RE = compiled_on_first_use(r"[A-Za-z0-9][A-Za-z0-9-]*")
 # written as its complement (the same set: %x21-3C / %x3E-7E / non-ASCII), which compiles in
 # microseconds; the range up to U+10FFFF took the re compiler 2 ms at every start
-_VALUE_RE = re.compile(r"[^\x00-\x20=\x7f]+")
+_VALUE_RE = compiled_on_first_use(r"[^\x00-\x20=\x7f]+")
 #: RFC 1870 §6: size-value ::= 1*20DIGIT
-_SIZE_RE = re.compile(r"[0-9]{1,20}")
+_SIZE_RE = compiled_on_first_use(r"[0-9]{1,20}")
 
 
 @frozen_dataclass

@@ -12,7 +12,6 @@ wrong is judged in conduct.py.
 from __future__ import annotations
 
 import functools
-import random
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -62,6 +61,8 @@ from smtpfake.scenario.plan import (
 from smtpfake.scenario.reply import Reply
 
 if TYPE_CHECKING:
+    import random
+
     from smtpfake.engine.auth import Exchange
 
 #: RFC 3207 §4: what a server requiring TLS still answers before it (the rest get 530 5.7.0)
@@ -273,6 +274,8 @@ class Session:
     @property
     def rng(self) -> random.Random:
         if self._rng is None:
+            import random  # with the first draw: a scenario without one never loads it
+
             self._rng = random.Random(f"{self._seed}:{self.connection}")
         return self._rng
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 from smtpfake.frozen_dataclass import frozen_dataclass
+from smtpfake.lazy_pattern import compiled_on_first_use
 from smtpfake.scenario.limits import MAX_NUMBER_CHARS, MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES
 
 # ASCII digits only, whole string (``\d`` would take non-ASCII digits, ``$`` a trailing newline).
 # RFC 3463 §2: class.subject.detail, subject and detail 1-3 digits without leading zeros
-ENHANCED_RE = re.compile(r"([245])\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
+ENHANCED_RE = compiled_on_first_use(r"([245])\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
 # A first word that was meant as an enhanced code ("4.3", "4.x.2", "4.3.2.1"), well-formed or not.
-_ENHANCED_LIKE_RE = re.compile(r"[0-9]+(\.[0-9A-Za-z]*)+")
+_ENHANCED_LIKE_RE = compiled_on_first_use(r"[0-9]+(\.[0-9A-Za-z]*)+")
 
 
 @frozen_dataclass

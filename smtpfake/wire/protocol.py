@@ -19,7 +19,7 @@ import socket
 import ssl
 import struct
 import sys
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from smtpfake.engine.connection import Connection
 from smtpfake.engine.session import Session
@@ -38,7 +38,9 @@ from smtpfake.scenario.plan import (
 )
 from smtpfake.scenario.reply import Reply
 from smtpfake.wire import loops
-from smtpfake.wire.tls import CutHandshake, describe
+
+if TYPE_CHECKING:
+    from smtpfake.wire.tls import CutHandshake
 
 #: what the client gets when smtpfake itself fails and the engine cannot say it
 INTERNAL_ERROR = b"451 4.3.0 smtpfake internal error, see the test report\r\n"
@@ -554,6 +556,8 @@ class Wire(asyncio.Protocol):
         transport.resume_reading()
         transport.pause_reading()
         early = conn.before_tls()  # implicit TLS: a ClientHello read before reading paused
+        from smtpfake.wire.tls import CutHandshake, describe  # a server without TLS never needs it
+
         context = self._hub.tls_context(conn.session)
         if action.cut_after is not None:
             self._cut = CutHandshake(context, action.cut_after)

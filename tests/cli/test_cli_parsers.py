@@ -87,10 +87,10 @@ def test_a_misspelt_command_is_named_with_the_choices(capsys: pytest.CaptureFixt
 def test_main_builds_only_the_chosen_commands_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[str] = []
 
-    def recorded(name: str, add: Callable[[Any, argparse.ArgumentParser], None]) -> Any:
-        def adding(sub: Any, dirs: argparse.ArgumentParser) -> None:
+    def recorded(name: str, add: Callable[[Any], None]) -> Any:
+        def adding(sub: Any) -> None:
             built.append(name)
-            add(sub, dirs)
+            add(sub)
 
         return adding
 

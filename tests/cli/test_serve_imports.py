@@ -34,6 +34,8 @@ NOT_AT_START = (
     "pathlib",  # the scenario is found and its cache entry read with os.path
     "urllib.parse",
     "ipaddress",
+    "random",  # the seeded RNG: with a scenario's first draw (Session.rng)
+    "smtpfake.wire.tls",  # with the first STARTTLS (Wire._start_tls)
 )
 
 
@@ -98,6 +100,7 @@ AT_START = {
     "smtpfake.frozen_dataclass",
     "smtpfake.journal",
     "smtpfake.journal_limits",
+    "smtpfake.lazy_pattern",
     "smtpfake.log_lines",
     "smtpfake.logging_observer",
     "smtpfake.scenario",
@@ -117,16 +120,14 @@ AT_START = {
     "smtpfake.wire",
     "smtpfake.wire.loops",
     "smtpfake.wire.protocol",
-    "smtpfake.wire.tls",
 }
 
 #: the standard library's modules serve may load beyond what asyncio loads itself (public
 #: top-level names, Python 3.10-3.13): the command line (argparse, which brings gettext), the
-#: records (dataclasses, copy), the scenario cache (pickle, zlib) and the seeded RNG (random)
+#: records (dataclasses, copy) and the scenario cache (pickle, zlib)
 STDLIB_AT_START = {
     "__future__",
     "argparse",
-    "bisect",
     "copy",
     "dataclasses",
     "gc",
@@ -134,7 +135,6 @@ STDLIB_AT_START = {
     "locale",  # gettext's lookup of argparse's messages (Python 3.10: asyncio loads it from 3.11)
     "org",  # pickle tries `org.python.core` (Jython's): a failed import, which importtime lists
     "pickle",
-    "random",
     "zlib",
 }
 

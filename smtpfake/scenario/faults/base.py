@@ -11,10 +11,12 @@ adds itself with ``plan.shaped(self)``. A new fault adds no field to the Plan.
 
 from __future__ import annotations
 
-import random
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from smtpfake.scenario.plan import Plan
+
+if TYPE_CHECKING:
+    import random
 
 
 class FaultContext(Protocol):
