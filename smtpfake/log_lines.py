@@ -27,6 +27,16 @@ if TYPE_CHECKING:
 MILLI_Z = tuple(f"{milli:03d}Z" for milli in range(1000))
 #: the same by the millisecond as a float (:func:`milli_of`): 0.0 -> "000Z" .. 999.0 -> "999Z"
 MILLI_AT = {float(milli): text for milli, text in enumerate(MILLI_Z)}
+#: the same with the span of times the millisecond surely holds, as offsets from its second
+#: (seconds): from 2 microseconds after its start to 2 before its end. A time ``t`` with
+#: ``low <= t - second < high`` has that millisecond, whatever the rounding (t - second is
+#: exact, and half an ulp of a time before the year 2514 is under 2 microseconds): the hot
+#: loops compare a line's time with the last line's span and look up no stamp while it is
+#: within (at full speed, most lines follow the last within its millisecond)
+MILLI_SPAN = {
+    float(milli): (text, (milli * 1000 + 2) / 1e6, (milli * 1000 + 998) / 1e6)
+    for milli, text in enumerate(MILLI_Z)
+}
 #: 2**52 + 2**51: a float below 2**51 in size added to it and taken off again is rounded to a
 #: whole number, half to even (IEEE 754's default rounding), with no Python call
 EVEN = 6755399441055744.0
@@ -229,14 +239,19 @@ class Lines:
     ) -> None:
         log, who, key = self.log, followed.who, followed.key
         base, head, _ = log.second  # EventLog.stamp inline: its last second
+        at, lo, hi, milli = log.window  # and its last millisecond's (MILLI_SPAN)
+        if at != base:
+            lo, hi = 1.0, 0.0  # none
         for kept in new:
             t = kept[0]
             stamp = head
-            try:
-                milli = MILLI_AT[((t - base) * 1e6 + EVEN - EVEN) // 1000.0]  # milli_of
-            except KeyError:  # another second
-                stamp, milli = log.stamp(t), ""
-                base, head, _ = log.second
+            y = t - base  # exact (the same second, give or take one)
+            if not lo <= y < hi:  # another millisecond than the last line's
+                try:
+                    milli, lo, hi = MILLI_SPAN[(y * 1e6 + EVEN - EVEN) // 1000.0]  # milli_of
+                except KeyError:  # another second
+                    stamp, milli, lo, hi = log.stamp(t), "", 1.0, 0.0
+                    base, head, _ = log.second
             if t > key:
                 key = t
             text = kept[2]
@@ -265,6 +280,8 @@ class Lines:
                 line += not_delivered(kept[5] or 0)
             ready.append((key, self._text_line(stamp, who, visible(line))))
         followed.key = key
+        if hi > lo:
+            log.window = (base, lo, hi, milli)
 
     @staticmethod
     def _text_line(stamp: str, who: str, line: str) -> str:
