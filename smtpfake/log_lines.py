@@ -217,11 +217,22 @@ class Lines:
         """The lines of the entries ``new`` of ``followed``'s session (``new[0]`` its entry
         number ``first``), each held line just before the entry event_order places it."""
         lines = self._json_entries if self.json else self._text_entries
-        if not followed.held:  # nearly always: nothing of this session waits
+        held = followed.held
+        if not held:  # nearly always: nothing of this session waits
             lines(ready, followed, new)
             return
+        if len(held) == 1:  # an accepted message, nearly always: place()'s first step inline
+            at, number, (_, event, line, fields) = held[0]
+            cut = number - first
+            if 0 <= cut < len(new) and new[cut][0] >= at:  # the next entry is its place
+                held.clear()
+                if cut:
+                    lines(ready, followed, new[:cut])
+                self.event(ready, followed, event, at, line, fields)
+                lines(ready, followed, new[cut:])
+                return
         start = 0
-        for cut, due in place(followed.held, new, first):
+        for cut, due in place(held, new, first):
             lines(ready, followed, new[start:cut])
             for at, event, line, fields in due:
                 self.event(ready, followed, event, at, line, fields)
