@@ -516,7 +516,8 @@ class LoggingJournal(Journal):
             if followed is None:  # not started here (or before a clear())
                 followed = self._lines.follow(info, [])
             self._lines.take(self._ready, followed)
-            self._lines.release(self._ready, followed)
+            if followed.held:  # (nearly never: the take placed the message's line)
+                self._lines.release(self._ready, followed)
             self._lines.event(self._ready, followed, "close", time, "closed", {})
         self._push()
 
