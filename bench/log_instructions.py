@@ -107,10 +107,13 @@ def count(tree: str | None, mode: str, sessions: int, step: float) -> int:
     env["PYTHONHASHSEED"] = "0"
     if tree is not None:
         env["PYTHONPATH"] = os.path.abspath(tree)
-    # not run from a checkout: ``python -c`` would import the smtpfake of the current directory
-    done = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=600, cwd=tempfile.gettempdir()
-    )
+    # not run from a checkout: ``python -c`` would import the smtpfake of the current directory;
+    # nor from the shared /tmp, whose listing (every import looks there first) changes as other
+    # programs make files: an empty directory of its own, so the count is the same every run
+    with tempfile.TemporaryDirectory() as empty:
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=600, cwd=empty
+        )
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if done.returncode != 0 or found is None:
         raise RuntimeError(f"the replay failed ({done.returncode}): {done.stderr[-2000:]}")

@@ -12,8 +12,8 @@ session's own order.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from itertools import product
-from operator import itemgetter
+from itertools import product, repeat
+from operator import itemgetter, truediv
 from typing import TYPE_CHECKING, Any
 
 from smtpfake.engine.records import SessionInfo, TranscriptEntry, not_delivered
@@ -28,6 +28,24 @@ if TYPE_CHECKING:
 MILLI_Z = tuple(map("".join, product("0123456789", "0123456789", "0123456789", "Z")))
 #: the same by the millisecond as a float (:func:`milli_of`): 0.0 -> "000Z" .. 999.0 -> "999Z"
 MILLI_AT = dict(zip(map(float, range(1000)), MILLI_Z, strict=True))
+#: the same with the span of times the millisecond surely holds, as offsets from its second
+#: (seconds): from 2 microseconds after its start to 2 before its end. A time ``t`` with
+#: ``low <= t - second < high`` has that millisecond, whatever the rounding (t - second is
+#: exact, and half an ulp of a time before the year 2514 is under 2 microseconds): the hot
+#: loops compare a line's time with the last line's span and look up no stamp while it is
+#: within (at full speed, most lines follow the last within its millisecond)
+MILLI_SPAN = dict(
+    zip(
+        map(float, range(1000)),
+        zip(
+            MILLI_Z,  # (milli * 1000 + 2) / 1e6 and (milli * 1000 + 998) / 1e6, made in C
+            map(truediv, range(2, 1_000_000, 1000), repeat(1e6)),
+            map(truediv, range(998, 1_000_000, 1000), repeat(1e6)),
+            strict=True,
+        ),
+        strict=True,
+    )
+)
 #: 2**52 + 2**51: a float below 2**51 in size added to it and taken off again is rounded to a
 #: whole number, half to even (IEEE 754's default rounding), with no Python call
 EVEN = 6755399441055744.0
@@ -213,11 +231,22 @@ class Lines:
         """The lines of the entries ``new`` of ``followed``'s session (``new[0]`` its entry
         number ``first``), each held line just before the entry event_order places it."""
         lines = self._json_entries if self.json else self._text_entries
-        if not followed.held:  # nearly always: nothing of this session waits
+        held = followed.held
+        if not held:  # nearly always: nothing of this session waits
             lines(ready, followed, new)
             return
+        if len(held) == 1:  # an accepted message, nearly always: place()'s first step inline
+            at, number, (_, event, line, fields) = held[0]
+            cut = number - first
+            if 0 <= cut < len(new) and new[cut][0] >= at:  # the next entry is its place
+                held.clear()
+                if cut:
+                    lines(ready, followed, new[:cut])
+                self.event(ready, followed, event, at, line, fields)
+                lines(ready, followed, new[cut:])
+                return
         start = 0
-        for cut, due in place(followed.held, new, first):
+        for cut, due in place(held, new, first):
             lines(ready, followed, new[start:cut])
             for at, event, line, fields in due:
                 self.event(ready, followed, event, at, line, fields)
@@ -235,14 +264,19 @@ class Lines:
     ) -> None:
         log, who, key = self.log, followed.who, followed.key
         base, head, _ = log.second  # EventLog.stamp inline: its last second
+        at, lo, hi, milli = log.window  # and its last millisecond's (MILLI_SPAN)
+        if at != base:
+            lo, hi = 1.0, 0.0  # none
         for kept in new:
             t = kept[0]
             stamp = head
-            try:
-                milli = MILLI_AT[((t - base) * 1e6 + EVEN - EVEN) // 1000.0]  # milli_of
-            except KeyError:  # another second
-                stamp, milli = log.stamp(t), ""
-                base, head, _ = log.second
+            y = t - base  # exact (the same second, give or take one)
+            if not lo <= y < hi:  # another millisecond than the last line's
+                try:
+                    milli, lo, hi = MILLI_SPAN[(y * 1e6 + EVEN - EVEN) // 1000.0]  # milli_of
+                except KeyError:  # another second
+                    stamp, milli, lo, hi = log.stamp(t), "", 1.0, 0.0
+                    base, head, _ = log.second
             if t > key:
                 key = t
             text = kept[2]
@@ -271,6 +305,8 @@ class Lines:
                 line += not_delivered(kept[5] or 0)
             ready.append((key, self._text_line(stamp, who, visible(line))))
         followed.key = key
+        if hi > lo:
+            log.window = (base, lo, hi, milli)
 
     @staticmethod
     def _text_line(stamp: str, who: str, line: str) -> str:

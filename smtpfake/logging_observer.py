@@ -34,7 +34,7 @@ from smtpfake.engine.records import (
 from smtpfake.journal import Journal, subject_of
 from smtpfake.log_lines import (
     EVEN,
-    MILLI_AT,
+    MILLI_SPAN,
     MILLI_Z,
     Followed,
     Later,
@@ -135,6 +135,10 @@ class EventLog:
         #: and a dot when a ts within it is written to 100 ns, else ""): one tuple, so a thread
         #: never pairs one with another's; at first a second no time is within
         self.second: tuple[float, str, str] = (1e300, "", "")
+        #: (a second as in :attr:`second`, from, to, a millisecond's "120Z"): the times within
+        #: ``from <= t - second < to`` have that millisecond (log_lines.MILLI_SPAN: a span
+        #: within a recent stamp's millisecond); one tuple, as :attr:`second`; at first none
+        self.window: tuple[float, float, float, str] = (1e300, 1.0, 0.0, "")
         self._heads: dict[int, str] = {}  # a few recent seconds -> their stamps' heads
         self._json: Callable[[object], str] | None = None
         self._string: Callable[[str], str] = str
@@ -144,10 +148,17 @@ class EventLog:
         """``2026-01-05T10:00:00.120Z``: ``t`` (seconds since the epoch) in UTC to the
         millisecond, as ``datetime.fromtimestamp(t).isoformat(timespec="milliseconds")`` makes
         it (rounded to the microsecond, half to even, then truncated). :attr:`second` holds the
-        last stamp's second: a time within it costs a few float operations and a look-up."""
+        last stamp's second and :attr:`window` a span of its millisecond: a time within that span
+        costs two comparisons, one within the second a few float operations and a look-up."""
         base, head, _ = self.second
-        milli = MILLI_AT.get(((t - base) * 1e6 + EVEN - EVEN) // 1000.0)  # log_lines.milli_of
-        return self._stamp_anew(t) if milli is None else head + milli
+        at, low, high, milli = self.window
+        if at == base and low <= t - base < high:
+            return head + milli
+        span = MILLI_SPAN.get(((t - base) * 1e6 + EVEN - EVEN) // 1000.0)  # log_lines.milli_of
+        if span is None:
+            return self._stamp_anew(t)
+        self.window = (base, span[1], span[2], span[0])
+        return head + span[0]
 
     def ts(self, t: float) -> str:
         """:func:`ts_text`, without a float format for a time in the last stamp's second."""
@@ -172,7 +183,7 @@ class EventLog:
             head = self._heads[second] = _iso_second(second)
             if len(self._heads) > 4:  # the last few: sessions' lines go back and forth across one
                 self._heads.pop(min(self._heads), None)  # None: another thread did
-        if second >= 0:
+        if 0 <= second < 2**34:  # (MILLI_SPAN's spans hold to the year 2514)
             # 10 digits and 7 decimals: 17 significant digits, which give the float back
             dotted = f"{second}." if 10**9 <= second < 10**10 else ""
             self.second = (float(second), head, dotted)
@@ -505,7 +516,8 @@ class LoggingJournal(Journal):
             if followed is None:  # not started here (or before a clear())
                 followed = self._lines.follow(info, [])
             self._lines.take(self._ready, followed)
-            self._lines.release(self._ready, followed)
+            if followed.held:  # (nearly never: the take placed the message's line)
+                self._lines.release(self._ready, followed)
             self._lines.event(self._ready, followed, "close", time, "closed", {})
         self._push()
 

@@ -152,6 +152,35 @@ def test_stamps_are_what_datetime_makes_to_the_millisecond() -> None:
         assert log.stamp(t) == expected, t
 
 
+def test_text_lines_in_a_row_are_stamped_as_datetime_across_millisecond_edges() -> None:
+    """The text log's hot loop reuses the last line's millisecond while a time is within its
+    span (log_lines.MILLI_SPAN): every line's stamp is still datetime's, in runs within a
+    millisecond, at each edge where rounding to the microsecond decides, across seconds."""
+    stream = io.StringIO()
+    log = EventLog(stream)
+    journal = LoggingJournal(log)
+    start = 1_800_000_000.0
+    info = SessionInfo(1, "127.0.0.1:1", start)
+    journal.started(info)
+    room = journal.direct_transcript(info)  # type: ignore[misc]
+    assert room is not None
+    edges = (-2.1e-6, -1.9e-6, -1e-6, -5e-7, -4e-7, 0.0, 4e-7, 5e-7, 1e-6, 1.9e-6, 2.1e-6)
+    times = [start + k / 1000 + d for k in range(-3, 2004) for d in edges]
+    times += [start + 3 + i * 7e-6 for i in range(3000)]  # in a row, most in the last's ms
+    for t in times:
+        room[0].append((t, "client", "NOOP", None))
+        if len(room[0]) == 50:
+            log.flush()  # batches: the span carries from one to the next
+    journal.ended(info, times[-1])
+    log.flush()
+    lines = stream.getvalue().splitlines()[1:-1]
+    assert len(lines) == len(times)
+    for t, line in zip(times, lines, strict=True):
+        when = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
+        expected = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert line == f"{expected} session 1 C: NOOP", t
+
+
 def test_milli_of_is_datetimes_millisecond_within_a_second_and_no_key_outside() -> None:
     """log_lines.milli_of, which the log's hot loops inline: the millisecond datetime gives a
     time in the second ``second`` (rounded to the microsecond half to even), as a key of
