@@ -10,13 +10,14 @@ decided here, on the injectable clock:
   the same pieces whatever way the bytes were split in transit;
 - pipelining and early talk: a line is *ahead* when (part of) it was received before the
   server's previous reply was completely written, however a fault paced that reply;
-- the record: a client line is stamped when its last octet arrived (one clock reading per
-  read; marks only while octets of several reads wait), or at the close that cut it short
-  (:meth:`_cut`); a reply when its last byte was handed to the socket (the wire reports each
-  action it carried out); one cut short by the client's close is recorded as not delivered,
-  with how much of it was written; the client's close is an entry of its own. The transcript
-  is in time order: what would be recorded while lines that arrived before it still wait to be
-  read is held back until they are (:meth:`_hold_back`);
+- the record: a client line is stamped when its last octet arrived (one clock reading per read;
+  marks only while octets of several reads wait), a line the connection's end cut short too
+  (recorded unfinished, before what the server recorded meanwhile: :meth:`_line_open`); an
+  unfinished message at the close that ended it (:meth:`_cut`); a reply when its last byte was
+  handed to the socket (the wire reports each action it carried out); one cut short by the client's
+  close is recorded as not delivered, with how much of it was written; the client's close is an
+  entry of its own. The transcript is in time order: what would be recorded while lines that arrived
+  before it still wait to be read is held back until they are (:meth:`_hold_back`);
 - timers: the idle timeout, ``close_after`` and the grace period are ArmTimer actions; the idle
   timeout restarts with each whole record from the client (:func:`_records`), not each read;
 - the end: after the server's last reply it half-closes and keeps reading for the grace period,
@@ -178,9 +179,10 @@ class Connection:
             return ()  # its TLS handshake, after the server broke it off: not SMTP to judge
         session = self.session
         buffer = self._buffer
-        if buffer or self._busy:
+        if buffer or self._busy or session.held is not None:
             # octets of an earlier read wait, or a batch is under way (what it still judges, a
-            # user's handler answering, is about the line before): marked where this read ends
+            # user's handler answering, is about the line before), or entries wait on a line
+            # being discarded: marked where this read ends
             self._mark(session.clock.now(), len(data))
         else:  # one clock reading for everything in this read (most reads: one line)
             session.arrived = session.clock.now()
@@ -264,7 +266,7 @@ class Connection:
                 session = self.session
                 if session.greeting_at is None:
                     session.greeting_at = session.clock.now()
-                if self._buffer and self._hold_back():  # (nothing is held with none buffered)
+                if (self._buffer or self._discarding) and self._hold_back():  # (else none held)
                     # after the lines before it (session.record(), inline)
                     held = session.held
                     assert held is not None
@@ -279,14 +281,21 @@ class Connection:
             self._over = True
         elif isinstance(action, HalfClose):
             self._closing = True  # the grace period: what the client sends now is after the close
-        if self._buffer and getattr(action, "note", None) is not None:
+        if (self._buffer or self._discarding) and getattr(action, "note", None) is not None:
             self._hold_back()
         self.session.performed(action)
 
     def wrote(self, send: Send) -> tuple[Action, ...]:
         """``performed(send)`` then ``done()``: the wire carried out a batch that is this one
         Send (most replies), whole. In one call: the wire makes it for nearly every command."""
-        if self._buffer or not self._busy or self._over or self._cursor or self._eof is not None:
+        if (
+            self._buffer
+            or not self._busy
+            or self._over
+            or self._cursor
+            or self._eof is not None
+            or self._discarding
+        ):
             self.performed(send)  # lines wait, or the client has left: the general way
             return self.done()
         note = send.note
@@ -592,10 +601,10 @@ class Connection:
             session.left_in_message(self._cut())
 
     def _cut(self) -> float:
-        """When what the connection's end cuts short ended: the client's close (EOF or reset),
-        or now when the server ends it (a stop, a reset, a timer's 421). A line without its LF
-        and an unfinished message end there, not at their last octet: the transcript stays in
-        time order when a reply went out between that octet and the close."""
+        """When a message the connection's end cuts short ended: the client's close (EOF or
+        reset), or now when the server ends it (a stop, a reset, a timer's 421); not at its last
+        octet: the transcript stays in time order when a reply went out between that octet and
+        the close (a command line, instead, holds such a reply back: :meth:`_line_open`)."""
         eof = self._eof
         return self.session.clock.now() if eof is None else eof
 
@@ -611,8 +620,9 @@ class Connection:
             self._long_ahead = self._ahead > 0
         fragment = bytes(buffer)
         buffer.clear()
-        ahead = self._took(len(fragment))
-        session.arrived = self._cut()  # the line ends at the close that cut it
+        ahead = self._took(len(fragment))  # (session.arrived: when its last octet came)
+        if session.mode is Mode.DATA:
+            session.arrived = self._cut()  # the message's text ends at the close that cut it
         if self._discarding:
             self._discarding = False
             size = self._long_size + len(fragment)
@@ -623,8 +633,12 @@ class Connection:
 
     def _text_cut(self) -> None:
         """The server ends the connection mid-message: text the client sent without its line
-        ending yet counts in the unfinished message (lines still waiting are read later)."""
-        if self.session.mode is Mode.DATA and self._buffer and b"\n" not in self._buffer:
+        ending yet counts in the unfinished message (lines still waiting are read later); a
+        BDAT chunk being read ends with the octets it got (both before the server's 421)."""
+        session = self.session
+        if session.chunk is not None:
+            bdat.ended(session, by_server=True)
+        elif session.mode is Mode.DATA and self._buffer and b"\n" not in self._buffer:
             self._unterminated()
 
     def _under_way(self) -> bool:
@@ -655,7 +669,7 @@ class Connection:
                 self._unterminated()
             if session.mode is Mode.DATA:
                 self._input_over()
-        if session.held is not None:
+        if session.held is not None and not self._line_open():
             session.release()  # no whole line is left: the rest ends after what was held
         return ()
 
@@ -854,21 +868,36 @@ class Connection:
         session = self.session
         buffer = self._buffer
         if session.held is None and (
-            not buffer
+            (not buffer and not self._line_open())
             or (
                 not ended
+                and session.mode is _MODE_DATA
                 and session.chunk is None
                 and len(buffer) < LINE_LIMIT
                 and b"\n" not in buffer
             )
         ):
-            return False  # at most part of a line: it ends after this
+            return False  # at most part of a line of text: the message ends after this
         if self._marks is None:
             self._begin_marks()
-        session.hold_to = self._taken + len(buffer)
+        # (a line being discarded: its octets are taken already; one more must come for it
+        # to end after this)
+        session.hold_to = self._taken + len(buffer) + self._discarding
         if session.held is None:
             session.held = []
         return True
+
+    def _line_open(self) -> bool:
+        """Part of a command or AUTH line is in, its LF not yet: what is recorded now waits in
+        :attr:`Session.held` until the line ends (then it is recorded first) or the end of the
+        connection cuts it (then the line is, at its last octet's time). Message text is not
+        held for: a message cut short ends at the close (:meth:`_cut`), after this."""
+        session = self.session
+        return (
+            (bool(self._buffer) or self._discarding)
+            and session.mode is not _MODE_DATA
+            and session.chunk is None
+        )
 
     def _release_due(self) -> None:
         """Record the held entries whose lines (those that arrived before them) are recorded."""

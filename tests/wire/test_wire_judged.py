@@ -1,6 +1,8 @@
 """The record's judgement on a real loopback socket, on each event loop: an over-long command line
 is judged as a command (the next one is not an early talker), lines sent before a reply that
-closes are judged as pipelined, and only whole lines hold off the idle timeout."""
+closes are judged as pipelined, only whole lines hold off the idle timeout, a line the server's
+own close cut short is recorded at its octets, unfinished, and not judged (issue 7), and the
+lines after the one forgiven behind an unasked 421 are sent-after-close."""
 
 from __future__ import annotations
 
@@ -96,7 +98,10 @@ def test_octets_without_a_line_end_do_not_hold_off_the_idle_timeout(fresh: Serve
             break
     assert got.startswith(b"421 4.4.2 smtpfake.test Error: timeout exceeded")
     (session,) = ended_sessions(fresh, 1)
-    assert [e.text for e in session.transcript][1].startswith("421 4.4.2 ")
+    line, timeout = session.transcript[1:3]
+    assert line.text.strip("z") == "" and not line.delivered  # unfinished, before the 421
+    assert line.time < timeout.time and timeout.text.startswith("421 4.4.2 ")
+    assert session.violations == ()  # the server cut it off: no unterminated-line
 
 
 def test_a_line_sent_during_a_delayed_greeting_is_early_talk_though_close_after_ends_it(
@@ -110,3 +115,56 @@ def test_a_line_sent_during_a_delayed_greeting_is_early_talk_though_close_after_
     (session,) = ended_sessions(fresh, 1)
     assert kinds(session) == ["early-talker"]
     assert not session.transcript[1].delivered  # the 220 never reached the wire
+
+
+@pytest.mark.parametrize(
+    ("scen", "read", "last"),
+    [
+        pytest.param(scenario(idle_timeout=0.5), b"zzz", "421 4.4.2 ", id="idle_timeout"),
+        pytest.param(scenario(), b"QUIT\r\nNOO", "221 2.0.0 ", id="221 after QUIT"),
+        pytest.param(
+            scenario({"on": "mail", "reply": "421 4.3.2 go away"}),
+            b"MAIL FROM:<a@x.test>\r\nRCP",
+            "421 4.3.2 go away",
+            id="a rule's 421",
+        ),
+    ],
+)
+def test_a_line_the_servers_close_cuts_short_is_recorded_at_its_octets(
+    fresh: Server, scen: dict[str, object], read: bytes, last: str
+) -> None:
+    fresh.use(scen)
+    with Raw(fresh) as conn:
+        assert conn.code() == 220
+        assert conn.command("EHLO x")[-1].startswith(b"250 ")
+        conn.send(read)  # no line end after the last piece; the socket stays open
+        assert conn.reply()[-1].decode().startswith(last)
+        assert conn.rest() == b""  # the server's half-close: EOF, nothing answered after it
+        (session,) = ended_sessions(fresh, 1, timeout=SHARED_GRACE + 2)  # the grace period ran out
+    fragment = read.split(b"\n")[-1].decode()
+    texts = [e.text for e in session.transcript]
+    line = session.transcript[texts.index(fragment)]
+    reply = [e for e in session.transcript if e.text.startswith(last)][-1]
+    assert not line.delivered  # unfinished: its line ending never came
+    assert texts.index(fragment) < session.transcript.index(reply)  # before the server's reply
+    assert line.time <= reply.time < session.ended  # at its octets, not at the grace's end
+    times = [e.time for e in session.transcript]
+    assert times == sorted(times)
+    assert kinds(session) == []  # not unterminated-line: the server cut it off
+    assert "(unfinished: no line ending)" in session.format()
+
+
+def test_lines_after_the_one_forgiven_behind_close_after_are_sent_after_close(
+    fresh: Server,
+) -> None:
+    """close_after's 421 replaces a delayed reply with lines pipelined behind it: the first is
+    the command RFC 5321 §3.8 forgives, the next is sent-after-close."""
+    fresh.use(scenario({"on": "noop", "delay": 5}, close_after=0.4))
+    with Raw(fresh) as conn:
+        assert conn.code() == 220
+        assert conn.command("EHLO x")[-1].startswith(b"250 ")
+        conn.send(b"NOOP\r\nRSET\r\nHELP\r\n")  # read while the NOOP's reply waits
+        assert conn.reply()[0].startswith(b"421 4.3.2 ")
+        assert conn.rest() == b""
+        (session,) = ended_sessions(fresh, 1, timeout=SHARED_GRACE + 2)
+    assert [(v.kind, v.command) for v in session.violations] == [("sent-after-close", "HELP")]
