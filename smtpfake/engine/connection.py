@@ -32,6 +32,7 @@ wire carries it out and calls :meth:`done` (or, for a batch ending in StartTLS,
 from __future__ import annotations
 
 import functools
+import re
 from collections import deque
 
 from smtpfake.engine import bdat
@@ -68,6 +69,8 @@ GRACE_PERIOD = 1.0
 _MODE_DATA = Mode.DATA
 
 _ENDS = (Close, Reset)
+#: a QUIT line among the octets buffered (RFC 5321 §2.4: verbs are case-insensitive)
+_QUIT_LINE = re.compile(rb"(?:^|\n)quit[ \t]*\r?\n", re.IGNORECASE)
 #: a close with nothing to record (the client's close, recorded on its own, or a failure's)
 _CLOSE_NOW: tuple[Action, ...] = (Close(),)
 #: the batch :meth:`Connection._start` makes of a reply and PLAIN_CLOSE, by the id() of the
@@ -376,14 +379,21 @@ class Connection:
 
         A reply still under way (paced by a fault, awaiting the user's handler, or not read by
         the client) is one the client gave up on (RFC 5321 §4.5.3.2): it is recorded as not
-        delivered, the lines behind it are recorded but not answered, and the server closes.
-        Otherwise the client may still read (a half-close): the lines it sent before its EOF
-        are processed and answered in turn, then the server closes. What the EOF cut short (a
-        last line without its LF, a message without its final ".") is recorded before its
-        entry and never answered (RFC 5321 §2.3.8)."""
+        delivered, the lines behind it are recorded but not answered, and the server closes;
+        unless the client sent QUIT (:meth:`_reads_on`): then its EOF is a half-close and the
+        reply is written on, as below. Otherwise the client may still read (a half-close): the
+        lines it sent before its EOF are processed and answered in turn, then the server closes.
+        What the EOF cut short (a last line without its LF, a message without its final ".") is
+        recorded before its entry and never answered (RFC 5321 §2.3.8)."""
         if self._over:
             return ()
         self._eof = self.session.now()
+        if self._busy and self._under_way() and self._reads_on():
+            # a half-close after QUIT (RFC 5321 §4.1.1.10: the client waits for the 221): the
+            # reply goes on being written and the lines it sent before are answered, then the
+            # server closes (done() ends it); a client that closed both ways resets a write
+            self._client_closed("(client closed the connection)", self._eof)
+            return ()
         if self._busy and self._under_way():
             self._client_left = not self._closing
             self._abandon(self._eof)
@@ -396,6 +406,12 @@ class Connection:
             return ()
         actions = self._pump()  # the lines it sent before (a last one without its LF: recorded)
         return actions if self._busy or self._over else self._end()
+
+    def _reads_on(self) -> bool:
+        """Whether the client, closing its side while a reply is still going out, is waiting
+        for its replies rather than giving up on them: it sent QUIT (answered now, or a line
+        still waiting), so its EOF is a half-close after its last command."""
+        return self.session.quit_seen or _QUIT_LINE.search(self._buffer) is not None
 
     def connection_lost(self, reset: bool = False) -> None:
         """The connection is gone (``reset``: the client's RST). The session ends."""

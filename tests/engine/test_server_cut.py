@@ -250,3 +250,43 @@ def test_lines_behind_the_forgiven_one_ahead_of_an_unsolicited_421_are_sent_afte
         "QUIT",
     ]
     assert texts[-3].startswith("421 4.3.2 ")
+
+
+# -- a half-close after QUIT while the 221 is paced --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pacing",
+    [{"drip": {"bytes": 4, "interval": 0.1}}, {"fragment": {"bytes": 3, "interval": 0.2}}],
+    ids=["drip", "fragment"],
+)
+def test_a_half_close_after_quit_during_a_paced_221_still_gets_it(pacing: dict[str, Any]) -> None:
+    """QUIT, then SHUT_WR while the 221 is paced: the client still reads (it asked for the 221),
+    so the reply is written whole and recorded as delivered when its last byte went; the EOF is
+    an entry at its time; no no-quit (the QUIT was sent)."""
+    p, t0 = _open(scenario({"on": "quit", **pacing}))
+    first = p.feed("QUIT", hold=True)
+    assert first and first != b"221 2.0.0 Bye\r\n"  # part of it is out
+    p.engine.advance(0.05)
+    assert p.conn.eof_received() == ()  # nothing replaces the batch: the rest is still to go
+    rest = p.release()
+    assert first + rest == b"221 2.0.0 Bye\r\n"
+    p.finish()
+    record = _since(p, t0)
+    (closed_at,) = [t for t, text, _ in record if text == "(client closed the connection)"]
+    (reply,) = [(t, d) for t, text, d in record if text == "221 2.0.0 Bye"]
+    assert closed_at == 0.05 and reply[1] and reply[0] > closed_at  # delivered, when written
+    assert [t for t, _, _ in record] == sorted(t for t, _, _ in record)
+    assert p.record.violations == ()
+
+
+def test_an_eof_without_quit_during_a_paced_reply_still_gives_it_up() -> None:
+    """No QUIT: the client gave up waiting (RFC 5321 §4.5.3.2): the reply is not delivered."""
+    p, _ = _open(scenario({"on": "noop", "drip": {"bytes": 4, "interval": 0.1}}))
+    p.feed("NOOP", hold=True)
+    p.engine.advance(0.05)
+    p.eof()
+    p.finish()
+    (reply,) = [e for e in p.record.transcript if e.text == "250 2.0.0 Ok"]
+    assert not reply.delivered and reply.written == 4
+    assert p.record.violations == ()
