@@ -182,15 +182,17 @@ class Connection:
             return ()  # its TLS handshake, after the server broke it off: not SMTP to judge
         session = self.session
         buffer = self._buffer
-        if buffer or self._busy or session.held is not None:
+        if buffer or self._busy:
             # octets of an earlier read wait, or a batch is under way (what it still judges, a
-            # user's handler answering, is about the line before), or entries wait on a line
-            # being discarded: marked where this read ends
+            # user's handler answering, is about the line before): marked where this read ends
             self._mark(session.clock.now(), len(data))
         else:  # one clock reading for everything in this read (most reads: one line)
             session.arrived = session.clock.now()
             if self._marks is not None:
-                self._unmark()
+                if self._discarding and session.held is not None:
+                    self._mark(session.arrived, len(data))  # entries wait on the line's end
+                else:
+                    self._unmark()
             if type(data) is bytes and not self._discarding and self._eof is None:
                 actions = self._one_read(data)
                 if actions is not None:
@@ -291,14 +293,9 @@ class Connection:
     def wrote(self, send: Send) -> tuple[Action, ...]:
         """``performed(send)`` then ``done()``: the wire carried out a batch that is this one
         Send (most replies), whole. In one call: the wire makes it for nearly every command."""
-        if (
-            self._buffer
-            or not self._busy
-            or self._over
-            or self._cursor
-            or self._eof is not None
-            or self._discarding
-        ):
+        # (a line being discarded, which entries would wait on, never has a lone Send under way:
+        # the discarding starts only with no batch, and ends before the reply to the line)
+        if self._buffer or not self._busy or self._over or self._cursor or self._eof is not None:
             self.performed(send)  # lines wait, or the client has left: the general way
             return self.done()
         note = send.note
