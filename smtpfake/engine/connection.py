@@ -913,9 +913,10 @@ class Connection:
         )
 
     def _release_due(self) -> None:
-        """Record the held entries whose lines (those that arrived before them) are recorded."""
+        """Record the held entries whose lines (those that arrived before them) are recorded
+        (not while a line too long to hold is discarded: its octets are taken, the line open)."""
         held = self.session.held
-        if held is not None and (not held or held[0][0] <= self._taken):
+        if held is not None and not self._discarding and (not held or held[0][0] <= self._taken):
             self.session.release(self._taken)
 
     def before_tls(self) -> bytes:
