@@ -23,12 +23,13 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from smtpfake.engine import bare_lf
 from smtpfake.engine.body import Body
 from smtpfake.engine.records import Message
 from smtpfake.engine.state import Mode, Refusal
 from smtpfake.frozen_dataclass import mutable_dataclass
 from smtpfake.scenario.model import Stage
-from smtpfake.scenario.plan import Action, BodyCut
+from smtpfake.scenario.plan import Action, BodyCut, Plan
 from smtpfake.scenario.reply import Reply
 
 if TYPE_CHECKING:
@@ -63,16 +64,26 @@ class Chunk:
         return self.size - self.received
 
 
-def command(session: Session, arg: str) -> tuple[Action, ...]:
-    """``BDAT <size> [LAST]``: the reply is decided now and kept until the chunk is in."""
+def command(
+    session: Session, arg: str, refused: bare_lf.Refusal | None = None
+) -> tuple[Action, ...]:
+    """``BDAT <size> [LAST]``: the reply is decided now and kept until the chunk is in.
+    ``refused``: the command line had a bare LF or CR that ``server.bare_lf``/``bare_cr``
+    refuses (bare_lf.py); then that refusal is the verdict, after the chunk is read."""
     m = _BDAT_RE.fullmatch(arg)
     if m is None:
         # No size to frame by: what follows is read as commands again.
+        if refused is not None:
+            return bare_lf.refuse(session, Stage.BDAT, arg, refused)
         syntax = session.reply(501, "5.5.4", "Syntax: BDAT chunk-size [LAST]")
         return session.respond(Stage.BDAT, arg, syntax)
     chunk = Chunk(int(m.group(1)), m.group(2) is not None)
     session.chunk = chunk  # first: a cut_body rule arms on it (Session.decide)
-    reply, accept = _verdict(session, chunk)
+    reply: Reply | Plan
+    if refused is None:
+        reply, accept = _verdict(session, chunk)
+    else:
+        reply, accept = bare_lf.refusal_plan(session, refused), None
     chunk.actions, chunk.label = session.decide(Stage.BDAT, arg, reply, accept)
     return receive(session, b"") if chunk.want == 0 else ()
 

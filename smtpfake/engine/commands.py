@@ -92,19 +92,43 @@ def _path(arg: str, keyword: str) -> tuple[str, str | None]:
     return path
 
 
-def _spaced(session: Session, arg: str, keyword: str, command: str) -> None:
-    """``FROM: <path>``: RFC 5321 §4.1.2's grammar has no space after the colon. Accepted, as
-    Postfix does unless ``smtpd_strict_rfc821_envelopes`` is set (and as smtpfake accepts MAIL
-    before EHLO), and recorded, once a session."""
-    # (the path parsed, so the colon is right after the keyword)
-    if arg[len(keyword) + 1].isspace():
-        session.conduct.tell(
-            "path-syntax",
-            f"white space after '{keyword}:' before the path (RFC 5321 §4.1.2: "
-            f'"{command} {keyword}:" Path, no space); accepted, as Postfix does without '
-            "smtpd_strict_rfc821_envelopes",
-            command,
-        )
+#: a path without its angle brackets (``FROM:a@b.test SIZE=10``): the address, the parameters;
+#: none of an RFC 822 form (``FROM:Name <a@b.test>``), which no server takes as a path
+_UNBRACKETED_RE = re.compile(r"^(FROM|TO):\s*([^\s<>]+)\s*([^<>]*)$", re.IGNORECASE)
+
+#: Postfix's replies to a path that ``smtpd_strict_rfc821_envelopes`` refuses
+_STRICT_REFUSALS = {
+    "MAIL": ("5.1.7", "Bad sender address syntax"),
+    "RCPT": ("5.1.3", "Bad recipient address syntax"),
+}
+
+
+def _loose(
+    session: Session, arg: str, keyword: str, command: str, parsed: tuple[str, str | None]
+) -> tuple[str, str | None, params.Problem | None]:
+    """A MAIL/RCPT argument not of the form ``FROM:<path>`` (``parsed``: what :func:`_path`
+    made of it). RFC 5321 §4.1.2: Path = "<" Mailbox ">", right after the colon. Two common
+    departures, ``FROM: <path>`` and ``FROM:path``, are accepted and recorded as ``path-syntax``
+    (once a session), as Postfix does unless ``smtpd_strict_rfc821_envelopes`` is set; with
+    ``server.strict_envelope`` they get the command's 501 (``bad-syntax``). Returns the address,
+    the parameters (None: no path at all, the command's own 501 follows) and the refusal."""
+    address, words = parsed
+    if words is not None:  # the path parsed, so only white space is between the colon and it
+        what = f"white space after '{keyword}:' before the path"
+    else:
+        m = _UNBRACKETED_RE.match(arg)
+        if m is None or m.group(1).upper() != keyword:
+            return address, None, None
+        address, words = m.group(2), m.group(3)
+        what = f"a path without angle brackets ('{keyword}:{address}')"
+    rule = f'(RFC 5321 §4.1.2: "{command} {keyword}:" "<" Mailbox ">", no space)'
+    if session.settings.strict_envelope:
+        enhanced, text = _STRICT_REFUSALS[command]
+        detail = f"{what} {rule}; refused: server.strict_envelope"
+        return address, words, params.Problem(501, enhanced, text, "bad-syntax", detail)
+    detail = f"{what} {rule}; accepted, as Postfix does without smtpd_strict_rfc821_envelopes"
+    session.conduct.tell("path-syntax", detail, command)
+    return address, words, None
 
 
 def _options(session: Session, words: str | None) -> tuple[str, ...]:
@@ -155,10 +179,12 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         # The server's policy, not the client's mistake: no violation (RFC 4954 §6).
         needed = session.reply(530, "5.7.0", "Authentication required")
         return session.respond(_STAGE_MAIL, address, needed)
-    if words is None:
-        return params.refuse(session, _STAGE_MAIL, address, params.MAIL_SYNTAX)
-    if arg[5] != "<":  # not FROM:<path> (an index: this runs for every message)
-        _spaced(session, arg, "FROM", "MAIL")
+    if words is None or arg[5] != "<":  # not FROM:<path> (an index: this runs for every message)
+        address, words, loose = _loose(session, arg, "FROM", "MAIL", (address, words))
+        if loose is not None:
+            return params.refuse(session, _STAGE_MAIL, address, loose)
+        if words is None:
+            return params.refuse(session, _STAGE_MAIL, address, params.MAIL_SYNTAX)
     problem = params.check(words, params.MAIL_PARAMS, session.advertised)
     if problem is not None:
         return params.refuse(session, _STAGE_MAIL, address, problem)
@@ -188,8 +214,10 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
     address, words = _path(arg, "TO")
     if isinstance(after, Refusal):
         return session.refuse(_STAGE_RCPT, address, after)
-    if words is not None and arg[3] != "<":  # not TO:<path>
-        _spaced(session, arg, "TO", "RCPT")
+    if words is None or arg[3] != "<":  # not TO:<path>
+        address, words, loose = _loose(session, arg, "TO", "RCPT", (address, words))
+        if loose is not None:
+            return params.refuse(session, _STAGE_RCPT, address, loose)
     problem = params.rcpt_problem(address, words, session.advertised, session.declared.smtputf8)
     if problem is not None:
         return params.refuse(session, _STAGE_RCPT, address, problem)
@@ -327,6 +355,13 @@ def auth_line(session: Session, line: bytes, pipelined: bool) -> tuple[Action, .
     session.heard("*" if text == "*" else sasl.AUTH_MASK)
     if pipelined:
         response_ahead(session)
+    if line[-2:] != b"\r\n" or b"\r" in line[:-2]:  # not one CRLF at its end: judged
+        session.conduct.line_endings(line, "AUTH", message=False)
+        refused = bare_lf.refusal(session.settings, line)
+        if refused is not None:  # the server's policy ends the exchange with its refusal
+            session.exchange = None
+            session.mode = _MODE_COMMAND
+            return bare_lf.refuse(session, _STAGE_AUTH, exchange.mechanism, refused)
     if len(line) > sasl.AUTH_LINE_LIMIT:
         return auth_too_long(session)
     if text == "*":

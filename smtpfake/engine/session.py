@@ -353,9 +353,11 @@ class Session:
             text, verb, arg, handler = known
             shown = text
         else:
-            stripped = line.rstrip(b"\r\n")
+            # the line ending off (CRLF, or a bare LF): a CR before it is the client's, so the
+            # transcript shows it; the command is read without it (white space, as in Postfix)
+            stripped = line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")
             text = stripped.decode("utf-8", "surrogateescape")
-            word, _, arg = text.partition(" ")
+            word, _, arg = (text.rstrip("\r") if text.endswith("\r") else text).partition(" ")
             verb = word.upper()
             shown = masked(text) if verb == "AUTH" else text
         when = self.arrived  # heard(), inline: every command
@@ -389,12 +391,13 @@ class Session:
             ):
                 plain = False
                 conduct.line_endings(line, verb, message=False)
-                if bare_lf.has_bare_lf(line):  # the server's policy may refuse it (bare_lf.py)
+                refused = bare_lf.refusal(self.settings, line)  # the server's policy (bare_lf.py)
+                if refused is not None:
+                    if verb == "BDAT":  # its chunk is read and discarded first (RFC 3030 §2)
+                        return bdat.command(self, arg.strip(), refused)
                     ours = verb in _STAGE_OF
                     stage = _STAGE_OF[verb] if ours else _STAGE_UNKNOWN
-                    refused = bare_lf.refuse(self, stage, arg.strip() if ours else text)
-                    if refused is not None:
-                        return refused
+                    return bare_lf.refuse(self, stage, arg.strip() if ours else text, refused)
             if len(line) > COMMAND_LINE_LIMIT:
                 self.conduct.command_too_long(verb, len(line))
                 too_long = self.reply(500, "5.5.6", "Line too long")
@@ -1009,13 +1012,12 @@ class Session:
         size = self.body.size
         self.body.cut = None
         self.conduct.message_size(size, self.declared.size)
-        if self.body.crlf_only and self.conduct.told_in_message("bare-lf"):
-            # the message is not accepted: the transaction ends once the reply is decided
-            refused = bare_lf.refuse(
-                self, _STAGE_END_OF_DATA, self.mail_from, self.reset_transaction
-            )
+        if self.body.crlf_only or self.settings.bare_cr != "accept":  # a policy may refuse
+            refused = bare_lf.message_refusal(self)
             if refused is not None:
-                return refused
+                # the message is not accepted: the transaction ends once the reply is decided
+                end = _STAGE_END_OF_DATA
+                return bare_lf.refuse(self, end, self.mail_from, refused, self.reset_transaction)
         limit = min(self.size_limit() or size, self.settings.max_message_bytes)
         if size > limit:
             big = self.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")

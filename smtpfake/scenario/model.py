@@ -67,6 +67,9 @@ IDLE_CLOSES: tuple[str, ...] = ("reply", "reply-reset", "close", "reset")
 #: what the server makes of a bare LF (``server.bare_lf``), after Postfix's
 #: ``smtpd_forbid_bare_newline`` (engine/bare_lf.py: what each does)
 BARE_LF_POLICIES: tuple[str, ...] = ("accept", "normalize", "reject", "disconnect")
+#: what the server makes of a bare CR (``server.bare_cr``): a CR never ends a line here, so
+#: there is nothing to normalize (engine/bare_lf.py: what each does)
+BARE_CR_POLICIES: tuple[str, ...] = ("accept", "reject", "disconnect")
 
 #: how a connection greeted before a command (the ``greeted:`` condition)
 GREETINGS: tuple[str, ...] = ("helo", "ehlo", "none")
@@ -319,10 +322,35 @@ class ServerSettings:
             "`accept` (it ends a line, and `<LF>.<LF>`, `<CRLF>.<LF>`, `<LF>.<CRLF>` end the "
             "message, as Postfix before 3.9), `normalize` (it ends a line, but only "
             "`<CRLF>.<CRLF>` ends the message: Postfix 3.9's default), `reject` (as `normalize`, "
-            "and a command line or message with one gets `550 5.5.2 HOSTNAME Error: bare <LF> "
-            "received`) or `disconnect` (as `reject` with `521`, then the close); see "
-            "[Bare LF](#bare-lf)",
+            "and a command line, AUTH line or message with one gets `550 5.5.2 HOSTNAME Error: "
+            "bare <LF> received`) or `disconnect` (as `reject` with `521`, then the close); see "
+            "[Bare LF and bare CR](#bare-lf-and-bare-cr)",
             "schema": {"enum": list(BARE_LF_POLICIES), "default": "accept"},
+        },
+    )
+    #: RFC 5321 §2.3.8: a CR only before an LF; what a bare CR does (BARE_CR_POLICIES)
+    bare_cr: str = field(
+        default="accept",
+        metadata={
+            "doc": "what a bare CR (no LF after it) does, recorded as `bare-cr` in every case: "
+            "`accept` (it is an octet of the line or text, never a line end, so `<CR>.<CR>` "
+            "ends nothing: as Postfix), `reject` (a command line, AUTH line or message with one "
+            "gets `550 5.5.2 HOSTNAME Error: bare <CR> received`) or `disconnect` (as `reject` "
+            "with `521`, then the close); see [Bare LF and bare CR](#bare-lf-and-bare-cr)",
+            "schema": {"enum": list(BARE_CR_POLICIES), "default": "accept"},
+        },
+    )
+    #: RFC 5321 §4.1.2: Path = "<" Mailbox ">" right after the colon; Postfix's
+    #: smtpd_strict_rfc821_envelopes
+    strict_envelope: bool = field(
+        default=False,
+        metadata={
+            "doc": "MAIL/RCPT paths exactly as RFC 5321 §4.1.2 writes them: `MAIL FROM:a@b` "
+            "(no angle brackets) and `MAIL FROM: <a@b>` (white space after the colon) get "
+            "`501 5.1.7 Bad sender address syntax` (RCPT: `501 5.1.3 Bad recipient address "
+            "syntax`; `bad-syntax`), as Postfix with `smtpd_strict_rfc821_envelopes`; "
+            "otherwise both are accepted and recorded as `path-syntax`, as Postfix does by "
+            "default"
         },
     )
     #: EHLO lines added to the list (one with a keyword already listed replaces it in place)

@@ -17,6 +17,7 @@ from smtpfake.scenario.limits import (
 )
 from smtpfake.scenario.model import (
     AUTH_MECHANISMS,
+    BARE_CR_POLICIES,
     BARE_LF_POLICIES,
     IDLE_CLOSES,
     AuthSettings,
@@ -75,7 +76,7 @@ class SettingsReader(Walker):
                 kw[key] = INVALID if INVALID in exts else tuple(exts)
                 if key == "extensions_remove":
                     removals = list(zip(value.value, kw[key], strict=True))
-            elif key == "require_helo":
+            elif key in ("require_helo", "strict_envelope"):
                 kw[key] = self.boolean(value, what)
             elif key in ("max_recipients", "max_message_bytes"):
                 kw[key] = self.integer(value, what, 1)
@@ -83,6 +84,8 @@ class SettingsReader(Walker):
                 kw[key] = self.timer_seconds(value, what)
             elif key == "bare_lf":
                 kw[key] = self.choice(value, what, BARE_LF_POLICIES)
+            elif key == "bare_cr":
+                kw[key] = self.choice(value, what, BARE_CR_POLICIES)
             elif key == "idle_close":
                 kw[key] = self.choice(value, what, IDLE_CLOSES)
                 if kw[key] != "reply" and "idle_timeout" not in {k for k, _, _ in entries}:

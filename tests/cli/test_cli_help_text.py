@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,18 @@ def test_serves_seed_says_its_default(capsys: pytest.CaptureFixture[str]) -> Non
         "--seed SEED seed for every random choice (SMTPFAKE_SEED; default: the scenario's own"
         " seed:, else 0)" in text
     )
+
+
+def test_the_readmes_configuration_table_names_every_serve_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README says "every `serve` option is also an environment variable", and its table lists
+    them: --loop and --deliver were missing from it, though `serve --help` has both."""
+    text = " ".join(help_of("serve", capsys).split())
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Configuration", 1)[1].split("\nLogs:", 1)[0]
+    names = set(re.findall(r"\((SMTPFAKE_[A-Z_]+)[;),=]", text))
+    assert {"SMTPFAKE_LOOP", "SMTPFAKE_DELIVER", "SMTPFAKE_PORT"} <= names, sorted(names)
+    journal = {n for n in names if n.startswith("SMTPFAKE_JOURNAL_")}  # one row says "..."
+    missing = [n for n in sorted(names - journal) if f"`{n}`" not in table]
+    assert not missing, f"serve --help names them, the Configuration table does not: {missing}"

@@ -21,8 +21,8 @@ SHAPES = [b"x\n.\r\n", b"x\r\n\n.\n", b"x\r\n.\n", b"\n.\n"]
 REFUSED = b"550 5.5.2 smtpfake.test Error: bare <LF> received\r\n"
 
 
-def in_data(policy: str | None = None) -> Pipe:
-    p = Pipe(Engine(scenario(bare_lf=policy) if policy else "default"))
+def in_data(policy: str | None = None, bare_cr: str = "accept") -> Pipe:
+    p = Pipe(Engine(scenario(bare_lf=policy, bare_cr=bare_cr) if policy else "default"))
     p.connect()
     for line in TRANSACTION:
         p.feed(line)
@@ -147,32 +147,38 @@ def test_a_rule_on_the_stage_may_answer_instead() -> None:
 
 #: lines of text a client with LF bugs sends, and the ways it may end the message
 _TEXT = st.sampled_from(
-    [b"a\r\n", b"b\n", b".\r\n", b".\n", b"..c\r\n", b"\r\n", b"\n", b"d\r", b"y" * 1200 + b"\r\n"]
+    [
+        *(b"a\r\n", b"b\n", b".\r\n", b".\n", b"..c\r\n", b"\r\n", b"\n", b"d\r", b".\r"),
+        *(b"e\rf\r\n", b"y" * 1200 + b"\r\n"),
+    ]
 )
 
 
 @settings(max_examples=60, deadline=None)
 @given(
     st.sampled_from(["accept", "normalize", "reject", "disconnect"]),
+    st.sampled_from(["accept", "reject", "disconnect"]),
     st.lists(_TEXT, max_size=12),
     st.lists(st.integers(0, 10**6), max_size=12),
 )
 def test_any_split_of_the_text_ends_the_message_alike(
-    policy: str, lines: list[bytes], cuts: list[int]
+    policy: str, bare_cr: str, lines: list[bytes], cuts: list[int]
 ) -> None:
     """Where the message ends and what is answered does not depend on how the octets were split
-    in transit (the block path, the line path, a line in pieces): h11's property, per policy."""
+    in transit (the block path, the line path, a line in pieces): h11's property, per policy
+    (``bare_lf`` and ``bare_cr``)."""
     text = b"".join(lines) + b"\r\n.\r\nQUIT\r\n"
 
-    def replies(pieces: list[bytes]) -> tuple[bytes, bool, int]:
-        p = in_data(policy)
+    def replies(pieces: list[bytes]) -> tuple[bytes, list[str], int]:
+        p = in_data(policy, bare_cr)
         start = len(p.wire)
         for piece in pieces:
             p.feed(piece)
         p.eof()
         p.finish()
         # (what a disconnect's close finds is sent-after-close or not by when it came: not here)
-        return bytes(p.wire[start:]), "bare-lf" in kinds(p), len(p.engine.journal.messages())
+        told = [kind for kind in kinds(p) if kind.startswith("bare-")]
+        return bytes(p.wire[start:]), told, len(p.engine.journal.messages())
 
     whole = replies([text])
     assert replies(split(text, cuts)) == whole

@@ -39,8 +39,8 @@ LINES = [
 SCENARIO = scenario({"on": "connect", "delay": 1}, {"on": "rcpt", "nth": 2, "reply": 452})
 
 
-def run(chunks: list[bytes]) -> tuple[bytes, tuple[SessionRecord, ...]]:
-    engine = Engine(SCENARIO)
+def run(chunks: list[bytes], played: object = SCENARIO) -> tuple[bytes, tuple[SessionRecord, ...]]:
+    engine = Engine(played)
     pipe = Pipe(engine)
     pipe.connect(hold=True)
     for chunk in chunks:
@@ -65,6 +65,47 @@ def test_any_split_gives_the_same_replies_and_the_same_journal(
     whole = run([data])
     assert run([data[i : i + 1] for i in range(len(data))]) == whole
     assert run(split(data, cuts)) == whole
+
+
+#: lines that the line-ending and envelope settings judge: a bare CR or LF in a command, an AUTH
+#: response line and a BDAT command line; paths without angle brackets
+STRICTNESS_LINES = [
+    *LINES,
+    b"NOOP\rx\r\n",
+    b"dXNlcgB1c2VyAHB3\n",  # an AUTH response (PLAIN) with a bare LF
+    b"*\r\r\n",
+    b"BDAT 4 LAST\r\nab\r\n",
+    b"BDAT 3\nx\ry",
+    b"BDAT 2\r \r\nzz",
+    b"MAIL FROM:a@x.test\r\n",
+    b"RCPT TO: <c@x.test>\r\n",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["accept", "normalize", "reject", "disconnect"]),
+    st.sampled_from(["accept", "reject", "disconnect"]),
+    st.booleans(),
+    st.lists(st.sampled_from(STRICTNESS_LINES), max_size=25),
+    st.lists(st.integers(0, 10**6), max_size=30),
+)
+def test_any_split_gives_the_same_journal_under_each_strictness(
+    bare_lf: str, bare_cr: str, strict: bool, lines: list[bytes], cuts: list[int]
+) -> None:
+    """The property holds whatever ``server.bare_lf``, ``bare_cr`` and ``strict_envelope`` say."""
+    played = scenario(
+        {"on": "connect", "delay": 1},
+        bare_lf=bare_lf,
+        bare_cr=bare_cr,
+        strict_envelope=strict,
+        extensions_add=["CHUNKING"],
+        auth={"users": {"user": "pw"}},
+    )
+    data = b"".join(lines)
+    whole = run([data], played)
+    assert run([data[i : i + 1] for i in range(len(data))], played) == whole
+    assert run(split(data, cuts), played) == whole
 
 
 def run_timed(

@@ -152,3 +152,67 @@ def test_a_space_after_the_colon_is_accepted_and_recorded(
     assert d.kinds() == expected
     if expected:
         assert "§4.1.2" in d.violations[0].detail
+
+
+@pytest.mark.parametrize(
+    ("mail", "rcpt", "address", "recipient"),
+    [
+        ("MAIL FROM:a@x.test", "RCPT TO:b@y.test", "a@x.test", "b@y.test"),
+        ("MAIL FROM: a@x.test SIZE=10", "RCPT TO:<b@y.test>", "a@x.test", "b@y.test"),
+        ("MAIL FROM:<a@x.test>", "RCPT TO: b@y.test", "a@x.test", "b@y.test"),
+    ],
+)
+def test_a_path_without_angle_brackets_is_accepted_and_recorded_once(
+    mail: str, rcpt: str, address: str, recipient: str
+) -> None:
+    # Postfix without smtpd_strict_rfc821_envelopes (its default) takes the bare address
+    d = greeted()
+    assert d.reply(mail) == b"250 2.1.0 Ok\r\n"
+    assert d.reply(rcpt) == b"250 2.1.5 Ok\r\n"
+    assert d.session.mail_from == address and d.session.rcpt_tos == [recipient]
+    assert d.kinds() == ["path-syntax"]
+    assert "angle brackets" in d.violations[0].detail
+    assert "§4.1.2" in d.violations[0].detail
+
+
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        ("MAIL FROM:a@x.test", b"501 5.1.7 Bad sender address syntax\r\n"),
+        ("MAIL FROM: <a@x.test>", b"501 5.1.7 Bad sender address syntax\r\n"),
+        ("MAIL FROM:\t<a@x.test> SIZE=10", b"501 5.1.7 Bad sender address syntax\r\n"),
+    ],
+)
+def test_strict_envelope_refuses_a_mail_path_not_written_as_the_rfc_writes_it(
+    command: str, reply: bytes
+) -> None:
+    d = Engine(scenario(strict_envelope=True)).open()
+    d.greet()
+    assert d.reply(command) == reply
+    assert d.session.mail_from is None or d.session.mail_from == ""
+    assert d.reply("RCPT TO:<b@y.test>").startswith(b"503 ")  # no transaction was opened
+    assert d.kinds() == ["bad-syntax", "bad-sequence"]
+    assert "strict_envelope" in d.violations[0].detail
+    assert d.reply("MAIL FROM:<a@x.test>") == b"250 2.1.0 Ok\r\n"  # the exact form still is
+
+
+@pytest.mark.parametrize("rcpt", ["RCPT TO:b@y.test", "RCPT TO: <b@y.test>"])
+def test_strict_envelope_refuses_such_a_rcpt_path_and_keeps_the_transaction(rcpt: str) -> None:
+    d = Engine(scenario(strict_envelope=True)).open()
+    d.greet()
+    assert d.reply("MAIL FROM:<a@x.test>") == b"250 2.1.0 Ok\r\n"
+    assert d.reply(rcpt) == b"501 5.1.3 Bad recipient address syntax\r\n"
+    assert d.reply("RCPT TO:<b@y.test>") == b"250 2.1.5 Ok\r\n"
+    assert d.session.rcpt_tos == ["b@y.test"]
+    assert d.kinds() == ["bad-syntax"]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize(
+    "command", ["MAIL FROM:", "MAIL FROM:Joe <a@x.test>", "MAIL TO:a@x.test", "MAIL a@x.test"]
+)
+def test_no_path_at_all_is_a_syntax_error_either_way(command: str, strict: bool) -> None:
+    d = Engine(scenario(strict_envelope=strict)).open()
+    d.greet()
+    assert d.reply(command) == b"501 5.5.4 Syntax: MAIL FROM:<address>\r\n"
+    assert d.kinds() == ["bad-syntax"]

@@ -103,6 +103,52 @@ def test_everything_in_the_html_report_is_escaped(tmp_path: Path) -> None:
     assert "&lt;img src=x&gt;" in page and "RFC &lt;5321&gt;" in page
 
 
+#: a client that sends an octet that is not UTF-8, an ESC and a line that reads like a note, prints
+#: a colour, then leaves in the middle of the dripped reply to its EHLO
+RUDE_CLIENT = (
+    "import os, socket, sys; print('\\x1b[31mred'); "
+    "s = socket.create_connection((os.environ['SMTP_HOST'], int(os.environ['SMTP_PORT']))); "
+    "s.recv(100); s.sendall(b'EHLO \\xff\\x1b[2J\\r\\n(client closed the connection)\\r\\n'); "
+    "s.recv(4); s.close(); sys.exit(75)"
+)
+
+
+def test_the_reports_show_a_rude_clients_octets_and_notes_as_the_record_has_them(
+    tmp_path: Path,
+) -> None:
+    """Octets that are not UTF-8 and control characters (the client's and its output's) are
+    shown as \\xNN in every report, never written raw nor a traceback; the JSON report's
+    entries are the API's (note, delivered/written); the HTML says what was not delivered."""
+    case = tmp_path / "slow-ehlo.yaml"
+    case.write_text(
+        "summary: s\nexpect: e\nrules:\n  - on: ehlo\n    drip: {bytes: 5, interval: 0.2}\n"
+        "checks:\n  judge:\n    - delivered: 1\n      rfc: RFC 5321\n"
+    )
+    junit, html, js = tmp_path / "r.xml", tmp_path / "r.html", tmp_path / "r.json"
+    done = probe(
+        "--scenario", str(case), "--case", "slow-ehlo", "--junit", str(junit), "--html",
+        str(html), "--json", str(js), "--", PY, "-c", RUDE_CLIENT,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr  # a failed case, not a crash
+    assert "Traceback" not in done.stderr
+    failure = ET.parse(junit).getroot().find("testcase/failure")  # well-formed XML
+    assert failure is not None and failure.text is not None
+    assert "C: EHLO \\xff\\x1b[2J" in failure.text and "\\x1b[31mred" in failure.text
+    assert "C: (client closed the connection)" in failure.text  # a line, not the close's note
+    assert "(not delivered: 5 octets written)" in failure.text
+    [session] = json.loads(js.read_text(encoding="utf-8"))["cases"][0]["sessions"]
+    ehlo, note_like, reply, close = session["transcript"][1:5]
+    assert ehlo["text"] == "EHLO \\xff\x1b[2J" and "note" not in ehlo
+    assert note_like["text"] == "(client closed the connection)" and "note" not in note_like
+    assert reply["delivered"] is False and reply["written"] == 5
+    assert close["note"] is True and close["event"] is True
+    assert {v["kind"] for v in session["violations"]} >= {"bad-pipelining"}
+    assert all(isinstance(v["time"], float) for v in session["violations"])
+    page = html.read_text(encoding="utf-8")
+    assert "C: EHLO \\xff\\x1b[2J" in page and "\x1b" not in page
+    assert "(not delivered: 5 octets written)" in page and "\\x1b[31mred" in page
+
+
 def test_the_client_gets_the_environment_and_placeholders(tmp_path: Path) -> None:
     js = tmp_path / "r.json"
     client = (

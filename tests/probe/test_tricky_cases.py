@@ -194,3 +194,29 @@ def test_smtputf8_address_passes_a_client_that_declares_it() -> None:
     result = run_with(CASES["smtputf8-address"], _sendmail("SMTPUTF8"))
     assert result.verdict is Verdict.PASS, result.reason
     assert result.evidence.delivered == 1
+
+
+def _helo_then_pipelines(target: Target) -> None:
+    """HELO (so PIPELINING was never offered), then MAIL, RCPT and DATA in one write."""
+    with _smtplib(target, tls=False) as smtp:
+        smtp.helo("sloppy.example.test")
+        group = f"MAIL FROM:<{target.sender}>\r\n"
+        group += "".join(f"RCPT TO:<{r}>\r\n" for r in target.recipients)
+        smtp.send(group + "DATA\r\n")
+        codes = [smtp.getreply()[0] for _ in range(2 + len(target.recipients))]
+        assert codes[-1] == 354, codes
+        text = target.message.replace(b"\r\n.", b"\r\n..")
+        smtp.send(text + (b"" if text.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+        assert smtp.getreply()[0] == 250
+
+
+def test_pipelining_fails_a_client_that_pipelines_after_helo() -> None:
+    """The case offers PIPELINING in its EHLO reply only: a client that greets with HELO
+    was never offered it and must not pipeline (RFC 2920 §3)."""
+    result = run_with(CASES["pipelining"], _helo_then_pipelines)
+    assert result.verdict is Verdict.FAIL
+    expected = (
+        "expected forbid: bad-pipelining, pipelining-without-extension, early-talker;"
+        " recorded pipelining-without-extension"
+    )
+    assert result.reason.startswith(expected), result.reason

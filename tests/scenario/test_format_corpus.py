@@ -165,6 +165,11 @@ KEY_CASES: dict[str, tuple[str, str]] = {
     ),
     "server.require_helo": (server("{require_helo: true}"), server("{require_helo: maybe}")),
     "server.bare_lf": (server("{bare_lf: normalize}"), server("{bare_lf: strict}")),
+    "server.bare_cr": (server("{bare_cr: reject}"), server("{bare_cr: normalize}")),
+    "server.strict_envelope": (
+        server("{strict_envelope: true}"),
+        server("{strict_envelope: strict}"),
+    ),
     "server.max_recipients": (server("{max_recipients: 5}"), server("{max_recipients: 0}")),
     "server.max_message_bytes": (
         server("{max_message_bytes: 1000}"),

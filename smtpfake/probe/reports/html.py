@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from smtpfake.engine.records import not_delivered
 from smtpfake.journal import SessionRecord
 from smtpfake.probe.reports.terminal import summary_line
 from smtpfake.probe.runner import CaseResult
+from smtpfake.visible import visible
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
@@ -27,8 +29,11 @@ def _session(s: SessionRecord) -> str:
         side = ("C" if e.side == "client" else "S") + ("*" if e.note else ":")  # *: a note
         rule = f' <span class="rule">[{escape(e.rule)}]</span>' if e.rule else ""
         cls = "c" if e.side == "client" else "s"
-        rows.append(f'<span class="{cls}">{side} {escape(e.text)}</span>{rule}')
-    rows += [f'<span class="v">! {escape(str(v))}</span>' for v in s.violations]
+        # as session.format() writes it: a reply the client left mid-way says so
+        cut = not_delivered(e.written or 0) if not e.delivered else ""
+        text = escape(visible(e.text))
+        rows.append(f'<span class="{cls}">{side} {text}</span>{rule}{escape(cut)}')
+    rows += [f'<span class="v">! {escape(visible(str(v)))}</span>' for v in s.violations]
     head = f"session {s.index}" + (", over TLS" if s.tls else "")
     head += f", {len(s.messages)} message(s) accepted"
     return f"<h4>{escape(head)}</h4><pre>{chr(10).join(rows)}</pre>"
@@ -43,7 +48,8 @@ def _case(r: CaseResult) -> str:
         for c in r.checks
     )
     sessions = "".join(_session(s) for s in r.evidence.sessions) or "<p>(no connection)</p>"
-    output = f"<h4>client output</h4><pre>{escape(r.output)}</pre>" if r.output.strip() else ""
+    shown = escape(visible(r.output))
+    output = f"<h4>client output</h4><pre>{shown}</pre>" if r.output.strip() else ""
     errors = "".join(f"<pre class='v'>{escape(e)}</pre>" for e in r.errors)
     return (
         f'<section id="{escape(r.name)}"><h3>{escape(r.name)} '

@@ -8,17 +8,17 @@ from typing import Any
 
 from smtpfake.journal import SessionRecord
 from smtpfake.probe.runner import CaseResult
+from smtpfake.serialize import entry_to_json, violation_to_json
+from smtpfake.visible import json_document
 
 
 def _session(s: SessionRecord) -> dict[str, Any]:
+    # entries and violations as the HTTP API writes them: `note`, `delivered`/`written`, the
+    # violation's time and RFC, and octets that were not UTF-8 as "\xNN" (strict JSON)
     return {
         "index": s.index,
-        "transcript": [
-            {"time": e.time, "side": e.side, "text": e.text, "rule": e.rule} for e in s.transcript
-        ],
-        "violations": [
-            {"kind": v.kind, "detail": v.detail, "command": v.command} for v in s.violations
-        ],
+        "transcript": [entry_to_json(e) for e in s.transcript],
+        "violations": [violation_to_json(v) for v in s.violations],
         "messages": len(s.messages),
         "tls": s.tls,
         "auth_user": s.auth_user,
@@ -57,4 +57,5 @@ def as_dict(result: CaseResult) -> dict[str, Any]:
 
 def json_report(results: Sequence[CaseResult], command: Sequence[str] = ()) -> str:
     doc = {"command": list(command), "cases": [as_dict(r) for r in results]}
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    # a client's octets that were not UTF-8 (in what a check found, say) as "\xNN": strict JSON
+    return json_document(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"

@@ -8,13 +8,15 @@ from collections.abc import Sequence
 
 from smtpfake.probe.judge import Verdict
 from smtpfake.probe.runner import CaseResult
+from smtpfake.visible import visible
 
 
 def details(result: CaseResult) -> str:
     """The reason, each check's line, the client's output and the transcript, as plain text."""
     parts = [f"{result.verdict}: {result.reason}", "", *(c.line for c in result.checks)]
     if result.output.strip():
-        parts += ["", "client output:", result.output.rstrip()]
+        # its colours (ESC) shown, never played: XML 1.0 cannot carry most control characters
+        parts += ["", "client output:", visible(result.output.rstrip())]
     parts += ["", "transcript:", result.transcript()]
     parts += ["", *result.errors]
     return "\n".join(parts).rstrip() + "\n"
