@@ -16,8 +16,8 @@ the order they came, one reply each (RFC 5321 §4.2), after its greeting. What c
 - the greeting (the first reply) and an unsolicited 421 (``server.idle``, ``server.close_after``,
   ``server.stop``, ``server.reset``: RFC 5321 §3.8, sent on no command) answer no command;
 - a command never answered (its reply was never sent: a ``disconnect``, ``reset`` or ``hang``
-  fault, a line after the server's last reply, a line the client's close cut short) is paired
-  with None.
+  fault, a line after the server's last reply, a line the connection's end cut short, which is
+  ``delivered`` False and may come before the reply to the line before it) is paired with None.
 
 DATA's 354 is DATA's reply; the message's 250 is its ``.``'s.
 """
@@ -82,9 +82,12 @@ def pair(transcript: Sequence[TranscriptEntry], *, whole: bool = True) -> tuple[
         elif is_reply(entry):
             if not greeted:
                 greeted = True  # the greeting: it comes before any command is answered
-            elif due < len(commands) and entry.rule not in UNSOLICITED:
-                replies[due] = entry
-                due += 1
+            elif entry.rule not in UNSOLICITED:
+                while due < len(commands) and not commands[due].delivered:
+                    due += 1  # a line the connection's end cut short: never answered
+                if due < len(commands):
+                    replies[due] = entry
+                    due += 1
     return tuple(map(Exchange, commands, replies))
 
 

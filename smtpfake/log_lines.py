@@ -302,7 +302,7 @@ class Lines:
             if kept[3]:
                 line += f"   [{kept[3]}]"
             if len(kept) > 4 and not kept[4]:  # a reply the client left before it was whole
-                line += not_delivered(kept[5] or 0)
+                line += not_delivered(kept[5], kept[1])
             ready.append((key, self._text_line(stamp, who, visible(line))))
         followed.key = key
         if hi > lo:
@@ -341,7 +341,8 @@ class Lines:
                 if kept[7]:
                     end = ', "note": true}\n'
                 if not kept[4]:
-                    end = f', "delivered": false, "written": {kept[5] or 0}{end}'
+                    written = "null" if kept[5] is None else kept[5]  # (a client line: null)
+                    end = f', "delivered": false, "written": {written}{end}'
             if t > key:
                 key = t
             ready.append(

@@ -434,8 +434,8 @@ def reference_entry(log: EventLog, session: int, entry: TranscriptEntry, fmt: st
     tag = f"   [{entry.rule}]" if entry.rule else ""
     undelivered: dict[str, Any] = {}
     if not entry.delivered:
-        tag += not_delivered(entry.written or 0)
-        undelivered = {"delivered": False, "written": entry.written or 0}
+        tag += not_delivered(entry.written, entry.side)  # (a client line: unfinished)
+        undelivered = {"delivered": False, "written": entry.written}
     shown = arrow + entry.text.replace("\n", "\n" + arrow)
     if fmt == "text":
         return reference_text(log.stamp(entry.time), session, shown + tag)

@@ -217,3 +217,16 @@ def test_starttls_s_note_is_no_reply() -> None:
         ("STARTTLS", 220),
         ("EHLO c.test", 250),
     ]
+
+
+def test_a_line_cut_short_is_never_answered_even_by_a_reply_after_it() -> None:
+    """An unfinished line (delivered False: its line ending never came) is never a command the
+    server answered, so a reply on no command after it (smtpfake's own 451, say) is not its."""
+    entries = [
+        TranscriptEntry(0.0, "server", "220 ready"),
+        TranscriptEntry(0.1, "client", "NOOP"),
+        TranscriptEntry(0.1, "server", "250 2.0.0 Ok"),
+        TranscriptEntry(0.2, "client", "QUI", delivered=False),
+        TranscriptEntry(0.3, "server", "451 4.3.0 smtpfake internal error"),
+    ]
+    assert [(x.command.text, x.code) for x in pair(entries)] == [("NOOP", 250), ("QUI", None)]

@@ -178,16 +178,18 @@ def data_after_bdat(session: Session) -> tuple[Action, ...] | None:
     return session.respond(Stage.DATA, "", session.reply(503, "5.5.1", _MIXED.text))
 
 
-def ended(session: Session) -> None:
+def ended(session: Session, *, by_server: bool = False) -> None:
     """The connection ended; a chunk still being read was cut short by the client (unless the
-    server itself cut it)."""
+    server itself cut it). ``by_server``: the server ends the session now on its own (a timer's
+    421, a stop): the chunk ends here, before that 421, with the octets it got; what the client
+    sends after the close is no chunk of this transaction (as text cut short in DATA)."""
     chunk = session.chunk
     if chunk is None:
         return
     session.chunk = None
     text = f"(chunk data, {chunk.received} of {chunk.size} octets, unfinished)"
     session.record("client", text, note=True)
-    if session.mode is not Mode.CLOSED:  # the server did not end it first (a cut, a timer)
+    if session.mode is not Mode.CLOSED and not by_server:  # the client's close cut it
         session.violate(
             "chunk-short",
             f"the connection ended after {chunk.received} of the {chunk.size} octets the "

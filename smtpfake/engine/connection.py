@@ -10,13 +10,14 @@ decided here, on the injectable clock:
   the same pieces whatever way the bytes were split in transit;
 - pipelining and early talk: a line is *ahead* when (part of) it was received before the
   server's previous reply was completely written, however a fault paced that reply;
-- the record: a client line is stamped when its last octet arrived (one clock reading per
-  read; marks only while octets of several reads wait), or at the close that cut it short
-  (:meth:`_cut`); a reply when its last byte was handed to the socket (the wire reports each
-  action it carried out); one cut short by the client's close is recorded as not delivered,
-  with how much of it was written; the client's close is an entry of its own. The transcript
-  is in time order: what would be recorded while lines that arrived before it still wait to be
-  read is held back until they are (:meth:`_hold_back`);
+- the record: a client line is stamped when its last octet arrived (one clock reading per read;
+  marks only while octets of several reads wait), a line the connection's end cut short too
+  (recorded unfinished, before what the server recorded meanwhile: :meth:`_line_open`); an
+  unfinished message at the close that ended it (:meth:`_cut`); a reply when its last byte was
+  handed to the socket (the wire reports each action it carried out); one cut short by the client's
+  close is recorded as not delivered, with how much of it was written; the client's close is an
+  entry of its own. The transcript is in time order: what would be recorded while lines that arrived
+  before it still wait to be read is held back until they are (:meth:`_hold_back`);
 - timers: the idle timeout, ``close_after`` and the grace period are ArmTimer actions; the idle
   timeout restarts with each whole record from the client (:func:`_records`), not each read;
 - the end: after the server's last reply it half-closes and keeps reading for the grace period,
@@ -31,6 +32,7 @@ wire carries it out and calls :meth:`done` (or, for a batch ending in StartTLS,
 from __future__ import annotations
 
 import functools
+import re
 from collections import deque
 
 from smtpfake.engine import bdat
@@ -67,6 +69,8 @@ GRACE_PERIOD = 1.0
 _MODE_DATA = Mode.DATA
 
 _ENDS = (Close, Reset)
+#: a QUIT line among the octets buffered (RFC 5321 §2.4: verbs are case-insensitive)
+_QUIT_LINE = re.compile(rb"(?:^|\n)quit[ \t]*\r?\n", re.IGNORECASE)
 #: a close with nothing to record (the client's close, recorded on its own, or a failure's)
 _CLOSE_NOW: tuple[Action, ...] = (Close(),)
 #: the batch :meth:`Connection._start` makes of a reply and PLAIN_CLOSE, by the id() of the
@@ -185,7 +189,10 @@ class Connection:
         else:  # one clock reading for everything in this read (most reads: one line)
             session.arrived = session.clock.now()
             if self._marks is not None:
-                self._unmark()
+                if self._discarding and session.held is not None:
+                    self._mark(session.arrived, len(data))  # entries wait on the line's end
+                else:
+                    self._unmark()
             if type(data) is bytes and not self._discarding and self._eof is None:
                 actions = self._one_read(data)
                 if actions is not None:
@@ -264,7 +271,7 @@ class Connection:
                 session = self.session
                 if session.greeting_at is None:
                     session.greeting_at = session.clock.now()
-                if self._buffer and self._hold_back():  # (nothing is held with none buffered)
+                if (self._buffer or self._discarding) and self._hold_back():  # (else none held)
                     # after the lines before it (session.record(), inline)
                     held = session.held
                     assert held is not None
@@ -279,13 +286,15 @@ class Connection:
             self._over = True
         elif isinstance(action, HalfClose):
             self._closing = True  # the grace period: what the client sends now is after the close
-        if self._buffer and getattr(action, "note", None) is not None:
+        if (self._buffer or self._discarding) and getattr(action, "note", None) is not None:
             self._hold_back()
         self.session.performed(action)
 
     def wrote(self, send: Send) -> tuple[Action, ...]:
         """``performed(send)`` then ``done()``: the wire carried out a batch that is this one
         Send (most replies), whole. In one call: the wire makes it for nearly every command."""
+        # (a line being discarded, which entries would wait on, never has a lone Send under way:
+        # the discarding starts only with no batch, and ends before the reply to the line)
         if self._buffer or not self._busy or self._over or self._cursor or self._eof is not None:
             self.performed(send)  # lines wait, or the client has left: the general way
             return self.done()
@@ -367,14 +376,21 @@ class Connection:
 
         A reply still under way (paced by a fault, awaiting the user's handler, or not read by
         the client) is one the client gave up on (RFC 5321 §4.5.3.2): it is recorded as not
-        delivered, the lines behind it are recorded but not answered, and the server closes.
-        Otherwise the client may still read (a half-close): the lines it sent before its EOF
-        are processed and answered in turn, then the server closes. What the EOF cut short (a
-        last line without its LF, a message without its final ".") is recorded before its
-        entry and never answered (RFC 5321 §2.3.8)."""
+        delivered, the lines behind it are recorded but not answered, and the server closes;
+        unless the client sent QUIT (:meth:`_reads_on`): then its EOF is a half-close and the
+        reply is written on, as below. Otherwise the client may still read (a half-close): the
+        lines it sent before its EOF are processed and answered in turn, then the server closes.
+        What the EOF cut short (a last line without its LF, a message without its final ".") is
+        recorded before its entry and never answered (RFC 5321 §2.3.8)."""
         if self._over:
             return ()
         self._eof = self.session.now()
+        if self._busy and self._under_way() and self._reads_on():
+            # a half-close after QUIT (RFC 5321 §4.1.1.10: the client waits for the 221): the
+            # reply goes on being written and the lines it sent before are answered, then the
+            # server closes (done() ends it); a client that closed both ways resets a write
+            self._client_closed("(client closed the connection)", self._eof)
+            return ()
         if self._busy and self._under_way():
             self._client_left = not self._closing
             self._abandon(self._eof)
@@ -387,6 +403,12 @@ class Connection:
             return ()
         actions = self._pump()  # the lines it sent before (a last one without its LF: recorded)
         return actions if self._busy or self._over else self._end()
+
+    def _reads_on(self) -> bool:
+        """Whether the client, closing its side while a reply is still going out, is waiting
+        for its replies rather than giving up on them: it sent QUIT (answered now, or a line
+        still waiting), so its EOF is a half-close after its last command."""
+        return self.session.quit_seen or _QUIT_LINE.search(self._buffer) is not None
 
     def connection_lost(self, reset: bool = False) -> None:
         """The connection is gone (``reset``: the client's RST). The session ends."""
@@ -592,10 +614,10 @@ class Connection:
             session.left_in_message(self._cut())
 
     def _cut(self) -> float:
-        """When what the connection's end cuts short ended: the client's close (EOF or reset),
-        or now when the server ends it (a stop, a reset, a timer's 421). A line without its LF
-        and an unfinished message end there, not at their last octet: the transcript stays in
-        time order when a reply went out between that octet and the close."""
+        """When a message the connection's end cuts short ended: the client's close (EOF or
+        reset), or now when the server ends it (a stop, a reset, a timer's 421); not at its last
+        octet: the transcript stays in time order when a reply went out between that octet and
+        the close (a command line, instead, holds such a reply back: :meth:`_line_open`)."""
         eof = self._eof
         return self.session.clock.now() if eof is None else eof
 
@@ -611,8 +633,9 @@ class Connection:
             self._long_ahead = self._ahead > 0
         fragment = bytes(buffer)
         buffer.clear()
-        ahead = self._took(len(fragment))
-        session.arrived = self._cut()  # the line ends at the close that cut it
+        ahead = self._took(len(fragment))  # (session.arrived: when its last octet came)
+        if session.mode is Mode.DATA:
+            session.arrived = self._cut()  # the message's text ends at the close that cut it
         if self._discarding:
             self._discarding = False
             size = self._long_size + len(fragment)
@@ -623,8 +646,12 @@ class Connection:
 
     def _text_cut(self) -> None:
         """The server ends the connection mid-message: text the client sent without its line
-        ending yet counts in the unfinished message (lines still waiting are read later)."""
-        if self.session.mode is Mode.DATA and self._buffer and b"\n" not in self._buffer:
+        ending yet counts in the unfinished message (lines still waiting are read later); a
+        BDAT chunk being read ends with the octets it got (both before the server's 421)."""
+        session = self.session
+        if session.chunk is not None:
+            bdat.ended(session, by_server=True)
+        elif session.mode is Mode.DATA and self._buffer and b"\n" not in self._buffer:
             self._unterminated()
 
     def _under_way(self) -> bool:
@@ -655,7 +682,7 @@ class Connection:
                 self._unterminated()
             if session.mode is Mode.DATA:
                 self._input_over()
-        if session.held is not None:
+        if session.held is not None and not self._line_open():
             session.release()  # no whole line is left: the rest ends after what was held
         return ()
 
@@ -854,26 +881,42 @@ class Connection:
         session = self.session
         buffer = self._buffer
         if session.held is None and (
-            not buffer
+            (not buffer and not self._line_open())
             or (
                 not ended
+                and session.mode is _MODE_DATA
                 and session.chunk is None
                 and len(buffer) < LINE_LIMIT
                 and b"\n" not in buffer
             )
         ):
-            return False  # at most part of a line: it ends after this
+            return False  # at most part of a line of text: the message ends after this
         if self._marks is None:
             self._begin_marks()
-        session.hold_to = self._taken + len(buffer)
+        # (a line being discarded: its octets are taken already; one more must come for it
+        # to end after this)
+        session.hold_to = self._taken + len(buffer) + self._discarding
         if session.held is None:
             session.held = []
         return True
 
+    def _line_open(self) -> bool:
+        """Part of a command or AUTH line is in, its LF not yet: what is recorded now waits in
+        :attr:`Session.held` until the line ends (then it is recorded first) or the end of the
+        connection cuts it (then the line is, at its last octet's time). Message text is not
+        held for: a message cut short ends at the close (:meth:`_cut`), after this."""
+        session = self.session
+        return (
+            (bool(self._buffer) or self._discarding)
+            and session.mode is not _MODE_DATA
+            and session.chunk is None
+        )
+
     def _release_due(self) -> None:
-        """Record the held entries whose lines (those that arrived before them) are recorded."""
+        """Record the held entries whose lines (those that arrived before them) are recorded
+        (not while a line too long to hold is discarded: its octets are taken, the line open)."""
         held = self.session.held
-        if held is not None and (not held or held[0][0] <= self._taken):
+        if held is not None and not self._discarding and (not held or held[0][0] <= self._taken):
             self.session.release(self._taken)
 
     def before_tls(self) -> bytes:

@@ -17,12 +17,12 @@ HEADER_SCAN_BYTES = 65_536
 # slots: a journal keeps up to millions of these (120 bytes an entry, against 170 with a dict)
 @frozen_dataclass(slots=True)
 class TranscriptEntry:
-    """One thing that happened on the connection. ``time``: for a client line (message text, an
-    AUTH line, a BDAT chunk), when its last octet arrived, or the close that cut it short (a
-    line without its LF, an unfinished message); for a reply, when its last byte was queued
-    for the socket's write (a pipelined group's replies leave in one write once the group is
-    read: a little before it). A transcript is in time order. A multi-line reply is one entry whose
-    ``text`` holds its lines as sent, joined with newlines (see :attr:`lines`).
+    """One thing that happened on the connection. ``time``: for a client line (message text, an AUTH
+    line, a BDAT chunk), when its last octet arrived (a line the connection's end cut short too), or
+    for an unfinished message, the close that ended it; for a reply, when its last byte was queued
+    for the socket's write (a pipelined group's replies leave in one write once the group is read: a
+    little before it). A transcript is in time order. A multi-line reply is one entry whose ``text``
+    holds its lines as sent, joined with newlines (see :attr:`lines`).
 
     What an entry is, by its flags: ``note`` False: a line the client sent or a reply the server
     sent, ``text`` as it crossed the wire (without CRLF; an AUTH response masked as ``(auth
@@ -39,7 +39,8 @@ class TranscriptEntry:
     side: Literal["client", "server"]
     text: str
     rule: str | None = None  # the rule that shaped this reply, if any
-    #: False for a reply the client left before it was written whole (``written`` octets were)
+    #: False for a reply the client left before it was written whole (``written`` octets were),
+    #: or a client line whose line ending never came (the connection ended first: unfinished)
     delivered: bool = True
     written: int | None = None
     #: a connection event (the client's close or reset), not a line the client sent (a note too)
@@ -56,14 +57,22 @@ class TranscriptEntry:
         arrow = ("C" if self.side == "client" else "S") + ("*" if self.note else ":")
         tag = f"   [{self.rule}]" if self.rule else ""
         if not self.delivered:
-            tag += not_delivered(self.written or 0)
+            tag += not_delivered(self.written, self.side)
         return "\n".join(f"{arrow} {line}" for line in self.lines) + tag
 
 
-def not_delivered(written: int) -> str:
-    """The text form's tag for a reply the client left before it was written whole:
-    ``   (not delivered: 4 octets written)``, ``1 octet`` for one."""
+def not_delivered(written: int | None, side: str = "server") -> str:
+    """The text form's tag for an entry not delivered whole: a reply the client left before it
+    was written, ``   (not delivered: 4 octets written)`` (``1 octet`` for one); a client line
+    whose line ending never came, ``   (unfinished: no line ending)``."""
+    if side == "client":
+        return UNFINISHED_TAG
+    written = written or 0
     return f"   (not delivered: {written} octet{'' if written == 1 else 's'} written)"
+
+
+#: the text form's tag for a client line the connection's end cut short (RFC 5321 §2.3.8)
+UNFINISHED_TAG = "   (unfinished: no line ending)"
 
 
 @frozen_dataclass(slots=True)  # slots: one per command on a stage with rules

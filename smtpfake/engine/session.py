@@ -376,32 +376,7 @@ class Session:
         else:
             self.note(when, "client", shown, None)
         if mode is _MODE_CLOSED:
-            if (
-                self.conduct.previous is None
-                and pipelined
-                and (not self.unasked_close or self.greeting_at is None or when < self.greeting_at)
-            ):
-                # Sent during a greeting that never came or was still being written (a hang, a
-                # close at connect, a close_after during a delayed greeting); not ahead of a 421
-                # the server sent unasked after its greeting
-                self.conduct.pipelining(verb, pipelined)
-            elif self.unsolicited_close:
-                self.unsolicited_close = False  # RFC 5321 §3.8: the one command it may send
-            elif (
-                pipelined
-                and not self.unasked_close
-                and not self.closed_in_message
-                and line.endswith(b"\n")  # (not a last line the client's close cut short)
-            ):
-                # sent before the reply that closed was complete: the client could not know of
-                # the close, so it is judged as what it is, a pipelined command (RFC 2920 §3.1)
-                self.conduct.command(verb, pipelined)
-            elif not pipelined:
-                self.violate(
-                    "sent-after-close",
-                    "the client kept sending after the server closed",
-                    masked(text),
-                )
+            self._after_close(verb, masked(text), when, pipelined, whole=line.endswith(b"\n"))
             return ()
         conduct = self.conduct
         if pipelined:
@@ -453,6 +428,46 @@ class Session:
             return self.respond(_STAGE_OF[verb], arg, first)
         return handler(self, arg)
 
+    def _after_close(
+        self, verb: str, shown: str, when: float, pipelined: bool, *, whole: bool = True
+    ) -> None:
+        """Judge a line the client sent once the server had closed the session (its last reply
+        decided: a 221, any 421, a fault's close), recorded already, never answered. ``when``:
+        its arrival; ``pipelined``: (part of) it came before that reply was written whole;
+        ``whole``: its line ending came (False: the connection's end cut it short, so it was
+        never a command: no pipelining to judge, RFC 5321 §2.3.8)."""
+        if (
+            self.conduct.previous is None
+            and pipelined
+            and (not self.unasked_close or self.greeting_at is None or when < self.greeting_at)
+        ):
+            # Sent during a greeting that never came or was still being written (a hang, a
+            # close at connect, a close_after during a delayed greeting); not ahead of a 421
+            # the server sent unasked after its greeting
+            self.conduct.pipelining(verb, pipelined)
+        elif self.unsolicited_close:
+            self.unsolicited_close = False  # RFC 5321 §3.8: the one command it may send
+        elif pipelined and (self.closed_in_message or not whole):
+            # message text ahead of a cut; a line begun before the server's last reply and cut
+            # off by the server's close: the client stops writing once it reads it (§3.8)
+            return
+        elif pipelined and not self.unasked_close:
+            # sent before the reply that closed was complete: the client could not know of
+            # the close, so it is judged as what it is, a pipelined command (RFC 2920 §3.1)
+            self.conduct.command(verb, pipelined)
+        elif pipelined:
+            # after the one command RFC 5321 §3.8 forgives, though it crossed the unasked 421
+            self.conduct.tell(  # (once a session, as every kind but a few: a flood is bounded)
+                "sent-after-close",
+                "the client sent another command after the one it may send before reading "
+                "the server's unsolicited 421 (RFC 5321 §3.8)",
+                shown,
+            )
+        else:
+            self.conduct.tell(
+                "sent-after-close", "the client kept sending after the server closed", shown
+            )
+
     def line_too_long(
         self,
         head: bytes = b"",
@@ -470,11 +485,18 @@ class Session:
         auth = self.mode is _MODE_AUTH
         text = head.decode("utf-8", "surrogateescape")
         if size is None:
-            self.heard("(over-long line, discarded)")
+            self.heard("(over-long line, discarded)", unfinished=ended)
         else:
             shown = AUTH_MASK if auth else masked(text)
-            self.heard(f"{shown}... (over-long line of {size:,} octets, discarded)")
+            self.heard(
+                f"{shown}... (over-long line of {size:,} octets, discarded)", unfinished=ended
+            )
         verb = "AUTH" if auth else text.partition(" ")[0][:64].upper()
+        if self.mode is _MODE_CLOSED:  # after the server's last reply: judged, never answered
+            when = self.clock.now() if self.arrived is None else self.arrived
+            self._after_close(verb, verb, when, pipelined, whole=not ended)
+            self.conduct.command_too_long(verb, size)
+            return ()
         if ended:  # (never sent whole: no command, so no pipelining to judge, as unterminated())
             self.conduct.unterminated(verb)
             if not auth:
@@ -493,22 +515,25 @@ class Session:
         """What the client sent last without a line ending (``fragment``, no LF in it), when the
         connection's end means the rest never comes. A line ends in CRLF (RFC 5321 §2.3.8), so
         a command without it was never sent: recorded and judged, neither carried out nor
-        answered. In the message it is text, counted in the unfinished message (``partial``:
-        it continues a line begun in an earlier piece). After the server's close it is recorded
-        as any line then."""
+        answered; recorded as unfinished (``delivered`` False). In the message it is text,
+        counted in the unfinished message (``partial``: it continues a line begun in an earlier
+        piece). After the server's close it is judged as any line then (:meth:`_after_close`):
+        not ``unterminated-line``, which is the client's own close in the middle of a line."""
         mode = self.mode
         if mode is _MODE_DATA:
             piece = self.body.add_unfinished(fragment, partial)
             self.conduct.text_line(piece, partial=partial, declared_8bit=self.declared.eight_bit)
-        elif mode is _MODE_CLOSED:
-            self.receive(fragment, pipelined=pipelined)
         elif mode is _MODE_AUTH:
-            self.heard(AUTH_MASK)
+            self.heard(AUTH_MASK, unfinished=True)
             self.conduct.unterminated("AUTH")
         else:
             text = fragment.decode("utf-8", "surrogateescape")
             verb = text.partition(" ")[0].upper()
-            self.heard(masked(text))
+            self.heard(masked(text), unfinished=True)
+            if mode is _MODE_CLOSED:  # the server had closed: judged as any line then
+                when = self.clock.now() if self.arrived is None else self.arrived
+                self._after_close(verb, masked(text), when, pipelined, whole=False)
+                return
             self.conduct.line_endings(fragment, verb, message=False)  # unterminated-line, at least
             if len(fragment) > COMMAND_LINE_LIMIT:
                 self.conduct.command_too_long(verb, len(fragment))
@@ -1058,14 +1083,17 @@ class Session:
         else:
             self.note(when, said, text, rule, rest)
 
-    def heard(self, text: str, *, note: bool = False) -> None:
+    def heard(self, text: str, *, note: bool = False, unfinished: bool = False) -> None:
         """A transcript entry for what the client sent (a line; ``note``: the engine's note on
         it, as a chunk's size), stamped when its last octet arrived (:attr:`arrived`). Never
-        held back: whatever is held came after it."""
+        held back: whatever is held came after it. ``unfinished``: a line whose line ending
+        never came (the connection ended first): ``delivered`` False on the entry."""
         when = self.arrived
         if when is None:
             when = self.clock.now()
-        self.note(when, "client", text, None, _NOTED if note else None)
+        self.note(
+            when, "client", text, None, _UNFINISHED if unfinished else _NOTED if note else None
+        )
 
     def release(self, read: int | None = None) -> None:
         """Record the entries held back whose lines are all recorded: those waiting for at most
@@ -1171,6 +1199,8 @@ _SENT_MAX = 1024
 _CLOSED = Note("(connection closed)")
 #: note()'s ``rest`` for the engine's note on the connection delivered whole (TranscriptEntry.note)
 _NOTED = (True, None, False, True)
+#: note()'s ``rest`` for a client line whose line ending never came (TranscriptEntry.delivered)
+_UNFINISHED = (False, None, False, False)
 #: the close after a reply sent whole (:func:`_whole`): one object, so the connection knows the
 #: batch it makes of such a reply is the same each time (connection._HALF_CLOSING)
 PLAIN_CLOSE = Close(_CLOSED)

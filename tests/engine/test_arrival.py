@@ -79,8 +79,9 @@ def test_a_reset_during_a_delayed_greeting_keeps_the_order_too() -> None:
     ]
 
 
-def test_a_line_cut_short_by_the_close_is_recorded_at_the_close() -> None:
-    """A line's time is when it ended: its LF, or the close that cut it short."""
+def test_a_line_cut_short_by_the_close_is_recorded_at_its_last_octet() -> None:
+    """A line's time is when its last octet came: its LF, or for a line the close cut short
+    (marked unfinished), the last octet it got."""
     p = pipe(DELAYED_GREETING)
     t0 = p.engine.clock.now()
     p.connect(hold=True)
@@ -88,7 +89,8 @@ def test_a_line_cut_short_by_the_close_is_recorded_at_the_close() -> None:
     p.engine.advance(0.5)
     p.eof()
     p.finish()
-    assert since(p, t0)[:2] == [(0.0, "EHLO early"), (0.5, "MAIL FR")]
+    assert since(p, t0)[:2] == [(0.0, "EHLO early"), (0.0, "MAIL FR")]
+    assert [e.delivered for e in p.record.transcript[:2]] == [True, False]
     assert since(p, t0)[-1] == (0.5, "(client closed the connection)")
     assert "unterminated-line" in kinds(p)  # its CRLF never came
 

@@ -182,9 +182,14 @@ def test_an_unterminated_command_is_recorded_and_judged_not_answered() -> None:
     p.engine.advance(0.5)
     assert p.eof() == b""  # no 500 for "QUI"
     p.finish()
-    # the line ends at the close that cut it short (its last octet came at 0.0)
-    assert since(p, t0)[-2:] == [(0.5, "QUI"), (0.5, "(client closed the connection)")]
-    assert kinds(p) == ["unterminated-line", "no-quit"]
+    # stamped when its last octet came, marked unfinished (its CRLF never came)
+    assert since(p, t0)[-2:] == [(0.0, "QUI"), (0.5, "(client closed the connection)")]
+    assert not p.record.transcript[-2].delivered
+    assert str(p.record.transcript[-2]) == "C: QUI   (unfinished: no line ending)"
+    assert [(v.kind, round(v.time - t0, 6)) for v in p.record.violations] == [
+        ("unterminated-line", 0.0),
+        ("no-quit", 0.5),
+    ]
 
 
 def test_an_unterminated_auth_response_is_masked_and_not_answered() -> None:
@@ -258,7 +263,8 @@ def test_an_over_long_line_without_its_lf_is_recorded_and_judged_at_the_close() 
     p.finish()
     (when, line), closed = since(p, t0)[-2:]
     assert line == "X" * 512 + "... (over-long line of 300,000 octets, discarded)"
-    assert when == 0.8 and closed == (0.8, "(client closed the connection)")  # cut by the close
+    assert when == 0.299 and closed == (0.8, "(client closed the connection)")  # its last octet
+    assert not p.record.transcript[-2].delivered
     assert kinds(p) == ["unterminated-line", "line-too-long", "no-quit"]
     assert "300000 octets" in p.record.violations[1].detail
 
@@ -280,7 +286,9 @@ def test_an_over_long_line_buffered_behind_a_reply_is_judged_at_the_close() -> N
     p.lost(reset=True)
     texts = [e.text for e in p.record.transcript]
     assert texts[-1] == "(client reset the connection)"
-    assert texts[-2] == "Z" * 512 + f"... (over-long line of {LINE_LIMIT + 10:,} octets, discarded)"
+    # its octets came with the EHLO's, before the 250 went out, and it never ended: before it
+    assert texts[-3] == "Z" * 512 + f"... (over-long line of {LINE_LIMIT + 10:,} octets, discarded)"
+    assert texts[-2].startswith("250-") and not p.record.transcript[-3].delivered
     assert "line-too-long" in kinds(p) and "unterminated-line" in kinds(p)
     assert in_order(p)
 
@@ -288,9 +296,10 @@ def test_an_over_long_line_buffered_behind_a_reply_is_judged_at_the_close() -> N
 # -- the close's time for what it cut short keeps the record in time order ---------------------
 
 
-def test_a_half_closed_line_ends_at_the_close_after_the_reply_before_it() -> None:
+def test_a_half_closed_line_is_stamped_at_its_octets_before_the_reply_behind_it() -> None:
     """``EHLO x\\r\\nQUIT`` in one read, then the EOF: the EHLO's 250 goes out later than the
-    QUIT's octets came, and the QUIT ends at the close, after that 250 (README's half-close)."""
+    QUIT's octets came; the QUIT never ended, so it is recorded at its last octet, before that
+    250, which waits in the record until the line is cut (README's half-close)."""
     p = pipe({"rules": [{"on": "ehlo", "delay": 0.2}]})
     p.connect()
     t0 = p.engine.clock.now()
@@ -300,13 +309,14 @@ def test_a_half_closed_line_ends_at_the_close_after_the_reply_before_it() -> Non
     p.finish()
     assert [(t, text.split("\n")[0]) for t, text in since(p, t0)[-4:]] == [
         (0.0, "EHLO x"),
+        (0.0, "QUIT"),
         (0.2, "250-smtpfake.test"),
-        (0.7, "QUIT"),
         (0.7, "(client closed the connection)"),
     ]
     assert in_order(p)
+    assert [e.delivered for e in p.record.transcript[-4:]] == [True, False, True, True]
     assert [(v.kind, round(v.time - t0, 6)) for v in p.record.violations] == [
-        ("unterminated-line", 0.7),
+        ("unterminated-line", 0.0),
         ("no-quit", 0.7),
     ]
 

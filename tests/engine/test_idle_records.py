@@ -37,7 +37,12 @@ def test_octets_without_a_line_end_do_not_hold_off_the_timeout() -> None:
     start = p.engine.clock.now()
     assert (dribble(p, [b"z"] * 40) or b"").startswith(b"421 4.4.2 ")  # the slowloris is timed out
     assert p.engine.clock.now() - start < 0.5 + STEP * 1.5  # at its time: not pushed back
-    assert p.record.transcript[-2].text.startswith("421 4.4.2")
+    p.fire("grace")  # the line never ends: cut by the server's close
+    p.finish()
+    line, timeout = p.record.transcript[-3:-1]
+    assert line.text == "zzzz" and not line.delivered  # before the 421: its octets came first
+    assert timeout.text.startswith("421 4.4.2")
+    assert p.record.violations == ()  # the server cut it off (its 421 says why)
 
 
 def test_each_whole_line_restarts_it() -> None:
@@ -82,4 +87,9 @@ def test_the_servers_own_timeout_counts_the_same_way() -> None:
     p.connect()
     assert dribble(p, [b"z"] * 40) == b""  # it fired, silently: no 421
     assert p.half_closed
-    assert p.record.transcript[-1].text == "(connection closed: idle timeout)"
+    p.fire("grace")
+    p.finish()
+    assert [e.text for e in p.record.transcript[-2:]] == [
+        "zzzz",
+        "(connection closed: idle timeout)",
+    ]

@@ -221,3 +221,55 @@ def test_a_message_in_one_read_is_taken_as_the_same_message_in_pieces(
     assert run_in_turn(lines, in_pieces) == whole
     by_byte = [[line] for line in head] + [[message[i : i + 1] for i in range(len(message))]]
     assert run_in_turn(lines, [*by_byte, [b"NOOP\r\n"], [b"QUIT\r\n"]]) == whole
+
+
+def run_to_the_end(chunks: list[bytes], gaps: list[int]) -> tuple[bytes, SessionRecord]:
+    """As run_timed(), then the end comes from the server if it closed (its grace period runs
+    out, the client still holding whatever it sent last open), else from the client's EOF."""
+    engine = Engine(SCENARIO)
+    pipe = Pipe(engine)
+    pipe.connect(hold=True)
+    for i, chunk in enumerate(chunks):
+        pipe.feed(chunk)
+        engine.advance(gaps[i % len(gaps)] / 1000 if gaps else 0)
+    pipe.release()
+    engine.advance(0.5)
+    if "grace" in pipe.timers:
+        pipe.fire("grace")
+    else:
+        pipe.eof()
+    pipe.finish()
+    (record,) = engine.journal.sessions()
+    return bytes(pipe.wire), record
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(LINES), max_size=25),
+    st.sampled_from([b"NOO", b"QUI", b"x" * 1200, b"AUTH PL"]),
+    st.lists(st.integers(0, 10**6), max_size=30),
+    st.lists(st.integers(0, 300), max_size=10),
+)
+@example([b"EHLO c.test\r\n", b"QUIT\r\n"], b"NOO", [], [])  # cut by the grace period's end
+@example([], b"x" * 1200, [], [])  # a line too long to hold, during the greeting: before it
+def test_a_last_line_cut_short_is_stamped_at_its_last_octet_whatever_the_split(
+    lines: list[bytes], tail: bytes, cuts: list[int], gaps: list[int]
+) -> None:
+    """A last line without its line ending, whoever ends the connection: the same replies and
+    entries whole or split, the transcript in time order, the line unfinished and stamped when
+    its last octet's read came (not at the close)."""
+    data = b"".join(lines) + tail
+    wire, whole = run_to_the_end([data], [])
+    chunks = split(data, cuts)
+    timed_wire, record = run_to_the_end(chunks, gaps)
+    assert timed_wire == wire
+    assert [(e.text, e.delivered) for e in record.transcript] == [
+        (e.text, e.delivered) for e in whole.transcript
+    ]
+    times = [e.time for e in record.transcript]
+    assert times == sorted(times)
+    unfinished = [e for e in record.transcript if e.side == "client" and not e.delivered]
+    if unfinished:
+        (line,) = unfinished
+        last_read = sum(gaps[i % len(gaps)] for i in range(len(chunks) - 1)) / 1000 if gaps else 0
+        assert round(line.time - record.transcript[0].time, 6) <= round(last_read + 1, 6)

@@ -180,10 +180,10 @@ def test_every_face_of_the_record_shows_the_same_order() -> None:
 
 
 def test_a_line_cut_by_a_half_close_is_in_time_order_in_every_face() -> None:
-    """The README's half-close, ``EHLO x\\r\\nQUIT`` in one write then SHUT_WR: the QUIT ends at
-    the close that cut it, after the EHLO's 250 (its octets came with the EHLO's, before that
-    reply); the journal, format(), GET /api/sessions and serve's log show the same time order,
-    and no-quit names no command."""
+    """The README's half-close, ``EHLO x\\r\\nQUIT`` in one write then SHUT_WR: the QUIT never
+    ended, so it is recorded, unfinished, when its octets came (with the EHLO's), before the
+    EHLO's 250; the journal, format(), GET /api/sessions and serve's log show the same time
+    order, and no-quit names no command."""
     server = Server().start()
     out = io.StringIO()
     event_log = EventLog(out, delay=0)
@@ -207,16 +207,19 @@ def test_a_line_cut_by_a_half_close_is_in_time_order_in_every_face() -> None:
     assert [text.split("\n")[0] for _, text in said] == [
         "220 smtpfake.test ESMTP smtpfake",
         "EHLO x",
-        "250-smtpfake.test",
         "QUIT",
+        "250-smtpfake.test",
         "(client closed the connection)",
     ]
     assert [t for t, _ in said] == sorted(t for t, _ in said)
-    assert said[3][0] == said[4][0]  # the QUIT ended at the close
+    assert said[1][0] == said[2][0]  # the QUIT's octets came with the EHLO's
+    assert not record.transcript[2].delivered  # unfinished: its CRLF never came
     (listed,) = answer.body["sessions"]
     assert [(e["time"], e["text"]) for e in listed["transcript"]] == said
+    assert listed["transcript"][2]["delivered"] is False
+    assert "C: QUIT   (unfinished: no line ending)" in out.getvalue()
     unterminated, no_quit = record.violations
-    assert unterminated.time == said[3][0] and no_quit.time == said[4][0]
+    assert unterminated.time == said[2][0] and no_quit.time == said[4][0]
     assert str(no_quit) == "no-quit: the client closed the connection without QUIT"
     for text in (record.format(), out.getvalue()):
         assert "(on '')" not in text
