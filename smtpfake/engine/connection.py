@@ -290,6 +290,12 @@ class Connection:
             self._hold_back()
         self.session.performed(action)
 
+    def handed(self, octets: int) -> None:
+        """``octets`` of the Send under way are with the socket, the rest still in the
+        transport's buffer: the wire says so just before an end (the client's close, a timer,
+        a stop) abandons that reply, for its ``written``."""
+        self._written += octets
+
     def wrote(self, send: Send) -> tuple[Action, ...]:
         """``performed(send)`` then ``done()``: the wire carried out a batch that is this one
         Send (most replies), whole. In one call: the wire makes it for nearly every command."""

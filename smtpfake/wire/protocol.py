@@ -92,16 +92,19 @@ class Wire(asyncio.Protocol):
 
     # slots: ten thousand idle sessions are ten thousand of these (bench/idle_memory.py)
     __slots__ = (
+        "_behind",
         "_conn",
         "_cut",
         "_cut_done",
         "_deadlines",
         "_failing",
         "_hub",
+        "_kept",
         "_later",
         "_loop",
         "_lost",
         "_out",
+        "_pending",
         "_read_into",
         "_read_paused",
         "_reset",
@@ -122,7 +125,14 @@ class Wire(asyncio.Protocol):
         self._later: asyncio.Handle | None = None  # a batch's done(), given the loop a turn
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._deadlines: dict[str, float] = {}
-        self._writable: asyncio.Future[None] | None = None  # set while the client does not read
+        # set while the transport holds octets the socket has not taken (the client does not
+        # read): resolved and cleared by resume_writing (pause_writing/resume_writing)
+        self._writable: asyncio.Future[None] | None = None
+        self._kept = 0  # octets the transport held after the last write (its buffer's size)
+        # the client once left replies unread: from then on each reply is written on its own
+        # and performed once the socket took it (a group's write could stop part-way)
+        self._behind = False
+        self._pending: Send | None = None  # a reply written whose last octets the transport holds
         self._read_paused = False  # by us, because the engine holds much unread input
         self._cut: CutHandshake | None = None  # a handshake being cut short
         self._cut_done: asyncio.Future[str] | None = None
@@ -138,6 +148,7 @@ class Wire(asyncio.Protocol):
         # uvloop's transports implement asyncio.Transport without subclassing it
         transport = cast(asyncio.Transport, transport)
         self._transport = transport
+        _report_every_octet_kept(transport)
         self._hub.register(self)
         try:
             conn = self._hub.new_connection(_peer_text(transport.get_extra_info("peername")))
@@ -183,6 +194,7 @@ class Wire(asyncio.Protocol):
         if self._cut is not None:
             self._finish_cut("the client closed before its ClientHello")
             return None
+        self._report_kept()
         self._call(self._conn.eof_received if self._conn is not None else None)
         # TLS has no half-open state (asking for it only makes asyncio log a warning)
         return not self._tls
@@ -191,6 +203,7 @@ class Wire(asyncio.Protocol):
         if self._lost:
             return
         self._lost = True
+        self._report_kept()
         self._stop_work()
         for handle in self._timers.values():
             handle.cancel()
@@ -198,8 +211,9 @@ class Wire(asyncio.Protocol):
         self._deadlines.clear()
         if self._cut is not None:
             self._finish_cut("the connection was lost during the handshake")
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
         self._hub.unregister(self)
         conn = self._conn
         if conn is not None:
@@ -209,12 +223,17 @@ class Wire(asyncio.Protocol):
                 self._hub.report_error(error, conn.session)
 
     def pause_writing(self) -> None:
-        if self._writable is None or self._writable.done():
+        # the socket left octets of a write in the transport's buffer (limits of 0: any octet)
+        if self._writable is None:
             self._writable = self._loop.create_future()
+            self._behind = True
 
     def resume_writing(self) -> None:
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
+        # the socket took every octet written so far; whoever waits goes on
+        writable, self._writable = self._writable, None
+        self._kept = 0
+        if writable is not None and not writable.done():
+            writable.set_result(None)
 
     @property
     def session(self) -> Session | None:
@@ -246,6 +265,7 @@ class Wire(asyncio.Protocol):
         """Drop the connection now (server stop or reset), recorded as the server's close."""
         conn = self._conn
         if conn is not None and not self._lost:
+            self._report_kept()
             try:
                 conn.dropped(why)
             except Exception as error:
@@ -295,14 +315,25 @@ class Wire(asyncio.Protocol):
             send = actions[0]
             if transport.is_closing():
                 return False
+            written = self._behind or not conn.buffered
+            if written:
+                # Nothing follows this reply yet: it is written first, and performed once its
+                # last octet is with the socket (a task waits when the client does not read).
+                transport.write(send.data)
+                if self._writable is not None:
+                    waiting = self._carry_waiting(actions, self._loop.time(), written=True)
+                    self._task = self._loop.create_task(waiting)
+                    return False
             try:
                 actions = conn.wrote(send)  # performed(send) and done() in one call
             except Exception as error:
-                transport.write(send.data)
+                if not written:
+                    transport.write(send.data)
                 self._failed(error)
                 return False
             if len(actions) == 1 and type(actions[0]) is ArmTimer:
-                transport.write(send.data)
+                if not written:
+                    transport.write(send.data)
                 # _timer_action()'s common case inline: the idle timer moved later
                 timer = actions[0]
                 deadline = self._loop.time() + timer.seconds
@@ -317,7 +348,7 @@ class Wire(asyncio.Protocol):
                 return True
             # more follows at once (the next pipelined command's reply, a close): below, and
             # this reply leaves in one write with what follows
-            out = self._out = [send.data]
+            out = self._out = [] if written else [send.data]
             turns = 1
             if self._read_paused:
                 self._resume_reading(conn)
@@ -345,7 +376,18 @@ class Wire(asyncio.Protocol):
                         sent = True
                         if transport.is_closing():
                             return False
-                        out.append(action.data)
+                        if self._behind:
+                            # written alone, performed once the socket took all of it
+                            self._flush()
+                            transport.write(action.data)
+                            if self._writable is not None:
+                                waiting = self._carry_waiting(
+                                    actions[i:], self._loop.time(), written=True
+                                )
+                                self._task = self._loop.create_task(waiting)
+                                return False
+                        else:
+                            out.append(action.data)
                         conn.performed(action)
                         continue
                     if kind is StartTLS and self._transport is not None:
@@ -402,13 +444,17 @@ class Wire(asyncio.Protocol):
             self._call(conn.done)
             self._resume_reading(conn)
 
-    async def _carry_waiting(self, actions: tuple[Action, ...], since: float) -> None:
+    async def _carry_waiting(
+        self, actions: tuple[Action, ...], since: float, written: bool = False
+    ) -> None:
         """The rest of a batch that waits somewhere, then the engine's next actions. ``since``
         (loop time): when the batch was handed over. A Sleep runs from there, or from the end
         of the Sleep before it: neither the task's own start nor a late wake-up (the loop's
-        timers are only as fine as its poll, a millisecond) is added to the pause asked for."""
-        conn = self._conn
-        assert conn is not None
+        timers are only as fine as its poll, a millisecond) is added to the pause asked for.
+        ``written``: the first action is a Send already written, its last octets maybe still
+        in the transport's buffer."""
+        conn, transport = self._conn, self._transport
+        assert conn is not None and transport is not None
         try:
             for action in actions:
                 kind = type(action)
@@ -431,11 +477,20 @@ class Wire(asyncio.Protocol):
                         self._carry(after)
                     return
                 else:
-                    if self._writable is not None:
-                        await self._writable
-                        self._writable = None
+                    first_written, written = written, False  # (the first action only)
+                    if not first_written and self._writable is not None:
+                        await self._handed_over()
                         since = self._loop.time()  # a pause after this counts from now
-                    if not self._do(action):
+                    if isinstance(action, Send):
+                        if not first_written:
+                            if transport.is_closing():
+                                return
+                            transport.write(action.data)
+                        if self._writable is not None:
+                            await self._until_taken(action)
+                            since = self._loop.time()
+                        conn.performed(action)  # its last octet is with the socket
+                    elif not self._do(action):
                         return
             self._task = None
             next_actions = conn.done()
@@ -449,19 +504,38 @@ class Wire(asyncio.Protocol):
         if next_actions:
             self._carry(next_actions)
 
+    async def _until_taken(self, send: Send) -> None:
+        """Until the socket took the last octet of ``send``, just written (the transport holds
+        none: resume_writing); an end meanwhile learns how much went (:meth:`_report_kept`)."""
+        assert self._transport is not None
+        self._pending = send
+        self._kept = self._transport.get_write_buffer_size()
+        await self._handed_over()
+        self._pending = None
+
+    async def _handed_over(self) -> None:
+        """Until the transport holds no octet the socket has not taken."""
+        while self._writable is not None:
+            await self._writable
+
+    def _report_kept(self) -> None:
+        """The engine is about to hear of an end (the client's close, a timer, a stop) while a
+        reply written is partly in the transport's buffer: it learns how many of its octets
+        the socket took, for the record's ``written`` (the reply is not delivered)."""
+        pending, conn, transport = self._pending, self._conn, self._transport
+        if pending is None or conn is None:
+            return
+        self._pending = None
+        kept = self._kept  # (a closed transport drops its buffer: the last size known)
+        if transport is not None and not transport.is_closing():
+            kept = transport.get_write_buffer_size()
+        size = len(pending.data)
+        conn.handed(size - min(kept, size))
+
     def _do(self, action: Action) -> bool:
-        """One action that does not wait; False when the connection is over."""
+        """One action that does not wait and is no Send; False when the connection is over."""
         conn, transport = self._conn, self._transport
         assert conn is not None and transport is not None
-        if isinstance(action, Send):
-            if transport.is_closing():
-                return False
-            if self._out is not None:
-                self._out.append(action.data)
-            else:
-                transport.write(action.data)
-            conn.performed(action)
-            return True
         self._flush()  # what was written before the close goes first
         if isinstance(action, HalfClose):
             if transport.can_write_eof() and not transport.is_closing():
@@ -492,6 +566,7 @@ class Wire(asyncio.Protocol):
 
     def _stop_work(self) -> None:
         """Drop what is left of a batch under way (a new batch replaces it)."""
+        self._pending = None
         if self._task is not None:
             if self._task is not asyncio.current_task():
                 self._task.cancel()
@@ -541,6 +616,7 @@ class Wire(asyncio.Protocol):
             self._timers[name] = self._loop.call_later(left, self._ring, name)
             return
         conn = self._conn
+        self._report_kept()
         self._call(lambda: conn.timer_fired(name))
 
     # -- TLS ---------------------------------------------------------------------------------------
@@ -572,6 +648,8 @@ class Wire(asyncio.Protocol):
         options: dict[str, Any] = {"server_side": True, "ssl_handshake_timeout": HANDSHAKE_LIMIT}
         if sys.version_info >= (3, 11):
             options["ssl_shutdown_timeout"] = 5.0  # closing waits this long for close_notify
+        # TLS writes through its own buffers: asyncio's default limits on the socket's again
+        transport.set_write_buffer_limits()
         if early:
             # start_tls() (awaited just below) switches the transport to its TLS protocol at
             # once and has that protocol's connection_made() called soon: the bytes follow both.
@@ -656,6 +734,13 @@ def _hand_over(transport: asyncio.Transport, data: bytes) -> None:
             view = view[size:]
     else:
         protocol.data_received(data)
+
+
+def _report_every_octet_kept(transport: asyncio.Transport) -> None:
+    """Limits of 0 on ``transport``: pause_writing as soon as the socket leaves an octet of a
+    write in its buffer, resume_writing once the socket took them all, so the wire knows when a
+    reply's last octet is with the socket (and writes no more while the client does not read)."""
+    transport.set_write_buffer_limits(high=0)
 
 
 def _peer_text(peer: Any) -> str:
