@@ -260,7 +260,14 @@ def _connected_fields(session: int, when: float, peer: str) -> dict[str, Any]:
 
 
 def _entry_fields(
-    session: int, when: float, side: str, text: str, rule: str | None, note: bool = False
+    session: int,
+    when: float,
+    side: str,
+    text: str,
+    rule: str | None,
+    note: bool = False,
+    delivered: bool = True,
+    written: int | None = None,
 ) -> dict[str, Any]:
     text = json_text(text)  # what a client sent (or a reply quoting it), as JSON can carry it
     if side == "client":
@@ -268,6 +275,9 @@ def _entry_fields(
     else:
         code = int(text[:3]) if text[:3].isdigit() else None
         out = {"session": session, "time": when, "text": text, "code": code, "rule": rule}
+    if not delivered:  # as the API's entry: a reply not delivered whole, an unfinished line
+        out["delivered"] = False
+        out["written"] = written
     if note:  # the engine's note (TranscriptEntry.note), not a line or a reply
         out["note"] = True
     return out
@@ -543,7 +553,10 @@ class Publishing(Journal):
     def _entry_event(self, info: SessionInfo, entry: TranscriptEntry) -> Event:
         kind = "command" if entry.side == "client" else "reply"
         fields = (info.index, entry.time, entry.side, entry.text, entry.rule, entry.note)
-        return Event(kind, self.server_id, _entry_fields, *fields)
+        if entry.delivered:
+            return Event(kind, self.server_id, _entry_fields, *fields)
+        undelivered = (*fields, False, entry.written)
+        return Event(kind, self.server_id, _entry_fields, *undelivered)
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
         super().violation(info, violation)

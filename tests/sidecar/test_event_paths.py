@@ -19,6 +19,7 @@ from smtpfake.engine.records import SessionInfo, TranscriptEntry
 from smtpfake.http import ApiServer, events
 from smtpfake.journal import SessionRecord
 from smtpfake.logging_observer import EventLog, LoggingJournal
+from smtpfake.scenario import load_text
 from smtpfake.server import Server
 
 from ..support.raw import Raw
@@ -284,3 +285,28 @@ def test_a_message_event_waits_for_its_place_but_a_wait_counts_the_message_at_on
         assert done()
 
     asyncio.run(main())
+
+
+def test_an_entry_not_delivered_whole_is_streamed_as_the_api_gives_it() -> None:
+    """A reply the client left before it was written and a line its close cut short (no LF):
+    their events say ``delivered: false`` and ``written`` as the API's entries do, so a test
+    waiting on events never takes them for a whole command and a delivered reply."""
+    delayed = load_text(
+        "summary: s\nexpect: e\nrules:\n  - on: noop\n    delay: 30\n", source="delayed-noop"
+    )
+    with own_sidecar(delayed) as api:  # type: ignore[arg-type]  # a Scenario, not a name
+        stream = Stream(api.url + "/api/events", closed(1), TIMEOUT)
+        with Raw(api.server) as client:
+            client.reply()
+            client.command("EHLO x.test")
+            client.send(b"NOOP\r\nQUI")  # NOOP's 250 waits 30 s; QUI never gets its CRLF
+            assert stream.wait_for(lambda got: ("command", "NOOP") in entries(got, 1))
+        got = stream.join()
+        (record,) = api.server.journal.sessions()
+    mine = [e for e in got if e["session"] == 1 and e["event"] in ("command", "reply")]
+    assert [(e["text"], e.get("delivered", True), e.get("written")) for e in mine] == [
+        (e.text, e.delivered, e.written) for e in record.transcript
+    ]
+    flags = {e["text"]: (e.get("delivered"), e.get("written", "-")) for e in mine}
+    assert flags["QUI"] == (False, None)
+    assert next(v for k, v in flags.items() if k.startswith("250 ")) == (False, 0)
