@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # serve's start does not load the pairing (its patterns compi
 
 # JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
 from smtpfake.journal_limits import JournalLimits as JournalLimits
+from smtpfake.visible import visible
 
 T = TypeVar("T")
 
@@ -147,7 +148,9 @@ class SessionRecord:
         if hits:
             lines.append("  rules fired: " + ", ".join(hit_text(k, n) for k, n in hits.items()))
         lines += [f"  {m}" for m in miss_lines(self.near_misses, "session.near_misses")]
-        return "\n".join(lines)
+        # what a client sent that a terminal would act on (a bare CR, ESC, NUL) is shown as
+        # \xNN, as transcript() and serve's log show it, never played
+        return visible("\n".join(lines))
 
 
 # How rules met the commands, in the words of a failing test's report (SessionRecord.format);

@@ -61,3 +61,22 @@ def test_past_its_entries_limit_a_session_appending_itself_drops_a_block_of_the_
     assert record.dropped_entries == 1000 - len(kept) == journal.counts().entries_dropped
     size = sum(len(text) for text in kept)
     assert journal.counts().transcript_bytes == size
+
+
+def test_format_shows_a_client_s_control_octets_as_transcript_does() -> None:
+    """A bare CR, ESC or NUL a client sent is ``\\xNN`` in ``format()`` (the text form a failing
+    test prints), never played on the terminal: ``NO\\rOP`` would print as ``OP: NO``."""
+    journal = Journal()
+    info = SessionInfo(index=1, peer="127.0.0.1:1", started=0.0)
+    journal.started(info)
+    for when, side, text in [
+        (0.1, "server", "220 x"),
+        (0.2, "client", "NO\rOP"),
+        (0.3, "client", "\x1b[2J\x00"),
+        (0.4, "server", "500 5.5.2 Error: command not recognized"),
+    ]:
+        journal.transcript(info, TranscriptEntry(time=when, side=side, text=text))  # type: ignore[arg-type]
+    (record,) = journal.sessions()
+    text = record.format()
+    assert "  C: NO\\x0dOP\n" in text and "  C: \\x1b[2J\\x00\n" in text
+    assert not any(ch in text for ch in "\r\x1b\x00")
