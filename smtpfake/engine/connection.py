@@ -339,8 +339,7 @@ class Connection:
             self._ahead = 0
             if self._eof is None:
                 return self._idle_only
-            if self.session.mode is Mode.DATA:
-                self._input_over()
+            self._input_over()
             return self._end()
         self._ahead = len(self._buffer)  # all of it came before the reply was complete
         actions = self._pump()
@@ -605,18 +604,22 @@ class Connection:
         if self._discarding or (buffer and b"\n" not in buffer):
             self._unterminated()
         session = self.session
-        if not buffer and session.mode is Mode.DATA:
+        if not buffer and (session.mode is Mode.DATA or session.chunk is not None):
             self._input_over()
         if buffer or session.held is not None:
             self._hold_back(ended=True)
         session.client_closed(text, when)
 
     def _input_over(self) -> None:
-        """Everything the client sent before its close is read: a message it was sending is
-        unfinished, ended by the close (:meth:`_cut`); nothing outside a message (most callers
-        check the mode first: the close path of every session passes there)."""
+        """Everything the client sent before its close is read: a message it was sending (in
+        DATA, or a BDAT chunk, RFC 3030 §2) is unfinished, ended by the close (:meth:`_cut`);
+        nothing outside a message (the close path of every session passes here)."""
         session = self.session
-        if session.mode is Mode.DATA and session.chunk is None:
+        if session.chunk is not None:
+            # the chunk's entry and its chunk-short at the close, before the close's own entry
+            session.arrived = self._cut()
+            bdat.ended(session)
+        elif session.mode is Mode.DATA:
             session.left_in_message(self._cut())
 
     def _cut(self) -> float:
@@ -686,8 +689,7 @@ class Connection:
             # the client's close ended what it sent: no more comes
             if self._buffer or self._discarding:
                 self._unterminated()
-            if session.mode is Mode.DATA:
-                self._input_over()
+            self._input_over()
         if session.held is not None and not self._line_open():
             session.release()  # no whole line is left: the rest ends after what was held
         return ()
@@ -785,7 +787,7 @@ class Connection:
                 self._next_piece()
                 if len(self._buffer) == before:  # a last line without its LF
                     self._unterminated()
-                if not self._buffer and session.mode is Mode.DATA:
+                if not self._buffer:
                     self._input_over()  # before the client's close, released next
                 if self._marks is not None:
                     self._release_due()
@@ -793,8 +795,7 @@ class Connection:
                 session.record("client", f"({len(self._buffer)} more octets, not read)", note=True)
         elif self._discarding:
             self._unterminated()  # an over-long line its close cut short
-        if session.mode is Mode.DATA:
-            self._input_over()
+        self._input_over()
         if session.held is not None:
             session.release()
 
