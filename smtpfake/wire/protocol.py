@@ -516,7 +516,10 @@ class Wire(asyncio.Protocol):
     async def _handed_over(self) -> None:
         """Until the transport holds no octet the socket has not taken."""
         while self._writable is not None:
-            await self._writable
+            # shielded: a batch that replaces this one (the client's close) cancels this task,
+            # and a cancelled task cancels the future it awaits: the next batch's wait on that
+            # same future would end cancelled too, and its close never come
+            await asyncio.shield(self._writable)
 
     def _report_kept(self) -> None:
         """The engine is about to hear of an end (the client's close, a timer, a stop) while a

@@ -157,3 +157,48 @@ def test_a_line_the_bare_lf_521_cuts_is_recorded_before_it(fresh: Server) -> Non
     assert delivered(session).endswith(received)
     assert kinds(session) == ["bare-lf"]  # the cut line is not judged
     assert in_time_order(session)
+
+
+# -- the client half-closes while replies wait on its reading --------------------------------------
+
+BIG = {"on": "noop", "reply": {"code": 250, "text": ["x" * 500] * 100}}  # 51,200 octets
+
+
+def read_to_eof(sock: socket.socket) -> bytes:
+    """Every octet until the server's EOF (a read timing out fails the test)."""
+    got = bytearray()
+    for _ in range(100_000):
+        data = sock.recv(1 << 16)
+        if not data:
+            return bytes(got)
+        got += data
+    raise AssertionError("the server kept sending")
+
+
+def test_a_half_close_behind_unread_replies_gets_them_and_the_close(fresh: Server) -> None:
+    """80 pipelined NOOPs whose replies (4 MB) fill the socket's buffers, then SHUT_WR, then the
+    client reads: the server closes once what it wrote is taken (it once waited for ever: the
+    replaced batch's cancelled wait cancelled the close's wait with it), and the replies the
+    record calls delivered are exactly the octets the client got."""
+    fresh.use(scenario(BIG))
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((fresh.host, fresh.port))
+        sock.settimeout(5)
+        sock.sendall(b"NOOP\r\n" * 80)
+        time.sleep(0.2)  # the server has written what the buffers take, and waits
+        sock.shutdown(socket.SHUT_WR)
+        received = read_to_eof(sock)
+    (session,) = ended_sessions(fresh, 1)
+    replies = [e for e in session.transcript if e.side == "server" and not e.note]
+    answered = [e.delivered for e in replies[1:]]  # (after the greeting)
+    assert 0 < answered.count(True) < 80 and answered.index(False) == answered.count(True)
+    # (a reply this long is kept shortened in the record: compared by count)
+    reply = b"250-2.0.0 " + b"x" * 500 + b"\r\n"
+    reply = reply * 99 + reply.replace(b"-", b" ", 1)
+    greeting = replies[0].text.encode() + b"\r\n"
+    assert received == greeting + reply * answered.count(True)
+    assert [(e.delivered, e.written) for e in replies[answered.count(True) + 1 :]] == [(False, 0)]
+    close = session.transcript[-1]
+    assert close.text == "(client closed the connection)" and close.event
+    assert in_time_order(session)
