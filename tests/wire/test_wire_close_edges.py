@@ -202,3 +202,42 @@ def test_a_half_close_behind_unread_replies_gets_them_and_the_close(fresh: Serve
     close = session.transcript[-1]
     assert close.text == "(client closed the connection)" and close.event
     assert in_time_order(session)
+
+
+def test_a_half_close_while_a_reply_waits_in_the_transport_gets_it_delivered(
+    fresh: Server,
+) -> None:
+    """The client fell behind once (each reply then goes out alone, delivered once the socket
+    took it), pipelines 120 NOOPs (6 MB of replies), half-closes and reads: a reply whose octets
+    the transport holds at the EOF is not given up on (a client that closed both ways with
+    replies unread resets; it sends no EOF): it and the lines behind it are answered, recorded
+    delivered, and the client gets every one; then the server closes."""
+    fresh.use(scenario(BIG))
+    reply = 51_200
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((fresh.host, fresh.port))
+        sock.settimeout(5)
+        sock.sendall(b"NOOP\r\n" * 80)
+        got = b""
+        for _ in range(100_000):  # the greeting and 80 replies: the server fell behind
+            if len(got) >= 80 * reply:
+                break
+            got += sock.recv(1 << 16)
+        greeting = got[: len(got) - 80 * reply]
+        assert greeting.startswith(b"220 ") and greeting.endswith(b"\r\n")
+        sock.sendall(b"NOOP\r\n" * 120)
+        time.sleep(0.2)  # the buffers are full: a reply waits in the transport
+        sock.shutdown(socket.SHUT_WR)
+        received = read_to_eof(sock)
+    assert len(received) == 120 * reply
+    (session,) = ended_sessions(fresh, 1)
+    replies = [e for e in session.transcript if e.side == "server" and not e.note]
+    assert len(replies) == 1 + 200 and all(e.delivered for e in replies)
+    closed = [e for e in session.transcript if e.event]
+    assert [e.text for e in closed] == ["(client closed the connection)"]
+    assert replies[-1].time > closed[0].time  # the last replies were taken after the EOF
+    assert session.transcript[-1] is replies[-1]  # (the close after the client's is no entry)
+    # it read every reply, then had closed without QUIT, as any half-close without it
+    assert kinds(session) == ["pipelining-without-extension", "no-quit"]
+    assert in_time_order(session)
