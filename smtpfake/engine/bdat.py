@@ -182,14 +182,20 @@ def ended(session: Session, *, by_server: bool = False) -> None:
     """The connection ended; a chunk still being read was cut short by the client (unless the
     server itself cut it). ``by_server``: the server ends the session now on its own (a timer's
     421, a stop): the chunk ends here, before that 421, with the octets it got; what the client
-    sends after the close is no chunk of this transaction (as text cut short in DATA)."""
+    sends after the close is no chunk of this transaction (as text cut short in DATA).
+    Cut by the client: the chunk's entry and ``chunk-short`` are stamped at
+    :attr:`Session.arrived`, which the caller sets to the client's close (as a message cut
+    short in DATA ends at the close), and never held back: the close's entry comes after."""
     chunk = session.chunk
     if chunk is None:
         return
     session.chunk = None
     text = f"(chunk data, {chunk.received} of {chunk.size} octets, unfinished)"
-    session.record("client", text, note=True)
-    if session.mode is not Mode.CLOSED and not by_server:  # the client's close cut it
+    if by_server:
+        session.record("client", text, note=True)
+        return
+    session.heard(text, note=True)
+    if session.mode is not Mode.CLOSED:  # the client's close cut it
         session.violate(
             "chunk-short",
             f"the connection ended after {chunk.received} of the {chunk.size} octets the "

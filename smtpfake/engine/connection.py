@@ -69,6 +69,8 @@ GRACE_PERIOD = 1.0
 _MODE_DATA = Mode.DATA
 
 _ENDS = (Close, Reset)
+#: what may follow a reply written whole for it to need only the client's reading (written_whole)
+_AFTER_WRITTEN = (*TIMER_ACTIONS, Close, HalfClose)
 #: a QUIT line among the octets buffered (RFC 5321 §2.4: verbs are case-insensitive)
 _QUIT_LINE = re.compile(rb"(?:^|\n)quit[ \t]*\r?\n", re.IGNORECASE)
 #: a close with nothing to record (the client's close, recorded on its own, or a failure's)
@@ -339,8 +341,7 @@ class Connection:
             self._ahead = 0
             if self._eof is None:
                 return self._idle_only
-            if self.session.mode is Mode.DATA:
-                self._input_over()
+            self._input_over()
             return self._end()
         self._ahead = len(self._buffer)  # all of it came before the reply was complete
         actions = self._pump()
@@ -376,25 +377,31 @@ class Connection:
         self._text_cut()
         return self._replace(self.session.timer_fired(name))
 
-    def eof_received(self) -> tuple[Action, ...]:
+    def eof_received(self, in_flight: bool = False) -> tuple[Action, ...]:
         """The client closed its side (FIN): an entry at this time, after every line it sent
-        before (they are recorded first, with their own times, and judged).
+        before (they are recorded first, with their own times, and judged). ``in_flight``: the
+        wire wrote the reply the batch is at, whole, and the transport still holds octets of it
+        that the socket has not taken (the client is not reading yet), with nothing after it in
+        the batch but timers or the close (:meth:`written_whole`).
 
-        A reply still under way (paced by a fault, awaiting the user's handler, or not read by
-        the client) is one the client gave up on (RFC 5321 §4.5.3.2): it is recorded as not
-        delivered, the lines behind it are recorded but not answered, and the server closes;
-        unless the client sent QUIT (:meth:`_reads_on`): then its EOF is a half-close and the
-        reply is written on, as below. Otherwise the client may still read (a half-close): the
-        lines it sent before its EOF are processed and answered in turn, then the server closes.
+        A reply still under way (paced by a fault, awaiting the user's handler, or not yet
+        written because the client did not read the ones before) is one the client gave up on
+        (RFC 5321 §4.5.3.2): it is recorded as not delivered, the lines behind it are recorded
+        but not answered, and the server closes; unless the client sent QUIT
+        (:meth:`_reads_on`), or the reply is ``in_flight``: then its EOF is a half-close (a
+        client that closed both ways with replies unread resets, it sends no EOF) and the reply
+        is written on, as below. Otherwise the client may still read (a half-close): the lines
+        it sent before its EOF are processed and answered in turn, then the server closes.
         What the EOF cut short (a last line without its LF, a message without its final ".") is
         recorded before its entry and never answered (RFC 5321 §2.3.8)."""
         if self._over:
             return ()
         self._eof = self.session.now()
-        if self._busy and self._under_way() and self._reads_on():
-            # a half-close after QUIT (RFC 5321 §4.1.1.10: the client waits for the 221): the
-            # reply goes on being written and the lines it sent before are answered, then the
-            # server closes (done() ends it); a client that closed both ways resets a write
+        if self._busy and self._under_way() and (in_flight or self._reads_on()):
+            # a half-close after QUIT (RFC 5321 §4.1.1.10: the client waits for the 221) or
+            # behind a reply it has yet to read: the reply goes on being written (it is
+            # delivered once the socket took it) and the lines sent before are answered, then
+            # the server closes (done() ends it); a client that closed both ways resets a write
             self._client_closed("(client closed the connection)", self._eof)
             return ()
         if self._busy and self._under_way():
@@ -409,6 +416,14 @@ class Connection:
             return ()
         actions = self._pump()  # the lines it sent before (a last one without its LF: recorded)
         return actions if self._busy or self._over else self._end()
+
+    def written_whole(self) -> bool:
+        """Whether the batch under way has nothing after its current action (a Send the wire
+        is writing) but timers or the close: once that reply is written, nothing more is paced,
+        only the client's reading is awaited (the wire asks at the client's EOF)."""
+        return self._busy and all(
+            isinstance(a, _AFTER_WRITTEN) for a in self._batch[self._cursor + 1 :]
+        )
 
     def _reads_on(self) -> bool:
         """Whether the client, closing its side while a reply is still going out, is waiting
@@ -605,18 +620,22 @@ class Connection:
         if self._discarding or (buffer and b"\n" not in buffer):
             self._unterminated()
         session = self.session
-        if not buffer and session.mode is Mode.DATA:
+        if not buffer and (session.mode is Mode.DATA or session.chunk is not None):
             self._input_over()
         if buffer or session.held is not None:
             self._hold_back(ended=True)
         session.client_closed(text, when)
 
     def _input_over(self) -> None:
-        """Everything the client sent before its close is read: a message it was sending is
-        unfinished, ended by the close (:meth:`_cut`); nothing outside a message (most callers
-        check the mode first: the close path of every session passes there)."""
+        """Everything the client sent before its close is read: a message it was sending (in
+        DATA, or a BDAT chunk, RFC 3030 §2) is unfinished, ended by the close (:meth:`_cut`);
+        nothing outside a message (the close path of every session passes here)."""
         session = self.session
-        if session.mode is Mode.DATA and session.chunk is None:
+        if session.chunk is not None:
+            # the chunk's entry and its chunk-short at the close, before the close's own entry
+            session.arrived = self._cut()
+            bdat.ended(session)
+        elif session.mode is Mode.DATA:
             session.left_in_message(self._cut())
 
     def _cut(self) -> float:
@@ -686,8 +705,7 @@ class Connection:
             # the client's close ended what it sent: no more comes
             if self._buffer or self._discarding:
                 self._unterminated()
-            if session.mode is Mode.DATA:
-                self._input_over()
+            self._input_over()
         if session.held is not None and not self._line_open():
             session.release()  # no whole line is left: the rest ends after what was held
         return ()
@@ -785,7 +803,7 @@ class Connection:
                 self._next_piece()
                 if len(self._buffer) == before:  # a last line without its LF
                     self._unterminated()
-                if not self._buffer and session.mode is Mode.DATA:
+                if not self._buffer:
                     self._input_over()  # before the client's close, released next
                 if self._marks is not None:
                     self._release_due()
@@ -793,8 +811,7 @@ class Connection:
                 session.record("client", f"({len(self._buffer)} more octets, not read)", note=True)
         elif self._discarding:
             self._unterminated()  # an over-long line its close cut short
-        if session.mode is Mode.DATA:
-            self._input_over()
+        self._input_over()
         if session.held is not None:
             session.release()
 

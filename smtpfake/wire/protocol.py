@@ -194,8 +194,14 @@ class Wire(asyncio.Protocol):
         if self._cut is not None:
             self._finish_cut("the client closed before its ClientHello")
             return None
-        self._report_kept()
-        self._call(self._conn.eof_received if self._conn is not None else None)
+        conn = self._conn
+        if conn is not None and self._pending is not None and conn.written_whole():
+            # a reply written whole waits only on the client's reading: a half-close, it reads
+            # on (Connection.eof_received); _until_taken goes on and performs it when taken
+            self._call(lambda: conn.eof_received(in_flight=True))
+        else:
+            self._report_kept()
+            self._call(conn.eof_received if conn is not None else None)
         # TLS has no half-open state (asking for it only makes asyncio log a warning)
         return not self._tls
 
@@ -516,7 +522,10 @@ class Wire(asyncio.Protocol):
     async def _handed_over(self) -> None:
         """Until the transport holds no octet the socket has not taken."""
         while self._writable is not None:
-            await self._writable
+            # shielded: a batch that replaces this one (the client's close) cancels this task,
+            # and a cancelled task cancels the future it awaits: the next batch's wait on that
+            # same future would end cancelled too, and its close never come
+            await asyncio.shield(self._writable)
 
     def _report_kept(self) -> None:
         """The engine is about to hear of an end (the client's close, a timer, a stop) while a

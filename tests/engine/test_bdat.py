@@ -192,3 +192,58 @@ def test_a_delay_on_bdat_runs_after_the_chunk_on_the_clock() -> None:
     assert reply.time == start + 5  # written after the delay, on the FakeClock
     (message,) = p.engine.journal.messages()
     assert message.time == start  # accepted when the chunk was in
+
+
+def _since(p: Pipe, t0: float) -> list[tuple[float, str, bool]]:
+    return [(round(e.time - t0, 6), e.text, e.delivered) for e in p.record.transcript]
+
+
+@pytest.mark.parametrize("how", ["eof", "reset"])
+def test_a_chunk_the_clients_close_cuts_short_ends_at_the_close_before_its_entry(
+    how: str,
+) -> None:
+    """A chunk cut short is recorded as a message cut short in DATA is: at the close that ended
+    it, before the close's own entry (RFC 3030 §2: the chunk is exactly that long); its
+    chunk-short is stamped at the close too."""
+    p = pipe()
+    ready(p)
+    t0 = p.engine.clock.now()
+    p.feed(b"BDAT 10\r\n01234")  # the last octet at +0
+    p.engine.advance(0.25)
+    if how == "eof":
+        assert p.eof() == b""
+        p.engine.advance(0.1)  # the wire reports the socket gone a little later
+        p.finish()
+    else:
+        p.lost(reset=True)
+    closed = "(client closed the connection)" if how == "eof" else "(client reset the connection)"
+    assert _since(p, t0)[-3:] == [
+        (0.0, "BDAT 10", True),
+        (0.25, "(chunk data, 5 of 10 octets, unfinished)", True),
+        (0.25, closed, True),
+    ]
+    stamps = {v.kind: round(v.time - t0, 6) for v in p.record.violations}
+    assert stamps == {"chunk-short": 0.25, "no-quit": 0.25}
+    assert p.engine.journal.messages() == ()
+
+
+def test_a_chunk_read_after_a_paced_reply_is_cut_by_the_reset_before_its_entry() -> None:
+    """The BDAT and its octets wait behind a reply a fault paces; the client resets: they are
+    read at the end (the drain) and the chunk still ends before the reset's entry."""
+    p = pipe({"on": "rcpt", "delay": 2})
+    p.connect()
+    p.feed("EHLO client.test")
+    p.feed("MAIL FROM:<a@x.test>")
+    t0 = p.engine.clock.now()
+    assert p.feed(b"RCPT TO:<b@x.test>\r\nBDAT 10\r\n012", hold=True) == b""
+    p.engine.advance(0.5)
+    p.lost(reset=True)
+    assert _since(p, t0)[-5:] == [
+        (0.0, "RCPT TO:<b@x.test>", True),
+        (0.0, "BDAT 10", True),  # came before the reply was written: recorded before it
+        (0.5, "(chunk data, 3 of 10 octets, unfinished)", True),
+        (0.5, "250 2.1.5 Ok", False),  # never delivered: the client left waiting for it
+        (0.5, "(client reset the connection)", True),
+    ]
+    stamps = [(v.kind, round(v.time - t0, 6)) for v in p.record.violations]
+    assert stamps == [("chunk-short", 0.5)]  # no no-quit: it left while a reply was due

@@ -189,8 +189,8 @@ CASES: dict[
         {"extensions_add": ["CHUNKING"]},
         [
             ("client", "(chunk data, 3 octets)"),
+            ("client", "(chunk data, 9 of 100 octets, unfinished)"),  # ended by the close
             ("client", "(client closed the connection)"),
-            ("client", "(chunk data, 9 of 100 octets, unfinished)"),  # told at the session's end
         ],
     ),
     "chunk cut": (

@@ -7,13 +7,11 @@ lines after the one forgiven behind an unasked 421 are sent-after-close."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import shutil
 import smtplib
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 
 import aiosmtplib
 import pytest
@@ -23,22 +21,6 @@ from smtpfake.server import Server
 from ..support import SHARED_GRACE, scenario
 from ..support.raw import Raw
 from ..support.waits import ended_sessions, kinds
-
-LOOPS = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") is not None else [])
-
-
-@pytest.fixture(scope="module", params=LOOPS)
-def looped(request: pytest.FixtureRequest) -> Iterator[Server]:
-    with Server("default", loop=request.param, grace_period=SHARED_GRACE) as server:
-        yield server
-
-
-@pytest.fixture
-def fresh(looped: Server) -> Iterator[Server]:
-    looped.use("default")
-    looped.reset()
-    yield looped
-    assert looped.errors == []
 
 
 def test_an_over_long_command_line_does_not_make_the_next_an_early_talker(fresh: Server) -> None:
