@@ -135,7 +135,10 @@ def test_a_session_begun_before_the_subscriber_is_followed_live(sidecar: ApiServ
     server = sidecar.server
     with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
         client.ehlo()
-        before = len(journal.sessions()[0].transcript)  # greeting, EHLO, its reply: nobody's
+        # greeting, EHLO, its reply: nobody's. A reply is recorded once the socket took it, which
+        # can be just after the client read it: wait for it to be in the record
+        wait_until(lambda: len(journal.sessions()[0].transcript) == 3, TIMEOUT, "EHLO's reply")
+        before = len(journal.sessions()[0].transcript)
         stream = Stream(sidecar.url + "/api/events", closed(1), TIMEOUT)
         client.noop()
         # seen while the session is open and does nothing more: the hub looks for itself
