@@ -145,8 +145,9 @@ class Wire(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement asyncio.Transport without subclassing it
-        transport = cast(asyncio.Transport, transport)
+        if TYPE_CHECKING:  # (for mypy only: a cast is a call on every connection)
+            # uvloop's transports implement asyncio.Transport without subclassing it
+            transport = cast(asyncio.Transport, transport)
         self._transport = transport
         # Limits of 0: pause_writing as soon as the socket leaves an octet of a write in the
         # transport's buffer, resume_writing once it took them all; so the wire knows when a
