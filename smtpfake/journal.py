@@ -411,7 +411,8 @@ class Journal:
             self._sessions_snapshot = None
             while len(self._sessions) > self.limits.sessions:
                 self._drop_oldest_session()
-            self._notify()
+            if self._waiting:  # _notify(), inline: this runs for every session
+                self._cond.notify_all()
         finally:
             lock.release()
 
@@ -463,7 +464,8 @@ class Journal:
                 # a block of the oldest goes, so a long session keeps the direct way in (one at
                 # a time, every entry past the limit would take the slow way: _keep)
                 self._drop_entries(live, len(live.transcript) - limit + max(1, limit // 8))
-            self._hold_to_bytes(live)
+            if self._n["transcript_bytes"] > self._transcript_bytes:  # (a call less, most times)
+                self._hold_to_bytes(live)
             self._direct[id(info)] = live
             room = min(len(live.transcript) + DIRECT_ENTRIES, limit)
             return live.transcript, room, self._entry_chars
@@ -665,20 +667,26 @@ class Journal:
         lock = self._lock  # (acquire/release: see __init__)
         lock.acquire()
         try:
+            # (calls inline where they would do nothing most times: this runs for every session)
             live = self._direct.pop(id(info), None)
             if live is not None:
                 self._count_entries(live)
-                self._hold_to_bytes(live)
+                if self._n["transcript_bytes"] > self._transcript_bytes:
+                    self._hold_to_bytes(live)
             if self._dropped_open.get(id(info)) is info:
                 del self._dropped_open[id(info)]
                 self._count(sessions_ended=1)
                 self._notify()
-            elif live := self._live(info):
+                return
+            live = self._sessions.get(id(info))  # _live(info)
+            if live is not None and live.info is info:
                 if live.ended is None:
                     self._n["sessions_ended"] += 1
                 live.ended = time
-                self._touch(live)
-                self._notify()
+                live.record = None  # _touch(live)
+                self._sessions_snapshot = None
+                if self._waiting:  # _notify()
+                    self._cond.notify_all()
         finally:
             lock.release()
 

@@ -127,13 +127,17 @@ class Connection:
         "_taken",
         "_written",
         "session",
+        "unread",
     )
 
     def __init__(
         self, session: Session, *, idle: float = SERVER_IDLE, grace: float = GRACE_PERIOD
     ) -> None:
         self.session = session
-        self._buffer = bytearray()
+        # Octets received and not yet processed: one bytearray for the connection's life,
+        # emptied in place. ``unread`` is its public name, for reading only: the wire tests it
+        # on every reply (nothing behind this one?) and a property there would be a call each.
+        self._buffer = self.unread = bytearray()
         self._ahead = 0  # the first this many buffered octets came before the last reply ended
         self._discarding = False  # dropping an over-long command line up to its LF
         self._long_head = b""  # that line's first octets, for the record
@@ -530,11 +534,6 @@ class Connection:
     def over(self) -> bool:
         """The wire has been told to close or reset: the connection is finished."""
         return self._over
-
-    @property
-    def buffered(self) -> int:
-        """Octets received and not yet processed (the wire pauses reading when many wait)."""
-        return len(self._buffer)
 
     # -- batches ----------------------------------------------------------------------------------
 

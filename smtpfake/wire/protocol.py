@@ -145,10 +145,15 @@ class Wire(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement asyncio.Transport without subclassing it
-        transport = cast(asyncio.Transport, transport)
+        if TYPE_CHECKING:  # (for mypy only: a cast is a call on every connection)
+            # uvloop's transports implement asyncio.Transport without subclassing it
+            transport = cast(asyncio.Transport, transport)
         self._transport = transport
-        _report_every_octet_kept(transport)
+        # Limits of 0: pause_writing as soon as the socket leaves an octet of a write in the
+        # transport's buffer, resume_writing once it took them all; so the wire knows when a
+        # reply's last octet is with the socket (and writes no more while the client does not
+        # read). Positional: no keyword parsing on every connection.
+        transport.set_write_buffer_limits(0)
         self._hub.register(self)
         try:
             conn = self._hub.new_connection(_peer_text(transport.get_extra_info("peername")))
@@ -186,7 +191,7 @@ class Wire(asyncio.Protocol):
             return
         if actions and self._carry(actions):
             return  # all carried out and the engine holds less than a line
-        if conn.buffered > READ_HIGH and not self._read_paused and self._transport is not None:
+        if len(conn.unread) > READ_HIGH and not self._read_paused and self._transport is not None:
             self._read_paused = True
             self._transport.pause_reading()
 
@@ -200,7 +205,8 @@ class Wire(asyncio.Protocol):
             # on (Connection.eof_received); _until_taken goes on and performs it when taken
             self._call(lambda: conn.eof_received(in_flight=True))
         else:
-            self._report_kept()
+            if self._pending is not None:
+                self._report_kept()
             self._call(conn.eof_received if conn is not None else None)
         # TLS has no half-open state (asking for it only makes asyncio log a warning)
         return not self._tls
@@ -209,7 +215,8 @@ class Wire(asyncio.Protocol):
         if self._lost:
             return
         self._lost = True
-        self._report_kept()
+        if self._pending is not None:  # (a call less at each end)
+            self._report_kept()
         self._stop_work()
         for handle in self._timers.values():
             handle.cancel()
@@ -314,32 +321,27 @@ class Wire(asyncio.Protocol):
             and self._writable is None
             and self._task is None
             and self._later is None
+            and (self._behind or not conn.unread)
         ):
-            # Most batches: one reply, sent whole, nothing under way. What the loop below does
-            # with it, in fewer steps; when the engine's next actions are the idle timer alone
-            # (the client waits for this reply), that is all.
+            # Most batches: one reply, nothing under way, nothing unread behind it (else it
+            # leaves in one write with the replies that follow: the loop below). It is written
+            # first and performed once its last octet is with the socket: at once when the
+            # socket took it all (limits of 0: no pause_writing), else a task waits for it.
+            # When the engine's next actions are the idle timer alone, that is all.
             send = actions[0]
             if transport.is_closing():
                 return False
-            written = self._behind or not conn.buffered
-            if written:
-                # Nothing follows this reply yet: it is written first, and performed once its
-                # last octet is with the socket (a task waits when the client does not read).
-                transport.write(send.data)
-                if self._writable is not None:
-                    waiting = self._carry_waiting(actions, self._loop.time(), written=True)
-                    self._task = self._loop.create_task(waiting)
-                    return False
+            transport.write(send.data)
+            if self._writable is not None:
+                waiting = self._carry_waiting(actions, self._loop.time(), written=True)
+                self._task = self._loop.create_task(waiting)
+                return False
             try:
                 actions = conn.wrote(send)  # performed(send) and done() in one call
             except Exception as error:
-                if not written:
-                    transport.write(send.data)
                 self._failed(error)
                 return False
             if len(actions) == 1 and type(actions[0]) is ArmTimer:
-                if not written:
-                    transport.write(send.data)
                 # _timer_action()'s common case inline: the idle timer moved later
                 timer = actions[0]
                 deadline = self._loop.time() + timer.seconds
@@ -352,9 +354,8 @@ class Wire(asyncio.Protocol):
                 if self._read_paused:
                     self._resume_reading(conn)
                 return True
-            # more follows at once (the next pipelined command's reply, a close): below, and
-            # this reply leaves in one write with what follows
-            out = self._out = [] if written else [send.data]
+            # more follows at once (a close, the reply to a line that came meanwhile): below
+            out = self._out = []
             turns = 1
             if self._read_paused:
                 self._resume_reading(conn)
@@ -585,7 +586,7 @@ class Wire(asyncio.Protocol):
             self._later = None
 
     def _resume_reading(self, conn: Connection) -> None:
-        if self._read_paused and conn.buffered < READ_LOW and self._transport is not None:
+        if self._read_paused and len(conn.unread) < READ_LOW and self._transport is not None:
             self._read_paused = False
             self._transport.resume_reading()
 
@@ -743,13 +744,6 @@ def _hand_over(transport: asyncio.Transport, data: bytes) -> None:
             view = view[size:]
     else:
         protocol.data_received(data)
-
-
-def _report_every_octet_kept(transport: asyncio.Transport) -> None:
-    """Limits of 0 on ``transport``: pause_writing as soon as the socket leaves an octet of a
-    write in its buffer, resume_writing once the socket took them all, so the wire knows when a
-    reply's last octet is with the socket (and writes no more while the client does not read)."""
-    transport.set_write_buffer_limits(high=0)
 
 
 def _peer_text(peer: Any) -> str:

@@ -21,7 +21,11 @@ import gc, json, os, signal, sys
 class Lines:
     def write(self, text):
         if "listening" in text:
-            seen = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+            seen = {
+                "enabled": gc.isenabled(),
+                "frozen": gc.get_freeze_count(),
+                "threshold": gc.get_threshold(),
+            }
             print(json.dumps(seen), file=sys.stderr, flush=True)
             os.kill(os.getpid(), signal.SIGINT)
         return len(text)
@@ -49,6 +53,9 @@ def test_serve_listens_with_the_collector_running_and_start_up_frozen(tmp_path: 
     listening, ended = lines
     assert listening["enabled"] is True
     assert listening["frozen"] > 10_000  # the modules, classes and functions serve loaded
+    # the youngest generation's threshold raised for serving, the older two as Python has them
+    assert listening["threshold"] == [cli.SERVE_YOUNG_COLLECTION, *gc.get_threshold()[1:]]
+    assert gc.get_threshold()[0] < cli.SERVE_YOUNG_COLLECTION
     assert ended == {"status": 0, "enabled": True}
 
 
@@ -68,7 +75,8 @@ def watched(args):
 cli._explain = watched
 sys.argv = ["smtpfake", "explain", "421"]
 status = cli.program()
-print(json.dumps({"during": during, "after": gc.isenabled(), "status": status}))
+seen = {"during": during, "after": gc.isenabled(), "threshold": gc.get_threshold()[0]}
+print(json.dumps({**seen, "status": status}))
 """
 
 
@@ -76,11 +84,18 @@ def test_every_other_command_runs_with_the_collector_on() -> None:
     done = subprocess.run([sys.executable, "-c", OTHER], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.splitlines()[-1])
-    assert seen == {"during": [True], "after": True, "status": 0}
+    # serve's threshold is serve's alone
+    assert seen == {
+        "during": [True],
+        "after": True,
+        "threshold": gc.get_threshold()[0],
+        "status": 0,
+    }
 
 
 def test_main_in_process_leaves_the_collector_alone() -> None:
     assert gc.isenabled()
-    frozen = gc.get_freeze_count()
+    frozen, threshold = gc.get_freeze_count(), gc.get_threshold()
     assert cli.main(["explain", "421"]) == 0
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+    assert gc.get_threshold() == threshold
