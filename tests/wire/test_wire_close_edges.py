@@ -227,7 +227,18 @@ def test_a_half_close_while_a_reply_waits_in_the_transport_gets_it_delivered(
         greeting = got[: len(got) - 80 * reply]
         assert greeting.startswith(b"220 ") and greeting.endswith(b"\r\n")
         sock.sendall(b"NOOP\r\n" * 120)
-        time.sleep(0.2)  # the buffers are full: a reply waits in the transport
+        # until the buffers are full and a reply waits in the transport: the server has read
+        # some of the new NOOPs and the record stops growing (a loaded machine may take well
+        # over 0.2 s to get there)
+        last: tuple[int, int] = (-1, -1)
+        for _ in range(100):  # at most about 10 s
+            time.sleep(0.1)
+            (live,) = fresh.journal.sessions()
+            entries = [e.side for e in live.transcript if not e.note]
+            now = (entries.count("server"), entries.count("client"))
+            if now == last and now[1] > 80:
+                break
+            last = now
         sock.shutdown(socket.SHUT_WR)
         received = read_to_eof(sock)
     assert len(received) == 120 * reply
