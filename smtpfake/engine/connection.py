@@ -69,8 +69,6 @@ GRACE_PERIOD = 1.0
 _MODE_DATA = Mode.DATA
 
 _ENDS = (Close, Reset)
-#: what may follow a reply written whole for it to need only the client's reading (written_whole)
-_AFTER_WRITTEN = (*TIMER_ACTIONS, Close, HalfClose)
 #: a QUIT line among the octets buffered (RFC 5321 §2.4: verbs are case-insensitive)
 _QUIT_LINE = re.compile(rb"(?:^|\n)quit[ \t]*\r?\n", re.IGNORECASE)
 #: a close with nothing to record (the client's close, recorded on its own, or a failure's)
@@ -381,31 +379,25 @@ class Connection:
         self._text_cut()
         return self._replace(self.session.timer_fired(name))
 
-    def eof_received(self, in_flight: bool = False) -> tuple[Action, ...]:
+    def eof_received(self) -> tuple[Action, ...]:
         """The client closed its side (FIN): an entry at this time, after every line it sent
-        before (they are recorded first, with their own times, and judged). ``in_flight``: the
-        wire wrote the reply the batch is at, whole, and the transport still holds octets of it
-        that the socket has not taken (the client is not reading yet), with nothing after it in
-        the batch but timers or the close (:meth:`written_whole`).
+        before (they are recorded first, with their own times, and judged).
 
-        A reply still under way (paced by a fault, awaiting the user's handler, or not yet
-        written because the client did not read the ones before) is one the client gave up on
-        (RFC 5321 §4.5.3.2): it is recorded as not delivered, the lines behind it are recorded
-        but not answered, and the server closes; unless the client sent QUIT
-        (:meth:`_reads_on`), or the reply is ``in_flight``: then its EOF is a half-close (a
-        client that closed both ways with replies unread resets, it sends no EOF) and the reply
-        is written on, as below. Otherwise the client may still read (a half-close): the lines
-        it sent before its EOF are processed and answered in turn, then the server closes.
+        A reply still under way (paced by a fault, awaiting the user's handler, or not read by
+        the client) is one the client gave up on (RFC 5321 §4.5.3.2): it is recorded as not
+        delivered, the lines behind it are recorded but not answered, and the server closes;
+        unless the client sent QUIT (:meth:`_reads_on`): then its EOF is a half-close and the
+        reply is written on, as below. Otherwise the client may still read (a half-close): the
+        lines it sent before its EOF are processed and answered in turn, then the server closes.
         What the EOF cut short (a last line without its LF, a message without its final ".") is
         recorded before its entry and never answered (RFC 5321 §2.3.8)."""
         if self._over:
             return ()
         self._eof = self.session.now()
-        if self._busy and self._under_way() and (in_flight or self._reads_on()):
-            # a half-close after QUIT (RFC 5321 §4.1.1.10: the client waits for the 221) or
-            # behind a reply it has yet to read: the reply goes on being written (it is
-            # delivered once the socket took it) and the lines sent before are answered, then
-            # the server closes (done() ends it); a client that closed both ways resets a write
+        if self._busy and self._under_way() and self._reads_on():
+            # a half-close after QUIT (RFC 5321 §4.1.1.10: the client waits for the 221): the
+            # reply goes on being written and the lines it sent before are answered, then the
+            # server closes (done() ends it); a client that closed both ways resets a write
             self._client_closed("(client closed the connection)", self._eof)
             return ()
         if self._busy and self._under_way():
@@ -420,14 +412,6 @@ class Connection:
             return ()
         actions = self._pump()  # the lines it sent before (a last one without its LF: recorded)
         return actions if self._busy or self._over else self._end()
-
-    def written_whole(self) -> bool:
-        """Whether the batch under way has nothing after its current action (a Send the wire
-        is writing) but timers or the close: once that reply is written, nothing more is paced,
-        only the client's reading is awaited (the wire asks at the client's EOF)."""
-        return self._busy and all(
-            isinstance(a, _AFTER_WRITTEN) for a in self._batch[self._cursor + 1 :]
-        )
 
     def _reads_on(self) -> bool:
         """Whether the client, closing its side while a reply is still going out, is waiting

@@ -199,15 +199,9 @@ class Wire(asyncio.Protocol):
         if self._cut is not None:
             self._finish_cut("the client closed before its ClientHello")
             return None
-        conn = self._conn
-        if conn is not None and self._pending is not None and conn.written_whole():
-            # a reply written whole waits only on the client's reading: a half-close, it reads
-            # on (Connection.eof_received); _until_taken goes on and performs it when taken
-            self._call(lambda: conn.eof_received(in_flight=True))
-        else:
-            if self._pending is not None:
-                self._report_kept()
-            self._call(conn.eof_received if conn is not None else None)
+        if self._pending is not None:
+            self._report_kept()
+        self._call(self._conn.eof_received if self._conn is not None else None)
         # TLS has no half-open state (asking for it only makes asyncio log a warning)
         return not self._tls
 

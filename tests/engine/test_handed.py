@@ -4,7 +4,7 @@ transport's buffer: a client that stopped reading): the wire says how many octet
 
 from __future__ import annotations
 
-from smtpfake.scenario.plan import Close, Send
+from smtpfake.scenario.plan import Send
 
 from ..support.engine import Engine
 from ..support.pipe import Pipe
@@ -32,67 +32,3 @@ def test_a_reply_handed_over_whole_is_delivered() -> None:
     pipe.lost(reset=True)
     reply = pipe.record.transcript[-2]
     assert (reply.text, reply.delivered, reply.written) == ("250 2.0.0 Ok", True, None)
-
-
-def _in_flight(wire: bytes) -> tuple[Pipe, Send]:
-    """The reply to the first line of ``wire`` written whole, its octets still in the transport
-    (the client does not read): the batch is at its Send, not performed yet."""
-    pipe = Pipe(Engine())
-    pipe.connect()
-    pipe.feed("EHLO c.test")
-    actions = pipe.conn.receive_data(wire)
-    (send,) = [a for a in actions if isinstance(a, Send)]
-    return pipe, send
-
-
-def test_a_half_close_while_a_written_reply_waits_on_the_client_reads_on() -> None:
-    """The EOF behind a reply only the client's reading holds up is a half-close: the reply is
-    delivered once the socket takes it (after the EOF's entry), the line behind it answered,
-    then the server closes."""
-    pipe, send = _in_flight(b"NOOP\r\nRSET\r\n")
-    assert pipe.conn.written_whole()  # nothing after it but the idle timer
-    t0 = pipe.engine.clock.now()
-    pipe.engine.advance(0.2)
-    assert pipe.conn.eof_received(in_flight=True) == ()  # no close yet: it writes on
-    pipe.engine.advance(0.3)
-    pipe.conn.performed(send)  # the socket took its last octet
-    after = pipe.conn.done()
-    assert [a.data for a in after if isinstance(a, Send)] == [b"250 2.0.0 Ok\r\n"]  # the RSET's
-    for action in after:
-        pipe.conn.performed(action)
-    assert pipe.conn.done() == (Close(),)
-    pipe.lost()
-    tail = [(round(e.time - t0, 6), e.text, e.delivered) for e in pipe.record.transcript[-5:]]
-    assert tail == [
-        (0.0, "NOOP", True),
-        (0.0, "RSET", True),
-        (0.2, "(client closed the connection)", True),
-        (0.5, "250 2.0.0 Ok", True),
-        (0.5, "250 2.0.0 Ok", True),
-    ]
-    assert [v.kind for v in pipe.record.violations] == ["bad-pipelining", "no-quit"]
-
-
-def test_a_half_close_behind_a_written_reply_then_a_reset_leaves_it_undelivered() -> None:
-    """The client had closed both ways after all: its reset comes back before the socket took
-    the reply, which is recorded with the octets that went."""
-    pipe, _ = _in_flight(b"NOOP\r\n")
-    pipe.conn.eof_received(in_flight=True)
-    pipe.conn.handed(4)
-    pipe.lost(reset=True)
-    texts = [(e.text, e.delivered, e.written) for e in pipe.record.transcript[-3:]]
-    assert texts == [
-        ("(client closed the connection)", True, None),
-        ("250 2.0.0 Ok", False, 4),
-        ("(client reset the connection)", True, None),
-    ]
-    assert [v.kind for v in pipe.record.violations] == []  # it left waiting for a reply
-
-
-def test_a_paced_reply_is_not_written_whole() -> None:
-    """A fault still paces what follows the Send: an EOF then is the client giving up."""
-    pipe = Pipe(Engine({"rules": [{"on": "noop", "drip": {"bytes": 4, "interval": 0.1}}]}))
-    pipe.connect()
-    pipe.feed("EHLO c.test")
-    pipe.conn.receive_data(b"NOOP\r\n")
-    assert not pipe.conn.written_whole()
