@@ -32,7 +32,6 @@ from smtpfake.queries import (
 )
 from smtpfake.scenario.use_errors import use_errors
 from smtpfake.settling import SETTLE_TIMEOUT, Key, Stalled, key, wait_ended
-from smtpfake.visible import visible
 
 if TYPE_CHECKING:
     import ssl
@@ -234,9 +233,9 @@ class ControlHelpers(abc.ABC):
 
     def transcript(self) -> str:
         """Every session's transcript, for failure messages (settled first). What a client sent
-        that a terminal would act on, or that is not text, is shown as ``\\xNN``."""
-        text = "\n".join(s.format() for s in self._settled_sessions()) or "(no sessions)"
-        return visible(text)
+        that a terminal would act on, or that is not text, is shown as ``\\xNN`` (as
+        ``SessionRecord.format`` writes it)."""
+        return "\n".join(s.format() for s in self._settled_sessions()) or "(no sessions)"
 
     def _with_transcript(self, text: str) -> str:
         return f"{text}\n{self.transcript()}" if self.transcript_in_errors else text

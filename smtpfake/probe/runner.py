@@ -27,7 +27,6 @@ from smtpfake.probe.outcomes import ExitMap, classify
 from smtpfake.scenario.checks import ClientKind
 from smtpfake.server import Server
 from smtpfake.tls import TlsUnavailable
-from smtpfake.visible import visible
 
 #: after a one-shot client exits, how long its sessions get to end (its close to reach us)
 _END_WAIT = 3.0
@@ -82,10 +81,10 @@ class CaseResult:
         return self.case.name
 
     def transcript(self) -> str:
-        """Every session of the case, as the journal formats it, with what the client sent that
-        a terminal would act on or that is not UTF-8 shown as ``\\xNN`` (as the fixture's
-        ``transcript()`` shows it): the text goes to a terminal, an XML or an HTML file."""
-        return visible("\n".join(s.format() for s in self.evidence.sessions)) or "(no connection)"
+        """Every session of the case, as the journal formats it (``SessionRecord.format``: what
+        the client sent that a terminal would act on or that is not UTF-8 is shown as ``\\xNN``):
+        the text goes to a terminal, an XML or an HTML file."""
+        return "\n".join(s.format() for s in self.evidence.sessions) or "(no connection)"
 
 
 def run_case(case: Case, client: Client, options: Options = Options()) -> CaseResult:
