@@ -95,3 +95,22 @@ def test_impatient_client_fails_where_it_must_wait(case: Case) -> None:
     assert result.verdict is Verdict.FAIL, result.transcript()
     failed = {(r.check.kind, r.found) for r in result.checks if not r.passed}
     assert ("outcome", "reported transient") in failed, result.transcript()
+
+
+def test_a_client_retrying_before_the_greylisting_delay_is_not_strict() -> None:
+    """greylisting's SHOULD (retry no sooner than the delay, RFC 6647 §2.1) can fail: the
+    scenario sets server.retry_after to its delay, so a retry 0.02 s after the 451 is recorded
+    as retry-too-soon; the client still delivers (its next retry waits long enough)."""
+    (case,) = [c for c in WAITING if c.name == "greylisting"]
+    pauses = iter([0.02, 0.5, 0.5, 0.5])
+
+    def send(target: Target) -> str:
+        return careful(_connect(target), target, lambda: time.sleep(next(pauses)), True)
+
+    result = run_with(
+        Case(with_params(case.scenario, {"delay": 0.3})), send, kind=ClientKind.RETRYING, timeout=20
+    )
+    assert result.verdict is Verdict.NON_STRICT, result.transcript()
+    failed = [r for r in result.checks if not r.passed]
+    assert [r.check.kind for r in failed] == ["forbid"], result.transcript()
+    assert "retry-too-soon" in str(failed[0].check), result.transcript()
