@@ -250,7 +250,8 @@ def for_the_test(
 ) -> Iterator[Control]:
     """The ``smtpfake`` fixture: ``backend`` reset and playing this test's scenario (indirect
     parametrization, else the marker's, else ``settings``'), with the marker's delivery and
-    handler until the test ends; yields it."""
+    handler until the test ends; yields it. Afterwards reset again and back on ``settings``'
+    scenario."""
     from smtpfake.control import SETTLE_TIMEOUT
     from smtpfake.scenario import ScenarioError
 
@@ -286,6 +287,9 @@ def for_the_test(
     if server is not None and kept_hooks is not _NO_CHANGE:
         server.hooks = kept_hooks  # type: ignore[assignment]
     backend.reset()  # drop this test's connections now, not at the next test
+    # the run's scenario again, so nothing this test chose (marker, parametrization, use())
+    # plays on for a later test that reaches the server through smtpfake_session
+    backend.use(settings.scenario, seed=settings.seed)
     if errors:
         # A bug inside smtpfake while serving this test: it fails here, never lost in a thread.
         pytest.fail("\n".join(str(e) for e in errors), pytrace=False)

@@ -35,6 +35,48 @@ def test_session_and_module_scoped_fixtures(pytester: pytest.Pytester) -> None:
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
+def test_a_tests_scenario_does_not_play_on_for_later_tests_on_the_session_server(
+    pytester: pytest.Pytester,
+) -> None:
+    """A marker, an indirect parametrization or use() inside a test: after the test the server
+    plays the run's scenario again, for a test that reaches it through smtpfake_session only
+    (new-user pass: a session-scoped app fixture met the previous test's 421)."""
+    pytester.makepyfile(
+        """
+        import smtplib
+        import pytest
+
+        def send(server):
+            with smtplib.SMTP(server.host, server.port, timeout=5) as c:
+                c.sendmail("a@example.test", ["b@example.test"], b"Subject: x\\r\\n\\r\\nx\\r\\n")
+
+        @pytest.mark.smtpfake(scenario="421-at-greeting")
+        def test_marker(smtpfake):
+            with pytest.raises(smtplib.SMTPConnectError):
+                send(smtpfake)
+
+        def test_after_marker(smtpfake_session):
+            assert smtpfake_session.scenario_name == "default"
+            send(smtpfake_session)
+
+        @pytest.mark.parametrize("smtpfake", ["421-at-greeting"], indirect=True)
+        def test_indirect(smtpfake):
+            assert smtpfake.scenario_name == "421-at-greeting"
+
+        def test_after_indirect(smtpfake_session):
+            assert smtpfake_session.scenario_name == "default"
+
+        def test_use_inside(smtpfake):
+            smtpfake.use("slow-greeting", params={"delay": 0.01})
+
+        def test_after_use(smtpfake_session):
+            assert smtpfake_session.scenario_name == "default"
+            send(smtpfake_session)
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=6)
+
+
 def test_fixed_port_flag_and_ini(pytester: pytest.Pytester) -> None:
     port = free_ports(1)
     pytester.makepyfile(f"def test_p(smtpfake):\n    assert smtpfake.port == {port}\n")
