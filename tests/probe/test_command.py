@@ -426,3 +426,32 @@ def test_a_report_that_cannot_be_written_is_one_line_after_the_table(tmp_path: P
         f"smtpfake probe: --json: cannot write {tmp_path / 'report.json'}: "
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_cases_json_sessions_go_to_show_journal(tmp_path: Path) -> None:
+    """--json writes each session as GET /api/sessions does, so `smtpfake show CASE --journal`
+    explains why its rules fired or nearly did (was exit 2: KeyError 'peer'; new-user pass)."""
+    js = tmp_path / "r.json"
+    client = (
+        "import os, smtplib\n"
+        "try:\n"
+        "    with smtplib.SMTP(os.environ['SMTP_HOST'], int(os.environ['SMTP_PORT'])) as s:\n"
+        "        s.sendmail(os.environ['SMTP_FROM'], os.environ['SMTP_TO'].split(','),\n"
+        "                   open(os.environ['SMTP_MESSAGE_FILE'], 'rb').read())\n"
+        "except smtplib.SMTPException:\n"
+        "    raise SystemExit(75)\n"
+    )
+    probe("--case", "greylisting", "--json", str(js), "--", PY, "-c", client)
+    (case,) = json.loads(js.read_text())["cases"]
+    session = case["sessions"][0]
+    assert {"peer", "started", "ended", "outcomes", "rule_hits", "near_misses"} <= set(session)
+    assert session["rule_hits"] == {"greylisted": 1}
+    sessions = tmp_path / "sessions.json"
+    sessions.write_text(json.dumps(case["sessions"]))
+    done = subprocess.run(
+        [PY, "-m", "smtpfake", "show", "greylisting", "--journal", str(sessions)],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "rule hits and near misses in 1 session(s)" in done.stdout, done.stdout
+    assert done.stdout.splitlines()[-1] == "  greylisted x1", done.stdout
