@@ -356,9 +356,15 @@ class Session:
             text, verb, arg, handler = known
             shown = text
         else:
-            # the line ending off (CRLF, or a bare LF): a CR before it is the client's, so the
-            # transcript shows it; the command is read without it (white space, as in Postfix)
-            stripped = line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")
+            # the line ending off (CRLF, a bare LF, or with bare_cr clean a bare CR): a CR
+            # before it is the client's, so the transcript shows it; the command is read
+            # without it (white space, as in Postfix)
+            if line.endswith(b"\r\n"):
+                stripped = line[:-2]
+            elif line.endswith(b"\r"):  # (only a line a bare CR ended comes so: clean)
+                stripped = line[:-1]
+            else:
+                stripped = line.rstrip(b"\n")
             text = stripped.decode("utf-8", "surrogateescape")
             word, _, arg = (text.rstrip("\r") if text.endswith("\r") else text).partition(" ")
             verb = word.upper()
@@ -376,7 +382,9 @@ class Session:
         else:
             self.note(when, "client", shown, None)
         if mode is _MODE_CLOSED:
-            self._after_close(verb, masked(text), when, pipelined, whole=line.endswith(b"\n"))
+            self._after_close(
+                verb, masked(text), when, pipelined, whole=line.endswith((b"\n", b"\r"))
+            )
             return ()
         conduct = self.conduct
         if pipelined:
@@ -534,7 +542,8 @@ class Session:
                 when = self.clock.now() if self.arrived is None else self.arrived
                 self._after_close(verb, masked(text), when, pipelined, whole=False)
                 return
-            self.conduct.line_endings(fragment, verb, message=False)  # unterminated-line, at least
+            # unterminated-line, at least
+            self.conduct.line_endings(fragment, verb, message=False, ended=False)
             if len(fragment) > COMMAND_LINE_LIMIT:
                 self.conduct.command_too_long(verb, len(fragment))
 
@@ -975,8 +984,10 @@ class Session:
         return ()
 
     def _lines(self, block: bytes, pipelined: bool) -> tuple[Action, ...]:
-        for line in block.splitlines(keepends=True):
-            actions = self._data_line(line, False, pipelined)
+        # whole lines, each ending at its LF: not splitlines(), which also ends one at a bare CR
+        # (a block holds none where a bare CR ends a line: connection._text_block)
+        for line in block[:-1].split(b"\n"):
+            actions = self._data_line(line + b"\n", False, pipelined)
             pipelined = False
             if actions:
                 return actions  # a cut: the rest is never read
@@ -988,7 +999,7 @@ class Session:
             # RFC 2920 §3.1: DATA ends a group; the content waits for the 354.
             self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
         if body.is_end(line, partial):
-            self.conduct.line_endings(line, ".", message=True)
+            self.conduct.line_endings(line, ".", message=True, last=True)
             return self.end_of_text()
         piece = body.add(line, partial)
         self.conduct.text_line(piece, partial=partial, declared_8bit=self.declared.eight_bit)
