@@ -165,6 +165,7 @@ class Session:
         "scenario",
         "settings",
         "shared",
+        "text_after_close",
         "tls_active",
         "tls_pending",
         "transactions",
@@ -239,6 +240,11 @@ class Session:
         # the socket: a line that arrived before it is early talk, whatever closed the session
         self.greeting_at: float | None = None
         self.closed_in_message = False  # the server ended it in the middle of a message
+        # The server closed while the client was sending message text (DATA): what the client
+        # still sends up to its final "." is that text, sent before it reads any reply (RFC
+        # 5321 §4.1.1.4), recorded under a note that says so (:meth:`_text_after_close`):
+        # 0 none expected, 1 expected (no note yet), 2 the note is recorded
+        self.text_after_close = 0
         # a plain dict (Counter's constructor is Python code, once a connection)
         self.counts: dict[Stage, int] = {}
         self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
@@ -372,6 +378,8 @@ class Session:
         when = self.arrived  # heard(), inline: every command
         if when is None:
             when = self.clock.now()
+        if mode is _MODE_CLOSED and self.text_after_close == 1:
+            self._text_after_close(when)
         entries = self.entries
         if (
             entries is not None
@@ -443,7 +451,16 @@ class Session:
         decided: a 221, any 421, a fault's close), recorded already, never answered. ``when``:
         its arrival; ``pipelined``: (part of) it came before that reply was written whole;
         ``whole``: its line ending came (False: the connection's end cut it short, so it was
-        never a command: no pipelining to judge, RFC 5321 §2.3.8)."""
+        never a command: no pipelining to judge, RFC 5321 §2.3.8).
+
+        After a close in the middle of a message the client's lines up to its final "." are
+        that message's text, sent before it reads any reply (RFC 5321 §4.1.1.4): none of them
+        is judged; the "." is its next command (RFC 5321 §3.8: after an unsolicited 421, the
+        one it may send before reading the 421), judged as any line after the close."""
+        if self.text_after_close:
+            if not (whole and shown == "."):
+                return
+            self.text_after_close = 0
         if (
             self.conduct.previous is None
             and pipelined
@@ -492,6 +509,8 @@ class Session:
         one the reader holds is (and the next command's pipelining against it)."""
         auth = self.mode is _MODE_AUTH
         text = head.decode("utf-8", "surrogateescape")
+        if self.mode is _MODE_CLOSED and self.text_after_close == 1:
+            self._text_after_close(self.clock.now() if self.arrived is None else self.arrived)
         if size is None:
             self.heard("(over-long line, discarded)", unfinished=ended)
         else:
@@ -537,6 +556,8 @@ class Session:
         else:
             text = fragment.decode("utf-8", "surrogateescape")
             verb = text.partition(" ")[0].upper()
+            if mode is _MODE_CLOSED and self.text_after_close == 1:
+                self._text_after_close(self.clock.now() if self.arrived is None else self.arrived)
             self.heard(masked(text), unfinished=True)
             if mode is _MODE_CLOSED:  # the server had closed: judged as any line then
                 when = self.clock.now() if self.arrived is None else self.arrived
@@ -573,6 +594,19 @@ class Session:
         data = self.reply(451, "4.3.0", "smtpfake internal error, see the test report").render()
         return (Send(data, Note(wire_text(data))), Close(Note("(connection closed)")))
 
+    def _text_after_close(self, when: float) -> None:
+        """The first line of message text after the server's close: the note that says what
+        the lines after it up to the final "." are (their octets as lines, as they came)."""
+        self.text_after_close = 2
+        self.note(when, "client", "(message text after the close)", None, _NOTED)
+
+    def _closing_in_message(self) -> None:
+        """The server closes now: a message being sent (DATA) is cut, its text so far recorded
+        as unfinished; what text the client still sends is labelled (text_after_close)."""
+        if self.mode is _MODE_DATA:
+            self._record_unfinished()
+            self.text_after_close = 1
+
     def timed_out(self) -> tuple[Action, ...]:
         """The server's own idle timeout ran out: it closes, silently as aiosmtpd does. The
         server hung up, so the client is not blamed for a missing QUIT. It also ends a hang
@@ -607,8 +641,7 @@ class Session:
             reply = self.reply(421, "4.3.2", text)
         else:
             raise ValueError(f"unknown timer {name!r}")
-        if self.mode is _MODE_DATA:
-            self._record_unfinished()
+        self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
         self._transient(reply)
@@ -628,8 +661,7 @@ class Session:
         (sent before it could read the 421) is not held against it."""
         if self.mode is _MODE_CLOSED:
             reply = False  # it was closing already (a hang, a delay before a close): end it now
-        elif self.mode is _MODE_DATA:
-            self._record_unfinished()
+        self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
         rule = f"server.{why}"
@@ -655,8 +687,7 @@ class Session:
     def _idle_drop(self, end: Close | Reset) -> tuple[Action, ...]:
         """``idle_close: close|reset``: the idle connection is dropped without a word. The
         client's next command, sent before it could see the close, is not held against it."""
-        if self.mode is _MODE_DATA:
-            self._record_unfinished()
+        self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
         how = "reset" if isinstance(end, Reset) else "closed"
