@@ -102,3 +102,25 @@ def test_any_split_gives_the_same_record() -> None:
         cuts = sorted(rng.sample(range(1, len(AFTER)), 4))
         chunks = [AFTER[a:b] for a, b in zip([0, *cuts], [*cuts, len(AFTER)], strict=True)]
         assert cut_by("idle", chunks) == whole
+
+
+@pytest.mark.parametrize("end", ["eof", "grace"])
+def test_text_the_grace_period_or_the_close_cuts_is_labelled_and_unfinished(end: str) -> None:
+    """What the brief's record showed as a client line ``t: sl (unfinished)``: message text."""
+    p = Pipe(Engine(scenario(idle_timeout=5)))
+    p.connect()
+    for line in ("EHLO c.test", "MAIL FROM:<a@b.test>", "RCPT TO:<c@d.test>", "DATA"):
+        p.feed(line)
+    p.feed(b"Subject: slow\r\n\r\n")
+    p.fire("idle")
+    p.feed(b"t: sl")
+    if end == "eof":
+        p.eof()
+    else:
+        p.fire("grace")
+    p.finish()
+    tail = after_close(p.record)
+    assert tail[:2] == [("(message text after the close)", True, True), ("t: sl", False, False)]
+    assert p.record.violations == ()
+    shown = "  C* (message text after the close)\n  C: t: sl   (unfinished: no line ending)"
+    assert shown in p.record.format()
