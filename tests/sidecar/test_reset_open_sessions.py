@@ -1,10 +1,11 @@
 """``POST /api/reset`` with sessions open: the new record starts at the reset.
 
 What a client sent before the reset went with the record the reset cleared, wherever the server
-had got to with it: part of a line not yet ended, whole lines waiting behind a reply still due,
-message text after the 354. The session the reset ends goes on in the new journal holding only
-what happened from the reset on (a reply it stopped, its 421, the close), so a test that resets
-and then reads the record sees nothing of what came before it, and no violation for it.
+had got to with it: part of a line not yet ended, whole lines waiting behind a reply still due.
+The session the reset ends goes on in the new journal holding only what the reset did to it,
+stamped at the reset or later (a reply it stopped, the message it cut short, its 421, the
+close), so a test that resets and then reads the record sees nothing of what came before it,
+and no violation for it.
 """
 
 from __future__ import annotations
