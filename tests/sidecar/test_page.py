@@ -8,6 +8,7 @@ probe's HTML report, laid out by the same browser.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import smtplib
@@ -255,7 +256,13 @@ def test_the_page_marks_what_was_not_delivered_as_format_does(
     format()'s marks, set apart by a class; a client's control octets and octets that were not
     UTF-8 are shown as format() shows them (\\xNN); a line sent after the 221 is flagged."""
     server = sidecar.server
-    server.use({"rules": [{"on": "noop", "connection": 1, "delay": 2}]})
+    server.use(
+        {
+            # a user name with an ESC in it, as a client may send one
+            "server": {"auth": {"mechanisms": ["PLAIN"], "users": {"ev\x1b[2Jil": "pw"}}},
+            "rules": [{"on": "noop", "connection": 1, "delay": 2}],
+        }
+    )
     wait = WebDriverWait(browser, PAGE_TIMEOUT, ignored_exceptions=[StaleElementReferenceException])
     browser.get(sidecar.url + "/")
     wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
@@ -271,6 +278,8 @@ def test_the_page_marks_what_was_not_delivered_as_format_does(
         client.sendall(b"EHLO client.test\r\n")
         while reader.readline()[3:4] == b"-":
             pass
+        client.sendall(b"AUTH PLAIN " + base64.b64encode(b"\0ev\x1b[2Jil\0pw") + b"\r\n")
+        assert reader.readline().startswith(b"235 ")
         client.sendall(b"NOOP \x1b[31mred\x07\xff\r\n")
         assert reader.readline().startswith(b"250 ")
         client.sendall(b"QUIT\r\n")
@@ -304,6 +313,8 @@ def test_the_page_marks_what_was_not_delivered_as_format_does(
     assert "sent-after-close" in kinds
     (cut,) = [text for kind, text in page[0]["violations"] if kind == "unterminated-line"]
     assert "(on 'QUI')" in cut
+    heads = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#sessions .session h3")]
+    assert heads[0].endswith("(AUTH ev\\x1b[2Jil)")  # the newest first
     # the mark is words a screen reader reads, not only a colour
     mark = browser.find_element(By.CSS_SELECTOR, ".undelivered .mark")
     assert mark.text == UNFINISHED_TAG.strip() and mark.is_displayed()

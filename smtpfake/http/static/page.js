@@ -185,7 +185,7 @@ async function loadSessions() {
   const got = await api(`${base()}/sessions?order=newest&limit=${SHOWN}`);
   $("session-count").textContent = got.total > got.count ? `latest ${got.count} of ${got.total}` : String(got.total);
   const items = got.sessions.map((s) => {
-    const extra = [s.tls ? "TLS" : "", s.auth_user !== null ? `AUTH ${s.auth_user}` : ""].filter(Boolean).join(", ");
+    const extra = [s.tls ? "TLS" : "", s.auth_user !== null ? `AUTH ${visible(s.auth_user)}` : ""].filter(Boolean).join(", ");
     const when = new Date(s.started * 1000).toLocaleTimeString();
     const box = el("div", { class: `session${s.ended === null ? " open" : ""}`, "data-index": String(s.index) },
       el("h3", {}, `session ${s.index} from ${s.peer || "?"} at ${when}${extra ? ` (${extra})` : ""}`),
