@@ -100,3 +100,20 @@ def test_the_record_after_a_reset_holds_only_what_came_after_it(
     assert server == [SHUTDOWN_421.decode().strip(), "(connection closed: server reset)"]
     stopped = [e["text"] for e in transcript if not e.get("delivered", True)]
     assert stopped == (["250 2.0.0 Ok"] if "reply still due" in case else [])
+
+
+def test_a_session_in_its_grace_period_is_only_closed(sidecar: ApiServer) -> None:
+    """After its 221 the server said its last word: the reset closes the connection and the new
+    journal holds nothing of it (no session that would start with a line sent before)."""
+    with socket.create_connection((sidecar.server.host, sidecar.server.port), timeout=TIMEOUT) as c:
+        reader = c.makefile("rb")
+        assert reader.readline().startswith(b"220 ")
+        c.sendall(b"EHLO client.test\r\nQUIT\r\n")
+        while not reader.readline().startswith(b"221 "):
+            pass
+        assert reader.readline() == b""  # the half-close: the grace period runs
+        assert call(sidecar.url, "POST", "/api/reset").status == 200
+    assert sidecar.server.settle(TIMEOUT)
+    got = call(sidecar.url, "GET", "/api/sessions").body
+    assert (got["total"], got["sessions"]) == (0, [])
+    assert sidecar.server.counts.sessions_started == 0
