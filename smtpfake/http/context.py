@@ -40,9 +40,22 @@ def answer(body: JSON, status: int = 200, headers: dict[str, str] | None = None)
     return json_answer(status, body, headers)
 
 
-async def read_body(request: web.Request, settings: Settings) -> bytes:
+def _too_large(size: int | None) -> str:
+    return f"body too large (at most {MAX_BODY} bytes)"
+
+
+async def read_body(
+    request: web.Request,
+    settings: Settings,
+    *,
+    limit: int = MAX_BODY,
+    too_large: Callable[[int | None], str] = _too_large,
+) -> bytes:
     """The whole body, within ``body_timeout`` seconds (a Content-Length larger than what is
-    sent is a 408, not a request held for ever)."""
+    sent is a 408, not a request held for ever) and ``limit`` bytes (more: 413, its error
+    ``too_large(Content-Length)``, None when the body came without one)."""
+    if limit != MAX_BODY:
+        request = request.clone(client_max_size=limit)  # (the app's limit is MAX_BODY)
     try:
         return await asyncio.wait_for(request.read(), settings.body_timeout)
     except asyncio.TimeoutError:
@@ -50,7 +63,7 @@ async def read_body(request: web.Request, settings: Settings) -> bytes:
         error.headers["Connection"] = "close"
         raise error from None
     except web.HTTPRequestEntityTooLarge:
-        error = ApiError(413, f"body too large (at most {MAX_BODY} bytes)")
+        error = ApiError(413, too_large(request.content_length))
         error.headers["Connection"] = "close"
         raise error from None
 

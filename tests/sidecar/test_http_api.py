@@ -570,10 +570,11 @@ def raw_http(api: ApiServer, data: bytes) -> tuple[int, bytes]:
 
 
 def test_body_limits(api: ApiServer) -> None:
+    # (a YAML scenario may be bigger: test_scenario_size.py)
     big = b"x" * (MAX_BODY + 1)
     status, body = raw_http(
         api,
-        b"PUT /api/scenario HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/yaml\r\n"
+        b"PUT /api/scenario HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         + f"Content-Length: {len(big)}\r\n\r\n".encode()
         + big,
     )
