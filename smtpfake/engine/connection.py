@@ -475,6 +475,14 @@ class Connection:
         if self._over or self._closing:
             return False
         self.session.release()  # what waited belongs to the journal that was cleared
+        if self._line_open():
+            # and so do the lines the client sent before it that were not read yet (part of
+            # one, lines behind a reply still due): neither recorded nor judged in the new one
+            # (message text or a chunk counts in what the reset's 421 notes as cut short)
+            self._buffer.clear()
+            self._discarding = self._long_ahead = self._mid_line = False
+            self._ahead = 0
+            self._marks = None
         self.session.rejoin(shared)
         return True
 

@@ -53,17 +53,9 @@ def _noop_read(api: ApiServer) -> bool:
     return False
 
 
-#: the engine keeps the lines it had not read and records them in the new session (at their own
-#: time, before the session began; judged as sent after the reset's 421): the fix is the
-#: engine's (Connection.rejoin forgets them); strict, so the marks go when it lands
-ENGINE_FIX = pytest.mark.xfail(
-    strict=True, reason="Connection.rejoin keeps the lines the client sent before the reset"
-)
-
-
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(c, marks=ENGINE_FIX) if "line" in c else c for c in BEFORE_THE_RESET],
+    list(BEFORE_THE_RESET),
 )
 def test_the_record_after_a_reset_holds_only_what_came_after_it(
     sidecar: ApiServer, case: str
