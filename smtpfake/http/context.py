@@ -78,4 +78,13 @@ async def read_json(request: web.Request, settings: Settings, *, or_else: str = 
     ):
         wanted = "a JSON body (Content-Type: application/json)" + (f" {or_else}" if or_else else "")
         raise ApiError(415, f"expected {wanted}, got {request.content_type!r}")
+    # no Content-Type (curl -T file.yaml): a body that is no JSON object is told what the
+    # endpoint takes, as a wrong type is, not only that it is not JSON
+    untyped = request.content_type == "application/octet-stream"
+    if or_else and untyped and body.strip() and not body.lstrip().startswith(b"{"):
+        raise ApiError(
+            415,
+            f"expected a JSON body (Content-Type: application/json) {or_else}; the body came "
+            "without a Content-Type and is not a JSON object",
+        )
     return parse_json(body)
