@@ -30,7 +30,10 @@ NOT_AT_START = (
     "smtpfake.delivery",  # no --deliver
     "smtpfake.hooks",  # no handler
     "uvloop",  # not installed here, or --loop asyncio below
-    "shutil",  # argparse asks it for the terminal's width only to print help (cli.Parser)
+    "argparse",  # a plain command line is read without it (smtpfake.plain_args)
+    "gettext",  # argparse's: its messages' translations
+    "smtpfake.cli_parser",
+    "shutil",  # argparse asks it for the terminal's width only to print help (cli_parser.Parser)
     "pathlib",  # the scenario is found and its cache entry read with os.path
     "urllib.parse",
     "ipaddress",
@@ -103,6 +106,7 @@ AT_START = {
     "smtpfake.lazy_pattern",
     "smtpfake.log_lines",
     "smtpfake.logging_observer",
+    "smtpfake.plain_args",
     "smtpfake.scenario",
     "smtpfake.scenario.cache",
     "smtpfake.scenario.checks",
@@ -123,16 +127,13 @@ AT_START = {
 }
 
 #: the standard library's modules serve may load beyond what asyncio loads itself (public
-#: top-level names, Python 3.10-3.13): the command line (argparse, which brings gettext), the
-#: records (dataclasses, copy) and the scenario cache (pickle, zlib)
+#: top-level names, Python 3.10-3.13): the records (dataclasses, copy) and the scenario cache
+#: (pickle, zlib); a plain command line is read without argparse
 STDLIB_AT_START = {
     "__future__",
-    "argparse",
     "copy",
     "dataclasses",
     "gc",
-    "gettext",
-    "locale",  # gettext's lookup of argparse's messages (Python 3.10: asyncio loads it from 3.11)
     "org",  # pickle tries `org.python.core` (Jython's): a failed import, which importtime lists
     "pickle",
     "zlib",
