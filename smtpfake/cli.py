@@ -1016,16 +1016,17 @@ _holding_collector = False
 SERVE_YOUNG_COLLECTION = 5000
 
 
-def program() -> int:
+def program(held: bool = False) -> int:
     """``smtpfake`` as its own process (the console script, ``python -m smtpfake``): :func:`main`
     with the cyclic garbage collector held off while it starts. Start-up makes tens of thousands
     of objects that live as long as the process (modules, classes, functions: some 30,000 for
     serve) and next to no garbage, so the collector's passes over them are wasted: about 3.5 ms
     of serve's start (some 40 passes, CPython 3.11). :func:`_started` ends the hold. Only the
     process's own entry point does this: the collector is the whole process's, and :func:`main`
-    is also called in-process."""
+    is also called in-process. ``held``: the collector was running and the caller turned it off
+    for this (:mod:`smtpfake.entry`, before importing this module)."""
     global _holding_collector
-    if gc.isenabled():
+    if held or gc.isenabled():
         gc.disable()
         _holding_collector = True
     try:
