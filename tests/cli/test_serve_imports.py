@@ -34,6 +34,7 @@ NOT_AT_START = (
     "argparse",  # a plain command line is read without it (smtpfake.plain_args)
     "gettext",  # argparse's: its messages' translations
     "smtpfake.cli_parser",
+    "zlib",  # the cache's entry names: binascii's CRC-32 (asyncio loads binascii)
     "shutil",  # argparse asks it for the terminal's width only to print help (cli_parser.Parser)
     "pathlib",  # the scenario is found and its cache entry read with os.path
     "urllib.parse",
@@ -148,7 +149,7 @@ AT_START = {
 
 #: the standard library's modules serve may load beyond what asyncio loads itself (public
 #: top-level names, Python 3.10-3.13): the records (dataclasses, copy) and the scenario cache
-#: (pickle, zlib); a plain command line is read without argparse
+#: (pickle); a plain command line is read without argparse
 STDLIB_AT_START = {
     "__future__",
     "copy",
@@ -156,7 +157,6 @@ STDLIB_AT_START = {
     "gc",
     "org",  # pickle tries `org.python.core` (Jython's): a failed import, which importtime lists
     "pickle",
-    "zlib",
 }
 
 
