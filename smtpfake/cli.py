@@ -752,7 +752,7 @@ def _add_serve(sub: Any) -> None:
         "(a flag wins); --scenario-dir as SMTPFAKE_SCENARIO_DIRS, separated by "
         f"'{os.pathsep}'.",
     )
-    _scenario_dir_option(serve)
+    scenario_dir_option(serve)
     # defaults are None here: _serve_settings fills them from the environment, then the default
     serve.add_argument(
         "--scenario", help="built-in name or YAML path (SMTPFAKE_SCENARIO; default: default)"
@@ -855,7 +855,7 @@ def _add_list(sub: Any) -> None:
         description="List the built-in scenarios and those in --scenario-dir, each with its "
         "summary and the values of its parameters.",
     )
-    _scenario_dir_option(lst)
+    scenario_dir_option(lst)
     lst.set_defaults(func=_list)
 
 
@@ -868,7 +868,7 @@ def _add_show(sub: Any) -> None:
         "settings that differ from the defaults and a line per rule. With --journal or --remote, "
         "then each rule's hits and near misses over those sessions.",
     )
-    _scenario_dir_option(show)
+    scenario_dir_option(show)
     show.add_argument(
         "scenario",
         nargs="?",
@@ -960,7 +960,7 @@ COMMANDS: dict[str, Callable[[Any], None]] = {
 }
 
 
-def _scenario_dir_option(parser: Any) -> None:
+def scenario_dir_option(parser: Any) -> None:
     """``--scenario-dir``, for the commands that load scenarios by name, on ``parser`` (an
     argparse parser, or :class:`~smtpfake.plain_args.Options`). Added to each (a parent parser
     would cost a parser more at start-up: see :class:`~smtpfake.cli_parser._OneCommand`)."""

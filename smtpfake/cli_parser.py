@@ -86,9 +86,9 @@ class _OneCommand:
 
 
 def scenario_dir_parent() -> Parser:
-    """A parent parser with :func:`_scenario_dir_option`: what the probe's parser takes."""
+    """A parent parser with :func:`scenario_dir_option`: what the probe's parser takes."""
     dirs = Parser(add_help=False)
-    cli._scenario_dir_option(dirs)
+    cli.scenario_dir_option(dirs)
     return dirs
 
 
