@@ -1,5 +1,5 @@
 import sys
 
-from smtpfake.cli import program
+from smtpfake.entry import program
 
 sys.exit(program())

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import gc
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 from smtpfake import __version__
 from smtpfake.journal_limits import JournalLimits
+from smtpfake.plain_args import NEGATABLE, Options, read_plain
 
-# Start-up cost: `smtpfake --help` and every subcommand load only argparse here; each command
-# imports what it needs (the scenario loader, yaml, asyncio, the server) when it runs.
+# Start-up cost: each command imports what it needs (the scenario loader, yaml, asyncio, the
+# server) when it runs; argparse (cli_parser) only when a command line is not plain (parse()).
 if TYPE_CHECKING:
+    import argparse
+    from types import SimpleNamespace
+
     from _typeshed import DataclassInstance
 
     from smtpfake.http import ApiServer
@@ -27,6 +30,9 @@ if TYPE_CHECKING:
 #: the event loops `serve --loop` takes: smtpfake.wire.loops.CHOICES, written out so that parsing
 #: the command line does not import asyncio (tests/cli/test_cli.py keeps the two equal)
 LOOP_CHOICES = ("auto", "asyncio", "uvloop")
+
+#: a command's options as :func:`parse` gives them: argparse's, or read plain (plain_args)
+Args: TypeAlias = "argparse.Namespace | SimpleNamespace"
 
 
 def _yes_no(text: str) -> bool:
@@ -67,6 +73,8 @@ def duration_flag(text: str) -> float:
     try:
         return duration(text)
     except ValueError:
+        import argparse  # only for its error: see parse()
+
         raise argparse.ArgumentTypeError(f"expected {_EXPECTED[duration]}, got {text!r}") from None
 
 
@@ -151,7 +159,7 @@ def _overlap(host: str | None, api_host: str | None) -> bool:
     return host == api_host or host in wild or api_host in wild
 
 
-def _serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
+def _serve_settings(args: Args, env: Mapping[str, str]) -> dict[str, Any]:
     """Each serve option from its flag, else its environment variable, else its default."""
     from smtpfake.scenario import limits
 
@@ -246,7 +254,7 @@ def parse_ports(text: str) -> range:
     return range(first, last + 1)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: Args) -> int:
     import asyncio
     import io
     import signal
@@ -440,7 +448,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(args: argparse.Namespace) -> int:
+def _list(args: Args) -> int:
     from smtpfake.scenario import ScenarioError, load_file, scenario_files
     from smtpfake.scenario.params import text_of
 
@@ -464,7 +472,7 @@ def _list(args: argparse.Namespace) -> int:
     return status
 
 
-def _validate(args: argparse.Namespace) -> int:
+def _validate(args: Args) -> int:
     from smtpfake.scenario import ScenarioError, load_file
 
     status = 0
@@ -479,7 +487,7 @@ def _validate(args: argparse.Namespace) -> int:
     return status
 
 
-def _explain(args: argparse.Namespace) -> int:
+def _explain(args: Args) -> int:
     from smtpfake.explain import ExplainError, explain
 
     try:
@@ -489,7 +497,7 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(args: argparse.Namespace) -> int:
+def _show(args: Args) -> int:
     """The scenario (NAME, or with --remote alone the sidecar's scenario in force), then with
     --journal or --remote each rule's hits and near misses over the sessions recorded."""
     from smtpfake.journal import rules_report
@@ -561,7 +569,7 @@ def _scenario_problems(
     return 2
 
 
-def _remote(args: argparse.Namespace) -> RemoteSmtpFake:
+def _remote(args: Args) -> RemoteSmtpFake:
     from smtpfake.remote import RemoteSmtpFake
 
     token = args.api_token or os.environ.get("SMTPFAKE_API_TOKEN") or None
@@ -711,10 +719,12 @@ def _assignment(text: str) -> tuple[str, str]:
     try:
         return parse_assignment(text)
     except ValueError as exc:
+        import argparse  # only for its error: see parse()
+
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _param_option(parser: argparse.ArgumentParser, after: str = "") -> None:
+def _param_option(parser: Any, after: str = "") -> None:
     parser.add_argument(
         "--param",
         action="append",
@@ -728,6 +738,8 @@ def _param_option(parser: argparse.ArgumentParser, after: str = "") -> None:
 def _directory(text: str) -> str:
     """A ``--scenario-dir`` that exists: a misspelt one would add nothing, silently."""
     if not os.path.isdir(text):
+        import argparse  # only for its error: see parse()
+
         raise argparse.ArgumentTypeError(f"{text!r} is not a directory")
     return text
 
@@ -740,7 +752,7 @@ def _add_serve(sub: Any) -> None:
         "(a flag wins); --scenario-dir as SMTPFAKE_SCENARIO_DIRS, separated by "
         f"'{os.pathsep}'.",
     )
-    _scenario_dir_option(serve)
+    scenario_dir_option(serve)
     # defaults are None here: _serve_settings fills them from the environment, then the default
     serve.add_argument(
         "--scenario", help="built-in name or YAML path (SMTPFAKE_SCENARIO; default: default)"
@@ -808,7 +820,7 @@ def _add_serve(sub: Any) -> None:
     )
     serve.add_argument(
         "--quiet",
-        action=argparse.BooleanOptionalAction,
+        action=NEGATABLE,
         help="no line per session event: only where it listens, errors and the stop (for load "
         "tests; the journal and the API keep everything) (SMTPFAKE_QUIET=1)",
     )
@@ -843,7 +855,7 @@ def _add_list(sub: Any) -> None:
         description="List the built-in scenarios and those in --scenario-dir, each with its "
         "summary and the values of its parameters.",
     )
-    _scenario_dir_option(lst)
+    scenario_dir_option(lst)
     lst.set_defaults(func=_list)
 
 
@@ -856,7 +868,7 @@ def _add_show(sub: Any) -> None:
         "settings that differ from the defaults and a line per rule. With --journal or --remote, "
         "then each rule's hits and near misses over those sessions.",
     )
-    _scenario_dir_option(show)
+    scenario_dir_option(show)
     show.add_argument(
         "scenario",
         nargs="?",
@@ -912,9 +924,10 @@ def _add_explain(sub: Any) -> None:
 
 
 def _add_probe(sub: Any) -> None:
+    from smtpfake.cli_parser import scenario_dir_parent
     from smtpfake.probe.command import add_parser as add_probe  # argparse only; the rest lazily
 
-    probe = add_probe(sub, _scenario_dir_parent())
+    probe = add_probe(sub, scenario_dir_parent())
     # set in every selected case that declares it; a name none declares is an error
     _param_option(probe, "; every selected case that declares it gets it")
 
@@ -934,48 +947,8 @@ def usage_error(prog: str, message: str) -> NoReturn:
     sys.exit(usage_problem(prog, message))
 
 
-#: the width of the formatters a parser makes while it is built (argparse's own when no terminal
-#: says otherwise): argparse makes one for every option only to check its metavar, and asking
-#: for the terminal's width imports shutil (with bz2 and lzma: 6.5M instructions, some 2 ms of
-#: serve's start); help and usage are formatted at the terminal's width, as argparse does
-BUILDING_WIDTH = 78
-
-
-class Parser(argparse.ArgumentParser):
-    """``smtpfake``'s argument parser: ``--help`` as argparse prints it, a usage error in
-    :func:`usage_error`'s two lines. Subparsers take their parent's class, so every
-    subcommand's parser (the probe's too) is one of these. Keywords only, as argparse makes
-    subparsers; ``formatter_class`` formats help and usage, and while the parser is built the
-    same class at :data:`BUILDING_WIDTH` checks the options."""
-
-    def __init__(self, *, formatter_class: Any = argparse.HelpFormatter, **kwargs: Any) -> None:
-        self.printing_formatter = formatter_class
-
-        def building(prog: str) -> argparse.HelpFormatter:
-            made: argparse.HelpFormatter = formatter_class(prog, width=BUILDING_WIDTH)
-            return made
-
-        super().__init__(formatter_class=building, **kwargs)
-
-    def format_usage(self) -> str:
-        return self._printed(super().format_usage)
-
-    def format_help(self) -> str:
-        return self._printed(super().format_help)
-
-    def _printed(self, format_it: Callable[[], str]) -> str:
-        """``format_it()`` with the formatter help is printed with (the terminal's width)."""
-        building, self.formatter_class = self.formatter_class, self.printing_formatter
-        try:
-            return format_it()
-        finally:
-            self.formatter_class = building
-
-    def error(self, message: str) -> NoReturn:
-        usage_error(self.prog, message)
-
-
-#: subcommand -> what adds its parser to ``smtpfake``'s subparsers (or to :class:`_OneCommand`),
+#: subcommand -> what adds its parser to ``smtpfake``'s subparsers (or to
+#: :class:`~smtpfake.cli_parser._OneCommand`, or to :class:`~smtpfake.plain_args.Options`),
 #: in the order ``smtpfake --help`` lists them
 COMMANDS: dict[str, Callable[[Any], None]] = {
     "serve": _add_serve,
@@ -987,33 +960,10 @@ COMMANDS: dict[str, Callable[[Any], None]] = {
 }
 
 
-#: what ``smtpfake --help`` says first (the module's docstring is for readers of the code)
-DESCRIPTION = (
-    "smtpfake: a fault-injecting SMTP test double. A scenario (YAML) scripts how the server "
-    "misbehaves; every session and message is recorded."
-)
-
-
-class _OneCommand:
-    """What a :data:`COMMANDS` adder is given for ``smtpfake``'s subparsers when one command's
-    parser is built alone (:func:`parse`): its ``add_parser`` makes that parser as the
-    subparsers would (prog ``smtpfake NAME``, ``command`` set to NAME; ``help`` is for the
-    top level's list), without the top-level parser (start-up time: each parser argparse makes
-    looks for its translations, about 0.8 million instructions, and the subparsers format the
-    top level's usage for the prog)."""
-
-    def __init__(self) -> None:
-        self.made: Parser | None = None
-
-    def add_parser(self, name: str, *, help: str | None = None, **kwargs: Any) -> Parser:
-        self.made = Parser(prog=f"smtpfake {name}", **kwargs)
-        self.made.set_defaults(command=name)
-        return self.made
-
-
-def _scenario_dir_option(parser: argparse.ArgumentParser) -> None:
-    """``--scenario-dir``, for the commands that load scenarios by name. Added to each (a
-    parent parser would cost a parser more at start-up: see :class:`_OneCommand`)."""
+def scenario_dir_option(parser: Any) -> None:
+    """``--scenario-dir``, for the commands that load scenarios by name, on ``parser`` (an
+    argparse parser, or :class:`~smtpfake.plain_args.Options`). Added to each (a parent parser
+    would cost a parser more at start-up: see :class:`~smtpfake.cli_parser._OneCommand`)."""
     parser.add_argument(
         "--scenario-dir",
         action="append",
@@ -1024,37 +974,28 @@ def _scenario_dir_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _scenario_dir_parent() -> Parser:
-    """A parent parser with :func:`_scenario_dir_option`: what the probe's parser takes."""
-    dirs = Parser(add_help=False)
-    _scenario_dir_option(dirs)
-    return dirs
+#: the commands whose adders add only long options (no positionals, groups or parents): their
+#: command lines are read without argparse when plain (:func:`parse`)
+READ_PLAIN = ("serve", "list")
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """``smtpfake``'s parser with every subcommand (``smtpfake --help``); with ``command`` (a key
-    of :data:`COMMANDS`) that subcommand's parser alone, as the whole parser would make it, which
-    is all a run of it reads (start-up time: building them all costs about 5 ms and imports the
-    probe's)."""
-    if command is not None:
-        alone = _OneCommand()
-        COMMANDS[command](alone)
-        assert alone.made is not None, f"{command}'s adder made no parser"
-        return alone.made
-    parser = Parser(prog="smtpfake", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"smtpfake {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for add in COMMANDS.values():
-        add(sub)
-    return parser
-
-
-def parse(argv: Sequence[str]) -> argparse.Namespace:
+def parse(argv: Sequence[str]) -> Args:
     """The command line parsed by its subcommand's parser alone; a misspelt command or none
     are told by the whole parser (its message names every command). Exits after printing help
-    or a usage error (:func:`usage_error`), as ``parse_args`` does."""
+    or a usage error (:func:`usage_error`), as ``parse_args`` does. A :data:`READ_PLAIN`
+    command's plain options (``--name VALUE``, see :mod:`smtpfake.plain_args`) are read from its
+    adder's options without argparse (start-up time); any other word goes to argparse, which
+    answers as always."""
     # the subcommand comes first: the top level's own options (--help, --version) only print
     chosen = argv[0] if argv and argv[0] in COMMANDS else None
+    if chosen in READ_PLAIN:
+        options = Options()
+        COMMANDS[chosen](options)
+        plain = read_plain(options, argv[1:])
+        if plain is not None:
+            return plain
+    from smtpfake.cli_parser import build_parser
+
     if chosen is None:
         return build_parser().parse_args(argv)
     args, extra = build_parser(chosen).parse_known_args(argv[1:])
@@ -1075,16 +1016,17 @@ _holding_collector = False
 SERVE_YOUNG_COLLECTION = 5000
 
 
-def program() -> int:
+def program(held: bool = False) -> int:
     """``smtpfake`` as its own process (the console script, ``python -m smtpfake``): :func:`main`
     with the cyclic garbage collector held off while it starts. Start-up makes tens of thousands
     of objects that live as long as the process (modules, classes, functions: some 30,000 for
     serve) and next to no garbage, so the collector's passes over them are wasted: about 3.5 ms
     of serve's start (some 40 passes, CPython 3.11). :func:`_started` ends the hold. Only the
     process's own entry point does this: the collector is the whole process's, and :func:`main`
-    is also called in-process."""
+    is also called in-process. ``held``: the collector was running and the caller turned it off
+    for this (:mod:`smtpfake.entry`, before importing this module)."""
     global _holding_collector
-    if gc.isenabled():
+    if held or gc.isenabled():
         gc.disable()
         _holding_collector = True
     try:

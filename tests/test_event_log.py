@@ -141,6 +141,8 @@ def test_stamps_are_what_datetime_makes_to_the_millisecond() -> None:
     times = [rng.uniform(0, 4e9) for _ in range(20_000)]
     times += [1_764_439_554 + k / 1000 for k in range(-3, 3)]  # across a second
     times += [1_764_439_554.9994999, 1_764_439_554.9995, 1_764_439_554.9999996]
+    # either side of the years the log formats without datetime (1970-2514), and the first day
+    times += [-0.5, 0.0, 86399.9996, 2.0**34 - 0.0001, 2.0**34, 2.0**34 + 1.5, 1e11]
     # in a row, as events come: most stamps from the last one's millisecond, edges crossed
     times += [1_764_439_554 + i * 7e-6 for i in range(5000)]
     # around each edge of a millisecond, where rounding to the microsecond decides

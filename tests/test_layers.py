@@ -56,7 +56,10 @@ JOURNAL_MAY_IMPORT = frozenset(
 FACES = frozenset(
     {
         "smtpfake.__main__",
+        "smtpfake.entry",
         "smtpfake.cli",
+        "smtpfake.cli_parser",
+        "smtpfake.plain_args",
         "smtpfake.control",
         "smtpfake.explain",
         "smtpfake.http",

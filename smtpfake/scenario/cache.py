@@ -24,12 +24,12 @@ package's sources are not plain files).
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import functools
 import os
 import pickle
 import sys
-import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -114,7 +114,9 @@ def entry_name(key: Key) -> str:
     files that share one name overwrite each other's entry, which costs a load, never a wrong
     answer: the key inside is compared)."""
     path, params = str(key[4]), str(key[5])
-    checksum = zlib.crc32("\0".join((path, params)).encode())
+    # binascii's CRC-32 is zlib's (the same names as before); asyncio has loaded binascii, while
+    # zlib would be one more shared library to load at serve's start
+    checksum = binascii.crc32("\0".join((path, params)).encode())
     stem = os.path.splitext(os.path.basename(path))[0]
     return f"{stem}-{checksum:08x}.pickle"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from smtpfake import cli
+from smtpfake import cli, cli_parser
 from smtpfake.server import Server
 
 from ..support.ports import free_ports
@@ -134,11 +134,13 @@ def test_serve_with_a_param_greylists_for_that_long() -> None:
 
 
 def test_params_and_clock_from_the_environment() -> None:
-    args = cli.build_parser().parse_args(["serve"])
+    args = cli_parser.build_parser().parse_args(["serve"])
     env = {"SMTPFAKE_PARAMS": "delay=5 count=3", "SMTPFAKE_CLOCK": "manual"}
     cfg = cli._serve_settings(args, env)
     assert (cfg["params"], cfg["clock"]) == ({"delay": "5", "count": "3"}, "manual")
-    flagged = cli.build_parser().parse_args(["serve", "--param", "delay=9", "--clock", "system"])
+    flagged = cli_parser.build_parser().parse_args(
+        ["serve", "--param", "delay=9", "--clock", "system"]
+    )
     cfg = cli._serve_settings(flagged, env)  # a flag wins
     assert (cfg["params"], cfg["clock"]) == ({"delay": "9"}, "system")
     for bad in ({"SMTPFAKE_PARAMS": "delay"}, {"SMTPFAKE_CLOCK": "fast"}):
@@ -170,9 +172,9 @@ def test_serve_with_a_manual_clock(monkeypatch: pytest.MonkeyPatch, served: list
 
 
 def test_serve_idle_timeout_flag_and_environment(served: list[Server]) -> None:
-    args = cli.build_parser().parse_args(["serve", "--idle-timeout", "0.5"])
+    args = cli_parser.build_parser().parse_args(["serve", "--idle-timeout", "0.5"])
     assert cli._serve_settings(args, {})["idle_timeout"] == 0.5
-    plain = cli.build_parser().parse_args(["serve"])
+    plain = cli_parser.build_parser().parse_args(["serve"])
     assert cli._serve_settings(plain, {})["idle_timeout"] == 300.0
     assert cli._serve_settings(plain, {"SMTPFAKE_IDLE_TIMEOUT": "2.5"})["idle_timeout"] == 2.5
     for bad in ("soon", "0"):
@@ -180,7 +182,7 @@ def test_serve_idle_timeout_flag_and_environment(served: list[Server]) -> None:
             cli._serve_settings(plain, {"SMTPFAKE_IDLE_TIMEOUT": bad})
     # durations as scenarios, --param and the API write them
     assert cli._serve_settings(plain, {"SMTPFAKE_IDLE_TIMEOUT": "5m"})["idle_timeout"] == 300.0
-    units = cli.build_parser().parse_args(["serve", "--idle-timeout", "250ms"])
+    units = cli_parser.build_parser().parse_args(["serve", "--idle-timeout", "250ms"])
     assert cli._serve_settings(units, {})["idle_timeout"] == 0.25
     assert cli.main(["serve", "--port", "0", "--idle-timeout", "7"]) == 0
     assert served[0].idle_timeout == 7.0
@@ -196,11 +198,11 @@ def test_serve_idle_timeout_flag_and_environment(served: list[Server]) -> None:
 def test_serve_grace_periods_flag_and_environment(
     monkeypatch: pytest.MonkeyPatch, served: list[Server], flag: str, var: str, key: str
 ) -> None:
-    plain = cli.build_parser().parse_args(["serve"])
+    plain = cli_parser.build_parser().parse_args(["serve"])
     assert cli._serve_settings(plain, {})[key] is None  # Server's default
     assert cli._serve_settings(plain, {var: "2.5"})[key] == 2.5
     assert cli._serve_settings(plain, {var: "0"})[key] == 0.0  # 0: close at once
-    flagged = cli.build_parser().parse_args(["serve", flag, "0.5"])
+    flagged = cli_parser.build_parser().parse_args(["serve", flag, "0.5"])
     assert cli._serve_settings(flagged, {var: "2.5"})[key] == 0.5  # the flag wins
     for bad in ("soon", "-1", "nan", "1e9"):
         with pytest.raises(cli._ConfigError, match=f"^{flag}/{var}: |^{var}="):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from smtpfake import cli
+from smtpfake import cli, cli_parser
 
 Parsed = tuple[str, str, int | str | None, dict[str, object] | None]
 
@@ -31,7 +31,7 @@ def parsed(parse: Callable[[list[str]], argparse.Namespace], argv: list[str]) ->
 
 
 def whole(argv: list[str]) -> argparse.Namespace:
-    return cli.build_parser().parse_args(argv)
+    return cli_parser.build_parser().parse_args(argv)
 
 
 TAILS = [
@@ -105,7 +105,7 @@ def test_main_builds_only_the_chosen_commands_parser(monkeypatch: pytest.MonkeyP
 def test_help_is_formatted_at_the_terminals_width(
     monkeypatch: pytest.MonkeyPatch, columns: str
 ) -> None:
-    """cli.Parser builds with formatters of a fixed width (so that building does not import
+    """cli_parser.Parser builds with formatters of a fixed width (so that building does not import
     shutil) and formats help with argparse's own at the terminal's: --help is what a plain
     argparse parser with the same options prints, at any width."""
     monkeypatch.setenv("COLUMNS", columns)  # what shutil.get_terminal_size reads first
@@ -115,9 +115,10 @@ def test_help_is_formatted_at_the_terminals_width(
         parser.add_argument("names", nargs="*", help="the scenarios to load, in order")
         return parser
 
-    ours = options(cli.Parser(prog="smtpfake serve", description="Serves. " * 20))
+    ours = options(cli_parser.Parser(prog="smtpfake serve", description="Serves. " * 20))
     plain = options(argparse.ArgumentParser(prog="smtpfake serve", description="Serves. " * 20))
     assert ours.format_help() == plain.format_help()
     assert ours.format_usage() == plain.format_usage()
     widest = max(len(line) for line in ours.format_help().splitlines())
-    assert (widest > cli.BUILDING_WIDTH) is (columns == "120")  # not the width it was built at
+    # not the width it was built at
+    assert (widest > cli_parser.BUILDING_WIDTH) is (columns == "120")

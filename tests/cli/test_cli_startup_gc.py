@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from smtpfake import cli
 
 # serve in a fresh interpreter through cli.program(), as the console script runs it; at the
@@ -34,21 +36,43 @@ class Lines:
 
 sys.stdout = Lines()
 sys.argv = ["smtpfake", "serve", "--port", "0"]
-from smtpfake import cli
-status = cli.program()
+START
 print(json.dumps({"status": status, "enabled": gc.isenabled()}), file=sys.stderr)
 """
 
 
-def test_serve_listens_with_the_collector_running_and_start_up_frozen(tmp_path: Path) -> None:
+#: serve started by cli.program() itself, or by smtpfake.entry's program() (the console script's
+#: and ``python -m smtpfake``'s), which holds the collector off from before cli's import: a
+#: finder on sys.meta_path (which finds nothing itself) says whether it was off then
+STARTS = {
+    "cli": "from smtpfake import cli\nstatus = cli.program()",
+    "entry": """
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "smtpfake.cli":
+            print(json.dumps({"collector at cli's import": gc.isenabled()}), file=sys.stderr)
+
+sys.meta_path.insert(0, Watch())
+from smtpfake.entry import program
+status = program()
+""",
+}
+
+
+@pytest.mark.parametrize("start", list(STARTS))
+def test_serve_listens_with_the_collector_running_and_start_up_frozen(
+    tmp_path: Path, start: str
+) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", SERVE],
+        [sys.executable, "-c", SERVE.replace("START", STARTS[start])],
         capture_output=True,
         text=True,
         timeout=60,
         env={**os.environ, "SMTPFAKE_CACHE_DIR": str(tmp_path)},
     )
     lines = [json.loads(x) for x in done.stderr.splitlines() if x.startswith("{")]
+    if start == "entry":
+        assert lines.pop(0) == {"collector at cli's import": False}
     assert len(lines) == 2, done.stderr
     listening, ended = lines
     assert listening["enabled"] is True

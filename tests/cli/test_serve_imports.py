@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,11 @@ NOT_AT_START = (
     "smtpfake.delivery",  # no --deliver
     "smtpfake.hooks",  # no handler
     "uvloop",  # not installed here, or --loop asyncio below
-    "shutil",  # argparse asks it for the terminal's width only to print help (cli.Parser)
+    "argparse",  # a plain command line is read without it (smtpfake.plain_args)
+    "gettext",  # argparse's: its messages' translations
+    "smtpfake.cli_parser",
+    "zlib",  # the cache's entry names: binascii's CRC-32 (asyncio loads binascii)
+    "shutil",  # argparse asks it for the terminal's width only to print help (cli_parser.Parser)
     "pathlib",  # the scenario is found and its cache entry read with os.path
     "urllib.parse",
     "ipaddress",
@@ -39,8 +44,9 @@ NOT_AT_START = (
 )
 
 
-def imports_of_serve(cache: Path, *args: str) -> set[str]:
-    """The modules a ``smtpfake serve --port 0`` process imports, from start to stop."""
+def imports_of_serve(cache: Path, *args: str, greeted: bool = False) -> set[str]:
+    """The modules a ``smtpfake serve --port 0`` process imports, from start to stop; with
+    ``greeted``, a client connects and reads its greeting before the stop."""
     proc = subprocess.Popen(
         [sys.executable, "-X", "importtime", "-m", "smtpfake", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
@@ -50,6 +56,15 @@ def imports_of_serve(cache: Path, *args: str) -> set[str]:
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
+    if greeted and "listening" in line:
+        port = int(line.split(" listening on ")[1].split(",")[0].rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            got = b""
+            while not got.endswith(b"\r\n"):  # bounded by the socket's timeout
+                part = sock.recv(512)
+                assert part, got
+                got += part
+        assert got.startswith(b"220 "), got
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert "listening" in line, err
@@ -63,6 +78,14 @@ def test_serve_starts_without_the_yaml_loader_once_the_scenario_is_cached(tmp_pa
     again = imports_of_serve(tmp_path, "--loop", "asyncio")
     assert "smtpfake.scenario.cache" in again and "smtpfake.engine.session" in again
     assert sorted(again & set(NOT_AT_START)) == []
+
+
+def test_the_first_greeting_and_its_log_line_load_no_datetime(tmp_path: Path) -> None:
+    """The log stamps the first session's line with time.strftime (logging_observer's
+    _iso_second): importing datetime then was 3.7M instructions of the first greeting."""
+    imports_of_serve(tmp_path, "--loop", "asyncio")  # fills the scenario cache
+    loaded = imports_of_serve(tmp_path, "--loop", "asyncio", greeted=True)
+    assert "smtpfake.engine.session" in loaded and "datetime" not in loaded
 
 
 def test_the_json_log_and_a_parameter_load_what_they_need(tmp_path: Path) -> None:
@@ -96,6 +119,7 @@ AT_START = {
     "smtpfake.engine.session",
     "smtpfake.engine.shared",
     "smtpfake.engine.state",
+    "smtpfake.entry",
     "smtpfake.event_order",
     "smtpfake.frozen_dataclass",
     "smtpfake.journal",
@@ -103,6 +127,7 @@ AT_START = {
     "smtpfake.lazy_pattern",
     "smtpfake.log_lines",
     "smtpfake.logging_observer",
+    "smtpfake.plain_args",
     "smtpfake.scenario",
     "smtpfake.scenario.cache",
     "smtpfake.scenario.checks",
@@ -123,19 +148,15 @@ AT_START = {
 }
 
 #: the standard library's modules serve may load beyond what asyncio loads itself (public
-#: top-level names, Python 3.10-3.13): the command line (argparse, which brings gettext), the
-#: records (dataclasses, copy) and the scenario cache (pickle, zlib)
+#: top-level names, Python 3.10-3.13): the records (dataclasses, copy) and the scenario cache
+#: (pickle); a plain command line is read without argparse
 STDLIB_AT_START = {
     "__future__",
-    "argparse",
     "copy",
     "dataclasses",
     "gc",
-    "gettext",
-    "locale",  # gettext's lookup of argparse's messages (Python 3.10: asyncio loads it from 3.11)
     "org",  # pickle tries `org.python.core` (Jython's): a failed import, which importtime lists
     "pickle",
-    "zlib",
 }
 
 
