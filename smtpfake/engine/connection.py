@@ -69,6 +69,10 @@ GRACE_PERIOD = 1.0
 _MODE_DATA = Mode.DATA
 
 _ENDS = (Close, Reset)
+#: what the rest of a batch may hold for only the client's reading to hold it up
+#: (:meth:`Connection.writes_on`): nothing the server paces (a Sleep, a user's handler, a
+#: handshake) and no reset
+_UNPACED = (*TIMER_ACTIONS, Send, Close, HalfClose)
 #: a QUIT line among the octets buffered (RFC 5321 §2.4: verbs are case-insensitive)
 _QUIT_LINE = re.compile(rb"(?:^|\n)quit[ \t]*\r?\n", re.IGNORECASE)
 #: a close with nothing to record (the client's close, recorded on its own, or a failure's)
@@ -385,28 +389,32 @@ class Connection:
         self._text_cut()
         return self._replace(self.session.timer_fired(name))
 
-    def eof_received(self) -> tuple[Action, ...]:
+    def eof_received(self, socket_full: bool = False) -> tuple[Action, ...]:
         """The client closed its side (FIN): an entry at this time, after every line it sent
-        before (they are recorded first, with their own times, and judged).
+        before (they are recorded first, with their own times, and judged). ``socket_full``:
+        the wire is waiting for the socket to take octets it wrote (the transport holds some:
+        the client has not read what came before).
 
-        A reply still under way (paced by a fault, awaiting the user's handler, or not read by
-        the client) is one the client gave up on (RFC 5321 §4.5.3.2): it is recorded as not
-        delivered, the lines behind it are recorded but not answered, and the server closes;
-        unless the client sent QUIT (:meth:`_reads_on`): then its EOF is a half-close and the
-        reply is written on, as below. Otherwise the client may still read (a half-close): the
-        lines it sent before its EOF are processed and answered in turn, then the server closes.
-        What the EOF cut short (a last line without its LF, a message without its final ".") is
-        recorded before its entry and never answered (RFC 5321 §2.3.8)."""
+        A reply still under way (paced by a fault, awaiting the user's handler) is one the
+        client gave up on (RFC 5321 §4.5.3.2): it is recorded as not delivered, the lines
+        behind it are recorded but not answered, and the server closes. Not when the client
+        still reads (:meth:`writes_on`): it sent QUIT, or only its reading holds the batch up;
+        then its EOF is a half-close and the reply is written on, as below. Otherwise the
+        client may still read (a half-close): the lines it sent before its EOF are processed
+        and answered in turn, then the server closes. What the EOF cut short (a last line
+        without its LF, a message without its final ".") is recorded before its entry and
+        never answered (RFC 5321 §2.3.8)."""
         if self._over:
             return ()
         self._eof = self.session.now()
-        if self._busy and self._under_way() and self._reads_on():
-            # a half-close after QUIT (RFC 5321 §4.1.1.10: the client waits for the 221): the
-            # reply goes on being written and the lines it sent before are answered, then the
-            # server closes (done() ends it); a client that closed both ways resets a write
-            self._client_closed("(client closed the connection)", self._eof)
-            return ()
         if self._busy and self._under_way():
+            if self.writes_on(socket_full):
+                # the reply goes on being written (delivered once the socket took it) and the
+                # lines sent before are answered, then the server closes (done() ends it); a
+                # client that had closed both ways resets a write, and what is left is not
+                # delivered, with the octets that went
+                self._client_closed("(client closed the connection)", self._eof)
+                return ()
             self._client_left = not self._closing
             self._abandon(self._eof)
             self._client_closed("(client closed the connection)", self._eof)
@@ -418,6 +426,20 @@ class Connection:
             return ()
         actions = self._pump()  # the lines it sent before (a last one without its LF: recorded)
         return actions if self._busy or self._over else self._end()
+
+    def writes_on(self, socket_full: bool) -> bool:
+        """Whether an EOF now leaves the batch under way to be carried out (a half-close)
+        rather than given up: nothing is under way; or the client sent QUIT (RFC 5321
+        §4.1.1.10: it waits for the 221, :meth:`_reads_on`); or ``socket_full`` (the wire waits
+        for the socket to take what it wrote) and the rest of the batch is replies, timers and
+        the close, nothing paced: only the client's reading holds it up, and a client that
+        sends FIN with replies unread in its buffer reads on (one that closed both ways resets
+        instead). The wire asks first, to learn whether to report a reply's octets kept."""
+        if not (self._busy and self._under_way()):
+            return True
+        if socket_full and all(isinstance(a, _UNPACED) for a in self._batch[self._cursor :]):
+            return True
+        return self._reads_on()
 
     def _reads_on(self) -> bool:
         """Whether the client, closing its side while a reply is still going out, is waiting

@@ -14,7 +14,9 @@ does not read its replies).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import os
 import socket
 import ssl
 import struct
@@ -199,9 +201,22 @@ class Wire(asyncio.Protocol):
         if self._cut is not None:
             self._finish_cut("the client closed before its ClientHello")
             return None
-        if self._pending is not None:
-            self._report_kept()
-        self._call(self._conn.eof_received if self._conn is not None else None)
+        conn = self._conn
+        if conn is not None:
+            # waiting on the socket, only the client's reading holds the batch up: its EOF is
+            # a half-close (Connection.writes_on), _until_taken goes on; else the reply in the
+            # transport is given up, with the octets the socket took
+            full = self._writable is not None
+            if (
+                self._pending is not None
+                and not conn.writes_on(full)
+                and self._report_kept()
+                and self._transport is not None
+            ):
+                # the rest of the reply given up must not go (the record says how much did);
+                # a close would still send what the transport holds
+                _stop_sending(self._transport)
+            self._call(lambda: conn.eof_received(full))
         # TLS has no half-open state (asking for it only makes asyncio log a warning)
         return not self._tls
 
@@ -522,19 +537,21 @@ class Wire(asyncio.Protocol):
             # same future would end cancelled too, and its close never come
             await asyncio.shield(self._writable)
 
-    def _report_kept(self) -> None:
+    def _report_kept(self) -> int:
         """The engine is about to hear of an end (the client's close, a timer, a stop) while a
         reply written is partly in the transport's buffer: it learns how many of its octets
-        the socket took, for the record's ``written`` (the reply is not delivered)."""
+        the socket took, for the record's ``written`` (the reply is not delivered). Returns
+        the octets the transport still holds (0 with no such reply)."""
         pending, conn, transport = self._pending, self._conn, self._transport
         if pending is None or conn is None:
-            return
+            return 0
         self._pending = None
         kept = self._kept  # (a closed transport drops its buffer: the last size known)
         if transport is not None and not transport.is_closing():
             kept = transport.get_write_buffer_size()
         size = len(pending.data)
         conn.handed(size - min(kept, size))
+        return kept
 
     def _do(self, action: Action) -> bool:
         """One action that does not wait and is no Send; False when the connection is over."""
@@ -738,6 +755,19 @@ def _hand_over(transport: asyncio.Transport, data: bytes) -> None:
             view = view[size:]
     else:
         protocol.data_received(data)
+
+
+def _stop_sending(transport: asyncio.Transport) -> None:
+    """Let no octet more reach the client and drop what the transport holds: the kernel sends
+    what it took, then its FIN (SHUT_WR now, on a duplicate of the socket's descriptor: uvloop's
+    transport socket has no shutdown(), and its abort() closes only on a later turn of the
+    loop, writing on meanwhile), and abort() ends the transport."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        # (an OSError: the connection is gone already, nothing more can go anyway)
+        with socket.socket(fileno=os.dup(sock.fileno())) as dup, contextlib.suppress(OSError):
+            dup.shutdown(socket.SHUT_WR)
+    transport.abort()
 
 
 def _peer_text(peer: Any) -> str:

@@ -9,21 +9,18 @@ server's end, FIONREAD on the client's): the record's delivered octets must be e
 
 from __future__ import annotations
 
-import fcntl
 import socket
-import struct
 import sys
 import termios
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from smtpfake.journal_limits import JournalLimits
 from smtpfake.server import Server
-from smtpfake.wire import protocol
 
 from ..support.waits import ended_sessions
+from .queues import SMALL, queued, read_exactly, wait_blocked
 from .test_loops import HAVE_UVLOOP
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="queue sizes by Linux ioctls")
@@ -32,52 +29,6 @@ LOOPS = ["asyncio"] + (["uvloop"] if HAVE_UVLOOP else [])
 OK = b"250 2.0.0 Ok\r\n"
 #: NOOPs a round: their replies (14 octets each) are several times what both small buffers hold
 ROUND = 3000
-SMALL = 4096  # octets asked for SO_SNDBUF / SO_RCVBUF (Linux doubles it)
-
-
-def _queued(sock: socket.socket | int, request: int) -> int:
-    fd = sock if isinstance(sock, int) else sock.fileno()
-    return int(struct.unpack("i", fcntl.ioctl(fd, request, b"\0\0\0\0"))[0])
-
-
-@pytest.fixture
-def server_ends(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The file descriptors of the server's ends of the connections, each with a small send
-    buffer (set as the connection is made)."""
-    ends: list[int] = []
-    real = protocol.Wire.connection_made
-
-    def made(wire: protocol.Wire, transport: protocol.asyncio.BaseTransport) -> None:
-        sock = transport.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL)
-        ends.append(sock.fileno())
-        real(wire, transport)
-
-    monkeypatch.setattr(protocol.Wire, "connection_made", made)
-    yield ends
-
-
-def _settled(client: socket.socket, server_end: int) -> int:
-    """Wait until the octets queued between the server and the client stop changing (the
-    server blocked on a client that does not read); return them."""
-    last, same = -1, 0
-    for _ in range(200):  # at most about 10 s
-        now = _queued(client, termios.FIONREAD) + _queued(server_end, termios.TIOCOUTQ)
-        same = same + 1 if now == last else 0
-        if same >= 4:
-            return now
-        last = now
-        time.sleep(0.05)
-    raise AssertionError("the queues never settled")
-
-
-def _read(client: socket.socket, octets: int) -> bytes:
-    got = b""
-    while len(got) < octets:
-        chunk = client.recv(1 << 16)  # the socket's timeout bounds a stall
-        assert chunk, "EOF before every reply came"
-        got += chunk
-    return got
 
 
 @pytest.mark.parametrize("loop", LOOPS)
@@ -91,20 +42,20 @@ def test_a_client_that_stops_reading_gets_every_reply_and_the_record_is_the_wire
         client.connect((server.host, server.port))
         assert client.recv(100).startswith(b"220")
         client.sendall(b"EHLO c.test\r\n")
-        assert _read(client, 1).startswith(b"250")
+        assert read_exactly(client, 1).startswith(b"250")
         time.sleep(0.05)
-        assert _queued(client, termios.FIONREAD) == 0  # (the whole EHLO reply was read)
+        assert queued(client, termios.FIONREAD) == 0  # (the whole EHLO reply was read)
         (server_end,) = server_ends
 
         # The first round: the buffers fill, the server waits; then every reply comes.
         client.sendall(b"NOOP\r\n" * ROUND)
-        assert _settled(client, server_end) < ROUND * len(OK)  # they filled: the test bites
-        first = _read(client, ROUND * len(OK))
+        assert wait_blocked(client, server_end) < ROUND * len(OK)  # they filled: the test bites
+        first = read_exactly(client, ROUND * len(OK))
         assert first == OK * ROUND
 
         # The second: again unread; then the client closes (a reset: octets unread).
         client.sendall(b"NOOP\r\n" * ROUND)
-        handed = _settled(client, server_end)
+        handed = wait_blocked(client, server_end)
         assert handed < ROUND * len(OK)
         client.close()
 

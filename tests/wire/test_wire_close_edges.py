@@ -19,6 +19,7 @@ from smtpfake.server import Server
 from ..support import SHARED_GRACE, scenario
 from ..support.raw import Raw
 from ..support.waits import ended_sessions, kinds
+from .queues import SMALL, read_exactly, wait_blocked
 
 CHUNKING = {"extensions_add": ["CHUNKING"]}
 
@@ -160,8 +161,15 @@ def test_a_line_the_bare_lf_521_cuts_is_recorded_before_it(fresh: Server) -> Non
 
 
 # -- the client half-closes while replies wait on its reading --------------------------------------
+#
+# Small socket buffers (the server end's SO_SNDBUF, the client's SO_RCVBUF) make the replies of a
+# few pipelined NOOPs fill them. While the client does not read, everything the server handed to
+# the socket is in the two kernels' queues (SIOCOUTQ on the server's end, FIONREAD on the
+# client's): measured without reading, as tests/wire/test_wire_backpressure.py does.
 
 BIG = {"on": "noop", "reply": {"code": 250, "text": ["x" * 500] * 100}}  # 51,200 octets
+#: BIG's reply as sent (a reply this long is kept shortened in the record: compared by count)
+BIG_REPLY = (b"250-2.0.0 " + b"x" * 500 + b"\r\n") * 99 + b"250 2.0.0 " + b"x" * 500 + b"\r\n"
 
 
 def read_to_eof(sock: socket.socket) -> bytes:
@@ -175,30 +183,100 @@ def read_to_eof(sock: socket.socket) -> bytes:
     raise AssertionError("the server kept sending")
 
 
-def test_a_half_close_behind_unread_replies_gets_them_and_the_close(fresh: Server) -> None:
-    """80 pipelined NOOPs whose replies (4 MB) fill the socket's buffers, then SHUT_WR, then the
-    client reads: the server closes once what it wrote is taken (it once waited for ever: the
-    replaced batch's cancelled wait cancelled the close's wait with it), and the replies the
-    record calls delivered are exactly the octets the client got."""
+def small_client(server: Server) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL)
+    sock.settimeout(5)
+    sock.connect((server.host, server.port))
+    return sock
+
+
+def server_octets(session: SessionRecord) -> int:
+    """What the record says reached the socket: its delivered replies as sent (BIG's by its
+    size: the record keeps so long a reply shortened) and the octets written of the others."""
+    total = 0
+    for e in session.transcript:
+        if e.side != "server" or e.note:
+            continue
+        if not e.delivered:
+            total += e.written or 0
+        elif e.text.startswith("250-2.0.0 x"):
+            total += len(BIG_REPLY)
+        else:
+            total += sum(len(line.encode()) + 2 for line in e.lines)
+    return total
+
+
+@pytest.mark.parametrize("fell_behind", [False, True], ids=["group-write", "one-by-one"])
+def test_a_half_close_while_the_socket_is_full_gets_every_reply(
+    fresh: Server, server_ends: list[int], fell_behind: bool
+) -> None:
+    """120 pipelined NOOPs (6 MB of replies) fill the socket; the client half-closes and reads:
+    only its reading held the replies up, so its EOF is no giving up (a client that closes both
+    ways with replies unread resets; it sends no FIN): every reply is answered, recorded
+    delivered once the socket took it, and received; then the server closes.
+
+    ``group-write``: the first group's replies leave in one write that meets the full socket,
+    the next reply waits to be written (the state CI once hit by chance: the client got 64
+    replies, then the close); ``one-by-one``: the client fell behind before, each reply is
+    written alone and the EOF finds one partly in the transport."""
     fresh.use(scenario(BIG))
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect((fresh.host, fresh.port))
-        sock.settimeout(5)
-        sock.sendall(b"NOOP\r\n" * 80)
-        time.sleep(0.2)  # the server has written what the buffers take, and waits
+    with small_client(fresh) as sock:
+        greeting = sock.recv(100)
+        assert greeting.startswith(b"220 ") and greeting.endswith(b"\r\n")
+        (server_end,) = server_ends
+        before = 0
+        if fell_behind:
+            sock.sendall(b"NOOP\r\n" * 20)
+            wait_blocked(sock, server_end)  # (the socket met full: from now on one by one)
+            assert read_exactly(sock, 20 * len(BIG_REPLY)) == BIG_REPLY * 20
+            before = 20
+        sock.sendall(b"NOOP\r\n" * 120)
+        queued = wait_blocked(sock, server_end)
+        assert queued < 120 * len(BIG_REPLY)  # they filled: the test bites
+        sock.shutdown(socket.SHUT_WR)
+        received = read_to_eof(sock)
+    assert received == BIG_REPLY * 120
+    (session,) = ended_sessions(fresh, 1)
+    replies = [e for e in session.transcript if e.side == "server" and not e.note]
+    assert len(replies) == 1 + before + 120 and all(e.delivered for e in replies)
+    assert server_octets(session) == len(greeting) + (before + 120) * len(BIG_REPLY)
+    closed = [e for e in session.transcript if e.event]
+    assert [e.text for e in closed] == ["(client closed the connection)"]
+    assert replies[-1].time > closed[0].time  # the last replies were taken after the EOF
+    assert session.transcript[-1] is replies[-1]  # (the server's close after it is no entry)
+    # it read every reply, then had closed without QUIT, as any half-close without it
+    assert kinds(session) == ["pipelining-without-extension", "no-quit"]
+    assert in_time_order(session)
+
+
+def test_a_dripped_reply_the_clients_eof_cuts_is_written_as_far_as_the_record_says(
+    fresh: Server, server_ends: list[int]
+) -> None:
+    """A reply dripped in pieces larger than the socket takes, the client not reading (it fell
+    behind before: each piece is written alone): its EOF while a piece waits in the transport
+    gives the reply up (a fault paces it). The record's ``written`` is what the socket had
+    taken, and the server's close sends no more (it once flushed the rest of the piece): the
+    client receives exactly that."""
+    piece = 20_000
+    dripped = {**BIG, "on": "rset", "drip": {"bytes": piece, "interval": 0.05}}
+    fresh.use(scenario(BIG, dripped))
+    with small_client(fresh) as sock:
+        greeting = sock.recv(100)
+        assert greeting.startswith(b"220 ")
+        (server_end,) = server_ends
+        sock.sendall(b"NOOP\r\n" * 5)
+        wait_blocked(sock, server_end)  # (the socket met full: from now on one by one)
+        assert read_exactly(sock, 5 * len(BIG_REPLY)) == BIG_REPLY * 5
+        sock.sendall(b"RSET\r\n")
+        queued = wait_blocked(sock, server_end)
+        assert queued < piece  # the first piece waits in the transport: the test bites
         sock.shutdown(socket.SHUT_WR)
         received = read_to_eof(sock)
     (session,) = ended_sessions(fresh, 1)
-    replies = [e for e in session.transcript if e.side == "server" and not e.note]
-    answered = [e.delivered for e in replies[1:]]  # (after the greeting)
-    assert 0 < answered.count(True) < 80 and answered.index(False) == answered.count(True)
-    # (a reply this long is kept shortened in the record: compared by count)
-    reply = b"250-2.0.0 " + b"x" * 500 + b"\r\n"
-    reply = reply * 99 + reply.replace(b"-", b" ", 1)
-    greeting = replies[0].text.encode() + b"\r\n"
-    assert received == greeting + reply * answered.count(True)
-    assert [(e.delivered, e.written) for e in replies[answered.count(True) + 1 :]] == [(False, 0)]
-    close = session.transcript[-1]
-    assert close.text == "(client closed the connection)" and close.event
+    rset = [e for e in session.transcript if e.side == "server" and not e.note][-1]
+    assert (rset.delivered, rset.written) == (False, len(received))
+    assert BIG_REPLY.startswith(received)
+    assert server_octets(session) == len(greeting) + 5 * len(BIG_REPLY) + len(received)
+    assert kinds(session) == ["pipelining-without-extension"]  # no no-quit: it left waiting
     assert in_time_order(session)
