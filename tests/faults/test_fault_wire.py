@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import smtplib
 import socket
 import time
@@ -135,9 +136,11 @@ def test_drip_sends_a_few_bytes_per_interval(server: Server, raw: Callable[..., 
     data, pieces = conn.until(b"\r\n")
     elapsed = time.monotonic() - started
     assert data == b"220 smtpfake.test ESMTP smtpfake\r\n"
-    assert all(len(p) <= 4 for p in pieces), pieces
+    # where reads end, not how much one read got: a loaded host can read two pieces at once
+    ends = list(itertools.accumulate(len(p) for p in pieces))
+    assert all(end % 4 == 0 or end == len(data) for end in ends), pieces
     chunks = -(-len(data) // 4)
-    assert len(pieces) >= chunks - 1  # at most one pair read together by a slow test host
+    assert len(pieces) > 1, pieces
     assert elapsed > (chunks - 1) * 0.03 * 0.8
 
 
