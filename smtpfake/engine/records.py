@@ -56,9 +56,14 @@ class TranscriptEntry:
     def __str__(self) -> str:
         arrow = ("C" if self.side == "client" else "S") + ("*" if self.note else ":")
         tag = f"   [{self.rule}]" if self.rule else ""
+        text = self.text
         if not self.delivered:
-            tag += not_delivered(self.written, self.side)
-        return "\n".join(f"{arrow} {line}" for line in self.lines) + tag
+            if self.side == "client":
+                tag += UNFINISHED_TAG
+            else:
+                text, cut = reply_as_sent(text, self.written)
+                tag += cut
+        return "\n".join(f"{arrow} {line}" for line in text.split("\n")) + tag
 
 
 def not_delivered(written: int | None, side: str = "server") -> str:
@@ -73,6 +78,29 @@ def not_delivered(written: int | None, side: str = "server") -> str:
 
 #: the text form's tag for a client line the connection's end cut short (RFC 5321 §2.3.8)
 UNFINISHED_TAG = "   (unfinished: no line ending)"
+
+
+def reply_as_sent(text: str, written: int | None) -> tuple[str, str]:
+    """A reply not delivered whole as the text forms show it (format(), serve's log, the web
+    page, the probe's HTML): its lines up to the first one not written whole, and that line's
+    tag; the lines after it never left, so they are counted, not shown (a ``grep 'S: 250-8BITMIME'``
+    finds only lines that crossed): ``("250-smtpfake.test", "   (not delivered: 7 octets written;
+    9 more lines not sent)")``. ``written``: the reply's octets the socket took (CRLFs
+    included)."""
+    done = written or 0
+    lines = text.split("\n")
+    at = 0
+    shown = len(lines)
+    for i, line in enumerate(lines):
+        at += len(line.encode("utf-8", "surrogateescape")) + 2  # and its CRLF
+        if at > done:
+            shown = i + 1
+            break
+    tag = not_delivered(written)
+    more = len(lines) - shown
+    if more:
+        tag = f"{tag[:-1]}; {more} more line{'' if more == 1 else 's'} not sent)"
+    return "\n".join(lines[:shown]), tag
 
 
 @frozen_dataclass(slots=True)  # slots: one per command on a stage with rules

@@ -135,7 +135,7 @@ def test_the_reports_show_a_rude_clients_octets_and_notes_as_the_record_has_them
     assert failure is not None and failure.text is not None
     assert "C: EHLO \\xff\\x1b[2J" in failure.text and "\\x1b[31mred" in failure.text
     assert "C: (client closed the connection)" in failure.text  # a line, not the close's note
-    assert "(not delivered: 5 octets written)" in failure.text
+    assert "(not delivered: 5 octets written; " in failure.text  # and the lines not sent
     [session] = json.loads(js.read_text(encoding="utf-8"))["cases"][0]["sessions"]
     ehlo, note_like, reply, close = session["transcript"][1:5]
     assert ehlo["text"] == "EHLO \\xff\x1b[2J" and "note" not in ehlo
@@ -146,7 +146,7 @@ def test_the_reports_show_a_rude_clients_octets_and_notes_as_the_record_has_them
     assert all(isinstance(v["time"], float) for v in session["violations"])
     page = html.read_text(encoding="utf-8")
     assert "C: EHLO \\xff\\x1b[2J" in page and "\x1b" not in page
-    assert "(not delivered: 5 octets written)" in page and "\\x1b[31mred" in page
+    assert "(not delivered: 5 octets written; " in page and "\\x1b[31mred" in page
 
 
 def test_the_client_gets_the_environment_and_placeholders(tmp_path: Path) -> None:

@@ -260,7 +260,11 @@ def test_the_page_marks_what_was_not_delivered_as_format_does(
         {
             # a user name with an ESC in it, as a client may send one
             "server": {"auth": {"mechanisms": ["PLAIN"], "users": {"ev\x1b[2Jil": "pw"}}},
-            "rules": [{"on": "noop", "connection": 1, "delay": 2}],
+            "rules": [
+                {"on": "noop", "connection": 1, "delay": 2},
+                # session 3: EHLO's reply leaves 7 octets, then a pause the client does not wait out
+                {"on": "ehlo", "connection": 3, "drip": {"bytes": 7, "interval": 2}},
+            ],
         }
     )
     wait = WebDriverWait(browser, PAGE_TIMEOUT, ignored_exceptions=[StaleElementReferenceException])
@@ -286,19 +290,27 @@ def test_the_page_marks_what_was_not_delivered_as_format_does(
         assert reader.readline().startswith(b"221 ")
         assert reader.readline() == b""  # the server's half-close: EOF, not a reset
         client.sendall(b"NOOP\r\n")
+    # 3: a multi-line reply the client leaves after its first 7 octets
+    with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as client:
+        reader = client.makefile("rb")
+        assert reader.readline().startswith(b"220 ")
+        client.sendall(b"EHLO client.test\r\n")
+        assert reader.read(7) == b"250-smt"
+        reader.close()  # else its reference keeps the socket open past the with
     assert server.settle(PAGE_TIMEOUT)
-    first, second = server.sessions
+    first, second, third = server.sessions
 
     def shown(d: webdriver.Chrome) -> list[dict[str, list[list[Any]]]] | None:
         got = d.execute_script(TIMELINE_TEXT)
-        done = len(got) == 2 and all(
-            len(g["cells"]) == len(s.transcript) for g, s in zip(got, (first, second), strict=True)
+        done = len(got) == 3 and all(
+            len(g["cells"]) == len(s.transcript)
+            for g, s in zip(got, (first, second, third), strict=True)
         )
         return got if done else None
 
     page = wait.until(shown)
     # the transcript as the page shows it is format()'s, line for line, marks and \\xNN included
-    for session, on_page in zip((first, second), page, strict=True):
+    for session, on_page in zip((first, second, third), page, strict=True):
         formatted = session.format().split("\n")
         lines = [text for text, _ in on_page["cells"]]
         entries = "\n".join(f"  {line}" for text in lines for line in text.split("\n"))
@@ -309,15 +321,21 @@ def test_the_page_marks_what_was_not_delivered_as_format_does(
     assert "C: QUI" + UNFINISHED_TAG in cells
     assert "S: 250 2.0.0 Ok   [rule 1 (on noop)]" + not_delivered(0) in cells
     assert "C: NOOP \\x1b[31mred\\x07\\xff" in [text for text, _ in page[1]["cells"]]
+    # only the line that crossed (in part) is shown: the others never left (reply_as_sent)
+    lines = third.transcript[2].text.count("\n")
+    assert "S: 250-smtpfake.test   [rule 2 (on ehlo)]" + not_delivered(7)[:-1] + (
+        f"; {lines} more lines not sent)"
+    ) in [text for text, _ in page[2]["cells"]]
     kinds = [kind for kind, _ in page[1]["violations"]]
     assert "sent-after-close" in kinds
     (cut,) = [text for kind, text in page[0]["violations"] if kind == "unterminated-line"]
     assert "(on 'QUI')" in cut
     heads = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#sessions .session h3")]
-    assert heads[0].endswith("(AUTH ev\\x1b[2Jil)")  # the newest first
+    assert heads[1].endswith("(AUTH ev\\x1b[2Jil)")  # the newest first: session 3, then 2
     # the mark is words a screen reader reads, not only a colour
-    mark = browser.find_element(By.CSS_SELECTOR, ".undelivered .mark")
-    assert mark.text == UNFINISHED_TAG.strip() and mark.is_displayed()
+    marks = browser.find_elements(By.CSS_SELECTOR, ".undelivered .mark")
+    assert UNFINISHED_TAG.strip() in [m.text for m in marks]
+    assert all(m.is_displayed() for m in marks)
 
 
 def test_the_page_asks_for_the_token_and_follows_a_server_on_demand(

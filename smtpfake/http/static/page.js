@@ -122,14 +122,31 @@ function undelivered(entry) {
   if (entry.delivered !== false) return null;
   if (entry.side === "client") return "(unfinished: no line ending)";
   const n = entry.written || 0;
-  return `(not delivered: ${n} octet${n === 1 ? "" : "s"} written)`;
+  const more = entry.text.split("\n").length - sentLines(entry).length;
+  const rest = more ? `; ${more} more line${more === 1 ? "" : "s"} not sent` : "";
+  return `(not delivered: ${n} octet${n === 1 ? "" : "s"} written${rest})`;
+}
+
+// The lines of an entry the text form shows: all of them, or for a reply not delivered whole
+// those up to the first not written whole (records.py reply_as_sent: the rest never left).
+const UTF8 = new TextEncoder();
+function sentLines(entry) {
+  const lines = entry.text.split("\n");
+  if (entry.delivered !== false || entry.side === "client") return lines;
+  const done = entry.written || 0;
+  let at = 0;
+  for (let i = 0; i < lines.length; i++) {
+    at += UTF8.encode(lines[i]).length + 2; // and its CRLF
+    if (at > done) return lines.slice(0, i + 1);
+  }
+  return lines;
 }
 
 // One transcript entry as format() writes it: each line after C:/S: (C*/S* for a note), then
 // the rule behind a reply and its faults, then the mark of an entry not delivered whole.
 function entryCell(entry) {
   const arrow = (entry.side === "client" ? "C" : "S") + (entry.note ? "* " : ": ");
-  const text = entry.text.split("\n").map((line) => arrow + visible(line)).join("\n");
+  const text = sentLines(entry).map((line) => arrow + visible(line)).join("\n");
   const cell = el("div", { class: entry.side }, text);
   if (entry.rule) {
     const faults = state.faults[entry.rule];

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from smtpfake.engine.records import not_delivered
+from smtpfake.engine.records import UNFINISHED_TAG, reply_as_sent
 from smtpfake.journal import SessionRecord
 from smtpfake.probe.reports.terminal import summary_line
 from smtpfake.probe.runner import CaseResult
@@ -29,10 +29,15 @@ def _session(s: SessionRecord) -> str:
         side = ("C" if e.side == "client" else "S") + ("*" if e.note else ":")  # *: a note
         rule = f' <span class="rule">[{escape(e.rule)}]</span>' if e.rule else ""
         cls = "c" if e.side == "client" else "s"
-        # as session.format() writes it: a reply the client left mid-way says so
-        cut = not_delivered(e.written or 0) if not e.delivered else ""
-        text = escape(visible(e.text))
-        rows.append(f'<span class="{cls}">{side} {text}</span>{rule}{escape(cut)}')
+        # as session.format() writes it: each line after its arrow; a reply the client left
+        # mid-way shows the lines that crossed and says so, a line cut short says so
+        text, cut = e.text, ""
+        if not e.delivered:
+            text, cut = (
+                reply_as_sent(text, e.written) if e.side == "server" else (text, UNFINISHED_TAG)
+            )
+        shown = "\n".join(f"{side} {line}" for line in text.split("\n"))
+        rows.append(f'<span class="{cls}">{escape(visible(shown))}</span>{rule}{escape(cut)}')
     rows += [f'<span class="v">! {escape(visible(str(v)))}</span>' for v in s.violations]
     head = f"session {s.index}" + (", over TLS" if s.tls else "")
     head += f", {len(s.messages)} message(s) accepted"
