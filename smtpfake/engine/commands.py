@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from smtpfake.engine import bare_lf, bdat, mailbox, params
+from smtpfake.engine import bare_lf, bdat, params
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.conduct import bad_pipelining_rfc
 from smtpfake.engine.state import Mode, Refusal
@@ -78,10 +78,18 @@ _PATHS_MAX = 1024
 _VERB = {"FROM": "MAIL", "TO": "RCPT"}
 
 
+def _read(path: str, verb: str) -> tuple[str, str | None]:
+    """:func:`smtpfake.engine.mailbox.read`, the module loaded with the first path (serve's start
+    does without it); only when :data:`_PATHS` does not know the argument."""
+    from smtpfake.engine import mailbox
+
+    return mailbox.read(path, verb)
+
+
 def _path(arg: str, keyword: str) -> tuple[str, str | None, str | None]:
     """``FROM:<address> parameters`` (``keyword`` FROM or TO): the address (the Mailbox, without a
     source route), the parameters, and what is wrong with the path's syntax (None: nothing;
-    :func:`mailbox.read`); when the argument does not parse, the whole argument, None, None (a
+    :func:`_read`); when the argument does not parse, the whole argument, None, None (a
     501 follows)."""
     known = _PATHS[keyword]
     found = known.get(arg)
@@ -92,7 +100,7 @@ def _path(arg: str, keyword: str) -> tuple[str, str | None, str | None]:
     if m is None or m.group(1).upper() != keyword:
         path = (arg, None, None)
     else:
-        address, wrong = mailbox.read(m.group(2), _VERB[keyword])
+        address, wrong = _read(m.group(2), _VERB[keyword])
         path = (address, m.group(3), wrong)
     if len(known) >= _PATHS_MAX:
         known.clear()
@@ -118,7 +126,7 @@ def _loose(
     (once a session), as Postfix does unless ``smtpd_strict_rfc821_envelopes`` is set; with
     ``server.strict_envelope`` they get the command's 501 (``bad-syntax``). Returns the address,
     the parameters (None: no path at all, the command's own 501 follows), what is wrong with the
-    mailbox (:func:`mailbox.read`) and the refusal."""
+    mailbox (:func:`_read`) and the refusal."""
     address, words, wrong = parsed
     if words is not None:  # the path parsed, so only white space is between the colon and it
         what = f"white space after '{keyword}:' before the path"
@@ -126,7 +134,7 @@ def _loose(
         m = _UNBRACKETED_RE.match(arg)
         if m is None or m.group(1).upper() != keyword:
             return address, None, None, None
-        (address, wrong), words = mailbox.read(m.group(2), command), m.group(3)
+        (address, wrong), words = _read(m.group(2), command), m.group(3)
         what = f"a path without angle brackets ('{keyword}:{m.group(2)}')"
     rule = f'(RFC 5321 §4.1.2: "{command} {keyword}:" "<" Mailbox ">", no space)'
     if session.settings.strict_envelope:

@@ -17,8 +17,6 @@ Sans I/O: a string in (the text between the angle brackets), a verdict out.
 
 from __future__ import annotations
 
-import ipaddress
-
 from smtpfake.lazy_pattern import compiled_on_first_use
 
 # Character classes written as complements (the same sets, non-ASCII included for RFC 6531),
@@ -74,6 +72,8 @@ def read(path: str, verb: str) -> tuple[str, str | None]:
 def _ipv6_problem(literal: str) -> str | None:
     """What is wrong with an ``[IPv6:...]`` literal (``literal`` with its brackets), or None.
     The grammar's IPv6-addr (§4.1.3) is the text form :mod:`ipaddress` reads, less a zone."""
+    import ipaddress  # only for an IPv6 literal: serve's start imports nothing it may not need
+
     value = literal[6:-1]
     try:
         if "%" in value:  # a zone index is no part of RFC 5321's IPv6-addr
