@@ -63,6 +63,12 @@ class CountingTransport:
     def pause_reading(self) -> None:
         pass
 
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0  # every write taken at once, as by a socket with room
+
     def resume_reading(self) -> None:
         pass
 

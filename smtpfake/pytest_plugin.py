@@ -246,9 +246,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if not settings.remote and (settings.scenario != "default" or settings.scenario_dirs):
         from smtpfake.pytest_plugin_backend import problem_lines
         from smtpfake.scenario import ScenarioError, resolve
+        from smtpfake.tls import TlsContexts
 
         try:
-            resolve(settings.scenario, settings.scenario_dirs)
+            scenario = resolve(settings.scenario, settings.scenario_dirs)
+            # and its TLS, as the server will set it up: a certificate file it cannot use, or
+            # one to generate without trustme installed, is this setting's mistake too
+            TlsContexts(settings.host).context(scenario.server)
         except ScenarioError as exc:
             raise pytest.UsageError(
                 f"smtpfake: --smtpfake-scenario (ini smtpfake_scenario): {problem_lines(exc)}"

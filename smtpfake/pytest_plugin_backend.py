@@ -140,6 +140,9 @@ def backend(settings: Settings) -> Iterator[Control]:
     from smtpfake.scenario import ScenarioError
     from smtpfake.server import Server
 
+    # Each failure is told outside its except block: pytest would show the exception it
+    # handled too ("During handling of the above exception, ..."), a second report of one line.
+    problem = ""
     try:
         server = Server(
             settings.scenario,
@@ -155,16 +158,16 @@ def backend(settings: Settings) -> Iterator[Control]:
         # line in each test that needs the server, not a traceback through the fixtures
         said = problem_lines(exc)
         problem = f"smtpfake: scenario {settings.scenario!r} (smtpfake_settings): {said}"
+    if problem:
         pytest.fail(problem, pytrace=False)
     try:
         server.start()
     except OSError as exc:
         where = f"{settings.host}:{port_for_this_process(settings.port)}"
         # taken since the start-up check: one line in each test that needs it, no traceback
-        pytest.fail(
-            f"smtpfake: --smtpfake-host/--smtpfake-port: cannot listen on {where}: {exc}",
-            pytrace=False,
-        )
+        problem = f"smtpfake: --smtpfake-host/--smtpfake-port: cannot listen on {where}: {exc}"
+    if problem:
+        pytest.fail(problem, pytrace=False)
     fake = SmtpFake(server)
     fake.transcript_in_errors = False  # the report's own section carries it, once
     yield fake
@@ -178,12 +181,16 @@ def _remote_backend(settings: Settings) -> Iterator[Control]:
     from smtpfake.servers_on_demand import own_server
 
     with contextlib.ExitStack() as stack:
+        problem = ""
         try:
             remote = stack.enter_context(own_server(settings))
         except (RemoteError, ScenarioError) as exc:
             # the sidecar refused a server of our own (gone since start-up, out of ports, a
-            # bad scenario): one line in each test, not a traceback through the fixtures
-            pytest.fail(f"smtpfake: --smtpfake-remote {settings.remote}: {exc}", pytrace=False)
+            # bad scenario): one line in each test, not a traceback through the fixtures (and
+            # told outside the except block, as in backend())
+            problem = f"smtpfake: --smtpfake-remote {settings.remote}: {exc}"
+        if problem:
+            pytest.fail(problem, pytrace=False)
         remote.transcript_in_errors = False
         yield remote
 

@@ -58,8 +58,10 @@ def _written_at(item: pytest.Item, keyword: str) -> tuple[str, str, pytest.Mark 
 
 def _written(owner: object, mark: pytest.Mark) -> tuple[str, str]:
     """``mark``'s place (``test_x.py:8``: its own line, read from the source, though other
-    decorators come first) and its text as written there; from pytest's node (``owner``: the
-    function, class or module it is on) and the Mark's values when the source does not say."""
+    decorators come first; for a marker kept in a variable, the line of its assignment, in the
+    module it was imported from too) and its text as written there; from pytest's node
+    (``owner``: the function, class or module it is on) and the Mark's values when the source
+    does not say."""
     from smtpfake.pytest_plugin_marker_source import find_marker
 
     if isinstance(owner, pytest.Item | pytest.Class | pytest.Module):
@@ -67,11 +69,36 @@ def _written(owner: object, mark: pytest.Mark) -> tuple[str, str]:
         module = isinstance(owner, pytest.Module)
         if module or line is not None:
             at = None if module or line is None else line + 1
-            found = find_marker(Path(str(path)), at, len(mark.args), frozenset(mark.kwargs))
+            loaded = _module_of(owner)
+            found = find_marker(
+                Path(str(path)),
+                at,
+                len(mark.args),
+                frozenset(mark.kwargs),
+                holds=lambda name: _holds(loaded, name, mark),
+                module=getattr(loaded, "__name__", None),
+            )
             if found is not None:
-                shown = relative_path(Path(str(path)), owner.config.rootpath)
+                shown = relative_path(found.path or Path(str(path)), owner.config.rootpath)
+                if not found.found:  # a variable the source does not show the value of
+                    return f"{shown}:{found.line}", f"{found.text} ({_as_written(mark)[1:]})"
                 return f"{shown}:{found.line}", found.text
     return _place(owner), _as_written(mark)
+
+
+def _module_of(node: pytest.Item | pytest.Class | pytest.Module) -> object:
+    """The test module pytest loaded for ``node`` (None when it is not a Python module)."""
+    parent = node if isinstance(node, pytest.Module) else node.getparent(pytest.Module)
+    return parent.obj if parent is not None else None
+
+
+def _holds(module: object, name: str, mark: pytest.Mark) -> bool:
+    """Whether ``name`` (``slow``, ``markers.slow``) in the loaded test ``module`` is a marker
+    kept in a variable that is ``mark`` (the object itself, as pytest applied it)."""
+    value = module
+    for part in name.split("."):
+        value = getattr(value, part, None)
+    return isinstance(value, pytest.MarkDecorator) and value.mark is mark
 
 
 def _as_written(mark: pytest.Mark) -> str:

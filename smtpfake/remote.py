@@ -174,7 +174,7 @@ class RemoteSmtpFake(ControlHelpers):
         top: bool = False,
     ) -> tuple[int, JSON]:
         """One API call; returns (status, JSON body). A status outside ``ok`` raises RemoteError
-        (400 from a scenario upload raises ScenarioError, as the in-process ``use`` does).
+        (400 or 413 from a scenario upload raises ScenarioError, as the in-process ``use`` does).
         ``top``: a path of the sidecar itself (``/api/servers``), not of this server."""
         status, _, raw = self._fetch(
             method, path, body, content_type=content_type, query=query, timeout=timeout, top=top
@@ -188,6 +188,9 @@ class RemoteSmtpFake(ControlHelpers):
         if status not in ok:
             if status == 400 and "problems" in answer:
                 raise problems_from_json(answer)
+            if status == 413 and method == "PUT" and path == "/api/scenario":
+                # a scenario over the size limit: the in-process use() raises ScenarioError too
+                raise problems_from_json({"error": answer.get("error", raw[:200])})
             raise RemoteError(status, str(answer.get("error", raw[:200])), answer)
         return status, answer
 

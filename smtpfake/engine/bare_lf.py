@@ -16,13 +16,18 @@ the defence against "SMTP smuggling" (CVE-2023-51764: a server that ends the mes
   ``550 5.5.2 HOST Error: bare <LF> received`` (its default reject code);
 - ``disconnect``: as ``reject`` with ``521`` (Postfix with the reject code 521), then the close.
 
-A bare CR never ends a line here (as in Postfix, so ``<CR>.<CR>`` ends no message); its
-policies are ``accept`` (an octet like any other: Postfix), ``reject`` and ``disconnect`` (the
-same refusals, ``... Error: bare <CR> received``; Sendmail 8.18 drops the session, its ``u``
-server feature). Where both are refused, the LF's refusal is the one sent. What is refused:
-command lines, AUTH response lines (the refusal ends the exchange) and BDAT command lines (the
-chunk is read and discarded first, RFC 3030 §2); a BDAT chunk's octets are counted, not lines,
-so nothing in them is judged.
+A bare CR ends no line (as in Postfix, so ``<CR>.<CR>`` ends no message) but with ``clean``;
+its policies are ``accept`` (an octet like any other: Postfix; Cisco Secure Email's CR and LF
+Handling ``Allow``), ``clean`` (a line end, as a CRLF: Cisco's default ``Clean``, which turns
+bare CR and LF into CRLF, so ``<CR>.<CR>`` ends the message and the text after it is read as
+commands: the inbound side of the 2023 "SMTP smuggling" research, CERT-EU 2023-098),
+``reject`` and ``disconnect`` (the same refusals as for LF, ``... Error: bare <CR> received``;
+Sendmail 8.18 drops the session, its ``u`` server feature). A CR is known to be bare only when
+the octet after it has come: a line whose last octet so far is a CR waits for the next one (an
+LF makes it a CRLF), as a split CRLF would. Where both are refused, the LF's refusal is the
+one sent. What is refused: command lines, AUTH response lines (the refusal ends the exchange)
+and BDAT command lines (the chunk is read and discarded first, RFC 3030 §2); a BDAT chunk's
+octets are counted, not lines, so nothing in them is judged.
 """
 
 from __future__ import annotations
@@ -39,18 +44,39 @@ if TYPE_CHECKING:
 
 #: policy -> whether only <CRLF>.<CRLF> ends the message (body.Body.crlf_only)
 CRLF_ONLY = {"accept": False, "normalize": True, "reject": True, "disconnect": True}
-#: policy -> the reply code refusing a line or message with a bare LF or CR (None: not refused)
+#: policy (either setting's) -> the reply code refusing a line or message with a bare LF or CR
+#: (None: not refused)
 REFUSAL_CODE: dict[str, int | None] = {
     "accept": None,
     "normalize": None,
+    "clean": None,
     "reject": 550,
     "disconnect": 521,
 }
-assert set(CRLF_ONLY) == set(REFUSAL_CODE) == set(BARE_LF_POLICIES)
-assert set(BARE_CR_POLICIES) <= set(REFUSAL_CODE)
+#: ``server.bare_cr`` -> whether a bare CR ends a line (as a CRLF does: connection.py frames
+#: on it, body.Body.cr_ends lets ``.<CR>`` after a line end be the final ".")
+CR_ENDS_LINE = {"accept": False, "clean": True, "reject": False, "disconnect": False}
+assert set(CRLF_ONLY) == set(BARE_LF_POLICIES)
+assert set(BARE_LF_POLICIES) | set(BARE_CR_POLICIES) == set(REFUSAL_CODE)
+assert set(CR_ENDS_LINE) == set(BARE_CR_POLICIES)
 
 #: a refusal: its reply code and what it names (``<LF>`` or ``<CR>``)
 Refusal = tuple[int, str]
+
+
+def cr_line_end(buffer: bytes | bytearray, stop: int) -> int:
+    """Where the first line in ``buffer`` ends when a bare CR ends a line (``bare_cr: clean``):
+    the index of its last octet, an LF or a bare CR, before ``stop``; -1 when none is there yet.
+    A CR that is the buffer's last octet is not known to be bare until the next one comes (an LF
+    after it makes the pair): -1, as for a line not ended yet."""
+    lf = buffer.find(b"\n", 0, stop)
+    # only the first CR before that LF counts: any CR is followed by an LF or ends the line
+    cr = buffer.find(b"\r", 0, stop if lf < 0 else lf)
+    if cr < 0:
+        return lf
+    if cr + 1 == len(buffer):
+        return -1
+    return lf if buffer[cr + 1] == 10 else cr  # (a CRLF: ends at its LF, maybe past stop)
 
 
 def has_bare_lf(line: bytes) -> bool:

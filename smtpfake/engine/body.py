@@ -7,6 +7,8 @@ from smtpfake.scenario.plan import BodyCut
 
 #: the line that ends the message (RFC 5321 §4.1.1.4; a bare LF or none is tolerated here)
 END_LINES = (b".\r\n", b".\n", b".")
+#: the same where a bare CR ends a line (``server.bare_cr: clean``): ``.<CR>`` too
+END_LINES_CR = (*END_LINES, b".\r")
 #: the final "." line begun, its line ending not (yet) come: not message text
 END_LINES_BEGUN = (b".", b".\r")
 
@@ -52,7 +54,17 @@ class Body:
     bounded in memory whatever the client sends."""
 
     # one per connection: no __dict__
-    __slots__ = ("_cap", "_cr", "crlf_end", "crlf_only", "cut", "data", "lines", "size")
+    __slots__ = (
+        "_cap",
+        "_cr",
+        "cr_ends",
+        "crlf_end",
+        "crlf_only",
+        "cut",
+        "data",
+        "lines",
+        "size",
+    )
 
     def __init__(self, cap: int) -> None:
         self._cap = cap
@@ -63,6 +75,9 @@ class Body:
         #: only <CRLF>.<CRLF> ends the message (``server.bare_lf`` other than accept, set at
         #: DATA): a "." line ending in a bare LF, or after a line that does, is text
         self.crlf_only = False
+        #: a bare CR ends a line as a CRLF does (``server.bare_cr: clean``, set at DATA): a
+        #: line may end in one, and counts as ending in CRLF for crlf_only
+        self.cr_ends = False
         #: with crlf_only: the text so far ends in CRLF (or is none); _cr: its last piece ends
         #: in CR (an LF starting the next piece completes the CRLF)
         self.crlf_end = True
@@ -70,10 +85,13 @@ class Body:
 
     def is_end(self, line: bytes, partial: bool) -> bool:
         """Only a whole line can be the final "." (a piece of a long line never is); with
-        crlf_only, only ``.\r\n`` after a CRLF (RFC 5321 §4.1.1.4, strictly)."""
-        if partial or line not in END_LINES:
+        crlf_only, only ``.\r\n`` after a CRLF (RFC 5321 §4.1.1.4, strictly); with cr_ends a
+        bare CR counts as a CRLF, before the "." and after it."""
+        if partial or line not in (END_LINES_CR if self.cr_ends else END_LINES):
             return False
-        return not self.crlf_only or (line == b".\r\n" and self.crlf_end)
+        if not self.crlf_only:
+            return True
+        return (line == b".\r\n" or (self.cr_ends and line == b".\r")) and self.crlf_end
 
     def add(self, line: bytes, partial: bool) -> bytes:
         """A line, or a later piece of one (``partial``); returns the text it adds."""
@@ -82,8 +100,11 @@ class Body:
             if line.startswith(b"."):
                 line = line[1:]  # RFC 5321 §4.5.2 transparency
         if self.crlf_only:
-            self.crlf_end = line.endswith(b"\r\n") or (line == b"\n" and self._cr)
-            self._cr = line.endswith(b"\r")
+            cr = line.endswith(b"\r")
+            self.crlf_end = (
+                line.endswith(b"\r\n") or (line == b"\n" and self._cr) or (cr and self.cr_ends)
+            )
+            self._cr = cr
         self.size += len(line)
         if len(self.data) + len(line) <= self._cap:
             self.data += line

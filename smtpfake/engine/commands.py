@@ -271,6 +271,7 @@ def _data(session: Session, arg: str) -> tuple[Action, ...]:
             session.body = Body(session.settings.max_message_bytes)
         # else the one made at connect, still empty: the first message's
         session.body.crlf_only = bare_lf.CRLF_ONLY[session.settings.bare_lf]
+        session.body.cr_ends = bare_lf.CR_ENDS_LINE[session.settings.bare_cr]
         session.conduct.new_message()
 
     return session.respond(_STAGE_DATA, arg, _GO_AHEAD, accept)

@@ -219,17 +219,21 @@ class Conduct:
             )
         self.tell("line-too-long", f"{detail} (RFC 5321 §4.5.3.1.4)", verb)
 
-    def line_endings(self, data: bytes, command: str, *, message: bool) -> None:
+    def line_endings(
+        self, data: bytes, command: str, *, message: bool, ended: bool = True, last: bool = False
+    ) -> None:
         """RFC 5321 §2.3.8: CR and LF only as a CRLF pair. ``data`` is a line or, in the message,
-        a piece of one (a CR ending one piece may pair with an LF starting the next)."""
+        a piece of one (a CR ending one piece may pair with an LF starting the next; ``last``:
+        the message's final line, whose CR nothing follows). ``ended``: a command line's end
+        came (False: the client's close cut it, ``unterminated-line``); with ``bare_cr: clean``
+        a line may end in a bare CR."""
         if message:
             if self._cr_pending:
                 data = b"\r" + data
-            self._cr_pending = data.endswith(b"\r")
+            self._cr_pending = data.endswith(b"\r") and not last
             if self._cr_pending:
                 data = data[:-1]
-        if not message and not data.endswith(b"\n"):
-            # a command line ends in LF but for the last one, which the client's close ended
+        elif not ended:
             self.unterminated(command)
         pairs = data.count(b"\r\n")
         self._bare(data.count(b"\n") != pairs, data.count(b"\r") != pairs, command, message)

@@ -35,7 +35,7 @@ import functools
 import re
 from collections import deque
 
-from smtpfake.engine import bdat
+from smtpfake.engine import bare_lf, bdat
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, TextScan, scan_text
 from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, PLAIN_CLOSE, Session
 from smtpfake.engine.shared import Shared
@@ -109,6 +109,7 @@ class Connection:
         "_client_left",
         "_close_after",
         "_closing",
+        "_cr_ends",
         "_cursor",
         "_discarding",
         "_eof",
@@ -166,6 +167,9 @@ class Connection:
             else _timer(IDLE_TIMER, settings.idle_timeout)
         )
         self._close_after = settings.close_after
+        # a bare CR ends a line (``server.bare_cr: clean``): lines are found by
+        # bare_lf.cr_line_end, not by their LF alone (:meth:`_line_end`)
+        self._cr_ends = bare_lf.CR_ENDS_LINE[settings.bare_cr]
         self._idle_only: tuple[Action, ...] = (self._client_idle,)
 
     # -- events in ------------------------------------------------------------------------------
@@ -226,6 +230,8 @@ class Connection:
         if session.mode is not _MODE_DATA:
             if len(data) > LINE_LIMIT or data.find(b"\n") != len(data) - 1 or not data:
                 return None
+            if self._cr_ends and data.find(b"\r", 0, len(data) - 2) >= 0:
+                return None  # (a CR before the line's end may end a line of its own)
             ahead = self._ahead > 0  # _took(), inline
             if ahead:
                 self._ahead = max(0, self._ahead - len(data))
@@ -471,6 +477,14 @@ class Connection:
         if self._over or self._closing:
             return False
         self.session.release()  # what waited belongs to the journal that was cleared
+        if self._line_open():
+            # and so do the lines the client sent before it that were not read yet (part of
+            # one, lines behind a reply still due): neither recorded nor judged in the new one
+            # (message text or a chunk counts in what the reset's 421 notes as cut short)
+            self._buffer.clear()
+            self._discarding = self._long_ahead = self._mid_line = False
+            self._ahead = 0
+            self._marks = None
         self.session.rejoin(shared)
         return True
 
@@ -602,7 +616,7 @@ class Connection:
         it (held back while they wait; with no whole one waiting, after the line or the message
         it cut short)."""
         buffer = self._buffer
-        if self._discarding or (buffer and b"\n" not in buffer):
+        if self._discarding or (buffer and self._line_end(buffer, len(buffer)) < 0):
             self._unterminated()
         session = self.session
         if not buffer and (session.mode is Mode.DATA or session.chunk is not None):
@@ -661,7 +675,11 @@ class Connection:
         session = self.session
         if session.chunk is not None:
             bdat.ended(session, by_server=True)
-        elif session.mode is Mode.DATA and self._buffer and b"\n" not in self._buffer:
+        elif (
+            session.mode is Mode.DATA
+            and self._buffer
+            and self._line_end(self._buffer, len(self._buffer)) < 0
+        ):
             self._unterminated()
 
     def _under_way(self) -> bool:
@@ -713,13 +731,15 @@ class Connection:
                 return actions
             return None  # (octets short of a record: read, but no record yet)
         if self._discarding:
-            end = buffer.find(b"\n")
+            end = self._line_end(buffer, len(buffer))
             if end < 0:
+                # (a last CR stays: with bare_cr clean, the octet after it says if it ends the line)
+                take = len(buffer) - (self._cr_ends and buffer.endswith(b"\r"))
                 before = self._long_size
-                self._long_size += len(buffer)
-                self._took(len(buffer))
-                buffer.clear()
-                return () if _records(before, self._long_size - before) else None
+                self._long_size += take
+                self._took(take)
+                del buffer[:take]
+                return () if _records(before, take) else None
             self._long_size += end + 1
             self._took(end + 1)
             del buffer[: end + 1]
@@ -750,7 +770,7 @@ class Connection:
                     self._took(3)
                     return session.end_of_text()
                 return actions
-        end = buffer.find(b"\n", 0, LINE_LIMIT)
+        end = buffer.find(b"\n", 0, LINE_LIMIT) if not self._cr_ends else self._line_end(buffer)
         if end < 0:
             if len(buffer) < LINE_LIMIT:
                 return None
@@ -830,7 +850,17 @@ class Connection:
         scan = scan_text(block)
         if scan[1] > LINE_LIMIT - 1:
             return None  # one to go in pieces
+        if scan[3] and self._cr_ends:
+            return None  # a bare CR ends a line, maybe the message: line by line
         return block, scan, stuffed
+
+    def _line_end(self, buffer: bytes | bytearray, stop: int = LINE_LIMIT) -> int:
+        """Where the first line in ``buffer`` ends (the index of its last octet) before ``stop``;
+        -1 when no line ends there yet. A line ends in LF, and with ``server.bare_cr: clean``
+        in a bare CR too (bare_lf.cr_line_end)."""
+        if self._cr_ends:
+            return bare_lf.cr_line_end(buffer, stop)
+        return buffer.find(b"\n", 0, stop)
 
     def _took(self, size: int) -> bool:
         """``size`` octets leave the buffer; whether any of them had come ahead of the reply."""
@@ -895,7 +925,7 @@ class Connection:
                 and session.mode is _MODE_DATA
                 and session.chunk is None
                 and len(buffer) < LINE_LIMIT
-                and b"\n" not in buffer
+                and self._line_end(buffer) < 0
             )
         ):
             return False  # at most part of a line of text: the message ends after this

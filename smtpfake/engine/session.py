@@ -165,6 +165,7 @@ class Session:
         "scenario",
         "settings",
         "shared",
+        "text_after_close",
         "tls_active",
         "tls_pending",
         "transactions",
@@ -239,6 +240,11 @@ class Session:
         # the socket: a line that arrived before it is early talk, whatever closed the session
         self.greeting_at: float | None = None
         self.closed_in_message = False  # the server ended it in the middle of a message
+        # The server closed while the client was sending message text (DATA): what the client
+        # still sends up to its final "." is that text, sent before it reads any reply (RFC
+        # 5321 §4.1.1.4), recorded under a note that says so (:meth:`_text_after_close`):
+        # 0 none expected, 1 expected (no note yet), 2 the note is recorded
+        self.text_after_close = 0
         # a plain dict (Counter's constructor is Python code, once a connection)
         self.counts: dict[Stage, int] = {}
         self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
@@ -367,9 +373,15 @@ class Session:
             text, verb, arg, handler = known
             shown = text
         else:
-            # the line ending off (CRLF, or a bare LF): a CR before it is the client's, so the
-            # transcript shows it; the command is read without it (white space, as in Postfix)
-            stripped = line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")
+            # the line ending off (CRLF, a bare LF, or with bare_cr clean a bare CR): a CR
+            # before it is the client's, so the transcript shows it; the command is read
+            # without it (white space, as in Postfix)
+            if line.endswith(b"\r\n"):
+                stripped = line[:-2]
+            elif line.endswith(b"\r"):  # (only a line a bare CR ended comes so: clean)
+                stripped = line[:-1]
+            else:
+                stripped = line.rstrip(b"\n")
             text = stripped.decode("utf-8", "surrogateescape")
             word, _, arg = (text.rstrip("\r") if text.endswith("\r") else text).partition(" ")
             verb = word.upper()
@@ -377,6 +389,8 @@ class Session:
         when = self.arrived  # heard(), inline: every command
         if when is None:
             when = self.clock.now()
+        if mode is _MODE_CLOSED and self.text_after_close == 1:
+            self._text_after_close(when)
         entries = self.entries
         if (
             entries is not None
@@ -387,7 +401,9 @@ class Session:
         else:
             self.note(when, "client", shown, None)
         if mode is _MODE_CLOSED:
-            self._after_close(verb, masked(text), when, pipelined, whole=line.endswith(b"\n"))
+            self._after_close(
+                verb, masked(text), when, pipelined, whole=line.endswith((b"\n", b"\r"))
+            )
             return ()
         conduct = self.conduct
         if pipelined:
@@ -446,7 +462,16 @@ class Session:
         decided: a 221, any 421, a fault's close), recorded already, never answered. ``when``:
         its arrival; ``pipelined``: (part of) it came before that reply was written whole;
         ``whole``: its line ending came (False: the connection's end cut it short, so it was
-        never a command: no pipelining to judge, RFC 5321 §2.3.8)."""
+        never a command: no pipelining to judge, RFC 5321 §2.3.8).
+
+        After a close in the middle of a message the client's lines up to its final "." are
+        that message's text, sent before it reads any reply (RFC 5321 §4.1.1.4): none of them
+        is judged; the "." is its next command (RFC 5321 §3.8: after an unsolicited 421, the
+        one it may send before reading the 421), judged as any line after the close."""
+        if self.text_after_close:
+            if not (whole and shown == "."):
+                return
+            self.text_after_close = 0
         if (
             self.conduct.previous is None
             and pipelined
@@ -495,6 +520,8 @@ class Session:
         one the reader holds is (and the next command's pipelining against it)."""
         auth = self.mode is _MODE_AUTH
         text = head.decode("utf-8", "surrogateescape")
+        if self.mode is _MODE_CLOSED and self.text_after_close == 1:
+            self._text_after_close(self.clock.now() if self.arrived is None else self.arrived)
         if size is None:
             self.heard("(over-long line, discarded)", unfinished=ended)
         else:
@@ -540,12 +567,15 @@ class Session:
         else:
             text = fragment.decode("utf-8", "surrogateescape")
             verb = text.partition(" ")[0].upper()
+            if mode is _MODE_CLOSED and self.text_after_close == 1:
+                self._text_after_close(self.clock.now() if self.arrived is None else self.arrived)
             self.heard(masked(text), unfinished=True)
             if mode is _MODE_CLOSED:  # the server had closed: judged as any line then
                 when = self.clock.now() if self.arrived is None else self.arrived
                 self._after_close(verb, masked(text), when, pipelined, whole=False)
                 return
-            self.conduct.line_endings(fragment, verb, message=False)  # unterminated-line, at least
+            # unterminated-line, at least
+            self.conduct.line_endings(fragment, verb, message=False, ended=False)
             if len(fragment) > COMMAND_LINE_LIMIT:
                 self.conduct.command_too_long(verb, len(fragment))
 
@@ -574,6 +604,19 @@ class Session:
         self.mode = _MODE_CLOSED  # first: the server ended it, the client is not blamed
         data = self.reply(451, "4.3.0", "smtpfake internal error, see the test report").render()
         return (Send(data, Note(wire_text(data))), Close(Note("(connection closed)")))
+
+    def _text_after_close(self, when: float) -> None:
+        """The first line of message text after the server's close: the note that says what
+        the lines after it up to the final "." are (their octets as lines, as they came)."""
+        self.text_after_close = 2
+        self.note(when, "client", "(message text after the close)", None, _NOTED)
+
+    def _closing_in_message(self) -> None:
+        """The server closes now: a message being sent (DATA) is cut, its text so far recorded
+        as unfinished; what text the client still sends is labelled (text_after_close)."""
+        if self.mode is _MODE_DATA:
+            self._record_unfinished()
+            self.text_after_close = 1
 
     def timed_out(self) -> tuple[Action, ...]:
         """The server's own idle timeout ran out: it closes, silently as aiosmtpd does. The
@@ -609,8 +652,7 @@ class Session:
             reply = self.reply(421, "4.3.2", text)
         else:
             raise ValueError(f"unknown timer {name!r}")
-        if self.mode is _MODE_DATA:
-            self._record_unfinished()
+        self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
         self._transient(reply)
@@ -630,8 +672,7 @@ class Session:
         (sent before it could read the 421) is not held against it."""
         if self.mode is _MODE_CLOSED:
             reply = False  # it was closing already (a hang, a delay before a close): end it now
-        elif self.mode is _MODE_DATA:
-            self._record_unfinished()
+        self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
         rule = f"server.{why}"
@@ -657,8 +698,7 @@ class Session:
     def _idle_drop(self, end: Close | Reset) -> tuple[Action, ...]:
         """``idle_close: close|reset``: the idle connection is dropped without a word. The
         client's next command, sent before it could see the close, is not held against it."""
-        if self.mode is _MODE_DATA:
-            self._record_unfinished()
+        self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
         how = "reset" if isinstance(end, Reset) else "closed"
@@ -986,8 +1026,10 @@ class Session:
         return ()
 
     def _lines(self, block: bytes, pipelined: bool) -> tuple[Action, ...]:
-        for line in block.splitlines(keepends=True):
-            actions = self._data_line(line, False, pipelined)
+        # whole lines, each ending at its LF: not splitlines(), which also ends one at a bare CR
+        # (a block holds none where a bare CR ends a line: connection._text_block)
+        for line in block[:-1].split(b"\n"):
+            actions = self._data_line(line + b"\n", False, pipelined)
             pipelined = False
             if actions:
                 return actions  # a cut: the rest is never read
@@ -999,7 +1041,7 @@ class Session:
             # RFC 2920 §3.1: DATA ends a group; the content waits for the 354.
             self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
         if body.is_end(line, partial):
-            self.conduct.line_endings(line, ".", message=True)
+            self.conduct.line_endings(line, ".", message=True, last=True)
             return self.end_of_text()
         piece = body.add(line, partial)
         self.conduct.text_line(piece, partial=partial, declared_8bit=self.declared.eight_bit)

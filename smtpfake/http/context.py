@@ -40,9 +40,22 @@ def answer(body: JSON, status: int = 200, headers: dict[str, str] | None = None)
     return json_answer(status, body, headers)
 
 
-async def read_body(request: web.Request, settings: Settings) -> bytes:
+def _too_large(size: int | None) -> str:
+    return f"body too large (at most {MAX_BODY} bytes)"
+
+
+async def read_body(
+    request: web.Request,
+    settings: Settings,
+    *,
+    limit: int = MAX_BODY,
+    too_large: Callable[[int | None], str] = _too_large,
+) -> bytes:
     """The whole body, within ``body_timeout`` seconds (a Content-Length larger than what is
-    sent is a 408, not a request held for ever)."""
+    sent is a 408, not a request held for ever) and ``limit`` bytes (more: 413, its error
+    ``too_large(Content-Length)``, None when the body came without one)."""
+    if limit != MAX_BODY:
+        request = request.clone(client_max_size=limit)  # (the app's limit is MAX_BODY)
     try:
         return await asyncio.wait_for(request.read(), settings.body_timeout)
     except asyncio.TimeoutError:
@@ -50,7 +63,7 @@ async def read_body(request: web.Request, settings: Settings) -> bytes:
         error.headers["Connection"] = "close"
         raise error from None
     except web.HTTPRequestEntityTooLarge:
-        error = ApiError(413, f"body too large (at most {MAX_BODY} bytes)")
+        error = ApiError(413, too_large(request.content_length))
         error.headers["Connection"] = "close"
         raise error from None
 
@@ -65,4 +78,13 @@ async def read_json(request: web.Request, settings: Settings, *, or_else: str = 
     ):
         wanted = "a JSON body (Content-Type: application/json)" + (f" {or_else}" if or_else else "")
         raise ApiError(415, f"expected {wanted}, got {request.content_type!r}")
+    # no Content-Type (curl -T file.yaml): a body that is no JSON object is told what the
+    # endpoint takes, as a wrong type is, not only that it is not JSON
+    untyped = request.content_type == "application/octet-stream"
+    if or_else and untyped and body.strip() and not body.lstrip().startswith(b"{"):
+        raise ApiError(
+            415,
+            f"expected a JSON body (Content-Type: application/json) {or_else}; the body came "
+            "without a Content-Type and is not a JSON object",
+        )
     return parse_json(body)

@@ -20,6 +20,8 @@ from smtpfake.http.context import Settings, answer, read_body, read_json
 from smtpfake.http.fleet import Instance
 from smtpfake.http.inputs import JSON, ApiError, check_uploaded_files, only
 from smtpfake.scenario import ParamsError, ScenarioError, load_file, load_text, scenario_files
+from smtpfake.scenario.compose import too_big_message
+from smtpfake.scenario.limits import MAX_SCENARIO_BYTES
 from smtpfake.serialize import scenario_to_json
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -62,7 +64,11 @@ async def put_scenario(
     request: web.Request, settings: Settings, instance: Instance
 ) -> web.Response:
     if request.content_type in YAML_TYPES:
-        body = await read_body(request, settings)
+        # as big as a scenario file may be: one size limit for a scenario however it comes,
+        # told in the loader's words, not the API's body limit
+        body = await read_body(
+            request, settings, limit=MAX_SCENARIO_BYTES, too_large=_upload_too_large
+        )
         query = dict(request.query)
         # param.NAME=VALUE sets a parameter the uploaded scenario declares
         chosen_params = {
@@ -86,6 +92,23 @@ async def put_scenario(
         }
     )
     return answer(scenario_body(instance))
+
+
+def _upload_too_large(size: int | None) -> str:
+    """A YAML upload past the scenario size limit, as the loader says it of a file, and what
+    to do (the limit is smtpfake's, for any scenario: not a setting)."""
+    said = (
+        too_big_message(size)
+        if size is not None
+        else (
+            f"the scenario is over {MAX_SCENARIO_BYTES:,} bytes; a scenario is at most "
+            f"{MAX_SCENARIO_BYTES:,} bytes"
+        )
+    )
+    return (
+        f"{said} ({MAX_SCENARIO_BYTES / 2**20:g} MiB, uploaded or as a file: smtpfake's own limit, "
+        "not a setting): make it smaller, e.g. split its rules over scenarios of their own"
+    )
 
 
 def _use_yaml(

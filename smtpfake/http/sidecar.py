@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 from aiohttp import web
 
 from smtpfake.http.app import build_app
 from smtpfake.http.context import SETTINGS, Settings
 from smtpfake.http.events import EventHub
-from smtpfake.http.fleet import Fleet
+from smtpfake.http.fleet import MAIN, Fleet
 from smtpfake.http.guards import Handler, client_log, is_loopback
 from smtpfake.logging_observer import EventLog
 from smtpfake.server import Server
@@ -35,9 +34,13 @@ async def _access_log(request: web.Request, handler: Handler) -> web.StreamRespo
     # page refreshing on every event) would drown the session events
     quiet = request.method in ("GET", "HEAD") and response.status < 400
     if log is not None and not quiet and request.path.startswith("/api/"):
+        # the clock of the server the call was about (a server on demand's, else the sidecar's),
+        # as that server's session lines carry: a log after POST /api/clock stays in time order
+        instances = request.app[SETTINGS].fleet.instances
+        about = instances.get(request.match_info.get("sid", MAIN)) or instances[MAIN]
         log.event(
             "api",
-            time.time(),
+            about.server.now(),
             f"api {request.method} {request.path} -> {response.status}",
             method=request.method,
             path=request.path,

@@ -36,6 +36,13 @@ MESSAGES: dict[str, bytes] = {
     ),
     # RFC 5321 §2.3.8: a bare LF must not be sent; a client must send CRLF on the wire
     "bare-lf": _message("bare-lf", b"first line\nsecond line\n"),
+    # the same for a bare CR, in the shape of SMTP smuggling: <CR>.<CR> and then a transaction,
+    # which a server reading a bare CR as a line end (bare_cr: clean) runs as commands
+    "bare-cr": _message(
+        "bare-cr",
+        b"first line\rsecond line\r.\rMAIL FROM:<smuggled@probe.test>\r\n"
+        b"RCPT TO:<rcpt@probe.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n",
+    ),
     "large": _large(),
     # RFC 5321 §4.5.3.1.6: text lines are at most 1000 octets with CRLF
     "long-line": _message("long-line", b"y" * 1500 + b"\r\n"),

@@ -142,7 +142,13 @@ def _retrying(
     (delivered as often as a ``delivered`` check says, then quiet for ``settle`` seconds) and
     no check is about what it must not do later (``retried: false``)."""
     deadline = time.monotonic() + options.budget
-    expected = [c.count for c in case.checks.judge if c.kind == "delivered"]
+    # only the checks a retrying client is judged by: a one-shot ``delivered: 0`` would end
+    # the case as soon as a queueing client (sendmail, Postfix) went quiet before its retry
+    expected = [
+        c.count
+        for c in case.checks.judge
+        if c.kind == "delivered" and c.applies_to(ClientKind.RETRYING)
+    ]
     may_stop = bool(expected) and not any(
         c.kind in ("retried", "max-connections") for c in case.checks.judge
     )

@@ -123,7 +123,14 @@ class Check:
 
 
 #: the bodies a case can ask the client to send (``client.message``); probe/messages.py has them
-MESSAGE_NAMES: tuple[str, ...] = ("plain", "eight-bit", "bare-lf", "large", "long-line")
+MESSAGE_NAMES: tuple[str, ...] = (
+    "plain",
+    "eight-bit",
+    "bare-lf",
+    "bare-cr",
+    "large",
+    "long-line",
+)
 TLS_MODES: tuple[str, ...] = ("none", "starttls", "implicit")
 
 

@@ -112,7 +112,15 @@ def resolve(
         from smtpfake.scenario.loader import load_mapping
 
         return load_mapping(ref, params=params)
-    text = os.fspath(ref) if isinstance(ref, os.PathLike) else str(ref)
+    if not isinstance(ref, str | os.PathLike):
+        # Controller(handler) is aiosmtpd's first line; Server(handler) took it for a name
+        kind = type(ref).__name__
+        raise TypeError(
+            f"a scenario is a name, a YAML path, a dict or a Scenario, not a {kind}; an aiosmtpd "
+            "handler object goes in handler= (its handle_RCPT, handle_DATA... change replies) or "
+            "delivery= (it gets each accepted message, as aiosmtpd's Controller(handler) does)"
+        )
+    text = os.fspath(ref) if isinstance(ref, os.PathLike) else ref
     if isinstance(ref, os.PathLike) or text.endswith((".yaml", ".yml")) or "/" in text:
         return load_cached(text, params)
     files = _files(dirs)

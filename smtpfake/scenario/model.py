@@ -67,9 +67,9 @@ IDLE_CLOSES: tuple[str, ...] = ("reply", "reply-reset", "close", "reset")
 #: what the server makes of a bare LF (``server.bare_lf``), after Postfix's
 #: ``smtpd_forbid_bare_newline`` (engine/bare_lf.py: what each does)
 BARE_LF_POLICIES: tuple[str, ...] = ("accept", "normalize", "reject", "disconnect")
-#: what the server makes of a bare CR (``server.bare_cr``): a CR never ends a line here, so
-#: there is nothing to normalize (engine/bare_lf.py: what each does)
-BARE_CR_POLICIES: tuple[str, ...] = ("accept", "reject", "disconnect")
+#: what the server makes of a bare CR (``server.bare_cr``); only ``clean`` makes it a line end,
+#: after Cisco AsyncOS's "CR and LF Handling" (engine/bare_lf.py: what each does)
+BARE_CR_POLICIES: tuple[str, ...] = ("accept", "clean", "reject", "disconnect")
 
 #: how a connection greeted before a command (the ``greeted:`` condition)
 GREETINGS: tuple[str, ...] = ("helo", "ehlo", "none")
@@ -334,7 +334,10 @@ class ServerSettings:
         metadata={
             "doc": "what a bare CR (no LF after it) does, recorded as `bare-cr` in every case: "
             "`accept` (it is an octet of the line or text, never a line end, so `<CR>.<CR>` "
-            "ends nothing: as Postfix), `reject` (a command line, AUTH line or message with one "
+            "ends nothing: as Postfix), `clean` (it ends a line as a CRLF does, so `<CR>.<CR>` "
+            "ends the message and what follows is read as commands: Cisco Secure Email's "
+            "default, CR and LF Handling `Clean`), "
+            "`reject` (a command line, AUTH line or message with one "
             "gets `550 5.5.2 HOSTNAME Error: bare <CR> received`) or `disconnect` (as `reject` "
             "with `521`, then the close); see [Bare LF and bare CR](#bare-lf-and-bare-cr)",
             "schema": {"enum": list(BARE_CR_POLICIES), "default": "accept"},

@@ -336,3 +336,32 @@ def test_a_reply_the_client_left_is_logged_as_not_delivered(tmp_path: Path, fmt:
         written = reply["written"]
     # as the journal records it (the API's "written"): at least what the client read, not all
     assert len(got) <= written < len(greeting) + 2, text
+
+
+def test_after_the_clock_moves_api_lines_keep_the_servers_clock(tmp_path: Path) -> None:
+    """api lines were stamped by the wall clock, session lines by the server's: after
+    POST /api/clock {"advance": "1h"} the log went back an hour between neighbours."""
+    with serve(tmp_path, "--api-port", "0", "--log-format", "json") as server:
+        api = [json.loads(server.wait_for('"listening"').splitlines()[0])["api"]]
+        advance = urllib.request.Request(
+            f"{api[0]}/api/clock",
+            data=b'{"advance": "1h"}',
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(advance, timeout=10) as answer:
+            assert answer.status == 200
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+            client.makefile("rb").readline()
+            client.sendall(b"QUIT\r\n")
+            client.makefile("rb").readline()
+        reset = urllib.request.Request(f"{api[0]}/api/reset", method="POST")
+        with urllib.request.urlopen(reset, timeout=10) as answer:
+            assert answer.status == 200
+        server.wait_for("/api/reset")
+        events = [json.loads(line) for line in server.text().splitlines() if line.startswith("{")]
+    timed = [(e["event"], e["ts"]) for e in events if e["event"] != "listening"]
+    assert [kind for kind, _ in timed if kind in ("api", "connect")] == ["api", "connect", "api"]
+    assert [ts for _, ts in timed] == sorted(ts for _, ts in timed), timed
+    reset_ts = [ts for kind, ts in timed if kind == "api"][-1]
+    assert time.time() + 3000 < reset_ts, timed  # the reset's line, an hour ahead as well

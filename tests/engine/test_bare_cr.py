@@ -7,6 +7,7 @@ import base64
 
 import pytest
 
+from smtpfake.scenario import ScenarioError, load_text
 from smtpfake.visible import visible
 
 from ..support import scenario
@@ -214,3 +215,120 @@ def test_chunk_octets_are_never_judged(policy: str) -> None:
     (message,) = p.engine.journal.messages()
     assert message.data == b"a\nb\rc\r.\r"
     assert kinds(p) == []
+
+
+# -- clean: a bare CR ends a line (Cisco Secure Email's CR and LF Handling "Clean") --------------
+
+
+def client_lines(p: Pipe) -> list[str]:
+    return [e.text for e in p.record.transcript if e.side == "client" and not e.note]
+
+
+@pytest.mark.parametrize("bare_lf", ["accept", "normalize", "reject"])
+def test_clean_ends_the_message_at_cr_dot_cr_and_runs_the_rest_as_commands(bare_lf: str) -> None:
+    """The inbound side of SMTP smuggling: the one message the client meant is two on the wire,
+    the second sent by commands hidden in the first one's text (whatever bare_lf says: the
+    smuggled lines end in CRLF)."""
+    p = in_data(bare_lf=bare_lf, bare_cr="clean")
+    out = p.feed(SMUGGLING)
+    assert out == (
+        b"250 2.0.0 Ok: queued as SF000001\r\n"
+        b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
+        b"250 2.0.0 Ok: queued as SF000002\r\n"
+    )
+    first, smuggled = p.engine.journal.messages()
+    assert first.data == b"x\r"  # kept as sent: the CR that ended the line is in it
+    assert (smuggled.mail_from, smuggled.data) == ("evil@x.test", b"hi\r\n")
+    # the second message's text came before its 354: the smuggler does not wait
+    assert kinds(p) == ["bare-cr", "bad-pipelining"]
+    assert client_lines(p)[-5:] == [
+        ".",
+        "MAIL FROM:<evil@x.test>",
+        "RCPT TO:<v@d.test>",
+        "DATA",
+        ".",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ending", "ends"),
+    [
+        (b"x\r.\r", True),  # <CR>.<CR>
+        (b"x\r.\r\n", True),  # <CR>.<CRLF>
+        (b"x\r\n.\r", True),  # <CRLF>.<CR>
+        (b"x\n.\r", True),  # <LF>.<CR>, with bare_lf accept
+        (b"x\r..\r", False),  # dot-stuffed: text "."
+        (b"x.\r", False),  # not a line of its own
+    ],
+)
+def test_clean_takes_a_dot_between_line_ends_of_any_kind_as_the_end(
+    ending: bytes, ends: bool
+) -> None:
+    p = in_data(bare_cr="clean")
+    out = p.feed(ending + b"NOOP\r\n")  # the octet after the last CR says it is bare
+    if ends:
+        assert out == b"250 2.0.0 Ok: queued as SF000001\r\n250 2.0.0 Ok\r\n"
+    else:
+        assert out == b""
+        assert p.feed(b".\r\n") == b"250 2.0.0 Ok: queued as SF000001\r\n"
+        (message,) = p.engine.journal.messages()
+        assert message.data.endswith(b"NOOP\r\n")  # text, not a command
+
+
+def test_clean_with_a_strict_bare_lf_needs_a_cr_or_crlf_on_both_sides() -> None:
+    p = in_data(bare_lf="normalize", bare_cr="clean")
+    assert p.feed(b"x\n.\rNOOP\r\n") == b""  # the "." came after a bare LF: text
+    assert p.feed(b"y\r.\r\n") == b"250 2.0.0 Ok: queued as SF000001\r\n"
+
+
+def test_clean_ends_command_lines_at_a_bare_cr_and_records_them_without_it() -> None:
+    p = opened(bare_cr="clean")
+    assert p.feed(b"EHLO c.test\r\n").startswith(b"250-smtpfake.test")
+    out = p.feed(b"MAIL FROM:<a@b.test>\rRCPT TO:<c@d.test>\rRSET\r\n")
+    assert out == b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok\r\n"
+    # the line ending is off, as a CRLF is: the CR's presence is in the bare-cr violation
+    assert client_lines(p) == ["EHLO c.test", "MAIL FROM:<a@b.test>", "RCPT TO:<c@d.test>", "RSET"]
+    assert kinds(p) == ["bare-cr"]
+
+
+def test_clean_waits_for_the_octet_after_a_last_cr() -> None:
+    """A CR is bare only if no LF follows it: the line waits, as a CRLF split in transit does."""
+    p = opened(bare_cr="clean")
+    assert p.feed(b"NOOP\r") == b""
+    assert p.feed(b"\n") == b"250 2.0.0 Ok\r\n"  # a CRLF after all
+    assert p.feed(b"NOOP\r") == b""
+    assert p.feed(b"N") == b"250 2.0.0 Ok\r\n"  # bare: it ended the line
+    assert kinds(p) == ["bare-cr"]
+
+
+def test_clean_a_last_cr_the_close_leaves_alone_is_an_unfinished_line() -> None:
+    p = opened(bare_cr="clean")
+    p.feed("EHLO c.test")
+    assert p.feed(b"QUIT\r") == b""
+    assert p.eof() == b""  # never known to be a line end: no 221
+    (line,) = [e for e in p.record.transcript if e.side == "client" and e.text.startswith("QUIT")]
+    assert not line.delivered
+    assert "unterminated-line" in kinds(p)
+
+
+def test_clean_in_an_auth_exchange_and_a_bdat_line() -> None:
+    p = authenticating(bare_cr="clean")
+    assert p.feed(CREDENTIALS + b"\rNOOP\r\n").startswith(b"235 2.7.0 ")
+    p = chunking(bare_cr="clean")
+    assert p.feed(b"BDAT 3 LAST\rab\r").startswith(b"250 2.0.0 Ok: queued as ")
+    (message,) = p.engine.journal.messages()
+    assert message.data == b"ab\r"  # a chunk is octets, not lines
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("claen", "s.yaml:4:12: server.bare_cr: unknown value 'claen'; did you mean 'clean'? "),
+        ("normalize", "s.yaml:4:12: server.bare_cr: unknown value 'normalize' "),
+    ],
+)
+def test_a_wrong_bare_cr_is_one_line_at_its_place(value: str, problem: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_text(f"summary: s\nexpect: e\nserver:\n  bare_cr: {value}\n", source="s.yaml")
+    (found,) = (str(p) for p in info.value.problems)
+    assert found == problem + "(allowed: accept, clean, reject, disconnect)"

@@ -79,13 +79,19 @@ STRICTNESS_LINES = [
     b"BDAT 2\r \r\nzz",
     b"MAIL FROM:a@x.test\r\n",
     b"RCPT TO: <c@x.test>\r\n",
+    # the shapes a bare CR that ends a line (bare_cr: clean) frames: lines, the final "."
+    b"x\r.\rNOOP\r",
+    b"\n.\r",
+    b"\r.\r\n",
+    b"RSET\rNOOP\r\r\n",
+    b"\r",
 ]
 
 
 @settings(max_examples=150, deadline=None)
 @given(
     st.sampled_from(["accept", "normalize", "reject", "disconnect"]),
-    st.sampled_from(["accept", "reject", "disconnect"]),
+    st.sampled_from(["accept", "clean", "reject", "disconnect"]),
     st.booleans(),
     st.lists(st.sampled_from(STRICTNESS_LINES), max_size=25),
     st.lists(st.integers(0, 10**6), max_size=30),

@@ -95,25 +95,103 @@ def test_each_marker_is_told_at_its_own_line_as_written(pytester: pytest.Pyteste
     assert ":1:1" not in out and "Traceback" not in out, out
 
 
-def test_a_marker_made_elsewhere_is_told_from_its_values(pytester: pytest.Pytester) -> None:
-    """A marker kept in a variable has no call at the test to point at: the test's line, and
-    the marker rebuilt from its values."""
-    pytester.makepyfile(
-        test_var="""
-        import pytest
+VARIABLES = """\
+import pytest
 
-        GREY = pytest.mark.smtpfake("greylisting", params={"dealy": 5})
+import markers
+from markers import IMPORTED
 
-        @GREY
-        def test_a(smtpfake):
-            pass
-        """
-    )
+SLOW = pytest.mark.smtpfake(
+    "greylisting",
+    params={"dealy": 5},
+)
+
+
+@pytest.mark.parametrize("n", [1])
+@SLOW
+def test_first(smtpfake, n):
+    pass
+
+
+@pytest.mark.filterwarnings("ignore")
+@SLOW
+def test_second(smtpfake):
+    pass
+
+
+@IMPORTED
+def test_imported(smtpfake):
+    pass
+
+
+class TestModule:
+    pytestmark = [markers.BY_MODULE]
+
+    def test_a(self, smtpfake):
+        pass
+
+
+@markers.made()
+def test_made_by_a_call(smtpfake):
+    pass
+
+
+MADE = markers.made()
+
+
+@pytest.mark.filterwarnings("ignore")
+@MADE
+def test_made_elsewhere(smtpfake):
+    pass
+"""
+
+MARKERS = """\
+import pytest
+
+
+def made():
+    return pytest.mark.smtpfake("default", seeds=3)
+
+
+IMPORTED = pytest.mark.smtpfake("default", sede=1)
+BY_MODULE = pytest.mark.smtpfake("greylisting", seed=-1)
+"""
+
+
+def test_a_marker_kept_in_a_variable_is_told_at_its_assignment(
+    pytester: pytest.Pytester,
+) -> None:
+    """``SLOW = pytest.mark.smtpfake(...)``, then ``@SLOW``: the mistake is at the assignment,
+    as written there, for every test that uses it; in the module it was imported from too. A
+    marker the source does not show (made by a call) is told at the decorator that names it,
+    with its values."""
+    pytester.makepyfile(test_vars=VARIABLES, markers=MARKERS)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(errors=6)
+    slow = (
+        """test_vars.py:6: SLOW = pytest.mark.smtpfake("greylisting", params={"dealy": 5}): """
+        "dealy=5: this scenario has no parameter named 'dealy'; did you mean 'delay'? "
+        "(declared: delay)"
+    )
     result.stdout.fnmatch_lines(
         [
-            "test_var.py:5: @pytest.mark.smtpfake('greylisting', params={'dealy': 5}): dealy=5: "
-            "this scenario has no parameter named 'dealy'*"
+            "*ERROR at setup of test_first[[]1[]]*",
+            slow,
+            "*ERROR at setup of test_second*",
+            slow,
+            "*ERROR at setup of test_imported*",
+            f"""markers.py:8: IMPORTED = pytest.mark.smtpfake("default", sede=1): unknown """
+            f"keyword 'sede'; did you mean 'seed'? {KNOWN}",
+            "*ERROR at setup of TestModule.test_a*",
+            """markers.py:9: BY_MODULE = pytest.mark.smtpfake("greylisting", seed=-1): the """
+            "seed must be an integer from 0 to 2^64-1",
+            "*ERROR at setup of test_made_by_a_call*",
+            # no assignment to point at: the test's first decorator, the marker from its values
+            f"test_vars.py:36: @pytest.mark.smtpfake('default', seeds=3): unknown keyword "
+            f"'seeds'; did you mean 'seed'? {KNOWN}",
+            "*ERROR at setup of test_made_elsewhere*",
+            f"test_vars.py:45: @MADE (pytest.mark.smtpfake('default', seeds=3)): unknown "
+            f"keyword 'seeds'; did you mean 'seed'? {KNOWN}",
         ]
     )
+    assert "Traceback" not in result.stdout.str()

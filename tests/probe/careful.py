@@ -55,9 +55,10 @@ def _keywords(reply: Reply) -> dict[str, str]:
 
 
 def _seven_bit(body: bytes) -> bytes:
-    """What a client that converts to 7-bit sends: CRLF line ends, non-ASCII octets replaced
-    (a stand-in for quoted-printable), lines folded at 998 octets."""
-    lines = body.replace(b"\r\n", b"\n").split(b"\n")
+    """What a client that converts to 7-bit sends: CRLF line ends (a bare CR or LF made one,
+    RFC 5321 §2.3.8), non-ASCII octets replaced (a stand-in for quoted-printable), lines folded
+    at 998 octets."""
+    lines = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
     out = []
     for line in lines:
         line = bytes(b if b < 128 else 0x3F for b in line)

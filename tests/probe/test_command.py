@@ -342,6 +342,46 @@ def test_a_retrying_client_is_judged_within_its_budget(tmp_path: Path) -> None:
     assert done.returncode == 1
 
 
+def test_a_queueing_client_that_exits_and_retries_later_is_waited_for(tmp_path: Path) -> None:
+    """As sendmail or Postfix do: the command queues the message and exits at once; a process
+    it leaves behind retries later. The case waits (within the budget) for that retry: it used
+    to stop once quiet, judged by greylisting's one-shot ``delivered: 0`` (new-user pass)."""
+    client = tmp_path / "queue.py"
+    client.write_text(
+        "import os, smtplib, subprocess, sys, time\n"
+        "def send():\n"
+        "    with smtplib.SMTP(os.environ['SMTP_HOST'], int(os.environ['SMTP_PORT'])) as s:\n"
+        "        s.sendmail(os.environ['SMTP_FROM'], os.environ['SMTP_TO'].split(','),\n"
+        "                   open(os.environ['SMTP_MESSAGE_FILE'], 'rb').read())\n"
+        "if sys.argv[1:] == ['later']:\n"
+        "    for attempt in range(2):  # bounded: two retries, each after the probe's 3 quiet s\n"
+        "        time.sleep(3.5)\n"
+        "        try:\n"
+        "            send()\n"
+        "            break\n"
+        "        except smtplib.SMTPException:\n"
+        "            pass\n"
+        "else:\n"
+        "    message = open(os.environ['SMTP_MESSAGE_FILE'], 'rb').read()\n"
+        "    path = os.environ['SMTP_MESSAGE_FILE'] + '.queued'\n"
+        "    open(path, 'wb').write(message)  # the probe may remove its file once we exit\n"
+        "    os.environ['SMTP_MESSAGE_FILE'] = path\n"
+        "    try:\n"
+        "        send()\n"
+        "    except smtplib.SMTPException:\n"
+        "        quiet = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,\n"
+        "                     stderr=subprocess.DEVNULL)  # nothing holds the probe's pipes\n"
+        "        subprocess.Popen([sys.executable, __file__, 'later'], start_new_session=True,\n"
+        "                         **quiet)\n"
+    )
+    done = probe(
+        "--retrying", "--budget", "15", "--case", "greylisting", "--param", "delay=1s",
+        "--", PY, str(client),
+    )  # fmt: skip
+    assert rows(done.stdout) == {"greylisting": "pass"}, done.stdout
+    assert done.returncode == 0
+
+
 def test_what_would_stop_the_run_midway_is_a_usage_error_before_any_case(tmp_path: Path) -> None:
     """Each was a traceback: from the first case's server (a port out of range, one in use, an
     address not on this machine), or from writing a report after every case had run."""
@@ -386,3 +426,32 @@ def test_a_report_that_cannot_be_written_is_one_line_after_the_table(tmp_path: P
         f"smtpfake probe: --json: cannot write {tmp_path / 'report.json'}: "
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_cases_json_sessions_go_to_show_journal(tmp_path: Path) -> None:
+    """--json writes each session as GET /api/sessions does, so `smtpfake show CASE --journal`
+    explains why its rules fired or nearly did (was exit 2: KeyError 'peer'; new-user pass)."""
+    js = tmp_path / "r.json"
+    client = (
+        "import os, smtplib\n"
+        "try:\n"
+        "    with smtplib.SMTP(os.environ['SMTP_HOST'], int(os.environ['SMTP_PORT'])) as s:\n"
+        "        s.sendmail(os.environ['SMTP_FROM'], os.environ['SMTP_TO'].split(','),\n"
+        "                   open(os.environ['SMTP_MESSAGE_FILE'], 'rb').read())\n"
+        "except smtplib.SMTPException:\n"
+        "    raise SystemExit(75)\n"
+    )
+    probe("--case", "greylisting", "--json", str(js), "--", PY, "-c", client)
+    (case,) = json.loads(js.read_text())["cases"]
+    session = case["sessions"][0]
+    assert {"peer", "started", "ended", "outcomes", "rule_hits", "near_misses"} <= set(session)
+    assert session["rule_hits"] == {"greylisted": 1}
+    sessions = tmp_path / "sessions.json"
+    sessions.write_text(json.dumps(case["sessions"]))
+    done = subprocess.run(
+        [PY, "-m", "smtpfake", "show", "greylisting", "--journal", str(sessions)],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "rule hits and near misses in 1 session(s)" in done.stdout, done.stdout
+    assert done.stdout.splitlines()[-1] == "  greylisted x1", done.stdout

@@ -690,3 +690,21 @@ def test_a_fault_without_a_value_is_a_problem_not_a_crash(fault: str, tmp_path: 
         load_file(path)
     assert "s.yaml:5:" in str(info.value)
     assert "needs a value" in str(info.value)
+
+
+def test_a_handler_object_where_the_scenario_goes_says_where_it_belongs() -> None:
+    """``Server(handler)``, as aiosmtpd's ``Controller(handler)`` reads: a TypeError naming
+    handler= and delivery=, not a search for a scenario named by the object's repr."""
+    from smtpfake.server import Server
+
+    class Collector:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            return "250 OK"
+
+    with pytest.raises(TypeError) as info:
+        Server(Collector())  # type: ignore[arg-type]
+    assert str(info.value).startswith(
+        "a scenario is a name, a YAML path, a dict or a Scenario, not a Collector; an aiosmtpd "
+        "handler object goes in handler= "
+    )
+    assert "delivery=" in str(info.value)

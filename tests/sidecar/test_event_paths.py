@@ -313,3 +313,26 @@ def test_an_entry_not_delivered_whole_is_streamed_as_the_api_gives_it() -> None:
     flags = {e["text"]: (e.get("delivered"), e.get("written", "-")) for e in mine}
     assert flags["QUI"] == (False, None)
     assert next(v for k, v in flags.items() if k.startswith("250 ")) == (False, 0)
+
+
+def test_message_text_after_the_close_is_streamed_as_the_api_gives_it() -> None:
+    """Text the client sends after the idle timeout's 421 cut its message: the stream has the
+    note that labels it and its lines, as the API's record has them (note flags included)."""
+    idle = load_text("summary: s\nexpect: e\nserver:\n  idle_timeout: 0.3\n", source="idle")
+    with own_sidecar(idle) as api:  # type: ignore[arg-type]  # a Scenario, not a name
+        stream = Stream(api.url + "/api/events", closed(1), TIMEOUT)
+        with Raw(api.server) as client:
+            client.reply()
+            for command in ("EHLO x.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@x.test>", "DATA"):
+                client.command(command)
+            client.send(b"Subject: slow\r\n\r\nt: sl")
+            assert client.reply()[0].startswith(b"421 4.4.2 ")
+            client.send(b"ow\r\n.\r\nQUIT\r\n")
+            assert stream.wait_for(lambda got: ("command", "QUIT") in entries(got, 1))
+        got = stream.join()
+        (record,) = api.server.journal.sessions()
+    mine = [e for e in got if e["session"] == 1 and e["event"] in ("command", "reply")]
+    assert [(e["text"], e.get("note", False)) for e in mine] == [
+        (e.text, e.note) for e in record.transcript
+    ]
+    assert ("(message text after the close)", True) in [(e.text, e.note) for e in record.transcript]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import re
 import smtplib
 import socket
@@ -163,6 +164,36 @@ def test_yaml_sent_without_its_content_type_says_how_to_send_it(
         f"(Content-Type: application/yaml), got {content_type.split(';')[0]!r}"
     )
     assert call(api.url, "GET", "/api/scenario").body["name"] == "default"
+
+
+@pytest.mark.parametrize("content_type", [None, "application/octet-stream"])
+def test_yaml_sent_with_no_content_type_says_how_to_send_it(
+    api: ApiServer, content_type: str | None
+) -> None:
+    """curl -T my.yaml sends no Content-Type (aiohttp reads application/octet-stream): was a
+    400 "the body is not valid JSON" that did not say YAML needs its type (new-user pass)."""
+    where = urllib.parse.urlsplit(api.url)
+    conn = http.client.HTTPConnection(where.hostname or "", where.port, timeout=10)
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    conn.request("PUT", "/api/scenario?name=mine", body=YAML, headers=headers)
+    got = conn.getresponse()
+    body = json.loads(got.read())
+    conn.close()
+    assert got.status == 415
+    assert body["error"] == (
+        "expected a JSON body (Content-Type: application/json) or a YAML scenario "
+        "(Content-Type: application/yaml); the body came without a Content-Type and is not a "
+        "JSON object"
+    )
+    # a JSON object without its type is still taken
+    ok = call(
+        api.url,
+        "PUT",
+        "/api/scenario",
+        raw=b'{"name": "default"}',
+        content_type="application/octet-stream",
+    )
+    assert ok.status == 200
 
 
 def test_a_query_on_a_json_put_says_the_call_takes_none(api: ApiServer) -> None:
@@ -570,10 +601,11 @@ def raw_http(api: ApiServer, data: bytes) -> tuple[int, bytes]:
 
 
 def test_body_limits(api: ApiServer) -> None:
+    # (a YAML scenario may be bigger: test_scenario_size.py)
     big = b"x" * (MAX_BODY + 1)
     status, body = raw_http(
         api,
-        b"PUT /api/scenario HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/yaml\r\n"
+        b"PUT /api/scenario HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         + f"Content-Length: {len(big)}\r\n\r\n".encode()
         + big,
     )

@@ -8,6 +8,7 @@ probe's HTML report, laid out by the same browser.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import smtplib
@@ -17,9 +18,11 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
+from smtpfake.engine.records import UNFINISHED_TAG, not_delivered
 from smtpfake.http import ApiServer
 from smtpfake.probe.judge import Verdict
 from smtpfake.probe.reports.html import html_report
@@ -228,6 +231,93 @@ def test_the_page_follows_sessions_messages_and_the_scenario(
     console = browser.get_log("browser")
     failed = [e["message"] for e in console if e["message"].startswith(sidecar.url)]
     assert failed == [], console
+
+
+#: each session's timeline cells (not the times) as text, in order, with a rule's tag written as
+#: format() writes it (`[LABEL]`; the page adds the rule's faults); whether each is marked
+#: undelivered (its CSS class), and each violation's kind and text
+TIMELINE_TEXT = """
+return [...document.querySelectorAll('#sessions .session')].reverse().map((box) => ({
+  cells: [...box.querySelectorAll('.timeline > .client, .timeline > .server')]
+    .filter((cell) => cell.textContent).map((cell) => {
+      const copy = cell.cloneNode(true);
+      for (const rule of copy.querySelectorAll('.rule')) rule.replaceWith(`[${rule.dataset.rule}]`);
+      return [copy.textContent, cell.classList.contains('undelivered')];
+    }),
+  violations: [...box.querySelectorAll('.violation')].map((v) => [v.dataset.kind, v.textContent]),
+}));
+"""
+
+
+def test_the_page_marks_what_was_not_delivered_as_format_does(
+    browser: webdriver.Chrome, sidecar: ApiServer
+) -> None:
+    """A line the client's close cut short and a reply it left before it was written carry
+    format()'s marks, set apart by a class; a client's control octets and octets that were not
+    UTF-8 are shown as format() shows them (\\xNN); a line sent after the 221 is flagged."""
+    server = sidecar.server
+    server.use(
+        {
+            # a user name with an ESC in it, as a client may send one
+            "server": {"auth": {"mechanisms": ["PLAIN"], "users": {"ev\x1b[2Jil": "pw"}}},
+            "rules": [{"on": "noop", "connection": 1, "delay": 2}],
+        }
+    )
+    wait = WebDriverWait(browser, PAGE_TIMEOUT, ignored_exceptions=[StaleElementReferenceException])
+    browser.get(sidecar.url + "/")
+    wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+
+    # 1: NOOP's reply is held back (the rule's delay); the client sends the start of QUIT and leaves
+    with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as client:
+        assert client.recv(512).startswith(b"220 ")
+        client.sendall(b"NOOP\r\nQUI")
+    # 2: ESC, BEL and an octet that is not UTF-8 in a line; a multi-line reply; NOOP after the 221
+    with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as client:
+        reader = client.makefile("rb")
+        assert reader.readline().startswith(b"220 ")
+        client.sendall(b"EHLO client.test\r\n")
+        while reader.readline()[3:4] == b"-":
+            pass
+        client.sendall(b"AUTH PLAIN " + base64.b64encode(b"\0ev\x1b[2Jil\0pw") + b"\r\n")
+        assert reader.readline().startswith(b"235 ")
+        client.sendall(b"NOOP \x1b[31mred\x07\xff\r\n")
+        assert reader.readline().startswith(b"250 ")
+        client.sendall(b"QUIT\r\n")
+        assert reader.readline().startswith(b"221 ")
+        assert reader.readline() == b""  # the server's half-close: EOF, not a reset
+        client.sendall(b"NOOP\r\n")
+    assert server.settle(PAGE_TIMEOUT)
+    first, second = server.sessions
+
+    def shown(d: webdriver.Chrome) -> list[dict[str, list[list[Any]]]] | None:
+        got = d.execute_script(TIMELINE_TEXT)
+        done = len(got) == 2 and all(
+            len(g["cells"]) == len(s.transcript) for g, s in zip(got, (first, second), strict=True)
+        )
+        return got if done else None
+
+    page = wait.until(shown)
+    # the transcript as the page shows it is format()'s, line for line, marks and \\xNN included
+    for session, on_page in zip((first, second), page, strict=True):
+        formatted = session.format().split("\n")
+        lines = [text for text, _ in on_page["cells"]]
+        entries = "\n".join(f"  {line}" for text in lines for line in text.split("\n"))
+        assert entries.split("\n") == formatted[1 : 1 + len(entries.split("\n"))]
+        marked = [bool(mark) for _, mark in on_page["cells"]]
+        assert marked == [not e.delivered for e in session.transcript]
+    cells = [text for text, _ in page[0]["cells"]]
+    assert "C: QUI" + UNFINISHED_TAG in cells
+    assert "S: 250 2.0.0 Ok   [rule 1 (on noop)]" + not_delivered(0) in cells
+    assert "C: NOOP \\x1b[31mred\\x07\\xff" in [text for text, _ in page[1]["cells"]]
+    kinds = [kind for kind, _ in page[1]["violations"]]
+    assert "sent-after-close" in kinds
+    (cut,) = [text for kind, text in page[0]["violations"] if kind == "unterminated-line"]
+    assert "(on 'QUI')" in cut
+    heads = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#sessions .session h3")]
+    assert heads[0].endswith("(AUTH ev\\x1b[2Jil)")  # the newest first
+    # the mark is words a screen reader reads, not only a colour
+    mark = browser.find_element(By.CSS_SELECTOR, ".undelivered .mark")
+    assert mark.text == UNFINISHED_TAG.strip() and mark.is_displayed()
 
 
 def test_the_page_asks_for_the_token_and_follows_a_server_on_demand(

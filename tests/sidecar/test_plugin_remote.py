@@ -68,3 +68,15 @@ def test_params_and_the_clock_against_a_sidecar(
     )
     # all on a server of its own, deleted at the end
     assert (sidecar.fleet.made, list(sidecar.fleet.instances)) == (1, ["main"])
+
+
+def test_a_generated_certificate_against_a_sidecar(
+    pytester: pytest.Pytester, sidecar: ApiServer
+) -> None:
+    """A TLS scenario with no certificate of its own, on the sidecar's server for this run:
+    the sidecar generates it, the test trusts the sidecar's CA (``client_ssl_context()``)."""
+    from ..plugin.test_tls_fallback import SUITE as TLS_SUITE
+
+    pytester.makepyfile(test_suite=TLS_SUITE)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", sidecar.url)
+    result.assert_outcomes(passed=3)

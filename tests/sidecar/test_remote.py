@@ -394,3 +394,19 @@ def test_a_read_waits_once_for_a_session_that_stays_open_on_both_transports(
         assert waits == [1]  # the first read waited it out; the others did not wait again
     assert fake.settle(timeout=TIMEOUT) is True
     assert [v.kind for v in fake.violations] == ["no-quit"]
+
+
+def test_a_scenario_over_the_size_limit_is_a_scenario_error_both_ways(
+    fake: Fake, tmp_path: Path
+) -> None:
+    """In-process a too-big file is a ScenarioError; through the sidecar its 413 was a
+    RemoteError: the same exception, naming the limit, either way."""
+    from smtpfake.scenario.limits import MAX_SCENARIO_BYTES
+
+    big = tmp_path / "big.yaml"
+    head = "summary: s\nexpect: e\n#"
+    big.write_text(head + "x" * (MAX_SCENARIO_BYTES + 10 - len(head)) + "\n")
+    with pytest.raises(ScenarioError) as info:
+        fake.use(big)
+    assert "8,388,608" in str(info.value) or "8 MiB" in str(info.value), str(info.value)
+    assert fake.scenario_name == "default"

@@ -106,34 +106,75 @@ async function useScenario() {
 
 const RFC = /\(?(RFC \d+(?: §[\d.]+)?(?:, §[\d.]+)*)\)?/;
 
+// A client's control octets (ESC, a bare CR, NUL, DEL, C1) shown as \xNN, never played: as
+// SessionRecord.format() shows them (smtpfake/visible.py). Octets that were not UTF-8 come from
+// the API already shown so (json_text).
+const UNSAFE = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
+function visible(text) {
+  return String(text).replace(UNSAFE, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+// The text form's mark for an entry not delivered whole, in format()'s words (records.py
+// not_delivered): a client line whose line ending never came, a reply the client left before it
+// was written. null for an entry delivered whole (the API leaves `delivered` out then).
+function undelivered(entry) {
+  if (entry.delivered !== false) return null;
+  if (entry.side === "client") return "(unfinished: no line ending)";
+  const n = entry.written || 0;
+  return `(not delivered: ${n} octet${n === 1 ? "" : "s"} written)`;
+}
+
+// One transcript entry as format() writes it: each line after C:/S: (C*/S* for a note), then
+// the rule behind a reply and its faults, then the mark of an entry not delivered whole.
+function entryCell(entry) {
+  const arrow = (entry.side === "client" ? "C" : "S") + (entry.note ? "* " : ": ");
+  const text = entry.text.split("\n").map((line) => arrow + visible(line)).join("\n");
+  const cell = el("div", { class: entry.side }, text);
+  if (entry.rule) {
+    const faults = state.faults[entry.rule];
+    const rule = visible(entry.rule);
+    // spaces before each tag, as format() writes them: the words stay apart when copied
+    cell.append("   ", el("span", { class: "rule", "data-rule": rule,
+      title: "the rule behind this reply, and its faults" }, faults ? `${rule}: ${faults}` : rule));
+  }
+  const mark = undelivered(entry);
+  if (mark) {
+    cell.classList.add("undelivered");
+    // words, not only a colour: read by screen readers and kept by copy and paste
+    cell.append("   ", el("span", { class: "mark", title: entry.side === "client"
+      ? "the connection ended before this line's CRLF came: never carried out nor answered"
+      : "the client left before this reply was written whole" }, mark));
+  }
+  return cell;
+}
+
 function timeline(session) {
   const grid = el("div", { class: "timeline" });
   const rows = session.transcript.map((e) => ({ time: e.time, kind: e.side, entry: e }))
     .concat(session.violations.map((v) => ({ time: v.time, kind: "violation", entry: v })));
   rows.sort((a, b) => a.time - b.time);
+  if (session.dropped_entries) {
+    grid.append(el("div", { class: "t" }), el("div", { class: "dropped" },
+      `... ${session.dropped_entries} earlier entries not kept`));
+  }
   for (const row of rows) {
     grid.append(el("div", { class: "t" }, clock(row.time, session.started)));
     if (row.kind === "violation") {
       const v = row.entry;
       const found = v.rfc || (RFC.exec(v.detail) || [])[1];
       // the detail ends with its section in parentheses: shown once, as the .rfc part
-      const detail = found ? v.detail.replace(/\s*\(RFC [^()]*\)\s*$/, "") : v.detail;
-      const cell = el("div", { class: "violation", "data-kind": v.kind }, `! ${v.kind}: ${detail}`);
+      const detail = visible(found ? v.detail.replace(/\s*\(RFC [^()]*\)\s*$/, "") : v.detail);
+      // the command it is about, as format() names it (no-quit and the like are about none)
+      const on = v.command ? ` (on '${visible(v.command)}')` : "";
+      const cell = el("div", { class: "violation", "data-kind": v.kind }, `! ${v.kind}: ${detail}${on}`);
       if (found) cell.append(el("span", { class: "rfc" }, found));
       grid.append(cell);
     } else if (row.kind === "client") {
-      // C*/S*: the engine's note on the connection (entry.note), not a line as sent
-      const said = row.entry.note ? "C* " : "C: ";
-      grid.append(el("div", { class: "client" }, said + row.entry.text), el("div", { class: "server" }));
+      grid.append(entryCell(row.entry), el("div", { class: "server" }));
     } else {
-      const cell = el("div", { class: "server" }, (row.entry.note ? "S* " : "S: ") + row.entry.text);
-      if (row.entry.rule) {
-        const faults = state.faults[row.entry.rule];
-        cell.append(el("span", { class: "rule", title: "the rule behind this reply, and its faults" },
-          faults ? `${row.entry.rule}: ${faults}` : row.entry.rule));
-      }
       // the server column: an empty client cell before it keeps the two sides apart
-      grid.append(el("div", { class: "client" }), cell);
+      grid.append(el("div", { class: "client" }), entryCell(row.entry));
     }
   }
   return grid;
@@ -144,7 +185,7 @@ async function loadSessions() {
   const got = await api(`${base()}/sessions?order=newest&limit=${SHOWN}`);
   $("session-count").textContent = got.total > got.count ? `latest ${got.count} of ${got.total}` : String(got.total);
   const items = got.sessions.map((s) => {
-    const extra = [s.tls ? "TLS" : "", s.auth_user !== null ? `AUTH ${s.auth_user}` : ""].filter(Boolean).join(", ");
+    const extra = [s.tls ? "TLS" : "", s.auth_user !== null ? `AUTH ${visible(s.auth_user)}` : ""].filter(Boolean).join(", ");
     const when = new Date(s.started * 1000).toLocaleTimeString();
     const box = el("div", { class: `session${s.ended === null ? " open" : ""}`, "data-index": String(s.index) },
       el("h3", {}, `session ${s.index} from ${s.peer || "?"} at ${when}${extra ? ` (${extra})` : ""}`),

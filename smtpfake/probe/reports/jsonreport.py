@@ -8,21 +8,15 @@ from typing import Any
 
 from smtpfake.journal import SessionRecord
 from smtpfake.probe.runner import CaseResult
-from smtpfake.serialize import entry_to_json, violation_to_json
+from smtpfake.serialize import message_summary, session_to_json
 from smtpfake.visible import json_document
 
 
 def _session(s: SessionRecord) -> dict[str, Any]:
-    # entries and violations as the HTTP API writes them: `note`, `delivered`/`written`, the
-    # violation's time and RFC, and octets that were not UTF-8 as "\xNN" (strict JSON)
-    return {
-        "index": s.index,
-        "transcript": [entry_to_json(e) for e in s.transcript],
-        "violations": [violation_to_json(v) for v in s.violations],
-        "messages": len(s.messages),
-        "tls": s.tls,
-        "auth_user": s.auth_user,
-    }
+    # as GET /api/sessions writes it (entries with `note`, `delivered`/`written`; violations with
+    # their time and RFC; message summaries; outcomes, rule hits and near misses), so a case's
+    # sessions go to `smtpfake show CASE --journal FILE` as they are
+    return session_to_json(s, message_summary)
 
 
 def as_dict(result: CaseResult) -> dict[str, Any]:
