@@ -72,21 +72,36 @@ def _closing(reply: Reply) -> Plan:
 
 #: :func:`_path`'s answers, per keyword by argument: a client sends the same few paths again and
 #: again, and a dict lookup costs a fraction of the match (bounded: cleared when full)
-_PATHS: dict[str, dict[str, tuple[str, str | None]]] = {"FROM": {}, "TO": {}}
+_PATHS: dict[str, dict[str, tuple[str, str | None, str | None]]] = {"FROM": {}, "TO": {}}
 _PATHS_MAX = 1024
+#: the command of each path keyword
+_VERB = {"FROM": "MAIL", "TO": "RCPT"}
 
 
-def _path(arg: str, keyword: str) -> tuple[str, str | None]:
-    """``FROM:<address> parameters`` (``keyword`` FROM or TO): the address and the parameters;
-    when the argument does not parse, the whole argument and None (a 501 follows)."""
+def _read(path: str, verb: str) -> tuple[str, str | None]:
+    """:func:`smtpfake.engine.mailbox.read`, the module loaded with the first path (serve's start
+    does without it); only when :data:`_PATHS` does not know the argument."""
+    from smtpfake.engine import mailbox
+
+    return mailbox.read(path, verb)
+
+
+def _path(arg: str, keyword: str) -> tuple[str, str | None, str | None]:
+    """``FROM:<address> parameters`` (``keyword`` FROM or TO): the address (the Mailbox, without a
+    source route), the parameters, and what is wrong with the path's syntax (None: nothing;
+    :func:`_read`); when the argument does not parse, the whole argument, None, None (a
+    501 follows)."""
     known = _PATHS[keyword]
     found = known.get(arg)
     if found is not None:
         return found
     m = _PATH_RE.match(arg)
-    path: tuple[str, str | None] = (
-        (arg, None) if m is None or m.group(1).upper() != keyword else (m.group(2), m.group(3))
-    )
+    path: tuple[str, str | None, str | None]
+    if m is None or m.group(1).upper() != keyword:
+        path = (arg, None, None)
+    else:
+        address, wrong = _read(m.group(2), _VERB[keyword])
+        path = (address, m.group(3), wrong)
     if len(known) >= _PATHS_MAX:
         known.clear()
     known[arg] = path
@@ -97,39 +112,37 @@ def _path(arg: str, keyword: str) -> tuple[str, str | None]:
 #: none of an RFC 822 form (``FROM:Name <a@b.test>``), which no server takes as a path
 _UNBRACKETED_RE = re.compile(r"^(FROM|TO):\s*([^\s<>]+)\s*([^<>]*)$", re.IGNORECASE)
 
-#: Postfix's replies to a path that ``smtpd_strict_rfc821_envelopes`` refuses
-_STRICT_REFUSALS = {
-    "MAIL": ("5.1.7", "Bad sender address syntax"),
-    "RCPT": ("5.1.3", "Bad recipient address syntax"),
-}
-
 
 def _loose(
-    session: Session, arg: str, keyword: str, command: str, parsed: tuple[str, str | None]
-) -> tuple[str, str | None, params.Problem | None]:
+    session: Session,
+    arg: str,
+    keyword: str,
+    command: str,
+    parsed: tuple[str, str | None, str | None],
+) -> tuple[str, str | None, str | None, params.Problem | None]:
     """A MAIL/RCPT argument not of the form ``FROM:<path>`` (``parsed``: what :func:`_path`
     made of it). RFC 5321 §4.1.2: Path = "<" Mailbox ">", right after the colon. Two common
     departures, ``FROM: <path>`` and ``FROM:path``, are accepted and recorded as ``path-syntax``
     (once a session), as Postfix does unless ``smtpd_strict_rfc821_envelopes`` is set; with
     ``server.strict_envelope`` they get the command's 501 (``bad-syntax``). Returns the address,
-    the parameters (None: no path at all, the command's own 501 follows) and the refusal."""
-    address, words = parsed
+    the parameters (None: no path at all, the command's own 501 follows), what is wrong with the
+    mailbox (:func:`_read`) and the refusal."""
+    address, words, wrong = parsed
     if words is not None:  # the path parsed, so only white space is between the colon and it
         what = f"white space after '{keyword}:' before the path"
     else:
         m = _UNBRACKETED_RE.match(arg)
         if m is None or m.group(1).upper() != keyword:
-            return address, None, None
-        address, words = m.group(2), m.group(3)
-        what = f"a path without angle brackets ('{keyword}:{address}')"
+            return address, None, None, None
+        (address, wrong), words = _read(m.group(2), command), m.group(3)
+        what = f"a path without angle brackets ('{keyword}:{m.group(2)}')"
     rule = f'(RFC 5321 §4.1.2: "{command} {keyword}:" "<" Mailbox ">", no space)'
     if session.settings.strict_envelope:
-        enhanced, text = _STRICT_REFUSALS[command]
         detail = f"{what} {rule}; refused: server.strict_envelope"
-        return address, words, params.Problem(501, enhanced, text, "bad-syntax", detail)
+        return address, words, wrong, params.bad_path(command, detail)
     detail = f"{what} {rule}; accepted, as Postfix does without smtpd_strict_rfc821_envelopes"
     session.conduct.tell("path-syntax", detail, command)
-    return address, words, None
+    return address, words, wrong, None
 
 
 def _options(session: Session, words: str | None) -> tuple[str, ...]:
@@ -172,7 +185,7 @@ def _ehlo(session: Session, arg: str) -> tuple[Action, ...]:
 
 def _mail(session: Session, arg: str) -> tuple[Action, ...]:
     after = session.sequence("MAIL")
-    address, words = _path(arg, "FROM")
+    address, words, wrong = _path(arg, "FROM")
     if isinstance(after, Refusal):
         return session.refuse(_STAGE_MAIL, address, after)
     auth = session.settings.auth
@@ -181,7 +194,8 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         needed = session.reply(530, "5.7.0", "Authentication required")
         return session.respond(_STAGE_MAIL, address, needed)
     if words is None or arg[5] != "<":  # not FROM:<path> (an index: this runs for every message)
-        address, words, loose = _loose(session, arg, "FROM", "MAIL", (address, words))
+        parsed = (address, words, wrong)
+        address, words, wrong, loose = _loose(session, arg, "FROM", "MAIL", parsed)
         if loose is not None:
             return params.refuse(session, _STAGE_MAIL, address, loose)
         if words is None:
@@ -193,6 +207,8 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
     utf8 = params.address_problem("MAIL", address, declared.smtputf8, session.advertised)
     if utf8 is not None:
         return params.refuse(session, _STAGE_MAIL, address, utf8)
+    if wrong is not None:
+        return params.refuse(session, _STAGE_MAIL, address, params.bad_path("MAIL", wrong))
     limit = session.size_limit()
     # Known before the reply, so rules on this MAIL can look at it (size:, body:); a refused
     # MAIL opens no transaction, so nothing else reads it until the next MAIL.
@@ -212,16 +228,19 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
 
 def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
     after = session.sequence("RCPT")
-    address, words = _path(arg, "TO")
+    address, words, wrong = _path(arg, "TO")
     if isinstance(after, Refusal):
         return session.refuse(_STAGE_RCPT, address, after)
     if words is None or arg[3] != "<":  # not TO:<path>
-        address, words, loose = _loose(session, arg, "TO", "RCPT", (address, words))
+        parsed = (address, words, wrong)
+        address, words, wrong, loose = _loose(session, arg, "TO", "RCPT", parsed)
         if loose is not None:
             return params.refuse(session, _STAGE_RCPT, address, loose)
     problem = params.rcpt_problem(address, words, session.advertised, session.declared.smtputf8)
     if problem is not None:
         return params.refuse(session, _STAGE_RCPT, address, problem)
+    if wrong is not None:
+        return params.refuse(session, _STAGE_RCPT, address, params.bad_path("RCPT", wrong))
     if len(session.rcpt_tos) >= session.settings.max_recipients:
         many = session.reply(452, "4.5.3", "Error: too many recipients")
         return session.respond(_STAGE_RCPT, address, many)

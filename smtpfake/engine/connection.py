@@ -191,7 +191,9 @@ class Connection:
         if self._over:
             return ()
         if self._closing and self.session.tls_pending:
-            return ()  # its TLS handshake, after the server broke it off: not SMTP to judge
+            # its TLS handshake, after the server broke it off: counted, not SMTP to judge
+            self.session.handshake_not_read(data)
+            return ()
         session = self.session
         buffer = self._buffer
         if buffer or self._busy:

@@ -120,13 +120,6 @@ NUL_IN_COMMAND = Problem(
     "bad-syntax",
     "a NUL byte in a command line: commands are printable US-ASCII (RFC 5321 §2.4, §4.1.2)",
 )
-_NULL_RECIPIENT = Problem(
-    501,
-    "5.1.3",
-    "Bad recipient address syntax",
-    "bad-syntax",
-    "RCPT TO:<>: the null path is a reverse-path only, never a forward-path (RFC 5321 §4.1.1.3)",
-)
 
 
 #: the violation of a non-ASCII address sent without SMTPUTF8 (README's Violations table)
@@ -135,6 +128,20 @@ UTF8_WITHOUT_SMTPUTF8 = "utf8-address-without-smtputf8"
 _PATH_WORD = {"MAIL": "reverse-path", "RCPT": "forward-path"}
 #: RFC 3463 §3.2: X.1.7 bad sender's, X.1.3 bad destination mailbox address syntax
 _BAD_ADDRESS_CODE = {"MAIL": "5.1.7", "RCPT": "5.1.3"}
+#: Postfix's texts with those codes (to a path its parser or smtpd_strict_rfc821_envelopes refuses)
+_BAD_PATH_TEXT = {"MAIL": "Bad sender address syntax", "RCPT": "Bad recipient address syntax"}
+
+
+def bad_path(verb: str, detail: str) -> Problem:
+    """MAIL's or RCPT's (``verb``) path is not one (``detail``: what is wrong, its RFC section):
+    ``501 5.1.7 Bad sender address syntax`` / ``501 5.1.3 Bad recipient address syntax``."""
+    return Problem(501, _BAD_ADDRESS_CODE[verb], _BAD_PATH_TEXT[verb], "bad-syntax", detail)
+
+
+_NULL_RECIPIENT = bad_path(
+    "RCPT",
+    "RCPT TO:<>: the null path is a reverse-path only, never a forward-path (RFC 5321 §4.1.1.3)",
+)
 
 
 def address_problem(

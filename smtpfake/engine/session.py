@@ -333,6 +333,17 @@ class Session:
         self.mode = _MODE_CLOSED
         self.record("server", f"(TLS handshake failed: {reason}; connection closed)", note=True)
 
+    def handshake_not_read(self, data: bytes) -> None:
+        """Octets the client sent after the server broke its TLS handshake off (``tls_fail``:
+        plain text, a close): recorded as a note with their count, when they arrived, and not
+        read. The first TLS record's type (RFC 8446 §5.1) is named: a ClientHello is a
+        handshake record, what a client says as it gives up an alert."""
+        self.arrived = self.clock.now()
+        kind = _TLS_RECORD.get(data[0], "") if data else ""
+        what = f"starting with a TLS {kind} record" if kind else "not TLS"
+        note = f"({len(data)} octets, {what}: not read, the server broke TLS off)"
+        self.heard(note, note=True)
+
     def discarded_before_tls(self, size: int) -> None:
         """The wire dropped what the client sent after STARTTLS but before its handshake: it
         must not be read as if it came over TLS (the STARTTLS command injection of
@@ -1233,6 +1244,8 @@ def _reply(code: int, lines: tuple[str, ...], enhanced: str | None) -> Reply:
     return Reply(code, lines, enhanced)
 
 
+#: RFC 8446 §5.1 ContentType: a TLS record's first octet
+_TLS_RECORD = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data"}
 #: a reply's actions when sent whole, by the reply's id(), one table for replies that close
 #: and one for the others; each value holds its reply, so no other object can take that id
 #: while it is here (cleared when full)

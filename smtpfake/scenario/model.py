@@ -353,7 +353,8 @@ class ServerSettings:
             "`501 5.1.7 Bad sender address syntax` (RCPT: `501 5.1.3 Bad recipient address "
             "syntax`; `bad-syntax`), as Postfix with `smtpd_strict_rfc821_envelopes`; "
             "otherwise both are accepted and recorded as `path-syntax`, as Postfix does by "
-            "default"
+            "default. The mailbox inside the path is checked either way (`<a,b@x.test>` gets "
+            "the 501 with or without this)"
         },
     )
     #: EHLO lines added to the list (one with a keyword already listed replaces it in place)

@@ -260,23 +260,29 @@ def test_quits_batch_made_once_still_half_closes_for_each_connections_grace(firs
 def test_the_path_table_answers_as_the_parse_and_stays_bounded() -> None:
     """MAIL's and RCPT's paths are parsed once per argument (commands._path's table): the same
     answer as a parse of its own, asked once or again, for either keyword; the table never holds
-    more than its bound, whatever a client sends."""
-    from smtpfake.engine import commands
+    more than its bound, whatever a client sends; a path's syntax verdict is kept with it."""
+    from smtpfake.engine import commands, mailbox
 
-    def parsed(arg: str, keyword: str) -> tuple[str, str | None]:
+    def parsed(arg: str, keyword: str) -> tuple[str, str | None, str | None]:
         m = commands._PATH_RE.match(arg)
         if m is None or m.group(1).upper() != keyword:
-            return arg, None
-        return m.group(2), m.group(3)
+            return arg, None, None
+        address, wrong = mailbox.read(m.group(2), "MAIL" if keyword == "FROM" else "RCPT")
+        return address, m.group(3), wrong
 
-    args = ["FROM:<a@x.test>", "from: <a@x.test> SIZE=10", "TO:<b@y.test>", "TO:<>", "FROM:a@x", ""]
+    args = [
+        *("FROM:<a@x.test>", "from: <a@x.test> SIZE=10", "TO:<b@y.test>", "TO:<>", "FROM:a@x", ""),
+        *("TO:<a@x.test,b@x.test>", "FROM:<@r.test:a@x.test>", "TO:<postmaster>"),
+    ]
     for arg in args:
         for keyword in ("FROM", "TO"):
             assert commands._path(arg, keyword) == parsed(arg, keyword)
             assert commands._path(arg, keyword) == parsed(arg, keyword)  # from the table
     for i in range(commands._PATHS_MAX + 10):
-        assert commands._path(f"TO:<u{i}@y.test>", "TO") == (f"u{i}@y.test", "")
+        assert commands._path(f"TO:<u{i}@y.test>", "TO") == (f"u{i}@y.test", "", None)
     assert all(len(table) <= commands._PATHS_MAX for table in commands._PATHS.values())
+    assert commands._path("TO:<a@x.test,b@x.test>", "TO")[2] is not None
+    assert commands._path("FROM:<@r.test:a@x.test>", "FROM") == ("a@x.test", "", None)
     d = Engine().connect()
     d.send("HELO c.test")
     assert sent(d.send("MAIL FROM:x@x.test y")).startswith(b"555 ")  # no <>: again from the table

@@ -17,6 +17,7 @@ from smtpfake.scenario.plan import Action, Close, Reset, Send, Sleep, StartTLS
 
 from ..support import scenario
 from ..support.engine import Driver, Engine, sent
+from ..support.pipe import Pipe
 
 TLS = {"tls": True}
 
@@ -308,3 +309,34 @@ def test_required_without_tls_enabled_requires_nothing() -> None:
     d = opened(scenario(tls={"enabled": False, "required": True}))
     d.ehlo_keywords()
     assert d.code("MAIL FROM:<a@x.test>") == 250
+
+
+@pytest.mark.parametrize("how", ["garbage", "close"])
+def test_a_broken_handshake_is_in_the_record_with_what_the_client_sent_after(how: str) -> None:
+    """What ``garbage`` sent is a server entry as it went on the wire; what the client sends once
+    the server broke the handshake off (its ClientHello, an alert) is counted, not read."""
+    p = Pipe(Engine(scenario({"on": "starttls", "tls_fail": how}, **TLS)), grace=1.0)
+    p.connect()
+    p.feed("EHLO client.test")
+    wire = p.feed("STARTTLS")
+    assert wire == b"220 2.0.0 Ready to start TLS\r\n" + (GARBAGE if how == "garbage" else b"")
+    assert p.half_closed  # still reading, in the grace period
+    client_hello = b"\x16\x03\x01\x01\x00\x01" + bytes(250)  # a record of type 22, handshake
+    assert p.feed(client_hello) == b""
+    assert p.feed(b"\x15\x03\x03\x00\x02\x02\x32") == b""  # an alert as the client gives up
+    assert p.feed(b"EHLO again\r\n") == b""  # not SMTP any more: never read as a command
+    p.eof()
+    p.finish()
+    record = p.record
+    texts = [e.text for e in record.transcript]
+    close = texts.index("(connection closed)")
+    sent = ["smtpfake: this is not a TLS handshake"] if how == "garbage" else []
+    assert texts[close - 1 - len(sent) : close] == ["220 2.0.0 Ready to start TLS", *sent]
+    assert texts[close + 1 :] == [
+        "(256 octets, starting with a TLS handshake record: not read, the server broke TLS off)",
+        "(7 octets, starting with a TLS alert record: not read, the server broke TLS off)",
+        "(12 octets, not TLS: not read, the server broke TLS off)",
+        "(client closed the connection)",
+    ]
+    assert all(e.side == "client" and e.note for e in record.transcript[close + 1 :])
+    assert record.violations == ()

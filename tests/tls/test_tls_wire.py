@@ -8,7 +8,9 @@ Clients: smtplib (``starttls(context=...)``, ``SMTP_SSL``), aiosmtplib (``start_
 from __future__ import annotations
 
 import asyncio
+import re
 import smtplib
+import socket
 import ssl
 from typing import Any
 
@@ -357,6 +359,8 @@ def test_smtplib_sees_the_handshake_fail(server: Server, trusted: ssl.SSLContext
         assert note.startswith("(TLS handshake failed: cut by the scenario after 16 of ")
     else:
         assert notes == ["(connection closed)"]
+    # what garbage sent is in the record as it went on the wire
+    assert ("smtpfake: this is not a TLS handshake" in record.replies) is (how == "garbage")
 
 
 @pytest.mark.parametrize("how", FAILURES, ids=_ids)
@@ -387,11 +391,57 @@ def test_the_tls_handshake_failure_scenario(server: Server, trusted: ssl.SSLCont
                 client.starttls(context=trusted)
             client.close()
     for record in ended_sessions(server, 2, timeout=3.0):
+        # the record is the wire: the plain text as sent, then what the client sent after it
         assert record.replies[-3:] == (
             "220 2.0.0 Ready to start TLS",
             "smtpfake: this is not a TLS handshake",
             "(connection closed)",
-        ) or record.replies[-2:] == ("220 2.0.0 Ready to start TLS", "(connection closed)")
+        )
+        texts = [e.text for e in record.transcript]
+        after = texts[texts.index("smtpfake: this is not a TLS handshake") + 2 :]
+        assert after[-1] == "(client closed the connection)"
+        unread = (
+            r"\(\d+ octets, starting with a TLS (\w+) record: not read, the server broke TLS off\)"
+        )
+        kinds = [re.fullmatch(unread, text) for text in after[:-1]]
+        assert all(kinds), after  # its ClientHello (a handshake record), an alert as it gave up
+        assert kinds[0] is not None and kinds[0].group(1) == "handshake"
+        assert record.violations == ()
+
+
+@pytest.mark.parametrize("smtp_layer_read_it", [False, True])
+def test_what_openssl_reports_to_the_garbage_depends_on_who_read_it(
+    server: Server, trusted: ssl.SSLContext, smtp_layer_read_it: bool
+) -> None:
+    """The scenario's description: OpenSSL's TLS layer reading the text says "wrong version
+    number"; when the client's SMTP layer had read it with the 220 (as smtplib's buffered file
+    does when both came in one read), the TLS layer meets only the close: "unexpected eof while
+    reading" (OpenSSL 3; an SSLEOFError in any version)."""
+    server.use("tls-handshake-failure")
+    with socket.create_connection(("localhost", server.port), timeout=TIMEOUT) as sock:
+        conn = sock.makefile("rb", buffering=0)  # reads no further than asked: one line
+
+        def reply() -> bytes:
+            lines = [conn.readline()]
+            while lines[-1][3:4] == b"-":
+                lines.append(conn.readline())
+            return lines[-1]
+
+        reply()
+        sock.sendall(b"EHLO client.test\r\n")
+        reply()
+        sock.sendall(b"STARTTLS\r\n")
+        assert reply() == b"220 2.0.0 Ready to start TLS\r\n"
+        if smtp_layer_read_it:
+            assert conn.readline() == b"smtpfake: this is not a TLS handshake\r\n"
+        with pytest.raises(ssl.SSLError) as raised:
+            trusted.wrap_socket(sock, server_hostname="localhost")
+    if smtp_layer_read_it:
+        assert isinstance(raised.value, ssl.SSLEOFError), raised.value
+    else:
+        assert raised.value.reason == "WRONG_VERSION_NUMBER", raised.value
+    (record,) = ended_sessions(server, 1, timeout=3.0)
+    assert "smtpfake: this is not a TLS handshake" in record.replies
 
 
 def test_an_implicit_handshake_can_fail_on_the_first_connection_only(

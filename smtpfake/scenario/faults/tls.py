@@ -11,13 +11,16 @@ from dataclasses import field
 
 from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.scenario.faults.base import Fault, FaultContext, register
-from smtpfake.scenario.plan import Action, Close, Plan, Reset, Send, StartTLS
+from smtpfake.scenario.plan import Action, Close, Note, Plan, Reset, Send, StartTLS, wire_text
 
 HOW = ("garbage", "close", "reset", "cut")
 
-#: what ``garbage`` sends where the client expects a TLS ServerHello: plain text, so the client's
-#: TLS layer fails at once (e.g. OpenSSL's "wrong version number")
+#: what ``garbage`` sends where the client expects a TLS ServerHello: plain text, then the close.
+#: OpenSSL 3.0 reports "wrong version number" when its TLS layer reads it, "unexpected eof while
+#: reading" when the client's SMTP layer had read it with the 220 (Python's smtplib: a buffer)
 GARBAGE = b"smtpfake: this is not a TLS handshake\r\n"
+#: the transcript's entry for it: the line as it went on the wire, as a reply's lines are kept
+_GARBAGE_SENT = Send(GARBAGE, Note(wire_text(GARBAGE)))
 
 
 @register
@@ -28,14 +31,16 @@ class TlsFail(Fault):
     stages = frozenset({"starttls"})
     doc = (
         "On starttls: break the TLS handshake after the 220 (with implicit TLS, the first one). "
-        "how: garbage (plain text, then close), close (FIN), reset (RST), cut (send BYTES of the "
-        "server's handshake, then close)."
+        "how: garbage (a line of plain text, then close), close (FIN), reset (RST), cut (send "
+        "BYTES of the server's handshake, then close)."
     )
     reference = (
         "`on: starttls` only: break the TLS handshake after the `220` (with implicit TLS, the "
-        "one each connection starts with): `garbage` (plain text, then close), `close` (FIN), "
-        "`reset` (RST), or `{how: cut, bytes: N}` (the server's handshake starts and stops "
-        "after N bytes)"
+        "one each connection starts with): `garbage` (a line of plain text, then close; the "
+        "transcript has the line as sent), `close` (FIN), `reset` (RST), or `{how: cut, bytes: N}` "
+        "(the server's handshake starts and stops after N bytes). What the client sends after the "
+        "break (its ClientHello, an alert) is noted with its size, not read: `(517 octets, "
+        "starting with a TLS handshake record: not read, the server broke TLS off)`"
     )
 
     how: str = field(default="garbage", metadata={"choices": HOW})
@@ -51,7 +56,7 @@ class TlsFail(Fault):
 
     def failure(self) -> tuple[Action, ...]:
         if self.how == "garbage":
-            return (Send(GARBAGE), Close())
+            return (_GARBAGE_SENT, Close())
         if self.how == "reset":
             return (Reset(),)
         if self.how == "cut":
