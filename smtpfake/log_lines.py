@@ -67,6 +67,7 @@ Later = tuple[float, str, str, dict[str, Any]]
 
 _KEY = itemgetter(0)
 _TEXT = itemgetter(1)
+_NEVER = float("-inf")
 
 #: side -> the JSON ``event``
 _KIND = {"client": "command", "server": "reply"}
@@ -138,7 +139,7 @@ class Followed:
         #: ``entries[:logged]`` have their lines made
         self.logged = 0
         #: the latest time of its lines so far: their sort key
-        self.key = float("-inf")
+        self.key = _NEVER
         #: entries that left the front of ``entries`` (the journal's entries limit): the number
         #: of ``entries[i]`` in the session is ``dropped + i``
         self.dropped = 0
