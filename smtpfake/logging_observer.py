@@ -36,6 +36,7 @@ from smtpfake.log_lines import (
     EVEN,
     MILLI_SPAN,
     MILLI_Z,
+    Fields,
     Followed,
     Later,
     Lines,
@@ -491,22 +492,28 @@ class LoggingJournal(Journal):
     def message(self, info: SessionInfo, message: Message) -> None:
         super().message(info, message)
         rcpts = ", ".join(message.rcpt_tos)
-        fields: dict[str, Any] = {}  # the JSON line's (the text line has them in its text)
-        if self.log.format == "json":
-            fields["queue_id"] = message.queue_id
-            fields["mail_from"] = message.mail_from
-            fields["rcpt_tos"] = list(message.rcpt_tos)
-            fields["size"] = len(message.data)
-            # the header block only (the body is not parsed); the text line has no Subject
-            from smtpfake.quick_subject import quick_subject  # JSON only: not at serve's start
-
-            subject = quick_subject(message.data)
-            fields["subject"] = subject_of(message) if subject is None else subject
-        line = (
-            f"accepted message {message.queue_id} from <{message.mail_from}> to {rcpts} "
-            f"({len(message.data)} bytes)"
-        )
+        size = len(message.data)
+        fields: Fields = {}  # the JSON line's (the text line has them in its text)
+        if self._lines.json:
+            subject = self._subject(message.data)  # the header block only (body not parsed)
+            encode = self._lines.encode
+            # json_object's members for these fields, in one template (a message a session)
+            fields = (
+                f'"queue_id": {encode(message.queue_id)}, '
+                f'"mail_from": {encode(message.mail_from)}, '
+                f'"rcpt_tos": [{", ".join(map(encode, message.rcpt_tos))}], "size": {size}, '
+                f'"subject": {encode(subject_of(message) if subject is None else subject)}'
+            )
+        line = f"accepted message {message.queue_id} from <{message.mail_from}> to {rcpts} "
+        line += f"({size} bytes)"
         self._wait(info, (message.time, "message", line, fields))
+
+    def _subject(self, data: bytes) -> str | None:
+        """quick_subject, imported once, at the first JSON message line (not at serve's start)."""
+        from smtpfake.quick_subject import quick_subject
+
+        self._subject = quick_subject  # type: ignore[method-assign]
+        return quick_subject(data)
 
     def authenticated(self, info: SessionInfo, user: str) -> None:
         super().authenticated(info, user)
