@@ -504,8 +504,10 @@ class LoggingJournal(Journal):
                 f'"rcpt_tos": [{", ".join(map(encode, message.rcpt_tos))}], "size": {size}, '
                 f'"subject": {encode(subject_of(message) if subject is None else subject)}'
             )
-        line = f"accepted message {message.queue_id} from <{message.mail_from}> to {rcpts} "
-        line += f"({size} bytes)"
+        line = (
+            f"accepted message {message.queue_id} from <{message.mail_from}> to {rcpts} "
+            f"({size} bytes)"
+        )
         self._wait(info, (message.time, "message", line, fields))
 
     def _subject(self, data: bytes) -> str | None:
