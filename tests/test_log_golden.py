@@ -1,6 +1,6 @@
 """serve's log, octet for octet: a long, varied replay of many sessions through a logging journal
 (text and JSON, with and without a server's tag) compared with files the log wrote before its
-hot paths were rewritten (tests/data/log_golden/). The replay is seeded and its clock is its own:
+hot paths were rewritten (tests/data/log_golden/, gzipped). The replay is seeded, its clock its own:
 every run makes the same calls with the same times, so any change of a single octet in a line,
 of the order of lines, or of which entries are logged fails here.
 
@@ -19,6 +19,7 @@ To write the files again (only when the log's format is meant to change):
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import random
 import sys
@@ -201,13 +202,13 @@ def replay(fmt: LogFormat, tag: str | None, seed: int = 5) -> str:
 
 
 def _golden(fmt: str, tag: str | None) -> Path:
-    return GOLDEN / f"{fmt}{'-' + tag if tag else ''}.log"
+    return GOLDEN / f"{fmt}{'-' + tag if tag else ''}.log.gz"
 
 
 @pytest.mark.parametrize(("fmt", "tag"), CASES)
 def test_the_log_is_octet_for_octet_what_it_was(fmt: LogFormat, tag: str | None) -> None:
     made = replay(fmt, tag)
-    expected = _golden(fmt, tag).read_bytes().decode("utf-8")
+    expected = gzip.decompress(_golden(fmt, tag).read_bytes()).decode("utf-8")
     assert made.count("\n") > 1500  # the replay is long
     if made != expected:  # the first line that differs, not a diff of the whole log
         lines = zip(made.splitlines(), expected.splitlines(), strict=False)
@@ -220,4 +221,5 @@ def test_the_log_is_octet_for_octet_what_it_was(fmt: LogFormat, tag: str | None)
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for fmt, tag in CASES:
-        _golden(fmt, tag).write_bytes(replay(fmt, tag).encode("utf-8"))  # type: ignore[arg-type]
+        made = replay(fmt, tag).encode("utf-8")  # type: ignore[arg-type]
+        _golden(fmt, tag).write_bytes(gzip.compress(made, mtime=0))
