@@ -62,14 +62,15 @@ def milli_of(t: float, second: float) -> float:
 
 #: lines made and not yet written: (sort key, text ending in a newline)
 Ready = list[tuple[float, str]]
+#: a JSON line's fields after ``session``: a dict, or (an accepted message's, made at once) the
+#: members as json.JSONEncoder(ensure_ascii=False) writes them, without the braces
+Fields = dict[str, Any] | str
 #: a violation's or message's line held back (event_order): (time, event, line, JSON fields)
-Later = tuple[float, str, str, dict[str, Any]]
+Later = tuple[float, str, str, Fields]
 
 _KEY = itemgetter(0)
 _TEXT = itemgetter(1)
-
-#: side -> the JSON ``event``
-_KIND = {"client": "command", "server": "reply"}
+_NEVER = float("-inf")
 
 
 #: a JSON object's member names as encoded, each with its ": " (a few dozen: the events' fields)
@@ -126,7 +127,7 @@ class Followed:
     A plain class (one is made per session; a dataclass with slots costs some 1.5 million
     instructions to define, at serve's start)."""
 
-    __slots__ = ("dropped", "entries", "held", "info", "key", "logged", "who")
+    __slots__ = ("dropped", "entries", "held", "info", "key", "logged", "tails", "who")
 
     def __init__(self, info: SessionInfo, entries: list[tuple[Any, ...]], who: str) -> None:
         self.info = info
@@ -138,13 +139,16 @@ class Followed:
         #: ``entries[:logged]`` have their lines made
         self.logged = 0
         #: the latest time of its lines so far: their sort key
-        self.key = float("-inf")
+        self.key = _NEVER
         #: entries that left the front of ``entries`` (the journal's entries limit): the number
         #: of ``entries[i]`` in the session is ``dropped + i``
         self.dropped = 0
         #: the violation and message lines held back until their place in the transcript
         #: (event_order.place), in the order held; None until one is
         self.held: list[Held[Later]] | None = None
+        #: a JSON line's members after its text (``"session": N, "side": "client", ``), a
+        #: client's and a server's; None until the first is made
+        self.tails: tuple[str, str] | None = None
 
     def recorded(self) -> int:
         """How many entries the session has recorded."""
@@ -159,12 +163,12 @@ class Lines:
         self.log = log
         self.tag = tag
         self.json = log.format == "json"
-        self._encode: Callable[[str], str] = str
+        self.encode: Callable[[str], str] = str
         self._server = ""  # JSON: the server's member, and its ", "
         if self.json:
             from json.encoder import encode_basestring  # C, as json.JSONEncoder uses it
 
-            self._encode = encode_basestring
+            self.encode = encode_basestring
             if tag is not None:
                 self._server = f'"server": {encode_basestring(tag)}, '
 
@@ -182,7 +186,7 @@ class Lines:
         event: str,
         time: float,
         line: str,
-        fields: dict[str, Any],
+        fields: Fields,
     ) -> None:
         """A session's event that is not a transcript entry (connect, violation, ...)."""
         key = followed.key
@@ -198,19 +202,25 @@ class Lines:
         if self.tag is not None:  # "server" first, as the fields of the sidecar's own lines
             line = f"[{self.tag}] {line}"
         # EventLog.line's JSON: time, ts, event, text, [server,] session, then ``fields``
-        rest = json_object(fields, self._encode) if fields else "{}"
-        if rest is None:  # a field json_object does not write: the whole line the slow way
-            head = {"server": self.tag} if self.tag is not None else {}
-            fields = {**head, "session": followed.info.index, **fields}
-            ready.append((key, self.log.line(event, time, line, **fields)))
-            return
+        if isinstance(fields, str):
+            members = ", " + fields
+        elif fields:
+            rest = json_object(fields, self.encode)
+            if rest is None:  # a field json_object does not write: the whole line the slow way
+                head = {"server": self.tag} if self.tag is not None else {}
+                every = {**head, "session": followed.info.index, **fields}
+                ready.append((key, self.log.line(event, time, line, **every)))
+                return
+            members = ", " + rest[1:-1]
+        else:
+            members = ""
         stamp = self.log.stamp(time)  # first: the ts is quickest in the stamp's second
         ready.append(
             (
                 key,
                 f'{{"time": "{stamp}", "ts": {self.log.ts(time)}, "event": "{event}", '
-                f'"text": {self._encode(line)}, {self._server}"session": {followed.info.index}'
-                f"{', ' if fields else ''}{rest[1:]}\n",
+                f'"text": {self.encode(line)}, {self._server}"session": {followed.info.index}'
+                f"{members}}}\n",
             )
         )
 
@@ -320,22 +330,35 @@ class Lines:
         self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]
     ) -> None:
         # {"time", "ts", "event", "text", ["server",] "session", "side", "rule", ["delivered",
-        # "written",] ["note"]}: the fields and order of EventLog.line's JSON for an entry
-        encode = self._encode
-        session = f'{self._server}"session": {followed.info.index}, "side": '
+        # "written",] ["note"]}: the fields and order of EventLog.line's JSON for an entry; what
+        # follows the text is the session's and the side's, made once a session
+        encode, append = self.encode, ready.append
+        tails = followed.tails
+        if tails is None:
+            session = f'{self._server}"session": {followed.info.index}, "side": '
+            tails = followed.tails = (f'{session}"client", ', f'{session}"server", ')
+        client, server = tails
         log, key = self.log, followed.key
-        base, head, dotted = log.second  # EventLog.stamp inline: its last second
+        base, head, dotted = log.second  # EventLog.stamp and .ts inline: its last second
+        at, lo, hi, milli = log.window  # and its last millisecond's (MILLI_SPAN)
+        if at != base or not dotted:
+            lo, hi = 1.0, 0.0  # none
         for kept in new:
             t = kept[0]
-            milli = MILLI_AT.get(((t - base) * 1e6 + EVEN - EVEN) // 1000.0)  # milli_of
             stamp = head
-            if milli is not None and dotted and t >= base:  # EventLog.ts inline
-                ts = dotted + "%07d" % ((t - base) * 1e7 + EVEN - EVEN)  # noqa: UP031
-            else:  # another second (or one whose ts is its repr)
-                stamp, milli = log.stamp(t), ""
-                base, head, dotted = log.second
-                ts = log.ts(t)
-            side, rule = kept[1], kept[3]
+            y = t - base  # exact (the same second, give or take one)
+            if lo <= y < hi:  # the last line's millisecond: surely within the second
+                ts = dotted + "%07d" % (y * 1e7 + EVEN - EVEN)  # noqa: UP031
+            else:
+                span = MILLI_SPAN.get((y * 1e6 + EVEN - EVEN) // 1000.0)  # milli_of
+                if span is not None and dotted and y >= 0.0:
+                    milli, lo, hi = span
+                    ts = dotted + "%07d" % (y * 1e7 + EVEN - EVEN)  # noqa: UP031
+                else:  # another second (or one whose ts is its repr)
+                    stamp, milli, lo, hi = log.stamp(t), "", 1.0, 0.0
+                    base, head, dotted = log.second
+                    ts = log.ts(t)
+            rule = kept[3]
             end = "}\n"
             if len(kept) > 4:
                 if kept[7]:
@@ -345,15 +368,27 @@ class Lines:
                     end = f', "delivered": false, "written": {written}{end}'
             if t > key:
                 key = t
-            ready.append(
-                (
-                    key,
-                    f'{{"time": "{stamp}{milli}", "ts": {ts}, "event": "{_KIND[side]}", '
-                    f'"text": {encode(kept[2])}, {session}"{side}", '
-                    f'"rule": {"null" if rule is None else encode(rule)}{end}',
+            if kept[1] == "client":
+                append(
+                    (
+                        key,
+                        f'{{"time": "{stamp}{milli}", "ts": {ts}, "event": "command", "text": '
+                        f'{encode(kept[2])}, {client}"rule": '
+                        f"{'null' if rule is None else encode(rule)}{end}",
+                    )
                 )
-            )
+            else:
+                append(
+                    (
+                        key,
+                        f'{{"time": "{stamp}{milli}", "ts": {ts}, "event": "reply", "text": '
+                        f'{encode(kept[2])}, {server}"rule": '
+                        f"{'null' if rule is None else encode(rule)}{end}",
+                    )
+                )
         followed.key = key
+        if hi > lo:
+            log.window = (base, lo, hi, milli)
 
     def release(self, ready: Ready, followed: Followed) -> None:
         """Every line the session still holds back (it ended, or the journal let it go)."""

@@ -36,6 +36,7 @@ from smtpfake.log_lines import (
     EVEN,
     MILLI_SPAN,
     MILLI_Z,
+    Fields,
     Followed,
     Later,
     Lines,
@@ -132,9 +133,9 @@ class EventLog:
         self._size = 0  # characters in _pending
         # the sources that may have lines, in the order they came (a dict: an ordered set)
         self._sources: dict[LineSource, None] = {}
-        # the loop whose timer writes what is pending; a line made while it no longer runs (it
-        # stopped before the timer fired) is written at once, with the rest
-        self._armed: asyncio.AbstractEventLoop | None = None
+        #: the loop whose timer writes what is pending; a line made while it no longer runs (it
+        #: stopped before the timer fired) is written at once, with the rest
+        self.armed: asyncio.AbstractEventLoop | None = None
         #: (the last stamp's second as a float, its stamp up to the milliseconds, its number
         #: and a dot when a ts within it is written to 100 ns, else ""): one tuple, so a thread
         #: never pairs one with another's; at first a second no time is within
@@ -246,7 +247,7 @@ class EventLog:
     def push(self, source: LineSource | None = None) -> None:
         """``source`` has made lines (or follows a session): have them written, by the running
         loop's timer or now. A source that was not yet known (or no longer) passes itself."""
-        armed = self._armed
+        armed = self.armed
         if source is None and armed is not None and armed.is_running():
             return  # that loop's timer writes them
         with self._lock:
@@ -263,7 +264,7 @@ class EventLog:
     def _schedule(self) -> None:
         # with self._lock held: arm the running loop's timer, or write now
         if self._size < FLUSH_SIZE:
-            armed = self._armed
+            armed = self.armed
             if armed is not None and armed.is_running():
                 return  # that loop's timer writes these too
             try:
@@ -273,7 +274,7 @@ class EventLog:
             if loop is not None:
                 # a flush() before the timer writes these first: the timer then finds none
                 loop.call_later(self.delay, self._tick)
-                self._armed = loop
+                self.armed = loop
                 return
         self._drain()
         self._write_pending()
@@ -281,13 +282,13 @@ class EventLog:
     def _tick(self) -> None:
         """The timer: write what waits; come back while a source follows an open session."""
         with self._lock:
-            self._armed = None
+            self.armed = None
             self._drain()
             self._write_pending()
             if self._sources:
                 loop = asyncio.get_running_loop()  # the timer's own
                 loop.call_later(self.delay, self._tick)
-                self._armed = loop
+                self.armed = loop
 
     def _drain(self) -> None:
         # with self._lock held: the lines the sources made, before anything queued after them
@@ -356,26 +357,33 @@ class LoggingJournal(Journal):
     def drain(self) -> tuple[str, bool]:
         """LineSource: every line made so far, in time order across sessions (each session's in
         its own order)."""
-        with self._lock:
-            for followed in self._let_go:
-                self._take(followed)
-                self._lines.release(self._ready, followed)
-            self._let_go.clear()
+        lock = self._lock  # (acquire/release, not ``with``: see Journal.__init__)
+        lock.acquire()
+        try:
+            if self._let_go:
+                for followed in self._let_go:
+                    self._take(followed)
+                    self._lines.release(self._ready, followed)
+                self._let_go.clear()
             take, ready = self._lines.take, self._ready
             for followed in self._follow.values():
                 if len(followed.entries) > followed.logged:
                     take(ready, followed)
-            made = by_time(self._ready) if self._ready else ""
+            made = by_time(ready) if ready else ""
             following = self._pushed = bool(self._follow)
             return made, following
+        finally:
+            lock.release()
 
     def _push(self) -> None:
         # after the journal's lock is let go (the log's lock comes first: EventLog._drain)
-        if self._pushed:
-            self.log.push()
-        else:
+        if not self._pushed:
             self._pushed = True
             self.log.push(self)
+            return
+        armed = self.log.armed
+        if armed is None or not armed.is_running():  # (EventLog.push inline: nearly always)
+            self.log.push()
 
     def _take(self, followed: Followed) -> None:
         """Make the lines of the entries the session appended since last read (lock held)."""
@@ -405,13 +413,17 @@ class LoggingJournal(Journal):
 
     def started(self, info: SessionInfo) -> None:
         super().started(info)
-        with self._lock:
+        lock = self._lock  # (acquire/release, not ``with``: see Journal.__init__)
+        lock.acquire()
+        try:
             live = self._sessions.get(id(info))
             entries = live.transcript if live is not None and live.info is info else []
             followed = self._follow[id(info)] = self._lines.follow(info, entries)
             line = f"connect from {info.peer or '?'}"
             fields = {"peer": info.peer} if self._lines.json else {}  # the JSON line's
             self._lines.event(self._ready, followed, "connect", info.started, line, fields)
+        finally:
+            lock.release()
         self._push()
 
     @property
@@ -462,7 +474,9 @@ class LoggingJournal(Journal):
     def _wait(self, info: SessionInfo, later: Later) -> None:
         """Log ``later`` where event_order puts it: before the session's first entry recorded
         from now on stamped at or after its time (at the latest at the session's end)."""
-        with self._lock:
+        lock = self._lock  # (acquire/release, not ``with``: see Journal.__init__)
+        lock.acquire()
+        try:
             followed = self._follow.get(id(info))
             if followed is not None:
                 # made with the entry it goes before: whatever writes that writes this
@@ -470,6 +484,8 @@ class LoggingJournal(Journal):
                 return
             at, event, line, fields = later  # nothing follows: now
             self._lines.event(self._ready, self._followed(info), event, at, line, fields)
+        finally:
+            lock.release()
         self._push()
 
     def violation(self, info: SessionInfo, violation: Violation) -> None:
@@ -480,22 +496,30 @@ class LoggingJournal(Journal):
     def message(self, info: SessionInfo, message: Message) -> None:
         super().message(info, message)
         rcpts = ", ".join(message.rcpt_tos)
-        fields: dict[str, Any] = {}  # the JSON line's (the text line has them in its text)
-        if self.log.format == "json":
-            fields["queue_id"] = message.queue_id
-            fields["mail_from"] = message.mail_from
-            fields["rcpt_tos"] = list(message.rcpt_tos)
-            fields["size"] = len(message.data)
-            # the header block only (the body is not parsed); the text line has no Subject
-            from smtpfake.quick_subject import quick_subject  # JSON only: not at serve's start
-
-            subject = quick_subject(message.data)
-            fields["subject"] = subject_of(message) if subject is None else subject
+        size = len(message.data)
+        fields: Fields = {}  # the JSON line's (the text line has them in its text)
+        if self._lines.json:
+            subject = self._subject(message.data)  # the header block only (body not parsed)
+            encode = self._lines.encode
+            # json_object's members for these fields, in one template (a message a session)
+            fields = (
+                f'"queue_id": {encode(message.queue_id)}, '
+                f'"mail_from": {encode(message.mail_from)}, '
+                f'"rcpt_tos": [{", ".join(map(encode, message.rcpt_tos))}], "size": {size}, '
+                f'"subject": {encode(subject_of(message) if subject is None else subject)}'
+            )
         line = (
             f"accepted message {message.queue_id} from <{message.mail_from}> to {rcpts} "
-            f"({len(message.data)} bytes)"
+            f"({size} bytes)"
         )
         self._wait(info, (message.time, "message", line, fields))
+
+    def _subject(self, data: bytes) -> str | None:
+        """quick_subject, imported once, at the first JSON message line (not at serve's start)."""
+        from smtpfake.quick_subject import quick_subject
+
+        self._subject = quick_subject  # type: ignore[method-assign]
+        return quick_subject(data)
 
     def authenticated(self, info: SessionInfo, user: str) -> None:
         super().authenticated(info, user)
@@ -515,14 +539,19 @@ class LoggingJournal(Journal):
 
     def ended(self, info: SessionInfo, time: float) -> None:
         super().ended(info, time)
-        with self._lock:
+        lock = self._lock  # (acquire/release, not ``with``: see Journal.__init__)
+        lock.acquire()
+        try:
             followed = self._follow.pop(id(info), None)
             if followed is None:  # not started here (or before a clear())
                 followed = self._lines.follow(info, [])
-            self._lines.take(self._ready, followed)
+            lines = self._lines
+            lines.take(self._ready, followed)
             if followed.held:  # (nearly never: the take placed the message's line)
-                self._lines.release(self._ready, followed)
-            self._lines.event(self._ready, followed, "close", time, "closed", {})
+                lines.release(self._ready, followed)
+            lines.event(self._ready, followed, "close", time, "closed", {})
+        finally:
+            lock.release()
         self._push()
 
     def clear(self) -> None:
