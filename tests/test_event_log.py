@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 
 from smtpfake.engine import session as session_module
 from smtpfake.engine.records import (
+    UNFINISHED_TAG,
     Message,
     SessionInfo,
     TranscriptEntry,
     Violation,
-    not_delivered,
+    reply_as_sent,
 )
 from smtpfake.log_lines import MILLI_AT, json_object, milli_of
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
@@ -435,12 +436,18 @@ def reference_entry(log: EventLog, session: int, entry: TranscriptEntry, fmt: st
     arrow = "C: " if entry.side == "client" else "S: "
     tag = f"   [{entry.rule}]" if entry.rule else ""
     undelivered: dict[str, Any] = {}
+    text = entry.text
     if not entry.delivered:
-        tag += not_delivered(entry.written, entry.side)  # (a client line: unfinished)
+        if entry.side == "client":
+            tag += UNFINISHED_TAG
+        else:  # the text log shows only the lines that crossed, as format() does
+            text, cut = reply_as_sent(text, entry.written)
+            tag += cut
         undelivered = {"delivered": False, "written": entry.written}
-    shown = arrow + entry.text.replace("\n", "\n" + arrow)
     if fmt == "text":
+        shown = arrow + text.replace("\n", "\n" + arrow)
         return reference_text(log.stamp(entry.time), session, shown + tag)
+    shown = arrow + entry.text.replace("\n", "\n" + arrow)
     event = "command" if entry.side == "client" else "reply"
     fields = {"time": log.stamp(entry.time), "ts": entry.time, "event": event, "text": shown}
     fields.update(session=session, side=entry.side, rule=entry.rule, text=entry.text)

@@ -80,6 +80,15 @@ def not_delivered(written: int | None, side: str = "server") -> str:
 UNFINISHED_TAG = "   (unfinished: no line ending)"
 
 
+def _octets(line: str) -> int:
+    """The octets of a reply line on the wire: UTF-8, an octet that was not UTF-8 (surrogate
+    escaped) one octet; a lone surrogate, which no reply sends, counted as UTF-8's 3."""
+    try:
+        return len(line.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        return len(line.encode("utf-8", "surrogatepass"))
+
+
 def reply_as_sent(text: str, written: int | None) -> tuple[str, str]:
     """A reply not delivered whole as the text forms show it (format(), serve's log, the web
     page, the probe's HTML): its lines up to the first one not written whole, and that line's
@@ -92,7 +101,7 @@ def reply_as_sent(text: str, written: int | None) -> tuple[str, str]:
     at = 0
     shown = len(lines)
     for i, line in enumerate(lines):
-        at += len(line.encode("utf-8", "surrogateescape")) + 2  # and its CRLF
+        at += _octets(line) + 2  # and its CRLF
         if at > done:
             shown = i + 1
             break
