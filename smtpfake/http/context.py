@@ -68,10 +68,17 @@ async def read_body(
         raise error from None
 
 
-async def read_json(request: web.Request, settings: Settings, *, or_else: str = "") -> JSON:
+async def read_json(
+    request: web.Request,
+    settings: Settings,
+    *,
+    or_else: str = "",
+    too_large: Callable[[int | None], str] = _too_large,
+) -> JSON:
     """The JSON body (``{}`` when empty); 415 for another Content-Type, naming ``or_else`` (what
-    else the endpoint takes) too, so a body sent without its Content-Type says how to send it."""
-    body = await read_body(request, settings)
+    else the endpoint takes) too, so a body sent without its Content-Type says how to send it;
+    ``too_large`` words a 413 (see :func:`read_body`)."""
+    body = await read_body(request, settings, too_large=too_large)
     if body.strip() and request.content_type not in (
         "application/json",
         "application/octet-stream",

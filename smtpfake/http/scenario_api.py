@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from smtpfake.http.choice import (
     invalid,
     params_invalid,
 )
-from smtpfake.http.context import Settings, answer, read_body, read_json
+from smtpfake.http.context import MAX_BODY, Settings, answer, read_body, read_json
 from smtpfake.http.fleet import Instance
 from smtpfake.http.inputs import JSON, ApiError, check_uploaded_files, only
 from smtpfake.scenario import ParamsError, ScenarioError, load_file, load_text, scenario_files
@@ -76,13 +77,21 @@ async def put_scenario(
         }
         others = {k: v for k, v in query.items() if not k.startswith(PARAM_PREFIX)}
         only(others, (*YAML_QUERY, PARAM_PREFIX + "NAME"), "query parameter")
-        _use_yaml(instance, query, body, chosen_params or None)
+        # loading is pure Python (a 20,000-rule scenario takes seconds): off the event loop,
+        # which also carries every SMTP session, so no session waits for an upload
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, _use_yaml, instance, query, body, chosen_params or None)
     else:
         # the body's type first: YAML sent without its Content-Type (curl --data-binary @f.yaml
         # sends a form type) is told how to send it, not that ?name= is unknown
-        data = await read_json(request, settings, or_else=f"or a YAML scenario ({YAML_TYPE})")
+        data = await read_json(
+            request,
+            settings,
+            or_else=f"or a YAML scenario ({YAML_TYPE})",
+            too_large=_json_too_large,
+        )
         only(request.query, (), "query parameter")
-        use_named(instance, data)
+        await asyncio.get_running_loop().run_in_executor(None, use_named, instance, data)
     settings.hub.publish(
         {
             "event": "scenario",
@@ -92,6 +101,15 @@ async def put_scenario(
         }
     )
     return answer(scenario_body(instance))
+
+
+def _json_too_large(size: int | None) -> str:
+    """A body over the API's limit that came as JSON, or without a Content-Type (curl -T
+    file.yaml): a YAML scenario sent with its type may be as big as a scenario file."""
+    return (
+        f"body too large (at most {MAX_BODY} bytes as JSON); a YAML scenario sent with "
+        f"{YAML_TYPE} may be up to {MAX_SCENARIO_BYTES:,} bytes"
+    )
 
 
 def _upload_too_large(size: int | None) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import http.client
 import json
 
+import pytest
+
 from smtpfake.http import ApiServer
 from smtpfake.http.app import MAX_BODY
 from smtpfake.scenario.limits import MAX_SCENARIO_BYTES
@@ -71,4 +73,74 @@ def test_other_bodies_keep_the_api_limit(api: ApiServer) -> None:
     big = b" " * (MAX_BODY + 1)
     got = call(api.url, "PUT", "/api/scenario", raw=big)  # JSON: a name, not a scenario
     assert got.status == 413
-    assert got.body["error"] == f"body too large (at most {MAX_BODY} bytes)"
+    # a YAML scenario that came without its type (curl -T) meets this limit: told its own
+    assert got.body["error"] == (
+        f"body too large (at most {MAX_BODY} bytes as JSON); a YAML scenario sent with "
+        f"Content-Type: application/yaml may be up to {MAX_SCENARIO_BYTES:,} bytes"
+    )
+    got = call(api.url, "POST", "/api/wait", raw=big)  # any other body: the API's limit
+    assert (got.status, got.body["error"]) == (413, f"body too large (at most {MAX_BODY} bytes)")
+
+
+def test_sessions_go_on_while_an_upload_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a scenario is pure Python (20,000 rules took 4 s): it ran on the event loop that
+    `smtpfake serve` shares between the API and every SMTP session, so an open session's NOOP
+    waited for the whole load (new-user pass). Arranged as serve does (one loop), the load is
+    held until the NOOP's reply came: with the load on the loop, that reply never comes."""
+    import asyncio
+    import smtplib
+    import threading
+
+    from smtpfake.http import scenario_api
+    from smtpfake.server import Server
+
+    loading, release = threading.Event(), threading.Event()
+    real = scenario_api.load_text
+
+    def held_load(*args: object, **kwargs: object) -> object:
+        loading.set()
+        assert release.wait(TIMEOUT)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scenario_api, "load_text", held_load)
+    server = Server("default")
+    api = ApiServer(server)
+    up = threading.Event()
+    stop: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    async def serve() -> None:  # as `smtpfake serve --api-port` runs them: one loop
+        stopping = asyncio.Event()
+        stop.append((asyncio.get_running_loop(), stopping))
+        await api.open()
+        try:
+            await server.serve(stopping, up.set)
+        finally:
+            await api.aclose()
+
+    runner = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    runner.start()
+    assert up.wait(TIMEOUT)
+    answers: list[int] = []
+    try:
+        with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+            upload = threading.Thread(
+                target=lambda: answers.append(
+                    call(
+                        api.url, "PUT", "/api/scenario", raw=padded(200), content_type="text/yaml"
+                    ).status
+                )
+            )
+            upload.start()
+            try:
+                assert loading.wait(TIMEOUT)
+                client.sock.settimeout(2.0)  # bounded: a loop held by the load never answers
+                assert client.noop()[0] == 250
+            finally:
+                release.set()
+                upload.join(TIMEOUT)
+    finally:
+        loop, stopping = stop[0]
+        loop.call_soon_threadsafe(stopping.set)
+        runner.join(TIMEOUT)
+    assert answers == [200]
+    assert server.scenario.rules[0].label == "rule 1 (on rcpt)"
