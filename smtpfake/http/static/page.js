@@ -161,7 +161,7 @@ function entryCell(entry) {
     // words, not only a colour: read by screen readers and kept by copy and paste
     cell.append("   ", el("span", { class: "mark", title: entry.side === "client"
       ? "the connection ended before this line's CRLF came: never carried out nor answered"
-      : "the client left before this reply was written whole" }, mark));
+      : "not written whole: the client left, or a reset or the server's stop cut it" }, mark));
   }
   return cell;
 }
