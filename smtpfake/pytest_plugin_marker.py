@@ -98,7 +98,17 @@ def _holds(module: object, name: str, mark: pytest.Mark) -> bool:
     value = module
     for part in name.split("."):
         value = getattr(value, part, None)
-    return isinstance(value, pytest.MarkDecorator) and value.mark is mark
+    return _holding(value, mark, 2)
+
+
+def _holding(value: object, mark: pytest.Mark, depth: int) -> bool:
+    """``value`` is ``mark``'s decorator, or a list or tuple holding it (``BOTH = [slow]``,
+    then ``pytestmark = BOTH``), ``depth`` lists deep."""
+    if isinstance(value, pytest.MarkDecorator):
+        return value.mark is mark
+    if isinstance(value, list | tuple) and depth > 0:
+        return any(_holding(v, mark, depth - 1) for v in value)
+    return False
 
 
 def _as_written(mark: pytest.Mark) -> str:

@@ -157,9 +157,11 @@ def _kept_in(
     if isinstance(name, ast.Name):
         assigned = _assigned(tree.body, name.id)
         if assigned is not None:
-            for call in ast.walk(assigned):
-                if isinstance(call, ast.Call) and _is_marker(call):
-                    yield _Candidate(call, source, None, name.id)
+            calls = [c for c in ast.walk(assigned) if isinstance(c, ast.Call) and _is_marker(c)]
+            yield from (_Candidate(call, source, None, name.id) for call in calls)
+            if not calls:  # a list of variables (BOTH = [slow]): where each was assigned
+                for inner in _names(assigned):
+                    yield from _kept_in(inner, tree, source, module, depth - 1)
             return
         imported = _imported_name(tree.body, name.id, module)
         if imported is not None:

@@ -195,3 +195,48 @@ def test_a_marker_kept_in_a_variable_is_told_at_its_assignment(
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_marker_in_a_list_kept_in_a_variable_is_told_at_its_own_assignment(
+    pytester: pytest.Pytester,
+) -> None:
+    """``BOTH = [LOCAL]``, then ``pytestmark = BOTH``: told at LOCAL's assignment, as
+    ``pytestmark = LOCAL`` and ``pytestmark = [LOCAL]`` are (was the pytestmark line, with a
+    decorator nobody wrote; new-user pass)."""
+    pytester.makepyfile(
+        test_listvar="""
+        import pytest
+
+        LOCAL = pytest.mark.smtpfake("greylistng")
+        BOTH = [LOCAL]
+
+
+        class TestDirect:
+            pytestmark = LOCAL
+
+            def test_a(self, smtpfake):
+                pass
+
+
+        class TestList:
+            pytestmark = [LOCAL]
+
+            def test_b(self, smtpfake):
+                pass
+
+
+        class TestListVar:
+            pytestmark = BOTH
+
+            def test_c(self, smtpfake):
+                pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=3)
+    told = [line for line in result.stdout.lines if line.startswith("test_listvar.py:")]
+    assert len(told) == 3, result.stdout.str()
+    assert all(
+        line.startswith('test_listvar.py:3: LOCAL = pytest.mark.smtpfake("greylistng"): ')
+        for line in told
+    ), told
