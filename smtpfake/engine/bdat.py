@@ -165,6 +165,8 @@ def _complete(session: Session, queue_id: str) -> None:
         session=session.index,
         time=session.now() if session.arrived is None else session.arrived,  # its last octet
         queue_id=queue_id,
+        mail_options=session.mail_options,
+        rcpt_options=tuple(session.rcpt_options),
     )
     session.observer.message(session.info, message)
     session.reset_transaction()

@@ -156,11 +156,13 @@ class Session:
         "index",
         "info",
         "mail_from",
+        "mail_options",
         "mode",
         "observer",
         "phase",
         "quick",
         "quit_seen",
+        "rcpt_options",
         "rcpt_tos",
         "scenario",
         "settings",
@@ -244,6 +246,10 @@ class Session:
         self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
         self.mail_from = ""
         self.rcpt_tos: list[str] = []
+        # the accepted MAIL's parameters and each accepted RCPT's, aligned with rcpt_tos, as the
+        # client wrote them (Message.mail_options, rcpt_options)
+        self.mail_options: tuple[str, ...] = ()
+        self.rcpt_options: list[tuple[str, ...]] = []
         self.declared = NOTHING_DECLARED  # what the last accepted MAIL said about its message
         self.body = Body(self.settings.max_message_bytes)  # the current (or last) message
         self.chunk: bdat.Chunk | None = None  # the BDAT chunk being read (RFC 3030)
@@ -741,6 +747,8 @@ class Session:
                 lines=asked.reply.lines if asked.reply is not None else (),
                 mail_from=self.mail_from,
                 rcpt_tos=tuple(self.rcpt_tos),
+                mail_options=self.mail_options,
+                rcpt_options=tuple(o for options in self.rcpt_options for o in options),
                 content=content,
                 helo_name=argument if stage in (_STAGE_HELO, _STAGE_EHLO) else self.helo_name,
                 esmtp=stage is _STAGE_EHLO or (stage is not _STAGE_HELO and self.esmtp),
@@ -930,6 +938,8 @@ class Session:
         self.phase = _PHASE_IDLE
         self.mail_from = ""
         self.rcpt_tos = []
+        self.mail_options = ()
+        self.rcpt_options = []
 
     def ehlo_keywords(self) -> tuple[str, ...]:
         """What EHLO advertises now (ServerSettings.advertised computes the list: STARTTLS, AUTH,
@@ -1033,6 +1043,8 @@ class Session:
             session=self.index,
             time=self.now() if self.arrived is None else self.arrived,  # its data's end
             queue_id=queue_id,
+            mail_options=self.mail_options,
+            rcpt_options=tuple(self.rcpt_options),
         )
 
         text = f"Ok: queued as {queue_id}"

@@ -32,7 +32,14 @@ def test_one_message_in_detail(api: ApiServer) -> None:
     got = call(api.url, "GET", f"/api/messages/{summary['id']}")
     assert got.status == 200
     body = got.body
-    assert body["envelope"] == {"mail_from": "a@x.test", "rcpt_tos": ["b@y.test"]}
+    (m,) = api.server.messages
+    assert m.mail_options[0].startswith("size=")  # smtplib declares the size (RFC 1870)
+    assert body["envelope"] == {
+        "mail_from": "a@x.test",
+        "rcpt_tos": ["b@y.test"],
+        "mail_options": list(m.mail_options),
+        "rcpt_options": [[]],
+    }
     assert body["subject"] == "Detail"
     assert ["Subject", "Detail"] in body["headers"]
     assert body["text"].splitlines() == ["the text part"]  # CRLF, as on the wire
