@@ -132,12 +132,6 @@ def _loose(
     return address, words, None
 
 
-def _options(words: str) -> tuple[str, ...]:
-    """MAIL's or RCPT's parameters as the client wrote them, split at spaces: for the record
-    (Message.mail_options, rcpt_options) and a user's hook (aiosmtpd's ``mail_options``)."""
-    return tuple(words.split()) if words else ()
-
-
 def _simple(stage: Stage, code: int, enhanced: str, text: str) -> Handler:
     """A command that always gets the same reply and changes nothing."""
 
@@ -202,17 +196,14 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         big = session.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
         return session.respond(_STAGE_MAIL, address, big)
 
-    options = _options(words)
-
     def accept() -> None:
         session.phase = after
         session.mail_from = address
         session.rcpt_tos = []
-        session.mail_options = options
-        session.rcpt_options = []
+        session.rcpt_options = None
 
     ok = session.reply(250, "2.1.0", "Ok")
-    return session.respond(_STAGE_MAIL, address, ok, accept, options=options)
+    return session.respond(_STAGE_MAIL, address, ok, accept, options=declared.options)
 
 
 def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
@@ -231,12 +222,13 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
         many = session.reply(452, "4.5.3", "Error: too many recipients")
         return session.respond(_STAGE_RCPT, address, many)
 
-    options = _options(words or "")
+    options = tuple(words.split()) if words else ()
 
     def accept() -> None:
         session.phase = after
         session.rcpt_tos.append(address)
-        session.rcpt_options.append(options)
+        if options or session.rcpt_options is not None:
+            session.recipient_options(options)
 
     ok = session.reply(250, "2.1.5", "Ok")
     return session.respond(_STAGE_RCPT, address, ok, accept, options=options)

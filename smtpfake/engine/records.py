@@ -218,6 +218,16 @@ class Message:
         return str(self.headers.get("Subject", ""))
 
 
+#: ``((), (), ...)``: the rcpt_options of a message whose recipients had no parameters, made
+#: once for up to 64 recipients (most messages: no tuples made per message)
+_NONE_EACH = tuple(((),) * count for count in range(65))
+
+
+def none_each(count: int) -> tuple[tuple[str, ...], ...]:
+    """``count`` recipients' parameters when none had any: ``()`` each."""
+    return _NONE_EACH[count] if count < len(_NONE_EACH) else ((),) * count
+
+
 def declares_smtputf8(mail_options: Sequence[str]) -> bool:
     """Whether MAIL's parameters (``Message.mail_options``) hold SMTPUTF8, in any case: UTF-8
     addresses and headers allowed (RFC 6531 §3.4); aiosmtpd's ``Envelope.smtp_utf8``."""

@@ -91,3 +91,19 @@ def test_a_message_in_bdat_chunks_carries_its_parameters_too() -> None:
     assert message.data == b"abc"
     assert message.mail_options == ("BODY=8BITMIME", "ENVID=e1")
     assert message.rcpt_options == (("ORCPT=rfc822;b@x.test",),)
+
+
+def test_many_recipients_stay_aligned_whichever_has_parameters() -> None:
+    # past the 64 recipients whose all-empty parameters are made once (records.none_each)
+    for with_params in (None, 0, 69):
+        d = greeted()
+        assert d.code("MAIL FROM:<a@x.test>") == 250
+        for i in range(70):
+            params = " NOTIFY=NEVER" if i == with_params else ""
+            assert d.code(f"RCPT TO:<r{i}@x.test>{params}") == 250
+        assert d.code("DATA") == 354
+        assert d.code(".") == 250
+        message = only_message(d)
+        assert len(message.rcpt_options) == len(message.rcpt_tos) == 70
+        expected = [("NOTIFY=NEVER",) if i == with_params else () for i in range(70)]
+        assert list(message.rcpt_options) == expected
