@@ -22,6 +22,7 @@ from smtpfake.engine.records import (
     SessionInfo,
     TranscriptEntry,
     Violation,
+    declares_smtputf8,
 )
 
 if TYPE_CHECKING:
@@ -72,12 +73,18 @@ def _maildir(path: Path) -> Handler:
 
 
 def envelope(message: Message) -> Envelope:
-    """The message as aiosmtpd's Envelope."""
+    """The message as aiosmtpd's Envelope: ``mail_options`` MAIL's parameters, ``rcpt_options``
+    every recipient's RCPT parameters in one list, in order (aiosmtpd's shape; which recipient
+    had which is in ``Message.rcpt_options``), both as the client wrote them (aiosmtpd's own
+    server upper-cases them); ``smtp_utf8``: MAIL had SMTPUTF8 (RFC 6531 §3.4)."""
     from aiosmtpd.smtp import Envelope
 
     env = Envelope()
     env.mail_from = message.mail_from
     env.rcpt_tos = list(message.rcpt_tos)
+    env.mail_options = list(message.mail_options)
+    env.rcpt_options = [option for options in message.rcpt_options for option in options]
+    env.smtp_utf8 = declares_smtputf8(message.mail_options)
     env.content = message.data
     env.original_content = message.data
     return env

@@ -5,8 +5,9 @@ step (engine/consult.py), called with aiosmtpd's public Session and Envelope obj
 has ``async handle_<HOOK>``, the reply is the hook's answer (aiosmtpd's status string, or the
 list of lines from a five-argument ``handle_EHLO``); the scenario's rules still apply on top.
 The Envelope holds the transaction as smtpfake accepted it so far (``mail_from``, ``rcpt_tos``,
-and at DATA ``content``); the Session is one per connection (``peer``, ``host_name``,
-``extended_smtp``), so a handler can keep its own state on it.
+``mail_options``, ``rcpt_options``, ``smtp_utf8``, and at DATA ``content``; the parameters as the
+client wrote them, where aiosmtpd upper-cases them); the Session is one per connection (``peer``,
+``host_name``, ``extended_smtp``), so a handler can keep its own state on it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from smtpfake.engine.consult import HOOKS
+from smtpfake.engine.records import declares_smtputf8
 from smtpfake.scenario.plan import Consult
 
 if TYPE_CHECKING:
@@ -88,6 +90,9 @@ class Hooks:
         envelope = Envelope()
         envelope.mail_from = action.mail_from or None
         envelope.rcpt_tos = list(action.rcpt_tos)
+        envelope.mail_options = list(action.mail_options)
+        envelope.rcpt_options = list(action.rcpt_options)
+        envelope.smtp_utf8 = declares_smtputf8(action.mail_options)
         if action.hook == "DATA":
             envelope.content = envelope.original_content = action.content
         hook = getattr(self.handler, f"handle_{action.hook}")

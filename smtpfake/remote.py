@@ -39,6 +39,7 @@ from smtpfake.serialize import (
     JSON,
     counts_from_json,
     message_from_json,
+    options_from_json,
     problems_from_json,
     session_from_json,
 )
@@ -65,12 +66,15 @@ class RemoteMessage(Message):
 
     def __init__(self, summary: JSON, fetch: Callable[[int], bytes]) -> None:
         # a frozen dataclass: fields are set as its own __init__ sets them
+        mail_options, rcpt_options = options_from_json(summary)
         for name, value in (
             ("mail_from", str(summary["mail_from"])),
             ("rcpt_tos", tuple(str(r) for r in summary["rcpt_tos"])),
             ("session", int(summary["session"])),
             ("time", float(summary["time"])),
             ("queue_id", str(summary["queue_id"])),
+            ("mail_options", mail_options),
+            ("rcpt_options", rcpt_options),
             ("id", int(summary["id"])),
             ("size", int(summary["size"])),
             ("_fetch", fetch),
@@ -95,7 +99,8 @@ class RemoteMessage(Message):
         return (
             f"RemoteMessage(id={self.id}, mail_from={self.mail_from!r}, "
             f"rcpt_tos={self.rcpt_tos!r}, data={data}, session={self.session}, "
-            f"time={self.time!r}, queue_id={self.queue_id!r})"
+            f"time={self.time!r}, queue_id={self.queue_id!r}, "
+            f"mail_options={self.mail_options!r}, rcpt_options={self.rcpt_options!r})"
         )
 
     def __reduce__(self) -> tuple[type[Message], tuple[Any, ...]]:

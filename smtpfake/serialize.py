@@ -88,12 +88,34 @@ def _headers_cut(data: bytes) -> bool:
     return len(data) > HEADER_SCAN_BYTES and data.find(b"\r\n\r\n", 0, HEADER_SCAN_BYTES) < 0
 
 
+def options_to_json(message: Message) -> JSON:
+    """The envelope's parameters as the client wrote them: ``mail_options`` (MAIL's, a list of
+    strings) and ``rcpt_options`` (a list per recipient, aligned with ``rcpt_tos``)."""
+    return {
+        "mail_options": [json_text(o) for o in message.mail_options],
+        "rcpt_options": [[json_text(o) for o in options] for options in message.rcpt_options],
+    }
+
+
+def options_from_json(data: JSON) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """``mail_options`` and ``rcpt_options`` as :func:`options_to_json` wrote them; a record
+    written without them (an older server) has none: ``()``, and ``()`` for each recipient."""
+    rcpt = data.get("rcpt_options")
+    return (
+        tuple(str(o) for o in data.get("mail_options", ())),
+        tuple(tuple(str(o) for o in options) for options in rcpt)
+        if rcpt is not None
+        else ((),) * len(data["rcpt_tos"]),
+    )
+
+
 def message_summary(message: Message) -> JSON:
     """A message as listings show it, from its envelope and header block alone (never its body,
-    never its data): envelope, ``size`` in octets, decoded Subject/From/To/Cc/Date/Message-ID
-    (``""`` when absent), every header in order (repeats kept) and ``flags``
-    (``multipart``: a multipart Content-Type; ``headers-cut``: the header block runs past what
-    is read, so ``headers`` is partial). The data is at ``/api/messages/{id}/raw``."""
+    never its data): envelope (with its MAIL and RCPT parameters), ``size`` in octets, decoded
+    Subject/From/To/Cc/Date/Message-ID (``""`` when absent), every header in order (repeats
+    kept) and ``flags`` (``multipart``: a multipart Content-Type; ``headers-cut``: the header
+    block runs past what is read, so ``headers`` is partial). The data is at
+    ``/api/messages/{id}/raw``."""
     parsed = message.headers
     fields = {
         key: json_text(", ".join(str(v) for v in parsed.get_all(name, [])))
@@ -113,6 +135,7 @@ def message_summary(message: Message) -> JSON:
         "time": message.time,
         "mail_from": json_text(message.mail_from),
         "rcpt_tos": [json_text(r) for r in message.rcpt_tos],
+        **options_to_json(message),
         "subject": json_text(str(parsed.get("Subject", ""))),
         **fields,
         # as received, in order, repeats kept (Received:, DKIM-Signature: ...)
@@ -323,6 +346,7 @@ def violation_from_json(data: JSON) -> Violation:
 
 
 def message_from_json(data: JSON) -> Message:
+    mail_options, rcpt_options = options_from_json(data)
     return Message(
         mail_from=str(data["mail_from"]),
         rcpt_tos=tuple(str(r) for r in data["rcpt_tos"]),
@@ -330,6 +354,8 @@ def message_from_json(data: JSON) -> Message:
         session=int(data["session"]),
         time=float(data["time"]),
         queue_id=str(data["queue_id"]),
+        mail_options=mail_options,
+        rcpt_options=rcpt_options,
     )
 
 

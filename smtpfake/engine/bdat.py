@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 from smtpfake.engine import bare_lf
 from smtpfake.engine.body import Body
-from smtpfake.engine.records import Message
 from smtpfake.engine.state import Mode, Refusal
 from smtpfake.frozen_dataclass import mutable_dataclass
 from smtpfake.lazy_pattern import compiled_on_first_use
@@ -158,15 +157,7 @@ def _complete(session: Session, queue_id: str) -> None:
     """BDAT ... LAST accepted and read: the message is recorded, as after DATA's final "."."""
     body = session.body
     session.conduct.message_size(body.size, session.declared.size)
-    message = Message(
-        mail_from=session.mail_from,
-        rcpt_tos=tuple(session.rcpt_tos),
-        data=bytes(body.data),
-        session=session.index,
-        time=session.now() if session.arrived is None else session.arrived,  # its last octet
-        queue_id=queue_id,
-    )
-    session.observer.message(session.info, message)
+    session.observer.message(session.info, session.accepted_message(queue_id))
     session.reset_transaction()
 
 

@@ -21,6 +21,8 @@ class Declared:
     eight_bit: bool = False  # the message may hold 8-bit text
     body: str | None = None  # BODY= as given, upper case (7BIT, 8BITMIME, BINARYMIME; RFC 6152)
     smtputf8: bool = False  # the SMTPUTF8 parameter: UTF-8 addresses allowed (RFC 6531 §3.4)
+    #: every parameter as the client wrote it, in order (Message.mail_options)
+    options: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, params: str) -> Declared:
@@ -32,7 +34,8 @@ class Declared:
         eight_bit = False
         body: str | None = None
         smtputf8 = False
-        for word in params.split():
+        words = params.split()
+        for word in words:
             key, _, value = word.partition("=")
             key, upper = key.upper(), value.upper()
             if key == "BODY" and body is None:
@@ -42,7 +45,7 @@ class Declared:
             if (key == "BODY" and upper in ("8BITMIME", "BINARYMIME")) or key == "SMTPUTF8":
                 eight_bit = True
             smtputf8 = smtputf8 or key == "SMTPUTF8"
-        return cls(size, eight_bit, body, smtputf8)
+        return cls(size, eight_bit, body, smtputf8, tuple(words))
 
 
 #: what a MAIL without parameters declares (frozen: one for all)

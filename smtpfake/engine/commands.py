@@ -145,11 +145,6 @@ def _loose(
     return address, words, wrong, None
 
 
-def _options(session: Session, words: str | None) -> tuple[str, ...]:
-    """MAIL's or RCPT's parameters as a user's hook gets them (made only for one)."""
-    return tuple(words.split()) if words and session.hooks else ()
-
-
 def _simple(stage: Stage, code: int, enhanced: str, text: str) -> Handler:
     """A command that always gets the same reply and changes nothing."""
 
@@ -221,9 +216,10 @@ def _mail(session: Session, arg: str) -> tuple[Action, ...]:
         session.phase = after
         session.mail_from = address
         session.rcpt_tos = []
+        session.rcpt_options = None
 
     ok = session.reply(250, "2.1.0", "Ok")
-    return session.respond(_STAGE_MAIL, address, ok, accept, options=_options(session, words))
+    return session.respond(_STAGE_MAIL, address, ok, accept, options=declared.options)
 
 
 def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
@@ -245,12 +241,16 @@ def _rcpt(session: Session, arg: str) -> tuple[Action, ...]:
         many = session.reply(452, "4.5.3", "Error: too many recipients")
         return session.respond(_STAGE_RCPT, address, many)
 
+    options = tuple(words.split()) if words else ()
+
     def accept() -> None:
         session.phase = after
         session.rcpt_tos.append(address)
+        if options or session.rcpt_options is not None:
+            session.recipient_options(options)
 
     ok = session.reply(250, "2.1.5", "Ok")
-    return session.respond(_STAGE_RCPT, address, ok, accept, options=_options(session, words))
+    return session.respond(_STAGE_RCPT, address, ok, accept, options=options)
 
 
 def _data(session: Session, arg: str) -> tuple[Action, ...]:

@@ -206,6 +206,15 @@ class Message:
     #: time, when written (SessionRecord.end_of_data finds both).
     time: float
     queue_id: str
+    #: MAIL FROM's parameters as the client wrote them (case kept), split at spaces, in order:
+    #: ``("size=17", "BODY=8BITMIME", "RET=HDRS", "ENVID=abc")`` (RFC 5321 §4.1.2 esmtp-param;
+    #: SIZE RFC 1870, BODY RFC 6152, SMTPUTF8 RFC 6531, AUTH= RFC 4954 §5, RET/ENVID RFC 3461);
+    #: aiosmtpd's ``Envelope.mail_options``, but not upper-cased
+    mail_options: tuple[str, ...] = ()
+    #: each accepted recipient's RCPT TO parameters, aligned with ``rcpt_tos`` (one tuple per
+    #: recipient, ``()`` for none): ``(("NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;b@x.test"), ())``
+    #: (RFC 3461 §4.1, §4.2); aiosmtpd keeps one flat list for the whole envelope instead
+    rcpt_options: tuple[tuple[str, ...], ...] = ()
 
     # No cache of the parsed message, by choice: a parsed copy costs about twice the raw bytes
     # and would live as long as the journal keeps the record (20 messages of 30 MiB held 1.5 GiB);
@@ -244,6 +253,22 @@ class Message:
     def subject(self) -> str:
         """The Subject header, decoded (RFC 2047), read from the header block only."""
         return str(self.headers.get("Subject", ""))
+
+
+#: ``((), (), ...)``: the rcpt_options of a message whose recipients had no parameters, made
+#: once for up to 64 recipients (most messages: no tuples made per message)
+_NONE_EACH = tuple(((),) * count for count in range(65))
+
+
+def none_each(count: int) -> tuple[tuple[str, ...], ...]:
+    """``count`` recipients' parameters when none had any: ``()`` each."""
+    return _NONE_EACH[count] if count < len(_NONE_EACH) else ((),) * count
+
+
+def declares_smtputf8(mail_options: Sequence[str]) -> bool:
+    """Whether MAIL's parameters (``Message.mail_options``) hold SMTPUTF8, in any case: UTF-8
+    addresses and headers allowed (RFC 6531 §3.4); aiosmtpd's ``Envelope.smtp_utf8``."""
+    return any(option.upper() == "SMTPUTF8" for option in mail_options)
 
 
 @frozen_dataclass(slots=True)  # slots: one per connection, kept by the journal

@@ -19,7 +19,7 @@ from typing import Any
 from smtpfake.engine.records import Message
 from smtpfake.http.inputs import JSON, PAGING, ApiError, only, whole, window
 from smtpfake.scenario import limits
-from smtpfake.serialize import message_summary
+from smtpfake.serialize import message_summary, options_to_json
 
 #: the largest ``since`` in Unix seconds either way (about the year 5138)
 MAX_UNIX = 1e11
@@ -212,7 +212,11 @@ def detail(numbered: Numbered) -> JSON:
         "queue_id": message.queue_id,
         "session": message.session,
         "time": message.time,
-        "envelope": {"mail_from": message.mail_from, "rcpt_tos": list(message.rcpt_tos)},
+        "envelope": {
+            "mail_from": message.mail_from,
+            "rcpt_tos": list(message.rcpt_tos),
+            **options_to_json(message),
+        },
         "subject": message.subject,
         "headers": [[name, str(value)] for name, value in parsed.items()],
         "text": _text(text) if text is not None else None,

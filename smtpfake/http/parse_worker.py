@@ -28,6 +28,8 @@ def serve(asked: BinaryIO, answers: BinaryIO) -> None:
             session=fields["session"],
             time=fields["time"],
             queue_id=fields["queue_id"],
+            mail_options=tuple(fields["mail_options"]),
+            rcpt_options=tuple(tuple(options) for options in fields["rcpt_options"]),
         )
         try:
             body, ok = detail_bytes(Numbered(int(fields["id"]), message)), True

@@ -74,6 +74,8 @@ class Parsing:
             "id": numbered.id,
             "mail_from": message.mail_from,
             "rcpt_tos": list(message.rcpt_tos),
+            "mail_options": list(message.mail_options),
+            "rcpt_options": [list(options) for options in message.rcpt_options],
             "session": message.session,
             "time": message.time,
             "queue_id": message.queue_id,

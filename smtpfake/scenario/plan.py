@@ -94,7 +94,8 @@ class Consult:
 
     ``argument``: the hostname (HELO/EHLO) or address (MAIL/RCPT); ``options``: the command's
     parameters; ``lines``: the normal reply's lines (EHLO's ``responses``); ``mail_from``,
-    ``rcpt_tos``, ``content``: the transaction so far (aiosmtpd's Envelope); ``helo_name``,
+    ``rcpt_tos``, ``mail_options``, ``rcpt_options`` (every recipient's, in one list),
+    ``content``: the transaction so far (aiosmtpd's Envelope); ``helo_name``,
     ``esmtp``: the client's greeting (aiosmtpd's Session ``host_name``, ``extended_smtp``)."""
 
     hook: str
@@ -103,6 +104,8 @@ class Consult:
     lines: tuple[str, ...] = ()
     mail_from: str = ""
     rcpt_tos: tuple[str, ...] = ()
+    mail_options: tuple[str, ...] = ()
+    rcpt_options: tuple[str, ...] = ()
     content: bytes = b""
     helo_name: str = ""
     esmtp: bool = False

@@ -228,13 +228,17 @@ def test_the_parse_worker_answers_a_bug_as_its_traceback(monkeypatch: pytest.Mon
     data = big(1, size=4096)
     head = {"id": 3, "mail_from": "a@x.test", "rcpt_tos": ["b@y.test"], "session": 1}
     head |= {"time": 1.0, "queue_id": "Q3", "size": len(data)}
+    head |= {"mail_options": ["BODY=8BITMIME"], "rcpt_options": [["NOTIFY=NEVER"]]}
     asked = (json.dumps(head).encode() + b"\n" + data) * 2
     answers = io.BytesIO()
     parse_worker.serve(io.BytesIO(asked), answers)  # two questions: a good one ...
     first, rest = answers.getvalue().split(b"\n", 1)
     size = json.loads(first)["size"]
     assert json.loads(first)["ok"] is True
-    assert json.loads(rest[:size])["subject"] == "big 1"
+    detail = json.loads(rest[:size])
+    assert detail["subject"] == "big 1"
+    assert detail["envelope"]["mail_options"] == ["BODY=8BITMIME"]
+    assert detail["envelope"]["rcpt_options"] == [["NOTIFY=NEVER"]]
 
     monkeypatch.setattr(parse_worker, "detail_bytes", broken)
     answers = io.BytesIO()

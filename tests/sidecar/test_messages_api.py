@@ -32,7 +32,14 @@ def test_one_message_in_detail(api: ApiServer) -> None:
     got = call(api.url, "GET", f"/api/messages/{summary['id']}")
     assert got.status == 200
     body = got.body
-    assert body["envelope"] == {"mail_from": "a@x.test", "rcpt_tos": ["b@y.test"]}
+    (m,) = api.server.messages
+    assert m.mail_options[0].startswith("size=")  # smtplib declares the size (RFC 1870)
+    assert body["envelope"] == {
+        "mail_from": "a@x.test",
+        "rcpt_tos": ["b@y.test"],
+        "mail_options": list(m.mail_options),
+        "rcpt_options": [[]],
+    }
     assert body["subject"] == "Detail"
     assert ["Subject", "Detail"] in body["headers"]
     assert body["text"].splitlines() == ["the text part"]  # CRLF, as on the wire
@@ -46,6 +53,26 @@ def test_one_message_in_detail(api: ApiServer) -> None:
             "content_id": None,
         }
     ]
+
+
+def test_mail_and_rcpt_parameters_in_the_listing_and_the_detail(api: ApiServer) -> None:
+    api.server.use({"summary": "dsn", "expect": "deliver", "server": {"extensions_add": ["DSN"]}})
+    server = api.server
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        client.ehlo("c.test")
+        assert client.mail("a@x.test", ["SMTPUTF8", "BODY=8BITMIME", "RET=HDRS"])[0] == 250
+        assert client.rcpt("b@y.test")[0] == 250
+        assert client.rcpt("ç@y.test", ["NOTIFY=SUCCESS,DELAY", "ORCPT=utf-8;ç@y.test"])[0] == 250
+        assert client.data(b"Subject: p\r\n\r\nx\r\n")[0] == 250
+    (summary,) = call(api.url, "GET", "/api/messages").body["messages"]
+    mail = ["SMTPUTF8", "BODY=8BITMIME", "RET=HDRS"]
+    rcpt = [[], ["NOTIFY=SUCCESS,DELAY", "ORCPT=utf-8;ç@y.test"]]
+    assert (summary["rcpt_tos"], summary["mail_options"]) == (["b@y.test", "ç@y.test"], mail)
+    assert summary["rcpt_options"] == rcpt
+    envelope = call(api.url, "GET", f"/api/messages/{summary['id']}").body["envelope"]
+    assert (envelope["mail_options"], envelope["rcpt_options"]) == (mail, rcpt)
+    (session,) = call(api.url, "GET", "/api/sessions").body["sessions"]
+    assert session["messages"][0]["rcpt_options"] == rcpt
 
 
 def test_raw_is_the_eml_as_received(api: ApiServer) -> None:

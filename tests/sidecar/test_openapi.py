@@ -107,7 +107,8 @@ def example(path: str, method: str, ctype: str = "application/json") -> Any:
 
 def send_mail(server: Server) -> None:
     with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
-        client.sendmail("a@x.test", ["b@y.test"], b"Subject: spec\r\n\r\nbody\r\n")
+        body = b"Subject: spec\r\n\r\nbody\r\n"
+        client.sendmail("a@x.test", ["b@y.test"], body, mail_options=["BODY=8BITMIME"])
 
 
 def chunked(api: ApiServer, method: str, path: str) -> Answer:
@@ -235,6 +236,8 @@ def test_every_answer_is_documented_and_matches_its_schema(
     send_mail(server)
     (first,) = call(url, "GET", "/api/messages", **auth).body["messages"]
     assert "data" not in first
+    assert first["mail_options"][-1] == "BODY=8BITMIME"  # a parameter was validated
+    assert first["rcpt_options"] == [[]]
     with_data = call(url, "GET", "/api/messages?include=data", **auth)
     check(*msgs, with_data, 200)
     assert "data_base64" in with_data.body["messages"][0]

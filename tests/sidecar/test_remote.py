@@ -50,6 +50,21 @@ def deliver(fake: Fake, subject: str = "parity", to: tuple[str, ...] = ("b@y.tes
 # -- the same bodies, both transports --------------------------------------------------------------
 
 
+def test_mail_and_rcpt_parameters_read_the_same_either_way(fake: Fake) -> None:
+    fake.use({"summary": "dsn", "expect": "deliver", "server": {"extensions_add": ["DSN"]}})
+    with smtplib.SMTP(fake.host, fake.port, timeout=TIMEOUT) as client:
+        client.ehlo("c.test")
+        assert client.mail("a@x.test", ["BODY=8BITMIME", "RET=FULL", "ENVID=Ab1"])[0] == 250
+        assert client.rcpt("b@y.test", ["NOTIFY=FAILURE", "ORCPT=rfc822;B@y.test"])[0] == 250
+        assert client.rcpt("c@y.test")[0] == 250
+        assert client.data(b"Subject: dsn\r\n\r\nx\r\n")[0] == 250
+    (msg,) = fake.wait_for_messages(1, timeout=2)
+    assert msg.mail_options == ("BODY=8BITMIME", "RET=FULL", "ENVID=Ab1")
+    assert msg.rcpt_options == (("NOTIFY=FAILURE", "ORCPT=rfc822;B@y.test"), ())
+    (session,) = fake.sessions
+    assert session.messages[0].rcpt_options == msg.rcpt_options
+
+
 def test_delivery_is_recorded(fake: Fake) -> None:
     assert fake.scenario_name == "default"
     deliver(fake, to=("b@y.test", "c@y.test"))

@@ -35,6 +35,8 @@ MESSAGE = Message(
     session=2,
     time=1_800_000_000.25,
     queue_id="SF000007",
+    mail_options=("size=70", "BODY=8BITMIME", "ENVID=Q+2Bx"),
+    rcpt_options=(("NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;B@y.test"), ()),
 )
 
 
@@ -47,6 +49,17 @@ def test_message_round_trip_keeps_every_byte() -> None:
     back = message_from_json(out)
     assert back == MESSAGE
     assert back.data == MESSAGE.data
+
+
+def test_message_parameters_are_written_per_recipient_and_read_back_without_them() -> None:
+    out = wire(message_to_json(MESSAGE))
+    assert isinstance(out, dict)
+    assert out["mail_options"] == ["size=70", "BODY=8BITMIME", "ENVID=Q+2Bx"]
+    assert out["rcpt_options"] == [["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;B@y.test"], []]
+    # a record written before the parameters were: none, one empty tuple per recipient
+    del out["mail_options"], out["rcpt_options"]
+    back = message_from_json(out)
+    assert (back.mail_options, back.rcpt_options) == ((), ((), ()))
 
 
 def test_session_round_trip() -> None:

@@ -68,6 +68,34 @@ def test_a_users_handler_gets_aiosmtpds_envelope_and_its_failure_is_a_server_err
         server.errors.clear()
 
 
+def test_a_handlers_envelope_has_the_parameters_of_the_record() -> None:
+    seen: list[tuple[list[str], list[str], bool]] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            seen.append((envelope.mail_options, envelope.rcpt_options, envelope.smtp_utf8))
+            return "250 OK"
+
+    dsn = scenario(extensions_add=["DSN"])
+    with Server(dsn, delivery=Handler()) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.ehlo("c.test")
+            assert client.mail("a@x.test", ["BODY=8BITMIME", "ENVID=Xy1"])[0] == 250
+            assert client.rcpt("b@y.test", ["NOTIFY=SUCCESS", "ORCPT=rfc822;B@y.test"])[0] == 250
+            assert client.rcpt("c@y.test")[0] == 250
+            assert client.data(MSG)[0] == 250
+            client.sendmail("a@x.test", ["d@y.test"], MSG, mail_options=["SMTPUTF8"])
+        wait_until(lambda: len(seen) == 2, what="the handler's calls")
+        first, _ = server.messages
+        # aiosmtpd's shape: every recipient's options in one list (the record keeps them apart)
+        assert first.rcpt_options == (("NOTIFY=SUCCESS", "ORCPT=rfc822;B@y.test"), ())
+        assert seen == [
+            (["BODY=8BITMIME", "ENVID=Xy1"], ["NOTIFY=SUCCESS", "ORCPT=rfc822;B@y.test"], False),
+            ([f"size={len(MSG)}", "SMTPUTF8"], [], True),
+        ]
+        assert server.errors == []
+
+
 def test_a_refusal_by_the_back_end_is_reported() -> None:
     class Refusing:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:

@@ -188,3 +188,34 @@ def test_an_async_hook_beside_the_check_still_answers_on_the_wire() -> None:
             client.mail("a@x.test")
             assert client.rcpt("b@x.test") == (250, b"2.1.5 Checked")
         assert server.errors == []
+
+
+def test_a_hooks_envelope_holds_the_parameters_accepted_so_far() -> None:
+    seen: list[tuple[str, list[str], list[str], bool]] = []
+
+    class Watching:
+        async def handle_RCPT(
+            self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+        ) -> str:
+            seen.append(("RCPT", envelope.mail_options, envelope.rcpt_options, envelope.smtp_utf8))
+            return "250 2.1.5 Ok"
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            seen.append(("DATA", envelope.mail_options, envelope.rcpt_options, envelope.smtp_utf8))
+            return "250 2.0.0 Ok"
+
+    with (
+        Server(scenario(extensions_add=["DSN"]), handler=Watching()) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        client.ehlo("c.test")
+        assert client.mail("a@x.test", ["BODY=8BITMIME", "SMTPUTF8"])[0] == 250
+        assert client.rcpt("b@x.test", ["NOTIFY=NEVER"])[0] == 250
+        assert client.rcpt("c@x.test", ["NOTIFY=DELAY", "ORCPT=rfc822;c@x.test"])[0] == 250
+        assert client.data(MSG)[0] == 250
+    mail = ["BODY=8BITMIME", "SMTPUTF8"]
+    assert seen == [
+        ("RCPT", mail, [], True),  # aiosmtpd's shape: the recipients' options in one list
+        ("RCPT", mail, ["NOTIFY=NEVER"], True),
+        ("DATA", mail, ["NOTIFY=NEVER", "NOTIFY=DELAY", "ORCPT=rfc822;c@x.test"], True),
+    ]
