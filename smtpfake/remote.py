@@ -32,7 +32,9 @@ from smtpfake.control import Control, ControlHelpers
 from smtpfake.engine.records import Message
 from smtpfake.journal import JournalCounts, SessionRecord
 from smtpfake.scenario import Location, Problem, Scenario, ScenarioError, ScenarioRef
+from smtpfake.scenario.compose import too_big_message
 from smtpfake.scenario.errors import cannot_read
+from smtpfake.scenario.limits import MAX_SCENARIO_BYTES
 from smtpfake.scenario.loader import plain
 from smtpfake.scenario.use_errors import use_errors
 from smtpfake.serialize import (
@@ -419,7 +421,10 @@ class RemoteSmtpFake(ControlHelpers):
         if isinstance(scenario, Path) or ref.endswith((".yaml", ".yml")) or "/" in ref:
             path = Path(ref)
             try:
-                text = path.read_bytes().decode("utf-8")  # a bad byte told at its line:col
+                raw = path.read_bytes()
+                if len(raw) > MAX_SCENARIO_BYTES:  # told at the file, as in-process, not a 413
+                    raise ScenarioError([Problem(Location(ref, 0, 0), too_big_message(len(raw)))])
+                text = raw.decode("utf-8")  # a bad byte told at its line:col
             except (OSError, UnicodeDecodeError) as exc:
                 raise cannot_read(ref, exc) from None  # as in-process
             # the file's own name in problems, so file:line:col points at the caller's file
