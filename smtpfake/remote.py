@@ -126,6 +126,11 @@ def wildcard_host(host: str) -> bool:
         return host == ""
 
 
+#: how fast a sidecar loads an uploaded scenario, at the least (a 1.27 MB scenario of 20,000
+#: rules took 4 s; 100 KB/s leaves room for a slow machine): an upload's extra time to answer
+UPLOAD_BYTES_PER_SECOND = 100_000
+
+
 class RemoteSmtpFake(ControlHelpers):
     """Control of a sidecar over HTTP. ``url`` is the API's base (``http://host:8025``).
 
@@ -437,8 +442,12 @@ class RemoteSmtpFake(ControlHelpers):
         self.request("PUT", "/api/scenario", body)
 
     def _upload(self, text: str, query: dict[str, str]) -> None:
+        data = text.encode()
+        # the sidecar answers once the scenario is loaded, some 0.4 ms a rule (40,000 rules:
+        # 16 s): a big upload gets time for that, or the call fails while the switch is made
+        wait = self.timeout + len(data) / UPLOAD_BYTES_PER_SECOND
         self.request(
-            "PUT", "/api/scenario", text.encode(), content_type="application/yaml", query=query
+            "PUT", "/api/scenario", data, content_type="application/yaml", query=query, timeout=wait
         )
 
     def reset(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,28 @@ def test_sessions_go_on_while_an_upload_loads(monkeypatch: pytest.MonkeyPatch) -
         runner.join(TIMEOUT)
     assert answers == [200]
     assert server.scenario.rules[0].label == "rule 1 (on rcpt)"
+
+
+def test_a_big_upload_through_the_remote_client_waits_for_the_load(
+    api: ApiServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The sidecar answers once the scenario is loaded (40,000 rules: 16 s): RemoteSmtpFake's
+    request timeout failed the call while the sidecar went on to switch (new-user pass). An
+    upload gets time by its size; here the load is held 0.6 s, past the client's 0.3 s."""
+    import threading
+
+    from smtpfake.http import scenario_api
+    from smtpfake.remote import RemoteSmtpFake
+
+    real = scenario_api.load_text
+    held = threading.Event()
+
+    def slow_load(*args: object, **kwargs: object) -> object:
+        held.wait(0.6)  # never set: a load that takes 0.6 s
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scenario_api, "load_text", slow_load)
+    path = tmp_path / "big.yaml"
+    path.write_bytes(padded(300_000))  # 3 s more than the client's own timeout
+    RemoteSmtpFake(api.url, timeout=0.3).use(path)
+    assert api.server.scenario.name == "big"
