@@ -82,7 +82,8 @@ class Body:
         #: line may end in one, and counts as ending in CRLF for crlf_only
         self.cr_ends = False
         #: with crlf_only: the text so far ends in CRLF (or is none); _cr: its last piece ends
-        #: in CR (an LF starting the next piece completes the CRLF)
+        #: in CR (an LF starting the next piece completes the CRLF; with cr_ends, where no piece
+        #: is cut after a CR, the line before ended in a bare CR)
         self.crlf_end = True
         self._cr = False
 
@@ -100,8 +101,11 @@ class Body:
         """A line, or a later piece of one (``partial``); returns the text it adds."""
         if not partial:
             self.lines += 1
-            if line.startswith(b"."):
-                line = line[1:]  # RFC 5321 §4.5.2 transparency
+            # RFC 5321 §4.5.2 transparency; but the "." of a line ".<LF>" a bare CR ended the
+            # line before (cr_ends, crlf_only: no end) is kept: without it the text would hold a
+            # CRLF the client never sent (<CR>.<LF> -> <CR><LF>)
+            if line.startswith(b".") and not (self._cr and self.cr_ends and line == b".\n"):
+                line = line[1:]
         if self.crlf_only:
             cr = line.endswith(b"\r")
             self.crlf_end = (

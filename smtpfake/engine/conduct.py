@@ -235,6 +235,8 @@ class Conduct:
                 data = data[:-1]
         elif not ended:
             self.unterminated(command)
+            if data.endswith(b"\r"):
+                data = data[:-1]  # a CR the close leaves last: its LF may simply not have come
         pairs = data.count(b"\r\n")
         self._bare(data.count(b"\n") != pairs, data.count(b"\r") != pairs, command, message)
 
@@ -253,12 +255,16 @@ class Conduct:
 
     # -- the message ---------------------------------------------------------------------------
 
-    def text_line(self, piece: bytes, *, partial: bool, declared_8bit: bool) -> None:
+    def text_line(
+        self, piece: bytes, *, partial: bool, declared_8bit: bool, settled: bool = False
+    ) -> None:
         """One piece of message text (a line, or part of one when ``partial``), dot-unstuffed.
-        ``declared_8bit``: MAIL allowed 8-bit text (see body.Declared)."""
+        ``declared_8bit``: MAIL allowed 8-bit text (see body.Declared). ``settled``: a CR that
+        ends the piece is known bare (``bare_cr: clean`` frames no piece so unless it ended the
+        line): judged now, not paired with the next piece."""
         if not partial:
             self._line_size = 0
-        self.line_endings(piece, MESSAGE, message=True)
+        self.line_endings(piece, MESSAGE, message=True, last=settled)
         self._line_size += len(piece)
         self._text(self._line_size, piece.isascii(), declared_8bit)
 

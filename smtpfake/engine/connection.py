@@ -75,6 +75,9 @@ _ENDS = (Close, Reset)
 _UNPACED = (*TIMER_ACTIONS, Send, Close, HalfClose)
 #: a QUIT line among the octets buffered (RFC 5321 §2.4: verbs are case-insensitive)
 _QUIT_LINE = re.compile(rb"(?:^|\n)quit[ \t]*\r?\n", re.IGNORECASE)
+#: the same where a bare CR ends a line (``server.bare_cr: clean``): a line may start after one
+#: and end in one (known bare once the octet after it has come)
+_QUIT_LINE_CR = re.compile(rb"(?:^|[\r\n])quit[ \t]*(?:\r?\n|\r(?=[^\n]))", re.IGNORECASE)
 #: a close with nothing to record (the client's close, recorded on its own, or a failure's)
 _CLOSE_NOW: tuple[Action, ...] = (Close(),)
 #: the batch :meth:`Connection._start` makes of a reply and PLAIN_CLOSE, by the id() of the
@@ -447,7 +450,8 @@ class Connection:
         """Whether the client, closing its side while a reply is still going out, is waiting
         for its replies rather than giving up on them: it sent QUIT (answered now, or a line
         still waiting), so its EOF is a half-close after its last command."""
-        return self.session.quit_seen or _QUIT_LINE.search(self._buffer) is not None
+        quit_line = _QUIT_LINE_CR if self._cr_ends else _QUIT_LINE
+        return self.session.quit_seen or quit_line.search(self._buffer) is not None
 
     def connection_lost(self, reset: bool = False) -> None:
         """The connection is gone (``reset``: the client's RST). The session ends."""
@@ -797,10 +801,13 @@ class Connection:
             if len(buffer) < LINE_LIMIT:
                 return None
             if session.mode is _MODE_DATA:
-                # an over-long line of text goes on in pieces; only the first starts the line
-                piece = bytes(buffer[:LINE_LIMIT])
-                del buffer[:LINE_LIMIT]
-                ahead = self._took(LINE_LIMIT)
+                # an over-long line of text goes on in pieces; only the first starts the line.
+                # With bare_cr clean a piece never ends in CR: the octet after it says whether
+                # it ends the line, so every CR the session gets is known bare or paired
+                take = LINE_LIMIT - (self._cr_ends and buffer[LINE_LIMIT - 1] == 13)
+                piece = bytes(buffer[:take])
+                del buffer[:take]
+                ahead = self._took(take)
                 partial, self._mid_line = self._mid_line, True
                 return session.receive(piece, partial=partial, pipelined=ahead)
             self._discarding = True

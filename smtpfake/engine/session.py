@@ -1082,7 +1082,9 @@ class Session:
             self.conduct.line_endings(line, ".", message=True, last=True)
             return self.end_of_text()
         piece = body.add(line, partial)
-        self.conduct.text_line(piece, partial=partial, declared_8bit=self.declared.eight_bit)
+        self.conduct.text_line(
+            piece, partial=partial, declared_8bit=self.declared.eight_bit, settled=body.cr_ends
+        )
         cut = body.cut_due()
         if cut is not None:
             self.heard(f"(message data, {body.size} bytes so far)", note=True)

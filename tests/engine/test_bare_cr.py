@@ -332,3 +332,68 @@ def test_a_wrong_bare_cr_is_one_line_at_its_place(value: str, problem: str) -> N
         load_text(f"summary: s\nexpect: e\nserver:\n  bare_cr: {value}\n", source="s.yaml")
     (found,) = (str(p) for p in info.value.problems)
     assert found == problem + "(allowed: accept, clean, reject, disconnect)"
+
+
+# -- a CR the client's close leaves last --------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["accept", "clean", "reject"])
+def test_a_command_cut_after_its_cr_is_unterminated_not_bare_cr(policy: str) -> None:
+    """A CR is known to be bare only once the octet after it has come: ``NOOP<CR>`` then the
+    close is an unfinished line (its LF may simply not have been sent), as message text cut so."""
+    p = opened(bare_cr=policy)
+    p.feed(b"EHLO c.test\r\n")
+    assert p.feed(b"NOOP\r") == b""
+    p.eof()
+    p.finish()
+    assert kinds(p) == ["unterminated-line", "no-quit"]
+    (entry,) = [e for e in p.record.transcript if e.text == "NOOP\r"]
+    assert not entry.delivered  # unfinished: never carried out nor answered
+
+
+@pytest.mark.parametrize("policy", ["accept", "clean", "reject"])
+def test_message_text_cut_after_its_cr_is_unfinished_not_bare_cr(policy: str) -> None:
+    p = in_data(bare_cr=policy)
+    p.feed(b"hi\r\nthere\r")
+    p.eof()
+    p.finish()
+    assert kinds(p) == ["no-quit"]
+    notes = [e.text for e in p.record.transcript if e.note]
+    assert "(message data, 10 bytes, unfinished)" in notes
+
+
+def test_with_clean_a_cr_before_the_cut_line_is_bare_where_the_close_leaves_the_last() -> None:
+    """``NOOP<CR>NOOP<CR>``, then the close: the first CR is known bare (an N came after it), so
+    the first NOOP is a line a bare CR ended, answered; the second is unfinished."""
+    p = opened(bare_cr="clean")
+    assert p.feed(b"NOOP\rNOOP\r") == b"250 2.0.0 Ok\r\n"
+    p.eof()
+    p.finish()
+    assert kinds(p) == ["bare-cr", "unterminated-line", "no-quit"]
+    p = in_data(bare_cr="clean")
+    p.feed(b"hi\rthere\r")  # the first CR ends a line of text (bare), the last is left
+    p.eof()
+    p.finish()
+    assert kinds(p) == ["bare-cr", "no-quit"]
+
+
+# -- QUIT ended by a bare CR ---------------------------------------------------------------------
+
+
+def test_with_clean_a_half_close_after_a_quit_a_bare_cr_ended_waits_for_the_replies() -> None:
+    """A QUIT a bare CR ended (``bare_cr: clean``) is a QUIT: the client's half-close after it,
+    while an earlier reply is still paced, is waiting for its replies (RFC 5321 §4.1.1.10), not
+    giving up: the reply is written whole and delivered, then the 221."""
+    rule = {"on": "noop", "drip": {"bytes": 4, "interval": 0.1}}
+    p = Pipe(Engine(scenario(rule, bare_cr="clean")))
+    p.connect()
+    first = p.feed(b"NOOP\rQUIT\r\r\n", hold=True)  # (the QUIT's CR: an octet came after it)
+    assert first == b"250 "
+    p.engine.advance(0.05)
+    assert p.conn.eof_received() == ()  # nothing replaces the batch: the rest is still to go
+    rest = p.release()
+    assert first + rest == b"250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n"
+    p.finish()
+    (reply,) = [e for e in p.record.transcript if e.text == "250 2.0.0 Ok"]
+    assert reply.delivered
+    assert "no-quit" not in kinds(p)

@@ -85,7 +85,15 @@ STRICTNESS_LINES = [
     b"\r.\r\n",
     b"RSET\rNOOP\r\r\n",
     b"\r",
+    # a bare CR, then a "." line ended by a bare LF (smtplib sends it as is); a stuffed one
+    b"a\r.\nb\r\n",
+    b"\r..\n",
+    # a line of text whose 1001st octet is a bare CR (one line, or a piece then more, by clean)
+    b"y" * 1000 + b"\r.\r",
 ]
+
+#: a transaction up to its DATA (for the examples)
+IN_DATA = [b"EHLO c.test\r\n", b"MAIL FROM:<a@x.test>\r\n", b"RCPT TO:<b@x.test>\r\n", b"DATA\r\n"]
 
 
 @settings(max_examples=150, deadline=None)
@@ -96,6 +104,8 @@ STRICTNESS_LINES = [
     st.lists(st.sampled_from(STRICTNESS_LINES), max_size=25),
     st.lists(st.integers(0, 10**6), max_size=30),
 )
+@example("reject", "clean", False, [*IN_DATA, b"y" * 1000 + b"\r.\r", b"QUIT\r\n"], [])
+@example("normalize", "clean", False, [*IN_DATA, b"a\r.\nb\r\n", b".\r\n"], [])
 def test_any_split_gives_the_same_journal_under_each_strictness(
     bare_lf: str, bare_cr: str, strict: bool, lines: list[bytes], cuts: list[int]
 ) -> None:

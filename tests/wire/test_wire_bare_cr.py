@@ -89,3 +89,35 @@ def test_swaks_without_data_fixup_sends_cr_dot_cr_and_is_split(
     (session,) = ended_sessions(server, 1)
     assert [m.mail_from for m in server.messages] == ["a@b.test", "evil@x.test"]
     assert "bare-cr" in kinds(session)
+
+
+#: smtplib sends it as is: a bare CR, then a line ".<LF>b" (it stuffs only a "." after an LF)
+CR_DOT_LF = b"a\r.\nb\r\n"
+
+
+@pytest.mark.parametrize(
+    ("bare_lf", "refusal"),
+    [("reject", (550, b"5.5.2 smtpfake.test Error: bare <LF> received")), ("normalize", None)],
+)
+def test_smtplib_a_bare_cr_then_a_dot_lf_line_is_judged_where_it_is_under_clean(
+    server: Server, bare_lf: str, refusal: tuple[int, bytes] | None
+) -> None:
+    """``bare_cr: clean`` with a strict ``bare_lf``: the CR ends line "a", the "." line after it
+    ends in a bare LF (no end: only <CRLF>.<CRLF> may): both are told, reject refuses the message
+    with 550 (as with ``bare_cr: accept``), and normalize keeps the text as sent, its "." too
+    (unstuffed it would join the CR and the LF into a CRLF the wire never carried)."""
+    server.use(scenario(bare_lf=bare_lf, bare_cr="clean", hostname="smtpfake.test"))
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT) as client:
+        if refusal is None:
+            assert client.sendmail("a@b.test", ["c@d.test"], CR_DOT_LF) == {}
+        else:
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                client.sendmail("a@b.test", ["c@d.test"], CR_DOT_LF)
+            assert (refused.value.smtp_code, refused.value.smtp_error) == refusal
+    (session,) = ended_sessions(server, 1)
+    assert sorted(kinds(session)) == ["bare-cr", "bare-lf"]
+    if refusal is None:
+        (message,) = server.messages
+        assert message.data == CR_DOT_LF
+    else:
+        assert server.messages == ()
