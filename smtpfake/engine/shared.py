@@ -75,12 +75,17 @@ class Shared:
         return f"SF{self.numbering.messages:06d}"
 
     def hold_off(self, ip: str, until: float, now: float) -> None:
-        """``server.retry_after``: this client IP should not connect again before ``until``."""
+        """``server.retry_after``: this client IP should not connect again before ``until``,
+        unless it is held off already: the wait counts from the first 4xx of a run of them, so
+        greylisting's retry after its delay (from the first attempt, RFC 6647 §2.1) is on time
+        however many early retries were refused in between."""
         retry = self.retry_not_before
+        if retry.get(ip, 0.0) > now:
+            return
         if len(retry) > 10_000:  # bounded: forget the clients already free to come back
             for free in [free for free, t in retry.items() if t <= now]:
                 del retry[free]
-        retry[ip] = max(retry.get(ip, 0.0), until)
+        retry[ip] = until
 
     def state_of(self, key: tuple[tuple[str, ...], tuple[str, ...]] | None) -> str:
         """The server's state (key None), or one ``per`` key's (``started`` until moved)."""

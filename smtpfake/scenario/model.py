@@ -443,7 +443,10 @@ class ServerSettings:
         default=None,
         metadata={
             "doc": "seconds a client must stay away after a 4xx reply (421, 450, 451, ...) to "
-            "it; a new connection from the same IP sooner is recorded as `retry-too-soon`",
+            "it; a new connection from the same IP sooner is recorded as `retry-too-soon`; "
+            "counted from the first 4xx while it is not held off already (an early retry's "
+            "refusal does not start the wait again, as greylisting counts from the first "
+            "attempt)",
             "schema": _OPTIONAL_SECONDS,
         },
     )

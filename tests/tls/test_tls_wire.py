@@ -399,7 +399,9 @@ def test_the_tls_handshake_failure_scenario(server: Server, trusted: ssl.SSLCont
         )
         texts = [e.text for e in record.transcript]
         after = texts[texts.index("smtpfake: this is not a TLS handshake") + 2 :]
-        assert after[-1] == "(client closed the connection)"
+        # a close, or a reset when the client's socket still held octets it had not read (the
+        # kernel's choice as smtplib closes: seen both ways under CI's load)
+        assert after[-1] in ("(client closed the connection)", "(client reset the connection)")
         unread = (
             r"\(\d+ octets, starting with a TLS (\w+) record: not read, the server broke TLS off\)"
         )

@@ -339,6 +339,28 @@ def test_a_retry_before_retry_after_ran_out() -> None:
     assert third.kinds() == []
 
 
+def test_the_wait_counts_from_the_first_refusal_of_a_run() -> None:
+    """As greylisting counts its delay from the first attempt (RFC 6647 §2.1): an early retry
+    is refused and flagged, but its 4xx does not start the wait again, so a retry once the
+    first refusal's wait ran out is on time (CI: Postfix's retry 301 s after its first attempt,
+    accepted, was flagged "9.0 s before the server's retry_after ran out")."""
+    engine = Engine(scenario({"on": "rcpt", "reply": "451 4.7.1 Greylisted"}, retry_after=60))
+    first = engine.open("127.0.0.1:40000")
+    first.greet()
+    first.reply("MAIL FROM:<a@x.test>")
+    assert first.reply("RCPT TO:<b@x.test>")[:3] == b"451"
+    engine.clock.advance(10)
+    early = engine.open("127.0.0.1:40001")
+    early.greet()
+    early.reply("MAIL FROM:<a@x.test>")
+    assert early.reply("RCPT TO:<b@x.test>")[:3] == b"451"  # refused again, flagged
+    assert early.kinds() == ["retry-too-soon"]
+    engine.clock.advance(51)  # 61 s after the first 451, 51 s after the second
+    late = engine.open("127.0.0.1:40002")
+    late.greet()
+    assert late.kinds() == []
+
+
 def test_retry_after_is_per_client_address() -> None:
     engine = Engine(GREYLIST)
     first = engine.open("127.0.0.1:40000")
