@@ -407,7 +407,9 @@ def test_the_tls_handshake_failure_scenario(server: Server, trusted: ssl.SSLCont
         )
         kinds = [re.fullmatch(unread, text) for text in after[:-1]]
         assert all(kinds), after  # its ClientHello (a handshake record), an alert as it gave up
-        assert kinds[0] is not None and kinds[0].group(1) == "handshake"
+        # (none when the ClientHello came after the server's close: never read, so not noted;
+        # seen under CI's load)
+        assert not kinds or (kinds[0] is not None and kinds[0].group(1) == "handshake"), after
         assert record.violations == ()
 
 
