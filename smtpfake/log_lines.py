@@ -16,7 +16,7 @@ from itertools import product, repeat
 from operator import itemgetter, truediv
 from typing import TYPE_CHECKING, Any
 
-from smtpfake.engine.records import UNFINISHED_TAG, SessionInfo, TranscriptEntry, reply_as_sent
+from smtpfake.engine.records import SessionInfo, TranscriptEntry, cut_short
 from smtpfake.event_order import Held, place
 from smtpfake.visible import visible
 
@@ -307,11 +307,8 @@ class Lines:
             arrow = "C" if kept[1] == "client" else "S"
             arrow += "* " if len(kept) > 4 and kept[7] else ": "
             cut = ""
-            if len(kept) > 4 and not kept[4]:  # a reply the client left before it was whole
-                if kept[1] == "client":  # or a line whose line ending never came
-                    cut = UNFINISHED_TAG
-                else:  # only the lines that crossed (in part), as format() shows it
-                    text, cut = reply_as_sent(text, kept[5])
+            if len(kept) > 4 and not kept[4]:  # not delivered whole: as format() shows it
+                text, cut = cut_short(kept[1], text, kept[5])
             if "\n" in text:  # a multi-line reply: each line as it went on the wire
                 text = text.replace("\n", "\n" + arrow)
             line = f"{arrow}{text}"

@@ -58,20 +58,15 @@ class TranscriptEntry:
         tag = f"   [{self.rule}]" if self.rule else ""
         text = self.text
         if not self.delivered:
-            if self.side == "client":
-                tag += UNFINISHED_TAG
-            else:
-                text, cut = reply_as_sent(text, self.written)
-                tag += cut
+            text, cut = cut_short(self.side, text, self.written)
+            tag += cut
         return "\n".join(f"{arrow} {line}" for line in text.split("\n")) + tag
 
 
-def not_delivered(written: int | None, side: str = "server") -> str:
-    """The text form's tag for an entry not delivered whole: a reply the client left before it
-    was written, ``   (not delivered: 4 octets written)`` (``1 octet`` for one); a client line
-    whose line ending never came, ``   (unfinished: no line ending)``."""
-    if side == "client":
-        return UNFINISHED_TAG
+def not_delivered(written: int | None) -> str:
+    """The text form's tag for a reply not delivered whole, ``   (not delivered: 4 octets
+    written)`` (``1 octet`` for one); a client line's is :data:`UNFINISHED_TAG` (see
+    :func:`cut_short`)."""
     written = written or 0
     return f"   (not delivered: {written} octet{'' if written == 1 else 's'} written)"
 
@@ -87,6 +82,15 @@ def _octets(line: str) -> int:
         return len(line.encode("utf-8", "surrogateescape"))
     except UnicodeEncodeError:
         return len(line.encode("utf-8", "surrogatepass"))
+
+
+def cut_short(side: str, text: str, written: int | None) -> tuple[str, str]:
+    """An entry not delivered whole as the text forms show it: (its text, its tag). A client
+    line whose line ending never came, whole and ``(unfinished: no line ending)``; a reply, as
+    :func:`reply_as_sent`."""
+    if side == "client":
+        return text, UNFINISHED_TAG
+    return reply_as_sent(text, written)
 
 
 def reply_as_sent(text: str, written: int | None) -> tuple[str, str]:

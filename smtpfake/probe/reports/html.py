@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from smtpfake.engine.records import UNFINISHED_TAG, reply_as_sent
+from smtpfake.engine.records import cut_short
 from smtpfake.journal import SessionRecord
 from smtpfake.probe.reports.terminal import summary_line
 from smtpfake.probe.runner import CaseResult
@@ -33,9 +33,7 @@ def _session(s: SessionRecord) -> str:
         # mid-way shows the lines that crossed and says so, a line cut short says so
         text, cut = e.text, ""
         if not e.delivered:
-            text, cut = (
-                reply_as_sent(text, e.written) if e.side == "server" else (text, UNFINISHED_TAG)
-            )
+            text, cut = cut_short(e.side, text, e.written)
         shown = "\n".join(f"{side} {line}" for line in text.split("\n"))
         rows.append(f'<span class="{cls}">{escape(visible(shown))}</span>{rule}{escape(cut)}')
     rows += [f'<span class="v">! {escape(visible(str(v)))}</span>' for v in s.violations]
