@@ -530,8 +530,11 @@ class Connection:
 
     def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
         """The handshake the batch ended with completed; it counts as the batch done."""
+        # The client's first octets over TLS can come in the read that ended the handshake,
+        # before the wire hears it completed: it completed no later than they arrived.
+        first = self._oldest_arrival()
         self.session.arrived = None  # (the implicit-TLS greeting is now, not at a ClientHello)
-        actions = self.session.tls_started(version, cipher)
+        actions = self.session.tls_started(version, cipher, first)
         self._busy = False
         self._batch = ()
         if actions:  # implicit TLS: the greeting
@@ -916,6 +919,19 @@ class Connection:
         marks = self._marks = deque(((len(self._buffer), arrived),))
         self._taken = 0
         return marks
+
+    def _oldest_arrival(self) -> float | None:
+        """When the oldest octet in the buffer arrived; None: the buffer is empty."""
+        if not self._buffer:
+            return None
+        marks = self._marks
+        if marks is None:
+            return self.session.arrived
+        taken = self._taken
+        for end, time in marks:
+            if end > taken:
+                return time
+        return marks[-1][1]
 
     def _unmark(self) -> None:
         """The buffer ran dry: every line read before is recorded (so is what was held)."""

@@ -312,10 +312,14 @@ class Session:
     def _greeting(self) -> tuple[Action, ...]:
         return self.respond(_STAGE_CONNECT, "", self._compiled.greeting)
 
-    def tls_started(self, version: str, cipher: str) -> tuple[Action, ...]:
+    def tls_started(
+        self, version: str, cipher: str, before: float | None = None
+    ) -> tuple[Action, ...]:
         """The wire completed the TLS handshake. RFC 3207 §4.2: the session starts over as after
         the greeting, and nothing learnt from the client before TLS is kept (HELO/EHLO, AUTH, an
-        open transaction). With implicit TLS, the greeting goes out now."""
+        open transaction). With implicit TLS, the greeting goes out now. ``before`` (clock
+        seconds): when the client's first octets over TLS arrived, if they did before the wire
+        was told (the note is stamped no later, so the transcript stays in time order)."""
         self.tls_active = True
         self.tls_pending = False
         self.greeted = False
@@ -323,7 +327,9 @@ class Session:
         self.esmtp = False
         self.auth_user = None
         self.reset_transaction()
-        self.record("server", f"(TLS established: {version}, {cipher})", note=True)
+        now = self.clock.now()
+        when = now if before is None or before > now else before
+        self.record("server", f"(TLS established: {version}, {cipher})", time=when, note=True)
         self.observer.secured(self.info, version, cipher)
         if self._greet_after_tls:
             self._greet_after_tls = False

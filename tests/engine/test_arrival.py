@@ -329,3 +329,38 @@ def test_held_entries_are_recorded_in_turn_as_their_lines_are_read() -> None:
     session.held = []  # a hold that held nothing ends at the first look
     session.release(0)
     assert session.held is None
+
+
+def test_a_command_read_before_the_handshake_was_reported_is_after_the_tls_note() -> None:
+    # asyncio can hand the server the client's first command over TLS (in the read that ended
+    # the handshake) before it tells the server the handshake completed: the note is stamped
+    # no later than that command arrived, so it stays first and the times stay in order.
+    p = pipe(scenario(tls=True))
+    p.connect()
+    p.feed("EHLO client.test")
+    p.feed("STARTTLS")
+    assert p.tls
+    p.engine.advance(0.25)
+    p.feed("EHLO again.test")  # arrives while the StartTLS batch is still under way
+    arrived = p.engine.clock.now()
+    p.engine.advance(0.001)  # the wire hears of the handshake a moment later
+    p._carry(p.conn.tls_started("TLSv1.3", "TLS_AES_256_GCM_SHA384"), False)
+    p.feed("QUIT")
+    p.eof()
+    p.finish()
+    entries = p.record.transcript
+    note = next(i for i, e in enumerate(entries) if e.text.startswith("(TLS established"))
+    assert entries[note].time == arrived
+    assert entries[note + 1].text == "EHLO again.test" and entries[note + 1].time == arrived
+    assert in_order(p.record)
+
+
+def test_the_tls_note_is_stamped_when_the_wire_hears_of_the_handshake() -> None:
+    p = pipe(scenario(tls=True))
+    p.connect()
+    p.feed("STARTTLS")
+    p.engine.advance(0.25)
+    done = p.engine.clock.now()
+    p._carry(p.conn.tls_started("TLSv1.3", "TLS_AES_256_GCM_SHA384"), False)
+    (note,) = [e for e in p.record.transcript if e.text.startswith("(TLS established")]
+    assert note.time == done

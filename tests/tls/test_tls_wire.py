@@ -90,6 +90,66 @@ def test_after_tls_the_session_starts_over(server: Server, trusted: ssl.SSLConte
     assert record.tls
 
 
+def _starttls_then_ehlo_in_one_write(server: Server, trusted: ssl.SSLContext) -> None:
+    """STARTTLS, then the handshake on memory BIOs, so that the client's last handshake flight
+    and its first command over TLS leave in one write: what Node's TLS socket does (nodemailer)."""
+    with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as sock:
+        replies = sock.makefile("rb")
+
+        def code() -> int:
+            line = replies.readline()
+            while line[3:4] == b"-":
+                line = replies.readline()
+            return int(line[:3])
+
+        assert code() == 220
+        sock.sendall(b"EHLO client.test\r\n")
+        assert code() == 250
+        sock.sendall(b"STARTTLS\r\n")
+        assert code() == 220
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = trusted.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        for _ in range(20):  # (a handshake is a few flights)
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if outgoing.pending:
+                    sock.sendall(outgoing.read())
+                incoming.write(sock.recv(65536))
+        tls.write(b"EHLO client.test\r\n")
+        sock.sendall(outgoing.read())  # Finished and the EHLO together
+        answer = b""
+        for _ in range(50):
+            if b"250 " in answer:
+                break
+            try:
+                answer += tls.read(65536)
+            except ssl.SSLWantReadError:
+                incoming.write(sock.recv(65536))
+        assert b"250 " in answer
+        tls.write(b"QUIT\r\n")
+        sock.sendall(outgoing.read())
+        assert sock.recv(65536)  # the 221
+
+
+def test_a_command_in_the_read_that_ends_the_handshake_comes_after_the_tls_note(
+    server: Server, trusted: ssl.SSLContext
+) -> None:
+    # The read that ends the handshake can hold the client's first command over TLS, handed to
+    # the server before asyncio tells it the handshake completed: the note's time is then at
+    # most the command's, so the transcript stays in time order (README "The record", Order).
+    server.use(scenario(**TLS))
+    for _ in range(5):
+        _starttls_then_ehlo_in_one_write(server, trusted)
+    for record in ended_sessions(server, 5, timeout=3.0):
+        times = [entry.time for entry in record.transcript]
+        assert times == sorted(times), record.format()
+        texts = [entry.text for entry in record.transcript]
+        note = next(i for i, t in enumerate(texts) if t.startswith("(TLS established"))
+        assert texts[note + 1] == "EHLO client.test"
+
+
 def test_aiosmtplib_start_tls_delivers(server: Server, trusted: ssl.SSLContext) -> None:
     server.use(scenario(**TLS))
 
