@@ -50,6 +50,10 @@ pytestmark = [
     ),
     # one worker builds the image once under pytest-xdist
     pytest.mark.xdist_group("container"),
+    # building it (a pip download of the wheels, then the build) takes minutes on a machine that
+    # has not built it before or is busy: each step has its own subprocess timeout (pip 300 s,
+    # the build 600 s), so the suite's 120 s per test would only cut a slow build short
+    pytest.mark.timeout(1200),
 ]
 
 
