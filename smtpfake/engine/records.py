@@ -98,13 +98,18 @@ def reply_as_sent(text: str, written: int | None) -> tuple[str, str]:
     page, the probe's HTML): its lines up to the first one not written whole, and that line's
     tag; the lines after it never left, so they are counted, not shown (a ``grep 'S: 250-8BITMIME'``
     finds only lines that crossed): ``("250-smtpfake.test", "   (not delivered: 7 octets written;
-    9 more lines not sent)")``. ``written``: the reply's octets the socket took (CRLFs
+    9 more lines not sent)")``; a cut at a line's end shows the lines before it, and the tag
+    counts the rest. A reply of which no octet left shows its first line (which reply it was),
+    with ``0 octets written``. ``written``: the reply's octets the socket took (CRLFs
     included)."""
     done = written or 0
     lines = text.split("\n")
     at = 0
     shown = len(lines)
     for i, line in enumerate(lines):
+        if at >= done and i:
+            shown = i  # the cut fell at the end of the line before: none of this one left
+            break
         at += _octets(line) + 2  # and its CRLF
         if at > done:
             shown = i + 1

@@ -262,8 +262,9 @@ def test_the_page_marks_what_was_not_delivered_as_format_does(
             "server": {"auth": {"mechanisms": ["PLAIN"], "users": {"ev\x1b[2Jil": "pw"}}},
             "rules": [
                 {"on": "noop", "connection": 1, "delay": 2},
-                # session 3: EHLO's reply leaves 7 octets, then a pause the client does not wait out
-                {"on": "ehlo", "connection": 3, "drip": {"bytes": 7, "interval": 2}},
+                # session 3: EHLO's reply leaves its first line (19 octets with its CRLF), then a
+                # pause the client does not wait out
+                {"on": "ehlo", "connection": 3, "drip": {"bytes": 19, "interval": 2}},
             ],
         }
     )
@@ -290,12 +291,12 @@ def test_the_page_marks_what_was_not_delivered_as_format_does(
         assert reader.readline().startswith(b"221 ")
         assert reader.readline() == b""  # the server's half-close: EOF, not a reset
         client.sendall(b"NOOP\r\n")
-    # 3: a multi-line reply the client leaves after its first 7 octets
+    # 3: a multi-line reply the client leaves after its first line
     with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as client:
         reader = client.makefile("rb")
         assert reader.readline().startswith(b"220 ")
         client.sendall(b"EHLO client.test\r\n")
-        assert reader.read(7) == b"250-smt"
+        assert reader.read(19) == b"250-smtpfake.test\r\n"
         reader.close()  # else its reference keeps the socket open past the with
     assert server.settle(PAGE_TIMEOUT)
     first, second, third = server.sessions
@@ -321,9 +322,9 @@ def test_the_page_marks_what_was_not_delivered_as_format_does(
     assert "C: QUI" + UNFINISHED_TAG in cells
     assert "S: 250 2.0.0 Ok   [rule 1 (on noop)]" + not_delivered(0) in cells
     assert "C: NOOP \\x1b[31mred\\x07\\xff" in [text for text, _ in page[1]["cells"]]
-    # only the line that crossed (in part) is shown: the others never left (reply_as_sent)
+    # only the line that crossed is shown: none of the next one left (reply_as_sent)
     lines = third.transcript[2].text.count("\n")
-    assert "S: 250-smtpfake.test   [rule 2 (on ehlo)]" + not_delivered(7)[:-1] + (
+    assert "S: 250-smtpfake.test   [rule 2 (on ehlo)]" + not_delivered(19)[:-1] + (
         f"; {lines} more lines not sent)"
     ) in [text for text, _ in page[2]["cells"]]
     kinds = [kind for kind, _ in page[1]["violations"]]

@@ -128,7 +128,8 @@ function undelivered(entry) {
 }
 
 // The lines of an entry the text form shows: all of them, or for a reply not delivered whole
-// those up to the first not written whole (records.py reply_as_sent: the rest never left).
+// those that crossed, whole or in part (records.py reply_as_sent: the rest never left; a
+// reply of which nothing left shows its first line).
 const UTF8 = new TextEncoder();
 function sentLines(entry) {
   const lines = entry.text.split("\n");
@@ -136,6 +137,7 @@ function sentLines(entry) {
   const done = entry.written || 0;
   let at = 0;
   for (let i = 0; i < lines.length; i++) {
+    if (at >= done && i) return lines.slice(0, i); // cut at the end of the line before
     at += UTF8.encode(lines[i]).length + 2; // and its CRLF
     if (at > done) return lines.slice(0, i + 1);
   }
