@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
+import socket
 import ssl
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -78,6 +81,32 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def _bound(host: str, port: int) -> socket.socket | None:
+    """A socket bound to ``host`` (an IPv4 or IPv6 address, as the default 127.0.0.1) and
+    ``port``, set up as the loop's create_server sets up the one it makes for that address
+    (SO_REUSEADDR on POSIX, IPv6 only for an IPv6 one); None for any other host or when the bind
+    fails (create_server then tries and says why, in its words). Why (start-up time): uvloop's
+    create_server encodes any host it is given with the idna codec, and importing that codec
+    (encodings.idna, stringprep, unicodedata) is some 5 million instructions of serve's start."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if os.name == "posix" and sys.platform != "cygwin":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            return None
+        return sock
+    return None
 
 
 class DeliveryRefused(Exception):
@@ -473,9 +502,13 @@ class Server:
 
         # A deep accept queue: a burst of connections (a load test, a pool warming up) is
         # accepted, not dropped by the kernel (it caps this at net.core.somaxconn).
-        self._server = await loop.create_server(
-            factory, host=self.host, port=self.port, backlog=4096
-        )
+        bound = _bound(self.host, self.port)
+        if bound is not None:
+            self._server = await loop.create_server(factory, sock=bound, backlog=4096)
+        else:  # a name, several addresses, or a bind that failed: the loop says why
+            self._server = await loop.create_server(
+                factory, host=self.host, port=self.port, backlog=4096
+            )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
