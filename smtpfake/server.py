@@ -36,7 +36,6 @@ from smtpfake.journal import Journal, JournalCounts, JournalLimits, SessionRecor
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
 from smtpfake.scenario.limits import MAX_SECONDS, check_number
 from smtpfake.scenario.plan import Consult
-from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
 from smtpfake.wire.protocol import read_buffer, wire_class
 
@@ -47,7 +46,9 @@ if TYPE_CHECKING:
     from smtpfake.delivery import Handler
     from smtpfake.engine.records import Violation
     from smtpfake.hooks import Hooks
+    from smtpfake.scenario.model import ServerSettings
     from smtpfake.settling import Stalled
+    from smtpfake.tls import TlsContexts
 
 
 #: the default of Server(stop_grace_period=): the longest grace period a session open at the
@@ -191,8 +192,9 @@ class Server:
         self._stalled: Stalled | None = None
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs, params)
-        self._tls = TlsContexts(host)
-        self._tls.context(self.scenario.server)  # a TLS scenario's certificate, made or loaded
+        self._tls_made: TlsContexts | None = None  # see _tls()
+        self._tls_lock = threading.Lock()
+        self._tls_context(self.scenario.server)  # a TLS scenario's certificate, made or loaded
         self._use_seed: int | None = None
         self._shared = Shared(seed=self._seed_for(self.scenario))
         self._lock = threading.Lock()
@@ -274,8 +276,22 @@ class Server:
             self._report(bad, session.index)
         return reply
 
+    def _tls(self) -> TlsContexts:
+        """The server's TLS contexts and CA (smtpfake.tls), made on first use, once: a server
+        whose scenarios have no ``server.tls`` never loads them (start-up time)."""
+        with self._tls_lock:
+            if self._tls_made is None:
+                from smtpfake.tls import TlsContexts
+
+                self._tls_made = TlsContexts(self.host)
+            return self._tls_made
+
+    def _tls_context(self, settings: ServerSettings) -> ssl.SSLContext | None:
+        """The SSL context for these settings (TlsContexts.context), None without TLS."""
+        return self._tls().context(settings) if settings.tls.enabled else None
+
     def tls_context(self, session: Session) -> ssl.SSLContext:
-        context = self._tls.context(session.settings)
+        context = self._tls_context(session.settings)
         if context is None:
             raise RuntimeError("the engine asked for TLS in a scenario without server.tls")
         return context
@@ -330,7 +346,7 @@ class Server:
 
         with use_errors(scenario, params):
             resolved = resolve(scenario, self.scenario_dirs, params)
-        self._tls.context(resolved.server)  # before the switch: a TLS problem leaves it undone
+        self._tls_context(resolved.server)  # before the switch: a TLS problem leaves it undone
         with self._lock:
             self._use_seed = seed
             self.scenario = resolved
@@ -408,16 +424,16 @@ class Server:
     def tls_ca_pem(self) -> str:
         """The PEM certificate of the throwaway CA that issues generated server certificates
         (made on first use; needs trustme)."""
-        return self._tls.authority.ca_pem
+        return self._tls().authority.ca_pem
 
     @property
     def tls_ca_file(self) -> str:
         """A file holding :attr:`tls_ca_pem`, for ``ssl.create_default_context(cafile=...)``."""
-        return self._tls.authority.ca_file
+        return self._tls().authority.ca_file
 
     def tls_client_context(self) -> ssl.SSLContext:
         """A client context that trusts the generated certificates, hostname checks on."""
-        return self._tls.authority.client_context()
+        return self._tls().authority.client_context()
 
     @property
     def address(self) -> tuple[str, int]:

@@ -44,6 +44,7 @@ NOT_AT_START = (
     "ipaddress",
     "random",  # the seeded RNG: with a scenario's first draw (Session.rng)
     "smtpfake.wire.tls",  # with the first STARTTLS (Wire._start_tls)
+    "smtpfake.tls",  # with a scenario that has server.tls (Server._tls)
 )
 
 
@@ -192,7 +193,6 @@ AT_START = {
     "smtpfake.scenario.plan",
     "smtpfake.scenario.reply",
     "smtpfake.server",
-    "smtpfake.tls",
     "smtpfake.visible",
     "smtpfake.wire",
     "smtpfake.wire.loops",
