@@ -520,7 +520,11 @@ class Server:
         # accepted, not dropped by the kernel (it caps this at net.core.somaxconn).
         bound = _bound(self.host, self.port)
         if bound is not None:
-            self._server = await loop.create_server(factory, sock=bound, backlog=4096)
+            try:
+                self._server = await loop.create_server(factory, sock=bound, backlog=4096)
+            except BaseException:
+                bound.close()  # not the loop's yet
+                raise
         else:  # a name, several addresses, or a bind that failed: the loop says why
             self._server = await loop.create_server(
                 factory, host=self.host, port=self.port, backlog=4096
