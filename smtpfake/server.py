@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
+import socket
 import ssl
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +36,6 @@ from smtpfake.journal import Journal, JournalCounts, JournalLimits, SessionRecor
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
 from smtpfake.scenario.limits import MAX_SECONDS, check_number
 from smtpfake.scenario.plan import Consult
-from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
 from smtpfake.wire.protocol import read_buffer, wire_class
 
@@ -44,7 +46,9 @@ if TYPE_CHECKING:
     from smtpfake.delivery import Handler
     from smtpfake.engine.records import Violation
     from smtpfake.hooks import Hooks
+    from smtpfake.scenario.model import ServerSettings
     from smtpfake.settling import Stalled
+    from smtpfake.tls import TlsContexts
 
 
 #: the default of Server(stop_grace_period=): the longest grace period a session open at the
@@ -78,6 +82,32 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def _bound(host: str, port: int) -> socket.socket | None:
+    """A socket bound to ``host`` (an IPv4 or IPv6 address, as the default 127.0.0.1) and
+    ``port``, set up as the loop's create_server sets up the one it makes for that address
+    (SO_REUSEADDR on POSIX, IPv6 only for an IPv6 one); None for any other host or when the bind
+    fails (create_server then tries and says why, in its words). Why (start-up time): uvloop's
+    create_server encodes any host it is given with the idna codec, and importing that codec
+    (encodings.idna, stringprep, unicodedata) is some 5 million instructions of serve's start."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if os.name == "posix" and sys.platform != "cygwin":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            return None
+        return sock
+    return None
 
 
 class DeliveryRefused(Exception):
@@ -162,8 +192,9 @@ class Server:
         self._stalled: Stalled | None = None
         self.errors: list[ServerError] = []
         self.scenario: Scenario = resolve(scenario, self.scenario_dirs, params)
-        self._tls = TlsContexts(host)
-        self._tls.context(self.scenario.server)  # a TLS scenario's certificate, made or loaded
+        self._tls_made: TlsContexts | None = None  # see _tls()
+        self._tls_lock = threading.Lock()
+        self._tls_context(self.scenario.server)  # a TLS scenario's certificate, made or loaded
         self._use_seed: int | None = None
         self._shared = Shared(seed=self._seed_for(self.scenario))
         self._lock = threading.Lock()
@@ -245,8 +276,22 @@ class Server:
             self._report(bad, session.index)
         return reply
 
+    def _tls(self) -> TlsContexts:
+        """The server's TLS contexts and CA (smtpfake.tls), made on first use, once: a server
+        whose scenarios have no ``server.tls`` never loads them (start-up time)."""
+        with self._tls_lock:
+            if self._tls_made is None:
+                from smtpfake.tls import TlsContexts
+
+                self._tls_made = TlsContexts(self.host)
+            return self._tls_made
+
+    def _tls_context(self, settings: ServerSettings) -> ssl.SSLContext | None:
+        """The SSL context for these settings (TlsContexts.context), None without TLS."""
+        return self._tls().context(settings) if settings.tls.enabled else None
+
     def tls_context(self, session: Session) -> ssl.SSLContext:
-        context = self._tls.context(session.settings)
+        context = self._tls_context(session.settings)
         if context is None:
             raise RuntimeError("the engine asked for TLS in a scenario without server.tls")
         return context
@@ -301,7 +346,7 @@ class Server:
 
         with use_errors(scenario, params):
             resolved = resolve(scenario, self.scenario_dirs, params)
-        self._tls.context(resolved.server)  # before the switch: a TLS problem leaves it undone
+        self._tls_context(resolved.server)  # before the switch: a TLS problem leaves it undone
         with self._lock:
             self._use_seed = seed
             self.scenario = resolved
@@ -379,16 +424,16 @@ class Server:
     def tls_ca_pem(self) -> str:
         """The PEM certificate of the throwaway CA that issues generated server certificates
         (made on first use; needs trustme)."""
-        return self._tls.authority.ca_pem
+        return self._tls().authority.ca_pem
 
     @property
     def tls_ca_file(self) -> str:
         """A file holding :attr:`tls_ca_pem`, for ``ssl.create_default_context(cafile=...)``."""
-        return self._tls.authority.ca_file
+        return self._tls().authority.ca_file
 
     def tls_client_context(self) -> ssl.SSLContext:
         """A client context that trusts the generated certificates, hostname checks on."""
-        return self._tls.authority.client_context()
+        return self._tls().authority.client_context()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -473,9 +518,17 @@ class Server:
 
         # A deep accept queue: a burst of connections (a load test, a pool warming up) is
         # accepted, not dropped by the kernel (it caps this at net.core.somaxconn).
-        self._server = await loop.create_server(
-            factory, host=self.host, port=self.port, backlog=4096
-        )
+        bound = _bound(self.host, self.port)
+        if bound is not None:
+            try:
+                self._server = await loop.create_server(factory, sock=bound, backlog=4096)
+            except BaseException:
+                bound.close()  # not the loop's yet
+                raise
+        else:  # a name, several addresses, or a bind that failed: the loop says why
+            self._server = await loop.create_server(
+                factory, host=self.host, port=self.port, backlog=4096
+            )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:

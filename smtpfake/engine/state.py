@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import functools
+from typing import TYPE_CHECKING
 
 from smtpfake.frozen_dataclass import frozen_dataclass
 
@@ -103,25 +104,6 @@ class Order:
     outcome: Phase | Refusal | Tolerated
 
 
-_NEED_MAIL = Refusal("Error: need MAIL command", "{cmd} before MAIL")
-_NEED_RCPT = Refusal("Error: need RCPT command", "DATA before any accepted RCPT")
-_NESTED = Refusal("Error: nested MAIL command", "MAIL inside an open transaction")
-_HELO_FIRST = Refusal("Error: send HELO first", "{cmd} before HELO/EHLO")
-# RFC 4954 §4: AUTH is an EHLO extension, once per session, never inside a transaction.
-_EHLO_FIRST = Refusal("Error: send EHLO first", "{cmd} before EHLO")
-_AUTH_TWICE = Refusal("Already authenticated", "AUTH after a successful AUTH")
-_AUTH_IN_TRANSACTION = Refusal(
-    "Error: AUTH not permitted during a mail transaction", "AUTH inside a mail transaction"
-)
-# RFC 3207 §4: no STARTTLS once TLS is up.
-_TLS_ACTIVE = Refusal(
-    "Error: TLS already active",
-    "STARTTLS with TLS already active (RFC 3207 §4.2)",
-    kind="tls-already-active",
-)
-# Accepted (as Postfix does by default), but still against RFC 5321 §4.1.4.
-_NO_HELO = Tolerated("no-helo", "MAIL before HELO/EHLO")
-
 _IDLE = frozenset({Phase.IDLE})
 _MAIL = frozenset({Phase.MAIL})
 _RCPT = frozenset({Phase.RCPT})
@@ -132,44 +114,82 @@ def _cmds(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-#: The one ordering table (RFC 5321 §4.1.4, §3.3; RFC 4954 §4; RFC 3207 §4): the first row that
-#: holds decides, but a Tolerated row records its mistake and lets the rows below decide.
+#: The one ordering table, ``ORDER`` (RFC 5321 §4.1.4, §3.3; RFC 4954 §4; RFC 3207 §4): the first
+#: row that holds decides, but a Tolerated row records its mistake and lets the rows below decide.
 #: Commands with no row that holds are allowed and keep the phase (HELO, EHLO, RSET, NOOP,
 #: VRFY, HELP, EXPN, QUIT). The command handlers (commands.py) apply it through
 #: ``Session.sequence``; the README's command-order section is generated from it.
-ORDER: tuple[Order, ...] = (
-    Order(_cmds("STARTTLS"), When("with TLS already active", tls=True), _TLS_ACTIVE),
-    Order(
-        _cmds("MAIL", "RCPT", "DATA", "STARTTLS"),
-        When("before HELO/EHLO, with `require_helo`", greeted=False, require_helo=True),
-        _HELO_FIRST,
-    ),
-    Order(
-        _cmds("MAIL"),
-        When("before HELO/EHLO, without `require_helo`", greeted=False, require_helo=False),
-        _NO_HELO,
-    ),
-    Order(
-        _cmds("AUTH"),
-        When("before EHLO (HELO does not offer extensions)", esmtp=False),
-        _EHLO_FIRST,
-    ),
-    Order(_cmds("AUTH"), When("after a successful AUTH", authenticated=True), _AUTH_TWICE),
-    Order(_cmds("AUTH"), When("inside a transaction", phases=_OPEN), _AUTH_IN_TRANSACTION),
-    Order(_cmds("MAIL"), When("no transaction", phases=_IDLE), Phase.MAIL),
-    Order(_cmds("MAIL"), When("inside a transaction", phases=_OPEN), _NESTED),
-    Order(_cmds("RCPT"), When("no transaction", phases=_IDLE), _NEED_MAIL),
-    Order(_cmds("RCPT"), When("after MAIL or an accepted RCPT", phases=_OPEN), Phase.RCPT),
-    Order(_cmds("DATA"), When("no transaction", phases=_IDLE), _NEED_MAIL),
-    Order(_cmds("DATA"), When("after MAIL, no accepted RCPT", phases=_MAIL), _NEED_RCPT),
-    # after the message the transaction is over
-    Order(_cmds("DATA"), When("after an accepted RCPT", phases=_RCPT), Phase.IDLE),
-)
+#: Made on first use, with its refusals (start-up time: its rows are the first records of their
+#: classes, which dataclasses then processes; a session needs it at its first MAIL, RCPT, DATA,
+#: AUTH or STARTTLS). ``ORDER`` is read from the module as before (PEP 562).
+@functools.cache
+def _order() -> tuple[Order, ...]:
+    need_mail = Refusal("Error: need MAIL command", "{cmd} before MAIL")
+    need_rcpt = Refusal("Error: need RCPT command", "DATA before any accepted RCPT")
+    nested = Refusal("Error: nested MAIL command", "MAIL inside an open transaction")
+    helo_first = Refusal("Error: send HELO first", "{cmd} before HELO/EHLO")
+    # RFC 4954 §4: AUTH is an EHLO extension, once per session, never inside a transaction.
+    ehlo_first = Refusal("Error: send EHLO first", "{cmd} before EHLO")
+    auth_twice = Refusal("Already authenticated", "AUTH after a successful AUTH")
+    auth_in_transaction = Refusal(
+        "Error: AUTH not permitted during a mail transaction", "AUTH inside a mail transaction"
+    )
+    # RFC 3207 §4: no STARTTLS once TLS is up.
+    tls_active = Refusal(
+        "Error: TLS already active",
+        "STARTTLS with TLS already active (RFC 3207 §4.2)",
+        kind="tls-already-active",
+    )
+    # Accepted (as Postfix does by default), but still against RFC 5321 §4.1.4.
+    no_helo = Tolerated("no-helo", "MAIL before HELO/EHLO")
+    return (
+        Order(_cmds("STARTTLS"), When("with TLS already active", tls=True), tls_active),
+        Order(
+            _cmds("MAIL", "RCPT", "DATA", "STARTTLS"),
+            When("before HELO/EHLO, with `require_helo`", greeted=False, require_helo=True),
+            helo_first,
+        ),
+        Order(
+            _cmds("MAIL"),
+            When("before HELO/EHLO, without `require_helo`", greeted=False, require_helo=False),
+            no_helo,
+        ),
+        Order(
+            _cmds("AUTH"),
+            When("before EHLO (HELO does not offer extensions)", esmtp=False),
+            ehlo_first,
+        ),
+        Order(_cmds("AUTH"), When("after a successful AUTH", authenticated=True), auth_twice),
+        Order(_cmds("AUTH"), When("inside a transaction", phases=_OPEN), auth_in_transaction),
+        Order(_cmds("MAIL"), When("no transaction", phases=_IDLE), Phase.MAIL),
+        Order(_cmds("MAIL"), When("inside a transaction", phases=_OPEN), nested),
+        Order(_cmds("RCPT"), When("no transaction", phases=_IDLE), need_mail),
+        Order(_cmds("RCPT"), When("after MAIL or an accepted RCPT", phases=_OPEN), Phase.RCPT),
+        Order(_cmds("DATA"), When("no transaction", phases=_IDLE), need_mail),
+        Order(_cmds("DATA"), When("after MAIL, no accepted RCPT", phases=_MAIL), need_rcpt),
+        # after the message the transaction is over
+        Order(_cmds("DATA"), When("after an accepted RCPT", phases=_RCPT), Phase.IDLE),
+    )
 
-_BY_COMMAND: dict[str, tuple[Order, ...]] = {
-    name: tuple(row for row in ORDER if name in row.commands)
-    for name in sorted({name for row in ORDER for name in row.commands})
-}
+
+@functools.cache
+def _by_command() -> dict[str, tuple[Order, ...]]:
+    """ORDER's rows by the command they are for, in order."""
+    return {
+        name: tuple(row for row in _order() if name in row.commands)
+        for name in sorted({name for row in _order() for name in row.commands})
+    }
+
+
+if TYPE_CHECKING:
+    ORDER: tuple[Order, ...]
+
+
+def __getattr__(name: str) -> object:
+    """``ORDER``, made on first use; AttributeError for any other name."""
+    if name == "ORDER":
+        return _order()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def decide(
@@ -178,7 +198,7 @@ def decide(
     """What ``command`` (upper case) may do now: the phase after acceptance or the refusal, and
     the tolerated mistakes it makes on the way (each a violation to record)."""
     tolerated: list[Tolerated] = []
-    for row in _BY_COMMAND.get(command, ()):
+    for row in _by_command().get(command, ()):
         if not row.when.holds(phase, facts):
             continue
         if isinstance(row.outcome, Tolerated):
@@ -206,7 +226,7 @@ def decide_on(
 def order_table_markdown() -> str:
     """The ordering table as Markdown, row by row (RFC 5321 §4.1.4, RFC 4954 §4)."""
     rows = ["| command | when | outcome |", "| --- | --- | --- |"]
-    for row in ORDER:
+    for row in _order():
         outcome = row.outcome
         if isinstance(outcome, Refusal):
             result = f"`{outcome.code} {outcome.enhanced} {outcome.text}`, `{outcome.kind}`"

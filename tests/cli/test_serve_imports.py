@@ -3,12 +3,15 @@ time); the rest loads when used. Read from ``python -X importtime`` of a real se
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 #: what the default scenario, served with the text log and no API, never needs
 NOT_AT_START = (
@@ -41,6 +44,7 @@ NOT_AT_START = (
     "ipaddress",
     "random",  # the seeded RNG: with a scenario's first draw (Session.rng)
     "smtpfake.wire.tls",  # with the first STARTTLS (Wire._start_tls)
+    "smtpfake.tls",  # with a scenario that has server.tls (Server._tls)
 )
 
 
@@ -86,6 +90,55 @@ def test_the_first_greeting_and_its_log_line_load_no_datetime(tmp_path: Path) ->
     imports_of_serve(tmp_path, "--loop", "asyncio")  # fills the scenario cache
     loaded = imports_of_serve(tmp_path, "--loop", "asyncio", greeted=True)
     assert "smtpfake.engine.session" in loaded and "datetime" not in loaded
+
+
+@pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop not installed")
+def test_serve_on_uvloop_greets_without_the_idna_codec(tmp_path: Path) -> None:
+    """uvloop's create_server encodes the host it is given with the idna codec (encodings.idna
+    with stringprep and unicodedata: some 5 million instructions): for an address the server
+    binds the socket itself (server._bound) and hands it over."""
+    imports_of_serve(tmp_path, "--loop", "uvloop")  # fills the scenario cache
+    loaded = imports_of_serve(tmp_path, "--loop", "uvloop", greeted=True)
+    assert "uvloop.loop" in loaded and "smtpfake.engine.session" in loaded
+    assert sorted(loaded & {"encodings.idna", "stringprep", "unicodedata"}) == []
+
+
+# a fresh interpreter: a server greets and answers EHLO with the ordering table (state.ORDER)
+# not yet made; the first MAIL makes it, and it is the table the module shows
+ORDER_ON_FIRST_USE = """
+import socket, sys
+from smtpfake.engine import state
+from smtpfake.server import Server
+
+def reply(sock, to):
+    got = b""
+    while not got.endswith(b"\\r\\n") or got.split(b"\\r\\n")[-2][3:4] == b"-":
+        part = sock.recv(4096)
+        assert part, got
+        got += part
+    return got
+
+with Server("default") as server:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        reply(sock, "greeting")
+        sock.sendall(b"EHLO c.test\\r\\n")
+        reply(sock, "ehlo")
+        before = state._order.cache_info().currsize
+        sock.sendall(b"MAIL FROM:<a@x.test>\\r\\n")
+        assert reply(sock, "mail").startswith(b"250"), "MAIL refused"
+        after = state._order.cache_info().currsize
+print(before, after, state.ORDER is state._order(), len(state.ORDER))
+"""
+
+
+def test_the_ordering_table_is_made_at_the_first_mail() -> None:
+    """Its rows were the first records of four classes, made at import (dataclasses processed
+    each then): a session needs the table at its first MAIL, RCPT, DATA, AUTH or STARTTLS."""
+    done = subprocess.run(
+        [sys.executable, "-c", ORDER_ON_FIRST_USE], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "1", "True", "13"]
 
 
 def test_the_json_log_and_a_parameter_load_what_they_need(tmp_path: Path) -> None:
@@ -140,7 +193,6 @@ AT_START = {
     "smtpfake.scenario.plan",
     "smtpfake.scenario.reply",
     "smtpfake.server",
-    "smtpfake.tls",
     "smtpfake.visible",
     "smtpfake.wire",
     "smtpfake.wire.loops",
