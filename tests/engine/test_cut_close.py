@@ -187,3 +187,28 @@ def test_a_chunk_s_rest_cut_short_by_the_client_s_close_is_counted_unfinished() 
     record = chunk_cut("close", [b"BDAT 12 LAST\r\n0123456", b"78"])
     assert "(chunk data after the close, 4 of 7 octets, unfinished)" in record.commands
     assert record.violations == ()
+
+
+#: text after the cut that would be judged in a message: over-long, a bare LF, 8-bit, stuffed
+ODD = b"z" * 1500 + b"\r\n" + b"bare LF\n" + b"\xc3\xa9\r\n" + b"..stuffed\r\n" + b".\r\n"
+
+
+@pytest.mark.parametrize("later", [False, True])
+def test_no_line_of_the_text_after_the_close_is_judged(later: bool) -> None:
+    chunks = [TEXT, ODD] if later else [TEXT + ODD]
+    record = cut("close", chunks, gap=0.1)
+    assert record.violations == ()
+    assert client_side(record)[-2:] == [("..stuffed", False, True), (".", False, True)]
+
+
+def test_an_over_long_line_of_text_after_a_421_is_not_judged_either() -> None:
+    p = Pipe(Engine(scenario(idle_timeout=5)))
+    p.connect()
+    for line in (*HEAD, "DATA"):
+        p.feed(line)
+    p.feed(b"Subject: x\r\n")
+    assert p.fire("idle").startswith(b"421 ")
+    p.feed(ODD)
+    p.eof()
+    p.finish()
+    assert p.record.violations == ()
