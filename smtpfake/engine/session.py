@@ -788,7 +788,8 @@ class Session:
                 counts[stage] = counts.get(stage, 0) + 1
                 self._settle(stage, reply, accept)
                 if closing:  # _ending()
-                    self.text_after_close = 1 if self.mode is _MODE_DATA else 0
+                    if self.mode is _MODE_DATA:
+                        self.text_after_close = 1
                     self.mode = _MODE_CLOSED
                 if then is not None:
                     then()
