@@ -551,9 +551,9 @@ class Session:
         verb = "AUTH" if auth else text.partition(" ")[0][:64].upper()
         if self.mode is _MODE_CLOSED:  # after the server's last reply: judged, never answered
             when = self.clock.now() if self.arrived is None else self.arrived
-            text = self.text_after_close  # a line of message text after the close: not judged
+            in_text = self.text_after_close  # a line of message text after the close: not judged
             self._after_close(verb, verb, when, pipelined, whole=not ended)
-            if not text:
+            if not in_text:
                 self.conduct.command_too_long(verb, size)
             return ()
         if ended:  # (never sent whole: no command, so no pipelining to judge, as unterminated())
