@@ -140,7 +140,10 @@ def receive(session: Session, data: bytes) -> tuple[Action, ...]:
         session.chunk = None
         session.heard(f"(chunk data, {chunk.received} of {chunk.size} octets so far)", note=True)
         session.reset_transaction()
-        return session.ending(cut.actions, cut.label, in_message=True)
+        actions = session.ending(cut.actions, cut.label)
+        if session.mode is Mode.CLOSED:
+            session.cut_chunk = [chunk.size - chunk.received, 0]
+        return actions
     if chunk.received < chunk.size:
         return ()
     session.chunk = None
@@ -184,6 +187,7 @@ def ended(session: Session, *, by_server: bool = False) -> None:
     text = f"(chunk data, {chunk.received} of {chunk.size} octets, unfinished)"
     if by_server:
         session.record("client", text, note=True)
+        session.cut_chunk = [chunk.size - chunk.received, 0]
         return
     session.heard(text, note=True)
     if session.mode is not Mode.CLOSED:  # the client's close cut it
@@ -193,3 +197,28 @@ def ended(session: Session, *, by_server: bool = False) -> None:
             "BDAT declared (RFC 3030 §2: the chunk is exactly that long)",
             "BDAT",
         )
+
+
+def after_close(session: Session, size: int) -> None:
+    """``size`` more octets of the chunk the server's close cut (:attr:`Session.cut_chunk`): a
+    client streams a chunk whole before it reads any reply (RFC 3030 §2), so they are its rest,
+    counted, never read as commands nor judged; one note once all of it came."""
+    cut = session.cut_chunk
+    assert cut is not None, "chunk octets after the close without a cut chunk"
+    cut[0] -= size
+    cut[1] += size
+    if not cut[0]:
+        session.cut_chunk = None
+        session.heard(f"(chunk data after the close, {cut[1]} octets)", note=True)
+
+
+def cut_chunk_ended(session: Session, when: float | None) -> None:
+    """The connection ends (at ``when``; None: now) before the rest of a chunk the server's
+    close cut came whole: the octets that did come, noted as unfinished."""
+    cut = session.cut_chunk
+    if cut is None:
+        return
+    session.cut_chunk = None
+    if cut[1]:
+        text = f"(chunk data after the close, {cut[1]} of {sum(cut)} octets, unfinished)"
+        session.record("client", text, time=when, note=True)

@@ -232,7 +232,7 @@ class Connection:
         (with no cut armed). What :meth:`_pump` and :meth:`_next_piece` would do with them,
         without buffering and copying them; None for any other read (buffered as usual)."""
         session = self.session
-        if session.chunk is not None:
+        if session.chunk is not None or session.cut_chunk is not None:
             return None
         if session.mode is not _MODE_DATA:
             if len(data) > LINE_LIMIT or data.find(b"\n") != len(data) - 1 or not data:
@@ -747,6 +747,12 @@ class Connection:
         when no whole one is there yet (octets of a BDAT chunk or of a discarded line that
         complete no record, see :func:`_records`, are taken but count as none)."""
         buffer, session = self._buffer, self.session
+        if session.cut_chunk is not None:  # the rest of a chunk the server's close cut
+            take = min(len(buffer), session.cut_chunk[0])
+            del buffer[:take]
+            self._took(take)
+            bdat.after_close(session, take)
+            return ()
         chunk = session.chunk
         if chunk is not None:
             # RFC 3030: a BDAT chunk is framed by its size, not by lines
@@ -831,8 +837,7 @@ class Connection:
         """What the client sent and the server never got to (a reset, a close that did not wait)
         is still recorded, and judged, before the session ends."""
         session = self.session
-        # not the rest of a message the server cut off: not lines to judge
-        if self._buffer and not session.closed_in_message:
+        if self._buffer:
             for _ in range(DRAIN_LINES):
                 if not self._buffer:
                     break

@@ -138,10 +138,10 @@ class Session:
         "chunk",
         "chunked",
         "clock",
-        "closed_in_message",
         "conduct",
         "connection",
         "counts",
+        "cut_chunk",
         "declared",
         "entries",
         "entries_room",
@@ -241,7 +241,9 @@ class Session:
         # when the first reply (the greeting, or what came instead) had its last octet handed to
         # the socket: a line that arrived before it is early talk, whatever closed the session
         self.greeting_at: float | None = None
-        self.closed_in_message = False  # the server ended it in the middle of a message
+        # a BDAT chunk the server's close cut: [octets of it still to come, octets that came
+        # since], which the client streams on before it reads a reply (bdat.after_close)
+        self.cut_chunk: list[int] | None = None
         # The server closed while the client was sending message text (DATA): what the client
         # still sends up to its final "." is that text, sent before it reads any reply (RFC
         # 5321 §4.1.1.4), recorded under a note that says so (:meth:`_text_after_close`):
@@ -484,6 +486,11 @@ class Session:
             if not (whole and shown == "."):
                 return
             self.text_after_close = 0
+            if not self.unsolicited_close:
+                # a silent close: the "." ends the text the client could not stop; what
+                # follows is judged as after the end of any message
+                self.conduct.previous = "."
+                return
         if (
             self.conduct.previous is None
             and pipelined
@@ -495,9 +502,9 @@ class Session:
             self.conduct.pipelining(verb, pipelined)
         elif self.unsolicited_close:
             self.unsolicited_close = False  # RFC 5321 §3.8: the one command it may send
-        elif pipelined and (self.closed_in_message or not whole):
-            # message text ahead of a cut; a line begun before the server's last reply and cut
-            # off by the server's close: the client stops writing once it reads it (§3.8)
+        elif pipelined and not whole:
+            # a line begun before the server's last reply and cut off by the server's close:
+            # the client stops writing once it reads it (§3.8)
             return
         elif pipelined and not self.unasked_close:
             # sent before the reply that closed was complete: the client could not know of
@@ -544,8 +551,10 @@ class Session:
         verb = "AUTH" if auth else text.partition(" ")[0][:64].upper()
         if self.mode is _MODE_CLOSED:  # after the server's last reply: judged, never answered
             when = self.clock.now() if self.arrived is None else self.arrived
+            in_text = self.text_after_close  # a line of message text after the close: not judged
             self._after_close(verb, verb, when, pipelined, whole=not ended)
-            self.conduct.command_too_long(verb, size)
+            if not in_text:
+                self.conduct.command_too_long(verb, size)
             return ()
         if ended:  # (never sent whole: no command, so no pipelining to judge, as unterminated())
             self.conduct.unterminated(verb)
@@ -723,6 +732,7 @@ class Session:
         due, so it is not blamed for a missing QUIT (RFC 5321 §4.5.3.2: a client gives up on a
         server that does not answer)."""
         bdat.ended(self)  # a chunk still being read
+        bdat.cut_chunk_ended(self, self.arrived)
         if self.mode is not _MODE_CLOSED and not self.quit_seen and not waiting:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = _MODE_CLOSED
@@ -737,6 +747,7 @@ class Session:
 
     def client_closed(self, text: str, when: float | None) -> None:
         """The client closed or reset the connection (at ``when``; None: now)."""
+        bdat.cut_chunk_ended(self, when)
         self.record("client", text, time=when, event=True, note=True)
 
     def performed(self, action: Action) -> None:
@@ -777,7 +788,8 @@ class Session:
                 counts[stage] = counts.get(stage, 0) + 1
                 self._settle(stage, reply, accept)
                 if closing:  # _ending()
-                    self.closed_in_message = self.mode is _MODE_DATA
+                    if self.mode is _MODE_DATA:
+                        self.text_after_close = 1
                     self.mode = _MODE_CLOSED
                 if then is not None:
                     then()
@@ -942,22 +954,20 @@ class Session:
             return plan
         return plan.with_(reply=replace(reply, enhanced=f"{reply.code // 100}.0.0"))
 
-    def ending(
-        self, actions: tuple[Action, ...], label: str | None, *, in_message: bool = False
-    ) -> tuple[Action, ...]:
-        """Enter the close or reset among the actions; each carries its transcript note.
-        ``in_message``: it ends the connection in the middle of a message (a BDAT chunk)."""
-        return self._ending(actions, label, in_message)
+    def ending(self, actions: tuple[Action, ...], label: str | None) -> tuple[Action, ...]:
+        """Enter the close or reset among the actions; each carries its transcript note."""
+        return self._ending(actions, label)
 
-    def _ending(
-        self, actions: tuple[Action, ...], label: str | None, in_message: bool = False
-    ) -> tuple[Action, ...]:
+    def _ending(self, actions: tuple[Action, ...], label: str | None) -> tuple[Action, ...]:
         for action in actions:  # a loop, not any(): this runs for every reply
             if isinstance(action, _CLOSING):
                 break
         else:
             return actions
-        self.closed_in_message = in_message or self.mode is _MODE_DATA
+        if self.mode is _MODE_DATA:
+            # a silent close (a fault) cut the text: the client streams the rest up to its "."
+            # without reading anything (RFC 5321 §4.1.1.4), so it is text, as after a 421
+            self.text_after_close = 1
         self.mode = _MODE_CLOSED
         return tuple(_noted(a, label) for a in actions)
 
@@ -1072,11 +1082,16 @@ class Session:
     def _lines(self, block: bytes, pipelined: bool) -> tuple[Action, ...]:
         # whole lines, each ending at its LF: not splitlines(), which also ends one at a bare CR
         # (a block holds none where a bare CR ends a line: connection._text_block)
-        for line in block[:-1].split(b"\n"):
+        lines = block[:-1].split(b"\n")
+        for i, line in enumerate(lines):
             actions = self._data_line(line + b"\n", False, pipelined)
             pipelined = False
             if actions:
-                return actions  # a cut: the rest is never read
+                # a cut: the block's other lines came with the cut line, so they are the text
+                # the client sent after it, recorded as such (receive() once closed)
+                for rest in lines[i + 1 :]:
+                    self.receive(rest + b"\n")
+                return actions
         return ()
 
     def _data_line(self, line: bytes, partial: bool, pipelined: bool) -> tuple[Action, ...]:

@@ -31,7 +31,8 @@ class CutBody(Fault):
         "`on: data` or `on: bdat` only: `{after_bytes: N, how: reset|close}` (or just N): once "
         "N octets of the message body (on `bdat`: of that BDAT's chunk; a shorter chunk is not "
         "cut) have arrived, abort with RST (`how: close`: FIN), without a reply; the message is"
-        " not recorded"
+        " not recorded; the text the client still sends up to its `.` (the rest of the chunk) is"
+        " recorded as text after the close, never judged (see [The record](#the-record))"
     )
 
     after_bytes: int
