@@ -129,14 +129,32 @@ def parse_code(arg: str) -> int:
 #: a reply line pasted from a log: "550 5.1.1 <a@b>: unknown", or a line of a multi-line reply,
 #: "550-5.1.1 The email account ..." (RFC 5321 §4.2.1): the code, then maybe an enhanced code
 _REPLY_LINE = re.compile(r"([0-9]{3})[ -]\s*(\S*)")
+# Where a code can start inside a longer line: not within a word, a number, an address
+# (192.0.2.1, [::1]:587), a path or a pid ([123]), nor after "13:47:02," (Python's log stamps).
+_ALONE = r"(?<![\w.:/\[-])(?<![0-9],)"
+#: a reply code inside a log line, and the word after it: Postfix's "said: 451 4.7.1 Greylisted",
+#: a bounce's "Diagnostic-Code: smtp; 550 5.7.1 ...", smtplib's "(451, b'4.7.1 Greylisted')"
+_REPLY_IN_LINE = re.compile(_ALONE + r"([2-5][0-9]{2})(?:(?:[ \t-]|, b?['\"])\s*([^\s'\"]*)|$)")
+#: a line with no reply code may still name an enhanced one: a bounce's "Status: 5.1.1"
+_ENHANCED_IN_LINE = re.compile(_ALONE + r"([245]\.[0-9]{1,3}\.[0-9]{1,3})(?![\w.])")
 
 
 def _codes_in(arg: str) -> list[str]:
-    """The codes one argument names: itself, or a pasted reply line's code and enhanced code."""
-    found = _REPLY_LINE.match(arg.strip())
+    """The codes one argument names: itself, or a pasted line's first reply code and the
+    enhanced code after it (or, lacking a reply code, its first enhanced code)."""
+    text = arg.strip()
+    found = _REPLY_LINE.match(text) or _REPLY_IN_LINE.search(text)
+    if found is None and not any(ch.isspace() for ch in text):
+        return [arg]  # one word: a code, refused by _parse in its own words if it is not one
     if found is None:
-        return [arg]
-    code, word = found.groups()
+        enhanced_only = _ENHANCED_IN_LINE.search(text)
+        if enhanced_only is None:
+            raise ExplainError(
+                f"no reply code found in {_shown(arg)}: expected a reply code (550), an enhanced "
+                "status code (5.7.1), or a line with one, e.g. 'said: 550 5.1.1 unknown user'"
+            )
+        return [enhanced_only.group(1)]
+    code, word = found.group(1), (found.group(2) or "").rstrip(".,;:)")
     # a zero-padded enhanced code (4.04.1) is kept, so it is refused as it is on its own
     enhanced = parse_enhanced(word) is not None or unpadded(word) is not None
     return [code, word] if enhanced else [code]
@@ -176,11 +194,17 @@ def explain(codes: Sequence[str], *, width: int = DEFAULT_WIDTH, lang: str = "en
         raise ExplainError("no reply code given; pass one or more codes, e.g. 421 503 or 5.7.1")
     problems: list[str] = []
     keys: list[str] = []
-    for arg in (code for given in codes for code in _codes_in(given)):
+    for given in codes:
         try:
-            keys.append(_parse(arg))
+            args = _codes_in(given)
         except ExplainError as exc:
             problems.append(str(exc))
+            continue
+        for arg in args:
+            try:
+                keys.append(_parse(arg))
+            except ExplainError as exc:
+                problems.append(str(exc))
     if problems:
         raise ExplainError("; ".join(problems))
     # Repeating a code adds nothing to a comparison; keep first-seen order.

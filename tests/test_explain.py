@@ -260,6 +260,52 @@ def test_a_pasted_reply_line_is_read_as_its_codes(pasted: str, codes: list[str])
     assert explain([pasted]) == explain(codes)
 
 
+@pytest.mark.parametrize(
+    ("pasted", "codes"),
+    [
+        (
+            "status=deferred (host mx.example.com[192.0.2.1] said: 451 4.7.1 Greylisted (in reply "
+            "to RCPT TO command))",
+            ["451", "4.7.1"],
+        ),
+        (
+            "Diagnostic-Code: smtp; 550 5.7.1 Service unavailable; client [192.0.2.1]",
+            ["550", "5.7.1"],
+        ),
+        ("said: 550 5.1.1 unknown", ["550", "5.1.1"]),
+        # the whole maillog line: its pid, port, delays and dsn= come before the reply
+        (
+            "Nov 30 13:47:02 mx postfix/smtp[123]: 4F2A3: to=<a@b.example>, relay=mx.example.com"
+            "[192.0.2.1]:587, delay=0.5, delays=0.1/0/0.2/0.2, dsn=4.2.0, status=deferred (host "
+            "mx.example.com[192.0.2.1] said: 450 4.2.0 Mailbox busy (in reply to RCPT TO command))",
+            ["450", "4.2.0"],
+        ),
+        ("2026-11-30 13:47:02,345 ERROR send failed: 554 5.7.1 rejected", ["554", "5.7.1"]),
+        ("E   smtplib.SMTPDataError: (451, b'4.7.1 Greylisted')", ["451", "4.7.1"]),
+        ("SMTPRecipientRefused: (550, '5.1.1 unknown', 'a@b.example')", ["550", "5.1.1"]),
+        ("stat=Deferred: 421 Service not available", ["421"]),
+        ("Status: 5.1.1", ["5.1.1"]),  # a bounce's status line: no reply code, its enhanced code
+    ],
+)
+def test_a_log_line_is_read_as_its_first_reply_code_and_enhanced_code(
+    pasted: str, codes: list[str]
+) -> None:
+    """Only a line that started with the code was read; the lines a log has were refused."""
+    assert explain([pasted]) == explain(codes)
+
+
+def test_a_line_without_a_code_says_so() -> None:
+    # it said the line "is not an enhanced status code" (it held a dot)
+    line = "connect to mx.example.com[192.0.2.1]:25: Connection timed out"
+    with pytest.raises(ExplainError) as excinfo:
+        explain(["421", line])
+    assert str(excinfo.value) == (
+        f"no reply code found in {line[:40]!r}... ({len(line)} characters): expected a reply "
+        "code (550), an enhanced status code (5.7.1), or a line with one, e.g. 'said: 550 5.1.1 "
+        "unknown user'"
+    )
+
+
 def test_a_pasted_line_with_a_bad_code_names_the_code() -> None:
     with pytest.raises(ExplainError, match="'650' is not an SMTP reply code"):
         explain(["650 5.1.1 no"])

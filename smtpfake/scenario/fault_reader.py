@@ -18,6 +18,7 @@ from smtpfake.scenario.yamlwalk import (
     describe,
     did_you_mean,
     is_int,
+    kind,
 )
 
 
@@ -28,6 +29,8 @@ class FaultReader(Walker):
         unitless = {name for name, f in fields.items() if f.metadata.get("unitless")}
         raw: dict[str, Any] = {}
         nodes: dict[str, Node] = {}
+        # each parameter's key path as the file spells it: a shorthand names no parameter
+        paths: dict[str, str] = {}
         if isinstance(node, MappingNode):
             for key, knode, vnode in self.mapping(node, what):
                 if key not in fields:
@@ -38,7 +41,8 @@ class FaultReader(Walker):
                     )
                     continue
                 seconds = key not in unitless
-                raw[key] = self.field_value(vnode, f"{what}.{key}", hints[key], seconds)
+                paths[key] = f"{what}.{key}"
+                raw[key] = self.field_value(vnode, paths[key], hints[key], seconds, fields[key])
                 nodes[key] = vnode
         elif (
             isinstance(node, SequenceNode)
@@ -47,9 +51,10 @@ class FaultReader(Walker):
         ):
             # a list shorthand for a list parameter (``replies: [...]``)
             raw[cls.primary] = self.field_value(
-                node, f"{what}.{cls.primary}", hints[cls.primary], cls.primary not in unitless
+                node, what, hints[cls.primary], cls.primary not in unitless, fields[cls.primary]
             )
             nodes[cls.primary] = node
+            paths[cls.primary] = what
         else:
             value = self.scalar(node, what)
             if value is INVALID:
@@ -66,9 +71,10 @@ class FaultReader(Walker):
                 if v is None:
                     continue  # the shorthand left it out: the field's default applies
                 raw[key] = self.check_type(
-                    v, node, f"{what}.{key}", hints[key], key not in unitless
+                    v, node, what, hints[key], key not in unitless, fields[key]
                 )
                 nodes[key] = node
+                paths[key] = what
         if any(v is INVALID for v in raw.values()):
             return None
         missing = [
@@ -84,21 +90,47 @@ class FaultReader(Walker):
         fault = cls(**raw)
         problems = fault.check()
         for field, message in problems:
-            self.problem(nodes.get(field, node), f"{what}: {message}")
+            at, path = _where(field, nodes, paths)
+            self.problem(at or node, f"{path or what}: {message}")
         return None if problems else fault
 
-    def field_value(self, node: Node, what: str, hint: Any, seconds: bool = True) -> Any:
+    def field_value(
+        self,
+        node: Node,
+        what: str,
+        hint: Any,
+        seconds: bool,
+        spec: dataclasses.Field[Any],
+    ) -> Any:
         if isinstance(node, SequenceNode) and _allows_tuple(hint):
-            items = [self.scalar(n, what) for n in node.value]
+            items = [self._item(n, f"{what}[{i}]", spec) for i, n in enumerate(node.value, 1)]
             if INVALID in items:
                 return INVALID
             return tuple(str(i) for i in items)
         value = self.scalar(node, what)
-        return INVALID if value is INVALID else self.check_type(value, node, what, hint, seconds)
+        if value is INVALID:
+            return INVALID
+        return self.check_type(value, node, what, hint, seconds, spec)
 
-    def check_type(self, value: Any, node: Node, what: str, hint: Any, seconds: bool = True) -> Any:
+    def _item(self, node: Node, what: str, spec: dataclasses.Field[Any]) -> Any:
+        """One item of a list parameter: a single value, as the field's ``item`` metadata says."""
+        if isinstance(node, MappingNode | SequenceNode):
+            self.problem(node, f"{what}: expected {_item_want(spec)}, got {kind(node)}")
+            return INVALID
+        return self.scalar(node, what)
+
+    def check_type(
+        self,
+        value: Any,
+        node: Node,
+        what: str,
+        hint: Any,
+        seconds: bool,
+        spec: dataclasses.Field[Any],
+    ) -> Any:
         """``value`` as the field's type ``hint`` requires, or INVALID with a problem told;
-        ``seconds``: a float field holds seconds, and a duration with its unit reads as them."""
+        ``seconds``: a float field holds seconds, and a duration with its unit reads as them;
+        ``spec``: the field, whose ``item`` metadata names what a list parameter holds."""
         options = _options(hint)
         if value is None and type(None) in options:
             return None
@@ -119,6 +151,7 @@ class FaultReader(Walker):
         if str in options and isinstance(value, str | int | float) and not isinstance(value, bool):
             return str(value)
         names = _NAMES if seconds else {**_NAMES, float: "a number"}
+        names = {**names, tuple: f"a list of {_item_want(spec, plural=True)}"}
         want = " or ".join(names.get(o, str(o)) for o in options)
         self.problem(node, f"{what}: expected {want}, got {describe(value)}")
         return INVALID
@@ -132,6 +165,28 @@ _NAMES: dict[Any, str] = {
     str: "a string",
     type(None): "null",
 }
+
+
+def _item_want(spec: dataclasses.Field[Any], *, plural: bool = False) -> str:
+    """What one item of a list parameter is (``a string "CODE [X.Y.Z] text"``), or its plural."""
+    want: tuple[str, str] = spec.metadata.get("item", ("a string", "strings"))
+    return want[plural]
+
+
+def _where(
+    field: str, nodes: dict[str, Node], paths: dict[str, str]
+) -> tuple[Node | None, str | None]:
+    """The node and key path of a problem a fault's check() names by ``field``: a parameter
+    (``code``) or one item of a list parameter (``replies[2]``, counted from 1); (None, None)
+    when the file did not write that parameter (its default, or a shorthand that left it out)."""
+    name, _, index = field.partition("[")
+    node, path = nodes.get(name), paths.get(name)
+    if node is None or path is None:
+        return None, None
+    number = int(index.rstrip("]")) if index else 0
+    if isinstance(node, SequenceNode) and 1 <= number <= len(node.value):
+        return node.value[number - 1], f"{path}[{number}]"
+    return node, path
 
 
 _Shape = tuple[dict[str, Any], dict[str, "dataclasses.Field[Any]"]]

@@ -100,7 +100,7 @@ def test_a_bad_inline_scenario_fails_at_the_tests_own_line(pytester: pytest.Pyte
     result.stdout.fnmatch_lines(
         [
             ">       smtpfake.use(*",
-            "E       *ScenarioError: rules[[]1[]].reply: reply code must be three digits*",
+            "E       *ScenarioError: rules[[]1[]].reply.code: reply code must be three digits*",
             "test_a_bad_inline_scenario_fails_at_the_tests_own_line.py:2: ScenarioError",
         ]
     )

@@ -102,5 +102,5 @@ def test_bad(smtpfake):
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", sidecar.url)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*ScenarioError: rules[[]1[]].reply.code: expected a whole*"])
+    result.stdout.fnmatch_lines(["*ScenarioError: rules[[]1[]].reply: a reply starts with its*"])
     assert "<inline>:" not in result.stdout.str()

@@ -41,7 +41,7 @@ def test_units_read_as_seconds() -> None:
         (
             "rules:\n  - {on: mail, delay: 5x}\n",
             "4:23",
-            "rules[1].delay.seconds: expected a number of seconds or a duration "
+            "rules[1].delay: expected a number of seconds or a duration "
             "(250ms, 30s, 5m, 1h) or null, got str '5x'",
         ),
         (

@@ -373,7 +373,7 @@ def test_server_setting_wrong_types(tmp_path: Path) -> None:
 def test_fault_parameter_wrong_type(tmp_path: Path) -> None:
     assert _one(tmp_path, _rule("on: rcpt", "delay: soon")) == (
         "5:12",
-        "rules[1].delay.seconds: expected a number of seconds or a duration (250ms, 30s, 5m, "
+        "rules[1].delay: expected a number of seconds or a duration (250ms, 30s, 5m, "
         "1h) or null, got str 'soon'",
     )
 
@@ -429,7 +429,10 @@ def test_reply_code_out_of_range_in_other_forms(tmp_path: Path, reply: str) -> N
 def test_reply_code_not_a_number(tmp_path: Path) -> None:
     pos, message = _one(tmp_path, _rule("on: rcpt", "reply: abc Nope"))
     assert pos == "5:12"
-    assert message.startswith("rules[1].reply.code: expected a whole number, got str 'abc")
+    assert (
+        message
+        == "rules[1].reply: a reply starts with its code (\"CODE [X.Y.Z] text\"), got 'abc Nope'"
+    )
 
 
 def test_enhanced_class_disagrees_with_code(tmp_path: Path) -> None:
@@ -464,7 +467,7 @@ def test_malformed_enhanced_code_in_the_string_form(tmp_path: Path, enhanced: st
 def test_malformed_enhanced_code_in_the_mapping_form(tmp_path: Path, enhanced: str) -> None:
     pos, message = _one(tmp_path, _rule("on: rcpt", f"reply: {{code: 421, enhanced: {enhanced}}}"))
     assert pos == "5:34"
-    assert message.startswith("rules[1].reply: enhanced status code must look like 5.1.1")
+    assert message.startswith("rules[1].reply.enhanced: enhanced status code must look like 5.1.1")
 
 
 def test_well_formed_replies_load(tmp_path: Path) -> None:

@@ -100,13 +100,14 @@ class Replies(Fault):
 
     replies: tuple[str, ...] = field(
         metadata={
+            "item": ('a string "CODE [X.Y.Z] text"', 'strings "CODE [X.Y.Z] text"'),
             "schema": {
                 "minItems": 1,
                 "items": {
                     "type": ["string", "number"],
                     "pattern": "^\\s*[2-5][0-9]{2}( [^\\r\\n]*)?\\s*$",
                 },
-            }
+            },
         }
     )
 
@@ -114,16 +115,15 @@ class Replies(Fault):
         problems: list[tuple[str, str]] = []
         if not self.replies:
             problems.append(("replies", "replies needs at least one reply"))
-        for text in self.replies:
+        for number, text in enumerate(self.replies, 1):
+            item = f"replies[{number}]"  # the loader names the item itself: rules[1].replies[2]
             code, enhanced, rest = parse_reply_string(text)
             if code is None:
-                problems.append(("replies", f"each reply starts with its code, got {text!r}"))
+                problems.append((item, f"each reply starts with its code, got {text!r}"))
                 continue
-            problems += [("replies", m) for _, m in check_reply(code, enhanced)]
+            problems += [(item, m) for _, m in check_reply(code, enhanced)]
             if "\r" in rest or "\n" in rest:
-                problems.append(
-                    ("replies", f"a reply's text holds no CR or LF (use raw), got {text!r}")
-                )
+                problems.append((item, f"a reply's text holds no CR or LF (use raw), got {text!r}"))
         return problems
 
     def apply(self, plan: Plan, ctx: FaultContext) -> Plan:

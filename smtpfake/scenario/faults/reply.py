@@ -41,7 +41,12 @@ class ReplyWith(Fault):
         if isinstance(value, int) and not isinstance(value, bool):
             return {"code": value}
         code, enhanced, text = parse_reply_string(str(value))
-        return {"code": code if code is not None else value, "enhanced": enhanced, "text": text}
+        if code is None:  # the loader names the key as written: rules[1].reply, not .code
+            shown = repr(value)
+            if len(shown) > 60:  # a problem is one line
+                shown = f"{shown[:50]}... ({len(shown):,} characters)"
+            raise ValueError(f'a reply starts with its code ("CODE [X.Y.Z] text"), got {shown}')
+        return {"code": code, "enhanced": enhanced, "text": text}
 
     def check(self) -> list[tuple[str, str]]:
         enhanced = None if self.enhanced == NONE else self.enhanced
