@@ -465,7 +465,8 @@ class Connection:
             self._text_cut()
             actions = self.session.timer_fired(name)
         if socket_full:
-            return self._cut_off(actions)
+            ends = any(isinstance(a, _ENDS) for a in actions)
+            return self._cut_off(actions) if ends else ()
         return self._replace(actions)
 
     def _cut_off(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
@@ -474,7 +475,7 @@ class Connection:
         timeouts do not wait on a client that does not read). The replies queued or partly
         written are not delivered, with the octets the socket took; so are ``actions``'
         replies (none of their octets went); their close or reset is all the wire carries out,
-        at once (no half-close: nothing more can be sent)."""
+        at once (no half-close: nothing more can be sent). ``actions`` end the connection."""
         self._unsent()
         self._abandon()
         self._busy = False
@@ -484,7 +485,7 @@ class Connection:
             elif isinstance(action, _ENDS):
                 self._batch, self._cursor, self._written, self._busy = (action,), 0, 0, True
                 return (action,)
-        return ()
+        raise AssertionError(f"no close among {actions!r}")
 
     def eof_received(self, socket_full: bool = False) -> tuple[Action, ...]:
         """The client closed its side (FIN): an entry at this time, after every line it sent

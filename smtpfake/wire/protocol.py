@@ -707,10 +707,15 @@ class Wire(asyncio.Protocol):
             return
         # the client does not read: the timer's end does not wait on it; the socket keeps what
         # it took (the client can still read that, then the close), the rest never goes
+        pending = self._pending
         self._report_kept()
-        self._stop_work()
         try:
-            for action in conn.timer_fired(name, socket_full=True):  # (its close or reset)
+            actions = conn.timer_fired(name, socket_full=True)  # its close or reset, or none
+            if not actions:  # (the session had closed already: what is under way goes on)
+                self._pending = pending
+                return
+            self._stop_work()
+            for action in actions:
                 if isinstance(action, Close) and self._transport is not None:
                     _stop_sending(self._transport)
                     conn.performed(action)
