@@ -165,7 +165,7 @@ class Connection:
         # Replies the wire queued for one write later in the callback (:meth:`queued`) whose
         # last octet the socket has not taken yet (:meth:`sent`), in wire order; and how many
         # octets of the first of them it took. One list for the connection's life.
-        self._queue: list[Send] = []
+        self._queue: list[Send] | None = None  # (made by the first group: most clients never)
         self._queue_taken = 0
         self._busy = False
         self._closing = False  # the server half-closed: the grace period runs
@@ -326,6 +326,8 @@ class Connection:
         group): done as far as the batch goes, recorded once the socket takes its last octet
         (:meth:`sent`)."""
         self._cursor += 1
+        if self._queue is None:
+            self._queue = []
         self._queue.append(send)
 
     def sent(self, octets: int | None = None) -> None:
@@ -336,12 +338,16 @@ class Connection:
         queue = self._queue
         if not queue:
             return
-        now = self.session.clock.now()  # one reading: they went together
+        session = self.session
+        now = session.clock.now()  # one reading: they went together
         if octets is None:
             for send in queue:
                 note = send.note
                 assert note is not None
-                self._delivered(note, now)
+                if self._buffer or self._discarding or session.greeting_at is None:
+                    self._delivered(note, now)
+                else:  # (nothing to hold it back for: a whole group read at once)
+                    session.note(now, "server", note.text, note.rule)
             queue.clear()
             self._queue_taken = 0
             return
@@ -549,13 +555,15 @@ class Connection:
 
     def connection_lost(self, reset: bool = False) -> None:
         """The connection is gone (``reset``: the client's RST). The session ends."""
-        if (self._busy or self._queue) and not self._closing and not self._over:
+        queue = self._queue
+        if (self._busy or queue) and not self._closing and not self._over:
             self._client_left = True
         now = self.session.clock.now()  # one reading: the reply cut short and the close together
         entry = not self._over and (reset or self._eof is None)  # (an EOF has its entry already)
         if self._eof is None:
             self._eof = now  # what the close cuts short ends here (_cut)
-        self._unsent(now)
+        if queue:
+            self._unsent(now)
         self._abandon(now)
         if entry:
             text = "(client reset the connection)" if reset else "(client closed the connection)"
@@ -614,7 +622,8 @@ class Connection:
         recorded as the server's close, not the client's."""
         if self._over:
             return
-        self._unsent()
+        if self._queue:
+            self._unsent()
         if not self._closing:
             self._text_cut()
             self._abandon()

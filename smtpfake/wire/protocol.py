@@ -404,10 +404,11 @@ class Wire(asyncio.Protocol):
                         # _do(action), inline: most batches are one Send
                         if transport.is_closing():
                             return False
-                        if self._behind or sent or action.note is None:
+                        if self._behind or sent or action.note is None or not (out or conn.unread):
                             # written alone, performed once the socket took all of it: the
-                            # client fell behind before, or pieces of one reply (a fragment
-                            # fault; only a whole reply is queued, Connection.queued)
+                            # client fell behind before, pieces of one reply (a fragment fault;
+                            # only a whole reply is queued, Connection.queued), or a reply no
+                            # other joins (QUIT's 221 before the close, say)
                             if out:
                                 self._flush()
                             written = self._writable is None
@@ -481,7 +482,12 @@ class Wire(asyncio.Protocol):
             if not transport.is_closing():
                 transport.write(data)
                 if self._writable is None:  # (limits of 0: the socket took it all)
-                    self._sent(None)
+                    conn = self._conn
+                    if conn is not None:
+                        try:
+                            conn.sent()
+                        except Exception as error:
+                            self._failed(error)
                     return
                 # the transport held none before (only a write while it holds none queues)
                 self._kept = self._flying = min(transport.get_write_buffer_size(), len(data))
