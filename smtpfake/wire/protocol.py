@@ -139,7 +139,7 @@ class Wire(asyncio.Protocol):
         self._kept = 0  # octets the transport held after the last write (its buffer's size)
         self._looking: asyncio.TimerHandle | None = None  # the next look at that size (_look)
         # the client once left replies unread: from then on each reply is written on its own
-        # and performed once the socket took it (a group's write could stop part-way)
+        # and performed once the socket took it, the next command's reply made only then
         self._behind = False
         self._pending: Send | None = None  # a reply written whose last octets the transport holds
         # octets of replies written in one write (Connection.queued) the transport still holds
