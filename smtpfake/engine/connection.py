@@ -46,6 +46,7 @@ from smtpfake.scenario.plan import (
     ArmTimer,
     Close,
     HalfClose,
+    Note,
     Reset,
     Send,
 )
@@ -129,6 +130,8 @@ class Connection:
         "_marks",
         "_mid_line",
         "_over",
+        "_queue",
+        "_queue_taken",
         "_server_idle",
         "_taken",
         "_written",
@@ -159,6 +162,11 @@ class Connection:
         self._batch: tuple[Action, ...] = ()  # being carried out by the wire
         self._cursor = 0  # how many of the batch's actions the wire reported done
         self._written = 0  # octets of the reply under way handed to the socket so far
+        # Replies the wire queued for one write later in the callback (:meth:`queued`) whose
+        # last octet the socket has not taken yet (:meth:`sent`), in wire order; and how many
+        # octets of the first of them it took. One list for the connection's life.
+        self._queue: list[Send] | None = None  # (made by the first group: most clients never)
+        self._queue_taken = 0
         self._busy = False
         self._closing = False  # the server half-closed: the grace period runs
         self._over = False  # the wire was told to close or reset; nothing more is done
@@ -287,19 +295,8 @@ class Connection:
                 self._written += len(action.data)
             else:
                 self._written = 0
-                session = self.session
-                if session.greeting_at is None:
-                    session.greeting_at = session.clock.now()
-                if (self._buffer or self._discarding) and self._hold_back():  # (else none held)
-                    # after the lines before it (session.record(), inline)
-                    held = session.held
-                    assert held is not None
-                    held.append(
-                        (session.hold_to, session.clock.now(), "server", note.text, note.rule, None)
-                    )
-                    return
                 # (a reply written whole on its own, nearly every one, takes wrote() instead)
-                session.note(session.clock.now(), "server", note.text, note.rule)
+                self._delivered(note, self.session.clock.now())
             return
         if isinstance(action, _ENDS):
             self._over = True
@@ -308,6 +305,82 @@ class Connection:
         if (self._buffer or self._discarding) and getattr(action, "note", None) is not None:
             self._hold_back()
         self.session.performed(action)
+
+    def _delivered(self, note: Note, now: float) -> None:
+        """A reply's last octet is with the socket (at ``now``): its entry, after the lines that
+        arrived before (held back while they are still to be read)."""
+        session = self.session
+        if session.greeting_at is None:
+            session.greeting_at = now
+        if (self._buffer or self._discarding) and self._hold_back():  # (else none held)
+            # after the lines before it (session.record(), inline)
+            held = session.held
+            assert held is not None
+            held.append((session.hold_to, now, "server", note.text, note.rule, None))
+            return
+        session.note(now, "server", note.text, note.rule)
+
+    def queued(self, send: Send) -> None:
+        """The wire took ``send``, a whole reply (it carries the note), into a write that goes
+        at the end of this callback with the replies to the lines read with it (a pipelined
+        group): done as far as the batch goes, recorded once the socket takes its last octet
+        (:meth:`sent`)."""
+        self._cursor += 1
+        if self._queue is None:
+            self._queue = []
+        self._queue.append(send)
+
+    def sent(self, octets: int | None = None) -> None:
+        """The socket took ``octets`` more of the queued replies' octets (None: all of them):
+        each whose last octet it took is recorded now, delivered. The wire says so after the
+        write (all of them, nearly always) and, for a write the socket took in part (the
+        client does not read), once it took the rest or before an end."""
+        queue = self._queue
+        if not queue:
+            return
+        session = self.session
+        now = session.clock.now()  # one reading: they went together
+        if octets is None:
+            for send in queue:
+                note = send.note
+                assert note is not None
+                if self._buffer or self._discarding or session.greeting_at is None:
+                    self._delivered(note, now)
+                else:  # (nothing to hold it back for: a whole group read at once)
+                    session.note(now, "server", note.text, note.rule)
+            queue.clear()
+            self._queue_taken = 0
+            return
+        taken = self._queue_taken + octets
+        done = 0
+        for send in queue:
+            size = len(send.data)
+            if size > taken:
+                break
+            taken -= size
+            done += 1
+            note = send.note
+            assert note is not None
+            self._delivered(note, now)
+        del queue[:done]
+        self._queue_taken = taken if queue else 0
+
+    def _unsent(self, when: float | None = None) -> None:
+        """The queued replies the socket has not taken never will be (the connection ends, or
+        the wire stopped sending): not delivered, the first with the octets it took (at
+        ``when``; None: now). Before the batch under way's (:meth:`_abandon`): wire order."""
+        queue = self._queue
+        if not queue:
+            return
+        self._hold_back()
+        written = self._queue_taken
+        for send in queue:
+            note = send.note
+            assert note is not None
+            self.session.undelivered(note, written, when)
+            written = 0
+        queue.clear()
+        self._queue_taken = 0
 
     def handed(self, octets: int) -> None:
         """``octets`` of the Send under way are with the socket, the rest still in the
@@ -381,8 +454,11 @@ class Connection:
         self._busy = True  # nothing to carry out: go on as after a finished batch
         return (*actions, *self.done())
 
-    def timer_fired(self, name: str) -> tuple[Action, ...]:
-        """A timer the engine armed ran out."""
+    def timer_fired(self, name: str, socket_full: bool = False) -> tuple[Action, ...]:
+        """A timer the engine armed ran out. ``socket_full``: the socket has not taken all the
+        wire wrote (the client does not read; the wire said how much it took, :meth:`handed`,
+        :meth:`sent`): the server's close does not wait on that client, so what it would still
+        send never goes (:meth:`_cut_off`)."""
         if self._over:
             return ()
         if self._closing:
@@ -390,9 +466,32 @@ class Connection:
         self._hold_back()  # what it records comes after the lines still waiting
         if name == IDLE_TIMER and self._busy:
             # the server's own limit ran out while the server itself was silent (a hang)
-            return self._replace(self.session.timed_out())
-        self._text_cut()
-        return self._replace(self.session.timer_fired(name))
+            actions = self.session.timed_out()
+        else:
+            self._text_cut()
+            actions = self.session.timer_fired(name)
+        if socket_full:
+            ends = any(isinstance(a, _ENDS) for a in actions)
+            return self._cut_off(actions) if ends else ()
+        return self._replace(actions)
+
+    def _cut_off(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
+        """The server ends the connection while the socket is full: the wire stops sending now
+        (the client can still get what the socket took, then the close; RFC 5321 §4.5.3.2's
+        timeouts do not wait on a client that does not read). The replies queued or partly
+        written are not delivered, with the octets the socket took; so are ``actions``'
+        replies (none of their octets went); their close or reset is all the wire carries out,
+        at once (no half-close: nothing more can be sent). ``actions`` end the connection."""
+        self._unsent()
+        self._abandon()
+        self._busy = False
+        for action in actions:
+            if type(action) is Send and action.note is not None:
+                self.session.undelivered(action.note, 0)
+            elif isinstance(action, _ENDS):
+                self._batch, self._cursor, self._written, self._busy = (action,), 0, 0, True
+                return (action,)
+        raise AssertionError(f"no close among {actions!r}")
 
     def eof_received(self, socket_full: bool = False) -> tuple[Action, ...]:
         """The client closed its side (FIN): an entry at this time, after every line it sent
@@ -421,6 +520,7 @@ class Connection:
                 self._client_closed("(client closed the connection)", self._eof)
                 return ()
             self._client_left = not self._closing
+            self._unsent(self._eof)  # (the wire stops sending what the socket did not take)
             self._abandon(self._eof)
             self._client_closed("(client closed the connection)", self._eof)
             return self._end()
@@ -455,12 +555,15 @@ class Connection:
 
     def connection_lost(self, reset: bool = False) -> None:
         """The connection is gone (``reset``: the client's RST). The session ends."""
-        if self._busy and not self._closing and not self._over:
+        queue = self._queue
+        if (self._busy or queue) and not self._closing and not self._over:
             self._client_left = True
         now = self.session.clock.now()  # one reading: the reply cut short and the close together
         entry = not self._over and (reset or self._eof is None)  # (an EOF has its entry already)
         if self._eof is None:
             self._eof = now  # what the close cuts short ends here (_cut)
+        if queue:
+            self._unsent(now)
         self._abandon(now)
         if entry:
             text = "(client reset the connection)" if reset else "(client closed the connection)"
@@ -519,6 +622,8 @@ class Connection:
         recorded as the server's close, not the client's."""
         if self._over:
             return
+        if self._queue:
+            self._unsent()
         if not self._closing:
             self._text_cut()
             self._abandon()

@@ -55,6 +55,10 @@ READ_HIGH, READ_LOW = 1 << 20, 1 << 16
 HANDSHAKE_LIMIT = 60.0
 #: the most one read takes from the socket (asyncio's own read size), in octets
 READ_SIZE = 1 << 18
+#: while the transport holds octets of replies the socket has not taken (the client does not
+#: read), how often the wire notes how many, in seconds: the socket takes more as the kernel
+#: moves what it took on, with no event, and a reset drops the transport's buffer unsaid
+LOOK_EVERY = 0.01
 
 
 def read_buffer() -> memoryview:
@@ -100,9 +104,11 @@ class Wire(asyncio.Protocol):
         "_cut_done",
         "_deadlines",
         "_failing",
+        "_flying",
         "_hub",
         "_kept",
         "_later",
+        "_looking",
         "_loop",
         "_lost",
         "_out",
@@ -131,10 +137,14 @@ class Wire(asyncio.Protocol):
         # read): resolved and cleared by resume_writing (pause_writing/resume_writing)
         self._writable: asyncio.Future[None] | None = None
         self._kept = 0  # octets the transport held after the last write (its buffer's size)
+        self._looking: asyncio.TimerHandle | None = None  # the next look at that size (_look)
         # the client once left replies unread: from then on each reply is written on its own
-        # and performed once the socket took it (a group's write could stop part-way)
+        # and performed once the socket took it, the next command's reply made only then
         self._behind = False
         self._pending: Send | None = None  # a reply written whose last octets the transport holds
+        # octets of replies written in one write (Connection.queued) the transport still holds
+        # (the client does not read): the engine learns when the socket takes them (sent)
+        self._flying = 0
         self._read_paused = False  # by us, because the engine holds much unread input
         self._cut: CutHandshake | None = None  # a handshake being cut short
         self._cut_done: asyncio.Future[str] | None = None
@@ -208,7 +218,7 @@ class Wire(asyncio.Protocol):
             # transport is given up, with the octets the socket took
             full = self._writable is not None
             if (
-                self._pending is not None
+                (self._pending is not None or self._flying)
                 and not conn.writes_on(full)
                 and self._report_kept()
                 and self._transport is not None
@@ -224,9 +234,12 @@ class Wire(asyncio.Protocol):
         if self._lost:
             return
         self._lost = True
-        if self._pending is not None:  # (a call less at each end)
+        if self._pending is not None or self._flying:  # (a call less at each end)
             self._report_kept()
         self._stop_work()
+        if self._looking is not None:
+            self._looking.cancel()
+            self._looking = None
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
@@ -254,6 +267,9 @@ class Wire(asyncio.Protocol):
         # the socket took every octet written so far; whoever waits goes on
         writable, self._writable = self._writable, None
         self._kept = 0
+        if self._flying:
+            self._flying = 0
+            self._sent(None)  # the replies of a write the socket took in part: all taken now
         if writable is not None and not writable.done():
             writable.set_result(None)
 
@@ -386,26 +402,34 @@ class Wire(asyncio.Protocol):
                             self._stop_work()
                     if isinstance(action, Send) and self._writable is None:
                         # _do(action), inline: most batches are one Send
-                        if sent:
-                            # pieces of one reply (a fragment fault) leave as separate writes
-                            self._flush()
-                        sent = True
                         if transport.is_closing():
                             return False
-                        if self._behind:
-                            # written alone, performed once the socket took all of it
-                            self._flush()
-                            transport.write(action.data)
+                        if self._behind or sent or action.note is None or not (out or conn.unread):
+                            # written alone, performed once the socket took all of it: the
+                            # client fell behind before, pieces of one reply (a fragment fault;
+                            # only a whole reply is queued, Connection.queued), or a reply no
+                            # other joins (QUIT's 221 before the close, say)
+                            if out:
+                                self._flush()
+                            written = self._writable is None
+                            if written:
+                                transport.write(action.data)
                             if self._writable is not None:
                                 waiting = self._carry_waiting(
-                                    actions[i:], self._loop.time(), written=True
+                                    actions[i:], self._loop.time(), written=written
                                 )
                                 self._task = self._loop.create_task(waiting)
                                 return False
+                            conn.performed(action)
                         else:
                             out.append(action.data)
-                        conn.performed(action)
+                            conn.queued(action)  # recorded once the socket took it
+                        sent = True
                         continue
+                    if out:
+                        # what was written before it goes first; its record too, so an action
+                        # that records (a close) waits for the socket to take it (below)
+                        self._flush()
                     if kind is StartTLS and self._transport is not None:
                         # Not a byte more until the handshake takes over the transport.
                         self._transport.pause_reading()
@@ -439,19 +463,45 @@ class Wire(asyncio.Protocol):
         finally:
             if outer:
                 self._out = None
-                if out:  # _flush(), inline: once per callback
-                    data = out[0] if len(out) == 1 else b"".join(out)
-                    if not transport.is_closing():
-                        transport.write(data)
+                if out:
+                    self._write_out(out)  # once per callback
         return False
 
     def _flush(self) -> None:
-        out, transport = self._out, self._transport
-        if out and transport is not None:
+        if self._out:
+            self._write_out(self._out)
+
+    def _write_out(self, out: list[bytes]) -> None:
+        """Write the replies queued in this callback (Connection.queued) in one write; the engine
+        learns how many of their octets the socket took: all of them, nearly always (a closing
+        transport takes none: they are not delivered, Connection.connection_lost)."""
+        transport = self._transport
+        if transport is not None:
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
             if not transport.is_closing():
                 transport.write(data)
+                if self._writable is None:  # (limits of 0: the socket took it all)
+                    conn = self._conn
+                    if conn is not None:
+                        try:
+                            conn.sent()
+                        except Exception as error:
+                            self._failed(error)
+                    return
+                # the transport held none before (only a write while it holds none queues)
+                self._kept = self._flying = min(transport.get_write_buffer_size(), len(data))
+                self._look()
+                self._sent(len(data) - self._flying)
+
+    def _sent(self, octets: int | None) -> None:
+        """Connection.sent(octets), its errors reported."""
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.sent(octets)
+            except Exception as error:
+                self._failed(error)
 
     def _next_batch(self) -> None:
         self._later = None
@@ -525,9 +575,25 @@ class Wire(asyncio.Protocol):
         none: resume_writing); an end meanwhile learns how much went (:meth:`_report_kept`)."""
         assert self._transport is not None
         self._pending = send
-        self._kept = self._transport.get_write_buffer_size()
+        self._look()
         await self._handed_over()
         self._pending = None
+
+    def _look(self) -> None:
+        """Note the octets the transport holds (:meth:`_report_kept` learns from it how much of
+        the replies it holds the socket took), and look again soon while it holds some."""
+        if self._looking is not None:
+            self._looking.cancel()  # (one chain of looks at a time)
+            self._looking = None
+        transport = self._transport
+        if (
+            (self._pending is not None or self._flying)
+            and self._writable is not None
+            and transport is not None
+            and not transport.is_closing()
+        ):
+            self._kept = transport.get_write_buffer_size()
+            self._looking = self._loop.call_later(LOOK_EVERY, self._look)
 
     async def _handed_over(self) -> None:
         """Until the transport holds no octet the socket has not taken."""
@@ -543,14 +609,19 @@ class Wire(asyncio.Protocol):
         the socket took, for the record's ``written`` (the reply is not delivered). Returns
         the octets the transport still holds (0 with no such reply)."""
         pending, conn, transport = self._pending, self._conn, self._transport
-        if pending is None or conn is None:
+        if (pending is None and not self._flying) or conn is None:
             return 0
-        self._pending = None
         kept = self._kept  # (a closed transport drops its buffer: the last size known)
         if transport is not None and not transport.is_closing():
             kept = transport.get_write_buffer_size()
-        size = len(pending.data)
-        conn.handed(size - min(kept, size))
+        if pending is not None:
+            self._pending = None
+            size = len(pending.data)
+            conn.handed(size - min(kept, size))
+        else:  # a write of queued replies (Connection.sent)
+            flying = self._flying
+            self._kept = self._flying = min(kept, flying)
+            conn.sent(flying - self._flying)
         return kept
 
     def _do(self, action: Action) -> bool:
@@ -637,8 +708,27 @@ class Wire(asyncio.Protocol):
             self._timers[name] = self._loop.call_later(left, self._ring, name)
             return
         conn = self._conn
+        if self._writable is None:
+            self._call(lambda: conn.timer_fired(name))
+            return
+        # the client does not read: the timer's end does not wait on it; the socket keeps what
+        # it took (the client can still read that, then the close), the rest never goes
+        pending = self._pending
         self._report_kept()
-        self._call(lambda: conn.timer_fired(name))
+        try:
+            actions = conn.timer_fired(name, socket_full=True)  # its close or reset, or none
+            if not actions:  # (the session had closed already: what is under way goes on)
+                self._pending = pending
+                return
+            self._stop_work()
+            for action in actions:
+                if isinstance(action, Close) and self._transport is not None:
+                    _stop_sending(self._transport)
+                    conn.performed(action)
+                else:
+                    self._do(action)
+        except Exception as error:
+            self._failed(error)
 
     # -- TLS ---------------------------------------------------------------------------------------
 
