@@ -526,7 +526,11 @@ def _show(args: Args) -> int:
                 text, labels = str(body["show"]), [str(r["label"]) for r in body["rules"]]
             sessions, source = _remote_sessions(remote), f"{remote.url}{remote.prefix}/sessions"
         elif args.journal is not None:
-            sessions = _journal_sessions(args.journal)
+            try:
+                sessions = _journal_sessions(args.journal)
+            except OSError as exc:  # the file named: worded as a scenario file's (validate's)
+                said = f"--journal: {args.journal}: cannot read: {exc.strerror or exc}"
+                return usage_problem("smtpfake show", said)
             source = "standard input" if args.journal == "-" else args.journal
     except ScenarioError as exc:
         return _scenario_problems(exc, "smtpfake show", "")

@@ -214,7 +214,8 @@ def command_client(argv: Sequence[str], exits: ExitMap | None = None) -> Client:
             _kill_group(proc)
             out, _ = proc.communicate()
             timed_out = True
-        text = out.decode("utf-8", "replace")[-_OUTPUT_TAIL:]
+        # octets that are not UTF-8 kept (as surrogate escapes): the reports show them as \xNN
+        text = out.decode("utf-8", "surrogateescape")[-_OUTPUT_TAIL:]
         status = proc.returncode
         outcome = None if timed_out else (exits or ExitMap()).outcome(status)
         return ClientRun(outcome, status, timed_out, "", text)

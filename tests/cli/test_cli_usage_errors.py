@@ -133,6 +133,21 @@ def test_a_scenario_the_cli_cannot_get_is_said_as_the_plugin_says_it() -> None:
     )
 
 
+def test_a_journal_show_cannot_read_is_worded_as_a_scenario_file_it_cannot_read(
+    tmp_path: Path,
+) -> None:
+    """``show --journal FILE`` it cannot read said ``[Errno 2] No such file or directory:
+    'FILE'``; now as ``show missing.yaml`` and ``validate`` word a file they cannot read, a usage
+    error of the option (exit 2), as serve's --scenario."""
+    for name, why in (("missing.json", "No such file or directory"), ("", "Is a directory")):
+        path = str(tmp_path / name)
+        result = smtpfake(["show", "default", "--journal", path])
+        assert (result.returncode, result.stdout) == (2, ""), result
+        error, hint = result.stderr.splitlines()
+        assert error == f"smtpfake show: error: --journal: {path}: cannot read: {why}"
+        assert hint == "For more information, try 'smtpfake show --help'."
+
+
 def test_a_setting_from_the_environment_is_told_the_same_way() -> None:
     result = smtpfake(["serve"], SMTPFAKE_PORT="99999")
     assert result.returncode == 2

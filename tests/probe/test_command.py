@@ -149,6 +149,63 @@ def test_the_reports_show_a_rude_clients_octets_and_notes_as_the_record_has_them
     assert "(not delivered: 5 octets written; " in page and "\\x1b[31mred" in page
 
 
+#: a client whose own output holds colours, octets that are not UTF-8 and a BEL (on stderr)
+NOISY_CLIENT = (
+    "import sys; sys.stdout.buffer.write(b'hello \\x1b[31mRED\\xff\\xfe done\\n'); "
+    "sys.stdout.flush(); sys.stderr.buffer.write(b'err \\x1b]0;title\\x07\\n'); sys.exit(75)"
+)
+
+
+def test_every_report_keeps_the_clients_own_octets_that_are_not_utf8_as_xnn(
+    tmp_path: Path,
+) -> None:
+    """The client's output as the record has it: 0xFF as \\xff in every report (never U+FFFD,
+    the octet lost); its ESC and BEL shown as \\xNN in the JUnit and HTML and the terminal, kept
+    as characters in the JSON (as GET /api/sessions keeps a client's), which escapes them."""
+    junit, html, js = tmp_path / "r.xml", tmp_path / "r.html", tmp_path / "r.json"
+    done = probe(
+        "--case", "421-at-greeting", "--junit", str(junit), "--html", str(html),
+        "--json", str(js), "--", PY, "-c", NOISY_CLIENT,
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr, done.stderr
+    shown = ("hello \\x1b[31mRED\\xff\\xfe done", "err \\x1b]0;title\\x07")
+    [case] = ET.parse(junit).getroot().iter("testcase")  # well-formed XML
+    text = "".join(case.itertext())
+    page = html.read_text(encoding="utf-8")
+    for report in (text, page):
+        assert all(line in report for line in shown), report
+        assert "\ufffd" not in report and "\x1b" not in report and "\x07" not in report
+    raw = js.read_text(encoding="utf-8")
+    assert "\ufffd" not in raw and "\\u001b" in raw  # JSON's own escape: no raw ESC in the file
+    output = json.loads(raw)["cases"][0]["output"]
+    assert "hello \x1b[31mRED\\xff\\xfe done\n" in output and "err \x1b]0;title\x07\n" in output
+
+
+def test_a_command_named_by_octets_that_are_not_utf8_is_shown_in_every_report(
+    tmp_path: Path,
+) -> None:
+    """A client command that cannot run, named by a file name that is not UTF-8 and holds an
+    ESC: the reason (in the terminal, JUnit, HTML, JSON) and the HTML's title show \\xNN."""
+    junit, html, js = tmp_path / "r.xml", tmp_path / "r.html", tmp_path / "r.json"
+    name = b"/nonexistent/cl\xffi\x1b[2Jent"
+    done = subprocess.run(
+        [PY, "-m", "smtpfake", "probe", "--case", "default", "--junit", str(junit),
+         "--html", str(html), "--json", str(js), "--", name],
+        capture_output=True, timeout=60, stdin=subprocess.DEVNULL, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr  # the case failed; every report written
+    assert b"Traceback" not in done.stderr, done.stderr
+    shown = "/nonexistent/cl\\xffi\\x1b[2Jent"
+    assert shown.encode() in done.stdout and b"\x1b" not in done.stdout
+    failure = ET.parse(junit).getroot().find("testcase/failure")
+    assert failure is not None and failure.text is not None
+    assert shown in failure.get("message", "") and shown in failure.text
+    page = html.read_text(encoding="utf-8")
+    assert page.count(shown) >= 3 and "\x1b" not in page  # title, heading, index, reason
+    reason = json.loads(js.read_text(encoding="utf-8"))["cases"][0]["reason"]
+    assert "/nonexistent/cl\\xffi\x1b[2Jent" in reason
+
+
 def test_the_client_gets_the_environment_and_placeholders(tmp_path: Path) -> None:
     js = tmp_path / "r.json"
     client = (

@@ -46,19 +46,19 @@ def _case(r: CaseResult) -> str:
     sc = r.case.scenario
     checks = "".join(
         f"<tr><td>{'ok' if c.passed else escape(c.check.level.value.upper())}</td>"
-        f"<td>{escape(str(c.check))}</td><td>{escape(c.found)}</td>"
+        f"<td>{escape(str(c.check))}</td><td>{escape(visible(c.found))}</td>"
         f"<td>{escape(c.check.rfc)}</td></tr>"
         for c in r.checks
     )
     sessions = "".join(_session(s) for s in r.evidence.sessions) or "<p>(no connection)</p>"
     shown = escape(visible(r.output))
     output = f"<h4>client output</h4><pre>{shown}</pre>" if r.output.strip() else ""
-    errors = "".join(f"<pre class='v'>{escape(e)}</pre>" for e in r.errors)
+    errors = "".join(f"<pre class='v'>{escape(visible(e))}</pre>" for e in r.errors)
     return (
         f'<section id="{escape(r.name)}"><h3>{escape(r.name)} '
         f'<span class="{r.verdict.value}">{r.verdict.value}</span></h3>'
         f"<p>{escape(sc.summary)}</p><p><b>Expected:</b> {escape(sc.expect)}</p>"
-        f"<p><b>Reason:</b> {escape(r.reason)} ({escape(r.evidence.reported())}, "
+        f"<p><b>Reason:</b> {escape(visible(r.reason))} ({escape(visible(r.evidence.reported()))}, "
         f"{r.seconds:.2f} s)</p>"
         f"<table><tr><th></th><th>check</th><th>found</th><th>RFC</th></tr>{checks}</table>"
         f"{output}{sessions}{errors}</section>"
@@ -68,10 +68,12 @@ def _case(r: CaseResult) -> str:
 def html_report(results: Sequence[CaseResult], command: Sequence[str] = ()) -> str:
     index = "".join(
         f'<tr><td><a href="#{escape(r.name)}">{escape(r.name)}</a></td>'
-        f'<td class="{r.verdict.value}">{r.verdict.value}</td><td>{escape(r.reason)}</td></tr>'
+        f'<td class="{r.verdict.value}">{r.verdict.value}</td>'
+        f"<td>{escape(visible(r.reason))}</td></tr>"
         for r in results
     )
-    title = "smtpfake probe: " + " ".join(command)
+    # a command argument may be a file name that is not UTF-8, or hold an ESC: shown, never lost
+    title = visible("smtpfake probe: " + " ".join(command))
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'

@@ -15,11 +15,12 @@ def details(result: CaseResult) -> str:
     """The reason, each check's line, the client's output and the transcript, as plain text."""
     parts = [f"{result.verdict}: {result.reason}", "", *(c.line for c in result.checks)]
     if result.output.strip():
-        # its colours (ESC) shown, never played: XML 1.0 cannot carry most control characters
-        parts += ["", "client output:", visible(result.output.rstrip())]
+        parts += ["", "client output:", result.output.rstrip()]
     parts += ["", "transcript:", result.transcript()]
     parts += ["", *result.errors]
-    return "\n".join(parts).rstrip() + "\n"
+    # the client's colours (ESC) and octets that are not UTF-8 shown as \xNN, never played nor
+    # lost: XML 1.0 cannot carry most control characters, nor UTF-8 a lone surrogate
+    return visible("\n".join(parts).rstrip()) + "\n"
 
 
 def junit_report(results: Sequence[CaseResult], name: str = "smtpfake probe") -> str:
@@ -37,7 +38,7 @@ def junit_report(results: Sequence[CaseResult], name: str = "smtpfake probe") ->
             suite, "testcase", classname="smtpfake.probe", name=r.name, time=f"{r.seconds:.3f}"
         )
         if r.verdict is Verdict.FAIL:
-            failure = ET.SubElement(case, "failure", message=r.reason, type="fail")
+            failure = ET.SubElement(case, "failure", message=visible(r.reason), type="fail")
             failure.text = details(r)
         else:
             ET.SubElement(case, "system-out").text = details(r)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from smtpfake.probe.judge import Verdict
 from smtpfake.probe.runner import CaseResult
+from smtpfake.visible import visible
 
 _VERDICT_W = max(len(v.value) for v in Verdict)
 
@@ -23,7 +24,8 @@ class Table:
         return f"{'case':<{self.name_w}}  {'verdict':<{_VERDICT_W}}  reason"
 
     def row(self, r: CaseResult) -> str:
-        reason = r.reason if len(r.reason) <= self.room else r.reason[: self.room - 3] + "..."
+        shown = visible(r.reason)  # a client's bytes, say, are shown, never played
+        reason = shown if len(shown) <= self.room else shown[: self.room - 3] + "..."
         return f"{r.name:<{self.name_w}}  {r.verdict.value:<{_VERDICT_W}}  {reason}"
 
 
