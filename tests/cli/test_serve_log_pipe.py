@@ -5,6 +5,7 @@ processes with stdout a pipe, and real clients on loopback; every wait bounded."
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -86,11 +88,15 @@ def serve_piped(*args: str, stderr: int = subprocess.PIPE) -> Iterator[Piped]:
     )
     try:
         assert proc.stdout is not None
-        # the listening line, read on its own (nothing else is on stdout yet)
-        first = os.read(proc.stdout.fileno(), 1 << 16).decode()
-        found = re.search(r"127\.0\.0\.1:(\d+)", first)
+        # the listening lines, read on their own (nothing else is on stdout yet)
+        first = b""
+        deadline = time.monotonic() + 30
+        while not (first.endswith(b"\n") and (b"API" in first or "--api-port" not in args)):
+            assert time.monotonic() < deadline and proc.poll() is None, first
+            first += os.read(proc.stdout.fileno(), 1 << 16)
+        found = re.search(r"127\.0\.0\.1:(\d+)", first.decode())
         assert found is not None, first
-        yield Piped(proc, int(found.group(1)), bytearray(first.encode()))
+        yield Piped(proc, int(found.group(1)), bytearray(first))
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -145,11 +151,15 @@ def test_a_reader_that_reads_late_gets_every_line_in_order() -> None:
 
 
 def test_past_the_bound_lines_are_dropped_counted_and_said_once_the_reader_catches_up() -> None:
-    with serve_piped() as server:
+    with serve_piped("--api-port", "0") as server:
         flood(server.port, PAST)  # past the pipe and the log's bound: the server keeps on
         answered(server.port)
         server.read()
         told = server.wait_for(DROPPED)  # once what was kept is written
+        (api,) = re.findall(r"control API on (http://\S+)/api/", server.out.decode())
+        with urllib.request.urlopen(f"{api}/api/health", timeout=10) as answer:
+            health = json.load(answer)
+        assert health["log_dropped"] == int(told.group(1))  # where a user looks, too
         answered(server.port)  # logged whole after the notice: the reader keeps up again
         server.wait_for(re.compile(r"^\S+ session 3 closed$", re.M))
         assert server.stop() == 0
