@@ -61,7 +61,7 @@ class LogWriter:
         self.dropped = 0
         self._untold = 0  # of those, the lines no notice has told of yet
         self._waiting = 0  # characters handed over and not yet written
-        self._lines = 0  # lines handed over and not yet written
+        self._writing = ""  # what the thread writes now
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)  # something was handed over
         self._queue: deque[str | threading.Event] = deque()  # what the thread has to do
@@ -72,9 +72,17 @@ class LogWriter:
         self._gave_up_at: float | None = None  # _moved when a wait last gave up
 
     @property
+    def done(self) -> bool:
+        """Whether everything handed over is written."""
+        return not self._waiting
+
+    @property
     def unwritten(self) -> int:
-        """Lines handed over and not yet written."""
-        return self._lines
+        """Lines handed over and not yet written (counted when asked: a count per batch would
+        cost the server more than the hand-over does)."""
+        with self._lock:
+            waiting = [self._writing, *(item for item in self._queue if isinstance(item, str))]
+        return sum(text.count("\n") for text in waiting)
 
     def put(self, text: str) -> None:
         """Have ``text`` (whole lines) written after what was handed over before; dropped (and
@@ -91,7 +99,6 @@ class LogWriter:
                 self._untold += lines
                 return
             self._waiting += size
-            self._lines += text.count("\n")
             self._queue.append(text)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="smtpfake-log", daemon=True)
@@ -132,21 +139,21 @@ class LogWriter:
                     self._ready.wait()
                 self._idle = False
                 item = queue.popleft()
-            if isinstance(item, threading.Event):
-                item.set()  # a waiter's marker: everything before it is written
-                continue
+                if isinstance(item, threading.Event):
+                    item.set()  # a waiter's marker: everything before it is written
+                    continue
+                self._writing = item
             if self.failure is None:
                 self._write(item)
             with self._lock:
                 self._waiting -= len(item)
-                self._lines -= item.count("\n")
+                self._writing = ""
                 if self._untold and not self._waiting and self.failure is None:
                     # caught up: what was dropped is told now, before anything handed over later
                     # (put() keeps dropping until then)
                     told = self.notice(self._untold)
                     self._untold = 0
                     self._waiting += len(told)
-                    self._lines += told.count("\n")
                     self._queue.append(told)
             self._moved = time.monotonic()
 

@@ -301,7 +301,7 @@ class EventLog:
         writer = self._writer
         if writer is None:
             return True
-        written = writer.wait() if wait else not writer.unwritten
+        written = writer.wait() if wait else writer.done
         if self.failure is not None and self.on_failure is None and not self._told:
             self._told = True
             raise self.failure

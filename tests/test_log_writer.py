@@ -142,7 +142,7 @@ def test_a_json_log_tells_of_dropped_lines_in_a_json_line(monkeypatch: pytest.Mo
                 log.event("command", 1.0, f"C: NOOP {n} {'x' * 3000}", session=1)
 
         in_a_thread(make)  # nobody reads meanwhile
-        assert log.dropped > 0 and log.dropped == 40 - log.unwritten
+        assert log.dropped > 0
         out = read_all(fd, lambda out: b'"event": "dropped"' in out)
     lines = [json.loads(line) for line in out.decode().splitlines()]
     assert [line["event"] for line in lines[:-1]] == ["command"] * (len(lines) - 1)
