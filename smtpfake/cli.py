@@ -7,7 +7,7 @@ import gc
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeAlias
 
 from smtpfake import __version__
 from smtpfake.journal_limits import JournalLimits
@@ -260,7 +260,7 @@ def _serve(args: Args) -> int:
     import signal
 
     from smtpfake.engine.clock import ManualClock
-    from smtpfake.logging_observer import EventLog, LoggingJournal
+    from smtpfake.logging_observer import EventLog, LoggingJournal, dropped_line
     from smtpfake.scenario import ScenarioError
     from smtpfake.server import Server
 
@@ -314,15 +314,24 @@ def _serve(args: Args) -> int:
         for stop_soon in stopping:
             stop_soon()
 
-    # the event log writes in batches (EventLog: at most FLUSH_DELAY after a line is made)
+    # the event log writes in batches (EventLog: at most FLUSH_DELAY after a line is made), by
+    # a thread of its own: a reader that does not keep up never holds the server up
     log = EventLog(sys.stdout, cfg["log_format"], on_failure=log_failed)
+
+    def say(line: str) -> None:
+        # serve's own lines go through the log too: in order with it, and never waited on
+        log.write(line + "\n")
+        log.flush()
+
     if not cfg["quiet"]:
         # before serving: every session event becomes a line
         server.journal = LoggingJournal(log, **server.journal.limits.keywords())
 
     def report(error: object) -> None:
-        log.flush()  # the lines that led to it come first
-        print(error, file=sys.stderr, flush=True)
+        if not log.flush(wait=True) and _same_file(sys.stdout, sys.stderr):
+            say(str(error))  # a pipe nobody reads: the log's thread writes it when it can
+            return
+        print(error, file=sys.stderr, flush=True)  # after the lines that led to it
 
     server.on_error = report
 
@@ -379,7 +388,7 @@ def _serve(args: Args) -> int:
             tls = sc.server.tls
             ca = server.tls_ca_file if tls.enabled and tls.certificate is None else None
             if log.format == "json":
-                print(
+                say(
                     _json_line(
                         {
                             "event": "listening",
@@ -392,24 +401,19 @@ def _serve(args: Args) -> int:
                             "summary": sc.summary,
                             "tls_ca": ca,
                         }
-                    ),
-                    flush=True,
+                    )
                 )
                 return
-            print(
+            say(
                 f"smtpfake {__version__} ({on}) listening on {server.host}:{server.port}, "
-                f"playing '{sc.name}' ({sc.source}): {sc.summary}",
-                flush=True,
+                f"playing '{sc.name}' ({sc.source}): {sc.summary}"
             )
             if api is not None:
                 guarded = " (bearer token required)" if cfg["api_token"] else ""
-                print(
-                    f"smtpfake: control API on {api.url}/api/{guarded}, the web page on {api.url}/",
-                    flush=True,
-                )
+                say(f"smtpfake: control API on {api.url}/api/{guarded}, the web page on {api.url}/")
             if ca is not None:
                 fetch = " (or GET /api/tls/ca)" if api is not None else ""
-                print(f"smtpfake: TLS certificates issued by the CA in {ca}{fetch}", flush=True)
+                say(f"smtpfake: TLS certificates issued by the CA in {ca}{fetch}")
 
         try:
             await server.serve(stop, ready)
@@ -439,13 +443,26 @@ def _serve(args: Args) -> int:
     sessions, messages = counts.sessions_started, counts.messages_accepted
     if log.format == "json":
         stopped = {"event": "stopped", "sessions": sessions, "messages": messages}
-        print(_json_line(stopped), flush=True)
+        say(_json_line(stopped))
     else:
         served = f"{sessions} session{'s' * (sessions != 1)}, "
         served += f"{messages} message{'s' * (messages != 1)} accepted"
-        print(f"smtpfake: {served}", flush=True)
-        print("smtpfake: stopped", flush=True)
+        say(f"smtpfake: {served}")
+        say("smtpfake: stopped")
+    # a while at most (a pipe nobody reads), then what never reached stdout is said on stderr
+    written = log.flush(wait=True)
+    if log.dropped + log.unwritten and (written or not _same_file(sys.stdout, sys.stderr)):
+        print(dropped_line(log.dropped + log.unwritten), file=sys.stderr, flush=True)
     return 0
+
+
+def _same_file(one: TextIO, other: TextIO) -> bool:
+    """Whether two streams write to the same file (``2>&1``): a pipe stdout is stuck on
+    would hold up a write to stderr too."""
+    try:
+        return os.path.sameopenfile(one.fileno(), other.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _list(args: Args) -> int:

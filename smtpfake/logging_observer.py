@@ -9,7 +9,9 @@ The log must not cost the server its speed. A session appends its transcript ent
 journal's list itself, as with the plain journal (records.DirectTranscript: no call per entry);
 the log reads what was appended when it writes a batch (:class:`EventLog`: every FLUSH_DELAY
 seconds while a session is open) and makes those lines then, one loop per batch
-(smtpfake.log_lines), stamped from a per-millisecond cache, escaped once per batch.
+(smtpfake.log_lines), stamped from a per-millisecond cache, escaped once per batch. A batch for
+a stream with a file descriptor (stdout) is handed to a thread of the log's own
+(smtpfake.log_writer), so that a reader that does not keep up never holds the server up.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from smtpfake.log_lines import (
     entry_fields,
     json_object,
 )
+from smtpfake.log_writer import LogWriter
 from smtpfake.visible import json_document, visible
 
 LogFormat = Literal["text", "json"]
@@ -67,6 +70,21 @@ def _escaped(text: str) -> str:
     """``text`` with what UTF-8 cannot hold escaped (a lone surrogate that visible() left, as
     ``\\udXXX``): the text log never fails to write."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def stamp_of(t: float) -> str:
+    """:meth:`EventLog.stamp` of ``t`` with no log's state (for a line made nearly never)."""
+    fraction, whole = math.modf(t)
+    second, micro = divmod(round(fraction * 1e6), 1_000_000)
+    return _iso_second(second + int(whole)) + MILLI_Z[micro // 1000]
+
+
+def dropped_line(lines: int) -> str:
+    """The text of the notice that ``lines`` lines of the log were dropped."""
+    return (
+        f"smtpfake: log: {lines} line{'s' * (lines != 1)} dropped "
+        "(the log's reader is not keeping up)"
+    )
 
 
 def _iso_second(second: int) -> str:
@@ -106,10 +124,17 @@ class EventLog:
     batch first takes what its sources made (before any line written after it), and the timer
     comes back every ``delay`` seconds while a source follows an open session.
 
+    A stream with a file descriptor (stdout, a file, a pipe) is written by a thread of the log's
+    own (:class:`LogWriter`): a batch is handed over, never written by the thread that made it,
+    and at most :data:`log_writer.BOUND` characters wait; past that a batch is dropped, its lines
+    counted (:attr:`dropped`), and a line says so once the reader caught up. Other streams (an
+    ``io.StringIO``) are written by the thread that writes the batch.
+
     A stream that cannot be written (OSError: the reader of a pipe went away, a full disk) is a
     failure of the log: kept in :attr:`failure`, given to ``on_failure`` when set (else raised to
-    the caller of the write), and every later line is dropped. ``on_failure`` runs with the log's
-    lock held, in the thread that wrote: it must not write to this log."""
+    the caller of the write, or with a thread of the log's own of the next :meth:`flush`), and
+    every later line is dropped. ``on_failure`` runs in the thread that wrote (with the log's
+    lock held when that is not the log's own): it must not write to this log."""
 
     def __init__(
         self,
@@ -147,6 +172,15 @@ class EventLog:
         self._heads: dict[int, str] = {}  # a few recent seconds -> their stamps' heads
         self._json: Callable[[object], str] | None = None
         self._string: Callable[[str], str] = str
+        self._told = False  # a failure in the log's thread was raised to a caller (no on_failure)
+        self._writer: LogWriter | None = None
+        try:
+            stream.fileno()
+        except (AttributeError, OSError, ValueError):  # io.StringIO and the like: written here
+            pass
+        else:
+            stream.flush()  # what was printed to it before: its buffer is not used from now on
+            self._writer = LogWriter(stream, self._dropped_notice, self._failed)
         _LOGS.add(self)  # what still waits when the interpreter exits is written then
 
     def stamp(self, t: float) -> str:
@@ -255,11 +289,48 @@ class EventLog:
                 self._sources[source] = None
             self._schedule()
 
-    def flush(self) -> None:
-        """Write every waiting line now."""
+    def flush(self, wait: bool = False) -> bool:
+        """Write every waiting line now; with a thread of the log's own, hand them to it, and
+        with ``wait`` wait until it has written them, at most until it wrote nothing for
+        log_writer.STALL seconds (the reader stopped reading) or LIMIT in all (a wait that
+        gave up, with nothing written since, gives up at once). True when nothing handed over
+        waits to be written."""
         with self._lock:
             self._drain()
             self._write_pending()
+        writer = self._writer
+        if writer is None:
+            return True
+        written = writer.wait() if wait else writer.done
+        if self.failure is not None and self.on_failure is None and not self._told:
+            self._told = True
+            raise self.failure
+        return written
+
+    @property
+    def dropped(self) -> int:
+        """Lines dropped so far because its reader did not keep up."""
+        return 0 if self._writer is None else self._writer.dropped
+
+    @property
+    def unwritten(self) -> int:
+        """Lines handed to the log's thread and not yet written."""
+        return 0 if self._writer is None else self._writer.unwritten
+
+    def _dropped_notice(self, lines: int) -> str:
+        # (LogWriter's notice) a line of serve's own, as its others: plain text, or a JSON event
+        text = dropped_line(lines)
+        if self.format != "json":
+            return text + "\n"
+        t = time.time()  # the wall clock: when the reader caught up
+        head = f'{{"time": "{stamp_of(t)}", "ts": {ts_text(t)}, "event": "dropped"'
+        return f'{head}, "text": "{text}", "lines": {lines}}}\n'  # (ASCII, nothing to escape)
+
+    def _failed(self, exc: OSError) -> None:
+        # the log's thread could not write
+        self.failure = exc
+        if self.on_failure is not None:
+            self.on_failure(exc)
 
     def _schedule(self) -> None:
         # with self._lock held: arm the running loop's timer, or write now
@@ -310,6 +381,9 @@ class EventLog:
         text = "".join(self._pending)
         self._pending.clear()
         self._size = 0
+        if self._writer is not None:
+            self._writer.put(text)  # never waits: the log's thread writes it
+            return
         if self.failure is not None:
             return  # the stream is gone: nothing more reaches it
         try:
@@ -329,7 +403,7 @@ _LOGS: weakref.WeakSet[EventLog] = weakref.WeakSet()
 @atexit.register
 def _flush_at_exit() -> None:
     for log in list(_LOGS):
-        log.flush()
+        log.flush(wait=True)  # a while at most: a pipe nobody reads must not hold the exit up
 
 
 class LoggingJournal(Journal):

@@ -84,6 +84,7 @@ FACES = frozenset(
         "smtpfake.http.sidecar",
         "smtpfake.logging_observer",
         "smtpfake.log_lines",
+        "smtpfake.log_writer",  # the log's thread: the event loop never waits on its reader
         "smtpfake.quick_subject",
         "smtpfake.event_order",  # where the log and the event stream place a violation or message
         "smtpfake.pytest_plugin",

@@ -42,6 +42,8 @@ async def health(request: web.Request, settings: Settings, instance: Instance) -
         "version": __version__,
         "scenario": instance.server.scenario.name,
         "smtp": _smtp(instance),
+        # lines of serve's log dropped because its reader did not keep up (logging_observer)
+        "log_dropped": 0 if settings.log is None else settings.log.dropped,
     }
     return answer(body, 200 if ready else 503)
 

@@ -179,6 +179,7 @@ AT_START = {
     "smtpfake.journal_limits",
     "smtpfake.lazy_pattern",
     "smtpfake.log_lines",
+    "smtpfake.log_writer",
     "smtpfake.logging_observer",
     "smtpfake.plain_args",
     "smtpfake.scenario",
