@@ -31,7 +31,7 @@ from smtpfake.queries import (
     sessions_where,
 )
 from smtpfake.scenario.use_errors import use_errors
-from smtpfake.settling import SETTLE_TIMEOUT, Key, Stalled, key, wait_ended
+from smtpfake.settling import SETTLE_TIMEOUT, Key, Stalled, in_running_loop, key, wait_ended
 
 if TYPE_CHECKING:
     import ssl
@@ -101,6 +101,8 @@ class Control(Protocol):
     def advance(self, seconds: float) -> float: ...
 
     def settle(self, timeout: float | None = None) -> bool: ...
+
+    async def asettle(self, timeout: float | None = None) -> bool: ...
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]: ...
 
@@ -199,8 +201,20 @@ class ControlHelpers(abc.ABC):
         :attr:`settle_timeout`). True when they all ended, False when the wait ran out."""
         return self._settle(timeout, every=True)
 
+    async def asettle(self, timeout: float | None = None) -> bool:
+        """:meth:`settle` for an async test (asyncio: pytest-asyncio, anyio's asyncio backend):
+        the wait runs in a worker thread while the test's loop goes on, so the close of the
+        test's own asyncio client (done on the loop's next turn) ends its session. A sync read
+        in a running loop does not wait (see :class:`~smtpfake.settling.SettleInLoopWarning`):
+        ``await smtpfake.asettle()`` after closing a client, then read."""
+        import asyncio
+
+        return await asyncio.to_thread(self.settle, timeout)
+
     def _settle(self, timeout: float | None, *, every: bool) -> bool:
         """``settle``; a read's (``every`` False) skips the sessions :class:`Stalled` holds."""
+        if in_running_loop():
+            return self._stalled.without_waiting(self._journal_sessions(), every=every)
         limit = self.settle_timeout if timeout is None else timeout
         return self._stalled.settle(self._journal_sessions, self._wait_ended, limit, every=every)
 

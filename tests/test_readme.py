@@ -83,7 +83,7 @@ def test_python_examples_pass(pytester: pytest.Pytester) -> None:
     assert len(examples) >= 2
     for i, body in enumerate(examples):
         pytester.makepyfile(**{f"test_readme_{i}": body})
-    expected = sum(len(re.findall(r"^def test_", b, re.M)) for b in examples)
+    expected = sum(len(re.findall(r"^(?:async )?def test_", b, re.M)) for b in examples)
     result = pytester.runpytest("-p", "no:cacheprovider")
     # the indirect example expands to two tests
     result.assert_outcomes(passed=expected + 1)
