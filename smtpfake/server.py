@@ -31,7 +31,7 @@ from smtpfake.engine.consult import answer_reply
 from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.journal import Journal, JournalCounts, JournalLimits, SessionRecord
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
-from smtpfake.scenario.limits import MAX_SECONDS, check_number
+from smtpfake.scenario.limits import MAX_SECONDS, MAX_SEED, LimitError, check_number
 from smtpfake.scenario.plan import Consult
 from smtpfake.tls import TlsContexts
 from smtpfake.wire import Wire, loops
@@ -64,6 +64,15 @@ class ServerError:
     def __str__(self) -> str:
         where = f" in session {self.session}" if self.session is not None else ""
         return f"smtpfake server error{where}:\n{self.traceback}"
+
+
+def _whole(value: int, name: str, maximum: int) -> int:
+    """A port or seed given in code: a whole number 0 to ``maximum`` (a seed's as a scenario's
+    ``seed:`` and ``serve --seed`` take), else LimitError (a ValueError) naming ``name``."""
+    try:
+        return int(check_number(value, name, minimum=0, maximum=maximum, integer=True))
+    except LimitError as exc:
+        raise LimitError(f"{exc}, got {value!r}") from None
 
 
 def _grace(value: float, name: str) -> float:
@@ -123,8 +132,8 @@ class Server:
         at once for a hook (or a back end's ``handle_DATA``) that is a plain ``def``: the server
         awaits them, as aiosmtpd does."""
         self.host = host
-        self.port = port
-        self.seed = seed
+        self.port = _whole(port, "Server(port=)", 65535)
+        self.seed = None if seed is None else _whole(seed, "Server(seed=)", MAX_SEED)
         self.scenario_dirs = tuple(scenario_dirs)
         self.clock = clock or SystemClock()
         self.idle_timeout = float(
@@ -299,6 +308,8 @@ class Server:
         __tracebackhide__ = True
         from smtpfake.scenario.use_errors import use_errors  # not at serve's start: see its test
 
+        if seed is not None:
+            seed = _whole(seed, "use(seed=)", MAX_SEED)
         with use_errors(scenario, params):
             resolved = resolve(scenario, self.scenario_dirs, params)
         self._tls.context(resolved.server)  # before the switch: a TLS problem leaves it undone

@@ -322,8 +322,8 @@ def test_the_header_says_when_a_conftest_overrides_the_settings(pytester: pytest
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "smtpfake: scenario=default * (flags and ini keys; smtpfake_settings is overridden "
-            "in conftest.py)"
+            "smtpfake: scenario=strict-503-ordering * seed=5 "
+            "(in force: smtpfake_settings in conftest.py)"
         ]
     )
 
