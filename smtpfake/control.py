@@ -401,7 +401,14 @@ class ControlHelpers(abc.ABC):
         found = self.retries()
         problems = []
         if (times is None and not found) or (times is not None and len(found) != times):
-            problems.append(f"expected {times or 'at least 1'} retry(ies), got {len(found)}")
+            # times=0 ("never reconnects") is not None: it was told as "at least 1"
+            wanted = "at least 1" if times is None else str(times)
+            seen = "".join(
+                f"\n  session {r.retry.index}, {r.delay:.3f}s after session {r.failed.index}'s "
+                f"{r.code}"
+                for r in found
+            )
+            problems.append(f"expected {wanted} retry(ies), got {len(found)}{seen}")
         early = [r for r in found if r.delay < min_delay]
         problems += [
             f"session {r.retry.index} came {r.delay:.3f}s after the last reply of session "

@@ -147,6 +147,9 @@ def test_retries_and_their_delays(fake: SmtpFake) -> None:
         fake.assert_retried(1, min_delay=60)
     with pytest.raises(AssertionError, match=r"expected 2 retry\(ies\), got 1"):
         fake.assert_retried(2)
+    # "never reconnects" (times=0) was told as "expected at least 1 retry(ies), got 1"
+    with pytest.raises(AssertionError, match=r"expected 0 retry\(ies\), got 1\n  session 2, "):
+        fake.assert_retried(0)
 
 
 def test_a_retry_is_timed_from_the_servers_last_reply(fake: SmtpFake) -> None:
