@@ -460,10 +460,35 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("smtpfake") is None:
-            continue
-        if "smtpfake" not in getattr(item, "fixturenames", ()):
+    stray = [
+        item
+        for item in items
+        if item.get_closest_marker("smtpfake") is not None
+        and "smtpfake" not in getattr(item, "fixturenames", ())
+    ]
+    if stray and not config.pluginmanager.has_plugin(_STRAY):
+        # Warned after each of them ran, not here: under -W error a warning at collection was an
+        # INTERNALERROR that ended the run, and a test that takes the fixture by
+        # request.getfixturevalue("smtpfake") does use the marker. Registered only when such a
+        # test exists, so other suites run no smtpfake hook per test.
+        config.pluginmanager.register(_StrayMarkers({id(item) for item in stray}), _STRAY)
+
+
+_STRAY = "smtpfake-stray-markers"
+
+
+class _StrayMarkers:
+    """Warns, at teardown, of each test whose smtpfake marker had no effect."""
+
+    def __init__(self, items: set[int]) -> None:
+        self.items = items
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Iterator[None]:
+        yield  # torn down first: a warning raised as an error (-W error) must not stop that
+        from smtpfake.pytest_plugin_backend import HANDLE
+
+        if id(item) in self.items and HANDLE not in item.stash:
             item.warn(
                 SmtpfakeWarning(
                     "@pytest.mark.smtpfake has no effect: the test does not use the smtpfake "
