@@ -31,7 +31,7 @@ from smtpfake.queries import (
     sessions_where,
 )
 from smtpfake.scenario.use_errors import use_errors
-from smtpfake.settling import SETTLE_TIMEOUT, Key, Stalled, key, wait_ended
+from smtpfake.settling import SETTLE_TIMEOUT, Key, Stalled, in_running_loop, key, wait_ended
 
 if TYPE_CHECKING:
     import ssl
@@ -101,6 +101,8 @@ class Control(Protocol):
     def advance(self, seconds: float) -> float: ...
 
     def settle(self, timeout: float | None = None) -> bool: ...
+
+    async def asettle(self, timeout: float | None = None) -> bool: ...
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]: ...
 
@@ -179,6 +181,10 @@ class ControlHelpers(abc.ABC):
     @abc.abstractmethod
     def sessions(self) -> tuple[SessionRecord, ...]: ...
 
+    @property
+    @abc.abstractmethod
+    def scenario_name(self) -> str: ...
+
     # -- settling ------------------------------------------------------------------------------
 
     def _journal_sessions(self) -> tuple[SessionRecord, ...]:
@@ -199,8 +205,20 @@ class ControlHelpers(abc.ABC):
         :attr:`settle_timeout`). True when they all ended, False when the wait ran out."""
         return self._settle(timeout, every=True)
 
+    async def asettle(self, timeout: float | None = None) -> bool:
+        """:meth:`settle` for an async test (asyncio: pytest-asyncio, anyio's asyncio backend):
+        the wait runs in a worker thread while the test's loop goes on, so the close of the
+        test's own asyncio client (done on the loop's next turn) ends its session. A sync read
+        in a running loop does not wait (see :class:`~smtpfake.settling.SettleInLoopWarning`):
+        ``await smtpfake.asettle()`` after closing a client, then read."""
+        import asyncio
+
+        return await asyncio.to_thread(self.settle, timeout)
+
     def _settle(self, timeout: float | None, *, every: bool) -> bool:
         """``settle``; a read's (``every`` False) skips the sessions :class:`Stalled` holds."""
+        if in_running_loop():
+            return self._stalled.without_waiting(self._journal_sessions(), every=every)
         limit = self.settle_timeout if timeout is None else timeout
         return self._stalled.settle(self._journal_sessions, self._wait_ended, limit, every=every)
 
@@ -257,8 +275,34 @@ class ControlHelpers(abc.ABC):
     def sessions_where(
         self, *, rule: str | None = None, code: int | None = None
     ) -> tuple[SessionRecord, ...]:
-        """Sessions where the rule named ``rule`` shaped a reply and/or reply ``code`` was sent."""
-        return sessions_where(self._settled_sessions(), rule=rule, code=code)
+        """Sessions where the rule named ``rule`` shaped a reply and/or reply ``code`` was sent.
+        ValueError for a ``rule`` that neither the scenario in force has nor fired (a typo
+        would otherwise find nothing, and ``assert not sessions_where(...)`` pass)."""
+        __tracebackhide__ = True
+        sessions = self._settled_sessions()
+        if rule is not None:
+            self._check_rule("sessions_where", rule, sessions)
+        return sessions_where(sessions, rule=rule, code=code)
+
+    def _rule_labels(self) -> tuple[str, ...] | None:
+        """The labels of the scenario in force's rules (a rule's ``name``, else ``rule N (on
+        ...)``); None when the transport cannot say (nothing is then refused)."""
+        return None
+
+    def _check_rule(self, helper: str, rule: str, sessions: tuple[SessionRecord, ...]) -> None:
+        __tracebackhide__ = True
+        labels = self._rule_labels()
+        if labels is None:
+            return
+        known = dict.fromkeys((*labels, *fired_rules(sessions)))
+        if rule not in known:
+            from smtpfake.scenario.yamlwalk import did_you_mean
+
+            listed = ", ".join(repr(k) for k in known) or "none"
+            raise ValueError(
+                f"{helper}(rule={rule!r}): scenario {self.scenario_name!r} has no rule of that "
+                f"name{did_you_mean(rule, known)} (its rules, and those that fired: {listed})"
+            )
 
     def retries(self) -> tuple[Retry, ...]:
         """Connections that followed a session with a 4xx reply, each with ``delay`` seconds
@@ -329,19 +373,21 @@ class ControlHelpers(abc.ABC):
         """The sessions where ``rule`` fired and/or ``code`` was sent; fails if there are none,
         naming the rules that did fire and the codes that were sent."""
         __tracebackhide__ = True
-        found = self.sessions_where(rule=rule, code=code)
+        sessions = self._settled_sessions()
+        if rule is not None:
+            self._check_rule("assert_sent", rule, sessions)
+        found = sessions_where(sessions, rule=rule, code=code)
         if found:
             return found
-        sessions = self._journal_sessions()
-        asked = " and ".join(
-            p for p in (f"rule {rule!r}" if rule else "", f"code {code}" if code else "") if p
-        )
+        asked = [f"rule {rule!r} fired"] if rule is not None else []
+        asked += [f"code {code} was sent"] if code is not None else []
         fired = ", ".join(fired_rules(sessions)) or "none"
         codes = ", ".join(str(c) for c in dict.fromkeys(c for s in sessions for c in s.reply_codes))
         raise AssertionError(
             self._with_transcript(
-                f"no session where {asked or 'anything'} was sent, of {len(sessions)} "
-                f"session(s); rules that fired: {fired}; codes sent: {codes or 'none'}"
+                f"no session where {' and '.join(asked) or 'anything happened'}, of "
+                f"{len(sessions)} session(s); rules that fired: {fired}; codes sent: "
+                f"{codes or 'none'}"
             )
         )
 
@@ -355,7 +401,14 @@ class ControlHelpers(abc.ABC):
         found = self.retries()
         problems = []
         if (times is None and not found) or (times is not None and len(found) != times):
-            problems.append(f"expected {times or 'at least 1'} retry(ies), got {len(found)}")
+            # times=0 ("never reconnects") is not None: it was told as "at least 1"
+            wanted = "at least 1" if times is None else str(times)
+            seen = "".join(
+                f"\n  session {r.retry.index}, {r.delay:.3f}s after session {r.failed.index}'s "
+                f"{r.code}"
+                for r in found
+            )
+            problems.append(f"expected {wanted} retry(ies), got {len(found)}{seen}")
         early = [r for r in found if r.delay < min_delay]
         problems += [
             f"session {r.retry.index} came {r.delay:.3f}s after the last reply of session "
@@ -398,6 +451,9 @@ class SmtpFake(ControlHelpers):
     @property
     def scenario_name(self) -> str:
         return self.server.scenario.name
+
+    def _rule_labels(self) -> tuple[str, ...]:
+        return tuple(r.label for r in self.server.scenario.rules)
 
     @property
     def messages(self) -> tuple[Message, ...]:

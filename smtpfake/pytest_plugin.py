@@ -122,10 +122,20 @@ def _number(config: pytest.Config, name: str, kind: type[int] | type[float], wha
         ) from None
 
 
+class SettingsError(ValueError):
+    """A :class:`Settings` field made in code that the flags would refuse, named."""
+
+
+#: a seed's range, as a scenario's ``seed:`` and ``serve --seed`` (scenario.limits.MAX_SEED,
+#: written out so that loading the plugin imports nothing more)
+_MAX_SEED = 2**64 - 1
+
+
 @dataclass(frozen=True)
 class Settings:
     """The plugin's settings, read once per test session. Override the ``smtpfake_settings``
-    fixture in a conftest.py to set them in code."""
+    fixture in a conftest.py to set them in code: a field the flags would refuse is a
+    :class:`SettingsError` naming it, here, as the flag's usage error does."""
 
     scenario: str = "default"
     host: str = "127.0.0.1"
@@ -140,6 +150,35 @@ class Settings:
     delivery: Handler | str | None = None
     #: what the in-process journal keeps (None: JournalLimits' defaults); a sidecar's are its own
     journal_limits: JournalLimits | None = None
+
+    def __post_init__(self) -> None:
+        problem = _settings_problem(self)
+        if problem:
+            raise SettingsError(f"smtpfake: Settings({problem}")
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _settings_problem(s: Settings) -> str:
+    """What is wrong with ``s``, as ``field=value): why``; "" when nothing is. The checks
+    read_settings makes of the flags (a delivery spec is checked when the server is made)."""
+    if not isinstance(s.scenario, str | Path) or not str(s.scenario):
+        return f"scenario={s.scenario!r}): expected a scenario name or a path to a YAML file"
+    if not isinstance(s.host, str) or not s.host:
+        return f"host={s.host!r}): expected an address to bind"
+    if not _whole(s.port) or not 0 <= s.port <= 65535:
+        return f"port={s.port!r}): expected a port number 0-65535"
+    if s.seed is not None and (not _whole(s.seed) or not 0 <= s.seed <= _MAX_SEED):
+        return f"seed={s.seed!r}): expected None or a whole number from 0 to 2^64-1"
+    wait = s.remote_wait
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= 3600:
+        return f"remote_wait={wait!r}): expected seconds from 0 to 3600"
+    for folder in s.scenario_dirs:
+        if not Path(folder).is_dir():
+            return f"scenario_dirs=...): {str(folder)!r} is not a directory"
+    return ""
 
 
 def _journal_limits(config: pytest.Config) -> JournalLimits | None:
@@ -239,8 +278,25 @@ def pytest_configure(config: pytest.Config) -> None:
     # One bad setting, one usage error at start-up (not a traceback in every test). Checks that
     # need the scenario loader or the network run only when that setting was given, so a suite
     # that never names smtpfake does not import them.
-    settings = read_settings(config)
-    config.stash[_SETTINGS] = settings
+    flags = read_settings(config)
+    config.stash[_SETTINGS] = flags
+    # a conftest's smtpfake_settings decides instead: checked (and shown) now when it can be
+    settings = flags
+    override = _override(config)
+    if override is not None:
+        where, fixture = override
+        found = _evaluate(fixture, config, where)
+        config.stash[_IN_FORCE] = (where, found)
+        if found is None:
+            return  # made at first use, and checked then (one error, once: see backend())
+        settings = found
+        for flag in overridden_flags(config, flags, settings):
+            config.issue_config_time_warning(
+                SmtpfakeWarning(
+                    f"smtpfake: {flag} is ignored: smtpfake_settings in {where} sets it"
+                ),
+                stacklevel=2,
+            )
     if settings.remote or settings.port or settings.host != Settings.host:
         _check_network_settings(config, settings)
     if not settings.remote and (settings.scenario != "default" or settings.scenario_dirs):
@@ -254,9 +310,65 @@ def pytest_configure(config: pytest.Config) -> None:
             # one to generate without trustme installed, is this setting's mistake too
             TlsContexts(settings.host).context(scenario.server)
         except ScenarioError as exc:
-            raise pytest.UsageError(
-                f"smtpfake: --smtpfake-scenario (ini smtpfake_scenario): {problem_lines(exc)}"
-            ) from None
+            named = "--smtpfake-scenario (ini smtpfake_scenario)"
+            if override is not None:
+                named = (
+                    f"Settings(scenario={settings.scenario!r}) (smtpfake_settings in {override[0]})"
+                )
+            raise pytest.UsageError(f"smtpfake: {named}: {problem_lines(exc)}") from None
+
+
+_IN_FORCE = pytest.StashKey[tuple[str, "Settings | None"]]()
+
+
+def _override(config: pytest.Config) -> tuple[str, Any] | None:
+    """Where a conftest overrides ``smtpfake_settings`` (from the rootdir), and its fixture."""
+    for plugin in config.pluginmanager.get_plugins():
+        fixture = getattr(plugin, "smtpfake_settings", None)
+        if getattr(plugin, "__name__", __name__) != __name__ and callable(fixture):
+            file = Path(str(getattr(plugin, "__file__", "?")))
+            return relative_path(file, config.rootpath), fixture
+    return None
+
+
+def _evaluate(fixture: Any, config: pytest.Config, where: str) -> Settings | None:
+    """The Settings an overriding fixture returns, made now when it can be: a plain function
+    taking no fixture but ``pytestconfig``; else None (pytest makes it at first use). Its
+    :class:`SettingsError` is a usage error; anything else it raises is left for pytest to
+    report where the fixture is used."""
+    import inspect
+
+    function = getattr(fixture, "__wrapped__", None)
+    if function is None or not inspect.isfunction(function):
+        return None
+    if inspect.isgeneratorfunction(function) or inspect.iscoroutinefunction(function):
+        return None
+    names = list(inspect.signature(function).parameters)
+    if not set(names) <= {"pytestconfig"}:
+        return None
+    try:
+        made = function(config) if names else function()
+    except SettingsError as exc:
+        raise pytest.UsageError(f"{exc} (smtpfake_settings in {where})") from None
+    except Exception:  # the user's own code: pytest reports it when the fixture runs
+        return None
+    return made if isinstance(made, Settings) else None
+
+
+def ignored_flag(flag: str, where: str) -> str:
+    return f"smtpfake: {flag} is ignored: smtpfake_settings in {where} sets it (the code wins)"
+
+
+def overridden_flags(config: pytest.Config, flags: Settings, settings: Settings) -> list[str]:
+    """The flags given on the command line whose value ``settings`` (made in code) replaces."""
+    named = {name: name for name in _OPTIONS} | {"scenario_dirs": "scenario_dirs"}
+    named |= {f"journal_{field}": "journal_limits" for field in _JOURNAL_LIMITS}
+    found = []
+    for option, field in named.items():
+        given = config.getoption(f"smtpfake_{option}")
+        if given is not None and getattr(flags, field) != getattr(settings, field):
+            found.append(f"--smtpfake-{option.replace('_', '-')} {given}".rstrip())
+    return found
 
 
 def _check_network_settings(config: pytest.Config, settings: Settings) -> None:
@@ -289,6 +401,8 @@ def _check_network_settings(config: pytest.Config, settings: Settings) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     s = config.stash[_SETTINGS]
+    where, in_force = config.stash.get(_IN_FORCE, ("", None))
+    s = in_force or s
     parts = [f"scenario={s.scenario}"]
     if s.remote:
         parts.append(f"remote={s.remote} (one server per pytest process, made on the sidecar)")
@@ -306,16 +420,11 @@ def pytest_report_header(config: pytest.Config) -> str:
         parts.append("journal " + ",".join(changed))
     if s.scenario_dirs:
         parts.append("scenario_dirs=" + ", ".join(str(d) for d in s.scenario_dirs))
-    # a conftest's own smtpfake_settings decides instead: say so, rather than show the flags'
-    # settings as if they were in force
-    overrides = [
-        relative_path(Path(str(getattr(p, "__file__", "?"))), config.rootpath)
-        for p in config.pluginmanager.get_plugins()
-        if getattr(p, "__name__", __name__) != __name__
-        and callable(getattr(p, "smtpfake_settings", None))
-    ]
-    if overrides:
-        parts.append(f"(flags and ini keys; smtpfake_settings is overridden in {overrides[0]})")
+    if in_force is not None:
+        parts.append(f"(in force: smtpfake_settings in {where})")
+    elif where:
+        # made at first use: say so, rather than show the flags' settings as if in force
+        parts.append(f"(flags and ini keys; smtpfake_settings in {where} is made at first use)")
     return "smtpfake: " + " ".join(parts)
 
 
@@ -351,10 +460,35 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("smtpfake") is None:
-            continue
-        if "smtpfake" not in getattr(item, "fixturenames", ()):
+    stray = [
+        item
+        for item in items
+        if item.get_closest_marker("smtpfake") is not None
+        and "smtpfake" not in getattr(item, "fixturenames", ())
+    ]
+    if stray and not config.pluginmanager.has_plugin(_STRAY):
+        # Warned after each of them ran, not here: under -W error a warning at collection was an
+        # INTERNALERROR that ended the run, and a test that takes the fixture by
+        # request.getfixturevalue("smtpfake") does use the marker. Registered only when such a
+        # test exists, so other suites run no smtpfake hook per test.
+        config.pluginmanager.register(_StrayMarkers({id(item) for item in stray}), _STRAY)
+
+
+_STRAY = "smtpfake-stray-markers"
+
+
+class _StrayMarkers:
+    """Warns, at teardown, of each test whose smtpfake marker had no effect."""
+
+    def __init__(self, items: set[int]) -> None:
+        self.items = items
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Iterator[None]:
+        yield  # torn down first: a warning raised as an error (-W error) must not stop that
+        from smtpfake.pytest_plugin_backend import HANDLE
+
+        if id(item) in self.items and HANDLE not in item.stash:
             item.warn(
                 SmtpfakeWarning(
                     "@pytest.mark.smtpfake has no effect: the test does not use the smtpfake "
@@ -370,12 +504,26 @@ def smtpfake_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def smtpfake_backend(smtpfake_settings: Settings) -> Iterator[Control]:
+def smtpfake_backend(request: pytest.FixtureRequest) -> Iterator[Control]:
     """What the ``smtpfake`` fixtures drive: an in-process server started once per test session,
     or a server of its own on the sidecar named by ``--smtpfake-remote``."""
-    from smtpfake.pytest_plugin_backend import backend
+    from smtpfake.pytest_plugin_backend import backend, settings_in_code
 
-    yield from backend(smtpfake_settings)
+    config = request.config
+    where, in_force = config.stash.get(_IN_FORCE, ("", None))
+    problem = ""
+    try:
+        settings: Settings = request.getfixturevalue("smtpfake_settings")
+    except SettingsError as exc:
+        problem = f"{exc} (smtpfake_settings in {where})"
+    if problem:  # told outside the except block: one line, and the run ends (as a usage error)
+        pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
+    if where and in_force is None:
+        # made only now: what start-up did for the flags
+        settings_in_code(
+            settings, where, overridden_flags(config, config.stash[_SETTINGS], settings)
+        )
+    yield from backend(settings, where)
 
 
 @pytest.fixture(scope="session")

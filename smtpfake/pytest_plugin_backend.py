@@ -127,7 +127,27 @@ def problem_lines(exc: ScenarioError, *, positions: bool = True) -> str:
     return lines[0] if len(lines) == 1 else "\n" + "\n".join(lines)
 
 
-def backend(settings: Settings) -> Iterator[Control]:
+def settings_in_code(settings: Settings, where: str, overridden: list[str]) -> None:
+    """At the first use of Settings a conftest made that start-up could not: a warning per flag
+    they override, and the checks the flags get at start-up (a port it cannot listen on: the
+    run ends, told once; a scenario is checked when the server is made)."""
+    import warnings
+
+    from smtpfake.pytest_plugin import SmtpfakeWarning, ignored_flag
+
+    for flag in overridden:
+        warnings.warn(SmtpfakeWarning(ignored_flag(flag, where)), stacklevel=2)
+    if not settings.remote and not xdist_worker():
+        problem = ""
+        try:
+            check_port(settings.host, settings.port)
+        except pytest.UsageError as exc:
+            problem = f"{exc} (smtpfake_settings in {where})"
+        if problem:
+            pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def backend(settings: Settings, where: str = "") -> Iterator[Control]:
     """The ``smtpfake_backend`` fixture: an in-process server started once per test session,
     or a server of its own on the sidecar named by ``--smtpfake-remote``; yields it, stops it."""
     if settings.remote:
@@ -154,12 +174,13 @@ def backend(settings: Settings) -> Iterator[Control]:
             journal_limits=settings.journal_limits,
         )
     except ScenarioError as exc:
-        # settings made in code (an overridden smtpfake_settings) are checked only here: one
-        # line in each test that needs the server, not a traceback through the fixtures
+        # settings made in code that start-up could not make (an smtpfake_settings taking other
+        # fixtures) are checked only here: one line, once (the run ends, as a usage error)
         said = problem_lines(exc)
-        problem = f"smtpfake: scenario {settings.scenario!r} (smtpfake_settings): {said}"
+        problem = f"smtpfake: Settings(scenario={settings.scenario!r}) (smtpfake_settings"
+        problem += f" in {where}): {said}" if where else f"): {said}"
     if problem:
-        pytest.fail(problem, pytrace=False)
+        pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
     try:
         server.start()
     except OSError as exc:

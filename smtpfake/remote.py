@@ -332,6 +332,10 @@ class RemoteSmtpFake(ControlHelpers):
         """The active scenario as the API describes it (name, summary, expect, rules, ...)."""
         return self.request("GET", "/api/scenario")[1]
 
+    def _rule_labels(self) -> tuple[str, ...]:
+        """For the rule-name check of sessions_where and assert_sent (ControlHelpers)."""
+        return tuple(str(r["label"]) for r in self.scenario().get("rules") or ())
+
     def scenarios(self) -> list[JSON]:
         return list(self.request("GET", "/api/scenarios")[1]["scenarios"])
 

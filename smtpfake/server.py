@@ -34,7 +34,7 @@ from smtpfake.engine.consult import answer_reply
 from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.journal import Journal, JournalCounts, JournalLimits, SessionRecord
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
-from smtpfake.scenario.limits import MAX_SECONDS, check_number
+from smtpfake.scenario.limits import MAX_SECONDS, MAX_SEED, LimitError, check_number
 from smtpfake.scenario.plan import Consult
 from smtpfake.wire import Wire, loops
 from smtpfake.wire.protocol import read_buffer, wire_class
@@ -68,6 +68,15 @@ class ServerError:
     def __str__(self) -> str:
         where = f" in session {self.session}" if self.session is not None else ""
         return f"smtpfake server error{where}:\n{self.traceback}"
+
+
+def _whole(value: int, name: str, maximum: int) -> int:
+    """A port or seed given in code: a whole number 0 to ``maximum`` (a seed's as a scenario's
+    ``seed:`` and ``serve --seed`` take), else LimitError (a ValueError) naming ``name``."""
+    try:
+        return int(check_number(value, name, minimum=0, maximum=maximum, integer=True))
+    except LimitError as exc:
+        raise LimitError(f"{exc}, got {value!r}") from None
 
 
 def _grace(value: float, name: str) -> float:
@@ -153,8 +162,8 @@ class Server:
         at once for a hook (or a back end's ``handle_DATA``) that is a plain ``def``: the server
         awaits them, as aiosmtpd does."""
         self.host = host
-        self.port = port
-        self.seed = seed
+        self.port = _whole(port, "Server(port=)", 65535)
+        self.seed = None if seed is None else _whole(seed, "Server(seed=)", MAX_SEED)
         self.scenario_dirs = tuple(scenario_dirs)
         self.clock = clock or SystemClock()
         self.idle_timeout = float(
@@ -344,6 +353,8 @@ class Server:
         __tracebackhide__ = True
         from smtpfake.scenario.use_errors import use_errors  # not at serve's start: see its test
 
+        if seed is not None:
+            seed = _whole(seed, "use(seed=)", MAX_SEED)
         with use_errors(scenario, params):
             resolved = resolve(scenario, self.scenario_dirs, params)
         self._tls_context(resolved.server)  # before the switch: a TLS problem leaves it undone
@@ -470,15 +481,24 @@ class Server:
         :attr:`settle_timeout`). True when they all ended, False when the wait ran out."""
         return self._settle(timeout, every=True)
 
+    async def asettle(self, timeout: float | None = None) -> bool:
+        """:meth:`settle` from an async test: waits in a worker thread, so the test's loop goes
+        on (and closes its asyncio clients) meanwhile."""
+        return await asyncio.to_thread(self.settle, timeout)
+
     def _settle(self, timeout: float | None, *, every: bool) -> bool:
         from smtpfake.settling import Stalled, wait_ended
 
-        if self._loop is not None and _running_loop() is self._loop:
+        running = _running_loop()
+        if running is not None and running is self._loop:
             # in the server's own loop (a handler's hook, serve's code): a wait there would hold
             # up the very sessions it waits for; read as it stands
             return not any(s.ended is None for s in self.journal.sessions())
         if self._stalled is None:
             self._stalled = Stalled()
+        if running is not None:
+            # an async test's loop: a wait would hold up its clients' close (warned, once)
+            return self._stalled.without_waiting(self.journal.sessions(), every=every)
         limit = self.settle_timeout if timeout is None else timeout
         journal = self.journal
         return self._stalled.settle(

@@ -10,7 +10,10 @@ itself waits for every open session.
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,6 +28,38 @@ Key = tuple[int, float, str]
 
 def key(s: SessionRecord) -> Key:
     return (s.index, s.started, s.peer)
+
+
+class SettleInLoopWarning(UserWarning):
+    """A settling read made in a thread that runs an event loop (an async test) found sessions
+    open: it cannot wait for them (the wait would hold up that loop, which closes the test's own
+    asyncio clients), so it read them as they stand. ``await ....asettle()`` first."""
+
+
+def in_running_loop() -> bool:
+    """Whether this thread runs an asyncio event loop (an async test, a server's own loop). Not
+    importing asyncio when nothing has: then no loop runs."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+_PACKAGE = str(Path(__file__).parent)
+
+
+def _stacklevel() -> int:
+    """warnings.warn's stacklevel for the first frame outside smtpfake: the test's own line."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _progress(s: SessionRecord) -> int:
@@ -51,6 +86,25 @@ class Stalled:
     def ran_out(self, sessions: tuple[SessionRecord, ...], keys: set[Key]) -> None:
         """A settle waited for ``keys`` in vain: remember those still open, as they stand."""
         self._seen |= {key(s): _progress(s) for s in sessions if key(s) in keys}
+
+    def without_waiting(self, sessions: tuple[SessionRecord, ...], *, every: bool) -> bool:
+        """A settle in a thread that runs an event loop: no wait (it would hold up that loop and
+        every client of it, so a session its client just closed would never end in time). The
+        sessions it would have waited for are taken as stalled, with one warning for them.
+        True when no session is open."""
+        waiting = self.waiting_for(sessions, every=every)
+        if waiting:
+            self.ran_out(sessions, waiting)
+            indexes = ", ".join(str(k[0]) for k in sorted(waiting))
+            warnings.warn(
+                SettleInLoopWarning(
+                    f"smtpfake: session(s) {indexes} still open, read as they stand: a read in "
+                    "a running event loop cannot wait for them (the wait would block the loop "
+                    "that closes your asyncio client); `await smtpfake.asettle()` first"
+                ),
+                stacklevel=_stacklevel(),
+            )
+        return not any(s.ended is None for s in sessions)
 
     def settle(
         self,

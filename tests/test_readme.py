@@ -83,8 +83,8 @@ def test_python_examples_pass(pytester: pytest.Pytester) -> None:
     assert len(examples) >= 2
     for i, body in enumerate(examples):
         pytester.makepyfile(**{f"test_readme_{i}": body})
-    # a TestCase's methods too
-    expected = sum(len(re.findall(r"^\s*def test_", b, re.M)) for b in examples)
+    # a TestCase's methods and async tests too
+    expected = sum(len(re.findall(r"^\s*(?:async )?def test_", b, re.M)) for b in examples)
     result = pytester.runpytest("-p", "no:cacheprovider")
     # the indirect example expands to two tests
     result.assert_outcomes(passed=expected + 1)

@@ -10,7 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from smtpfake.probe.cases import Case
 
 DESCRIPTION = """\
 Run COMMAND once per case, each against a fresh server on its own port, and judge what the
@@ -191,6 +194,8 @@ def main(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if not args.list and (problem := _tls_problem(cases)):
+        return usage_problem("smtpfake probe", problem)
     if args.list:
         for case in cases:
             tags = f" [{', '.join(case.tags)}]" if case.tags else ""
@@ -228,6 +233,21 @@ def main(args: argparse.Namespace) -> int:
                   file=sys.stderr)  # fmt: skip
             return 2
     return 1 if any(r.verdict.value == "fail" for r in results) else 0
+
+
+def _tls_problem(cases: Sequence[Case]) -> str | None:
+    """Selected TLS cases without the ``trustme`` package (``pip install .`` alone): told before
+    any case runs, with both ways out, rather than a traceback at the first of them (exit 1, no
+    report written) or a run that reports them failed, as if the client were at fault."""
+    from smtpfake.probe.runner import NEEDS_TLS_EXTRA, needs_trustme, trustme_missing
+
+    tls = [case.name for case in cases if needs_trustme(case)]
+    if not tls or not trustme_missing():
+        return None
+    return (
+        f"{len(tls)} selected case(s) serve TLS ({', '.join(tls)}): each "
+        f"{NEEDS_TLS_EXTRA} (or leave them out: --skip-tag tls)"
+    )
 
 
 def _setup_problem(args: argparse.Namespace) -> str | None:

@@ -26,7 +26,15 @@ import pytest
 from smtpfake.probe.cases import WAITS, Case, Target, load_cases, select, selection_problem
 from smtpfake.probe.judge import Verdict
 from smtpfake.probe.reports.junit import details
-from smtpfake.probe.runner import CaseResult, Options, function_client, run_case
+from smtpfake.probe.runner import (
+    NEEDS_TLS_EXTRA,
+    CaseResult,
+    Options,
+    function_client,
+    needs_trustme,
+    run_case,
+    trustme_missing,
+)
 from smtpfake.scenario.checks import ClientKind
 
 
@@ -68,7 +76,10 @@ def run_with(
     timeout: float = 30.0,
     budget: float = 30.0,
 ) -> CaseResult:
-    """Run ``send`` against the case once (a fresh server) and judge it."""
+    """Run ``send`` against the case once (a fresh server) and judge it. A TLS case without the
+    optional ``trustme`` package is skipped, saying what to install."""
+    if needs_trustme(case) and trustme_missing():
+        pytest.skip(f"probe case {case.name} {NEEDS_TLS_EXTRA}")
     options = Options(
         kind=kind, timeout=timeout, budget=budget, settle=0.2, done_when_returned=True
     )

@@ -87,10 +87,32 @@ class CaseResult:
         return "\n".join(s.format() for s in self.evidence.sessions) or "(no connection)"
 
 
+def needs_trustme(case: Case) -> bool:
+    """The case serves TLS (or tells the client of a CA file): the server's certificates and
+    the CA the client trusts are generated, by the optional ``trustme`` package."""
+    return case.tls != "none" or case.scenario.server.tls.enabled
+
+
+def trustme_missing() -> bool:
+    """``pip install .`` without ``[tls]``: the TLS cases cannot be served here."""
+    try:
+        import trustme  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+#: why a TLS case cannot run without trustme, in one line
+NEEDS_TLS_EXTRA = "needs TLS, and so the 'trustme' package: pip install 'smtpfake[tls]'"
+
+
 def run_case(case: Case, client: Client, options: Options = Options()) -> CaseResult:
     """Run the client against the case once and judge it."""
     started = time.monotonic()
     try:
+        if needs_trustme(case) and trustme_missing():
+            # Server() would raise a ScenarioError, or tls_ca_file a TlsUnavailable, mid-run
+            raise TlsUnavailable(NEEDS_TLS_EXTRA)
         server = Server(case.scenario, host=options.host, port=options.port, seed=options.seed)
     except TlsUnavailable as exc:  # an optional package is missing: this case cannot run here
         evidence = Evidence((), error=str(exc))

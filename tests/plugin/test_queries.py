@@ -88,7 +88,8 @@ def test_sessions_where_a_rule_fired_or_a_code_was_sent(fake: SmtpFake) -> None:
                     "on": "rcpt",
                     "match": "*@full.test",
                     "reply": "452 4.2.2 Mailbox full",
-                }
+                },
+                {"name": "blocked", "on": "mail", "match": "*@blocked.test", "reply": 550},
             ]
         }
     )
@@ -99,11 +100,31 @@ def test_sessions_where_a_rule_fired_or_a_code_was_sent(fake: SmtpFake) -> None:
     assert len(fake.sessions_where(code=250)) == 2
     assert fake.assert_sent(code=452) == (hit,)
     with pytest.raises(AssertionError) as info:
-        fake.assert_sent(rule="ful")
-    assert "no session where rule 'ful' was sent, of 2 session(s); rules that fired: full" in str(
+        fake.assert_sent(rule="blocked")  # in the scenario, but it did not fire
+    assert "no session where rule 'blocked' fired, of 2 session(s); rules that fired: full" in str(
         info.value
     )
     assert "codes sent: 220, 250, 452, 354, 221" in str(info.value)
+    with pytest.raises(AssertionError, match="where rule 'full' fired and code 550 was sent"):
+        fake.assert_sent(rule="full", code=550)
+
+
+def test_a_rule_name_the_scenario_lacks_is_an_error_not_nothing(fake: SmtpFake) -> None:
+    # a typo found nothing: `assert not sessions_where(rule=...)` passed, vacuously
+    fake.use("greylisting")
+    send_refused = smtplib.SMTP(fake.host, fake.port, timeout=5)
+    with send_refused as c, pytest.raises(smtplib.SMTPRecipientsRefused):
+        c.sendmail("a@x.test", ["b@y.test"], b"Subject: s\r\n\r\nx\r\n")
+    said = "scenario 'greylisting' has no rule of that name; did you mean 'greylisted'?"
+    for helper in (fake.sessions_where, fake.assert_sent):
+        with pytest.raises(
+            ValueError, match=re.escape(f"{helper.__name__}(rule='greylistd'): {said}")
+        ):
+            helper(rule="greylistd")
+    assert fake.sessions_where(rule="greylisted")  # the right name, as before
+    # a rule of an earlier scenario (before use()) that fired is still a name to ask about
+    fake.use("default")
+    assert fake.sessions_where(rule="greylisted")
 
 
 def test_retries_and_their_delays(fake: SmtpFake) -> None:
@@ -126,6 +147,9 @@ def test_retries_and_their_delays(fake: SmtpFake) -> None:
         fake.assert_retried(1, min_delay=60)
     with pytest.raises(AssertionError, match=r"expected 2 retry\(ies\), got 1"):
         fake.assert_retried(2)
+    # "never reconnects" (times=0) was told as "expected at least 1 retry(ies), got 1"
+    with pytest.raises(AssertionError, match=r"expected 0 retry\(ies\), got 1\n  session 2, "):
+        fake.assert_retried(0)
 
 
 def test_a_retry_is_timed_from_the_servers_last_reply(fake: SmtpFake) -> None:

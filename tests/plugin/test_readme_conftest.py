@@ -29,4 +29,6 @@ def test_the_readmes_settings_conftest_is_in_force(pytester: pytest.Pytester) ->
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["smtpfake: *smtpfake_settings is overridden in *conftest.py*"])
+    result.stdout.fnmatch_lines(
+        ["smtpfake: scenario=strict-503-ordering *(in force: smtpfake_settings in conftest.py)"]
+    )

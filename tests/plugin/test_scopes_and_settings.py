@@ -250,6 +250,36 @@ def test_marker_without_the_fixture_warns(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*SmtpfakeWarning: @pytest.mark.smtpfake has no effect*"])
 
 
+def test_a_stray_marker_under_W_error_fails_that_test_alone(pytester: pytest.Pytester) -> None:
+    # warned at collection it was an INTERNALERROR ending the run; and a test that takes the
+    # fixture by getfixturevalue does use the marker: no warning for it
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.smtpfake(scenario="421-at-greeting")
+        def test_forgot():
+            pass
+
+        @pytest.mark.smtpfake(scenario="greylisting")
+        def test_dynamic(request):
+            assert request.getfixturevalue("smtpfake").scenario_name == "greylisting"
+
+        def test_other():
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error::pytest.PytestWarning")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_forgot*",
+            "E *SmtpfakeWarning: @pytest.mark.smtpfake has no effect*",
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
 def test_inline_dict_errors_name_the_key_path(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
@@ -322,8 +352,8 @@ def test_the_header_says_when_a_conftest_overrides_the_settings(pytester: pytest
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "smtpfake: scenario=default * (flags and ini keys; smtpfake_settings is overridden "
-            "in conftest.py)"
+            "smtpfake: scenario=strict-503-ordering * seed=5 "
+            "(in force: smtpfake_settings in conftest.py)"
         ]
     )
 

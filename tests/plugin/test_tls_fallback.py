@@ -101,7 +101,7 @@ def test_without_trustme_each_way_says_what_to_install(
     )
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
-    # in code (an overridden smtpfake_settings): checked when the server starts, one line
+    # in code (an overridden smtpfake_settings): the same one usage error at start-up
     pytester.makeconftest(
         """
         import pytest
@@ -113,9 +113,11 @@ def test_without_trustme_each_way_says_what_to_install(
         """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        [f"smtpfake: scenario 'tls-required' (smtpfake_settings): *{MISSING}"]
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: smtpfake: Settings(scenario='tls-required') (smtpfake_settings in "
+            f"conftest.py): *{MISSING}"
+        ]
     )
-    # the ScenarioError the fixture turned into that line is not reported again under it
-    assert "During handling" not in result.stdout.str()
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()

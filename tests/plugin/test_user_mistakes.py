@@ -121,7 +121,7 @@ def test_a_bad_inline_scenario_fails_at_the_tests_own_line(pytester: pytest.Pyte
     ],
     ids=["misspelt-name", "missing-file"],
 )
-def test_a_bad_scenario_in_overridden_settings_fails_each_test_in_one_line(
+def test_a_bad_scenario_in_overridden_settings_is_one_usage_error(
     pytester: pytest.Pytester, scenario: str, said: str
 ) -> None:
     pytester.makeconftest(
@@ -136,9 +136,11 @@ def test_a_bad_scenario_in_overridden_settings_fails_each_test_in_one_line(
     )
     pytester.makepyfile("def test_a(smtpfake):\n    pass\n\ndef test_b(smtpfake):\n    pass\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines([f"smtpfake: scenario '{scenario}' (smtpfake_settings): {said}"])
-    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: smtpfake: Settings(scenario='{scenario}') (smtpfake_settings in *): {said}"]
+    )
+    out = result.stdout.str() + result.stderr.str()
     assert "Traceback" not in out and "def smtpfake_backend" not in out
     assert f"{scenario}:1:1" not in out
 

@@ -1,0 +1,119 @@
+"""Settings made in code (an overridden ``smtpfake_settings``, ``Server(seed=)``) get the checks
+the flags get: one usage error naming the field, at start-up when the override can be made then
+(else once, at first use); the report header shows the settings in force, and a flag the code
+overrides is warned about (fresh9 F5, F6)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from smtpfake.server import Server
+
+pytest_plugins = ["pytester"]
+
+TWO_TESTS = "def test_a(smtpfake):\n    pass\n\ndef test_b(smtpfake):\n    pass\n"
+
+
+def conftest(settings: str, *, needs: str = "") -> str:
+    return (
+        "import pytest\nfrom smtpfake.pytest_plugin import Settings\n\n"
+        f'@pytest.fixture(scope="session")\ndef smtpfake_settings({needs}):\n'
+        f"    return Settings({settings})\n"
+    )
+
+
+BAD = {
+    "seed=-1": "Settings(seed=-1): expected None or a whole number from 0 to 2^64-1",
+    "seed='x'": "Settings(seed='x'): expected None or a whole number from 0 to 2^64-1",
+    "seed=2**64": "Settings(seed=18446744073709551616): expected None or a whole number *",
+    "port=99999": "Settings(port=99999): expected a port number 0-65535",
+    "scenario='defualt'": "Settings(scenario='defualt') (smtpfake_settings in conftest.py): no "
+    "scenario named 'defualt'; did you mean 'default'?*",
+}
+
+
+@pytest.mark.parametrize("settings", BAD)
+def test_a_bad_setting_in_code_is_one_usage_error_at_start_up(
+    pytester: pytest.Pytester, settings: str
+) -> None:
+    pytester.makeconftest(conftest(settings))
+    pytester.makepyfile(TWO_TESTS)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: smtpfake: {BAD[settings]}*"])
+    out = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in out and "passed" not in out
+
+
+@pytest.mark.parametrize("settings", ["seed=-1", "port=99999", "scenario='defualt'"])
+def test_one_made_at_first_use_is_told_once(pytester: pytest.Pytester, settings: str) -> None:
+    # taking another fixture, the override cannot be made at start-up: told at its first use,
+    # once, and the run ends (not one error per test)
+    pytester.makeconftest(conftest(settings, needs="tmp_path_factory"))
+    pytester.makepyfile(TWO_TESTS)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    out = result.stdout.str()
+    assert out.count(BAD[settings].split(":")[0].split(" ")[0]) == 1, out
+    assert "Traceback" not in out and "OverflowError" not in out
+    assert "smtpfake_settings in conftest.py" in out
+
+
+def test_the_header_shows_the_settings_in_force_and_warns_of_an_ignored_flag(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(conftest('scenario="strict-503-ordering", seed=5'))
+    pytester.makepyfile(
+        "def test_a(smtpfake):\n    assert smtpfake.scenario_name == 'strict-503-ordering'\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-scenario", "421-at-greeting")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "smtpfake: scenario=strict-503-ordering * seed=5 "
+            "(in force: smtpfake_settings in conftest.py)",
+            "*SmtpfakeWarning: smtpfake: --smtpfake-scenario 421-at-greeting is ignored: "
+            "smtpfake_settings in conftest.py sets it*",
+        ]
+    )
+    assert "scenario=421-at-greeting" not in result.stdout.str()
+
+
+def test_made_at_first_use_the_header_says_so_and_the_ignored_flag_warns(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(conftest('scenario="strict-503-ordering"', needs="tmp_path_factory"))
+    pytester.makepyfile("def test_a(smtpfake):\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-seed", "3")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "smtpfake: * (flags and ini keys; smtpfake_settings in conftest.py is made at "
+            "first use)",
+            "*smtpfake: --smtpfake-seed 3 is ignored: smtpfake_settings in conftest.py sets it*",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ({"seed": -1}, "Server(seed=): must be at least 0, got -1"),
+        ({"seed": "x"}, "Server(seed=): expected a whole number, got 'x'"),
+        (
+            {"seed": 2**64},
+            "Server(seed=): must be at most 18446744073709551615, got 18446744073709551616",
+        ),
+        ({"port": 99999}, "Server(port=): must be at most 65535, got 99999"),
+    ],
+)
+def test_server_checks_its_seed_and_port(given: dict[str, object], said: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(said)}"):
+        Server("default", **given)  # type: ignore[arg-type]
+    with (
+        Server("default") as server,
+        pytest.raises(ValueError, match=re.escape("use(seed=): must be at least 0")),
+    ):
+        server.use("default", seed=-1)
