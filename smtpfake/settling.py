@@ -54,7 +54,12 @@ _PACKAGE = str(Path(__file__).parent)
 
 def _stacklevel() -> int:
     """warnings.warn's stacklevel for the first frame outside smtpfake: the test's own line."""
-    frame = sys._getframe(1)
+    import inspect  # only when warning (the plugin loads this module in every pytest run)
+
+    here = inspect.currentframe()
+    frame = here.f_back if here is not None else None
+    if frame is None:  # an interpreter without frames: the caller's line
+        return 2
     level = 1
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame = frame.f_back
