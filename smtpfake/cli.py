@@ -935,8 +935,9 @@ def _add_explain(sub: Any) -> None:
         "codes",
         nargs="+",
         metavar="CODE",
-        help="a reply code (421), an enhanced status code (5.7.1), or a reply line pasted from "
-        "a log ('550 5.1.1 No such user': both its codes)",
+        help="a reply code (421), an enhanced status code (5.7.1), or a line pasted from a "
+        "log or a bounce ('550 5.1.1 No such user', '... said: 451 4.7.1 Greylisted ...': "
+        "its first reply code and the enhanced code after it)",
     )
     explain.add_argument(
         "--lang", choices=("en", "zh"), default="en", help="language of the text (default: en)"
