@@ -98,13 +98,23 @@ class LogWriter:
                 self.dropped += lines
                 self._untold += lines
                 return
-            self._waiting += size
-            self._queue.append(text)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="smtpfake-log", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="smtpfake-log", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:
+                    # the interpreter is shutting down (an atexit flush of a log whose first
+                    # batch this is: Python 3.12+ starts no thread then): written here, below
+                    pass
+                else:
+                    self._thread = thread
             elif self._idle:
                 self._ready.notify()
+            if self._thread is not None:
+                self._waiting += size
+                self._queue.append(text)
+                return
+        self._write_here(text)
 
     def wait(self, stall: float = STALL, limit: float = LIMIT) -> bool:
         """Wait until everything handed over is written (True), or give up (False) once nothing
@@ -156,6 +166,26 @@ class LogWriter:
                     self._waiting += len(told)
                     self._queue.append(told)
             self._moved = time.monotonic()
+
+    def _write_here(self, text: str) -> None:
+        """Write ``text`` in the calling thread, never waiting more than :data:`STALL` seconds
+        for the reader to make room (a pipe nobody reads must not hold the exit up): pieces of at
+        most PIPE_BUF octets, each once select() says the descriptor takes one without waiting."""
+        stream = self.stream
+        data = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+        while data:
+            try:
+                if not select.select([], [self.fd], [], STALL)[1]:
+                    self.dropped += text.count("\n")  # (roughly: what is left of it)
+                    return
+                written = os.write(self.fd, data[: select.PIPE_BUF])
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                self.failure = exc
+                self.on_failure(exc)
+                return
+            data = data[written:]
 
     def _write(self, text: str) -> None:
         stream = self.stream
