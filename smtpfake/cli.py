@@ -548,6 +548,8 @@ def _show(args: Args) -> int:
             except OSError as exc:  # the file named: worded as a scenario file's (validate's)
                 said = f"--journal: {args.journal}: cannot read: {exc.strerror or exc}"
                 return usage_problem("smtpfake show", said)
+            except ValueError as exc:  # read, but no journal: the option's mistake as well
+                return usage_problem("smtpfake show", f"--journal: {exc}")
             source = "standard input" if args.journal == "-" else args.journal
     except ScenarioError as exc:
         return _scenario_problems(exc, "smtpfake show", "")
@@ -637,9 +639,16 @@ def _journal_sessions(path: str) -> list[SessionRecord]:
         try:
             sessions.append(_for_rules(item))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # what is wrong in the user's words, not the name of the exception it raised
+            if not isinstance(item, dict):
+                kinds = {bool: "boolean", int: "number", float: "number", str: "string"}
+                why = f"a JSON {kinds.get(type(item), 'array' if item else 'null')}, not an object"
+            elif isinstance(exc, KeyError):
+                why = f"it has no {exc.args[0]!r}"
+            else:
+                why = str(exc)
             raise ValueError(
-                f"{path}: session {number} is not a session as GET /api/sessions gives it "
-                f"({type(exc).__name__}: {exc})"
+                f"{path}: session {number} is not a session as GET /api/sessions gives it ({why})"
             ) from None
     return sessions
 

@@ -524,14 +524,31 @@ def reply_code_table_markdown() -> str:
     return "\n".join(rows) + "\n\n" + _RFC_NOTE["en"] + "\n"
 
 
+# The comparison table's rows, whatever mix of reply codes and enhanced codes it holds.
+_ROW_ORDER = ("class", "subject", "meaning", "when", "should", "rfc", "enhanced")
+
+
 def _table(items: Sequence[Entry], column_width: int, label_width: int, lang: str) -> list[str]:
     label = _LABELS[lang]
     rule = "-" * label_width + "-+-" + "-+-".join("-" * column_width for _ in items)
     rows: list[tuple[str, list[str]]] = [(label["code"], [i.key for i in items])]
     rows.append((label["name"], [i.name for i in items]))
-    # Transpose the per-code fields into rows; the short class form suits narrow columns.
-    for index, (row_label, _) in enumerate(items[0].short):
-        rows.append((row_label, [i.short[index][1] if index < len(i.short) else "" for i in items]))
+    # Transpose the per-code fields into rows by what they are, not by position: a reply code
+    # and an enhanced code have different fields (Subject; Enhanced codes), and an enhanced
+    # code's Description is the row a reply code calls Meaning. The short class form suits
+    # narrow columns.
+    # A row is named as the first code that has it names it.
+    key_of = {text: key for key, text in label.items()}
+    key_of[label["description"]] = "meaning"
+    named: dict[str, str] = {}
+    cells_by_key: list[dict[str, str]] = []
+    for item in items:
+        cells_by_key.append({key_of[lbl]: value for lbl, value in item.short})
+        for lbl, _ in item.short:
+            named.setdefault(key_of[lbl], lbl)
+    for key in _ROW_ORDER:
+        if key in named:
+            rows.append((named[key], [cells.get(key, "") for cells in cells_by_key]))
     out: list[str] = []
     for row_label, cells in rows:
         wrapped = [_wrap(cell, column_width, lang) or [""] for cell in cells]

@@ -144,9 +144,22 @@ def test_bad_sources_are_one_line_without_a_traceback(tmp_path: Path) -> None:
     broken.write_text("{not json", encoding="utf-8")
     wrong = tmp_path / "wrong.json"
     wrong.write_text('{"sessions": [{"index": 1}]}', encoding="utf-8")
+    number = tmp_path / "number.json"
+    number.write_text("[1]", encoding="utf-8")
+    # a file read that holds no journal is the option's mistake: said as argparse says one,
+    # what is wrong in the user's words (not a Python exception's name)
+    for path, words in (
+        (broken, "not JSON: Expecting property name"),
+        (wrong, "session 1 is not a session as GET /api/sessions gives it (it has no 'peer')"),
+        (number, "session 1 is not a session as GET /api/sessions gives it (a JSON number, "),
+    ):
+        result = _show("default", "--journal", str(path))
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        first, second = result.stderr.splitlines()
+        assert first.startswith(f"smtpfake show: error: --journal: {path}: {words}"), first
+        assert second == "For more information, try 'smtpfake show --help'."
+        assert "Error" not in first
     for args, words in (
-        (["default", "--journal", str(broken)], f"{broken}: not JSON"),
-        (["default", "--journal", str(wrong)], f"{wrong}: session 1 is not a session"),
         (["default", "--remote", "ftp://x"], "expected the sidecar's API URL"),
         (["default", "--remote", "http://127.0.0.1:1"], "cannot reach the smtpfake sidecar"),
     ):
