@@ -206,7 +206,7 @@ def main(args: argparse.Namespace) -> int:
         return usage_problem(
             "smtpfake probe", "give the client to run after --: smtpfake probe -- COMMAND"
         )
-    if problem := placeholder_problem(command):
+    if problem := placeholder_problem(command) or _client_problem(command[0]):
         return usage_problem("smtpfake probe", problem)
     kind = ClientKind.RETRYING if args.retrying else ClientKind.ONE_SHOT
     options = Options(
@@ -234,6 +234,26 @@ def main(args: argparse.Namespace) -> int:
                   file=sys.stderr)  # fmt: skip
             return 2
     return 1 if any(r.verdict.value == "fail" for r in results) else 0
+
+
+def _client_problem(program: str) -> str:
+    """Why the client's program cannot be run, or "": told once, before any case, rather than
+    as every case failing with "the client could not be run" (a typo in the command ran all 78
+    cases, the slow ones included). A program named by a placeholder is left to the run."""
+    import os
+    import shutil
+
+    if "{" in program or shutil.which(program) is not None:
+        return ""
+    if os.sep not in program:
+        here = f" (the file here is run as .{os.sep}{program})" if Path(program).is_file() else ""
+        return f"the client {program}: not found on PATH{here}"
+    if Path(program).is_file():
+        return (
+            f"the client {program}: not executable (chmod +x it, or name its interpreter first: "
+            f"sh {program})"
+        )
+    return f"the client {program}: no such file"
 
 
 def _case_named_as_file(paths: Sequence[str], dirs: Sequence[str]) -> str | None:

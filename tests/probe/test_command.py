@@ -243,13 +243,23 @@ def test_tls_and_auth_cases_give_a_ca_file_and_credentials(tmp_path: Path) -> No
     assert json.loads(js.read_text())["cases"][0]["output"].strip() == "starttls alice secret"
 
 
-def test_a_bad_placeholder_or_a_missing_command_fails_the_case_with_why() -> None:
+def test_a_bad_placeholder_or_a_missing_command_is_told_before_any_case(tmp_path: Path) -> None:
     done = probe("--case", "default", "--", PY, "-c", "pass", "{nope}", "{k: v}", "${HOME}")
     assert done.returncode == 2
     assert "unknown placeholder {nope} in the command (known: {host}, {port}" in done.stderr
-    done = probe("--case", "default", "--", "/nonexistent/client")
-    assert done.returncode == 1
-    assert "could not be run: /nonexistent/client:" in done.stdout
+    # a program that cannot run failed every case, one by one (the slow ones too): "could not be
+    # run" 78 times, exit 1, as if the client had misbehaved
+    script = tmp_path / "client.sh"
+    script.write_text("#!/bin/sh\n")
+    for program, why in (
+        ("/nonexistent/client", "/nonexistent/client: no such file"),
+        ("smtpfake-no-such-client", "smtpfake-no-such-client: not found on PATH"),
+        (str(script), f"{script}: not executable (chmod +x it, or name its interpreter first: "
+                      f"sh {script})"),
+    ):  # fmt: skip
+        done = probe("--", program)
+        assert (done.returncode, done.stdout) == (2, ""), done
+        assert done.stderr.splitlines()[0] == f"smtpfake probe: error: the client {why}"
 
 
 def test_a_client_that_outlives_the_timeout_is_stopped_with_its_children(tmp_path: Path) -> None:
