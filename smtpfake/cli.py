@@ -940,7 +940,8 @@ def _add_explain(sub: Any) -> None:
         metavar="CODE",
         help="a reply code (421), an enhanced status code (5.7.1), or a line pasted from a "
         "log or a bounce ('550 5.1.1 No such user', '... said: 451 4.7.1 Greylisted ...': "
-        "its first reply code and the enhanced code after it)",
+        "the reply code where a reply stands, as at the line's start or after 'said:', and "
+        "the enhanced code after it; a delay or a version elsewhere is no code)",
     )
     explain.add_argument(
         "--lang", choices=("en", "zh"), default="en", help="language of the text (default: en)"
