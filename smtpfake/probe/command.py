@@ -243,17 +243,20 @@ def _client_problem(program: str) -> str:
     import os
     import shutil
 
+    from smtpfake.visible import visible  # a name not UTF-8, or with an ESC, shown as \xNN
+
     if "{" in program or shutil.which(program) is not None:
         return ""
+    shown = visible(program)
     if os.sep not in program:
-        here = f" (the file here is run as .{os.sep}{program})" if Path(program).is_file() else ""
-        return f"the client {program}: not found on PATH{here}"
+        here = f" (the file here is run as .{os.sep}{shown})" if Path(program).is_file() else ""
+        return f"the client {shown}: not found on PATH{here}"
     if Path(program).is_file():
         return (
-            f"the client {program}: not executable (chmod +x it, or name its interpreter first: "
-            f"sh {program})"
+            f"the client {shown}: not executable (chmod +x it, or name its interpreter first: "
+            f"sh {shown})"
         )
-    return f"the client {program}: no such file"
+    return f"the client {shown}: no such file"
 
 
 def _case_named_as_file(paths: Sequence[str], dirs: Sequence[str]) -> str | None:
