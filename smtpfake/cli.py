@@ -298,7 +298,7 @@ def _serve(args: Args) -> int:
         )
     except ScenarioError as exc:
         params_setting = "--param" if args.param else PARAMS_ENV
-        return _scenario_problems(
+        return scenario_problems(
             exc, "smtpfake serve", "--scenario/SMTPFAKE_SCENARIO", params_setting
         )
     except ValueError as exc:  # --deliver names no back end
@@ -537,7 +537,10 @@ def _show(args: Args) -> int:
             sc = resolve(args.scenario, args.scenario_dir, dict(args.param))
             text, labels = show_text(sc), [rule.label for rule in sc.rules]
         if args.remote is not None:
-            remote = _remote(args)
+            try:
+                remote = _remote(args)
+            except ValueError as exc:  # not a URL: the option's mistake, not the sidecar's
+                return usage_problem("smtpfake show", f"--remote: {exc}")
             if args.scenario is None:
                 body = remote.scenario()
                 text, labels = str(body["show"]), [str(r["label"]) for r in body["rules"]]
@@ -552,7 +555,7 @@ def _show(args: Args) -> int:
                 return usage_problem("smtpfake show", f"--journal: {exc}")
             source = "standard input" if args.journal == "-" else args.journal
     except ScenarioError as exc:
-        return _scenario_problems(exc, "smtpfake show", "")
+        return scenario_problems(exc, "smtpfake show", "")
     except failures as exc:
         print(f"smtpfake show: {exc}", file=sys.stderr)
         return 2
@@ -569,7 +572,7 @@ def _show(args: Args) -> int:
     return 0
 
 
-def _scenario_problems(
+def scenario_problems(
     exc: ScenarioError, prog: str, setting: str, params_setting: str = "--param"
 ) -> int:
     """``exc`` on stderr, one problem a line, ``file:line:col: ...``; a problem that points into
@@ -946,7 +949,8 @@ def _add_explain(sub: Any) -> None:
         metavar="CODE",
         help="a reply code (421), an enhanced status code (5.7.1), or a line pasted from a "
         "log or a bounce ('550 5.1.1 No such user', '... said: 451 4.7.1 Greylisted ...': "
-        "its first reply code and the enhanced code after it)",
+        "the reply code where a reply stands, as at the line's start or after 'said:', and "
+        "the enhanced code after it; a delay or a version elsewhere is no code)",
     )
     explain.add_argument(
         "--lang", choices=("en", "zh"), default="en", help="language of the text (default: en)"

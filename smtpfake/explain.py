@@ -126,28 +126,55 @@ def parse_code(arg: str) -> int:
     return code
 
 
-#: a reply line pasted from a log: "550 5.1.1 <a@b>: unknown", or a line of a multi-line reply,
-#: "550-5.1.1 The email account ..." (RFC 5321 §4.2.1): the code, then maybe an enhanced code
-_REPLY_LINE = re.compile(r"([0-9]{3})[ -]\s*(\S*)")
-# Where a code can start inside a longer line: not within a word, a number, an address
-# (192.0.2.1, [::1]:587), a path or a pid ([123]), nor after "13:47:02," (Python's log stamps).
-_ALONE = r"(?<![\w.:/\[-])(?<![0-9],)"
-#: a reply code inside a log line, and the word after it: Postfix's "said: 451 4.7.1 Greylisted",
-#: a bounce's "Diagnostic-Code: smtp; 550 5.7.1 ...", smtplib's "(451, b'4.7.1 Greylisted')"
-_REPLY_IN_LINE = re.compile(_ALONE + r"([2-5][0-9]{2})(?:(?:[ \t-]|, b?['\"])\s*([^\s'\"]*)|$)")
-#: a line with no reply code may still name an enhanced one: a bounce's "Status: 5.1.1"
-_ENHANCED_IN_LINE = re.compile(_ALONE + r"([245]\.[0-9]{1,3}\.[0-9]{1,3})(?![\w.])")
+# A pasted log or bounce line is read where such lines put their codes, so that a number
+# elsewhere (a delay, a size, a pid, a port, a version) is never taken for one. A reply code
+# starts a reply line (RFC 5321 §4.2.1) - at the line's start, maybe behind a transcript's arrow
+# (swaks "<-" and "<**", sendmail "<<<") - or stands where a program quotes the reply: after
+# ": " (Postfix's "said: 550", Exim's "RCPT TO:<a@b>: 550", serve's log "S: 550", "failed:
+# 554"), after Python logging's "ERROR:name:", after a DSN's "smtp;" (Diagnostic-Code: smtp;
+# 550, Exchange's "smtp;550"), after "#" (Exchange's "#550 5.1.1 ... ##"), after an opening
+# quote (Exchange's "Remote Server returned '550 ...'", a JSON log's "text": "550 ...") or first
+# in a tuple (smtplib's "(550, b'5.1.1 ...')"). What follows it is a space, "-", the end or a
+# closing quote; then maybe its enhanced code (RFC 3463 §2).
+_FOLLOWED = r"(?=[ \t-]+([^\s'\"]*)|['\"]|$)"  # read, not consumed: "250 ms: 421"
+#: at a line's start any three digits are taken, so "650 ..." is refused in its own words
+_REPLY_LINE = re.compile(r"\s*(?:<[-~*<]*\s*)?([0-9]{3})" + _FOLLOWED)
+_REPLY_QUOTED = re.compile(
+    r"(?::\s+|^[A-Z]+:[\w.]*:|(?i:\bsmtp;)\s*|#|(?<![\w'\"])b?['\"])([2-5][0-9]{2})" + _FOLLOWED
+)
+_REPLY_TUPLE = re.compile(r"\(([2-5][0-9]{2}), b?['\"]\s*([^\s'\"]*)")
+#: a number followed by a unit is a measure, even where a reply code could stand
+#: ("elapsed: 250 ms: 550 ...")
+_UNIT = re.compile(
+    r"(?:ms|msecs?|s|secs?|seconds?|mins?|minutes?|bytes|octets|[kmg]i?b|%)(?!\w)", re.I
+)
+#: with no reply code, an enhanced code where one stands alone: at the line's start, at a DSN's
+#: "Status: 5.1.1" (RFC 3464 §2.3.4), at Postfix's and sendmail's "dsn=5.1.1", after Exchange's
+#: "#" ("#5.1.1 smtp;..."); a version ("Postfix 2.11.3") is none of these
+_ENHANCED_ALONE = re.compile(
+    r"(?:^\s*|(?i:\bstatus:)\s*|(?i:\bdsn=)|#)([245]\.[0-9]{1,3}\.[0-9]{1,3})(?![\w.])"
+)
+
+
+def _reply_in(text: str) -> re.Match[str] | None:
+    """The first reply code of a line where a reply code stands (see above), or None."""
+    found = [m for m in (_REPLY_LINE.match(text),) if m is not None]
+    found += [*_REPLY_QUOTED.finditer(text), *_REPLY_TUPLE.finditer(text)]
+    for match in sorted(found, key=lambda m: m.start(1)):
+        if not _UNIT.match(match.group(2) or ""):
+            return match
+    return None
 
 
 def _codes_in(arg: str) -> list[str]:
     """The codes one argument names: itself, or a pasted line's first reply code and the
-    enhanced code after it (or, lacking a reply code, its first enhanced code)."""
+    enhanced code right after it (or, lacking a reply code, an enhanced code standing alone)."""
     text = arg.strip()
-    found = _REPLY_LINE.match(text) or _REPLY_IN_LINE.search(text)
+    found = _reply_in(text)
     if found is None and not any(ch.isspace() for ch in text):
         return [arg]  # one word: a code, refused by _parse in its own words if it is not one
     if found is None:
-        enhanced_only = _ENHANCED_IN_LINE.search(text)
+        enhanced_only = _ENHANCED_ALONE.search(text)
         if enhanced_only is None:
             raise ExplainError(
                 f"no reply code found in {_shown(arg)}: expected a reply code (550), an enhanced "

@@ -144,7 +144,7 @@ def _range_problem(args: argparse.Namespace) -> str | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from smtpfake.cli import usage_problem  # the one way a usage error is told
+    from smtpfake.cli import scenario_problems, usage_problem  # the one way it is told
     from smtpfake.probe.cases import load_cases, select, selection_problem, with_params
     from smtpfake.probe.outcomes import ExitMap
     from smtpfake.probe.reports import (
@@ -174,11 +174,12 @@ def main(args: argparse.Namespace) -> int:
         return usage_problem("smtpfake probe", problem)
     if problem := _setup_problem(args):
         return usage_problem("smtpfake probe", problem)
+    if problem := _case_named_as_file(args.scenario, args.scenario_dir):
+        return usage_problem("smtpfake probe", problem)
     try:
         everything = load_cases(args.scenario, args.scenario_dir)
-    except ScenarioError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    except ScenarioError as exc:  # one it cannot read is the option's mistake, as serve's
+        return scenario_problems(exc, "smtpfake probe", "--scenario")
     except ValueError as exc:  # a --scenario file without checks
         return usage_problem("smtpfake probe", f"--scenario {exc}")
     if problem := selection_problem(everything, args.case, args.tag, args.skip_tag):
@@ -205,7 +206,7 @@ def main(args: argparse.Namespace) -> int:
         return usage_problem(
             "smtpfake probe", "give the client to run after --: smtpfake probe -- COMMAND"
         )
-    if problem := placeholder_problem(command):
+    if problem := placeholder_problem(command) or _client_problem(command[0]):
         return usage_problem("smtpfake probe", problem)
     kind = ClientKind.RETRYING if args.retrying else ClientKind.ONE_SHOT
     options = Options(
@@ -233,6 +234,45 @@ def main(args: argparse.Namespace) -> int:
                   file=sys.stderr)  # fmt: skip
             return 2
     return 1 if any(r.verdict.value == "fail" for r in results) else 0
+
+
+def _client_problem(program: str) -> str:
+    """Why the client's program cannot be run, or "": told once, before any case, rather than
+    as every case failing with "the client could not be run" (a typo in the command ran all 78
+    cases, the slow ones included). A program named by a placeholder is left to the run."""
+    import os
+    import shutil
+
+    from smtpfake.visible import visible  # a name not UTF-8, or with an ESC, shown as \xNN
+
+    if "{" in program or shutil.which(program) is not None:
+        return ""
+    shown = visible(program)
+    if os.sep not in program:
+        here = f" (the file here is run as .{os.sep}{shown})" if Path(program).is_file() else ""
+        return f"the client {shown}: not found on PATH{here}"
+    if Path(program).is_file():
+        return (
+            f"the client {shown}: not executable (chmod +x it, or name its interpreter first: "
+            f"sh {shown})"
+        )
+    return f"the client {shown}: no such file"
+
+
+def _case_named_as_file(paths: Sequence[str], dirs: Sequence[str]) -> str | None:
+    """``--scenario greylisting``: a case's name where a file is wanted (no such file, but a
+    scenario of that name): said with the option that takes names, not as a file it cannot
+    read."""
+    from smtpfake.scenario import scenario_files
+
+    names = scenario_files(dirs)
+    for path in paths:
+        if path in names and not Path(path).exists():
+            return (
+                f"--scenario: {path}: no such file (it takes a scenario file; a case is chosen "
+                f"by name with --case {path})"
+            )
+    return None
 
 
 def _tls_problem(cases: Sequence[Case]) -> str | None:

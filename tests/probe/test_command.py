@@ -4,6 +4,7 @@ the terminal table and the JUnit, HTML and JSON reports."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -185,17 +186,21 @@ def test_a_command_named_by_octets_that_are_not_utf8_is_shown_in_every_report(
     tmp_path: Path,
 ) -> None:
     """A client command that cannot run, named by a file name that is not UTF-8 and holds an
-    ESC: the reason (in the terminal, JUnit, HTML, JSON) and the HTML's title show \\xNN."""
+    ESC: the reason (in the terminal, JUnit, HTML, JSON) and the HTML's title show \\xNN. The
+    file is there and executable, so the probe runs it; the kernel refuses its format."""
     junit, html, js = tmp_path / "r.xml", tmp_path / "r.html", tmp_path / "r.json"
-    name = b"/nonexistent/cl\xffi\x1b[2Jent"
+    name = b"./cl\xffi\x1b[2Jent"  # short: the terminal's table cuts a long reason
+    with open(bytes(tmp_path) + name[1:], "wb") as program:
+        program.write(b"\x00\x01 no shebang, no ELF: exec fails with ENOEXEC\n")
+    os.chmod(bytes(tmp_path) + name[1:], 0o755)
     done = subprocess.run(
         [PY, "-m", "smtpfake", "probe", "--case", "default", "--junit", str(junit),
          "--html", str(html), "--json", str(js), "--", name],
-        capture_output=True, timeout=60, stdin=subprocess.DEVNULL, cwd=REPO,
+        capture_output=True, timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr  # the case failed; every report written
     assert b"Traceback" not in done.stderr, done.stderr
-    shown = "/nonexistent/cl\\xffi\\x1b[2Jent"
+    shown = "./cl\\xffi\\x1b[2Jent"
     assert shown.encode() in done.stdout and b"\x1b" not in done.stdout
     failure = ET.parse(junit).getroot().find("testcase/failure")
     assert failure is not None and failure.text is not None
@@ -203,7 +208,17 @@ def test_a_command_named_by_octets_that_are_not_utf8_is_shown_in_every_report(
     page = html.read_text(encoding="utf-8")
     assert page.count(shown) >= 3 and "\x1b" not in page  # title, heading, index, reason
     reason = json.loads(js.read_text(encoding="utf-8"))["cases"][0]["reason"]
-    assert "/nonexistent/cl\\xffi\x1b[2Jent" in reason
+    assert "./cl\\xffi\x1b[2Jent" in reason
+    # one that is not there at all is refused before any case, shown the same way
+    done = subprocess.run(
+        [PY, "-m", "smtpfake", "probe", "--case", "default", "--",
+         b"/nonexistent/cl\xffi\x1b[2Jent"],
+        capture_output=True, timeout=60, stdin=subprocess.DEVNULL, cwd=REPO,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (2, b""), done.stderr
+    assert done.stderr.splitlines()[0] == (
+        b"smtpfake probe: error: the client /nonexistent/cl\\xffi\\x1b[2Jent: no such file"
+    )
 
 
 def test_the_client_gets_the_environment_and_placeholders(tmp_path: Path) -> None:
@@ -243,13 +258,23 @@ def test_tls_and_auth_cases_give_a_ca_file_and_credentials(tmp_path: Path) -> No
     assert json.loads(js.read_text())["cases"][0]["output"].strip() == "starttls alice secret"
 
 
-def test_a_bad_placeholder_or_a_missing_command_fails_the_case_with_why() -> None:
+def test_a_bad_placeholder_or_a_missing_command_is_told_before_any_case(tmp_path: Path) -> None:
     done = probe("--case", "default", "--", PY, "-c", "pass", "{nope}", "{k: v}", "${HOME}")
     assert done.returncode == 2
     assert "unknown placeholder {nope} in the command (known: {host}, {port}" in done.stderr
-    done = probe("--case", "default", "--", "/nonexistent/client")
-    assert done.returncode == 1
-    assert "could not be run: /nonexistent/client:" in done.stdout
+    # a program that cannot run failed every case, one by one (the slow ones too): "could not be
+    # run" 78 times, exit 1, as if the client had misbehaved
+    script = tmp_path / "client.sh"
+    script.write_text("#!/bin/sh\n")
+    for program, why in (
+        ("/nonexistent/client", "/nonexistent/client: no such file"),
+        ("smtpfake-no-such-client", "smtpfake-no-such-client: not found on PATH"),
+        (str(script), f"{script}: not executable (chmod +x it, or name its interpreter first: "
+                      f"sh {script})"),
+    ):  # fmt: skip
+        done = probe("--", program)
+        assert (done.returncode, done.stdout) == (2, ""), done
+        assert done.stderr.splitlines()[0] == f"smtpfake probe: error: the client {why}"
 
 
 def test_a_client_that_outlives_the_timeout_is_stopped_with_its_children(tmp_path: Path) -> None:

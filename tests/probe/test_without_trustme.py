@@ -36,7 +36,7 @@ def test_the_command_refuses_tls_cases_up_front_and_runs_without_them(tmp_path: 
         tmp_path, "--skip-tag", "waits", "--json", str(report), "--", "true"
     )
     assert (done.returncode, done.stdout) == (2, ""), done
-    assert len(TLS_CASES) == 7  # as fresh9 counted them (no-starttls, tagged tls, serves none)
+    assert len(TLS_CASES) == 7  # the cases tagged tls (tests/probe/test_case_tags.py)
     said = (
         f"smtpfake probe: error: 7 selected case(s) serve TLS ({', '.join(TLS_CASES)}): each "
         "needs TLS, and so the 'trustme' package: pip install 'smtpfake[tls]' (or leave them "

@@ -160,7 +160,6 @@ def test_bad_sources_are_one_line_without_a_traceback(tmp_path: Path) -> None:
         assert second == "For more information, try 'smtpfake show --help'."
         assert "Error" not in first
     for args, words in (
-        (["default", "--remote", "ftp://x"], "expected the sidecar's API URL"),
         (["default", "--remote", "http://127.0.0.1:1"], "cannot reach the smtpfake sidecar"),
     ):
         result = _show(*args)
@@ -174,6 +173,14 @@ def test_bad_sources_are_one_line_without_a_traceback(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (
         "smtpfake show: error: name a scenario (NAME or PATH), or give --remote URL\n"
+        "For more information, try 'smtpfake show --help'.\n"
+    )
+    # so is a --remote that is no URL (tests/cli/test_cli_usage_shape.py)
+    result = _show("default", "--remote", "ftp://x")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "smtpfake show: error: --remote: expected the sidecar's API URL like "
+        "http://127.0.0.1:8025, got 'ftp://x'\n"
         "For more information, try 'smtpfake show --help'.\n"
     )
 
