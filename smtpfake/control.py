@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from smtpfake.engine.records import Message, Violation
     from smtpfake.journal import Journal, JournalCounts, SessionRecord
     from smtpfake.scenario import ScenarioRef
+    from smtpfake.serialize import ScenarioDescription
     from smtpfake.server import Server
 
 # how often the remote transport re-reads while settling; the in-process one is woken instead
@@ -84,6 +85,9 @@ class Control(Protocol):
 
     @property
     def scenario_name(self) -> str: ...
+
+    @property
+    def scenario(self) -> ScenarioDescription: ...
 
     @property
     def messages(self) -> tuple[Message, ...]: ...
@@ -193,6 +197,10 @@ class ControlHelpers(abc.ABC):
     @property
     @abc.abstractmethod
     def scenario_name(self) -> str: ...
+
+    @property
+    @abc.abstractmethod
+    def scenario(self) -> ScenarioDescription: ...
 
     # -- settling ------------------------------------------------------------------------------
 
@@ -464,6 +472,13 @@ class SmtpFake(ControlHelpers):
     @property
     def scenario_name(self) -> str:
         return self.server.scenario.name
+
+    @property
+    def scenario(self) -> ScenarioDescription:
+        """The scenario in force as ``GET /api/scenario`` describes it, as against a sidecar."""
+        from smtpfake.serialize import scenario_in_force
+
+        return scenario_in_force(self.server)
 
     def _rule_labels(self) -> tuple[str, ...]:
         return tuple(r.label for r in self.server.scenario.rules)
