@@ -502,11 +502,6 @@ class SmtpFake(ControlHelpers):
         self._read_settle()
         return self.server.journal.counts()
 
-    def missed_reads(self) -> list[tuple[LoopRead, int]]:
-        """At the test's end (the fixture's teardown): the reads in the test's loop that missed
-        a session's close (:meth:`~smtpfake.settling.Stalled.at_the_end`)."""
-        return self._stalled.at_the_end(self._journal_sessions, self._wait_ended)
-
     def _wait_ended(self, keys: set[Key], limit: float) -> set[Key]:
         return wait_ended(self.server.journal, keys, limit)  # woken by the journal: no polling
 

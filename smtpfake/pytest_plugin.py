@@ -386,8 +386,8 @@ def _check_network_settings(config: pytest.Config, settings: Settings, where: st
 
     if settings.remote:
         if settings.journal_limits is not None:
-            journal = "journal_limits=...) (smtpfake_settings in " + where + ")"
-            setting = f"Settings({journal}" if where else "--smtpfake-journal-*"
+            in_code = f"Settings(journal_limits=...) (smtpfake_settings in {where})"
+            setting = in_code if where else "--smtpfake-journal-*"
             raise pytest.UsageError(
                 f"smtpfake: {setting} set the in-process journal; a sidecar's are its own "
                 "(smtpfake serve --journal-*)"

@@ -492,9 +492,9 @@ class Server:
         """At a test's end: the reads in its loop that missed a close (Stalled.at_the_end)."""
         from smtpfake.settling import wait_ended
 
-        journal = self.journal
         if self._stalled is None:
             return []
+        journal = self.journal
         return self._stalled.at_the_end(journal.sessions, lambda k, s: wait_ended(journal, k, s))
 
     def _settle(self, timeout: float | None, *, every: bool) -> bool:

@@ -173,7 +173,7 @@ class Stalled:
                 del self._loop_reads[k]
                 continue
             new = _progress(s) - read.progress
-            since = s.transcript[-new:] if 0 < new <= len(s.transcript) else s.transcript
+            since = s.transcript[-new:] if new > 0 else ()  # what was recorded after the read
             went_on = new > 0 and any(e.side == "client" and not e.event for e in since)
             if not went_on and s.ended is None:
                 continue
@@ -198,7 +198,8 @@ class Stalled:
         still = wait_ended(waiting, limit) if waiting else set()
         if still:
             self.ran_out(sessions(), still)
-        self.tell_missed(sessions())  # asettle() sees the close an earlier read missed
+        if self._loop_reads:  # asettle() sees the close an earlier read missed
+            self.tell_missed(sessions())
         return not still
 
     def at_the_end(
