@@ -31,7 +31,16 @@ from smtpfake.queries import (
     sessions_where,
 )
 from smtpfake.scenario.use_errors import use_errors
-from smtpfake.settling import SETTLE_TIMEOUT, Key, Stalled, in_running_loop, key, wait_ended
+from smtpfake.settling import (
+    SETTLE_TIMEOUT,
+    Key,
+    LoopRead,
+    Stalled,
+    in_running_loop,
+    in_worker_thread,
+    key,
+    wait_ended,
+)
 
 if TYPE_CHECKING:
     import ssl
@@ -39,6 +48,7 @@ if TYPE_CHECKING:
     from smtpfake.engine.records import Message, Violation
     from smtpfake.journal import Journal, JournalCounts, SessionRecord
     from smtpfake.scenario import ScenarioRef
+    from smtpfake.serialize import ScenarioDescription
     from smtpfake.server import Server
 
 # how often the remote transport re-reads while settling; the in-process one is woken instead
@@ -75,6 +85,9 @@ class Control(Protocol):
 
     @property
     def scenario_name(self) -> str: ...
+
+    @property
+    def scenario(self) -> ScenarioDescription: ...
 
     @property
     def messages(self) -> tuple[Message, ...]: ...
@@ -185,6 +198,10 @@ class ControlHelpers(abc.ABC):
     @abc.abstractmethod
     def scenario_name(self) -> str: ...
 
+    @property
+    @abc.abstractmethod
+    def scenario(self) -> ScenarioDescription: ...
+
     # -- settling ------------------------------------------------------------------------------
 
     def _journal_sessions(self) -> tuple[SessionRecord, ...]:
@@ -206,14 +223,13 @@ class ControlHelpers(abc.ABC):
         return self._settle(timeout, every=True)
 
     async def asettle(self, timeout: float | None = None) -> bool:
-        """:meth:`settle` for an async test (asyncio: pytest-asyncio, anyio's asyncio backend):
-        the wait runs in a worker thread while the test's loop goes on, so the close of the
-        test's own asyncio client (done on the loop's next turn) ends its session. A sync read
-        in a running loop does not wait (see :class:`~smtpfake.settling.SettleInLoopWarning`):
-        ``await smtpfake.asettle()`` after closing a client, then read."""
-        import asyncio
-
-        return await asyncio.to_thread(self.settle, timeout)
+        """:meth:`settle` for an async test (asyncio: pytest-asyncio, anyio's asyncio backend;
+        trio: anyio's trio backend, pytest-trio): the wait runs in a worker thread while the
+        test's loop goes on, so the close of the test's own async client (done on the loop's
+        next turn) ends its session. A sync read in a running loop does not wait (see
+        :class:`~smtpfake.settling.SettleInLoopWarning`): ``await smtpfake.asettle()`` after
+        closing a client, then read."""
+        return await in_worker_thread(self.settle, timeout)
 
     def _settle(self, timeout: float | None, *, every: bool) -> bool:
         """``settle``; a read's (``every`` False) skips the sessions :class:`Stalled` holds."""
@@ -221,6 +237,11 @@ class ControlHelpers(abc.ABC):
             return self._stalled.without_waiting(self._journal_sessions(), every=every)
         limit = self.settle_timeout if timeout is None else timeout
         return self._stalled.settle(self._journal_sessions, self._wait_ended, limit, every=every)
+
+    def missed_reads(self) -> list[tuple[LoopRead, int]]:
+        """At the test's end (the fixture's teardown): the reads in the test's loop that missed
+        a session's close (:meth:`~smtpfake.settling.Stalled.at_the_end`)."""
+        return self._stalled.at_the_end(self._journal_sessions, self._wait_ended)
 
     def _wait_ended(self, keys: set[Key], limit: float) -> set[Key]:
         """Wait at most ``limit`` seconds until the sessions ``keys`` name have ended; those
@@ -451,6 +472,13 @@ class SmtpFake(ControlHelpers):
     @property
     def scenario_name(self) -> str:
         return self.server.scenario.name
+
+    @property
+    def scenario(self) -> ScenarioDescription:
+        """The scenario in force as ``GET /api/scenario`` describes it, as against a sidecar."""
+        from smtpfake.serialize import scenario_in_force
+
+        return scenario_in_force(self.server)
 
     def _rule_labels(self) -> tuple[str, ...]:
         return tuple(r.label for r in self.server.scenario.rules)

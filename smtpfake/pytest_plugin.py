@@ -265,6 +265,16 @@ def _check_delivery(spec: str, where: str, error: type[Exception]) -> None:
         raise error(f"smtpfake: {where}: {exc}") from None
 
 
+def named(where: str, settings: Settings, *fields: str) -> str:
+    """The settings ``fields`` as the user gave them, for a message: the flags and ini keys,
+    or (``where`` an ``smtpfake_settings`` override) the fields in code, with their values."""
+    if where:
+        given = ", ".join(f"{f}={getattr(settings, f)!r}" for f in fields)
+        return f"Settings({given}) (smtpfake_settings in {where})"
+    flags = "/".join(f"--smtpfake-{f.replace('_', '-')}" for f in fields)
+    return f"{flags} (ini {'/'.join(f'smtpfake_{f}' for f in fields)})"
+
+
 _SETTINGS = pytest.StashKey[Settings]()
 
 
@@ -282,13 +292,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SETTINGS] = flags
     # a conftest's smtpfake_settings decides instead: checked (and shown) now when it can be
     settings = flags
+    where = ""  # where the settings in force were made: "" for the flags and ini keys
     override = _override(config)
     if override is not None:
         where, fixture = override
         found = _evaluate(fixture, config, where)
         config.stash[_IN_FORCE] = (where, found)
         if found is None:
-            return  # made at first use, and checked then (one error, once: see backend())
+            return  # made at first use, and checked then (see smtpfake_backend)
         settings = found
         for flag in overridden_flags(config, flags, settings):
             config.issue_config_time_warning(
@@ -298,7 +309,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 stacklevel=2,
             )
     if settings.remote or settings.port or settings.host != Settings.host:
-        _check_network_settings(config, settings)
+        _check_network_settings(config, settings, where)
     if not settings.remote and (settings.scenario != "default" or settings.scenario_dirs):
         from smtpfake.pytest_plugin_backend import problem_lines
         from smtpfake.scenario import ScenarioError, resolve
@@ -310,12 +321,8 @@ def pytest_configure(config: pytest.Config) -> None:
             # one to generate without trustme installed, is this setting's mistake too
             TlsContexts(settings.host).context(scenario.server)
         except ScenarioError as exc:
-            named = "--smtpfake-scenario (ini smtpfake_scenario)"
-            if override is not None:
-                named = (
-                    f"Settings(scenario={settings.scenario!r}) (smtpfake_settings in {override[0]})"
-                )
-            raise pytest.UsageError(f"smtpfake: {named}: {problem_lines(exc)}") from None
+            setting = named(where, settings, "scenario")
+            raise pytest.UsageError(f"smtpfake: {setting}: {problem_lines(exc)}") from None
 
 
 _IN_FORCE = pytest.StashKey[tuple[str, "Settings | None"]]()
@@ -371,24 +378,26 @@ def overridden_flags(config: pytest.Config, flags: Settings, settings: Settings)
     return found
 
 
-def _check_network_settings(config: pytest.Config, settings: Settings) -> None:
+def _check_network_settings(config: pytest.Config, settings: Settings, where: str) -> None:
     """A sidecar that does not answer (waited for) or refuses the token, a scenario it lacks, a
-    host:port the in-process server cannot listen on: a usage error at start-up."""
+    host:port the in-process server cannot listen on: a usage error at start-up, naming the
+    setting as given (``where``: see :func:`named`)."""
     from smtpfake import pytest_plugin_backend as backend
 
     if settings.remote:
         if settings.journal_limits is not None:
+            in_code = f"Settings(journal_limits=...) (smtpfake_settings in {where})"
+            setting = in_code if where else "--smtpfake-journal-*"
             raise pytest.UsageError(
-                "smtpfake: --smtpfake-journal-* set the in-process journal; a sidecar's are its "
-                "own (smtpfake serve --journal-*)"
+                f"smtpfake: {setting} set the in-process journal; a sidecar's are its own "
+                "(smtpfake serve --journal-*)"
             )
         if settings.delivery is not None:
-            raise pytest.UsageError(
-                f"smtpfake: --smtpfake-delivery (ini smtpfake_delivery): {backend.REMOTE_DELIVERY}"
-            )
-        remote = backend.wait_for_sidecar(settings)
+            setting = named(where, settings, "delivery")
+            raise pytest.UsageError(f"smtpfake: {setting}: {backend.REMOTE_DELIVERY}")
+        remote = backend.wait_for_sidecar(settings, where)
         if settings.scenario != "default":
-            backend.check_scenario_on_sidecar(remote, settings)
+            backend.check_scenario_on_sidecar(remote, settings, where)
         return
     if not backend.xdist_worker():
         # The main process checks every worker's port (N, N+1, ... under pytest-xdist): a
@@ -396,7 +405,7 @@ def _check_network_settings(config: pytest.Config, settings: Settings) -> None:
         workers = getattr(config.option, "numprocesses", None)
         count = workers if isinstance(workers, int) and workers > 0 and settings.port else 1
         for k in range(count):
-            backend.check_port(settings.host, settings.port + k if settings.port else 0)
+            backend.check_port(settings, where, worker=k if count > 1 else None)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -513,17 +522,29 @@ def smtpfake_backend(request: pytest.FixtureRequest) -> Iterator[Control]:
     where, in_force = config.stash.get(_IN_FORCE, ("", None))
     problem = ""
     try:
-        settings: Settings = request.getfixturevalue("smtpfake_settings")
+        settings = _settings(request)
     except SettingsError as exc:
         problem = f"{exc} (smtpfake_settings in {where})"
-    if problem:  # told outside the except block: one line, and the run ends (as a usage error)
-        pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
+    if problem:
+        # told outside the except block, in one line: the error of every test that uses the
+        # fixtures (pytest keeps a session fixture's failure), while the others run
+        pytest.fail(problem, pytrace=False)
     if where and in_force is None:
         # made only now: what start-up did for the flags
         settings_in_code(
             settings, where, overridden_flags(config, config.stash[_SETTINGS], settings)
         )
     yield from backend(settings, where)
+
+
+def _settings(request: pytest.FixtureRequest) -> Settings:
+    """The settings in force: those start-up made of a conftest's ``smtpfake_settings`` (so
+    its function runs once, not again for the fixture), else the fixture's value."""
+    in_force = request.config.stash.get(_IN_FORCE, ("", None))[1]
+    if in_force is not None:
+        return in_force
+    made: Settings = request.getfixturevalue("smtpfake_settings")
+    return made
 
 
 @pytest.fixture(scope="session")
@@ -557,9 +578,7 @@ def smtpfake_server(smtpfake_backend: Control) -> Server:
 
 
 @pytest.fixture
-def smtpfake(
-    request: pytest.FixtureRequest, smtpfake_backend: Control, smtpfake_settings: Settings
-) -> Iterator[Control]:
+def smtpfake(request: pytest.FixtureRequest, smtpfake_backend: Control) -> Iterator[Control]:
     """A running fake SMTP server on 127.0.0.1 for this test alone: nothing leaks between tests.
 
     The scenario comes from, in order: indirect parametrization, ``@pytest.mark.smtpfake(...)``,
@@ -568,4 +587,4 @@ def smtpfake(
     """
     from smtpfake.pytest_plugin_marker import for_the_test
 
-    yield from for_the_test(request, smtpfake_backend, smtpfake_settings)
+    yield from for_the_test(request, smtpfake_backend, _settings(request))

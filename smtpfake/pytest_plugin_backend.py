@@ -40,30 +40,44 @@ def port_for_this_process(port: int) -> int:
     return port + int(worker[2:]) if port and worker.startswith("gw") else port
 
 
-def check_port(host: str, port: int) -> None:
-    """UsageError at start-up if ``host:port`` is taken (rather than an error in every test)."""
+def check_port(settings: Settings, where: str, *, worker: int | None = None) -> None:
+    """UsageError at start-up if the host and port ``settings`` give are taken (rather than an
+    error in every test): for pytest-xdist's ``worker`` K, port N+K."""
     import socket
 
+    port = settings.port + (worker or 0) if settings.port else 0
     try:
-        with socket.create_server((host, port)):
+        with socket.create_server((settings.host, port)):
             pass
     except OSError as exc:
-        flags = "--smtpfake-host/--smtpfake-port (ini smtpfake_host/smtpfake_port)"
-        problem = f"cannot listen on {host}:{port}: {exc}"
-        raise pytest.UsageError(f"smtpfake: {flags}: {problem}") from None
+        problem = _cannot_listen(settings, where, port, exc, worker)
+        raise pytest.UsageError(problem) from None
 
 
-def wait_for_sidecar(settings: Settings) -> RemoteSmtpFake:
+def _cannot_listen(
+    settings: Settings, where: str, port: int, exc: OSError, worker: int | None
+) -> str:
+    from smtpfake.pytest_plugin import named
+
+    said = f"smtpfake: {named(where, settings, 'host', 'port')}: "
+    said += f"cannot listen on {settings.host}:{port}: {exc}"
+    if worker is not None:
+        said += f" (under pytest-xdist worker gw{worker} listens on {settings.port}+{worker})"
+    return said
+
+
+def wait_for_sidecar(settings: Settings, where: str = "") -> RemoteSmtpFake:
     """Poll the sidecar's health until it says ready, for at most ``remote_wait`` seconds;
-    return a client of it."""
+    return a client of it. Errors name the settings as given (``where``: see ``named``)."""
     import time
 
+    from smtpfake.pytest_plugin import named
     from smtpfake.remote import RemoteError, RemoteSmtpFake
 
     try:
         remote = RemoteSmtpFake(settings.remote, settings.remote_token, timeout=2.0)
     except ValueError as exc:
-        raise pytest.UsageError(f"smtpfake: --smtpfake-remote: {exc}") from None
+        raise pytest.UsageError(f"smtpfake: {named(where, settings, 'remote')}: {exc}") from None
     deadline = time.monotonic() + settings.remote_wait
     while True:
         try:
@@ -75,28 +89,32 @@ def wait_for_sidecar(settings: Settings) -> RemoteSmtpFake:
                 remote.request("GET", "/api/clock")
         except RemoteError as exc:
             if exc.status in (401, 403):
+                token = "Settings(remote_token=...)" if where else "--smtpfake-remote-token"
                 raise pytest.UsageError(
-                    f"smtpfake: --smtpfake-remote-token: {settings.remote} refused it: {exc}"
+                    f"smtpfake: {token}: {settings.remote} refused it: {exc}"
                 ) from None
             problem = str(exc)
         if not problem:
             return remote
         if time.monotonic() >= deadline:
+            wait = "Settings(remote_wait=...)" if where else "--smtpfake-remote-wait"
+            given = f"--smtpfake-remote {settings.remote}"
+            setting = named(where, settings, "remote") if where else given
             raise pytest.UsageError(
-                f"smtpfake: --smtpfake-remote {settings.remote}: {problem} "
-                f"(waited {settings.remote_wait:g}s, see --smtpfake-remote-wait)"
+                f"smtpfake: {setting}: {problem} (waited {settings.remote_wait:g}s, see {wait})"
             )
         time.sleep(0.1)
 
 
-def check_scenario_on_sidecar(remote: RemoteSmtpFake, settings: Settings) -> None:
+def check_scenario_on_sidecar(remote: RemoteSmtpFake, settings: Settings, where: str = "") -> None:
     """UsageError at start-up for a default scenario the run cannot get: a name the sidecar's
     library does not hold, or a local YAML file (uploaded by each test) that does not load."""
+    from smtpfake.pytest_plugin import named
     from smtpfake.scenario import ScenarioError, resolve
     from smtpfake.scenario.library import unknown_name
     from smtpfake.servers_on_demand import local_scenario
 
-    setting = "--smtpfake-scenario (ini smtpfake_scenario)"
+    setting = named(where, settings, "scenario")
     name = settings.scenario
     if (
         local_scenario(name, settings.scenario_dirs) != name
@@ -140,11 +158,11 @@ def settings_in_code(settings: Settings, where: str, overridden: list[str]) -> N
     if not settings.remote and not xdist_worker():
         problem = ""
         try:
-            check_port(settings.host, settings.port)
+            check_port(settings, where)
         except pytest.UsageError as exc:
-            problem = f"{exc} (smtpfake_settings in {where})"
-        if problem:
-            pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
+            problem = str(exc)
+        if problem:  # every test that uses the fixtures errors with it (see smtpfake_backend)
+            pytest.fail(problem, pytrace=False)
 
 
 def backend(settings: Settings, where: str = "") -> Iterator[Control]:
@@ -154,7 +172,7 @@ def backend(settings: Settings, where: str = "") -> Iterator[Control]:
         if settings.delivery is not None:
             # flags were checked at start-up; this is a conftest's Settings: one line per test
             pytest.fail(f"smtpfake: Settings(delivery=...): {REMOTE_DELIVERY}", pytrace=False)
-        yield from _remote_backend(settings)
+        yield from _remote_backend(settings, where)
         return
     from smtpfake.control import SmtpFake
     from smtpfake.scenario import ScenarioError
@@ -175,18 +193,19 @@ def backend(settings: Settings, where: str = "") -> Iterator[Control]:
         )
     except ScenarioError as exc:
         # settings made in code that start-up could not make (an smtpfake_settings taking other
-        # fixtures) are checked only here: one line, once (the run ends, as a usage error)
-        said = problem_lines(exc)
-        problem = f"smtpfake: Settings(scenario={settings.scenario!r}) (smtpfake_settings"
-        problem += f" in {where}): {said}" if where else f"): {said}"
+        # fixtures) are checked only here: one line, the error of each test using the fixtures
+        from smtpfake.pytest_plugin import named
+
+        problem = f"smtpfake: {named(where, settings, 'scenario')}: {problem_lines(exc)}"
     if problem:
-        pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
+        pytest.fail(problem, pytrace=False)
     try:
         server.start()
     except OSError as exc:
-        where = f"{settings.host}:{port_for_this_process(settings.port)}"
         # taken since the start-up check: one line in each test that needs it, no traceback
-        problem = f"smtpfake: --smtpfake-host/--smtpfake-port: cannot listen on {where}: {exc}"
+        worker = xdist_worker()
+        k = int(worker[2:]) if settings.port and worker.startswith("gw") else None
+        problem = _cannot_listen(settings, where, port_for_this_process(settings.port), exc, k)
     if problem:
         pytest.fail(problem, pytrace=False)
     fake = SmtpFake(server)
@@ -195,7 +214,7 @@ def backend(settings: Settings, where: str = "") -> Iterator[Control]:
     server.stop()
 
 
-def _remote_backend(settings: Settings) -> Iterator[Control]:
+def _remote_backend(settings: Settings, where: str) -> Iterator[Control]:
 
     from smtpfake.remote import RemoteError
     from smtpfake.scenario import ScenarioError
@@ -209,7 +228,10 @@ def _remote_backend(settings: Settings) -> Iterator[Control]:
             # the sidecar refused a server of our own (gone since start-up, out of ports, a
             # bad scenario): one line in each test, not a traceback through the fixtures (and
             # told outside the except block, as in backend())
-            problem = f"smtpfake: --smtpfake-remote {settings.remote}: {exc}"
+            from smtpfake.pytest_plugin import named
+
+            given = f"--smtpfake-remote {settings.remote}"
+            problem = f"smtpfake: {named(where, settings, 'remote') if where else given}: {exc}"
         if problem:
             pytest.fail(problem, pytrace=False)
         remote.transcript_in_errors = False

@@ -289,8 +289,9 @@ def for_the_test(
     parametrization, else the marker's, else ``settings``'), with the marker's delivery and
     handler until the test ends; yields it. Afterwards reset again and back on ``settings``'
     scenario."""
-    from smtpfake.control import SETTLE_TIMEOUT
+    from smtpfake.control import SETTLE_TIMEOUT, ControlHelpers
     from smtpfake.scenario import ScenarioError
+    from smtpfake.settling import warn_missed
 
     marker = _marker(request.node)
     scenario, seed = _marker_scenario(marker, settings.scenario, settings.seed, request.node)
@@ -323,10 +324,14 @@ def for_the_test(
         server.delivery = kept  # type: ignore[assignment]
     if server is not None and kept_hooks is not _NO_CHANGE:
         server.hooks = kept_hooks  # type: ignore[assignment]
+    # reads in the test's loop that missed a close: known now, told once the server is reset
+    missed = backend.missed_reads() if isinstance(backend, ControlHelpers) else []
+    missed += server.missed_reads() if server is not None else []
     backend.reset()  # drop this test's connections now, not at the next test
     # the run's scenario again, so nothing this test chose (marker, parametrization, use())
     # plays on for a later test that reaches the server through smtpfake_session
     backend.use(settings.scenario, seed=settings.seed)
+    warn_missed(missed)
     if errors:
         # A bug inside smtpfake while serving this test: it fails here, never lost in a thread.
         pytest.fail("\n".join(str(e) for e in errors), pytrace=False)

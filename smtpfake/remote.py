@@ -39,6 +39,7 @@ from smtpfake.scenario.loader import plain
 from smtpfake.scenario.use_errors import use_errors
 from smtpfake.serialize import (
     JSON,
+    ScenarioDescription,
     counts_from_json,
     message_from_json,
     options_from_json,
@@ -326,15 +327,17 @@ class RemoteSmtpFake(ControlHelpers):
 
     @property
     def scenario_name(self) -> str:
-        return str(self.scenario()["name"])
+        return str(self.scenario["name"])
 
-    def scenario(self) -> JSON:
-        """The active scenario as the API describes it (name, summary, expect, rules, ...)."""
-        return self.request("GET", "/api/scenario")[1]
+    @property
+    def scenario(self) -> ScenarioDescription:
+        """The scenario in force as the API describes it (name, summary, expect, rules, ...), as
+        the in-process fixture's; ``scenario()``, the older spelling, still reads."""
+        return ScenarioDescription(self.request("GET", "/api/scenario")[1])
 
     def _rule_labels(self) -> tuple[str, ...]:
         """For the rule-name check of sessions_where and assert_sent (ControlHelpers)."""
-        return tuple(str(r["label"]) for r in self.scenario().get("rules") or ())
+        return tuple(str(r["label"]) for r in self.scenario.get("rules") or ())
 
     def scenarios(self) -> list[JSON]:
         return list(self.request("GET", "/api/scenarios")[1]["scenarios"])

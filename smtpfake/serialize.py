@@ -12,7 +12,7 @@ import base64
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from smtpfake.engine.records import HEADER_SCAN_BYTES, Message, Outcome, TranscriptEntry, Violation
 from smtpfake.exchanges import Exchange
@@ -22,6 +22,9 @@ from smtpfake.scenario.errors import ParamsError, Problem
 from smtpfake.scenario.model import Location, Rule
 from smtpfake.scenario.violations import VIOLATION_KINDS
 from smtpfake.visible import json_text
+
+if TYPE_CHECKING:
+    from smtpfake.server import Server
 
 JSON = dict[str, Any]
 
@@ -277,6 +280,27 @@ def _conditions(rule: Rule) -> JSON:
         if f.name not in _NOT_CONDITIONS and value is not None:
             out[f.name] = _plain(value)
     return out
+
+
+class ScenarioDescription(dict[str, Any]):
+    """The scenario a server plays, as ``GET /api/scenario`` describes it (``name``, ``summary``,
+    ``expect``, ``description``, ``source``, ``seed`` in force, ``params``, ``rules``, ``smtp``,
+    ``show``): the fixture's ``scenario``, in-process and against a sidecar alike. Calling it
+    returns it: ``RemoteSmtpFake.scenario()`` was a method before it was this property."""
+
+    def __call__(self) -> ScenarioDescription:
+        return self
+
+
+def scenario_in_force(server: Server) -> ScenarioDescription:
+    """``GET /api/scenario``'s body for ``server``."""
+    from smtpfake.cli import show_text
+
+    body = ScenarioDescription(scenario_to_json(server.scenario))
+    body["seed"] = server.effective_seed
+    body["smtp"] = {"host": server.host, "port": server.port}
+    body["show"] = show_text(server.scenario)
+    return body
 
 
 def scenario_to_json(scenario: Scenario) -> JSON:

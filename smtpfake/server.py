@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from smtpfake.engine.records import Violation
     from smtpfake.hooks import Hooks
     from smtpfake.scenario.model import ServerSettings
-    from smtpfake.settling import Stalled
+    from smtpfake.settling import LoopRead, Stalled
     from smtpfake.tls import TlsContexts
 
 
@@ -482,12 +482,23 @@ class Server:
         return self._settle(timeout, every=True)
 
     async def asettle(self, timeout: float | None = None) -> bool:
-        """:meth:`settle` from an async test: waits in a worker thread, so the test's loop goes
-        on (and closes its asyncio clients) meanwhile."""
-        return await asyncio.to_thread(self.settle, timeout)
+        """:meth:`settle` from an async test (asyncio or trio): waits in a worker thread, so the
+        test's loop goes on (and closes its clients) meanwhile."""
+        from smtpfake.settling import in_worker_thread  # asyncio's or trio's
+
+        return await in_worker_thread(self.settle, timeout)
+
+    def missed_reads(self) -> list[tuple[LoopRead, int]]:
+        """At a test's end: the reads in its loop that missed a close (Stalled.at_the_end)."""
+        from smtpfake.settling import wait_ended
+
+        if self._stalled is None:
+            return []
+        journal = self.journal
+        return self._stalled.at_the_end(journal.sessions, lambda k, s: wait_ended(journal, k, s))
 
     def _settle(self, timeout: float | None, *, every: bool) -> bool:
-        from smtpfake.settling import Stalled, wait_ended
+        from smtpfake.settling import Stalled, in_running_loop, wait_ended
 
         running = _running_loop()
         if running is not None and running is self._loop:
@@ -496,8 +507,8 @@ class Server:
             return not any(s.ended is None for s in self.journal.sessions())
         if self._stalled is None:
             self._stalled = Stalled()
-        if running is not None:
-            # an async test's loop: a wait would hold up its clients' close (warned, once)
+        if in_running_loop():
+            # an async test's loop: a wait would hold up its clients' close (warned if it did)
             return self._stalled.without_waiting(self.journal.sessions(), every=every)
         limit = self.settle_timeout if timeout is None else timeout
         journal = self.journal

@@ -8,7 +8,6 @@ import time
 from aiohttp import web
 
 from smtpfake import __version__
-from smtpfake.cli import show_text
 from smtpfake.http.choice import (
     YAML_TYPE,
     FieldProblem,
@@ -23,7 +22,7 @@ from smtpfake.http.inputs import JSON, ApiError, check_uploaded_files, only
 from smtpfake.scenario import ParamsError, ScenarioError, load_file, load_text, scenario_files
 from smtpfake.scenario.compose import too_big_message
 from smtpfake.scenario.limits import MAX_SCENARIO_BYTES
-from smtpfake.serialize import scenario_to_json
+from smtpfake.serialize import scenario_in_force
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 #: PUT /api/scenario's query, with a YAML body (and param.NAME=VALUE for its parameters)
@@ -49,12 +48,7 @@ async def health(request: web.Request, settings: Settings, instance: Instance) -
 
 
 def scenario_body(instance: Instance) -> JSON:
-    server = instance.server
-    body = scenario_to_json(server.scenario)
-    body["seed"] = server.effective_seed
-    body["smtp"] = _smtp(instance)
-    body["show"] = show_text(server.scenario)
-    return body
+    return scenario_in_force(instance.server)
 
 
 async def get_scenario(

@@ -92,7 +92,10 @@ def test_delivery_set_in_code_with_a_sidecar_is_one_usage_error(
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR  # once, at start-up
     result.stderr.fnmatch_lines(
-        ["*smtpfake: --smtpfake-delivery *: delivery is for the in-process*"]
+        [
+            "*smtpfake: Settings(delivery='maildir:box') (smtpfake_settings in conftest.py): "
+            "delivery is for the in-process*"
+        ]
     )
     assert "def smtpfake_backend" not in result.stdout.str()
 

@@ -192,3 +192,31 @@ def test_a_sidecar_scenario_name_is_accepted_and_a_bad_local_file_refused(
             f"{bad}:3:12: rules?1?.reply: reply code*",
         ]
     )
+
+
+SCENARIO_SUITE = """
+import pytest
+
+
+@pytest.mark.smtpfake("greylisting", params={"delay": 7})
+def test_scenario(smtpfake):
+    described = smtpfake.scenario
+    assert described["name"] == smtpfake.scenario_name == "greylisting"
+    assert [p["value"] for p in described["params"] if p["name"] == "delay"] == [7]
+    assert described["smtp"] == {"host": smtpfake.host, "port": smtpfake.port}
+    assert [r["label"] for r in described["rules"]] and described["show"]
+    assert smtpfake.scenario() == described  # the older method's spelling still reads
+    with open("keys.txt", "a") as keys:
+        keys.write(f"{sorted(described)}\\n")
+"""
+
+
+def test_the_fixtures_scenario_is_the_same_in_process_and_against_a_sidecar(
+    pytester: pytest.Pytester, sidecar: tuple[Server, ApiServer]
+) -> None:
+    _, api = sidecar
+    pytester.makepyfile(test_scenario=SCENARIO_SUITE)
+    for remote in ([], ["--smtpfake-remote", api.url]):
+        pytester.runpytest("-p", "no:cacheprovider", *remote).assert_outcomes(passed=1)
+    local, remote = (pytester.path / "keys.txt").read_text().splitlines()
+    assert local == remote

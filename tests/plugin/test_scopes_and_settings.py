@@ -115,7 +115,7 @@ def test_fixed_port_flag_and_ini(pytester: pytest.Pytester) -> None:
         ),
         (
             ["--smtpfake-remote", "ftp://x"],
-            "smtpfake: --smtpfake-remote: expected the sidecar's API URL*",
+            "smtpfake: --smtpfake-remote (ini smtpfake_remote): expected the sidecar's API URL*",
         ),
         (
             ["--smtpfake-scenario-dir", "no-such-dir"],
@@ -328,7 +328,13 @@ def test_a_workers_taken_port_is_one_usage_error_from_the_main_process(
             "-p", "no:cacheprovider", "-n", "2", f"--smtpfake-port={second - 1}"
         )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: smtpfake: *cannot listen on 127.0.0.1:{second}: *"])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: smtpfake: --smtpfake-host/--smtpfake-port (ini smtpfake_host/smtpfake_port): "
+            f"cannot listen on 127.0.0.1:{second}: * (under pytest-xdist worker gw1 listens on "
+            f"{second - 1}+1)"
+        ]
+    )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 

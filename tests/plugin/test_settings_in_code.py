@@ -6,6 +6,7 @@ overrides is warned about (fresh9 F5, F6)."""
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 
@@ -48,15 +49,26 @@ def test_a_bad_setting_in_code_is_one_usage_error_at_start_up(
 
 
 @pytest.mark.parametrize("settings", ["seed=-1", "port=99999", "scenario='defualt'"])
-def test_one_made_at_first_use_is_told_once(pytester: pytest.Pytester, settings: str) -> None:
-    # taking another fixture, the override cannot be made at start-up: told at its first use,
-    # once, and the run ends (not one error per test)
+def test_one_made_at_first_use_is_the_error_of_the_tests_that_use_it(
+    pytester: pytest.Pytester, settings: str
+) -> None:
+    # taking another fixture, the override cannot be made at start-up: its mistake is the error
+    # of each test that uses the fixtures, in one line, as pytest does for a broken fixture; a
+    # test that does not use smtpfake runs
     pytester.makeconftest(conftest(settings, needs="tmp_path_factory"))
-    pytester.makepyfile(TWO_TESTS)
-    result = pytester.runpytest("-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    pytester.makepyfile(TWO_TESTS + "\ndef test_without_smtpfake():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=2)
+    said = BAD[settings].split(":")[0].split(" ")[0]
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_a*",
+            f"smtpfake: {said}*",
+            "*ERROR at setup of test_b*",
+            f"smtpfake: {said}*",
+        ]
+    )
     out = result.stdout.str()
-    assert out.count(BAD[settings].split(":")[0].split(" ")[0]) == 1, out
     assert "Traceback" not in out and "OverflowError" not in out
     assert "smtpfake_settings in conftest.py" in out
 
@@ -117,3 +129,62 @@ def test_server_checks_its_seed_and_port(given: dict[str, object], said: str) ->
         pytest.raises(ValueError, match=re.escape("use(seed=): must be at least 0")),
     ):
         server.use("default", seed=-1)
+
+
+def test_an_override_made_at_start_up_runs_once(pytester: pytest.Pytester) -> None:
+    # start-up makes it (to check it and show it); the fixtures use that value, not a second call
+    pytester.makeconftest(
+        "import pytest\nfrom pathlib import Path\nfrom smtpfake.pytest_plugin import Settings\n\n"
+        '@pytest.fixture(scope="session")\ndef smtpfake_settings(pytestconfig):\n'
+        '    with Path("calls.txt").open("a") as calls:\n        calls.write("call\\n")\n'
+        '    return Settings(scenario="strict-503-ordering")\n'
+    )
+    pytester.makepyfile(
+        "def test_a(smtpfake):\n    assert smtpfake.scenario_name == 'strict-503-ordering'\n\n"
+        "def test_b(smtpfake, smtpfake_session, smtpfake_server):\n    pass\n"
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    assert (pytester.path / "calls.txt").read_text() == "call\n"
+
+
+def taken_port() -> tuple[socket.socket, int]:
+    taken = socket.create_server(("127.0.0.1", 0))
+    return taken, taken.getsockname()[1]
+
+
+@pytest.mark.parametrize("needs", ["", "tmp_path_factory"])
+def test_a_port_in_code_is_named_as_written(pytester: pytest.Pytester, needs: str) -> None:
+    # at start-up (a usage error) and at first use (each test's error): the field, not the flag
+    taken, port = taken_port()
+    with taken:
+        pytester.makeconftest(conftest(f"port={port}", needs=needs))
+        pytester.makepyfile(TWO_TESTS)
+        result = pytester.runpytest("-p", "no:cacheprovider")
+    said = (
+        f"smtpfake: Settings(host='127.0.0.1', port={port}) (smtpfake_settings in conftest.py): "
+        f"cannot listen on 127.0.0.1:{port}: *"
+    )
+    if needs:
+        result.assert_outcomes(errors=2)
+        result.stdout.fnmatch_lines([said])
+    else:
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"ERROR: {said}"])
+    assert "--smtpfake-" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_sidecar_in_code_is_named_as_written(pytester: pytest.Pytester) -> None:
+    taken, port = taken_port()
+    taken.close()  # nothing listens there now: refused at once
+    url = f"http://127.0.0.1:{port}"
+    pytester.makeconftest(conftest(f"remote={url!r}, remote_wait=0"))
+    pytester.makepyfile(TWO_TESTS)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: smtpfake: Settings(remote='{url}') (smtpfake_settings in conftest.py): * "
+            "(waited 0s, see Settings(remote_wait=...))"
+        ]
+    )
+    assert "--smtpfake-" not in result.stdout.str() + result.stderr.str()
