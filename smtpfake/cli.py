@@ -542,7 +542,7 @@ def _show(args: Args) -> int:
             except ValueError as exc:  # not a URL: the option's mistake, not the sidecar's
                 return usage_problem("smtpfake show", f"--remote: {exc}")
             if args.scenario is None:
-                body = remote.scenario()
+                body = remote.scenario
                 text, labels = str(body["show"]), [str(r["label"]) for r in body["rules"]]
             sessions, source = _remote_sessions(remote), f"{remote.url}{remote.prefix}/sessions"
         elif args.journal is not None:
