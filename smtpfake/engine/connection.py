@@ -250,7 +250,7 @@ class Connection:
         (with no cut armed). What :meth:`_pump` and :meth:`_next_piece` would do with them,
         without buffering and copying them; None for any other read (buffered as usual)."""
         session = self.session
-        if session.chunk is not None or session.cut_chunk is not None:
+        if session.chunk is not None:  # (also the rest of one the server's close cut)
             return None
         if session.mode is not _MODE_DATA:
             if len(data) > LINE_LIMIT or data.find(b"\n") != len(data) - 1 or not data:
@@ -803,7 +803,8 @@ class Connection:
         DATA, or a BDAT chunk, RFC 3030 §2) is unfinished, ended by the close (:meth:`_cut`);
         nothing outside a message (the close path of every session passes here)."""
         session = self.session
-        if session.chunk is not None:
+        chunk = session.chunk
+        if chunk is not None and not chunk.after_close:
             # the chunk's entry and its chunk-short at the close, before the close's own entry
             session.arrived = self._cut()
             bdat.ended(session)
@@ -891,14 +892,14 @@ class Connection:
         when no whole one is there yet (octets of a BDAT chunk or of a discarded line that
         complete no record, see :func:`_records`, are taken but count as none)."""
         buffer, session = self._buffer, self.session
-        if session.cut_chunk is not None:  # the rest of a chunk the server's close cut
-            take = min(len(buffer), session.cut_chunk[0])
-            del buffer[:take]
-            self._took(take)
-            bdat.after_close(session, take)
-            return ()
         chunk = session.chunk
         if chunk is not None:
+            if chunk.after_close:  # the rest of a chunk the server's close cut
+                take = min(len(buffer), chunk.size - chunk.received)
+                del buffer[:take]
+                self._took(take)
+                bdat.after_close(session, take)
+                return ()
             # RFC 3030: a BDAT chunk is framed by its size, not by lines
             take = min(len(buffer), chunk.want)
             data = bytes(buffer[:take])
