@@ -55,6 +55,9 @@ class Chunk:
     received: int = 0  # octets read so far
     cut: BodyCut | None = None  # a cut_body rule: end the connection after this many octets
     queue_id: str = ""  # BDAT ... LAST: the id its 250 names
+    # the rest of a chunk the server's close cut (``size`` its octets, :func:`after_close`):
+    # kept as the session's chunk, so the one test of it per read covers it too
+    after_close: bool = False
 
     @property
     def want(self) -> int:
@@ -142,7 +145,7 @@ def receive(session: Session, data: bytes) -> tuple[Action, ...]:
         session.reset_transaction()
         actions = session.ending(cut.actions, cut.label)
         if session.mode is Mode.CLOSED:
-            session.cut_chunk = [chunk.size - chunk.received, 0]
+            session.chunk = Chunk(chunk.size - chunk.received, False, after_close=True)
         return actions
     if chunk.received < chunk.size:
         return ()
@@ -181,13 +184,13 @@ def ended(session: Session, *, by_server: bool = False) -> None:
     :attr:`Session.arrived`, which the caller sets to the client's close (as a message cut
     short in DATA ends at the close), and never held back: the close's entry comes after."""
     chunk = session.chunk
-    if chunk is None:
+    if chunk is None or chunk.after_close:
         return
     session.chunk = None
     text = f"(chunk data, {chunk.received} of {chunk.size} octets, unfinished)"
     if by_server:
         session.record("client", text, note=True)
-        session.cut_chunk = [chunk.size - chunk.received, 0]
+        session.chunk = Chunk(chunk.size - chunk.received, False, after_close=True)
         return
     session.heard(text, note=True)
     if session.mode is not Mode.CLOSED:  # the client's close cut it
@@ -200,25 +203,24 @@ def ended(session: Session, *, by_server: bool = False) -> None:
 
 
 def after_close(session: Session, size: int) -> None:
-    """``size`` more octets of the chunk the server's close cut (:attr:`Session.cut_chunk`): a
+    """``size`` more octets of the chunk the server's close cut (:attr:`Chunk.after_close`): a
     client streams a chunk whole before it reads any reply (RFC 3030 §2), so they are its rest,
     counted, never read as commands nor judged; one note once all of it came."""
-    cut = session.cut_chunk
-    assert cut is not None, "chunk octets after the close without a cut chunk"
-    cut[0] -= size
-    cut[1] += size
-    if not cut[0]:
-        session.cut_chunk = None
-        session.heard(f"(chunk data after the close, {cut[1]} octets)", note=True)
+    cut = session.chunk
+    assert cut is not None and cut.after_close, "chunk octets after the close without a cut"
+    cut.received += size
+    if cut.received >= cut.size:
+        session.chunk = None
+        session.heard(f"(chunk data after the close, {cut.received} octets)", note=True)
 
 
 def cut_chunk_ended(session: Session, when: float | None) -> None:
     """The connection ends (at ``when``; None: now) before the rest of a chunk the server's
     close cut came whole: the octets that did come, noted as unfinished."""
-    cut = session.cut_chunk
-    if cut is None:
+    cut = session.chunk
+    if cut is None or not cut.after_close:
         return
-    session.cut_chunk = None
-    if cut[1]:
-        text = f"(chunk data after the close, {cut[1]} of {sum(cut)} octets, unfinished)"
+    session.chunk = None
+    if cut.received:
+        text = f"(chunk data after the close, {cut.received} of {cut.size} octets, unfinished)"
         session.record("client", text, time=when, note=True)

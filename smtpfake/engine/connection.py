@@ -64,6 +64,9 @@ GRACE_TIMER = "grace"
 SERVER_IDLE = 300.0
 #: the grace period's default length, in seconds
 GRACE_PERIOD = 1.0
+#: ``Connection._ahead`` while replies of a group's write wait for the socket to take them
+#: (:meth:`Connection.sent`): whatever the client sends then, it sent before they reached it
+_ALL = 1 << 62
 
 #: read for every line as a module global (on Python 3.10 and 3.11 ``Mode.DATA`` goes through
 #: EnumType.__getattr__'s slow hook: see session.py)
@@ -109,6 +112,7 @@ class Connection:
     """
 
     __slots__ = (
+        "_after_queue",
         "_ahead",
         "_batch",
         "_buffer",
@@ -167,6 +171,10 @@ class Connection:
         # octets of the first of them it took. One list for the connection's life.
         self._queue: list[Send] | None = None  # (made by the first group: most clients never)
         self._queue_taken = 0
+        # ``_after_queue`` (made with the queue, read only while it holds replies): the replies
+        # of a batch given up while queued ones still wait for the socket, as (note, octets
+        # written): on the wire they come after those, and so they are recorded
+        self._after_queue: list[tuple[Note, int]]
         self._busy = False
         self._closing = False  # the server half-closed: the grace period runs
         self._over = False  # the wire was told to close or reset; nothing more is done
@@ -198,7 +206,9 @@ class Connection:
 
     def receive_data(self, data: bytes) -> tuple[Action, ...]:
         """Bytes the client sent (any split), read now (the clock's reading is their arrival
-        time). While a batch is under way they wait, judged as sent ahead of the reply."""
+        time). While a batch is under way they wait, judged as sent ahead of the reply; while
+        replies of a group's write wait for the socket (:meth:`sent`), they are read at once,
+        judged as sent ahead of those."""
         if self._over:
             return ()
         if self._closing and self.session.tls_pending:
@@ -240,7 +250,7 @@ class Connection:
         (with no cut armed). What :meth:`_pump` and :meth:`_next_piece` would do with them,
         without buffering and copying them; None for any other read (buffered as usual)."""
         session = self.session
-        if session.chunk is not None or session.cut_chunk is not None:
+        if session.chunk is not None:  # (also the rest of one the server's close cut)
             return None
         if session.mode is not _MODE_DATA:
             if len(data) > LINE_LIMIT or data.find(b"\n") != len(data) - 1 or not data:
@@ -328,6 +338,7 @@ class Connection:
         self._cursor += 1
         if self._queue is None:
             self._queue = []
+            self._after_queue = []
         self._queue.append(send)
 
     def sent(self, octets: int | None = None) -> None:
@@ -350,6 +361,9 @@ class Connection:
                     session.note(now, "server", note.text, note.rule)
             queue.clear()
             self._queue_taken = 0
+            self._ahead = min(self._ahead, len(self._buffer))  # (no more _ALL: all taken)
+            if self._after_queue:
+                self._given_up(now)
             return
         taken = self._queue_taken + octets
         done = 0
@@ -364,6 +378,12 @@ class Connection:
             self._delivered(note, now)
         del queue[:done]
         self._queue_taken = taken if queue else 0
+        if not queue and self._after_queue:
+            self._given_up(now)
+        # RFC 2920 §3.1: what the client sends before a reply reached it is pipelined, so each
+        # line read while these wait is judged as sent ahead of them (the line is recorded when
+        # read, before them: its time is earlier than the socket's taking their last octets)
+        self._ahead = _ALL if queue else min(self._ahead, len(self._buffer))
 
     def _unsent(self, when: float | None = None) -> None:
         """The queued replies the socket has not taken never will be (the connection ends, or
@@ -381,6 +401,16 @@ class Connection:
             written = 0
         queue.clear()
         self._queue_taken = 0
+        if self._after_queue:
+            self._given_up(when)
+
+    def _given_up(self, when: float | None) -> None:
+        """The queue is through (taken, or never to be): the replies given up behind it
+        (:meth:`_abandon`) are recorded now, not delivered, after its replies: wire order."""
+        self._hold_back()
+        for note, written in self._after_queue:
+            self.session.undelivered(note, written, when)
+        self._after_queue.clear()
 
     def handed(self, octets: int) -> None:
         """``octets`` of the Send under way are with the socket, the rest still in the
@@ -427,13 +457,16 @@ class Connection:
         self._batch, self._cursor = (), 0
         if self._over:
             return ()
+        # (replies of a group's write the socket has not taken: all that comes is ahead of them)
+        waiting = bool(self._queue)
         if not self._buffer:  # the client waited for this reply (most of the time)
-            self._ahead = 0
+            self._ahead = _ALL if waiting else 0
             if self._eof is None:
                 return self._idle_only
             self._input_over()
             return self._end()
-        self._ahead = len(self._buffer)  # all of it came before the reply was complete
+        # all of it came before the reply was complete
+        self._ahead = _ALL if waiting else len(self._buffer)
         actions = self._pump()
         if self._busy or self._over:
             return actions
@@ -728,14 +761,20 @@ class Connection:
 
     def _abandon(self, when: float | None = None) -> None:
         """The rest of the current batch will never be carried out: its replies are recorded as
-        not delivered, each with how much of it was written (at ``when``; None: now)."""
+        not delivered, each with how much of it was written (at ``when``; None: now); while
+        replies queued before it wait for the socket, once they are through (:meth:`_given_up`)."""
         if not self._busy:
             return
-        self._hold_back()
+        behind = bool(self._queue)  # replies queued before it wait for the socket still
+        if not behind:
+            self._hold_back()
         written = self._written
         for action in self._batch[self._cursor :]:
             if isinstance(action, Send) and action.note is not None:
-                self.session.undelivered(action.note, written, when)
+                if behind:  # (an internal error: the wire writes its 451 once they went)
+                    self._after_queue.append((action.note, written))
+                else:
+                    self.session.undelivered(action.note, written, when)
                 written = 0
         self._batch, self._cursor, self._written = (), 0, 0
 
@@ -764,7 +803,8 @@ class Connection:
         DATA, or a BDAT chunk, RFC 3030 §2) is unfinished, ended by the close (:meth:`_cut`);
         nothing outside a message (the close path of every session passes here)."""
         session = self.session
-        if session.chunk is not None:
+        chunk = session.chunk
+        if chunk is not None and not chunk.after_close:
             # the chunk's entry and its chunk-short at the close, before the close's own entry
             session.arrived = self._cut()
             bdat.ended(session)
@@ -852,14 +892,14 @@ class Connection:
         when no whole one is there yet (octets of a BDAT chunk or of a discarded line that
         complete no record, see :func:`_records`, are taken but count as none)."""
         buffer, session = self._buffer, self.session
-        if session.cut_chunk is not None:  # the rest of a chunk the server's close cut
-            take = min(len(buffer), session.cut_chunk[0])
-            del buffer[:take]
-            self._took(take)
-            bdat.after_close(session, take)
-            return ()
         chunk = session.chunk
         if chunk is not None:
+            if chunk.after_close:  # the rest of a chunk the server's close cut
+                take = min(len(buffer), chunk.size - chunk.received)
+                del buffer[:take]
+                self._took(take)
+                bdat.after_close(session, take)
+                return ()
             # RFC 3030: a BDAT chunk is framed by its size, not by lines
             take = min(len(buffer), chunk.want)
             data = bytes(buffer[:take])

@@ -141,7 +141,6 @@ class Session:
         "conduct",
         "connection",
         "counts",
-        "cut_chunk",
         "declared",
         "entries",
         "entries_room",
@@ -241,9 +240,6 @@ class Session:
         # when the first reply (the greeting, or what came instead) had its last octet handed to
         # the socket: a line that arrived before it is early talk, whatever closed the session
         self.greeting_at: float | None = None
-        # a BDAT chunk the server's close cut: [octets of it still to come, octets that came
-        # since], which the client streams on before it reads a reply (bdat.after_close)
-        self.cut_chunk: list[int] | None = None
         # The server closed while the client was sending message text (DATA): what the client
         # still sends up to its final "." is that text, sent before it reads any reply (RFC
         # 5321 §4.1.1.4), recorded under a note that says so (:meth:`_text_after_close`):

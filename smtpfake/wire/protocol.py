@@ -57,7 +57,9 @@ HANDSHAKE_LIMIT = 60.0
 READ_SIZE = 1 << 18
 #: while the transport holds octets of replies the socket has not taken (the client does not
 #: read), how often the wire notes how many, in seconds: the socket takes more as the kernel
-#: moves what it took on, with no event, and a reset drops the transport's buffer unsaid
+#: moves what it took on, with no event, and a reset drops the transport's buffer unsaid.
+#: (asyncio's loop could say each take if the low-water mark followed the buffer down, but
+#: uvloop calls resume_writing only once libuv's whole write went: a look serves both)
 LOOK_EVERY = 0.01
 
 

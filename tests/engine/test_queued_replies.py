@@ -6,12 +6,13 @@ reports are made by hand, as tests/wire/test_wire_group_write.py makes them happ
 from __future__ import annotations
 
 from smtpfake.engine.session import CLOSE_AFTER_TIMER
-from smtpfake.scenario.plan import Close, Send
+from smtpfake.scenario.plan import Action, ArmTimer, Close, HalfClose, Send
 
 from ..support.engine import Engine
 from ..support.pipe import Pipe
 
 OK = b"250 2.0.0 Ok\r\n"
+INTERNAL = "451 4.3.0 smtpfake internal error, see the test report"
 
 
 def _group(pipe: Pipe, wire: bytes) -> list[Send]:
@@ -139,3 +140,122 @@ def test_a_timer_with_the_socket_full_cuts_the_reply_under_way() -> None:
     assert tail[0] == (5.0, "250 2.0.0 Ok", False, 6)
     assert tail[1][1].startswith("421 4.3.2 ") and tail[1][2:] == (False, 0)
     assert tail[2] == (5.0, "(connection closed)", True, None)
+
+
+def _sends(actions: tuple[Action, ...]) -> list[Send]:
+    return [a for a in actions if isinstance(a, Send)]
+
+
+def test_a_line_read_while_queued_replies_wait_is_sent_ahead_of_them() -> None:
+    """RSET, NOOP in one read (a group RFC 2920 §3.1 allows: NOOP ends it); the socket takes
+    RSET's reply and part of NOOP's; an RSET read then was sent before NOOP's reply reached the
+    client: bad-pipelining. It is recorded when read, before NOOP's reply, and answered after it
+    (the wire writes it once the socket took the rest)."""
+    pipe = _started()
+    t0 = pipe.engine.clock.now()
+    _group(pipe, b"RSET\r\nNOOP\r\n")
+    pipe.conn.sent(len(OK) + 5)
+    assert pipe.record.violations == ()
+    pipe.engine.advance(0.1)
+    (reply,) = _sends(pipe.conn.receive_data(b"RSET\r\n"))
+    pipe.engine.advance(0.1)
+    pipe.conn.sent()
+    pipe.engine.advance(0.1)
+    assert pipe.conn.wrote(reply)
+    assert _tail(pipe, 6, t0) == [
+        (0.0, "RSET", True, None),
+        (0.0, "NOOP", True, None),
+        (0.0, "250 2.0.0 Ok", True, None),
+        (0.1, "RSET", True, None),
+        (0.2, "250 2.0.0 Ok", True, None),
+        (0.3, "250 2.0.0 Ok", True, None),
+    ]
+    (violation,) = pipe.record.violations
+    assert (violation.kind, violation.command) == ("bad-pipelining", "RSET")
+    assert round(violation.time - t0, 6) == 0.1  # the RSET's time
+    assert "before the reply to NOOP" in violation.detail
+
+
+def test_a_line_begun_while_queued_replies_wait_is_sent_ahead_of_them() -> None:
+    """The same RSET, its first octets read while NOOP's reply waits, its end once the socket
+    took it: (part of) it was sent before that reply reached the client."""
+    pipe = _started()
+    _group(pipe, b"RSET\r\nNOOP\r\n")
+    pipe.conn.sent(3)
+    assert pipe.conn.receive_data(b"RS") == ()
+    pipe.conn.sent()
+    assert _sends(pipe.conn.receive_data(b"ET\r\n"))
+    assert [v.kind for v in pipe.record.violations] == ["bad-pipelining"]
+
+
+def test_a_data_read_while_the_rcpt_refusal_waits_is_a_pipelined_refusal() -> None:
+    """RFC 2920 §3.1: a pipelining client sends DATA before it learns that its RCPT was refused;
+    the 503 is the expected outcome, no bad-sequence, when the refusal had not reached it (it
+    waits for the socket). A DATA sent once the refusal was taken is the client's mistake."""
+    pipe = _started({"rules": [{"on": "rcpt", "reply": "550 5.1.1 No such user"}]})
+    _group(pipe, b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n")
+    pipe.conn.sent(3)  # not even MAIL's reply whole
+    (first,) = _sends(pipe.conn.receive_data(b"DATA\r\n"))
+    assert first.data.startswith(b"503 ")
+    pipe.conn.sent()
+    pipe.conn.wrote(first)
+    assert pipe.record.violations == ()
+    pipe.engine.advance(1)
+    (second,) = _sends(pipe.conn.receive_data(b"DATA\r\n"))
+    assert second.data.startswith(b"503 ")
+    (violation,) = pipe.record.violations
+    assert violation.kind == "bad-sequence"
+    assert violation.time == pipe.engine.clock.now()  # the second DATA's
+
+
+def _behind_the_queue(pipe: Pipe) -> tuple[float, Send, HalfClose]:
+    """A group of two NOOPs queued, the socket took the first reply and 4 octets of the second;
+    then a RSET read, its reply (the batch under way) waiting behind them; smtpfake fails. The
+    start's time, the 451 and the close the wire is to carry out."""
+    t0 = pipe.engine.clock.now()
+    _group(pipe, b"NOOP\r\nNOOP\r\n")
+    pipe.conn.sent(len(OK) + 4)
+    pipe.engine.advance(0.1)
+    assert _sends(pipe.conn.receive_data(b"RSET\r\n"))
+    pipe.engine.advance(0.1)
+    (error, close, grace) = pipe.conn.internal_error()
+    assert isinstance(error, Send) and error.data.startswith(b"451 4.3.0 ")
+    assert isinstance(close, HalfClose) and isinstance(grace, ArmTimer)
+    return t0, error, close
+
+
+def test_an_internal_error_while_queued_replies_wait_is_recorded_after_them() -> None:
+    """The wire writes the 451 once the socket took the queued replies: the RSET's reply, never
+    written, is recorded between them and the 451, as on the wire."""
+    pipe = _started()
+    t0, error, close = _behind_the_queue(pipe)
+    assert pipe.record.transcript[-1].text == "RSET"  # nothing of the end recorded yet
+    pipe.engine.advance(0.1)
+    pipe.conn.sent()
+    pipe.conn.performed(error)
+    pipe.conn.performed(close)
+    assert _tail(pipe, 6, t0) == [
+        (0.0, "250 2.0.0 Ok", True, None),
+        (0.1, "RSET", True, None),
+        (0.3, "250 2.0.0 Ok", True, None),
+        (0.3, "250 2.0.0 Ok", False, 0),
+        (0.3, INTERNAL, True, None),
+        (0.3, "(connection closed)", True, None),
+    ]
+
+
+def test_an_internal_error_while_queued_replies_wait_then_a_reset() -> None:
+    """The client resets before the socket took the rest: the queued reply cut short (4 octets
+    written), the RSET's, the 451, all not delivered, in that order, then the reset."""
+    pipe = _started()
+    t0, _, _ = _behind_the_queue(pipe)
+    pipe.engine.advance(0.1)
+    pipe.lost(reset=True)
+    assert _tail(pipe, 6, t0) == [
+        (0.0, "250 2.0.0 Ok", True, None),
+        (0.1, "RSET", True, None),
+        (0.3, "250 2.0.0 Ok", False, 4),
+        (0.3, "250 2.0.0 Ok", False, 0),
+        (0.3, INTERNAL, False, 0),
+        (0.3, "(client reset the connection)", True, None),
+    ]
