@@ -37,6 +37,7 @@ NOT_AT_START = (
     "argparse",  # a plain command line is read without it (smtpfake.plain_args)
     "gettext",  # argparse's: its messages' translations
     "smtpfake.cli_parser",
+    "pickle",  # the scenario cache's entries are marshal's (builtin)
     "zlib",  # the cache's entry names: binascii's CRC-32 (asyncio loads binascii)
     "shutil",  # argparse asks it for the terminal's width only to print help (cli_parser.Parser)
     "pathlib",  # the scenario is found and its cache entry read with os.path
@@ -201,15 +202,14 @@ AT_START = {
 }
 
 #: the standard library's modules serve may load beyond what asyncio loads itself (public
-#: top-level names, Python 3.10-3.13): the records (dataclasses, copy) and the scenario cache
-#: (pickle); a plain command line is read without argparse
+#: top-level names, Python 3.10-3.13): the records (dataclasses, copy); a plain command line is
+#: read without argparse, the scenario cache without pickle
 STDLIB_AT_START = {
     "__future__",
     "copy",
     "dataclasses",
     "gc",
-    "org",  # pickle tries `org.python.core` (Jython's): a failed import, which importtime lists
-    "pickle",
+    "org",  # copy tries `org.python.core` (Jython's): a failed import, which importtime lists
 }
 
 
