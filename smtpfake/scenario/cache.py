@@ -36,7 +36,7 @@ import importlib
 import marshal
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from smtpfake import __version__
@@ -189,7 +189,7 @@ def _read(entry: str, key: Key) -> Scenario | None:
                 return None
             if f.read(len(wanted)) != wanted:
                 return None
-            stored = marshal.load(f)
+            stored = marshal.loads(f.read())  # marshal.load reads the file item by item
     except FileNotFoundError:
         return None
     except (OSError, EOFError, ValueError, TypeError):
@@ -241,12 +241,15 @@ def _prune(folder: str) -> None:
 # record is stored as pickle (protocol 2 and up) takes it, and made back as pickle makes it: a
 # new instance without __init__, its state given to its __setstate__ if it has one, else put in
 # its __dict__. Lists are this format's own nodes (the model holds no list of its own):
-#   [OBJECT, class, state]  a record: ``class`` indexes the entry's classes (module, name)
-#   [SAME, n]               the n-th record met before (one object twice stays one object)
-#   [MEMBER, class, value]  an enum's member
-#   [LIST, items], [FROZENSET, items], [DICT, keys, values]
-# A tuple holds its items so encoded; an entry is (classes, the scenario so encoded).
-OBJECT, SAME, MEMBER, LIST, FROZENSET, DICT = range(6)
+#   [OBJECT, class, names, values]  a record: ``class`` indexes the entry's (module, name)s
+#   [SAME, n]                       the n-th record met before (one object twice stays one)
+#   [MEMBER, class, value]          an enum's member
+#   [TUPLE, items], [FROZENSET, items]  one holding a node (else stored as it is)
+#   [LIST, items], [DICT, keys, values]
+# An entry is (classes, the scenario so encoded). Reading visits the nodes alone: a value with
+# none inside is marshal's own (reading it back was about 3 times pickle's C reader, in Python,
+# when every tuple and string was visited).
+OBJECT, SAME, MEMBER, TUPLE, FROZENSET, LIST, DICT = range(7)
 _AS_THEY_ARE = (type(None), bool, int, float, str, bytes)
 
 #: (the classes' modules and names, the scenario encoded): marshal's types, checked by it
@@ -273,18 +276,23 @@ def plain(scenario: Scenario) -> Stored:
             classes[cls] = len(classes)
         return classes[cls]
 
+    def each(values: Iterable[object]) -> tuple[object, ...]:
+        return tuple(map(encode, values))
+
     def encode(value: object) -> object:
         kind = type(value)
         if kind in _AS_THEY_ARE:
             return value
         if kind is tuple and isinstance(value, tuple):
-            return tuple(map(encode, value))
-        if kind is list and isinstance(value, list):
-            return [LIST, tuple(map(encode, value))]
+            items = each(value)
+            return [TUPLE, items] if any(type(x) is list for x in items) else items
         if kind is frozenset and isinstance(value, frozenset):
-            return [FROZENSET, tuple(map(encode, value))]
+            items = each(value)
+            return [FROZENSET, items] if any(type(x) is list for x in items) else value
+        if kind is list and isinstance(value, list):
+            return [LIST, each(value)]
         if kind is dict and isinstance(value, dict):
-            return [DICT, tuple(map(encode, value)), tuple(map(encode, value.values()))]
+            return [DICT, each(value), each(value.values())]
         if isinstance(value, enum.Enum):
             return [MEMBER, class_index(kind), encode(value.value)]
         if id(value) in seen:
@@ -295,13 +303,16 @@ def plain(scenario: Scenario) -> Stored:
             and len(reduced) == 5
             and reduced[0] is _NEW_OBJECT
             and reduced[1] == (kind,)
+            and isinstance(reduced[2], dict | None)
             and reduced[3:] == (None, None)
         ):
             raise Unstorable(f"{kind!r} is not reduced as a plain record")
         seen[id(value)] = len(records)
         records.append(value)
-        state = {} if reduced[2] is None else reduced[2]
-        return [OBJECT, class_index(kind), encode(state)]
+        state = reduced[2] or {}
+        if not all(type(name) is str for name in state):
+            raise Unstorable(f"{kind!r} has a state not named by strs")
+        return [OBJECT, class_index(kind), tuple(state), each(state.values())]
 
     root = encode(scenario)
     return tuple((cls.__module__, cls.__qualname__) for cls in classes), root
@@ -311,44 +322,48 @@ def built(stored: Stored) -> object:
     """What :func:`plain` stored, made again."""
     names, root = stored
     classes: list[Any] = [_class_named(module, name) for module, name in names]
+    # whether each has __setstate__, asked of the class once (of a record, missing, it was an
+    # AttributeError made and dropped for each): a new instance holds nothing of its own yet
+    restores = [hasattr(cls, "__setstate__") for cls in classes]
     made: list[object] = []
 
-    def decode(node: object) -> object:
-        if type(node) is tuple:
-            return tuple(map(decode, node))
-        if type(node) is not list:
-            return node
-        tag, number, *rest = node
+    def each(values: tuple[object, ...]) -> list[object]:
+        return [decode(x) if type(x) is list else x for x in values]
+
+    def decode(node: list[Any]) -> object:
+        tag = node[0]
         if tag == OBJECT:
-            cls = classes[number]
+            cls = classes[node[1]]
             record = cls.__new__(cls)
             made.append(record)
-            state = decode(rest[0])
-            setstate = getattr(record, "__setstate__", None)
-            if setstate is not None:
-                setstate(state)
+            state = dict(zip(node[2], each(node[3]), strict=True))
+            if restores[node[1]]:
+                record.__setstate__(state)
             else:
                 vars(record).update(state)
             return record
         if tag == SAME:
-            return made[number]
+            return made[node[1]]
         if tag == MEMBER:
-            return classes[number](decode(rest[0]))
-        items = tuple(map(decode, number))
-        if tag == LIST:
-            return list(items)
+            value = node[2]
+            return classes[node[1]](decode(value) if type(value) is list else value)
+        items = each(node[1])
+        if tag == TUPLE:
+            return tuple(items)
         if tag == FROZENSET:
             return frozenset(items)
-        return dict(zip(items, map(decode, rest[0]), strict=True))
+        if tag == LIST:
+            return items
+        return dict(zip(items, each(node[2]), strict=True))
 
-    return decode(root)
+    return decode(root) if type(root) is list else root
 
 
 def _class_named(module: str, qualname: str) -> type:
     """smtpfake's class of that name, its module imported: no other module is ever imported."""
     if module != "smtpfake" and not module.startswith("smtpfake."):
         raise Unstorable(f"{module}.{qualname} is not smtpfake's")
-    found: object = importlib.import_module(module)
+    found: object = sys.modules.get(module) or importlib.import_module(module)
     for part in qualname.split("."):
         found = getattr(found, part)
     if not isinstance(found, type):

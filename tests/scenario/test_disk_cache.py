@@ -255,7 +255,7 @@ def test_an_entry_another_version_wrote_is_never_read(tmp_path: Path) -> None:
     key = cache.key_of(str(path), {}, path.read_bytes())
     # an instance of smtpfake.scenario.model.RetiredSetting, a class this one lacks
     foreign = marshal.dumps(
-        ((("smtpfake.scenario.model", "RetiredSetting"),), [cache.OBJECT, 0, {}])
+        ((("smtpfake.scenario.model", "RetiredSetting"),), [cache.OBJECT, 0, (), ()])
     )
     with pytest.raises(AttributeError):
         cache.built(marshal.loads(foreign))  # what reading it whole does
