@@ -89,4 +89,4 @@ def test_the_journals_count_names_are_its_counts_fields() -> None:
     """journal._COUNT_FIELDS is read from JournalCounts's annotations (dataclasses.fields
     processed the class at import, start-up time): they must stay its fields, in order."""
     fields = tuple(f.name for f in dataclasses.fields(journal_module.JournalCounts))
-    assert journal_module._COUNT_FIELDS == fields
+    assert fields == journal_module._COUNT_FIELDS
