@@ -266,7 +266,6 @@ PROCESSED_AT_START = {
     "smtpfake.engine.records.Outcome",  # slots: processed when defined
     "smtpfake.engine.records.SessionInfo",  # slots
     "smtpfake.engine.records.TranscriptEntry",  # slots
-    "smtpfake.engine.shared.KeyCounter",  # slots
     "smtpfake.engine.shared.Numbering",
     "smtpfake.engine.shared.Shared",
     "smtpfake.engine.state.Refusal",
