@@ -14,6 +14,9 @@ from dataclasses import field
 from smtpfake.frozen_dataclass import mutable_dataclass
 from smtpfake.scenario.model import INITIAL_STATE
 
+#: KeyCounter's fields, in order (its ``repr`` and ``==`` go by them)
+_COUNTER_FIELDS = ("seen", "fired", "first_time", "recent", "window_start", "window_seen")
+
 
 class KeyCounter:
     """One rule's counters for one ``per`` key (or for the whole server without ``per``).
@@ -24,7 +27,6 @@ class KeyCounter:
     is defined, over a million instructions of serve's start."""
 
     __slots__ = ("fired", "first_time", "recent", "seen", "window_seen", "window_start")
-    _FIELDS = ("seen", "fired", "first_time", "recent", "window_start", "window_seen")
     __match_args__ = ("seen", "fired", "first_time", "recent", "window_start", "window_seen")
 
     def __init__(
@@ -43,20 +45,22 @@ class KeyCounter:
         self.window_start = window_start
         self.window_seen = window_seen
 
-    def _values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self._FIELDS)
-
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _COUNTER_FIELDS)
         return f"{type(self).__qualname__}({shown})"
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
         assert isinstance(other, KeyCounter)
-        return self._values() == other._values()
+        return _values_of(self) == _values_of(other)
 
     __hash__ = None  # type: ignore[assignment]  # mutable: as dataclasses sets it
+
+
+def _values_of(counter: KeyCounter) -> tuple[object, ...]:
+    """A KeyCounter's fields' values, in order (what its ``==`` compares)."""
+    return tuple(getattr(counter, name) for name in _COUNTER_FIELDS)
 
 
 @mutable_dataclass
