@@ -30,7 +30,7 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
-from smtpfake.frozen_dataclass import frozen_dataclass, mutable_dataclass
+from smtpfake.frozen_dataclass import frozen_dataclass
 
 if TYPE_CHECKING:  # serve's start does not load the pairing (its patterns compile at import)
     from smtpfake.exchanges import Exchange
@@ -250,7 +250,9 @@ class JournalCounts:
         )
 
 
-_COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(JournalCounts))
+#: JournalCounts's fields, from its annotations (all fields, in order): ``dataclasses.fields``
+#: processed the class at import (tests/test_journal_bounds.py holds them equal)
+_COUNT_FIELDS = tuple(JournalCounts.__annotations__)
 
 
 #: a transcript entry as the journal keeps it: a tuple of TranscriptEntry's fields, only the
@@ -269,10 +271,30 @@ def _rest(entry: TranscriptEntry) -> tuple[Any, ...]:
     return (entry.delivered, entry.written, entry.event, entry.note)
 
 
-@mutable_dataclass(slots=True)  # slots: no __dict__, one object fewer per session for the collector
 class _Live:
-    """A session as the journal keeps it while it runs; :meth:`snapshot` is its record."""
+    """A session as the journal keeps it while it runs; :meth:`snapshot` is its record.
 
+    A plain class with slots (no __dict__: one object fewer per session for the collector), not
+    a dataclass: ``dataclasses`` makes a class with slots anew when it is defined, about 1.5
+    million instructions of serve's start for a record nothing compares, copies or prints."""
+
+    __slots__ = (
+        "auth_user",
+        "counted",
+        "dropped_entries",
+        "ended",
+        "info",
+        "made",
+        "made_after",
+        "messages",
+        "outcomes",
+        "record",
+        "shown",
+        "tls",
+        "transcript",
+        "transcript_bytes",
+        "violations",
+    )
     info: SessionInfo
     # each bounded like the journal itself: one client can keep a session going for ever. The
     # transcript is a list its session may append to itself (Journal.direct_transcript): the
@@ -280,25 +302,42 @@ class _Live:
     transcript: list[Kept]
     # made on first use (Journal._bounded): most sessions have no violation, message or rule
     # outcome, and an empty deque is ~600 bytes, a third of an idle session's memory
-    violations: deque[Violation] | None = None
-    messages: deque[Message] | None = None
-    ended: float | None = None
-    auth_user: str | None = None
-    tls: bool = False
+    violations: deque[Violation] | None
+    messages: deque[Message] | None
+    ended: float | None
+    auth_user: str | None
+    tls: bool
     #: Outcome's fields (time, stage, argument, fired, why), made into one when read
-    outcomes: deque[tuple[float, str, str, str | None, Sequence[object]]] | None = None
-    transcript_bytes: int = 0
-    dropped_entries: int = 0
+    outcomes: deque[tuple[float, str, str, str | None, Sequence[object]]] | None
+    transcript_bytes: int
+    dropped_entries: int
     #: the snapshot, made once per change (a listing reuses it)
-    record: SessionRecord | None = None
+    record: SessionRecord | None
     #: the transcript's entries made so far, and ``dropped_entries`` when they were: each entry
     #: is made once, on the first read after it came, unless older ones were dropped since
-    made: tuple[TranscriptEntry, ...] = ()
-    made_after: int = 0
+    made: tuple[TranscriptEntry, ...]
+    made_after: int
     #: the transcript's entries counted in ``transcript_bytes`` (and the journal's)
-    counted: int = 0
+    counted: int
     #: how many transcript entries ``record`` holds (entries appended since make it stale)
-    shown: int = 0
+    shown: int
+
+    def __init__(self, info: SessionInfo, transcript: list[Kept]) -> None:
+        self.info = info
+        self.transcript = transcript
+        self.violations = None
+        self.messages = None
+        self.ended = None
+        self.auth_user = None
+        self.tls = False
+        self.outcomes = None
+        self.transcript_bytes = 0
+        self.dropped_entries = 0
+        self.record = None
+        self.made = ()
+        self.made_after = 0
+        self.counted = 0
+        self.shown = 0
 
     def entries(self) -> tuple[TranscriptEntry, ...]:
         made = self.made if self.made_after == self.dropped_entries else ()

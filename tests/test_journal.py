@@ -3,6 +3,9 @@ sends message after message (or mistake after mistake) must not grow it without 
 
 from __future__ import annotations
 
+import dataclasses
+
+from smtpfake import journal as journal_module
 from smtpfake.engine.records import Message, SessionInfo, TranscriptEntry, Violation
 from smtpfake.journal import Journal
 
@@ -80,3 +83,10 @@ def test_format_shows_a_client_s_control_octets_as_transcript_does() -> None:
     text = record.format()
     assert "  C: NO\\x0dOP\n" in text and "  C: \\x1b[2J\\x00\n" in text
     assert not any(ch in text for ch in "\r\x1b\x00")
+
+
+def test_the_journals_count_names_are_its_counts_fields() -> None:
+    """journal._COUNT_FIELDS is read from JournalCounts's annotations (dataclasses.fields
+    processed the class at import, start-up time): they must stay its fields, in order."""
+    fields = tuple(f.name for f in dataclasses.fields(journal_module.JournalCounts))
+    assert fields == journal_module._COUNT_FIELDS

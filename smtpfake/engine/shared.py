@@ -14,17 +14,53 @@ from dataclasses import field
 from smtpfake.frozen_dataclass import mutable_dataclass
 from smtpfake.scenario.model import INITIAL_STATE
 
+#: KeyCounter's fields, in order (its ``repr`` and ``==`` go by them)
+_COUNTER_FIELDS = ("seen", "fired", "first_time", "recent", "window_start", "window_seen")
 
-@mutable_dataclass(slots=True)  # one per rule and key: many, each touched on every command
+
 class KeyCounter:
-    """One rule's counters for one ``per`` key (or for the whole server without ``per``)."""
+    """One rule's counters for one ``per`` key (or for the whole server without ``per``).
 
-    seen: int = 0  # occurrences counted, all time
-    fired: int = 0  # times the rule fired for this key
-    first_time: float | None = None  # when the first occurrence was counted (``within``)
-    recent: deque[float] | None = None  # times inside the sliding window (``window`` only)
-    window_start: float | None = None  # the current fixed window (``fixed_window`` only)
-    window_seen: int = 0
+    One per rule and key: many, each touched on every command, so slots. A plain class with the
+    methods ``@dataclass(slots=True)`` would give it (``__init__`` with its defaults, ``repr``,
+    ``==``, unhashable), not a dataclass: ``dataclasses`` makes a class with slots anew when it
+    is defined, over a million instructions of serve's start."""
+
+    __slots__ = ("fired", "first_time", "recent", "seen", "window_seen", "window_start")
+    __match_args__ = ("seen", "fired", "first_time", "recent", "window_start", "window_seen")
+
+    def __init__(
+        self,
+        seen: int = 0,  # occurrences counted, all time
+        fired: int = 0,  # times the rule fired for this key
+        first_time: float | None = None,  # when the first occurrence was counted (``within``)
+        recent: deque[float] | None = None,  # times inside the sliding window (``window`` only)
+        window_start: float | None = None,  # the current fixed window (``fixed_window`` only)
+        window_seen: int = 0,
+    ) -> None:
+        self.seen = seen
+        self.fired = fired
+        self.first_time = first_time
+        self.recent = recent
+        self.window_start = window_start
+        self.window_seen = window_seen
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _COUNTER_FIELDS)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, KeyCounter)
+        return _values_of(self) == _values_of(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: as dataclasses sets it
+
+
+def _values_of(counter: KeyCounter) -> tuple[object, ...]:
+    """A KeyCounter's fields' values, in order (what its ``==`` compares)."""
+    return tuple(getattr(counter, name) for name in _COUNTER_FIELDS)
 
 
 @mutable_dataclass

@@ -2,21 +2,24 @@
 loader (start-up time: yaml and the readers are about a fifth of it).
 
 An entry is its key written out as bytes (8 octets of length, then :func:`key_bytes`), followed
-by a pickle of the :class:`Scenario`. The key is everything the scenario depends on: this format,
+by the :class:`Scenario` in :mod:`marshal` (see :func:`plain`: the builtin serializer of plain
+data, where importing ``pickle`` was some 7 million instructions of ``smtpfake serve``'s start).
+The key is everything the scenario depends on: this format,
 smtpfake's version, the Python version, the size and modification time of every source file of
 ``smtpfake.scenario`` (an edited checkout counts as another version), the file's path, the
 parameters set, and the file's bytes themselves. An entry is used only when its key is equal to
 the one just read, compared in full (no hash that could collide), so a stale entry is never used:
-it is overwritten. The key is compared before anything is unpickled: an entry another version
+it is overwritten. The key is compared before anything is read: an entry another version
 wrote (two virtualenvs sharing ~/.cache, an upgrade) may name classes this one lacks, and is
-never unpickled. Only a file that loads without problems is kept: a problem is reported by the
+never read. Only a file that loads without problems is kept: a problem is reported by the
 loader on every run; nor is a scenario that names its own TLS files (``server.tls.certificate``):
 where those are depends on more than the key holds (the working directory for a relative path,
 symbolic links, ``~``), so it is loaded from its YAML each time, which checks them.
 
 Where: ``$SMTPFAKE_CACHE_DIR``, else ``$XDG_CACHE_HOME/smtpfake/scenarios``, else
-``~/.cache/smtpfake/scenarios``; ``SMTPFAKE_CACHE_DIR=off`` turns it off. A pickle runs code
-when read, so a directory that is not the user's own, or that others may write to, is not used.
+``~/.cache/smtpfake/scenarios``; ``SMTPFAKE_CACHE_DIR=off`` turns it off. What an entry holds
+is served as it is, and reading one makes instances of smtpfake's classes it names, so a
+directory that is not the user's own, or that others may write to, is not used.
 A directory that cannot be made or written is no error: the scenario is loaded from its YAML,
 as without a cache (so too on Windows, where ownership is not checked this way, and when the
 package's sources are not plain files).
@@ -26,11 +29,14 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import copyreg
+import enum
 import functools
+import importlib
+import marshal
 import os
-import pickle
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from smtpfake import __version__
@@ -39,7 +45,10 @@ from smtpfake.scenario.model import Scenario
 
 ENV = "SMTPFAKE_CACHE_DIR"
 #: bumped when what an entry holds changes in a way the key does not see
-FORMAT = 2
+FORMAT = 3
+#: an entry's file name ends so; older versions' entries (pickles) are pruned with them
+SUFFIX = ".marshal"
+OLD_SUFFIXES = (".pickle",)
 #: entries kept: past MAX_ENTRIES, or MAX_BYTES in all, the least recently written are removed
 #: down to half of each (an entry of a 5 MB scenario is about 20 MB: a count alone would let a
 #: suite that writes big scenarios to fresh temporary paths fill the home folder)
@@ -118,7 +127,7 @@ def entry_name(key: Key) -> str:
     # zlib would be one more shared library to load at serve's start
     checksum = binascii.crc32("\0".join((path, params)).encode())
     stem = os.path.splitext(os.path.basename(path))[0]
-    return f"{stem}-{checksum:08x}.pickle"
+    return f"{stem}-{checksum:08x}{SUFFIX}"
 
 
 def _usable(folder: str) -> bool:
@@ -163,13 +172,14 @@ def load(path: str, params: Mapping[str, Any], env: Mapping[str, str] = os.envir
     # named as load_file names it (Path("./a.yaml") is "a.yaml")
     scenario = load_text(text, source=str(Path(path)), name=Path(path).stem, params=params)
     if scenario.server.tls.certificate is None:  # files found from outside the key: see above
-        _write(entry, key, scenario)
+        with contextlib.suppress(Unstorable):  # a scenario plain() cannot hold: not kept
+            _write(entry, key, plain(scenario))
     return scenario
 
 
 def _read(entry: str, key: Key) -> Scenario | None:
-    """The entry's scenario if it was made of exactly ``key``, else None. Nothing is unpickled
-    unless the key matches: only this very code wrote what follows it."""
+    """The entry's scenario if it was made of exactly ``key``, else None. Nothing is read past
+    the key unless it matches: only this very code wrote what follows it."""
     wanted = key_bytes(key)
     try:
         with open(entry, "rb") as f:
@@ -179,15 +189,16 @@ def _read(entry: str, key: Key) -> Scenario | None:
                 return None
             if f.read(len(wanted)) != wanted:
                 return None
-            found = pickle.load(f)
+            stored = marshal.loads(f.read())  # marshal.load reads the file item by item
     except FileNotFoundError:
         return None
-    except (OSError, EOFError, pickle.UnpicklingError):
-        return None  # a damaged entry (a full disk, say) is rewritten
+    except (OSError, EOFError, ValueError, TypeError):
+        return None  # a damaged entry (a full disk, say) is rewritten: marshal's errors
+    found = built(stored)
     return found if isinstance(found, Scenario) else None
 
 
-def _write(entry: str, key: Key, scenario: Scenario) -> None:
+def _write(entry: str, key: Key, stored: Stored) -> None:
     """The entry written whole or not at all (a temporary file renamed), then old ones pruned."""
     # a name of its own: two writers of one entry (processes, threads) never share the file
     temporary = f"{entry}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
@@ -195,7 +206,7 @@ def _write(entry: str, key: Key, scenario: Scenario) -> None:
         with open(temporary, "wb") as f:
             made_of = key_bytes(key)
             f.write(len(made_of).to_bytes(8, "big") + made_of)
-            pickle.dump(scenario, f, protocol=pickle.HIGHEST_PROTOCOL)
+            marshal.dump(stored, f)
         os.replace(temporary, entry)
         _prune(os.path.dirname(entry))
     except OSError:
@@ -207,8 +218,8 @@ def _prune(folder: str) -> None:
     found = []
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name.startswith(".") or not entry.name.endswith(".pickle"):
-                continue  # as glob("*.pickle")
+            if entry.name.startswith(".") or not entry.name.endswith((SUFFIX, *OLD_SUFFIXES)):
+                continue  # as glob("*.marshal") and glob("*.pickle")
             try:
                 st = entry.stat()
             except FileNotFoundError:
@@ -223,3 +234,138 @@ def _prune(folder: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         count, total = count - 1, total - size
+
+
+# The scenario as marshal's plain data, and back. marshal holds None, bools, ints, floats, strs,
+# bytes, tuples, lists, dicts and frozensets; the model is frozen records, enums and those. A
+# record is stored as pickle (protocol 2 and up) takes it, and made back as pickle makes it: a
+# new instance without __init__, its state given to its __setstate__ if it has one, else put in
+# its __dict__. Lists are this format's own nodes (the model holds no list of its own):
+#   [OBJECT, class, names, values]  a record: ``class`` indexes the entry's (module, name)s
+#   [SAME, n]                       the n-th record met before (one object twice stays one)
+#   [MEMBER, class, value]          an enum's member
+#   [TUPLE, items], [FROZENSET, items]  one holding a node (else stored as it is)
+#   [LIST, items], [DICT, keys, values]
+# An entry is (classes, the scenario so encoded). Reading visits the nodes alone: a value with
+# none inside is marshal's own (reading it back was about 3 times pickle's C reader, in Python,
+# when every tuple and string was visited).
+OBJECT, SAME, MEMBER, TUPLE, FROZENSET, LIST, DICT = range(7)
+_AS_THEY_ARE = (type(None), bool, int, float, str, bytes)
+
+#: (the classes' modules and names, the scenario encoded): marshal's types, checked by it
+Stored = tuple[tuple[tuple[str, str], ...], Any]
+#: pickle's constructor of a plain record (protocol 2 and up): what __reduce_ex__ names
+_NEW_OBJECT = vars(copyreg)["__newobj__"]
+
+
+class Unstorable(Exception):
+    """The scenario holds what this format does not: it is loaded from its YAML each time."""
+
+
+def plain(scenario: Scenario) -> Stored:
+    """``scenario`` as marshal's data (see above). Unstorable for what it cannot hold: a class
+    not smtpfake's or not found by its name, a record that pickle would not take plainly."""
+    classes: dict[type, int] = {}
+    seen: dict[int, int] = {}
+    records: list[object] = []  # alive until done, so that no other object takes their ids
+
+    def class_index(cls: type) -> int:
+        if cls not in classes:
+            if _class_named(cls.__module__, cls.__qualname__) is not cls:
+                raise Unstorable(f"{cls!r} is not found by its name")
+            classes[cls] = len(classes)
+        return classes[cls]
+
+    def each(values: Iterable[object]) -> tuple[object, ...]:
+        return tuple(map(encode, values))
+
+    def encode(value: object) -> object:
+        kind = type(value)
+        if kind in _AS_THEY_ARE:
+            return value
+        if kind is tuple and isinstance(value, tuple):
+            items = each(value)
+            return [TUPLE, items] if any(type(x) is list for x in items) else items
+        if kind is frozenset and isinstance(value, frozenset):
+            items = each(value)
+            return [FROZENSET, items] if any(type(x) is list for x in items) else value
+        if kind is list and isinstance(value, list):
+            return [LIST, each(value)]
+        if kind is dict and isinstance(value, dict):
+            return [DICT, each(value), each(value.values())]
+        if isinstance(value, enum.Enum):
+            return [MEMBER, class_index(kind), encode(value.value)]
+        if id(value) in seen:
+            return [SAME, seen[id(value)]]
+        reduced = value.__reduce_ex__(4)
+        if not (
+            isinstance(reduced, tuple)
+            and len(reduced) == 5
+            and reduced[0] is _NEW_OBJECT
+            and reduced[1] == (kind,)
+            and isinstance(reduced[2], dict | None)
+            and reduced[3:] == (None, None)
+        ):
+            raise Unstorable(f"{kind!r} is not reduced as a plain record")
+        seen[id(value)] = len(records)
+        records.append(value)
+        state = reduced[2] or {}
+        if not all(type(name) is str for name in state):
+            raise Unstorable(f"{kind!r} has a state not named by strs")
+        return [OBJECT, class_index(kind), tuple(state), each(state.values())]
+
+    root = encode(scenario)
+    return tuple((cls.__module__, cls.__qualname__) for cls in classes), root
+
+
+def built(stored: Stored) -> object:
+    """What :func:`plain` stored, made again."""
+    names, root = stored
+    classes: list[Any] = [_class_named(module, name) for module, name in names]
+    # whether each has __setstate__, asked of the class once (of a record, missing, it was an
+    # AttributeError made and dropped for each): a new instance holds nothing of its own yet
+    restores = [hasattr(cls, "__setstate__") for cls in classes]
+    made: list[object] = []
+
+    def each(values: tuple[object, ...]) -> list[object]:
+        return [decode(x) if type(x) is list else x for x in values]
+
+    def decode(node: list[Any]) -> object:
+        tag = node[0]
+        if tag == OBJECT:
+            cls = classes[node[1]]
+            record = cls.__new__(cls)
+            made.append(record)
+            state = dict(zip(node[2], each(node[3]), strict=True))
+            if restores[node[1]]:
+                record.__setstate__(state)
+            else:
+                vars(record).update(state)
+            return record
+        if tag == SAME:
+            return made[node[1]]
+        if tag == MEMBER:
+            value = node[2]
+            return classes[node[1]](decode(value) if type(value) is list else value)
+        items = each(node[1])
+        if tag == TUPLE:
+            return tuple(items)
+        if tag == FROZENSET:
+            return frozenset(items)
+        if tag == LIST:
+            return items
+        return dict(zip(items, each(node[2]), strict=True))
+
+    return decode(root) if type(root) is list else root
+
+
+def _class_named(module: str, qualname: str) -> type:
+    """smtpfake's class of that name, its module imported: no other module is ever imported."""
+    if module != "smtpfake" and not module.startswith("smtpfake."):
+        raise Unstorable(f"{module}.{qualname} is not smtpfake's")
+    found: object = sys.modules.get(module) or importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    if not isinstance(found, type):
+        raise Unstorable(f"{module}.{qualname} is not a class")
+    return found
