@@ -45,6 +45,7 @@ from smtpfake.scenario.plan import (
     Action,
     ArmTimer,
     Close,
+    Consult,
     HalfClose,
     Note,
     Reset,
@@ -733,7 +734,10 @@ class Connection:
             return
         self._hold_back()
         written = self._written
-        for action in self._batch[self._cursor :]:
+        rest = self._batch[self._cursor :]
+        if rest and type(rest[-1]) is Consult:  # a user's handler still deciding (F10)
+            rest = rest[:-1] + self.session.unanswered()
+        for action in rest:
             if isinstance(action, Send) and action.note is not None:
                 self.session.undelivered(action.note, written, when)
                 written = 0

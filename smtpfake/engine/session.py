@@ -122,6 +122,7 @@ class Session:
     # slots: a session per connection, and ten thousand idle ones must stay small
     __slots__ = (
         "__weakref__",
+        "_asked",
         "_awaiting",
         "_compiled",
         "_direct",
@@ -191,6 +192,7 @@ class Session:
         # asked, what to do with its answer
         self.hooks = hooks
         self._awaiting: Callable[[Reply | None], tuple[Action, ...]] | None = None
+        self._asked: Reply | None = None  # the normal reply the handler was asked about
         self.settings = scenario.server
         self.shared = shared
         self.observer = observer
@@ -807,7 +809,7 @@ class Session:
                 shaped = asked.with_(reply=reply or FAILED)
                 return self._decided(stage, argument, shaped, accept, then)
 
-            self._awaiting = answered
+            self._awaiting, self._asked = answered, asked.reply
             content = bytes(self.body.data) if stage is _STAGE_END_OF_DATA else b""
             consult = Consult(
                 hook or "",
@@ -836,6 +838,14 @@ class Session:
         if awaiting is None:
             raise RuntimeError("consulted() without a Consult under way")
         return awaiting(reply)
+
+    def unanswered(self) -> tuple[Action, ...]:
+        """The Consult under way will never be answered (the client left, a timer or a stop
+        ended the wait): the command is decided as if the handler took the normal reply, as a
+        delayed reply is decided before its pause, for the end to record as not delivered
+        (README, The record: a reply waiting on a user's handler). () with none under way."""
+        awaiting, self._awaiting = self._awaiting, None
+        return () if awaiting is None else awaiting(self._asked)
 
     def _decided(
         self, stage: Stage, argument: str, plan: Plan | Reply, accept: Accept, then: Accept
