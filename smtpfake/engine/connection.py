@@ -891,13 +891,18 @@ class Connection:
             return session.line_too_long(
                 self._long_head, self._long_size, pipelined=self._long_ahead
             )
-        # (a cut_body due in text of several reads goes line by line: its note has the time of
-        # the line it cut in, not of the block's last octet)
-        if (
-            session.mode is _MODE_DATA
-            and not self._mid_line
-            and (self._marks is None or session.body.cut is None)
-        ):
+        # (with a cut_body armed, text goes line by line, and the line holding its octet N in
+        # two pieces, so that the cut is at N exactly (fresh10 F7) and its note has the time
+        # of the line it cut in, not of the block's last octet)
+        if session.mode is _MODE_DATA and session.body.cut is not None:
+            take = session.body.cut_piece(buffer, not self._mid_line, self._cr_ends)
+            if take:
+                piece = bytes(buffer[:take])
+                del buffer[:take]
+                ahead = self._took(take)
+                partial, self._mid_line = self._mid_line, True
+                return session.receive(piece, partial=partial, pipelined=ahead)
+        if session.mode is _MODE_DATA and not self._mid_line and session.body.cut is None:
             found = self._text_block(buffer)
             if found is not None:
                 block, scan, stuffed = found

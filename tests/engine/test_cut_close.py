@@ -212,3 +212,38 @@ def test_an_over_long_line_of_text_after_a_421_is_not_judged_either() -> None:
     p.eof()
     p.finish()
     assert p.record.violations == ()
+
+
+def cut_at(after: int, chunks: list[bytes], how: str = "reset") -> SessionRecord:
+    """DATA with ``cut_body: {after_bytes: after}``, then the client's text in ``chunks``."""
+    p = Pipe(Engine(scenario({"on": "data", "cut_body": {"after_bytes": after, "how": how}})))
+    p.connect()
+    for line in HEAD:
+        p.feed(line)
+    p.feed("DATA")
+    for chunk in chunks:
+        if p.ended is None or p.half_closed:
+            p.feed(chunk)
+        p.engine.advance(0.05)
+    if p.ended is None:
+        p.eof()
+    p.finish()
+    return p.record
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+@pytest.mark.parametrize("step", [1, 50, 7, 10**6])
+def test_the_cut_comes_at_octet_n_not_at_the_end_of_its_line(how: str, step: int) -> None:
+    """fresh10 F7: one long line dripped (or whole), the cut at 100 octets: the count is 100, and
+    the cut came when octet 100 arrived, not 900 octets later at the line's end. A stuffing dot
+    is no octet of the message (RFC 5321 §4.5.2)."""
+    text = b"..x" + b"y" * 997 + b"\r\n.\r\n"
+    record = cut_at(100, [text[i : i + step] for i in range(0, len(text), step)], how)
+    seen = client_side(record)
+    assert seen[0] == ("(message data, 100 bytes so far)", True, True)
+    (closed,) = [e for e in record.transcript if e.side == "server" and e.note]
+    data = next(e for e in record.transcript if e.text == "DATA")
+    # the cut when the read holding octet 100 came (the stream's 101st: after the stuffing dot)
+    assert closed.time == pytest.approx(data.time + (min(101, len(text) - 1) // step) * 0.05)
+    assert record.messages == ()
+    assert record.violations == ()
