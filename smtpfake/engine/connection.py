@@ -71,6 +71,7 @@ GRACE_PERIOD = 1.0
 _MODE_DATA = Mode.DATA
 
 _ENDS = (Close, Reset)
+_CLOSES = (Close, Reset, HalfClose)
 #: what the rest of a batch may hold for only the client's reading to hold it up
 #: (:meth:`Connection.writes_on`): nothing the server paces (a Sleep, a user's handler, a
 #: handshake) and no reset
@@ -299,6 +300,8 @@ class Connection:
                 # (a reply written whole on its own, nearly every one, takes wrote() instead)
                 self._delivered(note, self.session.clock.now())
             return
+        if self.session.silent_close and isinstance(action, _CLOSES):
+            self._message_before_close()
         if isinstance(action, _ENDS):
             self._over = True
         elif isinstance(action, HalfClose):
@@ -805,6 +808,28 @@ class Connection:
             return
         partial, self._mid_line = self._mid_line, False
         session.unterminated(fragment, partial=partial, pipelined=ahead)
+
+    def _message_before_close(self) -> None:
+        """A close after a silence in a message (abort's seconds) goes out: the text that came
+        meanwhile (buffered: the batch was under way) is the message's, up to its final "."
+        (never read as its end: the server said nothing to it); then the message is cut,
+        unfinished, and the rest is after the close (fresh10 F8)."""
+        buffer, session = self._buffer, self.session
+        # the text came after the 354 went out (the silence follows it): not ahead of a reply;
+        # what follows its "." is, as before (no reply to it came)
+        ahead, self._ahead = self._ahead, 0
+        for _ in range(DRAIN_LINES * 10):  # (bounded: each round takes a piece or stops)
+            if session.mode is not _MODE_DATA or not buffer:
+                break
+            if not self._mid_line:
+                end = self._line_end(buffer, len(buffer))
+                if end >= 0 and session.body.is_end(bytes(buffer[: end + 1]), False):
+                    break
+            if self._next_piece() is None:
+                break
+        self._ahead = min(ahead, len(buffer))
+        self._text_cut()
+        session.silently_closed()
 
     def _text_cut(self) -> None:
         """The server ends the connection mid-message: text the client sent without its line

@@ -247,3 +247,40 @@ def test_the_cut_comes_at_octet_n_not_at_the_end_of_its_line(how: str, step: int
     assert closed.time == pytest.approx(data.time + (min(101, len(text) - 1) // step) * 0.05)
     assert record.messages == ()
     assert record.violations == ()
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+@pytest.mark.parametrize("end", [b"", b".\r\n"], ids=["no dot", "dot"])
+def test_text_sent_in_abort_s_silence_is_message_data_not_after_the_close(
+    how: str, end: bytes
+) -> None:
+    """fresh10 F8: ``abort: {seconds: 1}`` on DATA; the client's text comes 0.1 s after the 354,
+    0.9 s before the close: it is the message's (unfinished), not "after the close"; a final
+    "." the server never read ends it there, and only from the "." on is text after the close."""
+    rule = {"on": "data", "abort": {"seconds": 1.0, "how": how}}
+    p = Pipe(Engine(scenario(rule)))
+    p.connect()
+    for line in HEAD:
+        p.feed(line)
+    assert p.feed("DATA", hold=True).startswith(b"354")
+    p.engine.advance(0.1)
+    p.feed(b"Subject: x\r\n\r\nhello\r\n" + end)
+    sent = p.engine.clock.now()
+    p.release()
+    assert p.ended == how or p.half_closed
+    closed = p.engine.clock.now()
+    if p.ended is None:
+        p.eof()
+    p.finish()
+    record = p.record
+    seen = client_side(record)
+    assert seen[0] == ("(message data, 21 bytes, unfinished)", True, True)
+    (note,) = [e for e in record.transcript if e.text.startswith("(message data")]
+    if end:
+        assert seen[1:] == [("(message text after the close)", True, True), (".", False, True)]
+        assert note.time == sent  # cut at its "."
+    else:
+        assert seen[1:] == []
+        assert note.time == closed > sent  # cut by the close
+    assert record.messages == ()
+    assert record.violations == ()
