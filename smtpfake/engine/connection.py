@@ -756,6 +756,8 @@ class Connection:
         """The entry for the client's EOF or reset, at the time it came: after the lines before
         it (held back while they wait; with no whole one waiting, after the line or the message
         it cut short)."""
+        if self.session.silent_close:  # the client left in abort's silence: its text first
+            self._message_before_close()
         buffer = self._buffer
         if self._discarding or (buffer and self._line_end(buffer, len(buffer)) < 0):
             self._unterminated()

@@ -646,8 +646,8 @@ class Session:
         self.silent_close = False
         if self.mode is _MODE_DATA:  # (_closing_in_message, at ``when``)
             text = self.body.unfinished()
-            if text is not None:
-                self.record("client", text, time=when, note=True)
+            if text is not None:  # (as the text-after-close note that may follow it)
+                self.note(self.clock.now() if when is None else when, "client", text, None, _NOTED)
             self.text_after_close = 1
         self.mode = _MODE_CLOSED
 

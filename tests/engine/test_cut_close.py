@@ -284,3 +284,22 @@ def test_text_sent_in_abort_s_silence_is_message_data_not_after_the_close(
         assert note.time == closed > sent  # cut by the close
     assert record.messages == ()
     assert record.violations == ()
+
+
+def test_a_client_that_leaves_in_abort_s_silence_left_an_unfinished_message() -> None:
+    """fresh10 F8: the client's EOF comes in the silence: its text is the unfinished message,
+    recorded before its close (as for any close mid-message), nothing after the close."""
+    p = Pipe(Engine(scenario({"on": "data", "abort": {"seconds": 1.0}})))
+    p.connect()
+    for line in HEAD:
+        p.feed(line)
+    p.feed("DATA", hold=True)
+    p.feed(b"Subject: x\r\n\r\nhel")
+    p.engine.advance(0.2)
+    p.eof()
+    p.finish()
+    texts = [e.text for e in p.record.transcript if e.side == "client"]
+    assert texts[texts.index("DATA") + 1 :] == [
+        "(message data, 17 bytes, unfinished)",
+        "(client closed the connection)",
+    ]
