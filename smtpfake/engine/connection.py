@@ -811,6 +811,18 @@ class Connection:
         partial, self._mid_line = self._mid_line, False
         session.unterminated(fragment, partial=partial, pipelined=ahead)
 
+    def _read_with_cut(self) -> None:
+        """A cut at octet N mid-line (fresh10 F7): the whole lines of text read with it, up to
+        the final ".", are recorded now as text after the close, as they were when they came in
+        one block with the cut line (Session._lines), not left to the end's bounded drain."""
+        buffer = self._buffer
+        for _ in range(len(buffer)):  # (bounded: each round takes a line or stops)
+            end = buffer.find(b"\n")
+            if end < 0 or (not self._mid_line and bytes(buffer[: end + 1]) in (b".\r\n", b".\n")):
+                break
+            if self._next_piece() is None:
+                break
+
     def _message_before_close(self) -> None:
         """A close after a silence in a message (abort's seconds) goes out: the text that came
         meanwhile (buffered: the batch was under way) is the message's, up to its final "."
@@ -928,7 +940,10 @@ class Connection:
                 del buffer[:take]
                 ahead = self._took(take)
                 partial, self._mid_line = self._mid_line, True
-                return session.receive(piece, partial=partial, pipelined=ahead)
+                actions = session.receive(piece, partial=partial, pipelined=ahead)
+                if actions:
+                    self._read_with_cut()
+                return actions
         if session.mode is _MODE_DATA and not self._mid_line and session.body.cut is None:
             found = self._text_block(buffer)
             if found is not None:
