@@ -156,6 +156,29 @@ class Body:
         self.data += text
         return text
 
+    def cut_piece(self, buffer: bytes | bytearray, line_start: bool, cr_ends: bool) -> int:
+        """With a cut armed whose octet N falls inside the first line of ``buffer`` (message
+        text as it came: dot-stuffed, from a line start or not), the octets of it that take the
+        body to exactly N, to go as a piece of that line (``cut_body``: the cut is at N octets,
+        not at the end of the line that holds octet N); 0 when the line ends at or before N,
+        not enough of it has come yet, or it may still be the final "." (or a bare CR may end
+        it: ``cr_ends``, the line path decides)."""
+        cut = self.cut
+        if cut is None:
+            return 0
+        need = cut.after_bytes - self.size
+        if need <= 0:
+            return 0
+        dot = 1 if line_start and buffer.startswith(b".") else 0
+        if dot and (len(buffer) < 2 or buffer[1] in (10, 13)):
+            return 0  # ".", ".\r", ".\n": maybe the message's end, not text
+        take = need + dot  # (the stuffing dot is no text: RFC 5321 §4.5.2)
+        if len(buffer) < take or buffer.find(b"\n", 0, take) >= 0:
+            return 0
+        if cr_ends and buffer.find(b"\r", 0, take) >= 0:
+            return 0
+        return take
+
     def cut_due(self) -> BodyCut | None:
         """The armed cut, once the body has reached its size (then disarmed)."""
         cut = self.cut

@@ -45,6 +45,7 @@ from smtpfake.scenario.plan import (
     Action,
     ArmTimer,
     Close,
+    Consult,
     HalfClose,
     Note,
     Reset,
@@ -73,6 +74,7 @@ _ALL = 1 << 62
 _MODE_DATA = Mode.DATA
 
 _ENDS = (Close, Reset)
+_CLOSES = (Close, Reset, HalfClose)
 #: what the rest of a batch may hold for only the client's reading to hold it up
 #: (:meth:`Connection.writes_on`): nothing the server paces (a Sleep, a user's handler, a
 #: handshake) and no reset
@@ -308,6 +310,8 @@ class Connection:
                 # (a reply written whole on its own, nearly every one, takes wrote() instead)
                 self._delivered(note, self.session.clock.now())
             return
+        if self.session.silent_close and isinstance(action, _CLOSES):
+            self._message_before_close()
         if isinstance(action, _ENDS):
             self._over = True
         elif isinstance(action, HalfClose):
@@ -769,7 +773,10 @@ class Connection:
         if not behind:
             self._hold_back()
         written = self._written
-        for action in self._batch[self._cursor :]:
+        rest = self._batch[self._cursor :]
+        if rest and type(rest[-1]) is Consult:  # a user's handler still deciding (F10)
+            rest = rest[:-1] + self.session.unanswered()
+        for action in rest:
             if isinstance(action, Send) and action.note is not None:
                 if behind:  # (an internal error: the wire writes its 451 once they went)
                     self._after_queue.append((action.note, written))
@@ -788,6 +795,8 @@ class Connection:
         """The entry for the client's EOF or reset, at the time it came: after the lines before
         it (held back while they wait; with no whole one waiting, after the line or the message
         it cut short)."""
+        if self.session.silent_close:  # the client left in abort's silence: its text first
+            self._message_before_close()
         buffer = self._buffer
         if self._discarding or (buffer and self._line_end(buffer, len(buffer)) < 0):
             self._unterminated()
@@ -841,6 +850,40 @@ class Connection:
             return
         partial, self._mid_line = self._mid_line, False
         session.unterminated(fragment, partial=partial, pipelined=ahead)
+
+    def _read_with_cut(self) -> None:
+        """A cut at octet N mid-line (fresh10 F7): the whole lines of text read with it, up to
+        the final ".", are recorded now as text after the close, as they were when they came in
+        one block with the cut line (Session._lines), not left to the end's bounded drain."""
+        buffer = self._buffer
+        for _ in range(len(buffer)):  # (bounded: each round takes a line or stops)
+            end = buffer.find(b"\n")
+            if end < 0 or (not self._mid_line and bytes(buffer[: end + 1]) in (b".\r\n", b".\n")):
+                break
+            if self._next_piece() is None:
+                break
+
+    def _message_before_close(self) -> None:
+        """A close after a silence in a message (abort's seconds) goes out: the text that came
+        meanwhile (buffered: the batch was under way) is the message's, up to its final "."
+        (never read as its end: the server said nothing to it); then the message is cut,
+        unfinished, and the rest is after the close (fresh10 F8)."""
+        buffer, session = self._buffer, self.session
+        # the text came after the 354 went out (the silence follows it): not ahead of a reply;
+        # what follows its "." is, as before (no reply to it came)
+        ahead, self._ahead = self._ahead, 0
+        for _ in range(DRAIN_LINES * 10):  # (bounded: each round takes a piece or stops)
+            if session.mode is not _MODE_DATA or not buffer:
+                break
+            if not self._mid_line:
+                end = self._line_end(buffer, len(buffer))
+                if end >= 0 and session.body.is_end(bytes(buffer[: end + 1]), False):
+                    break
+            if self._next_piece() is None:
+                break
+        self._ahead = min(ahead, len(buffer))
+        self._text_cut()
+        session.silently_closed()
 
     def _text_cut(self) -> None:
         """The server ends the connection mid-message: text the client sent without its line
@@ -927,13 +970,21 @@ class Connection:
             return session.line_too_long(
                 self._long_head, self._long_size, pipelined=self._long_ahead
             )
-        # (a cut_body due in text of several reads goes line by line: its note has the time of
-        # the line it cut in, not of the block's last octet)
-        if (
-            session.mode is _MODE_DATA
-            and not self._mid_line
-            and (self._marks is None or session.body.cut is None)
-        ):
+        # (with a cut_body armed, text goes line by line, and the line holding its octet N in
+        # two pieces, so that the cut is at N exactly (fresh10 F7) and its note has the time
+        # of the line it cut in, not of the block's last octet)
+        if session.mode is _MODE_DATA and session.body.cut is not None:
+            take = session.body.cut_piece(buffer, not self._mid_line, self._cr_ends)
+            if take:
+                piece = bytes(buffer[:take])
+                del buffer[:take]
+                ahead = self._took(take)
+                partial, self._mid_line = self._mid_line, True
+                actions = session.receive(piece, partial=partial, pipelined=ahead)
+                if actions:
+                    self._read_with_cut()
+                return actions
+        if session.mode is _MODE_DATA and not self._mid_line and session.body.cut is None:
             found = self._text_block(buffer)
             if found is not None:
                 block, scan, stuffed = found

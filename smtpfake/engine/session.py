@@ -56,6 +56,7 @@ from smtpfake.scenario.plan import (
     Plan,
     Reset,
     Send,
+    Sleep,
     StartTLS,
     wire_text,
 )
@@ -122,6 +123,7 @@ class Session:
     # slots: a session per connection, and ten thousand idle ones must stay small
     __slots__ = (
         "__weakref__",
+        "_asked",
         "_awaiting",
         "_compiled",
         "_direct",
@@ -166,6 +168,7 @@ class Session:
         "scenario",
         "settings",
         "shared",
+        "silent_close",
         "text_after_close",
         "tls_active",
         "tls_pending",
@@ -190,6 +193,7 @@ class Session:
         # asked, what to do with its answer
         self.hooks = hooks
         self._awaiting: Callable[[Reply | None], tuple[Action, ...]] | None = None
+        self._asked: Reply | None = None  # the normal reply the handler was asked about
         self.settings = scenario.server
         self.shared = shared
         self.observer = observer
@@ -245,6 +249,9 @@ class Session:
         # 5321 §4.1.1.4), recorded under a note that says so (:meth:`_text_after_close`):
         # 0 none expected, 1 expected (no note yet), 2 the note is recorded
         self.text_after_close = 0
+        # a close after a silence (abort's seconds) in a message: its text is the message's until
+        # the close goes out (Connection.performed calls :meth:`silently_closed` then)
+        self.silent_close = False
         # a plain dict (Counter's constructor is Python code, once a connection)
         self.counts: dict[Stage, int] = {}
         self.transactions = 0  # mail transactions begun (MAIL accepted): the ``message`` fact
@@ -628,6 +635,25 @@ class Session:
         self.text_after_close = 2
         self.note(when, "client", "(message text after the close)", None, _NOTED)
 
+    def silently_closed(self, when: float | None = None) -> None:
+        """The close after a silence in a message (:attr:`silent_close`) goes out now (or its
+        final "." came, at ``when``): the text before is the unfinished message; what follows
+        is after the close."""
+        self.silent_close = False
+        if self.mode is _MODE_DATA:  # (_closing_in_message, at ``when``)
+            text = self.body.unfinished()
+            if text is not None:  # (as the text-after-close note that may follow it)
+                self.note(self.clock.now() if when is None else when, "client", text, None, _NOTED)
+            self.text_after_close = 1
+        self.mode = _MODE_CLOSED
+
+    def _end_in_silence(self, line: bytes, pipelined: bool) -> tuple[Action, ...]:
+        """The final "." came in abort's silence after the 354 (fresh10 F8): the server reads
+        no end it never answers; the message is cut there, unfinished, and the "." and what
+        follows are text after the close, as when the close came first."""
+        self.silently_closed(self.arrived)
+        return self.receive(line, pipelined=pipelined)
+
     def _closing_in_message(self) -> None:
         """The server closes now: a message being sent (DATA) is cut, its text so far recorded
         as unfinished; what text the client still sends is labelled (text_after_close)."""
@@ -803,7 +829,7 @@ class Session:
                 shaped = asked.with_(reply=reply or FAILED)
                 return self._decided(stage, argument, shaped, accept, then)
 
-            self._awaiting = answered
+            self._awaiting, self._asked = answered, asked.reply
             content = bytes(self.body.data) if stage is _STAGE_END_OF_DATA else b""
             consult = Consult(
                 hook or "",
@@ -832,6 +858,14 @@ class Session:
         if awaiting is None:
             raise RuntimeError("consulted() without a Consult under way")
         return awaiting(reply)
+
+    def unanswered(self) -> tuple[Action, ...]:
+        """The Consult under way will never be answered (the client left, a timer or a stop
+        ended the wait): the command is decided as if the handler took the normal reply, as a
+        delayed reply is decided before its pause, for the end to record as not delivered
+        (README, The record: a reply waiting on a user's handler). () with none under way."""
+        awaiting, self._awaiting = self._awaiting, None
+        return () if awaiting is None else awaiting(self._asked)
 
     def _decided(
         self, stage: Stage, argument: str, plan: Plan | Reply, accept: Accept, then: Accept
@@ -961,6 +995,11 @@ class Session:
         else:
             return actions
         if self.mode is _MODE_DATA:
+            if any(type(a) is Sleep for a in actions[: actions.index(action)]):
+                # abort's silence after the 354 (fresh10 F8): what the client sends before the
+                # close is the message's text; the close cuts it when it goes out
+                self.silent_close = True
+                return tuple(_noted(a, label) for a in actions)
             # a silent close (a fault) cut the text: the client streams the rest up to its "."
             # without reading anything (RFC 5321 §4.1.1.4), so it is text, as after a 421
             self.text_after_close = 1
@@ -1096,6 +1135,8 @@ class Session:
             # RFC 2920 §3.1: DATA ends a group; the content waits for the 354.
             self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
         if body.is_end(line, partial):
+            if self.silent_close:
+                return self._end_in_silence(line, pipelined)
             self.conduct.line_endings(line, ".", message=True, last=True)
             return self.end_of_text()
         piece = body.add(line, partial)
@@ -1112,6 +1153,8 @@ class Session:
         """The final "." as the line ``.\\r\\n`` (RFC 5321 §4.1.1.4) after whole lines of text: the
         message is complete (the connection hands it over with the text before it, in one step).
         Its line ending needs no judging: CRLF, and no CR pending (whole lines end in LF)."""
+        if self.silent_close:
+            return self._end_in_silence(b".\r\n", False)
         now = self.arrived  # when the "." arrived
         if now is None:
             now = self.clock.now()

@@ -115,6 +115,7 @@ class Wire(asyncio.Protocol):
         "_lost",
         "_out",
         "_pending",
+        "_raw",
         "_read_into",
         "_read_paused",
         "_reset",
@@ -130,6 +131,9 @@ class Wire(asyncio.Protocol):
         self._loop = loop
         self._read_into = buffer
         self._transport: asyncio.Transport | None = None
+        # the socket's own transport (under TLS's): closing after a write of ours means the
+        # socket refused it (_refused)
+        self._raw: asyncio.Transport | None = None
         self._conn: Connection | None = None
         self._task: asyncio.Task[None] | None = None  # a batch that waits
         self._later: asyncio.Handle | None = None  # a batch's done(), given the loop a turn
@@ -162,7 +166,7 @@ class Wire(asyncio.Protocol):
         if TYPE_CHECKING:  # (for mypy only: a cast is a call on every connection)
             # uvloop's transports implement asyncio.Transport without subclassing it
             transport = cast(asyncio.Transport, transport)
-        self._transport = transport
+        self._transport = self._raw = transport
         # Limits of 0: pause_writing as soon as the socket leaves an octet of a write in the
         # transport's buffer, resume_writing once it took them all; so the wire knows when a
         # reply's last octet is with the socket (and writes no more while the client does not
@@ -359,6 +363,8 @@ class Wire(asyncio.Protocol):
             if transport.is_closing():
                 return False
             transport.write(send.data)
+            if self._raw.is_closing():  # type: ignore[union-attr]
+                return self._refused()
             if self._writable is not None:
                 waiting = self._carry_waiting(actions, self._loop.time(), written=True)
                 self._task = self._loop.create_task(waiting)
@@ -416,6 +422,8 @@ class Wire(asyncio.Protocol):
                             written = self._writable is None
                             if written:
                                 transport.write(action.data)
+                                if self._raw.is_closing():  # type: ignore[union-attr]
+                                    return self._refused()
                             if self._writable is not None:
                                 waiting = self._carry_waiting(
                                     actions[i:], self._loop.time(), written=written
@@ -469,6 +477,14 @@ class Wire(asyncio.Protocol):
                     self._write_out(out)  # once per callback
         return False
 
+    def _refused(self) -> bool:
+        """A write of ours closed the transport, which was open before it: the socket refused
+        it (ECONNRESET, EPIPE: the client reset; asyncio and uvloop say so only later, through
+        connection_lost). Not performed: the end records that reply and those after it as not
+        delivered, 0 octets written, and the close as the client's reset. False, for _carry."""
+        self._reset = True
+        return False
+
     def _flush(self) -> None:
         if self._out:
             self._write_out(self._out)
@@ -483,6 +499,9 @@ class Wire(asyncio.Protocol):
             out.clear()
             if not transport.is_closing():
                 transport.write(data)
+                if self._raw.is_closing():  # type: ignore[union-attr]
+                    self._refused()  # (the queued replies stay unsent: not delivered)
+                    return
                 if self._writable is None:  # (limits of 0: the socket took it all)
                     conn = self._conn
                     if conn is not None:
@@ -554,6 +573,9 @@ class Wire(asyncio.Protocol):
                             if transport.is_closing():
                                 return
                             transport.write(action.data)
+                            if self._raw.is_closing():  # type: ignore[union-attr]
+                                self._refused()
+                                return
                         if self._writable is not None:
                             await self._until_taken(action)
                             since = self._loop.time()
@@ -631,6 +653,8 @@ class Wire(asyncio.Protocol):
         conn, transport = self._conn, self._transport
         assert conn is not None and transport is not None
         self._flush()  # what was written before the close goes first
+        if self._reset:  # that write was refused: the client's reset ends it (_refused)
+            return False
         if isinstance(action, HalfClose):
             if transport.can_write_eof() and not transport.is_closing():
                 try:

@@ -3,9 +3,12 @@ meanwhile wait (judged as sent ahead of the reply), and ``consulted(reply)`` goe
 
 from __future__ import annotations
 
+import pytest
+
 from smtpfake.engine import Session
 from smtpfake.engine.connection import Connection
 from smtpfake.engine.consult import FAILED, answer_reply
+from smtpfake.journal import SessionRecord
 from smtpfake.scenario.plan import TIMER_ACTIONS, Action, Consult, Send
 from smtpfake.scenario.reply import Reply
 
@@ -16,7 +19,8 @@ class Wire:
     """Carries batches out at once, the way the wire does; stops at a Consult."""
 
     def __init__(self, hooks: frozenset[str]) -> None:
-        engine = Engine()
+        engine = self.engine = Engine()
+        self.journal = engine.journal
         self.session = Session(
             engine.scenario,
             engine.shared,
@@ -89,3 +93,60 @@ def test_answers_are_read_as_aiosmtpd_writes_them() -> None:
     assert answer_reply(["250-host", "250 HELP"]) == Reply(250, ("host", "HELP"))
     for bad in ("fine", "600 no", ["250-a", "550 b"], [], None, "25 short"):
         assert answer_reply(bad) is None, bad
+
+
+# -- the client leaves, or the server stops, while a handler decides (fresh10 F10) ----------------
+
+
+def _asked_rcpt(w: Wire) -> None:
+    """An RFC 2920 group whose first RCPT the handler is deciding when the group's rest is read."""
+    w.carry(w.conn.connected())
+    w.carry(w.conn.receive_data(b"EHLO c.test\r\n"))
+    w.take()
+    w.carry(w.conn.receive_data(b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"))
+    w.carry(w.conn.receive_data(b"RCPT TO:<c@y.test>\r\nDATA\r\n"))
+    assert [a.argument for a in w.asked] == ["b@y.test"]
+
+
+def _journal_record(w: Wire) -> SessionRecord:
+    (record,) = [s for s in w.journal.sessions() if s.index == w.session.index]
+    return record
+
+
+def _rcpt_reply(record: SessionRecord) -> tuple[str, bool, int | None] | None:
+    first = next(x for x in record.exchanges() if x.command.text == "RCPT TO:<b@y.test>")
+    reply = first.reply
+    return None if reply is None else (reply.text, reply.delivered, reply.written)
+
+
+@pytest.mark.parametrize("how", ["eof", "reset", "stop"])
+def test_a_reply_a_handler_is_deciding_is_recorded_as_a_delayed_one_is(how: str) -> None:
+    w = Wire(frozenset({"RCPT"}))
+    _asked_rcpt(w)
+    w.engine.advance(0.3)
+    if how == "eof":
+        w.carry(w.conn.eof_received())
+    elif how == "stop":
+        w.carry(w.conn.shutting_down("stop", 0.0))
+    w.conn.connection_lost(reset=how == "reset")
+    record = _journal_record(w)
+    # as with `delay` on rcpt: the normal reply, not delivered, none of it written
+    assert _rcpt_reply(record) == ("250 2.1.5 Ok", False, 0)
+    # DATA came after RCPTs whose replies never came: no ordering mistake (nor no-quit)
+    assert [v.kind for v in record.violations if v.kind in ("bad-sequence", "no-quit")] == []
+
+
+def test_a_message_a_handle_data_is_deciding_is_kept_as_with_a_delay() -> None:
+    w = Wire(frozenset({"DATA"}))
+    w.carry(w.conn.connected())
+    w.carry(w.conn.receive_data(b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"))
+    w.carry(w.conn.receive_data(b"DATA\r\n"))
+    w.take()
+    w.carry(w.conn.receive_data(b"Subject: x\r\n\r\nbody\r\n.\r\n"))
+    assert [a.hook for a in w.asked] == ["DATA"]
+    w.carry(w.conn.eof_received())
+    w.conn.connection_lost()
+    record = _journal_record(w)
+    (end,) = [e for e in record.transcript if e.side == "server" and e.text.startswith("250 2.0.0")]
+    assert (end.delivered, end.written) == (False, 0)
+    assert [m.data for m in w.journal.messages()] == [b"Subject: x\r\n\r\nbody\r\n"]

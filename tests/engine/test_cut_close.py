@@ -212,3 +212,94 @@ def test_an_over_long_line_of_text_after_a_421_is_not_judged_either() -> None:
     p.eof()
     p.finish()
     assert p.record.violations == ()
+
+
+def cut_at(after: int, chunks: list[bytes], how: str = "reset") -> SessionRecord:
+    """DATA with ``cut_body: {after_bytes: after}``, then the client's text in ``chunks``."""
+    p = Pipe(Engine(scenario({"on": "data", "cut_body": {"after_bytes": after, "how": how}})))
+    p.connect()
+    for line in HEAD:
+        p.feed(line)
+    p.feed("DATA")
+    for chunk in chunks:
+        if p.ended is None or p.half_closed:
+            p.feed(chunk)
+        p.engine.advance(0.05)
+    if p.ended is None:
+        p.eof()
+    p.finish()
+    return p.record
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+@pytest.mark.parametrize("step", [1, 50, 7, 10**6])
+def test_the_cut_comes_at_octet_n_not_at_the_end_of_its_line(how: str, step: int) -> None:
+    """fresh10 F7: one long line dripped (or whole), the cut at 100 octets: the count is 100, and
+    the cut came when octet 100 arrived, not 900 octets later at the line's end. A stuffing dot
+    is no octet of the message (RFC 5321 §4.5.2)."""
+    text = b"..x" + b"y" * 997 + b"\r\n.\r\n"
+    record = cut_at(100, [text[i : i + step] for i in range(0, len(text), step)], how)
+    seen = client_side(record)
+    assert seen[0] == ("(message data, 100 bytes so far)", True, True)
+    (closed,) = [e for e in record.transcript if e.side == "server" and e.note]
+    data = next(e for e in record.transcript if e.text == "DATA")
+    # the cut when the read holding octet 100 came (the stream's 101st: after the stuffing dot)
+    assert closed.time == pytest.approx(data.time + (min(101, len(text) - 1) // step) * 0.05)
+    assert record.messages == ()
+    assert record.violations == ()
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+@pytest.mark.parametrize("end", [b"", b".\r\n"], ids=["no dot", "dot"])
+def test_text_sent_in_abort_s_silence_is_message_data_not_after_the_close(
+    how: str, end: bytes
+) -> None:
+    """fresh10 F8: ``abort: {seconds: 1}`` on DATA; the client's text comes 0.1 s after the 354,
+    0.9 s before the close: it is the message's (unfinished), not "after the close"; a final
+    "." the server never read ends it there, and only from the "." on is text after the close."""
+    rule = {"on": "data", "abort": {"seconds": 1.0, "how": how}}
+    p = Pipe(Engine(scenario(rule)))
+    p.connect()
+    for line in HEAD:
+        p.feed(line)
+    assert p.feed("DATA", hold=True).startswith(b"354")
+    p.engine.advance(0.1)
+    p.feed(b"Subject: x\r\n\r\nhello\r\n" + end)
+    sent = p.engine.clock.now()
+    p.release()
+    assert p.ended == how or p.half_closed
+    closed = p.engine.clock.now()
+    if p.ended is None:
+        p.eof()
+    p.finish()
+    record = p.record
+    seen = client_side(record)
+    assert seen[0] == ("(message data, 21 bytes, unfinished)", True, True)
+    (note,) = [e for e in record.transcript if e.text.startswith("(message data")]
+    if end:
+        assert seen[1:] == [("(message text after the close)", True, True), (".", False, True)]
+        assert note.time == sent  # cut at its "."
+    else:
+        assert seen[1:] == []
+        assert note.time == closed > sent  # cut by the close
+    assert record.messages == ()
+    assert record.violations == ()
+
+
+def test_a_client_that_leaves_in_abort_s_silence_left_an_unfinished_message() -> None:
+    """fresh10 F8: the client's EOF comes in the silence: its text is the unfinished message,
+    recorded before its close (as for any close mid-message), nothing after the close."""
+    p = Pipe(Engine(scenario({"on": "data", "abort": {"seconds": 1.0}})))
+    p.connect()
+    for line in HEAD:
+        p.feed(line)
+    p.feed("DATA", hold=True)
+    p.feed(b"Subject: x\r\n\r\nhel")
+    p.engine.advance(0.2)
+    p.eof()
+    p.finish()
+    texts = [e.text for e in p.record.transcript if e.side == "client"]
+    assert texts[texts.index("DATA") + 1 :] == [
+        "(message data, 17 bytes, unfinished)",
+        "(client closed the connection)",
+    ]

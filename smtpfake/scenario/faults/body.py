@@ -29,8 +29,10 @@ class CutBody(Fault):
     )
     reference = (
         "`on: data` or `on: bdat` only: `{after_bytes: N, how: reset|close}` (or just N): once "
-        "N octets of the message body (on `bdat`: of that BDAT's chunk; a shorter chunk is not "
-        "cut) have arrived, abort with RST (`how: close`: FIN), without a reply; the message is"
+        "N octets of the message body (dot-unstuffed; on `bdat`: of that BDAT's chunk; a "
+        "shorter chunk is not cut) have arrived, abort with RST (`how: close`: FIN) at octet N "
+        "itself, mid-line if it falls there (`(message data, N bytes so far)`; the rest of that"
+        " line goes with the text after the close), without a reply; the message is"
         " not recorded; the text the client still sends up to its `.` (the rest of the chunk) is"
         " recorded as text after the close, never judged (see [The record](#the-record))"
     )
