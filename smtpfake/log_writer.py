@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import select
+import stat
 import threading
 import time
 from collections import deque
@@ -53,6 +54,11 @@ class LogWriter:
     ) -> None:
         self.fd = stream.fileno()
         self.stream = stream
+        # A write to a pipe of at most PIPE_BUF octets is all or nothing (POSIX), so pieces that
+        # end at a line's end leave the reader whole lines however the writing stops (the
+        # process exits with the reader stalled: this thread is a daemon); a larger one can
+        # leave part of a line in the pipe.
+        self._piece = select.PIPE_BUF if stat.S_ISFIFO(os.fstat(self.fd).st_mode) else CHUNK
         self.notice = notice
         self.on_failure = on_failure
         self.bound = BOUND if bound is None else bound
@@ -62,6 +68,7 @@ class LogWriter:
         self._untold = 0  # of those, the lines no notice has told of yet
         self._waiting = 0  # characters handed over and not yet written
         self._writing = ""  # what the thread writes now
+        self._writing_done = 0  # of its lines, those written whole
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)  # something was handed over
         self._queue: deque[str | threading.Event] = deque()  # what the thread has to do
@@ -82,7 +89,8 @@ class LogWriter:
         cost the server more than the hand-over does)."""
         with self._lock:
             waiting = [self._writing, *(item for item in self._queue if isinstance(item, str))]
-        return sum(text.count("\n") for text in waiting)
+            done = self._writing_done
+        return sum(text.count("\n") for text in waiting) - done
 
     def put(self, text: str) -> None:
         """Have ``text`` (whole lines) written after what was handed over before; dropped (and
@@ -158,6 +166,7 @@ class LogWriter:
             with self._lock:
                 self._waiting -= len(item)
                 self._writing = ""
+                self._writing_done = 0
                 if self._untold and not self._waiting and self.failure is None:
                     # caught up: what was dropped is told now, before anything handed over later
                     # (put() keeps dropping until then)
@@ -189,10 +198,17 @@ class LogWriter:
 
     def _write(self, text: str) -> None:
         stream = self.stream
-        data = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+        raw = text.encode(stream.encoding or "utf-8", stream.errors or "strict")
+        data = memoryview(raw)
+        piece = self._piece
+        start = 0  # of raw: what is written before data
         while data:
+            end = len(data)
+            if end > piece:  # up to the last line's end that fits (a longer line in pieces)
+                cut = raw.rfind(b"\n", start, start + piece) + 1
+                end = cut - start if cut > start else piece
             try:
-                written = os.write(self.fd, data[:CHUNK])
+                written = os.write(self.fd, data[:end])
             except BlockingIOError:
                 # the descriptor was made non-blocking (it is shared with the process that
                 # started us, which may do so): wait until the reader makes room
@@ -204,4 +220,6 @@ class LogWriter:
                 self.on_failure(exc)
                 return
             data = data[written:]
+            self._writing_done += raw.count(b"\n", start, start + written)
+            start += written
             self._moved = time.monotonic()
