@@ -415,9 +415,11 @@ class Session:
         else:
             self.note(when, "client", shown, None)
         if mode is _MODE_CLOSED:
-            self._after_close(
-                verb, masked(text), when, pipelined, whole=line.endswith((b"\n", b"\r"))
-            )
+            in_text = self.text_after_close  # (a line of message text: no command)
+            whole = line.endswith((b"\n", b"\r"))
+            self._after_close(verb, masked(text), when, pipelined, whole=whole)
+            if verb == "BDAT" and whole and not in_text:
+                bdat.command_after_close(self, arg)  # its chunk is counted, not read as lines
             return ()
         conduct = self.conduct
         if pipelined:
