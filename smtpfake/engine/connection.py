@@ -483,7 +483,10 @@ class Connection:
             actions = self.session.timed_out()
         else:
             self._text_cut()
-            actions = self.session.timer_fired(name)
+            # a reply partly written gets no 421 after it (mid-line), unless the socket is full
+            # (then none of the 421 goes: _cut_off records it so)
+            reply = socket_full or not (self._busy and self._written)
+            actions = self.session.timer_fired(name, reply=reply)
         if socket_full:
             ends = any(isinstance(a, _ENDS) for a in actions)
             return self._cut_off(actions) if ends else ()

@@ -648,8 +648,10 @@ class Session:
         self.mode = _MODE_CLOSED
         return (Close(Note("(connection closed: idle timeout)")),)
 
-    def timer_fired(self, name: str) -> tuple[Action, ...]:
+    def timer_fired(self, name: str, *, reply: bool = True) -> tuple[Action, ...]:
         """A timer the wire armed ran out; the server speaks on its own (RFC 5321 §3.8).
+        ``reply`` False: a reply is partly written, so its 421 is not sent (it would land in
+        the middle of that reply's line): only the close, as at a stop (:meth:`shutting_down`).
 
         ``idle`` (``server.idle_timeout`` seconds of client silence; re-armed after every line):
         "421 4.4.2" and close; without ``idle_timeout``, the silent close of ``timed_out()``.
@@ -669,22 +671,23 @@ class Session:
             end = Reset() if style.endswith("reset") else Close()
             if style in ("close", "reset"):
                 return self._idle_drop(end)
-            reply = self.reply(421, "4.4.2", f"{host} Error: timeout exceeded")
+            said = self.reply(421, "4.4.2", f"{host} Error: timeout exceeded")
         elif name == CLOSE_AFTER_TIMER:
             text = f"{host} Service not available, closing transmission channel"
-            reply = self.reply(421, "4.3.2", text)
+            said = self.reply(421, "4.3.2", text)
         else:
             raise ValueError(f"unknown timer {name!r}")
         self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
-        self._transient(reply)
-        data, rule = reply.render(), f"server.{name}"
+        rule = f"server.{name}"
         how = "reset" if isinstance(end, Reset) else "closed"
-        return (
-            Send(data, Note(wire_text(data), rule)),
-            replace(end, note=Note(f"(connection {how})", rule)),
-        )
+        closing = replace(end, note=Note(f"(connection {how})", rule))
+        if not reply:
+            return (closing,)
+        self._transient(said)
+        data = said.render()
+        return (Send(data, Note(wire_text(data), rule)), closing)
 
     def shutting_down(self, why: str, *, reply: bool = True) -> tuple[Action, ...]:
         """The server is going away with this session open (``why``: ``stop`` or ``reset``):

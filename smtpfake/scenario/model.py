@@ -436,7 +436,9 @@ class ServerSettings:
             "doc": "seconds into the session at which the server sends `421 4.3.2 HOSTNAME "
             "Service not available, closing transmission channel` unasked and closes, whatever "
             'the client is doing (RFC 5321 §3.8: "asynchronously from command receipt"); a '
-            "message not yet answered with 250 is not recorded",
+            "message not yet answered with 250 is not recorded. While a reply is partly "
+            "written (a `drip`, a `fragment`) it sends no 421 (that would land in the middle "
+            "of the reply's line): only the close, as a stop does",
             "schema": _OPTIONAL_SECONDS,
         },
     )
