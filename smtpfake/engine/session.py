@@ -171,6 +171,7 @@ class Session:
         "tls_active",
         "tls_pending",
         "transactions",
+        "unasked_at",
         "unasked_close",
         "unsolicited_close",
     )
@@ -238,6 +239,7 @@ class Session:
         # the server closed on its own (a timer, a stop), not in a reply to a command: what the
         # client sent ahead of that close was not pipelined behind a reply
         self.unasked_close = False
+        self.unasked_at = 0.0  # when it did (a line whose end came before was ahead of it)
         # when the first reply (the greeting, or what came instead) had its last octet handed to
         # the socket: a line that arrived before it is early talk, whatever closed the session
         self.greeting_at: float | None = None
@@ -493,6 +495,9 @@ class Session:
                 # follows is judged as after the end of any message
                 self.conduct.previous = "."
                 return
+            if not pipelined or when >= self.unasked_at:
+                self.unsolicited_close = False  # the "." is the command §3.8 forgives
+                return
         if (
             self.conduct.previous is None
             and pipelined
@@ -502,18 +507,20 @@ class Session:
             # close at connect, a close_after during a delayed greeting); not ahead of a 421
             # the server sent unasked after its greeting
             self.conduct.pipelining(verb, pipelined)
-        elif self.unsolicited_close:
-            self.unsolicited_close = False  # RFC 5321 §3.8: the one command it may send
         elif pipelined and not whole:
             # a line begun before the server's last reply and cut off by the server's close:
             # the client stops writing once it reads it (§3.8)
             return
-        elif pipelined and not self.unasked_close:
-            # sent before the reply that closed was complete: the client could not know of
-            # the close, so it is judged as what it is, a pipelined command (RFC 2920 §3.1)
+        elif pipelined and (not self.unasked_close or when < self.unasked_at):
+            # sent before the reply that closed was complete (an unasked 421 too, one that
+            # replaced a reply these lines waited behind): the client could not know of the
+            # close, so it is judged as what it is, a pipelined command (RFC 2920 §3.1); nor
+            # is it the command §3.8 forgives, the first one sent after the 421 went out
             self.conduct.command(verb, pipelined)
+        elif self.unsolicited_close:
+            self.unsolicited_close = False  # RFC 5321 §3.8: the one command it may send
         elif pipelined:
-            # after the one command RFC 5321 §3.8 forgives, though it crossed the unasked 421
+            # begun before the unasked 421, ended after it: after the one command §3.8 forgives
             self.conduct.tell(  # (once a session, as every kind but a few: a flood is bounded)
                 "sent-after-close",
                 "the client sent another command after the one it may send before reading "
@@ -665,7 +672,7 @@ class Session:
         end: Close | Reset = Close()
         if name == IDLE_TIMER:
             if self.settings.idle_timeout is None:
-                self.unasked_close = True
+                self.unasked_close, self.unasked_at = True, self.now()
                 return self.timed_out()
             style = self.settings.idle_close
             end = Reset() if style.endswith("reset") else Close()
@@ -680,6 +687,7 @@ class Session:
         self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
+        self.unasked_at = self.now()
         rule = f"server.{name}"
         how = "reset" if isinstance(end, Reset) else "closed"
         closing = replace(end, note=Note(f"(connection {how})", rule))
@@ -701,6 +709,7 @@ class Session:
         self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
+        self.unasked_at = self.now()
         rule = f"server.{why}"
         close = Close(Note(f"(connection closed: server {_SHUTDOWN_WORDS[why]})", rule))
         if not reply:
@@ -727,6 +736,7 @@ class Session:
         self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
+        self.unasked_at = self.now()
         how = "reset" if isinstance(end, Reset) else "closed"
         return (
             replace(end, note=Note(f"(connection {how}: idle, no reply)", f"server.{IDLE_TIMER}")),
