@@ -490,14 +490,13 @@ class Session:
             if not (whole and shown == "."):
                 return
             self.text_after_close = 0
-            if not self.unsolicited_close:
-                # a silent close: the "." ends the text the client could not stop; what
-                # follows is judged as after the end of any message
+            if not self.unsolicited_close or (pipelined and when < self.unasked_at):
+                # a silent close, or a "." that came before the 421 went out: it ends the text
+                # the client could not stop; what follows is judged as after any message's end
                 self.conduct.previous = "."
                 return
-            if not pipelined or when >= self.unasked_at:
-                self.unsolicited_close = False  # the "." is the command §3.8 forgives
-                return
+            self.unsolicited_close = False  # the "." is the command §3.8 forgives
+            return
         if (
             self.conduct.previous is None
             and pipelined

@@ -308,3 +308,21 @@ def test_an_eof_without_quit_during_a_paced_reply_still_gives_it_up() -> None:
     (reply,) = [e for e in p.record.transcript if e.text == "250 2.0.0 Ok"]
     assert not reply.delivered and reply.written == 4
     assert p.record.violations == ()
+
+
+def test_a_final_dot_ahead_of_an_unsolicited_421_ends_the_text_and_is_no_command() -> None:
+    # the 354 delayed, the client streams its text, "." and QUIT; close_after's 421 replaces
+    # the 354: the "." came before the 421, so it ends the text (no pipelined "." command) and
+    # QUIT behind it is judged as pipelined; the first line after the 421 is the forgiven one
+    p = Pipe(Engine(scenario({"on": "data", "delay": 5}, close_after=1.0)))
+    p.connect()
+    for line in ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@x.test>"):
+        p.feed(line)
+    p.feed("DATA", hold=True)
+    p.feed(b"Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+    p.engine.advance(1.0)
+    assert p.fire(CLOSE_AFTER_TIMER).startswith(b"421 4.3.2 ")
+    p.feed("NOOP")
+    assert p.record.violations == ()
+    p.feed("NOOP")
+    assert [(v.kind, v.command) for v in p.record.violations] == [("sent-after-close", "NOOP")]
