@@ -214,6 +214,17 @@ def after_close(session: Session, size: int) -> None:
         session.heard(f"(chunk data after the close, {cut.received} octets)", note=True)
 
 
+def command_after_close(session: Session, arg: str) -> None:
+    """A ``BDAT <size>`` line read after the server's close (judged there as any line then):
+    its chunk follows at once, sent before the client reads any reply (RFC 3030 §2), so its
+    ``size`` octets are counted as :func:`after_close` counts the rest of a cut chunk, never
+    read as command lines (they may hold CRLF "." CRLF or a ``QUIT``). A size that is no number
+    frames nothing, as before the close."""
+    m = _BDAT_RE.fullmatch(arg.strip())
+    if m is not None and int(m.group(1)):
+        session.cut_chunk = [int(m.group(1)), 0]
+
+
 def cut_chunk_ended(session: Session, when: float | None) -> None:
     """The connection ends (at ``when``; None: now) before the rest of a chunk the server's
     close cut came whole: the octets that did come, noted as unfinished."""

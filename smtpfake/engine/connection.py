@@ -20,6 +20,7 @@ decided here, on the injectable clock:
   before it still wait to be read is held back until they are (:meth:`_hold_back`);
 - timers: the idle timeout, ``close_after`` and the grace period are ArmTimer actions; the idle
   timeout restarts with each whole record from the client (:func:`_records`), not each read;
+  while the socket is full the client's runs, not the server's own (:meth:`Connection.stalled`);
 - the end: after the server's last reply it half-closes and keeps reading for the grace period,
   recording what the client still sends (``sent-after-close``), then closes.
 
@@ -139,6 +140,7 @@ class Connection:
         "_queue",
         "_queue_taken",
         "_server_idle",
+        "_stalled",
         "_taken",
         "_written",
         "session",
@@ -196,6 +198,9 @@ class Connection:
         # bare_lf.cr_line_end, not by their LF alone (:meth:`_line_end`)
         self._cr_ends = bare_lf.CR_ENDS_LINE[settings.bare_cr]
         self._idle_only: tuple[Action, ...] = (self._client_idle,)
+        # the socket does not take what the wire writes (the client does not read): the server
+        # waits on the client, so the client's idle timer runs, not the server's (:meth:`stalled`)
+        self._stalled = False
 
     # -- events in ------------------------------------------------------------------------------
 
@@ -237,9 +242,15 @@ class Connection:
         buffer += data
         if self._busy:
             self._ahead = len(self._buffer)
+            if self._stalled and (
+                data.find(b"\n") >= 0 or _records(len(buffer) - len(data), len(data))
+            ):
+                return self._idle_only  # a whole record while the socket is full (stalled())
             return ()
         self._heard = False
         actions = self._pump()
+        if self._stalled and self._busy and self._heard and not self._over:
+            return (self._client_idle, *actions)  # (stalled())
         if self._busy or self._over or not self._heard:
             # (no whole record yet, only part of a line: the client's silence goes on, so a
             # client dribbling octets without a line end is timed out: RFC 5321 §4.5.3.2)
@@ -285,12 +296,15 @@ class Connection:
                 len(actions) == 1
                 and type(actions[0]) is Send
                 and self._client_idle is self._server_idle
+                and not self._stalled
             ):
                 self._batch, self._cursor, self._written = actions, 0, 0
                 self._busy = True
                 self._ahead = 0  # (none buffered)
                 return actions
             started = self._start(actions)
+            if self._busy and self._stalled:
+                return (self._client_idle, *started)  # (stalled())
             if self._busy or self._over:
                 return started
         if session.held is not None:
@@ -501,12 +515,15 @@ class Connection:
         if self._closing:
             return self._end() if name == GRACE_TIMER else ()
         self._hold_back()  # what it records comes after the lines still waiting
-        if name == IDLE_TIMER and self._busy:
+        if name == IDLE_TIMER and self._busy and not (socket_full and self._stalled_idle()):
             # the server's own limit ran out while the server itself was silent (a hang)
             actions = self.session.timed_out()
         else:
             self._text_cut()
-            actions = self.session.timer_fired(name)
+            # a reply partly written gets no 421 after it (mid-line), unless the socket is full
+            # (then none of the 421 goes: _cut_off records it so)
+            reply = socket_full or not (self._busy and self._written)
+            actions = self.session.timer_fired(name, reply=reply)
         if socket_full:
             ends = any(isinstance(a, _ENDS) for a in actions)
             return self._cut_off(actions) if ends else ()
@@ -529,6 +546,24 @@ class Connection:
                 self._batch, self._cursor, self._written, self._busy = (action,), 0, 0, True
                 return (action,)
         raise AssertionError(f"no close among {actions!r}")
+
+    def stalled(self, full: bool) -> tuple[Action, ...]:
+        """The socket stopped taking what the wire writes (``full``: the client does not read
+        its replies), or took all of it again. While it is full the server waits on the
+        client, not on itself: the client's idle timer runs (``idle_timeout``, or the server's
+        own limit when that is the one timer), from now and from each whole record that comes
+        (:meth:`receive_data`), and it ends the connection without waiting on the client
+        (:meth:`timer_fired`). Once the socket took all, the replies are written: the client's
+        timer starts over, or, with a batch still under way, the server's own limit runs."""
+        self._stalled = full
+        if self._over or self._closing:
+            return ()
+        return (self._server_idle if self._busy and not full else self._client_idle,)
+
+    def _stalled_idle(self) -> bool:
+        """Whether the idle timer that runs now is the client's, the socket being full (a
+        client that does not read is timed out as a silent one: ``idle_timeout``'s 421)."""
+        return self._stalled and self._client_idle is not self._server_idle
 
     def eof_received(self, socket_full: bool = False) -> tuple[Action, ...]:
         """The client closed its side (FIN): an entry at this time, after every line it sent
@@ -716,7 +751,8 @@ class Connection:
             self._busy = True
             self._ahead = len(self._buffer)
             if self._client_idle is not self._server_idle and not self._closing:
-                return (self._server_idle, *actions)
+                # (while the socket is full the client's timer runs on: stalled())
+                return actions if self._stalled else (self._server_idle, *actions)
             return actions
         if self._eof is None:  # the batch of a reply that closes, made once (QUIT's 221)
             known = _HALF_CLOSING.get(id(actions))
@@ -753,7 +789,7 @@ class Connection:
         self._batch, self._cursor, self._written = batch, 0, 0
         self._busy = True
         self._ahead = len(self._buffer)  # whatever is buffered was sent before this reply
-        if self._client_idle is not self._server_idle and not self._closing:
+        if self._client_idle is not self._server_idle and not self._closing and not self._stalled:
             return (self._server_idle, *batch)  # the client waits on us: only our limit runs
         return batch
 

@@ -173,6 +173,7 @@ class Session:
         "tls_active",
         "tls_pending",
         "transactions",
+        "unasked_at",
         "unasked_close",
         "unsolicited_close",
     )
@@ -241,6 +242,7 @@ class Session:
         # the server closed on its own (a timer, a stop), not in a reply to a command: what the
         # client sent ahead of that close was not pipelined behind a reply
         self.unasked_close = False
+        self.unasked_at = 0.0  # when it did (a line whose end came before was ahead of it)
         # when the first reply (the greeting, or what came instead) had its last octet handed to
         # the socket: a line that arrived before it is early talk, whatever closed the session
         self.greeting_at: float | None = None
@@ -418,9 +420,11 @@ class Session:
         else:
             self.note(when, "client", shown, None)
         if mode is _MODE_CLOSED:
-            self._after_close(
-                verb, masked(text), when, pipelined, whole=line.endswith((b"\n", b"\r"))
-            )
+            in_text = self.text_after_close  # (a line of message text: no command)
+            whole = line.endswith((b"\n", b"\r"))
+            self._after_close(verb, masked(text), when, pipelined, whole=whole)
+            if verb == "BDAT" and whole and not in_text:
+                bdat.command_after_close(self, arg)  # its chunk is counted, not read as lines
             return ()
         conduct = self.conduct
         if pipelined:
@@ -489,11 +493,13 @@ class Session:
             if not (whole and shown == "."):
                 return
             self.text_after_close = 0
-            if not self.unsolicited_close:
-                # a silent close: the "." ends the text the client could not stop; what
-                # follows is judged as after the end of any message
+            if not self.unsolicited_close or (pipelined and when < self.unasked_at):
+                # a silent close, or a "." that came before the 421 went out: it ends the text
+                # the client could not stop; what follows is judged as after any message's end
                 self.conduct.previous = "."
                 return
+            self.unsolicited_close = False  # the "." is the command §3.8 forgives
+            return
         if (
             self.conduct.previous is None
             and pipelined
@@ -503,18 +509,20 @@ class Session:
             # close at connect, a close_after during a delayed greeting); not ahead of a 421
             # the server sent unasked after its greeting
             self.conduct.pipelining(verb, pipelined)
-        elif self.unsolicited_close:
-            self.unsolicited_close = False  # RFC 5321 §3.8: the one command it may send
         elif pipelined and not whole:
             # a line begun before the server's last reply and cut off by the server's close:
             # the client stops writing once it reads it (§3.8)
             return
-        elif pipelined and not self.unasked_close:
-            # sent before the reply that closed was complete: the client could not know of
-            # the close, so it is judged as what it is, a pipelined command (RFC 2920 §3.1)
+        elif pipelined and (not self.unasked_close or when < self.unasked_at):
+            # sent before the reply that closed was complete (an unasked 421 too, one that
+            # replaced a reply these lines waited behind): the client could not know of the
+            # close, so it is judged as what it is, a pipelined command (RFC 2920 §3.1); nor
+            # is it the command §3.8 forgives, the first one sent after the 421 went out
             self.conduct.command(verb, pipelined)
+        elif self.unsolicited_close:
+            self.unsolicited_close = False  # RFC 5321 §3.8: the one command it may send
         elif pipelined:
-            # after the one command RFC 5321 §3.8 forgives, though it crossed the unasked 421
+            # begun before the unasked 421, ended after it: after the one command §3.8 forgives
             self.conduct.tell(  # (once a session, as every kind but a few: a flood is bounded)
                 "sent-after-close",
                 "the client sent another command after the one it may send before reading "
@@ -668,8 +676,10 @@ class Session:
         self.mode = _MODE_CLOSED
         return (Close(Note("(connection closed: idle timeout)")),)
 
-    def timer_fired(self, name: str) -> tuple[Action, ...]:
+    def timer_fired(self, name: str, *, reply: bool = True) -> tuple[Action, ...]:
         """A timer the wire armed ran out; the server speaks on its own (RFC 5321 §3.8).
+        ``reply`` False: a reply is partly written, so its 421 is not sent (it would land in
+        the middle of that reply's line): only the close, as at a stop (:meth:`shutting_down`).
 
         ``idle`` (``server.idle_timeout`` seconds of client silence; re-armed after every line):
         "421 4.4.2" and close; without ``idle_timeout``, the silent close of ``timed_out()``.
@@ -683,28 +693,30 @@ class Session:
         end: Close | Reset = Close()
         if name == IDLE_TIMER:
             if self.settings.idle_timeout is None:
-                self.unasked_close = True
+                self.unasked_close, self.unasked_at = True, self.now()
                 return self.timed_out()
             style = self.settings.idle_close
             end = Reset() if style.endswith("reset") else Close()
             if style in ("close", "reset"):
                 return self._idle_drop(end)
-            reply = self.reply(421, "4.4.2", f"{host} Error: timeout exceeded")
+            said = self.reply(421, "4.4.2", f"{host} Error: timeout exceeded")
         elif name == CLOSE_AFTER_TIMER:
             text = f"{host} Service not available, closing transmission channel"
-            reply = self.reply(421, "4.3.2", text)
+            said = self.reply(421, "4.3.2", text)
         else:
             raise ValueError(f"unknown timer {name!r}")
         self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
-        self._transient(reply)
-        data, rule = reply.render(), f"server.{name}"
+        self.unasked_at = self.now()
+        rule = f"server.{name}"
         how = "reset" if isinstance(end, Reset) else "closed"
-        return (
-            Send(data, Note(wire_text(data), rule)),
-            replace(end, note=Note(f"(connection {how})", rule)),
-        )
+        closing = replace(end, note=Note(f"(connection {how})", rule))
+        if not reply:
+            return (closing,)
+        self._transient(said)
+        data = said.render()
+        return (Send(data, Note(wire_text(data), rule)), closing)
 
     def shutting_down(self, why: str, *, reply: bool = True) -> tuple[Action, ...]:
         """The server is going away with this session open (``why``: ``stop`` or ``reset``):
@@ -718,6 +730,7 @@ class Session:
         self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
+        self.unasked_at = self.now()
         rule = f"server.{why}"
         close = Close(Note(f"(connection closed: server {_SHUTDOWN_WORDS[why]})", rule))
         if not reply:
@@ -744,6 +757,7 @@ class Session:
         self._closing_in_message()
         self.mode = _MODE_CLOSED
         self.unsolicited_close = self.unasked_close = True
+        self.unasked_at = self.now()
         how = "reset" if isinstance(end, Reset) else "closed"
         return (
             replace(end, note=Note(f"(connection {how}: idle, no reply)", f"server.{IDLE_TIMER}")),

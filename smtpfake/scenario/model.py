@@ -410,7 +410,10 @@ class ServerSettings:
             "Part of a line never does: a client dribbling octets without a line end is "
             "timed out as a silent one is (RFC 5321 §4.5.3.2: timeouts per command and per "
             "data block; Postfix's `smtpd_per_record_deadline`). The server's own delays never "
-            "count against the client",
+            "count against the client; its reading does: while the socket takes nothing more "
+            "of the replies (the client does not read them), this timer runs, from when the "
+            "socket stopped taking and from each whole line that comes meanwhile, however many "
+            "replies are still to go, and ends the connection without waiting on the client",
             "schema": _OPTIONAL_SECONDS,
         },
     )
@@ -433,7 +436,9 @@ class ServerSettings:
             "doc": "seconds into the session at which the server sends `421 4.3.2 HOSTNAME "
             "Service not available, closing transmission channel` unasked and closes, whatever "
             'the client is doing (RFC 5321 §3.8: "asynchronously from command receipt"); a '
-            "message not yet answered with 250 is not recorded",
+            "message not yet answered with 250 is not recorded. While a reply is partly "
+            "written (a `drip`, a `fragment`) it sends no 421 (that would land in the middle "
+            "of the reply's line): only the close, as a stop does",
             "schema": _OPTIONAL_SECONDS,
         },
     )

@@ -268,6 +268,7 @@ class Wire(asyncio.Protocol):
         if self._writable is None:
             self._writable = self._loop.create_future()
             self._behind = True
+            self._stall(True)  # the client's idle timer runs while it does not read
 
     def resume_writing(self) -> None:
         # the socket took every octet written so far; whoever waits goes on
@@ -276,6 +277,7 @@ class Wire(asyncio.Protocol):
         if self._flying:
             self._flying = 0
             self._sent(None)  # the replies of a write the socket took in part: all taken now
+        self._stall(False)
         if writable is not None and not writable.done():
             writable.set_result(None)
 
@@ -521,6 +523,16 @@ class Wire(asyncio.Protocol):
         if conn is not None:
             try:
                 conn.sent(octets)
+            except Exception as error:
+                self._failed(error)
+
+    def _stall(self, full: bool) -> None:
+        """Connection.stalled(full): the timer it arms, its errors reported."""
+        conn = self._conn
+        if conn is not None and not self._lost:
+            try:
+                for action in conn.stalled(full):
+                    self._timer_action(action)
             except Exception as error:
                 self._failed(error)
 

@@ -213,21 +213,23 @@ def test_a_bdat_chunk_the_idle_timeout_cuts_ends_at_the_421() -> None:
     assert p.engine.journal.messages() == ()
 
 
-# -- after an unsolicited 421: one command forgiven, the rest sent after the close --------------
+# -- after an unsolicited 421: lines ahead of it judged as pipelined, then one forgiven -------
 
 
 @pytest.mark.parametrize("how", ["close_after", "stop"])
-def test_lines_behind_the_forgiven_one_ahead_of_an_unsolicited_421_are_sent_after_close(
+def test_lines_ahead_of_an_unsolicited_421_are_judged_as_pipelined_not_after_the_close(
     how: str,
 ) -> None:
     """Lines the client pipelined while a reply was paced, then the server's unasked 421
-    replaced that reply: the first is the command RFC 5321 §3.8 forgives; each after it is
-    sent-after-close (they were judged by nothing before)."""
+    replaced that reply (fresh10 F9): they came before the 421 existed, so they are judged as
+    the pipelined commands they are (RFC 2920 §3.1: RSET, RSET, NOOP behind MAIL is a good
+    group), not sent-after-close; the command RFC 5321 §3.8 forgives is the first one sent
+    after the 421 went out, and each after that is sent-after-close."""
     settings = {"close_after": 1.0} if how == "close_after" else {}
-    p = Pipe(Engine(scenario({"on": "noop", "delay": 5}, **settings)))  # type: ignore[arg-type]
+    p = Pipe(Engine(scenario({"on": "mail", "delay": 5}, **settings)))  # type: ignore[arg-type]
     p.connect()
     p.feed("EHLO c.test")
-    p.feed(b"NOOP\r\nRSET\r\nHELP\r\n", hold=True)  # the NOOP's 250 waits 5 s
+    p.feed(b"MAIL FROM:<a@x.test>\r\nRSET\r\nRSET\r\nNOOP\r\n", hold=True)  # 250 waits 5 s
     p.engine.advance(1.0)
     if how == "close_after":
         said = p.fire(CLOSE_AFTER_TIMER)
@@ -235,22 +237,37 @@ def test_lines_behind_the_forgiven_one_ahead_of_an_unsolicited_421_are_sent_afte
         p._held = []  # (the stop's batch replaces the one under way)
         said = p._carry(p.conn.shutting_down("stop", 1.0), False)
     assert said.startswith(b"421 4.3.2 ")
-    assert [(v.kind, v.command) for v in p.record.violations] == [("sent-after-close", "HELP")]
-    p.feed("QUIT")  # after the 421 was written: sent after it too (told once a session)
-    assert [v.kind for v in p.record.violations] == ["sent-after-close"]
+    assert p.record.violations == ()
+    p.feed("QUIT")  # after the 421 was written: the one command §3.8 forgives
+    assert p.record.violations == ()
+    p.feed("NOOP")
+    assert [(v.kind, v.command) for v in p.record.violations] == [("sent-after-close", "NOOP")]
     p.fire(GRACE_TIMER)
     p.finish()
     texts = [e.text for e in p.record.transcript]
-    assert texts[texts.index("NOOP") :] == [
-        "NOOP",
+    assert texts[texts.index("MAIL FROM:<a@x.test>") :] == [
+        "MAIL FROM:<a@x.test>",
         "RSET",
-        "HELP",
-        "250 2.0.0 Ok",  # not delivered: the 421 went in its place
+        "RSET",
+        "NOOP",
+        "250 2.1.0 Ok",  # not delivered: the 421 went in its place
+        texts[-4],
         texts[-3],
-        texts[-2],
         "QUIT",
+        "NOOP",
     ]
-    assert texts[-3].startswith("421 4.3.2 ")
+    assert texts[-4].startswith("421 4.3.2 ")
+
+
+def test_a_bad_group_ahead_of_an_unsolicited_421_is_judged_as_such() -> None:
+    # NOOP must end a group (RFC 2920 §3.1): RSET behind it is bad-pipelining, 421 or not
+    p = Pipe(Engine(scenario({"on": "noop", "delay": 5}, close_after=1.0)))
+    p.connect()
+    p.feed("EHLO c.test")
+    p.feed(b"NOOP\r\nRSET\r\nHELP\r\n", hold=True)
+    p.engine.advance(1.0)
+    assert p.fire(CLOSE_AFTER_TIMER).startswith(b"421 4.3.2 ")
+    assert [(v.kind, v.command) for v in p.record.violations] == [("bad-pipelining", "RSET")]
 
 
 # -- a half-close after QUIT while the 221 is paced --------------------------------------------
@@ -291,3 +308,21 @@ def test_an_eof_without_quit_during_a_paced_reply_still_gives_it_up() -> None:
     (reply,) = [e for e in p.record.transcript if e.text == "250 2.0.0 Ok"]
     assert not reply.delivered and reply.written == 4
     assert p.record.violations == ()
+
+
+def test_a_final_dot_ahead_of_an_unsolicited_421_ends_the_text_and_is_no_command() -> None:
+    # the 354 delayed, the client streams its text, "." and QUIT; close_after's 421 replaces
+    # the 354: the "." came before the 421, so it ends the text (no pipelined "." command) and
+    # QUIT behind it is judged as pipelined; the first line after the 421 is the forgiven one
+    p = Pipe(Engine(scenario({"on": "data", "delay": 5}, close_after=1.0)))
+    p.connect()
+    for line in ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@x.test>"):
+        p.feed(line)
+    p.feed("DATA", hold=True)
+    p.feed(b"Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+    p.engine.advance(1.0)
+    assert p.fire(CLOSE_AFTER_TIMER).startswith(b"421 4.3.2 ")
+    p.feed("NOOP")
+    assert p.record.violations == ()
+    p.feed("NOOP")
+    assert [(v.kind, v.command) for v in p.record.violations] == [("sent-after-close", "NOOP")]

@@ -2,7 +2,8 @@
 is judged as a command (the next one is not an early talker), lines sent before a reply that
 closes are judged as pipelined, only whole lines hold off the idle timeout, a line the server's
 own close cut short is recorded at its octets, unfinished, and not judged (issue 7), and the
-lines after the one forgiven behind an unasked 421 are sent-after-close."""
+lines after the one forgiven behind an unasked 421 are sent-after-close (those ahead of it are
+judged as the pipelined commands they are)."""
 
 from __future__ import annotations
 
@@ -143,20 +144,22 @@ def test_a_line_the_servers_close_cuts_short_is_recorded_at_its_octets(
     assert "(unfinished: no line ending)" in session.format()
 
 
-def test_lines_after_the_one_forgiven_behind_close_after_are_sent_after_close(
-    fresh: Server,
-) -> None:
-    """close_after's 421 replaces a delayed reply with lines pipelined behind it: the first is
-    the command RFC 5321 §3.8 forgives, the next is sent-after-close."""
-    fresh.use(scenario({"on": "noop", "delay": 5}, close_after=0.4))
+def test_lines_ahead_of_close_after_s_421_are_judged_as_pipelined(fresh: Server) -> None:
+    """close_after's 421 replaces a delayed reply with lines pipelined behind it (fresh10 F9):
+    they came before the 421 existed, so they are judged as the pipelined commands they are
+    (none wrong here), not sent-after-close; the first command after the 421 is the one RFC
+    5321 §3.8 forgives, the next is sent-after-close."""
+    fresh.use(scenario({"on": "mail", "delay": 5}, close_after=0.4))
     with Raw(fresh) as conn:
         assert conn.code() == 220
         assert conn.command("EHLO x")[-1].startswith(b"250 ")
-        conn.send(b"NOOP\r\nRSET\r\nHELP\r\n")  # read while the NOOP's reply waits
+        conn.send(b"MAIL FROM:<a@x.test>\r\nRSET\r\nRSET\r\nNOOP\r\n")  # behind MAIL's delay
         assert conn.reply()[0].startswith(b"421 4.3.2 ")
+        conn.send(b"QUIT\r\n")  # after reading the 421: forgiven
+        conn.send(b"NOOP\r\n")
         assert conn.rest() == b""
         (session,) = ended_sessions(fresh, 1, timeout=SHARED_GRACE + 2)
-    assert [(v.kind, v.command) for v in session.violations] == [("sent-after-close", "HELP")]
+    assert [(v.kind, v.command) for v in session.violations] == [("sent-after-close", "NOOP")]
 
 
 # -- real clients after a reply that closes: the record's verdicts, exactly ---------------------
