@@ -222,7 +222,7 @@ def command_after_close(session: Session, arg: str) -> None:
     frames nothing, as before the close."""
     m = _BDAT_RE.fullmatch(arg.strip())
     if m is not None and int(m.group(1)):
-        session.cut_chunk = [int(m.group(1)), 0]
+        session.chunk = Chunk(int(m.group(1)), False, after_close=True)
 
 
 def cut_chunk_ended(session: Session, when: float | None) -> None:
