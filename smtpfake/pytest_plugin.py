@@ -523,7 +523,7 @@ def smtpfake_backend(request: pytest.FixtureRequest) -> Iterator[Control]:
         settings_in_code(
             settings, where, overridden_flags(config, config.stash[_SETTINGS], settings)
         )
-    yield from backend(settings, where)
+    yield from backend(settings, where, config)
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,16 @@ class RemoteError(RuntimeError):
         self.body = body or {}
 
 
+class SidecarUnreachable(RemoteError):
+    """No answer from the sidecar at all (refused, reset, timed out): status 0. ``reason`` is
+    the network's word alone, for a caller that names the sidecar its own way."""
+
+    def __init__(self, url: str, exc: OSError) -> None:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        super().__init__(0, f"cannot reach the smtpfake sidecar at {url}: {exc}")
+        self.reason = str(reason)
+
+
 class RemoteMessage(Message):
     """A message of a sidecar's listing: its envelope and queue id at once, its data fetched
     from ``GET /api/messages/{id}/raw`` when first read (then kept), so a listing of large
@@ -236,7 +246,7 @@ class RemoteSmtpFake(ControlHelpers):
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get_content_type(), exc.read()
         except (urllib.error.URLError, OSError) as exc:
-            raise RemoteError(0, f"cannot reach the smtpfake sidecar at {self.url}: {exc}") from exc
+            raise SidecarUnreachable(self.url, exc) from exc
 
     def events(self, timeout: float = 30.0) -> Generator[JSON, None, None]:
         """This server's events as they happen (``GET /api/events``, Server-Sent Events), each
@@ -253,7 +263,7 @@ class RemoteSmtpFake(ControlHelpers):
         except urllib.error.HTTPError as exc:
             raise RemoteError(exc.code, f"GET {self.prefix}/events: {exc.read()[:200]!r}") from None
         except (urllib.error.URLError, OSError) as exc:
-            raise RemoteError(0, f"cannot reach the smtpfake sidecar at {self.url}: {exc}") from exc
+            raise SidecarUnreachable(self.url, exc) from exc
         lines = (raw.decode("utf-8").rstrip("\r\n") for raw in resp)
         for line in lines:  # up to the hello: the stream is subscribed
             if line.startswith("data: "):
