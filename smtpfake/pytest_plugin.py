@@ -386,6 +386,11 @@ def _check_network_settings(config: pytest.Config, settings: Settings) -> None:
             raise pytest.UsageError(
                 f"smtpfake: --smtpfake-delivery (ini smtpfake_delivery): {backend.REMOTE_DELIVERY}"
             )
+        listen = backend.remote_listen(settings)
+        if listen:  # else silently on another port: an app set to that port finds nothing there
+            raise pytest.UsageError(
+                f"smtpfake: --smtpfake-{listen} (ini smtpfake_{listen}): {backend.REMOTE_LISTEN}"
+            )
         remote = backend.wait_for_sidecar(settings)
         if settings.scenario != "default":
             backend.check_scenario_on_sidecar(remote, settings)

@@ -33,6 +33,20 @@ REMOTE_DELIVERY = (
     "delivery is for the in-process server; with --smtpfake-remote start the sidecar with "
     "`smtpfake serve --deliver ...`"
 )
+REMOTE_LISTEN = (
+    "where the in-process server listens; with --smtpfake-remote the fixture's server is on the "
+    "sidecar, at the port it picks (`smtpfake serve --server-ports LOW-HIGH`): read "
+    "smtpfake.host and smtpfake.port"
+)
+
+
+def remote_listen(settings: Settings) -> str:
+    """ "host" or "port" when ``settings`` name one with ``remote`` set (a usage error): the
+    sidecar's API cannot be asked for an address."""
+    from smtpfake.pytest_plugin import Settings
+
+    default = Settings()
+    return "host" if settings.host != default.host else "port" if settings.port else ""
 
 
 def xdist_worker() -> str:
@@ -162,6 +176,10 @@ def backend(
         if settings.delivery is not None:
             # flags were checked at start-up; this is a conftest's Settings: one line per test
             pytest.fail(f"smtpfake: Settings(delivery=...): {REMOTE_DELIVERY}", pytrace=False)
+        if remote_listen(settings):
+            name = remote_listen(settings)
+            said = f"{name}={getattr(settings, name)!r}"
+            pytest.fail(f"smtpfake: Settings({said}): {REMOTE_LISTEN}", pytrace=False)
         yield from _remote_backend(settings, config)
         return
     from smtpfake.control import SmtpFake
