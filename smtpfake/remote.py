@@ -70,6 +70,12 @@ class SidecarUnreachable(RemoteError):
         self.reason = str(reason)
 
 
+def _refused_argument(excinfo: Any) -> bool:
+    """For pytest (``__tracebackhide__``): a 400 is the caller's argument refused, so its
+    traceback ends at the caller's line, as the in-process checks' do."""
+    return isinstance(excinfo.value, RemoteError) and excinfo.value.status == 400
+
+
 class RemoteMessage(Message):
     """A message of a sidecar's listing: its envelope and queue id at once, its data fetched
     from ``GET /api/messages/{id}/raw`` when first read (then kept), so a listing of large
@@ -198,6 +204,7 @@ class RemoteSmtpFake(ControlHelpers):
         """One API call; returns (status, JSON body). A status outside ``ok`` raises RemoteError
         (400 or 413 from a scenario upload raises ScenarioError, as the in-process ``use`` does).
         ``top``: a path of the sidecar itself (``/api/servers``), not of this server."""
+        __tracebackhide__ = _refused_argument
         status, _, raw = self._fetch(
             method, path, body, content_type=content_type, query=query, timeout=timeout, top=top
         )
@@ -469,6 +476,7 @@ class RemoteSmtpFake(ControlHelpers):
 
     def advance(self, seconds: float) -> float:
         """Move the sidecar server's clock forward (``POST /api/clock``); returns its new time."""
+        __tracebackhide__ = True
         return float(self.request("POST", "/api/clock", {"advance": seconds})[1]["now"])
 
     def _wait(self, kind: str, count: int, timeout: float) -> list[Any]:
