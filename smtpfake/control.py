@@ -525,6 +525,7 @@ class SmtpFake(ControlHelpers):
     def advance(self, seconds: float) -> float:
         """Move the server's clock forward (greylisting, rate-limit windows, retry_after) instead
         of sleeping; returns its new time. The waits on the wire (delay, hang) stay real."""
+        __tracebackhide__ = True
         return self.server.advance(seconds)
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:

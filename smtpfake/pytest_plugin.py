@@ -395,6 +395,10 @@ def _check_network_settings(config: pytest.Config, settings: Settings, where: st
         if settings.delivery is not None:
             setting = named(where, settings, "delivery")
             raise pytest.UsageError(f"smtpfake: {setting}: {backend.REMOTE_DELIVERY}")
+        listen = backend.remote_listen(settings)
+        if listen:  # else silently on another port: an app set to that port finds nothing there
+            setting = named(where, settings, listen)
+            raise pytest.UsageError(f"smtpfake: {setting}: {backend.REMOTE_LISTEN}")
         remote = backend.wait_for_sidecar(settings, where)
         if settings.scenario != "default":
             backend.check_scenario_on_sidecar(remote, settings, where)
@@ -534,7 +538,7 @@ def smtpfake_backend(request: pytest.FixtureRequest) -> Iterator[Control]:
         settings_in_code(
             settings, where, overridden_flags(config, config.stash[_SETTINGS], settings)
         )
-    yield from backend(settings, where)
+    yield from backend(settings, where, config)
 
 
 def _settings(request: pytest.FixtureRequest) -> Settings:

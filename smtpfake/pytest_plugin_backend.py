@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,16 +17,36 @@ import pytest
 if TYPE_CHECKING:
     from smtpfake.control import Control
     from smtpfake.pytest_plugin import Settings
-    from smtpfake.remote import RemoteSmtpFake
+    from smtpfake.remote import RemoteSmtpFake, SidecarUnreachable
     from smtpfake.scenario import ScenarioError
 
 #: the control a test's ``smtpfake`` drove, on its item: what its failure report shows
 HANDLE = pytest.StashKey["Control"]()
 
+#: the line every later test using the fixture fails with, once the sidecar of
+#: ``--smtpfake-remote`` could not be reached: a sidecar gone is not waited for again in each test
+GONE = pytest.StashKey[str]()
+#: the sidecar URL of this run's remote backend (the report hook's handle knows only its own)
+REMOTE = pytest.StashKey[str]()
+
 REMOTE_DELIVERY = (
     "delivery is for the in-process server; with --smtpfake-remote start the sidecar with "
     "`smtpfake serve --deliver ...`"
 )
+REMOTE_LISTEN = (
+    "where the in-process server listens; with --smtpfake-remote the fixture's server is on the "
+    "sidecar, at the port it picks (`smtpfake serve --server-ports LOW-HIGH`): read "
+    "smtpfake.host and smtpfake.port"
+)
+
+
+def remote_listen(settings: Settings) -> str:
+    """ "host" or "port" when ``settings`` name one with ``remote`` set (a usage error): the
+    sidecar's API cannot be asked for an address."""
+    from smtpfake.pytest_plugin import Settings
+
+    default = Settings()
+    return "host" if settings.host != default.host else "port" if settings.port else ""
 
 
 def xdist_worker() -> str:
@@ -165,14 +185,20 @@ def settings_in_code(settings: Settings, where: str, overridden: list[str]) -> N
             pytest.fail(problem, pytrace=False)
 
 
-def backend(settings: Settings, where: str = "") -> Iterator[Control]:
+def backend(
+    settings: Settings, where: str = "", config: pytest.Config | None = None
+) -> Iterator[Control]:
     """The ``smtpfake_backend`` fixture: an in-process server started once per test session,
     or a server of its own on the sidecar named by ``--smtpfake-remote``; yields it, stops it."""
     if settings.remote:
         if settings.delivery is not None:
             # flags were checked at start-up; this is a conftest's Settings: one line per test
             pytest.fail(f"smtpfake: Settings(delivery=...): {REMOTE_DELIVERY}", pytrace=False)
-        yield from _remote_backend(settings, where)
+        if remote_listen(settings):
+            name = remote_listen(settings)
+            said = f"{name}={getattr(settings, name)!r}"
+            pytest.fail(f"smtpfake: Settings({said}): {REMOTE_LISTEN}", pytrace=False)
+        yield from _remote_backend(settings, where, config)
         return
     from smtpfake.control import SmtpFake
     from smtpfake.scenario import ScenarioError
@@ -214,20 +240,26 @@ def backend(settings: Settings, where: str = "") -> Iterator[Control]:
     server.stop()
 
 
-def _remote_backend(settings: Settings, where: str) -> Iterator[Control]:
+def _remote_backend(
+    settings: Settings, where: str, config: pytest.Config | None
+) -> Iterator[Control]:
 
-    from smtpfake.remote import RemoteError
+    from smtpfake.remote import RemoteError, SidecarUnreachable
     from smtpfake.scenario import ScenarioError
     from smtpfake.servers_on_demand import own_server
 
+    if config is not None:
+        config.stash[REMOTE] = settings.remote
     with contextlib.ExitStack() as stack:
         problem = ""
         try:
-            remote = stack.enter_context(own_server(settings))
+            remote = stack.enter_context(own_server(settings, lambda: _gone(config)))
+        except SidecarUnreachable as exc:
+            problem = sidecar_gone(config, settings.remote, exc)
         except (RemoteError, ScenarioError) as exc:
-            # the sidecar refused a server of our own (gone since start-up, out of ports, a
-            # bad scenario): one line in each test, not a traceback through the fixtures (and
-            # told outside the except block, as in backend())
+            # the sidecar refused a server of our own (out of ports, a bad scenario): one line
+            # in each test, not a traceback through the fixtures (and told outside the except
+            # block, as in backend())
             from smtpfake.pytest_plugin import named
 
             given = f"--smtpfake-remote {settings.remote}"
@@ -236,6 +268,45 @@ def _remote_backend(settings: Settings, where: str) -> Iterator[Control]:
             pytest.fail(problem, pytrace=False)
         remote.transcript_in_errors = False
         yield remote
+
+
+def _gone(config: pytest.Config | None) -> bool:
+    return config is not None and GONE in config.stash
+
+
+def sidecar_gone(config: pytest.Config | None, url: str, exc: SidecarUnreachable) -> str:
+    """The one line a test fails with when the sidecar cannot be reached, kept for the run."""
+    line = f"smtpfake: --smtpfake-remote {url}: cannot reach the sidecar: {exc.reason}"
+    if config is not None:
+        config.stash[GONE] = line
+    return line
+
+
+def on_sidecar(
+    config: pytest.Config,
+    settings: Settings,
+    call: Callable[[], object],
+    *,
+    quiet_if_told: bool = False,
+) -> None:
+    """``call`` (the fixture's reset or use): with ``--smtpfake-remote`` and the sidecar gone
+    (now or earlier in the run), this test fails in one line without a traceback and at once;
+    ``quiet_if_told`` (a teardown) says nothing when an earlier test already told it."""
+    if not settings.remote:
+        call()
+        return
+    from smtpfake.remote import SidecarUnreachable
+
+    problem = config.stash.get(GONE, "")
+    if problem and quiet_if_told:
+        return
+    if not problem:
+        try:
+            call()
+        except SidecarUnreachable as exc:
+            problem = sidecar_gone(config, settings.remote, exc)
+    if problem:  # outside the except block: no chained exception shown
+        pytest.fail(problem, pytrace=False)
 
 
 def report_transcripts(config: pytest.Config) -> None:
@@ -264,11 +335,7 @@ class TranscriptReports:
             return report
         # The "call" report is made before teardown resets the journal: the transcript is whole.
         worker = f", worker {xdist_worker()}" if xdist_worker() else ""
-        title = f"smtpfake transcript ({handle.scenario_name}, {handle.host}:{handle.port}{worker})"
-        text = handle.transcript()
-        dropped = handle.counts.dropped()
-        if dropped:  # a transcript missing what went before must say so
-            text = f"{dropped}\n{text}"
+        title, text = _transcript(item.config, handle, worker)
         add = getattr(report.longrepr, "addsection", None)
         if add is not None:
             # in the failure itself: shown once in the terminal and kept in JUnit XML's <failure>
@@ -276,3 +343,23 @@ class TranscriptReports:
         else:
             report.sections.append((title, text))
         return report
+
+
+def _transcript(config: pytest.Config, handle: Control, worker: str) -> tuple[str, str]:
+    """The section's title and text; a sidecar gone says so there (a report hook that raised
+    would end the whole run in INTERNALERROR)."""
+    from smtpfake.remote import SidecarUnreachable
+
+    try:
+        title = f"smtpfake transcript ({handle.scenario_name}, {handle.host}:{handle.port}{worker})"
+        text = handle.transcript()
+        dropped = handle.counts.dropped()
+    except SidecarUnreachable as exc:
+        line = config.stash.get(GONE, "") or sidecar_gone(config, config.stash.get(REMOTE, ""), exc)
+        return (
+            f"smtpfake transcript (none{worker})",
+            f"{line}\n(no transcript: the sidecar is gone)",
+        )
+    if dropped:  # a transcript missing what went before must say so
+        text = f"{dropped}\n{text}"
+    return title, text

@@ -12,13 +12,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from smtpfake.pytest_plugin import relative_path
-from smtpfake.pytest_plugin_backend import HANDLE, problem_lines, report_transcripts
+from smtpfake.pytest_plugin_backend import (
+    HANDLE,
+    on_sidecar,
+    problem_lines,
+    report_transcripts,
+)
 
 if TYPE_CHECKING:
     from smtpfake.control import Control
     from smtpfake.pytest_plugin import Settings
     from smtpfake.scenario import ScenarioError
     from smtpfake.server import Server
+    from smtpfake.settling import LoopRead
 
 
 def _marker(node: pytest.Item) -> pytest.Mark | None:
@@ -299,7 +305,7 @@ def for_the_test(
     indirect = hasattr(request, "param")
     if indirect:
         scenario = request.param
-    backend.reset()
+    on_sidecar(request.config, settings, backend.reset)  # a sidecar gone: one line, at once
     backend.settle_timeout = SETTLE_TIMEOUT  # a test's own setting ends with the test
     problem = ""
     try:
@@ -324,13 +330,19 @@ def for_the_test(
         server.delivery = kept  # type: ignore[assignment]
     if server is not None and kept_hooks is not _NO_CHANGE:
         server.hooks = kept_hooks  # type: ignore[assignment]
-    # reads in the test's loop that missed a close: known now, told once the server is reset
-    missed = backend.missed_reads() if isinstance(backend, ControlHelpers) else []
-    missed += server.missed_reads() if server is not None else []
-    backend.reset()  # drop this test's connections now, not at the next test
-    # the run's scenario again, so nothing this test chose (marker, parametrization, use())
-    # plays on for a later test that reaches the server through smtpfake_session
-    backend.use(settings.scenario, seed=settings.seed)
+    # reads in the test's loop that missed a close: known first, told once the server is reset
+    missed: list[tuple[LoopRead, int]] = []
+
+    # drop this test's connections now, not at the next test; then the run's scenario again, so
+    # nothing this test chose (marker, parametrization, use()) plays on for a later test that
+    # reaches the server through smtpfake_session
+    def back_to_the_run() -> None:
+        missed.extend(backend.missed_reads() if isinstance(backend, ControlHelpers) else [])
+        missed.extend(server.missed_reads() if server is not None else [])
+        backend.reset()
+        backend.use(settings.scenario, seed=settings.seed)
+
+    on_sidecar(request.config, settings, back_to_the_run, quiet_if_told=True)
     warn_missed(missed)
     if errors:
         # A bug inside smtpfake while serving this test: it fails here, never lost in a thread.

@@ -61,6 +61,22 @@ class RemoteError(RuntimeError):
         self.body = body or {}
 
 
+class SidecarUnreachable(RemoteError):
+    """No answer from the sidecar at all (refused, reset, timed out): status 0. ``reason`` is
+    the network's word alone, for a caller that names the sidecar its own way."""
+
+    def __init__(self, url: str, exc: OSError) -> None:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        super().__init__(0, f"cannot reach the smtpfake sidecar at {url}: {exc}")
+        self.reason = str(reason)
+
+
+def _refused_argument(excinfo: Any) -> bool:
+    """For pytest (``__tracebackhide__``): a 400 is the caller's argument refused, so its
+    traceback ends at the caller's line, as the in-process checks' do."""
+    return isinstance(excinfo.value, RemoteError) and excinfo.value.status == 400
+
+
 class RemoteMessage(Message):
     """A message of a sidecar's listing: its envelope and queue id at once, its data fetched
     from ``GET /api/messages/{id}/raw`` when first read (then kept), so a listing of large
@@ -189,6 +205,7 @@ class RemoteSmtpFake(ControlHelpers):
         """One API call; returns (status, JSON body). A status outside ``ok`` raises RemoteError
         (400 or 413 from a scenario upload raises ScenarioError, as the in-process ``use`` does).
         ``top``: a path of the sidecar itself (``/api/servers``), not of this server."""
+        __tracebackhide__ = _refused_argument
         status, _, raw = self._fetch(
             method, path, body, content_type=content_type, query=query, timeout=timeout, top=top
         )
@@ -237,7 +254,7 @@ class RemoteSmtpFake(ControlHelpers):
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get_content_type(), exc.read()
         except (urllib.error.URLError, OSError) as exc:
-            raise RemoteError(0, f"cannot reach the smtpfake sidecar at {self.url}: {exc}") from exc
+            raise SidecarUnreachable(self.url, exc) from exc
 
     def events(self, timeout: float = 30.0) -> Generator[JSON, None, None]:
         """This server's events as they happen (``GET /api/events``, Server-Sent Events), each
@@ -254,7 +271,7 @@ class RemoteSmtpFake(ControlHelpers):
         except urllib.error.HTTPError as exc:
             raise RemoteError(exc.code, f"GET {self.prefix}/events: {exc.read()[:200]!r}") from None
         except (urllib.error.URLError, OSError) as exc:
-            raise RemoteError(0, f"cannot reach the smtpfake sidecar at {self.url}: {exc}") from exc
+            raise SidecarUnreachable(self.url, exc) from exc
         lines = (raw.decode("utf-8").rstrip("\r\n") for raw in resp)
         for line in lines:  # up to the hello: the stream is subscribed
             if line.startswith("data: "):
@@ -462,6 +479,7 @@ class RemoteSmtpFake(ControlHelpers):
 
     def advance(self, seconds: float) -> float:
         """Move the sidecar server's clock forward (``POST /api/clock``); returns its new time."""
+        __tracebackhide__ = True
         return float(self.request("POST", "/api/clock", {"advance": seconds})[1]["now"])
 
     def _wait(self, kind: str, count: int, timeout: float) -> list[Any]:

@@ -73,6 +73,7 @@ class ServerError:
 def _whole(value: int, name: str, maximum: int) -> int:
     """A port or seed given in code: a whole number 0 to ``maximum`` (a seed's as a scenario's
     ``seed:`` and ``serve --seed`` take), else LimitError (a ValueError) naming ``name``."""
+    __tracebackhide__ = True  # the caller's mistake: pytest points at the caller's line
     try:
         return int(check_number(value, name, minimum=0, maximum=maximum, integer=True))
     except LimitError as exc:
@@ -375,6 +376,7 @@ class Server:
         clock = self.clock
         if not isinstance(clock, AdvanceableClock):
             raise TypeError(f"the server's clock ({type(clock).__name__}) cannot be advanced")
+        __tracebackhide__ = True  # a negative one points at the caller's line
         with self._lock:  # the test's thread and API requests may both advance it
             return clock.advance(seconds)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,9 +85,12 @@ def create(shared: RemoteSmtpFake, scenario: str, seed: int | None) -> OwnServer
 
 
 @contextmanager
-def own_server(settings: Settings) -> Iterator[RemoteSmtpFake]:
+def own_server(
+    settings: Settings, gone: Callable[[], bool] = lambda: False
+) -> Iterator[RemoteSmtpFake]:
     """A server of this process's own on ``settings.remote`` for the ``with`` block (deleted at
-    its end), or the shared one when the sidecar cannot make servers."""
+    its end unless ``gone()``: the sidecar could not be reached, the server went with it), or
+    the shared one when the sidecar cannot make servers."""
     shared = RemoteSmtpFake(settings.remote, settings.remote_token)
     # a path cannot travel in JSON; each test's use() uploads the scenario it plays anyway
     local = local_scenario(settings.scenario, settings.scenario_dirs) != settings.scenario
@@ -106,4 +109,5 @@ def own_server(settings: Settings) -> Iterator[RemoteSmtpFake]:
     try:
         yield own
     finally:
-        own.request("DELETE", "", ok=(200, 204, 404))
+        if not gone():
+            own.request("DELETE", "", ok=(200, 204, 404))

@@ -39,6 +39,7 @@ class _Offset:
         self._offset = 0.0
 
     def add(self, seconds: float) -> None:
+        __tracebackhide__ = True  # advance(-1) is the caller's mistake: pytest shows its line
         if not seconds >= 0:  # also refuses NaN
             raise ValueError(f"a clock only moves forward: advance({seconds!r})")
         self._offset += seconds
@@ -57,6 +58,7 @@ class SystemClock(_Offset):
         return time.time() + self._offset
 
     def advance(self, seconds: float) -> float:
+        __tracebackhide__ = True
         self.add(seconds)
         self.now = self._advanced  # after the offset grew: a reading never goes back
         return self.now()
@@ -73,6 +75,7 @@ class ManualClock(_Offset):
         return self._start + self._offset
 
     def advance(self, seconds: float) -> float:
+        __tracebackhide__ = True
         self.add(seconds)
         return self.now()
 

@@ -113,6 +113,7 @@ def resolve(
 
         return load_mapping(ref, params=params)
     if not isinstance(ref, str | os.PathLike):
+        __tracebackhide__ = True  # the caller's mistake: pytest points at the caller's line
         # Controller(handler) is aiosmtpd's first line; Server(handler) took it for a name
         kind = type(ref).__name__
         raise TypeError(

@@ -1,0 +1,99 @@
+"""``--smtpfake-remote URL`` and the sidecar goes away mid-run (killed, crashed, container gone):
+the run goes on, each test that needs the sidecar errors in one line, the others pass."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.ports import free_ports
+
+pytest_plugins = ["pytester"]
+
+# test_1 kills the sidecar (SIGKILL: no goodbye), waits until its API refuses, then fails: its
+# report's transcript section needs the sidecar
+SUITE = """
+import os, signal, socket, time
+
+def _refused(port):
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the sidecar is still there")
+
+def test_1_kills_the_sidecar(smtpfake):
+    os.kill(int(os.environ["SIDECAR_PID"]), signal.SIGKILL)
+    _refused(int(os.environ["SIDECAR_API_PORT"]))
+    assert False, "failed after the kill"
+
+def test_2(smtpfake):
+    pass
+
+def test_3(smtpfake):
+    pass
+
+def test_4_without_the_fixture():
+    pass
+"""
+
+
+@pytest.fixture
+def sidecar() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``smtpfake serve`` in a process of its own, ready; killed at the end whatever happened."""
+    port = free_ports()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpfake", "serve", "--port", "0", "--api-port", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):  # up to ~30 s on a loaded machine
+            assert proc.poll() is None, f"smtpfake serve exited {proc.returncode}"
+            try:
+                with urllib.request.urlopen(url + "/api/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"smtpfake serve never ready at {url}")
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_a_sidecar_gone_mid_run_is_one_line_per_test(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    sidecar: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    proc, url = sidecar
+    monkeypatch.setenv("SIDECAR_PID", str(proc.pid))
+    monkeypatch.setenv("SIDECAR_API_PORT", url.rsplit(":", 1)[1])
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", url)
+    out = result.stdout.str() + result.stderr.str()
+    assert proc.wait(10) is not None  # test_1 did kill it
+    # no INTERNALERROR from the report hook: the run ends with its summary
+    assert "INTERNALERROR" not in out, out[-3000:]
+    result.assert_outcomes(passed=1, failed=1, errors=2)
+    line = f"smtpfake: --smtpfake-remote {url}: cannot reach the sidecar: *"
+    # the failed test's transcript section says why there is none
+    result.stdout.fnmatch_lines(["*- smtpfake transcript (none) -*", line])
+    # each later test using the fixture: that line, no traceback through urllib
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_2*", line, "*ERROR at setup of test_3*"])
+    assert "urllib" not in out and "Traceback" not in out, out[-3000:]
