@@ -15,11 +15,13 @@ from __future__ import annotations
 import socket
 import sys
 import termios
+import time
 
 import pytest
 
 from smtpfake.journal import SessionRecord
 from smtpfake.server import Server
+from smtpfake.wire.protocol import LOOK_EVERY
 
 from ..support import scenario
 from ..support.waits import ended_sessions, wait_until
@@ -38,12 +40,15 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="queue sizes by 
 
 
 def blocked(server: Server, client: socket.socket, server_end: int) -> int:
-    """wait_blocked(), and the same octets queued after two turns of the server's loop: the
-    kernel took its last octets well over protocol.LOOK_EVERY ago, so the wire has looked since
-    (it has no event for a socket taking more of what the transport holds, and a reset drops
-    the transport's buffer unsaid). The kernel can take more late (under load): then again."""
+    """wait_blocked(), and the same octets queued after three times protocol.LOOK_EVERY and
+    then two turns of the server's loop (the look then due runs by the second): the kernel took
+    its last octets before the wire's last look (it has no event for a socket taking more of
+    what the transport holds, and a reset drops the transport's buffer unsaid; on a loaded
+    machine two turns alone can come before the look is due). The kernel can take more late
+    (under load): then again."""
     for _ in range(20):
         queued = wait_blocked(client, server_end)
+        time.sleep(3 * LOOK_EVERY)
         for _ in range(2):
             server.wait_for_deliveries(timeout=5)
         if queued == now_queued(client, server_end):
