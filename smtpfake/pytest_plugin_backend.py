@@ -194,8 +194,8 @@ def backend(
         if settings.delivery is not None:
             # flags were checked at start-up; this is a conftest's Settings: one line per test
             pytest.fail(f"smtpfake: Settings(delivery=...): {REMOTE_DELIVERY}", pytrace=False)
-        if remote_listen(settings):
-            name = remote_listen(settings)
+        name = remote_listen(settings)
+        if name:
             said = f"{name}={getattr(settings, name)!r}"
             pytest.fail(f"smtpfake: Settings({said}): {REMOTE_LISTEN}", pytrace=False)
         yield from _remote_backend(settings, where, config)
