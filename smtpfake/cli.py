@@ -557,6 +557,8 @@ def _show(args: Args) -> int:
     except ScenarioError as exc:
         return scenario_problems(exc, "smtpfake show", "")
     except failures as exc:
+        if getattr(exc, "status", None) in (401, 403):  # the token: the option that gives it
+            return usage_problem("smtpfake show", f"--api-token/SMTPFAKE_API_TOKEN: {exc}")
         print(f"smtpfake show: {exc}", file=sys.stderr)
         return 2
     print(text)

@@ -2,15 +2,16 @@
 
 A back end is an aiosmtpd handler — anything with aiosmtpd's ``async handle_DATA(server, session,
 envelope)`` — used through aiosmtpd's public API: aiosmtpd's own ``Mailbox`` (write each message
-to a Maildir) and ``Proxy`` (relay it to a real server, e.g. smtpfake's faults in front of Mailpit
-or Postfix), or a handler of your own. The reply the client got was already decided by the
-scenario; delivery follows it, as a real MTA's queue does. An exception in the handler is a
-server error (``Server.errors``: it fails the test that caused it).
+to a Maildir), smtpfake's ``Relay`` (``proxy:HOST:PORT``: aiosmtpd's ``Proxy`` relay, with a
+timeout and its failures reported; see smtpfake.relay), or a handler of your own. The reply the
+client got was already decided by the scenario; delivery follows it, as a real MTA's queue does.
+An exception in the handler is a server error (``Server.errors``: it fails the test that caused it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,17 +41,17 @@ class Handler(Protocol):
 
 def named(spec: str) -> Handler:
     """A back end by name: ``maildir:PATH`` (aiosmtpd's Mailbox) or ``proxy:HOST:PORT``
-    (aiosmtpd's Proxy). Raises ValueError for anything else, and for a Maildir that cannot be
-    made or used (one line naming it, for the faces to show as a usage error)."""
-    from aiosmtpd.handlers import Proxy
-
+    (smtpfake.relay's Relay). Raises ValueError for anything else, and for a Maildir that cannot
+    be made or used (one line naming it, for the faces to show as a usage error)."""
     kind, _, rest = spec.partition(":")
     if kind == "maildir" and rest:
         return _maildir(Path(rest))
     if kind == "proxy":
         host, _, port = rest.rpartition(":")
         if host and port.isdigit():
-            return Proxy(host.strip("[]"), int(port))
+            from smtpfake.relay import Relay
+
+            return Relay(host.strip("[]"), int(port))
     raise ValueError(f"delivery must be maildir:PATH or proxy:HOST:PORT, got {spec!r}")
 
 
@@ -125,8 +126,13 @@ class Delivering:
 
 
 async def deliver(handler: Handler, info: SessionInfo, message: Message) -> str:
-    """Hand one message to the back end, in a worker thread (aiosmtpd's Proxy relays with a
-    blocking smtplib; the server's loop must not wait on it). Returns the handler's status."""
+    """Hand one message to the back end, in a thread of its own (a relay is a blocking smtplib;
+    the server's loop must not wait on it). Returns the handler's status; raises what it raised.
+
+    A daemon thread, not the loop's executor: a back end stuck past the stop's wait (a relay
+    that never answers, a user's handler that hangs) is given up by the stop (reported as an
+    error) and does not hold the process at exit, as an executor's thread did (joined at exit)."""
+    import threading
 
     from aiosmtpd.smtp import Session as AiosmtpdSession
 
@@ -137,4 +143,25 @@ async def deliver(handler: Handler, info: SessionInfo, message: Message) -> str:
         session.peer = peer
         return await handler.handle_DATA(None, session, envelope(message))
 
-    return await asyncio.to_thread(asyncio.run, call())
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[str] = loop.create_future()
+
+    def settle(status: str | None, error: BaseException | None) -> None:
+        if done.cancelled():
+            return  # given up by the stop, which said so
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(str(status))
+
+    def work() -> None:
+        try:
+            status, error = asyncio.run(call()), None
+        except BaseException as exc:  # handed to the loop, reported there as a server error
+            status, error = None, exc
+        # a closed loop raises RuntimeError: the stop gave this delivery up and reported it
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, status, error)
+
+    threading.Thread(target=work, name=f"smtpfake-deliver-{message.queue_id}", daemon=True).start()
+    return await done

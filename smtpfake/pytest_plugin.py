@@ -399,6 +399,11 @@ def _check_network_settings(config: pytest.Config, settings: Settings, where: st
         if listen:  # else silently on another port: an app set to that port finds nothing there
             setting = named(where, settings, listen)
             raise pytest.UsageError(f"smtpfake: {setting}: {backend.REMOTE_LISTEN}")
+        if hasattr(config, "workerinput"):  # an xdist worker (its config, not an env var)
+            # the main process waited for the sidecar and checked it; gone since, a UsageError
+            # here crashed each worker (xdist restarts it: ten tracebacks, "no tests ran"):
+            # instead each test that needs it errors in one line, as when it goes mid-run
+            return
         remote = backend.wait_for_sidecar(settings, where)
         if settings.scenario != "default":
             backend.check_scenario_on_sidecar(remote, settings, where)

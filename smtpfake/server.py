@@ -120,8 +120,16 @@ def _bound(host: str, port: int) -> socket.socket | None:
     return None
 
 
+#: seconds a stop waits for deliveries under way before giving them up
+_DELIVERY_WAIT = 5.0
+
+
 class DeliveryRefused(Exception):
     """A delivery back end did not take a message the scenario accepted."""
+
+
+class DeliveryAbandoned(Exception):
+    """A delivery still under way when the server stopped (after its wait): given up."""
 
 
 class Server:
@@ -241,6 +249,10 @@ class Server:
         async def one() -> None:
             try:
                 status = await deliver(handler, info, message)
+            except asyncio.CancelledError:  # the stop's wait ran out: not lost without a word
+                why = f"the back end had not finished {message.queue_id} when the server stopped"
+                self._report(DeliveryAbandoned(why), info.index)
+                raise
             except Exception as error:  # the handler's failure fails the test that caused it
                 self._report(error, info.index)
                 return
@@ -565,7 +577,12 @@ class Server:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
-        await self.deliveries_done(timeout=5.0)  # messages accepted before the stop still go out
+        # messages accepted before the stop still go out
+        await self.deliveries_done(timeout=_DELIVERY_WAIT)
+        for task in list(self._deliveries):  # still under way: given up (each reports it)
+            task.cancel()
+        if self._deliveries:
+            await asyncio.wait(set(self._deliveries), timeout=1.0)
         if self._server is not None:
             self._server.close()
             await self._shut_down_all()
@@ -638,7 +655,9 @@ class Server:
         runner = self._runner
         if runner is None:
             return
-        runner.stop(timeout)
+        # the close first waits up to 5 s for deliveries under way, then gives the rest up
+        # (each reported): time for that on top, so errors holds them when stop() returns
+        runner.stop(timeout + (_DELIVERY_WAIT + 1.5 if self._deliveries else 0.0))
         self._runner, self._thread, self._loop = None, None, None
 
     def __enter__(self) -> Server:

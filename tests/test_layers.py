@@ -185,6 +185,7 @@ def layer_of(module: str) -> str | None:
         "smtpfake.settling": "server",  # reads that wait for open sessions to end
         # delivery back ends (aiosmtpd's handlers) beside the server that feeds them
         "smtpfake.delivery": "server",
+        "smtpfake.relay": "server",
         "smtpfake.hooks": "server",
         "smtpfake.replycodes": "reference",
         "smtpfake.replycodes_zh": "reference",

@@ -41,10 +41,12 @@ def test_a_server_without_delivery_loads_neither_aiosmtpd_nor_the_email_package(
     assert "email.policy" in seen["after"]
 
 
-def test_naming_a_back_end_loads_aiosmtpd() -> None:
+def test_naming_a_back_end_loads_it() -> None:
+    # a Maildir is aiosmtpd's Mailbox; a relay smtpfake's own (aiosmtpd's Proxy drops failures)
     script = (
-        "import sys; from smtpfake.delivery import named; "
-        "h = named('proxy:127.0.0.1:2525'); print(type(h).__module__)"
+        "import sys, tempfile; from smtpfake.delivery import named; "
+        "m = named('maildir:' + tempfile.mkdtemp() + '/m'); r = named('proxy:127.0.0.1:2525'); "
+        "print(type(m).__module__, type(r).__module__)"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "aiosmtpd.handlers", out.stderr
+    assert out.stdout.split() == ["aiosmtpd.handlers", "smtpfake.relay"], out.stderr

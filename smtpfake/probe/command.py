@@ -195,8 +195,6 @@ def main(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
-    if not args.list and (problem := _tls_problem(cases)):
-        return usage_problem("smtpfake probe", problem)
     if args.list:
         for case in cases:
             tags = f" [{', '.join(case.tags)}]" if case.tags else ""
@@ -207,6 +205,9 @@ def main(args: argparse.Namespace) -> int:
             "smtpfake probe", "give the client to run after --: smtpfake probe -- COMMAND"
         )
     if problem := placeholder_problem(command) or _client_problem(command[0]):
+        return usage_problem("smtpfake probe", problem)
+    # the command line's own mistakes first: the selection's needs are news only once it runs
+    if problem := _tls_problem(cases):
         return usage_problem("smtpfake probe", problem)
     kind = ClientKind.RETRYING if args.retrying else ClientKind.ONE_SHOT
     options = Options(
@@ -256,6 +257,8 @@ def _client_problem(program: str) -> str:
             f"the client {shown}: not executable (chmod +x it, or name its interpreter first: "
             f"sh {shown})"
         )
+    if Path(program).is_dir():
+        return f"the client {shown}: is a directory (name the program to run in it)"
     return f"the client {shown}: no such file"
 
 

@@ -46,7 +46,7 @@ def test_the_ini_key_names_a_proxy(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         def test_backend(smtpfake_server):
-            assert type(smtpfake_server.delivery).__name__ == "Proxy"
+            assert type(smtpfake_server.delivery).__name__ == "Relay"
         """
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -97,3 +97,60 @@ def test_a_sidecar_gone_mid_run_is_one_line_per_test(
     # each later test using the fixture: that line, no traceback through urllib
     result.stdout.fnmatch_lines(["*ERROR at setup of test_2*", line, "*ERROR at setup of test_3*"])
     assert "urllib" not in out and "Traceback" not in out, out[-3000:]
+
+
+# The sidecar goes after the main process checked it, before the xdist workers configure (a
+# container stopped early, an OOM kill; workers take seconds to come up on a busy runner).
+GONE_BEFORE_WORKERS = """
+import os, signal, socket, time
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        return
+    os.kill(int(os.environ["SIDECAR_PID"]), signal.SIGKILL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", int(os.environ["SIDECAR_API_PORT"])), 1).close()
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the sidecar is still there")
+"""
+
+
+def test_a_sidecar_gone_before_the_xdist_workers_start_is_one_line_per_test(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    sidecar: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    # each worker raised the start-up UsageError: xdist printed a traceback per worker,
+    # replaced it, waited again: ten crashes, "no tests ran", exit 5
+    pytest.importorskip("xdist")
+    proc, url = sidecar
+    monkeypatch.setenv("SIDECAR_PID", str(proc.pid))
+    monkeypatch.setenv("SIDECAR_API_PORT", url.rsplit(":", 1)[1])
+    pytester.makeconftest(GONE_BEFORE_WORKERS)
+    pytester.makepyfile(
+        test_suite="""
+        import pytest
+
+        @pytest.mark.parametrize("i", range(4))
+        def test_send(smtpfake, i):
+            pass
+
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "-n", "2", "--smtpfake-remote", url,
+        "--smtpfake-remote-wait", "1",
+    )  # fmt: skip
+    out = result.stdout.str() + result.stderr.str()
+    assert proc.wait(10) is not None  # the conftest did kill it
+    assert "node down" not in out and "Traceback" not in out, out[-3000:]
+    result.assert_outcomes(passed=1, errors=4)
+    line = f"*smtpfake: --smtpfake-remote {url}: cannot reach the sidecar: *"
+    result.stdout.fnmatch_lines([line])

@@ -271,6 +271,8 @@ def test_a_bad_placeholder_or_a_missing_command_is_told_before_any_case(tmp_path
         ("smtpfake-no-such-client", "smtpfake-no-such-client: not found on PATH"),
         (str(script), f"{script}: not executable (chmod +x it, or name its interpreter first: "
                       f"sh {script})"),
+        # a path missing its script's name: it exists, so "no such file" was wrong
+        (str(tmp_path), f"{tmp_path}: is a directory (name the program to run in it)"),
     ):  # fmt: skip
         done = probe("--", program)
         assert (done.returncode, done.stdout) == (2, ""), done

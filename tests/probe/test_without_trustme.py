@@ -53,6 +53,18 @@ def test_the_command_refuses_tls_cases_up_front_and_runs_without_them(tmp_path: 
     assert report.is_file()
 
 
+def test_the_command_lines_own_mistakes_come_before_the_tls_cases_need(tmp_path: Path) -> None:
+    # `smtpfake probe` alone, or a typo in the client, said "install trustme" first: after
+    # installing it the user was told the real mistake
+    for args, why in (
+        ((), "give the client to run after --: smtpfake probe -- COMMAND"),
+        (("--", "/nonexistent/client"), "the client /nonexistent/client: no such file"),
+    ):
+        done = probe_without_trustme(tmp_path, *args)
+        assert (done.returncode, done.stdout) == (2, ""), done
+        assert done.stderr.splitlines()[0] == f"smtpfake probe: error: {why}"
+
+
 def test_run_case_of_a_tls_case_fails_with_why_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

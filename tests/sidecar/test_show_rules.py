@@ -7,6 +7,7 @@ import json
 import smtplib
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,17 @@ def test_a_misspelt_name_is_a_usage_error_without_a_made_up_position() -> None:
         "smtpfake show: error: no scenario named 'greylistin'; did you mean 'greylisting'?"
     ), result.stderr
     assert hint == "For more information, try 'smtpfake show --help'."
+
+
+def test_a_missing_or_wrong_token_names_the_option_that_gives_it(
+    sidecar_factory: Callable[..., Sidecar],
+) -> None:
+    # it was "smtpfake show: smtpfake sidecar: 401: missing or wrong bearer token", naming nothing
+    car = sidecar_factory("--port", "0", "--api-port", "0", "--api-token", "sesame")
+    for extra in ((), ("--api-token", "wrong")):
+        result = _show("--remote", car.url, *extra)
+        assert (result.returncode, result.stdout) == (2, "")
+        first = result.stderr.splitlines()[0]
+        assert first.startswith("smtpfake show: error: --api-token/SMTPFAKE_API_TOKEN: "), first
+        assert "401" in first
+    assert _show("--remote", car.url, "--api-token", "sesame").returncode == 0
