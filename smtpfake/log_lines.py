@@ -23,29 +23,44 @@ from smtpfake.visible import visible
 if TYPE_CHECKING:
     from smtpfake.logging_observer import EventLog
 
-#: the milliseconds of a stamp, and its Z: "000Z" .. "999Z" (made in C by itertools and map: an
-#: f-string for each was some 3 million instructions of serve's start)
-MILLI_Z = tuple(map("".join, product("0123456789", "0123456789", "0123456789", "Z")))
-#: the same by the millisecond as a float (:func:`milli_of`): 0.0 -> "000Z" .. 999.0 -> "999Z"
-MILLI_AT = dict(zip(map(float, range(1000)), MILLI_Z, strict=True))
-#: the same with the span of times the millisecond surely holds, as offsets from its second
-#: (seconds): from 2 microseconds after its start to 2 before its end. A time ``t`` with
-#: ``low <= t - second < high`` has that millisecond, whatever the rounding (t - second is
-#: exact, and half an ulp of a time before the year 2514 is under 2 microseconds): the hot
-#: loops compare a line's time with the last line's span and look up no stamp while it is
-#: within (at full speed, most lines follow the last within its millisecond)
-MILLI_SPAN = dict(
-    zip(
-        map(float, range(1000)),
+#: the milliseconds of a stamp, and its Z: "000Z" .. "999Z" (filled by :func:`tables`)
+MILLI_Z: list[str] = []
+#: the same by the millisecond as a float (:func:`milli_of`: 0.0 -> "000Z" .. 999.0 -> "999Z"),
+#: with the span of times the millisecond surely holds, as offsets from its second (seconds):
+#: from 2 microseconds after its start to 2 before its end. A time ``t`` with ``low <= t -
+#: second < high`` has that millisecond, whatever the rounding (t - second is exact, and half an
+#: ulp of a time before the year 2514 is under 2 microseconds): the hot loops compare a line's
+#: time with the last line's span and look up no stamp while it is within (at full speed, most
+#: lines follow the last within its millisecond). Filled by :func:`tables`; until then empty, so
+#: every look-up misses and the stamp is made the slow way (EventLog._stamp_anew), which fills it
+MILLI_SPAN: dict[float, tuple[str, float, float]] = {}
+
+
+def tables() -> None:
+    """Fill :data:`MILLI_Z` and :data:`MILLI_SPAN`, once: at a log's first stamp, not at import
+    (some 5 million instructions that ``serve --quiet`` and the sidecar, which stamp no line,
+    never spend). In place (the hot loops hold them), each in one C call: a thread that reads
+    them meanwhile finds all or nothing."""
+    if MILLI_SPAN:
+        return
+    # made in C by itertools and map (an f-string for each was some 3 million instructions)
+    milli_z = list(map("".join, product("0123456789", "0123456789", "0123456789", "Z")))
+    spans = dict(
         zip(
-            MILLI_Z,  # (milli * 1000 + 2) / 1e6 and (milli * 1000 + 998) / 1e6, made in C
-            map(truediv, range(2, 1_000_000, 1000), repeat(1e6)),
-            map(truediv, range(998, 1_000_000, 1000), repeat(1e6)),
+            map(float, range(1000)),
+            zip(
+                milli_z,  # (milli * 1000 + 2) / 1e6 and (milli * 1000 + 998) / 1e6, made in C
+                map(truediv, range(2, 1_000_000, 1000), repeat(1e6)),
+                map(truediv, range(998, 1_000_000, 1000), repeat(1e6)),
+                strict=True,
+            ),
             strict=True,
-        ),
-        strict=True,
+        )
     )
-)
+    MILLI_Z[:] = milli_z
+    MILLI_SPAN.update(spans)
+
+
 #: 2**52 + 2**51: a float below 2**51 in size added to it and taken off again is rounded to a
 #: whole number, half to even (IEEE 754's default rounding), with no Python call
 EVEN = 6755399441055744.0
@@ -55,7 +70,7 @@ def milli_of(t: float, second: float) -> float:
     """The millisecond of ``t`` (seconds) within ``second`` (a whole number of seconds >= 0):
     0.0 to 999.0 when ``t`` is in that second, as ``datetime.fromtimestamp`` finds it (the
     fraction, exact here, times 1e6 rounded half to even to the microsecond); anything else
-    (not a key of :data:`MILLI_AT`) for a time outside it, or carried into the next second.
+    (not a key of :data:`MILLI_SPAN`) for a time outside it, or carried into the next second.
     The hot loops below inline it."""
     return ((t - second) * 1e6 + EVEN - EVEN) // 1000.0
 
@@ -127,7 +142,7 @@ class Followed:
     A plain class (one is made per session; a dataclass with slots costs some 1.5 million
     instructions to define, at serve's start)."""
 
-    __slots__ = ("arrows", "dropped", "entries", "held", "info", "key", "logged", "tails", "who")
+    __slots__ = ("dropped", "entries", "held", "info", "key", "logged", "tails", "who")
 
     def __init__(self, info: SessionInfo, entries: list[tuple[Any, ...]], who: str) -> None:
         self.info = info
@@ -136,8 +151,6 @@ class Followed:
         self.entries = entries
         #: ``session N `` (and ``[tag] ``): what follows a text line's time
         self.who = who
-        #: `` session N C: `` and `` session N S: ``: what follows a common text entry's time
-        self.arrows = (f" {who}C: ", f" {who}S: ")
         #: ``entries[:logged]`` have their lines made
         self.logged = 0
         #: the latest time of its lines so far: their sort key
@@ -274,23 +287,20 @@ class Lines:
     def _text_entries(
         self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]
     ) -> None:
-        # the hot loop of the text log: bytecodes are its cost (some 40 instructions each), so
-        # the common entry (no rule, printable, delivered whole, no note) takes the fewest:
-        # globals as locals, the session's " session N C: " made once, one 5-piece f-string
-        log, key, append = self.log, followed.key, ready.append
-        client, server = followed.arrows
-        spans, even = MILLI_SPAN, EVEN
+        # the hot loop of the text log: bytecodes are its cost (some 20-40 instructions each,
+        # more than an f-string's pieces), so the common entry takes the fewest
+        log, who, key = self.log, followed.who, followed.key
         base, head, _ = log.second  # EventLog.stamp inline: its last second
         at, lo, hi, milli = log.window  # and its last millisecond's (MILLI_SPAN)
         if at != base:
             lo, hi = 1.0, 0.0  # none
-        stamp = head  # a line's time up to its millisecond: changed only when that is
+        stamp = head  # a line's time up to its millisecond: set only when that changes
         for kept in new:
             t = kept[0]
             y = t - base  # exact (the same second, give or take one)
             if not lo <= y < hi:  # another millisecond than the last line's
                 try:
-                    milli, lo, hi = spans[(y * 1e6 + even - even) // 1000.0]  # milli_of
+                    milli, lo, hi = MILLI_SPAN[(y * 1e6 + EVEN - EVEN) // 1000.0]  # milli_of
                     stamp = head
                 except KeyError:  # another second
                     stamp, milli, lo, hi = log.stamp(t), "", 1.0, 0.0
@@ -298,16 +308,19 @@ class Lines:
             if t > key:
                 key = t
             text = kept[2]
-            if kept[3] is None and text.isprintable():  # nearly always: no rule, nothing to show
-                if len(kept) == 4:  # delivered whole, no note
-                    side = client if kept[1] == "client" else server
-                    append((key, f"{stamp}{milli}{side}{text}\n"))
+            # nearly every entry: printable, no rule, delivered whole (a note: marked *)
+            if not kept[3] and text.isprintable():
+                if len(kept) == 4:
+                    if kept[1] == "client":
+                        ready.append((key, f"{stamp}{milli} {who}C: {text}\n"))
+                    else:
+                        ready.append((key, f"{stamp}{milli} {who}S: {text}\n"))
                     continue
-                if kept[4] and kept[7]:  # a note (marked *), delivered whole
-                    side = "C* " if kept[1] == "client" else "S* "
-                    append((key, f"{stamp}{milli} {followed.who}{side}{text}\n"))
+                if kept[4] and kept[7]:  # TranscriptEntry.note
+                    mark = "C* " if kept[1] == "client" else "S* "
+                    ready.append((key, f"{stamp}{milli} {who}{mark}{text}\n"))
                     continue
-            append((key, self._text_entry(stamp + milli, followed.who, kept)))
+            ready.append((key, self._text_entry(stamp + milli, who, kept)))
         followed.key = key
         if hi > lo:
             log.window = (base, lo, hi, milli)
