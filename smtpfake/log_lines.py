@@ -23,29 +23,44 @@ from smtpfake.visible import visible
 if TYPE_CHECKING:
     from smtpfake.logging_observer import EventLog
 
-#: the milliseconds of a stamp, and its Z: "000Z" .. "999Z" (made in C by itertools and map: an
-#: f-string for each was some 3 million instructions of serve's start)
-MILLI_Z = tuple(map("".join, product("0123456789", "0123456789", "0123456789", "Z")))
-#: the same by the millisecond as a float (:func:`milli_of`): 0.0 -> "000Z" .. 999.0 -> "999Z"
-MILLI_AT = dict(zip(map(float, range(1000)), MILLI_Z, strict=True))
-#: the same with the span of times the millisecond surely holds, as offsets from its second
-#: (seconds): from 2 microseconds after its start to 2 before its end. A time ``t`` with
-#: ``low <= t - second < high`` has that millisecond, whatever the rounding (t - second is
-#: exact, and half an ulp of a time before the year 2514 is under 2 microseconds): the hot
-#: loops compare a line's time with the last line's span and look up no stamp while it is
-#: within (at full speed, most lines follow the last within its millisecond)
-MILLI_SPAN = dict(
-    zip(
-        map(float, range(1000)),
+#: the milliseconds of a stamp, and its Z: "000Z" .. "999Z" (filled by :func:`tables`)
+MILLI_Z: list[str] = []
+#: the same by the millisecond as a float (:func:`milli_of`: 0.0 -> "000Z" .. 999.0 -> "999Z"),
+#: with the span of times the millisecond surely holds, as offsets from its second (seconds):
+#: from 2 microseconds after its start to 2 before its end. A time ``t`` with ``low <= t -
+#: second < high`` has that millisecond, whatever the rounding (t - second is exact, and half an
+#: ulp of a time before the year 2514 is under 2 microseconds): the hot loops compare a line's
+#: time with the last line's span and look up no stamp while it is within (at full speed, most
+#: lines follow the last within its millisecond). Filled by :func:`tables`; until then empty, so
+#: every look-up misses and the stamp is made the slow way (EventLog._stamp_anew), which fills it
+MILLI_SPAN: dict[float, tuple[str, float, float]] = {}
+
+
+def tables() -> None:
+    """Fill :data:`MILLI_Z` and :data:`MILLI_SPAN`, once: at a log's first stamp, not at import
+    (some 5 million instructions that ``serve --quiet`` and the sidecar, which stamp no line,
+    never spend). In place (the hot loops hold them), each in one C call: a thread that reads
+    them meanwhile finds all or nothing."""
+    if MILLI_SPAN:
+        return
+    # made in C by itertools and map (an f-string for each was some 3 million instructions)
+    milli_z = list(map("".join, product("0123456789", "0123456789", "0123456789", "Z")))
+    spans = dict(
         zip(
-            MILLI_Z,  # (milli * 1000 + 2) / 1e6 and (milli * 1000 + 998) / 1e6, made in C
-            map(truediv, range(2, 1_000_000, 1000), repeat(1e6)),
-            map(truediv, range(998, 1_000_000, 1000), repeat(1e6)),
+            map(float, range(1000)),
+            zip(
+                milli_z,  # (milli * 1000 + 2) / 1e6 and (milli * 1000 + 998) / 1e6, made in C
+                map(truediv, range(2, 1_000_000, 1000), repeat(1e6)),
+                map(truediv, range(998, 1_000_000, 1000), repeat(1e6)),
+                strict=True,
+            ),
             strict=True,
-        ),
-        strict=True,
+        )
     )
-)
+    MILLI_Z[:] = milli_z
+    MILLI_SPAN.update(spans)
+
+
 #: 2**52 + 2**51: a float below 2**51 in size added to it and taken off again is rounded to a
 #: whole number, half to even (IEEE 754's default rounding), with no Python call
 EVEN = 6755399441055744.0
@@ -55,7 +70,7 @@ def milli_of(t: float, second: float) -> float:
     """The millisecond of ``t`` (seconds) within ``second`` (a whole number of seconds >= 0):
     0.0 to 999.0 when ``t`` is in that second, as ``datetime.fromtimestamp`` finds it (the
     fraction, exact here, times 1e6 rounded half to even to the microsecond); anything else
-    (not a key of :data:`MILLI_AT`) for a time outside it, or carried into the next second.
+    (not a key of :data:`MILLI_SPAN`) for a time outside it, or carried into the next second.
     The hot loops below inline it."""
     return ((t - second) * 1e6 + EVEN - EVEN) // 1000.0
 
@@ -148,7 +163,7 @@ class Followed:
         self.held: list[Held[Later]] | None = None
         #: a JSON line's members after its text (``"session": N, "side": "client", ``), a
         #: client's and a server's; None until the first is made
-        self.tails: tuple[str, str] | None = None
+        self.tails: tuple[str, str, str, str] | None = None
 
     def recorded(self) -> int:
         """How many entries the session has recorded."""
@@ -272,18 +287,21 @@ class Lines:
     def _text_entries(
         self, ready: Ready, followed: Followed, new: Sequence[tuple[Any, ...]]
     ) -> None:
+        # the hot loop of the text log: bytecodes are its cost (some 20-40 instructions each,
+        # more than an f-string's pieces), so the common entry takes the fewest
         log, who, key = self.log, followed.who, followed.key
         base, head, _ = log.second  # EventLog.stamp inline: its last second
         at, lo, hi, milli = log.window  # and its last millisecond's (MILLI_SPAN)
         if at != base:
             lo, hi = 1.0, 0.0  # none
+        stamp = head  # a line's time up to its millisecond: set only when that changes
         for kept in new:
             t = kept[0]
-            stamp = head
             y = t - base  # exact (the same second, give or take one)
             if not lo <= y < hi:  # another millisecond than the last line's
                 try:
                     milli, lo, hi = MILLI_SPAN[(y * 1e6 + EVEN - EVEN) // 1000.0]  # milli_of
+                    stamp = head
                 except KeyError:  # another second
                     stamp, milli, lo, hi = log.stamp(t), "", 1.0, 0.0
                     base, head, _ = log.second
@@ -302,23 +320,27 @@ class Lines:
                     mark = "C* " if kept[1] == "client" else "S* "
                     ready.append((key, f"{stamp}{milli} {who}{mark}{text}\n"))
                     continue
-            stamp += milli
-            # a client's ESC sequence or NUL is shown, never played (smtpfake.visible)
-            arrow = "C" if kept[1] == "client" else "S"
-            arrow += "* " if len(kept) > 4 and kept[7] else ": "
-            cut = ""
-            if len(kept) > 4 and not kept[4]:  # not delivered whole: as format() shows it
-                text, cut = cut_short(kept[1], text, kept[5])
-            if "\n" in text:  # a multi-line reply: each line as it went on the wire
-                text = text.replace("\n", "\n" + arrow)
-            line = f"{arrow}{text}"
-            if kept[3]:
-                line += f"   [{kept[3]}]"
-            line += cut
-            ready.append((key, self._text_line(stamp, who, visible(line))))
+            ready.append((key, self._text_entry(stamp + milli, who, kept)))
         followed.key = key
         if hi > lo:
             log.window = (base, lo, hi, milli)
+
+    def _text_entry(self, stamp: str, who: str, kept: tuple[Any, ...]) -> str:
+        """The line(s) of an entry with a rule, a note, not delivered whole, or text to show."""
+        text = kept[2]
+        # a client's ESC sequence or NUL is shown, never played (smtpfake.visible)
+        arrow = "C" if kept[1] == "client" else "S"
+        arrow += "* " if len(kept) > 4 and kept[7] else ": "
+        cut = ""
+        if len(kept) > 4 and not kept[4]:  # not delivered whole: as format() shows it
+            text, cut = cut_short(kept[1], text, kept[5])
+        if "\n" in text:  # a multi-line reply: each line as it went on the wire
+            text = text.replace("\n", "\n" + arrow)
+        line = f"{arrow}{text}"
+        if kept[3]:
+            line += f"   [{kept[3]}]"
+        line += cut
+        return self._text_line(stamp, who, visible(line))
 
     @staticmethod
     def _text_line(stamp: str, who: str, line: str) -> str:
@@ -333,34 +355,64 @@ class Lines:
     ) -> None:
         # {"time", "ts", "event", "text", ["server",] "session", "side", "rule", ["delivered",
         # "written",] ["note"]}: the fields and order of EventLog.line's JSON for an entry; what
-        # follows the text is the session's and the side's, made once a session
+        # follows the text is the session's and the side's, made once a session (and for the
+        # common entry, no rule and nothing after it, the line's whole end: fewer pieces to join)
         encode, append = self.encode, ready.append
         tails = followed.tails
         if tails is None:
             session = f'{self._server}"session": {followed.info.index}, "side": '
-            tails = followed.tails = (f'{session}"client", ', f'{session}"server", ')
-        client, server = tails
+            tails = followed.tails = (
+                f'{session}"client", "rule": ',
+                f'{session}"server", "rule": ',
+                f'{session}"client", "rule": null}}\n',
+                f'{session}"server", "rule": null}}\n',
+            )
+        client, server, client_plain, server_plain = tails
         log, key = self.log, followed.key
+        spans, even = MILLI_SPAN, EVEN
         base, head, dotted = log.second  # EventLog.stamp and .ts inline: its last second
         at, lo, hi, milli = log.window  # and its last millisecond's (MILLI_SPAN)
         if at != base or not dotted:
             lo, hi = 1.0, 0.0  # none
+        # a line's time up to its millisecond, and its ts up to its tenths of a microsecond:
+        # changed only when the millisecond is (a line within the last one's sets neither)
+        stamp, whole = head, dotted
         for kept in new:
             t = kept[0]
-            stamp = head
             y = t - base  # exact (the same second, give or take one)
             if lo <= y < hi:  # the last line's millisecond: surely within the second
-                ts = dotted + "%07d" % (y * 1e7 + EVEN - EVEN)  # noqa: UP031
+                tenths = "%07d" % (y * 1e7 + even - even)  # noqa: UP031
             else:
-                span = MILLI_SPAN.get((y * 1e6 + EVEN - EVEN) // 1000.0)  # milli_of
+                span = spans.get((y * 1e6 + even - even) // 1000.0)  # milli_of
                 if span is not None and dotted and y >= 0.0:
                     milli, lo, hi = span
-                    ts = dotted + "%07d" % (y * 1e7 + EVEN - EVEN)  # noqa: UP031
+                    stamp, whole = head, dotted
+                    tenths = "%07d" % (y * 1e7 + even - even)  # noqa: UP031
                 else:  # another second (or one whose ts is its repr)
                     stamp, milli, lo, hi = log.stamp(t), "", 1.0, 0.0
                     base, head, dotted = log.second
-                    ts = log.ts(t)
+                    whole, tenths = "", log.ts(t)
+            if t > key:
+                key = t
             rule = kept[3]
+            if rule is None and len(kept) == 4:  # nearly every entry
+                if kept[1] == "client":
+                    append(
+                        (
+                            key,
+                            f'{{"time": "{stamp}{milli}", "ts": {whole}{tenths}, "event": '
+                            f'"command", "text": {encode(kept[2])}, {client_plain}',
+                        )
+                    )
+                else:
+                    append(
+                        (
+                            key,
+                            f'{{"time": "{stamp}{milli}", "ts": {whole}{tenths}, "event": '
+                            f'"reply", "text": {encode(kept[2])}, {server_plain}',
+                        )
+                    )
+                continue
             end = "}\n"
             if len(kept) > 4:
                 if kept[7]:
@@ -368,26 +420,15 @@ class Lines:
                 if not kept[4]:
                     written = "null" if kept[5] is None else kept[5]  # (a client line: null)
                     end = f', "delivered": false, "written": {written}{end}'
-            if t > key:
-                key = t
-            if kept[1] == "client":
-                append(
-                    (
-                        key,
-                        f'{{"time": "{stamp}{milli}", "ts": {ts}, "event": "command", "text": '
-                        f'{encode(kept[2])}, {client}"rule": '
-                        f"{'null' if rule is None else encode(rule)}{end}",
-                    )
+            event, tail = ("command", client) if kept[1] == "client" else ("reply", server)
+            append(
+                (
+                    key,
+                    f'{{"time": "{stamp}{milli}", "ts": {whole}{tenths}, "event": "{event}", '
+                    f'"text": {encode(kept[2])}, {tail}'
+                    f"{'null' if rule is None else encode(rule)}{end}",
                 )
-            else:
-                append(
-                    (
-                        key,
-                        f'{{"time": "{stamp}{milli}", "ts": {ts}, "event": "reply", "text": '
-                        f'{encode(kept[2])}, {server}"rule": '
-                        f"{'null' if rule is None else encode(rule)}{end}",
-                    )
-                )
+            )
         followed.key = key
         if hi > lo:
             log.window = (base, lo, hi, milli)

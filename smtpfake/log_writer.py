@@ -68,7 +68,11 @@ class LogWriter:
         self._untold = 0  # of those, the lines no notice has told of yet
         self._waiting = 0  # characters handed over and not yet written
         self._writing = ""  # what the thread writes now
-        self._writing_done = 0  # of its lines, those written whole
+        # it encoded, and how many of those octets are written: its lines written whole are
+        # counted only when asked (:attr:`unwritten`), not at each write (some 9k instructions
+        # a session of the text log, counting the newlines of every batch)
+        self._raw = b""
+        self._raw_written = 0
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)  # something was handed over
         self._queue: deque[str | threading.Event] = deque()  # what the thread has to do
@@ -89,8 +93,8 @@ class LogWriter:
         cost the server more than the hand-over does)."""
         with self._lock:
             waiting = [self._writing, *(item for item in self._queue if isinstance(item, str))]
-            done = self._writing_done
-        return sum(text.count("\n") for text in waiting) - done
+            raw, written = self._raw, self._raw_written  # (b"" until the thread encoded it)
+        return sum(text.count("\n") for text in waiting) - raw.count(b"\n", 0, written)
 
     def put(self, text: str) -> None:
         """Have ``text`` (whole lines) written after what was handed over before; dropped (and
@@ -166,7 +170,7 @@ class LogWriter:
             with self._lock:
                 self._waiting -= len(item)
                 self._writing = ""
-                self._writing_done = 0
+                self._raw, self._raw_written = b"", 0
                 if self._untold and not self._waiting and self.failure is None:
                     # caught up: what was dropped is told now, before anything handed over later
                     # (put() keeps dropping until then)
@@ -199,6 +203,8 @@ class LogWriter:
     def _write(self, text: str) -> None:
         stream = self.stream
         raw = text.encode(stream.encoding or "utf-8", stream.errors or "strict")
+        self._raw_written = 0  # (before the octets it counts: unwritten reads both unlocked)
+        self._raw = raw
         data = memoryview(raw)
         piece = self._piece
         start = 0  # of raw: what is written before data
@@ -220,6 +226,6 @@ class LogWriter:
                 self.on_failure(exc)
                 return
             data = data[written:]
-            self._writing_done += raw.count(b"\n", start, start + written)
             start += written
+            self._raw_written = start
             self._moved = time.monotonic()

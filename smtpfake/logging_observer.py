@@ -46,6 +46,7 @@ from smtpfake.log_lines import (
     by_time,
     entry_fields,
     json_object,
+    tables,
 )
 from smtpfake.log_writer import LogWriter
 from smtpfake.visible import json_document, visible
@@ -74,6 +75,7 @@ def _escaped(text: str) -> str:
 
 def stamp_of(t: float) -> str:
     """:meth:`EventLog.stamp` of ``t`` with no log's state (for a line made nearly never)."""
+    tables()
     fraction, whole = math.modf(t)
     second, micro = divmod(round(fraction * 1e6), 1_000_000)
     return _iso_second(second + int(whole)) + MILLI_Z[micro // 1000]
@@ -214,6 +216,7 @@ class EventLog:
         """:meth:`stamp` of a time in another second than the last stamp's (which it becomes,
         if not before 1970), as datetime.fromtimestamp rounds: to the microsecond, half to
         even; a microsecond's carry may make it the next second."""
+        tables()  # (the first stamp of the process comes here: every look-up missed)
         fraction, whole = math.modf(t)
         second, micro = divmod(round(fraction * 1e6), 1_000_000)
         second += int(whole)

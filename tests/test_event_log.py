@@ -30,7 +30,7 @@ from smtpfake.engine.records import (
     Violation,
     reply_as_sent,
 )
-from smtpfake.log_lines import MILLI_AT, json_object, milli_of
+from smtpfake.log_lines import MILLI_SPAN, json_object, milli_of, tables
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
 from smtpfake.visible import json_document, json_text, visible
 
@@ -187,20 +187,40 @@ def test_text_lines_in_a_row_are_stamped_as_datetime_across_millisecond_edges() 
 def test_milli_of_is_datetimes_millisecond_within_a_second_and_no_key_outside() -> None:
     """log_lines.milli_of, which the log's hot loops inline: the millisecond datetime gives a
     time in the second ``second`` (rounded to the microsecond half to even), as a key of
-    MILLI_AT; for a time in another second, or carried into the next, no key of it."""
+    MILLI_SPAN; for a time in another second, or carried into the next, no key of it."""
+    tables()
+    milli_at = {key: span[0] for key, span in MILLI_SPAN.items()}
     rng = random.Random(5)
     times = [rng.uniform(1e9, 4e9) for _ in range(20_000)] + [rng.random() for _ in range(1000)]
     times += [1_764_439_554 + k / 1000 + d for k in range(-2, 3) for d in (-5e-7, 0.0, 5e-7)]
     for t in times:
         when = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
         second = float(math.floor(t))
-        milli = MILLI_AT.get(milli_of(t, second))
-        later = MILLI_AT.get(milli_of(t, second + 1))
+        milli = milli_at.get(milli_of(t, second))
+        later = milli_at.get(milli_of(t, second + 1))
         if when.timestamp() >= second + 1:  # the microsecond carried it into the next second
             assert milli is None and later == "000Z", t
         else:
             assert milli == f"{when.microsecond // 1000:03d}Z" and later is None, t
-        assert MILLI_AT.get(milli_of(t, second - 1)) is None
+        assert milli_at.get(milli_of(t, second - 1)) is None
+
+
+def test_the_stamp_tables_are_made_at_the_first_stamp_not_at_import() -> None:
+    """serve --quiet and the sidecar stamp no line: importing the log and making one builds
+    no table (some 5 million instructions of start-up); the first stamp fills them, and the
+    stamps are datetime's before and after (the first comes the slow way)."""
+    code = (
+        "import io\n"
+        "from smtpfake.log_lines import MILLI_SPAN, MILLI_Z\n"
+        "from smtpfake.logging_observer import EventLog\n"
+        "log = EventLog(io.StringIO())\n"
+        "assert not MILLI_SPAN and not MILLI_Z, 'made at import'\n"
+        "print(log.stamp(1764000000.1234), log.stamp(1764000000.5678))\n"
+        "assert len(MILLI_SPAN) == len(MILLI_Z) == 1000, 'not made at the first stamp'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "2025-11-24T16:00:00.123Z 2025-11-24T16:00:00.567Z\n"
 
 
 def test_json_ts_is_the_float_exactly_with_7_decimals_from_2001_to_2286() -> None:
