@@ -364,6 +364,8 @@ class Wire(asyncio.Protocol):
             send = actions[0]
             if transport.is_closing():
                 return False
+            # the reply's time: read before the write, so never later than the client had it
+            now = conn.session.clock.now()
             transport.write(send.data)
             if self._raw.is_closing():  # type: ignore[union-attr]
                 return self._refused()
@@ -372,7 +374,7 @@ class Wire(asyncio.Protocol):
                 self._task = self._loop.create_task(waiting)
                 return False
             try:
-                actions = conn.wrote(send)  # performed(send) and done() in one call
+                actions = conn.wrote(send, now)  # performed(send) and done() in one call
             except Exception as error:
                 self._failed(error)
                 return False
@@ -423,6 +425,7 @@ class Wire(asyncio.Protocol):
                                 self._flush()
                             written = self._writable is None
                             if written:
+                                now = conn.session.clock.now()  # (before the write: above)
                                 transport.write(action.data)
                                 if self._raw.is_closing():  # type: ignore[union-attr]
                                     return self._refused()
@@ -432,7 +435,7 @@ class Wire(asyncio.Protocol):
                                 )
                                 self._task = self._loop.create_task(waiting)
                                 return False
-                            conn.performed(action)
+                            conn.performed(action, now)
                         else:
                             out.append(action.data)
                             conn.queued(action)  # recorded once the socket took it
@@ -500,15 +503,17 @@ class Wire(asyncio.Protocol):
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
             if not transport.is_closing():
+                conn = self._conn
+                # their time: read before the write (_carry)
+                now = conn.session.clock.now() if conn is not None else 0.0
                 transport.write(data)
                 if self._raw.is_closing():  # type: ignore[union-attr]
                     self._refused()  # (the queued replies stay unsent: not delivered)
                     return
                 if self._writable is None:  # (limits of 0: the socket took it all)
-                    conn = self._conn
                     if conn is not None:
                         try:
-                            conn.sent()
+                            conn.sent(None, now)
                         except Exception as error:
                             self._failed(error)
                     return
@@ -581,9 +586,11 @@ class Wire(asyncio.Protocol):
                         await self._handed_over()
                         since = self._loop.time()  # a pause after this counts from now
                     if isinstance(action, Send):
+                        now = None
                         if not first_written:
                             if transport.is_closing():
                                 return
+                            now = conn.session.clock.now()  # (before the write: _carry)
                             transport.write(action.data)
                             if self._raw.is_closing():  # type: ignore[union-attr]
                                 self._refused()
@@ -591,7 +598,8 @@ class Wire(asyncio.Protocol):
                         if self._writable is not None:
                             await self._until_taken(action)
                             since = self._loop.time()
-                        conn.performed(action)  # its last octet is with the socket
+                            now = None
+                        conn.performed(action, now)  # its last octet is with the socket
                     elif not self._do(action):
                         return
             self._task = None
