@@ -14,7 +14,9 @@ decided here, on the injectable clock:
   marks only while octets of several reads wait), a line the connection's end cut short too
   (recorded unfinished, before what the server recorded meanwhile: :meth:`_line_open`); an
   unfinished message at the close that ended it (:meth:`_cut`); a reply when its last byte was
-  handed to the socket (the wire reports each action it carried out); one cut short by the client's
+  handed to the socket (the wire reports each action it carried out, with the clock's reading it
+  took before that write: never later than the client could read it; :meth:`held_until` for one
+  the transport held); one cut short by the client's
   close is recorded as not delivered, with how much of it was written; the client's close is an
   entry of its own. The transcript is in time order: what would be recorded while lines that arrived
   before it still wait to be read is held back until they are (:meth:`_hold_back`);
@@ -432,6 +434,16 @@ class Connection:
         for note, written in self._after_queue:
             self.session.undelivered(note, written, when)
         self._after_queue.clear()
+
+    def held_until(self, seen: float) -> float:
+        """The time to record a reply at whose last octets the transport held, last seen held
+        at ``seen`` (clock seconds; the socket took them after it, so the client read them
+        later): ``seen``, or the newest arrival of the client's octets if later, so that the
+        transcript stays in time order (what the client sent meanwhile is recorded before)."""
+        newest = self.session.arrived
+        if self._marks:
+            newest = self._marks[-1][1] if newest is None else max(newest, self._marks[-1][1])
+        return seen if newest is None else max(seen, newest)
 
     def handed(self, octets: int) -> None:
         """``octets`` of the Send under way are with the socket, the rest still in the

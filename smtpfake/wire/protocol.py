@@ -107,6 +107,7 @@ class Wire(asyncio.Protocol):
         "_deadlines",
         "_failing",
         "_flying",
+        "_held_at",
         "_hub",
         "_kept",
         "_later",
@@ -143,6 +144,9 @@ class Wire(asyncio.Protocol):
         # read): resolved and cleared by resume_writing (pause_writing/resume_writing)
         self._writable: asyncio.Future[None] | None = None
         self._kept = 0  # octets the transport held after the last write (its buffer's size)
+        # the clock's last reading at which the transport was seen holding octets of the last
+        # write (before the write, then at each look): its last octet was taken after it
+        self._held_at = 0.0
         self._looking: asyncio.TimerHandle | None = None  # the next look at that size (_look)
         # the client once left replies unread: from then on each reply is written on its own
         # and performed once the socket took it, the next command's reply made only then
@@ -276,7 +280,8 @@ class Wire(asyncio.Protocol):
         self._kept = 0
         if self._flying:
             self._flying = 0
-            self._sent(None)  # the replies of a write the socket took in part: all taken now
+            conn = self._conn  # the replies of a write the socket took in part: all taken now
+            self._sent(None, None if conn is None else conn.held_until(self._held_at))
         self._stall(False)
         if writable is not None and not writable.done():
             writable.set_result(None)
@@ -370,6 +375,7 @@ class Wire(asyncio.Protocol):
             if self._raw.is_closing():  # type: ignore[union-attr]
                 return self._refused()
             if self._writable is not None:
+                self._held_at = now
                 waiting = self._carry_waiting(actions, self._loop.time(), written=True)
                 self._task = self._loop.create_task(waiting)
                 return False
@@ -430,6 +436,8 @@ class Wire(asyncio.Protocol):
                                 if self._raw.is_closing():  # type: ignore[union-attr]
                                     return self._refused()
                             if self._writable is not None:
+                                if written:
+                                    self._held_at = now
                                 waiting = self._carry_waiting(
                                     actions[i:], self._loop.time(), written=written
                                 )
@@ -518,16 +526,17 @@ class Wire(asyncio.Protocol):
                             self._failed(error)
                     return
                 # the transport held none before (only a write while it holds none queues)
+                self._held_at = now
                 self._kept = self._flying = min(transport.get_write_buffer_size(), len(data))
                 self._look()
-                self._sent(len(data) - self._flying)
+                self._sent(len(data) - self._flying, now)  # (those taken by the write)
 
-    def _sent(self, octets: int | None) -> None:
-        """Connection.sent(octets), its errors reported."""
+    def _sent(self, octets: int | None, at: float | None = None) -> None:
+        """Connection.sent(octets, at), its errors reported."""
         conn = self._conn
         if conn is not None:
             try:
-                conn.sent(octets)
+                conn.sent(octets, at)
             except Exception as error:
                 self._failed(error)
 
@@ -596,9 +605,14 @@ class Wire(asyncio.Protocol):
                                 self._refused()
                                 return
                         if self._writable is not None:
+                            if now is not None:
+                                self._held_at = now
                             await self._until_taken(action)
                             since = self._loop.time()
                             now = None
+                        if now is None:  # held after its write: its last octet was taken after
+                            # the transport was last seen holding it, the client read it later
+                            now = conn.held_until(self._held_at)
                         conn.performed(action, now)  # its last octet is with the socket
                     elif not self._do(action):
                         return
@@ -630,13 +644,18 @@ class Wire(asyncio.Protocol):
             self._looking.cancel()  # (one chain of looks at a time)
             self._looking = None
         transport = self._transport
+        conn = self._conn
         if (
             (self._pending is not None or self._flying)
             and self._writable is not None
             and transport is not None
+            and conn is not None
             and not transport.is_closing()
         ):
+            seen = conn.session.clock.now()  # before the look: the octets were held then
             self._kept = transport.get_write_buffer_size()
+            if self._kept:
+                self._held_at = seen
             self._looking = self._loop.call_later(LOOK_EVERY, self._look)
 
     async def _handed_over(self) -> None:

@@ -57,3 +57,24 @@ def test_a_report_without_a_reading_records_the_clock_now() -> None:
     pipe.engine.advance(HELD)
     conn.performed(ehlo)
     assert pipe.record.transcript[-1].time == clock.now()
+
+
+def test_a_reply_taken_later_is_recorded_at_its_last_sight_held_but_after_what_came_meanwhile() -> (
+    None
+):
+    """The wire last saw the reply's octets held at ``seen``: recorded then (the client read its
+    end later), unless the client sent a line after that, which the record puts first."""
+    pipe = Pipe(Engine())
+    clock, conn = pipe.engine.clock, pipe.conn
+    conn.wrote(_send(conn.connected()), clock.now())
+    ehlo = _send(conn.receive_data(b"EHLO c.test\r\n"))  # its reply under way
+    seen = clock.now()
+    pipe.engine.advance(HELD)
+    assert conn.held_until(seen) == seen  # nothing came since
+    pipe.engine.advance(HELD)
+    assert conn.receive_data(b"NOOP\r\n") == ()  # sent on without reading: it waits
+    pipe.engine.advance(HELD)
+    conn.performed(ehlo, conn.held_until(seen))
+    conn.done()
+    times = [(e.text[:3], e.time - seen) for e in pipe.record.transcript[1:4]]
+    assert times == [("EHL", 0.0), ("NOO", 2 * HELD), ("250", 2 * HELD)]

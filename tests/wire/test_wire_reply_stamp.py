@@ -23,6 +23,7 @@ from smtpfake.server import Server
 from ..support import SHARED_GRACE, TIMEOUT, scenario
 from ..support.waits import ended_sessions, wait_until
 from .conftest import LOOPS
+from .queues import SMALL
 
 START = 1_800_000_000.0
 LATE = 60.0
@@ -127,3 +128,65 @@ def test_every_way_a_whole_reply_goes_out_is_stamped_before_the_write(loop: str)
         ("221", START),
     ]
     assert record.ended is not None and record.ended > START
+
+
+MARK = b"250 end-of-the-long-reply\r\n"
+#: a reply some 48 kB long: what the small socket buffers hold is a fraction of it
+LONG = scenario(
+    {
+        "on": "noop",
+        "reply": {
+            "code": 250,
+            "enhanced": "none",
+            "text": ["x" * 480] * 99 + [MARK[4:-2].decode()],
+        },
+    }
+)
+
+
+class TailWitness(Witness):
+    """Jumps while the client's socket holds the long reply's last line, unread."""
+
+    def now(self) -> float:
+        with self._lock:
+            client = self.client
+            watched = client is not None and client.fileno() >= 0
+            # (select first: the socket's timeout makes a recv wait, whatever its flags)
+            if watched and select.select([client], [], [], 0)[0]:
+                assert client is not None
+                if client.recv(1 << 17, socket.MSG_PEEK).endswith(MARK):
+                    self._now += LATE
+            return self._now
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_reply_the_socket_took_later_is_stamped_before_the_client_had_its_end(
+    loop: str, server_ends: list[int]
+) -> None:
+    """A reply longer than the socket buffers: the transport holds its last octets until the
+    client reads; it is stamped at the last reading at which the server saw them still held."""
+    witness = TailWitness()
+    with Server(LONG, loop=loop, clock=witness, grace_period=SHARED_GRACE) as server:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL)
+        sock.settimeout(TIMEOUT)
+        witness.client = sock
+        sock.connect(server.address)
+        _read(server, sock, 1)
+        sock.sendall(b"EHLO client.test\r\n")
+        _read(server, sock, 2)
+        sock.sendall(b"NOOP\r\n")
+        size = sum(len(line) + 6 for line in ["x" * 480] * 99) + len(MARK)
+        left = size - len(MARK)  # all but the last line: it waits, unread, once it came
+        for _ in range(10_000):
+            if not left:
+                break
+            chunk = sock.recv(min(left, 1 << 16))
+            assert chunk
+            left -= len(chunk)
+        assert left == 0
+        wait_until(lambda: _replies(server) >= 3, TIMEOUT, "the long reply recorded")
+        assert sock.recv(len(MARK), socket.MSG_PEEK) == MARK
+        times = _reply_times(server.sessions[-1])
+        sock.close()
+    assert times[2] == ("250", START)
