@@ -438,11 +438,14 @@ class Connection:
     def held_until(self, seen: float) -> float:
         """The time to record a reply at whose last octets the transport held, last seen held
         at ``seen`` (clock seconds; the socket took them after it, so the client read them
-        later): ``seen``, or the newest arrival of the client's octets if later, so that the
-        transcript stays in time order (what the client sent meanwhile is recorded before)."""
+        later): ``seen``, or the newest arrival of the client's octets or its close if later, so
+        that the transcript stays in time order (what the client did meanwhile is recorded
+        before)."""
         newest = self.session.arrived
         if self._marks:
             newest = self._marks[-1][1] if newest is None else max(newest, self._marks[-1][1])
+        if self._eof is not None:
+            newest = self._eof if newest is None else max(newest, self._eof)
         return seen if newest is None else max(seen, newest)
 
     def handed(self, octets: int) -> None:

@@ -4,7 +4,9 @@ reads its clock before the write, not after (a server thread descheduled between
 read while the client's socket holds unread octets, it jumps a minute ahead (a reading taken
 after the write, however soon, reads late), and the client reads each reply only once the
 server recorded it. Every way a whole reply goes out: alone (the fast path), a pipelined
-group's one write, after a delay (a task), before a close.
+group's one write, after a delay (a task), before a close; and a reply longer than the socket
+buffers, whose end the transport holds until the client reads (stamped at the last reading that
+saw it held).
 """
 
 from __future__ import annotations
