@@ -126,8 +126,11 @@ class Retry:
     ``failed`` is the session that got a 4xx reply, ``retry`` the next one; ``code`` the 4xx
     sent; ``delay`` the seconds from the server's last reply in ``failed`` (the 4xx, or a later
     one such as the 221 to QUIT) to the start of ``retry``. Both are stamped by the server in
-    the order things happened (the reply is written before the client can read it, the retry
-    accepted after it connected), so ``delay`` is never less than the client waited; the
+    the order things happened: a reply's time is the clock's reading before the write that
+    handed its last octet to the socket (one the socket took later: the last reading at which
+    it was still seen held), so before the client could read it; the retry's start is read
+    once the server took the connection, after the client connected. So ``delay`` is never
+    less than the client waited, however loaded the machine (fresh13 F2); the
     session's ``ended`` is not used, as the server may notice the client's close after the
     client has already connected again.
     """

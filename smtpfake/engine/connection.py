@@ -14,7 +14,9 @@ decided here, on the injectable clock:
   marks only while octets of several reads wait), a line the connection's end cut short too
   (recorded unfinished, before what the server recorded meanwhile: :meth:`_line_open`); an
   unfinished message at the close that ended it (:meth:`_cut`); a reply when its last byte was
-  handed to the socket (the wire reports each action it carried out); one cut short by the client's
+  handed to the socket (the wire reports each action it carried out, with the clock's reading it
+  took before that write: never later than the client could read it; :meth:`held_until` for one
+  the transport held); one cut short by the client's
   close is recorded as not delivered, with how much of it was written; the client's close is an
   entry of its own. The transcript is in time order: what would be recorded while lines that arrived
   before it still wait to be read is held back until they are (:meth:`_hold_back`);
@@ -311,9 +313,10 @@ class Connection:
             session.release()
         return self._idle_only  # (as _pump(): what is not a batch is not returned)
 
-    def performed(self, action: Action) -> None:
+    def performed(self, action: Action, now: float | None = None) -> None:
         """The wire carried out ``action`` of the current batch (a Send: its bytes are with the
-        socket); its transcript note is recorded now."""
+        socket); its transcript note is recorded at ``now`` (a Send written whole: the clock
+        read before the write; None: the clock's reading now)."""
         self._cursor += 1
         if type(action) is Send:
             note = action.note
@@ -322,7 +325,7 @@ class Connection:
             else:
                 self._written = 0
                 # (a reply written whole on its own, nearly every one, takes wrote() instead)
-                self._delivered(note, self.session.clock.now())
+                self._delivered(note, self.session.clock.now() if now is None else now)
             return
         if self.session.silent_close and isinstance(action, _CLOSES):
             self._message_before_close()
@@ -359,16 +362,18 @@ class Connection:
             self._after_queue = []
         self._queue.append(send)
 
-    def sent(self, octets: int | None = None) -> None:
+    def sent(self, octets: int | None = None, now: float | None = None) -> None:
         """The socket took ``octets`` more of the queued replies' octets (None: all of them):
-        each whose last octet it took is recorded now, delivered. The wire says so after the
+        each whose last octet it took is recorded at ``now`` (the clock read before a write the
+        socket took whole; None: the clock's reading now), delivered. The wire says so after the
         write (all of them, nearly always) and, for a write the socket took in part (the
         client does not read), once it took the rest or before an end."""
         queue = self._queue
         if not queue:
             return
         session = self.session
-        now = session.clock.now()  # one reading: they went together
+        if now is None:
+            now = session.clock.now()  # one reading: they went together
         if octets is None:
             for send in queue:
                 note = send.note
@@ -430,19 +435,33 @@ class Connection:
             self.session.undelivered(note, written, when)
         self._after_queue.clear()
 
+    def held_until(self, seen: float) -> float:
+        """The time to record a reply at whose last octets the transport held, last seen held
+        at ``seen`` (clock seconds; the socket took them after it, so the client read them
+        later): ``seen``, or the newest arrival of the client's octets or its close if later, so
+        that the transcript stays in time order (what the client did meanwhile is recorded
+        before)."""
+        newest = self.session.arrived
+        if self._marks:
+            newest = self._marks[-1][1] if newest is None else max(newest, self._marks[-1][1])
+        if self._eof is not None:
+            newest = self._eof if newest is None else max(newest, self._eof)
+        return seen if newest is None else max(seen, newest)
+
     def handed(self, octets: int) -> None:
         """``octets`` of the Send under way are with the socket, the rest still in the
         transport's buffer: the wire says so just before an end (the client's close, a timer,
         a stop) abandons that reply, for its ``written``."""
         self._written += octets
 
-    def wrote(self, send: Send) -> tuple[Action, ...]:
-        """``performed(send)`` then ``done()``: the wire carried out a batch that is this one
-        Send (most replies), whole. In one call: the wire makes it for nearly every command."""
+    def wrote(self, send: Send, now: float) -> tuple[Action, ...]:
+        """``performed(send, now)`` then ``done()``: the wire carried out a batch that is this
+        one Send (most replies), whole, in a write the socket took all of; ``now``: the clock
+        read just before that write. In one call: the wire makes it for nearly every command."""
         # (a line being discarded, which entries would wait on, never has a lone Send under way:
         # the discarding starts only with no batch, and ends before the reply to the line)
         if self._buffer or not self._busy or self._over or self._cursor or self._eof is not None:
-            self.performed(send)  # lines wait, or the client has left: the general way
+            self.performed(send, now)  # lines wait, or the client has left: the general way
             return self.done()
         note = send.note
         if note is None:
@@ -451,16 +470,16 @@ class Connection:
             self._written = 0
             session = self.session
             if session.greeting_at is None:
-                session.greeting_at = session.clock.now()
+                session.greeting_at = now
             entries, text = session.entries, note.text
             if (  # performed()'s session.note(), inline (nothing is held with none buffered)
                 entries is not None
                 and len(entries) < session.entries_room
                 and len(text) <= session.entry_chars
             ):
-                entries.append((session.clock.now(), "server", text, note.rule))
+                entries.append((now, "server", text, note.rule))
             else:
-                session.note(session.clock.now(), "server", text, note.rule)
+                session.note(now, "server", text, note.rule)
         # done(): the client waited for this reply, so nothing is ahead of the next one
         self._busy = False
         self._batch, self._cursor = (), 0

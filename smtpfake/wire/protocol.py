@@ -107,6 +107,7 @@ class Wire(asyncio.Protocol):
         "_deadlines",
         "_failing",
         "_flying",
+        "_held_at",
         "_hub",
         "_kept",
         "_later",
@@ -143,6 +144,9 @@ class Wire(asyncio.Protocol):
         # read): resolved and cleared by resume_writing (pause_writing/resume_writing)
         self._writable: asyncio.Future[None] | None = None
         self._kept = 0  # octets the transport held after the last write (its buffer's size)
+        # the clock's last reading at which the transport was seen holding octets of the last
+        # write (before the write, then at each look): its last octet was taken after it
+        self._held_at = 0.0
         self._looking: asyncio.TimerHandle | None = None  # the next look at that size (_look)
         # the client once left replies unread: from then on each reply is written on its own
         # and performed once the socket took it, the next command's reply made only then
@@ -276,7 +280,8 @@ class Wire(asyncio.Protocol):
         self._kept = 0
         if self._flying:
             self._flying = 0
-            self._sent(None)  # the replies of a write the socket took in part: all taken now
+            conn = self._conn  # the replies of a write the socket took in part: all taken now
+            self._sent(None, None if conn is None else conn.held_until(self._held_at))
         self._stall(False)
         if writable is not None and not writable.done():
             writable.set_result(None)
@@ -364,15 +369,18 @@ class Wire(asyncio.Protocol):
             send = actions[0]
             if transport.is_closing():
                 return False
+            # the reply's time: read before the write, so never later than the client had it
+            now = conn.session.clock.now()
             transport.write(send.data)
             if self._raw.is_closing():  # type: ignore[union-attr]
                 return self._refused()
             if self._writable is not None:
+                self._held_at = now
                 waiting = self._carry_waiting(actions, self._loop.time(), written=True)
                 self._task = self._loop.create_task(waiting)
                 return False
             try:
-                actions = conn.wrote(send)  # performed(send) and done() in one call
+                actions = conn.wrote(send, now)  # performed(send) and done() in one call
             except Exception as error:
                 self._failed(error)
                 return False
@@ -423,16 +431,19 @@ class Wire(asyncio.Protocol):
                                 self._flush()
                             written = self._writable is None
                             if written:
+                                now = conn.session.clock.now()  # (before the write: above)
                                 transport.write(action.data)
                                 if self._raw.is_closing():  # type: ignore[union-attr]
                                     return self._refused()
                             if self._writable is not None:
+                                if written:
+                                    self._held_at = now
                                 waiting = self._carry_waiting(
                                     actions[i:], self._loop.time(), written=written
                                 )
                                 self._task = self._loop.create_task(waiting)
                                 return False
-                            conn.performed(action)
+                            conn.performed(action, now)
                         else:
                             out.append(action.data)
                             conn.queued(action)  # recorded once the socket took it
@@ -500,29 +511,32 @@ class Wire(asyncio.Protocol):
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
             if not transport.is_closing():
+                conn = self._conn
+                # their time: read before the write (_carry)
+                now = conn.session.clock.now() if conn is not None else 0.0
                 transport.write(data)
                 if self._raw.is_closing():  # type: ignore[union-attr]
                     self._refused()  # (the queued replies stay unsent: not delivered)
                     return
                 if self._writable is None:  # (limits of 0: the socket took it all)
-                    conn = self._conn
                     if conn is not None:
                         try:
-                            conn.sent()
+                            conn.sent(None, now)
                         except Exception as error:
                             self._failed(error)
                     return
                 # the transport held none before (only a write while it holds none queues)
+                self._held_at = now
                 self._kept = self._flying = min(transport.get_write_buffer_size(), len(data))
                 self._look()
-                self._sent(len(data) - self._flying)
+                self._sent(len(data) - self._flying, now)  # (those taken by the write)
 
-    def _sent(self, octets: int | None) -> None:
-        """Connection.sent(octets), its errors reported."""
+    def _sent(self, octets: int | None, at: float | None = None) -> None:
+        """Connection.sent(octets, at), its errors reported."""
         conn = self._conn
         if conn is not None:
             try:
-                conn.sent(octets)
+                conn.sent(octets, at)
             except Exception as error:
                 self._failed(error)
 
@@ -581,17 +595,25 @@ class Wire(asyncio.Protocol):
                         await self._handed_over()
                         since = self._loop.time()  # a pause after this counts from now
                     if isinstance(action, Send):
+                        now = None
                         if not first_written:
                             if transport.is_closing():
                                 return
+                            now = conn.session.clock.now()  # (before the write: _carry)
                             transport.write(action.data)
                             if self._raw.is_closing():  # type: ignore[union-attr]
                                 self._refused()
                                 return
                         if self._writable is not None:
+                            if now is not None:
+                                self._held_at = now
                             await self._until_taken(action)
                             since = self._loop.time()
-                        conn.performed(action)  # its last octet is with the socket
+                            now = None
+                        if now is None:  # held after its write: its last octet was taken after
+                            # the transport was last seen holding it, the client read it later
+                            now = conn.held_until(self._held_at)
+                        conn.performed(action, now)  # its last octet is with the socket
                     elif not self._do(action):
                         return
             self._task = None
@@ -622,13 +644,18 @@ class Wire(asyncio.Protocol):
             self._looking.cancel()  # (one chain of looks at a time)
             self._looking = None
         transport = self._transport
+        conn = self._conn
         if (
             (self._pending is not None or self._flying)
             and self._writable is not None
             and transport is not None
+            and conn is not None
             and not transport.is_closing()
         ):
+            seen = conn.session.clock.now()  # before the look: the octets were held then
             self._kept = transport.get_write_buffer_size()
+            if self._kept:
+                self._held_at = seen
             self._looking = self._loop.call_later(LOOK_EVERY, self._look)
 
     async def _handed_over(self) -> None:

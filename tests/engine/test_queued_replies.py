@@ -161,7 +161,7 @@ def test_a_line_read_while_queued_replies_wait_is_sent_ahead_of_them() -> None:
     pipe.engine.advance(0.1)
     pipe.conn.sent()
     pipe.engine.advance(0.1)
-    assert pipe.conn.wrote(reply)
+    assert pipe.conn.wrote(reply, pipe.engine.clock.now())
     assert _tail(pipe, 6, t0) == [
         (0.0, "RSET", True, None),
         (0.0, "NOOP", True, None),
@@ -198,7 +198,7 @@ def test_a_data_read_while_the_rcpt_refusal_waits_is_a_pipelined_refusal() -> No
     (first,) = _sends(pipe.conn.receive_data(b"DATA\r\n"))
     assert first.data.startswith(b"503 ")
     pipe.conn.sent()
-    pipe.conn.wrote(first)
+    pipe.conn.wrote(first, pipe.engine.clock.now())
     assert pipe.record.violations == ()
     pipe.engine.advance(1)
     (second,) = _sends(pipe.conn.receive_data(b"DATA\r\n"))
