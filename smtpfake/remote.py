@@ -569,6 +569,16 @@ class RemoteSmtpFake(ControlHelpers):
             smtp_port=int(made["smtp_port"]),
         )
 
+    def move_to(self, other: RemoteSmtpFake) -> None:
+        """Drive ``other``'s server from now on (the plugin's, when a restarted sidecar lost the
+        old one): its API prefix and SMTP address; what this client knew of the old server (its
+        CA, its open sessions) is forgotten."""
+        self.prefix = other.prefix
+        self._smtp_host, self._smtp_port = other._smtp_host, other._smtp_port
+        with self._ca_lock:
+            self._ca_file = None
+        self.__dict__.pop("_stalled_sessions", None)  # ControlHelpers' Stalled, made anew
+
     @property
     def server_id(self) -> str:
         """``main`` for the sidecar's own server, else the id of a server on demand."""
