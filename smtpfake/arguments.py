@@ -66,8 +66,8 @@ def whole(call: str, name: str, value: Any, *, low: int, high: int, none: bool =
     return value
 
 
-#: what a field of a message query takes
-_WANT = "None, a string or an re.compile() pattern"
+#: what a field of a message query takes (a header's value: not None)
+_WANT = "a string or an re.compile() pattern"
 
 
 def how_many(call: str, name: str, value: Any) -> None:
@@ -76,27 +76,36 @@ def how_many(call: str, name: str, value: Any) -> None:
     whole(call, name, value, low=0, high=MAX_WAIT_COUNT, none=True)
 
 
-def want(call: str, name: str, value: Any) -> None:
+def want(call: str, name: str, value: Any, *, none: bool = True) -> None:
     """A field of a message query (``to``, ``sender``, ``subject``): None, a str, a pattern."""
     __tracebackhide__ = True
-    if value is not None and not isinstance(value, str | re.Pattern):
-        raise TypeError(f"{call}({name}={value!r}): expected {_WANT}, not a {_kind(value)}")
+    if (value is None and none) or isinstance(value, str | re.Pattern):
+        return
+    what = f"None, {_WANT}" if none else _WANT
+    raise TypeError(f"{call}({name}={value!r}): expected {what}, not a {_kind(value)}")
+
+
+def _names(call: str, name: str, value: Any, of: str) -> Mapping[str, Any]:
+    """``value`` if it is None (as {}) or a mapping with str keys: ``of`` says what maps to
+    what (``header name to ...``)."""
+    __tracebackhide__ = True
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{call}({name}={value!r}): expected None or a dict of {of}, not a {_kind(value)}"
+        )
+    for key in value:
+        if not isinstance(key, str):
+            raise TypeError(f"{call}({name}=...): each name is a string, not {key!r}")
+    return value
 
 
 def headers(call: str, value: Any) -> None:
     """``headers=``: None, or a mapping of header names (str) to what each must be."""
     __tracebackhide__ = True
-    if value is None:
-        return
-    if not isinstance(value, Mapping):
-        raise TypeError(
-            f"{call}(headers={value!r}): expected None or a dict of header name to {_WANT}, "
-            f"not a {_kind(value)}"
-        )
-    for header, wanted in value.items():
-        if not isinstance(header, str) or not header:
-            raise TypeError(f"{call}(headers=...): a header's name is a string, not {header!r}")
-        want(call, f"headers[{header!r}]", wanted)
+    for header, wanted in _names(call, "headers", value, f"header name to {_WANT}").items():
+        want(call, f"headers[{header!r}]", wanted, none=False)
 
 
 def query(call: str, to: Any, sender: Any, subject: Any, heads: Any) -> None:
@@ -133,16 +142,7 @@ def scenario(call: str, value: Any) -> None:
 def params(call: str, value: Any) -> None:
     """``params=``: None, or a mapping of parameter names (str) to values."""
     __tracebackhide__ = True
-    if value is None:
-        return
-    if not isinstance(value, Mapping):
-        raise TypeError(
-            f"{call}(params={value!r}): expected None or a dict of parameter name to value, "
-            f"not a {_kind(value)}"
-        )
-    for name in value:
-        if not isinstance(name, str):
-            raise TypeError(f"{call}(params=...): a parameter's name is a string, not {name!r}")
+    _names(call, "params", value, "parameter name to value")
 
 
 def wait(call: str, count: Any, timeout: Any) -> None:

@@ -57,7 +57,7 @@ MISTAKES = [
     ),
     (
         'smtpfake.find_messages(headers={"Subject": 5})',
-        "TypeError: find_messages(headers['Subject']=5): expected None, a string or an "
+        "TypeError: find_messages(headers['Subject']=5): expected a string or an "
         "re.compile() pattern, not a int",
     ),
     (
