@@ -153,6 +153,20 @@ class _ApiListenError(Exception):
     """The control API cannot listen where asked: one line, exit 1."""
 
 
+def _not_an_address(exc: OSError, setting: str, host: str) -> str:
+    """Why a bind failed, when the fault is the host ``setting`` gave (a usage error naming it,
+    exit 2): a name that resolves to nothing (``999.1.1.1``), an address this machine does not
+    have. "" for any other failure: a taken port stays a runtime error naming the port."""
+    import errno
+    import socket
+
+    if isinstance(exc, socket.gaierror):
+        return f"{setting}: {host!r} is not an address to listen on ({exc.strerror})"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{setting}: {host!r} is not an address of this machine ({exc.strerror})"
+    return ""
+
+
 def _overlap(host: str | None, api_host: str | None) -> bool:
     """Whether SMTP and the API would bind the same address: the same one, or a wildcard."""
     wild = ("", "0.0.0.0", "::", None)
@@ -172,7 +186,10 @@ def _serve_settings(args: Args, env: Mapping[str, str]) -> dict[str, Any]:
             try:
                 value = kind(text)
             except ValueError:
-                raise _ConfigError(f"{var}={text[:40]!r}: expected {_EXPECTED[kind]}") from None
+                flag = "--" + key.replace("_", "-")  # the variable stands for it: say which
+                raise _ConfigError(
+                    f"{var}={text[:40]!r} (the environment's {flag}): expected {_EXPECTED[kind]}"
+                ) from None
         out[key] = default if value is None else value
         if out[key] is None or (key not in ranges and key not in SERVE_SECONDS):
             continue
@@ -218,7 +235,7 @@ def _serve_settings(args: Args, env: Mapping[str, str]) -> dict[str, Any]:
         try:
             env_params = [parse_assignment(a) for a in env[PARAMS_ENV].split()]
         except ValueError as exc:
-            raise _ConfigError(f"{PARAMS_ENV}: {exc}") from None
+            raise _ConfigError(f"{PARAMS_ENV} (the environment's --param): {exc}") from None
     out["params"] = dict(args.param or env_params)
     if out["loop"] not in LOOP_CHOICES:
         raise _ConfigError(f"--loop/SMTPFAKE_LOOP: {out['loop']!r} is not auto, asyncio or uvloop")
@@ -371,6 +388,9 @@ def _serve(args: Args) -> int:
             try:
                 await api.open()  # before SMTP listens, so /api/health can say 503 until it does
             except OSError as exc:
+                bad = _not_an_address(exc, "--api-host/SMTPFAKE_API_HOST", cfg["api_host"])
+                if bad:
+                    raise _ConfigError(bad) from None
                 where = f"{cfg['api_host']}:{cfg['api_port']}"
                 raise _ApiListenError(
                     f"smtpfake: cannot listen for the API on {where}: {exc}"
@@ -431,9 +451,14 @@ def _serve(args: Args) -> int:
     except _ApiListenError as exc:
         print(exc, file=sys.stderr)
         return 1
+    except _ConfigError as exc:
+        return usage_problem("smtpfake serve", str(exc))
     except OSError as exc:
         if listening:
             raise  # smtpfake's own failure while serving: loud, with its traceback
+        bad = _not_an_address(exc, "--host/SMTPFAKE_HOST", cfg["host"])
+        if bad:
+            return usage_problem("smtpfake serve", bad)
         print(f"smtpfake: cannot listen on {cfg['host']}:{cfg['port']}: {exc}", file=sys.stderr)
         return 1
     if log.failure is not None:

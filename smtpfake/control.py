@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from smtpfake import arguments
 from smtpfake.queries import (
     MessageQuery,
     Retry,
@@ -183,8 +184,19 @@ class ControlHelpers(abc.ABC):
     assertion messages (the pytest plugin prints it once, in the report's own section).
     """
 
-    settle_timeout: float = SETTLE_TIMEOUT
     transcript_in_errors: bool = True
+
+    @property
+    def settle_timeout(self) -> float:
+        """Seconds a settling read waits at most (see the module docstring); 2.0 unless set."""
+        found: float = self.__dict__.get("_settle_timeout", SETTLE_TIMEOUT)
+        return found
+
+    @settle_timeout.setter
+    def settle_timeout(self, seconds: float) -> None:
+        __tracebackhide__ = True  # -1 or "2" would otherwise fail at some later read
+        arguments.seconds("settle_timeout", "", seconds, high=arguments.MAX_SECONDS)
+        self.__dict__["_settle_timeout"] = seconds
 
     @property
     @abc.abstractmethod
@@ -220,6 +232,8 @@ class ControlHelpers(abc.ABC):
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until every session open now has ended; at most ``timeout`` seconds (default
         :attr:`settle_timeout`). True when they all ended, False when the wait ran out."""
+        __tracebackhide__ = True
+        arguments.seconds("settle", "timeout", timeout, high=arguments.MAX_SECONDS, none=True)
         return self._settle(timeout, every=True)
 
     async def asettle(self, timeout: float | None = None) -> bool:
@@ -229,6 +243,8 @@ class ControlHelpers(abc.ABC):
         next turn) ends its session. A sync read in a running loop does not wait (see
         :class:`~smtpfake.settling.SettleInLoopWarning`): ``await smtpfake.asettle()`` after
         closing a client, then read."""
+        __tracebackhide__ = True
+        arguments.seconds("asettle", "timeout", timeout, high=arguments.MAX_SECONDS, none=True)
         return await in_worker_thread(self.settle, timeout)
 
     def _settle(self, timeout: float | None, *, every: bool) -> bool:
@@ -290,6 +306,8 @@ class ControlHelpers(abc.ABC):
         """Accepted messages with every field given: ``to`` any one recipient, ``sender`` the
         MAIL FROM address (both case-insensitive), ``subject`` and ``headers`` exact; any value
         may be an ``re.compile(...)`` pattern, which must match somewhere (``re.search``)."""
+        __tracebackhide__ = True
+        arguments.query("find_messages", to, sender, subject, headers)
         self._read_settle()
         return find_messages(self.messages, MessageQuery(to, sender, subject, headers))
 
@@ -300,6 +318,7 @@ class ControlHelpers(abc.ABC):
         ValueError for a ``rule`` that neither the scenario in force has nor fired (a typo
         would otherwise find nothing, and ``assert not sessions_where(...)`` pass)."""
         __tracebackhide__ = True
+        arguments.rule_and_code("sessions_where", rule, code)
         sessions = self._settled_sessions()
         if rule is not None:
             self._check_rule("sessions_where", rule, sessions)
@@ -356,6 +375,8 @@ class ControlHelpers(abc.ABC):
         exactly ``count`` of them (None: at least one). ``assert_delivered(1)``: delivered once,
         not duplicated. A failure lists the closest messages and what differed."""
         __tracebackhide__ = True
+        arguments.how_many("assert_delivered", "count", count)
+        arguments.query("assert_delivered", to, sender, subject, headers)
         query = MessageQuery(to, sender, subject, headers)
         self._read_settle()
         everything = self.messages
@@ -378,6 +399,7 @@ class ControlHelpers(abc.ABC):
     ) -> None:
         """No accepted message matches (fields as in :meth:`find_messages`)."""
         __tracebackhide__ = True
+        arguments.query("assert_not_delivered", to, sender, subject, headers)
         query = MessageQuery(to, sender, subject, headers)
         got = self.find_messages(to=to, sender=sender, subject=subject, headers=headers)
         if got:
@@ -394,6 +416,7 @@ class ControlHelpers(abc.ABC):
         """The sessions where ``rule`` fired and/or ``code`` was sent; fails if there are none,
         naming the rules that did fire and the codes that were sent."""
         __tracebackhide__ = True
+        arguments.rule_and_code("assert_sent", rule, code)
         sessions = self._settled_sessions()
         if rule is not None:
             self._check_rule("assert_sent", rule, sessions)
@@ -419,6 +442,8 @@ class ControlHelpers(abc.ABC):
         (None: at least one), each at least ``min_delay`` seconds after the server's last reply
         in the failed session."""
         __tracebackhide__ = True
+        arguments.how_many("assert_retried", "times", times)
+        arguments.seconds("assert_retried", "min_delay", min_delay, high=arguments.MAX_SECONDS)
         found = self.retries()
         problems = []
         if (times is None and not found) or (times is not None and len(found) != times):
@@ -516,6 +541,7 @@ class SmtpFake(ControlHelpers):
         (``{"delay": 5}``); ScenarioError lists every problem (see :func:`use_errors`: a bad
         ``params`` value is a ParamsError naming this call, a dict's problems name key paths)."""
         __tracebackhide__ = True
+        arguments.use(scenario, seed, params)
         with use_errors(scenario, params):
             self.server.use(scenario, seed=seed, params=params)
 
@@ -526,10 +552,12 @@ class SmtpFake(ControlHelpers):
         """Move the server's clock forward (greylisting, rate-limit windows, retry_after) instead
         of sleeping; returns its new time. The waits on the wire (delay, hang) stay real."""
         __tracebackhide__ = True
+        arguments.seconds("advance", "seconds", seconds, high=arguments.MAX_SECONDS)
         return self.server.advance(seconds)
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
         __tracebackhide__ = True  # a timeout points at the test's line, as a failing helper does
+        arguments.wait("wait_for_messages", count, timeout)
         got = self.server.journal.wait(lambda j: wait_count("messages", j) >= count, timeout)
         if not got:
             raise TimeoutError(
@@ -542,6 +570,7 @@ class SmtpFake(ControlHelpers):
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> tuple[SessionRecord, ...]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
         __tracebackhide__ = True
+        arguments.wait("wait_for_sessions", count, timeout)
 
         def ended(j: Journal) -> bool:
             return wait_count("sessions", j) >= count

@@ -116,10 +116,12 @@ def _number(config: pytest.Config, name: str, kind: type[int] | type[float], wha
     try:
         return kind(raw) if raw != "" else None
     except ValueError:
-        flag = f"--smtpfake-{name.replace('_', '-')}"
-        raise pytest.UsageError(
-            f"smtpfake: {flag} (ini smtpfake_{name}): expected {what}, got {raw!r}"
-        ) from None
+        raise pytest.UsageError(f"smtpfake: {_named(name)}: expected {what}, got {raw!r}") from None
+
+
+def _named(name: str) -> str:
+    """A setting as its errors name it: the flag, then its ini key."""
+    return f"--smtpfake-{name.replace('_', '-')} (ini smtpfake_{name})"
 
 
 class SettingsError(ValueError):
@@ -189,13 +191,13 @@ def _journal_limits(config: pytest.Config) -> JournalLimits | None:
         if raw:
             from smtpfake.scenario import limits
 
-            flag = f"--smtpfake-journal-{field.replace('_', '-')}"
             try:
                 given[field] = limits.number_from_text(
-                    raw, flag, minimum=1, maximum=limits.MAX_JOURNAL_LIMIT, integer=True
+                    raw, "", minimum=1, maximum=limits.MAX_JOURNAL_LIMIT, integer=True
                 )
             except limits.LimitError as exc:
-                raise pytest.UsageError(f"smtpfake: {exc} (ini smtpfake_journal_{field})") from None
+                # the setting first, as every other setting's error names it
+                raise pytest.UsageError(f"smtpfake: {_named(f'journal_{field}')}{exc}") from None
     if not given:
         return None
     from smtpfake.journal_limits import JournalLimits
@@ -210,9 +212,9 @@ def _seed(config: pytest.Config) -> int | None:
         from smtpfake.scenario import limits
 
         try:
-            limits.check_number(seed, "--smtpfake-seed", minimum=0, maximum=limits.MAX_SEED)
+            limits.check_number(seed, "", minimum=0, maximum=limits.MAX_SEED)
         except limits.LimitError as exc:
-            raise pytest.UsageError(f"smtpfake: {exc}, got {seed} (ini smtpfake_seed)") from None
+            raise pytest.UsageError(f"smtpfake: {_named('seed')}{exc}, got {seed}") from None
     return seed
 
 

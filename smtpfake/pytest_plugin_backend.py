@@ -288,10 +288,13 @@ def on_sidecar(
     call: Callable[[], object],
     *,
     quiet_if_told: bool = False,
+    rejoin: Control | None = None,
 ) -> None:
     """``call`` (the fixture's reset or use): with ``--smtpfake-remote`` and the sidecar gone
     (now or earlier in the run), this test fails in one line without a traceback and at once;
-    ``quiet_if_told`` (a teardown) says nothing when an earlier test already told it."""
+    ``quiet_if_told`` (a teardown) says nothing when an earlier test already told it. With
+    ``rejoin`` (the backend, at a test's start), a sidecar gone earlier that answers again is
+    used again (:func:`back_again`)."""
     if not settings.remote:
         call()
         return
@@ -300,6 +303,8 @@ def on_sidecar(
     problem = config.stash.get(GONE, "")
     if problem and quiet_if_told:
         return
+    if problem and rejoin is not None:
+        problem = back_again(config, settings, rejoin)
     if not problem:
         try:
             call()
@@ -307,6 +312,55 @@ def on_sidecar(
             problem = sidecar_gone(config, settings.remote, exc)
     if problem:  # outside the except block: no chained exception shown
         pytest.fail(problem, pytrace=False)
+
+
+#: how long a test's start looks for a sidecar gone earlier in the run: refused is at once; a
+#: host that drops packets costs each later test this much, not the client's 10 s
+REJOIN_LOOK = 1.0
+
+
+def back_again(config: pytest.Config, settings: Settings, backend: Control) -> str:
+    """After the sidecar could not be reached: one look whether it answers again (restarted).
+    If so, ``backend`` gets a server of its own on it again, in place of the one that went with
+    the old process (re-pointed in place, so fixtures holding it go on), one line says so, and
+    "" is returned; else the line this test fails with (the old one while it is still gone, or
+    why the sidecar refused a new server)."""
+    from smtpfake.remote import RemoteError, RemoteSmtpFake, SidecarUnreachable
+    from smtpfake.scenario import ScenarioError
+    from smtpfake.servers_on_demand import create, first_scenario
+
+    if not isinstance(backend, RemoteSmtpFake):
+        return config.stash[GONE]
+    shared = RemoteSmtpFake(settings.remote, settings.remote_token, timeout=REJOIN_LOOK)
+    try:
+        shared.health()  # the look: refused or silent, it is still gone
+    except SidecarUnreachable:
+        return config.stash[GONE]
+    shared.timeout = backend.timeout  # answering: a new server gets the usual time
+    try:
+        backend.move_to(create(shared, first_scenario(settings), settings.seed) or shared)
+    except SidecarUnreachable as exc:
+        return sidecar_gone(config, settings.remote, exc)
+    except (RemoteError, ScenarioError) as exc:
+        return f"smtpfake: --smtpfake-remote {settings.remote}: {exc}"
+    del config.stash[GONE]
+    _say(
+        config,
+        f"smtpfake: the sidecar at {settings.remote} answers again: a new server of this "
+        f"process's own on it (SMTP port {backend.port}) from here on",
+    )
+    return ""
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    """``line`` on the terminal now, between the tests' progress (not into a test's capture)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        reporter.ensure_newline()
+        reporter.write_line(line)
 
 
 def report_transcripts(config: pytest.Config) -> None:

@@ -305,7 +305,8 @@ def for_the_test(
     indirect = hasattr(request, "param")
     if indirect:
         scenario = request.param
-    on_sidecar(request.config, settings, backend.reset)  # a sidecar gone: one line, at once
+    # a sidecar gone: one line, at once; restarted since: used again
+    on_sidecar(request.config, settings, backend.reset, rejoin=backend)
     backend.settle_timeout = SETTLE_TIMEOUT  # a test's own setting ends with the test
     problem = ""
     try:

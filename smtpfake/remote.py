@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from smtpfake import arguments
 from smtpfake.control import Control, ControlHelpers
 from smtpfake.engine.records import Message
 from smtpfake.journal import JournalCounts, SessionRecord
@@ -128,6 +129,21 @@ class RemoteMessage(Message):
         return Message, tuple(getattr(self, f.name) for f in dataclasses.fields(Message))
 
 
+def _check_client(url: Any, token: Any, timeout: Any, smtp_host: Any, smtp_port: Any) -> None:
+    """RemoteSmtpFake()'s arguments (see :mod:`smtpfake.arguments`)."""
+    __tracebackhide__ = True
+    call = "RemoteSmtpFake"
+    for name, value in (("url", url), ("token", token), ("smtp_host", smtp_host)):
+        if not isinstance(value, str) and (value is not None or name == "url"):
+            what = "the sidecar's API URL" if name == "url" else "None or a string"
+            kind = type(value).__name__
+            raise TypeError(f"{call}({name}={value!r}): expected {what}, not a {kind}")
+    arguments.seconds(call, "timeout", timeout, high=arguments.MAX_SECONDS)
+    if timeout == 0:  # urllib's 0 is "do not wait at all": every request would fail
+        raise ValueError(f"{call}(timeout=0): expected seconds more than 0")
+    arguments.whole(call, "smtp_port", smtp_port, low=1, high=65535, none=True)
+
+
 def _param_text(value: Any) -> str:
     """A parameter's value as YAML writes it (true, 5, 2.5, 5m), for a query string."""
     if isinstance(value, bool):
@@ -165,6 +181,8 @@ class RemoteSmtpFake(ControlHelpers):
         smtp_host: str | None = None,
         smtp_port: int | None = None,
     ) -> None:
+        __tracebackhide__ = True
+        _check_client(url, token, timeout, smtp_host, smtp_port)
         parts = urllib.parse.urlsplit(url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
@@ -262,6 +280,8 @@ class RemoteSmtpFake(ControlHelpers):
         stream, so every event after the call is in it; iterate until you have what you wait
         for, then close the iterator. ``timeout`` bounds the wait for each line (the sidecar
         sends one at least every 15 s); past it, TimeoutError."""
+        __tracebackhide__ = True
+        arguments.seconds("events", "timeout", timeout, high=arguments.MAX_SECONDS)
         headers = {"Accept": "text/event-stream"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -367,6 +387,8 @@ class RemoteSmtpFake(ControlHelpers):
 
     def raw(self, message_id: int) -> bytes:
         """The data of message ``message_id`` as received (``GET /api/messages/{id}/raw``)."""
+        __tracebackhide__ = True
+        arguments.whole("raw", "message_id", message_id, low=0, high=2**63 - 1)
         path = f"/api/messages/{message_id}/raw"
         status, _, raw = self._fetch("GET", path, accept="message/rfc822")
         if status != 200:
@@ -419,6 +441,7 @@ class RemoteSmtpFake(ControlHelpers):
         ``params`` sets the scenario's parameters by name (``{"delay": "5m"}``); problems as
         in-process (see :func:`smtpfake.scenario.use_errors.use_errors`)."""
         __tracebackhide__ = True
+        arguments.use(scenario, seed, params)
         with use_errors(scenario, params):
             self._use(scenario, seed, params)
 
@@ -480,6 +503,7 @@ class RemoteSmtpFake(ControlHelpers):
     def advance(self, seconds: float) -> float:
         """Move the sidecar server's clock forward (``POST /api/clock``); returns its new time."""
         __tracebackhide__ = True
+        arguments.seconds("advance", "seconds", seconds, high=arguments.MAX_SECONDS)
         return float(self.request("POST", "/api/clock", {"advance": seconds})[1]["now"])
 
     def _wait(self, kind: str, count: int, timeout: float) -> list[Any]:
@@ -499,11 +523,13 @@ class RemoteSmtpFake(ControlHelpers):
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
         __tracebackhide__ = True
+        arguments.wait("wait_for_messages", count, timeout)
         return tuple(self._message(m) for m in self._wait("messages", count, timeout))
 
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> tuple[SessionRecord, ...]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
         __tracebackhide__ = True
+        arguments.wait("wait_for_sessions", count, timeout)
         waited = self._wait("sessions", count, timeout)
         return tuple(session_from_json(s, message=self._message) for s in waited)
 
@@ -523,6 +549,11 @@ class RemoteSmtpFake(ControlHelpers):
         :meth:`delete_server` when done (a test session's end). ScenarioError with the API's
         problems as it says them (``scenario: no scenario named 'x'``, ``params.delay: ...``);
         RemoteError 404/405 from a sidecar that cannot make servers."""
+        __tracebackhide__ = True
+        if not isinstance(scenario, str):  # only the sidecar's scenarios: no upload here
+            kind = type(scenario).__name__
+            raise TypeError(f"new_server({scenario!r}): expected a scenario's name, not a {kind}")
+        arguments.use(scenario, seed, params)
         body: JSON = {"scenario": scenario}
         if seed is not None:
             body["seed"] = seed
@@ -537,6 +568,16 @@ class RemoteSmtpFake(ControlHelpers):
             smtp_host=self._api_host if wildcard_host(reported) else reported,
             smtp_port=int(made["smtp_port"]),
         )
+
+    def move_to(self, other: RemoteSmtpFake) -> None:
+        """Drive ``other``'s server from now on (the plugin's, when a restarted sidecar lost the
+        old one): its API prefix and SMTP address; what this client knew of the old server (its
+        CA, its open sessions) is forgotten."""
+        self.prefix = other.prefix
+        self._smtp_host, self._smtp_port = other._smtp_host, other._smtp_port
+        with self._ca_lock:
+            self._ca_file = None
+        self.__dict__.pop("_stalled_sessions", None)  # ControlHelpers' Stalled, made anew
 
     @property
     def server_id(self) -> str:

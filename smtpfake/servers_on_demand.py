@@ -84,6 +84,13 @@ def create(shared: RemoteSmtpFake, scenario: str, seed: int | None) -> OwnServer
     return own
 
 
+def first_scenario(settings: Settings) -> str:
+    """What a server of one's own is made playing: a path cannot travel in JSON (nor a local
+    scenario's name), and each test's use() uploads the scenario it plays anyway."""
+    local = local_scenario(settings.scenario, settings.scenario_dirs) != settings.scenario
+    return settings.scenario if "/" not in settings.scenario and not local else "default"
+
+
 @contextmanager
 def own_server(
     settings: Settings, gone: Callable[[], bool] = lambda: False
@@ -92,10 +99,7 @@ def own_server(
     its end unless ``gone()``: the sidecar could not be reached, the server went with it), or
     the shared one when the sidecar cannot make servers."""
     shared = RemoteSmtpFake(settings.remote, settings.remote_token)
-    # a path cannot travel in JSON; each test's use() uploads the scenario it plays anyway
-    local = local_scenario(settings.scenario, settings.scenario_dirs) != settings.scenario
-    name = settings.scenario if "/" not in settings.scenario and not local else "default"
-    own = create(shared, name, settings.seed)
+    own = create(shared, first_scenario(settings), settings.seed)
     if own is None:
         if os.environ.get("PYTEST_XDIST_WORKER"):
             warnings.warn(

@@ -183,6 +183,8 @@ def layer_of(module: str) -> str | None:
         "smtpfake.exchanges": "journal",
         "smtpfake.server": "server",
         "smtpfake.settling": "server",  # reads that wait for open sessions to end
+        # the helpers' arguments checked (both transports; the server may use it too)
+        "smtpfake.arguments": "server",
         # delivery back ends (aiosmtpd's handlers) beside the server that feeds them
         "smtpfake.delivery": "server",
         "smtpfake.relay": "server",

@@ -259,7 +259,8 @@ def test_a_bad_grace_period_says_what_a_duration_is(flag: str, var: str) -> None
         assert "Traceback" not in done.stderr, done.stderr
         said[how] = done.stderr.splitlines()[0]
     assert said["flag"].endswith(f"argument {flag}: expected {DURATION_IS}, got '2d'"), said
-    assert said["variable"].endswith(f"{var}='2d': expected {DURATION_IS}"), said
+    flag_is = f"(the environment's {flag})"
+    assert said["variable"].endswith(f"{var}='2d' {flag_is}: expected {DURATION_IS}"), said
 
 
 def test_serve_idle_timeout_with_a_unit_on_the_wire() -> None:

@@ -260,8 +260,9 @@ def test_a_quiet_setting_that_is_not_on_or_off_is_refused() -> None:
         env={**os.environ, "SMTPFAKE_QUIET": "maybe"},
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "SMTPFAKE_QUIET='maybe': expected 1, true, yes or on; or 0, false, no or off" in (
-        done.stderr
+    assert (
+        "SMTPFAKE_QUIET='maybe' (the environment's --quiet): "
+        "expected 1, true, yes or on; or 0, false, no or off" in done.stderr
     )
 
 

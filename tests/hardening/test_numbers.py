@@ -99,7 +99,11 @@ def test_a_python_dict_scenario_too_deep_or_containing_itself_is_a_scenario_erro
     [
         (["--seed", "-1"], {}, "--seed/SMTPFAKE_SEED: must be at least 0, got -1"),
         ([], {"SMTPFAKE_SEED": DIGITS_4301}, "SMTPFAKE_SEED='9999"),
-        ([], {"SMTPFAKE_JOURNAL_MESSAGES": "nan"}, "SMTPFAKE_JOURNAL_MESSAGES='nan': expected a"),
+        (
+            [],
+            {"SMTPFAKE_JOURNAL_MESSAGES": "nan"},
+            "SMTPFAKE_JOURNAL_MESSAGES='nan' (the environment's --journal-messages): expected a",
+        ),
         (["--journal-sessions", "0"], {}, "--journal-sessions/SMTPFAKE_JOURNAL_SESSIONS: must be"),
         (["--seed", DIGITS_4301], {}, "argument --seed: invalid int value"),
     ],

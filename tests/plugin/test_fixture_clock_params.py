@@ -40,7 +40,7 @@ def test_marker_params_use_params_and_advance(pytester: pytest.Pytester) -> None
             pass
 
         def test_advance_backwards(smtpfake):
-            with pytest.raises(ValueError, match="only moves forward"):
+            with pytest.raises(ValueError, match="advance.seconds=-1.: expected seconds"):
                 smtpfake.advance(-1)
         """
     )

@@ -75,8 +75,16 @@ def test_smtpfake_settings_in_code(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("flag", "message"),
     [
-        ("--smtpfake-journal-messages=0", "--smtpfake-journal-messages: must be at least 1"),
-        ("--smtpfake-journal-entries=nan", "--smtpfake-journal-entries: expected a whole number"),
+        (
+            "--smtpfake-journal-messages=0",
+            "smtpfake: --smtpfake-journal-messages (ini smtpfake_journal_messages): "
+            "must be at least 1, got '0'",
+        ),
+        (
+            "--smtpfake-journal-entries=nan",
+            "smtpfake: --smtpfake-journal-entries (ini smtpfake_journal_entries): "
+            "expected a whole number",
+        ),
         ("--smtpfake-journal-sessions=" + "9" * 5000, "at most 40 characters"),
     ],
 )

@@ -97,7 +97,7 @@ def test_fixed_port_flag_and_ini(pytester: pytest.Pytester) -> None:
         (
             # the range a scenario's seed: and serve --seed take
             ["--smtpfake-seed", "-1"],
-            "smtpfake: --smtpfake-seed: must be at least 0, got -1 (ini smtpfake_seed)",
+            "smtpfake: --smtpfake-seed (ini smtpfake_seed): must be at least 0, got -1",
         ),
         (
             # a Maildir that cannot be made: one line, not an INTERNALERROR traceback
@@ -149,6 +149,32 @@ def test_bad_setting_is_one_usage_error(
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
     assert result.stderr.str().count("ERROR:") == 1
+
+
+@pytest.mark.parametrize(
+    ("ini", "args", "value"),
+    [
+        ("5", ["--smtpfake-seed", "-1"], "-1"),
+        ("-2", [], "-2"),
+        ("-2", ["--smtpfake-seed", "3"], ""),
+    ],
+)
+def test_a_seed_out_of_range_names_its_setting_first(
+    pytester: pytest.Pytester, ini: str, args: list[str], value: str
+) -> None:
+    """With an ini value too (issue 11): the setting first, as every other setting's error
+    says it; it was ``--smtpfake-seed: must be at least 0, got -1 (ini smtpfake_seed)``. The
+    flag wins over the ini key: a good flag hides a bad ini value."""
+    pytester.makeini(f"[pytest]\nsmtpfake_seed = {ini}\n")
+    pytester.makepyfile("def test_a(smtpfake):\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", *args)
+    if not value:
+        result.assert_outcomes(passed=1)
+        return
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[0] == (
+        f"ERROR: smtpfake: --smtpfake-seed (ini smtpfake_seed): must be at least 0, got {value}"
+    )
 
 
 def test_help_shows_defaults_in_words(pytester: pytest.Pytester) -> None:

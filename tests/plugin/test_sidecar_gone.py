@@ -3,12 +3,15 @@ the run goes on, each test that needs the sidecar errors in one line, the others
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +157,71 @@ def test_a_sidecar_gone_before_the_xdist_workers_start_is_one_line_per_test(
     result.assert_outcomes(passed=1, errors=4)
     line = f"*smtpfake: --smtpfake-remote {url}: cannot reach the sidecar: *"
     result.stdout.fnmatch_lines([line])
+
+
+# test_1 kills the sidecar and fails (its report says the sidecar is gone); test_2 errors in one
+# line; test_3 (no fixture) starts a new sidecar on the same API port, writing its pid for the
+# outer test to stop; test_4 then uses the fixture against it: a mail goes through
+RESTARTED = (
+    SUITE.split("def test_2")[0]
+    + """
+import smtplib, subprocess, sys, urllib.request
+
+def test_2(smtpfake):
+    pass
+
+def test_3_restarts_the_sidecar():
+    port = os.environ["SIDECAR_API_PORT"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpfake", "serve", "--port", "0", "--api-port", port],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    with open(os.environ["RESTARTED_PID_FILE"], "w") as f:
+        f.write(str(proc.pid))
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2).close()
+            return
+        except OSError:
+            assert proc.poll() is None
+            time.sleep(0.1)
+    raise AssertionError("the new sidecar never answered")
+
+def test_4_uses_the_new_sidecar(smtpfake):
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=30) as client:
+        client.sendmail("a@example.com", ["b@example.com"], "Subject: again\\r\\n\\r\\nhi\\r\\n")
+    smtpfake.assert_delivered(1, subject="again")
+"""
+)
+
+
+def test_a_sidecar_restarted_mid_run_is_used_again(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    sidecar: tuple[subprocess.Popen[bytes], str],
+    tmp_path: Path,
+) -> None:
+    """It was not picked up: every later test failed with "cannot reach the sidecar"."""
+    proc, url = sidecar
+    pid_file = tmp_path / "restarted.pid"
+    monkeypatch.setenv("SIDECAR_PID", str(proc.pid))
+    monkeypatch.setenv("SIDECAR_API_PORT", url.rsplit(":", 1)[1])
+    monkeypatch.setenv("RESTARTED_PID_FILE", str(pid_file))
+    pytester.makepyfile(test_suite=RESTARTED)
+    try:
+        result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", url)
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    out = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in out, out[-3000:]
+    result.assert_outcomes(passed=2, failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_2*",
+            f"smtpfake: --smtpfake-remote {url}: cannot reach the sidecar: *",
+        ]
+    )
+    said = f"smtpfake: the sidecar at {url} answers again: a new server of this process's own *"
+    result.stdout.fnmatch_lines([said])
+    assert result.stdout.str().count("answers again") == 1

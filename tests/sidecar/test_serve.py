@@ -243,7 +243,10 @@ def test_without_a_seed_serve_plays_the_scenarios_own(
 @pytest.mark.parametrize(
     ("env", "needle"),
     [
-        ({"SMTPFAKE_PORT": "smtp"}, "SMTPFAKE_PORT='smtp': expected a whole number"),
+        (
+            {"SMTPFAKE_PORT": "smtp"},
+            "SMTPFAKE_PORT='smtp' (the environment's --port): expected a whole number",
+        ),
         ({"SMTPFAKE_API_PORT": "70000"}, "70000 is not a port"),
         ({"SMTPFAKE_LOG_FORMAT": "xml"}, "'xml' is not text or json"),
         ({"SMTPFAKE_SCENARIO": "nope"}, "no scenario named 'nope'"),
