@@ -124,8 +124,9 @@ class Retry:
     """A connection that followed a transient failure (RFC 5321 §4.5.4.1: the client retries).
 
     ``failed`` is the session that got a 4xx reply, ``retry`` the next one; ``code`` the 4xx
-    sent; ``delay`` the seconds from the server's last reply in ``failed`` (the 4xx, or a later
-    one such as the 221 to QUIT) to the start of ``retry``. Both are stamped by the server in
+    sent; ``delay`` the seconds from the server's last reply delivered in ``failed`` (the 4xx,
+    or a later one such as the 221 to QUIT; a reply the client left before it was written whole
+    does not count) to the start of ``retry``. Both are stamped by the server in
     the order things happened: a reply's time is the clock's reading before the write that
     handed its last octet to the socket (one the socket took later: the last reading at which
     it was still seen held), so before the client could read it; the retry's start is read
@@ -149,8 +150,15 @@ class Retry:
 
 
 def _said(session: SessionRecord) -> float:
-    """When the server last replied in ``session`` (seconds; its start if it never did)."""
-    replies = [e.time for e in session.transcript if e.side == "server" and e.text[:3].isdigit()]
+    """When the server last replied in ``session`` (seconds; its start if it never did): the
+    last reply the client could have had whole. One not delivered (the client left before it
+    was written: 0 octets, or cut short) is stamped when the session ended, after the client's
+    last reading; measured from it, a retry came "sooner" than the client waited (fresh12 F4)."""
+    replies = [
+        e.time
+        for e in session.transcript
+        if e.side == "server" and e.delivered and e.text[:3].isdigit()
+    ]
     return replies[-1] if replies else session.started
 
 

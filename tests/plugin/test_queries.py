@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import smtplib
 import socket
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from smtpfake.control import SmtpFake
+from smtpfake.queries import retries
 from smtpfake.server import Server
 
 
@@ -176,3 +178,28 @@ def test_no_retry_when_nothing_failed(fake: SmtpFake) -> None:
     assert fake.retries() == ()
     with pytest.raises(AssertionError, match=r"expected at least 1 retry\(ies\), got 0"):
         fake.assert_retried()
+
+
+def test_a_retry_is_timed_from_the_last_reply_the_client_had(fake: SmtpFake) -> None:
+    # A client reads the 451, sends QUIT and resets the connection at once, then retries: the
+    # 221 is not delivered (0 octets), stamped at the session's end. Timed from it, the retry
+    # looked sooner than the client waited after the 451, the last reply it had (fresh12 F4).
+    fake.use("greylisting")
+    with smtplib.SMTP(fake.host, fake.port, timeout=5) as client:
+        client.ehlo("c.test")
+        client.mail("a@x.test")
+        assert client.rcpt("b@y.test")[0] == 451
+    with smtplib.SMTP(fake.host, fake.port, timeout=5) as client:
+        client.noop()
+    failed, retry = fake.sessions
+    entries = list(failed.transcript)
+    replies = [i for i, e in enumerate(entries) if e.side == "server" and not e.note]
+    assert [entries[i].text[:4] for i in replies[-2:]] == ["451 ", "221 "]
+    # the same session had the client left before the 221 was written (a reset right after
+    # QUIT): not delivered, 0 octets, stamped when the session ended
+    entries[replies[-1]] = dataclasses.replace(
+        entries[replies[-1]], delivered=False, written=0, time=retry.started - 0.001
+    )
+    left = dataclasses.replace(failed, transcript=tuple(entries))
+    (timed,) = retries([left, retry])
+    assert timed.delay == retry.started - entries[replies[-2]].time  # from the 451
