@@ -38,7 +38,13 @@ from collections import deque
 
 from smtpfake.engine import bare_lf, bdat
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, TextScan, scan_text
-from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, PLAIN_CLOSE, Session
+from smtpfake.engine.session import (
+    CLOSE_AFTER_TIMER,
+    IDLE_TIMER,
+    PLAIN_CLOSE,
+    Session,
+    sent_rest,
+)
 from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import Mode
 from smtpfake.scenario.plan import (
@@ -340,13 +346,14 @@ class Connection:
         session = self.session
         if session.greeting_at is None:
             session.greeting_at = now
+        rest = sent_rest(note) if note.endings else None  # (no call for nearly every reply)
         if (self._buffer or self._discarding) and self._hold_back():  # (else none held)
             # after the lines before it (session.record(), inline)
             held = session.held
             assert held is not None
-            held.append((session.hold_to, now, "server", note.text, note.rule, None))
+            held.append((session.hold_to, now, "server", note.text, note.rule, rest))
             return
-        session.note(now, "server", note.text, note.rule)
+        session.note(now, "server", note.text, note.rule, rest)
 
     def queued(self, send: Send) -> None:
         """The wire took ``send``, a whole reply (it carries the note), into a write that goes
@@ -376,7 +383,8 @@ class Connection:
                 if self._buffer or self._discarding or session.greeting_at is None:
                     self._delivered(note, now)
                 else:  # (nothing to hold it back for: a whole group read at once)
-                    session.note(now, "server", note.text, note.rule)
+                    rest = sent_rest(note) if note.endings else None
+                    session.note(now, "server", note.text, note.rule, rest)
             queue.clear()
             self._queue_taken = 0
             self._ahead = min(self._ahead, len(self._buffer))  # (no more _ALL: all taken)
@@ -457,10 +465,11 @@ class Connection:
                 entries is not None
                 and len(entries) < session.entries_room
                 and len(text) <= session.entry_chars
+                and not note.endings
             ):
                 entries.append((session.clock.now(), "server", text, note.rule))
             else:
-                session.note(session.clock.now(), "server", text, note.rule)
+                session.note(session.clock.now(), "server", text, note.rule, sent_rest(note))
         # done(): the client waited for this reply, so nothing is ahead of the next one
         self._busy = False
         self._batch, self._cursor = (), 0
