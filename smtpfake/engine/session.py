@@ -1417,7 +1417,7 @@ def _queued(text: str, enhanced: bool) -> tuple[Action, ...]:
     one line, its enhanced code only when advertised (RFC 2034 §3)."""
     line = f"250 2.0.0 {text}" if enhanced else f"250 {text}"
     # short-lived (gone once the wire wrote it): frozen.made() is right for it
-    note = made(Note, text=line, rule=None)
+    note = made(Note, text=line, rule=None, endings=())
     return (made(Send, data=f"{line}\r\n".encode(), note=note),)
 
 

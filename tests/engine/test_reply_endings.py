@@ -4,11 +4,14 @@ the API, the JSON and the text form; a reply in CRLF has none. On the FakeClock,
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import pytest
 
 from smtpfake.engine.records import TranscriptEntry
+from smtpfake.logging_observer import EventLog, LoggingJournal
 from smtpfake.serialize import entry_from_json, entry_to_json
 
 from ..support import scenario
@@ -108,22 +111,19 @@ def test_a_paced_reply_is_recorded_once_with_the_endings_of_the_whole(
     assert last_reply(p).endings == ()
 
 
-def test_a_reply_in_crlf_keeps_the_json_it_had() -> None:
-    p = pipe({"on": "noop", "raw": "250 ok\r\n"})
-    p.feed("NOOP")
-    assert "endings" not in entry_to_json(last_reply(p))
-
-
-def test_the_endings_go_through_json_and_back() -> None:
-    p = pipe({"on": "noop", "raw": "250-a\n250 b"})
+def test_the_endings_go_through_json_and_back_and_a_reply_in_crlf_has_none() -> None:
+    p = pipe({"on": "noop", "raw": "250-a\n250 b"}, {"on": "rset", "raw": "250 ok\r\n"})
     p.feed("NOOP")
     entry = last_reply(p)
     data = entry_to_json(entry)
     assert data["endings"] == ["lf", "none"]
     assert entry_from_json(data) == entry
-    # an old reader's JSON (no endings) reads as CRLF
+    # JSON without endings (an old writer's) reads as CRLF
     del data["endings"]
     assert entry_from_json(data).endings == ()
+    # the common reply's JSON is as it was: no endings key
+    p.feed("RSET")
+    assert last_reply(p).text == "250 ok" and "endings" not in entry_to_json(last_reply(p))
 
 
 def test_a_reply_cut_by_the_client_counts_its_octets_by_its_own_endings() -> None:
@@ -154,3 +154,30 @@ def test_a_paced_bare_lf_reply_the_client_left_is_recorded_with_its_endings() ->
     assert str(entry) == (
         "S: 250-a   (bare LF)\nS: 250 b   [rule 1 (on noop)]   (not delivered: 8 octets written)"
     )
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_serve_s_log_says_it_as_the_record_does(fmt: str) -> None:
+    stream = io.StringIO()
+    engine = Engine(scenario({"on": "noop", "raw": "250-a\n250 b"}))
+    engine.journal = LoggingJournal(EventLog(stream, fmt))  # type: ignore[arg-type]
+    p = Pipe(engine)
+    p.connect()
+    p.feed("NOOP")
+    p.feed("QUIT")
+    p.eof()
+    engine.journal.log.flush()
+    (record,) = engine.journal.sessions()
+    (entry,) = [e for e in record.transcript if e.endings]
+    if fmt == "text":
+        logged = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
+        assert str(entry).split("\n") == [
+            "S: 250-a   (bare LF)",
+            "S: 250 b   (unfinished: no line ending)   [rule 1 (on noop)]",
+        ]
+        assert [line for line in logged if line.startswith("S: 250")] == str(entry).split("\n")
+    else:
+        replies = [json.loads(line) for line in stream.getvalue().splitlines()]
+        (said,) = [r for r in replies if r.get("text") == entry.text]
+        assert said["endings"] == ["lf", "none"] == entry_to_json(entry)["endings"]
+        assert all("endings" not in r for r in replies if r is not said)
