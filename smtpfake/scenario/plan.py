@@ -222,7 +222,7 @@ def _plain(reply: Reply, rule: str | None) -> tuple[Action, ...]:
 
 def wire_text(data: bytes) -> str:
     """A reply's bytes as the transcript keeps them: its lines as sent, without line endings,
-    joined with newlines (a bare LF or a cut-off last line stays visible as sent)."""
+    joined with newlines; how each ended is :func:`wire_endings`' (a bare LF, a cut-off line)."""
     text = data.decode("utf-8", "replace")
     lines = text.split("\n")
     if lines and lines[-1] == "":
