@@ -265,7 +265,10 @@ _TEXT = operator.itemgetter(2)
 
 
 def _rest(entry: TranscriptEntry) -> tuple[Any, ...]:
-    """The fields kept after ``rule``: none when they are the defaults."""
+    """The fields kept after ``rule``: none when they are the defaults (``endings`` only when
+    set: a reply whose line endings were not all CRLF)."""
+    if entry.endings:
+        return (entry.delivered, entry.written, entry.event, entry.note, entry.endings)
     if entry.delivered and entry.written is None and not entry.note and not entry.event:
         return ()
     return (entry.delivered, entry.written, entry.event, entry.note)

@@ -16,7 +16,7 @@ from itertools import product, repeat
 from operator import itemgetter, truediv
 from typing import TYPE_CHECKING, Any
 
-from smtpfake.engine.records import SessionInfo, TranscriptEntry, cut_short
+from smtpfake.engine.records import SessionInfo, TranscriptEntry, cut_short, tag_endings
 from smtpfake.event_order import Held, place
 from smtpfake.visible import visible
 
@@ -130,8 +130,10 @@ def by_time(ready: Ready) -> str:
 
 def entry_fields(entry: TranscriptEntry) -> tuple[Any, ...]:
     """``entry`` as the journal keeps it: (time, side, text, rule), and (delivered, written,
-    event, note) when they are not the defaults."""
+    event, note) when they are not the defaults, and endings when set."""
     head = (entry.time, entry.side, entry.text, entry.rule)
+    if entry.endings:
+        return (*head, entry.delivered, entry.written, entry.event, entry.note, entry.endings)
     if entry.delivered and entry.written is None and not entry.event and not entry.note:
         return head
     return (*head, entry.delivered, entry.written, entry.event, entry.note)
@@ -332,8 +334,11 @@ class Lines:
         arrow = "C" if kept[1] == "client" else "S"
         arrow += "* " if len(kept) > 4 and kept[7] else ": "
         cut = ""
+        endings = kept[8] if len(kept) > 8 else ()  # a reply's not all CRLF: tagged
         if len(kept) > 4 and not kept[4]:  # not delivered whole: as format() shows it
-            text, cut = cut_short(kept[1], text, kept[5])
+            text, cut = cut_short(kept[1], text, kept[5], endings)
+        elif endings:
+            text = tag_endings(text, endings)
         if "\n" in text:  # a multi-line reply: each line as it went on the wire
             text = text.replace("\n", "\n" + arrow)
         line = f"{arrow}{text}"
@@ -415,6 +420,8 @@ class Lines:
                 continue
             end = "}\n"
             if len(kept) > 4:
+                if len(kept) > 8:  # a reply's line endings, not all CRLF: last, as the API's
+                    end = f', "endings": [{", ".join(map(encode, kept[8]))}]{end}'
                 if kept[7]:
                     end = ', "note": true}\n'
                 if not kept[4]:

@@ -51,6 +51,8 @@ def entry_to_json(entry: TranscriptEntry) -> JSON:
         out["event"] = True
     if entry.note:
         out["note"] = True
+    if entry.endings:  # only a reply whose line endings were not all CRLF
+        out["endings"] = list(entry.endings)
     return out
 
 
@@ -357,6 +359,7 @@ def entry_from_json(data: JSON) -> TranscriptEntry:
         written=data.get("written"),
         event=bool(data.get("event", False)),
         note=bool(data.get("note", False) or data.get("event", False)),  # an event is a note
+        endings=tuple(str(e) for e in data.get("endings", ())),
     )
 
 

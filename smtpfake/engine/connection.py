@@ -40,7 +40,13 @@ from collections import deque
 
 from smtpfake.engine import bare_lf, bdat
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, TextScan, scan_text
-from smtpfake.engine.session import CLOSE_AFTER_TIMER, IDLE_TIMER, PLAIN_CLOSE, Session
+from smtpfake.engine.session import (
+    CLOSE_AFTER_TIMER,
+    IDLE_TIMER,
+    PLAIN_CLOSE,
+    Session,
+    sent_rest,
+)
 from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import Mode
 from smtpfake.scenario.plan import (
@@ -343,13 +349,16 @@ class Connection:
         session = self.session
         if session.greeting_at is None:
             session.greeting_at = now
+        # only a rule shapes a reply's endings: no look at them for the others, nearly every one
+        rule = note.rule
+        rest = None if rule is None else sent_rest(note)
         if (self._buffer or self._discarding) and self._hold_back():  # (else none held)
             # after the lines before it (session.record(), inline)
             held = session.held
             assert held is not None
-            held.append((session.hold_to, now, "server", note.text, note.rule, None))
+            held.append((session.hold_to, now, "server", note.text, rule, rest))
             return
-        session.note(now, "server", note.text, note.rule)
+        session.note(now, "server", note.text, rule, rest)
 
     def queued(self, send: Send) -> None:
         """The wire took ``send``, a whole reply (it carries the note), into a write that goes
@@ -381,7 +390,9 @@ class Connection:
                 if self._buffer or self._discarding or session.greeting_at is None:
                     self._delivered(note, now)
                 else:  # (nothing to hold it back for: a whole group read at once)
-                    session.note(now, "server", note.text, note.rule)
+                    rule = note.rule  # (only a rule shapes endings: _delivered)
+                    rest = None if rule is None else sent_rest(note)
+                    session.note(now, "server", note.text, rule, rest)
             queue.clear()
             self._queue_taken = 0
             self._ahead = min(self._ahead, len(self._buffer))  # (no more _ALL: all taken)
@@ -471,15 +482,16 @@ class Connection:
             session = self.session
             if session.greeting_at is None:
                 session.greeting_at = now
-            entries, text = session.entries, note.text
+            entries, text, rule = session.entries, note.text, note.rule
             if (  # performed()'s session.note(), inline (nothing is held with none buffered)
                 entries is not None
                 and len(entries) < session.entries_room
                 and len(text) <= session.entry_chars
+                and (rule is None or not note.endings)  # (only a rule shapes endings)
             ):
-                entries.append((now, "server", text, note.rule))
+                entries.append((now, "server", text, rule))
             else:
-                session.note(now, "server", text, note.rule)
+                session.note(now, "server", text, rule, sent_rest(note))
         # done(): the client waited for this reply, so nothing is ahead of the next one
         self._busy = False
         self._batch, self._cursor = (), 0

@@ -48,6 +48,10 @@ class TranscriptEntry:
     #: the engine's note on the connection (message data's size, TLS up, the close, ...), not
     #: octets as they crossed the wire
     note: bool = False
+    #: a reply whose line endings were not all CRLF (a ``raw``, ``malformed: bare-lf`` or
+    #: ``truncate`` reply): how each of :attr:`lines` ended, ``crlf``, ``lf`` (bare LF), ``cr``
+    #: (bare CR, the reply's last octet) or ``none`` (cut mid-line); ``()`` when all were CRLF
+    endings: tuple[str, ...] = ()
 
     @property
     def lines(self) -> tuple[str, ...]:
@@ -58,8 +62,10 @@ class TranscriptEntry:
         tag = f"   [{self.rule}]" if self.rule else ""
         text = self.text
         if not self.delivered:
-            text, cut = cut_short(self.side, text, self.written)
+            text, cut = cut_short(self.side, text, self.written, self.endings)
             tag += cut
+        elif self.endings:
+            text = tag_endings(text, self.endings)
         return "\n".join(f"{arrow} {line}" for line in text.split("\n")) + tag
 
 
@@ -75,6 +81,25 @@ def not_delivered(written: int | None) -> str:
 UNFINISHED_TAG = "   (unfinished: no line ending)"
 
 
+#: the text form's tag for a reply line that did not end in CRLF (TranscriptEntry.endings); one
+#: with no line ending reads as a client line cut short does
+ENDING_TAGS = {"lf": "   (bare LF)", "cr": "   (bare CR)", "none": UNFINISHED_TAG}
+#: the octets of each line ending (a reply not delivered whole is cut where ``written`` falls)
+_ENDING_OCTETS = {"crlf": 2, "lf": 1, "cr": 1, "none": 0}
+
+
+def tag_endings(text: str, endings: Sequence[str], whole: int | None = None) -> str:
+    """``text`` as the text forms show it: each of its first ``whole`` lines (None: all) that
+    did not end in CRLF tagged with how it ended, ``250 ok   (bare LF)``."""
+    if not endings:
+        return text
+    lines = text.split("\n")
+    for i, ending in enumerate(endings[:whole]):
+        if i < len(lines):
+            lines[i] += ENDING_TAGS.get(ending, "")
+    return "\n".join(lines)
+
+
 def _octets(line: str) -> int:
     """The octets of a reply line on the wire: UTF-8, an octet that was not UTF-8 (surrogate
     escaped) one octet; a lone surrogate, which no reply sends, counted as UTF-8's 3."""
@@ -84,36 +109,41 @@ def _octets(line: str) -> int:
         return len(line.encode("utf-8", "surrogatepass"))
 
 
-def cut_short(side: str, text: str, written: int | None) -> tuple[str, str]:
+def cut_short(
+    side: str, text: str, written: int | None, endings: Sequence[str] = ()
+) -> tuple[str, str]:
     """An entry not delivered whole as the text forms show it: (its text, its tag). A client
     line whose line ending never came, whole and ``(unfinished: no line ending)``; a reply, as
     :func:`reply_as_sent`."""
     if side == "client":
         return text, UNFINISHED_TAG
-    return reply_as_sent(text, written)
+    return reply_as_sent(text, written, endings)
 
 
-def reply_as_sent(text: str, written: int | None) -> tuple[str, str]:
+def reply_as_sent(text: str, written: int | None, endings: Sequence[str] = ()) -> tuple[str, str]:
     """A reply not delivered whole as the text forms show it (format(), serve's log, the web
     page, the probe's HTML): its lines up to the first one not written whole, and that line's
     tag; the lines after it never left, so they are counted, not shown (a ``grep 'S: 250-8BITMIME'``
     finds only lines that crossed): ``("250-smtpfake.test", "   (not delivered: 7 octets written;
     9 more lines not sent)")``; a cut at a line's end shows the lines before it, and the tag
     counts the rest. A reply of which no octet left shows its first line (which reply it was),
-    with ``0 octets written``. ``written``: the reply's octets the socket took (CRLFs
-    included)."""
+    with ``0 octets written``. ``written``: the reply's octets the socket took (line endings
+    included). ``endings``: TranscriptEntry.endings; the lines that left whole are tagged with
+    theirs (:func:`tag_endings`), the one the cut fell in has none."""
     done = written or 0
     lines = text.split("\n")
     at = 0
-    shown = len(lines)
+    shown = whole = len(lines)
     for i, line in enumerate(lines):
         if at >= done and i:
-            shown = i  # the cut fell at the end of the line before: none of this one left
+            shown = whole = i  # the cut fell at the end of the line before: none of this one left
             break
-        at += _octets(line) + 2  # and its CRLF
+        at += _octets(line) + (_ENDING_OCTETS.get(endings[i], 2) if i < len(endings) else 2)
         if at > done:
-            shown = i + 1
+            shown, whole = i + 1, i
             break
+    for i, ending in enumerate(endings[:whole]):  # (tag_endings, on the lines that left whole)
+        lines[i] += ENDING_TAGS.get(ending, "")
     tag = not_delivered(written)
     more = len(lines) - shown
     if more:

@@ -15,7 +15,7 @@ import functools
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from smtpfake.engine import bare_lf, bdat, commands, params
 
@@ -87,7 +87,7 @@ _STAGE_OF = {
 Accept = Callable[[], None] | None
 #: a transcript entry held back (Session.held): the input octets to be read before it is
 #: recorded (Session.hold_to), then note()'s arguments
-Held = tuple[int, float, str, str, str | None, tuple[bool, int | None, bool, bool] | None]
+Held = tuple[int, float, str, str, str | None, tuple[Any, ...] | None]
 #: commands whose handler answers "530 5.7.0" itself (BDAT reads its chunk first, RFC 3030 §2)
 _TLS_OWN = TLS_FREE | {"BDAT"}
 #: command lines that passed Session.receive()'s checks whole (one CRLF, not too long, a known
@@ -779,7 +779,15 @@ class Session:
     def undelivered(self, note: Note, written: int, when: float | None = None) -> None:
         """A reply the client left before receiving whole: ``written`` of its octets had been
         handed to the socket (recorded at ``when``, the client's close; None: now)."""
-        self.record("server", note.text, note.rule, time=when, delivered=False, written=written)
+        self.record(
+            "server",
+            note.text,
+            note.rule,
+            time=when,
+            delivered=False,
+            written=written,
+            endings=note.endings,
+        )
 
     def client_closed(self, text: str, when: float | None) -> None:
         """The client closed or reset the connection (at ``when``; None: now)."""
@@ -1227,14 +1235,17 @@ class Session:
         written: int | None = None,
         event: bool = False,
         note: bool = False,
+        endings: tuple[str, ...] = (),
     ) -> None:
         """One transcript entry stamped now (or at ``time``): an event, a reply, a note (``note``:
         the engine's words, TranscriptEntry.note). Held back while :attr:`held` is set (a line
-        that arrived before it is still to be read)."""
+        that arrived before it is still to be read). ``endings``: a reply's, TranscriptEntry's."""
         said: Literal["client", "server"] = "client" if side == "client" else "server"
         when = self.clock.now() if time is None else time
-        rest: tuple[bool, int | None, bool, bool] | None
-        if delivered and written is None and not event:
+        rest: tuple[Any, ...] | None
+        if endings:
+            rest = (delivered, written, event, note or event, endings)
+        elif delivered and written is None and not event:
             rest = _NOTED if note else None  # _NOTED itself: note() knows it by identity
         else:
             rest = (delivered, written, event, note or event)
@@ -1286,12 +1297,13 @@ class Session:
         side: str,
         text: str,
         rule: str | None,
-        rest: tuple[bool, int | None, bool, bool] | None = None,
+        rest: tuple[Any, ...] | None = None,
     ) -> None:
         """One transcript entry: appended to the journal's list while there is room, else
         through the observer's quick way in (an entry delivered whole) or its full one.
-        ``rest``: TranscriptEntry's fields after ``rule`` (delivered, written, event, note),
-        None for a line or reply delivered whole (:data:`_NOTED` for a note)."""
+        ``rest``: TranscriptEntry's fields after ``rule`` (delivered, written, event, note, and
+        endings when a reply's were not all CRLF), None for a line or reply delivered whole
+        (:data:`_NOTED` for a note)."""
         entries = self.entries
         if entries is not None and len(text) <= self.entry_chars:
             if len(entries) >= self.entries_room:
@@ -1309,10 +1321,9 @@ class Session:
             if rest is _NOTED:  # a note delivered whole: the quick way too (once a message)
                 quick(self.info, time, side, text, rule, rest)
                 return
-        delivered, written, event, noted = rest or (True, None, False, False)
         said: Literal["client", "server"] = "client" if side == "client" else "server"
         # the constructor: a journal keeps these (see frozen.py)
-        entry = TranscriptEntry(time, said, text, rule, delivered, written, event, noted)
+        entry = TranscriptEntry(time, said, text, rule, *(rest or _WHOLE))
         self.observer.transcript(self.info, entry)
 
     def _room(self) -> list[tuple[object, ...]] | None:
@@ -1363,9 +1374,18 @@ _CLOSED = Note("(connection closed)")
 _NOTED = (True, None, False, True)
 #: note()'s ``rest`` for a client line whose line ending never came (TranscriptEntry.delivered)
 _UNFINISHED = (False, None, False, False)
+#: note()'s ``rest`` for a line or reply delivered whole (TranscriptEntry's defaults)
+_WHOLE = (True, None, False, False)
+
 #: the close after a reply sent whole (:func:`_whole`): one object, so the connection knows the
 #: batch it makes of such a reply is the same each time (connection._HALF_CLOSING)
 PLAIN_CLOSE = Close(_CLOSED)
+
+
+def sent_rest(note: Note) -> tuple[Any, ...] | None:
+    """note()'s ``rest`` for a reply delivered whole: None, or its endings when they were not
+    all CRLF (TranscriptEntry.endings)."""
+    return (True, None, False, False, note.endings) if note.endings else None
 
 
 def _sent(reply: Reply, closing: bool) -> tuple[Action, ...]:
@@ -1397,7 +1417,7 @@ def _queued(text: str, enhanced: bool) -> tuple[Action, ...]:
     one line, its enhanced code only when advertised (RFC 2034 §3)."""
     line = f"250 2.0.0 {text}" if enhanced else f"250 {text}"
     # short-lived (gone once the wire wrote it): frozen.made() is right for it
-    note = made(Note, text=line, rule=None)
+    note = made(Note, text=line, rule=None, endings=())
     return (made(Send, data=f"{line}\r\n".encode(), note=note),)
 
 

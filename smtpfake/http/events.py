@@ -268,6 +268,7 @@ def _entry_fields(
     note: bool = False,
     delivered: bool = True,
     written: int | None = None,
+    endings: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     text = json_text(text)  # what a client sent (or a reply quoting it), as JSON can carry it
     if side == "client":
@@ -280,6 +281,8 @@ def _entry_fields(
         out["written"] = written
     if note:  # the engine's note (TranscriptEntry.note), not a line or a reply
         out["note"] = True
+    if endings:  # a reply whose line endings were not all CRLF, as the API's entry
+        out["endings"] = list(endings)
     return out
 
 
@@ -454,7 +457,9 @@ class Publishing(Journal):
                 if listening:
                     kind = "command" if side == "client" else "reply"
                     noted = len(kept) > 7 and kept[7]  # TranscriptEntry.note, kept when set
-                    fields = (index, when, side, text, rule, noted)
+                    fields: tuple[Any, ...] = (index, when, side, text, rule, noted)
+                    if len(kept) > 8:  # a reply's endings (TranscriptEntry.endings)
+                        fields += (kept[4], kept[5], kept[8])
                     publish(Event(kind, server, _entry_fields, *fields))
         appending[2] = end
 
@@ -553,6 +558,9 @@ class Publishing(Journal):
     def _entry_event(self, info: SessionInfo, entry: TranscriptEntry) -> Event:
         kind = "command" if entry.side == "client" else "reply"
         fields = (info.index, entry.time, entry.side, entry.text, entry.rule, entry.note)
+        if entry.endings:  # a reply's line endings, not all CRLF (TranscriptEntry.endings)
+            ended = (*fields, entry.delivered, entry.written, entry.endings)
+            return Event(kind, self.server_id, _entry_fields, *ended)
         if entry.delivered:
             return Event(kind, self.server_id, _entry_fields, *fields)
         undelivered = (*fields, False, entry.written)

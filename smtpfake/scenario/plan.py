@@ -18,10 +18,12 @@ from smtpfake.scenario.reply import Reply
 class Note:
     """What the transcript records once the wire has carried out the action it rides on: a
     reply's lines as they went on the wire (without CRLF), or a note such as
-    "(connection closed)"; ``rule``: the rule that shaped it."""
+    "(connection closed)"; ``rule``: the rule that shaped it; ``endings``: a reply's line
+    endings when one was not CRLF (:func:`wire_endings`)."""
 
     text: str
     rule: str | None = None
+    endings: tuple[str, ...] = ()
 
 
 @frozen_dataclass
@@ -199,11 +201,11 @@ class Plan:
             for i, (piece, pause) in enumerate(pieces):
                 if i and pause:
                     out.append(Sleep(pause))
-                note = Note(wire_text(data), rule) if i == last else None
+                note = Note(wire_text(data), rule, wire_endings(data)) if i == last else None
                 out.append(Send(piece, note))
         for action in self.after:  # extra replies (``replies``) carry the rule too
             if isinstance(action, Send) and action.note is not None and action.note.rule is None:
-                action = Send(action.data, Note(action.note.text, rule))
+                action = Send(action.data, Note(action.note.text, rule, action.note.endings))
             out.append(action)
         # RFC 5321 §3.8: a 421 is always followed by closing the channel, whatever produced it.
         if self.reply is not None and self.reply.closes and not self.closes:
@@ -220,9 +222,28 @@ def _plain(reply: Reply, rule: str | None) -> tuple[Action, ...]:
 
 def wire_text(data: bytes) -> str:
     """A reply's bytes as the transcript keeps them: its lines as sent, without line endings,
-    joined with newlines (a bare LF or a cut-off last line stays visible as sent)."""
+    joined with newlines; how each ended is :func:`wire_endings`' (a bare LF, a cut-off line)."""
     text = data.decode("utf-8", "replace")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return "\n".join(line.removesuffix("\r") for line in lines)
+
+
+#: how a reply line ended on the wire (TranscriptEntry.endings), by its last octets
+CRLF, LF, CR, NONE = "crlf", "lf", "cr", "none"
+
+
+def wire_endings(data: bytes) -> tuple[str, ...]:
+    """How each line of :func:`wire_text` ended: ``crlf``, ``lf`` (a bare LF), ``cr`` (a CR the
+    bytes end with, no LF after it) or ``none`` (the bytes end mid-line); ``()`` when every line
+    ended in CRLF, as nearly every reply does. Only an LF ends a line (as clients read replies),
+    so a CR inside a line stays in its text."""
+    if data.endswith(b"\r\n") and data.count(b"\n") == data.count(b"\r\n"):
+        return ()
+    lines = data.split(b"\n")
+    last = lines.pop()  # after the last LF: b"" when the bytes end with one
+    endings = [CRLF if line.endswith(b"\r") else LF for line in lines]
+    if last:
+        endings.append(CR if last.endswith(b"\r") else NONE)
+    return tuple(endings)

@@ -339,6 +339,67 @@ def test_the_page_marks_what_was_not_delivered_as_format_does(
     assert all(m.is_displayed() for m in marks)
 
 
+def test_the_page_says_how_a_reply_line_ended_as_format_does(
+    browser: webdriver.Chrome, sidecar: ApiServer
+) -> None:
+    """A reply line that did not end in CRLF (TranscriptEntry.endings) carries format()'s tag:
+    a bare LF, a line with no ending (truncate); of a reply the client left, only the lines
+    that left whole, counted by their own endings."""
+    server = sidecar.server
+    server.use(
+        {
+            "rules": [
+                {"on": "noop", "connection": 1, "raw": "250-a\n250 b"},
+                {"on": "vrfy", "reply": "550 5.1.1 no such user", "truncate": 6},
+                # session 3: the first line and two octets of the second, then a long pause
+                {
+                    "on": "noop",
+                    "connection": 3,
+                    "raw": "250-a\n250 b\n",
+                    "drip": {"bytes": 8, "interval": 2},
+                },
+            ],
+        }
+    )
+    wait = WebDriverWait(browser, PAGE_TIMEOUT, ignored_exceptions=[StaleElementReferenceException])
+    browser.get(sidecar.url + "/")
+    wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+    for command, wire in (
+        (b"NOOP", b"250-a\n250 b"),
+        (b"VRFY b", b"550 5."),
+        (b"NOOP", b"250-a\n25"),
+    ):
+        with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as client:
+            reader = client.makefile("rb")
+            assert reader.readline().startswith(b"220 ")
+            client.sendall(command + b"\r\n")
+            assert reader.read(len(wire)) == wire
+            reader.close()
+    assert server.settle(PAGE_TIMEOUT)
+    sessions = server.sessions
+
+    def shown(d: webdriver.Chrome) -> list[dict[str, list[list[Any]]]] | None:
+        got = d.execute_script(TIMELINE_TEXT)
+        done = len(got) == 3 and all(
+            len(g["cells"]) == len(s.transcript) for g, s in zip(got, sessions, strict=True)
+        )
+        return got if done else None
+
+    page = wait.until(shown)
+    for session, on_page in zip(sessions, page, strict=True):
+        formatted = session.format().split("\n")
+        lines = [text for text, _ in on_page["cells"]]
+        entries = "\n".join(f"  {line}" for text in lines for line in text.split("\n"))
+        assert entries.split("\n") == formatted[1 : 1 + len(entries.split("\n"))]
+    cells = [[text for text, _ in on_page["cells"]] for on_page in page]
+    assert (
+        "S: 250-a   (bare LF)\nS: 250 b   (unfinished: no line ending)   [rule 1 (on noop)]"
+        in (cells[0])
+    )
+    assert "S: 550 5.   (unfinished: no line ending)   [rule 2 (on vrfy)]" in cells[1]
+    assert "S: 250-a   (bare LF)\nS: 250 b   [rule 3 (on noop)]" + not_delivered(8) in cells[2]
+
+
 def test_the_page_asks_for_the_token_and_follows_a_server_on_demand(
     browser: webdriver.Chrome,
 ) -> None:

@@ -138,17 +138,37 @@ function sentLines(entry) {
   let at = 0;
   for (let i = 0; i < lines.length; i++) {
     if (at >= done && i) return lines.slice(0, i); // cut at the end of the line before
-    at += UTF8.encode(lines[i]).length + 2; // and its CRLF
+    at += lineOctets(entry, lines, i); // and its line ending
     if (at > done) return lines.slice(0, i + 1);
   }
   return lines;
+}
+
+// A reply line that did not end in CRLF says how it ended, as format() writes it (records.py
+// ENDING_TAGS; `endings` is in the API's entry only then); a line the cut fell in says nothing.
+const ENDING_TAGS = { lf: "(bare LF)", cr: "(bare CR)", none: "(unfinished: no line ending)" };
+const ENDING_OCTETS = { crlf: 2, lf: 1, cr: 1, none: 0 };
+function lineOctets(entry, lines, i) {
+  const ending = (entry.endings || [])[i];
+  return UTF8.encode(lines[i]).length + (ending in ENDING_OCTETS ? ENDING_OCTETS[ending] : 2);
+}
+function endingTag(entry, lines, i) {
+  const tag = ENDING_TAGS[(entry.endings || [])[i]];
+  if (!tag) return "";
+  if (entry.delivered === false) {
+    let at = 0;
+    for (let j = 0; j <= i; j++) at += lineOctets(entry, lines, j);
+    if (at > (entry.written || 0)) return ""; // its ending never left
+  }
+  return `   ${tag}`;
 }
 
 // One transcript entry as format() writes it: each line after C:/S: (C*/S* for a note), then
 // the rule behind a reply and its faults, then the mark of an entry not delivered whole.
 function entryCell(entry) {
   const arrow = (entry.side === "client" ? "C" : "S") + (entry.note ? "* " : ": ");
-  const text = sentLines(entry).map((line) => arrow + visible(line)).join("\n");
+  const text = sentLines(entry)
+    .map((line, i, lines) => arrow + visible(line) + endingTag(entry, lines, i)).join("\n");
   const cell = el("div", { class: entry.side }, text);
   if (entry.rule) {
     const faults = state.faults[entry.rule];

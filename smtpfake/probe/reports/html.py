@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from smtpfake.engine.records import cut_short
+from smtpfake.engine.records import cut_short, tag_endings
 from smtpfake.journal import SessionRecord
 from smtpfake.probe.reports.terminal import summary_line
 from smtpfake.probe.runner import CaseResult
@@ -33,7 +33,9 @@ def _session(s: SessionRecord) -> str:
         # mid-way shows the lines that crossed and says so, a line cut short says so
         text, cut = e.text, ""
         if not e.delivered:
-            text, cut = cut_short(e.side, text, e.written)
+            text, cut = cut_short(e.side, text, e.written, e.endings)
+        elif e.endings:  # a reply line that did not end in CRLF says how it ended
+            text = tag_endings(text, e.endings)
         shown = "\n".join(f"{side} {line}" for line in text.split("\n"))
         rows.append(f'<span class="{cls}">{escape(visible(shown))}</span>{rule}{escape(cut)}')
     rows += [f'<span class="v">! {escape(visible(str(v)))}</span>' for v in s.violations]
