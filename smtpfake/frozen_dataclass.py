@@ -13,7 +13,9 @@ compare or hash.
 So ``dataclasses`` processes a class (reads its fields: about 250,000 instructions for five)
 only when first asked about it - ``fields``, ``replace``, ``asdict``, ``is_dataclass``,
 ``match``, ``__dataclass_params__``, ``copy.replace``, a subclass, the first instance - (a
-class with slots, which ``dataclasses`` remakes, when it is defined), and the methods come in
+class with slots is made anew with its slots here, as ``dataclasses`` would, and processed on
+first use through a twin that holds its defaults; one with a dataclass base or a ClassVar,
+InitVar or KW_ONLY annotation is made by ``dataclasses`` when defined), and the methods come in
 two groups, each made by the first call of one of its methods: the constructor group -
 ``__init__``, and for a frozen class ``__setattr__``, ``__delattr__`` and with slots the
 pickling pair ``dataclasses`` adds to it - and the LATER group (a first ``repr``, ``==`` or
@@ -52,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import inspect
 import threading
 import types
 import weakref
@@ -139,10 +142,10 @@ def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
         raise TypeError(f"{c.__qualname__} defines {', '.join(own)}: use {how}")
     with _MAKING:
         at_once = _constructed_at_once(c, frozen)
-        if at_once or slots:  # with slots, dataclasses makes another class: at once
+        if at_once or (slots and not _slots_first_use(c)):
             made = _processed(c, frozen, slots, at_once)
         else:
-            made = c
+            made = _slotted(c) if slots else c
             for name in _PROCESSED:
                 setattr(made, name, _Unprocessed(made, name, frozen))
         if not at_once:
@@ -156,6 +159,62 @@ def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
     if not frozen:
         made.__hash__ = None  # type: ignore[assignment]  # eq=True, not frozen: unhashable
     return made
+
+
+#: the classes with slots made here (not by dataclasses) -> their fields' defaults as the class
+#: body gave them (a default cannot stay on a class beside its slot): processed on first use
+#: through a twin that has them (:func:`_process_slotted`)
+_SLOTTED: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _slots_first_use(c: type) -> bool:
+    """Whether ``c`` (slots asked for) can be made with its slots here and processed on first
+    use: no dataclass base, and every annotation a field (none names ClassVar, InitVar or
+    KW_ONLY, which dataclasses reads apart); else dataclasses makes it at once, as before."""
+    if any(dataclasses.is_dataclass(b) for b in c.__mro__[1:]) or "__slots__" in c.__dict__:
+        return False
+    special = ("ClassVar", "InitVar", "KW_ONLY")
+    notes = inspect.get_annotations(c).values()  # dataclasses loads inspect
+    return not any(word in str(note) for note in notes for word in special)
+
+
+def _slotted(c: type) -> type:
+    """``c`` made anew with a slot for each field, as ``@dataclass(slots=True)`` makes it
+    (``_add_slots``), without processing it: what dataclasses costs with slots is remaking the
+    class after processing it (about 1M instructions a record); the defaults are kept aside
+    for the processing (:data:`_SLOTTED`)."""
+    namespace = dict(c.__dict__)
+    names = tuple(namespace.get("__annotations__", {}))
+    defaults = {name: namespace.pop(name) for name in names if name in namespace}
+    namespace["__slots__"] = names
+    namespace.pop("__dict__", None)
+    namespace.pop("__weakref__", None)
+    made = type(c)(c.__name__, c.__bases__, namespace)
+    made.__qualname__ = c.__qualname__
+    _SLOTTED[made] = defaults
+    return made
+
+
+def _process_slotted(cls: type, frozen: bool) -> None:
+    """``cls`` (made by :func:`_slotted`) processed: dataclasses processes a twin without slots
+    that has the class body's defaults (what it reads of a class), and its fields and
+    parameters are set on ``cls``, as processing ``cls`` with slots would have set them."""
+    namespace: dict[str, Any] = {
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+        "__annotations__": dict(inspect.get_annotations(cls)),
+        **_SLOTTED[cls],
+    }
+    twin: Any = dataclasses.dataclass(init=False, eq=False, repr=False, match_args=False)(
+        type(cls.__name__, (), namespace)
+    )
+    told = copy.copy(twin.__dataclass_params__)
+    if hasattr(told, "slots"):  # Python 3.12+ says it
+        told.slots = True
+    cls.__dataclass_fields__ = twin.__dataclass_fields__  # type: ignore[attr-defined]
+    _TOLD[cls] = told
+    cls.__dataclass_params__ = _shown(told, frozen)  # type: ignore[attr-defined]
 
 
 #: what dataclasses sets on a class it processes, read by its functions (fields, replace,
@@ -204,7 +263,10 @@ def _process_now(cls: type) -> None:
             return
         _PROCESSING.add(cls)
         try:
-            _processed(cls, unprocessed.frozen, False, False, match_args=False)
+            if cls in _SLOTTED:
+                _process_slotted(cls, unprocessed.frozen)
+            else:
+                _processed(cls, unprocessed.frozen, False, False, match_args=False)
             positional = (f.name for f in dataclasses.fields(cls) if f.init and not f.kw_only)
             cls.__match_args__ = tuple(positional)  # type: ignore[attr-defined,misc]
             if "__replace__" in _PROCESSED:  # which dataclasses sets only where there is none
