@@ -12,7 +12,8 @@ compare or hash.
 
 So ``dataclasses`` processes a class (reads its fields: about 250,000 instructions for five)
 only when first asked about it - ``fields``, ``replace``, ``asdict``, ``is_dataclass``,
-``match``, ``__dataclass_params__``, ``copy.replace``, a subclass, the first instance - (a
+``match``, ``__dataclass_params__``, ``copy.replace``, a subclass, a first instance the
+stand-in ``__init__`` below cannot set up from the class body alone - (a
 class with slots is made anew with its slots here, as ``dataclasses`` would, and processed on
 first use through a twin that holds its defaults; one with a dataclass base or a ClassVar,
 InitVar or KW_ONLY annotation is made by ``dataclasses`` when defined), and the methods come in
@@ -24,8 +25,10 @@ pickling pair ``dataclasses`` adds to it - and the LATER group (a first ``repr``
 assignment refused, by ``inspect.signature``, or by an instance past the first
 :data:`BUILT_BEFORE_MADE`: those the stand-in ``__init__`` sets up itself, as the made one
 would (each field in order, through ``object.__setattr__`` for a frozen class, then
-``__post_init__()``), so that a module's table of records, or a server's first sessions, cost
-no compiling; a call that does not bind plainly makes the group at once, and its ``__init__``
+``__post_init__()``), its fields read from the class body when it has no dataclass base, no
+``init=False`` field and no ClassVar, InitVar or KW_ONLY annotation (else from ``fields``), so
+that a module's table of records, or a server's first sessions, cost no compiling and no
+processing; a call that does not bind plainly makes the group at once, and its ``__init__``
 answers (dataclasses' own TypeError). Each group is made by ``dataclasses`` for a twin class
 with the same fields (and slots, and ``__post_init__``), and set on the class. The twin's
 ``__setattr__`` and ``__delattr__`` name their class (``type(self) is cls``, ``super(cls,
@@ -59,7 +62,7 @@ import threading
 import types
 import weakref
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -397,14 +400,15 @@ class _Fields:
     fields: the positional parameters, the keyword-only ones, each field's default or factory,
     in the order of the fields, which is the order it sets them in."""
 
-    def __init__(self, cls: type) -> None:
-        fields = dataclasses.fields(cls)
-        self.order = tuple(f.name for f in fields)
-        self.positional = tuple(f.name for f in fields if not f.kw_only)
+    def __init__(
+        self, cls: type, fields: list[tuple[str, Any, Any, bool]]
+    ) -> None:  # (name, default, factory, keyword-only) in order
+        self.order = tuple(name for name, *_ in fields)
+        self.positional = tuple(name for name, _, _, kw_only in fields if not kw_only)
         self.names = frozenset(self.order)
         #: name -> (default, factory), each dataclasses.MISSING when there is none
         self.defaults: dict[str, tuple[Any, Any]] = {
-            f.name: (f.default, f.default_factory) for f in fields
+            name: (default, factory) for name, default, factory, _ in fields
         }
         self.post_init = hasattr(cls, "__post_init__")
 
@@ -412,12 +416,19 @@ class _Fields:
     def of(cls, record: type) -> _Fields | None:
         """None for a class whose ``__init__`` does more than bind and set each field (and call
         ``__post_init__()``): one with ``init=False`` fields, or pseudo-fields (``InitVar``,
-        ``ClassVar``)."""
+        ``ClassVar``). A class not processed yet is read without processing it (about 0.25M
+        instructions a class: serve's start makes records of ten), when it can be:
+        :func:`_fields_unprocessed`."""
+        unprocessed = _fields_unprocessed(record)
+        if unprocessed is not None:
+            return None if unprocessed is False else cls(record, unprocessed)
         fields = dataclasses.fields(record)
         every = getattr(record, "__dataclass_fields__", {})
         if any(not f.init for f in fields) or len(every) != len(fields):
             return None
-        return cls(record)
+        return cls(
+            record, [(f.name, f.default, f.default_factory, f.kw_only is True) for f in fields]
+        )
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any] | None:
         """Each field's value, in order (a factory's default called as it is set: None in its
@@ -451,6 +462,30 @@ class _Fields:
             assign(obj, name, self.defaults[name][1]() if value is None else value[0])
         if self.post_init:
             obj.__post_init__()  # type: ignore[attr-defined]
+
+
+def _fields_unprocessed(cls: type) -> list[tuple[str, Any, Any, bool]] | Literal[False] | None:
+    """The fields of ``cls``, not processed yet, as dataclasses would read them: (name,
+    default, factory, keyword-only) in the order of its annotations, a default given as
+    ``field(...)`` read from that Field; False when one is ``init=False``; None when ``cls`` is
+    processed, or has a dataclass base or an annotation dataclasses reads apart (ClassVar,
+    InitVar, KW_ONLY): those are read from dataclasses.fields."""
+    if not isinstance(cls.__dict__.get("__dataclass_fields__"), _Unprocessed):
+        return None
+    if cls not in _SLOTTED and not _slots_first_use(cls):  # the same conditions
+        return None
+    given = _SLOTTED.get(cls, cls.__dict__)
+    missing = dataclasses.MISSING
+    fields: list[tuple[str, Any, Any, bool]] = []
+    for name in inspect.get_annotations(cls):
+        default = given.get(name, missing)
+        if isinstance(default, dataclasses.Field):
+            if not default.init:
+                return False
+            fields.append((name, default.default, default.default_factory, default.kw_only is True))
+        else:
+            fields.append((name, default, missing, False))
+    return fields
 
 
 class _Signature:

@@ -582,3 +582,33 @@ def test_a_class_with_slots_and_a_classvar_is_made_by_dataclasses_at_once() -> N
     body = {"__doc__": "A record.", "__annotations__": notes, "n": 3}
     Rec: Any = frozen_dataclass(slots=True)(type("Rec", (), body))
     assert not _unprocessed(Rec) and Rec.__slots__ == ("a",) and Rec(1).n == 3
+
+
+@pytest.mark.parametrize("slots", [False, True])
+def test_the_first_instances_leave_the_class_unprocessed(slots: bool) -> None:
+    """Issue 11 item 1: the stand-in constructor reads a class's fields from its body (about
+    0.25M instructions less than dataclasses processing it: serve's start makes records of ten
+    classes); each instance is the one dataclasses' constructor makes, defaults, factories and
+    keyword-only fields included, and a call that does not bind is refused as dataclasses'."""
+    body = {
+        "__doc__": "A record.",
+        "__annotations__": {"a": "int", "b": "str", "c": "int", "d": "tuple[int, ...]"},
+        "b": "x",
+        "c": field(default=0, kw_only=True),
+        "d": field(default_factory=tuple),
+    }
+    plain: Any = dataclass(frozen=True, slots=slots)(type("Rec", (), dict(body)))
+    lazy: Any = frozen_dataclass(slots=slots)(type("Rec", (), dict(body)))
+    made = [lazy(1), lazy(2, "y", c=3), lazy(a=4, d=(5,))]
+    assert _unprocessed(lazy) and not made_yet(lazy)["__init__"]
+    want = [plain(1), plain(2, "y", c=3), plain(a=4, d=(5,))]
+    assert [dataclasses.astuple(r) for r in made] == [dataclasses.astuple(r) for r in want]
+    with pytest.raises(TypeError):
+        lazy(1, "y", (), 3)  # c is keyword-only
+
+
+def test_a_field_not_in_init_has_its_class_processed_by_the_first_instance() -> None:
+    body = {"__doc__": "A record.", "__annotations__": {"a": "int", "b": "int"}}
+    body["b"] = field(default=2, init=False)
+    Rec: Any = frozen_dataclass(type("Rec", (), body))
+    assert Rec(1).b == 2 and not _unprocessed(Rec)
