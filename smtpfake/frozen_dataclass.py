@@ -469,23 +469,26 @@ def _fields_unprocessed(cls: type) -> list[tuple[str, Any, Any, bool]] | Literal
     default, factory, keyword-only) in the order of its annotations, a default given as
     ``field(...)`` read from that Field; False when one is ``init=False``; None when ``cls`` is
     processed, or has a dataclass base or an annotation dataclasses reads apart (ClassVar,
-    InitVar, KW_ONLY): those are read from dataclasses.fields."""
-    if not isinstance(cls.__dict__.get("__dataclass_fields__"), _Unprocessed):
-        return None
-    if cls not in _SLOTTED and not _slots_first_use(cls):  # the same conditions
-        return None
-    given = _SLOTTED.get(cls, cls.__dict__)
-    missing = dataclasses.MISSING
-    fields: list[tuple[str, Any, Any, bool]] = []
-    for name in inspect.get_annotations(cls):
-        default = given.get(name, missing)
-        if isinstance(default, dataclasses.Field):
-            if not default.init:
+    InitVar, KW_ONLY): those are read from dataclasses.fields. Read with _MAKING held: not
+    while another thread processes the class (which replaces the Fields in its body)."""
+    with _MAKING:
+        if not isinstance(cls.__dict__.get("__dataclass_fields__"), _Unprocessed):
+            return None
+        if cls not in _SLOTTED and not _slots_first_use(cls):  # the same conditions
+            return None
+        given = _SLOTTED.get(cls, cls.__dict__)
+        missing = dataclasses.MISSING
+        fields: list[tuple[str, Any, Any, bool]] = []
+        for name in inspect.get_annotations(cls):
+            default = given.get(name, missing)
+            if not isinstance(default, dataclasses.Field):
+                fields.append((name, default, missing, False))
+            elif not default.init:
                 return False
-            fields.append((name, default.default, default.default_factory, default.kw_only is True))
-        else:
-            fields.append((name, default, missing, False))
-    return fields
+            else:
+                kw_only = default.kw_only is True
+                fields.append((name, default.default, default.default_factory, kw_only))
+        return fields
 
 
 class _Signature:
