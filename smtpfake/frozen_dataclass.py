@@ -12,8 +12,11 @@ compare or hash.
 
 So ``dataclasses`` processes a class (reads its fields: about 250,000 instructions for five)
 only when first asked about it - ``fields``, ``replace``, ``asdict``, ``is_dataclass``,
-``match``, ``__dataclass_params__``, ``copy.replace``, a subclass, the first instance - (a
-class with slots, which ``dataclasses`` remakes, when it is defined), and the methods come in
+``match``, ``__dataclass_params__``, ``copy.replace``, a subclass, a first instance the
+stand-in ``__init__`` below cannot set up from the class body alone - (a
+class with slots is made anew with its slots here, as ``dataclasses`` would, and processed on
+first use through a twin that holds its defaults; one with a dataclass base or a ClassVar,
+InitVar or KW_ONLY annotation is made by ``dataclasses`` when defined), and the methods come in
 two groups, each made by the first call of one of its methods: the constructor group -
 ``__init__``, and for a frozen class ``__setattr__``, ``__delattr__`` and with slots the
 pickling pair ``dataclasses`` adds to it - and the LATER group (a first ``repr``, ``==`` or
@@ -22,8 +25,10 @@ pickling pair ``dataclasses`` adds to it - and the LATER group (a first ``repr``
 assignment refused, by ``inspect.signature``, or by an instance past the first
 :data:`BUILT_BEFORE_MADE`: those the stand-in ``__init__`` sets up itself, as the made one
 would (each field in order, through ``object.__setattr__`` for a frozen class, then
-``__post_init__()``), so that a module's table of records, or a server's first sessions, cost
-no compiling; a call that does not bind plainly makes the group at once, and its ``__init__``
+``__post_init__()``), its fields read from the class body when it has no dataclass base, no
+``init=False`` field and no ClassVar, InitVar or KW_ONLY annotation (else from ``fields``), so
+that a module's table of records, or a server's first sessions, cost no compiling and no
+processing; a call that does not bind plainly makes the group at once, and its ``__init__``
 answers (dataclasses' own TypeError). Each group is made by ``dataclasses`` for a twin class
 with the same fields (and slots, and ``__post_init__``), and set on the class. The twin's
 ``__setattr__`` and ``__delattr__`` name their class (``type(self) is cls``, ``super(cls,
@@ -52,11 +57,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import inspect
 import threading
 import types
 import weakref
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -139,10 +145,10 @@ def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
         raise TypeError(f"{c.__qualname__} defines {', '.join(own)}: use {how}")
     with _MAKING:
         at_once = _constructed_at_once(c, frozen)
-        if at_once or slots:  # with slots, dataclasses makes another class: at once
+        if at_once or (slots and not _slots_first_use(c)):
             made = _processed(c, frozen, slots, at_once)
         else:
-            made = c
+            made = _slotted(c) if slots else c
             for name in _PROCESSED:
                 setattr(made, name, _Unprocessed(made, name, frozen))
         if not at_once:
@@ -156,6 +162,62 @@ def _on_first_use(c: type[T], *, frozen: bool, slots: bool) -> type[T]:
     if not frozen:
         made.__hash__ = None  # type: ignore[assignment]  # eq=True, not frozen: unhashable
     return made
+
+
+#: the classes with slots made here (not by dataclasses) -> their fields' defaults as the class
+#: body gave them (a default cannot stay on a class beside its slot): processed on first use
+#: through a twin that has them (:func:`_process_slotted`)
+_SLOTTED: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _slots_first_use(c: type) -> bool:
+    """Whether ``c`` (slots asked for) can be made with its slots here and processed on first
+    use: no dataclass base, and every annotation a field (none names ClassVar, InitVar or
+    KW_ONLY, which dataclasses reads apart); else dataclasses makes it at once, as before."""
+    if any(dataclasses.is_dataclass(b) for b in c.__mro__[1:]) or "__slots__" in c.__dict__:
+        return False
+    special = ("ClassVar", "InitVar", "KW_ONLY")
+    notes = inspect.get_annotations(c).values()  # dataclasses loads inspect
+    return not any(word in str(note) for note in notes for word in special)
+
+
+def _slotted(c: type) -> type:
+    """``c`` made anew with a slot for each field, as ``@dataclass(slots=True)`` makes it
+    (``_add_slots``), without processing it: what dataclasses costs with slots is remaking the
+    class after processing it (about 1M instructions a record); the defaults are kept aside
+    for the processing (:data:`_SLOTTED`)."""
+    namespace = dict(c.__dict__)
+    names = tuple(namespace.get("__annotations__", {}))
+    defaults = {name: namespace.pop(name) for name in names if name in namespace}
+    namespace["__slots__"] = names
+    namespace.pop("__dict__", None)
+    namespace.pop("__weakref__", None)
+    made = type(c)(c.__name__, c.__bases__, namespace)
+    made.__qualname__ = c.__qualname__
+    _SLOTTED[made] = defaults
+    return made
+
+
+def _process_slotted(cls: type, frozen: bool) -> None:
+    """``cls`` (made by :func:`_slotted`) processed: dataclasses processes a twin without slots
+    that has the class body's defaults (what it reads of a class), and its fields and
+    parameters are set on ``cls``, as processing ``cls`` with slots would have set them."""
+    namespace: dict[str, Any] = {
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+        "__annotations__": dict(inspect.get_annotations(cls)),
+        **_SLOTTED[cls],
+    }
+    twin: Any = dataclasses.dataclass(init=False, eq=False, repr=False, match_args=False)(
+        type(cls.__name__, (), namespace)
+    )
+    told = copy.copy(twin.__dataclass_params__)
+    if hasattr(told, "slots"):  # Python 3.12+ says it
+        told.slots = True
+    cls.__dataclass_fields__ = twin.__dataclass_fields__  # type: ignore[attr-defined]
+    _TOLD[cls] = told
+    cls.__dataclass_params__ = _shown(told, frozen)  # type: ignore[attr-defined]
 
 
 #: what dataclasses sets on a class it processes, read by its functions (fields, replace,
@@ -204,7 +266,10 @@ def _process_now(cls: type) -> None:
             return
         _PROCESSING.add(cls)
         try:
-            _processed(cls, unprocessed.frozen, False, False, match_args=False)
+            if cls in _SLOTTED:
+                _process_slotted(cls, unprocessed.frozen)
+            else:
+                _processed(cls, unprocessed.frozen, False, False, match_args=False)
             positional = (f.name for f in dataclasses.fields(cls) if f.init and not f.kw_only)
             cls.__match_args__ = tuple(positional)  # type: ignore[attr-defined,misc]
             if "__replace__" in _PROCESSED:  # which dataclasses sets only where there is none
@@ -335,14 +400,15 @@ class _Fields:
     fields: the positional parameters, the keyword-only ones, each field's default or factory,
     in the order of the fields, which is the order it sets them in."""
 
-    def __init__(self, cls: type) -> None:
-        fields = dataclasses.fields(cls)
-        self.order = tuple(f.name for f in fields)
-        self.positional = tuple(f.name for f in fields if not f.kw_only)
+    def __init__(
+        self, cls: type, fields: list[tuple[str, Any, Any, bool]]
+    ) -> None:  # (name, default, factory, keyword-only) in order
+        self.order = tuple(name for name, *_ in fields)
+        self.positional = tuple(name for name, _, _, kw_only in fields if not kw_only)
         self.names = frozenset(self.order)
         #: name -> (default, factory), each dataclasses.MISSING when there is none
         self.defaults: dict[str, tuple[Any, Any]] = {
-            f.name: (f.default, f.default_factory) for f in fields
+            name: (default, factory) for name, default, factory, _ in fields
         }
         self.post_init = hasattr(cls, "__post_init__")
 
@@ -350,12 +416,19 @@ class _Fields:
     def of(cls, record: type) -> _Fields | None:
         """None for a class whose ``__init__`` does more than bind and set each field (and call
         ``__post_init__()``): one with ``init=False`` fields, or pseudo-fields (``InitVar``,
-        ``ClassVar``)."""
+        ``ClassVar``). A class not processed yet is read without processing it (about 0.25M
+        instructions a class: serve's start makes records of ten), when it can be:
+        :func:`_fields_unprocessed`."""
+        unprocessed = _fields_unprocessed(record)
+        if unprocessed is not None:
+            return None if unprocessed is False else cls(record, unprocessed)
         fields = dataclasses.fields(record)
         every = getattr(record, "__dataclass_fields__", {})
         if any(not f.init for f in fields) or len(every) != len(fields):
             return None
-        return cls(record)
+        return cls(
+            record, [(f.name, f.default, f.default_factory, f.kw_only is True) for f in fields]
+        )
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any] | None:
         """Each field's value, in order (a factory's default called as it is set: None in its
@@ -389,6 +462,33 @@ class _Fields:
             assign(obj, name, self.defaults[name][1]() if value is None else value[0])
         if self.post_init:
             obj.__post_init__()  # type: ignore[attr-defined]
+
+
+def _fields_unprocessed(cls: type) -> list[tuple[str, Any, Any, bool]] | Literal[False] | None:
+    """The fields of ``cls``, not processed yet, as dataclasses would read them: (name,
+    default, factory, keyword-only) in the order of its annotations, a default given as
+    ``field(...)`` read from that Field; False when one is ``init=False``; None when ``cls`` is
+    processed, or has a dataclass base or an annotation dataclasses reads apart (ClassVar,
+    InitVar, KW_ONLY): those are read from dataclasses.fields. Read with _MAKING held: not
+    while another thread processes the class (which replaces the Fields in its body)."""
+    with _MAKING:
+        if not isinstance(cls.__dict__.get("__dataclass_fields__"), _Unprocessed):
+            return None
+        if cls not in _SLOTTED and not _slots_first_use(cls):  # the same conditions
+            return None
+        given = _SLOTTED.get(cls, cls.__dict__)
+        missing = dataclasses.MISSING
+        fields: list[tuple[str, Any, Any, bool]] = []
+        for name in inspect.get_annotations(cls):
+            default = given.get(name, missing)
+            if not isinstance(default, dataclasses.Field):
+                fields.append((name, default, missing, False))
+            elif not default.init:
+                return False
+            else:
+                kw_only = default.kw_only is True
+                fields.append((name, default.default, default.default_factory, kw_only))
+        return fields
 
 
 class _Signature:
