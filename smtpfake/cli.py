@@ -569,6 +569,7 @@ def _show(args: Args) -> int:
                 remote = _remote(args)
             except ValueError as exc:  # not a URL: the option's mistake, not the sidecar's
                 return usage_problem("smtpfake show", f"--remote: {exc}")
+            remote.health()  # NotASidecar from another JSON API, before its answers are read
             if args.scenario is None:
                 body = remote.scenario
                 text, labels = str(body["show"]), [str(r["label"]) for r in body["rules"]]
