@@ -39,6 +39,8 @@ from smtpfake.settling import (
     in_running_loop,
     in_worker_thread,
     key,
+    off_loop,
+    refuse_blocking_wait,
     wait_ended,
 )
 
@@ -123,6 +125,14 @@ class Control(Protocol):
         self, count: int = 1, timeout: float = 5.0
     ) -> tuple[SessionRecord, ...]: ...
 
+    async def await_for_messages(
+        self, count: int = 1, timeout: float = 5.0
+    ) -> tuple[Message, ...]: ...
+
+    async def await_for_sessions(
+        self, count: int = 1, timeout: float = 5.0
+    ) -> tuple[SessionRecord, ...]: ...
+
     @property
     def ca_file(self) -> str: ...
 
@@ -201,6 +211,28 @@ class ControlHelpers(abc.ABC):
     @property
     @abc.abstractmethod
     def scenario(self) -> ScenarioDescription: ...
+
+    @abc.abstractmethod
+    def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]: ...
+
+    @abc.abstractmethod
+    def wait_for_sessions(
+        self, count: int = 1, timeout: float = 5.0
+    ) -> tuple[SessionRecord, ...]: ...
+
+    # -- waiting in an async test ---------------------------------------------------------------
+
+    async def await_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
+        """:meth:`wait_for_messages` for an async test (asyncio or trio, as :meth:`asettle`):
+        the wait runs in a worker thread while the test's loop, and a client running on it as a
+        task, go on. The blocking form there raises WaitInLoopError at once."""
+        return await off_loop(lambda: self.wait_for_messages(count, timeout))
+
+    async def await_for_sessions(
+        self, count: int = 1, timeout: float = 5.0
+    ) -> tuple[SessionRecord, ...]:
+        """:meth:`wait_for_sessions` for an async test (see :meth:`await_for_messages`)."""
+        return await off_loop(lambda: self.wait_for_sessions(count, timeout))
 
     # -- settling ------------------------------------------------------------------------------
 
@@ -530,6 +562,7 @@ class SmtpFake(ControlHelpers):
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
         __tracebackhide__ = True  # a timeout points at the test's line, as a failing helper does
+        refuse_blocking_wait("wait_for_messages")  # it would hold up the loop of the client
         got = self.server.journal.wait(lambda j: wait_count("messages", j) >= count, timeout)
         if not got:
             raise TimeoutError(
@@ -542,6 +575,7 @@ class SmtpFake(ControlHelpers):
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> tuple[SessionRecord, ...]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
         __tracebackhide__ = True
+        refuse_blocking_wait("wait_for_sessions")
 
         def ended(j: Journal) -> bool:
             return wait_count("sessions", j) >= count

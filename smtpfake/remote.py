@@ -47,6 +47,7 @@ from smtpfake.serialize import (
     problems_from_json,
     session_from_json,
 )
+from smtpfake.settling import refuse_blocking_wait
 
 #: the most pages :meth:`RemoteSmtpFake.listed` reads (a journal keeps a bounded number of items;
 #: each page holds at least one more)
@@ -535,11 +536,13 @@ class RemoteSmtpFake(ControlHelpers):
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
         __tracebackhide__ = True
+        refuse_blocking_wait("wait_for_messages")  # it would hold up the loop of the client
         return tuple(self._message(m) for m in self._wait("messages", count, timeout))
 
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> tuple[SessionRecord, ...]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
         __tracebackhide__ = True
+        refuse_blocking_wait("wait_for_sessions")
         waited = self._wait("sessions", count, timeout)
         return tuple(session_from_json(s, message=self._message) for s in waited)
 
