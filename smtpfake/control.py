@@ -562,8 +562,10 @@ class SmtpFake(ControlHelpers):
 
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
         __tracebackhide__ = True  # a timeout points at the test's line, as a failing helper does
-        refuse_blocking_wait("wait_for_messages")  # it would hold up the loop of the client
-        got = self.server.journal.wait(lambda j: wait_count("messages", j) >= count, timeout)
+        journal = self.server.journal
+        # blocking would hold up the loop of the client
+        refuse_blocking_wait("wait_for_messages", lambda: wait_count("messages", journal) >= count)
+        got = journal.wait(lambda j: wait_count("messages", j) >= count, timeout)
         if not got:
             raise TimeoutError(
                 self._with_transcript(
@@ -575,10 +577,11 @@ class SmtpFake(ControlHelpers):
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> tuple[SessionRecord, ...]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
         __tracebackhide__ = True
-        refuse_blocking_wait("wait_for_sessions")
 
         def ended(j: Journal) -> bool:
             return wait_count("sessions", j) >= count
+
+        refuse_blocking_wait("wait_for_sessions", lambda: ended(self.server.journal))
 
         if not self.server.journal.wait(ended, timeout):
             raise TimeoutError(

@@ -534,15 +534,20 @@ class RemoteSmtpFake(ControlHelpers):
         # the answer is one page, as GET /api/{kind}'s first: the rest, page by page
         return items if len(items) >= int(body["total"]) else self.listed(kind)
 
+    def _met(self, kind: str, count: int) -> bool:
+        """Whether a wait for ``count`` ``kind`` is met already (one look, no waiting)."""
+        body = {kind: count, "timeout": 0}
+        return self.request("POST", "/api/wait", body, ok=(200, 408))[0] == 200
+
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
         __tracebackhide__ = True
-        refuse_blocking_wait("wait_for_messages")  # it would hold up the loop of the client
+        refuse_blocking_wait("wait_for_messages", lambda: self._met("messages", count))
         return tuple(self._message(m) for m in self._wait("messages", count, timeout))
 
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> tuple[SessionRecord, ...]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
         __tracebackhide__ = True
-        refuse_blocking_wait("wait_for_sessions")
+        refuse_blocking_wait("wait_for_sessions", lambda: self._met("sessions", count))
         waited = self._wait("sessions", count, timeout)
         return tuple(session_from_json(s, message=self._message) for s in waited)
 

@@ -59,9 +59,11 @@ async def test_await_for_sessions(smtpfake):
 async def test_the_blocking_form_refuses_at_once(smtpfake, wait):
     task = in_a_task(smtpfake)
     with pytest.raises(WaitInLoopError, match=f"`await smtpfake.a{wait}"):
-        getattr(smtpfake, wait)(1, timeout=600)  # at once: not after 600 s
+        getattr(smtpfake, wait)(1, timeout=300)  # at once: not after 300 s
     await task
     assert len(smtpfake.messages) == 1  # the client could send: the loop was not held up
+    assert await smtpfake.asettle()  # the session's close: on the loop's next turn
+    assert len(getattr(smtpfake, wait)(1, timeout=300)) == 1  # met already: no need to block
 """
 
 TRIO = """
@@ -84,7 +86,7 @@ async def both(smtpfake):
     async with trio.open_nursery() as nursery:
         nursery.start_soon(send, smtpfake)
         with pytest.raises(WaitInLoopError, match="trio event loop"):
-            smtpfake.wait_for_messages(1, timeout=600)
+            smtpfake.wait_for_messages(1, timeout=300)
         messages = await smtpfake.await_for_messages(1, timeout=30)
         sessions = await smtpfake.await_for_sessions(1, timeout=30)
     return len(messages), len(sessions)
