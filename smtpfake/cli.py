@@ -222,6 +222,7 @@ def _serve_settings(args: Args, env: Mapping[str, str]) -> dict[str, Any]:
             out["server_ports"] = parse_ports(out["server_ports"])
         except ValueError as exc:
             raise _ConfigError(f"--server-ports/SMTPFAKE_SERVER_PORTS: {exc}") from None
+    _check_needs_api(args, env, out)
     if out["log_format"] not in ("text", "json"):
         raise _ConfigError(
             f"--log-format/SMTPFAKE_LOG_FORMAT: {out['log_format']!r} is not text or json"
@@ -251,6 +252,33 @@ def _serve_settings(args: Args, env: Mapping[str, str]) -> dict[str, Any]:
             raise _ConfigError(f"--scenario-dir/{SCENARIO_DIRS_ENV}: {folder!r} is not a directory")
     out["scenario_dirs"] = dirs
     return out
+
+
+#: serve options that act only through the API, and why: given without --api-port they did nothing
+NEEDS_API = {
+    "server_ports": "servers on demand are made by POST /api/servers",
+    "clock": "a manual clock moves only by POST /api/clock",
+    "api_token": "it guards the API",
+    "api_host": "the API's address",
+}
+
+
+def _check_needs_api(args: Args, env: Mapping[str, str], out: dict[str, Any]) -> None:
+    """_ConfigError naming an API-only option (the flag, else its variable) given without the API.
+    SMTPFAKE_API_TOKEN alone is no mistake: the clients (``show --remote``) read it too."""
+    if out["api_port"] is not None:
+        return
+    for key, why in NEEDS_API.items():
+        var = SERVE_ENV[key][0]
+        if key == "clock" and out[key] != "manual":
+            continue
+        if getattr(args, key) is not None:
+            given = "--" + key.replace("_", "-")
+        elif env.get(var, "") != "" and key != "api_token":
+            given = var
+        else:
+            continue
+        raise _ConfigError(f"{given}: needs --api-port/SMTPFAKE_API_PORT ({why})")
 
 
 def _spec_missing(module: str) -> bool:
@@ -566,6 +594,7 @@ def _show(args: Args) -> int:
                 remote = _remote(args)
             except ValueError as exc:  # not a URL: the option's mistake, not the sidecar's
                 return usage_problem("smtpfake show", f"--remote: {exc}")
+            remote.health()  # NotASidecar from another JSON API, before its answers are read
             if args.scenario is None:
                 body = remote.scenario
                 text, labels = str(body["show"]), [str(r["label"]) for r in body["rules"]]

@@ -40,6 +40,8 @@ from smtpfake.settling import (
     in_running_loop,
     in_worker_thread,
     key,
+    off_loop,
+    refuse_blocking_wait,
     wait_ended,
 )
 
@@ -121,6 +123,14 @@ class Control(Protocol):
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]: ...
 
     def wait_for_sessions(
+        self, count: int = 1, timeout: float = 5.0
+    ) -> tuple[SessionRecord, ...]: ...
+
+    async def await_for_messages(
+        self, count: int = 1, timeout: float = 5.0
+    ) -> tuple[Message, ...]: ...
+
+    async def await_for_sessions(
         self, count: int = 1, timeout: float = 5.0
     ) -> tuple[SessionRecord, ...]: ...
 
@@ -213,6 +223,28 @@ class ControlHelpers(abc.ABC):
     @property
     @abc.abstractmethod
     def scenario(self) -> ScenarioDescription: ...
+
+    @abc.abstractmethod
+    def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]: ...
+
+    @abc.abstractmethod
+    def wait_for_sessions(
+        self, count: int = 1, timeout: float = 5.0
+    ) -> tuple[SessionRecord, ...]: ...
+
+    # -- waiting in an async test ---------------------------------------------------------------
+
+    async def await_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
+        """:meth:`wait_for_messages` for an async test (asyncio or trio, as :meth:`asettle`):
+        the wait runs in a worker thread while the test's loop, and a client running on it as a
+        task, go on. The blocking form there raises WaitInLoopError at once."""
+        return await off_loop(lambda: self.wait_for_messages(count, timeout))
+
+    async def await_for_sessions(
+        self, count: int = 1, timeout: float = 5.0
+    ) -> tuple[SessionRecord, ...]:
+        """:meth:`wait_for_sessions` for an async test (see :meth:`await_for_messages`)."""
+        return await off_loop(lambda: self.wait_for_sessions(count, timeout))
 
     # -- settling ------------------------------------------------------------------------------
 
@@ -558,7 +590,10 @@ class SmtpFake(ControlHelpers):
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
         __tracebackhide__ = True  # a timeout points at the test's line, as a failing helper does
         arguments.wait("wait_for_messages", count, timeout)
-        got = self.server.journal.wait(lambda j: wait_count("messages", j) >= count, timeout)
+        journal = self.server.journal
+        # blocking would hold up the loop of the client
+        refuse_blocking_wait("wait_for_messages", lambda: wait_count("messages", journal) >= count)
+        got = journal.wait(lambda j: wait_count("messages", j) >= count, timeout)
         if not got:
             raise TimeoutError(
                 self._with_transcript(
@@ -574,6 +609,8 @@ class SmtpFake(ControlHelpers):
 
         def ended(j: Journal) -> bool:
             return wait_count("sessions", j) >= count
+
+        refuse_blocking_wait("wait_for_sessions", lambda: ended(self.server.journal))
 
         if not self.server.journal.wait(ended, timeout):
             raise TimeoutError(

@@ -92,7 +92,7 @@ def wait_for_sidecar(settings: Settings, where: str = "") -> RemoteSmtpFake:
     import time
 
     from smtpfake.pytest_plugin import named
-    from smtpfake.remote import RemoteError, RemoteSmtpFake
+    from smtpfake.remote import NotASidecar, RemoteError, RemoteSmtpFake
 
     try:
         remote = RemoteSmtpFake(settings.remote, settings.remote_token, timeout=2.0)
@@ -114,6 +114,10 @@ def wait_for_sidecar(settings: Settings, where: str = "") -> RemoteSmtpFake:
                     f"smtpfake: {token}: {settings.remote} refused it: {exc}"
                 ) from None
             problem = str(exc)
+            if isinstance(exc, NotASidecar):  # an SMTP port, another web server: waiting won't help
+                given = f"--smtpfake-remote {settings.remote}"
+                setting = named(where, settings, "remote") if where else given
+                raise pytest.UsageError(f"smtpfake: {setting}: {problem}") from None
         if not problem:
             return remote
         if time.monotonic() >= deadline:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import http.client
 import ipaddress
 import json
 import re
@@ -47,6 +48,7 @@ from smtpfake.serialize import (
     problems_from_json,
     session_from_json,
 )
+from smtpfake.settling import refuse_blocking_wait
 
 #: the most pages :meth:`RemoteSmtpFake.listed` reads (a journal keeps a bounded number of items;
 #: each page holds at least one more)
@@ -70,6 +72,30 @@ class SidecarUnreachable(RemoteError):
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         super().__init__(0, f"cannot reach the smtpfake sidecar at {url}: {exc}")
         self.reason = str(reason)
+
+
+class NotASidecar(RemoteError):
+    """What answers at the URL is not an smtpfake sidecar's API: an SMTP server (its port given
+    for the API's), a web server that is not smtpfake, a reply cut short, bad JSON. One line
+    naming the URL and what answered; ``status`` is the HTTP status if there was one. Waiting
+    does not change it: the plugin's start-up check gives up at once."""
+
+    def __init__(self, url: str, answered: str, status: int = 0) -> None:
+        super().__init__(0, f"{url} is not an smtpfake sidecar's API: {answered}")
+        self.status = status
+
+
+def _not_http(exc: http.client.HTTPException) -> str:
+    """What answered, for :class:`NotASidecar`: a status line like ``220 ...`` is SMTP's."""
+    line = str(getattr(exc, "line", "")).strip()
+    if re.match(r"[2-5][0-9][0-9]([ -]|$)", line):
+        return (
+            f"it answered like an SMTP server: {line[:80]!r}; that is the SMTP port, "
+            "the API is on the port serve --api-port names"
+        )
+    if isinstance(exc, http.client.IncompleteRead):
+        return f"its HTTP answer was cut short ({len(exc.partial)} bytes read)"
+    return f"it answered something other than HTTP ({type(exc).__name__}: {str(exc)[:80]!r})"
 
 
 def _refused_argument(excinfo: Any) -> bool:
@@ -229,10 +255,12 @@ class RemoteSmtpFake(ControlHelpers):
         )
         try:
             answer = json.loads(raw) if raw else {}
-        except json.JSONDecodeError:
-            raise RemoteError(status, f"not JSON from {method} {path}: {raw[:200]!r}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            said = f"{method} {path} answered {status} and not JSON: {raw[:200]!r}"
+            raise NotASidecar(self.url, said, status) from None
         if not isinstance(answer, dict):
-            raise RemoteError(status, f"unexpected answer from {method} {path}: {answer!r}")
+            said = f"{method} {path} answered {status} and not a JSON object: {answer!r:.200}"
+            raise NotASidecar(self.url, said, status)
         if status not in ok:
             if status == 400 and "problems" in answer:
                 raise problems_from_json(answer)
@@ -271,8 +299,10 @@ class RemoteSmtpFake(ControlHelpers):
                 return resp.status, resp.headers.get_content_type(), resp.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get_content_type(), exc.read()
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError) as exc:  # a closed connection, no answer too
             raise SidecarUnreachable(self.url, exc) from exc
+        except http.client.HTTPException as exc:  # an answer, not HTTP: BadStatusLine, ...
+            raise NotASidecar(self.url, _not_http(exc)) from None
 
     def events(self, timeout: float = 30.0) -> Generator[JSON, None, None]:
         """This server's events as they happen (``GET /api/events``, Server-Sent Events), each
@@ -292,6 +322,8 @@ class RemoteSmtpFake(ControlHelpers):
             raise RemoteError(exc.code, f"GET {self.prefix}/events: {exc.read()[:200]!r}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise SidecarUnreachable(self.url, exc) from exc
+        except http.client.HTTPException as exc:
+            raise NotASidecar(self.url, _not_http(exc)) from None
         lines = (raw.decode("utf-8").rstrip("\r\n") for raw in resp)
         for line in lines:  # up to the hello: the stream is subscribed
             if line.startswith("data: "):
@@ -306,8 +338,13 @@ class RemoteSmtpFake(ControlHelpers):
                     yield json.loads(line[len("data: ") :])
 
     def health(self) -> JSON:
-        """The readiness answer (``status`` "ready" when SMTP is listening); never raises on 503."""
-        return self.request("GET", "/api/health", ok=(200, 503))[1]
+        """The readiness answer (``status`` "ready" when SMTP is listening); never raises on 503.
+        NotASidecar for JSON without the sidecar's ``status`` and ``smtp`` (another web API)."""
+        body = self.request("GET", "/api/health", ok=(200, 503))[1]
+        if not isinstance(body.get("status"), str) or not isinstance(body.get("smtp"), dict):
+            said = f"GET {self.prefix}/health answered {body!r:.200}, not a sidecar's health"
+            raise NotASidecar(self.url, said)
+        return body
 
     # -- the Control interface -------------------------------------------------------------------
 
@@ -521,15 +558,22 @@ class RemoteSmtpFake(ControlHelpers):
         # the answer is one page, as GET /api/{kind}'s first: the rest, page by page
         return items if len(items) >= int(body["total"]) else self.listed(kind)
 
+    def _met(self, kind: str, count: int) -> bool:
+        """Whether a wait for ``count`` ``kind`` is met already (one look, no waiting)."""
+        body = {kind: count, "timeout": 0}
+        return self.request("POST", "/api/wait", body, ok=(200, 408))[0] == 200
+
     def wait_for_messages(self, count: int = 1, timeout: float = 5.0) -> tuple[Message, ...]:
         __tracebackhide__ = True
         arguments.wait("wait_for_messages", count, timeout)
+        refuse_blocking_wait("wait_for_messages", lambda: self._met("messages", count))
         return tuple(self._message(m) for m in self._wait("messages", count, timeout))
 
     def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> tuple[SessionRecord, ...]:
         """Wait until ``count`` sessions have ended (so their transcripts are complete)."""
         __tracebackhide__ = True
         arguments.wait("wait_for_sessions", count, timeout)
+        refuse_blocking_wait("wait_for_sessions", lambda: self._met("sessions", count))
         waited = self._wait("sessions", count, timeout)
         return tuple(session_from_json(s, message=self._message) for s in waited)
 

@@ -15,10 +15,12 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from smtpfake.journal import Journal, SessionRecord
+
+T = TypeVar("T")
 
 #: seconds a read waits for the sessions open at that moment to end
 SETTLE_TIMEOUT = 2.0
@@ -64,6 +66,27 @@ def running_library() -> str | None:
     return None
 
 
+class WaitInLoopError(RuntimeError):
+    """A blocking wait (``wait_for_messages``, ``wait_for_sessions``) called in a thread that
+    runs an event loop (an async test), not met already: it would hold up that loop, so a client
+    running on it could not send, and the wait would time out with nothing. Raised at once; the
+    awaitable form
+    (``await smtpfake.await_for_messages(...)``) waits with the loop going on."""
+
+
+def refuse_blocking_wait(name: str, done: Callable[[], bool]) -> None:
+    """:class:`WaitInLoopError` if this thread runs an event loop and the wait is not ``done()``
+    already (asked only then: a wait already met needs no blocking). ``name``: the blocking
+    wait, whose awaitable form is ``a`` + ``name``, as ``asettle`` is ``settle``'s."""
+    library = running_library()
+    if library is not None and not done():
+        raise WaitInLoopError(
+            f"smtpfake: {name}() blocks, and this thread runs the test's {library} event loop: "
+            f"a client on that loop could not send while it waited; use "
+            f"`await smtpfake.a{name}(...)` in an async test"
+        )
+
+
 def in_running_loop() -> bool:
     """Whether this thread runs an event loop (see :func:`running_library`)."""
     return running_library() is not None
@@ -72,13 +95,19 @@ def in_running_loop() -> bool:
 async def in_worker_thread(function: Callable[[float | None], bool], timeout: float | None) -> bool:
     """``function(timeout)`` in a worker thread, awaited in the running loop (asyncio's or
     trio's), which goes on meanwhile: what ``asettle()`` does."""
+    return await off_loop(lambda: function(timeout))
+
+
+async def off_loop(function: Callable[[], T]) -> T:
+    """``function()`` in a worker thread, awaited in the running loop (asyncio's or trio's),
+    which goes on meanwhile: how the awaitable forms of the blocking waits wait."""
     if running_library() == "trio":
         trio = sys.modules["trio"]
-        done: bool = await trio.to_thread.run_sync(function, timeout)
-        return done
+        done: Any = await trio.to_thread.run_sync(function)
+        return done  # type: ignore[no-any-return]
     import asyncio
 
-    return await asyncio.to_thread(function, timeout)
+    return await asyncio.to_thread(function)
 
 
 _PACKAGE = str(Path(__file__).parent)

@@ -135,7 +135,12 @@ def test_serve_with_a_param_greylists_for_that_long() -> None:
 
 def test_params_and_clock_from_the_environment() -> None:
     args = cli_parser.build_parser().parse_args(["serve"])
-    env = {"SMTPFAKE_PARAMS": "delay=5 count=3", "SMTPFAKE_CLOCK": "manual"}
+    # a manual clock moves only through the API: without it, a usage error (test_serve_needs_api)
+    env = {
+        "SMTPFAKE_PARAMS": "delay=5 count=3",
+        "SMTPFAKE_CLOCK": "manual",
+        "SMTPFAKE_API_PORT": "0",
+    }
     cfg = cli._serve_settings(args, env)
     assert (cfg["params"], cfg["clock"]) == ({"delay": "5", "count": "3"}, "manual")
     flagged = cli_parser.build_parser().parse_args(
@@ -164,7 +169,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[Server]:
 
 def test_serve_with_a_manual_clock(monkeypatch: pytest.MonkeyPatch, served: list[Server]) -> None:
     monkeypatch.delenv("SMTPFAKE_CLOCK", raising=False)
-    assert cli.main(["serve", "--port", "0", "--clock", "manual"]) == 0
+    assert cli.main(["serve", "--port", "0", "--clock", "manual", "--api-port", "0"]) == 0
     (server,) = served
     before = server.now()
     assert server.now() == before  # stands still
