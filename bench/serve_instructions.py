@@ -55,7 +55,8 @@ def count(tree: str | None, messages: int, args: argparse.Namespace, counted: bo
                 command, stdout=log, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=folder
             )
         try:
-            port = listening_port(proc, folder, timeout=120)
+            # (600: under valgrind on a machine loaded by other work, start-up took over 120 s)
+            port = listening_port(proc, folder, timeout=600)
             source = [SOURCE, "-s", "10", "-m", str(messages), "-l", "1000", f"127.0.0.1:{port}"]
             subprocess.run(source, check=True, timeout=600)
             proc.send_signal(signal.SIGINT)
