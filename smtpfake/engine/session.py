@@ -846,8 +846,9 @@ class Session:
                     then()
                 known = _SENT[closing].get(id(reply))  # _sent(), its common path inline
                 if known is not None and known[0] is reply:
-                    return known[1]
-                actions = _sent(reply, closing)
+                    actions = known[1]
+                else:
+                    actions = _sent(reply, closing)
                 if plan is reply and not closing and not 400 <= reply.code < 500:
                     # a reply that is not a 4xx (no retry_after to note) and does not close
                     if len(_PLAIN) >= _SENT_MAX:
