@@ -821,6 +821,21 @@ class Session:
         (consult.py): the rest follows in :meth:`consulted`."""
         # no hook and no rule on the stage can change it: most replies of most sessions
         if not self.hooks and self._compiled.select[stage] is None:
+            plain = _PLAIN.get(id(plan))
+            if plain is not None and plain[0] is plan:
+                # A reply met before (most are one of a few, _reply()), neither closing nor a
+                # 4xx: what the steps below do with it, with what they work out of it known.
+                counts = self.counts
+                counts[stage] = counts.get(stage, 0) + 1
+                positive = plain[1]  # _settle(), inline
+                if accept is not None and positive:
+                    if stage is _STAGE_MAIL:
+                        self.transactions += 1
+                    accept()
+                self.conduct.previous_ok = positive
+                if then is not None:
+                    then()
+                return plain[2]
             reply: Reply | None = None
             if isinstance(plan, Reply):
                 reply, closing = plan, plan.closes
@@ -839,8 +854,15 @@ class Session:
                     then()
                 known = _SENT[closing].get(id(reply))  # _sent(), its common path inline
                 if known is not None and known[0] is reply:
-                    return known[1]
-                return _sent(reply, closing)
+                    actions = known[1]
+                else:
+                    actions = _sent(reply, closing)
+                if plan is reply and not closing and not 400 <= reply.code < 500:
+                    # a reply that is not a 4xx (no retry_after to note) and does not close
+                    if len(_PLAIN) >= _SENT_MAX:
+                        _PLAIN.clear()
+                    _PLAIN[id(reply)] = (reply, reply.code < 400, actions)
+                return actions
         hook = HOOKS.get(stage) if self.hooks else None
         if hook in self.hooks and isinstance(plan, Reply):
             plan = _plain_plan(plan)  # what the hook's answer reshapes
@@ -1180,8 +1202,18 @@ class Session:
         now = self.arrived  # when the "." arrived
         if now is None:
             now = self.clock.now()
-        self.note(now, "client", f"(message data, {self.body.size} bytes)", None, _NOTED)
-        self.note(now, "client", ".", None)
+        text = f"(message data, {self.body.size} bytes)"
+        entries = self.entries
+        if (  # note() twice, inline: once a message
+            entries is not None
+            and len(entries) + 2 <= self.entries_room
+            and len(text) <= self.entry_chars
+        ):
+            entries.append((now, "client", text, None, *_NOTED))
+            entries.append((now, "client", ".", None))
+        else:
+            self.note(now, "client", text, None, _NOTED)
+            self.note(now, "client", ".", None)
         self.conduct.previous = "."
         return self._end_of_data()
 
@@ -1369,6 +1401,9 @@ _TLS_RECORD = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "appl
 #: while it is here (cleared when full)
 _SENT: tuple[dict[int, tuple[Reply, tuple[Action, ...]]], ...] = ({}, {})
 _SENT_MAX = 1024
+#: respond()'s replies met before that neither close nor are a 4xx (which may note retry_after),
+#: by identity as _SENT: (the reply, whether it is positive, its actions)
+_PLAIN: dict[int, tuple[Reply, bool, tuple[Action, ...]]] = {}
 _CLOSED = Note("(connection closed)")
 #: note()'s ``rest`` for the engine's note on the connection delivered whole (TranscriptEntry.note)
 _NOTED = (True, None, False, True)

@@ -49,6 +49,9 @@ INTERNAL_ERROR = b"451 4.3.0 smtpfake internal error, see the test report\r\n"
 #: batches carried out back to back in one callback before the loop gets a turn (a client that
 #: pipelines thousands of commands must not hold up the other sessions)
 BATCHES_PER_TURN = 64
+
+#: Wire._idle before the engine first answered with one timer (a tuple it never returns)
+_NO_IDLE: tuple[ArmTimer] = (ArmTimer("", 0.0),)
 #: stop reading while the engine holds this many unprocessed octets; go on below the low mark
 READ_HIGH, READ_LOW = 1 << 20, 1 << 16
 #: the longest a TLS handshake may take, in seconds (also bounded by the idle timeout)
@@ -109,6 +112,7 @@ class Wire(asyncio.Protocol):
         "_flying",
         "_held_at",
         "_hub",
+        "_idle",
         "_kept",
         "_later",
         "_looking",
@@ -163,6 +167,7 @@ class Wire(asyncio.Protocol):
         self._reset = False  # the client's RST was met by a write, before a read saw it
         self._failing = False
         self._out: list[bytes] | None = None  # Sends collected in one callback, written at its end
+        self._idle = _NO_IDLE  # the engine's last answer to a reply written that was one timer
 
     # -- asyncio.Protocol --------------------------------------------------------------------------
 
@@ -347,14 +352,21 @@ class Wire(asyncio.Protocol):
         assert conn is not None and transport is not None
         turns = 0
         outer = out is None
-        if len(actions) == 2 and type(actions[0]) is ArmTimer and type(actions[1]) is Send:
+        single = len(actions) == 1
+        if (
+            not single
+            and len(actions) == 2
+            and type(actions[0]) is ArmTimer
+            and type(actions[1]) is Send
+        ):
             # a timer and one reply (the greeting, after the idle timer): the timer first, as
             # the loop below would set it, and the reply as any other
             self._timer_action(actions[0])
             actions = actions[1:]
+            single = True
         if (
-            outer
-            and len(actions) == 1
+            single
+            and outer
             and type(actions[0]) is Send
             and self._writable is None
             and self._task is None
@@ -384,14 +396,19 @@ class Wire(asyncio.Protocol):
             except Exception as error:
                 self._failed(error)
                 return False
-            if len(actions) == 1 and type(actions[0]) is ArmTimer:
+            idle = self._idle
+            if actions is not idle and len(actions) == 1 and type(actions[0]) is ArmTimer:
+                # the engine answers with the same one-timer tuple each time: known by identity
+                self._idle = idle = cast("tuple[ArmTimer]", actions)
+            if actions is idle:
                 # _timer_action()'s common case inline: the idle timer moved later
-                timer = actions[0]
+                timer = idle[0]
+                name = timer.name
                 deadline = self._loop.time() + timer.seconds
                 deadlines = self._deadlines
-                rings = deadlines.get(timer.name)
+                rings = deadlines.get(name)
                 if rings is not None and rings <= deadline:
-                    deadlines[timer.name] = deadline
+                    deadlines[name] = deadline
                 else:
                     self._timer_action(timer)
                 if self._read_paused:
