@@ -618,7 +618,7 @@ class RemoteSmtpFake(ControlHelpers):
         old one): its API prefix and SMTP address; what this client knew of the old server (its
         CA, its open sessions) is forgotten."""
         self.prefix = other.prefix
-        self._smtp_host, self._smtp_port = other._smtp_host, other._smtp_port
+        self._smtp_host, self._smtp_port = other.host, other.port  # (set: made by new_server)
         with self._ca_lock:
             self._ca_file = None
         self.__dict__.pop("_stalled_sessions", None)  # ControlHelpers' Stalled, made anew
