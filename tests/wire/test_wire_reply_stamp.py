@@ -11,6 +11,7 @@ saw it held).
 
 from __future__ import annotations
 
+import os
 import re
 import select
 import socket
@@ -152,11 +153,18 @@ class TailWitness(Witness):
     def now(self) -> float:
         with self._lock:
             client = self.client
-            watched = client is not None and client.fileno() >= 0
-            # (select first: the socket's timeout makes a recv wait, whatever its flags)
-            if watched and select.select([client], [], [], 0)[0]:
-                assert client is not None
-                if client.recv(1 << 17, socket.MSG_PEEK).endswith(MARK):
+            if client is not None and client.fileno() >= 0:
+                # a peek that never waits: the client's socket has a timeout, so its own recv
+                # waits when the client's read took the octets between a select and the peek
+                # (the server's loop then stood still: seen under load). A duplicate without a
+                # timeout says "nothing" at once instead.
+                with socket.socket(fileno=os.dup(client.fileno())) as peek:
+                    peek.setblocking(False)
+                    try:
+                        held = peek.recv(1 << 17, socket.MSG_PEEK)
+                    except BlockingIOError:
+                        held = b""
+                if held.endswith(MARK):
                     self._now += LATE
             return self._now
 
