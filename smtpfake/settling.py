@@ -70,8 +70,7 @@ class WaitInLoopError(RuntimeError):
     """A blocking wait (``wait_for_messages``, ``wait_for_sessions``) called in a thread that
     runs an event loop (an async test), not met already: it would hold up that loop, so a client
     running on it could not send, and the wait would time out with nothing. Raised at once; the
-    awaitable form
-    (``await smtpfake.await_for_messages(...)``) waits with the loop going on."""
+    awaitable form (``await smtpfake.await_for_messages(...)``) waits with the loop going on."""
 
 
 def refuse_blocking_wait(name: str, done: Callable[[], bool]) -> None:
