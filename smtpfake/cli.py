@@ -758,8 +758,27 @@ def _show_value(value: Any) -> str:
         value = {f.name: getattr(value, f.name) for f in fields}
     if isinstance(value, tuple):
         value = [_plain_tuple(v) for v in value]
-    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000)
+    text = yaml.dump(
+        value, Dumper=_show_dumper(), default_flow_style=True, sort_keys=False, width=10_000
+    )
     return text.strip().removesuffix("...").strip()
+
+
+def _show_dumper() -> Any:
+    """PyYAML's safe dumper, writing a string that holds a line break or another unprintable
+    character double-quoted with escapes (``"250 lf\\n"``): PyYAML would fold it over several
+    lines, and ``show`` gives one line per rule."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def string(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+        style = None if data.isprintable() else '"'
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+    Dumper.add_representer(str, string)
+    return Dumper
 
 
 def _plain_tuple(value: Any) -> Any:
