@@ -125,6 +125,9 @@ class Fleet:
             grace_period=main.grace_period,
             stop_grace_period=main.stop_grace_period,
             params=params,
+            # the sidecar's back end (serve --deliver): each test's server with
+            # --smtpfake-remote delivers where the README says the sidecar's mail goes
+            delivery=main.delivery,
             # a clock of its own, of the sidecar's kind (manual with serve --clock manual)
             clock=ManualClock() if isinstance(main.clock, ManualClock) else None,
         )
