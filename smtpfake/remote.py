@@ -170,6 +170,18 @@ def _check_client(url: Any, token: Any, timeout: Any, smtp_host: Any, smtp_port:
     arguments.whole(call, "smtp_port", smtp_port, low=1, high=65535, none=True)
 
 
+def _token(token: str) -> str:
+    """RemoteSmtpFake(token=...) cleaned; ValueError naming the argument for one no header
+    can carry."""
+    __tracebackhide__ = True
+    from smtpfake.bearer_token import clean
+
+    try:
+        return clean(token)
+    except ValueError as exc:
+        raise ValueError(f"RemoteSmtpFake(token=...): {exc}") from None
+
+
 def _param_text(value: Any) -> str:
     """A parameter's value as YAML writes it (true, 5, 2.5, 5m), for a query string."""
     if isinstance(value, bool):
@@ -224,7 +236,8 @@ class RemoteSmtpFake(ControlHelpers):
         #: sidecar's own, ``/api/servers/ID`` for a server on demand)
         self.url = f"{parts.scheme}://{parts.netloc}"
         self.prefix = path or "/api"
-        self.token = token
+        # a secret file's last newline dropped, as serve drops it (smtpfake.bearer_token)
+        self.token = None if token is None else _token(token)
         self.timeout = timeout
         self._api_host = parts.hostname
         self._smtp_host = smtp_host

@@ -143,6 +143,36 @@ def test_a_missing_or_wrong_token_is_a_usage_error(
         right.assert_outcomes(passed=1)
 
 
+def test_a_token_from_a_secret_file_works_and_one_no_header_can_carry_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token read from a secret file ends in a newline: pytest stopped with 64 lines of
+    INTERNALERROR (http.client's "Invalid header value"); the surrounding whitespace is
+    dropped, as serve drops it, and a token with a space inside is one usage error (fresh15
+    F4)."""
+    with own_sidecar(token="right") as api:
+        pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+        monkeypatch.setenv("SMTPFAKE_API_TOKEN", "right\n")
+        result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url)
+        result.assert_outcomes(passed=1)
+        monkeypatch.setenv("SMTPFAKE_API_TOKEN", "ri ght")
+        result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(
+            ["ERROR: smtpfake: SMTPFAKE_API_TOKEN: the token holds U+0020 ' ': *RFC 6750*"]
+        )
+        monkeypatch.delenv("SMTPFAKE_API_TOKEN")
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "--smtpfake-remote", api.url,
+            "--smtpfake-remote-token", "right\x01",
+        )  # fmt: skip
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(
+            ["ERROR: smtpfake: --smtpfake-remote-token (ini smtpfake_remote_token): *U+0001*"]
+        )
+        assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
 def test_a_misspelt_scenario_against_a_sidecar_is_one_usage_error(
     pytester: pytest.Pytester, sidecar: tuple[Server, ApiServer]
 ) -> None:
