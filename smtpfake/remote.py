@@ -244,6 +244,7 @@ class RemoteSmtpFake(ControlHelpers):
         self._smtp_port = smtp_port
         self._ca_lock = threading.Lock()
         self._ca_file: str | None = None
+        self._seen_sidecar = False  # its health answered as a sidecar's (request())
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -263,6 +264,11 @@ class RemoteSmtpFake(ControlHelpers):
         (400 or 413 from a scenario upload raises ScenarioError, as the in-process ``use`` does).
         ``top``: a path of the sidecar itself (``/api/servers``), not of this server."""
         __tracebackhide__ = _refused_argument
+        if not self._seen_sidecar and path != "/api/health":
+            # once: another JSON API on the URL is NotASidecar before any answer of it is read
+            # as a sidecar's (a KeyError; a reset() or use() that "worked"; fresh15 F3)
+            self.health()
+            self._seen_sidecar = True
         status, _, raw = self._fetch(
             method, path, body, content_type=content_type, query=query, timeout=timeout, top=top
         )
