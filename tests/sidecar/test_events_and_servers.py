@@ -149,6 +149,23 @@ def test_servers_on_demand_deliver_through_the_sidecars_back_end(tmp_path: Path)
     assert failed == []
 
 
+def test_a_server_on_demand_of_another_run_is_gone(fleet_api: ApiServer) -> None:
+    """A client sends the run that made its server (``run`` of POST /api/servers) in
+    X-Smtpfake-Run; a sidecar restarted at the same URL, whose own s1 may be another client's,
+    answers 410 rather than acting on it (fresh15 F2). The sidecar's top paths ignore it."""
+    url = fleet_api.url
+    made = call(url, "POST", "/api/servers", {}).body
+    health = call(url, "GET", "/api/health").body
+    assert made["run"] == health["run"] and len(health["run"]) == 16
+    path = f"/api/servers/{made['id']}/reset"
+    ours = {"X-Smtpfake-Run": made["run"]}
+    assert call(url, "POST", path, {}, headers=ours).status == 200
+    gone = call(url, "POST", path, {}, headers={"X-Smtpfake-Run": "0" * 16})
+    assert gone.status == 410, gone
+    assert "another run of the sidecar" in gone.body["error"]
+    assert call(url, "GET", "/api/servers", headers={"X-Smtpfake-Run": "0" * 16}).status == 200
+
+
 def test_servers_on_demand_are_isolated(fleet_api: ApiServer) -> None:
     url = fleet_api.url
     made = call(url, "POST", "/api/servers", {"scenario": "421-at-greeting", "seed": 3})
