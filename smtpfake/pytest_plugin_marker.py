@@ -313,12 +313,19 @@ def for_the_test(
     on_sidecar(request.config, settings, backend.reset, rejoin=backend)
     backend.settle_timeout = SETTLE_TIMEOUT  # a test's own setting ends with the test
     problem = ""
-    try:
-        # params: the scenario's ${name} values (in-process, or sent to the sidecar)
-        backend.use(scenario, seed=seed, params=params or None)
-    except ScenarioError as exc:
-        from_marker = marker is not None and "scenario" in marker.kwargs and not indirect
-        problem = _load_problem(exc, scenario, params, request.node, from_marker)
+
+    def use() -> None:
+        nonlocal problem
+        try:
+            # params: the scenario's ${name} values (in-process, or sent to the sidecar)
+            backend.use(scenario, seed=seed, params=params or None)
+        except ScenarioError as exc:
+            from_marker = marker is not None and "scenario" in marker.kwargs and not indirect
+            problem = _load_problem(exc, scenario, params, request.node, from_marker)
+
+    # guarded as the reset is: a sidecar gone between the two is one line too (fresh15 F6:
+    # a 280-line chained traceback)
+    on_sidecar(request.config, settings, use, rejoin=backend)
     if problem:
         pytest.fail(problem, pytrace=False)  # outside the except: no chained exception shown
     server: Server | None = getattr(backend, "server", None)

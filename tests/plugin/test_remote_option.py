@@ -250,3 +250,40 @@ def test_the_fixtures_scenario_is_the_same_in_process_and_against_a_sidecar(
         pytester.runpytest("-p", "no:cacheprovider", *remote).assert_outcomes(passed=1)
     local, remote = (pytester.path / "keys.txt").read_text().splitlines()
     assert local == remote
+
+
+def test_a_sidecar_gone_between_the_reset_and_the_use_is_one_line(
+    pytester: pytest.Pytester,
+) -> None:
+    """The fixture's setup resets its server, then plays the test's scenario: a sidecar that
+    went between the two was a 280-line chained traceback (fresh15 F6), where one gone before
+    the reset is one line. The conftest makes the first use() find it gone."""
+    pytester.makeconftest(
+        """
+from smtpfake.remote import RemoteSmtpFake, SidecarUnreachable
+
+real = RemoteSmtpFake.use
+calls = []
+
+def use(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 1:  # the first test's setup
+        raise SidecarUnreachable(self.url, ConnectionRefusedError(111, "Connection refused"))
+    return real(self, *args, **kwargs)
+
+def pytest_configure(config):
+    RemoteSmtpFake.use = use
+
+def pytest_unconfigure(config):
+    RemoteSmtpFake.use = real
+"""
+    )
+    pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+    with own_sidecar() as api:
+        result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url)
+    out = result.stdout.str()
+    assert "Traceback" not in out and "SidecarUnreachable" not in out, out[-3000:]
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"smtpfake: --smtpfake-remote {api.url}: cannot reach the sidecar: *refused*"]
+    )
