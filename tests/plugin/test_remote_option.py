@@ -287,3 +287,40 @@ def pytest_unconfigure(config):
     result.stdout.fnmatch_lines(
         [f"smtpfake: --smtpfake-remote {api.url}: cannot reach the sidecar: *refused*"]
     )
+
+
+def test_a_wait_that_times_out_says_the_same_both_ways_with_the_transcript_once(
+    pytester: pytest.Pytester, sidecar: tuple[Server, ApiServer]
+) -> None:
+    """Against a sidecar the TimeoutError carried the transcript, which the report's section
+    prints too (twice), and its words were the sidecar's own (fresh15 F5)."""
+    _, api = sidecar
+    pytester.makepyfile(
+        test_waits="""
+import smtplib
+
+def _send(smtpfake):
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as s:
+        s.sendmail("a@example.test", ["b@example.test"], b"Subject: once\\r\\n\\r\\nx\\r\\n")
+
+def test_messages(smtpfake):
+    _send(smtpfake)
+    smtpfake.wait_for_messages(2, timeout=0.5)
+
+def test_sessions(smtpfake):
+    _send(smtpfake)
+    smtpfake.wait_for_sessions(2, timeout=0.5)
+"""
+    )
+    said = []
+    for extra in ([], ["--smtpfake-remote", api.url]):
+        result = pytester.runpytest("-p", "no:cacheprovider", *extra)
+        result.assert_outcomes(failed=2)
+        out = result.stdout.str()
+        assert out.count("S: 220 ") == 2, out  # one transcript a failing test: its section's
+        said.append([line[1:].strip() for line in result.stdout.lines if line.startswith("E ")])
+    assert said[0] == said[1]
+    assert said[0] == [
+        "TimeoutError: waited 0.5s for 2 message(s), got 1",
+        "TimeoutError: waited 0.5s for 2 finished session(s), got 1",
+    ]
