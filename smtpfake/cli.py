@@ -206,6 +206,13 @@ def _serve_settings(args: Args, env: Mapping[str, str]) -> dict[str, Any]:
         except limits.LimitError as exc:
             flag = "--" + key.replace("_", "-")
             raise _ConfigError(f"{flag}/{var}{exc}, got {out[key]:g}") from None
+    if out["api_token"] is not None:
+        from smtpfake.bearer_token import clean
+
+        try:
+            out["api_token"] = clean(out["api_token"])
+        except ValueError as exc:
+            raise _ConfigError(f"--api-token/SMTPFAKE_API_TOKEN: {exc}") from None
     for key in ("port", "api_port"):
         port = out[key]
         if port is not None and not 0 <= port <= 65535:
@@ -579,6 +586,14 @@ def _show(args: Args) -> int:
         )
     if args.journal is not None and args.remote is not None:
         return usage_problem("smtpfake show", "--journal and --remote are two sources; give one")
+    token = args.api_token or os.environ.get("SMTPFAKE_API_TOKEN") or None
+    if token is not None and args.remote is not None:
+        from smtpfake.bearer_token import clean
+
+        try:
+            token = clean(token)
+        except ValueError as exc:
+            return usage_problem("smtpfake show", f"--api-token/SMTPFAKE_API_TOKEN: {exc}")
     failures: tuple[type[Exception], ...] = (OSError, ValueError)
     if args.remote is not None:  # the HTTP client is imported only when it is used
         from smtpfake.remote import RemoteError
@@ -591,7 +606,7 @@ def _show(args: Args) -> int:
             text, labels = show_text(sc), [rule.label for rule in sc.rules]
         if args.remote is not None:
             try:
-                remote = _remote(args)
+                remote = _remote(args.remote, token)
             except ValueError as exc:  # not a URL: the option's mistake, not the sidecar's
                 return usage_problem("smtpfake show", f"--remote: {exc}")
             remote.health()  # NotASidecar from another JSON API, before its answers are read
@@ -651,11 +666,10 @@ def scenario_problems(
     return 2
 
 
-def _remote(args: Args) -> RemoteSmtpFake:
+def _remote(url: str, token: str | None) -> RemoteSmtpFake:
     from smtpfake.remote import RemoteSmtpFake
 
-    token = args.api_token or os.environ.get("SMTPFAKE_API_TOKEN") or None
-    return RemoteSmtpFake(args.remote, token)
+    return RemoteSmtpFake(url, token)
 
 
 def _for_rules(item: Any) -> SessionRecord:
@@ -758,8 +772,27 @@ def _show_value(value: Any) -> str:
         value = {f.name: getattr(value, f.name) for f in fields}
     if isinstance(value, tuple):
         value = [_plain_tuple(v) for v in value]
-    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000)
+    text = yaml.dump(
+        value, Dumper=_show_dumper(), default_flow_style=True, sort_keys=False, width=10_000
+    )
     return text.strip().removesuffix("...").strip()
+
+
+def _show_dumper() -> Any:
+    """PyYAML's safe dumper, writing a string that holds a line break or another unprintable
+    character double-quoted with escapes (``"250 lf\\n"``): PyYAML would fold it over several
+    lines, and ``show`` gives one line per rule."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def string(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+        style = None if data.isprintable() else '"'
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+    Dumper.add_representer(str, string)
+    return Dumper
 
 
 def _plain_tuple(value: Any) -> Any:

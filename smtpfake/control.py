@@ -613,8 +613,11 @@ class SmtpFake(ControlHelpers):
         refuse_blocking_wait("wait_for_sessions", lambda: ended(self.server.journal))
 
         if not self.server.journal.wait(ended, timeout):
+            got = wait_count("sessions", self.server.journal)
             raise TimeoutError(
-                self._with_transcript(f"waited {timeout}s for {count} finished session(s)")
+                self._with_transcript(
+                    f"waited {timeout}s for {count} finished session(s), got {got}"
+                )
             )
         return self.sessions
 

@@ -240,6 +240,15 @@ def read_settings(config: pytest.Config) -> Settings:
                 f"{str(folder)!r} is not a directory"
             )
     token = _setting(config, "remote_token") or os.environ.get("SMTPFAKE_API_TOKEN")
+    if token:
+        from smtpfake.bearer_token import clean
+
+        try:
+            token = clean(token)
+        except ValueError as exc:
+            where = _named("remote_token") if _setting(config, "remote_token") else None
+            where = where or "SMTPFAKE_API_TOKEN"
+            raise pytest.UsageError(f"smtpfake: {where}: {exc}") from None
     delivery = _setting(config, "delivery")
     if delivery:
         _check_delivery(delivery, "--smtpfake-delivery (ini smtpfake_delivery)", pytest.UsageError)

@@ -302,7 +302,7 @@ def on_sidecar(
     if not settings.remote:
         call()
         return
-    from smtpfake.remote import SidecarUnreachable
+    from smtpfake.remote import SidecarRestarted, SidecarUnreachable
 
     problem = config.stash.get(GONE, "")
     if problem and quiet_if_told:
@@ -314,6 +314,16 @@ def on_sidecar(
             call()
         except SidecarUnreachable as exc:
             problem = sidecar_gone(config, settings.remote, exc)
+        except SidecarRestarted:
+            # restarted at the same URL while no test looked: this process's server went with
+            # the old run (and its id may now be another client's); a test's start makes a new
+            # one, as after a sidecar seen gone; a teardown leaves that to the next test
+            if rejoin is None:
+                return
+            config.stash[GONE] = f"smtpfake: the sidecar at {settings.remote} was restarted"
+            problem = back_again(config, settings, rejoin)
+            if not problem:
+                call()
     if problem:  # outside the except block: no chained exception shown
         pytest.fail(problem, pytrace=False)
 

@@ -154,6 +154,10 @@ def _marker_scenario(
     return scenario, seed
 
 
+#: seconds the fixture waits at a test's end for that test's deliveries; one still under way
+#: then is given up and fails the test (DeliveryAbandoned)
+DELIVERY_WAIT = 10.0
+
 #: the marker's keywords; anything else is a typo that would silently do nothing
 _MARKER_KEYWORDS = ("scenario", "seed", "params", "delivery", "handler")
 
@@ -309,12 +313,19 @@ def for_the_test(
     on_sidecar(request.config, settings, backend.reset, rejoin=backend)
     backend.settle_timeout = SETTLE_TIMEOUT  # a test's own setting ends with the test
     problem = ""
-    try:
-        # params: the scenario's ${name} values (in-process, or sent to the sidecar)
-        backend.use(scenario, seed=seed, params=params or None)
-    except ScenarioError as exc:
-        from_marker = marker is not None and "scenario" in marker.kwargs and not indirect
-        problem = _load_problem(exc, scenario, params, request.node, from_marker)
+
+    def use() -> None:
+        nonlocal problem
+        try:
+            # params: the scenario's ${name} values (in-process, or sent to the sidecar)
+            backend.use(scenario, seed=seed, params=params or None)
+        except ScenarioError as exc:
+            from_marker = marker is not None and "scenario" in marker.kwargs and not indirect
+            problem = _load_problem(exc, scenario, params, request.node, from_marker)
+
+    # guarded as the reset is: a sidecar gone between the two is one line too (fresh15 F6:
+    # a 280-line chained traceback)
+    on_sidecar(request.config, settings, use, rejoin=backend)
     if problem:
         pytest.fail(problem, pytrace=False)  # outside the except: no chained exception shown
     server: Server | None = getattr(backend, "server", None)
@@ -323,9 +334,13 @@ def for_the_test(
     request.node.stash[HANDLE] = backend
     report_transcripts(request.config)
     yield backend
-    if server is not None and server.delivery is not None:
-        # this test's messages reach its back end (and a handler's failure fails this test)
-        server.wait_for_deliveries()
+    # this test's messages reach its back end (and a handler's failure fails this test); one
+    # the back end never finishes is given up and fails this test too
+    if server is not None and server.delivery is not None:  # noqa: SIM102 (the wait first)
+        if not server.wait_for_deliveries(DELIVERY_WAIT):
+            server.give_up_deliveries(
+                f"after the fixture's {DELIVERY_WAIT:g} s wait at the end of the test"
+            )
     errors = list(getattr(server, "errors", ()))
     if server is not None and kept is not _NO_CHANGE:
         server.delivery = kept  # type: ignore[assignment]

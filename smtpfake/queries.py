@@ -8,7 +8,6 @@ near misses: what was received, and which of the asked-for fields differed.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -163,11 +162,20 @@ def _said(session: SessionRecord) -> float:
 
 
 def retries(sessions: Sequence[SessionRecord]) -> tuple[Retry, ...]:
-    """One :class:`Retry` per session that came after a session with a 4xx reply, in order."""
+    """One :class:`Retry` per session that came after a session with a 4xx reply from the same
+    client IP (as greylisting and ``retry-too-soon`` know a client: each connection has a port
+    of its own), in the order of the retries. A session from another address in between is
+    another client's, not this one's retry (fresh14 N5: two senders behind one sidecar)."""
+    from smtpfake.engine.occurrence import client_ip
+
     out = []
-    for before, after in itertools.pairwise(sessions):
-        transient = [c for c in before.reply_codes if 400 <= c < 500]
-        if not transient:
-            continue
-        out.append(Retry(before, after, transient[-1], max(0.0, after.started - _said(before))))
+    failed: dict[str, SessionRecord] = {}  # by client IP: its last session, when it got a 4xx
+    for session in sessions:
+        ip = client_ip(session.peer)
+        before = failed.pop(ip, None)
+        if before is not None:
+            code = [c for c in before.reply_codes if 400 <= c < 500][-1]
+            out.append(Retry(before, session, code, max(0.0, session.started - _said(before))))
+        if any(400 <= c < 500 for c in session.reply_codes):
+            failed[ip] = session
     return tuple(out)

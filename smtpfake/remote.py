@@ -74,6 +74,17 @@ class SidecarUnreachable(RemoteError):
         self.reason = str(reason)
 
 
+#: the header naming the run that made a server on demand (smtpfake.http.guards.RUN_HEADER:
+#: written out, so the client imports nothing of the sidecar's side)
+RUN_HEADER = "X-Smtpfake-Run"
+
+
+class SidecarRestarted(RemoteError):
+    """The server on demand this client drives went with the sidecar's run that made it: the
+    sidecar at the URL was restarted (410 to the ``X-Smtpfake-Run`` this client sent). A server
+    of that id now, if any, is another client's; this one needs a new server."""
+
+
 class NotASidecar(RemoteError):
     """What answers at the URL is not an smtpfake sidecar's API: an SMTP server (its port given
     for the API's), a web server that is not smtpfake, a reply cut short, bad JSON. One line
@@ -170,6 +181,18 @@ def _check_client(url: Any, token: Any, timeout: Any, smtp_host: Any, smtp_port:
     arguments.whole(call, "smtp_port", smtp_port, low=1, high=65535, none=True)
 
 
+def _token(token: str) -> str:
+    """RemoteSmtpFake(token=...) cleaned; ValueError naming the argument for one no header
+    can carry."""
+    __tracebackhide__ = True
+    from smtpfake.bearer_token import clean
+
+    try:
+        return clean(token)
+    except ValueError as exc:
+        raise ValueError(f"RemoteSmtpFake(token=...): {exc}") from None
+
+
 def _param_text(value: Any) -> str:
     """A parameter's value as YAML writes it (true, 5, 2.5, 5m), for a query string."""
     if isinstance(value, bool):
@@ -224,13 +247,18 @@ class RemoteSmtpFake(ControlHelpers):
         #: sidecar's own, ``/api/servers/ID`` for a server on demand)
         self.url = f"{parts.scheme}://{parts.netloc}"
         self.prefix = path or "/api"
-        self.token = token
+        # a secret file's last newline dropped, as serve drops it (smtpfake.bearer_token)
+        self.token = None if token is None else _token(token)
         self.timeout = timeout
         self._api_host = parts.hostname
         self._smtp_host = smtp_host
         self._smtp_port = smtp_port
         self._ca_lock = threading.Lock()
         self._ca_file: str | None = None
+        self._seen_sidecar = False  # its health answered as a sidecar's (request())
+        #: the sidecar's run that made the server on demand this client drives (new_server),
+        #: sent with each request: a restarted sidecar answers 410, not with another's server
+        self.run: str | None = None
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -250,6 +278,11 @@ class RemoteSmtpFake(ControlHelpers):
         (400 or 413 from a scenario upload raises ScenarioError, as the in-process ``use`` does).
         ``top``: a path of the sidecar itself (``/api/servers``), not of this server."""
         __tracebackhide__ = _refused_argument
+        if not self._seen_sidecar and path != "/api/health":
+            # once: another JSON API on the URL is NotASidecar before any answer of it is read
+            # as a sidecar's (a KeyError; a reset() or use() that "worked"; fresh15 F3)
+            self.health()
+            self._seen_sidecar = True
         status, _, raw = self._fetch(
             method, path, body, content_type=content_type, query=query, timeout=timeout, top=top
         )
@@ -262,6 +295,8 @@ class RemoteSmtpFake(ControlHelpers):
             said = f"{method} {path} answered {status} and not a JSON object: {answer!r:.200}"
             raise NotASidecar(self.url, said, status)
         if status not in ok:
+            if status == 410 and self.run and not top:
+                raise SidecarRestarted(status, str(answer.get("error", raw[:200])), answer)
             if status == 400 and "problems" in answer:
                 raise problems_from_json(answer)
             if status == 413 and method == "PUT" and path == "/api/scenario":
@@ -293,6 +328,8 @@ class RemoteSmtpFake(ControlHelpers):
             headers["Content-Type"] = content_type
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        if self.run and not top:
+            headers[RUN_HEADER] = self.run
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
@@ -315,6 +352,8 @@ class RemoteSmtpFake(ControlHelpers):
         headers = {"Accept": "text/event-stream"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        if self.run:
+            headers[RUN_HEADER] = self.run
         req = urllib.request.Request(self.url + self.prefix + "/events", headers=headers)
         try:
             resp = urllib.request.urlopen(req, timeout=timeout)
@@ -553,7 +592,11 @@ class RemoteSmtpFake(ControlHelpers):
             ok=(200, 408),
         )
         if status == 408:
-            raise TimeoutError(f"{body.get('error', 'timed out')}\n{self.transcript()}")
+            # the in-process words, and the transcript only where the in-process error has it
+            # (the plugin's report prints it once: fresh15 F5 saw it twice)
+            what = "message(s)" if kind == "messages" else "finished session(s)"
+            said = f"waited {timeout}s for {count} {what}, got {body.get('count', '?')}"
+            raise TimeoutError(self._with_transcript(said))
         items = list(body[kind])
         # the answer is one page, as GET /api/{kind}'s first: the rest, page by page
         return items if len(items) >= int(body["total"]) else self.listed(kind)
@@ -605,19 +648,22 @@ class RemoteSmtpFake(ControlHelpers):
             body["params"] = dict(params)
         made = self.request("POST", "/api/servers", body, ok=(200, 201), top=True)[1]
         reported = str(made.get("host") or made.get("smtp_host") or "")
-        return (client or RemoteSmtpFake)(
+        own = (client or RemoteSmtpFake)(
             f"{self.url}/api/servers/{made['id']}",
             self.token,
             timeout=self.timeout,
             smtp_host=self._api_host if wildcard_host(reported) else reported,
             smtp_port=int(made["smtp_port"]),
         )
+        own.run = str(made["run"]) if made.get("run") else None  # (an older sidecar: none)
+        return own
 
     def move_to(self, other: RemoteSmtpFake) -> None:
         """Drive ``other``'s server from now on (the plugin's, when a restarted sidecar lost the
         old one): its API prefix and SMTP address; what this client knew of the old server (its
         CA, its open sessions) is forgotten."""
         self.prefix = other.prefix
+        self.run = other.run
         self._smtp_host, self._smtp_port = other.host, other.port  # (set: made by new_server)
         with self._ca_lock:
             self._ca_file = None

@@ -198,6 +198,7 @@ class Server:
             check_async(delivery, ("DATA",), "Server(delivery=...)")
         self.delivery: Handler | None = delivery
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._giving_up = ""  # why deliveries under way are being given up (give_up_deliveries)
         self.hooks: Hooks | None = None
         if handler is not None:
             from smtpfake.hooks import Hooks, check_async, hook_names
@@ -249,8 +250,9 @@ class Server:
         async def one() -> None:
             try:
                 status = await deliver(handler, info, message)
-            except asyncio.CancelledError:  # the stop's wait ran out: not lost without a word
-                why = f"the back end had not finished {message.queue_id} when the server stopped"
+            except asyncio.CancelledError:  # a wait ran out: not lost without a word
+                when = self._giving_up or "when the server stopped"
+                why = f"the back end had not finished {message.queue_id} {when}"
                 self._report(DeliveryAbandoned(why), info.index)
                 raise
             except Exception as error:  # the handler's failure fails the test that caused it
@@ -325,6 +327,26 @@ class Server:
         self._live.discard(wire)
         if self.hooks is not None and wire.session is not None:
             self.hooks.forget(wire.session.index)
+
+    def give_up_deliveries(self, when: str) -> None:
+        """From a thread other than the server's (the fixture's teardown, after its wait ran
+        out): the deliveries still under way are given up (cancelled), each reported in
+        :attr:`errors` as DeliveryAbandoned saying ``when`` ("after the fixture's 10 s wait"),
+        before this returns."""
+        loop = self._loop
+        if not self._deliveries or loop is None or not loop.is_running():
+            return
+
+        async def cancel() -> None:
+            self._giving_up = when
+            try:
+                for task in list(self._deliveries):
+                    task.cancel()
+                await asyncio.wait(set(self._deliveries), timeout=1.0)
+            finally:
+                self._giving_up = ""
+
+        asyncio.run_coroutine_threadsafe(cancel(), loop).result(5.0)
 
     def report_error(self, error: BaseException, session: Session | None) -> None:
         self._report(error, session.index if session else None)

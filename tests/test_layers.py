@@ -185,6 +185,8 @@ def layer_of(module: str) -> str | None:
         "smtpfake.settling": "server",  # reads that wait for open sessions to end
         # the helpers' arguments checked (both transports; the server may use it too)
         "smtpfake.arguments": "server",
+        # the control API's token as given (serve, the plugin, show, RemoteSmtpFake)
+        "smtpfake.bearer_token": "server",
         # delivery back ends (aiosmtpd's handlers) beside the server that feeds them
         "smtpfake.delivery": "server",
         "smtpfake.relay": "server",

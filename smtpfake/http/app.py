@@ -115,7 +115,7 @@ def build_app(
         client_max_size=MAX_BODY,
         middlewares=[
             make_errors(report, ENDPOINTS),
-            make_guard(guard_host=guard_host, token=settings.token),
+            make_guard(guard_host=guard_host, token=settings.token, run=settings.fleet.run),
         ],
     )
     app[SETTINGS] = settings

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,6 +95,9 @@ class Fleet:
         #: servers on demand made since the start (deleted ones included)
         self.made = 0
         self._ids = itertools.count(1)
+        #: this sidecar process's run, random at start: a client of a server on demand sends it
+        #: back (RUN_HEADER), so after a restart its ``s1`` is not taken for the new run's
+        self.run = secrets.token_hex(8)
 
     def get(self, server_id: str) -> Instance:
         found = self.instances.get(server_id)
@@ -125,6 +129,9 @@ class Fleet:
             grace_period=main.grace_period,
             stop_grace_period=main.stop_grace_period,
             params=params,
+            # the sidecar's back end (serve --deliver): each test's server with
+            # --smtpfake-remote delivers where the README says the sidecar's mail goes
+            delivery=main.delivery,
             # a clock of its own, of the sidecar's kind (manual with serve --clock manual)
             clock=ManualClock() if isinstance(main.clock, ManualClock) else None,
         )

@@ -78,7 +78,13 @@ def _target_authority(request: web.Request) -> str | None:
     return url.raw_authority if url.is_absolute() else ""
 
 
-def make_guard(*, guard_host: bool, token: str | None) -> Middleware:
+#: a client of a server on demand sends the run that made it (``run`` of POST /api/servers):
+#: another run of the sidecar (restarted at the same URL) answers 410, not the request with
+#: its own server of that id, which may be another client's
+RUN_HEADER = "X-Smtpfake-Run"
+
+
+def make_guard(*, guard_host: bool, token: str | None, run: str = "") -> Middleware:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = request.headers.get("Host", "")
@@ -105,6 +111,13 @@ def make_guard(*, guard_host: bool, token: str | None) -> Middleware:
         path = request.path
         if token and path.startswith("/api/") and path not in PUBLIC_PATHS:
             authorize(request, token)
+        sent = request.headers.get(RUN_HEADER)
+        if sent is not None and sent != run and path.startswith("/api/servers/"):
+            raise ApiError(
+                410,
+                f"this server was made by another run of the sidecar ({sent}; this run is {run}): "
+                "the sidecar was restarted, and its servers on demand went with the old run",
+            )
         return await handler(request)
 
     return guard

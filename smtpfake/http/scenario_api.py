@@ -43,6 +43,8 @@ async def health(request: web.Request, settings: Settings, instance: Instance) -
         "smtp": _smtp(instance),
         # lines of serve's log dropped because its reader did not keep up (logging_observer)
         "log_dropped": 0 if settings.log is None else settings.log.dropped,
+        # this process's run (random at start): a restart at the same URL changes it
+        "run": settings.fleet.run,
     }
     return answer(body, 200 if ready else 503)
 

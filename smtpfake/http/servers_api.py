@@ -28,6 +28,11 @@ def _server_body(request: web.Request, instance: Instance) -> JSON:
     }
 
 
+def _made_body(request: web.Request, settings: Settings, instance: Instance) -> JSON:
+    """A new server's answer: its info, and the run that made it (``X-Smtpfake-Run``)."""
+    return {**_server_body(request, instance), "run": settings.fleet.run}
+
+
 async def create_server(
     request: web.Request, settings: Settings, instance: Instance
 ) -> web.Response:
@@ -40,7 +45,7 @@ async def create_server(
     except ParamsError as exc:
         raise params_invalid(exc, choice.params or {}, "params.") from None
     settings.hub.publish({"event": "server", "server": MAIN, "id": created.id, "time": time.time()})
-    body = _server_body(request, created)
+    body = _made_body(request, settings, created)
     return answer(body, 201, {"Location": body["url"]})
 
 

@@ -39,7 +39,9 @@ class Reply:
 
     def _wire_lines(self) -> list[str]:
         prefix = f"{self.enhanced} " if self.enhanced else ""
-        return [f"{prefix}{line}".rstrip() for line in (self.lines or ("",))]
+        # an empty text keeps the SP after the enhanced code: RFC 2034 §3 prefixes the text
+        # with the code "followed by one or more spaces" ("250 2.0.0 ", as "250 " alone)
+        return [f"{prefix}{line}".rstrip() if line else prefix for line in (self.lines or ("",))]
 
     def render(self) -> bytes:
         """Multi-line replies use ``code-`` on every line but the last (§4.2.1); the last line

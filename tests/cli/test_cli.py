@@ -201,6 +201,29 @@ def test_show_prints_each_rules_conditions_and_faults_and_the_server_settings() 
     assert "require_helo: true" in done.stdout
 
 
+def test_show_writes_a_raw_reply_with_a_bare_line_ending_on_its_rules_one_line(
+    tmp_path: Path,
+) -> None:
+    """A ``raw`` reply holding LF or CR (the rules that test bare line endings) is shown
+    double-quoted with escapes: PyYAML folded it over several lines, breaking "one line per
+    rule" (fresh14 N1)."""
+    scenario = tmp_path / "endings.yaml"
+    scenario.write_text(
+        "summary: x\nexpect: x\nrules:\n"
+        ' - {on: noop, raw: "250 lf\\n"}\n'
+        ' - {on: rset, raw: "250 a\\r\\n"}\n'
+        ' - {on: vrfy, raw: "250-a\\n250 b\\r"}\n'
+    )
+    done = smtpfake("show", str(scenario))
+    assert done.returncode == 0, done.stderr
+    rules = done.stdout[done.stdout.index("  rule 1") :].splitlines()
+    assert rules == [
+        '  rule 1 (on noop): on noop: raw {data: "250 lf\\n"}',
+        '  rule 2 (on rset): on rset: raw {data: "250 a\\r\\n"}',
+        '  rule 3 (on vrfy): on vrfy: raw {data: "250-a\\n250 b\\r"}',
+    ]
+
+
 def test_explain_enhanced_codes_and_chinese() -> None:
     done = smtpfake("explain", "5.7.1", "4.7.1")
     assert done.returncode == 0, done.stderr

@@ -94,3 +94,13 @@ def test_an_environment_variable_names_the_flag_it_stands_for(
 def test_the_parameters_variable_names_param() -> None:
     error = _usage(serve(["--port", "0"], SMTPFAKE_PARAMS="nope"))
     assert error.startswith("SMTPFAKE_PARAMS (the environment's --param): ")
+
+
+def test_a_token_no_header_can_carry_names_the_setting() -> None:
+    """A token with a space or a control character inside could never be sent by a client (RFC
+    6750 §2.1): serve ran an API nobody could use (fresh15 F4). Surrounding whitespace, a secret
+    file's last newline, is dropped instead (tests/sidecar/test_show_rules.py lets a client in)."""
+    said = _usage(serve(["--api-port", "0"], SMTPFAKE_API_TOKEN="se same"))
+    assert said.startswith("--api-token/SMTPFAKE_API_TOKEN: the token holds U+0020"), said
+    said = _usage(serve(["--api-port", "0", "--api-token", "\n"]))
+    assert said == "--api-token/SMTPFAKE_API_TOKEN: the token is empty (only whitespace)"

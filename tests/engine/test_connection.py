@@ -240,7 +240,7 @@ def test_a_rule_reply_without_an_enhanced_code_gets_the_class_default() -> None:
     p.feed("EHLO c.test")
     p.feed("MAIL FROM:<a@x.test>")
     assert p.feed("RCPT TO:<b@x.test>") == b"450 4.0.0 Mailbox busy\r\n"
-    assert p.feed("VRFY x") == b"554 5.0.0\r\n"
+    assert p.feed("VRFY x") == b"554 5.0.0 \r\n"  # the text's SP kept (RFC 2034 §3)
 
 
 def test_enhanced_none_sends_a_rule_reply_without_one() -> None:
@@ -256,6 +256,16 @@ def test_an_empty_reply_text_keeps_the_space() -> None:
     p = pipe(scenario({"on": "noop", "reply": "250"}, extensions_remove=["ENHANCEDSTATUSCODES"]))
     p.connect()
     assert p.feed("NOOP") == b"250 \r\n"  # RFC 5321 §4.2.1: servers SHOULD send the SP
+
+
+def test_an_empty_reply_text_keeps_the_space_after_the_enhanced_code() -> None:
+    """RFC 2034 §3: the text is prefixed with the enhanced code "followed by one or more
+    spaces"; with the class default added, ``250 2.0.0`` lost the SP (fresh14 N2)."""
+    p = pipe(scenario({"on": "noop", "reply": "250"}, {"on": "rset", "reply": {"code": 250}}))
+    p.connect()
+    p.feed("EHLO c.test")
+    assert p.feed("NOOP") == b"250 2.0.0 \r\n"
+    assert p.feed("RSET") == b"250 2.0.0 \r\n"
 
 
 def test_a_multi_line_reply_is_kept_as_its_lines() -> None:

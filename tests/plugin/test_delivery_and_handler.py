@@ -155,6 +155,52 @@ def test_plain_def_handler(smtpfake):
     result.stdout.fnmatch_lines(["*Plain object at *>): handle_DATA must be `async def`*"])
 
 
+def test_a_delivery_the_back_end_never_finishes_fails_its_test(
+    pytester: pytest.Pytester,
+) -> None:
+    """A handler that never returns: the test passed after the fixture's wait, and the stop's
+    DeliveryAbandoned came when nobody read ``errors`` any more (fresh14 F3). It is given up at
+    the wait's end and fails that test; the next test is clean."""
+    # the wait shortened inside the run (the module it reads), and put back after it
+    pytester.makeconftest(
+        """
+import smtpfake.pytest_plugin_marker as marker
+
+KEPT = marker.DELIVERY_WAIT
+marker.DELIVERY_WAIT = 0.5
+
+def pytest_unconfigure():
+    marker.DELIVERY_WAIT = KEPT
+"""
+    )
+    pytester.makepyfile(
+        SEND
+        + """
+import asyncio
+import pytest
+
+class Stuck:
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.Event().wait()
+
+@pytest.mark.smtpfake(delivery=Stuck())
+def test_stuck(smtpfake):
+    send(smtpfake)
+
+def test_next(smtpfake, smtpfake_server):
+    assert smtpfake_server.errors == []
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_stuck*",
+            "*DeliveryAbandoned: the back end had not finished SF* after the fixture's 0.5 s wait*",
+        ]
+    )
+
+
 def test_the_marker_gives_one_test_a_handler_whose_hooks_decide_replies(
     pytester: pytest.Pytester,
 ) -> None:

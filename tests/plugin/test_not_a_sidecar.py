@@ -16,10 +16,19 @@ def test_the_client_says_what_answered(kind: str) -> None:
     answer, said = ANSWERS[kind]
     with answering(answer) as url:
         remote = RemoteSmtpFake(url, timeout=5)
-        reads = [lambda: remote.host, remote.health]
-        if kind != "another JSON API":  # JSON objects: what health() checks (the start-up's)
-            reads.append(lambda: remote.messages)
+        # every read and every change, not only health(): another JSON API's answers were read
+        # as a sidecar's (KeyError: 'messages'), and reset() or use() "worked" (fresh15 F3)
+        reads = [
+            lambda: remote.host,
+            remote.health,
+            lambda: remote.messages,
+            lambda: remote.sessions,
+            lambda: remote.advance(1),
+            remote.reset,
+            lambda: remote.use("default"),
+        ]
         for read in reads:
+            remote = RemoteSmtpFake(url, timeout=5)  # (a first request checks once)
             with pytest.raises(NotASidecar) as excinfo:
                 read()
             message = str(excinfo.value)

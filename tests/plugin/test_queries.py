@@ -172,6 +172,25 @@ def test_a_retry_is_timed_from_the_servers_last_reply(fake: SmtpFake) -> None:
     assert retry.delay == retry.retry.started - said[-1]
 
 
+def test_a_retry_is_the_next_connection_from_the_same_client_ip(fake: SmtpFake) -> None:
+    # Two senders behind one server (containers with their own addresses): A from 127.0.0.2
+    # is greylisted, B from 127.0.0.3 too, then each retries. B's first connection is not A's
+    # retry, though it came next (fresh14 N5: A's correct retry was judged 0.1 s early).
+    fake.use("greylisting")
+
+    def attempt(ip: str) -> None:
+        with smtplib.SMTP(fake.host, fake.port, timeout=5, source_address=(ip, 0)) as client:
+            client.ehlo("c.test")
+            client.mail("a@x.test")
+            client.rcpt("b@y.test")
+
+    for ip in ("127.0.0.2", "127.0.0.3", "127.0.0.2", "127.0.0.3"):
+        attempt(ip)
+    pairs = [(r.failed.index, r.retry.index) for r in fake.retries()]
+    assert pairs == [(1, 3), (2, 4)]
+    assert {r.failed.peer.split(":")[0] for r in fake.retries()} == {"127.0.0.2", "127.0.0.3"}
+
+
 def test_no_retry_when_nothing_failed(fake: SmtpFake) -> None:
     send(fake, "a@x.test", ["b@y.test"], "s")
     send(fake, "a@x.test", ["b@y.test"], "s")

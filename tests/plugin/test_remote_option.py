@@ -143,6 +143,36 @@ def test_a_missing_or_wrong_token_is_a_usage_error(
         right.assert_outcomes(passed=1)
 
 
+def test_a_token_from_a_secret_file_works_and_one_no_header_can_carry_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token read from a secret file ends in a newline: pytest stopped with 64 lines of
+    INTERNALERROR (http.client's "Invalid header value"); the surrounding whitespace is
+    dropped, as serve drops it, and a token with a space inside is one usage error (fresh15
+    F4)."""
+    with own_sidecar(token="right") as api:
+        pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+        monkeypatch.setenv("SMTPFAKE_API_TOKEN", "right\n")
+        result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url)
+        result.assert_outcomes(passed=1)
+        monkeypatch.setenv("SMTPFAKE_API_TOKEN", "ri ght")
+        result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(
+            ["ERROR: smtpfake: SMTPFAKE_API_TOKEN: the token holds U+0020 ' ': *RFC 6750*"]
+        )
+        monkeypatch.delenv("SMTPFAKE_API_TOKEN")
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "--smtpfake-remote", api.url,
+            "--smtpfake-remote-token", "right\x01",
+        )  # fmt: skip
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(
+            ["ERROR: smtpfake: --smtpfake-remote-token (ini smtpfake_remote_token): *U+0001*"]
+        )
+        assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
 def test_a_misspelt_scenario_against_a_sidecar_is_one_usage_error(
     pytester: pytest.Pytester, sidecar: tuple[Server, ApiServer]
 ) -> None:
@@ -220,3 +250,77 @@ def test_the_fixtures_scenario_is_the_same_in_process_and_against_a_sidecar(
         pytester.runpytest("-p", "no:cacheprovider", *remote).assert_outcomes(passed=1)
     local, remote = (pytester.path / "keys.txt").read_text().splitlines()
     assert local == remote
+
+
+def test_a_sidecar_gone_between_the_reset_and_the_use_is_one_line(
+    pytester: pytest.Pytester,
+) -> None:
+    """The fixture's setup resets its server, then plays the test's scenario: a sidecar that
+    went between the two was a 280-line chained traceback (fresh15 F6), where one gone before
+    the reset is one line. The conftest makes the first use() find it gone."""
+    pytester.makeconftest(
+        """
+from smtpfake.remote import RemoteSmtpFake, SidecarUnreachable
+
+real = RemoteSmtpFake.use
+calls = []
+
+def use(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 1:  # the first test's setup
+        raise SidecarUnreachable(self.url, ConnectionRefusedError(111, "Connection refused"))
+    return real(self, *args, **kwargs)
+
+def pytest_configure(config):
+    RemoteSmtpFake.use = use
+
+def pytest_unconfigure(config):
+    RemoteSmtpFake.use = real
+"""
+    )
+    pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+    with own_sidecar() as api:
+        result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", api.url)
+    out = result.stdout.str()
+    assert "Traceback" not in out and "SidecarUnreachable" not in out, out[-3000:]
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"smtpfake: --smtpfake-remote {api.url}: cannot reach the sidecar: *refused*"]
+    )
+
+
+def test_a_wait_that_times_out_says_the_same_both_ways_with_the_transcript_once(
+    pytester: pytest.Pytester, sidecar: tuple[Server, ApiServer]
+) -> None:
+    """Against a sidecar the TimeoutError carried the transcript, which the report's section
+    prints too (twice), and its words were the sidecar's own (fresh15 F5)."""
+    _, api = sidecar
+    pytester.makepyfile(
+        test_waits="""
+import smtplib
+
+def _send(smtpfake):
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=5) as s:
+        s.sendmail("a@example.test", ["b@example.test"], b"Subject: once\\r\\n\\r\\nx\\r\\n")
+
+def test_messages(smtpfake):
+    _send(smtpfake)
+    smtpfake.wait_for_messages(2, timeout=0.5)
+
+def test_sessions(smtpfake):
+    _send(smtpfake)
+    smtpfake.wait_for_sessions(2, timeout=0.5)
+"""
+    )
+    said = []
+    for extra in ([], ["--smtpfake-remote", api.url]):
+        result = pytester.runpytest("-p", "no:cacheprovider", *extra)
+        result.assert_outcomes(failed=2)
+        out = result.stdout.str()
+        assert out.count("S: 220 ") == 2, out  # one transcript a failing test: its section's
+        said.append([line[1:].strip() for line in result.stdout.lines if line.startswith("E ")])
+    assert said[0] == said[1]
+    assert said[0] == [
+        "TimeoutError: waited 0.5s for 2 message(s), got 1",
+        "TimeoutError: waited 0.5s for 2 finished session(s), got 1",
+    ]

@@ -225,3 +225,80 @@ def test_a_sidecar_restarted_mid_run_is_used_again(
     said = f"smtpfake: the sidecar at {url} answers again: a new server of this process's own *"
     result.stdout.fnmatch_lines([said])
     assert result.stdout.str().count("answers again") == 1
+
+
+# Restarted while no test looked (fresh15 F2): test_1 uses the fixture (its server on demand is
+# s1 of the first run); test_2, without it, kills the sidecar and starts another on the same API
+# port, where another client makes a server (s1 again: ids start anew with each run) and sends
+# it a mail; test_3 then uses the fixture: it must get a new server of its own, not reset or
+# drive the other client's s1 (it did, failing with ConnectionRefusedError on the old port)
+UNSEEN = """
+import json, os, signal, smtplib, subprocess, sys, time, urllib.request
+
+def test_1(smtpfake):
+    pass
+
+def test_2_restarts_the_sidecar_and_another_client_makes_s1():
+    port = os.environ["SIDECAR_API_PORT"]
+    os.kill(int(os.environ["SIDECAR_PID"]), signal.SIGKILL)
+    for _ in range(300):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "smtpfake", "serve", "--port", "0", "--api-port", port],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.2)
+        if proc.poll() is None:
+            break  # (the old one's port may take a moment to be free)
+    with open(os.environ["RESTARTED_PID_FILE"], "w") as f:
+        f.write(str(proc.pid))
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2).close()
+            break
+        except OSError:
+            assert proc.poll() is None
+            time.sleep(0.1)
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/servers", data=b"{}", method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    made = json.load(urllib.request.urlopen(req, timeout=10))
+    assert made["id"] == "s1"
+    with smtplib.SMTP("127.0.0.1", made["smtp_port"], timeout=30) as client:
+        client.sendmail("a@example.com", ["b@example.com"], "Subject: other\\r\\n\\r\\nhi\\r\\n")
+
+def test_3_gets_a_server_of_its_own(smtpfake):
+    assert smtpfake.server_id != "s1"
+    with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=30) as client:
+        client.sendmail("a@example.com", ["b@example.com"], "Subject: mine\\r\\n\\r\\nhi\\r\\n")
+    smtpfake.assert_delivered(1, subject="mine")
+"""
+
+
+def test_a_sidecar_restarted_while_no_test_looked_is_used_again_and_nobody_elses_server(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    sidecar: tuple[subprocess.Popen[bytes], str],
+    tmp_path: Path,
+) -> None:
+    import json
+
+    proc, url = sidecar
+    pid_file = tmp_path / "restarted.pid"
+    monkeypatch.setenv("SIDECAR_PID", str(proc.pid))
+    monkeypatch.setenv("SIDECAR_API_PORT", url.rsplit(":", 1)[1])
+    monkeypatch.setenv("RESTARTED_PID_FILE", str(pid_file))
+    pytester.makepyfile(test_suite=UNSEEN)
+    try:
+        result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", url)
+        out = result.stdout.str() + result.stderr.str()
+        assert "INTERNALERROR" not in out and "Traceback" not in out, out[-3000:]
+        result.assert_outcomes(passed=3)
+        said = f"smtpfake: the sidecar at {url} answers again: a new server of this process's *"
+        result.stdout.fnmatch_lines([said])
+        # the other client's server kept its mail: nobody reset it
+        with urllib.request.urlopen(f"{url}/api/servers/s1/messages", timeout=10) as answer:
+            assert [m["subject"] for m in json.load(answer)["messages"]] == ["other"]
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import mailbox
 import shutil
 import smtplib
 import socket
 import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from smtpfake.server import Server
 
 from ..support.sidecar import own_sidecar
 from ..support.sse import Stream
+from ..support.waits import wait_until
 from .conftest import TIMEOUT, call
 
 
@@ -120,6 +123,47 @@ def test_events_from_curl(api: ApiServer) -> None:
 def fleet_api() -> Iterator[ApiServer]:
     with own_sidecar() as api:
         yield api
+
+
+def test_servers_on_demand_deliver_through_the_sidecars_back_end(tmp_path: Path) -> None:
+    """``serve --deliver maildir:PATH`` with ``--smtpfake-remote``: each test's server is one on
+    demand; it made no use of the back end and the mail never reached the Maildir while the
+    test passed (fresh14 F2). A failed delivery goes where the sidecar's own are reported."""
+    failed: list[str] = []
+    server = Server(delivery=f"maildir:{tmp_path / 'mail'}")
+    server.on_error = lambda error: failed.append(str(error))
+    server.start()
+    try:
+        with ApiServer(server) as api:
+            made = call(api.url, "POST", "/api/servers", {}).body
+            with smtplib.SMTP(made["host"], made["smtp_port"], timeout=TIMEOUT) as client:
+                client.sendmail("a@x.test", ["b@y.test"], b"Subject: on demand\r\n\r\nx\r\n")
+            box = mailbox.Maildir(tmp_path / "mail")
+            wait_until(lambda: len(box) == 1, what="the message in the sidecar's Maildir")
+            assert [m["Subject"] for m in box] == ["on demand"]
+            on_demand = api.fleet.instances[made["id"]].server
+            assert on_demand.delivery is server.delivery
+            assert on_demand.on_error is server.on_error
+    finally:
+        server.stop()
+    assert failed == []
+
+
+def test_a_server_on_demand_of_another_run_is_gone(fleet_api: ApiServer) -> None:
+    """A client sends the run that made its server (``run`` of POST /api/servers) in
+    X-Smtpfake-Run; a sidecar restarted at the same URL, whose own s1 may be another client's,
+    answers 410 rather than acting on it (fresh15 F2). The sidecar's top paths ignore it."""
+    url = fleet_api.url
+    made = call(url, "POST", "/api/servers", {}).body
+    health = call(url, "GET", "/api/health").body
+    assert made["run"] == health["run"] and len(health["run"]) == 16
+    path = f"/api/servers/{made['id']}/reset"
+    ours = {"X-Smtpfake-Run": made["run"]}
+    assert call(url, "POST", path, {}, headers=ours).status == 200
+    gone = call(url, "POST", path, {}, headers={"X-Smtpfake-Run": "0" * 16})
+    assert gone.status == 410, gone
+    assert "another run of the sidecar" in gone.body["error"]
+    assert call(url, "GET", "/api/servers", headers={"X-Smtpfake-Run": "0" * 16}).status == 200
 
 
 def test_servers_on_demand_are_isolated(fleet_api: ApiServer) -> None:

@@ -273,3 +273,21 @@ def test_a_missing_or_wrong_token_names_the_option_that_gives_it(
         assert first.startswith("smtpfake show: error: --api-token/SMTPFAKE_API_TOKEN: "), first
         assert "401" in first
     assert _show("--remote", car.url, "--api-token", "sesame").returncode == 0
+
+
+def test_a_token_with_a_trailing_newline_gets_in_and_a_space_inside_is_a_usage_error(
+    sidecar_factory: Callable[..., Sidecar],
+) -> None:
+    """Both sides drop a secret file's last newline (serve's SMTPFAKE_API_TOKEN and show's);
+    show printed a raw "Invalid header value b'Bearer sesame\\n'" naming nothing (fresh15 F4)."""
+    car = sidecar_factory(
+        "--port", "0", "--api-port", "0", env={"SMTPFAKE_API_TOKEN": "sesame\r\n"}
+    )
+    assert _show("--remote", car.url, "--api-token", "sesame\n").returncode == 0
+    assert _show("--remote", car.url, "--api-token", "sesame").returncode == 0
+    result = _show("--remote", car.url, "--api-token", "ses ame")
+    assert (result.returncode, result.stdout) == (2, "")
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(
+        "smtpfake show: error: --api-token/SMTPFAKE_API_TOKEN: the token holds U+0020"
+    ), first

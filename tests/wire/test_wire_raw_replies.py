@@ -27,6 +27,20 @@ def test_a_raw_reply_reaches_the_client_octet_for_octet(
         assert conn.command_code("QUIT") == 221
 
 
+def test_an_empty_reply_text_goes_out_with_the_space_after_the_enhanced_code(
+    server: Server, raw: Callable[[], Raw]
+) -> None:
+    """The octets on the wire and the record's line: ``250 2.0.0 `` (RFC 2034 §3)."""
+    server.use(scenario({"on": "noop", "reply": "250"}))
+    with raw() as conn:
+        assert conn.code() == 220
+        assert b"ENHANCEDSTATUSCODES" in b"".join(conn.command("EHLO c.test"))
+        assert conn.command_bytes("NOOP") == b"250 2.0.0 \r\n"
+        assert conn.command_code("QUIT") == 221
+    (record,) = ended_sessions(server, 1)
+    assert "250 2.0.0 " in [e.text for e in record.transcript if e.side == "server"]
+
+
 def test_smtplib_reads_a_raw_multiline_reply_with_a_blank_line_as_a_broken_reply(
     server: Server,
 ) -> None:
