@@ -93,14 +93,14 @@ class GcPauses:
 
     def __init__(self) -> None:
         self.pauses: list[Pause] = []
-        self._start = 0.0
+        self._start = self._cpu = 0.0
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
-        now = time.monotonic()
+        now, cpu = time.monotonic(), time.thread_time()
         if phase == "start":
-            self._start = now
+            self._start, self._cpu = now, cpu
         else:
-            self.pauses.append((info["generation"], self._start, now))
+            self.pauses.append((info["generation"], self._start, now, cpu - self._cpu))
 
 
 def set_collector(how: str) -> None:
@@ -247,7 +247,7 @@ class Round:
 
     def hit(self) -> list[bool]:
         """Per delayed sample: did a collector pass of PAUSE_COUNTS or more overlap it?"""
-        long = [(s, e) for _, s, e in self.pauses if e - s >= PAUSE_COUNTS]
+        long = [(s, e) for _, s, e, _ in self.pauses if e - s >= PAUSE_COUNTS]
         return [any(s < end and e > start for s, e in long) for start, end in self.delayed]
 
 
@@ -321,7 +321,7 @@ def report(rounds: list[Round], servers: list[str], args: argparse.Namespace) ->
     )
     head = (
         f"{'server':<14} {'round':>5} {'load':>5} {'alive':>5} {'n':>5} {'err p50':>8} "
-        f"{'err p99':>8} {'err max':>8} {'gc1':>4} {'gc2':>4} {'longest':>8} {'hit':>4} "
+        f"{'err p99':>8} {'err max':>8} {'gc1':>4} {'gc2':>4} {'longest (cpu)':>19} {'hit':>4} "
         f"{'no-delay p50':>12}"
     )
     print(head)
@@ -329,17 +329,19 @@ def report(rounds: list[Round], servers: list[str], args: argparse.Namespace) ->
     for r in rounds:
         err = r.errors(delay)
         passes = r.passes(1) + r.passes(2)
-        longest = max((e - s for _, s, e in passes), default=0.0)
+        longest = max(passes, key=lambda p: p[2] - p[1], default=(0, 0.0, 0.0, 0.0))
         print(
             f"{r.server:<14} {r.number:>5} {r.load:>5.2f} {r.alive:>5} {len(err):>5} "
             f"{percentile(err, 50) * MS:>6.2f}ms {percentile(err, 99) * MS:>6.2f}ms "
             f"{max(err) * MS:>6.2f}ms {len(r.passes(1)):>4} {len(r.passes(2)):>4} "
-            f"{longest * MS:>6.2f}ms {sum(r.hit()):>4} {statistics.median(r.plain) * MS:>10.2f}ms"
+            f"{(longest[2] - longest[1]) * MS:>6.2f}ms "
+            f"({longest[3] * MS:>6.2f}ms) {sum(r.hit()):>4} "
+            f"{statistics.median(r.plain) * MS:>10.2f}ms"
         )
     print(
         "gc1/gc2: the server's collector passes of generation 1/2 during the measurement; "
-        f"longest: the longest of them; hit: delays a pass of >= {PAUSE_COUNTS * MS:.0f} ms "
-        "(any generation) overlapped"
+        "longest: the longest of them, wall (and CPU) time; hit: delays a pass of >= "
+        f"{PAUSE_COUNTS * MS:.0f} ms (any generation) overlapped"
     )
     print()
     head = (
