@@ -30,9 +30,10 @@ program sets: start-up frozen, youngest generation 5,000: smtpfake/cli.py), ``of
 collector: the most any collector setting could give). Every server gets the same. Once the idle
 sessions are open each server runs a full pass before the measurement starts (``--no-steady``:
 not): a process's first full pass comes after its tenth generation-1 pass whatever it holds,
-while the sessions open for a server that makes many objects per session (aiosmtpd), during the
-measurement for one that makes few (smtpfake); the issue asks about a server with 1,000
-sessions open, not about when a process's first full pass happens to fall. Full passes that
+so before the measurement for a server that makes many objects per session (aiosmtpd: none
+came in its measurements), during it for one that makes few (smtpfake: in every round); the
+issue asks about a server with 1,000 sessions open, not about when a process's first full pass
+happens to fall. Full passes that
 still come (as smtpfake's journal grows) are counted and matched to the delays they overlapped.
 
 ``--quiet``: the figure the issue asks for "when the machine is quiet": no idle sessions and
