@@ -97,7 +97,7 @@ Pause = tuple[
 
 
 class GcPauses:
-    """Each cyclic-GC pass of this process: its generation, start and end."""
+    """Each cyclic-GC pass of this process: its generation, start, end and CPU time."""
 
     def __init__(self) -> None:
         self.pauses: list[Pause] = []
