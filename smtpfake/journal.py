@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # serve's start does not load the pairing (its patterns compi
     from smtpfake.exchanges import Exchange
 
 # JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
+from smtpfake import wait_cancel
 from smtpfake.journal_limits import JournalLimits as JournalLimits
 from smtpfake.visible import visible
 
@@ -789,7 +790,9 @@ class Journal:
                     if value or remaining <= 0:
                         return value
                     # Condition.wait releases the lock; readers inside predicate re-take it.
-                    self._cond.wait(min(remaining, 0.5))
+                    # In slices in an awaitable wait's worker thread: its await's cancel ends it.
+                    self._cond.wait(wait_cancel.slice_of(min(remaining, 0.5)))
+                    wait_cancel.check()
             finally:
                 self._waiting -= 1
 
