@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # serve's start does not load the pairing (its patterns compi
     from smtpfake.exchanges import Exchange
 
 # JournalLimits lives on its own so that `smtpfake serve --help` can list its fields cheaply
-from smtpfake import wait_cancel
 from smtpfake.journal_limits import JournalLimits as JournalLimits
 from smtpfake.visible import visible
 
@@ -780,6 +779,8 @@ class Journal:
         passes; return its value."""
         if not 0 <= timeout < float("inf"):  # NaN too: it would never time out
             raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
+        from smtpfake import wait_cancel  # only a wait needs it: serve's start does not load it
+
         deadline = time.monotonic() + timeout
         with self._cond:
             self._waiting += 1
