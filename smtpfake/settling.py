@@ -118,7 +118,7 @@ async def off_loop(function: Callable[[], T]) -> T:
         import asyncio
 
         return await asyncio.to_thread(run)
-    except BaseException:  # asyncio.CancelledError, trio.Cancelled; else the thread is done
+    except BaseException:  # a cancel (asyncio's, trio's); any other end finds the thread done
         cancelled.set()
         raise
 
@@ -131,7 +131,6 @@ def _trio_abandon() -> str:
     import inspect
 
     trio = sys.modules["trio"]  # asked only in trio's loop
-
     parameters = inspect.signature(trio.to_thread.run_sync).parameters
     return "abandon_on_cancel" if "abandon_on_cancel" in parameters else "cancellable"
 

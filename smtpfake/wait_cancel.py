@@ -6,6 +6,10 @@ the await is cancelled, and every wait a worker thread can be in waits in slices
 :class:`WaitCancelled`, which nobody awaits. A wait outside such a thread (the blocking forms)
 has no event: it waits as before.
 
+A new wait run through ``off_loop`` honours it so: block only ``slice_of(seconds)`` at a time
+and call :func:`check` after each slice (as ``Journal.wait`` does: a wait built on it honours it
+already), or :func:`pause` where it would ``time.sleep``; let :class:`WaitCancelled` through.
+
 A leaf: imports nothing of smtpfake, so the journal's own wait can honour it too.
 """
 
