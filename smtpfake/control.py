@@ -44,6 +44,7 @@ from smtpfake.settling import (
     refuse_blocking_wait,
     wait_ended,
 )
+from smtpfake.wait_cancel import pause
 
 if TYPE_CHECKING:
     import ssl
@@ -300,7 +301,7 @@ class ControlHelpers(abc.ABC):
             keys = keys - {key(s) for s in self._journal_sessions() if s.ended is not None}
             if not keys or time.monotonic() >= deadline:
                 return keys
-            time.sleep(_POLL)
+            pause(_POLL)  # ends at once when an awaitable wait's await is cancelled
 
     def _read_settle(self) -> None:
         """What every read does first: settle, but not again for a session a settle already ran

@@ -779,6 +779,8 @@ class Journal:
         passes; return its value."""
         if not 0 <= timeout < float("inf"):  # NaN too: it would never time out
             raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
+        from smtpfake import wait_cancel  # only a wait needs it: serve's start does not load it
+
         deadline = time.monotonic() + timeout
         with self._cond:
             self._waiting += 1
@@ -789,7 +791,9 @@ class Journal:
                     if value or remaining <= 0:
                         return value
                     # Condition.wait releases the lock; readers inside predicate re-take it.
-                    self._cond.wait(min(remaining, 0.5))
+                    # In slices in an awaitable wait's worker thread: its await's cancel ends it.
+                    self._cond.wait(wait_cancel.slice_of(min(remaining, 0.5)))
+                    wait_cancel.check()
             finally:
                 self._waiting -= 1
 

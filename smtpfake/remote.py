@@ -19,6 +19,7 @@ import shutil
 import ssl
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from smtpfake import arguments
+from smtpfake import arguments, wait_cancel
 from smtpfake.control import Control, ControlHelpers
 from smtpfake.engine.records import Message
 from smtpfake.journal import JournalCounts, SessionRecord
@@ -53,6 +54,10 @@ from smtpfake.settling import refuse_blocking_wait
 #: the most pages :meth:`RemoteSmtpFake.listed` reads (a journal keeps a bounded number of items;
 #: each page holds at least one more)
 MAX_PAGES = 10_000
+
+#: the longest one ``POST /api/wait`` of an awaitable wait (``await_for_*``) lasts: its await's
+#: cancel ends the wait after this much at most (each slice is one request)
+_SLICE = 0.05
 
 
 class RemoteError(RuntimeError):
@@ -584,13 +589,22 @@ class RemoteSmtpFake(ControlHelpers):
 
     def _wait(self, kind: str, count: int, timeout: float) -> list[Any]:
         __tracebackhide__ = True  # a timeout points at the test's line, as a failing helper does
-        status, body = self.request(
-            "POST",
-            "/api/wait",
-            {kind: count, "timeout": timeout},
-            timeout=timeout + self.timeout,
-            ok=(200, 408),
-        )
+        started = time.monotonic()
+        while True:
+            remaining = max(0.0, started + timeout - time.monotonic())
+            # one request for the whole wait, but in slices in an awaitable wait's worker
+            # thread, so that its await's cancel ends it (a request cannot be stopped midway)
+            part = wait_cancel.slice_of(remaining, _SLICE)
+            status, body = self.request(
+                "POST",
+                "/api/wait",
+                {kind: count, "timeout": part},
+                timeout=part + self.timeout,
+                ok=(200, 408),
+            )
+            if status == 200 or part >= remaining:
+                break
+            wait_cancel.check()
         if status == 408:
             # the in-process words, and the transcript only where the in-process error has it
             # (the plugin's report prints it once: fresh15 F5 saw it twice)

@@ -10,12 +10,16 @@ itself waits for every open session.
 
 from __future__ import annotations
 
+import functools
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from smtpfake.wait_cancel import cancellable
 
 if TYPE_CHECKING:
     from smtpfake.journal import Journal, SessionRecord
@@ -99,14 +103,36 @@ async def in_worker_thread(function: Callable[[float | None], bool], timeout: fl
 
 async def off_loop(function: Callable[[], T]) -> T:
     """``function()`` in a worker thread, awaited in the running loop (asyncio's or trio's),
-    which goes on meanwhile: how the awaitable forms of the blocking waits wait."""
-    if running_library() == "trio":
-        trio = sys.modules["trio"]
-        done: Any = await trio.to_thread.run_sync(function)
-        return done  # type: ignore[no-any-return]
-    import asyncio
+    which goes on meanwhile: how the awaitable forms of the blocking waits wait. Cancelling the
+    await ends the thread's wait too (a thread cannot be stopped from outside, so the waits
+    look at an event the cancel sets: see :mod:`smtpfake.wait_cancel`), else the thread would
+    wait out its whole timeout, and the loop's shutdown with it."""
+    cancelled = threading.Event()
+    run = cancellable(function, cancelled)
+    try:
+        if running_library() == "trio":
+            trio = sys.modules["trio"]
+            # uncancellable by default: the await would not end before the thread's wait
+            done: Any = await trio.to_thread.run_sync(run, **{_trio_abandon(): True})
+            return done  # type: ignore[no-any-return]
+        import asyncio
 
-    return await asyncio.to_thread(function)
+        return await asyncio.to_thread(run)
+    except BaseException:  # a cancel (asyncio's, trio's); any other end finds the thread done
+        cancelled.set()
+        raise
+
+
+@functools.cache
+def _trio_abandon() -> str:
+    """The name of trio's to_thread.run_sync's flag that lets a cancel move on without the
+    thread: ``abandon_on_cancel`` since trio 0.23, ``cancellable`` before (pyproject allows
+    trio>=0.22)."""
+    import inspect
+
+    trio = sys.modules["trio"]  # asked only in trio's loop
+    parameters = inspect.signature(trio.to_thread.run_sync).parameters
+    return "abandon_on_cancel" if "abandon_on_cancel" in parameters else "cancellable"
 
 
 _PACKAGE = str(Path(__file__).parent)

@@ -50,6 +50,8 @@ JOURNAL_MAY_IMPORT = frozenset(
         # the text form (SessionRecord.format) shows a client's control octets as \xNN, as
         # every other text form does: a leaf that imports nothing of smtpfake
         "smtpfake.visible",
+        # the journal's wait ends when an awaitable wait's await is cancelled: a leaf too
+        "smtpfake.wait_cancel",
     }
 )
 
@@ -199,6 +201,8 @@ def layer_of(module: str) -> str | None:
         "smtpfake.frozen_dataclass": "root",
         # module-level regular expressions compiled on first use: imports nothing of smtpfake
         "smtpfake.lazy_pattern": "root",
+        # ending a worker thread's wait when its await is cancelled: imports nothing of smtpfake
+        "smtpfake.wait_cancel": "root",
     }.get(module)
 
 
