@@ -110,7 +110,7 @@ def _path(arg: str, keyword: str) -> tuple[str, str | None, str | None]:
 
 #: a path without its angle brackets (``FROM:a@b.test SIZE=10``): the address, the parameters;
 #: none of an RFC 822 form (``FROM:Name <a@b.test>``), which no server takes as a path
-_UNBRACKETED_RE = re.compile(r"^(FROM|TO):\s*([^\s<>]+)\s*([^<>]*)$", re.IGNORECASE)
+_UNBRACKETED_RE = compiled_on_first_use(r"^(FROM|TO):\s*([^\s<>]+)\s*([^<>]*)$", re.IGNORECASE)
 
 
 def _loose(

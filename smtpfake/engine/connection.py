@@ -49,6 +49,7 @@ from smtpfake.engine.session import (
 )
 from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import Mode
+from smtpfake.lazy_pattern import compiled_on_first_use
 from smtpfake.scenario.plan import (
     TIMER_ACTIONS,
     Action,
@@ -89,10 +90,12 @@ _CLOSES = (Close, Reset, HalfClose)
 #: handshake) and no reset
 _UNPACED = (*TIMER_ACTIONS, Send, Close, HalfClose)
 #: a QUIT line among the octets buffered (RFC 5321 §2.4: verbs are case-insensitive)
-_QUIT_LINE = re.compile(rb"(?:^|\n)quit[ \t]*\r?\n", re.IGNORECASE)
+_QUIT_LINE = compiled_on_first_use(rb"(?:^|\n)quit[ \t]*\r?\n", re.IGNORECASE)
 #: the same where a bare CR ends a line (``server.bare_cr: clean``): a line may start after one
 #: and end in one (known bare once the octet after it has come)
-_QUIT_LINE_CR = re.compile(rb"(?:^|[\r\n])quit[ \t]*(?:\r?\n|\r(?=[^\n]))", re.IGNORECASE)
+_QUIT_LINE_CR = compiled_on_first_use(
+    rb"(?:^|[\r\n])quit[ \t]*(?:\r?\n|\r(?=[^\n]))", re.IGNORECASE
+)
 #: a close with nothing to record (the client's close, recorded on its own, or a failure's)
 _CLOSE_NOW: tuple[Action, ...] = (Close(),)
 #: the batch :meth:`Connection._start` makes of a reply and PLAIN_CLOSE, by the id() of the
