@@ -239,6 +239,12 @@ def read_settings(config: pytest.Config) -> Settings:
                 "smtpfake: --smtpfake-scenario-dir (ini smtpfake_scenario_dirs): "
                 f"{str(folder)!r} is not a directory"
             )
+    if not _setting(config, "remote"):
+        # the sidecar's settings without a sidecar: the run would go in-process unawares (the
+        # token's variable alone is no mistake: serve and show read it too)
+        for name in ("remote_token", "remote_wait"):
+            if config.getoption(f"smtpfake_{name}") is not None:
+                raise pytest.UsageError(f"smtpfake: {_named(name)}: needs --smtpfake-remote")
     token = _setting(config, "remote_token") or os.environ.get("SMTPFAKE_API_TOKEN")
     if token:
         from smtpfake.bearer_token import clean

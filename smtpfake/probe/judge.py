@@ -67,8 +67,22 @@ class Evidence:
             return f"could not run: {self.error}"
         if self.timed_out:
             return "did not exit in time (stopped by the probe)"
-        status = f" (exit {self.exit_status})" if self.exit_status is not None else ""
+        status = f" ({exit_text(self.exit_status)})" if self.exit_status is not None else ""
         return f"reported {self.outcome or 'nothing'}{status}"
+
+
+def exit_text(status: int) -> str:
+    """``exit 2``; a negative status (a POSIX child killed by a signal, as subprocess gives it)
+    as ``killed by signal 11 (SIGSEGV)``: "exit -11" told a user nothing."""
+    if status >= 0:
+        return f"exit {status}"
+    import signal
+
+    try:
+        name = f" ({signal.Signals(-status).name})"
+    except ValueError:
+        name = ""
+    return f"killed by signal {-status}{name}"
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,20 @@ def test_unreachable_sidecar_is_a_usage_error(pytester: pytest.Pytester) -> None
     assert "Traceback" not in result.stderr.str() and "test_x" not in result.stdout.str()
 
 
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--smtpfake-remote-token", "abc"), ("--smtpfake-remote-wait", "3")]
+)
+def test_a_sidecar_setting_without_a_sidecar_is_a_usage_error(
+    pytester: pytest.Pytester, flag: str, value: str
+) -> None:
+    """It was silently ignored, and the run went in-process unawares (fresh15)."""
+    pytester.makepyfile(test_suite="def test_x(smtpfake):\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", flag, value)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    key = flag.removeprefix("--").replace("-", "_")
+    result.stderr.fnmatch_lines([f"ERROR: smtpfake: {flag} (ini {key}): needs --smtpfake-remote"])
+
+
 def test_start_up_waits_for_a_sidecar_still_starting(pytester: pytest.Pytester) -> None:
     import threading
 

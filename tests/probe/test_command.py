@@ -54,6 +54,17 @@ def test_a_client_that_does_nothing_fails_and_the_exit_status_is_1() -> None:
     assert "expected delivered: 1; delivered 0 time(s)" in done.stdout
 
 
+def test_a_client_killed_by_a_signal_is_told_so(tmp_path: Path) -> None:
+    """A crashing client (SIGSEGV) read "reported permanent (exit -11)" (fresh15)."""
+    crash = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
+    js = tmp_path / "r.json"
+    done = probe("--case", "421-at-greeting", "--json", str(js), "--", PY, "-c", crash)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "killed by signal..." in done.stdout  # (the table cuts the reason)
+    (case,) = json.loads(js.read_text())["cases"]
+    assert "reported permanent (killed by signal 11 (SIGSEGV))" in case["reason"], case
+
+
 def test_reports_one_case_per_entry(tmp_path: Path) -> None:
     junit, html, js = tmp_path / "r.xml", tmp_path / "r.html", tmp_path / "r.json"
     done = probe(
