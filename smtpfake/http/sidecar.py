@@ -33,6 +33,10 @@ async def _access_log(request: web.Request, handler: Handler) -> web.StreamRespo
     # what changed something, or failed: successful reads (health checks every few seconds, the
     # page refreshing on every event) would drown the session events
     quiet = request.method in ("GET", "HEAD") and response.status < 400
+    if request.path.endswith("/wait") and response.status in (200, 408):
+        # a wait reads and changes nothing, and its client reports its own timeout: an
+        # awaitable wait polls in 0.05 s slices (so a cancel ends it), each ending in a 408
+        quiet = True
     if log is not None and not quiet and request.path.startswith("/api/"):
         # the clock of the server the call was about (a server on demand's, else the sidecar's),
         # as that server's session lines carry: a log after POST /api/clock stays in time order

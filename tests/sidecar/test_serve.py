@@ -408,6 +408,10 @@ def test_the_log_has_api_writes_and_failures_not_reads(sidecar_factory: Start) -
     for path in ("/api/sessions", "/api/messages", "/api/health", "/api/scenario"):
         assert call(car.url, "GET", path).status == 200
     assert call(car.url, "GET", "/api/nope").status == 404
+    # a wait is a read, met or run out (an awaitable wait makes one a 0.05 s slice: a line
+    # each was 8-10 lines a second of a logging sidecar)
+    assert call(car.url, "POST", "/api/wait", {"messages": 1, "timeout": 0.05}).status == 408
+    assert call(car.url, "POST", "/api/wait", {"messages": 0, "timeout": 0.05}).status == 200
     assert call(car.url, "POST", "/api/reset").status == 200
     until(car, '"POST"')
     api = [json.loads(line) for line in car.stdout if '"event": "api"' in line]
