@@ -375,7 +375,7 @@ class Session:
         )
 
     def receive(
-        self, line: bytes, *, partial: bool = False, pipelined: bool = False
+        self, line: bytes, partial: bool = False, pipelined: bool = False
     ) -> tuple[Action, ...]:
         """One line from the client, with its line ending. ``partial``: this continues a data
         line begun in an earlier call (an over-long line arrives in pieces; only the first piece
