@@ -671,7 +671,8 @@ class Connection:
             self._eof = now  # what the close cuts short ends here (_cut)
         if queue:
             self._unsent(now)
-        self._abandon(now)
+        if self._busy:  # (else _abandon() has nothing to do)
+            self._abandon(now)
         if entry:
             text = "(client reset the connection)" if reset else "(client closed the connection)"
             self._client_closed(text, now)
