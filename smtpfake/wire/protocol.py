@@ -268,7 +268,7 @@ class Wire(asyncio.Protocol):
         conn = self._conn
         if conn is not None:
             try:
-                conn.connection_lost(reset=self._reset or _is_reset(exc))
+                conn.connection_lost(reset=self._reset or (exc is not None and _is_reset(exc)))
             except Exception as error:  # a loop callback: it would only reach the asyncio log
                 self._hub.report_error(error, conn.session)
 
@@ -399,7 +399,9 @@ class Wire(asyncio.Protocol):
             idle = self._idle
             if actions is not idle and len(actions) == 1 and type(actions[0]) is ArmTimer:
                 # the engine answers with the same one-timer tuple each time: known by identity
-                self._idle = idle = cast("tuple[ArmTimer]", actions)
+                if TYPE_CHECKING:  # (for mypy only: a cast is a call on every connection)
+                    actions = cast("tuple[ArmTimer]", actions)
+                self._idle = idle = actions
             if actions is idle:
                 # _timer_action()'s common case inline: the idle timer moved later
                 timer = idle[0]
