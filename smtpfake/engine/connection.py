@@ -1121,7 +1121,8 @@ class Connection:
                 session.record("client", f"({len(self._buffer)} more octets, not read)", note=True)
         elif self._discarding:
             self._unterminated()  # an over-long line its close cut short
-        self._input_over()
+        if session.chunk is not None or session.mode is Mode.DATA:  # (else it does nothing)
+            self._input_over()
         if session.held is not None:
             session.release()
 

@@ -251,7 +251,9 @@ class Wire(asyncio.Protocol):
         self._lost = True
         if self._pending is not None or self._flying:  # (a call less at each end)
             self._report_kept()
-        self._stop_work()
+        self._pending = None  # _stop_work()'s, the call only when a batch waits (rarely)
+        if self._task is not None or self._later is not None:
+            self._stop_work()
         if self._looking is not None:
             self._looking.cancel()
             self._looking = None
