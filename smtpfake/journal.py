@@ -500,7 +500,8 @@ class Journal:
             live = self._sessions.get(id(info))
             if live is None or live.info is not info:
                 return None
-            self._count_entries(live)
+            if live.counted != len(live.transcript):  # (a new session's: none to count)
+                self._count_entries(live)
             limit = self.limits.entries
             if len(live.transcript) >= limit:
                 # a block of the oldest goes, so a long session keeps the direct way in (one at
@@ -542,7 +543,8 @@ class Journal:
         # session of 400,000 entries that was seconds of CPU inside one callback of the loop
         texts = list(map(_TEXT, transcript[live.counted :]))
         # one join, not a call per entry: UTF-8 sizes add up (no two texts make one character)
-        size = _utf8_size("".join(texts))
+        joined = "".join(texts)
+        size = len(joined) if joined.isascii() else _utf8_size(joined)  # (a call less, mostly)
         live.counted += len(texts)
         live.transcript_bytes += size
         self._n["transcript_bytes"] += size
@@ -628,8 +630,8 @@ class Journal:
         lock = self._lock  # (acquire/release: see __init__)
         lock.acquire()
         try:
-            live = self._live(info)
-            if live is None:
+            live = self._sessions.get(id(info))  # _live(info), inline: every message
+            if live is None or live.info is not info:
                 if self._dropped_open.get(id(info)) is info:  # over the bounds: counted only
                     self._count(messages_accepted=1, messages_dropped=1)
                     self._notify()

@@ -276,6 +276,8 @@ class Conduct:
         self._cr_pending = False
         _, long_line, bare_lf, bare_cr = scan_text(text) if scan is None else scan
         ascii = text.isascii()
+        if ascii and not (bare_lf or bare_cr or long_line):
+            return  # nothing to tell (nearly every message): no call to _bare() nor _text()
         if bare_lf + bare_cr + (long_line > 0) + (not ascii) > 1:
             # more than one thing to tell (rare): in the order the lines one by one tell them
             for _, what in _first_lines(text, bare_lf, bare_cr, long_line > 0, ascii):

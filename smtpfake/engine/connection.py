@@ -246,10 +246,68 @@ class Connection:
                     self._mark(session.arrived, len(data))  # entries wait on the line's end
                 else:
                     self._unmark()
-            if type(data) is bytes and not self._discarding and self._eof is None:
-                actions = self._one_read(data)
-                if actions is not None:
-                    return actions
+            if (
+                type(data) is bytes
+                and not self._discarding
+                and self._eof is None
+                and session.chunk is None  # (also the rest of one the server's close cut)
+            ):
+                # The reads most clients make, taken here (no call more per read): one whole
+                # command line, or a whole message's text with its final "." (with no cut
+                # armed). What _pump() and _next_piece() would do with them, without buffering
+                # and copying them; any other read is buffered as usual (below).
+                answer: tuple[Action, ...] | None = None
+                size = len(data)
+                if session.mode is not _MODE_DATA:
+                    if (
+                        0 < size <= LINE_LIMIT
+                        and data.find(b"\n") == size - 1
+                        # (a CR before the line's end may end a line of its own)
+                        and not (self._cr_ends and data.find(b"\r", 0, size - 2) >= 0)
+                    ):
+                        ahead = self._ahead > 0  # _took(), inline
+                        if ahead:
+                            self._ahead = max(0, self._ahead - size)
+                        partial, self._mid_line = self._mid_line, False
+                        answer = session.receive(data, partial, ahead)
+                elif (
+                    not self._mid_line
+                    and session.body.cut is None
+                    and data.endswith(b"\r\n.\r\n")
+                    and (found := self._text_block(data)) is not None
+                    # (else the "." is not the first final one, or the text is one line)
+                    and len(found[0]) == size - 3
+                ):
+                    block, scan, stuffed = found
+                    ahead = self._ahead > 0  # _took(len(block)), inline
+                    if ahead:
+                        self._ahead = max(0, self._ahead - len(block))
+                    if session.receive_text(block, pipelined=ahead, scan=scan, stuffed=stuffed):
+                        # whole lines of text, no cut armed: nothing to answer
+                        raise AssertionError("message text with no cut armed got a reply")
+                    if self._ahead:
+                        self._ahead = max(0, self._ahead - 3)  # _took(3): the final ".", inline
+                    answer = session.end_of_text()
+                if answer is not None:
+                    if answer:
+                        if (  # _start()'s common case, inline: one reply, nothing to enter
+                            len(answer) == 1
+                            and type(answer[0]) is Send
+                            and self._client_idle is self._server_idle
+                            and not self._stalled
+                        ):
+                            self._batch, self._cursor, self._written = answer, 0, 0
+                            self._busy = True
+                            self._ahead = 0  # (none buffered)
+                            return answer
+                        started = self._start(answer)
+                        if self._busy and self._stalled:
+                            return (self._client_idle, *started)  # (stalled())
+                        if self._busy or self._over:
+                            return started
+                    if session.held is not None:
+                        session.release()
+                    return self._idle_only  # (as _pump(): what is not a batch is not returned)
         buffer += data
         if self._busy:
             self._ahead = len(self._buffer)
@@ -267,60 +325,6 @@ class Connection:
             # client dribbling octets without a line end is timed out: RFC 5321 §4.5.3.2)
             return actions
         return (self._client_idle, *actions)  # the client spoke a record: its silence starts over
-
-    def _one_read(self, data: bytes) -> tuple[Action, ...] | None:
-        """:meth:`receive_data`'s end for the reads most clients make, nothing buffered and no
-        batch under way: one whole command line, or a whole message's text with its final "."
-        (with no cut armed). What :meth:`_pump` and :meth:`_next_piece` would do with them,
-        without buffering and copying them; None for any other read (buffered as usual)."""
-        session = self.session
-        if session.chunk is not None:  # (also the rest of one the server's close cut)
-            return None
-        if session.mode is not _MODE_DATA:
-            if len(data) > LINE_LIMIT or data.find(b"\n") != len(data) - 1 or not data:
-                return None
-            if self._cr_ends and data.find(b"\r", 0, len(data) - 2) >= 0:
-                return None  # (a CR before the line's end may end a line of its own)
-            ahead = self._ahead > 0  # _took(), inline
-            if ahead:
-                self._ahead = max(0, self._ahead - len(data))
-            partial, self._mid_line = self._mid_line, False
-            actions = session.receive(data, partial=partial, pipelined=ahead)
-        else:
-            if self._mid_line or session.body.cut is not None or not data.endswith(b"\r\n.\r\n"):
-                return None
-            found = self._text_block(data)
-            if found is None or len(found[0]) != len(data) - 3:
-                return None  # the "." is not the first final one, or the text is one line
-            block, scan, stuffed = found
-            ahead = self._ahead > 0  # _took(len(block)), inline
-            if ahead:
-                self._ahead = max(0, self._ahead - len(block))
-            if session.receive_text(block, pipelined=ahead, scan=scan, stuffed=stuffed):
-                # whole lines of text, no cut armed: nothing to answer (Session.receive_text)
-                raise AssertionError("message text with no cut armed got a reply")
-            if self._ahead:
-                self._ahead = max(0, self._ahead - 3)  # _took(3): the final ".", inline
-            actions = session.end_of_text()
-        if actions:
-            if (  # _start()'s common case, inline: one reply, nothing to enter
-                len(actions) == 1
-                and type(actions[0]) is Send
-                and self._client_idle is self._server_idle
-                and not self._stalled
-            ):
-                self._batch, self._cursor, self._written = actions, 0, 0
-                self._busy = True
-                self._ahead = 0  # (none buffered)
-                return actions
-            started = self._start(actions)
-            if self._busy and self._stalled:
-                return (self._client_idle, *started)  # (stalled())
-            if self._busy or self._over:
-                return started
-        if session.held is not None:
-            session.release()
-        return self._idle_only  # (as _pump(): what is not a batch is not returned)
 
     def performed(self, action: Action, now: float | None = None) -> None:
         """The wire carried out ``action`` of the current batch (a Send: its bytes are with the
@@ -670,7 +674,8 @@ class Connection:
             self._eof = now  # what the close cuts short ends here (_cut)
         if queue:
             self._unsent(now)
-        self._abandon(now)
+        if self._busy:  # (else _abandon() has nothing to do)
+            self._abandon(now)
         if entry:
             text = "(client reset the connection)" if reset else "(client closed the connection)"
             self._client_closed(text, now)
@@ -1119,7 +1124,8 @@ class Connection:
                 session.record("client", f"({len(self._buffer)} more octets, not read)", note=True)
         elif self._discarding:
             self._unterminated()  # an over-long line its close cut short
-        self._input_over()
+        if session.chunk is not None or session.mode is Mode.DATA:  # (else it does nothing)
+            self._input_over()
         if session.held is not None:
             session.release()
 

@@ -306,8 +306,9 @@ class Session:
     def connect(self) -> tuple[Action, ...]:
         """The client connected: the greeting (enhanced codes never go on a greeting)."""
         holds = self.shared.retry_not_before  # empty unless server.retry_after is set
-        not_before = holds.get(client_ip(self.info.peer)) if holds else None
-        self.conduct.reconnected(self.now(), not_before)
+        if holds:  # (empty: no call to reconnected(), which would tell nothing)
+            not_before = holds.get(client_ip(self.info.peer))
+            self.conduct.reconnected(self.clock.now(), not_before)
         if self._tls.enabled and self._tls.implicit:
             # Implicit TLS: the handshake comes first. It is the occurrence of the starttls stage
             # (so rules there can break it); the greeting follows in tls_started().
@@ -375,7 +376,7 @@ class Session:
         )
 
     def receive(
-        self, line: bytes, *, partial: bool = False, pipelined: bool = False
+        self, line: bytes, partial: bool = False, pipelined: bool = False
     ) -> tuple[Action, ...]:
         """One line from the client, with its line ending. ``partial``: this continues a data
         line begun in an earlier call (an over-long line arrives in pieces; only the first piece
@@ -767,14 +768,15 @@ class Session:
         """The connection is over. ``waiting``: the client left while a reply to it was still
         due, so it is not blamed for a missing QUIT (RFC 5321 §4.5.3.2: a client gives up on a
         server that does not answer)."""
-        bdat.ended(self)  # a chunk still being read
-        bdat.cut_chunk_ended(self, self.arrived)
+        if self.chunk is not None:  # (else neither call would do anything: nearly always)
+            bdat.ended(self)  # a chunk still being read
+            bdat.cut_chunk_ended(self, self.arrived)
         if self.mode is not _MODE_CLOSED and not self.quit_seen and not waiting:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = _MODE_CLOSED
         if self.scenario.rules:
             self.shared.connection_ended(self.connection, self._compiled.per_connection)
-        self.observer.ended(self.info, self.now())
+        self.observer.ended(self.info, self.clock.now())
 
     def undelivered(self, note: Note, written: int, when: float | None = None) -> None:
         """A reply the client left before receiving whole: ``written`` of its octets had been
@@ -791,7 +793,8 @@ class Session:
 
     def client_closed(self, text: str, when: float | None) -> None:
         """The client closed or reset the connection (at ``when``; None: now)."""
-        bdat.cut_chunk_ended(self, when)
+        if self.chunk is not None:  # (else the call would do nothing)
+            bdat.cut_chunk_ended(self, when)
         self.record("client", text, time=when, event=True, note=True)
 
     def performed(self, action: Action) -> None:
@@ -1221,14 +1224,15 @@ class Session:
         self.mode = _MODE_COMMAND
         size = self.body.size
         self.body.cut = None
-        self.conduct.message_size(size, self.declared.size)
+        if self.declared.size is not None:  # (a call less for a MAIL without SIZE=)
+            self.conduct.message_size(size, self.declared.size)
         if self.body.crlf_only or self.settings.bare_cr != "accept":  # a policy may refuse
             refused = bare_lf.message_refusal(self)
             if refused is not None:
                 # the message is not accepted: the transaction ends once the reply is decided
                 end = _STAGE_END_OF_DATA
                 return bare_lf.refuse(self, end, self.mail_from, refused, self.reset_transaction)
-        limit = min(self.size_limit() or size, self.settings.max_message_bytes)
+        limit = min(self._compiled.size_limit or size, self.settings.max_message_bytes)
         if size > limit:
             big = self.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
             return self.respond(_STAGE_END_OF_DATA, self.mail_from, big)

@@ -251,7 +251,9 @@ class Wire(asyncio.Protocol):
         self._lost = True
         if self._pending is not None or self._flying:  # (a call less at each end)
             self._report_kept()
-        self._stop_work()
+        self._pending = None  # _stop_work()'s, the call only when a batch waits (rarely)
+        if self._task is not None or self._later is not None:
+            self._stop_work()
         if self._looking is not None:
             self._looking.cancel()
             self._looking = None
@@ -268,7 +270,7 @@ class Wire(asyncio.Protocol):
         conn = self._conn
         if conn is not None:
             try:
-                conn.connection_lost(reset=self._reset or _is_reset(exc))
+                conn.connection_lost(reset=self._reset or (exc is not None and _is_reset(exc)))
             except Exception as error:  # a loop callback: it would only reach the asyncio log
                 self._hub.report_error(error, conn.session)
 
@@ -399,7 +401,9 @@ class Wire(asyncio.Protocol):
             idle = self._idle
             if actions is not idle and len(actions) == 1 and type(actions[0]) is ArmTimer:
                 # the engine answers with the same one-timer tuple each time: known by identity
-                self._idle = idle = cast("tuple[ArmTimer]", actions)
+                if TYPE_CHECKING:  # (for mypy only: a cast is a call on every connection)
+                    actions = cast("tuple[ArmTimer]", actions)
+                self._idle = idle = actions
             if actions is idle:
                 # _timer_action()'s common case inline: the idle timer moved later
                 timer = idle[0]
