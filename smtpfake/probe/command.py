@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from smtpfake.probe.cases import Case
+    from smtpfake.probe.runner import CaseResult
 
 DESCRIPTION = """\
 Run COMMAND once per case, each against a fresh server on its own port, and judge what the
@@ -219,7 +220,7 @@ def main(args: argparse.Namespace) -> int:
         seed=args.seed,
     )  # fmt: skip
     table = Table([c.name for c in cases])
-    results = []
+    results: list[CaseResult] = []
     unreached = Unreached()  # a client that never connected, alike in every case: told once
     run = run_cases(cases, command_client(command, exits), options, args.jobs)
     for result in unreached.shown(run):
