@@ -27,6 +27,9 @@ def test_a_missing_script_is_one_error_quoting_the_client(tmp_path: Path) -> Non
     assert lines[1].startswith("    ")  # quoted, indented under the error
     assert lines[2:] == ["For more information, try 'smtpfake probe --help'."]
     assert not (tmp_path / "r.json").exists()  # a usage error writes no report
+    # one case alone is judged: it may be the client's own failure in that case
+    done = probe("--case", "default", "--", PY, str(typo))
+    assert (done.returncode, rows(done.stdout)) == (1, {"default": "fail"}), done
 
 
 def test_a_client_that_fails_one_case_only_before_connecting_is_judged(tmp_path: Path) -> None:
