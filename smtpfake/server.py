@@ -274,16 +274,46 @@ class Server:
     def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
         """From a thread other than the server's: wait up to ``timeout`` seconds until the
         messages accepted so far are delivered (or failed: see :attr:`errors`). True when none
-        is still under way."""
+        is still under way. In the server's own loop it does not wait (it would hold up the
+        deliveries it waits for); in another thread's running loop (an async test) with a
+        delivery under way, WaitInLoopError at once: :meth:`await_for_deliveries` there."""
+        __tracebackhide__ = True
+        from smtpfake import arguments
+        from smtpfake.settling import refuse_blocking_wait
+
+        arguments.seconds("wait_for_deliveries", "timeout", timeout, high=arguments.MAX_WAIT)
         loop = self._loop
-        if loop is None or not loop.is_running() or self._thread is threading.current_thread():
+        if loop is None or not loop.is_running() or self._in_own_loop():
             return not self._deliveries
+        # blocking would hold up the test's loop, and whatever of it a back end waits for
+        refuse_blocking_wait("wait_for_deliveries", lambda: not self._deliveries, owner="server")
 
         async def wait() -> bool:
             await self.deliveries_done(timeout)
             return all(task.done() for task in self._deliveries)
 
         return asyncio.run_coroutine_threadsafe(wait(), loop).result(timeout + 5)
+
+    async def await_for_deliveries(self, timeout: float = 10.0) -> bool:
+        """:meth:`wait_for_deliveries` for an async test (asyncio or trio, as :meth:`asettle`):
+        the wait runs in a worker thread while the test's loop goes on. In the server's own loop
+        (``serve()``, ``open()``), awaited there."""
+        __tracebackhide__ = True
+        from smtpfake import arguments
+        from smtpfake.settling import off_loop
+
+        arguments.seconds("await_for_deliveries", "timeout", timeout, high=arguments.MAX_WAIT)
+        if self._in_own_loop():
+            await self.deliveries_done(timeout)
+            return all(task.done() for task in self._deliveries)
+        return await off_loop(lambda: self.wait_for_deliveries(timeout))
+
+    def _in_own_loop(self) -> bool:
+        """Whether this is the server's loop's thread (a hook, serve()'s or open()'s caller)."""
+        loop = self._loop
+        return self._thread is threading.current_thread() or (
+            loop is not None and _running_loop() is loop
+        )
 
     async def consult(self, session: Session, action: Consult) -> Reply | None:
         """The user's handler's reply for the Consult; None when it raised or answered what is
@@ -386,10 +416,10 @@ class Server:
         ``params`` sets its parameters by name (ScenarioError for a bad one; see
         scenario/params.py; a bad value is told as this call's, see use_errors)."""
         __tracebackhide__ = True
+        from smtpfake import arguments
         from smtpfake.scenario.use_errors import use_errors  # not at serve's start: see its test
 
-        if seed is not None:
-            seed = _whole(seed, "use(seed=)", MAX_SEED)
+        arguments.use(scenario, seed, params)  # the fixture's words (it checks the same first)
         with use_errors(scenario, params):
             resolved = resolve(scenario, self.scenario_dirs, params)
         self._tls_context(resolved.server)  # before the switch: a TLS problem leaves it undone
@@ -510,18 +540,29 @@ class Server:
 
     @settle_timeout.setter
     def settle_timeout(self, seconds: float) -> None:
+        __tracebackhide__ = True  # -1 or "2" would otherwise fail at some later read
+        from smtpfake import arguments  # the fixture's words, for the same mistake
+
+        arguments.seconds("settle_timeout", "", seconds, high=arguments.MAX_SECONDS)
         self._settle_timeout = seconds
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until every session open now has ended; at most ``timeout`` seconds (default
         :attr:`settle_timeout`). True when they all ended, False when the wait ran out."""
+        __tracebackhide__ = True
+        from smtpfake import arguments
+
+        arguments.seconds("settle", "timeout", timeout, high=arguments.MAX_SECONDS, none=True)
         return self._settle(timeout, every=True)
 
     async def asettle(self, timeout: float | None = None) -> bool:
         """:meth:`settle` from an async test (asyncio or trio): waits in a worker thread, so the
         test's loop goes on (and closes its clients) meanwhile."""
+        __tracebackhide__ = True
+        from smtpfake import arguments
         from smtpfake.settling import in_worker_thread  # asyncio's or trio's
 
+        arguments.seconds("asettle", "timeout", timeout, high=arguments.MAX_SECONDS, none=True)
         return await in_worker_thread(self.settle, timeout)
 
     def missed_reads(self) -> list[tuple[LoopRead, int]]:

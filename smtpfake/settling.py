@@ -74,19 +74,22 @@ class WaitInLoopError(RuntimeError):
     """A blocking wait (``wait_for_messages``, ``wait_for_sessions``) called in a thread that
     runs an event loop (an async test), not met already: it would hold up that loop, so a client
     running on it could not send, and the wait would time out with nothing. Raised at once; the
-    awaitable form (``await smtpfake.await_for_messages(...)``) waits with the loop going on."""
+    awaitable form (``await smtpfake.await_for_messages(...)``) waits with the loop going on.
+    ``Server.wait_for_deliveries`` likewise (``await server.await_for_deliveries()``)."""
 
 
-def refuse_blocking_wait(name: str, done: Callable[[], bool]) -> None:
+def refuse_blocking_wait(name: str, done: Callable[[], bool], *, owner: str = "smtpfake") -> None:
     """:class:`WaitInLoopError` if this thread runs an event loop and the wait is not ``done()``
     already (asked only then: a wait already met needs no blocking). ``name``: the blocking
-    wait, whose awaitable form is ``a`` + ``name``, as ``asettle`` is ``settle``'s."""
+    wait, whose awaitable form is ``a`` + ``name``, as ``asettle`` is ``settle``'s; ``owner``:
+    what the test calls it on (the fixture, or a ``Server``)."""
+    __tracebackhide__ = True
     library = running_library()
     if library is not None and not done():
         raise WaitInLoopError(
             f"smtpfake: {name}() blocks, and this thread runs the test's {library} event loop: "
             f"a client on that loop could not send while it waited; use "
-            f"`await smtpfake.a{name}(...)` in an async test"
+            f"`await {owner}.a{name}(...)` in an async test"
         )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from smtpfake.probe.cases import Case
+    from smtpfake.probe.runner import CaseResult
 
 DESCRIPTION = """\
 Run COMMAND once per case, each against a fresh server on its own port, and judge what the
@@ -144,6 +145,8 @@ def _range_problem(args: argparse.Namespace) -> str | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import shlex
+
     from smtpfake.cli import scenario_problems, usage_problem  # the one way it is told
     from smtpfake.probe.cases import load_cases, select, selection_problem, with_params
     from smtpfake.probe.outcomes import ExitMap
@@ -155,9 +158,11 @@ def main(args: argparse.Namespace) -> int:
     )
     from smtpfake.probe.reports.terminal import Table
     from smtpfake.probe.runner import Options, command_client, placeholder_problem, run_cases
+    from smtpfake.probe.unreached import Unreached
     from smtpfake.scenario import ScenarioError
     from smtpfake.scenario.checks import ClientKind
     from smtpfake.scenario.errors import ParamsError
+    from smtpfake.visible import visible
 
     command = list(args.client)
     if command[:1] == ["--"]:
@@ -215,13 +220,17 @@ def main(args: argparse.Namespace) -> int:
         seed=args.seed,
     )  # fmt: skip
     table = Table([c.name for c in cases])
-    if not args.quiet:
-        print(table.header(), flush=True)
-    results = []
-    for result in run_cases(cases, command_client(command, exits), options, args.jobs):
-        results.append(result)
+    results: list[CaseResult] = []
+    unreached = Unreached()  # a client that never connected, alike in every case: told once
+    run = run_cases(cases, command_client(command, exits), options, args.jobs)
+    for result in unreached.shown(run):
         if not args.quiet:
+            if not results:  # held back with the first rows (see Unreached)
+                print(table.header(), flush=True)
             print(table.row(result), flush=True)
+        results.append(result)
+    if problem := unreached.problem(visible(shlex.join(command))):
+        return usage_problem("smtpfake probe", problem)
     print(summary_line(results))
     reports = (("--junit", args.junit, junit_report(results)),
                ("--html", args.html, html_report(results, command)),

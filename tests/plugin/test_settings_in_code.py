@@ -126,7 +126,7 @@ def test_server_checks_its_seed_and_port(given: dict[str, object], said: str) ->
         Server("default", **given)  # type: ignore[arg-type]
     with (
         Server("default") as server,
-        pytest.raises(ValueError, match=re.escape("use(seed=): must be at least 0")),
+        pytest.raises(ValueError, match=re.escape("use(seed=-1): expected None or a whole")),
     ):
         server.use("default", seed=-1)
 
