@@ -292,7 +292,23 @@ class Server:
             await self.deliveries_done(timeout)
             return all(task.done() for task in self._deliveries)
 
-        return asyncio.run_coroutine_threadsafe(wait(), loop).result(timeout + 5)
+        import time
+
+        from smtpfake import wait_cancel
+
+        future = asyncio.run_coroutine_threadsafe(wait(), loop)
+        deadline = time.monotonic() + timeout + 5
+        while True:  # in slices in await_for_deliveries' worker thread: its cancel ends it
+            try:
+                return future.result(wait_cancel.slice_of(max(0.0, deadline - time.monotonic())))
+            except concurrent.futures.TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise
+                try:
+                    wait_cancel.check()
+                except wait_cancel.WaitCancelled:
+                    future.cancel()
+                    raise
 
     async def await_for_deliveries(self, timeout: float = 10.0) -> bool:
         """:meth:`wait_for_deliveries` for an async test (asyncio or trio, as :meth:`asettle`):

@@ -74,6 +74,43 @@ async def test_pytest_asyncio():
 """
 )
 
+CANCELLED = (
+    COMMON
+    + """
+import sys
+import time
+
+
+def waiting_threads():
+    # other threads whose stack is inside the blocking wait the awaitable form runs
+    me = threading.get_ident()
+    frames = [f for ident, f in sys._current_frames().items() if ident != me]
+    return [f for f in frames if any(
+        g.f_code.co_name == "wait_for_deliveries" for g in _stack(f))]
+
+
+def _stack(frame):
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+@pytest.mark.asyncio
+async def test_cancelled():
+    held = Held()
+    with Server(delivery=held) as server:
+        send(server)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(server.await_for_deliveries(timeout=60), 0.2)
+        for _ in range(500):  # the worker thread's wait ends at the cancel
+            if not waiting_threads():
+                break
+            time.sleep(0.01)
+        assert not waiting_threads()
+        held.go.set()
+"""
+)
+
 ANYIO = (
     COMMON
     + """
@@ -117,3 +154,11 @@ def test_under_anyio_asyncio_and_trio(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", "-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*test_anyio?asyncio? PASSED*", "*test_anyio?trio? PASSED*"])
+
+
+def test_a_cancelled_await_for_deliveries_ends_its_wait(pytester: pytest.Pytester) -> None:
+    """Its worker thread waited for the whole timeout after the await was cancelled (cancel1's
+    rule for a wait run through off_loop)."""
+    pytester.makepyfile(test_cancelled=CANCELLED)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
