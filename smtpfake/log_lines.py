@@ -274,10 +274,18 @@ class Lines:
             cut = number - first
             if 0 <= cut < len(new) and new[cut][0] >= at:  # the next entry is its place
                 held.clear()
-                if cut:
-                    lines(ready, followed, new[:cut])
+                # one loop over all of ``new`` (one line each), then the event's line moved to
+                # its place, with the sort key it has there (the later entries' are the same:
+                # new[cut] is stamped at or after it): a loop's call and two slices fewer
+                start, before = len(ready), followed.key
+                lines(ready, followed, new)
+                after, followed.key = followed.key, ready[start + cut - 1][0] if cut else before
                 self.event(ready, followed, event, at, line, fields)
-                lines(ready, followed, new[cut:])
+                followed.key = after
+                ready.insert(start + cut, ready.pop())
+                return
+            if cut >= len(new):  # its place is still to come (place() finds none)
+                lines(ready, followed, new)
                 return
         start = 0
         for cut, due in place(held, new, first):
