@@ -75,6 +75,9 @@ def milli_of(t: float, second: float) -> float:
     return ((t - second) * 1e6 + EVEN - EVEN) // 1000.0
 
 
+#: printable texts a log remembers at most (Lines.known)
+KNOWN = 1024
+
 #: lines made and not yet written: (sort key, text ending in a newline)
 Ready = list[tuple[float, str]]
 #: a JSON line's fields after ``session``: a dict, or (an accepted message's, made at once) the
@@ -180,6 +183,10 @@ class Lines:
         self.log = log
         self.tag = tag
         self.json = log.format == "json"
+        #: texts of entries found printable (str.isprintable: some 500 instructions a line, a
+        #: set's look-up some 100): most repeat (the replies, a test's commands); at most
+        #: :data:`KNOWN` of them, then forgotten all at once
+        self.known: set[str] = set()
         self.encode: Callable[[str], str] = str
         self._server = ""  # JSON: the server's member, and its ", "
         if self.json:
@@ -267,10 +274,18 @@ class Lines:
             cut = number - first
             if 0 <= cut < len(new) and new[cut][0] >= at:  # the next entry is its place
                 held.clear()
-                if cut:
-                    lines(ready, followed, new[:cut])
+                # one loop over all of ``new`` (one line each), then the event's line moved to
+                # its place, with the sort key it has there (the later entries' are the same:
+                # new[cut] is stamped at or after it): a loop's call and two slices fewer
+                start, before = len(ready), followed.key
+                lines(ready, followed, new)
+                after, followed.key = followed.key, ready[start + cut - 1][0] if cut else before
                 self.event(ready, followed, event, at, line, fields)
-                lines(ready, followed, new[cut:])
+                followed.key = after
+                ready.insert(start + cut, ready.pop())
+                return
+            if cut >= len(new):  # its place is still to come (place() finds none)
+                lines(ready, followed, new)
                 return
         start = 0
         for cut, due in place(held, new, first):
@@ -297,6 +312,7 @@ class Lines:
         if at != base:
             lo, hi = 1.0, 0.0  # none
         stamp = head  # a line's time up to its millisecond: set only when that changes
+        known = self.known
         for kept in new:
             t = kept[0]
             y = t - base  # exact (the same second, give or take one)
@@ -311,7 +327,7 @@ class Lines:
                 key = t
             text = kept[2]
             # nearly every entry: printable, no rule, delivered whole (a note: marked *)
-            if not kept[3] and text.isprintable():
+            if not kept[3] and (text in known or self._printable(text)):
                 if len(kept) == 4:
                     if kept[1] == "client":
                         ready.append((key, f"{stamp}{milli} {who}C: {text}\n"))
@@ -326,6 +342,15 @@ class Lines:
         followed.key = key
         if hi > lo:
             log.window = (base, lo, hi, milli)
+
+    def _printable(self, text: str) -> bool:
+        """``text.isprintable()``, and remembered in :attr:`known` when so."""
+        if not text.isprintable():
+            return False
+        if len(self.known) >= KNOWN:  # (the queue ids' replies never repeat)
+            self.known.clear()
+        self.known.add(text)
+        return True
 
     def _text_entry(self, stamp: str, who: str, kept: tuple[Any, ...]) -> str:
         """The line(s) of an entry with a rule, a note, not delivered whole, or text to show."""

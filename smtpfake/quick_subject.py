@@ -16,11 +16,15 @@ import re
 from smtpfake.engine.records import HEADER_SCAN_BYTES
 
 #: a header block of plain fields: a name of printable ASCII but ":", then printable ASCII and
-#: blanks, one line each (RFC 5322 §2.2), and the blank line that ends the block
-_PLAIN = re.compile(rb"(?:[!-9;-~]+:[ \t!-~]*\r\n)*\r\n")
-#: the first Subject field's value, its leading blanks left out (RFC 5322 §3.6.5; the field
-#: name is case-insensitive, §1.2.2)
-_SUBJECT = re.compile(rb"(?:^|\n)[Ss][Uu][Bb][Jj][Ee][Cc][Tt]:[ \t]*([^\r]*)\r\n")
+#: blanks, one line each (RFC 5322 §2.2), and the blank line that ends the block; group 1: the
+#: first Subject field's value, its leading blanks left out (RFC 5322 §3.6.5; the field name is
+#: case-insensitive, §1.2.2). One match, not a match and a search: a regular expression's call
+#: costs some 2k instructions before it reads an octet, twice the work of a small block
+_PLAIN = re.compile(
+    rb"(?:(?![Ss][Uu][Bb][Jj][Ee][Cc][Tt]:)[!-9;-~]+:[ \t!-~]*\r\n)*"
+    rb"(?:[Ss][Uu][Bb][Jj][Ee][Cc][Tt]:[ \t]*([ \t!-~]*)\r\n(?:[!-9;-~]+:[ \t!-~]*\r\n)*)?"
+    rb"\r\n"
+)
 
 
 def quick_subject(data: bytes) -> str | None:
@@ -29,13 +33,12 @@ def quick_subject(data: bytes) -> str | None:
     end = data.find(b"\r\n\r\n", 0, HEADER_SCAN_BYTES)
     if end < 0:
         return None
-    head = data[: end + 4]
-    if _PLAIN.fullmatch(head) is None:
-        return None
-    found = _SUBJECT.search(head)
+    found = _PLAIN.fullmatch(data, 0, end + 4)
     if found is None:
-        return ""
+        return None
     value = found.group(1)
+    if value is None:  # no Subject field
+        return ""
     if b"=?" in value:  # an encoded word, maybe (RFC 2047)
         return None
     return value.decode("ascii")

@@ -30,7 +30,7 @@ from smtpfake.engine.records import (
     Violation,
     reply_as_sent,
 )
-from smtpfake.log_lines import MILLI_SPAN, json_object, milli_of, tables
+from smtpfake.log_lines import KNOWN, MILLI_SPAN, json_object, milli_of, tables
 from smtpfake.logging_observer import FLUSH_SIZE, EventLog, LoggingJournal
 from smtpfake.visible import json_document, json_text, visible
 
@@ -320,6 +320,33 @@ def test_the_engine_s_notes_take_the_quick_path_and_are_logged_as_notes(
         logged = [json.loads(line) for line in stream.getvalue().splitlines()]
         assert [e["text"] for e in logged if e.get("note")] == noted
         assert all("note" not in e for e in logged if e.get("text") in ("QUIT", "."))
+
+
+def test_the_text_log_remembers_printable_texts_boundedly_and_still_shows_the_rest() -> None:
+    """The text loop remembers the texts it found printable (log_lines.Lines.known): past
+    KNOWN distinct ones it forgets them, and a text with what a terminal would act on is
+    never remembered, so it is shown as ``\\xNN`` however often it comes."""
+    stream = io.StringIO()
+    log = EventLog(stream)
+    journal = LoggingJournal(log)
+    info = SessionInfo(1, "127.0.0.1:1", 1_800_000_000.0)
+    journal.started(info)
+    room = journal.direct_transcript(info)  # type: ignore[misc]
+    assert room is not None
+    texts = [f"RCPT TO:<u{i}@x>" for i in range(2 * KNOWN + 5)] + ["NOOP\x1b[2J"] * 3
+    texts += ["RCPT TO:<u1@x>", "NOOP\x1b[2J"]
+    for i, text in enumerate(texts):
+        room[0].append((1_800_000_000.0 + i, "client", text, None))
+        if i % 100 == 0:
+            log.flush()
+            assert len(journal._lines.known) <= KNOWN
+    journal.ended(info, 1_800_000_999.0)
+    log.flush()
+    assert len(journal._lines.known) <= KNOWN
+    assert "NOOP\x1b[2J" not in journal._lines.known
+    shown = [line.split(" C: ", 1)[1] for line in stream.getvalue().splitlines()[1:-1]]
+    assert shown == [visible(text) for text in texts]
+    assert shown[-1] == "NOOP\\x1b[2J"
 
 
 def test_an_entry_of_a_session_the_journal_does_not_keep_is_still_logged() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 
-from smtpfake.engine.records import SessionInfo, Violation
+from smtpfake.engine.records import Message, SessionInfo, Violation
 from smtpfake.event_order import Waiting, place
 from smtpfake.logging_observer import EventLog, LoggingJournal
 
@@ -66,3 +66,43 @@ def test_place_puts_an_item_after_the_entries_recorded_before_it_was_held() -> N
     held = [(0.940, 6, "a"), (0.940, 6, "b"), (0.943, 6, "c")]
     assert place(held, new, 5) == [(1, ["a", "b"])]  # "c" waits: no entry stamped .943 yet
     assert place(held, [], 8) == [] and held == [(0.943, 6, "c")]
+
+
+def test_a_held_message_line_takes_its_place_and_sort_key_among_sessions_in_one_batch() -> None:
+    """serve's log makes a session's new entries in one loop and moves the held message's line
+    to its place (log_lines.Lines.entries): the batch is as if made in order. Entries recorded
+    before the hold may be stamped after the message, and ties between sessions keep the order
+    the lines were made in (the batch's sort is stable on each line's key: its session's latest
+    time so far)."""
+    out = io.StringIO()
+    log = EventLog(out)
+    journal = LoggingJournal(log)
+    t = 1_800_000_000.0
+    one, two = SessionInfo(1, "p", t), SessionInfo(2, "q", t)
+    rooms = []
+    for info in (one, two):
+        journal.started(info)
+        room = journal.direct_transcript(info)  # type: ignore[misc]
+        assert room is not None
+        rooms.append(room[0])
+    log.flush()
+    out.seek(0)
+    out.truncate()
+    first, second = rooms
+    first += [(t + 0.100, "client", "DATA", None), (t + 0.102, "server", "354 go", None)]
+    first.append((t + 0.105, "client", ".", None))  # recorded before the hold, stamped after
+    journal.message(one, Message("a@x", ("b@x",), b"hi\r\n", 1, t + 0.104, "Q1"))
+    first += [(t + 0.104, "server", "250 ok", None), (t + 0.106, "client", "QUIT", None)]
+    second += [(t + 0.1045, "client", "NOOP", None), (t + 0.105, "client", "RSET", None)]
+    log.flush()
+    said = [line.split(" ", 1)[1] for line in out.getvalue().splitlines()]
+    assert said == [
+        "session 1 C: DATA",
+        "session 1 S: 354 go",
+        "session 2 C: NOOP",
+        "session 1 C: .",
+        "session 1 accepted message Q1 from <a@x> to b@x (4 bytes)",
+        "session 1 S: 250 ok",
+        "session 2 C: RSET",
+        "session 1 C: QUIT",
+    ]
