@@ -33,6 +33,7 @@ from smtpfake.scenario.plan import (
     Close,
     Consult,
     HalfClose,
+    Note,
     Reset,
     Send,
     Sleep,
@@ -64,6 +65,10 @@ READ_SIZE = 1 << 18
 #: (asyncio's loop could say each take if the low-water mark followed the buffer down, but
 #: uvloop calls resume_writing only once libuv's whole write went: a look serves both)
 LOOK_EVERY = 0.01
+
+#: over TLS, what the wire tells the engine of a half-close: the grace period runs; the close's
+#: entry waits for the close itself (Wire._do)
+_READ_ON = HalfClose()
 
 
 def read_buffer() -> memoryview:
@@ -104,6 +109,7 @@ class Wire(asyncio.Protocol):
     # slots: ten thousand idle sessions are ten thousand of these (bench/idle_memory.py)
     __slots__ = (
         "_behind",
+        "_closed_note",
         "_conn",
         "_cut",
         "_cut_done",
@@ -163,6 +169,9 @@ class Wire(asyncio.Protocol):
         self._cut: CutHandshake | None = None  # a handshake being cut short
         self._cut_done: asyncio.Future[str] | None = None
         self._tls = False
+        # over TLS, the note of the half-close the server did not do (no such thing in TLS):
+        # recorded at the close that ends the grace period (_do)
+        self._closed_note: Note | None = None
         self._lost = False
         self._reset = False  # the client's RST was met by a write, before a read saw it
         self._failing = False
@@ -712,6 +721,12 @@ class Wire(asyncio.Protocol):
         if self._reset:  # that write was refused: the client's reset ends it (_refused)
             return False
         if isinstance(action, HalfClose):
+            if self._tls:
+                # TLS has no half-close: the server only reads on for the grace period and
+                # closes at its end (or at the client's close): recorded then (_close_tls)
+                self._closed_note = action.note
+                conn.performed(_READ_ON)
+                return True
             if transport.can_write_eof() and not transport.is_closing():
                 try:
                     transport.write_eof()
@@ -726,7 +741,12 @@ class Wire(asyncio.Protocol):
             conn.performed(action)
             return True
         if isinstance(action, Close):
-            transport.close()
+            if self._tls:
+                self._close_tls()
+                if self._closed_note is not None:  # the close the half-close announced: now
+                    action, self._closed_note = Close(self._closed_note), None
+            else:
+                transport.close()
         elif isinstance(action, Reset):
             sock = transport.get_extra_info("socket")
             if sock is not None:
@@ -737,6 +757,14 @@ class Wire(asyncio.Protocol):
             raise TypeError(f"the wire cannot carry out {action!r}")
         conn.performed(action)
         return False
+
+    def _close_tls(self) -> None:
+        """Close over TLS: the close_notify, and the socket closed after it; not asyncio's wait
+        for the client's own close_notify (5 s on 3.11+, no limit on 3.10), which would hold
+        the session's end back while a client keeps its socket and never answers."""
+        assert self._transport is not None and self._raw is not None
+        self._transport.close()  # the close_notify goes to the socket's transport at once
+        self._raw.close()  # which sends what it holds, then closes: connection_lost follows
 
     def _stop_work(self) -> None:
         """Drop what is left of a batch under way (a new batch replaces it)."""
@@ -806,6 +834,8 @@ class Wire(asyncio.Protocol):
             for action in actions:
                 if isinstance(action, Close) and self._transport is not None:
                     _stop_sending(self._transport)
+                    if self._closed_note is not None:  # (over TLS: _do)
+                        action, self._closed_note = Close(self._closed_note), None
                     conn.performed(action)
                 else:
                     self._do(action)
