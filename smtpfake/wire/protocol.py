@@ -70,6 +70,10 @@ LOOK_EVERY = 0.01
 #: entry waits for the close itself (Wire._do)
 _READ_ON = HalfClose()
 
+#: whether a TLS transport's buffer leaves out the socket transport's under it, by loop and
+#: Python (3.10's asyncio counts the socket's: its TLS layer keeps no buffer of its own)
+_TLS_OWN_BUFFER = {"asyncio": sys.version_info >= (3, 11)}
+
 
 def read_buffer() -> memoryview:
     """A buffer the connections of one server (one loop) read into, one after the other: each
@@ -290,6 +294,15 @@ class Wire(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         # the socket took every octet written so far; whoever waits goes on
+        if self._tls:
+            if self._lost or self._writable is None:  # (a look resumed it already)
+                return
+            held = self._held()
+            if held is None:  # closing: its end (connection_lost) tells what went
+                return
+            if held:  # the TLS layer's resume, the socket's transport still holding some
+                self._loop.call_later(LOOK_EVERY, self.resume_writing)
+                return
         writable, self._writable = self._writable, None
         self._kept = 0
         if self._flying:
@@ -395,6 +408,8 @@ class Wire(asyncio.Protocol):
             transport.write(send.data)
             if self._raw.is_closing():  # type: ignore[union-attr]
                 return self._refused()
+            if self._tls:
+                self._tls_wrote()
             if self._writable is not None:
                 self._held_at = now
                 waiting = self._carry_waiting(actions, self._loop.time(), written=True)
@@ -461,6 +476,8 @@ class Wire(asyncio.Protocol):
                                 transport.write(action.data)
                                 if self._raw.is_closing():  # type: ignore[union-attr]
                                     return self._refused()
+                                if self._tls:
+                                    self._tls_wrote()
                             if self._writable is not None:
                                 if written:
                                     self._held_at = now
@@ -544,6 +561,8 @@ class Wire(asyncio.Protocol):
                 if self._raw.is_closing():  # type: ignore[union-attr]
                     self._refused()  # (the queued replies stay unsent: not delivered)
                     return
+                if self._tls:
+                    self._tls_wrote()
                 if self._writable is None:  # (limits of 0: the socket took it all)
                     if conn is not None:
                         try:
@@ -553,7 +572,7 @@ class Wire(asyncio.Protocol):
                     return
                 # the transport held none before (only a write while it holds none queues)
                 self._held_at = now
-                self._kept = self._flying = min(transport.get_write_buffer_size(), len(data))
+                self._kept = self._flying = min(self._held() or 0, len(data))
                 self._look()
                 self._sent(len(data) - self._flying, now)  # (those taken by the write)
 
@@ -630,6 +649,8 @@ class Wire(asyncio.Protocol):
                             if self._raw.is_closing():  # type: ignore[union-attr]
                                 self._refused()
                                 return
+                            if self._tls:
+                                self._tls_wrote()
                         if self._writable is not None:
                             if now is not None:
                                 self._held_at = now
@@ -679,10 +700,35 @@ class Wire(asyncio.Protocol):
             and not transport.is_closing()
         ):
             seen = conn.session.clock.now()  # before the look: the octets were held then
-            self._kept = transport.get_write_buffer_size()
-            if self._kept:
+            held = self._held()
+            if held is None:  # (the connection is going: its end reports what went)
+                return
+            self._kept = held
+            if held:
                 self._held_at = seen
             self._looking = self._loop.call_later(LOOK_EVERY, self._look)
+
+    def _held(self) -> int | None:
+        """The octets written that the socket has not taken: in the transport's buffer and, over
+        TLS, in the socket's own transport under it, to which asyncio 3.11+'s and uvloop's TLS
+        layer hand a whole write's ciphertext at once (each ciphertext octet counted for one
+        octet of the replies: never fewer than the plaintext it carries, so "delivered" stays
+        true). None once either transport is closing (then their buffers tell nothing)."""
+        transport, raw = self._transport, self._raw
+        if transport is None or raw is None or raw.is_closing() or transport.is_closing():
+            return None
+        held = transport.get_write_buffer_size()
+        if transport is not raw and _TLS_OWN_BUFFER.get(loops.name(self._loop), True):
+            held += raw.get_write_buffer_size()
+        return held
+
+    def _tls_wrote(self) -> None:
+        """After a write over TLS: the TLS layer pauses the wire only for what it holds itself,
+        not for the ciphertext it handed to the socket's transport; while that holds some the
+        wire waits as if paused (the socket has not taken it), and looks again soon."""
+        if self._writable is None and self._held():
+            self.pause_writing()
+            self._loop.call_later(LOOK_EVERY, self.resume_writing)
 
     async def _handed_over(self) -> None:
         """Until the transport holds no octet the socket has not taken."""
@@ -700,9 +746,8 @@ class Wire(asyncio.Protocol):
         pending, conn, transport = self._pending, self._conn, self._transport
         if (pending is None and not self._flying) or conn is None:
             return 0
-        kept = self._kept  # (a closed transport drops its buffer: the last size known)
-        if transport is not None and not transport.is_closing():
-            kept = transport.get_write_buffer_size()
+        held = self._held()  # (a closed transport drops its buffer: the last size known)
+        kept = self._kept if held is None else held
         if pending is not None:
             self._pending = None
             size = len(pending.data)
