@@ -6,6 +6,10 @@ asyncio's wait for the client's own close_notify (up to 5 s) while the client ke
 
 from __future__ import annotations
 
+import re
+import socket
+import sys
+
 import pytest
 
 from smtpfake.server import Server
@@ -13,6 +17,8 @@ from smtpfake.server import Server
 from ..support import SHARED_GRACE, scenario
 from ..support.raw import Raw
 from ..support.waits import ended_sessions, kinds
+from .test_wire_close_edges import BIG, BIG_REPLY, small_client
+from .test_wire_group_write import blocked
 
 TLS = {"tls": True}
 
@@ -60,3 +66,51 @@ def test_over_tls_the_clients_close_in_the_grace_period_ends_it(fresh: Server) -
     (record,) = ended_sessions(fresh, 1, timeout=SHARED_GRACE + 2.0)
     texts = [e.text for e in record.transcript]
     assert texts[-2:] == ["(client closed the connection)", "(connection closed)"], texts
+
+
+# -- a pipelined group's replies over TLS: delivered once the kernel took them (fresh14 F1, F6) ---
+
+#: NOOPs in one read: BIG's replies, 51,200 octets each, 40 times what the small buffers take
+GROUP = 40
+
+
+def final_reply(sock: socket.socket) -> bytes:
+    """Octets up to the end of a final reply line (a short reply: a few reads at most)."""
+    got = b""
+    for _ in range(100):
+        got += sock.recv(4096)
+        if re.search(rb"(^|\r\n)\d{3} [^\r\n]*\r\n$", got):
+            return got
+    raise AssertionError(f"no final reply line: {got!r}")
+
+
+def test_over_tls_a_groups_replies_are_delivered_only_once_the_kernel_took_them(
+    fresh: Server, server_ends: list[int]
+) -> None:
+    """The TLS layer hands a whole write's ciphertext to the socket's transport at once (asyncio
+    3.11+, uvloop): the replies in there are not delivered. The client resets without reading:
+    the replies recorded delivered are no more than what the two kernels hold (ciphertext, at
+    least the plaintext it carries), and the reset ends the session (Python 3.10 never noticed
+    it: F6)."""
+    fresh.use(scenario(BIG, **TLS))
+    with small_client(fresh) as plain:
+        assert final_reply(plain).startswith(b"220 ")
+        plain.sendall(b"EHLO client.test\r\n")
+        final_reply(plain)
+        plain.sendall(b"STARTTLS\r\n")
+        assert final_reply(plain).startswith(b"220 ")
+        context = fresh.tls_client_context()
+        with context.wrap_socket(plain, server_hostname="localhost") as sock:
+            sock.sendall(b"EHLO client.test\r\n")
+            final_reply(sock)
+            (server_end,) = server_ends
+            sock.sendall(b"NOOP\r\n" * GROUP)
+            queued = blocked(fresh, sock, server_end)
+            assert queued < len(BIG_REPLY) * GROUP // 2  # most of them are still in the server
+            # (closing with octets unread: the kernel resets the connection)
+    (session,) = ended_sessions(fresh, 1, timeout=5.0)
+    big = [e for e in session.transcript if e.text.startswith("250-2.0.0 x")]
+    assert len(big) == GROUP
+    delivered = sum(1 for e in big if e.delivered)
+    assert delivered * len(BIG_REPLY) <= queued
+    assert session.transcript[-1].text == "(client reset the connection)"
