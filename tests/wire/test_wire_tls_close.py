@@ -6,8 +6,10 @@ asyncio's wait for the client's own close_notify (up to 5 s) while the client ke
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
+import ssl
 import sys
 
 import pytest
@@ -62,10 +64,16 @@ def test_over_tls_the_clients_close_in_the_grace_period_ends_it(fresh: Server) -
     with Raw(fresh) as conn:
         secured(conn, fresh)
         assert conn.command_code("QUIT") == 221
-        conn.sock.unwrap()  # the client's close_notify, then the server's: the connection ends
-    (record,) = ended_sessions(fresh, 1, timeout=SHARED_GRACE + 2.0)
+        with contextlib.suppress(ssl.SSLError):  # (3.10 closes without answering it)
+            conn.sock.unwrap()  # the client's close_notify: the server closes at once
+        (record,) = ended_sessions(fresh, 1, timeout=SHARED_GRACE + 2.0)
     texts = [e.text for e in record.transcript]
-    assert texts[-2:] == ["(client closed the connection)", "(connection closed)"], texts
+    if sys.version_info < (3, 11) and fresh.loop == "asyncio":
+        # 3.10's TLS layer answers the client's close_notify itself and tells the wire only
+        # that the connection is lost: the client's close is all the record has
+        assert texts[-2:] == ["221 2.0.0 Bye", "(client closed the connection)"], texts
+    else:
+        assert texts[-2:] == ["(client closed the connection)", "(connection closed)"], texts
 
 
 # -- a pipelined group's replies over TLS: delivered once the kernel took them (fresh14 F1, F6) ---
