@@ -743,7 +743,7 @@ class Wire(asyncio.Protocol):
         reply written is partly in the transport's buffer: it learns how many of its octets
         the socket took, for the record's ``written`` (the reply is not delivered). Returns
         the octets the transport still holds (0 with no such reply)."""
-        pending, conn, transport = self._pending, self._conn, self._transport
+        pending, conn = self._pending, self._conn
         if (pending is None and not self._flying) or conn is None:
             return 0
         held = self._held()  # (a closed transport drops its buffer: the last size known)
