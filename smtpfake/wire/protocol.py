@@ -768,7 +768,7 @@ class Wire(asyncio.Protocol):
         if isinstance(action, HalfClose):
             if self._tls:
                 # TLS has no half-close: the server only reads on for the grace period and
-                # closes at its end (or at the client's close): recorded then (_close_tls)
+                # closes at its end (or at the client's close): recorded then (Close, below)
                 self._closed_note = action.note
                 conn.performed(_READ_ON)
                 return True
