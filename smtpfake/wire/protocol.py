@@ -33,6 +33,7 @@ from smtpfake.scenario.plan import (
     Close,
     Consult,
     HalfClose,
+    Note,
     Reset,
     Send,
     Sleep,
@@ -64,6 +65,14 @@ READ_SIZE = 1 << 18
 #: (asyncio's loop could say each take if the low-water mark followed the buffer down, but
 #: uvloop calls resume_writing only once libuv's whole write went: a look serves both)
 LOOK_EVERY = 0.01
+
+#: over TLS, what the wire tells the engine of a half-close: the grace period runs; the close's
+#: entry waits for the close itself (Wire._do)
+_READ_ON = HalfClose()
+
+#: whether a TLS transport's buffer leaves out the socket transport's under it, by loop and
+#: Python (3.10's asyncio counts the socket's: its TLS layer keeps no buffer of its own)
+_TLS_OWN_BUFFER = {"asyncio": sys.version_info >= (3, 11)}
 
 
 def read_buffer() -> memoryview:
@@ -104,6 +113,7 @@ class Wire(asyncio.Protocol):
     # slots: ten thousand idle sessions are ten thousand of these (bench/idle_memory.py)
     __slots__ = (
         "_behind",
+        "_closed_note",
         "_conn",
         "_cut",
         "_cut_done",
@@ -163,6 +173,9 @@ class Wire(asyncio.Protocol):
         self._cut: CutHandshake | None = None  # a handshake being cut short
         self._cut_done: asyncio.Future[str] | None = None
         self._tls = False
+        # over TLS, the note of the half-close the server did not do (no such thing in TLS):
+        # recorded at the close that ends the grace period (_do)
+        self._closed_note: Note | None = None
         self._lost = False
         self._reset = False  # the client's RST was met by a write, before a read saw it
         self._failing = False
@@ -283,6 +296,15 @@ class Wire(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         # the socket took every octet written so far; whoever waits goes on
+        if self._tls:
+            if self._lost or self._writable is None:  # (a look resumed it already)
+                return
+            held = self._held()
+            if held is None:  # closing: its end (connection_lost) tells what went
+                return
+            if held:  # the TLS layer's resume, the socket's transport still holding some
+                self._loop.call_later(LOOK_EVERY, self.resume_writing)
+                return
         writable, self._writable = self._writable, None
         self._kept = 0
         if self._flying:
@@ -388,6 +410,8 @@ class Wire(asyncio.Protocol):
             transport.write(send.data)
             if self._raw.is_closing():  # type: ignore[union-attr]
                 return self._refused()
+            if self._tls:
+                self._tls_wrote()
             if self._writable is not None:
                 self._held_at = now
                 waiting = self._carry_waiting(actions, self._loop.time(), written=True)
@@ -456,6 +480,8 @@ class Wire(asyncio.Protocol):
                                 transport.write(action.data)
                                 if self._raw.is_closing():  # type: ignore[union-attr]
                                     return self._refused()
+                                if self._tls:
+                                    self._tls_wrote()
                             if self._writable is not None:
                                 if written:
                                     self._held_at = now
@@ -539,6 +565,8 @@ class Wire(asyncio.Protocol):
                 if self._raw.is_closing():  # type: ignore[union-attr]
                     self._refused()  # (the queued replies stay unsent: not delivered)
                     return
+                if self._tls:
+                    self._tls_wrote()
                 if self._writable is None:  # (limits of 0: the socket took it all)
                     if conn is not None:
                         try:
@@ -548,7 +576,7 @@ class Wire(asyncio.Protocol):
                     return
                 # the transport held none before (only a write while it holds none queues)
                 self._held_at = now
-                self._kept = self._flying = min(transport.get_write_buffer_size(), len(data))
+                self._kept = self._flying = min(self._held() or 0, len(data))
                 self._look()
                 self._sent(len(data) - self._flying, now)  # (those taken by the write)
 
@@ -625,6 +653,8 @@ class Wire(asyncio.Protocol):
                             if self._raw.is_closing():  # type: ignore[union-attr]
                                 self._refused()
                                 return
+                            if self._tls:
+                                self._tls_wrote()
                         if self._writable is not None:
                             if now is not None:
                                 self._held_at = now
@@ -674,10 +704,35 @@ class Wire(asyncio.Protocol):
             and not transport.is_closing()
         ):
             seen = conn.session.clock.now()  # before the look: the octets were held then
-            self._kept = transport.get_write_buffer_size()
-            if self._kept:
+            held = self._held()
+            if held is None:  # (the connection is going: its end reports what went)
+                return
+            self._kept = held
+            if held:
                 self._held_at = seen
             self._looking = self._loop.call_later(LOOK_EVERY, self._look)
+
+    def _held(self) -> int | None:
+        """The octets written that the socket has not taken: in the transport's buffer and, over
+        TLS, in the socket's own transport under it, to which asyncio 3.11+'s and uvloop's TLS
+        layer hand a whole write's ciphertext at once (each ciphertext octet counted for one
+        octet of the replies: never fewer than the plaintext it carries, so "delivered" stays
+        true). None once either transport is closing (then their buffers tell nothing)."""
+        transport, raw = self._transport, self._raw
+        if transport is None or raw is None or raw.is_closing() or transport.is_closing():
+            return None
+        held = transport.get_write_buffer_size()
+        if transport is not raw and _TLS_OWN_BUFFER.get(loops.name(self._loop), True):
+            held += raw.get_write_buffer_size()
+        return held
+
+    def _tls_wrote(self) -> None:
+        """After a write over TLS: the TLS layer pauses the wire only for what it holds itself,
+        not for the ciphertext it handed to the socket's transport; while that holds some the
+        wire waits as if paused (the socket has not taken it), and looks again soon."""
+        if self._writable is None and self._held():
+            self.pause_writing()
+            self._loop.call_later(LOOK_EVERY, self.resume_writing)
 
     async def _handed_over(self) -> None:
         """Until the transport holds no octet the socket has not taken."""
@@ -692,12 +747,11 @@ class Wire(asyncio.Protocol):
         reply written is partly in the transport's buffer: it learns how many of its octets
         the socket took, for the record's ``written`` (the reply is not delivered). Returns
         the octets the transport still holds (0 with no such reply)."""
-        pending, conn, transport = self._pending, self._conn, self._transport
+        pending, conn = self._pending, self._conn
         if (pending is None and not self._flying) or conn is None:
             return 0
-        kept = self._kept  # (a closed transport drops its buffer: the last size known)
-        if transport is not None and not transport.is_closing():
-            kept = transport.get_write_buffer_size()
+        held = self._held()  # (a closed transport drops its buffer: the last size known)
+        kept = self._kept if held is None else held
         if pending is not None:
             self._pending = None
             size = len(pending.data)
@@ -716,6 +770,12 @@ class Wire(asyncio.Protocol):
         if self._reset:  # that write was refused: the client's reset ends it (_refused)
             return False
         if isinstance(action, HalfClose):
+            if self._tls:
+                # TLS has no half-close: the server only reads on for the grace period and
+                # closes at its end (or at the client's close): recorded then (Close, below)
+                self._closed_note = action.note
+                conn.performed(_READ_ON)
+                return True
             if transport.can_write_eof() and not transport.is_closing():
                 try:
                     transport.write_eof()
@@ -730,7 +790,12 @@ class Wire(asyncio.Protocol):
             conn.performed(action)
             return True
         if isinstance(action, Close):
-            transport.close()
+            if self._tls:
+                self._close_tls()
+                if self._closed_note is not None:  # the close the half-close announced: now
+                    action, self._closed_note = Close(self._closed_note), None
+            else:
+                transport.close()
         elif isinstance(action, Reset):
             sock = transport.get_extra_info("socket")
             if sock is not None:
@@ -741,6 +806,14 @@ class Wire(asyncio.Protocol):
             raise TypeError(f"the wire cannot carry out {action!r}")
         conn.performed(action)
         return False
+
+    def _close_tls(self) -> None:
+        """Close over TLS: the close_notify, and the socket closed after it; not asyncio's wait
+        for the client's own close_notify (5 s on 3.11+, no limit on 3.10), which would hold
+        the session's end back while a client keeps its socket and never answers."""
+        assert self._transport is not None and self._raw is not None
+        self._transport.close()  # the close_notify goes to the socket's transport at once
+        self._raw.close()  # which sends what it holds, then closes: connection_lost follows
 
     def _stop_work(self) -> None:
         """Drop what is left of a batch under way (a new batch replaces it)."""
@@ -810,6 +883,8 @@ class Wire(asyncio.Protocol):
             for action in actions:
                 if isinstance(action, Close) and self._transport is not None:
                     _stop_sending(self._transport)
+                    if self._closed_note is not None:  # (over TLS: _do)
+                        action, self._closed_note = Close(self._closed_note), None
                     conn.performed(action)
                 else:
                     self._do(action)
