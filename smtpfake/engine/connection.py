@@ -625,6 +625,7 @@ class Connection:
             self._client_left = not self._closing
             self._unsent(self._eof)  # (the wire stops sending what the socket did not take)
             self._abandon(self._eof)
+            self._drain()  # the lines behind it: acted on, their replies not sent, before the EOF
             self._client_closed("(client closed the connection)", self._eof)
             return self._end()
         self._client_closed("(client closed the connection)", self._eof)
@@ -668,12 +669,12 @@ class Connection:
         if queue:
             self._unsent(now)
         self._abandon(now)
+        self._busy = False
+        self._drain()  # (before the close's entry: the lines came before it, and their replies)
         if entry:
             text = "(client reset the connection)" if reset else "(client closed the connection)"
             self._client_closed(text, now)
         self._over = True
-        self._busy = False
-        self._drain()
         self.session.arrived = self._eof  # a missing QUIT, a chunk cut short: the close's time
         self.session.disconnected(waiting=self._client_left)
 
@@ -1105,7 +1106,9 @@ class Connection:
                 if not self._buffer:
                     break
                 before = len(self._buffer)
-                self._next_piece()
+                actions = self._next_piece()
+                if actions:
+                    self._not_sent(actions)
                 if len(self._buffer) == before:  # a last line without its LF
                     self._unterminated()
                 if not self._buffer:
@@ -1119,6 +1122,16 @@ class Connection:
         self._input_over()
         if session.held is not None:
             session.release()
+
+    def _not_sent(self, actions: tuple[Action, ...]) -> None:
+        """The server acted on a line read after the client left (a message accepted, a
+        transaction begun: an MTA that read it does as much, RFC 1047), so each reply it decided
+        is in the record, not delivered, 0 octets written, at the close's time (fresh14 F4)."""
+        if type(actions[-1]) is Consult:  # a user's handler would decide: its normal reply
+            actions = actions[:-1] + self.session.unanswered()
+        for action in actions:
+            if type(action) is Send and action.note is not None:
+                self.session.undelivered(action.note, 0, self._eof)
 
     def _text_block(self, buffer: bytes | bytearray) -> tuple[bytes, TextScan, bool] | None:
         """The whole lines of message text at the start of ``buffer`` (the connection's, or a
