@@ -604,7 +604,8 @@ class Connection:
 
         A reply still under way (paced by a fault, awaiting the user's handler) is one the
         client gave up on (RFC 5321 §4.5.3.2): it is recorded as not delivered, the lines
-        behind it are recorded but not answered, and the server closes. Not when the client
+        behind it are recorded and acted on but not answered (their replies recorded not
+        delivered: :meth:`_not_sent`), and the server closes. Not when the client
         still reads (:meth:`writes_on`): it sent QUIT, or only its reading holds the batch up;
         then its EOF is a half-close and the reply is written on, as below. Otherwise the
         client may still read (a half-close): the lines it sent before its EOF are processed
