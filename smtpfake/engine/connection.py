@@ -611,7 +611,8 @@ class Connection:
 
         A reply still under way (paced by a fault, awaiting the user's handler) is one the
         client gave up on (RFC 5321 §4.5.3.2): it is recorded as not delivered, the lines
-        behind it are recorded but not answered, and the server closes. Not when the client
+        behind it are recorded and acted on but not answered (their replies recorded not
+        delivered: :meth:`_not_sent`), and the server closes. Not when the client
         still reads (:meth:`writes_on`): it sent QUIT, or only its reading holds the batch up;
         then its EOF is a half-close and the reply is written on, as below. Otherwise the
         client may still read (a half-close): the lines it sent before its EOF are processed
@@ -632,6 +633,7 @@ class Connection:
             self._client_left = not self._closing
             self._unsent(self._eof)  # (the wire stops sending what the socket did not take)
             self._abandon(self._eof)
+            self._drain()  # the lines behind it: acted on, their replies not sent, before the EOF
             self._client_closed("(client closed the connection)", self._eof)
             return self._end()
         self._client_closed("(client closed the connection)", self._eof)
@@ -676,12 +678,12 @@ class Connection:
             self._unsent(now)
         if self._busy:  # (else _abandon() has nothing to do)
             self._abandon(now)
+        self._busy = False
+        self._drain()  # (before the close's entry: the lines came before it, and their replies)
         if entry:
             text = "(client reset the connection)" if reset else "(client closed the connection)"
             self._client_closed(text, now)
         self._over = True
-        self._busy = False
-        self._drain()
         self.session.arrived = self._eof  # a missing QUIT, a chunk cut short: the close's time
         self.session.disconnected(waiting=self._client_left)
 
@@ -1113,7 +1115,9 @@ class Connection:
                 if not self._buffer:
                     break
                 before = len(self._buffer)
-                self._next_piece()
+                actions = self._next_piece()
+                if actions:
+                    self._not_sent(actions)
                 if len(self._buffer) == before:  # a last line without its LF
                     self._unterminated()
                 if not self._buffer:
@@ -1128,6 +1132,16 @@ class Connection:
             self._input_over()
         if session.held is not None:
             session.release()
+
+    def _not_sent(self, actions: tuple[Action, ...]) -> None:
+        """The server acted on a line read after the client left (a message accepted, a
+        transaction begun: an MTA that read it does as much, RFC 1047), so each reply it decided
+        is in the record, not delivered, 0 octets written, at the close's time (fresh14 F4)."""
+        if type(actions[-1]) is Consult:  # a user's handler would decide: its normal reply
+            actions = actions[:-1] + self.session.unanswered()
+        for action in actions:
+            if type(action) is Send and action.note is not None:
+                self.session.undelivered(action.note, 0, self._eof)
 
     def _text_block(self, buffer: bytes | bytearray) -> tuple[bytes, TextScan, bool] | None:
         """The whole lines of message text at the start of ``buffer`` (the connection's, or a

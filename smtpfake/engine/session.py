@@ -96,6 +96,8 @@ _TLS_OWN = TLS_FREE | {"BDAT"}
 #: and checking one (bounded: cleared when full)
 _PLAIN_LINES: dict[bytes, tuple[str, str, str, commands.Handler]] = {}
 _PLAIN_LINES_MAX = 1024
+#: lines of message text after the server's close recorded one by one; the rest are counted
+TEXT_SHOWN = 20
 
 
 # The enum members this module reads on every command, as module globals: on Python 3.10 and
@@ -170,6 +172,7 @@ class Session:
         "shared",
         "silent_close",
         "text_after_close",
+        "text_counted",
         "tls_active",
         "tls_pending",
         "transactions",
@@ -251,6 +254,10 @@ class Session:
         # 5321 §4.1.1.4), recorded under a note that says so (:meth:`_text_after_close`):
         # 0 none expected, 1 expected (no note yet), 2 the note is recorded
         self.text_after_close = 0
+        # that text's lines: how many were recorded, then how many more and their octets, counted
+        # in one note (:meth:`_text_count`): a big message cut must not push the session out of
+        # its own transcript (fresh14 N6)
+        self.text_counted = [0, 0, 0]
         # a close after a silence (abort's seconds) in a message: its text is the message's until
         # the close goes out (Connection.performed calls :meth:`silently_closed` then)
         self.silent_close = False
@@ -409,8 +416,11 @@ class Session:
         when = self.arrived  # heard(), inline: every command
         if when is None:
             when = self.clock.now()
-        if mode is _MODE_CLOSED and self.text_after_close == 1:
-            self._text_after_close(when)
+        if mode is _MODE_CLOSED and self.text_after_close:
+            if self.text_after_close == 1:
+                self._text_after_close(when)
+            elif self._text_count(line, when):
+                return ()  # counted, not recorded
         entries = self.entries
         if (
             entries is not None
@@ -551,8 +561,10 @@ class Session:
         one the reader holds is (and the next command's pipelining against it)."""
         auth = self.mode is _MODE_AUTH
         text = head.decode("utf-8", "surrogateescape")
-        if self.mode is _MODE_CLOSED and self.text_after_close == 1:
-            self._text_after_close(self.clock.now() if self.arrived is None else self.arrived)
+        if self.mode is _MODE_CLOSED and self.text_after_close:
+            if self.text_after_close == 1:
+                self._text_after_close(self.clock.now() if self.arrived is None else self.arrived)
+            self.text_count_ended(self.arrived)
         if size is None:
             self.heard("(over-long line, discarded)", unfinished=ended)
         else:
@@ -600,8 +612,12 @@ class Session:
         else:
             text = fragment.decode("utf-8", "surrogateescape")
             verb = text.partition(" ")[0].upper()
-            if mode is _MODE_CLOSED and self.text_after_close == 1:
-                self._text_after_close(self.clock.now() if self.arrived is None else self.arrived)
+            if mode is _MODE_CLOSED and self.text_after_close:
+                if self.text_after_close == 1:
+                    self._text_after_close(
+                        self.clock.now() if self.arrived is None else self.arrived
+                    )
+                self.text_count_ended(self.arrived)
             self.heard(masked(text), unfinished=True)
             if mode is _MODE_CLOSED:  # the server had closed: judged as any line then
                 when = self.clock.now() if self.arrived is None else self.arrived
@@ -642,7 +658,35 @@ class Session:
         """The first line of message text after the server's close: the note that says what
         the lines after it up to the final "." are (their octets as lines, as they came)."""
         self.text_after_close = 2
+        self.text_counted = [0, 0, 0]
         self.note(when, "client", "(message text after the close)", None, _NOTED)
+
+    def _text_count(self, line: bytes, when: float) -> bool:
+        """A line of message text after the close (``line``, as read): whether it is counted
+        rather than recorded, past the first :data:`TEXT_SHOWN`; its "." (the text's end) is
+        recorded, after the count's note."""
+        counted = self.text_counted
+        if line in (b".\r\n", b".\n") or (line.endswith(b"\r") and line[:-1] == b"."):
+            self.text_count_ended(when)
+            return False
+        if counted[0] < TEXT_SHOWN:
+            counted[0] += 1
+            return False
+        counted[1] += 1
+        counted[2] += len(line)
+        return True
+
+    def text_count_ended(self, when: float | None = None) -> None:
+        """The text after the close ends (its ".", another entry, the connection's end: at
+        ``when``; None: now): the lines counted, not recorded, in one note."""
+        counted = self.text_counted
+        if counted[1]:
+            text = (
+                f"(message text after the close: {counted[1]:,} more lines, "
+                f"{counted[2]:,} octets, not shown)"
+            )
+            self.note(self.clock.now() if when is None else when, "client", text, None, _NOTED)
+        counted[1] = counted[2] = 0
 
     def silently_closed(self, when: float | None = None) -> None:
         """The close after a silence in a message (:attr:`silent_close`) goes out now (or its
@@ -771,6 +815,7 @@ class Session:
         if self.chunk is not None:  # (else neither call would do anything: nearly always)
             bdat.ended(self)  # a chunk still being read
             bdat.cut_chunk_ended(self, self.arrived)
+        self.text_count_ended(self.arrived)
         if self.mode is not _MODE_CLOSED and not self.quit_seen and not waiting:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = _MODE_CLOSED
@@ -795,6 +840,7 @@ class Session:
         """The client closed or reset the connection (at ``when``; None: now)."""
         if self.chunk is not None:  # (else the call would do nothing)
             bdat.cut_chunk_ended(self, when)
+        self.text_count_ended(when)
         self.record("client", text, time=when, event=True, note=True)
 
     def performed(self, action: Action) -> None:
@@ -802,6 +848,8 @@ class Session:
         what it carries for the transcript is recorded now, so the times are the wire's."""
         note = getattr(action, "note", None)
         if note is not None:
+            if self.text_counted[1]:  # the text counted so far came before this
+                self.text_count_ended()
             # a close's note; a Send's (a reply) is recorded by the connection, inline
             self.record("server", note.text, note.rule, note=type(action) is not Send)
 

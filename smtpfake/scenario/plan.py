@@ -139,9 +139,10 @@ class Shape:
         plan's reply, the one the server acts on)."""
         return data
 
-    def split(self, data: bytes) -> tuple[tuple[bytes, float], ...] | None:
+    def split(self, data: bytes, follows: bool = False) -> tuple[tuple[bytes, float], ...] | None:
         """How the final octets go out: pieces, each with the pause in seconds before it; None
-        leaves it to the other steps (one write, by default)."""
+        leaves it to the other steps (one write, by default). ``follows``: ``data`` goes on
+        from octets just sent (a second reply of ``replies``), so its first piece waits too."""
         return None
 
 
@@ -194,23 +195,33 @@ class Plan:
         out: list[Action] = list(self.before)
         data = self.wire()
         if data:
-            pieces: tuple[tuple[bytes, float], ...] = ((data, 0.0),)
-            for shape in self.shapes:
-                pieces = shape.split(data) or pieces
-            last = len(pieces) - 1
-            for i, (piece, pause) in enumerate(pieces):
-                if i and pause:
-                    out.append(Sleep(pause))
-                note = Note(wire_text(data), rule, wire_endings(data)) if i == last else None
-                out.append(Send(piece, note))
+            out += self._paced(data, Note(wire_text(data), rule, wire_endings(data)))
         for action in self.after:  # extra replies (``replies``) carry the rule too
             if isinstance(action, Send) and action.note is not None and action.note.rule is None:
                 action = Send(action.data, Note(action.note.text, rule, action.note.endings))
+            if isinstance(action, Send) and action.note is not None:
+                # paced as the first (drip, fragment): the server stays out of step all along
+                out += self._paced(action.data, action.note, follows=True)
+                continue
             out.append(action)
         # RFC 5321 §3.8: a 421 is always followed by closing the channel, whatever produced it.
         if self.reply is not None and self.reply.closes and not self.closes:
             out.append(Close())
         return tuple(out)
+
+    def _paced(self, data: bytes, note: Note, follows: bool = False) -> list[Action]:
+        """One reply's octets as the shapes pace them (one Send by default), ``note`` on the
+        last piece; ``follows``: after octets just sent (Shape.split)."""
+        pieces: tuple[tuple[bytes, float], ...] = ((data, 0.0),)
+        for shape in self.shapes:
+            pieces = shape.split(data, follows) or pieces
+        out: list[Action] = []
+        last = len(pieces) - 1
+        for i, (piece, pause) in enumerate(pieces):
+            if pause:
+                out.append(Sleep(pause))
+            out.append(Send(piece, note if i == last else None))
+        return out
 
 
 @functools.lru_cache(maxsize=1024)

@@ -39,6 +39,19 @@ def kinds(p: Pipe) -> list[str]:
     return [v.kind for v in p.record.violations]
 
 
+EHLO_REPLY = "\n".join(
+    [
+        "250-smtpfake.test",
+        "250-PIPELINING",
+        "250-SIZE 33554432",
+        "250-8BITMIME",
+        "250-ENHANCEDSTATUSCODES",
+        "250-SMTPUTF8",
+        "250 HELP",
+    ]
+)
+
+
 # -- gap (a): lines sent before the client closed come before its close ---------------------------
 
 
@@ -54,10 +67,13 @@ def test_early_lines_then_a_close_during_a_delayed_greeting() -> None:
         (0.0, "EHLO early"),
         (0.0, "MAIL FROM:<a@b>"),
         (0.5, "220 smtpfake.test ESMTP smtpfake"),
+        (0.5, EHLO_REPLY),  # acted on, so their replies are recorded, never sent (fresh14 F4)
+        (0.5, "250 2.1.0 Ok"),
         (0.5, "(client closed the connection)"),
     ]
     greeting = p.record.transcript[2]
     assert not greeting.delivered and greeting.written == 0
+    assert [(e.delivered, e.written) for e in p.record.transcript[3:5]] == [(False, 0)] * 2
     assert kinds(p) == ["early-talker", "bad-pipelining"]  # judged; no no-quit: it was waiting
     assert p.record.ended == t0 + 0.5
 
@@ -75,6 +91,8 @@ def test_a_reset_during_a_delayed_greeting_keeps_the_order_too() -> None:
         (0.0, "EHLO early"),
         (0.25, "NOOP"),
         (0.5, "220 smtpfake.test ESMTP smtpfake"),
+        (0.5, EHLO_REPLY),
+        (0.5, "250 2.0.0 Ok"),
         (0.5, "(client reset the connection)"),
     ]
 

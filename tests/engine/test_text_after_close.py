@@ -124,3 +124,24 @@ def test_text_the_grace_period_or_the_close_cuts_is_labelled_and_unfinished(end:
     assert p.record.violations == ()
     shown = "  C* (message text after the close)\n  C: t: sl   (unfinished: no line ending)"
     assert shown in p.record.format()
+
+
+# -- a big message's text after the close (fresh14 N6) -------------------------------------------
+
+
+@pytest.mark.parametrize("end", [b".\r\nQUIT\r\n", b""])
+def test_a_big_texts_lines_past_the_first_are_counted_in_one_note(end: bytes) -> None:
+    """The first lines as they came, the rest in one note (lines and octets): 5,000 lines after
+    the close leave the session's head in its own transcript, and the "." and what follows (or
+    the client's close) after the count."""
+    lines = b"".join(b"line %05d\r\n" % n for n in range(5000))
+    record = cut_by("idle", [b"\r\n", lines, end])
+    seen = after_close(record)
+    assert seen[0] == ("(message text after the close)", True, True)
+    assert [text for text, _, _ in seen[1:22]] == ["", *(f"line {n:05d}" for n in range(20))]
+    count = "(message text after the close: 4,980 more lines, 59,760 octets, not shown)"
+    rest = [(".", False, True), ("QUIT", False, True)] if end else []
+    assert seen[22:] == [(count, True, True), *rest, ("(client closed the connection)", True, True)]
+    assert record.transcript[0].text.startswith("220 ")  # the head is kept
+    times = [e.time for e in record.transcript]
+    assert times == sorted(times)

@@ -149,10 +149,12 @@ def test_the_reports_show_a_rude_clients_octets_and_notes_as_the_record_has_them
     assert "C: (client closed the connection)" in failure.text  # a line, not the close's note
     assert "(not delivered: 5 octets written; " in failure.text  # and the lines not sent
     [session] = json.loads(js.read_text(encoding="utf-8"))["cases"][0]["sessions"]
-    ehlo, note_like, reply, close = session["transcript"][1:5]
+    ehlo, note_like, reply, unknown, close = session["transcript"][1:6]
     assert ehlo["text"] == "EHLO \\xff\x1b[2J" and "note" not in ehlo
     assert note_like["text"] == "(client closed the connection)" and "note" not in note_like
     assert reply["delivered"] is False and reply["written"] == 5
+    # the line behind the dripping reply: acted on, its 500 recorded never sent (fresh14 F4)
+    assert unknown["text"].startswith("500 ") and unknown["written"] == 0
     assert close["note"] is True and close["event"] is True
     assert {v["kind"] for v in session["violations"]} >= {"bad-pipelining"}
     assert all(isinstance(v["time"], float) for v in session["violations"])

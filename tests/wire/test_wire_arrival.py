@@ -39,7 +39,12 @@ def test_lines_sent_before_a_close_during_a_delayed_greeting_come_first(
     closed = time.time()
     conn.close()
     (session,) = ended_sessions(server, 1, timeout=1.5)  # not the 2 s of the delay
-    ehlo, mail, greeting, close = session.transcript
+    ehlo, mail, greeting, *replies, close = session.transcript
+    # acted on after the close, so their replies are recorded, never sent (fresh14 F4)
+    assert [(r.text.split("\n")[0], r.delivered, r.written) for r in replies] == [
+        ("250-smtpfake.test", False, 0),
+        ("250 2.1.0 Ok", False, 0),
+    ]
     assert (ehlo.text, mail.text) == ("EHLO early", "MAIL FROM:<a@b>")
     assert sent - 0.05 <= ehlo.time <= mail.time < sent + 0.25  # when they came, not at the close
     assert greeting.text.startswith("220 ") and not greeting.delivered

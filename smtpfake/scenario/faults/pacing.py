@@ -15,10 +15,13 @@ from smtpfake.scenario.plan import Plan, Shape
 
 
 def _pieces(
-    data: builtins.bytes, size: int, pause: float
+    data: builtins.bytes, size: int, pause: float, follows: bool
 ) -> tuple[tuple[builtins.bytes, float], ...]:
-    """``data`` in pieces of ``size`` octets, each after ``pause`` seconds (the first at once)."""
-    return tuple((data[i : i + size], pause if i else 0.0) for i in range(0, len(data), size))
+    """``data`` in pieces of ``size`` octets, each after ``pause`` seconds (the first at once
+    unless it ``follows`` octets just sent)."""
+    return tuple(
+        (data[i : i + size], pause if i or follows else 0.0) for i in range(0, len(data), size)
+    )
 
 
 def _check(chunk: int, interval: float, *, need_pause: bool) -> list[tuple[str, str]]:
@@ -50,8 +53,10 @@ class Drip(Fault, Shape):
     def check(self) -> list[tuple[str, str]]:
         return _check(self.bytes, self.interval, need_pause=True)
 
-    def split(self, data: builtins.bytes) -> tuple[tuple[builtins.bytes, float], ...]:
-        return _pieces(data, self.bytes, self.interval)
+    def split(
+        self, data: builtins.bytes, follows: bool = False
+    ) -> tuple[tuple[builtins.bytes, float], ...]:
+        return _pieces(data, self.bytes, self.interval, follows)
 
     def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
         return plan.shaped(self)
@@ -74,8 +79,10 @@ class Fragment(Fault, Shape):
     def check(self) -> list[tuple[str, str]]:
         return _check(self.bytes, self.interval, need_pause=False)
 
-    def split(self, data: builtins.bytes) -> tuple[tuple[builtins.bytes, float], ...]:
-        return _pieces(data, self.bytes, self.interval)
+    def split(
+        self, data: builtins.bytes, follows: bool = False
+    ) -> tuple[tuple[builtins.bytes, float], ...]:
+        return _pieces(data, self.bytes, self.interval, follows)
 
     def apply(self, plan: Plan, ctx: FaultContext) -> Plan:
         return plan.shaped(self)

@@ -94,7 +94,9 @@ class Replies(Fault):
         "several replies, sent as written (no enhanced code added) one after the other in one "
         "write: a server out of step with its client (built-in `out-of-step-replies`). The "
         "server acts on the first; each is its own transcript entry; after a `421` among them "
-        "the connection closes and the rest are not sent. A CR or LF in a reply's text is a "
+        "the connection closes and the rest are not sent. A `drip` or `fragment` in the rule "
+        "paces each of them as it paces the first (then they go in several writes); `raw`, "
+        "`malformed` and `truncate` shape the first only. A CR or LF in a reply's text is a "
         "load error (use `raw`)"
     )
 
