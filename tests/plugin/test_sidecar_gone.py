@@ -3,6 +3,7 @@ the run goes on, each test that needs the sidecar errors in one line, the others
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -195,6 +196,29 @@ def test_4_uses_the_new_sidecar(smtpfake):
 )
 
 
+@contextlib.contextmanager
+def _restarting(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    sidecar: tuple[subprocess.Popen[bytes], str],
+    tmp_path: Path,
+    suite: str,
+) -> Iterator[pytest.RunResult]:
+    """``suite`` run against ``sidecar``, which it kills and starts again on the same API port
+    (the new one's pid in RESTARTED_PID_FILE); the new one is killed when the block ends."""
+    proc, url = sidecar
+    pid_file = tmp_path / "restarted.pid"
+    monkeypatch.setenv("SIDECAR_PID", str(proc.pid))
+    monkeypatch.setenv("SIDECAR_API_PORT", url.rsplit(":", 1)[1])
+    monkeypatch.setenv("RESTARTED_PID_FILE", str(pid_file))
+    pytester.makepyfile(test_suite=suite)
+    try:
+        yield pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", url)
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
 def test_a_sidecar_restarted_mid_run_is_used_again(
     pytester: pytest.Pytester,
     monkeypatch: pytest.MonkeyPatch,
@@ -202,17 +226,9 @@ def test_a_sidecar_restarted_mid_run_is_used_again(
     tmp_path: Path,
 ) -> None:
     """It was not picked up: every later test failed with "cannot reach the sidecar"."""
-    proc, url = sidecar
-    pid_file = tmp_path / "restarted.pid"
-    monkeypatch.setenv("SIDECAR_PID", str(proc.pid))
-    monkeypatch.setenv("SIDECAR_API_PORT", url.rsplit(":", 1)[1])
-    monkeypatch.setenv("RESTARTED_PID_FILE", str(pid_file))
-    pytester.makepyfile(test_suite=RESTARTED)
-    try:
-        result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", url)
-    finally:
-        if pid_file.exists():
-            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    _, url = sidecar
+    with _restarting(pytester, monkeypatch, sidecar, tmp_path, RESTARTED) as result:
+        pass
     out = result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in out, out[-3000:]
     result.assert_outcomes(passed=2, failed=1, errors=1)
@@ -283,14 +299,8 @@ def test_a_sidecar_restarted_while_no_test_looked_is_used_again_and_nobody_elses
 ) -> None:
     import json
 
-    proc, url = sidecar
-    pid_file = tmp_path / "restarted.pid"
-    monkeypatch.setenv("SIDECAR_PID", str(proc.pid))
-    monkeypatch.setenv("SIDECAR_API_PORT", url.rsplit(":", 1)[1])
-    monkeypatch.setenv("RESTARTED_PID_FILE", str(pid_file))
-    pytester.makepyfile(test_suite=UNSEEN)
-    try:
-        result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-remote", url)
+    _, url = sidecar
+    with _restarting(pytester, monkeypatch, sidecar, tmp_path, UNSEEN) as result:
         out = result.stdout.str() + result.stderr.str()
         assert "INTERNALERROR" not in out and "Traceback" not in out, out[-3000:]
         result.assert_outcomes(passed=3)
@@ -299,6 +309,3 @@ def test_a_sidecar_restarted_while_no_test_looked_is_used_again_and_nobody_elses
         # the other client's server kept its mail: nobody reset it
         with urllib.request.urlopen(f"{url}/api/servers/s1/messages", timeout=10) as answer:
             assert [m["subject"] for m in json.load(answer)["messages"]] == ["other"]
-    finally:
-        if pid_file.exists():
-            os.kill(int(pid_file.read_text()), signal.SIGKILL)
