@@ -160,23 +160,20 @@ def test_a_sidecar_gone_before_the_xdist_workers_start_is_one_line_per_test(
     result.stdout.fnmatch_lines([line])
 
 
-# test_1 kills the sidecar and fails (its report says the sidecar is gone); test_2 errors in one
-# line; test_3 (no fixture) starts a new sidecar on the same API port, writing its pid for the
-# outer test to stop; test_4 then uses the fixture against it: a mail goes through
-RESTARTED = (
-    SUITE.split("def test_2")[0]
-    + """
-import smtplib, subprocess, sys, urllib.request
+# both restart suites start the new sidecar the same way
+START_AGAIN = """
+import os, subprocess, sys, time, urllib.request
 
-def test_2(smtpfake):
-    pass
-
-def test_3_restarts_the_sidecar():
-    port = os.environ["SIDECAR_API_PORT"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "smtpfake", "serve", "--port", "0", "--api-port", port],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+def start_again(port):
+    # a new sidecar on the API port (its pid in RESTARTED_PID_FILE), once it answers
+    for _ in range(300):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "smtpfake", "serve", "--port", "0", "--api-port", port],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.2)
+        if proc.poll() is None:
+            break  # (the old one's port may take a moment to be free)
     with open(os.environ["RESTARTED_PID_FILE"], "w") as f:
         f.write(str(proc.pid))
     for _ in range(300):
@@ -187,6 +184,23 @@ def test_3_restarts_the_sidecar():
             assert proc.poll() is None
             time.sleep(0.1)
     raise AssertionError("the new sidecar never answered")
+"""
+
+
+# test_1 kills the sidecar and fails (its report says the sidecar is gone); test_2 errors in one
+# line; test_3 (no fixture) starts a new sidecar on the same API port, writing its pid for the
+# outer test to stop; test_4 then uses the fixture against it: a mail goes through
+RESTARTED = (
+    SUITE.split("def test_2")[0]
+    + START_AGAIN
+    + """
+import smtplib
+
+def test_2(smtpfake):
+    pass
+
+def test_3_restarts_the_sidecar():
+    start_again(os.environ["SIDECAR_API_PORT"])
 
 def test_4_uses_the_new_sidecar(smtpfake):
     with smtplib.SMTP(smtpfake.host, smtpfake.port, timeout=30) as client:
@@ -248,8 +262,10 @@ def test_a_sidecar_restarted_mid_run_is_used_again(
 # port, where another client makes a server (s1 again: ids start anew with each run) and sends
 # it a mail; test_3 then uses the fixture: it must get a new server of its own, not reset or
 # drive the other client's s1 (it did, failing with ConnectionRefusedError on the old port)
-UNSEEN = """
-import json, os, signal, smtplib, subprocess, sys, time, urllib.request
+UNSEEN = (
+    START_AGAIN
+    + """
+import json, signal, smtplib
 
 def test_1(smtpfake):
     pass
@@ -257,23 +273,7 @@ def test_1(smtpfake):
 def test_2_restarts_the_sidecar_and_another_client_makes_s1():
     port = os.environ["SIDECAR_API_PORT"]
     os.kill(int(os.environ["SIDECAR_PID"]), signal.SIGKILL)
-    for _ in range(300):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "smtpfake", "serve", "--port", "0", "--api-port", port],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        time.sleep(0.2)
-        if proc.poll() is None:
-            break  # (the old one's port may take a moment to be free)
-    with open(os.environ["RESTARTED_PID_FILE"], "w") as f:
-        f.write(str(proc.pid))
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2).close()
-            break
-        except OSError:
-            assert proc.poll() is None
-            time.sleep(0.1)
+    start_again(port)
     req = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/servers", data=b"{}", method="POST",
         headers={"Content-Type": "application/json"},
@@ -289,6 +289,7 @@ def test_3_gets_a_server_of_its_own(smtpfake):
         client.sendmail("a@example.com", ["b@example.com"], "Subject: mine\\r\\n\\r\\nhi\\r\\n")
     smtpfake.assert_delivered(1, subject="mine")
 """
+)
 
 
 def test_a_sidecar_restarted_while_no_test_looked_is_used_again_and_nobody_elses_server(
