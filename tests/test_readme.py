@@ -120,3 +120,22 @@ def test_yaml_examples_load() -> None:
 
 if __name__ == "__main__":
     regenerate()
+
+
+def test_no_merge_conflict_markers_in_the_tree() -> None:
+    """A merge left unresolved once reached the README (two versions of one paragraph, and the
+    markers, published as the package's description): no tracked text file may hold them."""
+    root = README.parent
+    marker = re.compile(r"^(<{7}|>{7})( |$)", re.M)
+    found = []
+    tops = ("README.md", "pyproject.toml", "conftest.py", "smtpfake", "scenarios", "tests", "bench")
+    for top in tops:
+        paths = [root / top] if (root / top).is_file() else sorted((root / top).rglob("*"))
+        for path in paths:
+            if path.suffix not in {".md", ".py", ".toml", ".yaml", ".yml", ".html", ".js", ".css"}:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for match in marker.finditer(text):
+                line = text.count("\n", 0, match.start()) + 1
+                found.append(f"{path.relative_to(root)}:{line}")
+    assert not found, f"merge conflict markers at {found}"

@@ -1066,7 +1066,9 @@ class Session:
     def _enhanced_default(self, stage: Stage, plan: Plan) -> Plan:
         """RFC 2034 §3: with ENHANCEDSTATUSCODES advertised every 2xx/4xx/5xx reply carries an
         enhanced code (the greeting and the HELO/EHLO replies excepted); a rule reply without
-        one gets its class default (X.0.0) unless its ``reply`` says ``enhanced: none``."""
+        one gets its class default (X.0.0) unless its ``reply`` says ``enhanced: none``. The
+        scenario's extension list decides, not the client's greeting: a HELO session gets them
+        too, as Postfix sends them (RFC 2034 forbids them nowhere)."""
         reply = plan.reply
         if (
             reply is None

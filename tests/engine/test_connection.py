@@ -243,6 +243,16 @@ def test_a_rule_reply_without_an_enhanced_code_gets_the_class_default() -> None:
     assert p.feed("VRFY x") == b"554 5.0.0 \r\n"  # the text's SP kept (RFC 2034 §3)
 
 
+def test_a_helo_session_gets_enhanced_codes_too_as_postfix_sends_them() -> None:
+    """The scenario's extension list decides, not the client's greeting (README, "Behaviour that
+    always holds"): a HELO session gets the codes and a rule reply its class default."""
+    p = pipe(scenario({"on": "rcpt", "reply": "450 Mailbox busy"}))
+    p.connect()
+    p.feed("HELO c.test")
+    assert p.feed("MAIL FROM:<a@x.test>") == b"250 2.1.0 Ok\r\n"
+    assert p.feed("RCPT TO:<b@x.test>") == b"450 4.0.0 Mailbox busy\r\n"
+
+
 def test_enhanced_none_sends_a_rule_reply_without_one() -> None:
     rule = {"on": "rcpt", "reply": {"code": 450, "text": "Mailbox busy", "enhanced": "none"}}
     p = pipe(scenario(rule))
