@@ -8,11 +8,12 @@ baseline), ``smtpfake``, and smtpdfix's ``smtpd`` (a fresh server per test). Two
   the fixture itself costs a test; also shown beyond a no-op fixture (pytest's own price for any
   fixture). The first test's setup is left out of the mean and shown on its own ("one-off"): it
   starts the session's server and, since the plugin imports lazily, loads the server stack.
-Needs smtpdfix (``pip install '.[test]'``). Usage: python bench/per_test_overhead.py [N]
+Needs smtpdfix (``pip install '.[bench]'``). Usage: python bench/per_test_overhead.py [N]
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import statistics
@@ -69,6 +70,8 @@ def run(path: Path) -> tuple[float, float, float]:
 
 
 def main() -> None:
+    if importlib.util.find_spec("smtpdfix") is None:
+        sys.exit("per_test_overhead.py needs smtpdfix, its baseline: pip install '.[bench]'")
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     repeats = 5
     with tempfile.TemporaryDirectory() as tmp:
