@@ -196,6 +196,12 @@ class Server:
             from smtpfake.hooks import check_async
 
             check_async(delivery, ("DATA",), "Server(delivery=...)")
+            if not callable(getattr(delivery, "handle_DATA", None)):
+                # said when it is given, not as a bare AttributeError at the first delivery
+                raise TypeError(
+                    f"Server(delivery=...): {delivery!r} has no handle_DATA(server, session, "
+                    "envelope): a back end is an aiosmtpd handler that takes each message there"
+                )
         self.delivery: Handler | None = delivery
         self._deliveries: set[asyncio.Task[None]] = set()
         self._giving_up = ""  # why deliveries under way are being given up (give_up_deliveries)

@@ -1068,7 +1068,7 @@ class Session:
         enhanced code (the greeting and the HELO/EHLO replies excepted); a rule reply without
         one gets its class default (X.0.0) unless its ``reply`` says ``enhanced: none``. The
         scenario's extension list decides, not the client's greeting: a HELO session gets them
-        too, as Postfix sends them (RFC 2034 forbids them nowhere)."""
+        too ("regardless of whether or not EHLO is employed by the client", RFC 2034 §4)."""
         reply = plan.reply
         if (
             reply is None

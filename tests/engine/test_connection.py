@@ -243,9 +243,10 @@ def test_a_rule_reply_without_an_enhanced_code_gets_the_class_default() -> None:
     assert p.feed("VRFY x") == b"554 5.0.0 \r\n"  # the text's SP kept (RFC 2034 §3)
 
 
-def test_a_helo_session_gets_enhanced_codes_too_as_postfix_sends_them() -> None:
-    """The scenario's extension list decides, not the client's greeting (README, "Behaviour that
-    always holds"): a HELO session gets the codes and a rule reply its class default."""
+def test_a_helo_session_gets_enhanced_codes_too() -> None:
+    """RFC 2034 §4: "regardless of whether or not EHLO is employed by the client": the
+    scenario's extension list decides; a HELO session gets the codes and a rule reply its class
+    default."""
     p = pipe(scenario({"on": "rcpt", "reply": "450 Mailbox busy"}))
     p.connect()
     p.feed("HELO c.test")

@@ -145,10 +145,18 @@ class Plain:
 @pytest.mark.smtpfake(delivery=Plain())
 def test_plain_def_handler(smtpfake):
     pass
+
+class NoData:  # aiosmtpd's Sink, say: a handler, but nothing takes the message
+    pass
+
+@pytest.mark.smtpfake(delivery=NoData())
+def test_handler_without_handle_data(smtpfake):
+    pass
 """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3, errors=3)
+    result.assert_outcomes(passed=3, errors=4)
+    result.stdout.fnmatch_lines(["*NoData object at *>): expected maildir:PATH, proxy:HOST:PORT*"])
     result.stdout.fnmatch_lines(
         ["*handler says no*", "*smtpfake(delivery=...): delivery must be maildir:PATH*"]
     )

@@ -177,6 +177,20 @@ def test_a_plain_def_hook_fails_when_the_server_is_built_naming_it() -> None:
         Server("default", delivery=PlainData())
 
 
+def test_a_back_end_without_handle_data_fails_when_the_server_is_built() -> None:
+    """aiosmtpd's Sink, say, given as a back end: refused at once, not a bare AttributeError at
+    the first delivery (fresh17)."""
+
+    class NoData:
+        async def handle_RCPT(self, *args: Any) -> str:
+            return "250 2.1.5 Ok"
+
+    with pytest.raises(
+        TypeError, match=r"^Server\(delivery=\.\.\.\): <.*NoData object .*> has no "
+    ):
+        Server("default", delivery=NoData())
+
+
 def test_an_async_hook_beside_the_check_still_answers_on_the_wire() -> None:
     class Fine(PlainRcpt):
         async def handle_RCPT(self, *args: Any) -> str:  # type: ignore[override]

@@ -26,7 +26,7 @@ class ReplyWith(Fault):
     reference = (
         '`"CODE [X.Y.Z] text"`, or `{code, enhanced, text}` where `text` may be a list of lines'
         " (a multi-line reply, RFC 5321 §4.2.1). With ENHANCEDSTATUSCODES in the scenario (a HELO"
-        " session too, as Postfix), a "
+        " session too, RFC 2034 §4), a "
         "2xx/4xx/5xx reply without `X.Y.Z` gets its class default (`2.0.0`, `4.0.0`, `5.0.0`; "
         "RFC 2034 §3; never on the greeting or the HELO/EHLO reply); `enhanced: none` sends it "
         "without one on purpose. An empty text still goes out with the SP (`250 `, RFC 5321 "
