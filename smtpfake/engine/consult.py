@@ -9,8 +9,6 @@ apply on top of it). Refusals the engine decides itself (order, syntax, limits) 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from smtpfake.scenario.model import Stage
 from smtpfake.scenario.reply import ENHANCED_RE, Reply
 
@@ -32,14 +30,21 @@ HOOKS: dict[Stage, str] = {
 FAILED = Reply(451, ("smtpfake: the handler failed, see the test report",), "4.3.0")
 
 
-def answer_reply(answer: str | Sequence[str] | None) -> Reply | None:
+def answer_reply(answer: object) -> Reply | None:
     """aiosmtpd's answer as a Reply: a status line (``"250 OK"``, ``"550 5.1.1 No such user"``,
     RFC 5321 §4.2) or, from ``handle_EHLO``, the reply's lines (``["250-host", "250 HELP"]``,
-    the code taken from the first). None when it is neither (or the codes disagree)."""
-    if answer is None:
+    the code taken from the first). None when it is neither (or the codes disagree), and for
+    anything else a hook may return (None, an int, bytes): the server says so (fresh17 F2)."""
+    if isinstance(answer, str):
+        lines = answer.split("\r\n")
+    elif isinstance(answer, list | tuple):
+        lines = list(answer)
+    else:
         return None
-    lines = answer.split("\r\n") if isinstance(answer, str) else list(answer)
     if not lines or not all(isinstance(line, str) for line in lines):
+        return None
+    if any("\r" in line or "\n" in line for line in lines):
+        # a bare CR or LF would go out inside a line the record holds as whole (fresh17 F2)
         return None
     code = lines[0][:3]
     if not (code.isdigit() and "2" <= code[0] <= "5"):
@@ -50,7 +55,17 @@ def answer_reply(answer: str | Sequence[str] | None) -> Reply | None:
             return None
         texts.append(line[4:])
     enhanced = None
-    first, _, rest = texts[0].partition(" ")
-    if len(texts) == 1 and ENHANCED_RE.fullmatch(first) and first[0] == code[0]:
-        enhanced, texts[0] = first, rest
+    firsts = {text.partition(" ")[0] for text in texts}
+    first = texts[0].partition(" ")[0]
+    # one code on every line (RFC 2034 §3: each line carries it) is the reply's enhanced code,
+    # so that the class default is not added in front of it (fresh17 F1)
+    if len(firsts) == 1 and ENHANCED_RE.fullmatch(first) and first[0] == code[0]:
+        enhanced, texts = first, [text.partition(" ")[2] for text in texts]
     return Reply(int(code), tuple(texts), enhanced)
+
+
+def writes_codes(reply: Reply) -> bool:
+    """Whether a hook's reply carries its own enhanced codes, one per line, that differ from
+    line to line (answer_reply leaves them in the text): it goes as written, no default added."""
+    first = reply.lines[0].partition(" ")[0] if reply.lines else ""
+    return reply.enhanced is None and ENHANCED_RE.fullmatch(first) is not None

@@ -28,7 +28,7 @@ from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.compiled import compiled
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, MESSAGE, Conduct, TextScan, scan_text
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT as TEXT_LINE_LIMIT
-from smtpfake.engine.consult import FAILED, HOOKS
+from smtpfake.engine.consult import FAILED, HOOKS, writes_codes
 from smtpfake.engine.frozen import made
 from smtpfake.engine.occurrence import Occurrence, client_ip
 from smtpfake.engine.records import (
@@ -922,6 +922,10 @@ class Session:
 
             def answered(reply: Reply | None) -> tuple[Action, ...]:
                 shaped = asked.with_(reply=reply or FAILED)
+                if reply is not None and not writes_codes(reply):
+                    # the class default, as a rule's reply gets it (fresh17 F1); a rule firing
+                    # on the hook's reply may still replace it (``enhanced: none``)
+                    shaped = self._enhanced_default(stage, shaped)
                 return self._decided(stage, argument, shaped, accept, then)
 
             self._awaiting, self._asked = answered, asked.reply

@@ -9,17 +9,19 @@ from smtpfake.engine import Session
 from smtpfake.engine.connection import Connection
 from smtpfake.engine.consult import FAILED, answer_reply
 from smtpfake.journal import SessionRecord
+from smtpfake.scenario.library import ScenarioRef
 from smtpfake.scenario.plan import TIMER_ACTIONS, Action, Consult, Send
 from smtpfake.scenario.reply import Reply
 
+from ..support import scenario
 from ..support.engine import PEER, Engine
 
 
 class Wire:
     """Carries batches out at once, the way the wire does; stops at a Consult."""
 
-    def __init__(self, hooks: frozenset[str]) -> None:
-        engine = self.engine = Engine()
+    def __init__(self, hooks: frozenset[str], ref: ScenarioRef = "default") -> None:
+        engine = self.engine = Engine(ref)
         self.journal = engine.journal
         self.session = Session(
             engine.scenario,
@@ -93,6 +95,58 @@ def test_answers_are_read_as_aiosmtpd_writes_them() -> None:
     assert answer_reply(["250-host", "250 HELP"]) == Reply(250, ("host", "HELP"))
     for bad in ("fine", "600 no", ["250-a", "550 b"], [], None, "25 short"):
         assert answer_reply(bad) is None, bad
+
+
+def test_a_bare_cr_or_lf_or_an_answer_that_is_no_text_is_not_a_reply() -> None:
+    """fresh17 F2: a bare LF went out inside a line the record held as whole; an int was a raw
+    TypeError (and a closed session)."""
+    for bad in ("250 a\nb", "250-a\r\n250 b\n250 c", "250 a\rb", "250 ok\n", ["250-a", "250 b\n"]):
+        assert answer_reply(bad) is None, bad
+    for bad_type in (250, b"250 ok", 2.5, {"250": "ok"}):
+        assert answer_reply(bad_type) is None, bad_type
+
+
+def test_one_enhanced_code_on_every_line_is_the_replys() -> None:
+    assert answer_reply("250-2.0.0 a\r\n250 2.0.0 b") == Reply(250, ("a", "b"), "2.0.0")
+    # codes that differ from line to line stay in the text (sent as written)
+    assert answer_reply("250-2.0.0 a\r\n250 2.1.0 b") == Reply(250, ("2.0.0 a", "2.1.0 b"))
+
+
+def _consulted_mail(w: Wire, reply: Reply) -> bytes:
+    w.carry(w.conn.connected())
+    w.carry(w.conn.receive_data(b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\n"))
+    w.take()
+    w.carry(w.conn.consulted(reply))
+    return w.take()
+
+
+def test_a_hooks_reply_gets_the_class_default_where_a_rules_does() -> None:
+    """fresh17 F1: with ENHANCEDSTATUSCODES advertised, a hook's reply without an enhanced code
+    went out without one."""
+    for reply, wire in [
+        (Reply(550, ("No such user",)), b"550 5.0.0 No such user\r\n"),
+        (Reply(250, ("",)), b"250 2.0.0 \r\n"),
+        (Reply(250, ("a", "b")), b"250-2.0.0 a\r\n250 2.0.0 b\r\n"),
+        (Reply(451, ("later",), "4.7.1"), b"451 4.7.1 later\r\n"),  # its own kept
+        (Reply(250, ("2.0.0 a", "2.1.0 b")), b"250-2.0.0 a\r\n250 2.1.0 b\r\n"),  # as written
+        (Reply(354, ("go on",)), b"354 go on\r\n"),  # never on a 3xx
+    ]:
+        assert _consulted_mail(Wire(frozenset({"MAIL"})), reply) == wire, reply
+    # not where a rule's gets none: no ENHANCEDSTATUSCODES in the scenario, the EHLO reply
+    no_codes = scenario(extensions_remove=["ENHANCEDSTATUSCODES"])
+    assert (
+        _consulted_mail(Wire(frozenset({"MAIL"}), no_codes), Reply(550, ("no",))) == b"550 no\r\n"
+    )
+    w = Wire(frozenset({"EHLO"}))
+    w.carry(w.conn.connected())
+    w.take()
+    w.carry(w.conn.receive_data(b"EHLO c.test\r\n"))
+    w.carry(w.conn.consulted(Reply(250, ("host", "HELP"))))
+    assert w.take() == b"250-host\r\n250 HELP\r\n"
+    # a rule's `enhanced: none` replaces the hook's reply with one sent without a code
+    rule = {"on": "mail", "reply": {"code": 550, "text": "no", "enhanced": "none"}}
+    w = Wire(frozenset({"MAIL"}), scenario(rule))
+    assert _consulted_mail(w, Reply(250, ("fine",))) == b"550 no\r\n"
 
 
 # -- the client leaves, or the server stops, while a handler decides (fresh10 F10) ----------------

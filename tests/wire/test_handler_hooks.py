@@ -14,6 +14,7 @@ from smtpfake.server import Server
 from ..support import scenario
 from ..support.raw import Raw
 from ..support.waits import ended_sessions, kinds, wait_until
+from .conftest import LOOPS
 
 MSG = b"Subject: hooks\r\n\r\nbody\r\n"
 
@@ -233,3 +234,80 @@ def test_a_hooks_envelope_holds_the_parameters_accepted_so_far() -> None:
         ("RCPT", mail, ["NOTIFY=NEVER"], True),
         ("DATA", mail, ["NOTIFY=NEVER", "NOTIFY=DELAY", "ORCPT=rfc822;c@x.test"], True),
     ]
+
+
+FAILED_LINES = ("451 4.3.0 smtpfake: the handler failed, see the test report",)
+
+
+class Unmarked:
+    """Hook replies as aiosmtpd's own docs write them: no enhanced status code."""
+
+    async def handle_MAIL(self, *args: Any) -> str:
+        return "250 sender ok"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, _: Any
+    ) -> str:
+        return "250 Ok" if address.endswith("@example.test") else "550 No such user"
+
+    async def handle_DATA(self, *args: Any) -> str:
+        return "250 accepted"
+
+    async def handle_NOOP(self, *args: Any) -> str:
+        return "250"
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_hooks_reply_without_an_enhanced_code_gets_the_class_default(loop: str) -> None:
+    """fresh17 F1: after an EHLO listing ENHANCEDSTATUSCODES they went out without one, while a
+    rule's same reply got 5.0.0."""
+    rule = {"on": "rcpt", "match": "*@rule.test", "reply": "550 No such user"}
+    with (
+        Server(scenario(rule), handler=Unmarked(), loop=loop) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        client.ehlo("c.test")
+        assert client.has_extn("enhancedstatuscodes")
+        assert client.mail("a@example.test") == (250, b"2.0.0 sender ok")
+        assert client.rcpt("b@example.test") == (250, b"2.0.0 Ok")
+        assert client.rcpt("c@elsewhere.test") == (550, b"5.0.0 No such user")
+        assert client.rcpt("d@rule.test") == (550, b"5.0.0 No such user")  # the rule's: the same
+        assert client.data(MSG) == (250, b"2.0.0 accepted")
+        assert client.noop() == (250, b"2.0.0")
+        assert server.errors == []
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_hook_answer_with_a_bare_lf_or_no_text_is_refused_and_the_session_goes_on(
+    loop: str,
+) -> None:
+    """fresh17 F2: "250 a\\nb" went on the wire with its bare LF (smtplib read "250 a" and then a
+    stray "b"), the record saying every line ended in CRLF; an int was a raw TypeError that closed
+    the session and held the client's next command against it (sent-after-close)."""
+    answers: list[object] = ["250 a\nb", "250-a\r\n250 b\n250 c", "250 a\rb", 250, b"250 ok"]
+
+    class Bad:
+        async def handle_NOOP(self, *args: Any) -> object:
+            return answers.pop(0)
+
+    with Server(handler=Bad(), loop=loop) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.ehlo("c.test")
+            for _ in range(5):
+                assert client.noop() == (451, FAILED_LINES[0][4:].encode())
+            assert client.mail("a@x.test")[0] == 250  # still in step, the session open
+        (record,) = ended_sessions(server, 1)
+        assert kinds(record) == []
+        wait_until(lambda: len(server.errors) == 5, what="five bad answers")
+        said = [error.traceback.strip().splitlines()[-1] for error in server.errors]
+        assert said == [
+            "ValueError: handle_NOOP answered '250 a\\nb': not an SMTP reply",
+            "ValueError: handle_NOOP answered '250-a\\r\\n250 b\\n250 c': not an SMTP reply",
+            "ValueError: handle_NOOP answered '250 a\\rb': not an SMTP reply",
+            "ValueError: handle_NOOP answered 250: not an SMTP reply",
+            "ValueError: handle_NOOP answered b'250 ok': not an SMTP reply",
+        ]
+        # nothing of the answers went out: the record holds the 451s the client read
+        noops = [x.reply for x in record.exchanges() if x.command.text.upper() == "NOOP"]
+        assert [(r.lines, r.endings) for r in noops if r is not None] == [(FAILED_LINES, ())] * 5
+        server.errors.clear()
