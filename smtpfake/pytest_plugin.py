@@ -200,7 +200,7 @@ def _loop_problem(loop: object) -> str:
     not imported: importing it is the loop's job, when the server starts."""
     if loop not in LOOPS:
         return "expected auto, asyncio or uvloop"
-    if loop == "uvloop" and not uvloop_installed():
+    if loop == "uvloop" and not _uvloop_installed():
         return (
             "uvloop is not installed: pip install 'smtpfake[uvloop]', "
             "or auto (uvloop when installed, else asyncio's loop)"
@@ -208,16 +208,16 @@ def _loop_problem(loop: object) -> str:
     return ""
 
 
-def uvloop_installed() -> bool:
+def _uvloop_installed() -> bool:
     import importlib.util  # loaded by pytest already (its assertion rewriting)
 
     return importlib.util.find_spec("uvloop") is not None
 
 
-def loop_in_use(settings: Settings) -> str:
+def _loop_in_use(settings: Settings) -> str:
     """``uvloop`` or ``asyncio``: the loop the in-process server of ``settings`` runs on."""
     if settings.loop == "auto":
-        return "uvloop" if uvloop_installed() else "asyncio"
+        return "uvloop" if _uvloop_installed() else "asyncio"
     return settings.loop
 
 
@@ -489,7 +489,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     if s.remote:
         parts.append(f"remote={s.remote} (one server per pytest process, made on the sidecar)")
     else:
-        parts.append(f"host={s.host} port={s.port or 'free'} loop={loop_in_use(s)}")
+        parts.append(f"host={s.host} port={s.port or 'free'} loop={_loop_in_use(s)}")
         if config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses", None):
             parts.append("(one server per xdist worker; the worker id heads each transcript)")
     parts.append(f"seed={s.seed if s.seed is not None else 'per scenario'}")
