@@ -146,21 +146,3 @@ def test_a_loop_with_a_sidecar_is_a_usage_error(pytester: pytest.Pytester, ini: 
         fine.assert_outcomes(passed=1)
         fine.stdout.fnmatch_lines([f"smtpfake: scenario=default remote={api.url} *"])
         assert "loop=" not in fine.stdout.str()
-
-
-def test_a_loop_in_settings_with_a_sidecar_fails_each_test_in_one_line(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # an smtpfake_settings that takes a fixture is made at first use: checked then
-    pytester.makeconftest(
-        "import os, pytest\nfrom smtpfake.pytest_plugin import Settings\n\n"
-        '@pytest.fixture(scope="session")\ndef smtpfake_settings(tmp_path_factory):\n'
-        "    return Settings(remote=os.environ['SIDECAR_URL'], loop='asyncio')\n"
-    )
-    pytester.makepyfile(PLAIN)
-    with own_sidecar() as api:
-        monkeypatch.setenv("SIDECAR_URL", api.url)
-        result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"smtpfake: Settings(loop='asyncio'): {REMOTE}"])
-    assert "Traceback" not in result.stdout.str() and "fixture port" not in result.stdout.str()
