@@ -43,10 +43,18 @@ _OPTIONS: dict[str, tuple[str, str, str]] = {
         "",
         "the journal only",
     ),
+    "loop": (
+        "event loop of the in-process server: auto (uvloop when installed), asyncio or uvloop",
+        "auto",
+        "auto",
+    ),
     "remote": ("API URL of a running sidecar to use instead of an in-process server", "", "none"),
     "remote_token": ("bearer token for the sidecar's API", "", "$SMTPFAKE_API_TOKEN"),
     "remote_wait": ("seconds to wait for a sidecar that is still starting", "10", "10"),
 }
+#: the loops --smtpfake-loop takes (smtpfake.wire.loops.CHOICES, written out so that loading the
+#: plugin does not import asyncio: tests/plugin/test_loop_setting.py holds the two equal)
+LOOPS = ("auto", "asyncio", "uvloop")
 #: JournalLimits' fields, name: (default, what N counts), which name the --smtpfake-journal-*
 #: flags; written out so that loading the plugin does not import that dataclass (nor
 #: frozen_dataclass): tests/plugin/test_journal_settings.py holds the two equal
@@ -152,6 +160,9 @@ class Settings:
     delivery: Handler | str | None = None
     #: what the in-process journal keeps (None: JournalLimits' defaults); a sidecar's are its own
     journal_limits: JournalLimits | None = None
+    #: the in-process server's event loop: ``auto`` (uvloop when installed), ``asyncio`` or
+    #: ``uvloop``; a sidecar's is its own (``smtpfake serve --loop``)
+    loop: str = "auto"
 
     def __post_init__(self) -> None:
         problem = _settings_problem(self)
@@ -180,7 +191,34 @@ def _settings_problem(s: Settings) -> str:
     for folder in s.scenario_dirs:
         if not Path(folder).is_dir():
             return f"scenario_dirs=...): {str(folder)!r} is not a directory"
+    problem = _loop_problem(s.loop)
+    return f"loop={s.loop!r}): {problem}" if problem else ""
+
+
+def _loop_problem(loop: object) -> str:
+    """Why ``loop`` cannot be the in-process server's; "" when it can. uvloop is looked for,
+    not imported: importing it is the loop's job, when the server starts."""
+    if loop not in LOOPS:
+        return "expected auto, asyncio or uvloop"
+    if loop == "uvloop" and not _uvloop_installed():
+        return (
+            "uvloop is not installed: pip install 'smtpfake[uvloop]', "
+            "or auto (uvloop when installed, else asyncio's loop)"
+        )
     return ""
+
+
+def _uvloop_installed() -> bool:
+    import importlib.util  # loaded by pytest already (its assertion rewriting)
+
+    return importlib.util.find_spec("uvloop") is not None
+
+
+def _loop_in_use(settings: Settings) -> str:
+    """``uvloop`` or ``asyncio``: the loop the in-process server of ``settings`` runs on."""
+    if settings.loop == "auto":
+        return "uvloop" if _uvloop_installed() else "asyncio"
+    return settings.loop
 
 
 def _journal_limits(config: pytest.Config) -> JournalLimits | None:
@@ -258,6 +296,11 @@ def read_settings(config: pytest.Config) -> Settings:
     delivery = _setting(config, "delivery")
     if delivery:
         _check_delivery(delivery, "--smtpfake-delivery (ini smtpfake_delivery)", pytest.UsageError)
+    loop = _setting(config, "loop") or "auto"
+    problem = _loop_problem(loop)
+    if problem:
+        got = f", got {loop!r}" if loop not in LOOPS else ""
+        raise pytest.UsageError(f"smtpfake: {_named('loop')}: {problem}{got}")
     return Settings(
         scenario=_setting(config, "scenario") or "default",
         host=_setting(config, "host") or "127.0.0.1",
@@ -269,6 +312,7 @@ def read_settings(config: pytest.Config) -> Settings:
         remote_wait=10.0 if wait is None else wait,
         delivery=delivery or None,
         journal_limits=_journal_limits(config),
+        loop=loop,
     )
 
 
@@ -412,6 +456,9 @@ def _check_network_settings(config: pytest.Config, settings: Settings, where: st
         if settings.delivery is not None:
             setting = named(where, settings, "delivery")
             raise pytest.UsageError(f"smtpfake: {setting}: {backend.REMOTE_DELIVERY}")
+        if settings.loop != "auto":
+            setting = named(where, settings, "loop")
+            raise pytest.UsageError(f"smtpfake: {setting}: {backend.REMOTE_LOOP}")
         listen = backend.remote_listen(settings)
         if listen:  # else silently on another port: an app set to that port finds nothing there
             setting = named(where, settings, listen)
@@ -442,7 +489,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     if s.remote:
         parts.append(f"remote={s.remote} (one server per pytest process, made on the sidecar)")
     else:
-        parts.append(f"host={s.host} port={s.port or 'free'}")
+        parts.append(f"host={s.host} port={s.port or 'free'} loop={_loop_in_use(s)}")
         if config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses", None):
             parts.append("(one server per xdist worker; the worker id heads each transcript)")
     parts.append(f"seed={s.seed if s.seed is not None else 'per scenario'}")

@@ -33,6 +33,10 @@ REMOTE_DELIVERY = (
     "delivery is for the in-process server; with --smtpfake-remote start the sidecar with "
     "`smtpfake serve --deliver ...`"
 )
+REMOTE_LOOP = (
+    "the in-process server's event loop; with --smtpfake-remote the fixture's server runs on the "
+    "sidecar's loop: start it with `smtpfake serve --loop asyncio|uvloop`"
+)
 REMOTE_LISTEN = (
     "where the in-process server listens; with --smtpfake-remote the fixture's server is on the "
     "sidecar, at the port it picks (`smtpfake serve --server-ports LOW-HIGH`): read "
@@ -198,6 +202,9 @@ def backend(
         if settings.delivery is not None:
             # flags were checked at start-up; this is a conftest's Settings: one line per test
             pytest.fail(f"smtpfake: Settings(delivery=...): {REMOTE_DELIVERY}", pytrace=False)
+        if settings.loop != "auto":
+            said = f"loop={settings.loop!r}"
+            pytest.fail(f"smtpfake: Settings({said}): {REMOTE_LOOP}", pytrace=False)
         name = remote_listen(settings)
         if name:
             said = f"{name}={getattr(settings, name)!r}"
@@ -220,6 +227,7 @@ def backend(
             scenario_dirs=settings.scenario_dirs,
             delivery=settings.delivery,
             journal_limits=settings.journal_limits,
+            loop=settings.loop,
         )
     except ScenarioError as exc:
         # settings made in code that start-up could not make (an smtpfake_settings taking other

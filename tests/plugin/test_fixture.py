@@ -144,7 +144,10 @@ def test_options_ini_cli_and_header(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-scenario", "default")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["smtpfake: scenario=default host=127.0.0.1 port=free seed=7 scenario_dirs=*myscenarios"]
+        [
+            "smtpfake: scenario=default host=127.0.0.1 port=free loop=* seed=7 "
+            "scenario_dirs=*myscenarios"
+        ]
     )
     bad = pytester.runpytest("-p", "no:cacheprovider", "--smtpfake-seed", "x")
     assert bad.ret != 0

@@ -1,5 +1,6 @@
 """``--smtpfake-port`` / ``--smtpfake-host`` (ini and Settings forms) with ``--smtpfake-remote``:
-the fixture's server is on the sidecar, so naming an address is a usage error, not ignored."""
+the fixture's server is on the sidecar, so naming an address is a usage error, not ignored (as
+is a loop in Settings: tests/plugin/test_loop_setting.py has the flag's)."""
 
 from __future__ import annotations
 
@@ -38,11 +39,17 @@ def test_an_address_with_a_sidecar_is_a_usage_error(
 
 
 @pytest.mark.parametrize(
-    ("setting", "said"), [("port=2600", "port=2600"), ("host='0.0.0.0'", "host='0.0.0.0'")]
+    ("setting", "why"),
+    [
+        ("port=2600", WHY),
+        ("host='0.0.0.0'", WHY),
+        ("loop='asyncio'", "the in-process server's event loop; with --smtpfake-remote the *"),
+    ],
 )
-def test_an_address_in_settings_with_a_sidecar_fails_each_test_in_one_line(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, setting: str, said: str
+def test_an_address_or_loop_in_settings_with_a_sidecar_fails_each_test_in_one_line(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, setting: str, why: str
 ) -> None:
+    # an smtpfake_settings that takes a fixture is made at first use: checked then
     pytester.makeconftest(
         "import os, pytest\nfrom smtpfake.pytest_plugin import Settings\n\n"
         '@pytest.fixture(scope="session")\ndef smtpfake_settings(tmp_path_factory):\n'
@@ -53,5 +60,5 @@ def test_an_address_in_settings_with_a_sidecar_fails_each_test_in_one_line(
         monkeypatch.setenv("SIDECAR_URL", api.url)
         result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"smtpfake: Settings({said}): {WHY}"])
+    result.stdout.fnmatch_lines([f"smtpfake: Settings({setting}): {why}"])
     assert "Traceback" not in result.stdout.str() and "fixture port" not in result.stdout.str()

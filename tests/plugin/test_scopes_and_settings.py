@@ -188,7 +188,7 @@ def test_header_without_seed_says_per_scenario(pytester: pytest.Pytester) -> Non
     pytester.makepyfile("def test_x():\n    pass\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(
-        ["smtpfake: scenario=default host=127.0.0.1 port=free seed=per scenario"]
+        ["smtpfake: scenario=default host=127.0.0.1 port=free loop=* seed=per scenario"]
     )
     assert "seed= " not in result.stdout.str()
 
