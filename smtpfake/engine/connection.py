@@ -65,8 +65,9 @@ from smtpfake.scenario.plan import (
 )
 from smtpfake.scenario.reply import Reply
 
-#: the longest command line read whole (an AUTH response line: AUTH_LINE_LIMIT), and the size of the pieces an over-long line of
-#: message text is handed on in (RFC 5321 §4.5.3.1.6: 1000 octets with CRLF, plus a dot)
+#: the longest command line read whole (an AUTH response line: AUTH_LINE_LIMIT), and the size
+#: of the pieces an over-long line of message text is handed on in (RFC 5321 §4.5.3.1.6: 1000
+#: octets with CRLF, plus a dot)
 LINE_LIMIT = 1001
 #: at most this many lines still buffered when the connection ends are recorded (a flood must
 #: not hold up the end of the session, the server's stop, or the journal)
@@ -1087,8 +1088,8 @@ class Connection:
                 return actions
         end = buffer.find(b"\n", 0, LINE_LIMIT) if not self._cr_ends else self._line_end(buffer)
         if end < 0 and session.mode is _MODE_AUTH:
-            # a SASL response line may be longer than a command line (RFC 4954 §4); only
-            # looked for when none ended within LINE_LIMIT (rare): commands pay nothing
+            # a SASL response line may be longer than a command line (RFC 4954 §4): looked
+            # for only when no line ended within LINE_LIMIT, so a whole command pays nothing
             end = self._line_end(buffer, AUTH_LINE_LIMIT)
             if end < 0 and len(buffer) < AUTH_LINE_LIMIT:
                 return None
