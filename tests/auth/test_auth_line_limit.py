@@ -6,11 +6,13 @@ On the engine's Connection and the FakeClock: no sockets, no sleeps."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from smtpfake.engine.auth_mask import AUTH_LINE_LIMIT, AUTH_MASK
+from smtpfake.engine.conduct import COMMAND_LINE_LIMIT
 from smtpfake.engine.connection import LINE_LIMIT
 from smtpfake.engine.state import Mode
 
@@ -141,3 +143,14 @@ def test_with_bare_cr_clean_a_long_response_is_read_whole_too(size: int) -> None
     assert p.feed("AUTH PLAIN") == b"334 \r\n"
     assert feed(p, plain("carol", LONG).encode() + b"\r\n", size) == OK
     assert_secret_free(p)
+
+
+def test_the_readme_names_both_limits() -> None:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    limits = text[text.index("\n## Limits\n") :]
+    assert f"| command line | {COMMAND_LINE_LIMIT} octets | " in limits
+    assert f"| AUTH response line | {AUTH_LINE_LIMIT:,} octets | " in limits
+    auth = text[text.index("\n### AUTH\n") :]
+    auth = auth[: auth.index("\n### ", 1)]
+    assert f"{AUTH_LINE_LIMIT:,} octets with its CRLF" in auth
+    assert f"{COMMAND_LINE_LIMIT} octets with its CRLF" in auth
