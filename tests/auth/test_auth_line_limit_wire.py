@@ -5,9 +5,7 @@ client's response line of AUTH_LINE_LIMIT octets is read while one more octet ge
 
 from __future__ import annotations
 
-import importlib.util
 import smtplib
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,28 +13,19 @@ from smtpfake.engine.auth_mask import AUTH_LINE_LIMIT
 from smtpfake.journal import SessionRecord
 from smtpfake.server import Server
 
-from ..support import SHARED_GRACE, TIMEOUT
+from ..support import TIMEOUT
 from ..support.raw import Raw
 from ..support.waits import ended_sessions
+from ..wire import conftest as wire
 from .helpers import auth_scenario, plain
 
-LOOPS = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") is not None else [])
 #: 1,000 octets (a PLAIN response of 1,346 octets with its CRLF) and 9,000 (12,006: near the limit)
 PASSWORDS = ["q" * 1000, "r" * 9000]
 OK = (235, b"2.7.0 Authentication successful")
 
 
-@pytest.fixture(scope="module", params=LOOPS)
-def looped(request: pytest.FixtureRequest) -> Iterator[Server]:
-    with Server("default", loop=request.param, grace_period=SHARED_GRACE) as server:
-        yield server
-
-
-@pytest.fixture
-def fresh(looped: Server) -> Iterator[Server]:
-    looped.reset()
-    yield looped
-    assert looped.errors == []
+# the wire tests' server on each loop (asyncio's, uvloop's), back to ``default``, no errors after
+looped, fresh = wire.looped, wire.fresh
 
 
 def use(server: Server, password: str, *mechanisms: str) -> None:
@@ -55,23 +44,19 @@ def secret_free(record: SessionRecord, password: str) -> bool:
     return password not in text and plain("carol", password) not in text
 
 
+@pytest.mark.parametrize(
+    ("mechanism", "initial"),
+    [("PLAIN", False), ("LOGIN", True), ("LOGIN", False)],
+    ids=["PLAIN-after-334", "LOGIN-initial-response", "LOGIN"],
+)
 @pytest.mark.parametrize("password", PASSWORDS, ids=len)
-def test_smtplib_plain_after_the_334_with_a_long_password(fresh: Server, password: str) -> None:
-    use(fresh, password, "PLAIN")
+def test_smtplib_logs_in_with_a_long_password(
+    fresh: Server, password: str, mechanism: str, initial: bool
+) -> None:
+    use(fresh, password, mechanism)
     with client(fresh, password) as smtp:
-        assert smtp.auth("PLAIN", smtp.auth_plain, initial_response_ok=False) == OK
-    (record,) = ended_sessions(fresh, 1)
-    assert record.auth_user == "carol"
-    assert record.violations == ()
-    assert secret_free(record, password)
-
-
-@pytest.mark.parametrize("initial", [True, False], ids=["initial-response", "no-initial"])
-@pytest.mark.parametrize("password", PASSWORDS, ids=len)
-def test_smtplib_login_with_a_long_password(fresh: Server, password: str, initial: bool) -> None:
-    use(fresh, password, "LOGIN")
-    with client(fresh, password) as smtp:
-        assert smtp.auth("LOGIN", smtp.auth_login, initial_response_ok=initial) == OK
+        method = smtp.auth_plain if mechanism == "PLAIN" else smtp.auth_login
+        assert smtp.auth(mechanism, method, initial_response_ok=initial) == OK
     (record,) = ended_sessions(fresh, 1)
     assert record.auth_user == "carol"
     assert record.violations == ()
