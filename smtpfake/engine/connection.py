@@ -5,8 +5,9 @@ socket (a batch of actions carried out, a timer fired, the client's EOF or reset
 failed); it gets back actions to carry out in order. Everything a test could want to judge is
 decided here, on the injectable clock:
 
-- framing: command and AUTH lines (at most :data:`LINE_LIMIT` octets; longer ones are discarded
-  up to their LF and answered 500), message text in lines or :data:`LINE_LIMIT`-octet pieces;
+- framing: command lines (at most :data:`LINE_LIMIT` octets) and AUTH response lines (at most
+  AUTH_LINE_LIMIT, RFC 4954 §4; longer ones are discarded up to their LF and answered 500),
+  message text in lines or :data:`LINE_LIMIT`-octet pieces;
   the same pieces whatever way the bytes were split in transit;
 - pipelining and early talk: a line is *ahead* when (part of) it was received before the
   server's previous reply was completely written, however a fault paced that reply;
@@ -39,6 +40,7 @@ import re
 from collections import deque
 
 from smtpfake.engine import bare_lf, bdat
+from smtpfake.engine.auth_mask import AUTH_LINE_LIMIT
 from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, TextScan, scan_text
 from smtpfake.engine.session import (
     CLOSE_AFTER_TIMER,
@@ -63,8 +65,9 @@ from smtpfake.scenario.plan import (
 )
 from smtpfake.scenario.reply import Reply
 
-#: the longest command or AUTH line read whole, and the size of the pieces an over-long line of
-#: message text is handed on in (RFC 5321 §4.5.3.1.6: 1000 octets with CRLF, plus a dot)
+#: the longest command line read whole (an AUTH response line: AUTH_LINE_LIMIT), and the size
+#: of the pieces an over-long line of message text is handed on in (RFC 5321 §4.5.3.1.6: 1000
+#: octets with CRLF, plus a dot)
 LINE_LIMIT = 1001
 #: at most this many lines still buffered when the connection ends are recorded (a flood must
 #: not hold up the end of the session, the server's stop, or the journal)
@@ -82,6 +85,7 @@ _ALL = 1 << 62
 #: read for every line as a module global (on Python 3.10 and 3.11 ``Mode.DATA`` goes through
 #: EnumType.__getattr__'s slow hook: see session.py)
 _MODE_DATA = Mode.DATA
+_MODE_AUTH = Mode.AUTH
 
 _ENDS = (Close, Reset)
 _CLOSES = (Close, Reset, HalfClose)
@@ -911,7 +915,11 @@ class Connection:
         buffer, session = self._buffer, self.session
         if (not buffer and not self._discarding) or session.chunk is not None:
             return  # (a BDAT chunk is framed by its size: read on as it is)
-        if not self._discarding and len(buffer) >= LINE_LIMIT and session.mode is not Mode.DATA:
+        if (
+            not self._discarding
+            and len(buffer) >= (AUTH_LINE_LIMIT if session.mode is _MODE_AUTH else LINE_LIMIT)
+            and session.mode is not Mode.DATA
+        ):
             self._discarding = True  # more than the reader holds (buffered while a reply went out)
             self._long_head, self._long_size = bytes(buffer[:COMMAND_LINE_LIMIT]), 0
             self._long_ahead = self._ahead > 0
@@ -1079,6 +1087,12 @@ class Connection:
                     return session.end_of_text()
                 return actions
         end = buffer.find(b"\n", 0, LINE_LIMIT) if not self._cr_ends else self._line_end(buffer)
+        if end < 0 and session.mode is _MODE_AUTH:
+            # a SASL response line may be longer than a command line (RFC 4954 §4): looked
+            # for only when no line ended within LINE_LIMIT, so a whole command pays nothing
+            end = self._line_end(buffer, AUTH_LINE_LIMIT)
+            if end < 0 and len(buffer) < AUTH_LINE_LIMIT:
+                return None
         if end < 0:
             if len(buffer) < LINE_LIMIT:
                 return None
