@@ -738,8 +738,9 @@ class Session:
         for "334 Password:" (it should wait, RFC 4954 §4) sends the password too. Those lines
         are recorded masked, as in the exchange (:meth:`_answer_after_close`)."""
         exchange = self.exchange
-        login = exchange is not None and exchange.mechanism == "LOGIN"
-        self.auth_after_close = 2 if login and exchange.user is None else 1  # (at Username:)
+        self.auth_after_close = 1
+        if exchange is not None and exchange.mechanism == "LOGIN" and exchange.user is None:
+            self.auth_after_close = 2  # LOGIN at "Username:": the user name, then the password
         self.exchange = None
 
     def _answer_after_close(self, line: bytes, pipelined: bool) -> tuple[Action, ...]:
