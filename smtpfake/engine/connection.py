@@ -115,6 +115,12 @@ def _timer(name: str, seconds: float) -> ArmTimer:
     return ArmTimer(name, seconds)
 
 
+def _auth_line(session: Session) -> bool:
+    """Whether the next line is an AUTH response (read up to AUTH_LINE_LIMIT): in the exchange,
+    or an answer to its last 334 that the client sends after the server closed (a 421 cut it)."""
+    return session.mode is _MODE_AUTH or session.auth_after_close > 0
+
+
 def _records(before: int, size: int) -> bool:
     """Whether ``size`` octets after ``before`` octets of a chunk or a discarded line complete
     a record of :data:`LINE_LIMIT` octets: what the idle timer counts as the client's progress
@@ -917,7 +923,7 @@ class Connection:
             return  # (a BDAT chunk is framed by its size: read on as it is)
         if (
             not self._discarding
-            and len(buffer) >= (AUTH_LINE_LIMIT if session.mode is _MODE_AUTH else LINE_LIMIT)
+            and len(buffer) >= (AUTH_LINE_LIMIT if _auth_line(session) else LINE_LIMIT)
             and session.mode is not Mode.DATA
         ):
             self._discarding = True  # more than the reader holds (buffered while a reply went out)
@@ -1087,7 +1093,7 @@ class Connection:
                     return session.end_of_text()
                 return actions
         end = buffer.find(b"\n", 0, LINE_LIMIT) if not self._cr_ends else self._line_end(buffer)
-        if end < 0 and session.mode is _MODE_AUTH:
+        if end < 0 and _auth_line(session):
             # a SASL response line may be longer than a command line (RFC 4954 §4): looked
             # for only when no line ended within LINE_LIMIT, so a whole command pays nothing
             end = self._line_end(buffer, AUTH_LINE_LIMIT)

@@ -137,6 +137,7 @@ class Session:
         "_tls",
         "_tls_required",
         "arrived",
+        "auth_after_close",
         "auth_user",
         "body",
         "chunk",
@@ -238,6 +239,10 @@ class Session:
         self._greet_after_tls = False  # implicit TLS: the greeting waits for the handshake
         self.auth_user: str | None = None  # who AUTH succeeded for ("" if no name was given)
         self.exchange: Exchange | None = None  # the AUTH exchange under way, in Mode.AUTH
+        # The server closed in the middle of an AUTH exchange (a timer, a stop): the client's
+        # next lines, sent before it reads the close, are still its answers to the last 334
+        # (they carry the password): how many more are recorded masked (:meth:`_cut_exchange`)
+        self.auth_after_close = 0
         self.quit_seen = False
         # RFC 5321 §3.8: after an unsolicited 421 the client "will normally read the 421
         # response code after sending its next command": that one is not held against it.
@@ -395,6 +400,8 @@ class Session:
             return self._data_line(line, partial, pipelined)
         if mode is _MODE_AUTH:
             return commands.auth_line(self, line, pipelined)
+        if mode is _MODE_CLOSED and self.auth_after_close:
+            return self._answer_after_close(line, pipelined)
         known = _PLAIN_LINES.get(line) if type(line) is bytes else None
         if known is not None:  # a plain command line met before: its parts, checked then
             text, verb, arg, handler = known
@@ -559,7 +566,7 @@ class Session:
         LF, so it was never sent whole (RFC 5321 §2.3.8): judged, not answered. ``pipelined``:
         as for :meth:`receive`; a line that ends is judged as the command it starts with, as
         one the reader holds is (and the next command's pipelining against it)."""
-        auth = self.mode is _MODE_AUTH
+        auth = self.mode is _MODE_AUTH or self.auth_after_close > 0
         text = head.decode("utf-8", "surrogateescape")
         if self.mode is _MODE_CLOSED and self.text_after_close:
             if self.text_after_close == 1:
@@ -576,8 +583,10 @@ class Session:
         if self.mode is _MODE_CLOSED:  # after the server's last reply: judged, never answered
             when = self.clock.now() if self.arrived is None else self.arrived
             in_text = self.text_after_close  # a line of message text after the close: not judged
-            self._after_close(verb, verb, when, pipelined, whole=not ended)
-            if not in_text:
+            self._after_close(verb, AUTH_MASK if auth else verb, when, pipelined, whole=not ended)
+            if auth:  # an answer in the cut exchange (an exchange line has its own limit)
+                self.auth_after_close -= 1
+            elif not in_text:
                 self.conduct.command_too_long(verb, size)
             return ()
         if ended:  # (never sent whole: no command, so no pipelining to judge, as unterminated())
@@ -609,6 +618,11 @@ class Session:
         elif mode is _MODE_AUTH:
             self.heard(AUTH_MASK, unfinished=True)
             self.conduct.unterminated("AUTH")
+        elif mode is _MODE_CLOSED and self.auth_after_close:
+            self.auth_after_close -= 1  # an answer in the cut exchange, its line ending never came
+            self.heard(AUTH_MASK, unfinished=True)
+            when = self.clock.now() if self.arrived is None else self.arrived
+            self._after_close("AUTH", AUTH_MASK, when, pipelined, whole=False)
         else:
             text = fragment.decode("utf-8", "surrogateescape")
             verb = text.partition(" ")[0].upper()
@@ -650,6 +664,8 @@ class Session:
         the client sees a transient failure, not a hang. No rule applies to it."""
         if self.mode is _MODE_CLOSED:
             return ()
+        if self.mode is _MODE_AUTH:
+            self._cut_exchange()
         self.mode = _MODE_CLOSED  # first: the server ended it, the client is not blamed
         data = self.reply(451, "4.3.0", "smtpfake internal error, see the test report").render()
         return (Send(data, Note(wire_text(data))), Close(Note("(connection closed)")))
@@ -713,11 +729,38 @@ class Session:
         if self.mode is _MODE_DATA:
             self._record_unfinished()
             self.text_after_close = 1
+        elif self.mode is _MODE_AUTH:
+            self._cut_exchange()
+
+    def _cut_exchange(self) -> None:
+        """The server closes in the middle of an AUTH exchange: the client answers the last 334
+        before it reads the close, and a client that sends LOGIN's two answers without waiting
+        for "334 Password:" (it should wait, RFC 4954 §4) sends the password too. Those lines
+        are recorded masked, as in the exchange (:meth:`_answer_after_close`)."""
+        exchange = self.exchange
+        self.auth_after_close = 1
+        if exchange is not None and exchange.mechanism == "LOGIN" and exchange.user is None:
+            self.auth_after_close = 2  # LOGIN at "Username:": the user name, then the password
+        self.exchange = None
+
+    def _answer_after_close(self, line: bytes, pipelined: bool) -> tuple[Action, ...]:
+        """A line the client sent after the server closed in the middle of an AUTH exchange:
+        its answer to the last 334, so masked as the exchange's lines are (the password never
+        reaches a log), and judged as any line after the close, never answered."""
+        cancel = line.rstrip(b"\r\n").strip() == b"*"  # it gave up: no answer follows
+        self.auth_after_close = 0 if cancel else self.auth_after_close - 1
+        shown = "*" if cancel else AUTH_MASK
+        self.heard(shown)
+        when = self.clock.now() if self.arrived is None else self.arrived
+        self._after_close("AUTH", shown, when, pipelined, whole=line.endswith((b"\n", b"\r")))
+        return ()
 
     def timed_out(self) -> tuple[Action, ...]:
         """The server's own idle timeout ran out: it closes, silently as aiosmtpd does. The
         server hung up, so the client is not blamed for a missing QUIT. It also ends a hang
         (which decided on its close already), so it answers even when the session is closed."""
+        if self.mode is _MODE_AUTH:
+            self._cut_exchange()
         self.mode = _MODE_CLOSED
         return (Close(Note("(connection closed: idle timeout)")),)
 
