@@ -733,12 +733,23 @@ class Wire(asyncio.Protocol):
 
     def _closed_under(self) -> None:
         """The socket's transport under TLS is closing, the TLS one not: we closed neither, so
-        the client sent its FIN (fresh16 F2). uvloop's TLS layer closes the socket's transport
-        at a FIN without a word to the protocol (no eof_received) and connection_lost comes
-        only once the socket took what it holds: never from a client that does not read. The
-        engine hears of it now, as an EOF (within a look of its coming), as on asyncio."""
+        the client sent its FIN (fresh16 F2), or reset. uvloop's TLS layer closes the socket's
+        transport at a FIN without a word to the protocol (no eof_received), and connection_lost
+        comes only once the socket took what it holds: never from a client that does not read.
+        A reset's connection_lost is on its way already, two call_soon hops behind (the socket's
+        transport's, then the TLS layer's): asked again three hops on, a FIN is what is left."""
+        if self._fin_unsaid():
+            call_soon = self._loop.call_soon
+            call_soon(call_soon, call_soon, self._fin_under)
+
+    def _fin_under(self) -> None:
+        """:meth:`_closed_under`'s FIN: the engine hears of it as an EOF, as on asyncio."""
+        if self._fin_unsaid():
+            self.eof_received()
+
+    def _fin_unsaid(self) -> bool:
         raw, transport = self._raw, self._transport
-        if (
+        return (
             self._tls
             and not self._eof
             and not self._lost
@@ -747,8 +758,7 @@ class Wire(asyncio.Protocol):
             and raw.is_closing()
             and transport is not None
             and not transport.is_closing()
-        ):
-            self.eof_received()
+        )
 
     def _tls_wrote(self) -> None:
         """After a write over TLS: the TLS layer pauses the wire only for what it holds itself,
