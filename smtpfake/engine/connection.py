@@ -557,8 +557,9 @@ class Connection:
         """A timer the engine armed ran out. ``socket_full``: the socket has not taken all the
         wire wrote (the client does not read; the wire said how much it took, :meth:`handed`,
         :meth:`sent`): the server's close does not wait on that client, so what it would still
-        send never goes (:meth:`_cut_off`)."""
-        if self._over:
+        send never goes (:meth:`_cut_off`); also after the client's EOF ended the session, its
+        close waiting behind replies the client does not read (fresh16 F1: it had half-closed)."""
+        if self._over and not (socket_full and self._queue):
             return ()
         if self._closing:
             return self._end() if name == GRACE_TIMER else ()
@@ -573,8 +574,13 @@ class Connection:
             reply = socket_full or not (self._busy and self._written)
             actions = self.session.timer_fired(name, reply=reply)
         if socket_full:
-            ends = any(isinstance(a, _ENDS) for a in actions)
-            return self._cut_off(actions) if ends else ()
+            if any(isinstance(a, _ENDS) for a in actions):
+                return self._cut_off(actions)
+            if name != IDLE_TIMER:
+                return ()
+            # the session had closed already (its QUIT, the client's EOF), its last replies
+            # stuck in the full socket: the idle timer still ends it, as it ends a hang
+            return self._cut_off(self.session.timed_out())
         return self._replace(actions)
 
     def _cut_off(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
@@ -604,8 +610,8 @@ class Connection:
         (:meth:`timer_fired`). Once the socket took all, the replies are written: the client's
         timer starts over, or, with a batch still under way, the server's own limit runs."""
         self._stalled = full
-        if self._over or self._closing:
-            return ()
+        if self._closing or (self._over and not (full and self._queue)):
+            return ()  # (over: unless its close waits behind replies the client does not read)
         return (self._server_idle if self._busy and not full else self._client_idle,)
 
     def _stalled_idle(self) -> bool:

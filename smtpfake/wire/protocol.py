@@ -118,6 +118,7 @@ class Wire(asyncio.Protocol):
         "_cut",
         "_cut_done",
         "_deadlines",
+        "_eof",
         "_failing",
         "_flying",
         "_held_at",
@@ -177,6 +178,7 @@ class Wire(asyncio.Protocol):
         # recorded at the close that ends the grace period (_do)
         self._closed_note: Note | None = None
         self._lost = False
+        self._eof = False  # the engine heard of the client's EOF (eof_received, _closed_under)
         self._reset = False  # the client's RST was met by a write, before a read saw it
         self._failing = False
         self._out: list[bytes] | None = None  # Sends collected in one callback, written at its end
@@ -240,7 +242,8 @@ class Wire(asyncio.Protocol):
             self._finish_cut("the client closed before its ClientHello")
             return None
         conn = self._conn
-        if conn is not None:
+        if conn is not None and not self._eof:
+            self._eof = True
             # waiting on the socket, only the client's reading holds the batch up: its EOF is
             # a half-close (Connection.writes_on), _until_taken goes on; else the reply in the
             # transport is given up, with the octets the socket took
@@ -301,6 +304,7 @@ class Wire(asyncio.Protocol):
                 return
             held = self._held()
             if held is None:  # closing: its end (connection_lost) tells what went
+                self._closed_under()
                 return
             if held:  # the TLS layer's resume, the socket's transport still holding some
                 self._loop.call_later(LOOK_EVERY, self.resume_writing)
@@ -706,6 +710,7 @@ class Wire(asyncio.Protocol):
             seen = conn.session.clock.now()  # before the look: the octets were held then
             held = self._held()
             if held is None:  # (the connection is going: its end reports what went)
+                self._closed_under()
                 return
             self._kept = held
             if held:
@@ -725,6 +730,35 @@ class Wire(asyncio.Protocol):
         if transport is not raw and _TLS_OWN_BUFFER.get(loops.name(self._loop), True):
             held += raw.get_write_buffer_size()
         return held
+
+    def _closed_under(self) -> None:
+        """The socket's transport under TLS is closing, the TLS one not: we closed neither, so
+        the client sent its FIN (fresh16 F2), or reset. uvloop's TLS layer closes the socket's
+        transport at a FIN without a word to the protocol (no eof_received), and connection_lost
+        comes only once the socket took what it holds: never from a client that does not read.
+        A reset's connection_lost is on its way already, two call_soon hops behind (the socket's
+        transport's, then the TLS layer's): asked again three hops on, a FIN is what is left."""
+        if self._fin_unsaid():
+            call_soon = self._loop.call_soon
+            call_soon(call_soon, call_soon, self._fin_under)
+
+    def _fin_under(self) -> None:
+        """:meth:`_closed_under`'s FIN: the engine hears of it as an EOF, as on asyncio."""
+        if self._fin_unsaid():
+            self.eof_received()
+
+    def _fin_unsaid(self) -> bool:
+        raw, transport = self._raw, self._transport
+        return (
+            self._tls
+            and not self._eof
+            and not self._lost
+            and not self._reset  # (a write of ours met the client's reset: _refused)
+            and raw is not None
+            and raw.is_closing()
+            and transport is not None
+            and not transport.is_closing()
+        )
 
     def _tls_wrote(self) -> None:
         """After a write over TLS: the TLS layer pauses the wire only for what it holds itself,
