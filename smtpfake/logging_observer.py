@@ -513,11 +513,8 @@ class LoggingJournal(Journal):
             self._lines.event(self._ready, followed, "connect", info.started, line, fields)
         finally:
             lock.release()
-        if self._pushed:  # _push(), inline: every session
-            armed = self.log.armed
-            if armed is None or not armed.is_running():
-                self.log.push()
-        else:
+        armed = self.log.armed  # (_push()'s test, inline: nearly always nothing to do)
+        if not self._pushed or armed is None or not armed.is_running():
             self._push()
 
     @property
@@ -660,11 +657,8 @@ class LoggingJournal(Journal):
             lines.event(self._ready, followed, "close", time, "closed", {})
         finally:
             lock.release()
-        if self._pushed:  # _push(), inline: every session
-            armed = self.log.armed
-            if armed is None or not armed.is_running():
-                self.log.push()
-        else:
+        armed = self.log.armed  # (_push()'s test, inline: nearly always nothing to do)
+        if not self._pushed or armed is None or not armed.is_running():
             self._push()
 
     def clear(self) -> None:
