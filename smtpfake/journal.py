@@ -443,6 +443,8 @@ class Journal:
     # -- Observer --------------------------------------------------------------------------------
 
     def started(self, info: SessionInfo) -> None:
+        # (LoggingJournal.started repeats this body, to do its own under the same hold: keep
+        # the two alike)
         lock = self._lock  # (acquire/release: see __init__)
         lock.acquire()
         try:

@@ -387,7 +387,7 @@ class Lines:
         # "written",] ["note"]}: the fields and order of EventLog.line's JSON for an entry; what
         # follows the text is the session's and the side's, made once a session (and for the
         # common entry, no rule and nothing after it, the line's whole end: fewer pieces to join)
-        encode, append = self.encode, ready.append
+        encode = self.encode
         tails = followed.tails
         if tails is None:
             session = f'{self._server}"session": {followed.info.index}, "side": '
@@ -427,7 +427,7 @@ class Lines:
             rule = kept[3]
             if rule is None and len(kept) == 4:  # nearly every entry
                 if kept[1] == "client":
-                    append(
+                    ready.append(
                         (
                             key,
                             f'{{"time": "{stamp}{milli}", "ts": {whole}{tenths}, "event": '
@@ -435,7 +435,7 @@ class Lines:
                         )
                     )
                 else:
-                    append(
+                    ready.append(
                         (
                             key,
                             f'{{"time": "{stamp}{milli}", "ts": {whole}{tenths}, "event": '
@@ -453,7 +453,7 @@ class Lines:
                     written = "null" if kept[5] is None else kept[5]  # (a client line: null)
                     end = f', "delivered": false, "written": {written}{end}'
             event, tail = ("command", client) if kept[1] == "client" else ("reply", server)
-            append(
+            ready.append(
                 (
                     key,
                     f'{{"time": "{stamp}{milli}", "ts": {whole}{tenths}, "event": "{event}", '

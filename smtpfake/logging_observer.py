@@ -33,7 +33,7 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
-from smtpfake.journal import Journal, subject_of
+from smtpfake.journal import Journal, Kept, _Live, subject_of
 from smtpfake.log_lines import (
     EVEN,
     MILLI_SPAN,
@@ -489,19 +489,33 @@ class LoggingJournal(Journal):
     # -- the observer --------------------------------------------------------------------------
 
     def started(self, info: SessionInfo) -> None:
-        super().started(info)
+        # Journal.started and the log's part under one hold of the lock, with no super() call
+        # (a session's events cost the log some 1,500 instructions less each: one lock's round
+        # trip and one call fewer). Journal.started's body, as it is there:
         lock = self._lock  # (acquire/release, not ``with``: see Journal.__init__)
         lock.acquire()
         try:
-            live = self._sessions.get(id(info))
-            entries = live.transcript if live is not None and live.info is info else []
-            followed = self._follow[id(info)] = self._lines.follow(info, entries)
+            key = id(info)
+            entries: list[Kept] = []
+            self._sessions[key] = _Live(info, entries)
+            self._n["sessions_started"] += 1
+            self._sessions_snapshot = None
+            while len(self._sessions) > self.limits.sessions:
+                self._drop_oldest_session()
+            if self._waiting:
+                self._cond.notify_all()
+            # the log's: the session's list of entries, if the journal still keeps the session
+            if key not in self._sessions:
+                entries = []
+            followed = self._follow[key] = self._lines.follow(info, entries)
             line = f"connect from {info.peer or '?'}"
             fields = {"peer": info.peer} if self._lines.json else {}  # the JSON line's
             self._lines.event(self._ready, followed, "connect", info.started, line, fields)
         finally:
             lock.release()
-        self._push()
+        armed = self.log.armed  # (_push()'s test, inline: nearly always nothing to do)
+        if not self._pushed or armed is None or not armed.is_running():
+            self._push()
 
     @property
     def direct_transcript(self) -> Callable[[SessionInfo], DirectTranscript | None] | None:
@@ -571,25 +585,38 @@ class LoggingJournal(Journal):
         self._wait(info, (violation.time, "violation", f"! {violation}", fields))
 
     def message(self, info: SessionInfo, message: Message) -> None:
-        super().message(info, message)
-        rcpts = ", ".join(message.rcpt_tos)
-        size = len(message.data)
-        fields: Fields = {}  # the JSON line's (the text line has them in its text)
-        if self._lines.json:
-            subject = self._subject(message.data)  # the header block only (body not parsed)
-            encode = self._lines.encode
-            # json_object's members for these fields, in one template (a message a session)
-            fields = (
-                f'"queue_id": {encode(message.queue_id)}, '
-                f'"mail_from": {encode(message.mail_from)}, '
-                f'"rcpt_tos": [{", ".join(map(encode, message.rcpt_tos))}], "size": {size}, '
-                f'"subject": {encode(subject_of(message) if subject is None else subject)}'
+        # Journal.message, then the line held (_wait()'s part) under one hold of the lock (it
+        # is reentrant): recorded first, so that a log line never runs ahead of the journal
+        lock = self._lock  # (acquire/release, not ``with``: see Journal.__init__)
+        lock.acquire()
+        try:
+            super().message(info, message)
+            rcpts = ", ".join(message.rcpt_tos)
+            size = len(message.data)
+            fields: Fields = {}  # the JSON line's (the text line has them in its text)
+            if self._lines.json:
+                subject = self._subject(message.data)  # the header block only (body not parsed)
+                encode = self._lines.encode
+                # json_object's members for these fields, in one template (a message a session)
+                fields = (
+                    f'"queue_id": {encode(message.queue_id)}, '
+                    f'"mail_from": {encode(message.mail_from)}, '
+                    f'"rcpt_tos": [{", ".join(map(encode, message.rcpt_tos))}], "size": {size}, '
+                    f'"subject": {encode(subject_of(message) if subject is None else subject)}'
+                )
+            line = (
+                f"accepted message {message.queue_id} from <{message.mail_from}> to {rcpts} "
+                f"({size} bytes)"
             )
-        line = (
-            f"accepted message {message.queue_id} from <{message.mail_from}> to {rcpts} "
-            f"({size} bytes)"
-        )
-        self._wait(info, (message.time, "message", line, fields))
+            followed = self._follow.get(id(info))
+            if followed is not None:  # nearly always: its line goes where event_order puts it
+                self._lines.hold(followed, (message.time, "message", line, fields))
+                return
+            followed = self._followed(info)
+            self._lines.event(self._ready, followed, "message", message.time, line, fields)
+        finally:
+            lock.release()
+        self._push()
 
     def _subject(self, data: bytes) -> str | None:
         """quick_subject, imported once, at the first JSON message line (not at serve's start)."""
@@ -615,10 +642,11 @@ class LoggingJournal(Journal):
         self._push()
 
     def ended(self, info: SessionInfo, time: float) -> None:
-        super().ended(info, time)
+        # Journal.ended and the log's part under one hold of the lock (see started())
         lock = self._lock  # (acquire/release, not ``with``: see Journal.__init__)
         lock.acquire()
         try:
+            super().ended(info, time)  # (the lock is reentrant)
             followed = self._follow.pop(id(info), None)
             if followed is None:  # not started here (or before a clear())
                 followed = self._lines.follow(info, [])
@@ -629,7 +657,9 @@ class LoggingJournal(Journal):
             lines.event(self._ready, followed, "close", time, "closed", {})
         finally:
             lock.release()
-        self._push()
+        armed = self.log.armed  # (_push()'s test, inline: nearly always nothing to do)
+        if not self._pushed or armed is None or not armed.is_running():
+            self._push()
 
     def clear(self) -> None:
         with self._lock:
