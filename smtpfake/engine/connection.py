@@ -878,7 +878,7 @@ class Connection:
         if self._discarding or (buffer and self._line_end(buffer, len(buffer)) < 0):
             self._unterminated()
         session = self.session
-        if not buffer and (session.mode is Mode.DATA or session.chunk is not None):
+        if not buffer and (session.mode is _MODE_DATA or session.chunk is not None):
             self._input_over()
         if buffer or session.held is not None:
             self._hold_back(ended=True)
@@ -894,7 +894,7 @@ class Connection:
             # the chunk's entry and its chunk-short at the close, before the close's own entry
             session.arrived = self._cut()
             bdat.ended(session)
-        elif session.mode is Mode.DATA:
+        elif session.mode is _MODE_DATA:
             session.left_in_message(self._cut())
 
     def _cut(self) -> float:
@@ -911,14 +911,14 @@ class Connection:
         buffer, session = self._buffer, self.session
         if (not buffer and not self._discarding) or session.chunk is not None:
             return  # (a BDAT chunk is framed by its size: read on as it is)
-        if not self._discarding and len(buffer) >= LINE_LIMIT and session.mode is not Mode.DATA:
+        if not self._discarding and len(buffer) >= LINE_LIMIT and session.mode is not _MODE_DATA:
             self._discarding = True  # more than the reader holds (buffered while a reply went out)
             self._long_head, self._long_size = bytes(buffer[:COMMAND_LINE_LIMIT]), 0
             self._long_ahead = self._ahead > 0
         fragment = bytes(buffer)
         buffer.clear()
         ahead = self._took(len(fragment))  # (session.arrived: when its last octet came)
-        if session.mode is Mode.DATA:
+        if session.mode is _MODE_DATA:
             session.arrived = self._cut()  # the message's text ends at the close that cut it
         if self._discarding:
             self._discarding = False
@@ -970,7 +970,7 @@ class Connection:
         if session.chunk is not None:
             bdat.ended(session, by_server=True)
         elif (
-            session.mode is Mode.DATA
+            session.mode is _MODE_DATA
             and self._buffer
             and self._line_end(self._buffer, len(self._buffer)) < 0
         ):
@@ -1128,7 +1128,7 @@ class Connection:
                 session.record("client", f"({len(self._buffer)} more octets, not read)", note=True)
         elif self._discarding:
             self._unterminated()  # an over-long line its close cut short
-        if session.chunk is not None or session.mode is Mode.DATA:  # (else it does nothing)
+        if session.chunk is not None or session.mode is _MODE_DATA:  # (else it does nothing)
             self._input_over()
         if session.held is not None:
             session.release()
