@@ -621,7 +621,7 @@ class Connection:
         never answered (RFC 5321 §2.3.8)."""
         if self._over:
             return ()
-        self._eof = self.session.now()
+        self._eof = self.session.clock.now()
         if self._busy and self._under_way():
             if self.writes_on(socket_full):
                 # the reply goes on being written (delivered once the socket took it) and the
@@ -679,13 +679,21 @@ class Connection:
         if self._busy:  # (else _abandon() has nothing to do)
             self._abandon(now)
         self._busy = False
-        self._drain()  # (before the close's entry: the lines came before it, and their replies)
+        session = self.session
+        if (  # (before the close's entry: the lines came before it, and their replies)
+            self._buffer
+            or self._discarding
+            or session.chunk is not None
+            or session.mode is _MODE_DATA
+            or session.held is not None
+        ):  # what _drain() looks at: nearly every session has none of it (a call less)
+            self._drain()
         if entry:
             text = "(client reset the connection)" if reset else "(client closed the connection)"
             self._client_closed(text, now)
         self._over = True
-        self.session.arrived = self._eof  # a missing QUIT, a chunk cut short: the close's time
-        self.session.disconnected(waiting=self._client_left)
+        session.arrived = self._eof  # a missing QUIT, a chunk cut short: the close's time
+        session.disconnected(waiting=self._client_left)
 
     def shutting_down(self, why: str, grace: float) -> tuple[Action, ...]:
         """The server stops (``why``: ``stop``) or is reset (``reset``) with this connection open:

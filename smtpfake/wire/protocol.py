@@ -254,7 +254,13 @@ class Wire(asyncio.Protocol):
                 # the rest of the reply given up must not go (the record says how much did);
                 # a close would still send what the transport holds
                 _stop_sending(self._transport)
-            self._call(lambda: conn.eof_received(full))
+            try:  # _call(), inline: no closure made for it
+                actions = conn.eof_received(full)
+            except Exception as error:
+                self._failed(error)
+            else:
+                if actions:
+                    self._carry(actions)
         # TLS has no half-open state (asking for it only makes asyncio log a warning)
         return not self._tls
 
@@ -447,6 +453,21 @@ class Wire(asyncio.Protocol):
             turns = 1
             if self._read_paused:
                 self._resume_reading(conn)
+        elif (
+            single
+            and outer
+            and type(actions[0]) is Close
+            and self._writable is None
+            and self._task is None
+            and self._later is None
+        ):
+            # a close alone (the client's EOF after QUIT's 221 and the half-close): what the
+            # loop below does with it, nothing written before it in this callback
+            try:
+                return self._do(actions[0])
+            except Exception as error:
+                self._failed(error)
+                return False
         if out is None:
             # Replies decided in this one callback (a pipelined group) leave in one write.
             out = self._out = []
