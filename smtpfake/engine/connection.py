@@ -637,7 +637,7 @@ class Connection:
         never answered (RFC 5321 §2.3.8)."""
         if self._over:
             return ()
-        self._eof = self.session.now()
+        self._eof = self.session.clock.now()
         if self._busy and self._under_way():
             if self.writes_on(socket_full):
                 # the reply goes on being written (delivered once the socket took it) and the
@@ -695,13 +695,21 @@ class Connection:
         if self._busy:  # (else _abandon() has nothing to do)
             self._abandon(now)
         self._busy = False
-        self._drain()  # (before the close's entry: the lines came before it, and their replies)
+        session = self.session
+        if (  # (before the close's entry: the lines came before it, and their replies)
+            self._buffer
+            or self._discarding
+            or session.chunk is not None
+            or session.mode is _MODE_DATA
+            or session.held is not None
+        ):  # what _drain() looks at: nearly every session has none of it (a call less)
+            self._drain()
         if entry:
             text = "(client reset the connection)" if reset else "(client closed the connection)"
             self._client_closed(text, now)
         self._over = True
-        self.session.arrived = self._eof  # a missing QUIT, a chunk cut short: the close's time
-        self.session.disconnected(waiting=self._client_left)
+        session.arrived = self._eof  # a missing QUIT, a chunk cut short: the close's time
+        session.disconnected(waiting=self._client_left)
 
     def shutting_down(self, why: str, grace: float) -> tuple[Action, ...]:
         """The server stops (``why``: ``stop``) or is reset (``reset``) with this connection open:
@@ -894,7 +902,7 @@ class Connection:
         if self._discarding or (buffer and self._line_end(buffer, len(buffer)) < 0):
             self._unterminated()
         session = self.session
-        if not buffer and (session.mode is Mode.DATA or session.chunk is not None):
+        if not buffer and (session.mode is _MODE_DATA or session.chunk is not None):
             self._input_over()
         if buffer or session.held is not None:
             self._hold_back(ended=True)
@@ -910,7 +918,7 @@ class Connection:
             # the chunk's entry and its chunk-short at the close, before the close's own entry
             session.arrived = self._cut()
             bdat.ended(session)
-        elif session.mode is Mode.DATA:
+        elif session.mode is _MODE_DATA:
             session.left_in_message(self._cut())
 
     def _cut(self) -> float:
@@ -930,7 +938,7 @@ class Connection:
         if (
             not self._discarding
             and len(buffer) >= (AUTH_LINE_LIMIT if _auth_line(session) else LINE_LIMIT)
-            and session.mode is not Mode.DATA
+            and session.mode is not _MODE_DATA
         ):
             self._discarding = True  # more than the reader holds (buffered while a reply went out)
             self._long_head, self._long_size = bytes(buffer[:COMMAND_LINE_LIMIT]), 0
@@ -938,7 +946,7 @@ class Connection:
         fragment = bytes(buffer)
         buffer.clear()
         ahead = self._took(len(fragment))  # (session.arrived: when its last octet came)
-        if session.mode is Mode.DATA:
+        if session.mode is _MODE_DATA:
             session.arrived = self._cut()  # the message's text ends at the close that cut it
         if self._discarding:
             self._discarding = False
@@ -990,7 +998,7 @@ class Connection:
         if session.chunk is not None:
             bdat.ended(session, by_server=True)
         elif (
-            session.mode is Mode.DATA
+            session.mode is _MODE_DATA
             and self._buffer
             and self._line_end(self._buffer, len(self._buffer)) < 0
         ):
@@ -1154,7 +1162,7 @@ class Connection:
                 session.record("client", f"({len(self._buffer)} more octets, not read)", note=True)
         elif self._discarding:
             self._unterminated()  # an over-long line its close cut short
-        if session.chunk is not None or session.mode is Mode.DATA:  # (else it does nothing)
+        if session.chunk is not None or session.mode is _MODE_DATA:  # (else it does nothing)
             self._input_over()
         if session.held is not None:
             session.release()

@@ -858,7 +858,8 @@ class Session:
         if self.chunk is not None:  # (else neither call would do anything: nearly always)
             bdat.ended(self)  # a chunk still being read
             bdat.cut_chunk_ended(self, self.arrived)
-        self.text_count_ended(self.arrived)
+        if self.text_counted[1]:  # (else text_count_ended() has nothing to say)
+            self.text_count_ended(self.arrived)
         if self.mode is not _MODE_CLOSED and not self.quit_seen and not waiting:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
         self.mode = _MODE_CLOSED
@@ -883,7 +884,8 @@ class Session:
         """The client closed or reset the connection (at ``when``; None: now)."""
         if self.chunk is not None:  # (else the call would do nothing)
             bdat.cut_chunk_ended(self, when)
-        self.text_count_ended(when)
+        if self.text_counted[1]:  # (else text_count_ended() has nothing to say)
+            self.text_count_ended(when)
         self.record("client", text, time=when, event=True, note=True)
 
     def performed(self, action: Action) -> None:
@@ -930,6 +932,23 @@ class Session:
                 if then is not None:
                     then()
                 return plain[2]
+            closes = _PLAIN_CLOSING.get(id(plan))
+            if closes is not None and closes[0] is plan:
+                # A positive reply sent whole, then the close (QUIT's 221), met before: the
+                # steps below, with what they work out of it known.
+                counts = self.counts
+                counts[stage] = counts.get(stage, 0) + 1
+                if accept is not None:  # _settle(), inline: the reply is positive
+                    if stage is _STAGE_MAIL:
+                        self.transactions += 1
+                    accept()
+                self.conduct.previous_ok = True
+                if self.mode is _MODE_DATA:  # _ending()
+                    self.text_after_close = 1
+                self.mode = _MODE_CLOSED
+                if then is not None:
+                    then()
+                return closes[1]
             reply: Reply | None = None
             if isinstance(plan, Reply):
                 reply, closing = plan, plan.closes
@@ -956,6 +975,11 @@ class Session:
                     if len(_PLAIN) >= _SENT_MAX:
                         _PLAIN.clear()
                     _PLAIN[id(reply)] = (reply, reply.code < 400, actions)
+                elif plan is not reply and reply.code < 400:
+                    # a Plan of a positive reply and the close (_closes_plainly, above)
+                    if len(_PLAIN_CLOSING) >= _SENT_MAX:
+                        _PLAIN_CLOSING.clear()
+                    _PLAIN_CLOSING[id(plan)] = (plan, actions)
                 return actions
         hook = HOOKS.get(stage) if self.hooks else None
         if hook in self.hooks and isinstance(plan, Reply):
@@ -1505,6 +1529,9 @@ _SENT_MAX = 1024
 #: respond()'s replies met before that neither close nor are a 4xx (which may note retry_after),
 #: by identity as _SENT: (the reply, whether it is positive, its actions)
 _PLAIN: dict[int, tuple[Reply, bool, tuple[Action, ...]]] = {}
+#: respond()'s plans met before that are a positive reply sent whole, then the close
+#: (_closes_plainly: QUIT's 221), by identity as _PLAIN: (the plan, its actions)
+_PLAIN_CLOSING: dict[int, tuple[Plan | Reply, tuple[Action, ...]]] = {}
 _CLOSED = Note("(connection closed)")
 #: note()'s ``rest`` for the engine's note on the connection delivered whole (TranscriptEntry.note)
 _NOTED = (True, None, False, True)

@@ -257,7 +257,13 @@ class Wire(asyncio.Protocol):
                 # the rest of the reply given up must not go (the record says how much did);
                 # a close would still send what the transport holds
                 _stop_sending(self._transport)
-            self._call(lambda: conn.eof_received(full))
+            try:  # _call(), inline: no closure made for it
+                actions = conn.eof_received(full)
+            except Exception as error:
+                self._failed(error)
+            else:
+                if actions:
+                    self._carry(actions)
         # TLS has no half-open state (asking for it only makes asyncio log a warning)
         return not self._tls
 
@@ -451,6 +457,67 @@ class Wire(asyncio.Protocol):
             turns = 1
             if self._read_paused:
                 self._resume_reading(conn)
+        elif (
+            outer
+            and len(actions) == 3
+            and type(actions[0]) is Send
+            and type(actions[1]) is HalfClose
+            and type(actions[2]) is ArmTimer
+            and self._writable is None
+            and self._task is None
+            and self._later is None
+            and not conn.unread
+        ):
+            # A reply, the half-close and the grace timer (QUIT's 221): what the loop below
+            # does with them, its checks for other actions left out. The reply is written on its
+            # own (nothing unread to answer with it) and performed once the socket took it all.
+            send = actions[0]
+            try:
+                if transport.is_closing():
+                    return False
+                now = conn.session.clock.now()  # (before the write: the single reply's, above)
+                transport.write(send.data)
+                if self._raw.is_closing():  # type: ignore[union-attr]
+                    return self._refused()
+                if self._tls:
+                    self._tls_wrote()
+                if self._writable is not None:
+                    self._held_at = now
+                    waiting = self._carry_waiting(actions, self._loop.time(), written=True)
+                    self._task = self._loop.create_task(waiting)
+                    return False
+                conn.performed(send, now)
+                if not self._do(actions[1]):
+                    return False
+                self._timer_action(actions[2])
+                actions = conn.done()
+                if len(actions) == 1 and type(actions[0]) is ArmTimer:
+                    self._timer_action(actions[0])  # the idle timer after the batch
+                    actions = ()
+                if self._read_paused:
+                    self._resume_reading(conn)
+            except Exception as error:
+                self._failed(error)
+                return False
+            if not actions:
+                return False
+            out = self._out = []  # more follows at once: below
+            turns = 1
+        elif (
+            single
+            and outer
+            and type(actions[0]) is Close
+            and self._writable is None
+            and self._task is None
+            and self._later is None
+        ):
+            # a close alone (the client's EOF after QUIT's 221 and the half-close): what the
+            # loop below does with it, nothing written before it in this callback
+            try:
+                return self._do(actions[0])
+            except Exception as error:
+                self._failed(error)
+                return False
         if out is None:
             # Replies decided in this one callback (a pipelined group) leave in one write.
             out = self._out = []
