@@ -274,7 +274,7 @@ def _rest(entry: TranscriptEntry) -> tuple[Any, ...]:
     return (entry.delivered, entry.written, entry.event, entry.note)
 
 
-class _Live:
+class LiveSession:
     """A session as the journal keeps it while it runs; :meth:`snapshot` is its record.
 
     A plain class with slots (no __dict__: one object fewer per session for the collector), not
@@ -373,7 +373,9 @@ class _Live:
 class _RecordsView(Sequence[SessionRecord]):
     """Journal.sessions_view(): live sessions, snapshotted (under the journal's lock) on read."""
 
-    def __init__(self, lock: AbstractContextManager[object], lives: tuple[_Live, ...]) -> None:
+    def __init__(
+        self, lock: AbstractContextManager[object], lives: tuple[LiveSession, ...]
+    ) -> None:
         self._lock, self._lives = lock, lives
 
     def __len__(self) -> int:
@@ -412,15 +414,15 @@ class Journal:
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._waiting = 0  # threads in wait(): a change wakes them, and costs nothing without
-        self._sessions: OrderedDict[int, _Live] = OrderedDict()
+        self._sessions: OrderedDict[int, LiveSession] = OrderedDict()
         # sessions that append to their transcript themselves (direct_transcript), by id as
         # _sessions: a read first counts what they appended (_catch_up)
-        self._direct: dict[int, _Live] = {}
+        self._direct: dict[int, LiveSession] = {}
         # sessions dropped while still open (by id, as _sessions): what they accept and their
         # end still count; as many as are open at once, each gone when it ends
         self._dropped_open: dict[int, SessionInfo] = {}
         # (its session, the message): the session's record shares the same Message object
-        self._messages: deque[tuple[_Live, Message]] = deque()
+        self._messages: deque[tuple[LiveSession, Message]] = deque()
         # JournalCounts' fields as plain ints, cheaper than a frozen copy per event
         self._n = dict.fromkeys(_COUNT_FIELDS, 0)
         self._messages_snapshot: tuple[Message, ...] | None = ()
@@ -435,7 +437,7 @@ class Journal:
         if self._waiting:
             self._cond.notify_all()
 
-    def _touch(self, live: _Live) -> None:
+    def _touch(self, live: LiveSession) -> None:
         """``live`` changed: its snapshot, and the listing, are made again when next read."""
         live.record = None
         self._sessions_snapshot = None
@@ -450,7 +452,7 @@ class Journal:
         try:
             # Keyed by the info object, not its index: use() restarts connection numbers, so two
             # sessions in one journal can share an index. The entry holds info, so ids stay unique.
-            self._sessions[id(info)] = _Live(info, [])
+            self._sessions[id(info)] = LiveSession(info, [])
             self._n["sessions_started"] += 1
             self._sessions_snapshot = None
             while len(self._sessions) > self.limits.sessions:
@@ -469,7 +471,7 @@ class Journal:
         if live.ended is None:  # still open: its messages and its end are still counted
             self._dropped_open[key] = live.info
 
-    def _live(self, info: SessionInfo) -> _Live | None:
+    def _live(self, info: SessionInfo) -> LiveSession | None:
         live = self._sessions.get(id(info))
         return live if live is not None and live.info is info else None
 
@@ -517,7 +519,7 @@ class Journal:
         finally:
             lock.release()
 
-    def _drop_entries(self, live: _Live, count: int) -> None:
+    def _drop_entries(self, live: LiveSession, count: int) -> None:
         """Drop the session's ``count`` oldest transcript entries, all counted (lock held)."""
         transcript = live.transcript
         self._dropping_entries(live.info, transcript, count)
@@ -535,7 +537,7 @@ class Journal:
         """Called before the session's ``count`` oldest entries of ``transcript`` go (lock
         held): for a subclass that reads the same list (serve's log)."""
 
-    def _count_entries(self, live: _Live) -> None:
+    def _count_entries(self, live: LiveSession) -> None:
         """Count in the byte totals what the session appended itself since last counted."""
         transcript = live.transcript
         if live.counted == len(transcript):
@@ -552,7 +554,7 @@ class Journal:
         self._n["transcript_bytes"] += size
         self._sessions_snapshot = None
 
-    def _hold_to_bytes(self, live: _Live | None) -> None:
+    def _hold_to_bytes(self, live: LiveSession | None) -> None:
         """Past the byte bound the oldest sessions go, never ``live`` (the one being written;
         None: the newest)."""
         n = self._n
@@ -610,7 +612,7 @@ class Journal:
         self._n["entries_cut"] += 1
         return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
 
-    def _forget_entry(self, live: _Live, size: int) -> None:
+    def _forget_entry(self, live: LiveSession, size: int) -> None:
         live.transcript_bytes -= size
         live.dropped_entries += 1
         self._n["transcript_bytes"] -= size

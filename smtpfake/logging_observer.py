@@ -33,7 +33,7 @@ from smtpfake.engine.records import (
     TranscriptEntry,
     Violation,
 )
-from smtpfake.journal import Journal, Kept, _Live, subject_of
+from smtpfake.journal import Journal, Kept, LiveSession, subject_of
 from smtpfake.log_lines import (
     EVEN,
     MILLI_SPAN,
@@ -497,7 +497,7 @@ class LoggingJournal(Journal):
         try:
             key = id(info)
             entries: list[Kept] = []
-            self._sessions[key] = _Live(info, entries)
+            self._sessions[key] = LiveSession(info, entries)
             self._n["sessions_started"] += 1
             self._sessions_snapshot = None
             while len(self._sessions) > self.limits.sessions:

@@ -268,7 +268,7 @@ PROCESSED_AT_START = {
 
 
 def test_serve_processes_these_records_and_no_more(tmp_path: Path) -> None:
-    """The journal's live session (journal._Live) is a plain class with slots, and its counts'
+    """The journal's live session (journal.LiveSession) is a plain class with slots, and its counts'
     names are read without processing JournalCounts: a dataclass with slots cost some 1.5M
     instructions to define."""
     env = {**os.environ, "SMTPFAKE_CACHE_DIR": str(tmp_path)}
