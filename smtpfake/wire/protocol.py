@@ -815,6 +815,7 @@ class Wire(asyncio.Protocol):
             self.eof_received()
 
     def _fin_unsaid(self) -> bool:
+        """Over TLS, the socket's transport closing under an open TLS one, no end heard yet."""
         raw, transport = self._raw, self._transport
         return (
             self._tls
