@@ -143,6 +143,7 @@ class Session:
         "chunk",
         "chunked",
         "clock",
+        "closed_counted",
         "conduct",
         "connection",
         "counts",
@@ -263,6 +264,10 @@ class Session:
         # in one note (:meth:`_text_count`): a big message cut must not push the session out of
         # its own transcript (fresh14 N6)
         self.text_counted = [0, 0, 0]
+        # the same for command lines after the server's close (lines read in the grace period,
+        # fresh16 F4): recorded one by one up to TEXT_SHOWN, then counted in bulk by the
+        # connection (:meth:`count_after_close`), in one note
+        self.closed_counted = [0, 0, 0]
         # a close after a silence (abort's seconds) in a message: its text is the message's until
         # the close goes out (Connection.performed calls :meth:`silently_closed` then)
         self.silent_close = False
@@ -428,6 +433,8 @@ class Session:
                 self._text_after_close(when)
             elif self._text_count(line, when):
                 return ()  # counted, not recorded
+        elif mode is _MODE_CLOSED and self.closed_counted[1]:
+            self.text_count_ended(when)  # the lines counted came before this one
         entries = self.entries
         if (
             entries is not None
@@ -439,6 +446,8 @@ class Session:
             self.note(when, "client", shown, None)
         if mode is _MODE_CLOSED:
             in_text = self.text_after_close  # (a line of message text: no command)
+            if not in_text:
+                self.closed_counted[0] += 1
             whole = line.endswith((b"\n", b"\r"))
             self._after_close(verb, masked(text), when, pipelined, whole=whole)
             if verb == "BDAT" and whole and not in_text:
@@ -568,10 +577,10 @@ class Session:
         one the reader holds is (and the next command's pipelining against it)."""
         auth = self.mode is _MODE_AUTH or self.auth_after_close > 0
         text = head.decode("utf-8", "surrogateescape")
-        if self.mode is _MODE_CLOSED and self.text_after_close:
+        if self.mode is _MODE_CLOSED:
             if self.text_after_close == 1:
                 self._text_after_close(self.clock.now() if self.arrived is None else self.arrived)
-            self.text_count_ended(self.arrived)
+            self.text_count_ended(self.arrived)  # (lines counted after the close: before it)
         if size is None:
             self.heard("(over-long line, discarded)", unfinished=ended)
         else:
@@ -626,12 +635,12 @@ class Session:
         else:
             text = fragment.decode("utf-8", "surrogateescape")
             verb = text.partition(" ")[0].upper()
-            if mode is _MODE_CLOSED and self.text_after_close:
+            if mode is _MODE_CLOSED:
                 if self.text_after_close == 1:
                     self._text_after_close(
                         self.clock.now() if self.arrived is None else self.arrived
                     )
-                self.text_count_ended(self.arrived)
+                self.text_count_ended(self.arrived)  # (lines counted after the close: before it)
             self.heard(masked(text), unfinished=True)
             if mode is _MODE_CLOSED:  # the server had closed: judged as any line then
                 when = self.clock.now() if self.arrived is None else self.arrived
@@ -703,6 +712,33 @@ class Session:
             )
             self.note(self.clock.now() if when is None else when, "client", text, None, _NOTED)
         counted[1] = counted[2] = 0
+        closed = self.closed_counted
+        if closed[1]:
+            text = f"(after the close: {closed[1]:,} more lines, {closed[2]:,} octets, not shown)"
+            self.note(self.clock.now() if when is None else when, "client", text, None, _NOTED)
+            closed[1] = closed[2] = 0
+
+    def count_after_close(
+        self,
+        lines: int,
+        octets: int,
+        first: tuple[bytes, float, bool],
+        last: tuple[bytes, float, bool],
+    ) -> None:
+        """``lines`` whole command lines (``octets`` in all) read after the server's close,
+        past the first :data:`TEXT_SHOWN` recorded: counted, not recorded (a flood read in the
+        grace period must not hold the loop for seconds, nor push the session out of its
+        transcript: fresh16 F4). Judged by their ``first`` and ``last`` line (each: the line,
+        its arrival, whether it came ahead of the closing reply), which tells what judging
+        each would: ``sent-after-close`` is told once a session, and the lines that came ahead
+        of the close come first."""
+        counted = self.closed_counted
+        counted[1] += lines
+        counted[2] += octets
+        for line, when, pipelined in (first, last) if lines > 1 else (first,):
+            text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
+            verb = text.partition(" ")[0].upper()
+            self._after_close(verb, masked(text), when, pipelined)
 
     def silently_closed(self, when: float | None = None) -> None:
         """The close after a silence in a message (:attr:`silent_close`) goes out now (or its
@@ -893,7 +929,7 @@ class Session:
         what it carries for the transcript is recorded now, so the times are the wire's."""
         note = getattr(action, "note", None)
         if note is not None:
-            if self.text_counted[1]:  # the text counted so far came before this
+            if self.text_counted[1] or self.closed_counted[1]:  # counted lines came before this
                 self.text_count_ended()
             # a close's note; a Send's (a reply) is recorded by the connection, inline
             self.record("server", note.text, note.rule, note=type(action) is not Send)

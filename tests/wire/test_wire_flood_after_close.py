@@ -1,0 +1,57 @@
+"""A pipelined flood after the server's close (fresh16 F4), on a real loopback socket and each
+event loop: the lines read in the grace period are counted past the first few, exactly, so
+the reads take the loop for a moment, not seconds: the client's close is seen and recorded
+within the grace period, and another session is answered meanwhile."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from smtpfake.engine.session import TEXT_SHOWN
+from smtpfake.server import Server
+
+from ..support.raw import Raw
+from ..support.waits import ended_sessions
+from .conftest import LOOPS
+
+FLOOD = 400_000  # RSETs: 2.4 MB in one write, fresh16's repro
+GRACE = 30.0  # ample: the flood's session must end at its client's close, not at this
+
+
+@pytest.fixture(params=LOOPS)
+def patient(request: pytest.FixtureRequest) -> Iterator[Server]:
+    with Server("default", loop=request.param, grace_period=GRACE) as server:
+        yield server
+
+
+def test_a_flood_after_quit_is_counted_and_the_clients_close_recorded(patient: Server) -> None:
+    flood = Raw(patient)
+    assert flood.code() == 220
+    assert flood.command("QUIT")[-1].startswith(b"221 ")
+    assert flood.eof()  # the server half-closed: its grace period runs
+    other = Raw(patient)
+    assert other.code() == 220
+    with contextlib.suppress(OSError):  # (without the fix: the grace end cut slow reads off)
+        flood.send(b"RSET\r\n" * FLOOD)
+    # a session on the same loop is answered while the flood's is still open (fresh16: 5 s
+    # stalls, then its own idle timer fired late)
+    assert other.command("NOOP")[-1].startswith(b"250 ")
+    assert next(s.ended for s in patient.sessions) is None
+    flood.sock.shutdown(socket.SHUT_WR)
+    assert other.command("QUIT")[-1].startswith(b"221 ")
+    other.close()
+    first, _ = ended_sessions(patient, 2, timeout=GRACE + 10)
+    flood.close()
+    texts = [e.text for e in first.transcript]
+    after = texts[texts.index("(connection closed)") + 1 :]
+    # every line read is recorded or in the count (2.4 MB were sent: all of them are read)
+    lines = FLOOD - TEXT_SHOWN
+    assert after == ["RSET"] * TEXT_SHOWN + [
+        f"(after the close: {lines:,} more lines, {lines * 6:,} octets, not shown)",
+        "(client closed the connection)",  # seen within the grace period, recorded
+    ]
+    assert [(v.kind, v.command) for v in first.violations] == [("sent-after-close", "RSET")]
