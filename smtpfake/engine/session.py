@@ -894,7 +894,7 @@ class Session:
         if self.chunk is not None:  # (else neither call would do anything: nearly always)
             bdat.ended(self)  # a chunk still being read
             bdat.cut_chunk_ended(self, self.arrived)
-        if self.text_counted[1]:  # (else text_count_ended() has nothing to say)
+        if self.text_counted[1] or self.closed_counted[1]:  # (else nothing to say)
             self.text_count_ended(self.arrived)
         if self.mode is not _MODE_CLOSED and not self.quit_seen and not waiting:
             self.violate("no-quit", "the client closed the connection without QUIT", "")
@@ -920,7 +920,7 @@ class Session:
         """The client closed or reset the connection (at ``when``; None: now)."""
         if self.chunk is not None:  # (else the call would do nothing)
             bdat.cut_chunk_ended(self, when)
-        if self.text_counted[1]:  # (else text_count_ended() has nothing to say)
+        if self.text_counted[1] or self.closed_counted[1]:  # (else nothing to say)
             self.text_count_ended(when)
         self.record("client", text, time=when, event=True, note=True)
 
