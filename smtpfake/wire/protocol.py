@@ -471,6 +471,8 @@ class Wire(asyncio.Protocol):
             # A reply, the half-close and the grace timer (QUIT's 221): what the loop below
             # does with them, its checks for other actions left out. The reply is written on its
             # own (nothing unread to answer with it) and performed once the socket took it all.
+            # Its first steps are the single reply's, above, written out again on purpose: a
+            # shared method would be a call more on the path every reply takes.
             send = actions[0]
             try:
                 if transport.is_closing():

@@ -6,9 +6,6 @@ as any line after the close (the first is forgiven, RFC 5321 §3.8; the next is
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Iterator
-
 import pytest
 
 from smtpfake.engine.auth_mask import AUTH_MASK
@@ -20,7 +17,6 @@ from ..support.raw import Raw
 from ..support.waits import ended_sessions
 from .helpers import auth_scenario, b64, plain
 
-LOOPS = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") is not None else [])
 SECRET = "S3cretPW"
 #: the exchange up to the cut (each line answered by a 334), and the client's answers after it
 STAGES = {
@@ -28,19 +24,6 @@ STAGES = {
     "LOGIN-password": (["AUTH LOGIN", b64("alice")], [b64(SECRET)]),
     "LOGIN-username": (["AUTH LOGIN"], [b64("alice"), b64(SECRET)]),
 }
-
-
-@pytest.fixture(scope="module", params=LOOPS)
-def looped(request: pytest.FixtureRequest) -> Iterator[Server]:
-    with Server("default", loop=request.param, grace_period=SHARED_GRACE) as server:
-        yield server
-
-
-@pytest.fixture
-def fresh(looped: Server) -> Iterator[Server]:
-    looped.reset()
-    yield looped
-    assert looped.errors == []
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "starttls"])

@@ -16,16 +16,11 @@ from smtpfake.server import Server
 from ..support import TIMEOUT
 from ..support.raw import Raw
 from ..support.waits import ended_sessions
-from ..wire import conftest as wire
 from .helpers import auth_scenario, plain
 
 #: 1,000 octets (a PLAIN response of 1,346 octets with its CRLF) and 9,000 (12,006: near the limit)
 PASSWORDS = ["q" * 1000, "r" * 9000]
 OK = (235, b"2.7.0 Authentication successful")
-
-
-# the wire tests' server on each loop (asyncio's, uvloop's), back to ``default``, no errors after
-looped, fresh = wire.looped, wire.fresh
 
 
 def use(server: Server, password: str, *mechanisms: str) -> None:

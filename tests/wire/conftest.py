@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import socket
-from collections.abc import Iterator
 
 import pytest
 
-from smtpfake.server import Server
 from smtpfake.wire import protocol
 
-from ..support import SHARED_GRACE
+from ..support.looped import LOOPS, fresh, looped
 from .queues import SMALL
 
-LOOPS = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") is not None else [])
-
-
-@pytest.fixture(scope="module", params=LOOPS)
-def looped(request: pytest.FixtureRequest) -> Iterator[Server]:
-    """One server per module and loop (tests parametrized by the loop through it)."""
-    with Server("default", loop=request.param, grace_period=SHARED_GRACE) as server:
-        yield server
-
-
-@pytest.fixture
-def fresh(looped: Server) -> Iterator[Server]:
-    """The looped server back to ``default`` with an empty journal; no error left after."""
-    looped.use("default")
-    looped.reset()
-    yield looped
-    assert looped.errors == []
+__all__ = ["LOOPS", "fresh", "looped"]
 
 
 @pytest.fixture
