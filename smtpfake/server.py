@@ -30,7 +30,7 @@ from smtpfake.engine import (
     SystemClock,
 )
 from smtpfake.engine.connection import GRACE_PERIOD, Connection
-from smtpfake.engine.consult import answer_reply
+from smtpfake.engine.consult import answer_reply, ehlo_change
 from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.journal import Journal, JournalCounts, JournalLimits, SessionRecord
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
@@ -350,6 +350,18 @@ class Server:
         if reply is None:
             bad = ValueError(f"handle_{action.hook} answered {answer!r}: not an SMTP reply")
             self._report(bad, session.index)
+        elif action.hook == "EHLO" and reply.code < 400:
+            # the session is judged by the scenario's extensions: a hook may reword the lines,
+            # not change what is advertised (fresh17 F5)
+            change = ehlo_change(action.lines, reply.lines)
+            if change:
+                bad = ValueError(
+                    f"handle_EHLO answered {answer!r}: changes the advertised extensions"
+                    f" ({change}); change them in the scenario's `extensions`/"
+                    "`extensions_add`/`extensions_remove`"
+                )
+                self._report(bad, session.index)
+                return None
         return reply
 
     def _tls(self) -> TlsContexts:

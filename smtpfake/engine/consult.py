@@ -69,3 +69,18 @@ def writes_codes(reply: Reply) -> bool:
     line to line (answer_reply leaves them in the text): it goes as written, no default added."""
     first = reply.lines[0].partition(" ")[0] if reply.lines else ""
     return reply.enhanced is None and ENHANCED_RE.fullmatch(first) is not None
+
+
+def ehlo_change(asked: tuple[str, ...], answered: tuple[str, ...]) -> str:
+    """How a ``handle_EHLO`` answer's extension keywords (the KEYWORD of each ehlo-line after
+    the first, RFC 5321 §4.1.1.1, case-insensitive) differ from the normal reply's: "added X,
+    removed Y", "" when they are the same. The server judges by the scenario's extensions, so
+    an answer that changes the set would advertise what is not in force (fresh17 F5)."""
+    before = {line.partition(" ")[0].upper() for line in asked[1:]}
+    after = {line.partition(" ")[0].upper() for line in answered[1:]}
+    parts = [
+        f"{what} {', '.join(sorted(keywords))}"
+        for what, keywords in (("added", after - before), ("removed", before - after))
+        if keywords
+    ]
+    return ", ".join(parts)

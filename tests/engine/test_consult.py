@@ -7,7 +7,7 @@ import pytest
 
 from smtpfake.engine import Session
 from smtpfake.engine.connection import Connection
-from smtpfake.engine.consult import FAILED, answer_reply
+from smtpfake.engine.consult import FAILED, answer_reply, ehlo_change
 from smtpfake.journal import SessionRecord
 from smtpfake.scenario.library import ScenarioRef
 from smtpfake.scenario.plan import TIMER_ACTIONS, Action, Consult, Send
@@ -118,6 +118,16 @@ def _consulted_mail(w: Wire, reply: Reply) -> bytes:
     w.take()
     w.carry(w.conn.consulted(reply))
     return w.take()
+
+
+def test_an_ehlo_answer_is_judged_by_its_keyword_set_not_its_text() -> None:
+    asked = ("smtpfake.test", "PIPELINING", "SIZE 33554432", "HELP")
+    # the greeting line, a keyword's case and its parameters are text (fresh17 F5)
+    assert ehlo_change(asked, ("mx.test", "pipelining", "SIZE 5", "HELP")) == ""
+    assert ehlo_change(asked, ("h", "SIZE 1", "HELP", "CHUNKING", "BINARYMIME")) == (
+        "added BINARYMIME, CHUNKING, removed PIPELINING"
+    )
+    assert ehlo_change(asked, ("h",)) == "removed HELP, PIPELINING, SIZE"
 
 
 def test_a_hooks_reply_gets_the_class_default_where_a_rules_does() -> None:

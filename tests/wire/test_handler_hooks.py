@@ -103,22 +103,66 @@ def test_an_answer_that_is_not_a_reply_is_a_server_error() -> None:
         server.errors.clear()
 
 
-def test_ehlo_in_aiosmtpds_newer_form_edits_the_keywords() -> None:
-    class NoPipelining:
-        async def handle_EHLO(
-            self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-        ) -> list[str]:
-            kept = [r for r in responses if "PIPELINING" not in r]
-            return [*kept[:-1], kept[-1].replace("250 ", "250-", 1), "250 X-DIRECTORY"]
+class EditEhlo:
+    """aiosmtpd's newer handle_EHLO form, its lines edited by ``edit``."""
 
+    def __init__(self, edit: Any) -> None:
+        self.edit = edit
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        edited: list[str] = self.edit(responses)
+        return edited
+
+
+def _last(lines: list[str]) -> list[str]:
+    """The lines as one reply: every line but the last continued."""
+    return [f"250-{line[4:]}" for line in lines[:-1]] + [f"250 {lines[-1][4:]}"]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_ehlo_hook_may_reword_lines_but_not_the_keyword_set(loop: str) -> None:
+    reworded = EditEhlo(
+        lambda rs: ["250-mx.hook.test", *(r.replace("PIPELINING", "pipelining") for r in rs[1:])]
+    )
     with (
-        Server(handler=NoPipelining()) as server,
+        Server(handler=reworded, loop=loop) as server,
         smtplib.SMTP(server.host, server.port, timeout=5) as client,
     ):
-        code, _ = client.ehlo("c.test")
-        assert code == 250
-        assert "x-directory" in client.esmtp_features
-        assert "pipelining" not in client.esmtp_features
+        code, text = client.ehlo("c.test")
+        assert code == 250 and text.startswith(b"mx.hook.test")
+        assert "pipelining" in client.esmtp_features
+        assert server.errors == []
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize(
+    ("edit", "change"),
+    [
+        # fresh17 F5: PIPELINING left out, yet the server would not judge pipelining
+        (lambda rs: _last([r for r in rs if "PIPELINING" not in r]), "removed PIPELINING"),
+        # CHUNKING added, yet the engine would answer BDAT 502 and blame the client
+        (lambda rs: _last([*rs, "250-chunking"]), "added CHUNKING"),
+        (lambda rs: _last([*rs[:-1], "250-X-DIRECTORY", rs[-1]]), "added X-DIRECTORY"),
+    ],
+)
+def test_ehlo_hook_that_changes_the_advertised_extensions_is_a_server_error(
+    loop: str, edit: Any, change: str
+) -> None:
+    with (
+        Server(handler=EditEhlo(edit), loop=loop) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        assert client.ehlo("c.test") == (
+            451,
+            b"4.3.0 smtpfake: the handler failed, see the test report",
+        )
+        assert client.esmtp_features == {}
+        (error,) = wait_until(lambda: list(server.errors), what="the refused answer")
+        assert f"changes the advertised extensions ({change})" in error.traceback
+        assert "extensions_add" in error.traceback
+        server.errors.clear()
 
 
 def test_the_scenarios_rules_still_apply_on_top_of_the_handler() -> None:
