@@ -63,6 +63,9 @@ class Hooks:
     def __init__(self, handler: object, server: object) -> None:
         self.handler = handler
         self.names = hook_names(handler)
+        ehlo = getattr(handler, "handle_EHLO", None)
+        #: aiosmtpd's newer handle_EHLO form (5 parameters): it gets the reply's lines, returns them
+        self.ehlo_lines = ehlo is not None and len(inspect.signature(ehlo).parameters) >= 5
         self._server = server
         self._sessions: dict[int, AiosmtpdSession] = {}
 
@@ -101,9 +104,14 @@ class Hooks:
             args.append(action.argument)
         if action.hook in ("MAIL", "RCPT"):
             args.append(list(action.options))
-        if action.hook == "EHLO" and len(inspect.signature(hook).parameters) >= 5:
+        if action.hook == "EHLO" and self.ehlo_lines:
             # aiosmtpd's newer form: the handler gets the reply's lines and returns them
             last = len(action.lines) - 1
             args.append([f"250{' ' if i == last else '-'}{t}" for i, t in enumerate(action.lines)])
         answer: str | Sequence[str] = await hook(*args)
+        old_ehlo = action.hook == "EHLO" and not self.ehlo_lines
+        if old_ehlo and isinstance(answer, str) and answer[:1] == "2":
+            # aiosmtpd's older form: the extension lines first, then the hook's status line in
+            # place of the last (HELP), as aiosmtpd sends them
+            return [f"250-{text}" for text in action.lines[:-1]] + [answer]
         return answer

@@ -350,7 +350,7 @@ class Server:
         if reply is None:
             bad = ValueError(f"handle_{action.hook} answered {answer!r}: not an SMTP reply")
             self._report(bad, session.index)
-        elif action.hook == "EHLO" and reply.code < 400:
+        elif action.hook == "EHLO" and reply.code < 400 and self.hooks.ehlo_lines:
             # the session is judged by the scenario's extensions: a hook may reword the lines,
             # not change what is advertised (fresh17 F5)
             change = ehlo_change(action.lines, reply.lines)

@@ -121,6 +121,27 @@ def _last(lines: list[str]) -> list[str]:
     return [f"250-{line[4:]}" for line in lines[:-1]] + [f"250 {lines[-1][4:]}"]
 
 
+class OldEhlo:
+    """aiosmtpd's older handle_EHLO form: a status line, sent after the extension lines."""
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str) -> str:
+        return "250 Welcome"
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_the_older_ehlo_hooks_status_line_ends_the_scenarios_extension_lines(loop: str) -> None:
+    """As aiosmtpd sends it: the extensions the session is judged by, then the hook's line in
+    place of HELP (not the hook's line alone, advertising nothing)."""
+    with (
+        Server(handler=OldEhlo(), loop=loop) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        code, text = client.ehlo("c.test")
+        assert code == 250 and text.endswith(b"\nWelcome")
+        assert "pipelining" in client.esmtp_features and "help" not in client.esmtp_features
+        assert server.errors == []
+
+
 @pytest.mark.parametrize("loop", LOOPS)
 def test_ehlo_hook_may_reword_lines_but_not_the_keyword_set(loop: str) -> None:
     reworded = EditEhlo(
