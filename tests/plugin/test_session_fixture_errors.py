@@ -57,7 +57,7 @@ def test_c(smtpfake_session):
     )
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(
-        ["ERROR*test_a*", "*RuntimeError: delivery boom for Subject: from-test-a*"]
+        ["*ERROR at teardown of test_a*", "*RuntimeError: delivery boom for Subject: from-test-a*"]
     )
     # told once, at test_a's teardown, not again later
     assert result.stdout.str().count("delivery boom for Subject: from-test-a") == 1
