@@ -59,8 +59,8 @@ def test_c(smtpfake_session):
     result.stdout.fnmatch_lines(
         ["*ERROR at teardown of test_a*", "*RuntimeError: delivery boom for Subject: from-test-a*"]
     )
-    # told once, at test_a's teardown, not again later
-    assert result.stdout.str().count("delivery boom for Subject: from-test-a") == 1
+    # told once, at test_a's teardown: test_b's and test_c's teardowns pass (no second error)
+    result.stdout.fnmatch_lines(["PASSED *::test_b", "PASSED *::test_c"])
 
 
 def test_a_module_fixtures_mail_is_told_before_the_next_reset(pytester: pytest.Pytester) -> None:
