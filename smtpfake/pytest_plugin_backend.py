@@ -248,8 +248,19 @@ def backend(
         pytest.fail(problem, pytrace=False)
     fake = SmtpFake(server)
     fake.transcript_in_errors = False  # the report's own section carries it, once
+    if config is not None:
+        from smtpfake.pytest_plugin_errors import check_after_each_test
+
+        check_after_each_test(config, server)
     yield fake
+    from smtpfake.pytest_plugin_errors import AT_SESSION_END, stop_checking, take_errors
+
+    if config is not None:
+        stop_checking(config)
+    told = take_errors(server)  # a session fixture's mail, sent after the last test's check
     server.stop()
+    if told:
+        pytest.fail(f"{AT_SESSION_END}\n{told}", pytrace=False)
 
 
 def _remote_backend(

@@ -309,6 +309,14 @@ def for_the_test(
     indirect = hasattr(request, "param")
     if indirect:
         scenario = request.param
+    server: Server | None = getattr(backend, "server", None)
+    if server is not None:
+        from smtpfake.pytest_plugin_errors import BEFORE_TEST, take_errors
+
+        # mail sent outside any test (a module fixture's): told, never dropped by the reset
+        told = take_errors(server)
+        if told:
+            pytest.fail(f"{BEFORE_TEST}\n{told}", pytrace=False)
     # a sidecar gone: one line, at once; restarted since: used again
     on_sidecar(request.config, settings, backend.reset, rejoin=backend)
     backend.settle_timeout = SETTLE_TIMEOUT  # a test's own setting ends with the test
@@ -328,7 +336,6 @@ def for_the_test(
     on_sidecar(request.config, settings, use, rejoin=backend)
     if problem:
         pytest.fail(problem, pytrace=False)  # outside the except: no chained exception shown
-    server: Server | None = getattr(backend, "server", None)
     kept = _marker_delivery(marker, server)
     kept_hooks = _marker_handler(marker, server)
     request.node.stash[HANDLE] = backend

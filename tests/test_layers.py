@@ -91,6 +91,7 @@ FACES = frozenset(
         "smtpfake.event_order",  # where the log and the event stream place a violation or message
         "smtpfake.pytest_plugin",
         "smtpfake.pytest_plugin_backend",
+        "smtpfake.pytest_plugin_errors",
         "smtpfake.pytest_plugin_marker",
         "smtpfake.pytest_plugin_marker_source",
         "smtpfake.queries",
