@@ -817,7 +817,10 @@ class Session:
         end: Close | Reset = Close()
         if name == IDLE_TIMER:
             if self.settings.idle_timeout is None:
-                self.unasked_close, self.unasked_at = True, self.now()
+                # silent, as the scenario's idle drop is: the client learns of it only after its
+                # next write, so that one line is forgiven too (RFC 5321 §3.8; fresh18 N1)
+                self.unsolicited_close = self.unasked_close = True
+                self.unasked_at = self.now()
                 return self.timed_out()
             style = self.settings.idle_close
             end = Reset() if style.endswith("reset") else Close()

@@ -16,6 +16,7 @@ from smtpfake.server import Server
 
 from ..support import scenario
 from ..support.engine import Engine
+from ..support.looped import LOOPS
 from ..support.raw import Raw
 from ..support.waits import ended_sessions
 
@@ -127,3 +128,43 @@ def test_a_kept_open_smtplib_connection_breaks_on_the_next_message(server: Serve
     finally:
         client.close()
     assert len(server.messages) == 1
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"idle_timeout": 5, "idle_close": "close"}, {"idle_timeout": 5, "idle_close": "reset"}],
+    ids=["server-own-timeout", "idle-drop-close", "idle-drop-reset"],
+)
+def test_the_line_after_a_silent_idle_close_is_forgiven(settings: dict[str, object]) -> None:
+    """Every silent idle close forgives the client's next line, as the 421 ones do (RFC 5321
+    §3.8: it learns of the close only after its next write); the line after it is the
+    violation. The server's own timeout (``serve --idle-timeout``) blamed the first (fresh18 N1)."""
+    c = Engine(scenario(**settings) if settings else "default").open()
+    c.greet()
+    c.event(c.session.timer_fired(IDLE_TIMER))
+    c.send("NOOP")
+    c.send("QUIT")
+    assert [(v.kind, v.command) for v in c.violations] == [("sent-after-close", "QUIT")]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_the_server_s_own_idle_close_forgives_the_next_line_on_the_wire(loop: str) -> None:
+    """serve's ``--idle-timeout`` (Server(idle_timeout=)): EOF with no reply, then the client,
+    not having read it, sends NOOP and QUIT: the NOOP is forgiven, the QUIT is the violation."""
+    with Server("default", loop=loop, idle_timeout=0.3, grace_period=3) as server:
+        conn = Raw(server)
+        try:
+            conn.reply_bytes()
+            conn.command_bytes("EHLO client.test")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # the idle close (the grace period runs on)
+                (live,) = server.sessions
+                if any(e.text.startswith("(connection closed") for e in live.transcript):
+                    break
+                time.sleep(0.02)
+            conn.sock.sendall(b"NOOP\r\nQUIT\r\n")
+            assert conn.rest() == b""  # EOF, no reply
+        finally:
+            conn.close()
+        (session,) = ended_sessions(server, 1)
+    assert [(v.kind, v.command) for v in session.violations] == [("sent-after-close", "QUIT")]
