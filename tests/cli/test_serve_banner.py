@@ -38,7 +38,7 @@ def serving(*args: str) -> Iterator[list[str]]:
         yield [proc.stdout.readline() for _ in range(count)]
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
+        proc.communicate(timeout=60)  # (a loaded machine: fresh19 N1)
 
 
 @pytest.mark.parametrize(

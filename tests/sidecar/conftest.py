@@ -160,8 +160,10 @@ class Sidecar:
     def output(self) -> str:
         return f"stdout: {''.join(self.stdout)!r} stderr: {''.join(self.stderr)!r}"
 
-    def wait_ready(self, timeout: float = 10.0) -> Sidecar:
-        """Read the banner (text or JSON), then poll /api/health until it says ready."""
+    def wait_ready(self, timeout: float = 60.0) -> Sidecar:
+        """Read the banner (text or JSON), then poll /api/health until it says ready. The wait
+        is long: on a loaded machine serve took 9-13 s of wall time (0.7 s of CPU) to start
+        (fresh19 N1); a healthy start returns at once."""
         deadline = time.monotonic() + timeout
         api_expected = self.api_expected
         while not self.smtp_port or (api_expected and not self.url):
