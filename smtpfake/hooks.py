@@ -16,7 +16,7 @@ import inspect
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from smtpfake.engine.consult import HOOKS
+from smtpfake.engine.consult import HOOKS, status_after_extensions
 from smtpfake.engine.records import declares_smtputf8
 from smtpfake.scenario.plan import Consult
 
@@ -111,7 +111,5 @@ class Hooks:
         answer: str | Sequence[str] = await hook(*args)
         old_ehlo = action.hook == "EHLO" and not self.ehlo_lines
         if old_ehlo and isinstance(answer, str) and answer[:1] == "2":
-            # aiosmtpd's older form: the extension lines first, then the hook's status line in
-            # place of the last (HELP), as aiosmtpd sends them
-            return [f"250-{text}" for text in action.lines[:-1]] + [answer]
+            return status_after_extensions(action.lines, answer)
         return answer

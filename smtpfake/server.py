@@ -30,7 +30,7 @@ from smtpfake.engine import (
     SystemClock,
 )
 from smtpfake.engine.connection import GRACE_PERIOD, Connection
-from smtpfake.engine.consult import answer_reply, ehlo_change
+from smtpfake.engine.consult import answer_problem, answer_reply, ehlo_change
 from smtpfake.frozen_dataclass import frozen_dataclass
 from smtpfake.journal import Journal, JournalCounts, JournalLimits, SessionRecord
 from smtpfake.scenario import Reply, Scenario, ScenarioRef, resolve
@@ -347,10 +347,14 @@ class Server:
             self._report(error, session.index)
             return None
         reply = answer_reply(answer)
-        if reply is None:
-            bad = ValueError(f"handle_{action.hook} answered {answer!r}: not an SMTP reply")
-            self._report(bad, session.index)
-        elif action.hook == "EHLO" and reply.code < 400 and self.hooks.ehlo_lines:
+        why = "not an SMTP reply" if reply is None else answer_problem(reply)
+        if reply is None or why:
+            shown = repr(answer)
+            if len(shown) > 200:  # 101 lines or a 600-octet one: the start says which
+                shown = f"{shown[:150]}... ({len(shown):,} characters)"
+            self._report(ValueError(f"handle_{action.hook} answered {shown}: {why}"), session.index)
+            return None
+        if action.hook == "EHLO" and reply.code < 400 and self.hooks.ehlo_lines:
             # the session is judged by the scenario's extensions: a hook may reword the lines,
             # not change what is advertised (fresh17 F5)
             change = ehlo_change(action.lines, reply.lines)

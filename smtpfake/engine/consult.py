@@ -10,7 +10,7 @@ apply on top of it). Refusals the engine decides itself (order, syntax, limits) 
 from __future__ import annotations
 
 from smtpfake.scenario.model import Stage
-from smtpfake.scenario.reply import ENHANCED_RE, Reply
+from smtpfake.scenario.reply import ENHANCED_LIKE_RE, ENHANCED_RE, Reply, check_reply
 
 #: the stage whose reply each of aiosmtpd's reply-deciding hooks decides (``handle_<HOOK>``)
 HOOKS: dict[Stage, str] = {
@@ -58,10 +58,25 @@ def answer_reply(answer: object) -> Reply | None:
     firsts = {text.partition(" ")[0] for text in texts}
     first = texts[0].partition(" ")[0]
     # one code on every line (RFC 2034 §3: each line carries it) is the reply's enhanced code,
-    # so that the class default is not added in front of it (fresh17 F1)
-    if len(firsts) == 1 and ENHANCED_RE.fullmatch(first) and first[0] == code[0]:
+    # so that the class default is not added in front of it (fresh17 F1). Taken as meant even
+    # when malformed or of another class, as a rule's is, for answer_problem to name
+    if len(firsts) == 1 and ENHANCED_LIKE_RE.fullmatch(first):
         enhanced, texts = first, [text.partition(" ")[2] for text in texts]
     return Reply(int(code), tuple(texts), enhanced)
+
+
+def answer_problem(reply: Reply) -> str:
+    """Why a hook's reply (answer_reply's) cannot go out, "" when it can: the checks the loader
+    gives a rule's reply (check_reply: printable US-ASCII text, each line within 512 octets, at
+    most 100 lines, the enhanced code's class the reply's), so a hook cannot send what no
+    scenario can (fresh18 F3). Each line's own code (writes_codes) is checked as a rule's."""
+    problems = [message for _, message in check_reply(reply.code, reply.enhanced, reply.lines)]
+    if writes_codes(reply):
+        for line in reply.lines:
+            first = line.partition(" ")[0]
+            if ENHANCED_LIKE_RE.fullmatch(first):
+                problems += [message for _, message in check_reply(reply.code, first)]
+    return "; ".join(dict.fromkeys(problems))  # a code repeated on each line: said once
 
 
 def writes_codes(reply: Reply) -> bool:
@@ -69,6 +84,15 @@ def writes_codes(reply: Reply) -> bool:
     line to line (answer_reply leaves them in the text): it goes as written, no default added."""
     first = reply.lines[0].partition(" ")[0] if reply.lines else ""
     return reply.enhanced is None and ENHANCED_RE.fullmatch(first) is not None
+
+
+def status_after_extensions(lines: tuple[str, ...], status: str) -> list[str]:
+    """The EHLO reply for aiosmtpd's older ``handle_EHLO`` form (4 parameters), as aiosmtpd sends
+    it: the reply's ``lines`` (the greeting line, then the extensions) continued, then the hook's
+    ``status`` line(s). It takes HELP's place (aiosmtpd's last line), and only HELP's: the
+    session is judged by the other keywords, so they stay listed (fresh18 F2)."""
+    kept = [line for line in lines[1:] if line.partition(" ")[0].upper() != "HELP"]
+    return [f"250-{line}" for line in (*lines[:1], *kept)] + status.split("\r\n")
 
 
 def ehlo_change(asked: tuple[str, ...], answered: tuple[str, ...]) -> str:

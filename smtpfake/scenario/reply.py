@@ -12,7 +12,7 @@ from smtpfake.scenario.limits import MAX_NUMBER_CHARS, MAX_REPLY_LINE_OCTETS, MA
 # RFC 3463 §2: class.subject.detail, subject and detail 1-3 digits without leading zeros
 ENHANCED_RE = compiled_on_first_use(r"([245])\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
 # A first word that was meant as an enhanced code ("4.3", "4.x.2", "4.3.2.1"), well-formed or not.
-_ENHANCED_LIKE_RE = compiled_on_first_use(r"[0-9]+(\.[0-9A-Za-z]*)+")
+ENHANCED_LIKE_RE = compiled_on_first_use(r"[0-9]+(\.[0-9A-Za-z]*)+")
 
 
 @frozen_dataclass
@@ -161,6 +161,6 @@ def parse_reply_string(value: str) -> tuple[int | None, str | None, str]:
     first, _, tail = rest.partition(" ")
     # Taken as the enhanced code even when malformed, so check_reply reports it instead of it
     # going out silently as part of the text.
-    if _ENHANCED_LIKE_RE.fullmatch(first):
+    if ENHANCED_LIKE_RE.fullmatch(first):
         enhanced, rest = first, tail
     return int(head), enhanced, rest

@@ -7,7 +7,13 @@ import pytest
 
 from smtpfake.engine import Session
 from smtpfake.engine.connection import Connection
-from smtpfake.engine.consult import FAILED, answer_reply, ehlo_change
+from smtpfake.engine.consult import (
+    FAILED,
+    answer_problem,
+    answer_reply,
+    ehlo_change,
+    status_after_extensions,
+)
 from smtpfake.journal import SessionRecord
 from smtpfake.scenario.library import ScenarioRef
 from smtpfake.scenario.plan import TIMER_ACTIONS, Action, Consult, Send
@@ -110,6 +116,69 @@ def test_one_enhanced_code_on_every_line_is_the_replys() -> None:
     assert answer_reply("250-2.0.0 a\r\n250 2.0.0 b") == Reply(250, ("a", "b"), "2.0.0")
     # codes that differ from line to line stay in the text (sent as written)
     assert answer_reply("250-2.0.0 a\r\n250 2.1.0 b") == Reply(250, ("2.0.0 a", "2.1.0 b"))
+
+
+def _problem(answer: object) -> str:
+    reply = answer_reply(answer)
+    assert reply is not None, answer
+    return answer_problem(reply)
+
+
+def test_a_hooks_reply_passes_the_checks_a_rules_reply_gets() -> None:
+    """fresh18 F3: NUL, DEL, UTF-8, a 612-octet line, 101 lines and a class mismatch went out
+    from a hook, each a load error in a rule's reply. The messages are the loader's own."""
+    for good in (
+        "250 OK",
+        "250 a\tb ~",
+        "250 " + "x" * 506,
+        ["250-x"] * 99 + ["250 y"],
+        "550 5.1.1 No such user",
+        "250-2.0.0 a\r\n250 2.1.0 b",
+        "250",
+    ):
+        assert _problem(good) == "", good
+    assert _problem("250 a\x00b") == (
+        "reply text: control character U+0000 is not allowed in reply text (RFC 5321 §4.2)"
+    )
+    assert "U+007F" in _problem("250 a\tb\x7f")
+    # SMTPUTF8 does not extend reply text (README: a rule's is ASCII too)
+    assert _problem("250 caf\u00e9") == (
+        "reply text: U+00E9 'é' is not ASCII (reply text is US-ASCII, RFC 5321 §4.2)"
+    )
+    assert _problem("250 " + "x" * 507).startswith("reply text: 507 octets is too long")
+    # the room left by an enhanced code is the rule's too: 500 + "2.0.0 " is 506
+    assert _problem("250 2.0.0 " + "x" * 501).startswith("reply text: 501 octets is too long")
+    assert _problem(["250-x"] * 100 + ["250 y"]) == "101 lines; a reply has at most 100"
+    assert _problem("450 5.1.1 busy") == (
+        "enhanced code 5.1.1 has class 5 but reply 450 has class 4 (RFC 3463 §2: they must agree)"
+    )
+    assert _problem("550-5.1.1 a\r\n550 4.2.2 b").startswith("enhanced code 4.2.2 has class 4")
+    assert _problem("250 2.0 ok").startswith("enhanced status code must look like 5.1.1")
+    assert _problem("354 2.0.0 go on") == "354 is intermediate: it takes no enhanced status code"
+    assert _problem("260 ok").startswith("reply code must be three digits")
+
+
+def test_the_older_ehlo_forms_status_line_takes_helps_place_and_only_its() -> None:
+    """fresh18 F2: without HELP the hook's line took the last extension's place (PIPELINING gone
+    from the wire while the session was judged by it)."""
+    assert status_after_extensions(("h", "PIPELINING", "SIZE 10", "HELP"), "250 Hi") == [
+        "250-h",
+        "250-PIPELINING",
+        "250-SIZE 10",
+        "250 Hi",
+    ]
+    assert status_after_extensions(("h", "PIPELINING"), "250 Hi") == [
+        "250-h",
+        "250-PIPELINING",
+        "250 Hi",
+    ]
+    assert status_after_extensions(("h", "help", "SMTPUTF8"), "250-Hi\r\n250 there") == [
+        "250-h",
+        "250-SMTPUTF8",
+        "250-Hi",
+        "250 there",
+    ]
+    assert status_after_extensions(("h",), "250 Hi") == ["250-h", "250 Hi"]
 
 
 def _consulted_mail(w: Wire, reply: Reply) -> bytes:

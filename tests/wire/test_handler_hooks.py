@@ -7,11 +7,12 @@ import asyncio
 import smtplib
 from typing import Any
 
+import aiosmtplib
 import pytest
 
 from smtpfake.server import Server
 
-from ..support import scenario
+from ..support import TIMEOUT, scenario
 from ..support.raw import Raw
 from ..support.waits import ended_sessions, kinds, wait_until
 from .conftest import LOOPS
@@ -139,6 +140,50 @@ def test_the_older_ehlo_hooks_status_line_ends_the_scenarios_extension_lines(loo
         code, text = client.ehlo("c.test")
         assert code == 250 and text.endswith(b"\nWelcome")
         assert "pipelining" in client.esmtp_features and "help" not in client.esmtp_features
+        assert server.errors == []
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize(
+    ("server_settings", "keywords"),
+    [
+        ({"extensions_remove": ["HELP"]}, ["pipelining", "size", "8bitmime", "smtputf8"]),
+        ({"extensions": ["PIPELINING"]}, ["pipelining"]),
+        ({"extensions": ["HELP", "PIPELINING"]}, ["pipelining"]),
+    ],
+)
+def test_the_older_ehlo_hooks_status_line_leaves_every_keyword_but_help_on_the_wire(
+    loop: str, server_settings: dict[str, Any], keywords: list[str]
+) -> None:
+    """fresh18 F2: with no HELP last, the hook's line took the last extension's place: SMTPUTF8
+    or PIPELINING gone from the wire while the server judged the session by it."""
+    with (
+        Server(scenario(**server_settings), handler=OldEhlo(), loop=loop) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        code, text = client.ehlo("c.test")
+        assert code == 250 and text.endswith(b"\nWelcome")
+        assert set(keywords) <= set(client.esmtp_features)
+        assert set(client.esmtp_features) - set(keywords) <= {"welcome", "enhancedstatuscodes"}
+        assert server.errors == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("loop", LOOPS)
+async def test_aiosmtplib_pipelines_as_the_older_ehlo_hooks_reply_allows(loop: str) -> None:
+    """The wire and the judging agree: the scenario's PIPELINING reaches aiosmtplib, which
+    pipelines its envelope, and the session is judged as pipelined rightly (no violation)."""
+    with Server(scenario(extensions=["PIPELINING"]), handler=OldEhlo(), loop=loop) as server:
+        client = aiosmtplib.SMTP(hostname=server.host, port=server.port, timeout=TIMEOUT)
+        await client.connect()
+        try:
+            await client.ehlo(hostname="c.test")
+            assert client.supports_extension("pipelining")
+            await client.sendmail("a@x.test", ["b@y.test", "c@y.test"], MSG)
+        finally:
+            await client.quit()
+        (record,) = ended_sessions(server, 1)
+        assert kinds(record) == []
         assert server.errors == []
 
 
@@ -375,4 +420,69 @@ def test_a_hook_answer_with_a_bare_lf_or_no_text_is_refused_and_the_session_goes
         # nothing of the answers went out: the record holds the 451s the client read
         noops = [x.reply for x in record.exchanges() if x.command.text.upper() == "NOOP"]
         assert [(r.lines, r.endings) for r in noops if r is not None] == [(FAILED_LINES, ())] * 5
+        server.errors.clear()
+
+
+#: fresh18 F3: each went out as the hook wrote it; each is a load error in a rule's reply
+UNCHECKED: list[tuple[object, str]] = [
+    ("250 a\x00b", "control character U+0000 is not allowed in reply text"),
+    ("250 a\tb\x7f", "control character U+007F is not allowed in reply text"),
+    ("250 caf\u00e9", "U+00E9 'é' is not ASCII (reply text is US-ASCII, RFC 5321 §4.2)"),
+    ("250 " + "x" * 600, "600 octets is too long"),
+    (["250-x"] * 100 + ["250 y"], "101 lines; a reply has at most 100"),
+    ("450 5.1.1 busy", "enhanced code 5.1.1 has class 5 but reply 450 has class 4"),
+]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_hook_answer_a_rules_reply_could_not_be_is_refused_and_the_session_goes_on(
+    loop: str,
+) -> None:
+    answers = [answer for answer, _ in UNCHECKED]
+
+    class Unchecked:
+        async def handle_MAIL(self, *args: Any) -> object:
+            return answers.pop(0)
+
+    with Server(handler=Unchecked(), loop=loop) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.ehlo("c.test")
+            for _ in UNCHECKED:
+                assert client.mail("a@x.test") == (451, FAILED_LINES[0][4:].encode())
+            assert client.noop()[0] == 250  # still in step, the session open
+        (record,) = ended_sessions(server, 1)
+        assert kinds(record) == []
+        wait_until(lambda: len(server.errors) == len(UNCHECKED), what="each answer refused")
+        said = [error.traceback.strip().splitlines()[-1] for error in server.errors]
+        for line, (answer, why) in zip(said, UNCHECKED, strict=True):
+            assert line.startswith(f"ValueError: handle_MAIL answered {repr(answer)[:40]}"), line
+            assert why in line, line
+        # nothing of the answers went out: the record holds the 451s the client read
+        mails = [x.reply for x in record.exchanges() if x.command.text.upper().startswith("MAIL")]
+        assert [r.lines for r in mails if r is not None] == [FAILED_LINES] * len(UNCHECKED)
+        server.errors.clear()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("loop", LOOPS)
+async def test_aiosmtplib_gets_a_451_for_a_hooks_nul_and_a_good_answer_after_it(loop: str) -> None:
+    answers = ["250 2.1.0 a\x00b", "250 2.1.0 fine"]
+
+    class Nul:
+        async def handle_MAIL(self, *args: Any) -> str:
+            return answers.pop(0)
+
+    with Server(handler=Nul(), loop=loop) as server:
+        client = aiosmtplib.SMTP(hostname=server.host, port=server.port, timeout=TIMEOUT)
+        await client.connect()
+        try:
+            await client.ehlo(hostname="c.test")
+            with pytest.raises(aiosmtplib.SMTPSenderRefused) as refused:
+                await client.mail("a@x.test")
+            assert (refused.value.code, refused.value.message) == (451, FAILED_LINES[0][4:])
+            assert (await client.mail("a@x.test")).message == "2.1.0 fine"
+        finally:
+            await client.quit()
+        (error,) = wait_until(lambda: list(server.errors), what="the NUL refused")
+        assert "control character U+0000" in error.traceback
         server.errors.clear()
