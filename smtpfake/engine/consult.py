@@ -70,8 +70,10 @@ def answer_problem(reply: Reply) -> str:
     gives a rule's reply (check_reply: printable US-ASCII text, each line within 512 octets, at
     most 100 lines, the enhanced code's class the reply's), so a hook cannot send what no
     scenario can (fresh18 F3). Each line's own code (writes_codes) is checked as a rule's."""
-    problems = [message for _, message in check_reply(reply.code, reply.enhanced, reply.lines)]
-    if writes_codes(reply):
+    own = writes_codes(reply)  # (then no default goes in front)
+    checked = check_reply(reply.code, reply.enhanced, reply.lines, defaulted=not own)
+    problems = [message for _, message in checked]
+    if own:
         for line in reply.lines:
             first = line.partition(" ")[0]
             if ENHANCED_LIKE_RE.fullmatch(first):

@@ -101,13 +101,18 @@ def _char(ch: str) -> str:
 
 
 def check_reply(
-    code: object, enhanced: object, lines: tuple[str, ...] = ()
+    code: object, enhanced: object, lines: tuple[str, ...] = (), *, defaulted: bool = False
 ) -> list[tuple[str, str]]:
-    """Problems with a reply's code, enhanced code and text lines, as (field, message) pairs."""
+    """Problems with a reply's code, enhanced code and text lines, as (field, message) pairs.
+    ``defaulted``: a 2xx/4xx/5xx reply without ``enhanced`` gets its class default (``2.0.0 ``)
+    on the wire, so each line keeps room for it within 512 octets (RFC 5321 §4.5.3.1.5)."""
     problems: list[tuple[str, str]] = []
     if len(lines) > MAX_REPLY_LINES:
         problems.append(("text", f"{len(lines)} lines; a reply has at most {MAX_REPLY_LINES}"))
-    prefix = len(str(enhanced)) + 1 if isinstance(enhanced, str) else 0
+    if isinstance(enhanced, str):
+        prefix = len(enhanced) + 1
+    else:  # the class default "X.0.0 " that goes in front of each line (never on a 3xx)
+        prefix = 6 if defaulted and valid_code(code) and str(code)[0] != "3" else 0
     for i, line in enumerate(lines[:MAX_REPLY_LINES]):
         why = check_text(line, room=MAX_REPLY_LINE_OCTETS - 6 - prefix)
         if why:

@@ -51,7 +51,8 @@ class ReplyWith(Fault):
 
     def check(self) -> list[tuple[str, str]]:
         enhanced = None if self.enhanced == NONE else self.enhanced
-        return check_reply(self.code, enhanced, self.as_reply().lines)
+        lines = self.as_reply().lines
+        return check_reply(self.code, enhanced, lines, defaulted=self.enhanced != NONE)
 
     def as_reply(self) -> Reply:
         lines = (self.text,) if isinstance(self.text, str) else tuple(self.text)
