@@ -270,6 +270,11 @@ class Wire(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._lost:
             return
+        if exc is None and self._closed_note is not None and not (self._eof or self._reset):
+            # Over TLS in the grace period, the connection closed with no word of the client's
+            # end: uvloop's TLS layer closed the socket at the client's FIN (_closed_under), or
+            # 3.10's answered its close_notify. The EOF, then the server's close, as on asyncio.
+            self.eof_received()
         self._lost = True
         if self._pending is not None or self._flying:  # (a call less at each end)
             self._report_kept()

@@ -1,4 +1,5 @@
-"""The TLS tests use the shared server (tests/conftest.py); its generated CA is shared too."""
+"""The TLS tests use the shared server (tests/conftest.py); its generated CA is shared too. Tests
+that must run on each event loop take ``fresh`` (tests/support/looped.py) instead."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import ssl
 import pytest
 
 from smtpfake.server import Server
+
+from ..support.looped import fresh, looped
+
+__all__ = ["fresh", "looped"]
 
 
 @pytest.fixture
