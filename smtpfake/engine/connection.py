@@ -133,6 +133,10 @@ def _timer(name: str, seconds: float) -> ArmTimer:
     return ArmTimer(name, seconds)
 
 
+#: a CR not followed by LF: with ``server.bare_cr: clean`` it ends a line (bare_lf.cr_line_end)
+_BARE_CR = compiled_on_first_use(rb"\r(?!\n)")
+
+
 def _long_line_at(buffer: bytes | bytearray, stop: int) -> int:
     """Where the first line of ``buffer[:stop]`` with :data:`LINE_LIMIT` octets or more before its
     LF starts (the buffer's start counts as a line's), -1 when none has: at most two memchr
@@ -1273,7 +1277,14 @@ class Connection:
             return None
         # The block ends before the first line too long to go whole, found before any scan: the
         # scan of all that was read, then a None, for each piece of each such line made text of
-        # 1,024-octet lines cost ~0.8 ms a line and held every session up (fresh19 F1)
+        # 1,024-octet lines cost ~0.8 ms a line and held every session up (fresh19 F1). So too
+        # before the first bare CR where one ends a line (line by line from there)
+        if self._cr_ends:
+            bare = _BARE_CR.search(buffer, 0, end + 1)
+            if bare is not None:
+                end = buffer.rfind(b"\n", 0, bare.start())
+                if end < 0:
+                    return None
         long_at = _long_line_at(buffer, end + 1)
         if long_at == 0:
             return None  # it goes in pieces

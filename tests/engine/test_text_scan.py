@@ -13,6 +13,7 @@ from smtpfake.engine import connection
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT, TextScan, scan_text
 from smtpfake.engine.connection import LINE_LIMIT
 
+from ..support import scenario
 from ..support.engine import Engine
 from ..support.pipe import Pipe
 from .test_split_property import run  # all fed while the greeting goes out: equally ahead
@@ -134,12 +135,21 @@ def test_a_message_in_one_read_is_judged_as_line_by_line(lines: list[bytes], fin
     assert run([data[i : i + 1] for i in range(len(data))]) == whole
 
 
-def test_text_of_lines_too_long_to_go_whole_is_scanned_once_per_read(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("settings", "line"),
+    [
+        ({}, b"x" * 1022 + b"\r\n"),
+        ({"bare_cr": "clean"}, b"ab\rcd" + b"x" * 70 + b"\r\n"),
+    ],
+    ids=["1024-octet lines", "bare CRs that end lines"],
+)
+def test_text_that_goes_line_by_line_is_scanned_once_per_read(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], line: bytes
 ) -> None:
-    """Text of 1,024-octet lines read 64 KiB at a time: each read's octets are scanned about
-    once. Before, each piece of each such line scanned all that was read (fresh19 F1: ~0.8 ms of
-    CPU a line, every other session held up); the record is the same either way."""
+    """Text of lines that cannot go in a block (1,024-octet lines; bare CRs where they end a
+    line), read 64 KiB at a time: each read's octets are scanned about once. Before, each piece
+    of each such line scanned all that was read (fresh19 F1: ~0.8 ms of CPU a 1,024-octet line,
+    every other session held up; 6 s for 1 MB with bare_cr: clean)."""
     scanned: list[int] = []
 
     def counting(text: bytes) -> TextScan:
@@ -147,16 +157,15 @@ def test_text_of_lines_too_long_to_go_whole_is_scanned_once_per_read(
         return scan_text(text)
 
     monkeypatch.setattr(connection, "scan_text", counting)
-    engine = Engine()
+    engine = Engine(scenario(**settings) if settings else "default")
     p = Pipe(engine)
     p.connect()
     for command in ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA"):
         p.feed(command)
-    line = b"x" * 1022 + b"\r\n"
-    read = line * 64
+    read = line * (65536 // len(line))
     for _ in range(16):
         p.feed(read)
     assert p.feed(b".\r\n").startswith(b"250 ")
     assert sum(scanned) <= 2 * 16 * len(read)
     (message,) = engine.journal.messages()  # all of it kept
-    assert len(message.data) == 16 * len(read)
+    assert len(message.data) >= 16 * len(read)
