@@ -552,6 +552,11 @@ class Connection:
         # all of it came before the reply was complete
         self._ahead = _ALL if waiting else len(self._buffer)
         actions = self._pump()
+        if self._busy and self._client_idle is self._server_idle and not self._stalled:
+            # the one timer (no idle_timeout): the reply just written restarts it, as it does
+            # when the client waits (wrote()); a group's replies going out are no silence, and
+            # a hang writes none, so it still ends one (fresh18 F1: it ran for the whole group)
+            return actions if self._over or self._closing else (self._server_idle, *actions)
         if self._busy or self._over:
             return actions
         if self._eof is not None:
