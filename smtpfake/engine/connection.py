@@ -162,6 +162,7 @@ class Connection:
         "_client_idle",
         "_client_left",
         "_close_after",
+        "_closed_at",
         "_closing",
         "_cr_ends",
         "_cursor",
@@ -220,6 +221,7 @@ class Connection:
         self._after_queue: list[tuple[Note, int]]
         self._busy = False
         self._closing = False  # the server half-closed: the grace period runs
+        self._closed_at = 0.0  # and when (clock seconds)
         self._over = False  # the wire was told to close or reset; nothing more is done
         self._eof: float | None = None  # when the client's EOF came
         self._client_left = False  # the client closed while a reply to it was still due
@@ -374,6 +376,7 @@ class Connection:
             self._over = True
         elif isinstance(action, HalfClose):
             self._closing = True  # the grace period: what the client sends now is after the close
+            self._closed_at = self.session.clock.now()
         if (self._buffer or self._discarding) and getattr(action, "note", None) is not None:
             self._hold_back()
         self.session.performed(action)
@@ -1211,7 +1214,11 @@ class Connection:
         del buffer[:size]
         self._mid_line = False
         session.count_after_close(
-            lines, size, (first, first_when, first_ahead), (last, last_when, last_ahead)
+            lines,
+            size,
+            (first, first_when, first_ahead),
+            (last, last_when, last_ahead),
+            max(last_when, self._closed_at),
         )
         return True
 
