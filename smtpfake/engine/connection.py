@@ -376,10 +376,11 @@ class Connection:
             self._over = True
         elif isinstance(action, HalfClose):
             self._closing = True  # the grace period: what the client sends now is after the close
-            self._closed_at = self.session.clock.now()
         if (self._buffer or self._discarding) and getattr(action, "note", None) is not None:
             self._hold_back()
         self.session.performed(action)
+        if type(action) is HalfClose:  # (read after its entry's: never before it, time order)
+            self._closed_at = self.session.clock.now()
 
     def _delivered(self, note: Note, now: float) -> None:
         """A reply's last octet is with the socket (at ``now``): its entry, after the lines that
