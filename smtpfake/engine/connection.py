@@ -179,6 +179,7 @@ class Connection:
         "_client_idle",
         "_client_left",
         "_close_after",
+        "_closed_at",
         "_closing",
         "_cr_ends",
         "_cursor",
@@ -237,6 +238,7 @@ class Connection:
         self._after_queue: list[tuple[Note, int]]
         self._busy = False
         self._closing = False  # the server half-closed: the grace period runs
+        self._closed_at = 0.0  # and when (clock seconds)
         self._over = False  # the wire was told to close or reset; nothing more is done
         self._eof: float | None = None  # when the client's EOF came
         self._client_left = False  # the client closed while a reply to it was still due
@@ -394,6 +396,8 @@ class Connection:
         if (self._buffer or self._discarding) and getattr(action, "note", None) is not None:
             self._hold_back()
         self.session.performed(action)
+        if type(action) is HalfClose:  # (read after its entry's: never before it, time order)
+            self._closed_at = self.session.clock.now()
 
     def _delivered(self, note: Note, now: float) -> None:
         """A reply's last octet is with the socket (at ``now``): its entry, after the lines that
@@ -569,6 +573,11 @@ class Connection:
         # all of it came before the reply was complete
         self._ahead = _ALL if waiting else len(self._buffer)
         actions = self._pump()
+        if self._busy and self._client_idle is self._server_idle and not self._stalled:
+            # the one timer (no idle_timeout): the reply just written restarts it, as it does
+            # when the client waits (wrote()); a group's replies going out are no silence, and
+            # a hang writes none, so it still ends one (fresh18 F1: it ran for the whole group)
+            return actions if self._over or self._closing else (self._server_idle, *actions)
         if self._busy or self._over:
             return actions
         if self._eof is not None:
@@ -1223,7 +1232,11 @@ class Connection:
         del buffer[:size]
         self._mid_line = False
         session.count_after_close(
-            lines, size, (first, first_when, first_ahead), (last, last_when, last_ahead)
+            lines,
+            size,
+            (first, first_when, first_ahead),
+            (last, last_when, last_ahead),
+            max(last_when, self._closed_at),
         )
         return True
 

@@ -143,6 +143,7 @@ class Session:
         "chunk",
         "chunked",
         "clock",
+        "closed_count_at",
         "closed_counted",
         "conduct",
         "connection",
@@ -268,6 +269,9 @@ class Session:
         # fresh16 F4): recorded one by one up to TEXT_SHOWN, then counted in bulk by the
         # connection (:meth:`count_after_close`), in one note
         self.closed_counted = [0, 0, 0]
+        # and when the lines counted came: the last read that brought some (never before the
+        # server's close, recorded before them), for the note's stamp (fresh18 N2)
+        self.closed_count_at: float | None = None
         # a close after a silence (abort's seconds) in a message: its text is the message's until
         # the close goes out (Connection.performed calls :meth:`silently_closed` then)
         self.silent_close = False
@@ -715,8 +719,13 @@ class Session:
         closed = self.closed_counted
         if closed[1]:
             text = f"(after the close: {closed[1]:,} more lines, {closed[2]:,} octets, not shown)"
-            self.note(self.clock.now() if when is None else when, "client", text, None, _NOTED)
+            at = self.clock.now() if when is None else when
+            came = self.closed_count_at
+            if came is not None and came < at:
+                at = came  # stamped when they came, as every line is
+            self.note(at, "client", text, None, _NOTED)
             closed[1] = closed[2] = 0
+            self.closed_count_at = None
 
     def count_after_close(
         self,
@@ -724,6 +733,7 @@ class Session:
         octets: int,
         first: tuple[bytes, float, bool],
         last: tuple[bytes, float, bool],
+        came: float,
     ) -> None:
         """``lines`` whole command lines (``octets`` in all) read after the server's close,
         past the first :data:`TEXT_SHOWN` recorded: counted, not recorded (a flood read in the
@@ -731,7 +741,11 @@ class Session:
         transcript: fresh16 F4). Judged by their ``first`` and ``last`` line (each: the line,
         its arrival, whether it came ahead of the closing reply), which tells what judging
         each would: ``sent-after-close`` is told once a session, and the lines that came ahead
-        of the close come first."""
+        of the close come first. ``came``: when they came, the note's stamp
+        (:meth:`text_count_ended`): the last one's arrival, or the server's close if later
+        (lines read ahead of it: the close's entry is recorded before them, and the
+        transcript is in time order)."""
+        self.closed_count_at = came
         counted = self.closed_counted
         counted[1] += lines
         counted[2] += octets

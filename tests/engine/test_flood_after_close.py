@@ -88,3 +88,51 @@ def test_a_bdat_among_the_flood_stops_the_count_its_chunk_is_counted_by_size() -
         counted(30, 30 * 6),
         "(client closed the connection)",
     ]
+
+
+def stamps(record: SessionRecord) -> list[tuple[float, str]]:
+    """The last entries from the server's close on, each with its time after the close's."""
+    closed = next(e for e in record.transcript if e.text == "(connection closed)")
+    return [
+        (round(e.time - closed.time, 6), e.text)
+        for e in record.transcript
+        if e.time >= closed.time and e.text != "RSET"
+    ]
+
+
+def test_the_count_is_stamped_at_the_last_read_that_brought_lines_to_it() -> None:
+    # fresh18 N2: the note had the count's end's time (here the client's close, 0.7 s on),
+    # not the time the lines came, as every line has (README, After the server's last reply)
+    p = idle_closed()
+    p.engine.advance(0.1)
+    p.feed(b"RSET\r\n" * (TEXT_SHOWN + 5))
+    p.engine.advance(0.2)
+    p.feed(b"RSET\r\n" * 7)  # the last read with lines to count
+    p.engine.advance(0.4)
+    p.eof()
+    assert stamps(p.record)[-2:] == [
+        (0.3, counted(12, 72)),
+        (0.7, "(client closed the connection)"),
+    ]
+
+
+def test_lines_read_ahead_of_the_close_are_counted_at_the_close_in_time_order() -> None:
+    # lines sent while QUIT's reply was delayed came before the 221 and the close, recorded
+    # before the count ends: the note has the close's time, not theirs (time order)
+    p = Pipe(Engine(scenario({"on": "quit", "delay": 0.3})))
+    p.connect()
+    p.feed("EHLO c.test")
+    p.feed("QUIT", hold=True)
+    p.engine.advance(0.1)
+    p.feed(b"RSET\r\n" * (TEXT_SHOWN + 80))  # ahead of the 221: held until it goes
+    p.release()
+    p.engine.advance(0.4)
+    p.eof()
+    assert stamps(p.record) == [
+        (0.0, "221 2.0.0 Bye"),
+        (0.0, "(connection closed)"),
+        (0.0, counted(80, 480)),
+        (0.4, "(client closed the connection)"),
+    ]
+    times = [e.time for e in p.record.transcript]
+    assert times == sorted(times)

@@ -10,7 +10,7 @@ FakeClock, no sockets."""
 from __future__ import annotations
 
 from smtpfake.engine.session import IDLE_TIMER
-from smtpfake.scenario.plan import Action, ArmTimer, Close, Send
+from smtpfake.scenario.plan import Action, ArmTimer, Close, HalfClose, Send
 
 from ..support import scenario
 from ..support.engine import Engine
@@ -141,3 +141,24 @@ def test_a_delayed_reply_keeps_the_server_s_own_limit_against_the_client_s() -> 
     pipe.engine.advance(0.5)
     pipe.feed("RSET")
     assert pipe.timers[IDLE_TIMER] == 300
+
+
+def test_the_server_s_own_limit_restarts_with_each_reply_of_a_group_it_writes() -> None:
+    # one timer (no idle_timeout), the socket taking the replies (the client reads them,
+    # slowly): each reply written restarts it, as the client's timer would (README, the
+    # idle_timeout row; fresh18 F1: it ran from the reply before the group, for all of it)
+    pipe = _started(({"on": "noop", "delay": 60},), idle=1.0)
+    actions = _armed(pipe, pipe.conn.receive_data(b"RSET\r\n" * 3 + b"NOOP\r\n"))
+    for _ in range(3):
+        (send,) = [a for a in actions if isinstance(a, Send)]
+        pipe.engine.advance(0.6)  # each reply taken 0.6 s after the last: never 1 s of silence
+        pipe.conn.performed(send, pipe.engine.clock.now())
+        actions = _armed(pipe, pipe.conn.done())
+        assert pipe.due(IDLE_TIMER) == pipe.engine.clock.now() + 1
+    # the NOOP's reply never comes in time (a hang): the server's own limit still ends it,
+    # from the last reply written, with its silent close
+    pipe.engine.advance(1)
+    closing = pipe.conn.timer_fired(IDLE_TIMER)
+    assert [a.note.text for a in closing if isinstance(a, HalfClose) and a.note] == [
+        "(connection closed: idle timeout)"
+    ]

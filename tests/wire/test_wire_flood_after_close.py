@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -55,3 +56,21 @@ def test_a_flood_after_quit_is_counted_and_the_clients_close_recorded(patient: S
         "(client closed the connection)",  # seen within the grace period, recorded
     ]
     assert [(v.kind, v.command) for v in first.violations] == [("sent-after-close", "RSET")]
+
+
+def test_the_count_has_the_time_its_lines_came_not_the_close_after(patient: Server) -> None:
+    # fresh18 N2: the note was stamped when the count ended (here the client's FIN, sent a
+    # moment after the lines), not at the read that brought them, as every line is stamped
+    client = Raw(patient)
+    assert client.code() == 220
+    assert client.command("QUIT")[-1].startswith(b"221 ")
+    assert client.eof()  # the server half-closed: its grace period runs
+    client.send(b"NOOP\r\n" * (TEXT_SHOWN + 80))
+    time.sleep(0.3)  # (a pause between the lines and the FIN: the two stamps differ)
+    client.sock.shutdown(socket.SHUT_WR)
+    (session,) = ended_sessions(patient, 1, timeout=GRACE + 10)
+    client.close()
+    last_line = max(e.time for e in session.transcript if e.text == "NOOP")
+    (note,) = [e for e in session.transcript if e.text.startswith("(after the close: 80 ")]
+    (fin,) = [e for e in session.transcript if e.text == "(client closed the connection)"]
+    assert last_line <= note.time < fin.time

@@ -98,3 +98,29 @@ def test_the_server_s_own_limit_counts_from_the_group_not_the_reply_before(
     assert (close.text, close.note) == ("(connection closed: idle timeout)", True)
     # a lower bound only (a timer never rings early; the loop's poll is a millisecond)
     assert close.time - last_line >= 1.0 - 0.002
+
+
+#: pipelined RSETs, each answered after DELAY: the group's replies take 1.5 s to go out
+PACED_GROUP, DELAY = 15, 0.1
+
+
+def test_the_server_s_own_limit_leaves_a_group_whose_replies_keep_coming(
+    own_limit: Server,
+) -> None:
+    # fresh18 F1: with only the server's own 1 s limit, nothing restarted it while a
+    # pipelined group's replies went out, reply after reply (there: 60,000 RSETs, the
+    # server's own work on them over 1 s; here each paced by a delay), and it cut the
+    # session as idle mid-group; each reply written restarts it (the idle_timeout row)
+    own_limit.use(scenario({"on": "rset", "delay": DELAY}))
+    with small_client(own_limit) as sock:
+        sock.recv(100)
+        sock.sendall(b"EHLO c.test\r\n")
+        ehlo = b""
+        while not ehlo.endswith(b"250 HELP\r\n"):
+            ehlo += sock.recv(4096)
+        sock.sendall(b"RSET\r\n" * PACED_GROUP + b"QUIT\r\n")
+        got = read_to_eof(sock)
+    assert got == b"250 2.0.0 Ok\r\n" * PACED_GROUP + b"221 2.0.0 Bye\r\n"
+    (session,) = ended_sessions(own_limit, 1)
+    server = [e.text for e in session.transcript if e.side == "server"]
+    assert server[-2:] == ["221 2.0.0 Bye", "(connection closed)"]  # (not: idle timeout)
