@@ -60,7 +60,7 @@ def tables() -> None:
         )
     )
     MILLI_Z[:] = milli_z
-    MILLI_OF.update(zip(spans, milli_z))
+    MILLI_OF.update(zip(spans, milli_z, strict=True))
     MILLI_SPAN.update(spans)
 
 
