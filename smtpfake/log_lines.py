@@ -223,11 +223,11 @@ class Lines:
             if line.isprintable():  # nearly always: no multi-line text, nothing to show as \xNN
                 # EventLog.stamp inline (its call was some 2k instructions of a line's 7k): the
                 # millisecond within its last second, else the stamp the slow way
-                base, head, _ = self.log.second
+                base, stamp, _ = self.log.second
                 milli = MILLI_OF.get(((time - base) * 1e6 + EVEN - EVEN) // 1000.0)
                 if milli is None:
-                    head, milli = self.log.stamp(time), ""
-                ready.append((key, f"{head}{milli} {followed.who}{line}\n"))
+                    stamp, milli = self.log.stamp(time), ""
+                ready.append((key, f"{stamp}{milli} {followed.who}{line}\n"))
             else:
                 stamp = self.log.stamp(time)
                 ready.append((key, self._text_line(stamp, followed.who, visible(line))))
