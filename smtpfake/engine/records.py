@@ -310,10 +310,10 @@ def new_message(
     """``Message(...)``, the same object (equal, same hash and repr, frozen), made at a third
     of the cost: its fields stored in its ``__dict__`` one by one, in field order, where the
     dataclass's ``__init__`` calls ``object.__setattr__`` per field (CPython 3.11: about 13,000
-    instructions a message against 4,300). The dict stays one that shares its keys with the
-    class (a store per key, never ``update()``, which would copy a table of its own): 64 bytes
-    more a message than the constructor's. tests/engine/test_records_made.py holds the two
-    alike."""
+    instructions a message against 4,300). The price: the object holds a dict (64 bytes more
+    a message, tracemalloc), its keys shared with the class's as the constructor's are (a store
+    per key: ``update()`` would copy a table of its own, as frozen.made does).
+    tests/engine/test_records_made.py holds the two alike."""
     obj = _new(Message)
     fields = obj.__dict__
     fields["mail_from"] = mail_from
