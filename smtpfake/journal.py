@@ -514,8 +514,8 @@ class Journal:
             if self._n["transcript_bytes"] > self._transcript_bytes:  # (a call less, most times)
                 self._hold_to_bytes(live)
             self._direct[id(info)] = live
-            room = min(len(live.transcript) + DIRECT_ENTRIES, limit)
-            return live.transcript, room, self._entry_chars
+            room = len(live.transcript) + DIRECT_ENTRIES
+            return live.transcript, room if room < limit else limit, self._entry_chars  # (no min())
         finally:
             lock.release()
 
@@ -545,11 +545,11 @@ class Journal:
         # what this saw, not len() after it: the session may be appending meanwhile. A slice
         # (one copy of the new entries), not islice(), which steps over the counted ones: on a
         # session of 400,000 entries that was seconds of CPU inside one callback of the loop
-        texts = list(map(_TEXT, transcript[live.counted :]))
+        new = transcript[live.counted :]
         # one join, not a call per entry: UTF-8 sizes add up (no two texts make one character)
-        joined = "".join(texts)
+        joined = "".join(map(_TEXT, new))
         size = len(joined) if joined.isascii() else _utf8_size(joined)  # (a call less, mostly)
-        live.counted += len(texts)
+        live.counted += len(new)
         live.transcript_bytes += size
         self._n["transcript_bytes"] += size
         self._sessions_snapshot = None
@@ -643,8 +643,8 @@ class Journal:
             n = self._n  # _count(), inline: this runs for every message
             n["messages_accepted"] += 1
             n["message_bytes"] += len(message.data)
-            if live.messages is None:
-                live.messages = deque(maxlen=self.limits.messages)
+            if live.messages is None:  # (maxlen positional: a keyword costs deque() 1,700 more)
+                live.messages = deque((), self.limits.messages)  # noqa: RUF037
             live.messages.append(message)
             live.record = None  # _touch(live), inline
             self._sessions_snapshot = None
@@ -718,23 +718,28 @@ class Journal:
             # (calls inline where they would do nothing most times: this runs for every session)
             live = self._direct.pop(id(info), None)
             if live is not None:
-                self._count_entries(live)
+                if live.counted != len(live.transcript):
+                    self._count_entries(live)
                 if self._n["transcript_bytes"] > self._transcript_bytes:
                     self._hold_to_bytes(live)
-            if self._dropped_open.get(id(info)) is info:
-                del self._dropped_open[id(info)]
-                self._count(sessions_ended=1)
-                self._notify()
-                return
-            live = self._sessions.get(id(info))  # _live(info)
-            if live is not None and live.info is info:
-                if live.ended is None:
-                    self._n["sessions_ended"] += 1
-                live.ended = time
-                live.record = None  # _touch(live)
-                self._sessions_snapshot = None
-                if self._waiting:  # _notify()
-                    self._cond.notify_all()
+                # a session in _direct is kept, under this info (dropping it, or clear(), takes
+                # it out of _direct): neither _dropped_open's nor _sessions' look-up is needed
+            else:
+                if self._dropped_open.get(id(info)) is info:
+                    del self._dropped_open[id(info)]
+                    self._count(sessions_ended=1)
+                    self._notify()
+                    return
+                live = self._sessions.get(id(info))  # _live(info)
+                if live is None or live.info is not info:
+                    return
+            if live.ended is None:
+                self._n["sessions_ended"] += 1
+            live.ended = time
+            live.record = None  # _touch(live)
+            self._sessions_snapshot = None
+            if self._waiting:  # _notify()
+                self._cond.notify_all()
         finally:
             lock.release()
 
