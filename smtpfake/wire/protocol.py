@@ -24,7 +24,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from smtpfake.engine.connection import Connection
-from smtpfake.engine.session import Session
+from smtpfake.engine.session import IDLE_TIMER, Session
 from smtpfake.engine.shared import Shared
 from smtpfake.scenario.plan import (
     Action,
@@ -124,6 +124,8 @@ class Wire(asyncio.Protocol):
         "_held_at",
         "_hub",
         "_idle",
+        "_idle_for",
+        "_idle_mark",
         "_kept",
         "_later",
         "_looking",
@@ -155,6 +157,10 @@ class Wire(asyncio.Protocol):
         self._later: asyncio.Handle | None = None  # a batch's done(), given the loop a turn
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._deadlines: dict[str, float] = {}
+        self._idle_for = 0.0  # the idle timer's period, as last armed (seconds)
+        # what the transport held when the socket filled, or when the idle timer last started
+        # over since (None: empty): less at the timer's end means the client reads
+        self._idle_mark: int | None = None
         # set while the transport holds octets the socket has not taken (the client does not
         # read): resolved and cleared by resume_writing (pause_writing/resume_writing)
         self._writable: asyncio.Future[None] | None = None
@@ -306,6 +312,7 @@ class Wire(asyncio.Protocol):
         if self._writable is None:
             self._writable = self._loop.create_future()
             self._behind = True
+            self._idle_mark = self._held()
             self._stall(True)  # the client's idle timer runs while it does not read
 
     def resume_writing(self) -> None:
@@ -322,6 +329,7 @@ class Wire(asyncio.Protocol):
                 return
         writable, self._writable = self._writable, None
         self._kept = 0
+        self._idle_mark = None
         if self._flying:
             self._flying = 0
             conn = self._conn  # the replies of a write the socket took in part: all taken now
@@ -791,6 +799,15 @@ class Wire(asyncio.Protocol):
                 self._held_at = seen
             self._looking = self._loop.call_later(LOOK_EVERY, self._look)
 
+    def _reads_slowly(self) -> bool:
+        """Whether the socket, full, took octets since the idle timer last started over (the
+        transport's buffers' size when the socket filled, or at the last start over)."""
+        held = self._held()
+        if held is None:
+            return False
+        mark, self._idle_mark = self._idle_mark, held
+        return mark is not None and held < mark
+
     def _held(self) -> int | None:
         """The octets written that the socket has not taken: in the transport's buffer and, over
         TLS, in the socket's own transport under it, to which asyncio 3.11+'s and uvloop's TLS
@@ -947,6 +964,8 @@ class Wire(asyncio.Protocol):
             # Moving a deadline later only notes it (the handle re-arms itself when it rings
             # early): the idle timer moves on every command, a new handle each time would cost.
             name = action.name
+            if name == IDLE_TIMER:
+                self._idle_for = action.seconds
             deadline = self._loop.time() + action.seconds
             deadlines = self._deadlines
             rings = deadlines.get(name)
@@ -978,6 +997,14 @@ class Wire(asyncio.Protocol):
         conn = self._conn
         if self._writable is None:
             self._call(lambda: conn.timer_fired(name))
+            return
+        if name == IDLE_TIMER and self._reads_slowly():
+            # the socket took some of what it held since the timer started: the client reads,
+            # slowly (a small window behind a big group), so its timer starts over from now, as
+            # the README's idle_timeout row says: it runs while the socket takes nothing more
+            # (fresh18 F5: it was cut however steadily it read, the transport emptying too late)
+            self._deadlines[name] = self._loop.time() + self._idle_for
+            self._timers[name] = self._loop.call_later(self._idle_for, self._ring, name)
             return
         # the client does not read: the timer's end does not wait on it; the socket keeps what
         # it took (the client can still read that, then the close), the rest never goes

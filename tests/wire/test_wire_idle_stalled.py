@@ -124,3 +124,36 @@ def test_the_server_s_own_limit_leaves_a_group_whose_replies_keep_coming(
     (session,) = ended_sessions(own_limit, 1)
     server = [e.text for e in session.transcript if e.side == "server"]
     assert server[-2:] == ["221 2.0.0 Bye", "(connection closed)"]  # (not: idle timeout)
+
+
+def test_the_scenario_s_idle_timeout_leaves_a_client_that_reads_slowly(
+    fresh: Server, server_ends: list[int]
+) -> None:
+    """A small window behind a big group: the client reads all along, the socket taking a little
+    at a time, and the transport empties only seconds later. Each time the socket took some, the
+    timer started over (README, the idle_timeout row: it runs while the socket takes nothing
+    more); before, it ran from when the socket filled and cut the client (fresh18 F5)."""
+    fresh.use(scenario(BIG, idle_timeout=0.5))
+    count = 60  # 3 MB of replies, read 8 KiB every 2 ms or so: about 1 MB/s, some 3 s
+    with small_client(fresh) as sock:
+        greeting = sock.recv(100)
+        sock.sendall(b"NOOP\r\n" * count + b"QUIT\r\n")
+        time.sleep(0.3)  # the socket fills, the timer runs; then the client reads all along
+        got = bytearray()
+        for _ in range(100_000):
+            data = sock.recv(8192)
+            if not data:
+                break
+            got += data
+            time.sleep(0.002)
+        received = bytes(got)
+    (session,) = ended_sessions(fresh, 1)
+    assert received.count(BIG_REPLY) == count
+    assert received.endswith(b"221 2.0.0 Bye\r\n")
+    assert server_octets(session) == len(greeting) + len(received)
+    texts = [e.text for e in session.transcript]
+    assert not [t for t in texts if t.startswith("421 ")]
+    assert texts[-2:] in (
+        ["(connection closed)", "(client closed the connection)"],
+        ["(client closed the connection)", "(connection closed)"],
+    )
