@@ -49,6 +49,8 @@ class Wire:
                 if isinstance(action, Consult):
                     self.asked.append(action)
                     return
+                if isinstance(action, TIMER_ACTIONS):
+                    continue  # the wire arms it; no part of the batch (Connection.done's timer)
                 self.conn.performed(action)
                 if isinstance(action, Send):
                     self.out += action.data
