@@ -417,9 +417,9 @@ class ServerSettings:
             "each time the socket takes some of them (a client reading slowly) it starts over. "
             "Unset, the server's own timeout is also the bound on the server itself: a reply "
             "a rule delays (`delay`, `hang`) longer than it is cut, recorded not delivered, "
-            "and the connection closed silently (`(connection closed: idle timeout)`); so under `serve` (300 s by default) a `hang` or `delay` "
-            "longer than `--idle-timeout` ends there, and a scenario that means to outwait it "
-            "sets its own `idle_timeout`",
+            "and the connection closed silently (`(connection closed: idle timeout)`); so "
+            "under `serve` (300 s by default) a `hang` or `delay` longer than `--idle-timeout` "
+            "ends there, and a scenario that means to outwait it sets its own `idle_timeout`",
             "schema": _OPTIONAL_SECONDS,
         },
     )
