@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import os
 import socket
 import ssl
 import struct
 import sys
+import termios
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from smtpfake.engine.connection import Connection
@@ -312,7 +314,8 @@ class Wire(asyncio.Protocol):
         if self._writable is None:
             self._writable = self._loop.create_future()
             self._behind = True
-            self._idle_mark = self._held()
+            held = self._held()
+            self._idle_mark = None if held is None else held + _kernel_unsent(self._raw)
             self._stall(True)  # the client's idle timer runs while it does not read
 
     def resume_writing(self) -> None:
@@ -800,11 +803,15 @@ class Wire(asyncio.Protocol):
             self._looking = self._loop.call_later(LOOK_EVERY, self._look)
 
     def _reads_slowly(self) -> bool:
-        """Whether the socket, full, took octets since the idle timer last started over (the
-        transport's buffers' size when the socket filled, or at the last start over)."""
+        """Whether the client took octets since the idle timer last started over: what the
+        transport's buffers and the kernel's send queue hold (when the socket filled, or at the
+        last start over) went down. The kernel's queue counts: loopback's grows to megabytes and
+        a socket is writable again only once a third of it went, so a client reading 0.4 MB/s
+        left the transport's buffer unchanged for seconds while it read (fresh20 F1)."""
         held = self._held()
         if held is None:
             return False
+        held += _kernel_unsent(self._raw)
         mark, self._idle_mark = self._idle_mark, held
         return mark is not None and held < mark
 
@@ -1142,6 +1149,24 @@ def _hand_over(transport: asyncio.Transport, data: bytes) -> None:
             view = view[size:]
     else:
         protocol.data_received(data)
+
+
+#: Linux's SIOCOUTQ (= TIOCOUTQ): the octets in a TCP socket's send queue the peer has not
+#: acknowledged; None elsewhere (then only the transport's buffers tell of a client's reading)
+_OUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform.startswith("linux") else None
+
+
+def _kernel_unsent(transport: asyncio.BaseTransport | None) -> int:
+    """The octets of the socket's send queue the client has not taken yet (0 when unknown)."""
+    request = _OUTQ
+    sock = None if transport is None or request is None else transport.get_extra_info("socket")
+    if sock is None or request is None:
+        return 0
+    try:
+        out = fcntl.ioctl(sock.fileno(), request, b"\0\0\0\0")
+    except OSError:  # (the connection is gone: nothing more to take)
+        return 0
+    return int(struct.unpack("i", out)[0])
 
 
 def _stop_sending(transport: asyncio.Transport) -> None:
