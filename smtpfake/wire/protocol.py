@@ -22,7 +22,6 @@ import socket
 import ssl
 import struct
 import sys
-import termios
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from smtpfake.engine.connection import Connection
@@ -1152,13 +1151,25 @@ def _hand_over(transport: asyncio.Transport, data: bytes) -> None:
 
 
 #: Linux's SIOCOUTQ (= TIOCOUTQ): the octets in a TCP socket's send queue the peer has not
-#: acknowledged; None elsewhere (then only the transport's buffers tell of a client's reading)
-_OUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform.startswith("linux") else None
+#: acknowledged; None elsewhere (then only the transport's buffers tell of a client's reading).
+#: Found at first use (:func:`_outq`): serve's start loads no more of the stdlib (a test pins it)
+_OUTQ: list[int | None] = []
+
+
+def _outq() -> int | None:
+    if not _OUTQ:
+        request = None
+        if sys.platform.startswith("linux"):
+            import termios  # (at first use: see _OUTQ)
+
+            request = getattr(termios, "TIOCOUTQ", None)
+        _OUTQ.append(request)
+    return _OUTQ[0]
 
 
 def _kernel_unsent(transport: asyncio.BaseTransport | None) -> int:
     """The octets of the socket's send queue the client has not taken yet (0 when unknown)."""
-    request = _OUTQ
+    request = _outq()
     sock = None if transport is None or request is None else transport.get_extra_info("socket")
     if sock is None or request is None:
         return 0
