@@ -64,7 +64,7 @@ def scan_text(text: bytes) -> TextScan:
     # CRLF gives it back: every CR of that is followed by an LF, every LF follows a CR. Its
     # lines are then its CRs. Any other text is counted.
     bare = text.replace(b"\r", b"")
-    if bare.replace(b"\n", b"\r\n") == text and _no_long_line(text):
+    if bare.replace(b"\n", b"\r\n") == text and long_line_at(text, TEXT_LINE_LIMIT, len(text)) < 0:
         return len(text) - len(bare), 0, False, False
     lines = text.count(b"\n")
     pairs = text.count(b"\r\n")
@@ -98,17 +98,18 @@ def _first_lines(
     return sorted(found)
 
 
-def _no_long_line(text: bytes) -> bool:
-    """Whether no TEXT_LINE_LIMIT octets in a row in ``text`` are free of LF (no line of it has
-    that many octets before its LF). Each window's last LF starts the next window, so the next
-    LF found is past the window before: at most two rfind calls per TEXT_LINE_LIMIT octets."""
-    start, size = 0, len(text)
-    while size - start >= TEXT_LINE_LIMIT:
-        lf = text.rfind(b"\n", start, start + TEXT_LINE_LIMIT)
+def long_line_at(text: bytes | bytearray, limit: int, stop: int) -> int:
+    """Where the first line of ``text[:stop]`` with ``limit`` octets or more before its LF starts
+    (the start of ``text`` counts as a line's), -1 when none has. Each window's last LF starts
+    the next window, so the next LF found is past the window before: at most two rfind (memchr)
+    calls per ``limit`` octets."""
+    start = 0
+    while stop - start >= limit:
+        lf = text.rfind(b"\n", start, start + limit)
         if lf < 0:
-            return False
+            return start
         start = lf + 1
-    return True
+    return -1
 
 
 class Judged(Protocol):

@@ -41,7 +41,7 @@ from collections import deque
 
 from smtpfake.engine import bare_lf, bdat
 from smtpfake.engine.auth_mask import AUTH_LINE_LIMIT
-from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, TextScan, scan_text
+from smtpfake.engine.conduct import COMMAND_LINE_LIMIT, TextScan, long_line_at, scan_text
 from smtpfake.engine.session import (
     CLOSE_AFTER_TIMER,
     IDLE_TIMER,
@@ -135,19 +135,6 @@ def _timer(name: str, seconds: float) -> ArmTimer:
 
 #: a CR not followed by LF: with ``server.bare_cr: clean`` it ends a line (bare_lf.cr_line_end)
 _BARE_CR = compiled_on_first_use(rb"\r(?!\n)")
-
-
-def _long_line_at(buffer: bytes | bytearray, stop: int) -> int:
-    """Where the first line of ``buffer[:stop]`` with :data:`LINE_LIMIT` octets or more before its
-    LF starts (the buffer's start counts as a line's), -1 when none has: at most two memchr
-    searches per LINE_LIMIT octets, as conduct's _no_long_line."""
-    start = 0
-    while stop - start >= LINE_LIMIT:
-        lf = buffer.rfind(b"\n", start, start + LINE_LIMIT)
-        if lf < 0:
-            return start
-        start = lf + 1
-    return -1
 
 
 def _auth_line(session: Session) -> bool:
@@ -657,6 +644,11 @@ class Connection:
         if self._closing or (self._over and not (full and self._queue)):
             return ()  # (over: unless its close waits behind replies the client does not read)
         return (self._server_idle if self._busy and not full else self._client_idle,)
+
+    def stall_timer(self) -> ArmTimer:
+        """The idle timer that runs while the socket is full (:meth:`stalled`): the wire arms it
+        again when the client took some of what waits (it reads, slowly)."""
+        return self._client_idle
 
     def _stalled_idle(self) -> bool:
         """Whether the idle timer that runs now is the client's, the socket being full (a
@@ -1298,7 +1290,7 @@ class Connection:
                 end = buffer.rfind(b"\n", 0, bare.start())
                 if end < 0:
                     return None
-        long_at = _long_line_at(buffer, end + 1)
+        long_at = long_line_at(buffer, LINE_LIMIT, end + 1)
         if long_at == 0:
             return None  # it goes in pieces
         if long_at > 0:

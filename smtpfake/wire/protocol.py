@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import socket
 import ssl
@@ -125,7 +126,6 @@ class Wire(asyncio.Protocol):
         "_held_at",
         "_hub",
         "_idle",
-        "_idle_for",
         "_idle_mark",
         "_kept",
         "_later",
@@ -158,7 +158,6 @@ class Wire(asyncio.Protocol):
         self._later: asyncio.Handle | None = None  # a batch's done(), given the loop a turn
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._deadlines: dict[str, float] = {}
-        self._idle_for = 0.0  # the idle timer's period, as last armed (seconds)
         # what the transport held when the socket filled, or when the idle timer last started
         # over since (None: empty): less at the timer's end means the client reads
         self._idle_mark: int | None = None
@@ -313,8 +312,7 @@ class Wire(asyncio.Protocol):
         if self._writable is None:
             self._writable = self._loop.create_future()
             self._behind = True
-            held = self._held()
-            self._idle_mark = None if held is None else held + _kernel_unsent(self._raw)
+            self._idle_mark = self._waiting()
             self._stall(True)  # the client's idle timer runs while it does not read
 
     def resume_writing(self) -> None:
@@ -807,12 +805,14 @@ class Wire(asyncio.Protocol):
         last start over) went down. The kernel's queue counts: loopback's grows to megabytes and
         a socket is writable again only once a third of it went, so a client reading 0.4 MB/s
         left the transport's buffer unchanged for seconds while it read (fresh20 F1)."""
-        held = self._held()
-        if held is None:
-            return False
-        held += _kernel_unsent(self._raw)
+        held = self._waiting()
         mark, self._idle_mark = self._idle_mark, held
-        return mark is not None and held < mark
+        return held is not None and mark is not None and held < mark
+
+    def _waiting(self) -> int | None:
+        """What the client has not taken: :meth:`_held` and the kernel's send queue."""
+        held = self._held()
+        return None if held is None else held + _kernel_unsent(self._raw)
 
     def _held(self) -> int | None:
         """The octets written that the socket has not taken: in the transport's buffer and, over
@@ -970,8 +970,6 @@ class Wire(asyncio.Protocol):
             # Moving a deadline later only notes it (the handle re-arms itself when it rings
             # early): the idle timer moves on every command, a new handle each time would cost.
             name = action.name
-            if name == IDLE_TIMER:
-                self._idle_for = action.seconds
             deadline = self._loop.time() + action.seconds
             deadlines = self._deadlines
             rings = deadlines.get(name)
@@ -1009,8 +1007,7 @@ class Wire(asyncio.Protocol):
             # slowly (a small window behind a big group), so its timer starts over from now, as
             # the README's idle_timeout row says: it runs while the socket takes nothing more
             # (fresh18 F5: it was cut however steadily it read, the transport emptying too late)
-            self._deadlines[name] = self._loop.time() + self._idle_for
-            self._timers[name] = self._loop.call_later(self._idle_for, self._ring, name)
+            self._timer_action(conn.stall_timer())
             return
         # the client does not read: the timer's end does not wait on it; the socket keeps what
         # it took (the client can still read that, then the close), the rest never goes
@@ -1150,21 +1147,16 @@ def _hand_over(transport: asyncio.Transport, data: bytes) -> None:
         protocol.data_received(data)
 
 
-#: Linux's SIOCOUTQ (= TIOCOUTQ): the octets in a TCP socket's send queue the peer has not
-#: acknowledged; None elsewhere (then only the transport's buffers tell of a client's reading).
-#: Found at first use (:func:`_outq`): serve's start loads no more of the stdlib (a test pins it)
-_OUTQ: list[int | None] = []
-
-
+@functools.cache
 def _outq() -> int | None:
-    if not _OUTQ:
-        request = None
-        if sys.platform.startswith("linux"):
-            import termios  # (at first use: see _OUTQ)
+    """Linux's SIOCOUTQ (= TIOCOUTQ): the octets in a TCP socket's send queue the peer has not
+    acknowledged; None elsewhere (then only the transport's buffers tell of a client's reading).
+    Found at first use: serve's start loads no more of the stdlib (a test pins it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import termios
 
-            request = getattr(termios, "TIOCOUTQ", None)
-        _OUTQ.append(request)
-    return _OUTQ[0]
+    return getattr(termios, "TIOCOUTQ", None)
 
 
 def _kernel_unsent(transport: asyncio.BaseTransport | None) -> int:
