@@ -415,9 +415,11 @@ class ServerSettings:
             "socket stopped taking and from each whole line that comes meanwhile, however many "
             "replies are still to go, and ends the connection without waiting on the client; "
             "each time the socket takes some of them (a client reading slowly) it starts over. "
-            "Unset, the server's own timeout is also the bound on the server itself: a reply "
-            "a rule delays (`delay`, `hang`) longer than it is cut, recorded not delivered, "
-            "and the connection closed silently (`(connection closed: idle timeout)`); so "
+            "Unset, the server's own timeout is also the bound on the server's own silence: a "
+            "reply a rule delays (`delay`, `hang`) longer than it is cut, recorded not "
+            "delivered, and the connection closed silently (`(connection closed: idle "
+            "timeout)`); a reply the server paces (`drip`, `fragment`) starts it over with "
+            "each piece written, so only a pause between pieces longer than it ends one; so "
             "under `serve` (300 s by default) a `hang` or `delay` longer than `--idle-timeout` "
             "ends there, and a scenario that means to outwait it sets its own `idle_timeout`",
             "schema": _OPTIONAL_SECONDS,
