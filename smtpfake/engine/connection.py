@@ -650,6 +650,16 @@ class Connection:
         again when the client took some of what waits (it reads, slowly)."""
         return self._client_idle
 
+    def paced_write(self) -> ArmTimer | None:
+        """A Send of a batch that waits (a ``drip`` or ``fragment`` piece, a reply after a
+        ``delay``) went to the socket: the server's own idle limit, when it is the timer that
+        runs now, starts over (None: another runs, or none). That limit bounds the server's
+        silence: a paced reply writes all along, where a ``delay`` or ``hang`` longer than it
+        writes nothing and is still cut (README, the idle_timeout row)."""
+        if self._stalled or self._closing or self._over or not self._busy:
+            return None  # (a full socket: the client's timer runs, stalled())
+        return self._server_idle
+
     def _stalled_idle(self) -> bool:
         """Whether the idle timer that runs now is the client's, the socket being full (a
         client that does not read is timed out as a silent one: ``idle_timeout``'s 421)."""

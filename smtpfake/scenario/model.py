@@ -415,9 +415,11 @@ class ServerSettings:
             "socket stopped taking and from each whole line that comes meanwhile, however many "
             "replies are still to go, and ends the connection without waiting on the client; "
             "each time the socket takes some of them (a client reading slowly) it starts over. "
-            "Unset, the server's own timeout is also the bound on the server itself: a reply "
-            "a rule delays (`delay`, `hang`) longer than it is cut, recorded not delivered, "
-            "and the connection closed silently (`(connection closed: idle timeout)`); so "
+            "Unset, the server's own timeout is also the bound on the server's own silence: a "
+            "reply a rule delays (`delay`, `hang`) longer than it is cut, recorded not "
+            "delivered, and the connection closed silently (`(connection closed: idle "
+            "timeout)`); a reply the server paces (`drip`, `fragment`) starts it over with "
+            "each piece written, so only a pause between pieces longer than it ends one; so "
             "under `serve` (300 s by default) a `hang` or `delay` longer than `--idle-timeout` "
             "ends there, and a scenario that means to outwait it sets its own `idle_timeout`",
             "schema": _OPTIONAL_SECONDS,
@@ -442,7 +444,11 @@ class ServerSettings:
             "doc": "seconds into the session at which the server sends `421 4.3.2 HOSTNAME "
             "Service not available, closing transmission channel` unasked and closes, whatever "
             'the client is doing (RFC 5321 §3.8: "asynchronously from command receipt"); a '
-            "message not yet answered with 250 is not recorded. While a reply is partly "
+            "message whose text has not ended (no final `.` yet) is not recorded; one the "
+            "server accepted whose `250` a rule still delays (`delay` on `end_of_data`) is "
+            "kept, its `250` recorded not delivered (`SessionRecord.end_of_data(message)`), "
+            "as a real server has queued it: a client that retries sends it twice (RFC 1047), "
+            "and so under the server's own idle limit. While a reply is partly "
             "written (a `drip`, a `fragment`) it sends no 421 (that would land in the middle "
             "of the reply's line): only the close, as a stop does",
             "schema": _OPTIONAL_SECONDS,

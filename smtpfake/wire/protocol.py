@@ -751,6 +751,9 @@ class Wire(asyncio.Protocol):
                             # the transport was last seen holding it, the client read it later
                             now = conn.held_until(self._held_at)
                         conn.performed(action, now)  # its last octet is with the socket
+                        rearm = conn.paced_write()  # (pieces going out are no silence)
+                        if rearm is not None:
+                            self._timer_action(rearm)
                     elif not self._do(action):
                         return
             self._task = None

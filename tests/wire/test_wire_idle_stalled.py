@@ -163,3 +163,31 @@ def test_the_scenario_s_idle_timeout_leaves_a_client_that_reads_slowly(
         ["(connection closed)", "(client closed the connection)"],
         ["(client closed the connection)", "(connection closed)"],
     )
+
+
+@pytest.mark.parametrize(
+    "pacing",
+    [{"drip": {"bytes": 1, "interval": 0.1}}, {"fragment": {"bytes": 2, "interval": 0.2}}],
+    ids=["drip", "fragment"],
+)
+def test_the_server_s_own_limit_leaves_a_reply_it_paces_itself(
+    own_limit: Server, pacing: dict[str, object]
+) -> None:
+    # fresh21 F2: the server's own 1 s limit cut a reply the server dripped over 1.3-1.4 s,
+    # mid-line, as the client's idle timeout; each piece written restarts it (its bound is
+    # the server's silence: a delay or hang longer than it, which writes nothing, still ends)
+    own_limit.use(scenario({"on": "rset", **pacing}))
+    with small_client(own_limit) as sock:
+        said_ehlo(sock)
+        sock.sendall(b"RSET\r\n")
+        got = b""
+        for _ in range(100):  # (one piece a read, about; bounded)
+            got += sock.recv(100)
+            if got.endswith(b"\r\n") or not got:
+                break
+        sock.sendall(b"QUIT\r\n")
+        got += read_to_eof(sock)
+    assert got == b"250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n"
+    (session,) = ended_sessions(own_limit, 1)
+    server = [e.text for e in session.transcript if e.side == "server"]
+    assert server[-3:] == ["250 2.0.0 Ok", "221 2.0.0 Bye", "(connection closed)"]

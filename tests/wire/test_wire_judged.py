@@ -268,3 +268,25 @@ def test_a_half_close_after_quit_during_a_dripped_221_still_gets_it(fresh: Serve
     ]
     assert session.transcript[-2].delivered
     assert session.violations == ()
+
+
+def test_a_message_whose_delayed_250_close_after_cuts_is_kept_its_250_not_delivered(
+    fresh: Server,
+) -> None:
+    """fresh21 F3, as the close_after row says: the server accepted the message (a rule
+    delays its 250) before close_after's 421 came, so it is queued, as on a real server (a
+    retrying client sends it twice, RFC 1047); the record says the 250 never went out."""
+    fresh.use(scenario({"on": "end_of_data", "delay": 5}, close_after=0.5))
+    with Raw(fresh) as conn:
+        assert conn.code() == 220
+        assert conn.command("EHLO x")[-1].startswith(b"250 ")
+        assert conn.command("MAIL FROM:<a@x.test>")[-1].startswith(b"250 ")
+        assert conn.command("RCPT TO:<b@x.test>")[-1].startswith(b"250 ")
+        assert conn.command("DATA")[-1].startswith(b"354 ")
+        conn.send(b"Subject: s\r\n\r\nbody\r\n.\r\n")
+        assert conn.reply()[0].startswith(b"421 4.3.2 ")  # no 250 came first
+    (session,) = ended_sessions(fresh, 1, timeout=SHARED_GRACE + 2)
+    (message,) = session.messages
+    accepted = session.end_of_data(message)
+    assert accepted is not None and accepted.reply is not None
+    assert accepted.reply.text.startswith("250 ") and not accepted.reply.delivered
