@@ -85,27 +85,34 @@ def test_without_uvloop_auto_is_asyncio_and_said(
     result.stdout.fnmatch_lines(["*server loop: asyncio"])
 
 
-NOT_INSTALLED = (
-    "uvloop is not installed: pip install 'smtpfake[uvloop]', "
-    "or auto (uvloop when installed, else asyncio's loop)"
+OR_AUTO = "or auto (uvloop when installed, else asyncio's loop)"
+NOT_INSTALLED = f"uvloop is not installed: pip install 'smtpfake[uvloop]', {OR_AUTO}"
+BROKEN = (
+    f"uvloop is installed but fails to import ({SHIM_ERROR}): pip install --force-reinstall uvloop"
 )
 
 
 @pytest.mark.parametrize("ini", [False, True])
-def test_uvloop_without_it_installed_is_a_usage_error_naming_the_extra(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ini: bool
+@pytest.mark.parametrize("how", ["missing", "broken"])
+def test_uvloop_missing_or_failing_to_import_is_a_usage_error_saying_which(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, how: str, ini: bool
 ) -> None:
-    monkeypatch.setitem(sys.modules, "uvloop", None)
+    """Failing to import, it was an error at the first test's setup, with the loop's traceback."""
+    if how == "missing":
+        monkeypatch.setitem(sys.modules, "uvloop", None)
+    else:
+        break_uvloop(monkeypatch, tmp_path / "shim")
     pytester.makepyfile(SEES_THE_LOOP)
     if ini:
         pytester.makeini("[pytest]\nsmtpfake_loop = uvloop\n")
     args = [] if ini else ["--smtpfake-loop", "uvloop"]
     result = pytester.runpytest("-p", "no:cacheprovider", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [f"ERROR: smtpfake: --smtpfake-loop (ini smtpfake_loop): {NOT_INSTALLED}"]
-    )
-    with pytest.raises(SettingsError, match=r"Settings\(loop='uvloop'\): uvloop is not installed"):
+    said = NOT_INSTALLED if how == "missing" else f"{BROKEN}, {OR_AUTO}"
+    assert result.stderr.lines[0] == f"ERROR: smtpfake: --smtpfake-loop (ini smtpfake_loop): {said}"
+    assert "Traceback" not in result.stderr.str()
+    start = "is not installed" if how == "missing" else "is installed but fails to import"
+    with pytest.raises(SettingsError, match=rf"Settings\(loop='uvloop'\): uvloop {start}"):
         Settings(loop="uvloop")
 
 
@@ -150,11 +157,6 @@ def test_a_loop_with_a_sidecar_is_a_usage_error(pytester: pytest.Pytester, ini: 
         assert "loop=" not in fine.stdout.str()
 
 
-BROKEN = (
-    f"uvloop is installed but fails to import ({SHIM_ERROR}): pip install --force-reinstall uvloop"
-)
-
-
 def test_uvloop_failing_to_import_auto_is_asyncio_and_the_header_says_so(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -167,27 +169,6 @@ def test_uvloop_failing_to_import_auto_is_asyncio_and_the_header_says_so(
         [f"smtpfake: scenario=default host=127.0.0.1 port=free loop=asyncio ({BROKEN}) seed=*"]
     )
     result.stdout.fnmatch_lines(["*server loop: asyncio"])
-
-
-@pytest.mark.parametrize("ini", [False, True])
-def test_uvloop_asked_for_but_failing_to_import_is_a_usage_error(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ini: bool
-) -> None:
-    """It was an error at the first test's setup, with the loop's traceback."""
-    break_uvloop(monkeypatch, tmp_path / "shim")
-    pytester.makepyfile(SEES_THE_LOOP)
-    if ini:
-        pytester.makeini("[pytest]\nsmtpfake_loop = uvloop\n")
-    args = [] if ini else ["--smtpfake-loop", "uvloop"]
-    result = pytester.runpytest("-p", "no:cacheprovider", *args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert result.stderr.lines[0] == (
-        "ERROR: smtpfake: --smtpfake-loop (ini smtpfake_loop): "
-        f"{BROKEN}, or auto (uvloop when installed, else asyncio's loop)"
-    )
-    assert "Traceback" not in result.stderr.str()
-    with pytest.raises(SettingsError, match=r"Settings\(loop='uvloop'\): uvloop is installed but"):
-        Settings(loop="uvloop")
 
 
 @pytest.mark.parametrize("how", ["works", "missing", "broken"])
