@@ -247,12 +247,15 @@ def _serve_settings(args: Args, env: Mapping[str, str]) -> dict[str, Any]:
     out["params"] = dict(args.param or env_params)
     if out["loop"] not in LOOP_CHOICES:
         raise _ConfigError(f"--loop/SMTPFAKE_LOOP: {out['loop']!r} is not auto, asyncio or uvloop")
-    # found, not imported: importing it is the loop's job, at start (about 3 ms)
-    if out["loop"] == "uvloop" and _spec_missing("uvloop"):
-        raise _ConfigError(
-            "--loop/SMTPFAKE_LOOP: uvloop is not installed: pip install 'smtpfake[uvloop]', "
-            "or --loop auto (uvloop when installed, else asyncio's loop)"
-        )
+    if out["loop"] == "uvloop":
+        from smtpfake.wire import loops  # (the loop's module, loaded to serve anyway)
+
+        problem = loops.uvloop_problem()  # imports it: found is not enough (installed, broken)
+        if problem:
+            raise _ConfigError(
+                f"--loop/SMTPFAKE_LOOP: {problem}, "
+                "or --loop auto (uvloop when installed, else asyncio's loop)"
+            )
     dirs = args.scenario_dir or [d for d in env.get(SCENARIO_DIRS_ENV, "").split(os.pathsep) if d]
     for folder in dirs:
         if not os.path.isdir(folder):
@@ -286,12 +289,6 @@ def _check_needs_api(args: Args, env: Mapping[str, str], out: dict[str, Any]) ->
         else:
             continue
         raise _ConfigError(f"{given}: needs --api-port/SMTPFAKE_API_PORT ({why})")
-
-
-def _spec_missing(module: str) -> bool:
-    import importlib.util  # only for --loop uvloop
-
-    return importlib.util.find_spec(module) is None
 
 
 def parse_ports(text: str) -> range:

@@ -196,29 +196,46 @@ def _settings_problem(s: Settings) -> str:
 
 
 def _loop_problem(loop: object) -> str:
-    """Why ``loop`` cannot be the in-process server's; "" when it can. uvloop is looked for,
-    not imported: importing it is the loop's job, when the server starts."""
+    """Why ``loop`` cannot be the in-process server's; "" when it can. ``uvloop`` is imported to
+    know (installed but failing to import, the server would not have it)."""
     if loop not in LOOPS:
         return "expected auto, asyncio or uvloop"
-    if loop == "uvloop" and not _uvloop_installed():
-        return (
-            "uvloop is not installed: pip install 'smtpfake[uvloop]', "
-            "or auto (uvloop when installed, else asyncio's loop)"
-        )
+    if loop == "uvloop":
+        problem = _uvloop_problem()
+        if problem:
+            return f"{problem}, or auto (uvloop when installed, else asyncio's loop)"
     return ""
 
 
-def _uvloop_installed() -> bool:
+def _uvloop_problem() -> str:
+    """Why uvloop cannot run the in-process server ("" when it can): not installed, or installed
+    but failing to import. smtpfake.wire.loops.uvloop_problem() written out, so that the header
+    does not load the wire (tests/plugin/test_loop_setting.py holds the two equal)."""
     import importlib.util  # loaded by pytest already (its assertion rewriting)
 
-    return importlib.util.find_spec("uvloop") is not None
+    if importlib.util.find_spec("uvloop") is None:
+        return _NO_UVLOOP
+    try:  # its spec alone does not tell (a build for another Python, a broken install)
+        importlib.import_module("uvloop")
+    except ImportError as exc:
+        why = (str(exc).splitlines() or [type(exc).__name__])[0]
+        return f"uvloop is installed but fails to import ({why}): {_REINSTALL}"
+    return ""
+
+
+_NO_UVLOOP = "uvloop is not installed: pip install 'smtpfake[uvloop]'"
+_REINSTALL = "pip install --force-reinstall uvloop"
 
 
 def _loop_in_use(settings: Settings) -> str:
-    """``uvloop`` or ``asyncio``: the loop the in-process server of ``settings`` runs on."""
-    if settings.loop == "auto":
-        return "uvloop" if _uvloop_installed() else "asyncio"
-    return settings.loop
+    """``uvloop`` or ``asyncio``: the loop the in-process server of ``settings`` runs on (with
+    ``auto``, asyncio's where uvloop is installed but fails to import, said with why)."""
+    if settings.loop != "auto":
+        return settings.loop
+    problem = _uvloop_problem()
+    if not problem:
+        return "uvloop"
+    return "asyncio" if problem == _NO_UVLOOP else f"asyncio ({problem})"
 
 
 def _journal_limits(config: pytest.Config) -> JournalLimits | None:

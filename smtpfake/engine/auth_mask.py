@@ -19,3 +19,17 @@ def masked(text: str) -> str:
     if verb.upper() != "AUTH" or not initial.strip():
         return text
     return f"{verb} {mechanism} {AUTH_MASK}"
+
+
+def answers_due(arg: str, mechanisms: tuple[str, ...]) -> int:
+    """How many lines after ``AUTH <arg>`` would be the client's SASL answers, were the exchange
+    to open: PLAIN's credentials unless given on the line, LOGIN's user name and password (the
+    password alone when the name is). 0 for a mechanism the server does not offer (its 504
+    opens no exchange). For an AUTH sent after the server's close, where no exchange opens yet
+    the lines behind it carry the secrets all the same."""
+    mechanism, _, initial = arg.strip().partition(" ")
+    mechanism = mechanism.upper()
+    if mechanism not in mechanisms:
+        return 0
+    given = 1 if initial.strip() else 0
+    return (2 if mechanism == "LOGIN" else 1) - given

@@ -1125,6 +1125,7 @@ class Connection:
             session.mode is _MODE_CLOSED
             and not session.text_after_close
             and session.closed_counted[0] >= TEXT_SHOWN
+            and not session.auth_after_close  # (AUTH answers go one by one: each is masked)
             and not self._over  # (_drain's lines never read are bounded its own way)
         ):
             counted = self._count_after_close(buffer)

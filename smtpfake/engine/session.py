@@ -22,7 +22,7 @@ from smtpfake.engine import bare_lf, bdat, commands, params
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 # (the SASL exchange, auth.py, loads with the first AUTH: commands.py)
 from smtpfake.engine.auth_mask import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
-from smtpfake.engine.auth_mask import AUTH_MASK, masked
+from smtpfake.engine.auth_mask import AUTH_MASK, answers_due, masked
 from smtpfake.engine.body import NOTHING_DECLARED, Body
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.compiled import compiled
@@ -458,6 +458,10 @@ class Session:
             self._after_close(verb, masked(text), when, pipelined, whole=whole)
             if verb == "BDAT" and whole and not in_text:
                 bdat.command_after_close(self, arg)  # its chunk is counted, not read as lines
+            elif verb == "AUTH" and whole and not in_text and self.settings.auth is not None:
+                # no exchange opens now, but a client that pipelines its answers behind the AUTH
+                # sends its secrets all the same: masked as in a cut exchange
+                self.auth_after_close = answers_due(arg, self.settings.auth.mechanisms)
             return ()
         conduct = self.conduct
         if pipelined:

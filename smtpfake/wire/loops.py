@@ -10,17 +10,34 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import importlib
+import importlib.util
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 CHOICES = ("auto", "asyncio", "uvloop")
+#: the advice where uvloop is installed but fails to import
+REINSTALL = "pip install --force-reinstall uvloop"
+
+
+def uvloop_problem() -> str:
+    """Why uvloop cannot run the server ("" when it can): not installed, or installed but failing
+    to import (a build for another Python, a broken install), when ``auto`` takes asyncio's loop
+    and ``uvloop`` cannot be had. Imports uvloop to know: its spec alone does not tell."""
+    if importlib.util.find_spec("uvloop") is None:
+        return "uvloop is not installed: pip install 'smtpfake[uvloop]'"
+    try:
+        importlib.import_module("uvloop")
+    except ImportError as exc:
+        why = (str(exc).splitlines() or [type(exc).__name__])[0]
+        return f"uvloop is installed but fails to import ({why}): {REINSTALL}"
+    return ""
 
 
 def new_event_loop(choice: str = "auto") -> asyncio.AbstractEventLoop:
     """A new loop of the chosen kind. Raises ValueError for an unknown choice and RuntimeError
-    for ``uvloop`` when it is not installed."""
+    for ``uvloop`` when it is not installed or fails to import (:func:`uvloop_problem`)."""
     if choice not in CHOICES:
         raise ValueError(f"loop must be one of {', '.join(CHOICES)}; got {choice!r}")
     if choice == "asyncio":
@@ -29,9 +46,7 @@ def new_event_loop(choice: str = "auto") -> asyncio.AbstractEventLoop:
         uvloop: Any = importlib.import_module("uvloop")
     except ImportError:
         if choice == "uvloop":
-            raise RuntimeError(
-                "the uvloop loop needs uvloop: pip install 'smtpfake[uvloop]'"
-            ) from None
+            raise RuntimeError(f"the uvloop loop cannot be had: {uvloop_problem()}") from None
         return asyncio.new_event_loop()
     loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     return loop

@@ -7,11 +7,14 @@ import asyncio
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from smtpfake import cli
 from smtpfake.server import Server
+
+from ..support.uvloop_shim import SHIM_ERROR, break_uvloop
 
 
 @pytest.fixture(autouse=True)
@@ -77,3 +80,19 @@ def test_one_port_for_smtp_and_the_api_is_a_usage_error(
         "SMTP and the API need a port each\n"
         "For more information, try 'smtpfake serve --help'.\n"
     )
+
+
+def test_uvloop_asked_for_but_failing_to_import_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Installed but failing to import (fresh18): it was the loop's RuntimeError traceback,
+    saying to install what was installed."""
+    break_uvloop(monkeypatch, tmp_path)
+    assert cli.main(["serve", "--port", "0", "--loop", "uvloop"]) == 2
+    error, hint = capsys.readouterr().err.splitlines()  # no traceback
+    assert error == (
+        "smtpfake serve: error: --loop/SMTPFAKE_LOOP: uvloop is installed but fails to import "
+        f"({SHIM_ERROR}): pip install --force-reinstall uvloop, "
+        "or --loop auto (uvloop when installed, else asyncio's loop)"
+    )
+    assert hint == "For more information, try 'smtpfake serve --help'."

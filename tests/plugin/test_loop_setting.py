@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 
 import pytest
 
 from smtpfake.pytest_plugin import Settings, SettingsError
 from smtpfake.wire import loops
 from tests.support.sidecar import own_sidecar
+from tests.support.uvloop_shim import SHIM_ERROR, break_uvloop
 
 pytest_plugins = ["pytester"]
 
@@ -83,27 +85,34 @@ def test_without_uvloop_auto_is_asyncio_and_said(
     result.stdout.fnmatch_lines(["*server loop: asyncio"])
 
 
-NOT_INSTALLED = (
-    "uvloop is not installed: pip install 'smtpfake[uvloop]', "
-    "or auto (uvloop when installed, else asyncio's loop)"
+OR_AUTO = "or auto (uvloop when installed, else asyncio's loop)"
+NOT_INSTALLED = f"uvloop is not installed: pip install 'smtpfake[uvloop]', {OR_AUTO}"
+BROKEN = (
+    f"uvloop is installed but fails to import ({SHIM_ERROR}): pip install --force-reinstall uvloop"
 )
 
 
 @pytest.mark.parametrize("ini", [False, True])
-def test_uvloop_without_it_installed_is_a_usage_error_naming_the_extra(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ini: bool
+@pytest.mark.parametrize("how", ["missing", "broken"])
+def test_uvloop_missing_or_failing_to_import_is_a_usage_error_saying_which(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, how: str, ini: bool
 ) -> None:
-    monkeypatch.setitem(sys.modules, "uvloop", None)
+    """Failing to import, it was an error at the first test's setup, with the loop's traceback."""
+    if how == "missing":
+        monkeypatch.setitem(sys.modules, "uvloop", None)
+    else:
+        break_uvloop(monkeypatch, tmp_path / "shim")
     pytester.makepyfile(SEES_THE_LOOP)
     if ini:
         pytester.makeini("[pytest]\nsmtpfake_loop = uvloop\n")
     args = [] if ini else ["--smtpfake-loop", "uvloop"]
     result = pytester.runpytest("-p", "no:cacheprovider", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [f"ERROR: smtpfake: --smtpfake-loop (ini smtpfake_loop): {NOT_INSTALLED}"]
-    )
-    with pytest.raises(SettingsError, match=r"Settings\(loop='uvloop'\): uvloop is not installed"):
+    said = NOT_INSTALLED if how == "missing" else f"{BROKEN}, {OR_AUTO}"
+    assert result.stderr.lines[0] == f"ERROR: smtpfake: --smtpfake-loop (ini smtpfake_loop): {said}"
+    assert "Traceback" not in result.stderr.str()
+    start = "is not installed" if how == "missing" else "is installed but fails to import"
+    with pytest.raises(SettingsError, match=rf"Settings\(loop='uvloop'\): uvloop {start}"):
         Settings(loop="uvloop")
 
 
@@ -146,3 +155,34 @@ def test_a_loop_with_a_sidecar_is_a_usage_error(pytester: pytest.Pytester, ini: 
         fine.assert_outcomes(passed=1)
         fine.stdout.fnmatch_lines([f"smtpfake: scenario=default remote={api.url} *"])
         assert "loop=" not in fine.stdout.str()
+
+
+def test_uvloop_failing_to_import_auto_is_asyncio_and_the_header_says_so(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The header said ``loop=uvloop`` (its spec was found) while the server ran on asyncio's."""
+    break_uvloop(monkeypatch, tmp_path / "shim")
+    pytester.makepyfile(SEES_THE_LOOP)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [f"smtpfake: scenario=default host=127.0.0.1 port=free loop=asyncio ({BROKEN}) seed=*"]
+    )
+    result.stdout.fnmatch_lines(["*server loop: asyncio"])
+
+
+@pytest.mark.parametrize("how", ["works", "missing", "broken"])
+def test_the_plugins_uvloop_check_is_the_loops(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, how: str
+) -> None:
+    from smtpfake.pytest_plugin import _uvloop_problem
+
+    if how == "works" and not HAS_UVLOOP:
+        pytest.skip("needs the uvloop extra")
+    if how == "missing":
+        monkeypatch.setitem(sys.modules, "uvloop", None)
+    elif how == "broken":
+        break_uvloop(monkeypatch, tmp_path)
+    # written out in the plugin so that its header does not load the wire
+    assert _uvloop_problem() == loops.uvloop_problem()
+    assert bool(_uvloop_problem()) == (how != "works")

@@ -228,7 +228,7 @@ def test_greylisting_with_a_short_delay_in_the_engine() -> None:
     conn.ehlo()
     assert conn.mail() == 250
     reply = conn.reply("RCPT TO:<b@y.test>")
-    assert reply == b"451 4.7.1 Greylisted, please try again in 5 seconds\r\n"
+    assert reply == b"451 4.7.1 Greylisted, please try again in 5s\r\n"
     fake.advance(5)
     assert conn.rcpt() == 250
 
@@ -241,7 +241,7 @@ def test_use_with_params_on_the_wire() -> None:
             client.ehlo()
             client.mail("a@x.test")
             code, text = client.rcpt("b@y.test")
-            assert (code, text) == (451, b"4.7.1 Greylisted, please try again in 5 seconds")
+            assert (code, text) == (451, b"4.7.1 Greylisted, please try again in 5s")
             clock.advance(5)
             client.rset()
             client.mail("a@x.test")

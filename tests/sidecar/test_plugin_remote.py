@@ -25,7 +25,7 @@ def rcpt(smtpfake):
 
 @pytest.mark.smtpfake("greylisting", params={"delay": "2m"})
 def test_marker(smtpfake):
-    assert rcpt(smtpfake) == (451, b"4.7.1 Greylisted, please try again in 120 seconds")
+    assert rcpt(smtpfake) == (451, b"4.7.1 Greylisted, please try again in 120s")
     smtpfake.advance(119)
     assert rcpt(smtpfake)[0] == 451
     smtpfake.advance(1)

@@ -9,6 +9,7 @@ import smtplib
 import socket
 import struct
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from smtpfake.server import Server
 from smtpfake.wire import loops
 from smtpfake.wire.protocol import wire_class
 
+from ..support.uvloop_shim import SHIM_ERROR, break_uvloop
 from ..support.waits import wait_until
 
 HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
@@ -91,3 +93,20 @@ def test_a_reset_right_after_the_221_is_recorded_as_a_reset(choice: str) -> None
             ("(client reset the connection)", True)
         }
         assert server.errors == []
+
+
+def test_uvloop_failing_to_import_auto_takes_asyncio_and_uvloop_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    break_uvloop(monkeypatch, tmp_path)
+    assert loops.uvloop_problem() == (
+        f"uvloop is installed but fails to import ({SHIM_ERROR}): "
+        "pip install --force-reinstall uvloop"
+    )
+    loop = loops.new_event_loop("auto")
+    try:
+        assert loops.name(loop) == "asyncio"
+    finally:
+        loop.close()
+    with pytest.raises(RuntimeError, match=r"fails to import .*--force-reinstall uvloop"):
+        loops.new_event_loop("uvloop")
