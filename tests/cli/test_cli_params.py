@@ -30,7 +30,7 @@ def test_list_prints_the_parameters_in_force() -> None:
     done = smtpfake("list")
     assert done.returncode == 0, done.stderr
     line = next(x for x in done.stdout.splitlines() if x.startswith("greylisting "))
-    assert "300 seconds or more" in line and line.endswith("[params: delay=300]")
+    assert "300s or more" in line and line.endswith("[params: delay=300]")
 
 
 def test_show_prints_parameters_and_sets_them() -> None:

@@ -369,7 +369,7 @@ def test_param_sets_a_parameter_of_the_cases_that_declare_it() -> None:
     done = probe("--case", "greylisting", "--case", "default", "--param", "delay=7", "--list")
     assert done.returncode == 0, done.stderr
     listed = dict(line.split(": ", 1) for line in done.stdout.splitlines())
-    assert "a retry of that triple 7 seconds or more after" in listed["greylisting [waits]"]
+    assert "a retry of that triple 7s or more after" in listed["greylisting [waits]"]
     assert listed["default"] == "An RFC-correct server that accepts and records every message."
 
 
