@@ -727,8 +727,10 @@ class Connection:
         quit_line = _QUIT_LINE_CR if self._cr_ends else _QUIT_LINE
         return self.session.quit_seen or quit_line.search(self._buffer) is not None
 
-    def connection_lost(self, reset: bool = False) -> None:
-        """The connection is gone (``reset``: the client's RST). The session ends."""
+    def connection_lost(self, reset: bool = False, closed: Note | None = None) -> None:
+        """The connection is gone (``reset``: the client's RST). The session ends. ``closed``:
+        the note of a half-close the wire held back (over TLS: recorded at the close that ends
+        the grace period), the client having ended the connection first: recorded now."""
         queue = self._queue
         if (self._busy or queue) and not self._closing and not self._over:
             self._client_left = True
@@ -750,6 +752,10 @@ class Connection:
             or session.held is not None
         ):  # what _drain() looks at: nearly every session has none of it (a call less)
             self._drain()
+        if closed is not None and not self._over:
+            # the server had closed (it only read on, over TLS): before the client's end, as a
+            # half-close's entry is over plain TCP, at the same time (it ends no earlier)
+            session.performed(Close(closed), now)
         if entry:
             text = "(client reset the connection)" if reset else "(client closed the connection)"
             self._client_closed(text, now)

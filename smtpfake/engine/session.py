@@ -947,15 +947,16 @@ class Session:
             self.text_count_ended(when)
         self.record("client", text, time=when, event=True, note=True)
 
-    def performed(self, action: Action) -> None:
+    def performed(self, action: Action, when: float | None = None) -> None:
         """The wire carried out ``action`` (for a Send: handed its last byte to the socket):
-        what it carries for the transcript is recorded now, so the times are the wire's."""
+        what it carries for the transcript is recorded now (or at ``when``), so the times are
+        the wire's."""
         note = getattr(action, "note", None)
         if note is not None:
             if self.text_counted[1] or self.closed_counted[1]:  # counted lines came before this
-                self.text_count_ended()
+                self.text_count_ended(when)
             # a close's note; a Send's (a reply) is recorded by the connection, inline
-            self.record("server", note.text, note.rule, note=type(action) is not Send)
+            self.record("server", note.text, note.rule, time=when, note=type(action) is not Send)
 
     # -- the core: rules first, then the normal reply (what the command handlers call) -----------
 

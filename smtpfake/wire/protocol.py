@@ -303,7 +303,11 @@ class Wire(asyncio.Protocol):
         conn = self._conn
         if conn is not None:
             try:
-                conn.connection_lost(reset=self._reset or (exc is not None and _is_reset(exc)))
+                # a close note still held: the client reset (or the loop failed) in the grace
+                # period over TLS, before the server's close; recorded all the same (fresh20 F3)
+                conn.connection_lost(
+                    self._reset or (exc is not None and _is_reset(exc)), self._closed_note
+                )
             except Exception as error:  # a loop callback: it would only reach the asyncio log
                 self._hub.report_error(error, conn.session)
 
