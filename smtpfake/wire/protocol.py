@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import socket
 import ssl
@@ -1146,18 +1147,21 @@ def _hand_over(transport: asyncio.Transport, data: bytes) -> None:
         protocol.data_received(data)
 
 
-#: Linux's SIOCOUTQNSD (linux/sockios.h: one number on every architecture, named by no Python
-#: module): the octets of a TCP socket's send queue not sent yet; None elsewhere (then only the
-#: transport's buffers tell of a client's reading). Not SIOCOUTQ, which counts the octets sent
-#: and not yet acknowledged too: the client's kernel holds those already, and the ACK of the
-#: last ones can come after the socket filled (the mark), so a client that read nothing seemed
-#: to take them and its idle timer started over once: cut at twice idle_timeout (outq2)
-_OUTQNSD: int | None = 0x894B if sys.platform.startswith("linux") else None
+@functools.cache
+def _outq() -> int | None:
+    """Linux's SIOCOUTQ (= TIOCOUTQ): the octets in a TCP socket's send queue the peer has not
+    acknowledged; None elsewhere (then only the transport's buffers tell of a client's reading).
+    Found at first use: serve's start loads no more of the stdlib (a test pins it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import termios
+
+    return getattr(termios, "TIOCOUTQ", None)
 
 
 def _kernel_unsent(transport: asyncio.BaseTransport | None) -> int:
     """The octets of the socket's send queue the client has not taken yet (0 when unknown)."""
-    request = _OUTQNSD
+    request = _outq()
     sock = None if transport is None or request is None else transport.get_extra_info("socket")
     if sock is None or request is None:
         return 0
