@@ -2,7 +2,7 @@
 queue grows to megabytes and a socket is writable again only once a third of it went, so the
 transport's buffer can stay the same for seconds while the client reads all along. The timer of
 a client that does not read its replies starts over when what it has not taken went down: the
-transport's buffers and the kernel's queue (protocol._kernel_unsent, Linux's SIOCOUTQ).
+transport's buffers and the kernel's send queue (protocol._kernel_unsent, Linux's SIOCOUTQ).
 
 - the reading itself, on a real loopback socket under each loop's own transport: what a peer
   that does not read left queued, falling as it reads;
@@ -15,10 +15,12 @@ import asyncio
 import socket
 import sys
 import termios
+from collections.abc import Callable
 from typing import cast
 
 import pytest
 
+from smtpfake.engine.session import IDLE_TIMER
 from smtpfake.server import Server
 from smtpfake.wire import loops, protocol
 
@@ -51,6 +53,8 @@ async def _queue_readings(reader: socket.socket, writer: socket.socket) -> list[
         for _ in range(WRITTEN // 1024 + 2):  # (each step reads at least one octet)
             for _ in range(500):  # until the queues settle (ACKs and window updates): <= 5 s
                 unsent = protocol._kernel_unsent(transport)
+                # (a moment before it settles: octets the reader's kernel holds and has not
+                # acknowledged yet are in both, for SIOCOUTQ; octets on their way in neither)
                 if unsent + queued(reader, termios.FIONREAD) + read == WRITTEN:
                     break
                 await asyncio.sleep(0.01)
@@ -99,22 +103,48 @@ COUNT = 8
 START, STEP = 1_000_000, 5_000
 
 
+#: Wire._ring
+Ring = Callable[[protocol.Wire, str], None]
+
+
 class KernelQueue:
     """protocol._kernel_unsent as the test tells: what the client has not taken (the transport's
-    buffer and this queue, Wire._waiting) is START when the socket fills, then STEP less at each
-    of the next ``falls`` readings, then the same. It notes the transport's buffer each time."""
+    buffer and this queue: Wire._waiting) is START when the socket fills and STEP less at each
+    of the idle timer's first ``falls`` ends (readings in Wire._ring), the same otherwise. It
+    notes the transport's buffer at each end and what the end did: start the timer over, or not
+    (it ended the session)."""
 
     def __init__(self, falls: int) -> None:
         self.falls = falls
-        self.buffers: list[int] = []
+        self.fell = 0
+        self.at_end = False
+        self.buffers: list[int] = []  # the transport's, at each end of the timer
+        self.found: list[bool] = []  # at each end: the client took some (the timer starts over)
 
     def __call__(self, transport: asyncio.BaseTransport | None) -> int:
         assert transport is not None
         # (uvloop's transports implement asyncio.Transport without subclassing it)
         buffer = cast(asyncio.Transport, transport).get_write_buffer_size()
-        fell = min(len(self.buffers), self.falls)
-        self.buffers.append(buffer)
-        return START - STEP * fell - buffer
+        if self.at_end:
+            self.buffers.append(buffer)
+            self.fell = min(len(self.buffers), self.falls)
+        return START - STEP * self.fell - buffer
+
+    def watch(self, ring: Ring) -> Ring:
+        """Wire._ring, telling the queue it is read at an end of the idle timer (a ring that reads
+        none is an early one: the deadline moved on) and noting whether the timer runs again."""
+
+        def at_an_end(wire: protocol.Wire, name: str) -> None:
+            ends = len(self.buffers)
+            self.at_end = name == IDLE_TIMER
+            try:
+                ring(wire, name)
+            finally:
+                self.at_end = False
+            if len(self.buffers) > ends:
+                self.found.append(IDLE_TIMER in wire._timers)
+
+        return at_an_end
 
 
 @pytest.mark.parametrize("falls", [0, 1, 3])
@@ -132,6 +162,7 @@ def test_the_idle_timer_starts_over_while_the_kernel_queue_falls(
     first end at which the transport's buffer had not gone down."""
     kernel = KernelQueue(falls)
     monkeypatch.setattr(protocol, "_kernel_unsent", kernel)
+    monkeypatch.setattr(protocol.Wire, "_ring", kernel.watch(protocol.Wire._ring))
     fresh.use(scenario(BIG, idle_timeout=IDLE))
     with small_client(fresh) as sock:
         assert sock.recv(100).startswith(b"220 ")
@@ -143,10 +174,10 @@ def test_the_idle_timer_starts_over_while_the_kernel_queue_falls(
 
         wait_until(timer_said, 10.0 + falls * IDLE, "the idle timeout's 421")
         (session,) = ended_sessions(fresh, 1, timeout=5.0)
-    # read when the socket filled, then at each end of the timer: one per fall, and the last
-    assert len(kernel.buffers) == falls + 2, kernel.buffers
-    # from the timer's first end on, the queue alone fell: the transport's buffer the same
-    assert kernel.buffers[0] >= kernel.buffers[1] > 0
-    assert set(kernel.buffers[1:]) == {kernel.buffers[1]}, kernel.buffers
+    # the timer started over at each end after a fall, and ended the session at the next one
+    assert kernel.found == [True] * falls + [False]
+    # the queue was read at each end, and it alone fell: the transport's buffer the same
+    assert len(kernel.buffers) == falls + 1
+    assert set(kernel.buffers) == {kernel.buffers[0]} and kernel.buffers[0] > 0, kernel.buffers
     (timeout,) = [e for e in session.transcript if e.text.startswith("421 ")]
     assert (timeout.rule, timeout.delivered) == ("server.idle", False)
