@@ -827,7 +827,8 @@ class Wire(asyncio.Protocol):
     def _sample_later(self) -> None:
         conn = self._conn
         if conn is not None:
-            every = min(conn.stall_timer().seconds / 4, SAMPLE_EVERY)
+            # (never under a look's period: an idle_timeout of 0 would have it spin)
+            every = max(min(conn.stall_timer().seconds / 4, SAMPLE_EVERY), LOOK_EVERY)
             self._sampling = self._loop.call_later(every, self._sample)
 
     def _sample(self) -> None:
