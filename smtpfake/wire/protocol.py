@@ -165,8 +165,8 @@ class Wire(asyncio.Protocol):
         self._later: asyncio.Handle | None = None  # a batch's done(), given the loop a turn
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._deadlines: dict[str, float] = {}
-        # what the transport held when the socket filled, or when the idle timer last started
-        # over since (None: empty): less at the timer's end means the client reads
+        # what the client had not taken when the socket filled, or at the last look since
+        # (_sample) or the timer's last end (None: empty): less now means the client reads
         self._idle_mark: int | None = None
         self._sampling: asyncio.TimerHandle | None = None  # the next such look (_sample)
         # set while the transport holds octets the socket has not taken (the client does not
