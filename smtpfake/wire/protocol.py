@@ -67,6 +67,12 @@ READ_SIZE = 1 << 18
 #: (asyncio's loop could say each take if the low-water mark followed the buffer down, but
 #: uvloop calls resume_writing only once libuv's whole write went: a look serves both)
 LOOK_EVERY = 0.01
+#: while the socket is full, how often (at most; a quarter of the idle period when shorter)
+#: the slow-reader check looks whether the client took some of what waits, in seconds. The
+#: client's kernel takes octets for a moment after the socket filled, read or not: noted at
+#: the timer's end only, they started over the timer of a client that read nothing (cut at
+#: twice idle_timeout); noted as they go, the timer runs from when the socket stopped taking
+SAMPLE_EVERY = 0.1
 
 #: over TLS, what the wire tells the engine of a half-close: the grace period runs; the close's
 #: entry waits for the close itself (Wire._do)
@@ -138,6 +144,7 @@ class Wire(asyncio.Protocol):
         "_read_into",
         "_read_paused",
         "_reset",
+        "_sampling",
         "_task",
         "_timers",
         "_tls",
@@ -158,9 +165,10 @@ class Wire(asyncio.Protocol):
         self._later: asyncio.Handle | None = None  # a batch's done(), given the loop a turn
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._deadlines: dict[str, float] = {}
-        # what the transport held when the socket filled, or when the idle timer last started
-        # over since (None: empty): less at the timer's end means the client reads
+        # what the client had not taken when the socket filled, or at the last look since
+        # (_sample) or the timer's last end (None: empty): less now means the client reads
         self._idle_mark: int | None = None
+        self._sampling: asyncio.TimerHandle | None = None  # the next such look (_sample)
         # set while the transport holds octets the socket has not taken (the client does not
         # read): resolved and cleared by resume_writing (pause_writing/resume_writing)
         self._writable: asyncio.Future[None] | None = None
@@ -290,6 +298,9 @@ class Wire(asyncio.Protocol):
         if self._looking is not None:
             self._looking.cancel()
             self._looking = None
+        if self._sampling is not None:
+            self._sampling.cancel()
+            self._sampling = None
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
@@ -318,6 +329,7 @@ class Wire(asyncio.Protocol):
             self._behind = True
             self._idle_mark = self._waiting()
             self._stall(True)  # the client's idle timer runs while it does not read
+            self._sample_later()
 
     def resume_writing(self) -> None:
         # the socket took every octet written so far; whoever waits goes on
@@ -334,6 +346,9 @@ class Wire(asyncio.Protocol):
         writable, self._writable = self._writable, None
         self._kept = 0
         self._idle_mark = None
+        if self._sampling is not None:
+            self._sampling.cancel()
+            self._sampling = None
         if self._flying:
             self._flying = 0
             conn = self._conn  # the replies of a write the socket took in part: all taken now
@@ -815,6 +830,24 @@ class Wire(asyncio.Protocol):
         held = self._waiting()
         mark, self._idle_mark = self._idle_mark, held
         return held is not None and mark is not None and held < mark
+
+    def _sample_later(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            # (never under a look's period: an idle_timeout of 0 would have it spin)
+            every = max(min(conn.stall_timer().seconds / 4, SAMPLE_EVERY), LOOK_EVERY)
+            self._sampling = self._loop.call_later(every, self._sample)
+
+    def _sample(self) -> None:
+        """While the socket is full: the client took some of what waits since the last look,
+        so the idle timer (when it runs) starts over from now (see SAMPLE_EVERY)."""
+        self._sampling = None
+        conn = self._conn
+        if conn is None or self._lost or self._writable is None:
+            return
+        if self._reads_slowly() and IDLE_TIMER in self._deadlines:
+            self._timer_action(conn.stall_timer())
+        self._sample_later()
 
     def _waiting(self) -> int | None:
         """What the client has not taken: :meth:`_held` and the kernel's send queue."""
