@@ -126,6 +126,27 @@ def _bdat_line(buffer: bytearray, size: int, cr_ends: bool) -> int:
     return found
 
 
+#: a "." line that may be the final one where a bare CR ends a line: after an LF or a bare CR
+#: (a CR before a dot is bare), ended by a CR or an LF
+_FINALS_CR = (b"\n.\r", b"\n.\n", b"\r.\r", b"\r.\n")
+
+
+def _dots_cr(buffer: bytes | bytearray, end: int, stuffed: bool) -> tuple[bool, int]:
+    """With ``bare_cr: clean``: whether a line of ``buffer[:end + 1]`` (whole lines) is
+    dot-stuffed (``stuffed``: the first is), and where the text before the first "." line that
+    may end the message ends (``end`` when there is none). Such a line goes by the line path,
+    which knows what came before it (Body.is_end)."""
+    found = [at for at in (buffer.find(b"\n.", 0, end), buffer.find(b"\r.", 0, end)) if at >= 0]
+    if not found:
+        return stuffed, end
+    first = min(found)
+    for final in _FINALS_CR:
+        at = buffer.find(final, first, end + 1)
+        if 0 <= at < end:
+            end = at
+    return stuffed or first < end, end
+
+
 @functools.lru_cache(maxsize=64)
 def _timer(name: str, seconds: float) -> ArmTimer:
     """``ArmTimer(name, seconds)``, made once per value (actions are immutable): every
@@ -1275,47 +1296,51 @@ class Connection:
         over-long line), at least two lines; with its :func:`~smtpfake.engine.conduct.scan_text`
         and whether a line starts with a dot (RFC 5321 §4.5.2; the session needs both: found
         once here). None when there are fewer."""
+        cr_ends = self._cr_ends
         if buffer.startswith(b".\r\n") or buffer.startswith(b".\n"):
             return None
         end = buffer.rfind(b"\n")
+        if cr_ends:
+            if buffer.startswith(b".\r"):
+                return None  # the final "." (or its beginning)
+            # a bare CR ends a line too; a CR last is not known bare until the next octet comes
+            end = max(end, buffer.rfind(b"\r", 0, len(buffer) - 1))
         if end < 0:
             return None
         # The block ends before the first line too long to go whole, found before any scan: the
         # scan of all that was read, then a None, for each piece of each such line made text of
-        # 1,024-octet lines cost ~0.8 ms a line and held every session up (fresh19 F1). So too
-        # before the first bare CR where one ends a line (line by line from there)
-        if self._cr_ends:
-            bare = _BARE_CR.search(buffer, 0, end + 1)
-            if bare is not None:
-                end = buffer.rfind(b"\n", 0, bare.start())
-                if end < 0:
-                    return None
-        long_at = long_line_at(buffer, LINE_LIMIT, end + 1)
+        # 1,024-octet lines cost ~0.8 ms a line and held every session up (fresh19 F1). Lines a
+        # bare CR ends go in the block too (fresh20 F2: line by line, ~8 us each, held the loop)
+        long_at = long_line_at(buffer, LINE_LIMIT, end + 1, cr_ends)
         if long_at == 0:
             return None  # it goes in pieces
         if long_at > 0:
-            end = long_at - 1  # the LF before it
+            end = long_at - 1  # the line end before it
         # A line's leading dot is dot-stuffing or the final "." (RFC 5321 §4.1.1.4): one search
         # finds the first; only a stuffed one (rare) sends the search on for the final "."
         stuffed = buffer.startswith(b".")
-        dot = buffer.find(b"\n.", 0, end + 1)
-        if dot >= 0:
-            if buffer.startswith(b".\r\n", dot + 1) or buffer.startswith(b".\n", dot + 1):
-                end = dot
-            else:
-                stuffed = True
-                for final in (b"\n.\r\n", b"\n.\n"):
-                    found = buffer.find(final, dot, end + 1)
-                    if 0 <= found < end:
-                        end = found
-        if buffer.find(b"\n", 0, end) < 0:
+        if cr_ends:
+            stuffed, end = _dots_cr(buffer, end, stuffed)
+        else:
+            dot = buffer.find(b"\n.", 0, end + 1)
+            if dot >= 0:
+                if buffer.startswith(b".\r\n", dot + 1) or buffer.startswith(b".\n", dot + 1):
+                    end = dot
+                else:
+                    stuffed = True
+                    for final in (b"\n.\r\n", b"\n.\n"):
+                        found = buffer.find(final, dot, end + 1)
+                        if 0 <= found < end:
+                            end = found
+        if buffer.find(b"\n", 0, end) < 0 and not (
+            # (a CR before the line's end, not the pair of its LF: bare)
+            cr_ends and buffer.find(b"\r", 0, end - (buffer[end] == 10)) >= 0
+        ):
             return None  # one line: the line path is as quick
         block = bytes(buffer[: end + 1])
-        scan = scan_text(block)
+        scan = scan_text(block, cr_ends)
         if scan[1] > LINE_LIMIT - 1:
             return None  # one to go in pieces
-        if scan[3] and self._cr_ends:
-            return None  # a bare CR ends a line, maybe the message: line by line
         return block, scan, stuffed
 
     def _line_end(self, buffer: bytes | bytearray, stop: int = LINE_LIMIT) -> int:
