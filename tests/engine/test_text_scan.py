@@ -5,6 +5,8 @@ final "." is (§4.1.1.4). The references below are the code this replaced, kept 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -92,6 +94,33 @@ def test_scan_text_tells_what_the_counts_told(lines: list[bytes]) -> None:
     if not text.endswith(b"\n"):
         text += b"\r\n"  # whole lines, as the session hands them over
     assert scan_text(text) == old_scan(text)
+
+
+def old_scan_cr(text: bytes) -> tuple[int, int, bool, bool]:
+    """What the line path judges where a bare CR ends a line (bare_cr: clean), line by line:
+    lines; the longest line's octets before its last (a CRLF's CR counted), kept when the judge
+    holds it against the client; a bare LF; a bare CR."""
+    lines = re.findall(rb"[^\r\n]*(?:\r\n|\r|\n)", text)
+    assert b"".join(lines) == text
+    longest = max(len(line) - 1 for line in lines)
+    return (
+        len(lines),
+        longest if longest + 1 > TEXT_LINE_LIMIT else 0,
+        any(not line.endswith(b"\r\n") and line.endswith(b"\n") for line in lines),
+        any(not line.endswith(b"\n") for line in lines),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(_LINES, st.sampled_from([b"\r\n", b"\r", b"\n"]))
+@example([b"x" * 999 + b"\r\n", b"y" * 1000 + b"\r"], b"\r")
+@example([b"x" * 998 + b"\r\r\n"], b"\r")
+@example([b"a\r" * 600 + b"y" * 999 + b"\r"], b"\n")
+def test_scan_text_where_a_bare_cr_ends_a_line_tells_what_line_by_line_tells(
+    lines: list[bytes], end: bytes
+) -> None:
+    text = b"".join(lines) + end  # whole lines: the last ends in LF or a bare CR
+    assert scan_text(text, cr_ends=True) == old_scan_cr(text)
 
 
 @settings(max_examples=400, deadline=None)
