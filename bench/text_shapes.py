@@ -25,6 +25,7 @@ SHAPES: tuple[tuple[str, dict[str, str], bytes], ...] = (
     ("a CRLF", {}, b"a\r\n"),
     ("a CRLF, clean", {"bare_cr": "clean"}, b"a\r\n"),
     ("a CR, clean", {"bare_cr": "clean"}, b"a\r"),
+    ("78 CRLF, clean", {"bare_cr": "clean"}, b"x" * 76 + b"\r\n"),
     ("78 CR, clean", {"bare_cr": "clean"}, b"x" * 77 + b"\r"),
     ("a CR .b CR, clean", {"bare_cr": "clean"}, b"a\r.b\r"),
     ("a CR, clean, reject LF", {"bare_cr": "clean", "bare_lf": "reject"}, b"a\r"),

@@ -146,10 +146,15 @@ def _dots(buffer: bytes | bytearray, stop: int, cr_ends: bool) -> tuple[int, int
         first = at if at >= 0 else first
     if first < 0:
         return -1, -1
-    finals = _FINALS_CR if cr_ends else _FINALS
-    if any(buffer.startswith(final[1:], first + 1) for final in finals):
+    if buffer.startswith(b".\r" if cr_ends else b".\r\n", first + 1) or buffer.startswith(
+        b".\n", first + 1
+    ):
         return first, first  # (most messages: the final ".")
-    found = [at for final in finals if (at := buffer.find(final, first, stop)) >= 0]
+    found = [
+        at
+        for final in (_FINALS_CR if cr_ends else _FINALS)
+        if (at := buffer.find(final, first, stop)) >= 0
+    ]
     return first, min(found, default=-1)
 
 
