@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--megabytes", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", metavar="DIR", help="also measure this checkout's smtpfake")
+    parser.add_argument("--only", default="", help="only the shapes whose name holds this")
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:
@@ -101,6 +102,8 @@ def main() -> None:
     )
     print(f"{'':<28}" + "".join(f"{name + ' us/line':>20}{'ms/read':>9}" for name in trees))
     for shape, (name, _, _) in enumerate(SHAPES):
+        if args.only not in name:
+            continue
         results: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}
         for _ in range(args.rounds):  # alternating: noise from other work hits both alike
             for tree, source in trees.items():

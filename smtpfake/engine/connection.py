@@ -131,8 +131,8 @@ _FINALS = (b"\n.\r\n", b"\n.\n")
 #: the same where a bare CR ends a line (bare_cr: clean): after an LF or a bare CR (a CR before
 #: a dot is bare), ended by a CR or an LF
 _FINALS_CR = (b"\n.\r", b"\n.\n", b"\r.\r", b"\r.\n")
-#: the stretch of buffered text first searched for the block's end (connection._text_block)
-_PROBE = 4096
+#: the stretch of buffered text first searched for the block's end (_text_block): a read's worth
+_PROBE = 65536
 
 
 def _dots(buffer: bytes | bytearray, stop: int, cr_ends: bool) -> tuple[int, int]:
