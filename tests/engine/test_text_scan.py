@@ -15,6 +15,7 @@ from smtpfake.engine import connection
 from smtpfake.engine.conduct import TEXT_LINE_LIMIT, TextScan, scan_text
 from smtpfake.engine.connection import LINE_LIMIT
 from smtpfake.engine.session import Session
+from smtpfake.scenario import ScenarioRef
 
 from ..support import scenario
 from ..support.engine import Engine
@@ -195,6 +196,19 @@ def test_lines_a_bare_cr_ends_are_judged_in_one_read_as_line_by_line(
     assert run([data[i : i + 1] for i in range(len(data))], played) == whole
 
 
+def _sixteen_reads(played: ScenarioRef, line: bytes) -> tuple[Engine, Pipe, bytes]:
+    """A session in DATA fed sixteen 64 KiB reads of ``line`` repeated (and that read)."""
+    engine = Engine(played)
+    p = Pipe(engine)
+    p.connect()
+    for command in ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA"):
+        p.feed(command)
+    read = line * (65536 // len(line))
+    for _ in range(16):
+        p.feed(read)
+    return engine, p, read
+
+
 @pytest.mark.parametrize("line", [b"a\r", b"x" * 77 + b"\r", b"a\r.b\r\xc3\r"])
 def test_lines_a_bare_cr_ends_go_in_blocks(monkeypatch: pytest.MonkeyPatch, line: bytes) -> None:
     """Text of short lines each ended by a bare CR under bare_cr: clean, read 64 KiB at a time,
@@ -208,14 +222,7 @@ def test_lines_a_bare_cr_ends_go_in_blocks(monkeypatch: pytest.MonkeyPatch, line
         return data_line(self, piece, partial, pipelined)
 
     monkeypatch.setattr(Session, "_data_line", counting)
-    engine = Engine(scenario(bare_cr="clean"))
-    p = Pipe(engine)
-    p.connect()
-    for command in ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA"):
-        p.feed(command)
-    read = line * (65536 // len(line))
-    for _ in range(16):
-        p.feed(read)
+    engine, p, read = _sixteen_reads(scenario(bare_cr="clean"), line)
     assert p.feed(b"\r\n.\r\n").startswith(b"250 ")
     assert len(calls) <= 4 * 16  # a few a read (its last line waits for the next octet)
     (message,) = engine.journal.messages()
@@ -235,8 +242,9 @@ def test_lines_a_bare_cr_ends_go_in_blocks(monkeypatch: pytest.MonkeyPatch, line
 def test_text_that_goes_line_by_line_is_scanned_once_per_read(
     monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], line: bytes
 ) -> None:
-    """Text of lines that cannot go in a block (1,024-octet lines; bare CRs where they end a
-    line), read 64 KiB at a time: each read's octets are scanned about once. Before, each piece
+    """Text of lines that once could not go in a block (1,024-octet lines; bare CRs where they
+    end a line, which go in blocks since fresh20 F2), read 64 KiB at a time: each read's octets
+    are scanned about once. Before, each piece
     of each such line scanned all that was read (fresh19 F1: ~0.8 ms of CPU a 1,024-octet line,
     every other session held up; 6 s for 1 MB with bare_cr: clean)."""
     scanned: list[int] = []
@@ -246,14 +254,7 @@ def test_text_that_goes_line_by_line_is_scanned_once_per_read(
         return scan_text(text, cr_ends)
 
     monkeypatch.setattr(connection, "scan_text", counting)
-    engine = Engine(scenario(**settings) if settings else "default")
-    p = Pipe(engine)
-    p.connect()
-    for command in ("EHLO c.test", "MAIL FROM:<a@x.test>", "RCPT TO:<b@y.test>", "DATA"):
-        p.feed(command)
-    read = line * (65536 // len(line))
-    for _ in range(16):
-        p.feed(read)
+    engine, p, read = _sixteen_reads(scenario(**settings) if settings else "default", line)
     assert p.feed(b".\r\n").startswith(b"250 ")
     assert sum(scanned) <= 2 * 16 * len(read)
     (message,) = engine.journal.messages()  # all of it kept
