@@ -140,10 +140,19 @@ def _dots(buffer: bytes | bytearray, stop: int, cr_ends: bool) -> tuple[int, int
     is, and the one before the first "." line that may be the final one (the line path decides,
     knowing what came before it: Body.is_end); -1 for none. ``cr_ends``: a bare CR ends a line
     too. One search finds the first; only a stuffed one (rare) sends the search on."""
-    first = buffer.find(b"\n.", 0, stop)
     if cr_ends:
-        at = buffer.find(b"\r.", 0, stop if first < 0 else first)
-        first = at if at >= 0 else first
+        # either kind of line start, over a stretch growing 4-fold: a find of the one not there
+        # would run on to ``stop`` each time (each "a<CR>.<LF>" line: a 64 KiB search)
+        first, window = -1, 256
+        while first < 0:
+            window = min(window, stop)
+            found = [at for dot in (b"\n.", b"\r.") if (at := buffer.find(dot, 0, window)) >= 0]
+            first = min(found, default=-1)
+            if window == stop:
+                break
+            window *= 4
+    else:
+        first = buffer.find(b"\n.", 0, stop)
     if first < 0:
         return -1, -1
     if buffer.startswith(b".\r" if cr_ends else b".\r\n", first + 1) or buffer.startswith(
