@@ -143,14 +143,21 @@ class Body:
         they add (``block`` itself when no line starts with a dot), or None when they would not
         all fit under the cap (then add them one by one). ``stuffed``: whether a line starts
         with a dot, when the caller knows (None: looked up here)."""
-        # RFC 5321 §4.5.2: one leading dot off every line; the block starts at a line start
+        # RFC 5321 §4.5.2: one leading dot off every line; the block starts at a line start.
+        # With cr_ends a line starts after a bare CR too, and a CR before a dot is bare
+        cr_ends = self.cr_ends
         if stuffed is None:
-            stuffed = block.startswith(b".") or b"\n." in block
-        text = (b"\n" + block).replace(b"\n.", b"\n")[1:] if stuffed else block
+            stuffed = block.startswith(b".") or b"\n." in block or (cr_ends and b"\r." in block)
+        text = block
+        if stuffed:
+            text = (b"\n" + block).replace(b"\n.", b"\n")[1:]
+            if cr_ends:
+                text = text.replace(b"\r.", b"\r")
         if len(self.data) + len(text) > self._cap:
             return None
         if self.crlf_only:
-            self.crlf_end, self._cr = block.endswith(b"\r\n"), False
+            cr = block.endswith(b"\r")  # (with cr_ends: the last line ended in a bare CR)
+            self.crlf_end, self._cr = block.endswith(b"\r\n") or (cr and cr_ends), cr
         self.lines += lines
         self.size += len(text)
         self.data += text

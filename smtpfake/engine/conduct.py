@@ -52,11 +52,12 @@ MESSAGE = "(message data)"  # the command a violation in the message text is tol
 TextScan = tuple[int, int, bool, bool]
 
 
-def scan_text(text: bytes) -> TextScan:
-    """Whole lines of message text (``text`` ends in LF), scanned for what the session counts and
-    judges: how many lines, a bare LF or CR (RFC 5321 §2.3.8), a line over TEXT_LINE_LIMIT
-    octets with its LF (RFC 5321 §4.5.3.1.6). The same verdicts as counting each (the property
-    test in tests/engine/test_text_scan.py holds it to that)."""
+def scan_text(text: bytes, cr_ends: bool = False) -> TextScan:
+    """Whole lines of message text (``text`` ends in LF, or with ``cr_ends`` in a bare CR too),
+    scanned for what the session counts and judges: how many lines, a bare LF or CR (RFC 5321
+    §2.3.8), a line over TEXT_LINE_LIMIT octets with its line ending (RFC 5321 §4.5.3.1.6).
+    ``cr_ends``: a bare CR ends a line (``bare_cr: clean``). The same verdicts as counting each
+    (the property test in tests/engine/test_text_scan.py holds it to that)."""
     # Most text is CRLF lines, none long: proved by scans that cost a fraction of what counting
     # costs (on CPython 3.11 bytes.count of one octet is a plain loop, ~9 instructions an octet,
     # and a two-octet search or replace about as much; a one-octet replace, `in` and rfind are
@@ -68,47 +69,76 @@ def scan_text(text: bytes) -> TextScan:
         return len(text) - len(bare), 0, False, False
     lines = text.count(b"\n")
     pairs = text.count(b"\r\n")
+    crs = text.count(b"\r")
+    if cr_ends:
+        # each bare CR ends a line too; a long line is looked for by memchr first (the split
+        # makes an object a line: most such text has none)
+        long_line = 0
+        if long_line_at(text, TEXT_LINE_LIMIT, len(text), cr_ends=True) >= 0:
+            # every line ending as one octet (a CRLF's CR counted in its line, as before an LF)
+            ends = text.replace(b"\r\n", b"\0\n").replace(b"\r", b"\n")
+            long_line = max(map(len, ends.split(b"\n")))
+        return lines + crs - pairs, long_line, lines != pairs, crs != pairs
     longest = max(map(len, text.split(b"\n")))
     long_line = longest if longest >= TEXT_LINE_LIMIT else 0
-    return lines, long_line, lines != pairs, text.count(b"\r") != pairs
+    return lines, long_line, lines != pairs, crs != pairs
 
 
 _BARE_LF = compiled_on_first_use(rb"(?<!\r)\n")
 _BARE_CR = compiled_on_first_use(rb"\r(?!\n)")
 _LONG = compiled_on_first_use(rb"[^\n]{%d}" % TEXT_LINE_LIMIT)
+#: where a bare CR ends a line no CR is inside one: TEXT_LINE_LIMIT octets before its LF or
+#: bare CR, a CRLF's CR counted
+_LONG_CR = compiled_on_first_use(
+    rb"[^\r\n]{%d}|[^\r\n]{%d}\r\n" % (TEXT_LINE_LIMIT, TEXT_LINE_LIMIT - 1)
+)
 _NON_ASCII = compiled_on_first_use(rb"[\x80-\xff]")
 
 
 def _first_lines(
-    text: bytes, bare_lf: bool, bare_cr: bool, long: bool, ascii: bool
+    text: bytes, bare_lf: bool, bare_cr: bool, long: bool, ascii: bool, cr_ends: bool
 ) -> list[tuple[int, int]]:
     """For whole lines of text: what they have to tell, each as (where the first line that
     tells it ends, what: 0 a bare LF, 1 a bare CR, 2 a long line, 3 8-bit text), sorted: the
-    order text judged line by line tells them (within a line, in that order)."""
+    order text judged line by line tells them (within a line, in that order). ``cr_ends``: a
+    bare CR ends a line too."""
     found = []
     for present, pattern, what in (
         (bare_lf, _BARE_LF, 0),
         (bare_cr, _BARE_CR, 1),
-        (long, _LONG, 2),
+        (long, _LONG_CR if cr_ends else _LONG, 2),
         (not ascii, _NON_ASCII, 3),
     ):
         match = pattern.search(text) if present else None
         if match is not None:
-            found.append((text.find(b"\n", match.start()), what))
+            at = match.start()
+            end = text.find(b"\n", at)
+            if cr_ends:
+                # a CR before that LF but its pair is bare: it ends the line first
+                cr = text.find(b"\r", at, end - 1 if end >= 0 else len(text))
+                end = cr if cr >= 0 else end
+            found.append((end, what))
     return sorted(found)
 
 
-def long_line_at(text: bytes | bytearray, limit: int, stop: int) -> int:
+def long_line_at(text: bytes | bytearray, limit: int, stop: int, cr_ends: bool = False) -> int:
     """Where the first line of ``text[:stop]`` with ``limit`` octets or more before its LF starts
-    (the start of ``text`` counts as a line's), -1 when none has. Each window's last LF starts
-    the next window, so the next LF found is past the window before: at most two rfind (memchr)
-    calls per ``limit`` octets."""
+    (the start of ``text`` counts as a line's), -1 when none has. ``cr_ends``: a bare CR ends a
+    line too (``text[:stop]`` ends a line). Each window's last line end starts the next window,
+    so the next one found is past the window before: at most two rfind (memchr) calls per
+    ``limit`` octets (four with ``cr_ends``)."""
     start = 0
     while stop - start >= limit:
-        lf = text.rfind(b"\n", start, start + limit)
-        if lf < 0:
+        window = start + limit
+        end = text.rfind(b"\n", start, window)
+        if cr_ends:
+            cr = text.rfind(b"\r", start, window)
+            if cr == window - 1 and text.startswith(b"\n", window):
+                cr = text.rfind(b"\r", start, cr)  # a CRLF's CR, its LF past the window: no end
+            end = max(end, cr)  # (a CR before the last LF: bare or not, that LF ends later)
+        if end < 0:
             return start
-        start = lf + 1
+        start = end + 1
     return -1
 
 
@@ -272,19 +302,26 @@ class Conduct:
         self._line_size += len(piece)
         self._text(self._line_size, piece.isascii(), declared_8bit)
 
-    def text_block(self, text: bytes, *, declared_8bit: bool, scan: TextScan | None = None) -> None:
+    def text_block(
+        self,
+        text: bytes,
+        *,
+        declared_8bit: bool,
+        scan: TextScan | None = None,
+        cr_ends: bool = False,
+    ) -> None:
         """Several whole lines of message text (dot-unstuffed), judged as text_line judges them
         one by one. ``scan``: :func:`scan_text` of ``text`` when the caller made it (None: made
-        here)."""
+        here). ``cr_ends``: a bare CR ends a line (``bare_cr: clean``)."""
         self._line_size = 0
         self._cr_pending = False
-        _, long_line, bare_lf, bare_cr = scan_text(text) if scan is None else scan
+        _, long_line, bare_lf, bare_cr = scan_text(text, cr_ends) if scan is None else scan
         ascii = text.isascii()
         if ascii and not (bare_lf or bare_cr or long_line):
             return  # nothing to tell (nearly every message): no call to _bare() nor _text()
         if bare_lf + bare_cr + (long_line > 0) + (not ascii) > 1:
             # more than one thing to tell (rare): in the order the lines one by one tell them
-            for _, what in _first_lines(text, bare_lf, bare_cr, long_line > 0, ascii):
+            for _, what in _first_lines(text, bare_lf, bare_cr, long_line > 0, ascii, cr_ends):
                 if what < 2:
                     self._bare(what == 0, what == 1, MESSAGE, True)
                 else:

@@ -47,6 +47,7 @@ from smtpfake.engine.records import (
 )
 from smtpfake.engine.shared import Shared
 from smtpfake.engine.state import Mode, Phase, Refusal, decide_on
+from smtpfake.lazy_pattern import compiled_on_first_use
 from smtpfake.scenario.model import Scenario, Stage, ehlo_keyword
 from smtpfake.scenario.plan import (
     Action,
@@ -74,6 +75,8 @@ TLS_FREE = frozenset({"NOOP", "EHLO", "STARTTLS", "QUIT"})
 #: the engine's timers (the wire arms them; see Session.timer_fired)
 IDLE_TIMER = "idle"
 CLOSE_AFTER_TIMER = "close_after"
+#: whole lines where a bare CR ends one (``bare_cr: clean``): no CR is inside a line
+_CR_LINES = compiled_on_first_use(rb"[^\r\n]*(?:\r\n|\r|\n)")
 #: why the server closes open sessions itself (Session.shutting_down): the words the record uses
 _SHUTDOWN_WORDS = {"stop": "stopping", "reset": "reset"}
 
@@ -1330,7 +1333,7 @@ class Session:
         if body.lines == 0 and pipelined:
             self.conduct.pipelining(MESSAGE, pipelined, after="DATA")
         if scan is None:
-            scan = scan_text(block)
+            scan = scan_text(block, body.cr_ends)
         text = body.add_lines(block, scan[0], stuffed)
         if text is None:
             return self._lines(block, pipelined)
@@ -1339,21 +1342,25 @@ class Session:
             text,
             declared_8bit=self.declared.eight_bit,
             scan=scan if text is block or not scan[1] else None,
+            cr_ends=body.cr_ends,
         )
         return ()
 
     def _lines(self, block: bytes, pipelined: bool) -> tuple[Action, ...]:
-        # whole lines, each ending at its LF: not splitlines(), which also ends one at a bare CR
-        # (a block holds none where a bare CR ends a line: connection._text_block)
-        lines = block[:-1].split(b"\n")
+        # whole lines, each ending at its LF (or with bare_cr clean at a bare CR): not
+        # splitlines(), which also ends one at a bare CR in every case
+        if self.body.cr_ends:
+            lines = _CR_LINES.findall(block)
+        else:
+            lines = [line + b"\n" for line in block[:-1].split(b"\n")]
         for i, line in enumerate(lines):
-            actions = self._data_line(line + b"\n", False, pipelined)
+            actions = self._data_line(line, False, pipelined)
             pipelined = False
             if actions:
                 # a cut: the block's other lines came with the cut line, so they are the text
                 # the client sent after it, recorded as such (receive() once closed)
                 for rest in lines[i + 1 :]:
-                    self.receive(rest + b"\n")
+                    self.receive(rest)
                 return actions
         return ()
 

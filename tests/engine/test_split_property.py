@@ -90,6 +90,8 @@ STRICTNESS_LINES = [
     b"\r..\n",
     # a line of text whose 1001st octet is a bare CR (one line, or a piece then more, by clean)
     b"y" * 1000 + b"\r.\r",
+    # several lines a bare CR ends (a block, by clean): stuffed, 8-bit, one ended by a bare LF
+    b"a\r..b\rc\r\xc3\r.d\ne\r",
 ]
 
 #: a transaction up to its DATA (for the examples)
