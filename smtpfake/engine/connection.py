@@ -794,8 +794,9 @@ class Connection:
         ):  # what _drain() looks at: nearly every session has none of it (a call less)
             self._drain()
         if closed is not None and not self._over:
-            # the server had closed (it only read on, over TLS): before the client's end, as a
-            # half-close's entry is over plain TCP, at the same time (it ends no earlier)
+            # the server had closed (over TLS it only read on): its entry before the client's,
+            # as a half-close's is over plain TCP; at the end's time, the lines read since the
+            # half-close being recorded already (the transcript stays in time order)
             session.performed(Close(closed), now)
         if entry:
             text = "(client reset the connection)" if reset else "(client closed the connection)"
