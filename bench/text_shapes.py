@@ -34,6 +34,10 @@ SHAPES: tuple[tuple[str, dict[str, str], bytes], ...] = (
     ("a CR, accept", {}, b"a\r"),
     ("a LF .LF, normalize", {"bare_lf": "normalize"}, b"a\n.\n"),
     ("a CR .LF, clean+normalize", {"bare_cr": "clean", "bare_lf": "normalize"}, b"a\r.\n"),
+    ("1024 CRLF, clean", {"bare_cr": "clean"}, b"x" * 1022 + b"\r\n"),
+    ("1024 CR at 5, clean", {"bare_cr": "clean"}, b"x" * 5 + b"\r" + b"x" * 1016 + b"\r\n"),
+    ("1024 CR at 5, accept", {}, b"x" * 5 + b"\r" + b"x" * 1016 + b"\r\n"),
+    ("1024 CRLF", {}, b"x" * 1022 + b"\r\n"),
 )
 START = b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n"
 READ = 65536
