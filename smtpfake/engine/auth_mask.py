@@ -10,13 +10,30 @@ AUTH_LINE_LIMIT = 12288
 AUTH_MASK = "(auth response)"
 
 
+#: RFC 4422 §3.1 sasl-mech's octets (any case: a client may write it in lower case)
+_MECHANISM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
 def masked(text: str) -> str:
-    """A command line as the transcript keeps it: an AUTH initial response carries secrets."""
+    """A command line as the transcript keeps it: what follows an AUTH line's mechanism name
+    carries secrets (an initial response, RFC 4954 §4), however the line is malformed: white
+    space before AUTH, a tab or ``=`` after the mechanism (the 500/504 it gets does not
+    unsay the password it carries)."""
     if text[:5].upper() != "AUTH ":
-        return text  # every other command, at the cost of one slice (this runs on every line)
-    verb, _, rest = text.partition(" ")
-    mechanism, _, initial = rest.strip().partition(" ")
-    if verb.upper() != "AUTH" or not initial.strip():
+        lead = len(text) - len(text.lstrip(" \t"))
+        if text[lead : lead + 4].upper() != "AUTH" or text[lead + 4 : lead + 5] not in (" ", "\t"):
+            return text  # every other command (this runs on every line an AUTH might be)
+    else:
+        lead = 0
+    verb = text[: lead + 4]
+    rest = text[lead + 4 :].lstrip(" \t")
+    size = 0
+    for char in rest:
+        if char not in _MECHANISM:
+            break
+        size += 1
+    mechanism, after = rest[:size], rest[size:]
+    if not after.strip(" \t\r"):
         return text
     return f"{verb} {mechanism} {AUTH_MASK}"
 

@@ -433,7 +433,8 @@ class Session:
             text = stripped.decode("utf-8", "surrogateescape")
             word, _, arg = (text.rstrip("\r") if text.endswith("\r") else text).partition(" ")
             verb = word.upper()
-            shown = masked(text) if verb == "AUTH" else text
+            # (a malformed AUTH too: white space before it, a tab after it: its secrets)
+            shown = masked(text) if "AUTH" in verb or not word else text
         when = self.arrived  # heard(), inline: every command
         if when is None:
             when = self.clock.now()

@@ -441,3 +441,28 @@ def test_builtin_454_fails_the_first_connection_only() -> None:
     c.greet()
     assert c.reply(f"AUTH PLAIN {plain('alice', 'wrong')}") == INVALID  # checked for real now
     assert c.reply(f"AUTH PLAIN {plain('alice', 'secret')}") == OK
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "AUTH PLAIN\t{ir}",
+        "AUTH PLAIN={ir}",
+        " AUTH PLAIN {ir}",
+        "AUTH\tPLAIN {ir}",
+        "auth plain {ir}",
+        "AUTH XOAUTH2 {ir}",
+    ],
+    ids=["tab", "equals", "leading space", "tab after AUTH", "lower case", "not offered"],
+)
+def test_a_malformed_auth_line_is_recorded_masked(line: str) -> None:
+    # fresh22 N1: a tab or "=" after the mechanism, or white space before AUTH: the line got
+    # a 500/504 and its secret was recorded in clear (a mechanism not offered was masked)
+    ir = plain("alice", "Sup3rSecret")
+    c = conn()
+    c.send(line.format(ir=ir))
+    assert_secret_free(c, ir)
+    c.send("QUIT")
+    c.send(line.format(ir=ir))  # after the close too
+    assert_secret_free(c, ir)
+    assert "(auth response)" in c.record.format()
