@@ -137,11 +137,17 @@ _PROBE = 65536
 _NEAR = 4096
 
 
-def _dots(buffer: bytes | bytearray, stop: int, cr_ends: bool) -> tuple[int, int]:
+def _dots(
+    buffer: bytes | bytearray, stop: int, cr_ends: bool, crlf_only: bool = False
+) -> tuple[int, int]:
     """Where in ``buffer[:stop]`` the line ending before the first line that starts with a dot
     is, and the one before the first "." line that may be the final one (the line path decides,
     knowing what came before it: Body.is_end); -1 for none. ``cr_ends``: a bare CR ends a line
-    too. One search finds the first; only a stuffed one (rare) sends the search on."""
+    too. ``crlf_only``: only <CRLF>.<CRLF> ends the message (``server.bare_lf`` other than
+    accept), so a "." line a bare LF ends, or one after a bare LF, is text. One search finds the
+    first; only a stuffed one (rare) sends the search on."""
+    if crlf_only and not cr_ends:
+        return _crlf_dots(buffer, stop)
     if cr_ends:
         # either kind of line start, over a stretch growing 4-fold: a find of the one not there
         # would run on to ``stop`` each time (each "a<CR>.<LF>" line: a 64 KiB search)
@@ -167,6 +173,20 @@ def _dots(buffer: bytes | bytearray, stop: int, cr_ends: bool) -> tuple[int, int
         if (at := buffer.find(final, first, stop)) >= 0
     ]
     return first, min(found, default=-1)
+
+
+def _crlf_dots(buffer: bytes | bytearray, stop: int) -> tuple[int, int]:
+    """:func:`_dots` where only <CRLF>.<CRLF> ends the message and no bare CR ends a line: the
+    final "." is a ``.<CRLF>`` line after a CRLF (or first after the buffer's first octet, an LF
+    whose line the body knows). Searching for ``<LF>.<LF>`` too ended a block at every "." line
+    of bare-LF text, sending it line by line (fresh22 F2: 10-20 us a line, the loop held)."""
+    first = buffer.find(b"\n.", 0, stop)
+    if first < 0:
+        return -1, -1
+    if buffer.startswith(b"\n.\r\n") and first == 0:
+        return 0, 0  # (the LF's line came before: the body knows whether it ended in a CRLF)
+    final = buffer.find(b"\r\n.\r\n", max(first - 1, 0), stop)
+    return first, final + 1 if final >= 0 else -1
 
 
 @functools.lru_cache(maxsize=64)
@@ -212,6 +232,7 @@ class Connection:
         "_closed_at",
         "_closing",
         "_cr_ends",
+        "_crlf_only",
         "_cursor",
         "_discarding",
         "_eof",
@@ -285,6 +306,9 @@ class Connection:
         # a bare CR ends a line (``server.bare_cr: clean``): lines are found by
         # bare_lf.cr_line_end, not by their LF alone (:meth:`_line_end`)
         self._cr_ends = bare_lf.CR_ENDS_LINE[settings.bare_cr]
+        # only <CRLF>.<CRLF> ends the message (``server.bare_lf`` other than accept): a "." line
+        # a bare LF ends, or after one, is text and need not end a block (_crlf_dots)
+        self._crlf_only = bare_lf.CRLF_ONLY[settings.bare_lf]
         self._idle_only: tuple[Action, ...] = (self._client_idle,)
         # the socket does not take what the wire writes (the client does not read): the server
         # waits on the client, so the client's idle timer runs, not the server's (:meth:`stalled`)
@@ -1362,14 +1386,14 @@ class Connection:
         if near == 0:
             return None  # it goes in pieces
         if near > 0:
-            first, final = _dots(buffer, near, cr_ends)
+            first, final = _dots(buffer, near, cr_ends, self._crlf_only)
             end = final if final >= 0 else near - 1
             stuffed = stuffed or 0 <= first < end  # (stuffed: see below)
         else:
             probe = _PROBE
             while True:
                 stop = min(end + 1, probe)
-                first, final = _dots(buffer, stop, cr_ends)
+                first, final = _dots(buffer, stop, cr_ends, self._crlf_only)
                 long_at = long_line_at(
                     buffer, LINE_LIMIT, final + 1 if final >= 0 else stop, cr_ends
                 )
