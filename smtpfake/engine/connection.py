@@ -362,6 +362,9 @@ class Connection:
                 if session.mode is not _MODE_DATA:
                     if (
                         0 < size <= LINE_LIMIT
+                        # (after the close, past TEXT_SHOWN lines, a line is counted, not
+                        # recorded: _next_piece's _count_after_close)
+                        and session.mode is not _MODE_CLOSED
                         and data.find(b"\n") == size - 1
                         # (a CR before the line's end may end a line of its own)
                         and not (self._cr_ends and data.find(b"\r", 0, size - 2) >= 0)

@@ -74,3 +74,29 @@ def test_the_count_has_the_time_its_lines_came_not_the_close_after(patient: Serv
     (note,) = [e for e in session.transcript if e.text.startswith("(after the close: 80 ")]
     (fin,) = [e for e in session.transcript if e.text == "(client closed the connection)"]
     assert last_line <= note.time < fin.time
+
+
+def test_lines_after_the_close_one_read_each_are_counted_past_the_first_few(
+    patient: Server,
+) -> None:
+    # a client that writes each line on its own (a read each, most often) after the 221: past
+    # TEXT_SHOWN lines they went to the record one by one, not into the count (a read holding
+    # one whole line took a path of its own)
+    client = Raw(patient)
+    assert client.code() == 220
+    assert client.command("QUIT")[-1].startswith(b"221 ")
+    assert client.eof()  # the server half-closed: its grace period runs
+    for _ in range(TEXT_SHOWN + 3):
+        client.send(b"NOOP\r\n")
+        time.sleep(0.005)  # (a read each; reads that join lines are counted as ever)
+    client.sock.shutdown(socket.SHUT_WR)
+    (session,) = ended_sessions(patient, 1, timeout=GRACE + 10)
+    client.close()
+    texts = [e.text for e in session.transcript]
+    after = texts[texts.index("(connection closed)") + 1 :]
+    assert after[:TEXT_SHOWN] == ["NOOP"] * TEXT_SHOWN
+    notes = after[TEXT_SHOWN:-1]
+    assert notes and all(n.startswith("(after the close: ") for n in notes), after
+    counted = sum(int(n.split()[3]) for n in notes)
+    assert counted == 3
+    assert after[-1] == "(client closed the connection)"
