@@ -22,7 +22,7 @@ from smtpfake.engine import bare_lf, bdat, commands, params
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 # (the SASL exchange, auth.py, loads with the first AUTH: commands.py)
 from smtpfake.engine.auth_mask import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
-from smtpfake.engine.auth_mask import AUTH_MASK, answers_due, masked
+from smtpfake.engine.auth_mask import AUTH_MASK, answers_due, masked, said, verb_of
 from smtpfake.engine.body import NOTHING_DECLARED, Body
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.compiled import compiled
@@ -143,6 +143,7 @@ class Session:
         "_tls_required",
         "arrived",
         "auth_after_close",
+        "auth_seen",
         "auth_user",
         "body",
         "chunk",
@@ -250,6 +251,9 @@ class Session:
         # next lines, sent before it reads the close, are still its answers to the last 334
         # (they carry the password): how many more are recorded masked (:meth:`_cut_exchange`)
         self.auth_after_close = 0
+        # the client sent an AUTH line (any, refused or not): a lone base64 word it sends as a
+        # command from now on is taken as a SASL answer, recorded masked (auth_mask.masked)
+        self.auth_seen = False
         self.quit_seen = False
         # RFC 5321 §3.8: after an unsolicited 421 the client "will normally read the 421
         # response code after sending its next command": that one is not held against it.
@@ -419,7 +423,7 @@ class Session:
         known = _PLAIN_LINES.get(line) if type(line) is bytes else None
         if known is not None:  # a plain command line met before: its parts, checked then
             text, verb, arg, handler = known
-            shown = text
+            shown, name = text, verb
         else:
             # the line ending off (CRLF, a bare LF, or with bare_cr clean a bare CR): a CR
             # before it is the client's, so the transcript shows it; the command is read
@@ -433,8 +437,17 @@ class Session:
             text = stripped.decode("utf-8", "surrogateescape")
             word, _, arg = (text.rstrip("\r") if text.endswith("\r") else text).partition(" ")
             verb = word.upper()
-            # (a malformed AUTH too: white space before it, a tab after it: its secrets)
-            shown = masked(text) if "AUTH" in verb or not word else text
+            # what the record keeps of the line (``shown``) and the command it names (``name``):
+            # never a secret, in any of the records (auth_mask.said)
+            if "AUTH" in verb or not word:
+                # (a malformed AUTH too: white space before it, a tab after it: its secrets)
+                shown, name = said(text)
+                if verb == "AUTH" or shown is not text:
+                    self.auth_seen = True
+            elif self.auth_seen and verb not in commands.COMMANDS:
+                shown, name = said(text, answers=True)  # (an answer read as a command)
+            else:
+                shown, name = text, verb
         when = self.arrived  # heard(), inline: every command
         if when is None:
             when = self.clock.now()
@@ -459,7 +472,7 @@ class Session:
             if not in_text:
                 self.closed_counted[0] += 1
             whole = line.endswith((b"\n", b"\r"))
-            self._after_close(verb, masked(text), when, pipelined, whole=whole)
+            self._after_close(name, shown, when, pipelined, whole=whole)
             if verb == "BDAT" and whole and not in_text:
                 bdat.command_after_close(self, arg)  # its chunk is counted, not read as lines
             elif verb == "AUTH" and whole and not in_text and self.settings.auth is not None:
@@ -469,9 +482,9 @@ class Session:
             return ()
         conduct = self.conduct
         if pipelined:
-            conduct.command(verb, pipelined)
+            conduct.command(name, pipelined)
         else:  # conduct.command()'s whole work for a command sent in turn (nearly all)
-            conduct.previous, conduct.pipelined = verb, False
+            conduct.previous, conduct.pipelined = name, False
         if known is None:
             plain = True
             if (  # not one CRLF at the end, nor a CR or LF before it (bytes.count costs more)
@@ -482,29 +495,37 @@ class Session:
                 or "\n" in text
             ):
                 plain = False
-                conduct.line_endings(line, verb, message=False)
+                conduct.line_endings(line, name, message=False)
                 refused = bare_lf.refusal(self.settings, line)  # the server's policy (bare_lf.py)
                 if refused is not None:
                     if verb == "BDAT":  # its chunk is read and discarded first (RFC 3030 §2)
                         return bdat.command(self, arg.strip(), refused)
                     ours = verb in _STAGE_OF
                     stage = _STAGE_OF[verb] if ours else _STAGE_UNKNOWN
-                    return bare_lf.refuse(self, stage, arg.strip() if ours else text, refused)
+                    kept = _argument(shown) if ours else shown
+                    return bare_lf.refuse(self, stage, kept, refused)
             if len(line) > COMMAND_LINE_LIMIT:
-                self.conduct.command_too_long(verb, len(line))
+                self.conduct.command_too_long(name, len(line))
                 too_long = self.reply(500, "5.5.6", "Line too long")
-                return self.respond(_STAGE_UNKNOWN, text, too_long)
+                return self.respond(_STAGE_UNKNOWN, shown, too_long)
             found = commands.COMMANDS.get(verb)
             if found is None:
-                # The echo is sanitised: a reply must stay one line of text whatever was sent.
-                shown = "".join(c if " " < c < "\x7f" else "?" for c in word[:64])
-                what = (
-                    "Error: bad syntax" if not word else f'Error: command "{shown}" not recognized'
-                )
-                return self.respond(_STAGE_UNKNOWN, text, self.reply(500, "5.5.2", what))
+                # The echo is sanitised: a reply must stay one line of text whatever was sent;
+                # and it is of what the record keeps (a secret the line carried is not sent
+                # back, nor recorded as the reply)
+                if shown is AUTH_MASK:
+                    what = "Error: command not recognized"
+                else:
+                    if shown is not text:
+                        word = shown.partition(" ")[0]
+                    echo = "".join(c if " " < c < "\x7f" else "?" for c in word[:64])
+                    named = f'Error: command "{echo}" not recognized'
+                    what = "Error: bad syntax" if not word else named
+                return self.respond(_STAGE_UNKNOWN, shown, self.reply(500, "5.5.2", what))
             handler = found
             if "\x00" in arg:  # no command allows one (RFC 5321 §2.4, §4.1.2): told, not obeyed
-                return params.refuse(self, _STAGE_OF[verb], arg.strip(), params.NUL_IN_COMMAND)
+                kept = _argument(shown)
+                return params.refuse(self, _STAGE_OF[verb], kept, params.NUL_IN_COMMAND)
             arg = arg.strip()
             # AUTH's never: its line may carry a secret (the transcript masks it)
             if plain and verb != "AUTH" and type(line) is bytes:
@@ -514,7 +535,7 @@ class Session:
         if self._tls_required and not self.tls_active and verb not in _TLS_OWN:
             # RFC 3207 §4: the server's policy, not the client's mistake, so no violation
             first = self.reply(530, "5.7.0", "Must issue a STARTTLS command first")
-            return self.respond(_STAGE_OF[verb], arg, first)
+            return self.respond(_STAGE_OF[verb], _argument(shown) if verb == "AUTH" else arg, first)
         return handler(self, arg)
 
     def _after_close(
@@ -591,6 +612,7 @@ class Session:
         one the reader holds is (and the next command's pipelining against it)."""
         auth = self.mode is _MODE_AUTH or self.auth_after_close > 0
         text = head.decode("utf-8", "surrogateescape")
+        kept = masked(text, self.auth_seen and _not_a_command(text))  # (what the record keeps)
         if self.mode is _MODE_CLOSED:
             if self.text_after_close == 1:
                 self._text_after_close(self.clock.now() if self.arrived is None else self.arrived)
@@ -598,11 +620,11 @@ class Session:
         if size is None:
             self.heard("(over-long line, discarded)", unfinished=ended)
         else:
-            shown = AUTH_MASK if auth else masked(text)
+            shown = AUTH_MASK if auth else kept
             self.heard(
                 f"{shown}... (over-long line of {size:,} octets, discarded)", unfinished=ended
             )
-        verb = "AUTH" if auth else text.partition(" ")[0][:64].upper()
+        verb = "AUTH" if auth else verb_of(kept)[:64]
         if self.mode is _MODE_CLOSED:  # after the server's last reply: judged, never answered
             when = self.clock.now() if self.arrived is None else self.arrived
             in_text = self.text_after_close  # a line of message text after the close: not judged
@@ -648,17 +670,17 @@ class Session:
             self._after_close("AUTH", AUTH_MASK, when, pipelined, whole=False)
         else:
             text = fragment.decode("utf-8", "surrogateescape")
-            verb = text.partition(" ")[0].upper()
+            shown, verb = said(text, self.auth_seen and _not_a_command(text))
             if mode is _MODE_CLOSED:
                 if self.text_after_close == 1:
                     self._text_after_close(
                         self.clock.now() if self.arrived is None else self.arrived
                     )
                 self.text_count_ended(self.arrived)  # (lines counted after the close: before it)
-            self.heard(masked(text), unfinished=True)
+            self.heard(shown, unfinished=True)
             if mode is _MODE_CLOSED:  # the server had closed: judged as any line then
                 when = self.clock.now() if self.arrived is None else self.arrived
-                self._after_close(verb, masked(text), when, pipelined, whole=False)
+                self._after_close(verb, shown, when, pipelined, whole=False)
                 return
             # unterminated-line, at least
             self.conduct.line_endings(fragment, verb, message=False, ended=False)
@@ -761,8 +783,8 @@ class Session:
         counted[2] += octets
         for line, when, pipelined in (first, last) if lines > 1 else (first,):
             text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
-            verb = text.partition(" ")[0].upper()
-            self._after_close(verb, masked(text), when, pipelined)
+            shown, verb = said(text, self.auth_seen and _not_a_command(text))
+            self._after_close(verb, shown, when, pipelined)
 
     def silently_closed(self, when: float | None = None) -> None:
         """The close after a silence in a message (:attr:`silent_close`) goes out now (or its
@@ -1578,6 +1600,17 @@ class Session:
         if wait is not None and 400 <= reply.code < 500:
             now = self.now()
             self.shared.hold_off(client_ip(self.info.peer), now + wait, now)
+
+
+def _argument(shown: str) -> str:
+    """A command's argument as the record keeps it: of the line's recorded form (``shown``:
+    auth_mask.masked), so a secret the line carried stays out of rules' outcomes too."""
+    return shown.partition(" ")[2].strip()
+
+
+def _not_a_command(text: str) -> bool:
+    """``text``'s first word names no command (so it may be a SASL answer: auth_mask)."""
+    return text.partition(" ")[0].upper() not in commands.COMMANDS
 
 
 @functools.lru_cache(maxsize=1024)

@@ -65,3 +65,42 @@ def test_the_answers_after_the_421_are_logged_masked(tmp_path: Path, how: str, f
     assert shown[-3:] == [AUTH_MASK, AUTH_MASK, "QUIT"], text
     # the first answer is the command RFC 5321 §3.8 forgives; the second is judged, as masked
     assert len(violations) == 1 and AUTH_MASK in violations[0], text
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_malformed_lines_and_answers_read_as_commands_are_logged_masked(
+    tmp_path: Path, fmt: str
+) -> None:
+    # fresh23 F1, F3: a tab-separated AUTH line (the 500 echoed it whole), and a client that
+    # ends each answer twice (base64.encodebytes, then CRLF): the password line is read as a
+    # command, and was logged and echoed in clear
+    path = tmp_path / "auth.yaml"
+    path.write_text(SCENARIO % "")
+    args = ("--scenario", str(path), "--log-format", fmt)
+    ir = b64(f"\0alice\0{SECRET}")
+    with serve(tmp_path, *args) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+            reader = client.makefile("rb")
+            heard = [reader.readline()]
+            for line in (
+                b"EHLO client.test\r\n",
+                f"AUTH\tLOGIN\t{ir}\r\n".encode(),
+                b"AUTH LOGIN\r\n",
+                f"{b64('alice')}\n\r\n".encode(),
+                f"{b64(SECRET)}\n\r\n".encode(),
+                b"QUIT\r\n",
+            ):
+                client.sendall(line)
+                heard.append(reader.readline())
+                while heard[-1][3:4] == b"-":
+                    heard.append(reader.readline())  # (the EHLO reply's lines)
+            heard.append(reader.read())
+        server.wait_for("closed" if fmt == "text" else '"event": "close"')
+        text = server.stop()
+    replies = b"".join(heard).decode()
+    for secret in (SECRET, b64(SECRET), ir[4:20]):
+        assert secret.casefold() not in text.casefold(), text
+        assert secret.casefold() not in replies.casefold(), replies
+    assert '500 5.5.2 Error: command "AUTH?LOGIN" not recognized' in replies
+    assert "500 5.5.2 Error: command not recognized" in replies  # the password line's
+    assert text.count(AUTH_MASK) >= 4, text  # the AUTH line, the three answers

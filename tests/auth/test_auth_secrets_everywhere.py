@@ -1,0 +1,158 @@
+"""No record of any kind carries an AUTH secret, whatever shape the client gives it (fresh23):
+the transcript, the server's replies as recorded (a 500's echo of the line), the violations
+(their command and text) and the rules' outcomes; checked in any letter case, since a
+violation's command is upper-cased. Malformed AUTH lines (white space other than SP around
+the mechanism, a run-on ``AUTH:PLAIN``), and SASL answers the server reads as commands (sent
+behind a refused AUTH, or a line ended twice: ``base64.encodebytes`` then CRLF), each whole
+and in the pieces a socket may cut it in. Engine only: bytes in, on a FakeClock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from smtpfake.engine.auth_mask import AUTH_MASK
+
+from ..support.engine import Engine
+from ..support.pipe import Pipe
+from .helpers import auth_scenario, b64, plain
+
+PASSWORD = "Sup3rSecret"
+IR = plain("alice", PASSWORD)
+USER, WORD = b64("alice"), b64(PASSWORD)
+LONG = b64(PASSWORD * 300)  # an answer too long for a command line
+SECRETS = (PASSWORD, IR, WORD, IR[4:16], WORD[:8], LONG[:16])
+
+CASES: dict[str, list[str]] = {
+    # fresh23 F1, F2: a line without SP is all "verb": echoed by the 500, named by violations
+    "tab, tab": ["EHLO c.test", f"AUTH\tPLAIN\t{IR}"],
+    "lead tab, lower case": ["EHLO c.test", f"\tauth\tplain\t{IR}"],
+    # fresh23 F4: white space as str.split() takes it, and run-on forms
+    "VT": ["EHLO c.test", f"AUTH\x0bPLAIN {IR}"],
+    "FF": ["EHLO c.test", f"AUTH\x0cPLAIN {IR}"],
+    "NUL": ["EHLO c.test", f"AUTH\x00PLAIN {IR}"],
+    "colon": ["EHLO c.test", f"AUTH:PLAIN {IR}"],
+    "run-on": ["EHLO c.test", f"AUTHPLAIN {IR}"],
+    "AUTH=": ["EHLO c.test", f"AUTH={IR}"],
+    # fresh23 F3: answers the server reads as commands
+    "refused before EHLO": [f"AUTH LOGIN\r\n{USER}\r\n{WORD}"],
+    "PLAIN refused before EHLO": [f"AUTH PLAIN\r\n{IR}"],
+    "not offered": ["EHLO c.test", f"AUTH CRAM-MD5\r\n{IR}"],
+    "in a transaction": ["EHLO c.test", "MAIL FROM:<a@x.test>", f"AUTH LOGIN {USER}\r\n{WORD}"],
+    "second AUTH": [
+        "EHLO c.test",
+        f"AUTH PLAIN {plain('alice', 'secret')}",
+        f"AUTH LOGIN\r\n{USER}\r\n{WORD}",
+    ],
+    "after HELO": ["HELO c.test", f"AUTH LOGIN\r\n{USER}\r\n{WORD}"],
+    # base64.encodebytes() ends each answer with LF, then the client adds CRLF
+    "encodebytes": ["EHLO c.test", "AUTH LOGIN", f"{USER}\n", f"{WORD}\n"],
+    # a line too long to hold, behind a refused AUTH
+    "long answer": ["EHLO c.test", f"AUTH CRAM-MD5\r\n{LONG}"],
+}
+
+
+def run(lines: list[str], how: str, **settings: Any) -> tuple[bytes, str]:
+    """The session of a client that sends ``lines`` (each with CRLF, each waited for), whole,
+    byte by byte or all in one read; the bytes the server sent, and every record of it."""
+    played = auth_scenario(mechanisms=["PLAIN", "LOGIN"])
+    played["server"].update(settings)
+    engine = Engine(played)
+    pipe = Pipe(engine)
+    pipe.connect()
+    data = [f"{line}\r\n".encode() for line in [*lines, "QUIT"]]
+    if how == "one read":
+        data = [b"".join(data)]
+    for chunk in data:
+        if how == "byte by byte":
+            for i in range(len(chunk)):
+                pipe.feed(chunk[i : i + 1])
+        else:
+            pipe.feed(chunk)
+        engine.advance(0.01)
+    pipe.eof()
+    pipe.finish()
+    (record,) = engine.journal.sessions()
+    return bytes(pipe.wire), repr(record) + record.format() + "".join(record.near_misses)
+
+
+def assert_secret_free(recorded: str) -> None:
+    folded = recorded.casefold()
+    for secret in SECRETS:
+        assert secret.casefold() not in folded, (secret, recorded)
+
+
+@pytest.mark.parametrize("how", ["whole", "byte by byte", "one read"])
+@pytest.mark.parametrize("case", CASES)
+def test_no_record_carries_the_secret(case: str, how: str) -> None:
+    wire, recorded = run(CASES[case], how)
+    assert_secret_free(recorded)
+    assert AUTH_MASK in recorded
+    # nor does the server send it back (a 500 echoes the line's first word)
+    assert_secret_free(wire.decode("ascii", "replace"))
+
+
+@pytest.mark.parametrize("policy", ["reject", "disconnect"])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["EHLO c.test", f"AUTH LOGIN\n{USER}\r\n{WORD}"],
+        ["EHLO c.test", "AUTH LOGIN", f"{USER}\n{WORD}"],
+        ["EHLO c.test", f"AUTH PLAIN {IR}\n"],
+    ],
+    ids=["AUTH ended by LF", "answer ended by LF", "initial response ended by LF"],
+)
+def test_lines_the_bare_lf_policy_refuses_keep_no_secret(policy: str, lines: list[str]) -> None:
+    # fresh23 F3: the refusal ends the exchange; the answers behind it are read as commands
+    for how in ("whole", "byte by byte"):
+        wire, recorded = run(lines, how, bare_lf=policy)
+        assert_secret_free(recorded)
+        assert_secret_free(wire.decode("ascii", "replace"))
+
+
+def test_what_a_masked_line_still_shows() -> None:
+    """Masking keeps what is not secret: the line up to the mechanism as sent, the 500's echo
+    of it, and violations named by it; an answer read as a command is named as one."""
+    engine = Engine(auth_scenario())
+    pipe = Pipe(engine)
+    pipe.connect()
+    assert pipe.feed("EHLO c.test").endswith(b"250 AUTH PLAIN LOGIN\r\n")
+    echo = pipe.feed(f"AUTH\tPLAIN\t{IR}")
+    assert echo == b'500 5.5.2 Error: command "AUTH?PLAIN" not recognized\r\n'
+    assert pipe.feed("AUTH LOGIN") == b"334 VXNlcm5hbWU6\r\n"
+    assert pipe.feed("*").startswith(b"501 ")  # cancelled (RFC 4954 §4)
+    # the client goes on answering: the server reads it as a command
+    assert pipe.feed(WORD) == b"500 5.5.2 Error: command not recognized\r\n"
+    # an answer pipelined behind NOOP (RFC 2920 §3.1: a group's last command) is named so
+    assert pipe.feed(f"NOOP\r\n{WORD}").count(b"\r\n") == 2
+    assert pipe.feed(f"RSET {WORD}").startswith(b"501 ")
+    assert pipe.feed(f"XYZZY {WORD}").startswith(b"500 ")
+    pipe.eof()
+    pipe.finish()
+    (record,) = engine.journal.sessions()
+    client = [e.text for e in record.transcript if e.side == "client" and not e.event]
+    assert client == [
+        "EHLO c.test",
+        "AUTH\tPLAIN (auth response)",
+        "AUTH LOGIN",
+        "*",
+        AUTH_MASK,
+        "NOOP",
+        AUTH_MASK,
+        f"RSET {WORD}",  # a command's argument is not an answer
+        f"XYZZY {WORD}",  # nor is a line of two words
+    ]
+    assert ("bad-pipelining", AUTH_MASK) in [(v.kind, v.command) for v in record.violations]
+
+
+def test_without_an_auth_line_a_base64_word_is_recorded_as_sent() -> None:
+    engine = Engine(auth_scenario())
+    pipe = Pipe(engine)
+    pipe.connect()
+    pipe.feed("EHLO c.test")
+    assert pipe.feed(WORD).startswith(f'500 5.5.2 Error: command "{WORD}"'.encode())
+    pipe.eof()
+    pipe.finish()
+    (record,) = engine.journal.sessions()
+    assert WORD in [e.text for e in record.transcript]
