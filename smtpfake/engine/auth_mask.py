@@ -12,71 +12,92 @@ AUTH_MASK = "(auth response)"
 
 #: RFC 4422 §3.1 sasl-mech's octets (any case: a client may write it in lower case)
 _MECHANISM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-#: RFC 4422 §3.1: a mechanism name is at most 20 octets (a longer run is not one)
-_MECHANISM_MAX = 20
+#: SASL mechanism names a client may name (IANA's SASL registry, and the common unregistered
+#: LOGIN, XOAUTH2, NTLM); the engine runs PLAIN and LOGIN. Any other word where AUTH's
+#: mechanism goes is taken as what it may be, a secret (a client that sent its password there)
+KNOWN_MECHANISMS = frozenset(
+    {
+        "ANONYMOUS",
+        "CRAM-MD5",
+        "DIGEST-MD5",
+        "EXTERNAL",
+        "GS2-KRB5",
+        "GS2-KRB5-PLUS",
+        "GSS-SPNEGO",
+        "GSSAPI",
+        "KERBEROS_V4",
+        "KERBEROS_V5",
+        "LOGIN",
+        "NTLM",
+        "OAUTH10A",
+        "OAUTHBEARER",
+        "OPENID20",
+        "OTP",
+        "PLAIN",
+        "SAML20",
+        "SCRAM-SHA-1",
+        "SCRAM-SHA-1-PLUS",
+        "SCRAM-SHA-256",
+        "SCRAM-SHA-256-PLUS",
+        "SCRAM-SHA-512",
+        "SCRAM-SHA-512-PLUS",
+        "SECURID",
+        "SKEY",
+        "SRP",
+        "XOAUTH",
+        "XOAUTH2",
+    }
+)
 #: what a malformed line may have around AUTH and its mechanism: white space as str.split()
 #: takes it, which a client's own parser may
 _BLANK = " \t\x0b\x0c"
-#: RFC 4648 §4's base64 alphabet and its padding: what a SASL answer is made of (RFC 4954 §4)
-_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+
+def is_auth_line(text: str) -> bool:
+    """``text`` (a command line) starts with AUTH, however malformed: from it on, a session
+    masks every line that is not a command (:func:`masked`)."""
+    return text.lstrip(_BLANK)[:4].upper() == "AUTH"
 
 
 def masked(text: str, answers: bool = False) -> str:
-    """A command line as the record keeps it. What follows an AUTH line's mechanism name
-    carries secrets (an initial response, RFC 4954 §4), however the line is malformed: white
-    space before AUTH, a tab, VT, FF or ``=`` after it or after the mechanism, a run-on
-    ``AUTH:PLAIN``, ``AUTHPLAIN`` (the 500/504 it gets does not unsay the password it
-    carries): kept up to the mechanism, the rest :data:`AUTH_MASK`. ``answers``: the session
-    has seen an AUTH line and this is no command, so a line that is one word of base64 and
-    its padding (RFC 4648 §4; "=" alone is an empty answer) is taken as a SASL answer the
-    server read as a command (a client that pipelines its answers behind a refused AUTH, or
-    ends one line twice): :data:`AUTH_MASK` whole. Any other line: ``text`` itself (the same
-    object)."""
-    if text[:5].upper() != "AUTH ":
+    """A command line as the record keeps it.
+
+    An AUTH line, however malformed (white space before it, a tab, VT, FF or one ":" or "="
+    around the mechanism, a run-on ``AUTHPLAIN``), is kept up to its mechanism as sent, the
+    rest :data:`AUTH_MASK` (an initial response carries the password, RFC 4954 §4); a word
+    in the mechanism's place that names no mechanism (:data:`KNOWN_MECHANISMS`) may be the
+    password itself, so it is masked too. ``answers``: the line is no command and the session
+    has sent an AUTH line before, so it may be a SASL answer the server read as a command (a
+    client that pipelines its answers behind a refused AUTH, ends one line twice, or sends
+    its password in any other shape): :data:`AUTH_MASK` whole. Any other line: ``text``
+    itself (the same object)."""
+    if text[:5].upper() == "AUTH ":
+        lead = 0
+    else:
         lead = len(text) - len(text.lstrip(_BLANK))
         if text[lead : lead + 4].upper() != "AUTH":
-            if answers and _answer_like(text):
-                return AUTH_MASK
-            return text  # every other command (this runs on every line an AUTH might be)
-    else:
-        lead = 0
+            return AUTH_MASK if answers else text
     size = len(text)
     verb_end = lead + 4
-    word_end = verb_end  # the line's first word, up to white space
-    while word_end < size and text[word_end] not in _BLANK:
-        word_end += 1
-    if word_end == verb_end:  # AUTH, white space, the mechanism (RFC 4954 §4, give or take)
-        start = verb_end
-        while start < size and text[start] in _BLANK:
-            start += 1
-        end = start
-        while end < size and text[end] in _MECHANISM:
-            end += 1
-        if end - start > _MECHANISM_MAX:
-            end = verb_end
-    else:  # a run-on AUTH:PLAIN or AUTHPLAIN: kept when that is the whole first word
-        start = verb_end + (text[verb_end] not in _MECHANISM)
-        end = start
-        while end < word_end and text[end] in _MECHANISM:
-            end += 1
-        if end != word_end or end - start > _MECHANISM_MAX:
-            end = verb_end  # more in the word than a mechanism (AUTH=<secret>)
+    start = verb_end
+    while start < size and text[start] in _BLANK:
+        start += 1
+    if start == verb_end and start < size and text[start] in ":=":
+        start += 1  # a run-on AUTH:PLAIN, AUTH=PLAIN (as old servers' EHLO wrote AUTH=)
+    end = start
+    while end < size and text[end] in _MECHANISM:
+        end += 1
+    if text[start:end].upper() not in KNOWN_MECHANISMS:
+        end = verb_end  # no mechanism named: what follows AUTH may be the password
     if not text[end:].strip(_BLANK + "\r"):
         return text
     return f"{text[:end]} {AUTH_MASK}"
 
 
-def _answer_like(text: str) -> bool:
-    """``text`` is one word of base64 (RFC 4648 §4) and its padding: a SASL answer, or two run
-    together (a client that left out the line ending between them); "=" alone is an empty one."""
-    word = text.strip(_BLANK + "\r")
-    return bool(word) and _BASE64.issuperset(word)
-
-
 def said(text: str, answers: bool = False) -> tuple[str, str]:
     """A command line as the record keeps it (:func:`masked`) and the command a violation
     names for it: the first word, upper-cased, of what is kept (so never a secret; for a line
-    taken as a SASL answer, :data:`AUTH_MASK`)."""
+    masked whole, :data:`AUTH_MASK`)."""
     shown = masked(text, answers)
     return shown, verb_of(shown)
 

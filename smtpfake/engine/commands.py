@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from smtpfake.engine import bare_lf, bdat, params
+from smtpfake.engine.auth_mask import AUTH_MASK, KNOWN_MECHANISMS
 from smtpfake.engine.body import Body, Declared
 from smtpfake.engine.conduct import bad_pipelining_rfc
 from smtpfake.engine.state import Mode, Refusal
@@ -339,19 +340,21 @@ def _starttls(session: Session, arg: str) -> tuple[Action, ...]:
 def _auth(session: Session, arg: str) -> tuple[Action, ...]:
     word, _, initial = arg.partition(" ")
     mechanism, initial = word.upper(), initial.strip()
+    # what rules and the record see of it: a word that names no mechanism may be the password
+    named = mechanism if not mechanism or mechanism in KNOWN_MECHANISMS else AUTH_MASK
     auth = session.settings.auth
     if auth is None:
         off = session.reply(502, "5.5.1", "Error: authentication not enabled")
-        return _verdict(session, mechanism, None, off)
+        return _verdict(session, named, None, off)
     after = session.sequence("AUTH")
     if isinstance(after, Refusal):
-        return session.refuse(_STAGE_AUTH, mechanism, after)
+        return session.refuse(_STAGE_AUTH, named, after)
     if not mechanism:
         syntax = session.reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]")
         return _verdict(session, mechanism, None, syntax)
     if mechanism not in auth.mechanisms:
         unknown = session.reply(504, "5.5.4", "Unrecognized authentication type")
-        return _verdict(session, mechanism, None, unknown)
+        return _verdict(session, named, None, unknown)
     if auth.require_tls and not session.tls_active:
         # Not advertised before TLS, so the client sent credentials it was not offered to.
         detail = f"AUTH {mechanism} in clear text; the server requires TLS"

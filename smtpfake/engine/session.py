@@ -22,7 +22,14 @@ from smtpfake.engine import bare_lf, bdat, commands, params
 # AUTH_LINE_LIMIT and TEXT_LINE_LIMIT are re-exported ("as"): tests import them from here.
 # (the SASL exchange, auth.py, loads with the first AUTH: commands.py)
 from smtpfake.engine.auth_mask import AUTH_LINE_LIMIT as AUTH_LINE_LIMIT
-from smtpfake.engine.auth_mask import AUTH_MASK, answers_due, masked, said, verb_of
+from smtpfake.engine.auth_mask import (
+    AUTH_MASK,
+    answers_due,
+    is_auth_line,
+    masked,
+    said,
+    verb_of,
+)
 from smtpfake.engine.body import NOTHING_DECLARED, Body
 from smtpfake.engine.clock import Clock, SystemClock
 from smtpfake.engine.compiled import compiled
@@ -439,15 +446,14 @@ class Session:
             verb = word.upper()
             # what the record keeps of the line (``shown``) and the command it names (``name``):
             # never a secret, in any of the records (auth_mask.said)
-            if "AUTH" in verb or not word:
-                # (a malformed AUTH too: white space before it, a tab after it: its secrets)
-                shown, name = said(text)
-                if verb == "AUTH" or shown is not text:
-                    self.auth_seen = True
-            elif self.auth_seen and verb not in commands.COMMANDS:
-                shown, name = said(text, answers=True)  # (an answer read as a command)
+            if verb in commands.COMMANDS and verb != "AUTH":
+                shown, name = text, verb  # (nearly every line)
             else:
-                shown, name = text, verb
+                # an AUTH line, however malformed, and from it on any line that is no command
+                # (an answer the server reads as one): masked (auth_mask.masked)
+                if is_auth_line(text):
+                    self.auth_seen = True
+                shown, name = said(text, self.auth_seen)
         when = self.arrived  # heard(), inline: every command
         if when is None:
             when = self.clock.now()
@@ -511,16 +517,15 @@ class Session:
             found = commands.COMMANDS.get(verb)
             if found is None:
                 # The echo is sanitised: a reply must stay one line of text whatever was sent;
-                # and it is of what the record keeps (a secret the line carried is not sent
-                # back, nor recorded as the reply)
-                if shown is AUTH_MASK:
+                # none for a line the record masks (its secret is not sent back, nor recorded
+                # as the reply)
+                if not word:
+                    what = "Error: bad syntax"
+                elif shown is not text:
                     what = "Error: command not recognized"
                 else:
-                    if shown is not text:
-                        word = shown.partition(" ")[0]
                     echo = "".join(c if " " < c < "\x7f" else "?" for c in word[:64])
-                    named = f'Error: command "{echo}" not recognized'
-                    what = "Error: bad syntax" if not word else named
+                    what = f'Error: command "{echo}" not recognized'
                 return self.respond(_STAGE_UNKNOWN, shown, self.reply(500, "5.5.2", what))
             handler = found
             if "\x00" in arg:  # no command allows one (RFC 5321 §2.4, §4.1.2): told, not obeyed
@@ -612,6 +617,8 @@ class Session:
         one the reader holds is (and the next command's pipelining against it)."""
         auth = self.mode is _MODE_AUTH or self.auth_after_close > 0
         text = head.decode("utf-8", "surrogateescape")
+        if is_auth_line(text):
+            self.auth_seen = True  # (the lines after it are masked, as after one held whole)
         kept = masked(text, self.auth_seen and _not_a_command(text))  # (what the record keeps)
         if self.mode is _MODE_CLOSED:
             if self.text_after_close == 1:

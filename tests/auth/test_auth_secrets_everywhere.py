@@ -8,6 +8,7 @@ and in the pieces a socket may cut it in. Engine only: bytes in, on a FakeClock.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -22,7 +23,8 @@ PASSWORD = "Sup3rSecret"
 IR = plain("alice", PASSWORD)
 USER, WORD = b64("alice"), b64(PASSWORD)
 LONG = b64(PASSWORD * 300)  # an answer too long for a command line
-SECRETS = (PASSWORD, IR, WORD, IR[4:16], WORD[:8], LONG[:16])
+URLSAFE = base64.urlsafe_b64encode(b"\xfb\xff" + PASSWORD.encode()).decode()  # "-" and "_"
+SECRETS = (PASSWORD, IR, WORD, IR[4:16], WORD[:8], LONG[:16], URLSAFE[4:])
 
 CASES: dict[str, list[str]] = {
     # fresh23 F1, F2: a line without SP is all "verb": echoed by the 500, named by violations
@@ -50,6 +52,24 @@ CASES: dict[str, list[str]] = {
     "encodebytes": ["EHLO c.test", "AUTH LOGIN", f"{USER}\n", f"{WORD}\n"],
     # a line too long to hold, behind a refused AUTH
     "long answer": ["EHLO c.test", f"AUTH CRAM-MD5\r\n{LONG}"],
+    # fresh24 F1: a malformed AUTH line without an initial response, then the answers
+    "tab, no initial response": ["EHLO c.test", f"AUTH\tLOGIN\r\n{USER}\r\n{WORD}"],
+    "run-on, no initial response": ["EHLO c.test", f"AUTHPLAIN\r\n{IR}"],
+    "colon, no initial response": ["EHLO c.test", f"AUTH:LOGIN\r\n{USER}\r\n{WORD}"],
+    "lead space, no initial response": ["EHLO c.test", f" AUTH LOGIN\r\n{USER}\r\n{WORD}"],
+    "after QUIT": ["EHLO c.test", f"QUIT\r\nAUTH\tLOGIN\r\n{USER}\r\n{WORD}"],
+    # fresh24 F2: the password where the mechanism goes
+    "AUTH <password>": ["EHLO c.test", f"AUTH {PASSWORD}"],
+    "AUTH=<password>": ["EHLO c.test", f"AUTH={PASSWORD}"],
+    "AUTH:<password>": ["EHLO c.test", f"AUTH:{PASSWORD}"],
+    "AUTH<password>": ["EHLO c.test", f"AUTH{PASSWORD}"],
+    "AUTH <base64>": ["EHLO c.test", f"AUTH {WORD}"],
+    # fresh24 F3, F5: answers in other shapes behind a refused AUTH
+    "answers after a space": ["HELO c.test", f"AUTH LOGIN\r\n {USER}\r\n {WORD}"],
+    "an answer and more": ["EHLO c.test", f"AUTH CRAM-MD5\r\n{WORD} x"],
+    "URL-safe base64": ["EHLO c.test", f"AUTH CRAM-MD5\r\n{URLSAFE}"],
+    "in clear": ["EHLO c.test", f"AUTH CRAM-MD5\r\n{PASSWORD}!"],
+    "PASS": ["EHLO c.test", "AUTH LOGIN", "*", f"PASS {PASSWORD}"],
 }
 
 
@@ -93,33 +113,40 @@ def test_no_record_carries_the_secret(case: str, how: str) -> None:
     assert_secret_free(wire.decode("ascii", "replace"))
 
 
-@pytest.mark.parametrize("policy", ["reject", "disconnect"])
+@pytest.mark.parametrize(
+    "settings",
+    [{"bare_lf": "reject"}, {"bare_lf": "disconnect"}, {"bare_cr": "clean"}],
+    ids=["bare_lf reject", "bare_lf disconnect", "bare_cr clean"],
+)
 @pytest.mark.parametrize(
     "lines",
     [
         ["EHLO c.test", f"AUTH LOGIN\n{USER}\r\n{WORD}"],
         ["EHLO c.test", "AUTH LOGIN", f"{USER}\n{WORD}"],
         ["EHLO c.test", f"AUTH PLAIN {IR}\n"],
+        ["EHLO c.test", f"AUTH\rPLAIN {IR}"],  # (fresh24 F4: clean splits it at the CR)
     ],
-    ids=["AUTH ended by LF", "answer ended by LF", "initial response ended by LF"],
+    ids=["AUTH ended by LF", "answer ended by LF", "IR ended by LF", "CR after AUTH"],
 )
-def test_lines_the_bare_lf_policy_refuses_keep_no_secret(policy: str, lines: list[str]) -> None:
+def test_lines_a_line_ending_policy_cuts_keep_no_secret(
+    settings: dict[str, str], lines: list[str]
+) -> None:
     # fresh23 F3: the refusal ends the exchange; the answers behind it are read as commands
     for how in ("whole", "byte by byte"):
-        wire, recorded = run(lines, how, bare_lf=policy)
+        wire, recorded = run(lines, how, **settings)
         assert_secret_free(recorded)
         assert_secret_free(wire.decode("ascii", "replace"))
 
 
 def test_what_a_masked_line_still_shows() -> None:
-    """Masking keeps what is not secret: the line up to the mechanism as sent, the 500's echo
-    of it, and violations named by it; an answer read as a command is named as one."""
+    """Masking keeps what is not secret: the line up to the mechanism as sent, and violations
+    named by it; an answer read as a command is named as one; commands are shown as sent."""
     engine = Engine(auth_scenario())
     pipe = Pipe(engine)
     pipe.connect()
     assert pipe.feed("EHLO c.test").endswith(b"250 AUTH PLAIN LOGIN\r\n")
     echo = pipe.feed(f"AUTH\tPLAIN\t{IR}")
-    assert echo == b'500 5.5.2 Error: command "AUTH?PLAIN" not recognized\r\n'
+    assert echo == b"500 5.5.2 Error: command not recognized\r\n"  # (no echo of it)
     assert pipe.feed("AUTH LOGIN") == b"334 VXNlcm5hbWU6\r\n"
     assert pipe.feed("*").startswith(b"501 ")  # cancelled (RFC 4954 §4)
     # the client goes on answering: the server reads it as a command
@@ -128,6 +155,9 @@ def test_what_a_masked_line_still_shows() -> None:
     assert pipe.feed(f"NOOP\r\n{WORD}").count(b"\r\n") == 2
     assert pipe.feed(f"RSET {WORD}").startswith(b"501 ")
     assert pipe.feed(f"XYZZY {WORD}").startswith(b"500 ")
+    assert pipe.feed("HELP").startswith(b"214")
+    assert pipe.feed("VRFY someone").startswith(b"252 ")
+    assert pipe.feed("MAIL FROM:<a@x.test>").startswith(b"250 ")
     pipe.eof()
     pipe.finish()
     (record,) = engine.journal.sessions()
@@ -140,8 +170,11 @@ def test_what_a_masked_line_still_shows() -> None:
         AUTH_MASK,
         "NOOP",
         AUTH_MASK,
-        f"RSET {WORD}",  # a command's argument is not an answer
-        f"XYZZY {WORD}",  # nor is a line of two words
+        f"RSET {WORD}",  # a command's line is shown as sent
+        AUTH_MASK,  # a line that is no command, after an AUTH line, may carry the password
+        "HELP",
+        "VRFY someone",
+        "MAIL FROM:<a@x.test>",
     ]
     assert ("bad-pipelining", AUTH_MASK) in [(v.kind, v.command) for v in record.violations]
 
