@@ -12,8 +12,8 @@ AUTH_MASK = "(auth response)"
 
 #: RFC 4422 §3.1 sasl-mech's octets (any case: a client may write it in lower case)
 _MECHANISM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-#: SASL mechanism names a client may name (IANA's SASL registry, and the common unregistered
-#: LOGIN, XOAUTH2, NTLM); the engine runs PLAIN and LOGIN. Any other word where AUTH's
+#: SASL mechanism names a client may name: the common ones of IANA's SASL registry and the
+#: unregistered LOGIN and XOAUTH2; the engine runs PLAIN and LOGIN. Any other word where AUTH's
 #: mechanism goes is taken as what it may be, a secret (a client that sent its password there)
 KNOWN_MECHANISMS = frozenset(
     {
@@ -51,19 +51,33 @@ KNOWN_MECHANISMS = frozenset(
 #: what a malformed line may have around AUTH and its mechanism: white space as str.split()
 #: takes it, which a client's own parser may
 _BLANK = " \t\x0b\x0c"
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def is_auth_line(text: str) -> bool:
-    """``text`` (a command line) starts with AUTH, however malformed: from it on, a session
-    masks every line that is not a command (:func:`masked`)."""
-    return text.lstrip(_BLANK)[:4].upper() == "AUTH"
+    """``text`` (a command line) is an AUTH line, however malformed (:func:`_auth_at`): from it
+    on, a session masks every line that is not a command (:func:`masked`)."""
+    return _auth_at(text) >= 0
+
+
+def _auth_at(text: str) -> int:
+    """Where AUTH starts in ``text``'s first word (the server's verb: up to the first SP, after
+    white space), any case; -1 for none. Not only at its start: octets before it (a CR of a
+    client that ends lines LF CR, a NUL, a byte-order mark, one a miscounted BDAT chunk left)
+    make it no AUTH command, yet the line carries its secrets all the same; and IMAP's
+    AUTHENTICATE counts too."""
+    at = text.translate(_ASCII_UPPER).find("AUTH")  # (str.upper() may change the length)
+    if at < 0 or " " in text[:at].lstrip(_BLANK):
+        return -1
+    return at
 
 
 def masked(text: str, answers: bool = False) -> str:
     """A command line as the record keeps it.
 
-    An AUTH line, however malformed (white space before it, a tab, VT, FF or one ":" or "="
-    around the mechanism, a run-on ``AUTHPLAIN``), is kept up to its mechanism as sent, the
+    An AUTH line, however malformed (:func:`_auth_at`: anything before AUTH in the first word
+    or white space; a tab, VT, FF or one ":" or "=" around the mechanism; a run-on
+    ``AUTHPLAIN``), is kept up to its mechanism as sent, the
     rest :data:`AUTH_MASK` (an initial response carries the password, RFC 4954 §4); a word
     in the mechanism's place that names no mechanism (:data:`KNOWN_MECHANISMS`) may be the
     password itself, so it is masked too. ``answers``: the line is no command and the session
@@ -74,8 +88,8 @@ def masked(text: str, answers: bool = False) -> str:
     if text[:5].upper() == "AUTH ":
         lead = 0
     else:
-        lead = len(text) - len(text.lstrip(_BLANK))
-        if text[lead : lead + 4].upper() != "AUTH":
+        lead = _auth_at(text)
+        if lead < 0:
             return AUTH_MASK if answers else text
     size = len(text)
     verb_end = lead + 4

@@ -110,6 +110,10 @@ _HALF_CLOSING: dict[int, tuple[tuple[Action, ...], float, tuple[Action, ...]]] =
 _HALF_CLOSING_MAX = 256
 
 
+#: "AUTH" in any case, wherever in a line (auth_mask.is_auth_line: not only at its start)
+_AUTH_RE = compiled_on_first_use(rb"[Aa][Uu][Tt][Hh]")  # (serve compiles none to start)
+
+
 def _bdat_line(buffer: bytearray, size: int, cr_ends: bool) -> int:
     """Where the first BDAT line starts in ``buffer``'s first ``size`` octets (whole lines;
     ``cr_ends``: a bare CR ends a line too); -1: none. Lines counted after the close stop
@@ -1292,6 +1296,18 @@ class Connection:
             return False
         if bdat_at > 0:
             end = bdat_at - 1  # (the line end before it)
+        auth = _AUTH_RE.search(buffer, 0, end + 1)
+        if auth is not None:
+            # an AUTH line goes the usual way: it makes the lines after it masked, as answers
+            # (Session.auth_after_close, auth_seen); the lines before it are counted
+            before = buffer.rfind(b"\n", 0, auth.start())  # the line end before that line
+            if self._cr_ends:  # (a bare CR ends a line too)
+                cr = buffer.rfind(b"\r", 0, auth.start())
+                if cr > before and buffer[cr + 1] != 10:
+                    before = cr
+            if before < 0:
+                return False
+            end = before
         size = end + 1
         lines = buffer.count(b"\n", 0, size)
         if self._cr_ends:

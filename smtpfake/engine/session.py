@@ -143,6 +143,7 @@ class Session:
         "_direct",
         "_enhanced",
         "_greet_after_tls",
+        "_hidden",
         "_quick_outcome",
         "_rng",
         "_seed",
@@ -261,6 +262,9 @@ class Session:
         # the client sent an AUTH line (any, refused or not): a lone base64 word it sends as a
         # command from now on is taken as a SASL answer, recorded masked (auth_mask.masked)
         self.auth_seen = False
+        # (the line, what the record keeps of it) while a line the record masks is answered:
+        # rules match the line, outcomes and near misses record what is kept (_explain)
+        self._hidden: tuple[str, str] | None = None
         self.quit_seen = False
         # RFC 5321 §3.8: after an unsolicited 421 the client "will normally read the 421
         # response code after sending its next command": that one is not held against it.
@@ -443,7 +447,8 @@ class Session:
                 stripped = line.rstrip(b"\n")
             text = stripped.decode("utf-8", "surrogateescape")
             word, _, arg = (text.rstrip("\r") if text.endswith("\r") else text).partition(" ")
-            verb = word.upper()
+            # (ASCII only: str.upper() makes QUIT of "qu<dotless i>t"; no command is anything else)
+            verb = word.upper() if word.isascii() else word
             # what the record keeps of the line (``shown``) and the command it names (``name``):
             # never a secret, in any of the records (auth_mask.said)
             if verb in commands.COMMANDS and verb != "AUTH":
@@ -508,12 +513,17 @@ class Session:
                         return bdat.command(self, arg.strip(), refused)
                     ours = verb in _STAGE_OF
                     stage = _STAGE_OF[verb] if ours else _STAGE_UNKNOWN
-                    kept = _argument(shown) if ours else shown
-                    return bare_lf.refuse(self, stage, kept, refused)
+                    if ours:
+                        return bare_lf.refuse(self, stage, _argument(shown), refused)
+                    self._hidden = (text, shown) if shown is not text else None
+                    try:
+                        return bare_lf.refuse(self, stage, text, refused)
+                    finally:
+                        self._hidden = None
             if len(line) > COMMAND_LINE_LIMIT:
                 self.conduct.command_too_long(name, len(line))
                 too_long = self.reply(500, "5.5.6", "Line too long")
-                return self.respond(_STAGE_UNKNOWN, shown, too_long)
+                return self._unknown(text, shown, too_long)
             found = commands.COMMANDS.get(verb)
             if found is None:
                 # The echo is sanitised: a reply must stay one line of text whatever was sent;
@@ -526,7 +536,7 @@ class Session:
                 else:
                     echo = "".join(c if " " < c < "\x7f" else "?" for c in word[:64])
                     what = f'Error: command "{echo}" not recognized'
-                return self.respond(_STAGE_UNKNOWN, shown, self.reply(500, "5.5.2", what))
+                return self._unknown(text, shown, self.reply(500, "5.5.2", what))
             handler = found
             if "\x00" in arg:  # no command allows one (RFC 5321 §2.4, §4.1.2): told, not obeyed
                 kept = _argument(shown)
@@ -542,6 +552,18 @@ class Session:
             first = self.reply(530, "5.7.0", "Must issue a STARTTLS command first")
             return self.respond(_STAGE_OF[verb], _argument(shown) if verb == "AUTH" else arg, first)
         return handler(self, arg)
+
+    def _unknown(self, text: str, shown: str, reply: Reply) -> tuple[Action, ...]:
+        """The reply to a line that is no command (``text``; ``shown``: what the record keeps
+        of it): rules on the unknown stage match the line as sent, while outcomes and near
+        misses record ``shown`` (a line after AUTH may carry the password)."""
+        if shown is text:
+            return self.respond(_STAGE_UNKNOWN, text, reply)
+        self._hidden = (text, shown)
+        try:
+            return self.respond(_STAGE_UNKNOWN, text, reply)
+        finally:
+            self._hidden = None
 
     def _after_close(
         self, verb: str, shown: str, when: float, pipelined: bool, *, whole: bool = True
@@ -1221,11 +1243,14 @@ class Session:
 
     def _explain(self, occ: Occurrence, label: str | None, misses: Sequence[object]) -> None:
         stage = _STAGE_VALUE[occ.stage]  # not Enum.value: a property, a Python call
+        argument = occ.argument
+        if self._hidden is not None and argument == self._hidden[0]:
+            argument, misses = _hide(self._hidden, misses)
         quick = self._quick_outcome
         if quick is not None:  # the journal's: no Outcome made until one is read
-            quick(self.info, occ.time, stage, occ.argument, label, misses)
+            quick(self.info, occ.time, stage, argument, label, misses)
         else:
-            self.observer.outcome(self.info, Outcome(occ.time, stage, occ.argument, label, misses))
+            self.observer.outcome(self.info, Outcome(occ.time, stage, argument, label, misses))
 
     def _enhanced_default(self, stage: Stage, plan: Plan) -> Plan:
         """RFC 2034 §3: with ENHANCEDSTATUSCODES advertised every 2xx/4xx/5xx reply carries an
@@ -1607,6 +1632,21 @@ class Session:
         if wait is not None and 400 <= reply.code < 500:
             now = self.now()
             self.shared.hold_off(client_ip(self.info.peer), now + wait, now)
+
+
+def _hide(hidden: tuple[str, str], misses: Sequence[object]) -> tuple[str, Sequence[object]]:
+    """The argument and near misses an outcome records for a line the record masks (``hidden``:
+    the line, what is kept of it): the kept form, for the line and for what a near miss says
+    it was (misses: rule, condition, wanted, was, four by four; or text, already worded)."""
+    line, kept = hidden
+    hid = list(misses)
+    if hid and isinstance(hid[0], str):
+        return kept, tuple(str(m).replace(line, kept) for m in hid)
+    for i in range(3, len(hid), 4):
+        was = hid[i]
+        if isinstance(was, str) and was and (was in line or line in was):
+            hid[i] = kept
+    return kept, tuple(hid)
 
 
 def _argument(shown: str) -> str:
