@@ -61,15 +61,38 @@ def is_auth_line(text: str) -> bool:
 
 
 def _auth_at(text: str) -> int:
-    """Where AUTH starts in ``text``'s first word (the server's verb: up to the first SP, after
-    white space), any case; -1 for none. Not only at its start: octets before it (a CR of a
-    client that ends lines LF CR, a NUL, a byte-order mark, one a miscounted BDAT chunk left)
-    make it no AUTH command, yet the line carries its secrets all the same; and IMAP's
-    AUTHENTICATE counts too."""
-    at = text.translate(_ASCII_UPPER).find("AUTH")  # (str.upper() may change the length)
-    if at < 0 or " " in text[:at].lstrip(_BLANK):
-        return -1
-    return at
+    """Where an AUTH verb starts in ``text``, any case; -1 for none. It is in the line's first
+    word (up to white space), octets before it too (a CR of a client that ends lines LF CR, a
+    NUL, a byte-order mark, one a miscounted BDAT chunk left: no AUTH command then, yet the
+    line carries its secrets all the same), and it is AUTH alone, or followed by what is no
+    letter nor digit (``AUTH:``, ``AUTH=``, ``AUTH<NUL>``), a known mechanism (``AUTHPLAIN``) or
+    ENTICATE (IMAP's AUTHENTICATE, also as the second word, after IMAP's tag). A word that
+    merely holds AUTH (``Authentication-Results:``, a header line of a message body the server
+    reads as commands) is none."""
+    upper = text.translate(_ASCII_UPPER)  # (str.upper() may change the length)
+    size = len(upper)
+    start = 0
+    for word in (0, 1):
+        while start < size and upper[start] in _BLANK:
+            start += 1
+        end = start
+        while end < size and upper[end] not in _BLANK:
+            end += 1
+        if word == 0:
+            at = upper.find("AUTH", start, end)
+            if at >= 0:
+                rest = upper[at + 4 : end]
+                if (
+                    not rest
+                    or not rest[0].isalnum()
+                    or rest == "ENTICATE"
+                    or rest in KNOWN_MECHANISMS
+                ):
+                    return at
+        elif upper[start:end] == "AUTHENTICATE":
+            return start
+        start = end
+    return -1
 
 
 def masked(text: str, answers: bool = False) -> str:
@@ -93,6 +116,8 @@ def masked(text: str, answers: bool = False) -> str:
             return AUTH_MASK if answers else text
     size = len(text)
     verb_end = lead + 4
+    if text[verb_end : verb_end + 8].upper() == "ENTICATE":
+        verb_end += 8  # (IMAP's AUTHENTICATE)
     start = verb_end
     while start < size and text[start] in _BLANK:
         start += 1

@@ -62,7 +62,6 @@ CASES: dict[str, list[str]] = {
     "AUTH <password>": ["EHLO c.test", f"AUTH {PASSWORD}"],
     "AUTH=<password>": ["EHLO c.test", f"AUTH={PASSWORD}"],
     "AUTH:<password>": ["EHLO c.test", f"AUTH:{PASSWORD}"],
-    "AUTH<password>": ["EHLO c.test", f"AUTH{PASSWORD}"],
     "AUTH <base64>": ["EHLO c.test", f"AUTH {WORD}"],
     # fresh24 F3, F5: answers in other shapes behind a refused AUTH
     "answers after a space": ["HELO c.test", f"AUTH LOGIN\r\n {USER}\r\n {WORD}"],
@@ -76,6 +75,8 @@ CASES: dict[str, list[str]] = {
     "NUL before AUTH": ["EHLO c.test", f"\x00AUTH LOGIN\r\n{USER}\r\n{WORD}"],
     "BOM before AUTH": ["EHLO c.test", f"\ufeffAUTH PLAIN {IR}"],
     "a letter before AUTH": ["EHLO c.test", f"iAUTH PLAIN {IR}"],
+    # fresh26 F1: IMAP's AUTHENTICATE, after its tag (a client pointed at the wrong port)
+    "IMAP AUTHENTICATE": [f"a002 AUTHENTICATE PLAIN {IR}"],
     # fresh25 F2: an AUTH line among the lines counted after the close (past the 20 shown)
     "counted after QUIT": [
         "EHLO c.test",
@@ -236,3 +237,33 @@ def test_a_non_ascii_word_is_no_command() -> None:
     assert pipe.feed("qu\u0131t").startswith(b"500 5.5.2 ")
     assert pipe.feed("\u017ftarttls").startswith(b"500 5.5.2 ")
     assert pipe.feed("QUIT").startswith(b"221 ")
+
+
+def test_lines_that_merely_hold_auth_are_shown_as_sent() -> None:
+    """fresh26 F3, F4: a message body the server reads as commands (its DATA refused) holds
+    header lines such as Authentication-Results:, and commands may hold "auth" in a name:
+    neither is an AUTH line, so nothing after them is masked."""
+    engine = Engine(auth_scenario())
+    pipe = Pipe(engine)
+    pipe.connect()
+    lines = [
+        "EHLO\tauth.example.com",
+        "EHLO c.test",
+        "MAIL FROM:<a@x.test>",
+        "DATA",
+        "From: a@x.test",
+        "Authentication-Results: mx.example.com; spf=pass",
+        "X-Authenticated-User: bob",
+        "Subject: hello there",
+        "",
+        "Hello world, this is the body.",
+        ".",
+    ]
+    for line in lines:
+        pipe.feed(line)
+    pipe.feed("QUIT")
+    pipe.eof()
+    pipe.finish()
+    (record,) = engine.journal.sessions()
+    client = [e.text for e in record.transcript if e.side == "client" and not e.event]
+    assert client == [*lines, "QUIT"]
