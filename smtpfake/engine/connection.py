@@ -1277,18 +1277,23 @@ class Connection:
         partial, self._mid_line = self._mid_line, False
         return session.receive(line, partial=partial, pipelined=ahead)
 
+    def _last_line_end(self, buffer: bytearray, stop: int) -> int:
+        """Where the last line that ends in ``buffer[:stop]`` ends (its LF; with ``bare_cr:
+        clean`` a bare CR too, known bare by the octet after it, so not the last one); -1."""
+        end = buffer.rfind(b"\n", 0, stop)
+        if self._cr_ends:
+            cr = buffer.rfind(b"\r", 0, stop - 1)
+            if cr > end and buffer[cr + 1] != 10:
+                end = cr
+        return end
+
     def _count_after_close(self, buffer: bytearray) -> bool:
         """After the server's close, past the first :data:`TEXT_SHOWN` lines recorded: the
         whole lines buffered are counted in one step (searches at C speed), not recorded one by
         one, so a flood read in the grace period (fresh16 F4: 2.4 MB of RSETs) takes a callback
         of a few ms, not seconds. Up to a BDAT line: its chunk is framed by its size (read as
         ever). False: no whole line to count (the next one goes the usual way)."""
-        size = len(buffer)
-        end = buffer.rfind(b"\n")
-        if self._cr_ends:  # a bare CR ends a line too (its next octet says it is bare)
-            cr = buffer.rfind(b"\r", 0, size - 1)
-            if cr > end and buffer[cr + 1] != 10:
-                end = cr
+        end = self._last_line_end(buffer, len(buffer))
         if end < 0:
             return False
         bdat_at = _bdat_line(buffer, end + 1, self._cr_ends)
@@ -1300,14 +1305,9 @@ class Connection:
         if auth is not None:
             # an AUTH line goes the usual way: it makes the lines after it masked, as answers
             # (Session.auth_after_close, auth_seen); the lines before it are counted
-            before = buffer.rfind(b"\n", 0, auth.start())  # the line end before that line
-            if self._cr_ends:  # (a bare CR ends a line too)
-                cr = buffer.rfind(b"\r", 0, auth.start())
-                if cr > before and buffer[cr + 1] != 10:
-                    before = cr
-            if before < 0:
+            end = self._last_line_end(buffer, auth.start() + 1)
+            if end < 0:
                 return False
-            end = before
         size = end + 1
         lines = buffer.count(b"\n", 0, size)
         if self._cr_ends:

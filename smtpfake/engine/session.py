@@ -26,9 +26,7 @@ from smtpfake.engine.auth_mask import (
     AUTH_MASK,
     answers_due,
     is_auth_line,
-    masked,
     said,
-    verb_of,
 )
 from smtpfake.engine.body import NOTHING_DECLARED, Body
 from smtpfake.engine.clock import Clock, SystemClock
@@ -259,8 +257,9 @@ class Session:
         # next lines, sent before it reads the close, are still its answers to the last 334
         # (they carry the password): how many more are recorded masked (:meth:`_cut_exchange`)
         self.auth_after_close = 0
-        # the client sent an AUTH line (any, refused or not): a lone base64 word it sends as a
-        # command from now on is taken as a SASL answer, recorded masked (auth_mask.masked)
+        # the client sent an AUTH line (any, refused or not): a line it sends from now on that
+        # is no command may be a SASL answer the server reads as one, recorded masked
+        # (auth_mask.masked)
         self.auth_seen = False
         # (the line, what the record keeps of it) while a line the record masks is answered:
         # rules match the line, outcomes and near misses record what is kept (_explain)
@@ -515,11 +514,7 @@ class Session:
                     stage = _STAGE_OF[verb] if ours else _STAGE_UNKNOWN
                     if ours:
                         return bare_lf.refuse(self, stage, _argument(shown), refused)
-                    self._hidden = (text, shown) if shown is not text else None
-                    try:
-                        return bare_lf.refuse(self, stage, text, refused)
-                    finally:
-                        self._hidden = None
+                    return self._unknown(text, shown, bare_lf.refusal_plan(self, refused))
             if len(line) > COMMAND_LINE_LIMIT:
                 self.conduct.command_too_long(name, len(line))
                 too_long = self.reply(500, "5.5.6", "Line too long")
@@ -553,7 +548,7 @@ class Session:
             return self.respond(_STAGE_OF[verb], _argument(shown) if verb == "AUTH" else arg, first)
         return handler(self, arg)
 
-    def _unknown(self, text: str, shown: str, reply: Reply) -> tuple[Action, ...]:
+    def _unknown(self, text: str, shown: str, reply: Plan | Reply) -> tuple[Action, ...]:
         """The reply to a line that is no command (``text``; ``shown``: what the record keeps
         of it): rules on the unknown stage match the line as sent, while outcomes and near
         misses record ``shown`` (a line after AUTH may carry the password)."""
@@ -564,6 +559,15 @@ class Session:
             return self.respond(_STAGE_UNKNOWN, text, reply)
         finally:
             self._hidden = None
+
+    def _kept(self, text: str) -> tuple[str, str]:
+        """What the record keeps of a command line that :meth:`receive` does not hold whole (an
+        over-long one's head, an unfinished one, one counted after the close) and the command it
+        names (auth_mask.said); an AUTH line makes the lines after it masked, as one held whole
+        does."""
+        if is_auth_line(text):
+            self.auth_seen = True
+        return said(text, self.auth_seen and _not_a_command(text))
 
     def _after_close(
         self, verb: str, shown: str, when: float, pipelined: bool, *, whole: bool = True
@@ -639,9 +643,7 @@ class Session:
         one the reader holds is (and the next command's pipelining against it)."""
         auth = self.mode is _MODE_AUTH or self.auth_after_close > 0
         text = head.decode("utf-8", "surrogateescape")
-        if is_auth_line(text):
-            self.auth_seen = True  # (the lines after it are masked, as after one held whole)
-        kept = masked(text, self.auth_seen and _not_a_command(text))  # (what the record keeps)
+        kept, name = self._kept(text)
         if self.mode is _MODE_CLOSED:
             if self.text_after_close == 1:
                 self._text_after_close(self.clock.now() if self.arrived is None else self.arrived)
@@ -653,7 +655,7 @@ class Session:
             self.heard(
                 f"{shown}... (over-long line of {size:,} octets, discarded)", unfinished=ended
             )
-        verb = "AUTH" if auth else verb_of(kept)[:64]
+        verb = "AUTH" if auth else name[:64]
         if self.mode is _MODE_CLOSED:  # after the server's last reply: judged, never answered
             when = self.clock.now() if self.arrived is None else self.arrived
             in_text = self.text_after_close  # a line of message text after the close: not judged
@@ -699,7 +701,7 @@ class Session:
             self._after_close("AUTH", AUTH_MASK, when, pipelined, whole=False)
         else:
             text = fragment.decode("utf-8", "surrogateescape")
-            shown, verb = said(text, self.auth_seen and _not_a_command(text))
+            shown, verb = self._kept(text)
             if mode is _MODE_CLOSED:
                 if self.text_after_close == 1:
                     self._text_after_close(
@@ -812,7 +814,7 @@ class Session:
         counted[2] += octets
         for line, when, pipelined in (first, last) if lines > 1 else (first,):
             text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
-            shown, verb = said(text, self.auth_seen and _not_a_command(text))
+            shown, verb = self._kept(text)
             self._after_close(verb, shown, when, pipelined)
 
     def silently_closed(self, when: float | None = None) -> None:
@@ -1656,8 +1658,10 @@ def _argument(shown: str) -> str:
 
 
 def _not_a_command(text: str) -> bool:
-    """``text``'s first word names no command (so it may be a SASL answer: auth_mask)."""
-    return text.partition(" ")[0].upper() not in commands.COMMANDS
+    """``text``'s first word names no command (so it may be a SASL answer: auth_mask), read as
+    :meth:`Session.receive` reads it (ASCII only)."""
+    word = text.partition(" ")[0]
+    return not word.isascii() or word.upper() not in commands.COMMANDS
 
 
 @functools.lru_cache(maxsize=1024)
